@@ -1,0 +1,1 @@
+//! proxy.toml → compiled config.

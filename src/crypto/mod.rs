@@ -1,0 +1,34 @@
+//! Cryptographic primitives over typed keys.
+//!
+//! Pure functions: no config, no I/O, no clock. Randomness enters only through a
+//! [`NonceSource`], so tests can make encryption deterministic by injecting one.
+//!
+//! Public outputs (tokens, envelopes) are plain text that may leave the boundary; the keys that
+//! make them are private types built from [`crate::keys::SecretKey`].
+
+pub mod envelope;
+pub mod nonce;
+pub mod token;
+pub mod xaes;
+
+pub use envelope::{Aad, EnvelopeOpener, EnvelopeSealer};
+pub use nonce::{NonceSource, OsNonces};
+pub use token::TokenKey;
+
+/// Why a cryptographic operation failed. Deliberately uninformative: an authentication failure
+/// says exactly that and nothing about the input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum CryptoError {
+    /// The text is not a piigate envelope (wrong prefix, bad base64, too short).
+    #[error("not a piigate envelope")]
+    NotAnEnvelope,
+    /// The envelope names a key this keyring does not hold (or holds as retired).
+    #[error("envelope key is unknown or retired")]
+    UnknownKey,
+    /// Authentication failed: tampered, moved to another field or domain, or a foreign key.
+    #[error("envelope failed authentication")]
+    Decrypt,
+    /// The OS random number generator failed.
+    #[error("random number generator failed")]
+    Rng,
+}

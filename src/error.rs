@@ -1,0 +1,124 @@
+//! Stable rejection codes.
+//!
+//! Every request the gateway refuses ends as a [`RejectCode`]. The code string and its HTTP
+//! status are part of the public interface (clients and dashboards match on them); the message
+//! text is fixed per code and is a `&'static str`, so nothing from a payload can ever reach it.
+
+use http::StatusCode;
+
+/// Why a request was not forwarded (or why forwarding failed).
+///
+/// Variants are in alphabetical order; `as_str` values are stable and never renamed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RejectCode {
+    /// The request body exceeded `max_body_bytes` (or decoded past `max_decoded_bytes`).
+    BodyTooLarge,
+    /// The gateway itself failed; nothing was forwarded.
+    Internal,
+    /// The body is not valid for its content type (malformed JSON, bad encoding).
+    MalformedBody,
+    /// A request method the route cannot forward.
+    MethodNotAllowed,
+    /// No route matches the request's host and path: piigate is never an open proxy.
+    NoRoute,
+    /// The data subject opted out (`Sec-GPC: 1` / `DNT: 1`) and the route blocks on opt-out.
+    OptOutBlocked,
+    /// The body is valid but breaks a policy limit (for example nesting past `max_json_depth`).
+    PolicyViolation,
+    /// The client took too long to send the request.
+    RequestTimeout,
+    /// The upstream answered with something that is not HTTP, or the connection broke.
+    UpstreamFailed,
+    /// The upstream did not answer within `upstream_timeout_ms`.
+    UpstreamTimeout,
+    /// The upstream could not be reached (connect or TLS failure).
+    UpstreamUnreachable,
+    /// The route has rules and the body's content type or encoding is not one it can police.
+    UnsupportedMediaType,
+}
+
+impl RejectCode {
+    /// Every code, for metric pre-registration.
+    pub const ALL: [Self; 12] = [
+        Self::BodyTooLarge,
+        Self::Internal,
+        Self::MalformedBody,
+        Self::MethodNotAllowed,
+        Self::NoRoute,
+        Self::OptOutBlocked,
+        Self::PolicyViolation,
+        Self::RequestTimeout,
+        Self::UpstreamFailed,
+        Self::UpstreamTimeout,
+        Self::UpstreamUnreachable,
+        Self::UnsupportedMediaType,
+    ];
+
+    /// The stable snake_case code, used in response bodies, logs and metric labels.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::BodyTooLarge => "body_too_large",
+            Self::Internal => "internal_error",
+            Self::MalformedBody => "malformed_body",
+            Self::MethodNotAllowed => "method_not_allowed",
+            Self::NoRoute => "no_route",
+            Self::OptOutBlocked => "opt_out_blocked",
+            Self::PolicyViolation => "policy_violation",
+            Self::RequestTimeout => "request_timeout",
+            Self::UpstreamFailed => "upstream_failed",
+            Self::UpstreamTimeout => "upstream_timeout",
+            Self::UpstreamUnreachable => "upstream_unreachable",
+            Self::UnsupportedMediaType => "unsupported_media_type",
+        }
+    }
+
+    /// The HTTP status the client receives.
+    pub const fn status(self) -> StatusCode {
+        match self {
+            Self::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::MalformedBody => StatusCode::BAD_REQUEST,
+            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::NoRoute => StatusCode::NOT_FOUND,
+            Self::OptOutBlocked => StatusCode::UNAVAILABLE_FOR_LEGAL_REASONS,
+            Self::PolicyViolation => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
+            Self::UpstreamFailed => StatusCode::BAD_GATEWAY,
+            Self::UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
+            Self::UpstreamUnreachable => StatusCode::BAD_GATEWAY,
+            Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        }
+    }
+
+    /// A fixed, human-readable explanation. Never contains request data.
+    pub const fn message(self) -> &'static str {
+        match self {
+            Self::BodyTooLarge => "request body exceeds the route's size limit",
+            Self::Internal => "the gateway failed to process the request; nothing was forwarded",
+            Self::MalformedBody => {
+                "request body could not be parsed for its content type; nothing was forwarded"
+            }
+            Self::MethodNotAllowed => "method not allowed on this route",
+            Self::NoRoute => "no route matches this request",
+            Self::OptOutBlocked => {
+                "the user opted out of this recipient (Sec-GPC or DNT); nothing was forwarded"
+            }
+            Self::PolicyViolation => {
+                "request body breaks a policy limit (for example nesting depth); nothing was forwarded"
+            }
+            Self::RequestTimeout => "the request was not received in time",
+            Self::UpstreamFailed => "the upstream connection failed or answered with invalid HTTP",
+            Self::UpstreamTimeout => "the upstream did not answer in time",
+            Self::UpstreamUnreachable => "the upstream could not be reached",
+            Self::UnsupportedMediaType => {
+                "the route cannot police this content type or encoding; nothing was forwarded"
+            }
+        }
+    }
+}
+
+impl std::fmt::Display for RejectCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}

@@ -1,0 +1,24 @@
+//! piigate: a PII pseudonymisation and encryption gateway.
+//!
+//! Data flows one way through the crate, and the module order below is the dependency order:
+//! lower layers never import higher ones.
+//!
+//! - [`error`]: stable rejection codes shared by every layer.
+//! - [`keys`]: the keyring (master keys, zeroized, never printed) and HKDF working-key derivation.
+//! - [`crypto`]: pure primitives over typed keys (tokens, envelopes); no config, no I/O.
+//! - [`policy`]: what the operator asked for, compiled: selectors into one automaton per route,
+//!   actions with their pre-built crypto contexts.
+//! - [`rewrite`]: sans-io payload rewriting (bytes in, bytes out); no tokio, no hyper, no clock.
+//! - [`config`]: `proxy.toml` → diagnostics or a compiled [`config::Config`].
+//! - [`proxy`]: the hyper/rustls shell that routes, polices and forwards requests.
+//!
+//! `rewrite` and `crypto` build without tokio and hyper, which keeps them fuzzable and benchable.
+
+pub mod config;
+pub mod crypto;
+pub mod error;
+pub mod keys;
+pub mod policy;
+pub mod proxy;
+pub mod rewrite;
+pub mod telemetry;

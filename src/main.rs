@@ -1,0 +1,2 @@
+//! The `piigate` command line.
+fn main() {}

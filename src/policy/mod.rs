@@ -1,0 +1,49 @@
+//! What the operator asked for, compiled.
+//!
+//! A route's rules compile into a [`Plan`]: every JSON selector of the route in one
+//! [`automaton::Automaton`], and per rule an [`action::Action`] with its crypto context already
+//! built. The plan is immutable and shared by every request on the route.
+
+pub mod action;
+pub mod automaton;
+pub mod selector;
+
+pub use action::{Action, ActionKind, Applied, ApplyCx, Leaf, LeafKind};
+pub use automaton::{Automaton, RuleId, StateId};
+pub use selector::{JsonPath, SelectorError};
+
+/// One compiled rule: the action applied to whatever its selectors pick.
+#[derive(Debug)]
+pub struct Rule {
+    /// What happens to a selected value.
+    pub action: Action,
+}
+
+/// A route's compiled JSON policy.
+#[derive(Debug)]
+pub struct Plan {
+    /// All selectors of the route, in one automaton; accepting states name a rule.
+    pub automaton: Automaton,
+    /// Rules, indexed by [`RuleId`].
+    pub rules: Vec<Rule>,
+}
+
+impl Plan {
+    /// A plan that selects nothing: the body is validated and forwarded unchanged.
+    pub fn empty() -> Self {
+        Self {
+            automaton: Automaton::empty(),
+            rules: Vec::new(),
+        }
+    }
+
+    /// Whether no selector can ever match.
+    pub fn is_empty(&self) -> bool {
+        self.rules.is_empty()
+    }
+
+    /// The rule an accepting state names.
+    pub fn rule(&self, id: RuleId) -> &Rule {
+        &self.rules[usize::from(id)]
+    }
+}
