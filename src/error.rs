@@ -19,6 +19,8 @@ pub enum RejectCode {
     MalformedBody,
     /// A request method the route cannot forward.
     MethodNotAllowed,
+    /// JSON nesting exceeds `max_json_depth` (a nesting bomb); nothing was forwarded.
+    NestingTooDeep,
     /// No route matches the request's host and path: piigate is never an open proxy.
     NoRoute,
     /// The data subject opted out (`Sec-GPC: 1` / `DNT: 1`) and the route blocks on opt-out.
@@ -39,11 +41,12 @@ pub enum RejectCode {
 
 impl RejectCode {
     /// Every code, for metric pre-registration.
-    pub const ALL: [Self; 12] = [
+    pub const ALL: [Self; 13] = [
         Self::BodyTooLarge,
         Self::Internal,
         Self::MalformedBody,
         Self::MethodNotAllowed,
+        Self::NestingTooDeep,
         Self::NoRoute,
         Self::OptOutBlocked,
         Self::PolicyViolation,
@@ -61,6 +64,7 @@ impl RejectCode {
             Self::Internal => "internal_error",
             Self::MalformedBody => "malformed_body",
             Self::MethodNotAllowed => "method_not_allowed",
+            Self::NestingTooDeep => "nesting_too_deep",
             Self::NoRoute => "no_route",
             Self::OptOutBlocked => "opt_out_blocked",
             Self::PolicyViolation => "policy_violation",
@@ -79,6 +83,7 @@ impl RejectCode {
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
             Self::MalformedBody => StatusCode::BAD_REQUEST,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::NestingTooDeep => StatusCode::BAD_REQUEST,
             Self::NoRoute => StatusCode::NOT_FOUND,
             Self::OptOutBlocked => StatusCode::UNAVAILABLE_FOR_LEGAL_REASONS,
             Self::PolicyViolation => StatusCode::UNPROCESSABLE_ENTITY,
@@ -99,6 +104,9 @@ impl RejectCode {
                 "request body could not be parsed for its content type; nothing was forwarded"
             }
             Self::MethodNotAllowed => "method not allowed on this route",
+            Self::NestingTooDeep => {
+                "request body nests deeper than the gateway's limit; nothing was forwarded"
+            }
             Self::NoRoute => "no route matches this request",
             Self::OptOutBlocked => {
                 "the user opted out of this recipient (Sec-GPC or DNT); nothing was forwarded"

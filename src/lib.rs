@@ -18,6 +18,7 @@ pub mod config;
 pub mod crypto;
 pub mod error;
 pub mod keys;
+pub mod ops;
 pub mod policy;
 pub mod proxy;
 pub mod rewrite;

@@ -1,2 +1,297 @@
-//! The `piigate` command line.
-fn main() {}
+//! The `piigate` command line: a thin layer over the library.
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand, ValueEnum};
+use piigate::config::{self, ProcessEnv};
+use piigate::keys::{KeyId, KeyStatus, generate_entry};
+use piigate::proxy::{Gateway, Generation};
+use piigate::telemetry::{self, LogFormat};
+use tracing::{error, info};
+
+/// PII pseudonymisation and encryption gateway.
+#[derive(Parser)]
+#[command(name = "piigate", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Run the gateway.
+    Serve {
+        /// Path to proxy.toml.
+        #[arg(long, short, default_value = "proxy.toml")]
+        config: PathBuf,
+        /// Log format.
+        #[arg(long, value_enum, default_value_t = LogArg::Text)]
+        log_format: LogArg,
+    },
+    /// Validate a configuration and its keyring; print every problem as FILE:LINE:COL.
+    Check {
+        /// Path to proxy.toml.
+        #[arg(long, short, default_value = "proxy.toml")]
+        config: PathBuf,
+    },
+    /// Print the body a route would forward for a payload; nothing is sent.
+    Preview {
+        /// Path to proxy.toml.
+        #[arg(long, short, default_value = "proxy.toml")]
+        config: PathBuf,
+        /// Route name.
+        #[arg(long)]
+        route: String,
+        /// Content type of the payload.
+        #[arg(long, default_value = "application/json")]
+        content_type: String,
+        /// Payload file, or `-` for stdin.
+        #[arg(default_value = "-")]
+        file: PathBuf,
+    },
+    /// Decrypt piigate envelopes in a payload with the route's domain keys.
+    Reveal {
+        /// Path to proxy.toml.
+        #[arg(long, short, default_value = "proxy.toml")]
+        config: PathBuf,
+        /// Route name.
+        #[arg(long)]
+        route: String,
+        /// Payload file, or `-` for stdin.
+        #[arg(default_value = "-")]
+        file: PathBuf,
+    },
+    /// Print a new keyring entry with 32 bytes from the OS random number generator.
+    Keygen {
+        /// Key id, [a-z0-9]{1,16}; default `k` + today's date.
+        #[arg(long)]
+        id: Option<String>,
+        /// Status of the new key.
+        #[arg(long, value_enum, default_value_t = StatusArg::Active)]
+        status: StatusArg,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum LogArg {
+    Text,
+    Json,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum StatusArg {
+    Primary,
+    Active,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("piigate: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.cmd {
+        Cmd::Serve { config, log_format } => serve(&config, log_format),
+        Cmd::Check { config } => Ok(check(&config)),
+        Cmd::Preview { config, route, content_type, file } => {
+            let loaded = load_or_report(&config)?;
+            if !content_type.to_ascii_lowercase().contains("json") {
+                anyhow::bail!("preview supports JSON payloads; got content type `{content_type}`");
+            }
+            let input = read_input(&file)?;
+            let route = piigate::ops::route(&loaded, &route)?;
+            let out = piigate::ops::preview(&loaded, route, &input)?;
+            write_output(&out)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Reveal { config, route, file } => {
+            let loaded = load_or_report(&config)?;
+            let input = read_input(&file)?;
+            let route = piigate::ops::route(&loaded, &route)?;
+            let out = piigate::ops::reveal(&loaded, route, &input)?;
+            write_output(&out)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Keygen { id, status } => {
+            let id = match id {
+                Some(id) => id,
+                None => format!("k{}", today_compact()),
+            };
+            let id = KeyId::new(&id).context("key id must be 1-16 characters of [a-z0-9]")?;
+            let status = match status {
+                StatusArg::Primary => KeyStatus::Primary,
+                StatusArg::Active => KeyStatus::Active,
+            };
+            let entry = generate_entry(&id, status).map_err(|_| anyhow::anyhow!("the OS random number generator failed"))?;
+            print!("{entry}");
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// Loads a config; on errors prints every diagnostic and fails.
+fn load_or_report(path: &Path) -> anyhow::Result<config::Config> {
+    match config::load(path, &ProcessEnv) {
+        Ok(l) => {
+            if !l.warnings.items().is_empty() {
+                eprint!("{}", l.warnings);
+            }
+            Ok(l.config)
+        }
+        Err(d) => {
+            eprint!("{d}");
+            anyhow::bail!("{} error(s) in the configuration", d.error_count())
+        }
+    }
+}
+
+fn check(path: &Path) -> ExitCode {
+    match config::load(path, &ProcessEnv) {
+        Ok(l) => {
+            print!("{}", l.warnings);
+            let c = &l.config;
+            println!(
+                "{}: ok ({} route(s), {} key(s){})",
+                path.display(),
+                c.routes.len(),
+                c.key_ids.len(),
+                if c.server.tls.is_some() { ", TLS 1.3" } else { ", plain HTTP" }
+            );
+            ExitCode::SUCCESS
+        }
+        Err(d) => {
+            print!("{d}");
+            println!("{}: {} error(s)", path.display(), d.error_count());
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn serve(path: &Path, log: LogArg) -> anyhow::Result<ExitCode> {
+    telemetry::init(match log {
+        LogArg::Text => LogFormat::Text,
+        LogArg::Json => LogFormat::Json,
+    });
+    let loaded = match config::load(path, &ProcessEnv) {
+        Ok(l) => l,
+        Err(d) => {
+            eprint!("{d}");
+            anyhow::bail!("{} error(s) in the configuration; nothing started", d.error_count());
+        }
+    };
+    for w in loaded.warnings.items() {
+        tracing::warn!(warning = %w, "Configuration warning.");
+    }
+    let mut rt = tokio::runtime::Builder::new_multi_thread();
+    rt.enable_all();
+    if let Some(n) = loaded.config.server.workers {
+        rt.worker_threads(n);
+    }
+    let rt = rt.build().context("cannot start the async runtime")?;
+    rt.block_on(async move {
+        let gateway = Gateway::bind(loaded.config).await.context("cannot bind the listeners")?;
+        let current = gateway.current();
+        let reload_path = path.to_path_buf();
+        tokio::spawn(reload_on_sighup(reload_path, current));
+        gateway.run(shutdown_signal()).await.context("the gateway failed")?;
+        info!("Stopped.");
+        Ok::<_, anyhow::Error>(())
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// SIGHUP re-reads the config and keyring; a bad file keeps the old generation serving.
+async fn reload_on_sighup(path: PathBuf, current: piigate::proxy::Current) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let Ok(mut hup) = signal(SignalKind::hangup()) else { return };
+        while hup.recv().await.is_some() {
+            match config::load(&path, &ProcessEnv) {
+                Ok(l) => {
+                    current.store(Arc::new(Generation::new(l.config)));
+                    info!("Configuration reloaded.");
+                }
+                Err(d) => {
+                    error!(errors = d.error_count(), "Reload rejected; the previous configuration keeps serving.");
+                    for diag in d.items() {
+                        error!(diagnostic = %diag, "Reload problem.");
+                    }
+                }
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = (path, current);
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    info!("Shutdown signal received.");
+}
+
+fn read_input(file: &Path) -> anyhow::Result<Vec<u8>> {
+    let mut buf = Vec::new();
+    if file == Path::new("-") {
+        std::io::stdin().read_to_end(&mut buf).context("cannot read stdin")?;
+    } else {
+        buf = std::fs::read(file).with_context(|| format!("cannot read `{}`", file.display()))?;
+    }
+    Ok(buf)
+}
+
+fn write_output(out: &[u8]) -> anyhow::Result<()> {
+    let mut stdout = std::io::stdout().lock();
+    stdout.write_all(out)?;
+    if !out.ends_with(b"\n") {
+        stdout.write_all(b"\n")?;
+    }
+    Ok(())
+}
+
+/// Today as YYYYMMDD (UTC), from the system clock, for default key ids.
+fn today_compact() -> String {
+    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let days = i64::try_from(secs / 86_400).unwrap_or(0);
+    // Civil-from-days (proleptic Gregorian), valid for any date after 1970.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}{m:02}{d:02}")
+}

@@ -1,1 +1,209 @@
-//! proxy.toml → compiled config.
+//! `proxy.toml` → a validated, compiled [`Config`].
+//!
+//! Loading has two stages that both collect every problem instead of stopping at the first:
+//! [`spec::read`] turns TOML into raw `*Spec` structs (unknown keys and wrong types are
+//! diagnostics), then [`compile`] checks values, loads the keyring and TLS material, derives the
+//! working keys for every route's domain and builds each route's [`crate::policy::Plan`].
+//! `piigate check`, `serve` and reload all go through [`load`], so they can never disagree.
+
+mod compile;
+pub mod diag;
+mod reader;
+pub mod spec;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+pub use compile::compile;
+pub use diag::{Diagnostic, Diagnostics, Severity, Source};
+pub use reader::At;
+
+use crate::policy::Plan;
+
+/// The default `[keys] env`.
+pub const DEFAULT_KEYRING_ENV: &str = "PIIGATE_KEYRING";
+/// The default `[admin] token_env`.
+pub const DEFAULT_ADMIN_TOKEN_ENV: &str = "PIIGATE_ADMIN_TOKEN";
+
+/// A compiled configuration: everything a running gateway needs, validated.
+#[derive(Debug)]
+pub struct Config {
+    /// The application-facing listener.
+    pub server: Server,
+    /// The operations listener, if configured.
+    pub admin: Option<Admin>,
+    /// Global limits (routes may tighten `max_body_bytes`).
+    pub limits: Limits,
+    /// Routes, in file order.
+    pub routes: Vec<Arc<Route>>,
+    /// Ids of the keys in the keyring with their status (for metrics and logs; never material).
+    pub key_ids: Vec<(String, &'static str)>,
+}
+
+/// `[server]`, compiled.
+#[derive(Debug)]
+pub struct Server {
+    /// Where to listen.
+    pub listen: SocketAddr,
+    /// TLS 1.3 server configuration; `None` serves plain HTTP.
+    pub tls: Option<Arc<rustls::ServerConfig>>,
+    /// Worker threads (`None`: one per CPU).
+    pub workers: Option<usize>,
+}
+
+/// `[admin]`, compiled.
+#[derive(Debug)]
+pub struct Admin {
+    /// Where to listen.
+    pub listen: SocketAddr,
+    /// The env var holding the bearer token.
+    pub token_env: String,
+}
+
+/// `[limits]`, compiled.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Largest request body accepted.
+    pub max_body_bytes: usize,
+    /// Largest body after decompression.
+    pub max_decoded_bytes: usize,
+    /// Deepest JSON nesting accepted.
+    pub max_json_depth: usize,
+    /// Time to receive the whole request body.
+    pub request_timeout: Duration,
+    /// Time for the upstream to connect and answer with headers.
+    pub upstream_timeout: Duration,
+    /// Time to receive the request headers.
+    pub header_read_timeout: Duration,
+    /// Concurrent client connections.
+    pub max_connections: usize,
+}
+
+/// One compiled route.
+#[derive(Debug)]
+pub struct Route {
+    /// Unique name (metric label, log field, default domain).
+    pub name: String,
+    /// Path prefix matched on whole segments and stripped before forwarding (`/` keeps all).
+    pub path_prefix: String,
+    /// Host the route is limited to (lower-case, no port).
+    pub host: Option<String>,
+    /// Where requests go.
+    pub upstream: Upstream,
+    /// TLS client configuration for the upstream (webpki roots plus `upstream_ca`).
+    pub upstream_tls: Arc<rustls::ClientConfig>,
+    /// Pseudonymisation domain.
+    pub domain: String,
+    /// Why data goes to this recipient (for the disclosure report).
+    pub purpose: Purpose,
+    /// Request policy.
+    pub plan: Plan,
+    /// Response policy (reveal); empty when the route has no response rules.
+    pub response_plan: Plan,
+    /// Opens every envelope of this route's domain anywhere in a payload (`piigate reveal`,
+    /// admin reveal); empty when there is no keyring.
+    pub reveal_plan: Plan,
+    /// Largest request body for this route.
+    pub max_body_bytes: usize,
+}
+
+/// A route's upstream.
+#[derive(Debug, Clone)]
+pub struct Upstream {
+    /// `http` or `https`.
+    pub scheme: http::uri::Scheme,
+    /// Host and optional port.
+    pub authority: http::uri::Authority,
+    /// Path prepended to the stripped request path (no trailing `/`; empty for none).
+    pub base_path: String,
+}
+
+/// Why a recipient receives data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    /// Product analytics.
+    Analytics,
+    /// Marketing and advertising.
+    Marketing,
+    /// A service provider processing on our behalf.
+    Processor,
+    /// Sale or sharing under CCPA.
+    SaleOrShare,
+}
+
+impl Purpose {
+    /// The config spelling.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Analytics => "analytics",
+            Self::Marketing => "marketing",
+            Self::Processor => "processor",
+            Self::SaleOrShare => "sale_or_share",
+        }
+    }
+}
+
+impl Route {
+    /// Whether the route rewrites request bodies (and so must be able to parse them).
+    pub fn polices_body(&self) -> bool {
+        !self.plan.is_empty()
+    }
+}
+
+/// How the loader reads the environment (injected so tests need not mutate process env).
+pub trait Env {
+    /// The value of variable `name`, if set.
+    fn var(&self, name: &str) -> Option<String>;
+}
+
+/// The process environment.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ProcessEnv;
+
+impl Env for ProcessEnv {
+    fn var(&self, name: &str) -> Option<String> {
+        std::env::var(name).ok()
+    }
+}
+
+/// A successful load: the config and any warnings.
+#[derive(Debug)]
+pub struct Loaded {
+    /// The compiled configuration.
+    pub config: Config,
+    /// Warnings (the config is usable).
+    pub warnings: Diagnostics,
+}
+
+/// Reads and compiles the config at `path` (relative paths inside resolve against its folder).
+///
+/// # Errors
+/// Every diagnostic found, when at least one is an error.
+pub fn load(path: &Path, env: &dyn Env) -> Result<Loaded, Diagnostics> {
+    let name = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        let mut d = Diagnostics::new();
+        d.error_at_file(&name, "unreadable_file", format!("cannot read the config file: {e}"));
+        d
+    })?;
+    let base = path.parent().map_or_else(|| PathBuf::from("."), Path::to_path_buf);
+    from_toml(&text, &name, &base, env)
+}
+
+/// Compiles config text. `name` labels diagnostics; `base` resolves relative paths.
+///
+/// # Errors
+/// Every diagnostic found, when at least one is an error.
+pub fn from_toml(text: &str, name: &str, base: &Path, env: &dyn Env) -> Result<Loaded, Diagnostics> {
+    let src = Source { name, text };
+    let mut d = Diagnostics::new();
+    let spec = spec::read(src, &mut d);
+    let config = compile(&spec, src, base, env, &mut d);
+    d.sort();
+    match config {
+        Some(config) if !d.has_errors() => Ok(Loaded { config, warnings: d }),
+        _ => Err(d),
+    }
+}

@@ -10,4 +10,5 @@ mod secret;
 
 pub use derive::Purpose;
 pub use keyring::{KeyId, KeyStatus, Keyring, KeyringError, MasterKey, generate_entry};
+pub(crate) use keyring::line_col;
 pub use secret::SecretKey;

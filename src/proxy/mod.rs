@@ -1,1 +1,62 @@
-//! The hyper/rustls shell.
+//! The hyper/rustls shell around the sans-io core.
+//!
+//! ```text
+//! TcpListener ─▶ connection limit ─▶ TLS 1.3 (rustls, ALPN h2/http1.1) ─▶ hyper auto (h1/h2)
+//!   ─▶ service::handle: router ─▶ body limits ─▶ rewrite ─▶ upstream pool ─▶ response rules
+//! ```
+//!
+//! A request runs entirely on one [`Generation`] (config + router + upstream clients), taken
+//! from an `ArcSwap` when the request arrives, so a reload never mixes two policies in one
+//! request.
+
+pub mod body;
+mod listener;
+pub mod respond;
+pub mod router;
+mod service;
+pub mod upstream;
+
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+use bytes::Bytes;
+
+pub use listener::{Gateway, ShutdownHandle};
+
+use crate::config::Config;
+
+/// The error type of bodies crossing the proxy.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+/// The body type for requests sent upstream and responses sent to clients.
+pub type Body = http_body_util::combinators::BoxBody<Bytes, BoxError>;
+
+/// One configuration generation with what was built from it.
+pub struct Generation {
+    /// The compiled config.
+    pub config: Config,
+    /// Routes of this config.
+    pub router: router::Router,
+    /// One upstream client per route, same order as `config.routes`.
+    pub clients: Vec<upstream::UpstreamClient>,
+}
+
+impl Generation {
+    /// Builds routers and clients for `config`.
+    pub fn new(config: Config) -> Self {
+        let router = router::Router::new(config.routes.clone());
+        let clients = config.routes.iter().map(|r| upstream::client(r, &config.limits)).collect();
+        Self { config, router, clients }
+    }
+}
+
+impl std::fmt::Debug for Generation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Generation").field("routes", &self.config.routes.len()).finish_non_exhaustive()
+    }
+}
+
+/// The swappable current generation.
+pub type Current = Arc<ArcSwap<Generation>>;
+
+mod admin;
+pub(crate) use admin::serve as admin_serve;

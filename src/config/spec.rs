@@ -1,0 +1,345 @@
+//! The operator's `proxy.toml`, as written: raw `*Spec` structs with source spans.
+//!
+//! Nothing here is validated beyond types; [`super::compile`] turns a spec into a runtime
+//! [`super::Config`]. Each field's doc comment is the reference for its key (README's
+//! configuration table mirrors it).
+
+use std::ops::Range;
+
+use toml::de::DeTable;
+
+use super::diag::{Diagnostics, Source};
+use super::reader::{At, TableReader};
+
+/// The whole file.
+#[derive(Debug, Default)]
+pub struct ConfigSpec {
+    /// `[server]`: the application-facing listener.
+    pub server: ServerSpec,
+    /// `[admin]`: the operations listener.
+    pub admin: Option<AdminSpec>,
+    /// `[keys]`: where the keyring comes from.
+    pub keys: KeysSpec,
+    /// `[store]`: subject secrets, ledger.
+    pub store: Option<StoreSpec>,
+    /// `[limits]`: size and time limits.
+    pub limits: LimitsSpec,
+    /// `[forward_proxy]`: HTTPS_PROXY mode.
+    pub forward_proxy: Option<ForwardProxySpec>,
+    /// `[[routes]]`.
+    pub routes: Vec<RouteSpec>,
+}
+
+/// `[server]`.
+#[derive(Debug, Default)]
+pub struct ServerSpec {
+    /// `listen`: socket address, default `127.0.0.1:8443`.
+    pub listen: Option<At<String>>,
+    /// `[server.tls]`: omit for plain HTTP (a loopback sidecar).
+    pub tls: Option<TlsSpec>,
+    /// `workers`: runtime worker threads, default: one per CPU.
+    pub workers: Option<At<u64>>,
+}
+
+/// `[server.tls]`.
+#[derive(Debug)]
+pub struct TlsSpec {
+    /// Span of the table.
+    pub span: Range<usize>,
+    /// `cert`: PEM certificate chain.
+    pub cert: Option<At<String>>,
+    /// `key`: PEM private key.
+    pub key: Option<At<String>>,
+    /// `client_ca`: require client certificates from this CA (mTLS).
+    pub client_ca: Option<At<String>>,
+}
+
+/// `[admin]`.
+#[derive(Debug)]
+pub struct AdminSpec {
+    /// `listen`: default `127.0.0.1:9901`.
+    pub listen: Option<At<String>>,
+    /// `token_env`: the env var holding the bearer token, default `PIIGATE_ADMIN_TOKEN`.
+    pub token_env: Option<At<String>>,
+}
+
+/// `[keys]`.
+#[derive(Debug, Default)]
+pub struct KeysSpec {
+    /// Span of the table (or 0..0 when absent).
+    pub span: Range<usize>,
+    /// `file`: keyring path, relative to the config file.
+    pub file: Option<At<String>>,
+    /// `env`: env var holding keyring text, default `PIIGATE_KEYRING`; it wins over `file`.
+    pub env: Option<At<String>>,
+}
+
+/// `[store]`.
+#[derive(Debug)]
+pub struct StoreSpec {
+    /// Span of the table.
+    pub span: Range<usize>,
+    /// `kind`: `embedded` | `postgres`.
+    pub kind: Option<At<String>>,
+    /// `path`: embedded store file.
+    pub path: Option<At<String>>,
+    /// `url_env`: env var with the PostgreSQL URL.
+    pub url_env: Option<At<String>>,
+}
+
+/// `[limits]`.
+#[derive(Debug, Default)]
+pub struct LimitsSpec {
+    /// `max_body_bytes`: default 10 MiB.
+    pub max_body_bytes: Option<At<u64>>,
+    /// `max_decoded_bytes`: default 50 MiB.
+    pub max_decoded_bytes: Option<At<u64>>,
+    /// `max_json_depth`: default 128.
+    pub max_json_depth: Option<At<u64>>,
+    /// `request_timeout_ms`: reading the whole request, default 30 000.
+    pub request_timeout_ms: Option<At<u64>>,
+    /// `upstream_timeout_ms`: connect + response headers, default 30 000.
+    pub upstream_timeout_ms: Option<At<u64>>,
+    /// `header_read_timeout_ms`: reading request headers (slowloris), default 10 000.
+    pub header_read_timeout_ms: Option<At<u64>>,
+    /// `max_connections`: concurrent client connections, default 10 000.
+    pub max_connections: Option<At<u64>>,
+}
+
+/// `[forward_proxy]`.
+#[derive(Debug)]
+pub struct ForwardProxySpec {
+    /// Span of the table.
+    pub span: Range<usize>,
+    /// `listen`.
+    pub listen: Option<At<String>>,
+    /// `ca_cert`.
+    pub ca_cert: Option<At<String>>,
+    /// `ca_key`.
+    pub ca_key: Option<At<String>>,
+}
+
+/// `[[routes]]`.
+#[derive(Debug)]
+pub struct RouteSpec {
+    /// Span of the route table.
+    pub span: Range<usize>,
+    /// `name`: unique; default pseudonymisation domain.
+    pub name: Option<At<String>>,
+    /// `path_prefix`: matched on whole segments, stripped before forwarding.
+    pub path_prefix: Option<At<String>>,
+    /// `host`: only requests for this host match.
+    pub host: Option<At<String>>,
+    /// `upstream`: `http(s)://authority[/base]`.
+    pub upstream: Option<At<String>>,
+    /// `upstream_ca`: extra PEM trust anchor for the upstream.
+    pub upstream_ca: Option<At<String>>,
+    /// `domain`: pseudonymisation domain, default the route name.
+    pub domain: Option<At<String>>,
+    /// `subject`: the data subject's id selector.
+    pub subject: Option<At<String>>,
+    /// `detect`: `off` | `observe` | `enforce`.
+    pub detect: Option<At<String>>,
+    /// `unknown_fields`: `allow` | `drop`.
+    pub unknown_fields: Option<At<String>>,
+    /// `on_opt_out`: `none` | `block` | `strict`.
+    pub on_opt_out: Option<At<String>>,
+    /// `purpose`: `analytics` | `marketing` | `sale_or_share` | `processor`.
+    pub purpose: Option<At<String>>,
+    /// `max_body_bytes`: overrides `[limits]` for this route.
+    pub max_body_bytes: Option<At<u64>>,
+    /// `[[routes.rules]]`: request rewriting.
+    pub rules: Vec<RuleSpec>,
+    /// `[[routes.response_rules]]`: response rewriting (reveal).
+    pub response_rules: Vec<RuleSpec>,
+}
+
+/// `[[routes.rules]]` / `[[routes.response_rules]]`.
+#[derive(Debug)]
+pub struct RuleSpec {
+    /// Span of the rule table.
+    pub span: Range<usize>,
+    /// `select`: one selector or a list.
+    pub select: Vec<At<String>>,
+    /// `action`.
+    pub action: Option<At<String>>,
+    /// `normalize`: tokenize/hash option.
+    pub normalize: Option<At<String>>,
+    /// `preset`: hash option (`meta` | `google`).
+    pub preset: Option<At<String>>,
+    /// `keep_last`: mask/fpe option.
+    pub keep_last: Option<At<u64>>,
+    /// `to`: generalize option.
+    pub to: Option<At<String>>,
+    /// `replacement`: redact option.
+    pub replacement: Option<At<String>>,
+    /// `prefix`: tokenize option, default `tok_`.
+    pub prefix: Option<At<String>>,
+    /// `alphabet`: fpe option.
+    pub alphabet: Option<At<String>>,
+    /// `luhn`: fpe option.
+    pub luhn: Option<At<bool>>,
+}
+
+const TOP: &[&str] = &["server", "admin", "keys", "store", "limits", "forward_proxy", "routes"];
+const SERVER: &[&str] = &["listen", "tls", "workers"];
+const TLS: &[&str] = &["cert", "key", "client_ca"];
+const ADMIN: &[&str] = &["listen", "token_env"];
+const KEYS: &[&str] = &["file", "env"];
+const STORE: &[&str] = &["kind", "path", "url_env"];
+const LIMITS: &[&str] = &[
+    "max_body_bytes",
+    "max_decoded_bytes",
+    "max_json_depth",
+    "request_timeout_ms",
+    "upstream_timeout_ms",
+    "header_read_timeout_ms",
+    "max_connections",
+];
+const FORWARD: &[&str] = &["listen", "ca_cert", "ca_key"];
+const ROUTE: &[&str] = &[
+    "name",
+    "path_prefix",
+    "host",
+    "upstream",
+    "upstream_ca",
+    "domain",
+    "subject",
+    "detect",
+    "unknown_fields",
+    "on_opt_out",
+    "purpose",
+    "max_body_bytes",
+    "rules",
+    "response_rules",
+];
+const RULE: &[&str] =
+    &["select", "action", "normalize", "preset", "keep_last", "to", "replacement", "prefix", "alphabet", "luhn"];
+
+/// Parses `src` into a spec, recording every problem in `d`.
+pub fn read(src: Source<'_>, d: &mut Diagnostics) -> ConfigSpec {
+    let (doc, errors) = DeTable::parse_recoverable(src.text);
+    for e in &errors {
+        // The parser's Display quotes the offending line; the message alone is enough.
+        let span = e.span().unwrap_or(0..0);
+        d.error(src, span, "invalid_toml", format!("invalid TOML: {}", e.message().trim()));
+    }
+    if !errors.is_empty() {
+        return ConfigSpec::default();
+    }
+    let top = TableReader::new(src, doc.get_ref(), doc.span(), "the top level", TOP);
+    top.finish(d);
+
+    let mut spec = ConfigSpec::default();
+    if let Some(t) = top.table(d, "server", "[server]", SERVER) {
+        spec.server.listen = t.string(d, "listen");
+        spec.server.workers = t.uint(d, "workers");
+        spec.server.tls = t.table(d, "tls", "[server.tls]", TLS).map(|tls| {
+            let s = TlsSpec {
+                span: tls.span.clone(),
+                cert: tls.required_string(d, "cert"),
+                key: tls.required_string(d, "key"),
+                client_ca: tls.string(d, "client_ca"),
+            };
+            tls.finish(d);
+            s
+        });
+        t.finish(d);
+    }
+    spec.admin = top.table(d, "admin", "[admin]", ADMIN).map(|t| {
+        let s = AdminSpec { listen: t.string(d, "listen"), token_env: t.string(d, "token_env") };
+        t.finish(d);
+        s
+    });
+    if let Some(t) = top.table(d, "keys", "[keys]", KEYS) {
+        spec.keys = KeysSpec { span: t.span.clone(), file: t.string(d, "file"), env: t.string(d, "env") };
+        t.finish(d);
+    }
+    spec.store = top.table(d, "store", "[store]", STORE).map(|t| {
+        let s = StoreSpec {
+            span: t.span.clone(),
+            kind: t.string(d, "kind"),
+            path: t.string(d, "path"),
+            url_env: t.string(d, "url_env"),
+        };
+        t.finish(d);
+        s
+    });
+    if let Some(t) = top.table(d, "limits", "[limits]", LIMITS) {
+        spec.limits = LimitsSpec {
+            max_body_bytes: t.uint(d, "max_body_bytes"),
+            max_decoded_bytes: t.uint(d, "max_decoded_bytes"),
+            max_json_depth: t.uint(d, "max_json_depth"),
+            request_timeout_ms: t.uint(d, "request_timeout_ms"),
+            upstream_timeout_ms: t.uint(d, "upstream_timeout_ms"),
+            header_read_timeout_ms: t.uint(d, "header_read_timeout_ms"),
+            max_connections: t.uint(d, "max_connections"),
+        };
+        t.finish(d);
+    }
+    spec.forward_proxy = top.table(d, "forward_proxy", "[forward_proxy]", FORWARD).map(|t| {
+        let s = ForwardProxySpec {
+            span: t.span.clone(),
+            listen: t.string(d, "listen"),
+            ca_cert: t.string(d, "ca_cert"),
+            ca_key: t.string(d, "ca_key"),
+        };
+        t.finish(d);
+        s
+    });
+    for mut r in top.tables(d, "routes", "[[routes]]", ROUTE) {
+        let name = r.required_string(d, "name");
+        if let Some(n) = &name {
+            r.rename(format!("route `{}`", n.value));
+        }
+        let route = RouteSpec {
+            span: r.span.clone(),
+            name,
+            path_prefix: r.required_string(d, "path_prefix"),
+            host: r.string(d, "host"),
+            upstream: r.required_string(d, "upstream"),
+            upstream_ca: r.string(d, "upstream_ca"),
+            domain: r.string(d, "domain"),
+            subject: r.string(d, "subject"),
+            detect: r.string(d, "detect"),
+            unknown_fields: r.string(d, "unknown_fields"),
+            on_opt_out: r.string(d, "on_opt_out"),
+            purpose: r.string(d, "purpose"),
+            max_body_bytes: r.uint(d, "max_body_bytes"),
+            rules: read_rules(&r, d, "rules"),
+            response_rules: read_rules(&r, d, "response_rules"),
+        };
+        r.finish(d);
+        spec.routes.push(route);
+    }
+    spec
+}
+
+fn read_rules(route: &TableReader<'_, '_>, d: &mut Diagnostics, key: &str) -> Vec<RuleSpec> {
+    let what = format!("[[routes.{key}]]");
+    route
+        .tables(d, key, &what, RULE)
+        .into_iter()
+        .map(|t| {
+            if !t.has("select") {
+                d.error(t.src, t.span.clone(), "missing_key", "rule is missing `select`")
+                    .help("add select = \"$.path.to.field\" (or a list of selectors)");
+            }
+            let rule = RuleSpec {
+                span: t.span.clone(),
+                select: t.strings(d, "select").unwrap_or_default(),
+                action: t.required_string(d, "action"),
+                normalize: t.string(d, "normalize"),
+                preset: t.string(d, "preset"),
+                keep_last: t.uint(d, "keep_last"),
+                to: t.string(d, "to"),
+                replacement: t.string(d, "replacement"),
+                prefix: t.string(d, "prefix"),
+                alphabet: t.string(d, "alphabet"),
+                luhn: t.boolean(d, "luhn"),
+            };
+            t.finish(d);
+            rule
+        })
+        .collect()
+}

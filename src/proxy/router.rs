@@ -1,0 +1,91 @@
+//! Picks the route for a request: host (when the route names one) and the longest path prefix
+//! on whole segments. No match means 404: piigate only ever reaches configured upstreams.
+
+use std::sync::Arc;
+
+use crate::config::Route;
+
+/// The routes of one configuration generation.
+#[derive(Debug)]
+pub struct Router {
+    routes: Vec<Arc<Route>>,
+}
+
+impl Router {
+    /// Builds the router.
+    pub fn new(routes: Vec<Arc<Route>>) -> Self {
+        Self { routes }
+    }
+
+    /// The best route for `host` (lower-case, no port) and `path`, with the path left after the
+    /// prefix is stripped (always starting with `/`).
+    pub fn find<'p>(&self, host: Option<&str>, path: &'p str) -> Option<(usize, &'p str)> {
+        let mut best: Option<(usize, &'p str, (usize, bool))> = None;
+        for (i, r) in self.routes.iter().enumerate() {
+            if let Some(h) = &r.host {
+                if host != Some(h.as_str()) {
+                    continue;
+                }
+            }
+            let Some(rest) = strip_prefix(path, &r.path_prefix) else { continue };
+            // Longer prefixes win; at equal length a route that names the host wins.
+            let rank = (r.path_prefix.len(), r.host.is_some());
+            if best.as_ref().is_none_or(|(_, _, b)| rank > *b) {
+                best = Some((i, rest, rank));
+            }
+        }
+        best.map(|(r, rest, _)| (r, rest))
+    }
+}
+
+/// `path` minus `prefix`, if the prefix matches on a segment boundary.
+fn strip_prefix<'p>(path: &'p str, prefix: &str) -> Option<&'p str> {
+    if prefix == "/" {
+        return Some(path);
+    }
+    let rest = path.strip_prefix(prefix)?;
+    if rest.is_empty() {
+        Some("/")
+    } else if rest.starts_with('/') {
+        Some(rest)
+    } else {
+        None
+    }
+}
+
+/// The request's host, lower-cased, without port: the URI authority (HTTP/2, absolute-form)
+/// or else the `Host` header.
+pub fn request_host<B>(req: &http::Request<B>) -> Option<String> {
+    let raw = match req.uri().authority() {
+        Some(a) => a.host().to_owned(),
+        None => {
+            let h = req.headers().get(http::header::HOST)?.to_str().ok()?;
+            let a: http::uri::Authority = h.parse().ok()?;
+            a.host().to_owned()
+        }
+    };
+    Some(raw.trim_end_matches('.').to_ascii_lowercase())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // (prefix, path, expected rest)
+    const CASES: &[(&str, &str, Option<&str>)] = &[
+        ("/segment", "/segment/v1/batch", Some("/v1/batch")),
+        ("/segment", "/segment", Some("/")),
+        // Not a segment boundary: /segmentation is another route's business.
+        ("/segment", "/segmentation", None),
+        ("/", "/anything", Some("/anything")),
+        ("/a/b", "/a/b/c", Some("/c")),
+        ("/a/b", "/a", None),
+    ];
+
+    #[test]
+    fn prefix_matching_respects_segments() {
+        for (prefix, path, want) in CASES {
+            assert_eq!(strip_prefix(path, prefix), *want, "{prefix} vs {path}");
+        }
+    }
+}

@@ -1,0 +1,162 @@
+//! The request path: route → police → forward → respond.
+//!
+//! Every failure becomes a response (the service's error type is `Infallible`), and every
+//! rejection is decided before a single byte goes upstream.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::Bytes;
+use http::{Method, Request, Response, header};
+use http_body_util::{BodyExt, Limited};
+use hyper::body::Incoming;
+
+use super::body::{self, Format};
+use super::respond::{full, reject};
+use super::upstream::{prepare, strip_hop_by_hop, upstream_uri};
+use super::{Body, Generation};
+use crate::config::Route;
+use crate::crypto::OsNonces;
+use crate::error::RejectCode;
+use crate::policy::ApplyCx;
+use crate::policy::action::ActionCounts;
+use crate::rewrite::json::rewrite_json;
+use crate::rewrite::{Limits as RewriteLimits, Outcome, RewriteError};
+use crate::telemetry::events::RequestDone;
+
+/// What one request did, for the log line.
+#[derive(Debug, Default)]
+struct Tally {
+    route: Option<Arc<Route>>,
+    counts: ActionCounts,
+    bytes_in: usize,
+    bytes_out: usize,
+    reveal_failures: u32,
+}
+
+/// Handles one request on one configuration generation.
+pub(super) async fn handle(generation: Arc<Generation>, req: Request<Incoming>) -> Response<Body> {
+    let started = Instant::now();
+    let method = req.method().clone();
+    let mut tally = Tally::default();
+    let (resp, code) = match forward(&generation, req, &mut tally).await {
+        Ok(resp) => (resp, None),
+        Err(code) => (reject(code), Some(code)),
+    };
+    RequestDone {
+        route: tally.route.as_ref().map(|r| r.name.as_str()),
+        method: &method,
+        status: resp.status().as_u16(),
+        code,
+        latency: started.elapsed(),
+        bytes_in: tally.bytes_in,
+        bytes_out: tally.bytes_out,
+        counts: &tally.counts,
+        reveal_failures: tally.reveal_failures,
+    }
+    .emit();
+    resp
+}
+
+async fn forward(g: &Generation, req: Request<Incoming>, tally: &mut Tally) -> Result<Response<Body>, RejectCode> {
+    if req.method() == Method::CONNECT {
+        return Err(RejectCode::MethodNotAllowed);
+    }
+    let host = super::router::request_host(&req);
+    let path = req.uri().path().to_owned();
+    let (index, rest) = g.router.find(host.as_deref(), &path).ok_or(RejectCode::NoRoute)?;
+    let route = Arc::clone(&g.config.routes[index]);
+    tally.route = Some(Arc::clone(&route));
+    let client = &g.clients[index];
+    let uri = upstream_uri(&route, rest, req.uri().query()).map_err(|_| RejectCode::NoRoute)?;
+    let (parts, incoming) = req.into_parts();
+
+    let upstream_req = if route.polices_body() {
+        body::check_declared_length(&parts.headers, route.max_body_bytes)?;
+        let raw = body::collect(incoming, route.max_body_bytes, g.config.limits.request_timeout).await?;
+        tally.bytes_in = raw.len();
+        let to_send = if raw.is_empty() {
+            raw
+        } else {
+            let _format: Format = body::format(&parts.headers)?;
+            police_json(&raw, &route.plan, g.config.limits.max_json_depth, tally)?
+        };
+        tally.bytes_out = to_send.len();
+        let len = to_send.len() as u64;
+        prepare(parts, uri, full(to_send), Some(len))
+    } else {
+        body::check_declared_length(&parts.headers, route.max_body_bytes)?;
+        let declared = parts.headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+        let streamed = Limited::new(incoming, route.max_body_bytes).boxed();
+        prepare(parts, uri, streamed, declared)
+    };
+
+    let sent = tokio::time::timeout(g.config.limits.upstream_timeout, client.request(upstream_req)).await;
+    let resp = match sent {
+        Err(_) => return Err(RejectCode::UpstreamTimeout),
+        Ok(Err(e)) => return Err(classify_upstream_error(&e)),
+        Ok(Ok(resp)) => resp,
+    };
+    let (mut parts, incoming) = resp.into_parts();
+    strip_hop_by_hop(&mut parts.headers);
+    if route.response_plan.is_empty() || !is_json_response(&parts.headers) {
+        return Ok(Response::from_parts(parts, incoming.map_err(Into::into).boxed()));
+    }
+    // Response rules: reveal envelopes before the app sees the body.
+    let raw = body::collect(incoming, g.config.limits.max_decoded_bytes, g.config.limits.upstream_timeout)
+        .await
+        .map_err(|_| RejectCode::UpstreamFailed)?;
+    let mut nonces = OsNonces::new();
+    let mut cx = ApplyCx::new(&mut nonces);
+    let mut out = Vec::new();
+    let limits = RewriteLimits { max_depth: g.config.limits.max_json_depth };
+    let body = match rewrite_json(&raw, &route.response_plan, &limits, &mut cx, &mut out) {
+        Ok(Outcome::Rewritten) => Bytes::from(out),
+        // A response we cannot parse is passed through: reveal only ever adds cleartext for
+        // our own app, so leaving ciphertext in place leaks nothing.
+        Ok(Outcome::Unchanged) | Err(_) => raw,
+    };
+    tally.reveal_failures = cx.reveal_failures;
+    parts.headers.insert(header::CONTENT_LENGTH, body.len().into());
+    Ok(Response::from_parts(parts, full(body)))
+}
+
+fn police_json(raw: &Bytes, plan: &crate::policy::Plan, max_depth: usize, tally: &mut Tally) -> Result<Bytes, RejectCode> {
+    let mut nonces = OsNonces::new();
+    let mut cx = ApplyCx::new(&mut nonces);
+    let mut out = Vec::with_capacity(raw.len() + raw.len() / 4);
+    let limits = RewriteLimits { max_depth };
+    let outcome = rewrite_json(raw, plan, &limits, &mut cx, &mut out).map_err(|e| match e {
+        RewriteError::Malformed { .. } => RejectCode::MalformedBody,
+        RewriteError::TooDeep { .. } => RejectCode::NestingTooDeep,
+        RewriteError::Action(_) => RejectCode::Internal,
+    })?;
+    tally.counts = cx.counts;
+    Ok(match outcome {
+        Outcome::Unchanged => raw.clone(),
+        Outcome::Rewritten => Bytes::from(out),
+    })
+}
+
+fn is_json_response(headers: &http::HeaderMap) -> bool {
+    headers.get(header::CONTENT_ENCODING).is_none() && matches!(body::format(headers), Ok(Format::Json))
+}
+
+fn classify_upstream_error(e: &hyper_util::client::legacy::Error) -> RejectCode {
+    if cause_is::<http_body_util::LengthLimitError>(e) {
+        return RejectCode::BodyTooLarge;
+    }
+    if e.is_connect() { RejectCode::UpstreamUnreachable } else { RejectCode::UpstreamFailed }
+}
+
+/// Whether any error in `e`'s source chain is a `T` (classify by cause, not by message text).
+fn cause_is<T: std::error::Error + 'static>(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cur = Some(e);
+    while let Some(err) = cur {
+        if err.is::<T>() {
+            return true;
+        }
+        cur = err.source();
+    }
+    false
+}

@@ -1,0 +1,84 @@
+//! One struct per telemetry fact.
+
+use std::time::Duration;
+
+use tracing::{info, warn};
+
+use crate::error::RejectCode;
+use crate::policy::action::{ActionCounts, ActionKind};
+
+/// A request finished (forwarded or rejected).
+#[derive(Debug)]
+pub struct RequestDone<'a> {
+    /// Route name, when one matched.
+    pub route: Option<&'a str>,
+    /// HTTP method.
+    pub method: &'a http::Method,
+    /// Status sent to the client.
+    pub status: u16,
+    /// Rejection code, when the gateway refused or failed.
+    pub code: Option<RejectCode>,
+    /// Time from request head to response head.
+    pub latency: Duration,
+    /// Request body bytes received (policed routes).
+    pub bytes_in: usize,
+    /// Request body bytes forwarded (policed routes).
+    pub bytes_out: usize,
+    /// Actions applied.
+    pub counts: &'a ActionCounts,
+    /// Envelopes on the response path that did not open.
+    pub reveal_failures: u32,
+}
+
+impl RequestDone<'_> {
+    /// Writes the access-log line.
+    pub fn emit(self) {
+        let c = self.counts;
+        let latency_us = u64::try_from(self.latency.as_micros()).unwrap_or(u64::MAX);
+        let route = self.route.unwrap_or("-");
+        match self.code {
+            Some(code) => warn!(
+                route,
+                method = %self.method,
+                status = self.status,
+                code = code.as_str(),
+                latency_us,
+                "Request rejected."
+            ),
+            None => info!(
+                route,
+                method = %self.method,
+                status = self.status,
+                latency_us,
+                bytes_in = self.bytes_in,
+                bytes_out = self.bytes_out,
+                tokenize = c.get(ActionKind::Tokenize),
+                encrypt = c.get(ActionKind::Encrypt),
+                mask = c.get(ActionKind::Mask),
+                redact = c.get(ActionKind::Redact),
+                drop = c.get(ActionKind::Drop),
+                reveal = c.get(ActionKind::Reveal),
+                reveal_failures = self.reveal_failures,
+                "Request forwarded."
+            ),
+        }
+    }
+}
+
+/// The gateway started listening.
+#[derive(Debug)]
+pub struct Listening<'a> {
+    /// Which listener.
+    pub what: &'a str,
+    /// Bound address.
+    pub addr: std::net::SocketAddr,
+    /// Whether TLS terminates here.
+    pub tls: bool,
+}
+
+impl Listening<'_> {
+    /// Writes the lifecycle line.
+    pub fn emit(self) {
+        info!(listener = self.what, addr = %self.addr, tls = self.tls, "Listening.");
+    }
+}
