@@ -103,7 +103,12 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.cmd {
         Cmd::Serve { config, log_format } => serve(&config, log_format),
         Cmd::Check { config } => Ok(check(&config)),
-        Cmd::Preview { config, route, content_type, file } => {
+        Cmd::Preview {
+            config,
+            route,
+            content_type,
+            file,
+        } => {
             let loaded = load_or_report(&config)?;
             if !content_type.to_ascii_lowercase().contains("json") {
                 anyhow::bail!("preview supports JSON payloads; got content type `{content_type}`");
@@ -114,7 +119,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             write_output(&out)?;
             Ok(ExitCode::SUCCESS)
         }
-        Cmd::Reveal { config, route, file } => {
+        Cmd::Reveal {
+            config,
+            route,
+            file,
+        } => {
             let loaded = load_or_report(&config)?;
             let input = read_input(&file)?;
             let route = piigate::ops::route(&loaded, &route)?;
@@ -132,7 +141,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 StatusArg::Primary => KeyStatus::Primary,
                 StatusArg::Active => KeyStatus::Active,
             };
-            let entry = generate_entry(&id, status).map_err(|_| anyhow::anyhow!("the OS random number generator failed"))?;
+            let entry = generate_entry(&id, status)
+                .map_err(|_| anyhow::anyhow!("the OS random number generator failed"))?;
             print!("{entry}");
             Ok(ExitCode::SUCCESS)
         }
@@ -165,7 +175,11 @@ fn check(path: &Path) -> ExitCode {
                 path.display(),
                 c.routes.len(),
                 c.key_ids.len(),
-                if c.server.tls.is_some() { ", TLS 1.3" } else { ", plain HTTP" }
+                if c.server.tls.is_some() {
+                    ", TLS 1.3"
+                } else {
+                    ", plain HTTP"
+                }
             );
             ExitCode::SUCCESS
         }
@@ -186,7 +200,10 @@ fn serve(path: &Path, log: LogArg) -> anyhow::Result<ExitCode> {
         Ok(l) => l,
         Err(d) => {
             eprint!("{d}");
-            anyhow::bail!("{} error(s) in the configuration; nothing started", d.error_count());
+            anyhow::bail!(
+                "{} error(s) in the configuration; nothing started",
+                d.error_count()
+            );
         }
     };
     for w in loaded.warnings.items() {
@@ -199,11 +216,16 @@ fn serve(path: &Path, log: LogArg) -> anyhow::Result<ExitCode> {
     }
     let rt = rt.build().context("cannot start the async runtime")?;
     rt.block_on(async move {
-        let gateway = Gateway::bind(loaded.config).await.context("cannot bind the listeners")?;
+        let gateway = Gateway::bind(loaded.config)
+            .await
+            .context("cannot bind the listeners")?;
         let current = gateway.current();
         let reload_path = path.to_path_buf();
         tokio::spawn(reload_on_sighup(reload_path, current));
-        gateway.run(shutdown_signal()).await.context("the gateway failed")?;
+        gateway
+            .run(shutdown_signal())
+            .await
+            .context("the gateway failed")?;
         info!("Stopped.");
         Ok::<_, anyhow::Error>(())
     })?;
@@ -215,7 +237,9 @@ async fn reload_on_sighup(path: PathBuf, current: piigate::proxy::Current) {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
-        let Ok(mut hup) = signal(SignalKind::hangup()) else { return };
+        let Ok(mut hup) = signal(SignalKind::hangup()) else {
+            return;
+        };
         while hup.recv().await.is_some() {
             match config::load(&path, &ProcessEnv) {
                 Ok(l) => {
@@ -223,7 +247,10 @@ async fn reload_on_sighup(path: PathBuf, current: piigate::proxy::Current) {
                     info!("Configuration reloaded.");
                 }
                 Err(d) => {
-                    error!(errors = d.error_count(), "Reload rejected; the previous configuration keeps serving.");
+                    error!(
+                        errors = d.error_count(),
+                        "Reload rejected; the previous configuration keeps serving."
+                    );
                     for diag in d.items() {
                         error!(diagnostic = %diag, "Reload problem.");
                     }
@@ -263,7 +290,9 @@ async fn shutdown_signal() {
 fn read_input(file: &Path) -> anyhow::Result<Vec<u8>> {
     let mut buf = Vec::new();
     if file == Path::new("-") {
-        std::io::stdin().read_to_end(&mut buf).context("cannot read stdin")?;
+        std::io::stdin()
+            .read_to_end(&mut buf)
+            .context("cannot read stdin")?;
     } else {
         buf = std::fs::read(file).with_context(|| format!("cannot read `{}`", file.display()))?;
     }
@@ -281,7 +310,9 @@ fn write_output(out: &[u8]) -> anyhow::Result<()> {
 
 /// Today as YYYYMMDD (UTC), from the system clock, for default key ids.
 fn today_compact() -> String {
-    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
     let days = i64::try_from(secs / 86_400).unwrap_or(0);
     // Civil-from-days (proleptic Gregorian), valid for any date after 1970.
     let z = days + 719_468;

@@ -17,7 +17,9 @@ pub enum OpsError {
     #[error("{0}")]
     Rewrite(#[from] RewriteError),
     /// Some envelopes did not open (tampered, another domain or field, unknown or retired key).
-    #[error("{0} envelope(s) could not be opened: tampered, from another domain or field, or under an unknown or retired key")]
+    #[error(
+        "{0} envelope(s) could not be opened: tampered, from another domain or field, or under an unknown or retired key"
+    )]
     RevealFailed(u32),
     /// The route has no keyring to reveal with.
     #[error("route `{0}` has no keyring to reveal with")]
@@ -29,7 +31,12 @@ pub enum OpsError {
 /// # Errors
 /// [`OpsError::NoSuchRoute`].
 pub fn route<'c>(config: &'c Config, name: &str) -> Result<&'c Route, OpsError> {
-    config.routes.iter().find(|r| r.name == name).map(AsRef::as_ref).ok_or_else(|| OpsError::NoSuchRoute(name.to_owned()))
+    config
+        .routes
+        .iter()
+        .find(|r| r.name == name)
+        .map(AsRef::as_ref)
+        .ok_or_else(|| OpsError::NoSuchRoute(name.to_owned()))
 }
 
 /// Rewrites `input` as the route would before forwarding it.
@@ -60,7 +67,9 @@ fn run(plan: &Plan, config: &Config, input: &[u8]) -> Result<(Vec<u8>, u32), Ops
     let mut nonces = OsNonces::new();
     let mut cx = ApplyCx::new(&mut nonces);
     let mut out = Vec::with_capacity(input.len());
-    let limits = Limits { max_depth: config.limits.max_json_depth };
+    let limits = Limits {
+        max_depth: config.limits.max_json_depth,
+    };
     match rewrite_json(input, plan, &limits, &mut cx, &mut out)? {
         Outcome::Unchanged => Ok((input.to_vec(), cx.reveal_failures)),
         Outcome::Rewritten => Ok((out, cx.reveal_failures)),

@@ -1,1 +1,9 @@
+//! The integration suite: one binary, real sockets, real TLS, real files.
 
+// Test helpers are `pub` for use across modules of this one binary.
+#![allow(unreachable_pub)]
+
+mod cli;
+mod config;
+mod proxy;
+mod support;

@@ -12,11 +12,16 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use super::diag::{Diagnostics, Source};
 use super::reader::At;
 use super::spec::{ConfigSpec, RouteSpec, RuleSpec, TlsSpec};
-use super::{Admin, Config, DEFAULT_ADMIN_TOKEN_ENV, DEFAULT_KEYRING_ENV, Env, Limits, Purpose, Route, Server, Upstream};
+use super::{
+    Admin, Config, DEFAULT_ADMIN_TOKEN_ENV, DEFAULT_KEYRING_ENV, Env, Limits, Purpose, Route,
+    Server, Upstream,
+};
 use crate::crypto::{EnvelopeOpener, EnvelopeSealer, TokenKey};
 use crate::keys::derive::derive;
 use crate::keys::{Keyring, Purpose as KeyPurpose};
-use crate::policy::action::{EncryptAction, MaskAction, Normalize, RedactAction, RevealAction, TokenizeAction};
+use crate::policy::action::{
+    EncryptAction, MaskAction, Normalize, RedactAction, RevealAction, TokenizeAction,
+};
 use crate::policy::{Action, Automaton, JsonPath, Plan, Rule, RuleId, selector};
 
 /// The keyring, loaded once per compile, with where it came from.
@@ -28,25 +33,47 @@ struct KeySource {
 
 /// Compiles a spec. Returns `None` when an error prevents building a config; callers also
 /// check `d.has_errors()`.
-pub fn compile(spec: &ConfigSpec, src: Source<'_>, base: &Path, env: &dyn Env, d: &mut Diagnostics) -> Option<Config> {
+pub fn compile(
+    spec: &ConfigSpec,
+    src: Source<'_>,
+    base: &Path,
+    env: &dyn Env,
+    d: &mut Diagnostics,
+) -> Option<Config> {
     let resolve = |p: &str| -> PathBuf {
         let p = Path::new(p);
-        if p.is_absolute() { p.to_path_buf() } else { base.join(p) }
+        if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            base.join(p)
+        }
     };
 
     let listen = socket(spec.server.listen.as_ref(), "127.0.0.1:8443", src, d);
-    let tls = spec.server.tls.as_ref().and_then(|t| server_tls(t, src, &resolve, d));
+    let tls = spec
+        .server
+        .tls
+        .as_ref()
+        .and_then(|t| server_tls(t, src, &resolve, d));
     let workers = spec.server.workers.as_ref().and_then(|w| match w.value {
         1..=1024 => usize::try_from(w.value).ok(),
         _ => {
-            d.error(src, w.span.clone(), "bad_value", "`workers` must be between 1 and 1024");
+            d.error(
+                src,
+                w.span.clone(),
+                "bad_value",
+                "`workers` must be between 1 and 1024",
+            );
             None
         }
     });
 
     let admin = spec.admin.as_ref().map(|a| {
         let listen = socket(a.listen.as_ref(), "127.0.0.1:9901", src, d);
-        let token_env = a.token_env.as_ref().map_or_else(|| DEFAULT_ADMIN_TOKEN_ENV.to_owned(), |t| t.value.clone());
+        let token_env = a
+            .token_env
+            .as_ref()
+            .map_or_else(|| DEFAULT_ADMIN_TOKEN_ENV.to_owned(), |t| t.value.clone());
         listen.map(|listen| Admin { listen, token_env })
     });
 
@@ -60,13 +87,23 @@ pub fn compile(spec: &ConfigSpec, src: Source<'_>, base: &Path, env: &dyn Env, d
             }
             Some(_) => {
                 let k = s.kind.as_ref().map_or(s.span.clone(), |k| k.span.clone());
-                d.error(src, k, "bad_value", "store `kind` must be \"embedded\" or \"postgres\"");
+                d.error(
+                    src,
+                    k,
+                    "bad_value",
+                    "store `kind` must be \"embedded\" or \"postgres\"",
+                );
             }
         }
     }
     if let Some(f) = &spec.forward_proxy {
-        d.error(src, f.span.clone(), "unsupported", "`[forward_proxy]` is not supported by this version yet")
-            .help("remove the table, or run piigate as a reverse proxy with [[routes]]");
+        d.error(
+            src,
+            f.span.clone(),
+            "unsupported",
+            "`[forward_proxy]` is not supported by this version yet",
+        )
+        .help("remove the table, or run piigate as a reverse proxy with [[routes]]");
     }
 
     let mut routes = Vec::new();
@@ -75,34 +112,78 @@ pub fn compile(spec: &ConfigSpec, src: Source<'_>, base: &Path, env: &dyn Env, d
     for r in &spec.routes {
         if let Some(route) = compile_route(r, src, &resolve, &keys, &limits, d) {
             if !names.insert(route.name.clone()) {
-                d.error(src, r.name.as_ref().map_or(r.span.clone(), |n| n.span.clone()), "duplicate_route", format!("route name `{}` is used twice", route.name));
+                d.error(
+                    src,
+                    r.name.as_ref().map_or(r.span.clone(), |n| n.span.clone()),
+                    "duplicate_route",
+                    format!("route name `{}` is used twice", route.name),
+                );
             }
             if !matchers.insert((route.host.clone(), route.path_prefix.clone())) {
-                d.error(src, r.path_prefix.as_ref().map_or(r.span.clone(), |n| n.span.clone()), "duplicate_route", format!("route `{}` has the same host and path_prefix as an earlier route", route.name));
+                d.error(
+                    src,
+                    r.path_prefix
+                        .as_ref()
+                        .map_or(r.span.clone(), |n| n.span.clone()),
+                    "duplicate_route",
+                    format!(
+                        "route `{}` has the same host and path_prefix as an earlier route",
+                        route.name
+                    ),
+                );
             }
             routes.push(Arc::new(route));
         }
     }
     if spec.routes.is_empty() {
-        d.warning(src, 0..0, "no_routes", "no [[routes]] are configured: every request will be answered 404");
+        d.warning(
+            src,
+            0..0,
+            "no_routes",
+            "no [[routes]] are configured: every request will be answered 404",
+        );
     }
 
-    let key_ids = keys.ring.as_ref().map_or_else(Vec::new, |k| k.iter().map(|m| (m.id().to_string(), m.status().as_str())).collect());
+    let key_ids = keys.ring.as_ref().map_or_else(Vec::new, |k| {
+        k.iter()
+            .map(|m| (m.id().to_string(), m.status().as_str()))
+            .collect()
+    });
     let admin = match admin {
         Some(None) => return None,
         Some(Some(a)) => Some(a),
         None => None,
     };
-    Some(Config { server: Server { listen: listen?, tls, workers }, admin, limits, routes, key_ids })
+    Some(Config {
+        server: Server {
+            listen: listen?,
+            tls,
+            workers,
+        },
+        admin,
+        limits,
+        routes,
+        key_ids,
+    })
 }
 
-fn socket(v: Option<&At<String>>, default: &str, src: Source<'_>, d: &mut Diagnostics) -> Option<SocketAddr> {
+fn socket(
+    v: Option<&At<String>>,
+    default: &str,
+    src: Source<'_>,
+    d: &mut Diagnostics,
+) -> Option<SocketAddr> {
     let text = v.map_or(default, |v| v.value.as_str());
     match text.parse::<SocketAddr>() {
         Ok(a) => Some(a),
         Err(_) => {
             let span = v.map_or(0..0, |v| v.span.clone());
-            d.error(src, span, "bad_address", "`listen` must be an IP socket address such as \"127.0.0.1:8443\" or \"[::]:8443\"");
+            d.error(
+                src,
+                span,
+                "bad_address",
+                "`listen` must be an IP socket address such as \"127.0.0.1:8443\" or \"[::]:8443\"",
+            );
             None
         }
     }
@@ -113,7 +194,12 @@ fn limits(spec: &ConfigSpec, src: Source<'_>, d: &mut Diagnostics) -> Limits {
     let mut get = |v: &Option<At<u64>>, default: u64, min: u64, max: u64, key: &str| -> u64 {
         match v {
             Some(At { value, span }) if *value < min || *value > max => {
-                d.error(src, span.clone(), "bad_value", format!("`{key}` must be between {min} and {max}"));
+                d.error(
+                    src,
+                    span.clone(),
+                    "bad_value",
+                    format!("`{key}` must be between {min} and {max}"),
+                );
                 default
             }
             Some(At { value, .. }) => *value,
@@ -122,11 +208,35 @@ fn limits(spec: &ConfigSpec, src: Source<'_>, d: &mut Diagnostics) -> Limits {
     };
     const GIB: u64 = 1 << 30;
     let max_body = get(&l.max_body_bytes, 10 << 20, 1, GIB, "max_body_bytes");
-    let max_decoded = get(&l.max_decoded_bytes, 50 << 20, 1, 4 * GIB, "max_decoded_bytes");
+    let max_decoded = get(
+        &l.max_decoded_bytes,
+        50 << 20,
+        1,
+        4 * GIB,
+        "max_decoded_bytes",
+    );
     let depth = get(&l.max_json_depth, 128, 1, 10_000, "max_json_depth");
-    let req = get(&l.request_timeout_ms, 30_000, 1, 3_600_000, "request_timeout_ms");
-    let up = get(&l.upstream_timeout_ms, 30_000, 1, 3_600_000, "upstream_timeout_ms");
-    let hdr = get(&l.header_read_timeout_ms, 10_000, 1, 3_600_000, "header_read_timeout_ms");
+    let req = get(
+        &l.request_timeout_ms,
+        30_000,
+        1,
+        3_600_000,
+        "request_timeout_ms",
+    );
+    let up = get(
+        &l.upstream_timeout_ms,
+        30_000,
+        1,
+        3_600_000,
+        "upstream_timeout_ms",
+    );
+    let hdr = get(
+        &l.header_read_timeout_ms,
+        10_000,
+        1,
+        3_600_000,
+        "header_read_timeout_ms",
+    );
     let conns = get(&l.max_connections, 10_000, 1, 1_000_000, "max_connections");
     let as_usize = |n: u64| usize::try_from(n).unwrap_or(usize::MAX);
     Limits {
@@ -140,8 +250,18 @@ fn limits(spec: &ConfigSpec, src: Source<'_>, d: &mut Diagnostics) -> Limits {
     }
 }
 
-fn load_keyring(spec: &ConfigSpec, src: Source<'_>, resolve: &dyn Fn(&str) -> PathBuf, env: &dyn Env, d: &mut Diagnostics) -> KeySource {
-    let var = spec.keys.env.as_ref().map_or(DEFAULT_KEYRING_ENV, |e| e.value.as_str());
+fn load_keyring(
+    spec: &ConfigSpec,
+    src: Source<'_>,
+    resolve: &dyn Fn(&str) -> PathBuf,
+    env: &dyn Env,
+    d: &mut Diagnostics,
+) -> KeySource {
+    let var = spec
+        .keys
+        .env
+        .as_ref()
+        .map_or(DEFAULT_KEYRING_ENV, |e| e.value.as_str());
     let (text, origin) = if let Some(text) = env.var(var) {
         (text, format!("${var}"))
     } else if let Some(file) = &spec.keys.file {
@@ -149,15 +269,29 @@ fn load_keyring(spec: &ConfigSpec, src: Source<'_>, resolve: &dyn Fn(&str) -> Pa
         match std::fs::read_to_string(&path) {
             Ok(t) => (t, path.display().to_string()),
             Err(e) => {
-                d.error(src, file.span.clone(), "unreadable_file", format!("cannot read keyring `{}`: {e}", path.display()));
-                return KeySource { ring: None, missing: "the keyring could not be read" };
+                d.error(
+                    src,
+                    file.span.clone(),
+                    "unreadable_file",
+                    format!("cannot read keyring `{}`: {e}", path.display()),
+                );
+                return KeySource {
+                    ring: None,
+                    missing: "the keyring could not be read",
+                };
             }
         }
     } else {
-        return KeySource { ring: None, missing: "no keyring is configured" };
+        return KeySource {
+            ring: None,
+            missing: "no keyring is configured",
+        };
     };
     match Keyring::from_text(&text, &origin) {
-        Ok(ring) => KeySource { ring: Some(ring), missing: "" },
+        Ok(ring) => KeySource {
+            ring: Some(ring),
+            missing: "",
+        },
         Err(errors) => {
             for e in errors {
                 d.push_diag(super::Diagnostic {
@@ -170,13 +304,18 @@ fn load_keyring(spec: &ConfigSpec, src: Source<'_>, resolve: &dyn Fn(&str) -> Pa
                     help: None,
                 });
             }
-            KeySource { ring: None, missing: "the keyring has errors" }
+            KeySource {
+                ring: None,
+                missing: "the keyring has errors",
+            }
         }
     }
 }
 
 fn read_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
-    let certs: Result<Vec<_>, _> = CertificateDer::pem_file_iter(path).map_err(|e| e.to_string())?.collect();
+    let certs: Result<Vec<_>, _> = CertificateDer::pem_file_iter(path)
+        .map_err(|e| e.to_string())?
+        .collect();
     let certs = certs.map_err(|e| e.to_string())?;
     if certs.is_empty() {
         return Err("no PEM certificate found".into());
@@ -184,12 +323,22 @@ fn read_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
     Ok(certs)
 }
 
-fn server_tls(t: &TlsSpec, src: Source<'_>, resolve: &dyn Fn(&str) -> PathBuf, d: &mut Diagnostics) -> Option<Arc<rustls::ServerConfig>> {
+fn server_tls(
+    t: &TlsSpec,
+    src: Source<'_>,
+    resolve: &dyn Fn(&str) -> PathBuf,
+    d: &mut Diagnostics,
+) -> Option<Arc<rustls::ServerConfig>> {
     let (cert, key) = (t.cert.as_ref()?, t.key.as_ref()?);
     let certs = match read_certs(&resolve(&cert.value)) {
         Ok(c) => Some(c),
         Err(e) => {
-            d.error(src, cert.span.clone(), "bad_tls", format!("cannot load certificate chain `{}`: {e}", cert.value));
+            d.error(
+                src,
+                cert.span.clone(),
+                "bad_tls",
+                format!("cannot load certificate chain `{}`: {e}", cert.value),
+            );
             None
         }
     };
@@ -197,7 +346,12 @@ fn server_tls(t: &TlsSpec, src: Source<'_>, resolve: &dyn Fn(&str) -> PathBuf, d
         Ok(k) => Some(k),
         // The error names the file, not its contents.
         Err(e) => {
-            d.error(src, key.span.clone(), "bad_tls", format!("cannot load private key `{}`: {e}", key.value));
+            d.error(
+                src,
+                key.span.clone(),
+                "bad_tls",
+                format!("cannot load private key `{}`: {e}", key.value),
+            );
             None
         }
     };
@@ -208,28 +362,49 @@ fn server_tls(t: &TlsSpec, src: Source<'_>, resolve: &dyn Fn(&str) -> PathBuf, d
                 let mut roots = rustls::RootCertStore::empty();
                 let (_, bad) = roots.add_parsable_certificates(certs);
                 if bad > 0 || roots.is_empty() {
-                    d.error(src, ca.span.clone(), "bad_tls", format!("`{}` holds no usable CA certificate", ca.value));
+                    d.error(
+                        src,
+                        ca.span.clone(),
+                        "bad_tls",
+                        format!("`{}` holds no usable CA certificate", ca.value),
+                    );
                     return None;
                 }
                 Some(Arc::new(roots))
             }
             Err(e) => {
-                d.error(src, ca.span.clone(), "bad_tls", format!("cannot load client CA `{}`: {e}", ca.value));
+                d.error(
+                    src,
+                    ca.span.clone(),
+                    "bad_tls",
+                    format!("cannot load client CA `{}`: {e}", ca.value),
+                );
                 return None;
             }
         },
     };
     let (certs, pkey) = (certs?, pkey?);
-    let builder = rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-        .with_protocol_versions(&[&rustls::version::TLS13])
-        .ok()?;
+    let builder = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_protocol_versions(&[&rustls::version::TLS13])
+    .ok()?;
     let builder = match client_roots {
         Some(roots) => {
-            let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(roots, Arc::new(rustls::crypto::ring::default_provider())).build();
+            let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+                roots,
+                Arc::new(rustls::crypto::ring::default_provider()),
+            )
+            .build();
             match verifier {
                 Ok(v) => builder.with_client_cert_verifier(v),
                 Err(e) => {
-                    d.error(src, t.span.clone(), "bad_tls", format!("cannot build the client certificate verifier: {e}"));
+                    d.error(
+                        src,
+                        t.span.clone(),
+                        "bad_tls",
+                        format!("cannot build the client certificate verifier: {e}"),
+                    );
                     return None;
                 }
             }
@@ -244,52 +419,103 @@ fn server_tls(t: &TlsSpec, src: Source<'_>, resolve: &dyn Fn(&str) -> PathBuf, d
             Some(Arc::new(cfg))
         }
         Err(e) => {
-            d.error(src, t.span.clone(), "bad_tls", format!("certificate and private key do not form a usable pair: {e}"));
+            d.error(
+                src,
+                t.span.clone(),
+                "bad_tls",
+                format!("certificate and private key do not form a usable pair: {e}"),
+            );
             None
         }
     }
 }
 
-fn client_tls(ca: Option<&At<String>>, src: Source<'_>, resolve: &dyn Fn(&str) -> PathBuf, d: &mut Diagnostics) -> Arc<rustls::ClientConfig> {
-    let mut roots = rustls::RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() };
+fn client_tls(
+    ca: Option<&At<String>>,
+    src: Source<'_>,
+    resolve: &dyn Fn(&str) -> PathBuf,
+    d: &mut Diagnostics,
+) -> Arc<rustls::ClientConfig> {
+    let mut roots = rustls::RootCertStore {
+        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+    };
     if let Some(ca) = ca {
         match read_certs(&resolve(&ca.value)) {
             Ok(certs) => {
                 let (_, bad) = roots.add_parsable_certificates(certs);
                 if bad > 0 {
-                    d.error(src, ca.span.clone(), "bad_tls", format!("`{}` holds a certificate that cannot be used as a trust anchor", ca.value));
+                    d.error(
+                        src,
+                        ca.span.clone(),
+                        "bad_tls",
+                        format!(
+                            "`{}` holds a certificate that cannot be used as a trust anchor",
+                            ca.value
+                        ),
+                    );
                 }
             }
             Err(e) => {
-                d.error(src, ca.span.clone(), "bad_tls", format!("cannot load upstream CA `{}`: {e}", ca.value));
+                d.error(
+                    src,
+                    ca.span.clone(),
+                    "bad_tls",
+                    format!("cannot load upstream CA `{}`: {e}", ca.value),
+                );
             }
         }
     }
     // ALPN is left empty here: the upstream connector sets h2 + http/1.1 itself.
-    let cfg = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-        .with_safe_default_protocol_versions()
-        .map(|b| b.with_root_certificates(roots).with_no_client_auth())
-        .expect("the ring provider supports the default protocol versions");
+    let cfg = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .map(|b| b.with_root_certificates(roots).with_no_client_auth())
+    .expect("the ring provider supports the default protocol versions");
     Arc::new(cfg)
 }
 
 fn valid_name(s: &str) -> bool {
-    !s.is_empty() && s.len() <= 64 && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    !s.is_empty()
+        && s.len() <= 64
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
-fn compile_route(r: &RouteSpec, src: Source<'_>, resolve: &dyn Fn(&str) -> PathBuf, keys: &KeySource, limits: &Limits, d: &mut Diagnostics) -> Option<Route> {
+fn compile_route(
+    r: &RouteSpec,
+    src: Source<'_>,
+    resolve: &dyn Fn(&str) -> PathBuf,
+    keys: &KeySource,
+    limits: &Limits,
+    d: &mut Diagnostics,
+) -> Option<Route> {
     let name = r.name.as_ref()?;
     if !valid_name(&name.value) {
-        d.error(src, name.span.clone(), "bad_value", "route `name` must be 1-64 characters of letters, digits, `_` or `-`");
+        d.error(
+            src,
+            name.span.clone(),
+            "bad_value",
+            "route `name` must be 1-64 characters of letters, digits, `_` or `-`",
+        );
     }
     let path_prefix = r.path_prefix.as_ref().and_then(|p| {
         let v = p.value.as_str();
         if !v.starts_with('/') || v.contains(['?', '#', ' ']) {
-            d.error(src, p.span.clone(), "bad_value", "`path_prefix` must start with `/` and contain no `?`, `#` or spaces");
+            d.error(
+                src,
+                p.span.clone(),
+                "bad_value",
+                "`path_prefix` must start with `/` and contain no `?`, `#` or spaces",
+            );
             return None;
         }
         let trimmed = v.trim_end_matches('/');
-        Some(if trimmed.is_empty() { "/".to_owned() } else { trimmed.to_owned() })
+        Some(if trimmed.is_empty() {
+            "/".to_owned()
+        } else {
+            trimmed.to_owned()
+        })
     });
     let host = r.host.as_ref().and_then(|h| {
         let v = h.value.to_ascii_lowercase();
@@ -304,29 +530,54 @@ fn compile_route(r: &RouteSpec, src: Source<'_>, resolve: &dyn Fn(&str) -> PathB
     let upstream_tls = client_tls(r.upstream_ca.as_ref(), src, resolve, d);
     let domain = match &r.domain {
         Some(dom) if !valid_name(&dom.value) => {
-            d.error(src, dom.span.clone(), "bad_value", "`domain` must be 1-64 characters of letters, digits, `_` or `-`");
+            d.error(
+                src,
+                dom.span.clone(),
+                "bad_value",
+                "`domain` must be 1-64 characters of letters, digits, `_` or `-`",
+            );
             dom.value.clone()
         }
         Some(dom) => dom.value.clone(),
         None => name.value.clone(),
     };
-    let purpose = match r.purpose.as_ref().map(|p| (p.value.as_str(), p.span.clone())) {
+    let purpose = match r
+        .purpose
+        .as_ref()
+        .map(|p| (p.value.as_str(), p.span.clone()))
+    {
         None | Some(("analytics", _)) => Purpose::Analytics,
         Some(("marketing", _)) => Purpose::Marketing,
         Some(("processor", _)) => Purpose::Processor,
         Some(("sale_or_share", _)) => Purpose::SaleOrShare,
         Some((_, span)) => {
-            d.error(src, span, "bad_value", "`purpose` must be one of analytics, marketing, sale_or_share, processor");
+            d.error(
+                src,
+                span,
+                "bad_value",
+                "`purpose` must be one of analytics, marketing, sale_or_share, processor",
+            );
             Purpose::Analytics
         }
     };
     not_yet(r.subject.as_ref(), None, "subject", src, d);
     not_yet(r.detect.as_ref(), Some("off"), "detect", src, d);
-    not_yet(r.unknown_fields.as_ref(), Some("allow"), "unknown_fields", src, d);
+    not_yet(
+        r.unknown_fields.as_ref(),
+        Some("allow"),
+        "unknown_fields",
+        src,
+        d,
+    );
     not_yet(r.on_opt_out.as_ref(), Some("none"), "on_opt_out", src, d);
     let max_body_bytes = match &r.max_body_bytes {
         Some(m) if m.value == 0 || m.value > limits.max_body_bytes as u64 => {
-            d.error(src, m.span.clone(), "bad_value", "route `max_body_bytes` must be between 1 and [limits] max_body_bytes");
+            d.error(
+                src,
+                m.span.clone(),
+                "bad_value",
+                "route `max_body_bytes` must be between 1 and [limits] max_body_bytes",
+            );
             limits.max_body_bytes
         }
         Some(m) => usize::try_from(m.value).unwrap_or(limits.max_body_bytes),
@@ -353,22 +604,41 @@ fn compile_route(r: &RouteSpec, src: Source<'_>, resolve: &dyn Fn(&str) -> PathB
 
 /// Reports a route option whose non-default values this version does not implement. Accepting
 /// and ignoring them would silently weaken the policy the operator wrote.
-fn not_yet(v: Option<&At<String>>, default: Option<&str>, key: &str, src: Source<'_>, d: &mut Diagnostics) {
+fn not_yet(
+    v: Option<&At<String>>,
+    default: Option<&str>,
+    key: &str,
+    src: Source<'_>,
+    d: &mut Diagnostics,
+) {
     if let Some(v) = v {
         if Some(v.value.as_str()) != default {
-            d.error(src, v.span.clone(), "unsupported", format!("`{key} = \"{}\"` is not supported by this version yet", v.value))
-                .help(match default {
-                    Some(def) => format!("remove the key or set {key} = \"{def}\""),
-                    None => format!("remove `{key}`"),
-                });
+            d.error(
+                src,
+                v.span.clone(),
+                "unsupported",
+                format!(
+                    "`{key} = \"{}\"` is not supported by this version yet",
+                    v.value
+                ),
+            )
+            .help(match default {
+                Some(def) => format!("remove the key or set {key} = \"{def}\""),
+                None => format!("remove `{key}`"),
+            });
         }
     }
 }
 
 fn upstream(u: &At<String>, src: Source<'_>, d: &mut Diagnostics) -> Option<Upstream> {
     let bad = |d: &mut Diagnostics, why: &str| {
-        d.error(src, u.span.clone(), "bad_upstream", format!("`upstream` {why}"))
-            .help("write it as \"https://api.example.com\" or \"http://127.0.0.1:9000/base\"");
+        d.error(
+            src,
+            u.span.clone(),
+            "bad_upstream",
+            format!("`upstream` {why}"),
+        )
+        .help("write it as \"https://api.example.com\" or \"http://127.0.0.1:9000/base\"");
     };
     let Ok(uri) = u.value.parse::<http::Uri>() else {
         bad(d, "is not a valid URL");
@@ -395,7 +665,11 @@ fn upstream(u: &At<String>, src: Source<'_>, d: &mut Diagnostics) -> Option<Upst
         return None;
     }
     let base_path = uri.path().trim_end_matches('/').to_owned();
-    Some(Upstream { scheme, authority, base_path })
+    Some(Upstream {
+        scheme,
+        authority,
+        base_path,
+    })
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -404,13 +678,25 @@ enum Side {
     Response,
 }
 
-fn compile_plan(rules: &[RuleSpec], side: Side, domain: &str, src: Source<'_>, keys: &KeySource, d: &mut Diagnostics) -> Option<Plan> {
+fn compile_plan(
+    rules: &[RuleSpec],
+    side: Side,
+    domain: &str,
+    src: Source<'_>,
+    keys: &KeySource,
+    d: &mut Diagnostics,
+) -> Option<Plan> {
     let mut paths: Vec<(JsonPath, RuleId)> = Vec::new();
     let mut compiled = Vec::new();
     let errors_before = d.error_count();
     for spec in rules {
         let Ok(id) = RuleId::try_from(compiled.len()) else {
-            d.error(src, spec.span.clone(), "too_many_rules", "a route may have at most 65535 rules");
+            d.error(
+                src,
+                spec.span.clone(),
+                "too_many_rules",
+                "a route may have at most 65535 rules",
+            );
             break;
         };
         let action = compile_action(spec, side, domain, src, keys, d);
@@ -418,8 +704,13 @@ fn compile_plan(rules: &[RuleSpec], side: Side, domain: &str, src: Source<'_>, k
         for sel in &spec.select {
             match parse_selector(sel, src, d) {
                 Some(path) if is_drop && path.steps.is_empty() => {
-                    d.error(src, sel.span.clone(), "bad_selector", "`drop` cannot select the whole document (`$`)")
-                        .help("select the members to drop, e.g. \"$.context\"");
+                    d.error(
+                        src,
+                        sel.span.clone(),
+                        "bad_selector",
+                        "`drop` cannot select the whole document (`$`)",
+                    )
+                    .help("select the members to drop, e.g. \"$.context\"");
                 }
                 Some(path) => paths.push((path, id)),
                 None => {}
@@ -433,7 +724,10 @@ fn compile_plan(rules: &[RuleSpec], side: Side, domain: &str, src: Source<'_>, k
         return None;
     }
     match Automaton::build(&paths) {
-        Ok(automaton) => Some(Plan { automaton, rules: compiled }),
+        Ok(automaton) => Some(Plan {
+            automaton,
+            rules: compiled,
+        }),
         Err(e) => {
             let span = rules.first().map_or(0..0, |r| r.span.clone());
             d.error(src, span, "bad_selector", e.to_string());
@@ -444,34 +738,69 @@ fn compile_plan(rules: &[RuleSpec], side: Side, domain: &str, src: Source<'_>, k
 
 /// A plan that selects the whole document with `reveal`, so every envelope of `domain` opens.
 fn reveal_everything(domain: &str, keys: &KeySource) -> Plan {
-    let Some(ring) = &keys.ring else { return Plan::empty() };
-    let Ok(root) = selector::parse("$") else { return Plan::empty() };
-    let Ok(automaton) = Automaton::build(&[(root, 0)]) else { return Plan::empty() };
-    Plan { automaton, rules: vec![Rule { action: Action::Reveal(opener(ring, domain)) }] }
+    let Some(ring) = &keys.ring else {
+        return Plan::empty();
+    };
+    let Ok(root) = selector::parse("$") else {
+        return Plan::empty();
+    };
+    let Ok(automaton) = Automaton::build(&[(root, 0)]) else {
+        return Plan::empty();
+    };
+    Plan {
+        automaton,
+        rules: vec![Rule {
+            action: Action::Reveal(opener(ring, domain)),
+        }],
+    }
 }
 
 fn opener(ring: &Keyring, domain: &str) -> RevealAction {
     let mut opener = EnvelopeOpener::new();
     for k in ring.decrypting() {
-        opener.add(k.id().clone(), &derive(k.secret(), KeyPurpose::Aead, domain));
+        opener.add(
+            k.id().clone(),
+            &derive(k.secret(), KeyPurpose::Aead, domain),
+        );
     }
-    RevealAction { opener, domain: domain.into() }
+    RevealAction {
+        opener,
+        domain: domain.into(),
+    }
 }
 
 fn parse_selector(sel: &At<String>, src: Source<'_>, d: &mut Diagnostics) -> Option<JsonPath> {
     let text = sel.value.as_str();
-    if let Some((kind, _)) = text.split_once(':').filter(|(k, _)| matches!(*k, "form" | "query" | "header")) {
-        d.error(src, sel.span.clone(), "unsupported", format!("`{kind}:` selectors are not supported by this version yet"))
-            .help("JSON selectors start with `$`, e.g. \"$.traits.email\"");
+    if let Some((kind, _)) = text
+        .split_once(':')
+        .filter(|(k, _)| matches!(*k, "form" | "query" | "header"))
+    {
+        d.error(
+            src,
+            sel.span.clone(),
+            "unsupported",
+            format!("`{kind}:` selectors are not supported by this version yet"),
+        )
+        .help("JSON selectors start with `$`, e.g. \"$.traits.email\"");
         return None;
     }
     match selector::parse(text) {
         Ok(p) => Some(p),
         Err(e) => {
             // Point at the offending character: +1 skips the opening quote of the TOML string.
-            let at = sel.span.start + 1 + text.char_indices().nth(e.offset).map_or(text.len(), |(i, _)| i);
-            d.error(src, at..at, "bad_selector", format!("invalid selector: {}", e.message))
-                .help("supported: $.a.b  $['a b']  $.a[*]  $.a[0]  $..email  $.*");
+            let at = sel.span.start
+                + 1
+                + text
+                    .char_indices()
+                    .nth(e.offset)
+                    .map_or(text.len(), |(i, _)| i);
+            d.error(
+                src,
+                at..at,
+                "bad_selector",
+                format!("invalid selector: {}", e.message),
+            )
+            .help("supported: $.a.b  $['a b']  $.a[*]  $.a[0]  $..email  $.*");
             None
         }
     }
@@ -479,7 +808,14 @@ fn parse_selector(sel: &At<String>, src: Source<'_>, d: &mut Diagnostics) -> Opt
 
 const ACTIONS: &[&str] = &["tokenize", "encrypt", "mask", "redact", "drop", "reveal"];
 
-fn compile_action(r: &RuleSpec, side: Side, domain: &str, src: Source<'_>, keys: &KeySource, d: &mut Diagnostics) -> Option<Action> {
+fn compile_action(
+    r: &RuleSpec,
+    side: Side,
+    domain: &str,
+    src: Source<'_>,
+    keys: &KeySource,
+    d: &mut Diagnostics,
+) -> Option<Action> {
     let action = r.action.as_ref()?;
     let name = action.value.as_str();
     // Options each action accepts; anything else set on the rule is an error, not ignored.
@@ -489,11 +825,21 @@ fn compile_action(r: &RuleSpec, side: Side, domain: &str, src: Source<'_>, keys:
         "redact" => &["replacement"],
         "encrypt" | "drop" | "reveal" => &[],
         "encrypt_deterministic" | "fpe" | "hash" | "generalize" => {
-            d.error(src, action.span.clone(), "unsupported", format!("action `{name}` is not supported by this version yet"));
+            d.error(
+                src,
+                action.span.clone(),
+                "unsupported",
+                format!("action `{name}` is not supported by this version yet"),
+            );
             return None;
         }
         _ => {
-            let diag = d.error(src, action.span.clone(), "bad_action", format!("unknown action `{name}`"));
+            let diag = d.error(
+                src,
+                action.span.clone(),
+                "bad_action",
+                format!("unknown action `{name}`"),
+            );
             match super::diag::did_you_mean(name, ACTIONS) {
                 Some(s) => diag.help(format!("did you mean `{s}`?")),
                 None => diag.help(format!("expected one of: {}", ACTIONS.join(", "))),
@@ -506,22 +852,38 @@ fn compile_action(r: &RuleSpec, side: Side, domain: &str, src: Source<'_>, keys:
         ("preset", r.preset.as_ref().map(|v| v.span.clone())),
         ("keep_last", r.keep_last.as_ref().map(|v| v.span.clone())),
         ("to", r.to.as_ref().map(|v| v.span.clone())),
-        ("replacement", r.replacement.as_ref().map(|v| v.span.clone())),
+        (
+            "replacement",
+            r.replacement.as_ref().map(|v| v.span.clone()),
+        ),
         ("prefix", r.prefix.as_ref().map(|v| v.span.clone())),
         ("alphabet", r.alphabet.as_ref().map(|v| v.span.clone())),
     ];
     let mut ok = true;
-    for (opt, span) in options.into_iter().chain(std::iter::once(("luhn", r.luhn.as_ref().map(|v| v.span.clone())))) {
+    for (opt, span) in options.into_iter().chain(std::iter::once((
+        "luhn",
+        r.luhn.as_ref().map(|v| v.span.clone()),
+    ))) {
         if let Some(span) = span {
             if !allowed.contains(&opt) {
-                d.error(src, span, "bad_option", format!("`{opt}` does not apply to action `{name}`"));
+                d.error(
+                    src,
+                    span,
+                    "bad_option",
+                    format!("`{opt}` does not apply to action `{name}`"),
+                );
                 ok = false;
             }
         }
     }
     match (side, name) {
         (Side::Response, n) if n != "reveal" => {
-            d.error(src, action.span.clone(), "bad_action", format!("response rules can only `reveal`, not `{n}`"));
+            d.error(
+                src,
+                action.span.clone(),
+                "bad_action",
+                format!("response rules can only `reveal`, not `{n}`"),
+            );
             return None;
         }
         (Side::Request, "reveal") => {
@@ -535,8 +897,13 @@ fn compile_action(r: &RuleSpec, side: Side, domain: &str, src: Source<'_>, keys:
     }
     let needs_primary = |d: &mut Diagnostics| {
         let Some(ring) = &keys.ring else {
-            d.error(src, action.span.clone(), "no_keyring", format!("action `{name}` needs a keyring, but {}", keys.missing))
-                .help("set [keys] file = \"keys.example\" or the PIIGATE_KEYRING environment variable");
+            d.error(
+                src,
+                action.span.clone(),
+                "no_keyring",
+                format!("action `{name}` needs a keyring, but {}", keys.missing),
+            )
+            .help("set [keys] file = \"keys.example\" or the PIIGATE_KEYRING environment variable");
             return None;
         };
         let Some(primary) = ring.primary() else {
@@ -550,42 +917,80 @@ fn compile_action(r: &RuleSpec, side: Side, domain: &str, src: Source<'_>, keys:
         "drop" => Action::Drop,
         "tokenize" => {
             let primary = needs_primary(d)?;
-            let normalize = match r.normalize.as_ref().map(|n| (n.value.as_str(), n.span.clone())) {
+            let normalize = match r
+                .normalize
+                .as_ref()
+                .map(|n| (n.value.as_str(), n.span.clone()))
+            {
                 None | Some(("none", _)) => Normalize::None,
                 Some(("email", _)) => Normalize::Email,
                 Some(("phone", _)) => Normalize::Phone,
                 Some(("lowercase", _)) => Normalize::Lowercase,
                 Some((_, span)) => {
-                    d.error(src, span, "bad_value", "`normalize` must be \"email\", \"phone\", \"lowercase\" or \"none\"");
+                    d.error(
+                        src,
+                        span,
+                        "bad_value",
+                        "`normalize` must be \"email\", \"phone\", \"lowercase\" or \"none\"",
+                    );
                     return None;
                 }
             };
             let prefix = match &r.prefix {
-                Some(p) if p.value.len() > 32 || !p.value.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') => {
-                    d.error(src, p.span.clone(), "bad_value", "`prefix` must be at most 32 characters of letters, digits, `_` or `-`");
+                Some(p)
+                    if p.value.len() > 32
+                        || !p
+                            .value
+                            .bytes()
+                            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') =>
+                {
+                    d.error(
+                        src,
+                        p.span.clone(),
+                        "bad_value",
+                        "`prefix` must be at most 32 characters of letters, digits, `_` or `-`",
+                    );
                     return None;
                 }
                 Some(p) => p.value.clone().into_boxed_str(),
                 None => "tok_".into(),
             };
             let working = derive(primary.secret(), KeyPurpose::Token, domain);
-            Action::Tokenize(TokenizeAction { key: TokenKey::new(primary.id().clone(), &working), normalize, prefix })
+            Action::Tokenize(TokenizeAction {
+                key: TokenKey::new(primary.id().clone(), &working),
+                normalize,
+                prefix,
+            })
         }
         "encrypt" => {
             let primary = needs_primary(d)?;
             let working = derive(primary.secret(), KeyPurpose::Aead, domain);
-            Action::Encrypt(EncryptAction { sealer: EnvelopeSealer::new(primary.id().clone(), &working), domain: domain.into() })
+            Action::Encrypt(EncryptAction {
+                sealer: EnvelopeSealer::new(primary.id().clone(), &working),
+                domain: domain.into(),
+            })
         }
         "mask" => {
-            let keep_last = r.keep_last.as_ref().map_or(4, |k| usize::try_from(k.value).unwrap_or(usize::MAX));
+            let keep_last = r
+                .keep_last
+                .as_ref()
+                .map_or(4, |k| usize::try_from(k.value).unwrap_or(usize::MAX));
             Action::Mask(MaskAction { keep_last })
         }
         "redact" => Action::Redact(RedactAction {
-            replacement: r.replacement.as_ref().map_or_else(|| "[REDACTED]".into(), |v| v.value.clone().into_boxed_str()),
+            replacement: r
+                .replacement
+                .as_ref()
+                .map_or_else(|| "[REDACTED]".into(), |v| v.value.clone().into_boxed_str()),
         }),
         "reveal" => {
             let Some(ring) = &keys.ring else {
-                d.error(src, action.span.clone(), "no_keyring", format!("action `reveal` needs a keyring, but {}", keys.missing));
+                d.error(
+                    src,
+                    action.span.clone(),
+                    "no_keyring",
+                    format!("action `reveal` needs a keyring, but {}", keys.missing),
+                );
                 return None;
             };
             Action::Reveal(opener(ring, domain))

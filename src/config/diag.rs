@@ -58,17 +58,34 @@ impl Diagnostics {
     }
 
     /// Records an error at `span` of `src`.
-    pub fn error(&mut self, src: Source<'_>, span: Range<usize>, code: &'static str, message: impl Into<String>) -> &mut Diagnostic {
+    pub fn error(
+        &mut self,
+        src: Source<'_>,
+        span: Range<usize>,
+        code: &'static str,
+        message: impl Into<String>,
+    ) -> &mut Diagnostic {
         self.push(Severity::Error, src, span, code, message.into())
     }
 
     /// Records a warning at `span` of `src`.
-    pub fn warning(&mut self, src: Source<'_>, span: Range<usize>, code: &'static str, message: impl Into<String>) -> &mut Diagnostic {
+    pub fn warning(
+        &mut self,
+        src: Source<'_>,
+        span: Range<usize>,
+        code: &'static str,
+        message: impl Into<String>,
+    ) -> &mut Diagnostic {
         self.push(Severity::Warning, src, span, code, message.into())
     }
 
     /// Records an error with no location in a file (a missing file, an unset variable).
-    pub fn error_at_file(&mut self, file: &str, code: &'static str, message: impl Into<String>) -> &mut Diagnostic {
+    pub fn error_at_file(
+        &mut self,
+        file: &str,
+        code: &'static str,
+        message: impl Into<String>,
+    ) -> &mut Diagnostic {
         self.items.push(Diagnostic {
             severity: Severity::Error,
             code,
@@ -86,9 +103,24 @@ impl Diagnostics {
         self.items.push(d);
     }
 
-    fn push(&mut self, severity: Severity, src: Source<'_>, span: Range<usize>, code: &'static str, message: String) -> &mut Diagnostic {
+    fn push(
+        &mut self,
+        severity: Severity,
+        src: Source<'_>,
+        span: Range<usize>,
+        code: &'static str,
+        message: String,
+    ) -> &mut Diagnostic {
         let (line, col) = crate::keys::line_col(src.text, span.start);
-        self.items.push(Diagnostic { severity, code, file: src.name.to_owned(), line, col, message, help: None });
+        self.items.push(Diagnostic {
+            severity,
+            code,
+            file: src.name.to_owned(),
+            line,
+            col,
+            message,
+            help: None,
+        });
         self.items.last_mut().expect("just pushed")
     }
 
@@ -104,12 +136,16 @@ impl Diagnostics {
 
     /// Sorts by file, line and column so output reads top to bottom.
     pub fn sort(&mut self) {
-        self.items.sort_by(|a, b| (&a.file, a.line, a.col).cmp(&(&b.file, b.line, b.col)));
+        self.items
+            .sort_by(|a, b| (&a.file, a.line, a.col).cmp(&(&b.file, b.line, b.col)));
     }
 
     /// Number of errors.
     pub fn error_count(&self) -> usize {
-        self.items.iter().filter(|d| d.severity == Severity::Error).count()
+        self.items
+            .iter()
+            .filter(|d| d.severity == Severity::Error)
+            .count()
     }
 }
 
@@ -143,7 +179,11 @@ impl fmt::Display for Diagnostic {
         if self.line == 0 {
             write!(f, "{}: {sev}[{}]: {}", self.file, self.code, self.message)?;
         } else {
-            write!(f, "{}:{}:{}: {sev}[{}]: {}", self.file, self.line, self.col, self.code, self.message)?;
+            write!(
+                f,
+                "{}:{}:{}: {sev}[{}]: {}",
+                self.file, self.line, self.col, self.code, self.message
+            )?;
         }
         if let Some(h) = &self.help {
             write!(f, "\n  help: {h}")?;

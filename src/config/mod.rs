@@ -185,10 +185,16 @@ pub fn load(path: &Path, env: &dyn Env) -> Result<Loaded, Diagnostics> {
     let name = path.display().to_string();
     let text = std::fs::read_to_string(path).map_err(|e| {
         let mut d = Diagnostics::new();
-        d.error_at_file(&name, "unreadable_file", format!("cannot read the config file: {e}"));
+        d.error_at_file(
+            &name,
+            "unreadable_file",
+            format!("cannot read the config file: {e}"),
+        );
         d
     })?;
-    let base = path.parent().map_or_else(|| PathBuf::from("."), Path::to_path_buf);
+    let base = path
+        .parent()
+        .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
     from_toml(&text, &name, &base, env)
 }
 
@@ -196,14 +202,22 @@ pub fn load(path: &Path, env: &dyn Env) -> Result<Loaded, Diagnostics> {
 ///
 /// # Errors
 /// Every diagnostic found, when at least one is an error.
-pub fn from_toml(text: &str, name: &str, base: &Path, env: &dyn Env) -> Result<Loaded, Diagnostics> {
+pub fn from_toml(
+    text: &str,
+    name: &str,
+    base: &Path,
+    env: &dyn Env,
+) -> Result<Loaded, Diagnostics> {
     let src = Source { name, text };
     let mut d = Diagnostics::new();
     let spec = spec::read(src, &mut d);
     let config = compile(&spec, src, base, env, &mut d);
     d.sort();
     match config {
-        Some(config) if !d.has_errors() => Ok(Loaded { config, warnings: d }),
+        Some(config) if !d.has_errors() => Ok(Loaded {
+            config,
+            warnings: d,
+        }),
         _ => Err(d),
     }
 }

@@ -33,12 +33,27 @@ pub(crate) struct TableReader<'a, 'i> {
 }
 
 impl<'a, 'i> TableReader<'a, 'i> {
-    pub(crate) fn new(src: Source<'a>, table: &'a DeTable<'i>, span: Range<usize>, what: impl Into<String>, known: &'static [&'static str]) -> Self {
-        Self { src, table, span, what: what.into(), known }
+    pub(crate) fn new(
+        src: Source<'a>,
+        table: &'a DeTable<'i>,
+        span: Range<usize>,
+        what: impl Into<String>,
+        known: &'static [&'static str],
+    ) -> Self {
+        Self {
+            src,
+            table,
+            span,
+            what: what.into(),
+            known,
+        }
     }
 
     fn get(&self, key: &str) -> Option<&'a Spanned<DeValue<'i>>> {
-        debug_assert!(self.known.contains(&key), "{key} missing from the known list");
+        debug_assert!(
+            self.known.contains(&key),
+            "{key} missing from the known list"
+        );
         self.table.get(key)
     }
 
@@ -48,14 +63,22 @@ impl<'a, 'i> TableReader<'a, 'i> {
     }
 
     fn type_error(&self, d: &mut Diagnostics, key: &str, v: &Spanned<DeValue<'i>>, want: &str) {
-        d.error(self.src, v.span(), "wrong_type", format!("`{key}` in {} must be {want}", self.what));
+        d.error(
+            self.src,
+            v.span(),
+            "wrong_type",
+            format!("`{key}` in {} must be {want}", self.what),
+        );
     }
 
     /// An optional string.
     pub(crate) fn string(&self, d: &mut Diagnostics, key: &str) -> Option<At<String>> {
         let v = self.get(key)?;
         match v.get_ref() {
-            DeValue::String(s) => Some(At { value: s.to_string(), span: v.span() }),
+            DeValue::String(s) => Some(At {
+                value: s.to_string(),
+                span: v.span(),
+            }),
             _ => {
                 self.type_error(d, key, v, "a string");
                 None
@@ -66,7 +89,12 @@ impl<'a, 'i> TableReader<'a, 'i> {
     /// A required string.
     pub(crate) fn required_string(&self, d: &mut Diagnostics, key: &str) -> Option<At<String>> {
         if self.get(key).is_none() {
-            d.error(self.src, self.span.clone(), "missing_key", format!("{} is missing `{key}`", self.what));
+            d.error(
+                self.src,
+                self.span.clone(),
+                "missing_key",
+                format!("{} is missing `{key}`", self.what),
+            );
             return None;
         }
         self.string(d, key)
@@ -76,11 +104,16 @@ impl<'a, 'i> TableReader<'a, 'i> {
     pub(crate) fn uint(&self, d: &mut Diagnostics, key: &str) -> Option<At<u64>> {
         let v = self.get(key)?;
         let parsed = match v.get_ref() {
-            DeValue::Integer(i) => u64::from_str_radix(&i.as_str().replace('_', ""), i.radix()).ok(),
+            DeValue::Integer(i) => {
+                u64::from_str_radix(&i.as_str().replace('_', ""), i.radix()).ok()
+            }
             _ => None,
         };
         match parsed {
-            Some(n) => Some(At { value: n, span: v.span() }),
+            Some(n) => Some(At {
+                value: n,
+                span: v.span(),
+            }),
             None => {
                 self.type_error(d, key, v, "a non-negative integer");
                 None
@@ -92,7 +125,10 @@ impl<'a, 'i> TableReader<'a, 'i> {
     pub(crate) fn boolean(&self, d: &mut Diagnostics, key: &str) -> Option<At<bool>> {
         let v = self.get(key)?;
         match v.get_ref() {
-            DeValue::Boolean(b) => Some(At { value: *b, span: v.span() }),
+            DeValue::Boolean(b) => Some(At {
+                value: *b,
+                span: v.span(),
+            }),
             _ => {
                 self.type_error(d, key, v, "true or false");
                 None
@@ -104,14 +140,25 @@ impl<'a, 'i> TableReader<'a, 'i> {
     pub(crate) fn strings(&self, d: &mut Diagnostics, key: &str) -> Option<Vec<At<String>>> {
         let v = self.get(key)?;
         match v.get_ref() {
-            DeValue::String(s) => Some(vec![At { value: s.to_string(), span: v.span() }]),
+            DeValue::String(s) => Some(vec![At {
+                value: s.to_string(),
+                span: v.span(),
+            }]),
             DeValue::Array(a) => {
                 let mut out = Vec::new();
                 for item in a.iter() {
                     if let DeValue::String(s) = item.get_ref() {
-                        out.push(At { value: s.to_string(), span: item.span() });
+                        out.push(At {
+                            value: s.to_string(),
+                            span: item.span(),
+                        });
                     } else {
-                        d.error(self.src, item.span(), "wrong_type", format!("every entry of `{key}` must be a string"));
+                        d.error(
+                            self.src,
+                            item.span(),
+                            "wrong_type",
+                            format!("every entry of `{key}` must be a string"),
+                        );
                     }
                 }
                 Some(out)
@@ -124,7 +171,13 @@ impl<'a, 'i> TableReader<'a, 'i> {
     }
 
     /// An optional sub-table.
-    pub(crate) fn table(&self, d: &mut Diagnostics, key: &str, what: impl Into<String>, known: &'static [&'static str]) -> Option<TableReader<'a, 'i>> {
+    pub(crate) fn table(
+        &self,
+        d: &mut Diagnostics,
+        key: &str,
+        what: impl Into<String>,
+        known: &'static [&'static str],
+    ) -> Option<TableReader<'a, 'i>> {
         let v = self.get(key)?;
         match v.get_ref() {
             DeValue::Table(t) => Some(TableReader::new(self.src, t, v.span(), what, known)),
@@ -136,8 +189,16 @@ impl<'a, 'i> TableReader<'a, 'i> {
     }
 
     /// An array of tables (`[[key]]`); absent means empty.
-    pub(crate) fn tables(&self, d: &mut Diagnostics, key: &str, what: &str, known: &'static [&'static str]) -> Vec<TableReader<'a, 'i>> {
-        let Some(v) = self.get(key) else { return Vec::new() };
+    pub(crate) fn tables(
+        &self,
+        d: &mut Diagnostics,
+        key: &str,
+        what: &str,
+        known: &'static [&'static str],
+    ) -> Vec<TableReader<'a, 'i>> {
+        let Some(v) = self.get(key) else {
+            return Vec::new();
+        };
         let DeValue::Array(a) = v.get_ref() else {
             self.type_error(d, key, v, &format!("an array of tables (`[[{key}]]`)"));
             return Vec::new();
@@ -145,9 +206,20 @@ impl<'a, 'i> TableReader<'a, 'i> {
         let mut out = Vec::new();
         for (i, item) in a.iter().enumerate() {
             match item.get_ref() {
-                DeValue::Table(t) => out.push(TableReader::new(self.src, t, item.span(), format!("{what} #{}", i + 1), known)),
+                DeValue::Table(t) => out.push(TableReader::new(
+                    self.src,
+                    t,
+                    item.span(),
+                    format!("{what} #{}", i + 1),
+                    known,
+                )),
                 _ => {
-                    d.error(self.src, item.span(), "wrong_type", format!("every `{key}` entry must be a table"));
+                    d.error(
+                        self.src,
+                        item.span(),
+                        "wrong_type",
+                        format!("every `{key}` entry must be a table"),
+                    );
                 }
             }
         }
@@ -164,7 +236,12 @@ impl<'a, 'i> TableReader<'a, 'i> {
         for (k, _) in self.table.iter() {
             let key: &str = k.get_ref();
             if !self.known.contains(&key) {
-                let diag = d.error(self.src, k.span(), "unknown_key", format!("unknown key `{key}` in {}", self.what));
+                let diag = d.error(
+                    self.src,
+                    k.span(),
+                    "unknown_key",
+                    format!("unknown key `{key}` in {}", self.what),
+                );
                 match did_you_mean(key, self.known) {
                     Some(s) => diag.help(format!("did you mean `{s}`?")),
                     None => diag.help(format!("expected one of: {}", self.known.join(", "))),

@@ -181,7 +181,15 @@ pub struct RuleSpec {
     pub luhn: Option<At<bool>>,
 }
 
-const TOP: &[&str] = &["server", "admin", "keys", "store", "limits", "forward_proxy", "routes"];
+const TOP: &[&str] = &[
+    "server",
+    "admin",
+    "keys",
+    "store",
+    "limits",
+    "forward_proxy",
+    "routes",
+];
 const SERVER: &[&str] = &["listen", "tls", "workers"];
 const TLS: &[&str] = &["cert", "key", "client_ca"];
 const ADMIN: &[&str] = &["listen", "token_env"];
@@ -213,8 +221,18 @@ const ROUTE: &[&str] = &[
     "rules",
     "response_rules",
 ];
-const RULE: &[&str] =
-    &["select", "action", "normalize", "preset", "keep_last", "to", "replacement", "prefix", "alphabet", "luhn"];
+const RULE: &[&str] = &[
+    "select",
+    "action",
+    "normalize",
+    "preset",
+    "keep_last",
+    "to",
+    "replacement",
+    "prefix",
+    "alphabet",
+    "luhn",
+];
 
 /// Parses `src` into a spec, recording every problem in `d`.
 pub fn read(src: Source<'_>, d: &mut Diagnostics) -> ConfigSpec {
@@ -222,7 +240,12 @@ pub fn read(src: Source<'_>, d: &mut Diagnostics) -> ConfigSpec {
     for e in &errors {
         // The parser's Display quotes the offending line; the message alone is enough.
         let span = e.span().unwrap_or(0..0);
-        d.error(src, span, "invalid_toml", format!("invalid TOML: {}", e.message().trim()));
+        d.error(
+            src,
+            span,
+            "invalid_toml",
+            format!("invalid TOML: {}", e.message().trim()),
+        );
     }
     if !errors.is_empty() {
         return ConfigSpec::default();
@@ -247,12 +270,19 @@ pub fn read(src: Source<'_>, d: &mut Diagnostics) -> ConfigSpec {
         t.finish(d);
     }
     spec.admin = top.table(d, "admin", "[admin]", ADMIN).map(|t| {
-        let s = AdminSpec { listen: t.string(d, "listen"), token_env: t.string(d, "token_env") };
+        let s = AdminSpec {
+            listen: t.string(d, "listen"),
+            token_env: t.string(d, "token_env"),
+        };
         t.finish(d);
         s
     });
     if let Some(t) = top.table(d, "keys", "[keys]", KEYS) {
-        spec.keys = KeysSpec { span: t.span.clone(), file: t.string(d, "file"), env: t.string(d, "env") };
+        spec.keys = KeysSpec {
+            span: t.span.clone(),
+            file: t.string(d, "file"),
+            env: t.string(d, "env"),
+        };
         t.finish(d);
     }
     spec.store = top.table(d, "store", "[store]", STORE).map(|t| {
@@ -277,16 +307,18 @@ pub fn read(src: Source<'_>, d: &mut Diagnostics) -> ConfigSpec {
         };
         t.finish(d);
     }
-    spec.forward_proxy = top.table(d, "forward_proxy", "[forward_proxy]", FORWARD).map(|t| {
-        let s = ForwardProxySpec {
-            span: t.span.clone(),
-            listen: t.string(d, "listen"),
-            ca_cert: t.string(d, "ca_cert"),
-            ca_key: t.string(d, "ca_key"),
-        };
-        t.finish(d);
-        s
-    });
+    spec.forward_proxy = top
+        .table(d, "forward_proxy", "[forward_proxy]", FORWARD)
+        .map(|t| {
+            let s = ForwardProxySpec {
+                span: t.span.clone(),
+                listen: t.string(d, "listen"),
+                ca_cert: t.string(d, "ca_cert"),
+                ca_key: t.string(d, "ca_key"),
+            };
+            t.finish(d);
+            s
+        });
     for mut r in top.tables(d, "routes", "[[routes]]", ROUTE) {
         let name = r.required_string(d, "name");
         if let Some(n) = &name {
@@ -322,8 +354,13 @@ fn read_rules(route: &TableReader<'_, '_>, d: &mut Diagnostics, key: &str) -> Ve
         .into_iter()
         .map(|t| {
             if !t.has("select") {
-                d.error(t.src, t.span.clone(), "missing_key", "rule is missing `select`")
-                    .help("add select = \"$.path.to.field\" (or a list of selectors)");
+                d.error(
+                    t.src,
+                    t.span.clone(),
+                    "missing_key",
+                    "rule is missing `select`",
+                )
+                .help("add select = \"$.path.to.field\" (or a list of selectors)");
             }
             let rule = RuleSpec {
                 span: t.span.clone(),

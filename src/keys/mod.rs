@@ -9,6 +9,6 @@ mod keyring;
 mod secret;
 
 pub use derive::Purpose;
-pub use keyring::{KeyId, KeyStatus, Keyring, KeyringError, MasterKey, generate_entry};
 pub(crate) use keyring::line_col;
+pub use keyring::{KeyId, KeyStatus, Keyring, KeyringError, MasterKey, generate_entry};
 pub use secret::SecretKey;

@@ -18,7 +18,11 @@ use super::respond::full;
 use super::{Body, Current};
 
 /// Serves admin requests until `stop` flips.
-pub(crate) async fn serve(listener: TcpListener, current: Current, mut stop: watch::Receiver<bool>) {
+pub(crate) async fn serve(
+    listener: TcpListener,
+    current: Current,
+    mut stop: watch::Receiver<bool>,
+) {
     loop {
         let (stream, _) = tokio::select! {
             _ = stop.changed() => return,
@@ -45,15 +49,24 @@ fn route(current: &Current, req: &Request<Incoming>) -> Response<Body> {
         (&Method::GET, "/healthz") => json(StatusCode::OK, r#"{"status":"ok"}"#.to_owned()),
         (&Method::GET, "/readyz") => {
             let g = current.load();
-            json(StatusCode::OK, format!(r#"{{"status":"ready","routes":{}}}"#, g.config.routes.len()))
+            json(
+                StatusCode::OK,
+                format!(r#"{{"status":"ready","routes":{}}}"#, g.config.routes.len()),
+            )
         }
-        _ => json(StatusCode::NOT_FOUND, r#"{"error":{"code":"not_found","message":"no such admin endpoint"}}"#.to_owned()),
+        _ => json(
+            StatusCode::NOT_FOUND,
+            r#"{"error":{"code":"not_found","message":"no such admin endpoint"}}"#.to_owned(),
+        ),
     }
 }
 
 fn json(status: StatusCode, body: String) -> Response<Body> {
     let mut r = Response::new(full(Bytes::from(body)));
     *r.status_mut() = status;
-    r.headers_mut().insert(header::CONTENT_TYPE, header::HeaderValue::from_static("application/json"));
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static("application/json"),
+    );
     r
 }

@@ -27,7 +27,10 @@ pub enum Format {
 /// [`RejectCode::UnsupportedMediaType`] for encodings and types the route cannot police.
 pub fn format(headers: &HeaderMap) -> Result<Format, RejectCode> {
     for enc in headers.get_all(header::CONTENT_ENCODING) {
-        let ok = enc.to_str().is_ok_and(|v| v.split(',').all(|c| c.trim().eq_ignore_ascii_case("identity")));
+        let ok = enc.to_str().is_ok_and(|v| {
+            v.split(',')
+                .all(|c| c.trim().eq_ignore_ascii_case("identity"))
+        });
         if !ok {
             return Err(RejectCode::UnsupportedMediaType);
         }
@@ -62,7 +65,10 @@ pub fn format(headers: &HeaderMap) -> Result<Format, RejectCode> {
 /// # Errors
 /// [`RejectCode::BodyTooLarge`].
 pub fn check_declared_length(headers: &HeaderMap, max: usize) -> Result<(), RejectCode> {
-    let declared = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
     match declared {
         Some(n) if n > max as u64 => Err(RejectCode::BodyTooLarge),
         _ => Ok(()),
@@ -74,7 +80,11 @@ pub fn check_declared_length(headers: &HeaderMap, max: usize) -> Result<(), Reje
 /// # Errors
 /// [`RejectCode::BodyTooLarge`], [`RejectCode::RequestTimeout`], or
 /// [`RejectCode::MalformedBody`] when the client breaks the stream.
-pub async fn collect(body: Incoming, max: usize, timeout: std::time::Duration) -> Result<Bytes, RejectCode> {
+pub async fn collect(
+    body: Incoming,
+    max: usize,
+    timeout: std::time::Duration,
+) -> Result<Bytes, RejectCode> {
     match tokio::time::timeout(timeout, Limited::new(body, max).collect()).await {
         Err(_) => Err(RejectCode::RequestTimeout),
         Ok(Ok(c)) => Ok(c.to_bytes()),
@@ -100,15 +110,35 @@ mod tests {
 
     const CASES: &[(Option<&str>, Option<&str>, Result<Format, RejectCode>)] = &[
         (Some("application/json"), None, Ok(Format::Json)),
-        (Some("Application/JSON; charset=UTF-8"), None, Ok(Format::Json)),
+        (
+            Some("Application/JSON; charset=UTF-8"),
+            None,
+            Ok(Format::Json),
+        ),
         (Some("application/vnd.api+json"), None, Ok(Format::Json)),
         // Browsers' beacon default; still policed as JSON.
-        (Some("text/plain;charset=UTF-8"), None, Ok(Format::SniffedJson)),
+        (
+            Some("text/plain;charset=UTF-8"),
+            None,
+            Ok(Format::SniffedJson),
+        ),
         (None, None, Ok(Format::SniffedJson)),
         // A charset we would have to transcode: refuse rather than guess.
-        (Some("application/json; charset=latin1"), None, Err(RejectCode::UnsupportedMediaType)),
-        (Some("application/x-www-form-urlencoded"), None, Err(RejectCode::UnsupportedMediaType)),
-        (Some("application/json"), Some("gzip"), Err(RejectCode::UnsupportedMediaType)),
+        (
+            Some("application/json; charset=latin1"),
+            None,
+            Err(RejectCode::UnsupportedMediaType),
+        ),
+        (
+            Some("application/x-www-form-urlencoded"),
+            None,
+            Err(RejectCode::UnsupportedMediaType),
+        ),
+        (
+            Some("application/json"),
+            Some("gzip"),
+            Err(RejectCode::UnsupportedMediaType),
+        ),
         (Some("application/json"), Some("identity"), Ok(Format::Json)),
     ];
 

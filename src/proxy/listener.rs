@@ -56,7 +56,12 @@ impl Gateway {
         };
         let current = Arc::new(ArcSwap::from_pointee(Generation::new(config)));
         let (shutdown_tx, _) = watch::channel(false);
-        Ok(Self { current, listener, admin, shutdown_tx })
+        Ok(Self {
+            current,
+            listener,
+            admin,
+            shutdown_tx,
+        })
     }
 
     /// The application listener's address.
@@ -87,15 +92,34 @@ impl Gateway {
     /// # Errors
     /// When accepting fails unrecoverably.
     pub async fn run(self, signal: impl Future<Output = ()> + Send) -> std::io::Result<()> {
-        let Self { current, listener, admin, shutdown_tx } = self;
+        let Self {
+            current,
+            listener,
+            admin,
+            shutdown_tx,
+        } = self;
         let mut stop = shutdown_tx.subscribe();
         let g = current.load();
-        Listening { what: "proxy", addr: listener.local_addr()?, tls: g.config.server.tls.is_some() }.emit();
+        Listening {
+            what: "proxy",
+            addr: listener.local_addr()?,
+            tls: g.config.server.tls.is_some(),
+        }
+        .emit();
         let admin_task = admin.map(|l| {
             if let Ok(addr) = l.local_addr() {
-                Listening { what: "admin", addr, tls: false }.emit();
+                Listening {
+                    what: "admin",
+                    addr,
+                    tls: false,
+                }
+                .emit();
             }
-            tokio::spawn(crate::proxy::admin_serve(l, Arc::clone(&current), shutdown_tx.subscribe()))
+            tokio::spawn(crate::proxy::admin_serve(
+                l,
+                Arc::clone(&current),
+                shutdown_tx.subscribe(),
+            ))
         });
         let max_conns = g.config.limits.max_connections;
         drop(g);
@@ -131,7 +155,10 @@ impl Gateway {
         }
         let _ = shutdown_tx.send(true);
         drop(listener);
-        info!(connections = graceful.count(), "Shutting down; draining in-flight requests.");
+        info!(
+            connections = graceful.count(),
+            "Shutting down; draining in-flight requests."
+        );
         tokio::select! {
             () = graceful.shutdown() => info!("Drained."),
             () = tokio::time::sleep(DRAIN_DEADLINE) => warn!("Drain deadline passed; closing remaining connections."),
@@ -143,7 +170,11 @@ impl Gateway {
     }
 }
 
-async fn serve_connection(stream: TcpStream, current: Current, watcher: hyper_util::server::graceful::Watcher) {
+async fn serve_connection(
+    stream: TcpStream,
+    current: Current,
+    watcher: hyper_util::server::graceful::Watcher,
+) {
     let g = current.load_full();
     let limits = g.config.limits.clone();
     let tls = g.config.server.tls.clone();
@@ -167,21 +198,30 @@ async fn serve_connection(stream: TcpStream, current: Current, watcher: hyper_ut
     let result = match tls {
         Some(cfg) => {
             let acceptor = tokio_rustls::TlsAcceptor::from(cfg);
-            let stream = match tokio::time::timeout(limits.header_read_timeout, acceptor.accept(stream)).await {
-                Ok(Ok(s)) => s,
-                Ok(Err(e)) => {
-                    // TLS 1.2 clients, scanners, bad certificates: not actionable per event.
-                    debug!(error = %e, "TLS handshake failed.");
-                    return;
-                }
-                Err(_) => {
-                    debug!("TLS handshake timed out.");
-                    return;
-                }
-            };
-            watcher.watch(builder.serve_connection(TokioIo::new(stream), svc)).await
+            let stream =
+                match tokio::time::timeout(limits.header_read_timeout, acceptor.accept(stream))
+                    .await
+                {
+                    Ok(Ok(s)) => s,
+                    Ok(Err(e)) => {
+                        // TLS 1.2 clients, scanners, bad certificates: not actionable per event.
+                        debug!(error = %e, "TLS handshake failed.");
+                        return;
+                    }
+                    Err(_) => {
+                        debug!("TLS handshake timed out.");
+                        return;
+                    }
+                };
+            watcher
+                .watch(builder.serve_connection(TokioIo::new(stream), svc))
+                .await
         }
-        None => watcher.watch(builder.serve_connection(TokioIo::new(stream), svc)).await,
+        None => {
+            watcher
+                .watch(builder.serve_connection(TokioIo::new(stream), svc))
+                .await
+        }
     };
     if let Err(e) = result {
         debug!(error = %e, "Connection ended with an error.");

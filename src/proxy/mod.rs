@@ -44,14 +44,24 @@ impl Generation {
     /// Builds routers and clients for `config`.
     pub fn new(config: Config) -> Self {
         let router = router::Router::new(config.routes.clone());
-        let clients = config.routes.iter().map(|r| upstream::client(r, &config.limits)).collect();
-        Self { config, router, clients }
+        let clients = config
+            .routes
+            .iter()
+            .map(|r| upstream::client(r, &config.limits))
+            .collect();
+        Self {
+            config,
+            router,
+            clients,
+        }
     }
 }
 
 impl std::fmt::Debug for Generation {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Generation").field("routes", &self.config.routes.len()).finish_non_exhaustive()
+        f.debug_struct("Generation")
+            .field("routes", &self.config.routes.len())
+            .finish_non_exhaustive()
     }
 }
 

@@ -10,18 +10,27 @@ use crate::error::RejectCode;
 /// `{"error":{"code":"…","message":"…"}}` with the code's status. The message is the code's
 /// fixed text, so no request data can reach it.
 pub fn reject(code: RejectCode) -> Response<Body> {
-    let body = format!(r#"{{"error":{{"code":"{}","message":"{}"}}}}"#, code.as_str(), code.message());
+    let body = format!(
+        r#"{{"error":{{"code":"{}","message":"{}"}}}}"#,
+        code.as_str(),
+        code.message()
+    );
     let mut resp = Response::new(full(Bytes::from(body)));
     *resp.status_mut() = code.status();
     let h = resp.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     resp
 }
 
 /// A complete in-memory body.
 pub fn full(bytes: Bytes) -> Body {
-    http_body_util::Full::new(bytes).map_err(|never| match never {}).boxed()
+    http_body_util::Full::new(bytes)
+        .map_err(|never| match never {})
+        .boxed()
 }
 
 #[cfg(test)]
@@ -31,7 +40,11 @@ mod tests {
     #[test]
     fn every_code_renders_valid_json() {
         for code in RejectCode::ALL {
-            let body = format!(r#"{{"error":{{"code":"{}","message":"{}"}}}}"#, code.as_str(), code.message());
+            let body = format!(
+                r#"{{"error":{{"code":"{}","message":"{}"}}}}"#,
+                code.as_str(),
+                code.message()
+            );
             let v: serde_json::Value = serde_json::from_str(&body).expect("valid JSON");
             assert_eq!(v["error"]["code"], code.as_str());
             assert!(code.status().is_client_error() || code.status().is_server_error());

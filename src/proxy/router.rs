@@ -27,7 +27,9 @@ impl Router {
                     continue;
                 }
             }
-            let Some(rest) = strip_prefix(path, &r.path_prefix) else { continue };
+            let Some(rest) = strip_prefix(path, &r.path_prefix) else {
+                continue;
+            };
             // Longer prefixes win; at equal length a route that names the host wins.
             let rank = (r.path_prefix.len(), r.host.is_some());
             if best.as_ref().is_none_or(|(_, _, b)| rank > *b) {

@@ -58,13 +58,20 @@ pub(super) async fn handle(generation: Arc<Generation>, req: Request<Incoming>) 
     resp
 }
 
-async fn forward(g: &Generation, req: Request<Incoming>, tally: &mut Tally) -> Result<Response<Body>, RejectCode> {
+async fn forward(
+    g: &Generation,
+    req: Request<Incoming>,
+    tally: &mut Tally,
+) -> Result<Response<Body>, RejectCode> {
     if req.method() == Method::CONNECT {
         return Err(RejectCode::MethodNotAllowed);
     }
     let host = super::router::request_host(&req);
     let path = req.uri().path().to_owned();
-    let (index, rest) = g.router.find(host.as_deref(), &path).ok_or(RejectCode::NoRoute)?;
+    let (index, rest) = g
+        .router
+        .find(host.as_deref(), &path)
+        .ok_or(RejectCode::NoRoute)?;
     let route = Arc::clone(&g.config.routes[index]);
     tally.route = Some(Arc::clone(&route));
     let client = &g.clients[index];
@@ -73,7 +80,12 @@ async fn forward(g: &Generation, req: Request<Incoming>, tally: &mut Tally) -> R
 
     let upstream_req = if route.polices_body() {
         body::check_declared_length(&parts.headers, route.max_body_bytes)?;
-        let raw = body::collect(incoming, route.max_body_bytes, g.config.limits.request_timeout).await?;
+        let raw = body::collect(
+            incoming,
+            route.max_body_bytes,
+            g.config.limits.request_timeout,
+        )
+        .await?;
         tally.bytes_in = raw.len();
         let to_send = if raw.is_empty() {
             raw
@@ -86,12 +98,19 @@ async fn forward(g: &Generation, req: Request<Incoming>, tally: &mut Tally) -> R
         prepare(parts, uri, full(to_send), Some(len))
     } else {
         body::check_declared_length(&parts.headers, route.max_body_bytes)?;
-        let declared = parts.headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+        let declared = parts
+            .headers
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
         let streamed = Limited::new(incoming, route.max_body_bytes).boxed();
         prepare(parts, uri, streamed, declared)
     };
 
-    let sent = tokio::time::timeout(g.config.limits.upstream_timeout, client.request(upstream_req)).await;
+    let sent = tokio::time::timeout(
+        g.config.limits.upstream_timeout,
+        client.request(upstream_req),
+    )
+    .await;
     let resp = match sent {
         Err(_) => return Err(RejectCode::UpstreamTimeout),
         Ok(Err(e)) => return Err(classify_upstream_error(&e)),
@@ -100,16 +119,25 @@ async fn forward(g: &Generation, req: Request<Incoming>, tally: &mut Tally) -> R
     let (mut parts, incoming) = resp.into_parts();
     strip_hop_by_hop(&mut parts.headers);
     if route.response_plan.is_empty() || !is_json_response(&parts.headers) {
-        return Ok(Response::from_parts(parts, incoming.map_err(Into::into).boxed()));
+        return Ok(Response::from_parts(
+            parts,
+            incoming.map_err(Into::into).boxed(),
+        ));
     }
     // Response rules: reveal envelopes before the app sees the body.
-    let raw = body::collect(incoming, g.config.limits.max_decoded_bytes, g.config.limits.upstream_timeout)
-        .await
-        .map_err(|_| RejectCode::UpstreamFailed)?;
+    let raw = body::collect(
+        incoming,
+        g.config.limits.max_decoded_bytes,
+        g.config.limits.upstream_timeout,
+    )
+    .await
+    .map_err(|_| RejectCode::UpstreamFailed)?;
     let mut nonces = OsNonces::new();
     let mut cx = ApplyCx::new(&mut nonces);
     let mut out = Vec::new();
-    let limits = RewriteLimits { max_depth: g.config.limits.max_json_depth };
+    let limits = RewriteLimits {
+        max_depth: g.config.limits.max_json_depth,
+    };
     let body = match rewrite_json(&raw, &route.response_plan, &limits, &mut cx, &mut out) {
         Ok(Outcome::Rewritten) => Bytes::from(out),
         // A response we cannot parse is passed through: reveal only ever adds cleartext for
@@ -117,11 +145,18 @@ async fn forward(g: &Generation, req: Request<Incoming>, tally: &mut Tally) -> R
         Ok(Outcome::Unchanged) | Err(_) => raw,
     };
     tally.reveal_failures = cx.reveal_failures;
-    parts.headers.insert(header::CONTENT_LENGTH, body.len().into());
+    parts
+        .headers
+        .insert(header::CONTENT_LENGTH, body.len().into());
     Ok(Response::from_parts(parts, full(body)))
 }
 
-fn police_json(raw: &Bytes, plan: &crate::policy::Plan, max_depth: usize, tally: &mut Tally) -> Result<Bytes, RejectCode> {
+fn police_json(
+    raw: &Bytes,
+    plan: &crate::policy::Plan,
+    max_depth: usize,
+    tally: &mut Tally,
+) -> Result<Bytes, RejectCode> {
     let mut nonces = OsNonces::new();
     let mut cx = ApplyCx::new(&mut nonces);
     let mut out = Vec::with_capacity(raw.len() + raw.len() / 4);
@@ -139,14 +174,19 @@ fn police_json(raw: &Bytes, plan: &crate::policy::Plan, max_depth: usize, tally:
 }
 
 fn is_json_response(headers: &http::HeaderMap) -> bool {
-    headers.get(header::CONTENT_ENCODING).is_none() && matches!(body::format(headers), Ok(Format::Json))
+    headers.get(header::CONTENT_ENCODING).is_none()
+        && matches!(body::format(headers), Ok(Format::Json))
 }
 
 fn classify_upstream_error(e: &hyper_util::client::legacy::Error) -> RejectCode {
     if cause_is::<http_body_util::LengthLimitError>(e) {
         return RejectCode::BodyTooLarge;
     }
-    if e.is_connect() { RejectCode::UpstreamUnreachable } else { RejectCode::UpstreamFailed }
+    if e.is_connect() {
+        RejectCode::UpstreamUnreachable
+    } else {
+        RejectCode::UpstreamFailed
+    }
 }
 
 /// Whether any error in `e`'s source chain is a `T` (classify by cause, not by message text).

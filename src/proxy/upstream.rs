@@ -71,7 +71,9 @@ pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
 /// The upstream URI: upstream scheme and authority, base path, the path left after the route
 /// prefix, and the original query.
 pub fn upstream_uri(route: &Route, rest: &str, query: Option<&str>) -> Result<Uri, http::Error> {
-    let mut pq = String::with_capacity(route.upstream.base_path.len() + rest.len() + query.map_or(0, |q| q.len() + 1));
+    let mut pq = String::with_capacity(
+        route.upstream.base_path.len() + rest.len() + query.map_or(0, |q| q.len() + 1),
+    );
     pq.push_str(&route.upstream.base_path);
     pq.push_str(rest);
     if let Some(q) = query {
@@ -88,7 +90,12 @@ pub fn upstream_uri(route: &Route, rest: &str, query: Option<&str>) -> Result<Ur
 /// Turns a client request into the upstream request: new URI, no `Host` (the client sets it
 /// from the URI), hop-by-hop headers gone, `Content-Length` set from the body we send, and no
 /// `X-Forwarded-For` (it would disclose the user's IP to the recipient).
-pub fn prepare(parts: http::request::Parts, uri: Uri, body: Body, content_length: Option<u64>) -> Request<Body> {
+pub fn prepare(
+    parts: http::request::Parts,
+    uri: Uri,
+    body: Body,
+    content_length: Option<u64>,
+) -> Request<Body> {
     let mut req = Request::from_parts(parts, body);
     *req.uri_mut() = uri;
     *req.version_mut() = http::Version::HTTP_11;
@@ -109,7 +116,10 @@ mod tests {
     #[test]
     fn strips_connection_named_headers() {
         let mut h = HeaderMap::new();
-        h.insert(header::CONNECTION, "keep-alive, x-secret-hop".parse().expect("valid"));
+        h.insert(
+            header::CONNECTION,
+            "keep-alive, x-secret-hop".parse().expect("valid"),
+        );
         h.insert("x-secret-hop", "1".parse().expect("valid"));
         h.insert(header::TRANSFER_ENCODING, "chunked".parse().expect("valid"));
         h.insert("x-keep", "1".parse().expect("valid"));

@@ -1,0 +1,107 @@
+//! Configuration loading through the public API: the shipped files, located diagnostics.
+
+use std::path::Path;
+
+use piigate::config::{self, Env};
+
+use crate::support::{NoEnv, repo};
+
+#[test]
+fn shipped_proxy_toml_and_keyring_load_without_any_diagnostic() {
+    let loaded = match config::load(&repo("proxy.toml"), &NoEnv) {
+        Ok(l) => l,
+        Err(d) => panic!("proxy.toml does not load:\n{d}"),
+    };
+    assert!(loaded.warnings.items().is_empty(), "{}", loaded.warnings);
+    let names: Vec<&str> = loaded
+        .config
+        .routes
+        .iter()
+        .map(|r| r.name.as_str())
+        .collect();
+    assert_eq!(names, ["segment", "ga4", "sendgrid", "crm"]);
+    assert!(loaded.config.routes.iter().all(|r| r.polices_body()));
+    assert_eq!(loaded.config.key_ids.len(), 3);
+}
+
+const THREE_MISTAKES: &str = r#"[server]
+listen = "127.0.0.1:0"
+
+[keys]
+file = "keys.toml"
+
+[[routes]]
+name = "segment"
+pathprefix = "/segment"
+upstream = "https://api.segment.io"
+
+[[routes.rules]]
+select = ["$.userId", "$.batch[*"]
+action = "tokenise"
+"#;
+
+#[test]
+fn every_mistake_is_reported_with_its_location() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("keys.toml"), crate::support::KEYS).expect("write");
+    let d = config::from_toml(THREE_MISTAKES, "bad.toml", dir.path(), &NoEnv)
+        .expect_err("three mistakes");
+    let rendered = d.to_string();
+    let lines: Vec<&str> = rendered
+        .lines()
+        .filter(|l| !l.starts_with("  help"))
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            "bad.toml:7:1: error[missing_key]: route `segment` is missing `path_prefix`",
+            "bad.toml:9:1: error[unknown_key]: unknown key `pathprefix` in route `segment`",
+            "bad.toml:13:32: error[bad_selector]: invalid selector: unterminated bracket: expected `]`",
+            "bad.toml:14:10: error[bad_action]: unknown action `tokenise`",
+        ],
+        "{rendered}"
+    );
+    assert!(rendered.contains("help: did you mean `path_prefix`?"));
+    assert!(rendered.contains("help: did you mean `tokenize`?"));
+}
+
+struct KeyringInEnv(String);
+
+impl Env for KeyringInEnv {
+    fn var(&self, name: &str) -> Option<String> {
+        (name == "PIIGATE_KEYRING").then(|| self.0.clone())
+    }
+}
+
+#[test]
+fn keyring_env_var_wins_and_errors_never_echo_material() {
+    let text = "[keys]\nfile = \"does-not-exist.toml\"\n\n[[routes]]\nname = \"r\"\npath_prefix = \"/r\"\nupstream = \"http://127.0.0.1:9\"\n[[routes.rules]]\nselect = \"$.a\"\naction = \"encrypt\"\n";
+    let ok = config::from_toml(
+        text,
+        "p.toml",
+        Path::new("."),
+        &KeyringInEnv(crate::support::KEYS.to_owned()),
+    );
+    assert!(ok.is_ok(), "{:?}", ok.err());
+
+    let secret = "c2VjcmV0LXZhbHVlLXRoYXQtaXMtdG9vLXNob3J0";
+    let bad = format!("[[keys]]\nid = \"k1\"\nstatus = \"primary\"\nsecret = \"{secret}\"\n");
+    let d = config::from_toml(text, "p.toml", Path::new("."), &KeyringInEnv(bad))
+        .expect_err("bad keyring");
+    let rendered = d.to_string();
+    assert!(
+        rendered.contains("$PIIGATE_KEYRING:4:10: error[bad_keyring]"),
+        "{rendered}"
+    );
+    assert!(!rendered.contains(secret), "{rendered}");
+}
+
+#[test]
+fn unimplemented_options_are_errors_not_silently_ignored() {
+    let text = "[[routes]]\nname = \"r\"\npath_prefix = \"/r\"\nupstream = \"http://127.0.0.1:9\"\ndetect = \"enforce\"\n";
+    let d = config::from_toml(text, "p.toml", Path::new("."), &NoEnv).expect_err("unsupported");
+    assert!(
+        d.to_string().contains("p.toml:5:10: error[unsupported]"),
+        "{d}"
+    );
+}
