@@ -1,35 +1,363 @@
-//! All JSON selectors of a route compiled into one deterministic automaton.
+//! All JSON selectors of a route compiled into one deterministic automaton over paths.
 //!
-//! STUB: the engine work replaces this file.
+//! The rewriter walks a document once and must know, at every member or element it enters,
+//! whether some selector can still match below it. It asks this automaton: the state of a node
+//! is the state of its parent advanced by the node's label (a member name or an array index).
+//!
+//! Construction is the textbook one, done at config compile time so the request path only
+//! indexes a table:
+//!
+//! 1. Every selector is a chain of NFA positions `0..=n`; a descendant step (`..x`) keeps its
+//!    position alive on every label (a self-loop), a child step does not.
+//! 2. Subset construction gives a DFA whose states are sets of positions. The empty set is the
+//!    **dead** state ([`DEAD`]): nothing below can match, so the rewriter validates that subtree
+//!    without any per-value work.
+//! 3. The alphabet is infinite (any name, any index), but only the names and indexes spelled in
+//!    the selectors are distinguishable; every other name behaves like one "other name" label,
+//!    every other index like one "other index" label. A state's row therefore has
+//!    `names + 1 + indexes + 1` columns.
+//!
+//! A state that contains a final position *accepts* and names a rule: the lowest [`RuleId`]
+//! among the selectors that end there (earlier rules win). Accepting states are not expanded:
+//! the outermost selected node decides its whole subtree, so the rewriter never asks what lies
+//! below one. This also keeps `$..a` + `$..b` style policies from multiplying states.
 
-use super::selector::JsonPath;
+use std::collections::HashMap;
+
+use super::selector::{Axis, JsonPath, Test};
 
 /// Index of a rule in [`super::Plan::rules`].
 pub type RuleId = u16;
 /// A state of the automaton.
 pub type StateId = u32;
 
+/// The state from which nothing can ever be selected.
+pub const DEAD: StateId = 0;
+
+/// Upper bound on DFA states. Realistic policies need tens; the bound stops a pathological
+/// config (many overlapping `..` selectors) from eating memory at load time.
+const MAX_STATES: usize = 20_000;
+/// Upper bound on transition-table cells (states × columns), for the same reason.
+const MAX_CELLS: usize = 1 << 22;
+
 /// The compiled selector automaton.
-#[derive(Debug, Default)]
-pub struct Automaton {}
+#[derive(Debug, Clone)]
+pub struct Automaton {
+    start: StateId,
+    /// Distinct names from the selectors, sorted by (length, bytes); column = position.
+    names: Vec<Box<[u8]>>,
+    /// `by_len[l]` = range of `names` with length `l`; names longer than the table are absent.
+    by_len: Vec<(u32, u32)>,
+    /// Distinct indexes from the selectors, sorted; column = `names.len() + 1 + position`.
+    indexes: Vec<u32>,
+    cols: usize,
+    /// Row-major transitions, `states × cols`.
+    table: Vec<StateId>,
+    /// Per state: the rule it accepts with, if any.
+    accept: Vec<Option<RuleId>>,
+    /// Per state: whether any specific name leads somewhere other than "other name". When
+    /// false the rewriter does not even decode the key.
+    name_sensitive: Vec<bool>,
+    /// Per state: whether any specific index leads somewhere other than "other index".
+    index_sensitive: Vec<bool>,
+}
 
 /// Building the automaton failed (too many states).
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("selectors are too complex: {0}")]
 pub struct AutomatonError(pub String);
 
-impl Automaton {
-    /// An automaton that matches nothing.
-    pub fn empty() -> Self {
-        Self {}
-    }
+/// One NFA position: selector `sel`, having matched `done` of its steps.
+#[derive(Debug, Clone, Copy)]
+struct Position {
+    sel: usize,
+    done: usize,
+}
 
-    /// Compiles `(path, rule)` pairs. Earlier rules win when two select the same node.
-    ///
-    /// # Errors
-    /// [`AutomatonError`] if determinisation exceeds the state budget.
-    pub fn build(paths: &[(JsonPath, RuleId)]) -> Result<Self, AutomatonError> {
-        let _ = paths;
-        Ok(Self {})
+/// A label class of the finite alphabet.
+#[derive(Debug, Clone, Copy)]
+enum Class<'a> {
+    Name(&'a str),
+    OtherName,
+    Index(u32),
+    OtherIndex,
+}
+
+impl Default for Automaton {
+    fn default() -> Self {
+        Self::empty()
     }
 }
+
+impl Automaton {
+    /// An automaton that matches nothing: its start state is dead.
+    pub fn empty() -> Self {
+        Self {
+            start: DEAD,
+            names: Vec::new(),
+            by_len: Vec::new(),
+            indexes: Vec::new(),
+            cols: 2,
+            table: vec![DEAD, DEAD],
+            accept: vec![None],
+            name_sensitive: vec![false],
+            index_sensitive: vec![false],
+        }
+    }
+
+    /// Compiles `(path, rule)` pairs. When several paths select the same node, the lowest
+    /// [`RuleId`] wins.
+    ///
+    /// # Errors
+    /// [`AutomatonError`] if determinisation exceeds the state or table budget.
+    pub fn build(paths: &[(JsonPath, RuleId)]) -> Result<Self, AutomatonError> {
+        if paths.is_empty() {
+            return Ok(Self::empty());
+        }
+        let mut names: Vec<&str> = Vec::new();
+        let mut indexes: Vec<u32> = Vec::new();
+        for (path, _) in paths {
+            for step in &path.steps {
+                for test in &step.tests {
+                    match test {
+                        Test::Name(n) => names.push(n),
+                        Test::Index(i) => indexes.push(*i),
+                        Test::Wildcard => {}
+                    }
+                }
+            }
+        }
+        names.sort_by(|a, b| a.len().cmp(&b.len()).then_with(|| a.cmp(b)));
+        names.dedup();
+        indexes.sort_unstable();
+        indexes.dedup();
+
+        let mut classes: Vec<Class<'_>> = names.iter().map(|n| Class::Name(n)).collect();
+        classes.push(Class::OtherName);
+        classes.extend(indexes.iter().map(|&i| Class::Index(i)));
+        classes.push(Class::OtherIndex);
+        let cols = classes.len();
+
+        // Positions are numbered densely: selector k's position d is `base[k] + d`.
+        let mut positions = Vec::new();
+        for (sel, (path, _)) in paths.iter().enumerate() {
+            for done in 0..=path.steps.len() {
+                positions.push(Position { sel, done });
+            }
+        }
+
+        let mut ids: HashMap<Vec<u32>, StateId> = HashMap::new();
+        let mut sets: Vec<Vec<u32>> = vec![Vec::new()]; // state 0: dead
+        ids.insert(Vec::new(), DEAD);
+        let start_set: Vec<u32> = (0..positions.len())
+            .filter(|&p| positions[p].done == 0)
+            .map(|p| p as u32)
+            .collect();
+        ids.insert(start_set.clone(), 1);
+        sets.push(start_set);
+
+        let mut table: Vec<StateId> = Vec::new();
+        let mut accept: Vec<Option<RuleId>> = Vec::new();
+        let mut next = 0usize;
+        while next < sets.len() {
+            let set = sets[next].clone();
+            let rule = set
+                .iter()
+                .filter_map(|&p| {
+                    let pos = positions[p as usize];
+                    let (path, rule) = &paths[pos.sel];
+                    (pos.done == path.steps.len()).then_some(*rule)
+                })
+                .min();
+            accept.push(rule);
+            for class in &classes {
+                // Accepting states are never left: the whole subtree belongs to the rule.
+                if rule.is_some() || set.is_empty() {
+                    table.push(DEAD);
+                    continue;
+                }
+                let target = step_set(&set, *class, &positions, paths);
+                let id = match ids.get(&target) {
+                    Some(&id) => id,
+                    None => {
+                        if sets.len() >= MAX_STATES || sets.len() * cols > MAX_CELLS {
+                            return Err(AutomatonError(format!(
+                                "the selectors compile to more than {MAX_STATES} automaton \
+                                 states; use fewer overlapping `..` selectors on this route"
+                            )));
+                        }
+                        let id = sets.len() as StateId;
+                        ids.insert(target.clone(), id);
+                        sets.push(target);
+                        id
+                    }
+                };
+                table.push(id);
+            }
+            next += 1;
+        }
+
+        let states = sets.len();
+        let other_name = names.len();
+        let other_index = cols - 1;
+        let mut name_sensitive = Vec::with_capacity(states);
+        let mut index_sensitive = Vec::with_capacity(states);
+        for s in 0..states {
+            let row = &table[s * cols..(s + 1) * cols];
+            name_sensitive.push(row[..other_name].iter().any(|&t| t != row[other_name]));
+            index_sensitive.push(
+                row[other_name + 1..other_index]
+                    .iter()
+                    .any(|&t| t != row[other_index]),
+            );
+        }
+
+        let max_len = names.last().map_or(0, |n| n.len());
+        let mut by_len = vec![(0u32, 0u32); max_len + 1];
+        for (i, n) in names.iter().enumerate() {
+            let slot = &mut by_len[n.len()];
+            if slot.0 == slot.1 {
+                *slot = (i as u32, i as u32);
+            }
+            slot.1 = i as u32 + 1;
+        }
+
+        Ok(Self {
+            start: 1,
+            names: names.iter().map(|n| Box::from(n.as_bytes())).collect(),
+            by_len,
+            indexes,
+            cols,
+            table,
+            accept,
+            name_sensitive,
+            index_sensitive,
+        })
+    }
+
+    /// The state of the document root.
+    #[inline]
+    pub fn start(&self) -> StateId {
+        self.start
+    }
+
+    /// Number of states, the dead state included.
+    pub fn state_count(&self) -> usize {
+        self.accept.len()
+    }
+
+    /// Whether nothing at or below a node in state `s` can be selected.
+    #[inline]
+    pub fn is_dead(&self, s: StateId) -> bool {
+        s == DEAD
+    }
+
+    /// The rule that selects a node in state `s`, if any.
+    #[inline]
+    pub fn accepting(&self, s: StateId) -> Option<RuleId> {
+        self.accept.get(s as usize).copied().flatten()
+    }
+
+    /// Whether the member name matters in state `s`. When it does not,
+    /// [`Self::on_other_name`] gives the child state without looking at the key.
+    #[inline]
+    pub fn name_sensitive(&self, s: StateId) -> bool {
+        self.name_sensitive
+            .get(s as usize)
+            .copied()
+            .unwrap_or(false)
+    }
+
+    /// Whether the array index matters in state `s`.
+    #[inline]
+    pub fn index_sensitive(&self, s: StateId) -> bool {
+        self.index_sensitive
+            .get(s as usize)
+            .copied()
+            .unwrap_or(false)
+    }
+
+    #[inline]
+    fn cell(&self, s: StateId, col: usize) -> StateId {
+        self.table
+            .get(s as usize * self.cols + col)
+            .copied()
+            .unwrap_or(DEAD)
+    }
+
+    /// The state of a member named `name` (decoded UTF-8 bytes) of a node in state `s`.
+    #[inline]
+    pub fn on_name(&self, s: StateId, name: &[u8]) -> StateId {
+        let col = self.name_column(name).unwrap_or(self.names.len());
+        self.cell(s, col)
+    }
+
+    /// The state of a member whose name no selector spells.
+    #[inline]
+    pub fn on_other_name(&self, s: StateId) -> StateId {
+        self.cell(s, self.names.len())
+    }
+
+    /// The state of element `index` of an array in state `s`.
+    #[inline]
+    pub fn on_index(&self, s: StateId, index: u64) -> StateId {
+        let base = self.names.len() + 1;
+        let col = u32::try_from(index)
+            .ok()
+            .and_then(|i| self.indexes.binary_search(&i).ok())
+            .map_or(self.cols - 1, |p| base + p);
+        self.cell(s, col)
+    }
+
+    /// The state of an array element whose index no selector spells.
+    #[inline]
+    pub fn on_other_index(&self, s: StateId) -> StateId {
+        self.cell(s, self.cols - 1)
+    }
+
+    /// Column of a name spelled in some selector. Bucketed by length first: most keys of a
+    /// payload are rejected by one table load and no comparison.
+    #[inline]
+    fn name_column(&self, name: &[u8]) -> Option<usize> {
+        let &(lo, hi) = self.by_len.get(name.len())?;
+        (lo as usize..hi as usize).find(|&i| &*self.names[i] == name)
+    }
+}
+
+/// The set of positions reached from `set` on a label of `class`.
+fn step_set(
+    set: &[u32],
+    class: Class<'_>,
+    positions: &[Position],
+    paths: &[(JsonPath, RuleId)],
+) -> Vec<u32> {
+    let mut out = Vec::new();
+    for &p in set {
+        let pos = positions[p as usize];
+        let steps = &paths[pos.sel].0.steps;
+        let Some(step) = steps.get(pos.done) else {
+            continue; // final position: nothing follows
+        };
+        if step.axis == Axis::Descendant {
+            out.push(p);
+        }
+        if step.tests.iter().any(|t| matches(t, class)) {
+            out.push(p + 1);
+        }
+    }
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
+fn matches(test: &Test, class: Class<'_>) -> bool {
+    match (test, class) {
+        (Test::Wildcard, _) => true,
+        (Test::Name(n), Class::Name(c)) => **n == *c,
+        (Test::Index(i), Class::Index(c)) => *i == c,
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests;

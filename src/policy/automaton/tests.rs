@@ -1,0 +1,187 @@
+//! Table-driven tests for the selector automaton.
+
+use super::*;
+use crate::policy::selector::parse;
+
+#[derive(Debug, Clone, Copy)]
+enum L {
+    N(&'static str),
+    I(u64),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Expect {
+    /// Nothing at or below can match: the rewriter skips the subtree.
+    Dead,
+    /// Not selected, but something below might be.
+    Live,
+    /// Selected by this rule.
+    Accept(RuleId),
+}
+
+use Expect::*;
+use L::{I, N};
+
+fn build(selectors: &[(&str, RuleId)]) -> Automaton {
+    let paths: Vec<_> = selectors
+        .iter()
+        .map(|&(s, r)| (parse(s).unwrap_or_else(|e| panic!("{s}: {e}")), r))
+        .collect();
+    Automaton::build(&paths).expect("builds")
+}
+
+fn walk(a: &Automaton, labels: &[L]) -> Expect {
+    let mut s = a.start();
+    for l in labels {
+        if a.accepting(s).is_some() {
+            break;
+        }
+        s = match *l {
+            N(n) => {
+                let by_name = a.on_name(s, n.as_bytes());
+                if !a.name_sensitive(s) {
+                    assert_eq!(
+                        by_name,
+                        a.on_other_name(s),
+                        "insensitive state ignores names"
+                    );
+                }
+                by_name
+            }
+            I(i) => {
+                let by_index = a.on_index(s, i);
+                if !a.index_sensitive(s) {
+                    assert_eq!(by_index, a.on_other_index(s));
+                }
+                by_index
+            }
+        };
+    }
+    match a.accepting(s) {
+        Some(r) => Accept(r),
+        None if a.is_dead(s) => Dead,
+        None => Live,
+    }
+}
+
+type Case = (&'static [(&'static str, RuleId)], &'static [L], Expect);
+
+const CASES: &[Case] = &[
+    // The root selector accepts before any label is read.
+    (&[("$", 0)], &[], Accept(0)),
+    // A plain chain: the prefix is live, the end accepts, a sibling is dead.
+    (&[("$.user.email", 0)], &[N("user")], Live),
+    (&[("$.user.email", 0)], &[N("user"), N("email")], Accept(0)),
+    (&[("$.user.email", 0)], &[N("account")], Dead),
+    // Names are compared exactly: same length, different bytes; prefix of a name.
+    (&[("$.email", 0)], &[N("Email")], Dead),
+    (&[("$.email", 0)], &[N("emai")], Dead),
+    // A name selector never matches an array index, and an index never matches a name.
+    (&[("$.a[0]", 0)], &[N("a"), N("0")], Dead),
+    (&[("$.a[0]", 0)], &[N("a"), I(0)], Accept(0)),
+    (&[("$.a[0]", 0)], &[N("a"), I(1)], Dead),
+    // Wildcards match both names and indexes.
+    (&[("$.*.id", 0)], &[I(7), N("id")], Accept(0)),
+    (&[("$.*.id", 0)], &[N("x"), N("id")], Accept(0)),
+    // Descendant: any depth, including directly below the root.
+    (&[("$..email", 0)], &[N("email")], Accept(0)),
+    (
+        &[("$..email", 0)],
+        &[N("a"), I(3), N("b"), N("email")],
+        Accept(0),
+    ),
+    // Under a descendant step nothing is ever dead: an `email` may be deeper.
+    (&[("$..email", 0)], &[N("a"), I(3), N("b")], Live),
+    // `..` in the middle only starts after its prefix.
+    (&[("$.a..id", 0)], &[N("b"), N("id")], Dead),
+    (
+        &[("$.a..id", 0)],
+        &[N("a"), N("x"), I(0), N("id")],
+        Accept(0),
+    ),
+    // `..*` selects every child of the root: the outermost selected node is depth 1.
+    (&[("$..*", 0)], &[N("x")], Accept(0)),
+    // `..[0]` selects first elements at any depth, not names.
+    (&[("$..[0]", 0)], &[N("a"), I(0)], Accept(0)),
+    (&[("$..[0]", 0)], &[N("a"), N("0")], Live),
+    // Lowest rule id wins when two selectors end on the same node, whatever the order given.
+    (&[("$.a", 3), ("$..a", 1)], &[N("a")], Accept(1)),
+    (&[("$..a", 1), ("$.a", 3)], &[N("a")], Accept(1)),
+    // Outermost wins: once `$.a` accepts, the walk stops and `$.a.b`'s rule is never reached.
+    (&[("$.a.b", 0), ("$.a", 5)], &[N("a"), N("b")], Accept(5)),
+    // Two rules on different nodes share a prefix state.
+    (
+        &[("$.u.email", 0), ("$.u.phone", 1)],
+        &[N("u"), N("phone")],
+        Accept(1),
+    ),
+    // Unions: either name, either index.
+    (&[("$['a','b'].x", 0)], &[N("b"), N("x")], Accept(0)),
+    (&[("$[0,2]", 0)], &[I(2)], Accept(0)),
+    (&[("$[0,2]", 0)], &[I(1)], Dead),
+    // Indexes above u32 never match a spelled index but do match wildcards.
+    (&[("$[*]", 0)], &[I(u64::MAX)], Accept(0)),
+    (&[("$[4294967295]", 0)], &[I(4_294_967_296)], Dead),
+    // Non-ASCII and empty names are plain bytes to the automaton.
+    (&[("$['é']", 0)], &[N("é")], Accept(0)),
+    (&[("$['']", 0)], &[N("")], Accept(0)),
+    // A descendant and a child selector on different rules, nested: the first to accept wins.
+    (
+        &[("$..email", 0), ("$.user", 1)],
+        &[N("user"), N("email")],
+        Accept(1),
+    ),
+    (
+        &[("$..email", 0), ("$.user.x", 1)],
+        &[N("user"), N("email")],
+        Accept(0),
+    ),
+];
+
+#[test]
+fn walks() {
+    for (n, &(selectors, labels, expect)) in CASES.iter().enumerate() {
+        let a = build(selectors);
+        assert_eq!(
+            walk(&a, labels),
+            expect,
+            "case {n}: {selectors:?} {labels:?}"
+        );
+    }
+}
+
+#[test]
+fn empty_matches_nothing() {
+    let a = Automaton::empty();
+    assert!(a.is_dead(a.start()));
+    assert_eq!(walk(&a, &[N("x")]), Dead);
+    let built = Automaton::build(&[]).expect("builds");
+    assert!(built.is_dead(built.start()));
+}
+
+#[test]
+fn state_count_stays_small_for_typical_policies() {
+    let a = build(&[
+        ("$.userId", 0),
+        ("$.batch[*].userId", 0),
+        ("$..email", 1),
+        ("$.batch[*].traits.phone", 2),
+        ("$.batch[*].context.ip", 3),
+        ("$..['$email']", 1),
+    ]);
+    assert!(a.state_count() < 32, "{} states", a.state_count());
+}
+
+#[test]
+fn pathological_policies_are_refused_not_exploded() {
+    // Each `..` selector with a distinct tail doubles the reachable subsets.
+    let mut paths = Vec::new();
+    for i in 0..40 {
+        let p = parse(&format!("$..a{i}..*..b{i}.c")).expect("parses");
+        paths.push((p, i));
+    }
+    match Automaton::build(&paths) {
+        Ok(a) => assert!(a.state_count() <= MAX_STATES),
+        Err(e) => assert!(e.to_string().contains("automaton states")),
+    }
+}
