@@ -56,7 +56,7 @@ fn every_mistake_is_reported_with_its_location() {
         [
             "bad.toml:7:1: error[missing_key]: route `segment` is missing `path_prefix`",
             "bad.toml:9:1: error[unknown_key]: unknown key `pathprefix` in route `segment`",
-            "bad.toml:13:32: error[bad_selector]: invalid selector: unterminated bracket: expected `]`",
+            "bad.toml:13:31: error[bad_selector]: invalid selector: unclosed `[`",
             "bad.toml:14:10: error[bad_action]: unknown action `tokenise`",
         ],
         "{rendered}"
