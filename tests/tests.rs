@@ -6,4 +6,5 @@
 mod cli;
 mod config;
 mod proxy;
+mod store;
 mod support;
