@@ -350,14 +350,14 @@ fn check_line(line: &[u8], prev: Option<(u64, &str)>) -> Result<(u64, String), B
     Ok((e.seq, e.hash))
 }
 
+fn parse_head(bytes: &[u8]) -> Result<Head, Break> {
+    let text = bytes.strip_suffix(b"\n").unwrap_or(bytes);
+    serde_json::from_slice::<Head>(text).map_err(|_| Break::HeadMalformed)
+}
+
 fn read_head(path: &Path) -> Result<Option<Result<Head, Break>>, AuditError> {
     match fs::read(path) {
-        Ok(bytes) => {
-            let text = bytes.strip_suffix(b"\n").unwrap_or(&bytes);
-            Ok(Some(
-                serde_json::from_slice::<Head>(text).map_err(|_| Break::HeadMalformed),
-            ))
-        }
+        Ok(bytes) => Ok(Some(parse_head(&bytes))),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(io_err(path)(e)),
     }
@@ -430,31 +430,46 @@ fn check_head(
 /// read (a missing log is an I/O error: there is nothing to verify).
 pub fn verify(path: &Path) -> Result<VerifyReport, AuditError> {
     let bytes = fs::read(path).map_err(io_err(path))?;
-    let broken = |line: u64, reason: Break| AuditError::Broken {
+    let head = read_head(&head_path(path))?;
+    verify_parts(&bytes, head).map_err(|(line, reason)| AuditError::Broken {
         path: path.to_path_buf(),
         line,
         reason,
-    };
+    })
+}
+
+/// [`verify`] over in-memory contents: the log's bytes and the head file's, if it exists.
+///
+/// # Errors
+///
+/// The first bad line (1-based) and what is wrong with it.
+pub fn verify_bytes(log: &[u8], head: Option<&[u8]>) -> Result<VerifyReport, (u64, Break)> {
+    verify_parts(log, head.map(parse_head))
+}
+
+fn verify_parts(
+    bytes: &[u8],
+    head: Option<Result<Head, Break>>,
+) -> Result<VerifyReport, (u64, Break)> {
     let mut prev: Option<(u64, String)> = None;
     let mut prev_of_last = ZERO_HASH.to_owned();
     let mut lines = 0u64;
-    let mut rest = &bytes[..];
+    let mut rest = bytes;
     while !rest.is_empty() {
         lines += 1;
         let Some(end) = memchr::memchr(b'\n', rest) else {
-            return Err(broken(lines, Break::TornTail));
+            return Err((lines, Break::TornTail));
         };
         let (seq, hash) = check_line(&rest[..end], prev.as_ref().map(|(s, h)| (*s, h.as_str())))
-            .map_err(|b| broken(lines, b))?;
+            .map_err(|b| (lines, b))?;
         prev_of_last = prev.map_or_else(|| ZERO_HASH.to_owned(), |p| p.1);
         prev = Some((seq, hash));
         rest = &rest[end + 1..];
     }
-    let head = read_head(&head_path(path))?;
     let last = prev
         .as_ref()
         .map(|(s, h)| (*s, h.as_str(), prev_of_last.as_str()));
-    let head_lagging = check_head(head, last, lines).map_err(|(l, b)| broken(l, b))?;
+    let head_lagging = check_head(head, last, lines)?;
     Ok(VerifyReport {
         entries: prev.as_ref().map_or(0, |p| p.0),
         head: prev.map_or_else(|| ZERO_HASH.to_owned(), |p| p.1),
