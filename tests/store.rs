@@ -745,3 +745,94 @@ async fn postgres_errors_do_not_quote_rows() {
     assert!(!shown.contains(&subject(1).to_hex()), "{shown}");
     h.cleanup().await;
 }
+
+// === timings ===
+
+async fn time_ops(kind: Kind) {
+    let Some(h) = Harness::new(kind, "timings").await else {
+        return;
+    };
+    let n = 200u32;
+    let cached = h.open(CacheConfig::default()).await;
+    let uncached = match kind {
+        Kind::Postgres => h.open(NO_CACHE).await,
+        Kind::Embedded => cached.clone(),
+    };
+    let per_op = |start: std::time::Instant, n: u32| start.elapsed() / n;
+    let t = std::time::Instant::now();
+    for i in 0..n {
+        cached
+            .get_or_create_subject_secret(&subject(i))
+            .await
+            .expect("create");
+    }
+    let create = per_op(t, n);
+    let t = std::time::Instant::now();
+    for i in 0..n {
+        cached
+            .get_or_create_subject_secret(&subject(i))
+            .await
+            .expect("hit");
+    }
+    let hit = per_op(t, n);
+    let t = std::time::Instant::now();
+    for i in 0..n {
+        if kind == Kind::Embedded {
+            cached.invalidate(&subject(i));
+        }
+        uncached
+            .get_or_create_subject_secret(&subject(i))
+            .await
+            .expect("read");
+    }
+    let read = per_op(t, n);
+    let t = std::time::Instant::now();
+    for i in 0..n {
+        cached
+            .record_recipient(&subject(i), "segment")
+            .await
+            .expect("record");
+    }
+    let record = per_op(t, n);
+    let t = std::time::Instant::now();
+    for i in 0..n {
+        cached
+            .record_recipient(&subject(i), "segment")
+            .await
+            .expect("record again");
+    }
+    let record_again = per_op(t, n);
+    let t = std::time::Instant::now();
+    for i in 0..n / 4 {
+        cached.erase_subject(&subject(i)).await.expect("erase");
+    }
+    let erase = per_op(t, n / 4);
+    let ledger = Ledger::new();
+    let route: Arc<str> = Arc::from("segment");
+    for i in 0..1000u32 {
+        let key = DisclosureKey::new(route.clone(), "analytics", format!("c{i}"), "tokenized");
+        ledger.record_disclosure(&key, 1);
+    }
+    let t = std::time::Instant::now();
+    ledger.flush(&cached).await.expect("flush");
+    let flush = t.elapsed();
+    let _ = writeln!(
+        std::io::stderr(),
+        "timings {kind:?} (per op, {n} ops, debug build): create {create:?}, cache hit {hit:?}, \
+         read past cache {read:?}, record_recipient new {record:?} / repeat {record_again:?}, \
+         erase {erase:?}; ledger flush of 1000 cells {flush:?}"
+    );
+    h.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "timing report: cargo test --test tests timings -- --ignored --nocapture"]
+async fn timings_embedded() {
+    time_ops(Kind::Embedded).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "timing report: cargo test --test tests timings -- --ignored --nocapture"]
+async fn timings_postgres() {
+    time_ops(Kind::Postgres).await;
+}

@@ -15,7 +15,7 @@
 //! - `prev` is the previous entry's `hash` (64 zeros for the first entry);
 //! - `hash` is `SHA-256("piigate-audit-v1\n" ‖ body)`, where `body` is the line up to and
 //!   excluding `,"hash":…` with a closing `}` — every other field, in order;
-//! - `subject` is a keyed hash ([`SubjectKey`](crate::store::SubjectKey)), never a subject id;
+//! - `subject` is a keyed hash ([`crate::store::SubjectKey`]), never a subject id;
 //!   nothing in an entry is a payload value.
 //!
 //! A line is valid only if it is byte-for-byte the canonical serialisation of the values it
