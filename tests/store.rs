@@ -174,6 +174,7 @@ mod cases {
 
     pub(super) async fn creates_once_and_reads_back(h: &Harness) {
         let store = h.open(CacheConfig::default()).await;
+        store.ping().await.expect("ping");
         let a = store
             .get_or_create_subject_secret(&subject(1))
             .await

@@ -56,7 +56,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::store::SubjectKey;
+use crate::store::{SubjectKey, hex};
 
 /// What kind of event an entry records. Serialised snake_case; names are stable.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -245,17 +245,6 @@ struct Entry {
 struct Head {
     seq: u64,
     hash: String,
-}
-
-/// Lower-case hex.
-pub(crate) fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        s.push(char::from(DIGITS[usize::from(b >> 4)]));
-        s.push(char::from(DIGITS[usize::from(b & 0x0f)]));
-    }
-    s
 }
 
 /// `YYYY-MM-DDTHH:MM:SS.mmmZ` (UTC) without a date crate: days to civil date after

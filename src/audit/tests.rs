@@ -17,11 +17,6 @@ fn rfc3339_matches_known_instants() {
 }
 
 #[test]
-fn hex_is_lower_case() {
-    assert_eq!(hex(&[0x00, 0xab, 0x7f]), "00ab7f");
-}
-
-#[test]
 fn line_splices_hash_before_the_closing_brace() {
     assert_eq!(line_of("{\"a\":1}", "ff"), "{\"a\":1,\"hash\":\"ff\"}");
 }

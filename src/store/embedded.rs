@@ -128,6 +128,15 @@ impl Embedded {
         }
     }
 
+    pub(crate) async fn ping(&self) -> Result<(), StoreError> {
+        self.run(|db| {
+            let tx = db.begin_read()?;
+            tx.open_table(META)?;
+            Ok(())
+        })
+        .await
+    }
+
     pub(crate) async fn subject(&self, key: SubjectKey) -> Result<Option<SubjectRow>, StoreError> {
         let raw = self
             .run(move |db| {

@@ -61,6 +61,7 @@ pub use subject::{
 };
 
 use cache::SecretCache;
+pub(crate) use subject::hex;
 
 /// Which backend, and how to reach it: the compiled form of `[store]`.
 // Built once per (re)load; the size difference between variants does not matter.
@@ -269,6 +270,18 @@ impl Store {
                 rng: SystemRandom::new(),
             }),
         })
+    }
+
+    /// A cheap round trip to the backend, for `/readyz`.
+    ///
+    /// # Errors
+    ///
+    /// The backend is unreachable (PostgreSQL down, pool exhausted) or unreadable.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        match &self.inner.backend {
+            Backend::Embedded(b) => b.ping().await,
+            Backend::Postgres(b) => b.ping().await,
+        }
     }
 
     /// Which backend this is.

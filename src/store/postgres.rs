@@ -373,6 +373,16 @@ impl Postgres {
         Ok(Self { pool })
     }
 
+    pub(crate) async fn ping(&self) -> Result<(), StoreError> {
+        let mut c = self.pool.get().await?;
+        c.conn()
+            .client
+            .simple_query("SELECT 1")
+            .await
+            .map_err(pg("ping"))?;
+        Ok(())
+    }
+
     pub(crate) async fn subject(&self, key: &SubjectKey) -> Result<Option<SubjectRow>, StoreError> {
         let mut c = self.pool.get().await?;
         let stmt = c.prepare(SELECT_SUBJECT).await?;

@@ -78,6 +78,17 @@ pub struct SubjectStatus {
     pub last_erasure: Option<Tombstone>,
 }
 
+/// Lower-case hex.
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        s.push(char::from(DIGITS[usize::from(b >> 4)]));
+        s.push(char::from(DIGITS[usize::from(b & 0x0f)]));
+    }
+    s
+}
+
 // === impl SubjectKey ===
 
 impl SubjectKey {
@@ -93,7 +104,7 @@ impl SubjectKey {
 
     /// Lower-case hex: the audit log's subject reference.
     pub fn to_hex(&self) -> String {
-        crate::audit::hex(&self.0)
+        hex(&self.0)
     }
 }
 
@@ -203,6 +214,11 @@ impl SubjectStatus {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hex_is_lower_case() {
+        assert_eq!(hex(&[0x00, 0xab, 0x7f]), "00ab7f");
+    }
 
     #[test]
     fn keyer_is_keyed_and_deterministic() {
