@@ -19,6 +19,7 @@ use piigate::store::{
 
 const URL_VAR: &str = "PIIGATE_TEST_POSTGRES_URL";
 const REQUIRED_VAR: &str = "PIIGATE_TEST_POSTGRES_REQUIRED";
+const CA_VAR: &str = "PIIGATE_TEST_POSTGRES_CA";
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Kind {
@@ -89,11 +90,18 @@ impl Harness {
                     .duration_since(SystemTime::UNIX_EPOCH)
                     .map_or(0, |d| d.subsec_nanos());
                 let schema = format!("t_{}_{n}_{nanos}", std::process::id());
-                let pg = PostgresConfig::from_url(&url, URL_VAR)
+                let mut pg = PostgresConfig::from_url(&url, URL_VAR)
                     .expect("test URL parses")
                     .with_schema(&schema)
                     .expect("valid schema name")
                     .with_max_connections(4);
+                // The script's server offers TLS with its own CA; the default sslmode (prefer)
+                // then uses it, verified, so the whole suite runs over TLS.
+                if let Ok(ca) = std::env::var(CA_VAR) {
+                    pg = pg
+                        .with_ca_pem(&std::fs::read(ca).expect("CA file"))
+                        .expect("CA");
+                }
                 Some(Self {
                     kind,
                     config: StoreConfig::Postgres(pg),
@@ -836,4 +844,97 @@ async fn timings_embedded() {
 #[ignore = "timing report: cargo test --test tests timings -- --ignored --nocapture"]
 async fn timings_postgres() {
     time_ops(Kind::Postgres).await;
+}
+
+// === TLS ===
+
+/// The test server's URL with `sslmode=require` and a recognisable application name, and its CA.
+fn tls_setup(case: &str) -> Option<(String, Vec<u8>, String)> {
+    let url = postgres_url(case)?;
+    let Ok(ca_path) = std::env::var(CA_VAR) else {
+        let _ = writeln!(
+            std::io::stderr(),
+            "note: skipping {case}: PIIGATE_TEST_POSTGRES_CA is not set (scripts/postgres-test.sh \
+             sets it when openssl is available)"
+        );
+        return None;
+    };
+    let ca = std::fs::read(ca_path).expect("CA file");
+    let app = format!(
+        "piigate_tls_{}_{}",
+        std::process::id(),
+        SCHEMA_COUNTER.fetch_add(1, Ordering::Relaxed)
+    );
+    let sep = if url.contains('?') { '&' } else { '?' };
+    Some((
+        format!("{url}{sep}sslmode=require&application_name={app}"),
+        ca,
+        app,
+    ))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_tls_is_verified_against_the_configured_ca() {
+    let Some((url, ca, app)) = tls_setup("postgres_tls_is_verified_against_the_configured_ca")
+    else {
+        return;
+    };
+    let schema = format!("t_{app}");
+    let config = PostgresConfig::from_url(&url, URL_VAR)
+        .expect("url")
+        .with_schema(&schema)
+        .expect("schema")
+        .with_ca_pem(&ca)
+        .expect("CA");
+    let store = Store::open(&StoreConfig::Postgres(config), NO_CACHE)
+        .await
+        .expect("TLS connect");
+    store
+        .get_or_create_subject_secret(&subject(1))
+        .await
+        .expect("create over TLS");
+
+    // The server agrees that the store's connection is encrypted.
+    let plain = std::env::var(URL_VAR).expect("url");
+    let (client, conn) = tokio_postgres::connect(&plain, tokio_postgres::NoTls)
+        .await
+        .expect("connect");
+    tokio::spawn(conn);
+    let row = client
+        .query_one(
+            "SELECT count(*) FILTER (WHERE s.ssl), count(*) FROM pg_stat_ssl s \
+             JOIN pg_stat_activity a USING (pid) WHERE a.application_name = $1",
+            &[&app],
+        )
+        .await
+        .expect("pg_stat_ssl");
+    let (encrypted, total): (i64, i64) = (row.get(0), row.get(1));
+    assert!(
+        total >= 1 && encrypted == total,
+        "{encrypted} of {total} connections use TLS"
+    );
+    drop(store);
+    let _ = client
+        .batch_execute(&format!("DROP SCHEMA {schema} CASCADE"))
+        .await;
+
+    // Without the CA the server's certificate is not trusted: no connection, no fallback.
+    let untrusted = PostgresConfig::from_url(&url, URL_VAR)
+        .expect("url")
+        .with_schema(&schema)
+        .expect("schema")
+        .with_timeouts(Duration::from_secs(2), Duration::from_secs(2));
+    let err = Store::open(&StoreConfig::Postgres(untrusted), NO_CACHE)
+        .await
+        .expect_err("unknown CA is refused");
+    assert!(
+        matches!(err, StoreError::Postgres { op: "connect", .. }),
+        "{err}"
+    );
+    assert!(
+        PostgresConfig::from_url(&url, URL_VAR)
+            .expect("url")
+            .with_ca_pem(b"nope")
+            .is_err()
+    );
 }

@@ -39,6 +39,7 @@
 mod cache;
 mod embedded;
 pub mod ledger;
+mod pg_tls;
 mod postgres;
 mod subject;
 
@@ -127,6 +128,9 @@ pub enum StoreError {
         /// Where the URL came from.
         var: String,
     },
+    /// The CA given for the PostgreSQL connection is not usable.
+    #[error("the PostgreSQL CA is not a PEM file of usable CA certificates")]
+    InvalidCa,
     /// A schema name outside `[a-z_][a-z0-9_]*` (it is interpolated into DDL).
     #[error("PostgreSQL schema name must match [a-z_][a-z0-9_]{{0,62}}")]
     InvalidSchema,
@@ -207,9 +211,10 @@ impl StoreError {
         match self {
             Self::EmbeddedLocked { .. } => "store_locked",
             Self::Embedded { .. } => "store_embedded",
-            Self::MissingUrl { .. } | Self::InvalidUrl { .. } | Self::InvalidSchema => {
-                "store_config"
-            }
+            Self::MissingUrl { .. }
+            | Self::InvalidUrl { .. }
+            | Self::InvalidSchema
+            | Self::InvalidCa => "store_config",
             Self::Postgres { .. } => "store_postgres",
             Self::PoolTimeout(_) => "store_pool_timeout",
             Self::SchemaTooNew { .. } => "store_schema_too_new",

@@ -31,25 +31,34 @@
 //! - ledger flushes add counts with `ON CONFLICT DO UPDATE SET count = count + EXCLUDED.count`,
 //!   rows sorted so two replicas flushing the same cells lock them in the same order.
 //!
-//! The connection is plain TCP (`NoTls`): run PostgreSQL on loopback or a trusted network, or
-//! behind a TLS-terminating sidecar, until TLS support lands (see `docs/STORE.md`).
+//! # Transport
+//!
+//! The URL's `sslmode` decides whether TLS is used (`disable`, `prefer` — the default, which
+//! falls back to plain TCP if the server does not offer TLS — or `require`). When it is, the
+//! connection uses rustls with certificate and host-name verification against the webpki roots
+//! plus any CA from [`PostgresConfig::with_ca_pem`] (see `pg_tls`). Production across hosts:
+//! `sslmode=require`.
 
 use std::collections::HashMap;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime};
 
+use rustls::pki_types::CertificateDer;
+use rustls::pki_types::pem::PemObject;
 use tokio::sync::{Semaphore, SemaphorePermit};
 use tokio_postgres::types::ToSql;
-use tokio_postgres::{Client, NoTls, Statement};
+use tokio_postgres::{Client, Statement};
 use zeroize::Zeroizing;
 
 use super::ledger::{self, Day, DisclosureRow, FieldRow, LedgerDelta};
+use super::pg_tls::{self, MakeRustls};
 use super::{StoreError, SubjectKey, SubjectRow};
 
 /// Connection settings for the `postgres` backend. `Debug` redacts the password.
 #[derive(Debug, Clone)]
 pub struct PostgresConfig {
     pg: tokio_postgres::Config,
+    tls: Arc<rustls::ClientConfig>,
     schema: Option<String>,
     max_connections: usize,
     acquire_timeout: Duration,
@@ -140,6 +149,7 @@ pub(crate) struct Postgres {
 
 struct Pool {
     config: tokio_postgres::Config,
+    tls: MakeRustls,
     idle: Mutex<Vec<Conn>>,
     permits: Semaphore,
     acquire_timeout: Duration,
@@ -165,11 +175,22 @@ fn pg(op: &'static str) -> impl Fn(tokio_postgres::Error) -> StoreError {
             sqlstate: Some(db.code().code().to_owned()),
             reason: format!("{}: {}", db.severity(), db.message()),
         },
-        None => StoreError::Postgres {
-            op,
-            sqlstate: None,
-            reason: e.to_string(),
-        },
+        None => {
+            // Client-side errors (I/O, TLS, timeouts) name their cause one level down, e.g.
+            // "error performing TLS handshake: invalid peer certificate: UnknownIssuer".
+            let mut reason = e.to_string();
+            let mut cause = std::error::Error::source(&e);
+            while let Some(c) = cause {
+                reason.push_str(": ");
+                reason.push_str(&c.to_string());
+                cause = c.source();
+            }
+            StoreError::Postgres {
+                op,
+                sqlstate: None,
+                reason,
+            }
+        }
     }
 }
 
@@ -230,6 +251,7 @@ impl PostgresConfig {
         }
         Ok(Self {
             pg,
+            tls: pg_tls::default_config(),
             schema: None,
             max_connections: 8,
             acquire_timeout: Duration::from_secs(5),
@@ -259,6 +281,39 @@ impl PostgresConfig {
         self.pg.options(options);
         self.schema = Some(schema.to_owned());
         Ok(self)
+    }
+
+    /// Also trusts the CA certificates in `pem` (for a database with a private CA), besides the
+    /// webpki roots. Applies when the URL's `sslmode` selects TLS.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::InvalidCa`] if `pem` holds no certificate or one that cannot be a trust
+    /// anchor.
+    pub fn with_ca_pem(mut self, pem: &[u8]) -> Result<Self, StoreError> {
+        let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(pem)
+            .collect::<Result<_, _>>()
+            .map_err(|_| StoreError::InvalidCa)?;
+        if certs.is_empty() {
+            return Err(StoreError::InvalidCa);
+        }
+        let mut roots = rustls::RootCertStore {
+            roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+        };
+        let (_, bad) = roots.add_parsable_certificates(certs);
+        if bad > 0 {
+            return Err(StoreError::InvalidCa);
+        }
+        self.tls = pg_tls::config_with_roots(roots);
+        Ok(self)
+    }
+
+    /// Uses `tls` for the connection (e.g. the same client configuration the gateway builds
+    /// for an upstream CA). Applies when the URL's `sslmode` selects TLS.
+    #[must_use]
+    pub fn with_tls_config(mut self, tls: Arc<rustls::ClientConfig>) -> Self {
+        self.tls = tls;
+        self
     }
 
     /// At most `n` connections (default 8; at least 1).
@@ -311,7 +366,11 @@ impl Pool {
     }
 
     async fn connect(&self) -> Result<Conn, StoreError> {
-        let (client, connection) = self.config.connect(NoTls).await.map_err(pg("connect"))?;
+        let (client, connection) = self
+            .config
+            .connect(self.tls.clone())
+            .await
+            .map_err(pg("connect"))?;
         tokio::spawn(async move {
             if let Err(e) = connection.await {
                 let e = pg("connection")(e);
@@ -362,6 +421,7 @@ impl Postgres {
     pub(crate) async fn open(config: &PostgresConfig) -> Result<Self, StoreError> {
         let pool = Pool {
             config: config.pg.clone(),
+            tls: MakeRustls(config.tls.clone()),
             idle: Mutex::new(Vec::new()),
             permits: Semaphore::new(config.max_connections),
             acquire_timeout: config.acquire_timeout,
