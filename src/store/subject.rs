@@ -12,7 +12,13 @@ use std::time::SystemTime;
 use ring::hmac;
 use zeroize::Zeroizing;
 
-use crate::keys::{Purpose, SecretKey, derive};
+use hkdf::Hkdf;
+use sha2::Sha256;
+
+use crate::keys::SecretKey;
+
+/// HKDF salt of [`SubjectSecret::derive`]: domain separation from every keyring derivation.
+const SUBJECT_SCOPED_SALT: &[u8] = b"piigate/v1/subject-scoped";
 
 /// Domain-separation prefix of the subject-key HMAC input: a key that is (wrongly) shared with
 /// another HMAC use still yields unrelated outputs.
@@ -167,12 +173,23 @@ impl SubjectSecret {
         &self.bytes
     }
 
-    /// A working key for `purpose` in `domain`, derived from this secret exactly as
-    /// [`derive`](crate::keys::derive::derive) derives from a master key. Tokens and envelopes made
-    /// with it die with the secret.
-    pub fn derive(&self, purpose: Purpose, domain: &str) -> SecretKey {
-        let ikm = SecretKey::from_bytes(**self.bytes);
-        derive::derive(&ikm, purpose, domain)
+    /// The subject-scoped version of a route's working key `base` (the key the route would use
+    /// without a subject: its token, AEAD, … key for its domain, derived from the keyring):
+    /// `HKDF-SHA256(salt = "piigate/v1/subject-scoped", ikm = base ‖ secret, info = generation)`.
+    ///
+    /// Both halves are needed. Without the secret (after erasure) the key cannot be rebuilt:
+    /// crypto-shredding. Without `base` a copy of the store alone (a database backup) yields no
+    /// usable key, because the secrets are stored as they are.
+    pub fn derive(&self, base: &SecretKey) -> SecretKey {
+        let mut ikm = Zeroizing::new([0u8; 64]);
+        ikm[..32].copy_from_slice(base.expose());
+        ikm[32..].copy_from_slice(&self.bytes[..]);
+        let hk = Hkdf::<Sha256>::new(Some(SUBJECT_SCOPED_SALT), &ikm[..]);
+        let mut out = Zeroizing::new([0u8; 32]);
+        // 32 bytes is far below HKDF-SHA256's output limit, so expand cannot fail.
+        hk.expand(&self.generation.to_be_bytes(), &mut out[..])
+            .expect("32 bytes is within the HKDF-SHA256 output limit");
+        SecretKey::from_bytes(*out)
     }
 }
 
@@ -261,12 +278,22 @@ mod tests {
     }
 
     #[test]
-    fn derived_keys_follow_the_secret() {
+    fn derived_keys_need_both_the_secret_and_the_base() {
         let s1 = SubjectSecret::new(Zeroizing::new([1; 32]), 0);
-        let s2 = SubjectSecret::new(Zeroizing::new([2; 32]), 1);
-        let a = s1.derive(Purpose::Token, "segment");
-        assert_eq!(a.expose(), s1.derive(Purpose::Token, "segment").expose());
-        assert_ne!(a.expose(), s2.derive(Purpose::Token, "segment").expose());
-        assert_ne!(a.expose(), s1.derive(Purpose::Token, "ga4").expose());
+        let s2 = SubjectSecret::new(Zeroizing::new([2; 32]), 0);
+        let s1_next = SubjectSecret::new(Zeroizing::new([1; 32]), 1);
+        let segment = SecretKey::from_bytes([7; 32]);
+        let ga4 = SecretKey::from_bytes([8; 32]);
+        let a = s1.derive(&segment);
+        assert_eq!(a.expose(), s1.derive(&segment).expose());
+        assert_ne!(a.expose(), s2.derive(&segment).expose(), "another subject");
+        assert_ne!(a.expose(), s1.derive(&ga4).expose(), "another route key");
+        assert_ne!(
+            a.expose(),
+            s1_next.derive(&segment).expose(),
+            "another generation"
+        );
+        assert_ne!(a.expose(), s1.expose(), "never the raw secret");
+        assert_ne!(a.expose(), segment.expose(), "never the base key");
     }
 }
