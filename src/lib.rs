@@ -14,6 +14,7 @@
 //!
 //! `rewrite` and `crypto` build without tokio and hyper, which keeps them fuzzable and benchable.
 
+pub mod codec;
 pub mod config;
 pub mod crypto;
 pub mod error;
