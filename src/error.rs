@@ -29,6 +29,8 @@ pub enum RejectCode {
     PolicyViolation,
     /// The client took too long to send the request.
     RequestTimeout,
+    /// A forward-proxy target no route names: piigate never tunnels blindly.
+    TargetNotAllowed,
     /// The upstream answered with something that is not HTTP, or the connection broke.
     UpstreamFailed,
     /// The upstream did not answer within `upstream_timeout_ms`.
@@ -41,7 +43,7 @@ pub enum RejectCode {
 
 impl RejectCode {
     /// Every code, for metric pre-registration.
-    pub const ALL: [Self; 13] = [
+    pub const ALL: [Self; 14] = [
         Self::BodyTooLarge,
         Self::Internal,
         Self::MalformedBody,
@@ -51,6 +53,7 @@ impl RejectCode {
         Self::OptOutBlocked,
         Self::PolicyViolation,
         Self::RequestTimeout,
+        Self::TargetNotAllowed,
         Self::UpstreamFailed,
         Self::UpstreamTimeout,
         Self::UpstreamUnreachable,
@@ -69,6 +72,7 @@ impl RejectCode {
             Self::OptOutBlocked => "opt_out_blocked",
             Self::PolicyViolation => "policy_violation",
             Self::RequestTimeout => "request_timeout",
+            Self::TargetNotAllowed => "target_not_allowed",
             Self::UpstreamFailed => "upstream_failed",
             Self::UpstreamTimeout => "upstream_timeout",
             Self::UpstreamUnreachable => "upstream_unreachable",
@@ -88,6 +92,7 @@ impl RejectCode {
             Self::OptOutBlocked => StatusCode::UNAVAILABLE_FOR_LEGAL_REASONS,
             Self::PolicyViolation => StatusCode::UNPROCESSABLE_ENTITY,
             Self::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
+            Self::TargetNotAllowed => StatusCode::FORBIDDEN,
             Self::UpstreamFailed => StatusCode::BAD_GATEWAY,
             Self::UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
             Self::UpstreamUnreachable => StatusCode::BAD_GATEWAY,
@@ -115,6 +120,7 @@ impl RejectCode {
                 "request body breaks a policy limit (for example nesting depth); nothing was forwarded"
             }
             Self::RequestTimeout => "the request was not received in time",
+            Self::TargetNotAllowed => "the forward proxy only connects to hosts a route names",
             Self::UpstreamFailed => "the upstream connection failed or answered with invalid HTTP",
             Self::UpstreamTimeout => "the upstream did not answer in time",
             Self::UpstreamUnreachable => "the upstream could not be reached",

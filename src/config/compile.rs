@@ -96,15 +96,10 @@ pub fn compile(
             }
         }
     }
-    if let Some(f) = &spec.forward_proxy {
-        d.error(
-            src,
-            f.span.clone(),
-            "unsupported",
-            "`[forward_proxy]` is not supported by this version yet",
-        )
-        .help("remove the table, or run piigate as a reverse proxy with [[routes]]");
-    }
+    let forward_proxy = spec
+        .forward_proxy
+        .as_ref()
+        .and_then(|f| forward_proxy(f, src, &resolve, d));
 
     let mut routes = Vec::new();
     let mut names = HashSet::new();
@@ -154,6 +149,16 @@ pub fn compile(
         Some(Some(a)) => Some(a),
         None => None,
     };
+    if let Some(f) = &spec.forward_proxy {
+        if forward_proxy.is_some() && !routes.iter().any(|r| r.host.is_some()) {
+            d.warning(
+                src,
+                f.span.clone(),
+                "no_hosts",
+                "no route names a `host`, so the forward proxy will refuse every target",
+            );
+        }
+    }
     Some(Config {
         server: Server {
             listen: listen?,
@@ -161,10 +166,61 @@ pub fn compile(
             workers,
         },
         admin,
+        forward_proxy,
         limits,
         routes,
         key_ids,
     })
+}
+
+fn forward_proxy(
+    f: &super::spec::ForwardProxySpec,
+    src: Source<'_>,
+    resolve: &dyn Fn(&str) -> PathBuf,
+    d: &mut Diagnostics,
+) -> Option<super::ForwardProxy> {
+    let listen = socket(f.listen.as_ref(), "127.0.0.1:3128", src, d);
+    let read = |v: &Option<At<String>>, what: &str, d: &mut Diagnostics| -> Option<String> {
+        let Some(v) = v else {
+            d.error(
+                src,
+                f.span.clone(),
+                "missing_key",
+                format!("[forward_proxy] is missing `{what}`"),
+            );
+            return None;
+        };
+        match std::fs::read_to_string(resolve(&v.value)) {
+            Ok(t) => Some(t),
+            Err(e) => {
+                d.error(
+                    src,
+                    v.span.clone(),
+                    "unreadable_file",
+                    format!("cannot read `{}`: {e}", v.value),
+                );
+                None
+            }
+        }
+    };
+    let cert = read(&f.ca_cert, "ca_cert", d);
+    let key = read(&f.ca_key, "ca_key", d);
+    let (cert, key) = (cert?, key?);
+    match crate::proxy::mint::Minter::from_pem(&cert, &key) {
+        Ok(m) => Some(super::ForwardProxy {
+            listen: listen?,
+            minter: Arc::new(m),
+        }),
+        Err(e) => {
+            d.error(
+                src,
+                f.span.clone(),
+                "bad_tls",
+                format!("interception CA: {e}"),
+            );
+            None
+        }
+    }
 }
 
 fn socket(

@@ -34,6 +34,8 @@ pub struct Config {
     pub server: Server,
     /// The operations listener, if configured.
     pub admin: Option<Admin>,
+    /// The HTTPS_PROXY listener, if configured.
+    pub forward_proxy: Option<ForwardProxy>,
     /// Global limits (routes may tighten `max_body_bytes`).
     pub limits: Limits,
     /// Routes, in file order.
@@ -60,6 +62,15 @@ pub struct Admin {
     pub listen: SocketAddr,
     /// The env var holding the bearer token.
     pub token_env: String,
+}
+
+/// `[forward_proxy]`, compiled.
+#[derive(Debug)]
+pub struct ForwardProxy {
+    /// Where to listen for `CONNECT` and absolute-form requests.
+    pub listen: SocketAddr,
+    /// The interception CA, minting leaves for the hosts routes name.
+    pub minter: Arc<crate::proxy::mint::Minter>,
 }
 
 /// `[limits]`, compiled.

@@ -29,6 +29,7 @@ pub struct Gateway {
     current: Current,
     listener: TcpListener,
     admin: Option<TcpListener>,
+    forward: Option<TcpListener>,
     shutdown_tx: watch::Sender<bool>,
 }
 
@@ -54,12 +55,17 @@ impl Gateway {
             Some(a) => Some(TcpListener::bind(a.listen).await?),
             None => None,
         };
+        let forward = match &config.forward_proxy {
+            Some(f) => Some(TcpListener::bind(f.listen).await?),
+            None => None,
+        };
         let current = Arc::new(ArcSwap::from_pointee(Generation::new(config)));
         let (shutdown_tx, _) = watch::channel(false);
         Ok(Self {
             current,
             listener,
             admin,
+            forward,
             shutdown_tx,
         })
     }
@@ -75,6 +81,11 @@ impl Gateway {
     /// The admin listener's address, if configured.
     pub fn admin_addr(&self) -> Option<SocketAddr> {
         self.admin.as_ref().and_then(|l| l.local_addr().ok())
+    }
+
+    /// The forward-proxy listener's address, if configured.
+    pub fn forward_proxy_addr(&self) -> Option<SocketAddr> {
+        self.forward.as_ref().and_then(|l| l.local_addr().ok())
     }
 
     /// The swappable configuration generation (reload stores a new one here).
@@ -96,6 +107,7 @@ impl Gateway {
             current,
             listener,
             admin,
+            forward,
             shutdown_tx,
         } = self;
         let mut stop = shutdown_tx.subscribe();
@@ -116,6 +128,21 @@ impl Gateway {
                 .emit();
             }
             tokio::spawn(crate::proxy::admin_serve(
+                l,
+                Arc::clone(&current),
+                shutdown_tx.subscribe(),
+            ))
+        });
+        let forward_task = forward.map(|l| {
+            if let Ok(addr) = l.local_addr() {
+                Listening {
+                    what: "forward_proxy",
+                    addr,
+                    tls: false,
+                }
+                .emit();
+            }
+            tokio::spawn(super::forward::serve(
                 l,
                 Arc::clone(&current),
                 shutdown_tx.subscribe(),
@@ -163,7 +190,7 @@ impl Gateway {
             () = graceful.shutdown() => info!("Drained."),
             () = tokio::time::sleep(DRAIN_DEADLINE) => warn!("Drain deadline passed; closing remaining connections."),
         }
-        if let Some(t) = admin_task {
+        for t in [admin_task, forward_task].into_iter().flatten() {
             t.abort();
         }
         Ok(())
@@ -193,7 +220,9 @@ async fn serve_connection(
     let svc = service_fn(move |req| {
         // Each request takes the generation current at its arrival and keeps it to the end.
         let generation = current.load_full();
-        async move { Ok::<_, Infallible>(service::handle(generation, req).await) }
+        async move {
+            Ok::<_, Infallible>(service::handle(generation, req, service::Mode::Reverse).await)
+        }
     });
     let result = match tls {
         Some(cfg) => {

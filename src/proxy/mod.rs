@@ -10,7 +10,9 @@
 //! request.
 
 pub mod body;
+mod forward;
 mod listener;
+pub mod mint;
 pub mod respond;
 pub mod router;
 mod service;

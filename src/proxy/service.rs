@@ -34,12 +34,26 @@ struct Tally {
     reveal_failures: u32,
 }
 
+/// How the request reached the gateway, which decides how it is routed.
+#[derive(Debug, Clone)]
+pub(super) enum Mode {
+    /// An app called the gateway directly: host + path prefix, prefix stripped.
+    Reverse,
+    /// Through the forward proxy: by target host, path kept. `Some` inside a CONNECT tunnel
+    /// (the tunnel's target), `None` for absolute-form requests (the URI names the host).
+    Forward(Option<String>),
+}
+
 /// Handles one request on one configuration generation.
-pub(super) async fn handle(generation: Arc<Generation>, req: Request<Incoming>) -> Response<Body> {
+pub(super) async fn handle(
+    generation: Arc<Generation>,
+    req: Request<Incoming>,
+    mode: Mode,
+) -> Response<Body> {
     let started = Instant::now();
     let method = req.method().clone();
     let mut tally = Tally::default();
-    let (resp, code) = match forward(&generation, req, &mut tally).await {
+    let (resp, code) = match forward(&generation, req, &mode, &mut tally).await {
         Ok(resp) => (resp, None),
         Err(code) => (reject(code), Some(code)),
     };
@@ -61,6 +75,7 @@ pub(super) async fn handle(generation: Arc<Generation>, req: Request<Incoming>) 
 async fn forward(
     g: &Generation,
     req: Request<Incoming>,
+    mode: &Mode,
     tally: &mut Tally,
 ) -> Result<Response<Body>, RejectCode> {
     if req.method() == Method::CONNECT {
@@ -68,10 +83,14 @@ async fn forward(
     }
     let host = super::router::request_host(&req);
     let path = req.uri().path().to_owned();
-    let (index, rest) = g
-        .router
-        .find(host.as_deref(), &path)
-        .ok_or(RejectCode::NoRoute)?;
+    let found = match mode {
+        Mode::Reverse => g.router.find(host.as_deref(), &path),
+        Mode::Forward(tunnel) => match tunnel.as_deref().or(host.as_deref()) {
+            Some(h) if g.router.knows_host(h) => g.router.find_forward(h, &path),
+            _ => return Err(RejectCode::TargetNotAllowed),
+        },
+    };
+    let (index, rest) = found.ok_or(RejectCode::NoRoute)?;
     let route = Arc::clone(&g.config.routes[index]);
     tally.route = Some(Arc::clone(&route));
     let client = &g.clients[index];
