@@ -79,6 +79,8 @@ pub struct RefOutput {
     pub touched: Vec<Touched>,
     /// Whether anything was replaced or dropped.
     pub changed: bool,
+    /// How many members, elements or roots were dropped.
+    pub dropped: usize,
 }
 
 /// Parses `input` (strict RFC 8259 through serde_json) into a [`Node`] tree, refusing nesting
@@ -196,6 +198,7 @@ struct Cx<'r, 'a, 'b> {
     apply: &'a mut ApplyCx<'b>,
     touched: Vec<Touched>,
     changed: bool,
+    dropped: usize,
 }
 
 /// Rewrites `input` with the semantics of [`super::rewrite_json`]: `paths` are the selectors
@@ -217,6 +220,7 @@ pub fn rewrite(
         apply: cx,
         touched: Vec::new(),
         changed: false,
+        dropped: 0,
     };
     let mut labels = Vec::new();
     let doc = match visit(&mut c, doc, &mut labels, "")? {
@@ -234,6 +238,7 @@ pub fn rewrite(
         doc,
         touched: c.touched,
         changed: c.changed,
+        dropped: c.dropped,
     })
 }
 
@@ -248,6 +253,7 @@ fn visit(
         let action = &c.plan.rule(rule).action;
         if action.is_drop() {
             c.changed = true;
+            c.dropped += 1;
             if labels.is_empty() {
                 let kind = match node.kind {
                     Kind::Object(_) => Kind::Object(Vec::new()),
@@ -371,6 +377,7 @@ fn apply_all(
         }
         Applied::Dropped => {
             c.changed = true;
+            c.dropped += 1;
             Ok(None)
         }
     }
@@ -464,4 +471,129 @@ impl Node {
     pub fn to_value(&self) -> serde_json::Value {
         serde_json::from_str(&self.to_json()).unwrap_or(serde_json::Value::Null)
     }
+}
+
+// === differential check ===
+
+/// What the streaming engine and the reference agreed on.
+#[derive(Debug)]
+pub struct Agreed {
+    /// The reference's result.
+    pub reference: RefOutput,
+    /// The streaming engine's output document (the input itself when unchanged).
+    pub output: Vec<u8>,
+    /// Whether the engine reported [`crate::rewrite::Outcome::Rewritten`].
+    pub rewritten: bool,
+}
+
+/// Runs the streaming engine and the reference on the same input and checks that they agree:
+///
+/// - both accept or both refuse;
+/// - `Unchanged` exactly when the reference changed nothing;
+/// - the output parses to the same tree as the reference's (order, duplicates, decoded
+///   strings, exact number spellings);
+/// - bytes outside selected values are the input's: with no drop the output is exactly the
+///   input with each replaced leaf's span swapped for its JSON-encoded replacement; with drops
+///   it is a subsequence of that.
+///
+/// `nonces` makes a fresh nonce source for each side; give both the same deterministic
+/// sequence so encrypted values compare byte for byte.
+///
+/// Returns `Ok(None)` when both refused.
+///
+/// # Errors
+/// A description of the first disagreement (it may quote the test input, never real data).
+pub fn differential(
+    input: &[u8],
+    paths: &[(JsonPath, RuleId)],
+    plan: &Plan,
+    limits: &crate::rewrite::Limits,
+    nonces: &mut dyn FnMut() -> Box<dyn crate::crypto::NonceSource>,
+) -> Result<Option<Agreed>, String> {
+    use crate::rewrite::{Outcome, json::rewrite_json};
+
+    let mut engine_nonces = nonces();
+    let mut out = Vec::new();
+    let engine = {
+        let mut cx = ApplyCx::new(engine_nonces.as_mut());
+        rewrite_json(input, plan, limits, &mut cx, &mut out)
+    };
+    let mut ref_nonces = nonces();
+    let reference = {
+        let mut cx = ApplyCx::new(ref_nonces.as_mut());
+        rewrite(input, paths, plan, limits.max_depth, &mut cx)
+    };
+    let (outcome, reference) = match (engine, reference) {
+        (Err(_), Err(_)) => return Ok(None),
+        (Ok(o), Ok(r)) => (o, r),
+        (e, r) => return Err(format!("acceptance differs: engine {e:?}, reference {r:?}")),
+    };
+    let rewritten = outcome == Outcome::Rewritten;
+    if rewritten != reference.changed {
+        return Err(format!(
+            "engine says {outcome:?}, reference changed = {}",
+            reference.changed
+        ));
+    }
+    if !rewritten {
+        if !out.is_empty() {
+            return Err("Unchanged but out was written".into());
+        }
+        out.extend_from_slice(input);
+    }
+    let parsed = parse(&out, usize::MAX).map_err(|e| {
+        format!(
+            "engine output does not parse ({e:?}): {}",
+            String::from_utf8_lossy(&out)
+        )
+    })?;
+    if !parsed.same(&reference.doc) {
+        return Err(format!(
+            "trees differ:\n engine:    {}\n reference: {}",
+            parsed.to_json(),
+            reference.doc.to_json()
+        ));
+    }
+    let mut expected = Vec::with_capacity(input.len());
+    let mut at = 0;
+    let mut edits: Vec<&Touched> = reference
+        .touched
+        .iter()
+        .filter(|t| t.replacement.is_some())
+        .collect();
+    edits.sort_by_key(|t| t.span.0);
+    for t in edits {
+        expected.extend_from_slice(&input[at..t.span.0]);
+        let text = t.replacement.as_deref().unwrap_or_default();
+        expected.extend_from_slice(serde_json::to_string(text).unwrap_or_default().as_bytes());
+        at = t.span.1;
+    }
+    expected.extend_from_slice(&input[at..]);
+    // A dropped root is replaced by `null`/`{}`/`[]` (a node with an empty span): nothing
+    // of the input is left to compare.
+    let root_dropped = reference.doc.span == (0, 0);
+    let faithful = if root_dropped {
+        true
+    } else if reference.dropped == 0 {
+        out == expected
+    } else {
+        is_subsequence(&out, &expected)
+    };
+    if !faithful {
+        return Err(format!(
+            "bytes outside selected values changed:\n engine:   {}\n expected: {}",
+            String::from_utf8_lossy(&out),
+            String::from_utf8_lossy(&expected)
+        ));
+    }
+    Ok(Some(Agreed {
+        reference,
+        output: out,
+        rewritten,
+    }))
+}
+
+fn is_subsequence(small: &[u8], big: &[u8]) -> bool {
+    let mut it = big.iter();
+    small.iter().all(|b| it.any(|c| c == b))
 }
