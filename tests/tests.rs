@@ -5,5 +5,6 @@
 
 mod cli;
 mod config;
+mod engine;
 mod proxy;
 mod support;
