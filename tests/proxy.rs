@@ -351,7 +351,12 @@ async fn forwarded_headers_are_clean() {
         b"\x00not json at all\xff",
         "a route without rules forwards bytes untouched"
     );
-    assert_eq!(r.headers["host"], format!("localhost:{}", e.up.addr.port()));
+    assert_eq!(r.authority, format!("localhost:{}", e.up.addr.port()));
+    assert_eq!(
+        r.version,
+        http::Version::HTTP_2,
+        "h2 negotiated with the upstream by ALPN"
+    );
     assert!(
         r.headers.get("x-hop").is_none(),
         "headers named by Connection are hop-by-hop"
@@ -372,7 +377,9 @@ async fn rejections_forward_nothing() {
         "[".repeat(100),
         "]".repeat(100)
     );
-    let cases: Vec<(&str, Vec<(&str, &str)>, Vec<u8>, u16, &str)> = vec![
+    // (path, headers, body, status, code)
+    type Case<'a> = (&'a str, Vec<(&'a str, &'a str)>, Vec<u8>, u16, &'a str);
+    let cases: Vec<Case<'_>> = vec![
         ("/nowhere", vec![], b"{}".to_vec(), 404, "no_route"),
         (
             "/segment/v1/batch",

@@ -149,15 +149,16 @@ pub fn compile(
         Some(Some(a)) => Some(a),
         None => None,
     };
-    if let Some(f) = &spec.forward_proxy {
-        if forward_proxy.is_some() && !routes.iter().any(|r| r.host.is_some()) {
-            d.warning(
-                src,
-                f.span.clone(),
-                "no_hosts",
-                "no route names a `host`, so the forward proxy will refuse every target",
-            );
-        }
+    if let Some(f) = &spec.forward_proxy
+        && forward_proxy.is_some()
+        && !routes.iter().any(|r| r.host.is_some())
+    {
+        d.warning(
+            src,
+            f.span.clone(),
+            "no_hosts",
+            "no route names a `host`, so the forward proxy will refuse every target",
+        );
     }
     Some(Config {
         server: Server {
@@ -667,22 +668,22 @@ fn not_yet(
     src: Source<'_>,
     d: &mut Diagnostics,
 ) {
-    if let Some(v) = v {
-        if Some(v.value.as_str()) != default {
-            d.error(
-                src,
-                v.span.clone(),
-                "unsupported",
-                format!(
-                    "`{key} = \"{}\"` is not supported by this version yet",
-                    v.value
-                ),
-            )
-            .help(match default {
-                Some(def) => format!("remove the key or set {key} = \"{def}\""),
-                None => format!("remove `{key}`"),
-            });
-        }
+    if let Some(v) = v
+        && Some(v.value.as_str()) != default
+    {
+        d.error(
+            src,
+            v.span.clone(),
+            "unsupported",
+            format!(
+                "`{key} = \"{}\"` is not supported by this version yet",
+                v.value
+            ),
+        )
+        .help(match default {
+            Some(def) => format!("remove the key or set {key} = \"{def}\""),
+            None => format!("remove `{key}`"),
+        });
     }
 }
 
@@ -920,16 +921,16 @@ fn compile_action(
         "luhn",
         r.luhn.as_ref().map(|v| v.span.clone()),
     ))) {
-        if let Some(span) = span {
-            if !allowed.contains(&opt) {
-                d.error(
-                    src,
-                    span,
-                    "bad_option",
-                    format!("`{opt}` does not apply to action `{name}`"),
-                );
-                ok = false;
-            }
+        if let Some(span) = span
+            && !allowed.contains(&opt)
+        {
+            d.error(
+                src,
+                span,
+                "bad_option",
+                format!("`{opt}` does not apply to action `{name}`"),
+            );
+            ok = false;
         }
     }
     match (side, name) {

@@ -42,12 +42,12 @@ pub fn format(headers: &HeaderMap) -> Result<Format, RejectCode> {
     let mut parts = ct.split(';');
     let essence = parts.next().unwrap_or("").trim().to_ascii_lowercase();
     for p in parts {
-        if let Some((k, v)) = p.split_once('=') {
-            if k.trim().eq_ignore_ascii_case("charset") {
-                let v = v.trim().trim_matches('"');
-                if !v.eq_ignore_ascii_case("utf-8") && !v.eq_ignore_ascii_case("utf8") {
-                    return Err(RejectCode::UnsupportedMediaType);
-                }
+        if let Some((k, v)) = p.split_once('=')
+            && k.trim().eq_ignore_ascii_case("charset")
+        {
+            let v = v.trim().trim_matches('"');
+            if !v.eq_ignore_ascii_case("utf-8") && !v.eq_ignore_ascii_case("utf8") {
+                return Err(RejectCode::UnsupportedMediaType);
             }
         }
     }
@@ -108,7 +108,14 @@ mod tests {
         m
     }
 
-    const CASES: &[(Option<&str>, Option<&str>, Result<Format, RejectCode>)] = &[
+    /// (content-type, content-encoding, expected)
+    type Case = (
+        Option<&'static str>,
+        Option<&'static str>,
+        Result<Format, RejectCode>,
+    );
+
+    const CASES: &[Case] = &[
         (Some("application/json"), None, Ok(Format::Json)),
         (
             Some("Application/JSON; charset=UTF-8"),

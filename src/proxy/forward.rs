@@ -100,16 +100,12 @@ async fn entry(current: Current, req: Request<Incoming>) -> Response<Body> {
             }
         };
         let acceptor = tokio_rustls::TlsAcceptor::from(tls);
-        let stream = match tokio::time::timeout(timeout, acceptor.accept(TokioIo::new(upgraded)))
-            .await
-        {
-            Ok(Ok(s)) => s,
-            _ => {
-                debug!(
-                    "Intercepted TLS handshake failed (does the client trust the interception CA?)."
-                );
-                return;
-            }
+        let handshake = tokio::time::timeout(timeout, acceptor.accept(TokioIo::new(upgraded)));
+        let Ok(Ok(stream)) = handshake.await else {
+            debug!(
+                "Intercepted TLS handshake failed (does the client trust the interception CA?)."
+            );
+            return;
         };
         let svc = service_fn(move |req| {
             let generation = current.load_full();

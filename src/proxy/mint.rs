@@ -62,10 +62,9 @@ impl Minter {
             .lock()
             .map_err(|_| "mint cache poisoned")?
             .get(host)
+            && now.duration_since(*minted).unwrap_or_default() < LEAF_LIFETIME / 2
         {
-            if now.duration_since(*minted).unwrap_or_default() < LEAF_LIFETIME / 2 {
-                return Ok(Arc::clone(cfg));
-            }
+            return Ok(Arc::clone(cfg));
         }
         let cfg = Arc::new(self.mint(host, now)?);
         self.cache

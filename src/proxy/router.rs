@@ -22,10 +22,10 @@ impl Router {
     pub fn find<'p>(&self, host: Option<&str>, path: &'p str) -> Option<(usize, &'p str)> {
         let mut best: Option<(usize, &'p str, (usize, bool))> = None;
         for (i, r) in self.routes.iter().enumerate() {
-            if let Some(h) = &r.host {
-                if host != Some(h.as_str()) {
-                    continue;
-                }
+            if let Some(h) = &r.host
+                && host != Some(h.as_str())
+            {
+                continue;
             }
             let Some(rest) = strip_prefix(path, &r.path_prefix) else {
                 continue;

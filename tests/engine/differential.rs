@@ -137,7 +137,7 @@ impl Render {
                 c if (c as u32) < 0x20 || roll == 0 => {
                     let mut buf = [0u16; 2];
                     for unit in c.encode_utf16(&mut buf) {
-                        let _ = if self.next() % 2 == 0 {
+                        let _ = if self.next().is_multiple_of(2) {
                             write!(self.out, "\\u{unit:04x}")
                         } else {
                             write!(self.out, "\\u{unit:04X}")

@@ -120,6 +120,8 @@ pub struct Recorded {
     /// Path and query as received.
     pub uri: String,
     pub version: http::Version,
+    /// `:authority` (HTTP/2) or the `Host` header (HTTP/1.1).
+    pub authority: String,
     pub headers: HeaderMap,
     pub body: Bytes,
 }
@@ -186,6 +188,18 @@ impl Upstream {
                                     .map(|p| p.to_string())
                                     .unwrap_or_default(),
                                 version: parts.version,
+                                authority: parts
+                                    .uri
+                                    .authority()
+                                    .map(ToString::to_string)
+                                    .or_else(|| {
+                                        parts
+                                            .headers
+                                            .get("host")
+                                            .and_then(|h| h.to_str().ok())
+                                            .map(str::to_owned)
+                                    })
+                                    .unwrap_or_default(),
                                 headers: parts.headers,
                                 body: body.clone(),
                             });
