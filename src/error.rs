@@ -17,6 +17,8 @@ pub enum RejectCode {
     Internal,
     /// The body is not valid for its content type (malformed JSON, bad encoding).
     MalformedBody,
+    /// The query string (or a policed header) could not be parsed for policing.
+    MalformedQuery,
     /// A request method the route cannot forward.
     MethodNotAllowed,
     /// JSON nesting exceeds `max_json_depth` (a nesting bomb); nothing was forwarded.
@@ -43,10 +45,11 @@ pub enum RejectCode {
 
 impl RejectCode {
     /// Every code, for metric pre-registration.
-    pub const ALL: [Self; 14] = [
+    pub const ALL: [Self; 15] = [
         Self::BodyTooLarge,
         Self::Internal,
         Self::MalformedBody,
+        Self::MalformedQuery,
         Self::MethodNotAllowed,
         Self::NestingTooDeep,
         Self::NoRoute,
@@ -66,6 +69,7 @@ impl RejectCode {
             Self::BodyTooLarge => "body_too_large",
             Self::Internal => "internal_error",
             Self::MalformedBody => "malformed_body",
+            Self::MalformedQuery => "malformed_query",
             Self::MethodNotAllowed => "method_not_allowed",
             Self::NestingTooDeep => "nesting_too_deep",
             Self::NoRoute => "no_route",
@@ -86,6 +90,7 @@ impl RejectCode {
             Self::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
             Self::MalformedBody => StatusCode::BAD_REQUEST,
+            Self::MalformedQuery => StatusCode::BAD_REQUEST,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::NestingTooDeep => StatusCode::BAD_REQUEST,
             Self::NoRoute => StatusCode::NOT_FOUND,
@@ -107,6 +112,9 @@ impl RejectCode {
             Self::Internal => "the gateway failed to process the request; nothing was forwarded",
             Self::MalformedBody => {
                 "request body could not be parsed for its content type; nothing was forwarded"
+            }
+            Self::MalformedQuery => {
+                "the query string or a policed header could not be parsed; nothing was forwarded"
             }
             Self::MethodNotAllowed => "method not allowed on this route",
             Self::NestingTooDeep => {

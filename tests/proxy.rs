@@ -420,11 +420,21 @@ async fn rejections_forward_nothing() {
             "/segment/v1/batch",
             vec![
                 ("content-type", "application/json"),
-                ("content-encoding", "gzip"),
+                ("content-encoding", "compress"),
             ],
-            b"\x1f\x8b".to_vec(),
+            b"\x1f\x9d".to_vec(),
             415,
             "unsupported_media_type",
+        ),
+        (
+            "/segment/v1/batch",
+            vec![
+                ("content-type", "application/json"),
+                ("content-encoding", "gzip"),
+            ],
+            b"\x1f\x8b\x08\x00".to_vec(),
+            400,
+            "malformed_body",
         ),
         (
             "/segment/v1/batch",

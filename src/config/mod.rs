@@ -109,8 +109,10 @@ pub struct Route {
     pub domain: String,
     /// Why data goes to this recipient (for the disclosure report).
     pub purpose: Purpose,
-    /// Request policy.
+    /// Request policy for JSON and NDJSON bodies.
     pub plan: Plan,
+    /// Request policy for form fields, query parameters and headers.
+    pub fields: crate::policy::FieldPlans,
     /// Response policy (reveal); empty when the route has no response rules.
     pub response_plan: Plan,
     /// Opens every envelope of this route's domain anywhere in a payload (`piigate reveal`,
@@ -159,7 +161,7 @@ impl Purpose {
 impl Route {
     /// Whether the route rewrites request bodies (and so must be able to parse them).
     pub fn polices_body(&self) -> bool {
-        !self.plan.is_empty()
+        !self.plan.is_empty() || !self.fields.form.is_empty()
     }
 }
 

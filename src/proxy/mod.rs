@@ -13,6 +13,7 @@ pub mod body;
 mod forward;
 mod listener;
 pub mod mint;
+mod police;
 pub mod respond;
 pub mod router;
 mod service;
