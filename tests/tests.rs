@@ -6,5 +6,7 @@
 mod cli;
 mod config;
 mod engine;
+mod forward;
+mod payloads;
 mod proxy;
 mod support;

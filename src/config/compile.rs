@@ -761,6 +761,9 @@ enum Target {
     },
 }
 
+/// A JSON-in-field plan being assembled: (kind, field name, paths, actions).
+type NestedPlan = (FieldKind, String, Vec<(JsonPath, RuleId)>, Vec<Rule>);
+
 /// Compiles rules into the body plan and the field plans. Field rules get their own copies of
 /// the action (actions hold keys and are not `Clone`; copies are derived again, which is
 /// deterministic and happens only at load).
@@ -776,7 +779,7 @@ fn compile_rules(
     let mut body_rules = Vec::new();
     let mut fields = FieldPlans::default();
     // (kind, name) → paths and actions of a JSON-in-field plan, in first-seen order.
-    let mut nested: Vec<(FieldKind, String, Vec<(JsonPath, RuleId)>, Vec<Rule>)> = Vec::new();
+    let mut nested: Vec<NestedPlan> = Vec::new();
     let errors_before = d.error_count();
     for spec in rules {
         let Some(action) = compile_action(spec, side, domain, src, keys, d) else {

@@ -9,6 +9,8 @@
 use super::{Action, Plan};
 
 /// What happens to a selected field.
+// Built once per rule at config load and only borrowed afterwards (see `Action`).
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub enum FieldTarget {
     /// The value is one JSON document rewritten by this plan.
