@@ -25,6 +25,8 @@ pub enum RejectCode {
     NestingTooDeep,
     /// No route matches the request's host and path: piigate is never an open proxy.
     NoRoute,
+    /// The route is at its concurrency limit; retry later (sent with `Retry-After`).
+    Overloaded,
     /// The data subject opted out (`Sec-GPC: 1` / `DNT: 1`) and the route blocks on opt-out.
     OptOutBlocked,
     /// The body is valid but breaks a policy limit (for example nesting past `max_json_depth`).
@@ -45,7 +47,7 @@ pub enum RejectCode {
 
 impl RejectCode {
     /// Every code, for metric pre-registration.
-    pub const ALL: [Self; 15] = [
+    pub const ALL: [Self; 16] = [
         Self::BodyTooLarge,
         Self::Internal,
         Self::MalformedBody,
@@ -54,6 +56,7 @@ impl RejectCode {
         Self::NestingTooDeep,
         Self::NoRoute,
         Self::OptOutBlocked,
+        Self::Overloaded,
         Self::PolicyViolation,
         Self::RequestTimeout,
         Self::TargetNotAllowed,
@@ -74,6 +77,7 @@ impl RejectCode {
             Self::NestingTooDeep => "nesting_too_deep",
             Self::NoRoute => "no_route",
             Self::OptOutBlocked => "opt_out_blocked",
+            Self::Overloaded => "overloaded",
             Self::PolicyViolation => "policy_violation",
             Self::RequestTimeout => "request_timeout",
             Self::TargetNotAllowed => "target_not_allowed",
@@ -95,6 +99,7 @@ impl RejectCode {
             Self::NestingTooDeep => StatusCode::BAD_REQUEST,
             Self::NoRoute => StatusCode::NOT_FOUND,
             Self::OptOutBlocked => StatusCode::UNAVAILABLE_FOR_LEGAL_REASONS,
+            Self::Overloaded => StatusCode::SERVICE_UNAVAILABLE,
             Self::PolicyViolation => StatusCode::UNPROCESSABLE_ENTITY,
             Self::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             Self::TargetNotAllowed => StatusCode::FORBIDDEN,
@@ -124,6 +129,7 @@ impl RejectCode {
             Self::OptOutBlocked => {
                 "the user opted out of this recipient (Sec-GPC or DNT); nothing was forwarded"
             }
+            Self::Overloaded => "the route is at its concurrency limit; retry later",
             Self::PolicyViolation => {
                 "request body breaks a policy limit (for example nesting depth); nothing was forwarded"
             }

@@ -22,5 +22,6 @@ pub mod keys;
 pub mod ops;
 pub mod policy;
 pub mod proxy;
+pub mod reload;
 pub mod rewrite;
 pub mod telemetry;

@@ -13,8 +13,8 @@ use super::diag::{Diagnostics, Source};
 use super::reader::At;
 use super::spec::{ConfigSpec, RouteSpec, RuleSpec, TlsSpec};
 use super::{
-    Admin, Config, DEFAULT_ADMIN_TOKEN_ENV, DEFAULT_KEYRING_ENV, Env, Limits, Purpose, Route,
-    Server, Upstream,
+    Admin, AdminToken, Config, DEFAULT_ADMIN_TOKEN_ENV, DEFAULT_KEYRING_ENV, Env, Limits, Purpose,
+    Route, Server, Upstream,
 };
 use crate::crypto::{EnvelopeOpener, EnvelopeSealer, TokenKey};
 use crate::keys::derive::derive;
@@ -76,7 +76,21 @@ pub fn compile(
             .token_env
             .as_ref()
             .map_or_else(|| DEFAULT_ADMIN_TOKEN_ENV.to_owned(), |t| t.value.clone());
-        listen.map(|listen| Admin { listen, token_env })
+        let token = env.var(&token_env).filter(|t| !t.trim().is_empty()).map(|t| AdminToken::new(&zeroize::Zeroizing::new(t)));
+        if let Some(l) = listen
+            && !l.ip().is_loopback()
+            && token.is_none()
+        {
+            let span = a.listen.as_ref().map_or(0..0, |v| v.span.clone());
+            d.error(
+                src,
+                span,
+                "admin_without_token",
+                format!("the admin listener is not on loopback, so it needs a bearer token in ${token_env}"),
+            )
+            .help(format!("set {token_env} (e.g. `openssl rand -hex 32`) or listen on 127.0.0.1"));
+        }
+        listen.map(|listen| Admin { listen, token_env, token })
     });
 
     let limits = limits(spec, src, d);
@@ -643,6 +657,19 @@ fn compile_route(
         None => limits.max_body_bytes,
     };
 
+    let max_concurrent_requests = match &r.max_concurrent_requests {
+        Some(m) if m.value == 0 || m.value > 1_000_000 => {
+            d.error(
+                src,
+                m.span.clone(),
+                "bad_value",
+                "`max_concurrent_requests` must be between 1 and 1000000",
+            );
+            1024
+        }
+        Some(m) => usize::try_from(m.value).unwrap_or(1024),
+        None => 1024,
+    };
     let request = compile_rules(&r.rules, Side::Request, &domain, src, keys, d);
     let response = compile_rules(&r.response_rules, Side::Response, &domain, src, keys, d);
     let (Some(request), Some(response)) = (request, response) else {
@@ -662,6 +689,7 @@ fn compile_route(
         response_plan: response.0,
         reveal_plan,
         max_body_bytes,
+        max_concurrent_requests,
     })
 }
 

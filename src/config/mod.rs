@@ -62,6 +62,33 @@ pub struct Admin {
     pub listen: SocketAddr,
     /// The env var holding the bearer token.
     pub token_env: String,
+    /// The bearer token, read from `token_env` at load; `None` disables the `/v1` endpoints.
+    pub token: Option<AdminToken>,
+}
+
+/// The admin bearer token: zeroized on drop, never printed, compared in constant time.
+pub struct AdminToken(zeroize::Zeroizing<String>);
+
+impl AdminToken {
+    /// Wraps a token.
+    pub fn new(token: &str) -> Self {
+        Self(zeroize::Zeroizing::new(token.trim().to_owned()))
+    }
+
+    /// Whether `presented` is the token, in time independent of where they differ.
+    pub fn matches(&self, presented: &[u8]) -> bool {
+        use subtle::ConstantTimeEq;
+        // Compare fixed-length digests so the length of the token does not leak either.
+        let a = ring::digest::digest(&ring::digest::SHA256, self.0.as_bytes());
+        let b = ring::digest::digest(&ring::digest::SHA256, presented);
+        a.as_ref().ct_eq(b.as_ref()).into()
+    }
+}
+
+impl std::fmt::Debug for AdminToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AdminToken(<redacted>)")
+    }
 }
 
 /// `[forward_proxy]`, compiled.
@@ -120,6 +147,8 @@ pub struct Route {
     pub reveal_plan: Plan,
     /// Largest request body for this route.
     pub max_body_bytes: usize,
+    /// Requests of this route in flight at once.
+    pub max_concurrent_requests: usize,
 }
 
 /// A route's upstream.

@@ -17,7 +17,10 @@ use tracing::{debug, info, warn};
 
 use super::{Current, Generation, service};
 use crate::config::Config;
+use crate::reload::Reloader;
 use crate::telemetry::events::Listening;
+use crate::telemetry::metrics::{Metrics, SharedMetrics};
+use std::path::PathBuf;
 
 /// How long in-flight requests may run after shutdown begins.
 const DRAIN_DEADLINE: Duration = Duration::from_secs(30);
@@ -31,6 +34,8 @@ pub struct Gateway {
     admin: Option<TcpListener>,
     forward: Option<TcpListener>,
     shutdown_tx: watch::Sender<bool>,
+    metrics: SharedMetrics,
+    reloader: Option<Arc<Reloader>>,
 }
 
 /// Triggers a graceful shutdown of a running [`Gateway`].
@@ -45,11 +50,12 @@ impl ShutdownHandle {
 }
 
 impl Gateway {
-    /// Binds the listeners of `config` (port 0 picks a free port).
+    /// Binds the listeners of `config` (port 0 picks a free port). `source` is the file the
+    /// config came from; with it, SIGHUP and `POST /v1/reload` can reload.
     ///
     /// # Errors
     /// When a socket cannot be bound.
-    pub async fn bind(config: Config) -> std::io::Result<Self> {
+    pub async fn bind(config: Config, source: Option<PathBuf>) -> std::io::Result<Self> {
         let listener = TcpListener::bind(config.server.listen).await?;
         let admin = match &config.admin {
             Some(a) => Some(TcpListener::bind(a.listen).await?),
@@ -59,7 +65,14 @@ impl Gateway {
             Some(f) => Some(TcpListener::bind(f.listen).await?),
             None => None,
         };
-        let current = Arc::new(ArcSwap::from_pointee(Generation::new(config)));
+        let metrics: SharedMetrics = Arc::new(Metrics::new());
+        let current = Arc::new(ArcSwap::from_pointee(Generation::new(
+            config,
+            1,
+            Arc::clone(&metrics),
+        )));
+        let reloader =
+            source.map(|p| Arc::new(Reloader::new(p, Arc::clone(&current), Arc::clone(&metrics))));
         let (shutdown_tx, _) = watch::channel(false);
         Ok(Self {
             current,
@@ -67,6 +80,8 @@ impl Gateway {
             admin,
             forward,
             shutdown_tx,
+            metrics,
+            reloader,
         })
     }
 
@@ -93,6 +108,16 @@ impl Gateway {
         Arc::clone(&self.current)
     }
 
+    /// The reloader, when the gateway knows its config file.
+    pub fn reloader(&self) -> Option<Arc<Reloader>> {
+        self.reloader.clone()
+    }
+
+    /// The metrics registry.
+    pub fn metrics(&self) -> SharedMetrics {
+        Arc::clone(&self.metrics)
+    }
+
     /// A handle that stops the gateway.
     pub fn shutdown_handle(&self) -> ShutdownHandle {
         ShutdownHandle(self.shutdown_tx.clone())
@@ -109,6 +134,8 @@ impl Gateway {
             admin,
             forward,
             shutdown_tx,
+            metrics,
+            reloader,
         } = self;
         let mut stop = shutdown_tx.subscribe();
         let g = current.load();
@@ -127,11 +154,12 @@ impl Gateway {
                 }
                 .emit();
             }
-            tokio::spawn(crate::proxy::admin_serve(
-                l,
-                Arc::clone(&current),
-                shutdown_tx.subscribe(),
-            ))
+            let state = super::admin::AdminState {
+                current: Arc::clone(&current),
+                metrics: Arc::clone(&metrics),
+                reloader: reloader.clone(),
+            };
+            tokio::spawn(super::admin::serve(l, state, shutdown_tx.subscribe()))
         });
         let forward_task = forward.map(|l| {
             if let Ok(addr) = l.local_addr() {
@@ -175,9 +203,12 @@ impl Gateway {
             let _ = stream.set_nodelay(true);
             let current = Arc::clone(&current);
             let watcher = graceful.watcher();
+            let open = metrics.open_connections.clone();
             tokio::spawn(async move {
                 let _permit = permit;
+                open.inc();
                 serve_connection(stream, current, watcher).await;
+                open.dec();
             });
         }
         let _ = shutdown_tx.send(true);

@@ -26,6 +26,7 @@ use crate::telemetry::events::RequestDone;
 #[derive(Debug, Default)]
 struct Tally {
     route: Option<Arc<Route>>,
+    index: Option<usize>,
     counts: ActionCounts,
     bytes_in: usize,
     bytes_out: usize,
@@ -55,6 +56,17 @@ pub(super) async fn handle(
         Ok(resp) => (resp, None),
         Err(code) => (reject(code), Some(code)),
     };
+    let m = tally
+        .index
+        .and_then(|i| generation.metrics.get(i))
+        .unwrap_or(&generation.unrouted);
+    m.answered(resp.status().as_u16(), code);
+    m.applied(&tally.counts);
+    m.bytes(tally.bytes_in, tally.bytes_out);
+    m.reveal_failed(tally.reveal_failures);
+    if code == Some(RejectCode::Overloaded) {
+        m.overloaded();
+    }
     RequestDone {
         route: tally.route.as_ref().map(|r| r.name.as_str()),
         method: &method,
@@ -91,6 +103,14 @@ async fn forward(
     let (index, rest) = found.ok_or(RejectCode::NoRoute)?;
     let route = Arc::clone(&g.config.routes[index]);
     tally.route = Some(Arc::clone(&route));
+    tally.index = Some(index);
+    let metrics = &g.metrics[index];
+    // Beyond the route's concurrency limit: 503 + Retry-After, before reading the body.
+    let Ok(_permit) = Arc::clone(&g.permits[index]).try_acquire_owned() else {
+        return Err(RejectCode::Overloaded);
+    };
+    metrics.in_flight.inc();
+    let _in_flight = InFlight(&metrics.in_flight);
     let client = &g.clients[index];
     let limits = &g.config.limits;
     let (mut parts, incoming) = req.into_parts();
@@ -104,6 +124,7 @@ async fn forward(
         Err(incoming)
     };
     // Policing is synchronous: everything below runs to completion before a byte goes out.
+    let policing = Instant::now();
     let upstream_req = {
         let mut nonces = OsNonces::new();
         let mut cx = ApplyCx::new(&mut nonces);
@@ -130,8 +151,15 @@ async fn forward(
         tally.counts = cx.counts;
         req
     };
+    metrics
+        .rewrite_seconds
+        .observe(policing.elapsed().as_secs_f64());
+    let upstream_started = Instant::now();
 
     let sent = tokio::time::timeout(limits.upstream_timeout, client.request(upstream_req)).await;
+    metrics
+        .upstream_seconds
+        .observe(upstream_started.elapsed().as_secs_f64());
     let resp = match sent {
         Err(_) => return Err(RejectCode::UpstreamTimeout),
         Ok(Err(e)) => return Err(classify_upstream_error(&e)),
@@ -163,6 +191,15 @@ async fn forward(
         .headers
         .insert(header::CONTENT_LENGTH, body.len().into());
     Ok(Response::from_parts(parts, full(body)))
+}
+
+/// Decrements the route's in-flight gauge when the request ends, however it ends.
+struct InFlight<'a>(&'a prometheus_client::metrics::gauge::Gauge);
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.dec();
+    }
 }
 
 fn classify_upstream_error(e: &hyper_util::client::legacy::Error) -> RejectCode {

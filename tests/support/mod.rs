@@ -301,7 +301,9 @@ impl TestGateway {
             Ok(l) => l,
             Err(d) => panic!("test config does not load:\n{d}"),
         };
-        let gw = Gateway::bind(loaded.config).await.expect("bind gateway");
+        let gw = Gateway::bind(loaded.config, Some(path.clone()))
+            .await
+            .expect("bind gateway");
         let addr = gw.local_addr().expect("addr");
         let admin = gw.admin_addr();
         let forward = gw.forward_proxy_addr();
