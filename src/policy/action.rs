@@ -660,6 +660,9 @@ fn mask(text: &str, keep_last: usize, out: &mut Vec<u8>) {
 }
 
 #[cfg(test)]
+mod props;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 
