@@ -158,6 +158,21 @@ fn per_field(c: &mut Criterion) {
                 )
             })
         });
+        if size == SIZES[0] {
+            // Key-setup costs that the keyed actions pay per field (XAES derives an AES-256-GCM
+            // key per message; GCM-SIV derives two subkeys per message).
+            g.bench_function("setup/aes256gcm_new", |b| {
+                b.iter(|| black_box(aes_gcm::Aes256Gcm::new_from_slice(black_box(&[7; 32]))))
+            });
+            let xaes = piigate::crypto::xaes::XaesKey::new(&SecretKey::from_bytes([7; 32]));
+            g.bench_function("floor/xaes_seal_raw", |b| {
+                b.iter(|| {
+                    buf.clear();
+                    buf.extend_from_slice(black_box(&raw));
+                    black_box(xaes.seal_in_place(&[1; 24], b"", &mut buf))
+                })
+            });
+        }
         g.bench_function("floor/hmac_sha256", |b| {
             b.iter(|| black_box(ring::hmac::sign(&hmac, black_box(&raw))))
         });

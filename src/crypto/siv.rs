@@ -20,9 +20,10 @@
 //! of CMAC + S2V + CTR), and it is faster on hardware with AES-NI/CLMUL. Both are DAE-secure;
 //! see `docs/CRYPTO.md` for the bound.
 
+use aes::Aes256Enc;
 use aes_gcm_siv::aead::AeadInPlace;
 use aes_gcm_siv::aead::generic_array::GenericArray;
-use aes_gcm_siv::{Aes256GcmSiv, KeyInit, Nonce, Tag};
+use aes_gcm_siv::{AesGcmSiv, KeyInit, Nonce, Tag};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
@@ -39,9 +40,13 @@ pub const TAG_LEN: usize = 16;
 /// The fixed nonce of format `pgd1`. Determinism is the point; the synthetic IV does the rest.
 const FIXED_NONCE: [u8; 12] = [0; 12];
 
+/// AES-256-GCM-SIV over the encrypt-only AES key schedule (GCM-SIV, like GCM, only runs AES
+/// forwards; skipping the decryption round keys trims the per-message subkey setup).
+type Aes256GcmSivEnc = AesGcmSiv<Aes256Enc>;
+
 /// An AES-256-GCM-SIV key (key-generating key, zeroized on drop by the `aes` crate).
 #[derive(Clone)]
-pub struct SivKey(Aes256GcmSiv);
+pub struct SivKey(Aes256GcmSivEnc);
 
 /// Seals deterministic envelopes under one key.
 #[derive(Debug)]
@@ -55,7 +60,7 @@ pub struct DetSealer {
 impl SivKey {
     /// Prepares a key from a derived working key.
     pub fn new(key: &SecretKey) -> Self {
-        Self(Aes256GcmSiv::new(GenericArray::from_slice(key.expose())))
+        Self(Aes256GcmSivEnc::new(GenericArray::from_slice(key.expose())))
     }
 
     /// Encrypts `buf` in place under the fixed nonce and returns the tag.

@@ -227,15 +227,27 @@ pub fn sha256_hex(data: &[u8], out: &mut Vec<u8>) {
 
 fn email(preset: HashPreset, text: &str, buf: &mut Vec<u8>) -> bool {
     let t = text.trim();
-    for c in t.chars() {
-        if c.is_whitespace() {
-            // Google strips intermediate whitespace; for Meta an inner space means not an email.
-            if preset == HashPreset::Google {
-                continue;
+    // Google strips intermediate whitespace; for Meta an inner space means not an email.
+    if t.is_ascii() {
+        for b in t.bytes() {
+            if b.is_ascii_whitespace() {
+                if preset == HashPreset::Google {
+                    continue;
+                }
+                return false;
             }
-            return false;
+            buf.push(b.to_ascii_lowercase());
         }
-        push_lower(c, buf);
+    } else {
+        for c in t.chars() {
+            if c.is_whitespace() {
+                if preset == HashPreset::Google {
+                    continue;
+                }
+                return false;
+            }
+            push_lower(c, buf);
+        }
     }
     let Some(at) = buf.iter().position(|&b| b == b'@') else {
         return false;
