@@ -10,3 +10,4 @@ mod forward;
 mod payloads;
 mod proxy;
 mod support;
+mod vectors;
