@@ -17,6 +17,7 @@
 //! `rewrite` and `crypto` build without tokio and hyper, which keeps them fuzzable and benchable.
 
 pub mod audit;
+pub mod codec;
 pub mod config;
 pub mod crypto;
 pub mod error;
@@ -24,6 +25,7 @@ pub mod keys;
 pub mod ops;
 pub mod policy;
 pub mod proxy;
+pub mod reload;
 pub mod rewrite;
 pub mod store;
 pub mod telemetry;

@@ -9,9 +9,9 @@ use anyhow::Context as _;
 use clap::{Parser, Subcommand, ValueEnum};
 use piigate::config::{self, ProcessEnv};
 use piigate::keys::{KeyId, KeyStatus, generate_entry};
-use piigate::proxy::{Gateway, Generation};
+use piigate::proxy::Gateway;
 use piigate::telemetry::{self, LogFormat};
-use tracing::{error, info};
+use tracing::info;
 
 /// PII pseudonymisation and encryption gateway.
 #[derive(Parser)]
@@ -216,12 +216,12 @@ fn serve(path: &Path, log: LogArg) -> anyhow::Result<ExitCode> {
     }
     let rt = rt.build().context("cannot start the async runtime")?;
     rt.block_on(async move {
-        let gateway = Gateway::bind(loaded.config)
+        let gateway = Gateway::bind(loaded.config, Some(path.to_path_buf()))
             .await
             .context("cannot bind the listeners")?;
-        let current = gateway.current();
-        let reload_path = path.to_path_buf();
-        tokio::spawn(reload_on_sighup(reload_path, current));
+        if let Some(reloader) = gateway.reloader() {
+            tokio::spawn(reload_on_sighup(reloader));
+        }
         gateway
             .run(shutdown_signal())
             .await
@@ -233,7 +233,7 @@ fn serve(path: &Path, log: LogArg) -> anyhow::Result<ExitCode> {
 }
 
 /// SIGHUP re-reads the config and keyring; a bad file keeps the old generation serving.
-async fn reload_on_sighup(path: PathBuf, current: piigate::proxy::Current) {
+async fn reload_on_sighup(reloader: Arc<piigate::reload::Reloader>) {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
@@ -241,26 +241,13 @@ async fn reload_on_sighup(path: PathBuf, current: piigate::proxy::Current) {
             return;
         };
         while hup.recv().await.is_some() {
-            match config::load(&path, &ProcessEnv) {
-                Ok(l) => {
-                    current.store(Arc::new(Generation::new(l.config)));
-                    info!("Configuration reloaded.");
-                }
-                Err(d) => {
-                    error!(
-                        errors = d.error_count(),
-                        "Reload rejected; the previous configuration keeps serving."
-                    );
-                    for diag in d.items() {
-                        error!(diagnostic = %diag, "Reload problem.");
-                    }
-                }
-            }
+            // Success and failure are logged by the reloader itself.
+            let _ = reloader.reload().await;
         }
     }
     #[cfg(not(unix))]
     {
-        let _ = (path, current);
+        let _ = reloader;
     }
 }
 

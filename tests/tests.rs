@@ -6,6 +6,10 @@
 mod audit;
 mod cli;
 mod config;
+mod engine;
+mod forward;
+mod payloads;
 mod proxy;
 mod store;
 mod support;
+mod vectors;

@@ -13,8 +13,8 @@ use super::diag::{Diagnostics, Source};
 use super::reader::At;
 use super::spec::{ConfigSpec, RouteSpec, RuleSpec, TlsSpec};
 use super::{
-    Admin, Config, DEFAULT_ADMIN_TOKEN_ENV, DEFAULT_KEYRING_ENV, Env, Limits, Purpose, Route,
-    Server, Upstream,
+    Admin, AdminToken, Config, DEFAULT_ADMIN_TOKEN_ENV, DEFAULT_KEYRING_ENV, Env, Limits, Purpose,
+    Route, Server, Upstream,
 };
 use crate::crypto::{EnvelopeOpener, EnvelopeSealer, TokenKey};
 use crate::keys::derive::derive;
@@ -22,7 +22,9 @@ use crate::keys::{Keyring, Purpose as KeyPurpose};
 use crate::policy::action::{
     EncryptAction, MaskAction, Normalize, RedactAction, RevealAction, TokenizeAction,
 };
-use crate::policy::{Action, Automaton, JsonPath, Plan, Rule, RuleId, selector};
+use crate::policy::{
+    Action, Automaton, FieldPlans, FieldRule, FieldTarget, JsonPath, Plan, Rule, RuleId, selector,
+};
 
 /// The keyring, loaded once per compile, with where it came from.
 struct KeySource {
@@ -74,7 +76,21 @@ pub fn compile(
             .token_env
             .as_ref()
             .map_or_else(|| DEFAULT_ADMIN_TOKEN_ENV.to_owned(), |t| t.value.clone());
-        listen.map(|listen| Admin { listen, token_env })
+        let token = env.var(&token_env).filter(|t| !t.trim().is_empty()).map(|t| AdminToken::new(&zeroize::Zeroizing::new(t)));
+        if let Some(l) = listen
+            && !l.ip().is_loopback()
+            && token.is_none()
+        {
+            let span = a.listen.as_ref().map_or(0..0, |v| v.span.clone());
+            d.error(
+                src,
+                span,
+                "admin_without_token",
+                format!("the admin listener is not on loopback, so it needs a bearer token in ${token_env}"),
+            )
+            .help(format!("set {token_env} (e.g. `openssl rand -hex 32`) or listen on 127.0.0.1"));
+        }
+        listen.map(|listen| Admin { listen, token_env, token })
     });
 
     let limits = limits(spec, src, d);
@@ -96,15 +112,10 @@ pub fn compile(
             }
         }
     }
-    if let Some(f) = &spec.forward_proxy {
-        d.error(
-            src,
-            f.span.clone(),
-            "unsupported",
-            "`[forward_proxy]` is not supported by this version yet",
-        )
-        .help("remove the table, or run piigate as a reverse proxy with [[routes]]");
-    }
+    let forward_proxy = spec
+        .forward_proxy
+        .as_ref()
+        .and_then(|f| forward_proxy(f, src, &resolve, d));
 
     let mut routes = Vec::new();
     let mut names = HashSet::new();
@@ -154,6 +165,17 @@ pub fn compile(
         Some(Some(a)) => Some(a),
         None => None,
     };
+    if let Some(f) = &spec.forward_proxy
+        && forward_proxy.is_some()
+        && !routes.iter().any(|r| r.host.is_some())
+    {
+        d.warning(
+            src,
+            f.span.clone(),
+            "no_hosts",
+            "no route names a `host`, so the forward proxy will refuse every target",
+        );
+    }
     Some(Config {
         server: Server {
             listen: listen?,
@@ -161,10 +183,61 @@ pub fn compile(
             workers,
         },
         admin,
+        forward_proxy,
         limits,
         routes,
         key_ids,
     })
+}
+
+fn forward_proxy(
+    f: &super::spec::ForwardProxySpec,
+    src: Source<'_>,
+    resolve: &dyn Fn(&str) -> PathBuf,
+    d: &mut Diagnostics,
+) -> Option<super::ForwardProxy> {
+    let listen = socket(f.listen.as_ref(), "127.0.0.1:3128", src, d);
+    let read = |v: &Option<At<String>>, what: &str, d: &mut Diagnostics| -> Option<String> {
+        let Some(v) = v else {
+            d.error(
+                src,
+                f.span.clone(),
+                "missing_key",
+                format!("[forward_proxy] is missing `{what}`"),
+            );
+            return None;
+        };
+        match std::fs::read_to_string(resolve(&v.value)) {
+            Ok(t) => Some(t),
+            Err(e) => {
+                d.error(
+                    src,
+                    v.span.clone(),
+                    "unreadable_file",
+                    format!("cannot read `{}`: {e}", v.value),
+                );
+                None
+            }
+        }
+    };
+    let cert = read(&f.ca_cert, "ca_cert", d);
+    let key = read(&f.ca_key, "ca_key", d);
+    let (cert, key) = (cert?, key?);
+    match crate::proxy::mint::Minter::from_pem(&cert, &key) {
+        Ok(m) => Some(super::ForwardProxy {
+            listen: listen?,
+            minter: Arc::new(m),
+        }),
+        Err(e) => {
+            d.error(
+                src,
+                f.span.clone(),
+                "bad_tls",
+                format!("interception CA: {e}"),
+            );
+            None
+        }
+    }
 }
 
 fn socket(
@@ -584,8 +657,24 @@ fn compile_route(
         None => limits.max_body_bytes,
     };
 
-    let plan = compile_plan(&r.rules, Side::Request, &domain, src, keys, d);
-    let response_plan = compile_plan(&r.response_rules, Side::Response, &domain, src, keys, d);
+    let max_concurrent_requests = match &r.max_concurrent_requests {
+        Some(m) if m.value == 0 || m.value > 1_000_000 => {
+            d.error(
+                src,
+                m.span.clone(),
+                "bad_value",
+                "`max_concurrent_requests` must be between 1 and 1000000",
+            );
+            1024
+        }
+        Some(m) => usize::try_from(m.value).unwrap_or(1024),
+        None => 1024,
+    };
+    let request = compile_rules(&r.rules, Side::Request, &domain, src, keys, d);
+    let response = compile_rules(&r.response_rules, Side::Response, &domain, src, keys, d);
+    let (Some(request), Some(response)) = (request, response) else {
+        return None;
+    };
     let reveal_plan = reveal_everything(&domain, keys);
     Some(Route {
         name: name.value.clone(),
@@ -595,10 +684,12 @@ fn compile_route(
         upstream_tls,
         domain,
         purpose,
-        plan: plan?,
-        response_plan: response_plan?,
+        plan: request.0,
+        fields: request.1,
+        response_plan: response.0,
         reveal_plan,
         max_body_bytes,
+        max_concurrent_requests,
     })
 }
 
@@ -611,22 +702,22 @@ fn not_yet(
     src: Source<'_>,
     d: &mut Diagnostics,
 ) {
-    if let Some(v) = v {
-        if Some(v.value.as_str()) != default {
-            d.error(
-                src,
-                v.span.clone(),
-                "unsupported",
-                format!(
-                    "`{key} = \"{}\"` is not supported by this version yet",
-                    v.value
-                ),
-            )
-            .help(match default {
-                Some(def) => format!("remove the key or set {key} = \"{def}\""),
-                None => format!("remove `{key}`"),
-            });
-        }
+    if let Some(v) = v
+        && Some(v.value.as_str()) != default
+    {
+        d.error(
+            src,
+            v.span.clone(),
+            "unsupported",
+            format!(
+                "`{key} = \"{}\"` is not supported by this version yet",
+                v.value
+            ),
+        )
+        .help(match default {
+            Some(def) => format!("remove the key or set {key} = \"{def}\""),
+            None => format!("remove `{key}`"),
+        });
     }
 }
 
@@ -678,32 +769,66 @@ enum Side {
     Response,
 }
 
-fn compile_plan(
+/// Which named-field kind a selector addresses.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum FieldKind {
+    Form,
+    Header,
+    Query,
+}
+
+/// A parsed selector.
+enum Target {
+    /// A JSONPath into the JSON (or NDJSON) body.
+    Json(JsonPath),
+    /// A named field, as a whole or (with `=>`) as a JSON document.
+    Field {
+        kind: FieldKind,
+        name: String,
+        json: Option<JsonPath>,
+    },
+}
+
+/// A JSON-in-field plan being assembled: (kind, field name, paths, actions).
+type NestedPlan = (FieldKind, String, Vec<(JsonPath, RuleId)>, Vec<Rule>);
+
+/// Compiles rules into the body plan and the field plans. Field rules get their own copies of
+/// the action (actions hold keys and are not `Clone`; copies are derived again, which is
+/// deterministic and happens only at load).
+fn compile_rules(
     rules: &[RuleSpec],
     side: Side,
     domain: &str,
     src: Source<'_>,
     keys: &KeySource,
     d: &mut Diagnostics,
-) -> Option<Plan> {
+) -> Option<(Plan, FieldPlans)> {
     let mut paths: Vec<(JsonPath, RuleId)> = Vec::new();
-    let mut compiled = Vec::new();
+    let mut body_rules = Vec::new();
+    let mut fields = FieldPlans::default();
+    // (kind, name) → paths and actions of a JSON-in-field plan, in first-seen order.
+    let mut nested: Vec<NestedPlan> = Vec::new();
     let errors_before = d.error_count();
     for spec in rules {
-        let Ok(id) = RuleId::try_from(compiled.len()) else {
-            d.error(
-                src,
-                spec.span.clone(),
-                "too_many_rules",
-                "a route may have at most 65535 rules",
-            );
-            break;
+        let Some(action) = compile_action(spec, side, domain, src, keys, d) else {
+            // Still check the selectors, so every problem is reported in one run.
+            for sel in &spec.select {
+                let _ = parse_selector(sel, side, src, d);
+            }
+            continue;
         };
-        let action = compile_action(spec, side, domain, src, keys, d);
-        let is_drop = matches!(action, Some(Action::Drop));
+        let is_drop = action.is_drop();
+        let mut action = Some(action);
+        // Later copies are compiled quietly: the first compile already reported any problem.
+        let mut copy = || {
+            action
+                .take()
+                .or_else(|| compile_action(spec, side, domain, src, keys, &mut Diagnostics::new()))
+        };
+        let mut body_id = None;
         for sel in &spec.select {
-            match parse_selector(sel, src, d) {
-                Some(path) if is_drop && path.steps.is_empty() => {
+            match parse_selector(sel, side, src, d) {
+                Some(Target::Json(path)) if is_drop && path.steps.is_empty() => {
                     d.error(
                         src,
                         sel.span.clone(),
@@ -712,28 +837,104 @@ fn compile_plan(
                     )
                     .help("select the members to drop, e.g. \"$.context\"");
                 }
-                Some(path) => paths.push((path, id)),
+                Some(Target::Json(path)) => {
+                    let id = match body_id {
+                        Some(id) => id,
+                        None => {
+                            let Ok(id) = RuleId::try_from(body_rules.len()) else {
+                                d.error(
+                                    src,
+                                    spec.span.clone(),
+                                    "too_many_rules",
+                                    "a route may have at most 65535 rules",
+                                );
+                                return None;
+                            };
+                            body_rules.push(Rule { action: copy()? });
+                            body_id = Some(id);
+                            id
+                        }
+                    };
+                    paths.push((path, id));
+                }
+                Some(Target::Field {
+                    kind,
+                    name,
+                    json: None,
+                }) => {
+                    let plan = match kind {
+                        FieldKind::Form => &mut fields.form,
+                        FieldKind::Header => &mut fields.header,
+                        FieldKind::Query => &mut fields.query,
+                    };
+                    plan.rules.push(FieldRule {
+                        name: name.into(),
+                        target: FieldTarget::Whole(copy()?),
+                    });
+                }
+                Some(Target::Field {
+                    kind,
+                    name,
+                    json: Some(path),
+                }) => {
+                    let at = match nested
+                        .iter()
+                        .position(|(k, n, _, _)| *k == kind && *n == name)
+                    {
+                        Some(at) => at,
+                        None => {
+                            nested.push((kind, name.clone(), Vec::new(), Vec::new()));
+                            // Reserve the field's place in declaration order.
+                            let plan = match kind {
+                                FieldKind::Form => &mut fields.form,
+                                FieldKind::Header | FieldKind::Query => &mut fields.query,
+                            };
+                            plan.rules.push(FieldRule {
+                                name: name.clone().into(),
+                                target: FieldTarget::Json(Plan::empty()),
+                            });
+                            nested.len() - 1
+                        }
+                    };
+                    let (_, _, paths, actions) = &mut nested[at];
+                    let id = RuleId::try_from(actions.len()).unwrap_or(RuleId::MAX);
+                    actions.push(Rule { action: copy()? });
+                    paths.push((path, id));
+                }
                 None => {}
             }
-        }
-        if let Some(action) = action {
-            compiled.push(Rule { action });
         }
     }
     if d.error_count() > errors_before {
         return None;
     }
-    match Automaton::build(&paths) {
-        Ok(automaton) => Some(Plan {
-            automaton,
-            rules: compiled,
-        }),
-        Err(e) => {
-            let span = rules.first().map_or(0..0, |r| r.span.clone());
-            d.error(src, span, "bad_selector", e.to_string());
-            None
+    let build = |paths: &[(JsonPath, RuleId)], compiled: Vec<Rule>, d: &mut Diagnostics| {
+        match Automaton::build(paths) {
+            Ok(automaton) => Some(Plan {
+                automaton,
+                rules: compiled,
+            }),
+            Err(e) => {
+                let span = rules.first().map_or(0..0, |r| r.span.clone());
+                d.error(src, span, "bad_selector", e.to_string());
+                None
+            }
+        }
+    };
+    let body = build(&paths, body_rules, d)?;
+    for (kind, name, paths, actions) in nested {
+        let plan = build(&paths, actions, d)?;
+        let list = match kind {
+            FieldKind::Form => &mut fields.form,
+            FieldKind::Header | FieldKind::Query => &mut fields.query,
+        };
+        if let Some(slot) = list.rules.iter_mut().find(|r| {
+            *r.name == *name && matches!(r.target, FieldTarget::Json(ref p) if p.is_empty())
+        }) {
+            slot.target = FieldTarget::Json(plan);
         }
     }
+    Some((body, fields))
 }
 
 /// A plan that selects the whole document with `reveal`, so every envelope of `domain` opens.
@@ -769,38 +970,124 @@ fn opener(ring: &Keyring, domain: &str) -> RevealAction {
     }
 }
 
-fn parse_selector(sel: &At<String>, src: Source<'_>, d: &mut Diagnostics) -> Option<JsonPath> {
+fn parse_selector(
+    sel: &At<String>,
+    side: Side,
+    src: Source<'_>,
+    d: &mut Diagnostics,
+) -> Option<Target> {
     let text = sel.value.as_str();
-    if let Some((kind, _)) = text
-        .split_once(':')
-        .filter(|(k, _)| matches!(*k, "form" | "query" | "header"))
-    {
-        d.error(
-            src,
-            sel.span.clone(),
-            "unsupported",
-            format!("`{kind}:` selectors are not supported by this version yet"),
-        )
-        .help("JSON selectors start with `$`, e.g. \"$.traits.email\"");
-        return None;
+    let field = text.split_once(':').and_then(|(k, rest)| {
+        let kind = match k {
+            "form" => FieldKind::Form,
+            "query" => FieldKind::Query,
+            "header" => FieldKind::Header,
+            _ => return None,
+        };
+        Some((kind, rest))
+    });
+    if let Some((kind, rest)) = field {
+        if side == Side::Response {
+            d.error(
+                src,
+                sel.span.clone(),
+                "bad_selector",
+                "response rules select JSON values (`$…`), not fields",
+            );
+            return None;
+        }
+        let (name, json) = match rest.split_once("=>") {
+            Some((name, path)) => (name, Some(path.trim())),
+            None => (rest, None),
+        };
+        let name = name.trim();
+        if name.is_empty() {
+            d.error(
+                src,
+                sel.span.clone(),
+                "bad_selector",
+                "a field selector needs a name, e.g. \"form:email\"",
+            );
+            return None;
+        }
+        if kind == FieldKind::Header {
+            if json.is_some() {
+                d.error(
+                    src,
+                    sel.span.clone(),
+                    "bad_selector",
+                    "`=>` (JSON inside a field) applies to form and query fields, not headers",
+                );
+                return None;
+            }
+            if http::HeaderName::from_bytes(name.as_bytes()).is_err() {
+                d.error(
+                    src,
+                    sel.span.clone(),
+                    "bad_selector",
+                    format!("`{name}` is not a valid header name"),
+                );
+                return None;
+            }
+            if matches!(
+                name.to_ascii_lowercase().as_str(),
+                "host"
+                    | "content-length"
+                    | "transfer-encoding"
+                    | "connection"
+                    | "content-encoding"
+                    | "content-type"
+            ) {
+                d.error(
+                    src,
+                    sel.span.clone(),
+                    "bad_selector",
+                    format!(
+                        "`{name}` frames the request; piigate manages it and rules cannot change it"
+                    ),
+                );
+                return None;
+            }
+        }
+        let json = match json {
+            None => None,
+            Some(path) => {
+                let offset = text[..text.len() - path.len()].chars().count();
+                Some(parse_json_path(path, sel, offset, src, d)?)
+            }
+        };
+        let name = if kind == FieldKind::Header {
+            name.to_ascii_lowercase()
+        } else {
+            name.to_owned()
+        };
+        return Some(Target::Field { kind, name, json });
     }
-    match selector::parse(text) {
+    parse_json_path(text, sel, 0, src, d).map(Target::Json)
+}
+
+/// Parses the JSONPath at char offset `offset` of the selector text, locating errors in the file.
+fn parse_json_path(
+    path: &str,
+    sel: &At<String>,
+    offset: usize,
+    src: Source<'_>,
+    d: &mut Diagnostics,
+) -> Option<JsonPath> {
+    match selector::parse(path) {
         Ok(p) => Some(p),
         Err(e) => {
-            // Point at the offending character: +1 skips the opening quote of the TOML string.
+            // +1 skips the opening quote of the TOML string.
+            let text = sel.value.as_str();
+            let chars = offset + e.offset;
             let at = sel.span.start
                 + 1
                 + text
                     .char_indices()
-                    .nth(e.offset)
+                    .nth(chars)
                     .map_or(text.len(), |(i, _)| i);
-            d.error(
-                src,
-                at..at,
-                "bad_selector",
-                format!("invalid selector: {}", e.message),
-            )
-            .help("supported: $.a.b  $['a b']  $.a[*]  $.a[0]  $..email  $.*");
+            d.error(src, at..at, "bad_selector", format!("invalid selector: {}", e.message))
+                .help("supported: $.a.b  $['a b']  $.a[*]  $.a[0]  $..email  $.*  form:NAME  query:NAME  header:NAME  form:NAME=>$.path");
             None
         }
     }
@@ -864,16 +1151,16 @@ fn compile_action(
         "luhn",
         r.luhn.as_ref().map(|v| v.span.clone()),
     ))) {
-        if let Some(span) = span {
-            if !allowed.contains(&opt) {
-                d.error(
-                    src,
-                    span,
-                    "bad_option",
-                    format!("`{opt}` does not apply to action `{name}`"),
-                );
-                ok = false;
-            }
+        if let Some(span) = span
+            && !allowed.contains(&opt)
+        {
+            d.error(
+                src,
+                span,
+                "bad_option",
+                format!("`{opt}` does not apply to action `{name}`"),
+            );
+            ok = false;
         }
     }
     match (side, name) {

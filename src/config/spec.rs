@@ -148,6 +148,8 @@ pub struct RouteSpec {
     pub purpose: Option<At<String>>,
     /// `max_body_bytes`: overrides `[limits]` for this route.
     pub max_body_bytes: Option<At<u64>>,
+    /// `max_concurrent_requests`: in flight at once; beyond it 503 + `Retry-After`. Default 1024.
+    pub max_concurrent_requests: Option<At<u64>>,
     /// `[[routes.rules]]`: request rewriting.
     pub rules: Vec<RuleSpec>,
     /// `[[routes.response_rules]]`: response rewriting (reveal).
@@ -218,6 +220,7 @@ const ROUTE: &[&str] = &[
     "on_opt_out",
     "purpose",
     "max_body_bytes",
+    "max_concurrent_requests",
     "rules",
     "response_rules",
 ];
@@ -338,6 +341,7 @@ pub fn read(src: Source<'_>, d: &mut Diagnostics) -> ConfigSpec {
             on_opt_out: r.string(d, "on_opt_out"),
             purpose: r.string(d, "purpose"),
             max_body_bytes: r.uint(d, "max_body_bytes"),
+            max_concurrent_requests: r.uint(d, "max_concurrent_requests"),
             rules: read_rules(&r, d, "rules"),
             response_rules: read_rules(&r, d, "response_rules"),
         };

@@ -1,26 +1,41 @@
-//! The admin listener: health and readiness.
+//! The admin listener.
 //!
-//! Separate port, plain HTTP, meant for loopback or a pod network. Endpoints that reveal or
-//! change anything require the bearer token and arrive with the data-subject and operations
-//! work; health and readiness need none.
+//! Separate port, plain HTTP, meant for loopback or a pod network. `/healthz`, `/readyz` and
+//! `/metrics` are open (probes and scrapers); every `/v1` endpoint needs
+//! `Authorization: Bearer <token>` with the token from `[admin] token_env`, compared in
+//! constant time. Without a configured token the `/v1` endpoints are disabled, and a
+//! non-loopback admin address without a token is refused at load.
 
 use std::convert::Infallible;
+use std::sync::Arc;
 
 use bytes::Bytes;
-use http::{Method, Request, Response, StatusCode, header};
+use http::{HeaderValue, Method, Request, Response, StatusCode, header};
 use hyper::body::Incoming;
 use hyper::service::service_fn;
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use super::respond::full;
-use super::{Body, Current};
+use super::{Body, Current, police};
+use crate::crypto::OsNonces;
+use crate::policy::ApplyCx;
+use crate::reload::Reloader;
+use crate::telemetry::metrics::SharedMetrics;
+
+/// What admin handlers need.
+#[derive(Clone)]
+pub(crate) struct AdminState {
+    pub(crate) current: Current,
+    pub(crate) metrics: SharedMetrics,
+    pub(crate) reloader: Option<Arc<Reloader>>,
+}
 
 /// Serves admin requests until `stop` flips.
 pub(crate) async fn serve(
     listener: TcpListener,
-    current: Current,
+    state: AdminState,
     mut stop: watch::Receiver<bool>,
 ) {
     loop {
@@ -31,33 +46,183 @@ pub(crate) async fn serve(
                 Err(_) => continue,
             },
         };
-        let current = current.clone();
+        let state = state.clone();
         tokio::spawn(async move {
             let svc = service_fn(move |req| {
-                let current = current.clone();
-                async move { Ok::<_, Infallible>(route(&current, &req)) }
+                let state = state.clone();
+                async move { Ok::<_, Infallible>(route(state, req).await) }
             });
-            let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
-                .serve_connection(TokioIo::new(stream), svc)
-                .await;
+            let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+            builder
+                .http1()
+                .timer(TokioTimer::new())
+                .header_read_timeout(std::time::Duration::from_secs(10));
+            let _ = builder.serve_connection(TokioIo::new(stream), svc).await;
         });
     }
 }
 
-fn route(current: &Current, req: &Request<Incoming>) -> Response<Body> {
-    match (req.method(), req.uri().path()) {
+async fn route(state: AdminState, req: Request<Incoming>) -> Response<Body> {
+    let path = req.uri().path().to_owned();
+    let method = req.method().clone();
+    match (&method, path.as_str()) {
         (&Method::GET, "/healthz") => json(StatusCode::OK, r#"{"status":"ok"}"#.to_owned()),
         (&Method::GET, "/readyz") => {
-            let g = current.load();
+            let g = state.current.load();
             json(
                 StatusCode::OK,
-                format!(r#"{{"status":"ready","routes":{}}}"#, g.config.routes.len()),
+                format!(
+                    r#"{{"status":"ready","generation":{},"routes":{}}}"#,
+                    g.number,
+                    g.config.routes.len()
+                ),
             )
         }
-        _ => json(
-            StatusCode::NOT_FOUND,
-            r#"{"error":{"code":"not_found","message":"no such admin endpoint"}}"#.to_owned(),
-        ),
+        (&Method::GET, "/metrics") => {
+            let mut r = Response::new(full(Bytes::from(state.metrics.encode())));
+            r.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static(
+                    "application/openmetrics-text; version=1.0.0; charset=utf-8",
+                ),
+            );
+            r
+        }
+        (_, p) if p.starts_with("/v1/") => {
+            if let Some(resp) = authorize(&state, &req) {
+                return resp;
+            }
+            v1(state, req, &method, &path).await
+        }
+        _ => error(StatusCode::NOT_FOUND, "not_found", "no such admin endpoint"),
+    }
+}
+
+/// `None` when the request may proceed, else the refusal to send.
+fn authorize(state: &AdminState, req: &Request<Incoming>) -> Option<Response<Body>> {
+    let g = state.current.load();
+    let Some(token) = g.config.admin.as_ref().and_then(|a| a.token.as_ref()) else {
+        return Some(error(
+            StatusCode::FORBIDDEN,
+            "admin_disabled",
+            "the /v1 admin endpoints are disabled: no bearer token is configured ([admin] token_env)",
+        ));
+    };
+    let presented = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.as_bytes().strip_prefix(b"Bearer "))
+        .unwrap_or_default();
+    if presented.is_empty() || !token.matches(presented) {
+        let mut r = error(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "a valid bearer token is required",
+        );
+        r.headers_mut()
+            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        return Some(r);
+    }
+    None
+}
+
+async fn v1(
+    state: AdminState,
+    req: Request<Incoming>,
+    method: &Method,
+    path: &str,
+) -> Response<Body> {
+    let segments: Vec<&str> = path.trim_start_matches("/v1/").split('/').collect();
+    match (method, segments.as_slice()) {
+        (&Method::POST, ["reload"]) => {
+            let Some(reloader) = &state.reloader else {
+                return error(
+                    StatusCode::CONFLICT,
+                    "reload_unavailable",
+                    "this gateway was not started from a config file",
+                );
+            };
+            match reloader.reload().await {
+                Ok(n) => json(
+                    StatusCode::OK,
+                    format!(r#"{{"status":"reloaded","generation":{n}}}"#),
+                ),
+                Err(d) => {
+                    // Diagnostics name config locations and key names, never keyring material.
+                    let items: Vec<serde_json::Value> = d
+                        .items()
+                        .iter()
+                        .map(|x| serde_json::Value::String(x.to_string()))
+                        .collect();
+                    let body = serde_json::json!({
+                        "error": {"code": "reload_failed", "message": "the new configuration was rejected; the previous one keeps serving"},
+                        "diagnostics": items,
+                    });
+                    json(StatusCode::UNPROCESSABLE_ENTITY, body.to_string())
+                }
+            }
+        }
+        (&Method::POST, ["preview" | "reveal", name]) => {
+            let op = segments[0];
+            let generation = state.current.load_full();
+            let Some(route) = generation
+                .config
+                .routes
+                .iter()
+                .find(|r| r.name == *name)
+                .cloned()
+            else {
+                return error(StatusCode::NOT_FOUND, "no_route", "no route has this name");
+            };
+            let limits = generation.config.limits.clone();
+            let (parts, body) = req.into_parts();
+            let raw =
+                match super::body::collect(body, limits.max_body_bytes, limits.request_timeout)
+                    .await
+                {
+                    Ok(b) => b,
+                    Err(code) => return error(code.status(), code.as_str(), code.message()),
+                };
+            if op == "preview" {
+                let mut nonces = OsNonces::new();
+                let mut cx = ApplyCx::new(&mut nonces);
+                match police::body(&route, &parts.headers, raw, &limits, &mut cx) {
+                    Ok(out) => {
+                        let mut r = Response::new(full(out));
+                        if let Some(ct) = parts.headers.get(header::CONTENT_TYPE) {
+                            r.headers_mut().insert(header::CONTENT_TYPE, ct.clone());
+                        }
+                        if let Some(ce) = parts.headers.get(header::CONTENT_ENCODING) {
+                            r.headers_mut().insert(header::CONTENT_ENCODING, ce.clone());
+                        }
+                        r
+                    }
+                    Err(code) => error(code.status(), code.as_str(), code.message()),
+                }
+            } else {
+                match crate::ops::reveal(&generation.config, &route, &raw) {
+                    Ok(out) => json(StatusCode::OK, String::from_utf8_lossy(&out).into_owned()),
+                    Err(crate::ops::OpsError::RevealFailed(n)) => error(
+                        StatusCode::UNPROCESSABLE_ENTITY,
+                        "reveal_failed",
+                        &format!(
+                            "{n} envelope(s) could not be opened: tampered, from another domain or field, or under an unknown or retired key"
+                        ),
+                    ),
+                    Err(crate::ops::OpsError::Rewrite(_)) => error(
+                        StatusCode::BAD_REQUEST,
+                        "malformed_body",
+                        "the payload is not valid JSON",
+                    ),
+                    Err(_) => error(
+                        StatusCode::CONFLICT,
+                        "no_keys",
+                        "the route has no keyring to reveal with",
+                    ),
+                }
+            }
+        }
+        _ => error(StatusCode::NOT_FOUND, "not_found", "no such admin endpoint"),
     }
 }
 
@@ -66,7 +231,14 @@ fn json(status: StatusCode, body: String) -> Response<Body> {
     *r.status_mut() = status;
     r.headers_mut().insert(
         header::CONTENT_TYPE,
-        header::HeaderValue::from_static("application/json"),
+        HeaderValue::from_static("application/json"),
     );
+    r.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     r
+}
+
+fn error(status: StatusCode, code: &str, message: &str) -> Response<Body> {
+    let body = serde_json::json!({"error": {"code": code, "message": message}});
+    json(status, body.to_string())
 }

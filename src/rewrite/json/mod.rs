@@ -1,14 +1,84 @@
 //! One-pass, byte-faithful JSON rewriting.
 //!
-//! STUB: the engine work replaces this file.
+//! [`rewrite_json`] walks the document once, left to right, with an explicit stack (never the
+//! call stack, so a nesting bomb cannot overflow it). It validates everything (RFC 8259: the
+//! grammar, UTF-8, escapes, surrogate pairs) and, at each member or element, advances the
+//! route's selector [`Automaton`](crate::policy::Automaton) by the node's label. Three things
+//! can happen to a child:
+//!
+//! - **dead** (no selector can match at or below it): the subtree is validated by
+//!   [`scan::skip_value`] — no frames, no key decoding, no automaton lookups, no output;
+//! - **selected** by a rule: a `drop` removes the member or element; any other action is applied
+//!   to every scalar leaf of the subtree (the outermost selected node decides);
+//! - **live**: the walk descends with the child's state.
+//!
+//! Output is lazy. Until the first change nothing is written, so an unselected payload costs one
+//! validating pass and the caller forwards the original bytes ([`Outcome::Unchanged`]). After
+//! the first change, untouched input is copied in whole spans between edits.
+//!
+//! # Semantics decisions
+//!
+//! - **Leaves.** Strings are decoded before the action sees them; numbers are passed with their
+//!   exact spelling, `true`/`false` as the literal. `null` is never passed to an action and stays
+//!   (a `drop` still removes a `null` member). A replaced value is always a JSON string.
+//! - **`Leaf::field`** is the decoded name of the nearest enclosing member: a member's own key,
+//!   for an array element the key holding the (innermost keyed) array, `""` at the top level.
+//! - **Precedence.** The lowest [`RuleId`](crate::policy::RuleId) wins among selectors matching
+//!   the same node; a selected node's whole subtree belongs to its rule.
+//! - **Drop layout.** A dropped member takes one separator with it and as little whitespace as
+//!   possible, so pretty-printed documents keep their indentation:
+//!   - if a kept member precedes it, the span from the end of that member's value to the end of
+//!     the dropped value goes (`{"a":1, "b":2}` → `{"a":1}`);
+//!   - otherwise, if a comma follows, the span from the start of the dropped member to the start
+//!     of the next one goes (`{ "a":1, "b":2 }` → `{ "b":2 }`);
+//!   - otherwise (it is the last one left) only the member goes, and the container's inner
+//!     whitespace stays (`{ "a":1 }` → `{  }`).
+//!
+//!   Array elements follow the same rules.
+//! - **Drop on the root** (`$` with `drop`; config refuses it, the engine still defines it):
+//!   the document is replaced by an empty container of the same kind (`{}` or `[]`), or by
+//!   `null` for a scalar document. Whitespace around the root is kept.
+//! - **Duplicate keys** are each matched and handled; nothing is deduplicated.
+
+mod escape;
+#[doc(hidden)]
+pub mod reference;
+mod scan;
+#[cfg(test)]
+mod tests;
+
+use scan::{KindStack, Scan, malformed, ws};
 
 use super::{Limits, Outcome, RewriteError};
-use crate::policy::{ApplyCx, Plan};
+use crate::policy::{Applied, ApplyCx, Leaf, LeafKind, Plan, RuleId, StateId};
 
-/// Validates `input` and rewrites the values `plan` selects into `out`.
+const BOM: &[u8] = b"\xEF\xBB\xBF";
+
+/// Validates `input` and rewrites the values `plan` selects, appending the result to `out`.
+///
+/// Returns [`Outcome::Unchanged`] when nothing was replaced or dropped: `out` is then untouched
+/// and the caller forwards `input` as is. On [`Outcome::Rewritten`] the whole rewritten document
+/// has been appended to `out`. On error `out` is restored to its length on entry.
+///
+/// # Allocation budget
+///
+/// Independent of the number of values in the payload:
+/// - no rules, or nothing live below the root: **zero** allocations up to a nesting depth of
+///   256 (deeper dead subtrees spill one word per 64 levels into a vector);
+/// - otherwise: one frame stack (grown geometrically to the live nesting depth), one
+///   reservation of `out` sized from `input` at the first change (it grows only if replacements
+///   outgrow the slack), and four scratch buffers (key, value, field, replacement) that grow to
+///   the largest decoded string. Actions add none once `cx`'s buffers have grown
+///   ([`Action::apply`](crate::policy::Action::apply)).
+///
+/// `tests/alloc_budget.rs` checks these bounds with a counting allocator.
 ///
 /// # Errors
-/// [`RewriteError`] when the input is not valid JSON, too deep, or an action fails.
+/// - [`RewriteError::Malformed`] for anything RFC 8259 refuses (including invalid UTF-8, lone
+///   surrogate escapes, a byte-order mark and trailing data), with the byte offset and a fixed
+///   reason;
+/// - [`RewriteError::TooDeep`] when arrays and objects nest deeper than `limits.max_depth`;
+/// - [`RewriteError::Action`] when an action fails (e.g. the RNG).
 pub fn rewrite_json(
     input: &[u8],
     plan: &Plan,
@@ -16,9 +86,433 @@ pub fn rewrite_json(
     cx: &mut ApplyCx<'_>,
     out: &mut Vec<u8>,
 ) -> Result<Outcome, RewriteError> {
-    let _ = (input, plan, limits, cx, out);
-    Err(RewriteError::Malformed {
-        offset: 0,
-        reason: "not implemented",
-    })
+    if input.starts_with(BOM) {
+        return Err(malformed(0, "byte order mark"));
+    }
+    let root = ws(input, 0);
+    let automaton = &plan.automaton;
+    if automaton.is_dead(automaton.start()) {
+        let mut kinds = KindStack::new();
+        let end = scan::skip_value(input, root, 0, limits.max_depth, &mut kinds)?;
+        trailing(input, end)?;
+        return Ok(Outcome::Unchanged);
+    }
+    let base = out.len();
+    let mut walker = Walker {
+        input,
+        plan,
+        max_depth: limits.max_depth,
+        out,
+        cx,
+        changed: false,
+        copied: 0,
+        frames: Vec::new(),
+        kinds: KindStack::new(),
+        bufs: Bufs::default(),
+    };
+    let result = walker.run(root);
+    if result.is_err() {
+        walker.out.truncate(base);
+    }
+    result
+}
+
+/// Only whitespace may follow the document.
+fn trailing(input: &[u8], end: usize) -> Scan<()> {
+    let end = ws(input, end);
+    if end == input.len() {
+        Ok(())
+    } else {
+        Err(malformed(end, "unexpected data after the document"))
+    }
+}
+
+/// How the walk treats a node.
+#[derive(Debug, Clone, Copy)]
+enum Mode {
+    /// Not selected; children are resolved through the automaton from this state.
+    Live(StateId),
+    /// Selected by a value-rewriting rule: every scalar leaf below goes to it.
+    Selected(RuleId),
+}
+
+/// What to do with a child, once its label is known.
+enum Child {
+    /// Nothing can match: validate and move on.
+    Dead,
+    /// A `drop` rule selects it.
+    Drop,
+    /// Descend (or apply, for a scalar) in this mode.
+    Enter(Mode),
+}
+
+/// A member name in the input: the bytes between the quotes.
+#[derive(Debug, Clone, Copy)]
+struct Key {
+    start: usize,
+    end: usize,
+    escaped: bool,
+}
+
+/// One open array or object.
+#[derive(Debug)]
+struct Frame {
+    object: bool,
+    mode: Mode,
+    /// Index of the next element (arrays).
+    index: u64,
+    /// Nearest enclosing member name, for [`Leaf::field`] of elements.
+    field: Option<Key>,
+    /// Where the current member (its key) or element starts.
+    member_start: usize,
+    /// End of the previous member's value; the start of a drop span once a member was kept.
+    prev_end: usize,
+    /// Whether some earlier member or element was kept.
+    kept_any: bool,
+    /// Whether the current member or element is being dropped.
+    dropping: bool,
+}
+
+/// Scratch space reused for every selected value of a request.
+#[derive(Default)]
+struct Bufs {
+    key: Vec<u8>,
+    text: Vec<u8>,
+    field: Vec<u8>,
+    repl: Vec<u8>,
+}
+
+struct Walker<'i, 'p, 'o, 'c, 'x> {
+    input: &'i [u8],
+    plan: &'p Plan,
+    max_depth: usize,
+    out: &'o mut Vec<u8>,
+    cx: &'c mut ApplyCx<'x>,
+    /// Whether anything was written to `out` yet.
+    changed: bool,
+    /// Input before this offset has been copied or deliberately skipped.
+    copied: usize,
+    frames: Vec<Frame>,
+    kinds: KindStack,
+    bufs: Bufs,
+}
+
+impl Walker<'_, '_, '_, '_, '_> {
+    fn run(&mut self, root: usize) -> Result<Outcome, RewriteError> {
+        let input = self.input;
+        let automaton = &self.plan.automaton;
+        let start = automaton.start();
+        let mut mode = match automaton.accepting(start) {
+            Some(rule) if self.plan.rule(rule).action.is_drop() => {
+                return self.drop_root(root);
+            }
+            Some(rule) => Mode::Selected(rule),
+            None => Mode::Live(start),
+        };
+        let mut field: Option<Key> = None;
+        let mut i = root;
+        'value: loop {
+            // `i` is at a value (whitespace skipped) to be handled in `mode`.
+            let at = i;
+            match input.get(i) {
+                Some(&open @ (b'{' | b'[')) => {
+                    let object = open == b'{';
+                    if self.frames.len() >= self.max_depth {
+                        return Err(RewriteError::TooDeep {
+                            limit: self.max_depth,
+                        });
+                    }
+                    i = ws(input, i + 1);
+                    let close = if object { b'}' } else { b']' };
+                    if input.get(i) == Some(&close) {
+                        i += 1;
+                    } else {
+                        self.frames.push(Frame {
+                            object,
+                            mode,
+                            index: 0,
+                            field,
+                            member_start: i,
+                            prev_end: at + 1,
+                            kept_any: false,
+                            dropping: false,
+                        });
+                        match self.enter_child(i)? {
+                            (next, Some((m, f))) => {
+                                (i, mode, field) = (next, m, f);
+                                continue 'value;
+                            }
+                            (next, None) => i = next,
+                        }
+                    }
+                }
+                Some(b'"') => {
+                    let (end, escaped) = scan::string(input, i)?;
+                    if let Mode::Selected(rule) = mode {
+                        self.leaf(rule, LeafKind::String, at, end, escaped, field)?;
+                    }
+                    i = end;
+                }
+                Some(b'-' | b'0'..=b'9') => {
+                    let end = scan::number(input, i)?;
+                    if let Mode::Selected(rule) = mode {
+                        self.leaf(rule, LeafKind::Number, at, end, false, field)?;
+                    }
+                    i = end;
+                }
+                Some(b't' | b'f' | b'n') => {
+                    let end = scan::literal(input, i)?;
+                    // `null` is never handed to an action.
+                    match mode {
+                        Mode::Selected(rule) if input[i] != b'n' => {
+                            self.leaf(rule, LeafKind::Bool, at, end, false, field)?;
+                        }
+                        _ => {}
+                    }
+                    i = end;
+                }
+                Some(_) => return Err(malformed(i, "expected a value")),
+                None => return Err(malformed(i, "unexpected end of input")),
+            }
+            // After a value: separators and closing brackets until the next value to handle.
+            loop {
+                let value_end = i;
+                let Some(frame) = self.frames.last() else {
+                    trailing(input, i)?;
+                    break 'value;
+                };
+                let object = frame.object;
+                i = ws(input, i);
+                match input.get(i) {
+                    Some(b',') => {
+                        let next = ws(input, i + 1);
+                        self.end_member(value_end, Some(next));
+                        if let Some(frame) = self.frames.last_mut() {
+                            frame.member_start = next;
+                        }
+                        match self.enter_child(next)? {
+                            (n, Some((m, f))) => {
+                                (i, mode, field) = (n, m, f);
+                                continue 'value;
+                            }
+                            (n, None) => i = n,
+                        }
+                    }
+                    Some(b'}') if object => {
+                        self.end_member(value_end, None);
+                        self.frames.pop();
+                        i += 1;
+                    }
+                    Some(b']') if !object => {
+                        self.end_member(value_end, None);
+                        self.frames.pop();
+                        i += 1;
+                    }
+                    Some(_) if object => return Err(malformed(i, "expected `,` or `}`")),
+                    Some(_) => return Err(malformed(i, "expected `,` or `]`")),
+                    None => return Err(malformed(i, "unexpected end of input")),
+                }
+            }
+        }
+        Ok(self.finish())
+    }
+
+    /// Reads the label of the top frame's next child at `at` (a member name and colon, or the
+    /// next element index) and resolves it. Dead and dropped children are skipped here; the
+    /// return is the index after them. Otherwise it is the index of the child's value with the
+    /// mode and field to handle it in.
+    #[allow(clippy::type_complexity)]
+    fn enter_child(&mut self, at: usize) -> Scan<(usize, Option<(Mode, Option<Key>)>)> {
+        let input = self.input;
+        let automaton = &self.plan.automaton;
+        let depth = self.frames.len();
+        let Some(frame) = self.frames.last_mut() else {
+            return Err(malformed(at, "expected a value"));
+        };
+        let (value_at, field, state) = if frame.object {
+            if input.get(at) != Some(&b'"') {
+                return Err(malformed(at, "expected a member name"));
+            }
+            let (end, escaped) = scan::string(input, at)?;
+            let key = Key {
+                start: at + 1,
+                end: end - 1,
+                escaped,
+            };
+            let value_at = scan::colon(input, end)?;
+            let state = match frame.mode {
+                Mode::Selected(_) => None,
+                Mode::Live(s) if !automaton.name_sensitive(s) => Some(automaton.on_other_name(s)),
+                Mode::Live(s) if escaped => {
+                    self.bufs.key.clear();
+                    escape::decode_into(&input[key.start..key.end], &mut self.bufs.key);
+                    Some(automaton.on_name(s, &self.bufs.key))
+                }
+                Mode::Live(s) => Some(automaton.on_name(s, &input[key.start..key.end])),
+            };
+            (value_at, Some(key), state)
+        } else {
+            let index = frame.index;
+            frame.index += 1;
+            let state = match frame.mode {
+                Mode::Selected(_) => None,
+                Mode::Live(s) if automaton.index_sensitive(s) => Some(automaton.on_index(s, index)),
+                Mode::Live(s) => Some(automaton.on_other_index(s)),
+            };
+            (at, frame.field, state)
+        };
+        let child = match (frame.mode, state) {
+            (Mode::Selected(rule), _) => Child::Enter(Mode::Selected(rule)),
+            (Mode::Live(_), Some(t)) if automaton.is_dead(t) => Child::Dead,
+            (Mode::Live(_), Some(t)) => match automaton.accepting(t) {
+                Some(rule) if self.plan.rule(rule).action.is_drop() => Child::Drop,
+                Some(rule) => Child::Enter(Mode::Selected(rule)),
+                None => Child::Enter(Mode::Live(t)),
+            },
+            (Mode::Live(_), None) => Child::Dead,
+        };
+        match child {
+            Child::Enter(mode) => Ok((value_at, Some((mode, field)))),
+            Child::Dead => {
+                let end =
+                    scan::skip_value(input, value_at, depth, self.max_depth, &mut self.kinds)?;
+                Ok((end, None))
+            }
+            Child::Drop => {
+                frame.dropping = true;
+                let end =
+                    scan::skip_value(input, value_at, depth, self.max_depth, &mut self.kinds)?;
+                Ok((end, None))
+            }
+        }
+    }
+
+    /// Closes the top frame's current member or element, whose value ended at `value_end`.
+    /// `next` is where the following member starts when a comma follows.
+    fn end_member(&mut self, value_end: usize, next: Option<usize>) {
+        let Some(frame) = self.frames.last_mut() else {
+            return;
+        };
+        if !frame.dropping {
+            frame.kept_any = true;
+            frame.prev_end = value_end;
+            return;
+        }
+        frame.dropping = false;
+        let (from, to) = if frame.kept_any {
+            let from = frame.prev_end;
+            frame.prev_end = value_end;
+            (from, value_end)
+        } else {
+            (frame.member_start, next.unwrap_or(value_end))
+        };
+        self.splice(from, to, b"");
+    }
+
+    /// Applies `rule` to the scalar at `start..end` and records the result.
+    #[allow(clippy::too_many_arguments)]
+    fn leaf(
+        &mut self,
+        rule: RuleId,
+        kind: LeafKind,
+        start: usize,
+        end: usize,
+        escaped: bool,
+        field: Option<Key>,
+    ) -> Result<(), RewriteError> {
+        let input = self.input;
+        let Bufs {
+            text: text_buf,
+            field: field_buf,
+            repl,
+            ..
+        } = &mut self.bufs;
+        let text = match kind {
+            LeafKind::String => {
+                let body = &input[start + 1..end - 1];
+                decoded(body, escaped, text_buf).ok_or_else(|| malformed(start, "invalid UTF-8"))?
+            }
+            LeafKind::Number | LeafKind::Bool => std::str::from_utf8(&input[start..end])
+                .map_err(|_| malformed(start, "invalid number"))?,
+        };
+        let field = match field {
+            None => "",
+            Some(k) => decoded(&input[k.start..k.end], k.escaped, field_buf)
+                .ok_or_else(|| malformed(k.start, "invalid UTF-8"))?,
+        };
+        repl.clear();
+        let leaf = Leaf { text, kind, field };
+        match self.plan.rule(rule).action.apply(&leaf, self.cx, repl)? {
+            Applied::Kept => {}
+            Applied::Replaced => {
+                let repl = std::mem::take(&mut self.bufs.repl);
+                self.flush_to(start);
+                match std::str::from_utf8(&repl) {
+                    Ok(text) => escape::encode_string(text, self.out),
+                    // Actions write UTF-8; should one not, the output must still be JSON.
+                    Err(_) => escape::encode_string(&String::from_utf8_lossy(&repl), self.out),
+                }
+                self.copied = end;
+                self.bufs.repl = repl;
+            }
+            Applied::Dropped => match self.frames.last_mut() {
+                Some(frame) => frame.dropping = true,
+                None => self.splice(start, end, b"null"),
+            },
+        }
+        Ok(())
+    }
+
+    /// `drop` on `$`: validate, then replace the root by an empty value of its kind.
+    fn drop_root(&mut self, root: usize) -> Result<Outcome, RewriteError> {
+        let end = scan::skip_value(self.input, root, 0, self.max_depth, &mut self.kinds)?;
+        trailing(self.input, end)?;
+        let empty: &[u8] = match self.input.get(root) {
+            Some(b'{') => b"{}",
+            Some(b'[') => b"[]",
+            _ => b"null",
+        };
+        self.splice(root, end, empty);
+        Ok(self.finish())
+    }
+
+    /// Copies pending input up to `upto`, starting the output on the first change.
+    #[inline]
+    fn flush_to(&mut self, upto: usize) {
+        if !self.changed {
+            self.changed = true;
+            // One reservation: the input plus slack for replacements longer than the originals
+            // (tokens and envelopes usually are).
+            let input = self.input.len();
+            self.out.reserve(input + input / 4 + 256);
+        }
+        self.out.extend_from_slice(&self.input[self.copied..upto]);
+        self.copied = upto;
+    }
+
+    /// Replaces input `from..to` with `with` (raw bytes, already JSON).
+    fn splice(&mut self, from: usize, to: usize, with: &[u8]) {
+        self.flush_to(from);
+        self.out.extend_from_slice(with);
+        self.copied = to;
+    }
+
+    fn finish(&mut self) -> Outcome {
+        if self.changed {
+            self.out.extend_from_slice(&self.input[self.copied..]);
+            Outcome::Rewritten
+        } else {
+            Outcome::Unchanged
+        }
+    }
+}
+
+/// The decoded text of a string body: borrowed when it has no escapes, else decoded into `buf`.
+fn decoded<'a>(raw: &'a [u8], escaped: bool, buf: &'a mut Vec<u8>) -> Option<&'a str> {
+    if !escaped {
+        return std::str::from_utf8(raw).ok();
+    }
+    buf.clear();
+    escape::decode_into(raw, buf);
+    std::str::from_utf8(buf).ok()
 }
