@@ -171,10 +171,10 @@ impl SecretCache {
     /// Notes that `route` is recorded for `key`, if `key` is cached.
     pub(crate) fn add_recipient(&self, key: &SubjectKey, route: &str) {
         let mut inner = self.lock();
-        if let Some(e) = inner.map.get_mut(key) {
-            if !e.recipients.iter().any(|r| &**r == route) {
-                e.recipients.push(Arc::from(route));
-            }
+        if let Some(e) = inner.map.get_mut(key)
+            && !e.recipients.iter().any(|r| &**r == route)
+        {
+            e.recipients.push(Arc::from(route));
         }
     }
 

@@ -24,7 +24,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use redb::{Database, ReadableTable, TableDefinition};
+use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use zeroize::Zeroizing;
 
 use super::ledger::{Day, DisclosureRow, FieldRow, FieldStats, LedgerDelta};
@@ -408,7 +408,6 @@ fn open_blocking(path: &PathBuf) -> Result<Database, StoreError> {
     };
     let db = Database::builder()
         .set_cache_size(CACHE_BYTES)
-        .create_with_file_format_v3(true)
         .create(path)
         .map_err(|e| err(e.into()))?;
     // Create every table and check the schema version in one transaction.

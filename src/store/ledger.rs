@@ -364,8 +364,9 @@ impl Ledger {
 impl LedgerFlusher {
     /// Spawns a task that flushes `ledger` into `store` every `interval` (a failed flush logs a
     /// warning and keeps its counts for the next one). Call [`LedgerFlusher::shutdown`] to
-    /// flush a last time and stop.
+    /// flush a last time and stop. An interval under one second is raised to one second.
     pub fn spawn(ledger: Arc<Ledger>, store: Store, interval: Duration) -> Self {
+        let interval = interval.max(Duration::from_secs(1));
         let (stop, mut stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {
             let mut tick = tokio::time::interval(interval);

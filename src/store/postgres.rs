@@ -407,10 +407,10 @@ impl Pooled<'_> {
 
 impl Drop for Pooled<'_> {
     fn drop(&mut self) {
-        if let Some(c) = self.conn.take() {
-            if !c.client.is_closed() {
-                self.pool.idle().push(c);
-            }
+        if let Some(c) = self.conn.take()
+            && !c.client.is_closed()
+        {
+            self.pool.idle().push(c);
         }
     }
 }
