@@ -7,6 +7,7 @@ mod cli;
 mod config;
 mod engine;
 mod forward;
+mod lifecycle;
 mod payloads;
 mod proxy;
 mod support;
