@@ -344,8 +344,8 @@ async fn rotation_by_reload_keeps_old_envelopes_and_refuses_retired_keys() {
         user(0).starts_with("tok_k2_") && user(1).starts_with("tok_k3_"),
         "rotation is visible in tokens"
     );
-    for i in 0..2 {
-        let body = String::from_utf8(seen[i].body.to_vec()).expect("utf8");
+    for (i, r) in seen.iter().take(2).enumerate() {
+        let body = String::from_utf8(r.body.to_vec()).expect("utf8");
         let (status, out) = admin
             .call(Method::POST, "/v1/reveal/crypto", Some(TOKEN), &body)
             .await;
