@@ -89,7 +89,9 @@ impl ActionSpec {
 }
 
 /// Compiles rules (rule id = position) into the selector list and the plan.
-pub(crate) fn build<S: AsRef<str>>(rules: &[(Vec<S>, ActionSpec)]) -> (Vec<(JsonPath, RuleId)>, Plan) {
+pub(crate) fn build<S: AsRef<str>>(
+    rules: &[(Vec<S>, ActionSpec)],
+) -> (Vec<(JsonPath, RuleId)>, Plan) {
     let mut paths = Vec::new();
     let mut out = Vec::new();
     for (id, (selectors, action)) in rules.iter().enumerate() {
