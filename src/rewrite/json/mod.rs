@@ -146,6 +146,14 @@ enum Child {
     Enter(Mode),
 }
 
+/// Where the walk goes after reading a child's label.
+enum Next {
+    /// Handle the value at this index in this mode, with this nearest member name.
+    Value(usize, Mode, Option<Key>),
+    /// The child was dead or dropped and has been skipped; continue after this index.
+    Skipped(usize),
+}
+
 /// A member name in the input: the bytes between the quotes.
 #[derive(Debug, Clone, Copy)]
 struct Key {
@@ -238,11 +246,11 @@ impl Walker<'_, '_, '_, '_, '_> {
                             dropping: false,
                         });
                         match self.enter_child(i)? {
-                            (next, Some((m, f))) => {
+                            Next::Value(next, m, f) => {
                                 (i, mode, field) = (next, m, f);
                                 continue 'value;
                             }
-                            (next, None) => i = next,
+                            Next::Skipped(next) => i = next,
                         }
                     }
                 }
@@ -291,11 +299,11 @@ impl Walker<'_, '_, '_, '_, '_> {
                             frame.member_start = next;
                         }
                         match self.enter_child(next)? {
-                            (n, Some((m, f))) => {
+                            Next::Value(n, m, f) => {
                                 (i, mode, field) = (n, m, f);
                                 continue 'value;
                             }
-                            (n, None) => i = n,
+                            Next::Skipped(n) => i = n,
                         }
                     }
                     Some(b'}') if object => {
@@ -318,11 +326,9 @@ impl Walker<'_, '_, '_, '_, '_> {
     }
 
     /// Reads the label of the top frame's next child at `at` (a member name and colon, or the
-    /// next element index) and resolves it. Dead and dropped children are skipped here; the
-    /// return is the index after them. Otherwise it is the index of the child's value with the
-    /// mode and field to handle it in.
-    #[allow(clippy::type_complexity)]
-    fn enter_child(&mut self, at: usize) -> Scan<(usize, Option<(Mode, Option<Key>)>)> {
+    /// next element index) and resolves it. Dead and dropped children are skipped here.
+    #[inline(always)]
+    fn enter_child(&mut self, at: usize) -> Scan<Next> {
         let input = self.input;
         let automaton = &self.plan.automaton;
         let depth = self.frames.len();
@@ -372,17 +378,17 @@ impl Walker<'_, '_, '_, '_, '_> {
             (Mode::Live(_), None) => Child::Dead,
         };
         match child {
-            Child::Enter(mode) => Ok((value_at, Some((mode, field)))),
+            Child::Enter(mode) => Ok(Next::Value(value_at, mode, field)),
             Child::Dead => {
                 let end =
                     scan::skip_value(input, value_at, depth, self.max_depth, &mut self.kinds)?;
-                Ok((end, None))
+                Ok(Next::Skipped(end))
             }
             Child::Drop => {
                 frame.dropping = true;
                 let end =
                     scan::skip_value(input, value_at, depth, self.max_depth, &mut self.kinds)?;
-                Ok((end, None))
+                Ok(Next::Skipped(end))
             }
         }
     }
