@@ -241,7 +241,7 @@ impl Automaton {
     }
 
     /// The state of the document root.
-    #[inline]
+    #[inline(always)]
     pub fn start(&self) -> StateId {
         self.start
     }
@@ -252,20 +252,20 @@ impl Automaton {
     }
 
     /// Whether nothing at or below a node in state `s` can be selected.
-    #[inline]
+    #[inline(always)]
     pub fn is_dead(&self, s: StateId) -> bool {
         s == DEAD
     }
 
     /// The rule that selects a node in state `s`, if any.
-    #[inline]
+    #[inline(always)]
     pub fn accepting(&self, s: StateId) -> Option<RuleId> {
         self.accept.get(s as usize).copied().flatten()
     }
 
     /// Whether the member name matters in state `s`. When it does not,
     /// [`Self::on_other_name`] gives the child state without looking at the key.
-    #[inline]
+    #[inline(always)]
     pub fn name_sensitive(&self, s: StateId) -> bool {
         self.name_sensitive
             .get(s as usize)
@@ -274,7 +274,7 @@ impl Automaton {
     }
 
     /// Whether the array index matters in state `s`.
-    #[inline]
+    #[inline(always)]
     pub fn index_sensitive(&self, s: StateId) -> bool {
         self.index_sensitive
             .get(s as usize)
@@ -282,7 +282,7 @@ impl Automaton {
             .unwrap_or(false)
     }
 
-    #[inline]
+    #[inline(always)]
     fn cell(&self, s: StateId, col: usize) -> StateId {
         self.table
             .get(s as usize * self.cols + col)
@@ -291,20 +291,20 @@ impl Automaton {
     }
 
     /// The state of a member named `name` (decoded UTF-8 bytes) of a node in state `s`.
-    #[inline]
+    #[inline(always)]
     pub fn on_name(&self, s: StateId, name: &[u8]) -> StateId {
         let col = self.name_column(name).unwrap_or(self.names.len());
         self.cell(s, col)
     }
 
     /// The state of a member whose name no selector spells.
-    #[inline]
+    #[inline(always)]
     pub fn on_other_name(&self, s: StateId) -> StateId {
         self.cell(s, self.names.len())
     }
 
     /// The state of element `index` of an array in state `s`.
-    #[inline]
+    #[inline(always)]
     pub fn on_index(&self, s: StateId, index: u64) -> StateId {
         let base = self.names.len() + 1;
         let col = u32::try_from(index)
@@ -315,14 +315,14 @@ impl Automaton {
     }
 
     /// The state of an array element whose index no selector spells.
-    #[inline]
+    #[inline(always)]
     pub fn on_other_index(&self, s: StateId) -> StateId {
         self.cell(s, self.cols - 1)
     }
 
     /// Column of a name spelled in some selector. Bucketed by length first: most keys of a
     /// payload are rejected by one table load and no comparison.
-    #[inline]
+    #[inline(always)]
     fn name_column(&self, name: &[u8]) -> Option<usize> {
         let &(lo, hi) = self.by_len.get(name.len())?;
         if lo == hi {

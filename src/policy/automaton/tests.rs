@@ -128,8 +128,16 @@ const CASES: &[Case] = &[
     (&[("$.abcde", 0)], &[N("abXde")], Dead),
     (&[("$['abcdefghijk']", 0)], &[N("abcdefgXijk")], Dead),
     (&[("$['abcdefghijk']", 0)], &[N("abcdefghijk")], Accept(0)),
-    (&[("$['abcdefghijklmnopqr']", 0)], &[N("abcdefghiXklmnopqr")], Dead),
-    (&[("$['abcdefghijklmnopqr']", 0)], &[N("abcdefghijklmnopqr")], Accept(0)),
+    (
+        &[("$['abcdefghijklmnopqr']", 0)],
+        &[N("abcdefghiXklmnopqr")],
+        Dead,
+    ),
+    (
+        &[("$['abcdefghijklmnopqr']", 0)],
+        &[N("abcdefghijklmnopqr")],
+        Accept(0),
+    ),
     // Non-ASCII and empty names are plain bytes to the automaton.
     (&[("$['é']", 0)], &[N("é")], Accept(0)),
     (&[("$['']", 0)], &[N("")], Accept(0)),

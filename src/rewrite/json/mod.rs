@@ -453,11 +453,9 @@ impl Walker<'_, '_, '_, '_, '_> {
             Applied::Replaced => {
                 let repl = std::mem::take(&mut self.bufs.repl);
                 self.flush_to(start);
-                match std::str::from_utf8(&repl) {
-                    Ok(text) => escape::encode_string(text, self.out),
-                    // Actions write UTF-8; should one not, the output must still be JSON.
-                    Err(_) => escape::encode_string(&String::from_utf8_lossy(&repl), self.out),
-                }
+                // Actions write UTF-8 text (the `Action::apply` contract): a token, an envelope,
+                // a mask of the decoded text, the configured replacement, or verified plaintext.
+                escape::encode_string(&repl, self.out);
                 self.copied = end;
                 self.bufs.repl = repl;
             }

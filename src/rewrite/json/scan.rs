@@ -385,7 +385,7 @@ pub(super) fn skip_value(
 }
 
 /// Scans `"key" ws : ws` at `at`; returns the index of the member's value.
-#[inline]
+#[inline(always)]
 fn member_key(input: &[u8], at: usize) -> Scan<usize> {
     if input.get(at) != Some(&b'"') {
         return Err(malformed(at, "expected a member name"));
@@ -395,8 +395,15 @@ fn member_key(input: &[u8], at: usize) -> Scan<usize> {
 }
 
 /// Scans `ws : ws` at `at`; returns the index after it.
-#[inline]
+#[inline(always)]
 pub(super) fn colon(input: &[u8], at: usize) -> Scan<usize> {
+    // Compact JSON (what SDKs send): `:` right after the key, the value right after it.
+    if input.get(at) == Some(&b':') {
+        return Ok(match input.get(at + 1) {
+            Some(b' ' | b'\n' | b'\r' | b'\t') => ws(input, at + 2),
+            _ => at + 1,
+        });
+    }
     let i = ws(input, at);
     if input.get(i) != Some(&b':') {
         return Err(malformed(i, "expected `:`"));
