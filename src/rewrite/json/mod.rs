@@ -50,7 +50,7 @@ mod tests;
 use scan::{KindStack, Scan, malformed, ws};
 
 use super::{Limits, Outcome, RewriteError};
-use crate::policy::{Applied, ApplyCx, Leaf, LeafKind, Plan, RuleId, StateId};
+use crate::policy::{ActionKind, Applied, ApplyCx, Leaf, LeafKind, Plan, RuleId, StateId};
 
 const BOM: &[u8] = b"\xEF\xBB\xBF";
 
@@ -433,29 +433,51 @@ impl Walker<'_, '_, '_, '_, '_> {
             repl,
             ..
         } = &mut self.bufs;
-        let text = match kind {
-            LeafKind::String => {
-                let body = &input[start + 1..end - 1];
-                decoded(body, escaped, text_buf).ok_or_else(|| malformed(start, "invalid UTF-8"))?
-            }
-            LeafKind::Number | LeafKind::Bool => std::str::from_utf8(&input[start..end])
-                .map_err(|_| malformed(start, "invalid number"))?,
+        // The value's text span: a string's body, or a number's or literal's spelling.
+        let (ts, te) = match kind {
+            LeafKind::String => (start + 1, end - 1),
+            LeafKind::Number | LeafKind::Bool => (start, end),
         };
-        let field = match field {
-            None => "",
-            Some(k) => decoded(&input[k.start..k.end], k.escaped, field_buf)
-                .ok_or_else(|| malformed(k.start, "invalid UTF-8"))?,
+        let (text, field) = match field {
+            // A member's own key sits just before its value (`"key":` plus whitespace): one
+            // UTF-8 check covers both, the common case for selected members.
+            Some(k) if !escaped && !k.escaped && k.end <= ts && ts - k.end <= 8 => {
+                let both = std::str::from_utf8(&input[k.start..te])
+                    .map_err(|_| malformed(k.start, "invalid UTF-8"))?;
+                (
+                    both.get(ts - k.start..).unwrap_or_default(),
+                    both.get(..k.end - k.start).unwrap_or_default(),
+                )
+            }
+            _ => {
+                let text = decoded(&input[ts..te], escaped, text_buf)
+                    .ok_or_else(|| malformed(start, "invalid UTF-8"))?;
+                let field = match field {
+                    None => "",
+                    Some(k) => decoded(&input[k.start..k.end], k.escaped, field_buf)
+                        .ok_or_else(|| malformed(k.start, "invalid UTF-8"))?,
+                };
+                (text, field)
+            }
         };
         repl.clear();
         let leaf = Leaf { text, kind, field };
-        match self.plan.rule(rule).action.apply(&leaf, self.cx, repl)? {
+        let action = &self.plan.rule(rule).action;
+        match action.apply(&leaf, self.cx, repl)? {
             Applied::Kept => {}
             Applied::Replaced => {
                 let repl = std::mem::take(&mut self.bufs.repl);
                 self.flush_to(start);
                 // Actions write UTF-8 text (the `Action::apply` contract): a token, an envelope,
                 // a mask of the decoded text, the configured replacement, or verified plaintext.
-                escape::encode_string(&repl, self.out);
+                // Tokens and envelopes are base64url by construction and need no escaping.
+                if matches!(action.kind(), ActionKind::Tokenize | ActionKind::Encrypt) {
+                    self.out.push(b'"');
+                    self.out.extend_from_slice(&repl);
+                    self.out.push(b'"');
+                } else {
+                    escape::encode_string(&repl, self.out);
+                }
                 self.copied = end;
                 self.bufs.repl = repl;
             }
