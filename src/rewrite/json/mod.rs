@@ -106,6 +106,8 @@ pub fn rewrite_json(
         cx,
         changed: false,
         copied: 0,
+        top: Frame::NONE,
+        depth: 0,
         frames: Vec::new(),
         kinds: KindStack::new(),
         bufs: Bufs::default(),
@@ -163,7 +165,7 @@ struct Key {
 }
 
 /// One open array or object.
-#[derive(Debug)]
+#[derive(Debug, Clone, Copy)]
 struct Frame {
     object: bool,
     mode: Mode,
@@ -179,6 +181,20 @@ struct Frame {
     kept_any: bool,
     /// Whether the current member or element is being dropped.
     dropping: bool,
+}
+
+impl Frame {
+    /// Placeholder for `Walker::top` at depth 0.
+    const NONE: Self = Self {
+        object: false,
+        mode: Mode::Live(0),
+        index: 0,
+        field: None,
+        member_start: 0,
+        prev_end: 0,
+        kept_any: false,
+        dropping: false,
+    };
 }
 
 /// Scratch space reused for every selected value of a request.
@@ -200,6 +216,12 @@ struct Walker<'i, 'p, 'o, 'c, 'x> {
     changed: bool,
     /// Input before this offset has been copied or deliberately skipped.
     copied: usize,
+    /// The innermost open container, kept out of `frames` so per-member work touches a field
+    /// rather than the end of a vector. Meaningless while `depth == 0`.
+    top: Frame,
+    /// Number of open containers (`top` plus `frames`).
+    depth: usize,
+    /// The open containers around `top`, outermost first.
     frames: Vec<Frame>,
     kinds: KindStack,
     bufs: Bufs,
@@ -225,7 +247,7 @@ impl Walker<'_, '_, '_, '_, '_> {
             match input.get(i) {
                 Some(&open @ (b'{' | b'[')) => {
                     let object = open == b'{';
-                    if self.frames.len() >= self.max_depth {
+                    if self.depth >= self.max_depth {
                         return Err(RewriteError::TooDeep {
                             limit: self.max_depth,
                         });
@@ -235,7 +257,7 @@ impl Walker<'_, '_, '_, '_, '_> {
                     if input.get(i) == Some(&close) {
                         i += 1;
                     } else {
-                        self.frames.push(Frame {
+                        self.push(Frame {
                             object,
                             mode,
                             index: 0,
@@ -285,19 +307,17 @@ impl Walker<'_, '_, '_, '_, '_> {
             // After a value: separators and closing brackets until the next value to handle.
             loop {
                 let value_end = i;
-                let Some(frame) = self.frames.last() else {
+                if self.depth == 0 {
                     trailing(input, i)?;
                     break 'value;
-                };
-                let object = frame.object;
+                }
+                let object = self.top.object;
                 i = ws(input, i);
                 match input.get(i) {
                     Some(b',') => {
                         let next = ws(input, i + 1);
                         self.end_member(value_end, Some(next));
-                        if let Some(frame) = self.frames.last_mut() {
-                            frame.member_start = next;
-                        }
+                        self.top.member_start = next;
                         match self.enter_child(next)? {
                             Next::Value(n, m, f) => {
                                 (i, mode, field) = (n, m, f);
@@ -308,12 +328,12 @@ impl Walker<'_, '_, '_, '_, '_> {
                     }
                     Some(b'}') if object => {
                         self.end_member(value_end, None);
-                        self.frames.pop();
+                        self.pop();
                         i += 1;
                     }
                     Some(b']') if !object => {
                         self.end_member(value_end, None);
-                        self.frames.pop();
+                        self.pop();
                         i += 1;
                     }
                     Some(_) if object => return Err(malformed(i, "expected `,` or `}`")),
@@ -331,10 +351,8 @@ impl Walker<'_, '_, '_, '_, '_> {
     fn enter_child(&mut self, at: usize) -> Scan<Next> {
         let input = self.input;
         let automaton = &self.plan.automaton;
-        let depth = self.frames.len();
-        let Some(frame) = self.frames.last_mut() else {
-            return Err(malformed(at, "expected a value"));
-        };
+        let depth = self.depth;
+        let frame = &mut self.top;
         let (value_at, field, state) = if frame.object {
             if input.get(at) != Some(&b'"') {
                 return Err(malformed(at, "expected a member name"));
@@ -396,9 +414,10 @@ impl Walker<'_, '_, '_, '_, '_> {
     /// Closes the top frame's current member or element, whose value ended at `value_end`.
     /// `next` is where the following member starts when a comma follows.
     fn end_member(&mut self, value_end: usize, next: Option<usize>) {
-        let Some(frame) = self.frames.last_mut() else {
+        if self.depth == 0 {
             return;
-        };
+        }
+        let frame = &mut self.top;
         if !frame.dropping {
             frame.kept_any = true;
             frame.prev_end = value_end;
@@ -481,10 +500,8 @@ impl Walker<'_, '_, '_, '_, '_> {
                 self.copied = end;
                 self.bufs.repl = repl;
             }
-            Applied::Dropped => match self.frames.last_mut() {
-                Some(frame) => frame.dropping = true,
-                None => self.splice(start, end, b"null"),
-            },
+            Applied::Dropped if self.depth > 0 => self.top.dropping = true,
+            Applied::Dropped => self.splice(start, end, b"null"),
         }
         Ok(())
     }
@@ -502,6 +519,25 @@ impl Walker<'_, '_, '_, '_, '_> {
         Ok(self.finish())
     }
 
+    /// Opens a container: `frame` becomes the top.
+    #[inline(always)]
+    fn push(&mut self, frame: Frame) {
+        if self.depth > 0 {
+            self.frames.push(self.top);
+        }
+        self.top = frame;
+        self.depth += 1;
+    }
+
+    /// Closes the top container.
+    #[inline(always)]
+    fn pop(&mut self) {
+        self.depth -= 1;
+        if self.depth > 0 {
+            self.top = self.frames.pop().unwrap_or(Frame::NONE);
+        }
+    }
+
     /// Copies pending input up to `upto`, starting the output on the first change.
     #[inline]
     fn flush_to(&mut self, upto: usize) {
@@ -512,7 +548,11 @@ impl Walker<'_, '_, '_, '_, '_> {
             let input = self.input.len();
             self.out.reserve(input + input / 4 + 256);
         }
-        self.out.extend_from_slice(&self.input[self.copied..upto]);
+        // Edits arrive in input order, so `upto >= copied`; `get` keeps a logic slip from
+        // becoming a panic (the differential tests would show the wrong bytes).
+        if let Some(span) = self.input.get(self.copied..upto) {
+            self.out.extend_from_slice(span);
+        }
         self.copied = upto;
     }
 
@@ -525,7 +565,8 @@ impl Walker<'_, '_, '_, '_, '_> {
 
     fn finish(&mut self) -> Outcome {
         if self.changed {
-            self.out.extend_from_slice(&self.input[self.copied..]);
+            self.out
+                .extend_from_slice(self.input.get(self.copied..).unwrap_or_default());
             Outcome::Rewritten
         } else {
             Outcome::Unchanged
