@@ -216,7 +216,11 @@ fn serve(path: &Path, log: LogArg) -> anyhow::Result<ExitCode> {
     }
     let rt = rt.build().context("cannot start the async runtime")?;
     rt.block_on(async move {
-        let gateway = Gateway::bind(loaded.config, Some(path.to_path_buf()))
+        let source = piigate::reload::ReloadSource {
+            path: path.to_path_buf(),
+            env: Arc::new(ProcessEnv),
+        };
+        let gateway = Gateway::bind(loaded.config, Some(source))
             .await
             .context("cannot bind the listeners")?;
         if let Some(reloader) = gateway.reloader() {

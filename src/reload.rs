@@ -8,14 +8,23 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use tracing::{error, info};
 
-use crate::config::{self, Diagnostics, ProcessEnv};
+use crate::config::{self, Diagnostics, Env};
 use crate::proxy::{Current, Generation};
 use crate::telemetry::metrics::SharedMetrics;
 
+/// Where a gateway's configuration comes from, so it can be read again.
+#[derive(Clone)]
+pub struct ReloadSource {
+    /// The `proxy.toml` path.
+    pub path: PathBuf,
+    /// The environment (keyring and admin-token variables).
+    pub env: Arc<dyn Env + Send + Sync>,
+}
+
 /// Re-reads the configuration a gateway was started from.
-#[derive(Debug)]
 pub struct Reloader {
     path: PathBuf,
+    env: Arc<dyn Env + Send + Sync>,
     current: Current,
     metrics: SharedMetrics,
     next: AtomicU64,
@@ -23,12 +32,21 @@ pub struct Reloader {
     lock: tokio::sync::Mutex<()>,
 }
 
+impl std::fmt::Debug for Reloader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Reloader")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
+}
+
 impl Reloader {
-    /// A reloader for the config at `path` serving into `current`.
-    pub fn new(path: PathBuf, current: Current, metrics: SharedMetrics) -> Self {
+    /// A reloader for the config `source` serving into `current`.
+    pub fn new(source: ReloadSource, current: Current, metrics: SharedMetrics) -> Self {
         let next = current.load().number + 1;
         Self {
-            path,
+            path: source.path,
+            env: source.env,
             current,
             metrics,
             next: AtomicU64::new(next),
@@ -43,8 +61,9 @@ impl Reloader {
     pub async fn reload(&self) -> Result<u64, Diagnostics> {
         let _guard = self.lock.lock().await;
         let path = self.path.clone();
+        let env = Arc::clone(&self.env);
         // Loading reads files and derives keys: keep it off the async workers.
-        let loaded = tokio::task::spawn_blocking(move || config::load(&path, &ProcessEnv))
+        let loaded = tokio::task::spawn_blocking(move || config::load(&path, env.as_ref()))
             .await
             .unwrap_or_else(|_| {
                 let mut d = Diagnostics::new();

@@ -8,6 +8,7 @@ mod cli;
 mod config;
 mod engine;
 mod forward;
+mod lifecycle;
 mod payloads;
 mod proxy;
 mod store;

@@ -16,12 +16,15 @@ use super::{
     Admin, AdminToken, Config, DEFAULT_ADMIN_TOKEN_ENV, DEFAULT_KEYRING_ENV, Env, Limits, Purpose,
     Route, Server, Upstream,
 };
-use crate::crypto::{EnvelopeOpener, EnvelopeSealer, TokenKey};
-use crate::keys::derive::derive;
-use crate::keys::{Keyring, Purpose as KeyPurpose};
+use crate::keys::Keyring;
 use crate::policy::action::{
-    EncryptAction, MaskAction, Normalize, RedactAction, RevealAction, TokenizeAction,
+    BuildError, EncryptAction, EncryptDeterministicAction, FpeAction, FpeMode, GeneralizeAction,
+    HashAction, MaskAction, Normalize, RedactAction, RevealAction, TokenizeAction,
 };
+use crate::policy::transform::fpe::{FpeAlphabet, FpeSpec};
+use crate::policy::transform::generalize::GeneralizeTo;
+use crate::policy::transform::hash::HashSpec;
+use crate::policy::transform::hash::{HashField, HashPreset};
 use crate::policy::{
     Action, Automaton, FieldPlans, FieldRule, FieldTarget, JsonPath, Plan, Rule, RuleId, selector,
 };
@@ -951,22 +954,8 @@ fn reveal_everything(domain: &str, keys: &KeySource) -> Plan {
     Plan {
         automaton,
         rules: vec![Rule {
-            action: Action::Reveal(opener(ring, domain)),
+            action: Action::Reveal(RevealAction::new(ring, domain)),
         }],
-    }
-}
-
-fn opener(ring: &Keyring, domain: &str) -> RevealAction {
-    let mut opener = EnvelopeOpener::new();
-    for k in ring.decrypting() {
-        opener.add(
-            k.id().clone(),
-            &derive(k.secret(), KeyPurpose::Aead, domain),
-        );
-    }
-    RevealAction {
-        opener,
-        domain: domain.into(),
     }
 }
 
@@ -1093,7 +1082,46 @@ fn parse_json_path(
     }
 }
 
-const ACTIONS: &[&str] = &["tokenize", "encrypt", "mask", "redact", "drop", "reveal"];
+const ACTIONS: &[&str] = &[
+    "tokenize",
+    "encrypt",
+    "encrypt_deterministic",
+    "fpe",
+    "hash",
+    "mask",
+    "generalize",
+    "redact",
+    "drop",
+    "reveal",
+];
+
+/// The rule options that are set, with their spans, for "does not apply" checks.
+fn set_options(r: &RuleSpec) -> Vec<(&'static str, std::ops::Range<usize>)> {
+    let mut v = Vec::new();
+    let mut push = |name: &'static str, span: Option<std::ops::Range<usize>>| {
+        if let Some(span) = span {
+            v.push((name, span));
+        }
+    };
+    push("normalize", r.normalize.as_ref().map(|x| x.span.clone()));
+    push("preset", r.preset.as_ref().map(|x| x.span.clone()));
+    push("keep_last", r.keep_last.as_ref().map(|x| x.span.clone()));
+    push("to", r.to.as_ref().map(|x| x.span.clone()));
+    push(
+        "replacement",
+        r.replacement.as_ref().map(|x| x.span.clone()),
+    );
+    push("prefix", r.prefix.as_ref().map(|x| x.span.clone()));
+    push("alphabet", r.alphabet.as_ref().map(|x| x.span.clone()));
+    push("luhn", r.luhn.as_ref().map(|x| x.span.clone()));
+    push("key_id", r.key_id.as_ref().map(|x| x.span.clone()));
+    push("min_length", r.min_length.as_ref().map(|x| x.span.clone()));
+    push(
+        "default_country_code",
+        r.default_country_code.as_ref().map(|x| x.span.clone()),
+    );
+    v
+}
 
 fn compile_action(
     r: &RuleSpec,
@@ -1105,21 +1133,17 @@ fn compile_action(
 ) -> Option<Action> {
     let action = r.action.as_ref()?;
     let name = action.value.as_str();
+    let fpe_reveal = name == "reveal" && r.alphabet.is_some();
     // Options each action accepts; anything else set on the rule is an error, not ignored.
     let allowed: &[&str] = match name {
-        "tokenize" => &["normalize", "prefix"],
+        "tokenize" => &["normalize", "prefix", "key_id"],
         "mask" => &["keep_last"],
         "redact" => &["replacement"],
-        "encrypt" | "drop" | "reveal" => &[],
-        "encrypt_deterministic" | "fpe" | "hash" | "generalize" => {
-            d.error(
-                src,
-                action.span.clone(),
-                "unsupported",
-                format!("action `{name}` is not supported by this version yet"),
-            );
-            return None;
-        }
+        "fpe" => &["alphabet", "keep_last", "luhn", "min_length", "key_id"],
+        "reveal" if fpe_reveal => &["alphabet", "keep_last", "luhn", "min_length", "key_id"],
+        "hash" => &["preset", "normalize", "default_country_code"],
+        "generalize" => &["to"],
+        "encrypt" | "encrypt_deterministic" | "drop" | "reveal" => &[],
         _ => {
             let diag = d.error(
                 src,
@@ -1134,26 +1158,9 @@ fn compile_action(
             return None;
         }
     };
-    let options: [(&str, Option<std::ops::Range<usize>>); 7] = [
-        ("normalize", r.normalize.as_ref().map(|v| v.span.clone())),
-        ("preset", r.preset.as_ref().map(|v| v.span.clone())),
-        ("keep_last", r.keep_last.as_ref().map(|v| v.span.clone())),
-        ("to", r.to.as_ref().map(|v| v.span.clone())),
-        (
-            "replacement",
-            r.replacement.as_ref().map(|v| v.span.clone()),
-        ),
-        ("prefix", r.prefix.as_ref().map(|v| v.span.clone())),
-        ("alphabet", r.alphabet.as_ref().map(|v| v.span.clone())),
-    ];
     let mut ok = true;
-    for (opt, span) in options.into_iter().chain(std::iter::once((
-        "luhn",
-        r.luhn.as_ref().map(|v| v.span.clone()),
-    ))) {
-        if let Some(span) = span
-            && !allowed.contains(&opt)
-        {
+    for (opt, span) in set_options(r) {
+        if !allowed.contains(&opt) {
             d.error(
                 src,
                 span,
@@ -1174,7 +1181,12 @@ fn compile_action(
             return None;
         }
         (Side::Request, "reveal") => {
-            d.error(src, action.span.clone(), "bad_action", "`reveal` belongs in [[routes.response_rules]]: decrypting on the way out would send cleartext");
+            d.error(
+                src,
+                action.span.clone(),
+                "bad_action",
+                "`reveal` belongs in [[routes.response_rules]]: decrypting on the way out would send cleartext",
+            );
             return None;
         }
         _ => {}
@@ -1182,28 +1194,66 @@ fn compile_action(
     if !ok {
         return None;
     }
-    let needs_primary = |d: &mut Diagnostics| {
-        let Some(ring) = &keys.ring else {
-            d.error(
-                src,
-                action.span.clone(),
-                "no_keyring",
-                format!("action `{name}` needs a keyring, but {}", keys.missing),
-            )
-            .help("set [keys] file = \"keys.example\" or the PIIGATE_KEYRING environment variable");
-            return None;
-        };
-        let Some(primary) = ring.primary() else {
-            d.error(src, action.span.clone(), "no_primary_key", format!("action `{name}` needs a key with status = \"primary\", and the keyring has none"))
-                .help("mark one key primary");
-            return None;
-        };
-        Some(primary)
+    let ring = |d: &mut Diagnostics| -> Option<&Keyring> {
+        match &keys.ring {
+            Some(r) => Some(r),
+            None => {
+                d.error(src, action.span.clone(), "no_keyring", format!("action `{name}` needs a keyring, but {}", keys.missing))
+                    .help("set [keys] file = \"keys.example\" or the PIIGATE_KEYRING environment variable");
+                None
+            }
+        }
+    };
+    let built = |d: &mut Diagnostics, res: Result<Action, BuildError>| -> Option<Action> {
+        match res {
+            Ok(a) => Some(a),
+            Err(e) => {
+                let span = match &e {
+                    BuildError::UnknownKey(_) | BuildError::RetiredKey(_) => r
+                        .key_id
+                        .as_ref()
+                        .map_or(action.span.clone(), |k| k.span.clone()),
+                    _ => action.span.clone(),
+                };
+                d.error(src, span, "bad_action", format!("action `{name}`: {e}"));
+                None
+            }
+        }
+    };
+    let key_id = r.key_id.as_ref().map(|k| k.value.as_str());
+    let fpe_spec = |d: &mut Diagnostics| -> Option<FpeSpec> {
+        let alphabet = match &r.alphabet {
+            None => FpeAlphabet::parse("digits"),
+            Some(a) => {
+                let parsed = FpeAlphabet::parse(&a.value);
+                if parsed.is_none() {
+                    d.error(
+                        src,
+                        a.span.clone(),
+                        "bad_value",
+                        "`alphabet` must be \"digits\", \"alphanumeric\" or \"alphanumeric_cased\"",
+                    );
+                }
+                parsed
+            }
+        }?;
+        Some(FpeSpec {
+            alphabet,
+            keep_last: r
+                .keep_last
+                .as_ref()
+                .map_or(0, |k| usize::try_from(k.value).unwrap_or(usize::MAX)),
+            luhn: r.luhn.as_ref().is_some_and(|l| l.value),
+            min_length: r
+                .min_length
+                .as_ref()
+                .map(|m| usize::try_from(m.value).unwrap_or(usize::MAX)),
+        })
     };
     Some(match name {
         "drop" => Action::Drop,
         "tokenize" => {
-            let primary = needs_primary(d)?;
+            let ring = ring(d)?;
             let normalize = match r
                 .normalize
                 .as_ref()
@@ -1239,23 +1289,121 @@ fn compile_action(
                     );
                     return None;
                 }
-                Some(p) => p.value.clone().into_boxed_str(),
-                None => "tok_".into(),
+                Some(p) => p.value.as_str(),
+                None => "tok_",
             };
-            let working = derive(primary.secret(), KeyPurpose::Token, domain);
-            Action::Tokenize(TokenizeAction {
-                key: TokenKey::new(primary.id().clone(), &working),
-                normalize,
-                prefix,
-            })
+            built(
+                d,
+                TokenizeAction::new(ring, domain, normalize, prefix, key_id).map(Action::Tokenize),
+            )?
         }
         "encrypt" => {
-            let primary = needs_primary(d)?;
-            let working = derive(primary.secret(), KeyPurpose::Aead, domain);
-            Action::Encrypt(EncryptAction {
-                sealer: EnvelopeSealer::new(primary.id().clone(), &working),
-                domain: domain.into(),
-            })
+            let ring = ring(d)?;
+            built(d, EncryptAction::new(ring, domain).map(Action::Encrypt))?
+        }
+        "encrypt_deterministic" => {
+            let ring = ring(d)?;
+            built(
+                d,
+                EncryptDeterministicAction::new(ring, domain).map(Action::EncryptDeterministic),
+            )?
+        }
+        "fpe" => {
+            let ring = ring(d)?;
+            let spec = fpe_spec(d)?;
+            built(
+                d,
+                FpeAction::new(ring, domain, spec, key_id, FpeMode::Encrypt).map(Action::Fpe),
+            )?
+        }
+        "reveal" if fpe_reveal => {
+            let ring = ring(d)?;
+            let spec = fpe_spec(d)?;
+            built(
+                d,
+                FpeAction::new(ring, domain, spec, key_id, FpeMode::Reveal).map(Action::Fpe),
+            )?
+        }
+        "reveal" => Action::Reveal(RevealAction::new(ring(d)?, domain)),
+        "hash" => {
+            let Some(preset) = &r.preset else {
+                d.error(
+                    src,
+                    action.span.clone(),
+                    "missing_key",
+                    "`hash` needs `preset = \"meta\"` or `\"google\"`",
+                );
+                return None;
+            };
+            let Some(preset_v) = HashPreset::parse(&preset.value) else {
+                d.error(
+                    src,
+                    preset.span.clone(),
+                    "bad_value",
+                    "`preset` must be \"meta\" or \"google\"",
+                );
+                return None;
+            };
+            let Some(field) = &r.normalize else {
+                d.error(src, action.span.clone(), "missing_key", "`hash` needs `normalize` naming the field kind, e.g. \"email\" or \"phone\"")
+                    .help("one of: email, phone, first_name, last_name, city, state, zip, country, gender, date_of_birth, external_id");
+                return None;
+            };
+            let Some(field_v) = HashField::parse(&field.value) else {
+                d.error(src, field.span.clone(), "bad_value", format!("`{}` is not a field kind `hash` knows", field.value))
+                    .help("one of: email, phone, first_name, last_name, city, state, zip, country, gender, date_of_birth, external_id");
+                return None;
+            };
+            let default_country_code = match &r.default_country_code {
+                Some(c) => match u16::try_from(c.value) {
+                    Ok(v) if (1..=999).contains(&v) => Some(v),
+                    _ => {
+                        d.error(
+                            src,
+                            c.span.clone(),
+                            "bad_value",
+                            "`default_country_code` must be a calling code between 1 and 999",
+                        );
+                        return None;
+                    }
+                },
+                None => None,
+            };
+            built(
+                d,
+                HashAction::new(HashSpec {
+                    preset: preset_v,
+                    field: field_v,
+                    default_country_code,
+                })
+                .map(Action::Hash),
+            )?
+        }
+        "generalize" => {
+            let Some(to) = &r.to else {
+                d.error(
+                    src,
+                    action.span.clone(),
+                    "missing_key",
+                    "`generalize` needs `to`",
+                )
+                .help("one of: ip/24, ip/48, date/year, date/month, postcode/3, age/10");
+                return None;
+            };
+            let Some(to_v) = GeneralizeTo::parse(&to.value) else {
+                d.error(
+                    src,
+                    to.span.clone(),
+                    "bad_value",
+                    format!(
+                        "`to = \"{}\"` is not a generalisation piigate knows",
+                        to.value
+                    ),
+                )
+                .help("one of: ip/24, ip/48, date/year, date/month, postcode/3, age/10");
+                return None;
+            };
+            Action::Generalize(GeneralizeAction { to: to_v })
         }
         "mask" => {
             let keep_last = r
@@ -1270,18 +1418,6 @@ fn compile_action(
                 .as_ref()
                 .map_or_else(|| "[REDACTED]".into(), |v| v.value.clone().into_boxed_str()),
         }),
-        "reveal" => {
-            let Some(ring) = &keys.ring else {
-                d.error(
-                    src,
-                    action.span.clone(),
-                    "no_keyring",
-                    format!("action `reveal` needs a keyring, but {}", keys.missing),
-                );
-                return None;
-            };
-            Action::Reveal(opener(ring, domain))
-        }
         _ => unreachable!("every accepted action name is handled above"),
     })
 }

@@ -181,6 +181,12 @@ pub struct RuleSpec {
     pub alphabet: Option<At<String>>,
     /// `luhn`: fpe option.
     pub luhn: Option<At<bool>>,
+    /// `key_id`: tokenize/fpe option, pins a master key (rotation overlap).
+    pub key_id: Option<At<String>>,
+    /// `min_length`: fpe option, the shortest value the field carries.
+    pub min_length: Option<At<u64>>,
+    /// `default_country_code`: hash option for phones written without one.
+    pub default_country_code: Option<At<u64>>,
 }
 
 const TOP: &[&str] = &[
@@ -235,6 +241,9 @@ const RULE: &[&str] = &[
     "prefix",
     "alphabet",
     "luhn",
+    "key_id",
+    "min_length",
+    "default_country_code",
 ];
 
 /// Parses `src` into a spec, recording every problem in `d`.
@@ -378,6 +387,9 @@ fn read_rules(route: &TableReader<'_, '_>, d: &mut Diagnostics, key: &str) -> Ve
                 prefix: t.string(d, "prefix"),
                 alphabet: t.string(d, "alphabet"),
                 luhn: t.boolean(d, "luhn"),
+                key_id: t.string(d, "key_id"),
+                min_length: t.uint(d, "min_length"),
+                default_country_code: t.uint(d, "default_country_code"),
             };
             t.finish(d);
             rule

@@ -17,10 +17,9 @@ use tracing::{debug, info, warn};
 
 use super::{Current, Generation, service};
 use crate::config::Config;
-use crate::reload::Reloader;
+use crate::reload::{ReloadSource, Reloader};
 use crate::telemetry::events::Listening;
 use crate::telemetry::metrics::{Metrics, SharedMetrics};
-use std::path::PathBuf;
 
 /// How long in-flight requests may run after shutdown begins.
 const DRAIN_DEADLINE: Duration = Duration::from_secs(30);
@@ -55,7 +54,7 @@ impl Gateway {
     ///
     /// # Errors
     /// When a socket cannot be bound.
-    pub async fn bind(config: Config, source: Option<PathBuf>) -> std::io::Result<Self> {
+    pub async fn bind(config: Config, source: Option<ReloadSource>) -> std::io::Result<Self> {
         let listener = TcpListener::bind(config.server.listen).await?;
         let admin = match &config.admin {
             Some(a) => Some(TcpListener::bind(a.listen).await?),

@@ -9,6 +9,7 @@ use super::body::{self, Format};
 use crate::codec;
 use crate::config::{Limits, Route};
 use crate::error::RejectCode;
+use crate::policy::action::ActionError;
 use crate::policy::{Applied, ApplyCx, FieldTarget, Leaf, LeafKind};
 use crate::rewrite::form::rewrite_form;
 use crate::rewrite::json::rewrite_json;
@@ -25,7 +26,12 @@ fn body_error(e: &RewriteError) -> RejectCode {
     match e {
         RewriteError::Malformed { .. } => RejectCode::MalformedBody,
         RewriteError::TooDeep { .. } => RejectCode::NestingTooDeep,
-        RewriteError::Action(_) => RejectCode::Internal,
+        // A value the policy cannot transform (FPE on a too-short or off-alphabet value):
+        // the payload is valid but cannot be policed as configured.
+        RewriteError::Action(ActionError::FpeTooShort | ActionError::FpeInvalidValue) => {
+            RejectCode::PolicyViolation
+        }
+        RewriteError::Action(ActionError::Crypto(_)) => RejectCode::Internal,
     }
 }
 
@@ -55,7 +61,7 @@ pub(super) fn query(
         Ok(Outcome::Rewritten) => String::from_utf8(out)
             .map(Some)
             .map_err(|_| RejectCode::Internal),
-        Err(RewriteError::Action(_)) => Err(RejectCode::Internal),
+        Err(e @ RewriteError::Action(_)) => Err(body_error(&e)),
         Err(_) => Err(RejectCode::MalformedQuery),
     }
 }

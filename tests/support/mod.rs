@@ -31,6 +31,15 @@ impl Env for NoEnv {
     }
 }
 
+/// An environment with exactly these variables.
+pub struct MapEnv(pub std::collections::HashMap<String, String>);
+
+impl Env for MapEnv {
+    fn var(&self, name: &str) -> Option<String> {
+        self.0.get(name).cloned()
+    }
+}
+
 /// A CA and a server certificate for `localhost` / 127.0.0.1, written to a temp dir.
 pub struct Pki {
     pub dir: tempfile::TempDir,
@@ -296,12 +305,27 @@ impl TestGateway {
     /// Loads `config` (see [`write_config`]) and serves it on the listen address it names
     /// (use port 0).
     pub async fn start(config: &str) -> Self {
+        Self::start_with_env(config, &[]).await
+    }
+
+    /// Like [`Self::start`], with these environment variables visible to the loader (and to
+    /// reloads) instead of the process environment.
+    pub async fn start_with_env(config: &str, vars: &[(&str, &str)]) -> Self {
         let (dir, path) = write_config(config);
-        let loaded = match config::load(&path, &NoEnv) {
+        let env = Arc::new(MapEnv(
+            vars.iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
+        ));
+        let loaded = match config::load(&path, env.as_ref()) {
             Ok(l) => l,
             Err(d) => panic!("test config does not load:\n{d}"),
         };
-        let gw = Gateway::bind(loaded.config, Some(path.clone()))
+        let source = piigate::reload::ReloadSource {
+            path: path.clone(),
+            env,
+        };
+        let gw = Gateway::bind(loaded.config, Some(source))
             .await
             .expect("bind gateway");
         let addr = gw.local_addr().expect("addr");

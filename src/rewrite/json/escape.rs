@@ -58,12 +58,38 @@ fn needs_escape(b: u8) -> bool {
     b < 0x20 || b == b'"' || b == b'\\'
 }
 
-/// Appends `text` to `out` as a JSON string: quotes plus minimal escaping.
-pub(super) fn encode_string(text: &str, out: &mut Vec<u8>) {
+/// Whether any byte of `bytes` must be escaped; eight at a time.
+#[inline]
+fn any_needs_escape(bytes: &[u8]) -> bool {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    let mut chunks = bytes.chunks_exact(8);
+    for c in &mut chunks {
+        let Some(c) = c.first_chunk::<8>() else { break };
+        let w = u64::from_le_bytes(*c);
+        let quote = w ^ (LO * u64::from(b'"'));
+        let backslash = w ^ (LO * u64::from(b'\\'));
+        let hit = (quote.wrapping_sub(LO) & !quote)
+            | (backslash.wrapping_sub(LO) & !backslash)
+            | (w.wrapping_sub(LO * 0x20) & !w);
+        if hit & HI != 0 {
+            return true;
+        }
+    }
+    chunks.remainder().iter().any(|&b| needs_escape(b))
+}
+
+/// Appends `bytes` (UTF-8: actions write text) to `out` as a JSON string: quotes plus minimal
+/// escaping. Tokens and envelopes never need escaping, so that case is one copy.
+pub(super) fn encode_string(bytes: &[u8], out: &mut Vec<u8>) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
-    let bytes = text.as_bytes();
     out.reserve(bytes.len() + 2);
     out.push(b'"');
+    if !any_needs_escape(bytes) {
+        out.extend_from_slice(bytes);
+        out.push(b'"');
+        return;
+    }
     let mut start = 0;
     for (i, &b) in bytes.iter().enumerate() {
         if !needs_escape(b) {
@@ -125,10 +151,13 @@ mod tests {
             ("\n\r\t\u{8}\u{c}", r#""\n\r\t\b\f""#),
             ("\u{1}\u{1f}", r#""\u0001\u001f""#),
             ("é/日本\u{7f}", "\"é/日本\u{7f}\""),
+            // Past one 8-byte word, at the end and in the middle of a word.
+            ("long enough for a word\"", "\"long enough for a word\\\"\""),
+            ("0123456789\u{1f}ab", "\"0123456789\\u001fab\""),
         ];
         for (text, want) in cases {
             let mut out = Vec::new();
-            encode_string(text, &mut out);
+            encode_string(text.as_bytes(), &mut out);
             assert_eq!(std::str::from_utf8(&out).expect("utf8"), *want);
             let back: String = serde_json::from_slice(&out).expect("valid JSON string");
             assert_eq!(back, *text);

@@ -50,7 +50,7 @@ mod tests;
 use scan::{KindStack, Scan, malformed, ws};
 
 use super::{Limits, Outcome, RewriteError};
-use crate::policy::{Applied, ApplyCx, Leaf, LeafKind, Plan, RuleId, StateId};
+use crate::policy::{ActionKind, Applied, ApplyCx, Leaf, LeafKind, Plan, RuleId, StateId};
 
 const BOM: &[u8] = b"\xEF\xBB\xBF";
 
@@ -106,6 +106,8 @@ pub fn rewrite_json(
         cx,
         changed: false,
         copied: 0,
+        top: Frame::NONE,
+        depth: 0,
         frames: Vec::new(),
         kinds: KindStack::new(),
         bufs: Bufs::default(),
@@ -146,6 +148,14 @@ enum Child {
     Enter(Mode),
 }
 
+/// Where the walk goes after reading a child's label.
+enum Next {
+    /// Handle the value at this index in this mode, with this nearest member name.
+    Value(usize, Mode, Option<Key>),
+    /// The child was dead or dropped and has been skipped; continue after this index.
+    Skipped(usize),
+}
+
 /// A member name in the input: the bytes between the quotes.
 #[derive(Debug, Clone, Copy)]
 struct Key {
@@ -155,7 +165,7 @@ struct Key {
 }
 
 /// One open array or object.
-#[derive(Debug)]
+#[derive(Debug, Clone, Copy)]
 struct Frame {
     object: bool,
     mode: Mode,
@@ -171,6 +181,20 @@ struct Frame {
     kept_any: bool,
     /// Whether the current member or element is being dropped.
     dropping: bool,
+}
+
+impl Frame {
+    /// Placeholder for `Walker::top` at depth 0.
+    const NONE: Self = Self {
+        object: false,
+        mode: Mode::Live(0),
+        index: 0,
+        field: None,
+        member_start: 0,
+        prev_end: 0,
+        kept_any: false,
+        dropping: false,
+    };
 }
 
 /// Scratch space reused for every selected value of a request.
@@ -192,6 +216,12 @@ struct Walker<'i, 'p, 'o, 'c, 'x> {
     changed: bool,
     /// Input before this offset has been copied or deliberately skipped.
     copied: usize,
+    /// The innermost open container, kept out of `frames` so per-member work touches a field
+    /// rather than the end of a vector. Meaningless while `depth == 0`.
+    top: Frame,
+    /// Number of open containers (`top` plus `frames`).
+    depth: usize,
+    /// The open containers around `top`, outermost first.
     frames: Vec<Frame>,
     kinds: KindStack,
     bufs: Bufs,
@@ -217,7 +247,7 @@ impl Walker<'_, '_, '_, '_, '_> {
             match input.get(i) {
                 Some(&open @ (b'{' | b'[')) => {
                     let object = open == b'{';
-                    if self.frames.len() >= self.max_depth {
+                    if self.depth >= self.max_depth {
                         return Err(RewriteError::TooDeep {
                             limit: self.max_depth,
                         });
@@ -227,7 +257,7 @@ impl Walker<'_, '_, '_, '_, '_> {
                     if input.get(i) == Some(&close) {
                         i += 1;
                     } else {
-                        self.frames.push(Frame {
+                        self.push(Frame {
                             object,
                             mode,
                             index: 0,
@@ -238,11 +268,11 @@ impl Walker<'_, '_, '_, '_, '_> {
                             dropping: false,
                         });
                         match self.enter_child(i)? {
-                            (next, Some((m, f))) => {
+                            Next::Value(next, m, f) => {
                                 (i, mode, field) = (next, m, f);
                                 continue 'value;
                             }
-                            (next, None) => i = next,
+                            Next::Skipped(next) => i = next,
                         }
                     }
                 }
@@ -277,35 +307,33 @@ impl Walker<'_, '_, '_, '_, '_> {
             // After a value: separators and closing brackets until the next value to handle.
             loop {
                 let value_end = i;
-                let Some(frame) = self.frames.last() else {
+                if self.depth == 0 {
                     trailing(input, i)?;
                     break 'value;
-                };
-                let object = frame.object;
+                }
+                let object = self.top.object;
                 i = ws(input, i);
                 match input.get(i) {
                     Some(b',') => {
                         let next = ws(input, i + 1);
                         self.end_member(value_end, Some(next));
-                        if let Some(frame) = self.frames.last_mut() {
-                            frame.member_start = next;
-                        }
+                        self.top.member_start = next;
                         match self.enter_child(next)? {
-                            (n, Some((m, f))) => {
+                            Next::Value(n, m, f) => {
                                 (i, mode, field) = (n, m, f);
                                 continue 'value;
                             }
-                            (n, None) => i = n,
+                            Next::Skipped(n) => i = n,
                         }
                     }
                     Some(b'}') if object => {
                         self.end_member(value_end, None);
-                        self.frames.pop();
+                        self.pop();
                         i += 1;
                     }
                     Some(b']') if !object => {
                         self.end_member(value_end, None);
-                        self.frames.pop();
+                        self.pop();
                         i += 1;
                     }
                     Some(_) if object => return Err(malformed(i, "expected `,` or `}`")),
@@ -318,17 +346,13 @@ impl Walker<'_, '_, '_, '_, '_> {
     }
 
     /// Reads the label of the top frame's next child at `at` (a member name and colon, or the
-    /// next element index) and resolves it. Dead and dropped children are skipped here; the
-    /// return is the index after them. Otherwise it is the index of the child's value with the
-    /// mode and field to handle it in.
-    #[allow(clippy::type_complexity)]
-    fn enter_child(&mut self, at: usize) -> Scan<(usize, Option<(Mode, Option<Key>)>)> {
+    /// next element index) and resolves it. Dead and dropped children are skipped here.
+    #[inline(always)]
+    fn enter_child(&mut self, at: usize) -> Scan<Next> {
         let input = self.input;
         let automaton = &self.plan.automaton;
-        let depth = self.frames.len();
-        let Some(frame) = self.frames.last_mut() else {
-            return Err(malformed(at, "expected a value"));
-        };
+        let depth = self.depth;
+        let frame = &mut self.top;
         let (value_at, field, state) = if frame.object {
             if input.get(at) != Some(&b'"') {
                 return Err(malformed(at, "expected a member name"));
@@ -372,17 +396,17 @@ impl Walker<'_, '_, '_, '_, '_> {
             (Mode::Live(_), None) => Child::Dead,
         };
         match child {
-            Child::Enter(mode) => Ok((value_at, Some((mode, field)))),
+            Child::Enter(mode) => Ok(Next::Value(value_at, mode, field)),
             Child::Dead => {
                 let end =
                     scan::skip_value(input, value_at, depth, self.max_depth, &mut self.kinds)?;
-                Ok((end, None))
+                Ok(Next::Skipped(end))
             }
             Child::Drop => {
                 frame.dropping = true;
                 let end =
                     scan::skip_value(input, value_at, depth, self.max_depth, &mut self.kinds)?;
-                Ok((end, None))
+                Ok(Next::Skipped(end))
             }
         }
     }
@@ -390,9 +414,10 @@ impl Walker<'_, '_, '_, '_, '_> {
     /// Closes the top frame's current member or element, whose value ended at `value_end`.
     /// `next` is where the following member starts when a comma follows.
     fn end_member(&mut self, value_end: usize, next: Option<usize>) {
-        let Some(frame) = self.frames.last_mut() else {
+        if self.depth == 0 {
             return;
-        };
+        }
+        let frame = &mut self.top;
         if !frame.dropping {
             frame.kept_any = true;
             frame.prev_end = value_end;
@@ -427,38 +452,56 @@ impl Walker<'_, '_, '_, '_, '_> {
             repl,
             ..
         } = &mut self.bufs;
-        let text = match kind {
-            LeafKind::String => {
-                let body = &input[start + 1..end - 1];
-                decoded(body, escaped, text_buf).ok_or_else(|| malformed(start, "invalid UTF-8"))?
-            }
-            LeafKind::Number | LeafKind::Bool => std::str::from_utf8(&input[start..end])
-                .map_err(|_| malformed(start, "invalid number"))?,
+        // The value's text span: a string's body, or a number's or literal's spelling.
+        let (ts, te) = match kind {
+            LeafKind::String => (start + 1, end - 1),
+            LeafKind::Number | LeafKind::Bool => (start, end),
         };
-        let field = match field {
-            None => "",
-            Some(k) => decoded(&input[k.start..k.end], k.escaped, field_buf)
-                .ok_or_else(|| malformed(k.start, "invalid UTF-8"))?,
+        let (text, field) = match field {
+            // A member's own key sits just before its value (`"key":` plus whitespace): one
+            // UTF-8 check covers both, the common case for selected members.
+            Some(k) if !escaped && !k.escaped && k.end <= ts && ts - k.end <= 8 => {
+                let both = std::str::from_utf8(&input[k.start..te])
+                    .map_err(|_| malformed(k.start, "invalid UTF-8"))?;
+                (
+                    both.get(ts - k.start..).unwrap_or_default(),
+                    both.get(..k.end - k.start).unwrap_or_default(),
+                )
+            }
+            _ => {
+                let text = decoded(&input[ts..te], escaped, text_buf)
+                    .ok_or_else(|| malformed(start, "invalid UTF-8"))?;
+                let field = match field {
+                    None => "",
+                    Some(k) => decoded(&input[k.start..k.end], k.escaped, field_buf)
+                        .ok_or_else(|| malformed(k.start, "invalid UTF-8"))?,
+                };
+                (text, field)
+            }
         };
         repl.clear();
         let leaf = Leaf { text, kind, field };
-        match self.plan.rule(rule).action.apply(&leaf, self.cx, repl)? {
+        let action = &self.plan.rule(rule).action;
+        match action.apply(&leaf, self.cx, repl)? {
             Applied::Kept => {}
             Applied::Replaced => {
                 let repl = std::mem::take(&mut self.bufs.repl);
                 self.flush_to(start);
-                match std::str::from_utf8(&repl) {
-                    Ok(text) => escape::encode_string(text, self.out),
-                    // Actions write UTF-8; should one not, the output must still be JSON.
-                    Err(_) => escape::encode_string(&String::from_utf8_lossy(&repl), self.out),
+                // Actions write UTF-8 text (the `Action::apply` contract): a token, an envelope,
+                // a mask of the decoded text, the configured replacement, or verified plaintext.
+                // Tokens and envelopes are base64url by construction and need no escaping.
+                if matches!(action.kind(), ActionKind::Tokenize | ActionKind::Encrypt) {
+                    self.out.push(b'"');
+                    self.out.extend_from_slice(&repl);
+                    self.out.push(b'"');
+                } else {
+                    escape::encode_string(&repl, self.out);
                 }
                 self.copied = end;
                 self.bufs.repl = repl;
             }
-            Applied::Dropped => match self.frames.last_mut() {
-                Some(frame) => frame.dropping = true,
-                None => self.splice(start, end, b"null"),
-            },
+            Applied::Dropped if self.depth > 0 => self.top.dropping = true,
+            Applied::Dropped => self.splice(start, end, b"null"),
         }
         Ok(())
     }
@@ -476,6 +519,25 @@ impl Walker<'_, '_, '_, '_, '_> {
         Ok(self.finish())
     }
 
+    /// Opens a container: `frame` becomes the top.
+    #[inline(always)]
+    fn push(&mut self, frame: Frame) {
+        if self.depth > 0 {
+            self.frames.push(self.top);
+        }
+        self.top = frame;
+        self.depth += 1;
+    }
+
+    /// Closes the top container.
+    #[inline(always)]
+    fn pop(&mut self) {
+        self.depth -= 1;
+        if self.depth > 0 {
+            self.top = self.frames.pop().unwrap_or(Frame::NONE);
+        }
+    }
+
     /// Copies pending input up to `upto`, starting the output on the first change.
     #[inline]
     fn flush_to(&mut self, upto: usize) {
@@ -486,7 +548,11 @@ impl Walker<'_, '_, '_, '_, '_> {
             let input = self.input.len();
             self.out.reserve(input + input / 4 + 256);
         }
-        self.out.extend_from_slice(&self.input[self.copied..upto]);
+        // Edits arrive in input order, so `upto >= copied`; `get` keeps a logic slip from
+        // becoming a panic (the differential tests would show the wrong bytes).
+        if let Some(span) = self.input.get(self.copied..upto) {
+            self.out.extend_from_slice(span);
+        }
         self.copied = upto;
     }
 
@@ -499,7 +565,8 @@ impl Walker<'_, '_, '_, '_, '_> {
 
     fn finish(&mut self) -> Outcome {
         if self.changed {
-            self.out.extend_from_slice(&self.input[self.copied..]);
+            self.out
+                .extend_from_slice(self.input.get(self.copied..).unwrap_or_default());
             Outcome::Rewritten
         } else {
             Outcome::Unchanged

@@ -53,21 +53,32 @@ fn attention(w: u64) -> u64 {
 /// and whether the string contains any escape (so callers know whether raw bytes equal the
 /// decoded text).
 ///
+/// The common case — printable ASCII up to the closing quote — is inlined into the callers;
+/// escapes, non-ASCII and the last few bytes of the input go through [`string_slow`].
+///
 /// # Errors
 /// Unterminated string, control character, bad escape, lone surrogate, invalid UTF-8.
-#[inline]
+#[inline(always)]
 pub(super) fn string(input: &[u8], open: usize) -> Scan<(usize, bool)> {
     let mut i = open + 1;
-    let mut escaped = false;
-    loop {
-        while let Some(chunk) = input.get(i..).and_then(|s| s.first_chunk::<8>()) {
-            let m = attention(u64::from_le_bytes(*chunk));
-            if m != 0 {
-                i += (m.trailing_zeros() / 8) as usize;
-                break;
+    while let Some(chunk) = input.get(i..).and_then(|s| s.first_chunk::<8>()) {
+        let m = attention(u64::from_le_bytes(*chunk));
+        if m != 0 {
+            i += (m.trailing_zeros() / 8) as usize;
+            if input.get(i) == Some(&b'"') {
+                return Ok((i + 1, false));
             }
-            i += 8;
+            break;
         }
+        i += 8;
+    }
+    string_slow(input, open, i, false)
+}
+
+/// The rest of [`string`] from `i`, byte by byte where needed.
+#[inline(never)]
+fn string_slow(input: &[u8], open: usize, mut i: usize, mut escaped: bool) -> Scan<(usize, bool)> {
+    loop {
         let Some(&b) = input.get(i) else {
             return Err(malformed(open, "unterminated string"));
         };
@@ -80,6 +91,14 @@ pub(super) fn string(input: &[u8], open: usize) -> Scan<(usize, bool)> {
             0..=0x1F => return Err(malformed(i, "control character in string")),
             0x80.. => i = utf8(input, i)?,
             _ => i += 1,
+        }
+        while let Some(chunk) = input.get(i..).and_then(|s| s.first_chunk::<8>()) {
+            let m = attention(u64::from_le_bytes(*chunk));
+            if m != 0 {
+                i += (m.trailing_zeros() / 8) as usize;
+                break;
+            }
+            i += 8;
         }
     }
 }
@@ -366,7 +385,7 @@ pub(super) fn skip_value(
 }
 
 /// Scans `"key" ws : ws` at `at`; returns the index of the member's value.
-#[inline]
+#[inline(always)]
 fn member_key(input: &[u8], at: usize) -> Scan<usize> {
     if input.get(at) != Some(&b'"') {
         return Err(malformed(at, "expected a member name"));
@@ -376,8 +395,15 @@ fn member_key(input: &[u8], at: usize) -> Scan<usize> {
 }
 
 /// Scans `ws : ws` at `at`; returns the index after it.
-#[inline]
+#[inline(always)]
 pub(super) fn colon(input: &[u8], at: usize) -> Scan<usize> {
+    // Compact JSON (what SDKs send): `:` right after the key, the value right after it.
+    if input.get(at) == Some(&b':') {
+        return Ok(match input.get(at + 1) {
+            Some(b' ' | b'\n' | b'\r' | b'\t') => ws(input, at + 2),
+            _ => at + 1,
+        });
+    }
     let i = ws(input, at);
     if input.get(i) != Some(&b':') {
         return Err(malformed(i, "expected `:`"));
