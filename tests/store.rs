@@ -119,13 +119,13 @@ impl Harness {
     }
 
     async fn cleanup(self) {
-        if let (Some(url), Some(schema)) = (&self.url, &self.schema) {
-            if let Ok((client, conn)) = tokio_postgres::connect(url, tokio_postgres::NoTls).await {
-                tokio::spawn(conn);
-                let _ = client
-                    .batch_execute(&format!("DROP SCHEMA {schema} CASCADE"))
-                    .await;
-            }
+        if let (Some(url), Some(schema)) = (&self.url, &self.schema)
+            && let Ok((client, conn)) = tokio_postgres::connect(url, tokio_postgres::NoTls).await
+        {
+            tokio::spawn(conn);
+            let _ = client
+                .batch_execute(&format!("DROP SCHEMA {schema} CASCADE"))
+                .await;
         }
     }
 }
