@@ -27,5 +27,6 @@ pub mod policy;
 pub mod proxy;
 pub mod reload;
 pub mod rewrite;
+pub mod services;
 pub mod store;
 pub mod telemetry;

@@ -42,6 +42,23 @@ pub struct Config {
     pub routes: Vec<Arc<Route>>,
     /// Ids of the keys in the keyring with their status (for metrics and logs; never material).
     pub key_ids: Vec<(String, &'static str)>,
+    /// `[store]`, compiled.
+    pub store: StoreSettings,
+    /// Where the audit log lives.
+    pub audit_path: PathBuf,
+}
+
+/// `[store]`, compiled.
+#[derive(Debug)]
+pub struct StoreSettings {
+    /// Backend and how to reach it.
+    pub backend: crate::store::StoreConfig,
+    /// Secret cache bounds.
+    pub cache: crate::store::CacheConfig,
+    /// Ledger flush interval.
+    pub ledger_flush: Duration,
+    /// Keys subject ids into store keys; `None` without a keyring.
+    pub keyer: Option<Arc<crate::store::SubjectKeyer>>,
 }
 
 /// `[server]`, compiled.

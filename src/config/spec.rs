@@ -22,6 +22,8 @@ pub struct ConfigSpec {
     pub keys: KeysSpec,
     /// `[store]`: subject secrets, ledger.
     pub store: Option<StoreSpec>,
+    /// `[audit]`: the audit log.
+    pub audit: Option<AuditSpec>,
     /// `[limits]`: size and time limits.
     pub limits: LimitsSpec,
     /// `[forward_proxy]`: HTTPS_PROXY mode.
@@ -85,6 +87,26 @@ pub struct StoreSpec {
     pub path: Option<At<String>>,
     /// `url_env`: env var with the PostgreSQL URL.
     pub url_env: Option<At<String>>,
+    /// `ca`: PEM CA that signs the PostgreSQL server certificate (TLS is always verified).
+    pub ca: Option<At<String>>,
+    /// `max_connections`: PostgreSQL pool size, default 8.
+    pub max_connections: Option<At<u64>>,
+    /// `cache_capacity`: subjects whose secrets are cached, default 100 000.
+    pub cache_capacity: Option<At<u64>>,
+    /// `cache_ttl_secs`: how long a cached secret is used; the bound on how late another
+    /// replica's erasure is honoured here. Default 30.
+    pub cache_ttl_secs: Option<At<u64>>,
+    /// `ledger_flush_secs`: how often the disclosure ledger is written, default 10.
+    pub ledger_flush_secs: Option<At<u64>>,
+    /// `subject_key_id`: the master key that keys subject ids; must never change.
+    pub subject_key_id: Option<At<String>>,
+}
+
+/// `[audit]`.
+#[derive(Debug)]
+pub struct AuditSpec {
+    /// `path`: the hash-chained audit log, default `piigate-audit.jsonl` beside the config.
+    pub path: Option<At<String>>,
 }
 
 /// `[limits]`.
@@ -194,6 +216,7 @@ const TOP: &[&str] = &[
     "admin",
     "keys",
     "store",
+    "audit",
     "limits",
     "forward_proxy",
     "routes",
@@ -202,7 +225,18 @@ const SERVER: &[&str] = &["listen", "tls", "workers"];
 const TLS: &[&str] = &["cert", "key", "client_ca"];
 const ADMIN: &[&str] = &["listen", "token_env"];
 const KEYS: &[&str] = &["file", "env"];
-const STORE: &[&str] = &["kind", "path", "url_env"];
+const STORE: &[&str] = &[
+    "kind",
+    "path",
+    "url_env",
+    "ca",
+    "max_connections",
+    "cache_capacity",
+    "cache_ttl_secs",
+    "ledger_flush_secs",
+    "subject_key_id",
+];
+const AUDIT: &[&str] = &["path"];
 const LIMITS: &[&str] = &[
     "max_body_bytes",
     "max_decoded_bytes",
@@ -303,6 +337,19 @@ pub fn read(src: Source<'_>, d: &mut Diagnostics) -> ConfigSpec {
             kind: t.string(d, "kind"),
             path: t.string(d, "path"),
             url_env: t.string(d, "url_env"),
+            ca: t.string(d, "ca"),
+            max_connections: t.uint(d, "max_connections"),
+            cache_capacity: t.uint(d, "cache_capacity"),
+            cache_ttl_secs: t.uint(d, "cache_ttl_secs"),
+            ledger_flush_secs: t.uint(d, "ledger_flush_secs"),
+            subject_key_id: t.string(d, "subject_key_id"),
+        };
+        t.finish(d);
+        s
+    });
+    spec.audit = top.table(d, "audit", "[audit]", AUDIT).map(|t| {
+        let s = AuditSpec {
+            path: t.string(d, "path"),
         };
         t.finish(d);
         s

@@ -19,16 +19,17 @@ use tokio::sync::watch;
 
 use super::respond::full;
 use super::{Body, Current, police};
+use crate::audit::{AuditEvent, AuditKind, Outcome as AuditOutcome};
 use crate::crypto::OsNonces;
 use crate::policy::ApplyCx;
 use crate::reload::Reloader;
-use crate::telemetry::metrics::SharedMetrics;
+use crate::services::Services;
 
 /// What admin handlers need.
 #[derive(Clone)]
 pub(crate) struct AdminState {
     pub(crate) current: Current,
-    pub(crate) metrics: SharedMetrics,
+    pub(crate) services: Arc<Services>,
     pub(crate) reloader: Option<Arc<Reloader>>,
 }
 
@@ -68,18 +69,27 @@ async fn route(state: AdminState, req: Request<Incoming>) -> Response<Body> {
     match (&method, path.as_str()) {
         (&Method::GET, "/healthz") => json(StatusCode::OK, r#"{"status":"ok"}"#.to_owned()),
         (&Method::GET, "/readyz") => {
-            let g = state.current.load();
-            json(
-                StatusCode::OK,
-                format!(
-                    r#"{{"status":"ready","generation":{},"routes":{}}}"#,
-                    g.number,
-                    g.config.routes.len()
+            // Ready only when config, keyring and store are usable.
+            let g = state.current.load_full();
+            match state.services.store.ping().await {
+                Ok(()) => json(
+                    StatusCode::OK,
+                    format!(
+                        r#"{{"status":"ready","generation":{},"routes":{},"keys":{}}}"#,
+                        g.number,
+                        g.config.routes.len(),
+                        g.config.key_ids.len()
+                    ),
                 ),
-            )
+                Err(e) => error(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "store_unavailable",
+                    &format!("the store is not reachable: {}", e.code()),
+                ),
+            }
         }
         (&Method::GET, "/metrics") => {
-            let mut r = Response::new(full(Bytes::from(state.metrics.encode())));
+            let mut r = Response::new(full(Bytes::from(state.services.metrics.encode())));
             r.headers_mut().insert(
                 header::CONTENT_TYPE,
                 HeaderValue::from_static(
@@ -142,7 +152,7 @@ async fn v1(
                     "this gateway was not started from a config file",
                 );
             };
-            match reloader.reload().await {
+            match reloader.reload("admin").await {
                 Ok(n) => json(
                     StatusCode::OK,
                     format!(r#"{{"status":"reloaded","generation":{n}}}"#),
@@ -200,7 +210,25 @@ async fn v1(
                     Err(code) => error(code.status(), code.as_str(), code.message()),
                 }
             } else {
-                match crate::ops::reveal(&generation.config, &route, &raw) {
+                let result = crate::ops::reveal(&generation.config, &route, &raw);
+                let outcome = if result.is_ok() {
+                    AuditOutcome::Succeeded
+                } else {
+                    AuditOutcome::Failed
+                };
+                state
+                    .services
+                    .audit(AuditEvent {
+                        kind: AuditKind::Reveal,
+                        actor: "admin".to_owned(),
+                        outcome,
+                        route: Some(route.name.clone()),
+                        subject: None,
+                        recipients: Vec::new(),
+                        detail: None,
+                    })
+                    .await;
+                match result {
                     Ok(out) => json(StatusCode::OK, String::from_utf8_lossy(&out).into_owned()),
                     Err(crate::ops::OpsError::RevealFailed(n)) => error(
                         StatusCode::UNPROCESSABLE_ENTITY,
@@ -222,8 +250,92 @@ async fn v1(
                 }
             }
         }
+        (&Method::DELETE, ["subjects", id]) => erase(&state, id).await,
         _ => error(StatusCode::NOT_FOUND, "not_found", "no such admin endpoint"),
     }
+}
+
+/// Crypto-shredding: destroys the subject's secret everywhere (this replica at once, others
+/// within the store's cache TTL) and answers the recipients to notify (GDPR Art. 19).
+async fn erase(state: &AdminState, raw_id: &str) -> Response<Body> {
+    let Some(id) = percent_decode(raw_id) else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "bad_subject_id",
+            "the subject id is not valid percent-encoded UTF-8",
+        );
+    };
+    let Some(keyer) = &state.services.keyer else {
+        return error(
+            StatusCode::CONFLICT,
+            "no_keys",
+            "subject erasure needs a keyring",
+        );
+    };
+    let key = keyer.subject_key(id.as_bytes());
+    let result = state.services.store.erase_subject(&key).await;
+    let (outcome, recipients) = match &result {
+        Ok(r) => (AuditOutcome::Succeeded, r.recipients.clone()),
+        Err(_) => (AuditOutcome::Failed, Vec::new()),
+    };
+    state
+        .services
+        .audit(AuditEvent {
+            kind: AuditKind::Erasure,
+            actor: "admin".to_owned(),
+            outcome,
+            route: None,
+            subject: Some(key.clone()),
+            recipients,
+            detail: result
+                .as_ref()
+                .ok()
+                .map(|r| format!("generation {}", r.generation)),
+        })
+        .await;
+    match result {
+        // The subject id is PII: the answer names it only by its keyed hash.
+        Ok(r) => {
+            let erased_at = r
+                .erased_at
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs());
+            let ttl = state.current.load().config.store.cache.ttl.as_secs();
+            let body = serde_json::json!({
+                "status": "erased",
+                "subject_ref": key.to_hex(),
+                "generation": r.generation,
+                "secret_destroyed": r.destroyed,
+                "erased_at_unix": erased_at,
+                "recipients": r.recipients,
+                "replicas_honour_within_secs": ttl,
+            });
+            json(StatusCode::OK, body.to_string())
+        }
+        Err(e) => error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "store_unavailable",
+            &format!("the erasure could not be recorded: {}", e.code()),
+        ),
+    }
+}
+
+/// Decodes `%XX` escapes of a path segment; `None` for bad escapes or non-UTF-8.
+fn percent_decode(s: &str) -> Option<String> {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' {
+            let hex = std::str::from_utf8(b.get(i + 1..i + 3)?).ok()?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok().filter(|s| !s.is_empty())
 }
 
 fn json(status: StatusCode, body: String) -> Response<Body> {

@@ -18,8 +18,8 @@ use tracing::{debug, info, warn};
 use super::{Current, Generation, service};
 use crate::config::Config;
 use crate::reload::{ReloadSource, Reloader};
+use crate::services::{Services, StartError};
 use crate::telemetry::events::Listening;
-use crate::telemetry::metrics::{Metrics, SharedMetrics};
 
 /// How long in-flight requests may run after shutdown begins.
 const DRAIN_DEADLINE: Duration = Duration::from_secs(30);
@@ -33,7 +33,7 @@ pub struct Gateway {
     admin: Option<TcpListener>,
     forward: Option<TcpListener>,
     shutdown_tx: watch::Sender<bool>,
-    metrics: SharedMetrics,
+    services: Arc<Services>,
     reloader: Option<Arc<Reloader>>,
 }
 
@@ -52,26 +52,44 @@ impl Gateway {
     /// Binds the listeners of `config` (port 0 picks a free port). `source` is the file the
     /// config came from; with it, SIGHUP and `POST /v1/reload` can reload.
     ///
+    /// Also opens the process-wide services (store, audit log, ledger flusher).
+    ///
     /// # Errors
-    /// When a socket cannot be bound.
-    pub async fn bind(config: Config, source: Option<ReloadSource>) -> std::io::Result<Self> {
-        let listener = TcpListener::bind(config.server.listen).await?;
+    /// When a socket cannot be bound or a service cannot be opened.
+    pub async fn bind(config: Config, source: Option<ReloadSource>) -> Result<Self, StartError> {
+        let bind = |what: &'static str| move |source| StartError::Bind { what, source };
+        let listener = TcpListener::bind(config.server.listen)
+            .await
+            .map_err(bind("the proxy listener"))?;
         let admin = match &config.admin {
-            Some(a) => Some(TcpListener::bind(a.listen).await?),
+            Some(a) => Some(
+                TcpListener::bind(a.listen)
+                    .await
+                    .map_err(bind("the admin listener"))?,
+            ),
             None => None,
         };
         let forward = match &config.forward_proxy {
-            Some(f) => Some(TcpListener::bind(f.listen).await?),
+            Some(f) => Some(
+                TcpListener::bind(f.listen)
+                    .await
+                    .map_err(bind("the forward-proxy listener"))?,
+            ),
             None => None,
         };
-        let metrics: SharedMetrics = Arc::new(Metrics::new());
+        let services = Services::start(&config).await?;
         let current = Arc::new(ArcSwap::from_pointee(Generation::new(
             config,
             1,
-            Arc::clone(&metrics),
+            Arc::clone(&services),
         )));
-        let reloader =
-            source.map(|p| Arc::new(Reloader::new(p, Arc::clone(&current), Arc::clone(&metrics))));
+        let reloader = source.map(|p| {
+            Arc::new(Reloader::new(
+                p,
+                Arc::clone(&current),
+                Arc::clone(&services),
+            ))
+        });
         let (shutdown_tx, _) = watch::channel(false);
         Ok(Self {
             current,
@@ -79,7 +97,7 @@ impl Gateway {
             admin,
             forward,
             shutdown_tx,
-            metrics,
+            services,
             reloader,
         })
     }
@@ -112,9 +130,9 @@ impl Gateway {
         self.reloader.clone()
     }
 
-    /// The metrics registry.
-    pub fn metrics(&self) -> SharedMetrics {
-        Arc::clone(&self.metrics)
+    /// The process-wide services.
+    pub fn services(&self) -> Arc<Services> {
+        Arc::clone(&self.services)
     }
 
     /// A handle that stops the gateway.
@@ -133,7 +151,7 @@ impl Gateway {
             admin,
             forward,
             shutdown_tx,
-            metrics,
+            services,
             reloader,
         } = self;
         let mut stop = shutdown_tx.subscribe();
@@ -155,7 +173,7 @@ impl Gateway {
             }
             let state = super::admin::AdminState {
                 current: Arc::clone(&current),
-                metrics: Arc::clone(&metrics),
+                services: Arc::clone(&services),
                 reloader: reloader.clone(),
             };
             tokio::spawn(super::admin::serve(l, state, shutdown_tx.subscribe()))
@@ -202,7 +220,7 @@ impl Gateway {
             let _ = stream.set_nodelay(true);
             let current = Arc::clone(&current);
             let watcher = graceful.watcher();
-            let open = metrics.open_connections.clone();
+            let open = services.metrics.open_connections.clone();
             tokio::spawn(async move {
                 let _permit = permit;
                 open.inc();
@@ -223,6 +241,7 @@ impl Gateway {
         for t in [admin_task, forward_task].into_iter().flatten() {
             t.abort();
         }
+        services.stop().await;
         Ok(())
     }
 }

@@ -27,7 +27,8 @@ use bytes::Bytes;
 pub use listener::{Gateway, ShutdownHandle};
 
 use crate::config::Config;
-use crate::telemetry::metrics::{RouteMetrics, SharedMetrics};
+use crate::services::Services;
+use crate::telemetry::metrics::RouteMetrics;
 
 /// The error type of bodies crossing the proxy.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -50,13 +51,14 @@ pub struct Generation {
     pub unrouted: RouteMetrics,
     /// Concurrency limit per route, same order.
     pub permits: Vec<Arc<tokio::sync::Semaphore>>,
-    /// The process-wide registry (survives reloads).
-    pub registry: SharedMetrics,
+    /// Process-wide services (metrics, store, audit log, ledger); they survive reloads.
+    pub services: Arc<Services>,
 }
 
 impl Generation {
     /// Builds routers, clients and metric handles for `config`.
-    pub fn new(config: Config, number: u64, registry: SharedMetrics) -> Self {
+    pub fn new(config: Config, number: u64, services: Arc<Services>) -> Self {
+        let registry = &services.metrics;
         let router = router::Router::new(config.routes.clone());
         let clients = config
             .routes
@@ -84,7 +86,7 @@ impl Generation {
             clients,
             metrics,
             permits,
-            registry,
+            services,
         }
     }
 }
