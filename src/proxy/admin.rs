@@ -285,7 +285,7 @@ async fn erase(state: &AdminState, raw_id: &str) -> Response<Body> {
             actor: "admin".to_owned(),
             outcome,
             route: None,
-            subject: Some(key.clone()),
+            subject: Some(key),
             recipients,
             detail: result
                 .as_ref()
