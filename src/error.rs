@@ -33,6 +33,9 @@ pub enum RejectCode {
     PolicyViolation,
     /// The client took too long to send the request.
     RequestTimeout,
+    /// The subject-secret store is unreachable: subject-scoped values cannot be keyed, so nothing
+    /// is forwarded.
+    StoreUnavailable,
     /// A forward-proxy target no route names: piigate never tunnels blindly.
     TargetNotAllowed,
     /// The upstream answered with something that is not HTTP, or the connection broke.
@@ -47,7 +50,7 @@ pub enum RejectCode {
 
 impl RejectCode {
     /// Every code, for metric pre-registration.
-    pub const ALL: [Self; 16] = [
+    pub const ALL: [Self; 17] = [
         Self::BodyTooLarge,
         Self::Internal,
         Self::MalformedBody,
@@ -59,6 +62,7 @@ impl RejectCode {
         Self::Overloaded,
         Self::PolicyViolation,
         Self::RequestTimeout,
+        Self::StoreUnavailable,
         Self::TargetNotAllowed,
         Self::UpstreamFailed,
         Self::UpstreamTimeout,
@@ -80,6 +84,7 @@ impl RejectCode {
             Self::Overloaded => "overloaded",
             Self::PolicyViolation => "policy_violation",
             Self::RequestTimeout => "request_timeout",
+            Self::StoreUnavailable => "store_unavailable",
             Self::TargetNotAllowed => "target_not_allowed",
             Self::UpstreamFailed => "upstream_failed",
             Self::UpstreamTimeout => "upstream_timeout",
@@ -102,6 +107,7 @@ impl RejectCode {
             Self::Overloaded => StatusCode::SERVICE_UNAVAILABLE,
             Self::PolicyViolation => StatusCode::UNPROCESSABLE_ENTITY,
             Self::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
+            Self::StoreUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::TargetNotAllowed => StatusCode::FORBIDDEN,
             Self::UpstreamFailed => StatusCode::BAD_GATEWAY,
             Self::UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
@@ -134,6 +140,9 @@ impl RejectCode {
                 "request body breaks a policy limit (for example nesting depth); nothing was forwarded"
             }
             Self::RequestTimeout => "the request was not received in time",
+            Self::StoreUnavailable => {
+                "the subject store is unavailable, so subject-scoped values cannot be keyed; nothing was forwarded"
+            }
             Self::TargetNotAllowed => "the forward proxy only connects to hosts a route names",
             Self::UpstreamFailed => "the upstream connection failed or answered with invalid HTTP",
             Self::UpstreamTimeout => "the upstream did not answer in time",

@@ -193,6 +193,7 @@ pub fn action(kind: Kind) -> Action {
                 Normalize::Email
             },
             prefix: "tok_".into(),
+            rotation: None,
         }),
         Kind::Encrypt => Action::Encrypt(EncryptAction {
             sealer: EnvelopeSealer::new(kid(), &SecretKey::from_bytes([2; 32])),

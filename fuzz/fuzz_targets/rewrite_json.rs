@@ -46,6 +46,7 @@ fn action(which: u8) -> Action {
             key: TokenKey::new(kid(), &SecretKey::from_bytes([1; 32])),
             normalize: Normalize::Email,
             prefix: "tok_".into(),
+            rotation: None,
         }),
         1 => Action::Encrypt(EncryptAction {
             sealer: EnvelopeSealer::new(kid(), &SecretKey::from_bytes([2; 32])),

@@ -13,8 +13,8 @@ use super::diag::{Diagnostics, Source};
 use super::reader::At;
 use super::spec::{ConfigSpec, RouteSpec, RuleSpec, StoreSpec, TlsSpec};
 use super::{
-    Admin, AdminToken, Config, DEFAULT_ADMIN_TOKEN_ENV, DEFAULT_KEYRING_ENV, Env, Limits, Purpose,
-    Route, Server, StoreSettings, Upstream,
+    Admin, AdminToken, Config, DEFAULT_ADMIN_TOKEN_ENV, DEFAULT_KEYRING_ENV, Env, Limits, OptOut,
+    Purpose, Route, Server, StoreSettings, Upstream,
 };
 use crate::keys::Keyring;
 use crate::policy::action::{
@@ -785,7 +785,6 @@ fn compile_route(
             Purpose::Analytics
         }
     };
-    not_yet(r.subject.as_ref(), None, "subject", src, d);
     not_yet(r.detect.as_ref(), Some("off"), "detect", src, d);
     not_yet(
         r.unknown_fields.as_ref(),
@@ -794,7 +793,6 @@ fn compile_route(
         src,
         d,
     );
-    not_yet(r.on_opt_out.as_ref(), Some("none"), "on_opt_out", src, d);
     let max_body_bytes = match &r.max_body_bytes {
         Some(m) if m.value == 0 || m.value > limits.max_body_bytes as u64 => {
             d.error(
@@ -822,8 +820,88 @@ fn compile_route(
         Some(m) => usize::try_from(m.value).unwrap_or(1024),
         None => 1024,
     };
-    let request = compile_rules(&r.rules, Side::Request, &domain, src, keys, d);
-    let response = compile_rules(&r.response_rules, Side::Response, &domain, src, keys, d);
+    let rotation = r.rotate_pseudonyms_every.as_ref().and_then(|p| match parse_period(&p.value) {
+        Some(secs) => Some(secs),
+        None => {
+            d.error(src, p.span.clone(), "bad_value", "`rotate_pseudonyms_every` must be a duration of at least one hour such as \"180d\", \"12w\" or \"24h\"");
+            None
+        }
+    });
+    let subject = r.subject.as_ref().and_then(|s| {
+        let path = parse_json_path(&s.value, s, 0, src, d)?;
+        if !crate::rewrite::subject::is_subject_path(&path) {
+            d.error(
+                src,
+                s.span.clone(),
+                "bad_selector",
+                "a `subject` selector must use child steps only (`$.userId`, `$.batch[*].userId`)",
+            );
+            return None;
+        }
+        Some(path)
+    });
+    let subject_bases = match (&r.subject, &keys.ring) {
+        (Some(s), Some(ring)) => match crate::policy::subject::SubjectBases::new(ring, &domain) {
+            Some(b) => Some(Arc::new(b)),
+            None => {
+                d.error(
+                    src,
+                    s.span.clone(),
+                    "no_primary_key",
+                    "a route `subject` needs a key with status = \"primary\"",
+                );
+                None
+            }
+        },
+        (Some(s), None) => {
+            d.error(
+                src,
+                s.span.clone(),
+                "no_keyring",
+                format!("a route `subject` needs a keyring, but {}", keys.missing),
+            );
+            None
+        }
+        _ => None,
+    };
+    let opt_out = match r
+        .on_opt_out
+        .as_ref()
+        .map(|o| (o.value.as_str(), o.span.clone()))
+    {
+        None | Some(("none", _)) => OptOut::None,
+        Some(("block", _)) => OptOut::Block,
+        Some(("strict", _)) => OptOut::Strict,
+        Some((_, span)) => {
+            d.error(
+                src,
+                span,
+                "bad_value",
+                "`on_opt_out` must be \"none\", \"block\" or \"strict\"",
+            );
+            OptOut::None
+        }
+    };
+    let rcx = |side, strict| RuleCtx {
+        side,
+        domain: &domain,
+        keys,
+        rotation,
+        strict,
+        subject: r.subject.is_some(),
+    };
+    let request = compile_rules(&r.rules, &rcx(Side::Request, false), src, d);
+    let response = compile_rules(&r.response_rules, &rcx(Side::Response, false), src, d);
+    let strict = if opt_out == OptOut::Strict {
+        compile_rules(
+            &r.rules,
+            &rcx(Side::Request, true),
+            src,
+            &mut Diagnostics::new(),
+        )
+    } else {
+        None
+    };
     let (Some(request), Some(response)) = (request, response) else {
         return None;
     };
@@ -838,6 +916,10 @@ fn compile_route(
         purpose,
         plan: request.0,
         fields: request.1,
+        subject,
+        subject_bases,
+        opt_out,
+        strict,
         response_plan: response.0,
         reveal_plan,
         max_body_bytes,
@@ -847,6 +929,20 @@ fn compile_route(
 
 /// Reports a route option whose non-default values this version does not implement. Accepting
 /// and ignoring them would silently weaken the policy the operator wrote.
+/// `180d`, `12w`, `24h`: at least one hour.
+fn parse_period(text: &str) -> Option<u64> {
+    let t = text.trim();
+    let (num, unit) = t.split_at(t.len().checked_sub(1)?);
+    let n: u64 = num.parse().ok()?;
+    let secs = n.checked_mul(match unit {
+        "h" => 3600,
+        "d" => 86_400,
+        "w" => 7 * 86_400,
+        _ => return None,
+    })?;
+    (secs >= 3600).then_some(secs)
+}
+
 fn not_yet(
     v: Option<&At<String>>,
     default: Option<&str>,
@@ -949,12 +1045,11 @@ type NestedPlan = (FieldKind, String, Vec<(JsonPath, RuleId)>, Vec<Rule>);
 /// deterministic and happens only at load).
 fn compile_rules(
     rules: &[RuleSpec],
-    side: Side,
-    domain: &str,
+    cx: &RuleCtx<'_>,
     src: Source<'_>,
-    keys: &KeySource,
     d: &mut Diagnostics,
 ) -> Option<(Plan, FieldPlans)> {
+    let side = cx.side;
     let mut paths: Vec<(JsonPath, RuleId)> = Vec::new();
     let mut body_rules = Vec::new();
     let mut fields = FieldPlans::default();
@@ -962,7 +1057,7 @@ fn compile_rules(
     let mut nested: Vec<NestedPlan> = Vec::new();
     let errors_before = d.error_count();
     for spec in rules {
-        let Some(action) = compile_action(spec, side, domain, src, keys, d) else {
+        let Some(action) = compile_action(spec, cx, src, d) else {
             // Still check the selectors, so every problem is reported in one run.
             for sel in &spec.select {
                 let _ = parse_selector(sel, side, src, d);
@@ -975,7 +1070,7 @@ fn compile_rules(
         let mut copy = || {
             action
                 .take()
-                .or_else(|| compile_action(spec, side, domain, src, keys, &mut Diagnostics::new()))
+                .or_else(|| compile_action(spec, cx, src, &mut Diagnostics::new()))
         };
         let mut body_id = None;
         for sel in &spec.select {
@@ -1272,14 +1367,26 @@ fn set_options(r: &RuleSpec) -> Vec<(&'static str, std::ops::Range<usize>)> {
     v
 }
 
+/// What compiling one rule needs to know about its route.
+struct RuleCtx<'a> {
+    side: Side,
+    domain: &'a str,
+    keys: &'a KeySource,
+    /// `rotate_pseudonyms_every`, in seconds.
+    rotation: Option<u64>,
+    /// Compiling the opt-out (`on_opt_out = "strict"`) variant: linkable actions become `drop`.
+    strict: bool,
+    /// The route names a data subject (subject-scoped keys).
+    subject: bool,
+}
+
 fn compile_action(
     r: &RuleSpec,
-    side: Side,
-    domain: &str,
+    cx: &RuleCtx<'_>,
     src: Source<'_>,
-    keys: &KeySource,
     d: &mut Diagnostics,
 ) -> Option<Action> {
+    let (side, domain, keys) = (cx.side, cx.domain, cx.keys);
     let action = r.action.as_ref()?;
     let name = action.value.as_str();
     let fpe_reveal = name == "reveal" && r.alphabet.is_some();
@@ -1342,6 +1449,20 @@ fn compile_action(
     }
     if !ok {
         return None;
+    }
+    if cx.subject && r.key_id.is_some() {
+        d.error(
+            src,
+            r.key_id.as_ref().map_or(action.span.clone(), |k| k.span.clone()),
+            "bad_option",
+            "`key_id` cannot be combined with a route `subject`: subject keys always derive from the primary key",
+        );
+        return None;
+    }
+    // Under an opt-out (`on_opt_out = "strict"`), nothing linkable leaves: identifiers that
+    // would be tokenized, hashed or deterministically encrypted are dropped instead.
+    if cx.strict && matches!(name, "tokenize" | "encrypt_deterministic" | "fpe" | "hash") {
+        return Some(Action::Drop);
     }
     let ring = |d: &mut Diagnostics| -> Option<&Keyring> {
         match &keys.ring {
@@ -1441,10 +1562,14 @@ fn compile_action(
                 Some(p) => p.value.as_str(),
                 None => "tok_",
             };
-            built(
-                d,
-                TokenizeAction::new(ring, domain, normalize, prefix, key_id).map(Action::Tokenize),
-            )?
+            {
+                let made = TokenizeAction::new(ring, domain, normalize, prefix, key_id);
+                let made = match cx.rotation {
+                    Some(p) => made.and_then(|t| t.rotating(ring, domain, key_id, p)),
+                    None => made,
+                };
+                built(d, made.map(Action::Tokenize))?
+            }
         }
         "encrypt" => {
             let ring = ring(d)?;

@@ -157,6 +157,14 @@ pub struct Route {
     pub plan: Plan,
     /// Request policy for form fields, query parameters and headers.
     pub fields: crate::policy::FieldPlans,
+    /// Where each event's data subject id is (`subject`), for subject-scoped keys.
+    pub subject: Option<crate::policy::JsonPath>,
+    /// The route's working keys that subject keys derive from.
+    pub subject_bases: Option<Arc<crate::policy::subject::SubjectBases>>,
+    /// What `Sec-GPC: 1` / `DNT: 1` selects.
+    pub opt_out: OptOut,
+    /// The opt-out variant of the request policy (`on_opt_out = "strict"`).
+    pub strict: Option<(Plan, crate::policy::FieldPlans)>,
     /// Response policy (reveal); empty when the route has no response rules.
     pub response_plan: Plan,
     /// Opens every envelope of this route's domain anywhere in a payload (`piigate reveal`,
@@ -166,6 +174,18 @@ pub struct Route {
     pub max_body_bytes: usize,
     /// Requests of this route in flight at once.
     pub max_concurrent_requests: usize,
+}
+
+/// What an opt-out signal (`Sec-GPC: 1`, `DNT: 1`) does on a route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OptOut {
+    /// Refuse with 451 `opt_out_blocked`; nothing is forwarded.
+    Block,
+    /// Ignore the signal.
+    None,
+    /// Apply the strict policy: linkable identifiers (tokenized, hashed, deterministically
+    /// encrypted, FPE) are dropped.
+    Strict,
 }
 
 /// A route's upstream.

@@ -168,6 +168,8 @@ pub struct RouteSpec {
     pub on_opt_out: Option<At<String>>,
     /// `purpose`: `analytics` | `marketing` | `sale_or_share` | `processor`.
     pub purpose: Option<At<String>>,
+    /// `rotate_pseudonyms_every`: e.g. `180d`; tokens of different periods cannot be linked.
+    pub rotate_pseudonyms_every: Option<At<String>>,
     /// `max_body_bytes`: overrides `[limits]` for this route.
     pub max_body_bytes: Option<At<u64>>,
     /// `max_concurrent_requests`: in flight at once; beyond it 503 + `Retry-After`. Default 1024.
@@ -259,6 +261,7 @@ const ROUTE: &[&str] = &[
     "unknown_fields",
     "on_opt_out",
     "purpose",
+    "rotate_pseudonyms_every",
     "max_body_bytes",
     "max_concurrent_requests",
     "rules",
@@ -396,6 +399,7 @@ pub fn read(src: Source<'_>, d: &mut Diagnostics) -> ConfigSpec {
             unknown_fields: r.string(d, "unknown_fields"),
             on_opt_out: r.string(d, "on_opt_out"),
             purpose: r.string(d, "purpose"),
+            rotate_pseudonyms_every: r.string(d, "rotate_pseudonyms_every"),
             max_body_bytes: r.uint(d, "max_body_bytes"),
             max_concurrent_requests: r.uint(d, "max_concurrent_requests"),
             rules: read_rules(&r, d, "rules"),

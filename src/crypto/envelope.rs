@@ -7,6 +7,11 @@
 //! [`EnvelopeOpener`] also opens the deterministic `pgd1.` envelopes of
 //! `encrypt_deterministic` (see [`super::siv`]), so one reveal path serves both kinds.
 //!
+//! Values of a route with a data subject are sealed under keys derived from that person's
+//! secret, in the subject-scoped formats `pgs1.<kid>.g<generation>.<…>` (random) and
+//! `pgsd1.<kid>.g<generation>.<…>` (deterministic). The generation names which of the person's
+//! secrets sealed it, so after an erasure a reveal can say "erased" instead of "tampered".
+//!
 //! `pge1` is the format (XAES-256-GCM, random nonce); `kid` is the master key id, so rotation
 //! works (seal with the primary key, open with any non-retired key). The associated data binds
 //! the format, the key id, the pseudonymisation domain and the field name, so an envelope copied
@@ -23,6 +28,11 @@ use crate::keys::{KeyId, Keyring, Purpose, SecretKey, derive};
 
 /// Envelope prefix for format 1.
 pub const PREFIX: &str = "pge1.";
+/// Subject-scoped randomized envelopes (XAES-256-GCM under a key derived from the subject's
+/// secret).
+pub const SUBJECT_PREFIX: &str = "pgs1.";
+/// Subject-scoped deterministic envelopes (AES-256-GCM-SIV under a subject-derived key).
+pub const SUBJECT_DET_PREFIX: &str = "pgsd1.";
 
 /// What an envelope is bound to: the pseudonymisation domain and the field it sits in.
 #[derive(Debug, Clone, Copy)]
@@ -37,6 +47,10 @@ pub struct Aad<'a> {
 #[derive(Debug)]
 pub struct EnvelopeSealer {
     kid: KeyId,
+    /// What the envelope names between format and body: the key id, or `kid.g<generation>`
+    /// for subject-scoped envelopes. Bound into the associated data.
+    label: Box<str>,
+    prefix: &'static str,
     key: XaesKey,
 }
 
@@ -46,6 +60,8 @@ pub struct EnvelopeSealer {
 pub struct EnvelopeOpener {
     keys: Vec<(KeyId, XaesKey)>,
     det: Vec<(KeyId, SivKey)>,
+    /// Subject-scoped keys by label (`kid.g<generation>`).
+    subject: Vec<(Box<str>, XaesKey, SivKey)>,
 }
 
 /// Which kind of envelope a text is.
@@ -55,6 +71,23 @@ pub enum EnvelopeKind {
     Randomized,
     /// `pgd1.`: AES-256-GCM-SIV, deterministic (`encrypt_deterministic`).
     Deterministic,
+    /// `pgs1.` / `pgsd1.`: sealed under a data subject's key.
+    Subject,
+}
+
+/// The subject label `kid.g<generation>`.
+pub fn subject_label(kid: &KeyId, generation: u64) -> String {
+    format!("{kid}.g{generation}")
+}
+
+/// The generation a subject-scoped envelope names, if `text` is one.
+pub fn subject_generation(text: &str) -> Option<u64> {
+    let rest = text
+        .strip_prefix(SUBJECT_PREFIX)
+        .or_else(|| text.strip_prefix(SUBJECT_DET_PREFIX))?;
+    let mut parts = rest.splitn(3, '.');
+    let _kid = parts.next()?;
+    parts.next()?.strip_prefix('g')?.parse().ok()
 }
 
 /// The associated data: `format ‖ kid ‖ 0x00 ‖ be64(len(domain)) ‖ domain ‖ field`.
@@ -87,7 +120,20 @@ impl EnvelopeSealer {
     /// A sealer for the working key derived from master key `kid`.
     pub fn new(kid: KeyId, working: &SecretKey) -> Self {
         Self {
+            label: kid.as_str().into(),
             kid,
+            prefix: PREFIX,
+            key: XaesKey::new(working),
+        }
+    }
+
+    /// A sealer for a data subject: `working` is the subject-scoped key (derived from the
+    /// route's key and the subject's secret of `generation`); envelopes are `pgs1.`.
+    pub fn subject(kid: KeyId, generation: u64, working: &SecretKey) -> Self {
+        Self {
+            label: subject_label(&kid, generation).into(),
+            kid,
+            prefix: SUBJECT_PREFIX,
             key: XaesKey::new(working),
         }
     }
@@ -111,7 +157,7 @@ impl EnvelopeSealer {
     ) -> Result<(), CryptoError> {
         let mut nonce = [0u8; NONCE_LEN];
         nonces.fill(&mut nonce)?;
-        write_aad(PREFIX, self.kid.as_str(), aad, scratch);
+        write_aad(self.prefix, &self.label, aad, scratch);
         let aad_len = scratch.len();
         scratch.extend_from_slice(&nonce);
         scratch.extend_from_slice(plaintext);
@@ -120,8 +166,8 @@ impl EnvelopeSealer {
             .key
             .seal_in_place(&nonce, aad_bytes, &mut body[NONCE_LEN..]);
         scratch.extend_from_slice(&tag);
-        out.extend_from_slice(PREFIX.as_bytes());
-        out.extend_from_slice(self.kid.as_str().as_bytes());
+        out.extend_from_slice(self.prefix.as_bytes());
+        out.extend_from_slice(self.label.as_bytes());
         out.push(b'.');
         push_b64(&scratch[aad_len..], out);
         Ok(())
@@ -161,6 +207,16 @@ impl EnvelopeOpener {
         self.det.push((kid, SivKey::new(working)));
     }
 
+    /// Adds a data subject's keys (subject-scoped `aead` and `siv` working keys of
+    /// `generation`) so its `pgs1`/`pgsd1` envelopes open.
+    pub fn add_subject(&mut self, kid: &KeyId, generation: u64, aead: &SecretKey, siv: &SecretKey) {
+        self.subject.push((
+            subject_label(kid, generation).into(),
+            XaesKey::new(aead),
+            SivKey::new(siv),
+        ));
+    }
+
     /// Whether `text` has an envelope shape of either kind (cheap check before [`Self::open`]).
     pub fn looks_like_envelope(text: &[u8]) -> bool {
         Self::kind(text).is_some()
@@ -168,7 +224,11 @@ impl EnvelopeOpener {
 
     /// The kind of envelope `text` claims to be, by prefix.
     pub fn kind(text: &[u8]) -> Option<EnvelopeKind> {
-        if text.starts_with(PREFIX.as_bytes()) {
+        if text.starts_with(SUBJECT_PREFIX.as_bytes())
+            || text.starts_with(SUBJECT_DET_PREFIX.as_bytes())
+        {
+            Some(EnvelopeKind::Subject)
+        } else if text.starts_with(PREFIX.as_bytes()) {
             Some(EnvelopeKind::Randomized)
         } else if text.starts_with(DET_PREFIX.as_bytes()) {
             Some(EnvelopeKind::Deterministic)
@@ -189,7 +249,24 @@ impl EnvelopeOpener {
         scratch: &mut Vec<u8>,
         out: &mut Vec<u8>,
     ) -> Result<(), CryptoError> {
-        if let Some(rest) = envelope.strip_prefix(DET_PREFIX) {
+        if let Some(rest) = envelope.strip_prefix(SUBJECT_DET_PREFIX) {
+            let (label, body) = rest.rsplit_once('.').ok_or(CryptoError::NotAnEnvelope)?;
+            let (_, _, key) = self
+                .subject
+                .iter()
+                .find(|(l, _, _)| &**l == label)
+                .ok_or(CryptoError::UnknownKey)?;
+            return siv::open_body_as(key, SUBJECT_DET_PREFIX, label, body, aad, scratch, out);
+        }
+        let (prefix, label, key) = if let Some(rest) = envelope.strip_prefix(SUBJECT_PREFIX) {
+            let (label, body) = rest.rsplit_once('.').ok_or(CryptoError::NotAnEnvelope)?;
+            let (_, key, _) = self
+                .subject
+                .iter()
+                .find(|(l, _, _)| &**l == label)
+                .ok_or(CryptoError::UnknownKey)?;
+            (SUBJECT_PREFIX, label, (key, body))
+        } else if let Some(rest) = envelope.strip_prefix(DET_PREFIX) {
             let (kid, body) = rest.split_once('.').ok_or(CryptoError::NotAnEnvelope)?;
             let key = self
                 .det
@@ -198,18 +275,21 @@ impl EnvelopeOpener {
                 .map(|(_, key)| key)
                 .ok_or(CryptoError::UnknownKey)?;
             return siv::open_body(key, kid, body, aad, scratch, out);
-        }
-        let rest = envelope
-            .strip_prefix(PREFIX)
-            .ok_or(CryptoError::NotAnEnvelope)?;
-        let (kid, body) = rest.split_once('.').ok_or(CryptoError::NotAnEnvelope)?;
-        let key = self
-            .keys
-            .iter()
-            .find(|(k, _)| k.as_str() == kid)
-            .map(|(_, key)| key)
-            .ok_or(CryptoError::UnknownKey)?;
-        write_aad(PREFIX, kid, aad, scratch);
+        } else {
+            let rest = envelope
+                .strip_prefix(PREFIX)
+                .ok_or(CryptoError::NotAnEnvelope)?;
+            let (kid, body) = rest.split_once('.').ok_or(CryptoError::NotAnEnvelope)?;
+            let key = self
+                .keys
+                .iter()
+                .find(|(k, _)| k.as_str() == kid)
+                .map(|(_, key)| key)
+                .ok_or(CryptoError::UnknownKey)?;
+            (PREFIX, kid, (key, body))
+        };
+        let (key, body) = key;
+        write_aad(prefix, label, aad, scratch);
         let aad_len = scratch.len();
         URL_SAFE_NO_PAD
             .decode_vec(body, scratch)

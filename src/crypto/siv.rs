@@ -52,6 +52,9 @@ pub struct SivKey(Aes256GcmSivEnc);
 #[derive(Debug)]
 pub struct DetSealer {
     kid: KeyId,
+    /// The key id, or `kid.g<generation>` for subject-scoped envelopes (bound into the AAD).
+    label: Box<str>,
+    prefix: &'static str,
     key: SivKey,
 }
 
@@ -124,7 +127,20 @@ impl DetSealer {
     /// A sealer for the `siv` working key derived from master key `kid`.
     pub fn new(kid: KeyId, working: &SecretKey) -> Self {
         Self {
+            label: kid.as_str().into(),
             kid,
+            prefix: DET_PREFIX,
+            key: SivKey::new(working),
+        }
+    }
+
+    /// A sealer for a data subject (`pgsd1.` envelopes); see
+    /// [`super::EnvelopeSealer::subject`].
+    pub fn subject(kid: KeyId, generation: u64, working: &SecretKey) -> Self {
+        Self {
+            label: super::envelope::subject_label(&kid, generation).into(),
+            kid,
+            prefix: super::envelope::SUBJECT_DET_PREFIX,
             key: SivKey::new(working),
         }
     }
@@ -137,14 +153,14 @@ impl DetSealer {
     /// Appends the deterministic envelope of `plaintext` to `out`. `scratch` is reused working
     /// space. No randomness: equal inputs give equal envelopes.
     pub fn seal(&self, plaintext: &[u8], aad: Aad<'_>, scratch: &mut Vec<u8>, out: &mut Vec<u8>) {
-        write_aad(DET_PREFIX, self.kid.as_str(), aad, scratch);
+        write_aad(self.prefix, &self.label, aad, scratch);
         let aad_len = scratch.len();
         scratch.extend_from_slice(plaintext);
         let (aad_bytes, body) = scratch.split_at_mut(aad_len);
         let tag = self.key.seal_in_place(aad_bytes, body);
         scratch.extend_from_slice(&tag);
-        out.extend_from_slice(DET_PREFIX.as_bytes());
-        out.extend_from_slice(self.kid.as_str().as_bytes());
+        out.extend_from_slice(self.prefix.as_bytes());
+        out.extend_from_slice(self.label.as_bytes());
         out.push(b'.');
         super::envelope::push_b64(&scratch[aad_len..], out);
     }
@@ -160,7 +176,20 @@ pub(crate) fn open_body(
     scratch: &mut Vec<u8>,
     out: &mut Vec<u8>,
 ) -> Result<(), CryptoError> {
-    write_aad(DET_PREFIX, kid, aad, scratch);
+    open_body_as(key, DET_PREFIX, kid, body, aad, scratch, out)
+}
+
+/// Opens a deterministic body sealed with format `prefix` and label `label`.
+pub(crate) fn open_body_as(
+    key: &SivKey,
+    prefix: &str,
+    label: &str,
+    body: &str,
+    aad: Aad<'_>,
+    scratch: &mut Vec<u8>,
+    out: &mut Vec<u8>,
+) -> Result<(), CryptoError> {
+    write_aad(prefix, label, aad, scratch);
     let aad_len = scratch.len();
     URL_SAFE_NO_PAD
         .decode_vec(body, scratch)

@@ -8,10 +8,12 @@
 //! escaping, percent-encoding), so the same action serves JSON, forms, query strings and
 //! headers. Selected numbers and booleans therefore come out as strings.
 
+use crate::crypto::EnvelopeKind;
 use crate::crypto::{
     Aad, CryptoError, DetSealer, EnvelopeOpener, EnvelopeSealer, NonceSource, TokenKey,
 };
 use crate::keys::{KeyStatus, Keyring, MasterKey, Purpose, derive};
+use crate::policy::subject::{SubjectKeys, SubjectScopes};
 use crate::policy::transform::fpe::{FpeCipher, FpeConfigError, FpeError, FpeSpec};
 use crate::policy::transform::generalize::GeneralizeTo;
 use crate::policy::transform::hash::{self, HashConfigError, HashSpec};
@@ -79,6 +81,69 @@ pub struct TokenizeAction {
     pub normalize: Normalize,
     /// Token prefix, `tok_` by default.
     pub prefix: Box<str>,
+    /// Retention: a new, unlinkable token key every period (`rotate_pseudonyms_every`).
+    pub rotation: Option<TokenRotation>,
+}
+
+/// Per-period token keys: `HKDF(token working key, "period" ‖ period number)`. Pseudonyms of
+/// different periods cannot be linked, so an inactive person's trail ends with the period.
+/// The key of the current period is derived once when the period starts, not per value.
+#[derive(Debug)]
+pub struct TokenRotation {
+    period_secs: u64,
+    kid: crate::keys::KeyId,
+    base: crate::keys::SecretKey,
+    current: arc_swap::ArcSwap<(u64, TokenKey)>,
+}
+
+impl TokenRotation {
+    /// Rotation every `period_secs` over the working key `base` of master key `kid`.
+    pub fn new(kid: crate::keys::KeyId, base: crate::keys::SecretKey, period_secs: u64) -> Self {
+        let period_secs = period_secs.max(1);
+        let first = (0, Self::key_for(&kid, &base, 0));
+        Self {
+            period_secs,
+            kid,
+            base,
+            current: arc_swap::ArcSwap::from_pointee(first),
+        }
+    }
+
+    /// The period number of a Unix time.
+    pub fn period(&self, now_unix: u64) -> u64 {
+        now_unix / self.period_secs
+    }
+
+    fn key_for(kid: &crate::keys::KeyId, base: &crate::keys::SecretKey, period: u64) -> TokenKey {
+        let mut ctx = *b"period\0\0\0\0\0\0\0\0";
+        ctx[6..].copy_from_slice(&period.to_be_bytes());
+        TokenKey::new(
+            kid.clone(),
+            &derive::derive_with_context(base, Purpose::Token, &ctx),
+        )
+    }
+
+    /// The token key of the period `now_unix` falls in.
+    pub fn key(&self, now_unix: u64) -> std::sync::Arc<(u64, TokenKey)> {
+        let period = self.period(now_unix);
+        let cur = self.current.load_full();
+        if cur.0 == period {
+            return cur;
+        }
+        let fresh = std::sync::Arc::new((period, Self::key_for(&self.kid, &self.base, period)));
+        self.current.store(std::sync::Arc::clone(&fresh));
+        fresh
+    }
+
+    /// A period-specific key from a subject-scoped token working key.
+    pub fn subject_key(
+        &self,
+        kid: &crate::keys::KeyId,
+        subject_base: &crate::keys::SecretKey,
+        now_unix: u64,
+    ) -> TokenKey {
+        Self::key_for(kid, subject_base, self.period(now_unix))
+    }
 }
 
 /// `encrypt`: an envelope bound to the domain and the field name.
@@ -260,6 +325,14 @@ pub struct ApplyCx<'a> {
     pub counts: ActionCounts,
     /// Envelopes that failed to open on the response path (left as they were).
     pub reveal_failures: u32,
+    /// Per-person keys and the payload ranges they cover (routes with a `subject`).
+    pub subjects: Option<&'a SubjectScopes>,
+    /// Added to leaf offsets (NDJSON: the line's start in the whole body).
+    pub offset_base: usize,
+    /// The request's time (Unix seconds), for period-rotated tokens. Set by the caller: the
+    /// rewriter reads no clock.
+    pub now_unix: u64,
+    leaf_offset: usize,
 }
 
 /// Per-request tally of applied actions, emitted once per request.
@@ -337,7 +410,28 @@ impl<'a> ApplyCx<'a> {
             norm: Vec::new(),
             counts: ActionCounts::default(),
             reveal_failures: 0,
+            subjects: None,
+            offset_base: 0,
+            now_unix: 0,
+            leaf_offset: 0,
         }
+    }
+
+    /// Uses per-person keys for values inside these scopes.
+    pub fn with_subjects(mut self, subjects: &'a SubjectScopes) -> Self {
+        self.subjects = Some(subjects);
+        self
+    }
+
+    /// Tells the actions where the next leaf starts (the rewriter calls this before each
+    /// `apply`), relative to the document being rewritten.
+    pub fn at_offset(&mut self, offset: usize) {
+        self.leaf_offset = self.offset_base + offset;
+    }
+
+    /// The person the current leaf belongs to, if any.
+    fn subject(&self) -> Option<&'a SubjectKeys> {
+        self.subjects.and_then(|s| s.at(self.leaf_offset))
     }
 }
 
@@ -383,7 +477,28 @@ impl TokenizeAction {
             ),
             normalize,
             prefix: prefix.into(),
+            rotation: None,
         })
+    }
+
+    /// Rotates the token key every `period_secs` (retention by period).
+    ///
+    /// # Errors
+    /// As [`Self::new`].
+    pub fn rotating(
+        mut self,
+        keyring: &Keyring,
+        domain: &str,
+        key_id: Option<&str>,
+        period_secs: u64,
+    ) -> Result<Self, BuildError> {
+        let k = sealing_key(keyring, key_id)?;
+        self.rotation = Some(TokenRotation::new(
+            k.id().clone(),
+            derive::derive(k.secret(), Purpose::Token, domain),
+            period_secs,
+        ));
+        Ok(self)
     }
 }
 
@@ -519,8 +634,8 @@ impl Action {
                     domain: &a.domain,
                     field: leaf.field,
                 };
-                a.sealer
-                    .seal(leaf.text.as_bytes(), aad, cx.nonces, &mut cx.scratch, out)?;
+                let sealer = cx.subject().map_or(&a.sealer, |s| &s.sealer);
+                sealer.seal(leaf.text.as_bytes(), aad, cx.nonces, &mut cx.scratch, out)?;
                 Applied::Replaced
             }
             Self::EncryptDeterministic(a) => {
@@ -528,8 +643,8 @@ impl Action {
                     domain: &a.domain,
                     field: leaf.field,
                 };
-                a.sealer
-                    .seal(leaf.text.as_bytes(), aad, &mut cx.scratch, out);
+                let sealer = cx.subject().map_or(&a.sealer, |s| &s.det);
+                sealer.seal(leaf.text.as_bytes(), aad, &mut cx.scratch, out);
                 Applied::Replaced
             }
             Self::Fpe(a) => {
@@ -591,7 +706,23 @@ impl Action {
                     field: leaf.field,
                 };
                 let start = out.len();
-                match a.opener.open(leaf.text, aad, &mut cx.scratch, out) {
+                let opened =
+                    if EnvelopeOpener::kind(leaf.text.as_bytes()) == Some(EnvelopeKind::Subject) {
+                        // A person's envelope: try the people of this request (a response relates to
+                        // the request it answers).
+                        let people = cx.subjects.map_or(&[][..], |s| s.keys.as_slice());
+                        people
+                            .iter()
+                            .map(|p| {
+                                out.truncate(start);
+                                p.opener.open(leaf.text, aad, &mut cx.scratch, out)
+                            })
+                            .find(Result::is_ok)
+                            .unwrap_or(Err(CryptoError::UnknownKey))
+                    } else {
+                        a.opener.open(leaf.text, aad, &mut cx.scratch, out)
+                    };
+                match opened {
                     Ok(()) if std::str::from_utf8(&out[start..]).is_ok() => Applied::Replaced,
                     Ok(()) | Err(_) => {
                         out.truncate(start);
@@ -601,8 +732,17 @@ impl Action {
                 }
             }
             Self::Tokenize(a) => {
+                let subject = cx.subject();
+                let now = cx.now_unix;
                 let input = normalize(a.normalize, leaf.text, &mut cx.norm);
-                a.key.write_token(&a.prefix, input, out);
+                match (&a.rotation, subject) {
+                    (None, None) => a.key.write_token(&a.prefix, input, out),
+                    (None, Some(s)) => s.token.write_token(&a.prefix, input, out),
+                    (Some(r), None) => r.key(now).1.write_token(&a.prefix, input, out),
+                    (Some(r), Some(s)) => r
+                        .subject_key(s.token.kid(), &s.token_base, now)
+                        .write_token(&a.prefix, input, out),
+                }
                 Applied::Replaced
             }
         };

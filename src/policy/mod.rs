@@ -8,6 +8,7 @@ pub mod action;
 pub mod automaton;
 pub mod fields;
 pub mod selector;
+pub mod subject;
 pub mod transform;
 
 pub use action::{Action, ActionKind, Applied, ApplyCx, Leaf, LeafKind};

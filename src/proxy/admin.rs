@@ -196,7 +196,14 @@ async fn v1(
             if op == "preview" {
                 let mut nonces = OsNonces::new();
                 let mut cx = ApplyCx::new(&mut nonces);
-                match police::body(&route, &parts.headers, raw, &limits, &mut cx) {
+                // Preview uses the route's keys: it never creates subject secrets in the store.
+                let policy = police::Active::of(&route, false);
+                let result = police::decode(policy, &parts.headers, raw, &limits).and_then(|d| {
+                    let rewritten =
+                        police::body(policy, &parts.headers, d.plain(), &limits, &mut cx)?;
+                    d.finish(rewritten)
+                });
+                match result {
                     Ok(out) => {
                         let mut r = Response::new(full(out));
                         if let Some(ct) = parts.headers.get(header::CONTENT_TYPE) {

@@ -11,10 +11,31 @@ use crate::config::{Limits, Route};
 use crate::error::RejectCode;
 use crate::policy::action::ActionError;
 use crate::policy::{Applied, ApplyCx, FieldTarget, Leaf, LeafKind};
+use crate::policy::{FieldPlans, Plan};
 use crate::rewrite::form::rewrite_form;
 use crate::rewrite::json::rewrite_json;
 use crate::rewrite::ndjson::rewrite_ndjson;
 use crate::rewrite::{Limits as RewriteLimits, Outcome, RewriteError};
+
+/// The request policy in force for one request: the route's, or its strict opt-out variant.
+#[derive(Clone, Copy)]
+pub(super) struct Active<'a> {
+    pub(super) plan: &'a Plan,
+    pub(super) fields: &'a FieldPlans,
+}
+
+impl<'a> Active<'a> {
+    /// The route's policy, or its strict variant when the user opted out and the route says so.
+    pub(super) fn of(route: &'a Route, opted_out: bool) -> Self {
+        match (&route.strict, opted_out) {
+            (Some((plan, fields)), true) => Self { plan, fields },
+            _ => Self {
+                plan: &route.plan,
+                fields: &route.fields,
+            },
+        }
+    }
+}
 
 fn rewrite_limits(limits: &Limits) -> RewriteLimits {
     RewriteLimits {
@@ -40,18 +61,18 @@ fn body_error(e: &RewriteError) -> RejectCode {
 /// # Errors
 /// [`RejectCode::MalformedQuery`] when the query cannot be parsed.
 pub(super) fn query(
-    route: &Route,
+    policy: Active<'_>,
     query: Option<&str>,
     limits: &Limits,
     cx: &mut ApplyCx<'_>,
 ) -> Result<Option<String>, RejectCode> {
-    let (Some(q), false) = (query, route.fields.query.is_empty()) else {
+    let (Some(q), false) = (query, policy.fields.query.is_empty()) else {
         return Ok(None);
     };
     let mut out = Vec::with_capacity(q.len());
     match rewrite_form(
         q.as_bytes(),
-        &route.fields.query,
+        &policy.fields.query,
         &rewrite_limits(limits),
         cx,
         &mut out,
@@ -72,17 +93,17 @@ pub(super) fn query(
 /// [`RejectCode::MalformedQuery`] for a selected header that is not text;
 /// [`RejectCode::Internal`] if an action fails or produces an invalid header value.
 pub(super) fn headers(
-    route: &Route,
+    policy: Active<'_>,
     headers: &mut HeaderMap,
     cx: &mut ApplyCx<'_>,
 ) -> Result<(), RejectCode> {
-    if route.fields.header.is_empty() {
+    if policy.fields.header.is_empty() {
         return Ok(());
     }
     let names: Vec<header::HeaderName> = headers.keys().cloned().collect();
     let mut text = Vec::new();
     for name in names {
-        let Some(rule) = route.fields.header.find_ignore_case(name.as_str()) else {
+        let Some(rule) = policy.fields.header.find_ignore_case(name.as_str()) else {
             continue;
         };
         let FieldTarget::Whole(action) = &rule.target else {
@@ -120,26 +141,87 @@ pub(super) fn headers(
     Ok(())
 }
 
-/// Polices a collected request body: decodes its content codings (capped), rewrites it by
-/// content type, re-encodes it the way it came. Returns the bytes to forward (the original
-/// `Bytes` when nothing changed).
+/// Rewrites a plain (decoded) request body by content type. `Ok(None)`: nothing changed.
 ///
 /// # Errors
-/// 400/413/415-class codes; never forwards what it could not police.
+/// 400/422-class codes; never forwards what it could not police.
 pub(super) fn body(
-    route: &Route,
+    policy: Active<'_>,
+    headers: &HeaderMap,
+    plain: &[u8],
+    limits: &Limits,
+    cx: &mut ApplyCx<'_>,
+) -> Result<Option<Vec<u8>>, RejectCode> {
+    if plain.is_empty() {
+        return Ok(None);
+    }
+    let format = body::format(headers)?;
+    let mut out = Vec::with_capacity(plain.len() + plain.len() / 4);
+    let rl = rewrite_limits(limits);
+    let outcome = match format {
+        Format::Json | Format::SniffedJson => rewrite_json(plain, policy.plan, &rl, cx, &mut out),
+        Format::Ndjson => rewrite_ndjson(plain, policy.plan, &rl, cx, &mut out),
+        Format::Form => rewrite_form(plain, &policy.fields.form, &rl, cx, &mut out),
+    }
+    .map_err(|e| body_error(&e))?;
+    Ok(match outcome {
+        Outcome::Unchanged => None,
+        Outcome::Rewritten => Some(out),
+    })
+}
+
+/// A collected request body made ready for policing: its content codings removed (capped).
+pub(super) struct Decoded {
+    /// The bytes as they arrived.
+    pub(super) raw: Bytes,
+    /// The decoded bytes, when the body had content codings.
+    decoded: Option<Vec<u8>>,
+    /// The codings as they actually were, to re-apply.
+    codings: Vec<codec::Coding>,
+}
+
+impl Decoded {
+    /// The plain bytes to police.
+    pub(super) fn plain(&self) -> &[u8] {
+        self.decoded.as_deref().unwrap_or(&self.raw)
+    }
+
+    /// The bytes to forward: the original when nothing changed, else `rewritten` re-encoded.
+    ///
+    /// # Errors
+    /// [`RejectCode::Internal`] if re-encoding fails.
+    pub(super) fn finish(self, rewritten: Option<Vec<u8>>) -> Result<Bytes, RejectCode> {
+        match rewritten {
+            None => Ok(self.raw),
+            Some(out) if self.codings.is_empty() => Ok(Bytes::from(out)),
+            Some(out) => codec::encode_all(&self.codings, out)
+                .map(Bytes::from)
+                .map_err(|_| RejectCode::Internal),
+        }
+    }
+}
+
+/// Checks that the route can police this body and removes its content codings.
+///
+/// # Errors
+/// 413/415/400-class codes; nothing is forwarded on error.
+pub(super) fn decode(
+    policy: Active<'_>,
     headers: &HeaderMap,
     raw: Bytes,
     limits: &Limits,
-    cx: &mut ApplyCx<'_>,
-) -> Result<Bytes, RejectCode> {
+) -> Result<Decoded, RejectCode> {
     if raw.is_empty() {
-        return Ok(raw);
+        return Ok(Decoded {
+            raw,
+            decoded: None,
+            codings: Vec::new(),
+        });
     }
     let format = body::format(headers)?;
     let codings = body::codings(headers)?;
-    let has_json = !route.plan.is_empty();
-    let has_form = !route.fields.form.is_empty();
+    let has_json = !policy.plan.is_empty();
+    let has_form = !policy.fields.form.is_empty();
     // A body of a kind the route has no rules for is not policed by them: refuse it rather
     // than forward a form past JSON rules (or JSON past form rules).
     match format {
@@ -149,33 +231,32 @@ pub(super) fn body(
         Format::Form if !has_form => return Err(RejectCode::UnsupportedMediaType),
         _ => {}
     }
-    let (decoded, actual) = if codings.is_empty() {
-        (None, Vec::new())
-    } else {
-        let (d, actual) =
-            codec::decode_all(&codings, &raw, limits.max_decoded_bytes).map_err(|e| match e {
-                codec::CodecError::TooLarge => RejectCode::BodyTooLarge,
-                codec::CodecError::Corrupt => RejectCode::MalformedBody,
-                codec::CodecError::Unsupported => RejectCode::UnsupportedMediaType,
-            })?;
-        (Some(d), actual)
-    };
-    let plain: &[u8] = decoded.as_deref().unwrap_or(&raw);
-    let mut out = Vec::with_capacity(plain.len() + plain.len() / 4);
-    let rl = rewrite_limits(limits);
-    let outcome = match format {
-        Format::Json | Format::SniffedJson => rewrite_json(plain, &route.plan, &rl, cx, &mut out),
-        Format::Ndjson => rewrite_ndjson(plain, &route.plan, &rl, cx, &mut out),
-        Format::Form => rewrite_form(plain, &route.fields.form, &rl, cx, &mut out),
+    if codings.is_empty() {
+        return Ok(Decoded {
+            raw,
+            decoded: None,
+            codings,
+        });
     }
-    .map_err(|e| body_error(&e))?;
-    match outcome {
-        // Unchanged: forward exactly what arrived, encoded or not.
-        Outcome::Unchanged => Ok(raw),
-        Outcome::Rewritten if actual.is_empty() => Ok(Bytes::from(out)),
-        Outcome::Rewritten => codec::encode_all(&actual, out)
-            .map(Bytes::from)
-            .map_err(|_| RejectCode::Internal),
+    let (d, actual) =
+        codec::decode_all(&codings, &raw, limits.max_decoded_bytes).map_err(|e| match e {
+            codec::CodecError::TooLarge => RejectCode::BodyTooLarge,
+            codec::CodecError::Corrupt => RejectCode::MalformedBody,
+            codec::CodecError::Unsupported => RejectCode::UnsupportedMediaType,
+        })?;
+    Ok(Decoded {
+        raw,
+        decoded: Some(d),
+        codings: actual,
+    })
+}
+
+/// Whether the body is JSON or NDJSON (the formats a route `subject` is found in).
+pub(super) fn is_json_body(headers: &HeaderMap) -> Option<bool> {
+    match body::format(headers).ok()? {
+        Format::Json | Format::SniffedJson => Some(false),
+        Format::Ndjson => Some(true),
+        Format::Form => None,
     }
 }
 

@@ -15,17 +15,21 @@ use super::police;
 use super::respond::{full, reject};
 use super::upstream::{prepare, strip_hop_by_hop, upstream_uri};
 use super::{Body, Generation};
-use crate::config::Route;
+use crate::config::{OptOut, Route};
 use crate::crypto::OsNonces;
 use crate::error::RejectCode;
 use crate::policy::ApplyCx;
 use crate::policy::action::ActionCounts;
+use crate::policy::subject::SubjectScopes;
+use crate::rewrite::subject::{Scope, find_scopes};
+use crate::store::SubjectKey;
 use crate::telemetry::events::RequestDone;
 
 /// What one request did, for the log line.
 #[derive(Debug, Default)]
 struct Tally {
     route: Option<Arc<Route>>,
+    opted_out: bool,
     index: Option<usize>,
     counts: ActionCounts,
     bytes_in: usize,
@@ -114,27 +118,46 @@ async fn forward(
     let client = &g.clients[index];
     let limits = &g.config.limits;
     let (mut parts, incoming) = req.into_parts();
+    let opted_out = opt_out_signal(&parts.headers);
+    if opted_out && route.opt_out == OptOut::Block {
+        return Err(RejectCode::OptOutBlocked);
+    }
+    let policy = police::Active::of(&route, opted_out);
     let raw = if route.polices_body() {
         body::check_declared_length(&parts.headers, route.max_body_bytes)?;
         let raw = body::collect(incoming, route.max_body_bytes, limits.request_timeout).await?;
         tally.bytes_in = raw.len();
-        Ok(raw)
+        Ok(police::decode(policy, &parts.headers, raw, limits)?)
     } else {
         body::check_declared_length(&parts.headers, route.max_body_bytes)?;
         Err(incoming)
+    };
+    // The people this request is about: their secrets come from the store (async) before the
+    // synchronous policing below.
+    let subjects = match (&raw, &route.subject, &route.subject_bases) {
+        (Ok(decoded), Some(path), Some(bases)) => {
+            subjects(g, &route, &parts.headers, decoded.plain(), path, bases).await?
+        }
+        _ => None,
     };
     // Policing is synchronous: everything below runs to completion before a byte goes out.
     let policing = Instant::now();
     let upstream_req = {
         let mut nonces = OsNonces::new();
         let mut cx = ApplyCx::new(&mut nonces);
-        let new_query = police::query(&route, parts.uri.query(), limits, &mut cx)?;
+        cx.now_unix = unix_now();
+        if let Some(s) = &subjects {
+            cx = cx.with_subjects(s);
+        }
+        let new_query = police::query(policy, parts.uri.query(), limits, &mut cx)?;
         let query = new_query.as_deref().or(parts.uri.query());
         let uri = upstream_uri(&route, rest, query).map_err(|_| RejectCode::NoRoute)?;
-        police::headers(&route, &mut parts.headers, &mut cx)?;
+        police::headers(policy, &mut parts.headers, &mut cx)?;
         let req = match raw {
-            Ok(raw) => {
-                let to_send = police::body(&route, &parts.headers, raw, limits, &mut cx)?;
+            Ok(decoded) => {
+                let rewritten =
+                    police::body(policy, &parts.headers, decoded.plain(), limits, &mut cx)?;
+                let to_send = decoded.finish(rewritten)?;
                 tally.bytes_out = to_send.len();
                 let len = to_send.len() as u64;
                 prepare(parts, uri, full(to_send), Some(len))
@@ -151,6 +174,11 @@ async fn forward(
         tally.counts = cx.counts;
         req
     };
+    tally.opted_out = opted_out;
+    if let Some(s) = &subjects {
+        // The Art. 19 list: this recipient now holds data of these people.
+        record_recipients(g, &route, s).await?;
+    }
     metrics
         .rewrite_seconds
         .observe(policing.elapsed().as_secs_f64());
@@ -179,6 +207,9 @@ async fn forward(
         .map_err(|_| RejectCode::UpstreamFailed)?;
     let mut nonces = OsNonces::new();
     let mut cx = ApplyCx::new(&mut nonces);
+    if let Some(s) = &subjects {
+        cx = cx.with_subjects(&s.scopes);
+    }
     let body = police::response(&route, &parts.headers, raw, limits, &mut cx);
     tally.reveal_failures = cx.reveal_failures;
     tally
@@ -191,6 +222,129 @@ async fn forward(
         .headers
         .insert(header::CONTENT_LENGTH, body.len().into());
     Ok(Response::from_parts(parts, full(body)))
+}
+
+/// Whether the request carries an opt-out signal: Global Privacy Control (`Sec-GPC: 1`, which
+/// California requires honouring as an opt-out of sale/sharing) or Do Not Track (`DNT: 1`).
+fn opt_out_signal(headers: &http::HeaderMap) -> bool {
+    let on = |name: &str| {
+        headers
+            .get(name)
+            .is_some_and(|v| v.as_bytes().trim_ascii() == b"1")
+    };
+    on("sec-gpc") || on("dnt")
+}
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// The people of one request: their scopes, keys and store references.
+struct Subjects {
+    scopes: SubjectScopes,
+    keys: Vec<SubjectKey>,
+}
+
+impl std::ops::Deref for Subjects {
+    type Target = SubjectScopes;
+    fn deref(&self) -> &SubjectScopes {
+        &self.scopes
+    }
+}
+
+/// Finds the subjects of a JSON or NDJSON body and fetches (or creates) their secrets.
+async fn subjects(
+    g: &Generation,
+    route: &Route,
+    headers: &http::HeaderMap,
+    plain: &[u8],
+    path: &crate::policy::JsonPath,
+    bases: &crate::policy::subject::SubjectBases,
+) -> Result<Option<Subjects>, RejectCode> {
+    let Some(ndjson) = police::is_json_body(headers) else {
+        // Forms carry no JSON subject: their values use the route's keys.
+        return Ok(None);
+    };
+    if plain.is_empty() {
+        return Ok(None);
+    }
+    let mut found = Vec::new();
+    if ndjson {
+        let mut start = 0;
+        for line in plain.split(|b| *b == b'\n') {
+            if !line.iter().all(u8::is_ascii_whitespace) {
+                let scopes = find_scopes(line, path).map_err(|_| RejectCode::MalformedBody)?;
+                found.extend(scopes.into_iter().map(|s| Scope {
+                    start: s.start + start,
+                    end: s.end + start,
+                    subject: s.subject,
+                }));
+            }
+            start += line.len() + 1;
+        }
+    } else {
+        found = find_scopes(plain, path).map_err(|_| RejectCode::MalformedBody)?;
+    }
+    if found.is_empty() {
+        return Ok(None);
+    }
+    let Some(keyer) = &g.services.keyer else {
+        return Err(RejectCode::Internal);
+    };
+    let mut out = Subjects {
+        scopes: SubjectScopes::default(),
+        keys: Vec::new(),
+    };
+    let mut ids: Vec<String> = Vec::new();
+    for scope in found {
+        let k = match ids.iter().position(|id| *id == scope.subject) {
+            Some(k) => k,
+            None => {
+                let key = keyer.subject_key(scope.subject.as_bytes());
+                let secret = g
+                    .services
+                    .store
+                    .get_or_create_subject_secret(&key)
+                    .await
+                    .map_err(|e| {
+                        crate::telemetry::events::StoreFailed {
+                            route: &route.name,
+                            code: e.code(),
+                        }
+                        .emit();
+                        RejectCode::StoreUnavailable
+                    })?;
+                out.scopes
+                    .keys
+                    .push(crate::policy::subject::SubjectKeys::derive(bases, &secret));
+                out.keys.push(key);
+                ids.push(scope.subject);
+                ids.len() - 1
+            }
+        };
+        out.scopes.ranges.push((scope.start, scope.end, k));
+    }
+    Ok(Some(out))
+}
+
+async fn record_recipients(g: &Generation, route: &Route, s: &Subjects) -> Result<(), RejectCode> {
+    for key in &s.keys {
+        g.services
+            .store
+            .record_recipient(key, &route.name)
+            .await
+            .map_err(|e| {
+                crate::telemetry::events::StoreFailed {
+                    route: &route.name,
+                    code: e.code(),
+                }
+                .emit();
+                RejectCode::StoreUnavailable
+            })?;
+    }
+    Ok(())
 }
 
 /// Decrements the route's in-flight gauge when the request ends, however it ends.

@@ -33,6 +33,7 @@ pub fn rewrite_ndjson(
         let line = &input[start..end];
         if !line.iter().all(|b| matches!(b, b' ' | b'\t')) {
             line_buf.clear();
+            cx.offset_base = start;
             let result = rewrite_json(line, plan, limits, cx, &mut line_buf).map_err(|e| match e {
                 RewriteError::Malformed { offset, reason } => RewriteError::Malformed {
                     offset: start + offset,

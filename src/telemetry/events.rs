@@ -94,3 +94,23 @@ impl TunnelRefused {
         tracing::warn!(code = "target_not_allowed", "Forward-proxy target refused.");
     }
 }
+
+/// The store failed on the request path (the request was refused with 503).
+#[derive(Debug)]
+pub struct StoreFailed<'a> {
+    /// Route name.
+    pub route: &'a str,
+    /// The store error's stable code.
+    pub code: &'static str,
+}
+
+impl StoreFailed<'_> {
+    /// Writes the line: operator action is needed.
+    pub fn emit(self) {
+        tracing::error!(
+            route = self.route,
+            code = self.code,
+            "Store unavailable; request refused."
+        );
+    }
+}

@@ -74,6 +74,7 @@ impl ActionSpec {
                     Normalize::Email
                 },
                 prefix: "tok_".into(),
+                rotation: None,
             }),
             Self::Encrypt => Action::Encrypt(EncryptAction {
                 sealer: EnvelopeSealer::new(kid(), &enc_key()),

@@ -482,6 +482,8 @@ impl Walker<'_, '_, '_, '_, '_> {
         repl.clear();
         let leaf = Leaf { text, kind, field };
         let action = &self.plan.rule(rule).action;
+        // Subject-scoped routes pick the person's keys by where the leaf sits.
+        self.cx.at_offset(start);
         match action.apply(&leaf, self.cx, repl)? {
             Applied::Kept => {}
             Applied::Replaced => {
