@@ -3,6 +3,7 @@
 
 use crate::config::{Config, Route};
 use crate::crypto::OsNonces;
+use crate::policy::subject::SubjectScopes;
 use crate::policy::{ApplyCx, Plan};
 use crate::rewrite::json::rewrite_json;
 use crate::rewrite::{Limits, Outcome, RewriteError};
@@ -44,7 +45,7 @@ pub fn route<'c>(config: &'c Config, name: &str) -> Result<&'c Route, OpsError> 
 /// # Errors
 /// [`OpsError::Rewrite`] when the payload is not valid JSON or too deep.
 pub fn preview(config: &Config, route: &Route, input: &[u8]) -> Result<Vec<u8>, OpsError> {
-    run(&route.plan, config, input).map(|(out, _)| out)
+    run(&route.plan, config, input, None).map(|(out, _)| out)
 }
 
 /// Opens every envelope of the route's domain in `input`.
@@ -53,19 +54,41 @@ pub fn preview(config: &Config, route: &Route, input: &[u8]) -> Result<Vec<u8>, 
 /// [`OpsError::RevealFailed`] if any envelope did not open; no partial output is returned, so
 /// a partial reveal cannot be mistaken for a full one.
 pub fn reveal(config: &Config, route: &Route, input: &[u8]) -> Result<Vec<u8>, OpsError> {
+    reveal_for(config, route, input, None)
+}
+
+/// As [`reveal`], also opening the subject-scoped envelopes (`pgs1`, `pgsd1`) of the people in
+/// `subjects` (an access request: the owner reveals what it holds for a person).
+///
+/// # Errors
+/// As [`reveal`].
+pub fn reveal_for(
+    config: &Config,
+    route: &Route,
+    input: &[u8],
+    subjects: Option<&SubjectScopes>,
+) -> Result<Vec<u8>, OpsError> {
     if route.reveal_plan.is_empty() {
         return Err(OpsError::NoKeys(route.name.clone()));
     }
-    let (out, failures) = run(&route.reveal_plan, config, input)?;
+    let (out, failures) = run(&route.reveal_plan, config, input, subjects)?;
     if failures > 0 {
         return Err(OpsError::RevealFailed(failures));
     }
     Ok(out)
 }
 
-fn run(plan: &Plan, config: &Config, input: &[u8]) -> Result<(Vec<u8>, u32), OpsError> {
+fn run(
+    plan: &Plan,
+    config: &Config,
+    input: &[u8],
+    subjects: Option<&SubjectScopes>,
+) -> Result<(Vec<u8>, u32), OpsError> {
     let mut nonces = OsNonces::new();
     let mut cx = ApplyCx::new(&mut nonces);
+    if let Some(s) = subjects {
+        cx = cx.with_subjects(s);
+    }
     let mut out = Vec::with_capacity(input.len());
     let limits = Limits {
         max_depth: config.limits.max_json_depth,

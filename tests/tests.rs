@@ -12,5 +12,6 @@ mod lifecycle;
 mod payloads;
 mod proxy;
 mod store;
+mod subjects;
 mod support;
 mod vectors;

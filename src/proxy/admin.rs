@@ -22,8 +22,12 @@ use super::{Body, Current, police};
 use crate::audit::{AuditEvent, AuditKind, Outcome as AuditOutcome};
 use crate::crypto::OsNonces;
 use crate::policy::ApplyCx;
+use crate::policy::subject::SubjectScopes;
 use crate::reload::Reloader;
 use crate::services::Services;
+
+/// The OpenAPI document of this API (served without a token: it holds no secrets).
+const OPENAPI: &str = include_str!("openapi.json");
 
 /// What admin handlers need.
 #[derive(Clone)]
@@ -98,6 +102,7 @@ async fn route(state: AdminState, req: Request<Incoming>) -> Response<Body> {
             );
             r
         }
+        (&Method::GET, "/v1/openapi.json") => json(StatusCode::OK, OPENAPI.to_owned()),
         (_, p) if p.starts_with("/v1/") => {
             if let Some(resp) = authorize(&state, &req) {
                 return resp;
@@ -217,7 +222,25 @@ async fn v1(
                     Err(code) => error(code.status(), code.as_str(), code.message()),
                 }
             } else {
-                let result = crate::ops::reveal(&generation.config, &route, &raw);
+                // `?subject=<id>`: an access request; that person's envelopes open too.
+                let subject_id = parts.uri.query().and_then(|q| {
+                    q.split('&')
+                        .find_map(|p| p.strip_prefix("subject="))
+                        .and_then(percent_decode)
+                });
+                let mut scopes = None;
+                let mut subject_ref = None;
+                if let Some(id) = subject_id {
+                    match subject_scopes(&state, &route, &id).await {
+                        Ok((s, key)) => {
+                            scopes = Some(s);
+                            subject_ref = Some(key);
+                        }
+                        Err(resp) => return resp,
+                    }
+                }
+                let result =
+                    crate::ops::reveal_for(&generation.config, &route, &raw, scopes.as_ref());
                 let outcome = if result.is_ok() {
                     AuditOutcome::Succeeded
                 } else {
@@ -230,7 +253,7 @@ async fn v1(
                         actor: "admin".to_owned(),
                         outcome,
                         route: Some(route.name.clone()),
-                        subject: None,
+                        subject: subject_ref,
                         recipients: Vec::new(),
                         detail: None,
                     })
@@ -325,6 +348,62 @@ async fn erase(state: &AdminState, raw_id: &str) -> Response<Body> {
             &format!("the erasure could not be recorded: {}", e.code()),
         ),
     }
+}
+
+/// One person's keys for an access request; never creates a secret (a reveal must not
+/// resurrect an erased person).
+async fn subject_scopes(
+    state: &AdminState,
+    route: &crate::config::Route,
+    id: &str,
+) -> Result<(SubjectScopes, crate::store::SubjectKey), Response<Body>> {
+    let (Some(keyer), Some(bases)) = (&state.services.keyer, &route.subject_bases) else {
+        return Err(error(
+            StatusCode::CONFLICT,
+            "no_subject",
+            "this route has no `subject`, so it holds no subject-scoped data",
+        ));
+    };
+    let key = keyer.subject_key(id.as_bytes());
+    let unavailable = |e: crate::store::StoreError| {
+        error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "store_unavailable",
+            &format!("the store is not reachable: {}", e.code()),
+        )
+    };
+    let status = state
+        .services
+        .store
+        .subject_status(&key)
+        .await
+        .map_err(unavailable)?;
+    if status.live_generation.is_none() {
+        let (code, msg) = if status.was_erased() {
+            (
+                "subject_erased",
+                "this subject was erased: its envelopes can no longer be opened",
+            )
+        } else {
+            (
+                "subject_unknown",
+                "no data of this subject has passed through the gateway",
+            )
+        };
+        return Err(error(StatusCode::GONE, code, msg));
+    }
+    let secret = state
+        .services
+        .store
+        .get_or_create_subject_secret(&key)
+        .await
+        .map_err(unavailable)?;
+    let mut scopes = SubjectScopes::default();
+    scopes
+        .keys
+        .push(crate::policy::subject::SubjectKeys::derive(bases, &secret));
+    scopes.ranges.push((0, usize::MAX, 0));
+    Ok((scopes, key))
 }
 
 /// Decodes `%XX` escapes of a path segment; `None` for bad escapes or non-UTF-8.
