@@ -11,6 +11,7 @@ mod forward;
 mod lifecycle;
 mod payloads;
 mod proxy;
+mod replicas;
 mod store;
 mod subjects;
 mod support;

@@ -810,6 +810,53 @@ mod tests {
     use super::*;
 
     #[test]
+    fn rotated_tokens_change_with_the_period_only() {
+        let text = "[[keys]]\nid = \"k1\"\nstatus = \"primary\"\nsecret = \"AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=\"\n";
+        let ring = Keyring::from_text(text, "t").expect("keyring");
+        let day = 86_400;
+        let rotating = TokenizeAction::new(&ring, "seg", Normalize::None, "tok_", None)
+            .and_then(|t| t.rotating(&ring, "seg", None, 180 * day))
+            .expect("action");
+        let plain =
+            TokenizeAction::new(&ring, "seg", Normalize::None, "tok_", None).expect("action");
+        let (rot, plain) = (Action::Tokenize(rotating), Action::Tokenize(plain));
+        let token = |a: &Action, now: u64| {
+            let mut n = crate::crypto::OsNonces::new();
+            let mut cx = ApplyCx::new(&mut n);
+            cx.now_unix = now;
+            let mut out = Vec::new();
+            let leaf = Leaf {
+                text: "user-1",
+                kind: LeafKind::String,
+                field: "userId",
+            };
+            a.apply(&leaf, &mut cx, &mut out).expect("apply");
+            String::from_utf8(out).expect("ascii")
+        };
+        let start = 1_000 * 180 * day; // the first second of a period
+        assert_eq!(
+            token(&rot, start),
+            token(&rot, start + 180 * day - 1),
+            "stable within a period"
+        );
+        assert_ne!(
+            token(&rot, start),
+            token(&rot, start + 180 * day),
+            "unlinkable across periods"
+        );
+        assert_ne!(
+            token(&rot, start),
+            token(&plain, start),
+            "a rotated key is not the plain key"
+        );
+        assert_eq!(
+            token(&plain, start),
+            token(&plain, start + 365 * day),
+            "no rotation configured"
+        );
+    }
+
+    #[test]
     fn mask_keeps_shape() {
         let mut out = Vec::new();
         mask("4111 1111 1111 1234", 4, &mut out);

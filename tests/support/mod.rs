@@ -498,3 +498,107 @@ pub fn assert_absent(haystack: &[u8], values: &[&str]) {
 pub fn repo(rel: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)
 }
+
+/// A `piigate serve` process started from a config file, with its bound addresses read from
+/// its JSON log.
+pub struct Process {
+    pub child: std::process::Child,
+    pub proxy: SocketAddr,
+    pub admin: Option<SocketAddr>,
+    /// Everything logged so far (the rest is drained in the background).
+    pub log: Arc<Mutex<String>>,
+}
+
+impl Process {
+    /// Starts the binary with `envs` and waits until it listens.
+    pub fn spawn(config: &Path, envs: &[(&str, &str)]) -> Self {
+        use std::io::{BufRead, BufReader};
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_piigate"));
+        cmd.args(["serve", "--log-format", "json", "--config"])
+            .arg(config)
+            .env_remove("PIIGATE_KEYRING")
+            .env("RUST_LOG", "info")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped());
+        for (k, v) in envs {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().expect("spawn piigate");
+        let mut lines = BufReader::new(child.stderr.take().expect("stderr")).lines();
+        let log = Arc::new(Mutex::new(String::new()));
+        let (mut proxy, mut admin) = (None, None);
+        let started = std::time::Instant::now();
+        while proxy.is_none() || (admin.is_none() && started.elapsed() < Duration::from_secs(1)) {
+            let Some(Ok(line)) = lines.next() else { break };
+            log.lock().expect("lock").push_str(&line);
+            log.lock().expect("lock").push('\n');
+            if line.contains("Listening.") {
+                let v: serde_json::Value = serde_json::from_str(&line).expect("json log line");
+                let addr: SocketAddr = v["addr"]
+                    .as_str()
+                    .expect("addr")
+                    .parse()
+                    .expect("socket address");
+                match v["listener"].as_str() {
+                    Some("proxy") => proxy = Some(addr),
+                    Some("admin") => admin = Some(addr),
+                    _ => {}
+                }
+            }
+            if proxy.is_some() && admin.is_some() {
+                break;
+            }
+        }
+        let Some(proxy) = proxy else {
+            let _ = child.kill();
+            panic!("piigate did not start:\n{}", log.lock().expect("lock"));
+        };
+        let sink = Arc::clone(&log);
+        std::thread::spawn(move || {
+            for line in lines.map_while(Result::ok) {
+                let mut l = sink.lock().expect("lock");
+                l.push_str(&line);
+                l.push('\n');
+            }
+        });
+        Self {
+            child,
+            proxy,
+            admin,
+            log,
+        }
+    }
+
+    /// SIGTERM, then wait; returns whether it exited 0.
+    pub fn stop(mut self) -> bool {
+        let pid = self.child.id().to_string();
+        let _ = std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status();
+        self.child.wait().map(|s| s.success()).unwrap_or(false)
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+    }
+}
+
+/// The test PostgreSQL URL, or `None` with a printed notice (a failure when
+/// `PIIGATE_TEST_POSTGRES_REQUIRED` is set, as in CI).
+pub fn postgres_url(test: &str) -> Option<String> {
+    match std::env::var("PIIGATE_TEST_POSTGRES_URL") {
+        Ok(u) if !u.is_empty() => Some(u),
+        _ => {
+            assert!(
+                std::env::var_os("PIIGATE_TEST_POSTGRES_REQUIRED").is_none(),
+                "PIIGATE_TEST_POSTGRES_REQUIRED is set but PIIGATE_TEST_POSTGRES_URL is not"
+            );
+            eprintln!(
+                "note: skipping {test}: PIIGATE_TEST_POSTGRES_URL is not set (eval \"$(bash scripts/postgres-test.sh)\" to run it)"
+            );
+            None
+        }
+    }
+}
