@@ -241,6 +241,22 @@ impl Walker<'_, '_, '_, '_, '_> {
         };
         let mut field: Option<Key> = None;
         let mut i = root;
+        if let Mode::Live(s) = mode {
+            if automaton.is_uniform(s) && matches!(input.get(i), Some(b'{' | b'[')) {
+                // A policy of `..name` selectors only: most documents contain none of the names.
+                let watch = |name: &[u8], escaped: bool| {
+                    escaped
+                        || (automaton.name_may_matter(s, name.len())
+                            && automaton.on_name(s, name) != s)
+                };
+                let skipped =
+                    scan::skip_value_watching(input, i, 0, self.max_depth, &mut self.kinds, watch)?;
+                if let Some(end) = skipped {
+                    trailing(input, end)?;
+                    return Ok(Outcome::Unchanged);
+                }
+            }
+        }
         'value: loop {
             // `i` is at a value (whitespace skipped) to be handled in `mode`.
             let at = i;
@@ -366,6 +382,11 @@ impl Walker<'_, '_, '_, '_, '_> {
             let value_at = scan::colon(input, end)?;
             let state = match frame.mode {
                 Mode::Selected(_) => None,
+                // The key's length rules most keys out before any comparison. Escapes only
+                // shorten a key, so an escaped one is decoded whenever names matter at all.
+                Mode::Live(s) if !escaped && !automaton.name_may_matter(s, key.end - key.start) => {
+                    Some(automaton.on_other_name(s))
+                }
                 Mode::Live(s) if !automaton.name_sensitive(s) => Some(automaton.on_other_name(s)),
                 Mode::Live(s) if escaped => {
                     self.bufs.key.clear();
@@ -396,6 +417,30 @@ impl Walker<'_, '_, '_, '_, '_> {
             (Mode::Live(_), None) => Child::Dead,
         };
         match child {
+            Child::Enter(Mode::Live(t))
+                if automaton.is_uniform(t) && matches!(input.get(value_at), Some(b'{' | b'[')) =>
+            {
+                // Inside a `..name` search: validate the subtree with the skipper, watching member
+                // names for an exit. Nothing is written while skipping, so if an exit (or an
+                // escaped name, which would need decoding) shows up, walking the subtree
+                // properly from its start is still exact.
+                let watch = |name: &[u8], escaped: bool| {
+                    escaped
+                        || (automaton.name_may_matter(t, name.len())
+                            && automaton.on_name(t, name) != t)
+                };
+                match scan::skip_value_watching(
+                    input,
+                    value_at,
+                    depth,
+                    self.max_depth,
+                    &mut self.kinds,
+                    watch,
+                )? {
+                    Some(end) => Ok(Next::Skipped(end)),
+                    None => Ok(Next::Value(value_at, Mode::Live(t), field)),
+                }
+            }
             Child::Enter(mode) => Ok(Next::Value(value_at, mode, field)),
             Child::Dead => {
                 let end =
