@@ -61,16 +61,28 @@ fn attention(w: u64) -> u64 {
 #[inline(always)]
 pub(super) fn string(input: &[u8], open: usize) -> Scan<(usize, bool)> {
     let mut i = open + 1;
-    while let Some(chunk) = input.get(i..).and_then(|s| s.first_chunk::<8>()) {
-        let m = attention(u64::from_le_bytes(*chunk));
-        if m != 0 {
-            i += (m.trailing_zeros() / 8) as usize;
+    // Two words per step: values (ids, timestamps, URLs, user agents) are mostly 20-150 bytes,
+    // and one test of the combined mask keeps the loop to one branch per 16 bytes.
+    while let Some(chunk) = input.get(i..).and_then(|s| s.first_chunk::<16>()) {
+        let (lo, hi) = chunk.split_at(8);
+        let lo = lo
+            .first_chunk::<8>()
+            .map_or(HI, |w| attention(u64::from_le_bytes(*w)));
+        let hi = hi
+            .first_chunk::<8>()
+            .map_or(HI, |w| attention(u64::from_le_bytes(*w)));
+        if lo | hi != 0 {
+            i += if lo != 0 {
+                (lo.trailing_zeros() / 8) as usize
+            } else {
+                8 + (hi.trailing_zeros() / 8) as usize
+            };
             if input.get(i) == Some(&b'"') {
                 return Ok((i + 1, false));
             }
-            break;
+            return string_slow(input, open, i, false);
         }
-        i += 8;
+        i += 16;
     }
     string_slow(input, open, i, false)
 }
@@ -338,6 +350,9 @@ pub(super) fn skip_value_watching(
     mut watch: impl FnMut(&[u8], bool) -> bool,
 ) -> Scan<Option<usize>> {
     kinds.len = 0;
+    // Kind of the innermost open container, cached: read after every value, changed only on
+    // push and pop.
+    let mut object = false;
     let mut i = at;
     'value: loop {
         match input.get(i) {
@@ -351,6 +366,7 @@ pub(super) fn skip_value_watching(
                     i += 1;
                 } else {
                     kinds.push(true);
+                    object = true;
                     let Some(next) = watched_key(input, i, &mut watch)? else {
                         return Ok(None);
                     };
@@ -367,6 +383,7 @@ pub(super) fn skip_value_watching(
                     i += 1;
                 } else {
                     kinds.push(false);
+                    object = false;
                     continue 'value;
                 }
             }
@@ -381,7 +398,6 @@ pub(super) fn skip_value_watching(
                 return Ok(Some(i));
             }
             i = ws(input, i);
-            let object = kinds.top_is_object();
             match input.get(i) {
                 Some(b',') => {
                     i = ws(input, i + 1);
@@ -395,10 +411,12 @@ pub(super) fn skip_value_watching(
                 }
                 Some(b'}') if object => {
                     kinds.len -= 1;
+                    object = kinds.len > 0 && kinds.top_is_object();
                     i += 1;
                 }
                 Some(b']') if !object => {
                     kinds.len -= 1;
+                    object = kinds.len > 0 && kinds.top_is_object();
                     i += 1;
                 }
                 Some(_) if object => return Err(malformed(i, "expected `,` or `}`")),
