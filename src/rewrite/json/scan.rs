@@ -61,28 +61,16 @@ fn attention(w: u64) -> u64 {
 #[inline(always)]
 pub(super) fn string(input: &[u8], open: usize) -> Scan<(usize, bool)> {
     let mut i = open + 1;
-    // Two words per step: values (ids, timestamps, URLs, user agents) are mostly 20-150 bytes,
-    // and one test of the combined mask keeps the loop to one branch per 16 bytes.
-    while let Some(chunk) = input.get(i..).and_then(|s| s.first_chunk::<16>()) {
-        let (lo, hi) = chunk.split_at(8);
-        let lo = lo
-            .first_chunk::<8>()
-            .map_or(HI, |w| attention(u64::from_le_bytes(*w)));
-        let hi = hi
-            .first_chunk::<8>()
-            .map_or(HI, |w| attention(u64::from_le_bytes(*w)));
-        if lo | hi != 0 {
-            i += if lo != 0 {
-                (lo.trailing_zeros() / 8) as usize
-            } else {
-                8 + (hi.trailing_zeros() / 8) as usize
-            };
+    while let Some(chunk) = input.get(i..).and_then(|s| s.first_chunk::<8>()) {
+        let m = attention(u64::from_le_bytes(*chunk));
+        if m != 0 {
+            i += (m.trailing_zeros() / 8) as usize;
             if input.get(i) == Some(&b'"') {
                 return Ok((i + 1, false));
             }
-            return string_slow(input, open, i, false);
+            break;
         }
-        i += 16;
+        i += 8;
     }
     string_slow(input, open, i, false)
 }
