@@ -6,11 +6,14 @@
 //! route's selector [`Automaton`](crate::policy::Automaton) by the node's label. Three things
 //! can happen to a child:
 //!
-//! - **dead** (no selector can match at or below it): the subtree is validated by
-//!   [`scan::skip_value`] — no frames, no key decoding, no automaton lookups, no output;
+//! - **dead** (no selector can match at or below it): the subtree is validated by the skipper
+//!   (`scan::skip_value`) — no frames, no key decoding, no automaton lookups, no output;
 //! - **selected** by a rule: a `drop` removes the member or element; any other action is applied
 //!   to every scalar leaf of the subtree (the outermost selected node decides);
-//! - **live**: the walk descends with the child's state.
+//! - **live**: the walk descends with the child's state. Inside a `..name` search (a state that
+//!   maps every other label to itself) a container is first validated by the skipper while it
+//!   watches member names; only if a watched name appears is it walked from its start, which is
+//!   exact because nothing is written while skipping.
 //!
 //! Output is lazy. Until the first change nothing is written, so an unselected payload costs one
 //! validating pass and the caller forwards the original bytes ([`Outcome::Unchanged`]). After
@@ -23,7 +26,7 @@
 //!   (a `drop` still removes a `null` member). A replaced value is always a JSON string.
 //! - **`Leaf::field`** is the decoded name of the nearest enclosing member: a member's own key,
 //!   for an array element the key holding the (innermost keyed) array, `""` at the top level.
-//! - **Precedence.** The lowest [`RuleId`](crate::policy::RuleId) wins among selectors matching
+//! - **Precedence.** The lowest rule id ([`crate::policy::RuleId`]) wins among selectors matching
 //!   the same node; a selected node's whole subtree belongs to its rule.
 //! - **Drop layout.** A dropped member takes one separator with it and as little whitespace as
 //!   possible, so pretty-printed documents keep their indentation:
