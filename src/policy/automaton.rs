@@ -58,6 +58,8 @@ pub struct Automaton {
     table: Vec<StateId>,
     /// Per state: the rule it accepts with, if any.
     accept: Vec<Option<RuleId>>,
+    /// The largest rule id any state accepts with.
+    max_rule: Option<RuleId>,
     /// Per state: bit `min(len, 63)` is set when some spelled name of that length leads
     /// somewhere other than "other name". Zero means names do not matter in the state; a key
     /// whose length bit is clear goes to "other name" without being compared.
@@ -108,6 +110,7 @@ impl Automaton {
             cols: 2,
             table: vec![DEAD, DEAD],
             accept: vec![None],
+            max_rule: None,
             name_lens: vec![0],
             index_sensitive: vec![false],
             uniform: vec![false],
@@ -248,6 +251,7 @@ impl Automaton {
             slot.1 = i as u32 + 1;
         }
 
+        let max_rule = accept.iter().flatten().copied().max();
         Ok(Self {
             start: 1,
             names: names.iter().map(|n| Box::from(n.as_bytes())).collect(),
@@ -257,6 +261,7 @@ impl Automaton {
             cols,
             table,
             accept,
+            max_rule,
             name_lens,
             index_sensitive,
             uniform,
@@ -267,6 +272,12 @@ impl Automaton {
     #[inline(always)]
     pub fn start(&self) -> StateId {
         self.start
+    }
+
+    /// The largest rule id a node can be selected with (`None` if nothing can be selected).
+    /// A [`super::Plan`] must have a rule for every id up to it.
+    pub fn max_rule(&self) -> Option<RuleId> {
+        self.max_rule
     }
 
     /// Number of states, the dead state included.

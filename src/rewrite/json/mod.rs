@@ -100,6 +100,14 @@ pub fn rewrite_json(
         trailing(input, end)?;
         return Ok(Outcome::Unchanged);
     }
+    // Every rule the automaton can name must exist, so the walk can index rules without a
+    // check per value. A plan built otherwise is a bug in its builder: fail closed.
+    if automaton
+        .max_rule()
+        .is_some_and(|r| usize::from(r) >= plan.rules.len())
+    {
+        return Err(malformed(0, "policy names a rule it does not have"));
+    }
     let base = out.len();
     let mut walker = Walker {
         input,

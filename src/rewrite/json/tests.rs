@@ -441,3 +441,17 @@ fn kept_everywhere_is_unchanged() {
         Ok(None)
     );
 }
+
+#[test]
+fn inconsistent_plan_fails_closed() {
+    // An automaton naming rule 3 with only one rule in the plan: refused up front, no panic.
+    let paths = vec![(parse("$.a").expect("selector"), 3)];
+    let p = Plan {
+        automaton: Automaton::build(&paths).expect("automaton"),
+        rules: vec![Rule { action: redact() }],
+    };
+    assert!(matches!(
+        run(&p, r#"{"a":"x"}"#),
+        Err(RewriteError::Malformed { offset: 0, .. })
+    ));
+}
