@@ -66,8 +66,9 @@ const BOM: &[u8] = b"\xEF\xBB\xBF";
 /// # Allocation budget
 ///
 /// Independent of the number of values in the payload:
-/// - no rules, or nothing live below the root: **zero** allocations up to a nesting depth of
-///   256 (deeper dead subtrees spill one word per 64 levels into a vector);
+/// - nothing selected and nothing live below the root's children (no rules, or rules the
+///   payload does not reach): **zero** allocations up to a nesting depth of 256 (deeper dead
+///   subtrees spill one word per 64 levels into a vector);
 /// - otherwise: one frame stack (grown geometrically to the live nesting depth), one
 ///   reservation of `out` sized from `input` at the first change (it grows only if replacements
 ///   outgrow the slack), and four scratch buffers (key, value, field, replacement) that grow to
