@@ -168,6 +168,26 @@ pub const TYPICAL: &[(&[&str], Kind)] = &[
     ),
 ];
 
+/// [`TYPICAL`] with the emails named by path instead of `$..email`: what the descendant
+/// selector costs (every object stays live under it).
+pub const EXPLICIT: &[(&[&str], Kind)] = &[
+    (&["$.userId", "$.batch[*].userId"], Kind::Tokenize),
+    (
+        &["$.traits.email", "$.batch[*].traits.email"],
+        Kind::TokenizeEmail,
+    ),
+    (
+        &["$.traits.phone", "$.batch[*].traits.phone"],
+        Kind::Encrypt,
+    ),
+    (&["$.traits.name", "$.batch[*].traits.name"], Kind::Mask),
+    (&["$.context.ip", "$.batch[*].context.ip"], Kind::Drop),
+    (
+        &["$.traits.address", "$.batch[*].traits.address"],
+        Kind::Redact,
+    ),
+];
+
 /// Action kinds the bench policies use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {

@@ -58,11 +58,17 @@ pub struct Automaton {
     table: Vec<StateId>,
     /// Per state: the rule it accepts with, if any.
     accept: Vec<Option<RuleId>>,
-    /// Per state: whether any specific name leads somewhere other than "other name". When
-    /// false the rewriter does not even decode the key.
-    name_sensitive: Vec<bool>,
+    /// The largest rule id any state accepts with.
+    max_rule: Option<RuleId>,
+    /// Per state: bit `min(len, 63)` is set when some spelled name of that length leads
+    /// somewhere other than "other name". Zero means names do not matter in the state; a key
+    /// whose length bit is clear goes to "other name" without being compared.
+    name_lens: Vec<u64>,
     /// Per state: whether any specific index leads somewhere other than "other index".
     index_sensitive: Vec<bool>,
+    /// Per state: live, and every unspelled name and every index lead back to the state itself
+    /// (the inside of a `..name` search). See [`Self::is_uniform`].
+    uniform: Vec<bool>,
 }
 
 /// Building the automaton failed (too many states).
@@ -104,8 +110,10 @@ impl Automaton {
             cols: 2,
             table: vec![DEAD, DEAD],
             accept: vec![None],
-            name_sensitive: vec![false],
+            max_rule: None,
+            name_lens: vec![0],
             index_sensitive: vec![false],
+            uniform: vec![false],
         }
     }
 
@@ -204,17 +212,34 @@ impl Automaton {
         let states = sets.len();
         let other_name = names.len();
         let other_index = cols - 1;
-        let mut name_sensitive = Vec::with_capacity(states);
+        let mut name_lens = Vec::with_capacity(states);
         let mut index_sensitive = Vec::with_capacity(states);
         for s in 0..states {
             let row = &table[s * cols..(s + 1) * cols];
-            name_sensitive.push(row[..other_name].iter().any(|&t| t != row[other_name]));
+            name_lens.push(
+                row[..other_name]
+                    .iter()
+                    .zip(&names)
+                    .filter(|&(&t, _)| t != row[other_name])
+                    .fold(0u64, |m, (_, n)| m | len_bit(n.len())),
+            );
             index_sensitive.push(
                 row[other_name + 1..other_index]
                     .iter()
                     .any(|&t| t != row[other_index]),
             );
         }
+
+        let uniform = (0..states)
+            .map(|s| {
+                let row = &table[s * cols..(s + 1) * cols];
+                let me = s as StateId;
+                s as StateId != DEAD
+                    && accept[s].is_none()
+                    && row[other_name] == me
+                    && row[other_name + 1..].iter().all(|&t| t == me)
+            })
+            .collect();
 
         let max_len = names.last().map_or(0, |n| n.len());
         let mut by_len = vec![(0u32, 0u32); max_len + 1];
@@ -226,6 +251,7 @@ impl Automaton {
             slot.1 = i as u32 + 1;
         }
 
+        let max_rule = accept.iter().flatten().copied().max();
         Ok(Self {
             start: 1,
             names: names.iter().map(|n| Box::from(n.as_bytes())).collect(),
@@ -235,8 +261,10 @@ impl Automaton {
             cols,
             table,
             accept,
-            name_sensitive,
+            max_rule,
+            name_lens,
             index_sensitive,
+            uniform,
         })
     }
 
@@ -244,6 +272,12 @@ impl Automaton {
     #[inline(always)]
     pub fn start(&self) -> StateId {
         self.start
+    }
+
+    /// The largest rule id a node can be selected with (`None` if nothing can be selected).
+    /// A [`super::Plan`] must have a rule for every id up to it.
+    pub fn max_rule(&self) -> Option<RuleId> {
+        self.max_rule
     }
 
     /// Number of states, the dead state included.
@@ -257,6 +291,15 @@ impl Automaton {
         s == DEAD
     }
 
+    /// Whether state `s` is live and maps every label to itself except some spelled names (the
+    /// "exits"). Every node of a subtree in such a state is in the same state until an exit name
+    /// appears, so the rewriter can validate the subtree with the dead skipper while watching
+    /// member names, and only walk it properly if an exit shows up.
+    #[inline(always)]
+    pub fn is_uniform(&self, s: StateId) -> bool {
+        self.uniform.get(s as usize).copied().unwrap_or(false)
+    }
+
     /// The rule that selects a node in state `s`, if any.
     #[inline(always)]
     pub fn accepting(&self, s: StateId) -> Option<RuleId> {
@@ -267,10 +310,16 @@ impl Automaton {
     /// [`Self::on_other_name`] gives the child state without looking at the key.
     #[inline(always)]
     pub fn name_sensitive(&self, s: StateId) -> bool {
-        self.name_sensitive
+        self.name_lens.get(s as usize).is_some_and(|&m| m != 0)
+    }
+
+    /// Whether a member name of `len` bytes could lead anywhere but [`Self::on_other_name`] in
+    /// state `s`. False for most keys of a payload: one load and one bit test.
+    #[inline(always)]
+    pub fn name_may_matter(&self, s: StateId, len: usize) -> bool {
+        self.name_lens
             .get(s as usize)
-            .copied()
-            .unwrap_or(false)
+            .is_some_and(|&m| m & len_bit(len) != 0)
     }
 
     /// Whether the array index matters in state `s`.
@@ -336,6 +385,12 @@ impl Automaton {
             (lo..hi).find(|&i| &*self.names[i] == name)
         }
     }
+}
+
+/// The length-mask bit for a name of `len` bytes (63 stands for 63 and longer).
+#[inline(always)]
+fn len_bit(len: usize) -> u64 {
+    1u64 << len.min(63)
 }
 
 /// Two words that identify a byte string of at most 16 bytes among strings of the same length:

@@ -375,12 +375,8 @@ impl Parser {
             c if c == quote => c,
             'u' => return self.unicode_escape(at),
             _ => {
-                return self.fail(
-                    at,
-                    format!(
-                        "invalid escape `\\{c}`; allowed: \\b \\f \\n \\r \\t \\/ \\\\ \\{quote} \\uXXXX"
-                    ),
-                );
+                let allowed = format!(r"\b \f \n \r \t \/ \\ \{quote} \uXXXX");
+                return self.fail(at, format!("invalid escape `\\{c}`; allowed: {allowed}"));
             }
         })
     }

@@ -6,11 +6,14 @@
 //! route's selector [`Automaton`](crate::policy::Automaton) by the node's label. Three things
 //! can happen to a child:
 //!
-//! - **dead** (no selector can match at or below it): the subtree is validated by
-//!   [`scan::skip_value`] — no frames, no key decoding, no automaton lookups, no output;
+//! - **dead** (no selector can match at or below it): the subtree is validated by the skipper
+//!   (`scan::skip_value`) — no frames, no key decoding, no automaton lookups, no output;
 //! - **selected** by a rule: a `drop` removes the member or element; any other action is applied
 //!   to every scalar leaf of the subtree (the outermost selected node decides);
-//! - **live**: the walk descends with the child's state.
+//! - **live**: the walk descends with the child's state. Inside a `..name` search (a state that
+//!   maps every other label to itself) a container is first validated by the skipper while it
+//!   watches member names; only if a watched name appears is it walked from its start, which is
+//!   exact because nothing is written while skipping.
 //!
 //! Output is lazy. Until the first change nothing is written, so an unselected payload costs one
 //! validating pass and the caller forwards the original bytes ([`Outcome::Unchanged`]). After
@@ -23,7 +26,7 @@
 //!   (a `drop` still removes a `null` member). A replaced value is always a JSON string.
 //! - **`Leaf::field`** is the decoded name of the nearest enclosing member: a member's own key,
 //!   for an array element the key holding the (innermost keyed) array, `""` at the top level.
-//! - **Precedence.** The lowest [`RuleId`](crate::policy::RuleId) wins among selectors matching
+//! - **Precedence.** The lowest rule id ([`crate::policy::RuleId`]) wins among selectors matching
 //!   the same node; a selected node's whole subtree belongs to its rule.
 //! - **Drop layout.** A dropped member takes one separator with it and as little whitespace as
 //!   possible, so pretty-printed documents keep their indentation:
@@ -63,8 +66,9 @@ const BOM: &[u8] = b"\xEF\xBB\xBF";
 /// # Allocation budget
 ///
 /// Independent of the number of values in the payload:
-/// - no rules, or nothing live below the root: **zero** allocations up to a nesting depth of
-///   256 (deeper dead subtrees spill one word per 64 levels into a vector);
+/// - nothing selected and nothing live below the root's children (no rules, or rules the
+///   payload does not reach): **zero** allocations up to a nesting depth of 256 (deeper dead
+///   subtrees spill one word per 64 levels into a vector);
 /// - otherwise: one frame stack (grown geometrically to the live nesting depth), one
 ///   reservation of `out` sized from `input` at the first change (it grows only if replacements
 ///   outgrow the slack), and four scratch buffers (key, value, field, replacement) that grow to
@@ -96,6 +100,14 @@ pub fn rewrite_json(
         let end = scan::skip_value(input, root, 0, limits.max_depth, &mut kinds)?;
         trailing(input, end)?;
         return Ok(Outcome::Unchanged);
+    }
+    // Every rule the automaton can name must exist, so the walk can index rules without a
+    // check per value. A plan built otherwise is a bug in its builder: fail closed.
+    if automaton
+        .max_rule()
+        .is_some_and(|r| usize::from(r) >= plan.rules.len())
+    {
+        return Err(malformed(0, "policy names a rule it does not have"));
     }
     let base = out.len();
     let mut walker = Walker {
@@ -241,6 +253,22 @@ impl Walker<'_, '_, '_, '_, '_> {
         };
         let mut field: Option<Key> = None;
         let mut i = root;
+        if let Mode::Live(s) = mode {
+            if automaton.is_uniform(s) && matches!(input.get(i), Some(b'{' | b'[')) {
+                // A policy of `..name` selectors only: most documents contain none of the names.
+                let watch = |name: &[u8], escaped: bool| {
+                    escaped
+                        || (automaton.name_may_matter(s, name.len())
+                            && automaton.on_name(s, name) != s)
+                };
+                let skipped =
+                    scan::skip_value_watching(input, i, 0, self.max_depth, &mut self.kinds, watch)?;
+                if let Some(end) = skipped {
+                    trailing(input, end)?;
+                    return Ok(Outcome::Unchanged);
+                }
+            }
+        }
         'value: loop {
             // `i` is at a value (whitespace skipped) to be handled in `mode`.
             let at = i;
@@ -366,6 +394,11 @@ impl Walker<'_, '_, '_, '_, '_> {
             let value_at = scan::colon(input, end)?;
             let state = match frame.mode {
                 Mode::Selected(_) => None,
+                // The key's length rules most keys out before any comparison. Escapes only
+                // shorten a key, so an escaped one is decoded whenever names matter at all.
+                Mode::Live(s) if !escaped && !automaton.name_may_matter(s, key.end - key.start) => {
+                    Some(automaton.on_other_name(s))
+                }
                 Mode::Live(s) if !automaton.name_sensitive(s) => Some(automaton.on_other_name(s)),
                 Mode::Live(s) if escaped => {
                     self.bufs.key.clear();
@@ -396,6 +429,30 @@ impl Walker<'_, '_, '_, '_, '_> {
             (Mode::Live(_), None) => Child::Dead,
         };
         match child {
+            Child::Enter(Mode::Live(t))
+                if automaton.is_uniform(t) && matches!(input.get(value_at), Some(b'{' | b'[')) =>
+            {
+                // Inside a `..name` search: validate the subtree with the skipper, watching member
+                // names for an exit. Nothing is written while skipping, so if an exit (or an
+                // escaped name, which would need decoding) shows up, walking the subtree
+                // properly from its start is still exact.
+                let watch = |name: &[u8], escaped: bool| {
+                    escaped
+                        || (automaton.name_may_matter(t, name.len())
+                            && automaton.on_name(t, name) != t)
+                };
+                match scan::skip_value_watching(
+                    input,
+                    value_at,
+                    depth,
+                    self.max_depth,
+                    &mut self.kinds,
+                    watch,
+                )? {
+                    Some(end) => Ok(Next::Skipped(end)),
+                    None => Ok(Next::Value(value_at, Mode::Live(t), field)),
+                }
+            }
             Child::Enter(mode) => Ok(Next::Value(value_at, mode, field)),
             Child::Dead => {
                 let end =

@@ -271,7 +271,7 @@ impl KindStack {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn word(&mut self, level: usize) -> &mut u64 {
         let w = level / 64;
         if w < self.inline.len() {
@@ -285,7 +285,7 @@ impl KindStack {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn push(&mut self, object: bool) {
         let level = self.len;
         let bit = 1u64 << (level % 64);
@@ -299,7 +299,7 @@ impl KindStack {
     }
 
     /// Whether the innermost open container is an object.
-    #[inline]
+    #[inline(always)]
     fn top_is_object(&mut self) -> bool {
         let level = self.len - 1;
         *self.word(level) >> (level % 64) & 1 == 1
@@ -311,6 +311,7 @@ impl KindStack {
 /// `max_depth` fails with [`RewriteError::TooDeep`].
 ///
 /// This is the dead-subtree path: no frames, no keys decoded, no automaton, no output.
+#[inline(never)]
 pub(super) fn skip_value(
     input: &[u8],
     at: usize,
@@ -318,7 +319,28 @@ pub(super) fn skip_value(
     max_depth: usize,
     kinds: &mut KindStack,
 ) -> Scan<usize> {
+    // The watch never fires, so the result is always `Some`; it compiles to the plain skipper.
+    skip_value_watching(input, at, depth, max_depth, kinds, |_, _| false)
+        .map(|end| end.unwrap_or(input.len()))
+}
+
+/// [`skip_value`], but every member name (raw bytes between the quotes, and whether it has
+/// escapes) is shown to `watch` first; if `watch` returns true the skip stops and returns
+/// `Ok(None)`. Validation up to that point is the same as [`skip_value`]'s, so an error is
+/// reported identically whether or not a later key would have stopped the skip.
+#[inline(never)]
+pub(super) fn skip_value_watching(
+    input: &[u8],
+    at: usize,
+    depth: usize,
+    max_depth: usize,
+    kinds: &mut KindStack,
+    mut watch: impl FnMut(&[u8], bool) -> bool,
+) -> Scan<Option<usize>> {
     kinds.len = 0;
+    // Kind of the innermost open container, cached: read after every value, changed only on
+    // push and pop.
+    let mut object = false;
     let mut i = at;
     'value: loop {
         match input.get(i) {
@@ -332,7 +354,11 @@ pub(super) fn skip_value(
                     i += 1;
                 } else {
                     kinds.push(true);
-                    i = member_key(input, i)?;
+                    object = true;
+                    let Some(next) = watched_key(input, i, &mut watch)? else {
+                        return Ok(None);
+                    };
+                    i = next;
                     continue 'value;
                 }
             }
@@ -345,6 +371,7 @@ pub(super) fn skip_value(
                     i += 1;
                 } else {
                     kinds.push(false);
+                    object = false;
                     continue 'value;
                 }
             }
@@ -356,24 +383,28 @@ pub(super) fn skip_value(
         // After a value: a separator or the end of the enclosing container.
         loop {
             if kinds.len == 0 {
-                return Ok(i);
+                return Ok(Some(i));
             }
             i = ws(input, i);
-            let object = kinds.top_is_object();
             match input.get(i) {
                 Some(b',') => {
                     i = ws(input, i + 1);
                     if object {
-                        i = member_key(input, i)?;
+                        let Some(next) = watched_key(input, i, &mut watch)? else {
+                            return Ok(None);
+                        };
+                        i = next;
                     }
                     continue 'value;
                 }
                 Some(b'}') if object => {
                     kinds.len -= 1;
+                    object = kinds.len > 0 && kinds.top_is_object();
                     i += 1;
                 }
                 Some(b']') if !object => {
                     kinds.len -= 1;
+                    object = kinds.len > 0 && kinds.top_is_object();
                     i += 1;
                 }
                 Some(_) if object => return Err(malformed(i, "expected `,` or `}`")),
@@ -384,14 +415,22 @@ pub(super) fn skip_value(
     }
 }
 
-/// Scans `"key" ws : ws` at `at`; returns the index of the member's value.
+/// Scans `"key" ws : ws` at `at` and returns the index of the member's value, or `None` when
+/// `watch` stops at the key.
 #[inline(always)]
-fn member_key(input: &[u8], at: usize) -> Scan<usize> {
+fn watched_key(
+    input: &[u8],
+    at: usize,
+    watch: &mut impl FnMut(&[u8], bool) -> bool,
+) -> Scan<Option<usize>> {
     if input.get(at) != Some(&b'"') {
         return Err(malformed(at, "expected a member name"));
     }
-    let (end, _) = string(input, at)?;
-    colon(input, end)
+    let (end, escaped) = string(input, at)?;
+    if watch(input.get(at + 1..end - 1).unwrap_or_default(), escaped) {
+        return Ok(None);
+    }
+    colon(input, end).map(Some)
 }
 
 /// Scans `ws : ws` at `at`; returns the index after it.

@@ -390,3 +390,68 @@ fn field_is_the_nearest_member_name() {
     let doc: serde_json::Value = serde_json::from_str(&out).expect("json");
     assert_eq!(open(&doc[0], ""), "x");
 }
+
+#[test]
+fn deep_documents_walk_on_the_heap_not_the_stack() {
+    // 100 000 levels: far past any thread stack if the walk recursed per level.
+    const DEPTH: usize = 100_000;
+    let mut doc = "[".repeat(DEPTH);
+    doc.push_str("\"x\"");
+    doc.push_str(&"]".repeat(DEPTH));
+    let limits = Limits {
+        max_depth: DEPTH + 1,
+    };
+    // `$..zz`: the watching skipper (its kind stack spills past 256 levels). `$..[1]`: index
+    // sensitive, so the live walk's frames go all the way down. `$[0]`: selected mode below.
+    let cases = [
+        (&["$..zz"][..], None),
+        (&["$..[1]"][..], None),
+        (&["$[0]"][..], Some("\"R\"")),
+    ];
+    for (selectors, want) in cases {
+        let p = plan(vec![(selectors, redact())]);
+        let mut nonces = OsNonces::new();
+        let mut cx = ApplyCx::new(&mut nonces);
+        let mut out = Vec::new();
+        let r = rewrite_json(doc.as_bytes(), &p, &limits, &mut cx, &mut out);
+        match want {
+            None => assert_eq!(r, Ok(Outcome::Unchanged)),
+            Some(leaf) => {
+                assert_eq!(r, Ok(Outcome::Rewritten));
+                let text = String::from_utf8(out).expect("utf8");
+                assert_eq!(text.len(), doc.len());
+                assert!(text.contains(leaf));
+            }
+        }
+    }
+}
+
+#[test]
+fn kept_everywhere_is_unchanged() {
+    // `reveal` keeps anything that is not an envelope: nothing changes, nothing is written.
+    let p = plan(vec![(
+        &["$..*"],
+        Action::Reveal(crate::policy::action::RevealAction {
+            opener: EnvelopeOpener::new(),
+            domain: "d".into(),
+        }),
+    )]);
+    assert_eq!(
+        run(&p, r#"{"a":["x",1,true,null],"b":{"c":"pge1.nope"}}"#),
+        Ok(None)
+    );
+}
+
+#[test]
+fn inconsistent_plan_fails_closed() {
+    // An automaton naming rule 3 with only one rule in the plan: refused up front, no panic.
+    let paths = vec![(parse("$.a").expect("selector"), 3)];
+    let p = Plan {
+        automaton: Automaton::build(&paths).expect("automaton"),
+        rules: vec![Rule { action: redact() }],
+    };
+    assert!(matches!(
+        run(&p, r#"{"a":"x"}"#),
+        Err(RewriteError::Malformed { offset: 0, .. })
+    ));
+}
