@@ -12,9 +12,10 @@ cd "$(dirname "$0")/.."
 VENV=target/schemathesis-venv
 if [ ! -x "$VENV/bin/schemathesis" ]; then
     python3 -m venv "$VENV"
-    "$VENV/bin/pip" install --quiet "schemathesis==3.39.16"
+    "$VENV/bin/pip" install --quiet "schemathesis==4.32.5"
 fi
 cargo build --quiet
+PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 WORK=$(mktemp -d)
 trap 'kill $PID 2>/dev/null || true; rm -rf "$WORK"' EXIT
 cp keys.example "$WORK/keys.toml"
@@ -22,7 +23,7 @@ cat > "$WORK/proxy.toml" <<TOML
 [server]
 listen = "127.0.0.1:0"
 [admin]
-listen = "127.0.0.1:19901"
+listen = "127.0.0.1:$PORT"
 token_env = "ST_ADMIN_TOKEN"
 [keys]
 file = "keys.toml"
@@ -41,14 +42,14 @@ TOML
 export ST_ADMIN_TOKEN=schemathesis-token
 ./target/debug/piigate serve --config "$WORK/proxy.toml" 2>"$WORK/log" &
 PID=$!
-for _ in $(seq 50); do curl -sf http://127.0.0.1:19901/healthz >/dev/null && break; sleep 0.1; done
+for _ in $(seq 50); do curl -sf http://127.0.0.1:$PORT/healthz >/dev/null && break; sleep 0.1; done
 
 echo "== with the token"
-"$VENV/bin/schemathesis" run http://127.0.0.1:19901/v1/openapi.json \
-    --checks all --hypothesis-max-examples 50 \
+"$VENV/bin/schemathesis" run http://127.0.0.1:$PORT/v1/openapi.json \
+    --checks all --max-examples 50 \
     -H "Authorization: Bearer $ST_ADMIN_TOKEN"
 
 echo "== without the token (refusals only, never a server error)"
-"$VENV/bin/schemathesis" run http://127.0.0.1:19901/v1/openapi.json \
-    --checks not_a_server_error --hypothesis-max-examples 20
+"$VENV/bin/schemathesis" run http://127.0.0.1:$PORT/v1/openapi.json \
+    --checks not_a_server_error --max-examples 20
 echo "schemathesis: passed"

@@ -67,9 +67,33 @@ pub(crate) async fn serve(
     }
 }
 
+/// The method an admin path accepts, if the path exists.
+fn allowed_method(path: &str) -> Option<Method> {
+    match path {
+        "/healthz" | "/readyz" | "/metrics" | "/v1/openapi.json" => Some(Method::GET),
+        "/v1/reload" => Some(Method::POST),
+        p if p.starts_with("/v1/preview/") || p.starts_with("/v1/reveal/") => Some(Method::POST),
+        p if p.starts_with("/v1/subjects/") => Some(Method::DELETE),
+        _ => None,
+    }
+}
+
 async fn route(state: AdminState, req: Request<Incoming>) -> Response<Body> {
     let path = req.uri().path().to_owned();
     let method = req.method().clone();
+    if let Some(allowed) = allowed_method(&path)
+        && allowed != method
+    {
+        let mut r = error(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            "this endpoint does not accept that method",
+        );
+        if let Ok(v) = HeaderValue::from_str(allowed.as_str()) {
+            r.headers_mut().insert(header::ALLOW, v);
+        }
+        return r;
+    }
     match (&method, path.as_str()) {
         (&Method::GET, "/healthz") => json(StatusCode::OK, r#"{"status":"ok"}"#.to_owned()),
         (&Method::GET, "/readyz") => {
@@ -209,11 +233,20 @@ async fn v1(
                     d.finish(rewritten)
                 });
                 match result {
+                    Ok(out) if out.is_empty() => {
+                        let mut r = Response::new(full(out));
+                        *r.status_mut() = StatusCode::NO_CONTENT;
+                        r
+                    }
                     Ok(out) => {
                         let mut r = Response::new(full(out));
-                        if let Some(ct) = parts.headers.get(header::CONTENT_TYPE) {
-                            r.headers_mut().insert(header::CONTENT_TYPE, ct.clone());
-                        }
+                        // The body keeps the request's type (bodies without one are policed as JSON).
+                        let ct = parts
+                            .headers
+                            .get(header::CONTENT_TYPE)
+                            .cloned()
+                            .unwrap_or(HeaderValue::from_static("application/json"));
+                        r.headers_mut().insert(header::CONTENT_TYPE, ct);
                         if let Some(ce) = parts.headers.get(header::CONTENT_ENCODING) {
                             r.headers_mut().insert(header::CONTENT_ENCODING, ce.clone());
                         }
@@ -379,18 +412,19 @@ async fn subject_scopes(
         .await
         .map_err(unavailable)?;
     if status.live_generation.is_none() {
-        let (code, msg) = if status.was_erased() {
-            (
+        return Err(if status.was_erased() {
+            error(
+                StatusCode::GONE,
                 "subject_erased",
                 "this subject was erased: its envelopes can no longer be opened",
             )
         } else {
-            (
+            error(
+                StatusCode::NOT_FOUND,
                 "subject_unknown",
                 "no data of this subject has passed through the gateway",
             )
-        };
-        return Err(error(StatusCode::GONE, code, msg));
+        });
     }
     let secret = state
         .services
