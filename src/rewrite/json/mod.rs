@@ -253,20 +253,20 @@ impl Walker<'_, '_, '_, '_, '_> {
         };
         let mut field: Option<Key> = None;
         let mut i = root;
-        if let Mode::Live(s) = mode {
-            if automaton.is_uniform(s) && matches!(input.get(i), Some(b'{' | b'[')) {
-                // A policy of `..name` selectors only: most documents contain none of the names.
-                let watch = |name: &[u8], escaped: bool| {
-                    escaped
-                        || (automaton.name_may_matter(s, name.len())
-                            && automaton.on_name(s, name) != s)
-                };
-                let skipped =
-                    scan::skip_value_watching(input, i, 0, self.max_depth, &mut self.kinds, watch)?;
-                if let Some(end) = skipped {
-                    trailing(input, end)?;
-                    return Ok(Outcome::Unchanged);
-                }
+        if let Mode::Live(s) = mode
+            && automaton.is_uniform(s)
+            && matches!(input.get(i), Some(b'{' | b'['))
+        {
+            // A policy of `..name` selectors only: most documents contain none of the names.
+            let watch = |name: &[u8], escaped: bool| {
+                escaped
+                    || (automaton.name_may_matter(s, name.len()) && automaton.on_name(s, name) != s)
+            };
+            let skipped =
+                scan::skip_value_watching(input, i, 0, self.max_depth, &mut self.kinds, watch)?;
+            if let Some(end) = skipped {
+                trailing(input, end)?;
+                return Ok(Outcome::Unchanged);
             }
         }
         'value: loop {
