@@ -11,5 +11,6 @@ mod forward;
 mod lifecycle;
 mod payloads;
 mod proxy;
+mod smuggling;
 mod support;
 mod vectors;
