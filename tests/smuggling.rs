@@ -321,12 +321,6 @@ async fn run_case(
         .await
         .unwrap_or_else(|| panic!("{ctx}: no answer at all"));
     let policed = prefix == "/policed";
-    eprintln!(
-        "DEBUG {ctx}: {} {} {:?}",
-        first.status,
-        first.error_code(),
-        first.head.replace("\r\n", " | ")
-    );
     let forwarded = match expect {
         Expect::Refused(status) => {
             assert_eq!(first.status, status, "{ctx}: {first:#?}");
