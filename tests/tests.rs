@@ -9,6 +9,7 @@ mod engine;
 mod faults;
 mod forward;
 mod lifecycle;
+mod limits;
 mod payloads;
 mod proxy;
 mod smuggling;
