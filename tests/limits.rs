@@ -100,6 +100,60 @@ async fn slowloris_headers_are_cut_off() {
     .await;
 }
 
+/// Connections that send nothing at all, or stop inside the HTTP/2 preface, or go idle after
+/// a request, are closed after `header_read_timeout_ms` too: none can hold a connection slot.
+#[tokio::test]
+async fn idle_and_half_open_connections_are_closed() {
+    bounded(30, async {
+        let up = Upstream::start(None, Reply::Ok).await;
+        let gw = TestGateway::start(&config(up.addr, "header_read_timeout_ms = 300", "")).await;
+        // (what the client sends before going quiet, why it is interesting)
+        let cases: &[(&[u8], &str)] = &[
+            (b"", "no byte at all"),
+            (b"P", "one byte of the HTTP/2 preface"),
+            (b"PRI * HTTP/2.0\r\n\r\nSM", "most of the HTTP/2 preface"),
+            (b"POST", "the start of an HTTP/1.1 request line"),
+        ];
+        for (sent, why) in cases {
+            let started = Instant::now();
+            let mut c = RawConn::connect(gw.addr).await;
+            c.send(sent).await.expect("send");
+            let ended = c.read_until_close(Duration::from_secs(3)).await;
+            assert_ne!(ended, Ended::Open, "{why}: still open after 3 s");
+            assert!(started.elapsed() < Duration::from_secs(2), "{why}");
+        }
+        // Idle on a kept-alive connection after one request.
+        let mut c = RawConn::connect(gw.addr).await;
+        c.send(b"POST /ok/x HTTP/1.1\r\nhost: gw\r\ncontent-type: application/json\r\ncontent-length: 7\r\n\r\n{\"a\":1}")
+            .await
+            .expect("send");
+        let r = c.response(Duration::from_secs(5)).await.expect("answer");
+        assert_eq!(r.status, 200);
+        let ended = c.read_until_close(Duration::from_secs(3)).await;
+        assert_ne!(ended, Ended::Open, "idle keep-alive connection closed");
+        connections_drop_to_zero(&gw).await;
+    })
+    .await;
+}
+
+/// An HTTP/2 connection that completes the preface and then sends no request is closed too.
+#[tokio::test]
+async fn idle_http2_connections_are_closed() {
+    bounded(30, async {
+        let up = Upstream::start(None, Reply::Ok).await;
+        let gw = TestGateway::start(&config(up.addr, "header_read_timeout_ms = 300", "")).await;
+        let mut c = RawConn::connect(gw.addr).await;
+        // Preface + an empty SETTINGS frame.
+        c.send(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x04\x00\x00\x00\x00\x00")
+            .await
+            .expect("send");
+        let ended = c.read_until_close(Duration::from_secs(5)).await;
+        assert_ne!(ended, Ended::Open, "an idle h2 connection is let go");
+        connections_drop_to_zero(&gw).await;
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn tls_handshake_stalls_are_cut_off() {
     bounded(30, async {
@@ -356,6 +410,32 @@ async fn oversized_bodies_get_413() {
         );
         assert!(!String::from_utf8_lossy(&up.raw_bytes()).contains("SMUGGLED"));
         connections_drop_to_zero(&gw).await;
+    })
+    .await;
+}
+
+/// The idle rule counts a response still being streamed as activity: a slow response body
+/// that outlasts several idle periods is delivered whole, over HTTP/1.1 and HTTP/2.
+#[tokio::test]
+async fn long_responses_outlive_the_idle_timeout() {
+    bounded(30, async {
+        let slow = Upstream::start(
+            None,
+            Reply::SlowBody {
+                pieces: 8,
+                gap: Duration::from_millis(150),
+            },
+        )
+        .await;
+        let gw = TestGateway::start(&config(slow.addr, "header_read_timeout_ms = 300", "")).await;
+        for proto in [crate::support::Proto::H1, crate::support::Proto::H2] {
+            let client = crate::support::Client::new(gw.addr, None, proto);
+            let started = Instant::now();
+            let got = client.send(http::Method::POST, "/pass/x", &[], "{}").await;
+            assert_eq!(got.status, 200, "{proto:?}");
+            assert_eq!(&got.body[..], b"[0,0,0,0,0,0,0,0]", "{proto:?}");
+            assert!(started.elapsed() > Duration::from_millis(900), "{proto:?}");
+        }
     })
     .await;
 }
