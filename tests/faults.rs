@@ -364,6 +364,18 @@ async fn client_abort_on_a_pass_through_route() {
             "an aborted upload never arrives as a complete request: {:?}",
             up.requests()
         );
+        // Counted as the client's failure, not the upstream's.
+        let text = metrics_text(&gw);
+        assert_eq!(
+            metric(&text, r#"piigate_rejections_total{route="raw",code="malformed_body"}"#),
+            1.0,
+            "{text}"
+        );
+        assert_eq!(
+            metric(&text, r#"piigate_rejections_total{route="raw",code="upstream_failed"}"#),
+            0.0,
+            "{text}"
+        );
         let (responses, _) = exchange(
             gw.addr,
             b"POST /raw/y HTTP/1.1\r\nhost: gw\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok",
