@@ -14,4 +14,5 @@ mod payloads;
 mod proxy;
 mod smuggling;
 mod support;
+mod tls;
 mod vectors;

@@ -106,6 +106,29 @@ impl Pki {
         Arc::new(cfg)
     }
 
+    /// A client certificate (`CN = cn`) signed by this CA, with its key, for mTLS.
+    pub fn client_identity(
+        &self,
+        cn: &str,
+    ) -> (
+        Vec<rustls::pki_types::CertificateDer<'static>>,
+        rustls::pki_types::PrivateKeyDer<'static>,
+    ) {
+        use rustls::pki_types::pem::PemObject;
+        let ca_key = KeyPair::from_pem(&self.ca_key_pem).expect("ca key");
+        let issuer = Issuer::from_ca_cert_pem(&self.ca_pem, ca_key).expect("issuer");
+        let key = KeyPair::generate().expect("client key");
+        let mut params = CertificateParams::new(Vec::<String>::new()).expect("params");
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, cn);
+        params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ClientAuth];
+        let cert = params.signed_by(&key, &issuer).expect("client cert");
+        let der = rustls::pki_types::PrivateKeyDer::from_pem_slice(key.serialize_pem().as_bytes())
+            .expect("key");
+        (vec![cert.der().clone()], der)
+    }
+
     /// rustls client config trusting only this CA, restricted to `versions`.
     pub fn client_config(
         &self,
