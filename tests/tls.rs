@@ -161,7 +161,8 @@ async fn alpn_negotiates_h2_and_http11() {
         let up = Upstream::start(None, Reply::Ok).await;
         let gw = TestGateway::start(&config(&pki, up.addr, None)).await;
         // (offered, expected protocol, why)
-        let cases: [(&[&[u8]], Option<&[u8]>, &str); 4] = [
+        type Case<'a> = (&'a [&'a [u8]], Option<&'a [u8]>, &'a str);
+        let cases: [Case<'_>; 4] = [
             (&[b"h2", b"http/1.1"], Some(b"h2"), "h2 preferred"),
             (&[b"http/1.1"], Some(b"http/1.1"), "HTTP/1.1 only"),
             (&[], None, "no ALPN: HTTP/1.1 by sniffing"),
