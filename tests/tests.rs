@@ -3,6 +3,7 @@
 // Test helpers are `pub` for use across modules of this one binary.
 #![allow(unreachable_pub)]
 
+mod canaries;
 mod cli;
 mod config;
 mod engine;

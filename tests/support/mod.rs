@@ -843,10 +843,16 @@ pub fn assert_absent(haystack: &[u8], values: &[&str]) {
     let text = String::from_utf8_lossy(haystack);
     for v in values {
         for s in spellings(v) {
-            assert!(
-                !text.contains(&s),
-                "PII value leaked (spelling {s:?}) in: {text}"
-            );
+            if text.contains(&s) {
+                // Show only the offending lines of a long haystack (a log, say).
+                let lines: Vec<&str> = text.lines().filter(|l| l.contains(&s)).collect();
+                let shown = if text.lines().count() > 5 {
+                    lines.join("\n")
+                } else {
+                    text.to_string()
+                };
+                panic!("PII value leaked (spelling {s:?}) in: {shown}");
+            }
         }
     }
 }
@@ -1086,4 +1092,139 @@ pub fn metric(text: &str, series: &str) -> f64 {
             (k == series).then(|| v.parse().ok())?
         })
         .unwrap_or(0.0)
+}
+
+/// The real `piigate serve` binary, with its JSON log captured line by line.
+pub struct Piigate {
+    child: std::process::Child,
+    pub addr: SocketAddr,
+    pub admin: Option<SocketAddr>,
+    log: Arc<Mutex<String>>,
+    readers: Vec<std::thread::JoinHandle<()>>,
+}
+
+impl Piigate {
+    /// Starts `piigate serve --log-format json --config <config>` with `RUST_LOG=<rust_log>`
+    /// and `vars`, and waits until the proxy (and, if `admin`, the admin) listener is up.
+    pub fn start(config: &Path, vars: &[(&str, &str)], rust_log: &str, admin: bool) -> Self {
+        use std::io::BufRead;
+        use std::process::{Command, Stdio};
+        let mut child = Command::new(env!("CARGO_BIN_EXE_piigate"))
+            .args(["serve", "--log-format", "json", "--config"])
+            .arg(config)
+            .env_remove("PIIGATE_KEYRING")
+            .env("RUST_LOG", rust_log)
+            .envs(vars.iter().copied())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn piigate");
+        let log: Arc<Mutex<String>> = Arc::default();
+        let mut readers = Vec::new();
+        let stdout: Box<dyn std::io::Read + Send> = Box::new(child.stdout.take().expect("stdout"));
+        let stderr: Box<dyn std::io::Read + Send> = Box::new(child.stderr.take().expect("stderr"));
+        for pipe in [stdout, stderr] {
+            let log = Arc::clone(&log);
+            readers.push(std::thread::spawn(move || {
+                let mut r = std::io::BufReader::new(pipe);
+                let mut line = String::new();
+                while r.read_line(&mut line).map(|n| n > 0).unwrap_or(false) {
+                    log.lock().expect("lock").push_str(&line);
+                    line.clear();
+                }
+            }));
+        }
+        let mut p = Self {
+            child,
+            addr: "0.0.0.0:0".parse().expect("addr"),
+            admin: None,
+            log,
+            readers,
+        };
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            let text = p.log();
+            let find = |what: &str| {
+                text.lines().find_map(|l| {
+                    let v: serde_json::Value = serde_json::from_str(l).ok()?;
+                    (v["message"] == "Listening." && v["listener"] == what)
+                        .then(|| v["addr"].as_str()?.parse().ok())?
+                })
+            };
+            if let Some(a) = find("proxy")
+                && (!admin || find("admin").is_some())
+            {
+                p.addr = a;
+                p.admin = find("admin");
+                return p;
+            }
+            if let Ok(Some(status)) = p.child.try_wait() {
+                panic!("piigate exited early ({status}):\n{text}");
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "piigate did not start:\n{text}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Everything the process wrote so far (stdout and stderr).
+    pub fn log(&self) -> String {
+        self.log.lock().expect("lock").clone()
+    }
+
+    /// Waits until the log has at least `count` lines containing `needle`.
+    pub async fn wait_for_log(&self, needle: &str, count: usize, within: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + within;
+        while tokio::time::Instant::now() < deadline {
+            if self.log().lines().filter(|l| l.contains(needle)).count() >= count {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        false
+    }
+
+    /// Sends a signal (`HUP`, `TERM`, …) with `kill`.
+    pub fn signal(&self, sig: &str) {
+        let status = std::process::Command::new("kill")
+            .args([format!("-{sig}"), self.pid().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill -{sig}");
+    }
+
+    /// Waits for the process to exit; returns its status and the whole log.
+    pub async fn wait_exit(mut self, within: Duration) -> (std::process::ExitStatus, String) {
+        let deadline = tokio::time::Instant::now() + within;
+        let status = loop {
+            if let Some(s) = self.child.try_wait().expect("try_wait") {
+                break s;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "piigate did not exit in time:\n{}",
+                self.log()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        };
+        for r in std::mem::take(&mut self.readers) {
+            let _ = r.join();
+        }
+        (status, self.log())
+    }
+}
+
+impl Drop for Piigate {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
 }
