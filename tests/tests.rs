@@ -13,6 +13,7 @@ mod lifecycle;
 mod limits;
 mod payloads;
 mod proxy;
+mod signals;
 mod smuggling;
 mod support;
 mod tls;

@@ -1000,6 +1000,14 @@ impl RawConn {
         }
     }
 
+    /// Wraps a connected stream.
+    pub fn from_stream(stream: tokio::net::TcpStream) -> Self {
+        Self {
+            stream,
+            received: Vec::new(),
+        }
+    }
+
     /// Writes all of `bytes` (errors are returned: the server may have closed already).
     pub async fn send(&mut self, bytes: &[u8]) -> std::io::Result<()> {
         use tokio::io::AsyncWriteExt;
