@@ -4,6 +4,7 @@ use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
@@ -23,6 +24,9 @@ use crate::telemetry::metrics::{Metrics, SharedMetrics};
 
 /// How long in-flight requests may run after shutdown begins.
 const DRAIN_DEADLINE: Duration = Duration::from_secs(30);
+/// How long an HTTP/1.1 connection may stay idle once shutdown began before it is closed:
+/// enough for a request the client wrote just before the signal to arrive and be answered.
+const DRAIN_IDLE: Duration = Duration::from_millis(500);
 /// Largest request head accepted on HTTP/1.1 (request line plus headers).
 const MAX_HEAD_BYTES: usize = 64 * 1024;
 
@@ -236,6 +240,11 @@ impl<T: AsyncRead + AsyncWrite + Unpin + Send> ClientIo for T {}
 /// Serves one client connection until it ends, the gateway stops (graceful: in-flight
 /// requests finish), or it stays idle too long.
 ///
+/// Stopping: an HTTP/2 connection gets a GOAWAY at once. An HTTP/1.1 connection keeps being
+/// served, every response now with `Connection: close`, and is closed once idle for
+/// [`DRAIN_IDLE`]: closing an idle keep-alive connection at the signal would drop a request
+/// the client had just written but hyper had not read yet.
+///
 /// Idle means no request in flight — none being handled and no response body still being
 /// sent — for `header_read_timeout`: a connection that never sends a byte, stops inside the
 /// HTTP/2 preface, or keeps an HTTP/1.1 or HTTP/2 connection open without requests. hyper's
@@ -280,12 +289,27 @@ async fn serve_connection(stream: TcpStream, current: Current, mut stop: watch::
         .max_header_list_size(u32::try_from(MAX_HEAD_BYTES).unwrap_or(u32::MAX));
     let (activity, mut idle) = watch::channel(0_usize);
     let activity = Arc::new(activity);
-    let svc = service_fn(move |req| {
+    let state = Arc::new(ConnState::default());
+    let svc_state = Arc::clone(&state);
+    let svc = service_fn(move |req: http::Request<hyper::body::Incoming>| {
         // Each request takes the generation current at its arrival and keeps it to the end.
         let generation = current.load_full();
         let active = Active::new(&activity);
+        let state = Arc::clone(&svc_state);
+        let http1 = req.version() < http::Version::HTTP_2;
+        if !http1 {
+            state.http2.store(true, Ordering::Relaxed);
+        }
         async move {
-            let resp = service::handle(generation, req, service::Mode::Reverse).await;
+            let mut resp = service::handle(generation, req, service::Mode::Reverse).await;
+            if http1 && state.draining.load(Ordering::Relaxed) {
+                // hyper closes the connection after this response; the client will not send
+                // another request on it (RFC 9112 §9.6).
+                resp.headers_mut().insert(
+                    http::header::CONNECTION,
+                    http::HeaderValue::from_static("close"),
+                );
+            }
             Ok::<_, Infallible>(resp.map(|body| Tracked {
                 body,
                 _active: active,
@@ -294,16 +318,29 @@ async fn serve_connection(stream: TcpStream, current: Current, mut stop: watch::
     });
     let conn = builder.serve_connection(TokioIo::new(io), svc);
     tokio::pin!(conn);
-    let mut stopping = false;
+    // Accepted just as the gateway stopped: drain from the start.
+    let mut draining = *stop.borrow_and_update();
+    state.draining.store(draining, Ordering::Relaxed);
     let mut idle_strikes = 0;
     let result = loop {
+        let idle_period = if draining {
+            idle_after.min(DRAIN_IDLE)
+        } else {
+            idle_after
+        };
         tokio::select! {
             r = conn.as_mut() => break r,
-            _ = stop.changed(), if !stopping => {
-                stopping = true;
-                conn.as_mut().graceful_shutdown();
+            _ = stop.changed(), if !draining => {
+                // HTTP/2: GOAWAY now (the protocol settles which streams still run).
+                // HTTP/1.1: answer what comes with `Connection: close`, and close once idle:
+                // a request written just before the signal is served, not cut off.
+                draining = true;
+                state.draining.store(true, Ordering::Relaxed);
+                if state.http2.load(Ordering::Relaxed) {
+                    conn.as_mut().graceful_shutdown();
+                }
             }
-            () = idle_for(&mut idle, idle_after) => {
+            () = idle_for(&mut idle, idle_period) => {
                 idle_strikes += 1;
                 if idle_strikes > 1 {
                     debug!("Idle connection dropped.");
@@ -316,6 +353,15 @@ async fn serve_connection(stream: TcpStream, current: Current, mut stop: watch::
     if let Err(e) = result {
         debug!(error = %e, "Connection ended with an error.");
     }
+}
+
+/// What the request path tells the connection driver, and back.
+#[derive(Default)]
+struct ConnState {
+    /// The gateway is stopping: HTTP/1.1 responses carry `Connection: close`.
+    draining: AtomicBool,
+    /// The connection speaks HTTP/2.
+    http2: AtomicBool,
 }
 
 /// Resolves once no request has been in flight for `period` (activity restarts the period).
