@@ -10,8 +10,8 @@ use std::time::Duration;
 use http::Method;
 
 use crate::support::{
-    Client, Piigate, Proto, RawConn, Reply, Upstream, assert_absent, bounded, exchange,
-    refused_addr, write_config,
+    Client, Piigate, Proto, RawConn, Reply, Upstream, assert_absent, bounded, exchange, h2_goaway,
+    h2_request, refused_addr, write_config,
 };
 
 const TOKEN: &str = "canary-suite-admin-token-0e6a";
@@ -299,35 +299,6 @@ async fn no_canary_in_logs_metrics_errors_or_panics() {
         drop(dir);
     })
     .await;
-}
-
-/// The HTTP/2 client preface, an empty SETTINGS frame, and one HEADERS frame (stream 1,
-/// END_STREAM | END_HEADERS) with `fields` as HPACK literals without indexing.
-fn h2_request(fields: &[(&str, &str)]) -> Vec<u8> {
-    let mut block = Vec::new();
-    for (name, value) in fields {
-        block.push(0x00);
-        for s in [name, value] {
-            assert!(s.len() < 127);
-            block.push(u8::try_from(s.len()).expect("short"));
-            block.extend_from_slice(s.as_bytes());
-        }
-    }
-    let mut out = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_vec();
-    out.extend_from_slice(&[0, 0, 0, 4, 0, 0, 0, 0, 0]);
-    let len = u32::try_from(block.len()).expect("len").to_be_bytes();
-    out.extend_from_slice(&[len[1], len[2], len[3], 1, 0x05, 0, 0, 0, 1]);
-    out.extend_from_slice(&block);
-    out
-}
-
-/// A GOAWAY frame with `debug` as its opaque debug data.
-fn h2_goaway(debug: &[u8]) -> Vec<u8> {
-    let len = u32::try_from(8 + debug.len()).expect("len").to_be_bytes();
-    let mut out = vec![len[1], len[2], len[3], 7, 0, 0, 0, 0, 0];
-    out.extend_from_slice(&[0, 0, 0, 0, 0, 0, 0, 0]);
-    out.extend_from_slice(debug);
-    out
 }
 
 /// Peer-controlled bytes that the `h2` crate itself logs when `RUST_LOG` enables it: the

@@ -439,3 +439,96 @@ async fn long_responses_outlive_the_idle_timeout() {
     })
     .await;
 }
+
+/// HTTP/2 slowloris: a request whose header block never ends (CONTINUATION frames dribbled
+/// in) never reaches the gateway's handler, so the connection counts as idle and is closed.
+#[tokio::test]
+async fn http2_header_dribble_is_cut_off() {
+    use crate::support::{h2_frame, hpack_literal};
+    bounded(30, async {
+        let up = Upstream::start(None, Reply::Ok).await;
+        let gw = TestGateway::start(&config(up.addr, "header_read_timeout_ms = 300", "")).await;
+        let mut c = RawConn::connect(gw.addr).await;
+        let mut start = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_vec();
+        start.extend_from_slice(&h2_frame(4, 0, 0, &[]));
+        // HEADERS without END_HEADERS: the block continues in CONTINUATION frames.
+        start.extend_from_slice(&h2_frame(1, 0x01, 1, &hpack_literal(":method", "POST")));
+        c.send(&start).await.expect("send");
+        let started = Instant::now();
+        let mut closed = None;
+        for i in 0..50 {
+            let frame = h2_frame(9, 0, 1, &hpack_literal(&format!("x-slow-{i}"), "a"));
+            if c.send(&frame).await.is_err()
+                || c.read_until_close(Duration::from_millis(100)).await != Ended::Open
+            {
+                closed = Some(started.elapsed());
+                break;
+            }
+        }
+        let closed = closed.expect("the dribbling h2 connection was closed");
+        assert!(closed < Duration::from_secs(3), "{closed:?}");
+        assert!(up.requests().is_empty());
+        connections_drop_to_zero(&gw).await;
+    })
+    .await;
+}
+
+/// HTTP/2 slow body: the request reached the handler, so the body timeout answers it with
+/// 408 on its stream (the idle rule does not cut a request in flight).
+#[tokio::test]
+async fn http2_slow_body_gets_408() {
+    use crate::support::{h2_frame, hpack_literal};
+    bounded(30, async {
+        let up = Upstream::start(None, Reply::Ok).await;
+        let gw = TestGateway::start(&config(
+            up.addr,
+            "header_read_timeout_ms = 200\nrequest_timeout_ms = 600",
+            "",
+        ))
+        .await;
+        let mut c = RawConn::connect(gw.addr).await;
+        let mut block = Vec::new();
+        for (k, v) in [
+            (":method", "POST"),
+            (":scheme", "http"),
+            (":path", "/ok/x"),
+            (":authority", "gw"),
+            ("content-type", "application/json"),
+        ] {
+            block.extend_from_slice(&hpack_literal(k, v));
+        }
+        let mut start = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_vec();
+        start.extend_from_slice(&h2_frame(4, 0, 0, &[]));
+        start.extend_from_slice(&h2_frame(1, 0x04, 1, &block));
+        start.extend_from_slice(&h2_frame(0, 0, 1, b"{\"email\":\""));
+        c.send(&start).await.expect("send");
+        let started = Instant::now();
+        // One byte of body every 50 ms, well past request_timeout_ms.
+        while started.elapsed() < Duration::from_secs(3) {
+            if c.send(&h2_frame(0, 0, 1, b"a")).await.is_err() {
+                break;
+            }
+            let _ = c.read_until_close(Duration::from_millis(50)).await;
+            if find_bytes(c.received(), b"request_timeout") {
+                break;
+            }
+        }
+        let got = c.received().to_vec();
+        // The status is HPACK/Huffman-coded; the JSON error body names the code (408).
+        assert!(
+            find_bytes(&got, b"{\"error\":{\"code\":\"request_timeout\""),
+            "408 request_timeout on the stream: {got:?}"
+        );
+        let elapsed = started.elapsed();
+        assert!(
+            elapsed > Duration::from_millis(500) && elapsed < Duration::from_secs(2),
+            "{elapsed:?}"
+        );
+        assert!(up.requests().is_empty(), "nothing forwarded");
+    })
+    .await;
+}
+
+fn find_bytes(hay: &[u8], needle: &[u8]) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle)
+}

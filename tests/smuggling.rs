@@ -100,6 +100,15 @@ const CASES: &[(&str, &str, Expect)] = &[
         "POST {p}/a HTTP/1.1\r\nHost: gw\r\nTransfer-Encoding: CHUNKED\r\n\r\n7\r\n{\"a\":1}\r\n0\r\n\r\n",
         Expect::Forwarded("{\"a\":1}"),
     ),
+    // A transfer coding before chunked: hyper removes only the chunked framing and neither
+    // decodes gzip nor refuses it (RFC 9112 §6.1 says SHOULD 501). The bytes are forwarded as
+    // they were coded; on a policed route a real gzip body fails JSON policing (see
+    // `gzip_transfer_coding_fails_closed`).
+    (
+        "te_gzip_chunked",
+        "POST {p}/a HTTP/1.1\r\nHost: gw\r\nTransfer-Encoding: gzip, chunked\r\n\r\n7\r\n{\"a\":1}\r\n0\r\n\r\n",
+        Expect::Forwarded("{\"a\":1}"),
+    ),
     // Whitespace between the field name and the colon is forbidden (RFC 9112 §5.1: 400).
     (
         "te_space_before_colon",
@@ -208,6 +217,18 @@ const CASES: &[(&str, &str, Expect)] = &[
         "double_space_request_line",
         "POST  {p}/a HTTP/1.1\r\nHost: gw\r\nContent-Length: 7\r\n\r\n{\"a\":1}",
         Expect::Refused(400),
+    ),
+    // Two Host lines, or none: RFC 9112 §3.2 says 400; hyper does not check, the router uses
+    // the first Host, and the upstream's Host comes from the route, never from the client.
+    (
+        "host_duplicate",
+        "POST {p}/a HTTP/1.1\r\nHost: gw\r\nHost: evil.example\r\nContent-Length: 7\r\n\r\n{\"a\":1}",
+        Expect::Forwarded("{\"a\":1}"),
+    ),
+    (
+        "host_missing",
+        "POST {p}/a HTTP/1.1\r\nContent-Length: 7\r\n\r\n{\"a\":1}",
+        Expect::Forwarded("{\"a\":1}"),
     ),
     // Chunk-size overflow (17 hex digits > u64).
     (
@@ -331,6 +352,11 @@ async fn run_case(
             assert_eq!(seen.len(), before + 1, "{ctx}: forwarded exactly once");
             let r = &seen[before];
             assert_eq!(r.uri, "/a", "{ctx}");
+            assert_eq!(
+                r.authority,
+                up.addr.to_string(),
+                "{ctx}: the upstream Host is the route's"
+            );
             assert_eq!(&r.body[..], body.as_bytes(), "{ctx}: the body, exactly");
             assert!(
                 r.headers.get("transfer-encoding").is_none()
@@ -459,6 +485,34 @@ async fn oversized_chunk_lines() {
             assert_eq!(seen.len(), before + 1);
             assert_eq!(&seen[before].body[..], b"{\"a\":1}");
         }
+    })
+    .await;
+}
+
+/// A body that really is gzip-coded under `Transfer-Encoding: gzip, chunked` reaches the
+/// policed route still coded (hyper only removes the chunking): it is not JSON, so it is
+/// refused and nothing is forwarded. Fail closed, whatever the transfer coding.
+#[tokio::test]
+async fn gzip_transfer_coding_fails_closed() {
+    use std::io::Write;
+    bounded(30, async {
+        let up = Upstream::start(None, Reply::Ok).await;
+        let gw = TestGateway::start(&config(up.addr)).await;
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        e.write_all(br#"{"email":"te.canary@leak.example"}"#)
+            .expect("gzip");
+        let gz = e.finish().expect("gzip");
+        let mut req = format!(
+            "POST /policed/a HTTP/1.1\r\nHost: gw\r\nContent-Type: application/json\r\nTransfer-Encoding: gzip, chunked\r\nConnection: close\r\n\r\n{:x}\r\n",
+            gz.len()
+        )
+        .into_bytes();
+        req.extend_from_slice(&gz);
+        req.extend_from_slice(b"\r\n0\r\n\r\n");
+        let (r, _) = crate::support::exchange(gw.addr, &req).await;
+        assert_eq!(r.len(), 1, "{r:#?}");
+        assert_eq!((r[0].status, r[0].error_code().as_str()), (400, "malformed_body"));
+        assert!(up.requests().is_empty() && up.raw_bytes().is_empty());
     })
     .await;
 }

@@ -1236,3 +1236,52 @@ impl Drop for Piigate {
         }
     }
 }
+
+/// The HTTP/2 client preface, an empty SETTINGS frame, and one HEADERS frame (stream 1,
+/// END_STREAM | END_HEADERS) with `fields` as HPACK literals without indexing.
+pub fn h2_request(fields: &[(&str, &str)]) -> Vec<u8> {
+    let mut block = Vec::new();
+    for (name, value) in fields {
+        block.push(0x00);
+        for s in [name, value] {
+            assert!(s.len() < 127);
+            block.push(u8::try_from(s.len()).expect("short"));
+            block.extend_from_slice(s.as_bytes());
+        }
+    }
+    let mut out = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_vec();
+    out.extend_from_slice(&[0, 0, 0, 4, 0, 0, 0, 0, 0]);
+    let len = u32::try_from(block.len()).expect("len").to_be_bytes();
+    out.extend_from_slice(&[len[1], len[2], len[3], 1, 0x05, 0, 0, 0, 1]);
+    out.extend_from_slice(&block);
+    out
+}
+
+/// A GOAWAY frame with `debug` as its opaque debug data.
+pub fn h2_goaway(debug: &[u8]) -> Vec<u8> {
+    let len = u32::try_from(8 + debug.len()).expect("len").to_be_bytes();
+    let mut out = vec![len[1], len[2], len[3], 7, 0, 0, 0, 0, 0];
+    out.extend_from_slice(&[0, 0, 0, 0, 0, 0, 0, 0]);
+    out.extend_from_slice(debug);
+    out
+}
+
+/// An HTTP/2 frame: 9-byte header (length, type, flags, stream id) and payload.
+pub fn h2_frame(kind: u8, flags: u8, stream: u32, payload: &[u8]) -> Vec<u8> {
+    let len = u32::try_from(payload.len()).expect("len").to_be_bytes();
+    let mut out = vec![len[1], len[2], len[3], kind, flags];
+    out.extend_from_slice(&stream.to_be_bytes());
+    out.extend_from_slice(payload);
+    out
+}
+
+/// One HPACK literal header field without indexing (no Huffman), for hand-made frames.
+pub fn hpack_literal(name: &str, value: &str) -> Vec<u8> {
+    let mut out = vec![0x00];
+    for s in [name, value] {
+        assert!(s.len() < 127);
+        out.push(u8::try_from(s.len()).expect("short"));
+        out.extend_from_slice(s.as_bytes());
+    }
+    out
+}
