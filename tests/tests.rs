@@ -4,15 +4,21 @@
 #![allow(unreachable_pub)]
 
 mod audit;
+mod canaries;
 mod cli;
 mod config;
 mod engine;
+mod faults;
 mod forward;
 mod lifecycle;
+mod limits;
 mod payloads;
 mod proxy;
 mod replicas;
+mod signals;
+mod smuggling;
 mod store;
 mod subjects;
 mod support;
+mod tls;
 mod vectors;

@@ -108,6 +108,61 @@ pub async fn collect(
     }
 }
 
+/// Whether a [`Watched`] body failed on the client's side.
+#[derive(Debug, Clone, Default)]
+pub struct Broke(std::sync::Arc<std::sync::atomic::AtomicBool>);
+
+impl Broke {
+    /// True once the watched body yielded an error.
+    pub fn get(&self) -> bool {
+        self.0.load(std::sync::atomic::Ordering::Acquire)
+    }
+}
+
+/// A streamed request body that records whether the client broke it (invalid chunked framing,
+/// connection lost mid-upload), so a failed forward is not blamed on the upstream.
+#[derive(Debug)]
+pub struct Watched {
+    inner: Incoming,
+    broke: Broke,
+}
+
+impl Watched {
+    /// Watches `inner`, reporting into `broke`.
+    pub fn new(inner: Incoming, broke: &Broke) -> Self {
+        Self {
+            inner,
+            broke: broke.clone(),
+        }
+    }
+}
+
+impl http_body::Body for Watched {
+    type Data = Bytes;
+    type Error = hyper::Error;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Bytes>, hyper::Error>>> {
+        let polled = std::pin::Pin::new(&mut self.inner).poll_frame(cx);
+        if let std::task::Poll::Ready(Some(Err(_))) = &polled {
+            self.broke
+                .0
+                .store(true, std::sync::atomic::Ordering::Release);
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -4,13 +4,14 @@ use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
-use hyper_util::server::graceful::GracefulShutdown;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, watch};
 use tracing::{debug, info, warn};
@@ -23,6 +24,9 @@ use crate::telemetry::events::Listening;
 
 /// How long in-flight requests may run after shutdown begins.
 const DRAIN_DEADLINE: Duration = Duration::from_secs(30);
+/// How long an HTTP/1.1 connection may stay idle once shutdown began before it is closed:
+/// enough for a request the client wrote just before the signal to arrive and be answered.
+const DRAIN_IDLE: Duration = Duration::from_millis(500);
 /// Largest request head accepted on HTTP/1.1 (request line plus headers).
 const MAX_HEAD_BYTES: usize = 64 * 1024;
 
@@ -195,8 +199,8 @@ impl Gateway {
         });
         let max_conns = g.config.limits.max_connections;
         drop(g);
+        // One permit per open connection; draining waits until every permit is back.
         let permits = Arc::new(Semaphore::new(max_conns));
-        let graceful = GracefulShutdown::new();
         tokio::pin!(signal);
         loop {
             let permit = tokio::select! {
@@ -219,23 +223,24 @@ impl Gateway {
             };
             let _ = stream.set_nodelay(true);
             let current = Arc::clone(&current);
-            let watcher = graceful.watcher();
+            let stop = shutdown_tx.subscribe();
             let open = services.metrics.open_connections.clone();
             tokio::spawn(async move {
                 let _permit = permit;
                 open.inc();
-                serve_connection(stream, current, watcher).await;
+                serve_connection(stream, current, stop).await;
                 open.dec();
             });
         }
         let _ = shutdown_tx.send(true);
         drop(listener);
         info!(
-            connections = graceful.count(),
+            connections = max_conns - permits.available_permits(),
             "Shutting down; draining in-flight requests."
         );
+        let all = u32::try_from(max_conns).unwrap_or(u32::MAX);
         tokio::select! {
-            () = graceful.shutdown() => info!("Drained."),
+            _ = permits.acquire_many(all) => info!("Drained."),
             () = tokio::time::sleep(DRAIN_DEADLINE) => warn!("Drain deadline passed; closing remaining connections."),
         }
         for t in [admin_task, forward_task].into_iter().flatten() {
@@ -246,15 +251,50 @@ impl Gateway {
     }
 }
 
-async fn serve_connection(
-    stream: TcpStream,
-    current: Current,
-    watcher: hyper_util::server::graceful::Watcher,
-) {
+/// A client connection's byte stream, plain or TLS.
+trait ClientIo: AsyncRead + AsyncWrite + Unpin + Send {}
+
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> ClientIo for T {}
+
+/// Serves one client connection until it ends, the gateway stops (graceful: in-flight
+/// requests finish), or it stays idle too long.
+///
+/// Stopping: an HTTP/2 connection gets a GOAWAY at once. An HTTP/1.1 connection keeps being
+/// served, every response now with `Connection: close`, and is closed once idle for
+/// [`DRAIN_IDLE`]: closing an idle keep-alive connection at the signal would drop a request
+/// the client had just written but hyper had not read yet.
+///
+/// Idle means no request in flight — none being handled and no response body still being
+/// sent — for `header_read_timeout`: a connection that never sends a byte, stops inside the
+/// HTTP/2 preface, or keeps an HTTP/1.1 or HTTP/2 connection open without requests. hyper's
+/// own header timeout covers only HTTP/1.1 heads that have started; the protocol sniffing of
+/// the auto builder and HTTP/2 have none. After one idle period the connection is shut down
+/// gracefully (HTTP/2 GOAWAY); after a second one it is dropped, so a peer that never
+/// acknowledges the GOAWAY cannot hold its connection slot either.
+async fn serve_connection(stream: TcpStream, current: Current, mut stop: watch::Receiver<bool>) {
     let g = current.load_full();
     let limits = g.config.limits.clone();
     let tls = g.config.server.tls.clone();
     drop(g);
+    let idle_after = limits.header_read_timeout;
+    let io: Box<dyn ClientIo> = match tls {
+        Some(cfg) => {
+            let acceptor = tokio_rustls::TlsAcceptor::from(cfg);
+            match tokio::time::timeout(idle_after, acceptor.accept(stream)).await {
+                Ok(Ok(s)) => Box::new(s),
+                Ok(Err(e)) => {
+                    // TLS 1.2 clients, scanners, bad certificates: not actionable per event.
+                    debug!(error = %e, "TLS handshake failed.");
+                    return;
+                }
+                Err(_) => {
+                    debug!("TLS handshake timed out.");
+                    return;
+                }
+            }
+        }
+        None => Box::new(stream),
+    };
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder
         .http1()
@@ -266,42 +306,143 @@ async fn serve_connection(
         .timer(TokioTimer::new())
         .max_concurrent_streams(256)
         .max_header_list_size(u32::try_from(MAX_HEAD_BYTES).unwrap_or(u32::MAX));
-    let svc = service_fn(move |req| {
+    let (activity, mut idle) = watch::channel(0_usize);
+    let activity = Arc::new(activity);
+    let state = Arc::new(ConnState::default());
+    let svc_state = Arc::clone(&state);
+    let svc = service_fn(move |req: http::Request<hyper::body::Incoming>| {
         // Each request takes the generation current at its arrival and keeps it to the end.
         let generation = current.load_full();
+        let active = Active::new(&activity);
+        let state = Arc::clone(&svc_state);
+        let http1 = req.version() < http::Version::HTTP_2;
+        if !http1 {
+            state.http2.store(true, Ordering::Relaxed);
+        }
         async move {
-            Ok::<_, Infallible>(service::handle(generation, req, service::Mode::Reverse).await)
+            let mut resp = service::handle(generation, req, service::Mode::Reverse).await;
+            if http1 && state.draining.load(Ordering::Relaxed) {
+                // hyper closes the connection after this response; the client will not send
+                // another request on it (RFC 9112 §9.6).
+                resp.headers_mut().insert(
+                    http::header::CONNECTION,
+                    http::HeaderValue::from_static("close"),
+                );
+            }
+            Ok::<_, Infallible>(resp.map(|body| Tracked {
+                body,
+                _active: active,
+            }))
         }
     });
-    let result = match tls {
-        Some(cfg) => {
-            let acceptor = tokio_rustls::TlsAcceptor::from(cfg);
-            let stream =
-                match tokio::time::timeout(limits.header_read_timeout, acceptor.accept(stream))
-                    .await
-                {
-                    Ok(Ok(s)) => s,
-                    Ok(Err(e)) => {
-                        // TLS 1.2 clients, scanners, bad certificates: not actionable per event.
-                        debug!(error = %e, "TLS handshake failed.");
-                        return;
-                    }
-                    Err(_) => {
-                        debug!("TLS handshake timed out.");
-                        return;
-                    }
-                };
-            watcher
-                .watch(builder.serve_connection(TokioIo::new(stream), svc))
-                .await
-        }
-        None => {
-            watcher
-                .watch(builder.serve_connection(TokioIo::new(stream), svc))
-                .await
+    let conn = builder.serve_connection(TokioIo::new(io), svc);
+    tokio::pin!(conn);
+    // Accepted just as the gateway stopped: drain from the start.
+    let mut draining = *stop.borrow_and_update();
+    state.draining.store(draining, Ordering::Relaxed);
+    let mut idle_strikes = 0;
+    let result = loop {
+        let idle_period = if draining {
+            idle_after.min(DRAIN_IDLE)
+        } else {
+            idle_after
+        };
+        tokio::select! {
+            r = conn.as_mut() => break r,
+            _ = stop.changed(), if !draining => {
+                // HTTP/2: GOAWAY now (the protocol settles which streams still run).
+                // HTTP/1.1: answer what comes with `Connection: close`, and close once idle:
+                // a request written just before the signal is served, not cut off.
+                draining = true;
+                state.draining.store(true, Ordering::Relaxed);
+                if state.http2.load(Ordering::Relaxed) {
+                    conn.as_mut().graceful_shutdown();
+                }
+            }
+            () = idle_for(&mut idle, idle_period) => {
+                idle_strikes += 1;
+                if idle_strikes > 1 {
+                    debug!("Idle connection dropped.");
+                    break Ok(());
+                }
+                conn.as_mut().graceful_shutdown();
+            }
         }
     };
     if let Err(e) = result {
         debug!(error = %e, "Connection ended with an error.");
+    }
+}
+
+/// What the request path tells the connection driver, and back.
+#[derive(Default)]
+struct ConnState {
+    /// The gateway is stopping: HTTP/1.1 responses carry `Connection: close`.
+    draining: AtomicBool,
+    /// The connection speaks HTTP/2.
+    http2: AtomicBool,
+}
+
+/// Resolves once no request has been in flight for `period` (activity restarts the period).
+async fn idle_for(activity: &mut watch::Receiver<usize>, period: Duration) {
+    loop {
+        if activity.wait_for(|n| *n == 0).await.is_err() {
+            return std::future::pending().await;
+        }
+        tokio::select! {
+            () = tokio::time::sleep(period) => {
+                if *activity.borrow() == 0 {
+                    return;
+                }
+            }
+            r = activity.changed() => {
+                if r.is_err() {
+                    return std::future::pending().await;
+                }
+            }
+        }
+    }
+}
+
+/// Counts one request in flight on its connection, from arrival until its response body has
+/// been sent or dropped.
+struct Active(Arc<watch::Sender<usize>>);
+
+impl Active {
+    fn new(activity: &Arc<watch::Sender<usize>>) -> Self {
+        activity.send_modify(|n| *n += 1);
+        Self(Arc::clone(activity))
+    }
+}
+
+impl Drop for Active {
+    fn drop(&mut self) {
+        self.0.send_modify(|n| *n = n.saturating_sub(1));
+    }
+}
+
+/// A response body that keeps its request counted as in flight while it is being sent.
+struct Tracked {
+    body: super::Body,
+    _active: Active,
+}
+
+impl http_body::Body for Tracked {
+    type Data = bytes::Bytes;
+    type Error = super::BoxError;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
+        std::pin::Pin::new(&mut self.body).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.body.size_hint()
     }
 }

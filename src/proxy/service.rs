@@ -140,6 +140,8 @@ async fn forward(
         }
         _ => None,
     };
+    // Set when a streamed (unpoliced) body breaks on the client's side.
+    let client_broke = body::Broke::default();
     // Policing is synchronous: everything below runs to completion before a byte goes out.
     let policing = Instant::now();
     let upstream_req = {
@@ -167,7 +169,8 @@ async fn forward(
                     .headers
                     .get(header::CONTENT_LENGTH)
                     .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
-                let streamed = Limited::new(incoming, route.max_body_bytes).boxed();
+                let watched = body::Watched::new(incoming, &client_broke);
+                let streamed = Limited::new(watched, route.max_body_bytes).boxed();
                 prepare(parts, uri, streamed, declared)
             }
         };
@@ -190,6 +193,8 @@ async fn forward(
         .observe(upstream_started.elapsed().as_secs_f64());
     let resp = match sent {
         Err(_) => return Err(RejectCode::UpstreamTimeout),
+        // The client broke its body (bad chunk framing, aborted upload): not the upstream's fault.
+        Ok(Err(_)) if client_broke.get() => return Err(RejectCode::MalformedBody),
         Ok(Err(e)) => return Err(classify_upstream_error(&e)),
         Ok(Ok(resp)) => resp,
     };
