@@ -20,7 +20,24 @@ pub enum LogFormat {
 
 /// Installs the global subscriber. `RUST_LOG` overrides the default `info` level.
 pub fn init(format: LogFormat) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let mut filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    // Protocol libraries log peer-controlled bytes at DEBUG/TRACE (h2 logs rejected header
+    // values and GOAWAY debug data). Whatever RUST_LOG asks for, they stay at INFO: piigate's
+    // own events are the reviewed, value-free ones.
+    for lib in [
+        "h2",
+        "hyper",
+        "hyper_util",
+        "rustls",
+        "tokio_rustls",
+        "hyper_rustls",
+        "tokio_postgres",
+        "redb",
+    ] {
+        if let Ok(directive) = format!("{lib}=info").parse() {
+            filter = filter.add_directive(directive);
+        }
+    }
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
