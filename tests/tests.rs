@@ -5,5 +5,6 @@
 
 mod cli;
 mod config;
+mod detect;
 mod proxy;
 mod support;

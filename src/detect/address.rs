@@ -322,8 +322,16 @@ pub(crate) fn is_street_address(s: &str) -> bool {
     if line(first) {
         return true;
     }
+    if house_no(first) {
+        return true;
+    }
     let mut rest = lines.peekable();
-    if unit_line(first) && rest.peek().is_some() {
+    // `Flat 3` or a lone house number (`804`, `57/005`) above a street line.
+    if (unit_line(first) || house_number(first))
+        && rest
+            .peek()
+            .is_some_and(|l| l.chars().next().is_some_and(char::is_alphabetic))
+    {
         return true;
     }
     rest.any(line)
@@ -422,8 +430,18 @@ fn french_type_first(l: &str) -> bool {
     words
         .next()
         .is_some_and(|w| LEADING_TYPES.iter().any(|t| t.eq_ignore_ascii_case(w)))
-        && words.count() >= 2
+        && words.count() >= 1
         && l.chars().next().is_some_and(char::is_lowercase)
+}
+
+/// Indian `H.No. 149, Ram Nagar`: the house-number abbreviation, a number, a name.
+fn house_no(l: &str) -> bool {
+    let mut words = l.split_whitespace();
+    words
+        .next()
+        .is_some_and(|w| w.eq_ignore_ascii_case("h.no.") || w.eq_ignore_ascii_case("h.no"))
+        && words.next().is_some_and(house_number)
+        && words.next().is_some()
 }
 
 fn unit_line(l: &str) -> bool {
@@ -456,6 +474,10 @@ mod tests {
         ("Studio 12\nO'Neill Isle", true),
         ("Flat 3\n12 Smith Road", true),
         ("H.No. 89\nRajagopal Nagar", true),
+        ("H.No. 149, Ram", true),
+        ("804\nPau Ganj", true),
+        ("57/005\nDara Ganj", true),
+        ("rue Vincent", true),
         ("123 Main St\nSpringfield, IL 62701", true),
         // No word between the number and the street word.
         ("2 way radio", false),

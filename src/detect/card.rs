@@ -6,33 +6,41 @@
 //! removes most of the rest (no scheme issues numbers starting `1`, so millisecond timestamps
 //! never match). Under a key that says card (`hint`), any Luhn-valid 12–19 digit run counts.
 
-/// `(low, high, min_len, max_len)` over the leading digits: `low..=high` compares the first
-/// `digits(low)` digits. Public scheme tables (ISO/IEC 7812 registrations as the schemes
-/// publish them).
-const IIN: &[(u32, u32, u8, u8)] = &[
-    (4, 4, 13, 19),             // Visa (13 legacy, 16, 19)
-    (51, 55, 16, 16),           // Mastercard
-    (2221, 2720, 16, 16),       // Mastercard 2-series
-    (34, 34, 15, 15),           // American Express
-    (37, 37, 15, 15),           // American Express
-    (6011, 6011, 16, 19),       // Discover
-    (644, 649, 16, 19),         // Discover
-    (65, 65, 16, 19),           // Discover, RuPay
-    (622_126, 622_925, 16, 19), // Discover co-branded UnionPay
-    (62, 62, 16, 19),           // UnionPay
-    (81, 82, 16, 16),           // RuPay
-    (60, 60, 16, 16),           // RuPay
-    (508, 508, 16, 16),         // RuPay
-    (3528, 3589, 16, 19),       // JCB
-    (300, 305, 14, 19),         // Diners Club International
-    (36, 36, 14, 19),           // Diners Club International
-    (38, 39, 14, 19),           // Diners Club
-    (2200, 2204, 16, 19),       // Mir
-    (50, 50, 12, 19),           // Maestro
-    (56, 58, 12, 19),           // Maestro
-    (63, 63, 12, 19),           // Maestro
-    (67, 67, 12, 19),           // Maestro
-    (9792, 9792, 16, 16),       // Troy
+/// `(low, high, lengths)` over the leading digits: `low..=high` compares the first
+/// `digits(low)` digits; `lengths` are the PAN lengths issued in that range. From the schemes'
+/// published IIN tables (ISO/IEC 7812 registrations).
+const IIN: &[(u32, u32, &[u8])] = &[
+    (4, 4, &[13, 16, 19]),           // Visa
+    (51, 55, &[16]),                 // Mastercard
+    (2221, 2720, &[16]),             // Mastercard 2-series
+    (34, 34, &[15]),                 // American Express
+    (37, 37, &[15]),                 // American Express
+    (6011, 6011, &[16, 17, 18, 19]), // Discover
+    (644, 649, &[16, 17, 18, 19]),   // Discover
+    (65, 65, &[16, 17, 18, 19]),     // Discover, RuPay
+    (62, 62, &[16, 17, 18, 19]),     // UnionPay (and Discover co-branded 622126-622925)
+    (60, 60, &[16]),                 // RuPay
+    (81, 82, &[16]),                 // RuPay
+    (508, 508, &[16]),               // RuPay
+    // JCB registers 3528-3589; issuer lists (and Faker) use the whole 35 block.
+    (35, 35, &[16, 17, 18, 19]),                 // JCB
+    (1800, 1800, &[15]),                         // JCB, legacy 15-digit
+    (2131, 2131, &[15]),                         // JCB, legacy 15-digit
+    (300, 305, &[14, 15, 16, 17, 18, 19]),       // Diners Club International
+    (36, 36, &[14, 15, 16, 17, 18, 19]),         // Diners Club International
+    (38, 39, &[14, 15, 16, 17, 18, 19]),         // Diners Club
+    (2200, 2204, &[16, 17, 18, 19]),             // Mir
+    (50, 50, &[12, 13, 14, 15, 16, 17, 18, 19]), // Maestro
+    (56, 58, &[12, 13, 14, 15, 16, 17, 18, 19]), // Maestro
+    (63, 63, &[12, 13, 14, 15, 16, 17, 18, 19]), // Maestro
+    (67, 67, &[12, 13, 14, 15, 16, 17, 18, 19]), // Maestro
+    (9792, 9792, &[16]),                         // Troy
+];
+
+/// Maestro BINs that issued 12-digit PANs, accepted as 12 bare digits. A random 12-digit id
+/// matches one of these and Luhn about once in 10^4.
+const MAESTRO_12: &[&[u8]] = &[
+    b"5018", b"5020", b"5038", b"5893", b"6304", b"6759", b"6761", b"6762", b"6763",
 ];
 
 const MAX: usize = 19;
@@ -68,11 +76,10 @@ pub(crate) fn is_card(s: &[u8], hint: bool) -> bool {
         return false;
     }
     let d = &digits[..n];
-    let len_ok = if hint {
-        (12..=19).contains(&n)
-    } else {
-        (13..=19).contains(&n)
-    };
+    // Twelve bare digits are an order or tracking number far more often than a Maestro
+    // card; grouped `4-4-4`, or under one of Maestro's best-known BINs, they are a card.
+    let len_ok = (13..=19).contains(&n)
+        || (n == 12 && (hint || sep.is_some() || MAESTRO_12.iter().any(|b| s.starts_with(b))));
     len_ok && luhn(d) && (hint || iin_ok(d))
 }
 
@@ -93,8 +100,8 @@ pub(crate) fn luhn(d: &[u8]) -> bool {
 
 fn iin_ok(d: &[u8]) -> bool {
     let len = d.len();
-    IIN.iter().any(|&(low, high, min, max)| {
-        if len < usize::from(min) || len > usize::from(max) {
+    IIN.iter().any(|&(low, high, lengths)| {
+        if !lengths.iter().any(|&l| usize::from(l) == len) {
             return false;
         }
         let width = digits_of(low);
@@ -141,6 +148,14 @@ mod tests {
         ("1700000000007", false, false),
         // Luhn passes, Amex length wrong.
         ("3782822463100005", false, false),
+        // Luhn passes, Visa does not issue 15 digits (a FedEx-length tracking number).
+        ("411111111111116", false, false),
+        // Legacy 15-digit JCB.
+        ("180000000000002", false, true),
+        // Twelve-digit Maestro: only when grouped.
+        ("5018 0000 0009", false, true),
+        ("501800000009", false, true),
+        ("561800000003", false, false),
         // Under a card key the issuer range is not required.
         ("1234567812345670", true, true),
         ("1234567812345670", false, false),
@@ -148,7 +163,7 @@ mod tests {
         ("4111 1111-1111 1111", false, false),
         ("4111  1111 1111 1111", false, false),
         ("4111 1111 1111 111x", false, false),
-        ("411111111111", false, false),
+        ("4111111111", false, false),
         ("41111111111111111111", false, false),
         (" 4111111111111111", false, false),
         ("", false, false),

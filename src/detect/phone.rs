@@ -40,7 +40,7 @@ pub(crate) fn is_phone(s: &[u8], hint: bool) -> bool {
     let Some(p) = parse(main) else {
         return false;
     };
-    if date_like(&p) {
+    if date_like(&p) || zip_plus_four(&p) {
         return false;
     }
     if hint && (7..=15).contains(&p.nd) {
@@ -58,8 +58,9 @@ pub(crate) fn is_phone(s: &[u8], hint: bool) -> bool {
         return true;
     }
     if d.len() >= 2 && d[0] == b'0' && d[1] != b'0' {
+        // An ISBN-10 (`0-306-40615-2`) starts with a one-digit group; a trunk never stands alone.
         return if formatted {
-            (9..=12).contains(&d.len())
+            groups[0] >= 2 && (9..=12).contains(&d.len())
         } else {
             (10..=11).contains(&d.len())
         };
@@ -75,6 +76,12 @@ fn date_like(p: &Parsed) -> bool {
         && p.seps[0] == p.seps[1]
         && matches!(p.seps[0], b'/' | b'.' | b'-')
         && ((g[0] <= 2 && g[1] <= 2 && g[2] == 4) || (g[0] == 4 && g[1] <= 2 && g[2] <= 2))
+}
+
+/// `04487-6918`: the US ZIP+4 shape. German numbers of the same digits are written with a
+/// space or a slash after the area code.
+fn zip_plus_four(p: &Parsed) -> bool {
+    !p.plus && p.groups[..p.ng] == [5, 4] && p.seps[0] == b'-'
 }
 
 /// The international plan: a country code and a plausible national number length.
@@ -103,13 +110,13 @@ fn international(p: &Parsed) -> bool {
     };
     let nsn = d.len() - cc;
     match &d[..cc] {
-        b"1" => nsn == 10,
+        b"1" | b"7" => nsn == 10,
         b"92" => (9..=10).contains(&nsn),
         b"44" => (9..=10).contains(&nsn),
         b"91" => nsn == 10,
         b"33" => nsn == 9,
         b"49" => (6..=13).contains(&nsn),
-        _ => (6..=13).contains(&nsn),
+        _ => (7..=13).contains(&nsn),
     }
 }
 
@@ -314,6 +321,13 @@ mod tests {
         ("415--555--0100-", false, false),
         ("box 12", false, false),
         ("x123", false, false),
+        // ISBN-10 with a leading zero.
+        ("0-306-40615-2", false, false),
+        ("0-07-934529-8", false, false),
+        // ZIP+4 with a leading zero is not `00` + country code 7.
+        ("00731-7963", false, false),
+        ("04487-6918", false, false),
+        ("04487 6918", false, true),
         ("12:30:00", false, false),
         // A date with the hour glued on, as free text produces.
         ("01/15/2024 10", false, false),

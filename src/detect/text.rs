@@ -97,7 +97,10 @@ fn emails(s: &[u8]) -> bool {
         while start < at && s[start] == b'.' {
             start += 1;
         }
-        email::is_email(&s[start..end])
+        // `git@github.com:org/repo.git`, `user@host/path`: a remote or URL, not a mailbox.
+        let continues =
+            end + 1 < s.len() && matches!(s[end], b':' | b'/') && !s[end + 1].is_ascii_whitespace();
+        !continues && email::is_email(&s[start..end])
     })
 }
 
@@ -110,7 +113,13 @@ fn numeric_runs(s: &[u8], on: ClassSet) -> Option<Class> {
     let mut i = 0;
     while i < n {
         let b = s[i];
-        if !(b.is_ascii_digit() || b == b'+' || b == b'(') || (i > 0 && !opens(s[i - 1])) {
+        // `RF90 0655 7196 3023`: a run after a space that follows a digit glued to letters
+        // continues an alphanumeric code (a purely numeric token would have started the run).
+        let continues_code = i >= 2 && s[i - 1] == b' ' && s[i - 2].is_ascii_digit();
+        if !(b.is_ascii_digit() || b == b'+' || b == b'(')
+            || (i > 0 && !opens(s[i - 1]))
+            || continues_code
+        {
             i += 1;
             continue;
         }
@@ -120,6 +129,13 @@ fn numeric_runs(s: &[u8], on: ClassSet) -> Option<Class> {
         while j < n && run_byte(s[j]) {
             digits += usize::from(s[j].is_ascii_digit());
             j += 1;
+        }
+        // A phone extension glued on: `415-555-0100x123`.
+        if j + 1 < n && s[j] == b'x' && s[j - 1].is_ascii_digit() && s[j + 1].is_ascii_digit() {
+            j += 1;
+            while j < n && s[j].is_ascii_digit() {
+                j += 1;
+            }
         }
         // The run must end at a boundary: `0300-1234567 tomorrow` yes, `2024-01-15T10` no.
         if digits >= 4 && (j == n || closes(s[j]) || s[j - 1] == b' ') {
@@ -131,7 +147,9 @@ fn numeric_runs(s: &[u8], on: ClassSet) -> Option<Class> {
             if run.ends_with(b")") && !run.contains(&b'(') {
                 run = &run[..run.len() - 1];
             }
-            if let Some(c) = numeric(run, digits, on) {
+            // `rv:1.9.6.20` in a user agent: after a colon, a dotted quad is a version.
+            let after_colon = start > 0 && s[start - 1] == b':';
+            if let Some(c) = numeric(run, digits, on, after_colon) {
                 return Some(c);
             }
         }
@@ -143,8 +161,8 @@ fn numeric_runs(s: &[u8], on: ClassSet) -> Option<Class> {
 /// A whole-value detector applied to a run.
 type Check = fn(&[u8]) -> bool;
 
-fn numeric(run: &[u8], digits: usize, on: ClassSet) -> Option<Class> {
-    if on.contains(Class::IpAddress) && ip::is_ipv4(run) {
+fn numeric(run: &[u8], digits: usize, on: ClassSet, after_colon: bool) -> Option<Class> {
+    if on.contains(Class::IpAddress) && !after_colon && ip::is_ipv4(run) {
         return Some(Class::IpAddress);
     }
     if digits < 7 {
@@ -250,6 +268,8 @@ mod tests {
         ("Call (415) 555-0100 after 5pm", Some(Class::Phone)),
         ("my number is +92 300 1234567.", Some(Class::Phone)),
         ("reach me: alice@example.com, thanks", Some(Class::Email)),
+        ("reach me: alice@example.com: thanks", Some(Class::Email)),
+        ("clone git@github.com:org/repo.git", None),
         (
             "card 4111 1111 1111 1111 declined",
             Some(Class::PaymentCard),
@@ -277,6 +297,15 @@ mod tests {
         ("Order 123456789 total $1,234.56", None),
         ("Tracking 1Z999AA10123456784 shipped", None),
         ("build 10.0.0.1.5 is out", None),
+        (
+            "Mozilla/5.0 (X11; Linux x86_64; rv:1.9.6.20) Gecko/20100101 Firefox/3.8",
+            None,
+        ),
+        (
+            "Login from 001-850-480-8264x9447 flagged",
+            Some(Class::Phone),
+        ),
+        ("Ref RF90 0655 7196 3023 paid", None),
     ];
 
     #[test]
