@@ -18,7 +18,11 @@
 //! Besides a class, a key can carry a *hint* for ambiguous values: under `version` a
 //! dotted quad is a version, not an IPv4 address; under `cnic` thirteen bare digits are a CNIC.
 
+mod vocab;
+
 use super::Class;
+use vocab::Roles;
+use vocab::*;
 
 /// Longest normalised key we classify; longer names are not PII names in practice.
 const MAX_KEY: usize = 64;
@@ -35,11 +39,12 @@ pub(crate) struct KeyInfo {
     pub(crate) version: bool,
 }
 
-/// A key folded into lower-case words, in a fixed buffer.
+/// A key folded into lower-case words, in a fixed buffer, with each word's roles.
 pub(crate) struct Words {
     buf: [u8; MAX_KEY],
     /// `(start, end)` of each word in `buf`.
     spans: [(u8, u8); MAX_WORDS],
+    roles: [Roles; MAX_WORDS],
     count: usize,
 }
 
@@ -49,49 +54,39 @@ impl Words {
         &self.buf[s as usize..e as usize]
     }
 
-    fn len(&self) -> usize {
-        self.count
+    /// Whether any word plays a role in `mask`.
+    fn has(&self, mask: Roles) -> bool {
+        self.roles[..self.count].iter().any(|r| r & mask != 0)
     }
 
-    /// Whether the words are exactly `phrase` (words separated by single spaces).
-    fn is(&self, phrase: &str) -> bool {
-        let mut parts = phrase.split(' ');
+    /// Whether word `i` exists and plays a role in `mask`.
+    fn at(&self, i: usize, mask: Roles) -> bool {
+        i < self.count && self.roles[i] & mask != 0
+    }
+
+    /// Index of the first word playing a role in `mask`.
+    fn position(&self, mask: Roles) -> Option<usize> {
+        self.roles[..self.count].iter().position(|r| r & mask != 0)
+    }
+
+    /// Whether two consecutive words play `a` then `b`.
+    fn pair(&self, a: Roles, b: Roles) -> bool {
+        (1..self.count).any(|i| self.roles[i - 1] & a != 0 && self.roles[i] & b != 0)
+    }
+
+    /// The words joined by single spaces, into `out`.
+    fn joined<'o>(&self, out: &'o mut [u8; MAX_KEY + MAX_WORDS]) -> &'o [u8] {
+        let mut n = 0;
         for i in 0..self.count {
-            match parts.next() {
-                Some(p) if p.as_bytes() == self.get(i) => {}
-                _ => return false,
+            if i > 0 {
+                out[n] = b' ';
+                n += 1;
             }
+            let w = self.get(i);
+            out[n..n + w.len()].copy_from_slice(w);
+            n += w.len();
         }
-        parts.next().is_none()
-    }
-
-    /// Whether any word equals one of `set`.
-    fn any(&self, set: &[&str]) -> bool {
-        (0..self.count).any(|i| set.iter().any(|w| w.as_bytes() == self.get(i)))
-    }
-
-    /// Index of the first word equal to one of `set`.
-    fn position(&self, set: &[&str]) -> Option<usize> {
-        (0..self.count).find(|&i| set.iter().any(|w| w.as_bytes() == self.get(i)))
-    }
-
-    /// Whether word `i` exists and equals one of `set`.
-    fn at(&self, i: usize, set: &[&str]) -> bool {
-        i < self.count && set.iter().any(|w| w.as_bytes() == self.get(i))
-    }
-
-    /// Whether two consecutive words are `a` then one of `b`.
-    fn pair(&self, a: &[&str], b: &[&str]) -> bool {
-        (1..self.count).any(|i| self.at(i - 1, a) && self.at(i, b))
-    }
-
-    /// Renders the words joined by `_` (tests and docs only).
-    #[cfg(test)]
-    fn joined(&self) -> String {
-        (0..self.count)
-            .map(|i| String::from_utf8_lossy(self.get(i)).into_owned())
-            .collect::<Vec<_>>()
-            .join("_")
+        &out[..n]
     }
 }
 
@@ -121,6 +116,7 @@ pub(crate) fn normalize(key: &str) -> Option<Words> {
     let mut w = Words {
         buf: [0; MAX_KEY],
         spans: [(0, 0); MAX_WORDS],
+        roles: [0; MAX_WORDS],
         count: 0,
     };
     let mut len = 0usize;
@@ -165,189 +161,107 @@ fn close(w: &mut Words, start: usize, end: usize) -> Option<()> {
     }
     // Both fit in u8: MAX_KEY is 64.
     w.spans[w.count] = (u8::try_from(start).ok()?, u8::try_from(end).ok()?);
+    w.roles[w.count] = pack(&w.buf[start..end]).map_or(0, |word| {
+        PACKED_VOCAB
+            .binary_search_by(|(v, _)| v.cmp(&word))
+            .map_or(0, |i| PACKED_VOCAB[i].1)
+    });
     w.count += 1;
     Some(())
 }
 
-/// Whole names that classify only when they are the entire key.
+/// Whole names (words joined by spaces) that classify only as the entire key, sorted by
+/// bytes for binary search.
 const WHOLE: &[(&str, Class)] = &[
+    ("access token", Class::ApiKey),
+    ("addr", Class::StreetAddress),
+    ("address line 1", Class::StreetAddress),
+    ("address line 2", Class::StreetAddress),
+    ("age", Class::Age),
+    ("auth token", Class::ApiKey),
+    ("authorization", Class::ApiKey),
+    ("bearer token", Class::ApiKey),
+    ("cell", Class::Phone),
+    ("dl no", Class::DriverLicense),
+    ("dl number", Class::DriverLicense),
+    ("dob", Class::DateOfBirth),
+    ("fax", Class::Phone),
+    ("fname", Class::PersonName),
+    ("id token", Class::ApiKey),
     ("ip", Class::IpAddress),
     ("ipv 4", Class::IpAddress),
     ("ipv 6", Class::IpAddress),
-    ("ua", Class::UserAgent),
-    ("dob", Class::DateOfBirth),
     ("lat", Class::Geolocation),
+    ("latlng", Class::Geolocation),
+    ("line 1", Class::StreetAddress),
+    ("line 2", Class::StreetAddress),
+    ("lname", Class::PersonName),
     ("lng", Class::Geolocation),
     ("lon", Class::Geolocation),
     ("long", Class::Geolocation),
-    ("latlng", Class::Geolocation),
-    ("pan", Class::PaymentCard),
     ("mail", Class::Email),
-    ("tel", Class::Phone),
-    ("cell", Class::Phone),
-    ("fax", Class::Phone),
-    ("sex", Class::Gender),
-    ("age", Class::Age),
-    ("pin", Class::Password),
-    ("pwd", Class::Password),
     ("nic", Class::Cnic),
     ("nid", Class::NationalId),
-    ("tin", Class::NationalId),
+    ("pan", Class::PaymentCard),
+    ("pin", Class::Password),
     ("plz", Class::PostalCode),
-    ("zip", Class::PostalCode),
-    ("fname", Class::PersonName),
-    ("lname", Class::PersonName),
-    ("addr", Class::StreetAddress),
-    ("line 1", Class::StreetAddress),
-    ("line 2", Class::StreetAddress),
-    ("address line 1", Class::StreetAddress),
-    ("address line 2", Class::StreetAddress),
-    ("access token", Class::ApiKey),
+    ("pwd", Class::Password),
     ("refresh token", Class::ApiKey),
-    ("id token", Class::ApiKey),
-    ("auth token", Class::ApiKey),
     ("session token", Class::ApiKey),
-    ("bearer token", Class::ApiKey),
-    ("authorization", Class::ApiKey),
+    ("sex", Class::Gender),
+    ("tel", Class::Phone),
+    ("tin", Class::NationalId),
+    ("ua", Class::UserAgent),
+    ("zip", Class::PostalCode),
 ];
 
-/// A last word that makes the key *about* the PII rather than the PII itself.
-const STOP_LAST: &[&str] = &[
-    "verified",
-    "valid",
-    "validated",
-    "confirmed",
-    "count",
-    "enabled",
-    "disabled",
-    "consent",
-    "optin",
-    "opt",
-    "opted",
-    "subscribed",
-    "status",
-    "type",
-    "types",
-    "format",
-    "hash",
-    "hashed",
-    "md",
-    "sha",
-    "length",
-    "len",
-    "provider",
-    "domain",
-    "country",
-    "brand",
-    "network",
-    "issuer",
-    "expiry",
-    "exp",
-    "expiration",
-    "month",
-    "year",
-    "last",
-    "mask",
-    "masked",
-    "token",
-    "tokenized",
-    "encrypted",
-    "hint",
-    "label",
-    "template",
-    "field",
-    "flag",
-    "policy",
-    "required",
-    "visible",
-    "preference",
-    "preferences",
-    "changed",
-    "updated",
-    "sent",
-    "bounced",
-    "error",
-    "errors",
-    "prefix",
-    "extension",
-    "ext",
-    "kind",
-    "category",
-    "reset",
-    "strength",
-    "group",
-    "range",
-    "bucket",
-    "segment",
-    "version",
-    "at",
-    "on",
-    "url",
-    "uri",
-    "link",
-];
+/// A word of up to 16 bytes as a big-endian, zero-padded `u128`: integer order is byte order
+/// (words hold no zero bytes), so table lookups compare integers instead of calling `memcmp`.
+const fn pack_const(s: &str) -> u128 {
+    let b = s.as_bytes();
+    assert!(b.len() <= 16, "vocabulary words fit in 16 bytes");
+    let mut x = 0u128;
+    let mut i = 0;
+    while i < 16 {
+        x = x << 8 | if i < b.len() { b[i] as u128 } else { 0 };
+        i += 1;
+    }
+    x
+}
 
-/// A first word that makes the key a flag or a count.
-const STOP_FIRST: &[&str] = &[
-    "is", "has", "num", "count", "total", "max", "min", "allow", "enable", "show", "hide", "send",
-    "require", "no", "number", "len",
-];
+/// [`pack_const`] for runtime words; `None` if longer than 16 bytes (no vocabulary word is).
+fn pack(b: &[u8]) -> Option<u128> {
+    let mut buf = [0u8; 16];
+    buf.get_mut(..b.len())?.copy_from_slice(b);
+    Some(u128::from_be_bytes(buf))
+}
 
-/// Words that mean "version" (only suppress, never classify).
-const VERSION: &[&str] = &[
-    "version", "ver", "build", "release", "revision", "rev", "semver",
-];
+const PACKED_VOCAB: [(u128, vocab::Roles); VOCAB.len()] = {
+    let mut out = [(0, 0); VOCAB.len()];
+    let mut i = 0;
+    while i < VOCAB.len() {
+        out[i] = (pack_const(VOCAB[i].0), VOCAB[i].1);
+        i += 1;
+    }
+    out
+};
 
-/// Words before `name` that make it a person's name.
-const PERSON_NAME: &[&str] = &[
-    "first",
-    "last",
-    "full",
-    "given",
-    "family",
-    "middle",
-    "maiden",
-    "customer",
-    "contact",
-    "billing",
-    "shipping",
-    "cardholder",
-    "holder",
-    "recipient",
-    "person",
-    "real",
-    "legal",
-    "display",
-    "nick",
-    "sender",
-    "patient",
-    "member",
-    "owner",
-    "user",
-    "account",
-    "buyer",
-    "passenger",
-    "guest",
-    "employee",
-    "student",
-    "parent",
-    "spouse",
-    "emergency",
-];
-
-/// Words before `address` that make it something other than a postal address.
-const NOT_POSTAL: &[&str] = &[
-    "server", "host", "wallet", "web", "url", "bitcoin", "btc", "eth", "contract", "memory",
-    "base", "ip", "email", "mail", "e", "mac", "remote", "network", "net", "node", "bind",
-    "listen", "proxy", "public", "private", "local", "socket", "peer", "token",
-];
+const PACKED_WHOLE: [(u128, Class); WHOLE.len()] = {
+    let mut out = [(0, Class::Age); WHOLE.len()];
+    let mut i = 0;
+    while i < WHOLE.len() {
+        out[i] = (pack_const(WHOLE[i].0), WHOLE[i].1);
+        i += 1;
+    }
+    out
+};
 
 /// Reads a member name; see the module doc for the rules.
 pub(crate) fn analyse(key: &str) -> KeyInfo {
     let Some(w) = normalize(key) else {
         return KeyInfo::default();
     };
-    let version = w.any(VERSION);
+    let version = w.has(VERSION);
     KeyInfo {
         class: if version { None } else { classify(&w) },
         version,
@@ -355,236 +269,86 @@ pub(crate) fn analyse(key: &str) -> KeyInfo {
 }
 
 fn classify(w: &Words) -> Option<Class> {
-    if let Some(&(_, class)) = WHOLE.iter().find(|(name, _)| w.is(name)) {
-        return Some(class);
+    let mut buf = [0u8; MAX_KEY + MAX_WORDS];
+    if let Some(joined) = pack(w.joined(&mut buf)) {
+        if let Ok(i) = PACKED_WHOLE.binary_search_by(|(name, _)| name.cmp(&joined)) {
+            return Some(PACKED_WHOLE[i].1);
+        }
     }
-    let n = w.len();
-    if w.at(n - 1, STOP_LAST)
-        || (n > 1 && w.at(0, STOP_FIRST))
-        || w.any(&["opt", "optin", "optout"])
-    {
+    let n = w.count;
+    // Most keys (`timestamp`, `sku`, `price`) contain no word any rule knows.
+    if !w.has(Roles::MAX) {
         return None;
     }
-    let c = |class| Some(class);
+    if w.at(n - 1, STOP_LAST) || (n > 1 && w.at(0, STOP_FIRST)) || w.has(OPT) {
+        return None;
+    }
     // Most specific first: a word that names a format beats the generic `address`/`number`.
-    if w.any(&[
-        "email",
-        "emails",
-        "emailaddress",
-        "emailaddr",
-        "email1",
-        "email2",
-    ]) || w.pair(&["e"], &["mail", "mails"])
-        || (n > 1 && w.at(n - 1, &["mail"]) && !w.any(&["voice", "snail"]))
-    {
-        return c(Class::Email);
-    }
-    if w.any(&["ssn", "ssns"])
-        || w.pair(&["social"], &["security", "insurance"])
-        || w.any(&["socialsecurity"])
-    {
-        return c(Class::Ssn);
-    }
-    if w.any(&["cnic", "nadra", "cnicnumber"]) || (n > 1 && w.at(0, &["nic"])) {
-        return c(Class::Cnic);
-    }
-    if w.any(&["iban", "ibans"]) {
-        return c(Class::Iban);
-    }
-    if w.any(&["passport", "passportno", "passportnumber"]) {
-        return c(Class::Passport);
-    }
-    if (w.any(&["driver", "drivers", "driving"]) && w.any(&["license", "licence", "lic", "dl"]))
-        || w.any(&["driverlicense", "driverslicense", "drivinglicence"])
-        || w.is("dl number")
-        || w.is("dl no")
-    {
-        return c(Class::DriverLicense);
-    }
-    if w.pair(
-        &["national", "state"],
-        &["id", "identity", "identifier", "insurance", "number"],
-    ) || w.pair(
-        &["id", "identity", "identification"],
-        &["card", "number", "no"],
-    ) || w.pair(&["tax"], &["id", "number", "identifier", "no"])
-        || w.any(&[
-            "nationalid",
-            "aadhaar",
-            "aadhar",
-            "nino",
-            "taxid",
-            "personnummer",
-            "steuerid",
-            "itin",
-        ])
-    {
-        return c(Class::NationalId);
-    }
-    if w.pair(&["date", "day"], &["of"]) && w.any(&["birth"])
-        || w.pair(&["birth", "born"], &["date", "day", "on"])
-        || w.pair(&["date"], &["birth"])
-        || w.any(&[
-            "dob",
-            "birthdate",
-            "birthday",
-            "birthdt",
-            "geburtsdatum",
-            "dateofbirth",
-        ])
-    {
-        return c(Class::DateOfBirth);
-    }
-    if (w.any(&["card", "cc", "credit", "debit"])
-        && w.any(&["number", "num", "no", "nr", "pan", "card"])
-        && !w.any(&[
-            "gift", "loyalty", "library", "sim", "id", "business", "report", "rewards", "name",
-            "holder",
-        ]))
-        || w.any(&[
-            "ccnum",
-            "ccnumber",
-            "creditcard",
-            "cardnumber",
-            "cardno",
-            "debitcard",
-        ])
-    {
-        return c(Class::PaymentCard);
-    }
-    if w.any(&[
-        "phone",
-        "phones",
-        "telephone",
-        "mobile",
-        "cellphone",
-        "msisdn",
-        "whatsapp",
-        "phonenumber",
-        "mobilenumber",
-        "phoneno",
-        "telefon",
-        "telefono",
-        "telephono",
-        "handy",
-        "tel",
-        "fax",
-    ]) || w.pair(&["cell"], &["phone", "number", "no"])
-        || w.pair(&["contact"], &["number", "no"])
-    {
-        return c(Class::Phone);
-    }
-    if w.any(&[
-        "password",
-        "passwd",
-        "passphrase",
-        "passcode",
-        "pwd",
-        "pword",
-    ]) {
-        return c(Class::Password);
-    }
-    if w.any(&[
-        "apikey",
-        "apisecret",
-        "secretkey",
-        "accesskey",
-        "clientsecret",
-    ]) || w.pair(
-        &["api", "secret", "access", "private", "signing"],
-        &["key", "secret"],
-    ) || w.pair(&["client", "app", "consumer", "webhook"], &["secret"])
-    {
-        return c(Class::ApiKey);
-    }
-    if w.any(&["ip", "ipaddress", "ipaddr", "ipv", "ips"])
-        || w.pair(&["remote"], &["addr", "address"])
-        || w.pair(&["forwarded"], &["for"])
-    {
-        return c(Class::IpAddress);
-    }
-    if w.any(&["useragent"]) || w.pair(&["user"], &["agent"]) {
-        return c(Class::UserAgent);
-    }
-    if w.any(&[
-        "idfa",
-        "idfv",
-        "gaid",
-        "adid",
-        "imei",
-        "udid",
-        "deviceid",
-        "aaid",
-        "advertisingid",
-    ]) || w.pair(
-        &["device", "advertising", "android", "ad", "vendor"],
-        &["id", "identifier"],
-    ) || w.pair(&["mac"], &["address", "addr"])
-    {
-        return c(Class::DeviceId);
-    }
-    if w.any(&[
-        "latitude",
-        "longitude",
-        "geolocation",
-        "coordinates",
-        "coords",
-        "latlng",
-        "latlon",
-        "gps",
-        "geo",
-    ]) || (n > 1 && w.at(n - 1, &["lat", "lng", "lon"]))
-    {
-        return c(Class::Geolocation);
-    }
-    if w.any(&["zip", "zipcode", "postcode", "postalcode", "plz"])
-        || w.pair(&["postal", "post"], &["code"])
-    {
-        return c(Class::PostalCode);
-    }
-    if w.any(&[
-        "street",
-        "streetaddress",
-        "address1",
-        "address2",
-        "addressline",
-        "housenumber",
-    ]) || (w
-        .position(&["address", "addresses", "addr"])
-        .is_some_and(|i| i == 0 || !w.at(i - 1, NOT_POSTAL)))
-        || w.pair(&["house"], &["number", "no"])
-    {
-        return c(Class::StreetAddress);
-    }
-    if w.any(&["city", "town", "hometown"]) {
-        return c(Class::City);
-    }
-    if w.any(&[
-        "firstname",
-        "lastname",
-        "fullname",
-        "surname",
-        "forename",
-        "givenname",
-        "familyname",
-        "middlename",
-        "nickname",
-        "maidenname",
-        "displayname",
-    ]) || w
-        .position(&["name"])
-        .is_some_and(|i| i > 0 && w.at(i - 1, PERSON_NAME))
-        || w.pair(&["name"], &["on"])
-    {
-        return c(Class::PersonName);
-    }
-    if w.any(&["gender", "sex"]) {
-        return c(Class::Gender);
-    }
-    if w.any(&["age"]) {
-        return c(Class::Age);
-    }
-    None
+    let class =
+        if w.has(EMAIL) || w.pair(E, MAIL) || (n > 1 && w.at(n - 1, MAIL) && !w.has(VOICE_SNAIL)) {
+            Class::Email
+        } else if w.has(SSN) || w.pair(SOCIAL, SECURITY_INS) {
+            Class::Ssn
+        } else if w.has(CNIC) || (n > 1 && w.at(0, NIC)) {
+            Class::Cnic
+        } else if w.has(IBAN) {
+            Class::Iban
+        } else if w.has(PASSPORT) {
+            Class::Passport
+        } else if (w.has(DRIVER) && w.has(LICENSE)) || w.has(DRIVERLICENSE) {
+            Class::DriverLicense
+        } else if w.pair(NATIONAL_STATE, NATIONAL_SECOND)
+            || w.pair(ID_FIRST, ID_SECOND)
+            || w.pair(TAX, TAX_SECOND)
+            || w.has(NATIONALID)
+        {
+            Class::NationalId
+        } else if (w.pair(DATE_DAY, OF) && w.has(BIRTH))
+            || w.pair(BIRTH_BORN, DATE_DAY_ON)
+            || w.pair(DATE, BIRTH)
+            || w.has(DOB)
+        {
+            Class::DateOfBirth
+        } else if (w.has(CARD_WORD) && w.has(CARD_NUM) && !w.has(CARD_EXCL)) || w.has(CARDNUM) {
+            Class::PaymentCard
+        } else if w.has(PHONE) || w.pair(CELL, CELL_SECOND) || w.pair(CONTACT, CONTACT_SECOND) {
+            Class::Phone
+        } else if w.has(PASSWORD) {
+            Class::Password
+        } else if w.has(APIKEY) || w.pair(KEY_FIRST, KEY_SECOND) || w.pair(SECRET_FIRST, SECRET) {
+            Class::ApiKey
+        } else if w.has(IP) || w.pair(REMOTE, ADDR_ADDRESS) || w.pair(FORWARDED, FOR) {
+            Class::IpAddress
+        } else if w.has(USERAGENT) || w.pair(USER, AGENT) {
+            Class::UserAgent
+        } else if w.has(DEVICEID) || w.pair(DEVICE_FIRST, ID_IDENT) || w.pair(MAC, ADDR_ADDRESS) {
+            Class::DeviceId
+        } else if w.has(GEO) || (n > 1 && w.at(n - 1, LATLNG)) {
+            Class::Geolocation
+        } else if w.has(ZIP) || w.pair(POSTAL, CODE) {
+            Class::PostalCode
+        } else if w.has(STREET)
+            || w.position(ADDRESS)
+                .is_some_and(|i| i == 0 || !w.at(i - 1, NOT_POSTAL))
+            || w.pair(HOUSE, NUMBER_NO)
+        {
+            Class::StreetAddress
+        } else if w.has(CITY) {
+            Class::City
+        } else if w.has(NAMEWORD)
+            || w.position(NAME)
+                .is_some_and(|i| i > 0 && w.at(i - 1, PERSON_NAME))
+            || w.pair(NAME, ON)
+        {
+            Class::PersonName
+        } else if w.has(GENDER) {
+            Class::Gender
+        } else if w.has(AGE) {
+            Class::Age
+        } else {
+            return None;
+        };
+    Some(class)
 }
 
 #[cfg(test)]
@@ -611,7 +375,9 @@ mod tests {
     #[test]
     fn normalizes_naming_styles() {
         for &(key, want) in NORMALIZE {
-            let got = normalize(key).map(|w| w.joined());
+            let mut buf = [0u8; MAX_KEY + MAX_WORDS];
+            let got = normalize(key)
+                .map(|w| String::from_utf8_lossy(w.joined(&mut buf)).replace(' ', "_"));
             assert_eq!(got.as_deref(), Some(want), "{key}");
         }
         assert!(normalize("").is_none());
@@ -718,6 +484,20 @@ mod tests {
         for &(key, want) in CLASSES {
             assert_eq!(analyse(key).class, want, "{key}");
         }
+    }
+
+    #[test]
+    fn tables_sorted_for_binary_search() {
+        assert!(
+            VOCAB
+                .windows(2)
+                .all(|w| w[0].0.as_bytes() < w[1].0.as_bytes())
+        );
+        assert!(
+            WHOLE
+                .windows(2)
+                .all(|w| w[0].0.as_bytes() < w[1].0.as_bytes())
+        );
     }
 
     #[test]
