@@ -8,6 +8,8 @@
 //! - `walk`: the same leaves visited without detection (key and value touched, nothing else);
 //! - `classify`: detection over the pre-extracted leaves — its cost minus `walk` is detection;
 //! - `classify_key`: key-name classification alone;
+//! - `classify_hinted`: detection with each key analysed beforehand (`Detector::hint`), the
+//!   cost when the rewriter reuses the analysis per distinct member name;
 //! - `dom_classify`: `serde_json::Value` parse plus a recursive walk plus detection, an
 //!   end-to-end upper bound for a DOM-based integration.
 //!
@@ -31,7 +33,10 @@ struct Lcg(u64);
 
 impl Lcg {
     fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         self.0 >> 33
     }
 
@@ -40,23 +45,57 @@ impl Lcg {
     }
 
     fn digits(&mut self, n: usize) -> String {
-        (0..n).map(|_| char::from(b'0' + (self.next() % 10) as u8)).collect()
+        (0..n)
+            .map(|_| char::from(b'0' + (self.next() % 10) as u8))
+            .collect()
     }
 
     fn hex(&mut self, n: usize) -> String {
-        (0..n).map(|_| char::from(b"0123456789abcdef"[(self.next() % 16) as usize])).collect()
+        (0..n)
+            .map(|_| char::from(b"0123456789abcdef"[(self.next() % 16) as usize]))
+            .collect()
     }
 
     fn uuid(&mut self) -> String {
-        format!("{}-{}-4{}-a{}-{}", self.hex(8), self.hex(4), self.hex(3), self.hex(3), self.hex(12))
+        format!(
+            "{}-{}-4{}-a{}-{}",
+            self.hex(8),
+            self.hex(4),
+            self.hex(3),
+            self.hex(3),
+            self.hex(12)
+        )
     }
 }
 
-const FIRST: &[&str] = &["Alice", "Bilal", "Chen", "Dagmar", "Élodie", "Farah", "Gopal", "Hannah"];
-const LAST: &[&str] = &["Smith", "Khan", "Müller", "Dubois", "Patel", "Nguyen", "Okafor", "Rossi"];
-const STREETS: &[&str] = &["Evergreen Terrace", "Baker Street", "Mall Road", "Hauptstraße", "rue de la Paix"];
-const CITIES: &[&str] = &["Springfield", "London", "Lahore", "Berlin", "Paris", "Mumbai"];
-const EVENTS: &[&str] = &["Order Completed", "Product Viewed", "Checkout Started", "Cart Viewed", "Signed Up"];
+const FIRST: &[&str] = &[
+    "Alice", "Bilal", "Chen", "Dagmar", "Élodie", "Farah", "Gopal", "Hannah",
+];
+const LAST: &[&str] = &[
+    "Smith", "Khan", "Müller", "Dubois", "Patel", "Nguyen", "Okafor", "Rossi",
+];
+const STREETS: &[&str] = &[
+    "Evergreen Terrace",
+    "Baker Street",
+    "Mall Road",
+    "Hauptstraße",
+    "rue de la Paix",
+];
+const CITIES: &[&str] = &[
+    "Springfield",
+    "London",
+    "Lahore",
+    "Berlin",
+    "Paris",
+    "Mumbai",
+];
+const EVENTS: &[&str] = &[
+    "Order Completed",
+    "Product Viewed",
+    "Checkout Started",
+    "Cart Viewed",
+    "Signed Up",
+];
 const AGENTS: &[&str] = &[
     "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36",
     "Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.1 Mobile/15E148 Safari/604.1",
@@ -140,7 +179,8 @@ fn payload(bytes: usize) -> Vec<u8> {
         size += serde_json::to_vec(&e).expect("serialisable").len() + 1;
         batch.push(e);
     }
-    serde_json::to_vec(&json!({ "batch": batch, "sentAt": "2026-11-22T10:00:00.000Z" })).expect("serialisable")
+    serde_json::to_vec(&json!({ "batch": batch, "sentAt": "2026-11-22T10:00:00.000Z" }))
+        .expect("serialisable")
 }
 
 /// Every string leaf with its nearest member name (`None` inside arrays of scalars).
@@ -157,7 +197,9 @@ fn classify_dom(d: &Detector, v: &Value, key: Option<&str>, hits: &mut usize) {
     match v {
         Value::String(s) => *hits += usize::from(d.classify(key, s).is_some()),
         Value::Array(a) => a.iter().for_each(|x| classify_dom(d, x, key, hits)),
-        Value::Object(o) => o.iter().for_each(|(k, x)| classify_dom(d, x, Some(k), hits)),
+        Value::Object(o) => o
+            .iter()
+            .for_each(|(k, x)| classify_dom(d, x, Some(k), hits)),
         _ => {}
     }
 }
@@ -172,19 +214,44 @@ fn bench(c: &mut Criterion) {
         let mut g = c.benchmark_group(format!("detect/{label}"));
         g.throughput(Throughput::Bytes(bytes.len() as u64));
         g.bench_function(BenchmarkId::new("serde_ignored", bytes.len()), |b| {
-            b.iter(|| serde_json::from_slice::<serde::de::IgnoredAny>(black_box(&bytes)).expect("valid"))
+            b.iter(|| {
+                serde_json::from_slice::<serde::de::IgnoredAny>(black_box(&bytes)).expect("valid")
+            })
         });
         g.bench_function(BenchmarkId::new("walk", flat.len()), |b| {
             b.iter(|| {
                 flat.iter()
-                    .map(|(k, v)| black_box(k.as_deref()).map_or(0, str::len) + black_box(v.as_str()).len())
+                    .map(|(k, v)| {
+                        black_box(k.as_deref()).map_or(0, str::len) + black_box(v.as_str()).len()
+                    })
                     .sum::<usize>()
             })
         });
         g.bench_function(BenchmarkId::new("classify", flat.len()), |b| {
             b.iter(|| {
                 flat.iter()
-                    .filter(|(k, v)| detector.classify(black_box(k.as_deref()), black_box(v)).is_some())
+                    .filter(|(k, v)| {
+                        detector
+                            .classify(black_box(k.as_deref()), black_box(v))
+                            .is_some()
+                    })
+                    .count()
+            })
+        });
+        let hinted: Vec<_> = flat
+            .iter()
+            .map(|(k, v)| {
+                (
+                    k.as_deref().map(|k| detector.hint(k)).unwrap_or_default(),
+                    v.as_str(),
+                )
+            })
+            .collect();
+        g.bench_function(BenchmarkId::new("classify_hinted", flat.len()), |b| {
+            b.iter(|| {
+                hinted
+                    .iter()
+                    .filter(|(h, v)| detector.classify_hinted(*h, black_box(v)).is_some())
                     .count()
             })
         });

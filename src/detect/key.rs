@@ -39,21 +39,16 @@ pub(crate) struct KeyInfo {
     pub(crate) version: bool,
 }
 
-/// A key folded into lower-case words, in a fixed buffer, with each word's roles.
+/// A key folded into lower-case words: each word's roles, and the whole key packed for the
+/// [`WHOLE`] lookup. Built on the stack; no word text is kept.
 pub(crate) struct Words {
-    buf: [u8; MAX_KEY],
-    /// `(start, end)` of each word in `buf`.
-    spans: [(u8, u8); MAX_WORDS],
     roles: [Roles; MAX_WORDS],
     count: usize,
+    /// The words joined by single spaces, packed (see [`pack`]), if that fits in 16 bytes.
+    joined: Option<u128>,
 }
 
 impl Words {
-    fn get(&self, i: usize) -> &[u8] {
-        let (s, e) = self.spans[i];
-        &self.buf[s as usize..e as usize]
-    }
-
     /// Whether any word plays a role in `mask`.
     fn has(&self, mask: Roles) -> bool {
         self.roles[..self.count].iter().any(|r| r & mask != 0)
@@ -73,20 +68,36 @@ impl Words {
     fn pair(&self, a: Roles, b: Roles) -> bool {
         (1..self.count).any(|i| self.roles[i - 1] & a != 0 && self.roles[i] & b != 0)
     }
+}
 
-    /// The words joined by single spaces, into `out`.
-    fn joined<'o>(&self, out: &'o mut [u8; MAX_KEY + MAX_WORDS]) -> &'o [u8] {
-        let mut n = 0;
-        for i in 0..self.count {
-            if i > 0 {
-                out[n] = b' ';
-                n += 1;
-            }
-            let w = self.get(i);
-            out[n..n + w.len()].copy_from_slice(w);
-            n += w.len();
+/// Accumulates up to 16 bytes into a big-endian `u128`; `None` once longer.
+#[derive(Clone, Copy)]
+struct Packer {
+    acc: u128,
+    len: usize,
+}
+
+impl Packer {
+    const fn new() -> Self {
+        Self { acc: 0, len: 0 }
+    }
+
+    fn push(&mut self, b: u8) {
+        if self.len < 16 {
+            self.acc = self.acc << 8 | u128::from(b);
         }
-        &out[..n]
+        self.len += 1;
+    }
+
+    /// The packed value, zero-padded on the right, or `None` past 16 bytes.
+    fn finish(self) -> Option<u128> {
+        (self.len <= 16).then(|| {
+            if self.len == 0 {
+                0
+            } else {
+                self.acc << (8 * (16 - self.len))
+            }
+        })
     }
 }
 
@@ -109,18 +120,19 @@ fn kind(b: u8) -> Kind {
     }
 }
 
-/// Folds `key` into lower-case words. `None` if it has no word, more than [`MAX_WORDS`] words
-/// or more than [`MAX_KEY`] bytes of words.
+/// Folds `key` into lower-case words and looks each up in the vocabulary. `None` if it has no
+/// word, more than [`MAX_WORDS`] words or more than [`MAX_KEY`] bytes of words.
 pub(crate) fn normalize(key: &str) -> Option<Words> {
     let bytes = key.as_bytes();
     let mut w = Words {
-        buf: [0; MAX_KEY],
-        spans: [(0, 0); MAX_WORDS],
         roles: [0; MAX_WORDS],
         count: 0,
+        joined: None,
     };
+    let mut joined = Packer::new();
+    let mut word = Packer::new();
+    let mut in_word = false;
     let mut len = 0usize;
-    let mut start: Option<usize> = None;
     let mut prev = Kind::Sep;
     for (i, &b) in bytes.iter().enumerate() {
         let k = kind(b);
@@ -132,39 +144,48 @@ pub(crate) fn normalize(key: &str) -> Option<Words> {
             (Kind::Upper, Kind::Upper) => bytes.get(i + 1).is_some_and(u8::is_ascii_lowercase),
             _ => false,
         };
-        if boundary {
-            if let Some(s) = start.take() {
-                close(&mut w, s, len)?;
-            }
+        if boundary && in_word {
+            close(&mut w, word)?;
+            word = Packer::new();
+            in_word = false;
         }
         if k != Kind::Sep {
             if len == MAX_KEY {
                 return None;
             }
-            if start.is_none() {
-                start = Some(len);
+            if !in_word && w.count > 0 {
+                joined.push(b' ');
             }
-            w.buf[len] = b.to_ascii_lowercase();
+            let lower = b.to_ascii_lowercase();
+            word.push(lower);
+            joined.push(lower);
+            in_word = true;
             len += 1;
         }
         prev = k;
     }
-    if let Some(s) = start {
-        close(&mut w, s, len)?;
+    if in_word {
+        close(&mut w, word)?;
     }
+    w.joined = joined.finish();
     (w.count > 0).then_some(w)
 }
 
-fn close(w: &mut Words, start: usize, end: usize) -> Option<()> {
+/// Records a finished word's roles: a binary search within its first letter's bucket.
+fn close(w: &mut Words, word: Packer) -> Option<()> {
     if w.count == MAX_WORDS {
         return None;
     }
-    // Both fit in u8: MAX_KEY is 64.
-    w.spans[w.count] = (u8::try_from(start).ok()?, u8::try_from(end).ok()?);
-    w.roles[w.count] = pack(&w.buf[start..end]).map_or(0, |word| {
-        PACKED_VOCAB
-            .binary_search_by(|(v, _)| v.cmp(&word))
-            .map_or(0, |i| PACKED_VOCAB[i].1)
+    w.roles[w.count] = word.finish().map_or(0, |p| {
+        let first = (p >> 120) as u8;
+        if !first.is_ascii_lowercase() {
+            return 0;
+        }
+        let i = usize::from(first - b'a');
+        let bucket = &PACKED_VOCAB[usize::from(INDEX[i])..usize::from(INDEX[i + 1])];
+        bucket
+            .binary_search_by(|(v, _)| v.cmp(&p))
+            .map_or(0, |j| bucket[j].1)
     });
     w.count += 1;
     Some(())
@@ -215,7 +236,7 @@ const WHOLE: &[(&str, Class)] = &[
     ("zip", Class::PostalCode),
 ];
 
-/// A word of up to 16 bytes as a big-endian, zero-padded `u128`: integer order is byte order
+/// A word of up to 16 bytes as a big-endian, zero-padded `u128` (see [`Packer`]): integer order is byte order
 /// (words hold no zero bytes), so table lookups compare integers instead of calling `memcmp`.
 const fn pack_const(s: &str) -> u128 {
     let b = s.as_bytes();
@@ -229,13 +250,6 @@ const fn pack_const(s: &str) -> u128 {
     x
 }
 
-/// [`pack_const`] for runtime words; `None` if longer than 16 bytes (no vocabulary word is).
-fn pack(b: &[u8]) -> Option<u128> {
-    let mut buf = [0u8; 16];
-    buf.get_mut(..b.len())?.copy_from_slice(b);
-    Some(u128::from_be_bytes(buf))
-}
-
 const PACKED_VOCAB: [(u128, vocab::Roles); VOCAB.len()] = {
     let mut out = [(0, 0); VOCAB.len()];
     let mut i = 0;
@@ -244,6 +258,23 @@ const PACKED_VOCAB: [(u128, vocab::Roles); VOCAB.len()] = {
         i += 1;
     }
     out
+};
+
+/// `INDEX[c]..INDEX[c + 1]` is the range of [`PACKED_VOCAB`] whose words start with
+/// `b'a' + c`.
+const INDEX: [u16; 27] = {
+    let mut index = [0u16; 27];
+    let mut c = 0;
+    let mut i = 0;
+    while c < 26 {
+        while i < PACKED_VOCAB.len() && ((PACKED_VOCAB[i].0 >> 120) as u8) < b'a' + c as u8 {
+            i += 1;
+        }
+        index[c] = i as u16;
+        c += 1;
+    }
+    index[26] = PACKED_VOCAB.len() as u16;
+    index
 };
 
 const PACKED_WHOLE: [(u128, Class); WHOLE.len()] = {
@@ -269,8 +300,7 @@ pub(crate) fn analyse(key: &str) -> KeyInfo {
 }
 
 fn classify(w: &Words) -> Option<Class> {
-    let mut buf = [0u8; MAX_KEY + MAX_WORDS];
-    if let Some(joined) = pack(w.joined(&mut buf)) {
+    if let Some(joined) = w.joined {
         if let Ok(i) = PACKED_WHOLE.binary_search_by(|(name, _)| name.cmp(&joined)) {
             return Some(PACKED_WHOLE[i].1);
         }
@@ -375,9 +405,11 @@ mod tests {
     #[test]
     fn normalizes_naming_styles() {
         for &(key, want) in NORMALIZE {
-            let mut buf = [0u8; MAX_KEY + MAX_WORDS];
-            let got = normalize(key)
-                .map(|w| String::from_utf8_lossy(w.joined(&mut buf)).replace(' ', "_"));
+            let got = normalize(key).and_then(|w| w.joined).map(|p| {
+                let bytes = p.to_be_bytes();
+                let end = bytes.iter().position(|&b| b == 0).unwrap_or(16);
+                String::from_utf8_lossy(&bytes[..end]).replace(' ', "_")
+            });
             assert_eq!(got.as_deref(), Some(want), "{key}");
         }
         assert!(normalize("").is_none());

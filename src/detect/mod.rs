@@ -20,7 +20,9 @@
 //!   email), the key wins over free-text scanning (`user_agent` text is a user agent, not
 //!   the versions inside it). Keys steer ambiguous values: digits under `dob` are a date of
 //!   birth, 13 digits under `cnic` a CNIC, a dotted quad under `version` not an address.
-//! - **Cost**: `&self` only, no allocation, no locks, `Send + Sync`. A value is trimmed and
+//! - **Cost**: `&self` only, no allocation, no locks, `Send + Sync`. [`Detector::hint`] +
+//!   [`Detector::classify_hinted`] split the key analysis out so a caller can reuse it per
+//!   distinct member name. A value is trimmed and
 //!   read once into a byte-kind histogram ([`shape`]); each detector's prefilter is a few
 //!   comparisons on that histogram and only candidates are parsed. Key classification folds
 //!   the name into a 64-byte stack buffer. The rewriter may call these for every leaf;
@@ -80,6 +82,12 @@ pub enum TextScan {
     /// Also find emails, phones, cards, IPs, IBANs, CNICs, SSNs and credentials inside text.
     On,
 }
+
+/// What a member name says, analysed once. `Copy` and small: a rewriter that sees the same
+/// member name many times per payload (every event of a batch has `email`) may compute it once
+/// per distinct name and pass it to [`Detector::classify_hinted`]. `Default` is "no key".
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct KeyHint(KeyInfo);
 
 /// What detection found in one leaf.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -148,6 +156,11 @@ impl Detector {
         self.classes
     }
 
+    /// Analyses a member name for [`Detector::classify_hinted`]. Allocation-free.
+    pub fn hint(&self, key: &str) -> KeyHint {
+        KeyHint(key::analyse(key))
+    }
+
     /// The class a member name announces (`emailAddress`, `phone_number`, `dob`, …), if it
     /// is enabled. Allocation-free.
     pub fn classify_key(&self, key: &str) -> Option<Class> {
@@ -169,7 +182,12 @@ impl Detector {
     /// The leaf's class with its evidence: the value first, then the key, then free text (see
     /// the module doc for why in that order). Allocation-free.
     pub fn classify(&self, key: Option<&str>, value: &str) -> Option<Detection> {
-        let info = key.map(key::analyse).unwrap_or_default();
+        self.classify_hinted(key.map(|k| self.hint(k)).unwrap_or_default(), value)
+    }
+
+    /// [`Detector::classify`] with the key already analysed by [`Detector::hint`].
+    pub fn classify_hinted(&self, hint: KeyHint, value: &str) -> Option<Detection> {
+        let info = hint.0;
         let s = value.trim_ascii();
         let t = s.as_bytes();
         let sh = Shape::of(t);
