@@ -43,15 +43,17 @@ pub(crate) struct KeyInfo {
 /// [`WHOLE`] lookup. Built on the stack; no word text is kept.
 pub(crate) struct Words {
     roles: [Roles; MAX_WORDS],
+    /// Union of `roles`.
+    all: Roles,
     count: usize,
     /// The words joined by single spaces, packed (see [`pack`]), if that fits in 16 bytes.
     joined: Option<u128>,
 }
 
 impl Words {
-    /// Whether any word plays a role in `mask`.
+    /// Whether any word plays a role in `mask`: one AND with the union of all words' roles.
     fn has(&self, mask: Roles) -> bool {
-        self.roles[..self.count].iter().any(|r| r & mask != 0)
+        self.all & mask != 0
     }
 
     /// Whether word `i` exists and plays a role in `mask`.
@@ -126,6 +128,7 @@ pub(crate) fn normalize(key: &str) -> Option<Words> {
     let bytes = key.as_bytes();
     let mut w = Words {
         roles: [0; MAX_WORDS],
+        all: 0,
         count: 0,
         joined: None,
     };
@@ -187,6 +190,7 @@ fn close(w: &mut Words, word: Packer) -> Option<()> {
             .binary_search_by(|(v, _)| v.cmp(&p))
             .map_or(0, |j| bucket[j].1)
     });
+    w.all |= w.roles[w.count];
     w.count += 1;
     Some(())
 }
@@ -307,7 +311,7 @@ fn classify(w: &Words) -> Option<Class> {
     }
     let n = w.count;
     // Most keys (`timestamp`, `sku`, `price`) contain no word any rule knows.
-    if !w.has(Roles::MAX) {
+    if w.all == 0 {
         return None;
     }
     if w.at(n - 1, STOP_LAST) || (n > 1 && w.at(0, STOP_FIRST)) || w.has(OPT) {
