@@ -23,7 +23,7 @@
 //! - **Cost**: `&self` only, no allocation, no locks, `Send + Sync`. [`Detector::hint`] +
 //!   [`Detector::classify_hinted`] split the key analysis out so a caller can reuse it per
 //!   distinct member name. A value is trimmed and
-//!   read once into a byte-kind histogram ([`shape`]); each detector's prefilter is a few
+//!   read once into a byte-kind histogram (`shape.rs`); each detector's prefilter is a few
 //!   comparisons on that histogram and only candidates are parsed. Key classification folds
 //!   the name into a 64-byte stack buffer. The rewriter may call these for every leaf;
 //!   benches/detect.rs measures the cost per MB against a plain walk.

@@ -56,7 +56,10 @@ fn corpus_meets_per_class_targets() {
     for class in ["email", "iban", "ip_address", "jwt", "api_key"] {
         let c = scores.classes.get(class).copied().unwrap_or_default();
         if c.value_only_recall() < 0.995 {
-            failures.push(format!("{class}: value-only recall {:.4} (min 0.995)", c.value_only_recall()));
+            failures.push(format!(
+                "{class}: value-only recall {:.4} (min 0.995)",
+                c.value_only_recall()
+            ));
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
