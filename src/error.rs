@@ -17,18 +17,24 @@ pub enum RejectCode {
     Internal,
     /// The body is not valid for its content type (malformed JSON, bad encoding).
     MalformedBody,
+    /// The query string (or a policed header) could not be parsed for policing.
+    MalformedQuery,
     /// A request method the route cannot forward.
     MethodNotAllowed,
     /// JSON nesting exceeds `max_json_depth` (a nesting bomb); nothing was forwarded.
     NestingTooDeep,
     /// No route matches the request's host and path: piigate is never an open proxy.
     NoRoute,
+    /// The route is at its concurrency limit; retry later (sent with `Retry-After`).
+    Overloaded,
     /// The data subject opted out (`Sec-GPC: 1` / `DNT: 1`) and the route blocks on opt-out.
     OptOutBlocked,
     /// The body is valid but breaks a policy limit (for example nesting past `max_json_depth`).
     PolicyViolation,
     /// The client took too long to send the request.
     RequestTimeout,
+    /// A forward-proxy target no route names: piigate never tunnels blindly.
+    TargetNotAllowed,
     /// The upstream answered with something that is not HTTP, or the connection broke.
     UpstreamFailed,
     /// The upstream did not answer within `upstream_timeout_ms`.
@@ -41,16 +47,19 @@ pub enum RejectCode {
 
 impl RejectCode {
     /// Every code, for metric pre-registration.
-    pub const ALL: [Self; 13] = [
+    pub const ALL: [Self; 16] = [
         Self::BodyTooLarge,
         Self::Internal,
         Self::MalformedBody,
+        Self::MalformedQuery,
         Self::MethodNotAllowed,
         Self::NestingTooDeep,
         Self::NoRoute,
         Self::OptOutBlocked,
+        Self::Overloaded,
         Self::PolicyViolation,
         Self::RequestTimeout,
+        Self::TargetNotAllowed,
         Self::UpstreamFailed,
         Self::UpstreamTimeout,
         Self::UpstreamUnreachable,
@@ -63,12 +72,15 @@ impl RejectCode {
             Self::BodyTooLarge => "body_too_large",
             Self::Internal => "internal_error",
             Self::MalformedBody => "malformed_body",
+            Self::MalformedQuery => "malformed_query",
             Self::MethodNotAllowed => "method_not_allowed",
             Self::NestingTooDeep => "nesting_too_deep",
             Self::NoRoute => "no_route",
             Self::OptOutBlocked => "opt_out_blocked",
+            Self::Overloaded => "overloaded",
             Self::PolicyViolation => "policy_violation",
             Self::RequestTimeout => "request_timeout",
+            Self::TargetNotAllowed => "target_not_allowed",
             Self::UpstreamFailed => "upstream_failed",
             Self::UpstreamTimeout => "upstream_timeout",
             Self::UpstreamUnreachable => "upstream_unreachable",
@@ -82,12 +94,15 @@ impl RejectCode {
             Self::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
             Self::MalformedBody => StatusCode::BAD_REQUEST,
+            Self::MalformedQuery => StatusCode::BAD_REQUEST,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::NestingTooDeep => StatusCode::BAD_REQUEST,
             Self::NoRoute => StatusCode::NOT_FOUND,
             Self::OptOutBlocked => StatusCode::UNAVAILABLE_FOR_LEGAL_REASONS,
+            Self::Overloaded => StatusCode::SERVICE_UNAVAILABLE,
             Self::PolicyViolation => StatusCode::UNPROCESSABLE_ENTITY,
             Self::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
+            Self::TargetNotAllowed => StatusCode::FORBIDDEN,
             Self::UpstreamFailed => StatusCode::BAD_GATEWAY,
             Self::UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
             Self::UpstreamUnreachable => StatusCode::BAD_GATEWAY,
@@ -103,6 +118,9 @@ impl RejectCode {
             Self::MalformedBody => {
                 "request body could not be parsed for its content type; nothing was forwarded"
             }
+            Self::MalformedQuery => {
+                "the query string or a policed header could not be parsed; nothing was forwarded"
+            }
             Self::MethodNotAllowed => "method not allowed on this route",
             Self::NestingTooDeep => {
                 "request body nests deeper than the gateway's limit; nothing was forwarded"
@@ -111,10 +129,12 @@ impl RejectCode {
             Self::OptOutBlocked => {
                 "the user opted out of this recipient (Sec-GPC or DNT); nothing was forwarded"
             }
+            Self::Overloaded => "the route is at its concurrency limit; retry later",
             Self::PolicyViolation => {
                 "request body breaks a policy limit (for example nesting depth); nothing was forwarded"
             }
             Self::RequestTimeout => "the request was not received in time",
+            Self::TargetNotAllowed => "the forward proxy only connects to hosts a route names",
             Self::UpstreamFailed => "the upstream connection failed or answered with invalid HTTP",
             Self::UpstreamTimeout => "the upstream did not answer in time",
             Self::UpstreamUnreachable => "the upstream could not be reached",

@@ -11,9 +11,13 @@
 //! - [`rewrite`]: sans-io payload rewriting (bytes in, bytes out); no tokio, no hyper, no clock.
 //! - [`config`]: `proxy.toml` → diagnostics or a compiled [`config::Config`].
 //! - [`proxy`]: the hyper/rustls shell that routes, polices and forwards requests.
+//! - [`store`]: subject secrets, erasure tombstones and the disclosure ledger (redb or
+//!   PostgreSQL); [`audit`]: the hash-chained audit log.
 //!
 //! `rewrite` and `crypto` build without tokio and hyper, which keeps them fuzzable and benchable.
 
+pub mod audit;
+pub mod codec;
 pub mod config;
 pub mod crypto;
 pub mod detect;
@@ -22,5 +26,8 @@ pub mod keys;
 pub mod ops;
 pub mod policy;
 pub mod proxy;
+pub mod reload;
 pub mod rewrite;
+pub mod services;
+pub mod store;
 pub mod telemetry;

@@ -9,9 +9,9 @@ use anyhow::Context as _;
 use clap::{Parser, Subcommand, ValueEnum};
 use piigate::config::{self, ProcessEnv};
 use piigate::keys::{KeyId, KeyStatus, generate_entry};
-use piigate::proxy::{Gateway, Generation};
+use piigate::proxy::Gateway;
 use piigate::telemetry::{self, LogFormat};
-use tracing::{error, info};
+use tracing::info;
 
 /// PII pseudonymisation and encryption gateway.
 #[derive(Parser)]
@@ -65,6 +65,11 @@ enum Cmd {
         #[arg(default_value = "-")]
         file: PathBuf,
     },
+    /// Audit-log operations.
+    Audit {
+        #[command(subcommand)]
+        cmd: AuditCmd,
+    },
     /// Print a new keyring entry with 32 bytes from the OS random number generator.
     Keygen {
         /// Key id, [a-z0-9]{1,16}; default `k` + today's date.
@@ -73,6 +78,16 @@ enum Cmd {
         /// Status of the new key.
         #[arg(long, value_enum, default_value_t = StatusArg::Active)]
         status: StatusArg,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCmd {
+    /// Check the hash chain of the audit log named by the config; exit 1 on any break.
+    Verify {
+        /// Path to proxy.toml.
+        #[arg(long, short, default_value = "proxy.toml")]
+        config: PathBuf,
     },
 }
 
@@ -130,6 +145,39 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let out = piigate::ops::reveal(&loaded, route, &input)?;
             write_output(&out)?;
             Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Audit {
+            cmd: AuditCmd::Verify { config },
+        } => {
+            let loaded = load_or_report(&config)?;
+            let path = loaded.audit_path;
+            if !path.exists() {
+                println!(
+                    "{}: no audit log yet (nothing has been audited)",
+                    path.display()
+                );
+                return Ok(ExitCode::SUCCESS);
+            }
+            match piigate::audit::verify(&path) {
+                Ok(r) => {
+                    println!(
+                        "{}: ok, {} entries, head {}",
+                        path.display(),
+                        r.entries,
+                        r.head
+                    );
+                    if r.head_lagging {
+                        println!(
+                            "note: the head file was one entry behind (a crash mid-append); the gateway repairs it on start"
+                        );
+                    }
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(e) => {
+                    println!("{e}");
+                    Ok(ExitCode::FAILURE)
+                }
+            }
         }
         Cmd::Keygen { id, status } => {
             let id = match id {
@@ -216,12 +264,16 @@ fn serve(path: &Path, log: LogArg) -> anyhow::Result<ExitCode> {
     }
     let rt = rt.build().context("cannot start the async runtime")?;
     rt.block_on(async move {
-        let gateway = Gateway::bind(loaded.config)
+        let source = piigate::reload::ReloadSource {
+            path: path.to_path_buf(),
+            env: Arc::new(ProcessEnv),
+        };
+        let gateway = Gateway::bind(loaded.config, Some(source))
             .await
             .context("cannot bind the listeners")?;
-        let current = gateway.current();
-        let reload_path = path.to_path_buf();
-        tokio::spawn(reload_on_sighup(reload_path, current));
+        if let Some(reloader) = gateway.reloader() {
+            tokio::spawn(reload_on_sighup(reloader));
+        }
         gateway
             .run(shutdown_signal())
             .await
@@ -233,7 +285,7 @@ fn serve(path: &Path, log: LogArg) -> anyhow::Result<ExitCode> {
 }
 
 /// SIGHUP re-reads the config and keyring; a bad file keeps the old generation serving.
-async fn reload_on_sighup(path: PathBuf, current: piigate::proxy::Current) {
+async fn reload_on_sighup(reloader: Arc<piigate::reload::Reloader>) {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
@@ -241,26 +293,13 @@ async fn reload_on_sighup(path: PathBuf, current: piigate::proxy::Current) {
             return;
         };
         while hup.recv().await.is_some() {
-            match config::load(&path, &ProcessEnv) {
-                Ok(l) => {
-                    current.store(Arc::new(Generation::new(l.config)));
-                    info!("Configuration reloaded.");
-                }
-                Err(d) => {
-                    error!(
-                        errors = d.error_count(),
-                        "Reload rejected; the previous configuration keeps serving."
-                    );
-                    for diag in d.items() {
-                        error!(diagnostic = %diag, "Reload problem.");
-                    }
-                }
-            }
+            // Success and failure are logged by the reloader itself.
+            let _ = reloader.reload("signal").await;
         }
     }
     #[cfg(not(unix))]
     {
-        let _ = (path, current);
+        let _ = reloader;
     }
 }
 

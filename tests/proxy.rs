@@ -351,7 +351,12 @@ async fn forwarded_headers_are_clean() {
         b"\x00not json at all\xff",
         "a route without rules forwards bytes untouched"
     );
-    assert_eq!(r.headers["host"], format!("localhost:{}", e.up.addr.port()));
+    assert_eq!(r.authority, format!("localhost:{}", e.up.addr.port()));
+    assert_eq!(
+        r.version,
+        http::Version::HTTP_2,
+        "h2 negotiated with the upstream by ALPN"
+    );
     assert!(
         r.headers.get("x-hop").is_none(),
         "headers named by Connection are hop-by-hop"
@@ -372,7 +377,9 @@ async fn rejections_forward_nothing() {
         "[".repeat(100),
         "]".repeat(100)
     );
-    let cases: Vec<(&str, Vec<(&str, &str)>, Vec<u8>, u16, &str)> = vec![
+    // (path, headers, body, status, code)
+    type Case<'a> = (&'a str, Vec<(&'a str, &'a str)>, Vec<u8>, u16, &'a str);
+    let cases: Vec<Case<'_>> = vec![
         ("/nowhere", vec![], b"{}".to_vec(), 404, "no_route"),
         (
             "/segment/v1/batch",
@@ -413,11 +420,21 @@ async fn rejections_forward_nothing() {
             "/segment/v1/batch",
             vec![
                 ("content-type", "application/json"),
-                ("content-encoding", "gzip"),
+                ("content-encoding", "compress"),
             ],
-            b"\x1f\x8b".to_vec(),
+            b"\x1f\x9d".to_vec(),
             415,
             "unsupported_media_type",
+        ),
+        (
+            "/segment/v1/batch",
+            vec![
+                ("content-type", "application/json"),
+                ("content-encoding", "gzip"),
+            ],
+            b"\x1f\x8b\x08\x00".to_vec(),
+            400,
+            "malformed_body",
         ),
         (
             "/segment/v1/batch",
@@ -509,4 +526,59 @@ async fn tls12_clients_are_refused() {
         .post_json("/segment/v1/track", r#"{"userId":"u"}"#)
         .await;
     assert_eq!(ok.status, 200);
+}
+
+#[tokio::test]
+async fn large_batches_over_h2_respect_flow_control() {
+    let e = env("", Reply::Ok).await;
+    let client = Client::new(e.gw.addr, Some(&e.pki), Proto::H2);
+    // ~3 MiB: far past HTTP/2's default 64 KiB window, in both directions.
+    let events: Vec<String> = (0..12_000)
+        .map(|i| {
+            format!(
+                r#"{{"type":"track","userId":"user-{i}","properties":{{"n":{i},"pad":"{}"}}}}"#,
+                "x".repeat(200)
+            )
+        })
+        .collect();
+    let body = format!(r#"{{"batch":[{}]}}"#, events.join(","));
+    assert!(body.len() > 3 << 20);
+    let got = client.post_json("/segment/v1/batch", &body).await;
+    assert_eq!(got.status, 200);
+    let r = &e.up.requests()[0];
+    assert_eq!(r.version, http::Version::HTTP_2);
+    let v: Value = serde_json::from_slice(&r.body).expect("json");
+    assert_eq!(v["batch"].as_array().map(Vec::len), Some(12_000));
+    assert_absent(&r.body, &["user-0", "user-11999"]);
+}
+
+#[tokio::test]
+async fn chunked_http1_bodies_and_keep_alive() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let up = Upstream::start(None, Reply::Ok).await;
+    let cfg = format!(
+        "[server]\nlisten = \"127.0.0.1:0\"\n[keys]\nfile = \"keys.toml\"\n[[routes]]\nname = \"s\"\npath_prefix = \"/s\"\nupstream = \"http://{}\"\n[[routes.rules]]\nselect = \"$.userId\"\naction = \"tokenize\"\n",
+        up.addr
+    );
+    let gw = TestGateway::start(&cfg).await;
+    let mut s = tokio::net::TcpStream::connect(gw.addr)
+        .await
+        .expect("connect");
+    let chunked = "POST /s/v1/track HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n7\r\n{\"userI\r\n12\r\nd\":\"user-5150\",\"a\"\r\n3\r\n:1}\r\n0\r\n\r\n";
+    s.write_all(chunked.as_bytes()).await.expect("write");
+    // Second request on the same connection: keep-alive.
+    let second = "POST /s/v1/track HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 20\r\nconnection: close\r\n\r\n{\"userId\":\"user-51\"}";
+    s.write_all(second.as_bytes()).await.expect("write");
+    let mut resp = String::new();
+    s.read_to_string(&mut resp).await.expect("read");
+    assert_eq!(resp.matches("HTTP/1.1 200").count(), 2, "{resp}");
+    let seen = up.requests();
+    assert_eq!(seen.len(), 2);
+    assert_absent(&seen[0].body, &["user-5150"]);
+    assert_eq!(
+        seen[0].headers["content-length"].to_str().expect("ascii"),
+        seen[0].body.len().to_string()
+    );
+    assert!(seen[0].headers.get("transfer-encoding").is_none());
+    assert_absent(&seen[1].body, &["user-51"]);
 }

@@ -11,18 +11,23 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
 use super::diag::{Diagnostics, Source};
 use super::reader::At;
-use super::spec::{ConfigSpec, RouteSpec, RuleSpec, TlsSpec};
+use super::spec::{ConfigSpec, RouteSpec, RuleSpec, StoreSpec, TlsSpec};
 use super::{
-    Admin, Config, DEFAULT_ADMIN_TOKEN_ENV, DEFAULT_KEYRING_ENV, Env, Limits, Purpose, Route,
-    Server, Upstream,
+    Admin, AdminToken, Config, DEFAULT_ADMIN_TOKEN_ENV, DEFAULT_KEYRING_ENV, Env, Limits, Purpose,
+    Route, Server, StoreSettings, Upstream,
 };
-use crate::crypto::{EnvelopeOpener, EnvelopeSealer, TokenKey};
-use crate::keys::derive::derive;
-use crate::keys::{Keyring, Purpose as KeyPurpose};
+use crate::keys::Keyring;
 use crate::policy::action::{
-    EncryptAction, MaskAction, Normalize, RedactAction, RevealAction, TokenizeAction,
+    BuildError, EncryptAction, EncryptDeterministicAction, FpeAction, FpeMode, GeneralizeAction,
+    HashAction, MaskAction, Normalize, RedactAction, RevealAction, TokenizeAction,
 };
-use crate::policy::{Action, Automaton, JsonPath, Plan, Rule, RuleId, selector};
+use crate::policy::transform::fpe::{FpeAlphabet, FpeSpec};
+use crate::policy::transform::generalize::GeneralizeTo;
+use crate::policy::transform::hash::HashSpec;
+use crate::policy::transform::hash::{HashField, HashPreset};
+use crate::policy::{
+    Action, Automaton, FieldPlans, FieldRule, FieldTarget, JsonPath, Plan, Rule, RuleId, selector,
+};
 
 /// The keyring, loaded once per compile, with where it came from.
 struct KeySource {
@@ -74,37 +79,36 @@ pub fn compile(
             .token_env
             .as_ref()
             .map_or_else(|| DEFAULT_ADMIN_TOKEN_ENV.to_owned(), |t| t.value.clone());
-        listen.map(|listen| Admin { listen, token_env })
+        let token = env.var(&token_env).filter(|t| !t.trim().is_empty()).map(|t| AdminToken::new(&zeroize::Zeroizing::new(t)));
+        if let Some(l) = listen
+            && !l.ip().is_loopback()
+            && token.is_none()
+        {
+            let span = a.listen.as_ref().map_or(0..0, |v| v.span.clone());
+            d.error(
+                src,
+                span,
+                "admin_without_token",
+                format!("the admin listener is not on loopback, so it needs a bearer token in ${token_env}"),
+            )
+            .help(format!("set {token_env} (e.g. `openssl rand -hex 32`) or listen on 127.0.0.1"));
+        }
+        listen.map(|listen| Admin { listen, token_env, token })
     });
 
     let limits = limits(spec, src, d);
     let keys = load_keyring(spec, src, &resolve, env, d);
 
-    if let Some(s) = &spec.store {
-        match s.kind.as_ref().map(|k| k.value.as_str()) {
-            None | Some("embedded" | "postgres") => {
-                d.warning(src, s.span.clone(), "unused", "`[store]` is not used by this version yet; it is accepted so configs stay forward-compatible");
-            }
-            Some(_) => {
-                let k = s.kind.as_ref().map_or(s.span.clone(), |k| k.span.clone());
-                d.error(
-                    src,
-                    k,
-                    "bad_value",
-                    "store `kind` must be \"embedded\" or \"postgres\"",
-                );
-            }
-        }
-    }
-    if let Some(f) = &spec.forward_proxy {
-        d.error(
-            src,
-            f.span.clone(),
-            "unsupported",
-            "`[forward_proxy]` is not supported by this version yet",
-        )
-        .help("remove the table, or run piigate as a reverse proxy with [[routes]]");
-    }
+    let store = store_settings(spec, src, &resolve, env, &keys, d);
+    let audit_path = spec
+        .audit
+        .as_ref()
+        .and_then(|a| a.path.as_ref())
+        .map_or_else(|| resolve("piigate-audit.jsonl"), |p| resolve(&p.value));
+    let forward_proxy = spec
+        .forward_proxy
+        .as_ref()
+        .and_then(|f| forward_proxy(f, src, &resolve, d));
 
     let mut routes = Vec::new();
     let mut names = HashSet::new();
@@ -154,6 +158,17 @@ pub fn compile(
         Some(Some(a)) => Some(a),
         None => None,
     };
+    if let Some(f) = &spec.forward_proxy
+        && forward_proxy.is_some()
+        && !routes.iter().any(|r| r.host.is_some())
+    {
+        d.warning(
+            src,
+            f.span.clone(),
+            "no_hosts",
+            "no route names a `host`, so the forward proxy will refuse every target",
+        );
+    }
     Some(Config {
         server: Server {
             listen: listen?,
@@ -161,10 +176,220 @@ pub fn compile(
             workers,
         },
         admin,
+        forward_proxy,
         limits,
         routes,
         key_ids,
+        store: store?,
+        audit_path,
     })
+}
+
+fn store_settings(
+    spec: &ConfigSpec,
+    src: Source<'_>,
+    resolve: &dyn Fn(&str) -> PathBuf,
+    env: &dyn Env,
+    keys: &KeySource,
+    d: &mut Diagnostics,
+) -> Option<StoreSettings> {
+    use crate::store::{CacheConfig, PostgresConfig, StoreConfig, SubjectKeyer};
+    let s = spec.store.as_ref();
+    let get = |f: fn(&StoreSpec) -> &Option<At<u64>>| s.and_then(|s| f(s).as_ref());
+    let bounded =
+        |v: Option<&At<u64>>, default: u64, min: u64, max: u64, key: &str, d: &mut Diagnostics| {
+            match v {
+                Some(At { value, span }) if *value < min || *value > max => {
+                    d.error(
+                        src,
+                        span.clone(),
+                        "bad_value",
+                        format!("`{key}` must be between {min} and {max}"),
+                    );
+                    default
+                }
+                Some(At { value, .. }) => *value,
+                None => default,
+            }
+        };
+    let capacity = bounded(
+        get(|s| &s.cache_capacity),
+        100_000,
+        0,
+        10_000_000,
+        "cache_capacity",
+        d,
+    );
+    let ttl = bounded(get(|s| &s.cache_ttl_secs), 30, 0, 3600, "cache_ttl_secs", d);
+    let flush = bounded(
+        get(|s| &s.ledger_flush_secs),
+        10,
+        1,
+        3600,
+        "ledger_flush_secs",
+        d,
+    );
+    let pool = bounded(get(|s| &s.max_connections), 8, 1, 256, "max_connections", d);
+    let kind = s.and_then(|s| s.kind.as_ref());
+    let backend = match kind.map(|k| k.value.as_str()) {
+        None | Some("embedded") => {
+            let path = s
+                .and_then(|s| s.path.as_ref())
+                .map_or_else(|| resolve("piigate.db"), |p| resolve(&p.value));
+            StoreConfig::Embedded { path }
+        }
+        Some("postgres") => {
+            let var = s
+                .and_then(|s| s.url_env.as_ref())
+                .map_or("PIIGATE_POSTGRES_URL", |v| v.value.as_str());
+            let span = s
+                .and_then(|s| s.url_env.as_ref())
+                .map_or_else(|| s.map_or(0..0, |s| s.span.clone()), |v| v.span.clone());
+            let Some(url) = env.var(var) else {
+                d.error(
+                    src,
+                    span,
+                    "missing_env",
+                    format!(
+                        "`kind = \"postgres\"` needs the PostgreSQL URL in ${var}, which is not set"
+                    ),
+                );
+                return None;
+            };
+            let mut pg = match PostgresConfig::from_url(&url, var) {
+                Ok(pg) => pg,
+                // The error names the variable, never the URL (it can hold a password).
+                Err(e) => {
+                    d.error(src, span, "bad_value", format!("${var}: {e}"));
+                    return None;
+                }
+            };
+            if let Some(ca) = s.and_then(|s| s.ca.as_ref()) {
+                match std::fs::read(resolve(&ca.value)) {
+                    Ok(pem) => match pg.with_ca_pem(&pem) {
+                        Ok(p) => pg = p,
+                        Err(e) => {
+                            d.error(src, ca.span.clone(), "bad_tls", format!("store `ca`: {e}"));
+                            return None;
+                        }
+                    },
+                    Err(e) => {
+                        d.error(
+                            src,
+                            ca.span.clone(),
+                            "unreadable_file",
+                            format!("cannot read `{}`: {e}", ca.value),
+                        );
+                        return None;
+                    }
+                }
+            }
+            StoreConfig::Postgres(pg.with_max_connections(usize::try_from(pool).unwrap_or(8)))
+        }
+        Some(_) => {
+            let k = kind.map_or(0..0, |k| k.span.clone());
+            d.error(
+                src,
+                k,
+                "bad_value",
+                "store `kind` must be \"embedded\" or \"postgres\"",
+            );
+            return None;
+        }
+    };
+    let pinned = s.and_then(|s| s.subject_key_id.as_ref());
+    let keyer = match (&keys.ring, pinned) {
+        (None, _) => None,
+        (Some(ring), Some(id)) => match ring.get(&id.value) {
+            Some(k) if k.status() != crate::keys::KeyStatus::Retired => Some(k),
+            _ => {
+                d.error(
+                    src,
+                    id.span.clone(),
+                    "bad_value",
+                    format!(
+                        "`subject_key_id`: no usable key `{}` in the keyring",
+                        id.value
+                    ),
+                );
+                return None;
+            }
+        },
+        (Some(ring), None) => ring.primary(),
+    }
+    .map(|k| {
+        let derived =
+            crate::keys::derive::derive(k.secret(), crate::keys::Purpose::Subject, "subject-ids");
+        Arc::new(SubjectKeyer::from_secret(&derived))
+    });
+    if pinned.is_none() && keyer.is_some() && spec.routes.iter().any(|r| r.subject.is_some()) {
+        d.warning(
+            src,
+            s.map_or(0..0, |s| s.span.clone()),
+            "unpinned_subject_key",
+            "subject ids are keyed with the primary key; after a rotation every subject would get a new pseudonym",
+        )
+        .help("pin it: [store] subject_key_id = \"<the current primary key id>\"");
+    }
+    Some(StoreSettings {
+        backend,
+        cache: CacheConfig {
+            capacity: usize::try_from(capacity).unwrap_or(usize::MAX),
+            ttl: Duration::from_secs(ttl),
+        },
+        ledger_flush: Duration::from_secs(flush),
+        keyer,
+    })
+}
+
+fn forward_proxy(
+    f: &super::spec::ForwardProxySpec,
+    src: Source<'_>,
+    resolve: &dyn Fn(&str) -> PathBuf,
+    d: &mut Diagnostics,
+) -> Option<super::ForwardProxy> {
+    let listen = socket(f.listen.as_ref(), "127.0.0.1:3128", src, d);
+    let read = |v: &Option<At<String>>, what: &str, d: &mut Diagnostics| -> Option<String> {
+        let Some(v) = v else {
+            d.error(
+                src,
+                f.span.clone(),
+                "missing_key",
+                format!("[forward_proxy] is missing `{what}`"),
+            );
+            return None;
+        };
+        match std::fs::read_to_string(resolve(&v.value)) {
+            Ok(t) => Some(t),
+            Err(e) => {
+                d.error(
+                    src,
+                    v.span.clone(),
+                    "unreadable_file",
+                    format!("cannot read `{}`: {e}", v.value),
+                );
+                None
+            }
+        }
+    };
+    let cert = read(&f.ca_cert, "ca_cert", d);
+    let key = read(&f.ca_key, "ca_key", d);
+    let (cert, key) = (cert?, key?);
+    match crate::proxy::mint::Minter::from_pem(&cert, &key) {
+        Ok(m) => Some(super::ForwardProxy {
+            listen: listen?,
+            minter: Arc::new(m),
+        }),
+        Err(e) => {
+            d.error(
+                src,
+                f.span.clone(),
+                "bad_tls",
+                format!("interception CA: {e}"),
+            );
+            None
+        }
+    }
 }
 
 fn socket(
@@ -584,8 +809,24 @@ fn compile_route(
         None => limits.max_body_bytes,
     };
 
-    let plan = compile_plan(&r.rules, Side::Request, &domain, src, keys, d);
-    let response_plan = compile_plan(&r.response_rules, Side::Response, &domain, src, keys, d);
+    let max_concurrent_requests = match &r.max_concurrent_requests {
+        Some(m) if m.value == 0 || m.value > 1_000_000 => {
+            d.error(
+                src,
+                m.span.clone(),
+                "bad_value",
+                "`max_concurrent_requests` must be between 1 and 1000000",
+            );
+            1024
+        }
+        Some(m) => usize::try_from(m.value).unwrap_or(1024),
+        None => 1024,
+    };
+    let request = compile_rules(&r.rules, Side::Request, &domain, src, keys, d);
+    let response = compile_rules(&r.response_rules, Side::Response, &domain, src, keys, d);
+    let (Some(request), Some(response)) = (request, response) else {
+        return None;
+    };
     let reveal_plan = reveal_everything(&domain, keys);
     Some(Route {
         name: name.value.clone(),
@@ -595,10 +836,12 @@ fn compile_route(
         upstream_tls,
         domain,
         purpose,
-        plan: plan?,
-        response_plan: response_plan?,
+        plan: request.0,
+        fields: request.1,
+        response_plan: response.0,
         reveal_plan,
         max_body_bytes,
+        max_concurrent_requests,
     })
 }
 
@@ -611,22 +854,22 @@ fn not_yet(
     src: Source<'_>,
     d: &mut Diagnostics,
 ) {
-    if let Some(v) = v {
-        if Some(v.value.as_str()) != default {
-            d.error(
-                src,
-                v.span.clone(),
-                "unsupported",
-                format!(
-                    "`{key} = \"{}\"` is not supported by this version yet",
-                    v.value
-                ),
-            )
-            .help(match default {
-                Some(def) => format!("remove the key or set {key} = \"{def}\""),
-                None => format!("remove `{key}`"),
-            });
-        }
+    if let Some(v) = v
+        && Some(v.value.as_str()) != default
+    {
+        d.error(
+            src,
+            v.span.clone(),
+            "unsupported",
+            format!(
+                "`{key} = \"{}\"` is not supported by this version yet",
+                v.value
+            ),
+        )
+        .help(match default {
+            Some(def) => format!("remove the key or set {key} = \"{def}\""),
+            None => format!("remove `{key}`"),
+        });
     }
 }
 
@@ -678,32 +921,66 @@ enum Side {
     Response,
 }
 
-fn compile_plan(
+/// Which named-field kind a selector addresses.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum FieldKind {
+    Form,
+    Header,
+    Query,
+}
+
+/// A parsed selector.
+enum Target {
+    /// A JSONPath into the JSON (or NDJSON) body.
+    Json(JsonPath),
+    /// A named field, as a whole or (with `=>`) as a JSON document.
+    Field {
+        kind: FieldKind,
+        name: String,
+        json: Option<JsonPath>,
+    },
+}
+
+/// A JSON-in-field plan being assembled: (kind, field name, paths, actions).
+type NestedPlan = (FieldKind, String, Vec<(JsonPath, RuleId)>, Vec<Rule>);
+
+/// Compiles rules into the body plan and the field plans. Field rules get their own copies of
+/// the action (actions hold keys and are not `Clone`; copies are derived again, which is
+/// deterministic and happens only at load).
+fn compile_rules(
     rules: &[RuleSpec],
     side: Side,
     domain: &str,
     src: Source<'_>,
     keys: &KeySource,
     d: &mut Diagnostics,
-) -> Option<Plan> {
+) -> Option<(Plan, FieldPlans)> {
     let mut paths: Vec<(JsonPath, RuleId)> = Vec::new();
-    let mut compiled = Vec::new();
+    let mut body_rules = Vec::new();
+    let mut fields = FieldPlans::default();
+    // (kind, name) → paths and actions of a JSON-in-field plan, in first-seen order.
+    let mut nested: Vec<NestedPlan> = Vec::new();
     let errors_before = d.error_count();
     for spec in rules {
-        let Ok(id) = RuleId::try_from(compiled.len()) else {
-            d.error(
-                src,
-                spec.span.clone(),
-                "too_many_rules",
-                "a route may have at most 65535 rules",
-            );
-            break;
+        let Some(action) = compile_action(spec, side, domain, src, keys, d) else {
+            // Still check the selectors, so every problem is reported in one run.
+            for sel in &spec.select {
+                let _ = parse_selector(sel, side, src, d);
+            }
+            continue;
         };
-        let action = compile_action(spec, side, domain, src, keys, d);
-        let is_drop = matches!(action, Some(Action::Drop));
+        let is_drop = action.is_drop();
+        let mut action = Some(action);
+        // Later copies are compiled quietly: the first compile already reported any problem.
+        let mut copy = || {
+            action
+                .take()
+                .or_else(|| compile_action(spec, side, domain, src, keys, &mut Diagnostics::new()))
+        };
+        let mut body_id = None;
         for sel in &spec.select {
-            match parse_selector(sel, src, d) {
-                Some(path) if is_drop && path.steps.is_empty() => {
+            match parse_selector(sel, side, src, d) {
+                Some(Target::Json(path)) if is_drop && path.steps.is_empty() => {
                     d.error(
                         src,
                         sel.span.clone(),
@@ -712,28 +989,104 @@ fn compile_plan(
                     )
                     .help("select the members to drop, e.g. \"$.context\"");
                 }
-                Some(path) => paths.push((path, id)),
+                Some(Target::Json(path)) => {
+                    let id = match body_id {
+                        Some(id) => id,
+                        None => {
+                            let Ok(id) = RuleId::try_from(body_rules.len()) else {
+                                d.error(
+                                    src,
+                                    spec.span.clone(),
+                                    "too_many_rules",
+                                    "a route may have at most 65535 rules",
+                                );
+                                return None;
+                            };
+                            body_rules.push(Rule { action: copy()? });
+                            body_id = Some(id);
+                            id
+                        }
+                    };
+                    paths.push((path, id));
+                }
+                Some(Target::Field {
+                    kind,
+                    name,
+                    json: None,
+                }) => {
+                    let plan = match kind {
+                        FieldKind::Form => &mut fields.form,
+                        FieldKind::Header => &mut fields.header,
+                        FieldKind::Query => &mut fields.query,
+                    };
+                    plan.rules.push(FieldRule {
+                        name: name.into(),
+                        target: FieldTarget::Whole(copy()?),
+                    });
+                }
+                Some(Target::Field {
+                    kind,
+                    name,
+                    json: Some(path),
+                }) => {
+                    let at = match nested
+                        .iter()
+                        .position(|(k, n, _, _)| *k == kind && *n == name)
+                    {
+                        Some(at) => at,
+                        None => {
+                            nested.push((kind, name.clone(), Vec::new(), Vec::new()));
+                            // Reserve the field's place in declaration order.
+                            let plan = match kind {
+                                FieldKind::Form => &mut fields.form,
+                                FieldKind::Header | FieldKind::Query => &mut fields.query,
+                            };
+                            plan.rules.push(FieldRule {
+                                name: name.clone().into(),
+                                target: FieldTarget::Json(Plan::empty()),
+                            });
+                            nested.len() - 1
+                        }
+                    };
+                    let (_, _, paths, actions) = &mut nested[at];
+                    let id = RuleId::try_from(actions.len()).unwrap_or(RuleId::MAX);
+                    actions.push(Rule { action: copy()? });
+                    paths.push((path, id));
+                }
                 None => {}
             }
-        }
-        if let Some(action) = action {
-            compiled.push(Rule { action });
         }
     }
     if d.error_count() > errors_before {
         return None;
     }
-    match Automaton::build(&paths) {
-        Ok(automaton) => Some(Plan {
-            automaton,
-            rules: compiled,
-        }),
-        Err(e) => {
-            let span = rules.first().map_or(0..0, |r| r.span.clone());
-            d.error(src, span, "bad_selector", e.to_string());
-            None
+    let build = |paths: &[(JsonPath, RuleId)], compiled: Vec<Rule>, d: &mut Diagnostics| {
+        match Automaton::build(paths) {
+            Ok(automaton) => Some(Plan {
+                automaton,
+                rules: compiled,
+            }),
+            Err(e) => {
+                let span = rules.first().map_or(0..0, |r| r.span.clone());
+                d.error(src, span, "bad_selector", e.to_string());
+                None
+            }
+        }
+    };
+    let body = build(&paths, body_rules, d)?;
+    for (kind, name, paths, actions) in nested {
+        let plan = build(&paths, actions, d)?;
+        let list = match kind {
+            FieldKind::Form => &mut fields.form,
+            FieldKind::Header | FieldKind::Query => &mut fields.query,
+        };
+        if let Some(slot) = list.rules.iter_mut().find(|r| {
+            *r.name == *name && matches!(r.target, FieldTarget::Json(ref p) if p.is_empty())
+        }) {
+            slot.target = FieldTarget::Json(plan);
         }
     }
+    Some((body, fields))
 }
 
 /// A plan that selects the whole document with `reveal`, so every envelope of `domain` opens.
@@ -750,63 +1103,174 @@ fn reveal_everything(domain: &str, keys: &KeySource) -> Plan {
     Plan {
         automaton,
         rules: vec![Rule {
-            action: Action::Reveal(opener(ring, domain)),
+            action: Action::Reveal(RevealAction::new(ring, domain)),
         }],
     }
 }
 
-fn opener(ring: &Keyring, domain: &str) -> RevealAction {
-    let mut opener = EnvelopeOpener::new();
-    for k in ring.decrypting() {
-        opener.add(
-            k.id().clone(),
-            &derive(k.secret(), KeyPurpose::Aead, domain),
-        );
+fn parse_selector(
+    sel: &At<String>,
+    side: Side,
+    src: Source<'_>,
+    d: &mut Diagnostics,
+) -> Option<Target> {
+    let text = sel.value.as_str();
+    let field = text.split_once(':').and_then(|(k, rest)| {
+        let kind = match k {
+            "form" => FieldKind::Form,
+            "query" => FieldKind::Query,
+            "header" => FieldKind::Header,
+            _ => return None,
+        };
+        Some((kind, rest))
+    });
+    if let Some((kind, rest)) = field {
+        if side == Side::Response {
+            d.error(
+                src,
+                sel.span.clone(),
+                "bad_selector",
+                "response rules select JSON values (`$…`), not fields",
+            );
+            return None;
+        }
+        let (name, json) = match rest.split_once("=>") {
+            Some((name, path)) => (name, Some(path.trim())),
+            None => (rest, None),
+        };
+        let name = name.trim();
+        if name.is_empty() {
+            d.error(
+                src,
+                sel.span.clone(),
+                "bad_selector",
+                "a field selector needs a name, e.g. \"form:email\"",
+            );
+            return None;
+        }
+        if kind == FieldKind::Header {
+            if json.is_some() {
+                d.error(
+                    src,
+                    sel.span.clone(),
+                    "bad_selector",
+                    "`=>` (JSON inside a field) applies to form and query fields, not headers",
+                );
+                return None;
+            }
+            if http::HeaderName::from_bytes(name.as_bytes()).is_err() {
+                d.error(
+                    src,
+                    sel.span.clone(),
+                    "bad_selector",
+                    format!("`{name}` is not a valid header name"),
+                );
+                return None;
+            }
+            if matches!(
+                name.to_ascii_lowercase().as_str(),
+                "host"
+                    | "content-length"
+                    | "transfer-encoding"
+                    | "connection"
+                    | "content-encoding"
+                    | "content-type"
+            ) {
+                d.error(
+                    src,
+                    sel.span.clone(),
+                    "bad_selector",
+                    format!(
+                        "`{name}` frames the request; piigate manages it and rules cannot change it"
+                    ),
+                );
+                return None;
+            }
+        }
+        let json = match json {
+            None => None,
+            Some(path) => {
+                let offset = text[..text.len() - path.len()].chars().count();
+                Some(parse_json_path(path, sel, offset, src, d)?)
+            }
+        };
+        let name = if kind == FieldKind::Header {
+            name.to_ascii_lowercase()
+        } else {
+            name.to_owned()
+        };
+        return Some(Target::Field { kind, name, json });
     }
-    RevealAction {
-        opener,
-        domain: domain.into(),
-    }
+    parse_json_path(text, sel, 0, src, d).map(Target::Json)
 }
 
-fn parse_selector(sel: &At<String>, src: Source<'_>, d: &mut Diagnostics) -> Option<JsonPath> {
-    let text = sel.value.as_str();
-    if let Some((kind, _)) = text
-        .split_once(':')
-        .filter(|(k, _)| matches!(*k, "form" | "query" | "header"))
-    {
-        d.error(
-            src,
-            sel.span.clone(),
-            "unsupported",
-            format!("`{kind}:` selectors are not supported by this version yet"),
-        )
-        .help("JSON selectors start with `$`, e.g. \"$.traits.email\"");
-        return None;
-    }
-    match selector::parse(text) {
+/// Parses the JSONPath at char offset `offset` of the selector text, locating errors in the file.
+fn parse_json_path(
+    path: &str,
+    sel: &At<String>,
+    offset: usize,
+    src: Source<'_>,
+    d: &mut Diagnostics,
+) -> Option<JsonPath> {
+    match selector::parse(path) {
         Ok(p) => Some(p),
         Err(e) => {
-            // Point at the offending character: +1 skips the opening quote of the TOML string.
+            // +1 skips the opening quote of the TOML string.
+            let text = sel.value.as_str();
+            let chars = offset + e.offset;
             let at = sel.span.start
                 + 1
                 + text
                     .char_indices()
-                    .nth(e.offset)
+                    .nth(chars)
                     .map_or(text.len(), |(i, _)| i);
-            d.error(
-                src,
-                at..at,
-                "bad_selector",
-                format!("invalid selector: {}", e.message),
-            )
-            .help("supported: $.a.b  $['a b']  $.a[*]  $.a[0]  $..email  $.*");
+            d.error(src, at..at, "bad_selector", format!("invalid selector: {}", e.message))
+                .help("supported: $.a.b  $['a b']  $.a[*]  $.a[0]  $..email  $.*  form:NAME  query:NAME  header:NAME  form:NAME=>$.path");
             None
         }
     }
 }
 
-const ACTIONS: &[&str] = &["tokenize", "encrypt", "mask", "redact", "drop", "reveal"];
+const ACTIONS: &[&str] = &[
+    "tokenize",
+    "encrypt",
+    "encrypt_deterministic",
+    "fpe",
+    "hash",
+    "mask",
+    "generalize",
+    "redact",
+    "drop",
+    "reveal",
+];
+
+/// The rule options that are set, with their spans, for "does not apply" checks.
+fn set_options(r: &RuleSpec) -> Vec<(&'static str, std::ops::Range<usize>)> {
+    let mut v = Vec::new();
+    let mut push = |name: &'static str, span: Option<std::ops::Range<usize>>| {
+        if let Some(span) = span {
+            v.push((name, span));
+        }
+    };
+    push("normalize", r.normalize.as_ref().map(|x| x.span.clone()));
+    push("preset", r.preset.as_ref().map(|x| x.span.clone()));
+    push("keep_last", r.keep_last.as_ref().map(|x| x.span.clone()));
+    push("to", r.to.as_ref().map(|x| x.span.clone()));
+    push(
+        "replacement",
+        r.replacement.as_ref().map(|x| x.span.clone()),
+    );
+    push("prefix", r.prefix.as_ref().map(|x| x.span.clone()));
+    push("alphabet", r.alphabet.as_ref().map(|x| x.span.clone()));
+    push("luhn", r.luhn.as_ref().map(|x| x.span.clone()));
+    push("key_id", r.key_id.as_ref().map(|x| x.span.clone()));
+    push("min_length", r.min_length.as_ref().map(|x| x.span.clone()));
+    push(
+        "default_country_code",
+        r.default_country_code.as_ref().map(|x| x.span.clone()),
+    );
+    v
+}
 
 fn compile_action(
     r: &RuleSpec,
@@ -818,21 +1282,17 @@ fn compile_action(
 ) -> Option<Action> {
     let action = r.action.as_ref()?;
     let name = action.value.as_str();
+    let fpe_reveal = name == "reveal" && r.alphabet.is_some();
     // Options each action accepts; anything else set on the rule is an error, not ignored.
     let allowed: &[&str] = match name {
-        "tokenize" => &["normalize", "prefix"],
+        "tokenize" => &["normalize", "prefix", "key_id"],
         "mask" => &["keep_last"],
         "redact" => &["replacement"],
-        "encrypt" | "drop" | "reveal" => &[],
-        "encrypt_deterministic" | "fpe" | "hash" | "generalize" => {
-            d.error(
-                src,
-                action.span.clone(),
-                "unsupported",
-                format!("action `{name}` is not supported by this version yet"),
-            );
-            return None;
-        }
+        "fpe" => &["alphabet", "keep_last", "luhn", "min_length", "key_id"],
+        "reveal" if fpe_reveal => &["alphabet", "keep_last", "luhn", "min_length", "key_id"],
+        "hash" => &["preset", "normalize", "default_country_code"],
+        "generalize" => &["to"],
+        "encrypt" | "encrypt_deterministic" | "drop" | "reveal" => &[],
         _ => {
             let diag = d.error(
                 src,
@@ -847,33 +1307,16 @@ fn compile_action(
             return None;
         }
     };
-    let options: [(&str, Option<std::ops::Range<usize>>); 7] = [
-        ("normalize", r.normalize.as_ref().map(|v| v.span.clone())),
-        ("preset", r.preset.as_ref().map(|v| v.span.clone())),
-        ("keep_last", r.keep_last.as_ref().map(|v| v.span.clone())),
-        ("to", r.to.as_ref().map(|v| v.span.clone())),
-        (
-            "replacement",
-            r.replacement.as_ref().map(|v| v.span.clone()),
-        ),
-        ("prefix", r.prefix.as_ref().map(|v| v.span.clone())),
-        ("alphabet", r.alphabet.as_ref().map(|v| v.span.clone())),
-    ];
     let mut ok = true;
-    for (opt, span) in options.into_iter().chain(std::iter::once((
-        "luhn",
-        r.luhn.as_ref().map(|v| v.span.clone()),
-    ))) {
-        if let Some(span) = span {
-            if !allowed.contains(&opt) {
-                d.error(
-                    src,
-                    span,
-                    "bad_option",
-                    format!("`{opt}` does not apply to action `{name}`"),
-                );
-                ok = false;
-            }
+    for (opt, span) in set_options(r) {
+        if !allowed.contains(&opt) {
+            d.error(
+                src,
+                span,
+                "bad_option",
+                format!("`{opt}` does not apply to action `{name}`"),
+            );
+            ok = false;
         }
     }
     match (side, name) {
@@ -887,7 +1330,12 @@ fn compile_action(
             return None;
         }
         (Side::Request, "reveal") => {
-            d.error(src, action.span.clone(), "bad_action", "`reveal` belongs in [[routes.response_rules]]: decrypting on the way out would send cleartext");
+            d.error(
+                src,
+                action.span.clone(),
+                "bad_action",
+                "`reveal` belongs in [[routes.response_rules]]: decrypting on the way out would send cleartext",
+            );
             return None;
         }
         _ => {}
@@ -895,28 +1343,66 @@ fn compile_action(
     if !ok {
         return None;
     }
-    let needs_primary = |d: &mut Diagnostics| {
-        let Some(ring) = &keys.ring else {
-            d.error(
-                src,
-                action.span.clone(),
-                "no_keyring",
-                format!("action `{name}` needs a keyring, but {}", keys.missing),
-            )
-            .help("set [keys] file = \"keys.example\" or the PIIGATE_KEYRING environment variable");
-            return None;
-        };
-        let Some(primary) = ring.primary() else {
-            d.error(src, action.span.clone(), "no_primary_key", format!("action `{name}` needs a key with status = \"primary\", and the keyring has none"))
-                .help("mark one key primary");
-            return None;
-        };
-        Some(primary)
+    let ring = |d: &mut Diagnostics| -> Option<&Keyring> {
+        match &keys.ring {
+            Some(r) => Some(r),
+            None => {
+                d.error(src, action.span.clone(), "no_keyring", format!("action `{name}` needs a keyring, but {}", keys.missing))
+                    .help("set [keys] file = \"keys.example\" or the PIIGATE_KEYRING environment variable");
+                None
+            }
+        }
+    };
+    let built = |d: &mut Diagnostics, res: Result<Action, BuildError>| -> Option<Action> {
+        match res {
+            Ok(a) => Some(a),
+            Err(e) => {
+                let span = match &e {
+                    BuildError::UnknownKey(_) | BuildError::RetiredKey(_) => r
+                        .key_id
+                        .as_ref()
+                        .map_or(action.span.clone(), |k| k.span.clone()),
+                    _ => action.span.clone(),
+                };
+                d.error(src, span, "bad_action", format!("action `{name}`: {e}"));
+                None
+            }
+        }
+    };
+    let key_id = r.key_id.as_ref().map(|k| k.value.as_str());
+    let fpe_spec = |d: &mut Diagnostics| -> Option<FpeSpec> {
+        let alphabet = match &r.alphabet {
+            None => FpeAlphabet::parse("digits"),
+            Some(a) => {
+                let parsed = FpeAlphabet::parse(&a.value);
+                if parsed.is_none() {
+                    d.error(
+                        src,
+                        a.span.clone(),
+                        "bad_value",
+                        "`alphabet` must be \"digits\", \"alphanumeric\" or \"alphanumeric_cased\"",
+                    );
+                }
+                parsed
+            }
+        }?;
+        Some(FpeSpec {
+            alphabet,
+            keep_last: r
+                .keep_last
+                .as_ref()
+                .map_or(0, |k| usize::try_from(k.value).unwrap_or(usize::MAX)),
+            luhn: r.luhn.as_ref().is_some_and(|l| l.value),
+            min_length: r
+                .min_length
+                .as_ref()
+                .map(|m| usize::try_from(m.value).unwrap_or(usize::MAX)),
+        })
     };
     Some(match name {
         "drop" => Action::Drop,
         "tokenize" => {
-            let primary = needs_primary(d)?;
+            let ring = ring(d)?;
             let normalize = match r
                 .normalize
                 .as_ref()
@@ -952,23 +1438,121 @@ fn compile_action(
                     );
                     return None;
                 }
-                Some(p) => p.value.clone().into_boxed_str(),
-                None => "tok_".into(),
+                Some(p) => p.value.as_str(),
+                None => "tok_",
             };
-            let working = derive(primary.secret(), KeyPurpose::Token, domain);
-            Action::Tokenize(TokenizeAction {
-                key: TokenKey::new(primary.id().clone(), &working),
-                normalize,
-                prefix,
-            })
+            built(
+                d,
+                TokenizeAction::new(ring, domain, normalize, prefix, key_id).map(Action::Tokenize),
+            )?
         }
         "encrypt" => {
-            let primary = needs_primary(d)?;
-            let working = derive(primary.secret(), KeyPurpose::Aead, domain);
-            Action::Encrypt(EncryptAction {
-                sealer: EnvelopeSealer::new(primary.id().clone(), &working),
-                domain: domain.into(),
-            })
+            let ring = ring(d)?;
+            built(d, EncryptAction::new(ring, domain).map(Action::Encrypt))?
+        }
+        "encrypt_deterministic" => {
+            let ring = ring(d)?;
+            built(
+                d,
+                EncryptDeterministicAction::new(ring, domain).map(Action::EncryptDeterministic),
+            )?
+        }
+        "fpe" => {
+            let ring = ring(d)?;
+            let spec = fpe_spec(d)?;
+            built(
+                d,
+                FpeAction::new(ring, domain, spec, key_id, FpeMode::Encrypt).map(Action::Fpe),
+            )?
+        }
+        "reveal" if fpe_reveal => {
+            let ring = ring(d)?;
+            let spec = fpe_spec(d)?;
+            built(
+                d,
+                FpeAction::new(ring, domain, spec, key_id, FpeMode::Reveal).map(Action::Fpe),
+            )?
+        }
+        "reveal" => Action::Reveal(RevealAction::new(ring(d)?, domain)),
+        "hash" => {
+            let Some(preset) = &r.preset else {
+                d.error(
+                    src,
+                    action.span.clone(),
+                    "missing_key",
+                    "`hash` needs `preset = \"meta\"` or `\"google\"`",
+                );
+                return None;
+            };
+            let Some(preset_v) = HashPreset::parse(&preset.value) else {
+                d.error(
+                    src,
+                    preset.span.clone(),
+                    "bad_value",
+                    "`preset` must be \"meta\" or \"google\"",
+                );
+                return None;
+            };
+            let Some(field) = &r.normalize else {
+                d.error(src, action.span.clone(), "missing_key", "`hash` needs `normalize` naming the field kind, e.g. \"email\" or \"phone\"")
+                    .help("one of: email, phone, first_name, last_name, city, state, zip, country, gender, date_of_birth, external_id");
+                return None;
+            };
+            let Some(field_v) = HashField::parse(&field.value) else {
+                d.error(src, field.span.clone(), "bad_value", format!("`{}` is not a field kind `hash` knows", field.value))
+                    .help("one of: email, phone, first_name, last_name, city, state, zip, country, gender, date_of_birth, external_id");
+                return None;
+            };
+            let default_country_code = match &r.default_country_code {
+                Some(c) => match u16::try_from(c.value) {
+                    Ok(v) if (1..=999).contains(&v) => Some(v),
+                    _ => {
+                        d.error(
+                            src,
+                            c.span.clone(),
+                            "bad_value",
+                            "`default_country_code` must be a calling code between 1 and 999",
+                        );
+                        return None;
+                    }
+                },
+                None => None,
+            };
+            built(
+                d,
+                HashAction::new(HashSpec {
+                    preset: preset_v,
+                    field: field_v,
+                    default_country_code,
+                })
+                .map(Action::Hash),
+            )?
+        }
+        "generalize" => {
+            let Some(to) = &r.to else {
+                d.error(
+                    src,
+                    action.span.clone(),
+                    "missing_key",
+                    "`generalize` needs `to`",
+                )
+                .help("one of: ip/24, ip/48, date/year, date/month, postcode/3, age/10");
+                return None;
+            };
+            let Some(to_v) = GeneralizeTo::parse(&to.value) else {
+                d.error(
+                    src,
+                    to.span.clone(),
+                    "bad_value",
+                    format!(
+                        "`to = \"{}\"` is not a generalisation piigate knows",
+                        to.value
+                    ),
+                )
+                .help("one of: ip/24, ip/48, date/year, date/month, postcode/3, age/10");
+                return None;
+            };
+            Action::Generalize(GeneralizeAction { to: to_v })
         }
         "mask" => {
             let keep_last = r
@@ -983,18 +1567,6 @@ fn compile_action(
                 .as_ref()
                 .map_or_else(|| "[REDACTED]".into(), |v| v.value.clone().into_boxed_str()),
         }),
-        "reveal" => {
-            let Some(ring) = &keys.ring else {
-                d.error(
-                    src,
-                    action.span.clone(),
-                    "no_keyring",
-                    format!("action `reveal` needs a keyring, but {}", keys.missing),
-                );
-                return None;
-            };
-            Action::Reveal(opener(ring, domain))
-        }
         _ => unreachable!("every accepted action name is handled above"),
     })
 }

@@ -34,12 +34,31 @@ pub struct Config {
     pub server: Server,
     /// The operations listener, if configured.
     pub admin: Option<Admin>,
+    /// The HTTPS_PROXY listener, if configured.
+    pub forward_proxy: Option<ForwardProxy>,
     /// Global limits (routes may tighten `max_body_bytes`).
     pub limits: Limits,
     /// Routes, in file order.
     pub routes: Vec<Arc<Route>>,
     /// Ids of the keys in the keyring with their status (for metrics and logs; never material).
     pub key_ids: Vec<(String, &'static str)>,
+    /// `[store]`, compiled.
+    pub store: StoreSettings,
+    /// Where the audit log lives.
+    pub audit_path: PathBuf,
+}
+
+/// `[store]`, compiled.
+#[derive(Debug)]
+pub struct StoreSettings {
+    /// Backend and how to reach it.
+    pub backend: crate::store::StoreConfig,
+    /// Secret cache bounds.
+    pub cache: crate::store::CacheConfig,
+    /// Ledger flush interval.
+    pub ledger_flush: Duration,
+    /// Keys subject ids into store keys; `None` without a keyring.
+    pub keyer: Option<Arc<crate::store::SubjectKeyer>>,
 }
 
 /// `[server]`, compiled.
@@ -60,6 +79,42 @@ pub struct Admin {
     pub listen: SocketAddr,
     /// The env var holding the bearer token.
     pub token_env: String,
+    /// The bearer token, read from `token_env` at load; `None` disables the `/v1` endpoints.
+    pub token: Option<AdminToken>,
+}
+
+/// The admin bearer token: zeroized on drop, never printed, compared in constant time.
+pub struct AdminToken(zeroize::Zeroizing<String>);
+
+impl AdminToken {
+    /// Wraps a token.
+    pub fn new(token: &str) -> Self {
+        Self(zeroize::Zeroizing::new(token.trim().to_owned()))
+    }
+
+    /// Whether `presented` is the token, in time independent of where they differ.
+    pub fn matches(&self, presented: &[u8]) -> bool {
+        use subtle::ConstantTimeEq;
+        // Compare fixed-length digests so the length of the token does not leak either.
+        let a = ring::digest::digest(&ring::digest::SHA256, self.0.as_bytes());
+        let b = ring::digest::digest(&ring::digest::SHA256, presented);
+        a.as_ref().ct_eq(b.as_ref()).into()
+    }
+}
+
+impl std::fmt::Debug for AdminToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AdminToken(<redacted>)")
+    }
+}
+
+/// `[forward_proxy]`, compiled.
+#[derive(Debug)]
+pub struct ForwardProxy {
+    /// Where to listen for `CONNECT` and absolute-form requests.
+    pub listen: SocketAddr,
+    /// The interception CA, minting leaves for the hosts routes name.
+    pub minter: Arc<crate::proxy::mint::Minter>,
 }
 
 /// `[limits]`, compiled.
@@ -98,8 +153,10 @@ pub struct Route {
     pub domain: String,
     /// Why data goes to this recipient (for the disclosure report).
     pub purpose: Purpose,
-    /// Request policy.
+    /// Request policy for JSON and NDJSON bodies.
     pub plan: Plan,
+    /// Request policy for form fields, query parameters and headers.
+    pub fields: crate::policy::FieldPlans,
     /// Response policy (reveal); empty when the route has no response rules.
     pub response_plan: Plan,
     /// Opens every envelope of this route's domain anywhere in a payload (`piigate reveal`,
@@ -107,6 +164,8 @@ pub struct Route {
     pub reveal_plan: Plan,
     /// Largest request body for this route.
     pub max_body_bytes: usize,
+    /// Requests of this route in flight at once.
+    pub max_concurrent_requests: usize,
 }
 
 /// A route's upstream.
@@ -148,7 +207,7 @@ impl Purpose {
 impl Route {
     /// Whether the route rewrites request bodies (and so must be able to parse them).
     pub fn polices_body(&self) -> bool {
-        !self.plan.is_empty()
+        !self.plan.is_empty() || !self.fields.form.is_empty()
     }
 }
 

@@ -177,7 +177,7 @@ impl<'a, 'i> TableReader<'a, 'i> {
         key: &str,
         what: impl Into<String>,
         known: &'static [&'static str],
-    ) -> Option<TableReader<'a, 'i>> {
+    ) -> Option<Self> {
         let v = self.get(key)?;
         match v.get_ref() {
             DeValue::Table(t) => Some(TableReader::new(self.src, t, v.span(), what, known)),
@@ -195,7 +195,7 @@ impl<'a, 'i> TableReader<'a, 'i> {
         key: &str,
         what: &str,
         known: &'static [&'static str],
-    ) -> Vec<TableReader<'a, 'i>> {
+    ) -> Vec<Self> {
         let Some(v) = self.get(key) else {
             return Vec::new();
         };

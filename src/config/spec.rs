@@ -22,6 +22,8 @@ pub struct ConfigSpec {
     pub keys: KeysSpec,
     /// `[store]`: subject secrets, ledger.
     pub store: Option<StoreSpec>,
+    /// `[audit]`: the audit log.
+    pub audit: Option<AuditSpec>,
     /// `[limits]`: size and time limits.
     pub limits: LimitsSpec,
     /// `[forward_proxy]`: HTTPS_PROXY mode.
@@ -85,6 +87,26 @@ pub struct StoreSpec {
     pub path: Option<At<String>>,
     /// `url_env`: env var with the PostgreSQL URL.
     pub url_env: Option<At<String>>,
+    /// `ca`: PEM CA that signs the PostgreSQL server certificate (TLS is always verified).
+    pub ca: Option<At<String>>,
+    /// `max_connections`: PostgreSQL pool size, default 8.
+    pub max_connections: Option<At<u64>>,
+    /// `cache_capacity`: subjects whose secrets are cached, default 100 000.
+    pub cache_capacity: Option<At<u64>>,
+    /// `cache_ttl_secs`: how long a cached secret is used; the bound on how late another
+    /// replica's erasure is honoured here. Default 30.
+    pub cache_ttl_secs: Option<At<u64>>,
+    /// `ledger_flush_secs`: how often the disclosure ledger is written, default 10.
+    pub ledger_flush_secs: Option<At<u64>>,
+    /// `subject_key_id`: the master key that keys subject ids; must never change.
+    pub subject_key_id: Option<At<String>>,
+}
+
+/// `[audit]`.
+#[derive(Debug)]
+pub struct AuditSpec {
+    /// `path`: the hash-chained audit log, default `piigate-audit.jsonl` beside the config.
+    pub path: Option<At<String>>,
 }
 
 /// `[limits]`.
@@ -148,6 +170,8 @@ pub struct RouteSpec {
     pub purpose: Option<At<String>>,
     /// `max_body_bytes`: overrides `[limits]` for this route.
     pub max_body_bytes: Option<At<u64>>,
+    /// `max_concurrent_requests`: in flight at once; beyond it 503 + `Retry-After`. Default 1024.
+    pub max_concurrent_requests: Option<At<u64>>,
     /// `[[routes.rules]]`: request rewriting.
     pub rules: Vec<RuleSpec>,
     /// `[[routes.response_rules]]`: response rewriting (reveal).
@@ -179,6 +203,12 @@ pub struct RuleSpec {
     pub alphabet: Option<At<String>>,
     /// `luhn`: fpe option.
     pub luhn: Option<At<bool>>,
+    /// `key_id`: tokenize/fpe option, pins a master key (rotation overlap).
+    pub key_id: Option<At<String>>,
+    /// `min_length`: fpe option, the shortest value the field carries.
+    pub min_length: Option<At<u64>>,
+    /// `default_country_code`: hash option for phones written without one.
+    pub default_country_code: Option<At<u64>>,
 }
 
 const TOP: &[&str] = &[
@@ -186,6 +216,7 @@ const TOP: &[&str] = &[
     "admin",
     "keys",
     "store",
+    "audit",
     "limits",
     "forward_proxy",
     "routes",
@@ -194,7 +225,18 @@ const SERVER: &[&str] = &["listen", "tls", "workers"];
 const TLS: &[&str] = &["cert", "key", "client_ca"];
 const ADMIN: &[&str] = &["listen", "token_env"];
 const KEYS: &[&str] = &["file", "env"];
-const STORE: &[&str] = &["kind", "path", "url_env"];
+const STORE: &[&str] = &[
+    "kind",
+    "path",
+    "url_env",
+    "ca",
+    "max_connections",
+    "cache_capacity",
+    "cache_ttl_secs",
+    "ledger_flush_secs",
+    "subject_key_id",
+];
+const AUDIT: &[&str] = &["path"];
 const LIMITS: &[&str] = &[
     "max_body_bytes",
     "max_decoded_bytes",
@@ -218,6 +260,7 @@ const ROUTE: &[&str] = &[
     "on_opt_out",
     "purpose",
     "max_body_bytes",
+    "max_concurrent_requests",
     "rules",
     "response_rules",
 ];
@@ -232,6 +275,9 @@ const RULE: &[&str] = &[
     "prefix",
     "alphabet",
     "luhn",
+    "key_id",
+    "min_length",
+    "default_country_code",
 ];
 
 /// Parses `src` into a spec, recording every problem in `d`.
@@ -291,6 +337,19 @@ pub fn read(src: Source<'_>, d: &mut Diagnostics) -> ConfigSpec {
             kind: t.string(d, "kind"),
             path: t.string(d, "path"),
             url_env: t.string(d, "url_env"),
+            ca: t.string(d, "ca"),
+            max_connections: t.uint(d, "max_connections"),
+            cache_capacity: t.uint(d, "cache_capacity"),
+            cache_ttl_secs: t.uint(d, "cache_ttl_secs"),
+            ledger_flush_secs: t.uint(d, "ledger_flush_secs"),
+            subject_key_id: t.string(d, "subject_key_id"),
+        };
+        t.finish(d);
+        s
+    });
+    spec.audit = top.table(d, "audit", "[audit]", AUDIT).map(|t| {
+        let s = AuditSpec {
+            path: t.string(d, "path"),
         };
         t.finish(d);
         s
@@ -338,6 +397,7 @@ pub fn read(src: Source<'_>, d: &mut Diagnostics) -> ConfigSpec {
             on_opt_out: r.string(d, "on_opt_out"),
             purpose: r.string(d, "purpose"),
             max_body_bytes: r.uint(d, "max_body_bytes"),
+            max_concurrent_requests: r.uint(d, "max_concurrent_requests"),
             rules: read_rules(&r, d, "rules"),
             response_rules: read_rules(&r, d, "response_rules"),
         };
@@ -374,6 +434,9 @@ fn read_rules(route: &TableReader<'_, '_>, d: &mut Diagnostics, key: &str) -> Ve
                 prefix: t.string(d, "prefix"),
                 alphabet: t.string(d, "alphabet"),
                 luhn: t.boolean(d, "luhn"),
+                key_id: t.string(d, "key_id"),
+                min_length: t.uint(d, "min_length"),
+                default_country_code: t.uint(d, "default_country_code"),
             };
             t.finish(d);
             rule

@@ -4,6 +4,9 @@
 //! pge1.<kid>.<base64url(nonce[24] ‖ ciphertext ‖ tag[16])>
 //! ```
 //!
+//! [`EnvelopeOpener`] also opens the deterministic `pgd1.` envelopes of
+//! `encrypt_deterministic` (see [`super::siv`]), so one reveal path serves both kinds.
+//!
 //! `pge1` is the format (XAES-256-GCM, random nonce); `kid` is the master key id, so rotation
 //! works (seal with the primary key, open with any non-retired key). The associated data binds
 //! the format, the key id, the pseudonymisation domain and the field name, so an envelope copied
@@ -13,9 +16,10 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
+use super::siv::{self, DET_PREFIX, SivKey};
 use super::xaes::{NONCE_LEN, TAG_LEN, XaesKey};
 use super::{CryptoError, NonceSource};
-use crate::keys::{KeyId, SecretKey};
+use crate::keys::{KeyId, Keyring, Purpose, SecretKey, derive};
 
 /// Envelope prefix for format 1.
 pub const PREFIX: &str = "pge1.";
@@ -36,20 +40,47 @@ pub struct EnvelopeSealer {
     key: XaesKey,
 }
 
-/// Opens envelopes under any of several keys (the primary and the active ones).
+/// Opens envelopes of both kinds (`pge1` and `pgd1`) under any of several keys (the primary
+/// and the active ones; never retired ones).
 #[derive(Debug, Default)]
 pub struct EnvelopeOpener {
     keys: Vec<(KeyId, XaesKey)>,
+    det: Vec<(KeyId, SivKey)>,
 }
 
-fn write_aad(kid: &str, aad: Aad<'_>, buf: &mut Vec<u8>) {
+/// Which kind of envelope a text is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EnvelopeKind {
+    /// `pge1.`: XAES-256-GCM, random nonce (`encrypt`).
+    Randomized,
+    /// `pgd1.`: AES-256-GCM-SIV, deterministic (`encrypt_deterministic`).
+    Deterministic,
+}
+
+/// The associated data: `format ‖ kid ‖ 0x00 ‖ be64(len(domain)) ‖ domain ‖ field`.
+///
+/// The kid alphabet has no NUL, the domain is length-prefixed and the field comes last, so the
+/// encoding is injective. The bytes for `pge1` are unchanged since the first release: every
+/// envelope ever issued still opens.
+pub(crate) fn write_aad(prefix: &str, kid: &str, aad: Aad<'_>, buf: &mut Vec<u8>) {
     buf.clear();
-    buf.extend_from_slice(PREFIX.as_bytes());
+    buf.extend_from_slice(prefix.as_bytes());
     buf.extend_from_slice(kid.as_bytes());
     buf.push(0);
     buf.extend_from_slice(&(aad.domain.len() as u64).to_be_bytes());
     buf.extend_from_slice(aad.domain.as_bytes());
     buf.extend_from_slice(aad.field.as_bytes());
+}
+
+/// Appends unpadded base64url of `raw` to `out` without a temporary allocation.
+pub(crate) fn push_b64(raw: &[u8], out: &mut Vec<u8>) {
+    let start = out.len();
+    // Unpadded base64 of n bytes is ceil(4n/3) characters.
+    out.resize(start + (raw.len() * 4).div_ceil(3), 0);
+    let n = URL_SAFE_NO_PAD
+        .encode_slice(raw, &mut out[start..])
+        .expect("output sized for unpadded base64");
+    out.truncate(start + n);
 }
 
 impl EnvelopeSealer {
@@ -80,7 +111,7 @@ impl EnvelopeSealer {
     ) -> Result<(), CryptoError> {
         let mut nonce = [0u8; NONCE_LEN];
         nonces.fill(&mut nonce)?;
-        write_aad(self.kid.as_str(), aad, scratch);
+        write_aad(PREFIX, self.kid.as_str(), aad, scratch);
         let aad_len = scratch.len();
         scratch.extend_from_slice(&nonce);
         scratch.extend_from_slice(plaintext);
@@ -92,16 +123,7 @@ impl EnvelopeSealer {
         out.extend_from_slice(PREFIX.as_bytes());
         out.extend_from_slice(self.kid.as_str().as_bytes());
         out.push(b'.');
-        let start = out.len();
-        let raw = &scratch[aad_len..];
-        out.resize(
-            start + base64::encoded_len(raw.len(), false).unwrap_or(0),
-            0,
-        );
-        let n = URL_SAFE_NO_PAD
-            .encode_slice(raw, &mut out[start..])
-            .expect("output sized by encoded_len");
-        out.truncate(start + n);
+        push_b64(&scratch[aad_len..], out);
         Ok(())
     }
 }
@@ -112,14 +134,47 @@ impl EnvelopeOpener {
         Self::default()
     }
 
-    /// Adds a key that may open envelopes naming `kid`.
+    /// An opener for every non-retired key of `keyring` in `domain`, for both envelope kinds.
+    /// Derives the working keys now (config time), never per value.
+    pub fn for_domain(keyring: &Keyring, domain: &str) -> Self {
+        let mut opener = Self::new();
+        for k in keyring.decrypting() {
+            opener.add(
+                k.id().clone(),
+                &derive::derive(k.secret(), Purpose::Aead, domain),
+            );
+            opener.add_deterministic(
+                k.id().clone(),
+                &derive::derive(k.secret(), Purpose::Siv, domain),
+            );
+        }
+        opener
+    }
+
+    /// Adds a key (the `aead` working key) that may open `pge1` envelopes naming `kid`.
     pub fn add(&mut self, kid: KeyId, working: &SecretKey) {
         self.keys.push((kid, XaesKey::new(working)));
     }
 
-    /// Whether `text` has the envelope shape (cheap check before [`Self::open`]).
+    /// Adds a key (the `siv` working key) that may open `pgd1` envelopes naming `kid`.
+    pub fn add_deterministic(&mut self, kid: KeyId, working: &SecretKey) {
+        self.det.push((kid, SivKey::new(working)));
+    }
+
+    /// Whether `text` has an envelope shape of either kind (cheap check before [`Self::open`]).
     pub fn looks_like_envelope(text: &[u8]) -> bool {
-        text.starts_with(PREFIX.as_bytes())
+        Self::kind(text).is_some()
+    }
+
+    /// The kind of envelope `text` claims to be, by prefix.
+    pub fn kind(text: &[u8]) -> Option<EnvelopeKind> {
+        if text.starts_with(PREFIX.as_bytes()) {
+            Some(EnvelopeKind::Randomized)
+        } else if text.starts_with(DET_PREFIX.as_bytes()) {
+            Some(EnvelopeKind::Deterministic)
+        } else {
+            None
+        }
     }
 
     /// Decrypts an envelope, appending the plaintext to `out`.
@@ -134,6 +189,16 @@ impl EnvelopeOpener {
         scratch: &mut Vec<u8>,
         out: &mut Vec<u8>,
     ) -> Result<(), CryptoError> {
+        if let Some(rest) = envelope.strip_prefix(DET_PREFIX) {
+            let (kid, body) = rest.split_once('.').ok_or(CryptoError::NotAnEnvelope)?;
+            let key = self
+                .det
+                .iter()
+                .find(|(k, _)| k.as_str() == kid)
+                .map(|(_, key)| key)
+                .ok_or(CryptoError::UnknownKey)?;
+            return siv::open_body(key, kid, body, aad, scratch, out);
+        }
         let rest = envelope
             .strip_prefix(PREFIX)
             .ok_or(CryptoError::NotAnEnvelope)?;
@@ -144,7 +209,7 @@ impl EnvelopeOpener {
             .find(|(k, _)| k.as_str() == kid)
             .map(|(_, key)| key)
             .ok_or(CryptoError::UnknownKey)?;
-        write_aad(kid, aad, scratch);
+        write_aad(PREFIX, kid, aad, scratch);
         let aad_len = scratch.len();
         URL_SAFE_NO_PAD
             .decode_vec(body, scratch)

@@ -7,12 +7,16 @@
 //! make them are private types built from [`crate::keys::SecretKey`].
 
 pub mod envelope;
+pub mod ff1;
 pub mod nonce;
+pub mod siv;
 pub mod token;
 pub mod xaes;
 
-pub use envelope::{Aad, EnvelopeOpener, EnvelopeSealer};
+pub use envelope::{Aad, EnvelopeKind, EnvelopeOpener, EnvelopeSealer};
+pub use ff1::{Ff1Error, Ff1Key};
 pub use nonce::{NonceSource, OsNonces};
+pub use siv::{DetSealer, SivKey};
 pub use token::TokenKey;
 
 /// Why a cryptographic operation failed. Deliberately uninformative: an authentication failure

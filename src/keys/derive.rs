@@ -47,7 +47,7 @@ pub fn derive(master: &SecretKey, purpose: Purpose, domain: &str) -> SecretKey {
     derive_with_context(master, purpose, domain.as_bytes())
 }
 
-/// As [`derive`], with arbitrary bytes as the context (used for per-period token keys, where
+/// As [`derive()`], with arbitrary bytes as the context (used for per-period token keys, where
 /// the context is `domain ‖ 0x00 ‖ period`).
 pub fn derive_with_context(master: &SecretKey, purpose: Purpose, context: &[u8]) -> SecretKey {
     let hk = Hkdf::<Sha256>::new(Some(SALT), master.expose());

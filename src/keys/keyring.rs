@@ -327,8 +327,12 @@ fn decode_secret(text: &str) -> Option<SecretKey> {
 
 /// 1-based line and column (in characters) of byte offset `at`.
 pub(crate) fn line_col(text: &str, at: usize) -> (usize, usize) {
-    let at = at.min(text.len());
-    let before = &text[..text.floor_char_boundary(at)];
+    // `str::floor_char_boundary` is newer than our MSRV (1.85); walk back by hand.
+    let mut at = at.min(text.len());
+    while !text.is_char_boundary(at) {
+        at -= 1;
+    }
+    let before = &text[..at];
     let line = before.matches('\n').count() + 1;
     let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
     (line, col)

@@ -8,15 +8,32 @@
 //! escaping, percent-encoding), so the same action serves JSON, forms, query strings and
 //! headers. Selected numbers and booleans therefore come out as strings.
 
-use crate::crypto::{Aad, CryptoError, EnvelopeOpener, EnvelopeSealer, NonceSource, TokenKey};
+use crate::crypto::{
+    Aad, CryptoError, DetSealer, EnvelopeOpener, EnvelopeSealer, NonceSource, TokenKey,
+};
+use crate::keys::{KeyStatus, Keyring, MasterKey, Purpose, derive};
+use crate::policy::transform::fpe::{FpeCipher, FpeConfigError, FpeError, FpeSpec};
+use crate::policy::transform::generalize::GeneralizeTo;
+use crate::policy::transform::hash::{self, HashConfigError, HashSpec};
 
 /// What to do with a selected value. Variants in alphabetical order.
+// Actions are built once per rule at config load and only borrowed afterwards, so the size
+// difference between variants costs nothing on the request path.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub enum Action {
     /// Remove the member (or array element) entirely; the document stays valid.
     Drop,
     /// Replace with an AES-256-GCM envelope the owner can reveal.
     Encrypt(EncryptAction),
+    /// Replace with a deterministic AES-256-GCM-SIV envelope (`pgd1.`) the owner can reveal.
+    EncryptDeterministic(EncryptDeterministicAction),
+    /// FF1 format-preserving encryption (or, in reveal mode, its inverse).
+    Fpe(FpeAction),
+    /// Replace with a coarser value (IP prefix, year, postcode prefix, age band).
+    Generalize(GeneralizeAction),
+    /// Replace with the hex SHA-256 of the destination-normalised value.
+    Hash(HashAction),
     /// Replace letters and digits with `*`, keeping the last few and all punctuation.
     Mask(MaskAction),
     /// Replace with a fixed string.
@@ -34,6 +51,14 @@ pub enum ActionKind {
     Drop,
     /// [`Action::Encrypt`]
     Encrypt,
+    /// [`Action::EncryptDeterministic`]
+    EncryptDeterministic,
+    /// [`Action::Fpe`]
+    Fpe,
+    /// [`Action::Generalize`]
+    Generalize,
+    /// [`Action::Hash`]
+    Hash,
     /// [`Action::Mask`]
     Mask,
     /// [`Action::Redact`]
@@ -65,6 +90,51 @@ pub struct EncryptAction {
     pub domain: Box<str>,
 }
 
+/// `encrypt_deterministic`: a `pgd1.` envelope bound to the domain and the field name. Equal
+/// values in the same domain and field give equal envelopes.
+#[derive(Debug)]
+pub struct EncryptDeterministicAction {
+    /// Sealer for the primary key's `siv` working key in this domain.
+    pub sealer: DetSealer,
+    /// The pseudonymisation domain (bound into the associated data).
+    pub domain: Box<str>,
+}
+
+/// Which way `fpe` runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FpeMode {
+    /// Request path: encrypt.
+    Encrypt,
+    /// Owner's reveal path: decrypt (a response rule, the admin API or `piigate reveal`).
+    Reveal,
+}
+
+/// `fpe`: FF1 over the value's numerals, separators and the last `keep_last` kept.
+#[derive(Debug)]
+pub struct FpeAction {
+    /// FF1 key (derived for the chosen master key and this domain) and options.
+    pub cipher: FpeCipher,
+    /// The pseudonymisation domain (bound into the tweak).
+    pub domain: Box<str>,
+    /// Encrypt or reveal.
+    pub mode: FpeMode,
+}
+
+/// `generalize`: a coarser value; unparseable values are dropped.
+#[derive(Debug, Clone, Copy)]
+pub struct GeneralizeAction {
+    /// The generalisation.
+    pub to: GeneralizeTo,
+}
+
+/// `hash`: SHA-256 (lowercase hex) of the value normalised as the destination requires;
+/// values that do not normalise are dropped.
+#[derive(Debug, Clone, Copy)]
+pub struct HashAction {
+    /// Preset, field kind and phone default.
+    pub spec: HashSpec,
+}
+
 /// `mask`: keep the last `keep_last` letters/digits, star the others.
 #[derive(Debug, Clone)]
 pub struct MaskAction {
@@ -80,10 +150,11 @@ pub struct RedactAction {
     pub replacement: Box<str>,
 }
 
-/// `reveal`: decrypt envelopes on the response path.
+/// `reveal`: decrypt envelopes (`pge1.` and `pgd1.`) on the response path.
 #[derive(Debug)]
 pub struct RevealAction {
-    /// Opener holding every non-retired key's working key for the domain.
+    /// Opener holding every non-retired key's working keys for the domain (build it with
+    /// [`EnvelopeOpener::for_domain`] so both envelope kinds open).
     pub opener: EnvelopeOpener,
     /// The pseudonymisation domain the envelopes were sealed in.
     pub domain: Box<str>,
@@ -136,12 +207,45 @@ pub enum Applied {
     Replaced,
 }
 
-/// Why an action failed. Never carries the value.
+/// Why an action failed. Never carries the value. The request must be rejected (fail closed):
+/// the clear value is never forwarded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum ActionError {
     /// A cryptographic operation failed.
     #[error("crypto: {0}")]
     Crypto(#[from] CryptoError),
+    /// `fpe`: the value has too few characters to encrypt securely (FF1 needs a domain of at
+    /// least 10^6 values, NIST SP 800-38G Rev. 1).
+    #[error("value too short for format-preserving encryption")]
+    FpeTooShort,
+    /// `fpe`: the value has a character outside the alphabet and separators, too many
+    /// characters, or fails the Luhn check with `luhn = true`.
+    #[error("value does not fit the format-preserving encryption alphabet")]
+    FpeInvalidValue,
+}
+
+/// Why an action could not be built from config. Messages say how to fix it and never contain
+/// key material.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BuildError {
+    /// The action seals new data but no key is primary.
+    #[error(
+        "the keyring has no key with status = \"primary\"; mark one key primary to encrypt or \
+         tokenize"
+    )]
+    NoPrimaryKey,
+    /// `key_id` names a key the keyring does not hold.
+    #[error("key id `{0}` is not in the keyring")]
+    UnknownKey(String),
+    /// `key_id` names a retired key.
+    #[error("key `{0}` is retired; retired keys are refused for every operation")]
+    RetiredKey(String),
+    /// Bad `fpe` options.
+    #[error("fpe: {0}")]
+    Fpe(#[from] FpeConfigError),
+    /// Bad `hash` options.
+    #[error("hash: {0}")]
+    Hash(#[from] HashConfigError),
 }
 
 /// Per-request state for applying actions: randomness, scratch space and counts.
@@ -166,11 +270,15 @@ pub struct ActionCounts(pub [u32; ActionKind::COUNT]);
 
 impl ActionKind {
     /// Number of kinds.
-    pub const COUNT: usize = 6;
+    pub const COUNT: usize = 10;
     /// Every kind, in index order.
     pub const ALL: [Self; Self::COUNT] = [
         Self::Drop,
         Self::Encrypt,
+        Self::EncryptDeterministic,
+        Self::Fpe,
+        Self::Generalize,
+        Self::Hash,
         Self::Mask,
         Self::Redact,
         Self::Reveal,
@@ -182,6 +290,10 @@ impl ActionKind {
         match self {
             Self::Drop => "drop",
             Self::Encrypt => "encrypt",
+            Self::EncryptDeterministic => "encrypt_deterministic",
+            Self::Fpe => "fpe",
+            Self::Generalize => "generalize",
+            Self::Hash => "hash",
             Self::Mask => "mask",
             Self::Redact => "redact",
             Self::Reveal => "reveal",
@@ -229,6 +341,133 @@ impl<'a> ApplyCx<'a> {
     }
 }
 
+// === constructors (config time: every key is derived here, never per value) ===
+
+/// The key that seals new data: `key_id` if given (it must not be retired), else the primary.
+fn sealing_key<'k>(
+    keyring: &'k Keyring,
+    key_id: Option<&str>,
+) -> Result<&'k MasterKey, BuildError> {
+    match key_id {
+        None => keyring.primary().ok_or(BuildError::NoPrimaryKey),
+        Some(id) => {
+            let k = keyring
+                .get(id)
+                .ok_or_else(|| BuildError::UnknownKey(id.to_owned()))?;
+            if k.status() == KeyStatus::Retired {
+                return Err(BuildError::RetiredKey(id.to_owned()));
+            }
+            Ok(k)
+        }
+    }
+}
+
+impl TokenizeAction {
+    /// Tokenizes in `domain` with the primary key, or with `key_id` during a rotation overlap
+    /// (keep issuing the old tokens until recipients have re-keyed their joins).
+    ///
+    /// # Errors
+    /// [`BuildError::NoPrimaryKey`], [`BuildError::UnknownKey`], [`BuildError::RetiredKey`].
+    pub fn new(
+        keyring: &Keyring,
+        domain: &str,
+        normalize: Normalize,
+        prefix: &str,
+        key_id: Option<&str>,
+    ) -> Result<Self, BuildError> {
+        let k = sealing_key(keyring, key_id)?;
+        Ok(Self {
+            key: TokenKey::new(
+                k.id().clone(),
+                &derive::derive(k.secret(), Purpose::Token, domain),
+            ),
+            normalize,
+            prefix: prefix.into(),
+        })
+    }
+}
+
+impl EncryptAction {
+    /// Seals with the primary key's `aead` working key for `domain`.
+    ///
+    /// # Errors
+    /// [`BuildError::NoPrimaryKey`].
+    pub fn new(keyring: &Keyring, domain: &str) -> Result<Self, BuildError> {
+        let k = sealing_key(keyring, None)?;
+        Ok(Self {
+            sealer: EnvelopeSealer::new(
+                k.id().clone(),
+                &derive::derive(k.secret(), Purpose::Aead, domain),
+            ),
+            domain: domain.into(),
+        })
+    }
+}
+
+impl EncryptDeterministicAction {
+    /// Seals with the primary key's `siv` working key for `domain`.
+    ///
+    /// # Errors
+    /// [`BuildError::NoPrimaryKey`].
+    pub fn new(keyring: &Keyring, domain: &str) -> Result<Self, BuildError> {
+        let k = sealing_key(keyring, None)?;
+        Ok(Self {
+            sealer: DetSealer::new(
+                k.id().clone(),
+                &derive::derive(k.secret(), Purpose::Siv, domain),
+            ),
+            domain: domain.into(),
+        })
+    }
+}
+
+impl RevealAction {
+    /// Opens `pge1` and `pgd1` envelopes of `domain` under every non-retired key.
+    pub fn new(keyring: &Keyring, domain: &str) -> Self {
+        Self {
+            opener: EnvelopeOpener::for_domain(keyring, domain),
+            domain: domain.into(),
+        }
+    }
+}
+
+impl FpeAction {
+    /// FF1 in `domain` with the `ff1` working key of `key_id` (default: the primary key).
+    ///
+    /// FPE output cannot name its key, so the reveal side must use the same key: pin `key_id`
+    /// on both rules before rotating the primary.
+    ///
+    /// # Errors
+    /// [`BuildError::Fpe`] for an option set [`FpeSpec::validate`] refuses, and the key errors.
+    pub fn new(
+        keyring: &Keyring,
+        domain: &str,
+        spec: FpeSpec,
+        key_id: Option<&str>,
+        mode: FpeMode,
+    ) -> Result<Self, BuildError> {
+        spec.validate()?;
+        let k = sealing_key(keyring, key_id)?;
+        let cipher = FpeCipher::new(&derive::derive(k.secret(), Purpose::Ff1, domain), spec)?;
+        Ok(Self {
+            cipher,
+            domain: domain.into(),
+            mode,
+        })
+    }
+}
+
+impl HashAction {
+    /// Validates and wraps the options.
+    ///
+    /// # Errors
+    /// [`BuildError::Hash`] for an option set [`HashSpec::validate`] refuses.
+    pub fn new(spec: HashSpec) -> Result<Self, BuildError> {
+        spec.validate()?;
+        Ok(Self { spec })
+    }
+}
+
 // === impl Action ===
 
 impl Action {
@@ -237,6 +476,10 @@ impl Action {
         match self {
             Self::Drop => ActionKind::Drop,
             Self::Encrypt(_) => ActionKind::Encrypt,
+            Self::EncryptDeterministic(_) => ActionKind::EncryptDeterministic,
+            Self::Fpe(_) => ActionKind::Fpe,
+            Self::Generalize(_) => ActionKind::Generalize,
+            Self::Hash(_) => ActionKind::Hash,
             Self::Mask(_) => ActionKind::Mask,
             Self::Redact(_) => ActionKind::Redact,
             Self::Reveal(_) => ActionKind::Reveal,
@@ -255,8 +498,14 @@ impl Action {
     ///
     /// Allocation: none once `cx`'s scratch buffers have grown to the largest value.
     ///
+    /// `hash` and `generalize` return [`Applied::Dropped`] for a value they cannot normalise or
+    /// parse; `fpe` returns an error instead (it is reversible, so dropping would lose data the
+    /// owner asked to keep): the caller rejects the request.
+    ///
     /// # Errors
-    /// [`ActionError::Crypto`] if randomness fails while encrypting.
+    /// [`ActionError::Crypto`] if randomness fails while encrypting;
+    /// [`ActionError::FpeTooShort`] / [`ActionError::FpeInvalidValue`] for a value `fpe` cannot
+    /// encrypt.
     pub fn apply(
         &self,
         leaf: &Leaf<'_>,
@@ -273,6 +522,55 @@ impl Action {
                 a.sealer
                     .seal(leaf.text.as_bytes(), aad, cx.nonces, &mut cx.scratch, out)?;
                 Applied::Replaced
+            }
+            Self::EncryptDeterministic(a) => {
+                let aad = Aad {
+                    domain: &a.domain,
+                    field: leaf.field,
+                };
+                a.sealer
+                    .seal(leaf.text.as_bytes(), aad, &mut cx.scratch, out);
+                Applied::Replaced
+            }
+            Self::Fpe(a) => {
+                let res = match a.mode {
+                    FpeMode::Encrypt => a.cipher.encrypt(
+                        leaf.text,
+                        &a.domain,
+                        leaf.field,
+                        &mut cx.scratch,
+                        &mut cx.norm,
+                        out,
+                    ),
+                    FpeMode::Reveal => a.cipher.decrypt(
+                        leaf.text,
+                        &a.domain,
+                        leaf.field,
+                        &mut cx.scratch,
+                        &mut cx.norm,
+                        out,
+                    ),
+                };
+                res.map_err(|e| match e {
+                    FpeError::TooShort => ActionError::FpeTooShort,
+                    FpeError::Invalid => ActionError::FpeInvalidValue,
+                })?;
+                Applied::Replaced
+            }
+            Self::Generalize(a) => {
+                if leaf.kind != LeafKind::Bool && a.to.apply(leaf.text, out) {
+                    Applied::Replaced
+                } else {
+                    Applied::Dropped
+                }
+            }
+            Self::Hash(a) => {
+                if leaf.kind != LeafKind::Bool && a.spec.normalize(leaf.text, &mut cx.norm) {
+                    hash::sha256_hex(&cx.norm, out);
+                    Applied::Replaced
+                } else {
+                    Applied::Dropped
+                }
             }
             Self::Mask(a) => {
                 mask(leaf.text, a.keep_last, out);
@@ -363,6 +661,9 @@ fn mask(text: &str, keep_last: usize, out: &mut Vec<u8>) {
         }
     }
 }
+
+#[cfg(test)]
+mod props;
 
 #[cfg(test)]
 mod tests {

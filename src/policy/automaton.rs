@@ -46,6 +46,9 @@ pub struct Automaton {
     start: StateId,
     /// Distinct names from the selectors, sorted by (length, bytes); column = position.
     names: Vec<Box<[u8]>>,
+    /// [`fingerprint`] of each name: for names up to 16 bytes, equal fingerprints (at equal
+    /// length) mean equal names, so a lookup is two integer compares instead of a `memcmp`.
+    prints: Vec<(u64, u64)>,
     /// `by_len[l]` = range of `names` with length `l`; names longer than the table are absent.
     by_len: Vec<(u32, u32)>,
     /// Distinct indexes from the selectors, sorted; column = `names.len() + 1 + position`.
@@ -95,6 +98,7 @@ impl Automaton {
         Self {
             start: DEAD,
             names: Vec::new(),
+            prints: Vec::new(),
             by_len: Vec::new(),
             indexes: Vec::new(),
             cols: 2,
@@ -225,6 +229,7 @@ impl Automaton {
         Ok(Self {
             start: 1,
             names: names.iter().map(|n| Box::from(n.as_bytes())).collect(),
+            prints: names.iter().map(|n| fingerprint(n.as_bytes())).collect(),
             by_len,
             indexes,
             cols,
@@ -236,7 +241,7 @@ impl Automaton {
     }
 
     /// The state of the document root.
-    #[inline]
+    #[inline(always)]
     pub fn start(&self) -> StateId {
         self.start
     }
@@ -247,20 +252,20 @@ impl Automaton {
     }
 
     /// Whether nothing at or below a node in state `s` can be selected.
-    #[inline]
+    #[inline(always)]
     pub fn is_dead(&self, s: StateId) -> bool {
         s == DEAD
     }
 
     /// The rule that selects a node in state `s`, if any.
-    #[inline]
+    #[inline(always)]
     pub fn accepting(&self, s: StateId) -> Option<RuleId> {
         self.accept.get(s as usize).copied().flatten()
     }
 
     /// Whether the member name matters in state `s`. When it does not,
     /// [`Self::on_other_name`] gives the child state without looking at the key.
-    #[inline]
+    #[inline(always)]
     pub fn name_sensitive(&self, s: StateId) -> bool {
         self.name_sensitive
             .get(s as usize)
@@ -269,7 +274,7 @@ impl Automaton {
     }
 
     /// Whether the array index matters in state `s`.
-    #[inline]
+    #[inline(always)]
     pub fn index_sensitive(&self, s: StateId) -> bool {
         self.index_sensitive
             .get(s as usize)
@@ -277,7 +282,7 @@ impl Automaton {
             .unwrap_or(false)
     }
 
-    #[inline]
+    #[inline(always)]
     fn cell(&self, s: StateId, col: usize) -> StateId {
         self.table
             .get(s as usize * self.cols + col)
@@ -286,20 +291,20 @@ impl Automaton {
     }
 
     /// The state of a member named `name` (decoded UTF-8 bytes) of a node in state `s`.
-    #[inline]
+    #[inline(always)]
     pub fn on_name(&self, s: StateId, name: &[u8]) -> StateId {
         let col = self.name_column(name).unwrap_or(self.names.len());
         self.cell(s, col)
     }
 
     /// The state of a member whose name no selector spells.
-    #[inline]
+    #[inline(always)]
     pub fn on_other_name(&self, s: StateId) -> StateId {
         self.cell(s, self.names.len())
     }
 
     /// The state of element `index` of an array in state `s`.
-    #[inline]
+    #[inline(always)]
     pub fn on_index(&self, s: StateId, index: u64) -> StateId {
         let base = self.names.len() + 1;
         let col = u32::try_from(index)
@@ -310,17 +315,53 @@ impl Automaton {
     }
 
     /// The state of an array element whose index no selector spells.
-    #[inline]
+    #[inline(always)]
     pub fn on_other_index(&self, s: StateId) -> StateId {
         self.cell(s, self.cols - 1)
     }
 
     /// Column of a name spelled in some selector. Bucketed by length first: most keys of a
     /// payload are rejected by one table load and no comparison.
-    #[inline]
+    #[inline(always)]
     fn name_column(&self, name: &[u8]) -> Option<usize> {
         let &(lo, hi) = self.by_len.get(name.len())?;
-        (lo as usize..hi as usize).find(|&i| &*self.names[i] == name)
+        if lo == hi {
+            return None;
+        }
+        let (lo, hi) = (lo as usize, hi as usize);
+        if name.len() <= 16 {
+            let print = fingerprint(name);
+            (lo..hi).find(|&i| self.prints.get(i) == Some(&print))
+        } else {
+            (lo..hi).find(|&i| &*self.names[i] == name)
+        }
+    }
+}
+
+/// Two words that identify a byte string of at most 16 bytes among strings of the same length:
+/// overlapping little-endian loads of its head and tail, so every byte is covered and nothing is
+/// copied. Longer strings get a prefix/suffix print only; callers compare them in full.
+#[inline(always)]
+fn fingerprint(b: &[u8]) -> (u64, u64) {
+    fn load8(b: &[u8], at: usize) -> u64 {
+        b.get(at..at + 8)
+            .and_then(|s| s.first_chunk::<8>())
+            .map_or(0, |c| u64::from_le_bytes(*c))
+    }
+    fn load4(b: &[u8], at: usize) -> u64 {
+        b.get(at..at + 4)
+            .and_then(|s| s.first_chunk::<4>())
+            .map_or(0, |c| u64::from(u32::from_le_bytes(*c)))
+    }
+    let n = b.len();
+    match n {
+        0 => (0, 0),
+        1..=3 => {
+            let w = u64::from(b[0]) | u64::from(b[n / 2]) << 8 | u64::from(b[n - 1]) << 16;
+            (w, 0)
+        }
+        4..=7 => (load4(b, 0) | load4(b, n - 4) << 32, 0),
+        _ => (load8(b, 0), load8(b, n - 8)),
     }
 }
 

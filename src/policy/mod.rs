@@ -6,10 +6,13 @@
 
 pub mod action;
 pub mod automaton;
+pub mod fields;
 pub mod selector;
+pub mod transform;
 
 pub use action::{Action, ActionKind, Applied, ApplyCx, Leaf, LeafKind};
 pub use automaton::{Automaton, RuleId, StateId};
+pub use fields::{FieldPlan, FieldPlans, FieldRule, FieldTarget};
 pub use selector::{JsonPath, SelectorError};
 
 /// One compiled rule: the action applied to whatever its selectors pick.

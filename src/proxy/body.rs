@@ -14,27 +14,24 @@ use crate::error::RejectCode;
 /// How a policed route must parse a body.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
+    /// `application/x-www-form-urlencoded`.
+    Form,
     /// `application/json`, `application/*+json`.
     Json,
+    /// `application/x-ndjson`, `application/ndjson`, `application/jsonl`,
+    /// `application/x-jsonlines`, `application/json-lines`.
+    Ndjson,
     /// `text/plain` or no content type: browsers' `sendBeacon` and `fetch` defaults. The body
     /// is policed as JSON and rejected if it is not.
     SniffedJson,
 }
 
-/// Decides how a policed route parses this body, or why it cannot.
+/// Decides how a policed route parses this body from its content type, or why it cannot.
 ///
 /// # Errors
-/// [`RejectCode::UnsupportedMediaType`] for encodings and types the route cannot police.
+/// [`RejectCode::UnsupportedMediaType`] for types the route cannot police or a charset other
+/// than UTF-8.
 pub fn format(headers: &HeaderMap) -> Result<Format, RejectCode> {
-    for enc in headers.get_all(header::CONTENT_ENCODING) {
-        let ok = enc.to_str().is_ok_and(|v| {
-            v.split(',')
-                .all(|c| c.trim().eq_ignore_ascii_case("identity"))
-        });
-        if !ok {
-            return Err(RejectCode::UnsupportedMediaType);
-        }
-    }
     let Some(ct) = headers.get(header::CONTENT_TYPE) else {
         return Ok(Format::SniffedJson);
     };
@@ -42,12 +39,12 @@ pub fn format(headers: &HeaderMap) -> Result<Format, RejectCode> {
     let mut parts = ct.split(';');
     let essence = parts.next().unwrap_or("").trim().to_ascii_lowercase();
     for p in parts {
-        if let Some((k, v)) = p.split_once('=') {
-            if k.trim().eq_ignore_ascii_case("charset") {
-                let v = v.trim().trim_matches('"');
-                if !v.eq_ignore_ascii_case("utf-8") && !v.eq_ignore_ascii_case("utf8") {
-                    return Err(RejectCode::UnsupportedMediaType);
-                }
+        if let Some((k, v)) = p.split_once('=')
+            && k.trim().eq_ignore_ascii_case("charset")
+        {
+            let v = v.trim().trim_matches('"');
+            if !v.eq_ignore_ascii_case("utf-8") && !v.eq_ignore_ascii_case("utf8") {
+                return Err(RejectCode::UnsupportedMediaType);
             }
         }
     }
@@ -55,9 +52,27 @@ pub fn format(headers: &HeaderMap) -> Result<Format, RejectCode> {
     match (ty, sub) {
         ("application", "json") => Ok(Format::Json),
         ("application", s) if s.ends_with("+json") => Ok(Format::Json),
+        (
+            "application",
+            "x-ndjson" | "ndjson" | "jsonl" | "x-jsonlines" | "json-lines" | "jsonlines",
+        ) => Ok(Format::Ndjson),
+        ("application", "x-www-form-urlencoded") => Ok(Format::Form),
         ("text", "plain") => Ok(Format::SniffedJson),
         _ => Err(RejectCode::UnsupportedMediaType),
     }
+}
+
+/// The content codings of a body, in the order they were applied.
+///
+/// # Errors
+/// [`RejectCode::UnsupportedMediaType`] for a coding piigate cannot decode.
+pub fn codings(headers: &HeaderMap) -> Result<Vec<crate::codec::Coding>, RejectCode> {
+    let mut all = Vec::new();
+    for v in headers.get_all(header::CONTENT_ENCODING) {
+        let v = v.to_str().map_err(|_| RejectCode::UnsupportedMediaType)?;
+        all.extend(crate::codec::parse(v).map_err(|_| RejectCode::UnsupportedMediaType)?);
+    }
+    Ok(all)
 }
 
 /// Rejects early when the declared length is already over the limit.
@@ -108,44 +123,45 @@ mod tests {
         m
     }
 
-    const CASES: &[(Option<&str>, Option<&str>, Result<Format, RejectCode>)] = &[
-        (Some("application/json"), None, Ok(Format::Json)),
+    /// (content-type, expected)
+    type Case = (Option<&'static str>, Result<Format, RejectCode>);
+
+    const CASES: &[Case] = &[
+        (Some("application/json"), Ok(Format::Json)),
+        (Some("Application/JSON; charset=UTF-8"), Ok(Format::Json)),
+        (Some("application/vnd.api+json"), Ok(Format::Json)),
+        (Some("application/x-ndjson"), Ok(Format::Ndjson)),
         (
-            Some("Application/JSON; charset=UTF-8"),
-            None,
-            Ok(Format::Json),
+            Some("application/x-www-form-urlencoded; charset=utf-8"),
+            Ok(Format::Form),
         ),
-        (Some("application/vnd.api+json"), None, Ok(Format::Json)),
         // Browsers' beacon default; still policed as JSON.
-        (
-            Some("text/plain;charset=UTF-8"),
-            None,
-            Ok(Format::SniffedJson),
-        ),
-        (None, None, Ok(Format::SniffedJson)),
+        (Some("text/plain;charset=UTF-8"), Ok(Format::SniffedJson)),
+        (None, Ok(Format::SniffedJson)),
         // A charset we would have to transcode: refuse rather than guess.
         (
             Some("application/json; charset=latin1"),
-            None,
             Err(RejectCode::UnsupportedMediaType),
         ),
         (
-            Some("application/x-www-form-urlencoded"),
-            None,
+            Some("multipart/form-data; boundary=x"),
             Err(RejectCode::UnsupportedMediaType),
         ),
         (
-            Some("application/json"),
-            Some("gzip"),
+            Some("application/octet-stream"),
             Err(RejectCode::UnsupportedMediaType),
         ),
-        (Some("application/json"), Some("identity"), Ok(Format::Json)),
     ];
 
     #[test]
     fn classifies_content_types() {
-        for (ct, ce, want) in CASES {
-            assert_eq!(format(&h(*ct, *ce)), *want, "{ct:?} {ce:?}");
+        for (ct, want) in CASES {
+            assert_eq!(format(&h(*ct, None)), *want, "{ct:?}");
         }
+        assert_eq!(codings(&h(None, Some("gzip, br"))).map(|c| c.len()), Ok(2));
+        assert_eq!(
+            codings(&h(None, Some("compress"))),
+            Err(RejectCode::UnsupportedMediaType)
+        );
     }
 }

@@ -17,6 +17,8 @@ use tracing::{debug, info, warn};
 
 use super::{Current, Generation, service};
 use crate::config::Config;
+use crate::reload::{ReloadSource, Reloader};
+use crate::services::{Services, StartError};
 use crate::telemetry::events::Listening;
 
 /// How long in-flight requests may run after shutdown begins.
@@ -29,7 +31,10 @@ pub struct Gateway {
     current: Current,
     listener: TcpListener,
     admin: Option<TcpListener>,
+    forward: Option<TcpListener>,
     shutdown_tx: watch::Sender<bool>,
+    services: Arc<Services>,
+    reloader: Option<Arc<Reloader>>,
 }
 
 /// Triggers a graceful shutdown of a running [`Gateway`].
@@ -44,23 +49,56 @@ impl ShutdownHandle {
 }
 
 impl Gateway {
-    /// Binds the listeners of `config` (port 0 picks a free port).
+    /// Binds the listeners of `config` (port 0 picks a free port). `source` is the file the
+    /// config came from; with it, SIGHUP and `POST /v1/reload` can reload.
+    ///
+    /// Also opens the process-wide services (store, audit log, ledger flusher).
     ///
     /// # Errors
-    /// When a socket cannot be bound.
-    pub async fn bind(config: Config) -> std::io::Result<Self> {
-        let listener = TcpListener::bind(config.server.listen).await?;
+    /// When a socket cannot be bound or a service cannot be opened.
+    pub async fn bind(config: Config, source: Option<ReloadSource>) -> Result<Self, StartError> {
+        let bind = |what: &'static str| move |source| StartError::Bind { what, source };
+        let listener = TcpListener::bind(config.server.listen)
+            .await
+            .map_err(bind("the proxy listener"))?;
         let admin = match &config.admin {
-            Some(a) => Some(TcpListener::bind(a.listen).await?),
+            Some(a) => Some(
+                TcpListener::bind(a.listen)
+                    .await
+                    .map_err(bind("the admin listener"))?,
+            ),
             None => None,
         };
-        let current = Arc::new(ArcSwap::from_pointee(Generation::new(config)));
+        let forward = match &config.forward_proxy {
+            Some(f) => Some(
+                TcpListener::bind(f.listen)
+                    .await
+                    .map_err(bind("the forward-proxy listener"))?,
+            ),
+            None => None,
+        };
+        let services = Services::start(&config).await?;
+        let current = Arc::new(ArcSwap::from_pointee(Generation::new(
+            config,
+            1,
+            Arc::clone(&services),
+        )));
+        let reloader = source.map(|p| {
+            Arc::new(Reloader::new(
+                p,
+                Arc::clone(&current),
+                Arc::clone(&services),
+            ))
+        });
         let (shutdown_tx, _) = watch::channel(false);
         Ok(Self {
             current,
             listener,
             admin,
+            forward,
             shutdown_tx,
+            services,
+            reloader,
         })
     }
 
@@ -77,9 +115,24 @@ impl Gateway {
         self.admin.as_ref().and_then(|l| l.local_addr().ok())
     }
 
+    /// The forward-proxy listener's address, if configured.
+    pub fn forward_proxy_addr(&self) -> Option<SocketAddr> {
+        self.forward.as_ref().and_then(|l| l.local_addr().ok())
+    }
+
     /// The swappable configuration generation (reload stores a new one here).
     pub fn current(&self) -> Current {
         Arc::clone(&self.current)
+    }
+
+    /// The reloader, when the gateway knows its config file.
+    pub fn reloader(&self) -> Option<Arc<Reloader>> {
+        self.reloader.clone()
+    }
+
+    /// The process-wide services.
+    pub fn services(&self) -> Arc<Services> {
+        Arc::clone(&self.services)
     }
 
     /// A handle that stops the gateway.
@@ -96,7 +149,10 @@ impl Gateway {
             current,
             listener,
             admin,
+            forward,
             shutdown_tx,
+            services,
+            reloader,
         } = self;
         let mut stop = shutdown_tx.subscribe();
         let g = current.load();
@@ -115,7 +171,23 @@ impl Gateway {
                 }
                 .emit();
             }
-            tokio::spawn(crate::proxy::admin_serve(
+            let state = super::admin::AdminState {
+                current: Arc::clone(&current),
+                services: Arc::clone(&services),
+                reloader: reloader.clone(),
+            };
+            tokio::spawn(super::admin::serve(l, state, shutdown_tx.subscribe()))
+        });
+        let forward_task = forward.map(|l| {
+            if let Ok(addr) = l.local_addr() {
+                Listening {
+                    what: "forward_proxy",
+                    addr,
+                    tls: false,
+                }
+                .emit();
+            }
+            tokio::spawn(super::forward::serve(
                 l,
                 Arc::clone(&current),
                 shutdown_tx.subscribe(),
@@ -148,9 +220,12 @@ impl Gateway {
             let _ = stream.set_nodelay(true);
             let current = Arc::clone(&current);
             let watcher = graceful.watcher();
+            let open = services.metrics.open_connections.clone();
             tokio::spawn(async move {
                 let _permit = permit;
+                open.inc();
                 serve_connection(stream, current, watcher).await;
+                open.dec();
             });
         }
         let _ = shutdown_tx.send(true);
@@ -163,9 +238,10 @@ impl Gateway {
             () = graceful.shutdown() => info!("Drained."),
             () = tokio::time::sleep(DRAIN_DEADLINE) => warn!("Drain deadline passed; closing remaining connections."),
         }
-        if let Some(t) = admin_task {
+        for t in [admin_task, forward_task].into_iter().flatten() {
             t.abort();
         }
+        services.stop().await;
         Ok(())
     }
 }
@@ -193,7 +269,9 @@ async fn serve_connection(
     let svc = service_fn(move |req| {
         // Each request takes the generation current at its arrival and keeps it to the end.
         let generation = current.load_full();
-        async move { Ok::<_, Infallible>(service::handle(generation, req).await) }
+        async move {
+            Ok::<_, Infallible>(service::handle(generation, req, service::Mode::Reverse).await)
+        }
     });
     let result = match tls {
         Some(cfg) => {

@@ -10,7 +10,10 @@
 //! request.
 
 pub mod body;
+mod forward;
 mod listener;
+pub mod mint;
+mod police;
 pub mod respond;
 pub mod router;
 mod service;
@@ -24,6 +27,8 @@ use bytes::Bytes;
 pub use listener::{Gateway, ShutdownHandle};
 
 use crate::config::Config;
+use crate::services::Services;
+use crate::telemetry::metrics::RouteMetrics;
 
 /// The error type of bodies crossing the proxy.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -32,27 +37,56 @@ pub type Body = http_body_util::combinators::BoxBody<Bytes, BoxError>;
 
 /// One configuration generation with what was built from it.
 pub struct Generation {
+    /// 1 for the configuration loaded at start, +1 per successful reload.
+    pub number: u64,
     /// The compiled config.
     pub config: Config,
     /// Routes of this config.
     pub router: router::Router,
     /// One upstream client per route, same order as `config.routes`.
     pub clients: Vec<upstream::UpstreamClient>,
+    /// Metric handles per route, same order.
+    pub metrics: Vec<RouteMetrics>,
+    /// Metric handles for requests that match no route.
+    pub unrouted: RouteMetrics,
+    /// Concurrency limit per route, same order.
+    pub permits: Vec<Arc<tokio::sync::Semaphore>>,
+    /// Process-wide services (metrics, store, audit log, ledger); they survive reloads.
+    pub services: Arc<Services>,
 }
 
 impl Generation {
-    /// Builds routers and clients for `config`.
-    pub fn new(config: Config) -> Self {
+    /// Builds routers, clients and metric handles for `config`.
+    pub fn new(config: Config, number: u64, services: Arc<Services>) -> Self {
+        let registry = &services.metrics;
         let router = router::Router::new(config.routes.clone());
         let clients = config
             .routes
             .iter()
             .map(|r| upstream::client(r, &config.limits))
             .collect();
+        let metrics = config
+            .routes
+            .iter()
+            .map(|r| registry.route(&r.name))
+            .collect();
+        let permits = config
+            .routes
+            .iter()
+            .map(|r| Arc::new(tokio::sync::Semaphore::new(r.max_concurrent_requests)))
+            .collect();
+        registry.set_keys(&config.key_ids);
+        let gen_number = i64::try_from(number).unwrap_or(i64::MAX);
+        registry.generation.set(gen_number);
         Self {
+            number,
+            unrouted: registry.route("-"),
             config,
             router,
             clients,
+            metrics,
+            permits,
+            services,
         }
     }
 }
@@ -60,6 +94,7 @@ impl Generation {
 impl std::fmt::Debug for Generation {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Generation")
+            .field("number", &self.number)
             .field("routes", &self.config.routes.len())
             .finish_non_exhaustive()
     }
@@ -69,4 +104,3 @@ impl std::fmt::Debug for Generation {
 pub type Current = Arc<ArcSwap<Generation>>;
 
 mod admin;
-pub(crate) use admin::serve as admin_serve;

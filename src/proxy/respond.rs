@@ -23,6 +23,9 @@ pub fn reject(code: RejectCode) -> Response<Body> {
         HeaderValue::from_static("application/json"),
     );
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    if code == RejectCode::Overloaded {
+        h.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    }
     resp
 }
 

@@ -22,10 +22,10 @@ impl Router {
     pub fn find<'p>(&self, host: Option<&str>, path: &'p str) -> Option<(usize, &'p str)> {
         let mut best: Option<(usize, &'p str, (usize, bool))> = None;
         for (i, r) in self.routes.iter().enumerate() {
-            if let Some(h) = &r.host {
-                if host != Some(h.as_str()) {
-                    continue;
-                }
+            if let Some(h) = &r.host
+                && host != Some(h.as_str())
+            {
+                continue;
             }
             let Some(rest) = strip_prefix(path, &r.path_prefix) else {
                 continue;
@@ -37,6 +37,33 @@ impl Router {
             }
         }
         best.map(|(r, rest, _)| (r, rest))
+    }
+}
+
+impl Router {
+    /// Forward-proxy matching: the route whose `host` is `host`. When several routes share the
+    /// host, the longest `path_prefix` that matches wins, else the first in file order. The
+    /// path is not stripped: a proxied client sends the upstream's own paths.
+    pub fn find_forward<'p>(&self, host: &str, path: &'p str) -> Option<(usize, &'p str)> {
+        let mut first = None;
+        let mut best: Option<(usize, usize)> = None;
+        for (i, r) in self.routes.iter().enumerate() {
+            if r.host.as_deref() != Some(host) {
+                continue;
+            }
+            first.get_or_insert(i);
+            if strip_prefix(path, &r.path_prefix).is_some()
+                && best.is_none_or(|(_, len)| r.path_prefix.len() > len)
+            {
+                best = Some((i, r.path_prefix.len()));
+            }
+        }
+        best.map(|(i, _)| i).or(first).map(|i| (i, path))
+    }
+
+    /// Whether any route names `host` (forward-proxy CONNECT admission).
+    pub fn knows_host(&self, host: &str) -> bool {
+        self.routes.iter().any(|r| r.host.as_deref() == Some(host))
     }
 }
 

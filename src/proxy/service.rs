@@ -6,12 +6,12 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use bytes::Bytes;
 use http::{Method, Request, Response, header};
 use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 
-use super::body::{self, Format};
+use super::body;
+use super::police;
 use super::respond::{full, reject};
 use super::upstream::{prepare, strip_hop_by_hop, upstream_uri};
 use super::{Body, Generation};
@@ -20,29 +20,53 @@ use crate::crypto::OsNonces;
 use crate::error::RejectCode;
 use crate::policy::ApplyCx;
 use crate::policy::action::ActionCounts;
-use crate::rewrite::json::rewrite_json;
-use crate::rewrite::{Limits as RewriteLimits, Outcome, RewriteError};
 use crate::telemetry::events::RequestDone;
 
 /// What one request did, for the log line.
 #[derive(Debug, Default)]
 struct Tally {
     route: Option<Arc<Route>>,
+    index: Option<usize>,
     counts: ActionCounts,
     bytes_in: usize,
     bytes_out: usize,
     reveal_failures: u32,
 }
 
+/// How the request reached the gateway, which decides how it is routed.
+#[derive(Debug, Clone)]
+pub(super) enum Mode {
+    /// An app called the gateway directly: host + path prefix, prefix stripped.
+    Reverse,
+    /// Through the forward proxy: by target host, path kept. `Some` inside a CONNECT tunnel
+    /// (the tunnel's target), `None` for absolute-form requests (the URI names the host).
+    Forward(Option<String>),
+}
+
 /// Handles one request on one configuration generation.
-pub(super) async fn handle(generation: Arc<Generation>, req: Request<Incoming>) -> Response<Body> {
+pub(super) async fn handle(
+    generation: Arc<Generation>,
+    req: Request<Incoming>,
+    mode: Mode,
+) -> Response<Body> {
     let started = Instant::now();
     let method = req.method().clone();
     let mut tally = Tally::default();
-    let (resp, code) = match forward(&generation, req, &mut tally).await {
+    let (resp, code) = match forward(&generation, req, &mode, &mut tally).await {
         Ok(resp) => (resp, None),
         Err(code) => (reject(code), Some(code)),
     };
+    let m = tally
+        .index
+        .and_then(|i| generation.metrics.get(i))
+        .unwrap_or(&generation.unrouted);
+    m.answered(resp.status().as_u16(), code);
+    m.applied(&tally.counts);
+    m.bytes(tally.bytes_in, tally.bytes_out);
+    m.reveal_failed(tally.reveal_failures);
+    if code == Some(RejectCode::Overloaded) {
+        m.overloaded();
+    }
     RequestDone {
         route: tally.route.as_ref().map(|r| r.name.as_str()),
         method: &method,
@@ -61,6 +85,7 @@ pub(super) async fn handle(generation: Arc<Generation>, req: Request<Incoming>) 
 async fn forward(
     g: &Generation,
     req: Request<Incoming>,
+    mode: &Mode,
     tally: &mut Tally,
 ) -> Result<Response<Body>, RejectCode> {
     if req.method() == Method::CONNECT {
@@ -68,49 +93,73 @@ async fn forward(
     }
     let host = super::router::request_host(&req);
     let path = req.uri().path().to_owned();
-    let (index, rest) = g
-        .router
-        .find(host.as_deref(), &path)
-        .ok_or(RejectCode::NoRoute)?;
+    let found = match mode {
+        Mode::Reverse => g.router.find(host.as_deref(), &path),
+        Mode::Forward(tunnel) => match tunnel.as_deref().or(host.as_deref()) {
+            Some(h) if g.router.knows_host(h) => g.router.find_forward(h, &path),
+            _ => return Err(RejectCode::TargetNotAllowed),
+        },
+    };
+    let (index, rest) = found.ok_or(RejectCode::NoRoute)?;
     let route = Arc::clone(&g.config.routes[index]);
     tally.route = Some(Arc::clone(&route));
+    tally.index = Some(index);
+    let metrics = &g.metrics[index];
+    // Beyond the route's concurrency limit: 503 + Retry-After, before reading the body.
+    let Ok(_permit) = Arc::clone(&g.permits[index]).try_acquire_owned() else {
+        return Err(RejectCode::Overloaded);
+    };
+    metrics.in_flight.inc();
+    let _in_flight = InFlight(&metrics.in_flight);
     let client = &g.clients[index];
-    let uri = upstream_uri(&route, rest, req.uri().query()).map_err(|_| RejectCode::NoRoute)?;
-    let (parts, incoming) = req.into_parts();
-
-    let upstream_req = if route.polices_body() {
+    let limits = &g.config.limits;
+    let (mut parts, incoming) = req.into_parts();
+    let raw = if route.polices_body() {
         body::check_declared_length(&parts.headers, route.max_body_bytes)?;
-        let raw = body::collect(
-            incoming,
-            route.max_body_bytes,
-            g.config.limits.request_timeout,
-        )
-        .await?;
+        let raw = body::collect(incoming, route.max_body_bytes, limits.request_timeout).await?;
         tally.bytes_in = raw.len();
-        let to_send = if raw.is_empty() {
-            raw
-        } else {
-            let _format: Format = body::format(&parts.headers)?;
-            police_json(&raw, &route.plan, g.config.limits.max_json_depth, tally)?
-        };
-        tally.bytes_out = to_send.len();
-        let len = to_send.len() as u64;
-        prepare(parts, uri, full(to_send), Some(len))
+        Ok(raw)
     } else {
         body::check_declared_length(&parts.headers, route.max_body_bytes)?;
-        let declared = parts
-            .headers
-            .get(header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
-        let streamed = Limited::new(incoming, route.max_body_bytes).boxed();
-        prepare(parts, uri, streamed, declared)
+        Err(incoming)
     };
+    // Policing is synchronous: everything below runs to completion before a byte goes out.
+    let policing = Instant::now();
+    let upstream_req = {
+        let mut nonces = OsNonces::new();
+        let mut cx = ApplyCx::new(&mut nonces);
+        let new_query = police::query(&route, parts.uri.query(), limits, &mut cx)?;
+        let query = new_query.as_deref().or(parts.uri.query());
+        let uri = upstream_uri(&route, rest, query).map_err(|_| RejectCode::NoRoute)?;
+        police::headers(&route, &mut parts.headers, &mut cx)?;
+        let req = match raw {
+            Ok(raw) => {
+                let to_send = police::body(&route, &parts.headers, raw, limits, &mut cx)?;
+                tally.bytes_out = to_send.len();
+                let len = to_send.len() as u64;
+                prepare(parts, uri, full(to_send), Some(len))
+            }
+            Err(incoming) => {
+                let declared = parts
+                    .headers
+                    .get(header::CONTENT_LENGTH)
+                    .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+                let streamed = Limited::new(incoming, route.max_body_bytes).boxed();
+                prepare(parts, uri, streamed, declared)
+            }
+        };
+        tally.counts = cx.counts;
+        req
+    };
+    metrics
+        .rewrite_seconds
+        .observe(policing.elapsed().as_secs_f64());
+    let upstream_started = Instant::now();
 
-    let sent = tokio::time::timeout(
-        g.config.limits.upstream_timeout,
-        client.request(upstream_req),
-    )
-    .await;
+    let sent = tokio::time::timeout(limits.upstream_timeout, client.request(upstream_req)).await;
+    metrics
+        .upstream_seconds
+        .observe(upstream_started.elapsed().as_secs_f64());
     let resp = match sent {
         Err(_) => return Err(RejectCode::UpstreamTimeout),
         Ok(Err(e)) => return Err(classify_upstream_error(&e)),
@@ -118,64 +167,39 @@ async fn forward(
     };
     let (mut parts, incoming) = resp.into_parts();
     strip_hop_by_hop(&mut parts.headers);
-    if route.response_plan.is_empty() || !is_json_response(&parts.headers) {
+    if route.response_plan.is_empty() || !police::is_json(&parts.headers) {
+        // Streamed back as it comes: status, headers and body exactly as the upstream sent them.
         return Ok(Response::from_parts(
             parts,
             incoming.map_err(Into::into).boxed(),
         ));
     }
-    // Response rules: reveal envelopes before the app sees the body.
-    let raw = body::collect(
-        incoming,
-        g.config.limits.max_decoded_bytes,
-        g.config.limits.upstream_timeout,
-    )
-    .await
-    .map_err(|_| RejectCode::UpstreamFailed)?;
+    let raw = body::collect(incoming, limits.max_decoded_bytes, limits.upstream_timeout)
+        .await
+        .map_err(|_| RejectCode::UpstreamFailed)?;
     let mut nonces = OsNonces::new();
     let mut cx = ApplyCx::new(&mut nonces);
-    let mut out = Vec::new();
-    let limits = RewriteLimits {
-        max_depth: g.config.limits.max_json_depth,
-    };
-    let body = match rewrite_json(&raw, &route.response_plan, &limits, &mut cx, &mut out) {
-        Ok(Outcome::Rewritten) => Bytes::from(out),
-        // A response we cannot parse is passed through: reveal only ever adds cleartext for
-        // our own app, so leaving ciphertext in place leaks nothing.
-        Ok(Outcome::Unchanged) | Err(_) => raw,
-    };
+    let body = police::response(&route, &parts.headers, raw, limits, &mut cx);
     tally.reveal_failures = cx.reveal_failures;
+    tally
+        .counts
+        .0
+        .iter_mut()
+        .zip(cx.counts.0)
+        .for_each(|(a, b)| *a += b);
     parts
         .headers
         .insert(header::CONTENT_LENGTH, body.len().into());
     Ok(Response::from_parts(parts, full(body)))
 }
 
-fn police_json(
-    raw: &Bytes,
-    plan: &crate::policy::Plan,
-    max_depth: usize,
-    tally: &mut Tally,
-) -> Result<Bytes, RejectCode> {
-    let mut nonces = OsNonces::new();
-    let mut cx = ApplyCx::new(&mut nonces);
-    let mut out = Vec::with_capacity(raw.len() + raw.len() / 4);
-    let limits = RewriteLimits { max_depth };
-    let outcome = rewrite_json(raw, plan, &limits, &mut cx, &mut out).map_err(|e| match e {
-        RewriteError::Malformed { .. } => RejectCode::MalformedBody,
-        RewriteError::TooDeep { .. } => RejectCode::NestingTooDeep,
-        RewriteError::Action(_) => RejectCode::Internal,
-    })?;
-    tally.counts = cx.counts;
-    Ok(match outcome {
-        Outcome::Unchanged => raw.clone(),
-        Outcome::Rewritten => Bytes::from(out),
-    })
-}
+/// Decrements the route's in-flight gauge when the request ends, however it ends.
+struct InFlight<'a>(&'a prometheus_client::metrics::gauge::Gauge);
 
-fn is_json_response(headers: &http::HeaderMap) -> bool {
-    headers.get(header::CONTENT_ENCODING).is_none()
-        && matches!(body::format(headers), Ok(Format::Json))
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.dec();
+    }
 }
 
 fn classify_upstream_error(e: &hyper_util::client::legacy::Error) -> RejectCode {

@@ -1,6 +1,8 @@
 //! Sans-io payload rewriting: bytes in, bytes out. No tokio, no hyper, no clock.
 
+pub mod form;
 pub mod json;
+pub mod ndjson;
 
 use crate::policy::action::ActionError;
 

@@ -82,3 +82,15 @@ impl Listening<'_> {
         info!(listener = self.what, addr = %self.addr, tls = self.tls, "Listening.");
     }
 }
+
+/// The forward proxy refused a CONNECT to a host no route names.
+#[derive(Debug)]
+pub struct TunnelRefused;
+
+impl TunnelRefused {
+    /// Writes the line. The target host is not logged: a host can itself identify a person's
+    /// activity, and the count is what operators need.
+    pub fn emit(self) {
+        tracing::warn!(code = "target_not_allowed", "Forward-proxy target refused.");
+    }
+}

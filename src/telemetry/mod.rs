@@ -5,6 +5,7 @@
 //! payload value, a path or a query string (both can carry PII).
 
 pub mod events;
+pub mod metrics;
 
 use tracing_subscriber::EnvFilter;
 

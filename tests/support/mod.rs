@@ -31,10 +31,20 @@ impl Env for NoEnv {
     }
 }
 
+/// An environment with exactly these variables.
+pub struct MapEnv(pub std::collections::HashMap<String, String>);
+
+impl Env for MapEnv {
+    fn var(&self, name: &str) -> Option<String> {
+        self.0.get(name).cloned()
+    }
+}
+
 /// A CA and a server certificate for `localhost` / 127.0.0.1, written to a temp dir.
 pub struct Pki {
     pub dir: tempfile::TempDir,
     pub ca_pem: String,
+    pub ca_key_pem: String,
     pub cert_pem: String,
     pub key_pem: String,
 }
@@ -49,6 +59,7 @@ impl Pki {
             .distinguished_name
             .push(rcgen::DnType::CommonName, "piigate test CA");
         let ca_cert = ca_params.self_signed(&ca_key).expect("ca cert");
+        let ca_key_pem = ca_key.serialize_pem();
         let issuer = Issuer::new(ca_params, ca_key);
         let leaf_key = KeyPair::generate().expect("leaf key");
         let leaf_params =
@@ -60,10 +71,12 @@ impl Pki {
         let pki = Self {
             dir,
             ca_pem: ca_cert.pem(),
+            ca_key_pem,
             cert_pem: leaf.pem(),
             key_pem: leaf_key.serialize_pem(),
         };
         std::fs::write(pki.path("ca.crt"), &pki.ca_pem).expect("write");
+        std::fs::write(pki.path("ca.key"), &pki.ca_key_pem).expect("write");
         std::fs::write(pki.path("server.crt"), &pki.cert_pem).expect("write");
         std::fs::write(pki.path("server.key"), &pki.key_pem).expect("write");
         pki
@@ -120,6 +133,8 @@ pub struct Recorded {
     /// Path and query as received.
     pub uri: String,
     pub version: http::Version,
+    /// `:authority` (HTTP/2) or the `Host` header (HTTP/1.1).
+    pub authority: String,
     pub headers: HeaderMap,
     pub body: Bytes,
 }
@@ -186,6 +201,18 @@ impl Upstream {
                                     .map(|p| p.to_string())
                                     .unwrap_or_default(),
                                 version: parts.version,
+                                authority: parts
+                                    .uri
+                                    .authority()
+                                    .map(ToString::to_string)
+                                    .or_else(|| {
+                                        parts
+                                            .headers
+                                            .get("host")
+                                            .and_then(|h| h.to_str().ok())
+                                            .map(str::to_owned)
+                                    })
+                                    .unwrap_or_default(),
                                 headers: parts.headers,
                                 body: body.clone(),
                             });
@@ -250,6 +277,7 @@ fn json_response(status: u16, body: Bytes) -> Response<Full<Bytes>> {
 pub struct TestGateway {
     pub addr: SocketAddr,
     pub admin: Option<SocketAddr>,
+    pub forward: Option<SocketAddr>,
     pub dir: tempfile::TempDir,
     pub current: piigate::proxy::Current,
     shutdown: ShutdownHandle,
@@ -277,14 +305,32 @@ impl TestGateway {
     /// Loads `config` (see [`write_config`]) and serves it on the listen address it names
     /// (use port 0).
     pub async fn start(config: &str) -> Self {
+        Self::start_with_env(config, &[]).await
+    }
+
+    /// Like [`Self::start`], with these environment variables visible to the loader (and to
+    /// reloads) instead of the process environment.
+    pub async fn start_with_env(config: &str, vars: &[(&str, &str)]) -> Self {
         let (dir, path) = write_config(config);
-        let loaded = match config::load(&path, &NoEnv) {
+        let env = Arc::new(MapEnv(
+            vars.iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
+        ));
+        let loaded = match config::load(&path, env.as_ref()) {
             Ok(l) => l,
             Err(d) => panic!("test config does not load:\n{d}"),
         };
-        let gw = Gateway::bind(loaded.config).await.expect("bind gateway");
+        let source = piigate::reload::ReloadSource {
+            path: path.clone(),
+            env,
+        };
+        let gw = Gateway::bind(loaded.config, Some(source))
+            .await
+            .expect("bind gateway");
         let addr = gw.local_addr().expect("addr");
         let admin = gw.admin_addr();
+        let forward = gw.forward_proxy_addr();
         let current = gw.current();
         let shutdown = gw.shutdown_handle();
         let task = tokio::spawn(async move {
@@ -293,6 +339,7 @@ impl TestGateway {
         Self {
             addr,
             admin,
+            forward,
             dir,
             current,
             shutdown,

@@ -122,6 +122,22 @@ const CASES: &[Case] = &[
     // Indexes above u32 never match a spelled index but do match wildcards.
     (&[("$[*]", 0)], &[I(u64::MAX)], Accept(0)),
     (&[("$[4294967295]", 0)], &[I(4_294_967_296)], Dead),
+    // Name fingerprints cover every byte: same length, one byte different, at each position
+    // class (short, 4..7, 8..16 with overlapping loads, longer than 16 compared in full).
+    (&[("$.abc", 0)], &[N("axc")], Dead),
+    (&[("$.abcde", 0)], &[N("abXde")], Dead),
+    (&[("$['abcdefghijk']", 0)], &[N("abcdefgXijk")], Dead),
+    (&[("$['abcdefghijk']", 0)], &[N("abcdefghijk")], Accept(0)),
+    (
+        &[("$['abcdefghijklmnopqr']", 0)],
+        &[N("abcdefghiXklmnopqr")],
+        Dead,
+    ),
+    (
+        &[("$['abcdefghijklmnopqr']", 0)],
+        &[N("abcdefghijklmnopqr")],
+        Accept(0),
+    ),
     // Non-ASCII and empty names are plain bytes to the automaton.
     (&[("$['é']", 0)], &[N("é")], Accept(0)),
     (&[("$['']", 0)], &[N("")], Accept(0)),

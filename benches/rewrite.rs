@@ -1,0 +1,245 @@
+//! Rewrite engine throughput against its floors, on Segment-shaped payloads (1 KB event,
+//! 16 KB and 1 MB batches).
+//!
+//! Each size is one criterion group with `Throughput::Bytes`, so ratios are read off one run:
+//!
+//! - `memcpy`, `memchr_quotes`: the floors — copying the body, and finding every `"` in it;
+//! - `serde_ignored_any`: serde_json validating into `IgnoredAny` (validation, no DOM);
+//! - `serde_dom_policy`: parse to `Value`, apply the typical policy with the same actions,
+//!   serialise — what a straightforward implementation costs;
+//! - `engine_no_rules`: validate and forward (the route without rules);
+//! - `engine_policy`: the typical policy (tokenize user id and emails, encrypt phone, mask name,
+//!   drop IP, redact address);
+//! - `engine_policy_cheap`: same selectors, every value action a constant `redact`: the scan and
+//!   splice cost without crypto;
+//! - `actions_only`: the typical policy's actions applied to the same leaves with no JSON at all,
+//!   i.e. the crypto the policy asks for. `engine_policy` should be close to
+//!   `engine_no_rules + actions_only`.
+//!
+//! Run: `cargo bench --bench rewrite`; CI smoke: `cargo test --benches`.
+
+#![allow(missing_docs)] // criterion's macros generate undocumented items
+
+use std::hint::black_box;
+
+use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
+use piigate::crypto::OsNonces;
+use piigate::policy::{Action, ApplyCx, Leaf, LeafKind, Plan, RuleId};
+use piigate::rewrite::Limits;
+use piigate::rewrite::json::{reference, rewrite_json};
+use serde::de::IgnoredAny;
+use serde_json::Value;
+
+mod support;
+
+use support::{Kind, TYPICAL};
+
+const LIMITS: Limits = Limits { max_depth: 128 };
+
+fn engine(input: &[u8], plan: &Plan) -> Vec<u8> {
+    let mut nonces = OsNonces::new();
+    let mut cx = ApplyCx::new(&mut nonces);
+    let mut out = Vec::new();
+    rewrite_json(input, plan, &LIMITS, &mut cx, &mut out).expect("valid payload");
+    out
+}
+
+/// The typical policy written against serde_json's DOM, using the same actions.
+struct DomPolicy {
+    tokenize: Action,
+    tokenize_email: Action,
+    encrypt: Action,
+    mask: Action,
+    redact: Action,
+}
+
+fn apply_str(action: &Action, v: &mut Value, field: &str, cx: &mut ApplyCx<'_>, buf: &mut Vec<u8>) {
+    let text = match v {
+        Value::String(s) => std::mem::take(s),
+        Value::Number(n) => n.to_string(),
+        Value::Bool(b) => b.to_string(),
+        _ => return,
+    };
+    buf.clear();
+    let leaf = Leaf {
+        text: &text,
+        kind: LeafKind::String,
+        field,
+    };
+    action.apply(&leaf, cx, buf).expect("action");
+    *v = Value::String(String::from_utf8_lossy(buf).into_owned());
+}
+
+fn apply_all(action: &Action, v: &mut Value, field: &str, cx: &mut ApplyCx<'_>, buf: &mut Vec<u8>) {
+    match v {
+        Value::Object(m) => {
+            for (k, child) in m.iter_mut() {
+                apply_all(action, child, k, cx, buf);
+            }
+        }
+        Value::Array(items) => {
+            for child in items {
+                apply_all(action, child, field, cx, buf);
+            }
+        }
+        Value::Null => {}
+        leaf => apply_str(action, leaf, field, cx, buf),
+    }
+}
+
+fn emails(p: &DomPolicy, v: &mut Value, cx: &mut ApplyCx<'_>, buf: &mut Vec<u8>) {
+    match v {
+        Value::Object(m) => {
+            for (k, child) in m.iter_mut() {
+                if k == "email" {
+                    apply_all(&p.tokenize_email, child, k, cx, buf);
+                } else {
+                    emails(p, child, cx, buf);
+                }
+            }
+        }
+        Value::Array(items) => {
+            for child in items {
+                emails(p, child, cx, buf);
+            }
+        }
+        _ => {}
+    }
+}
+
+fn dom_event(p: &DomPolicy, ev: &mut Value, cx: &mut ApplyCx<'_>, buf: &mut Vec<u8>) {
+    let Some(obj) = ev.as_object_mut() else {
+        return;
+    };
+    if let Some(v) = obj.get_mut("userId") {
+        apply_all(&p.tokenize, v, "userId", cx, buf);
+    }
+    if let Some(ctx) = obj.get_mut("context").and_then(Value::as_object_mut) {
+        ctx.remove("ip");
+    }
+    if let Some(traits) = obj.get_mut("traits").and_then(Value::as_object_mut) {
+        if let Some(v) = traits.get_mut("phone") {
+            apply_all(&p.encrypt, v, "phone", cx, buf);
+        }
+        if let Some(v) = traits.get_mut("name") {
+            apply_all(&p.mask, v, "name", cx, buf);
+        }
+        if let Some(v) = traits.get_mut("address") {
+            apply_all(&p.redact, v, "address", cx, buf);
+        }
+    }
+}
+
+fn dom_transform(p: &DomPolicy, input: &[u8]) -> Vec<u8> {
+    let mut nonces = OsNonces::new();
+    let mut cx = ApplyCx::new(&mut nonces);
+    let mut buf = Vec::new();
+    let mut v: Value = serde_json::from_slice(input).expect("valid payload");
+    match v.get_mut("batch").and_then(Value::as_array_mut) {
+        Some(batch) => {
+            for ev in batch {
+                dom_event(p, ev, &mut cx, &mut buf);
+            }
+        }
+        None => dom_event(p, &mut v, &mut cx, &mut buf),
+    }
+    emails(p, &mut v, &mut cx, &mut buf);
+    serde_json::to_vec(&v).expect("serialise")
+}
+
+/// The leaves the typical policy touches in `input`, as the actions see them.
+fn touched(input: &[u8]) -> Vec<(String, String, RuleId)> {
+    let (paths, plan) = support::plan(TYPICAL, |k| k);
+    let mut nonces = OsNonces::new();
+    let mut cx = ApplyCx::new(&mut nonces);
+    let r = reference::rewrite(input, &paths, &plan, 128, &mut cx).expect("reference");
+    r.touched
+        .into_iter()
+        .map(|t| (t.text, t.field, t.rule))
+        .collect()
+}
+
+fn group(c: &mut Criterion, name: &str, input: &[u8]) {
+    let no_rules = Plan::empty();
+    let (_, policy) = support::plan(TYPICAL, |k| k);
+    let (_, cheap) = support::plan(TYPICAL, support::cheap);
+    let dom = DomPolicy {
+        tokenize: support::action(Kind::Tokenize),
+        tokenize_email: support::action(Kind::TokenizeEmail),
+        encrypt: support::action(Kind::Encrypt),
+        mask: support::action(Kind::Mask),
+        redact: support::action(Kind::Redact),
+    };
+    let leaves = touched(input);
+    if input.len() < 64 * 1024 {
+        // The bench is only meaningful if the engine computes what the reference does.
+        let (paths, _) = support::plan(TYPICAL, |k| k);
+        let mut nonces = || -> Box<dyn piigate::crypto::NonceSource> { Box::new(OsNonces::new()) };
+        let (_, cheap_plan) = support::plan(TYPICAL, support::cheap);
+        reference::differential(input, &paths, &cheap_plan, &LIMITS, &mut nonces)
+            .expect("engine agrees with the reference")
+            .expect("payload is valid");
+    }
+
+    let mut g = c.benchmark_group(format!("rewrite/{name}"));
+    g.throughput(Throughput::Bytes(input.len() as u64));
+    g.bench_function("memcpy", |b| b.iter(|| black_box(input).to_vec()));
+    g.bench_function("memchr_quotes", |b| {
+        b.iter(|| memchr::memchr_iter(b'"', black_box(input)).count())
+    });
+    g.bench_function("serde_ignored_any", |b| {
+        b.iter(|| serde_json::from_slice::<IgnoredAny>(black_box(input)).expect("valid"))
+    });
+    g.bench_function("serde_dom_policy", |b| {
+        b.iter(|| dom_transform(&dom, black_box(input)))
+    });
+    g.bench_function("engine_no_rules", |b| {
+        b.iter(|| engine(black_box(input), &no_rules))
+    });
+    g.bench_function("engine_policy", |b| {
+        b.iter(|| engine(black_box(input), &policy))
+    });
+    g.bench_function("engine_policy_cheap", |b| {
+        b.iter(|| engine(black_box(input), &cheap))
+    });
+    g.bench_function("actions_only", |b| {
+        b.iter_batched_ref(
+            OsNonces::new,
+            |nonces| {
+                let mut cx = ApplyCx::new(nonces);
+                let mut out = Vec::new();
+                for (text, field, rule) in &leaves {
+                    out.clear();
+                    let leaf = Leaf {
+                        text,
+                        kind: LeafKind::String,
+                        field,
+                    };
+                    policy
+                        .rule(*rule)
+                        .action
+                        .apply(&leaf, &mut cx, &mut out)
+                        .expect("action");
+                }
+            },
+            BatchSize::SmallInput,
+        )
+    });
+    g.finish();
+}
+
+fn benches(c: &mut Criterion) {
+    group(c, "1k_event", &support::track_event());
+    group(c, "16k_batch", &support::batch(16 * 1024));
+    group(c, "1m_batch", &support::batch(1024 * 1024));
+}
+
+criterion_group! {
+    name = rewrite;
+    config = Criterion::default()
+        .sample_size(20)
+        .warm_up_time(std::time::Duration::from_millis(500))
+        .measurement_time(std::time::Duration::from_secs(2));
+    targets = benches
+}
+criterion_main!(rewrite);

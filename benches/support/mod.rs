@@ -1,0 +1,240 @@
+//! Realistic analytics payloads and the policies the rewrite benches run.
+//!
+//! Shapes follow what Segment's analytics.js/analytics-node and PostHog's SDKs send: `track`,
+//! `identify` and `page` events with `userId`, `anonymousId`, `traits` (email, phone, name,
+//! address), `context` (ip, userAgent, library, page, campaign) and free-form `properties`;
+//! batches are `{"batch":[…],"sentAt":…}`. Values vary per event (a small deterministic PRNG)
+//! so branch predictors and string lengths are not flattered by repetition. Compact JSON, as
+//! SDKs send it.
+
+#![allow(dead_code, unreachable_pub, missing_docs)]
+
+use std::fmt::Write as _;
+
+use piigate::crypto::{EnvelopeSealer, TokenKey};
+use piigate::keys::{KeyId, SecretKey};
+use piigate::policy::action::{EncryptAction, MaskAction, Normalize, RedactAction, TokenizeAction};
+use piigate::policy::selector::parse;
+use piigate::policy::{Action, Automaton, JsonPath, Plan, Rule, RuleId};
+
+const FIRST: &[&str] = &[
+    "Jane", "José", "Amira", "Wei", "Olu", "Priya", "Lars", "Zoë",
+];
+const LAST: &[&str] = &[
+    "Doe", "Müller", "Khan", "Zhang", "Adeyemi", "Sharma", "Berg", "O'Neil",
+];
+const EVENTS: &[&str] = &[
+    "Order Completed",
+    "Product Viewed",
+    "Checkout Started",
+    "Signed Up",
+    "Cart Viewed",
+];
+const AGENTS: &[&str] = &[
+    "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36",
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1",
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:125.0) Gecko/20100101 Firefox/125.0",
+];
+
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    fn pick<'a>(&mut self, xs: &[&'a str]) -> &'a str {
+        xs[(self.next() % xs.len() as u64) as usize]
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
+fn uuid(r: &mut Rng) -> String {
+    let a = r.next();
+    let b = r.next();
+    format!(
+        "{:08x}-{:04x}-4{:03x}-a{:03x}-{:012x}",
+        a >> 32,
+        a & 0xffff,
+        (b >> 52) & 0xfff,
+        (b >> 40) & 0xfff,
+        b & 0xffff_ffff_ffff
+    )
+}
+
+/// One Segment-style `track` event of roughly 1 KB.
+fn event(r: &mut Rng, out: &mut String) {
+    let first = r.pick(FIRST);
+    let last = r.pick(LAST);
+    let user = r.below(1_000_000);
+    let products = 1 + r.below(3);
+    let _ = write!(
+        out,
+        r#"{{"type":"track","event":"{event}","userId":"user_{user:06}","anonymousId":"{anon}","messageId":"ajs-{msg}","timestamp":"2024-05-{day:02}T12:{min:02}:56.789Z","#,
+        event = r.pick(EVENTS),
+        anon = uuid(r),
+        msg = uuid(r),
+        day = 1 + r.below(28),
+        min = r.below(60),
+    );
+    let _ = write!(
+        out,
+        r#""context":{{"ip":"203.0.{a}.{b}","userAgent":"{ua}","locale":"en-US","library":{{"name":"analytics.js","version":"4.1.0"}},"page":{{"path":"/checkout","referrer":"https://www.example.com/cart","title":"Checkout","url":"https://shop.example.com/checkout?step={step}"}},"campaign":{{"name":"spring_sale","source":"newsletter","medium":"email"}}}},"#,
+        a = r.below(256),
+        b = r.below(256),
+        ua = r.pick(AGENTS),
+        step = r.below(4),
+    );
+    let _ = write!(
+        out,
+        r#""traits":{{"email":"{f}.{l}{n}@Example.com","phone":"+1 555 {p:03} {q:04}","name":"{f} {l}","address":{{"street":"{s} Main St","city":"Springfield","postalCode":"{z:05}","country":"US"}},"plan":"premium","logins":{lg}}},"#,
+        f = first.to_lowercase(),
+        l = last.to_lowercase().replace('\'', ""),
+        n = r.below(1000),
+        p = r.below(1000),
+        q = r.below(10000),
+        s = 1 + r.below(999),
+        z = r.below(100_000),
+        lg = r.below(500),
+    );
+    let _ = write!(
+        out,
+        r#""properties":{{"orderId":"ord_{o}","total":{t}.{c:02},"revenue":{t2}.99,"currency":"USD","coupon":"SPRING","products":["#,
+        o = r.next() % 10_000_000,
+        t = 10 + r.below(500),
+        c = r.below(100),
+        t2 = r.below(400),
+    );
+    for i in 0..products {
+        if i > 0 {
+            out.push(',');
+        }
+        let _ = write!(
+            out,
+            r#"{{"product_id":"sku-{id}","name":"Item \"{id}\"","price":{p}.99,"quantity":{q},"category":"apparel"}}"#,
+            id = r.below(10_000),
+            p = 5 + r.below(100),
+            q = 1 + r.below(3),
+        );
+    }
+    let _ = write!(
+        out,
+        r#"]}},"integrations":{{"All":true,"Mixpanel":false}}}}"#
+    );
+}
+
+/// A single track event (about 1 KB).
+pub fn track_event() -> Vec<u8> {
+    let mut s = String::new();
+    event(&mut Rng(0x9E37_79B9_7F4A_7C15), &mut s);
+    s.into_bytes()
+}
+
+/// A `{"batch":[…]}` payload of at least `target` bytes.
+pub fn batch(target: usize) -> Vec<u8> {
+    let mut r = Rng(0xD1B5_4A32_D192_ED03);
+    let mut s = String::with_capacity(target + 2048);
+    s.push_str(r#"{"batch":["#);
+    let mut first = true;
+    while s.len() < target.saturating_sub(120) {
+        if !first {
+            s.push(',');
+        }
+        first = false;
+        event(&mut r, &mut s);
+    }
+    s.push_str(r#"],"sentAt":"2024-05-01T12:34:57.001Z","writeKey":"wk_live_0123456789"}"#);
+    s.into_bytes()
+}
+
+/// Selectors of the typical policy, by rule: each event's identifiers tokenized, the email
+/// tokenized wherever it appears, phone encrypted, name masked, IP dropped, address redacted.
+pub const TYPICAL: &[(&[&str], Kind)] = &[
+    (&["$.userId", "$.batch[*].userId"], Kind::Tokenize),
+    (&["$..email"], Kind::TokenizeEmail),
+    (
+        &["$.traits.phone", "$.batch[*].traits.phone"],
+        Kind::Encrypt,
+    ),
+    (&["$.traits.name", "$.batch[*].traits.name"], Kind::Mask),
+    (&["$.context.ip", "$.batch[*].context.ip"], Kind::Drop),
+    (
+        &["$.traits.address", "$.batch[*].traits.address"],
+        Kind::Redact,
+    ),
+];
+
+/// Action kinds the bench policies use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Tokenize,
+    TokenizeEmail,
+    Encrypt,
+    Mask,
+    Redact,
+    Drop,
+}
+
+fn kid() -> KeyId {
+    KeyId::new("k1").expect("key id")
+}
+
+pub fn action(kind: Kind) -> Action {
+    match kind {
+        Kind::Tokenize | Kind::TokenizeEmail => Action::Tokenize(TokenizeAction {
+            key: TokenKey::new(kid(), &SecretKey::from_bytes([1; 32])),
+            normalize: if kind == Kind::Tokenize {
+                Normalize::None
+            } else {
+                Normalize::Email
+            },
+            prefix: "tok_".into(),
+        }),
+        Kind::Encrypt => Action::Encrypt(EncryptAction {
+            sealer: EnvelopeSealer::new(kid(), &SecretKey::from_bytes([2; 32])),
+            domain: "segment".into(),
+        }),
+        Kind::Mask => Action::Mask(MaskAction { keep_last: 4 }),
+        Kind::Redact => Action::Redact(RedactAction {
+            replacement: "[REDACTED]".into(),
+        }),
+        Kind::Drop => Action::Drop,
+    }
+}
+
+/// Builds a plan from `rules`, mapping each kind through `map` (to swap crypto for a cheap
+/// action while keeping the selectors).
+pub fn plan(
+    rules: &[(&[&str], Kind)],
+    map: impl Fn(Kind) -> Kind,
+) -> (Vec<(JsonPath, RuleId)>, Plan) {
+    let mut paths = Vec::new();
+    let mut out = Vec::new();
+    for (id, (selectors, kind)) in rules.iter().enumerate() {
+        for s in *selectors {
+            paths.push((parse(s).expect("selector"), id as RuleId));
+        }
+        out.push(Rule {
+            action: action(map(*kind)),
+        });
+    }
+    let plan = Plan {
+        automaton: Automaton::build(&paths).expect("automaton"),
+        rules: out,
+    };
+    (paths, plan)
+}
+
+/// The typical policy with every value action replaced by a constant `redact` (drop stays):
+/// the same selection and splicing work, almost no action cost.
+pub fn cheap(kind: Kind) -> Kind {
+    if kind == Kind::Drop {
+        Kind::Drop
+    } else {
+        Kind::Redact
+    }
+}

@@ -1,0 +1,340 @@
+//! `application/x-www-form-urlencoded` payloads: request bodies (Stripe, Mixpanel) and query
+//! strings (Universal-Analytics-style collectors).
+//!
+//! Pairs are `name=value` separated by `&`; names and values are percent-decoded (`+` is a
+//! space) and must be UTF-8. Every pair is validated — an invalid percent-escape anywhere is
+//! refused, because a payload we cannot read cannot be policed — but only selected pairs are
+//! decoded and rewritten; every other byte is copied as it came. A dropped pair takes one `&`
+//! with it.
+
+use super::json::rewrite_json;
+use super::{Limits, Outcome, RewriteError};
+use crate::policy::{Applied, ApplyCx, FieldPlan, FieldTarget, Leaf, LeafKind};
+
+/// Rewrites the pairs `plan` selects, appending the result to `out`.
+///
+/// Returns [`Outcome::Unchanged`] (and leaves `out` alone) when nothing changed.
+///
+/// # Errors
+/// [`RewriteError::Malformed`] for an invalid percent-escape or non-UTF-8 text, a JSON error
+/// from a `=>` field, or an action failure.
+pub fn rewrite_form(
+    input: &[u8],
+    plan: &FieldPlan,
+    limits: &Limits,
+    cx: &mut ApplyCx<'_>,
+    out: &mut Vec<u8>,
+) -> Result<Outcome, RewriteError> {
+    let base = out.len();
+    let result = run(input, plan, limits, cx, out);
+    if !matches!(result, Ok(Outcome::Rewritten)) {
+        out.truncate(base);
+    }
+    result
+}
+
+fn run(
+    input: &[u8],
+    plan: &FieldPlan,
+    limits: &Limits,
+    cx: &mut ApplyCx<'_>,
+    out: &mut Vec<u8>,
+) -> Result<Outcome, RewriteError> {
+    let mut name = Vec::new();
+    let mut value = Vec::new();
+    let mut text = Vec::new();
+    let mut changed = false;
+    // Output is the kept and replaced pairs joined by `&`; with nothing dropped or replaced
+    // that is exactly the input, so the copy only starts at the first change.
+    let mut emitted_any = false;
+    let mut start = 0;
+    let mut pending_from = 0; // input offset from which unchanged pairs are not yet emitted
+    loop {
+        let end = memchr::memchr(b'&', &input[start..]).map_or(input.len(), |i| start + i);
+        let pair = &input[start..end];
+        let (raw_name, raw_value) = match memchr::memchr(b'=', pair) {
+            Some(eq) => (&pair[..eq], Some(&pair[eq + 1..])),
+            None => (pair, None),
+        };
+        let value_at = start + raw_name.len() + 1;
+        decode(raw_name, start, &mut name)?;
+        let name_text = std::str::from_utf8(&name)
+            .map_err(|_| malformed(start, "form field name is not UTF-8"))?;
+        let edit = match plan.find(name_text).filter(|_| !pair.is_empty()) {
+            None => {
+                validate(raw_value.unwrap_or_default(), value_at)?;
+                Edit::Keep
+            }
+            Some(rule) => {
+                decode(raw_value.unwrap_or_default(), value_at, &mut value)?;
+                let value_text = std::str::from_utf8(&value)
+                    .map_err(|_| malformed(value_at, "form value is not UTF-8"))?;
+                text.clear();
+                match &rule.target {
+                    FieldTarget::Whole(action) if action.is_drop() => {
+                        cx.counts.bump(action.kind());
+                        Edit::Drop
+                    }
+                    FieldTarget::Whole(action) => {
+                        let leaf = Leaf {
+                            text: value_text,
+                            kind: LeafKind::String,
+                            field: name_text,
+                        };
+                        match action.apply(&leaf, cx, &mut text)? {
+                            Applied::Kept => Edit::Keep,
+                            Applied::Dropped => Edit::Drop,
+                            Applied::Replaced => Edit::Replace,
+                        }
+                    }
+                    FieldTarget::Json(sub) => {
+                        match rewrite_json(value_text.as_bytes(), sub, limits, cx, &mut text)
+                            .map_err(|e| shift(e, value_at))?
+                        {
+                            Outcome::Unchanged => Edit::Keep,
+                            Outcome::Rewritten => Edit::Replace,
+                        }
+                    }
+                }
+            }
+        };
+        match edit {
+            Edit::Keep => {}
+            Edit::Drop | Edit::Replace => {
+                if !changed {
+                    out.reserve(input.len() + text.len());
+                    changed = true;
+                }
+                // Unchanged pairs before this one, as they came (their `&`s included).
+                if pending_from < start {
+                    emit(out, &input[pending_from..start - 1], &mut emitted_any);
+                }
+                if matches!(edit, Edit::Replace) {
+                    if emitted_any {
+                        out.push(b'&');
+                    }
+                    out.extend_from_slice(raw_name);
+                    out.push(b'=');
+                    encode(&text, out);
+                    emitted_any = true;
+                }
+                pending_from = end + 1;
+            }
+        }
+        if end == input.len() {
+            break;
+        }
+        start = end + 1;
+    }
+    if !changed {
+        return Ok(Outcome::Unchanged);
+    }
+    if pending_from <= input.len() {
+        emit(out, &input[pending_from..], &mut emitted_any);
+    }
+    Ok(Outcome::Rewritten)
+}
+
+fn emit(out: &mut Vec<u8>, bytes: &[u8], emitted_any: &mut bool) {
+    if *emitted_any {
+        out.push(b'&');
+    }
+    out.extend_from_slice(bytes);
+    *emitted_any = true;
+}
+
+enum Edit {
+    Drop,
+    Keep,
+    Replace,
+}
+
+fn malformed(offset: usize, reason: &'static str) -> RewriteError {
+    RewriteError::Malformed { offset, reason }
+}
+
+/// Moves a JSON error's offset from the decoded value to (roughly) the pair's position.
+fn shift(e: RewriteError, at: usize) -> RewriteError {
+    match e {
+        RewriteError::Malformed { reason, .. } => RewriteError::Malformed { offset: at, reason },
+        other => other,
+    }
+}
+
+fn hex(b: u8) -> Option<u8> {
+    match b {
+        b'0'..=b'9' => Some(b - b'0'),
+        b'a'..=b'f' => Some(b - b'a' + 10),
+        b'A'..=b'F' => Some(b - b'A' + 10),
+        _ => None,
+    }
+}
+
+/// Checks percent-escapes without decoding.
+fn validate(raw: &[u8], at: usize) -> Result<(), RewriteError> {
+    let mut i = 0;
+    while let Some(p) = memchr::memchr(b'%', &raw[i..]) {
+        let p = i + p;
+        let ok = raw.get(p + 1).and_then(|&b| hex(b)).is_some()
+            && raw.get(p + 2).and_then(|&b| hex(b)).is_some();
+        if !ok {
+            return Err(malformed(at + p, "invalid percent-escape"));
+        }
+        i = p + 3;
+    }
+    Ok(())
+}
+
+/// Percent-decodes `raw` (with `+` as space) into `out`.
+fn decode(raw: &[u8], at: usize, out: &mut Vec<u8>) -> Result<(), RewriteError> {
+    out.clear();
+    let mut i = 0;
+    while i < raw.len() {
+        match raw[i] {
+            b'+' => out.push(b' '),
+            b'%' => {
+                let (Some(h), Some(l)) = (
+                    raw.get(i + 1).and_then(|&b| hex(b)),
+                    raw.get(i + 2).and_then(|&b| hex(b)),
+                ) else {
+                    return Err(malformed(at + i, "invalid percent-escape"));
+                };
+                out.push(h << 4 | l);
+                i += 2;
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    Ok(())
+}
+
+/// The form serializer (WHATWG URL §5.2): unreserved bytes stay, space becomes `+`, the rest
+/// is `%XX`.
+fn encode(text: &[u8], out: &mut Vec<u8>) {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    for &b in text {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'*' | b'-' | b'.' | b'_' => out.push(b),
+            b' ' => out.push(b'+'),
+            _ => out.extend_from_slice(&[b'%', HEX[usize::from(b >> 4)], HEX[usize::from(b & 15)]]),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crypto::OsNonces;
+    use crate::policy::action::RedactAction;
+    use crate::policy::{Action, Automaton, FieldRule, Plan, Rule, selector};
+
+    fn redact() -> Action {
+        Action::Redact(RedactAction {
+            replacement: "[R]".into(),
+        })
+    }
+
+    fn plan(rules: Vec<(&str, FieldTarget)>) -> FieldPlan {
+        FieldPlan {
+            rules: rules
+                .into_iter()
+                .map(|(n, target)| FieldRule {
+                    name: n.into(),
+                    target,
+                })
+                .collect(),
+        }
+    }
+
+    fn json_plan(path: &str) -> Plan {
+        let p = selector::parse(path).expect("selector");
+        Plan {
+            automaton: Automaton::build(&[(p, 0)]).expect("automaton"),
+            rules: vec![Rule { action: redact() }],
+        }
+    }
+
+    fn run(input: &str, plan: &FieldPlan) -> Result<String, RewriteError> {
+        let mut nonces = OsNonces::new();
+        let mut cx = ApplyCx::new(&mut nonces);
+        let mut out = Vec::new();
+        let limits = Limits { max_depth: 64 };
+        match rewrite_form(input.as_bytes(), plan, &limits, &mut cx, &mut out)? {
+            Outcome::Unchanged => {
+                assert!(out.is_empty());
+                Ok(input.to_owned())
+            }
+            Outcome::Rewritten => Ok(String::from_utf8(out).expect("ascii")),
+        }
+    }
+
+    // (input, expected) with a plan that redacts `email` and `address`, drops `ip`.
+    const CASES: &[(&str, &str)] = &[
+        ("email=a%40b.com&plan=pro", "email=%5BR%5D&plan=pro"),
+        // Nothing selected: forwarded as it came, odd spellings included.
+        ("plan=pro&x=%7e&&y", "plan=pro&x=%7e&&y"),
+        // Every duplicate is handled.
+        ("email=x&email=y", "email=%5BR%5D&email=%5BR%5D"),
+        // A name covers its bracket children, however the brackets are spelled.
+        (
+            "address%5Bline1%5D=1+Main+St&address[city]=X&addresses=keep",
+            "address%5Bline1%5D=%5BR%5D&address[city]=%5BR%5D&addresses=keep",
+        ),
+        // Drops take exactly one `&` with them.
+        ("ip=1.2.3.4&a=1", "a=1"),
+        ("a=1&ip=1.2.3.4", "a=1"),
+        ("a=1&ip=1.2.3.4&b=2", "a=1&b=2"),
+        ("ip=1&ip=2", ""),
+        ("ip=1&email=e&b=2", "email=%5BR%5D&b=2"),
+        // A selected name without `=` still gets a value.
+        ("email&b=2", "email=%5BR%5D&b=2"),
+    ];
+
+    #[test]
+    fn rewrites_selected_pairs_only() {
+        let p = plan(vec![
+            ("email", FieldTarget::Whole(redact())),
+            ("address", FieldTarget::Whole(redact())),
+            ("ip", FieldTarget::Whole(Action::Drop)),
+        ]);
+        for (input, want) in CASES {
+            assert_eq!(run(input, &p).as_deref(), Ok(*want), "{input}");
+        }
+    }
+
+    #[test]
+    fn invalid_escapes_are_refused_even_when_unselected() {
+        let p = plan(vec![("email", FieldTarget::Whole(redact()))]);
+        for bad in ["a=%zz", "a=%4", "a=%", "%G1=x", "email=%ff"] {
+            assert!(
+                matches!(run(bad, &p), Err(RewriteError::Malformed { .. })),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn json_inside_a_field() {
+        let p = plan(vec![(
+            "data",
+            FieldTarget::Json(json_plan("$..['$email']")),
+        )]);
+        let input = "data=%7B%22event%22%3A%22x%22%2C%22properties%22%3A%7B%22%24email%22%3A%22a%40b.c%22%7D%7D&verbose=1";
+        let out = run(input, &p).expect("rewritten");
+        let value = out
+            .strip_prefix("data=")
+            .and_then(|s| s.strip_suffix("&verbose=1"))
+            .expect("shape");
+        let mut decoded = Vec::new();
+        decode(value.as_bytes(), 0, &mut decoded).expect("decodes");
+        assert_eq!(
+            String::from_utf8(decoded).expect("utf8"),
+            r#"{"event":"x","properties":{"$email":"[R]"}}"#
+        );
+        assert!(matches!(
+            run("data=not+json", &p),
+            Err(RewriteError::Malformed { .. })
+        ));
+    }
+}

@@ -1,0 +1,355 @@
+//! Prometheus metrics.
+//!
+//! Every label value comes from a bounded set: route names (from the config), status classes,
+//! rejection codes and action kinds (closed enums), key ids (from the keyring). No label is ever
+//! derived from a request. Per-route handles are resolved once per configuration generation
+//! ([`RouteMetrics`]); the request path only increments atomics.
+
+use std::sync::Arc;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
+
+use crate::error::RejectCode;
+use crate::policy::action::{ActionCounts, ActionKind};
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RouteLabel {
+    route: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RouteClass {
+    route: String,
+    class: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RouteCode {
+    route: String,
+    code: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RouteAction {
+    route: String,
+    action: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RouteDirection {
+    route: String,
+    direction: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ResultLabel {
+    result: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct KeyLabel {
+    key_id: String,
+    status: &'static str,
+}
+
+fn latency_histogram() -> Histogram {
+    // 100 µs … ~26 s.
+    Histogram::new(prometheus_client::metrics::histogram::exponential_buckets(
+        0.0001, 2.0, 19,
+    ))
+}
+
+/// The process-wide metrics registry and families.
+pub struct Metrics {
+    registry: Registry,
+    requests: Family<RouteClass, Counter>,
+    rejections: Family<RouteCode, Counter>,
+    actions: Family<RouteAction, Counter>,
+    bytes: Family<RouteDirection, Counter>,
+    upstream_seconds: Family<RouteLabel, Histogram, fn() -> Histogram>,
+    rewrite_seconds: Family<RouteLabel, Histogram, fn() -> Histogram>,
+    reveal_failures: Family<RouteLabel, Counter>,
+    in_flight: Family<RouteLabel, Gauge>,
+    overloaded: Family<RouteLabel, Counter>,
+    reloads: Family<ResultLabel, Counter>,
+    keys: Family<KeyLabel, Gauge>,
+    /// Open client connections (all listeners).
+    pub open_connections: Gauge,
+    /// The configuration generation now serving (1 at start, +1 per successful reload).
+    pub generation: Gauge,
+}
+
+/// Handles for one route, resolved when a configuration generation is built.
+#[derive(Clone)]
+pub struct RouteMetrics {
+    class: [Counter; 5],
+    rejected: Vec<Counter>,
+    actions: Vec<Counter>,
+    bytes_in: Counter,
+    bytes_out: Counter,
+    /// Upstream time to response headers.
+    pub upstream_seconds: Histogram,
+    /// Time spent policing (decode, rewrite, re-encode).
+    pub rewrite_seconds: Histogram,
+    reveal_failures: Counter,
+    /// Requests of this route now in flight.
+    pub in_flight: Gauge,
+    overloaded: Counter,
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Metrics")
+    }
+}
+
+impl std::fmt::Debug for RouteMetrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RouteMetrics")
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    /// Registers every family.
+    pub fn new() -> Self {
+        let mut registry = Registry::with_prefix("piigate");
+        let requests = Family::<RouteClass, Counter>::default();
+        registry.register(
+            "requests",
+            "Requests answered, by route and status class",
+            requests.clone(),
+        );
+        let rejections = Family::<RouteCode, Counter>::default();
+        registry.register(
+            "rejections",
+            "Requests refused or failed by the gateway, by route and code",
+            rejections.clone(),
+        );
+        let actions = Family::<RouteAction, Counter>::default();
+        registry.register(
+            "actions_applied",
+            "Values changed by rules, by route and action",
+            actions.clone(),
+        );
+        let bytes = Family::<RouteDirection, Counter>::default();
+        registry.register(
+            "body_bytes",
+            "Policed request body bytes received (in) and forwarded (out)",
+            bytes.clone(),
+        );
+        let upstream_seconds =
+            Family::<RouteLabel, Histogram, fn() -> Histogram>::new_with_constructor(
+                latency_histogram,
+            );
+        registry.register(
+            "upstream_duration_seconds",
+            "Upstream time to response headers",
+            upstream_seconds.clone(),
+        );
+        let rewrite_seconds =
+            Family::<RouteLabel, Histogram, fn() -> Histogram>::new_with_constructor(
+                latency_histogram,
+            );
+        registry.register(
+            "rewrite_duration_seconds",
+            "Time spent policing a request (decode, rewrite, encode)",
+            rewrite_seconds.clone(),
+        );
+        let reveal_failures = Family::<RouteLabel, Counter>::default();
+        registry.register(
+            "reveal_failures",
+            "Envelopes in responses that did not open",
+            reveal_failures.clone(),
+        );
+        let in_flight = Family::<RouteLabel, Gauge>::default();
+        registry.register(
+            "in_flight_requests",
+            "Requests being processed, by route",
+            in_flight.clone(),
+        );
+        let overloaded = Family::<RouteLabel, Counter>::default();
+        registry.register(
+            "overloaded",
+            "Requests refused with 503 because the route was at its concurrency limit",
+            overloaded.clone(),
+        );
+        let reloads = Family::<ResultLabel, Counter>::default();
+        registry.register(
+            "config_reloads",
+            "Configuration reload attempts by result",
+            reloads.clone(),
+        );
+        let keys = Family::<KeyLabel, Gauge>::default();
+        registry.register(
+            "keyring_keys",
+            "Keys in the loaded keyring (1 per key id and status)",
+            keys.clone(),
+        );
+        let open_connections = Gauge::default();
+        registry.register(
+            "open_connections",
+            "Open client connections",
+            open_connections.clone(),
+        );
+        let generation = Gauge::default();
+        registry.register(
+            "config_generation",
+            "Configuration generation now serving",
+            generation.clone(),
+        );
+        Self {
+            registry,
+            requests,
+            rejections,
+            actions,
+            bytes,
+            upstream_seconds,
+            rewrite_seconds,
+            reveal_failures,
+            in_flight,
+            overloaded,
+            reloads,
+            keys,
+            open_connections,
+            generation,
+        }
+    }
+
+    /// Resolves the handles of `route`.
+    pub fn route(&self, route: &str) -> RouteMetrics {
+        let r = || route.to_owned();
+        let class = ["1xx", "2xx", "3xx", "4xx", "5xx"].map(|class| {
+            self.requests
+                .get_or_create_owned(&RouteClass { route: r(), class })
+        });
+        RouteMetrics {
+            class,
+            rejected: RejectCode::ALL
+                .iter()
+                .map(|c| {
+                    self.rejections.get_or_create_owned(&RouteCode {
+                        route: r(),
+                        code: c.as_str(),
+                    })
+                })
+                .collect(),
+            actions: ActionKind::ALL
+                .iter()
+                .map(|a| {
+                    self.actions.get_or_create_owned(&RouteAction {
+                        route: r(),
+                        action: a.as_str(),
+                    })
+                })
+                .collect(),
+            bytes_in: self.bytes.get_or_create_owned(&RouteDirection {
+                route: r(),
+                direction: "in",
+            }),
+            bytes_out: self.bytes.get_or_create_owned(&RouteDirection {
+                route: r(),
+                direction: "out",
+            }),
+            upstream_seconds: self
+                .upstream_seconds
+                .get_or_create_owned(&RouteLabel { route: r() }),
+            rewrite_seconds: self
+                .rewrite_seconds
+                .get_or_create_owned(&RouteLabel { route: r() }),
+            reveal_failures: self
+                .reveal_failures
+                .get_or_create_owned(&RouteLabel { route: r() }),
+            in_flight: self
+                .in_flight
+                .get_or_create_owned(&RouteLabel { route: r() }),
+            overloaded: self
+                .overloaded
+                .get_or_create_owned(&RouteLabel { route: r() }),
+        }
+    }
+
+    /// Records a reload attempt.
+    pub fn reload(&self, ok: bool) {
+        self.reloads
+            .get_or_create(&ResultLabel {
+                result: if ok { "success" } else { "failure" },
+            })
+            .inc();
+    }
+
+    /// Replaces the keyring gauge with the keys of the serving generation.
+    pub fn set_keys(&self, keys: &[(String, &'static str)]) {
+        self.keys.clear();
+        for (id, status) in keys {
+            self.keys
+                .get_or_create(&KeyLabel {
+                    key_id: id.clone(),
+                    status,
+                })
+                .set(1);
+        }
+    }
+
+    /// The text exposition format.
+    pub fn encode(&self) -> String {
+        let mut out = String::new();
+        // Writing into a String cannot fail.
+        let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
+        out
+    }
+}
+
+impl RouteMetrics {
+    /// Counts an answered request.
+    pub fn answered(&self, status: u16, code: Option<RejectCode>) {
+        let i = usize::from(status / 100).clamp(1, 5) - 1;
+        self.class[i].inc();
+        if let Some(code) = code
+            && let Some(pos) = RejectCode::ALL.iter().position(|c| *c == code)
+        {
+            self.rejected[pos].inc();
+        }
+    }
+
+    /// Adds a request's action tally.
+    pub fn applied(&self, counts: &ActionCounts) {
+        for (kind, counter) in ActionKind::ALL.iter().zip(&self.actions) {
+            let n = counts.get(*kind);
+            if n > 0 {
+                counter.inc_by(u64::from(n));
+            }
+        }
+    }
+
+    /// Adds body sizes.
+    pub fn bytes(&self, bytes_in: usize, bytes_out: usize) {
+        self.bytes_in.inc_by(bytes_in as u64);
+        self.bytes_out.inc_by(bytes_out as u64);
+    }
+
+    /// Counts envelopes that did not open on the response path.
+    pub fn reveal_failed(&self, n: u32) {
+        if n > 0 {
+            self.reveal_failures.inc_by(u64::from(n));
+        }
+    }
+
+    /// Counts a request refused because the route was at its concurrency limit.
+    pub fn overloaded(&self) {
+        self.overloaded.inc();
+    }
+}
+
+/// Shared handle.
+pub type SharedMetrics = Arc<Metrics>;
