@@ -20,6 +20,7 @@ pub mod audit;
 pub mod codec;
 pub mod config;
 pub mod crypto;
+pub mod detect;
 pub mod error;
 pub mod keys;
 pub mod ops;

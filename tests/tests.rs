@@ -7,6 +7,7 @@ mod audit;
 mod canaries;
 mod cli;
 mod config;
+mod detect;
 mod engine;
 mod faults;
 mod forward;

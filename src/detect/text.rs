@@ -1,0 +1,318 @@
+//! PII inside free text: a support-ticket subject with a phone number in it.
+//!
+//! Runs only when no whole-value detector matched. Three linear scans, each gated by the
+//! value's [`Shape`]:
+//!
+//! - around each `@` (found with `memchr`), the longest email-shaped span;
+//! - each *numeric run* — digits with `space - . / ( ) +` between them — that starts and ends
+//!   at a word boundary, tried as IPv4, CNIC, SSN, card and phone;
+//! - each whitespace-separated *token*, tried as JWT, API key, IPv6 and IBAN (an IBAN in
+//!   print form spans several tokens).
+//!
+//! Boundaries matter more than the detectors here: `Chrome/120.0.0.0` in a user agent is a
+//! version glued to a word by `/`, not an address, so a run must be preceded by whitespace, an
+//! opening bracket or quote, or `, ; : =`.
+
+use super::shape::Shape;
+use super::{Class, ClassSet, card, email, iban, ip, national, phone, secret};
+
+/// Whether a candidate may start after `b`.
+fn opens(b: u8) -> bool {
+    b.is_ascii_whitespace()
+        || matches!(
+            b,
+            b'(' | b'[' | b'<' | b'"' | b'\'' | b',' | b';' | b':' | b'='
+        )
+}
+
+/// Whether a candidate may end before `b`.
+fn closes(b: u8) -> bool {
+    b.is_ascii_whitespace()
+        || matches!(
+            b,
+            b')' | b']' | b'>' | b'"' | b'\'' | b',' | b';' | b':' | b'.' | b'!' | b'?'
+        )
+}
+
+fn email_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric()
+        || b >= 0x80
+        || matches!(
+            b,
+            b'.' | b'!'
+                | b'#'
+                | b'$'
+                | b'%'
+                | b'&'
+                | b'*'
+                | b'+'
+                | b'-'
+                | b'/'
+                | b'='
+                | b'?'
+                | b'^'
+                | b'_'
+                | b'`'
+                | b'{'
+                | b'|'
+                | b'}'
+                | b'~'
+        )
+}
+
+/// First class found inside `s`, if any.
+pub(crate) fn scan(s: &[u8], sh: &Shape, on: ClassSet) -> Option<Class> {
+    if sh.at > 0 && on.contains(Class::Email) && emails(s) {
+        return Some(Class::Email);
+    }
+    if sh.digit >= 4 {
+        if let Some(c) = numeric_runs(s, on) {
+            return Some(c);
+        }
+    }
+    if sh.spaced() && sh.len >= 16 {
+        return tokens(s, on);
+    }
+    None
+}
+
+fn emails(s: &[u8]) -> bool {
+    memchr::memchr_iter(b'@', s).any(|at| {
+        let mut start = at;
+        while start > 0 && email_byte(s[start - 1]) {
+            start -= 1;
+        }
+        let mut end = at + 1;
+        while end < s.len()
+            && (s[end].is_ascii_alphanumeric()
+                || s[end] == b'-'
+                || s[end] == b'.'
+                || s[end] >= 0x80)
+        {
+            end += 1;
+        }
+        while end > at + 1 && s[end - 1] == b'.' {
+            end -= 1;
+        }
+        while start < at && s[start] == b'.' {
+            start += 1;
+        }
+        // `git@github.com:org/repo.git`, `user@host/path`: a remote or URL, not a mailbox.
+        let continues =
+            end + 1 < s.len() && matches!(s[end], b':' | b'/') && !s[end + 1].is_ascii_whitespace();
+        !continues && email::is_email(&s[start..end])
+    })
+}
+
+fn run_byte(b: u8) -> bool {
+    b.is_ascii_digit() || matches!(b, b' ' | b'-' | b'.' | b'/' | b'(' | b')' | b'+')
+}
+
+fn numeric_runs(s: &[u8], on: ClassSet) -> Option<Class> {
+    let n = s.len();
+    let mut i = 0;
+    while i < n {
+        let b = s[i];
+        // `RF90 0655 7196 3023`: a run after a space that follows a digit glued to letters
+        // continues an alphanumeric code (a purely numeric token would have started the run).
+        let continues_code = i >= 2 && s[i - 1] == b' ' && s[i - 2].is_ascii_digit();
+        if !(b.is_ascii_digit() || b == b'+' || b == b'(')
+            || (i > 0 && !opens(s[i - 1]))
+            || continues_code
+        {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        let mut j = i;
+        let mut digits = 0;
+        while j < n && run_byte(s[j]) {
+            digits += usize::from(s[j].is_ascii_digit());
+            j += 1;
+        }
+        // A phone extension glued on: `415-555-0100x123`.
+        if j + 1 < n && s[j] == b'x' && s[j - 1].is_ascii_digit() && s[j + 1].is_ascii_digit() {
+            j += 1;
+            while j < n && s[j].is_ascii_digit() {
+                j += 1;
+            }
+        }
+        // The run must end at a boundary: `0300-1234567 tomorrow` yes, `2024-01-15T10` no.
+        if digits >= 4 && (j == n || closes(s[j]) || s[j - 1] == b' ') {
+            let mut end = j;
+            while end > start && matches!(s[end - 1], b' ' | b'-' | b'.' | b'/' | b'(' | b'+') {
+                end -= 1;
+            }
+            let mut run = &s[start..end];
+            if run.ends_with(b")") && !run.contains(&b'(') {
+                run = &run[..run.len() - 1];
+            }
+            // `rv:1.9.6.20` in a user agent: after a colon, a dotted quad is a version.
+            let after_colon = start > 0 && s[start - 1] == b':';
+            if let Some(c) = numeric(run, digits, on, after_colon) {
+                return Some(c);
+            }
+        }
+        i = j.max(i + 1);
+    }
+    None
+}
+
+/// A whole-value detector applied to a run.
+type Check = fn(&[u8]) -> bool;
+
+fn numeric(run: &[u8], digits: usize, on: ClassSet, after_colon: bool) -> Option<Class> {
+    if on.contains(Class::IpAddress) && !after_colon && ip::is_ipv4(run) {
+        return Some(Class::IpAddress);
+    }
+    if digits < 7 {
+        return None;
+    }
+    let checks: [(Class, Check); 4] = [
+        (Class::Cnic, |r| national::is_cnic(r, false)),
+        (Class::Ssn, |r| national::is_ssn(r, false)),
+        (Class::PaymentCard, |r| card::is_card(r, false)),
+        (Class::Phone, |r| phone::is_phone(r, false)),
+    ];
+    checks
+        .into_iter()
+        .find(|(class, check)| on.contains(*class) && check(run))
+        .map(|(class, _)| class)
+}
+
+fn trim_token(t: &[u8]) -> &[u8] {
+    let start = t
+        .iter()
+        .position(|&b| !matches!(b, b'"' | b'\'' | b'(' | b'[' | b'<'))
+        .unwrap_or(t.len());
+    let end = t
+        .iter()
+        .rposition(|&b| {
+            !matches!(
+                b,
+                b'"' | b'\'' | b')' | b']' | b'>' | b',' | b';' | b'.' | b'!' | b'?' | b':'
+            )
+        })
+        .map_or(start, |e| e + 1);
+    &t[start..end.max(start)]
+}
+
+fn tokens(s: &[u8], on: ClassSet) -> Option<Class> {
+    let mut offset = 0;
+    for raw in s.split(u8::is_ascii_whitespace) {
+        let here = offset;
+        offset += raw.len() + 1;
+        let t = trim_token(raw);
+        if t.len() >= 20 {
+            if on.contains(Class::Jwt) && secret::is_jwt(t) {
+                return Some(Class::Jwt);
+            }
+            if on.contains(Class::ApiKey) && secret::is_api_key(t) {
+                return Some(Class::ApiKey);
+            }
+        }
+        if on.contains(Class::IpAddress)
+            && t.iter().filter(|&&b| b == b':').count() >= 2
+            && ip::is_ipv6(t)
+        {
+            return Some(Class::IpAddress);
+        }
+        if on.contains(Class::Iban)
+            && t.len() >= 4
+            && t[0].is_ascii_uppercase()
+            && t[1].is_ascii_uppercase()
+            && t[2].is_ascii_digit()
+            && t[3].is_ascii_digit()
+            && spaced_iban(&s[here..])
+        {
+            return Some(Class::Iban);
+        }
+    }
+    None
+}
+
+/// An IBAN starting at the beginning of `s`, compact or in groups of four.
+fn spaced_iban(s: &[u8]) -> bool {
+    let mut end = 0;
+    let mut ends = [0usize; 10];
+    let mut n = 0;
+    for group in s.split(|&b| b == b' ') {
+        let g = trim_token(group);
+        if g.is_empty() || !g.iter().all(u8::is_ascii_alphanumeric) || n == ends.len() {
+            break;
+        }
+        let start = end;
+        end = start + g.len();
+        ends[n] = end;
+        n += 1;
+        if g.len() != group.len() {
+            break; // punctuation closes the IBAN
+        }
+        end += 1;
+        if g.len() != 4 {
+            break;
+        }
+    }
+    ends[..n].iter().rev().any(|&e| iban::is_iban(&s[..e]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CASES: &[(&str, Option<Class>)] = &[
+        (
+            "Please call me at 0300-1234567 tomorrow",
+            Some(Class::Phone),
+        ),
+        ("Call (415) 555-0100 after 5pm", Some(Class::Phone)),
+        ("my number is +92 300 1234567.", Some(Class::Phone)),
+        ("reach me: alice@example.com, thanks", Some(Class::Email)),
+        ("reach me: alice@example.com: thanks", Some(Class::Email)),
+        ("clone git@github.com:org/repo.git", None),
+        (
+            "card 4111 1111 1111 1111 declined",
+            Some(Class::PaymentCard),
+        ),
+        ("CNIC 35202-1234567-1 attached", Some(Class::Cnic)),
+        ("SSN is 536-22-8726", Some(Class::Ssn)),
+        ("login from 203.0.113.9 blocked", Some(Class::IpAddress)),
+        ("login from 2001:db8::1 blocked", Some(Class::IpAddress)),
+        (
+            "pay to DE89 3704 0044 0532 0130 00 please",
+            Some(Class::Iban),
+        ),
+        ("pay to DE89370400440532013000.", Some(Class::Iban)),
+        (
+            "leaked key AKIAIOSFODNN7EXAMPLE in logs",
+            Some(Class::ApiKey),
+        ),
+        // Versions glued to words, dates, times, prices, order numbers.
+        (
+            "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 Chrome/120.0.0.0 Safari/537.36",
+            None,
+        ),
+        ("Released v1.2.3 on 2024-01-15 at 10:30", None),
+        ("Meeting 01/15/2024 10:30", None),
+        ("Order 123456789 total $1,234.56", None),
+        ("Tracking 1Z999AA10123456784 shipped", None),
+        ("build 10.0.0.1.5 is out", None),
+        (
+            "Mozilla/5.0 (X11; Linux x86_64; rv:1.9.6.20) Gecko/20100101 Firefox/3.8",
+            None,
+        ),
+        (
+            "Login from 001-850-480-8264x9447 flagged",
+            Some(Class::Phone),
+        ),
+        ("Ref RF90 0655 7196 3023 paid", None),
+    ];
+
+    #[test]
+    fn table() {
+        for &(s, want) in CASES {
+            let sh = Shape::of(s.as_bytes());
+            assert_eq!(scan(s.as_bytes(), &sh, ClassSet::all()), want, "{s}");
+        }
+    }
+}
