@@ -1,4 +1,15 @@
 //! Listeners: accept, limit, terminate TLS, serve HTTP/1.1 and HTTP/2, drain on shutdown.
+//!
+//! Two runtime shapes (`[server] runtime`):
+//!
+//! - `work_stealing`: one listener on the caller's (multi-thread) runtime; connections are tasks
+//!   that any worker may steal.
+//! - `per_core`: the caller's runtime accepts on one `SO_REUSEPORT` socket, and `workers - 1`
+//!   more threads each run a single-thread runtime accepting on their own socket bound to the
+//!   same address. The kernel spreads new connections over the sockets; a connection and all
+//!   its requests stay on the thread that accepted it, so there is no task migration and no
+//!   cross-thread wake-up on the request path. Everything else (configuration generation,
+//!   metrics, the connection limit, upstream pools) is shared, as in `work_stealing`.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -16,7 +27,7 @@ use tokio::sync::{Semaphore, watch};
 use tracing::{debug, info, warn};
 
 use super::{Current, Generation, service};
-use crate::config::Config;
+use crate::config::{Config, Runtime};
 use crate::reload::{ReloadSource, Reloader};
 use crate::telemetry::events::Listening;
 use crate::telemetry::metrics::{Metrics, SharedMetrics};
@@ -30,6 +41,8 @@ const MAX_HEAD_BYTES: usize = 64 * 1024;
 pub struct Gateway {
     current: Current,
     listener: TcpListener,
+    /// `per_core`: the other workers' sockets, bound with `SO_REUSEPORT` to the same address.
+    per_core: Vec<std::net::TcpListener>,
     admin: Option<TcpListener>,
     forward: Option<TcpListener>,
     shutdown_tx: watch::Sender<bool>,
@@ -55,7 +68,19 @@ impl Gateway {
     /// # Errors
     /// When a socket cannot be bound.
     pub async fn bind(config: Config, source: Option<ReloadSource>) -> std::io::Result<Self> {
-        let listener = TcpListener::bind(config.server.listen).await?;
+        let mut per_core = Vec::new();
+        let listener = match config.server.runtime {
+            Runtime::WorkStealing => TcpListener::bind(config.server.listen).await?,
+            Runtime::PerCore => {
+                let first = bind_reuseport(config.server.listen)?;
+                // Port 0 picked a port: the other sockets join the first one's.
+                let addr = first.local_addr()?;
+                for _ in 1..config.server.worker_threads() {
+                    per_core.push(bind_reuseport(addr)?.into_std()?);
+                }
+                first
+            }
+        };
         let admin = match &config.admin {
             Some(a) => Some(TcpListener::bind(a.listen).await?),
             None => None,
@@ -76,6 +101,7 @@ impl Gateway {
         Ok(Self {
             current,
             listener,
+            per_core,
             admin,
             forward,
             shutdown_tx,
@@ -130,13 +156,13 @@ impl Gateway {
         let Self {
             current,
             listener,
+            per_core,
             admin,
             forward,
             shutdown_tx,
             metrics,
             reloader,
         } = self;
-        let mut stop = shutdown_tx.subscribe();
         let g = current.load();
         Listening {
             what: "proxy",
@@ -177,14 +203,102 @@ impl Gateway {
         });
         let max_conns = g.config.limits.max_connections;
         drop(g);
-        let permits = Arc::new(Semaphore::new(max_conns));
+        let acceptor = Acceptor {
+            current: Arc::clone(&current),
+            metrics: Arc::clone(&metrics),
+            // One limit for the whole process, whichever thread accepts.
+            permits: Arc::new(Semaphore::new(max_conns)),
+        };
+        // `per_core`: the other workers. Each drains its own connections on shutdown, then
+        // keeps its runtime (and the upstream connections it owns, which other threads' requests
+        // may be using) alive until every worker has drained.
+        let (exit_tx, exit_rx) = watch::channel(false);
+        let mut workers = Vec::with_capacity(per_core.len());
+        for (i, std_listener) in per_core.into_iter().enumerate() {
+            let (done_tx, done_rx) = tokio::sync::oneshot::channel::<()>();
+            let acceptor = acceptor.clone();
+            let stop = shutdown_tx.subscribe();
+            let mut exit = exit_rx.clone();
+            let thread = std::thread::Builder::new()
+                .name(format!("piigate-worker-{}", i + 1))
+                .spawn(move || {
+                    let rt = match tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()
+                    {
+                        Ok(rt) => rt,
+                        Err(e) => {
+                            tracing::error!(error = %e, "Cannot start a worker runtime.");
+                            return;
+                        }
+                    };
+                    rt.block_on(async move {
+                        match TcpListener::from_std(std_listener) {
+                            Ok(l) => {
+                                let graceful = acceptor.accept(l, stop, pending()).await;
+                                Acceptor::drain(graceful, false).await;
+                            }
+                            Err(e) => tracing::error!(error = %e, "Cannot start a worker."),
+                        }
+                        let _ = done_tx.send(());
+                        let _ = exit.wait_for(|e| *e).await;
+                    });
+                })?;
+            workers.push((thread, done_rx));
+        }
+        let graceful = acceptor
+            .accept(listener, shutdown_tx.subscribe(), signal)
+            .await;
+        // Stops the other accept loops (when our signal fired) and the admin listener.
+        let _ = shutdown_tx.send(true);
+        Acceptor::drain(graceful, true).await;
+        let mut threads = Vec::with_capacity(workers.len());
+        for (thread, done) in workers {
+            // Each worker bounds its own drain by DRAIN_DEADLINE; an error means it has exited.
+            let _ = done.await;
+            threads.push(thread);
+        }
+        let _ = exit_tx.send(true);
+        let _ = tokio::task::spawn_blocking(move || {
+            for t in threads {
+                let _ = t.join();
+            }
+        })
+        .await;
+        for t in [admin_task, forward_task].into_iter().flatten() {
+            t.abort();
+        }
+        Ok(())
+    }
+}
+
+/// What every accept loop shares, whichever thread it runs on.
+#[derive(Clone)]
+struct Acceptor {
+    current: Current,
+    metrics: SharedMetrics,
+    permits: Arc<Semaphore>,
+}
+
+impl Acceptor {
+    /// Accepts on `listener` until `signal` resolves or `stop` fires, serving each connection as
+    /// a task on the current runtime. Returns the handle that drains those connections.
+    async fn accept(
+        &self,
+        listener: TcpListener,
+        mut stop: watch::Receiver<bool>,
+        signal: impl Future<Output = ()>,
+    ) -> GracefulShutdown {
         let graceful = GracefulShutdown::new();
         tokio::pin!(signal);
         loop {
+            if *stop.borrow_and_update() {
+                break;
+            }
             let permit = tokio::select! {
                 () = &mut signal => break,
                 _ = stop.changed() => break,
-                p = Arc::clone(&permits).acquire_owned() => p.expect("semaphore is never closed"),
+                p = Arc::clone(&self.permits).acquire_owned() => p.expect("semaphore is never closed"),
             };
             let (stream, _peer) = tokio::select! {
                 () = &mut signal => break,
@@ -200,9 +314,9 @@ impl Gateway {
                 },
             };
             let _ = stream.set_nodelay(true);
-            let current = Arc::clone(&current);
+            let current = Arc::clone(&self.current);
             let watcher = graceful.watcher();
-            let open = metrics.open_connections.clone();
+            let open = self.metrics.open_connections.clone();
             tokio::spawn(async move {
                 let _permit = permit;
                 open.inc();
@@ -210,21 +324,42 @@ impl Gateway {
                 open.dec();
             });
         }
-        let _ = shutdown_tx.send(true);
-        drop(listener);
-        info!(
-            connections = graceful.count(),
-            "Shutting down; draining in-flight requests."
-        );
+        graceful
+    }
+
+    /// Waits for the connections of one accept loop to finish, up to the drain deadline.
+    /// `main` marks the loop that logs the shutdown.
+    async fn drain(graceful: GracefulShutdown, main: bool) {
+        if main {
+            info!(
+                connections = graceful.count(),
+                "Shutting down; draining in-flight requests."
+            );
+        }
         tokio::select! {
-            () = graceful.shutdown() => info!("Drained."),
+            () = graceful.shutdown() => if main { info!("Drained.") },
             () = tokio::time::sleep(DRAIN_DEADLINE) => warn!("Drain deadline passed; closing remaining connections."),
         }
-        for t in [admin_task, forward_task].into_iter().flatten() {
-            t.abort();
-        }
-        Ok(())
     }
+}
+
+/// A listener with `SO_REUSEADDR` and `SO_REUSEPORT`, so several sockets can share `addr`.
+/// Linux only lets sockets of the same user join the group.
+fn bind_reuseport(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    #[cfg(unix)]
+    socket.set_reuseport(true)?;
+    socket.bind(addr)?;
+    socket.listen(1024)
+}
+
+fn pending() -> std::future::Pending<()> {
+    std::future::pending()
 }
 
 async fn serve_connection(
