@@ -9,7 +9,8 @@
 # Same set-up as scripts/load.sh: nginx upstream answering {"ok":true}, piigate with the
 # typical policy (scripts/load/piigate.toml.in) at RUST_LOG=info (the log goes to /dev/null: the
 # formatting and the write still happen, the disk does not fill), wrk pinned to LOAD_CPU and the
-# servers to SERVER_CPU. Requests alternate the 1 KB event and the 16 KB batch.
+# servers to SERVER_CPU, all at nice NICE (default -20). Requests alternate the 1 KB event and
+# the 16 KB batch.
 #
 # Verdict: the first WARM_SECONDS (default 60) are warm-up (pools, allocator arenas, buffers
 # grow to their working size). After that, "flat" when the last minute's median RSS is within
@@ -27,6 +28,7 @@ WARM_SECONDS=${WARM_SECONDS:-60}
 CONNS=${CONNS:-32}
 RUNTIME=${RUNTIME:-work_stealing}
 WRITE_DOCS=${WRITE_DOCS:-1}
+NICE=${NICE:--20}
 
 UPSTREAM_PORT=18180
 PIIGATE_PORT=18191
@@ -48,6 +50,8 @@ cleanup() {
     wait 2>/dev/null || true
 }
 trap cleanup EXIT
+ON_SERVER=(nice -n "$NICE" taskset -c "$SERVER_CPU")
+ON_LOAD=(nice -n "$NICE" taskset -c "$LOAD_CPU")
 log() { printf '%s %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 
 render() {
@@ -63,9 +67,9 @@ cargo run --release --locked --quiet --example load_payloads -- "$RUN/payloads" 
 
 render scripts/load/upstream.nginx.conf "$RUN/upstream.conf"
 render scripts/load/piigate.toml.in "$RUN/piigate.toml"
-taskset -c "$SERVER_CPU" nginx -p "$RUN" -c "$RUN/upstream.conf" &
+"${ON_SERVER[@]}" nginx -p "$RUN" -c "$RUN/upstream.conf" &
 PIDS+=($!)
-RUST_LOG=info taskset -c "$SERVER_CPU" target/release/piigate serve --config "$RUN/piigate.toml" \
+RUST_LOG=info "${ON_SERVER[@]}" target/release/piigate serve --config "$RUN/piigate.toml" \
     2>/dev/null &
 PIIGATE=$!
 PIDS+=("$PIIGATE")
@@ -88,7 +92,7 @@ log "soak: ${SOAK_SECONDS}s, sampling RSS every ${INTERVAL}s (piigate pid $PIIGA
 STARTED=$(date -u +%Y-%m-%dT%H:%MZ)
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 WRK_BODY=$RUN/payloads/track-1k.json WRK_BODY2=$RUN/payloads/batch-16k.json \
-    taskset -c "$LOAD_CPU" wrk -t1 -c"$CONNS" -d"${SOAK_SECONDS}s" --timeout 5s \
+    "${ON_LOAD[@]}" wrk -t1 -c"$CONNS" -d"${SOAK_SECONDS}s" --timeout 5s \
     -s scripts/load/soak.lua "http://127.0.0.1:$PIIGATE_PORT/segment/v1/track" >"$RUN/wrk.out" &
 WRK=$!
 PIDS+=("$WRK")
@@ -109,7 +113,7 @@ SUMMARY=$(grep '^WRKJSON ' "$RUN/wrk.out" | sed 's/^WRKJSON //')
 sleep 5
 IDLE_RSS=$(rss_kib)
 
-CMD="LOAD_CPU=$LOAD_CPU SERVER_CPU=$SERVER_CPU SOAK_SECONDS=$SOAK_SECONDS INTERVAL=$INTERVAL CONNS=$CONNS RUNTIME=$RUNTIME scripts/soak.sh"
+CMD="LOAD_CPU=$LOAD_CPU SERVER_CPU=$SERVER_CPU NICE=$NICE SOAK_SECONDS=$SOAK_SECONDS INTERVAL=$INTERVAL CONNS=$CONNS RUNTIME=$RUNTIME scripts/soak.sh"
 MACHINE="$(nproc) cores ($(lscpu | sed -n 's/^Model name: *//p' | head -1)), Linux $(uname -r); load average (1/5/15 min) before: $LOAD_BEFORE, after: $LOAD_AFTER"
 python3 - "$SERIES" "$STARTED" "$MACHINE" "$CMD" "$SUMMARY" "$IDLE_RSS" "$WARM_SECONDS" \
     "$([[ $WRITE_DOCS == 1 ]] && echo docs/BENCHMARKS.md)" <<'PY'
