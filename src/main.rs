@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand, ValueEnum};
-use piigate::config::{self, ProcessEnv};
+use piigate::config::{self, ProcessEnv, Runtime};
 use piigate::keys::{KeyId, KeyStatus, generate_entry};
 use piigate::proxy::Gateway;
 use piigate::telemetry::{self, LogFormat};
@@ -257,11 +257,24 @@ fn serve(path: &Path, log: LogArg) -> anyhow::Result<ExitCode> {
     for w in loaded.warnings.items() {
         tracing::warn!(warning = %w, "Configuration warning.");
     }
-    let mut rt = tokio::runtime::Builder::new_multi_thread();
+    let server = &loaded.config.server;
+    let mut rt = match server.runtime {
+        // This thread becomes the first worker; the gateway starts the others.
+        Runtime::PerCore => tokio::runtime::Builder::new_current_thread(),
+        Runtime::WorkStealing => {
+            let mut b = tokio::runtime::Builder::new_multi_thread();
+            if let Some(n) = server.workers {
+                b.worker_threads(n);
+            }
+            b
+        }
+    };
     rt.enable_all();
-    if let Some(n) = loaded.config.server.workers {
-        rt.worker_threads(n);
-    }
+    info!(
+        runtime = server.runtime.as_str(),
+        workers = server.worker_threads(),
+        "Starting."
+    );
     let rt = rt.build().context("cannot start the async runtime")?;
     rt.block_on(async move {
         let source = piigate::reload::ReloadSource {

@@ -105,3 +105,34 @@ fn unimplemented_options_are_errors_not_silently_ignored() {
         "{d}"
     );
 }
+
+/// `[server] runtime`: both spellings compile; anything else is located and named.
+#[test]
+fn server_runtime_is_work_stealing_or_per_core() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("keys.toml"), crate::support::KEYS).expect("write");
+    let with = |line: &str| {
+        format!("[server]\nlisten = \"127.0.0.1:0\"\n{line}\n[keys]\nfile = \"keys.toml\"\n")
+    };
+    for (line, want) in [
+        ("", config::Runtime::WorkStealing),
+        ("runtime = \"work_stealing\"", config::Runtime::WorkStealing),
+        ("runtime = \"per_core\"", config::Runtime::PerCore),
+    ] {
+        let loaded = config::from_toml(&with(line), "rt.toml", dir.path(), &NoEnv)
+            .unwrap_or_else(|d| panic!("{line}: {d}"));
+        assert_eq!(loaded.config.server.runtime, want, "{line}");
+    }
+    let d = config::from_toml(
+        &with("runtime = \"thread_per_core\""),
+        "rt.toml",
+        dir.path(),
+        &NoEnv,
+    )
+    .expect_err("unknown runtime");
+    let rendered = d.to_string();
+    assert!(
+        rendered.contains("rt.toml:3:11: error[bad_value]: `runtime` must be"),
+        "{rendered}"
+    );
+}

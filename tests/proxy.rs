@@ -582,3 +582,63 @@ async fn chunked_http1_bodies_and_keep_alive() {
     assert!(seen[0].headers.get("transfer-encoding").is_none());
     assert_absent(&seen[1].body, &["user-51"]);
 }
+
+/// `[server] runtime = "per_core"`: one single-thread runtime per worker, each accepting on its
+/// own `SO_REUSEPORT` socket. The kernel spreads new connections over the sockets by their
+/// 4-tuple, so 24 fresh connections reach every one of the 3 workers (all landing on one has
+/// probability 3⁻²³); a worker that did not serve would leave its connections hanging and the
+/// client's timeout would fail the test.
+#[tokio::test]
+async fn per_core_runtime_serves_on_every_worker() {
+    let up = Upstream::start(None, Reply::Ok).await;
+    let cfg = format!(
+        "[server]\nlisten = \"127.0.0.1:0\"\nruntime = \"per_core\"\nworkers = 3\n[keys]\nfile = \"keys.toml\"\n[[routes]]\nname = \"s\"\npath_prefix = \"/s\"\nupstream = \"http://{}\"\n[[routes.rules]]\nselect = \"$.userId\"\naction = \"tokenize\"\n",
+        up.addr
+    );
+    let gw = TestGateway::start(&cfg).await;
+    for i in 0..24 {
+        // A new client per request: a new connection, so a new pick of socket.
+        let c = Client::new(gw.addr, None, Proto::H1);
+        let r = c
+            .post_json("/s/v1/track", &format!(r#"{{"userId":"user-{i}"}}"#))
+            .await;
+        assert_eq!(r.status, 200, "request {i}");
+    }
+    let seen = up.requests();
+    assert_eq!(seen.len(), 24);
+    for (i, r) in seen.iter().enumerate() {
+        assert_absent(&r.body, &[&format!("\"user-{i}\"")]);
+    }
+}
+
+/// Shutting down a `per_core` gateway stops every worker: `run` returns, and no socket of the
+/// reuseport group is left accepting.
+#[tokio::test]
+async fn per_core_shutdown_closes_every_worker_socket() {
+    let (_dir, path) = crate::support::write_config(
+        "[server]\nlisten = \"127.0.0.1:0\"\nruntime = \"per_core\"\nworkers = 4\n[keys]\nfile = \"keys.toml\"\n",
+    );
+    let loaded = piigate::config::load(&path, &ProcessEnv).expect("config loads");
+    let gw = piigate::proxy::Gateway::bind(loaded.config, None)
+        .await
+        .expect("bind");
+    let addr = gw.local_addr().expect("addr");
+    let stop = gw.shutdown_handle();
+    let run = tokio::spawn(gw.run(std::future::pending()));
+    // Serving: a connection is accepted (by whichever worker the kernel picks).
+    tokio::net::TcpStream::connect(addr)
+        .await
+        .expect("gateway accepts");
+    stop.shutdown();
+    tokio::time::timeout(std::time::Duration::from_secs(10), run)
+        .await
+        .expect("run returns after shutdown")
+        .expect("run task")
+        .expect("run ok");
+    for _ in 0..16 {
+        assert!(
+            tokio::net::TcpStream::connect(addr).await.is_err(),
+            "a worker socket still accepts after shutdown"
+        );
+    }
+}

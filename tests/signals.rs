@@ -336,3 +336,28 @@ async fn sigterm_completes_every_request_sent_before_it() {
     })
     .await;
 }
+
+/// `runtime = "per_core"`: several SO_REUSEPORT workers serve, and SIGTERM drains them all.
+#[tokio::test]
+async fn per_core_runtime_serves_and_drains() {
+    let up = crate::support::Upstream::start(None, crate::support::Reply::Ok).await;
+    let cfg = format!(
+        "[server]\nlisten = \"127.0.0.1:0\"\nruntime = \"per_core\"\nworkers = 2\n[keys]\nfile = \"keys.toml\"\n\
+         [[routes]]\nname = \"s\"\npath_prefix = \"/s\"\nupstream = \"http://{}\"\n\
+         [[routes.rules]]\nselect = \"$.userId\"\naction = \"tokenize\"\n",
+        up.addr
+    );
+    let (_dir, path) = crate::support::write_config(&cfg);
+    let p = crate::support::Process::spawn(&path, &[]);
+    // Separate connections land on either worker's socket.
+    for i in 0..8 {
+        let client = crate::support::Client::new(p.proxy, None, crate::support::Proto::H1);
+        let got = client
+            .post_json("/s/v1/t", &format!(r#"{{"userId":"per-core-{i}"}}"#))
+            .await;
+        assert_eq!(got.status, 200);
+    }
+    assert_eq!(up.requests().len(), 8);
+    crate::support::assert_absent(&up.requests()[7].body, &["per-core-7"]);
+    assert!(p.stop(), "SIGTERM drains every worker and exits 0");
+}

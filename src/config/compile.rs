@@ -14,7 +14,7 @@ use super::reader::At;
 use super::spec::{ConfigSpec, RouteSpec, RuleSpec, StoreSpec, TlsSpec};
 use super::{
     Admin, AdminToken, Config, DEFAULT_ADMIN_TOKEN_ENV, DEFAULT_KEYRING_ENV, Env, Limits, OptOut,
-    Purpose, Route, Server, StoreSettings, Upstream,
+    Purpose, Route, Runtime, Server, StoreSettings, Upstream,
 };
 use crate::keys::Keyring;
 use crate::policy::action::{
@@ -72,6 +72,24 @@ pub fn compile(
             None
         }
     });
+    let runtime = match spec
+        .server
+        .runtime
+        .as_ref()
+        .map(|r| (r.value.as_str(), r.span.clone()))
+    {
+        None | Some(("work_stealing", _)) => Runtime::WorkStealing,
+        Some(("per_core", _)) => Runtime::PerCore,
+        Some((_, span)) => {
+            d.error(
+                src,
+                span,
+                "bad_value",
+                "`runtime` must be \"work_stealing\" or \"per_core\"",
+            );
+            Runtime::WorkStealing
+        }
+    };
 
     let admin = spec.admin.as_ref().map(|a| {
         let listen = socket(a.listen.as_ref(), "127.0.0.1:9901", src, d);
@@ -174,6 +192,7 @@ pub fn compile(
             listen: listen?,
             tls,
             workers,
+            runtime,
         },
         admin,
         forward_proxy,

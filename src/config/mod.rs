@@ -70,6 +70,40 @@ pub struct Server {
     pub tls: Option<Arc<rustls::ServerConfig>>,
     /// Worker threads (`None`: one per CPU).
     pub workers: Option<usize>,
+    /// How connections are spread over the worker threads.
+    pub runtime: Runtime,
+}
+
+impl Server {
+    /// Worker threads to start: `workers`, or one per CPU this process may run on.
+    pub fn worker_threads(&self) -> usize {
+        self.workers.unwrap_or_else(|| {
+            std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+        })
+    }
+}
+
+/// `server.runtime`: the shape of the async runtime.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Runtime {
+    /// One multi-thread tokio runtime with `workers` threads and one listener; idle workers steal
+    /// tasks from busy ones.
+    #[default]
+    WorkStealing,
+    /// `workers` threads, each running its own single-thread runtime and accepting on its own
+    /// `SO_REUSEPORT` socket bound to the same address: the kernel spreads connections, and a
+    /// connection never leaves its thread (no task migration, no cross-thread wake-ups).
+    PerCore,
+}
+
+impl Runtime {
+    /// The config spelling.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::WorkStealing => "work_stealing",
+            Self::PerCore => "per_core",
+        }
+    }
 }
 
 /// `[admin]`, compiled.

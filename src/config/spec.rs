@@ -41,6 +41,9 @@ pub struct ServerSpec {
     pub tls: Option<TlsSpec>,
     /// `workers`: runtime worker threads, default: one per CPU.
     pub workers: Option<At<u64>>,
+    /// `runtime`: `"work_stealing"` (default: one multi-thread tokio runtime) or `"per_core"`
+    /// (one single-thread runtime per worker, each with its own `SO_REUSEPORT` listener).
+    pub runtime: Option<At<String>>,
 }
 
 /// `[server.tls]`.
@@ -223,7 +226,7 @@ const TOP: &[&str] = &[
     "forward_proxy",
     "routes",
 ];
-const SERVER: &[&str] = &["listen", "tls", "workers"];
+const SERVER: &[&str] = &["listen", "tls", "workers", "runtime"];
 const TLS: &[&str] = &["cert", "key", "client_ca"];
 const ADMIN: &[&str] = &["listen", "token_env"];
 const KEYS: &[&str] = &["file", "env"];
@@ -306,6 +309,7 @@ pub fn read(src: Source<'_>, d: &mut Diagnostics) -> ConfigSpec {
     if let Some(t) = top.table(d, "server", "[server]", SERVER) {
         spec.server.listen = t.string(d, "listen");
         spec.server.workers = t.uint(d, "workers");
+        spec.server.runtime = t.string(d, "runtime");
         spec.server.tls = t.table(d, "tls", "[server.tls]", TLS).map(|tls| {
             let s = TlsSpec {
                 span: tls.span.clone(),

@@ -17,7 +17,7 @@ use tokio::sync::{Semaphore, watch};
 use tracing::{debug, info, warn};
 
 use super::{Current, Generation, service};
-use crate::config::Config;
+use crate::config::{Config, Runtime};
 use crate::reload::{ReloadSource, Reloader};
 use crate::services::{Services, StartError};
 use crate::telemetry::events::Listening;
@@ -34,6 +34,8 @@ const MAX_HEAD_BYTES: usize = 64 * 1024;
 pub struct Gateway {
     current: Current,
     listener: TcpListener,
+    /// `runtime = "per_core"`: the other workers' sockets (`SO_REUSEPORT` on the same port).
+    per_core: Vec<std::net::TcpListener>,
     admin: Option<TcpListener>,
     forward: Option<TcpListener>,
     shutdown_tx: watch::Sender<bool>,
@@ -62,9 +64,23 @@ impl Gateway {
     /// When a socket cannot be bound or a service cannot be opened.
     pub async fn bind(config: Config, source: Option<ReloadSource>) -> Result<Self, StartError> {
         let bind = |what: &'static str| move |source| StartError::Bind { what, source };
-        let listener = TcpListener::bind(config.server.listen)
-            .await
-            .map_err(bind("the proxy listener"))?;
+        let mut per_core = Vec::new();
+        let listener = match config.server.runtime {
+            Runtime::WorkStealing => TcpListener::bind(config.server.listen)
+                .await
+                .map_err(bind("the proxy listener"))?,
+            Runtime::PerCore => {
+                let first =
+                    bind_reuseport(config.server.listen).map_err(bind("the proxy listener"))?;
+                // Port 0 picked a port: the other sockets join the first one's.
+                let addr = first.local_addr().map_err(bind("the proxy listener"))?;
+                for _ in 1..config.server.worker_threads() {
+                    let l = bind_reuseport(addr).and_then(TcpListener::into_std);
+                    per_core.push(l.map_err(bind("a per-core proxy listener"))?);
+                }
+                first
+            }
+        };
         let admin = match &config.admin {
             Some(a) => Some(
                 TcpListener::bind(a.listen)
@@ -98,6 +114,7 @@ impl Gateway {
         Ok(Self {
             current,
             listener,
+            per_core,
             admin,
             forward,
             shutdown_tx,
@@ -152,13 +169,13 @@ impl Gateway {
         let Self {
             current,
             listener,
+            per_core,
             admin,
             forward,
             shutdown_tx,
             services,
             reloader,
         } = self;
-        let mut stop = shutdown_tx.subscribe();
         let g = current.load();
         Listening {
             what: "proxy",
@@ -199,14 +216,97 @@ impl Gateway {
         });
         let max_conns = g.config.limits.max_connections;
         drop(g);
-        // One permit per open connection; draining waits until every permit is back.
+        // One permit per open connection, shared by every accept loop (one limit for the
+        // process); draining waits until every permit is back, whichever thread holds it.
         let permits = Arc::new(Semaphore::new(max_conns));
+        let acceptor = Acceptor {
+            current: Arc::clone(&current),
+            services: Arc::clone(&services),
+            permits: Arc::clone(&permits),
+            shutdown_tx: shutdown_tx.clone(),
+        };
+        // `per_core`: one current-thread runtime per extra worker, each accepting on its own
+        // SO_REUSEPORT socket. A worker keeps its runtime (and the upstream connections it
+        // owns) alive after its accept loop ends, until the whole process has drained.
+        let (exit_tx, exit_rx) = watch::channel(false);
+        let mut threads = Vec::with_capacity(per_core.len());
+        for (i, std_listener) in per_core.into_iter().enumerate() {
+            let acceptor = acceptor.clone();
+            let mut exit = exit_rx.clone();
+            let thread = std::thread::Builder::new()
+                .name(format!("piigate-worker-{}", i + 1))
+                .spawn(move || {
+                    let rt = match tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()
+                    {
+                        Ok(rt) => rt,
+                        Err(e) => {
+                            tracing::error!(error = %e, "Cannot start a worker runtime.");
+                            return;
+                        }
+                    };
+                    rt.block_on(async move {
+                        match TcpListener::from_std(std_listener) {
+                            Ok(l) => acceptor.accept(l, std::future::pending()).await,
+                            Err(e) => tracing::error!(error = %e, "Cannot start a worker."),
+                        }
+                        let _ = exit.wait_for(|e| *e).await;
+                    });
+                })?;
+            threads.push(thread);
+        }
+        acceptor.accept(listener, signal).await;
+        // Stops the other accept loops, the admin and forward-proxy listeners, and tells every
+        // connection to finish what it has in flight.
+        let _ = shutdown_tx.send(true);
+        info!(
+            connections = max_conns - permits.available_permits(),
+            "Shutting down; draining in-flight requests."
+        );
+        let all = u32::try_from(max_conns).unwrap_or(u32::MAX);
+        tokio::select! {
+            _ = permits.acquire_many(all) => info!("Drained."),
+            () = tokio::time::sleep(DRAIN_DEADLINE) => warn!("Drain deadline passed; closing remaining connections."),
+        }
+        let _ = exit_tx.send(true);
+        let _ = tokio::task::spawn_blocking(move || {
+            for t in threads {
+                let _ = t.join();
+            }
+        })
+        .await;
+        for t in [admin_task, forward_task].into_iter().flatten() {
+            t.abort();
+        }
+        services.stop().await;
+        Ok(())
+    }
+}
+
+/// What every accept loop shares, whichever thread it runs on.
+#[derive(Clone)]
+struct Acceptor {
+    current: Current,
+    services: Arc<Services>,
+    permits: Arc<Semaphore>,
+    shutdown_tx: watch::Sender<bool>,
+}
+
+impl Acceptor {
+    /// Accepts on `listener` until `signal` resolves or shutdown begins, serving each
+    /// connection as a task on the current runtime.
+    async fn accept(&self, listener: TcpListener, signal: impl Future<Output = ()>) {
+        let mut stop = self.shutdown_tx.subscribe();
         tokio::pin!(signal);
         loop {
+            if *stop.borrow_and_update() {
+                break;
+            }
             let permit = tokio::select! {
                 () = &mut signal => break,
                 _ = stop.changed() => break,
-                p = Arc::clone(&permits).acquire_owned() => p.expect("semaphore is never closed"),
+                p = Arc::clone(&self.permits).acquire_owned() => p.expect("semaphore is never closed"),
             };
             let (stream, _peer) = tokio::select! {
                 () = &mut signal => break,
@@ -222,9 +322,9 @@ impl Gateway {
                 },
             };
             let _ = stream.set_nodelay(true);
-            let current = Arc::clone(&current);
-            let stop = shutdown_tx.subscribe();
-            let open = services.metrics.open_connections.clone();
+            let current = Arc::clone(&self.current);
+            let stop = self.shutdown_tx.subscribe();
+            let open = self.services.metrics.open_connections.clone();
             tokio::spawn(async move {
                 let _permit = permit;
                 open.inc();
@@ -232,23 +332,22 @@ impl Gateway {
                 open.dec();
             });
         }
-        let _ = shutdown_tx.send(true);
-        drop(listener);
-        info!(
-            connections = max_conns - permits.available_permits(),
-            "Shutting down; draining in-flight requests."
-        );
-        let all = u32::try_from(max_conns).unwrap_or(u32::MAX);
-        tokio::select! {
-            _ = permits.acquire_many(all) => info!("Drained."),
-            () = tokio::time::sleep(DRAIN_DEADLINE) => warn!("Drain deadline passed; closing remaining connections."),
-        }
-        for t in [admin_task, forward_task].into_iter().flatten() {
-            t.abort();
-        }
-        services.stop().await;
-        Ok(())
     }
+}
+
+/// A listener with `SO_REUSEADDR` and `SO_REUSEPORT`, so several sockets can share `addr`.
+/// Linux only lets sockets of the same user join the group.
+fn bind_reuseport(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    #[cfg(unix)]
+    socket.set_reuseport(true)?;
+    socket.bind(addr)?;
+    socket.listen(1024)
 }
 
 /// A client connection's byte stream, plain or TLS.

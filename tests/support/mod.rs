@@ -890,8 +890,9 @@ impl Process {
         let mut lines = BufReader::new(child.stderr.take().expect("stderr")).lines();
         let log = Arc::new(Mutex::new(String::new()));
         let (mut proxy, mut admin) = (None, None);
-        let started = std::time::Instant::now();
-        while proxy.is_none() || (admin.is_none() && started.elapsed() < Duration::from_secs(1)) {
+        // The proxy's line comes first, then the admin's when the config has one.
+        let wants_admin = std::fs::read_to_string(config).is_ok_and(|t| t.contains("[admin]"));
+        while proxy.is_none() || (wants_admin && admin.is_none()) {
             let Some(Ok(line)) = lines.next() else { break };
             log.lock().expect("lock").push_str(&line);
             log.lock().expect("lock").push('\n');
@@ -907,9 +908,6 @@ impl Process {
                     Some("admin") => admin = Some(addr),
                     _ => {}
                 }
-            }
-            if proxy.is_some() && admin.is_some() {
-                break;
             }
         }
         let Some(proxy) = proxy else {
