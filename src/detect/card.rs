@@ -95,7 +95,7 @@ pub(crate) fn luhn(d: &[u8]) -> bool {
             x
         };
     }
-    sum % 10 == 0
+    sum.is_multiple_of(10)
 }
 
 fn iin_ok(d: &[u8]) -> bool {

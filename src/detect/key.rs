@@ -304,10 +304,10 @@ pub(crate) fn analyse(key: &str) -> KeyInfo {
 }
 
 fn classify(w: &Words) -> Option<Class> {
-    if let Some(joined) = w.joined {
-        if let Ok(i) = PACKED_WHOLE.binary_search_by(|(name, _)| name.cmp(&joined)) {
-            return Some(PACKED_WHOLE[i].1);
-        }
+    if let Some(joined) = w.joined
+        && let Ok(i) = PACKED_WHOLE.binary_search_by(|(name, _)| name.cmp(&joined))
+    {
+        return Some(PACKED_WHOLE[i].1);
     }
     let n = w.count;
     // Most keys (`timestamp`, `sku`, `price`) contain no word any rule knows.

@@ -253,10 +253,11 @@ impl Detector {
         {
             return Some(Class::DateOfBirth);
         }
-        if sh.digit >= 7 && sh.numeric() {
-            if let Some(c) = self.numeric(info, t, sh) {
-                return Some(c);
-            }
+        if sh.digit >= 7
+            && sh.numeric()
+            && let Some(c) = self.numeric(info, t, sh)
+        {
+            return Some(c);
         }
         if sh.letters() >= 2
             && sh.digit >= 8

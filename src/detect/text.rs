@@ -65,10 +65,10 @@ pub(crate) fn scan(s: &[u8], sh: &Shape, on: ClassSet) -> Option<Class> {
     if sh.at > 0 && on.contains(Class::Email) && emails(s) {
         return Some(Class::Email);
     }
-    if sh.digit >= 4 {
-        if let Some(c) = numeric_runs(s, on) {
-            return Some(c);
-        }
+    if sh.digit >= 4
+        && let Some(c) = numeric_runs(s, on)
+    {
+        return Some(c);
     }
     if sh.spaced() && sh.len >= 16 {
         return tokens(s, on);

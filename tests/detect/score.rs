@@ -119,10 +119,10 @@ pub fn score(corpus: &str, detector: &Detector) -> Scores {
                 c.value_only += 1;
             }
         }
-        if let Some(g) = got {
-            if want != Some(g) {
-                s.classes.entry(g.to_owned()).or_default().fp += 1;
-            }
+        if let Some(g) = got
+            && want != Some(g)
+        {
+            s.classes.entry(g.to_owned()).or_default().fp += 1;
         }
         if got != want {
             s.misses.push(Miss {
