@@ -38,6 +38,7 @@ Usage: python generate.py [--seed N] [--out corpus.jsonl]
 import argparse
 import base64
 import collections
+import datetime
 import hashlib
 import hmac
 import ipaddress
@@ -50,6 +51,13 @@ import uuid
 from faker import Faker
 
 LOCALES = ["en_US", "en_GB", "de_DE", "fr_FR", "en_IN"]
+
+# Fixed date ranges: Faker's "this decade" and "date of birth" helpers are relative to today,
+# which would change the corpus from one day to the next.
+BIRTH_FROM = datetime.date(1930, 1, 1)
+BIRTH_TO = datetime.date(2009, 12, 31)
+EVENTS_FROM = datetime.datetime(2019, 1, 1)
+EVENTS_TO = datetime.datetime(2026, 6, 30)
 
 NEUTRAL_KEYS = ["value", "data", "note", "text", "field_7", "v", "input", "attr", "payload_value", "extra"]
 
@@ -283,7 +291,7 @@ class Gen:
     def dobs(self, n):
         fmts = ["%Y-%m-%d", "%Y/%m/%d", "%d/%m/%Y", "%m/%d/%Y", "%d.%m.%Y", "%d-%m-%Y", "%Y%m%d", "%B %d, %Y", "%d %B %Y", "%d-%b-%Y", "%Y-%m-%dT00:00:00Z"]
         for _ in range(n):
-            d = self.f().date_of_birth(minimum_age=16, maximum_age=95)
+            d = self.f().date_between(start_date=BIRTH_FROM, end_date=BIRTH_TO)
             fmt = self.rng.choice(fmts)
             self.add(self.rng.choice(CLASS_KEYS["date_of_birth"]), d.strftime(fmt), "date_of_birth", f"dob/{fmt}")
 
@@ -379,12 +387,12 @@ class Gen:
             "uuid": lambda: str(uuid.UUID(int=self.rng.getrandbits(128), version=4)),
             "hex": lambda: self.rng.choice([hashlib.sha1, hashlib.sha256, hashlib.md5])(self.rng.randbytes(16)).hexdigest(),
             "object_id": lambda: self.rng.randbytes(12).hex(),
-            "iso_datetime": lambda: f.date_time_this_decade().isoformat() + self.rng.choice(["Z", ".000Z", "+00:00", ""]),
-            "iso_date": lambda: f.date(),
-            "date_dmy": lambda: f.date(pattern=self.rng.choice(["%d/%m/%Y", "%m/%d/%Y", "%d.%m.%Y"])),
+            "iso_datetime": lambda: f.date_time_between(start_date=EVENTS_FROM, end_date=EVENTS_TO).isoformat() + self.rng.choice(["Z", ".000Z", "+00:00", ""]),
+            "iso_date": lambda: f.date_between(start_date=EVENTS_FROM, end_date=EVENTS_TO).isoformat(),
+            "date_dmy": lambda: f.date_between(start_date=EVENTS_FROM, end_date=EVENTS_TO).strftime(self.rng.choice(["%d/%m/%Y", "%m/%d/%Y", "%d.%m.%Y"])),
             "unix_s": lambda: str(self.rng.randrange(1_500_000_000, 1_800_000_000)),
             "unix_ms": lambda: str(self.rng.randrange(1_500_000_000_000, 1_800_000_000_000)),
-            "time": lambda: f.time(),
+            "time": lambda: f.date_time_between(start_date=EVENTS_FROM, end_date=EVENTS_TO).strftime("%H:%M:%S"),
             "order": lambda: self.rng.choice(["ORD-", "INV-", "#", "PO", "A", ""]) + self.rng.choice([self.digits(6), f"{self.rng.randrange(2019, 2026)}-{self.digits(6)}", self.digits(9), self.digits(12)]),
             "version": lambda: self.rng.choice([
                 f"{self.rng.randrange(0, 20)}.{self.rng.randrange(0, 30)}.{self.rng.randrange(0, 200)}",
