@@ -2,7 +2,7 @@
 # End-to-end load: piigate against nginx as a plain pass-through, on the same local upstream,
 # in one run (issue 3 "End to end", issue 8 item 5). Writes the table into docs/BENCHMARKS.md.
 #
-#   scripts/load.sh                      # full matrix, ~20 min on the 2-core dev machine
+#   scripts/load.sh                      # full matrix, ~13 min on the 2-core dev machine
 #   RUNS=1 DURATION=5 WRITE_DOCS=0 scripts/load.sh    # quick look, docs untouched
 #
 # What runs, all on loopback:
@@ -34,7 +34,7 @@ RUNS=${RUNS:-3}
 CONNS=${CONNS:-32}
 SIZES=${SIZES:-"1k 16k"}
 TRANSPORTS=${TRANSPORTS:-"http tls"}
-VARIANTS=${VARIANTS:-"ws pc pc-warn"}
+VARIANTS=${VARIANTS:-"ws ws-warn pc pc-warn"}
 WRITE_DOCS=${WRITE_DOCS:-1}
 NICE=${NICE:--20}
 
@@ -255,8 +255,9 @@ done
 
 CMD="LOAD_CPU=$LOAD_CPU SERVER_CPU=$SERVER_CPU NICE=$NICE DURATION=$DURATION WARMUP=$WARMUP RUNS=$RUNS CONNS=$CONNS SIZES=\"$SIZES\" TRANSPORTS=\"$TRANSPORTS\" VARIANTS=\"$VARIANTS\" scripts/load.sh"
 MACHINE="$(nproc) cores ($(lscpu | sed -n 's/^Model name: *//p' | head -1)), $(free -g | awk '/^Mem:/{print $2}') GiB, Linux $(uname -r); $(nginx -v 2>&1 | sed 's/^nginx version: //'), wrk $(wrk -v 2>&1 | head -1 | awk '{print $2}'), $(rustc --version | cut -d' ' -f1-2); load average (1/5/15 min) before the run: $LOAD_BEFORE, after: $LOAD_AFTER"
+WRITE_ARGS=()
+[[ $WRITE_DOCS == 1 ]] && WRITE_ARGS=(--write docs/BENCHMARKS.md)
 python3 scripts/load/report.py --results "$RESULTS" --started "$STARTED" --machine "$MACHINE" \
-    --command "$CMD" --conns "$CONNS" --duration "$DURATION" --runs "$RUNS" \
-    $([[ $WRITE_DOCS == 1 ]] && echo --write docs/BENCHMARKS.md)
+    --command "$CMD" --conns "$CONNS" --duration "$DURATION" --runs "$RUNS" "${WRITE_ARGS[@]}"
 cp "$RESULTS" "${RESULTS_OUT:-/tmp/piigate-load-results.jsonl}"
 log "raw results: ${RESULTS_OUT:-/tmp/piigate-load-results.jsonl}"
