@@ -240,7 +240,7 @@ fn check(path: &Path) -> ExitCode {
 }
 
 fn serve(path: &Path, log: LogArg) -> anyhow::Result<ExitCode> {
-    telemetry::init(match log {
+    let _log = telemetry::init(match log {
         LogArg::Text => LogFormat::Text,
         LogArg::Json => LogFormat::Json,
     });
