@@ -29,17 +29,30 @@ pub(crate) async fn serve(
     current: Current,
     mut stop: watch::Receiver<bool>,
 ) {
+    // Its own bound, as large as the main listener's: tunnels are long-lived, and a flood of
+    // them must not starve (or be starved by) direct clients.
+    let max = current.load().config.limits.max_connections;
+    let permits = Arc::new(tokio::sync::Semaphore::new(max));
     loop {
+        let permit = tokio::select! {
+            _ = stop.changed() => return,
+            p = Arc::clone(&permits).acquire_owned() => p.expect("semaphore is never closed"),
+        };
         let (stream, _) = tokio::select! {
             _ = stop.changed() => return,
             r = listener.accept() => match r {
                 Ok(s) => s,
-                Err(_) => continue,
+                Err(_) => {
+                    // EMFILE and friends: back off instead of spinning.
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    continue;
+                }
             },
         };
         let _ = stream.set_nodelay(true);
         let current = Arc::clone(&current);
         tokio::spawn(async move {
+            let _permit = permit;
             let timeout = current.load().config.limits.header_read_timeout;
             let svc = service_fn(move |req| {
                 let current = Arc::clone(&current);
