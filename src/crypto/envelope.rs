@@ -52,6 +52,9 @@ pub struct EnvelopeSealer {
     label: Box<str>,
     prefix: &'static str,
     key: XaesKey,
+    /// The derived key in use (see [`super::xaes::DerivedKey`]): one key derivation per
+    /// 2^24 envelopes instead of one per envelope.
+    current: arc_swap::ArcSwapOption<super::xaes::DerivedKey>,
 }
 
 /// Opens envelopes of both kinds (`pge1` and `pgd1`) under any of several keys (the primary
@@ -124,6 +127,7 @@ impl EnvelopeSealer {
             kid,
             prefix: PREFIX,
             key: XaesKey::new(working),
+            current: arc_swap::ArcSwapOption::empty(),
         }
     }
 
@@ -135,6 +139,7 @@ impl EnvelopeSealer {
             kid,
             prefix: SUBJECT_PREFIX,
             key: XaesKey::new(working),
+            current: arc_swap::ArcSwapOption::empty(),
         }
     }
 
@@ -155,16 +160,26 @@ impl EnvelopeSealer {
         scratch: &mut Vec<u8>,
         out: &mut Vec<u8>,
     ) -> Result<(), CryptoError> {
-        let mut nonce = [0u8; NONCE_LEN];
-        nonces.fill(&mut nonce)?;
+        let derived = match self.current.load_full() {
+            Some(d) if d.claim() => d,
+            _ => {
+                let mut half = [0u8; 12];
+                nonces.fill(&mut half)?;
+                let d = std::sync::Arc::new(self.key.derived(half));
+                d.claim();
+                self.current.store(Some(std::sync::Arc::clone(&d)));
+                d
+            }
+        };
+        let mut tail = [0u8; 12];
+        nonces.fill(&mut tail)?;
         write_aad(self.prefix, &self.label, aad, scratch);
         let aad_len = scratch.len();
-        scratch.extend_from_slice(&nonce);
+        scratch.extend_from_slice(&[0u8; NONCE_LEN]);
         scratch.extend_from_slice(plaintext);
         let (aad_bytes, body) = scratch.split_at_mut(aad_len);
-        let tag = self
-            .key
-            .seal_in_place(&nonce, aad_bytes, &mut body[NONCE_LEN..]);
+        let (nonce, tag) = derived.seal_in_place(&tail, aad_bytes, &mut body[NONCE_LEN..]);
+        body[..NONCE_LEN].copy_from_slice(&nonce);
         scratch.extend_from_slice(&tag);
         out.extend_from_slice(self.prefix.as_bytes());
         out.extend_from_slice(self.label.as_bytes());
@@ -321,6 +336,30 @@ mod tests {
         let mut o = EnvelopeOpener::new();
         o.add(kid.clone(), &key);
         (EnvelopeSealer::new(kid, &key), o)
+    }
+
+    #[test]
+    fn a_sealer_reuses_its_derived_key_with_fresh_gcm_nonces() {
+        let (s, o) = pair();
+        let mut n = OsNonces::new();
+        let aad = Aad { domain: "d", field: "f" };
+        let raw = |env: &[u8]| {
+            let text = std::str::from_utf8(env).expect("ascii");
+            let body = text.rsplit('.').next().expect("body");
+            URL_SAFE_NO_PAD.decode(body).expect("base64")
+        };
+        let mut envs = Vec::new();
+        for i in 0..3 {
+            let (mut scratch, mut env) = (Vec::new(), Vec::new());
+            s.seal(format!("v{i}").as_bytes(), aad, &mut n, &mut scratch, &mut env).expect("seal");
+            let mut pt = Vec::new();
+            o.open(std::str::from_utf8(&env).expect("ascii"), aad, &mut scratch, &mut pt).expect("a standard XAES envelope opens");
+            assert_eq!(pt, format!("v{i}").as_bytes());
+            envs.push(raw(&env));
+        }
+        assert_eq!(envs[0][..12], envs[1][..12], "same key-derivation half");
+        assert_eq!(envs[1][..12], envs[2][..12]);
+        assert_ne!(envs[0][12..24], envs[1][12..24], "fresh GCM nonce per message");
     }
 
     #[test]
