@@ -15,7 +15,7 @@ pub mod xaes;
 
 pub use envelope::{Aad, EnvelopeKind, EnvelopeOpener, EnvelopeSealer};
 pub use ff1::{Ff1Error, Ff1Key};
-pub use nonce::{NonceSource, OsNonces};
+pub use nonce::{NonceSource, OsNonces, with_thread_nonces};
 pub use siv::{DetSealer, SivKey};
 pub use token::TokenKey;
 

@@ -34,6 +34,18 @@ impl OsNonces {
     }
 }
 
+thread_local! {
+    static THREAD_NONCES: std::cell::RefCell<OsNonces> = std::cell::RefCell::new(OsNonces::new());
+}
+
+/// Runs `f` with this thread's batched OS nonce source. One batch serves many requests on the
+/// same worker thread, so a request no longer pays a `getrandom` call of its own. `f` must not
+/// call `with_thread_nonces` again (it would panic on the re-entrant borrow) and should not
+/// hold the source across an `.await` (it cannot: the borrow is scoped to `f`).
+pub fn with_thread_nonces<R>(f: impl FnOnce(&mut OsNonces) -> R) -> R {
+    THREAD_NONCES.with(|n| f(&mut n.borrow_mut()))
+}
+
 impl Default for OsNonces {
     fn default() -> Self {
         Self::new()
