@@ -46,6 +46,18 @@ impl Plan {
         self.rules.is_empty()
     }
 
+    /// Forgets derived keys cached by `encrypt` actions (see
+    /// [`crate::crypto::EnvelopeSealer::forget_derived_key`]): two runs over the same
+    /// deterministic nonces then produce the same envelopes.
+    #[doc(hidden)]
+    pub fn forget_cached_keys(&self) {
+        for r in &self.rules {
+            if let Action::Encrypt(a) = &r.action {
+                a.sealer.forget_derived_key();
+            }
+        }
+    }
+
     /// The rule an accepting state names.
     pub fn rule(&self, id: RuleId) -> &Rule {
         &self.rules[usize::from(id)]
