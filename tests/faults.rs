@@ -423,3 +423,138 @@ async fn keyring_missing_at_reload() {
     })
     .await;
 }
+
+/// A TCP relay in front of the test PostgreSQL that the test can cut and restore.
+struct Relay {
+    addr: SocketAddr,
+    cut: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    conns: std::sync::Arc<std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>>,
+    _accept: tokio::task::JoinHandle<()>,
+}
+
+impl Relay {
+    async fn start(target: SocketAddr) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind relay");
+        let addr = listener.local_addr().expect("addr");
+        let cut = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let conns: std::sync::Arc<std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>> =
+            Default::default();
+        let (c, cs) = (std::sync::Arc::clone(&cut), std::sync::Arc::clone(&conns));
+        let accept = tokio::spawn(async move {
+            loop {
+                let Ok((mut inbound, _)) = listener.accept().await else {
+                    return;
+                };
+                if c.load(std::sync::atomic::Ordering::SeqCst) {
+                    continue; // dropped: the client sees a closed connection
+                }
+                let task = tokio::spawn(async move {
+                    if let Ok(mut outbound) = tokio::net::TcpStream::connect(target).await {
+                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                    }
+                });
+                cs.lock().expect("lock").push(task);
+            }
+        });
+        Self {
+            addr,
+            cut,
+            conns,
+            _accept: accept,
+        }
+    }
+
+    /// Refuses new connections and breaks every open one.
+    fn cut(&self) {
+        self.cut.store(true, std::sync::atomic::Ordering::SeqCst);
+        for t in self.conns.lock().expect("lock").drain(..) {
+            t.abort();
+        }
+    }
+
+    fn restore(&self) {
+        self.cut.store(false, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+/// The store goes away: subject-scoped requests are refused (503 `store_unavailable`) with
+/// nothing forwarded, `/readyz` says not ready, and both recover when the store comes back.
+#[tokio::test]
+async fn store_unavailable() {
+    let Some(url) = crate::support::postgres_url("faults::store_unavailable") else {
+        return;
+    };
+    let pg: SocketAddr = url
+        .split('@')
+        .nth(1)
+        .and_then(|rest| rest.split('/').next())
+        .and_then(|hp| hp.parse().ok())
+        .expect("test URL is postgres://user@127.0.0.1:PORT/db");
+    let relay = Relay::start(pg).await;
+    let relayed = url.replacen(&pg.to_string(), &relay.addr.to_string(), 1);
+    let up = Upstream::start(None, Reply::Ok).await;
+    let ca = std::env::var("PIIGATE_TEST_POSTGRES_CA")
+        .map(|p| format!("ca = \"{p}\"\n"))
+        .unwrap_or_default();
+    let cfg = format!(
+        "[server]\nlisten = \"127.0.0.1:0\"\n[admin]\nlisten = \"127.0.0.1:0\"\n[keys]\nfile = \"keys.toml\"\n\
+         [store]\nkind = \"postgres\"\nurl_env = \"PG_URL\"\ncache_ttl_secs = 0\nsubject_key_id = \"k2\"\n{ca}\
+         [[routes]]\nname = \"s\"\npath_prefix = \"/s\"\nupstream = \"http://{}\"\nsubject = \"$.userId\"\n\
+         [[routes.rules]]\nselect = \"$.userId\"\naction = \"tokenize\"\n",
+        up.addr
+    );
+    let gw =
+        crate::support::TestGateway::start_with_env(&cfg, &[("PG_URL", relayed.as_str())]).await;
+    let client = crate::support::Client::new(gw.addr, None, crate::support::Proto::H1);
+    let admin =
+        crate::support::Client::new(gw.admin.expect("admin"), None, crate::support::Proto::H1);
+    let body = r#"{"userId":"store-fault-user","event":"x"}"#;
+    assert_eq!(client.post_json("/s/v1/t", body).await.status, 200);
+    assert_eq!(
+        admin
+            .send(http::Method::GET, "/readyz", &[], Vec::new())
+            .await
+            .status,
+        200
+    );
+
+    relay.cut();
+    let got = client.post_json("/s/v1/t", body).await;
+    assert_eq!(got.status, 503, "{:?}", got.body);
+    assert_eq!(got.error_code(), "store_unavailable");
+    crate::support::assert_absent(&got.body, &["store-fault-user"]);
+    assert_eq!(
+        up.requests().len(),
+        1,
+        "nothing forwarded while the store is down"
+    );
+    assert_eq!(
+        admin
+            .send(http::Method::GET, "/readyz", &[], Vec::new())
+            .await
+            .status,
+        503
+    );
+
+    relay.restore();
+    let recovered = async {
+        loop {
+            if client.post_json("/s/v1/t", body).await.status == 200 {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(15), recovered)
+        .await
+        .expect("recovers when the store is back");
+    assert_eq!(
+        admin
+            .send(http::Method::GET, "/readyz", &[], Vec::new())
+            .await
+            .status,
+        200
+    );
+}

@@ -349,7 +349,10 @@ mod tests {
     fn a_sealer_reuses_its_derived_key_with_fresh_gcm_nonces() {
         let (s, o) = pair();
         let mut n = OsNonces::new();
-        let aad = Aad { domain: "d", field: "f" };
+        let aad = Aad {
+            domain: "d",
+            field: "f",
+        };
         let raw = |env: &[u8]| {
             let text = std::str::from_utf8(env).expect("ascii");
             let body = text.rsplit('.').next().expect("body");
@@ -358,15 +361,32 @@ mod tests {
         let mut envs = Vec::new();
         for i in 0..3 {
             let (mut scratch, mut env) = (Vec::new(), Vec::new());
-            s.seal(format!("v{i}").as_bytes(), aad, &mut n, &mut scratch, &mut env).expect("seal");
+            s.seal(
+                format!("v{i}").as_bytes(),
+                aad,
+                &mut n,
+                &mut scratch,
+                &mut env,
+            )
+            .expect("seal");
             let mut pt = Vec::new();
-            o.open(std::str::from_utf8(&env).expect("ascii"), aad, &mut scratch, &mut pt).expect("a standard XAES envelope opens");
+            o.open(
+                std::str::from_utf8(&env).expect("ascii"),
+                aad,
+                &mut scratch,
+                &mut pt,
+            )
+            .expect("a standard XAES envelope opens");
             assert_eq!(pt, format!("v{i}").as_bytes());
             envs.push(raw(&env));
         }
         assert_eq!(envs[0][..12], envs[1][..12], "same key-derivation half");
         assert_eq!(envs[1][..12], envs[2][..12]);
-        assert_ne!(envs[0][12..24], envs[1][12..24], "fresh GCM nonce per message");
+        assert_ne!(
+            envs[0][12..24],
+            envs[1][12..24],
+            "fresh GCM nonce per message"
+        );
     }
 
     #[test]

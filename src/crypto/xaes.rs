@@ -54,7 +54,12 @@ impl DerivedKey {
     }
 
     /// Seals `buf` in place under the nonce `prefix ‖ tail`; returns the full nonce and the tag.
-    pub fn seal_in_place(&self, tail: &[u8; 12], aad: &[u8], buf: &mut [u8]) -> ([u8; NONCE_LEN], [u8; TAG_LEN]) {
+    pub fn seal_in_place(
+        &self,
+        tail: &[u8; 12],
+        aad: &[u8],
+        buf: &mut [u8],
+    ) -> ([u8; NONCE_LEN], [u8; TAG_LEN]) {
         let mut nonce = [0u8; NONCE_LEN];
         nonce[..12].copy_from_slice(&self.prefix);
         nonce[12..].copy_from_slice(tail);
@@ -101,7 +106,11 @@ impl XaesKey {
     pub fn derived(&self, prefix: [u8; 12]) -> DerivedKey {
         let mut nonce = [0u8; NONCE_LEN];
         nonce[..12].copy_from_slice(&prefix);
-        DerivedKey { prefix, gcm: self.derive(&nonce), used: std::sync::atomic::AtomicU64::new(0) }
+        DerivedKey {
+            prefix,
+            gcm: self.derive(&nonce),
+            used: std::sync::atomic::AtomicU64::new(0),
+        }
     }
 
     fn derive(&self, nonce: &[u8; NONCE_LEN]) -> Aes256GcmEnc {
