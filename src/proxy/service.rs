@@ -280,11 +280,13 @@ fn opt_out_key(g: &Generation, index: usize, route: &Route, what: OptOut) -> Dis
         OptOut::Strict => "strict",
         OptOut::None => "ignored",
     };
-    DisclosureKey::new(name, route.purpose.as_str(), OPT_OUT_CATEGORY, treatment)
+    DisclosureKey::new(
+        name,
+        route.purpose.as_str(),
+        crate::report::OPT_OUT_CATEGORY,
+        treatment,
+    )
 }
-
-/// The ledger category of opt-out signal counts (requests, not values).
-pub(crate) const OPT_OUT_CATEGORY: &str = "opt_out";
 
 /// Whether the request carries an opt-out signal: Global Privacy Control (`Sec-GPC: 1`, which
 /// California requires honouring as an opt-out of sale/sharing) or Do Not Track (`DNT: 1`).
