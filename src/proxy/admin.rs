@@ -240,7 +240,18 @@ async fn report(state: &AdminState, query: Option<&str>, format: Format) -> Resp
             &format!("pending ledger counts could not be written: {}", e.code()),
         );
     }
-    let ledger = match services.store.ledger_report(from, to).await {
+    let ledger = if from > to {
+        // An empty range: nothing to read.
+        Ok(crate::store::LedgerReport {
+            from,
+            to,
+            disclosures: Vec::new(),
+            fields: Vec::new(),
+        })
+    } else {
+        services.store.ledger_report(from, to).await
+    };
+    let ledger = match ledger {
         Ok(l) => l,
         Err(e) => {
             return error(
