@@ -114,17 +114,27 @@ const SLOTS: usize = 256;
 struct Slot {
     /// Key length + 1; 0 = empty.
     len: u8,
+    /// [`words`] of the key.
+    w0: u64,
+    w1: u64,
+    /// The key itself, kept only when it is longer than 16 bytes.
     key: [u8; HintCache::MAX_KEY],
     hint: KeyHint,
-    /// Whether the name may appear in a field path ([`key_is_name`]).
-    name: bool,
+    /// Whether the name may appear in a field path ([`key_is_name`]), once asked.
+    name: u8,
 }
+
+const NAME_UNKNOWN: u8 = 0;
+const NAME_YES: u8 = 1;
+const NAME_NO: u8 = 2;
 
 const EMPTY: Slot = Slot {
     len: 0,
+    w0: 0,
+    w1: 0,
     key: [0; HintCache::MAX_KEY],
     hint: KeyHint::NONE,
-    name: false,
+    name: NAME_UNKNOWN,
 };
 
 impl std::fmt::Debug for HintCache {
@@ -151,35 +161,111 @@ impl HintCache {
     }
 
     /// The detector's hint for `key` and whether `key` may appear in a field path.
-    #[inline]
     pub fn get(&mut self, detector: &Detector, key: &str) -> (KeyHint, bool) {
+        let hint = self.hint(detector, key.as_bytes()).unwrap_or_default();
+        (hint, self.is_name(detector, key))
+    }
+
+    /// The detector's hint for a member name still in bytes: UTF-8 is only checked on a miss.
+    /// `None` for bytes that are not UTF-8 (the JSON scanner has already refused those).
+    #[inline]
+    pub fn hint(&mut self, detector: &Detector, b: &[u8]) -> Option<KeyHint> {
+        if b.len() > Self::MAX_KEY {
+            return Some(detector.hint(std::str::from_utf8(b).ok()?));
+        }
+        let (first, w0, w1) = locate(b);
+        if let Some(i) = self.find(first, b, w0, w1) {
+            return Some(self.slots[i].hint);
+        }
+        let hint = detector.hint(std::str::from_utf8(b).ok()?);
+        self.insert(first, b, w0, w1, hint);
+        Some(hint)
+    }
+
+    /// [`key_is_name`], remembered per name: only names under which something was detected
+    /// are ever asked, so most names never pay for it.
+    pub fn is_name(&mut self, detector: &Detector, key: &str) -> bool {
         let b = key.as_bytes();
         if b.len() > Self::MAX_KEY {
-            return (detector.hint(key), key_is_name(detector, key));
+            return key_is_name(detector, key);
         }
-        let slot = &mut self.slots[fnv(b) as usize % SLOTS];
-        if usize::from(slot.len) == b.len() + 1 && slot.key[..b.len()] == *b {
-            return (slot.hint, slot.name);
+        let (first, w0, w1) = locate(b);
+        let i = match self.find(first, b, w0, w1) {
+            Some(i) => i,
+            None => {
+                self.insert(first, b, w0, w1, detector.hint(key));
+                first
+            }
+        };
+        let slot = &mut self.slots[i];
+        if slot.name == NAME_UNKNOWN {
+            slot.name = if key_is_name(detector, key) {
+                NAME_YES
+            } else {
+                NAME_NO
+            };
         }
-        let hint = detector.hint(key);
-        let name = key_is_name(detector, key);
-        slot.len = (b.len() + 1) as u8;
-        slot.key[..b.len()].copy_from_slice(b);
+        slot.name == NAME_YES
+    }
+
+    /// The slot holding `b`, if any (two-way: a name may sit in either slot of its pair, so
+    /// two names that hash alike do not evict each other on every event of a batch).
+    #[inline]
+    fn find(&self, first: usize, b: &[u8], w0: u64, w1: u64) -> Option<usize> {
+        let n = b.len();
+        [first, first | 1].into_iter().find(|&i| {
+            let slot = &self.slots[i];
+            usize::from(slot.len) == n + 1
+                && slot.w0 == w0
+                && slot.w1 == w1
+                && (n <= 16 || slot.key[..n] == *b)
+        })
+    }
+
+    /// Puts `b` in the first slot of its pair; the name it displaces moves to the second.
+    fn insert(&mut self, first: usize, b: &[u8], w0: u64, w1: u64, hint: KeyHint) {
+        let n = b.len();
+        self.slots[first | 1] = self.slots[first];
+        let slot = &mut self.slots[first];
+        slot.len = (n + 1) as u8;
+        slot.w0 = w0;
+        slot.w1 = w1;
+        if n > 16 {
+            slot.key[..n].copy_from_slice(b);
+        }
         slot.hint = hint;
-        slot.name = name;
-        (hint, name)
+        slot.name = NAME_UNKNOWN;
     }
 }
 
-/// FNV-1a: a few cycles per byte; collisions only cost a cache miss.
+/// The first slot of a name's pair, and its two words. Words are read straight from the name
+/// (a copy followed by word loads stalls on store forwarding).
 #[inline]
-fn fnv(b: &[u8]) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for &x in b {
-        h ^= u64::from(x);
-        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+fn locate(b: &[u8]) -> (usize, u64, u64) {
+    let (w0, w1) = words(b);
+    let h = (w0 ^ w1.rotate_left(29) ^ b.len() as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    ((h >> 56) as usize % SLOTS & !1, w0, w1)
+}
+
+/// Two words that, with the length, determine a name of up to 16 bytes: the first and last 8
+/// bytes (overlapping for shorter names), or 4 and 4, or the first, middle and last byte.
+#[inline]
+fn words(b: &[u8]) -> (u64, u64) {
+    let n = b.len();
+    let w8 = |s: &[u8]| s.first_chunk::<8>().map_or(0, |c| u64::from_le_bytes(*c));
+    let w4 = |s: &[u8]| {
+        s.first_chunk::<4>()
+            .map_or(0, |c| u64::from(u32::from_le_bytes(*c)))
+    };
+    match n {
+        0 => (0, 0),
+        1..=3 => (
+            u64::from(b[0]) | u64::from(b[n / 2]) << 8 | u64::from(b[n - 1]) << 16,
+            0,
+        ),
+        4..=7 => (w4(b), w4(&b[n - 4..])),
+        _ => (w8(b), w8(&b[n - 8..])),
     }
-    h ^ (h >> 29)
 }
 
 /// Whether a member name may be written into a field path as it is. Object keys are sometimes
@@ -328,8 +414,36 @@ mod tests {
     fn the_cache_agrees_with_the_detector() {
         let d = Detector::default();
         let mut c = HintCache::new();
-        for key in ["email", "phone", "email", "x", &"k".repeat(40), "phone"] {
-            assert_eq!(c.get(&d, key), (d.hint(key), key_is_name(&d, key)), "{key}");
+        let keys = [
+            "email",
+            "phone",
+            "email",
+            "x",
+            "xy",
+            "xyz",
+            "yxz",
+            "ip",
+            "e_mail",
+            "emails",
+            "contact_email_address",
+            "contact_email_addresses",
+            &"k".repeat(40),
+            "phone",
+            "first_name",
+            "firstname",
+            "userAgent",
+            "user_agent",
+            "e_mail",
+        ];
+        for _ in 0..2 {
+            for key in keys {
+                assert_eq!(c.get(&d, key), (d.hint(key), key_is_name(&d, key)), "{key}");
+            }
+        }
+        // Names that agree on their words but not their bytes cannot share a slot's answer.
+        for n in 0..=16 {
+            let a = "a".repeat(n);
+            assert_eq!(words(a.as_bytes()).0 == words(b"").0, n == 0);
         }
     }
 }

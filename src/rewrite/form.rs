@@ -87,8 +87,8 @@ fn run(
                     let hint = cx
                         .hints
                         .get_or_insert_with(HintCache::new)
-                        .get(&detect.detector, name_text)
-                        .0;
+                        .hint(&detect.detector, name_text.as_bytes())
+                        .unwrap_or_default();
                     match detect.detector.classify_hinted(hint, value_text) {
                         None if unselected.drop => Edit::Drop,
                         None => Edit::Keep,

@@ -700,13 +700,19 @@ impl<'p> Walker<'_, 'p, '_, '_, '_> {
             let hint = match field {
                 None => KeyHint::NONE,
                 Some(k) => {
-                    let key = decoded(&input[k.start..k.end], k.escaped, field_buf)
-                        .ok_or_else(|| malformed(k.start, "invalid UTF-8"))?;
+                    let raw = &input[k.start..k.end];
+                    let key = if k.escaped {
+                        field_buf.clear();
+                        escape::decode_into(raw, field_buf);
+                        &field_buf[..]
+                    } else {
+                        raw
+                    };
                     self.cx
                         .hints
                         .get_or_insert_with(HintCache::new)
-                        .get(&detect.detector, key)
-                        .0
+                        .hint(&detect.detector, key)
+                        .ok_or_else(|| malformed(k.start, "invalid UTF-8"))?
                 }
             };
             match detect.detector.classify_hinted(hint, text) {
@@ -763,7 +769,7 @@ impl<'p> Walker<'_, 'p, '_, '_, '_> {
                 Seg::Key(k) => {
                     let key = decoded(&input[k.start..k.end], k.escaped, seg)
                         .ok_or_else(|| malformed(k.start, "invalid UTF-8"))?;
-                    let (_, is_name) = hints.get(&detect.detector, key);
+                    let is_name = hints.is_name(&detect.detector, key);
                     push_member(path, key, is_name);
                 }
             }
