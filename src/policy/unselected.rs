@@ -244,7 +244,7 @@ impl HintCache {
 fn locate(b: &[u8]) -> (usize, u64, u64) {
     let (w0, w1) = words(b);
     let h = (w0 ^ w1.rotate_left(29) ^ b.len() as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
-    ((h >> 56) as usize % SLOTS & !1, w0, w1)
+    (((h >> 56) as usize % SLOTS) & !1, w0, w1)
 }
 
 /// Two words that, with the length, determine a name of up to 16 bytes: the first and last 8
