@@ -14,19 +14,28 @@
 //! - `classify_hinted`: detection with each key analysed beforehand (`Detector::hint`), the
 //!   cost when the rewriter reuses the analysis per distinct member name;
 //! - `dom_classify`: `serde_json::Value` parse plus a recursive walk plus detection, an
-//!   end-to-end upper bound for a DOM-based integration.
+//!   end-to-end upper bound for a DOM-based integration;
+//! - the rewrite path itself, `rewrite_json` on the same payload with the rewrite bench's
+//!   typical policy: `policy` (no detection, the floor for the three that follow),
+//!   `policy_observe` (`detect = "observe"`: every unselected string and number classified,
+//!   counted per path), `policy_enforce` (`detect = "enforce"`, default `redact` per class),
+//!   and `no_rules_observe` (detection on a route without rules).
 //!
 //! Throughput is payload bytes. Run: `cargo bench --bench detect`; docs/BENCHMARKS.md
-//! ("Detection") records the numbers.
+//! ("Detection") records the numbers. On a shared machine,
+//! `PIIGATE_BENCH_RATIOS=1 cargo bench --bench detect` runs the rewrite-path rows interleaved
+//! (fastest of 40 rounds each) and prints MB/s and the ratios to the plain rewrite.
 
 #![allow(missing_docs)]
 
 use std::hint::black_box;
+use std::sync::Arc;
 
-use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group};
 use piigate::crypto::OsNonces;
-use piigate::detect::Detector;
-use piigate::policy::{ApplyCx, Plan};
+use piigate::detect::{Class, Detector};
+use piigate::policy::action::RedactAction;
+use piigate::policy::{Action, ApplyCx, DetectMode, DetectPolicy, Plan, Unselected};
 use piigate::rewrite::Limits;
 use piigate::rewrite::json::rewrite_json;
 use serde_json::Value;
@@ -53,6 +62,55 @@ fn classify_dom(d: &Detector, v: &Value, key: Option<&str>, hits: &mut usize) {
             .for_each(|(k, x)| classify_dom(d, x, Some(k), hits)),
         _ => {}
     }
+}
+
+/// `plan` with detection in `mode` (enforce: the default `redact` with `[REDACTED:<class>]`).
+fn detecting(mut plan: Plan, mode: DetectMode) -> Plan {
+    let actions = match mode {
+        DetectMode::Observe => Vec::new(),
+        DetectMode::Enforce => Class::ALL
+            .iter()
+            .map(|c| {
+                Action::Redact(RedactAction {
+                    replacement: format!("[REDACTED:{}]", c.as_str()).into(),
+                })
+            })
+            .collect(),
+    };
+    plan.unselected = Unselected {
+        detect: Some(Arc::new(DetectPolicy {
+            mode,
+            detector: Detector::default(),
+            actions,
+        })),
+        drop: false,
+        root: "$".into(),
+    };
+    plan
+}
+
+/// One rewrite of `input` with a fresh per-request context, as the proxy does it.
+fn rewrite(input: &[u8], plan: &Plan, out: &mut Vec<u8>) -> usize {
+    let mut nonces = OsNonces::new();
+    let mut cx = ApplyCx::new(&mut nonces);
+    out.clear();
+    rewrite_json(input, plan, &Limits { max_depth: 128 }, &mut cx, out).expect("valid payload");
+    out.len() + cx.detected.total() as usize
+}
+
+/// The rewrite-path plans: (label, plan).
+fn rewrite_plans() -> Vec<(&'static str, Plan)> {
+    let typical = || support::plan(support::TYPICAL, |k| k).1;
+    vec![
+        ("engine_no_rules", Plan::empty()),
+        ("policy", typical()),
+        ("policy_observe", detecting(typical(), DetectMode::Observe)),
+        ("policy_enforce", detecting(typical(), DetectMode::Enforce)),
+        (
+            "no_rules_observe",
+            detecting(Plan::empty(), DetectMode::Observe),
+        ),
+    ]
 }
 
 fn bench(c: &mut Criterion) {
@@ -143,9 +201,57 @@ fn bench(c: &mut Criterion) {
                 hits
             })
         });
+        let mut out = Vec::with_capacity(bytes.len() * 2);
+        for (name, plan) in rewrite_plans().iter().skip(1) {
+            g.bench_function(BenchmarkId::new(*name, bytes.len()), |b| {
+                b.iter(|| rewrite(black_box(&bytes), plan, &mut out))
+            });
+        }
         g.finish();
     }
 }
 
+/// The rewrite-path rows interleaved, fastest of 40 rounds each, with ratios to `policy`.
+fn ratios(name: &str, input: &[u8]) {
+    let plans = rewrite_plans();
+    let mut out = Vec::with_capacity(input.len() * 2);
+    let probe = std::time::Instant::now();
+    black_box(rewrite(input, &plans[3].1, &mut out));
+    let iters = ((0.002 / probe.elapsed().as_secs_f64()).ceil() as usize).max(1);
+    let mut best = vec![f64::INFINITY; plans.len()];
+    for _ in 0..40 {
+        for (i, (_, plan)) in plans.iter().enumerate() {
+            let t = std::time::Instant::now();
+            for _ in 0..iters {
+                black_box(rewrite(black_box(input), plan, &mut out));
+            }
+            best[i] = best[i].min(t.elapsed().as_secs_f64() / iters as f64);
+        }
+    }
+    println!(
+        "{name} ({} bytes), fastest of 40 interleaved rounds:",
+        input.len()
+    );
+    let policy = best[1];
+    for ((label, _), t) in plans.iter().zip(&best) {
+        println!(
+            "  {label:18} {:>10.2} us {:>7.0} MB/s  {:>5.2}x the time of `policy`",
+            t * 1e6,
+            input.len() as f64 / t / 1e6,
+            t / policy
+        );
+    }
+}
+
 criterion_group!(benches, bench);
-criterion_main!(benches);
+
+fn main() {
+    if std::env::var_os("PIIGATE_BENCH_RATIOS").is_some() {
+        ratios("1k_event", &support::track_event());
+        ratios("16k_batch", &support::batch(16 * 1024));
+        ratios("1m_batch", &support::batch(1024 * 1024));
+        return;
+    }
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}

@@ -12,7 +12,8 @@
 //! - [`config`]: `proxy.toml` → diagnostics or a compiled [`config::Config`].
 //! - [`proxy`]: the hyper/rustls shell that routes, polices and forwards requests.
 //! - [`store`]: subject secrets, erasure tombstones and the disclosure ledger (redb or
-//!   PostgreSQL); [`audit`]: the hash-chained audit log.
+//!   PostgreSQL); [`audit`]: the hash-chained audit log; [`report`]: the ledger shaped for a
+//!   privacy officer (JSON and HTML).
 //!
 //! `rewrite` and `crypto` build without tokio and hyper, which keeps them fuzzable and benchable.
 
@@ -27,6 +28,7 @@ pub mod ops;
 pub mod policy;
 pub mod proxy;
 pub mod reload;
+pub mod report;
 pub mod rewrite;
 pub mod services;
 pub mod store;

@@ -9,7 +9,11 @@
 use std::alloc::System;
 
 use piigate::crypto::OsNonces;
-use piigate::policy::{ApplyCx, Plan};
+use std::sync::Arc;
+
+use piigate::detect::{Class, Detector};
+use piigate::policy::action::RedactAction;
+use piigate::policy::{Action, ApplyCx, DetectMode, DetectPolicy, Plan, Unselected};
 use piigate::rewrite::json::rewrite_json;
 use piigate::rewrite::{Limits, Outcome};
 use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
@@ -37,16 +41,42 @@ fn allocations(input: &[u8], plan: &Plan, expect: Outcome) -> usize {
     stats.allocations + stats.reallocations
 }
 
+/// `plan` with detection in `mode` (enforce: `redact` per class, as the default config).
+fn detecting(mut plan: Plan, mode: DetectMode) -> Plan {
+    let actions = match mode {
+        DetectMode::Observe => Vec::new(),
+        DetectMode::Enforce => Class::ALL
+            .iter()
+            .map(|c| {
+                Action::Redact(RedactAction {
+                    replacement: format!("[REDACTED:{}]", c.as_str()).into(),
+                })
+            })
+            .collect(),
+    };
+    plan.unselected = Unselected {
+        detect: Some(Arc::new(DetectPolicy {
+            mode,
+            detector: Detector::default(),
+            actions,
+        })),
+        drop: false,
+        root: "$".into(),
+    };
+    plan
+}
+
 fn main() {
     let small = support::batch(16 * 1024);
     let large = support::batch(1024 * 1024);
     // `normalize = "email"` lower-cases non-ASCII addresses through `str::to_lowercase`, which
     // allocates per value inside `Action::apply` (reported; not the engine's budget). Tokenize
     // without normalisation so this test measures the engine alone.
-    let (_, typical) = support::plan(support::TYPICAL, |k| match k {
+    let no_norm = |k| match k {
         support::Kind::TokenizeEmail => support::Kind::Tokenize,
         k => k,
-    });
+    };
+    let (_, typical) = support::plan(support::TYPICAL, no_norm);
     let (_, unrelated) = support::plan(&[(&["$.nothing.here"], support::Kind::Encrypt)], |k| k);
 
     // No rules: validation only, not one allocation.
@@ -73,6 +103,32 @@ fn main() {
         "allocations grow with the payload: {few} → {many}"
     );
 
-    println!("alloc_budget: no rules 0, unmatched 0, typical policy {few} (16 KB) / {many} (1 MB)");
-    println!("3 passed, 0 failed");
+    // Detection (observe and enforce) on top of the typical policy: the hint cache, the path
+    // buffers and one allocation per distinct field path — the same for 64× the leaves.
+    let observe = detecting(
+        support::plan(support::TYPICAL, no_norm).1,
+        DetectMode::Observe,
+    );
+    let enforce = detecting(
+        support::plan(support::TYPICAL, no_norm).1,
+        DetectMode::Enforce,
+    );
+    let mut detect = Vec::new();
+    for plan in [&observe, &enforce] {
+        let few = allocations(&small, plan, Outcome::Rewritten);
+        let many = allocations(&large, plan, Outcome::Rewritten);
+        assert!(few <= 120, "16 KB batch with detection: {few} allocations");
+        assert!(
+            many <= few + 4,
+            "detection allocates per leaf: {few} → {many}"
+        );
+        detect.push((few, many));
+    }
+
+    println!(
+        "alloc_budget: no rules 0, unmatched 0, typical policy {few} (16 KB) / {many} (1 MB), \
+         + observe {}/{}, + enforce {}/{}",
+        detect[0].0, detect[0].1, detect[1].0, detect[1].1
+    );
+    println!("4 passed, 0 failed");
 }

@@ -3,6 +3,7 @@
 use std::path::Path;
 
 use piigate::config::{self, Env};
+use piigate::detect::Class;
 
 use crate::support::{NoEnv, repo};
 
@@ -96,14 +97,86 @@ fn keyring_env_var_wins_and_errors_never_echo_material() {
     assert!(!rendered.contains(secret), "{rendered}");
 }
 
+/// Detection, allow-list mode and rule classes: every bad value located, with a fix.
 #[test]
-fn unimplemented_options_are_errors_not_silently_ignored() {
-    let text = "[[routes]]\nname = \"r\"\npath_prefix = \"/r\"\nupstream = \"http://127.0.0.1:9\"\ndetect = \"enforce\"\n";
-    let d = config::from_toml(text, "p.toml", Path::new("."), &NoEnv).expect_err("unsupported");
+fn detection_options_are_validated_like_rules() {
+    let route = "[keys]\nfile = \"keys.toml\"\n[[routes]]\nname = \"r\"\npath_prefix = \"/r\"\nupstream = \"http://127.0.0.1:9\"\n";
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("keys.toml"), crate::support::KEYS).expect("write");
+    let load =
+        |extra: &str| config::from_toml(&format!("{route}{extra}"), "p.toml", dir.path(), &NoEnv);
+    let bad = [
+        (
+            "detect = \"watch\"\n",
+            "p.toml:7:10: error[bad_value]: `detect` must be",
+        ),
+        (
+            "unknown_fields = \"deny\"\n",
+            "p.toml:7:18: error[bad_value]: `unknown_fields` must be",
+        ),
+        (
+            "detect = \"enforce\"\n[routes.detect_actions]\nemial = \"mask\"\n",
+            "p.toml:9:1: error[unknown_key]: unknown key `emial`",
+        ),
+        (
+            "detect = \"enforce\"\n[routes.detect_actions]\nphone = { action = \"mask\", to = \"ip/24\" }\n",
+            "error[bad_option]: `to` does not apply to action `mask`",
+        ),
+        (
+            "detect = \"enforce\"\n[routes.detect_actions]\nemail = \"reveal\"\n",
+            "error[bad_action]: `reveal` decrypts",
+        ),
+        (
+            "detect = \"enforce\"\n[routes.detect_actions]\ndefault = \"tokenise\"\n",
+            "error[bad_action]: unknown action `tokenise`",
+        ),
+        (
+            "[[routes.rules]]\nselect = \"$.a\"\naction = \"keep\"\nclass = \"emial\"\n",
+            "p.toml:10:9: error[bad_value]: `emial` is not a PII class piigate knows",
+        ),
+        (
+            "[[routes.response_rules]]\nselect = \"$.a\"\naction = \"keep\"\n",
+            "error[bad_action]: response rules can only `reveal`, not `keep`",
+        ),
+    ];
+    for (extra, want) in bad {
+        let d = load(extra).expect_err(extra);
+        let rendered = d.to_string();
+        assert!(rendered.contains(want), "{extra}\n{rendered}");
+    }
+    let d = load("detect = \"enforce\"\n[routes.detect_actions]\nemial = \"mask\"\n")
+        .expect_err("typo");
+    assert!(d.to_string().contains("did you mean `email`?"), "{d}");
+
+    // Actions for observe mode are accepted with a warning: they would do nothing.
+    let loaded = load("detect = \"observe\"\n[routes.detect_actions]\nemail = \"mask\"\n")
+        .expect("observe loads");
     assert!(
-        d.to_string().contains("p.toml:5:10: error[unsupported]"),
-        "{d}"
+        loaded
+            .warnings
+            .to_string()
+            .contains("warning[unused_detect_actions]"),
+        "{}",
+        loaded.warnings
     );
+
+    // Every class gets an action; inline tables carry rule options; `default` fills the rest.
+    let loaded = load(
+        "detect = \"enforce\"\nunknown_fields = \"drop\"\n[routes.detect_actions]\nemail = \"tokenize\"\nphone = { action = \"mask\", keep_last = 2 }\ndefault = \"drop\"\n[[routes.rules]]\nselect = [\"$.batch[*].traits.email\", \"$.phone\", \"$.event\"]\naction = \"keep\"\n[[routes.rules]]\nselect = \"form:contact\"\naction = \"redact\"\nclass = \"phone\"\n",
+    )
+    .unwrap_or_else(|d| panic!("{d}"));
+    let r = &loaded.config.routes[0];
+    assert!(r.allow_list && r.detect.is_some() && r.polices_body());
+    let policy = r.plan.unselected.detect.as_ref().expect("detection");
+    let kind = |c: Class| policy.action(c).map(|a| a.kind().as_str());
+    assert_eq!(kind(Class::Email), Some("tokenize"));
+    assert_eq!(kind(Class::Phone), Some("mask"));
+    assert_eq!(kind(Class::Ssn), Some("drop"));
+    // One compiled rule per class the selectors name, so the ledger tells them apart.
+    let classes: Vec<_> = r.plan.rules.iter().map(|r| r.class).collect();
+    assert_eq!(classes, vec![Some(Class::Email), Some(Class::Phone), None]);
+    assert_eq!(r.fields.form.rules[0].class, Some(Class::Phone));
+    assert_eq!(&*r.fields.form.unselected.root, "form:");
 }
 
 /// `[server] runtime`: both spellings compile; anything else is located and named.

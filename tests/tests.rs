@@ -16,6 +16,7 @@ mod limits;
 mod payloads;
 mod proxy;
 mod replicas;
+mod report;
 mod signals;
 mod smuggling;
 mod store;

@@ -239,14 +239,9 @@ pub fn plan(
         for s in *selectors {
             paths.push((parse(s).expect("selector"), id as RuleId));
         }
-        out.push(Rule {
-            action: action(map(*kind)),
-        });
+        out.push(Rule::new(action(map(*kind))));
     }
-    let plan = Plan {
-        automaton: Automaton::build(&paths).expect("automaton"),
-        rules: out,
-    };
+    let plan = Plan::new(Automaton::build(&paths).expect("automaton"), out);
     (paths, plan)
 }
 

@@ -69,12 +69,10 @@ fuzz_target!(|data: &[u8]| {
         .iter()
         .map(|s| (parse(s).expect("fixed selector"), 0 as RuleId))
         .collect();
-    let plan = Plan {
-        automaton: Automaton::build(&paths).expect("automaton"),
-        rules: vec![Rule {
-            action: action(pick & 0x0F),
-        }],
-    };
+    let plan = Plan::new(
+        Automaton::build(&paths).expect("automaton"),
+        vec![Rule::new(action(pick & 0x0F))],
+    );
     let limits = Limits { max_depth: 64 };
     let mut nonces = || -> Box<dyn NonceSource> { Box::new(Counter(0)) };
     if let Err(e) = reference::differential(doc, &paths, &plan, &limits, &mut nonces) {

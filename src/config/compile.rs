@@ -16,17 +16,20 @@ use super::{
     Admin, AdminToken, Config, DEFAULT_ADMIN_TOKEN_ENV, DEFAULT_KEYRING_ENV, Env, Limits, OptOut,
     Purpose, Route, Runtime, Server, StoreSettings, Upstream,
 };
+use crate::detect::{Class, Detector};
 use crate::keys::Keyring;
 use crate::policy::action::{
     BuildError, EncryptAction, EncryptDeterministicAction, FpeAction, FpeMode, GeneralizeAction,
     HashAction, MaskAction, Normalize, RedactAction, RevealAction, TokenizeAction,
 };
+use crate::policy::selector::Test;
 use crate::policy::transform::fpe::{FpeAlphabet, FpeSpec};
 use crate::policy::transform::generalize::GeneralizeTo;
 use crate::policy::transform::hash::HashSpec;
 use crate::policy::transform::hash::{HashField, HashPreset};
 use crate::policy::{
-    Action, Automaton, FieldPlans, FieldRule, FieldTarget, JsonPath, Plan, Rule, RuleId, selector,
+    Action, Automaton, DetectMode, DetectPolicy, FieldPlans, FieldRule, FieldTarget, JsonPath,
+    Plan, Rule, RuleId, Unselected, selector,
 };
 
 /// The keyring, loaded once per compile, with where it came from.
@@ -804,14 +807,51 @@ fn compile_route(
             Purpose::Analytics
         }
     };
-    not_yet(r.detect.as_ref(), Some("off"), "detect", src, d);
-    not_yet(
-        r.unknown_fields.as_ref(),
-        Some("allow"),
-        "unknown_fields",
-        src,
-        d,
-    );
+    let detect_mode = match r
+        .detect
+        .as_ref()
+        .map(|v| (v.value.as_str(), v.span.clone()))
+    {
+        None | Some(("off", _)) => None,
+        Some(("observe", _)) => Some(DetectMode::Observe),
+        Some(("enforce", _)) => Some(DetectMode::Enforce),
+        Some((_, span)) => {
+            d.error(
+                src,
+                span,
+                "bad_value",
+                "`detect` must be \"off\", \"observe\" or \"enforce\"",
+            );
+            None
+        }
+    };
+    let unknown_drop = match r
+        .unknown_fields
+        .as_ref()
+        .map(|v| (v.value.as_str(), v.span.clone()))
+    {
+        None | Some(("allow", _)) => false,
+        Some(("drop", _)) => true,
+        Some((_, span)) => {
+            d.error(
+                src,
+                span,
+                "bad_value",
+                "`unknown_fields` must be \"allow\" or \"drop\"",
+            );
+            false
+        }
+    };
+    if let Some(t) = &r.detect_actions
+        && detect_mode != Some(DetectMode::Enforce)
+    {
+        d.warning(
+            src,
+            t.span.clone(),
+            "unused_detect_actions",
+            "`detect_actions` only apply with detect = \"enforce\"; they are ignored",
+        );
+    }
     let max_body_bytes = match &r.max_body_bytes {
         Some(m) if m.value == 0 || m.value > limits.max_body_bytes as u64 => {
             d.error(
@@ -909,14 +949,42 @@ fn compile_route(
         strict,
         subject: r.subject.is_some(),
     };
-    let request = compile_rules(&r.rules, &rcx(Side::Request, false), src, d);
-    let response = compile_rules(&r.response_rules, &rcx(Side::Response, false), src, d);
+    let unselected = |strict: bool, d: &mut Diagnostics| Unselected {
+        detect: detect_mode.and_then(|mode| {
+            detect_policy(mode, r, &rcx(Side::Request, strict), src, d).map(Arc::new)
+        }),
+        drop: unknown_drop,
+        root: "$".into(),
+    };
+    let request_unselected = unselected(false, d);
+    let request = compile_rules(
+        &r.rules,
+        &rcx(Side::Request, false),
+        &request_unselected,
+        src,
+        d,
+    );
+    let response = compile_rules(
+        &r.response_rules,
+        &rcx(Side::Response, false),
+        &Unselected::default(),
+        src,
+        d,
+    );
     let strict = if opt_out == OptOut::Strict {
+        let mut quiet = Diagnostics::new();
+        // Observe-mode detection forwards what it sees either way; enforce-mode actions get the
+        // strict treatment like rules do.
+        let strict_unselected = match detect_mode {
+            Some(DetectMode::Enforce) => unselected(true, &mut quiet),
+            _ => request_unselected.clone(),
+        };
         compile_rules(
             &r.rules,
             &rcx(Side::Request, true),
+            &strict_unselected,
             src,
-            &mut Diagnostics::new(),
+            &mut quiet,
         )
     } else {
         None
@@ -940,14 +1008,14 @@ fn compile_route(
         opt_out,
         strict,
         response_plan: response.0,
+        detect: detect_mode,
+        allow_list: unknown_drop,
         reveal_plan,
         max_body_bytes,
         max_concurrent_requests,
     })
 }
 
-/// Reports a route option whose non-default values this version does not implement. Accepting
-/// and ignoring them would silently weaken the policy the operator wrote.
 /// `180d`, `12w`, `24h`: at least one hour.
 fn parse_period(text: &str) -> Option<u64> {
     let t = text.trim();
@@ -960,32 +1028,6 @@ fn parse_period(text: &str) -> Option<u64> {
         _ => return None,
     })?;
     (secs >= 3600).then_some(secs)
-}
-
-fn not_yet(
-    v: Option<&At<String>>,
-    default: Option<&str>,
-    key: &str,
-    src: Source<'_>,
-    d: &mut Diagnostics,
-) {
-    if let Some(v) = v
-        && Some(v.value.as_str()) != default
-    {
-        d.error(
-            src,
-            v.span.clone(),
-            "unsupported",
-            format!(
-                "`{key} = \"{}\"` is not supported by this version yet",
-                v.value
-            ),
-        )
-        .help(match default {
-            Some(def) => format!("remove the key or set {key} = \"{def}\""),
-            None => format!("remove `{key}`"),
-        });
-    }
 }
 
 fn upstream(u: &At<String>, src: Source<'_>, d: &mut Diagnostics) -> Option<Upstream> {
@@ -1065,6 +1107,7 @@ type NestedPlan = (FieldKind, String, Vec<(JsonPath, RuleId)>, Vec<Rule>);
 fn compile_rules(
     rules: &[RuleSpec],
     cx: &RuleCtx<'_>,
+    unselected: &Unselected,
     src: Source<'_>,
     d: &mut Diagnostics,
 ) -> Option<(Plan, FieldPlans)> {
@@ -1072,10 +1115,17 @@ fn compile_rules(
     let mut paths: Vec<(JsonPath, RuleId)> = Vec::new();
     let mut body_rules = Vec::new();
     let mut fields = FieldPlans::default();
+    fields.form.unselected = unselected.rooted("form:");
+    fields.query.unselected = unselected.rooted("query:");
+    // Headers carry the protocol and the recipient's credentials: neither detection nor
+    // allow-list mode applies to them (see README, "Detection").
+    fields.header.unselected = Unselected::default();
+    let detector = Detector::default();
     // (kind, name) → paths and actions of a JSON-in-field plan, in first-seen order.
     let mut nested: Vec<NestedPlan> = Vec::new();
     let errors_before = d.error_count();
     for spec in rules {
+        let explicit = rule_class(spec, side, src, d);
         let Some(action) = compile_action(spec, cx, src, d) else {
             // Still check the selectors, so every problem is reported in one run.
             for sel in &spec.select {
@@ -1086,14 +1136,29 @@ fn compile_rules(
         let is_drop = action.is_drop();
         let mut action = Some(action);
         // Later copies are compiled quietly: the first compile already reported any problem.
-        let mut copy = || {
+        let mut copy_any = || {
             action
                 .take()
                 .or_else(|| compile_action(spec, cx, src, &mut Diagnostics::new()))
         };
-        let mut body_id = None;
+        // Under an opt-out, a declared identifier kept in clear is dropped like a tokenized one.
+        let mut copy = |class: Option<Class>| {
+            copy_any().map(|a| {
+                if cx.strict && a.is_keep() && class.is_some() {
+                    Action::Drop
+                } else {
+                    a
+                }
+            })
+        };
+        // One compiled rule per class the rule's selectors name, so the ledger can tell them
+        // apart (`select = ["$.email", "$.phone"]` discloses two categories).
+        let mut body_ids: Vec<(Option<Class>, RuleId)> = Vec::new();
         for sel in &spec.select {
-            match parse_selector(sel, side, src, d) {
+            let target = parse_selector(sel, side, src, d);
+            let class =
+                explicit.or_else(|| target.as_ref().and_then(|t| infer_class(&detector, t)));
+            match target {
                 Some(Target::Json(path)) if is_drop && path.steps.is_empty() => {
                     d.error(
                         src,
@@ -1104,8 +1169,8 @@ fn compile_rules(
                     .help("select the members to drop, e.g. \"$.context\"");
                 }
                 Some(Target::Json(path)) => {
-                    let id = match body_id {
-                        Some(id) => id,
+                    let id = match body_ids.iter().find(|(c, _)| *c == class) {
+                        Some((_, id)) => *id,
                         None => {
                             let Ok(id) = RuleId::try_from(body_rules.len()) else {
                                 d.error(
@@ -1116,8 +1181,8 @@ fn compile_rules(
                                 );
                                 return None;
                             };
-                            body_rules.push(Rule { action: copy()? });
-                            body_id = Some(id);
+                            body_rules.push(Rule::with_class(copy(class)?, class));
+                            body_ids.push((class, id));
                             id
                         }
                     };
@@ -1135,7 +1200,8 @@ fn compile_rules(
                     };
                     plan.rules.push(FieldRule {
                         name: name.into(),
-                        target: FieldTarget::Whole(copy()?),
+                        target: FieldTarget::Whole(copy(class)?),
+                        class,
                     });
                 }
                 Some(Target::Field {
@@ -1158,13 +1224,14 @@ fn compile_rules(
                             plan.rules.push(FieldRule {
                                 name: name.clone().into(),
                                 target: FieldTarget::Json(Plan::empty()),
+                                class: None,
                             });
                             nested.len() - 1
                         }
                     };
                     let (_, _, paths, actions) = &mut nested[at];
                     let id = RuleId::try_from(actions.len()).unwrap_or(RuleId::MAX);
-                    actions.push(Rule { action: copy()? });
+                    actions.push(Rule::with_class(copy(class)?, class));
                     paths.push((path, id));
                 }
                 None => {}
@@ -1174,11 +1241,15 @@ fn compile_rules(
     if d.error_count() > errors_before {
         return None;
     }
-    let build = |paths: &[(JsonPath, RuleId)], compiled: Vec<Rule>, d: &mut Diagnostics| {
+    let build = |paths: &[(JsonPath, RuleId)],
+                 compiled: Vec<Rule>,
+                 unselected: Unselected,
+                 d: &mut Diagnostics| {
         match Automaton::build(paths) {
             Ok(automaton) => Some(Plan {
                 automaton,
                 rules: compiled,
+                unselected,
             }),
             Err(e) => {
                 let span = rules.first().map_or(0..0, |r| r.span.clone());
@@ -1187,9 +1258,14 @@ fn compile_rules(
             }
         }
     };
-    let body = build(&paths, body_rules, d)?;
+    let body = build(&paths, body_rules, unselected.clone(), d)?;
     for (kind, name, paths, actions) in nested {
-        let plan = build(&paths, actions, d)?;
+        let prefix = match kind {
+            FieldKind::Form => "form:",
+            FieldKind::Header | FieldKind::Query => "query:",
+        };
+        let root = format!("{prefix}{}=>$", report_name(&detector, &name));
+        let plan = build(&paths, actions, unselected.rooted(&root), d)?;
         let list = match kind {
             FieldKind::Form => &mut fields.form,
             FieldKind::Header | FieldKind::Query => &mut fields.query,
@@ -1214,12 +1290,185 @@ fn reveal_everything(domain: &str, keys: &KeySource) -> Plan {
     let Ok(automaton) = Automaton::build(&[(root, 0)]) else {
         return Plan::empty();
     };
-    Plan {
+    Plan::new(
         automaton,
-        rules: vec![Rule {
-            action: Action::Reveal(RevealAction::new(ring, domain)),
-        }],
+        vec![Rule::new(Action::Reveal(RevealAction::new(ring, domain)))],
+    )
+}
+
+/// A field name as report paths write it (`items[*][email]`, `*` for data-like names).
+fn report_name(detector: &Detector, name: &str) -> String {
+    let mut s = String::new();
+    crate::policy::unselected::push_field_name(&mut s, detector, name);
+    s
+}
+
+/// The rule's `class` option, checked. Response rules have no use for it.
+fn rule_class(spec: &RuleSpec, side: Side, src: Source<'_>, d: &mut Diagnostics) -> Option<Class> {
+    let c = spec.class.as_ref()?;
+    if side == Side::Response {
+        d.error(
+            src,
+            c.span.clone(),
+            "bad_option",
+            "`class` applies to request rules (the disclosure ledger), not response rules",
+        );
+        return None;
     }
+    match c.value.parse::<Class>() {
+        Ok(class) => Some(class),
+        Err(_) => {
+            let names: Vec<&str> = Class::ALL.iter().map(|c| c.as_str()).collect();
+            let diag = d.error(
+                src,
+                c.span.clone(),
+                "bad_value",
+                format!("`{}` is not a PII class piigate knows", c.value),
+            );
+            match super::diag::did_you_mean(&c.value, &names) {
+                Some(s) => diag.help(format!("did you mean `{s}`?")),
+                None => diag.help(format!("one of: {}", names.join(", "))),
+            };
+            None
+        }
+    }
+}
+
+/// What a selector's own words say its values are: the nearest member name from the end of a
+/// JSONPath (`$.batch[*].traits.email` → `email`), or a field's name. `None` when names
+/// disagree (`$['email','phone']`) or say nothing.
+fn infer_class(detector: &Detector, target: &Target) -> Option<Class> {
+    let path = match target {
+        Target::Json(p) | Target::Field { json: Some(p), .. } => p,
+        Target::Field { name, .. } => return detector.classify_key(name),
+    };
+    let step = path
+        .steps
+        .iter()
+        .rev()
+        .find(|s| s.tests.iter().any(|t| matches!(t, Test::Name(_))))?;
+    let mut classes = step.tests.iter().map(|t| match t {
+        Test::Name(n) => detector.classify_key(n),
+        Test::Index(_) | Test::Wildcard => None,
+    });
+    let first = classes.next()?;
+    classes.all(|c| c == first).then_some(first)?
+}
+
+/// The natural normalisation of a class for `tokenize` and `hash` when a `detect_actions`
+/// entry does not name one.
+fn class_normalize(class: Class, action: &str) -> Option<&'static str> {
+    match (action, class) {
+        ("tokenize" | "hash", Class::Email) => Some("email"),
+        ("tokenize" | "hash", Class::Phone) => Some("phone"),
+        ("hash", Class::DateOfBirth) => Some("date_of_birth"),
+        ("hash", Class::City) => Some("city"),
+        ("hash", Class::PostalCode) => Some("zip"),
+        ("hash", Class::Gender) => Some("gender"),
+        _ => None,
+    }
+}
+
+/// A route's detection policy: the detector and, in `enforce` mode, one action per class —
+/// the class's `detect_actions` entry, else `default`, else `redact` with
+/// `[REDACTED:<class>]`. Entries are validated like rules (same options, same messages).
+fn detect_policy(
+    mode: DetectMode,
+    r: &RouteSpec,
+    cx: &RuleCtx<'_>,
+    src: Source<'_>,
+    d: &mut Diagnostics,
+) -> Option<DetectPolicy> {
+    let detector = Detector::default();
+    if mode == DetectMode::Observe {
+        return Some(DetectPolicy {
+            mode,
+            detector,
+            actions: Vec::new(),
+        });
+    }
+    let entries = r
+        .detect_actions
+        .as_ref()
+        .map_or(&[][..], |t| &t.entries[..]);
+    let entry = |name: &str| {
+        entries
+            .iter()
+            .find(|(k, _)| k.value == name)
+            .map(|(_, e)| e)
+    };
+    let errors_before = d.error_count();
+    // Report each entry's problems once: compile every entry loudly first.
+    for (key, spec) in entries {
+        let class = key.value.parse::<Class>().ok();
+        let spec = detect_spec(spec, class);
+        if let Some(a) = spec.action.as_ref()
+            && a.value == "reveal"
+        {
+            d.error(
+                src,
+                a.span.clone(),
+                "bad_action",
+                "`reveal` decrypts; detected values can only be protected, kept or dropped",
+            );
+            continue;
+        }
+        let _ = compile_action(&spec, cx, src, d);
+    }
+    if d.error_count() > errors_before {
+        return None;
+    }
+    let mut actions = Vec::with_capacity(Class::COUNT);
+    for class in Class::ALL {
+        let spec = entry(class.as_str()).or_else(|| entry("default"));
+        let action = match spec {
+            Some(spec) => {
+                let spec = detect_spec(spec, Some(class));
+                let a = compile_action(&spec, cx, src, &mut Diagnostics::new())?;
+                // Under an opt-out a detected identifier is never kept in clear.
+                if cx.strict && a.is_keep() {
+                    Action::Drop
+                } else {
+                    a
+                }
+            }
+            None => Action::Redact(RedactAction {
+                replacement: format!("[REDACTED:{}]", class.as_str()).into(),
+            }),
+        };
+        actions.push(action);
+    }
+    Some(DetectPolicy {
+        mode,
+        detector,
+        actions,
+    })
+}
+
+/// A `detect_actions` entry made concrete for one class: `redact` says which class it
+/// replaced, `tokenize`/`hash` normalise by class unless told otherwise.
+fn detect_spec(spec: &RuleSpec, class: Option<Class>) -> RuleSpec {
+    let mut spec = spec.clone();
+    let Some(action) = spec.action.clone() else {
+        return spec;
+    };
+    if let Some(class) = class {
+        if action.value == "redact" && spec.replacement.is_none() {
+            spec.replacement = Some(At {
+                value: format!("[REDACTED:{}]", class.as_str()),
+                span: action.span.clone(),
+            });
+        }
+        if spec.normalize.is_none()
+            && let Some(n) = class_normalize(class, &action.value)
+        {
+            spec.normalize = Some(At {
+                value: n.to_owned(),
+                span: action.span.clone(),
+            });
+        }
+    }
+    spec
 }
 
 fn parse_selector(
@@ -1355,6 +1604,7 @@ const ACTIONS: &[&str] = &[
     "generalize",
     "redact",
     "drop",
+    "keep",
     "reveal",
 ];
 
@@ -1418,7 +1668,7 @@ fn compile_action(
         "reveal" if fpe_reveal => &["alphabet", "keep_last", "luhn", "min_length", "key_id"],
         "hash" => &["preset", "normalize", "default_country_code"],
         "generalize" => &["to"],
-        "encrypt" | "encrypt_deterministic" | "drop" | "reveal" => &[],
+        "encrypt" | "encrypt_deterministic" | "drop" | "keep" | "reveal" => &[],
         _ => {
             let diag = d.error(
                 src,
@@ -1541,6 +1791,7 @@ fn compile_action(
     };
     Some(match name {
         "drop" => Action::Drop,
+        "keep" => Action::Keep,
         "tokenize" => {
             let ring = ring(d)?;
             let normalize = match r

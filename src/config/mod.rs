@@ -201,6 +201,10 @@ pub struct Route {
     pub strict: Option<(Plan, crate::policy::FieldPlans)>,
     /// Response policy (reveal); empty when the route has no response rules.
     pub response_plan: Plan,
+    /// `detect`: `None` when off. The compiled policy lives in the plans' `unselected`.
+    pub detect: Option<crate::policy::DetectMode>,
+    /// `unknown_fields = "drop"`: allow-list mode.
+    pub allow_list: bool,
     /// Opens every envelope of this route's domain anywhere in a payload (`piigate reveal`,
     /// admin reveal); empty when there is no keyring.
     pub reveal_plan: Plan,
@@ -259,9 +263,21 @@ impl Purpose {
 }
 
 impl Route {
-    /// Whether the route rewrites request bodies (and so must be able to parse them).
+    /// Whether the route reads request bodies: rules for them, detection or allow-list mode.
     pub fn polices_body(&self) -> bool {
-        !self.plan.is_empty() || !self.fields.form.is_empty()
+        self.plan.polices() || self.fields.form.polices()
+    }
+
+    /// Whether the route only observes (`detect = "observe"`, no rules, no allow-list): it
+    /// changes nothing, so a body or query it cannot read is forwarded as it came instead of
+    /// refused — an observation mode must not break traffic.
+    pub fn observes_only(&self) -> bool {
+        self.detect == Some(crate::policy::DetectMode::Observe)
+            && !self.allow_list
+            && self.plan.is_empty()
+            && self.fields.form.is_empty()
+            && self.fields.query.is_empty()
+            && self.fields.header.is_empty()
     }
 }
 

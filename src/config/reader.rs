@@ -188,6 +188,40 @@ impl<'a, 'i> TableReader<'a, 'i> {
         }
     }
 
+    /// A value that is either a string or a table (`key = "x"` or `key = { … }`): `Ok` with the
+    /// string, `Err` with a reader for the table.
+    pub(crate) fn string_or_table(
+        &self,
+        d: &mut Diagnostics,
+        key: &str,
+        what: &str,
+        known: &'static [&'static str],
+    ) -> Option<Result<At<String>, Self>> {
+        let v = self.get(key)?;
+        match v.get_ref() {
+            DeValue::String(s) => Some(Ok(At {
+                value: s.to_string(),
+                span: v.span(),
+            })),
+            DeValue::Table(t) => Some(Err(TableReader::new(
+                self.src,
+                t,
+                v.span(),
+                format!("`{key}` in {what}"),
+                known,
+            ))),
+            _ => {
+                self.type_error(
+                    d,
+                    key,
+                    v,
+                    "an action name or a table such as { action = \"mask\", keep_last = 4 }",
+                );
+                None
+            }
+        }
+    }
+
     /// An array of tables (`[[key]]`); absent means empty.
     pub(crate) fn tables(
         &self,

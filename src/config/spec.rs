@@ -163,9 +163,15 @@ pub struct RouteSpec {
     pub domain: Option<At<String>>,
     /// `subject`: the data subject's id selector.
     pub subject: Option<At<String>>,
-    /// `detect`: `off` | `observe` | `enforce`.
+    /// `detect`: `off` (default) | `observe` (classify values no rule selects, count them per
+    /// field path and class, forward them unchanged) | `enforce` (also apply the class's action
+    /// from `detect_actions`, default `redact` with `[REDACTED:<class>]`).
     pub detect: Option<At<String>>,
-    /// `unknown_fields`: `allow` | `drop`.
+    /// `[routes.detect_actions]`: per class (`email`, `phone`, … or `default` for every class
+    /// not listed) an action name or an inline table `{ action = "…", <rule options> }`.
+    pub detect_actions: Option<DetectActionsSpec>,
+    /// `unknown_fields`: `allow` (default) | `drop` (allow-list mode: only members, elements
+    /// and form/query fields a rule selects are forwarded).
     pub unknown_fields: Option<At<String>>,
     /// `on_opt_out`: `none` | `block` | `strict`.
     pub on_opt_out: Option<At<String>>,
@@ -183,8 +189,17 @@ pub struct RouteSpec {
     pub response_rules: Vec<RuleSpec>,
 }
 
-/// `[[routes.rules]]` / `[[routes.response_rules]]`.
+/// `[routes.detect_actions]`.
 #[derive(Debug)]
+pub struct DetectActionsSpec {
+    /// Span of the table.
+    pub span: Range<usize>,
+    /// (class name or `default`, its action), in file order. The spec's `select` is empty.
+    pub entries: Vec<(At<String>, RuleSpec)>,
+}
+
+/// `[[routes.rules]]` / `[[routes.response_rules]]`.
+#[derive(Debug, Clone)]
 pub struct RuleSpec {
     /// Span of the rule table.
     pub span: Range<usize>,
@@ -214,6 +229,10 @@ pub struct RuleSpec {
     pub min_length: Option<At<u64>>,
     /// `default_country_code`: hash option for phones written without one.
     pub default_country_code: Option<At<u64>>,
+    /// `class`: the class of personal data the selected values hold (`email`, `phone`, …),
+    /// for the disclosure ledger. Default: what the selector's last member name says, else
+    /// `unclassified`.
+    pub class: Option<At<String>>,
 }
 
 const TOP: &[&str] = &[
@@ -261,6 +280,7 @@ const ROUTE: &[&str] = &[
     "domain",
     "subject",
     "detect",
+    "detect_actions",
     "unknown_fields",
     "on_opt_out",
     "purpose",
@@ -272,6 +292,49 @@ const ROUTE: &[&str] = &[
 ];
 const RULE: &[&str] = &[
     "select",
+    "action",
+    "normalize",
+    "preset",
+    "keep_last",
+    "to",
+    "replacement",
+    "prefix",
+    "alphabet",
+    "luhn",
+    "key_id",
+    "min_length",
+    "default_country_code",
+    "class",
+];
+/// Keys of `[routes.detect_actions]`: every class name, and `default`.
+const DETECT_ACTIONS: &[&str] = &[
+    "default",
+    "age",
+    "api_key",
+    "city",
+    "cnic",
+    "date_of_birth",
+    "device_id",
+    "driver_license",
+    "email",
+    "gender",
+    "geolocation",
+    "iban",
+    "ip_address",
+    "jwt",
+    "national_id",
+    "passport",
+    "password",
+    "payment_card",
+    "person_name",
+    "phone",
+    "postal_code",
+    "ssn",
+    "street_address",
+    "user_agent",
+];
+/// Options of an inline `detect_actions` entry: a rule without `select` and `class`.
+const DETECT_ACTION: &[&str] = &[
     "action",
     "normalize",
     "preset",
@@ -400,6 +463,7 @@ pub fn read(src: Source<'_>, d: &mut Diagnostics) -> ConfigSpec {
             domain: r.string(d, "domain"),
             subject: r.string(d, "subject"),
             detect: r.string(d, "detect"),
+            detect_actions: read_detect_actions(&r, d),
             unknown_fields: r.string(d, "unknown_fields"),
             on_opt_out: r.string(d, "on_opt_out"),
             purpose: r.string(d, "purpose"),
@@ -445,9 +509,93 @@ fn read_rules(route: &TableReader<'_, '_>, d: &mut Diagnostics, key: &str) -> Ve
                 key_id: t.string(d, "key_id"),
                 min_length: t.uint(d, "min_length"),
                 default_country_code: t.uint(d, "default_country_code"),
+                class: t.string(d, "class"),
             };
             t.finish(d);
             rule
         })
         .collect()
+}
+
+fn read_detect_actions(
+    route: &TableReader<'_, '_>,
+    d: &mut Diagnostics,
+) -> Option<DetectActionsSpec> {
+    let t = route.table(
+        d,
+        "detect_actions",
+        "[routes.detect_actions]",
+        DETECT_ACTIONS,
+    )?;
+    let mut entries = Vec::new();
+    for &key in DETECT_ACTIONS {
+        match t.string_or_table(d, key, "[routes.detect_actions]", DETECT_ACTION) {
+            None => {}
+            Some(Ok(action)) => entries.push((
+                At {
+                    value: key.to_owned(),
+                    span: action.span.clone(),
+                },
+                RuleSpec {
+                    span: action.span.clone(),
+                    action: Some(action),
+                    ..RuleSpec::empty()
+                },
+            )),
+            Some(Err(e)) => {
+                let rule = RuleSpec {
+                    span: e.span.clone(),
+                    action: e.required_string(d, "action"),
+                    normalize: e.string(d, "normalize"),
+                    preset: e.string(d, "preset"),
+                    keep_last: e.uint(d, "keep_last"),
+                    to: e.string(d, "to"),
+                    replacement: e.string(d, "replacement"),
+                    prefix: e.string(d, "prefix"),
+                    alphabet: e.string(d, "alphabet"),
+                    luhn: e.boolean(d, "luhn"),
+                    key_id: e.string(d, "key_id"),
+                    min_length: e.uint(d, "min_length"),
+                    default_country_code: e.uint(d, "default_country_code"),
+                    ..RuleSpec::empty()
+                };
+                e.finish(d);
+                entries.push((
+                    At {
+                        value: key.to_owned(),
+                        span: e.span.clone(),
+                    },
+                    rule,
+                ));
+            }
+        }
+    }
+    let span = t.span.clone();
+    t.finish(d);
+    // Entries in file order, so diagnostics come out in the order the operator wrote them.
+    entries.sort_by_key(|(k, _)| k.span.start);
+    Some(DetectActionsSpec { span, entries })
+}
+
+impl RuleSpec {
+    /// A rule with nothing set (for `detect_actions` entries).
+    fn empty() -> Self {
+        Self {
+            span: 0..0,
+            select: Vec::new(),
+            action: None,
+            normalize: None,
+            preset: None,
+            keep_last: None,
+            to: None,
+            replacement: None,
+            prefix: None,
+            alphabet: None,
+            luhn: None,
+            key_id: None,
+            min_length: None,
+            default_country_code: None,
+            class: None,
+        }
+    }
 }

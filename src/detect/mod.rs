@@ -89,6 +89,14 @@ pub enum TextScan {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct KeyHint(KeyInfo);
 
+impl KeyHint {
+    /// No key (the `Default`), usable in constants.
+    pub const NONE: Self = Self(KeyInfo {
+        class: None,
+        version: false,
+    });
+}
+
 /// What detection found in one leaf.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Detection {

@@ -13,10 +13,12 @@ use crate::crypto::{
     Aad, CryptoError, DetSealer, EnvelopeOpener, EnvelopeSealer, NonceSource, TokenKey,
 };
 use crate::keys::{KeyStatus, Keyring, MasterKey, Purpose, derive};
+use crate::policy::disclosure::{DisclosureTally, FieldTally};
 use crate::policy::subject::{SubjectKeys, SubjectScopes};
 use crate::policy::transform::fpe::{FpeCipher, FpeConfigError, FpeError, FpeSpec};
 use crate::policy::transform::generalize::GeneralizeTo;
 use crate::policy::transform::hash::{self, HashConfigError, HashSpec};
+use crate::policy::unselected::HintCache;
 
 /// What to do with a selected value. Variants in alphabetical order.
 // Actions are built once per rule at config load and only borrowed afterwards, so the size
@@ -42,6 +44,9 @@ pub enum Action {
     Redact(RedactAction),
     /// Response path: open piigate envelopes back into cleartext.
     Reveal(RevealAction),
+    /// Forward the value unchanged. Declares a field: allow-list mode lets it through,
+    /// detection leaves it alone, and the disclosure ledger counts it as `clear`.
+    Keep,
     /// Replace with a keyed, deterministic token.
     Tokenize(TokenizeAction),
 }
@@ -61,6 +66,8 @@ pub enum ActionKind {
     Generalize,
     /// [`Action::Hash`]
     Hash,
+    /// [`Action::Keep`]
+    Keep,
     /// [`Action::Mask`]
     Mask,
     /// [`Action::Redact`]
@@ -323,6 +330,12 @@ pub struct ApplyCx<'a> {
     pub norm: Vec<u8>,
     /// How many values each action kind changed.
     pub counts: ActionCounts,
+    /// What left, per (category, treatment), for the disclosure ledger.
+    pub disclosed: DisclosureTally,
+    /// Fields detection found, per normalised path and class.
+    pub detected: FieldTally,
+    /// Member names analysed for detection in this request (built on first use).
+    pub(crate) hints: Option<HintCache>,
     /// Envelopes that failed to open on the response path (left as they were).
     pub reveal_failures: u32,
     /// Per-person keys and the payload ranges they cover (routes with a `subject`).
@@ -343,7 +356,7 @@ pub struct ActionCounts(pub [u32; ActionKind::COUNT]);
 
 impl ActionKind {
     /// Number of kinds.
-    pub const COUNT: usize = 10;
+    pub const COUNT: usize = 11;
     /// Every kind, in index order.
     pub const ALL: [Self; Self::COUNT] = [
         Self::Drop,
@@ -352,6 +365,7 @@ impl ActionKind {
         Self::Fpe,
         Self::Generalize,
         Self::Hash,
+        Self::Keep,
         Self::Mask,
         Self::Redact,
         Self::Reveal,
@@ -367,6 +381,7 @@ impl ActionKind {
             Self::Fpe => "fpe",
             Self::Generalize => "generalize",
             Self::Hash => "hash",
+            Self::Keep => "keep",
             Self::Mask => "mask",
             Self::Redact => "redact",
             Self::Reveal => "reveal",
@@ -409,6 +424,9 @@ impl<'a> ApplyCx<'a> {
             scratch: Vec::new(),
             norm: Vec::new(),
             counts: ActionCounts::default(),
+            disclosed: DisclosureTally::default(),
+            detected: FieldTally::default(),
+            hints: None,
             reveal_failures: 0,
             subjects: None,
             offset_base: 0,
@@ -595,6 +613,7 @@ impl Action {
             Self::Fpe(_) => ActionKind::Fpe,
             Self::Generalize(_) => ActionKind::Generalize,
             Self::Hash(_) => ActionKind::Hash,
+            Self::Keep => ActionKind::Keep,
             Self::Mask(_) => ActionKind::Mask,
             Self::Redact(_) => ActionKind::Redact,
             Self::Reveal(_) => ActionKind::Reveal,
@@ -606,6 +625,11 @@ impl Action {
     /// scalar leaves.
     pub fn is_drop(&self) -> bool {
         matches!(self, Self::Drop)
+    }
+
+    /// Whether the action forwards values unchanged (`keep`).
+    pub fn is_keep(&self) -> bool {
+        matches!(self, Self::Keep)
     }
 
     /// Applies the action to one scalar leaf, writing replacement text (unencoded UTF-8) to
@@ -687,6 +711,7 @@ impl Action {
                     Applied::Dropped
                 }
             }
+            Self::Keep => Applied::Kept,
             Self::Mask(a) => {
                 mask(leaf.text, a.keep_last, out);
                 Applied::Replaced

@@ -6,7 +6,7 @@
 //! A name also covers its bracket children, so `form:address` reaches `address[line1]` and
 //! `address[city]` the way a JSON rule on an object reaches every leaf beneath it.
 
-use super::{Action, Plan};
+use super::{Action, Plan, Unselected};
 
 /// What happens to a selected field.
 // Built once per rule at config load and only borrowed afterwards (see `Action`).
@@ -26,6 +26,8 @@ pub struct FieldRule {
     pub name: Box<str>,
     /// What to do with it.
     pub target: FieldTarget,
+    /// The class of data the field holds, for the disclosure ledger (`Whole` targets).
+    pub class: Option<crate::detect::Class>,
 }
 
 /// All rules of one field kind, in declaration order (the first match wins).
@@ -33,6 +35,9 @@ pub struct FieldRule {
 pub struct FieldPlan {
     /// Rules in file order.
     pub rules: Vec<FieldRule>,
+    /// What happens to fields no rule names (detection, allow-list mode); its `root` starts
+    /// their report paths (`form:`, `query:`). Headers ignore it.
+    pub unselected: Unselected,
 }
 
 /// The field plans of a route.
@@ -50,6 +55,11 @@ impl FieldPlan {
     /// Whether there are no rules.
     pub fn is_empty(&self) -> bool {
         self.rules.is_empty()
+    }
+
+    /// Whether the plan does anything to a payload: rules, detection or allow-list mode.
+    pub fn polices(&self) -> bool {
+        !self.rules.is_empty() || self.unselected.active()
     }
 
     /// The first rule covering `name` (exact, or `name` followed by a `[` bracket child).

@@ -6,21 +6,46 @@
 
 pub mod action;
 pub mod automaton;
+pub mod disclosure;
 pub mod fields;
 pub mod selector;
 pub mod subject;
 pub mod transform;
+pub mod unselected;
 
 pub use action::{Action, ActionKind, Applied, ApplyCx, Leaf, LeafKind};
 pub use automaton::{Automaton, RuleId, StateId};
+pub use disclosure::{DisclosureTally, FieldTally, Treatment};
 pub use fields::{FieldPlan, FieldPlans, FieldRule, FieldTarget};
 pub use selector::{JsonPath, SelectorError};
+pub use unselected::{DetectMode, DetectPolicy, Unselected};
+
+use crate::detect::Class;
 
 /// One compiled rule: the action applied to whatever its selectors pick.
 #[derive(Debug)]
 pub struct Rule {
     /// What happens to a selected value.
     pub action: Action,
+    /// The class of personal data the rule's selectors name, for the disclosure ledger: the
+    /// rule's `class` option, else what the selector's last member name says
+    /// ([`crate::detect::Detector::classify_key`]); `None` is reported as `unclassified`.
+    pub class: Option<Class>,
+}
+
+impl Rule {
+    /// An unclassified rule.
+    pub fn new(action: Action) -> Self {
+        Self {
+            action,
+            class: None,
+        }
+    }
+
+    /// A rule whose values are of `class`.
+    pub fn with_class(action: Action, class: Option<Class>) -> Self {
+        Self { action, class }
+    }
 }
 
 /// A route's compiled JSON policy.
@@ -30,14 +55,22 @@ pub struct Plan {
     pub automaton: Automaton,
     /// Rules, indexed by [`RuleId`].
     pub rules: Vec<Rule>,
+    /// What happens to values no rule selects (detection, allow-list mode).
+    pub unselected: Unselected,
 }
 
 impl Plan {
     /// A plan that selects nothing: the body is validated and forwarded unchanged.
     pub fn empty() -> Self {
+        Self::new(Automaton::empty(), Vec::new())
+    }
+
+    /// A plan of `rules`; unselected values stay untouched.
+    pub fn new(automaton: Automaton, rules: Vec<Rule>) -> Self {
         Self {
-            automaton: Automaton::empty(),
-            rules: Vec::new(),
+            automaton,
+            rules,
+            unselected: Unselected::default(),
         }
     }
 
@@ -51,11 +84,18 @@ impl Plan {
     /// deterministic nonces then produce the same envelopes.
     #[doc(hidden)]
     pub fn forget_cached_keys(&self) {
-        for r in &self.rules {
-            if let Action::Encrypt(a) = &r.action {
+        let detected = self.unselected.detect.iter().flat_map(|d| d.actions.iter());
+        for action in self.rules.iter().map(|r| &r.action).chain(detected) {
+            if let Action::Encrypt(a) = action {
                 a.sealer.forget_derived_key();
             }
         }
+    }
+
+    /// Whether the plan does anything to a payload: rules, detection or allow-list mode. A
+    /// plan that does nothing lets any body through unparsed.
+    pub fn polices(&self) -> bool {
+        !self.rules.is_empty() || self.unselected.active()
     }
 
     /// The rule an accepting state names.

@@ -5,6 +5,11 @@
 //! `Authorization: Bearer <token>` with the token from `[admin] token_env`, compared in
 //! constant time. Without a configured token the `/v1` endpoints are disabled, and a
 //! non-loopback admin address without a token is refused at load.
+//!
+//! `/report` (the HTML disclosure report) needs the same token. A browser cannot add a bearer
+//! header to a page load, so `/report` also accepts HTTP Basic authentication with the token
+//! as the password (any user name): the browser asks once and keeps it for the session. The
+//! token is never accepted in the URL, where it would end up in history, logs and referrers.
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -70,7 +75,9 @@ pub(crate) async fn serve(
 /// The method an admin path accepts, if the path exists.
 fn allowed_method(path: &str) -> Option<Method> {
     match path {
-        "/healthz" | "/readyz" | "/metrics" | "/v1/openapi.json" => Some(Method::GET),
+        "/healthz" | "/readyz" | "/metrics" | "/v1/openapi.json" | "/v1/report" | "/report" => {
+            Some(Method::GET)
+        }
         "/v1/reload" => Some(Method::POST),
         p if p.starts_with("/v1/preview/") || p.starts_with("/v1/reveal/") => Some(Method::POST),
         p if p.starts_with("/v1/subjects/") => Some(Method::DELETE),
@@ -127,8 +134,14 @@ async fn route(state: AdminState, req: Request<Incoming>) -> Response<Body> {
             r
         }
         (&Method::GET, "/v1/openapi.json") => json(StatusCode::OK, OPENAPI.to_owned()),
+        (&Method::GET, "/report") => {
+            if let Some(resp) = authorize(&state, &req, Auth::BearerOrBasic) {
+                return resp;
+            }
+            report(&state, req.uri().query(), Format::Html).await
+        }
         (_, p) if p.starts_with("/v1/") => {
-            if let Some(resp) = authorize(&state, &req) {
+            if let Some(resp) = authorize(&state, &req, Auth::Bearer) {
                 return resp;
             }
             v1(state, req, &method, &path).await
@@ -137,8 +150,17 @@ async fn route(state: AdminState, req: Request<Incoming>) -> Response<Body> {
     }
 }
 
+/// How an endpoint accepts the admin token.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Auth {
+    /// `Authorization: Bearer <token>` only (the API).
+    Bearer,
+    /// Also `Authorization: Basic` with the token as the password (the HTML page, for browsers).
+    BearerOrBasic,
+}
+
 /// `None` when the request may proceed, else the refusal to send.
-fn authorize(state: &AdminState, req: &Request<Incoming>) -> Option<Response<Body>> {
+fn authorize(state: &AdminState, req: &Request<Incoming>, auth: Auth) -> Option<Response<Body>> {
     let g = state.current.load();
     let Some(token) = g.config.admin.as_ref().and_then(|a| a.token.as_ref()) else {
         return Some(error(
@@ -147,22 +169,136 @@ fn authorize(state: &AdminState, req: &Request<Incoming>) -> Option<Response<Bod
             "the /v1 admin endpoints are disabled: no bearer token is configured ([admin] token_env)",
         ));
     };
-    let presented = req
+    let header = req
         .headers()
         .get(header::AUTHORIZATION)
-        .and_then(|v| v.as_bytes().strip_prefix(b"Bearer "))
+        .map(HeaderValue::as_bytes)
         .unwrap_or_default();
-    if presented.is_empty() || !token.matches(presented) {
-        let mut r = error(
-            StatusCode::UNAUTHORIZED,
-            "unauthorized",
-            "a valid bearer token is required",
-        );
-        r.headers_mut()
-            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-        return Some(r);
+    let presented = match (header.strip_prefix(b"Bearer "), auth) {
+        (Some(t), _) => Some(zeroize::Zeroizing::new(t.to_vec())),
+        (None, Auth::BearerOrBasic) => basic_password(header),
+        (None, Auth::Bearer) => None,
+    };
+    match presented {
+        Some(p) if !p.is_empty() && token.matches(&p) => None,
+        _ => {
+            let mut r = error(
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                "a valid bearer token is required",
+            );
+            let challenge = match auth {
+                Auth::Bearer => "Bearer",
+                Auth::BearerOrBasic => "Basic realm=\"piigate report\", charset=\"UTF-8\"",
+            };
+            r.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static(challenge),
+            );
+            Some(r)
+        }
     }
-    None
+}
+
+/// The password of an `Authorization: Basic base64(user:password)` header.
+fn basic_password(header: &[u8]) -> Option<zeroize::Zeroizing<Vec<u8>>> {
+    use base64::Engine as _;
+    let b64 = header.strip_prefix(b"Basic ")?.trim_ascii();
+    let decoded =
+        zeroize::Zeroizing::new(base64::engine::general_purpose::STANDARD.decode(b64).ok()?);
+    let colon = decoded.iter().position(|b| *b == b':')?;
+    Some(zeroize::Zeroizing::new(decoded[colon + 1..].to_vec()))
+}
+
+/// How the report is served.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Format {
+    Html,
+    Json,
+}
+
+/// `GET /v1/report` and `GET /report`: this process's pending counts are flushed first, so the
+/// report includes everything recorded here until now (other replicas' within their flush
+/// interval).
+async fn report(state: &AdminState, query: Option<&str>, format: Format) -> Response<Body> {
+    let param = |name: &str| {
+        query.and_then(|q| {
+            q.split('&')
+                .find_map(|p| p.strip_prefix(name)?.strip_prefix('='))
+        })
+    };
+    let (from, to) =
+        match crate::report::range(param("from"), param("to"), crate::store::Day::today()) {
+            Ok(r) => r,
+            Err(e) => return error(StatusCode::BAD_REQUEST, "bad_date_range", &e.to_string()),
+        };
+    let services = &state.services;
+    if let Err(e) = services.ledger.flush(&services.store).await {
+        return error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "store_unavailable",
+            &format!("pending ledger counts could not be written: {}", e.code()),
+        );
+    }
+    let ledger = if from > to {
+        // An empty range: nothing to read.
+        Ok(crate::store::LedgerReport {
+            from,
+            to,
+            disclosures: Vec::new(),
+            fields: Vec::new(),
+        })
+    } else {
+        services.store.ledger_report(from, to).await
+    };
+    let ledger = match ledger {
+        Ok(l) => l,
+        Err(e) => {
+            return error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "store_unavailable",
+                &format!("the ledger could not be read: {}", e.code()),
+            );
+        }
+    };
+    let report = crate::report::Report::build(&ledger);
+    match format {
+        Format::Json => match serde_json::to_string(&report) {
+            Ok(body) => json(StatusCode::OK, body),
+            Err(_) => error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "the report could not be serialised",
+            ),
+        },
+        Format::Html => html(report.to_html()),
+    }
+}
+
+fn html(body: String) -> Response<Body> {
+    let mut r = Response::new(full(Bytes::from(body)));
+    let h = r.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    // No scripts, no external anything; inline styles only.
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+        ),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    r
 }
 
 async fn v1(
@@ -314,6 +450,7 @@ async fn v1(
             }
         }
         (&Method::DELETE, ["subjects", id]) => erase(&state, id).await,
+        (&Method::GET, ["report"]) => report(&state, req.uri().query(), Format::Json).await,
         _ => error(StatusCode::NOT_FOUND, "not_found", "no such admin endpoint"),
     }
 }

@@ -51,6 +51,8 @@ pub struct Generation {
     pub unrouted: RouteMetrics,
     /// Concurrency limit per route, same order.
     pub permits: Vec<Arc<tokio::sync::Semaphore>>,
+    /// Route names as the disclosure ledger keys them, same order.
+    pub ledger_names: Vec<Arc<str>>,
     /// Process-wide services (metrics, store, audit log, ledger); they survive reloads.
     pub services: Arc<Services>,
 }
@@ -68,7 +70,12 @@ impl Generation {
         let metrics = config
             .routes
             .iter()
-            .map(|r| registry.route(&r.name))
+            .map(|r| registry.route_detecting(&r.name, r.detect.is_some()))
+            .collect();
+        let ledger_names = config
+            .routes
+            .iter()
+            .map(|r| Arc::from(r.name.as_str()))
             .collect();
         let permits = config
             .routes
@@ -86,6 +93,7 @@ impl Generation {
             clients,
             metrics,
             permits,
+            ledger_names,
             services,
         }
     }

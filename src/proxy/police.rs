@@ -10,7 +10,7 @@ use crate::codec;
 use crate::config::{Limits, Route};
 use crate::error::RejectCode;
 use crate::policy::action::ActionError;
-use crate::policy::{Applied, ApplyCx, FieldTarget, Leaf, LeafKind};
+use crate::policy::{Applied, ApplyCx, FieldTarget, Leaf, LeafKind, Treatment};
 use crate::policy::{FieldPlans, Plan};
 use crate::rewrite::form::rewrite_form;
 use crate::rewrite::json::rewrite_json;
@@ -22,16 +22,24 @@ use crate::rewrite::{Limits as RewriteLimits, Outcome, RewriteError};
 pub(super) struct Active<'a> {
     pub(super) plan: &'a Plan,
     pub(super) fields: &'a FieldPlans,
+    /// The route only observes ([`Route::observes_only`]): what it cannot read passes as is.
+    pub(super) observe_only: bool,
 }
 
 impl<'a> Active<'a> {
     /// The route's policy, or its strict variant when the user opted out and the route says so.
     pub(super) fn of(route: &'a Route, opted_out: bool) -> Self {
+        let observe_only = route.observes_only();
         match (&route.strict, opted_out) {
-            (Some((plan, fields)), true) => Self { plan, fields },
+            (Some((plan, fields)), true) => Self {
+                plan,
+                fields,
+                observe_only,
+            },
             _ => Self {
                 plan: &route.plan,
                 fields: &route.fields,
+                observe_only,
             },
         }
     }
@@ -66,7 +74,7 @@ pub(super) fn query(
     limits: &Limits,
     cx: &mut ApplyCx<'_>,
 ) -> Result<Option<String>, RejectCode> {
-    let (Some(q), false) = (query, policy.fields.query.is_empty()) else {
+    let (Some(q), true) = (query, policy.fields.query.polices()) else {
         return Ok(None);
     };
     let mut out = Vec::with_capacity(q.len());
@@ -82,6 +90,7 @@ pub(super) fn query(
         Ok(Outcome::Rewritten) => String::from_utf8(out)
             .map(Some)
             .map_err(|_| RejectCode::Internal),
+        Err(_) if policy.observe_only => Ok(None),
         Err(e @ RewriteError::Action(_)) => Err(body_error(&e)),
         Err(_) => Err(RejectCode::MalformedQuery),
     }
@@ -113,6 +122,8 @@ pub(super) fn headers(
         headers.remove(&name);
         if action.is_drop() {
             cx.counts.bump(action.kind());
+            cx.disclosed
+                .add(rule.class, Treatment::Dropped, values.len() as u32);
             continue;
         }
         for v in values {
@@ -123,10 +134,13 @@ pub(super) fn headers(
                 kind: LeafKind::String,
                 field: name.as_str(),
             };
-            match action
+            let applied = action
                 .apply(&leaf, cx, &mut text)
-                .map_err(|_| RejectCode::Internal)?
-            {
+                .map_err(|_| RejectCode::Internal)?;
+            if let Some(t) = Treatment::of(action.kind(), applied) {
+                cx.disclosed.bump(rule.class, t);
+            }
+            match applied {
                 Applied::Dropped => {}
                 Applied::Kept => {
                     headers.append(&name, v);
@@ -155,15 +169,25 @@ pub(super) fn body(
     if plain.is_empty() {
         return Ok(None);
     }
-    let format = body::format(headers)?;
+    let format = match body::format(headers) {
+        Ok(f) => f,
+        Err(_) if policy.observe_only => return Ok(None),
+        Err(e) => return Err(e),
+    };
     let mut out = Vec::with_capacity(plain.len() + plain.len() / 4);
     let rl = rewrite_limits(limits);
     let outcome = match format {
         Format::Json | Format::SniffedJson => rewrite_json(plain, policy.plan, &rl, cx, &mut out),
         Format::Ndjson => rewrite_ndjson(plain, policy.plan, &rl, cx, &mut out),
         Format::Form => rewrite_form(plain, &policy.fields.form, &rl, cx, &mut out),
-    }
-    .map_err(|e| body_error(&e))?;
+    };
+    let outcome = match outcome {
+        Ok(o) => o,
+        // An observing route changes nothing, so what it cannot read goes as it came (what
+        // was counted before the problem did leave, and stays counted).
+        Err(_) if policy.observe_only => return Ok(None),
+        Err(e) => return Err(body_error(&e)),
+    };
     Ok(match outcome {
         Outcome::Unchanged => None,
         Outcome::Rewritten => Some(out),
@@ -211,17 +235,22 @@ pub(super) fn decode(
     raw: Bytes,
     limits: &Limits,
 ) -> Result<Decoded, RejectCode> {
+    let unread = |raw| Decoded {
+        raw,
+        decoded: None,
+        codings: Vec::new(),
+    };
     if raw.is_empty() {
-        return Ok(Decoded {
-            raw,
-            decoded: None,
-            codings: Vec::new(),
-        });
+        return Ok(unread(raw));
     }
-    let format = body::format(headers)?;
-    let codings = body::codings(headers)?;
-    let has_json = !policy.plan.is_empty();
-    let has_form = !policy.fields.form.is_empty();
+    let (format, codings) = match (body::format(headers), body::codings(headers)) {
+        (Ok(f), Ok(c)) => (f, c),
+        (Err(e), _) | (_, Err(e)) if !policy.observe_only => return Err(e),
+        // Forwarded as it came; `body` sees the content type again and leaves it alone.
+        _ => return Ok(unread(raw)),
+    };
+    let has_json = policy.plan.polices();
+    let has_form = policy.fields.form.polices();
     // A body of a kind the route has no rules for is not policed by them: refuse it rather
     // than forward a form past JSON rules (or JSON past form rules).
     match format {
@@ -238,12 +267,17 @@ pub(super) fn decode(
             codings,
         });
     }
-    let (d, actual) =
-        codec::decode_all(&codings, &raw, limits.max_decoded_bytes).map_err(|e| match e {
-            codec::CodecError::TooLarge => RejectCode::BodyTooLarge,
-            codec::CodecError::Corrupt => RejectCode::MalformedBody,
-            codec::CodecError::Unsupported => RejectCode::UnsupportedMediaType,
-        })?;
+    let (d, actual) = match codec::decode_all(&codings, &raw, limits.max_decoded_bytes) {
+        Ok(x) => x,
+        Err(_) if policy.observe_only => return Ok(unread(raw)),
+        Err(e) => {
+            return Err(match e {
+                codec::CodecError::TooLarge => RejectCode::BodyTooLarge,
+                codec::CodecError::Corrupt => RejectCode::MalformedBody,
+                codec::CodecError::Unsupported => RejectCode::UnsupportedMediaType,
+            });
+        }
+    };
     Ok(Decoded {
         raw,
         decoded: Some(d),

@@ -18,11 +18,11 @@ use super::{Body, Generation};
 use crate::config::{OptOut, Route};
 use crate::crypto::OsNonces;
 use crate::error::RejectCode;
-use crate::policy::ApplyCx;
 use crate::policy::action::ActionCounts;
 use crate::policy::subject::SubjectScopes;
+use crate::policy::{ApplyCx, DisclosureTally, FieldTally};
 use crate::rewrite::subject::{Scope, find_scopes};
-use crate::store::SubjectKey;
+use crate::store::{DisclosureKey, Label, SubjectKey};
 use crate::telemetry::events::RequestDone;
 
 /// What one request did, for the log line.
@@ -35,6 +35,10 @@ struct Tally {
     bytes_in: usize,
     bytes_out: usize,
     reveal_failures: u32,
+    /// What the forwarded request disclosed, per (category, treatment).
+    disclosed: DisclosureTally,
+    /// Fields detection found.
+    detected: FieldTally,
 }
 
 /// How the request reached the gateway, which decides how it is routed.
@@ -68,6 +72,7 @@ pub(super) async fn handle(
     m.applied(&tally.counts);
     m.bytes(tally.bytes_in, tally.bytes_out);
     m.reveal_failed(tally.reveal_failures);
+    m.detected(tally.detected.per_class());
     if code == Some(RejectCode::Overloaded) {
         m.overloaded();
     }
@@ -80,6 +85,7 @@ pub(super) async fn handle(
         bytes_in: tally.bytes_in,
         bytes_out: tally.bytes_out,
         counts: &tally.counts,
+        detected: tally.detected.total(),
         reveal_failures: tally.reveal_failures,
     }
     .emit();
@@ -120,6 +126,9 @@ async fn forward(
     let (mut parts, incoming) = req.into_parts();
     let opted_out = opt_out_signal(&parts.headers);
     if opted_out && route.opt_out == OptOut::Block {
+        // Nothing leaves; the ledger keeps the count of honoured signals.
+        let mut batch = g.services.ledger.batch();
+        batch.disclosure(&opt_out_key(g, index, &route, OptOut::Block), 1);
         return Err(RejectCode::OptOutBlocked);
     }
     let policy = police::Active::of(&route, opted_out);
@@ -175,6 +184,8 @@ async fn forward(
             }
         };
         tally.counts = cx.counts;
+        tally.disclosed = cx.disclosed;
+        tally.detected = std::mem::take(&mut cx.detected);
         req
     };
     tally.opted_out = opted_out;
@@ -191,6 +202,11 @@ async fn forward(
     metrics
         .upstream_seconds
         .observe(upstream_started.elapsed().as_secs_f64());
+    // Whatever reached the upstream was disclosed, whether or not it answered in time; only a
+    // connection that never opened sent nothing.
+    if !matches!(&sent, Ok(Err(e)) if e.is_connect()) {
+        record_disclosures(g, index, &route, opted_out, tally);
+    }
     let resp = match sent {
         Err(_) => return Err(RejectCode::UpstreamTimeout),
         // The client broke its body (bad chunk framing, aborted upload): not the upstream's fault.
@@ -227,6 +243,49 @@ async fn forward(
         .headers
         .insert(header::CONTENT_LENGTH, body.len().into());
     Ok(Response::from_parts(parts, full(body)))
+}
+
+/// Writes one forwarded request's counts to the disclosure ledger, under one lock. The
+/// ledger's own maps allocate for a cell or path not yet pending; nothing else does.
+fn record_disclosures(g: &Generation, index: usize, route: &Route, opted_out: bool, t: &Tally) {
+    if t.disclosed.total() == 0 && t.detected.is_empty() && !opted_out {
+        return;
+    }
+    let Some(name) = g.ledger_names.get(index) else {
+        return;
+    };
+    let purpose = route.purpose.as_str();
+    let mut batch = g.services.ledger.batch();
+    for (category, treatment, n) in t.disclosed.cells() {
+        let key = DisclosureKey::new(Arc::clone(name), purpose, category, treatment.as_str());
+        batch.disclosure(&key, u64::from(n));
+    }
+    for (path, class, n) in t.detected.entries() {
+        batch.field(name, path, &Label::Borrowed(class.as_str()), u64::from(n));
+    }
+    if opted_out {
+        batch.disclosure(&opt_out_key(g, index, route, route.opt_out), 1);
+    }
+}
+
+/// The ledger cell counting requests that carried an opt-out signal: category `opt_out`,
+/// treatment what the route did with it (`blocked`, `strict`, `ignored`).
+fn opt_out_key(g: &Generation, index: usize, route: &Route, what: OptOut) -> DisclosureKey {
+    let name = g
+        .ledger_names
+        .get(index)
+        .map_or_else(|| Arc::from(route.name.as_str()), Arc::clone);
+    let treatment = match what {
+        OptOut::Block => "blocked",
+        OptOut::Strict => "strict",
+        OptOut::None => "ignored",
+    };
+    DisclosureKey::new(
+        name,
+        route.purpose.as_str(),
+        crate::report::OPT_OUT_CATEGORY,
+        treatment,
+    )
 }
 
 /// Whether the request carries an opt-out signal: Global Privacy Control (`Sec-GPC: 1`, which

@@ -6,10 +6,16 @@
 //! refused, because a payload we cannot read cannot be policed — but only selected pairs are
 //! decoded and rewritten; every other byte is copied as it came. A dropped pair takes one `&`
 //! with it.
+//!
+//! Pairs no rule names follow the plan's [`Unselected`](crate::policy::Unselected) policy:
+//! with detection, the value is classified with the field name's hint and counted under
+//! `form:NAME` / `query:NAME` (bracket indices as `[*]`), then forwarded (`observe`) or
+//! treated with the class's action (`enforce`); in allow-list mode the pair is dropped.
 
 use super::json::rewrite_json;
 use super::{Limits, Outcome, RewriteError};
-use crate::policy::{Applied, ApplyCx, FieldPlan, FieldTarget, Leaf, LeafKind};
+use crate::policy::unselected::{HintCache, push_field_name};
+use crate::policy::{Applied, ApplyCx, FieldPlan, FieldTarget, Leaf, LeafKind, Treatment};
 
 /// Rewrites the pairs `plan` selects, appending the result to `out`.
 ///
@@ -43,6 +49,8 @@ fn run(
     let mut name = Vec::new();
     let mut value = Vec::new();
     let mut text = Vec::new();
+    let mut path = String::new();
+    let unselected = &plan.unselected;
     let mut changed = false;
     // Output is the kept and replaced pairs joined by `&`; with nothing dropped or replaced
     // that is exactly the input, so the copy only starts at the first change.
@@ -61,10 +69,66 @@ fn run(
         let name_text = std::str::from_utf8(&name)
             .map_err(|_| malformed(start, "form field name is not UTF-8"))?;
         let edit = match plan.find(name_text).filter(|_| !pair.is_empty()) {
-            None => {
+            None if pair.is_empty() || !unselected.active() => {
                 validate(raw_value.unwrap_or_default(), value_at)?;
                 Edit::Keep
             }
+            None => match &unselected.detect {
+                None => {
+                    // Allow-list mode without detection: gone unread (but still validated).
+                    validate(raw_value.unwrap_or_default(), value_at)?;
+                    cx.disclosed.bump(None, Treatment::Dropped);
+                    Edit::Drop
+                }
+                Some(detect) => {
+                    decode(raw_value.unwrap_or_default(), value_at, &mut value)?;
+                    let value_text = std::str::from_utf8(&value)
+                        .map_err(|_| malformed(value_at, "form value is not UTF-8"))?;
+                    let hint = cx
+                        .hints
+                        .get_or_insert_with(HintCache::new)
+                        .hint(&detect.detector, name_text.as_bytes())
+                        .unwrap_or_default();
+                    match detect.detector.classify_hinted(hint, value_text) {
+                        None if unselected.drop => Edit::Drop,
+                        None => Edit::Keep,
+                        Some(hit) => {
+                            let class = hit.class;
+                            path.clear();
+                            path.push_str(&unselected.root);
+                            push_field_name(&mut path, &detect.detector, name_text);
+                            cx.detected.record(&path, class);
+                            match detect.action(class) {
+                                _ if unselected.drop => {
+                                    cx.disclosed.bump(Some(class), Treatment::Dropped);
+                                    Edit::Drop
+                                }
+                                None => {
+                                    cx.disclosed.bump(Some(class), Treatment::Clear);
+                                    Edit::Keep
+                                }
+                                Some(action) => {
+                                    text.clear();
+                                    let leaf = Leaf {
+                                        text: value_text,
+                                        kind: LeafKind::String,
+                                        field: name_text,
+                                    };
+                                    let applied = action.apply(&leaf, cx, &mut text)?;
+                                    if let Some(t) = Treatment::of(action.kind(), applied) {
+                                        cx.disclosed.bump(Some(class), t);
+                                    }
+                                    match applied {
+                                        Applied::Kept => Edit::Keep,
+                                        Applied::Dropped => Edit::Drop,
+                                        Applied::Replaced => Edit::Replace,
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            },
             Some(rule) => {
                 decode(raw_value.unwrap_or_default(), value_at, &mut value)?;
                 let value_text = std::str::from_utf8(&value)
@@ -73,6 +137,7 @@ fn run(
                 match &rule.target {
                     FieldTarget::Whole(action) if action.is_drop() => {
                         cx.counts.bump(action.kind());
+                        cx.disclosed.bump(rule.class, Treatment::Dropped);
                         Edit::Drop
                     }
                     FieldTarget::Whole(action) => {
@@ -81,7 +146,11 @@ fn run(
                             kind: LeafKind::String,
                             field: name_text,
                         };
-                        match action.apply(&leaf, cx, &mut text)? {
+                        let applied = action.apply(&leaf, cx, &mut text)?;
+                        if let Some(t) = Treatment::of(action.kind(), applied) {
+                            cx.disclosed.bump(rule.class, t);
+                        }
+                        match applied {
                             Applied::Kept => Edit::Keep,
                             Applied::Dropped => Edit::Drop,
                             Applied::Replaced => Edit::Replace,
@@ -242,17 +311,19 @@ mod tests {
                 .map(|(n, target)| FieldRule {
                     name: n.into(),
                     target,
+                    class: None,
                 })
                 .collect(),
+            unselected: Default::default(),
         }
     }
 
     fn json_plan(path: &str) -> Plan {
         let p = selector::parse(path).expect("selector");
-        Plan {
-            automaton: Automaton::build(&[(p, 0)]).expect("automaton"),
-            rules: vec![Rule { action: redact() }],
-        }
+        Plan::new(
+            Automaton::build(&[(p, 0)]).expect("automaton"),
+            vec![Rule::new(redact())],
+        )
     }
 
     fn run(input: &str, plan: &FieldPlan) -> Result<String, RewriteError> {

@@ -77,14 +77,12 @@ mod tests {
     #[test]
     fn each_line_is_rewritten_and_endings_are_kept() {
         let path = selector::parse("$.email").expect("selector");
-        let plan = Plan {
-            automaton: Automaton::build(&[(path, 0)]).expect("automaton"),
-            rules: vec![Rule {
-                action: Action::Redact(RedactAction {
-                    replacement: "R".into(),
-                }),
-            }],
-        };
+        let plan = Plan::new(
+            Automaton::build(&[(path, 0)]).expect("automaton"),
+            vec![Rule::new(Action::Redact(RedactAction {
+                replacement: "R".into(),
+            }))],
+        );
         let mut nonces = OsNonces::new();
         let mut cx = ApplyCx::new(&mut nonces);
         let limits = Limits { max_depth: 16 };

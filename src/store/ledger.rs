@@ -69,9 +69,35 @@ pub struct FieldStats {
 }
 
 /// The in-memory side of the ledger. Share it as `Arc<Ledger>`.
-#[derive(Debug, Default)]
+///
+/// Field paths are capped per route and UTC day ([`Ledger::DEFAULT_FIELD_PATHS`] unless built
+/// [`Ledger::with_field_cap`]): a payload that invents keys cannot grow the ledger (or the
+/// store) without bound. Past the cap, sightings of new paths are counted under
+/// [`OTHER_PATHS`] — the counts are kept, only the path is lost. The cap is per process; with
+/// N replicas the store holds at most N × cap paths per route and day.
+#[derive(Debug)]
 pub struct Ledger {
-    pending: Mutex<LedgerDelta>,
+    inner: Mutex<Inner>,
+    field_cap: usize,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    pending: LedgerDelta,
+    /// Per route: the day and the distinct paths recorded on it (for the cap).
+    seen: HashMap<Arc<str>, (Day, std::collections::HashSet<Box<str>>)>,
+}
+
+/// The field path that stands for paths past the cap.
+pub const OTHER_PATHS: &str = "(other paths)";
+
+/// One request's records, written under a single lock ([`Ledger::batch`]).
+pub struct LedgerBatch<'a> {
+    inner: MutexGuard<'a, Inner>,
+    cap: usize,
+    at: SystemTime,
+    day: Day,
+    secs: i64,
 }
 
 /// Ledger totals over an inclusive range of days, from
@@ -255,35 +281,61 @@ impl FieldStats {
 
 // === impl Ledger ===
 
+impl Default for Ledger {
+    fn default() -> Self {
+        Self::with_field_cap(Self::DEFAULT_FIELD_PATHS)
+    }
+}
+
 impl Ledger {
+    /// Distinct field paths recorded per route and UTC day by default.
+    pub const DEFAULT_FIELD_PATHS: usize = 1000;
+
     /// An empty ledger.
     pub fn new() -> Self {
         Self::default()
     }
 
-    fn lock(&self) -> MutexGuard<'_, LedgerDelta> {
+    /// An empty ledger that records at most `cap` distinct field paths per route and UTC day.
+    pub fn with_field_cap(cap: usize) -> Self {
+        Self {
+            inner: Mutex::new(Inner::default()),
+            field_cap: cap,
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
         // Updates are single map operations; a poisoned lock still holds consistent counts.
-        self.pending
+        self.inner
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
+    /// Starts recording one request's counts at time `at`: one lock for all of them.
+    pub fn batch_at(&self, at: SystemTime) -> LedgerBatch<'_> {
+        LedgerBatch {
+            inner: self.lock(),
+            cap: self.field_cap,
+            at,
+            day: Day::of(at),
+            secs: unix_secs(at),
+        }
+    }
+
+    /// [`Ledger::batch_at`] now.
+    pub fn batch(&self) -> LedgerBatch<'_> {
+        self.batch_at(SystemTime::now())
+    }
+
     /// Adds `count` disclosures of `key` now. Call once per request per cell, with counts
-    /// tallied locally.
+    /// tallied locally (or use [`Ledger::batch`] for several cells).
     pub fn record_disclosure(&self, key: &DisclosureKey, count: u64) {
         self.record_disclosure_at(SystemTime::now(), key, count);
     }
 
     /// As [`Ledger::record_disclosure`], at time `at`.
     pub fn record_disclosure_at(&self, at: SystemTime, key: &DisclosureKey, count: u64) {
-        if count == 0 {
-            return;
-        }
-        *self
-            .lock()
-            .disclosures
-            .entry((Day::of(at), key.clone()))
-            .or_insert(0) += count;
+        self.batch_at(at).disclosure(key, count);
     }
 
     /// Adds `count` sightings of an undeclared field now. `field_path` must not carry values
@@ -301,41 +353,22 @@ impl Ledger {
         class: &Label,
         count: u64,
     ) {
-        if count == 0 {
-            return;
-        }
-        let t = unix_secs(at);
-        let s = FieldStats {
-            count,
-            first_seen: t,
-            last_seen: t,
-        };
-        let mut pending = self.lock();
-        let paths = pending
-            .fields
-            .entry((Day::of(at), route.clone(), class.clone()))
-            .or_default();
-        match paths.get_mut(field_path) {
-            Some(m) => m.absorb(s),
-            None => {
-                paths.insert(field_path.into(), s);
-            }
-        }
+        self.batch_at(at).field(route, field_path, class, count);
     }
 
     /// Takes everything pending, leaving the ledger empty.
     pub fn take(&self) -> LedgerDelta {
-        std::mem::take(&mut *self.lock())
+        std::mem::take(&mut self.lock().pending)
     }
 
     /// Puts counts back (after a failed write), merging with anything recorded since.
     pub fn restore(&self, delta: LedgerDelta) {
-        self.lock().merge(delta);
+        self.lock().pending.merge(delta);
     }
 
     /// `true` if nothing is pending.
     pub fn is_empty(&self) -> bool {
-        self.lock().is_empty()
+        self.lock().pending.is_empty()
     }
 
     /// Writes everything pending to `store` in one transaction.
@@ -356,6 +389,73 @@ impl Ledger {
                 Err(e)
             }
         }
+    }
+}
+
+// === impl LedgerBatch ===
+
+impl LedgerBatch<'_> {
+    /// Adds `count` disclosures of `key`.
+    pub fn disclosure(&mut self, key: &DisclosureKey, count: u64) {
+        if count == 0 {
+            return;
+        }
+        let cell = self
+            .inner
+            .pending
+            .disclosures
+            .entry((self.day, key.clone()))
+            .or_insert(0);
+        *cell = cell.saturating_add(count);
+    }
+
+    /// Adds `count` sightings of an undeclared field. `field_path` must not carry values
+    /// (normalise array indices and data-bearing keys before calling). A path past the route's
+    /// cap for the day is counted under [`OTHER_PATHS`].
+    pub fn field(&mut self, route: &Arc<str>, field_path: &str, class: &Label, count: u64) {
+        if count == 0 {
+            return;
+        }
+        let (day, cap) = (self.day, self.cap);
+        let Inner { pending, seen } = &mut *self.inner;
+        // The cap: distinct paths per route and day, in this process.
+        let known = match seen.get_mut(route) {
+            Some(k) => k,
+            None => seen
+                .entry(route.clone())
+                .or_insert_with(|| (day, std::collections::HashSet::new())),
+        };
+        if known.0 != day {
+            *known = (day, std::collections::HashSet::new());
+        }
+        let path = if known.1.contains(field_path) || field_path == OTHER_PATHS {
+            field_path
+        } else if known.1.len() < cap {
+            known.1.insert(field_path.into());
+            field_path
+        } else {
+            OTHER_PATHS
+        };
+        let s = FieldStats {
+            count,
+            first_seen: self.secs,
+            last_seen: self.secs,
+        };
+        let paths = pending
+            .fields
+            .entry((day, route.clone(), class.clone()))
+            .or_default();
+        match paths.get_mut(path) {
+            Some(m) => m.absorb(s),
+            None => {
+                paths.insert(path.into(), s);
+            }
+        }
+    }
+
+    /// The time this batch records at.
+    pub fn at(&self) -> SystemTime {
+        self.at
     }
 }
 
@@ -453,6 +553,26 @@ mod tests {
                 field_rows: 1
             }
         );
+    }
+
+    #[test]
+    fn field_paths_are_capped_per_route_and_day() {
+        let l = Ledger::with_field_cap(2);
+        let (a, b): (Arc<str>, Arc<str>) = (Arc::from("a"), Arc::from("b"));
+        let class: Label = Cow::Borrowed("email");
+        for p in ["$.x", "$.y", "$.z", "$.x"] {
+            l.record_field_at(at(1, 0), &a, p, &class, 1);
+        }
+        l.record_field_at(at(1, 0), &b, "$.z", &class, 1);
+        // A new day starts a new budget.
+        l.record_field_at(at(2, 0), &a, "$.z", &class, 1);
+        let d = l.take();
+        let day1 = &d.fields[&(Day(1), a.clone(), class.clone())];
+        assert_eq!(day1.len(), 3);
+        assert_eq!(day1["$.x"].count, 2);
+        assert_eq!(day1[OTHER_PATHS].count, 1);
+        assert!(d.fields[&(Day(1), b, class.clone())].contains_key("$.z"));
+        assert!(d.fields[&(Day(2), a, class)].contains_key("$.z"));
     }
 
     #[test]

@@ -26,6 +26,8 @@ pub struct RequestDone<'a> {
     pub bytes_out: usize,
     /// Actions applied.
     pub counts: &'a ActionCounts,
+    /// Unselected values detection classified.
+    pub detected: u64,
     /// Envelopes on the response path that did not open.
     pub reveal_failures: u32,
 }
@@ -58,6 +60,8 @@ impl RequestDone<'_> {
                 redact = c.get(ActionKind::Redact),
                 drop = c.get(ActionKind::Drop),
                 reveal = c.get(ActionKind::Reveal),
+                keep = c.get(ActionKind::Keep),
+                detected = self.detected,
                 reveal_failures = self.reveal_failures,
                 "Request forwarded."
             ),

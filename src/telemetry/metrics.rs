@@ -78,6 +78,7 @@ pub struct Metrics {
     overloaded: Family<RouteLabel, Counter>,
     reloads: Family<ResultLabel, Counter>,
     keys: Family<KeyLabel, Gauge>,
+    detections: Family<RouteClass, Counter>,
     /// Open client connections (all listeners).
     pub open_connections: Gauge,
     /// The configuration generation now serving (1 at start, +1 per successful reload).
@@ -100,6 +101,8 @@ pub struct RouteMetrics {
     /// Requests of this route now in flight.
     pub in_flight: Gauge,
     overloaded: Counter,
+    /// Per detection class (routes with `detect` only; empty otherwise).
+    detections: Vec<Counter>,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -196,6 +199,12 @@ impl Metrics {
             "Keys in the loaded keyring (1 per key id and status)",
             keys.clone(),
         );
+        let detections = Family::<RouteClass, Counter>::default();
+        registry.register(
+            "detections",
+            "Values no rule selected that detection classified, by route and PII class",
+            detections.clone(),
+        );
         let open_connections = Gauge::default();
         registry.register(
             "open_connections",
@@ -221,9 +230,28 @@ impl Metrics {
             overloaded,
             reloads,
             keys,
+            detections,
             open_connections,
             generation,
         }
+    }
+
+    /// Resolves the handles of `route`, with per-class detection counters when the route
+    /// detects (so routes without detection add no series).
+    pub fn route_detecting(&self, route: &str, detect: bool) -> RouteMetrics {
+        let mut m = self.route(route);
+        if detect {
+            m.detections = crate::detect::Class::ALL
+                .iter()
+                .map(|c| {
+                    self.detections.get_or_create_owned(&RouteClass {
+                        route: route.to_owned(),
+                        class: c.as_str(),
+                    })
+                })
+                .collect();
+        }
+        m
     }
 
     /// Resolves the handles of `route`.
@@ -276,6 +304,7 @@ impl Metrics {
             overloaded: self
                 .overloaded
                 .get_or_create_owned(&RouteLabel { route: r() }),
+            detections: Vec::new(),
         }
     }
 
@@ -342,6 +371,15 @@ impl RouteMetrics {
     pub fn reveal_failed(&self, n: u32) {
         if n > 0 {
             self.reveal_failures.inc_by(u64::from(n));
+        }
+    }
+
+    /// Adds a request's detections, indexed by [`crate::detect::Class::index`].
+    pub fn detected(&self, per_class: &[u32]) {
+        for (counter, n) in self.detections.iter().zip(per_class) {
+            if *n > 0 {
+                counter.inc_by(u64::from(*n));
+            }
         }
     }
 

@@ -101,13 +101,8 @@ pub(crate) fn build<S: AsRef<str>>(
             let path = parse(s).unwrap_or_else(|e| panic!("{s}: {e}"));
             paths.push((path, RuleId::try_from(id).expect("few rules")));
         }
-        out.push(Rule {
-            action: action.build(),
-        });
+        out.push(Rule::new(action.build()));
     }
-    let plan = Plan {
-        automaton: Automaton::build(&paths).expect("automaton builds"),
-        rules: out,
-    };
+    let plan = Plan::new(Automaton::build(&paths).expect("automaton builds"), out);
     (paths, plan)
 }

@@ -19,6 +19,26 @@
 //! validating pass and the caller forwards the original bytes ([`Outcome::Unchanged`]). After
 //! the first change, untouched input is copied in whole spans between edits.
 //!
+//! # Unselected values: detection and allow-list mode
+//!
+//! A plan whose [`Unselected`](crate::policy::Unselected) policy is active changes what
+//! happens to **dead** children, and only that, so plans without it walk exactly as above:
+//!
+//! - detection: a dead child is walked in *scan* mode — every string and number leaf is
+//!   classified with the member name's hint (cached per request), and what is found is counted
+//!   under its normalised path (`$.batch[*].properties.contact_email`) and, in `enforce` mode,
+//!   treated with the class's action. Scalars at live states are classified too. The `..name`
+//!   skipping shortcut is off, since every leaf must be seen;
+//! - allow-list mode: a dead child is dropped (as if a `drop` rule selected it), and so is a
+//!   scalar at a live state: only selected values and the containers on the way to them stay.
+//!   Containers on the way are kept even if nothing inside them survives. An unselected
+//!   top-level value becomes an empty container of its kind, or `null` for a scalar. With
+//!   detection as well, dropped subtrees are walked in *dropped* mode — classified and counted
+//!   as `dropped`, never written.
+//!
+//! Every action applied and every member dropped is also counted per (category, treatment) in
+//! [`ApplyCx::disclosed`] for the disclosure ledger.
+//!
 //! # Semantics decisions
 //!
 //! - **Leaves.** Strings are decoded before the action sees them; numbers are passed with their
@@ -49,11 +69,18 @@ pub mod reference;
 mod scan;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod unselected_tests;
 
 use scan::{KindStack, Scan, malformed, ws};
 
 use super::{Limits, Outcome, RewriteError};
-use crate::policy::{ActionKind, Applied, ApplyCx, Leaf, LeafKind, Plan, RuleId, StateId};
+use crate::detect::{Class, KeyHint};
+use crate::policy::unselected::{HintCache, push_member};
+use crate::policy::{
+    Action, ActionKind, Applied, ApplyCx, DetectPolicy, Leaf, LeafKind, Plan, RuleId, StateId,
+    Treatment,
+};
 
 const BOM: &[u8] = b"\xEF\xBB\xBF";
 
@@ -73,7 +100,10 @@ const BOM: &[u8] = b"\xEF\xBB\xBF";
 ///   reservation of `out` sized from `input` at the first change (it grows only if replacements
 ///   outgrow the slack), and four scratch buffers (key, value, field, replacement) that grow to
 ///   the largest decoded string. Actions add none once `cx`'s buffers have grown
-///   ([`Action::apply`](crate::policy::Action::apply)).
+///   ([`Action::apply`](crate::policy::Action::apply));
+/// - with detection: additionally a path segment stack and path buffer, the per-request
+///   [`HintCache`] (once per request), and one allocation per *distinct* field path detection
+///   finds ([`crate::policy::FieldTally`], capped per request) — never per leaf.
 ///
 /// `tests/alloc_budget.rs` checks these bounds with a counting allocator.
 ///
@@ -95,7 +125,8 @@ pub fn rewrite_json(
     }
     let root = ws(input, 0);
     let automaton = &plan.automaton;
-    if automaton.is_dead(automaton.start()) {
+    let unselected = &plan.unselected;
+    if automaton.is_dead(automaton.start()) && !unselected.active() {
         let mut kinds = KindStack::new();
         let end = scan::skip_value(input, root, 0, limits.max_depth, &mut kinds)?;
         trailing(input, end)?;
@@ -110,6 +141,13 @@ pub fn rewrite_json(
         return Err(malformed(0, "policy names a rule it does not have"));
     }
     let base = out.len();
+    let detect = unselected.detect.as_deref();
+    let walker_dead = match (detect.is_some(), unselected.drop) {
+        (false, false) => Dead::Skip,
+        (true, false) => Dead::Scan,
+        (false, true) => Dead::Drop,
+        (true, true) => Dead::DropScan,
+    };
     let mut walker = Walker {
         input,
         plan,
@@ -123,6 +161,9 @@ pub fn rewrite_json(
         frames: Vec::new(),
         kinds: KindStack::new(),
         bufs: Bufs::default(),
+        detect,
+        dead: walker_dead,
+        segs: Vec::new(),
     };
     let result = walker.run(root);
     if result.is_err() {
@@ -148,14 +189,43 @@ enum Mode {
     Live(StateId),
     /// Selected by a value-rewriting rule: every scalar leaf below goes to it.
     Selected(RuleId),
+    /// Unreachable by any selector, on a route with detection: every leaf is classified.
+    Scan,
+    /// Inside a subtree allow-list mode drops, on a route with detection: leaves are
+    /// classified and counted as dropped; nothing is written.
+    Dropped,
+}
+
+/// What happens to a dead child (one no selector can reach), decided once per plan.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Dead {
+    /// Validated and left alone (no detection, no allow-list): the fast path.
+    Skip,
+    /// Walked in [`Mode::Scan`].
+    Scan,
+    /// Removed without a look (allow-list mode).
+    Drop,
+    /// Removed, after a walk in [`Mode::Dropped`] (allow-list mode with detection).
+    DropScan,
+}
+
+/// How a frame was entered from its parent, for field paths (detection only).
+#[derive(Debug, Clone, Copy)]
+enum Seg {
+    /// The document itself.
+    Root,
+    /// An array element (`[*]`).
+    Index,
+    /// An object member.
+    Key(Key),
 }
 
 /// What to do with a child, once its label is known.
 enum Child {
-    /// Nothing can match: validate and move on.
+    /// Nothing can match: validate and move on (or scan, or drop: see [`Dead`]).
     Dead,
-    /// A `drop` rule selects it.
-    Drop,
+    /// A `drop` rule of this class selects it.
+    Drop(Option<Class>),
     /// Descend (or apply, for a scalar) in this mode.
     Enter(Mode),
 }
@@ -216,6 +286,10 @@ struct Bufs {
     text: Vec<u8>,
     field: Vec<u8>,
     repl: Vec<u8>,
+    /// A decoded path segment (detection).
+    seg: Vec<u8>,
+    /// The field path being reported (detection).
+    path: String,
 }
 
 struct Walker<'i, 'p, 'o, 'c, 'x> {
@@ -237,23 +311,54 @@ struct Walker<'i, 'p, 'o, 'c, 'x> {
     frames: Vec<Frame>,
     kinds: KindStack,
     bufs: Bufs,
+    /// The plan's detection policy, if any.
+    detect: Option<&'p DetectPolicy>,
+    /// What happens to dead children.
+    dead: Dead,
+    /// How each open frame was entered, outermost first (only with detection).
+    segs: Vec<Seg>,
 }
 
-impl Walker<'_, '_, '_, '_, '_> {
+impl<'p> Walker<'_, 'p, '_, '_, '_> {
     fn run(&mut self, root: usize) -> Result<Outcome, RewriteError> {
         let input = self.input;
-        let automaton = &self.plan.automaton;
+        let plan = self.plan;
+        let automaton = &plan.automaton;
         let start = automaton.start();
         let mut mode = match automaton.accepting(start) {
-            Some(rule) if self.plan.rule(rule).action.is_drop() => {
-                return self.drop_root(root);
+            Some(rule) if plan.rule(rule).action.is_drop() => {
+                return self.drop_root(root, plan.rule(rule).class, true);
             }
             Some(rule) => Mode::Selected(rule),
             None => Mode::Live(start),
         };
+        // Allow-list mode keeps only what selectors reach: a document no selector can enter,
+        // or a top-level scalar nothing selected, goes entirely.
+        let root_unselected = match mode {
+            Mode::Live(s) => {
+                automaton.is_dead(s)
+                    || (self.dead != Dead::Skip
+                        && self.dead != Dead::Scan
+                        && !matches!(input.get(root), Some(b'{' | b'[')))
+            }
+            _ => false,
+        };
+        let mut drop_root_at_end = false;
+        if root_unselected {
+            match self.dead {
+                Dead::Skip => {}
+                Dead::Scan => mode = Mode::Scan,
+                Dead::Drop => return self.drop_root(root, None, false),
+                Dead::DropScan => {
+                    mode = Mode::Dropped;
+                    drop_root_at_end = true;
+                }
+            }
+        }
         let mut field: Option<Key> = None;
         let mut i = root;
         if let Mode::Live(s) = mode
+            && self.dead == Dead::Skip
             && automaton.is_uniform(s)
             && matches!(input.get(i), Some(b'{' | b'['))
         {
@@ -285,6 +390,14 @@ impl Walker<'_, '_, '_, '_, '_> {
                     if input.get(i) == Some(&close) {
                         i += 1;
                     } else {
+                        if self.detect.is_some() {
+                            let seg = match (self.depth, field) {
+                                (0, _) => Seg::Root,
+                                (_, Some(k)) if self.top.object => Seg::Key(k),
+                                _ => Seg::Index,
+                            };
+                            self.segs.push(seg);
+                        }
                         self.push(Frame {
                             object,
                             mode,
@@ -306,15 +419,29 @@ impl Walker<'_, '_, '_, '_, '_> {
                 }
                 Some(b'"') => {
                     let (end, escaped) = scan::string(input, i)?;
-                    if let Mode::Selected(rule) = mode {
-                        self.leaf(rule, LeafKind::String, at, end, escaped, field)?;
+                    match mode {
+                        Mode::Selected(rule) => {
+                            self.leaf(rule, LeafKind::String, at, end, escaped, field)?;
+                        }
+                        Mode::Live(_) | Mode::Scan | Mode::Dropped if self.detect.is_some() => {
+                            let dropped = matches!(mode, Mode::Dropped);
+                            self.scan_leaf(LeafKind::String, at, end, escaped, field, dropped)?;
+                        }
+                        _ => {}
                     }
                     i = end;
                 }
                 Some(b'-' | b'0'..=b'9') => {
                     let end = scan::number(input, i)?;
-                    if let Mode::Selected(rule) = mode {
-                        self.leaf(rule, LeafKind::Number, at, end, false, field)?;
+                    match mode {
+                        Mode::Selected(rule) => {
+                            self.leaf(rule, LeafKind::Number, at, end, false, field)?;
+                        }
+                        Mode::Live(_) | Mode::Scan | Mode::Dropped if self.detect.is_some() => {
+                            let dropped = matches!(mode, Mode::Dropped);
+                            self.scan_leaf(LeafKind::Number, at, end, false, field, dropped)?;
+                        }
+                        _ => {}
                     }
                     i = end;
                 }
@@ -337,6 +464,9 @@ impl Walker<'_, '_, '_, '_, '_> {
                 let value_end = i;
                 if self.depth == 0 {
                     trailing(input, i)?;
+                    if drop_root_at_end {
+                        self.splice(root, value_end, empty_of(input.get(root)));
+                    }
                     break 'value;
                 }
                 let object = self.top.object;
@@ -378,8 +508,10 @@ impl Walker<'_, '_, '_, '_, '_> {
     #[inline(always)]
     fn enter_child(&mut self, at: usize) -> Scan<Next> {
         let input = self.input;
-        let automaton = &self.plan.automaton;
+        let plan = self.plan;
+        let automaton = &plan.automaton;
         let depth = self.depth;
+        let dead = self.dead;
         let frame = &mut self.top;
         let (value_at, field, state) = if frame.object {
             if input.get(at) != Some(&b'"') {
@@ -393,7 +525,7 @@ impl Walker<'_, '_, '_, '_, '_> {
             };
             let value_at = scan::colon(input, end)?;
             let state = match frame.mode {
-                Mode::Selected(_) => None,
+                Mode::Selected(_) | Mode::Scan | Mode::Dropped => None,
                 // The key's length rules most keys out before any comparison. Escapes only
                 // shorten a key, so an escaped one is decoded whenever names matter at all.
                 Mode::Live(s) if !escaped && !automaton.name_may_matter(s, key.end - key.start) => {
@@ -412,7 +544,7 @@ impl Walker<'_, '_, '_, '_, '_> {
             let index = frame.index;
             frame.index += 1;
             let state = match frame.mode {
-                Mode::Selected(_) => None,
+                Mode::Selected(_) | Mode::Scan | Mode::Dropped => None,
                 Mode::Live(s) if automaton.index_sensitive(s) => Some(automaton.on_index(s, index)),
                 Mode::Live(s) => Some(automaton.on_other_index(s)),
             };
@@ -420,17 +552,29 @@ impl Walker<'_, '_, '_, '_, '_> {
         };
         let child = match (frame.mode, state) {
             (Mode::Selected(rule), _) => Child::Enter(Mode::Selected(rule)),
+            (Mode::Scan, _) => Child::Enter(Mode::Scan),
+            (Mode::Dropped, _) => Child::Enter(Mode::Dropped),
             (Mode::Live(_), Some(t)) if automaton.is_dead(t) => Child::Dead,
             (Mode::Live(_), Some(t)) => match automaton.accepting(t) {
-                Some(rule) if self.plan.rule(rule).action.is_drop() => Child::Drop,
+                Some(rule) if plan.rule(rule).action.is_drop() => {
+                    Child::Drop(plan.rule(rule).class)
+                }
                 Some(rule) => Child::Enter(Mode::Selected(rule)),
+                // Allow-list mode: a scalar where selectors only reach deeper is unselected.
+                None if matches!(dead, Dead::Drop | Dead::DropScan)
+                    && !matches!(input.get(value_at), Some(b'{' | b'[')) =>
+                {
+                    Child::Dead
+                }
                 None => Child::Enter(Mode::Live(t)),
             },
             (Mode::Live(_), None) => Child::Dead,
         };
         match child {
             Child::Enter(Mode::Live(t))
-                if automaton.is_uniform(t) && matches!(input.get(value_at), Some(b'{' | b'[')) =>
+                if dead == Dead::Skip
+                    && automaton.is_uniform(t)
+                    && matches!(input.get(value_at), Some(b'{' | b'[')) =>
             {
                 // Inside a `..name` search: validate the subtree with the skipper, watching member
                 // names for an exit. Nothing is written while skipping, so if an exit (or an
@@ -454,13 +598,29 @@ impl Walker<'_, '_, '_, '_, '_> {
                 }
             }
             Child::Enter(mode) => Ok(Next::Value(value_at, mode, field)),
-            Child::Dead => {
-                let end =
-                    scan::skip_value(input, value_at, depth, self.max_depth, &mut self.kinds)?;
-                Ok(Next::Skipped(end))
-            }
-            Child::Drop => {
+            Child::Dead => match dead {
+                Dead::Skip => {
+                    let end =
+                        scan::skip_value(input, value_at, depth, self.max_depth, &mut self.kinds)?;
+                    Ok(Next::Skipped(end))
+                }
+                Dead::Scan => Ok(Next::Value(value_at, Mode::Scan, field)),
+                Dead::Drop => {
+                    frame.dropping = true;
+                    self.cx.disclosed.bump(None, Treatment::Dropped);
+                    let end =
+                        scan::skip_value(input, value_at, depth, self.max_depth, &mut self.kinds)?;
+                    Ok(Next::Skipped(end))
+                }
+                Dead::DropScan => {
+                    frame.dropping = true;
+                    Ok(Next::Value(value_at, Mode::Dropped, field))
+                }
+            },
+            Child::Drop(class) => {
                 frame.dropping = true;
+                self.cx.counts.bump(ActionKind::Drop);
+                self.cx.disclosed.bump(class, Treatment::Dropped);
                 let end =
                     scan::skip_value(input, value_at, depth, self.max_depth, &mut self.kinds)?;
                 Ok(Next::Skipped(end))
@@ -492,10 +652,139 @@ impl Walker<'_, '_, '_, '_, '_> {
     }
 
     /// Applies `rule` to the scalar at `start..end` and records the result.
-    #[allow(clippy::too_many_arguments)]
     fn leaf(
         &mut self,
         rule: RuleId,
+        kind: LeafKind,
+        start: usize,
+        end: usize,
+        escaped: bool,
+        field: Option<Key>,
+    ) -> Result<(), RewriteError> {
+        let rule = self.plan.rule(rule);
+        if rule.action.is_keep() {
+            // Nothing to read or write: only counted.
+            self.cx.counts.bump(ActionKind::Keep);
+            self.cx.disclosed.bump(rule.class, Treatment::Clear);
+            return Ok(());
+        }
+        self.apply_at(&rule.action, rule.class, kind, start, end, escaped, field)
+    }
+
+    /// An unselected scalar on a plan with detection: classified with its member name's hint;
+    /// a hit is counted under the leaf's field path, then forwarded (`observe`), treated with
+    /// the class's action (`enforce`) or, inside a subtree allow-list mode drops, only counted.
+    #[allow(clippy::too_many_arguments)]
+    fn scan_leaf(
+        &mut self,
+        kind: LeafKind,
+        start: usize,
+        end: usize,
+        escaped: bool,
+        field: Option<Key>,
+        dropped: bool,
+    ) -> Result<(), RewriteError> {
+        let Some(detect) = self.detect else {
+            return Ok(());
+        };
+        let input = self.input;
+        let (ts, te) = text_span(kind, start, end);
+        let class = {
+            let Bufs {
+                text: text_buf,
+                field: field_buf,
+                ..
+            } = &mut self.bufs;
+            let text = decoded(&input[ts..te], escaped, text_buf)
+                .ok_or_else(|| malformed(start, "invalid UTF-8"))?;
+            let hint = match field {
+                None => KeyHint::NONE,
+                Some(k) => {
+                    let raw = &input[k.start..k.end];
+                    let key = if k.escaped {
+                        field_buf.clear();
+                        escape::decode_into(raw, field_buf);
+                        &field_buf[..]
+                    } else {
+                        raw
+                    };
+                    self.cx
+                        .hints
+                        .get_or_insert_with(HintCache::new)
+                        .hint(&detect.detector, key)
+                        .ok_or_else(|| malformed(k.start, "invalid UTF-8"))?
+                }
+            };
+            match detect.detector.classify_hinted(hint, text) {
+                Some(d) => d.class,
+                None => return Ok(()),
+            }
+        };
+        self.record_path(detect, field, class)?;
+        if dropped {
+            self.cx.disclosed.bump(Some(class), Treatment::Dropped);
+            return Ok(());
+        }
+        match detect.action(class) {
+            None => {
+                self.cx.disclosed.bump(Some(class), Treatment::Clear);
+                Ok(())
+            }
+            Some(action) if action.is_keep() => {
+                self.cx.counts.bump(ActionKind::Keep);
+                self.cx.disclosed.bump(Some(class), Treatment::Clear);
+                Ok(())
+            }
+            Some(action) => self.apply_at(action, Some(class), kind, start, end, escaped, field),
+        }
+    }
+
+    /// Counts a detection of `class` under the current leaf's normalised path: the plan's root,
+    /// a segment per open frame, then the leaf's own (`field` for a member, `[*]` for an
+    /// element). Member names that may be data are written `*`.
+    fn record_path(
+        &mut self,
+        detect: &DetectPolicy,
+        field: Option<Key>,
+        class: Class,
+    ) -> Result<(), RewriteError> {
+        use crate::policy::disclosure::MAX_PATH_BYTES;
+        let input = self.input;
+        let Bufs { seg, path, .. } = &mut self.bufs;
+        let hints = self.cx.hints.get_or_insert_with(HintCache::new);
+        path.clear();
+        path.push_str(&self.plan.unselected.root);
+        let own = match (self.depth, field) {
+            (0, _) => None,
+            (_, Some(k)) if self.top.object => Some(Seg::Key(k)),
+            _ => Some(Seg::Index),
+        };
+        for s in self.segs.iter().copied().chain(own) {
+            if path.len() > MAX_PATH_BYTES {
+                break; // counted under the overflow path
+            }
+            match s {
+                Seg::Root => {}
+                Seg::Index => path.push_str("[*]"),
+                Seg::Key(k) => {
+                    let key = decoded(&input[k.start..k.end], k.escaped, seg)
+                        .ok_or_else(|| malformed(k.start, "invalid UTF-8"))?;
+                    let is_name = hints.is_name(&detect.detector, key);
+                    push_member(path, key, is_name);
+                }
+            }
+        }
+        self.cx.detected.record(path, class);
+        Ok(())
+    }
+
+    /// Applies `action` (for values of `class`) to the scalar at `start..end`, writes the
+    /// result and counts it.
+    #[allow(clippy::too_many_arguments)]
+    fn apply_at(
+        &mut self,
+        action: &Action,
+        class: Option<Class>,
         kind: LeafKind,
         start: usize,
         end: usize,
@@ -510,10 +799,7 @@ impl Walker<'_, '_, '_, '_, '_> {
             ..
         } = &mut self.bufs;
         // The value's text span: a string's body, or a number's or literal's spelling.
-        let (ts, te) = match kind {
-            LeafKind::String => (start + 1, end - 1),
-            LeafKind::Number | LeafKind::Bool => (start, end),
-        };
+        let (ts, te) = text_span(kind, start, end);
         let (text, field) = match field {
             // A member's own key sits just before its value (`"key":` plus whitespace): one
             // UTF-8 check covers both, the common case for selected members.
@@ -538,10 +824,13 @@ impl Walker<'_, '_, '_, '_, '_> {
         };
         repl.clear();
         let leaf = Leaf { text, kind, field };
-        let action = &self.plan.rule(rule).action;
         // Subject-scoped routes pick the person's keys by where the leaf sits.
         self.cx.at_offset(start);
-        match action.apply(&leaf, self.cx, repl)? {
+        let applied = action.apply(&leaf, self.cx, repl)?;
+        if let Some(t) = Treatment::of(action.kind(), applied) {
+            self.cx.disclosed.bump(class, t);
+        }
+        match applied {
             Applied::Kept => {}
             Applied::Replaced => {
                 let repl = std::mem::take(&mut self.bufs.repl);
@@ -565,16 +854,21 @@ impl Walker<'_, '_, '_, '_, '_> {
         Ok(())
     }
 
-    /// `drop` on `$`: validate, then replace the root by an empty value of its kind.
-    fn drop_root(&mut self, root: usize) -> Result<Outcome, RewriteError> {
+    /// `drop` on `$` (by a rule, or allow-list mode): validate, then replace the root by an
+    /// empty value of its kind. Counted once, as a dropped value of `class`.
+    fn drop_root(
+        &mut self,
+        root: usize,
+        class: Option<Class>,
+        by_rule: bool,
+    ) -> Result<Outcome, RewriteError> {
         let end = scan::skip_value(self.input, root, 0, self.max_depth, &mut self.kinds)?;
         trailing(self.input, end)?;
-        let empty: &[u8] = match self.input.get(root) {
-            Some(b'{') => b"{}",
-            Some(b'[') => b"[]",
-            _ => b"null",
-        };
-        self.splice(root, end, empty);
+        if by_rule {
+            self.cx.counts.bump(ActionKind::Drop);
+        }
+        self.cx.disclosed.bump(class, Treatment::Dropped);
+        self.splice(root, end, empty_of(self.input.get(root)));
         Ok(self.finish())
     }
 
@@ -591,6 +885,9 @@ impl Walker<'_, '_, '_, '_, '_> {
     /// Closes the top container.
     #[inline(always)]
     fn pop(&mut self) {
+        if self.detect.is_some() {
+            self.segs.pop();
+        }
         self.depth -= 1;
         if self.depth > 0 {
             self.top = self.frames.pop().unwrap_or(Frame::NONE);
@@ -630,6 +927,23 @@ impl Walker<'_, '_, '_, '_, '_> {
         } else {
             Outcome::Unchanged
         }
+    }
+}
+
+/// The replacement for a dropped document: an empty container of its kind, or `null`.
+fn empty_of(first: Option<&u8>) -> &'static [u8] {
+    match first {
+        Some(b'{') => b"{}",
+        Some(b'[') => b"[]",
+        _ => b"null",
+    }
+}
+
+/// The span of a scalar's text: a string's body, or a number's or literal's spelling.
+fn text_span(kind: LeafKind, start: usize, end: usize) -> (usize, usize) {
+    match kind {
+        LeafKind::String => (start + 1, end - 1),
+        LeafKind::Number | LeafKind::Bool => (start, end),
     }
 }
 

@@ -27,12 +27,9 @@ fn plan(rules: Vec<(&[&str], Action)>) -> Plan {
         for s in selectors {
             paths.push((parse(s).expect("selector"), id as RuleId));
         }
-        out.push(Rule { action });
+        out.push(Rule::new(action));
     }
-    Plan {
-        automaton: Automaton::build(&paths).expect("automaton"),
-        rules: out,
-    }
+    Plan::new(Automaton::build(&paths).expect("automaton"), out)
 }
 
 fn run(plan: &Plan, input: &str) -> Result<Option<String>, RewriteError> {
@@ -446,10 +443,10 @@ fn kept_everywhere_is_unchanged() {
 fn inconsistent_plan_fails_closed() {
     // An automaton naming rule 3 with only one rule in the plan: refused up front, no panic.
     let paths = vec![(parse("$.a").expect("selector"), 3)];
-    let p = Plan {
-        automaton: Automaton::build(&paths).expect("automaton"),
-        rules: vec![Rule { action: redact() }],
-    };
+    let p = Plan::new(
+        Automaton::build(&paths).expect("automaton"),
+        vec![Rule::new(redact())],
+    );
     assert!(matches!(
         run(&p, r#"{"a":"x"}"#),
         Err(RewriteError::Malformed { offset: 0, .. })

@@ -1,0 +1,333 @@
+//! What one request disclosed: per-request tallies for the disclosure ledger.
+//!
+//! The ledger records, per recipient, *which category* of personal data left and *how*
+//! (`clear`, `tokenized`, …). The rewriter knows both at each leaf: the rule (or detected class)
+//! gives the class, hence the CCPA category; the action and what it did give the
+//! [`Treatment`]. Counting per rule id would not do — a route has several plans (body, each
+//! JSON-in-field plan, forms, query, headers) with their own rule ids — so the rewriter counts
+//! straight into the ledger's cells: a [`DisclosureTally`] of (category, treatment) counters,
+//! a fixed array with no allocation. Fields found by detection are counted per normalised path
+//! and class in a [`FieldTally`], which allocates once per *distinct* path per request and is
+//! capped ([`MAX_REQUEST_PATHS`]).
+//!
+//! The service turns both into ledger records once per request.
+
+use std::collections::HashMap;
+
+use crate::detect::{Category, Class};
+
+use super::action::{ActionKind, Applied};
+
+/// Distinct field paths one request may add; further paths are counted under
+/// [`OTHER_PATHS`]. Bounds the allocation a hostile payload (a million distinct keys) can cause.
+pub const MAX_REQUEST_PATHS: usize = 256;
+
+/// Longest field path recorded, in bytes; a deeper or longer path is counted under
+/// [`OTHER_PATHS`].
+pub const MAX_PATH_BYTES: usize = 256;
+
+/// The path that stands for "a path past a cap". The ledger uses the same label for its
+/// per-route cap.
+pub const OTHER_PATHS: &str = "(other paths)";
+
+/// The ledger's label for values whose rule names no class and whose selector does not say.
+pub const UNCLASSIFIED: &str = "unclassified";
+
+/// How a value left the gateway, as the ledger records it. Variants in the order the report
+/// lists them, from most to least revealing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Treatment {
+    /// Forwarded as it came (a `keep` rule, or detection in `observe` mode).
+    Clear,
+    /// `tokenize`.
+    Tokenized,
+    /// `encrypt`, `encrypt_deterministic`, `fpe`.
+    Encrypted,
+    /// `hash`.
+    Hashed,
+    /// `mask`.
+    Masked,
+    /// `generalize`.
+    Generalized,
+    /// `redact`.
+    Redacted,
+    /// `drop`, allow-list mode, or a `hash`/`generalize` that could not read the value.
+    Dropped,
+}
+
+/// Per-request counts per (CCPA category or unclassified, treatment). No allocation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DisclosureTally([[u32; Treatment::COUNT]; CATEGORY_SLOTS]);
+
+/// Fields detection found in one request: normalised path → count per class.
+#[derive(Debug, Default, Clone)]
+pub struct FieldTally {
+    paths: HashMap<Box<str>, [u32; Class::COUNT]>,
+    other: [u32; Class::COUNT],
+    per_class: [u32; Class::COUNT],
+}
+
+/// Category slots: the eleven CCPA categories, then "unclassified".
+const CATEGORY_SLOTS: usize = Category::ALL.len() + 1;
+
+// === impl Treatment ===
+
+impl Treatment {
+    /// Number of treatments.
+    pub const COUNT: usize = 8;
+    /// Every treatment, in index order.
+    pub const ALL: [Self; Self::COUNT] = [
+        Self::Clear,
+        Self::Tokenized,
+        Self::Encrypted,
+        Self::Hashed,
+        Self::Masked,
+        Self::Generalized,
+        Self::Redacted,
+        Self::Dropped,
+    ];
+
+    /// Stable label: the ledger's `treatment` column.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Clear => "clear",
+            Self::Tokenized => "tokenized",
+            Self::Encrypted => "encrypted",
+            Self::Hashed => "hashed",
+            Self::Masked => "masked",
+            Self::Generalized => "generalized",
+            Self::Redacted => "redacted",
+            Self::Dropped => "dropped",
+        }
+    }
+
+    /// What applying an action of `kind` with result `applied` did to the value; `None` for
+    /// the response path (`reveal`), which discloses nothing.
+    pub const fn of(kind: ActionKind, applied: Applied) -> Option<Self> {
+        match (kind, applied) {
+            (ActionKind::Reveal, _) => None,
+            (_, Applied::Dropped) | (ActionKind::Drop, _) => Some(Self::Dropped),
+            (ActionKind::Keep, _) | (_, Applied::Kept) => Some(Self::Clear),
+            (ActionKind::Tokenize, Applied::Replaced) => Some(Self::Tokenized),
+            (
+                ActionKind::Encrypt | ActionKind::EncryptDeterministic | ActionKind::Fpe,
+                Applied::Replaced,
+            ) => Some(Self::Encrypted),
+            (ActionKind::Hash, Applied::Replaced) => Some(Self::Hashed),
+            (ActionKind::Mask, Applied::Replaced) => Some(Self::Masked),
+            (ActionKind::Generalize, Applied::Replaced) => Some(Self::Generalized),
+            (ActionKind::Redact, Applied::Replaced) => Some(Self::Redacted),
+        }
+    }
+
+    /// Whether the value reached the recipient in some form (redacted and dropped values did
+    /// not). Pseudonymised, encrypted, masked and generalised values still count: they remain
+    /// personal information of the person for the report.
+    pub const fn discloses(self) -> bool {
+        !matches!(self, Self::Redacted | Self::Dropped)
+    }
+
+    /// Parses [`Treatment::as_str`].
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|t| t.as_str() == s)
+    }
+}
+
+/// The ledger's category label of a class: [`Category::as_str`], or [`UNCLASSIFIED`].
+pub fn category_label(class: Option<Class>) -> &'static str {
+    class.map_or(UNCLASSIFIED, |c| c.category().as_str())
+}
+
+// === impl DisclosureTally ===
+
+impl Default for DisclosureTally {
+    fn default() -> Self {
+        Self([[0; Treatment::COUNT]; CATEGORY_SLOTS])
+    }
+}
+
+impl DisclosureTally {
+    /// Counts one value of `class` (`None`: unclassified) treated as `t`.
+    #[inline]
+    pub fn bump(&mut self, class: Option<Class>, t: Treatment) {
+        self.add(class, t, 1);
+    }
+
+    /// Counts `n` values.
+    #[inline]
+    pub fn add(&mut self, class: Option<Class>, t: Treatment, n: u32) {
+        let slot = class.map_or(CATEGORY_SLOTS - 1, |c| c.category() as usize);
+        let cell = &mut self.0[slot][t as usize];
+        *cell = cell.saturating_add(n);
+    }
+
+    /// Adds another tally (NDJSON lines, query + body of one request).
+    pub fn absorb(&mut self, other: &Self) {
+        for (mine, theirs) in self.0.iter_mut().zip(&other.0) {
+            for (a, b) in mine.iter_mut().zip(theirs) {
+                *a = a.saturating_add(*b);
+            }
+        }
+    }
+
+    /// Non-zero cells as (category label, treatment, count).
+    pub fn cells(&self) -> impl Iterator<Item = (&'static str, Treatment, u32)> + '_ {
+        self.0.iter().enumerate().flat_map(|(slot, row)| {
+            let label = Category::ALL.get(slot).map_or(UNCLASSIFIED, |c| c.as_str());
+            row.iter()
+                .zip(Treatment::ALL)
+                .filter(|(n, _)| **n > 0)
+                .map(move |(n, t)| (label, t, *n))
+        })
+    }
+
+    /// Total values counted.
+    pub fn total(&self) -> u64 {
+        self.0.iter().flatten().map(|n| u64::from(*n)).sum()
+    }
+
+    /// Count for one cell (tests and reports).
+    pub fn get(&self, class: Option<Class>, t: Treatment) -> u32 {
+        let slot = class.map_or(CATEGORY_SLOTS - 1, |c| c.category() as usize);
+        self.0[slot][t as usize]
+    }
+}
+
+// === impl FieldTally ===
+
+impl FieldTally {
+    /// Counts one leaf of `class` found at `path` (already normalised: no values). Allocates
+    /// only for a path not seen yet in this request, and at most [`MAX_REQUEST_PATHS`] times.
+    pub fn record(&mut self, path: &str, class: Class) {
+        let i = class.index();
+        self.per_class[i] = self.per_class[i].saturating_add(1);
+        let counts = if path.len() > MAX_PATH_BYTES {
+            &mut self.other
+        } else if let Some(c) = self.paths.get_mut(path) {
+            c
+        } else if self.paths.len() < MAX_REQUEST_PATHS {
+            self.paths.entry(path.into()).or_insert([0; Class::COUNT])
+        } else {
+            &mut self.other
+        };
+        counts[i] = counts[i].saturating_add(1);
+    }
+
+    /// Whether nothing was detected.
+    pub fn is_empty(&self) -> bool {
+        self.per_class.iter().all(|n| *n == 0)
+    }
+
+    /// Detections per class, indexed by [`Class::index`].
+    pub fn per_class(&self) -> &[u32; Class::COUNT] {
+        &self.per_class
+    }
+
+    /// Total detections.
+    pub fn total(&self) -> u64 {
+        self.per_class.iter().map(|n| u64::from(*n)).sum()
+    }
+
+    /// (path, class, count) for every non-zero entry, [`OTHER_PATHS`] last.
+    pub fn entries(&self) -> impl Iterator<Item = (&str, Class, u32)> + '_ {
+        self.paths
+            .iter()
+            .map(|(p, c)| (&**p, c))
+            .chain(std::iter::once((OTHER_PATHS, &self.other)))
+            .flat_map(|(p, counts)| {
+                counts
+                    .iter()
+                    .zip(Class::ALL)
+                    .filter(|(n, _)| **n > 0)
+                    .map(move |(n, c)| (p, c, *n))
+            })
+    }
+
+    /// Adds another tally.
+    pub fn absorb(&mut self, other: &Self) {
+        for (p, c, n) in other.entries() {
+            let i = c.index();
+            let counts = if p == OTHER_PATHS {
+                &mut self.other
+            } else if let Some(mine) = self.paths.get_mut(p) {
+                mine
+            } else if self.paths.len() < MAX_REQUEST_PATHS {
+                self.paths.entry(p.into()).or_insert([0; Class::COUNT])
+            } else {
+                &mut self.other
+            };
+            counts[i] = counts[i].saturating_add(n);
+            self.per_class[i] = self.per_class[i].saturating_add(n);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn treatments_follow_the_action_and_its_result() {
+        use ActionKind as K;
+        use Applied as A;
+        let cases = [
+            (K::Tokenize, A::Replaced, Some(Treatment::Tokenized)),
+            (K::Fpe, A::Replaced, Some(Treatment::Encrypted)),
+            (
+                K::EncryptDeterministic,
+                A::Replaced,
+                Some(Treatment::Encrypted),
+            ),
+            // `hash` drops a value it cannot normalise: it did not leave.
+            (K::Hash, A::Dropped, Some(Treatment::Dropped)),
+            (K::Drop, A::Dropped, Some(Treatment::Dropped)),
+            (K::Keep, A::Kept, Some(Treatment::Clear)),
+            (K::Reveal, A::Replaced, None),
+        ];
+        for (k, a, want) in cases {
+            assert_eq!(Treatment::of(k, a), want, "{k:?} {a:?}");
+        }
+        let labels: std::collections::HashSet<_> =
+            Treatment::ALL.iter().map(|t| t.as_str()).collect();
+        assert_eq!(labels.len(), Treatment::COUNT);
+        assert_eq!(Treatment::parse("masked"), Some(Treatment::Masked));
+    }
+
+    #[test]
+    fn tally_cells_are_labelled_by_category() {
+        let mut t = DisclosureTally::default();
+        t.bump(Some(Class::Email), Treatment::Tokenized);
+        t.bump(Some(Class::IpAddress), Treatment::Tokenized);
+        t.bump(None, Treatment::Dropped);
+        let cells: Vec<_> = t.cells().collect();
+        assert_eq!(
+            cells,
+            vec![
+                ("identifiers", Treatment::Tokenized, 2),
+                (UNCLASSIFIED, Treatment::Dropped, 1)
+            ]
+        );
+        assert_eq!(t.total(), 3);
+    }
+
+    #[test]
+    fn field_tally_caps_distinct_paths() {
+        let mut f = FieldTally::default();
+        for i in 0..MAX_REQUEST_PATHS + 10 {
+            f.record(&format!("$.k{i}"), Class::Email);
+        }
+        f.record("$.k0", Class::Phone);
+        f.record(&"x".repeat(MAX_PATH_BYTES + 1), Class::Email);
+        assert_eq!(f.paths.len(), MAX_REQUEST_PATHS);
+        let other: u32 = f
+            .entries()
+            .filter(|(p, _, _)| *p == OTHER_PATHS)
+            .map(|(_, _, n)| n)
+            .sum();
+        assert_eq!(other, 11);
+        assert_eq!(f.total(), (MAX_REQUEST_PATHS + 12) as u64);
+        let mut g = FieldTally::default();
+        g.absorb(&f);
+        assert_eq!(g.total(), f.total());
+    }
+}
