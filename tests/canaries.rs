@@ -116,6 +116,16 @@ fn json_body() -> Vec<u8> {
 
 /// Sends `request`, expects exactly one answer with `status`, returns its error code.
 async fn expect(addr: SocketAddr, request: &[u8], status: u16, what: &str) -> String {
+    expect_with_id(addr, request, status, what).await.0
+}
+
+/// [`expect`], also returning the `x-piigate-request-id` the gateway answered with.
+async fn expect_with_id(
+    addr: SocketAddr,
+    request: &[u8],
+    status: u16,
+    what: &str,
+) -> (String, Option<String>) {
     let (r, _) = exchange(addr, request).await;
     assert_eq!(r.len(), 1, "{what}: {r:#?}");
     assert_eq!(r[0].status, status, "{what}: {:#?}", r[0]);
@@ -126,7 +136,7 @@ async fn expect(addr: SocketAddr, request: &[u8], status: u16, what: &str) -> St
     } else {
         assert_absent(&r[0].body, POLICED);
     }
-    r[0].error_code()
+    (r[0].error_code(), r[0].header("x-piigate-request-id"))
 }
 
 #[tokio::test]
@@ -147,8 +157,14 @@ async fn no_canary_in_logs_metrics_errors_or_panics() {
         let json = "application/json";
         let mut codes = Vec::new();
 
-        // Forwarded (policed), over HTTP/1.1 and HTTP/2.
-        expect(addr, &req("ok", json, "", &json_body()), 200, "forwarded").await;
+        // Request ids the gateway answered with; each must name its request's log line.
+        let mut ids = Vec::new();
+        // Forwarded (policed), over HTTP/1.1 and HTTP/2. The client's own ids are neither
+        // trusted nor logged: the gateway mints its own.
+        let client_ids =
+            format!("x-request-id: {TAG}-client-id\r\nx-piigate-request-id: {TAG}-forged\r\n");
+        let (_, id) = expect_with_id(addr, &req("ok", json, &client_ids, &json_body()), 200, "forwarded").await;
+        ids.push(id.expect("a forwarded request carries its id"));
         let h2 = Client::new(addr, None, Proto::H2);
         let path_q = format!("/ok/{PATH}?email={QUERY}");
         let got = h2
@@ -178,8 +194,9 @@ async fn no_canary_in_logs_metrics_errors_or_panics() {
             (req("stall", json, "", &json_body()), 504, "upstream_timeout"),
         ];
         for (request, status, code) in &cases {
-            let got = expect(addr, request, *status, code).await;
+            let (got, id) = expect_with_id(addr, request, *status, code).await;
             assert_eq!(&got, code);
+            ids.push(id.unwrap_or_else(|| panic!("{code}: the rejection carries its id")));
             codes.push(*code);
         }
         // A malformed query on a route with query rules.
@@ -292,6 +309,19 @@ async fn no_canary_in_logs_metrics_errors_or_panics() {
             );
         }
         assert!(log.contains("Request forwarded."));
+        // Every answer's id names exactly one access-log line, and ids are unique.
+        for id in &ids {
+            assert_eq!(id.len(), 24, "{id}");
+            let lines = log
+                .lines()
+                .filter(|l| l.contains(&format!(r#""request_id":"{id}""#)))
+                .count();
+            assert_eq!(lines, 1, "log lines for request {id}");
+        }
+        let mut unique = ids.clone();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(unique.len(), ids.len(), "request ids repeat: {ids:?}");
         // Protocol libraries are capped at INFO even under RUST_LOG=trace (telemetry::init);
         // every request still logs its own line.
         assert!(log.lines().count() > 30, "every request logged a line");

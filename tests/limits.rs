@@ -256,6 +256,42 @@ async fn max_connections_is_honoured() {
 }
 
 #[tokio::test]
+async fn admin_listener_has_its_own_connection_limit() {
+    bounded(30, async {
+        let up = Upstream::start(None, Reply::Ok).await;
+        let gw = TestGateway::start(&config(
+            up.addr,
+            "[admin]\nlisten = \"127.0.0.1:0\"\nmax_connections = 2",
+            "",
+        ))
+        .await;
+        let admin = gw.admin.expect("admin listener");
+        const HEALTHZ: &[u8] = b"GET /healthz HTTP/1.1\r\nhost: admin\r\nconnection: close\r\n\r\n";
+        // Two idle connections hold both admin slots.
+        let a = RawConn::connect(admin).await;
+        let _b = RawConn::connect(admin).await;
+        // The proxy listener is not affected by the admin's limit.
+        let (r, _) = exchange(gw.addr, OK).await;
+        assert_eq!(r[0].status, 200);
+        // A third admin connection is not served while they hold on ...
+        let mut c = RawConn::connect(admin).await;
+        c.send(HEALTHZ).await.expect("send");
+        assert!(
+            c.response(Duration::from_millis(500)).await.is_none(),
+            "a third admin connection must wait"
+        );
+        // ... and is served once a slot frees up.
+        drop(a);
+        let r = c
+            .response(Duration::from_secs(5))
+            .await
+            .expect("served once a slot is free");
+        assert_eq!(r.status, 200);
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn route_concurrency_limit_gives_503_with_retry_after() {
     bounded(30, async {
         let slow = Upstream::start(None, Reply::Delay(Duration::from_millis(800))).await;

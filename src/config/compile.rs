@@ -13,8 +13,8 @@ use super::diag::{Diagnostics, Source};
 use super::reader::At;
 use super::spec::{ConfigSpec, RouteSpec, RuleSpec, StoreSpec, TlsSpec};
 use super::{
-    Admin, AdminToken, Config, DEFAULT_ADMIN_TOKEN_ENV, DEFAULT_KEYRING_ENV, Env, Limits, OptOut,
-    Purpose, Route, Runtime, Server, StoreSettings, Upstream,
+    ADMIN_MAX_CONNECTIONS, Admin, AdminToken, Config, DEFAULT_ADMIN_TOKEN_ENV, DEFAULT_KEYRING_ENV,
+    Env, Limits, OptOut, Purpose, Route, Runtime, Server, StoreSettings, Upstream,
 };
 use crate::detect::{Class, Detector};
 use crate::keys::Keyring;
@@ -114,7 +114,27 @@ pub fn compile(
             )
             .help(format!("set {token_env} (e.g. `openssl rand -hex 32`) or listen on 127.0.0.1"));
         }
-        listen.map(|listen| Admin { listen, token_env, token })
+        let max_connections = match &a.max_connections {
+            None => ADMIN_MAX_CONNECTIONS,
+            Some(At { value, span }) => match usize::try_from(*value) {
+                Ok(n @ 1..=4096) => n,
+                _ => {
+                    d.error(
+                        src,
+                        span.clone(),
+                        "bad_value",
+                        "`max_connections` must be between 1 and 4096",
+                    );
+                    ADMIN_MAX_CONNECTIONS
+                }
+            },
+        };
+        listen.map(|listen| Admin {
+            listen,
+            token_env,
+            token,
+            max_connections,
+        })
     });
 
     let limits = limits(spec, src, d);

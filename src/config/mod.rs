@@ -26,6 +26,8 @@ use crate::policy::Plan;
 pub const DEFAULT_KEYRING_ENV: &str = "PIIGATE_KEYRING";
 /// The default `[admin] token_env`.
 pub const DEFAULT_ADMIN_TOKEN_ENV: &str = "PIIGATE_ADMIN_TOKEN";
+/// Default `[admin] max_connections`: probes, a scraper and an operator need a handful.
+pub const ADMIN_MAX_CONNECTIONS: usize = 64;
 
 /// A compiled configuration: everything a running gateway needs, validated.
 #[derive(Debug)]
@@ -115,6 +117,8 @@ pub struct Admin {
     pub token_env: String,
     /// The bearer token, read from `token_env` at load; `None` disables the `/v1` endpoints.
     pub token: Option<AdminToken>,
+    /// Concurrent admin connections; further ones wait in the kernel's accept queue.
+    pub max_connections: usize,
 }
 
 /// The admin bearer token: zeroized on drop, never printed, compared in constant time.

@@ -66,6 +66,8 @@ pub struct AdminSpec {
     pub listen: Option<At<String>>,
     /// `token_env`: the env var holding the bearer token, default `PIIGATE_ADMIN_TOKEN`.
     pub token_env: Option<At<String>>,
+    /// `max_connections`: concurrent admin connections, default 64.
+    pub max_connections: Option<At<u64>>,
 }
 
 /// `[keys]`.
@@ -247,7 +249,7 @@ const TOP: &[&str] = &[
 ];
 const SERVER: &[&str] = &["listen", "tls", "workers", "runtime"];
 const TLS: &[&str] = &["cert", "key", "client_ca"];
-const ADMIN: &[&str] = &["listen", "token_env"];
+const ADMIN: &[&str] = &["listen", "max_connections", "token_env"];
 const KEYS: &[&str] = &["file", "env"];
 const STORE: &[&str] = &[
     "kind",
@@ -389,6 +391,7 @@ pub fn read(src: Source<'_>, d: &mut Diagnostics) -> ConfigSpec {
         let s = AdminSpec {
             listen: t.string(d, "listen"),
             token_env: t.string(d, "token_env"),
+            max_connections: t.uint(d, "max_connections"),
         };
         t.finish(d);
         s

@@ -13,6 +13,7 @@
 
 use std::convert::Infallible;
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
 use http::{HeaderValue, Method, Request, Response, StatusCode, header};
@@ -20,7 +21,7 @@ use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use tokio::net::TcpListener;
-use tokio::sync::watch;
+use tokio::sync::{Semaphore, watch};
 
 use super::respond::full;
 use super::{Body, Current, police};
@@ -42,22 +43,45 @@ pub(crate) struct AdminState {
     pub(crate) reloader: Option<Arc<Reloader>>,
 }
 
-/// Serves admin requests until `stop` flips.
+/// How long one admin connection may live before it is asked to close (HTTP/1.1 answers its
+/// current request with `Connection: close`, HTTP/2 gets GOAWAY). Probes and scrapers
+/// reconnect; an idle or trickling connection cannot hold one of the few slots for long.
+const CONNECTION_LIFETIME: Duration = Duration::from_secs(60);
+/// After [`CONNECTION_LIFETIME`], how long an in-flight admin request may still take.
+const CLOSE_GRACE: Duration = Duration::from_secs(10);
+
+/// Serves admin requests until `stop` flips, at most `max_connections` at a time: beyond that,
+/// connections wait in the kernel's accept queue instead of taking memory here.
 pub(crate) async fn serve(
     listener: TcpListener,
     state: AdminState,
+    max_connections: usize,
     mut stop: watch::Receiver<bool>,
 ) {
+    let slots = Arc::new(Semaphore::new(max_connections));
     loop {
+        let permit = tokio::select! {
+            _ = stop.changed() => return,
+            p = Arc::clone(&slots).acquire_owned() => match p {
+                Ok(p) => p,
+                Err(_) => return,
+            },
+        };
         let (stream, _) = tokio::select! {
             _ = stop.changed() => return,
             r = listener.accept() => match r {
                 Ok(s) => s,
-                Err(_) => continue,
+                Err(e) => {
+                    // EMFILE and friends: back off instead of spinning.
+                    tracing::warn!(listener = "admin", error = %e, "Accept failed.");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
             },
         };
         let state = state.clone();
         tokio::spawn(async move {
+            let _permit = permit;
             let svc = service_fn(move |req| {
                 let state = state.clone();
                 async move { Ok::<_, Infallible>(route(state, req).await) }
@@ -66,8 +90,16 @@ pub(crate) async fn serve(
             builder
                 .http1()
                 .timer(TokioTimer::new())
-                .header_read_timeout(std::time::Duration::from_secs(10));
-            let _ = builder.serve_connection(TokioIo::new(stream), svc).await;
+                .header_read_timeout(Duration::from_secs(10));
+            let conn = builder.serve_connection(TokioIo::new(stream), svc);
+            tokio::pin!(conn);
+            tokio::select! {
+                _ = conn.as_mut() => {}
+                () = tokio::time::sleep(CONNECTION_LIFETIME) => {
+                    conn.as_mut().graceful_shutdown();
+                    let _ = tokio::time::timeout(CLOSE_GRACE, conn).await;
+                }
+            }
         });
     }
 }

@@ -192,12 +192,22 @@ impl Gateway {
                 }
                 .emit();
             }
+            let max_connections = g
+                .config
+                .admin
+                .as_ref()
+                .map_or(crate::config::ADMIN_MAX_CONNECTIONS, |a| a.max_connections);
             let state = super::admin::AdminState {
                 current: Arc::clone(&current),
                 services: Arc::clone(&services),
                 reloader: reloader.clone(),
             };
-            tokio::spawn(super::admin::serve(l, state, shutdown_tx.subscribe()))
+            tokio::spawn(super::admin::serve(
+                l,
+                state,
+                max_connections,
+                shutdown_tx.subscribe(),
+            ))
         });
         let forward_task = forward.map(|l| {
             if let Ok(addr) = l.local_addr() {

@@ -16,7 +16,7 @@ use super::respond::{full, reject};
 use super::upstream::{prepare, strip_hop_by_hop, upstream_uri};
 use super::{Body, Generation};
 use crate::config::{OptOut, Route};
-use crate::crypto::OsNonces;
+use crate::crypto::{OsNonces, with_thread_nonces};
 use crate::error::RejectCode;
 use crate::policy::action::ActionCounts;
 use crate::policy::subject::SubjectScopes;
@@ -24,6 +24,7 @@ use crate::policy::{ApplyCx, DisclosureTally, FieldTally};
 use crate::rewrite::subject::{Scope, find_scopes};
 use crate::store::{DisclosureKey, Label, SubjectKey};
 use crate::telemetry::events::RequestDone;
+use crate::telemetry::request_id::RequestId;
 
 /// What one request did, for the log line.
 #[derive(Debug, Default)]
@@ -58,12 +59,17 @@ pub(super) async fn handle(
     mode: Mode,
 ) -> Response<Body> {
     let started = Instant::now();
+    let request_id = RequestId::next();
     let method = req.method().clone();
     let mut tally = Tally::default();
-    let (resp, code) = match forward(&generation, req, &mode, &mut tally).await {
+    let (mut resp, code) = match forward(&generation, req, &mode, &mut tally).await {
         Ok(resp) => (resp, None),
         Err(code) => (reject(code), Some(code)),
     };
+    // The client correlates its call with piigate's log line; a header of that name from the
+    // upstream is replaced, never trusted.
+    resp.headers_mut()
+        .insert(RequestId::HEADER, request_id.header_value());
     let m = tally
         .index
         .and_then(|i| generation.metrics.get(i))
@@ -77,6 +83,7 @@ pub(super) async fn handle(
         m.overloaded();
     }
     RequestDone {
+        request_id,
         route: tally.route.as_ref().map(|r| r.name.as_str()),
         method: &method,
         status: resp.status().as_u16(),
@@ -153,9 +160,8 @@ async fn forward(
     let client_broke = body::Broke::default();
     // Policing is synchronous: everything below runs to completion before a byte goes out.
     let policing = Instant::now();
-    let upstream_req = {
-        let mut nonces = OsNonces::new();
-        let mut cx = ApplyCx::new(&mut nonces);
+    let upstream_req = with_thread_nonces(|nonces| -> Result<_, RejectCode> {
+        let mut cx = ApplyCx::new(nonces);
         cx.now_unix = unix_now();
         if let Some(s) = &subjects {
             cx = cx.with_subjects(s);
@@ -186,8 +192,8 @@ async fn forward(
         tally.counts = cx.counts;
         tally.disclosed = cx.disclosed;
         tally.detected = std::mem::take(&mut cx.detected);
-        req
-    };
+        Ok(req)
+    })?;
     tally.opted_out = opted_out;
     if let Some(s) = &subjects {
         // The Art. 19 list: this recipient now holds data of these people.

@@ -10,6 +10,8 @@ use crate::policy::action::{ActionCounts, ActionKind};
 /// A request finished (forwarded or rejected).
 #[derive(Debug)]
 pub struct RequestDone<'a> {
+    /// The id minted for this request (also sent as `x-piigate-request-id`).
+    pub request_id: super::request_id::RequestId,
     /// Route name, when one matched.
     pub route: Option<&'a str>,
     /// HTTP method.
@@ -40,6 +42,7 @@ impl RequestDone<'_> {
         let route = self.route.unwrap_or("-");
         match self.code {
             Some(code) => warn!(
+                request_id = %self.request_id,
                 route,
                 method = %self.method,
                 status = self.status,
@@ -48,6 +51,7 @@ impl RequestDone<'_> {
                 "Request rejected."
             ),
             None => info!(
+                request_id = %self.request_id,
                 route,
                 method = %self.method,
                 status = self.status,

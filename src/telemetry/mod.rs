@@ -6,6 +6,7 @@
 
 pub mod events;
 pub mod metrics;
+pub mod request_id;
 
 use tracing_subscriber::EnvFilter;
 
