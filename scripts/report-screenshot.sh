@@ -26,6 +26,11 @@ if ! command -v chromium >/dev/null 2>&1; then
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
 fi
+if ! command -v npm >/dev/null 2>&1; then
+    echo "== installing Debian nodejs and npm"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null
+fi
 if [ ! -d "$NODE_DIR/node_modules/playwright-core" ]; then
     echo "== installing playwright-core"
     mkdir -p "$NODE_DIR"
