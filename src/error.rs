@@ -11,6 +11,8 @@ use http::StatusCode;
 /// Variants are in alphabetical order; `as_str` values are stable and never renamed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum RejectCode {
+    /// The request's head is invalid (an HTTP/1.1 request without `Host`, or two `Host`s).
+    BadRequest,
     /// The request body exceeded `max_body_bytes` (or decoded past `max_decoded_bytes`).
     BodyTooLarge,
     /// The gateway itself failed; nothing was forwarded.
@@ -50,7 +52,8 @@ pub enum RejectCode {
 
 impl RejectCode {
     /// Every code, for metric pre-registration.
-    pub const ALL: [Self; 17] = [
+    pub const ALL: [Self; 18] = [
+        Self::BadRequest,
         Self::BodyTooLarge,
         Self::Internal,
         Self::MalformedBody,
@@ -73,6 +76,7 @@ impl RejectCode {
     /// The stable snake_case code, used in response bodies, logs and metric labels.
     pub const fn as_str(self) -> &'static str {
         match self {
+            Self::BadRequest => "bad_request",
             Self::BodyTooLarge => "body_too_large",
             Self::Internal => "internal_error",
             Self::MalformedBody => "malformed_body",
@@ -96,6 +100,7 @@ impl RejectCode {
     /// The HTTP status the client receives.
     pub const fn status(self) -> StatusCode {
         match self {
+            Self::BadRequest => StatusCode::BAD_REQUEST,
             Self::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
             Self::MalformedBody => StatusCode::BAD_REQUEST,
@@ -119,6 +124,7 @@ impl RejectCode {
     /// A fixed, human-readable explanation. Never contains request data.
     pub const fn message(self) -> &'static str {
         match self {
+            Self::BadRequest => "the request head is invalid (missing or repeated Host)",
             Self::BodyTooLarge => "request body exceeds the route's size limit",
             Self::Internal => "the gateway failed to process the request; nothing was forwarded",
             Self::MalformedBody => {

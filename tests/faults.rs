@@ -282,7 +282,7 @@ async fn slow_upstream_body() {
         assert_eq!((r.status, r.complete), (200, true), "{r:#?}");
         assert_eq!(r.body, b"[0,0,0,0,0,0]");
         // Buffered for response rules: the body must arrive within upstream_timeout_ms too.
-        expect_error(gw.addr, "slowreveal", 502, "upstream_failed").await;
+        expect_error(gw.addr, "slowreveal", 504, "upstream_timeout").await;
         assert_policed(&slow);
         assert_policed(&slow_reveal);
         still_serves(gw.addr, &ok).await;

@@ -217,6 +217,44 @@ async fn slow_bodies_get_408() {
     .await;
 }
 
+/// A pass-through route streams the body to the upstream instead of collecting it; the
+/// request's deadline still applies to the upload.
+#[tokio::test]
+async fn slow_streamed_bodies_get_408() {
+    bounded(30, async {
+        let up = Upstream::start(None, Reply::Ok).await;
+        let gw = TestGateway::start(&config(
+            up.addr,
+            "request_timeout_ms = 300\nupstream_timeout_ms = 10000\nheader_read_timeout_ms = 5000",
+            "",
+        ))
+        .await;
+        let mut c = RawConn::connect(gw.addr).await;
+        c.send(b"POST /pass/x HTTP/1.1\r\nhost: gw\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{\"a\":\"")
+            .await
+            .expect("send");
+        let started = Instant::now();
+        let mut answer = None;
+        while started.elapsed() < Duration::from_secs(5) {
+            let _ = c.send(b"a").await;
+            if let Some(r) = c.response(Duration::from_millis(100)).await {
+                answer = Some(r);
+                break;
+            }
+        }
+        let r = answer.expect("an answer to the slow streamed body");
+        assert_eq!((r.status, r.error_code().as_str()), (408, "request_timeout"));
+        let ended = c.read_until_close(Duration::from_secs(3)).await;
+        assert_ne!(ended, Ended::Open, "the half-read body is not resynchronised");
+        assert!(
+            up.requests().iter().all(|r| !r.complete),
+            "the upstream never received a complete request"
+        );
+        connections_drop_to_zero(&gw).await;
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn max_connections_is_honoured() {
     bounded(30, async {

@@ -108,50 +108,88 @@ pub async fn collect(
     }
 }
 
-/// Whether a [`Watched`] body failed on the client's side.
+/// Whether a [`Watched`] body failed on the client's side, and how.
 #[derive(Debug, Clone, Default)]
-pub struct Broke(std::sync::Arc<std::sync::atomic::AtomicBool>);
+pub struct Broke(std::sync::Arc<std::sync::atomic::AtomicU8>);
+
+const BROKEN: u8 = 1;
+const TOO_SLOW: u8 = 2;
 
 impl Broke {
-    /// True once the watched body yielded an error.
-    pub fn get(&self) -> bool {
-        self.0.load(std::sync::atomic::Ordering::Acquire)
+    /// The client's fault once the watched body failed: `malformed_body` for broken framing or
+    /// a lost connection, `request_timeout` for a body still arriving at the deadline.
+    pub fn get(&self) -> Option<RejectCode> {
+        match self.0.load(std::sync::atomic::Ordering::Acquire) {
+            BROKEN => Some(RejectCode::MalformedBody),
+            TOO_SLOW => Some(RejectCode::RequestTimeout),
+            _ => None,
+        }
+    }
+
+    fn set(&self, how: u8) {
+        self.0.store(how, std::sync::atomic::Ordering::Release);
     }
 }
 
+/// The client stopped sending a streamed body before `request_timeout`.
+#[derive(Debug)]
+struct BodyDeadline;
+
+impl std::fmt::Display for BodyDeadline {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("request body not received within request_timeout")
+    }
+}
+
+impl std::error::Error for BodyDeadline {}
+
 /// A streamed request body that records whether the client broke it (invalid chunked framing,
-/// connection lost mid-upload), so a failed forward is not blamed on the upstream.
+/// connection lost mid-upload), so a failed forward is not blamed on the upstream, and that
+/// ends with an error when the body is still arriving at the request's deadline: a policed
+/// body is collected within `request_timeout`, and a streamed one may take no longer, even
+/// after the upstream has answered.
 #[derive(Debug)]
 pub struct Watched {
     inner: Incoming,
     broke: Broke,
+    deadline: std::pin::Pin<Box<tokio::time::Sleep>>,
 }
 
 impl Watched {
-    /// Watches `inner`, reporting into `broke`.
-    pub fn new(inner: Incoming, broke: &Broke) -> Self {
+    /// Watches `inner` until `timeout` from now, reporting into `broke`.
+    pub fn new(inner: Incoming, broke: &Broke, timeout: std::time::Duration) -> Self {
         Self {
             inner,
             broke: broke.clone(),
+            deadline: Box::pin(tokio::time::sleep(timeout)),
         }
     }
 }
 
 impl http_body::Body for Watched {
     type Data = Bytes;
-    type Error = hyper::Error;
+    type Error = Box<dyn std::error::Error + Send + Sync>;
 
     fn poll_frame(
         mut self: std::pin::Pin<&mut Self>,
         cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Option<Result<http_body::Frame<Bytes>, hyper::Error>>> {
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Bytes>, Self::Error>>> {
+        use std::task::Poll;
         let polled = std::pin::Pin::new(&mut self.inner).poll_frame(cx);
-        if let std::task::Poll::Ready(Some(Err(_))) = &polled {
-            self.broke
-                .0
-                .store(true, std::sync::atomic::Ordering::Release);
+        match polled {
+            Poll::Ready(Some(Err(e))) => {
+                self.broke.set(BROKEN);
+                Poll::Ready(Some(Err(e.into())))
+            }
+            Poll::Ready(other) => Poll::Ready(other.map(|r| r.map_err(Into::into))),
+            Poll::Pending => {
+                if self.deadline.as_mut().poll(cx).is_ready() {
+                    self.broke.set(TOO_SLOW);
+                    return Poll::Ready(Some(Err(Box::new(BodyDeadline))));
+                }
+                Poll::Pending
+            }
         }
-        polled
     }
 
     fn is_end_stream(&self) -> bool {

@@ -108,6 +108,9 @@ async fn forward(
     if req.method() == Method::CONNECT {
         return Err(RejectCode::MethodNotAllowed);
     }
+    if !host_is_well_formed(&req) {
+        return Err(RejectCode::BadRequest);
+    }
     let host = super::router::request_host(&req);
     let path = req.uri().path().to_owned();
     let found = match mode {
@@ -184,7 +187,7 @@ async fn forward(
                     .headers
                     .get(header::CONTENT_LENGTH)
                     .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
-                let watched = body::Watched::new(incoming, &client_broke);
+                let watched = body::Watched::new(incoming, &client_broke, limits.request_timeout);
                 let streamed = Limited::new(watched, route.max_body_bytes).boxed();
                 prepare(parts, uri, streamed, declared)
             }
@@ -215,9 +218,13 @@ async fn forward(
     }
     let resp = match sent {
         Err(_) => return Err(RejectCode::UpstreamTimeout),
-        // The client broke its body (bad chunk framing, aborted upload): not the upstream's fault.
-        Ok(Err(_)) if client_broke.get() => return Err(RejectCode::MalformedBody),
-        Ok(Err(e)) => return Err(classify_upstream_error(&e)),
+        // The client broke its body (bad chunk framing, aborted upload) or was too slow to send
+        // it: not the upstream's fault.
+        Ok(Err(e)) => {
+            return Err(client_broke
+                .get()
+                .unwrap_or_else(|| classify_upstream_error(&e)));
+        }
         Ok(Ok(resp)) => resp,
     };
     let (mut parts, incoming) = resp.into_parts();
@@ -229,9 +236,14 @@ async fn forward(
             incoming.map_err(Into::into).boxed(),
         ));
     }
+    // A response too slow to arrive is the upstream's timeout; one too large or broken is
+    // its failure.
     let raw = body::collect(incoming, limits.max_decoded_bytes, limits.upstream_timeout)
         .await
-        .map_err(|_| RejectCode::UpstreamFailed)?;
+        .map_err(|code| match code {
+            RejectCode::RequestTimeout => RejectCode::UpstreamTimeout,
+            _ => RejectCode::UpstreamFailed,
+        })?;
     let mut nonces = OsNonces::new();
     let mut cx = ApplyCx::new(&mut nonces);
     if let Some(s) = &subjects {
@@ -292,6 +304,19 @@ fn opt_out_key(g: &Generation, index: usize, route: &Route, what: OptOut) -> Dis
         crate::report::OPT_OUT_CATEGORY,
         treatment,
     )
+}
+
+/// RFC 9112 §3.2: an HTTP/1.1 request has exactly one `Host`; no version may carry two. (HTTP/2
+/// names the authority in `:authority`, so `Host` is optional there; HTTP/1.0 predates it.)
+/// Routing and the upstream's `Host` never depend on a second value, but a request that two
+/// parsers could read differently is refused rather than forwarded.
+fn host_is_well_formed<B>(req: &Request<B>) -> bool {
+    let mut hosts = req.headers().get_all(header::HOST).iter();
+    match (hosts.next(), hosts.next()) {
+        (_, Some(_)) => false,
+        (None, _) => req.version() != http::Version::HTTP_11,
+        (Some(_), None) => true,
+    }
 }
 
 /// Whether the request carries an opt-out signal: Global Privacy Control (`Sec-GPC: 1`, which
