@@ -21,18 +21,18 @@ fn redact() -> Action {
 fn plan(byte: u8) -> FieldPlan {
     let json = || {
         let p = parse("$..x").expect("static selector");
-        Plan { automaton: Automaton::build(&[(p, 0)]).expect("automaton"), rules: vec![Rule { action: redact() }] }
+        Plan::new(Automaton::build(&[(p, 0)]).expect("automaton"), vec![Rule::new(redact())])
     };
     let rules = match byte % 4 {
         0 => vec![],
-        1 => vec![FieldRule { name: "a".into(), target: FieldTarget::Whole(redact()) }],
+        1 => vec![FieldRule { name: "a".into(), target: FieldTarget::Whole(redact()), class: None }],
         2 => vec![
-            FieldRule { name: "a".into(), target: FieldTarget::Whole(Action::Drop) },
-            FieldRule { name: "b".into(), target: FieldTarget::Whole(redact()) },
+            FieldRule { name: "a".into(), target: FieldTarget::Whole(Action::Drop), class: None },
+            FieldRule { name: "b".into(), target: FieldTarget::Whole(redact()), class: None },
         ],
-        _ => vec![FieldRule { name: "c".into(), target: FieldTarget::Json(json()) }],
+        _ => vec![FieldRule { name: "c".into(), target: FieldTarget::Json(json()), class: None }],
     };
-    FieldPlan { rules }
+    FieldPlan { rules, ..FieldPlan::default() }
 }
 
 fuzz_target!(|data: &[u8]| {
