@@ -153,7 +153,9 @@ start_piigate() {
     if [[ $transport == tls ]]; then
         tls_block="[server.tls]\ncert = \"$RUN/cert.pem\"\nkey = \"$RUN/key.pem\""
     fi
+    mkdir -p "$RUN/state-$variant-$transport"
     sed -e "s|@RUNTIME_LINE@|runtime = \"$runtime\"|" -e "s|@TLS_BLOCK@|$tls_block|" \
+        -e "s|@STATE@|$RUN/state-$variant-$transport|g" \
         -e "s|@PIIGATE_PORT@|$((PIIGATE_PORT + k))|g" -e "s|@ADMIN_PORT@|$((ADMIN_PORT + k))|g" \
         scripts/load/piigate.toml.in >"$RUN/piigate.tmpl"
     render "$RUN/piigate.tmpl" "$conf"

@@ -57,7 +57,7 @@ log() { printf '%s %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 render() {
     sed -e "s|@RUN@|$RUN|g" -e "s|@UPSTREAM_PORT@|$UPSTREAM_PORT|g" \
         -e "s|@PIIGATE_PORT@|$PIIGATE_PORT|g" -e "s|@ADMIN_PORT@|$ADMIN_PORT|g" \
-        -e "s|@RUNTIME_LINE@|runtime = \"$RUNTIME\"|" -e "s|@TLS_BLOCK@||" \
+        -e "s|@RUNTIME_LINE@|runtime = \"$RUNTIME\"|" -e "s|@TLS_BLOCK@||" -e "s|@STATE@|$RUN|g" \
         -e "s|@KEYS@|$ROOT/keys.example|g" "$1" >"$2"
 }
 
