@@ -183,36 +183,52 @@ async fn tls_handshake_stalls_are_cut_off() {
     .await;
 }
 
+/// Sends a head for a 100-byte body to `path`, then trickles one byte every 100 ms: the
+/// gateway must answer 408 within `request_timeout_ms` (300), close the connection and let it
+/// go. Returns what the upstream recorded.
+async fn trickled_body_gets_408(path: &str, limits: &str) -> Vec<crate::support::Recorded> {
+    let up = Upstream::start(None, Reply::Ok).await;
+    let gw = TestGateway::start(&config(up.addr, limits, "")).await;
+    let mut c = RawConn::connect(gw.addr).await;
+    let head = format!(
+        "POST {path} HTTP/1.1\r\nhost: gw\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{{\"email\":\""
+    );
+    c.send(head.as_bytes()).await.expect("send");
+    let started = Instant::now();
+    let mut answer = None;
+    while started.elapsed() < Duration::from_secs(3) {
+        let _ = c.send(b"a").await;
+        if let Some(r) = c.response(Duration::from_millis(100)).await {
+            answer = Some(r);
+            break;
+        }
+    }
+    let r = answer.unwrap_or_else(|| panic!("{path}: an answer to the slow body"));
+    assert_eq!(
+        (r.status, r.error_code().as_str()),
+        (408, "request_timeout"),
+        "{path}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(2), "{path}");
+    let ended = c.read_until_close(Duration::from_secs(3)).await;
+    assert_ne!(
+        ended,
+        Ended::Open,
+        "{path}: the half-read body is not resynchronised"
+    );
+    connections_drop_to_zero(&gw).await;
+    up.requests()
+}
+
 #[tokio::test]
 async fn slow_bodies_get_408() {
     bounded(30, async {
-        let up = Upstream::start(None, Reply::Ok).await;
-        let gw = TestGateway::start(&config(
-            up.addr,
+        let seen = trickled_body_gets_408(
+            "/ok/x",
             "request_timeout_ms = 300\nheader_read_timeout_ms = 5000",
-            "",
-        ))
+        )
         .await;
-        let mut c = RawConn::connect(gw.addr).await;
-        c.send(b"POST /ok/x HTTP/1.1\r\nhost: gw\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{\"email\":\"")
-            .await
-            .expect("send");
-        let started = Instant::now();
-        let mut answer = None;
-        while started.elapsed() < Duration::from_secs(3) {
-            let _ = c.send(b"a").await;
-            if let Some(r) = c.response(Duration::from_millis(100)).await {
-                answer = Some(r);
-                break;
-            }
-        }
-        let r = answer.expect("an answer to the slow body");
-        assert_eq!((r.status, r.error_code().as_str()), (408, "request_timeout"));
-        assert!(started.elapsed() < Duration::from_secs(2));
-        let ended = c.read_until_close(Duration::from_secs(3)).await;
-        assert_ne!(ended, Ended::Open, "the half-read body is not resynchronised");
-        assert!(up.requests().is_empty(), "nothing forwarded");
-        connections_drop_to_zero(&gw).await;
+        assert!(seen.is_empty(), "nothing forwarded");
     })
     .await;
 }
@@ -222,35 +238,15 @@ async fn slow_bodies_get_408() {
 #[tokio::test]
 async fn slow_streamed_bodies_get_408() {
     bounded(30, async {
-        let up = Upstream::start(None, Reply::Ok).await;
-        let gw = TestGateway::start(&config(
-            up.addr,
+        let seen = trickled_body_gets_408(
+            "/pass/x",
             "request_timeout_ms = 300\nupstream_timeout_ms = 10000\nheader_read_timeout_ms = 5000",
-            "",
-        ))
+        )
         .await;
-        let mut c = RawConn::connect(gw.addr).await;
-        c.send(b"POST /pass/x HTTP/1.1\r\nhost: gw\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{\"a\":\"")
-            .await
-            .expect("send");
-        let started = Instant::now();
-        let mut answer = None;
-        while started.elapsed() < Duration::from_secs(5) {
-            let _ = c.send(b"a").await;
-            if let Some(r) = c.response(Duration::from_millis(100)).await {
-                answer = Some(r);
-                break;
-            }
-        }
-        let r = answer.expect("an answer to the slow streamed body");
-        assert_eq!((r.status, r.error_code().as_str()), (408, "request_timeout"));
-        let ended = c.read_until_close(Duration::from_secs(3)).await;
-        assert_ne!(ended, Ended::Open, "the half-read body is not resynchronised");
         assert!(
-            up.requests().iter().all(|r| !r.complete),
+            seen.iter().all(|r| !r.complete),
             "the upstream never received a complete request"
         );
-        connections_drop_to_zero(&gw).await;
     })
     .await;
 }
