@@ -48,11 +48,14 @@ pub enum RejectCode {
     UpstreamUnreachable,
     /// The route has rules and the body's content type or encoding is not one it can police.
     UnsupportedMediaType,
+    /// A transfer coding other than `chunked` (RFC 9112 §6.1: 501): piigate neither decodes
+    /// nor forwards coded framing it cannot police.
+    UnsupportedTransferCoding,
 }
 
 impl RejectCode {
     /// Every code, for metric pre-registration.
-    pub const ALL: [Self; 18] = [
+    pub const ALL: [Self; 19] = [
         Self::BadRequest,
         Self::BodyTooLarge,
         Self::Internal,
@@ -71,6 +74,7 @@ impl RejectCode {
         Self::UpstreamTimeout,
         Self::UpstreamUnreachable,
         Self::UnsupportedMediaType,
+        Self::UnsupportedTransferCoding,
     ];
 
     /// The stable snake_case code, used in response bodies, logs and metric labels.
@@ -94,6 +98,7 @@ impl RejectCode {
             Self::UpstreamTimeout => "upstream_timeout",
             Self::UpstreamUnreachable => "upstream_unreachable",
             Self::UnsupportedMediaType => "unsupported_media_type",
+            Self::UnsupportedTransferCoding => "unsupported_transfer_coding",
         }
     }
 
@@ -118,6 +123,7 @@ impl RejectCode {
             Self::UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
             Self::UpstreamUnreachable => StatusCode::BAD_GATEWAY,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::UnsupportedTransferCoding => StatusCode::NOT_IMPLEMENTED,
         }
     }
 
@@ -155,6 +161,9 @@ impl RejectCode {
             Self::UpstreamUnreachable => "the upstream could not be reached",
             Self::UnsupportedMediaType => {
                 "the route cannot police this content type or encoding; nothing was forwarded"
+            }
+            Self::UnsupportedTransferCoding => {
+                "transfer codings other than chunked are not supported; nothing was forwarded"
             }
         }
     }

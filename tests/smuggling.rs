@@ -24,9 +24,9 @@ enum Expect {
     Refused(u16),
     /// Forwarded once with exactly this body; the connection stays usable.
     Forwarded(&'static str),
-    /// The gateway refuses the request with this JSON error code (status 400); nothing is
+    /// The gateway refuses the request with this status and JSON error code; nothing is
     /// forwarded and the connection stays usable.
-    Rejected(&'static str),
+    Rejected(u16, &'static str),
     /// Forwarded once with exactly this body, then the connection is closed (RFC 9112 §6.3:
     /// a server that accepts Content-Length together with Transfer-Encoding MUST close).
     ForwardedThenClosed(&'static str),
@@ -104,13 +104,12 @@ const CASES: &[(&str, &str, Expect)] = &[
         Expect::Forwarded("{\"a\":1}"),
     ),
     // A transfer coding before chunked: hyper removes only the chunked framing and neither
-    // decodes gzip nor refuses it (RFC 9112 §6.1 says SHOULD 501). The bytes are forwarded as
-    // they were coded; on a policed route a real gzip body fails JSON policing (see
-    // `gzip_transfer_coding_fails_closed`).
+    // decodes gzip nor refuses it; the service refuses it (RFC 9112 §6.1: 501) on every
+    // route, so coded bytes are never policed as if plain nor streamed upstream.
     (
         "te_gzip_chunked",
         "POST {p}/a HTTP/1.1\r\nHost: gw\r\nTransfer-Encoding: gzip, chunked\r\n\r\n7\r\n{\"a\":1}\r\n0\r\n\r\n",
-        Expect::Forwarded("{\"a\":1}"),
+        Expect::Rejected(501, "unsupported_transfer_coding"),
     ),
     // Whitespace between the field name and the colon is forbidden (RFC 9112 §5.1: 400).
     (
@@ -226,12 +225,12 @@ const CASES: &[(&str, &str, Expect)] = &[
     (
         "host_duplicate",
         "POST {p}/a HTTP/1.1\r\nHost: gw\r\nHost: evil.example\r\nContent-Length: 7\r\n\r\n{\"a\":1}",
-        Expect::Rejected("bad_request"),
+        Expect::Rejected(400, "bad_request"),
     ),
     (
         "host_missing",
         "POST {p}/a HTTP/1.1\r\nContent-Length: 7\r\n\r\n{\"a\":1}",
-        Expect::Rejected("bad_request"),
+        Expect::Rejected(400, "bad_request"),
     ),
     // HTTP/1.0 predates Host: a request without one is routed by path.
     (
@@ -355,10 +354,10 @@ async fn run_case(
             assert_eq!(first.status, status, "{ctx}: {first:#?}");
             0
         }
-        Expect::Rejected(code) => {
+        Expect::Rejected(status, code) => {
             assert_eq!(
                 (first.status, first.error_code().as_str()),
-                (400, code),
+                (status, code),
                 "{ctx}: {first:#?}"
             );
             0
@@ -395,7 +394,7 @@ async fn run_case(
         }
     };
     match expect {
-        Expect::Forwarded(_) | Expect::Rejected(_) => {
+        Expect::Forwarded(_) | Expect::Rejected(..) => {
             // The connection is still in sync: the next request is served on it.
             c.send(FOLLOW_UP.replace("{p}", prefix).as_bytes())
                 .await
@@ -510,9 +509,9 @@ async fn oversized_chunk_lines() {
     .await;
 }
 
-/// A body that really is gzip-coded under `Transfer-Encoding: gzip, chunked` reaches the
-/// policed route still coded (hyper only removes the chunking): it is not JSON, so it is
-/// refused and nothing is forwarded. Fail closed, whatever the transfer coding.
+/// A body that really is gzip-coded under `Transfer-Encoding: gzip, chunked` would reach the
+/// policed route still coded (hyper only removes the chunking): it is refused before policing
+/// with 501 and nothing is forwarded.
 #[tokio::test]
 async fn gzip_transfer_coding_fails_closed() {
     use std::io::Write;
@@ -532,7 +531,10 @@ async fn gzip_transfer_coding_fails_closed() {
         req.extend_from_slice(b"\r\n0\r\n\r\n");
         let (r, _) = crate::support::exchange(gw.addr, &req).await;
         assert_eq!(r.len(), 1, "{r:#?}");
-        assert_eq!((r[0].status, r[0].error_code().as_str()), (400, "malformed_body"));
+        assert_eq!(
+            (r[0].status, r[0].error_code().as_str()),
+            (501, "unsupported_transfer_coding")
+        );
         assert!(up.requests().is_empty() && up.raw_bytes().is_empty());
     })
     .await;

@@ -111,6 +111,9 @@ async fn forward(
     if !host_is_well_formed(&req) {
         return Err(RejectCode::BadRequest);
     }
+    if !only_chunked(req.headers()) {
+        return Err(RejectCode::UnsupportedTransferCoding);
+    }
     let host = super::router::request_host(&req);
     let path = req.uri().path().to_owned();
     let found = match mode {
@@ -317,6 +320,18 @@ fn host_is_well_formed<B>(req: &Request<B>) -> bool {
         (None, _) => req.version() != http::Version::HTTP_11,
         (Some(_), None) => true,
     }
+}
+
+/// RFC 9112 §6.1: `chunked` is the only transfer coding piigate understands. hyper removes the
+/// chunked framing but passes any coding before it (`gzip, chunked`) through undecoded, so
+/// such a body would be policed — or streamed upstream — still coded. Refused with 501.
+fn only_chunked(headers: &http::HeaderMap) -> bool {
+    headers.get_all(header::TRANSFER_ENCODING).iter().all(|v| {
+        v.as_bytes()
+            .split(|&b| b == b',')
+            .map(<[u8]>::trim_ascii)
+            .all(|coding| coding.is_empty() || coding.eq_ignore_ascii_case(b"chunked"))
+    })
 }
 
 /// Whether the request carries an opt-out signal: Global Privacy Control (`Sec-GPC: 1`, which
