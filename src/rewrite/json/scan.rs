@@ -49,6 +49,46 @@ fn attention(w: u64) -> u64 {
     (has_quote | has_backslash | control | w) & HI
 }
 
+/// Mask of the bytes of `chunk` that are `"`, `\\`, below 0x20 or above 0x7F, one bit per byte
+/// (bit `k` for `chunk[k]`), exact. SSE2 is part of the x86_64 baseline; `safe_arch` wraps the
+/// intrinsics so the crate stays free of `unsafe`.
+#[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+#[inline(always)]
+fn attention16(chunk: &[u8; 16]) -> u32 {
+    use safe_arch::{
+        bitor_m128i, cmp_eq_mask_i8_m128i, cmp_lt_mask_i8_m128i, load_unaligned_m128i,
+        move_mask_i8_m128i, set_splat_i8_m128i,
+    };
+    let v = load_unaligned_m128i(chunk);
+    let quote = cmp_eq_mask_i8_m128i(v, set_splat_i8_m128i(b'"' as i8));
+    let backslash = cmp_eq_mask_i8_m128i(v, set_splat_i8_m128i(b'\\' as i8));
+    // Signed compare: non-ASCII bytes are negative, so one test catches them and controls.
+    let low = cmp_lt_mask_i8_m128i(v, set_splat_i8_m128i(0x20));
+    move_mask_i8_m128i(bitor_m128i(bitor_m128i(quote, backslash), low)) as u32
+}
+
+/// Index of the first byte at or after `i` that needs attention (see [`attention`]), or an
+/// index less than eight bytes from the end of the input, where the byte-wise path takes over.
+#[inline(always)]
+fn plain_run(input: &[u8], mut i: usize) -> usize {
+    #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+    while let Some(chunk) = input.get(i..).and_then(|s| s.first_chunk::<16>()) {
+        let m = attention16(chunk);
+        if m != 0 {
+            return i + m.trailing_zeros() as usize;
+        }
+        i += 16;
+    }
+    while let Some(chunk) = input.get(i..).and_then(|s| s.first_chunk::<8>()) {
+        let m = attention(u64::from_le_bytes(*chunk));
+        if m != 0 {
+            return i + (m.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    i
+}
+
 /// Scans a string whose opening quote is at `open`. Returns the index after the closing quote
 /// and whether the string contains any escape (so callers know whether raw bytes equal the
 /// decoded text).
@@ -60,17 +100,9 @@ fn attention(w: u64) -> u64 {
 /// Unterminated string, control character, bad escape, lone surrogate, invalid UTF-8.
 #[inline(always)]
 pub(super) fn string(input: &[u8], open: usize) -> Scan<(usize, bool)> {
-    let mut i = open + 1;
-    while let Some(chunk) = input.get(i..).and_then(|s| s.first_chunk::<8>()) {
-        let m = attention(u64::from_le_bytes(*chunk));
-        if m != 0 {
-            i += (m.trailing_zeros() / 8) as usize;
-            if input.get(i) == Some(&b'"') {
-                return Ok((i + 1, false));
-            }
-            break;
-        }
-        i += 8;
+    let i = plain_run(input, open + 1);
+    if input.get(i) == Some(&b'"') {
+        return Ok((i + 1, false));
     }
     string_slow(input, open, i, false)
 }
@@ -92,14 +124,7 @@ fn string_slow(input: &[u8], open: usize, mut i: usize, mut escaped: bool) -> Sc
             0x80.. => i = utf8(input, i)?,
             _ => i += 1,
         }
-        while let Some(chunk) = input.get(i..).and_then(|s| s.first_chunk::<8>()) {
-            let m = attention(u64::from_le_bytes(*chunk));
-            if m != 0 {
-                i += (m.trailing_zeros() / 8) as usize;
-                break;
-            }
-            i += 8;
-        }
+        i = plain_run(input, i);
     }
 }
 
@@ -470,6 +495,37 @@ mod tests {
             let got = (m != 0).then(|| (m.trailing_zeros() / 8) as usize);
             assert_eq!(got, first, "{bytes:?}");
         }
+    }
+
+    #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+    #[test]
+    fn attention16_is_exact_for_every_byte_at_every_position() {
+        let special = |b: u8| b == b'"' || b == b'\\' || !(0x20..0x80).contains(&b);
+        for pos in 0..16 {
+            for b in 0..=255u8 {
+                let mut chunk = [b'a'; 16];
+                chunk[pos] = b;
+                let want = if special(b) { 1u32 << pos } else { 0 };
+                assert_eq!(attention16(&chunk), want, "byte {b:#04x} at {pos}");
+            }
+        }
+    }
+
+    #[test]
+    fn plain_run_stops_at_the_first_special_byte_or_near_the_end() {
+        let text = b"abcdefghijklmnopqrstuvwxyz0123456789ABCDEF";
+        for at in 0..text.len() {
+            let mut bytes = text.to_vec();
+            bytes[at] = b'"';
+            let got = plain_run(&bytes, 0);
+            // Exact, unless the quote is in the last few bytes, which are left byte-wise.
+            assert!(
+                got == at || (got < at && bytes.len() - got < 8),
+                "{at}: {got}"
+            );
+        }
+        let end = plain_run(text, 0);
+        assert!(end <= text.len() && text.len() - end < 8);
     }
 
     #[test]
