@@ -9,8 +9,9 @@
 //! on x86_64) or eight (word arithmetic, SWAR, elsewhere and for the tail) for the four byte
 //! classes that need attention — `"`, `\`, control characters and non-ASCII — and only drops
 //! to a byte-wise path for escapes and multi-byte UTF-8 sequences, which it validates exactly
-//! (RFC 3629 table: no overlongs, no surrogates, nothing past U+10FFFF). This is one pass that both finds the end and validates, where `memchr2`
-//! would find the end fast but leave a second pass for validation.
+//! (RFC 3629 table: no overlongs, no surrogates, nothing past U+10FFFF). This is one pass that
+//! both finds the end and validates, where `memchr2` would find the end fast but leave a second
+//! pass for validation.
 
 use crate::rewrite::RewriteError;
 
