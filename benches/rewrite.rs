@@ -172,6 +172,28 @@ fn touched(input: &[u8]) -> Vec<(String, String, RuleId)> {
         .collect()
 }
 
+/// The policy's actions applied to `leaves` (from [`touched`]) with no JSON around them.
+fn actions_only(policy: &Plan, leaves: &[(String, String, RuleId)]) -> usize {
+    with_thread_nonces(|nonces| {
+        let mut cx = ApplyCx::new(nonces);
+        let mut out = Vec::new();
+        for (text, field, rule) in leaves {
+            out.clear();
+            let leaf = Leaf {
+                text,
+                kind: LeafKind::String,
+                field,
+            };
+            policy
+                .rule(*rule)
+                .action
+                .apply(&leaf, &mut cx, &mut out)
+                .expect("action");
+        }
+        out.len()
+    })
+}
+
 fn group(c: &mut Criterion, name: &str, input: &[u8]) {
     let no_rules = Plan::empty();
     let (_, policy) = support::plan(TYPICAL, |k| k);
@@ -223,25 +245,7 @@ fn group(c: &mut Criterion, name: &str, input: &[u8]) {
         b.iter(|| engine(black_box(input), &explicit))
     });
     g.bench_function("actions_only", |b| {
-        b.iter(|| {
-            with_thread_nonces(|nonces| {
-                let mut cx = ApplyCx::new(nonces);
-                let mut out = Vec::new();
-                for (text, field, rule) in &leaves {
-                    out.clear();
-                    let leaf = Leaf {
-                        text,
-                        kind: LeafKind::String,
-                        field,
-                    };
-                    policy
-                        .rule(*rule)
-                        .action
-                        .apply(&leaf, &mut cx, &mut out)
-                        .expect("action");
-                }
-            })
-        })
+        b.iter(|| actions_only(&policy, &leaves))
     });
     g.finish();
 }
@@ -263,26 +267,7 @@ fn ratios(name: &str, input: &[u8]) {
         redact: support::action(Kind::Redact),
     };
     let leaves = touched(input);
-    let actions = || {
-        with_thread_nonces(|nonces| {
-            let mut cx = ApplyCx::new(nonces);
-            let mut out = Vec::new();
-            for (text, field, rule) in &leaves {
-                out.clear();
-                let leaf = Leaf {
-                    text,
-                    kind: LeafKind::String,
-                    field,
-                };
-                policy
-                    .rule(*rule)
-                    .action
-                    .apply(&leaf, &mut cx, &mut out)
-                    .expect("action");
-            }
-            out.len()
-        })
-    };
+    let actions = || actions_only(&policy, &leaves);
     let variants: Vec<Variant<'_>> = vec![
         (
             "serde_ignored_any",
