@@ -50,7 +50,7 @@ fn attention(w: u64) -> u64 {
     (has_quote | has_backslash | control | w) & HI
 }
 
-/// Mask of the bytes of `chunk` that are `"`, `\\`, below 0x20 or above 0x7F, one bit per byte
+/// Mask of the bytes of `chunk` that are `"`, `\`, below 0x20 or above 0x7F, one bit per byte
 /// (bit `k` for `chunk[k]`), exact. SSE2 is part of the x86_64 baseline; `safe_arch` wraps the
 /// intrinsics so the crate stays free of `unsafe`.
 #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
