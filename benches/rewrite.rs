@@ -142,22 +142,21 @@ fn dom_event(p: &DomPolicy, ev: &mut Value, cx: &mut ApplyCx<'_>, buf: &mut Vec<
 }
 
 fn dom_transform(p: &DomPolicy, input: &[u8]) -> Vec<u8> {
-    with_thread_nonces(|nonces| dom_transform_with(p, input, &mut ApplyCx::new(nonces)))
-}
-
-fn dom_transform_with(p: &DomPolicy, input: &[u8], cx: &mut ApplyCx<'_>) -> Vec<u8> {
-    let mut buf = Vec::new();
-    let mut v: Value = serde_json::from_slice(input).expect("valid payload");
-    match v.get_mut("batch").and_then(Value::as_array_mut) {
-        Some(batch) => {
-            for ev in batch {
-                dom_event(p, ev, cx, &mut buf);
+    with_thread_nonces(|nonces| {
+        let mut cx = ApplyCx::new(nonces);
+        let mut buf = Vec::new();
+        let mut v: Value = serde_json::from_slice(input).expect("valid payload");
+        match v.get_mut("batch").and_then(Value::as_array_mut) {
+            Some(batch) => {
+                for ev in batch {
+                    dom_event(p, ev, &mut cx, &mut buf);
+                }
             }
+            None => dom_event(p, &mut v, &mut cx, &mut buf),
         }
-        None => dom_event(p, &mut v, cx, &mut buf),
-    }
-    emails(p, &mut v, cx, &mut buf);
-    serde_json::to_vec(&v).expect("serialise")
+        emails(p, &mut v, &mut cx, &mut buf);
+        serde_json::to_vec(&v).expect("serialise")
+    })
 }
 
 /// The leaves the typical policy touches in `input`, as the actions see them.
