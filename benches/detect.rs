@@ -32,7 +32,7 @@ use std::hint::black_box;
 use std::sync::Arc;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group};
-use piigate::crypto::OsNonces;
+use piigate::crypto::{OsNonces, with_thread_nonces};
 use piigate::detect::{Class, Detector};
 use piigate::policy::action::RedactAction;
 use piigate::policy::{Action, ApplyCx, DetectMode, DetectPolicy, Plan, Unselected};
@@ -89,13 +89,15 @@ fn detecting(mut plan: Plan, mode: DetectMode) -> Plan {
     plan
 }
 
-/// One rewrite of `input` with a fresh per-request context, as the proxy does it.
+/// One rewrite of `input` with a fresh per-request context and nonces from the per-thread
+/// batch, as the proxy does it.
 fn rewrite(input: &[u8], plan: &Plan, out: &mut Vec<u8>) -> usize {
-    let mut nonces = OsNonces::new();
-    let mut cx = ApplyCx::new(&mut nonces);
-    out.clear();
-    rewrite_json(input, plan, &Limits { max_depth: 128 }, &mut cx, out).expect("valid payload");
-    out.len() + cx.detected.total() as usize
+    with_thread_nonces(|nonces| {
+        let mut cx = ApplyCx::new(nonces);
+        out.clear();
+        rewrite_json(input, plan, &Limits { max_depth: 128 }, &mut cx, out).expect("valid payload");
+        out.len() + cx.detected.total() as usize
+    })
 }
 
 /// The rewrite-path plans: (label, plan).
