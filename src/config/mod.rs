@@ -21,6 +21,7 @@ pub use diag::{Diagnostic, Diagnostics, Severity, Source};
 pub use reader::At;
 
 use crate::policy::Plan;
+use crate::rewrite::Plans;
 
 /// The default `[keys] env`.
 pub const DEFAULT_KEYRING_ENV: &str = "PIIGATE_KEYRING";
@@ -212,6 +213,7 @@ pub struct Route {
     /// Opens every envelope of this route's domain anywhere in a payload (`piigate reveal`,
     /// admin reveal); empty when there is no keyring.
     pub reveal_plan: Plan,
+
     /// Largest request body for this route.
     pub max_body_bytes: usize,
     /// Requests of this route in flight at once.
@@ -267,6 +269,14 @@ impl Purpose {
 }
 
 impl Route {
+    /// The request policy, for every payload format.
+    pub fn plans(&self) -> Plans<'_> {
+        Plans {
+            json: &self.plan,
+            fields: &self.fields,
+        }
+    }
+
     /// Whether the route reads request bodies: rules for them, detection or allow-list mode.
     pub fn polices_body(&self) -> bool {
         self.plan.polices() || self.fields.form.polices()
