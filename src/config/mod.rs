@@ -213,7 +213,9 @@ pub struct Route {
     /// Opens every envelope of this route's domain anywhere in a payload (`piigate reveal`,
     /// admin reveal); empty when there is no keyring.
     pub reveal_plan: Plan,
-
+    /// The same for form bodies and query strings: every field, and the JSON inside fields the
+    /// route reads as JSON.
+    pub reveal_fields: crate::policy::FieldPlans,
     /// Largest request body for this route.
     pub max_body_bytes: usize,
     /// Requests of this route in flight at once.
@@ -274,6 +276,14 @@ impl Route {
         Plans {
             json: &self.plan,
             fields: &self.fields,
+        }
+    }
+
+    /// The plans that open every envelope of the route's domain (offline and admin reveal).
+    pub fn reveal_plans(&self) -> Plans<'_> {
+        Plans {
+            json: &self.reveal_plan,
+            fields: &self.reveal_fields,
         }
     }
 
