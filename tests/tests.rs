@@ -23,4 +23,5 @@ mod store;
 mod subjects;
 mod support;
 mod tls;
+mod upstream;
 mod vectors;
