@@ -233,9 +233,10 @@ def main():
                          "encodings": sorted({e for x in reports for e in x.encodings}),
                          "hits": [dict(h.__dict__, seq=x["seq"]) for x, rep in zip(recs, reports)
                                   for h in rep.hits]})
-            if a.save_fixtures:
-                name = client.replace(" (hand)", "-hand")
-                d = os.path.join(a.save_fixtures, route)
+            # Per client, for `analyze.py --summary DIR` (and as fixtures when asked).
+            name = client.replace(" (hand)", "-hand")
+            for base in filter(None, (os.path.join(out, "clients"), a.save_fixtures)):
+                d = os.path.join(base, route)
                 os.makedirs(d, exist_ok=True)
                 with open(os.path.join(d, f"{name}.jsonl"), "w", encoding="utf-8") as f:
                     for x in recs:
