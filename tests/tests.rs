@@ -19,6 +19,7 @@ mod replicas;
 mod report;
 mod signals;
 mod smuggling;
+mod startup;
 mod store;
 mod subjects;
 mod support;

@@ -82,7 +82,7 @@ impl Generation {
             .iter()
             .map(|r| Arc::new(tokio::sync::Semaphore::new(r.max_concurrent_requests)))
             .collect();
-        registry.set_keys(&config.key_ids);
+        registry.set_keys(&config.key_ids, config.example_keys.len());
         let gen_number = i64::try_from(number).unwrap_or(i64::MAX);
         registry.generation.set(gen_number);
         Self {
