@@ -320,7 +320,8 @@ def check_wrapped(value, name, rep, where):
         except ValueError:
             rep.parse_errors.append(f"{where}: {name} neither base64 nor JSON")
             return
-    alpha = "base64url" if re.search(r"[-_]", value) else "base64"
+    alpha = ("base64url" if re.search(r"[-_]", value) else
+             "base64" if re.search(r"[+/]", value) else "base64 (either alphabet)")
     pad = "padded" if value.endswith("=") else "unpadded"
     try:
         json.loads(raw.decode("utf-8"))

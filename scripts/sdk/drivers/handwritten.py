@@ -3,14 +3,16 @@
 here (or whose client is a browser tag), written from the vendor's API reference:
 
   ga4            Measurement Protocol POST /mp/collect (developers.google.com/analytics/devguides/
-                 collection/protocol/ga4/reference) — user_id, user_properties, user_data
-                 (user-provided data), event params with page_location.
+                 collection/protocol/ga4/reference, …/ga4/uid-data) — user_id,
+                 user_properties, user_data (user-provided data, sha256_* fields left for the
+                 gateway to hash), event params with page_location.
   gtag           gtag.js's own collection hits, GET and POST /g/collect with the query
                  parameters gtag sends (v, tid, cid, uid, dl, dr, dt, en, ep.*, up.*); a POST
                  body carries one hit per line. Not a documented API: the shape is gtag.js's.
   meta           Conversions API POST /v21.0/{pixel_id}/events (developers.facebook.com/docs/
                  marketing-api/conversions-api/parameters/customer-information-parameters) —
-                 user_data em/ph/fn/ln/ct/zp/external_id as the app has them before hashing,
+                 user_data em/ph/fn/ln/ct/zp/db/external_id as the app has them before hashing
+                 (Meta wants SHA-256 of the normalised value; left to the gateway),
                  client_ip_address, client_user_agent, fbc/fbp, event_source_url.
   segment-pixel  Segment's Pixel API GET /v1/pixel/{call}?data=<base64 JSON>
                  (segment.com/docs/connections/sources/catalog/libraries/server/pixel-tracking-api).
@@ -77,11 +79,16 @@ def ga4(base):
         "timestamp_micros": NOW * 1_000_000,
         "user_properties": {"email": {"value": P["email"]}, "city": {"value": P["city"]},
                             "customer_tier": {"value": "gold"}},
+        # User-provided data (developers.google.com/analytics/devguides/collection/ga4/
+        # uid-data): Google wants SHA-256 hex of the normalised value in the sha256_* fields;
+        # an app behind piigate leaves that to the gateway (`hash` with preset "google"), so
+        # the values arrive here in clear.
         "user_data": {
-            "email_address": [P["email"]],
-            "phone_number": [P["phone_e164"]],
-            "address": [{"first_name": P["first_name"], "last_name": P["last_name"],
-                         "street": P["street"], "city": P["city"],
+            "sha256_email_address": [P["email"]],
+            "sha256_phone_number": [P["phone_e164"]],
+            "address": [{"sha256_first_name": P["first_name"],
+                         "sha256_last_name": P["last_name"],
+                         "sha256_street": P["street"], "city": P["city"],
                          "postal_code": P["postal_code"], "country": P["country"]}],
         },
         "events": [
