@@ -139,6 +139,8 @@ def main():
     ap.add_argument("--out", help="directory for the recordings and results")
     ap.add_argument("--save-fixtures", help="write each client's recorded requests here")
     ap.add_argument("--fail-on-leak", action="store_true")
+    ap.add_argument("--fail-on-loss", action="store_true",
+                    help="exit 1 if a request was refused, lost or arrived unparseable")
     ap.add_argument("--binary", default=os.path.join(ROOT, "target", "release", "piigate"))
     a = ap.parse_args()
 
@@ -248,9 +250,18 @@ def main():
 
     leak = print_table(mode, runs)
     print(f"\nrecordings: {rec_file}\nresults:    {os.path.join(out, 'results.json')}")
+    lost = [r["client"] for r in runs
+            if r["recorded"] < r["sent"] or r["parseable"] < r["recorded"] or r["refused"]
+            or r["sent"] == 0 or r["driver"].get("sdk_errors")]
+    failed = False
     if a.fail_on_leak and leak:
         print("run: person values reached the upstream in clear", file=sys.stderr)
-        sys.exit(1)
+        failed = True
+    if a.fail_on_loss and lost:
+        print("run: requests refused, lost, unparseable or failed in the SDK: "
+              + ", ".join(lost), file=sys.stderr)
+        failed = True
+    sys.exit(1 if failed else 0)
 
 
 SHORT = {"user_id": "uid", "name": "name", "email": "email", "phone": "phone", "ip": "ip",

@@ -10,6 +10,10 @@
 #     bash scripts/sdk/run.sh --config FILE       # another policy (same @…@ placeholders as
 #                                                 # scripts/sdk/piigate.toml.in)
 #     bash scripts/sdk/run.sh --fail-on-leak      # exit 1 if any person value arrives in clear
+#     bash scripts/sdk/run.sh --fail-on-loss      # exit 1 if a request was refused, did not
+#                                                 # arrive, or arrived unparseable
+#     bash scripts/sdk/run.sh --debug             # the debug binary (`cargo build`; what CI
+#                                                 # has after `cargo test`) instead of release
 #     bash scripts/sdk/run.sh --only posthog-js,segment-node
 #     bash scripts/sdk/run.sh --direct --save-fixtures tests/data/sdk
 #
@@ -25,11 +29,13 @@ cd "$(dirname "$0")/../.."
 args=()
 browser=""
 build=1
+profile=release
 for a in "$@"; do
     case "$a" in
         --browser) browser=--browser; args+=("$a") ;;
         --direct) build=0; args+=(--mode direct) ;;
         --via) build=0; args+=("$a") ;;
+        --debug) profile=debug; args+=(--binary target/debug/piigate) ;;
         *) args+=("$a") ;;
     esac
 done
@@ -37,7 +43,7 @@ t0=$(date +%s)
 bash scripts/sdk/install.sh $browser
 t1=$(date +%s)
 if [ "$build" = 1 ]; then
-    cargo build --release --locked --quiet
+    if [ "$profile" = release ]; then cargo build --release --locked --quiet; else cargo build --locked --quiet; fi
 fi
 t2=$(date +%s)
 rc=0
