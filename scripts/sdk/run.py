@@ -253,7 +253,14 @@ def main():
     lost = [r["client"] for r in runs
             if r["recorded"] < r["sent"] or r["parseable"] < r["recorded"] or r["refused"]
             or r["sent"] == 0 or r["driver"].get("sdk_errors")]
+    # Direct, every client sends the person in clear: a client with no finding means the
+    # analyzer went blind to its format, and a clean run through piigate would prove nothing.
+    blind = [r["client"] for r in runs if not r["hits"]] if mode == "direct" else []
     failed = False
+    if blind:
+        print("run: the analyzer found none of the person's values sent direct by: "
+              + ", ".join(blind), file=sys.stderr)
+        failed = True
     if a.fail_on_leak and leak:
         print("run: person values reached the upstream in clear", file=sys.stderr)
         failed = True
