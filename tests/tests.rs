@@ -24,4 +24,5 @@ mod store;
 mod subjects;
 mod support;
 mod tls;
+mod upstream;
 mod vectors;
