@@ -322,7 +322,8 @@ def check_wrapped(value, name, rep, where):
             return
     alpha = ("base64url" if re.search(r"[-_]", value) else
              "base64" if re.search(r"[+/]", value) else "base64 (either alphabet)")
-    pad = "padded" if value.endswith("=") else "unpadded"
+    pad = ("padded" if value.endswith("=") else
+           "unpadded" if len(value) % 4 else "length needs no padding")
     try:
         json.loads(raw.decode("utf-8"))
         rep.encodings.append(f"{where}: {name} = {alpha} ({pad}) JSON")
