@@ -40,6 +40,9 @@ pub enum RewriteError {
         /// The configured limit.
         limit: usize,
     },
+    /// The payload has more than one plausible reading (docs/BOUNDARY.md).
+    #[error("ambiguous payload: {}", .0.as_str())]
+    Ambiguous(crate::error::Ambiguity),
     /// An action failed.
     #[error("action failed: {0}")]
     Action(#[from] ActionError),
