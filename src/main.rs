@@ -8,7 +8,7 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use clap::{Parser, Subcommand, ValueEnum};
 use piigate::config::{self, ProcessEnv, Runtime};
-use piigate::keys::{KeyId, KeyStatus, generate_entry};
+use piigate::keys::{KeyId, KeyStatus, Keyring, generate_entry};
 use piigate::proxy::Gateway;
 use piigate::telemetry::{self, LogFormat};
 use tracing::info;
@@ -70,14 +70,20 @@ enum Cmd {
         #[command(subcommand)]
         cmd: AuditCmd,
     },
-    /// Print a new keyring entry with 32 bytes from the OS random number generator.
+    /// Make a new keyring entry with 32 bytes from the OS random number generator: appended to
+    /// `--keyring FILE` (created 0600 if missing), or printed.
     Keygen {
         /// Key id, [a-z0-9]{1,16}; default `k` + today's date.
         #[arg(long)]
         id: Option<String>,
-        /// Status of the new key.
-        #[arg(long, value_enum, default_value_t = StatusArg::Active)]
-        status: StatusArg,
+        /// Status of the new key. Default: `primary` for the first key of a keyring (a new
+        /// `--keyring` file, or printed on its own), `active` when the keyring already has a
+        /// primary key (promote it after every replica has loaded it).
+        #[arg(long, value_enum)]
+        status: Option<StatusArg>,
+        /// Append the entry to this keyring file instead of printing it.
+        #[arg(long)]
+        keyring: Option<PathBuf>,
     },
 }
 
@@ -108,10 +114,25 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("piigate: {e:#}");
+            eprintln!("piigate: {}", error_chain(&e));
             ExitCode::FAILURE
         }
     }
+}
+
+/// The error and its causes, each said once: many errors already quote their cause in their
+/// own message (`cannot open the store: embedded store …: Permission denied`), and printing
+/// the chain as well would repeat it.
+fn error_chain(e: &anyhow::Error) -> String {
+    let mut out = e.to_string();
+    for cause in e.chain().skip(1) {
+        let text = cause.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+    }
+    out
 }
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -179,22 +200,94 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 }
             }
         }
-        Cmd::Keygen { id, status } => {
-            let id = match id {
-                Some(id) => id,
-                None => format!("k{}", today_compact()),
-            };
-            let id = KeyId::new(&id).context("key id must be 1-16 characters of [a-z0-9]")?;
-            let status = match status {
-                StatusArg::Primary => KeyStatus::Primary,
-                StatusArg::Active => KeyStatus::Active,
-            };
-            let entry = generate_entry(&id, status)
-                .map_err(|_| anyhow::anyhow!("the OS random number generator failed"))?;
-            print!("{entry}");
-            Ok(ExitCode::SUCCESS)
+        Cmd::Keygen {
+            id,
+            status,
+            keyring,
+        } => keygen(id, status, keyring.as_deref()),
+    }
+}
+
+fn keygen(
+    id: Option<String>,
+    status: Option<StatusArg>,
+    keyring: Option<&Path>,
+) -> anyhow::Result<ExitCode> {
+    let id = match id {
+        Some(id) => id,
+        None => format!("k{}", today_compact()),
+    };
+    let id = KeyId::new(&id).context("key id must be 1-16 characters of [a-z0-9]")?;
+    // The existing keyring decides the default status and catches a duplicate id before
+    // anything is written.
+    let existing = match keyring {
+        Some(path) => match std::fs::read_to_string(path) {
+            Ok(text) => Some(
+                Keyring::from_text(&text, &path.display().to_string()).map_err(|errs| {
+                    for e in &errs {
+                        eprintln!("{e}");
+                    }
+                    anyhow::anyhow!(
+                        "{} has errors; fix them before adding a key",
+                        path.display()
+                    )
+                })?,
+            ),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => anyhow::bail!("cannot read {}: {e}", path.display()),
+        },
+        None => None,
+    };
+    if let Some(ring) = &existing
+        && ring.get(id.as_str()).is_some()
+    {
+        anyhow::bail!("the keyring already has a key `{id}`; choose another --id");
+    }
+    let has_primary = existing.as_ref().is_some_and(|r| r.primary().is_some());
+    let status = match status {
+        Some(StatusArg::Primary) if has_primary => anyhow::bail!(
+            "the keyring already has a primary key; add the new key as active, reload every \
+             replica, then mark it primary and the old one active"
+        ),
+        Some(StatusArg::Primary) => KeyStatus::Primary,
+        Some(StatusArg::Active) => KeyStatus::Active,
+        None if has_primary => KeyStatus::Active,
+        None => KeyStatus::Primary,
+    };
+    let entry = generate_entry(&id, status)
+        .map_err(|_| anyhow::anyhow!("the OS random number generator failed"))?;
+    match keyring {
+        None => print!("{entry}"),
+        Some(path) => {
+            append_private(path, existing.is_some(), &entry)?;
+            eprintln!(
+                "added key `{id}` ({}) to {}",
+                status.as_str(),
+                path.display()
+            );
         }
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Appends `text` to `path`, creating it readable by its owner only. The entry holds a key:
+/// it is never printed when it goes to a file.
+fn append_private(path: &Path, exists: bool, text: &str) -> anyhow::Result<()> {
+    let mut opts = std::fs::OpenOptions::new();
+    opts.append(true).create(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        opts.mode(0o600);
+    }
+    let mut f = opts
+        .open(path)
+        .with_context(|| format!("cannot open {} for writing", path.display()))?;
+    let sep = if exists { "\n" } else { "" };
+    f.write_all(format!("{sep}{text}").as_bytes())
+        .and_then(|()| f.sync_all())
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(())
 }
 
 /// Loads a config; on errors prints every diagnostic and fails.
@@ -218,6 +311,13 @@ fn check(path: &Path) -> ExitCode {
         Ok(l) => {
             print!("{}", l.warnings);
             let c = &l.config;
+            // What `serve` will write must be writable: check fails where serve would.
+            let name = path.display().to_string();
+            if let Err(d) = config::state::probe(c, &name, config::state::Probe::Check) {
+                print!("{d}");
+                println!("{}: {} error(s)", path.display(), d.error_count());
+                return ExitCode::FAILURE;
+            }
             println!(
                 "{}: ok ({} route(s), {} key(s){})",
                 path.display(),
@@ -229,6 +329,17 @@ fn check(path: &Path) -> ExitCode {
                     ", plain HTTP"
                 }
             );
+            println!(
+                "state: {} (from {})",
+                c.state.path.display(),
+                c.state.origin
+            );
+            if !c.example_keys.is_empty() {
+                println!(
+                    "WARNING: the keyring holds the PUBLIC example keys ({}); do not protect real data with them",
+                    c.example_keys.join(", ")
+                );
+            }
             ExitCode::SUCCESS
         }
         Err(d) => {
@@ -254,8 +365,34 @@ fn serve(path: &Path, log: LogArg) -> anyhow::Result<ExitCode> {
             );
         }
     };
-    for w in loaded.warnings.items() {
+    // The example-keys warning gets its own line below.
+    for w in loaded
+        .warnings
+        .items()
+        .iter()
+        .filter(|w| w.code != "example_keys")
+    {
         tracing::warn!(warning = %w, "Configuration warning.");
+    }
+    if !loaded.config.example_keys.is_empty() {
+        tracing::warn!(
+            keys = %loaded.config.example_keys.join(","),
+            "PUBLIC EXAMPLE KEYS IN USE: anyone can open these envelopes and link these tokens; \
+             generate a keyring with `piigate keygen --keyring keys.toml`."
+        );
+    }
+    // Fail before binding anything, naming the path and the option, if state cannot be written
+    // (creating the default state directory when it is missing).
+    if let Err(d) = config::state::probe(
+        &loaded.config,
+        &path.display().to_string(),
+        config::state::Probe::Prepare,
+    ) {
+        eprint!("{d}");
+        anyhow::bail!(
+            "the state directory is not usable ({} error(s)); nothing started",
+            d.error_count()
+        );
     }
     let server = &loaded.config.server;
     let mut rt = match server.runtime {
@@ -281,9 +418,9 @@ fn serve(path: &Path, log: LogArg) -> anyhow::Result<ExitCode> {
             path: path.to_path_buf(),
             env: Arc::new(ProcessEnv),
         };
-        let gateway = Gateway::bind(loaded.config, Some(source))
-            .await
-            .context("cannot bind the listeners")?;
+        // The start error names the step (which listener, the store, the audit log) and the
+        // address or path.
+        let gateway = Gateway::bind(loaded.config, Some(source)).await?;
         if let Some(reloader) = gateway.reloader() {
             tokio::spawn(reload_on_sighup(reloader));
         }

@@ -140,6 +140,133 @@ fn keygen_prints_a_usable_entry() {
     );
 }
 
+/// A new user's first keyring works: the first key `keygen` writes is primary, the next ones
+/// are active (a second primary would be refused), the file is owner-only and the key is never
+/// printed when it goes to a file.
+#[test]
+fn keygen_keyring_makes_the_first_key_primary_and_later_ones_active() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ring = dir.path().join("keys.toml");
+    let add = |id: &str, extra: &[&str]| {
+        piigate()
+            .args(["keygen", "--id", id, "--keyring"])
+            .arg(&ring)
+            .args(extra)
+            .output()
+            .expect("run")
+    };
+    let first = add("k1", &[]);
+    assert!(first.status.success());
+    assert!(
+        first.stdout.is_empty(),
+        "nothing printed: the key went to the file"
+    );
+    let second = add("k2", &[]);
+    assert!(second.status.success());
+    let text = std::fs::read_to_string(&ring).expect("read");
+    for secret in text.lines().filter(|l| l.starts_with("secret")) {
+        let b64 = secret.split('"').nth(1).expect("quoted");
+        for out in [&first, &second] {
+            assert!(!String::from_utf8_lossy(&out.stderr).contains(b64));
+        }
+    }
+    let keys = piigate::keys::Keyring::from_text(&text, "keys.toml").expect("parses");
+    assert_eq!(keys.primary().map(|k| k.id().as_str()), Some("k1"));
+    assert_eq!(
+        keys.get("k2").map(piigate::keys::MasterKey::status),
+        Some(piigate::keys::KeyStatus::Active)
+    );
+    let mode = std::fs::metadata(&ring).expect("meta").permissions().mode();
+    assert_eq!(mode & 0o777, 0o600);
+    // A second primary, or a duplicate id, is refused and the file is unchanged.
+    let refused = add("k3", &["--status", "primary"]);
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("already has a primary key"));
+    let dup = add("k1", &[]);
+    assert!(!dup.status.success());
+    assert_eq!(std::fs::read_to_string(&ring).expect("read"), text);
+}
+
+/// The public example keys are called out by `check` and `serve`, and counted on /metrics.
+#[test]
+fn example_keys_are_warned_about_by_check() {
+    let out = piigate()
+        .args(["check", "--config"])
+        .arg(repo("proxy.toml"))
+        .env("PIIGATE_STATE_DIR", std::env::temp_dir())
+        .output()
+        .expect("run");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    assert!(
+        stdout.contains("warning[example_keys]: PUBLIC EXAMPLE KEYS IN USE (k2, k1, k0)"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("WARNING: the keyring holds the PUBLIC example keys"),
+        "{stdout}"
+    );
+}
+
+/// A rule that needs a key, with no keyring, explains how to make one (not the example file).
+#[test]
+fn missing_keyring_help_explains_keygen() {
+    let (_dir, path) = write_config(
+        "[[routes]]\nname = \"x\"\npath_prefix = \"/x\"\nupstream = \"http://127.0.0.1:9\"\n\
+         [[routes.rules]]\nselect = \"$.a\"\naction = \"encrypt\"\n",
+    );
+    let out = piigate()
+        .args(["check", "--config"])
+        .arg(&path)
+        .output()
+        .expect("run");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stdout.contains("error[no_keyring]"), "{stdout}");
+    assert!(
+        stdout.contains("piigate keygen --keyring keys.toml"),
+        "{stdout}"
+    );
+    assert!(
+        !stdout.contains("set [keys] file = \"keys.example\""),
+        "{stdout}"
+    );
+}
+
+/// A keyring without a primary key is one error at the keyring, not one per rule.
+#[test]
+fn a_keyring_without_a_primary_key_is_reported_once_at_the_keyring() {
+    let (dir, path) = write_config(
+        "[keys]\nfile = \"active.toml\"\n[[routes]]\nname = \"x\"\npath_prefix = \"/x\"\n\
+         upstream = \"http://127.0.0.1:9\"\n\
+         [[routes.rules]]\nselect = \"$.a\"\naction = \"encrypt\"\n\
+         [[routes.rules]]\nselect = \"$.b\"\naction = \"tokenize\"\n",
+    );
+    let ring = dir.path().join("active.toml");
+    let gen_ = piigate()
+        .args(["keygen", "--id", "k1", "--status", "active"])
+        .output()
+        .expect("keygen");
+    std::fs::write(&ring, &gen_.stdout).expect("write");
+    let out = piigate()
+        .args(["check", "--config"])
+        .arg(&path)
+        .output()
+        .expect("run");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert_eq!(stdout.matches("error[").count(), 1, "{stdout}");
+    assert!(
+        stdout.starts_with(&format!("{}: error[no_primary_key]", ring.display())),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("first needed by action `encrypt` at"),
+        "{stdout}"
+    );
+}
+
 /// Canaries through the real binary: success and error paths; none may reach the log.
 #[tokio::test]
 async fn serve_logs_never_contain_payload_values() {

@@ -32,11 +32,32 @@ use crate::policy::{
     Plan, Rule, RuleId, Unselected, selector,
 };
 
+/// How to get a keyring, for every diagnostic about a missing one.
+const NO_KEYRING_HELP: &str = "create one with `piigate keygen --keyring keys.toml` (its first key \
+     becomes primary) and set [keys] file = \"keys.toml\", or put the keyring text in \
+     $PIIGATE_KEYRING; keys.example is public material for trying piigate, never for real data";
+
 /// The keyring, loaded once per compile, with where it came from.
 struct KeySource {
     ring: Option<Keyring>,
     /// Why there is no keyring, for messages on rules that need one.
     missing: &'static str,
+    /// Where the keyring came from (a path or `$VAR`), for keyring-level diagnostics.
+    origin: String,
+    /// A keyring without a primary key is reported once, at the keyring, not at every rule
+    /// that needs one.
+    no_primary_reported: std::cell::Cell<bool>,
+}
+
+impl KeySource {
+    fn none(missing: &'static str) -> Self {
+        Self {
+            ring: None,
+            missing,
+            origin: String::new(),
+            no_primary_reported: std::cell::Cell::new(false),
+        }
+    }
 }
 
 /// Compiles a spec. Returns `None` when an error prevents building a config; callers also
@@ -140,12 +161,24 @@ pub fn compile(
     let limits = limits(spec, src, d);
     let keys = load_keyring(spec, src, &resolve, env, d);
 
-    let store = store_settings(spec, src, &resolve, env, &keys, d);
+    // Explicit paths resolve against the config's folder like every path in the file; the
+    // defaults live in the state directory, never beside a (read-only) config.
+    let state = super::state::StateDir::resolve(
+        spec.state
+            .as_ref()
+            .and_then(|s| s.dir.as_ref())
+            .map(|d| resolve(&d.value)),
+        env,
+    );
+    let store = store_settings(spec, src, &resolve, &state.path, env, &keys, d);
     let audit_path = spec
         .audit
         .as_ref()
         .and_then(|a| a.path.as_ref())
-        .map_or_else(|| resolve("piigate-audit.jsonl"), |p| resolve(&p.value));
+        .map_or_else(
+            || state.path.join("piigate-audit.jsonl"),
+            |p| resolve(&p.value),
+        );
     let forward_proxy = spec
         .forward_proxy
         .as_ref()
@@ -189,6 +222,31 @@ pub fn compile(
         );
     }
 
+    let example_keys = keys
+        .ring
+        .as_ref()
+        .map_or_else(Vec::new, Keyring::public_example_ids);
+    if !example_keys.is_empty() {
+        let span = spec
+            .keys
+            .file
+            .as_ref()
+            .map_or_else(|| spec.keys.span.clone(), |f| f.span.clone());
+        d.warning(
+            src,
+            span,
+            "example_keys",
+            format!(
+                "PUBLIC EXAMPLE KEYS IN USE ({}): the keyring holds the published keys.example \
+                 material; anyone can open these envelopes and link these tokens",
+                example_keys.join(", ")
+            ),
+        )
+        .help(
+            "generate a keyring of your own with `piigate keygen --keyring keys.toml` and point \
+             [keys] file at it (or pass its text in $PIIGATE_KEYRING)",
+        );
+    }
     let key_ids = keys.ring.as_ref().map_or_else(Vec::new, |k| {
         k.iter()
             .map(|m| (m.id().to_string(), m.status().as_str()))
@@ -222,8 +280,10 @@ pub fn compile(
         limits,
         routes,
         key_ids,
+        example_keys,
         store: store?,
         audit_path,
+        state,
     })
 }
 
@@ -231,6 +291,7 @@ fn store_settings(
     spec: &ConfigSpec,
     src: Source<'_>,
     resolve: &dyn Fn(&str) -> PathBuf,
+    state_dir: &Path,
     env: &dyn Env,
     keys: &KeySource,
     d: &mut Diagnostics,
@@ -277,7 +338,7 @@ fn store_settings(
         None | Some("embedded") => {
             let path = s
                 .and_then(|s| s.path.as_ref())
-                .map_or_else(|| resolve("piigate.db"), |p| resolve(&p.value));
+                .map_or_else(|| state_dir.join("piigate.db"), |p| resolve(&p.value));
             StoreConfig::Embedded { path }
         }
         Some("postgres") => {
@@ -542,22 +603,18 @@ fn load_keyring(
                     "unreadable_file",
                     format!("cannot read keyring `{}`: {e}", path.display()),
                 );
-                return KeySource {
-                    ring: None,
-                    missing: "the keyring could not be read",
-                };
+                return KeySource::none("the keyring could not be read");
             }
         }
     } else {
-        return KeySource {
-            ring: None,
-            missing: "no keyring is configured",
-        };
+        return KeySource::none("no keyring is configured");
     };
     match Keyring::from_text(&text, &origin) {
         Ok(ring) => KeySource {
             ring: Some(ring),
             missing: "",
+            origin,
+            no_primary_reported: std::cell::Cell::new(false),
         },
         Err(errors) => {
             for e in errors {
@@ -571,10 +628,7 @@ fn load_keyring(
                     help: None,
                 });
             }
-            KeySource {
-                ring: None,
-                missing: "the keyring has errors",
-            }
+            KeySource::none("the keyring has errors")
         }
     }
 }
@@ -938,7 +992,8 @@ fn compile_route(
                 s.span.clone(),
                 "no_keyring",
                 format!("a route `subject` needs a keyring, but {}", keys.missing),
-            );
+            )
+            .help(NO_KEYRING_HELP);
             None
         }
         _ => None,
@@ -1757,8 +1812,13 @@ fn compile_action(
         match &keys.ring {
             Some(r) => Some(r),
             None => {
-                d.error(src, action.span.clone(), "no_keyring", format!("action `{name}` needs a keyring, but {}", keys.missing))
-                    .help("set [keys] file = \"keys.example\" or the PIIGATE_KEYRING environment variable");
+                d.error(
+                    src,
+                    action.span.clone(),
+                    "no_keyring",
+                    format!("action `{name}` needs a keyring, but {}", keys.missing),
+                )
+                .help(NO_KEYRING_HELP);
                 None
             }
         }
@@ -1766,6 +1826,29 @@ fn compile_action(
     let built = |d: &mut Diagnostics, res: Result<Action, BuildError>| -> Option<Action> {
         match res {
             Ok(a) => Some(a),
+            Err(BuildError::NoPrimaryKey) => {
+                if !keys.no_primary_reported.replace(true) {
+                    let (line, col) = crate::keys::line_col(src.text, action.span.start);
+                    d.push_diag(super::Diagnostic {
+                        severity: super::Severity::Error,
+                        code: "no_primary_key",
+                        file: keys.origin.clone(),
+                        line: 0,
+                        col: 0,
+                        message: format!(
+                            "the keyring has no key with status = \"primary\", which new tokens \
+                             and envelopes need (first needed by action `{name}` at {}:{line}:{col})",
+                            src.name
+                        ),
+                        help: Some(
+                            "mark one key status = \"primary\"; `piigate keygen --keyring FILE` \
+                             makes the first key of a new keyring primary"
+                                .into(),
+                        ),
+                    });
+                }
+                None
+            }
             Err(e) => {
                 let span = match &e {
                     BuildError::UnknownKey(_) | BuildError::RetiredKey(_) => r

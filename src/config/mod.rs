@@ -10,6 +10,7 @@ mod compile;
 pub mod diag;
 mod reader;
 pub mod spec;
+pub mod state;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -44,10 +45,15 @@ pub struct Config {
     pub routes: Vec<Arc<Route>>,
     /// Ids of the keys in the keyring with their status (for metrics and logs; never material).
     pub key_ids: Vec<(String, &'static str)>,
+    /// Ids of keys that are the public `keys.example` material (warned about, and exported
+    /// as `piigate_example_keys`).
+    pub example_keys: Vec<String>,
     /// `[store]`, compiled.
     pub store: StoreSettings,
     /// Where the audit log lives.
     pub audit_path: PathBuf,
+    /// The state directory the store and audit paths default into.
+    pub state: state::StateDir,
 }
 
 /// `[store]`, compiled.

@@ -24,6 +24,8 @@ pub struct ConfigSpec {
     pub store: Option<StoreSpec>,
     /// `[audit]`: the audit log.
     pub audit: Option<AuditSpec>,
+    /// `[state]`: where the store and the audit log live by default.
+    pub state: Option<StateSpec>,
     /// `[limits]`: size and time limits.
     pub limits: LimitsSpec,
     /// `[forward_proxy]`: HTTPS_PROXY mode.
@@ -112,6 +114,14 @@ pub struct StoreSpec {
 pub struct AuditSpec {
     /// `path`: the hash-chained audit log, default `piigate-audit.jsonl` beside the config.
     pub path: Option<At<String>>,
+}
+
+/// `[state]`.
+#[derive(Debug)]
+pub struct StateSpec {
+    /// `dir`: the state directory (default: `$STATE_DIRECTORY`, `$PIIGATE_STATE_DIR`,
+    /// `$XDG_STATE_HOME/piigate`, `~/.local/state/piigate`, `/var/lib/piigate`).
+    pub dir: Option<At<String>>,
 }
 
 /// `[limits]`.
@@ -243,6 +253,7 @@ const TOP: &[&str] = &[
     "keys",
     "store",
     "audit",
+    "state",
     "limits",
     "forward_proxy",
     "routes",
@@ -263,6 +274,7 @@ const STORE: &[&str] = &[
     "subject_key_id",
 ];
 const AUDIT: &[&str] = &["path"];
+const STATE: &[&str] = &["dir"];
 const LIMITS: &[&str] = &[
     "max_body_bytes",
     "max_decoded_bytes",
@@ -423,6 +435,13 @@ pub fn read(src: Source<'_>, d: &mut Diagnostics) -> ConfigSpec {
     spec.audit = top.table(d, "audit", "[audit]", AUDIT).map(|t| {
         let s = AuditSpec {
             path: t.string(d, "path"),
+        };
+        t.finish(d);
+        s
+    });
+    spec.state = top.table(d, "state", "[state]", STATE).map(|t| {
+        let s = StateSpec {
+            dir: t.string(d, "dir"),
         };
         t.finish(d);
         s

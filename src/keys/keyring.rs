@@ -132,6 +132,15 @@ impl MasterKey {
     pub fn secret(&self) -> &SecretKey {
         &self.secret
     }
+
+    /// Whether this is public example material (`keys.example`, whose secrets are the ASCII
+    /// text `EXAMPLE-KEY-DO-NOT-USE-…`): anyone can open envelopes and link tokens made with
+    /// it, so `check` and `serve` warn and `/metrics` exposes it.
+    pub fn is_public_example(&self) -> bool {
+        use subtle::ConstantTimeEq as _;
+        const MARK: &[u8] = b"EXAMPLE-KEY-DO-NOT-USE-";
+        self.secret.expose()[..MARK.len()].ct_eq(MARK).into()
+    }
 }
 
 // === impl Keyring ===
@@ -214,7 +223,9 @@ impl Keyring {
             err(
                 &mut errors,
                 0..0,
-                "more than one key has status = \"primary\"; exactly one key encrypts new data"
+                "more than one key has status = \"primary\"; exactly one key encrypts new data \
+                 (to rotate, mark the older one \"active\"; add new keys with \
+                 `piigate keygen --keyring FILE`, which makes only a keyring's first key primary)"
                     .into(),
             );
         }
@@ -238,6 +249,16 @@ impl Keyring {
     /// Every key, in file order.
     pub fn iter(&self) -> impl Iterator<Item = &MasterKey> {
         self.keys.iter()
+    }
+
+    /// Ids of the keys that are public example material (see
+    /// [`MasterKey::is_public_example`]).
+    pub fn public_example_ids(&self) -> Vec<String> {
+        self.keys
+            .iter()
+            .filter(|k| k.is_public_example())
+            .map(|k| k.id.to_string())
+            .collect()
     }
 
     /// Keys that may decrypt: primary and active, not retired.
@@ -381,6 +402,19 @@ mod tests {
             assert!(s.starts_with("keys.toml:"), "{s}");
         }
         assert_eq!((errs[0].line, errs[0].col), (2, 6));
+    }
+
+    #[test]
+    fn shipped_example_keys_are_recognised_and_generated_ones_are_not() {
+        let example = include_str!("../../keys.example");
+        let ring = Keyring::from_text(example, "keys.example").expect("example parses");
+        assert_eq!(ring.public_example_ids(), ["k2", "k1", "k0"]);
+        let ring = Keyring::from_text(GOOD, "keys").expect("valid keyring");
+        assert!(ring.public_example_ids().is_empty());
+        let id = KeyId::new("k9").expect("valid id");
+        let text = generate_entry(&id, KeyStatus::Primary).expect("rng");
+        let ring = Keyring::from_text(&text, "gen").expect("generated entry is valid");
+        assert!(ring.public_example_ids().is_empty());
     }
 
     #[test]

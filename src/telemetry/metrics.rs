@@ -78,6 +78,7 @@ pub struct Metrics {
     overloaded: Family<RouteLabel, Counter>,
     reloads: Family<ResultLabel, Counter>,
     keys: Family<KeyLabel, Gauge>,
+    example_keys: Gauge,
     detections: Family<RouteClass, Counter>,
     /// Open client connections (all listeners).
     pub open_connections: Gauge,
@@ -199,6 +200,12 @@ impl Metrics {
             "Keys in the loaded keyring (1 per key id and status)",
             keys.clone(),
         );
+        let example_keys = Gauge::default();
+        registry.register(
+            "example_keys",
+            "Keys in the loaded keyring that are the public keys.example material (must be 0)",
+            example_keys.clone(),
+        );
         let detections = Family::<RouteClass, Counter>::default();
         registry.register(
             "detections",
@@ -230,6 +237,7 @@ impl Metrics {
             overloaded,
             reloads,
             keys,
+            example_keys,
             detections,
             open_connections,
             generation,
@@ -317,8 +325,11 @@ impl Metrics {
             .inc();
     }
 
-    /// Replaces the keyring gauge with the keys of the serving generation.
-    pub fn set_keys(&self, keys: &[(String, &'static str)]) {
+    /// Replaces the keyring gauges with the keys of the serving generation; `example` counts
+    /// the keys that are public example material.
+    pub fn set_keys(&self, keys: &[(String, &'static str)], example: usize) {
+        self.example_keys
+            .set(i64::try_from(example).unwrap_or(i64::MAX));
         self.keys.clear();
         for (id, status) in keys {
             self.keys

@@ -649,10 +649,18 @@ impl Drop for TestGateway {
 }
 
 /// Writes `config` (with `{dir}` replaced by the temp dir) and `keys.example` to a temp dir.
+/// Unless the config names one, the temp dir is also its `[state] dir`, so tests never share
+/// a store or an audit log (in process, or a `piigate` child reading the same file).
 pub fn write_config(config: &str) -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().expect("tempdir");
     std::fs::write(dir.path().join("keys.toml"), KEYS).expect("write keys");
-    let text = config.replace("{dir}", &dir.path().display().to_string());
+    let mut text = config.replace("{dir}", &dir.path().display().to_string());
+    if !text.contains("[state]") {
+        text.push_str(&format!(
+            "\n[state]\ndir = {:?}\n",
+            dir.path().display().to_string()
+        ));
+    }
     let path = dir.path().join("proxy.toml");
     std::fs::write(&path, text).expect("write config");
     (dir, path)
@@ -883,6 +891,11 @@ impl Process {
             .env("RUST_LOG", "info")
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::piped());
+        // State beside the config unless the test says otherwise (its own files may not name
+        // a `[state] dir`); never the developer's home.
+        if let Some(dir) = config.parent() {
+            cmd.env("PIIGATE_STATE_DIR", dir);
+        }
         for (k, v) in envs {
             cmd.env(k, v);
         }
