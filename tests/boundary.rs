@@ -378,3 +378,193 @@ async fn a_client_that_half_closes_still_gets_its_answer() {
     })
     .await;
 }
+
+/// A request body fed chunk by chunk by the test (an upload in progress).
+struct Upload(tokio::sync::mpsc::Receiver<bytes::Bytes>);
+
+impl http_body::Body for Upload {
+    type Data = bytes::Bytes;
+    type Error = std::convert::Infallible;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<bytes::Bytes>, Self::Error>>> {
+        self.0
+            .poll_recv(cx)
+            .map(|c| c.map(|b| Ok(http_body::Frame::data(b))))
+    }
+}
+
+/// Uploads `total` bytes in 16 KiB pieces `gap` apart over one HTTP/2 connection (`declared`:
+/// with a `content-length`), and returns the status and body the client reads.
+async fn h2_upload(
+    send: &mut hyper::client::conn::http2::SendRequest<Upload>,
+    path: &str,
+    total: usize,
+    declared: bool,
+    gap: std::time::Duration,
+) -> (u16, Vec<u8>) {
+    use http_body_util::BodyExt;
+    let (tx, rx) = tokio::sync::mpsc::channel(4);
+    let mut req =
+        http::Request::post(format!("http://gw{path}")).header("content-type", "application/json");
+    if declared {
+        req = req.header("content-length", total);
+    }
+    let req = req.body(Upload(rx)).expect("request");
+    let feeder = tokio::spawn(async move {
+        let piece = bytes::Bytes::from(vec![b' '; 16 * 1024]);
+        let mut sent = 0;
+        while sent < total {
+            let n = piece.len().min(total - sent);
+            if tx.send(piece.slice(..n)).await.is_err() {
+                return; // the stream was reset: stop uploading, as a client does
+            }
+            sent += n;
+            tokio::time::sleep(gap).await;
+        }
+    });
+    let resp = send
+        .send_request(req)
+        .await
+        .expect("a response, not a stream error");
+    let status = resp.status().as_u16();
+    let body = resp
+        .into_body()
+        .collect()
+        .await
+        .expect("the whole error body")
+        .to_bytes()
+        .to_vec();
+    feeder.abort();
+    (status, body)
+}
+
+#[tokio::test]
+async fn http2_uploads_over_the_limit_get_the_413_every_time() {
+    bounded(60, async {
+        let up = Upstream::start(None, Reply::Ok).await;
+        let config = config(up.addr).replace(
+            "upstream = \"http://",
+            "max_body_bytes = 4096\nupstream = \"http://",
+        );
+        let gw = TestGateway::start(&config).await;
+        // (route, bytes, declared length, gap between pieces)
+        let cases = [
+            (
+                "/policed/x",
+                1 << 20,
+                true,
+                std::time::Duration::from_millis(2),
+            ),
+            (
+                "/policed/x",
+                1 << 20,
+                false,
+                std::time::Duration::from_millis(2),
+            ),
+            (
+                "/pass/x",
+                1 << 20,
+                true,
+                std::time::Duration::from_millis(2),
+            ),
+            ("/policed/x", 256 << 10, true, std::time::Duration::ZERO),
+            ("/policed/x", 256 << 10, false, std::time::Duration::ZERO),
+        ];
+        for (path, total, declared, gap) in cases {
+            // Ten uploads on one connection, then ten on ten fresh connections.
+            for fresh in [false, true] {
+                let mut conn = None;
+                for i in 0..10 {
+                    if fresh || conn.is_none() {
+                        let stream = tokio::net::TcpStream::connect(gw.addr)
+                            .await
+                            .expect("connect");
+                        let (send, driver) = hyper::client::conn::http2::handshake(
+                            hyper_util::rt::TokioExecutor::new(),
+                            hyper_util::rt::TokioIo::new(stream),
+                        )
+                        .await
+                        .expect("h2 handshake");
+                        tokio::spawn(driver);
+                        conn = Some(send);
+                    }
+                    let send = conn.as_mut().expect("connection");
+                    let (status, body) = h2_upload(send, path, total, declared, gap).await;
+                    let what = format!("{path} {total} declared={declared} fresh={fresh} #{i}");
+                    assert_eq!(status, 413, "{what}");
+                    let v: serde_json::Value = serde_json::from_slice(&body).expect("JSON error");
+                    assert_eq!(v["error"]["code"], "body_too_large", "{what}");
+                }
+            }
+        }
+        assert!(
+            up.requests()
+                .iter()
+                .all(|r| !r.complete || r.body.len() <= 4096),
+            "no oversized body ever reached the upstream whole"
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn http1_uploads_over_the_limit_get_the_413_and_a_clean_close() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    bounded(60, async {
+        let up = Upstream::start(None, Reply::Ok).await;
+        let config = config(up.addr).replace(
+            "upstream = \"http://",
+            "max_body_bytes = 4096\nupstream = \"http://",
+        );
+        let gw = TestGateway::start(&config).await;
+        for (path, chunked) in [("/policed/x", false), ("/pass/x", false), ("/policed/x", true)] {
+            for i in 0..10 {
+                let s = tokio::net::TcpStream::connect(gw.addr).await.expect("connect");
+                let (mut rd, mut wr) = s.into_split();
+                let total = 1 << 20;
+                let head = if chunked {
+                    format!("POST {path} HTTP/1.1\r\nhost: gw\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n")
+                } else {
+                    format!("POST {path} HTTP/1.1\r\nhost: gw\r\ncontent-type: application/json\r\ncontent-length: {total}\r\n\r\n")
+                };
+                // The client keeps uploading while the answer comes; its writes may fail once
+                // the gateway has closed, as a real client's would.
+                let writer = tokio::spawn(async move {
+                    if wr.write_all(head.as_bytes()).await.is_err() {
+                        return;
+                    }
+                    let piece = vec![b' '; 16 * 1024];
+                    for _ in 0..(total / piece.len()) {
+                        let r = if chunked {
+                            let mut c = format!("{:x}\r\n", piece.len()).into_bytes();
+                            c.extend_from_slice(&piece);
+                            c.extend_from_slice(b"\r\n");
+                            wr.write_all(&c).await
+                        } else {
+                            wr.write_all(&piece).await
+                        };
+                        if r.is_err() {
+                            return;
+                        }
+                    }
+                });
+                // A client busy uploading reads the answer late: by then the gateway has
+                // closed, with the client's bytes still arriving.
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                let mut got = Vec::new();
+                let read = rd.read_to_end(&mut got).await;
+                writer.abort();
+                let text = String::from_utf8_lossy(&got);
+                let what = format!("{path} chunked={chunked} #{i}");
+                assert!(text.starts_with("HTTP/1.1 413"), "{what}: {text:?} {read:?}");
+                assert!(text.contains("\"body_too_large\""), "{what}: the JSON error arrives whole");
+                assert!(read.is_ok(), "{what}: closed with a FIN, not a reset: {read:?}");
+            }
+        }
+        assert!(up.requests().iter().all(|r| !r.complete || r.body.len() <= 4096));
+    })
+    .await;
+}

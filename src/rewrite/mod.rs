@@ -3,6 +3,7 @@
 pub mod form;
 pub mod json;
 pub mod ndjson;
+pub mod request;
 pub mod subject;
 
 use crate::policy::action::ActionError;
