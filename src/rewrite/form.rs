@@ -29,7 +29,7 @@
 use super::json::rewrite_json;
 use super::{Limits, Outcome, RewriteError};
 use crate::error::Ambiguity;
-use crate::policy::unselected::{HintCache, push_field_name};
+use crate::policy::names::{HintCache, push_field_name};
 use crate::policy::{Applied, ApplyCx, FieldPlan, FieldTarget, Leaf, LeafKind, Treatment};
 
 /// Rewrites the pairs `plan` selects, appending the result to `out`.
@@ -136,7 +136,7 @@ fn run(
                                         field: name_text,
                                     };
                                     let applied = action.apply(&leaf, cx, &mut text)?;
-                                    if let Some(t) = Treatment::of(action.kind(), applied) {
+                                    if let Some(t) = action.kind().treatment(applied) {
                                         cx.disclosed.bump(Some(class), t);
                                     }
                                     match applied {
@@ -168,7 +168,7 @@ fn run(
                             field: name_text,
                         };
                         let applied = action.apply(&leaf, cx, &mut text)?;
-                        if let Some(t) = Treatment::of(action.kind(), applied) {
+                        if let Some(t) = action.kind().treatment(applied) {
                             cx.disclosed.bump(rule.class, t);
                         }
                         match applied {
@@ -370,7 +370,7 @@ mod tests {
                     class: None,
                 })
                 .collect(),
-            unselected: Default::default(),
+            ..FieldPlan::default()
         }
     }
 
