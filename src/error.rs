@@ -232,8 +232,6 @@ pub enum Ambiguity {
     /// A raw `;` in a policed form or query string: a pair separator to some servers, text to
     /// others.
     FieldSeparator,
-    /// A compressed body with more than one gzip member: some decoders stop after the first.
-    GzipMembers,
     /// A header spelled with `_` that servers fold into a header the gateway reads or that
     /// is present with `-`.
     HeaderSpelling,
@@ -241,7 +239,7 @@ pub enum Ambiguity {
 
 impl Ambiguity {
     /// Every rule.
-    pub const ALL: [Self; 10] = [
+    pub const ALL: [Self; 9] = [
         Self::AuthorityMismatch,
         Self::BodyTypeMismatch,
         Self::ContentEncodingRepeated,
@@ -250,7 +248,6 @@ impl Ambiguity {
         Self::ContentTypeRepeated,
         Self::FieldName,
         Self::FieldSeparator,
-        Self::GzipMembers,
         Self::HeaderSpelling,
     ];
 
@@ -265,7 +262,6 @@ impl Ambiguity {
             Self::ContentTypeRepeated => "content_type_repeated",
             Self::FieldName => "field_name",
             Self::FieldSeparator => "field_separator",
-            Self::GzipMembers => "gzip_members",
             Self::HeaderSpelling => "header_spelling",
         }
     }
@@ -296,9 +292,6 @@ impl Ambiguity {
             }
             Self::FieldSeparator => {
                 "a form or query string contains a raw ';', which some servers read as a pair separator; nothing was forwarded"
-            }
-            Self::GzipMembers => {
-                "the gzip body has more than one member, which some decoders ignore; nothing was forwarded"
             }
             Self::HeaderSpelling => {
                 "a header name with '_' collides with a header spelled with '-'; nothing was forwarded"

@@ -48,6 +48,9 @@ fn content_type(headers: &HeaderMap) -> Result<Option<HeaderValue>, RejectCode> 
     if all.next().is_some() {
         return Err(RejectCode::AmbiguousRequest(Ambiguity::ContentTypeRepeated));
     }
+    if is_canonical(value.as_bytes()) {
+        return Ok(None);
+    }
     let canonical = canonical_media_type(value.as_bytes()).map_err(RejectCode::AmbiguousRequest)?;
     if canonical.as_bytes() == value.as_bytes() {
         return Ok(None);
@@ -88,6 +91,15 @@ fn content_encoding(headers: &HeaderMap) -> Result<Edit, RejectCode> {
     HeaderValue::from_str(&canonical)
         .map(Edit::Set)
         .map_err(|_| RejectCode::Internal)
+}
+
+/// The common already-canonical spellings, recognised without allocating: a lower-case
+/// `type/subtype`, optionally followed by exactly `; charset=utf-8`.
+fn is_canonical(v: &[u8]) -> bool {
+    let essence = v.strip_suffix(b"; charset=utf-8").unwrap_or(v);
+    let mut parts = essence.splitn(2, |&b| b == b'/');
+    let plain = |t: &[u8]| !t.is_empty() && t.iter().all(|&b| tchar(b) && !b.is_ascii_uppercase());
+    matches!((parts.next(), parts.next()), (Some(t), Some(s)) if plain(t) && plain(s))
 }
 
 /// `token` characters (RFC 9110 §5.6.2).

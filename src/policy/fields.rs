@@ -188,7 +188,7 @@ mod tests {
                 target: FieldTarget::Whole(Action::Drop),
                 class: None,
             }],
-            unselected: Unselected::default(),
+            ..FieldPlan::default()
         };
         assert!(plan.find_header("x_user_email").is_some());
         assert!(plan.find_header("X-User-Email").is_some());
