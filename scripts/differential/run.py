@@ -336,11 +336,17 @@ def corpus() -> list[Shape]:
         ("bare_lf", "POST {P}/policed/x HTTP/1.1\nhost: gw\ncontent-type: application/x-www-form-urlencoded\ncontent-length: {L}\nconnection: close\n\n{B}"),
         ("content_type_after_body_headers", "POST {P}/policed/x HTTP/1.1\r\nhost: gw\r\ncontent-length: {L}\r\ncontent-type: text/plain\r\ncontent-type: application/x-www-form-urlencoded\r\nconnection: close\r\n\r\n{B}"),
         ("fragment", "GET {P}/policed/x?a=1#&email=" + C + " HTTP/1.1\r\nhost: gw\r\nconnection: close\r\n\r\n"),
+        ("content_length_twice", "POST {P}/policed/x HTTP/1.1\r\nhost: gw\r\ncontent-type: application/x-www-form-urlencoded\r\ncontent-length: {L}\r\ncontent-length: {L}\r\nconnection: close\r\n\r\n{B}"),
+        ("content_length_list", "POST {P}/policed/x HTTP/1.1\r\nhost: gw\r\ncontent-type: application/x-www-form-urlencoded\r\ncontent-length: {L}, {L}\r\nconnection: close\r\n\r\n{B}"),
+        ("content_length_and_chunked", "POST {P}/policed/x HTTP/1.1\r\nhost: gw\r\ncontent-type: application/x-www-form-urlencoded\r\ncontent-length: 3\r\ntransfer-encoding: chunked\r\nconnection: close\r\n\r\n{X}\r\n{B}\r\n0\r\n\r\n"),
+        ("host_twice", "POST {P}/policed/x HTTP/1.1\r\nhost: gw\r\nhost: other\r\ncontent-type: application/x-www-form-urlencoded\r\ncontent-length: {L}\r\nconnection: close\r\n\r\n{B}"),
+        ("obs_fold_content_type", "POST {P}/policed/x HTTP/1.1\r\nhost: gw\r\ncontent-type: text/plain\r\n application/x-www-form-urlencoded\r\ncontent-length: {L}\r\nconnection: close\r\n\r\n{B}"),
+        ("http10_form", "POST {P}/policed/x HTTP/1.0\r\ncontent-type: application/x-www-form-urlencoded\r\ncontent-length: {L}\r\n\r\n{B}"),
     ]
     for label, tpl in raw:
         b = fbody.decode()
-        shapes.append(Shape("http1", label, "", "", h2=False,
-                            raw_h1=tpl.replace("{L}", str(len(b))).replace("{B}", b).encode()))
+        raw_bytes = tpl.replace("{L}", str(len(b))).replace("{X}", format(len(b), "x")).replace("{B}", b)
+        shapes.append(Shape("http1", label, "", "", h2=False, raw_h1=raw_bytes.encode()))
 
     # HTTP/2-only: the authority.
     shapes.append(Shape("http2", "authority_host_mismatch", "GET", "{P}/policed/x?email=" + C,
