@@ -11,6 +11,7 @@ mod detect;
 mod engine;
 mod faults;
 mod forward;
+mod hsm;
 mod lifecycle;
 mod limits;
 mod payloads;

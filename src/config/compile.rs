@@ -37,6 +37,10 @@ const NO_KEYRING_HELP: &str = "create one with `piigate keygen --keyring keys.to
      becomes primary) and set [keys] file = \"keys.toml\", or put the keyring text in \
      $PIIGATE_KEYRING; keys.example is public material for trying piigate, never for real data";
 
+/// Why there is no keyring when none is configured (the only case the keygen help is for; a
+/// keyring with errors has its own diagnostics).
+const NOT_CONFIGURED: &str = "no keyring is configured";
+
 /// The keyring, loaded once per compile, with where it came from.
 struct KeySource {
     ring: Option<Keyring>,
@@ -607,9 +611,12 @@ fn load_keyring(
             }
         }
     } else {
-        return KeySource::none("no keyring is configured");
+        return KeySource::none(NOT_CONFIGURED);
     };
-    match Keyring::from_text(&text, &origin) {
+    // Wrapped entries are unwrapped through the keyring's HSM here (start, check, reload).
+    let loaded = crate::keys::KeyringFile::parse(&text, &origin)
+        .and_then(|file| file.load(&|name| env.var(name)));
+    match loaded {
         Ok(ring) => KeySource {
             ring: Some(ring),
             missing: "",
@@ -987,13 +994,15 @@ fn compile_route(
             }
         },
         (Some(s), None) => {
-            d.error(
+            let diag = d.error(
                 src,
                 s.span.clone(),
                 "no_keyring",
                 format!("a route `subject` needs a keyring, but {}", keys.missing),
-            )
-            .help(NO_KEYRING_HELP);
+            );
+            if keys.missing == NOT_CONFIGURED {
+                diag.help(NO_KEYRING_HELP);
+            }
             None
         }
         _ => None,
@@ -1812,13 +1821,16 @@ fn compile_action(
         match &keys.ring {
             Some(r) => Some(r),
             None => {
-                d.error(
+                let diag = d.error(
                     src,
                     action.span.clone(),
                     "no_keyring",
                     format!("action `{name}` needs a keyring, but {}", keys.missing),
-                )
-                .help(NO_KEYRING_HELP);
+                );
+                // A keyring with errors has its own diagnostics; the keygen help is for none.
+                if keys.missing == NOT_CONFIGURED {
+                    diag.help(NO_KEYRING_HELP);
+                }
                 None
             }
         }
