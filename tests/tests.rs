@@ -25,4 +25,5 @@ mod store;
 mod subjects;
 mod support;
 mod tls;
+mod upstream;
 mod vectors;

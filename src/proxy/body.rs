@@ -95,11 +95,15 @@ pub fn check_declared_length(headers: &HeaderMap, max: usize) -> Result<(), Reje
 /// # Errors
 /// [`RejectCode::BodyTooLarge`], [`RejectCode::RequestTimeout`], or
 /// [`RejectCode::MalformedBody`] when the client breaks the stream.
-pub async fn collect(
-    body: Incoming,
+pub async fn collect<B>(
+    body: B,
     max: usize,
     timeout: std::time::Duration,
-) -> Result<Bytes, RejectCode> {
+) -> Result<Bytes, RejectCode>
+where
+    B: http_body::Body<Data = Bytes>,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
     match tokio::time::timeout(timeout, Limited::new(body, max).collect()).await {
         Err(_) => Err(RejectCode::RequestTimeout),
         Ok(Ok(c)) => Ok(c.to_bytes()),

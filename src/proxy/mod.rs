@@ -2,7 +2,8 @@
 //!
 //! ```text
 //! TcpListener ─▶ connection limit ─▶ TLS 1.3 (rustls, ALPN h2/http1.1) ─▶ hyper auto (h1/h2)
-//!   ─▶ service::handle: router ─▶ body limits ─▶ rewrite ─▶ upstream pool ─▶ response rules
+//!   ─▶ service::handle: router ─▶ body limits ─▶ rewrite ─▶ worker's upstream connection
+//!   ─▶ response rules
 //! ```
 //!
 //! A request runs entirely on one [`Generation`] (config + router + upstream clients), taken
@@ -43,8 +44,8 @@ pub struct Generation {
     pub config: Config,
     /// Routes of this config.
     pub router: router::Router,
-    /// One upstream client per route, same order as `config.routes`.
-    pub clients: Vec<upstream::UpstreamClient>,
+    /// One upstream (with each worker's connections) per route, same order as `config.routes`.
+    pub upstreams: Vec<upstream::Upstream>,
     /// Metric handles per route, same order.
     pub metrics: Vec<RouteMetrics>,
     /// Metric handles for requests that match no route.
@@ -62,10 +63,10 @@ impl Generation {
     pub fn new(config: Config, number: u64, services: Arc<Services>) -> Self {
         let registry = &services.metrics;
         let router = router::Router::new(config.routes.clone());
-        let clients = config
+        let upstreams = config
             .routes
             .iter()
-            .map(|r| upstream::client(r, &config.limits))
+            .map(|r| upstream::Upstream::new(r))
             .collect();
         let metrics = config
             .routes
@@ -90,7 +91,7 @@ impl Generation {
             unrouted: registry.route("-"),
             config,
             router,
-            clients,
+            upstreams,
             metrics,
             permits,
             ledger_names,

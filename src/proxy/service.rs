@@ -13,7 +13,7 @@ use hyper::body::Incoming;
 use super::body;
 use super::police;
 use super::respond::{full, reject};
-use super::upstream::{prepare, strip_hop_by_hop, upstream_uri};
+use super::upstream::{UpstreamError, prepare, strip_hop_by_hop, upstream_path};
 use super::{Body, Generation};
 use crate::config::{OptOut, Route};
 use crate::crypto::{OsNonces, with_thread_nonces};
@@ -134,7 +134,7 @@ async fn forward(
     };
     metrics.in_flight.inc();
     let _in_flight = InFlight(&metrics.in_flight);
-    let client = &g.clients[index];
+    let upstream = &g.upstreams[index];
     let limits = &g.config.limits;
     let (mut parts, incoming) = req.into_parts();
     let opted_out = opt_out_signal(&parts.headers);
@@ -174,7 +174,7 @@ async fn forward(
         }
         let new_query = police::query(policy, parts.uri.query(), limits, &mut cx)?;
         let query = new_query.as_deref().or(parts.uri.query());
-        let uri = upstream_uri(&route, rest, query).map_err(|_| RejectCode::NoRoute)?;
+        let target = upstream_path(&route, rest, query).map_err(|_| RejectCode::NoRoute)?;
         police::headers(policy, &mut parts.headers, &mut cx)?;
         let req = match raw {
             Ok(decoded) => {
@@ -183,7 +183,7 @@ async fn forward(
                 let to_send = decoded.finish(rewritten)?;
                 tally.bytes_out = to_send.len();
                 let len = to_send.len() as u64;
-                prepare(parts, uri, full(to_send), Some(len))
+                prepare(parts, target, full(to_send), Some(len))
             }
             Err(incoming) => {
                 let declared = parts
@@ -192,7 +192,7 @@ async fn forward(
                     .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
                 let watched = body::Watched::new(incoming, &client_broke, limits.request_timeout);
                 let streamed = Limited::new(watched, route.max_body_bytes).boxed();
-                prepare(parts, uri, streamed, declared)
+                prepare(parts, target, streamed, declared)
             }
         };
         tally.counts = cx.counts;
@@ -210,7 +210,7 @@ async fn forward(
         .observe(policing.elapsed().as_secs_f64());
     let upstream_started = Instant::now();
 
-    let sent = tokio::time::timeout(limits.upstream_timeout, client.request(upstream_req)).await;
+    let sent = tokio::time::timeout(limits.upstream_timeout, upstream.send(upstream_req)).await;
     metrics
         .upstream_seconds
         .observe(upstream_started.elapsed().as_secs_f64());
@@ -466,7 +466,7 @@ impl Drop for InFlight<'_> {
     }
 }
 
-fn classify_upstream_error(e: &hyper_util::client::legacy::Error) -> RejectCode {
+fn classify_upstream_error(e: &UpstreamError) -> RejectCode {
     if cause_is::<http_body_util::LengthLimitError>(e) {
         return RejectCode::BodyTooLarge;
     }
