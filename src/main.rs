@@ -10,6 +10,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use piigate::config::{self, ProcessEnv, Runtime};
 use piigate::keys::{KeyId, KeyStatus, KeyringFile, generate_entry, wrapped_entry};
 use piigate::proxy::Gateway;
+use piigate::rewrite::Format;
 use piigate::telemetry::{self, LogFormat};
 use tracing::info;
 
@@ -46,12 +47,8 @@ enum Cmd {
         /// Route name.
         #[arg(long)]
         route: String,
-        /// Content type of the payload.
-        #[arg(long, default_value = "application/json")]
-        content_type: String,
-        /// Payload file, or `-` for stdin.
-        #[arg(default_value = "-")]
-        file: PathBuf,
+        #[command(flatten)]
+        payload: PayloadArgs,
     },
     /// Decrypt piigate envelopes in a payload with the route's domain keys.
     Reveal {
@@ -61,9 +58,8 @@ enum Cmd {
         /// Route name.
         #[arg(long)]
         route: String,
-        /// Payload file, or `-` for stdin.
-        #[arg(default_value = "-")]
-        file: PathBuf,
+        #[command(flatten)]
+        payload: PayloadArgs,
     },
     /// Audit-log operations.
     Audit {
@@ -142,6 +138,40 @@ enum HsmCmd {
     },
 }
 
+/// The payload `preview` and `reveal` read, and how to read it.
+#[derive(clap::Args)]
+struct PayloadArgs {
+    /// Content type of the payload, as the app would send it: JSON, NDJSON or a form.
+    #[arg(long, default_value = "application/json", conflicts_with = "query")]
+    content_type: String,
+    /// The payload is a URI query string (without `?`), policed with the route's `query:` rules.
+    #[arg(long)]
+    query: bool,
+    /// Payload file, or `-` for stdin.
+    #[arg(default_value = "-")]
+    file: PathBuf,
+}
+
+impl PayloadArgs {
+    /// The payload's format and bytes.
+    fn read(&self) -> anyhow::Result<(Format, Vec<u8>)> {
+        let format = if self.query {
+            Format::Query
+        } else {
+            Format::from_content_type(Some(self.content_type.as_bytes()))
+                .with_context(|| format!("content type `{}`", self.content_type))?
+        };
+        let mut input = read_input(&self.file)?;
+        if format == Format::Query {
+            // A query string read from a file or a terminal ends with the line's newline.
+            while input.last().is_some_and(|b| matches!(b, b'\n' | b'\r')) {
+                input.pop();
+            }
+        }
+        Ok((format, input))
+    }
+}
+
 #[derive(Subcommand)]
 enum AuditCmd {
     /// Check the hash chain of the audit log named by the config; exit 1 on any break.
@@ -197,28 +227,24 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Cmd::Preview {
             config,
             route,
-            content_type,
-            file,
+            payload,
         } => {
             let loaded = load_or_report(&config)?;
-            if !content_type.to_ascii_lowercase().contains("json") {
-                anyhow::bail!("preview supports JSON payloads; got content type `{content_type}`");
-            }
-            let input = read_input(&file)?;
+            let (format, input) = payload.read()?;
             let route = piigate::ops::route(&loaded, &route)?;
-            let out = piigate::ops::preview(&loaded, route, &input)?;
+            let out = piigate::ops::preview(&loaded, route, format, &input)?;
             write_output(&out)?;
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Reveal {
             config,
             route,
-            file,
+            payload,
         } => {
             let loaded = load_or_report(&config)?;
-            let input = read_input(&file)?;
+            let (format, input) = payload.read()?;
             let route = piigate::ops::route(&loaded, &route)?;
-            let out = piigate::ops::reveal(&loaded, route, &input)?;
+            let out = piigate::ops::reveal(&loaded, route, format, &input)?;
             write_output(&out)?;
             Ok(ExitCode::SUCCESS)
         }

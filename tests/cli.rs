@@ -6,7 +6,11 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::support::{Reply, Upstream, assert_absent, repo, write_config};
+use http::Method;
+
+use crate::support::{
+    Client, Proto, Reply, TestGateway, Upstream, assert_absent, repo, write_config,
+};
 
 fn piigate() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_piigate"));
@@ -117,6 +121,141 @@ fn preview_then_reveal_round_trips() {
     let err = String::from_utf8_lossy(&foreign.stderr);
     assert!(err.contains("could not be opened"), "{err}");
     assert_absent(err.as_bytes(), &["+92 300 1234567"]);
+}
+
+/// A route with deterministic actions only (the CLI's preview must equal what the gateway
+/// forwards byte for byte) on every format: form fields, query parameters and NDJSON lines.
+fn parity_config(up: std::net::SocketAddr) -> String {
+    format!(
+        r#"
+[server]
+listen = "127.0.0.1:0"
+[keys]
+file = "keys.toml"
+
+[[routes]]
+name = "app"
+path_prefix = "/app"
+upstream = "http://{up}"
+
+[[routes.rules]]
+select = ["form:email", "query:uid", "$.userId"]
+action = "tokenize"
+normalize = "lowercase"
+
+[[routes.rules]]
+select = ["form:phone", "query:phone", "$.traits.phone"]
+action = "encrypt_deterministic"
+
+[[routes.rules]]
+select = ["form:card[number]", "$.traits.card"]
+action = "mask"
+
+[[routes.rules]]
+select = ["form:ip", "query:ip", "$.context.ip"]
+action = "drop"
+"#
+    )
+}
+
+/// Runs `piigate ARGS... -` on `stdin` and returns stdout without the newline `write_output`
+/// adds to a payload that does not end with one.
+fn cli_payload(args: &[&str], stdin: &[u8]) -> Vec<u8> {
+    let out = run_with_stdin(args, stdin);
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut stdout = out.stdout;
+    if !stdin.ends_with(b"\n") && stdout.ends_with(b"\n") {
+        stdout.pop();
+    }
+    stdout
+}
+
+#[tokio::test]
+async fn preview_and_reveal_agree_with_the_gateway_on_forms_ndjson_and_queries() {
+    let up = Upstream::start(None, Reply::Ok).await;
+    let gw = TestGateway::start(&parity_config(up.addr)).await;
+    let client = Client::new(gw.addr, None, Proto::H1);
+    let config = gw.config_path().display().to_string();
+    const PHONE: &str = "+1 415 555 0100";
+    let form = "email=Eve%40Example.com&phone=%2B1+415+555+0100&card[number]=4111+1111+1111+1234&ip=198.51.100.4&plan=pro";
+    let ndjson = "{\"userId\":\"User-1\",\"traits\":{\"phone\":\"+1 415 555 0100\",\"card\":\"4111 1111 1111 1234\"},\"context\":{\"ip\":\"198.51.100.4\"}}\r\n\n{\"userId\":\"user-2\",\"event\":\"x\"}\n";
+    let query = "uid=User-1&phone=%2B1+415+555+0100&ip=198.51.100.4&v=1";
+    let cases = [
+        ("application/x-www-form-urlencoded", form),
+        ("application/x-ndjson", ndjson),
+    ];
+    for (i, (content_type, body)) in cases.into_iter().enumerate() {
+        let got = client
+            .send(
+                Method::POST,
+                "/app/v1/e",
+                &[("content-type", content_type)],
+                body.to_owned(),
+            )
+            .await;
+        assert_eq!(got.status, 200, "{content_type}");
+        let forwarded = up.requests()[i].body.clone();
+        assert_absent(
+            &forwarded,
+            &["Eve@Example.com", "User-1", "198.51.100.4", PHONE],
+        );
+        let args = [
+            "preview",
+            "--config",
+            &config,
+            "--route",
+            "app",
+            "--content-type",
+            content_type,
+        ];
+        assert_eq!(
+            cli_payload(&args, body.as_bytes()),
+            forwarded,
+            "preview of a {content_type} body is what the gateway forwarded"
+        );
+        let args = [
+            "reveal",
+            "--config",
+            &config,
+            "--route",
+            "app",
+            "--content-type",
+            content_type,
+        ];
+        let revealed = cli_payload(&args, &forwarded);
+        let text = String::from_utf8(revealed).expect("utf8");
+        let phone = if content_type.contains("form") {
+            "phone=%2B1+415+555+0100"
+        } else {
+            PHONE
+        };
+        assert!(text.contains(phone), "{content_type}: {text}");
+        assert!(
+            !text.contains("pgd1."),
+            "{content_type}: every envelope opened: {text}"
+        );
+    }
+
+    let got = client
+        .send(Method::GET, &format!("/app/v1/e?{query}"), &[], "")
+        .await;
+    assert_eq!(got.status, 200);
+    let uri = up.requests()[2].uri.clone();
+    let forwarded = uri.split_once('?').map(|(_, q)| q).expect("a query");
+    assert_absent(forwarded.as_bytes(), &["User-1", "198.51.100.4"]);
+    let args = ["preview", "--config", &config, "--route", "app", "--query"];
+    assert_eq!(
+        String::from_utf8(cli_payload(&args, query.as_bytes())).expect("utf8"),
+        forwarded,
+        "preview of a query string is what the gateway forwarded"
+    );
+    let args = ["reveal", "--config", &config, "--route", "app", "--query"];
+    let revealed = String::from_utf8(cli_payload(&args, forwarded.as_bytes())).expect("utf8");
+    assert!(revealed.contains("phone=%2B1+415+555+0100"), "{revealed}");
 }
 
 #[test]

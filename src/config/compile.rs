@@ -28,8 +28,8 @@ use crate::policy::transform::generalize::GeneralizeTo;
 use crate::policy::transform::hash::HashSpec;
 use crate::policy::transform::hash::{HashField, HashPreset};
 use crate::policy::{
-    Action, Automaton, DetectMode, DetectPolicy, FieldPlans, FieldRule, FieldTarget, JsonPath,
-    Plan, Rule, RuleId, Unselected, selector,
+    Action, Automaton, DetectMode, DetectPolicy, FieldPlan, FieldPlans, FieldRule, FieldTarget,
+    JsonPath, Plan, Rule, RuleId, Unselected, selector,
 };
 
 /// How to get a keyring, for every diagnostic about a missing one.
@@ -1076,7 +1076,7 @@ fn compile_route(
     let (Some(request), Some(response)) = (request, response) else {
         return None;
     };
-    let reveal_plan = reveal_everything(&domain, keys);
+    let (reveal_plan, reveal_fields) = reveal_everything(&domain, keys, &request.1);
     Some(Route {
         name: name.value.clone(),
         path_prefix: path_prefix?,
@@ -1095,6 +1095,7 @@ fn compile_route(
         detect: detect_mode,
         allow_list: unknown_drop,
         reveal_plan,
+        reveal_fields,
         max_body_bytes,
         max_concurrent_requests,
     })
@@ -1363,21 +1364,46 @@ fn compile_rules(
     Some((body, fields))
 }
 
-/// A plan that selects the whole document with `reveal`, so every envelope of `domain` opens.
-fn reveal_everything(domain: &str, keys: &KeySource) -> Plan {
+/// Plans that open every envelope of `domain` wherever it is: the whole JSON document, every
+/// form and query field, and every JSON document inside the fields `fields` reads as JSON.
+fn reveal_everything(domain: &str, keys: &KeySource, fields: &FieldPlans) -> (Plan, FieldPlans) {
     let Some(ring) = &keys.ring else {
-        return Plan::empty();
+        return (Plan::empty(), FieldPlans::default());
     };
-    let Ok(root) = selector::parse("$") else {
-        return Plan::empty();
+    let document = || {
+        let Ok(root) = selector::parse("$") else {
+            return Plan::empty();
+        };
+        let Ok(automaton) = Automaton::build(&[(root, 0)]) else {
+            return Plan::empty();
+        };
+        Plan::new(
+            automaton,
+            vec![Rule::new(Action::Reveal(RevealAction::new(ring, domain)))],
+        )
     };
-    let Ok(automaton) = Automaton::build(&[(root, 0)]) else {
-        return Plan::empty();
+    let every_field = |named: &FieldPlan| {
+        let mut plan = FieldPlan::every(FieldTarget::Whole(Action::Reveal(RevealAction::new(
+            ring, domain,
+        ))));
+        plan.rules = named
+            .rules
+            .iter()
+            .filter(|r| matches!(r.target, FieldTarget::Json(_)))
+            .map(|r| FieldRule {
+                name: r.name.clone(),
+                target: FieldTarget::Json(document()),
+                class: None,
+            })
+            .collect();
+        plan
     };
-    Plan::new(
-        automaton,
-        vec![Rule::new(Action::Reveal(RevealAction::new(ring, domain)))],
-    )
+    let plans = FieldPlans {
+        form: every_field(&fields.form),
+        query: every_field(&fields.query),
+        header: FieldPlan::default(),
+    };
+    (document(), plans)
 }
 
 /// A field name as report paths write it (`items[*][email]`, `*` for data-like names).

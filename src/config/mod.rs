@@ -22,6 +22,7 @@ pub use diag::{Diagnostic, Diagnostics, Severity, Source};
 pub use reader::At;
 
 use crate::policy::Plan;
+use crate::rewrite::Plans;
 
 /// The default `[keys] env`.
 pub const DEFAULT_KEYRING_ENV: &str = "PIIGATE_KEYRING";
@@ -218,6 +219,9 @@ pub struct Route {
     /// Opens every envelope of this route's domain anywhere in a payload (`piigate reveal`,
     /// admin reveal); empty when there is no keyring.
     pub reveal_plan: Plan,
+    /// The same for form bodies and query strings: every field, and the JSON inside fields the
+    /// route reads as JSON.
+    pub reveal_fields: crate::policy::FieldPlans,
     /// Largest request body for this route.
     pub max_body_bytes: usize,
     /// Requests of this route in flight at once.
@@ -273,6 +277,22 @@ impl Purpose {
 }
 
 impl Route {
+    /// The request policy, for every payload format.
+    pub fn plans(&self) -> Plans<'_> {
+        Plans {
+            json: &self.plan,
+            fields: &self.fields,
+        }
+    }
+
+    /// The plans that open every envelope of the route's domain (offline and admin reveal).
+    pub fn reveal_plans(&self) -> Plans<'_> {
+        Plans {
+            json: &self.reveal_plan,
+            fields: &self.reveal_fields,
+        }
+    }
+
     /// Whether the route reads request bodies: rules for them, detection or allow-list mode.
     pub fn polices_body(&self) -> bool {
         self.plan.polices() || self.fields.form.polices()

@@ -38,6 +38,9 @@ pub struct FieldPlan {
     /// What happens to fields no rule names (detection, allow-list mode); its `root` starts
     /// their report paths (`form:`, `query:`). Headers ignore it.
     pub unselected: Unselected,
+    /// A rule for every field the named rules do not cover (the reveal plan opens envelopes
+    /// wherever they are); `None` leaves those fields to `unselected`.
+    pub others: Option<FieldRule>,
 }
 
 /// The field plans of a route.
@@ -52,19 +55,35 @@ pub struct FieldPlans {
 }
 
 impl FieldPlan {
+    /// A plan that applies `target` to every field.
+    pub fn every(target: FieldTarget) -> Self {
+        Self {
+            others: Some(FieldRule {
+                name: "".into(),
+                target,
+                class: None,
+            }),
+            ..Self::default()
+        }
+    }
+
     /// Whether there are no rules.
     pub fn is_empty(&self) -> bool {
-        self.rules.is_empty()
+        self.rules.is_empty() && self.others.is_none()
     }
 
     /// Whether the plan does anything to a payload: rules, detection or allow-list mode.
     pub fn polices(&self) -> bool {
-        !self.rules.is_empty() || self.unselected.active()
+        !self.is_empty() || self.unselected.active()
     }
 
-    /// The first rule covering `name` (exact, or `name` followed by a `[` bracket child).
+    /// The first rule covering `name` (exact, or `name` followed by a `[` bracket child), else
+    /// the rule for every other field.
     pub fn find(&self, name: &str) -> Option<&FieldRule> {
-        self.rules.iter().find(|r| covers(&r.name, name))
+        self.rules
+            .iter()
+            .find(|r| covers(&r.name, name))
+            .or(self.others.as_ref())
     }
 
     /// Like [`Self::find`], ignoring ASCII case (header names).

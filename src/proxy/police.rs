@@ -5,23 +5,20 @@
 use bytes::Bytes;
 use http::header::{self, HeaderMap, HeaderValue};
 
-use super::body::{self, Format};
+use super::body;
 use crate::codec;
 use crate::config::{Limits, Route};
 use crate::error::RejectCode;
 use crate::policy::action::ActionError;
 use crate::policy::{Applied, ApplyCx, FieldTarget, Leaf, LeafKind, Treatment};
-use crate::policy::{FieldPlans, Plan};
-use crate::rewrite::form::rewrite_form;
 use crate::rewrite::json::rewrite_json;
-use crate::rewrite::ndjson::rewrite_ndjson;
-use crate::rewrite::{Limits as RewriteLimits, Outcome, RewriteError};
+use crate::rewrite::{Format, Limits as RewriteLimits, Outcome, Plans, RewriteError};
+use crate::rewrite::{UnsupportedType, rewrite_payload};
 
 /// The request policy in force for one request: the route's, or its strict opt-out variant.
 #[derive(Clone, Copy)]
 pub(super) struct Active<'a> {
-    pub(super) plan: &'a Plan,
-    pub(super) fields: &'a FieldPlans,
+    pub(super) plans: Plans<'a>,
     /// The route only observes ([`Route::observes_only`]): what it cannot read passes as is.
     pub(super) observe_only: bool,
 }
@@ -30,19 +27,24 @@ impl<'a> Active<'a> {
     /// The route's policy, or its strict variant when the user opted out and the route says so.
     pub(super) fn of(route: &'a Route, opted_out: bool) -> Self {
         let observe_only = route.observes_only();
-        match (&route.strict, opted_out) {
-            (Some((plan, fields)), true) => Self {
-                plan,
-                fields,
-                observe_only,
-            },
-            _ => Self {
-                plan: &route.plan,
-                fields: &route.fields,
-                observe_only,
-            },
+        let plans = match (&route.strict, opted_out) {
+            (Some((plan, fields)), true) => Plans { json: plan, fields },
+            _ => route.plans(),
+        };
+        Self {
+            plans,
+            observe_only,
         }
     }
+}
+
+/// The format of a body, from its `Content-Type`.
+///
+/// # Errors
+/// [`RejectCode::UnsupportedMediaType`] for a type no rewriter reads.
+pub(super) fn format(headers: &HeaderMap) -> Result<Format, RejectCode> {
+    let ct = headers.get(header::CONTENT_TYPE).map(HeaderValue::as_bytes);
+    Format::from_content_type(ct).map_err(|UnsupportedType| RejectCode::UnsupportedMediaType)
 }
 
 fn rewrite_limits(limits: &Limits) -> RewriteLimits {
@@ -74,13 +76,14 @@ pub(super) fn query(
     limits: &Limits,
     cx: &mut ApplyCx<'_>,
 ) -> Result<Option<String>, RejectCode> {
-    let (Some(q), true) = (query, policy.fields.query.polices()) else {
+    let (Some(q), true) = (query, policy.plans.polices(Format::Query)) else {
         return Ok(None);
     };
     let mut out = Vec::with_capacity(q.len());
-    match rewrite_form(
+    match rewrite_payload(
+        Format::Query,
         q.as_bytes(),
-        &policy.fields.query,
+        policy.plans,
         &rewrite_limits(limits),
         cx,
         &mut out,
@@ -106,13 +109,14 @@ pub(super) fn headers(
     headers: &mut HeaderMap,
     cx: &mut ApplyCx<'_>,
 ) -> Result<(), RejectCode> {
-    if policy.fields.header.is_empty() {
+    let plan = &policy.plans.fields.header;
+    if plan.is_empty() {
         return Ok(());
     }
     let names: Vec<header::HeaderName> = headers.keys().cloned().collect();
     let mut text = Vec::new();
     for name in names {
-        let Some(rule) = policy.fields.header.find_ignore_case(name.as_str()) else {
+        let Some(rule) = plan.find_ignore_case(name.as_str()) else {
             continue;
         };
         let FieldTarget::Whole(action) = &rule.target else {
@@ -169,19 +173,14 @@ pub(super) fn body(
     if plain.is_empty() {
         return Ok(None);
     }
-    let format = match body::format(headers) {
+    let format = match format(headers) {
         Ok(f) => f,
         Err(_) if policy.observe_only => return Ok(None),
         Err(e) => return Err(e),
     };
     let mut out = Vec::with_capacity(plain.len() + plain.len() / 4);
     let rl = rewrite_limits(limits);
-    let outcome = match format {
-        Format::Json | Format::SniffedJson => rewrite_json(plain, policy.plan, &rl, cx, &mut out),
-        Format::Ndjson => rewrite_ndjson(plain, policy.plan, &rl, cx, &mut out),
-        Format::Form => rewrite_form(plain, &policy.fields.form, &rl, cx, &mut out),
-    };
-    let outcome = match outcome {
+    let outcome = match rewrite_payload(format, plain, policy.plans, &rl, cx, &mut out) {
         Ok(o) => o,
         // An observing route changes nothing, so what it cannot read goes as it came (what
         // was counted before the problem did leave, and stays counted).
@@ -243,22 +242,16 @@ pub(super) fn decode(
     if raw.is_empty() {
         return Ok(unread(raw));
     }
-    let (format, codings) = match (body::format(headers), body::codings(headers)) {
+    let (format, codings) = match (format(headers), body::codings(headers)) {
         (Ok(f), Ok(c)) => (f, c),
         (Err(e), _) | (_, Err(e)) if !policy.observe_only => return Err(e),
         // Forwarded as it came; `body` sees the content type again and leaves it alone.
         _ => return Ok(unread(raw)),
     };
-    let has_json = policy.plan.polices();
-    let has_form = policy.fields.form.polices();
     // A body of a kind the route has no rules for is not policed by them: refuse it rather
     // than forward a form past JSON rules (or JSON past form rules).
-    match format {
-        Format::Json | Format::Ndjson | Format::SniffedJson if !has_json => {
-            return Err(RejectCode::UnsupportedMediaType);
-        }
-        Format::Form if !has_form => return Err(RejectCode::UnsupportedMediaType),
-        _ => {}
+    if !policy.plans.polices(format) {
+        return Err(RejectCode::UnsupportedMediaType);
     }
     if codings.is_empty() {
         return Ok(Decoded {
@@ -283,15 +276,6 @@ pub(super) fn decode(
         decoded: Some(d),
         codings: actual,
     })
-}
-
-/// Whether the body is JSON or NDJSON (the formats a route `subject` is found in).
-pub(super) fn is_json_body(headers: &HeaderMap) -> Option<bool> {
-    match body::format(headers).ok()? {
-        Format::Json | Format::SniffedJson => Some(false),
-        Format::Ndjson => Some(true),
-        Format::Form => None,
-    }
 }
 
 /// Applies response rules (reveal) to a collected JSON response, decoding and re-encoding its
@@ -331,5 +315,5 @@ pub(super) fn response(
 
 /// Whether a response's content type is one response rules apply to.
 pub(super) fn is_json(headers: &HeaderMap) -> bool {
-    matches!(body::format(headers), Ok(Format::Json)) && headers.contains_key(header::CONTENT_TYPE)
+    matches!(format(headers), Ok(Format::Json))
 }

@@ -21,7 +21,7 @@ use crate::error::RejectCode;
 use crate::policy::action::ActionCounts;
 use crate::policy::subject::SubjectScopes;
 use crate::policy::{ApplyCx, DisclosureTally, FieldTally};
-use crate::rewrite::subject::{Scope, find_scopes};
+use crate::rewrite::subject::find_payload_scopes;
 use crate::store::{DisclosureKey, Label, SubjectKey};
 use crate::telemetry::events::RequestDone;
 use crate::telemetry::request_id::RequestId;
@@ -373,30 +373,14 @@ async fn subjects(
     path: &crate::policy::JsonPath,
     bases: &crate::policy::subject::SubjectBases,
 ) -> Result<Option<Subjects>, RejectCode> {
-    let Some(ndjson) = police::is_json_body(headers) else {
-        // Forms carry no JSON subject: their values use the route's keys.
+    // Forms carry no JSON subject: their values use the route's keys.
+    let Ok(format) = police::format(headers) else {
         return Ok(None);
     };
     if plain.is_empty() {
         return Ok(None);
     }
-    let mut found = Vec::new();
-    if ndjson {
-        let mut start = 0;
-        for line in plain.split(|b| *b == b'\n') {
-            if !line.iter().all(u8::is_ascii_whitespace) {
-                let scopes = find_scopes(line, path).map_err(|_| RejectCode::MalformedBody)?;
-                found.extend(scopes.into_iter().map(|s| Scope {
-                    start: s.start + start,
-                    end: s.end + start,
-                    subject: s.subject,
-                }));
-            }
-            start += line.len() + 1;
-        }
-    } else {
-        found = find_scopes(plain, path).map_err(|_| RejectCode::MalformedBody)?;
-    }
+    let found = find_payload_scopes(format, plain, path).map_err(|_| RejectCode::MalformedBody)?;
     if found.is_empty() {
         return Ok(None);
     }

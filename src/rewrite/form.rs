@@ -314,7 +314,7 @@ mod tests {
                     class: None,
                 })
                 .collect(),
-            unselected: Default::default(),
+            ..FieldPlan::default()
         }
     }
 
