@@ -1409,7 +1409,7 @@ fn reveal_everything(domain: &str, keys: &KeySource, fields: &FieldPlans) -> (Pl
 /// A field name as report paths write it (`items[*][email]`, `*` for data-like names).
 fn report_name(detector: &Detector, name: &str) -> String {
     let mut s = String::new();
-    crate::policy::unselected::push_field_name(&mut s, detector, name);
+    crate::policy::names::push_field_name(&mut s, detector, name);
     s
 }
 

@@ -8,6 +8,7 @@ pub mod action;
 pub mod automaton;
 pub mod disclosure;
 pub mod fields;
+pub mod names;
 pub mod selector;
 pub mod subject;
 pub mod transform;

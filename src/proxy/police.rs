@@ -141,7 +141,7 @@ pub(super) fn headers(
             let applied = action
                 .apply(&leaf, cx, &mut text)
                 .map_err(|_| RejectCode::Internal)?;
-            if let Some(t) = Treatment::of(action.kind(), applied) {
+            if let Some(t) = action.kind().treatment(applied) {
                 cx.disclosed.bump(rule.class, t);
             }
             match applied {

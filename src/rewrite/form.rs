@@ -14,7 +14,7 @@
 
 use super::json::rewrite_json;
 use super::{Limits, Outcome, RewriteError};
-use crate::policy::unselected::{HintCache, push_field_name};
+use crate::policy::names::{HintCache, push_field_name};
 use crate::policy::{Applied, ApplyCx, FieldPlan, FieldTarget, Leaf, LeafKind, Treatment};
 
 /// Rewrites the pairs `plan` selects, appending the result to `out`.
@@ -115,7 +115,7 @@ fn run(
                                         field: name_text,
                                     };
                                     let applied = action.apply(&leaf, cx, &mut text)?;
-                                    if let Some(t) = Treatment::of(action.kind(), applied) {
+                                    if let Some(t) = action.kind().treatment(applied) {
                                         cx.disclosed.bump(Some(class), t);
                                     }
                                     match applied {
@@ -147,7 +147,7 @@ fn run(
                             field: name_text,
                         };
                         let applied = action.apply(&leaf, cx, &mut text)?;
-                        if let Some(t) = Treatment::of(action.kind(), applied) {
+                        if let Some(t) = action.kind().treatment(applied) {
                             cx.disclosed.bump(rule.class, t);
                         }
                         match applied {

@@ -76,7 +76,7 @@ use scan::{KindStack, Scan, malformed, ws};
 
 use super::{Limits, Outcome, RewriteError};
 use crate::detect::{Class, KeyHint};
-use crate::policy::unselected::{HintCache, push_member};
+use crate::policy::names::{HintCache, push_member};
 use crate::policy::{
     Action, ActionKind, Applied, ApplyCx, DetectPolicy, Leaf, LeafKind, Plan, RuleId, StateId,
     Treatment,
@@ -827,7 +827,7 @@ impl<'p> Walker<'_, 'p, '_, '_, '_> {
         // Subject-scoped routes pick the person's keys by where the leaf sits.
         self.cx.at_offset(start);
         let applied = action.apply(&leaf, self.cx, repl)?;
-        if let Some(t) = Treatment::of(action.kind(), applied) {
+        if let Some(t) = action.kind().treatment(applied) {
             self.cx.disclosed.bump(class, t);
         }
         match applied {
