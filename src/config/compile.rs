@@ -1031,6 +1031,7 @@ fn compile_route(
         keys,
         rotation,
         strict,
+        inverse: false,
         subject: r.subject.is_some(),
     };
     let unselected = |strict: bool, d: &mut Diagnostics| Unselected {
@@ -1077,6 +1078,23 @@ fn compile_route(
         return None;
     };
     let (reveal_plan, reveal_fields) = reveal_everything(&domain, keys, &request.1);
+    // The route's inverse: its own selectors, each reversible action reversed with its
+    // options. Diagnostics were reported by the request compile above.
+    let inverse = if keys.ring.is_some() {
+        compile_rules(
+            &r.rules,
+            &RuleCtx {
+                inverse: true,
+                ..rcx(Side::Request, false)
+            },
+            &Unselected::default(),
+            src,
+            &mut Diagnostics::new(),
+        )
+    } else {
+        None
+    }
+    .unwrap_or_else(|| (Plan::empty(), FieldPlans::default()));
     Some(Route {
         name: name.value.clone(),
         path_prefix: path_prefix?,
@@ -1096,6 +1114,8 @@ fn compile_route(
         allow_list: unknown_drop,
         reveal_plan,
         reveal_fields,
+        inverse_plan: inverse.0,
+        inverse_fields: inverse.1,
         max_body_bytes,
         max_concurrent_requests,
     })
@@ -1755,8 +1775,67 @@ struct RuleCtx<'a> {
     rotation: Option<u64>,
     /// Compiling the opt-out (`on_opt_out = "strict"`) variant: linkable actions become `drop`.
     strict: bool,
+    /// Compiling the route's inverse (`reveal --route`): reversible actions become their
+    /// reversal at the same selectors, every other action `keep`.
+    inverse: bool,
     /// The route names a data subject (subject-scoped keys).
     subject: bool,
+}
+
+/// A rule's `fpe` options (shared by `fpe`, `reveal` with fpe options, and the inverse).
+fn fpe_spec(r: &RuleSpec, src: Source<'_>, d: &mut Diagnostics) -> Option<FpeSpec> {
+    let alphabet = match &r.alphabet {
+        None => FpeAlphabet::parse("digits"),
+        Some(a) => {
+            let parsed = FpeAlphabet::parse(&a.value);
+            if parsed.is_none() {
+                d.error(
+                    src,
+                    a.span.clone(),
+                    "bad_value",
+                    "`alphabet` must be \"digits\", \"alphanumeric\" or \"alphanumeric_cased\"",
+                );
+            }
+            parsed
+        }
+    }?;
+    Some(FpeSpec {
+        alphabet,
+        keep_last: r
+            .keep_last
+            .as_ref()
+            .map_or(0, |k| usize::try_from(k.value).unwrap_or(usize::MAX)),
+        luhn: r.luhn.as_ref().is_some_and(|l| l.value),
+        min_length: r
+            .min_length
+            .as_ref()
+            .map(|m| usize::try_from(m.value).unwrap_or(usize::MAX)),
+    })
+}
+
+/// The reversal of a request action for `reveal --route`, at the rule's own selectors: `fpe`
+/// decrypts with the rule's options and key. Envelopes (`encrypt`, `encrypt_deterministic`)
+/// name their kind and key, so the reveal plans open them wherever they are, these paths
+/// included (`ops::reveal_for` runs them next); every other action cannot be reversed and
+/// leaves the value as it is (`keep`).
+fn inverse_action(
+    r: &RuleSpec,
+    name: &str,
+    cx: &RuleCtx<'_>,
+    src: Source<'_>,
+    d: &mut Diagnostics,
+) -> Option<Action> {
+    let ring = cx.keys.ring.as_ref()?;
+    Some(match name {
+        "fpe" => {
+            let spec = fpe_spec(r, src, d)?;
+            let key_id = r.key_id.as_ref().map(|k| k.value.as_str());
+            FpeAction::new(ring, cx.domain, spec, key_id, FpeMode::Reveal)
+                .map(Action::Fpe)
+                .ok()?
+        }
+        _ => Action::Keep,
+    })
 }
 
 fn compile_action(
@@ -1838,6 +1917,9 @@ fn compile_action(
         );
         return None;
     }
+    if cx.inverse {
+        return inverse_action(r, name, cx, src, d);
+    }
     // Under an opt-out (`on_opt_out = "strict"`), nothing linkable leaves: identifiers that
     // would be tokenized, hashed or deterministically encrypted are dropped instead.
     if cx.strict && matches!(name, "tokenize" | "encrypt_deterministic" | "fpe" | "hash") {
@@ -1901,35 +1983,7 @@ fn compile_action(
         }
     };
     let key_id = r.key_id.as_ref().map(|k| k.value.as_str());
-    let fpe_spec = |d: &mut Diagnostics| -> Option<FpeSpec> {
-        let alphabet = match &r.alphabet {
-            None => FpeAlphabet::parse("digits"),
-            Some(a) => {
-                let parsed = FpeAlphabet::parse(&a.value);
-                if parsed.is_none() {
-                    d.error(
-                        src,
-                        a.span.clone(),
-                        "bad_value",
-                        "`alphabet` must be \"digits\", \"alphanumeric\" or \"alphanumeric_cased\"",
-                    );
-                }
-                parsed
-            }
-        }?;
-        Some(FpeSpec {
-            alphabet,
-            keep_last: r
-                .keep_last
-                .as_ref()
-                .map_or(0, |k| usize::try_from(k.value).unwrap_or(usize::MAX)),
-            luhn: r.luhn.as_ref().is_some_and(|l| l.value),
-            min_length: r
-                .min_length
-                .as_ref()
-                .map(|m| usize::try_from(m.value).unwrap_or(usize::MAX)),
-        })
-    };
+    let fpe_spec = |d: &mut Diagnostics| fpe_spec(r, src, d);
     Some(match name {
         "drop" => Action::Drop,
         "keep" => Action::Keep,

@@ -341,14 +341,25 @@ impl Action {
                         &mut cx.norm,
                         out,
                     ),
-                    FpeMode::Reveal => a.cipher.decrypt(
-                        leaf.text,
-                        &a.domain,
-                        leaf.field,
-                        &mut cx.scratch,
-                        &mut cx.norm,
-                        out,
-                    ),
+                    FpeMode::Reveal => {
+                        let start = out.len();
+                        let opened = a.cipher.decrypt(
+                            leaf.text,
+                            &a.domain,
+                            leaf.field,
+                            &mut cx.scratch,
+                            &mut cx.norm,
+                            out,
+                        );
+                        // Like an envelope that does not open: left as it is (it is the
+                        // ciphertext) and counted, never an error that loses the rest.
+                        if opened.is_err() {
+                            out.truncate(start);
+                            cx.reveal_failed(leaf.field);
+                            return Ok(Applied::Kept);
+                        }
+                        opened
+                    }
                 };
                 res.map_err(|e| match e {
                     FpeError::TooShort => ActionError::FpeTooShort,
@@ -411,7 +422,7 @@ impl Action {
                     Ok(()) if std::str::from_utf8(&out[start..]).is_ok() => Applied::Replaced,
                     Ok(()) | Err(_) => {
                         out.truncate(start);
-                        cx.reveal_failures += 1;
+                        cx.reveal_failed(leaf.field);
                         return Ok(Applied::Kept);
                     }
                 }
