@@ -77,6 +77,19 @@ impl RejectCode {
         Self::UnsupportedTransferCoding,
     ];
 
+    /// Whether the code is decided before a route is chosen (the request's head, its framing,
+    /// routing itself): such refusals are counted under route `-`, never under a route.
+    pub const fn before_routing(self) -> bool {
+        matches!(
+            self,
+            Self::BadRequest
+                | Self::MethodNotAllowed
+                | Self::NoRoute
+                | Self::TargetNotAllowed
+                | Self::UnsupportedTransferCoding
+        )
+    }
+
     /// The stable snake_case code, used in response bodies, logs and metric labels.
     pub const fn as_str(self) -> &'static str {
         match self {

@@ -24,6 +24,7 @@ mod startup;
 mod store;
 mod subjects;
 mod support;
+mod telemetry;
 mod tls;
 mod upstream;
 mod vectors;
