@@ -291,7 +291,7 @@ impl Metrics {
         let mut m = self.handles(route, |code| match code {
             RejectCode::OptOutBlocked => shape.blocks_opt_out,
             RejectCode::StoreUnavailable => shape.subject,
-            c => !c.before_routing(),
+            c => !c.before_routing_only(),
         });
         if shape.detect {
             m.detections = crate::detect::Class::ALL
@@ -307,10 +307,9 @@ impl Metrics {
         m
     }
 
-    /// The handles for requests no route took (route label `-`): only the codes decided
-    /// before routing can occur there.
+    /// The handles for requests no route took (route label `-`): no code that needs a route.
     pub fn unrouted(&self) -> RouteMetrics {
-        self.handles("-", RejectCode::before_routing)
+        self.handles("-", |c| !c.needs_route())
     }
 
     /// Resolves the handles of `route` with every rejection code (tests, benches).
@@ -416,7 +415,7 @@ impl RouteMetrics {
         let i = usize::from(status / 100).clamp(1, 5) - 1;
         self.class[i].inc();
         if let Some(code) = code
-            && let Some((_, counter)) = self.rejected.iter().find(|(c, _)| *c == code)
+            && let Some((_, counter)) = self.rejected.iter().find(|(c, _)| c.slot() == code.slot())
         {
             counter.inc();
         }
