@@ -4,6 +4,7 @@
 #![allow(unreachable_pub)]
 
 mod audit;
+mod boundary;
 mod canaries;
 mod cli;
 mod config;

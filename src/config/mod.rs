@@ -298,6 +298,16 @@ impl Route {
         self.plan.polices() || self.fields.form.polices()
     }
 
+    /// Whether the route changes anything in a request: rules of any kind, allow-list mode
+    /// or enforced detection. Such a route reads every part of a request in one canonical way
+    /// and refuses what has two readings (docs/BOUNDARY.md); the others only normalise paths.
+    pub fn polices(&self) -> bool {
+        !self.observes_only()
+            && (self.polices_body()
+                || self.fields.query.polices()
+                || !self.fields.header.is_empty())
+    }
+
     /// Whether the route only observes (`detect = "observe"`, no rules, no allow-list): it
     /// changes nothing, so a body or query it cannot read is forwarded as it came instead of
     /// refused — an observation mode must not break traffic.

@@ -413,6 +413,9 @@ async fn serve_connection(stream: TcpStream, current: Current, mut stop: watch::
         .http1()
         .timer(TokioTimer::new())
         .header_read_timeout(limits.header_read_timeout)
+        // A client may shut down its sending side once the request is written and wait for
+        // the answer; without this hyper reads the EOF as an abort and drops the response.
+        .half_close(true)
         .max_buf_size(MAX_HEAD_BYTES);
     builder
         .http2()

@@ -8,7 +8,7 @@ use http::header::{self, HeaderMap, HeaderValue};
 use super::body;
 use crate::codec;
 use crate::config::{Limits, Route};
-use crate::error::RejectCode;
+use crate::error::{Ambiguity, RejectCode};
 use crate::policy::action::ActionError;
 use crate::policy::{Applied, ApplyCx, FieldTarget, Leaf, LeafKind};
 use crate::rewrite::json::rewrite_json;
@@ -56,6 +56,7 @@ fn rewrite_limits(limits: &Limits) -> RewriteLimits {
 fn body_error(e: &RewriteError) -> RejectCode {
     match e {
         RewriteError::Malformed { .. } => RejectCode::MalformedBody,
+        RewriteError::Ambiguous(a) => RejectCode::AmbiguousRequest(*a),
         RewriteError::TooDeep { .. } => RejectCode::NestingTooDeep,
         // A value the policy cannot transform (FPE on a too-short or off-alphabet value):
         // the payload is valid but cannot be policed as configured.
@@ -94,7 +95,7 @@ pub(super) fn query(
             .map(Some)
             .map_err(|_| RejectCode::Internal),
         Err(_) if policy.observe_only => Ok(None),
-        Err(e @ RewriteError::Action(_)) => Err(body_error(&e)),
+        Err(e @ (RewriteError::Action(_) | RewriteError::Ambiguous(_))) => Err(body_error(&e)),
         Err(_) => Err(RejectCode::MalformedQuery),
     }
 }
@@ -116,7 +117,7 @@ pub(super) fn headers(
     let names: Vec<header::HeaderName> = headers.keys().cloned().collect();
     let mut text = Vec::new();
     for name in names {
-        let Some(rule) = plan.find_ignore_case(name.as_str()) else {
+        let Some(rule) = plan.find_header(name.as_str()) else {
             continue;
         };
         let FieldTarget::Whole(action) = &rule.target else {
@@ -174,6 +175,11 @@ pub(super) fn body(
         Err(_) if policy.observe_only => return Ok(None),
         Err(e) => return Err(e),
     };
+    if format == Format::Form && !policy.observe_only && looks_like_json(plain) {
+        // No form starts with `{` or `[`; a server that sniffs would read JSON fields the
+        // form rules never saw.
+        return Err(RejectCode::AmbiguousRequest(Ambiguity::BodyTypeMismatch));
+    }
     let mut out = Vec::with_capacity(plain.len() + plain.len() / 4);
     let rl = rewrite_limits(limits);
     let outcome = match rewrite_payload(format, plain, policy.plans, &rl, cx, &mut out) {
@@ -187,6 +193,16 @@ pub(super) fn body(
         Outcome::Unchanged => None,
         Outcome::Rewritten => Some(out),
     })
+}
+
+/// The label of a policed body that came without one: what browsers send with a text beacon.
+pub(super) const BEACON_TYPE: HeaderValue = HeaderValue::from_static("text/plain; charset=utf-8");
+
+/// Whether a form body is in fact a JSON object or array (no form starts with `{`, and one
+/// starting with `[` is refused by the form grammar anyway unless it is JSON).
+fn looks_like_json(plain: &[u8]) -> bool {
+    matches!(plain.trim_ascii_start().first(), Some(b'{' | b'['))
+        && serde_json::from_slice::<serde::de::IgnoredAny>(plain).is_ok()
 }
 
 /// A collected request body made ready for policing: its content codings removed (capped).

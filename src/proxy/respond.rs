@@ -42,7 +42,11 @@ mod tests {
 
     #[test]
     fn every_code_renders_valid_json() {
-        for code in RejectCode::ALL {
+        let rules = crate::error::Ambiguity::ALL
+            .map(RejectCode::AmbiguousRequest)
+            .into_iter()
+            .chain(crate::error::PathFault::ALL.map(RejectCode::BadPath));
+        for code in RejectCode::ALL.into_iter().chain(rules) {
             let body = format!(
                 r#"{{"error":{{"code":"{}","message":"{}"}}}}"#,
                 code.as_str(),

@@ -67,12 +67,18 @@ impl Router {
     }
 }
 
-/// `path` minus `prefix`, if the prefix matches on a segment boundary.
+/// `path` minus `prefix`, if the prefix matches on a segment boundary. ASCII case is ignored:
+/// servers that route case-insensitively (express by default, IIS) would otherwise read
+/// `/TRACK` as the policed `/track` while a catch-all route forwarded it unpoliced.
 fn strip_prefix<'p>(path: &'p str, prefix: &str) -> Option<&'p str> {
     if prefix == "/" {
         return Some(path);
     }
-    let rest = path.strip_prefix(prefix)?;
+    let head = path.get(..prefix.len())?;
+    if !head.eq_ignore_ascii_case(prefix) {
+        return None;
+    }
+    let rest = &path[prefix.len()..];
     if rest.is_empty() {
         Some("/")
     } else if rest.starts_with('/') {
@@ -109,6 +115,8 @@ mod tests {
         ("/", "/anything", Some("/anything")),
         ("/a/b", "/a/b/c", Some("/c")),
         ("/a/b", "/a", None),
+        // Case-insensitive, as the most permissive recipient routes.
+        ("/segment", "/SEGMENT/v1", Some("/v1")),
     ];
 
     #[test]

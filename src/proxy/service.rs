@@ -15,6 +15,7 @@ use super::police;
 use super::respond::{full, reject};
 use super::upstream::{UpstreamError, prepare, strip_hop_by_hop, upstream_path};
 use super::{Body, Generation};
+use crate::canon;
 use crate::config::{OptOut, Route};
 use crate::crypto::{OsNonces, with_thread_nonces};
 use crate::error::RejectCode;
@@ -114,8 +115,11 @@ async fn forward(
     if !only_chunked(req.headers()) {
         return Err(RejectCode::UnsupportedTransferCoding);
     }
+    canon::headers::check_authority(&req)?;
     let host = super::router::request_host(&req);
-    let path = req.uri().path().to_owned();
+    // One path for routing and forwarding, on every route (docs/BOUNDARY.md).
+    let normal = canon::path::normalize(req.uri().path()).map_err(RejectCode::BadPath)?;
+    let path = normal.path.clone().into_owned();
     let found = match mode {
         Mode::Reverse => g.router.find(host.as_deref(), &path),
         Mode::Forward(tunnel) => match tunnel.as_deref().or(host.as_deref()) {
@@ -127,6 +131,9 @@ async fn forward(
     let route = Arc::clone(&g.config.routes[index]);
     tally.route = Some(Arc::clone(&route));
     tally.index = Some(index);
+    normal
+        .check_prefix(&route.path_prefix)
+        .map_err(RejectCode::BadPath)?;
     let metrics = &g.metrics[index];
     // Beyond the route's concurrency limit: 503 + Retry-After, before reading the body.
     let Ok(_permit) = Arc::clone(&g.permits[index]).try_acquire_owned() else {
@@ -137,6 +144,11 @@ async fn forward(
     let upstream = &g.upstreams[index];
     let limits = &g.config.limits;
     let (mut parts, incoming) = req.into_parts();
+    canon::headers::join_cookies(&mut parts.headers);
+    if route.polices() {
+        canon::headers::check_spellings(&parts.headers)?;
+        canon::content::canonicalize(&mut parts.headers)?;
+    }
     let opted_out = opt_out_signal(&parts.headers);
     if opted_out && route.opt_out == OptOut::Block {
         // Nothing leaves; the ledger keeps the count of honoured signals.
@@ -178,6 +190,13 @@ async fn forward(
         police::headers(policy, &mut parts.headers, &mut cx)?;
         let req = match raw {
             Ok(decoded) => {
+                if !decoded.plain().is_empty() && !parts.headers.contains_key(header::CONTENT_TYPE)
+                {
+                    // Policed as beacon text: say so, or Rack reads an unlabelled body as a form.
+                    parts
+                        .headers
+                        .insert(header::CONTENT_TYPE, police::BEACON_TYPE);
+                }
                 let rewritten =
                     police::body(policy, &parts.headers, decoded.plain(), limits, &mut cx)?;
                 let to_send = decoded.finish(rewritten)?;

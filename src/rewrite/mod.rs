@@ -8,6 +8,7 @@ pub mod form;
 pub mod format;
 pub mod json;
 pub mod ndjson;
+pub mod request;
 pub mod subject;
 
 pub use format::{Format, UnsupportedType};
@@ -93,6 +94,9 @@ pub enum RewriteError {
         /// The configured limit.
         limit: usize,
     },
+    /// The payload has more than one plausible reading (docs/BOUNDARY.md).
+    #[error("ambiguous payload: {}", .0.as_str())]
+    Ambiguous(crate::error::Ambiguity),
     /// An action failed.
     #[error("action failed: {0}")]
     Action(#[from] ActionError),

@@ -47,6 +47,7 @@ impl RequestDone<'_> {
                 method = %self.method,
                 status = self.status,
                 code = code.as_str(),
+                rule = code.rule(),
                 latency_us,
                 "Request rejected."
             ),

@@ -356,9 +356,9 @@ impl RouteMetrics {
         let i = usize::from(status / 100).clamp(1, 5) - 1;
         self.class[i].inc();
         if let Some(code) = code
-            && let Some(pos) = RejectCode::ALL.iter().position(|c| *c == code)
+            && let Some(counter) = self.rejected.get(code.slot())
         {
-            self.rejected[pos].inc();
+            counter.inc();
         }
     }
 
