@@ -184,7 +184,7 @@ def main():
             open(os.path.join(work, "proxy.toml"), "w").write(cfg)
             log = os.path.join(out, "piigate.log")
             procs.append(subprocess.Popen(
-                [a.binary, "serve", "--config", "proxy.toml", "--log-format", "json"],
+                [os.path.abspath(a.binary), "serve", "--config", "proxy.toml", "--log-format", "json"],
                 cwd=work, stdout=open(log + ".out", "w"), stderr=open(log, "w")))
             wait_http(f"http://127.0.0.1:{aport}/healthz")
             front = f"http://127.0.0.1:{pport}"
