@@ -458,6 +458,9 @@ fn check(path: &Path) -> ExitCode {
                 c.state.path.display(),
                 c.state.origin
             );
+            for r in &c.routes {
+                println!("{}", route_summary(r));
+            }
             if !c.example_keys.is_empty() {
                 println!(
                     "WARNING: the keyring holds the PUBLIC example keys ({}); do not protect real data with them",
@@ -472,6 +475,79 @@ fn check(path: &Path) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// One line per route for `check`: where it matches, where it sends, and what it does.
+fn route_summary(r: &config::Route) -> String {
+    use piigate::policy::{FieldTarget, Plan};
+    fn kinds(plan: &Plan, into: &mut Vec<&'static str>) {
+        for rule in &plan.rules {
+            let k = rule.action.kind().as_str();
+            if !into.contains(&k) {
+                into.push(k);
+            }
+        }
+    }
+    let mut actions = Vec::new();
+    kinds(&r.plan, &mut actions);
+    for field in [&r.fields.form, &r.fields.query, &r.fields.header] {
+        for rule in &field.rules {
+            match &rule.target {
+                FieldTarget::Json(plan) => kinds(plan, &mut actions),
+                FieldTarget::Whole(a) => {
+                    let k = a.kind().as_str();
+                    if !actions.contains(&k) {
+                        actions.push(k);
+                    }
+                }
+            }
+        }
+    }
+    let mut extra = Vec::new();
+    if let Some(d) = r.detect {
+        extra.push(format!(
+            "detect {}",
+            match d {
+                piigate::policy::DetectMode::Observe => "observe",
+                piigate::policy::DetectMode::Enforce => "enforce",
+            }
+        ));
+    }
+    if r.allow_list {
+        extra.push("allow-list".to_owned());
+    }
+    if r.subject.is_some() {
+        extra.push("subject-scoped".to_owned());
+    }
+    match r.opt_out {
+        config::OptOut::Block => extra.push("opt-out block".to_owned()),
+        config::OptOut::Strict => extra.push("opt-out strict".to_owned()),
+        config::OptOut::None => {}
+    }
+    if !r.response_plan.rules.is_empty() {
+        extra.push("response reveal".to_owned());
+    }
+    let host = r.host.as_deref().map_or(String::new(), |h| format!("{h} "));
+    format!(
+        "route {}: {host}{} -> {}://{}{} ({}; domain {}): {}{}",
+        r.name,
+        r.path_prefix,
+        r.upstream.scheme,
+        r.upstream.authority,
+        r.upstream.base_path,
+        r.purpose.as_str(),
+        r.domain,
+        if actions.is_empty() {
+            "no rules".to_owned()
+        } else {
+            actions.join(", ")
+        },
+        if extra.is_empty() {
+            String::new()
+        } else {
+            format!("; {}", extra.join(", "))
+        }
+    )
 }
 
 fn serve(path: &Path, log: LogArg) -> anyhow::Result<ExitCode> {

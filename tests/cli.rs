@@ -47,7 +47,16 @@ fn check_accepts_the_shipped_config() {
         "{}",
         String::from_utf8_lossy(&out.stdout)
     );
-    assert!(String::from_utf8_lossy(&out.stdout).contains("ok (4 route(s), 3 key(s)"));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("ok (4 route(s), 3 key(s)"));
+    // Every route with where it sends and what it does.
+    assert!(
+        stdout.contains(
+            "route crm: /crm -> https://crm.example.com/api (processor; domain crm): encrypt, mask; response reveal"
+        ),
+        "{stdout}"
+    );
+    assert!(stdout.contains("route segment: /segment -> https://api.segment.io (analytics; domain segment): tokenize, encrypt, redact, drop; detect observe"), "{stdout}");
 }
 
 #[test]
