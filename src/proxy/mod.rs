@@ -71,7 +71,16 @@ impl Generation {
         let metrics = config
             .routes
             .iter()
-            .map(|r| registry.route_detecting(&r.name, r.detect.is_some()))
+            .map(|r| {
+                registry.route_shaped(
+                    &r.name,
+                    &crate::telemetry::metrics::RouteShape {
+                        detect: r.detect.is_some(),
+                        blocks_opt_out: r.opt_out == crate::config::OptOut::Block,
+                        subject: r.subject.is_some(),
+                    },
+                )
+            })
             .collect();
         let ledger_names = config
             .routes
@@ -88,7 +97,7 @@ impl Generation {
         registry.generation.set(gen_number);
         Self {
             number,
-            unrouted: registry.route("-"),
+            unrouted: registry.unrouted(),
             config,
             router,
             upstreams,

@@ -61,6 +61,7 @@ pub(super) async fn handle(
 ) -> Response<Body> {
     let started = Instant::now();
     let request_id = RequestId::next();
+    let trace = crate::telemetry::trace::TraceParent::from_headers(req.headers());
     let method = req.method().clone();
     let mut tally = Tally::default();
     let (mut resp, code) = match forward(&generation, req, &mode, &mut tally).await {
@@ -85,6 +86,7 @@ pub(super) async fn handle(
     }
     RequestDone {
         request_id,
+        trace,
         route: tally.route.as_ref().map(|r| r.name.as_str()),
         method: &method,
         status: resp.status().as_u16(),

@@ -12,6 +12,8 @@ use crate::policy::action::{ActionCounts, ActionKind, with_action_kinds};
 pub struct RequestDone<'a> {
     /// The id minted for this request (also sent as `x-piigate-request-id`).
     pub request_id: super::request_id::RequestId,
+    /// The client's W3C `traceparent`: its trace id is logged, a malformed one as `invalid`.
+    pub trace: super::trace::TraceParent,
     /// Route name, when one matched.
     pub route: Option<&'a str>,
     /// HTTP method.
@@ -37,9 +39,13 @@ pub struct RequestDone<'a> {
 /// The access-log line of a forwarded request, with one count field per action kind (from
 /// [`with_action_kinds!`]: a new kind is logged without touching this file).
 macro_rules! log_forwarded {
-    ($done:ident, $counts:ident, $route:ident, $latency_us:ident; $($variant:ident $name:ident),*) => {
+    (
+        $done:ident, $counts:ident, $route:ident, $latency_us:ident, $trace_id:ident;
+        $($variant:ident $name:ident),*
+    ) => {
         info!(
             request_id = %$done.request_id,
+            trace_id = $trace_id,
             route = $route,
             method = %$done.method,
             status = $done.status,
@@ -60,9 +66,11 @@ impl RequestDone<'_> {
         let counts = self.counts;
         let latency_us = u64::try_from(self.latency.as_micros()).unwrap_or(u64::MAX);
         let route = self.route.unwrap_or("-");
+        let trace_id = self.trace.log_value().map(tracing::field::display);
         match self.code {
             Some(code) => warn!(
                 request_id = %self.request_id,
+                trace_id,
                 route,
                 method = %self.method,
                 status = self.status,
@@ -72,7 +80,7 @@ impl RequestDone<'_> {
             ),
             None => {
                 let done = &self;
-                with_action_kinds!(log_forwarded!(done, counts, route, latency_us))
+                with_action_kinds!(log_forwarded!(done, counts, route, latency_us, trace_id))
             }
         }
     }
@@ -166,6 +174,7 @@ mod tests {
         tracing::subscriber::with_default(subscriber, || {
             RequestDone {
                 request_id: super::super::request_id::RequestId::next(),
+                trace: super::super::trace::TraceParent::from_headers(&http::HeaderMap::new()),
                 route: Some("r"),
                 method: &http::Method::POST,
                 status: 200,

@@ -324,19 +324,35 @@ impl Action {
                 Applied::Replaced
             }
             Self::Fpe(a) => {
-                let run = match a.mode {
-                    FpeMode::Encrypt => FpeCipher::encrypt,
-                    FpeMode::Reveal => FpeCipher::decrypt,
+                let res = match a.mode {
+                    FpeMode::Encrypt => a.cipher.encrypt(
+                        leaf.text,
+                        &a.domain,
+                        leaf.field,
+                        &mut cx.scratch,
+                        &mut cx.norm,
+                        out,
+                    ),
+                    FpeMode::Reveal => {
+                        let start = out.len();
+                        let opened = a.cipher.decrypt(
+                            leaf.text,
+                            &a.domain,
+                            leaf.field,
+                            &mut cx.scratch,
+                            &mut cx.norm,
+                            out,
+                        );
+                        // Like an envelope that does not open: left as it is (it is the
+                        // ciphertext) and counted, never an error that loses the rest.
+                        if opened.is_err() {
+                            out.truncate(start);
+                            cx.reveal_failed(leaf.field);
+                            return Ok(Applied::Kept);
+                        }
+                        opened
+                    }
                 };
-                let res = run(
-                    &a.cipher,
-                    leaf.text,
-                    &a.domain,
-                    leaf.field,
-                    &mut cx.scratch,
-                    &mut cx.norm,
-                    out,
-                );
                 res.map_err(|e| match e {
                     FpeError::TooShort => ActionError::FpeTooShort,
                     FpeError::Invalid => ActionError::FpeInvalidValue,
@@ -398,7 +414,7 @@ impl Action {
                     Ok(()) if std::str::from_utf8(&out[start..]).is_ok() => Applied::Replaced,
                     Ok(()) | Err(_) => {
                         out.truncate(start);
-                        cx.reveal_failures += 1;
+                        cx.reveal_failed(leaf.field);
                         return Ok(Applied::Kept);
                     }
                 }
