@@ -18,12 +18,12 @@ mod police;
 pub mod respond;
 pub mod router;
 mod service;
+mod slab;
 pub mod upstream;
 
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
-use bytes::Bytes;
 
 pub use listener::{Gateway, ShutdownHandle};
 
@@ -33,8 +33,7 @@ use crate::telemetry::metrics::RouteMetrics;
 
 /// The error type of bodies crossing the proxy.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
-/// The body type for requests sent upstream and responses sent to clients.
-pub type Body = http_body_util::combinators::BoxBody<Bytes, BoxError>;
+pub use body::Body;
 
 /// One configuration generation with what was built from it.
 pub struct Generation {
