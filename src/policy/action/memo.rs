@@ -442,9 +442,6 @@ action = "encrypt"
     /// One rewrite of `input`, with per-person keys or not, the memo on or off.
     fn run(route: &Route, input: &[u8], scoped: bool, memo: bool) -> Run {
         let scopes = subjects(route, input);
-        // `encrypt` keeps a derived key across calls; forgetting it makes both runs draw the
-        // same nonces for the same envelopes.
-        route.plan.forget_cached_keys();
         let mut nonces = DangerCounterNonces(0);
         let mut cx = ApplyCx::new(&mut nonces);
         if scoped {
