@@ -47,7 +47,7 @@ fn check_accepts_the_shipped_config() {
         "{}",
         String::from_utf8_lossy(&out.stdout)
     );
-    assert!(String::from_utf8_lossy(&out.stdout).contains("ok (4 route(s), 3 key(s)"));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("ok (11 route(s), 3 key(s)"));
 }
 
 #[test]

@@ -15,6 +15,7 @@ mod forward;
 mod lifecycle;
 mod limits;
 mod payloads;
+mod presets;
 mod proxy;
 mod replicas;
 mod report;

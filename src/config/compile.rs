@@ -811,6 +811,9 @@ fn compile_route(
     limits: &Limits,
     d: &mut Diagnostics,
 ) -> Option<Route> {
+    // The route as compiled: its own rules, then its preset's (see `config::preset`).
+    let expansion = super::preset::expand(r, src, d);
+    let r = &expansion.route;
     let name = r.name.as_ref()?;
     if !valid_name(&name.value) {
         d.error(
@@ -1201,6 +1204,8 @@ fn compile_rules(
     let mut nested: Vec<NestedPlan> = Vec::new();
     let errors_before = d.error_count();
     for spec in rules {
+        // A preset's rule is located in its preset file.
+        let src = spec.source(src);
         let explicit = rule_class(spec, side, src, d);
         let Some(action) = compile_action(spec, cx, src, d) else {
             // Still check the selectors, so every problem is reported in one run.
@@ -1406,6 +1411,7 @@ fn report_name(detector: &Detector, name: &str) -> String {
 
 /// The rule's `class` option, checked. Response rules have no use for it.
 fn rule_class(spec: &RuleSpec, side: Side, src: Source<'_>, d: &mut Diagnostics) -> Option<Class> {
+    let src = spec.source(src);
     let c = spec.class.as_ref()?;
     if side == Side::Response {
         d.error(
@@ -1757,6 +1763,7 @@ fn compile_action(
     d: &mut Diagnostics,
 ) -> Option<Action> {
     let (side, domain, keys) = (cx.side, cx.domain, cx.keys);
+    let src = r.source(src);
     let action = r.action.as_ref()?;
     let name = action.value.as_str();
     let fpe_reveal = name == "reveal" && r.alphabet.is_some();
@@ -2019,12 +2026,12 @@ fn compile_action(
             };
             let Some(field) = &r.normalize else {
                 d.error(src, action.span.clone(), "missing_key", "`hash` needs `normalize` naming the field kind, e.g. \"email\" or \"phone\"")
-                    .help("one of: email, phone, first_name, last_name, city, state, zip, country, gender, date_of_birth, external_id");
+                    .help("one of: email, phone, first_name, last_name, street, city, state, zip, country, gender, date_of_birth, external_id");
                 return None;
             };
             let Some(field_v) = HashField::parse(&field.value) else {
                 d.error(src, field.span.clone(), "bad_value", format!("`{}` is not a field kind `hash` knows", field.value))
-                    .help("one of: email, phone, first_name, last_name, city, state, zip, country, gender, date_of_birth, external_id");
+                    .help("one of: email, phone, first_name, last_name, street, city, state, zip, country, gender, date_of_birth, external_id");
                 return None;
             };
             let default_country_code = match &r.default_country_code {

@@ -157,7 +157,7 @@ pub struct ForwardProxySpec {
 }
 
 /// `[[routes]]`.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct RouteSpec {
     /// Span of the route table.
     pub span: Range<usize>,
@@ -171,6 +171,9 @@ pub struct RouteSpec {
     pub upstream: Option<At<String>>,
     /// `upstream_ca`: extra PEM trust anchor for the upstream.
     pub upstream_ca: Option<At<String>>,
+    /// `preset`: a vendor rule set (`presets/<name>.toml`) the route's own rules extend and
+    /// override (see [`super::preset`]).
+    pub preset: Option<At<String>>,
     /// `domain`: pseudonymisation domain, default the route name.
     pub domain: Option<At<String>>,
     /// `subject`: the data subject's id selector.
@@ -202,7 +205,7 @@ pub struct RouteSpec {
 }
 
 /// `[routes.detect_actions]`.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct DetectActionsSpec {
     /// Span of the table.
     pub span: Range<usize>,
@@ -245,6 +248,12 @@ pub struct RuleSpec {
     /// for the disclosure ledger. Default: what the selector's last member name says, else
     /// `unclassified`.
     pub class: Option<At<String>>,
+    /// `why`: what the field is and why it gets this treatment. Documentation only (printed by
+    /// `piigate check --expand`); required in presets.
+    pub why: Option<At<String>>,
+    /// The file the rule was written in when it is not the config file (a preset's rules and
+    /// actions); spans refer to it.
+    pub origin: Option<Source<'static>>,
 }
 
 const TOP: &[&str] = &[
@@ -291,6 +300,7 @@ const ROUTE: &[&str] = &[
     "host",
     "upstream",
     "upstream_ca",
+    "preset",
     "domain",
     "subject",
     "detect",
@@ -319,6 +329,7 @@ const RULE: &[&str] = &[
     "min_length",
     "default_country_code",
     "class",
+    "why",
 ];
 /// Keys of `[routes.detect_actions]`: every class name, and `default`.
 const DETECT_ACTIONS: &[&str] = &[
@@ -482,6 +493,7 @@ pub fn read(src: Source<'_>, d: &mut Diagnostics) -> ConfigSpec {
             host: r.string(d, "host"),
             upstream: r.required_string(d, "upstream"),
             upstream_ca: r.string(d, "upstream_ca"),
+            preset: r.string(d, "preset"),
             domain: r.string(d, "domain"),
             subject: r.string(d, "subject"),
             detect: r.string(d, "detect"),
@@ -492,8 +504,8 @@ pub fn read(src: Source<'_>, d: &mut Diagnostics) -> ConfigSpec {
             rotate_pseudonyms_every: r.string(d, "rotate_pseudonyms_every"),
             max_body_bytes: r.uint(d, "max_body_bytes"),
             max_concurrent_requests: r.uint(d, "max_concurrent_requests"),
-            rules: read_rules(&r, d, "rules"),
-            response_rules: read_rules(&r, d, "response_rules"),
+            rules: read_rules(&r, d, "rules", "[[routes.rules]]"),
+            response_rules: read_rules(&r, d, "response_rules", "[[routes.response_rules]]"),
         };
         r.finish(d);
         spec.routes.push(route);
@@ -501,10 +513,16 @@ pub fn read(src: Source<'_>, d: &mut Diagnostics) -> ConfigSpec {
     spec
 }
 
-fn read_rules(route: &TableReader<'_, '_>, d: &mut Diagnostics, key: &str) -> Vec<RuleSpec> {
-    let what = format!("[[routes.{key}]]");
-    route
-        .tables(d, key, &what, RULE)
+/// Reads the array of rule tables under `key` (`[[routes.rules]]` in proxy.toml, `[[rules]]`
+/// in a preset); `what` names one in messages.
+pub(super) fn read_rules(
+    parent: &TableReader<'_, '_>,
+    d: &mut Diagnostics,
+    key: &str,
+    what: &str,
+) -> Vec<RuleSpec> {
+    parent
+        .tables(d, key, what, RULE)
         .into_iter()
         .map(|t| {
             if !t.has("select") {
@@ -532,6 +550,8 @@ fn read_rules(route: &TableReader<'_, '_>, d: &mut Diagnostics, key: &str) -> Ve
                 min_length: t.uint(d, "min_length"),
                 default_country_code: t.uint(d, "default_country_code"),
                 class: t.string(d, "class"),
+                why: t.string(d, "why"),
+                origin: None,
             };
             t.finish(d);
             rule
@@ -539,11 +559,12 @@ fn read_rules(route: &TableReader<'_, '_>, d: &mut Diagnostics, key: &str) -> Ve
         .collect()
 }
 
-fn read_detect_actions(
-    route: &TableReader<'_, '_>,
+/// Reads `[routes.detect_actions]` (`[detect_actions]` in a preset) from `parent`.
+pub(super) fn read_detect_actions(
+    parent: &TableReader<'_, '_>,
     d: &mut Diagnostics,
 ) -> Option<DetectActionsSpec> {
-    let t = route.table(
+    let t = parent.table(
         d,
         "detect_actions",
         "[routes.detect_actions]",
@@ -618,6 +639,16 @@ impl RuleSpec {
             min_length: None,
             default_country_code: None,
             class: None,
+            why: None,
+            origin: None,
+        }
+    }
+
+    /// The file the rule's spans point into: its preset, else the config file `src`.
+    pub fn source<'a>(&self, src: Source<'a>) -> Source<'a> {
+        match self.origin {
+            Some(o) => o,
+            None => src,
         }
     }
 }
