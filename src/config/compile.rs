@@ -37,6 +37,10 @@ const NO_KEYRING_HELP: &str = "create one with `piigate keygen --keyring keys.to
      becomes primary) and set [keys] file = \"keys.toml\", or put the keyring text in \
      $PIIGATE_KEYRING; keys.example is public material for trying piigate, never for real data";
 
+/// Why there is no keyring when none is configured (the only case the keygen help is for; a
+/// keyring with errors has its own diagnostics).
+const NOT_CONFIGURED: &str = "no keyring is configured";
+
 /// The keyring, loaded once per compile, with where it came from.
 struct KeySource {
     ring: Option<Keyring>,
@@ -607,9 +611,12 @@ fn load_keyring(
             }
         }
     } else {
-        return KeySource::none("no keyring is configured");
+        return KeySource::none(NOT_CONFIGURED);
     };
-    match Keyring::from_text(&text, &origin) {
+    // Wrapped entries are unwrapped through the keyring's HSM here (start, check, reload).
+    let loaded = crate::keys::KeyringFile::parse(&text, &origin)
+        .and_then(|file| file.load(&|name| env.var(name)));
+    match loaded {
         Ok(ring) => KeySource {
             ring: Some(ring),
             missing: "",
@@ -990,13 +997,15 @@ fn compile_route(
             }
         },
         (Some(s), None) => {
-            d.error(
+            let diag = d.error(
                 src,
                 s.span.clone(),
                 "no_keyring",
                 format!("a route `subject` needs a keyring, but {}", keys.missing),
-            )
-            .help(NO_KEYRING_HELP);
+            );
+            if keys.missing == NOT_CONFIGURED {
+                diag.help(NO_KEYRING_HELP);
+            }
             None
         }
         _ => None,
@@ -1025,6 +1034,7 @@ fn compile_route(
         keys,
         rotation,
         strict,
+        inverse: false,
         subject: r.subject.is_some(),
     };
     let unselected = |strict: bool, d: &mut Diagnostics| Unselected {
@@ -1071,6 +1081,23 @@ fn compile_route(
         return None;
     };
     let (reveal_plan, reveal_fields) = reveal_everything(&domain, keys, &request.1);
+    // The route's inverse: its own selectors, each reversible action reversed with its
+    // options. Diagnostics were reported by the request compile above.
+    let inverse = if keys.ring.is_some() {
+        compile_rules(
+            &r.rules,
+            &RuleCtx {
+                inverse: true,
+                ..rcx(Side::Request, false)
+            },
+            &Unselected::default(),
+            src,
+            &mut Diagnostics::new(),
+        )
+    } else {
+        None
+    }
+    .unwrap_or_else(|| (Plan::empty(), FieldPlans::default()));
     Some(Route {
         name: name.value.clone(),
         path_prefix: path_prefix?,
@@ -1078,6 +1105,7 @@ fn compile_route(
         upstream: upstream?,
         upstream_tls,
         domain,
+        preset: expansion.preset.as_ref().map(|(p, _)| p.name),
         purpose,
         plan: request.0,
         fields: request.1,
@@ -1090,6 +1118,8 @@ fn compile_route(
         allow_list: unknown_drop,
         reveal_plan,
         reveal_fields,
+        inverse_plan: inverse.0,
+        inverse_fields: inverse.1,
         max_body_bytes,
         max_concurrent_requests,
     })
@@ -1752,8 +1782,67 @@ struct RuleCtx<'a> {
     rotation: Option<u64>,
     /// Compiling the opt-out (`on_opt_out = "strict"`) variant: linkable actions become `drop`.
     strict: bool,
+    /// Compiling the route's inverse (`reveal --route`): reversible actions become their
+    /// reversal at the same selectors, every other action `keep`.
+    inverse: bool,
     /// The route names a data subject (subject-scoped keys).
     subject: bool,
+}
+
+/// A rule's `fpe` options (shared by `fpe`, `reveal` with fpe options, and the inverse).
+fn fpe_spec(r: &RuleSpec, src: Source<'_>, d: &mut Diagnostics) -> Option<FpeSpec> {
+    let alphabet = match &r.alphabet {
+        None => FpeAlphabet::parse("digits"),
+        Some(a) => {
+            let parsed = FpeAlphabet::parse(&a.value);
+            if parsed.is_none() {
+                d.error(
+                    src,
+                    a.span.clone(),
+                    "bad_value",
+                    "`alphabet` must be \"digits\", \"alphanumeric\" or \"alphanumeric_cased\"",
+                );
+            }
+            parsed
+        }
+    }?;
+    Some(FpeSpec {
+        alphabet,
+        keep_last: r
+            .keep_last
+            .as_ref()
+            .map_or(0, |k| usize::try_from(k.value).unwrap_or(usize::MAX)),
+        luhn: r.luhn.as_ref().is_some_and(|l| l.value),
+        min_length: r
+            .min_length
+            .as_ref()
+            .map(|m| usize::try_from(m.value).unwrap_or(usize::MAX)),
+    })
+}
+
+/// The reversal of a request action for `reveal --route`, at the rule's own selectors: `fpe`
+/// decrypts with the rule's options and key. Envelopes (`encrypt`, `encrypt_deterministic`)
+/// name their kind and key, so the reveal plans open them wherever they are, these paths
+/// included (`ops::reveal_for` runs them next); every other action cannot be reversed and
+/// leaves the value as it is (`keep`).
+fn inverse_action(
+    r: &RuleSpec,
+    name: &str,
+    cx: &RuleCtx<'_>,
+    src: Source<'_>,
+    d: &mut Diagnostics,
+) -> Option<Action> {
+    let ring = cx.keys.ring.as_ref()?;
+    Some(match name {
+        "fpe" => {
+            let spec = fpe_spec(r, src, d)?;
+            let key_id = r.key_id.as_ref().map(|k| k.value.as_str());
+            FpeAction::new(ring, cx.domain, spec, key_id, FpeMode::Reveal)
+                .map(Action::Fpe)
+                .ok()?
+        }
+        _ => Action::Keep,
+    })
 }
 
 fn compile_action(
@@ -1836,6 +1925,9 @@ fn compile_action(
         );
         return None;
     }
+    if cx.inverse {
+        return inverse_action(r, name, cx, src, d);
+    }
     // Under an opt-out (`on_opt_out = "strict"`), nothing linkable leaves: identifiers that
     // would be tokenized, hashed or deterministically encrypted are dropped instead.
     if cx.strict && matches!(name, "tokenize" | "encrypt_deterministic" | "fpe" | "hash") {
@@ -1845,13 +1937,16 @@ fn compile_action(
         match &keys.ring {
             Some(r) => Some(r),
             None => {
-                d.error(
+                let diag = d.error(
                     src,
                     action.span.clone(),
                     "no_keyring",
                     format!("action `{name}` needs a keyring, but {}", keys.missing),
-                )
-                .help(NO_KEYRING_HELP);
+                );
+                // A keyring with errors has its own diagnostics; the keygen help is for none.
+                if keys.missing == NOT_CONFIGURED {
+                    diag.help(NO_KEYRING_HELP);
+                }
                 None
             }
         }
@@ -1896,35 +1991,7 @@ fn compile_action(
         }
     };
     let key_id = r.key_id.as_ref().map(|k| k.value.as_str());
-    let fpe_spec = |d: &mut Diagnostics| -> Option<FpeSpec> {
-        let alphabet = match &r.alphabet {
-            None => FpeAlphabet::parse("digits"),
-            Some(a) => {
-                let parsed = FpeAlphabet::parse(&a.value);
-                if parsed.is_none() {
-                    d.error(
-                        src,
-                        a.span.clone(),
-                        "bad_value",
-                        "`alphabet` must be \"digits\", \"alphanumeric\" or \"alphanumeric_cased\"",
-                    );
-                }
-                parsed
-            }
-        }?;
-        Some(FpeSpec {
-            alphabet,
-            keep_last: r
-                .keep_last
-                .as_ref()
-                .map_or(0, |k| usize::try_from(k.value).unwrap_or(usize::MAX)),
-            luhn: r.luhn.as_ref().is_some_and(|l| l.value),
-            min_length: r
-                .min_length
-                .as_ref()
-                .map(|m| usize::try_from(m.value).unwrap_or(usize::MAX)),
-        })
-    };
+    let fpe_spec = |d: &mut Diagnostics| fpe_spec(r, src, d);
     Some(match name {
         "drop" => Action::Drop,
         "keep" => Action::Keep,

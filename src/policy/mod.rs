@@ -80,19 +80,6 @@ impl Plan {
         self.rules.is_empty()
     }
 
-    /// Forgets derived keys cached by `encrypt` actions (see
-    /// [`crate::crypto::EnvelopeSealer::forget_derived_key`]): two runs over the same
-    /// deterministic nonces then produce the same envelopes.
-    #[doc(hidden)]
-    pub fn forget_cached_keys(&self) {
-        let detected = self.unselected.detect.iter().flat_map(|d| d.actions.iter());
-        for action in self.rules.iter().map(|r| &r.action).chain(detected) {
-            if let Action::Encrypt(a) = action {
-                a.sealer.forget_derived_key();
-            }
-        }
-    }
-
     /// Whether the plan does anything to a payload: rules, detection or allow-list mode. A
     /// plan that does nothing lets any body through unparsed.
     pub fn polices(&self) -> bool {

@@ -12,6 +12,8 @@ use crate::policy::action::{ActionCounts, ActionKind};
 pub struct RequestDone<'a> {
     /// The id minted for this request (also sent as `x-piigate-request-id`).
     pub request_id: super::request_id::RequestId,
+    /// The client's W3C `traceparent`: its trace id is logged, a malformed one as `invalid`.
+    pub trace: super::trace::TraceParent,
     /// Route name, when one matched.
     pub route: Option<&'a str>,
     /// HTTP method.
@@ -40,9 +42,11 @@ impl RequestDone<'_> {
         let c = self.counts;
         let latency_us = u64::try_from(self.latency.as_micros()).unwrap_or(u64::MAX);
         let route = self.route.unwrap_or("-");
+        let trace_id = self.trace.log_value().map(tracing::field::display);
         match self.code {
             Some(code) => warn!(
                 request_id = %self.request_id,
+                trace_id,
                 route,
                 method = %self.method,
                 status = self.status,
@@ -53,6 +57,7 @@ impl RequestDone<'_> {
             ),
             None => info!(
                 request_id = %self.request_id,
+                trace_id,
                 route,
                 method = %self.method,
                 status = self.status,

@@ -81,6 +81,13 @@ impl ActionKind {
         self as usize
     }
 
+    /// Whether an application with result `applied` counts as an applied action (access log,
+    /// metrics): every one does, except a `reveal` that opened nothing (the value was no
+    /// envelope, or did not open) — it changed nothing.
+    pub const fn counts(self, applied: Applied) -> bool {
+        !matches!((self, applied), (Self::Reveal, Applied::Kept))
+    }
+
     /// What an application of this kind with result `applied` did to the value, as the
     /// disclosure ledger records it; `None` for the response path (`reveal`), which discloses
     /// nothing.

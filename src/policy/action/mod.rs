@@ -18,7 +18,9 @@ pub use kind::{ActionKind, Applied};
 
 use crate::crypto::EnvelopeKind;
 use crate::crypto::{Aad, CryptoError, DetSealer, EnvelopeOpener, EnvelopeSealer, TokenKey};
+use crate::detect::Class;
 use crate::keys::{Purpose, derive};
+use crate::policy::disclosure::Treatment;
 use crate::policy::transform::fpe::{FpeCipher, FpeError};
 use crate::policy::transform::generalize::GeneralizeTo;
 use crate::policy::transform::hash::{self, HashSpec};
@@ -293,7 +295,8 @@ impl Action {
     }
 
     /// Applies the action to one scalar leaf, writing replacement text (unencoded UTF-8) to
-    /// `out`. `out` is only meaningful when the result is [`Applied::Replaced`].
+    /// `out`. `out` is only meaningful when the result is [`Applied::Replaced`]. Nothing is
+    /// counted: rewriters take the whole per-value step with [`ApplyCx::treat`].
     ///
     /// Allocation: none once `cx`'s scratch buffers have grown to the largest value.
     ///
@@ -341,14 +344,25 @@ impl Action {
                         &mut cx.norm,
                         out,
                     ),
-                    FpeMode::Reveal => a.cipher.decrypt(
-                        leaf.text,
-                        &a.domain,
-                        leaf.field,
-                        &mut cx.scratch,
-                        &mut cx.norm,
-                        out,
-                    ),
+                    FpeMode::Reveal => {
+                        let start = out.len();
+                        let opened = a.cipher.decrypt(
+                            leaf.text,
+                            &a.domain,
+                            leaf.field,
+                            &mut cx.scratch,
+                            &mut cx.norm,
+                            out,
+                        );
+                        // Like an envelope that does not open: left as it is (it is the
+                        // ciphertext) and counted, never an error that loses the rest.
+                        if opened.is_err() {
+                            out.truncate(start);
+                            cx.reveal_failed(leaf.field);
+                            return Ok(Applied::Kept);
+                        }
+                        opened
+                    }
                 };
                 res.map_err(|e| match e {
                     FpeError::TooShort => ActionError::FpeTooShort,
@@ -415,7 +429,7 @@ impl Action {
                     Ok(()) if std::str::from_utf8(&out[start..]).is_ok() => Applied::Replaced,
                     Ok(()) | Err(_) => {
                         out.truncate(start);
-                        cx.reveal_failures += 1;
+                        cx.reveal_failed(leaf.field);
                         return Ok(Applied::Kept);
                     }
                 }
@@ -435,8 +449,69 @@ impl Action {
                 Applied::Replaced
             }
         };
-        cx.counts.bump(self.kind());
         Ok(applied)
+    }
+}
+
+// === the per-value step ===
+
+/// Every rewriter (JSON, NDJSON, forms, query strings, headers) treats a selected or detected
+/// value through these calls, so what a value's treatment counts — the action in the access
+/// log and metrics, the (category, treatment) cell in the disclosure ledger — is decided here
+/// once, for every format.
+impl ApplyCx<'_> {
+    /// Applies `action` to `leaf`, counts the action and tallies the value, of `class`, for the
+    /// disclosure ledger.
+    ///
+    /// # Errors
+    /// As [`Action::apply`]; nothing is counted then (the request is refused).
+    #[inline]
+    pub fn treat(
+        &mut self,
+        action: &Action,
+        class: Option<Class>,
+        leaf: &Leaf<'_>,
+        out: &mut Vec<u8>,
+    ) -> Result<Applied, ActionError> {
+        let applied = action.apply(leaf, self, out)?;
+        self.record(action.kind(), class, applied);
+        Ok(applied)
+    }
+
+    /// The same step for an action that does not read the value — `drop` (which removes a
+    /// member or field whole, containers included) and `keep` — so the rewriter need not decode
+    /// it. `None`: the action reads the value; call [`Self::treat`].
+    #[inline]
+    pub fn treat_unread(&mut self, action: &Action, class: Option<Class>) -> Option<Applied> {
+        let applied = match action {
+            Action::Drop => Applied::Dropped,
+            Action::Keep => Applied::Kept,
+            _ => return None,
+        };
+        self.record(action.kind(), class, applied);
+        Some(applied)
+    }
+
+    /// A value no rule selected that allow-list mode withholds (or that lies inside a subtree
+    /// it removes): no action ran, and the ledger counts the value `dropped`.
+    #[inline]
+    pub fn withhold(&mut self, class: Option<Class>) {
+        self.disclosed.bump(class, Treatment::Dropped);
+    }
+
+    /// A value detection found and forwards as it came (`observe`): counted `clear`.
+    #[inline]
+    pub fn observe(&mut self, class: Class) {
+        self.disclosed.bump(Some(class), Treatment::Clear);
+    }
+
+    fn record(&mut self, kind: ActionKind, class: Option<Class>, applied: Applied) {
+        if kind.counts(applied) {
+            self.counts.bump(kind);
+        }
+        if let Some(t) = kind.treatment(applied) {
+            self.disclosed.bump(class, t);
+        }
     }
 }
 
