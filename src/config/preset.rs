@@ -30,7 +30,9 @@ use toml::de::DeTable;
 
 use super::diag::{Diagnostics, Source, did_you_mean};
 use super::reader::{At, TableReader};
-use super::spec::{DetectActionsSpec, RouteSpec, RuleSpec, read_detect_actions, read_rules};
+use super::spec::{
+    DetectActionsSpec, OptionValue, RouteSpec, RuleSpec, read_detect_actions, read_rules,
+};
 
 /// One embedded preset file.
 #[derive(Debug)]
@@ -474,34 +476,24 @@ impl Expansion {
     }
 }
 
-/// A rule's action and options as `key = value` strings, in a fixed order.
+/// A rule's action, its options (in the order they were written) and its class as
+/// `key = value` strings.
 fn options(r: &RuleSpec) -> Vec<String> {
     let mut v = Vec::new();
-    let mut str_opt = |k: &str, x: &Option<At<String>>| {
-        if let Some(x) = x {
-            v.push(format!("{k} = {}", quote(&x.value)));
-        }
-    };
-    str_opt("action", &r.action);
-    str_opt("normalize", &r.normalize);
-    str_opt("preset", &r.preset);
-    str_opt("to", &r.to);
-    str_opt("replacement", &r.replacement);
-    str_opt("prefix", &r.prefix);
-    str_opt("alphabet", &r.alphabet);
-    str_opt("key_id", &r.key_id);
-    str_opt("class", &r.class);
-    for (k, x) in [
-        ("keep_last", &r.keep_last),
-        ("min_length", &r.min_length),
-        ("default_country_code", &r.default_country_code),
-    ] {
-        if let Some(x) = x {
-            v.push(format!("{k} = {}", x.value));
-        }
+    if let Some(a) = &r.action {
+        v.push(format!("action = {}", quote(&a.value)));
     }
-    if let Some(l) = &r.luhn {
-        v.push(format!("luhn = {}", l.value));
+    let mut opts: Vec<&(&'static str, OptionValue)> = r.options.iter().collect();
+    opts.sort_by_key(|(_, o)| o.span().start);
+    for (name, value) in opts {
+        v.push(match value {
+            OptionValue::Text(t) => format!("{name} = {}", quote(&t.value)),
+            OptionValue::Uint(n) => format!("{name} = {}", n.value),
+            OptionValue::Bool(b) => format!("{name} = {}", b.value),
+        });
+    }
+    if let Some(c) = &r.class {
+        v.push(format!("class = {}", quote(&c.value)));
     }
     v
 }

@@ -14,7 +14,9 @@ pub mod subject;
 pub mod transform;
 pub mod unselected;
 
-pub use action::{Action, ActionKind, Applied, ApplyCx, Leaf, LeafKind};
+pub use action::{
+    Action, ActionKind, ActionOption, Applied, ApplyCx, Leaf, LeafKind, OptionDefault, OptionType,
+};
 pub use automaton::{Automaton, RuleId, StateId};
 pub use disclosure::{DisclosureTally, FieldTally, Treatment};
 pub use fields::{FieldPlan, FieldPlans, FieldRule, FieldTarget};

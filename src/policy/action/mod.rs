@@ -14,7 +14,8 @@ mod kind;
 
 pub use build::BuildError;
 pub use cx::{ActionCounts, ApplyCx};
-pub use kind::{ActionKind, Applied};
+pub(crate) use kind::with_action_kinds;
+pub use kind::{ActionKind, ActionOption, Applied, OptionDefault, OptionType, Side, option_keys};
 
 use crate::crypto::EnvelopeKind;
 use crate::crypto::{Aad, CryptoError, DetSealer, EnvelopeOpener, EnvelopeSealer, TokenKey};
@@ -24,6 +25,7 @@ use crate::policy::disclosure::Treatment;
 use crate::policy::transform::fpe::{FpeCipher, FpeError};
 use crate::policy::transform::generalize::GeneralizeTo;
 use crate::policy::transform::hash::{self, HashSpec};
+pub use crate::policy::transform::normalize::Normalize;
 
 /// What to do with a selected value. Variants in alphabetical order.
 // Actions are built once per rule at config load and only borrowed afterwards, so the size
@@ -208,19 +210,6 @@ pub struct RevealAction {
     pub opener: EnvelopeOpener,
     /// The pseudonymisation domain the envelopes were sealed in.
     pub domain: Box<str>,
-}
-
-/// Normalisation before tokenizing or hashing.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Normalize {
-    /// Trim and lower-case.
-    Email,
-    /// Trim and lower-case.
-    Lowercase,
-    /// Use the value as is.
-    None,
-    /// Keep a leading `+` and the digits; drop spaces, dashes, dots and parentheses.
-    Phone,
 }
 
 /// JSON type of a scalar leaf.
@@ -437,7 +426,7 @@ impl Action {
             Self::Tokenize(a) => {
                 let subject = cx.subject();
                 let now = cx.now_unix;
-                let input = normalize(a.normalize, leaf.text, &mut cx.norm);
+                let input = a.normalize.apply(leaf.text, &mut cx.norm);
                 match (&a.rotation, subject) {
                     (None, None) => a.key.write_token(&a.prefix, input, out),
                     (None, Some(s)) => s.token.write_token(&a.prefix, input, out),
@@ -511,36 +500,6 @@ impl ApplyCx<'_> {
         }
         if let Some(t) = kind.treatment(applied) {
             self.disclosed.bump(class, t);
-        }
-    }
-}
-
-/// Normalises `text` for tokenizing, borrowing when nothing changes.
-fn normalize<'b>(how: Normalize, text: &'b str, buf: &'b mut Vec<u8>) -> &'b [u8] {
-    match how {
-        Normalize::None => text.as_bytes(),
-        Normalize::Email | Normalize::Lowercase => {
-            let t = text.trim();
-            if t.bytes().any(|b| b.is_ascii_uppercase()) || !t.is_ascii() {
-                buf.clear();
-                if t.is_ascii() {
-                    buf.extend(t.bytes().map(|b| b.to_ascii_lowercase()));
-                } else {
-                    buf.extend_from_slice(t.to_lowercase().as_bytes());
-                }
-                buf
-            } else {
-                t.as_bytes()
-            }
-        }
-        Normalize::Phone => {
-            buf.clear();
-            let t = text.trim();
-            if t.starts_with('+') {
-                buf.push(b'+');
-            }
-            buf.extend(t.bytes().filter(u8::is_ascii_digit));
-            buf
         }
     }
 }
@@ -632,22 +591,5 @@ mod tests {
         out.clear();
         mask("jé@x.io", 2, &mut out);
         assert_eq!(String::from_utf8(out).expect("utf8"), "**@*.io");
-    }
-
-    #[test]
-    fn normalize_borrows_when_clean() {
-        let mut buf = Vec::new();
-        assert_eq!(
-            normalize(Normalize::Email, " Alice@Example.COM ", &mut buf),
-            b"alice@example.com"
-        );
-        assert_eq!(
-            normalize(Normalize::Phone, "+1 (555) 010-9999", &mut buf),
-            b"+15550109999"
-        );
-        assert_eq!(
-            normalize(Normalize::Email, "bob@x.io", &mut buf),
-            b"bob@x.io"
-        );
     }
 }
