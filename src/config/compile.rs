@@ -483,7 +483,7 @@ fn forward_proxy(
     let cert = read(&f.ca_cert, "ca_cert", d);
     let key = read(&f.ca_key, "ca_key", d);
     let (cert, key) = (cert?, key?);
-    match crate::proxy::mint::Minter::from_pem(&cert, &key) {
+    match crate::tls::Minter::from_pem(&cert, &key) {
         Ok(m) => Some(super::ForwardProxy {
             listen: listen?,
             minter: Arc::new(m),
