@@ -235,11 +235,11 @@ impl HashSpec {
 
 /// Appends the lowercase hex SHA-256 of `data` to `out` (64 bytes, no allocation).
 pub fn sha256_hex(data: &[u8], out: &mut Vec<u8>) {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
     let digest = ring::digest::digest(&ring::digest::SHA256, data);
-    for b in digest.as_ref() {
-        out.push(HEX[usize::from(b >> 4)]);
-        out.push(HEX[usize::from(b & 0x0f)]);
+    let mut text = [0u8; 64];
+    // 32 bytes always fit 64 hex digits.
+    if hex::encode_to_slice(digest.as_ref(), &mut text).is_ok() {
+        out.extend_from_slice(&text);
     }
 }
 
