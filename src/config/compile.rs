@@ -776,6 +776,9 @@ fn compile_route(
     limits: &Limits,
     d: &mut Diagnostics,
 ) -> Option<Route> {
+    // The route as compiled: its own rules, then its preset's (see `config::preset`).
+    let expansion = super::preset::expand(r, src, d);
+    let r = &expansion.route;
     let name = r.name.as_ref()?;
     if !valid_name(&name.value) {
         d.error(
@@ -1060,6 +1063,7 @@ fn compile_route(
         upstream: upstream?,
         upstream_tls,
         domain,
+        preset: expansion.preset.as_ref().map(|(p, _)| p.name),
         purpose,
         plan: request.0,
         fields: request.1,
@@ -1182,6 +1186,8 @@ fn compile_rules(
     let mut nested: Vec<NestedPlan> = Vec::new();
     let errors_before = d.error_count();
     for spec in rules {
+        // A preset's rule is located in its preset file.
+        let src = spec.source(src);
         let explicit = rule_class(spec, side, src, d);
         let Some(action) = compile_action(spec, cx, src, d) else {
             // Still check the selectors, so every problem is reported in one run.
@@ -1387,6 +1393,7 @@ fn report_name(detector: &Detector, name: &str) -> String {
 
 /// The rule's `class` option, checked. Response rules have no use for it.
 fn rule_class(spec: &RuleSpec, side: Side, src: Source<'_>, d: &mut Diagnostics) -> Option<Class> {
+    let src = spec.source(src);
     let c = spec.class.as_ref()?;
     if side == Side::Response {
         d.error(
@@ -1734,6 +1741,7 @@ fn compile_action(
     d: &mut Diagnostics,
 ) -> Option<Action> {
     let (side, domain, keys) = (cx.side, cx.domain, cx.keys);
+    let src = r.source(src);
     let action = r.action.as_ref()?;
     let name = action.value.as_str();
     let Some(kind) = ActionKind::parse(name) else {
