@@ -1,0 +1,405 @@
+//! `[[routes.rules]]` and `[[routes.response_rules]]`: selectors parsed into the body plan's
+//! automaton and the form, query and header field plans, one compiled rule per class.
+
+use super::actions::{RuleCtx, compile_action};
+use crate::config::diag::{Diagnostics, Source};
+use crate::config::reader::At;
+use crate::config::spec::RuleSpec;
+use crate::detect::{Class, Detector};
+use crate::policy::action::Side;
+use crate::policy::selector::Test;
+use crate::policy::{
+    Action, Automaton, FieldPlans, FieldRule, FieldTarget, JsonPath, Plan, Rule, RuleId,
+    Unselected, selector,
+};
+
+/// Which named-field kind a selector addresses.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) enum FieldKind {
+    Form,
+    Header,
+    Query,
+}
+
+/// A parsed selector.
+pub(super) enum Target {
+    /// A JSONPath into the JSON (or NDJSON) body.
+    Json(JsonPath),
+    /// A named field, as a whole or (with `=>`) as a JSON document.
+    Field {
+        kind: FieldKind,
+        name: String,
+        json: Option<JsonPath>,
+    },
+}
+
+/// A JSON-in-field plan being assembled: (kind, field name, paths, actions).
+pub(super) type NestedPlan = (FieldKind, String, Vec<(JsonPath, RuleId)>, Vec<Rule>);
+
+/// Compiles rules into the body plan and the field plans. Field rules get their own copies of
+/// the action (actions hold keys and are not `Clone`; copies are derived again, which is
+/// deterministic and happens only at load).
+pub(super) fn compile_rules(
+    rules: &[RuleSpec],
+    cx: &RuleCtx<'_>,
+    unselected: &Unselected,
+    src: Source<'_>,
+    d: &mut Diagnostics,
+) -> Option<(Plan, FieldPlans)> {
+    let side = cx.side;
+    let mut paths: Vec<(JsonPath, RuleId)> = Vec::new();
+    let mut body_rules = Vec::new();
+    let mut fields = FieldPlans::default();
+    fields.form.unselected = unselected.rooted("form:");
+    fields.query.unselected = unselected.rooted("query:");
+    // Headers carry the protocol and the recipient's credentials: neither detection nor
+    // allow-list mode applies to them (see README, "Detection").
+    fields.header.unselected = Unselected::default();
+    let detector = Detector::default();
+    // (kind, name) → paths and actions of a JSON-in-field plan, in first-seen order.
+    let mut nested: Vec<NestedPlan> = Vec::new();
+    let errors_before = d.error_count();
+    for spec in rules {
+        // A preset's rule is located in its preset file.
+        let src = spec.source(src);
+        let explicit = rule_class(spec, side, src, d);
+        let Some(action) = compile_action(spec, cx, src, d) else {
+            // Still check the selectors, so every problem is reported in one run.
+            for sel in &spec.select {
+                let _ = parse_selector(sel, side, src, d);
+            }
+            continue;
+        };
+        let is_drop = action.is_drop();
+        let mut action = Some(action);
+        // Later copies are compiled quietly: the first compile already reported any problem.
+        let mut copy_any = || {
+            action
+                .take()
+                .or_else(|| compile_action(spec, cx, src, &mut Diagnostics::new()))
+        };
+        // Under an opt-out, a declared identifier kept in clear is dropped like a tokenized one.
+        let mut copy = |class: Option<Class>| {
+            copy_any().map(|a| {
+                if cx.strict && a.is_keep() && class.is_some() {
+                    Action::Drop
+                } else {
+                    a
+                }
+            })
+        };
+        // One compiled rule per class the rule's selectors name, so the ledger can tell them
+        // apart (`select = ["$.email", "$.phone"]` discloses two categories).
+        let mut body_ids: Vec<(Option<Class>, RuleId)> = Vec::new();
+        for sel in &spec.select {
+            let target = parse_selector(sel, side, src, d);
+            let class =
+                explicit.or_else(|| target.as_ref().and_then(|t| infer_class(&detector, t)));
+            match target {
+                Some(Target::Json(path)) if is_drop && path.steps.is_empty() => {
+                    d.error(
+                        src,
+                        sel.span.clone(),
+                        "bad_selector",
+                        "`drop` cannot select the whole document (`$`)",
+                    )
+                    .help("select the members to drop, e.g. \"$.context\"");
+                }
+                Some(Target::Json(path)) => {
+                    let id = match body_ids.iter().find(|(c, _)| *c == class) {
+                        Some((_, id)) => *id,
+                        None => {
+                            let Ok(id) = RuleId::try_from(body_rules.len()) else {
+                                d.error(
+                                    src,
+                                    spec.span.clone(),
+                                    "too_many_rules",
+                                    "a route may have at most 65535 rules",
+                                );
+                                return None;
+                            };
+                            body_rules.push(Rule::with_class(copy(class)?, class));
+                            body_ids.push((class, id));
+                            id
+                        }
+                    };
+                    paths.push((path, id));
+                }
+                Some(Target::Field {
+                    kind,
+                    name,
+                    json: None,
+                }) => {
+                    let plan = match kind {
+                        FieldKind::Form => &mut fields.form,
+                        FieldKind::Header => &mut fields.header,
+                        FieldKind::Query => &mut fields.query,
+                    };
+                    plan.rules.push(FieldRule {
+                        name: name.into(),
+                        target: FieldTarget::Whole(copy(class)?),
+                        class,
+                    });
+                }
+                Some(Target::Field {
+                    kind,
+                    name,
+                    json: Some(path),
+                }) => {
+                    let at = match nested
+                        .iter()
+                        .position(|(k, n, _, _)| *k == kind && *n == name)
+                    {
+                        Some(at) => at,
+                        None => {
+                            nested.push((kind, name.clone(), Vec::new(), Vec::new()));
+                            // Reserve the field's place in declaration order.
+                            let plan = match kind {
+                                FieldKind::Form => &mut fields.form,
+                                FieldKind::Header | FieldKind::Query => &mut fields.query,
+                            };
+                            plan.rules.push(FieldRule {
+                                name: name.clone().into(),
+                                target: FieldTarget::Json(Plan::empty()),
+                                class: None,
+                            });
+                            nested.len() - 1
+                        }
+                    };
+                    let (_, _, paths, actions) = &mut nested[at];
+                    let id = RuleId::try_from(actions.len()).unwrap_or(RuleId::MAX);
+                    actions.push(Rule::with_class(copy(class)?, class));
+                    paths.push((path, id));
+                }
+                None => {}
+            }
+        }
+    }
+    if d.error_count() > errors_before {
+        return None;
+    }
+    let build = |paths: &[(JsonPath, RuleId)],
+                 compiled: Vec<Rule>,
+                 unselected: Unselected,
+                 d: &mut Diagnostics| {
+        match Automaton::build(paths) {
+            Ok(automaton) => Some(Plan {
+                automaton,
+                rules: compiled,
+                unselected,
+            }),
+            Err(e) => {
+                let span = rules.first().map_or(0..0, |r| r.span.clone());
+                d.error(src, span, "bad_selector", e.to_string());
+                None
+            }
+        }
+    };
+    let body = build(&paths, body_rules, unselected.clone(), d)?;
+    for (kind, name, paths, actions) in nested {
+        let prefix = match kind {
+            FieldKind::Form => "form:",
+            FieldKind::Header | FieldKind::Query => "query:",
+        };
+        let root = format!("{prefix}{}=>$", report_name(&detector, &name));
+        let plan = build(&paths, actions, unselected.rooted(&root), d)?;
+        let list = match kind {
+            FieldKind::Form => &mut fields.form,
+            FieldKind::Header | FieldKind::Query => &mut fields.query,
+        };
+        if let Some(slot) = list.rules.iter_mut().find(|r| {
+            *r.name == *name && matches!(r.target, FieldTarget::Json(ref p) if p.is_empty())
+        }) {
+            slot.target = FieldTarget::Json(plan);
+        }
+    }
+    Some((body, fields))
+}
+
+/// A field name as report paths write it (`items[*][email]`, `*` for data-like names).
+pub(super) fn report_name(detector: &Detector, name: &str) -> String {
+    let mut s = String::new();
+    crate::policy::names::push_field_name(&mut s, detector, name);
+    s
+}
+
+/// The rule's `class` option, checked. Response rules have no use for it.
+pub(super) fn rule_class(
+    spec: &RuleSpec,
+    side: Side,
+    src: Source<'_>,
+    d: &mut Diagnostics,
+) -> Option<Class> {
+    let src = spec.source(src);
+    let c = spec.class.as_ref()?;
+    if side == Side::Response {
+        d.error(
+            src,
+            c.span.clone(),
+            "bad_option",
+            "`class` applies to request rules (the disclosure ledger), not response rules",
+        );
+        return None;
+    }
+    match c.value.parse::<Class>() {
+        Ok(class) => Some(class),
+        Err(_) => {
+            let names: Vec<&str> = Class::ALL.iter().map(|c| c.as_str()).collect();
+            let diag = d.error(
+                src,
+                c.span.clone(),
+                "bad_value",
+                format!("`{}` is not a PII class piigate knows", c.value),
+            );
+            match crate::config::diag::did_you_mean(&c.value, &names) {
+                Some(s) => diag.help(format!("did you mean `{s}`?")),
+                None => diag.help(format!("one of: {}", names.join(", "))),
+            };
+            None
+        }
+    }
+}
+
+/// What a selector's own words say its values are: the nearest member name from the end of a
+/// JSONPath (`$.batch[*].traits.email` → `email`), or a field's name. `None` when names
+/// disagree (`$['email','phone']`) or say nothing.
+pub(super) fn infer_class(detector: &Detector, target: &Target) -> Option<Class> {
+    let path = match target {
+        Target::Json(p) | Target::Field { json: Some(p), .. } => p,
+        Target::Field { name, .. } => return detector.classify_key(name),
+    };
+    let step = path
+        .steps
+        .iter()
+        .rev()
+        .find(|s| s.tests.iter().any(|t| matches!(t, Test::Name(_))))?;
+    let mut classes = step.tests.iter().map(|t| match t {
+        Test::Name(n) => detector.classify_key(n),
+        Test::Index(_) | Test::Wildcard => None,
+    });
+    let first = classes.next()?;
+    classes.all(|c| c == first).then_some(first)?
+}
+
+pub(super) fn parse_selector(
+    sel: &At<String>,
+    side: Side,
+    src: Source<'_>,
+    d: &mut Diagnostics,
+) -> Option<Target> {
+    let text = sel.value.as_str();
+    let field = text.split_once(':').and_then(|(k, rest)| {
+        let kind = match k {
+            "form" => FieldKind::Form,
+            "query" => FieldKind::Query,
+            "header" => FieldKind::Header,
+            _ => return None,
+        };
+        Some((kind, rest))
+    });
+    if let Some((kind, rest)) = field {
+        if side == Side::Response {
+            d.error(
+                src,
+                sel.span.clone(),
+                "bad_selector",
+                "response rules select JSON values (`$…`), not fields",
+            );
+            return None;
+        }
+        let (name, json) = match rest.split_once("=>") {
+            Some((name, path)) => (name, Some(path.trim())),
+            None => (rest, None),
+        };
+        let name = name.trim();
+        if name.is_empty() {
+            d.error(
+                src,
+                sel.span.clone(),
+                "bad_selector",
+                "a field selector needs a name, e.g. \"form:email\"",
+            );
+            return None;
+        }
+        if kind == FieldKind::Header {
+            if json.is_some() {
+                d.error(
+                    src,
+                    sel.span.clone(),
+                    "bad_selector",
+                    "`=>` (JSON inside a field) applies to form and query fields, not headers",
+                );
+                return None;
+            }
+            if http::HeaderName::from_bytes(name.as_bytes()).is_err() {
+                d.error(
+                    src,
+                    sel.span.clone(),
+                    "bad_selector",
+                    format!("`{name}` is not a valid header name"),
+                );
+                return None;
+            }
+            if matches!(
+                name.to_ascii_lowercase().as_str(),
+                "host"
+                    | "content-length"
+                    | "transfer-encoding"
+                    | "connection"
+                    | "content-encoding"
+                    | "content-type"
+            ) {
+                d.error(
+                    src,
+                    sel.span.clone(),
+                    "bad_selector",
+                    format!(
+                        "`{name}` frames the request; piigate manages it and rules cannot change it"
+                    ),
+                );
+                return None;
+            }
+        }
+        let json = match json {
+            None => None,
+            Some(path) => {
+                let offset = text[..text.len() - path.len()].chars().count();
+                Some(parse_json_path(path, sel, offset, src, d)?)
+            }
+        };
+        let name = if kind == FieldKind::Header {
+            name.to_ascii_lowercase()
+        } else {
+            name.to_owned()
+        };
+        return Some(Target::Field { kind, name, json });
+    }
+    parse_json_path(text, sel, 0, src, d).map(Target::Json)
+}
+
+/// Parses the JSONPath at char offset `offset` of the selector text, locating errors in the file.
+pub(super) fn parse_json_path(
+    path: &str,
+    sel: &At<String>,
+    offset: usize,
+    src: Source<'_>,
+    d: &mut Diagnostics,
+) -> Option<JsonPath> {
+    match selector::parse(path) {
+        Ok(p) => Some(p),
+        Err(e) => {
+            // +1 skips the opening quote of the TOML string.
+            let text = sel.value.as_str();
+            let chars = offset + e.offset;
+            let at = sel.span.start
+                + 1
+                + text
+                    .char_indices()
+                    .nth(chars)
+                    .map_or(text.len(), |(i, _)| i);
+            d.error(src, at..at, "bad_selector", format!("invalid selector: {}", e.message))
+                .help("supported: $.a.b  $['a b']  $.a[*]  $.a[0]  $..email  $.*  form:NAME  query:NAME  header:NAME  form:NAME=>$.path");
+            None
+        }
+    }
+}
