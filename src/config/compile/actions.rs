@@ -398,3 +398,173 @@ impl<'r> Options<'r> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing::{KEYS, ROUTE, compile, compile_in, diagnose};
+    use crate::config::DEFAULT_KEYRING_ENV;
+
+    /// A route with one request rule on `$.v`: `action` then `extra` lines.
+    fn rule(action: &str, extra: &str) -> String {
+        format!("{ROUTE}[[routes.rules]]\nselect = [\"$.v\"]\naction = \"{action}\"\n{extra}")
+    }
+
+    #[test]
+    fn an_unknown_action_suggests_the_nearest_or_lists_them_all() {
+        let c = compile(&rule("tokenise", ""));
+        assert_eq!(
+            c.lines(),
+            ["7:10 error[bad_action]: unknown action `tokenise`"]
+        );
+        assert_eq!(c.help("bad_action"), Some("did you mean `tokenize`?"));
+        let c = compile(&rule("scramble", ""));
+        assert_eq!(
+            c.help("bad_action"),
+            Some(
+                "expected one of: drop, encrypt, encrypt_deterministic, fpe, generalize, hash, \
+                 keep, mask, redact, reveal, tokenize"
+            )
+        );
+    }
+
+    #[test]
+    fn an_option_the_action_does_not_declare_is_an_error_at_the_option() {
+        assert_eq!(
+            diagnose(&rule("mask", "prefix = \"p\"\nkeep_last = 4\n")),
+            ["8:10 error[bad_option]: `prefix` does not apply to action `mask`"]
+        );
+        // A plain `reveal` takes no options; one with `alphabet` takes fpe's.
+        let text = format!(
+            "{ROUTE}[[routes.response_rules]]\nselect = [\"$.v\"]\naction = \"reveal\"\nkeep_last = 4\n"
+        );
+        assert_eq!(
+            diagnose(&text),
+            ["8:13 error[bad_option]: `keep_last` does not apply to action `reveal`"]
+        );
+    }
+
+    #[test]
+    fn each_action_belongs_to_one_side() {
+        let text = format!(
+            "{ROUTE}[[routes.response_rules]]\nselect = [\"$.v\"]\naction = \"tokenize\"\n"
+        );
+        assert_eq!(
+            diagnose(&text),
+            ["7:10 error[bad_action]: response rules can only `reveal`, not `tokenize`"]
+        );
+        assert_eq!(
+            diagnose(&rule("reveal", "")),
+            [
+                "7:10 error[bad_action]: `reveal` belongs in [[routes.response_rules]]: decrypting \
+              on the way out would send cleartext"
+            ]
+        );
+    }
+
+    #[test]
+    fn required_and_chosen_options_name_their_allowed_values() {
+        let c = compile(&rule("hash", ""));
+        assert_eq!(
+            c.lines(),
+            ["7:10 error[missing_key]: `hash` needs `preset`"]
+        );
+        assert!(
+            c.help("missing_key")
+                .is_some_and(|h| h.starts_with("one of: "))
+        );
+        let c = compile(&rule("hash", "preset = \"md5\"\nnormalize = \"email\"\n"));
+        assert_eq!(
+            c.lines(),
+            ["8:10 error[bad_value]: `preset = \"md5\"` is not a value `hash` takes"]
+        );
+        assert!(
+            c.help("bad_value")
+                .is_some_and(|h| h.starts_with("one of: "))
+        );
+    }
+
+    #[test]
+    fn option_values_are_bounded() {
+        assert_eq!(
+            diagnose(&rule("tokenize", "prefix = \"a b\"\n")),
+            [
+                "8:10 error[bad_value]: `prefix` must be at most 32 characters of letters, digits, \
+              `_` or `-`"
+            ]
+        );
+        let hash = |code: u32| {
+            rule(
+                "hash",
+                &format!(
+                    "preset = \"google\"\nnormalize = \"phone\"\ndefault_country_code = {code}\n"
+                ),
+            )
+        };
+        assert_eq!(
+            diagnose(&hash(1000)),
+            [
+                "10:24 error[bad_value]: `default_country_code` must be a calling code between 1 \
+              and 999"
+            ]
+        );
+        assert_eq!(diagnose(&hash(44)), Vec::<String>::new());
+    }
+
+    #[test]
+    fn keyed_actions_need_a_keyring_and_usable_keys() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let c = compile_in(
+            &rule("encrypt", ""),
+            dir.path(),
+            &[(DEFAULT_KEYRING_ENV, "")],
+        );
+        assert_eq!(
+            c.lines(),
+            [
+                "7:10 error[no_keyring]: action `encrypt` needs a keyring, but no keyring is \
+              configured"
+            ]
+        );
+        assert!(
+            c.help("no_keyring")
+                .is_some_and(|h| h.contains("piigate keygen"))
+        );
+        let lines = diagnose(&rule("tokenize", "key_id = \"k0\"\n"));
+        assert_eq!(lines.len(), 1, "{lines:#?}");
+        assert!(
+            lines[0].starts_with("8:10 error[bad_action]: action `tokenize`: "),
+            "{lines:#?}"
+        );
+        assert!(lines[0].contains("k0"), "{lines:#?}");
+        let subject = format!("{}key_id = \"k1\"\n", rule("tokenize", ""));
+        let subject = subject.replacen("upstream", "subject = \"$.u\"\nupstream", 1);
+        let lines = diagnose(&format!("[store]\nsubject_key_id = \"k1\"\n{subject}"));
+        assert_eq!(
+            lines,
+            [
+                "11:10 error[bad_option]: `key_id` cannot be combined with a route `subject`: \
+              subject keys always derive from the primary key"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_keyring_without_a_primary_key_is_reported_once_at_the_keyring() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let no_primary = KEYS.replace("\"primary\"", "\"active\"");
+        let text = format!(
+            "{}[[routes.rules]]\nselect = [\"$.w\"]\naction = \"encrypt\"\n",
+            rule("tokenize", "")
+        );
+        let c = compile_in(&text, dir.path(), &[(DEFAULT_KEYRING_ENV, &no_primary)]);
+        assert_eq!(
+            c.lines(),
+            [
+                "0:0 error[no_primary_key]: the keyring has no key with status = \"primary\", which \
+              new tokens and envelopes need (first needed by action `tokenize` at t.toml:7:10)"
+            ]
+        );
+        let d = c.diagnostics.iter().find(|d| d.code == "no_primary_key");
+        assert_eq!(d.map(|d| d.file.as_str()), Some("$PIIGATE_KEYRING"));
+    }
+}

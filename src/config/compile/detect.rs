@@ -130,3 +130,83 @@ pub(super) fn detect_spec(spec: &RuleSpec, class: Option<Class>) -> RuleSpec {
     }
     spec
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing::{ROUTE, diagnose};
+    use super::detect_spec;
+    use crate::config::reader::At;
+    use crate::config::spec::RuleSpec;
+    use crate::detect::Class;
+
+    fn enforce(entries: &str) -> String {
+        format!("{ROUTE}detect = \"enforce\"\n[routes.detect_actions]\n{entries}")
+    }
+
+    #[test]
+    fn detected_values_can_be_protected_but_never_revealed() {
+        assert_eq!(
+            diagnose(&enforce("email = \"reveal\"\n")),
+            [
+                "7:9 error[bad_action]: `reveal` decrypts; detected values can only be protected, \
+              kept or dropped"
+            ]
+        );
+    }
+
+    #[test]
+    fn entries_are_checked_like_rules_once_each() {
+        assert_eq!(
+            diagnose(&enforce(
+                "email = { action = \"mask\", prefix = \"x\" }\ndefault = \"tokenise\"\n"
+            )),
+            [
+                "7:37 error[bad_option]: `prefix` does not apply to action `mask`",
+                "8:11 error[bad_action]: unknown action `tokenise`",
+            ]
+        );
+        assert_eq!(
+            diagnose(&enforce("email = \"tokenize\"\ndefault = \"drop\"\n")),
+            Vec::<String>::new()
+        );
+    }
+
+    #[test]
+    fn an_entry_is_made_concrete_for_its_class() {
+        let entry = |action: &str| RuleSpec {
+            action: Some(At {
+                value: action.to_owned(),
+                span: 0..0,
+            }),
+            ..RuleSpec::default()
+        };
+        let text = |spec: &RuleSpec, name: &str| spec.text(name).map(|v| v.value.clone());
+        let redact = detect_spec(&entry("redact"), Some(Class::Email));
+        assert_eq!(
+            text(&redact, "replacement").as_deref(),
+            Some("[REDACTED:email]")
+        );
+        let phone = detect_spec(&entry("tokenize"), Some(Class::Phone));
+        assert_eq!(text(&phone, "normalize").as_deref(), Some("phone"));
+        let dob = detect_spec(&entry("hash"), Some(Class::DateOfBirth));
+        assert_eq!(text(&dob, "normalize").as_deref(), Some("date_of_birth"));
+        // An option the operator set wins over the class's.
+        let mut own = entry("tokenize");
+        own.set_text(
+            "normalize",
+            At {
+                value: "none".to_owned(),
+                span: 0..0,
+            },
+        );
+        let own = detect_spec(&own, Some(Class::Email));
+        assert_eq!(text(&own, "normalize").as_deref(), Some("none"));
+        assert_eq!(
+            text(
+                &detect_spec(&entry("mask"), Some(Class::Email)),
+                "normalize"
+            ),
+            None
+        );
+    }
+}

@@ -97,3 +97,83 @@ pub(super) fn load_keyring(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing::{KEYS, ROUTE, compile_in};
+    use crate::config::DEFAULT_KEYRING_ENV;
+
+    const TOKENIZE: &str = "[[routes.rules]]\nselect = [\"$.email\"]\naction = \"tokenize\"\n";
+
+    #[test]
+    fn an_unreadable_keyring_file_is_reported_at_its_name_and_not_again_at_each_rule() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let text = format!("[keys]\nfile = \"absent.toml\"\n{ROUTE}{TOKENIZE}");
+        let c = compile_in(&text, dir.path(), &[(DEFAULT_KEYRING_ENV, "")]);
+        let lines = c.lines();
+        assert_eq!(lines.len(), 2, "{lines:#?}");
+        assert!(
+            lines[0].starts_with("2:8 error[unreadable_file]: cannot read keyring `")
+                && lines[0].contains("absent.toml`: "),
+            "{lines:#?}"
+        );
+        assert_eq!(
+            lines[1],
+            "9:10 error[no_keyring]: action `tokenize` needs a keyring, but the keyring could \
+             not be read"
+        );
+        // The keygen help is for a config without any keyring, not for one that failed.
+        assert_eq!(c.help("no_keyring"), None);
+    }
+
+    #[test]
+    fn the_environment_wins_over_the_keyring_file() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let text = format!("[keys]\nfile = \"absent.toml\"\n{ROUTE}{TOKENIZE}");
+        let c = compile_in(&text, dir.path(), &[]);
+        assert_eq!(c.lines(), Vec::<String>::new());
+        assert_eq!(c.config.expect("compiles").key_ids.len(), 3);
+    }
+
+    #[test]
+    fn a_keyring_file_is_read_relative_to_the_config() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(dir.path().join("keys.toml"), KEYS).expect("write");
+        let text = format!("[keys]\nfile = \"keys.toml\"\n{ROUTE}{TOKENIZE}");
+        let c = compile_in(&text, dir.path(), &[(DEFAULT_KEYRING_ENV, "")]);
+        assert_eq!(c.lines(), Vec::<String>::new());
+        assert!(c.config.is_some());
+    }
+
+    #[test]
+    fn keyring_errors_are_located_in_the_keyring_and_name_its_origin_not_its_secrets() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let broken = KEYS.replacen("status = \"active\"", "status = \"sleepy\"", 1);
+        let text = format!("[keys]\nenv = \"MY_KEYS\"\n{ROUTE}{TOKENIZE}");
+        let c = compile_in(&text, dir.path(), &[("MY_KEYS", &broken)]);
+        let bad: Vec<_> = c
+            .diagnostics
+            .iter()
+            .filter(|d| d.code == "bad_keyring")
+            .collect();
+        assert!(
+            bad.iter().any(|d| (d.line, d.col) == (30, 10)
+                && d.message == "status must be \"primary\", \"active\" or \"retired\""),
+            "{:#?}",
+            c.lines()
+        );
+        for d in &bad {
+            assert_eq!(d.file, "$MY_KEYS");
+            assert!(!d.message.contains("RVhBTVBM"), "{}", d.message);
+        }
+        assert!(
+            c.lines().contains(
+                &"9:10 error[no_keyring]: action `tokenize` needs a keyring, but the keyring has \
+                  errors"
+                    .to_owned()
+            ),
+            "{:#?}",
+            c.lines()
+        );
+    }
+}

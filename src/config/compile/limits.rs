@@ -67,3 +67,36 @@ pub(super) fn limits(spec: &ConfigSpec, src: Source<'_>, d: &mut Diagnostics) ->
         max_connections: as_usize(conns),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::super::testing::{ROUTE, compile, diagnose};
+
+    #[test]
+    fn a_limit_outside_its_bounds_is_an_error_at_its_value() {
+        let text = format!("[limits]\nmax_json_depth = 0\nmax_connections = 2000000\n{ROUTE}");
+        assert_eq!(
+            diagnose(&text),
+            [
+                "2:18 error[bad_value]: `max_json_depth` must be between 1 and 10000",
+                "3:19 error[bad_value]: `max_connections` must be between 1 and 1000000",
+            ]
+        );
+    }
+
+    #[test]
+    fn bounds_are_inclusive_and_unset_limits_take_their_defaults() {
+        let text = format!("[limits]\nmax_json_depth = 10000\nmax_body_bytes = 1\n{ROUTE}");
+        let c = compile(&text);
+        assert_eq!(c.lines(), Vec::<String>::new());
+        let l = c.config.expect("compiles").limits;
+        assert_eq!((l.max_json_depth, l.max_body_bytes), (10_000, 1));
+        assert_eq!(l.max_decoded_bytes, 50 << 20);
+        assert_eq!(l.request_timeout, Duration::from_secs(30));
+        assert_eq!(l.upstream_timeout, Duration::from_secs(30));
+        assert_eq!(l.header_read_timeout, Duration::from_secs(10));
+        assert_eq!(l.max_connections, 10_000);
+    }
+}

@@ -8,6 +8,8 @@ mod listeners;
 mod routes;
 mod rules;
 mod store;
+#[cfg(test)]
+mod testing;
 mod tls;
 
 use std::collections::HashSet;
@@ -253,4 +255,84 @@ pub fn compile(
         audit_path,
         state,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::testing::{ROUTE, compile, compile_in, diagnose};
+
+    #[test]
+    fn server_settings_are_checked_at_their_values() {
+        let text = format!("[server]\nworkers = 0\nruntime = \"green\"\n{ROUTE}");
+        assert_eq!(
+            diagnose(&text),
+            [
+                "2:11 error[bad_value]: `workers` must be between 1 and 1024",
+                "3:11 error[bad_value]: `runtime` must be \"work_stealing\" or \"per_core\"",
+            ]
+        );
+    }
+
+    #[test]
+    fn an_admin_listener_off_loopback_needs_a_token() {
+        let text = format!("[admin]\nlisten = \"0.0.0.0:9901\"\nmax_connections = 5000\n{ROUTE}");
+        let c = compile(&text);
+        assert_eq!(
+            c.lines(),
+            [
+                "2:10 error[admin_without_token]: the admin listener is not on loopback, so it \
+                 needs a bearer token in $PIIGATE_ADMIN_TOKEN",
+                "3:19 error[bad_value]: `max_connections` must be between 1 and 4096",
+            ]
+        );
+        assert!(
+            c.help("admin_without_token")
+                .is_some_and(|h| h.contains("PIIGATE_ADMIN_TOKEN"))
+        );
+        let dir = tempfile::tempdir().expect("tempdir");
+        let text = format!("[admin]\nlisten = \"0.0.0.0:9901\"\ntoken_env = \"T\"\n{ROUTE}");
+        let c = compile_in(&text, dir.path(), &[("T", "s3cret-token")]);
+        assert_eq!(c.lines(), Vec::<String>::new());
+        let admin = c.config.expect("compiles").admin.expect("admin");
+        assert!(admin.token.is_some_and(|t| t.matches(b"s3cret-token")));
+    }
+
+    #[test]
+    fn routes_are_unique_by_name_and_by_host_and_path() {
+        let second = ROUTE.replace("/r\"", "/s\"");
+        let third = ROUTE.replace("\"r\"", "\"t\"");
+        assert_eq!(
+            diagnose(&format!("{ROUTE}{second}{third}")),
+            [
+                "6:8 error[duplicate_route]: route name `r` is used twice",
+                "11:15 error[duplicate_route]: route `t` has the same host and path_prefix as \
+                 an earlier route",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_config_that_cannot_do_anything_useful_says_so() {
+        assert_eq!(
+            diagnose(""),
+            [
+                "1:1 warning[no_routes]: no [[routes]] are configured: every request will be \
+              answered 404"
+            ]
+        );
+        let c = compile(ROUTE);
+        let example: Vec<_> = c
+            .diagnostics
+            .iter()
+            .filter(|d| d.code == "example_keys")
+            .collect();
+        assert_eq!(example.len(), 1);
+        assert!(
+            example[0]
+                .message
+                .starts_with("PUBLIC EXAMPLE KEYS IN USE (k2, k1, k0)"),
+            "{}",
+            example[0].message
+        );
+    }
 }

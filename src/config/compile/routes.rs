@@ -443,3 +443,153 @@ pub(super) fn reveal_everything(
     };
     (document(), plans)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing::{ROUTE, compile, compile_in, diagnose};
+    use super::parse_period;
+    use crate::config::DEFAULT_KEYRING_ENV;
+
+    #[test]
+    fn every_bad_route_setting_is_reported_at_its_value() {
+        let text = "[[routes]]
+name = \"a b\"
+path_prefix = \"r?x\"
+host = \"https://api.example.com\"
+upstream = \"http://127.0.0.1:9\"
+domain = \"d/e\"
+purpose = \"fun\"
+detect = \"always\"
+unknown_fields = \"deny\"
+on_opt_out = \"ignore\"
+rotate_pseudonyms_every = \"30m\"
+max_concurrent_requests = 0
+max_body_bytes = 20000000
+";
+        assert_eq!(
+            diagnose(text),
+            [
+                "2:8 error[bad_value]: route `name` must be 1-64 characters of letters, digits, \
+                 `_` or `-`",
+                "3:15 error[bad_value]: `path_prefix` must start with `/` and contain no `?`, `#` \
+                 or spaces",
+                "4:8 error[bad_value]: `host` must be a bare host name such as \"api.segment.io\" \
+                 (no scheme, port or path)",
+                "6:10 error[bad_value]: `domain` must be 1-64 characters of letters, digits, `_` \
+                 or `-`",
+                "7:11 error[bad_value]: `purpose` must be one of analytics, marketing, \
+                 sale_or_share, processor",
+                "8:10 error[bad_value]: `detect` must be \"off\", \"observe\" or \"enforce\"",
+                "9:18 error[bad_value]: `unknown_fields` must be \"allow\" or \"drop\"",
+                "10:14 error[bad_value]: `on_opt_out` must be \"none\", \"block\" or \"strict\"",
+                "11:27 error[bad_value]: `rotate_pseudonyms_every` must be a duration of at least \
+                 one hour such as \"180d\", \"12w\" or \"24h\"",
+                "12:27 error[bad_value]: `max_concurrent_requests` must be between 1 and 1000000",
+                "13:18 error[bad_value]: route `max_body_bytes` must be between 1 and [limits] \
+                 max_body_bytes",
+            ]
+        );
+    }
+
+    #[test]
+    fn an_upstream_is_a_bare_http_or_https_origin_with_an_optional_base_path() {
+        let at = |u: &str| {
+            format!("[[routes]]\nname = \"r\"\npath_prefix = \"/r\"\nupstream = \"{u}\"\n")
+        };
+        for (u, why) in [
+            ("ftp://example.com", "must start with http:// or https://"),
+            ("/relative", "must start with http:// or https://"),
+            (
+                "https://user:pw@example.com",
+                "must not contain credentials",
+            ),
+            (
+                "https://example.com/?a=1",
+                "must not contain a query string",
+            ),
+            ("http://exa mple.com", "is not a valid URL"),
+        ] {
+            let c = compile(&at(u));
+            assert_eq!(
+                c.lines(),
+                [format!("4:12 error[bad_upstream]: `upstream` {why}")],
+                "{u}"
+            );
+            assert!(
+                c.help("bad_upstream")
+                    .is_some_and(|h| h.contains("https://api.example.com"))
+            );
+        }
+        let c = compile(&at("https://api.example.com/v1/"))
+            .config
+            .expect("compiles");
+        let up = &c.routes[0].upstream;
+        assert_eq!(
+            (up.authority.as_str(), up.base_path.as_str()),
+            ("api.example.com", "/v1")
+        );
+    }
+
+    #[test]
+    fn pseudonym_rotation_periods_are_whole_hours_days_or_weeks_of_at_least_an_hour() {
+        assert_eq!(parse_period("24h"), Some(86_400));
+        assert_eq!(parse_period(" 180d "), Some(180 * 86_400));
+        assert_eq!(parse_period("2w"), Some(14 * 86_400));
+        for bad in ["0h", "30m", "h", "", "1.5d", "-1d", "99999999999999999w"] {
+            assert_eq!(parse_period(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn a_subject_is_a_child_path_and_needs_a_keyring_with_a_primary_key() {
+        let with =
+            |s: &str| format!("{ROUTE}subject = \"{s}\"\n[store]\nsubject_key_id = \"k1\"\n");
+        assert_eq!(
+            diagnose(&with("$..userId")),
+            [
+                "5:11 error[bad_selector]: a `subject` selector must use child steps only \
+              (`$.userId`, `$.batch[*].userId`)"
+            ]
+        );
+        let dir = tempfile::tempdir().expect("tempdir");
+        let c = compile_in(
+            &format!("{ROUTE}subject = \"$.userId\"\n"),
+            dir.path(),
+            &[(DEFAULT_KEYRING_ENV, "")],
+        );
+        assert_eq!(
+            c.lines(),
+            [
+                "5:11 error[no_keyring]: a route `subject` needs a keyring, but no keyring is \
+              configured"
+            ]
+        );
+        assert!(
+            c.help("no_keyring")
+                .is_some_and(|h| h.contains("piigate keygen"))
+        );
+        let no_primary = super::super::testing::KEYS.replace("\"primary\"", "\"active\"");
+        let c = compile_in(
+            &format!("{ROUTE}subject = \"$.userId\"\n"),
+            dir.path(),
+            &[(DEFAULT_KEYRING_ENV, &no_primary)],
+        );
+        assert_eq!(
+            c.lines(),
+            ["5:11 error[no_primary_key]: a route `subject` needs a key with status = \"primary\""]
+        );
+    }
+
+    #[test]
+    fn detect_actions_without_enforce_are_a_warning_not_silently_ignored() {
+        let text =
+            format!("{ROUTE}detect = \"observe\"\n[routes.detect_actions]\nemail = \"drop\"\n");
+        assert_eq!(
+            diagnose(&text),
+            [
+                "6:1 warning[unused_detect_actions]: `detect_actions` only apply with detect = \
+              \"enforce\"; they are ignored"
+            ]
+        );
+    }
+}

@@ -403,3 +403,114 @@ pub(super) fn parse_json_path(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing::{ROUTE, compile, diagnose};
+
+    /// A route with one request rule selecting `sel` with `action`.
+    fn rule(sel: &str, action: &str) -> String {
+        format!("{ROUTE}[[routes.rules]]\nselect = [\"{sel}\"]\naction = \"{action}\"\n")
+    }
+
+    #[test]
+    fn selector_errors_point_into_the_selector() {
+        assert_eq!(
+            diagnose(&rule("$.a[", "drop")),
+            ["6:16 error[bad_selector]: invalid selector: unclosed `[`"]
+        );
+        // Inside a field's JSON the column still counts from the start of the whole selector:
+        // both errors point just past the `[`, where its `]` was expected.
+        assert_eq!(
+            diagnose(&rule("form:data=>$.a[", "drop")),
+            ["6:27 error[bad_selector]: invalid selector: unclosed `[`"]
+        );
+        let c = compile(&rule("$.a[", "drop"));
+        assert!(
+            c.help("bad_selector")
+                .is_some_and(|h| h.contains("form:NAME=>$.path"))
+        );
+    }
+
+    #[test]
+    fn a_rule_with_a_bad_action_still_has_its_selectors_checked() {
+        assert_eq!(
+            diagnose(&rule("$.a[", "tokenise")),
+            [
+                "6:16 error[bad_selector]: invalid selector: unclosed `[`",
+                "7:10 error[bad_action]: unknown action `tokenise`",
+            ]
+        );
+    }
+
+    #[test]
+    fn drop_cannot_select_the_whole_document() {
+        let c = compile(&rule("$", "drop"));
+        assert_eq!(
+            c.lines(),
+            ["6:11 error[bad_selector]: `drop` cannot select the whole document (`$`)"]
+        );
+        assert_eq!(
+            c.help("bad_selector"),
+            Some("select the members to drop, e.g. \"$.context\"")
+        );
+    }
+
+    #[test]
+    fn field_selectors_need_a_name_and_headers_that_frame_the_request_are_off_limits() {
+        for (sel, message) in [
+            (
+                "form:",
+                "a field selector needs a name, e.g. \"form:email\"",
+            ),
+            (
+                "header:x=>$.a",
+                "`=>` (JSON inside a field) applies to form and query fields, not headers",
+            ),
+            ("header:a b", "`a b` is not a valid header name"),
+            (
+                "header:Content-Length",
+                "`Content-Length` frames the request; piigate manages it and rules cannot change it",
+            ),
+            (
+                "header:transfer-encoding",
+                "`transfer-encoding` frames the request; piigate manages it and rules cannot change it",
+            ),
+        ] {
+            assert_eq!(
+                diagnose(&rule(sel, "drop")),
+                [format!("6:11 error[bad_selector]: {message}")],
+                "{sel}"
+            );
+        }
+        assert_eq!(
+            diagnose(&rule("header:X-User-Email", "drop")),
+            Vec::<String>::new()
+        );
+    }
+
+    #[test]
+    fn response_rules_select_json_and_carry_no_class() {
+        let text = format!(
+            "{ROUTE}[[routes.response_rules]]\nselect = [\"form:x\", \"$.email\"]\naction = \"reveal\"\nclass = \"email\"\n"
+        );
+        assert_eq!(
+            diagnose(&text),
+            [
+                "6:11 error[bad_selector]: response rules select JSON values (`$…`), not fields",
+                "8:9 error[bad_option]: `class` applies to request rules (the disclosure \
+                 ledger), not response rules",
+            ]
+        );
+    }
+
+    #[test]
+    fn an_unknown_class_suggests_the_nearest() {
+        let c = compile(&format!("{}class = \"emial\"\n", rule("$.e", "drop")));
+        assert_eq!(
+            c.lines(),
+            ["8:9 error[bad_value]: `emial` is not a PII class piigate knows"]
+        );
+        assert_eq!(c.help("bad_value"), Some("did you mean `email`?"));
+    }
+}

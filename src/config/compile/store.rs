@@ -168,3 +168,82 @@ pub(super) fn store_settings(
         keyer,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing::{ROUTE, compile, compile_in, diagnose};
+    use crate::store::StoreConfig;
+
+    #[test]
+    fn store_bounds_and_kind_are_checked_at_their_values() {
+        let text = format!(
+            "[store]\nkind = \"sqlite\"\ncache_ttl_secs = 7200\nledger_flush_secs = 0\n{ROUTE}"
+        );
+        assert_eq!(
+            diagnose(&text),
+            [
+                "2:8 error[bad_value]: store `kind` must be \"embedded\" or \"postgres\"",
+                "3:18 error[bad_value]: `cache_ttl_secs` must be between 0 and 3600",
+                "4:21 error[bad_value]: `ledger_flush_secs` must be between 1 and 3600",
+            ]
+        );
+    }
+
+    #[test]
+    fn postgres_needs_its_url_variable_and_never_quotes_the_url() {
+        assert_eq!(
+            diagnose(&format!("[store]\nkind = \"postgres\"\n{ROUTE}")),
+            [
+                "1:1 error[missing_env]: `kind = \"postgres\"` needs the PostgreSQL URL in \
+              $PIIGATE_POSTGRES_URL, which is not set"
+            ]
+        );
+        let dir = tempfile::tempdir().expect("tempdir");
+        let text = format!("[store]\nkind = \"postgres\"\nurl_env = \"PG\"\n{ROUTE}");
+        let c = compile_in(&text, dir.path(), &[("PG", "mysql://app:hunter2@db/app")]);
+        let lines = c.lines();
+        assert_eq!(lines.len(), 1, "{lines:#?}");
+        assert!(
+            lines[0].starts_with("3:11 error[bad_value]: $PG: "),
+            "{lines:#?}"
+        );
+        assert!(!lines[0].contains("hunter2"), "{lines:#?}");
+    }
+
+    #[test]
+    fn the_embedded_store_defaults_to_the_state_folder() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let c = compile_in(ROUTE, dir.path(), &[]);
+        let store = c.config.expect("compiles").store;
+        assert!(
+            matches!(&store.backend, StoreConfig::Embedded { path }
+                if *path == dir.path().join("state/piigate.db")),
+            "{:?}",
+            store.backend
+        );
+        assert!(store.keyer.is_some(), "the primary key keys subject ids");
+    }
+
+    #[test]
+    fn the_subject_key_must_be_usable_and_should_be_pinned() {
+        for id in ["k0", "k9"] {
+            let text = format!("[store]\nsubject_key_id = \"{id}\"\n{ROUTE}");
+            assert_eq!(
+                diagnose(&text),
+                [format!(
+                    "2:18 error[bad_value]: `subject_key_id`: no usable key `{id}` in the keyring"
+                )]
+            );
+        }
+        let subject = format!("{ROUTE}subject = \"$.userId\"\n");
+        assert_eq!(
+            diagnose(&subject),
+            [
+                "1:1 warning[unpinned_subject_key]: subject ids are keyed with the primary key; \
+              after a rotation every subject would get a new pseudonym"
+            ]
+        );
+        let pinned = format!("[store]\nsubject_key_id = \"k1\"\n{subject}");
+        assert_eq!(compile(&pinned).lines(), Vec::<String>::new());
+    }
+}

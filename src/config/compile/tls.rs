@@ -181,3 +181,120 @@ pub(super) fn client_tls(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::super::testing::{ROUTE, compile_in};
+
+    /// A self-signed CA (certificate and key PEM) written to `dir`.
+    fn ca(dir: &Path) {
+        let key = rcgen::KeyPair::generate().expect("key");
+        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).expect("params");
+        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        let cert = params.self_signed(&key).expect("cert");
+        std::fs::write(dir.join("ca.pem"), cert.pem()).expect("write");
+        std::fs::write(dir.join("ca.key"), key.serialize_pem()).expect("write");
+    }
+
+    fn lines(text: &str, dir: &Path) -> Vec<String> {
+        compile_in(text, dir, &[]).lines()
+    }
+
+    #[test]
+    fn listener_material_that_cannot_be_loaded_is_reported_per_file() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(dir.path().join("empty.pem"), "").expect("write");
+        let text = format!(
+            "[server.tls]\ncert = \"absent.pem\"\nkey = \"empty.pem\"\nclient_ca = \"absent-ca.pem\"\n{ROUTE}"
+        );
+        let got = lines(&text, dir.path());
+        assert_eq!(got.len(), 3, "{got:#?}");
+        assert!(
+            got[0].starts_with("2:8 error[bad_tls]: cannot load certificate chain `absent.pem`: "),
+            "{got:#?}"
+        );
+        assert!(
+            got[1].starts_with("3:7 error[bad_tls]: cannot load private key `empty.pem`: "),
+            "{got:#?}"
+        );
+        assert!(
+            got[2].starts_with("4:13 error[bad_tls]: cannot load client CA `absent-ca.pem`: "),
+            "{got:#?}"
+        );
+    }
+
+    #[test]
+    fn a_certificate_and_a_key_that_are_not_a_pair_are_refused() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        ca(dir.path());
+        let other = rcgen::KeyPair::generate().expect("key");
+        std::fs::write(dir.path().join("other.key"), other.serialize_pem()).expect("write");
+        let text = format!("[server.tls]\ncert = \"ca.pem\"\nkey = \"other.key\"\n{ROUTE}");
+        let got = lines(&text, dir.path());
+        assert_eq!(got.len(), 1, "{got:#?}");
+        assert!(
+            got[0].starts_with(
+                "1:1 error[bad_tls]: certificate and private key do not form a usable pair"
+            ),
+            "{got:#?}"
+        );
+        let text = format!("[server.tls]\ncert = \"ca.pem\"\nkey = \"ca.key\"\n{ROUTE}");
+        let c = compile_in(&text, dir.path(), &[]);
+        assert_eq!(c.lines(), Vec::<String>::new());
+        assert!(c.config.expect("compiles").server.tls.is_some());
+    }
+
+    #[test]
+    fn the_forward_proxy_needs_both_halves_of_a_usable_ca() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        ca(dir.path());
+        std::fs::write(dir.path().join("junk.pem"), "not pem").expect("write");
+        let missing = format!("[forward_proxy]\nca_cert = \"ca.pem\"\n{ROUTE}");
+        assert_eq!(
+            lines(&missing, dir.path()),
+            ["1:1 error[missing_key]: [forward_proxy] is missing `ca_key`"]
+        );
+        let junk = format!("[forward_proxy]\nca_cert = \"junk.pem\"\nca_key = \"ca.key\"\n{ROUTE}");
+        let got = lines(&junk, dir.path());
+        assert_eq!(got.len(), 1, "{got:#?}");
+        assert!(
+            got[0].starts_with("1:1 error[bad_tls]: interception CA: "),
+            "{got:#?}"
+        );
+        let unreadable =
+            format!("[forward_proxy]\nca_cert = \"ca.pem\"\nca_key = \"absent.key\"\n{ROUTE}");
+        let got = lines(&unreadable, dir.path());
+        assert!(
+            got[0].starts_with("3:10 error[unreadable_file]: cannot read `absent.key`: "),
+            "{got:#?}"
+        );
+        let good = format!(
+            "[forward_proxy]\nca_cert = \"ca.pem\"\nca_key = \"ca.key\"\n{ROUTE}host = \"api.example.com\"\n"
+        );
+        let c = compile_in(&good, dir.path(), &[]);
+        assert_eq!(c.lines(), Vec::<String>::new());
+        assert!(c.config.expect("compiles").forward_proxy.is_some());
+    }
+
+    #[test]
+    fn an_upstream_ca_must_load_and_be_a_usable_anchor() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        ca(dir.path());
+        std::fs::write(dir.path().join("junk.pem"), "not pem").expect("write");
+        let text = |ca: &str| format!("{ROUTE}upstream_ca = \"{ca}\"\n");
+        let got = lines(&text("absent.pem"), dir.path());
+        assert_eq!(got.len(), 1, "{got:#?}");
+        assert!(
+            got[0].starts_with("5:15 error[bad_tls]: cannot load upstream CA `absent.pem`: "),
+            "{got:#?}"
+        );
+        let got = lines(&text("junk.pem"), dir.path());
+        assert!(
+            got[0].starts_with("5:15 error[bad_tls]: cannot load upstream CA `junk.pem`: "),
+            "{got:#?}"
+        );
+        assert_eq!(lines(&text("ca.pem"), dir.path()), Vec::<String>::new());
+    }
+}
