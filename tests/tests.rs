@@ -13,6 +13,7 @@ mod engine;
 mod faults;
 mod forward;
 mod hsm;
+mod layers;
 mod lifecycle;
 mod limits;
 mod payloads;
