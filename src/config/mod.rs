@@ -160,7 +160,7 @@ pub struct ForwardProxy {
     /// Where to listen for `CONNECT` and absolute-form requests.
     pub listen: SocketAddr,
     /// The interception CA, minting leaves for the hosts routes name.
-    pub minter: Arc<crate::proxy::mint::Minter>,
+    pub minter: Arc<crate::tls::Minter>,
 }
 
 /// `[limits]`, compiled.
