@@ -308,3 +308,129 @@ fn percent_decode(s: &str) -> String {
     }
     String::from_utf8(out).expect("utf-8")
 }
+
+/// The `Cookie`, `Referer` and `Origin` headers the browser SDKs really sent (the recordings
+/// under tests/data/sdk), replayed on routes that name only their vendor's preset: the site's
+/// session and its email cookie never leave, each vendor's own cookies leave policed (ids
+/// tokenized, the registered email tokenized, the landing URL dropped), and no value of the
+/// test person is in any header the upstream gets, percent-decoded or not.
+#[tokio::test]
+async fn recorded_browser_cookies_leave_only_as_their_vendors_preset_polices_them() {
+    let up = Upstream::start(None, Reply::Ok).await;
+    let mut cfg =
+        String::from("[server]\nlisten = \"127.0.0.1:0\"\n[keys]\nfile = \"keys.toml\"\n");
+    for (vendor, preset) in [
+        ("mixpanel", "mixpanel"),
+        ("posthog", "posthog"),
+        ("segment", "segment"),
+        ("snowplow", "snowplow"),
+    ] {
+        cfg.push_str(&format!(
+            "[[routes]]\nname = \"{vendor}\"\npath_prefix = \"/{vendor}\"\nupstream = \"http://{}\"\npreset = \"{preset}\"\n",
+            up.addr
+        ));
+    }
+    let gw = TestGateway::start(&cfg).await;
+    let client = Client::new(gw.addr, None, Proto::H1);
+    let cases: [(&str, &str, &[&str]); 4] = [
+        (
+            "mixpanel/mixpanel-browser.jsonl",
+            "mixpanel",
+            &["mp_mp_test_project_token_mixpanel"],
+        ),
+        (
+            "posthog/posthog-js.jsonl",
+            "posthog",
+            &["ph_phc_test_project_key_posthog"],
+        ),
+        (
+            "segment/analytics-next.jsonl",
+            "segment",
+            &["ajs_user_id", "ajs_anonymous_id"],
+        ),
+        ("snowplow/snowplow-browser.jsonl", "snowplow", &[]),
+    ];
+    for (i, (file, vendor, names)) in cases.iter().enumerate() {
+        let text = std::fs::read_to_string(crate::support::repo(&format!("tests/data/sdk/{file}")))
+            .expect("recording");
+        let first: serde_json::Value =
+            serde_json::from_str(text.lines().next().expect("a request")).expect("JSON line");
+        let mut hs: Vec<(String, String)> =
+            vec![("content-type".into(), "application/json".into())];
+        for h in first["headers"].as_array().expect("headers") {
+            let (k, v) = (h[0].as_str().expect("name"), h[1].as_str().expect("value"));
+            if ["cookie", "referer", "origin"].contains(&k.to_ascii_lowercase().as_str()) {
+                hs.push((k.to_ascii_lowercase(), v.to_owned()));
+            }
+        }
+        assert!(hs.iter().any(|(k, _)| k == "cookie"), "{file} sent cookies");
+        let hs: Vec<(&str, &str)> = hs.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let got = client
+            .send(Method::POST, &format!("/{vendor}/t"), &hs, "{}")
+            .await;
+        assert_eq!(got.status, 200, "{file}: {:?}", got.body);
+        let seen = &up.requests()[i];
+        let cookie = header(&seen.headers, "cookie");
+        let sent: Vec<&str> = cookie
+            .iter()
+            .flat_map(|c| c.split("; "))
+            .map(|p| p.split_once('=').expect("pair").0)
+            .collect();
+        assert_eq!(&sent, names, "{file}: {cookie:?}");
+        for r in header(&seen.headers, "referer") {
+            assert_eq!(r, "http://127.0.0.1:47155/", "{file}");
+        }
+        let decoded: Vec<String> = cookie.iter().map(|c| percent_decode(c)).collect();
+        let all = format!("{cookie:?} {decoded:?} {:?}", seen.headers);
+        assert_absent(
+            all.as_bytes(),
+            &[
+                EMAIL,
+                SESSION,
+                UID,
+                "site_session",
+                "last_login",
+                "Brandvold",
+            ],
+        );
+    }
+}
+
+/// JSON read out of a named cookie is a document like any other: on a route with detection
+/// enforced, a value under a name no rule knows (a super property an app registered) is treated
+/// by its class before the cookie leaves.
+#[tokio::test]
+async fn detection_reaches_the_json_inside_a_named_cookie() {
+    let up = Upstream::start(None, Reply::Ok).await;
+    let gw = TestGateway::start(&format!(
+        "[server]\nlisten = \"127.0.0.1:0\"\n[keys]\nfile = \"keys.toml\"\n\
+         [[routes]]\nname = \"v\"\npath_prefix = \"/v\"\nupstream = \"http://{}\"\ndetect = \"enforce\"\n\
+         [[routes.rules]]\nselect = \"cookie:state=>$.id\"\naction = \"tokenize\"\n",
+        up.addr
+    ))
+    .await;
+    let client = Client::new(gw.addr, None, Proto::H1);
+    let state = "%7B%22id%22%3A%22user-7f3a9c2e%22%2C%22contact%22%3A%22ottilie.brandvold%40example.org%22%2C%22plan%22%3A%22pro%22%7D";
+    let got = client
+        .send(
+            Method::POST,
+            "/v/t",
+            &[
+                ("cookie", &format!("state={state}; site_session={SESSION}")),
+                ("content-type", "application/json"),
+            ],
+            "{}",
+        )
+        .await;
+    assert_eq!(got.status, 200);
+    let seen = up.requests();
+    let cookie = header(&seen[0].headers, "cookie");
+    let value = cookie[0]
+        .strip_prefix("state=")
+        .expect("only the named cookie");
+    let doc: serde_json::Value = serde_json::from_str(&percent_decode(value)).expect("JSON");
+    assert!(doc["id"].as_str().expect("s").starts_with("tok_"), "{doc}");
+    assert_eq!(doc["contact"], "[REDACTED:email]", "{doc}");
+    assert_eq!(doc["plan"], "pro");
+    assert_absent(&up.raw_bytes(), &[EMAIL, UID, SESSION]);
+}

@@ -1353,13 +1353,10 @@ fn compile_rules(
             FieldKind::Header | FieldKind::Query => "query:",
         };
         let root = format!("{prefix}{}=>$", report_name(&detector, &name));
-        // Like headers, cookies are not detected in or allow-listed: they are named or removed.
-        let inner = if kind == FieldKind::Cookie {
-            Unselected::default()
-        } else {
-            unselected.rooted(&root)
-        };
-        let plan = build(&paths, actions, inner, d)?;
+        // JSON read out of a named cookie is a document like JSON in a form field: detection
+        // and allow-list mode reach its unselected leaves (a vendor's cookie holds the super
+        // properties an app registered, under names no rule can know).
+        let plan = build(&paths, actions, unselected.rooted(&root), d)?;
         let list = match kind {
             FieldKind::Cookie => &mut fields.cookie,
             FieldKind::Form => &mut fields.form,

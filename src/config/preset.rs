@@ -509,7 +509,11 @@ pub fn reference(p: &'static Preset) -> String {
         defaults.push(format!("`detect_actions`: {}", entries.join("; ")));
     }
     if !defaults.is_empty() {
-        let _ = writeln!(s, "\nDefaults (the route's own keys win): {}.", defaults.join(", "));
+        let _ = writeln!(
+            s,
+            "\nDefaults (the route's own keys win): {}.",
+            defaults.join(", ")
+        );
     }
     let _ = writeln!(s, "\n| selects | treatment | why |\n| --- | --- | --- |");
     for r in &spec.rules {
