@@ -503,7 +503,12 @@ fn route_summary(r: &config::Route) -> String {
     }
     let mut actions = Vec::new();
     kinds(&r.plan, &mut actions);
-    for field in [&r.fields.form, &r.fields.query, &r.fields.header] {
+    for field in [
+        &r.fields.form,
+        &r.fields.query,
+        &r.fields.header,
+        &r.fields.cookie,
+    ] {
         for rule in &field.rules {
             match &rule.target {
                 FieldTarget::Json(plan) => kinds(plan, &mut actions),

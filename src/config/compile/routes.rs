@@ -440,6 +440,7 @@ pub(super) fn reveal_everything(
         form: every_field(&fields.form),
         query: every_field(&fields.query),
         header: FieldPlan::default(),
+        cookie: FieldPlan::default(),
     };
     (document(), plans)
 }

@@ -16,6 +16,7 @@ use crate::policy::{
 /// Which named-field kind a selector addresses.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(super) enum FieldKind {
+    Cookie,
     Form,
     Header,
     Query,
@@ -55,6 +56,7 @@ pub(super) fn compile_rules(
     // Headers carry the protocol and the recipient's credentials: neither detection nor
     // allow-list mode applies to them (see README, "Detection").
     fields.header.unselected = Unselected::default();
+    fields.cookie.unselected = Unselected::default();
     let detector = Detector::default();
     // (kind, name) → paths and actions of a JSON-in-field plan, in first-seen order.
     let mut nested: Vec<NestedPlan> = Vec::new();
@@ -130,7 +132,28 @@ pub(super) fn compile_rules(
                     name,
                     json: None,
                 }) => {
+                    if kind == FieldKind::Header && name == "cookie" {
+                        // Every route removes the cookies its rules do not name.
+                        if is_drop {
+                            d.warning(
+                                src,
+                                sel.span.clone(),
+                                "redundant_rule",
+                                "every route removes the cookies no `cookie:` rule names; this rule changes nothing",
+                            );
+                        } else {
+                            d.error(
+                                src,
+                                sel.span.clone(),
+                                "bad_selector",
+                                "cookies are selected one by one: `cookie:NAME` (a route forwards only the cookies it names)",
+                            )
+                            .help("e.g. select = \"cookie:sp\" with action = \"keep\"; \"cookie:*\" names every cookie");
+                        }
+                        continue;
+                    }
                     let plan = match kind {
+                        FieldKind::Cookie => &mut fields.cookie,
                         FieldKind::Form => &mut fields.form,
                         FieldKind::Header => &mut fields.header,
                         FieldKind::Query => &mut fields.query,
@@ -155,6 +178,7 @@ pub(super) fn compile_rules(
                             nested.push((kind, name.clone(), Vec::new(), Vec::new()));
                             // Reserve the field's place in declaration order.
                             let plan = match kind {
+                                FieldKind::Cookie => &mut fields.cookie,
                                 FieldKind::Form => &mut fields.form,
                                 FieldKind::Header | FieldKind::Query => &mut fields.query,
                             };
@@ -198,12 +222,17 @@ pub(super) fn compile_rules(
     let body = build(&paths, body_rules, unselected.clone(), d)?;
     for (kind, name, paths, actions) in nested {
         let prefix = match kind {
+            FieldKind::Cookie => "cookie:",
             FieldKind::Form => "form:",
             FieldKind::Header | FieldKind::Query => "query:",
         };
         let root = format!("{prefix}{}=>$", report_name(&detector, &name));
+        // JSON read out of a named cookie is a document like JSON in a form field: detection
+        // and allow-list mode reach its unselected leaves (a vendor's cookie holds the super
+        // properties an app registered, under names no rule can know).
         let plan = build(&paths, actions, unselected.rooted(&root), d)?;
         let list = match kind {
+            FieldKind::Cookie => &mut fields.cookie,
             FieldKind::Form => &mut fields.form,
             FieldKind::Header | FieldKind::Query => &mut fields.query,
         };
@@ -290,6 +319,7 @@ pub(super) fn parse_selector(
     let text = sel.value.as_str();
     let field = text.split_once(':').and_then(|(k, rest)| {
         let kind = match k {
+            "cookie" => FieldKind::Cookie,
             "form" => FieldKind::Form,
             "query" => FieldKind::Query,
             "header" => FieldKind::Header,
@@ -318,6 +348,21 @@ pub(super) fn parse_selector(
                 sel.span.clone(),
                 "bad_selector",
                 "a field selector needs a name, e.g. \"form:email\"",
+            );
+            return None;
+        }
+        if kind == FieldKind::Cookie
+            && !name
+                .split('*')
+                .all(|part| part.is_empty() || crate::canon::cookies::name_is_token(part))
+        {
+            d.error(
+                src,
+                sel.span.clone(),
+                "bad_selector",
+                format!(
+                    "`{name}` is not a cookie name (a token; `*` matches any run of characters)"
+                ),
             );
             return None;
         }
@@ -398,7 +443,7 @@ pub(super) fn parse_json_path(
                     .nth(chars)
                     .map_or(text.len(), |(i, _)| i);
             d.error(src, at..at, "bad_selector", format!("invalid selector: {}", e.message))
-                .help("supported: $.a.b  $['a b']  $.a[*]  $.a[0]  $..email  $.*  form:NAME  query:NAME  header:NAME  form:NAME=>$.path");
+                .help("supported: $.a.b  $['a b']  $.a[*]  $.a[0]  $..email  $.*  form:NAME  query:NAME  header:NAME  cookie:NAME  form:NAME=>$.path");
             None
         }
     }
