@@ -27,3 +27,4 @@ mod support;
 mod tls;
 mod upstream;
 mod vectors;
+mod wrapped;

@@ -2,7 +2,8 @@
 //!
 //! Where JSON has paths, these payloads have flat names. A rule names a field (`form:email`,
 //! `query:uid`, `header:x-user-id`) and either applies an action to its whole value or, with
-//! `=>`, treats the value as a JSON document with its own [`Plan`] (Mixpanel's `data` field).
+//! `=>`, reads the value as a document of its own — JSON, base64 JSON, a URL's query — with
+//! its own plan ([`Wrap`]: Mixpanel's `data` field, Snowplow's `cx`, GA's `dl`).
 //! A name also covers its bracket children, so `form:address` reaches `address[line1]` and
 //! `address[city]` the way a JSON rule on an object reaches every leaf beneath it.
 //!
@@ -14,15 +15,15 @@
 //! binding and `qs` with `allowDots`). Header names ignore case and read `_` as `-` (CGI,
 //! WSGI, Rack and PHP map both to one `HTTP_*` variable).
 
-use super::{Action, Plan, Unselected};
+use super::{Action, Unselected, Wrap};
 
 /// What happens to a selected field.
 // Built once per rule at config load and only borrowed afterwards (see `Action`).
 #[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub enum FieldTarget {
-    /// The value is one JSON document rewritten by this plan.
-    Json(Plan),
+    /// The value is a document of its own, decoded and policed by the wrap's plan.
+    Wrapped(Box<Wrap>),
     /// The value as a whole goes through the action.
     Whole(Action),
 }
@@ -83,6 +84,20 @@ impl FieldPlan {
     /// Whether the plan does anything to a payload: rules, detection or allow-list mode.
     pub fn polices(&self) -> bool {
         !self.is_empty() || self.unselected.active()
+    }
+
+    /// Forgets cached derived keys of `encrypt` actions (see
+    /// [`super::Plan::forget_cached_keys`]).
+    pub fn forget_cached_keys(&self) {
+        for rule in self.rules.iter().chain(&self.others) {
+            match &rule.target {
+                FieldTarget::Whole(crate::policy::Action::Encrypt(a)) => {
+                    a.sealer.forget_derived_key();
+                }
+                FieldTarget::Whole(_) => {}
+                FieldTarget::Wrapped(w) => w.forget_cached_keys(),
+            }
+        }
     }
 
     /// The first rule covering the form or query field `name` (the rule's name, folded as

@@ -12,6 +12,7 @@ use crate::error::{Ambiguity, RejectCode};
 use crate::policy::action::ActionError;
 use crate::policy::{Applied, ApplyCx, FieldTarget, Leaf, LeafKind, Treatment};
 use crate::rewrite::json::rewrite_json;
+use crate::rewrite::wrap::rewrite_wrapped;
 use crate::rewrite::{Format, Limits as RewriteLimits, Outcome, Plans, RewriteError};
 use crate::rewrite::{UnsupportedType, rewrite_payload};
 
@@ -57,6 +58,7 @@ fn body_error(e: &RewriteError) -> RejectCode {
     match e {
         RewriteError::Malformed { .. } => RejectCode::MalformedBody,
         RewriteError::Ambiguous(a) => RejectCode::AmbiguousRequest(*a),
+        RewriteError::Wrapped(w) => RejectCode::MalformedWrapped(*w),
         RewriteError::TooDeep { .. } => RejectCode::NestingTooDeep,
         // A value the policy cannot transform (FPE on a too-short or off-alphabet value):
         // the payload is valid but cannot be policed as configured.
@@ -95,7 +97,9 @@ pub(super) fn query(
             .map(Some)
             .map_err(|_| RejectCode::Internal),
         Err(_) if policy.observe_only => Ok(None),
-        Err(e @ (RewriteError::Action(_) | RewriteError::Ambiguous(_))) => Err(body_error(&e)),
+        Err(
+            e @ (RewriteError::Action(_) | RewriteError::Ambiguous(_) | RewriteError::Wrapped(_)),
+        ) => Err(body_error(&e)),
         Err(_) => Err(RejectCode::MalformedQuery),
     }
 }
@@ -108,6 +112,7 @@ pub(super) fn query(
 pub(super) fn headers(
     policy: Active<'_>,
     headers: &mut HeaderMap,
+    limits: &Limits,
     cx: &mut ApplyCx<'_>,
 ) -> Result<(), RejectCode> {
     let plan = &policy.plans.fields.header;
@@ -120,10 +125,29 @@ pub(super) fn headers(
         let Some(rule) = plan.find_header(name.as_str()) else {
             continue;
         };
-        let FieldTarget::Whole(action) = &rule.target else {
-            continue;
-        };
         let values: Vec<HeaderValue> = headers.get_all(&name).iter().cloned().collect();
+        let action = match &rule.target {
+            FieldTarget::Whole(action) => action,
+            FieldTarget::Wrapped(wrap) => {
+                // A document inside the header (a URL's query, base64 JSON): policed in
+                // place, each line on its own.
+                headers.remove(&name);
+                for v in values {
+                    let value = v.to_str().map_err(|_| RejectCode::MalformedQuery)?;
+                    text.clear();
+                    match rewrite_wrapped(value, wrap, &rewrite_limits(limits), cx, &mut text) {
+                        Ok(Outcome::Unchanged) => headers.append(&name, v),
+                        Ok(Outcome::Rewritten) => {
+                            let nv =
+                                HeaderValue::from_bytes(&text).map_err(|_| RejectCode::Internal)?;
+                            headers.append(&name, nv)
+                        }
+                        Err(e) => return Err(body_error(&e)),
+                    };
+                }
+                continue;
+            }
+        };
         headers.remove(&name);
         if action.is_drop() {
             cx.counts.bump(action.kind());

@@ -187,7 +187,7 @@ async fn forward(
         let new_query = police::query(policy, parts.uri.query(), limits, &mut cx)?;
         let query = new_query.as_deref().or(parts.uri.query());
         let target = upstream_path(&route, rest, query).map_err(|_| RejectCode::NoRoute)?;
-        police::headers(policy, &mut parts.headers, &mut cx)?;
+        police::headers(policy, &mut parts.headers, limits, &mut cx)?;
         let req = match raw {
             Ok(decoded) => {
                 if !decoded.plain().is_empty() && !parts.headers.contains_key(header::CONTENT_TYPE)
