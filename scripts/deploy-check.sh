@@ -15,8 +15,9 @@
 # the built binary and the host's unit files; any output (even a warning such as an unknown
 # key) fails. `systemd-analyze security --offline` prints the exposure score.
 #
-# Prometheus: `promtool check rules` on the alert rules in deploy/prometheus/, and the Grafana
-# dashboard must be JSON whose queries name only metrics piigate exports.
+# Prometheus: `promtool check rules` and `promtool test rules` (Debian `prometheus`) on the
+# alert rules in deploy/prometheus/, and the Grafana dashboard must be JSON whose queries name
+# only metrics piigate exports (scripts/dashboard-check.py).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -97,7 +98,8 @@ systemd-analyze security --offline=yes --root="$root" piigate.service 2>/dev/nul
 if [ -d deploy/prometheus ]; then
     echo "== prometheus: promtool check rules"
     command -v promtool >/dev/null || apt_install prometheus
-    promtool check rules deploy/prometheus/*.rules.yaml
+    promtool check rules deploy/prometheus/piigate.rules.yaml
+    (cd deploy/prometheus && promtool test rules piigate.rules.test.yaml)
     "$VENV/bin/python" scripts/dashboard-check.py deploy/grafana/piigate.json
 fi
 echo "deploy-check: passed"

@@ -92,6 +92,39 @@ impl RejectCode {
         Self::UnsupportedTransferCoding,
     ];
 
+    /// Whether the code can only be decided before a route is chosen (the request's head and
+    /// framing, routing itself): such refusals are counted under route `-`, never a route's.
+    pub const fn before_routing_only(self) -> bool {
+        matches!(
+            self,
+            Self::BadRequest
+                | Self::MethodNotAllowed
+                | Self::TargetNotAllowed
+                | Self::UnsupportedTransferCoding
+        )
+    }
+
+    /// Whether the code can only arise once a route was chosen (its body, its limits, its
+    /// upstream): never counted under route `-`.
+    pub const fn needs_route(self) -> bool {
+        matches!(
+            self,
+            Self::BodyTooLarge
+                | Self::MalformedBody
+                | Self::MalformedQuery
+                | Self::NestingTooDeep
+                | Self::Overloaded
+                | Self::OptOutBlocked
+                | Self::PolicyViolation
+                | Self::RequestTimeout
+                | Self::StoreUnavailable
+                | Self::UpstreamFailed
+                | Self::UpstreamTimeout
+                | Self::UpstreamUnreachable
+                | Self::UnsupportedMediaType
+        )
+    }
+
     /// This code's position in [`Self::ALL`] (the rule a code carries does not matter).
     pub fn slot(self) -> usize {
         let d = std::mem::discriminant(&self);

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use clap::{Parser, Subcommand, ValueEnum};
 use piigate::config::{self, ProcessEnv, Runtime};
-use piigate::keys::{KeyId, KeyStatus, Keyring, generate_entry};
+use piigate::keys::{KeyId, KeyStatus, KeyringFile, generate_entry, wrapped_entry};
 use piigate::proxy::Gateway;
 use piigate::rewrite::Format;
 use piigate::telemetry::{self, LogFormat};
@@ -80,6 +80,61 @@ enum Cmd {
         /// Append the entry to this keyring file instead of printing it.
         #[arg(long)]
         keyring: Option<PathBuf>,
+        /// Make the master key on the HSM and store it wrapped (RFC 5649) under the token key
+        /// with this label; the HSM comes from the keyring's [hsm] table or the --hsm-* flags.
+        #[arg(long, value_name = "LABEL")]
+        wrap_with: Option<String>,
+        #[command(flatten)]
+        hsm: HsmArgs,
+    },
+    /// HSM administration (PKCS#11).
+    Hsm {
+        #[command(subcommand)]
+        cmd: HsmCmd,
+    },
+}
+
+/// Where the HSM is, when no keyring [hsm] table says so.
+#[derive(clap::Args)]
+struct HsmArgs {
+    /// PKCS#11 library, e.g. /usr/lib/softhsm/libsofthsm2.so.
+    #[arg(long)]
+    hsm_module: Option<PathBuf>,
+    /// Token label.
+    #[arg(long)]
+    hsm_token: Option<String>,
+    /// Variable holding the user PIN.
+    #[arg(long, default_value = piigate::keys::pkcs11::DEFAULT_PIN_ENV)]
+    hsm_pin_env: String,
+    /// File holding the user PIN (instead of --hsm-pin-env).
+    #[arg(long)]
+    hsm_pin_file: Option<PathBuf>,
+}
+
+impl HsmArgs {
+    fn spec(&self) -> Option<piigate::keys::pkcs11::HsmSpec> {
+        use piigate::keys::pkcs11::{HsmSpec, PinSource};
+        Some(HsmSpec {
+            module: self.hsm_module.clone()?,
+            token: self.hsm_token.clone()?,
+            pin: match &self.hsm_pin_file {
+                Some(f) => PinSource::File(f.clone()),
+                None => PinSource::Env(self.hsm_pin_env.clone()),
+            },
+            at: (0, 0),
+        })
+    }
+}
+
+#[derive(Subcommand)]
+enum HsmCmd {
+    /// Create the wrapping key on the token: AES-256, never extractable, wrap/unwrap only.
+    CreateWrappingKey {
+        /// Label of the new key.
+        #[arg(long)]
+        label: String,
+        #[command(flatten)]
+        hsm: HsmArgs,
     },
 }
 
@@ -230,7 +285,24 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             id,
             status,
             keyring,
-        } => keygen(id, status, keyring.as_deref()),
+            wrap_with,
+            hsm,
+        } => keygen(id, status, keyring.as_deref(), wrap_with.as_deref(), &hsm),
+        Cmd::Hsm {
+            cmd: HsmCmd::CreateWrappingKey { label, hsm },
+        } => {
+            use piigate::keys::pkcs11;
+            let spec = hsm
+                .spec()
+                .context("--hsm-module and --hsm-token are required")?;
+            let pin = pkcs11::Pin::read(&spec, &|v| std::env::var(v).ok())?;
+            pkcs11::create_wrapping_key(&spec, &pin, &label)?;
+            eprintln!(
+                "created AES-256 wrapping key `{label}` on token `{}` (not extractable)",
+                spec.token
+            );
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
 
@@ -238,6 +310,8 @@ fn keygen(
     id: Option<String>,
     status: Option<StatusArg>,
     keyring: Option<&Path>,
+    wrap_with: Option<&str>,
+    hsm: &HsmArgs,
 ) -> anyhow::Result<ExitCode> {
     let id = match id {
         Some(id) => id,
@@ -249,7 +323,7 @@ fn keygen(
     let existing = match keyring {
         Some(path) => match std::fs::read_to_string(path) {
             Ok(text) => Some(
-                Keyring::from_text(&text, &path.display().to_string()).map_err(|errs| {
+                KeyringFile::parse(&text, &path.display().to_string()).map_err(|errs| {
                     for e in &errs {
                         eprintln!("{e}");
                     }
@@ -265,11 +339,11 @@ fn keygen(
         None => None,
     };
     if let Some(ring) = &existing
-        && ring.get(id.as_str()).is_some()
+        && ring.contains(id.as_str())
     {
         anyhow::bail!("the keyring already has a key `{id}`; choose another --id");
     }
-    let has_primary = existing.as_ref().is_some_and(|r| r.primary().is_some());
+    let has_primary = existing.as_ref().is_some_and(KeyringFile::has_primary);
     let status = match status {
         Some(StatusArg::Primary) if has_primary => anyhow::bail!(
             "the keyring already has a primary key; add the new key as active, reload every \
@@ -280,8 +354,32 @@ fn keygen(
         None if has_primary => KeyStatus::Active,
         None => KeyStatus::Primary,
     };
-    let entry = generate_entry(&id, status)
-        .map_err(|_| anyhow::anyhow!("the OS random number generator failed"))?;
+    let entry = match wrap_with {
+        None => generate_entry(&id, status)
+            .map_err(|_| anyhow::anyhow!("the OS random number generator failed"))?,
+        Some(label) => {
+            use piigate::keys::pkcs11;
+            // The keyring's own [hsm] table wins; flags describe the HSM of a new keyring.
+            let (spec, new_table) = match existing.as_ref().and_then(KeyringFile::hsm) {
+                Some(spec) => (spec.clone(), false),
+                None => (
+                    hsm.spec().context(
+                        "--wrap-with needs the HSM: a keyring with an [hsm] table, or \
+                         --hsm-module and --hsm-token",
+                    )?,
+                    true,
+                ),
+            };
+            let pin = pkcs11::Pin::read(&spec, &|v| std::env::var(v).ok())?;
+            let wrapped = pkcs11::wrap_new_key(&spec, &pin, label)?;
+            let entry = wrapped_entry(&id, status, &wrapped, label);
+            if new_table {
+                format!("{}\n{entry}", spec.to_toml())
+            } else {
+                entry
+            }
+        }
+    };
     match keyring {
         None => print!("{entry}"),
         Some(path) => {
@@ -360,6 +458,9 @@ fn check(path: &Path) -> ExitCode {
                 c.state.path.display(),
                 c.state.origin
             );
+            for r in &c.routes {
+                println!("{}", route_summary(r));
+            }
             if !c.example_keys.is_empty() {
                 println!(
                     "WARNING: the keyring holds the PUBLIC example keys ({}); do not protect real data with them",
@@ -374,6 +475,79 @@ fn check(path: &Path) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// One line per route for `check`: where it matches, where it sends, and what it does.
+fn route_summary(r: &config::Route) -> String {
+    use piigate::policy::{FieldTarget, Plan};
+    fn kinds(plan: &Plan, into: &mut Vec<&'static str>) {
+        for rule in &plan.rules {
+            let k = rule.action.kind().as_str();
+            if !into.contains(&k) {
+                into.push(k);
+            }
+        }
+    }
+    let mut actions = Vec::new();
+    kinds(&r.plan, &mut actions);
+    for field in [&r.fields.form, &r.fields.query, &r.fields.header] {
+        for rule in &field.rules {
+            match &rule.target {
+                FieldTarget::Json(plan) => kinds(plan, &mut actions),
+                FieldTarget::Whole(a) => {
+                    let k = a.kind().as_str();
+                    if !actions.contains(&k) {
+                        actions.push(k);
+                    }
+                }
+            }
+        }
+    }
+    let mut extra = Vec::new();
+    if let Some(d) = r.detect {
+        extra.push(format!(
+            "detect {}",
+            match d {
+                piigate::policy::DetectMode::Observe => "observe",
+                piigate::policy::DetectMode::Enforce => "enforce",
+            }
+        ));
+    }
+    if r.allow_list {
+        extra.push("allow-list".to_owned());
+    }
+    if r.subject.is_some() {
+        extra.push("subject-scoped".to_owned());
+    }
+    match r.opt_out {
+        config::OptOut::Block => extra.push("opt-out block".to_owned()),
+        config::OptOut::Strict => extra.push("opt-out strict".to_owned()),
+        config::OptOut::None => {}
+    }
+    if !r.response_plan.rules.is_empty() {
+        extra.push("response reveal".to_owned());
+    }
+    let host = r.host.as_deref().map_or(String::new(), |h| format!("{h} "));
+    format!(
+        "route {}: {host}{} -> {}://{}{} ({}; domain {}): {}{}",
+        r.name,
+        r.path_prefix,
+        r.upstream.scheme,
+        r.upstream.authority,
+        r.upstream.base_path,
+        r.purpose.as_str(),
+        r.domain,
+        if actions.is_empty() {
+            "no rules".to_owned()
+        } else {
+            actions.join(", ")
+        },
+        if extra.is_empty() {
+            String::new()
+        } else {
+            format!("; {}", extra.join(", "))
+        }
+    )
 }
 
 fn serve(path: &Path, log: LogArg) -> anyhow::Result<ExitCode> {

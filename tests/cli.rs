@@ -47,7 +47,16 @@ fn check_accepts_the_shipped_config() {
         "{}",
         String::from_utf8_lossy(&out.stdout)
     );
-    assert!(String::from_utf8_lossy(&out.stdout).contains("ok (4 route(s), 3 key(s)"));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("ok (4 route(s), 3 key(s)"));
+    // Every route with where it sends and what it does.
+    assert!(
+        stdout.contains(
+            "route crm: /crm -> https://crm.example.com/api (processor; domain crm): encrypt, mask; response reveal"
+        ),
+        "{stdout}"
+    );
+    assert!(stdout.contains("route segment: /segment -> https://api.segment.io (analytics; domain segment): tokenize, encrypt, redact, drop; detect observe"), "{stdout}");
 }
 
 #[test]
@@ -276,6 +285,103 @@ fn keygen_prints_a_usable_entry() {
         text.as_bytes(),
         &again.stdout[..],
         "fresh randomness each time"
+    );
+}
+
+/// `reveal --route` is the route's inverse: with only the route name, every reversible action
+/// at its rules' paths is undone — FPE with its own options (Luhn, keep_last, an alphanumeric
+/// alphabet), both envelope kinds, in a JSON body and a form — and what does not open is named
+/// by field, never by value.
+#[test]
+fn reveal_inverts_the_routes_fpe_and_envelopes_and_names_fields_that_do_not_open() {
+    let (_dir, path) = write_config(
+        "[keys]\nfile = \"keys.toml\"\n\
+         [[routes]]\nname = \"pay\"\npath_prefix = \"/pay\"\nupstream = \"http://127.0.0.1:9\"\n\
+         [[routes.rules]]\nselect = [\"$.card\", \"form:card\"]\naction = \"fpe\"\nluhn = true\nkeep_last = 4\n\
+         [[routes.rules]]\nselect = \"$.account\"\naction = \"fpe\"\nalphabet = \"alphanumeric\"\n\
+         [[routes.rules]]\nselect = [\"$.phone\", \"form:phone\"]\naction = \"encrypt\"\n\
+         [[routes.rules]]\nselect = \"$.email\"\naction = \"encrypt_deterministic\"\n\
+         [[routes.rules]]\nselect = \"$.userId\"\naction = \"tokenize\"\n",
+    );
+    let config = path.display().to_string();
+    let event = br#"{"userId":"u-77","card":"4111 1111 1111 1111","account":"AB12CD34EF","phone":"+44 20 7946 0321","email":"eve@example.com","note":"kept"}"#;
+    let sealed = run_with_stdin(&["preview", "--config", &config, "--route", "pay"], event);
+    assert!(
+        sealed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&sealed.stderr)
+    );
+    let v: Value = serde_json::from_slice(&sealed.stdout).expect("json");
+    assert_ne!(v["card"], "4111 1111 1111 1111");
+    assert!(v["card"].as_str().expect("card").ends_with("1111"));
+    assert_ne!(v["account"], "AB12CD34EF");
+
+    let back = run_with_stdin(
+        &["reveal", "--config", &config, "--route", "pay"],
+        &sealed.stdout,
+    );
+    assert!(
+        back.status.success(),
+        "{}",
+        String::from_utf8_lossy(&back.stderr)
+    );
+    let r: Value = serde_json::from_slice(&back.stdout).expect("json");
+    assert_eq!(r["card"], "4111 1111 1111 1111");
+    assert_eq!(r["account"], "AB12CD34EF");
+    assert_eq!(r["phone"], "+44 20 7946 0321");
+    assert_eq!(r["email"], "eve@example.com");
+    assert_eq!(r["note"], "kept");
+    assert_eq!(
+        r["userId"], v["userId"],
+        "a token cannot be reversed and stays"
+    );
+
+    // A form: the same rules at form: selectors.
+    let form = b"card=4111111111111111&phone=%2B44+20+7946+0321";
+    let form_args = ["--content-type", "application/x-www-form-urlencoded"];
+    let mut args = vec!["preview", "--config", &config, "--route", "pay"];
+    args.extend(form_args);
+    let sealed_form = run_with_stdin(&args, form);
+    assert!(
+        sealed_form.status.success(),
+        "{}",
+        String::from_utf8_lossy(&sealed_form.stderr)
+    );
+    let mut args = vec!["reveal", "--config", &config, "--route", "pay"];
+    args.extend(form_args);
+    // The CLI ends its output with a newline; the form itself is the line.
+    let sealed_form = sealed_form.stdout.strip_suffix(b"\n").expect("a line");
+    let back_form = run_with_stdin(&args, sealed_form);
+    assert!(
+        back_form.status.success(),
+        "{}",
+        String::from_utf8_lossy(&back_form.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&back_form.stdout).trim_end(),
+        String::from_utf8_lossy(form)
+    );
+
+    // A tampered envelope and an fpe field holding no digits: refused, fields named, no value.
+    let mut broken = v.clone();
+    let phone = v["phone"].as_str().expect("phone");
+    let mut tampered = phone.as_bytes().to_vec();
+    let n = tampered.len() - 3;
+    tampered[n] = if tampered[n] == b'A' { b'B' } else { b'A' };
+    broken["phone"] = Value::from(String::from_utf8(tampered).expect("ascii"));
+    broken["card"] = Value::from("card-on-file");
+    let broken = serde_json::to_vec(&broken).expect("json");
+    let out = run_with_stdin(&["reveal", "--config", &config, "--route", "pay"], &broken);
+    assert!(!out.status.success());
+    assert!(out.stdout.is_empty(), "no partial output");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("2 value(s) could not be opened, in field(s) card, phone"),
+        "{err}"
+    );
+    assert_absent(
+        err.as_bytes(),
+        &["card-on-file", "7946", "eve@example.com", "AB12CD34EF"],
     );
 }
 

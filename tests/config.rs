@@ -4,6 +4,7 @@ use std::path::Path;
 
 use piigate::config::{self, Env};
 use piigate::detect::Class;
+use piigate::policy::{ActionKind, OptionDefault};
 
 use crate::support::{NoEnv, repo};
 
@@ -209,4 +210,50 @@ fn server_runtime_is_work_stealing_or_per_core() {
         rendered.contains("rt.toml:3:11: error[bad_value]: `runtime` must be"),
         "{rendered}"
     );
+}
+
+/// The options cell of the README's action table for `kind`, rendered from the action's own
+/// declaration (the names, the values a choice takes, the defaults).
+fn options_cell(kind: ActionKind) -> String {
+    let options = kind.options();
+    if options.is_empty() {
+        return "—".to_owned();
+    }
+    let cells: Vec<String> = options
+        .iter()
+        .map(|o| {
+            let mut cell = format!("`{}`", o.name);
+            if !o.values.is_empty() {
+                let values: Vec<String> = o.values.iter().map(|v| format!("`{v}`")).collect();
+                cell.push_str(&format!(" = {}", values.join(" \\| ")));
+            }
+            cell.push_str(&match o.default {
+                OptionDefault::Bool(b) => format!(" (default `{b}`)"),
+                OptionDefault::Required => " (required)".to_owned(),
+                OptionDefault::Text(t) => format!(" (default `{t}`)"),
+                OptionDefault::Uint(n) => format!(" (default `{n}`)"),
+                OptionDefault::Unset(what) => format!(" (default: {what})"),
+            });
+            cell
+        })
+        .collect();
+    cells.join("; ")
+}
+
+#[test]
+fn the_readme_action_table_matches_the_declared_options() {
+    let readme = std::fs::read_to_string(repo("README.md")).expect("README.md");
+    for kind in ActionKind::ALL {
+        let start = format!("| `{}` |", kind.as_str());
+        let row = readme
+            .lines()
+            .find(|l| l.starts_with(&start))
+            .unwrap_or_else(|| panic!("README's action table has no row for `{}`", kind.as_str()));
+        let cell = options_cell(kind);
+        assert!(
+            row.contains(&format!("| {cell} |")),
+            "README row of `{}` should list its options as\n| {cell} |\nbut is\n{row}",
+            kind.as_str()
+        );
+    }
 }

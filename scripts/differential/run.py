@@ -382,10 +382,18 @@ def corpus() -> list[Shape]:
 # Clients
 
 
-def free_port() -> int:
-    with socket.socket() as s:
+def free_ports(n: int) -> list[int]:
+    """`n` distinct free ports: all held open until every one is chosen, so the kernel cannot
+    hand the same port out twice."""
+    held = []
+    for _ in range(n):
+        s = socket.socket()
         s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+        held.append(s)
+    ports = [s.getsockname()[1] for s in held]
+    for s in held:
+        s.close()
+    return ports
 
 
 def recv_all(sock: socket.socket, deadline: float) -> bytes:
@@ -651,7 +659,7 @@ def contains_plan(doc) -> bool:
 
 
 def start_parsers(venv_python: str) -> tuple[dict[str, int], list[subprocess.Popen]]:
-    ports = {p: free_port() for p in PARSERS}
+    ports = dict(zip(PARSERS, free_ports(len(PARSERS))))
     cmds = {
         "flask": [venv_python, str(HERE / "python/flask_echo.py"), str(ports["flask"])],
         "django": [venv_python, str(HERE / "python/django_echo.py"), str(ports["django"])],

@@ -12,7 +12,7 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use super::chains;
 use super::diag::{Diagnostics, Source};
 use super::reader::At;
-use super::spec::{ConfigSpec, RouteSpec, RuleSpec, StoreSpec, TlsSpec};
+use super::spec::{ConfigSpec, OptionValue, RouteSpec, RuleSpec, StoreSpec, TlsSpec};
 use super::{
     ADMIN_MAX_CONNECTIONS, Admin, AdminToken, Config, DEFAULT_ADMIN_TOKEN_ENV, DEFAULT_KEYRING_ENV,
     Env, Limits, OptOut, Purpose, Route, Runtime, Server, StoreSettings, Upstream,
@@ -20,8 +20,9 @@ use super::{
 use crate::detect::{Class, Detector};
 use crate::keys::Keyring;
 use crate::policy::action::{
-    BuildError, EncryptAction, EncryptDeterministicAction, FpeAction, FpeMode, GeneralizeAction,
-    HashAction, MaskAction, Normalize, RedactAction, RevealAction, TokenizeAction,
+    ActionKind, BuildError, EncryptAction, EncryptDeterministicAction, FpeAction, FpeMode,
+    GeneralizeAction, HashAction, MaskAction, Normalize, OptionDefault, RedactAction, RevealAction,
+    Side, TokenizeAction,
 };
 use crate::policy::selector::{Chain, ChainStep, Place, Test, parse_chain};
 use crate::policy::transform::fpe::{FpeAlphabet, FpeSpec};
@@ -37,6 +38,10 @@ use crate::policy::{
 const NO_KEYRING_HELP: &str = "create one with `piigate keygen --keyring keys.toml` (its first key \
      becomes primary) and set [keys] file = \"keys.toml\", or put the keyring text in \
      $PIIGATE_KEYRING; keys.example is public material for trying piigate, never for real data";
+
+/// Why there is no keyring when none is configured (the only case the keygen help is for; a
+/// keyring with errors has its own diagnostics).
+const NOT_CONFIGURED: &str = "no keyring is configured";
 
 /// The keyring, loaded once per compile, with where it came from.
 struct KeySource {
@@ -608,9 +613,12 @@ fn load_keyring(
             }
         }
     } else {
-        return KeySource::none("no keyring is configured");
+        return KeySource::none(NOT_CONFIGURED);
     };
-    match Keyring::from_text(&text, &origin) {
+    // Wrapped entries are unwrapped through the keyring's HSM here (start, check, reload).
+    let loaded = crate::keys::KeyringFile::parse(&text, &origin)
+        .and_then(|file| file.load(&|name| env.var(name)));
+    match loaded {
         Ok(ring) => KeySource {
             ring: Some(ring),
             missing: "",
@@ -994,13 +1002,15 @@ fn compile_route(
             }
         },
         (Some(s), None) => {
-            d.error(
+            let diag = d.error(
                 src,
                 s.span.clone(),
                 "no_keyring",
                 format!("a route `subject` needs a keyring, but {}", keys.missing),
-            )
-            .help(NO_KEYRING_HELP);
+            );
+            if keys.missing == NOT_CONFIGURED {
+                diag.help(NO_KEYRING_HELP);
+            }
             None
         }
         _ => None,
@@ -1029,6 +1039,7 @@ fn compile_route(
         keys,
         rotation,
         strict,
+        inverse: false,
         subject: r.subject.is_some(),
     };
     let unselected = |strict: bool, d: &mut Diagnostics| Unselected {
@@ -1075,6 +1086,23 @@ fn compile_route(
         return None;
     };
     let (reveal_plan, reveal_fields) = reveal_everything(&domain, keys, &request.1);
+    // The route's inverse: its own selectors, each reversible action reversed with its
+    // options. Diagnostics were reported by the request compile above.
+    let inverse = if keys.ring.is_some() {
+        compile_rules(
+            &r.rules,
+            &RuleCtx {
+                inverse: true,
+                ..rcx(Side::Request, false)
+            },
+            &Unselected::default(),
+            src,
+            &mut Diagnostics::new(),
+        )
+    } else {
+        None
+    }
+    .unwrap_or_else(|| (Plan::empty(), FieldPlans::default()));
     Some(Route {
         name: name.value.clone(),
         path_prefix: path_prefix?,
@@ -1094,6 +1122,8 @@ fn compile_route(
         allow_list: unknown_drop,
         reveal_plan,
         reveal_fields,
+        inverse_plan: inverse.0,
+        inverse_fields: inverse.1,
         max_body_bytes,
         max_concurrent_requests,
     })
@@ -1153,12 +1183,6 @@ fn upstream(u: &At<String>, src: Source<'_>, d: &mut Diagnostics) -> Option<Upst
         authority,
         base_path,
     })
-}
-
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Side {
-    Request,
-    Response,
 }
 
 /// Which named-field kind a selector addresses.
@@ -1627,19 +1651,25 @@ fn detect_spec(spec: &RuleSpec, class: Option<Class>) -> RuleSpec {
         return spec;
     };
     if let Some(class) = class {
-        if action.value == "redact" && spec.replacement.is_none() {
-            spec.replacement = Some(At {
-                value: format!("[REDACTED:{}]", class.as_str()),
-                span: action.span.clone(),
-            });
+        if action.value == "redact" && spec.option("replacement").is_none() {
+            spec.set_text(
+                "replacement",
+                At {
+                    value: format!("[REDACTED:{}]", class.as_str()),
+                    span: action.span.clone(),
+                },
+            );
         }
-        if spec.normalize.is_none()
+        if spec.option("normalize").is_none()
             && let Some(n) = class_normalize(class, &action.value)
         {
-            spec.normalize = Some(At {
-                value: n.to_owned(),
-                span: action.span.clone(),
-            });
+            spec.set_text(
+                "normalize",
+                At {
+                    value: n.to_owned(),
+                    span: action.span.clone(),
+                },
+            );
         }
     }
     spec
@@ -1754,48 +1784,6 @@ fn selector_error(
 /// What selectors look like, for diagnostics.
 const SELECTOR_HELP: &str = "supported: $.a.b  $['a b']  $.a[*]  $.a[0]  $..email  $.*  form:NAME  query:NAME  header:NAME, and chains into values: form:data=>$.path  form:data=>base64=>$.path  query:cx=>base64url=>$.path  $.url=>url=>query:NAME  $.json_text=>$.path";
 
-const ACTIONS: &[&str] = &[
-    "tokenize",
-    "encrypt",
-    "encrypt_deterministic",
-    "fpe",
-    "hash",
-    "mask",
-    "generalize",
-    "redact",
-    "drop",
-    "keep",
-    "reveal",
-];
-
-/// The rule options that are set, with their spans, for "does not apply" checks.
-fn set_options(r: &RuleSpec) -> Vec<(&'static str, std::ops::Range<usize>)> {
-    let mut v = Vec::new();
-    let mut push = |name: &'static str, span: Option<std::ops::Range<usize>>| {
-        if let Some(span) = span {
-            v.push((name, span));
-        }
-    };
-    push("normalize", r.normalize.as_ref().map(|x| x.span.clone()));
-    push("preset", r.preset.as_ref().map(|x| x.span.clone()));
-    push("keep_last", r.keep_last.as_ref().map(|x| x.span.clone()));
-    push("to", r.to.as_ref().map(|x| x.span.clone()));
-    push(
-        "replacement",
-        r.replacement.as_ref().map(|x| x.span.clone()),
-    );
-    push("prefix", r.prefix.as_ref().map(|x| x.span.clone()));
-    push("alphabet", r.alphabet.as_ref().map(|x| x.span.clone()));
-    push("luhn", r.luhn.as_ref().map(|x| x.span.clone()));
-    push("key_id", r.key_id.as_ref().map(|x| x.span.clone()));
-    push("min_length", r.min_length.as_ref().map(|x| x.span.clone()));
-    push(
-        "default_country_code",
-        r.default_country_code.as_ref().map(|x| x.span.clone()),
-    );
-    v
-}
-
 /// What compiling one rule needs to know about its route.
 struct RuleCtx<'a> {
     side: Side,
@@ -1805,8 +1793,40 @@ struct RuleCtx<'a> {
     rotation: Option<u64>,
     /// Compiling the opt-out (`on_opt_out = "strict"`) variant: linkable actions become `drop`.
     strict: bool,
+    /// Compiling the route's inverse (`reveal --route`): reversible actions become their
+    /// reversal at the same selectors, every other action `keep`.
+    inverse: bool,
     /// The route names a data subject (subject-scoped keys).
     subject: bool,
+}
+
+/// A rule's `fpe` options (shared by `fpe`, `reveal` with fpe options, and the inverse).
+fn fpe_spec(opts: &Options<'_>, d: &mut Diagnostics) -> Option<FpeSpec> {
+    Some(FpeSpec {
+        alphabet: opts.choice("alphabet", FpeAlphabet::parse, d)??,
+        keep_last: opts.usize("keep_last").unwrap_or(0),
+        luhn: opts.flag("luhn"),
+        min_length: opts.usize("min_length"),
+    })
+}
+
+/// The reversal of a request action for `reveal --route`, at the rule's own selectors: `fpe`
+/// decrypts with the rule's options and key. Envelopes (`encrypt`, `encrypt_deterministic`)
+/// name their kind and key, so the reveal plans open them wherever they are, these paths
+/// included (`ops::reveal_for` runs them next); every other action cannot be reversed and
+/// leaves the value as it is (`keep`).
+fn inverse_action(opts: &Options<'_>, cx: &RuleCtx<'_>, d: &mut Diagnostics) -> Option<Action> {
+    let ring = cx.keys.ring.as_ref()?;
+    Some(match opts.kind {
+        ActionKind::Fpe => {
+            let spec = fpe_spec(opts, d)?;
+            let key_id = opts.rule.text("key_id").map(|k| k.value.as_str());
+            FpeAction::new(ring, cx.domain, spec, key_id, FpeMode::Reveal)
+                .map(Action::Fpe)
+                .ok()?
+        }
+        _ => Action::Keep,
+    })
 }
 
 fn compile_action(
@@ -1818,54 +1838,51 @@ fn compile_action(
     let (side, domain, keys) = (cx.side, cx.domain, cx.keys);
     let action = r.action.as_ref()?;
     let name = action.value.as_str();
-    let fpe_reveal = name == "reveal" && r.alphabet.is_some();
-    // Options each action accepts; anything else set on the rule is an error, not ignored.
-    let allowed: &[&str] = match name {
-        "tokenize" => &["normalize", "prefix", "key_id"],
-        "mask" => &["keep_last"],
-        "redact" => &["replacement"],
-        "fpe" => &["alphabet", "keep_last", "luhn", "min_length", "key_id"],
-        "reveal" if fpe_reveal => &["alphabet", "keep_last", "luhn", "min_length", "key_id"],
-        "hash" => &["preset", "normalize", "default_country_code"],
-        "generalize" => &["to"],
-        "encrypt" | "encrypt_deterministic" | "drop" | "keep" | "reveal" => &[],
-        _ => {
-            let diag = d.error(
-                src,
-                action.span.clone(),
-                "bad_action",
-                format!("unknown action `{name}`"),
-            );
-            match super::diag::did_you_mean(name, ACTIONS) {
-                Some(s) => diag.help(format!("did you mean `{s}`?")),
-                None => diag.help(format!("expected one of: {}", ACTIONS.join(", "))),
-            };
-            return None;
-        }
+    let Some(kind) = ActionKind::parse(name) else {
+        let names: Vec<&str> = ActionKind::ALL.iter().map(|k| k.as_str()).collect();
+        let diag = d.error(
+            src,
+            action.span.clone(),
+            "bad_action",
+            format!("unknown action `{name}`"),
+        );
+        match super::diag::did_you_mean(name, &names) {
+            Some(s) => diag.help(format!("did you mean `{s}`?")),
+            None => diag.help(format!("expected one of: {}", names.join(", "))),
+        };
+        return None;
     };
+    // `reveal` takes `fpe`'s options to open FPE values, which `alphabet` marks; a plain
+    // reveal takes none.
+    let fpe_reveal = kind == ActionKind::Reveal && r.option("alphabet").is_some();
+    let allowed = match kind {
+        ActionKind::Reveal if !fpe_reveal => &[][..],
+        _ => kind.options(),
+    };
+    // Options each action accepts; anything else set on the rule is an error, not ignored.
     let mut ok = true;
-    for (opt, span) in set_options(r) {
-        if !allowed.contains(&opt) {
+    for (opt, value) in &r.options {
+        if !allowed.iter().any(|o| o.name == *opt) {
             d.error(
                 src,
-                span,
+                value.span(),
                 "bad_option",
                 format!("`{opt}` does not apply to action `{name}`"),
             );
             ok = false;
         }
     }
-    match (side, name) {
-        (Side::Response, n) if n != "reveal" => {
+    match (side, kind.side()) {
+        (Side::Response, Side::Request) => {
             d.error(
                 src,
                 action.span.clone(),
                 "bad_action",
-                format!("response rules can only `reveal`, not `{n}`"),
+                format!("response rules can only `reveal`, not `{name}`"),
             );
             return None;
         }
-        (Side::Request, "reveal") => {
+        (Side::Request, Side::Response) => {
             d.error(
                 src,
                 action.span.clone(),
@@ -1879,31 +1896,46 @@ fn compile_action(
     if !ok {
         return None;
     }
-    if cx.subject && r.key_id.is_some() {
+    let key_id = r.text("key_id");
+    if cx.subject
+        && let Some(k) = key_id
+    {
         d.error(
             src,
-            r.key_id.as_ref().map_or(action.span.clone(), |k| k.span.clone()),
+            k.span.clone(),
             "bad_option",
             "`key_id` cannot be combined with a route `subject`: subject keys always derive from the primary key",
         );
         return None;
     }
+    let opts = Options {
+        rule: r,
+        kind,
+        src,
+        action_span: action.span.clone(),
+    };
+    if cx.inverse {
+        return inverse_action(&opts, cx, d);
+    }
     // Under an opt-out (`on_opt_out = "strict"`), nothing linkable leaves: identifiers that
     // would be tokenized, hashed or deterministically encrypted are dropped instead.
-    if cx.strict && matches!(name, "tokenize" | "encrypt_deterministic" | "fpe" | "hash") {
+    if cx.strict && kind.linkable() {
         return Some(Action::Drop);
     }
     let ring = |d: &mut Diagnostics| -> Option<&Keyring> {
         match &keys.ring {
             Some(r) => Some(r),
             None => {
-                d.error(
+                let diag = d.error(
                     src,
                     action.span.clone(),
                     "no_keyring",
                     format!("action `{name}` needs a keyring, but {}", keys.missing),
-                )
-                .help(NO_KEYRING_HELP);
+                );
+                // A keyring with errors has its own diagnostics; the keygen help is for none.
+                if keys.missing == NOT_CONFIGURED {
+                    diag.help(NO_KEYRING_HELP);
+                }
                 None
             }
         }
@@ -1936,10 +1968,9 @@ fn compile_action(
             }
             Err(e) => {
                 let span = match &e {
-                    BuildError::UnknownKey(_) | BuildError::RetiredKey(_) => r
-                        .key_id
-                        .as_ref()
-                        .map_or(action.span.clone(), |k| k.span.clone()),
+                    BuildError::UnknownKey(_) | BuildError::RetiredKey(_) => {
+                        key_id.map_or(action.span.clone(), |k| k.span.clone())
+                    }
                     _ => action.span.clone(),
                 };
                 d.error(src, span, "bad_action", format!("action `{name}`: {e}"));
@@ -1947,146 +1978,62 @@ fn compile_action(
             }
         }
     };
-    let key_id = r.key_id.as_ref().map(|k| k.value.as_str());
-    let fpe_spec = |d: &mut Diagnostics| -> Option<FpeSpec> {
-        let alphabet = match &r.alphabet {
-            None => FpeAlphabet::parse("digits"),
-            Some(a) => {
-                let parsed = FpeAlphabet::parse(&a.value);
-                if parsed.is_none() {
-                    d.error(
-                        src,
-                        a.span.clone(),
-                        "bad_value",
-                        "`alphabet` must be \"digits\", \"alphanumeric\" or \"alphanumeric_cased\"",
-                    );
-                }
-                parsed
-            }
-        }?;
-        Some(FpeSpec {
-            alphabet,
-            keep_last: r
-                .keep_last
-                .as_ref()
-                .map_or(0, |k| usize::try_from(k.value).unwrap_or(usize::MAX)),
-            luhn: r.luhn.as_ref().is_some_and(|l| l.value),
-            min_length: r
-                .min_length
-                .as_ref()
-                .map(|m| usize::try_from(m.value).unwrap_or(usize::MAX)),
-        })
+    let key_id = key_id.map(|k| k.value.as_str());
+    let fpe = |d: &mut Diagnostics, mode: FpeMode| -> Option<Action> {
+        let ring = ring(d)?;
+        let spec = fpe_spec(&opts, d)?;
+        built(
+            d,
+            FpeAction::new(ring, domain, spec, key_id, mode).map(Action::Fpe),
+        )
     };
-    Some(match name {
-        "drop" => Action::Drop,
-        "keep" => Action::Keep,
-        "tokenize" => {
+    Some(match kind {
+        ActionKind::Drop => Action::Drop,
+        ActionKind::Keep => Action::Keep,
+        ActionKind::Tokenize => {
             let ring = ring(d)?;
-            let normalize = match r
-                .normalize
-                .as_ref()
-                .map(|n| (n.value.as_str(), n.span.clone()))
+            let normalize = opts
+                .choice("normalize", Normalize::parse, d)?
+                .unwrap_or(Normalize::None);
+            let prefix = opts.text("prefix").unwrap_or_default();
+            if prefix.len() > 32
+                || !prefix
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
             {
-                None | Some(("none", _)) => Normalize::None,
-                Some(("email", _)) => Normalize::Email,
-                Some(("phone", _)) => Normalize::Phone,
-                Some(("lowercase", _)) => Normalize::Lowercase,
-                Some((_, span)) => {
-                    d.error(
-                        src,
-                        span,
-                        "bad_value",
-                        "`normalize` must be \"email\", \"phone\", \"lowercase\" or \"none\"",
-                    );
-                    return None;
-                }
-            };
-            let prefix = match &r.prefix {
-                Some(p)
-                    if p.value.len() > 32
-                        || !p
-                            .value
-                            .bytes()
-                            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') =>
-                {
-                    d.error(
-                        src,
-                        p.span.clone(),
-                        "bad_value",
-                        "`prefix` must be at most 32 characters of letters, digits, `_` or `-`",
-                    );
-                    return None;
-                }
-                Some(p) => p.value.as_str(),
-                None => "tok_",
-            };
-            {
-                let made = TokenizeAction::new(ring, domain, normalize, prefix, key_id);
-                let made = match cx.rotation {
-                    Some(p) => made.and_then(|t| t.rotating(ring, domain, key_id, p)),
-                    None => made,
-                };
-                built(d, made.map(Action::Tokenize))?
+                d.error(
+                    src,
+                    opts.span("prefix"),
+                    "bad_value",
+                    "`prefix` must be at most 32 characters of letters, digits, `_` or `-`",
+                );
+                return None;
             }
+            let made = TokenizeAction::new(ring, domain, normalize, prefix, key_id);
+            let made = match cx.rotation {
+                Some(p) => made.and_then(|t| t.rotating(ring, domain, key_id, p)),
+                None => made,
+            };
+            built(d, made.map(Action::Tokenize))?
         }
-        "encrypt" => {
+        ActionKind::Encrypt => {
             let ring = ring(d)?;
             built(d, EncryptAction::new(ring, domain).map(Action::Encrypt))?
         }
-        "encrypt_deterministic" => {
+        ActionKind::EncryptDeterministic => {
             let ring = ring(d)?;
             built(
                 d,
                 EncryptDeterministicAction::new(ring, domain).map(Action::EncryptDeterministic),
             )?
         }
-        "fpe" => {
-            let ring = ring(d)?;
-            let spec = fpe_spec(d)?;
-            built(
-                d,
-                FpeAction::new(ring, domain, spec, key_id, FpeMode::Encrypt).map(Action::Fpe),
-            )?
-        }
-        "reveal" if fpe_reveal => {
-            let ring = ring(d)?;
-            let spec = fpe_spec(d)?;
-            built(
-                d,
-                FpeAction::new(ring, domain, spec, key_id, FpeMode::Reveal).map(Action::Fpe),
-            )?
-        }
-        "reveal" => Action::Reveal(RevealAction::new(ring(d)?, domain)),
-        "hash" => {
-            let Some(preset) = &r.preset else {
-                d.error(
-                    src,
-                    action.span.clone(),
-                    "missing_key",
-                    "`hash` needs `preset = \"meta\"` or `\"google\"`",
-                );
-                return None;
-            };
-            let Some(preset_v) = HashPreset::parse(&preset.value) else {
-                d.error(
-                    src,
-                    preset.span.clone(),
-                    "bad_value",
-                    "`preset` must be \"meta\" or \"google\"",
-                );
-                return None;
-            };
-            let Some(field) = &r.normalize else {
-                d.error(src, action.span.clone(), "missing_key", "`hash` needs `normalize` naming the field kind, e.g. \"email\" or \"phone\"")
-                    .help("one of: email, phone, first_name, last_name, city, state, zip, country, gender, date_of_birth, external_id");
-                return None;
-            };
-            let Some(field_v) = HashField::parse(&field.value) else {
-                d.error(src, field.span.clone(), "bad_value", format!("`{}` is not a field kind `hash` knows", field.value))
-                    .help("one of: email, phone, first_name, last_name, city, state, zip, country, gender, date_of_birth, external_id");
-                return None;
-            };
-            let default_country_code = match &r.default_country_code {
+        ActionKind::Fpe => fpe(d, FpeMode::Encrypt)?,
+        ActionKind::Reveal if fpe_reveal => fpe(d, FpeMode::Reveal)?,
+        ActionKind::Reveal => Action::Reveal(RevealAction::new(ring(d)?, domain)),
+        ActionKind::Hash => {
+            let preset = opts.choice("preset", HashPreset::parse, d)??;
+            let field = opts.choice("normalize", HashField::parse, d)??;
+            let default_country_code = match r.uint("default_country_code") {
                 Some(c) => match u16::try_from(c.value) {
                     Ok(v) if (1..=999).contains(&v) => Some(v),
                     _ => {
@@ -2104,52 +2051,113 @@ fn compile_action(
             built(
                 d,
                 HashAction::new(HashSpec {
-                    preset: preset_v,
-                    field: field_v,
+                    preset,
+                    field,
                     default_country_code,
                 })
                 .map(Action::Hash),
             )?
         }
-        "generalize" => {
-            let Some(to) = &r.to else {
-                d.error(
-                    src,
-                    action.span.clone(),
+        ActionKind::Generalize => {
+            let to = opts.choice("to", GeneralizeTo::parse, d)??;
+            Action::Generalize(GeneralizeAction { to })
+        }
+        ActionKind::Mask => Action::Mask(MaskAction {
+            keep_last: opts.usize("keep_last").unwrap_or(0),
+        }),
+        ActionKind::Redact => Action::Redact(RedactAction {
+            replacement: opts.text("replacement").unwrap_or_default().into(),
+        }),
+    })
+}
+
+/// A rule's options read against its action kind's declaration: a value set on the rule, else
+/// the declared default.
+struct Options<'r> {
+    rule: &'r RuleSpec,
+    kind: ActionKind,
+    src: Source<'r>,
+    action_span: std::ops::Range<usize>,
+}
+
+impl<'r> Options<'r> {
+    fn default(&self, name: &str) -> OptionDefault {
+        self.kind
+            .option(name)
+            .map_or(OptionDefault::Unset(""), |o| o.default)
+    }
+
+    /// Where the option is written (the action's span when it is not).
+    fn span(&self, name: &str) -> std::ops::Range<usize> {
+        self.rule
+            .option(name)
+            .map_or_else(|| self.action_span.clone(), OptionValue::span)
+    }
+
+    fn text(&self, name: &str) -> Option<&'r str> {
+        match (self.rule.text(name), self.default(name)) {
+            (Some(v), _) => Some(v.value.as_str()),
+            (None, OptionDefault::Text(t)) => Some(t),
+            (None, _) => None,
+        }
+    }
+
+    fn usize(&self, name: &str) -> Option<usize> {
+        let v = match (self.rule.uint(name), self.default(name)) {
+            (Some(v), _) => v.value,
+            (None, OptionDefault::Uint(n)) => n,
+            (None, _) => return None,
+        };
+        Some(usize::try_from(v).unwrap_or(usize::MAX))
+    }
+
+    fn flag(&self, name: &str) -> bool {
+        match (self.rule.flag(name), self.default(name)) {
+            (Some(v), _) => v.value,
+            (None, OptionDefault::Bool(b)) => b,
+            (None, _) => false,
+        }
+    }
+
+    /// A choice option parsed by `parse`. `None`: an error was reported (an unknown value, or
+    /// a required option missing); `Some(None)`: unset, with no default.
+    fn choice<T>(
+        &self,
+        name: &str,
+        parse: impl Fn(&str) -> Option<T>,
+        d: &mut Diagnostics,
+    ) -> Option<Option<T>> {
+        let values = self.kind.option(name).map_or(&[][..], |o| o.values);
+        let Some(text) = self.text(name) else {
+            if self.default(name) == OptionDefault::Required {
+                let diag = d.error(
+                    self.src,
+                    self.action_span.clone(),
                     "missing_key",
-                    "`generalize` needs `to`",
-                )
-                .help("one of: ip/24, ip/48, date/year, date/month, postcode/3, age/10");
+                    format!("`{}` needs `{name}`", self.kind.as_str()),
+                );
+                if !values.is_empty() {
+                    diag.help(format!("one of: {}", values.join(", ")));
+                }
                 return None;
-            };
-            let Some(to_v) = GeneralizeTo::parse(&to.value) else {
+            }
+            return Some(None);
+        };
+        match parse(text) {
+            Some(v) => Some(Some(v)),
+            None => {
                 d.error(
-                    src,
-                    to.span.clone(),
+                    self.src,
+                    self.span(name),
                     "bad_value",
                     format!(
-                        "`to = \"{}\"` is not a generalisation piigate knows",
-                        to.value
+                        "`{name} = \"{text}\"` is not a value `{}` takes",
+                        self.kind.as_str()
                     ),
                 )
-                .help("one of: ip/24, ip/48, date/year, date/month, postcode/3, age/10");
-                return None;
-            };
-            Action::Generalize(GeneralizeAction { to: to_v })
+                .help(format!("one of: {}", values.join(", ")));
+                None
+            }
         }
-        "mask" => {
-            let keep_last = r
-                .keep_last
-                .as_ref()
-                .map_or(4, |k| usize::try_from(k.value).unwrap_or(usize::MAX));
-            Action::Mask(MaskAction { keep_last })
-        }
-        "redact" => Action::Redact(RedactAction {
-            replacement: r
-                .replacement
-                .as_ref()
-                .map_or_else(|| "[REDACTED]".into(), |v| v.value.clone().into_boxed_str()),
-        }),
-        _ => unreachable!("every accepted action name is handled above"),
-    })
+    }
 }

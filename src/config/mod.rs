@@ -223,6 +223,10 @@ pub struct Route {
     /// The same for form bodies and query strings: every field, and the JSON inside fields the
     /// route reads as JSON.
     pub reveal_fields: crate::policy::FieldPlans,
+    /// The route's inverse at the selectors of its rules (see [`Route::inverse_plans`]).
+    pub inverse_plan: Plan,
+    /// The inverse for form fields, query parameters and headers.
+    pub inverse_fields: crate::policy::FieldPlans,
     /// Largest request body for this route.
     pub max_body_bytes: usize,
     /// Requests of this route in flight at once.
@@ -283,6 +287,16 @@ impl Route {
         Plans {
             json: &self.plan,
             fields: &self.fields,
+        }
+    }
+
+    /// The route's inverse (offline and admin reveal, run before [`Self::reveal_plans`]): at
+    /// the selectors of its request rules, envelopes open and `fpe` values decrypt with the
+    /// rule's options; what cannot be reversed is left as it is.
+    pub fn inverse_plans(&self) -> Plans<'_> {
+        Plans {
+            json: &self.inverse_plan,
+            fields: &self.inverse_fields,
         }
     }
 

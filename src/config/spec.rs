@@ -5,11 +5,14 @@
 //! configuration table mirrors it).
 
 use std::ops::Range;
+use std::sync::LazyLock;
 
 use toml::de::DeTable;
 
 use super::diag::{Diagnostics, Source};
 use super::reader::{At, TableReader};
+use crate::detect::Class;
+use crate::policy::action::{OptionType, option_keys};
 
 /// The whole file.
 #[derive(Debug, Default)]
@@ -211,7 +214,7 @@ pub struct DetectActionsSpec {
 }
 
 /// `[[routes.rules]]` / `[[routes.response_rules]]`.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct RuleSpec {
     /// Span of the rule table.
     pub span: Range<usize>,
@@ -219,32 +222,76 @@ pub struct RuleSpec {
     pub select: Vec<At<String>>,
     /// `action`.
     pub action: Option<At<String>>,
-    /// `normalize`: tokenize/hash option.
-    pub normalize: Option<At<String>>,
-    /// `preset`: hash option (`meta` | `google`).
-    pub preset: Option<At<String>>,
-    /// `keep_last`: mask/fpe option.
-    pub keep_last: Option<At<u64>>,
-    /// `to`: generalize option.
-    pub to: Option<At<String>>,
-    /// `replacement`: redact option.
-    pub replacement: Option<At<String>>,
-    /// `prefix`: tokenize option, default `tok_`.
-    pub prefix: Option<At<String>>,
-    /// `alphabet`: fpe option.
-    pub alphabet: Option<At<String>>,
-    /// `luhn`: fpe option.
-    pub luhn: Option<At<bool>>,
-    /// `key_id`: tokenize/fpe option, pins a master key (rotation overlap).
-    pub key_id: Option<At<String>>,
-    /// `min_length`: fpe option, the shortest value the field carries.
-    pub min_length: Option<At<u64>>,
-    /// `default_country_code`: hash option for phones written without one.
-    pub default_country_code: Option<At<u64>>,
+    /// The action's options as written (`normalize`, `keep_last`, …), typed as their
+    /// declaration says ([`ActionKind::options`](crate::policy::ActionKind::options)); which apply to the action is checked when
+    /// the rule is compiled.
+    pub options: Vec<(&'static str, OptionValue)>,
     /// `class`: the class of personal data the selected values hold (`email`, `phone`, …),
     /// for the disclosure ledger. Default: what the selector's last member name says, else
     /// `unclassified`.
     pub class: Option<At<String>>,
+}
+
+/// One action option's value, as its declared [`OptionType`] reads it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OptionValue {
+    /// A boolean option.
+    Bool(At<bool>),
+    /// A string option.
+    Text(At<String>),
+    /// An integer option.
+    Uint(At<u64>),
+}
+
+impl OptionValue {
+    /// Where the value is in the file.
+    pub fn span(&self) -> Range<usize> {
+        match self {
+            Self::Bool(v) => v.span.clone(),
+            Self::Text(v) => v.span.clone(),
+            Self::Uint(v) => v.span.clone(),
+        }
+    }
+}
+
+impl RuleSpec {
+    /// The option `name`, if set.
+    pub fn option(&self, name: &str) -> Option<&OptionValue> {
+        self.options
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v)
+    }
+
+    /// A string option, if set.
+    pub fn text(&self, name: &str) -> Option<&At<String>> {
+        match self.option(name)? {
+            OptionValue::Text(v) => Some(v),
+            OptionValue::Bool(_) | OptionValue::Uint(_) => None,
+        }
+    }
+
+    /// An integer option, if set.
+    pub fn uint(&self, name: &str) -> Option<&At<u64>> {
+        match self.option(name)? {
+            OptionValue::Uint(v) => Some(v),
+            OptionValue::Bool(_) | OptionValue::Text(_) => None,
+        }
+    }
+
+    /// A boolean option, if set.
+    pub fn flag(&self, name: &str) -> Option<&At<bool>> {
+        match self.option(name)? {
+            OptionValue::Bool(v) => Some(v),
+            OptionValue::Text(_) | OptionValue::Uint(_) => None,
+        }
+    }
+
+    /// Sets a string option (a `detect_actions` entry made concrete for one class).
+    pub(crate) fn set_text(&mut self, name: &'static str, value: At<String>) {
+        self.options.retain(|(n, _)| *n != name);
+        self.options.push((name, OptionValue::Text(value)));
+    }
 }
 
 const TOP: &[&str] = &[
@@ -304,64 +351,25 @@ const ROUTE: &[&str] = &[
     "rules",
     "response_rules",
 ];
-const RULE: &[&str] = &[
-    "select",
-    "action",
-    "normalize",
-    "preset",
-    "keep_last",
-    "to",
-    "replacement",
-    "prefix",
-    "alphabet",
-    "luhn",
-    "key_id",
-    "min_length",
-    "default_country_code",
-    "class",
-];
+/// Keys of a rule: `select`, `action`, `class` and every action option.
+static RULE: LazyLock<Vec<&'static str>> = LazyLock::new(|| {
+    ["select", "action", "class"]
+        .into_iter()
+        .chain(option_keys().map(|(name, _)| name))
+        .collect()
+});
 /// Keys of `[routes.detect_actions]`: every class name, and `default`.
-const DETECT_ACTIONS: &[&str] = &[
-    "default",
-    "age",
-    "api_key",
-    "city",
-    "cnic",
-    "date_of_birth",
-    "device_id",
-    "driver_license",
-    "email",
-    "gender",
-    "geolocation",
-    "iban",
-    "ip_address",
-    "jwt",
-    "national_id",
-    "passport",
-    "password",
-    "payment_card",
-    "person_name",
-    "phone",
-    "postal_code",
-    "ssn",
-    "street_address",
-    "user_agent",
-];
+static DETECT_ACTIONS: LazyLock<Vec<&'static str>> = LazyLock::new(|| {
+    std::iter::once("default")
+        .chain(Class::ALL.iter().map(|c| c.as_str()))
+        .collect()
+});
 /// Options of an inline `detect_actions` entry: a rule without `select` and `class`.
-const DETECT_ACTION: &[&str] = &[
-    "action",
-    "normalize",
-    "preset",
-    "keep_last",
-    "to",
-    "replacement",
-    "prefix",
-    "alphabet",
-    "luhn",
-    "key_id",
-    "min_length",
-    "default_country_code",
-];
+static DETECT_ACTION: LazyLock<Vec<&'static str>> = LazyLock::new(|| {
+    std::iter::once("action")
+        .chain(option_keys().map(|(name, _)| name))
+        .collect()
+});
 
 /// Parses `src` into a spec, recording every problem in `d`.
 pub fn read(src: Source<'_>, d: &mut Diagnostics) -> ConfigSpec {
@@ -504,7 +512,7 @@ pub fn read(src: Source<'_>, d: &mut Diagnostics) -> ConfigSpec {
 fn read_rules(route: &TableReader<'_, '_>, d: &mut Diagnostics, key: &str) -> Vec<RuleSpec> {
     let what = format!("[[routes.{key}]]");
     route
-        .tables(d, key, &what, RULE)
+        .tables(d, key, &what, &RULE)
         .into_iter()
         .map(|t| {
             if !t.has("select") {
@@ -520,17 +528,7 @@ fn read_rules(route: &TableReader<'_, '_>, d: &mut Diagnostics, key: &str) -> Ve
                 span: t.span.clone(),
                 select: t.strings(d, "select").unwrap_or_default(),
                 action: t.required_string(d, "action"),
-                normalize: t.string(d, "normalize"),
-                preset: t.string(d, "preset"),
-                keep_last: t.uint(d, "keep_last"),
-                to: t.string(d, "to"),
-                replacement: t.string(d, "replacement"),
-                prefix: t.string(d, "prefix"),
-                alphabet: t.string(d, "alphabet"),
-                luhn: t.boolean(d, "luhn"),
-                key_id: t.string(d, "key_id"),
-                min_length: t.uint(d, "min_length"),
-                default_country_code: t.uint(d, "default_country_code"),
+                options: read_options(&t, d),
                 class: t.string(d, "class"),
             };
             t.finish(d);
@@ -547,11 +545,11 @@ fn read_detect_actions(
         d,
         "detect_actions",
         "[routes.detect_actions]",
-        DETECT_ACTIONS,
+        &DETECT_ACTIONS,
     )?;
     let mut entries = Vec::new();
-    for &key in DETECT_ACTIONS {
-        match t.string_or_table(d, key, "[routes.detect_actions]", DETECT_ACTION) {
+    for &key in DETECT_ACTIONS.iter() {
+        match t.string_or_table(d, key, "[routes.detect_actions]", &DETECT_ACTION) {
             None => {}
             Some(Ok(action)) => entries.push((
                 At {
@@ -561,25 +559,15 @@ fn read_detect_actions(
                 RuleSpec {
                     span: action.span.clone(),
                     action: Some(action),
-                    ..RuleSpec::empty()
+                    ..RuleSpec::default()
                 },
             )),
             Some(Err(e)) => {
                 let rule = RuleSpec {
                     span: e.span.clone(),
                     action: e.required_string(d, "action"),
-                    normalize: e.string(d, "normalize"),
-                    preset: e.string(d, "preset"),
-                    keep_last: e.uint(d, "keep_last"),
-                    to: e.string(d, "to"),
-                    replacement: e.string(d, "replacement"),
-                    prefix: e.string(d, "prefix"),
-                    alphabet: e.string(d, "alphabet"),
-                    luhn: e.boolean(d, "luhn"),
-                    key_id: e.string(d, "key_id"),
-                    min_length: e.uint(d, "min_length"),
-                    default_country_code: e.uint(d, "default_country_code"),
-                    ..RuleSpec::empty()
+                    options: read_options(&e, d),
+                    ..RuleSpec::default()
                 };
                 e.finish(d);
                 entries.push((
@@ -599,25 +587,16 @@ fn read_detect_actions(
     Some(DetectActionsSpec { span, entries })
 }
 
-impl RuleSpec {
-    /// A rule with nothing set (for `detect_actions` entries).
-    fn empty() -> Self {
-        Self {
-            span: 0..0,
-            select: Vec::new(),
-            action: None,
-            normalize: None,
-            preset: None,
-            keep_last: None,
-            to: None,
-            replacement: None,
-            prefix: None,
-            alphabet: None,
-            luhn: None,
-            key_id: None,
-            min_length: None,
-            default_country_code: None,
-            class: None,
-        }
-    }
+/// Every action option set in a rule's table, read as its declaration types it.
+fn read_options(t: &TableReader<'_, '_>, d: &mut Diagnostics) -> Vec<(&'static str, OptionValue)> {
+    option_keys()
+        .filter_map(|(name, ty)| {
+            let value = match ty {
+                OptionType::Bool => OptionValue::Bool(t.boolean(d, name)?),
+                OptionType::Text => OptionValue::Text(t.string(d, name)?),
+                OptionType::Uint => OptionValue::Uint(t.uint(d, name)?),
+            };
+            Some((name, value))
+        })
+        .collect()
 }

@@ -86,20 +86,6 @@ impl FieldPlan {
         !self.is_empty() || self.unselected.active()
     }
 
-    /// Forgets cached derived keys of `encrypt` actions (see
-    /// [`super::Plan::forget_cached_keys`]).
-    pub fn forget_cached_keys(&self) {
-        for rule in self.rules.iter().chain(&self.others) {
-            match &rule.target {
-                FieldTarget::Whole(crate::policy::Action::Encrypt(a)) => {
-                    a.sealer.forget_derived_key();
-                }
-                FieldTarget::Whole(_) => {}
-                FieldTarget::Wrapped(w) => w.forget_cached_keys(),
-            }
-        }
-    }
-
     /// The first rule covering the form or query field `name` (the rule's name, folded as
     /// servers fold names, followed by nothing, a `[` bracket child or a `.` child), else the
     /// rule for every other field.

@@ -15,7 +15,9 @@ pub mod transform;
 pub mod unselected;
 pub mod wrap;
 
-pub use action::{Action, ActionKind, Applied, ApplyCx, Leaf, LeafKind};
+pub use action::{
+    Action, ActionKind, ActionOption, Applied, ApplyCx, Leaf, LeafKind, OptionDefault, OptionType,
+};
 pub use automaton::{Automaton, RuleId, StateId};
 pub use disclosure::{DisclosureTally, FieldTally, Treatment};
 pub use fields::{FieldPlan, FieldPlans, FieldRule, FieldTarget};
@@ -85,22 +87,6 @@ impl Plan {
     /// Whether no selector can ever match.
     pub fn is_empty(&self) -> bool {
         self.rules.is_empty() && self.wraps.is_empty()
-    }
-
-    /// Forgets derived keys cached by `encrypt` actions (see
-    /// [`crate::crypto::EnvelopeSealer::forget_derived_key`]): two runs over the same
-    /// deterministic nonces then produce the same envelopes.
-    #[doc(hidden)]
-    pub fn forget_cached_keys(&self) {
-        let detected = self.unselected.detect.iter().flat_map(|d| d.actions.iter());
-        for action in self.rules.iter().map(|r| &r.action).chain(detected) {
-            if let Action::Encrypt(a) = action {
-                a.sealer.forget_derived_key();
-            }
-        }
-        for w in &self.wraps {
-            w.forget_cached_keys();
-        }
     }
 
     /// Whether the plan does anything to a payload: rules, detection or allow-list mode. A

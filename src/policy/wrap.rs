@@ -75,13 +75,3 @@ impl Inner {
         }
     }
 }
-
-impl Wrap {
-    /// Forgets cached derived keys of `encrypt` actions inside (see [`Plan::forget_cached_keys`]).
-    pub fn forget_cached_keys(&self) {
-        match &self.inner {
-            Inner::Json(plan) => plan.forget_cached_keys(),
-            Inner::Query(fields) | Inner::Url(fields) => fields.forget_cached_keys(),
-        }
-    }
-}

@@ -481,12 +481,11 @@ async fn v1(
                         }
                         r
                     }
-                    Err(crate::ops::OpsError::RevealFailed(n)) => error(
+                    // The message names the fields (as report paths write them), never a value.
+                    Err(e @ crate::ops::OpsError::RevealFailed { .. }) => error(
                         StatusCode::UNPROCESSABLE_ENTITY,
                         "reveal_failed",
-                        &format!(
-                            "{n} envelope(s) could not be opened: tampered, from another domain or field, or under an unknown or retired key"
-                        ),
+                        &e.to_string(),
                     ),
                     Err(crate::ops::OpsError::Rewrite(_)) => error(
                         StatusCode::BAD_REQUEST,

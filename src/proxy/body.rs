@@ -9,7 +9,66 @@ use http::header;
 use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 
+use super::BoxError;
+use super::upstream::UpstreamBody;
 use crate::error::RejectCode;
+
+/// A body crossing the proxy: sent to the upstream, or back to the client. An enum rather than
+/// a boxed trait object, so that the common cases — a complete buffer, the upstream's response
+/// streamed back, a client's body streamed through — cost no allocation.
+#[derive(Debug)]
+pub enum Body {
+    /// A complete body in memory (`None` once sent, or when empty).
+    Full(Option<Bytes>),
+    /// The upstream's response as it arrives.
+    Upstream(UpstreamBody),
+    /// A client's request body streamed through to the upstream, watched and capped.
+    Streamed(Limited<Watched>),
+}
+
+impl Body {
+    /// A complete body.
+    pub fn full(bytes: Bytes) -> Self {
+        Self::Full((!bytes.is_empty()).then_some(bytes))
+    }
+}
+
+impl http_body::Body for Body {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Bytes>, BoxError>>> {
+        use std::task::Poll;
+        match self.get_mut() {
+            Self::Full(b) => Poll::Ready(b.take().map(|b| Ok(http_body::Frame::data(b)))),
+            Self::Upstream(b) => std::pin::Pin::new(b)
+                .poll_frame(cx)
+                .map(|f| f.map(|r| r.map_err(Into::into))),
+            Self::Streamed(b) => std::pin::Pin::new(b).poll_frame(cx),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        match self {
+            Self::Full(b) => b.is_none(),
+            Self::Upstream(b) => b.is_end_stream(),
+            Self::Streamed(b) => b.is_end_stream(),
+        }
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        match self {
+            Self::Full(b) => {
+                http_body::SizeHint::with_exact(b.as_ref().map_or(0, |b| b.len() as u64))
+            }
+            Self::Upstream(b) => b.size_hint(),
+            Self::Streamed(b) => b.size_hint(),
+        }
+    }
+}
 
 /// The content codings of a body, in the order they were applied.
 ///

@@ -18,12 +18,12 @@ mod police;
 pub mod respond;
 pub mod router;
 mod service;
+mod slab;
 pub mod upstream;
 
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
-use bytes::Bytes;
 
 pub use listener::{Gateway, ShutdownHandle};
 
@@ -33,8 +33,7 @@ use crate::telemetry::metrics::RouteMetrics;
 
 /// The error type of bodies crossing the proxy.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
-/// The body type for requests sent upstream and responses sent to clients.
-pub type Body = http_body_util::combinators::BoxBody<Bytes, BoxError>;
+pub use body::Body;
 
 /// One configuration generation with what was built from it.
 pub struct Generation {
@@ -71,7 +70,16 @@ impl Generation {
         let metrics = config
             .routes
             .iter()
-            .map(|r| registry.route_detecting(&r.name, r.detect.is_some()))
+            .map(|r| {
+                registry.route_shaped(
+                    &r.name,
+                    &crate::telemetry::metrics::RouteShape {
+                        detect: r.detect.is_some(),
+                        blocks_opt_out: r.opt_out == crate::config::OptOut::Block,
+                        subject: r.subject.is_some(),
+                    },
+                )
+            })
             .collect();
         let ledger_names = config
             .routes
@@ -88,7 +96,7 @@ impl Generation {
         registry.generation.set(gen_number);
         Self {
             number,
-            unrouted: registry.route("-"),
+            unrouted: registry.unrouted(),
             config,
             router,
             upstreams,

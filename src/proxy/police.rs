@@ -10,7 +10,7 @@ use crate::codec;
 use crate::config::{Limits, Route};
 use crate::error::{Ambiguity, RejectCode};
 use crate::policy::action::ActionError;
-use crate::policy::{Applied, ApplyCx, FieldTarget, Leaf, LeafKind, Treatment};
+use crate::policy::{Applied, ApplyCx, FieldTarget, Leaf, LeafKind};
 use crate::rewrite::json::rewrite_json;
 use crate::rewrite::wrap::rewrite_wrapped;
 use crate::rewrite::{Format, Limits as RewriteLimits, Outcome, Plans, RewriteError};
@@ -149,13 +149,12 @@ pub(super) fn headers(
             }
         };
         headers.remove(&name);
-        if action.is_drop() {
-            cx.counts.bump(action.kind());
-            cx.disclosed
-                .add(rule.class, Treatment::Dropped, values.len() as u32);
-            continue;
-        }
         for v in values {
+            // A dropped value is removed unread, whatever bytes it holds.
+            if action.is_drop() {
+                cx.treat_unread(action, rule.class);
+                continue;
+            }
             let value = v.to_str().map_err(|_| RejectCode::MalformedQuery)?;
             text.clear();
             let leaf = Leaf {
@@ -163,12 +162,9 @@ pub(super) fn headers(
                 kind: LeafKind::String,
                 field: name.as_str(),
             };
-            let applied = action
-                .apply(&leaf, cx, &mut text)
+            let applied = cx
+                .treat(action, rule.class, &leaf, &mut text)
                 .map_err(|_| RejectCode::Internal)?;
-            if let Some(t) = action.kind().treatment(applied) {
-                cx.disclosed.bump(rule.class, t);
-            }
             match applied {
                 Applied::Dropped => {}
                 Applied::Kept => {

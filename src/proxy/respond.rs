@@ -2,7 +2,6 @@
 
 use bytes::Bytes;
 use http::{HeaderValue, Response, header};
-use http_body_util::BodyExt;
 
 use super::Body;
 use crate::error::RejectCode;
@@ -31,9 +30,7 @@ pub fn reject(code: RejectCode) -> Response<Body> {
 
 /// A complete in-memory body.
 pub fn full(bytes: Bytes) -> Body {
-    http_body_util::Full::new(bytes)
-        .map_err(|never| match never {})
-        .boxed()
+    Body::full(bytes)
 }
 
 #[cfg(test)]

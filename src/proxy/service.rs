@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use http::{Method, Request, Response, header};
-use http_body_util::{BodyExt, Limited};
+use http_body_util::Limited;
 use hyper::body::Incoming;
 
 use super::body;
@@ -61,6 +61,7 @@ pub(super) async fn handle(
 ) -> Response<Body> {
     let started = Instant::now();
     let request_id = RequestId::next();
+    let trace = crate::telemetry::trace::TraceParent::from_headers(req.headers());
     let method = req.method().clone();
     let mut tally = Tally::default();
     let (mut resp, code) = match forward(&generation, req, &mode, &mut tally).await {
@@ -69,8 +70,10 @@ pub(super) async fn handle(
     };
     // The client correlates its call with piigate's log line; a header of that name from the
     // upstream is replaced, never trusted.
-    resp.headers_mut()
-        .insert(RequestId::HEADER, request_id.header_value());
+    resp.headers_mut().insert(
+        RequestId::HEADER_NAME,
+        super::slab::header_value(&request_id.hex()),
+    );
     let m = tally
         .index
         .and_then(|i| generation.metrics.get(i))
@@ -85,6 +88,7 @@ pub(super) async fn handle(
     }
     RequestDone {
         request_id,
+        trace,
         route: tally.route.as_ref().map(|r| r.name.as_str()),
         method: &method,
         status: resp.status().as_u16(),
@@ -174,8 +178,8 @@ async fn forward(
         }
         _ => None,
     };
-    // Set when a streamed (unpoliced) body breaks on the client's side.
-    let client_broke = body::Broke::default();
+    // For a streamed (unpoliced) body: set when it breaks on the client's side.
+    let mut client_broke = None;
     // Policing is synchronous: everything below runs to completion before a byte goes out.
     let policing = Instant::now();
     let upstream_req = with_thread_nonces(|nonces| -> Result<_, RejectCode> {
@@ -209,8 +213,9 @@ async fn forward(
                     .headers
                     .get(header::CONTENT_LENGTH)
                     .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
-                let watched = body::Watched::new(incoming, &client_broke, limits.request_timeout);
-                let streamed = Limited::new(watched, route.max_body_bytes).boxed();
+                let broke = client_broke.insert(body::Broke::default());
+                let watched = body::Watched::new(incoming, broke, limits.request_timeout);
+                let streamed = Body::Streamed(Limited::new(watched, route.max_body_bytes));
                 prepare(parts, target, streamed, declared)
             }
         };
@@ -244,7 +249,8 @@ async fn forward(
         // it: not the upstream's fault.
         Ok(Err(e)) => {
             return Err(client_broke
-                .get()
+                .as_ref()
+                .and_then(body::Broke::get)
                 .unwrap_or_else(|| classify_upstream_error(&e)));
         }
         Ok(Ok(resp)) => resp,
@@ -253,10 +259,7 @@ async fn forward(
     strip_hop_by_hop(&mut parts.headers);
     if route.response_plan.is_empty() || !police::is_json(&parts.headers) {
         // Streamed back as it comes: status, headers and body exactly as the upstream sent them.
-        return Ok(Response::from_parts(
-            parts,
-            incoming.map_err(Into::into).boxed(),
-        ));
+        return Ok(Response::from_parts(parts, Body::Upstream(incoming)));
     }
     // A response too slow to arrive is the upstream's timeout; one too large or broken is
     // its failure.
@@ -279,9 +282,10 @@ async fn forward(
         .iter_mut()
         .zip(cx.counts.0)
         .for_each(|(a, b)| *a += b);
-    parts
-        .headers
-        .insert(header::CONTENT_LENGTH, body.len().into());
+    parts.headers.insert(
+        header::CONTENT_LENGTH,
+        super::slab::decimal(body.len() as u64),
+    );
     Ok(Response::from_parts(parts, full(body)))
 }
 

@@ -30,7 +30,7 @@ use super::wrap::rewrite_wrapped;
 use super::{Limits, Outcome, RewriteError};
 use crate::error::Ambiguity;
 use crate::policy::names::{HintCache, push_field_name};
-use crate::policy::{Applied, ApplyCx, FieldPlan, FieldTarget, Leaf, LeafKind, Treatment};
+use crate::policy::{Applied, ApplyCx, FieldPlan, FieldTarget, Leaf, LeafKind};
 
 /// Rewrites the pairs `plan` selects, appending the result to `out`.
 ///
@@ -99,7 +99,7 @@ fn run(
                 None => {
                     // Allow-list mode without detection: gone unread (but still validated).
                     validate(raw_value.unwrap_or_default(), value_at)?;
-                    cx.disclosed.bump(None, Treatment::Dropped);
+                    cx.withhold(None);
                     Edit::Drop
                 }
                 Some(detect) => {
@@ -122,11 +122,11 @@ fn run(
                             cx.detected.record(&path, class);
                             match detect.action(class) {
                                 _ if unselected.drop => {
-                                    cx.disclosed.bump(Some(class), Treatment::Dropped);
+                                    cx.withhold(Some(class));
                                     Edit::Drop
                                 }
                                 None => {
-                                    cx.disclosed.bump(Some(class), Treatment::Clear);
+                                    cx.observe(class);
                                     Edit::Keep
                                 }
                                 Some(action) => {
@@ -136,15 +136,7 @@ fn run(
                                         kind: LeafKind::String,
                                         field: name_text,
                                     };
-                                    let applied = action.apply(&leaf, cx, &mut text)?;
-                                    if let Some(t) = action.kind().treatment(applied) {
-                                        cx.disclosed.bump(Some(class), t);
-                                    }
-                                    match applied {
-                                        Applied::Kept => Edit::Keep,
-                                        Applied::Dropped => Edit::Drop,
-                                        Applied::Replaced => Edit::Replace,
-                                    }
+                                    Edit::from(cx.treat(action, Some(class), &leaf, &mut text)?)
                                 }
                             }
                         }
@@ -157,26 +149,13 @@ fn run(
                     .map_err(|_| malformed(value_at, "form value is not UTF-8"))?;
                 text.clear();
                 match &rule.target {
-                    FieldTarget::Whole(action) if action.is_drop() => {
-                        cx.counts.bump(action.kind());
-                        cx.disclosed.bump(rule.class, Treatment::Dropped);
-                        Edit::Drop
-                    }
                     FieldTarget::Whole(action) => {
                         let leaf = Leaf {
                             text: value_text,
                             kind: LeafKind::String,
                             field: name_text,
                         };
-                        let applied = action.apply(&leaf, cx, &mut text)?;
-                        if let Some(t) = action.kind().treatment(applied) {
-                            cx.disclosed.bump(rule.class, t);
-                        }
-                        match applied {
-                            Applied::Kept => Edit::Keep,
-                            Applied::Dropped => Edit::Drop,
-                            Applied::Replaced => Edit::Replace,
-                        }
+                        Edit::from(cx.treat(action, rule.class, &leaf, &mut text)?)
                     }
                     FieldTarget::Wrapped(wrap) => {
                         match rewrite_wrapped(value_text, wrap, limits, cx, &mut text)? {
@@ -289,6 +268,16 @@ enum Edit {
     Replace,
     /// Replace the value with bytes already encoded for the form.
     ReplaceEncoded,
+}
+
+impl From<Applied> for Edit {
+    fn from(applied: Applied) -> Self {
+        match applied {
+            Applied::Kept => Self::Keep,
+            Applied::Dropped => Self::Drop,
+            Applied::Replaced => Self::Replace,
+        }
+    }
 }
 
 fn malformed(offset: usize, reason: &'static str) -> RewriteError {

@@ -23,8 +23,13 @@ pub struct ApplyCx<'a> {
     pub detected: FieldTally,
     /// Member names analysed for detection in this request (built on first use).
     pub(crate) hints: Option<HintCache>,
-    /// Envelopes that failed to open on the response path (left as they were).
+    /// Envelopes (and `fpe` values) that failed to open on the response path or in a reveal
+    /// (left as they were).
     pub reveal_failures: u32,
+    /// The member names they sat in (distinct, at most [`ApplyCx::FAILED_FIELDS`]), so a reveal
+    /// can say which fields did not open. Names only, never values; callers that show them
+    /// pass them through `policy::names` first (a name may itself be data).
+    pub reveal_failed_fields: Vec<Box<str>>,
     /// Per-person keys and the payload ranges they cover (routes with a `subject`).
     pub subjects: Option<&'a SubjectScopes>,
     /// Added to leaf offsets (NDJSON: the line's start in the whole body).
@@ -74,11 +79,25 @@ impl<'a> ApplyCx<'a> {
             detected: FieldTally::default(),
             hints: None,
             reveal_failures: 0,
+            reveal_failed_fields: Vec::new(),
             subjects: None,
             offset_base: 0,
             now_unix: 0,
             leaf_offset: 0,
             pinned: false,
+        }
+    }
+
+    /// How many distinct failed field names a request remembers.
+    pub const FAILED_FIELDS: usize = 32;
+
+    /// Counts a value that did not open, remembering the name of its field.
+    pub fn reveal_failed(&mut self, field: &str) {
+        self.reveal_failures += 1;
+        if self.reveal_failed_fields.len() < Self::FAILED_FIELDS
+            && !self.reveal_failed_fields.iter().any(|f| **f == *field)
+        {
+            self.reveal_failed_fields.push(field.into());
         }
     }
 

@@ -14,14 +14,18 @@ mod kind;
 
 pub use build::BuildError;
 pub use cx::{ActionCounts, ApplyCx};
-pub use kind::{ActionKind, Applied};
+pub(crate) use kind::with_action_kinds;
+pub use kind::{ActionKind, ActionOption, Applied, OptionDefault, OptionType, Side, option_keys};
 
 use crate::crypto::EnvelopeKind;
 use crate::crypto::{Aad, CryptoError, DetSealer, EnvelopeOpener, EnvelopeSealer, TokenKey};
+use crate::detect::Class;
 use crate::keys::{Purpose, derive};
+use crate::policy::disclosure::Treatment;
 use crate::policy::transform::fpe::{FpeCipher, FpeError};
 use crate::policy::transform::generalize::GeneralizeTo;
 use crate::policy::transform::hash::{self, HashSpec};
+pub use crate::policy::transform::normalize::Normalize;
 
 /// What to do with a selected value. Variants in alphabetical order.
 // Actions are built once per rule at config load and only borrowed afterwards, so the size
@@ -208,19 +212,6 @@ pub struct RevealAction {
     pub domain: Box<str>,
 }
 
-/// Normalisation before tokenizing or hashing.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Normalize {
-    /// Trim and lower-case.
-    Email,
-    /// Trim and lower-case.
-    Lowercase,
-    /// Use the value as is.
-    None,
-    /// Keep a leading `+` and the digits; drop spaces, dashes, dots and parentheses.
-    Phone,
-}
-
 /// JSON type of a scalar leaf.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LeafKind {
@@ -293,7 +284,8 @@ impl Action {
     }
 
     /// Applies the action to one scalar leaf, writing replacement text (unencoded UTF-8) to
-    /// `out`. `out` is only meaningful when the result is [`Applied::Replaced`].
+    /// `out`. `out` is only meaningful when the result is [`Applied::Replaced`]. Nothing is
+    /// counted: rewriters take the whole per-value step with [`ApplyCx::treat`].
     ///
     /// Allocation: none once `cx`'s scratch buffers have grown to the largest value.
     ///
@@ -341,14 +333,25 @@ impl Action {
                         &mut cx.norm,
                         out,
                     ),
-                    FpeMode::Reveal => a.cipher.decrypt(
-                        leaf.text,
-                        &a.domain,
-                        leaf.field,
-                        &mut cx.scratch,
-                        &mut cx.norm,
-                        out,
-                    ),
+                    FpeMode::Reveal => {
+                        let start = out.len();
+                        let opened = a.cipher.decrypt(
+                            leaf.text,
+                            &a.domain,
+                            leaf.field,
+                            &mut cx.scratch,
+                            &mut cx.norm,
+                            out,
+                        );
+                        // Like an envelope that does not open: left as it is (it is the
+                        // ciphertext) and counted, never an error that loses the rest.
+                        if opened.is_err() {
+                            out.truncate(start);
+                            cx.reveal_failed(leaf.field);
+                            return Ok(Applied::Kept);
+                        }
+                        opened
+                    }
                 };
                 res.map_err(|e| match e {
                     FpeError::TooShort => ActionError::FpeTooShort,
@@ -411,7 +414,7 @@ impl Action {
                     Ok(()) if std::str::from_utf8(&out[start..]).is_ok() => Applied::Replaced,
                     Ok(()) | Err(_) => {
                         out.truncate(start);
-                        cx.reveal_failures += 1;
+                        cx.reveal_failed(leaf.field);
                         return Ok(Applied::Kept);
                     }
                 }
@@ -419,7 +422,7 @@ impl Action {
             Self::Tokenize(a) => {
                 let subject = cx.subject();
                 let now = cx.now_unix;
-                let input = normalize(a.normalize, leaf.text, &mut cx.norm);
+                let input = a.normalize.apply(leaf.text, &mut cx.norm);
                 match (&a.rotation, subject) {
                     (None, None) => a.key.write_token(&a.prefix, input, out),
                     (None, Some(s)) => s.token.write_token(&a.prefix, input, out),
@@ -431,37 +434,68 @@ impl Action {
                 Applied::Replaced
             }
         };
-        cx.counts.bump(self.kind());
         Ok(applied)
     }
 }
 
-/// Normalises `text` for tokenizing, borrowing when nothing changes.
-fn normalize<'b>(how: Normalize, text: &'b str, buf: &'b mut Vec<u8>) -> &'b [u8] {
-    match how {
-        Normalize::None => text.as_bytes(),
-        Normalize::Email | Normalize::Lowercase => {
-            let t = text.trim();
-            if t.bytes().any(|b| b.is_ascii_uppercase()) || !t.is_ascii() {
-                buf.clear();
-                if t.is_ascii() {
-                    buf.extend(t.bytes().map(|b| b.to_ascii_lowercase()));
-                } else {
-                    buf.extend_from_slice(t.to_lowercase().as_bytes());
-                }
-                buf
-            } else {
-                t.as_bytes()
-            }
+// === the per-value step ===
+
+/// Every rewriter (JSON, NDJSON, forms, query strings, headers) treats a selected or detected
+/// value through these calls, so what a value's treatment counts — the action in the access
+/// log and metrics, the (category, treatment) cell in the disclosure ledger — is decided here
+/// once, for every format.
+impl ApplyCx<'_> {
+    /// Applies `action` to `leaf`, counts the action and tallies the value, of `class`, for the
+    /// disclosure ledger.
+    ///
+    /// # Errors
+    /// As [`Action::apply`]; nothing is counted then (the request is refused).
+    #[inline]
+    pub fn treat(
+        &mut self,
+        action: &Action,
+        class: Option<Class>,
+        leaf: &Leaf<'_>,
+        out: &mut Vec<u8>,
+    ) -> Result<Applied, ActionError> {
+        let applied = action.apply(leaf, self, out)?;
+        self.record(action.kind(), class, applied);
+        Ok(applied)
+    }
+
+    /// The same step for an action that does not read the value — `drop` (which removes a
+    /// member or field whole, containers included) and `keep` — so the rewriter need not decode
+    /// it. `None`: the action reads the value; call [`Self::treat`].
+    #[inline]
+    pub fn treat_unread(&mut self, action: &Action, class: Option<Class>) -> Option<Applied> {
+        let applied = match action {
+            Action::Drop => Applied::Dropped,
+            Action::Keep => Applied::Kept,
+            _ => return None,
+        };
+        self.record(action.kind(), class, applied);
+        Some(applied)
+    }
+
+    /// A value no rule selected that allow-list mode withholds (or that lies inside a subtree
+    /// it removes): no action ran, and the ledger counts the value `dropped`.
+    #[inline]
+    pub fn withhold(&mut self, class: Option<Class>) {
+        self.disclosed.bump(class, Treatment::Dropped);
+    }
+
+    /// A value detection found and forwards as it came (`observe`): counted `clear`.
+    #[inline]
+    pub fn observe(&mut self, class: Class) {
+        self.disclosed.bump(Some(class), Treatment::Clear);
+    }
+
+    fn record(&mut self, kind: ActionKind, class: Option<Class>, applied: Applied) {
+        if kind.counts(applied) {
+            self.counts.bump(kind);
         }
-        Normalize::Phone => {
-            buf.clear();
-            let t = text.trim();
-            if t.starts_with('+') {
-                buf.push(b'+');
-            }
-            buf.extend(t.bytes().filter(u8::is_ascii_digit));
-            buf
+        if let Some(t) = kind.treatment(applied) {
+            self.disclosed.bump(class, t);
         }
     }
 }
@@ -553,22 +587,5 @@ mod tests {
         out.clear();
         mask("jé@x.io", 2, &mut out);
         assert_eq!(String::from_utf8(out).expect("utf8"), "**@*.io");
-    }
-
-    #[test]
-    fn normalize_borrows_when_clean() {
-        let mut buf = Vec::new();
-        assert_eq!(
-            normalize(Normalize::Email, " Alice@Example.COM ", &mut buf),
-            b"alice@example.com"
-        );
-        assert_eq!(
-            normalize(Normalize::Phone, "+1 (555) 010-9999", &mut buf),
-            b"+15550109999"
-        );
-        assert_eq!(
-            normalize(Normalize::Email, "bob@x.io", &mut buf),
-            b"bob@x.io"
-        );
     }
 }

@@ -99,13 +99,14 @@ pub enum HashConfigError {
 // === impl HashPreset ===
 
 impl HashPreset {
+    /// Every preset.
+    pub const ALL: [Self; 2] = [Self::Meta, Self::Google];
+    /// The config spellings, in [`Self::ALL`] order.
+    pub const NAMES: [&'static str; 2] = super::config_names!(2);
+
     /// Parses the config spelling.
     pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "google" => Some(Self::Google),
-            "meta" => Some(Self::Meta),
-            _ => None,
-        }
+        Self::ALL.into_iter().find(|p| p.as_str() == s)
     }
 
     /// The config spelling.
@@ -120,6 +121,23 @@ impl HashPreset {
 // === impl HashField ===
 
 impl HashField {
+    /// Every field kind, in the order the config reference lists them.
+    pub const ALL: [Self; 11] = [
+        Self::Email,
+        Self::Phone,
+        Self::FirstName,
+        Self::LastName,
+        Self::City,
+        Self::State,
+        Self::Zip,
+        Self::Country,
+        Self::Gender,
+        Self::DateOfBirth,
+        Self::ExternalId,
+    ];
+    /// The config spellings, in [`Self::ALL`] order.
+    pub const NAMES: [&'static str; 11] = super::config_names!(11);
+
     /// Parses the config spelling; Meta's parameter names (`em`, `ph`, `fn`, …) are accepted too.
     pub fn parse(s: &str) -> Option<Self> {
         Some(match s {
@@ -217,11 +235,11 @@ impl HashSpec {
 
 /// Appends the lowercase hex SHA-256 of `data` to `out` (64 bytes, no allocation).
 pub fn sha256_hex(data: &[u8], out: &mut Vec<u8>) {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
     let digest = ring::digest::digest(&ring::digest::SHA256, data);
-    for b in digest.as_ref() {
-        out.push(HEX[usize::from(b >> 4)]);
-        out.push(HEX[usize::from(b & 0x0f)]);
+    let mut text = [0u8; 64];
+    // 32 bytes always fit 64 hex digits.
+    if hex::encode_to_slice(digest.as_ref(), &mut text).is_ok() {
+        out.extend_from_slice(&text);
     }
 }
 

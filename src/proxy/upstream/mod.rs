@@ -299,16 +299,11 @@ pub fn upstream_path(
     rest: &str,
     query: Option<&str>,
 ) -> Result<PathAndQuery, http::uri::InvalidUri> {
-    let mut pq = String::with_capacity(
-        route.upstream.base_path.len() + rest.len() + query.map_or(0, |q| q.len() + 1),
-    );
-    pq.push_str(&route.upstream.base_path);
-    pq.push_str(rest);
-    if let Some(q) = query {
-        pq.push('?');
-        pq.push_str(q);
+    let base = route.upstream.base_path.as_str();
+    match query {
+        Some(q) => super::slab::path_and_query(&[base, rest, "?", q]),
+        None => super::slab::path_and_query(&[base, rest]),
     }
-    PathAndQuery::try_from(pq)
 }
 
 /// Turns a client request into the upstream request: the upstream target, no client `Host`
@@ -329,7 +324,7 @@ pub fn prepare(
     h.remove(header::HOST);
     h.remove(header::EXPECT);
     if let Some(n) = content_length {
-        h.insert(header::CONTENT_LENGTH, n.into());
+        h.insert(header::CONTENT_LENGTH, super::slab::decimal(n));
     }
     req
 }

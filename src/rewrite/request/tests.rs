@@ -227,3 +227,36 @@ fn the_generator_reaches_both_outcomes() {
         "{ok} {refused} {rewritten}"
     );
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(3000))]
+
+    /// The fuzz target's invariant on arbitrary text: any target the HTTP parser accepts, any
+    /// header values, any body.
+    #[test]
+    fn arbitrary_requests_are_refused_or_read_the_same_again(
+        target in "(/|\\?)[ -~\\u{80}-\\u{10FFFF}]{0,40}",
+        ct in "[ -~]{0,40}",
+        extra in prop::collection::vec(("[a-z_-]{1,12}", "[ -~]{0,20}"), 0..3),
+        body in prop::collection::vec(any::<u8>(), 0..60),
+    ) {
+        let Ok(pq) = target.parse::<http::uri::PathAndQuery>() else { return Ok(()) };
+        let mut headers = HeaderMap::new();
+        if let Ok(v) = HeaderValue::from_str(&ct) {
+            headers.append(http::header::CONTENT_TYPE, v);
+        }
+        for (n, v) in extra {
+            if let (Ok(n), Ok(v)) = (HeaderName::from_bytes(n.as_bytes()), HeaderValue::from_str(&v)) {
+                headers.append(n, v);
+            }
+        }
+        let plans = plans();
+        let limits = Limits { max_depth: 32 };
+        let mut nonces = OsNonces::new();
+        let mut cx = ApplyCx::new(&mut nonces);
+        if let Ok(once) = reread(pq.as_str(), &headers, &body, &plans, &limits, &mut cx) {
+            let twice = reread(&once.target, &once.headers, &once.body, &plans, &limits, &mut cx);
+            prop_assert_eq!(twice.as_ref(), Ok(&once));
+        }
+    }
+}
