@@ -24,6 +24,8 @@ pub(super) struct Item<'a> {
     pub spec: usize,
     /// The class of the values the chain ends at.
     pub class: Option<Class>,
+    /// The file the rule is in (the config, or a preset).
+    pub src: Source<'a>,
     /// The selector as written, for diagnostics.
     pub text: &'a str,
     /// Where the selector is in the file.
@@ -153,7 +155,7 @@ pub(super) fn build_wrap(items: &[Item<'_>], place: &str, cx: &mut Cx<'_, '_, '_
         let (got, inside) = reading(item)?;
         if got != want {
             cx.d.error(
-                cx.src,
+                item.src,
                 item.span.clone(),
                 "bad_selector",
                 format!(
@@ -204,7 +206,7 @@ fn json_plan(
         let action = (cx.make)(item.spec, item.class)?;
         if action.is_drop() && path.is_root() {
             cx.d.error(
-                cx.src,
+                item.src,
                 item.span.clone(),
                 "bad_selector",
                 "`drop` cannot select a whole wrapped document (`…=>$`)",
@@ -227,7 +229,7 @@ fn rule_id(n: usize, item: Item<'_>, cx: &mut Cx<'_, '_, '_>) -> Option<RuleId> 
         Ok(id) => Some(id),
         Err(_) => {
             cx.d.error(
-                cx.src,
+                item.src,
                 item.span.clone(),
                 "too_many_rules",
                 "a route may have at most 65535 rules",
@@ -266,10 +268,12 @@ pub(super) fn attach_wraps(
     let mut automaton = match Automaton::build(&paths) {
         Ok(a) => a,
         Err(e) => {
-            let span = groups
+            let (src, span) = groups
                 .first()
-                .map_or(fallback.clone(), |(_, items)| items[0].span.clone());
-            cx.d.error(cx.src, span, "bad_selector", e.to_string());
+                .map_or((cx.src, fallback.clone()), |(_, items)| {
+                    (items[0].src, items[0].span.clone())
+                });
+            cx.d.error(src, span, "bad_selector", e.to_string());
             return None;
         }
     };

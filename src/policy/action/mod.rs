@@ -367,7 +367,11 @@ impl Action {
                 }
             }
             Self::Hash(a) => {
-                if leaf.kind != LeafKind::Bool && a.spec.normalize(leaf.text, &mut cx.norm) {
+                if leaf.kind == LeafKind::String && hash::is_sha256_hex(leaf.text) {
+                    // Hashed by the app already, as both destinations allow.
+                    out.extend(leaf.text.bytes().map(|b| b.to_ascii_lowercase()));
+                    Applied::Replaced
+                } else if leaf.kind != LeafKind::Bool && a.spec.normalize(leaf.text, &mut cx.norm) {
                     hash::sha256_hex(&cx.norm, out);
                     Applied::Replaced
                 } else {
