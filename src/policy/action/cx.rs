@@ -40,6 +40,8 @@ pub struct ApplyCx<'a> {
     leaf_offset: usize,
     /// Leaves of a wrapped document all sit at the offset of the value that holds it.
     pinned: bool,
+    /// Deterministic results of this request, for repeats.
+    pub(super) memo: super::memo::Memo,
 }
 
 /// Per-request tally of applied actions, emitted once per request.
@@ -85,7 +87,15 @@ impl<'a> ApplyCx<'a> {
             now_unix: 0,
             leaf_offset: 0,
             pinned: false,
+            memo: super::memo::Memo::default(),
         }
+    }
+
+    /// Turns the memo of deterministic results off for this request: every value is computed.
+    /// Outputs are the same either way; this exists to show it (tests, benches).
+    pub fn without_memo(mut self) -> Self {
+        self.memo = super::memo::Memo::disabled();
+        self
     }
 
     /// How many distinct failed field names a request remembers.
