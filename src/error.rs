@@ -267,6 +267,9 @@ pub enum Ambiguity {
     ContentTypeParameter,
     /// Two `Content-Type` header lines, or one listing two media types.
     ContentTypeRepeated,
+    /// A cookie the route forwards has a value servers split or unquote differently (`,`,
+    /// whitespace, `"`, `\`, non-ASCII), or a name that is not a token.
+    CookieValue,
     /// A form or query field name servers read differently: whitespace or control characters
     /// at its ends, a `%` left after decoding, brackets outside `name[key]…`.
     FieldName,
@@ -288,13 +291,14 @@ pub enum Ambiguity {
 
 impl Ambiguity {
     /// Every rule.
-    pub const ALL: [Self; 12] = [
+    pub const ALL: [Self; 13] = [
         Self::AuthorityMismatch,
         Self::BodyTypeMismatch,
         Self::ContentEncodingRepeated,
         Self::ContentTypeMalformed,
         Self::ContentTypeParameter,
         Self::ContentTypeRepeated,
+        Self::CookieValue,
         Self::FieldName,
         Self::FieldSeparator,
         Self::HeaderSpelling,
@@ -312,6 +316,7 @@ impl Ambiguity {
             Self::ContentTypeMalformed => "content_type_malformed",
             Self::ContentTypeParameter => "content_type_parameter",
             Self::ContentTypeRepeated => "content_type_repeated",
+            Self::CookieValue => "cookie_value",
             Self::FieldName => "field_name",
             Self::FieldSeparator => "field_separator",
             Self::HeaderSpelling => "header_spelling",
@@ -341,6 +346,9 @@ impl Ambiguity {
             }
             Self::ContentTypeRepeated => {
                 "the request has more than one Content-Type; nothing was forwarded"
+            }
+            Self::CookieValue => {
+                "a cookie the route forwards has a value servers read differently (a comma, whitespace, quotes or a backslash); nothing was forwarded"
             }
             Self::FieldName => {
                 "a form or query field name has surrounding whitespace, control characters, a decoded '%' or malformed brackets; nothing was forwarded"

@@ -524,7 +524,12 @@ fn route_summary(r: &config::Route) -> String {
     }
     let mut actions = Vec::new();
     kinds(&r.plan, &mut actions);
-    for field in [&r.fields.form, &r.fields.query, &r.fields.header] {
+    for field in [
+        &r.fields.form,
+        &r.fields.query,
+        &r.fields.header,
+        &r.fields.cookie,
+    ] {
         field_kinds(field, &mut actions);
     }
     let mut extra = Vec::new();

@@ -11,6 +11,7 @@ mod config;
 mod detect;
 mod engine;
 mod faults;
+mod first_party;
 mod forward;
 mod hsm;
 mod lifecycle;

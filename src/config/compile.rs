@@ -1149,6 +1149,7 @@ fn upstream(u: &At<String>, src: Source<'_>, d: &mut Diagnostics) -> Option<Upst
 /// Which named-field kind a selector addresses.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum FieldKind {
+    Cookie,
     Form,
     Header,
     Query,
@@ -1192,6 +1193,7 @@ fn compile_rules(
     // Headers carry the protocol and the recipient's credentials: neither detection nor
     // allow-list mode applies to them (see README, "Detection").
     fields.header.unselected = Unselected::default();
+    fields.cookie.unselected = Unselected::default();
     let detector = Detector::default();
     // Chains, kept with (rule index, class, selector index) until every rule is read.
     let mut body_chains: Vec<(usize, Option<Class>, usize, Chain)> = Vec::new();
@@ -1265,7 +1267,28 @@ fn compile_rules(
                     paths.push((path, id));
                 }
                 Some(Target::Field { kind, name }) => {
+                    if kind == FieldKind::Header && name == "cookie" {
+                        // Every route removes the cookies its rules do not name.
+                        if is_drop {
+                            d.warning(
+                                src,
+                                sel.span.clone(),
+                                "redundant_rule",
+                                "every route removes the cookies no `cookie:` rule names; this rule changes nothing",
+                            );
+                        } else {
+                            d.error(
+                                src,
+                                sel.span.clone(),
+                                "bad_selector",
+                                "cookies are selected one by one: `cookie:NAME` (a route forwards only the cookies it names)",
+                            )
+                            .help("e.g. select = \"cookie:sp\" with action = \"keep\"; \"cookie:*\" names every cookie");
+                        }
+                        continue;
+                    }
                     let plan = match kind {
+                        FieldKind::Cookie => &mut fields.cookie,
                         FieldKind::Form => &mut fields.form,
                         FieldKind::Header => &mut fields.header,
                         FieldKind::Query => &mut fields.query,
@@ -1282,6 +1305,7 @@ fn compile_rules(
                         Place::Form(n) => Some((FieldKind::Form, n.clone())),
                         Place::Query(n) => Some((FieldKind::Query, n.clone())),
                         Place::Header(n) => Some((FieldKind::Header, n.to_ascii_lowercase())),
+                        Place::Cookie(n) => Some((FieldKind::Cookie, n.clone())),
                     };
                     match field {
                         None => body_chains.push((spec_index, class, sel_index, chain)),
@@ -1294,6 +1318,7 @@ fn compile_rules(
                                 None => {
                                     // Reserve the field's place in declaration order.
                                     let plan = match kind {
+                                        FieldKind::Cookie => &mut fields.cookie,
                                         FieldKind::Form => &mut fields.form,
                                         FieldKind::Header => &mut fields.header,
                                         FieldKind::Query => &mut fields.query,
@@ -1374,6 +1399,7 @@ fn compile_rules(
             .map(|&(spec, class, sel, chain)| item(rules, src, spec, class, sel, &chains[chain]))
             .collect();
         let prefix = match kind {
+            FieldKind::Cookie => "cookie:",
             FieldKind::Form => "form:",
             FieldKind::Header => "header:",
             FieldKind::Query => "query:",
@@ -1385,8 +1411,12 @@ fn compile_rules(
             src,
             d,
         };
+        // JSON read out of a named cookie is a document like JSON in a form field: detection
+        // and allow-list mode reach its unselected leaves (a vendor's cookie holds the super
+        // properties an app registered, under names no rule can know).
         let wrap = chains::build_wrap(&items, &place, &mut ccx)?;
         let list = match kind {
+            FieldKind::Cookie => &mut fields.cookie,
             FieldKind::Form => &mut fields.form,
             FieldKind::Header => &mut fields.header,
             FieldKind::Query => &mut fields.query,
@@ -1448,6 +1478,7 @@ fn reveal_everything(domain: &str, keys: &KeySource, fields: &FieldPlans) -> (Pl
         form: every_field(&fields.form),
         query: every_field(&fields.query),
         header: FieldPlan::default(),
+        cookie: FieldPlan::default(),
     };
     (document(), plans)
 }
@@ -1667,6 +1698,7 @@ fn parse_selector(
         Place::Form(n) => (Some(FieldKind::Form), n.as_str()),
         Place::Query(n) => (Some(FieldKind::Query), n.as_str()),
         Place::Header(n) => (Some(FieldKind::Header), n.as_str()),
+        Place::Cookie(n) => (Some(FieldKind::Cookie), n.as_str()),
     };
     if side == Side::Response {
         d.error(
@@ -1678,6 +1710,19 @@ fn parse_selector(
             } else {
                 "response rules select JSON values (`$…`), not values inside them (`=>`)"
             },
+        );
+        return None;
+    }
+    if kind == Some(FieldKind::Cookie)
+        && !name
+            .split('*')
+            .all(|part| part.is_empty() || crate::canon::cookies::name_is_token(part))
+    {
+        d.error(
+            src,
+            sel.span.clone(),
+            "bad_selector",
+            format!("`{name}` is not a cookie name (a token; `*` matches any run of characters)"),
         );
         return None;
     }
@@ -1749,7 +1794,7 @@ fn selector_error(
 }
 
 /// What selectors look like, for diagnostics.
-const SELECTOR_HELP: &str = "supported: $.a.b  $['a b']  $.a[*]  $.a[0]  $..email  $.*  form:NAME  query:NAME  header:NAME, and chains into values: form:data=>$.path  form:data=>base64=>$.path  query:cx=>base64url=>$.path  $.url=>url=>query:NAME  $.json_text=>$.path";
+const SELECTOR_HELP: &str = "supported: $.a.b  $['a b']  $.a[*]  $.a[0]  $..email  $.*  form:NAME  query:NAME  header:NAME  cookie:NAME, and chains into values: form:data=>$.path  form:data=>base64=>$.path  query:cx=>base64url=>$.path  $.url=>url=>query:NAME  $.json_text=>$.path";
 
 /// What compiling one rule needs to know about its route.
 struct RuleCtx<'a> {

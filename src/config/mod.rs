@@ -323,7 +323,8 @@ impl Route {
         !self.observes_only()
             && (self.polices_body()
                 || self.fields.query.polices()
-                || !self.fields.header.is_empty())
+                || !self.fields.header.is_empty()
+                || !self.fields.cookie.is_empty())
     }
 
     /// Whether the route only observes (`detect = "observe"`, no rules, no allow-list): it
@@ -336,6 +337,7 @@ impl Route {
             && self.fields.form.is_empty()
             && self.fields.query.is_empty()
             && self.fields.header.is_empty()
+            && self.fields.cookie.is_empty()
     }
 }
 

@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! chain   = place *( "=>" step )
-//! place   = jsonpath / "form:" NAME / "query:" NAME / "header:" NAME
+//! place   = jsonpath / "form:" NAME / "query:" NAME / "header:" NAME / "cookie:" NAME
 //! step    = coding / jsonpath / "query:" NAME
 //! coding  = "base64" / "base64url" / "base64?" / "base64url?" / "url"
 //! ```
@@ -55,6 +55,9 @@ pub enum Place {
     Query(String),
     /// A request header.
     Header(String),
+    /// A cookie of the `Cookie` header (exact name or `*` pattern); its value is read
+    /// percent-decoded, as the frameworks that set such cookies read it.
+    Cookie(String),
 }
 
 /// One `=>` step.
@@ -194,6 +197,9 @@ fn place(part: &str, at: usize) -> Result<Place, SelectorError> {
     if let Some(rest) = part.strip_prefix("header:") {
         return field_name(rest, at, "header:").map(Place::Header);
     }
+    if let Some(rest) = part.strip_prefix("cookie:") {
+        return field_name(rest, at, "cookie:").map(Place::Cookie);
+    }
     if coding(part).is_some() {
         return fail(
             at,
@@ -204,7 +210,7 @@ fn place(part: &str, at: usize) -> Result<Place, SelectorError> {
     }
     fail(
         at,
-        "a selector starts with `$` (JSON), `form:NAME`, `query:NAME` or `header:NAME`",
+        "a selector starts with `$` (JSON), `form:NAME`, `query:NAME`, `header:NAME` or `cookie:NAME`",
     )
 }
 
@@ -247,11 +253,13 @@ fn step(part: &str, at: usize) -> Result<ChainStep, SelectorError> {
             "inside a value, a query string or form is read with `query:NAME` (one grammar for both)",
         );
     }
-    if part.starts_with("header:") {
-        return fail(
-            at,
-            "`header:` is a place in the request, not a step inside a value",
-        );
+    for place in ["header:", "cookie:"] {
+        if part.starts_with(place) {
+            return fail(
+                at,
+                format!("`{place}` is a place in the request, not a step inside a value"),
+            );
+        }
     }
     fail(
         at,
@@ -311,6 +319,7 @@ impl fmt::Display for Place {
             Self::Form(n) => write!(f, "form:{n}"),
             Self::Query(n) => write!(f, "query:{n}"),
             Self::Header(n) => write!(f, "header:{n}"),
+            Self::Cookie(n) => write!(f, "cookie:{n}"),
         }
     }
 }
@@ -396,6 +405,10 @@ mod tests {
                 "header:referer=>url=>query:email",
                 vec!["header:referer", "url", "query:email"],
             ),
+            (
+                "cookie:mp_*_mixpanel=>$.distinct_id",
+                vec!["cookie:mp_*_mixpanel", "$['distinct_id']"],
+            ),
             // `=>` inside a quoted name is part of the name.
             (
                 "$['a=>b']=>url=>query:x",
@@ -437,10 +450,11 @@ mod tests {
             ),
             ("form:d=>form:x", 8, "`query:NAME`"),
             ("form:d=>header:x", 8, "not a step"),
+            ("form:d=>cookie:x", 8, "not a step"),
             ("form:d=>gzip=>$.a", 8, "expected a step"),
             ("form:", 0, "needs a field name"),
             ("$.a=>$.b[", 9, "unclosed"),
-            ("cookie:x", 0, "a selector starts with"),
+            ("body:x", 0, "a selector starts with"),
         ] {
             let e = parse_chain(text).expect_err(text);
             assert_eq!(e.offset, at, "{text}: {e}");
