@@ -32,3 +32,4 @@ mod telemetry;
 mod tls;
 mod upstream;
 mod vectors;
+mod wrapped;

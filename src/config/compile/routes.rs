@@ -8,7 +8,7 @@ use std::sync::Arc;
 use super::actions::RuleCtx;
 use super::detect::detect_policy;
 use super::keys::{KeySource, NO_KEYRING_HELP, NOT_CONFIGURED};
-use super::rules::{compile_rules, parse_json_path};
+use super::rules::{compile_rules, selector_error};
 use super::tls::client_tls;
 use crate::config::diag::{Diagnostics, Source};
 use crate::config::reader::At;
@@ -16,8 +16,8 @@ use crate::config::spec::RouteSpec;
 use crate::config::{Limits, OptOut, Purpose, Route, Upstream};
 use crate::policy::action::{RevealAction, Side};
 use crate::policy::{
-    Action, Automaton, DetectMode, FieldPlan, FieldPlans, FieldRule, FieldTarget, Plan, Rule,
-    Unselected, selector,
+    Action, Automaton, DetectMode, FieldPlan, FieldPlans, FieldRule, FieldTarget, Inner, Plan,
+    Rule, Unselected, Wrap, selector,
 };
 
 pub(super) fn valid_name(s: &str) -> bool {
@@ -188,7 +188,13 @@ pub(super) fn compile_route(
         }
     });
     let subject = r.subject.as_ref().and_then(|s| {
-        let path = parse_json_path(&s.value, s, 0, src, d)?;
+        let path = match selector::parse(&s.value) {
+            Ok(p) => p,
+            Err(e) => {
+                selector_error(s, e.offset, &e.message, src, d);
+                return None;
+            }
+        };
         if !crate::rewrite::subject::is_subject_path(&path) {
             d.error(
                 src,
@@ -420,18 +426,32 @@ pub(super) fn reveal_everything(
             vec![Rule::new(Action::Reveal(RevealAction::new(ring, domain)))],
         )
     };
-    let every_field = |named: &FieldPlan| {
-        let mut plan = FieldPlan::every(FieldTarget::Whole(Action::Reveal(RevealAction::new(
+    let every_field = || {
+        FieldPlan::every(FieldTarget::Whole(Action::Reveal(RevealAction::new(
             ring, domain,
-        ))));
+        ))))
+    };
+    // Fields the route reads as documents are read the same way, and every envelope inside
+    // the document is opened.
+    let every_field = |named: &FieldPlan| {
+        let mut plan = every_field();
         plan.rules = named
             .rules
             .iter()
-            .filter(|r| matches!(r.target, FieldTarget::Json(_)))
-            .map(|r| FieldRule {
-                name: r.name.clone(),
-                target: FieldTarget::Json(document()),
-                class: None,
+            .filter_map(|r| match &r.target {
+                FieldTarget::Wrapped(w) => Some(FieldRule {
+                    name: r.name.clone(),
+                    target: FieldTarget::Wrapped(Box::new(Wrap {
+                        codings: w.codings.clone(),
+                        inner: match &w.inner {
+                            Inner::Json(_) => Inner::Json(document()),
+                            Inner::Query(_) => Inner::Query(every_field()),
+                            Inner::Url(_) => Inner::Url(every_field()),
+                        },
+                    })),
+                    class: None,
+                }),
+                FieldTarget::Whole(_) => None,
             })
             .collect();
         plan
