@@ -2,8 +2,9 @@
 //!
 //! Data flows one way: `proxy.toml` is compiled into a policy, the policy drives the rewriting
 //! engine, and the proxy runs the engine on each request. The modules sit in layers, bottom to
-//! top; a module imports only from layers below its own and no two files import each other
-//! (`tests/layers.rs` checks both from the source).
+//! top; a module imports only from layers below its own and no two files import each other,
+//! but for the rewriters' declared recursion through `rewrite::wrap` (`tests/layers.rs` checks
+//! both from the source).
 //!
 //! 0. [`error`] owns the stable rejection codes; [`codec`] the bounded content codings;
 //!    [`detect`] the PII classifiers; [`keys`] key material (keyring, HSM unwrapping, subject

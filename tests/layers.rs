@@ -29,6 +29,16 @@ const LAYERS: &[&[&str]] = &[
     &["proxy"],
 ];
 
+/// Files that import each other because their functions recurse into one another, each with
+/// why. A value inside a JSON document or a form can be a document itself (base64 JSON in a
+/// form field, a URL's query in a JSON string): `wrap` decodes it and hands it back to the JSON
+/// or form rewriter, which may meet another wrapped value. Breaking the import cycle would need
+/// a function pointer threaded through every rewriter on the hot path for no gain in clarity.
+const RECURSION: &[(&str, &str)] = &[
+    ("rewrite/form.rs", "rewrite/wrap.rs"),
+    ("rewrite/json/mod.rs", "rewrite/wrap.rs"),
+];
+
 /// One source file: its module path (`crate::a::b` is `["a", "b"]`) and its code with
 /// comments and unit tests left out.
 struct File {
@@ -104,6 +114,11 @@ fn no_two_files_import_each_other() {
     let mutual: Vec<String> = edges
         .iter()
         .filter(|(a, b)| a < b && edges.contains(&(*b, *a)))
+        .filter(|(a, b)| {
+            !RECURSION
+                .iter()
+                .any(|(x, y)| Path::new(x) == *a && Path::new(y) == *b)
+        })
         .map(|(a, b)| format!("{} <-> {}", a.display(), b.display()))
         .collect();
     assert!(
@@ -111,6 +126,16 @@ fn no_two_files_import_each_other() {
         "files that import each other:\n{}",
         mutual.join("\n")
     );
+    // A declared recursion that no longer exists comes off the list.
+    for (a, b) in RECURSION {
+        let (a, b) = (Path::new(a), Path::new(b));
+        assert!(
+            edges.contains(&(a, b)) && edges.contains(&(b, a)),
+            "{} and {} no longer import each other: remove them from RECURSION",
+            a.display(),
+            b.display()
+        );
+    }
 }
 
 /// `pub mod` / `mod` lines of lib.rs.
