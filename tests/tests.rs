@@ -31,3 +31,4 @@ mod telemetry;
 mod tls;
 mod upstream;
 mod vectors;
+mod wrapped;

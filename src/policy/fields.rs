@@ -2,7 +2,8 @@
 //!
 //! Where JSON has paths, these payloads have flat names. A rule names a field (`form:email`,
 //! `query:uid`, `header:x-user-id`) and either applies an action to its whole value or, with
-//! `=>`, treats the value as a JSON document with its own [`Plan`] (Mixpanel's `data` field).
+//! `=>`, reads the value as a document of its own — JSON, base64 JSON, a URL's query — with
+//! its own plan ([`Wrap`]: Mixpanel's `data` field, Snowplow's `cx`, GA's `dl`).
 //! A name also covers its bracket children, so `form:address` reaches `address[line1]` and
 //! `address[city]` the way a JSON rule on an object reaches every leaf beneath it.
 //!
@@ -16,15 +17,15 @@
 //! (they are case-sensitive) or by a pattern with `*`; a cookie no rule names is removed, so
 //! a spelling that misses a rule can only lose the cookie, never carry it past the rule.
 
-use super::{Action, Plan, Unselected};
+use super::{Action, Unselected, Wrap};
 
 /// What happens to a selected field.
 // Built once per rule at config load and only borrowed afterwards (see `Action`).
 #[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub enum FieldTarget {
-    /// The value is one JSON document rewritten by this plan.
-    Json(Plan),
+    /// The value is a document of its own, decoded and policed by the wrap's plan.
+    Wrapped(Box<Wrap>),
     /// The value as a whole goes through the action.
     Whole(Action),
 }

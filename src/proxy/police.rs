@@ -9,10 +9,11 @@ use super::body;
 use crate::canon::{self, cookies};
 use crate::codec;
 use crate::config::{Limits, Route};
-use crate::error::{Ambiguity, RejectCode};
+use crate::error::{Ambiguity, RejectCode, WrapFault};
 use crate::policy::action::ActionError;
 use crate::policy::{Applied, ApplyCx, FieldTarget, Leaf, LeafKind};
 use crate::rewrite::json::rewrite_json;
+use crate::rewrite::wrap::rewrite_wrapped;
 use crate::rewrite::{Format, Limits as RewriteLimits, Outcome, Plans, RewriteError};
 use crate::rewrite::{UnsupportedType, rewrite_payload};
 
@@ -58,6 +59,7 @@ fn body_error(e: &RewriteError) -> RejectCode {
     match e {
         RewriteError::Malformed { .. } => RejectCode::MalformedBody,
         RewriteError::Ambiguous(a) => RejectCode::AmbiguousRequest(*a),
+        RewriteError::Wrapped(w) => RejectCode::MalformedWrapped(*w),
         RewriteError::TooDeep { .. } => RejectCode::NestingTooDeep,
         // A value the policy cannot transform (FPE on a too-short or off-alphabet value):
         // the payload is valid but cannot be policed as configured.
@@ -96,7 +98,9 @@ pub(super) fn query(
             .map(Some)
             .map_err(|_| RejectCode::Internal),
         Err(_) if policy.observe_only => Ok(None),
-        Err(e @ (RewriteError::Action(_) | RewriteError::Ambiguous(_))) => Err(body_error(&e)),
+        Err(
+            e @ (RewriteError::Action(_) | RewriteError::Ambiguous(_) | RewriteError::Wrapped(_)),
+        ) => Err(body_error(&e)),
         Err(_) => Err(RejectCode::MalformedQuery),
     }
 }
@@ -109,6 +113,7 @@ pub(super) fn query(
 pub(super) fn headers(
     policy: Active<'_>,
     headers: &mut HeaderMap,
+    limits: &Limits,
     cx: &mut ApplyCx<'_>,
 ) -> Result<(), RejectCode> {
     let plan = &policy.plans.fields.header;
@@ -121,10 +126,29 @@ pub(super) fn headers(
         let Some(rule) = plan.find_header(name.as_str()) else {
             continue;
         };
-        let FieldTarget::Whole(action) = &rule.target else {
-            continue;
-        };
         let values: Vec<HeaderValue> = headers.get_all(&name).iter().cloned().collect();
+        let action = match &rule.target {
+            FieldTarget::Whole(action) => action,
+            FieldTarget::Wrapped(wrap) => {
+                // A document inside the header (a URL's query, base64 JSON): policed in
+                // place, each line on its own.
+                headers.remove(&name);
+                for v in values {
+                    let value = v.to_str().map_err(|_| RejectCode::MalformedQuery)?;
+                    text.clear();
+                    match rewrite_wrapped(value, wrap, &rewrite_limits(limits), cx, &mut text) {
+                        Ok(Outcome::Unchanged) => headers.append(&name, v),
+                        Ok(Outcome::Rewritten) => {
+                            let nv =
+                                HeaderValue::from_bytes(&text).map_err(|_| RejectCode::Internal)?;
+                            headers.append(&name, nv)
+                        }
+                        Err(e) => return Err(body_error(&e)),
+                    };
+                }
+                continue;
+            }
+        };
         headers.remove(&name);
         for v in values {
             // A dropped value is removed unread, whatever bytes it holds.
@@ -217,17 +241,17 @@ pub(super) fn cookies(
                     Applied::Replaced => cookies::push_encoded(&scratch, &mut out),
                 }
             }
-            FieldTarget::Json(doc) => {
+            FieldTarget::Wrapped(wrap) => {
+                // The value a framework reads: percent-decoded, then the chain's codings.
                 let decoded =
                     cookies::percent_decode(pair.value).ok_or(RejectCode::MalformedQuery)?;
+                let decoded = String::from_utf8(decoded)
+                    .map_err(|_| RejectCode::MalformedWrapped(WrapFault::NotUtf8))?;
                 scratch.clear();
-                match rewrite_json(&decoded, doc, &rewrite_limits(limits), cx, &mut scratch) {
+                match rewrite_wrapped(&decoded, wrap, &rewrite_limits(limits), cx, &mut scratch) {
                     Ok(Outcome::Unchanged) => out.extend_from_slice(pair.value.as_bytes()),
                     Ok(Outcome::Rewritten) => cookies::push_encoded(&scratch, &mut out),
-                    Err(e @ (RewriteError::Action(_) | RewriteError::Ambiguous(_))) => {
-                        return Err(body_error(&e));
-                    }
-                    Err(_) => return Err(RejectCode::MalformedQuery),
+                    Err(e) => return Err(body_error(&e)),
                 }
             }
         }

@@ -194,7 +194,7 @@ async fn forward(
         let new_query = police::query(policy, parts.uri.query(), limits, &mut cx)?;
         let query = new_query.as_deref().or(parts.uri.query());
         let target = upstream_path(&route, rest, query).map_err(|_| RejectCode::NoRoute)?;
-        police::headers(policy, &mut parts.headers, &mut cx)?;
+        police::headers(policy, &mut parts.headers, limits, &mut cx)?;
         // First-party hygiene, every route: only named cookies leave, and the page's URL
         // leaves as its origin (README, "First-party proxy hygiene").
         police::cookies(policy, &mut parts.headers, limits, &mut cx)?;
