@@ -18,6 +18,7 @@ mod lifecycle;
 mod limits;
 mod payloads;
 mod presets;
+mod shipped_presets;
 mod proxy;
 mod replicas;
 mod report;
