@@ -154,7 +154,12 @@ fn parses_like_the_original(label: &str, sent: &SdkRequest, got: &Recorded) {
     let got_headers: Vec<(String, String)> = got
         .headers
         .iter()
-        .map(|(k, v)| (k.as_str().to_owned(), v.to_str().unwrap_or_default().to_owned()))
+        .map(|(k, v)| {
+            (
+                k.as_str().to_owned(),
+                v.to_str().unwrap_or_default().to_owned(),
+            )
+        })
         .collect();
     let sent_plain = plain_body(&sent.headers, &sent.body);
     let got_plain = plain_body(&got_headers, &got.body);
@@ -193,9 +198,21 @@ fn expected_refusal(file: &str, sent: &SdkRequest) -> Option<&'static str> {
 /// names the person): (vendor, where, why). They are taken out before looking for the person.
 const FREE_TEXT: &[(&str, &str, &str)] = &[
     ("sendgrid", "$.content", "mail bodies are free text"),
-    ("sendgrid", "$.subject", "the subject is free text, like the body"),
-    ("ga4", "query:dt", "page titles are free text (\"Order confirmed – <name>\")"),
-    ("ga4", "$.events[*].params.page_title", "page titles are free text"),
+    (
+        "sendgrid",
+        "$.subject",
+        "the subject is free text, like the body",
+    ),
+    (
+        "ga4",
+        "query:dt",
+        "page titles are free text (\"Order confirmed – <name>\")",
+    ),
+    (
+        "ga4",
+        "$.events[*].params.page_title",
+        "page titles are free text",
+    ),
 ];
 
 /// `r` without the [`FREE_TEXT`] parts of `vendor`.
@@ -232,7 +249,11 @@ fn without_free_text(vendor: &str, r: &mut Recorded) {
 #[tokio::test]
 async fn every_recorded_sdk_request_leaves_the_shipped_presets_without_the_person_and_parseable() {
     let up = Upstream::start(None, Reply::Ok).await;
-    let gw = TestGateway::start_with_env(&shipped(up.addr), &[("PIIGATE_ADMIN_TOKEN", "t0ken-for-tests")]).await;
+    let gw = TestGateway::start_with_env(
+        &shipped(up.addr),
+        &[("PIIGATE_ADMIN_TOKEN", "t0ken-for-tests")],
+    )
+    .await;
     let client = Client::new(gw.addr, None, Proto::H1);
     let mut files: Vec<String> = Vec::new();
     for dir in std::fs::read_dir(repo("tests/data/sdk")).expect("fixtures") {
@@ -271,11 +292,24 @@ async fn every_recorded_sdk_request_leaves_the_shipped_presets_without_the_perso
                 .map(|(k, v)| (k.as_str(), v.as_str()))
                 .collect();
             let got = client
-                .send(sent.method.clone(), &sent.target, &headers, sent.body.clone())
+                .send(
+                    sent.method.clone(),
+                    &sent.target,
+                    &headers,
+                    sent.body.clone(),
+                )
                 .await;
             if let Some(why) = expected_refusal(file, sent) {
-                assert!(got.status.is_client_error(), "{label} ({why}): {}", got.status);
-                assert_eq!(up.requests().len(), before, "{label}: refused, nothing forwarded");
+                assert!(
+                    got.status.is_client_error(),
+                    "{label} ({why}): {}",
+                    got.status
+                );
+                assert_eq!(
+                    up.requests().len(),
+                    before,
+                    "{label}: refused, nothing forwarded"
+                );
                 refused += 1;
                 continue;
             }
@@ -301,7 +335,9 @@ async fn every_recorded_sdk_request_leaves_the_shipped_presets_without_the_perso
                 }
                 for v in &values {
                     if lower.contains(&v.to_lowercase()) {
-                        leaks.push(format!("{label}: {v:?} reached the upstream in clear in: {view}"));
+                        leaks.push(format!(
+                            "{label}: {v:?} reached the upstream in clear in: {view}"
+                        ));
                         break 'views;
                     }
                 }
@@ -309,7 +345,12 @@ async fn every_recorded_sdk_request_leaves_the_shipped_presets_without_the_perso
             forwarded += 1;
         }
     }
-    assert!(leaks.is_empty(), "{} leaks or losses:\n{}", leaks.len(), leaks.join("\n"));
+    assert!(
+        leaks.is_empty(),
+        "{} leaks or losses:\n{}",
+        leaks.len(),
+        leaks.join("\n")
+    );
     // 42 recorded requests: 7 refused as expected above, every other one forwarded.
     assert_eq!((forwarded, refused), (35, 7));
 }
