@@ -22,6 +22,7 @@ mod presets;
 mod proxy;
 mod replicas;
 mod report;
+mod shipped_presets;
 mod signals;
 mod smuggling;
 mod startup;
