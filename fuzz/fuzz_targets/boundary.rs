@@ -50,7 +50,12 @@ fn split(data: &[u8]) -> Option<(String, HeaderMap, &[u8])> {
 
 fuzz_target!(|data: &[u8]| {
     let Some((target, headers, body)) = split(data) else { return };
-    let plans = FieldPlans { form: plan(), query: plan(), header: FieldPlan::default() };
+    let plans = FieldPlans {
+        form: plan(),
+        query: plan(),
+        header: FieldPlan::default(),
+        cookie: FieldPlan::default(),
+    };
     let limits = Limits { max_depth: 32 };
     let mut nonces = OsNonces::new();
     let mut cx = ApplyCx::new(&mut nonces);

@@ -22,4 +22,5 @@ echo json_encode([
     'form' => $_POST,
     'json' => $json,
     'headers' => $headers,
+    'cookies' => $_COOKIE,
 ], JSON_INVALID_UTF8_SUBSTITUTE | JSON_PARTIAL_OUTPUT_ON_ERROR);

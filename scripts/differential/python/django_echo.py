@@ -48,6 +48,7 @@ def echo(request):
                 "form": form,
                 "json": parsed_json,
                 "headers": headers,
+                "cookies": dict(request.COOKIES),
             }
         ),
         content_type="application/json",

@@ -21,6 +21,7 @@ def echo(rest):
                 "form": request.form.to_dict(flat=False),
                 "json": body,
                 "headers": {k.lower(): v for k, v in request.headers.items()},
+                "cookies": request.cookies.to_dict(flat=False),
             }
         ),
         mimetype="application/json",

@@ -41,6 +41,7 @@ fn plans() -> FieldPlans {
         form: plan(),
         query: plan(),
         header: FieldPlan::default(),
+        cookie: FieldPlan::default(),
     }
 }
 
