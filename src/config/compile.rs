@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::body_coding;
 use super::chains;
 use super::diag::{Diagnostics, Source};
 use super::reader::At;
@@ -1045,6 +1046,33 @@ fn compile_route(
     let (Some(request), Some(response)) = (request, response) else {
         return None;
     };
+    let body_coding = match &r.body_coding {
+        None => None,
+        Some(spec) => {
+            // Each form layer polices its document with its own copy of the body plan.
+            let mut body_plan = |strict: bool| {
+                let mut quiet = Diagnostics::new();
+                let unselected = match (strict, detect_mode) {
+                    (true, Some(DetectMode::Enforce)) => unselected(true, &mut quiet),
+                    _ => request_unselected.clone(),
+                };
+                compile_rules(
+                    &r.rules,
+                    &rcx(Side::Request, strict),
+                    &unselected,
+                    src,
+                    &mut quiet,
+                )
+                .map(|(plan, _)| plan)
+            };
+            let mut route = body_coding::Route {
+                body_plan: &mut body_plan,
+                strict: strict.is_some(),
+                form_unselected: &request.1.form.unselected,
+            };
+            Some(body_coding::compile(spec, src, &mut route, d)?)
+        }
+    };
     let (reveal_plan, reveal_fields) = reveal_everything(&domain, keys, &request.1);
     // The route's inverse: its own selectors, each reversible action reversed with its
     // options. Diagnostics were reported by the request compile above.
@@ -1087,6 +1115,7 @@ fn compile_route(
         inverse_fields: inverse.1,
         max_body_bytes,
         max_concurrent_requests,
+        body_coding,
     })
 }
 

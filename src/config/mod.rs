@@ -6,6 +6,7 @@
 //! working keys for every route's domain and builds each route's [`crate::policy::Plan`].
 //! `piigate check`, `serve` and reload all go through [`load`], so they can never disagree.
 
+mod body_coding;
 mod chains;
 mod compile;
 pub mod diag;
@@ -234,6 +235,9 @@ pub struct Route {
     pub max_body_bytes: usize,
     /// Requests of this route in flight at once.
     pub max_concurrent_requests: usize,
+    /// Codings of the body the vendor signals outside `Content-Encoding`
+    /// (`[routes.body_coding]`).
+    pub body_coding: Option<crate::policy::BodyCoding>,
 }
 
 /// What an opt-out signal (`Sec-GPC: 1`, `DNT: 1`) does on a route.
