@@ -6,7 +6,6 @@
 //! working keys for every route's domain and builds each route's [`crate::policy::Plan`].
 //! `piigate check`, `serve` and reload all go through [`load`], so they can never disagree.
 
-mod body_coding;
 mod chains;
 mod compile;
 pub mod diag;

@@ -8,8 +8,8 @@
 //! layer is a [`Wrap`] around a fresh copy of the route's body plan, so the document inside the
 //! field is policed exactly as the same document sent as a JSON body would be.
 
-use super::diag::{Diagnostics, Source};
-use super::spec::BodyCodingSpec;
+use crate::config::diag::{Diagnostics, Source};
+use crate::config::spec::BodyCodingSpec;
 use crate::policy::selector::{ChainStep, Place, parse_chain};
 use crate::policy::{
     BodyCoding, BodyLayer, Coding, FieldPlan, FieldPlans, FieldRule, FieldTarget, FormDocument,
