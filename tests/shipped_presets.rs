@@ -143,11 +143,63 @@ fn shape(v: &Value) -> String {
     }
 }
 
+/// Members and parameters a vendor authenticates or routes the request by (project keys,
+/// write keys, API secrets): they must arrive as sent, or the vendor rejects the request.
+const CREDENTIALS: &[&str] = &[
+    "api_key",
+    "token",
+    "$token",
+    "writeKey",
+    "api_secret",
+    "measurement_id",
+    "access_token",
+];
+
+fn credentials(v: &Value, out: &mut Vec<String>) {
+    match v {
+        Value::Object(o) => {
+            for (k, x) in o {
+                if CREDENTIALS.contains(&k.as_str()) {
+                    out.push(format!("{k}={x}"));
+                }
+                credentials(x, out);
+            }
+        }
+        Value::Array(a) => a.iter().for_each(|x| credentials(x, out)),
+        _ => {}
+    }
+}
+
+/// The credentials in a query string, a form or a JSON document, decoding documents inside
+/// fields as the vendor does.
+fn credentials_in(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Ok(v) = serde_json::from_str::<Value>(text) {
+        credentials(&v, &mut out);
+    } else {
+        for (k, v) in pairs(text) {
+            if CREDENTIALS.contains(&k.as_str()) {
+                out.push(format!("{k}={v}"));
+            }
+            if let Some((_, doc)) = document(&v) {
+                credentials(&doc, &mut out);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
 /// The upstream parses what it got as it would have parsed what the client sent.
 fn parses_like_the_original(label: &str, sent: &SdkRequest, got: &Recorded) {
     let (_, sent_query) = sent.target.split_once('?').unwrap_or((&sent.target, ""));
     let (_, got_query) = got.uri.split_once('?').unwrap_or((&got.uri, ""));
     same_documents(&format!("{label} query"), sent_query, got_query);
+    assert_eq!(
+        credentials_in(sent_query),
+        credentials_in(got_query),
+        "{label}: query credentials"
+    );
     if sent.body.is_empty() {
         return;
     }
@@ -163,6 +215,12 @@ fn parses_like_the_original(label: &str, sent: &SdkRequest, got: &Recorded) {
         .collect();
     let sent_plain = plain_body(&sent.headers, &sent.body);
     let got_plain = plain_body(&got_headers, &got.body);
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    assert_eq!(
+        credentials_in(&text(&sent_plain)),
+        credentials_in(&text(&got_plain)),
+        "{label}: body credentials"
+    );
     if let Ok(doc) = serde_json::from_slice::<Value>(&sent_plain) {
         let forwarded: Value = serde_json::from_slice(&got_plain)
             .unwrap_or_else(|e| panic!("{label}: the body is no longer JSON: {e}"));
