@@ -14,6 +14,7 @@ mod faults;
 mod first_party;
 mod forward;
 mod hsm;
+mod layers;
 mod lifecycle;
 mod limits;
 mod payloads;
