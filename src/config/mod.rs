@@ -234,6 +234,9 @@ pub struct Route {
     pub max_body_bytes: usize,
     /// Requests of this route in flight at once.
     pub max_concurrent_requests: usize,
+    /// Codings of the body the vendor signals outside `Content-Encoding`
+    /// (`[routes.body_coding]`).
+    pub body_coding: Option<crate::policy::BodyCoding>,
 }
 
 /// What an opt-out signal (`Sec-GPC: 1`, `DNT: 1`) does on a route.

@@ -1,6 +1,7 @@
 //! Spec → runtime types. Collects every diagnostic; never stops at the first error.
 
 mod actions;
+mod body_coding;
 mod detect;
 mod keys;
 mod limits;
