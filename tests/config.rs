@@ -205,7 +205,7 @@ fn server_runtime_is_work_stealing_or_per_core() {
         format!("[server]\nlisten = \"127.0.0.1:0\"\n{line}\n[keys]\nfile = \"keys.toml\"\n")
     };
     for (line, want) in [
-        ("", config::Runtime::WorkStealing),
+        ("", config::Runtime::PerCore),
         ("runtime = \"work_stealing\"", config::Runtime::WorkStealing),
         ("runtime = \"per_core\"", config::Runtime::PerCore),
     ] {

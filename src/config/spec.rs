@@ -46,8 +46,8 @@ pub struct ServerSpec {
     pub tls: Option<TlsSpec>,
     /// `workers`: runtime worker threads, default: one per CPU.
     pub workers: Option<At<u64>>,
-    /// `runtime`: `"work_stealing"` (default: one multi-thread tokio runtime) or `"per_core"`
-    /// (one single-thread runtime per worker, each with its own `SO_REUSEPORT` listener).
+    /// `runtime`: `"per_core"` (default: one single-thread runtime per worker, each with its own
+    /// `SO_REUSEPORT` listener) or `"work_stealing"` (one multi-thread tokio runtime).
     pub runtime: Option<At<String>>,
 }
 
