@@ -32,6 +32,24 @@ select = ["$..email", "form:email", "form:user_email", "query:email", "header:x-
 action = "redact"
 
 [[routes]]
+name = "query_only"
+path_prefix = "/query_only"
+upstream = "http://{up}/query_only"
+
+[[routes.rules]]
+select = ["query:email"]
+action = "redact"
+
+[[routes]]
+name = "json_only"
+path_prefix = "/json_only"
+upstream = "http://{up}/json_only"
+
+[[routes.rules]]
+select = ["$.email", "$.user.email"]
+action = "redact"
+
+[[routes]]
 name = "pass"
 path_prefix = "/pass"
 upstream = "http://{up}/pass"
@@ -291,6 +309,71 @@ async fn folded_spellings_are_policed() {
             let all = format!("{} {:?} {}", r.uri, r.headers, String::from_utf8_lossy(&r.body));
             assert!(!all.contains(CANARY), "policed: {all}");
             assert!(all.contains("plan=pro"), "the rest arrives as sent: {all}");
+        }
+    })
+    .await;
+}
+
+/// PHP's `$_REQUEST`, Flask's `values`, Rack's and Rails' `params`, Laravel's `input()` and
+/// express's `req.param()` read a parameter from whichever source has it.
+#[tokio::test]
+async fn parameter_rules_police_every_source_a_framework_merges() {
+    bounded(30, async {
+        let up = Upstream::start(None, Reply::Ok).await;
+        let gw = TestGateway::start(&config(up.addr)).await;
+        let form = "content-type: application/x-www-form-urlencoded\r\n";
+        let json = "content-type: application/json\r\n";
+        let get = |p: &str| {
+            format!("GET {p} HTTP/1.1\r\nhost: gw\r\nconnection: close\r\n\r\n").into_bytes()
+        };
+        let policed = [
+            // A `query:` rule on a form body and on a JSON body's top-level member.
+            post("/query_only/x", form, &format!("Email={CANARY}&plan=pro")),
+            post("/query_only/x", json, &format!(r#"{{"EMAIL":"{CANARY}","plan":"pro"}}"#)),
+            post(
+                "/query_only/x",
+                "content-type: application/jsonl\r\n",
+                &format!(r#"{{"email":"{CANARY}","plan":"pro"}}"#),
+            ),
+            // JSON selectors on query and form pairs read as nesting.
+            get(&format!("/json_only/x?user[email]={CANARY}&plan=pro")),
+            get(&format!("/json_only/x?EMAIL={CANARY}&plan=pro")),
+            post("/json_only/x", form, &format!("user.email={CANARY}&plan=pro")),
+            // A member name case-insensitive binders fold into the selected one.
+            post("/json_only/x", json, &format!(r#"{{"User":{{"eMail":"{CANARY}"}},"plan":"pro"}}"#)),
+        ];
+        for bytes in &policed {
+            let (responses, _) = exchange(gw.addr, bytes).await;
+            assert_eq!(responses.first().map(|r| r.status), Some(200), "{}", String::from_utf8_lossy(bytes));
+            let r = up.requests().pop().expect("forwarded");
+            let all = format!("{} {}", r.uri, String::from_utf8_lossy(&r.body));
+            assert!(!all.contains(CANARY), "policed: {all}");
+            assert!(all.contains("plan=pro") || all.contains(r#""plan":"pro""#), "the rest as sent: {all}");
+        }
+        // Bodies that carry parameters piigate cannot read are refused on a `query:` route.
+        for (head, body) in [
+            ("content-type: multipart/form-data; boundary=b\r\n", format!("--b\r\ncontent-disposition: form-data; name=\"email\"\r\n\r\n{CANARY}\r\n--b--\r\n")),
+            ("content-type: text/json\r\n", format!(r#"{{"email":"{CANARY}"}}"#)),
+            ("content-type: application/x-www-form-urlencoded; charset=iso-8859-1\r\n", format!("email={CANARY}")),
+        ] {
+            let before = up.requests().len();
+            let (responses, _) = exchange(gw.addr, &post("/query_only/x", head, &body)).await;
+            assert_eq!(responses.first().map(|r| r.status), Some(415), "{head}");
+            assert_eq!(up.requests().len(), before, "nothing forwarded: {head}");
+        }
+        // Other bodies stream through unread; an unlabelled one is labelled as unread bytes,
+        // which no framework reads as a form (Rack and Rails read an unlabelled POST as one).
+        for (head, label) in [
+            ("content-type: text/plain\r\n", "text/plain"),
+            ("content-type: application/octet-stream\r\n", "application/octet-stream"),
+            ("", "application/octet-stream"),
+        ] {
+            let body = format!("email={CANARY}");
+            let (responses, _) = exchange(gw.addr, &post("/query_only/x", head, &body)).await;
+            assert_eq!(responses.first().map(|r| r.status), Some(200), "{head}");
+            let r = up.requests().pop().expect("forwarded");
+            assert_eq!(&r.body[..], body.as_bytes(), "{head}");
+            assert_eq!(r.headers["content-type"], label, "{head}");
         }
     })
     .await;

@@ -13,8 +13,9 @@ use super::diag::{Diagnostics, Source};
 use super::reader::At;
 use super::spec::{ConfigSpec, OptionValue, RouteSpec, RuleSpec, StoreSpec, TlsSpec};
 use super::{
-    ADMIN_MAX_CONNECTIONS, Admin, AdminToken, Config, DEFAULT_ADMIN_TOKEN_ENV, DEFAULT_KEYRING_ENV,
-    Env, Limits, OptOut, Purpose, Route, Runtime, Server, StoreSettings, Upstream,
+    ADMIN_MAX_CONNECTIONS, Admin, AdminToken, Bodies, Config, DEFAULT_ADMIN_TOKEN_ENV,
+    DEFAULT_KEYRING_ENV, Env, Limits, OptOut, Purpose, Route, Runtime, Server, StoreSettings,
+    Upstream,
 };
 use crate::detect::{Class, Detector};
 use crate::keys::Keyring;
@@ -1078,6 +1079,19 @@ fn compile_route(
     let (Some(request), Some(response)) = (request, response) else {
         return None;
     };
+    // Bodies: rules written for them (JSON selectors, `form:`), detection or allow-list mode
+    // read them all; `query:` rules alone only the bodies frameworks merge parameters from.
+    let body_rules = r.rules.iter().flat_map(|s| &s.select).any(|sel| {
+        let t = sel.value.trim_start();
+        t.starts_with('$') || t.starts_with("form:")
+    });
+    let bodies = if body_rules || request_unselected.active() {
+        Bodies::All
+    } else if request.0.polices() || request.1.form.polices() {
+        Bodies::Parameters
+    } else {
+        Bodies::Unread
+    };
     let (reveal_plan, reveal_fields) = reveal_everything(&domain, keys, &request.1);
     // The route's inverse: its own selectors, each reversible action reversed with its
     // options. Diagnostics were reported by the request compile above.
@@ -1117,6 +1131,7 @@ fn compile_route(
         reveal_fields,
         inverse_plan: inverse.0,
         inverse_fields: inverse.1,
+        bodies,
         max_body_bytes,
         max_concurrent_requests,
     })
@@ -1223,6 +1238,9 @@ fn compile_rules(
     let detector = Detector::default();
     // (kind, name) → paths and actions of a JSON-in-field plan, in first-seen order.
     let mut nested: Vec<NestedPlan> = Vec::new();
+    // `query:`/`form:` rules as selectors of top-level JSON members, appended after the
+    // route's own selectors so that those win where both select a member.
+    let mut as_members: Vec<(JsonPath, Action, Option<Class>)> = Vec::new();
     let errors_before = d.error_count();
     for spec in rules {
         let explicit = rule_class(spec, side, src, d);
@@ -1293,6 +1311,14 @@ fn compile_rules(
                     name,
                     json: None,
                 }) => {
+                    // A parameter is one to frameworks that merge sources: the rule also
+                    // applies to the JSON body's top-level member of that name
+                    // (`policy::params`), after the route's own JSON selectors.
+                    if kind != FieldKind::Header
+                        && let Some(path) = crate::policy::params::json_path(&name)
+                    {
+                        as_members.push((path, copy(class)?, class));
+                    }
                     let plan = match kind {
                         FieldKind::Form => &mut fields.form,
                         FieldKind::Header => &mut fields.header,
@@ -1340,6 +1366,20 @@ fn compile_rules(
     }
     if d.error_count() > errors_before {
         return None;
+    }
+    for (path, action, class) in as_members {
+        let Ok(id) = RuleId::try_from(body_rules.len()) else {
+            let span = rules.first().map_or(0..0, |r| r.span.clone());
+            d.error(
+                src,
+                span,
+                "too_many_rules",
+                "a route may have at most 65535 rules",
+            );
+            return None;
+        };
+        body_rules.push(Rule::with_class(action, class));
+        paths.push((path, id));
     }
     let build = |paths: &[(JsonPath, RuleId)],
                  compiled: Vec<Rule>,

@@ -226,10 +226,27 @@ pub struct Route {
     pub inverse_plan: Plan,
     /// The inverse for form fields, query parameters and headers.
     pub inverse_fields: crate::policy::FieldPlans,
+    /// Which request bodies the route reads.
+    pub bodies: Bodies,
     /// Largest request body for this route.
     pub max_body_bytes: usize,
     /// Requests of this route in flight at once.
     pub max_concurrent_requests: usize,
+}
+
+/// Which request bodies a route reads (docs/BOUNDARY.md, "Parameter sources").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Bodies {
+    /// No rule reaches a body: bodies stream through unread.
+    Unread,
+    /// Only `query:` rules reach a body, because frameworks merge a form or JSON body's
+    /// parameters with the query's: such bodies are read and policed with them, a multipart
+    /// body and a JSON-like type piigate cannot read are refused, every other body streams
+    /// through unread (an unlabelled one labelled `application/octet-stream`, which no
+    /// framework reads as parameters).
+    Parameters,
+    /// Rules for bodies, detection or allow-list mode: every body is read and policed.
+    All,
 }
 
 /// What an opt-out signal (`Sec-GPC: 1`, `DNT: 1`) does on a route.
@@ -307,9 +324,10 @@ impl Route {
         }
     }
 
-    /// Whether the route reads request bodies: rules for them, detection or allow-list mode.
+    /// Whether the route reads every request body: rules for them, detection or allow-list
+    /// mode. (A route with [`Bodies::Parameters`] reads only the bodies that carry parameters.)
     pub fn polices_body(&self) -> bool {
-        self.plan.polices() || self.fields.form.polices()
+        self.bodies == Bodies::All
     }
 
     /// Whether the route changes anything in a request: rules of any kind, allow-list mode
@@ -317,7 +335,7 @@ impl Route {
     /// and refuses what has two readings (docs/BOUNDARY.md); the others only normalise paths.
     pub fn polices(&self) -> bool {
         !self.observes_only()
-            && (self.polices_body()
+            && (self.bodies != Bodies::Unread
                 || self.fields.query.polices()
                 || !self.fields.header.is_empty())
     }

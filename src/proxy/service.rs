@@ -16,7 +16,7 @@ use super::respond::{full, reject};
 use super::upstream::{UpstreamError, prepare, strip_hop_by_hop, upstream_path};
 use super::{Body, Generation};
 use crate::canon;
-use crate::config::{OptOut, Route};
+use crate::config::{Bodies, OptOut, Route};
 use crate::crypto::{OsNonces, with_thread_nonces};
 use crate::error::RejectCode;
 use crate::policy::action::ActionCounts;
@@ -161,7 +161,15 @@ async fn forward(
         return Err(RejectCode::OptOutBlocked);
     }
     let policy = police::Active::of(&route, opted_out);
-    let raw = if route.polices_body() {
+    let reads_body = match route.bodies {
+        Bodies::All => true,
+        Bodies::Parameters => {
+            let may_have_body = !http_body::Body::is_end_stream(&incoming);
+            police::parameter_body(&mut parts.headers, may_have_body)?
+        }
+        Bodies::Unread => false,
+    };
+    let raw = if reads_body {
         body::check_declared_length(&parts.headers, route.max_body_bytes)?;
         let raw = body::collect(incoming, route.max_body_bytes, limits.request_timeout).await?;
         tally.bytes_in = raw.len();
@@ -192,6 +200,7 @@ async fn forward(
         let query = new_query.as_deref().or(parts.uri.query());
         let target = upstream_path(&route, rest, query).map_err(|_| RejectCode::NoRoute)?;
         police::headers(policy, &mut parts.headers, &mut cx)?;
+        police::parameter_cookies(policy, &mut parts.headers);
         let req = match raw {
             Ok(decoded) => {
                 if !decoded.plain().is_empty() && !parts.headers.contains_key(header::CONTENT_TYPE)

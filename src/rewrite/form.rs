@@ -18,8 +18,11 @@
 //! - brackets outside `name[key]…[key]` (`[email]` is `email` to Rack and `qs`, `a]` and
 //!   `a[b` are renamed differently by PHP, Rack and `qs`).
 //!
-//! Names are matched as the most permissive server folds them ([`FieldPlan::find`]): case,
-//! `.` and space as `_`, dotted children.
+//! Names are matched as the most permissive server folds them
+//! ([`FieldPlan::find`](crate::policy::FieldPlan::find)): case, `.` and space as `_`, dotted
+//! children; and a pair is looked up wherever a framework that merges parameter sources
+//! would find its rule ([`Params`]): its own source's rules, the other source's, the route's
+//! JSON selectors.
 //!
 //! Pairs no rule names follow the plan's [`Unselected`](crate::policy::Unselected) policy:
 //! with detection, the value is classified with the field name's hint and counted under
@@ -30,9 +33,10 @@ use super::json::rewrite_json;
 use super::{Limits, Outcome, RewriteError};
 use crate::error::Ambiguity;
 use crate::policy::names::{HintCache, push_field_name};
-use crate::policy::{Applied, ApplyCx, FieldPlan, FieldTarget, Leaf, LeafKind};
+use crate::policy::params::{Params, Selected};
+use crate::policy::{Action, Applied, ApplyCx, FieldTarget, Leaf, LeafKind, Plan};
 
-/// Rewrites the pairs `plan` selects, appending the result to `out`.
+/// Rewrites the pairs `params` selects, appending the result to `out`.
 ///
 /// Returns [`Outcome::Unchanged`] (and leaves `out` alone) when nothing changed.
 ///
@@ -41,13 +45,13 @@ use crate::policy::{Applied, ApplyCx, FieldPlan, FieldTarget, Leaf, LeafKind};
 /// from a `=>` field, or an action failure.
 pub fn rewrite_form(
     input: &[u8],
-    plan: &FieldPlan,
+    params: Params<'_>,
     limits: &Limits,
     cx: &mut ApplyCx<'_>,
     out: &mut Vec<u8>,
 ) -> Result<Outcome, RewriteError> {
     let base = out.len();
-    let result = run(input, plan, limits, cx, out);
+    let result = run(input, params, limits, cx, out);
     if !matches!(result, Ok(Outcome::Rewritten)) {
         out.truncate(base);
     }
@@ -56,7 +60,7 @@ pub fn rewrite_form(
 
 fn run(
     input: &[u8],
-    plan: &FieldPlan,
+    params: Params<'_>,
     limits: &Limits,
     cx: &mut ApplyCx<'_>,
     out: &mut Vec<u8>,
@@ -65,7 +69,7 @@ fn run(
     let mut value = Vec::new();
     let mut text = Vec::new();
     let mut path = String::new();
-    let unselected = &plan.unselected;
+    let unselected = &params.own().unselected;
     if memchr::memchr(b';', input).is_some() {
         return Err(RewriteError::Ambiguous(Ambiguity::FieldSeparator));
     }
@@ -89,7 +93,7 @@ fn run(
         if !is_plain_name(name_text) {
             return Err(RewriteError::Ambiguous(Ambiguity::FieldName));
         }
-        let edit = match plan.find(name_text).filter(|_| !pair.is_empty()) {
+        let edit = match params.find(name_text).filter(|_| !pair.is_empty()) {
             None if pair.is_empty() || !unselected.active() => {
                 validate(raw_value.unwrap_or_default(), value_at)?;
                 Edit::Keep
@@ -142,21 +146,21 @@ fn run(
                     }
                 }
             },
-            Some(rule) => {
+            Some(selected) => {
                 decode(raw_value.unwrap_or_default(), value_at, &mut value)?;
                 let value_text = std::str::from_utf8(&value)
                     .map_err(|_| malformed(value_at, "form value is not UTF-8"))?;
                 text.clear();
-                match &rule.target {
-                    FieldTarget::Whole(action) => {
+                match target(selected) {
+                    Target::Whole(action, class) => {
                         let leaf = Leaf {
                             text: value_text,
                             kind: LeafKind::String,
                             field: name_text,
                         };
-                        Edit::from(cx.treat(action, rule.class, &leaf, &mut text)?)
+                        Edit::from(cx.treat(action, class, &leaf, &mut text)?)
                     }
-                    FieldTarget::Json(sub) => {
+                    Target::Json(sub) => {
                         match rewrite_json(value_text.as_bytes(), sub, limits, cx, &mut text)
                             .map_err(|e| shift(e, value_at))?
                         {
@@ -237,6 +241,22 @@ pub fn is_plain_name(name: &str) -> bool {
         rest = &inner[close + 1..];
     }
     true
+}
+
+/// What a selected pair's value goes through.
+enum Target<'a> {
+    Whole(&'a Action, Option<crate::detect::Class>),
+    Json(&'a Plan),
+}
+
+fn target(selected: Selected<'_>) -> Target<'_> {
+    match selected {
+        Selected::Field(rule) => match &rule.target {
+            FieldTarget::Whole(action) => Target::Whole(action, rule.class),
+            FieldTarget::Json(sub) => Target::Json(sub),
+        },
+        Selected::Json(rule) => Target::Whole(&rule.action, rule.class),
+    }
 }
 
 fn emit(out: &mut Vec<u8>, bytes: &[u8], emitted_any: &mut bool) {
@@ -341,7 +361,7 @@ mod tests {
     use super::*;
     use crate::crypto::OsNonces;
     use crate::policy::action::RedactAction;
-    use crate::policy::{Action, Automaton, FieldRule, Plan, Rule, selector};
+    use crate::policy::{Automaton, FieldPlan, FieldRule, Rule, selector};
 
     fn redact() -> Action {
         Action::Redact(RedactAction {
@@ -376,7 +396,13 @@ mod tests {
         let mut cx = ApplyCx::new(&mut nonces);
         let mut out = Vec::new();
         let limits = Limits { max_depth: 64 };
-        match rewrite_form(input.as_bytes(), plan, &limits, &mut cx, &mut out)? {
+        match rewrite_form(
+            input.as_bytes(),
+            Params::only(plan),
+            &limits,
+            &mut cx,
+            &mut out,
+        )? {
             Outcome::Unchanged => {
                 assert!(out.is_empty());
                 Ok(input.to_owned())

@@ -19,6 +19,9 @@ def echo(rest):
                 "path": request.path,
                 "query": request.args.to_dict(flat=False),
                 "form": request.form.to_dict(flat=False),
+                # request.values: the query and the form merged.
+                "params": request.values.to_dict(flat=False),
+                "cookies": request.cookies.to_dict(),
                 "json": body,
                 "headers": {k.lower(): v for k, v in request.headers.items()},
             }
