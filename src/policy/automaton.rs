@@ -469,7 +469,7 @@ fn lower_print((a, b): (u64, u64)) -> (u64, u64) {
         // ASCII lanes (< 0x80): adding never carries into the next lane.
         let ge_a = w + LANES * (0x80 - u64::from(b'A'));
         let gt_z = w + LANES * (0x80 - u64::from(b'Z') - 1);
-        let upper = ge_a & !gt_z & LANES * 0x80;
+        let upper = ge_a & !gt_z & (LANES * 0x80);
         w | upper >> 2
     }
     (lower(a), lower(b))

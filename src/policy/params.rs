@@ -142,7 +142,11 @@ fn percent_decode(text: &str) -> Option<String> {
     let mut i = 0;
     while i < bytes.len() {
         let hex = |b: u8| char::from(b).to_digit(16);
-        match (bytes[i], bytes.get(i + 1).copied(), bytes.get(i + 2).copied()) {
+        match (
+            bytes[i],
+            bytes.get(i + 1).copied(),
+            bytes.get(i + 2).copied(),
+        ) {
             (b'%', Some(h), Some(l)) if hex(h).is_some() && hex(l).is_some() => {
                 let v = hex(h).unwrap_or(0) << 4 | hex(l).unwrap_or(0);
                 out.push(u8::try_from(v).unwrap_or(0));
@@ -364,7 +368,8 @@ mod tests {
             json: Some(&json),
         };
         let strip = |h: &str| {
-            cookies_without_parameters(h.as_bytes(), p).map(|v| String::from_utf8(v).expect("utf-8"))
+            cookies_without_parameters(h.as_bytes(), p)
+                .map(|v| String::from_utf8(v).expect("utf-8"))
         };
         assert_eq!(strip("sid=1; theme=dark"), None);
         for (header, kept) in [
