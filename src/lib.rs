@@ -36,3 +36,4 @@ pub mod rewrite;
 pub mod services;
 pub mod store;
 pub mod telemetry;
+pub mod tls;

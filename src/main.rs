@@ -38,6 +38,10 @@ enum Cmd {
         /// Path to proxy.toml.
         #[arg(long, short, default_value = "proxy.toml")]
         config: PathBuf,
+        /// Also print this route's rules as they apply: its own, then its preset's, each with
+        /// where it was written and why (repeatable).
+        #[arg(long, value_name = "ROUTE")]
+        expand: Vec<String>,
     },
     /// Print the body a route would forward for a payload; nothing is sent.
     Preview {
@@ -223,7 +227,7 @@ fn error_chain(e: &anyhow::Error) -> String {
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.cmd {
         Cmd::Serve { config, log_format } => serve(&config, log_format),
-        Cmd::Check { config } => Ok(check(&config)),
+        Cmd::Check { config, expand } => Ok(check(&config, &expand)),
         Cmd::Preview {
             config,
             route,
@@ -430,9 +434,18 @@ fn load_or_report(path: &Path) -> anyhow::Result<config::Config> {
     }
 }
 
-fn check(path: &Path) -> ExitCode {
+fn check(path: &Path, expand: &[String]) -> ExitCode {
     match config::load(path, &ProcessEnv) {
         Ok(l) => {
+            for route in expand {
+                match config::expand_route(path, route) {
+                    Ok(text) => println!("{text}"),
+                    Err(e) => {
+                        println!("{}: {e}", path.display());
+                        return ExitCode::FAILURE;
+                    }
+                }
+            }
             print!("{}", l.warnings);
             let c = &l.config;
             // What `serve` will write must be writable: check fails where serve would.
@@ -504,6 +517,9 @@ fn route_summary(r: &config::Route) -> String {
         }
     }
     let mut extra = Vec::new();
+    if let Some(p) = r.preset {
+        extra.push(format!("preset {p}"));
+    }
     if let Some(d) = r.detect {
         extra.push(format!(
             "detect {}",

@@ -48,7 +48,7 @@ fn check_accepts_the_shipped_config() {
         String::from_utf8_lossy(&out.stdout)
     );
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(stdout.contains("ok (4 route(s), 3 key(s)"));
+    assert!(stdout.contains("ok (11 route(s), 3 key(s)"));
     // Every route with where it sends and what it does.
     assert!(
         stdout.contains(
@@ -56,7 +56,7 @@ fn check_accepts_the_shipped_config() {
         ),
         "{stdout}"
     );
-    assert!(stdout.contains("route segment: /segment -> https://api.segment.io (analytics; domain segment): tokenize, encrypt, redact, drop; detect observe"), "{stdout}");
+    assert!(stdout.contains("route segment: /segment -> https://api.segment.io (analytics; domain segment): tokenize, encrypt, generalize, redact, drop; preset segment, detect enforce"), "{stdout}");
 }
 
 #[test]

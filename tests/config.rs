@@ -22,7 +22,22 @@ fn shipped_proxy_toml_and_keyring_load_with_only_the_example_key_warning() {
         .iter()
         .map(|r| r.name.as_str())
         .collect();
-    assert_eq!(names, ["segment", "ga4", "sendgrid", "crm"]);
+    assert_eq!(
+        names,
+        [
+            "segment",
+            "rudderstack",
+            "posthog",
+            "mixpanel",
+            "amplitude",
+            "ga4",
+            "snowplow",
+            "meta",
+            "stripe",
+            "sendgrid",
+            "crm"
+        ]
+    );
     assert!(loaded.config.routes.iter().all(|r| r.polices_body()));
     assert_eq!(loaded.config.key_ids.len(), 3);
 }

@@ -16,6 +16,7 @@ mod hsm;
 mod lifecycle;
 mod limits;
 mod payloads;
+mod presets;
 mod proxy;
 mod replicas;
 mod report;

@@ -6,9 +6,6 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-
 use super::diag::{Diagnostics, Source};
 use super::reader::At;
 use super::spec::{ConfigSpec, OptionValue, RouteSpec, RuleSpec, StoreSpec, TlsSpec};
@@ -33,6 +30,7 @@ use crate::policy::{
     Action, Automaton, DetectMode, DetectPolicy, FieldPlan, FieldPlans, FieldRule, FieldTarget,
     JsonPath, Plan, Rule, RuleId, Unselected, selector,
 };
+use crate::tls::{self, TlsError};
 
 /// How to get a keyring, for every diagnostic about a missing one.
 const NO_KEYRING_HELP: &str = "create one with `piigate keygen --keyring keys.toml` (its first key \
@@ -484,7 +482,7 @@ fn forward_proxy(
     let cert = read(&f.ca_cert, "ca_cert", d);
     let key = read(&f.ca_key, "ca_key", d);
     let (cert, key) = (cert?, key?);
-    match crate::proxy::mint::Minter::from_pem(&cert, &key) {
+    match crate::tls::Minter::from_pem(&cert, &key) {
         Ok(m) => Some(super::ForwardProxy {
             listen: listen?,
             minter: Arc::new(m),
@@ -642,17 +640,8 @@ fn load_keyring(
     }
 }
 
-fn read_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
-    let certs: Result<Vec<_>, _> = CertificateDer::pem_file_iter(path)
-        .map_err(|e| e.to_string())?
-        .collect();
-    let certs = certs.map_err(|e| e.to_string())?;
-    if certs.is_empty() {
-        return Err("no PEM certificate found".into());
-    }
-    Ok(certs)
-}
-
+/// `[server.tls]`: the listener's certificate chain, key and optional client CA, built into
+/// the listener's server configuration by [`crate::tls::server_config`].
 fn server_tls(
     t: &TlsSpec,
     src: Source<'_>,
@@ -660,7 +649,7 @@ fn server_tls(
     d: &mut Diagnostics,
 ) -> Option<Arc<rustls::ServerConfig>> {
     let (cert, key) = (t.cert.as_ref()?, t.key.as_ref()?);
-    let certs = match read_certs(&resolve(&cert.value)) {
+    let certs = match tls::certs_from_file(&resolve(&cert.value)) {
         Ok(c) => Some(c),
         Err(e) => {
             d.error(
@@ -672,7 +661,7 @@ fn server_tls(
             None
         }
     };
-    let pkey = match PrivateKeyDer::from_pem_file(resolve(&key.value)) {
+    let pkey = match tls::key_from_file(&resolve(&key.value)) {
         Ok(k) => Some(k),
         // The error names the file, not its contents.
         Err(e) => {
@@ -687,21 +676,8 @@ fn server_tls(
     };
     let client_roots = match &t.client_ca {
         None => None,
-        Some(ca) => match read_certs(&resolve(&ca.value)) {
-            Ok(certs) => {
-                let mut roots = rustls::RootCertStore::empty();
-                let (_, bad) = roots.add_parsable_certificates(certs);
-                if bad > 0 || roots.is_empty() {
-                    d.error(
-                        src,
-                        ca.span.clone(),
-                        "bad_tls",
-                        format!("`{}` holds no usable CA certificate", ca.value),
-                    );
-                    return None;
-                }
-                Some(Arc::new(roots))
-            }
+        Some(ca) => match tls::certs_from_file(&resolve(&ca.value)) {
+            Ok(certs) => Some(certs),
             Err(e) => {
                 d.error(
                     src,
@@ -714,39 +690,25 @@ fn server_tls(
         },
     };
     let (certs, pkey) = (certs?, pkey?);
-    let builder = rustls::ServerConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_protocol_versions(&[&rustls::version::TLS13])
-    .ok()?;
-    let builder = match client_roots {
-        Some(roots) => {
-            let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
-                roots,
-                Arc::new(rustls::crypto::ring::default_provider()),
-            )
-            .build();
-            match verifier {
-                Ok(v) => builder.with_client_cert_verifier(v),
-                Err(e) => {
-                    d.error(
-                        src,
-                        t.span.clone(),
-                        "bad_tls",
-                        format!("cannot build the client certificate verifier: {e}"),
-                    );
-                    return None;
-                }
-            }
+    match tls::server_config(certs, pkey, client_roots) {
+        Ok(cfg) => Some(cfg),
+        Err(TlsError::NoUsableCa) => {
+            let ca = t.client_ca.as_ref().map_or("", |c| c.value.as_str());
+            let span = t
+                .client_ca
+                .as_ref()
+                .map_or(t.span.clone(), |c| c.span.clone());
+            d.error(
+                src,
+                span,
+                "bad_tls",
+                format!("`{ca}` holds no usable CA certificate"),
+            );
+            None
         }
-        None => builder.with_no_client_auth(),
-    };
-    match builder.with_single_cert(certs, pkey) {
-        Ok(mut cfg) => {
-            cfg.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
-            // 0-RTT data is replayable; a gateway that forwards it could send an event twice.
-            cfg.max_early_data_size = 0;
-            Some(Arc::new(cfg))
+        Err(e @ TlsError::Verifier(_)) => {
+            d.error(src, t.span.clone(), "bad_tls", e.to_string());
+            None
         }
         Err(e) => {
             d.error(
@@ -760,49 +722,44 @@ fn server_tls(
     }
 }
 
+/// A route's upstream TLS client configuration: the webpki roots plus `upstream_ca`.
 fn client_tls(
     ca: Option<&At<String>>,
     src: Source<'_>,
     resolve: &dyn Fn(&str) -> PathBuf,
     d: &mut Diagnostics,
 ) -> Arc<rustls::ClientConfig> {
-    let mut roots = rustls::RootCertStore {
-        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+    let extra = match ca.map(|ca| (ca, tls::certs_from_file(&resolve(&ca.value)))) {
+        None => Vec::new(),
+        Some((_, Ok(certs))) => certs,
+        Some((ca, Err(e))) => {
+            d.error(
+                src,
+                ca.span.clone(),
+                "bad_tls",
+                format!("cannot load upstream CA `{}`: {e}", ca.value),
+            );
+            Vec::new()
+        }
     };
-    if let Some(ca) = ca {
-        match read_certs(&resolve(&ca.value)) {
-            Ok(certs) => {
-                let (_, bad) = roots.add_parsable_certificates(certs);
-                if bad > 0 {
-                    d.error(
-                        src,
-                        ca.span.clone(),
-                        "bad_tls",
-                        format!(
-                            "`{}` holds a certificate that cannot be used as a trust anchor",
-                            ca.value
-                        ),
-                    );
-                }
-            }
-            Err(e) => {
+    match (tls::client_config(extra), ca) {
+        (Ok(cfg), _) => cfg,
+        (Err(_), ca) => {
+            if let Some(ca) = ca {
                 d.error(
                     src,
                     ca.span.clone(),
                     "bad_tls",
-                    format!("cannot load upstream CA `{}`: {e}", ca.value),
+                    format!(
+                        "`{}` holds a certificate that cannot be used as a trust anchor",
+                        ca.value
+                    ),
                 );
             }
+            // The load fails on the error above; the webpki roots keep the types simple.
+            tls::default_client_config()
         }
     }
-    // ALPN is left empty here: the upstream connector sets h2 + http/1.1 itself.
-    let cfg = rustls::ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .map(|b| b.with_root_certificates(roots).with_no_client_auth())
-    .expect("the ring provider supports the default protocol versions");
-    Arc::new(cfg)
 }
 
 fn valid_name(s: &str) -> bool {
@@ -820,6 +777,9 @@ fn compile_route(
     limits: &Limits,
     d: &mut Diagnostics,
 ) -> Option<Route> {
+    // The route as compiled: its own rules, then its preset's (see `config::preset`).
+    let expansion = super::preset::expand(r, src, d);
+    let r = &expansion.route;
     let name = r.name.as_ref()?;
     if !valid_name(&name.value) {
         d.error(
@@ -1117,6 +1077,7 @@ fn compile_route(
         upstream: upstream?,
         upstream_tls,
         domain,
+        preset: expansion.preset.as_ref().map(|(p, _)| p.name),
         purpose,
         plan: request.0,
         fields: request.1,
@@ -1243,6 +1204,8 @@ fn compile_rules(
     let mut as_members: Vec<(JsonPath, Action, Option<Class>)> = Vec::new();
     let errors_before = d.error_count();
     for spec in rules {
+        // A preset's rule is located in its preset file.
+        let src = spec.source(src);
         let explicit = rule_class(spec, side, src, d);
         let Some(action) = compile_action(spec, cx, src, d) else {
             // Still check the selectors, so every problem is reported in one run.
@@ -1470,6 +1433,7 @@ fn report_name(detector: &Detector, name: &str) -> String {
 
 /// The rule's `class` option, checked. Response rules have no use for it.
 fn rule_class(spec: &RuleSpec, side: Side, src: Source<'_>, d: &mut Diagnostics) -> Option<Class> {
+    let src = spec.source(src);
     let c = spec.class.as_ref()?;
     if side == Side::Response {
         d.error(
@@ -1817,6 +1781,7 @@ fn compile_action(
     d: &mut Diagnostics,
 ) -> Option<Action> {
     let (side, domain, keys) = (cx.side, cx.domain, cx.keys);
+    let src = r.source(src);
     let action = r.action.as_ref()?;
     let name = action.value.as_str();
     let Some(kind) = ActionKind::parse(name) else {

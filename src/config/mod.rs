@@ -8,6 +8,7 @@
 
 mod compile;
 pub mod diag;
+pub mod preset;
 mod reader;
 pub mod spec;
 pub mod state;
@@ -159,7 +160,7 @@ pub struct ForwardProxy {
     /// Where to listen for `CONNECT` and absolute-form requests.
     pub listen: SocketAddr,
     /// The interception CA, minting leaves for the hosts routes name.
-    pub minter: Arc<crate::proxy::mint::Minter>,
+    pub minter: Arc<crate::tls::Minter>,
 }
 
 /// `[limits]`, compiled.
@@ -196,6 +197,8 @@ pub struct Route {
     pub upstream_tls: Arc<rustls::ClientConfig>,
     /// Pseudonymisation domain.
     pub domain: String,
+    /// The vendor preset the route's rules were expanded with, if any.
+    pub preset: Option<&'static str>,
     /// Why data goes to this recipient (for the disclosure report).
     pub purpose: Purpose,
     /// Request policy for JSON and NDJSON bodies.
@@ -397,6 +400,36 @@ pub fn load(path: &Path, env: &dyn Env) -> Result<Loaded, Diagnostics> {
         .parent()
         .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
     from_toml(&text, &name, &base, env)
+}
+
+/// The rules of route `route` in the config at `path` as they apply: its own, then its
+/// preset's, annotated (`piigate check --expand`). Call after [`load`] succeeded.
+///
+/// # Errors
+/// The file cannot be read, or has no route of that name.
+pub fn expand_route(path: &Path, route: &str) -> Result<String, String> {
+    let name = path.display().to_string();
+    let text =
+        std::fs::read_to_string(path).map_err(|e| format!("cannot read the config file: {e}"))?;
+    let src = Source {
+        name: &name,
+        text: &text,
+    };
+    let mut d = Diagnostics::new();
+    let spec = spec::read(src, &mut d);
+    let r = spec
+        .routes
+        .iter()
+        .find(|r| r.name.as_ref().is_some_and(|n| n.value == route))
+        .ok_or_else(|| {
+            let names: Vec<&str> = spec
+                .routes
+                .iter()
+                .filter_map(|r| r.name.as_ref().map(|n| n.value.as_str()))
+                .collect();
+            format!("no route `{route}` (routes: {})", names.join(", "))
+        })?;
+    Ok(preset::expand(r, src, &mut d).render(src))
 }
 
 /// Compiles config text. `name` labels diagnostics; `base` resolves relative paths.

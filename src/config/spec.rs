@@ -160,7 +160,7 @@ pub struct ForwardProxySpec {
 }
 
 /// `[[routes]]`.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct RouteSpec {
     /// Span of the route table.
     pub span: Range<usize>,
@@ -174,6 +174,9 @@ pub struct RouteSpec {
     pub upstream: Option<At<String>>,
     /// `upstream_ca`: extra PEM trust anchor for the upstream.
     pub upstream_ca: Option<At<String>>,
+    /// `preset`: a vendor rule set (`presets/<name>.toml`) the route's own rules extend and
+    /// override (see [`super::preset`]).
+    pub preset: Option<At<String>>,
     /// `domain`: pseudonymisation domain, default the route name.
     pub domain: Option<At<String>>,
     /// `subject`: the data subject's id selector.
@@ -205,7 +208,7 @@ pub struct RouteSpec {
 }
 
 /// `[routes.detect_actions]`.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct DetectActionsSpec {
     /// Span of the table.
     pub span: Range<usize>,
@@ -230,6 +233,12 @@ pub struct RuleSpec {
     /// for the disclosure ledger. Default: what the selector's last member name says, else
     /// `unclassified`.
     pub class: Option<At<String>>,
+    /// `why`: what the field is and why it gets this treatment. Documentation only (printed by
+    /// `piigate check --expand`); required in presets.
+    pub why: Option<At<String>>,
+    /// The file the rule was written in when it is not the config file (a preset's rules and
+    /// actions); spans refer to it.
+    pub origin: Option<Source<'static>>,
 }
 
 /// One action option's value, as its declared [`OptionType`] reads it.
@@ -287,6 +296,14 @@ impl RuleSpec {
         }
     }
 
+    /// The file the rule's spans point into: its preset, else the config file `src`.
+    pub fn source<'a>(&self, src: Source<'a>) -> Source<'a> {
+        match self.origin {
+            Some(o) => o,
+            None => src,
+        }
+    }
+
     /// Sets a string option (a `detect_actions` entry made concrete for one class).
     pub(crate) fn set_text(&mut self, name: &'static str, value: At<String>) {
         self.options.retain(|(n, _)| *n != name);
@@ -338,6 +355,7 @@ const ROUTE: &[&str] = &[
     "host",
     "upstream",
     "upstream_ca",
+    "preset",
     "domain",
     "subject",
     "detect",
@@ -351,9 +369,9 @@ const ROUTE: &[&str] = &[
     "rules",
     "response_rules",
 ];
-/// Keys of a rule: `select`, `action`, `class` and every action option.
+/// Keys of a rule: `select`, `action`, `class`, `why` and every action option.
 static RULE: LazyLock<Vec<&'static str>> = LazyLock::new(|| {
-    ["select", "action", "class"]
+    ["select", "action", "class", "why"]
         .into_iter()
         .chain(option_keys().map(|(name, _)| name))
         .collect()
@@ -490,6 +508,7 @@ pub fn read(src: Source<'_>, d: &mut Diagnostics) -> ConfigSpec {
             host: r.string(d, "host"),
             upstream: r.required_string(d, "upstream"),
             upstream_ca: r.string(d, "upstream_ca"),
+            preset: r.string(d, "preset"),
             domain: r.string(d, "domain"),
             subject: r.string(d, "subject"),
             detect: r.string(d, "detect"),
@@ -500,8 +519,8 @@ pub fn read(src: Source<'_>, d: &mut Diagnostics) -> ConfigSpec {
             rotate_pseudonyms_every: r.string(d, "rotate_pseudonyms_every"),
             max_body_bytes: r.uint(d, "max_body_bytes"),
             max_concurrent_requests: r.uint(d, "max_concurrent_requests"),
-            rules: read_rules(&r, d, "rules"),
-            response_rules: read_rules(&r, d, "response_rules"),
+            rules: read_rules(&r, d, "rules", "[[routes.rules]]"),
+            response_rules: read_rules(&r, d, "response_rules", "[[routes.response_rules]]"),
         };
         r.finish(d);
         spec.routes.push(route);
@@ -509,10 +528,16 @@ pub fn read(src: Source<'_>, d: &mut Diagnostics) -> ConfigSpec {
     spec
 }
 
-fn read_rules(route: &TableReader<'_, '_>, d: &mut Diagnostics, key: &str) -> Vec<RuleSpec> {
-    let what = format!("[[routes.{key}]]");
-    route
-        .tables(d, key, &what, &RULE)
+/// Reads the array of rule tables under `key` (`[[routes.rules]]` in proxy.toml, `[[rules]]`
+/// in a preset); `what` names one in messages.
+pub(super) fn read_rules(
+    parent: &TableReader<'_, '_>,
+    d: &mut Diagnostics,
+    key: &str,
+    what: &str,
+) -> Vec<RuleSpec> {
+    parent
+        .tables(d, key, what, &RULE)
         .into_iter()
         .map(|t| {
             if !t.has("select") {
@@ -530,6 +555,8 @@ fn read_rules(route: &TableReader<'_, '_>, d: &mut Diagnostics, key: &str) -> Ve
                 action: t.required_string(d, "action"),
                 options: read_options(&t, d),
                 class: t.string(d, "class"),
+                why: t.string(d, "why"),
+                origin: None,
             };
             t.finish(d);
             rule
@@ -537,11 +564,12 @@ fn read_rules(route: &TableReader<'_, '_>, d: &mut Diagnostics, key: &str) -> Ve
         .collect()
 }
 
-fn read_detect_actions(
-    route: &TableReader<'_, '_>,
+/// Reads `[routes.detect_actions]` (`[detect_actions]` in a preset) from `parent`.
+pub(super) fn read_detect_actions(
+    parent: &TableReader<'_, '_>,
     d: &mut Diagnostics,
 ) -> Option<DetectActionsSpec> {
-    let t = route.table(
+    let t = parent.table(
         d,
         "detect_actions",
         "[routes.detect_actions]",

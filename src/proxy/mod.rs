@@ -13,7 +13,6 @@
 pub mod body;
 mod forward;
 mod listener;
-pub mod mint;
 mod police;
 pub mod respond;
 pub mod router;

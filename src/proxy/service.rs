@@ -121,13 +121,16 @@ async fn forward(
     }
     canon::headers::check_authority(&req)?;
     let host = super::router::request_host(&req);
-    // One path for routing and forwarding, on every route (docs/BOUNDARY.md).
-    let normal = canon::path::normalize(req.uri().path()).map_err(RejectCode::BadPath)?;
-    let path = normal.path.clone().into_owned();
+    let host = host.as_ref().map(super::router::Host::as_str);
+    // One path for routing and forwarding, on every route (docs/BOUNDARY.md). The URI's clone
+    // shares its bytes: the path borrows from it without a copy while `req` moves on.
+    let uri = req.uri().clone();
+    let normal = canon::path::normalize(uri.path()).map_err(RejectCode::BadPath)?;
+    let path: &str = &normal.path;
     let found = match mode {
-        Mode::Reverse => g.router.find(host.as_deref(), &path),
-        Mode::Forward(tunnel) => match tunnel.as_deref().or(host.as_deref()) {
-            Some(h) if g.router.knows_host(h) => g.router.find_forward(h, &path),
+        Mode::Reverse => g.router.find(host, path),
+        Mode::Forward(tunnel) => match tunnel.as_deref().or(host) {
+            Some(h) if g.router.knows_host(h) => g.router.find_forward(h, path),
             _ => return Err(RejectCode::TargetNotAllowed),
         },
     };

@@ -47,7 +47,8 @@ impl Format {
         }
         let ct = std::str::from_utf8(value).map_err(|_| UnsupportedType)?;
         let mut parts = ct.split(';');
-        let essence = parts.next().unwrap_or("").trim().to_ascii_lowercase();
+        // Compared without case instead of lower-cased: no allocation per request.
+        let essence = parts.next().unwrap_or("").trim();
         for p in parts {
             if let Some((k, v)) = p.split_once('=')
                 && k.trim().eq_ignore_ascii_case("charset")
@@ -58,18 +59,31 @@ impl Format {
                 }
             }
         }
-        let (ty, sub) = essence.split_once('/').unwrap_or((essence.as_str(), ""));
-        match (ty, sub) {
-            ("application", "json") => Ok(Self::Json),
-            ("application", s) if s.ends_with("+json") => Ok(Self::Json),
-            (
-                "application",
-                "x-ndjson" | "ndjson" | "jsonl" | "x-jsonlines" | "json-lines" | "jsonlines",
-            ) => Ok(Self::Ndjson),
-            ("application", "x-www-form-urlencoded") => Ok(Self::Form),
-            ("text", "plain") => Ok(Self::SniffedJson),
-            _ => Err(UnsupportedType),
+        let (ty, sub) = essence.split_once('/').unwrap_or((essence, ""));
+        let is = |a: &str, b: &str| a.eq_ignore_ascii_case(b);
+        if is(ty, "application") {
+            let suffix = sub.len().checked_sub(5).and_then(|i| sub.get(i..));
+            if is(sub, "json") || suffix.is_some_and(|s| is(s, "+json")) {
+                return Ok(Self::Json);
+            }
+            const NDJSON: [&str; 6] = [
+                "x-ndjson",
+                "ndjson",
+                "jsonl",
+                "x-jsonlines",
+                "json-lines",
+                "jsonlines",
+            ];
+            if NDJSON.iter().any(|n| is(sub, n)) {
+                return Ok(Self::Ndjson);
+            }
+            if is(sub, "x-www-form-urlencoded") {
+                return Ok(Self::Form);
+            }
+        } else if is(ty, "text") && is(sub, "plain") {
+            return Ok(Self::SniffedJson);
         }
+        Err(UnsupportedType)
     }
 
     /// Whether the payload is a JSON document (the formats response rules and a route's

@@ -38,6 +38,8 @@ pub struct ApplyCx<'a> {
     /// rewriter reads no clock.
     pub now_unix: u64,
     leaf_offset: usize,
+    /// Deterministic results of this request, for repeats.
+    pub(super) memo: super::memo::Memo,
 }
 
 /// Per-request tally of applied actions, emitted once per request.
@@ -82,7 +84,15 @@ impl<'a> ApplyCx<'a> {
             offset_base: 0,
             now_unix: 0,
             leaf_offset: 0,
+            memo: super::memo::Memo::default(),
         }
+    }
+
+    /// Turns the memo of deterministic results off for this request: every value is computed.
+    /// Outputs are the same either way; this exists to show it (tests, benches).
+    pub fn without_memo(mut self) -> Self {
+        self.memo = super::memo::Memo::disabled();
+        self
     }
 
     /// How many distinct failed field names a request remembers.

@@ -86,7 +86,7 @@ impl Upstream {
             .to_owned();
         let tls = https.then(|| {
             let mut cfg = (*route.upstream_tls).clone();
-            cfg.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+            cfg.alpn_protocols = crate::tls::HTTP_ALPN.iter().map(|p| p.to_vec()).collect();
             let name = rustls::pki_types::ServerName::try_from(bare.clone())
                 .unwrap_or_else(|_| unreachable!("config accepted the upstream host"));
             (tokio_rustls::TlsConnector::from(Arc::new(cfg)), name)
