@@ -204,6 +204,17 @@ fn refused_cases() -> Vec<(&'static str, Vec<u8>, u16, &'static str)> {
             400,
             "path_climbs_out",
         ),
+        (
+            // 30 000 bytes as sent, 90 000 once `{` is percent-encoded: no upstream target.
+            "normalised_path_too_long",
+            format!(
+                "GET /pass/{} HTTP/1.1\r\nhost: gw\r\nconnection: close\r\n\r\n",
+                "{".repeat(30_000)
+            )
+            .into_bytes(),
+            400,
+            "path_too_long",
+        ),
     ]
 }
 
@@ -375,6 +386,66 @@ async fn parameter_rules_police_every_source_a_framework_merges() {
             assert_eq!(&r.body[..], body.as_bytes(), "{head}");
             assert_eq!(r.headers["content-type"], label, "{head}");
         }
+    })
+    .await;
+}
+
+/// Ruby's `GzipReader` and PHP's `gzdecode` stop after the first gzip member, Go, Python and
+/// Node read them all; a zlib decoder ignores what follows its stream or fails on it.
+#[tokio::test]
+async fn coded_bodies_with_more_than_one_reading_are_forwarded_as_one_stream() {
+    use std::io::{Read, Write};
+    let gz = |b: &[u8]| {
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        e.write_all(b).expect("gzip");
+        e.finish().expect("gzip")
+    };
+    let zlib = |b: &[u8]| {
+        let mut e = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::fast());
+        e.write_all(b).expect("zlib");
+        e.finish().expect("zlib")
+    };
+    bounded(30, async {
+        let up = Upstream::start(None, Reply::Ok).await;
+        let gw = TestGateway::start(&config(up.addr)).await;
+        let send = |coding: &str, body: Vec<u8>| {
+            let mut bytes = format!(
+                "POST /policed/x HTTP/1.1\r\nhost: gw\r\ncontent-type: application/x-www-form-urlencoded\r\ncontent-encoding: {coding}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+                body.len()
+            )
+            .into_bytes();
+            bytes.extend_from_slice(&body);
+            bytes
+        };
+        // Nothing selected in either member: forwarded unchanged in meaning, as one member.
+        let mut two = gz(b"plan=pro&");
+        two.extend(gz(b"keep=1"));
+        // The second member holds the policed field: redacted, and still one member.
+        let mut hidden = gz(b"plan=pro&");
+        hidden.extend(gz(format!("email={CANARY}").as_bytes()));
+        for (body, expected) in [(two, "plan=pro&keep=1"), (hidden, "plan=pro&email=")] {
+            let (responses, _) = exchange(gw.addr, &send("gzip", body)).await;
+            assert_eq!(responses.first().map(|r| r.status), Some(200));
+            let r = up.requests().pop().expect("forwarded");
+            // A first-member-only decoder reads the whole policed body, and nothing follows.
+            let mut first = flate2::bufread::GzDecoder::new(&r.body[..]);
+            let mut text = String::new();
+            first.read_to_string(&mut text).expect("one gzip member");
+            assert!(first.into_inner().is_empty(), "one member only");
+            assert!(text.starts_with(expected), "{text}");
+            assert!(!text.contains(CANARY), "{text}");
+        }
+        // Bytes after a zlib stream are dropped: the recipient reads what piigate read.
+        let mut trailing = zlib(b"plan=pro");
+        trailing.extend_from_slice(format!("&email={CANARY}").as_bytes());
+        let (responses, _) = exchange(gw.addr, &send("deflate", trailing)).await;
+        assert_eq!(responses.first().map(|r| r.status), Some(200));
+        let r = up.requests().pop().expect("forwarded");
+        let mut d = flate2::bufread::ZlibDecoder::new(&r.body[..]);
+        let mut text = String::new();
+        d.read_to_string(&mut text).expect("one zlib stream");
+        assert!(d.into_inner().is_empty(), "nothing after the stream");
+        assert_eq!(text, "plan=pro");
     })
     .await;
 }

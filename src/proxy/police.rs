@@ -283,6 +283,9 @@ pub(super) struct Decoded {
     decoded: Option<Vec<u8>>,
     /// The codings as they actually were, to re-apply.
     codings: Vec<codec::Coding>,
+    /// Whether `raw` is the one encoding of `decoded` every decoder reads alike (see
+    /// [`codec::Plain::canonical`]); if not, it is forwarded re-encoded even when unchanged.
+    canonical: bool,
 }
 
 impl Decoded {
@@ -296,6 +299,10 @@ impl Decoded {
     /// # Errors
     /// [`RejectCode::Internal`] if re-encoding fails.
     pub(super) fn finish(self, rewritten: Option<Vec<u8>>) -> Result<Bytes, RejectCode> {
+        let rewritten = match (rewritten, self.canonical) {
+            (None, false) => self.decoded,
+            (r, _) => r,
+        };
         match rewritten {
             None => Ok(self.raw),
             Some(out) if self.codings.is_empty() => Ok(Bytes::from(out)),
@@ -320,6 +327,7 @@ pub(super) fn decode(
         raw,
         decoded: None,
         codings: Vec::new(),
+        canonical: true,
     };
     if raw.is_empty() {
         return Ok(unread(raw));
@@ -340,9 +348,10 @@ pub(super) fn decode(
             raw,
             decoded: None,
             codings,
+            canonical: true,
         });
     }
-    let (d, actual) = match codec::decode_all(&codings, &raw, limits.max_decoded_bytes) {
+    let plain = match codec::decode_all(&codings, &raw, limits.max_decoded_bytes) {
         Ok(x) => x,
         Err(_) if policy.observe_only => return Ok(unread(raw)),
         Err(e) => {
@@ -355,8 +364,10 @@ pub(super) fn decode(
     };
     Ok(Decoded {
         raw,
-        decoded: Some(d),
-        codings: actual,
+        decoded: Some(plain.bytes),
+        codings: plain.codings,
+        // Observe-only routes change nothing, not even the coding.
+        canonical: plain.canonical || policy.observe_only,
     })
 }
 
@@ -374,7 +385,7 @@ pub(super) fn response(
         return raw;
     };
     let decoded = match codec::decode_all(&codings, &raw, limits.max_decoded_bytes) {
-        Ok((d, actual)) if !codings.is_empty() => Some((d, actual)),
+        Ok(p) if !codings.is_empty() => Some((p.bytes, p.codings)),
         Ok(_) => None,
         Err(_) => return raw,
     };

@@ -13,12 +13,12 @@ use hyper::body::Incoming;
 use super::body;
 use super::police;
 use super::respond::{full, reject};
-use super::upstream::{UpstreamError, prepare, strip_hop_by_hop, upstream_path};
+use super::upstream::{MAX_TARGET_LEN, UpstreamError, prepare, strip_hop_by_hop, upstream_path};
 use super::{Body, Generation};
 use crate::canon;
 use crate::config::{Bodies, OptOut, Route};
 use crate::crypto::{OsNonces, with_thread_nonces};
-use crate::error::RejectCode;
+use crate::error::{PathFault, RejectCode};
 use crate::policy::action::ActionCounts;
 use crate::policy::subject::SubjectScopes;
 use crate::policy::{ApplyCx, DisclosureTally, FieldTally};
@@ -201,7 +201,17 @@ async fn forward(
         }
         let new_query = police::query(policy, parts.uri.query(), limits, &mut cx)?;
         let query = new_query.as_deref().or(parts.uri.query());
-        let target = upstream_path(&route, rest, query).map_err(|_| RejectCode::NoRoute)?;
+        // The route matched, so a target that does not join is too long once normalised
+        // (escapes, the base path and policed values lengthen it); any other failure is ours.
+        let target = upstream_path(&route, rest, query).map_err(|_| {
+            let len =
+                route.upstream.base_path.len() + rest.len() + query.map_or(0, |q| q.len() + 1);
+            if len > MAX_TARGET_LEN {
+                RejectCode::BadPath(PathFault::TooLong)
+            } else {
+                RejectCode::Internal
+            }
+        })?;
         police::headers(policy, &mut parts.headers, &mut cx)?;
         police::parameter_cookies(policy, &mut parts.headers);
         let req = match raw {
