@@ -6,11 +6,12 @@
 //! [`CodecError::TooLarge`] before it is materialised, so a decompression bomb costs at most
 //! `max` bytes of memory. Sans-io: bytes in, bytes out.
 //!
-//! Decoders disagree about bytes after the end of a stream: a gzip decoder may stop after the
-//! first member (Ruby's `GzipReader`, PHP's `gzdecode`) or read them all (Go, Python, Node,
-//! piigate); a zlib or raw deflate decoder ignores what follows the stream or fails on it.
-//! [`decode_all`] reports such a body as not [`canonical`](Plain::canonical), and the proxy
-//! forwards it re-encoded as one stream, so every recipient reads exactly what was policed.
+//! Decoders disagree about what surrounds a stream's data: gzip names, comments and extra
+//! fields, members after the first (Ruby's `GzipReader` and PHP's `gzdecode` stop there, Go,
+//! Python and Node read on), bytes after a zlib stream, zstd skippable frames, brotli
+//! metadata, and a recipient that ignores `Content-Encoding` reads the raw bytes as they are.
+//! So the proxy never forwards a coded body it polices as it came: it forwards what it
+//! decoded, encoded again by [`encode_all`] (data only).
 
 use std::io::{Read, Write};
 
@@ -25,7 +26,7 @@ pub enum Coding {
         /// Whether the stream had the zlib wrapper.
         zlib: bool,
     },
-    /// `gzip` / `x-gzip` (RFC 1952), multi-member streams included (re-encoded as one).
+    /// `gzip` / `x-gzip` (RFC 1952), multi-member streams included.
     Gzip,
     /// `zstd` (RFC 8878).
     Zstd,
@@ -85,38 +86,21 @@ impl Coding {
     /// # Errors
     /// [`CodecError::TooLarge`] past `max`; [`CodecError::Corrupt`] for bad or truncated data.
     pub fn decode(self, input: &[u8], max: usize) -> Result<(Vec<u8>, Self), CodecError> {
-        self.decode_one(input, max).map(|(v, c, _)| (v, c))
-    }
-
-    /// [`Self::decode`], and whether the input was one stream and nothing after it.
-    fn decode_one(self, input: &[u8], max: usize) -> Result<(Vec<u8>, Self, bool), CodecError> {
         match self {
-            Self::Gzip => gunzip(input, max).map(|(v, members)| (v, self, members == 1)),
-            Self::Deflate { .. } => {
-                let mut zlib = flate2::bufread::ZlibDecoder::new(input);
-                match capped(&mut zlib, max) {
-                    Ok(v) => {
-                        let whole = zlib.into_inner().is_empty();
-                        Ok((v, Self::Deflate { zlib: true }, whole))
-                    }
-                    Err(CodecError::Corrupt) => {
-                        let mut raw = flate2::bufread::DeflateDecoder::new(input);
-                        let v = capped(&mut raw, max)?;
-                        let whole = raw.into_inner().is_empty();
-                        Ok((v, Self::Deflate { zlib: false }, whole))
-                    }
-                    Err(e) => Err(e),
-                }
-            }
-            Self::Brotli => {
-                capped(brotli::Decompressor::new(input, 4096), max).map(|v| (v, self, true))
-            }
+            Self::Gzip => capped(flate2::read::MultiGzDecoder::new(input), max).map(|v| (v, self)),
+            Self::Deflate { .. } => match capped(flate2::read::ZlibDecoder::new(input), max) {
+                Ok(v) => Ok((v, Self::Deflate { zlib: true })),
+                Err(CodecError::Corrupt) => capped(flate2::read::DeflateDecoder::new(input), max)
+                    .map(|v| (v, Self::Deflate { zlib: false })),
+                Err(e) => Err(e),
+            },
+            Self::Brotli => capped(brotli::Decompressor::new(input, 4096), max).map(|v| (v, self)),
             Self::Zstd => {
                 let mut d =
                     zstd::stream::read::Decoder::new(input).map_err(|_| CodecError::Corrupt)?;
                 d.window_log_max(ZSTD_WINDOW_LOG_MAX)
                     .map_err(|_| CodecError::Corrupt)?;
-                capped(d, max).map(|v| (v, self, true))
+                capped(d, max).map(|v| (v, self))
             }
         }
     }
@@ -159,31 +143,6 @@ impl Coding {
     }
 }
 
-/// Decodes every gzip member of `input` (capped at `max` bytes in all) and counts them.
-fn gunzip(input: &[u8], max: usize) -> Result<(Vec<u8>, usize), CodecError> {
-    let limit = u64::try_from(max).unwrap_or(u64::MAX).saturating_add(1);
-    let mut out = Vec::new();
-    let mut rest = input;
-    let mut members = 0;
-    loop {
-        // A bufread decoder over a slice consumes exactly its member: the rest is what follows.
-        let mut member = flate2::bufread::GzDecoder::new(rest);
-        let budget = limit.saturating_sub(u64::try_from(out.len()).unwrap_or(u64::MAX));
-        (&mut member)
-            .take(budget)
-            .read_to_end(&mut out)
-            .map_err(|_| CodecError::Corrupt)?;
-        if out.len() > max {
-            return Err(CodecError::TooLarge);
-        }
-        members += 1;
-        rest = member.into_inner();
-        if rest.is_empty() {
-            return Ok((out, members));
-        }
-    }
-}
-
 /// Reads everything from `r`, failing once more than `max` bytes come out.
 fn capped(r: impl Read, max: usize) -> Result<Vec<u8>, CodecError> {
     let limit = u64::try_from(max).unwrap_or(u64::MAX).saturating_add(1);
@@ -197,39 +156,24 @@ fn capped(r: impl Read, max: usize) -> Result<Vec<u8>, CodecError> {
     Ok(out)
 }
 
-/// A body with its content codings removed.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Plain {
-    /// The decoded bytes.
-    pub bytes: Vec<u8>,
-    /// The codings as they actually were (raw versus zlib deflate), in the order applied.
-    pub codings: Vec<Coding>,
-    /// Whether every coding was one stream with nothing after it. A body that is not (several
-    /// gzip members, bytes after a deflate stream) reads differently to different decoders and
-    /// must be forwarded re-encoded.
-    pub canonical: bool,
-}
-
 /// Decodes a body through every coding in `codings` (applied in order, so undone in reverse).
 ///
 /// # Errors
 /// See [`Coding::decode`].
-pub fn decode_all(codings: &[Coding], input: &[u8], max: usize) -> Result<Plain, CodecError> {
+pub fn decode_all(
+    codings: &[Coding],
+    input: &[u8],
+    max: usize,
+) -> Result<(Vec<u8>, Vec<Coding>), CodecError> {
     let mut actual = Vec::with_capacity(codings.len());
     let mut buf = input.to_vec();
-    let mut canonical = true;
     for c in codings.iter().rev() {
-        let (out, seen, whole) = c.decode_one(&buf, max)?;
+        let (out, seen) = c.decode(&buf, max)?;
         buf = out;
         actual.push(seen);
-        canonical &= whole;
     }
     actual.reverse();
-    Ok(Plain {
-        bytes: buf,
-        codings: actual,
-        canonical,
-    })
+    Ok((buf, actual))
 }
 
 /// Re-applies `codings` in order.
@@ -289,47 +233,6 @@ mod tests {
                 "{c:?} garbage"
             );
         }
-    }
-
-    #[test]
-    fn streams_with_more_after_them_are_not_canonical() {
-        let part = |c: Coding, b: &[u8]| c.encode(b).expect("encode");
-        let one = |c: Coding, input: &[u8]| decode_all(&[c], input, 1 << 20).expect("decodes");
-        // Two gzip members: both read, flagged for re-encoding.
-        let mut two = part(Coding::Gzip, b"email=a");
-        two.extend(part(Coding::Gzip, b"&x=1"));
-        let p = one(Coding::Gzip, &two);
-        assert_eq!(p.bytes, b"email=a&x=1");
-        assert!(!p.canonical);
-        assert!(one(Coding::Gzip, &part(Coding::Gzip, b"email=a")).canonical);
-        // Bytes after a zlib or raw deflate stream.
-        for c in [
-            Coding::Deflate { zlib: true },
-            Coding::Deflate { zlib: false },
-        ] {
-            let mut trailing = part(c, b"email=a");
-            assert!(one(c, &trailing).canonical, "{c:?}");
-            trailing.extend_from_slice(b"&email=b");
-            let p = one(c, &trailing);
-            assert_eq!(p.bytes, b"email=a", "{c:?}");
-            assert!(!p.canonical, "{c:?}");
-        }
-        // Garbage after a gzip member is not another member.
-        let mut garbage = part(Coding::Gzip, b"a");
-        garbage.extend_from_slice(b"junk");
-        assert_eq!(
-            decode_all(&[Coding::Gzip], &garbage, 1 << 20),
-            Err(CodecError::Corrupt)
-        );
-        // The cap counts every member.
-        let mut many = Vec::new();
-        for _ in 0..4 {
-            many.extend(part(Coding::Gzip, &[b'x'; 400]));
-        }
-        assert_eq!(
-            decode_all(&[Coding::Gzip], &many, 1000),
-            Err(CodecError::TooLarge)
-        );
     }
 
     #[test]

@@ -391,9 +391,11 @@ async fn parameter_rules_police_every_source_a_framework_merges() {
 }
 
 /// Ruby's `GzipReader` and PHP's `gzdecode` stop after the first gzip member, Go, Python and
-/// Node read them all; a zlib decoder ignores what follows its stream or fails on it.
+/// Node read them all; a zlib decoder ignores what follows its stream or fails on it; and a
+/// recipient that ignores `Content-Encoding` reads a gzip comment or trailing bytes as form
+/// pairs. A policed coded body is forwarded as piigate decoded it, encoded again.
 #[tokio::test]
-async fn coded_bodies_with_more_than_one_reading_are_forwarded_as_one_stream() {
+async fn coded_bodies_are_forwarded_as_decoded_and_encoded_again() {
     use std::io::{Read, Write};
     let gz = |b: &[u8]| {
         let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
@@ -423,7 +425,17 @@ async fn coded_bodies_with_more_than_one_reading_are_forwarded_as_one_stream() {
         // The second member holds the policed field: redacted, and still one member.
         let mut hidden = gz(b"plan=pro&");
         hidden.extend(gz(format!("email={CANARY}").as_bytes()));
-        for (body, expected) in [(two, "plan=pro&keep=1"), (hidden, "plan=pro&email=")] {
+        // A comment that reads as a pair to a recipient that does not decode.
+        let mut commented = flate2::GzBuilder::new()
+            .comment(format!("&email={CANARY}&").into_bytes())
+            .write(Vec::new(), flate2::Compression::fast());
+        commented.write_all(b"plan=pro").expect("gzip");
+        let commented = commented.finish().expect("gzip");
+        for (body, expected) in [
+            (two, "plan=pro&keep=1"),
+            (hidden, "plan=pro&email="),
+            (commented, "plan=pro"),
+        ] {
             let (responses, _) = exchange(gw.addr, &send("gzip", body)).await;
             assert_eq!(responses.first().map(|r| r.status), Some(200));
             let r = up.requests().pop().expect("forwarded");
@@ -434,6 +446,7 @@ async fn coded_bodies_with_more_than_one_reading_are_forwarded_as_one_stream() {
             assert!(first.into_inner().is_empty(), "one member only");
             assert!(text.starts_with(expected), "{text}");
             assert!(!text.contains(CANARY), "{text}");
+            assert!(!String::from_utf8_lossy(&r.body).contains(CANARY), "raw bytes");
         }
         // Bytes after a zlib stream are dropped: the recipient reads what piigate read.
         let mut trailing = zlib(b"plan=pro");

@@ -68,8 +68,9 @@ ROUTE_RULES = {
 }
 # Where a parser reports what it read: form and query fields, merged parameters (PHP's
 # $_REQUEST, Flask's values, Rack/Rails params, Laravel's input(), express's req.param), a
-# JSON body, and the fields a Go struct bound.
-PARTS = ("form", "query", "params", "json", "bound")
+# JSON body, the fields a Go struct bound, and a compressed body as an application inflating
+# it with the first-stream idiom reads it (Flask's echo).
+PARTS = ("form", "query", "params", "json", "bound", "inflated")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -442,6 +443,104 @@ def corpus() -> list[Shape]:
     for route in ("query", "form", "json", "policed"):
         for label, method, q, hs, body in sources:
             shapes.append(Shape("merge", f"{route}/{label}", method, "{P}/" + route + "/x" + q, hs, body))
+
+    # Shapes beyond the classes above: codings whose streams decoders end differently, JSON
+    # keys escaped and cased at once, deep and conflicting brackets, framing variants.
+    def gzm(b: bytes) -> bytes:
+        return gzip.compress(b)
+
+    def zlm(b: bytes) -> bytes:
+        return zlib.compress(b)
+
+    def gz_header(flag: int, field: bytes, data: bytes) -> bytes:
+        """A gzip member with a name, comment or extra field (RFC 1952 §2.3)."""
+        deflated = zlib.compressobj(6, zlib.DEFLATED, -15)
+        body = deflated.compress(data) + deflated.flush()
+        head = b"\x1f\x8b\x08" + bytes([flag]) + b"\x00\x00\x00\x00\x00\xff"
+        if flag == 4:
+            head += len(field).to_bytes(2, "little") + field
+        else:
+            head += field + b"\x00"
+        tail = zlib.crc32(data).to_bytes(4, "little") + len(data).to_bytes(4, "little")
+        return head + body + tail
+
+    ec = ("email=" + C).encode()
+    more = [
+        # What surrounds the coded data, read as pairs by a recipient that does not decode.
+        ("gzip_comment_pairs", "policed", [FORM, (b"content-encoding", b"gzip")],
+         gz_header(16, b"&" + ec + b"&", b"plan=pro")),
+        ("gzip_name_pairs", "policed", [FORM, (b"content-encoding", b"gzip")],
+         gz_header(8, b"&" + ec + b"&", b"plan=pro")),
+        ("gzip_extra_pairs", "policed", [FORM, (b"content-encoding", b"gzip")],
+         gz_header(4, b"&" + ec + b"&", b"plan=pro")),
+        ("gzip_stored_block", "query", [FORM, (b"content-encoding", b"gzip")],
+         gzip.compress(b"plan=pro&" + ec, compresslevel=0)),
+        # Content codings read to a different end by different decoders.
+        ("two_members_hidden_first", "policed", [FORM, (b"content-encoding", b"gzip")],
+         gzm(ec + b"&") + gzm(b"plan=pro")),
+        ("two_members_json", "json", [JSON_CT, (b"content-encoding", b"gzip")],
+         gzm(b'{"plan":"pro",') + gzm(('"email":"' + C + '"}').encode())),
+        ("zlib_trailing_pairs", "policed", [FORM, (b"content-encoding", b"deflate")],
+         zlm(b"plan=pro") + b"&" + ec),
+        ("zlib_then_gzip", "policed", [FORM, (b"content-encoding", b"deflate")], zlm(b"plan=pro&") + gzm(ec)),
+        ("gzip_then_garbage", "policed", [FORM, (b"content-encoding", b"gzip")], gzm(b"plan=pro&") + ec),
+        ("gzip_twice_labelled_once", "policed", [FORM, (b"content-encoding", b"gzip")], gzm(gzm(ec))),
+        ("gzip_listed_twice", "policed", [FORM, (b"content-encoding", b"gzip, gzip")], gzm(gzm(ec))),
+        ("gzip_form_query_route", "query", [FORM, (b"content-encoding", b"gzip")], gzm(ec + b"&plan=pro")),
+        ("gzip_json_query_route", "query", [JSON_CT, (b"content-encoding", b"gzip")],
+         gzm(json.dumps({"email": C}).encode())),
+        ("deflate_json_form_route", "form", [JSON_CT, (b"content-encoding", b"deflate")],
+         zlm(json.dumps({"EMAIL": C}).encode())),
+        # JSON keys escaped and cased at once, and under descendants.
+        ("json_escaped_upper", "json", [JSON_CT], ('{"E\\u004dAIL":"' + C + '"}').encode()),
+        ("json_escaped_dotless_i", "json", [JSON_CT], ('{"ema\\u0131l":"' + C + '"}').encode()),
+        ("json_escaped_long_s", "json", [JSON_CT], ('{"u\\u017Fer_email":"' + C + '"}').encode()),
+        ("json_nested_title", "json", [JSON_CT], J({"User": {"Email": C}})),
+        ("json_deep_upper", "policed", [JSON_CT], J({"a": [{"b": {"EMAIL": C}}]})),
+        ("ndjson_upper", "json", [(b"content-type", b"application/x-ndjson")],
+         (json.dumps({"plan": "pro"}) + "\n" + json.dumps({"EMAIL": C}) + "\n").encode()),
+        ("json_merge_patch", "json", [(b"content-type", b"application/merge-patch+json")], J({"email": C})),
+        ("json_problem_type", "json", [(b"content-type", b"application/problem+json; charset=utf-8")],
+         J({"Email": C})),
+        # Brackets past qs's depth and array limits, scalar/array conflicts, encoded brackets.
+        ("deep_brackets", "policed", [FORM], ("a[b][c][d][e][f][g][email]=" + C).encode()),
+        ("index_past_array_limit", "policed", [FORM], ("email[25]=" + C).encode()),
+        ("scalar_then_array", "policed", [FORM], ("email=safe&email[]=" + C).encode()),
+        ("array_then_scalar", "policed", [FORM], ("email[]=safe&email=" + C).encode()),
+        ("nested_encoded_brackets", "json", [FORM], ("user%5Bemail%5D=" + C).encode()),
+        ("nested_upper_dotted", "json", [FORM], ("USER.EMAIL=" + C).encode()),
+        ("nested_append", "json", [FORM], ("user[email][]=" + C).encode()),
+        ("query_nested_index", "policed", [], b""),
+        # Cookies in other spellings on the routes with parameter rules.
+        ("cookie_quoted", "query", [(b"cookie", ('email="' + C + '"').encode())], b""),
+        ("cookie_dollar_version", "query", [(b"cookie", ('$Version=1; email=' + C).encode())], b""),
+        ("cookie_on_json_route", "json", [(b"cookie", ("user[email]=" + C).encode())], b""),
+        ("cookie_two_headers", "form", [(b"cookie", b"sid=1"), (b"cookie", ("email=" + C).encode())], b""),
+    ]
+    for label, route, hs, body in more:
+        method = "POST" if body else "GET"
+        target = "{P}/" + route + "/x"
+        if label == "query_nested_index":
+            target += "?a[0][email]=" + C + "&a[1][EMAIL]=" + C
+        shapes.append(Shape("beyond", label, method, target, hs, body))
+    # Framing variants over HTTP/1.1.
+    b = "email=" + C + "&plan=pro"
+    framing = [
+        ("chunked_form", "POST {P}/policed/x HTTP/1.1\r\nhost: gw\r\ncontent-type: application/x-www-form-urlencoded\r\ntransfer-encoding: chunked\r\nconnection: close\r\n\r\n{X}\r\n{B}\r\n0\r\n\r\n"),
+        ("chunk_extension", "POST {P}/policed/x HTTP/1.1\r\nhost: gw\r\ncontent-type: application/x-www-form-urlencoded\r\ntransfer-encoding: chunked\r\nconnection: close\r\n\r\n{X};ext=1\r\n{B}\r\n0\r\n\r\n"),
+        ("chunked_trailer_header", "POST {P}/policed/x HTTP/1.1\r\nhost: gw\r\ncontent-type: application/x-www-form-urlencoded\r\ntransfer-encoding: chunked\r\nconnection: close\r\n\r\n{X}\r\n{B}\r\n0\r\nx-user-email: " + C + "\r\n\r\n"),
+        ("transfer_coding_gzip", "POST {P}/policed/x HTTP/1.1\r\nhost: gw\r\ncontent-type: application/x-www-form-urlencoded\r\ntransfer-encoding: gzip, chunked\r\nconnection: close\r\n\r\n{X}\r\n{B}\r\n0\r\n\r\n"),
+        ("content_length_plus", "POST {P}/policed/x HTTP/1.1\r\nhost: gw\r\ncontent-type: application/x-www-form-urlencoded\r\ncontent-length: +{L}\r\nconnection: close\r\n\r\n{B}"),
+        ("content_length_zeros", "POST {P}/policed/x HTTP/1.1\r\nhost: gw\r\ncontent-type: application/x-www-form-urlencoded\r\ncontent-length: 00{L}\r\nconnection: close\r\n\r\n{B}"),
+        ("space_before_colon", "POST {P}/policed/x HTTP/1.1\r\nhost: gw\r\ncontent-type : text/plain\r\ncontent-type: application/x-www-form-urlencoded\r\ncontent-length: {L}\r\nconnection: close\r\n\r\n{B}"),
+        ("expect_continue", "POST {P}/policed/x HTTP/1.1\r\nhost: gw\r\ncontent-type: application/x-www-form-urlencoded\r\nexpect: 100-continue\r\ncontent-length: {L}\r\nconnection: close\r\n\r\n{B}"),
+        ("query_route_chunked_form", "POST {P}/query/x HTTP/1.1\r\nhost: gw\r\ncontent-type: application/x-www-form-urlencoded\r\ntransfer-encoding: chunked\r\nconnection: close\r\n\r\n{X}\r\n{B}\r\n0\r\n\r\n"),
+        ("open_climb_fullwidth_slash", "GET {P}/open/..%EF%BC%8Fpoliced/x?email=" + C + " HTTP/1.1\r\nhost: gw\r\nconnection: close\r\n\r\n"),
+        ("open_climb_mixed_dots", "GET {P}/open/%2e./policed/x?email=" + C + " HTTP/1.1\r\nhost: gw\r\nconnection: close\r\n\r\n"),
+    ]
+    for label, tpl in framing:
+        raw_bytes = tpl.replace("{L}", str(len(b))).replace("{X}", format(len(b), "x")).replace("{B}", b)
+        shapes.append(Shape("beyond", label, "", "", h2=False, raw_h1=raw_bytes.encode()))
 
     # The routes with one kind of rule still forward ordinary requests as sent.
     for route in ("query", "form", "json"):

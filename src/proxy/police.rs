@@ -283,9 +283,10 @@ pub(super) struct Decoded {
     decoded: Option<Vec<u8>>,
     /// The codings as they actually were, to re-apply.
     codings: Vec<codec::Coding>,
-    /// Whether `raw` is the one encoding of `decoded` every decoder reads alike (see
-    /// [`codec::Plain::canonical`]); if not, it is forwarded re-encoded even when unchanged.
-    canonical: bool,
+    /// Whether `raw` may be forwarded when nothing changed: not when it is coded on a route
+    /// that polices, since decoders (and recipients that do not decode) read different things
+    /// from what surrounds the coded data (`crate::codec`).
+    raw_ok: bool,
 }
 
 impl Decoded {
@@ -299,7 +300,7 @@ impl Decoded {
     /// # Errors
     /// [`RejectCode::Internal`] if re-encoding fails.
     pub(super) fn finish(self, rewritten: Option<Vec<u8>>) -> Result<Bytes, RejectCode> {
-        let rewritten = match (rewritten, self.canonical) {
+        let rewritten = match (rewritten, self.raw_ok) {
             (None, false) => self.decoded,
             (r, _) => r,
         };
@@ -327,7 +328,7 @@ pub(super) fn decode(
         raw,
         decoded: None,
         codings: Vec::new(),
-        canonical: true,
+        raw_ok: true,
     };
     if raw.is_empty() {
         return Ok(unread(raw));
@@ -348,10 +349,10 @@ pub(super) fn decode(
             raw,
             decoded: None,
             codings,
-            canonical: true,
+            raw_ok: true,
         });
     }
-    let plain = match codec::decode_all(&codings, &raw, limits.max_decoded_bytes) {
+    let (d, actual) = match codec::decode_all(&codings, &raw, limits.max_decoded_bytes) {
         Ok(x) => x,
         Err(_) if policy.observe_only => return Ok(unread(raw)),
         Err(e) => {
@@ -364,10 +365,10 @@ pub(super) fn decode(
     };
     Ok(Decoded {
         raw,
-        decoded: Some(plain.bytes),
-        codings: plain.codings,
+        decoded: Some(d),
+        codings: actual,
         // Observe-only routes change nothing, not even the coding.
-        canonical: plain.canonical || policy.observe_only,
+        raw_ok: policy.observe_only,
     })
 }
 
@@ -385,7 +386,7 @@ pub(super) fn response(
         return raw;
     };
     let decoded = match codec::decode_all(&codings, &raw, limits.max_decoded_bytes) {
-        Ok(p) if !codings.is_empty() => Some((p.bytes, p.codings)),
+        Ok((d, actual)) if !codings.is_empty() => Some((d, actual)),
         Ok(_) => None,
         Err(_) => return raw,
     };
