@@ -56,7 +56,7 @@ fn check_accepts_the_shipped_config() {
         ),
         "{stdout}"
     );
-    assert!(stdout.contains("route segment: /segment -> https://api.segment.io (analytics; domain segment): tokenize, encrypt, generalize, redact, drop; preset segment, detect enforce"), "{stdout}");
+    assert!(stdout.contains("route segment: /segment -> https://api.segment.io (analytics; domain segment): tokenize, encrypt, generalize, redact, drop, keep; preset segment, detect enforce"), "{stdout}");
 }
 
 #[test]

@@ -425,7 +425,7 @@ async fn unpoliceable_payloads_are_refused_and_nothing_is_forwarded() {
             vec![("content-type", "application/x-www-form-urlencoded")],
             b"data=%7Bnot-json".to_vec(),
             400,
-            "malformed_body",
+            "malformed_wrapped_value",
         ),
     ];
     for (path, headers, body, status, code) in cases {

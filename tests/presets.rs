@@ -179,3 +179,33 @@ fn route_keys_beat_preset_keys_and_detect_actions_merge_per_class() {
         off.warnings
     );
 }
+
+/// docs/PRESETS.md holds each preset's reference section as `config::preset::reference`
+/// renders it from the preset file, between markers, so the document and the data cannot
+/// drift. `PIIGATE_UPDATE_DOCS=1 cargo test --test tests presets::` rewrites the sections.
+#[test]
+fn docs_presets_md_is_the_rendering_of_every_preset() {
+    let path = crate::support::repo("docs/PRESETS.md");
+    let mut doc = std::fs::read_to_string(&path).expect("docs/PRESETS.md");
+    let update = std::env::var_os("PIIGATE_UPDATE_DOCS").is_some();
+    for p in preset::PRESETS {
+        let begin = format!("<!-- preset:{}:begin -->\n", p.name);
+        let end = format!("<!-- preset:{}:end -->", p.name);
+        let (Some(a), Some(b)) = (doc.find(&begin), doc.find(&end)) else {
+            panic!("docs/PRESETS.md has no section for preset `{}`", p.name);
+        };
+        let want = preset::reference(p);
+        let have = &doc[a + begin.len()..b];
+        if have != want {
+            assert!(
+                update,
+                "docs/PRESETS.md is out of date for preset `{}`: run PIIGATE_UPDATE_DOCS=1 cargo test --test tests presets::",
+                p.name
+            );
+            doc.replace_range(a + begin.len()..b, &want);
+        }
+    }
+    if update {
+        std::fs::write(&path, doc).expect("write docs/PRESETS.md");
+    }
+}

@@ -65,7 +65,12 @@ fn split(data: &[u8]) -> Option<(String, HeaderMap, &[u8])> {
 
 fuzz_target!(|data: &[u8]| {
     let Some((target, headers, body)) = split(data) else { return };
-    let fields = FieldPlans { form: plan(), query: FieldPlan::default(), header: FieldPlan::default() };
+    let fields = FieldPlans {
+        form: plan(),
+        query: FieldPlan::default(),
+        header: FieldPlan::default(),
+        cookie: FieldPlan::default(),
+    };
     let json = json();
     let plans = Plans { json: &json, fields: &fields };
     let limits = Limits { max_depth: 32 };

@@ -10,7 +10,9 @@ use libfuzzer_sys::fuzz_target;
 use piigate::crypto::OsNonces;
 use piigate::policy::action::RedactAction;
 use piigate::policy::selector::parse;
-use piigate::policy::{Action, ApplyCx, Automaton, FieldPlan, FieldRule, FieldTarget, Plan, Rule};
+use piigate::policy::{
+    Action, ApplyCx, Automaton, FieldPlan, FieldRule, FieldTarget, Inner, Plan, Rule, Wrap,
+};
 use piigate::rewrite::form::rewrite_form;
 use piigate::rewrite::{Limits, Outcome};
 
@@ -30,7 +32,11 @@ fn plan(byte: u8) -> FieldPlan {
             FieldRule { name: "a".into(), target: FieldTarget::Whole(Action::Drop), class: None },
             FieldRule { name: "b".into(), target: FieldTarget::Whole(redact()), class: None },
         ],
-        _ => vec![FieldRule { name: "c".into(), target: FieldTarget::Json(json()), class: None }],
+        _ => vec![FieldRule {
+            name: "c".into(),
+            target: FieldTarget::Wrapped(Box::new(Wrap { codings: Box::new([]), inner: Inner::Json(json()) })),
+            class: None,
+        }],
     };
     FieldPlan { rules, ..FieldPlan::default() }
 }

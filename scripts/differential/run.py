@@ -7,7 +7,7 @@ net/http ParseForm), each answering with what it parsed (path, query, form, JSON
 and one piigate in front of them. Per parser P, piigate has:
 
   /P/policed -> upstream /policed   rules on $..email, form:/query: email and user_email,
-                                    header:x-user-email (action redact)
+                                    header:x-user-email (action redact); cookie:sp kept
   /P/open    -> upstream /open      no rules
   /P         -> upstream /          no rules (a catch-all, the dangerous neighbour)
 
@@ -279,6 +279,44 @@ def corpus() -> list[Shape]:
         h2_ok = not any(n != n.lower() for n, _ in hs)
         shapes.append(Shape("header", label, "POST", "{P}/policed/x", [FORM] + hs, b"plan=pro", h2=h2_ok))
 
+    # Cookies: the policed route forwards only `sp` (kept as sent); the canary sits in other
+    # cookies, behind separators and quoting servers read differently. Any parser that reads it
+    # under a cookie other than `sp` is a leak (what `sp` carries is forwarded by design).
+    ck = [
+        ("comma_after_kept", "sp=ok, email=" + C),
+        ("comma_no_space", "sp=ok,email=" + C),
+        ("comma_before_kept", "email=" + C + ", sp=ok"),
+        ("quoted_semicolon", 'sp="ok; email=' + C + '"'),
+        ("quoted_comma", 'sp="ok, email=' + C + '"'),
+        ("space_in_value", "sp=ok email=" + C),
+        ("tab_in_value", "sp=ok\temail=" + C),
+        ("no_space_after_semicolon", "sp=ok;email=" + C),
+        ("other_first", "email=" + C + "; sp=ok"),
+        ("rfc2109_version", '$Version="1"; sp=ok; $Path="/"; email=' + C),
+        ("dollar_name", "$email=" + C + "; sp=ok"),
+        ("case_variant", "SP=" + C + "; sp=ok"),
+        ("php_dot_name", "s.p=" + C + "; sp=ok"),
+        ("padded_name", " sp =ok; email=" + C),
+        ("name_only", "sp; email=" + C),
+        ("empty_name", "=" + C + "; sp=ok"),
+        ("duplicate_kept", "sp=ok; sp=" + C.upper() + "x"),
+        ("backslash", "sp=ok\\; email=" + C),
+        ("encoded_separator", "sp=ok%3B%20email%3D" + C),
+        ("non_ascii", "sp=ok\u00e9; email=" + C),
+    ]
+    for label, value in ck:
+        v = value.encode("utf-8")
+        shapes.append(Shape("cookie", label, "GET", "{P}/policed/x", [(b"cookie", v)], h2=True))
+    shapes.append(Shape("cookie", "h2_crumbs", "GET", "{P}/policed/x",
+                        [(b"cookie", b"sp=ok"), (b"cookie", ("email=" + C).encode())], h1=False))
+    shapes.append(Shape("cookie", "two_lines_h1", "GET", "{P}/policed/x",
+                        [(b"cookie", b"sp=ok"), (b"cookie", ("email=" + C).encode())], h2=False))
+    shapes.append(Shape("cookie", "referer_query", "GET", "{P}/policed/x",
+                        [(b"referer", ("https://shop.example/p?email=" + C).encode()),
+                         (b"origin", ("https://shop.example/p?email=" + C).encode())]))
+    shapes.append(Shape("cookie", "referrer_spelling", "GET", "{P}/policed/x",
+                        [(b"referrer", ("https://shop.example/p?email=" + C).encode())]))
+
     # JSON bodies.
     js = [
         ("plain", '{"email":"%s"}' % C),
@@ -387,6 +425,8 @@ def corpus() -> list[Shape]:
         Shape("control", "open_json", "POST", "{P}/open/x", [JSON_CT], jbody, control="open"),
         Shape("control", "open_path_normalised", "GET", "{P}/open/a/./b/../x?email=" + C + "&plan=pro",
               control="open"),
+        Shape("control", "cookie_kept", "GET", "{P}/policed/x?plan=pro",
+              [(b"cookie", ("site_session=" + C + "; sp=ok; last_login=" + C).encode())], control="policed"),
     ]
 
     # Parameter sources that frameworks merge: a rule on one source, the canary in another,
@@ -828,6 +868,20 @@ def route_of(shape: Shape) -> str:
     return first if first in ROUTE_RULES else ""
 
 
+def cookie_leak(parsed: dict) -> str | None:
+    """A cookie other than the forwarded `sp` that a parser read with the canary, or the
+    canary in a `Referer`/`Origin` that should have been reduced to its origin."""
+    cookies = parsed.get("cookies") or {}
+    if isinstance(cookies, dict):
+        for k, v in cookies.items():
+            if k != "sp" and contains_canary(v):
+                return f"cookie:{k}"
+    for k, v in (parsed.get("headers") or {}).items():
+        if str(k).lower().replace("_", "-") in ("referer", "referrer", "origin") and CANARY in str(v).lower():
+            return "header:" + k
+    return None
+
+
 def verdict(shape: Shape, status: int, body: bytes) -> tuple[str, str]:
     try:
         doc = json.loads(body) if body else None
@@ -844,8 +898,10 @@ def verdict(shape: Shape, status: int, body: bytes) -> tuple[str, str]:
             return "failed", f"control not parsed (status {status})"
         return "held", f"recipient answered {status} without a parse"
     if shape.control == "policed":
-        if contains_canary({k: doc.get(k) for k in (*PARTS, "headers")}):
+        if contains_canary({k: doc.get(k) for k in (*PARTS, "headers", "cookies")}):
             return "failed", "control: policed value arrived in clear"
+        if shape.name == "cookie_kept" and (doc.get("cookies") or {}).get("sp") not in ("ok", ["ok"]):
+            return "failed", "control: the kept cookie was not parsed as sent"
         if "plan" in shape.target + shape.body.decode("latin-1") and not contains_plan(doc):
             return "failed", "control: plan=pro not parsed as sent"
         return "held", "control"
@@ -856,7 +912,7 @@ def verdict(shape: Shape, status: int, body: bytes) -> tuple[str, str]:
     if shape.control == "forwarded":
         return "held", "control"
     route = route_of(shape)
-    where = named_leak(doc, route) if route else None
+    where = (named_leak(doc, route) if route else None) or cookie_leak(doc)
     if where:
         return "leaked", where
     # Path shapes: a request piigate did not route to the policed route must not be read as
@@ -934,6 +990,10 @@ upstream = "{up}/policed"
 [[routes.rules]]
 select = ["$..email", "$..user_email", "form:email", "form:user_email", "query:email", "query:user_email", "header:x-user-email"]
 action = "redact"
+
+[[routes.rules]]
+select = "cookie:sp"
+action = "keep"
 
 [[routes]]
 name = "{name}_query"

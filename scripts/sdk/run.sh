@@ -9,6 +9,8 @@
 #                                                 # routes /<vendor> point at 127.0.0.1:N/<vendor>
 #     bash scripts/sdk/run.sh --config FILE       # another policy (same @…@ placeholders as
 #                                                 # scripts/sdk/piigate.toml.in)
+#     bash scripts/sdk/run.sh --presets           # the policy with the shipped vendor presets
+#                                                 # (scripts/sdk/presets.toml.in)
 #     bash scripts/sdk/run.sh --fail-on-leak      # exit 1 if any person value arrives in clear
 #     bash scripts/sdk/run.sh --fail-on-loss      # exit 1 if a request was refused, did not
 #                                                 # arrive, or arrived unparseable
@@ -36,6 +38,7 @@ for a in "$@"; do
         --direct) build=0; args+=(--mode direct) ;;
         --via) build=0; args+=("$a") ;;
         --debug) profile=debug; args+=(--binary target/debug/piigate) ;;
+        --presets) args+=(--config scripts/sdk/presets.toml.in) ;;
         *) args+=("$a") ;;
     esac
 done

@@ -97,6 +97,37 @@ pub fn join_cookies(headers: &mut HeaderMap) {
     }
 }
 
+/// The origin of an absolute `http(s)` URL, serialised as browsers serialise origins:
+/// `scheme://host[:port]` (lower-case host, userinfo never kept, default port omitted). `None`
+/// for anything else (a relative reference, another scheme, a URL that does not parse).
+///
+/// `Referer` carries the page's full URL (its path and query often hold an email, a reset
+/// token, an order number) and `Origin` should carry only an origin; a route forwards either
+/// reduced to this unless a `header:` rule names it (README, "First-party proxy hygiene").
+pub fn origin_of(value: &[u8]) -> Option<String> {
+    let uri = Uri::try_from(value).ok()?;
+    let scheme = match uri.scheme_str()? {
+        s if s.eq_ignore_ascii_case("https") => "https",
+        s if s.eq_ignore_ascii_case("http") => "http",
+        _ => return None,
+    };
+    let authority = uri.authority()?;
+    let host = authority.host();
+    if host.is_empty() {
+        return None;
+    }
+    let mut out = String::with_capacity(scheme.len() + 3 + host.len() + 6);
+    out.push_str(scheme);
+    out.push_str("://");
+    out.extend(host.chars().map(|c| c.to_ascii_lowercase()));
+    let default = if scheme == "https" { 443 } else { 80 };
+    if let Some(port) = authority.port_u16().filter(|&p| p != default) {
+        out.push(':');
+        out.push_str(&port.to_string());
+    }
+    Some(out)
+}
+
 /// RFC 9113 §8.3.1 and RFC 9112 §3.2.2: when the target names an authority (HTTP/2
 /// `:authority`, an absolute-form URI) and `Host` is present too, both must name the same
 /// host and port; userinfo is never allowed in it.
@@ -186,6 +217,31 @@ mod tests {
             h.get(header::COOKIE).map(HeaderValue::as_bytes),
             Some(&b"a=1; b=2"[..])
         );
+    }
+
+    #[test]
+    fn referers_reduce_to_their_origin() {
+        for (url, origin) in [
+            (
+                "https://Shop.Example.com/checkout?email=a%40b.example&uid=u-1#top",
+                Some("https://shop.example.com"),
+            ),
+            (
+                "http://user:pw@site.example:8080/x",
+                Some("http://site.example:8080"),
+            ),
+            ("https://site.example:443/", Some("https://site.example")),
+            (
+                "https://[2001:db8::1]:8443/p",
+                Some("https://[2001:db8::1]:8443"),
+            ),
+            ("/relative?email=a", None),
+            ("android-app://com.example/", None),
+            ("null", None),
+            ("https://site.example/a b", None),
+        ] {
+            assert_eq!(origin_of(url.as_bytes()).as_deref(), origin, "{url}");
+        }
     }
 
     fn req(uri: &str, host: Option<&str>) -> Request<()> {

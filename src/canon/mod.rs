@@ -9,7 +9,9 @@
 //!
 //! - [`path`]: every route — dot segments removed, escapes normalised, ambiguous forms refused;
 //! - [`content`]: policed routes — one `Content-Type`, one `Content-Encoding` list;
-//! - [`headers`]: the authority against `Host`, cookie crumbs, `_` spellings of header names.
+//! - [`headers`]: the authority against `Host`, cookie crumbs, `_` spellings of header names,
+//!   `Referer` and `Origin` reduced to an origin;
+//! - [`cookies`]: the pairs of the `Cookie` header, and which forwarded values have one reading.
 //!
 //! Form and query pairs are read by their rewriter ([`crate::rewrite::form`]), whose grammar
 //! is the strict one described there; field names are matched as the most permissive common
@@ -19,5 +21,6 @@
 //! no tokio, no hyper, no allocation for an already canonical request.
 
 pub mod content;
+pub mod cookies;
 pub mod headers;
 pub mod path;

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::chains;
 use super::diag::{Diagnostics, Source};
 use super::reader::At;
 use super::spec::{ConfigSpec, OptionValue, RouteSpec, RuleSpec, StoreSpec, TlsSpec};
@@ -21,14 +22,14 @@ use crate::policy::action::{
     GeneralizeAction, HashAction, MaskAction, Normalize, OptionDefault, RedactAction, RevealAction,
     Side, TokenizeAction,
 };
-use crate::policy::selector::Test;
+use crate::policy::selector::{Chain, ChainStep, Place, Test, parse_chain};
 use crate::policy::transform::fpe::{FpeAlphabet, FpeSpec};
 use crate::policy::transform::generalize::GeneralizeTo;
 use crate::policy::transform::hash::HashSpec;
 use crate::policy::transform::hash::{HashField, HashPreset};
 use crate::policy::{
     Action, Automaton, DetectMode, DetectPolicy, FieldPlan, FieldPlans, FieldRule, FieldTarget,
-    JsonPath, Plan, Rule, RuleId, Unselected, selector,
+    Inner, JsonPath, Plan, Rule, RuleId, Unselected, Wrap, selector,
 };
 use crate::tls::{self, TlsError};
 
@@ -930,7 +931,13 @@ fn compile_route(
         }
     });
     let subject = r.subject.as_ref().and_then(|s| {
-        let path = parse_json_path(&s.value, s, 0, src, d)?;
+        let path = match selector::parse(&s.value) {
+            Ok(p) => p,
+            Err(e) => {
+                selector_error(s, e.offset, &e.message, src, d);
+                return None;
+            }
+        };
         if !crate::rewrite::subject::is_subject_path(&path) {
             d.error(
                 src,
@@ -1157,6 +1164,7 @@ fn upstream(u: &At<String>, src: Source<'_>, d: &mut Diagnostics) -> Option<Upst
 /// Which named-field kind a selector addresses.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum FieldKind {
+    Cookie,
     Form,
     Header,
     Query,
@@ -1166,16 +1174,20 @@ enum FieldKind {
 enum Target {
     /// A JSONPath into the JSON (or NDJSON) body.
     Json(JsonPath),
-    /// A named field, as a whole or (with `=>`) as a JSON document.
-    Field {
-        kind: FieldKind,
-        name: String,
-        json: Option<JsonPath>,
-    },
+    /// A named field as a whole.
+    Field { kind: FieldKind, name: String },
+    /// A chain (`=>`): the value at its place is a document of its own.
+    Chain(Chain),
 }
 
-/// A JSON-in-field plan being assembled: (kind, field name, paths, actions).
-type NestedPlan = (FieldKind, String, Vec<(JsonPath, RuleId)>, Vec<Rule>);
+/// Chains reaching one form, query or header field: (kind, name, index of its reserved rule,
+/// rule index and chain of each).
+type FieldChains = (
+    FieldKind,
+    String,
+    usize,
+    Vec<(usize, Option<Class>, usize, usize)>,
+);
 
 /// Compiles rules into the body plan and the field plans. Field rules get their own copies of
 /// the action (actions hold keys and are not `Clone`; copies are derived again, which is
@@ -1196,14 +1208,17 @@ fn compile_rules(
     // Headers carry the protocol and the recipient's credentials: neither detection nor
     // allow-list mode applies to them (see README, "Detection").
     fields.header.unselected = Unselected::default();
+    fields.cookie.unselected = Unselected::default();
     let detector = Detector::default();
-    // (kind, name) → paths and actions of a JSON-in-field plan, in first-seen order.
-    let mut nested: Vec<NestedPlan> = Vec::new();
+    // Chains, kept with (rule index, class, selector index) until every rule is read.
+    let mut body_chains: Vec<(usize, Option<Class>, usize, Chain)> = Vec::new();
+    let mut field_chains: Vec<FieldChains> = Vec::new();
+    let mut chains: Vec<Chain> = Vec::new();
     // `query:`/`form:` rules as selectors of top-level JSON members, appended after the
     // route's own selectors so that those win where both select a member.
     let mut as_members: Vec<(JsonPath, Action, Option<Class>)> = Vec::new();
     let errors_before = d.error_count();
-    for spec in rules {
+    for (spec_index, spec) in rules.iter().enumerate() {
         // A preset's rule is located in its preset file.
         let src = spec.source(src);
         let explicit = rule_class(spec, side, src, d);
@@ -1235,7 +1250,7 @@ fn compile_rules(
         // One compiled rule per class the rule's selectors name, so the ledger can tell them
         // apart (`select = ["$.email", "$.phone"]` discloses two categories).
         let mut body_ids: Vec<(Option<Class>, RuleId)> = Vec::new();
-        for sel in &spec.select {
+        for (sel_index, sel) in spec.select.iter().enumerate() {
             let target = parse_selector(sel, side, src, d);
             let class =
                 explicit.or_else(|| target.as_ref().and_then(|t| infer_class(&detector, t)));
@@ -1269,20 +1284,37 @@ fn compile_rules(
                     };
                     paths.push((path, id));
                 }
-                Some(Target::Field {
-                    kind,
-                    name,
-                    json: None,
-                }) => {
+                Some(Target::Field { kind, name }) => {
+                    if kind == FieldKind::Header && name == "cookie" {
+                        // Every route removes the cookies its rules do not name.
+                        if is_drop {
+                            d.warning(
+                                src,
+                                sel.span.clone(),
+                                "redundant_rule",
+                                "every route removes the cookies no `cookie:` rule names; this rule changes nothing",
+                            );
+                        } else {
+                            d.error(
+                                src,
+                                sel.span.clone(),
+                                "bad_selector",
+                                "cookies are selected one by one: `cookie:NAME` (a route forwards only the cookies it names)",
+                            )
+                            .help("e.g. select = \"cookie:sp\" with action = \"keep\"; \"cookie:*\" names every cookie");
+                        }
+                        continue;
+                    }
                     // A parameter is one to frameworks that merge sources: the rule also
                     // applies to the JSON body's top-level member of that name
                     // (`policy::params`), after the route's own JSON selectors.
-                    if kind != FieldKind::Header
+                    if matches!(kind, FieldKind::Form | FieldKind::Query)
                         && let Some(path) = crate::policy::params::json_path(&name)
                     {
                         as_members.push((path, copy(class)?, class));
                     }
                     let plan = match kind {
+                        FieldKind::Cookie => &mut fields.cookie,
                         FieldKind::Form => &mut fields.form,
                         FieldKind::Header => &mut fields.header,
                         FieldKind::Query => &mut fields.query,
@@ -1293,35 +1325,46 @@ fn compile_rules(
                         class,
                     });
                 }
-                Some(Target::Field {
-                    kind,
-                    name,
-                    json: Some(path),
-                }) => {
-                    let at = match nested
-                        .iter()
-                        .position(|(k, n, _, _)| *k == kind && *n == name)
-                    {
-                        Some(at) => at,
-                        None => {
-                            nested.push((kind, name.clone(), Vec::new(), Vec::new()));
-                            // Reserve the field's place in declaration order.
-                            let plan = match kind {
-                                FieldKind::Form => &mut fields.form,
-                                FieldKind::Header | FieldKind::Query => &mut fields.query,
-                            };
-                            plan.rules.push(FieldRule {
-                                name: name.clone().into(),
-                                target: FieldTarget::Json(Plan::empty()),
-                                class: None,
-                            });
-                            nested.len() - 1
-                        }
+                Some(Target::Chain(chain)) => {
+                    let field = match &chain.place {
+                        Place::Json(_) => None,
+                        Place::Form(n) => Some((FieldKind::Form, n.clone())),
+                        Place::Query(n) => Some((FieldKind::Query, n.clone())),
+                        Place::Header(n) => Some((FieldKind::Header, n.to_ascii_lowercase())),
+                        Place::Cookie(n) => Some((FieldKind::Cookie, n.clone())),
                     };
-                    let (_, _, paths, actions) = &mut nested[at];
-                    let id = RuleId::try_from(actions.len()).unwrap_or(RuleId::MAX);
-                    actions.push(Rule::with_class(copy(class)?, class));
-                    paths.push((path, id));
+                    match field {
+                        None => body_chains.push((spec_index, class, sel_index, chain)),
+                        Some((kind, name)) => {
+                            let at = match field_chains
+                                .iter()
+                                .position(|(k, n, _, _)| *k == kind && *n == name)
+                            {
+                                Some(at) => at,
+                                None => {
+                                    // Reserve the field's place in declaration order.
+                                    let plan = match kind {
+                                        FieldKind::Cookie => &mut fields.cookie,
+                                        FieldKind::Form => &mut fields.form,
+                                        FieldKind::Header => &mut fields.header,
+                                        FieldKind::Query => &mut fields.query,
+                                    };
+                                    plan.rules.push(FieldRule {
+                                        name: name.clone().into(),
+                                        target: FieldTarget::Whole(Action::Keep),
+                                        class: None,
+                                    });
+                                    let slot = plan.rules.len() - 1;
+                                    field_chains.push((kind, name, slot, Vec::new()));
+                                    field_chains.len() - 1
+                                }
+                            };
+                            field_chains[at]
+                                .3
+                                .push((spec_index, class, sel_index, chains.len()));
+                            chains.push(chain);
+                        }
+                    }
                 }
                 None => {}
             }
@@ -1344,40 +1387,81 @@ fn compile_rules(
         body_rules.push(Rule::with_class(action, class));
         paths.push((path, id));
     }
-    let build = |paths: &[(JsonPath, RuleId)],
-                 compiled: Vec<Rule>,
-                 unselected: Unselected,
-                 d: &mut Diagnostics| {
-        match Automaton::build(paths) {
-            Ok(automaton) => Some(Plan {
-                automaton,
-                rules: compiled,
-                unselected,
-            }),
-            Err(e) => {
-                let span = rules.first().map_or(0..0, |r| r.span.clone());
-                d.error(src, span, "bad_selector", e.to_string());
-                None
+    // Chains, compiled into wraps with their own copies of the rules' actions.
+    let mut make = |spec: usize, class: Option<Class>| {
+        let src = rules[spec].source(src);
+        compile_action(&rules[spec], cx, src, &mut Diagnostics::new()).map(|a| {
+            if cx.strict && a.is_keep() && class.is_some() {
+                Action::Drop
+            } else {
+                a
             }
-        }
+        })
     };
-    let body = build(&paths, body_rules, unselected.clone(), d)?;
-    for (kind, name, paths, actions) in nested {
-        let prefix = match kind {
-            FieldKind::Form => "form:",
-            FieldKind::Header | FieldKind::Query => "query:",
-        };
-        let root = format!("{prefix}{}=>$", report_name(&detector, &name));
-        let plan = build(&paths, actions, unselected.rooted(&root), d)?;
-        let list = match kind {
-            FieldKind::Form => &mut fields.form,
-            FieldKind::Header | FieldKind::Query => &mut fields.query,
-        };
-        if let Some(slot) = list.rules.iter_mut().find(|r| {
-            *r.name == *name && matches!(r.target, FieldTarget::Json(ref p) if p.is_empty())
-        }) {
-            slot.target = FieldTarget::Json(plan);
+    fn item<'a>(
+        rules: &'a [RuleSpec],
+        src: Source<'a>,
+        spec: usize,
+        class: Option<Class>,
+        sel: usize,
+        chain: &'a Chain,
+    ) -> chains::Item<'a> {
+        let at = &rules[spec].select[sel];
+        chains::Item {
+            spec,
+            class,
+            src: rules[spec].source(src),
+            text: at.value.as_str(),
+            span: &at.span,
+            rest: &chain.steps,
         }
+    }
+    let mut body = Plan::new(Automaton::empty(), body_rules);
+    body.unselected = unselected.clone();
+    let wrapped = body_chains
+        .iter()
+        .filter_map(|(spec, class, sel, chain)| match &chain.place {
+            Place::Json(path) => Some((path, item(rules, src, *spec, *class, *sel, chain))),
+            _ => None,
+        })
+        .collect();
+    let fallback = rules.first().map_or(0..0, |r| r.span.clone());
+    let mut ccx = chains::Cx {
+        make: &mut make,
+        unselected,
+        src,
+        d,
+    };
+    chains::attach_wraps(&mut body, paths, wrapped, "$", &fallback, &mut ccx)?;
+    for (kind, name, slot, members) in &field_chains {
+        let items: Vec<chains::Item<'_>> = members
+            .iter()
+            .map(|&(spec, class, sel, chain)| item(rules, src, spec, class, sel, &chains[chain]))
+            .collect();
+        let prefix = match kind {
+            FieldKind::Cookie => "cookie:",
+            FieldKind::Form => "form:",
+            FieldKind::Header => "header:",
+            FieldKind::Query => "query:",
+        };
+        let place = format!("{prefix}{}", report_name(&detector, name));
+        let mut ccx = chains::Cx {
+            make: &mut make,
+            unselected,
+            src,
+            d,
+        };
+        // JSON read out of a named cookie is a document like JSON in a form field: detection
+        // and allow-list mode reach its unselected leaves (a vendor's cookie holds the super
+        // properties an app registered, under names no rule can know).
+        let wrap = chains::build_wrap(&items, &place, &mut ccx)?;
+        let list = match kind {
+            FieldKind::Cookie => &mut fields.cookie,
+            FieldKind::Form => &mut fields.form,
+            FieldKind::Header => &mut fields.header,
+            FieldKind::Query => &mut fields.query,
+        };
+        list.rules[*slot].target = FieldTarget::Wrapped(Box::new(wrap));
     }
     Some((body, fields))
 }
@@ -1400,18 +1484,32 @@ fn reveal_everything(domain: &str, keys: &KeySource, fields: &FieldPlans) -> (Pl
             vec![Rule::new(Action::Reveal(RevealAction::new(ring, domain)))],
         )
     };
-    let every_field = |named: &FieldPlan| {
-        let mut plan = FieldPlan::every(FieldTarget::Whole(Action::Reveal(RevealAction::new(
+    let every_field = || {
+        FieldPlan::every(FieldTarget::Whole(Action::Reveal(RevealAction::new(
             ring, domain,
-        ))));
+        ))))
+    };
+    // Fields the route reads as documents are read the same way, and every envelope inside
+    // the document is opened.
+    let every_field = |named: &FieldPlan| {
+        let mut plan = every_field();
         plan.rules = named
             .rules
             .iter()
-            .filter(|r| matches!(r.target, FieldTarget::Json(_)))
-            .map(|r| FieldRule {
-                name: r.name.clone(),
-                target: FieldTarget::Json(document()),
-                class: None,
+            .filter_map(|r| match &r.target {
+                FieldTarget::Wrapped(w) => Some(FieldRule {
+                    name: r.name.clone(),
+                    target: FieldTarget::Wrapped(Box::new(Wrap {
+                        codings: w.codings.clone(),
+                        inner: match &w.inner {
+                            Inner::Json(_) => Inner::Json(document()),
+                            Inner::Query(_) => Inner::Query(every_field()),
+                            Inner::Url(_) => Inner::Url(every_field()),
+                        },
+                    })),
+                    class: None,
+                }),
+                FieldTarget::Whole(_) => None,
             })
             .collect();
         plan
@@ -1420,6 +1518,7 @@ fn reveal_everything(domain: &str, keys: &KeySource, fields: &FieldPlans) -> (Pl
         form: every_field(&fields.form),
         query: every_field(&fields.query),
         header: FieldPlan::default(),
+        cookie: FieldPlan::default(),
     };
     (document(), plans)
 }
@@ -1467,9 +1566,17 @@ fn rule_class(spec: &RuleSpec, side: Side, src: Source<'_>, d: &mut Diagnostics)
 /// JSONPath (`$.batch[*].traits.email` → `email`), or a field's name. `None` when names
 /// disagree (`$['email','phone']`) or say nothing.
 fn infer_class(detector: &Detector, target: &Target) -> Option<Class> {
-    let path = match target {
-        Target::Json(p) | Target::Field { json: Some(p), .. } => p,
-        Target::Field { name, .. } => return detector.classify_key(name),
+    // A chain's values are what its last step names.
+    let last = match target {
+        Target::Chain(c) => c.steps.last().map(|(s, _)| s),
+        _ => None,
+    };
+    let path = match (target, last) {
+        (_, Some(ChainStep::Json(p))) | (Target::Json(p), _) => p,
+        (_, Some(ChainStep::Query(name))) | (Target::Field { name, .. }, _) => {
+            return detector.classify_key(name);
+        }
+        (Target::Chain(_), _) => return None,
     };
     let step = path
         .steps
@@ -1613,121 +1720,121 @@ fn parse_selector(
     d: &mut Diagnostics,
 ) -> Option<Target> {
     let text = sel.value.as_str();
-    let field = text.split_once(':').and_then(|(k, rest)| {
-        let kind = match k {
-            "form" => FieldKind::Form,
-            "query" => FieldKind::Query,
-            "header" => FieldKind::Header,
-            _ => return None,
-        };
-        Some((kind, rest))
-    });
-    if let Some((kind, rest)) = field {
-        if side == Side::Response {
-            d.error(
-                src,
-                sel.span.clone(),
-                "bad_selector",
-                "response rules select JSON values (`$…`), not fields",
-            );
+    let chain = match parse_chain(text) {
+        Ok(c) => c,
+        Err(e) => {
+            selector_error(sel, e.offset, &e.message, src, d);
             return None;
         }
-        let (name, json) = match rest.split_once("=>") {
-            Some((name, path)) => (name, Some(path.trim())),
-            None => (rest, None),
-        };
-        let name = name.trim();
-        if name.is_empty() {
-            d.error(
-                src,
-                sel.span.clone(),
-                "bad_selector",
-                "a field selector needs a name, e.g. \"form:email\"",
-            );
-            return None;
+    };
+    let (kind, name) = match &chain.place {
+        Place::Json(_) if chain.steps.is_empty() => {
+            let Place::Json(path) = chain.place else {
+                return None;
+            };
+            return Some(Target::Json(path));
         }
-        if kind == FieldKind::Header {
-            if json.is_some() {
-                d.error(
-                    src,
-                    sel.span.clone(),
-                    "bad_selector",
-                    "`=>` (JSON inside a field) applies to form and query fields, not headers",
-                );
-                return None;
-            }
-            if http::HeaderName::from_bytes(name.as_bytes()).is_err() {
-                d.error(
-                    src,
-                    sel.span.clone(),
-                    "bad_selector",
-                    format!("`{name}` is not a valid header name"),
-                );
-                return None;
-            }
-            if matches!(
-                name.to_ascii_lowercase().as_str(),
-                "host"
-                    | "content-length"
-                    | "transfer-encoding"
-                    | "connection"
-                    | "content-encoding"
-                    | "content-type"
-            ) {
-                d.error(
-                    src,
-                    sel.span.clone(),
-                    "bad_selector",
-                    format!(
-                        "`{name}` frames the request; piigate manages it and rules cannot change it"
-                    ),
-                );
-                return None;
-            }
-        }
-        let json = match json {
-            None => None,
-            Some(path) => {
-                let offset = text[..text.len() - path.len()].chars().count();
-                Some(parse_json_path(path, sel, offset, src, d)?)
-            }
-        };
-        let name = if kind == FieldKind::Header {
-            name.to_ascii_lowercase()
-        } else {
-            name.to_owned()
-        };
-        return Some(Target::Field { kind, name, json });
+        Place::Json(_) => (None, ""),
+        Place::Form(n) => (Some(FieldKind::Form), n.as_str()),
+        Place::Query(n) => (Some(FieldKind::Query), n.as_str()),
+        Place::Header(n) => (Some(FieldKind::Header), n.as_str()),
+        Place::Cookie(n) => (Some(FieldKind::Cookie), n.as_str()),
+    };
+    if side == Side::Response {
+        d.error(
+            src,
+            sel.span.clone(),
+            "bad_selector",
+            if kind.is_some() {
+                "response rules select JSON values (`$…`), not fields"
+            } else {
+                "response rules select JSON values (`$…`), not values inside them (`=>`)"
+            },
+        );
+        return None;
     }
-    parse_json_path(text, sel, 0, src, d).map(Target::Json)
+    if kind == Some(FieldKind::Cookie)
+        && !name
+            .split('*')
+            .all(|part| part.is_empty() || crate::canon::cookies::name_is_token(part))
+    {
+        d.error(
+            src,
+            sel.span.clone(),
+            "bad_selector",
+            format!("`{name}` is not a cookie name (a token; `*` matches any run of characters)"),
+        );
+        return None;
+    }
+    if kind == Some(FieldKind::Header) {
+        if http::HeaderName::from_bytes(name.as_bytes()).is_err() {
+            d.error(
+                src,
+                sel.span.clone(),
+                "bad_selector",
+                format!("`{name}` is not a valid header name"),
+            );
+            return None;
+        }
+        if matches!(
+            name.to_ascii_lowercase().as_str(),
+            "host"
+                | "content-length"
+                | "transfer-encoding"
+                | "connection"
+                | "content-encoding"
+                | "content-type"
+        ) {
+            d.error(
+                src,
+                sel.span.clone(),
+                "bad_selector",
+                format!(
+                    "`{name}` frames the request; piigate manages it and rules cannot change it"
+                ),
+            );
+            return None;
+        }
+    }
+    if !chain.steps.is_empty() {
+        return Some(Target::Chain(chain));
+    }
+    let kind = kind?;
+    let name = if kind == FieldKind::Header {
+        name.to_ascii_lowercase()
+    } else {
+        name.to_owned()
+    };
+    Some(Target::Field { kind, name })
 }
 
-/// Parses the JSONPath at char offset `offset` of the selector text, locating errors in the file.
-fn parse_json_path(
-    path: &str,
+/// Reports a selector that does not parse, at character `chars` of the selector text.
+fn selector_error(
     sel: &At<String>,
-    offset: usize,
+    chars: usize,
+    message: &str,
     src: Source<'_>,
     d: &mut Diagnostics,
-) -> Option<JsonPath> {
-    match selector::parse(path) {
-        Ok(p) => Some(p),
-        Err(e) => {
-            // +1 skips the opening quote of the TOML string.
-            let text = sel.value.as_str();
-            let chars = offset + e.offset;
-            let at = sel.span.start
-                + 1
-                + text
-                    .char_indices()
-                    .nth(chars)
-                    .map_or(text.len(), |(i, _)| i);
-            d.error(src, at..at, "bad_selector", format!("invalid selector: {}", e.message))
-                .help("supported: $.a.b  $['a b']  $.a[*]  $.a[0]  $..email  $.*  form:NAME  query:NAME  header:NAME  form:NAME=>$.path");
-            None
-        }
-    }
+) {
+    // +1 skips the opening quote of the TOML string.
+    let text = sel.value.as_str();
+    let at = sel.span.start
+        + 1
+        + text
+            .char_indices()
+            .nth(chars)
+            .map_or(text.len(), |(i, _)| i);
+    d.error(
+        src,
+        at..at,
+        "bad_selector",
+        format!("invalid selector: {message}"),
+    )
+    .help(SELECTOR_HELP);
 }
+
+/// What selectors look like, for diagnostics.
+const SELECTOR_HELP: &str = "supported: $.a.b  $['a b']  $.a[*]  $.a[0]  $..email  $.*  form:NAME  query:NAME  header:NAME  cookie:NAME, and chains into values: form:data=>$.path  form:data=>base64=>$.path  query:cx=>base64url=>$.path  $.url=>url=>query:NAME  $.json_text=>$.path";
 
 /// What compiling one rule needs to know about its route.
 struct RuleCtx<'a> {

@@ -6,6 +6,7 @@
 //! working keys for every route's domain and builds each route's [`crate::policy::Plan`].
 //! `piigate check`, `serve` and reload all go through [`load`], so they can never disagree.
 
+mod chains;
 mod compile;
 pub mod diag;
 pub mod preset;
@@ -340,7 +341,8 @@ impl Route {
         !self.observes_only()
             && (self.bodies != Bodies::Unread
                 || self.fields.query.polices()
-                || !self.fields.header.is_empty())
+                || !self.fields.header.is_empty()
+                || !self.fields.cookie.is_empty())
     }
 
     /// Whether the route only observes (`detect = "observe"`, no rules, no allow-list): it
@@ -353,6 +355,7 @@ impl Route {
             && self.fields.form.is_empty()
             && self.fields.query.is_empty()
             && self.fields.header.is_empty()
+            && self.fields.cookie.is_empty()
     }
 }
 

@@ -476,6 +476,83 @@ impl Expansion {
     }
 }
 
+/// The reference section of docs/PRESETS.md for preset `p`: what it covers, where the API
+/// shape comes from, its defaults and every rule as a table row (selectors, treatment, why).
+/// A test keeps the document equal to this rendering, so the data has one home.
+pub fn reference(p: &'static Preset) -> String {
+    let mut d = Diagnostics::new();
+    let spec = read(p, &mut d);
+    let mut s = String::new();
+    let title = spec.title.as_ref().map_or("", |t| t.value.as_str());
+    let _ = writeln!(s, "`preset = \"{}\"` — {title} ({}).\n", p.name, p.file);
+    let _ = writeln!(s, "Endpoints:\n");
+    for e in &spec.endpoints {
+        let _ = writeln!(s, "- {}", e.value);
+    }
+    let _ = writeln!(s, "\nSources of the API shape:\n");
+    for src in &spec.sources {
+        let _ = writeln!(s, "- {}", src.value);
+    }
+    let mut defaults = Vec::new();
+    if let Some(v) = &spec.purpose {
+        defaults.push(format!("`purpose = \"{}\"`", v.value));
+    }
+    if let Some(v) = &spec.detect {
+        defaults.push(format!("`detect = \"{}\"`", v.value));
+    }
+    if let Some(t) = &spec.detect_actions {
+        let entries: Vec<String> = t
+            .entries
+            .iter()
+            .map(|(k, r)| format!("{} → {}", k.value, treatment(r)))
+            .collect();
+        defaults.push(format!("`detect_actions`: {}", entries.join("; ")));
+    }
+    if !defaults.is_empty() {
+        let _ = writeln!(
+            s,
+            "\nDefaults (the route's own keys win): {}.",
+            defaults.join(", ")
+        );
+    }
+    let _ = writeln!(s, "\n| selects | treatment | why |\n| --- | --- | --- |");
+    for r in &spec.rules {
+        let sels: Vec<String> = r
+            .select
+            .iter()
+            .map(|x| format!("`{}`", x.value.replace('|', "\\|")))
+            .collect();
+        let why = r.why.as_ref().map_or("", |w| w.value.as_str());
+        let _ = writeln!(
+            s,
+            "| {} | {} | {} |",
+            sels.join(", "),
+            treatment(r),
+            why.replace('|', "\\|")
+        );
+    }
+    s
+}
+
+/// `tokenize (normalize email)`, `generalize (to date/year)`.
+fn treatment(r: &RuleSpec) -> String {
+    let action = r.action.as_ref().map_or("?", |a| a.value.as_str());
+    let opts: Vec<String> = r
+        .options
+        .iter()
+        .map(|(name, v)| match v {
+            OptionValue::Text(t) => format!("{name} {}", t.value),
+            OptionValue::Uint(n) => format!("{name} {}", n.value),
+            OptionValue::Bool(b) => format!("{name} {}", b.value),
+        })
+        .collect();
+    if opts.is_empty() {
+        action.to_owned()
+    } else {
+        format!("{action} ({})", opts.join(", "))
+    }
+}
+
 /// A rule's action, its options (in the order they were written) and its class as
 /// `key = value` strings.
 fn options(r: &RuleSpec) -> Vec<String> {

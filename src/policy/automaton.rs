@@ -65,6 +65,10 @@ pub struct Automaton {
     table: Vec<StateId>,
     /// Per state: the rule it accepts with, if any.
     accept: Vec<Option<RuleId>>,
+    /// Accepting states where more than one selector ends, with every rule id that ends
+    /// there (ascending). Plans whose overlapping selectors must be combined rather than
+    /// ranked (wrapped documents) read this at build time.
+    overlaps: Vec<(StateId, Box<[RuleId]>)>,
     /// The largest rule id any state accepts with.
     max_rule: Option<RuleId>,
     /// Per state: bit `min(len, 63)` is set when some key of that length may fold to a spelled
@@ -117,6 +121,7 @@ impl Automaton {
             cols: 2,
             table: vec![DEAD, DEAD],
             accept: vec![None],
+            overlaps: Vec::new(),
             max_rule: None,
             name_lens: vec![0],
             index_sensitive: vec![false],
@@ -183,17 +188,24 @@ impl Automaton {
 
         let mut table: Vec<StateId> = Vec::new();
         let mut accept: Vec<Option<RuleId>> = Vec::new();
+        let mut overlaps = Vec::new();
         let mut next = 0usize;
         while next < sets.len() {
             let set = sets[next].clone();
-            let rule = set
+            let mut ending: Vec<RuleId> = set
                 .iter()
                 .filter_map(|&p| {
                     let pos = positions[p as usize];
                     let (path, rule) = &paths[pos.sel];
                     (pos.done == path.steps.len()).then_some(*rule)
                 })
-                .min();
+                .collect();
+            ending.sort_unstable();
+            ending.dedup();
+            let rule = ending.first().copied();
+            if ending.len() > 1 {
+                overlaps.push((next as StateId, ending.into_boxed_slice()));
+            }
             accept.push(rule);
             for class in &classes {
                 // Accepting states are never left: the whole subtree belongs to the rule.
@@ -274,6 +286,7 @@ impl Automaton {
             cols,
             table,
             accept,
+            overlaps,
             max_rule,
             name_lens,
             index_sensitive,
@@ -317,6 +330,21 @@ impl Automaton {
     #[inline(always)]
     pub fn accepting(&self, s: StateId) -> Option<RuleId> {
         self.accept.get(s as usize).copied().flatten()
+    }
+
+    /// Accepting states where several selectors end, with all their rule ids (ascending; the
+    /// state accepts with the first unless [`Self::set_accepting`] changed it).
+    pub fn overlaps(&self) -> &[(StateId, Box<[RuleId]>)] {
+        &self.overlaps
+    }
+
+    /// Makes the accepting state `s` select with `rule` instead (a rule combining the
+    /// overlapping ones). Build time only; a state that does not accept is left alone.
+    pub fn set_accepting(&mut self, s: StateId, rule: RuleId) {
+        if let Some(slot @ Some(_)) = self.accept.get_mut(s as usize) {
+            *slot = Some(rule);
+            self.max_rule = self.max_rule.max(Some(rule));
+        }
     }
 
     /// Whether the member name matters in state `s`. When it does not,

@@ -2,7 +2,8 @@
 //!
 //! Where JSON has paths, these payloads have flat names. A rule names a field (`form:email`,
 //! `query:uid`, `header:x-user-id`) and either applies an action to its whole value or, with
-//! `=>`, treats the value as a JSON document with its own [`Plan`] (Mixpanel's `data` field).
+//! `=>`, reads the value as a document of its own — JSON, base64 JSON, a URL's query — with
+//! its own plan ([`Wrap`]: Mixpanel's `data` field, Snowplow's `cx`, GA's `dl`).
 //! A name also covers its bracket children, so `form:address` reaches `address[line1]` and
 //! `address[city]` the way a JSON rule on an object reaches every leaf beneath it.
 //!
@@ -12,17 +13,19 @@
 //! (PHP renames both), fold `ı`, `ſ` and the Kelvin sign to `i`, `s`, `k` (.NET and Java
 //! case-insensitive comparisons do), and also cover `name.child` (dotted nesting in Spring
 //! binding and `qs` with `allowDots`). Header names ignore case and read `_` as `-` (CGI,
-//! WSGI, Rack and PHP map both to one `HTTP_*` variable).
+//! WSGI, Rack and PHP map both to one `HTTP_*` variable). Cookie names are matched exactly
+//! (they are case-sensitive) or by a pattern with `*`; a cookie no rule names is removed, so
+//! a spelling that misses a rule can only lose the cookie, never carry it past the rule.
 
-use super::{Action, Plan, Unselected};
+use super::{Action, Unselected, Wrap};
 
 /// What happens to a selected field.
 // Built once per rule at config load and only borrowed afterwards (see `Action`).
 #[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub enum FieldTarget {
-    /// The value is one JSON document rewritten by this plan.
-    Json(Plan),
+    /// The value is a document of its own, decoded and policed by the wrap's plan.
+    Wrapped(Box<Wrap>),
     /// The value as a whole goes through the action.
     Whole(Action),
 }
@@ -60,6 +63,9 @@ pub struct FieldPlans {
     pub query: FieldPlan,
     /// `header:` rules for request headers.
     pub header: FieldPlan,
+    /// `cookie:` rules for the pairs of the `Cookie` header (and the `Set-Cookie` names a
+    /// response may carry back). A cookie no rule names is removed.
+    pub cookie: FieldPlan,
 }
 
 impl FieldPlan {
@@ -97,6 +103,13 @@ impl FieldPlan {
         self.rules.iter().find(|r| covers(&r.name, name))
     }
 
+    /// The first rule naming cookie `name` (exactly, or by a `*` pattern).
+    pub fn find_cookie(&self, name: &str) -> Option<&FieldRule> {
+        self.rules
+            .iter()
+            .find(|r| cookie_name_matches(&r.name, name))
+    }
+
     /// The first rule naming header `name`, ignoring case and reading `_` as `-`.
     pub fn find_header(&self, name: &str) -> Option<&FieldRule> {
         self.rules.iter().find(|r| {
@@ -107,6 +120,27 @@ impl FieldPlan {
                     .all(|(a, b)| fold_header(a) == fold_header(b))
         })
     }
+}
+
+/// Whether cookie `name` is covered by a rule's name: equal bytes (cookie names are
+/// case-sensitive), or a pattern where each `*` stands for any run of characters
+/// (`mp_*_mixpanel`, `_sp_id.*`).
+pub fn cookie_name_matches(pattern: &str, name: &str) -> bool {
+    let Some((first, rest)) = pattern.split_once('*') else {
+        return pattern == name;
+    };
+    let Some(mut tail) = name.strip_prefix(first) else {
+        return false;
+    };
+    let mut parts: Vec<&str> = rest.split('*').collect();
+    let last = parts.pop().unwrap_or_default();
+    for part in parts {
+        match tail.find(part) {
+            Some(at) => tail = &tail[at + part.len()..],
+            None => return false,
+        }
+    }
+    tail.len() >= last.len() && tail.ends_with(last)
 }
 
 const fn fold_header(b: u8) -> u8 {
@@ -185,5 +219,19 @@ mod tests {
         assert!(plan.find_header("x_user_email").is_some());
         assert!(plan.find_header("X-User-Email").is_some());
         assert!(plan.find_header("x-user-emails").is_none());
+    }
+
+    #[test]
+    fn cookie_names_match_exactly_or_by_pattern() {
+        assert!(cookie_name_matches("sp", "sp"));
+        assert!(!cookie_name_matches("sp", "SP"));
+        assert!(!cookie_name_matches("sp", "sp2"));
+        assert!(cookie_name_matches("mp_*_mixpanel", "mp_abc123_mixpanel"));
+        assert!(!cookie_name_matches("mp_*_mixpanel", "mp_abc123_mixpanel2"));
+        assert!(cookie_name_matches("_sp_id.*", "_sp_id.1fff"));
+        assert!(cookie_name_matches("*", "anything"));
+        assert!(cookie_name_matches("a*b*c", "a-x-b-y-c"));
+        assert!(!cookie_name_matches("a*b*c", "a-c"));
+        assert!(!cookie_name_matches("ab*ba", "aba"));
     }
 }

@@ -6,12 +6,14 @@ use bytes::Bytes;
 use http::header::{self, HeaderMap, HeaderValue};
 
 use super::body;
+use crate::canon::{self, cookies};
 use crate::codec;
 use crate::config::{Limits, Route};
-use crate::error::{Ambiguity, RejectCode};
+use crate::error::{Ambiguity, RejectCode, WrapFault};
 use crate::policy::action::ActionError;
 use crate::policy::{Applied, ApplyCx, FieldTarget, Leaf, LeafKind};
 use crate::rewrite::json::rewrite_json;
+use crate::rewrite::wrap::rewrite_wrapped;
 use crate::rewrite::{Format, Limits as RewriteLimits, Outcome, Plans, RewriteError};
 use crate::rewrite::{UnsupportedType, rewrite_payload};
 
@@ -57,6 +59,7 @@ fn body_error(e: &RewriteError) -> RejectCode {
     match e {
         RewriteError::Malformed { .. } => RejectCode::MalformedBody,
         RewriteError::Ambiguous(a) => RejectCode::AmbiguousRequest(*a),
+        RewriteError::Wrapped(w) => RejectCode::MalformedWrapped(*w),
         RewriteError::TooDeep { .. } => RejectCode::NestingTooDeep,
         // A value the policy cannot transform (FPE on a too-short or off-alphabet value):
         // the payload is valid but cannot be policed as configured.
@@ -95,7 +98,9 @@ pub(super) fn query(
             .map(Some)
             .map_err(|_| RejectCode::Internal),
         Err(_) if policy.observe_only => Ok(None),
-        Err(e @ (RewriteError::Action(_) | RewriteError::Ambiguous(_))) => Err(body_error(&e)),
+        Err(
+            e @ (RewriteError::Action(_) | RewriteError::Ambiguous(_) | RewriteError::Wrapped(_)),
+        ) => Err(body_error(&e)),
         Err(_) => Err(RejectCode::MalformedQuery),
     }
 }
@@ -108,6 +113,7 @@ pub(super) fn query(
 pub(super) fn headers(
     policy: Active<'_>,
     headers: &mut HeaderMap,
+    limits: &Limits,
     cx: &mut ApplyCx<'_>,
 ) -> Result<(), RejectCode> {
     let plan = &policy.plans.fields.header;
@@ -120,10 +126,29 @@ pub(super) fn headers(
         let Some(rule) = plan.find_header(name.as_str()) else {
             continue;
         };
-        let FieldTarget::Whole(action) = &rule.target else {
-            continue;
-        };
         let values: Vec<HeaderValue> = headers.get_all(&name).iter().cloned().collect();
+        let action = match &rule.target {
+            FieldTarget::Whole(action) => action,
+            FieldTarget::Wrapped(wrap) => {
+                // A document inside the header (a URL's query, base64 JSON): policed in
+                // place, each line on its own.
+                headers.remove(&name);
+                for v in values {
+                    let value = v.to_str().map_err(|_| RejectCode::MalformedQuery)?;
+                    text.clear();
+                    match rewrite_wrapped(value, wrap, &rewrite_limits(limits), cx, &mut text) {
+                        Ok(Outcome::Unchanged) => headers.append(&name, v),
+                        Ok(Outcome::Rewritten) => {
+                            let nv =
+                                HeaderValue::from_bytes(&text).map_err(|_| RejectCode::Internal)?;
+                            headers.append(&name, nv)
+                        }
+                        Err(e) => return Err(body_error(&e)),
+                    };
+                }
+                continue;
+            }
+        };
         headers.remove(&name);
         for v in values {
             // A dropped value is removed unread, whatever bytes it holds.
@@ -177,6 +202,158 @@ pub(super) fn parameter_cookies(policy: Active<'_>, headers: &mut HeaderMap) {
         _ => {
             headers.remove(header::COOKIE);
         }
+    }
+}
+
+/// Forwards only the cookies the route names, each through its rule: a whole-value action,
+/// or (`cookie:NAME=>$…`) its percent-decoded JSON rewritten and percent-encoded again. Every
+/// other cookie is removed; with nothing left, so is the header. Runs on every route.
+///
+/// # Errors
+/// [`Ambiguity::CookieValue`] for a forwarded cookie with no single reading;
+/// [`RejectCode::MalformedQuery`] when a cookie a JSON rule reads is not percent-encoded
+/// UTF-8 JSON; [`RejectCode::Internal`] if an action fails.
+pub(super) fn cookies(
+    policy: Active<'_>,
+    headers: &mut HeaderMap,
+    limits: &Limits,
+    cx: &mut ApplyCx<'_>,
+) -> Result<(), RejectCode> {
+    let plan = &policy.plans.fields.cookie;
+    let Some(value) = headers.get(header::COOKIE) else {
+        return Ok(());
+    };
+    if plan.is_empty() {
+        headers.remove(header::COOKIE);
+        return Ok(());
+    }
+    // Names that are not UTF-8 match no rule (rule names are tokens): those pairs go.
+    let text = String::from_utf8_lossy(value.as_bytes()).into_owned();
+    let mut out: Vec<u8> = Vec::with_capacity(text.len());
+    let mut scratch = Vec::new();
+    for pair in cookies::pairs(&text) {
+        let Some(rule) = plan.find_cookie(pair.name) else {
+            continue;
+        };
+        if !cookies::name_is_token(pair.name) || !cookies::value_is_unambiguous(pair.value) {
+            return Err(RejectCode::AmbiguousRequest(Ambiguity::CookieValue));
+        }
+        let start = out.len();
+        if !out.is_empty() {
+            out.extend_from_slice(b"; ");
+        }
+        out.extend_from_slice(pair.name.as_bytes());
+        out.push(b'=');
+        match &rule.target {
+            FieldTarget::Whole(action) => {
+                let applied = match cx.treat_unread(action, rule.class) {
+                    Some(a) => a,
+                    None => {
+                        scratch.clear();
+                        let leaf = Leaf {
+                            text: pair.value,
+                            kind: LeafKind::String,
+                            field: pair.name,
+                        };
+                        cx.treat(action, rule.class, &leaf, &mut scratch)
+                            .map_err(|e| body_error(&RewriteError::Action(e)))?
+                    }
+                };
+                match applied {
+                    Applied::Dropped => out.truncate(start),
+                    Applied::Kept => out.extend_from_slice(pair.value.as_bytes()),
+                    Applied::Replaced => cookies::push_encoded(&scratch, &mut out),
+                }
+            }
+            FieldTarget::Wrapped(wrap) => {
+                // The value a framework reads: percent-decoded, then the chain's codings.
+                let decoded =
+                    cookies::percent_decode(pair.value).ok_or(RejectCode::MalformedQuery)?;
+                let decoded = String::from_utf8(decoded)
+                    .map_err(|_| RejectCode::MalformedWrapped(WrapFault::NotUtf8))?;
+                scratch.clear();
+                match rewrite_wrapped(&decoded, wrap, &rewrite_limits(limits), cx, &mut scratch) {
+                    Ok(Outcome::Unchanged) => out.extend_from_slice(pair.value.as_bytes()),
+                    Ok(Outcome::Rewritten) => cookies::push_encoded(&scratch, &mut out),
+                    Err(e) => return Err(body_error(&e)),
+                }
+            }
+        }
+    }
+    if out.is_empty() {
+        headers.remove(header::COOKIE);
+    } else {
+        let v = HeaderValue::from_bytes(&out).map_err(|_| RejectCode::Internal)?;
+        headers.insert(header::COOKIE, v);
+    }
+    Ok(())
+}
+
+/// `Referer` (and the `Referrer` misspelling some frameworks read, express among them) is
+/// reduced to the page's origin, `Origin` to a serialised origin, unless a `header:` rule
+/// names the header; a value with no origin (a relative or non-http URL) is removed. Runs on
+/// every route.
+pub(super) fn referrer(policy: Active<'_>, headers: &mut HeaderMap) {
+    let rules = &policy.plans.fields.header;
+    for (name, trailing_slash) in [("referer", true), ("referrer", true), ("origin", false)] {
+        if rules.find_header(name).is_some() {
+            continue;
+        }
+        let values: Vec<HeaderValue> = headers.get_all(name).iter().cloned().collect();
+        if values.is_empty() {
+            continue;
+        }
+        headers.remove(name);
+        for v in values {
+            let reduced = if !trailing_slash && v.as_bytes() == b"null" {
+                Some("null".to_owned())
+            } else {
+                canon::headers::origin_of(v.as_bytes()).map(|mut o| {
+                    if trailing_slash {
+                        o.push('/');
+                    }
+                    o
+                })
+            };
+            if let Some(r) = reduced.and_then(|r| HeaderValue::from_str(&r).ok()) {
+                headers.append(
+                    header::HeaderName::from_static(match name {
+                        "referer" => "referer",
+                        "referrer" => "referrer",
+                        _ => "origin",
+                    }),
+                    r,
+                );
+            }
+        }
+    }
+}
+
+/// Removes the `Set-Cookie` lines of a response whose cookie the route does not name: a
+/// first-party proxy serves the vendor's answers on the site's own origin, where any cookie
+/// the vendor set (a session cookie's name included) would land in the site's cookie jar.
+pub(super) fn set_cookies(route: &Route, headers: &mut HeaderMap) {
+    if !headers.contains_key(header::SET_COOKIE) {
+        return;
+    }
+    let plan = &route.fields.cookie;
+    let kept: Vec<HeaderValue> = headers
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .filter(|v| {
+            let text = String::from_utf8_lossy(v.as_bytes());
+            let name = text
+                .split(';')
+                .next()
+                .and_then(|pair| pair.split_once('='))
+                .map(|(n, _)| n.trim_matches([' ', '\t']));
+            name.is_some_and(|n| !n.is_empty() && plan.find_cookie(n).is_some())
+        })
+        .cloned()
+        .collect();
+    headers.remove(header::SET_COOKIE);
+    for v in kept {
+        headers.append(header::SET_COOKIE, v);
     }
 }
 

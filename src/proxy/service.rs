@@ -212,8 +212,13 @@ async fn forward(
                 RejectCode::Internal
             }
         })?;
-        police::headers(policy, &mut parts.headers, &mut cx)?;
+        police::headers(policy, &mut parts.headers, limits, &mut cx)?;
+        // First-party hygiene, every route: only named cookies leave, and the page's URL
+        // leaves as its origin (README, "First-party proxy hygiene").
+        police::cookies(policy, &mut parts.headers, limits, &mut cx)?;
+        // Of those, none named like a policed parameter: PHP's `$_REQUEST` reads cookies too.
         police::parameter_cookies(policy, &mut parts.headers);
+        police::referrer(policy, &mut parts.headers);
         let req = match raw {
             Ok(decoded) => {
                 if !decoded.plain().is_empty() && !parts.headers.contains_key(header::CONTENT_TYPE)
@@ -279,6 +284,7 @@ async fn forward(
     };
     let (mut parts, incoming) = resp.into_parts();
     strip_hop_by_hop(&mut parts.headers);
+    police::set_cookies(&route, &mut parts.headers);
     if route.response_plan.is_empty() || !police::is_json(&parts.headers) {
         // Streamed back as it comes: status, headers and body exactly as the upstream sent them.
         return Ok(Response::from_parts(parts, Body::Upstream(incoming)));

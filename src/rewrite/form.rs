@@ -29,12 +29,13 @@
 //! `form:NAME` / `query:NAME` (bracket indices as `[*]`), then forwarded (`observe`) or
 //! treated with the class's action (`enforce`); in allow-list mode the pair is dropped.
 
-use super::json::rewrite_json;
+use super::wrap::rewrite_wrapped;
 use super::{Limits, Outcome, RewriteError};
 use crate::error::Ambiguity;
 use crate::policy::names::{HintCache, push_field_name};
 use crate::policy::params::{Params, Selected};
-use crate::policy::{Action, Applied, ApplyCx, FieldTarget, Leaf, LeafKind, Plan};
+use crate::policy::wrap::Wrap;
+use crate::policy::{Action, Applied, ApplyCx, FieldTarget, Leaf, LeafKind};
 
 /// Rewrites the pairs `params` selects, appending the result to `out`.
 ///
@@ -68,6 +69,7 @@ fn run(
     let mut name = Vec::new();
     let mut value = Vec::new();
     let mut text = Vec::new();
+    let mut wrapped = Vec::new();
     let mut path = String::new();
     let unselected = &params.own().unselected;
     if memchr::memchr(b';', input).is_some() {
@@ -160,12 +162,21 @@ fn run(
                         };
                         Edit::from(cx.treat(action, class, &leaf, &mut text)?)
                     }
-                    Target::Json(sub) => {
-                        match rewrite_json(value_text.as_bytes(), sub, limits, cx, &mut text)
-                            .map_err(|e| shift(e, value_at))?
-                        {
+                    Target::Wrapped(wrap) => {
+                        match rewrite_wrapped(value_text, wrap, limits, cx, &mut text)? {
                             Outcome::Unchanged => Edit::Keep,
-                            Outcome::Rewritten => Edit::Replace,
+                            Outcome::Rewritten => {
+                                // The value comes back percent-encoded as it was where it
+                                // did not change.
+                                wrapped.clear();
+                                encode_like(
+                                    raw_value.unwrap_or_default(),
+                                    &value,
+                                    &text,
+                                    &mut wrapped,
+                                );
+                                Edit::ReplaceEncoded
+                            }
                         }
                     }
                 }
@@ -173,7 +184,7 @@ fn run(
         };
         match edit {
             Edit::Keep => {}
-            Edit::Drop | Edit::Replace => {
+            Edit::Drop | Edit::Replace | Edit::ReplaceEncoded => {
                 if !changed {
                     out.reserve(input.len() + text.len());
                     changed = true;
@@ -182,13 +193,17 @@ fn run(
                 if pending_from < start {
                     emit(out, &input[pending_from..start - 1], &mut emitted_any);
                 }
-                if matches!(edit, Edit::Replace) {
+                if matches!(edit, Edit::Replace | Edit::ReplaceEncoded) {
                     if emitted_any {
                         out.push(b'&');
                     }
                     out.extend_from_slice(raw_name);
                     out.push(b'=');
-                    encode(&text, out);
+                    if matches!(edit, Edit::Replace) {
+                        encode(&text, out);
+                    } else {
+                        out.extend_from_slice(&wrapped);
+                    }
                     emitted_any = true;
                 }
                 pending_from = end + 1;
@@ -246,14 +261,14 @@ pub fn is_plain_name(name: &str) -> bool {
 /// What a selected pair's value goes through.
 enum Target<'a> {
     Whole(&'a Action, Option<crate::detect::Class>),
-    Json(&'a Plan),
+    Wrapped(&'a Wrap),
 }
 
 fn target(selected: Selected<'_>) -> Target<'_> {
     match selected {
         Selected::Field(rule) => match &rule.target {
             FieldTarget::Whole(action) => Target::Whole(action, rule.class),
-            FieldTarget::Json(sub) => Target::Json(sub),
+            FieldTarget::Wrapped(wrap) => Target::Wrapped(wrap),
         },
         Selected::Json(rule) => Target::Whole(&rule.action, rule.class),
     }
@@ -270,7 +285,10 @@ fn emit(out: &mut Vec<u8>, bytes: &[u8], emitted_any: &mut bool) {
 enum Edit {
     Drop,
     Keep,
+    /// Replace the value with `text`, percent-encoded.
     Replace,
+    /// Replace the value with bytes already encoded for the form.
+    ReplaceEncoded,
 }
 
 impl From<Applied> for Edit {
@@ -285,14 +303,6 @@ impl From<Applied> for Edit {
 
 fn malformed(offset: usize, reason: &'static str) -> RewriteError {
     RewriteError::Malformed { offset, reason }
-}
-
-/// Moves a JSON error's offset from the decoded value to (roughly) the pair's position.
-fn shift(e: RewriteError, at: usize) -> RewriteError {
-    match e {
-        RewriteError::Malformed { reason, .. } => RewriteError::Malformed { offset: at, reason },
-        other => other,
-    }
 }
 
 fn hex(b: u8) -> Option<u8> {
@@ -343,6 +353,33 @@ fn decode(raw: &[u8], at: usize, out: &mut Vec<u8>) -> Result<(), RewriteError> 
     Ok(())
 }
 
+/// Appends the encoded value for `new`, the rewritten text of a value whose raw (encoded)
+/// bytes were `raw` (decoded: `old`): the raw bytes before the first and after the last
+/// difference are kept (each decoded byte is one raw unit: `%XX`, `+` or itself), only the
+/// middle goes through [`encode`]. A wrapped document keeps its spelling where it did not
+/// change.
+fn encode_like(raw: &[u8], old: &[u8], new: &[u8], out: &mut Vec<u8>) {
+    let prefix = old.iter().zip(new).take_while(|(a, b)| a == b).count();
+    let suffix = old[prefix..]
+        .iter()
+        .rev()
+        .zip(new[prefix..].iter().rev())
+        .take_while(|(a, b)| a == b)
+        .count();
+    let unit = |at: usize| if raw[at] == b'%' { 3 } else { 1 };
+    let mut head = 0;
+    for _ in 0..prefix {
+        head += unit(head);
+    }
+    let mut tail = head;
+    for _ in prefix..old.len() - suffix {
+        tail += unit(tail);
+    }
+    out.extend_from_slice(&raw[..head]);
+    encode(&new[prefix..new.len() - suffix], out);
+    out.extend_from_slice(&raw[tail..]);
+}
+
 /// The form serializer (WHATWG URL §5.2): unreserved bytes stay, space becomes `+`, the rest
 /// is `%XX`.
 fn encode(text: &[u8], out: &mut Vec<u8>) {
@@ -361,7 +398,7 @@ mod tests {
     use super::*;
     use crate::crypto::OsNonces;
     use crate::policy::action::RedactAction;
-    use crate::policy::{Automaton, FieldPlan, FieldRule, Rule, selector};
+    use crate::policy::{Automaton, FieldPlan, FieldRule, Plan, Rule, selector};
 
     fn redact() -> Action {
         Action::Redact(RedactAction {
@@ -499,7 +536,10 @@ mod tests {
     fn json_inside_a_field() {
         let p = plan(vec![(
             "data",
-            FieldTarget::Json(json_plan("$..['$email']")),
+            FieldTarget::Wrapped(Box::new(crate::policy::Wrap {
+                codings: Box::new([]),
+                inner: crate::policy::Inner::Json(json_plan("$..['$email']")),
+            })),
         )]);
         let input = "data=%7B%22event%22%3A%22x%22%2C%22properties%22%3A%7B%22%24email%22%3A%22a%40b.c%22%7D%7D&verbose=1";
         let out = run(input, &p).expect("rewritten");
@@ -513,9 +553,9 @@ mod tests {
             String::from_utf8(decoded).expect("utf8"),
             r#"{"event":"x","properties":{"$email":"[R]"}}"#
         );
-        assert!(matches!(
+        assert_eq!(
             run("data=not+json", &p),
-            Err(RewriteError::Malformed { .. })
-        ));
+            Err(RewriteError::Wrapped(crate::error::WrapFault::NotJson))
+        );
     }
 }

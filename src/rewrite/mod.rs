@@ -10,6 +10,7 @@ pub mod json;
 pub mod ndjson;
 pub mod request;
 pub mod subject;
+pub mod wrap;
 
 pub use format::{Format, UnsupportedType};
 
@@ -113,6 +114,9 @@ pub enum RewriteError {
     /// The payload has more than one plausible reading (docs/BOUNDARY.md).
     #[error("ambiguous payload: {}", .0.as_str())]
     Ambiguous(crate::error::Ambiguity),
+    /// A value a selector chain reads as a document of its own does not decode.
+    #[error("wrapped value: {}", .0.as_str())]
+    Wrapped(crate::error::WrapFault),
     /// An action failed.
     #[error("action failed: {0}")]
     Action(#[from] ActionError),

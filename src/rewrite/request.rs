@@ -114,6 +114,7 @@ pub fn reread(
 fn reject(e: &RewriteError, malformed: RejectCode) -> RejectCode {
     match e {
         RewriteError::Ambiguous(a) => RejectCode::AmbiguousRequest(*a),
+        RewriteError::Wrapped(w) => RejectCode::MalformedWrapped(*w),
         RewriteError::Action(_) => RejectCode::Internal,
         RewriteError::Malformed { .. } | RewriteError::TooDeep { .. } => malformed,
     }

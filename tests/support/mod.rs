@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod recipient;
+
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -173,6 +175,8 @@ pub enum Reply {
     Echo,
     /// A fixed status and body.
     Fixed(u16, &'static str),
+    /// 200 `{"ok":true}` with these `Set-Cookie` lines.
+    SetCookies(&'static [&'static str]),
     /// Never answer.
     Stall,
     /// 200 `{"ok":true}` after this delay (keeps requests in flight).
@@ -352,6 +356,14 @@ async fn serve_upstream<S>(
                     r
                 }
                 Reply::Fixed(s, b) => json_response(s, Bytes::from_static(b.as_bytes())),
+                Reply::SetCookies(lines) => {
+                    let mut r = json_response(200, Bytes::from_static(br#"{"ok":true}"#));
+                    for l in lines {
+                        r.headers_mut()
+                            .append(http::header::SET_COOKIE, l.parse().expect("set-cookie"));
+                    }
+                    r
+                }
                 Reply::Stall => {
                     tokio::time::sleep(Duration::from_secs(3600)).await;
                     json_response(200, Bytes::new())

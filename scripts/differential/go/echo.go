@@ -29,6 +29,11 @@ func echo(w http.ResponseWriter, r *http.Request) {
 		headers[strings.ToLower(k)] = strings.Join(v, ", ")
 	}
 	out["headers"] = headers
+	cookies := map[string][]string{}
+	for _, c := range r.Cookies() {
+		cookies[c.Name] = append(cookies[c.Name], c.Value)
+	}
+	out["cookies"] = cookies
 	w.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(w).Encode(out)
 }

@@ -2,6 +2,7 @@
 'use strict';
 const express = require('express');
 const bodyParser = require('body-parser');
+const cookie = require('cookie'); // express's own dependency: what cookie-parser reads with
 
 const app = express();
 app.set('query parser', 'extended'); // qs, as express 4 does by default
@@ -24,6 +25,7 @@ app.all('*', (req, res) => {
     form: isForm ? req.body : {},
     json: isJson ? req.body : null,
     headers: req.headers,
+    cookies: cookie.parse(req.headers.cookie || ''),
   });
 });
 app.use((err, req, res, next) => { // body-parser errors: a 4xx of the recipient's own

@@ -27,4 +27,5 @@ echo json_encode([
     'cookies' => $_COOKIE,
     'json' => $json,
     'headers' => $headers,
+    'cookies' => $_COOKIE,
 ], JSON_INVALID_UTF8_SUBSTITUTE | JSON_PARTIAL_OUTPUT_ON_ERROR);

@@ -49,6 +49,7 @@ def echo(request):
                 "cookies": dict(request.COOKIES),
                 "json": parsed_json,
                 "headers": headers,
+                "cookies": dict(request.COOKIES),
             }
         ),
         content_type="application/json",

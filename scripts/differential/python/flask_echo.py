@@ -80,6 +80,7 @@ def echo(rest):
                 "json": body,
                 "inflated": inflated(),
                 "headers": {k.lower(): v for k, v in request.headers.items()},
+                "cookies": request.cookies.to_dict(flat=False),
             }
         ),
         mimetype="application/json",

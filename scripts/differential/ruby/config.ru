@@ -20,6 +20,7 @@ app = lambda do |env|
     body = req.body.read
     out['json'] = (JSON.parse(body) rescue nil)
   end
+  out['cookies'] = (req.cookies rescue {})
   out['headers'] = env.select { |k, _| k.start_with?('HTTP_') }
                       .map { |k, v| [k[5..].downcase.tr('_', '-'), v] }.to_h
   text = JSON.generate(out.transform_values { |v| v }) rescue JSON.generate('parser' => 'rack', 'error' => 'encoding')

@@ -42,6 +42,7 @@ fn fields() -> FieldPlans {
         form: plan(),
         query: FieldPlan::default(),
         header: FieldPlan::default(),
+        cookie: FieldPlan::default(),
     }
 }
 
