@@ -41,6 +41,11 @@ func echo(w http.ResponseWriter, r *http.Request) {
 	} else if len(body) > 0 {
 		out["error"] = "json: " + err.Error()
 	}
+	cookies := map[string][]string{}
+	for _, c := range r.Cookies() {
+		cookies[c.Name] = append(cookies[c.Name], c.Value)
+	}
+	out["cookies"] = cookies
 	headers := map[string]string{}
 	for k, v := range r.Header {
 		headers[strings.ToLower(k)] = strings.Join(v, ", ")
