@@ -646,7 +646,7 @@ fn serve(path: &Path, log: LogArg) -> anyhow::Result<ExitCode> {
     );
     let rt = rt.build().context("cannot start the async runtime")?;
     rt.block_on(async move {
-        let source = piigate::reload::ReloadSource {
+        let source = piigate::proxy::reload::ReloadSource {
             path: path.to_path_buf(),
             env: Arc::new(ProcessEnv),
         };
@@ -667,7 +667,7 @@ fn serve(path: &Path, log: LogArg) -> anyhow::Result<ExitCode> {
 }
 
 /// SIGHUP re-reads the config and keyring; a bad file keeps the old generation serving.
-async fn reload_on_sighup(reloader: Arc<piigate::reload::Reloader>) {
+async fn reload_on_sighup(reloader: Arc<piigate::proxy::reload::Reloader>) {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};

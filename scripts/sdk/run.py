@@ -145,6 +145,8 @@ def main():
     a = ap.parse_args()
 
     mode = "via" if a.via else a.mode
+    if mode == "piigate" and not os.path.isfile(a.binary):
+        sys.exit(f"run.py: no piigate binary at {a.binary} (cargo build, or cargo test for target/debug)")
     out = a.out or os.path.join(SDK, "runs", mode)
     shutil.rmtree(out, ignore_errors=True)
     os.makedirs(out)

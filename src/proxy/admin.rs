@@ -23,13 +23,13 @@ use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, watch};
 
+use super::reload::Reloader;
 use super::respond::full;
 use super::{Body, Current, police};
 use crate::audit::{AuditEvent, AuditKind, Outcome as AuditOutcome};
 use crate::crypto::OsNonces;
 use crate::policy::ApplyCx;
 use crate::policy::subject::SubjectScopes;
-use crate::reload::Reloader;
 use crate::services::Services;
 
 /// The OpenAPI document of this API (served without a token: it holds no secrets).

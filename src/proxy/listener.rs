@@ -16,9 +16,9 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, watch};
 use tracing::{debug, info, warn};
 
+use super::reload::{ReloadSource, Reloader};
 use super::{Current, Generation, service};
 use crate::config::{Config, Runtime};
-use crate::reload::{ReloadSource, Reloader};
 use crate::services::{Services, StartError};
 use crate::telemetry::events::Listening;
 

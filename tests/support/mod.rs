@@ -698,7 +698,7 @@ impl TestGateway {
             Ok(l) => l,
             Err(d) => panic!("test config does not load:\n{d}"),
         };
-        let source = piigate::reload::ReloadSource {
+        let source = piigate::proxy::reload::ReloadSource {
             path: path.clone(),
             env,
         };
