@@ -259,6 +259,9 @@ pub enum Ambiguity {
     /// The body reads as another type than its label (JSON sent as a form, a form hidden in
     /// JSON-labelled text).
     BodyTypeMismatch,
+    /// The query parameter naming the body's coding (`[routes.body_coding]`) appears more
+    /// than once, or in a spelling only some servers fold to its name.
+    BodyCodingParam,
     /// Two `Content-Encoding` header lines.
     ContentEncodingRepeated,
     /// `Content-Type` does not parse as one media type with parameters.
@@ -291,8 +294,9 @@ pub enum Ambiguity {
 
 impl Ambiguity {
     /// Every rule.
-    pub const ALL: [Self; 13] = [
+    pub const ALL: [Self; 14] = [
         Self::AuthorityMismatch,
+        Self::BodyCodingParam,
         Self::BodyTypeMismatch,
         Self::ContentEncodingRepeated,
         Self::ContentTypeMalformed,
@@ -311,6 +315,7 @@ impl Ambiguity {
     pub const fn as_str(self) -> &'static str {
         match self {
             Self::AuthorityMismatch => "authority_mismatch",
+            Self::BodyCodingParam => "body_coding_param",
             Self::BodyTypeMismatch => "body_type_mismatch",
             Self::ContentEncodingRepeated => "content_encoding_repeated",
             Self::ContentTypeMalformed => "content_type_malformed",
@@ -331,6 +336,9 @@ impl Ambiguity {
         match self {
             Self::AuthorityMismatch => {
                 "the request's authority and its Host header name different hosts; nothing was forwarded"
+            }
+            Self::BodyCodingParam => {
+                "the query parameter naming the body's coding is repeated or spelled in a way servers read differently; nothing was forwarded"
             }
             Self::BodyTypeMismatch => {
                 "the body reads as another type than its Content-Type says; nothing was forwarded"

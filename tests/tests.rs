@@ -4,6 +4,7 @@
 #![allow(unreachable_pub)]
 
 mod audit;
+mod body_coding;
 mod boundary;
 mod canaries;
 mod cli;

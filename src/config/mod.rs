@@ -99,11 +99,11 @@ impl Server {
 pub enum Runtime {
     /// One multi-thread tokio runtime with `workers` threads and one listener; idle workers steal
     /// tasks from busy ones.
-    #[default]
     WorkStealing,
-    /// `workers` threads, each running its own single-thread runtime and accepting on its own
+    /// The default (measured: docs/BENCHMARKS.md, ARCHITECTURE.md 2026-12-06). `workers` threads, each running its own single-thread runtime and accepting on its own
     /// `SO_REUSEPORT` socket bound to the same address: the kernel spreads connections, and a
     /// connection never leaves its thread (no task migration, no cross-thread wake-ups).
+    #[default]
     PerCore,
 }
 
@@ -236,6 +236,9 @@ pub struct Route {
     pub max_body_bytes: usize,
     /// Requests of this route in flight at once.
     pub max_concurrent_requests: usize,
+    /// Codings of the body the vendor signals outside `Content-Encoding`
+    /// (`[routes.body_coding]`).
+    pub body_coding: Option<crate::policy::BodyCoding>,
 }
 
 /// Which request bodies a route reads (docs/BOUNDARY.md, "Parameter sources").

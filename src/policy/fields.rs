@@ -152,7 +152,9 @@ const fn fold_header(b: u8) -> u8 {
 
 use super::fold::field_char as fold_field;
 
-fn covers(rule: &str, name: &str) -> bool {
+/// Whether a server may read the form or query field `name` as `rule` (or a child of it):
+/// equal, or equal as the most permissive server folds names, or `rule[…]` / `rule.…`.
+pub fn covers(rule: &str, name: &str) -> bool {
     // Fast path: most names share no first character with any rule.
     let mut r = rule.chars();
     let mut n = name.char_indices();

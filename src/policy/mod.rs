@@ -22,10 +22,10 @@ pub use action::{
 };
 pub use automaton::{Automaton, RuleId, StateId};
 pub use disclosure::{DisclosureTally, FieldTally, Treatment};
-pub use fields::{FieldPlan, FieldPlans, FieldRule, FieldTarget};
+pub use fields::{FieldPlan, FieldPlans, FieldRule, FieldTarget, covers as field_covers};
 pub use selector::{JsonPath, SelectorError};
 pub use unselected::{DetectMode, DetectPolicy, Unselected};
-pub use wrap::{Coding, Inner, Wrap};
+pub use wrap::{BodyCoding, BodyLayer, Coding, FormDocument, Inner, Wrap};
 
 use crate::detect::Class;
 

@@ -394,8 +394,10 @@ async fn v1(
                 let mut nonces = OsNonces::new();
                 let mut cx = ApplyCx::new(&mut nonces);
                 // Preview uses the route's keys: it never creates subject secrets in the store.
-                let policy = police::Active::of(&route, false);
-                let result = police::decode(policy, &parts.headers, raw, &limits).and_then(|d| {
+                // The admin URI carries no vendor query: a route's `sniff` still applies.
+                let result = police::layer(&route, false, None).and_then(|layer| {
+                    let policy = police::Active::of(&route, false).for_body(layer);
+                    let d = police::decode(policy, layer, &parts.headers, raw, &limits)?;
                     let rewritten =
                         police::body(policy, &parts.headers, d.plain(), &limits, &mut cx)?;
                     d.finish(rewritten)

@@ -11,7 +11,7 @@ use crate::codec;
 use crate::config::{Limits, Route};
 use crate::error::{Ambiguity, RejectCode, WrapFault};
 use crate::policy::action::ActionError;
-use crate::policy::{Applied, ApplyCx, FieldTarget, Leaf, LeafKind};
+use crate::policy::{Applied, ApplyCx, BodyLayer, FieldTarget, Leaf, LeafKind};
 use crate::rewrite::json::rewrite_json;
 use crate::rewrite::wrap::rewrite_wrapped;
 use crate::rewrite::{Format, Limits as RewriteLimits, Outcome, Plans, RewriteError};
@@ -452,6 +452,79 @@ fn looks_like_json(plain: &[u8]) -> bool {
         && serde_json::from_slice::<serde::de::IgnoredAny>(plain).is_ok()
 }
 
+/// How this request's body is coded beyond its `Content-Encoding`, by the route's
+/// `[routes.body_coding]` and the request's query.
+#[derive(Clone, Copy)]
+pub(super) enum Layer<'a> {
+    /// As its `Content-Type` says.
+    AsLabelled,
+    /// A gzip stream (named by the query parameter).
+    Gzip,
+    /// A gzip stream if a text body starts with gzip's magic bytes (no parameter, `sniff`).
+    SniffGzip,
+    /// A form whose field holds the document: police the body with these plans.
+    Form(&'a crate::policy::FieldPlans),
+}
+
+/// Reads the coding the query names (or leaves it to sniffing).
+///
+/// # Errors
+/// [`RejectCode::UnsupportedMediaType`] for a value the route does not list;
+/// [`Ambiguity::BodyCodingParam`] for a parameter given twice or spelled two ways;
+/// [`RejectCode::MalformedQuery`] for a query that does not parse.
+pub(super) fn layer<'a>(
+    route: &'a Route,
+    opted_out: bool,
+    query: Option<&str>,
+) -> Result<Layer<'a>, RejectCode> {
+    let Some(coding) = &route.body_coding else {
+        return Ok(Layer::AsLabelled);
+    };
+    let named = match (&coding.param, query) {
+        (Some(param), Some(q)) => {
+            crate::rewrite::form::values_named(q.as_bytes(), param).map_err(|e| match e {
+                RewriteError::Ambiguous(a) => RejectCode::AmbiguousRequest(a),
+                _ => RejectCode::MalformedQuery,
+            })?
+        }
+        _ => Vec::new(),
+    };
+    let value = match named.as_slice() {
+        [] if coding.sniff_gzip => return Ok(Layer::SniffGzip),
+        [] => return Ok(Layer::AsLabelled),
+        [(true, v)] => v,
+        _ => return Err(RejectCode::AmbiguousRequest(Ambiguity::BodyCodingParam)),
+    };
+    Ok(match coding.layer(value) {
+        None => return Err(RejectCode::UnsupportedMediaType),
+        Some(BodyLayer::Identity) => Layer::AsLabelled,
+        Some(BodyLayer::Gzip) => Layer::Gzip,
+        Some(BodyLayer::Form(doc)) => Layer::Form(match (&doc.strict, opted_out) {
+            (Some(strict), true) if route.opt_out == crate::config::OptOut::Strict => strict,
+            _ => &doc.plans,
+        }),
+    })
+}
+
+impl<'a> Active<'a> {
+    /// The policy for the body under `layer`: a form layer's own plans, else this one.
+    pub(super) fn for_body(self, layer: Layer<'a>) -> Self {
+        match layer {
+            Layer::Form(fields) => Self {
+                plans: Plans {
+                    json: self.plans.json,
+                    fields,
+                },
+                ..self
+            },
+            Layer::AsLabelled | Layer::Gzip | Layer::SniffGzip => self,
+        }
+    }
+}
+
+/// gzip's magic bytes (RFC 1952 §2.3.1).
+const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
+
 /// A collected request body made ready for policing: its content codings removed (capped).
 pub(super) struct Decoded {
     /// The bytes as they arrived.
@@ -497,6 +570,7 @@ impl Decoded {
 /// 413/415/400-class codes; nothing is forwarded on error.
 pub(super) fn decode(
     policy: Active<'_>,
+    layer: Layer<'_>,
     headers: &HeaderMap,
     raw: Bytes,
     limits: &Limits,
@@ -521,31 +595,48 @@ pub(super) fn decode(
     if !policy.plans.polices(format) {
         return Err(RejectCode::UnsupportedMediaType);
     }
-    if codings.is_empty() {
-        return Ok(Decoded {
-            raw,
-            decoded: None,
-            codings,
-            raw_ok: true,
-        });
+    // A form layer's document is in a form field: a body labelled otherwise is not that.
+    if matches!(layer, Layer::Form(_)) && format != Format::Form {
+        return Err(RejectCode::UnsupportedMediaType);
     }
-    let (d, actual) = match codec::decode_all(&codings, &raw, limits.max_decoded_bytes) {
-        Ok(x) => x,
-        Err(_) if policy.observe_only => return Ok(unread(raw)),
-        Err(e) => {
-            return Err(match e {
-                codec::CodecError::TooLarge => RejectCode::BodyTooLarge,
-                codec::CodecError::Corrupt => RejectCode::MalformedBody,
-                codec::CodecError::Unsupported => RejectCode::UnsupportedMediaType,
-            });
+    let codec_error = |e| match e {
+        codec::CodecError::TooLarge => RejectCode::BodyTooLarge,
+        codec::CodecError::Corrupt => RejectCode::MalformedBody,
+        codec::CodecError::Unsupported => RejectCode::UnsupportedMediaType,
+    };
+    let (mut decoded, mut actual) = if codings.is_empty() {
+        (None, codings)
+    } else {
+        match codec::decode_all(&codings, &raw, limits.max_decoded_bytes) {
+            Ok((d, actual)) => (Some(d), actual),
+            Err(_) if policy.observe_only => return Ok(unread(raw)),
+            Err(e) => return Err(codec_error(e)),
         }
     };
+    // The vendor's own gzip is inside every `Content-Encoding`: undone last, redone first.
+    let plain = decoded.as_deref().unwrap_or(&raw);
+    let gzip = match layer {
+        Layer::Gzip => true,
+        Layer::SniffGzip => format == Format::SniffedJson && plain.starts_with(&GZIP_MAGIC),
+        Layer::AsLabelled | Layer::Form(_) => false,
+    };
+    if gzip {
+        match codec::Coding::Gzip.decode(plain, limits.max_decoded_bytes) {
+            Ok((d, seen)) => {
+                decoded = Some(d);
+                actual.insert(0, seen);
+            }
+            Err(_) if policy.observe_only => return Ok(unread(raw)),
+            Err(e) => return Err(codec_error(e)),
+        }
+    }
     Ok(Decoded {
         raw,
-        decoded: Some(d),
+        // Observe-only routes change nothing, not even the coding; a body without codings is
+        // its own plain text.
+        raw_ok: policy.observe_only || decoded.is_none(),
+        decoded,
         codings: actual,
-        // Observe-only routes change nothing, not even the coding.
-        raw_ok: policy.observe_only,
     })
 }
 

@@ -176,7 +176,17 @@ async fn forward(
         body::check_declared_length(&parts.headers, route.max_body_bytes)?;
         let raw = body::collect(incoming, route.max_body_bytes, limits.request_timeout).await?;
         tally.bytes_in = raw.len();
-        Ok(police::decode(policy, &parts.headers, raw, limits)?)
+        let layer = match police::layer(&route, opted_out, parts.uri.query()) {
+            Ok(l) => l,
+            // An observing route forwards what it cannot read as it came.
+            Err(_) if policy.observe_only => police::Layer::AsLabelled,
+            Err(e) => return Err(e),
+        };
+        let policy = policy.for_body(layer);
+        Ok((
+            police::decode(policy, layer, &parts.headers, raw, limits)?,
+            policy,
+        ))
     } else {
         body::check_declared_length(&parts.headers, route.max_body_bytes)?;
         Err(incoming)
@@ -184,7 +194,7 @@ async fn forward(
     // The people this request is about: their secrets come from the store (async) before the
     // synchronous policing below.
     let subjects = match (&raw, &route.subject, &route.subject_bases) {
-        (Ok(decoded), Some(path), Some(bases)) => {
+        (Ok((decoded, _)), Some(path), Some(bases)) => {
             subjects(g, &route, &parts.headers, decoded.plain(), path, bases).await?
         }
         _ => None,
@@ -220,7 +230,7 @@ async fn forward(
         police::parameter_cookies(policy, &mut parts.headers);
         police::referrer(policy, &mut parts.headers);
         let req = match raw {
-            Ok(decoded) => {
+            Ok((decoded, body_policy)) => {
                 if !decoded.plain().is_empty() && !parts.headers.contains_key(header::CONTENT_TYPE)
                 {
                     // Policed as beacon text: say so, or Rack reads an unlabelled body as a form.
@@ -228,8 +238,13 @@ async fn forward(
                         .headers
                         .insert(header::CONTENT_TYPE, police::BEACON_TYPE);
                 }
-                let rewritten =
-                    police::body(policy, &parts.headers, decoded.plain(), limits, &mut cx)?;
+                let rewritten = police::body(
+                    body_policy,
+                    &parts.headers,
+                    decoded.plain(),
+                    limits,
+                    &mut cx,
+                )?;
                 let to_send = decoded.finish(rewritten)?;
                 tally.bytes_out = to_send.len();
                 let len = to_send.len() as u64;

@@ -59,6 +59,49 @@ pub fn rewrite_form(
     result
 }
 
+/// The decoded values of the pairs whose name a server may read as `name` (equal, or folded
+/// as the most permissive server folds names, or a child `name[…]` / `name.…`), each with
+/// whether its name is exactly `name`. The whole input is checked in the form grammar.
+///
+/// # Errors
+/// [`RewriteError::Ambiguous`] and [`RewriteError::Malformed`] as [`rewrite_form`] refuses.
+pub fn values_named(input: &[u8], name: &str) -> Result<Vec<(bool, String)>, RewriteError> {
+    if memchr::memchr(b';', input).is_some() {
+        return Err(RewriteError::Ambiguous(Ambiguity::FieldSeparator));
+    }
+    let mut out = Vec::new();
+    let mut raw_name = Vec::new();
+    let mut value = Vec::new();
+    let mut start = 0;
+    while start <= input.len() {
+        let end = memchr::memchr(b'&', &input[start..]).map_or(input.len(), |i| start + i);
+        let pair = &input[start..end];
+        let (n, v) = match memchr::memchr(b'=', pair) {
+            Some(eq) => (&pair[..eq], &pair[eq + 1..]),
+            None => (pair, &pair[pair.len()..]),
+        };
+        if !pair.is_empty() {
+            decode(n, start, &mut raw_name)?;
+            let text = std::str::from_utf8(&raw_name)
+                .map_err(|_| malformed(start, "form field name is not UTF-8"))?;
+            if !is_plain_name(text) {
+                return Err(RewriteError::Ambiguous(Ambiguity::FieldName));
+            }
+            let value_at = start + n.len() + 1;
+            if crate::policy::field_covers(name, text) {
+                decode(v, value_at, &mut value)?;
+                let v = String::from_utf8(value.clone())
+                    .map_err(|_| malformed(value_at, "form value is not UTF-8"))?;
+                out.push((text == name, v));
+            } else {
+                validate(v, value_at)?;
+            }
+        }
+        start = end + 1;
+    }
+    Ok(out)
+}
+
 fn run(
     input: &[u8],
     params: Params<'_>,

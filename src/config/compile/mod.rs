@@ -1,6 +1,7 @@
 //! Spec → runtime types. Collects every diagnostic; never stops at the first error.
 
 mod actions;
+mod body_coding;
 mod detect;
 mod keys;
 mod limits;
@@ -72,8 +73,8 @@ pub fn compile(
         .as_ref()
         .map(|r| (r.value.as_str(), r.span.clone()))
     {
-        None | Some(("work_stealing", _)) => Runtime::WorkStealing,
-        Some(("per_core", _)) => Runtime::PerCore,
+        Some(("work_stealing", _)) => Runtime::WorkStealing,
+        None | Some(("per_core", _)) => Runtime::PerCore,
         Some((_, span)) => {
             d.error(
                 src,
@@ -81,7 +82,7 @@ pub fn compile(
                 "bad_value",
                 "`runtime` must be \"work_stealing\" or \"per_core\"",
             );
-            Runtime::WorkStealing
+            Runtime::PerCore
         }
     };
 

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use super::actions::RuleCtx;
+use super::body_coding;
 use super::detect::detect_policy;
 use super::keys::{KeySource, NO_KEYRING_HELP, NOT_CONFIGURED};
 use super::rules::{compile_rules, selector_error};
@@ -316,6 +317,33 @@ pub(super) fn compile_route(
     } else {
         Bodies::Unread
     };
+    let body_coding = match &r.body_coding {
+        None => None,
+        Some(spec) => {
+            // Each form layer polices its document with its own copy of the body plan.
+            let mut body_plan = |strict: bool| {
+                let mut quiet = Diagnostics::new();
+                let unselected = match (strict, detect_mode) {
+                    (true, Some(DetectMode::Enforce)) => unselected(true, &mut quiet),
+                    _ => request_unselected.clone(),
+                };
+                compile_rules(
+                    &r.rules,
+                    &rcx(Side::Request, strict),
+                    &unselected,
+                    src,
+                    &mut quiet,
+                )
+                .map(|(plan, _)| plan)
+            };
+            let mut route = body_coding::Route {
+                body_plan: &mut body_plan,
+                strict: strict.is_some(),
+                form_unselected: &request.1.form.unselected,
+            };
+            Some(body_coding::compile(spec, src, &mut route, d)?)
+        }
+    };
     let (reveal_plan, reveal_fields) = reveal_everything(&domain, keys, &request.1);
     // The route's inverse: its own selectors, each reversible action reversed with its
     // options. Diagnostics were reported by the request compile above.
@@ -359,6 +387,7 @@ pub(super) fn compile_route(
         bodies,
         max_body_bytes,
         max_concurrent_requests,
+        body_coding,
     })
 }
 
