@@ -1,7 +1,7 @@
 //! `[[routes.rules]]` and `[[routes.response_rules]]`: selectors parsed into the body plan's
 //! automaton and the form, query and header field plans, one compiled rule per class.
 
-use super::actions::{RuleCtx, compile_action};
+use super::actions::{RuleCtx, compile_action, inverse_in_body_chain};
 use crate::config::chains;
 use crate::config::diag::{Diagnostics, Source};
 use crate::config::reader::At;
@@ -81,7 +81,9 @@ pub(super) fn compile_rules(
             }
             continue;
         };
-        let is_drop = action.is_drop();
+        // As written: the inverse compile turns every action it cannot reverse into `keep`,
+        // and the config checks below must read the same rules the same way.
+        let is_drop = spec.action.as_ref().is_some_and(|a| a.value == "drop");
         let mut action = Some(action);
         // Later copies are compiled quietly: the first compile already reported any problem.
         let mut copy_any = || {
@@ -278,8 +280,11 @@ pub(super) fn compile_rules(
         })
         .collect();
     let fallback = rules.first().map_or(0..0, |r| r.span.clone());
+    let mut make_in_body = |spec: usize, class: Option<Class>| {
+        inverse_in_body_chain(&rules[spec], cx).or_else(|| make(spec, class))
+    };
     let mut ccx = chains::Cx {
-        make: &mut make,
+        make: &mut make_in_body,
         unselected,
         src,
         d,
