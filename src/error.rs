@@ -464,11 +464,14 @@ pub enum PathFault {
     NotUtf8,
     /// A `;`: a path parameter to Tomcat, Jetty and Spring, text to other servers.
     Semicolon,
+    /// The normalised target, joined to the upstream's base path, is longer than a request
+    /// target may be (percent-encoding and the base path lengthen what the client sent).
+    TooLong,
 }
 
 impl PathFault {
     /// Every rule.
-    pub const ALL: [Self; 10] = [
+    pub const ALL: [Self; 11] = [
         Self::Backslash,
         Self::ClimbsOut,
         Self::EncodedDotSegment,
@@ -479,6 +482,7 @@ impl PathFault {
         Self::NotOriginForm,
         Self::NotUtf8,
         Self::Semicolon,
+        Self::TooLong,
     ];
 
     /// The rule's stable name (the access log's `rule` field).
@@ -494,6 +498,7 @@ impl PathFault {
             Self::NotOriginForm => "path_not_origin_form",
             Self::NotUtf8 => "path_not_utf8",
             Self::Semicolon => "path_semicolon",
+            Self::TooLong => "path_too_long",
         }
     }
 
@@ -523,6 +528,9 @@ impl PathFault {
             Self::NotUtf8 => "the path does not decode to UTF-8; nothing was forwarded",
             Self::Semicolon => {
                 "the path contains ';', a path parameter to some servers and text to others; nothing was forwarded"
+            }
+            Self::TooLong => {
+                "the normalised request target is longer than an upstream request target may be; nothing was forwarded"
             }
         }
     }

@@ -189,9 +189,18 @@ fn detection_options_are_validated_like_rules() {
     assert_eq!(kind(Class::Email), Some("tokenize"));
     assert_eq!(kind(Class::Phone), Some("mask"));
     assert_eq!(kind(Class::Ssn), Some("drop"));
-    // One compiled rule per class the selectors name, so the ledger tells them apart.
+    // One compiled rule per class the selectors name, so the ledger tells them apart; then
+    // the `form:` rule once more, for the top-level JSON member of that name.
     let classes: Vec<_> = r.plan.rules.iter().map(|r| r.class).collect();
-    assert_eq!(classes, vec![Some(Class::Email), Some(Class::Phone), None]);
+    assert_eq!(
+        classes,
+        vec![
+            Some(Class::Email),
+            Some(Class::Phone),
+            None,
+            Some(Class::Phone)
+        ]
+    );
     assert_eq!(r.fields.form.rules[0].class, Some(Class::Phone));
     assert_eq!(&*r.fields.form.unselected.root, "form:");
 }

@@ -9,6 +9,7 @@ use std::net::SocketAddr;
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use http::Method;
+use piigate::rewrite::Format;
 use serde_json::Value;
 
 use crate::support::recipient::{
@@ -460,4 +461,47 @@ async fn wrapped_values_that_do_not_decode_are_refused_with_a_fixed_error() {
         );
     }
     assert!(up.requests().is_empty(), "nothing reached the upstream");
+}
+
+#[tokio::test]
+async fn the_owner_reveals_envelopes_inside_json_text_and_base64url() {
+    let up = Upstream::start(None, Reply::Ok).await;
+    let gw = TestGateway::start(&config(up.addr)).await;
+    let client = Client::new(gw.addr, None, Proto::H1);
+    for r in sdk_requests("snowplow/snowplow-browser.jsonl")
+        .iter()
+        .chain(&sdk_requests("snowplow/snowplow-get-hand.jsonl"))
+    {
+        assert_eq!(replay(&client, r).await.status, 200, "{}", r.target);
+    }
+    let loaded =
+        piigate::config::load(&gw.config_path(), &piigate::config::ProcessEnv).expect("config");
+    let route = piigate::ops::route(&loaded.config, "snowplow").expect("route");
+    let got = up.requests();
+    // The tp2 POST: the phone inside `co` (JSON text in a JSON string) opens in place.
+    let post = got
+        .iter()
+        .find(|r| r.method == Method::POST)
+        .expect("the tp2 POST");
+    let revealed =
+        piigate::ops::reveal(&loaded.config, route, Format::Json, &post.body).expect("reveal");
+    let body: Value = serde_json::from_slice(&revealed).expect("JSON");
+    let co: Value = serde_json::from_str(body["data"][0]["co"].as_str().expect("co text"))
+        .expect("co is still JSON text");
+    assert_eq!(co["data"][0]["data"]["phone"], "+1 415 555 0199", "{co}");
+    // A GET's `cx` (base64url JSON in the query): reveal reads the query as the route does.
+    let get = got
+        .iter()
+        .find(|r| r.method == Method::GET && r.uri.contains("cx="))
+        .expect("a GET with cx");
+    let query = get.uri.split_once('?').map_or("", |(_, q)| q);
+    let revealed = piigate::ops::reveal(&loaded.config, route, Format::Query, query.as_bytes())
+        .expect("reveal");
+    let cx = field(&pairs(std::str::from_utf8(&revealed).expect("text")), "cx")
+        .map(|v| base64_json(v, true))
+        .expect("cx");
+    assert!(
+        cx.to_string().contains("+1 415 555 0199"),
+        "the phone opened inside base64url: {cx}"
+    );
 }

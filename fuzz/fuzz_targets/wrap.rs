@@ -6,6 +6,11 @@
 //! redaction is idempotent, so a second pass over what was forwarded changes nothing — the
 //! re-encoded wrapping decodes exactly as the first pass read it); a payload that is not
 //! valid for its format without any rule is never made valid by the rules.
+//!
+//! The last route has a vendor body coding (`[routes.body_coding]`): a form whose `data`
+//! field is base64 of the document its `$` rules police (posthog-js `sendBeacon`), policed
+//! with the form layer's plans; and the query parameter naming a coding is read on every
+//! input (a query it reads is one the form grammar accepts).
 
 #![no_main]
 
@@ -15,7 +20,7 @@ use std::sync::{Arc, OnceLock};
 use libfuzzer_sys::fuzz_target;
 use piigate::config::{Env, Route, from_toml};
 use piigate::crypto::OsNonces;
-use piigate::policy::{ApplyCx, FieldPlans, Plan};
+use piigate::policy::{ApplyCx, BodyLayer, FieldPlans, Plan};
 use piigate::rewrite::{Format, Limits, Outcome, Plans, rewrite_payload};
 
 struct NoEnv;
@@ -53,6 +58,11 @@ fn routes() -> &'static [Arc<Route>] {
         for sel in RULES.iter().filter(|s| !s.starts_with("form:d=>base64url?")) {
             text.push_str(&format!("[[routes.rules]]\nselect = {sel:?}\naction = \"redact\"\nreplacement = \"R\"\n"));
         }
+        text.push_str(
+            "[[routes]]\nname = \"beacon\"\npath_prefix = \"/beacon\"\nupstream = \"http://127.0.0.1:9\"\n\
+             [routes.body_coding]\nparam = \"c\"\nvalues = { b = \"form:data=>base64\" }\n\
+             [[routes.rules]]\nselect = [\"$..e\", \"$.c=>$..e\", \"$..u=>url=>query:e\"]\naction = \"redact\"\nreplacement = \"R\"\n",
+        );
         match from_toml(&text, "fuzz.toml", Path::new("."), &NoEnv) {
             Ok(l) => l.config.routes,
             Err(d) => panic!("fuzz config: {d}"),
@@ -81,12 +91,24 @@ fuzz_target!(|data: &[u8]| {
     let empty_fields = FieldPlans::default();
     let empty = Plans { json: &empty_plan, fields: &empty_fields };
     let (baseline, _) = police(format, input, empty);
-    let (first, out) = police(format, input, route.plans());
+    if piigate::rewrite::form::values_named(input, "c").is_ok() {
+        let (query, _) = police(Format::Query, input, empty);
+        assert!(query.is_ok(), "the coding parameter is read only from a query the grammar accepts");
+    }
+    // The form layer's plans police a form body in place of the route's form rules.
+    let plans = match (&route.body_coding, format) {
+        (Some(coding), Format::Form) => match coding.layer("b") {
+            Some(BodyLayer::Form(doc)) => Plans { json: &route.plan, fields: &doc.plans },
+            _ => route.plans(),
+        },
+        _ => route.plans(),
+    };
+    let (first, out) = police(format, input, plans);
     match first {
         Ok(Outcome::Unchanged) => assert!(out.is_empty()),
         Ok(Outcome::Rewritten) => {
             assert!(baseline.is_ok(), "rules never make an invalid payload valid");
-            let (second, again) = police(format, &out, route.plans());
+            let (second, again) = police(format, &out, plans);
             match second {
                 Ok(Outcome::Unchanged) => {}
                 Ok(Outcome::Rewritten) => assert_eq!(again, out, "a second pass changes nothing"),

@@ -545,6 +545,25 @@ pub fn reference(p: &'static Preset) -> String {
             defaults.join(", ")
         );
     }
+    if let Some(b) = &spec.body_coding {
+        let param = b.param.as_ref().map_or("", |p| p.value.as_str());
+        let mut how: Vec<String> = b
+            .values
+            .iter()
+            .map(|(k, v)| format!("`{param}={}` → `{}`", k.value, v.value))
+            .collect();
+        if let Some(x) = &b.sniff {
+            how.push(format!(
+                "no `{param}` and a text body starting with gzip's magic bytes → `{}`",
+                x.value
+            ));
+        }
+        let _ = writeln!(
+            s,
+            "\nBody coding outside `Content-Encoding` (`[body_coding]`; a route's own table replaces it): {}.",
+            how.join("; ")
+        );
+    }
     let _ = writeln!(s, "\n| selects | treatment | why |\n| --- | --- | --- |");
     for r in &spec.rules {
         let sels: Vec<String> = r

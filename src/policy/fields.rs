@@ -95,10 +95,12 @@ impl FieldPlan {
     /// servers fold names, followed by nothing, a `[` bracket child or a `.` child), else the
     /// rule for every other field.
     pub fn find(&self, name: &str) -> Option<&FieldRule> {
-        self.rules
-            .iter()
-            .find(|r| covers(&r.name, name))
-            .or(self.others.as_ref())
+        self.find_named(name).or(self.others.as_ref())
+    }
+
+    /// [`Self::find`] without the rule for every other field.
+    pub fn find_named(&self, name: &str) -> Option<&FieldRule> {
+        self.rules.iter().find(|r| covers(&r.name, name))
     }
 
     /// The first rule naming cookie `name` (exactly, or by a `*` pattern).
@@ -148,17 +150,7 @@ const fn fold_header(b: u8) -> u8 {
     }
 }
 
-/// A character of a form or query name as the most permissive server compares it.
-fn fold_field(c: char) -> char {
-    match c {
-        '.' | ' ' => '_',
-        // Their upper or lower case is ASCII: `ToUpperInvariant('ı') == 'I'`.
-        'ı' => 'i',
-        'ſ' => 's',
-        '\u{212A}' => 'k',
-        _ => c.to_ascii_lowercase(),
-    }
-}
+use super::fold::field_char as fold_field;
 
 /// Whether a server may read the form or query field `name` as `rule` (or a child of it):
 /// equal, or equal as the most permissive server folds names, or `rule[…]` / `rule.…`.

@@ -181,6 +181,30 @@ pub(super) fn headers(
     Ok(())
 }
 
+/// Removes the cookies a framework that merges cookies into request parameters would read as
+/// a parameter the route polices ([`crate::policy::params::cookies_without_parameters`]).
+pub(super) fn parameter_cookies(policy: Active<'_>, headers: &mut HeaderMap) {
+    let params = policy.plans.params(Format::Query);
+    if policy.observe_only || !params.polices() {
+        return;
+    }
+    let Some(cookie) = headers.get(header::COOKIE) else {
+        return;
+    };
+    let Some(kept) = crate::policy::params::cookies_without_parameters(cookie.as_bytes(), params)
+    else {
+        return;
+    };
+    match HeaderValue::from_bytes(&kept) {
+        Ok(v) if !kept.is_empty() => {
+            headers.insert(header::COOKIE, v);
+        }
+        _ => {
+            headers.remove(header::COOKIE);
+        }
+    }
+}
+
 /// Forwards only the cookies the route names, each through its rule: a whole-value action,
 /// or (`cookie:NAME=>$…`) its percent-decoded JSON rewritten and percent-encoded again. Every
 /// other cookie is removed; with nothing left, so is the header. Runs on every route.
@@ -372,6 +396,52 @@ pub(super) fn body(
     })
 }
 
+/// On a route whose only body rules are `query:` rules ([`Bodies::Parameters`]): whether
+/// this body carries parameters a merging framework would read with the query's, and so must
+/// be read and policed. An unlabelled body is labelled `application/octet-stream` instead
+/// (Rack and Rails read an unlabelled POST body as a form; nothing reads octet-stream as one).
+///
+/// # Errors
+/// [`RejectCode::UnsupportedMediaType`] for a multipart body, a form in another charset, and
+/// a JSON-like type piigate does not read (Laravel reads any type containing `/json` as
+/// JSON, Rails `text/x-json`): each carries parameters piigate cannot police.
+///
+/// [`Bodies::Parameters`]: crate::config::Bodies::Parameters
+pub(super) fn parameter_body(
+    headers: &mut HeaderMap,
+    may_have_body: bool,
+) -> Result<bool, RejectCode> {
+    let Some(ct) = headers.get(header::CONTENT_TYPE) else {
+        if may_have_body {
+            headers.insert(header::CONTENT_TYPE, UNREAD_TYPE);
+        }
+        return Ok(false);
+    };
+    match Format::from_content_type(Some(ct.as_bytes())) {
+        Ok(Format::Form | Format::Json | Format::Ndjson) => Ok(true),
+        Ok(Format::SniffedJson | Format::Query) => Ok(false),
+        Err(UnsupportedType) => {
+            let essence = ct
+                .as_bytes()
+                .split(|&b| b == b';')
+                .next()
+                .unwrap_or_default();
+            let essence = essence.trim_ascii().to_ascii_lowercase();
+            let carries_parameters = essence.starts_with(b"multipart/")
+                || essence == b"application/x-www-form-urlencoded"
+                || memchr::memmem::find(&essence, b"json").is_some();
+            if carries_parameters {
+                Err(RejectCode::UnsupportedMediaType)
+            } else {
+                Ok(false)
+            }
+        }
+    }
+}
+
+/// The label of an unread body that came without one (see [`parameter_body`]).
+const UNREAD_TYPE: HeaderValue = HeaderValue::from_static("application/octet-stream");
+
 /// The label of a policed body that came without one: what browsers send with a text beacon.
 pub(super) const BEACON_TYPE: HeaderValue = HeaderValue::from_static("text/plain; charset=utf-8");
 
@@ -463,6 +533,10 @@ pub(super) struct Decoded {
     decoded: Option<Vec<u8>>,
     /// The codings as they actually were, to re-apply.
     codings: Vec<codec::Coding>,
+    /// Whether `raw` may be forwarded when nothing changed: not when it is coded on a route
+    /// that polices, since decoders (and recipients that do not decode) read different things
+    /// from what surrounds the coded data (`crate::codec`).
+    raw_ok: bool,
 }
 
 impl Decoded {
@@ -476,6 +550,10 @@ impl Decoded {
     /// # Errors
     /// [`RejectCode::Internal`] if re-encoding fails.
     pub(super) fn finish(self, rewritten: Option<Vec<u8>>) -> Result<Bytes, RejectCode> {
+        let rewritten = match (rewritten, self.raw_ok) {
+            (None, false) => self.decoded,
+            (r, _) => r,
+        };
         match rewritten {
             None => Ok(self.raw),
             Some(out) if self.codings.is_empty() => Ok(Bytes::from(out)),
@@ -501,6 +579,7 @@ pub(super) fn decode(
         raw,
         decoded: None,
         codings: Vec::new(),
+        raw_ok: true,
     };
     if raw.is_empty() {
         return Ok(unread(raw));
@@ -553,6 +632,9 @@ pub(super) fn decode(
     }
     Ok(Decoded {
         raw,
+        // Observe-only routes change nothing, not even the coding; a body without codings is
+        // its own plain text.
+        raw_ok: policy.observe_only || decoded.is_none(),
         decoded,
         codings: actual,
     })

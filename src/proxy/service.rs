@@ -13,12 +13,12 @@ use hyper::body::Incoming;
 use super::body;
 use super::police;
 use super::respond::{full, reject};
-use super::upstream::{UpstreamError, prepare, strip_hop_by_hop, upstream_path};
+use super::upstream::{MAX_TARGET_LEN, UpstreamError, prepare, strip_hop_by_hop, upstream_path};
 use super::{Body, Generation};
 use crate::canon;
-use crate::config::{OptOut, Route};
+use crate::config::{Bodies, OptOut, Route};
 use crate::crypto::{OsNonces, with_thread_nonces};
-use crate::error::RejectCode;
+use crate::error::{PathFault, RejectCode};
 use crate::policy::action::ActionCounts;
 use crate::policy::subject::SubjectScopes;
 use crate::policy::{ApplyCx, DisclosureTally, FieldTally};
@@ -164,7 +164,15 @@ async fn forward(
         return Err(RejectCode::OptOutBlocked);
     }
     let policy = police::Active::of(&route, opted_out);
-    let raw = if route.polices_body() {
+    let reads_body = match route.bodies {
+        Bodies::All => true,
+        Bodies::Parameters => {
+            let may_have_body = !http_body::Body::is_end_stream(&incoming);
+            police::parameter_body(&mut parts.headers, may_have_body)?
+        }
+        Bodies::Unread => false,
+    };
+    let raw = if reads_body {
         body::check_declared_length(&parts.headers, route.max_body_bytes)?;
         let raw = body::collect(incoming, route.max_body_bytes, limits.request_timeout).await?;
         tally.bytes_in = raw.len();
@@ -203,11 +211,23 @@ async fn forward(
         }
         let new_query = police::query(policy, parts.uri.query(), limits, &mut cx)?;
         let query = new_query.as_deref().or(parts.uri.query());
-        let target = upstream_path(&route, rest, query).map_err(|_| RejectCode::NoRoute)?;
+        // The route matched, so a target that does not join is too long once normalised
+        // (escapes, the base path and policed values lengthen it); any other failure is ours.
+        let target = upstream_path(&route, rest, query).map_err(|_| {
+            let len =
+                route.upstream.base_path.len() + rest.len() + query.map_or(0, |q| q.len() + 1);
+            if len > MAX_TARGET_LEN {
+                RejectCode::BadPath(PathFault::TooLong)
+            } else {
+                RejectCode::Internal
+            }
+        })?;
         police::headers(policy, &mut parts.headers, limits, &mut cx)?;
         // First-party hygiene, every route: only named cookies leave, and the page's URL
         // leaves as its origin (README, "First-party proxy hygiene").
         police::cookies(policy, &mut parts.headers, limits, &mut cx)?;
+        // Of those, none named like a policed parameter: PHP's `$_REQUEST` reads cookies too.
+        police::parameter_cookies(policy, &mut parts.headers);
         police::referrer(policy, &mut parts.headers);
         let req = match raw {
             Ok((decoded, body_policy)) => {

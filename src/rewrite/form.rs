@@ -18,8 +18,11 @@
 //! - brackets outside `name[key]…[key]` (`[email]` is `email` to Rack and `qs`, `a]` and
 //!   `a[b` are renamed differently by PHP, Rack and `qs`).
 //!
-//! Names are matched as the most permissive server folds them ([`FieldPlan::find`]): case,
-//! `.` and space as `_`, dotted children.
+//! Names are matched as the most permissive server folds them
+//! ([`FieldPlan::find`](crate::policy::FieldPlan::find)): case, `.` and space as `_`, dotted
+//! children; and a pair is looked up wherever a framework that merges parameter sources
+//! would find its rule ([`Params`]): its own source's rules, the other source's, the route's
+//! JSON selectors.
 //!
 //! Pairs no rule names follow the plan's [`Unselected`](crate::policy::Unselected) policy:
 //! with detection, the value is classified with the field name's hint and counted under
@@ -30,9 +33,11 @@ use super::wrap::rewrite_wrapped;
 use super::{Limits, Outcome, RewriteError};
 use crate::error::Ambiguity;
 use crate::policy::names::{HintCache, push_field_name};
-use crate::policy::{Applied, ApplyCx, FieldPlan, FieldTarget, Leaf, LeafKind};
+use crate::policy::params::{Params, Selected};
+use crate::policy::wrap::Wrap;
+use crate::policy::{Action, Applied, ApplyCx, FieldTarget, Leaf, LeafKind};
 
-/// Rewrites the pairs `plan` selects, appending the result to `out`.
+/// Rewrites the pairs `params` selects, appending the result to `out`.
 ///
 /// Returns [`Outcome::Unchanged`] (and leaves `out` alone) when nothing changed.
 ///
@@ -41,13 +46,13 @@ use crate::policy::{Applied, ApplyCx, FieldPlan, FieldTarget, Leaf, LeafKind};
 /// from a `=>` field, or an action failure.
 pub fn rewrite_form(
     input: &[u8],
-    plan: &FieldPlan,
+    params: Params<'_>,
     limits: &Limits,
     cx: &mut ApplyCx<'_>,
     out: &mut Vec<u8>,
 ) -> Result<Outcome, RewriteError> {
     let base = out.len();
-    let result = run(input, plan, limits, cx, out);
+    let result = run(input, params, limits, cx, out);
     if !matches!(result, Ok(Outcome::Rewritten)) {
         out.truncate(base);
     }
@@ -99,7 +104,7 @@ pub fn values_named(input: &[u8], name: &str) -> Result<Vec<(bool, String)>, Rew
 
 fn run(
     input: &[u8],
-    plan: &FieldPlan,
+    params: Params<'_>,
     limits: &Limits,
     cx: &mut ApplyCx<'_>,
     out: &mut Vec<u8>,
@@ -109,7 +114,7 @@ fn run(
     let mut text = Vec::new();
     let mut wrapped = Vec::new();
     let mut path = String::new();
-    let unselected = &plan.unselected;
+    let unselected = &params.own().unselected;
     if memchr::memchr(b';', input).is_some() {
         return Err(RewriteError::Ambiguous(Ambiguity::FieldSeparator));
     }
@@ -133,7 +138,7 @@ fn run(
         if !is_plain_name(name_text) {
             return Err(RewriteError::Ambiguous(Ambiguity::FieldName));
         }
-        let edit = match plan.find(name_text).filter(|_| !pair.is_empty()) {
+        let edit = match params.find(name_text).filter(|_| !pair.is_empty()) {
             None if pair.is_empty() || !unselected.active() => {
                 validate(raw_value.unwrap_or_default(), value_at)?;
                 Edit::Keep
@@ -186,21 +191,21 @@ fn run(
                     }
                 }
             },
-            Some(rule) => {
+            Some(selected) => {
                 decode(raw_value.unwrap_or_default(), value_at, &mut value)?;
                 let value_text = std::str::from_utf8(&value)
                     .map_err(|_| malformed(value_at, "form value is not UTF-8"))?;
                 text.clear();
-                match &rule.target {
-                    FieldTarget::Whole(action) => {
+                match target(selected) {
+                    Target::Whole(action, class) => {
                         let leaf = Leaf {
                             text: value_text,
                             kind: LeafKind::String,
                             field: name_text,
                         };
-                        Edit::from(cx.treat(action, rule.class, &leaf, &mut text)?)
+                        Edit::from(cx.treat(action, class, &leaf, &mut text)?)
                     }
-                    FieldTarget::Wrapped(wrap) => {
+                    Target::Wrapped(wrap) => {
                         match rewrite_wrapped(value_text, wrap, limits, cx, &mut text)? {
                             Outcome::Unchanged => Edit::Keep,
                             Outcome::Rewritten => {
@@ -294,6 +299,22 @@ pub fn is_plain_name(name: &str) -> bool {
         rest = &inner[close + 1..];
     }
     true
+}
+
+/// What a selected pair's value goes through.
+enum Target<'a> {
+    Whole(&'a Action, Option<crate::detect::Class>),
+    Wrapped(&'a Wrap),
+}
+
+fn target(selected: Selected<'_>) -> Target<'_> {
+    match selected {
+        Selected::Field(rule) => match &rule.target {
+            FieldTarget::Whole(action) => Target::Whole(action, rule.class),
+            FieldTarget::Wrapped(wrap) => Target::Wrapped(wrap),
+        },
+        Selected::Json(rule) => Target::Whole(&rule.action, rule.class),
+    }
 }
 
 fn emit(out: &mut Vec<u8>, bytes: &[u8], emitted_any: &mut bool) {
@@ -420,7 +441,7 @@ mod tests {
     use super::*;
     use crate::crypto::OsNonces;
     use crate::policy::action::RedactAction;
-    use crate::policy::{Action, Automaton, FieldRule, Plan, Rule, selector};
+    use crate::policy::{Automaton, FieldPlan, FieldRule, Plan, Rule, selector};
 
     fn redact() -> Action {
         Action::Redact(RedactAction {
@@ -455,7 +476,13 @@ mod tests {
         let mut cx = ApplyCx::new(&mut nonces);
         let mut out = Vec::new();
         let limits = Limits { max_depth: 64 };
-        match rewrite_form(input.as_bytes(), plan, &limits, &mut cx, &mut out)? {
+        match rewrite_form(
+            input.as_bytes(),
+            Params::only(plan),
+            &limits,
+            &mut cx,
+            &mut out,
+        )? {
             Outcome::Unchanged => {
                 assert!(out.is_empty());
                 Ok(input.to_owned())

@@ -42,6 +42,7 @@ use super::form::rewrite_form;
 use super::json::rewrite_json;
 use super::{Limits, Outcome, RewriteError};
 use crate::error::{Ambiguity, WrapFault};
+use crate::policy::params::Params;
 use crate::policy::{ApplyCx, Coding, FieldPlan, Inner, Wrap};
 
 /// Polices the document inside `text` (a selected value, its container's escaping removed)
@@ -145,7 +146,7 @@ fn splice_query(
     let base = out.len();
     out.extend_from_slice(&text.as_bytes()[..from]);
     let query = &text.as_bytes()[from..to];
-    let outcome = rewrite_form(query, fields, limits, cx, out).map_err(|e| match e {
+    let outcome = rewrite_form(query, Params::only(fields), limits, cx, out).map_err(|e| match e {
         RewriteError::Malformed { .. } => RewriteError::Wrapped(WrapFault::Query),
         other => other,
     });

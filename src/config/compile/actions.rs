@@ -45,8 +45,9 @@ pub(super) fn fpe_spec(opts: &Options<'_>, d: &mut Diagnostics) -> Option<FpeSpe
 /// The reversal of a request action for `reveal --route`, at the rule's own selectors: `fpe`
 /// decrypts with the rule's options and key. Envelopes (`encrypt`, `encrypt_deterministic`)
 /// name their kind and key, so the reveal plans open them wherever they are, these paths
-/// included (`ops::reveal_for` runs them next); every other action cannot be reversed and
-/// leaves the value as it is (`keep`).
+/// included (`ops::reveal_for` runs them next; inside chains from a JSON body see
+/// [`inverse_in_body_chain`]); every other action cannot be reversed and leaves the value
+/// as it is (`keep`).
 pub(super) fn inverse_action(
     opts: &Options<'_>,
     cx: &RuleCtx<'_>,
@@ -63,6 +64,19 @@ pub(super) fn inverse_action(
         }
         _ => Action::Keep,
     })
+}
+
+/// The inverse of rule `r` at the end of a chain that starts in a JSON body
+/// (`$.co=>$.data[*].email`, `$.b=>base64=>$.e`, `$.url=>url=>query:e`): envelopes open here,
+/// because the reveal plans that run next see the string holding them as one leaf and cannot
+/// reach inside. `None`: compile the
+/// rule's inverse as anywhere else. (A chain from a form or query field needs no such thing:
+/// the reveal plans read those fields' documents as the route does.)
+pub(super) fn inverse_in_body_chain(r: &RuleSpec, cx: &RuleCtx<'_>) -> Option<Action> {
+    let ring = cx.keys.ring.as_ref().filter(|_| cx.inverse)?;
+    let kind = ActionKind::parse(r.action.as_ref()?.value.as_str())?;
+    matches!(kind, ActionKind::Encrypt | ActionKind::EncryptDeterministic)
+        .then(|| Action::Reveal(RevealAction::new(ring, cx.domain)))
 }
 
 pub(super) fn compile_action(

@@ -14,7 +14,7 @@ use super::tls::client_tls;
 use crate::config::diag::{Diagnostics, Source};
 use crate::config::reader::At;
 use crate::config::spec::RouteSpec;
-use crate::config::{Limits, OptOut, Purpose, Route, Upstream};
+use crate::config::{Bodies, Limits, OptOut, Purpose, Route, Upstream};
 use crate::policy::action::{RevealAction, Side};
 use crate::policy::{
     Action, Automaton, DetectMode, FieldPlan, FieldPlans, FieldRule, FieldTarget, Inner, Plan,
@@ -304,6 +304,19 @@ pub(super) fn compile_route(
     let (Some(request), Some(response)) = (request, response) else {
         return None;
     };
+    // Bodies: rules written for them (JSON selectors, `form:`), detection or allow-list mode
+    // read them all; `query:` rules alone only the bodies frameworks merge parameters from.
+    let body_rules = r.rules.iter().flat_map(|s| &s.select).any(|sel| {
+        let t = sel.value.trim_start();
+        t.starts_with('$') || t.starts_with("form:")
+    });
+    let bodies = if body_rules || request_unselected.active() {
+        Bodies::All
+    } else if request.0.polices() || request.1.form.polices() {
+        Bodies::Parameters
+    } else {
+        Bodies::Unread
+    };
     let body_coding = match &r.body_coding {
         None => None,
         Some(spec) => {
@@ -371,6 +384,7 @@ pub(super) fn compile_route(
         reveal_fields,
         inverse_plan: inverse.0,
         inverse_fields: inverse.1,
+        bodies,
         max_body_bytes,
         max_concurrent_requests,
         body_coding,

@@ -1,7 +1,7 @@
 //! `[[routes.rules]]` and `[[routes.response_rules]]`: selectors parsed into the body plan's
 //! automaton and the form, query and header field plans, one compiled rule per class.
 
-use super::actions::{RuleCtx, compile_action};
+use super::actions::{RuleCtx, compile_action, inverse_in_body_chain};
 use crate::config::chains;
 use crate::config::diag::{Diagnostics, Source};
 use crate::config::reader::At;
@@ -66,6 +66,9 @@ pub(super) fn compile_rules(
     let mut body_chains: Vec<(usize, Option<Class>, usize, Chain)> = Vec::new();
     let mut field_chains: Vec<FieldChains> = Vec::new();
     let mut chains: Vec<Chain> = Vec::new();
+    // `query:`/`form:` rules as selectors of top-level JSON members, appended after the
+    // route's own selectors so that those win where both select a member.
+    let mut as_members: Vec<(JsonPath, Action, Option<Class>)> = Vec::new();
     let errors_before = d.error_count();
     for (spec_index, spec) in rules.iter().enumerate() {
         // A preset's rule is located in its preset file.
@@ -78,7 +81,9 @@ pub(super) fn compile_rules(
             }
             continue;
         };
-        let is_drop = action.is_drop();
+        // As written: the inverse compile turns every action it cannot reverse into `keep`,
+        // and the config checks below must read the same rules the same way.
+        let is_drop = spec.action.as_ref().is_some_and(|a| a.value == "drop");
         let mut action = Some(action);
         // Later copies are compiled quietly: the first compile already reported any problem.
         let mut copy_any = || {
@@ -154,6 +159,14 @@ pub(super) fn compile_rules(
                         }
                         continue;
                     }
+                    // A parameter is one to frameworks that merge sources: the rule also
+                    // applies to the JSON body's top-level member of that name
+                    // (`policy::params`), after the route's own JSON selectors.
+                    if matches!(kind, FieldKind::Form | FieldKind::Query)
+                        && let Some(path) = crate::policy::params::json_path(&name)
+                    {
+                        as_members.push((path, copy(class)?, class));
+                    }
                     let plan = match kind {
                         FieldKind::Cookie => &mut fields.cookie,
                         FieldKind::Form => &mut fields.form,
@@ -214,6 +227,20 @@ pub(super) fn compile_rules(
     if d.error_count() > errors_before {
         return None;
     }
+    for (path, action, class) in as_members {
+        let Ok(id) = RuleId::try_from(body_rules.len()) else {
+            let span = rules.first().map_or(0..0, |r| r.span.clone());
+            d.error(
+                src,
+                span,
+                "too_many_rules",
+                "a route may have at most 65535 rules",
+            );
+            return None;
+        };
+        body_rules.push(Rule::with_class(action, class));
+        paths.push((path, id));
+    }
     // Chains, compiled into wraps with their own copies of the rules' actions.
     let mut make = |spec: usize, class: Option<Class>| {
         let src = rules[spec].source(src);
@@ -253,8 +280,11 @@ pub(super) fn compile_rules(
         })
         .collect();
     let fallback = rules.first().map_or(0..0, |r| r.span.clone());
+    let mut make_in_body = |spec: usize, class: Option<Class>| {
+        inverse_in_body_chain(&rules[spec], cx).or_else(|| make(spec, class))
+    };
     let mut ccx = chains::Cx {
-        make: &mut make,
+        make: &mut make_in_body,
         unselected,
         src,
         d,
