@@ -1,5 +1,5 @@
 //! Rewrite engine throughput against its floors, on Segment-shaped payloads (1 KB event,
-//! 16 KB and 1 MB batches).
+//! 16 KB and 1 MB batches of many people's events, and a 16 KB batch of one person's).
 //!
 //! Each size is one criterion group with `Throughput::Bytes`, so ratios are read off one run:
 //!
@@ -17,7 +17,9 @@
 //!   descendant selector costs;
 //! - `actions_only`: the typical policy's actions applied to the same leaves with no JSON at all,
 //!   i.e. the crypto the policy asks for. `engine_policy` should be close to
-//!   `engine_no_rules + actions_only`.
+//!   `engine_no_rules + actions_only`;
+//! - `engine_policy_no_memo`: the typical policy with the request's memo of deterministic
+//!   results turned off (every token computed, however often its value repeats).
 //!
 //! Run: `cargo bench --bench rewrite`; CI smoke: `cargo test --benches`.
 //!
@@ -47,8 +49,16 @@ const LIMITS: Limits = Limits { max_depth: 128 };
 /// Nonces come from the per-thread batch, as on the proxy's request path: a fresh
 /// [`OsNonces`] per iteration would time one `getrandom` call per payload instead.
 fn engine(input: &[u8], plan: &Plan) -> Vec<u8> {
+    engine_memo(input, plan, true)
+}
+
+/// [`engine`] with the request's memo of deterministic results on or off.
+fn engine_memo(input: &[u8], plan: &Plan, memo: bool) -> Vec<u8> {
     with_thread_nonces(|nonces| {
         let mut cx = ApplyCx::new(nonces);
+        if !memo {
+            cx = cx.without_memo();
+        }
         let mut out = Vec::new();
         rewrite_json(input, plan, &LIMITS, &mut cx, &mut out).expect("valid payload");
         out
@@ -246,6 +256,9 @@ fn group(c: &mut Criterion, name: &str, input: &[u8]) {
     g.bench_function("actions_only", |b| {
         b.iter(|| actions_only(&policy, &leaves))
     });
+    g.bench_function("engine_policy_no_memo", |b| {
+        b.iter(|| engine_memo(black_box(input), &policy, false))
+    });
     g.finish();
 }
 
@@ -296,6 +309,10 @@ fn ratios(name: &str, input: &[u8]) {
             "engine_policy_explicit",
             Box::new(|| engine(black_box(input), &explicit).len()),
         ),
+        (
+            "engine_policy_no_memo",
+            Box::new(|| engine_memo(black_box(input), &policy, false).len()),
+        ),
     ];
     // Iterations per sample so that the slowest variant takes about 2 ms.
     let probe = std::time::Instant::now();
@@ -320,7 +337,7 @@ fn ratios(name: &str, input: &[u8]) {
     for ((label, _), t) in variants.iter().zip(&best) {
         println!("  {label:22} {:>10.2} us {:>9.0} MB/s", t * 1e6, mbps(*t));
     }
-    let [ignored, dom_t, none, pol, _cheap, act, explicit_t] = best[..] else {
+    let [ignored, dom_t, none, pol, _cheap, act, explicit_t, no_memo] = best[..] else {
         return;
     };
     println!(
@@ -340,12 +357,17 @@ fn ratios(name: &str, input: &[u8]) {
         dom_t / explicit_t,
         explicit_t / (none + act)
     );
+    println!(
+        "  memo: engine_policy / engine_policy_no_memo:  {:.3}",
+        pol / no_memo
+    );
 }
 
 fn benches(c: &mut Criterion) {
     group(c, "1k_event", &support::track_event());
     group(c, "16k_batch", &support::batch(16 * 1024));
     group(c, "1m_batch", &support::batch(1024 * 1024));
+    group(c, "16k_person_batch", &support::person_batch(16 * 1024));
 }
 
 criterion_group! {
@@ -362,6 +384,7 @@ fn main() {
         ratios("1k_event", &support::track_event());
         ratios("16k_batch", &support::batch(16 * 1024));
         ratios("1m_batch", &support::batch(1024 * 1024));
+        ratios("16k_person_batch", &support::person_batch(16 * 1024));
         return;
     }
     rewrite();

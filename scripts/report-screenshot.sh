@@ -80,8 +80,8 @@ listen = "127.0.0.1:$ADMIN"
 token_env = "REPORT_ADMIN_TOKEN"
 [keys]
 file = "keys.toml"
-[store]
-path = "store.db"
+[state]
+dir = "."
 
 [[routes]]
 name = "segment"

@@ -40,7 +40,7 @@ select = "\$..phone"
 action = "encrypt"
 TOML
 export ST_ADMIN_TOKEN=schemathesis-token
-./target/debug/piigate serve --config "$WORK/proxy.toml" 2>"$WORK/log" &
+PIIGATE_STATE_DIR="$WORK" ./target/debug/piigate serve --config "$WORK/proxy.toml" 2>"$WORK/log" &
 PID=$!
 for _ in $(seq 50); do curl -sf http://127.0.0.1:$PORT/healthz >/dev/null && break; sleep 0.1; done
 

@@ -54,7 +54,7 @@ upstream = "http://127.0.0.1:9"
 TOML
 
 echo "== start piigate on 127.0.0.1:$port"
-env -u PIIGATE_KEYRING RUST_LOG=warn "$bin" serve --config "$work/proxy.toml" \
+env -u PIIGATE_KEYRING PIIGATE_STATE_DIR="$work" RUST_LOG=warn "$bin" serve --config "$work/proxy.toml" \
     >"$out/piigate.log" 2>&1 &
 pid=$!
 for _ in $(seq 1 100); do

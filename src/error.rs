@@ -11,8 +11,14 @@ use http::StatusCode;
 /// Variants are in alphabetical order; `as_str` values are stable and never renamed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum RejectCode {
+    /// The request can be read in more than one way (two content types, a header spelled two
+    /// ways, a form pair some servers split differently…); which rule it broke is carried so
+    /// the message can name it.
+    AmbiguousRequest(Ambiguity),
     /// The request's head is invalid (an HTTP/1.1 request without `Host`, or two `Host`s).
     BadRequest,
+    /// The request path cannot be reduced to one normalised path (see [`PathFault`]).
+    BadPath(PathFault),
     /// The request body exceeded `max_body_bytes` (or decoded past `max_decoded_bytes`).
     BodyTooLarge,
     /// The gateway itself failed; nothing was forwarded.
@@ -55,7 +61,12 @@ pub enum RejectCode {
 
 impl RejectCode {
     /// Every code, for metric pre-registration.
-    pub const ALL: [Self; 19] = [
+    ///
+    /// Codes that carry the rule they broke appear once, with a representative rule: metrics
+    /// count per code ([`Self::slot`]), the access log names the rule.
+    pub const ALL: [Self; 21] = [
+        Self::AmbiguousRequest(Ambiguity::ContentTypeRepeated),
+        Self::BadPath(PathFault::InvalidEscape),
         Self::BadRequest,
         Self::BodyTooLarge,
         Self::Internal,
@@ -77,9 +88,62 @@ impl RejectCode {
         Self::UnsupportedTransferCoding,
     ];
 
+    /// Whether the code can only be decided before a route is chosen (the request's head and
+    /// framing, routing itself): such refusals are counted under route `-`, never a route's.
+    pub const fn before_routing_only(self) -> bool {
+        matches!(
+            self,
+            Self::BadRequest
+                | Self::MethodNotAllowed
+                | Self::TargetNotAllowed
+                | Self::UnsupportedTransferCoding
+        )
+    }
+
+    /// Whether the code can only arise once a route was chosen (its body, its limits, its
+    /// upstream): never counted under route `-`.
+    pub const fn needs_route(self) -> bool {
+        matches!(
+            self,
+            Self::BodyTooLarge
+                | Self::MalformedBody
+                | Self::MalformedQuery
+                | Self::NestingTooDeep
+                | Self::Overloaded
+                | Self::OptOutBlocked
+                | Self::PolicyViolation
+                | Self::RequestTimeout
+                | Self::StoreUnavailable
+                | Self::UpstreamFailed
+                | Self::UpstreamTimeout
+                | Self::UpstreamUnreachable
+                | Self::UnsupportedMediaType
+        )
+    }
+
+    /// This code's position in [`Self::ALL`] (the rule a code carries does not matter).
+    pub fn slot(self) -> usize {
+        let d = std::mem::discriminant(&self);
+        Self::ALL
+            .iter()
+            .position(|c| std::mem::discriminant(c) == d)
+            .unwrap_or(0)
+    }
+
+    /// The broken rule's stable name, for codes that carry one (logged as `rule`).
+    pub const fn rule(self) -> Option<&'static str> {
+        match self {
+            Self::AmbiguousRequest(a) => Some(a.as_str()),
+            Self::BadPath(p) => Some(p.as_str()),
+            _ => None,
+        }
+    }
+
     /// The stable snake_case code, used in response bodies, logs and metric labels.
     pub const fn as_str(self) -> &'static str {
         match self {
+            Self::AmbiguousRequest(_) => "ambiguous_request",
+            Self::BadPath(_) => "bad_path",
             Self::BadRequest => "bad_request",
             Self::BodyTooLarge => "body_too_large",
             Self::Internal => "internal_error",
@@ -105,6 +169,7 @@ impl RejectCode {
     /// The HTTP status the client receives.
     pub const fn status(self) -> StatusCode {
         match self {
+            Self::AmbiguousRequest(_) | Self::BadPath(_) => StatusCode::BAD_REQUEST,
             Self::BadRequest => StatusCode::BAD_REQUEST,
             Self::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
@@ -130,6 +195,8 @@ impl RejectCode {
     /// A fixed, human-readable explanation. Never contains request data.
     pub const fn message(self) -> &'static str {
         match self {
+            Self::AmbiguousRequest(a) => a.message(),
+            Self::BadPath(p) => p.message(),
             Self::BadRequest => "the request head is invalid (missing or repeated Host)",
             Self::BodyTooLarge => "request body exceeds the route's size limit",
             Self::Internal => "the gateway failed to process the request; nothing was forwarded",
@@ -172,5 +239,191 @@ impl RejectCode {
 impl std::fmt::Display for RejectCode {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+/// The rule an ambiguous request broke: each names one way in which two HTTP servers could
+/// read the same bytes differently (docs/BOUNDARY.md has the grammar and the why of each).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Ambiguity {
+    /// `:authority` (or an absolute-form target) and `Host` name different hosts.
+    AuthorityMismatch,
+    /// The body reads as another type than its label (JSON sent as a form, a form hidden in
+    /// JSON-labelled text).
+    BodyTypeMismatch,
+    /// Two `Content-Encoding` header lines.
+    ContentEncodingRepeated,
+    /// `Content-Type` does not parse as one media type with parameters.
+    ContentTypeMalformed,
+    /// `Content-Type` parameters repeated, or in the RFC 2231 `name*=` form.
+    ContentTypeParameter,
+    /// Two `Content-Type` header lines, or one listing two media types.
+    ContentTypeRepeated,
+    /// A cookie the route forwards has a value servers split or unquote differently (`,`,
+    /// whitespace, `"`, `\`, non-ASCII), or a name that is not a token.
+    CookieValue,
+    /// A form or query field name servers read differently: whitespace or control characters
+    /// at its ends, a `%` left after decoding, brackets outside `name[key]…`.
+    FieldName,
+    /// A raw `;` in a policed form or query string: a pair separator to some servers, text to
+    /// others.
+    FieldSeparator,
+    /// A header spelled with `_` that servers fold into a header the gateway reads or that
+    /// is present with `-`.
+    HeaderSpelling,
+}
+
+impl Ambiguity {
+    /// Every rule.
+    pub const ALL: [Self; 10] = [
+        Self::AuthorityMismatch,
+        Self::BodyTypeMismatch,
+        Self::ContentEncodingRepeated,
+        Self::ContentTypeMalformed,
+        Self::ContentTypeParameter,
+        Self::ContentTypeRepeated,
+        Self::CookieValue,
+        Self::FieldName,
+        Self::FieldSeparator,
+        Self::HeaderSpelling,
+    ];
+
+    /// The rule's stable name (the access log's `rule` field).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::AuthorityMismatch => "authority_mismatch",
+            Self::BodyTypeMismatch => "body_type_mismatch",
+            Self::ContentEncodingRepeated => "content_encoding_repeated",
+            Self::ContentTypeMalformed => "content_type_malformed",
+            Self::ContentTypeParameter => "content_type_parameter",
+            Self::ContentTypeRepeated => "content_type_repeated",
+            Self::CookieValue => "cookie_value",
+            Self::FieldName => "field_name",
+            Self::FieldSeparator => "field_separator",
+            Self::HeaderSpelling => "header_spelling",
+        }
+    }
+
+    /// A fixed text naming the rule; never request data.
+    pub const fn message(self) -> &'static str {
+        match self {
+            Self::AuthorityMismatch => {
+                "the request's authority and its Host header name different hosts; nothing was forwarded"
+            }
+            Self::BodyTypeMismatch => {
+                "the body reads as another type than its Content-Type says; nothing was forwarded"
+            }
+            Self::ContentEncodingRepeated => {
+                "the request has more than one Content-Encoding header; send one list; nothing was forwarded"
+            }
+            Self::ContentTypeMalformed => {
+                "the Content-Type header is not one media type with parameters; nothing was forwarded"
+            }
+            Self::ContentTypeParameter => {
+                "a Content-Type parameter is repeated or uses the name*= form; nothing was forwarded"
+            }
+            Self::ContentTypeRepeated => {
+                "the request has more than one Content-Type; nothing was forwarded"
+            }
+            Self::CookieValue => {
+                "a cookie the route forwards has a value servers read differently (a comma, whitespace, quotes or a backslash); nothing was forwarded"
+            }
+            Self::FieldName => {
+                "a form or query field name has surrounding whitespace, control characters, a decoded '%' or malformed brackets; nothing was forwarded"
+            }
+            Self::FieldSeparator => {
+                "a form or query string contains a raw ';', which some servers read as a pair separator; nothing was forwarded"
+            }
+            Self::HeaderSpelling => {
+                "a header name with '_' collides with a header spelled with '-'; nothing was forwarded"
+            }
+        }
+    }
+}
+
+/// Why a request path cannot be reduced to one normalised path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PathFault {
+    /// A raw `\`: Windows servers and WHATWG URL parsers read it as `/`.
+    Backslash,
+    /// `..` segments climb above the root or out of the route's prefix.
+    ClimbsOut,
+    /// A `.` or `..` segment spelled with percent-escapes (`%2e`).
+    EncodedDotSegment,
+    /// `%25`: servers that decode twice read the escape behind it.
+    EncodedPercent,
+    /// `%2F` or `%5C`: a separator to servers that decode before splitting.
+    EncodedSeparator,
+    /// A NUL or another control character, raw or percent-encoded.
+    Control,
+    /// `%` not followed by two hex digits (`%u002e`, `%zz`).
+    InvalidEscape,
+    /// The request target is not an absolute path (`*`).
+    NotOriginForm,
+    /// The decoded path is not UTF-8 (overlong or invalid sequences).
+    NotUtf8,
+    /// A `;`: a path parameter to Tomcat, Jetty and Spring, text to other servers.
+    Semicolon,
+}
+
+impl PathFault {
+    /// Every rule.
+    pub const ALL: [Self; 10] = [
+        Self::Backslash,
+        Self::ClimbsOut,
+        Self::EncodedDotSegment,
+        Self::EncodedPercent,
+        Self::EncodedSeparator,
+        Self::Control,
+        Self::InvalidEscape,
+        Self::NotOriginForm,
+        Self::NotUtf8,
+        Self::Semicolon,
+    ];
+
+    /// The rule's stable name (the access log's `rule` field).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Backslash => "path_backslash",
+            Self::ClimbsOut => "path_climbs_out",
+            Self::EncodedDotSegment => "path_encoded_dot_segment",
+            Self::EncodedPercent => "path_encoded_percent",
+            Self::EncodedSeparator => "path_encoded_separator",
+            Self::Control => "path_control",
+            Self::InvalidEscape => "path_invalid_escape",
+            Self::NotOriginForm => "path_not_origin_form",
+            Self::NotUtf8 => "path_not_utf8",
+            Self::Semicolon => "path_semicolon",
+        }
+    }
+
+    /// A fixed text naming the rule; never request data.
+    pub const fn message(self) -> &'static str {
+        match self {
+            Self::Backslash => "the path contains a backslash; nothing was forwarded",
+            Self::ClimbsOut => {
+                "the path's '..' segments climb above the root or out of the route's prefix; nothing was forwarded"
+            }
+            Self::EncodedDotSegment => {
+                "a path segment is '.' or '..' written with percent-escapes; nothing was forwarded"
+            }
+            Self::EncodedPercent => {
+                "the path contains an encoded '%' (%25), which servers that decode twice misread; nothing was forwarded"
+            }
+            Self::EncodedSeparator => {
+                "the path contains an encoded slash or backslash (%2F, %5C); nothing was forwarded"
+            }
+            Self::Control => "the path contains a NUL or control character; nothing was forwarded",
+            Self::InvalidEscape => {
+                "the path contains '%' not followed by two hex digits; nothing was forwarded"
+            }
+            Self::NotOriginForm => {
+                "the request target is not an absolute path; nothing was forwarded"
+            }
+            Self::NotUtf8 => "the path does not decode to UTF-8; nothing was forwarded",
+            Self::Semicolon => {
+                "the path contains ';', a path parameter to some servers and text to others; nothing was forwarded"
+            }
+        }
     }
 }

@@ -9,6 +9,8 @@
 //! - [`policy`]: what the operator asked for, compiled: selectors into one automaton per route,
 //!   actions with their pre-built crypto contexts.
 //! - [`rewrite`]: sans-io payload rewriting (bytes in, bytes out); no tokio, no hyper, no clock.
+//! - [`canon`]: one reading of a request (path, content headers, header spellings) before it
+//!   is routed and policed; sans-io over `http` types.
 //! - [`config`]: `proxy.toml` → diagnostics or a compiled [`config::Config`].
 //! - [`proxy`]: the hyper/rustls shell that routes, polices and forwards requests.
 //! - [`store`]: subject secrets, erasure tombstones and the disclosure ledger (redb or
@@ -18,6 +20,7 @@
 //! `rewrite` and `crypto` build without tokio and hyper, which keeps them fuzzable and benchable.
 
 pub mod audit;
+pub mod canon;
 pub mod codec;
 pub mod config;
 pub mod crypto;
@@ -33,3 +36,4 @@ pub mod rewrite;
 pub mod services;
 pub mod store;
 pub mod telemetry;
+pub mod tls;

@@ -8,8 +8,9 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use clap::{Parser, Subcommand, ValueEnum};
 use piigate::config::{self, ProcessEnv, Runtime};
-use piigate::keys::{KeyId, KeyStatus, generate_entry};
+use piigate::keys::{KeyId, KeyStatus, KeyringFile, generate_entry, wrapped_entry};
 use piigate::proxy::Gateway;
+use piigate::rewrite::Format;
 use piigate::telemetry::{self, LogFormat};
 use tracing::info;
 
@@ -37,6 +38,10 @@ enum Cmd {
         /// Path to proxy.toml.
         #[arg(long, short, default_value = "proxy.toml")]
         config: PathBuf,
+        /// Also print this route's rules as they apply: its own, then its preset's, each with
+        /// where it was written and why (repeatable).
+        #[arg(long, value_name = "ROUTE")]
+        expand: Vec<String>,
     },
     /// Print the body a route would forward for a payload; nothing is sent.
     Preview {
@@ -46,12 +51,8 @@ enum Cmd {
         /// Route name.
         #[arg(long)]
         route: String,
-        /// Content type of the payload.
-        #[arg(long, default_value = "application/json")]
-        content_type: String,
-        /// Payload file, or `-` for stdin.
-        #[arg(default_value = "-")]
-        file: PathBuf,
+        #[command(flatten)]
+        payload: PayloadArgs,
     },
     /// Decrypt piigate envelopes in a payload with the route's domain keys.
     Reveal {
@@ -61,24 +62,118 @@ enum Cmd {
         /// Route name.
         #[arg(long)]
         route: String,
-        /// Payload file, or `-` for stdin.
-        #[arg(default_value = "-")]
-        file: PathBuf,
+        #[command(flatten)]
+        payload: PayloadArgs,
     },
     /// Audit-log operations.
     Audit {
         #[command(subcommand)]
         cmd: AuditCmd,
     },
-    /// Print a new keyring entry with 32 bytes from the OS random number generator.
+    /// Make a new keyring entry with 32 bytes from the OS random number generator: appended to
+    /// `--keyring FILE` (created 0600 if missing), or printed.
     Keygen {
         /// Key id, [a-z0-9]{1,16}; default `k` + today's date.
         #[arg(long)]
         id: Option<String>,
-        /// Status of the new key.
-        #[arg(long, value_enum, default_value_t = StatusArg::Active)]
-        status: StatusArg,
+        /// Status of the new key. Default: `primary` for the first key of a keyring (a new
+        /// `--keyring` file, or printed on its own), `active` when the keyring already has a
+        /// primary key (promote it after every replica has loaded it).
+        #[arg(long, value_enum)]
+        status: Option<StatusArg>,
+        /// Append the entry to this keyring file instead of printing it.
+        #[arg(long)]
+        keyring: Option<PathBuf>,
+        /// Make the master key on the HSM and store it wrapped (RFC 5649) under the token key
+        /// with this label; the HSM comes from the keyring's [hsm] table or the --hsm-* flags.
+        #[arg(long, value_name = "LABEL")]
+        wrap_with: Option<String>,
+        #[command(flatten)]
+        hsm: HsmArgs,
     },
+    /// HSM administration (PKCS#11).
+    Hsm {
+        #[command(subcommand)]
+        cmd: HsmCmd,
+    },
+}
+
+/// Where the HSM is, when no keyring [hsm] table says so.
+#[derive(clap::Args)]
+struct HsmArgs {
+    /// PKCS#11 library, e.g. /usr/lib/softhsm/libsofthsm2.so.
+    #[arg(long)]
+    hsm_module: Option<PathBuf>,
+    /// Token label.
+    #[arg(long)]
+    hsm_token: Option<String>,
+    /// Variable holding the user PIN.
+    #[arg(long, default_value = piigate::keys::pkcs11::DEFAULT_PIN_ENV)]
+    hsm_pin_env: String,
+    /// File holding the user PIN (instead of --hsm-pin-env).
+    #[arg(long)]
+    hsm_pin_file: Option<PathBuf>,
+}
+
+impl HsmArgs {
+    fn spec(&self) -> Option<piigate::keys::pkcs11::HsmSpec> {
+        use piigate::keys::pkcs11::{HsmSpec, PinSource};
+        Some(HsmSpec {
+            module: self.hsm_module.clone()?,
+            token: self.hsm_token.clone()?,
+            pin: match &self.hsm_pin_file {
+                Some(f) => PinSource::File(f.clone()),
+                None => PinSource::Env(self.hsm_pin_env.clone()),
+            },
+            at: (0, 0),
+        })
+    }
+}
+
+#[derive(Subcommand)]
+enum HsmCmd {
+    /// Create the wrapping key on the token: AES-256, never extractable, wrap/unwrap only.
+    CreateWrappingKey {
+        /// Label of the new key.
+        #[arg(long)]
+        label: String,
+        #[command(flatten)]
+        hsm: HsmArgs,
+    },
+}
+
+/// The payload `preview` and `reveal` read, and how to read it.
+#[derive(clap::Args)]
+struct PayloadArgs {
+    /// Content type of the payload, as the app would send it: JSON, NDJSON or a form.
+    #[arg(long, default_value = "application/json", conflicts_with = "query")]
+    content_type: String,
+    /// The payload is a URI query string (without `?`), policed with the route's `query:` rules.
+    #[arg(long)]
+    query: bool,
+    /// Payload file, or `-` for stdin.
+    #[arg(default_value = "-")]
+    file: PathBuf,
+}
+
+impl PayloadArgs {
+    /// The payload's format and bytes.
+    fn read(&self) -> anyhow::Result<(Format, Vec<u8>)> {
+        let format = if self.query {
+            Format::Query
+        } else {
+            Format::from_content_type(Some(self.content_type.as_bytes()))
+                .with_context(|| format!("content type `{}`", self.content_type))?
+        };
+        let mut input = read_input(&self.file)?;
+        if format == Format::Query {
+            // A query string read from a file or a terminal ends with the line's newline.
+            while input.last().is_some_and(|b| matches!(b, b'\n' | b'\r')) {
+                input.pop();
+            }
+        }
+        Ok((format, input))
+    }
 }
 
 #[derive(Subcommand)]
@@ -108,41 +203,52 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("piigate: {e:#}");
+            eprintln!("piigate: {}", error_chain(&e));
             ExitCode::FAILURE
         }
     }
 }
 
+/// The error and its causes, each said once: many errors already quote their cause in their
+/// own message (`cannot open the store: embedded store …: Permission denied`), and printing
+/// the chain as well would repeat it.
+fn error_chain(e: &anyhow::Error) -> String {
+    let mut out = e.to_string();
+    for cause in e.chain().skip(1) {
+        let text = cause.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+    }
+    out
+}
+
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.cmd {
         Cmd::Serve { config, log_format } => serve(&config, log_format),
-        Cmd::Check { config } => Ok(check(&config)),
+        Cmd::Check { config, expand } => Ok(check(&config, &expand)),
         Cmd::Preview {
             config,
             route,
-            content_type,
-            file,
+            payload,
         } => {
             let loaded = load_or_report(&config)?;
-            if !content_type.to_ascii_lowercase().contains("json") {
-                anyhow::bail!("preview supports JSON payloads; got content type `{content_type}`");
-            }
-            let input = read_input(&file)?;
+            let (format, input) = payload.read()?;
             let route = piigate::ops::route(&loaded, &route)?;
-            let out = piigate::ops::preview(&loaded, route, &input)?;
+            let out = piigate::ops::preview(&loaded, route, format, &input)?;
             write_output(&out)?;
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Reveal {
             config,
             route,
-            file,
+            payload,
         } => {
             let loaded = load_or_report(&config)?;
-            let input = read_input(&file)?;
+            let (format, input) = payload.read()?;
             let route = piigate::ops::route(&loaded, &route)?;
-            let out = piigate::ops::reveal(&loaded, route, &input)?;
+            let out = piigate::ops::reveal(&loaded, route, format, &input)?;
             write_output(&out)?;
             Ok(ExitCode::SUCCESS)
         }
@@ -179,22 +285,137 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 }
             }
         }
-        Cmd::Keygen { id, status } => {
-            let id = match id {
-                Some(id) => id,
-                None => format!("k{}", today_compact()),
-            };
-            let id = KeyId::new(&id).context("key id must be 1-16 characters of [a-z0-9]")?;
-            let status = match status {
-                StatusArg::Primary => KeyStatus::Primary,
-                StatusArg::Active => KeyStatus::Active,
-            };
-            let entry = generate_entry(&id, status)
-                .map_err(|_| anyhow::anyhow!("the OS random number generator failed"))?;
-            print!("{entry}");
+        Cmd::Keygen {
+            id,
+            status,
+            keyring,
+            wrap_with,
+            hsm,
+        } => keygen(id, status, keyring.as_deref(), wrap_with.as_deref(), &hsm),
+        Cmd::Hsm {
+            cmd: HsmCmd::CreateWrappingKey { label, hsm },
+        } => {
+            use piigate::keys::pkcs11;
+            let spec = hsm
+                .spec()
+                .context("--hsm-module and --hsm-token are required")?;
+            let pin = pkcs11::Pin::read(&spec, &|v| std::env::var(v).ok())?;
+            pkcs11::create_wrapping_key(&spec, &pin, &label)?;
+            eprintln!(
+                "created AES-256 wrapping key `{label}` on token `{}` (not extractable)",
+                spec.token
+            );
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+fn keygen(
+    id: Option<String>,
+    status: Option<StatusArg>,
+    keyring: Option<&Path>,
+    wrap_with: Option<&str>,
+    hsm: &HsmArgs,
+) -> anyhow::Result<ExitCode> {
+    let id = match id {
+        Some(id) => id,
+        None => format!("k{}", today_compact()),
+    };
+    let id = KeyId::new(&id).context("key id must be 1-16 characters of [a-z0-9]")?;
+    // The existing keyring decides the default status and catches a duplicate id before
+    // anything is written.
+    let existing = match keyring {
+        Some(path) => match std::fs::read_to_string(path) {
+            Ok(text) => Some(
+                KeyringFile::parse(&text, &path.display().to_string()).map_err(|errs| {
+                    for e in &errs {
+                        eprintln!("{e}");
+                    }
+                    anyhow::anyhow!(
+                        "{} has errors; fix them before adding a key",
+                        path.display()
+                    )
+                })?,
+            ),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => anyhow::bail!("cannot read {}: {e}", path.display()),
+        },
+        None => None,
+    };
+    if let Some(ring) = &existing
+        && ring.contains(id.as_str())
+    {
+        anyhow::bail!("the keyring already has a key `{id}`; choose another --id");
+    }
+    let has_primary = existing.as_ref().is_some_and(KeyringFile::has_primary);
+    let status = match status {
+        Some(StatusArg::Primary) if has_primary => anyhow::bail!(
+            "the keyring already has a primary key; add the new key as active, reload every \
+             replica, then mark it primary and the old one active"
+        ),
+        Some(StatusArg::Primary) => KeyStatus::Primary,
+        Some(StatusArg::Active) => KeyStatus::Active,
+        None if has_primary => KeyStatus::Active,
+        None => KeyStatus::Primary,
+    };
+    let entry = match wrap_with {
+        None => generate_entry(&id, status)
+            .map_err(|_| anyhow::anyhow!("the OS random number generator failed"))?,
+        Some(label) => {
+            use piigate::keys::pkcs11;
+            // The keyring's own [hsm] table wins; flags describe the HSM of a new keyring.
+            let (spec, new_table) = match existing.as_ref().and_then(KeyringFile::hsm) {
+                Some(spec) => (spec.clone(), false),
+                None => (
+                    hsm.spec().context(
+                        "--wrap-with needs the HSM: a keyring with an [hsm] table, or \
+                         --hsm-module and --hsm-token",
+                    )?,
+                    true,
+                ),
+            };
+            let pin = pkcs11::Pin::read(&spec, &|v| std::env::var(v).ok())?;
+            let wrapped = pkcs11::wrap_new_key(&spec, &pin, label)?;
+            let entry = wrapped_entry(&id, status, &wrapped, label);
+            if new_table {
+                format!("{}\n{entry}", spec.to_toml())
+            } else {
+                entry
+            }
+        }
+    };
+    match keyring {
+        None => print!("{entry}"),
+        Some(path) => {
+            append_private(path, existing.is_some(), &entry)?;
+            eprintln!(
+                "added key `{id}` ({}) to {}",
+                status.as_str(),
+                path.display()
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Appends `text` to `path`, creating it readable by its owner only. The entry holds a key:
+/// it is never printed when it goes to a file.
+fn append_private(path: &Path, exists: bool, text: &str) -> anyhow::Result<()> {
+    let mut opts = std::fs::OpenOptions::new();
+    opts.append(true).create(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        opts.mode(0o600);
+    }
+    let mut f = opts
+        .open(path)
+        .with_context(|| format!("cannot open {} for writing", path.display()))?;
+    let sep = if exists { "\n" } else { "" };
+    f.write_all(format!("{sep}{text}").as_bytes())
+        .and_then(|()| f.sync_all())
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(())
 }
 
 /// Loads a config; on errors prints every diagnostic and fails.
@@ -213,11 +434,27 @@ fn load_or_report(path: &Path) -> anyhow::Result<config::Config> {
     }
 }
 
-fn check(path: &Path) -> ExitCode {
+fn check(path: &Path, expand: &[String]) -> ExitCode {
     match config::load(path, &ProcessEnv) {
         Ok(l) => {
+            for route in expand {
+                match config::expand_route(path, route) {
+                    Ok(text) => println!("{text}"),
+                    Err(e) => {
+                        println!("{}: {e}", path.display());
+                        return ExitCode::FAILURE;
+                    }
+                }
+            }
             print!("{}", l.warnings);
             let c = &l.config;
+            // What `serve` will write must be writable: check fails where serve would.
+            let name = path.display().to_string();
+            if let Err(d) = config::state::probe(c, &name, config::state::Probe::Check) {
+                print!("{d}");
+                println!("{}: {} error(s)", path.display(), d.error_count());
+                return ExitCode::FAILURE;
+            }
             println!(
                 "{}: ok ({} route(s), {} key(s){})",
                 path.display(),
@@ -229,6 +466,20 @@ fn check(path: &Path) -> ExitCode {
                     ", plain HTTP"
                 }
             );
+            println!(
+                "state: {} (from {})",
+                c.state.path.display(),
+                c.state.origin
+            );
+            for r in &c.routes {
+                println!("{}", route_summary(r));
+            }
+            if !c.example_keys.is_empty() {
+                println!(
+                    "WARNING: the keyring holds the PUBLIC example keys ({}); do not protect real data with them",
+                    c.example_keys.join(", ")
+                );
+            }
             ExitCode::SUCCESS
         }
         Err(d) => {
@@ -237,6 +488,87 @@ fn check(path: &Path) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// One line per route for `check`: where it matches, where it sends, and what it does.
+fn route_summary(r: &config::Route) -> String {
+    use piigate::policy::{FieldTarget, Plan};
+    fn kinds(plan: &Plan, into: &mut Vec<&'static str>) {
+        for rule in &plan.rules {
+            let k = rule.action.kind().as_str();
+            if !into.contains(&k) {
+                into.push(k);
+            }
+        }
+    }
+    let mut actions = Vec::new();
+    kinds(&r.plan, &mut actions);
+    for field in [
+        &r.fields.form,
+        &r.fields.query,
+        &r.fields.header,
+        &r.fields.cookie,
+    ] {
+        for rule in &field.rules {
+            match &rule.target {
+                FieldTarget::Json(plan) => kinds(plan, &mut actions),
+                FieldTarget::Whole(a) => {
+                    let k = a.kind().as_str();
+                    if !actions.contains(&k) {
+                        actions.push(k);
+                    }
+                }
+            }
+        }
+    }
+    let mut extra = Vec::new();
+    if let Some(p) = r.preset {
+        extra.push(format!("preset {p}"));
+    }
+    if let Some(d) = r.detect {
+        extra.push(format!(
+            "detect {}",
+            match d {
+                piigate::policy::DetectMode::Observe => "observe",
+                piigate::policy::DetectMode::Enforce => "enforce",
+            }
+        ));
+    }
+    if r.allow_list {
+        extra.push("allow-list".to_owned());
+    }
+    if r.subject.is_some() {
+        extra.push("subject-scoped".to_owned());
+    }
+    match r.opt_out {
+        config::OptOut::Block => extra.push("opt-out block".to_owned()),
+        config::OptOut::Strict => extra.push("opt-out strict".to_owned()),
+        config::OptOut::None => {}
+    }
+    if !r.response_plan.rules.is_empty() {
+        extra.push("response reveal".to_owned());
+    }
+    let host = r.host.as_deref().map_or(String::new(), |h| format!("{h} "));
+    format!(
+        "route {}: {host}{} -> {}://{}{} ({}; domain {}): {}{}",
+        r.name,
+        r.path_prefix,
+        r.upstream.scheme,
+        r.upstream.authority,
+        r.upstream.base_path,
+        r.purpose.as_str(),
+        r.domain,
+        if actions.is_empty() {
+            "no rules".to_owned()
+        } else {
+            actions.join(", ")
+        },
+        if extra.is_empty() {
+            String::new()
+        } else {
+            format!("; {}", extra.join(", "))
+        }
+    )
 }
 
 fn serve(path: &Path, log: LogArg) -> anyhow::Result<ExitCode> {
@@ -254,8 +586,34 @@ fn serve(path: &Path, log: LogArg) -> anyhow::Result<ExitCode> {
             );
         }
     };
-    for w in loaded.warnings.items() {
+    // The example-keys warning gets its own line below.
+    for w in loaded
+        .warnings
+        .items()
+        .iter()
+        .filter(|w| w.code != "example_keys")
+    {
         tracing::warn!(warning = %w, "Configuration warning.");
+    }
+    if !loaded.config.example_keys.is_empty() {
+        tracing::warn!(
+            keys = %loaded.config.example_keys.join(","),
+            "PUBLIC EXAMPLE KEYS IN USE: anyone can open these envelopes and link these tokens; \
+             generate a keyring with `piigate keygen --keyring keys.toml`."
+        );
+    }
+    // Fail before binding anything, naming the path and the option, if state cannot be written
+    // (creating the default state directory when it is missing).
+    if let Err(d) = config::state::probe(
+        &loaded.config,
+        &path.display().to_string(),
+        config::state::Probe::Prepare,
+    ) {
+        eprint!("{d}");
+        anyhow::bail!(
+            "the state directory is not usable ({} error(s)); nothing started",
+            d.error_count()
+        );
     }
     let server = &loaded.config.server;
     let mut rt = match server.runtime {
@@ -281,9 +639,9 @@ fn serve(path: &Path, log: LogArg) -> anyhow::Result<ExitCode> {
             path: path.to_path_buf(),
             env: Arc::new(ProcessEnv),
         };
-        let gateway = Gateway::bind(loaded.config, Some(source))
-            .await
-            .context("cannot bind the listeners")?;
+        // The start error names the step (which listener, the store, the audit log) and the
+        // address or path.
+        let gateway = Gateway::bind(loaded.config, Some(source)).await?;
         if let Some(reloader) = gateway.reloader() {
             tokio::spawn(reload_on_sighup(reloader));
         }

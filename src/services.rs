@@ -15,17 +15,20 @@ use crate::telemetry::metrics::Metrics;
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
     /// A listener could not bind.
-    #[error("cannot bind {what}: {source}")]
+    #[error("cannot bind {what} on {addr}: {source}")]
     Bind {
         /// Which listener.
         what: &'static str,
+        /// The address it was to listen on.
+        addr: std::net::SocketAddr,
         /// The OS error.
         source: std::io::Error,
     },
-    /// The store could not be opened.
+    /// The store could not be opened. The store's own error names the file or database.
     #[error("cannot open the store: {0}")]
     Store(#[from] StoreError),
-    /// The audit log could not be opened (or failed verification of its tail).
+    /// The audit log could not be opened (or failed verification of its tail); the error
+    /// names the file.
     #[error("cannot open the audit log: {0}")]
     Audit(#[from] AuditError),
 }

@@ -1,10 +1,17 @@
-//! Checks `rewrite_json`'s allocation budget with a counting global allocator.
+//! Checks allocation budgets with a counting global allocator: `rewrite_json`'s, and a whole
+//! request's through the gateway over real sockets.
 //!
 //! Its own test binary (`harness = false`): a global allocator counts every thread, and the
-//! libtest harness would allocate concurrently. The budget, as `rewrite_json`'s docs state it:
-//! no allocation at all when nothing is live below the root; otherwise a constant number
-//! (frame stack, one output reservation, scratch buffers) that does not grow with the number of
-//! values in the payload.
+//! libtest harness would allocate concurrently. The engine's budget, as `rewrite_json`'s docs
+//! state it: no allocation at all when nothing is live below the root; otherwise a constant
+//! number (frame stack, one output reservation, scratch buffers) that does not grow with the
+//! number of values in the payload.
+//!
+//! End to end (`e2e`): a client and an upstream that allocate nothing per request (plain
+//! threads, fixed buffers; checked by running the client straight at the upstream) exchange
+//! keep-alive requests through a gateway on its own current-thread runtime, so the process's
+//! count per request is the gateway's: accept-side parsing, routing, policing, the upstream
+//! exchange, the response and the bookkeeping.
 
 use std::alloc::System;
 
@@ -23,6 +30,9 @@ static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
 
 #[path = "../benches/support/mod.rs"]
 mod support;
+
+#[path = "alloc_budget/e2e.rs"]
+mod e2e;
 
 const LIMITS: Limits = Limits { max_depth: 128 };
 
@@ -125,10 +135,49 @@ fn main() {
         detect.push((few, many));
     }
 
+    // The boundary on an already canonical request head: no allocation at all.
+    let canonical_head = boundary_allocations();
+    assert_eq!(
+        canonical_head, 0,
+        "canonical request head: {canonical_head} allocations"
+    );
+
     println!(
         "alloc_budget: no rules 0, unmatched 0, typical policy {few} (16 KB) / {many} (1 MB), \
-         + observe {}/{}, + enforce {}/{}",
+         + observe {}/{}, + enforce {}/{}, canonical head 0",
         detect[0].0, detect[0].1, detect[1].0, detect[1].1
     );
-    println!("4 passed, 0 failed");
+    e2e::run(GLOBAL);
+    println!("6 passed, 0 failed");
+}
+
+/// Allocations of the boundary checks on ordinary, already canonical requests: the path
+/// normaliser, the content headers and the header spellings (headers built outside the
+/// measured region).
+fn boundary_allocations() -> usize {
+    use http::header::{self, HeaderMap, HeaderValue};
+    let mut heads = Vec::new();
+    for ct in [
+        "application/json",
+        "application/json; charset=utf-8",
+        "application/x-www-form-urlencoded",
+    ] {
+        let mut h = HeaderMap::new();
+        h.insert(header::CONTENT_TYPE, HeaderValue::from_static(ct));
+        h.insert(header::COOKIE, HeaderValue::from_static("a=1"));
+        h.insert("x-user-id", HeaderValue::from_static("u1"));
+        heads.push(h);
+    }
+    let region = Region::new(GLOBAL);
+    for h in &mut heads {
+        for path in ["/segment/v1/batch", "/", "/a-b/c.d/"] {
+            let n = piigate::canon::path::normalize(path).expect("normal path");
+            assert!(matches!(n.path, std::borrow::Cow::Borrowed(_)));
+        }
+        piigate::canon::headers::check_spellings(h).expect("no collision");
+        piigate::canon::headers::join_cookies(h);
+        piigate::canon::content::canonicalize(h).expect("canonical");
+    }
+    let stats = region.change();
+    stats.allocations + stats.reallocations
 }

@@ -6,7 +6,11 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::support::{Reply, Upstream, assert_absent, repo, write_config};
+use http::Method;
+
+use crate::support::{
+    Client, Proto, Reply, TestGateway, Upstream, assert_absent, repo, write_config,
+};
 
 fn piigate() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_piigate"));
@@ -43,7 +47,16 @@ fn check_accepts_the_shipped_config() {
         "{}",
         String::from_utf8_lossy(&out.stdout)
     );
-    assert!(String::from_utf8_lossy(&out.stdout).contains("ok (4 route(s), 3 key(s)"));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("ok (11 route(s), 3 key(s)"));
+    // Every route with where it sends and what it does.
+    assert!(
+        stdout.contains(
+            "route crm: /crm -> https://crm.example.com/api (processor; domain crm): encrypt, mask; response reveal"
+        ),
+        "{stdout}"
+    );
+    assert!(stdout.contains("route segment: /segment -> https://api.segment.io (analytics; domain segment): tokenize, encrypt, generalize, redact, drop, keep; preset segment, detect enforce"), "{stdout}");
 }
 
 #[test]
@@ -119,6 +132,141 @@ fn preview_then_reveal_round_trips() {
     assert_absent(err.as_bytes(), &["+92 300 1234567"]);
 }
 
+/// A route with deterministic actions only (the CLI's preview must equal what the gateway
+/// forwards byte for byte) on every format: form fields, query parameters and NDJSON lines.
+fn parity_config(up: std::net::SocketAddr) -> String {
+    format!(
+        r#"
+[server]
+listen = "127.0.0.1:0"
+[keys]
+file = "keys.toml"
+
+[[routes]]
+name = "app"
+path_prefix = "/app"
+upstream = "http://{up}"
+
+[[routes.rules]]
+select = ["form:email", "query:uid", "$.userId"]
+action = "tokenize"
+normalize = "lowercase"
+
+[[routes.rules]]
+select = ["form:phone", "query:phone", "$.traits.phone"]
+action = "encrypt_deterministic"
+
+[[routes.rules]]
+select = ["form:card[number]", "$.traits.card"]
+action = "mask"
+
+[[routes.rules]]
+select = ["form:ip", "query:ip", "$.context.ip"]
+action = "drop"
+"#
+    )
+}
+
+/// Runs `piigate ARGS... -` on `stdin` and returns stdout without the newline `write_output`
+/// adds to a payload that does not end with one.
+fn cli_payload(args: &[&str], stdin: &[u8]) -> Vec<u8> {
+    let out = run_with_stdin(args, stdin);
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut stdout = out.stdout;
+    if !stdin.ends_with(b"\n") && stdout.ends_with(b"\n") {
+        stdout.pop();
+    }
+    stdout
+}
+
+#[tokio::test]
+async fn preview_and_reveal_agree_with_the_gateway_on_forms_ndjson_and_queries() {
+    let up = Upstream::start(None, Reply::Ok).await;
+    let gw = TestGateway::start(&parity_config(up.addr)).await;
+    let client = Client::new(gw.addr, None, Proto::H1);
+    let config = gw.config_path().display().to_string();
+    const PHONE: &str = "+1 415 555 0100";
+    let form = "email=Eve%40Example.com&phone=%2B1+415+555+0100&card[number]=4111+1111+1111+1234&ip=198.51.100.4&plan=pro";
+    let ndjson = "{\"userId\":\"User-1\",\"traits\":{\"phone\":\"+1 415 555 0100\",\"card\":\"4111 1111 1111 1234\"},\"context\":{\"ip\":\"198.51.100.4\"}}\r\n\n{\"userId\":\"user-2\",\"event\":\"x\"}\n";
+    let query = "uid=User-1&phone=%2B1+415+555+0100&ip=198.51.100.4&v=1";
+    let cases = [
+        ("application/x-www-form-urlencoded", form),
+        ("application/x-ndjson", ndjson),
+    ];
+    for (i, (content_type, body)) in cases.into_iter().enumerate() {
+        let got = client
+            .send(
+                Method::POST,
+                "/app/v1/e",
+                &[("content-type", content_type)],
+                body.to_owned(),
+            )
+            .await;
+        assert_eq!(got.status, 200, "{content_type}");
+        let forwarded = up.requests()[i].body.clone();
+        assert_absent(
+            &forwarded,
+            &["Eve@Example.com", "User-1", "198.51.100.4", PHONE],
+        );
+        let args = [
+            "preview",
+            "--config",
+            &config,
+            "--route",
+            "app",
+            "--content-type",
+            content_type,
+        ];
+        assert_eq!(
+            cli_payload(&args, body.as_bytes()),
+            forwarded,
+            "preview of a {content_type} body is what the gateway forwarded"
+        );
+        let args = [
+            "reveal",
+            "--config",
+            &config,
+            "--route",
+            "app",
+            "--content-type",
+            content_type,
+        ];
+        let revealed = cli_payload(&args, &forwarded);
+        let text = String::from_utf8(revealed).expect("utf8");
+        let phone = if content_type.contains("form") {
+            "phone=%2B1+415+555+0100"
+        } else {
+            PHONE
+        };
+        assert!(text.contains(phone), "{content_type}: {text}");
+        assert!(
+            !text.contains("pgd1."),
+            "{content_type}: every envelope opened: {text}"
+        );
+    }
+
+    let got = client
+        .send(Method::GET, &format!("/app/v1/e?{query}"), &[], "")
+        .await;
+    assert_eq!(got.status, 200);
+    let uri = up.requests()[2].uri.clone();
+    let forwarded = uri.split_once('?').map(|(_, q)| q).expect("a query");
+    assert_absent(forwarded.as_bytes(), &["User-1", "198.51.100.4"]);
+    let args = ["preview", "--config", &config, "--route", "app", "--query"];
+    assert_eq!(
+        String::from_utf8(cli_payload(&args, query.as_bytes())).expect("utf8"),
+        forwarded,
+        "preview of a query string is what the gateway forwarded"
+    );
+    let args = ["reveal", "--config", &config, "--route", "app", "--query"];
+    let revealed = String::from_utf8(cli_payload(&args, forwarded.as_bytes())).expect("utf8");
+    assert!(revealed.contains("phone=%2B1+415+555+0100"), "{revealed}");
+}
+
 #[test]
 fn keygen_prints_a_usable_entry() {
     let out = piigate()
@@ -137,6 +285,230 @@ fn keygen_prints_a_usable_entry() {
         text.as_bytes(),
         &again.stdout[..],
         "fresh randomness each time"
+    );
+}
+
+/// `reveal --route` is the route's inverse: with only the route name, every reversible action
+/// at its rules' paths is undone — FPE with its own options (Luhn, keep_last, an alphanumeric
+/// alphabet), both envelope kinds, in a JSON body and a form — and what does not open is named
+/// by field, never by value.
+#[test]
+fn reveal_inverts_the_routes_fpe_and_envelopes_and_names_fields_that_do_not_open() {
+    let (_dir, path) = write_config(
+        "[keys]\nfile = \"keys.toml\"\n\
+         [[routes]]\nname = \"pay\"\npath_prefix = \"/pay\"\nupstream = \"http://127.0.0.1:9\"\n\
+         [[routes.rules]]\nselect = [\"$.card\", \"form:card\"]\naction = \"fpe\"\nluhn = true\nkeep_last = 4\n\
+         [[routes.rules]]\nselect = \"$.account\"\naction = \"fpe\"\nalphabet = \"alphanumeric\"\n\
+         [[routes.rules]]\nselect = [\"$.phone\", \"form:phone\"]\naction = \"encrypt\"\n\
+         [[routes.rules]]\nselect = \"$.email\"\naction = \"encrypt_deterministic\"\n\
+         [[routes.rules]]\nselect = \"$.userId\"\naction = \"tokenize\"\n",
+    );
+    let config = path.display().to_string();
+    let event = br#"{"userId":"u-77","card":"4111 1111 1111 1111","account":"AB12CD34EF","phone":"+44 20 7946 0321","email":"eve@example.com","note":"kept"}"#;
+    let sealed = run_with_stdin(&["preview", "--config", &config, "--route", "pay"], event);
+    assert!(
+        sealed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&sealed.stderr)
+    );
+    let v: Value = serde_json::from_slice(&sealed.stdout).expect("json");
+    assert_ne!(v["card"], "4111 1111 1111 1111");
+    assert!(v["card"].as_str().expect("card").ends_with("1111"));
+    assert_ne!(v["account"], "AB12CD34EF");
+
+    let back = run_with_stdin(
+        &["reveal", "--config", &config, "--route", "pay"],
+        &sealed.stdout,
+    );
+    assert!(
+        back.status.success(),
+        "{}",
+        String::from_utf8_lossy(&back.stderr)
+    );
+    let r: Value = serde_json::from_slice(&back.stdout).expect("json");
+    assert_eq!(r["card"], "4111 1111 1111 1111");
+    assert_eq!(r["account"], "AB12CD34EF");
+    assert_eq!(r["phone"], "+44 20 7946 0321");
+    assert_eq!(r["email"], "eve@example.com");
+    assert_eq!(r["note"], "kept");
+    assert_eq!(
+        r["userId"], v["userId"],
+        "a token cannot be reversed and stays"
+    );
+
+    // A form: the same rules at form: selectors.
+    let form = b"card=4111111111111111&phone=%2B44+20+7946+0321";
+    let form_args = ["--content-type", "application/x-www-form-urlencoded"];
+    let mut args = vec!["preview", "--config", &config, "--route", "pay"];
+    args.extend(form_args);
+    let sealed_form = run_with_stdin(&args, form);
+    assert!(
+        sealed_form.status.success(),
+        "{}",
+        String::from_utf8_lossy(&sealed_form.stderr)
+    );
+    let mut args = vec!["reveal", "--config", &config, "--route", "pay"];
+    args.extend(form_args);
+    // The CLI ends its output with a newline; the form itself is the line.
+    let sealed_form = sealed_form.stdout.strip_suffix(b"\n").expect("a line");
+    let back_form = run_with_stdin(&args, sealed_form);
+    assert!(
+        back_form.status.success(),
+        "{}",
+        String::from_utf8_lossy(&back_form.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&back_form.stdout).trim_end(),
+        String::from_utf8_lossy(form)
+    );
+
+    // A tampered envelope and an fpe field holding no digits: refused, fields named, no value.
+    let mut broken = v.clone();
+    let phone = v["phone"].as_str().expect("phone");
+    let mut tampered = phone.as_bytes().to_vec();
+    let n = tampered.len() - 3;
+    tampered[n] = if tampered[n] == b'A' { b'B' } else { b'A' };
+    broken["phone"] = Value::from(String::from_utf8(tampered).expect("ascii"));
+    broken["card"] = Value::from("card-on-file");
+    let broken = serde_json::to_vec(&broken).expect("json");
+    let out = run_with_stdin(&["reveal", "--config", &config, "--route", "pay"], &broken);
+    assert!(!out.status.success());
+    assert!(out.stdout.is_empty(), "no partial output");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("2 value(s) could not be opened, in field(s) card, phone"),
+        "{err}"
+    );
+    assert_absent(
+        err.as_bytes(),
+        &["card-on-file", "7946", "eve@example.com", "AB12CD34EF"],
+    );
+}
+
+/// A new user's first keyring works: the first key `keygen` writes is primary, the next ones
+/// are active (a second primary would be refused), the file is owner-only and the key is never
+/// printed when it goes to a file.
+#[test]
+fn keygen_keyring_makes_the_first_key_primary_and_later_ones_active() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ring = dir.path().join("keys.toml");
+    let add = |id: &str, extra: &[&str]| {
+        piigate()
+            .args(["keygen", "--id", id, "--keyring"])
+            .arg(&ring)
+            .args(extra)
+            .output()
+            .expect("run")
+    };
+    let first = add("k1", &[]);
+    assert!(first.status.success());
+    assert!(
+        first.stdout.is_empty(),
+        "nothing printed: the key went to the file"
+    );
+    let second = add("k2", &[]);
+    assert!(second.status.success());
+    let text = std::fs::read_to_string(&ring).expect("read");
+    for secret in text.lines().filter(|l| l.starts_with("secret")) {
+        let b64 = secret.split('"').nth(1).expect("quoted");
+        for out in [&first, &second] {
+            assert!(!String::from_utf8_lossy(&out.stderr).contains(b64));
+        }
+    }
+    let keys = piigate::keys::Keyring::from_text(&text, "keys.toml").expect("parses");
+    assert_eq!(keys.primary().map(|k| k.id().as_str()), Some("k1"));
+    assert_eq!(
+        keys.get("k2").map(piigate::keys::MasterKey::status),
+        Some(piigate::keys::KeyStatus::Active)
+    );
+    let mode = std::fs::metadata(&ring).expect("meta").permissions().mode();
+    assert_eq!(mode & 0o777, 0o600);
+    // A second primary, or a duplicate id, is refused and the file is unchanged.
+    let refused = add("k3", &["--status", "primary"]);
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("already has a primary key"));
+    let dup = add("k1", &[]);
+    assert!(!dup.status.success());
+    assert_eq!(std::fs::read_to_string(&ring).expect("read"), text);
+}
+
+/// The public example keys are called out by `check` and `serve`, and counted on /metrics.
+#[test]
+fn example_keys_are_warned_about_by_check() {
+    let out = piigate()
+        .args(["check", "--config"])
+        .arg(repo("proxy.toml"))
+        .env("PIIGATE_STATE_DIR", std::env::temp_dir())
+        .output()
+        .expect("run");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    assert!(
+        stdout.contains("warning[example_keys]: PUBLIC EXAMPLE KEYS IN USE (k2, k1, k0)"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("WARNING: the keyring holds the PUBLIC example keys"),
+        "{stdout}"
+    );
+}
+
+/// A rule that needs a key, with no keyring, explains how to make one (not the example file).
+#[test]
+fn missing_keyring_help_explains_keygen() {
+    let (_dir, path) = write_config(
+        "[[routes]]\nname = \"x\"\npath_prefix = \"/x\"\nupstream = \"http://127.0.0.1:9\"\n\
+         [[routes.rules]]\nselect = \"$.a\"\naction = \"encrypt\"\n",
+    );
+    let out = piigate()
+        .args(["check", "--config"])
+        .arg(&path)
+        .output()
+        .expect("run");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stdout.contains("error[no_keyring]"), "{stdout}");
+    assert!(
+        stdout.contains("piigate keygen --keyring keys.toml"),
+        "{stdout}"
+    );
+    assert!(
+        !stdout.contains("set [keys] file = \"keys.example\""),
+        "{stdout}"
+    );
+}
+
+/// A keyring without a primary key is one error at the keyring, not one per rule.
+#[test]
+fn a_keyring_without_a_primary_key_is_reported_once_at_the_keyring() {
+    let (dir, path) = write_config(
+        "[keys]\nfile = \"active.toml\"\n[[routes]]\nname = \"x\"\npath_prefix = \"/x\"\n\
+         upstream = \"http://127.0.0.1:9\"\n\
+         [[routes.rules]]\nselect = \"$.a\"\naction = \"encrypt\"\n\
+         [[routes.rules]]\nselect = \"$.b\"\naction = \"tokenize\"\n",
+    );
+    let ring = dir.path().join("active.toml");
+    let gen_ = piigate()
+        .args(["keygen", "--id", "k1", "--status", "active"])
+        .output()
+        .expect("keygen");
+    std::fs::write(&ring, &gen_.stdout).expect("write");
+    let out = piigate()
+        .args(["check", "--config"])
+        .arg(&path)
+        .output()
+        .expect("run");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert_eq!(stdout.matches("error[").count(), 1, "{stdout}");
+    assert!(
+        stdout.starts_with(&format!("{}: error[no_primary_key]", ring.display())),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("first needed by action `encrypt` at"),
+        "{stdout}"
     );
 }
 

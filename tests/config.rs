@@ -4,23 +4,40 @@ use std::path::Path;
 
 use piigate::config::{self, Env};
 use piigate::detect::Class;
+use piigate::policy::{ActionKind, OptionDefault};
 
 use crate::support::{NoEnv, repo};
 
 #[test]
-fn shipped_proxy_toml_and_keyring_load_without_any_diagnostic() {
+fn shipped_proxy_toml_and_keyring_load_with_only_the_example_key_warning() {
     let loaded = match config::load(&repo("proxy.toml"), &NoEnv) {
         Ok(l) => l,
         Err(d) => panic!("proxy.toml does not load:\n{d}"),
     };
-    assert!(loaded.warnings.items().is_empty(), "{}", loaded.warnings);
+    let codes: Vec<&str> = loaded.warnings.items().iter().map(|w| w.code).collect();
+    assert_eq!(codes, ["example_keys"], "{}", loaded.warnings);
     let names: Vec<&str> = loaded
         .config
         .routes
         .iter()
         .map(|r| r.name.as_str())
         .collect();
-    assert_eq!(names, ["segment", "ga4", "sendgrid", "crm"]);
+    assert_eq!(
+        names,
+        [
+            "segment",
+            "rudderstack",
+            "posthog",
+            "mixpanel",
+            "amplitude",
+            "ga4",
+            "snowplow",
+            "meta",
+            "stripe",
+            "sendgrid",
+            "crm"
+        ]
+    );
     assert!(loaded.config.routes.iter().all(|r| r.polices_body()));
     assert_eq!(loaded.config.key_ids.len(), 3);
 }
@@ -50,7 +67,7 @@ fn every_mistake_is_reported_with_its_location() {
     let rendered = d.to_string();
     let lines: Vec<&str> = rendered
         .lines()
-        .filter(|l| !l.starts_with("  help"))
+        .filter(|l| l.contains(": error["))
         .collect();
     assert_eq!(
         lines,
@@ -208,4 +225,50 @@ fn server_runtime_is_work_stealing_or_per_core() {
         rendered.contains("rt.toml:3:11: error[bad_value]: `runtime` must be"),
         "{rendered}"
     );
+}
+
+/// The options cell of the README's action table for `kind`, rendered from the action's own
+/// declaration (the names, the values a choice takes, the defaults).
+fn options_cell(kind: ActionKind) -> String {
+    let options = kind.options();
+    if options.is_empty() {
+        return "—".to_owned();
+    }
+    let cells: Vec<String> = options
+        .iter()
+        .map(|o| {
+            let mut cell = format!("`{}`", o.name);
+            if !o.values.is_empty() {
+                let values: Vec<String> = o.values.iter().map(|v| format!("`{v}`")).collect();
+                cell.push_str(&format!(" = {}", values.join(" \\| ")));
+            }
+            cell.push_str(&match o.default {
+                OptionDefault::Bool(b) => format!(" (default `{b}`)"),
+                OptionDefault::Required => " (required)".to_owned(),
+                OptionDefault::Text(t) => format!(" (default `{t}`)"),
+                OptionDefault::Uint(n) => format!(" (default `{n}`)"),
+                OptionDefault::Unset(what) => format!(" (default: {what})"),
+            });
+            cell
+        })
+        .collect();
+    cells.join("; ")
+}
+
+#[test]
+fn the_readme_action_table_matches_the_declared_options() {
+    let readme = std::fs::read_to_string(repo("README.md")).expect("README.md");
+    for kind in ActionKind::ALL {
+        let start = format!("| `{}` |", kind.as_str());
+        let row = readme
+            .lines()
+            .find(|l| l.starts_with(&start))
+            .unwrap_or_else(|| panic!("README's action table has no row for `{}`", kind.as_str()));
+        let cell = options_cell(kind);
+        assert!(
+            row.contains(&format!("| {cell} |")),
+            "README row of `{}` should list its options as\n| {cell} |\nbut is\n{row}",
+            kind.as_str()
+        );
+    }
 }

@@ -292,6 +292,8 @@ async fn admin_reveal_needs_the_token() {
         metrics.contains(r#"piigate_actions_applied_total{route="crypto",action="fpe"} 1"#),
         "{metrics}"
     );
+    // The test keyring is keys.example: all three keys are public material, and said so.
+    assert!(metrics.contains("\npiigate_example_keys 3\n"), "{metrics}");
     assert_absent(metrics.as_bytes(), PII);
 }
 

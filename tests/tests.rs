@@ -4,23 +4,30 @@
 #![allow(unreachable_pub)]
 
 mod audit;
+mod boundary;
 mod canaries;
 mod cli;
 mod config;
 mod detect;
 mod engine;
 mod faults;
+mod first_party;
 mod forward;
+mod hsm;
 mod lifecycle;
 mod limits;
 mod payloads;
+mod presets;
 mod proxy;
 mod replicas;
 mod report;
 mod signals;
 mod smuggling;
+mod startup;
 mod store;
 mod subjects;
 mod support;
+mod telemetry;
 mod tls;
+mod upstream;
 mod vectors;

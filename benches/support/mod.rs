@@ -66,17 +66,39 @@ fn uuid(r: &mut Rng) -> String {
     )
 }
 
+/// Where an event's values come from: `r` for everything, or — for one person's batch — the
+/// identity (user id, anonymous id, traits) from `person`, restarted for every event.
+struct Draw<'a> {
+    r: &'a mut Rng,
+    person: Option<Rng>,
+}
+
+impl Draw<'_> {
+    /// The source of identity values.
+    fn id(&mut self) -> &mut Rng {
+        match &mut self.person {
+            Some(p) => p,
+            None => self.r,
+        }
+    }
+}
+
 /// One Segment-style `track` event of roughly 1 KB.
 fn event(r: &mut Rng, out: &mut String) {
-    let first = r.pick(FIRST);
-    let last = r.pick(LAST);
-    let user = r.below(1_000_000);
-    let products = 1 + r.below(3);
+    event_of(&mut Draw { r, person: None }, out);
+}
+
+fn event_of(d: &mut Draw<'_>, out: &mut String) {
+    let first = d.id().pick(FIRST);
+    let last = d.id().pick(LAST);
+    let user = d.id().below(1_000_000);
+    let products = 1 + d.r.below(3);
+    let event = d.r.pick(EVENTS);
+    let anon = uuid(d.id());
+    let r = &mut *d.r;
     let _ = write!(
         out,
         r#"{{"type":"track","event":"{event}","userId":"user_{user:06}","anonymousId":"{anon}","messageId":"ajs-{msg}","timestamp":"2024-05-{day:02}T12:{min:02}:56.789Z","#,
-        event = r.pick(EVENTS),
-        anon = uuid(r),
         msg = uuid(r),
         day = 1 + r.below(28),
         min = r.below(60),
@@ -89,16 +111,17 @@ fn event(r: &mut Rng, out: &mut String) {
         ua = r.pick(AGENTS),
         step = r.below(4),
     );
+    let n = d.id().below(1000);
+    let p = d.id().below(1000);
+    let q = d.id().below(10000);
+    let st = 1 + d.id().below(999);
+    let z = d.id().below(100_000);
+    let r = &mut *d.r;
     let _ = write!(
         out,
-        r#""traits":{{"email":"{f}.{l}{n}@Example.com","phone":"+1 555 {p:03} {q:04}","name":"{f} {l}","address":{{"street":"{s} Main St","city":"Springfield","postalCode":"{z:05}","country":"US"}},"plan":"premium","logins":{lg}}},"#,
+        r#""traits":{{"email":"{f}.{l}{n}@Example.com","phone":"+1 555 {p:03} {q:04}","name":"{f} {l}","address":{{"street":"{st} Main St","city":"Springfield","postalCode":"{z:05}","country":"US"}},"plan":"premium","logins":{lg}}},"#,
         f = first.to_lowercase(),
         l = last.to_lowercase().replace('\'', ""),
-        n = r.below(1000),
-        p = r.below(1000),
-        q = r.below(10000),
-        s = 1 + r.below(999),
-        z = r.below(100_000),
         lg = r.below(500),
     );
     let _ = write!(
@@ -146,6 +169,30 @@ pub fn batch(target: usize) -> Vec<u8> {
         }
         first = false;
         event(&mut r, &mut s);
+    }
+    s.push_str(r#"],"sentAt":"2024-05-01T12:34:57.001Z","writeKey":"wk_live_0123456789"}"#);
+    s.into_bytes()
+}
+
+/// A `{"batch":[…]}` of one person's events (what a browser or mobile SDK flushes): user id,
+/// anonymous id and traits repeat in every event, the rest varies as in [`batch`].
+pub fn person_batch(target: usize) -> Vec<u8> {
+    let mut r = Rng(0xD1B5_4A32_D192_ED03);
+    let mut s = String::with_capacity(target + 2048);
+    s.push_str(r#"{"batch":["#);
+    let mut first = true;
+    while s.len() < target.saturating_sub(120) {
+        if !first {
+            s.push(',');
+        }
+        first = false;
+        event_of(
+            &mut Draw {
+                r: &mut r,
+                person: Some(Rng(0x2545_F491_4F6C_DD1D)),
+            },
+            &mut s,
+        );
     }
     s.push_str(r#"],"sentAt":"2024-05-01T12:34:57.001Z","writeKey":"wk_live_0123456789"}"#);
     s.into_bytes()

@@ -6,12 +6,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-
 use super::diag::{Diagnostics, Source};
 use super::reader::At;
-use super::spec::{ConfigSpec, RouteSpec, RuleSpec, StoreSpec, TlsSpec};
+use super::spec::{ConfigSpec, OptionValue, RouteSpec, RuleSpec, StoreSpec, TlsSpec};
 use super::{
     ADMIN_MAX_CONNECTIONS, Admin, AdminToken, Config, DEFAULT_ADMIN_TOKEN_ENV, DEFAULT_KEYRING_ENV,
     Env, Limits, OptOut, Purpose, Route, Runtime, Server, StoreSettings, Upstream,
@@ -19,8 +16,9 @@ use super::{
 use crate::detect::{Class, Detector};
 use crate::keys::Keyring;
 use crate::policy::action::{
-    BuildError, EncryptAction, EncryptDeterministicAction, FpeAction, FpeMode, GeneralizeAction,
-    HashAction, MaskAction, Normalize, RedactAction, RevealAction, TokenizeAction,
+    ActionKind, BuildError, EncryptAction, EncryptDeterministicAction, FpeAction, FpeMode,
+    GeneralizeAction, HashAction, MaskAction, Normalize, OptionDefault, RedactAction, RevealAction,
+    Side, TokenizeAction,
 };
 use crate::policy::selector::Test;
 use crate::policy::transform::fpe::{FpeAlphabet, FpeSpec};
@@ -28,15 +26,41 @@ use crate::policy::transform::generalize::GeneralizeTo;
 use crate::policy::transform::hash::HashSpec;
 use crate::policy::transform::hash::{HashField, HashPreset};
 use crate::policy::{
-    Action, Automaton, DetectMode, DetectPolicy, FieldPlans, FieldRule, FieldTarget, JsonPath,
-    Plan, Rule, RuleId, Unselected, selector,
+    Action, Automaton, DetectMode, DetectPolicy, FieldPlan, FieldPlans, FieldRule, FieldTarget,
+    JsonPath, Plan, Rule, RuleId, Unselected, selector,
 };
+use crate::tls::{self, TlsError};
+
+/// How to get a keyring, for every diagnostic about a missing one.
+const NO_KEYRING_HELP: &str = "create one with `piigate keygen --keyring keys.toml` (its first key \
+     becomes primary) and set [keys] file = \"keys.toml\", or put the keyring text in \
+     $PIIGATE_KEYRING; keys.example is public material for trying piigate, never for real data";
+
+/// Why there is no keyring when none is configured (the only case the keygen help is for; a
+/// keyring with errors has its own diagnostics).
+const NOT_CONFIGURED: &str = "no keyring is configured";
 
 /// The keyring, loaded once per compile, with where it came from.
 struct KeySource {
     ring: Option<Keyring>,
     /// Why there is no keyring, for messages on rules that need one.
     missing: &'static str,
+    /// Where the keyring came from (a path or `$VAR`), for keyring-level diagnostics.
+    origin: String,
+    /// A keyring without a primary key is reported once, at the keyring, not at every rule
+    /// that needs one.
+    no_primary_reported: std::cell::Cell<bool>,
+}
+
+impl KeySource {
+    fn none(missing: &'static str) -> Self {
+        Self {
+            ring: None,
+            missing,
+            origin: String::new(),
+            no_primary_reported: std::cell::Cell::new(false),
+        }
+    }
 }
 
 /// Compiles a spec. Returns `None` when an error prevents building a config; callers also
@@ -140,12 +164,24 @@ pub fn compile(
     let limits = limits(spec, src, d);
     let keys = load_keyring(spec, src, &resolve, env, d);
 
-    let store = store_settings(spec, src, &resolve, env, &keys, d);
+    // Explicit paths resolve against the config's folder like every path in the file; the
+    // defaults live in the state directory, never beside a (read-only) config.
+    let state = super::state::StateDir::resolve(
+        spec.state
+            .as_ref()
+            .and_then(|s| s.dir.as_ref())
+            .map(|d| resolve(&d.value)),
+        env,
+    );
+    let store = store_settings(spec, src, &resolve, &state.path, env, &keys, d);
     let audit_path = spec
         .audit
         .as_ref()
         .and_then(|a| a.path.as_ref())
-        .map_or_else(|| resolve("piigate-audit.jsonl"), |p| resolve(&p.value));
+        .map_or_else(
+            || state.path.join("piigate-audit.jsonl"),
+            |p| resolve(&p.value),
+        );
     let forward_proxy = spec
         .forward_proxy
         .as_ref()
@@ -189,6 +225,31 @@ pub fn compile(
         );
     }
 
+    let example_keys = keys
+        .ring
+        .as_ref()
+        .map_or_else(Vec::new, Keyring::public_example_ids);
+    if !example_keys.is_empty() {
+        let span = spec
+            .keys
+            .file
+            .as_ref()
+            .map_or_else(|| spec.keys.span.clone(), |f| f.span.clone());
+        d.warning(
+            src,
+            span,
+            "example_keys",
+            format!(
+                "PUBLIC EXAMPLE KEYS IN USE ({}): the keyring holds the published keys.example \
+                 material; anyone can open these envelopes and link these tokens",
+                example_keys.join(", ")
+            ),
+        )
+        .help(
+            "generate a keyring of your own with `piigate keygen --keyring keys.toml` and point \
+             [keys] file at it (or pass its text in $PIIGATE_KEYRING)",
+        );
+    }
     let key_ids = keys.ring.as_ref().map_or_else(Vec::new, |k| {
         k.iter()
             .map(|m| (m.id().to_string(), m.status().as_str()))
@@ -222,8 +283,10 @@ pub fn compile(
         limits,
         routes,
         key_ids,
+        example_keys,
         store: store?,
         audit_path,
+        state,
     })
 }
 
@@ -231,6 +294,7 @@ fn store_settings(
     spec: &ConfigSpec,
     src: Source<'_>,
     resolve: &dyn Fn(&str) -> PathBuf,
+    state_dir: &Path,
     env: &dyn Env,
     keys: &KeySource,
     d: &mut Diagnostics,
@@ -277,7 +341,7 @@ fn store_settings(
         None | Some("embedded") => {
             let path = s
                 .and_then(|s| s.path.as_ref())
-                .map_or_else(|| resolve("piigate.db"), |p| resolve(&p.value));
+                .map_or_else(|| state_dir.join("piigate.db"), |p| resolve(&p.value));
             StoreConfig::Embedded { path }
         }
         Some("postgres") => {
@@ -417,7 +481,7 @@ fn forward_proxy(
     let cert = read(&f.ca_cert, "ca_cert", d);
     let key = read(&f.ca_key, "ca_key", d);
     let (cert, key) = (cert?, key?);
-    match crate::proxy::mint::Minter::from_pem(&cert, &key) {
+    match crate::tls::Minter::from_pem(&cert, &key) {
         Ok(m) => Some(super::ForwardProxy {
             listen: listen?,
             minter: Arc::new(m),
@@ -542,22 +606,21 @@ fn load_keyring(
                     "unreadable_file",
                     format!("cannot read keyring `{}`: {e}", path.display()),
                 );
-                return KeySource {
-                    ring: None,
-                    missing: "the keyring could not be read",
-                };
+                return KeySource::none("the keyring could not be read");
             }
         }
     } else {
-        return KeySource {
-            ring: None,
-            missing: "no keyring is configured",
-        };
+        return KeySource::none(NOT_CONFIGURED);
     };
-    match Keyring::from_text(&text, &origin) {
+    // Wrapped entries are unwrapped through the keyring's HSM here (start, check, reload).
+    let loaded = crate::keys::KeyringFile::parse(&text, &origin)
+        .and_then(|file| file.load(&|name| env.var(name)));
+    match loaded {
         Ok(ring) => KeySource {
             ring: Some(ring),
             missing: "",
+            origin,
+            no_primary_reported: std::cell::Cell::new(false),
         },
         Err(errors) => {
             for e in errors {
@@ -571,25 +634,13 @@ fn load_keyring(
                     help: None,
                 });
             }
-            KeySource {
-                ring: None,
-                missing: "the keyring has errors",
-            }
+            KeySource::none("the keyring has errors")
         }
     }
 }
 
-fn read_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
-    let certs: Result<Vec<_>, _> = CertificateDer::pem_file_iter(path)
-        .map_err(|e| e.to_string())?
-        .collect();
-    let certs = certs.map_err(|e| e.to_string())?;
-    if certs.is_empty() {
-        return Err("no PEM certificate found".into());
-    }
-    Ok(certs)
-}
-
+/// `[server.tls]`: the listener's certificate chain, key and optional client CA, built into
+/// the listener's server configuration by [`crate::tls::server_config`].
 fn server_tls(
     t: &TlsSpec,
     src: Source<'_>,
@@ -597,7 +648,7 @@ fn server_tls(
     d: &mut Diagnostics,
 ) -> Option<Arc<rustls::ServerConfig>> {
     let (cert, key) = (t.cert.as_ref()?, t.key.as_ref()?);
-    let certs = match read_certs(&resolve(&cert.value)) {
+    let certs = match tls::certs_from_file(&resolve(&cert.value)) {
         Ok(c) => Some(c),
         Err(e) => {
             d.error(
@@ -609,7 +660,7 @@ fn server_tls(
             None
         }
     };
-    let pkey = match PrivateKeyDer::from_pem_file(resolve(&key.value)) {
+    let pkey = match tls::key_from_file(&resolve(&key.value)) {
         Ok(k) => Some(k),
         // The error names the file, not its contents.
         Err(e) => {
@@ -624,21 +675,8 @@ fn server_tls(
     };
     let client_roots = match &t.client_ca {
         None => None,
-        Some(ca) => match read_certs(&resolve(&ca.value)) {
-            Ok(certs) => {
-                let mut roots = rustls::RootCertStore::empty();
-                let (_, bad) = roots.add_parsable_certificates(certs);
-                if bad > 0 || roots.is_empty() {
-                    d.error(
-                        src,
-                        ca.span.clone(),
-                        "bad_tls",
-                        format!("`{}` holds no usable CA certificate", ca.value),
-                    );
-                    return None;
-                }
-                Some(Arc::new(roots))
-            }
+        Some(ca) => match tls::certs_from_file(&resolve(&ca.value)) {
+            Ok(certs) => Some(certs),
             Err(e) => {
                 d.error(
                     src,
@@ -651,39 +689,25 @@ fn server_tls(
         },
     };
     let (certs, pkey) = (certs?, pkey?);
-    let builder = rustls::ServerConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_protocol_versions(&[&rustls::version::TLS13])
-    .ok()?;
-    let builder = match client_roots {
-        Some(roots) => {
-            let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
-                roots,
-                Arc::new(rustls::crypto::ring::default_provider()),
-            )
-            .build();
-            match verifier {
-                Ok(v) => builder.with_client_cert_verifier(v),
-                Err(e) => {
-                    d.error(
-                        src,
-                        t.span.clone(),
-                        "bad_tls",
-                        format!("cannot build the client certificate verifier: {e}"),
-                    );
-                    return None;
-                }
-            }
+    match tls::server_config(certs, pkey, client_roots) {
+        Ok(cfg) => Some(cfg),
+        Err(TlsError::NoUsableCa) => {
+            let ca = t.client_ca.as_ref().map_or("", |c| c.value.as_str());
+            let span = t
+                .client_ca
+                .as_ref()
+                .map_or(t.span.clone(), |c| c.span.clone());
+            d.error(
+                src,
+                span,
+                "bad_tls",
+                format!("`{ca}` holds no usable CA certificate"),
+            );
+            None
         }
-        None => builder.with_no_client_auth(),
-    };
-    match builder.with_single_cert(certs, pkey) {
-        Ok(mut cfg) => {
-            cfg.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
-            // 0-RTT data is replayable; a gateway that forwards it could send an event twice.
-            cfg.max_early_data_size = 0;
-            Some(Arc::new(cfg))
+        Err(e @ TlsError::Verifier(_)) => {
+            d.error(src, t.span.clone(), "bad_tls", e.to_string());
+            None
         }
         Err(e) => {
             d.error(
@@ -697,49 +721,44 @@ fn server_tls(
     }
 }
 
+/// A route's upstream TLS client configuration: the webpki roots plus `upstream_ca`.
 fn client_tls(
     ca: Option<&At<String>>,
     src: Source<'_>,
     resolve: &dyn Fn(&str) -> PathBuf,
     d: &mut Diagnostics,
 ) -> Arc<rustls::ClientConfig> {
-    let mut roots = rustls::RootCertStore {
-        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+    let extra = match ca.map(|ca| (ca, tls::certs_from_file(&resolve(&ca.value)))) {
+        None => Vec::new(),
+        Some((_, Ok(certs))) => certs,
+        Some((ca, Err(e))) => {
+            d.error(
+                src,
+                ca.span.clone(),
+                "bad_tls",
+                format!("cannot load upstream CA `{}`: {e}", ca.value),
+            );
+            Vec::new()
+        }
     };
-    if let Some(ca) = ca {
-        match read_certs(&resolve(&ca.value)) {
-            Ok(certs) => {
-                let (_, bad) = roots.add_parsable_certificates(certs);
-                if bad > 0 {
-                    d.error(
-                        src,
-                        ca.span.clone(),
-                        "bad_tls",
-                        format!(
-                            "`{}` holds a certificate that cannot be used as a trust anchor",
-                            ca.value
-                        ),
-                    );
-                }
-            }
-            Err(e) => {
+    match (tls::client_config(extra), ca) {
+        (Ok(cfg), _) => cfg,
+        (Err(_), ca) => {
+            if let Some(ca) = ca {
                 d.error(
                     src,
                     ca.span.clone(),
                     "bad_tls",
-                    format!("cannot load upstream CA `{}`: {e}", ca.value),
+                    format!(
+                        "`{}` holds a certificate that cannot be used as a trust anchor",
+                        ca.value
+                    ),
                 );
             }
+            // The load fails on the error above; the webpki roots keep the types simple.
+            tls::default_client_config()
         }
     }
-    // ALPN is left empty here: the upstream connector sets h2 + http/1.1 itself.
-    let cfg = rustls::ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .map(|b| b.with_root_certificates(roots).with_no_client_auth())
-    .expect("the ring provider supports the default protocol versions");
-    Arc::new(cfg)
 }
 
 fn valid_name(s: &str) -> bool {
@@ -757,6 +776,9 @@ fn compile_route(
     limits: &Limits,
     d: &mut Diagnostics,
 ) -> Option<Route> {
+    // The route as compiled: its own rules, then its preset's (see `config::preset`).
+    let expansion = super::preset::expand(r, src, d);
+    let r = &expansion.route;
     let name = r.name.as_ref()?;
     if !valid_name(&name.value) {
         d.error(
@@ -933,12 +955,15 @@ fn compile_route(
             }
         },
         (Some(s), None) => {
-            d.error(
+            let diag = d.error(
                 src,
                 s.span.clone(),
                 "no_keyring",
                 format!("a route `subject` needs a keyring, but {}", keys.missing),
             );
+            if keys.missing == NOT_CONFIGURED {
+                diag.help(NO_KEYRING_HELP);
+            }
             None
         }
         _ => None,
@@ -967,6 +992,7 @@ fn compile_route(
         keys,
         rotation,
         strict,
+        inverse: false,
         subject: r.subject.is_some(),
     };
     let unselected = |strict: bool, d: &mut Diagnostics| Unselected {
@@ -1012,7 +1038,24 @@ fn compile_route(
     let (Some(request), Some(response)) = (request, response) else {
         return None;
     };
-    let reveal_plan = reveal_everything(&domain, keys);
+    let (reveal_plan, reveal_fields) = reveal_everything(&domain, keys, &request.1);
+    // The route's inverse: its own selectors, each reversible action reversed with its
+    // options. Diagnostics were reported by the request compile above.
+    let inverse = if keys.ring.is_some() {
+        compile_rules(
+            &r.rules,
+            &RuleCtx {
+                inverse: true,
+                ..rcx(Side::Request, false)
+            },
+            &Unselected::default(),
+            src,
+            &mut Diagnostics::new(),
+        )
+    } else {
+        None
+    }
+    .unwrap_or_else(|| (Plan::empty(), FieldPlans::default()));
     Some(Route {
         name: name.value.clone(),
         path_prefix: path_prefix?,
@@ -1020,6 +1063,7 @@ fn compile_route(
         upstream: upstream?,
         upstream_tls,
         domain,
+        preset: expansion.preset.as_ref().map(|(p, _)| p.name),
         purpose,
         plan: request.0,
         fields: request.1,
@@ -1031,6 +1075,9 @@ fn compile_route(
         detect: detect_mode,
         allow_list: unknown_drop,
         reveal_plan,
+        reveal_fields,
+        inverse_plan: inverse.0,
+        inverse_fields: inverse.1,
         max_body_bytes,
         max_concurrent_requests,
     })
@@ -1092,15 +1139,10 @@ fn upstream(u: &At<String>, src: Source<'_>, d: &mut Diagnostics) -> Option<Upst
     })
 }
 
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Side {
-    Request,
-    Response,
-}
-
 /// Which named-field kind a selector addresses.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum FieldKind {
+    Cookie,
     Form,
     Header,
     Query,
@@ -1140,11 +1182,14 @@ fn compile_rules(
     // Headers carry the protocol and the recipient's credentials: neither detection nor
     // allow-list mode applies to them (see README, "Detection").
     fields.header.unselected = Unselected::default();
+    fields.cookie.unselected = Unselected::default();
     let detector = Detector::default();
     // (kind, name) → paths and actions of a JSON-in-field plan, in first-seen order.
     let mut nested: Vec<NestedPlan> = Vec::new();
     let errors_before = d.error_count();
     for spec in rules {
+        // A preset's rule is located in its preset file.
+        let src = spec.source(src);
         let explicit = rule_class(spec, side, src, d);
         let Some(action) = compile_action(spec, cx, src, d) else {
             // Still check the selectors, so every problem is reported in one run.
@@ -1213,7 +1258,28 @@ fn compile_rules(
                     name,
                     json: None,
                 }) => {
+                    if kind == FieldKind::Header && name == "cookie" {
+                        // Every route removes the cookies its rules do not name.
+                        if is_drop {
+                            d.warning(
+                                src,
+                                sel.span.clone(),
+                                "redundant_rule",
+                                "every route removes the cookies no `cookie:` rule names; this rule changes nothing",
+                            );
+                        } else {
+                            d.error(
+                                src,
+                                sel.span.clone(),
+                                "bad_selector",
+                                "cookies are selected one by one: `cookie:NAME` (a route forwards only the cookies it names)",
+                            )
+                            .help("e.g. select = \"cookie:sp\" with action = \"keep\"; \"cookie:*\" names every cookie");
+                        }
+                        continue;
+                    }
                     let plan = match kind {
+                        FieldKind::Cookie => &mut fields.cookie,
                         FieldKind::Form => &mut fields.form,
                         FieldKind::Header => &mut fields.header,
                         FieldKind::Query => &mut fields.query,
@@ -1238,6 +1304,7 @@ fn compile_rules(
                             nested.push((kind, name.clone(), Vec::new(), Vec::new()));
                             // Reserve the field's place in declaration order.
                             let plan = match kind {
+                                FieldKind::Cookie => &mut fields.cookie,
                                 FieldKind::Form => &mut fields.form,
                                 FieldKind::Header | FieldKind::Query => &mut fields.query,
                             };
@@ -1281,12 +1348,17 @@ fn compile_rules(
     let body = build(&paths, body_rules, unselected.clone(), d)?;
     for (kind, name, paths, actions) in nested {
         let prefix = match kind {
+            FieldKind::Cookie => "cookie:",
             FieldKind::Form => "form:",
             FieldKind::Header | FieldKind::Query => "query:",
         };
         let root = format!("{prefix}{}=>$", report_name(&detector, &name));
+        // JSON read out of a named cookie is a document like JSON in a form field: detection
+        // and allow-list mode reach its unselected leaves (a vendor's cookie holds the super
+        // properties an app registered, under names no rule can know).
         let plan = build(&paths, actions, unselected.rooted(&root), d)?;
         let list = match kind {
+            FieldKind::Cookie => &mut fields.cookie,
             FieldKind::Form => &mut fields.form,
             FieldKind::Header | FieldKind::Query => &mut fields.query,
         };
@@ -1299,32 +1371,59 @@ fn compile_rules(
     Some((body, fields))
 }
 
-/// A plan that selects the whole document with `reveal`, so every envelope of `domain` opens.
-fn reveal_everything(domain: &str, keys: &KeySource) -> Plan {
+/// Plans that open every envelope of `domain` wherever it is: the whole JSON document, every
+/// form and query field, and every JSON document inside the fields `fields` reads as JSON.
+fn reveal_everything(domain: &str, keys: &KeySource, fields: &FieldPlans) -> (Plan, FieldPlans) {
     let Some(ring) = &keys.ring else {
-        return Plan::empty();
+        return (Plan::empty(), FieldPlans::default());
     };
-    let Ok(root) = selector::parse("$") else {
-        return Plan::empty();
+    let document = || {
+        let Ok(root) = selector::parse("$") else {
+            return Plan::empty();
+        };
+        let Ok(automaton) = Automaton::build(&[(root, 0)]) else {
+            return Plan::empty();
+        };
+        Plan::new(
+            automaton,
+            vec![Rule::new(Action::Reveal(RevealAction::new(ring, domain)))],
+        )
     };
-    let Ok(automaton) = Automaton::build(&[(root, 0)]) else {
-        return Plan::empty();
+    let every_field = |named: &FieldPlan| {
+        let mut plan = FieldPlan::every(FieldTarget::Whole(Action::Reveal(RevealAction::new(
+            ring, domain,
+        ))));
+        plan.rules = named
+            .rules
+            .iter()
+            .filter(|r| matches!(r.target, FieldTarget::Json(_)))
+            .map(|r| FieldRule {
+                name: r.name.clone(),
+                target: FieldTarget::Json(document()),
+                class: None,
+            })
+            .collect();
+        plan
     };
-    Plan::new(
-        automaton,
-        vec![Rule::new(Action::Reveal(RevealAction::new(ring, domain)))],
-    )
+    let plans = FieldPlans {
+        form: every_field(&fields.form),
+        query: every_field(&fields.query),
+        header: FieldPlan::default(),
+        cookie: FieldPlan::default(),
+    };
+    (document(), plans)
 }
 
 /// A field name as report paths write it (`items[*][email]`, `*` for data-like names).
 fn report_name(detector: &Detector, name: &str) -> String {
     let mut s = String::new();
-    crate::policy::unselected::push_field_name(&mut s, detector, name);
+    crate::policy::names::push_field_name(&mut s, detector, name);
     s
 }
 
 /// The rule's `class` option, checked. Response rules have no use for it.
 fn rule_class(spec: &RuleSpec, side: Side, src: Source<'_>, d: &mut Diagnostics) -> Option<Class> {
+    let src = spec.source(src);
     let c = spec.class.as_ref()?;
     if side == Side::Response {
         d.error(
@@ -1473,19 +1572,25 @@ fn detect_spec(spec: &RuleSpec, class: Option<Class>) -> RuleSpec {
         return spec;
     };
     if let Some(class) = class {
-        if action.value == "redact" && spec.replacement.is_none() {
-            spec.replacement = Some(At {
-                value: format!("[REDACTED:{}]", class.as_str()),
-                span: action.span.clone(),
-            });
+        if action.value == "redact" && spec.option("replacement").is_none() {
+            spec.set_text(
+                "replacement",
+                At {
+                    value: format!("[REDACTED:{}]", class.as_str()),
+                    span: action.span.clone(),
+                },
+            );
         }
-        if spec.normalize.is_none()
+        if spec.option("normalize").is_none()
             && let Some(n) = class_normalize(class, &action.value)
         {
-            spec.normalize = Some(At {
-                value: n.to_owned(),
-                span: action.span.clone(),
-            });
+            spec.set_text(
+                "normalize",
+                At {
+                    value: n.to_owned(),
+                    span: action.span.clone(),
+                },
+            );
         }
     }
     spec
@@ -1500,6 +1605,7 @@ fn parse_selector(
     let text = sel.value.as_str();
     let field = text.split_once(':').and_then(|(k, rest)| {
         let kind = match k {
+            "cookie" => FieldKind::Cookie,
             "form" => FieldKind::Form,
             "query" => FieldKind::Query,
             "header" => FieldKind::Header,
@@ -1528,6 +1634,21 @@ fn parse_selector(
                 sel.span.clone(),
                 "bad_selector",
                 "a field selector needs a name, e.g. \"form:email\"",
+            );
+            return None;
+        }
+        if kind == FieldKind::Cookie
+            && !name
+                .split('*')
+                .all(|part| part.is_empty() || crate::canon::cookies::name_is_token(part))
+        {
+            d.error(
+                src,
+                sel.span.clone(),
+                "bad_selector",
+                format!(
+                    "`{name}` is not a cookie name (a token; `*` matches any run of characters)"
+                ),
             );
             return None;
         }
@@ -1608,52 +1729,10 @@ fn parse_json_path(
                     .nth(chars)
                     .map_or(text.len(), |(i, _)| i);
             d.error(src, at..at, "bad_selector", format!("invalid selector: {}", e.message))
-                .help("supported: $.a.b  $['a b']  $.a[*]  $.a[0]  $..email  $.*  form:NAME  query:NAME  header:NAME  form:NAME=>$.path");
+                .help("supported: $.a.b  $['a b']  $.a[*]  $.a[0]  $..email  $.*  form:NAME  query:NAME  header:NAME  cookie:NAME  form:NAME=>$.path");
             None
         }
     }
-}
-
-const ACTIONS: &[&str] = &[
-    "tokenize",
-    "encrypt",
-    "encrypt_deterministic",
-    "fpe",
-    "hash",
-    "mask",
-    "generalize",
-    "redact",
-    "drop",
-    "keep",
-    "reveal",
-];
-
-/// The rule options that are set, with their spans, for "does not apply" checks.
-fn set_options(r: &RuleSpec) -> Vec<(&'static str, std::ops::Range<usize>)> {
-    let mut v = Vec::new();
-    let mut push = |name: &'static str, span: Option<std::ops::Range<usize>>| {
-        if let Some(span) = span {
-            v.push((name, span));
-        }
-    };
-    push("normalize", r.normalize.as_ref().map(|x| x.span.clone()));
-    push("preset", r.preset.as_ref().map(|x| x.span.clone()));
-    push("keep_last", r.keep_last.as_ref().map(|x| x.span.clone()));
-    push("to", r.to.as_ref().map(|x| x.span.clone()));
-    push(
-        "replacement",
-        r.replacement.as_ref().map(|x| x.span.clone()),
-    );
-    push("prefix", r.prefix.as_ref().map(|x| x.span.clone()));
-    push("alphabet", r.alphabet.as_ref().map(|x| x.span.clone()));
-    push("luhn", r.luhn.as_ref().map(|x| x.span.clone()));
-    push("key_id", r.key_id.as_ref().map(|x| x.span.clone()));
-    push("min_length", r.min_length.as_ref().map(|x| x.span.clone()));
-    push(
-        "default_country_code",
-        r.default_country_code.as_ref().map(|x| x.span.clone()),
-    );
-    v
 }
 
 /// What compiling one rule needs to know about its route.
@@ -1665,8 +1744,40 @@ struct RuleCtx<'a> {
     rotation: Option<u64>,
     /// Compiling the opt-out (`on_opt_out = "strict"`) variant: linkable actions become `drop`.
     strict: bool,
+    /// Compiling the route's inverse (`reveal --route`): reversible actions become their
+    /// reversal at the same selectors, every other action `keep`.
+    inverse: bool,
     /// The route names a data subject (subject-scoped keys).
     subject: bool,
+}
+
+/// A rule's `fpe` options (shared by `fpe`, `reveal` with fpe options, and the inverse).
+fn fpe_spec(opts: &Options<'_>, d: &mut Diagnostics) -> Option<FpeSpec> {
+    Some(FpeSpec {
+        alphabet: opts.choice("alphabet", FpeAlphabet::parse, d)??,
+        keep_last: opts.usize("keep_last").unwrap_or(0),
+        luhn: opts.flag("luhn"),
+        min_length: opts.usize("min_length"),
+    })
+}
+
+/// The reversal of a request action for `reveal --route`, at the rule's own selectors: `fpe`
+/// decrypts with the rule's options and key. Envelopes (`encrypt`, `encrypt_deterministic`)
+/// name their kind and key, so the reveal plans open them wherever they are, these paths
+/// included (`ops::reveal_for` runs them next); every other action cannot be reversed and
+/// leaves the value as it is (`keep`).
+fn inverse_action(opts: &Options<'_>, cx: &RuleCtx<'_>, d: &mut Diagnostics) -> Option<Action> {
+    let ring = cx.keys.ring.as_ref()?;
+    Some(match opts.kind {
+        ActionKind::Fpe => {
+            let spec = fpe_spec(opts, d)?;
+            let key_id = opts.rule.text("key_id").map(|k| k.value.as_str());
+            FpeAction::new(ring, cx.domain, spec, key_id, FpeMode::Reveal)
+                .map(Action::Fpe)
+                .ok()?
+        }
+        _ => Action::Keep,
+    })
 }
 
 fn compile_action(
@@ -1676,56 +1787,54 @@ fn compile_action(
     d: &mut Diagnostics,
 ) -> Option<Action> {
     let (side, domain, keys) = (cx.side, cx.domain, cx.keys);
+    let src = r.source(src);
     let action = r.action.as_ref()?;
     let name = action.value.as_str();
-    let fpe_reveal = name == "reveal" && r.alphabet.is_some();
-    // Options each action accepts; anything else set on the rule is an error, not ignored.
-    let allowed: &[&str] = match name {
-        "tokenize" => &["normalize", "prefix", "key_id"],
-        "mask" => &["keep_last"],
-        "redact" => &["replacement"],
-        "fpe" => &["alphabet", "keep_last", "luhn", "min_length", "key_id"],
-        "reveal" if fpe_reveal => &["alphabet", "keep_last", "luhn", "min_length", "key_id"],
-        "hash" => &["preset", "normalize", "default_country_code"],
-        "generalize" => &["to"],
-        "encrypt" | "encrypt_deterministic" | "drop" | "keep" | "reveal" => &[],
-        _ => {
-            let diag = d.error(
-                src,
-                action.span.clone(),
-                "bad_action",
-                format!("unknown action `{name}`"),
-            );
-            match super::diag::did_you_mean(name, ACTIONS) {
-                Some(s) => diag.help(format!("did you mean `{s}`?")),
-                None => diag.help(format!("expected one of: {}", ACTIONS.join(", "))),
-            };
-            return None;
-        }
+    let Some(kind) = ActionKind::parse(name) else {
+        let names: Vec<&str> = ActionKind::ALL.iter().map(|k| k.as_str()).collect();
+        let diag = d.error(
+            src,
+            action.span.clone(),
+            "bad_action",
+            format!("unknown action `{name}`"),
+        );
+        match super::diag::did_you_mean(name, &names) {
+            Some(s) => diag.help(format!("did you mean `{s}`?")),
+            None => diag.help(format!("expected one of: {}", names.join(", "))),
+        };
+        return None;
     };
+    // `reveal` takes `fpe`'s options to open FPE values, which `alphabet` marks; a plain
+    // reveal takes none.
+    let fpe_reveal = kind == ActionKind::Reveal && r.option("alphabet").is_some();
+    let allowed = match kind {
+        ActionKind::Reveal if !fpe_reveal => &[][..],
+        _ => kind.options(),
+    };
+    // Options each action accepts; anything else set on the rule is an error, not ignored.
     let mut ok = true;
-    for (opt, span) in set_options(r) {
-        if !allowed.contains(&opt) {
+    for (opt, value) in &r.options {
+        if !allowed.iter().any(|o| o.name == *opt) {
             d.error(
                 src,
-                span,
+                value.span(),
                 "bad_option",
                 format!("`{opt}` does not apply to action `{name}`"),
             );
             ok = false;
         }
     }
-    match (side, name) {
-        (Side::Response, n) if n != "reveal" => {
+    match (side, kind.side()) {
+        (Side::Response, Side::Request) => {
             d.error(
                 src,
                 action.span.clone(),
                 "bad_action",
-                format!("response rules can only `reveal`, not `{n}`"),
+                format!("response rules can only `reveal`, not `{name}`"),
             );
             return None;
         }
-        (Side::Request, "reveal") => {
+        (Side::Request, Side::Response) => {
             d.error(
                 src,
                 action.span.clone(),
@@ -1739,26 +1848,46 @@ fn compile_action(
     if !ok {
         return None;
     }
-    if cx.subject && r.key_id.is_some() {
+    let key_id = r.text("key_id");
+    if cx.subject
+        && let Some(k) = key_id
+    {
         d.error(
             src,
-            r.key_id.as_ref().map_or(action.span.clone(), |k| k.span.clone()),
+            k.span.clone(),
             "bad_option",
             "`key_id` cannot be combined with a route `subject`: subject keys always derive from the primary key",
         );
         return None;
     }
+    let opts = Options {
+        rule: r,
+        kind,
+        src,
+        action_span: action.span.clone(),
+    };
+    if cx.inverse {
+        return inverse_action(&opts, cx, d);
+    }
     // Under an opt-out (`on_opt_out = "strict"`), nothing linkable leaves: identifiers that
     // would be tokenized, hashed or deterministically encrypted are dropped instead.
-    if cx.strict && matches!(name, "tokenize" | "encrypt_deterministic" | "fpe" | "hash") {
+    if cx.strict && kind.linkable() {
         return Some(Action::Drop);
     }
     let ring = |d: &mut Diagnostics| -> Option<&Keyring> {
         match &keys.ring {
             Some(r) => Some(r),
             None => {
-                d.error(src, action.span.clone(), "no_keyring", format!("action `{name}` needs a keyring, but {}", keys.missing))
-                    .help("set [keys] file = \"keys.example\" or the PIIGATE_KEYRING environment variable");
+                let diag = d.error(
+                    src,
+                    action.span.clone(),
+                    "no_keyring",
+                    format!("action `{name}` needs a keyring, but {}", keys.missing),
+                );
+                // A keyring with errors has its own diagnostics; the keygen help is for none.
+                if keys.missing == NOT_CONFIGURED {
+                    diag.help(NO_KEYRING_HELP);
+                }
                 None
             }
         }
@@ -1766,12 +1895,34 @@ fn compile_action(
     let built = |d: &mut Diagnostics, res: Result<Action, BuildError>| -> Option<Action> {
         match res {
             Ok(a) => Some(a),
+            Err(BuildError::NoPrimaryKey) => {
+                if !keys.no_primary_reported.replace(true) {
+                    let (line, col) = crate::keys::line_col(src.text, action.span.start);
+                    d.push_diag(super::Diagnostic {
+                        severity: super::Severity::Error,
+                        code: "no_primary_key",
+                        file: keys.origin.clone(),
+                        line: 0,
+                        col: 0,
+                        message: format!(
+                            "the keyring has no key with status = \"primary\", which new tokens \
+                             and envelopes need (first needed by action `{name}` at {}:{line}:{col})",
+                            src.name
+                        ),
+                        help: Some(
+                            "mark one key status = \"primary\"; `piigate keygen --keyring FILE` \
+                             makes the first key of a new keyring primary"
+                                .into(),
+                        ),
+                    });
+                }
+                None
+            }
             Err(e) => {
                 let span = match &e {
-                    BuildError::UnknownKey(_) | BuildError::RetiredKey(_) => r
-                        .key_id
-                        .as_ref()
-                        .map_or(action.span.clone(), |k| k.span.clone()),
+                    BuildError::UnknownKey(_) | BuildError::RetiredKey(_) => {
+                        key_id.map_or(action.span.clone(), |k| k.span.clone())
+                    }
                     _ => action.span.clone(),
                 };
                 d.error(src, span, "bad_action", format!("action `{name}`: {e}"));
@@ -1779,146 +1930,62 @@ fn compile_action(
             }
         }
     };
-    let key_id = r.key_id.as_ref().map(|k| k.value.as_str());
-    let fpe_spec = |d: &mut Diagnostics| -> Option<FpeSpec> {
-        let alphabet = match &r.alphabet {
-            None => FpeAlphabet::parse("digits"),
-            Some(a) => {
-                let parsed = FpeAlphabet::parse(&a.value);
-                if parsed.is_none() {
-                    d.error(
-                        src,
-                        a.span.clone(),
-                        "bad_value",
-                        "`alphabet` must be \"digits\", \"alphanumeric\" or \"alphanumeric_cased\"",
-                    );
-                }
-                parsed
-            }
-        }?;
-        Some(FpeSpec {
-            alphabet,
-            keep_last: r
-                .keep_last
-                .as_ref()
-                .map_or(0, |k| usize::try_from(k.value).unwrap_or(usize::MAX)),
-            luhn: r.luhn.as_ref().is_some_and(|l| l.value),
-            min_length: r
-                .min_length
-                .as_ref()
-                .map(|m| usize::try_from(m.value).unwrap_or(usize::MAX)),
-        })
+    let key_id = key_id.map(|k| k.value.as_str());
+    let fpe = |d: &mut Diagnostics, mode: FpeMode| -> Option<Action> {
+        let ring = ring(d)?;
+        let spec = fpe_spec(&opts, d)?;
+        built(
+            d,
+            FpeAction::new(ring, domain, spec, key_id, mode).map(Action::Fpe),
+        )
     };
-    Some(match name {
-        "drop" => Action::Drop,
-        "keep" => Action::Keep,
-        "tokenize" => {
+    Some(match kind {
+        ActionKind::Drop => Action::Drop,
+        ActionKind::Keep => Action::Keep,
+        ActionKind::Tokenize => {
             let ring = ring(d)?;
-            let normalize = match r
-                .normalize
-                .as_ref()
-                .map(|n| (n.value.as_str(), n.span.clone()))
+            let normalize = opts
+                .choice("normalize", Normalize::parse, d)?
+                .unwrap_or(Normalize::None);
+            let prefix = opts.text("prefix").unwrap_or_default();
+            if prefix.len() > 32
+                || !prefix
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
             {
-                None | Some(("none", _)) => Normalize::None,
-                Some(("email", _)) => Normalize::Email,
-                Some(("phone", _)) => Normalize::Phone,
-                Some(("lowercase", _)) => Normalize::Lowercase,
-                Some((_, span)) => {
-                    d.error(
-                        src,
-                        span,
-                        "bad_value",
-                        "`normalize` must be \"email\", \"phone\", \"lowercase\" or \"none\"",
-                    );
-                    return None;
-                }
-            };
-            let prefix = match &r.prefix {
-                Some(p)
-                    if p.value.len() > 32
-                        || !p
-                            .value
-                            .bytes()
-                            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') =>
-                {
-                    d.error(
-                        src,
-                        p.span.clone(),
-                        "bad_value",
-                        "`prefix` must be at most 32 characters of letters, digits, `_` or `-`",
-                    );
-                    return None;
-                }
-                Some(p) => p.value.as_str(),
-                None => "tok_",
-            };
-            {
-                let made = TokenizeAction::new(ring, domain, normalize, prefix, key_id);
-                let made = match cx.rotation {
-                    Some(p) => made.and_then(|t| t.rotating(ring, domain, key_id, p)),
-                    None => made,
-                };
-                built(d, made.map(Action::Tokenize))?
+                d.error(
+                    src,
+                    opts.span("prefix"),
+                    "bad_value",
+                    "`prefix` must be at most 32 characters of letters, digits, `_` or `-`",
+                );
+                return None;
             }
+            let made = TokenizeAction::new(ring, domain, normalize, prefix, key_id);
+            let made = match cx.rotation {
+                Some(p) => made.and_then(|t| t.rotating(ring, domain, key_id, p)),
+                None => made,
+            };
+            built(d, made.map(Action::Tokenize))?
         }
-        "encrypt" => {
+        ActionKind::Encrypt => {
             let ring = ring(d)?;
             built(d, EncryptAction::new(ring, domain).map(Action::Encrypt))?
         }
-        "encrypt_deterministic" => {
+        ActionKind::EncryptDeterministic => {
             let ring = ring(d)?;
             built(
                 d,
                 EncryptDeterministicAction::new(ring, domain).map(Action::EncryptDeterministic),
             )?
         }
-        "fpe" => {
-            let ring = ring(d)?;
-            let spec = fpe_spec(d)?;
-            built(
-                d,
-                FpeAction::new(ring, domain, spec, key_id, FpeMode::Encrypt).map(Action::Fpe),
-            )?
-        }
-        "reveal" if fpe_reveal => {
-            let ring = ring(d)?;
-            let spec = fpe_spec(d)?;
-            built(
-                d,
-                FpeAction::new(ring, domain, spec, key_id, FpeMode::Reveal).map(Action::Fpe),
-            )?
-        }
-        "reveal" => Action::Reveal(RevealAction::new(ring(d)?, domain)),
-        "hash" => {
-            let Some(preset) = &r.preset else {
-                d.error(
-                    src,
-                    action.span.clone(),
-                    "missing_key",
-                    "`hash` needs `preset = \"meta\"` or `\"google\"`",
-                );
-                return None;
-            };
-            let Some(preset_v) = HashPreset::parse(&preset.value) else {
-                d.error(
-                    src,
-                    preset.span.clone(),
-                    "bad_value",
-                    "`preset` must be \"meta\" or \"google\"",
-                );
-                return None;
-            };
-            let Some(field) = &r.normalize else {
-                d.error(src, action.span.clone(), "missing_key", "`hash` needs `normalize` naming the field kind, e.g. \"email\" or \"phone\"")
-                    .help("one of: email, phone, first_name, last_name, city, state, zip, country, gender, date_of_birth, external_id");
-                return None;
-            };
-            let Some(field_v) = HashField::parse(&field.value) else {
-                d.error(src, field.span.clone(), "bad_value", format!("`{}` is not a field kind `hash` knows", field.value))
-                    .help("one of: email, phone, first_name, last_name, city, state, zip, country, gender, date_of_birth, external_id");
-                return None;
-            };
-            let default_country_code = match &r.default_country_code {
+        ActionKind::Fpe => fpe(d, FpeMode::Encrypt)?,
+        ActionKind::Reveal if fpe_reveal => fpe(d, FpeMode::Reveal)?,
+        ActionKind::Reveal => Action::Reveal(RevealAction::new(ring(d)?, domain)),
+        ActionKind::Hash => {
+            let preset = opts.choice("preset", HashPreset::parse, d)??;
+            let field = opts.choice("normalize", HashField::parse, d)??;
+            let default_country_code = match r.uint("default_country_code") {
                 Some(c) => match u16::try_from(c.value) {
                     Ok(v) if (1..=999).contains(&v) => Some(v),
                     _ => {
@@ -1936,52 +2003,113 @@ fn compile_action(
             built(
                 d,
                 HashAction::new(HashSpec {
-                    preset: preset_v,
-                    field: field_v,
+                    preset,
+                    field,
                     default_country_code,
                 })
                 .map(Action::Hash),
             )?
         }
-        "generalize" => {
-            let Some(to) = &r.to else {
-                d.error(
-                    src,
-                    action.span.clone(),
+        ActionKind::Generalize => {
+            let to = opts.choice("to", GeneralizeTo::parse, d)??;
+            Action::Generalize(GeneralizeAction { to })
+        }
+        ActionKind::Mask => Action::Mask(MaskAction {
+            keep_last: opts.usize("keep_last").unwrap_or(0),
+        }),
+        ActionKind::Redact => Action::Redact(RedactAction {
+            replacement: opts.text("replacement").unwrap_or_default().into(),
+        }),
+    })
+}
+
+/// A rule's options read against its action kind's declaration: a value set on the rule, else
+/// the declared default.
+struct Options<'r> {
+    rule: &'r RuleSpec,
+    kind: ActionKind,
+    src: Source<'r>,
+    action_span: std::ops::Range<usize>,
+}
+
+impl<'r> Options<'r> {
+    fn default(&self, name: &str) -> OptionDefault {
+        self.kind
+            .option(name)
+            .map_or(OptionDefault::Unset(""), |o| o.default)
+    }
+
+    /// Where the option is written (the action's span when it is not).
+    fn span(&self, name: &str) -> std::ops::Range<usize> {
+        self.rule
+            .option(name)
+            .map_or_else(|| self.action_span.clone(), OptionValue::span)
+    }
+
+    fn text(&self, name: &str) -> Option<&'r str> {
+        match (self.rule.text(name), self.default(name)) {
+            (Some(v), _) => Some(v.value.as_str()),
+            (None, OptionDefault::Text(t)) => Some(t),
+            (None, _) => None,
+        }
+    }
+
+    fn usize(&self, name: &str) -> Option<usize> {
+        let v = match (self.rule.uint(name), self.default(name)) {
+            (Some(v), _) => v.value,
+            (None, OptionDefault::Uint(n)) => n,
+            (None, _) => return None,
+        };
+        Some(usize::try_from(v).unwrap_or(usize::MAX))
+    }
+
+    fn flag(&self, name: &str) -> bool {
+        match (self.rule.flag(name), self.default(name)) {
+            (Some(v), _) => v.value,
+            (None, OptionDefault::Bool(b)) => b,
+            (None, _) => false,
+        }
+    }
+
+    /// A choice option parsed by `parse`. `None`: an error was reported (an unknown value, or
+    /// a required option missing); `Some(None)`: unset, with no default.
+    fn choice<T>(
+        &self,
+        name: &str,
+        parse: impl Fn(&str) -> Option<T>,
+        d: &mut Diagnostics,
+    ) -> Option<Option<T>> {
+        let values = self.kind.option(name).map_or(&[][..], |o| o.values);
+        let Some(text) = self.text(name) else {
+            if self.default(name) == OptionDefault::Required {
+                let diag = d.error(
+                    self.src,
+                    self.action_span.clone(),
                     "missing_key",
-                    "`generalize` needs `to`",
-                )
-                .help("one of: ip/24, ip/48, date/year, date/month, postcode/3, age/10");
+                    format!("`{}` needs `{name}`", self.kind.as_str()),
+                );
+                if !values.is_empty() {
+                    diag.help(format!("one of: {}", values.join(", ")));
+                }
                 return None;
-            };
-            let Some(to_v) = GeneralizeTo::parse(&to.value) else {
+            }
+            return Some(None);
+        };
+        match parse(text) {
+            Some(v) => Some(Some(v)),
+            None => {
                 d.error(
-                    src,
-                    to.span.clone(),
+                    self.src,
+                    self.span(name),
                     "bad_value",
                     format!(
-                        "`to = \"{}\"` is not a generalisation piigate knows",
-                        to.value
+                        "`{name} = \"{text}\"` is not a value `{}` takes",
+                        self.kind.as_str()
                     ),
                 )
-                .help("one of: ip/24, ip/48, date/year, date/month, postcode/3, age/10");
-                return None;
-            };
-            Action::Generalize(GeneralizeAction { to: to_v })
+                .help(format!("one of: {}", values.join(", ")));
+                None
+            }
         }
-        "mask" => {
-            let keep_last = r
-                .keep_last
-                .as_ref()
-                .map_or(4, |k| usize::try_from(k.value).unwrap_or(usize::MAX));
-            Action::Mask(MaskAction { keep_last })
-        }
-        "redact" => Action::Redact(RedactAction {
-            replacement: r
-                .replacement
-                .as_ref()
-                .map_or_else(|| "[REDACTED]".into(), |v| v.value.clone().into_boxed_str()),
-        }),
-        _ => unreachable!("every accepted action name is handled above"),
-    })
+    }
 }

@@ -8,8 +8,10 @@
 
 mod compile;
 pub mod diag;
+pub mod preset;
 mod reader;
 pub mod spec;
+pub mod state;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -21,6 +23,7 @@ pub use diag::{Diagnostic, Diagnostics, Severity, Source};
 pub use reader::At;
 
 use crate::policy::Plan;
+use crate::rewrite::Plans;
 
 /// The default `[keys] env`.
 pub const DEFAULT_KEYRING_ENV: &str = "PIIGATE_KEYRING";
@@ -44,10 +47,15 @@ pub struct Config {
     pub routes: Vec<Arc<Route>>,
     /// Ids of the keys in the keyring with their status (for metrics and logs; never material).
     pub key_ids: Vec<(String, &'static str)>,
+    /// Ids of keys that are the public `keys.example` material (warned about, and exported
+    /// as `piigate_example_keys`).
+    pub example_keys: Vec<String>,
     /// `[store]`, compiled.
     pub store: StoreSettings,
     /// Where the audit log lives.
     pub audit_path: PathBuf,
+    /// The state directory the store and audit paths default into.
+    pub state: state::StateDir,
 }
 
 /// `[store]`, compiled.
@@ -152,7 +160,7 @@ pub struct ForwardProxy {
     /// Where to listen for `CONNECT` and absolute-form requests.
     pub listen: SocketAddr,
     /// The interception CA, minting leaves for the hosts routes name.
-    pub minter: Arc<crate::proxy::mint::Minter>,
+    pub minter: Arc<crate::tls::Minter>,
 }
 
 /// `[limits]`, compiled.
@@ -189,6 +197,8 @@ pub struct Route {
     pub upstream_tls: Arc<rustls::ClientConfig>,
     /// Pseudonymisation domain.
     pub domain: String,
+    /// The vendor preset the route's rules were expanded with, if any.
+    pub preset: Option<&'static str>,
     /// Why data goes to this recipient (for the disclosure report).
     pub purpose: Purpose,
     /// Request policy for JSON and NDJSON bodies.
@@ -212,6 +222,13 @@ pub struct Route {
     /// Opens every envelope of this route's domain anywhere in a payload (`piigate reveal`,
     /// admin reveal); empty when there is no keyring.
     pub reveal_plan: Plan,
+    /// The same for form bodies and query strings: every field, and the JSON inside fields the
+    /// route reads as JSON.
+    pub reveal_fields: crate::policy::FieldPlans,
+    /// The route's inverse at the selectors of its rules (see [`Route::inverse_plans`]).
+    pub inverse_plan: Plan,
+    /// The inverse for form fields, query parameters and headers.
+    pub inverse_fields: crate::policy::FieldPlans,
     /// Largest request body for this route.
     pub max_body_bytes: usize,
     /// Requests of this route in flight at once.
@@ -267,9 +284,46 @@ impl Purpose {
 }
 
 impl Route {
+    /// The request policy, for every payload format.
+    pub fn plans(&self) -> Plans<'_> {
+        Plans {
+            json: &self.plan,
+            fields: &self.fields,
+        }
+    }
+
+    /// The route's inverse (offline and admin reveal, run before [`Self::reveal_plans`]): at
+    /// the selectors of its request rules, envelopes open and `fpe` values decrypt with the
+    /// rule's options; what cannot be reversed is left as it is.
+    pub fn inverse_plans(&self) -> Plans<'_> {
+        Plans {
+            json: &self.inverse_plan,
+            fields: &self.inverse_fields,
+        }
+    }
+
+    /// The plans that open every envelope of the route's domain (offline and admin reveal).
+    pub fn reveal_plans(&self) -> Plans<'_> {
+        Plans {
+            json: &self.reveal_plan,
+            fields: &self.reveal_fields,
+        }
+    }
+
     /// Whether the route reads request bodies: rules for them, detection or allow-list mode.
     pub fn polices_body(&self) -> bool {
         self.plan.polices() || self.fields.form.polices()
+    }
+
+    /// Whether the route changes anything in a request: rules of any kind, allow-list mode
+    /// or enforced detection. Such a route reads every part of a request in one canonical way
+    /// and refuses what has two readings (docs/BOUNDARY.md); the others only normalise paths.
+    pub fn polices(&self) -> bool {
+        !self.observes_only()
+            && (self.polices_body()
+                || self.fields.query.polices()
+                || !self.fields.header.is_empty()
+                || !self.fields.cookie.is_empty())
     }
 
     /// Whether the route only observes (`detect = "observe"`, no rules, no allow-list): it
@@ -282,6 +336,7 @@ impl Route {
             && self.fields.form.is_empty()
             && self.fields.query.is_empty()
             && self.fields.header.is_empty()
+            && self.fields.cookie.is_empty()
     }
 }
 
@@ -329,6 +384,36 @@ pub fn load(path: &Path, env: &dyn Env) -> Result<Loaded, Diagnostics> {
         .parent()
         .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
     from_toml(&text, &name, &base, env)
+}
+
+/// The rules of route `route` in the config at `path` as they apply: its own, then its
+/// preset's, annotated (`piigate check --expand`). Call after [`load`] succeeded.
+///
+/// # Errors
+/// The file cannot be read, or has no route of that name.
+pub fn expand_route(path: &Path, route: &str) -> Result<String, String> {
+    let name = path.display().to_string();
+    let text =
+        std::fs::read_to_string(path).map_err(|e| format!("cannot read the config file: {e}"))?;
+    let src = Source {
+        name: &name,
+        text: &text,
+    };
+    let mut d = Diagnostics::new();
+    let spec = spec::read(src, &mut d);
+    let r = spec
+        .routes
+        .iter()
+        .find(|r| r.name.as_ref().is_some_and(|n| n.value == route))
+        .ok_or_else(|| {
+            let names: Vec<&str> = spec
+                .routes
+                .iter()
+                .filter_map(|r| r.name.as_ref().map(|n| n.value.as_str()))
+                .collect();
+            format!("no route `{route}` (routes: {})", names.join(", "))
+        })?;
+    Ok(preset::expand(r, src, &mut d).render(src))
 }
 
 /// Compiles config text. `name` labels diagnostics; `base` resolves relative paths.

@@ -5,11 +5,14 @@
 //! configuration table mirrors it).
 
 use std::ops::Range;
+use std::sync::LazyLock;
 
 use toml::de::DeTable;
 
 use super::diag::{Diagnostics, Source};
 use super::reader::{At, TableReader};
+use crate::detect::Class;
+use crate::policy::action::{OptionType, option_keys};
 
 /// The whole file.
 #[derive(Debug, Default)]
@@ -24,6 +27,8 @@ pub struct ConfigSpec {
     pub store: Option<StoreSpec>,
     /// `[audit]`: the audit log.
     pub audit: Option<AuditSpec>,
+    /// `[state]`: where the store and the audit log live by default.
+    pub state: Option<StateSpec>,
     /// `[limits]`: size and time limits.
     pub limits: LimitsSpec,
     /// `[forward_proxy]`: HTTPS_PROXY mode.
@@ -114,6 +119,14 @@ pub struct AuditSpec {
     pub path: Option<At<String>>,
 }
 
+/// `[state]`.
+#[derive(Debug)]
+pub struct StateSpec {
+    /// `dir`: the state directory (default: `$STATE_DIRECTORY`, `$PIIGATE_STATE_DIR`,
+    /// `$XDG_STATE_HOME/piigate`, `~/.local/state/piigate`, `/var/lib/piigate`).
+    pub dir: Option<At<String>>,
+}
+
 /// `[limits]`.
 #[derive(Debug, Default)]
 pub struct LimitsSpec {
@@ -147,7 +160,7 @@ pub struct ForwardProxySpec {
 }
 
 /// `[[routes]]`.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct RouteSpec {
     /// Span of the route table.
     pub span: Range<usize>,
@@ -161,6 +174,9 @@ pub struct RouteSpec {
     pub upstream: Option<At<String>>,
     /// `upstream_ca`: extra PEM trust anchor for the upstream.
     pub upstream_ca: Option<At<String>>,
+    /// `preset`: a vendor rule set (`presets/<name>.toml`) the route's own rules extend and
+    /// override (see [`super::preset`]).
+    pub preset: Option<At<String>>,
     /// `domain`: pseudonymisation domain, default the route name.
     pub domain: Option<At<String>>,
     /// `subject`: the data subject's id selector.
@@ -192,7 +208,7 @@ pub struct RouteSpec {
 }
 
 /// `[routes.detect_actions]`.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct DetectActionsSpec {
     /// Span of the table.
     pub span: Range<usize>,
@@ -201,7 +217,7 @@ pub struct DetectActionsSpec {
 }
 
 /// `[[routes.rules]]` / `[[routes.response_rules]]`.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct RuleSpec {
     /// Span of the rule table.
     pub span: Range<usize>,
@@ -209,32 +225,90 @@ pub struct RuleSpec {
     pub select: Vec<At<String>>,
     /// `action`.
     pub action: Option<At<String>>,
-    /// `normalize`: tokenize/hash option.
-    pub normalize: Option<At<String>>,
-    /// `preset`: hash option (`meta` | `google`).
-    pub preset: Option<At<String>>,
-    /// `keep_last`: mask/fpe option.
-    pub keep_last: Option<At<u64>>,
-    /// `to`: generalize option.
-    pub to: Option<At<String>>,
-    /// `replacement`: redact option.
-    pub replacement: Option<At<String>>,
-    /// `prefix`: tokenize option, default `tok_`.
-    pub prefix: Option<At<String>>,
-    /// `alphabet`: fpe option.
-    pub alphabet: Option<At<String>>,
-    /// `luhn`: fpe option.
-    pub luhn: Option<At<bool>>,
-    /// `key_id`: tokenize/fpe option, pins a master key (rotation overlap).
-    pub key_id: Option<At<String>>,
-    /// `min_length`: fpe option, the shortest value the field carries.
-    pub min_length: Option<At<u64>>,
-    /// `default_country_code`: hash option for phones written without one.
-    pub default_country_code: Option<At<u64>>,
+    /// The action's options as written (`normalize`, `keep_last`, …), typed as their
+    /// declaration says ([`ActionKind::options`](crate::policy::ActionKind::options)); which apply to the action is checked when
+    /// the rule is compiled.
+    pub options: Vec<(&'static str, OptionValue)>,
     /// `class`: the class of personal data the selected values hold (`email`, `phone`, …),
     /// for the disclosure ledger. Default: what the selector's last member name says, else
     /// `unclassified`.
     pub class: Option<At<String>>,
+    /// `why`: what the field is and why it gets this treatment. Documentation only (printed by
+    /// `piigate check --expand`); required in presets.
+    pub why: Option<At<String>>,
+    /// The file the rule was written in when it is not the config file (a preset's rules and
+    /// actions); spans refer to it.
+    pub origin: Option<Source<'static>>,
+}
+
+/// One action option's value, as its declared [`OptionType`] reads it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OptionValue {
+    /// A boolean option.
+    Bool(At<bool>),
+    /// A string option.
+    Text(At<String>),
+    /// An integer option.
+    Uint(At<u64>),
+}
+
+impl OptionValue {
+    /// Where the value is in the file.
+    pub fn span(&self) -> Range<usize> {
+        match self {
+            Self::Bool(v) => v.span.clone(),
+            Self::Text(v) => v.span.clone(),
+            Self::Uint(v) => v.span.clone(),
+        }
+    }
+}
+
+impl RuleSpec {
+    /// The option `name`, if set.
+    pub fn option(&self, name: &str) -> Option<&OptionValue> {
+        self.options
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v)
+    }
+
+    /// A string option, if set.
+    pub fn text(&self, name: &str) -> Option<&At<String>> {
+        match self.option(name)? {
+            OptionValue::Text(v) => Some(v),
+            OptionValue::Bool(_) | OptionValue::Uint(_) => None,
+        }
+    }
+
+    /// An integer option, if set.
+    pub fn uint(&self, name: &str) -> Option<&At<u64>> {
+        match self.option(name)? {
+            OptionValue::Uint(v) => Some(v),
+            OptionValue::Bool(_) | OptionValue::Text(_) => None,
+        }
+    }
+
+    /// A boolean option, if set.
+    pub fn flag(&self, name: &str) -> Option<&At<bool>> {
+        match self.option(name)? {
+            OptionValue::Bool(v) => Some(v),
+            OptionValue::Text(_) | OptionValue::Uint(_) => None,
+        }
+    }
+
+    /// The file the rule's spans point into: its preset, else the config file `src`.
+    pub fn source<'a>(&self, src: Source<'a>) -> Source<'a> {
+        match self.origin {
+            Some(o) => o,
+            None => src,
+        }
+    }
+
+    /// Sets a string option (a `detect_actions` entry made concrete for one class).
+    pub(crate) fn set_text(&mut self, name: &'static str, value: At<String>) {
+        self.options.retain(|(n, _)| *n != name);
+        self.options.push((name, OptionValue::Text(value)));
+    }
 }
 
 const TOP: &[&str] = &[
@@ -243,6 +317,7 @@ const TOP: &[&str] = &[
     "keys",
     "store",
     "audit",
+    "state",
     "limits",
     "forward_proxy",
     "routes",
@@ -263,6 +338,7 @@ const STORE: &[&str] = &[
     "subject_key_id",
 ];
 const AUDIT: &[&str] = &["path"];
+const STATE: &[&str] = &["dir"];
 const LIMITS: &[&str] = &[
     "max_body_bytes",
     "max_decoded_bytes",
@@ -279,6 +355,7 @@ const ROUTE: &[&str] = &[
     "host",
     "upstream",
     "upstream_ca",
+    "preset",
     "domain",
     "subject",
     "detect",
@@ -292,64 +369,25 @@ const ROUTE: &[&str] = &[
     "rules",
     "response_rules",
 ];
-const RULE: &[&str] = &[
-    "select",
-    "action",
-    "normalize",
-    "preset",
-    "keep_last",
-    "to",
-    "replacement",
-    "prefix",
-    "alphabet",
-    "luhn",
-    "key_id",
-    "min_length",
-    "default_country_code",
-    "class",
-];
+/// Keys of a rule: `select`, `action`, `class`, `why` and every action option.
+static RULE: LazyLock<Vec<&'static str>> = LazyLock::new(|| {
+    ["select", "action", "class", "why"]
+        .into_iter()
+        .chain(option_keys().map(|(name, _)| name))
+        .collect()
+});
 /// Keys of `[routes.detect_actions]`: every class name, and `default`.
-const DETECT_ACTIONS: &[&str] = &[
-    "default",
-    "age",
-    "api_key",
-    "city",
-    "cnic",
-    "date_of_birth",
-    "device_id",
-    "driver_license",
-    "email",
-    "gender",
-    "geolocation",
-    "iban",
-    "ip_address",
-    "jwt",
-    "national_id",
-    "passport",
-    "password",
-    "payment_card",
-    "person_name",
-    "phone",
-    "postal_code",
-    "ssn",
-    "street_address",
-    "user_agent",
-];
+static DETECT_ACTIONS: LazyLock<Vec<&'static str>> = LazyLock::new(|| {
+    std::iter::once("default")
+        .chain(Class::ALL.iter().map(|c| c.as_str()))
+        .collect()
+});
 /// Options of an inline `detect_actions` entry: a rule without `select` and `class`.
-const DETECT_ACTION: &[&str] = &[
-    "action",
-    "normalize",
-    "preset",
-    "keep_last",
-    "to",
-    "replacement",
-    "prefix",
-    "alphabet",
-    "luhn",
-    "key_id",
-    "min_length",
-    "default_country_code",
-];
+static DETECT_ACTION: LazyLock<Vec<&'static str>> = LazyLock::new(|| {
+    std::iter::once("action")
+        .chain(option_keys().map(|(name, _)| name))
+        .collect()
+});
 
 /// Parses `src` into a spec, recording every problem in `d`.
 pub fn read(src: Source<'_>, d: &mut Diagnostics) -> ConfigSpec {
@@ -427,6 +465,13 @@ pub fn read(src: Source<'_>, d: &mut Diagnostics) -> ConfigSpec {
         t.finish(d);
         s
     });
+    spec.state = top.table(d, "state", "[state]", STATE).map(|t| {
+        let s = StateSpec {
+            dir: t.string(d, "dir"),
+        };
+        t.finish(d);
+        s
+    });
     if let Some(t) = top.table(d, "limits", "[limits]", LIMITS) {
         spec.limits = LimitsSpec {
             max_body_bytes: t.uint(d, "max_body_bytes"),
@@ -463,6 +508,7 @@ pub fn read(src: Source<'_>, d: &mut Diagnostics) -> ConfigSpec {
             host: r.string(d, "host"),
             upstream: r.required_string(d, "upstream"),
             upstream_ca: r.string(d, "upstream_ca"),
+            preset: r.string(d, "preset"),
             domain: r.string(d, "domain"),
             subject: r.string(d, "subject"),
             detect: r.string(d, "detect"),
@@ -473,8 +519,8 @@ pub fn read(src: Source<'_>, d: &mut Diagnostics) -> ConfigSpec {
             rotate_pseudonyms_every: r.string(d, "rotate_pseudonyms_every"),
             max_body_bytes: r.uint(d, "max_body_bytes"),
             max_concurrent_requests: r.uint(d, "max_concurrent_requests"),
-            rules: read_rules(&r, d, "rules"),
-            response_rules: read_rules(&r, d, "response_rules"),
+            rules: read_rules(&r, d, "rules", "[[routes.rules]]"),
+            response_rules: read_rules(&r, d, "response_rules", "[[routes.response_rules]]"),
         };
         r.finish(d);
         spec.routes.push(route);
@@ -482,10 +528,16 @@ pub fn read(src: Source<'_>, d: &mut Diagnostics) -> ConfigSpec {
     spec
 }
 
-fn read_rules(route: &TableReader<'_, '_>, d: &mut Diagnostics, key: &str) -> Vec<RuleSpec> {
-    let what = format!("[[routes.{key}]]");
-    route
-        .tables(d, key, &what, RULE)
+/// Reads the array of rule tables under `key` (`[[routes.rules]]` in proxy.toml, `[[rules]]`
+/// in a preset); `what` names one in messages.
+pub(super) fn read_rules(
+    parent: &TableReader<'_, '_>,
+    d: &mut Diagnostics,
+    key: &str,
+    what: &str,
+) -> Vec<RuleSpec> {
+    parent
+        .tables(d, key, what, &RULE)
         .into_iter()
         .map(|t| {
             if !t.has("select") {
@@ -501,18 +553,10 @@ fn read_rules(route: &TableReader<'_, '_>, d: &mut Diagnostics, key: &str) -> Ve
                 span: t.span.clone(),
                 select: t.strings(d, "select").unwrap_or_default(),
                 action: t.required_string(d, "action"),
-                normalize: t.string(d, "normalize"),
-                preset: t.string(d, "preset"),
-                keep_last: t.uint(d, "keep_last"),
-                to: t.string(d, "to"),
-                replacement: t.string(d, "replacement"),
-                prefix: t.string(d, "prefix"),
-                alphabet: t.string(d, "alphabet"),
-                luhn: t.boolean(d, "luhn"),
-                key_id: t.string(d, "key_id"),
-                min_length: t.uint(d, "min_length"),
-                default_country_code: t.uint(d, "default_country_code"),
+                options: read_options(&t, d),
                 class: t.string(d, "class"),
+                why: t.string(d, "why"),
+                origin: None,
             };
             t.finish(d);
             rule
@@ -520,19 +564,20 @@ fn read_rules(route: &TableReader<'_, '_>, d: &mut Diagnostics, key: &str) -> Ve
         .collect()
 }
 
-fn read_detect_actions(
-    route: &TableReader<'_, '_>,
+/// Reads `[routes.detect_actions]` (`[detect_actions]` in a preset) from `parent`.
+pub(super) fn read_detect_actions(
+    parent: &TableReader<'_, '_>,
     d: &mut Diagnostics,
 ) -> Option<DetectActionsSpec> {
-    let t = route.table(
+    let t = parent.table(
         d,
         "detect_actions",
         "[routes.detect_actions]",
-        DETECT_ACTIONS,
+        &DETECT_ACTIONS,
     )?;
     let mut entries = Vec::new();
-    for &key in DETECT_ACTIONS {
-        match t.string_or_table(d, key, "[routes.detect_actions]", DETECT_ACTION) {
+    for &key in DETECT_ACTIONS.iter() {
+        match t.string_or_table(d, key, "[routes.detect_actions]", &DETECT_ACTION) {
             None => {}
             Some(Ok(action)) => entries.push((
                 At {
@@ -542,25 +587,15 @@ fn read_detect_actions(
                 RuleSpec {
                     span: action.span.clone(),
                     action: Some(action),
-                    ..RuleSpec::empty()
+                    ..RuleSpec::default()
                 },
             )),
             Some(Err(e)) => {
                 let rule = RuleSpec {
                     span: e.span.clone(),
                     action: e.required_string(d, "action"),
-                    normalize: e.string(d, "normalize"),
-                    preset: e.string(d, "preset"),
-                    keep_last: e.uint(d, "keep_last"),
-                    to: e.string(d, "to"),
-                    replacement: e.string(d, "replacement"),
-                    prefix: e.string(d, "prefix"),
-                    alphabet: e.string(d, "alphabet"),
-                    luhn: e.boolean(d, "luhn"),
-                    key_id: e.string(d, "key_id"),
-                    min_length: e.uint(d, "min_length"),
-                    default_country_code: e.uint(d, "default_country_code"),
-                    ..RuleSpec::empty()
+                    options: read_options(&e, d),
+                    ..RuleSpec::default()
                 };
                 e.finish(d);
                 entries.push((
@@ -580,25 +615,16 @@ fn read_detect_actions(
     Some(DetectActionsSpec { span, entries })
 }
 
-impl RuleSpec {
-    /// A rule with nothing set (for `detect_actions` entries).
-    fn empty() -> Self {
-        Self {
-            span: 0..0,
-            select: Vec::new(),
-            action: None,
-            normalize: None,
-            preset: None,
-            keep_last: None,
-            to: None,
-            replacement: None,
-            prefix: None,
-            alphabet: None,
-            luhn: None,
-            key_id: None,
-            min_length: None,
-            default_country_code: None,
-            class: None,
-        }
-    }
+/// Every action option set in a rule's table, read as its declaration types it.
+fn read_options(t: &TableReader<'_, '_>, d: &mut Diagnostics) -> Vec<(&'static str, OptionValue)> {
+    option_keys()
+        .filter_map(|(name, ty)| {
+            let value = match ty {
+                OptionType::Bool => OptionValue::Bool(t.boolean(d, name)?),
+                OptionType::Text => OptionValue::Text(t.string(d, name)?),
+                OptionType::Uint => OptionValue::Uint(t.uint(d, name)?),
+            };
+            Some((name, value))
+        })
+        .collect()
 }

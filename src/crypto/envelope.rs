@@ -52,9 +52,6 @@ pub struct EnvelopeSealer {
     label: Box<str>,
     prefix: &'static str,
     key: XaesKey,
-    /// The derived key in use (see [`super::xaes::DerivedKey`]): one key derivation per
-    /// 2^24 envelopes instead of one per envelope.
-    current: arc_swap::ArcSwapOption<super::xaes::DerivedKey>,
 }
 
 /// Opens envelopes of both kinds (`pge1` and `pgd1`) under any of several keys (the primary
@@ -127,7 +124,6 @@ impl EnvelopeSealer {
             kid,
             prefix: PREFIX,
             key: XaesKey::new(working),
-            current: arc_swap::ArcSwapOption::empty(),
         }
     }
 
@@ -139,20 +135,12 @@ impl EnvelopeSealer {
             kid,
             prefix: SUBJECT_PREFIX,
             key: XaesKey::new(working),
-            current: arc_swap::ArcSwapOption::empty(),
         }
     }
 
     /// The key id envelopes will name.
     pub fn kid(&self) -> &KeyId {
         &self.kid
-    }
-
-    /// Drops the derived key in use, so the next envelope derives a fresh one. Only needed to
-    /// make two runs over deterministic nonces comparable (the differential tests).
-    #[doc(hidden)]
-    pub fn forget_derived_key(&self) {
-        self.current.store(None);
     }
 
     /// Appends the envelope of `plaintext` to `out`. `scratch` is reused working space.
@@ -167,26 +155,18 @@ impl EnvelopeSealer {
         scratch: &mut Vec<u8>,
         out: &mut Vec<u8>,
     ) -> Result<(), CryptoError> {
-        let derived = match self.current.load_full() {
-            Some(d) if d.claim() => d,
-            _ => {
-                let mut half = [0u8; 12];
-                nonces.fill(&mut half)?;
-                let d = std::sync::Arc::new(self.key.derived(half));
-                d.claim();
-                self.current.store(Some(std::sync::Arc::clone(&d)));
-                d
-            }
-        };
-        let mut tail = [0u8; 12];
-        nonces.fill(&mut tail)?;
+        // A fresh random 192-bit nonce per envelope, so a per-message key: no part of one
+        // envelope is shared with another (docs/CRYPTO.md, "no visible grouping").
+        let mut nonce = [0u8; NONCE_LEN];
+        nonces.fill(&mut nonce)?;
         write_aad(self.prefix, &self.label, aad, scratch);
         let aad_len = scratch.len();
-        scratch.extend_from_slice(&[0u8; NONCE_LEN]);
+        scratch.extend_from_slice(&nonce);
         scratch.extend_from_slice(plaintext);
         let (aad_bytes, body) = scratch.split_at_mut(aad_len);
-        let (nonce, tag) = derived.seal_in_place(&tail, aad_bytes, &mut body[NONCE_LEN..]);
-        body[..NONCE_LEN].copy_from_slice(&nonce);
+        let tag = self
+            .key
+            .seal_in_place(&nonce, aad_bytes, &mut body[NONCE_LEN..]);
         scratch.extend_from_slice(&tag);
         out.extend_from_slice(self.prefix.as_bytes());
         out.extend_from_slice(self.label.as_bytes());
@@ -346,7 +326,7 @@ mod tests {
     }
 
     #[test]
-    fn a_sealer_reuses_its_derived_key_with_fresh_gcm_nonces() {
+    fn envelopes_share_no_nonce_bytes_and_earlier_shared_prefix_envelopes_still_open() {
         let (s, o) = pair();
         let mut n = OsNonces::new();
         let aad = Aad {
@@ -358,17 +338,15 @@ mod tests {
             let body = text.rsplit('.').next().expect("body");
             URL_SAFE_NO_PAD.decode(body).expect("base64")
         };
-        let mut envs = Vec::new();
-        for i in 0..3 {
+        // The same value in the same field, 512 times: no two envelopes share their
+        // key-derivation half or their GCM nonce (a repeat of 96 random bits has probability
+        // below 2^-78 here), so nothing visible groups them.
+        let mut halves = std::collections::HashSet::new();
+        let mut tails = std::collections::HashSet::new();
+        for _ in 0..512 {
             let (mut scratch, mut env) = (Vec::new(), Vec::new());
-            s.seal(
-                format!("v{i}").as_bytes(),
-                aad,
-                &mut n,
-                &mut scratch,
-                &mut env,
-            )
-            .expect("seal");
+            s.seal(b"same value", aad, &mut n, &mut scratch, &mut env)
+                .expect("seal");
             let mut pt = Vec::new();
             o.open(
                 std::str::from_utf8(&env).expect("ascii"),
@@ -376,17 +354,43 @@ mod tests {
                 &mut scratch,
                 &mut pt,
             )
-            .expect("a standard XAES envelope opens");
-            assert_eq!(pt, format!("v{i}").as_bytes());
-            envs.push(raw(&env));
+            .expect("opens");
+            assert_eq!(pt, b"same value");
+            let body = raw(&env);
+            assert!(
+                halves.insert(body[..12].to_vec()),
+                "derivation half repeated"
+            );
+            assert!(tails.insert(body[12..24].to_vec()), "GCM nonce repeated");
         }
-        assert_eq!(envs[0][..12], envs[1][..12], "same key-derivation half");
-        assert_eq!(envs[1][..12], envs[2][..12]);
-        assert_ne!(
-            envs[0][12..24],
-            envs[1][12..24],
-            "fresh GCM nonce per message"
-        );
+
+        // Envelopes sealed while a sealer kept one derivation half for many messages (before
+        // 2026-12-06) are standard XAES-256-GCM and still open.
+        let key = XaesKey::new(&SecretKey::from_bytes([3; 32]));
+        let mut scratch = Vec::new();
+        for tail in [[1u8; 12], [2u8; 12]] {
+            let mut nonce = [7u8; NONCE_LEN];
+            nonce[12..].copy_from_slice(&tail);
+            scratch.clear();
+            write_aad(PREFIX, "k1", aad, &mut scratch);
+            let aad_bytes = scratch.clone();
+            let mut body = b"older".to_vec();
+            let tag = key.seal_in_place(&nonce, &aad_bytes, &mut body);
+            let mut sealed = nonce.to_vec();
+            sealed.extend_from_slice(&body);
+            sealed.extend_from_slice(&tag);
+            let mut env = format!("{PREFIX}k1.").into_bytes();
+            push_b64(&sealed, &mut env);
+            let mut pt = Vec::new();
+            o.open(
+                std::str::from_utf8(&env).expect("ascii"),
+                aad,
+                &mut scratch,
+                &mut pt,
+            )
+            .expect("an envelope with a shared derivation half opens");
+            assert_eq!(pt, b"older");
+        }
     }
 
     #[test]

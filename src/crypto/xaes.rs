@@ -5,7 +5,8 @@
 //! counter-mode KDF), the last 12 bytes are the GCM nonce under that derived key. Random 192-bit
 //! nonces make a collision negligible (about 2^-80 after 2^56 messages), and each derived key
 //! sees only a handful of messages, so the SP 800-38D limit of 2^32 random-nonce messages per
-//! key no longer constrains volume or the number of replicas.
+//! key no longer constrains volume or the number of replicas. Every envelope draws all 24
+//! bytes afresh: no part of a nonce is shared between envelopes (docs/CRYPTO.md).
 
 use aes::Aes256Enc;
 use aes::cipher::consts::U12;
@@ -26,57 +27,6 @@ pub const TAG_LEN: usize = 16;
 /// per-message key setup is XAES's main cost, so skipping the decryption round keys (and
 /// their zeroization) roughly halves it.
 type Aes256GcmEnc = AesGcm<Aes256Enc, U12>;
-
-/// How many messages a sealer seals under one derived key before it draws a fresh
-/// key-derivation half (see [`DerivedKey`]).
-pub const DERIVED_KEY_MESSAGES: u64 = 1 << 24;
-
-/// The AES-256-GCM key XAES derives for one 96-bit key-derivation half of the nonce, kept for
-/// up to [`DERIVED_KEY_MESSAGES`] messages.
-///
-/// XAES-256-GCM derives a key from the first 12 nonce bytes and uses the last 12 as the GCM
-/// nonce. Drawing all 24 at random per message makes every message pay for a key derivation
-/// and an AES key schedule (3–4× a GCM seal). A sealer may instead keep the first half for a
-/// while: the envelopes are still standard XAES-256-GCM (any opener derives per message), and
-/// each derived key sees at most 2^24 random 96-bit GCM nonces — a collision probability below
-/// 2^-49 per key, far inside SP 800-38D's 2^32 limit. The first half is drawn again at random
-/// when the budget is spent, so replicas never coordinate.
-pub struct DerivedKey {
-    prefix: [u8; 12],
-    gcm: Aes256GcmEnc,
-    used: std::sync::atomic::AtomicU64,
-}
-
-impl DerivedKey {
-    /// Claims one message; `false` once the key's budget is spent.
-    pub fn claim(&self) -> bool {
-        self.used.fetch_add(1, std::sync::atomic::Ordering::Relaxed) < DERIVED_KEY_MESSAGES
-    }
-
-    /// Seals `buf` in place under the nonce `prefix ‖ tail`; returns the full nonce and the tag.
-    pub fn seal_in_place(
-        &self,
-        tail: &[u8; 12],
-        aad: &[u8],
-        buf: &mut [u8],
-    ) -> ([u8; NONCE_LEN], [u8; TAG_LEN]) {
-        let mut nonce = [0u8; NONCE_LEN];
-        nonce[..12].copy_from_slice(&self.prefix);
-        nonce[12..].copy_from_slice(tail);
-        let tag = self
-            .gcm
-            .encrypt_in_place_detached(Nonce::from_slice(tail), aad, buf)
-            // Only fails for plaintexts over 2^36 bytes; bodies are capped far below that.
-            .expect("plaintext within AES-GCM length limit");
-        (nonce, tag.into())
-    }
-}
-
-impl std::fmt::Debug for DerivedKey {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("DerivedKey(<redacted>)")
-    }
-}
 
 /// An XAES-256-GCM key with its CMAC subkey precomputed.
 pub struct XaesKey {
@@ -100,17 +50,6 @@ impl XaesKey {
         k1[15] ^= 0x87 & 0u8.wrapping_sub(msb);
         l.zeroize();
         Self { cipher, k1 }
-    }
-
-    /// The derived key for the key-derivation half `prefix` (the first 12 nonce bytes).
-    pub fn derived(&self, prefix: [u8; 12]) -> DerivedKey {
-        let mut nonce = [0u8; NONCE_LEN];
-        nonce[..12].copy_from_slice(&prefix);
-        DerivedKey {
-            prefix,
-            gcm: self.derive(&nonce),
-            used: std::sync::atomic::AtomicU64::new(0),
-        }
     }
 
     fn derive(&self, nonce: &[u8; NONCE_LEN]) -> Aes256GcmEnc {

@@ -9,6 +9,24 @@
 //! secret = "…"              # 32 random bytes, standard base64
 //! ```
 //!
+//! or, with the master keys held wrapped under a key that never leaves an HSM:
+//!
+//! ```toml
+//! [hsm]
+//! module = "/usr/lib/softhsm/libsofthsm2.so"   # the PKCS#11 library
+//! token = "piigate"                            # token label
+//! pin_env = "PIIGATE_HSM_PIN"                  # or pin_file = "/run/credentials/…"
+//!
+//! [[keys]]
+//! id = "k1"
+//! status = "primary"
+//! wrapped = "…"                 # RFC 5649 AES key wrap (with padding) of the master, base64
+//! wrapping_key = "piigate-kek"  # label of the AES key on the token that unwraps it
+//! ```
+//!
+//! [`KeyringFile::parse`] reads the structure; [`KeyringFile::load`] unwraps through the HSM
+//! (`super::pkcs11`) and yields a [`Keyring`] of plain master keys.
+//!
 //! Errors locate the problem (`FILE:LINE:COL`) but never quote the file: a keyring line holds
 //! key material.
 
@@ -21,6 +39,7 @@ use toml::de::{DeTable, DeValue};
 use zeroize::Zeroize;
 
 use super::SecretKey;
+use super::pkcs11::{HsmSpec, Pin, Unwrap};
 
 /// A master key's identifier, `[a-z0-9]{1,16}`. Public: it appears in tokens and envelopes so
 /// that rotation is visible and decryption can pick the right key.
@@ -132,6 +151,15 @@ impl MasterKey {
     pub fn secret(&self) -> &SecretKey {
         &self.secret
     }
+
+    /// Whether this is public example material (`keys.example`, whose secrets are the ASCII
+    /// text `EXAMPLE-KEY-DO-NOT-USE-…`): anyone can open envelopes and link tokens made with
+    /// it, so `check` and `serve` warn and `/metrics` exposes it.
+    pub fn is_public_example(&self) -> bool {
+        use subtle::ConstantTimeEq as _;
+        const MARK: &[u8] = b"EXAMPLE-KEY-DO-NOT-USE-";
+        self.secret.expose()[..MARK.len()].ct_eq(MARK).into()
+    }
 }
 
 // === impl Keyring ===
@@ -142,87 +170,13 @@ impl Keyring {
         Self { keys }
     }
 
-    /// Parses keyring text. `origin` names the source in errors (a path or the env var name).
+    /// Parses and loads keyring text with no environment: a keyring with HSM-wrapped entries
+    /// fails (it needs a PIN). `origin` names the source in errors (a path or the env var name).
     ///
     /// # Errors
     /// Every problem found, each located by line and column; never the offending text.
     pub fn from_text(text: &str, origin: &str) -> Result<Self, Vec<KeyringError>> {
-        let mut errors = Vec::new();
-        let err = |errors: &mut Vec<KeyringError>, span: std::ops::Range<usize>, msg: String| {
-            let (line, col) = line_col(text, span.start);
-            errors.push(KeyringError {
-                origin: origin.to_owned(),
-                line,
-                col,
-                message: msg,
-            });
-        };
-        let doc = match DeTable::parse(text) {
-            Ok(doc) => doc,
-            Err(e) => {
-                // The TOML error's Display quotes the offending line; use only its message.
-                let span = e.span().unwrap_or(0..0);
-                err(
-                    &mut errors,
-                    span,
-                    format!("invalid TOML: {}", e.message().trim()),
-                );
-                return Err(errors);
-            }
-        };
-        let mut keys: Vec<MasterKey> = Vec::new();
-        for (k, v) in doc.get_ref() {
-            if k.get_ref() != "keys" {
-                err(
-                    &mut errors,
-                    k.span(),
-                    format!(
-                        "unknown key `{}`; a keyring holds only `[[keys]]` tables",
-                        k.get_ref()
-                    ),
-                );
-                continue;
-            }
-            let DeValue::Array(arr) = v.get_ref() else {
-                err(
-                    &mut errors,
-                    v.span(),
-                    "`keys` must be an array of tables: `[[keys]]`".into(),
-                );
-                continue;
-            };
-            for entry in arr.iter() {
-                if let Some(key) = parse_entry(entry, &mut |span, msg| err(&mut errors, span, msg))
-                {
-                    if keys.iter().any(|k| k.id == key.id) {
-                        err(
-                            &mut errors,
-                            entry.span(),
-                            format!("duplicate key id `{}`", key.id),
-                        );
-                    } else {
-                        keys.push(key);
-                    }
-                }
-            }
-        }
-        let primaries = keys
-            .iter()
-            .filter(|k| k.status == KeyStatus::Primary)
-            .count();
-        if primaries > 1 {
-            err(
-                &mut errors,
-                0..0,
-                "more than one key has status = \"primary\"; exactly one key encrypts new data"
-                    .into(),
-            );
-        }
-        if errors.is_empty() {
-            Ok(Self { keys })
-        } else {
-            Err(errors)
-        }
+        KeyringFile::parse(text, origin)?.load(&|_| None)
     }
 
     /// The key that encrypts and tokenizes new data, if any.
@@ -240,16 +194,247 @@ impl Keyring {
         self.keys.iter()
     }
 
+    /// Ids of the keys that are public example material (see
+    /// [`MasterKey::is_public_example`]).
+    pub fn public_example_ids(&self) -> Vec<String> {
+        self.keys
+            .iter()
+            .filter(|k| k.is_public_example())
+            .map(|k| k.id.to_string())
+            .collect()
+    }
+
     /// Keys that may decrypt: primary and active, not retired.
     pub fn decrypting(&self) -> impl Iterator<Item = &MasterKey> {
         self.keys.iter().filter(|k| k.status != KeyStatus::Retired)
     }
 }
 
+/// Where an entry's key material is.
+enum Material {
+    /// The 32 bytes, in the file (`secret`).
+    Plain(SecretKey),
+    /// RFC 5649-wrapped under a key on the HSM (`wrapped`, `wrapping_key`).
+    Wrapped {
+        wrapped: Vec<u8>,
+        label: String,
+        /// 1-based line and column of `wrapping_key`, for errors.
+        at: (usize, usize),
+    },
+}
+
+struct Entry {
+    id: KeyId,
+    status: KeyStatus,
+    material: Material,
+}
+
+/// A parsed keyring file: entries and, when any is wrapped, the HSM that unwraps them.
+/// Nothing has been unwrapped yet.
+pub struct KeyringFile {
+    origin: String,
+    hsm: Option<HsmSpec>,
+    entries: Vec<Entry>,
+}
+
+impl std::fmt::Debug for KeyringFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeyringFile")
+            .field("origin", &self.origin)
+            .field("hsm", &self.hsm)
+            .field("keys", &self.entries.len())
+            .finish()
+    }
+}
+
+impl KeyringFile {
+    /// Parses keyring text without touching an HSM.
+    ///
+    /// # Errors
+    /// Every problem found, each located by line and column; never the offending text.
+    pub fn parse(text: &str, origin: &str) -> Result<Self, Vec<KeyringError>> {
+        let mut errors = Vec::new();
+        let mut err = |span: std::ops::Range<usize>, msg: String| {
+            let (line, col) = line_col(text, span.start);
+            errors.push(KeyringError {
+                origin: origin.to_owned(),
+                line,
+                col,
+                message: msg,
+            });
+        };
+        let doc = match DeTable::parse(text) {
+            Ok(doc) => doc,
+            Err(e) => {
+                // The TOML error's Display quotes the offending line; use only its message.
+                let span = e.span().unwrap_or(0..0);
+                err(span, format!("invalid TOML: {}", e.message().trim()));
+                return Err(errors);
+            }
+        };
+        let mut entries: Vec<Entry> = Vec::new();
+        let mut hsm = None;
+        for (k, v) in doc.get_ref() {
+            match k.get_ref().as_ref() {
+                "keys" => {}
+                "hsm" => {
+                    hsm = HsmSpec::parse(v, text, &mut err);
+                    continue;
+                }
+                other => {
+                    err(
+                        k.span(),
+                        format!(
+                            "unknown key `{other}`; a keyring holds `[[keys]]` tables and an \
+                             optional `[hsm]` table"
+                        ),
+                    );
+                    continue;
+                }
+            }
+            let DeValue::Array(arr) = v.get_ref() else {
+                err(
+                    v.span(),
+                    "`keys` must be an array of tables: `[[keys]]`".into(),
+                );
+                continue;
+            };
+            for entry in arr.iter() {
+                if let Some(key) = parse_entry(entry, text, &mut err) {
+                    if entries.iter().any(|k| k.id == key.id) {
+                        err(entry.span(), format!("duplicate key id `{}`", key.id));
+                    } else {
+                        entries.push(key);
+                    }
+                }
+            }
+        }
+        let primaries = entries
+            .iter()
+            .filter(|k| k.status == KeyStatus::Primary)
+            .count();
+        if primaries > 1 {
+            err(
+                0..0,
+                "more than one key has status = \"primary\"; exactly one key encrypts new data \
+                 (to rotate, mark the older one \"active\"; add new keys with \
+                 `piigate keygen --keyring FILE`, which makes only a keyring's first key primary)"
+                    .into(),
+            );
+        }
+        let wrapped = entries
+            .iter()
+            .find(|e| matches!(e.material, Material::Wrapped { .. }));
+        if let (Some(Entry { id, .. }), None) = (wrapped, &hsm) {
+            err(
+                0..0,
+                format!(
+                    "key `{id}` is wrapped, but the keyring has no [hsm] table naming the \
+                     PKCS#11 module and token that unwrap it"
+                ),
+            );
+        }
+        if errors.is_empty() {
+            Ok(Self {
+                origin: origin.to_owned(),
+                hsm,
+                entries,
+            })
+        } else {
+            Err(errors)
+        }
+    }
+
+    /// Whether the keyring holds a key with this id.
+    pub fn contains(&self, id: &str) -> bool {
+        self.entries.iter().any(|e| e.id.as_str() == id)
+    }
+
+    /// Whether a key is primary.
+    pub fn has_primary(&self) -> bool {
+        self.entries.iter().any(|e| e.status == KeyStatus::Primary)
+    }
+
+    /// The `[hsm]` table, if any.
+    pub fn hsm(&self) -> Option<&HsmSpec> {
+        self.hsm.as_ref()
+    }
+
+    /// Unwraps the wrapped entries through the HSM (one session for all of them) and returns
+    /// the keyring. `env` reads the PIN variable.
+    ///
+    /// # Errors
+    /// Located errors: at `[hsm]` for the module, token and PIN, at an entry's
+    /// `wrapping_key` for a missing key or a wrapped key that does not open. No PIN, key or
+    /// wrapped bytes in any message.
+    pub fn load(self, env: &dyn Fn(&str) -> Option<String>) -> Result<Keyring, Vec<KeyringError>> {
+        let Self {
+            origin,
+            hsm,
+            entries,
+        } = self;
+        let located = |(line, col): (usize, usize), message: String| KeyringError {
+            origin: origin.clone(),
+            line,
+            col,
+            message,
+        };
+        let requests: Vec<Unwrap<'_>> = entries
+            .iter()
+            .filter_map(|e| match &e.material {
+                Material::Wrapped { wrapped, label, .. } => Some(Unwrap {
+                    id: e.id.as_str(),
+                    wrapped,
+                    label,
+                }),
+                Material::Plain(_) => None,
+            })
+            .collect();
+        let mut unwrapped = if requests.is_empty() {
+            Vec::new()
+        } else {
+            // `parse` refused wrapped entries without an [hsm] table.
+            let Some(hsm) = &hsm else {
+                return Err(vec![located((0, 0), "no [hsm] table".into())]);
+            };
+            let pin = Pin::read(hsm, env).map_err(|e| vec![located(hsm.at, e.to_string())])?;
+            super::pkcs11::unwrap_all(hsm, &pin, &requests).map_err(|e| {
+                let at = e
+                    .entry()
+                    .and_then(|id| {
+                        entries.iter().find_map(|en| match &en.material {
+                            Material::Wrapped { at, .. } if en.id.as_str() == id => Some(*at),
+                            _ => None,
+                        })
+                    })
+                    .unwrap_or(hsm.at);
+                vec![located(at, e.to_string())]
+            })?
+        }
+        .into_iter();
+        let keys = entries
+            .into_iter()
+            .filter_map(|e| {
+                let secret = match e.material {
+                    Material::Plain(s) => s,
+                    Material::Wrapped { .. } => unwrapped.next()?,
+                };
+                Some(MasterKey {
+                    id: e.id,
+                    status: e.status,
+                    secret,
+                })
+            })
+            .collect();
+        Ok(Keyring { keys })
+    }
+}
+
 fn parse_entry(
     entry: &Spanned<DeValue<'_>>,
+    text: &str,
     err: &mut dyn FnMut(std::ops::Range<usize>, String),
-) -> Option<MasterKey> {
+) -> Option<Entry> {
     let DeValue::Table(t) = entry.get_ref() else {
         err(entry.span(), "each `keys` entry must be a table".into());
         return None;
@@ -257,6 +442,8 @@ fn parse_entry(
     let mut id = None;
     let mut status = None;
     let mut secret = None;
+    let mut wrapped = None;
+    let mut label = None;
     for (k, v) in t {
         match (k.get_ref().as_ref(), v.get_ref()) {
             ("id", DeValue::String(s)) => match KeyId::new(s) {
@@ -284,20 +471,65 @@ fn parse_entry(
                         .into(),
                 ),
             },
-            ("created" | "comment", _) => {}
-            ("id" | "status" | "secret", _) => {
-                err(v.span(), format!("`{}` must be a string", k.get_ref()))
+            ("wrapped", DeValue::String(s)) => match STANDARD.decode(s.trim()) {
+                // RFC 5649 output for a 32-byte key: one 8-byte integrity block plus the key.
+                Ok(bytes) if bytes.len() == super::pkcs11::WRAPPED_LEN => wrapped = Some(bytes),
+                _ => err(
+                    v.span(),
+                    format!(
+                        "wrapped must be {} bytes in standard base64: a 32-byte master key \
+                         wrapped with AES key wrap with padding (RFC 5649); create entries with \
+                         `piigate keygen --keyring FILE --wrap-with LABEL`",
+                        super::pkcs11::WRAPPED_LEN
+                    ),
+                ),
+            },
+            ("wrapping_key", DeValue::String(s)) if !s.trim().is_empty() => {
+                label = Some((s.to_string(), line_col(text, v.span().start)));
             }
+            ("created" | "comment", _) => {}
+            ("id" | "status" | "secret" | "wrapped" | "wrapping_key", _) => err(
+                v.span(),
+                format!("`{}` must be a non-empty string", k.get_ref()),
+            ),
             (other, _) => err(
                 k.span(),
-                format!("unknown key `{other}`; expected id, status, secret, created or comment"),
+                format!(
+                    "unknown key `{other}`; expected id, status, secret (or wrapped and \
+                     wrapping_key), created or comment"
+                ),
             ),
         }
     }
+    let material = match (secret, wrapped, label) {
+        (Some(s), None, None) => Some(Material::Plain(s)),
+        (None, Some(wrapped), Some((label, at))) => Some(Material::Wrapped { wrapped, label, at }),
+        (None, Some(_), None) => {
+            err(
+                entry.span(),
+                "a `wrapped` key needs `wrapping_key`: the label of the key on the HSM that \
+                 unwraps it"
+                    .into(),
+            );
+            return None;
+        }
+        (None, None, Some(_)) => {
+            err(entry.span(), "`wrapping_key` without `wrapped`".into());
+            return None;
+        }
+        (Some(_), Some(_), _) | (Some(_), _, Some(_)) => {
+            err(
+                entry.span(),
+                "a key has either `secret` or `wrapped`, not both".into(),
+            );
+            return None;
+        }
+        (None, None, None) => None,
+    };
     let missing: Vec<&str> = [
         ("id", id.is_none()),
         ("status", status.is_none()),
-        ("secret", secret.is_none()),
+        ("secret (or wrapped)", material.is_none()),
     ]
     .into_iter()
     .filter_map(|(n, m)| m.then_some(n))
@@ -309,10 +541,10 @@ fn parse_entry(
         );
         return None;
     }
-    Some(MasterKey {
+    Some(Entry {
         id: id?,
         status: status?,
-        secret: secret?,
+        material: material?,
     })
 }
 
@@ -336,6 +568,15 @@ pub(crate) fn line_col(text: &str, at: usize) -> (usize, usize) {
     let line = before.matches('\n').count() + 1;
     let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
     (line, col)
+}
+
+/// A keyring entry holding a wrapped master key (see [`super::pkcs11::wrap_new_key`]).
+pub fn wrapped_entry(id: &KeyId, status: KeyStatus, wrapped: &[u8], wrapping_key: &str) -> String {
+    format!(
+        "[[keys]]\nid = \"{id}\"\nstatus = \"{}\"\nwrapped = \"{}\"\nwrapping_key = {wrapping_key:?}\n",
+        status.as_str(),
+        STANDARD.encode(wrapped)
+    )
 }
 
 /// A fresh keyring entry from the OS random number generator, as TOML text.
@@ -381,6 +622,19 @@ mod tests {
             assert!(s.starts_with("keys.toml:"), "{s}");
         }
         assert_eq!((errs[0].line, errs[0].col), (2, 6));
+    }
+
+    #[test]
+    fn shipped_example_keys_are_recognised_and_generated_ones_are_not() {
+        let example = include_str!("../../keys.example");
+        let ring = Keyring::from_text(example, "keys.example").expect("example parses");
+        assert_eq!(ring.public_example_ids(), ["k2", "k1", "k0"]);
+        let ring = Keyring::from_text(GOOD, "keys").expect("valid keyring");
+        assert!(ring.public_example_ids().is_empty());
+        let id = KeyId::new("k9").expect("valid id");
+        let text = generate_entry(&id, KeyStatus::Primary).expect("rng");
+        let ring = Keyring::from_text(&text, "gen").expect("generated entry is valid");
+        assert!(ring.public_example_ids().is_empty());
     }
 
     #[test]

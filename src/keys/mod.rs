@@ -6,9 +6,12 @@
 
 pub mod derive;
 mod keyring;
+pub mod pkcs11;
 mod secret;
 
 pub use derive::Purpose;
 pub(crate) use keyring::line_col;
-pub use keyring::{KeyId, KeyStatus, Keyring, KeyringError, MasterKey, generate_entry};
+pub use keyring::{
+    KeyId, KeyStatus, Keyring, KeyringError, KeyringFile, MasterKey, generate_entry, wrapped_entry,
+};
 pub use secret::SecretKey;

@@ -16,8 +16,6 @@ use std::collections::HashMap;
 
 use crate::detect::{Category, Class};
 
-use super::action::{ActionKind, Applied};
-
 /// Distinct field paths one request may add; further paths are counted under
 /// [`OTHER_PATHS`]. Bounds the allocation a hostile payload (a million distinct keys) can cause.
 pub const MAX_REQUEST_PATHS: usize = 256;
@@ -98,25 +96,6 @@ impl Treatment {
             Self::Generalized => "generalized",
             Self::Redacted => "redacted",
             Self::Dropped => "dropped",
-        }
-    }
-
-    /// What applying an action of `kind` with result `applied` did to the value; `None` for
-    /// the response path (`reveal`), which discloses nothing.
-    pub const fn of(kind: ActionKind, applied: Applied) -> Option<Self> {
-        match (kind, applied) {
-            (ActionKind::Reveal, _) => None,
-            (_, Applied::Dropped) | (ActionKind::Drop, _) => Some(Self::Dropped),
-            (ActionKind::Keep, _) | (_, Applied::Kept) => Some(Self::Clear),
-            (ActionKind::Tokenize, Applied::Replaced) => Some(Self::Tokenized),
-            (
-                ActionKind::Encrypt | ActionKind::EncryptDeterministic | ActionKind::Fpe,
-                Applied::Replaced,
-            ) => Some(Self::Encrypted),
-            (ActionKind::Hash, Applied::Replaced) => Some(Self::Hashed),
-            (ActionKind::Mask, Applied::Replaced) => Some(Self::Masked),
-            (ActionKind::Generalize, Applied::Replaced) => Some(Self::Generalized),
-            (ActionKind::Redact, Applied::Replaced) => Some(Self::Redacted),
         }
     }
 
@@ -267,26 +246,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn treatments_follow_the_action_and_its_result() {
-        use ActionKind as K;
-        use Applied as A;
-        let cases = [
-            (K::Tokenize, A::Replaced, Some(Treatment::Tokenized)),
-            (K::Fpe, A::Replaced, Some(Treatment::Encrypted)),
-            (
-                K::EncryptDeterministic,
-                A::Replaced,
-                Some(Treatment::Encrypted),
-            ),
-            // `hash` drops a value it cannot normalise: it did not leave.
-            (K::Hash, A::Dropped, Some(Treatment::Dropped)),
-            (K::Drop, A::Dropped, Some(Treatment::Dropped)),
-            (K::Keep, A::Kept, Some(Treatment::Clear)),
-            (K::Reveal, A::Replaced, None),
-        ];
-        for (k, a, want) in cases {
-            assert_eq!(Treatment::of(k, a), want, "{k:?} {a:?}");
-        }
+    fn treatment_labels_are_distinct_and_parse() {
         let labels: std::collections::HashSet<_> =
             Treatment::ALL.iter().map(|t| t.as_str()).collect();
         assert_eq!(labels.len(), Treatment::COUNT);

@@ -8,12 +8,15 @@ pub mod action;
 pub mod automaton;
 pub mod disclosure;
 pub mod fields;
+pub mod names;
 pub mod selector;
 pub mod subject;
 pub mod transform;
 pub mod unselected;
 
-pub use action::{Action, ActionKind, Applied, ApplyCx, Leaf, LeafKind};
+pub use action::{
+    Action, ActionKind, ActionOption, Applied, ApplyCx, Leaf, LeafKind, OptionDefault, OptionType,
+};
 pub use automaton::{Automaton, RuleId, StateId};
 pub use disclosure::{DisclosureTally, FieldTally, Treatment};
 pub use fields::{FieldPlan, FieldPlans, FieldRule, FieldTarget};
@@ -77,19 +80,6 @@ impl Plan {
     /// Whether no selector can ever match.
     pub fn is_empty(&self) -> bool {
         self.rules.is_empty()
-    }
-
-    /// Forgets derived keys cached by `encrypt` actions (see
-    /// [`crate::crypto::EnvelopeSealer::forget_derived_key`]): two runs over the same
-    /// deterministic nonces then produce the same envelopes.
-    #[doc(hidden)]
-    pub fn forget_cached_keys(&self) {
-        let detected = self.unselected.detect.iter().flat_map(|d| d.actions.iter());
-        for action in self.rules.iter().map(|r| &r.action).chain(detected) {
-            if let Action::Encrypt(a) = action {
-                a.sealer.forget_derived_key();
-            }
-        }
     }
 
     /// Whether the plan does anything to a payload: rules, detection or allow-list mode. A

@@ -440,8 +440,17 @@ async fn v1(
                         Err(resp) => return resp,
                     }
                 }
-                let result =
-                    crate::ops::reveal_for(&generation.config, &route, &raw, scopes.as_ref());
+                let format = match police::format(&parts.headers) {
+                    Ok(f) => f,
+                    Err(code) => return error(code.status(), code.as_str(), code.message()),
+                };
+                let result = crate::ops::reveal_for(
+                    &generation.config,
+                    &route,
+                    format,
+                    &raw,
+                    scopes.as_ref(),
+                );
                 let outcome = if result.is_ok() {
                     AuditOutcome::Succeeded
                 } else {
@@ -460,18 +469,28 @@ async fn v1(
                     })
                     .await;
                 match result {
-                    Ok(out) => json(StatusCode::OK, String::from_utf8_lossy(&out).into_owned()),
-                    Err(crate::ops::OpsError::RevealFailed(n)) => error(
+                    Ok(out) if format.json_lines().is_some() => {
+                        json(StatusCode::OK, String::from_utf8_lossy(&out).into_owned())
+                    }
+                    Ok(out) => {
+                        // A form comes back as a form.
+                        let mut r = json(StatusCode::OK, String::new());
+                        *r.body_mut() = full(Bytes::from(out));
+                        if let Some(ct) = parts.headers.get(header::CONTENT_TYPE) {
+                            r.headers_mut().insert(header::CONTENT_TYPE, ct.clone());
+                        }
+                        r
+                    }
+                    // The message names the fields (as report paths write them), never a value.
+                    Err(e @ crate::ops::OpsError::RevealFailed { .. }) => error(
                         StatusCode::UNPROCESSABLE_ENTITY,
                         "reveal_failed",
-                        &format!(
-                            "{n} envelope(s) could not be opened: tampered, from another domain or field, or under an unknown or retired key"
-                        ),
+                        &e.to_string(),
                     ),
                     Err(crate::ops::OpsError::Rewrite(_)) => error(
                         StatusCode::BAD_REQUEST,
                         "malformed_body",
-                        "the payload is not valid JSON",
+                        "the payload is not valid for its content type",
                     ),
                     Err(_) => error(
                         StatusCode::CONFLICT,

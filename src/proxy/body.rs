@@ -1,4 +1,4 @@
-//! Request body intake: content type and encoding checks, bounded collection.
+//! Request body intake: content codings, bounded collection.
 //!
 //! hyper puts no limit on bodies; this module is where the gateway's limits live. Bodies are
 //! collected only up to the route's `max_body_bytes` and only within `request_timeout`.
@@ -9,56 +9,64 @@ use http::header;
 use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 
+use super::BoxError;
+use super::upstream::UpstreamBody;
 use crate::error::RejectCode;
 
-/// How a policed route must parse a body.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Format {
-    /// `application/x-www-form-urlencoded`.
-    Form,
-    /// `application/json`, `application/*+json`.
-    Json,
-    /// `application/x-ndjson`, `application/ndjson`, `application/jsonl`,
-    /// `application/x-jsonlines`, `application/json-lines`.
-    Ndjson,
-    /// `text/plain` or no content type: browsers' `sendBeacon` and `fetch` defaults. The body
-    /// is policed as JSON and rejected if it is not.
-    SniffedJson,
+/// A body crossing the proxy: sent to the upstream, or back to the client. An enum rather than
+/// a boxed trait object, so that the common cases — a complete buffer, the upstream's response
+/// streamed back, a client's body streamed through — cost no allocation.
+#[derive(Debug)]
+pub enum Body {
+    /// A complete body in memory (`None` once sent, or when empty).
+    Full(Option<Bytes>),
+    /// The upstream's response as it arrives.
+    Upstream(UpstreamBody),
+    /// A client's request body streamed through to the upstream, watched and capped.
+    Streamed(Limited<Watched>),
 }
 
-/// Decides how a policed route parses this body from its content type, or why it cannot.
-///
-/// # Errors
-/// [`RejectCode::UnsupportedMediaType`] for types the route cannot police or a charset other
-/// than UTF-8.
-pub fn format(headers: &HeaderMap) -> Result<Format, RejectCode> {
-    let Some(ct) = headers.get(header::CONTENT_TYPE) else {
-        return Ok(Format::SniffedJson);
-    };
-    let ct = ct.to_str().map_err(|_| RejectCode::UnsupportedMediaType)?;
-    let mut parts = ct.split(';');
-    let essence = parts.next().unwrap_or("").trim().to_ascii_lowercase();
-    for p in parts {
-        if let Some((k, v)) = p.split_once('=')
-            && k.trim().eq_ignore_ascii_case("charset")
-        {
-            let v = v.trim().trim_matches('"');
-            if !v.eq_ignore_ascii_case("utf-8") && !v.eq_ignore_ascii_case("utf8") {
-                return Err(RejectCode::UnsupportedMediaType);
-            }
+impl Body {
+    /// A complete body.
+    pub fn full(bytes: Bytes) -> Self {
+        Self::Full((!bytes.is_empty()).then_some(bytes))
+    }
+}
+
+impl http_body::Body for Body {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Bytes>, BoxError>>> {
+        use std::task::Poll;
+        match self.get_mut() {
+            Self::Full(b) => Poll::Ready(b.take().map(|b| Ok(http_body::Frame::data(b)))),
+            Self::Upstream(b) => std::pin::Pin::new(b)
+                .poll_frame(cx)
+                .map(|f| f.map(|r| r.map_err(Into::into))),
+            Self::Streamed(b) => std::pin::Pin::new(b).poll_frame(cx),
         }
     }
-    let (ty, sub) = essence.split_once('/').unwrap_or((essence.as_str(), ""));
-    match (ty, sub) {
-        ("application", "json") => Ok(Format::Json),
-        ("application", s) if s.ends_with("+json") => Ok(Format::Json),
-        (
-            "application",
-            "x-ndjson" | "ndjson" | "jsonl" | "x-jsonlines" | "json-lines" | "jsonlines",
-        ) => Ok(Format::Ndjson),
-        ("application", "x-www-form-urlencoded") => Ok(Format::Form),
-        ("text", "plain") => Ok(Format::SniffedJson),
-        _ => Err(RejectCode::UnsupportedMediaType),
+
+    fn is_end_stream(&self) -> bool {
+        match self {
+            Self::Full(b) => b.is_none(),
+            Self::Upstream(b) => b.is_end_stream(),
+            Self::Streamed(b) => b.is_end_stream(),
+        }
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        match self {
+            Self::Full(b) => {
+                http_body::SizeHint::with_exact(b.as_ref().map_or(0, |b| b.len() as u64))
+            }
+            Self::Upstream(b) => b.size_hint(),
+            Self::Streamed(b) => b.size_hint(),
+        }
     }
 }
 
@@ -95,11 +103,15 @@ pub fn check_declared_length(headers: &HeaderMap, max: usize) -> Result<(), Reje
 /// # Errors
 /// [`RejectCode::BodyTooLarge`], [`RejectCode::RequestTimeout`], or
 /// [`RejectCode::MalformedBody`] when the client breaks the stream.
-pub async fn collect(
-    body: Incoming,
+pub async fn collect<B>(
+    body: B,
     max: usize,
     timeout: std::time::Duration,
-) -> Result<Bytes, RejectCode> {
+) -> Result<Bytes, RejectCode>
+where
+    B: http_body::Body<Data = Bytes>,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
     match tokio::time::timeout(timeout, Limited::new(body, max).collect()).await {
         Err(_) => Err(RejectCode::RequestTimeout),
         Ok(Ok(c)) => Ok(c.to_bytes()),
@@ -205,55 +217,17 @@ impl http_body::Body for Watched {
 mod tests {
     use super::*;
 
-    fn h(ct: Option<&str>, ce: Option<&str>) -> HeaderMap {
+    fn h(ce: &str) -> HeaderMap {
         let mut m = HeaderMap::new();
-        if let Some(ct) = ct {
-            m.insert(header::CONTENT_TYPE, ct.parse().expect("valid"));
-        }
-        if let Some(ce) = ce {
-            m.insert(header::CONTENT_ENCODING, ce.parse().expect("valid"));
-        }
+        m.insert(header::CONTENT_ENCODING, ce.parse().expect("valid"));
         m
     }
 
-    /// (content-type, expected)
-    type Case = (Option<&'static str>, Result<Format, RejectCode>);
-
-    const CASES: &[Case] = &[
-        (Some("application/json"), Ok(Format::Json)),
-        (Some("Application/JSON; charset=UTF-8"), Ok(Format::Json)),
-        (Some("application/vnd.api+json"), Ok(Format::Json)),
-        (Some("application/x-ndjson"), Ok(Format::Ndjson)),
-        (
-            Some("application/x-www-form-urlencoded; charset=utf-8"),
-            Ok(Format::Form),
-        ),
-        // Browsers' beacon default; still policed as JSON.
-        (Some("text/plain;charset=UTF-8"), Ok(Format::SniffedJson)),
-        (None, Ok(Format::SniffedJson)),
-        // A charset we would have to transcode: refuse rather than guess.
-        (
-            Some("application/json; charset=latin1"),
-            Err(RejectCode::UnsupportedMediaType),
-        ),
-        (
-            Some("multipart/form-data; boundary=x"),
-            Err(RejectCode::UnsupportedMediaType),
-        ),
-        (
-            Some("application/octet-stream"),
-            Err(RejectCode::UnsupportedMediaType),
-        ),
-    ];
-
     #[test]
-    fn classifies_content_types() {
-        for (ct, want) in CASES {
-            assert_eq!(format(&h(*ct, None)), *want, "{ct:?}");
-        }
-        assert_eq!(codings(&h(None, Some("gzip, br"))).map(|c| c.len()), Ok(2));
+    fn parses_content_codings() {
+        assert_eq!(codings(&h("gzip, br")).map(|c| c.len()), Ok(2));
         assert_eq!(
-            codings(&h(None, Some("compress"))),
+            codings(&h("compress")),
             Err(RejectCode::UnsupportedMediaType)
         );
     }

@@ -63,20 +63,24 @@ impl Gateway {
     /// # Errors
     /// When a socket cannot be bound or a service cannot be opened.
     pub async fn bind(config: Config, source: Option<ReloadSource>) -> Result<Self, StartError> {
-        let bind = |what: &'static str| move |source| StartError::Bind { what, source };
+        let bind = |what: &'static str, addr: SocketAddr| {
+            move |source| StartError::Bind { what, addr, source }
+        };
         let mut per_core = Vec::new();
+        let listen = config.server.listen;
         let listener = match config.server.runtime {
-            Runtime::WorkStealing => TcpListener::bind(config.server.listen)
+            Runtime::WorkStealing => TcpListener::bind(listen)
                 .await
-                .map_err(bind("the proxy listener"))?,
+                .map_err(bind("the proxy listener", listen))?,
             Runtime::PerCore => {
-                let first =
-                    bind_reuseport(config.server.listen).map_err(bind("the proxy listener"))?;
+                let first = bind_reuseport(listen).map_err(bind("the proxy listener", listen))?;
                 // Port 0 picked a port: the other sockets join the first one's.
-                let addr = first.local_addr().map_err(bind("the proxy listener"))?;
+                let addr = first
+                    .local_addr()
+                    .map_err(bind("the proxy listener", listen))?;
                 for _ in 1..config.server.worker_threads() {
                     let l = bind_reuseport(addr).and_then(TcpListener::into_std);
-                    per_core.push(l.map_err(bind("a per-core proxy listener"))?);
+                    per_core.push(l.map_err(bind("a per-core proxy listener", addr))?);
                 }
                 first
             }
@@ -85,7 +89,7 @@ impl Gateway {
             Some(a) => Some(
                 TcpListener::bind(a.listen)
                     .await
-                    .map_err(bind("the admin listener"))?,
+                    .map_err(bind("the admin listener", a.listen))?,
             ),
             None => None,
         };
@@ -93,7 +97,7 @@ impl Gateway {
             Some(f) => Some(
                 TcpListener::bind(f.listen)
                     .await
-                    .map_err(bind("the forward-proxy listener"))?,
+                    .map_err(bind("the forward-proxy listener", f.listen))?,
             ),
             None => None,
         };
@@ -409,6 +413,9 @@ async fn serve_connection(stream: TcpStream, current: Current, mut stop: watch::
         .http1()
         .timer(TokioTimer::new())
         .header_read_timeout(limits.header_read_timeout)
+        // A client may shut down its sending side once the request is written and wait for
+        // the answer; without this hyper reads the EOF as an abort and drops the response.
+        .half_close(true)
         .max_buf_size(MAX_HEAD_BYTES);
     builder
         .http2()

@@ -2,7 +2,8 @@
 //!
 //! ```text
 //! TcpListener ─▶ connection limit ─▶ TLS 1.3 (rustls, ALPN h2/http1.1) ─▶ hyper auto (h1/h2)
-//!   ─▶ service::handle: router ─▶ body limits ─▶ rewrite ─▶ upstream pool ─▶ response rules
+//!   ─▶ service::handle: router ─▶ body limits ─▶ rewrite ─▶ worker's upstream connection
+//!   ─▶ response rules
 //! ```
 //!
 //! A request runs entirely on one [`Generation`] (config + router + upstream clients), taken
@@ -12,17 +13,16 @@
 pub mod body;
 mod forward;
 mod listener;
-pub mod mint;
 mod police;
 pub mod respond;
 pub mod router;
 mod service;
+mod slab;
 pub mod upstream;
 
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
-use bytes::Bytes;
 
 pub use listener::{Gateway, ShutdownHandle};
 
@@ -32,8 +32,7 @@ use crate::telemetry::metrics::RouteMetrics;
 
 /// The error type of bodies crossing the proxy.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
-/// The body type for requests sent upstream and responses sent to clients.
-pub type Body = http_body_util::combinators::BoxBody<Bytes, BoxError>;
+pub use body::Body;
 
 /// One configuration generation with what was built from it.
 pub struct Generation {
@@ -43,8 +42,8 @@ pub struct Generation {
     pub config: Config,
     /// Routes of this config.
     pub router: router::Router,
-    /// One upstream client per route, same order as `config.routes`.
-    pub clients: Vec<upstream::UpstreamClient>,
+    /// One upstream (with each worker's connections) per route, same order as `config.routes`.
+    pub upstreams: Vec<upstream::Upstream>,
     /// Metric handles per route, same order.
     pub metrics: Vec<RouteMetrics>,
     /// Metric handles for requests that match no route.
@@ -62,15 +61,24 @@ impl Generation {
     pub fn new(config: Config, number: u64, services: Arc<Services>) -> Self {
         let registry = &services.metrics;
         let router = router::Router::new(config.routes.clone());
-        let clients = config
+        let upstreams = config
             .routes
             .iter()
-            .map(|r| upstream::client(r, &config.limits))
+            .map(|r| upstream::Upstream::new(r))
             .collect();
         let metrics = config
             .routes
             .iter()
-            .map(|r| registry.route_detecting(&r.name, r.detect.is_some()))
+            .map(|r| {
+                registry.route_shaped(
+                    &r.name,
+                    &crate::telemetry::metrics::RouteShape {
+                        detect: r.detect.is_some(),
+                        blocks_opt_out: r.opt_out == crate::config::OptOut::Block,
+                        subject: r.subject.is_some(),
+                    },
+                )
+            })
             .collect();
         let ledger_names = config
             .routes
@@ -82,15 +90,15 @@ impl Generation {
             .iter()
             .map(|r| Arc::new(tokio::sync::Semaphore::new(r.max_concurrent_requests)))
             .collect();
-        registry.set_keys(&config.key_ids);
+        registry.set_keys(&config.key_ids, config.example_keys.len());
         let gen_number = i64::try_from(number).unwrap_or(i64::MAX);
         registry.generation.set(gen_number);
         Self {
             number,
-            unrouted: registry.route("-"),
+            unrouted: registry.unrouted(),
             config,
             router,
-            clients,
+            upstreams,
             metrics,
             permits,
             ledger_names,

@@ -5,23 +5,21 @@
 use bytes::Bytes;
 use http::header::{self, HeaderMap, HeaderValue};
 
-use super::body::{self, Format};
+use super::body;
+use crate::canon::{self, cookies};
 use crate::codec;
 use crate::config::{Limits, Route};
-use crate::error::RejectCode;
+use crate::error::{Ambiguity, RejectCode};
 use crate::policy::action::ActionError;
-use crate::policy::{Applied, ApplyCx, FieldTarget, Leaf, LeafKind, Treatment};
-use crate::policy::{FieldPlans, Plan};
-use crate::rewrite::form::rewrite_form;
+use crate::policy::{Applied, ApplyCx, FieldTarget, Leaf, LeafKind};
 use crate::rewrite::json::rewrite_json;
-use crate::rewrite::ndjson::rewrite_ndjson;
-use crate::rewrite::{Limits as RewriteLimits, Outcome, RewriteError};
+use crate::rewrite::{Format, Limits as RewriteLimits, Outcome, Plans, RewriteError};
+use crate::rewrite::{UnsupportedType, rewrite_payload};
 
 /// The request policy in force for one request: the route's, or its strict opt-out variant.
 #[derive(Clone, Copy)]
 pub(super) struct Active<'a> {
-    pub(super) plan: &'a Plan,
-    pub(super) fields: &'a FieldPlans,
+    pub(super) plans: Plans<'a>,
     /// The route only observes ([`Route::observes_only`]): what it cannot read passes as is.
     pub(super) observe_only: bool,
 }
@@ -30,19 +28,24 @@ impl<'a> Active<'a> {
     /// The route's policy, or its strict variant when the user opted out and the route says so.
     pub(super) fn of(route: &'a Route, opted_out: bool) -> Self {
         let observe_only = route.observes_only();
-        match (&route.strict, opted_out) {
-            (Some((plan, fields)), true) => Self {
-                plan,
-                fields,
-                observe_only,
-            },
-            _ => Self {
-                plan: &route.plan,
-                fields: &route.fields,
-                observe_only,
-            },
+        let plans = match (&route.strict, opted_out) {
+            (Some((plan, fields)), true) => Plans { json: plan, fields },
+            _ => route.plans(),
+        };
+        Self {
+            plans,
+            observe_only,
         }
     }
+}
+
+/// The format of a body, from its `Content-Type`.
+///
+/// # Errors
+/// [`RejectCode::UnsupportedMediaType`] for a type no rewriter reads.
+pub(super) fn format(headers: &HeaderMap) -> Result<Format, RejectCode> {
+    let ct = headers.get(header::CONTENT_TYPE).map(HeaderValue::as_bytes);
+    Format::from_content_type(ct).map_err(|UnsupportedType| RejectCode::UnsupportedMediaType)
 }
 
 fn rewrite_limits(limits: &Limits) -> RewriteLimits {
@@ -54,6 +57,7 @@ fn rewrite_limits(limits: &Limits) -> RewriteLimits {
 fn body_error(e: &RewriteError) -> RejectCode {
     match e {
         RewriteError::Malformed { .. } => RejectCode::MalformedBody,
+        RewriteError::Ambiguous(a) => RejectCode::AmbiguousRequest(*a),
         RewriteError::TooDeep { .. } => RejectCode::NestingTooDeep,
         // A value the policy cannot transform (FPE on a too-short or off-alphabet value):
         // the payload is valid but cannot be policed as configured.
@@ -74,13 +78,14 @@ pub(super) fn query(
     limits: &Limits,
     cx: &mut ApplyCx<'_>,
 ) -> Result<Option<String>, RejectCode> {
-    let (Some(q), true) = (query, policy.fields.query.polices()) else {
+    let (Some(q), true) = (query, policy.plans.polices(Format::Query)) else {
         return Ok(None);
     };
     let mut out = Vec::with_capacity(q.len());
-    match rewrite_form(
+    match rewrite_payload(
+        Format::Query,
         q.as_bytes(),
-        &policy.fields.query,
+        policy.plans,
         &rewrite_limits(limits),
         cx,
         &mut out,
@@ -91,7 +96,7 @@ pub(super) fn query(
             .map(Some)
             .map_err(|_| RejectCode::Internal),
         Err(_) if policy.observe_only => Ok(None),
-        Err(e @ RewriteError::Action(_)) => Err(body_error(&e)),
+        Err(e @ (RewriteError::Action(_) | RewriteError::Ambiguous(_))) => Err(body_error(&e)),
         Err(_) => Err(RejectCode::MalformedQuery),
     }
 }
@@ -106,13 +111,14 @@ pub(super) fn headers(
     headers: &mut HeaderMap,
     cx: &mut ApplyCx<'_>,
 ) -> Result<(), RejectCode> {
-    if policy.fields.header.is_empty() {
+    let plan = &policy.plans.fields.header;
+    if plan.is_empty() {
         return Ok(());
     }
     let names: Vec<header::HeaderName> = headers.keys().cloned().collect();
     let mut text = Vec::new();
     for name in names {
-        let Some(rule) = policy.fields.header.find_ignore_case(name.as_str()) else {
+        let Some(rule) = plan.find_header(name.as_str()) else {
             continue;
         };
         let FieldTarget::Whole(action) = &rule.target else {
@@ -120,13 +126,12 @@ pub(super) fn headers(
         };
         let values: Vec<HeaderValue> = headers.get_all(&name).iter().cloned().collect();
         headers.remove(&name);
-        if action.is_drop() {
-            cx.counts.bump(action.kind());
-            cx.disclosed
-                .add(rule.class, Treatment::Dropped, values.len() as u32);
-            continue;
-        }
         for v in values {
+            // A dropped value is removed unread, whatever bytes it holds.
+            if action.is_drop() {
+                cx.treat_unread(action, rule.class);
+                continue;
+            }
             let value = v.to_str().map_err(|_| RejectCode::MalformedQuery)?;
             text.clear();
             let leaf = Leaf {
@@ -134,12 +139,9 @@ pub(super) fn headers(
                 kind: LeafKind::String,
                 field: name.as_str(),
             };
-            let applied = action
-                .apply(&leaf, cx, &mut text)
+            let applied = cx
+                .treat(action, rule.class, &leaf, &mut text)
                 .map_err(|_| RejectCode::Internal)?;
-            if let Some(t) = Treatment::of(action.kind(), applied) {
-                cx.disclosed.bump(rule.class, t);
-            }
             match applied {
                 Applied::Dropped => {}
                 Applied::Kept => {
@@ -153,6 +155,158 @@ pub(super) fn headers(
         }
     }
     Ok(())
+}
+
+/// Forwards only the cookies the route names, each through its rule: a whole-value action,
+/// or (`cookie:NAME=>$…`) its percent-decoded JSON rewritten and percent-encoded again. Every
+/// other cookie is removed; with nothing left, so is the header. Runs on every route.
+///
+/// # Errors
+/// [`Ambiguity::CookieValue`] for a forwarded cookie with no single reading;
+/// [`RejectCode::MalformedQuery`] when a cookie a JSON rule reads is not percent-encoded
+/// UTF-8 JSON; [`RejectCode::Internal`] if an action fails.
+pub(super) fn cookies(
+    policy: Active<'_>,
+    headers: &mut HeaderMap,
+    limits: &Limits,
+    cx: &mut ApplyCx<'_>,
+) -> Result<(), RejectCode> {
+    let plan = &policy.plans.fields.cookie;
+    let Some(value) = headers.get(header::COOKIE) else {
+        return Ok(());
+    };
+    if plan.is_empty() {
+        headers.remove(header::COOKIE);
+        return Ok(());
+    }
+    // Names that are not UTF-8 match no rule (rule names are tokens): those pairs go.
+    let text = String::from_utf8_lossy(value.as_bytes()).into_owned();
+    let mut out: Vec<u8> = Vec::with_capacity(text.len());
+    let mut scratch = Vec::new();
+    for pair in cookies::pairs(&text) {
+        let Some(rule) = plan.find_cookie(pair.name) else {
+            continue;
+        };
+        if !cookies::name_is_token(pair.name) || !cookies::value_is_unambiguous(pair.value) {
+            return Err(RejectCode::AmbiguousRequest(Ambiguity::CookieValue));
+        }
+        let start = out.len();
+        if !out.is_empty() {
+            out.extend_from_slice(b"; ");
+        }
+        out.extend_from_slice(pair.name.as_bytes());
+        out.push(b'=');
+        match &rule.target {
+            FieldTarget::Whole(action) => {
+                let applied = match cx.treat_unread(action, rule.class) {
+                    Some(a) => a,
+                    None => {
+                        scratch.clear();
+                        let leaf = Leaf {
+                            text: pair.value,
+                            kind: LeafKind::String,
+                            field: pair.name,
+                        };
+                        cx.treat(action, rule.class, &leaf, &mut scratch)
+                            .map_err(|e| body_error(&RewriteError::Action(e)))?
+                    }
+                };
+                match applied {
+                    Applied::Dropped => out.truncate(start),
+                    Applied::Kept => out.extend_from_slice(pair.value.as_bytes()),
+                    Applied::Replaced => cookies::push_encoded(&scratch, &mut out),
+                }
+            }
+            FieldTarget::Json(doc) => {
+                let decoded =
+                    cookies::percent_decode(pair.value).ok_or(RejectCode::MalformedQuery)?;
+                scratch.clear();
+                match rewrite_json(&decoded, doc, &rewrite_limits(limits), cx, &mut scratch) {
+                    Ok(Outcome::Unchanged) => out.extend_from_slice(pair.value.as_bytes()),
+                    Ok(Outcome::Rewritten) => cookies::push_encoded(&scratch, &mut out),
+                    Err(e @ (RewriteError::Action(_) | RewriteError::Ambiguous(_))) => {
+                        return Err(body_error(&e));
+                    }
+                    Err(_) => return Err(RejectCode::MalformedQuery),
+                }
+            }
+        }
+    }
+    if out.is_empty() {
+        headers.remove(header::COOKIE);
+    } else {
+        let v = HeaderValue::from_bytes(&out).map_err(|_| RejectCode::Internal)?;
+        headers.insert(header::COOKIE, v);
+    }
+    Ok(())
+}
+
+/// `Referer` (and the `Referrer` misspelling some frameworks read, express among them) is
+/// reduced to the page's origin, `Origin` to a serialised origin, unless a `header:` rule
+/// names the header; a value with no origin (a relative or non-http URL) is removed. Runs on
+/// every route.
+pub(super) fn referrer(policy: Active<'_>, headers: &mut HeaderMap) {
+    let rules = &policy.plans.fields.header;
+    for (name, trailing_slash) in [("referer", true), ("referrer", true), ("origin", false)] {
+        if rules.find_header(name).is_some() {
+            continue;
+        }
+        let values: Vec<HeaderValue> = headers.get_all(name).iter().cloned().collect();
+        if values.is_empty() {
+            continue;
+        }
+        headers.remove(name);
+        for v in values {
+            let reduced = if !trailing_slash && v.as_bytes() == b"null" {
+                Some("null".to_owned())
+            } else {
+                canon::headers::origin_of(v.as_bytes()).map(|mut o| {
+                    if trailing_slash {
+                        o.push('/');
+                    }
+                    o
+                })
+            };
+            if let Some(r) = reduced.and_then(|r| HeaderValue::from_str(&r).ok()) {
+                headers.append(
+                    header::HeaderName::from_static(match name {
+                        "referer" => "referer",
+                        "referrer" => "referrer",
+                        _ => "origin",
+                    }),
+                    r,
+                );
+            }
+        }
+    }
+}
+
+/// Removes the `Set-Cookie` lines of a response whose cookie the route does not name: a
+/// first-party proxy serves the vendor's answers on the site's own origin, where any cookie
+/// the vendor set (a session cookie's name included) would land in the site's cookie jar.
+pub(super) fn set_cookies(route: &Route, headers: &mut HeaderMap) {
+    if !headers.contains_key(header::SET_COOKIE) {
+        return;
+    }
+    let plan = &route.fields.cookie;
+    let kept: Vec<HeaderValue> = headers
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .filter(|v| {
+            let text = String::from_utf8_lossy(v.as_bytes());
+            let name = text
+                .split(';')
+                .next()
+                .and_then(|pair| pair.split_once('='))
+                .map(|(n, _)| n.trim_matches([' ', '\t']));
+            name.is_some_and(|n| !n.is_empty() && plan.find_cookie(n).is_some())
+        })
+        .cloned()
+        .collect();
+    headers.remove(header::SET_COOKIE);
+    for v in kept {
+        headers.append(header::SET_COOKIE, v);
+    }
 }
 
 /// Rewrites a plain (decoded) request body by content type. `Ok(None)`: nothing changed.
@@ -169,19 +323,19 @@ pub(super) fn body(
     if plain.is_empty() {
         return Ok(None);
     }
-    let format = match body::format(headers) {
+    let format = match format(headers) {
         Ok(f) => f,
         Err(_) if policy.observe_only => return Ok(None),
         Err(e) => return Err(e),
     };
+    if format == Format::Form && !policy.observe_only && looks_like_json(plain) {
+        // No form starts with `{` or `[`; a server that sniffs would read JSON fields the
+        // form rules never saw.
+        return Err(RejectCode::AmbiguousRequest(Ambiguity::BodyTypeMismatch));
+    }
     let mut out = Vec::with_capacity(plain.len() + plain.len() / 4);
     let rl = rewrite_limits(limits);
-    let outcome = match format {
-        Format::Json | Format::SniffedJson => rewrite_json(plain, policy.plan, &rl, cx, &mut out),
-        Format::Ndjson => rewrite_ndjson(plain, policy.plan, &rl, cx, &mut out),
-        Format::Form => rewrite_form(plain, &policy.fields.form, &rl, cx, &mut out),
-    };
-    let outcome = match outcome {
+    let outcome = match rewrite_payload(format, plain, policy.plans, &rl, cx, &mut out) {
         Ok(o) => o,
         // An observing route changes nothing, so what it cannot read goes as it came (what
         // was counted before the problem did leave, and stays counted).
@@ -192,6 +346,16 @@ pub(super) fn body(
         Outcome::Unchanged => None,
         Outcome::Rewritten => Some(out),
     })
+}
+
+/// The label of a policed body that came without one: what browsers send with a text beacon.
+pub(super) const BEACON_TYPE: HeaderValue = HeaderValue::from_static("text/plain; charset=utf-8");
+
+/// Whether a form body is in fact a JSON object or array (no form starts with `{`, and one
+/// starting with `[` is refused by the form grammar anyway unless it is JSON).
+fn looks_like_json(plain: &[u8]) -> bool {
+    matches!(plain.trim_ascii_start().first(), Some(b'{' | b'['))
+        && serde_json::from_slice::<serde::de::IgnoredAny>(plain).is_ok()
 }
 
 /// A collected request body made ready for policing: its content codings removed (capped).
@@ -243,22 +407,16 @@ pub(super) fn decode(
     if raw.is_empty() {
         return Ok(unread(raw));
     }
-    let (format, codings) = match (body::format(headers), body::codings(headers)) {
+    let (format, codings) = match (format(headers), body::codings(headers)) {
         (Ok(f), Ok(c)) => (f, c),
         (Err(e), _) | (_, Err(e)) if !policy.observe_only => return Err(e),
         // Forwarded as it came; `body` sees the content type again and leaves it alone.
         _ => return Ok(unread(raw)),
     };
-    let has_json = policy.plan.polices();
-    let has_form = policy.fields.form.polices();
     // A body of a kind the route has no rules for is not policed by them: refuse it rather
     // than forward a form past JSON rules (or JSON past form rules).
-    match format {
-        Format::Json | Format::Ndjson | Format::SniffedJson if !has_json => {
-            return Err(RejectCode::UnsupportedMediaType);
-        }
-        Format::Form if !has_form => return Err(RejectCode::UnsupportedMediaType),
-        _ => {}
+    if !policy.plans.polices(format) {
+        return Err(RejectCode::UnsupportedMediaType);
     }
     if codings.is_empty() {
         return Ok(Decoded {
@@ -283,15 +441,6 @@ pub(super) fn decode(
         decoded: Some(d),
         codings: actual,
     })
-}
-
-/// Whether the body is JSON or NDJSON (the formats a route `subject` is found in).
-pub(super) fn is_json_body(headers: &HeaderMap) -> Option<bool> {
-    match body::format(headers).ok()? {
-        Format::Json | Format::SniffedJson => Some(false),
-        Format::Ndjson => Some(true),
-        Format::Form => None,
-    }
 }
 
 /// Applies response rules (reveal) to a collected JSON response, decoding and re-encoding its
@@ -331,5 +480,5 @@ pub(super) fn response(
 
 /// Whether a response's content type is one response rules apply to.
 pub(super) fn is_json(headers: &HeaderMap) -> bool {
-    matches!(body::format(headers), Ok(Format::Json)) && headers.contains_key(header::CONTENT_TYPE)
+    matches!(format(headers), Ok(Format::Json))
 }

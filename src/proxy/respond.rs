@@ -2,7 +2,6 @@
 
 use bytes::Bytes;
 use http::{HeaderValue, Response, header};
-use http_body_util::BodyExt;
 
 use super::Body;
 use crate::error::RejectCode;
@@ -31,9 +30,7 @@ pub fn reject(code: RejectCode) -> Response<Body> {
 
 /// A complete in-memory body.
 pub fn full(bytes: Bytes) -> Body {
-    http_body_util::Full::new(bytes)
-        .map_err(|never| match never {})
-        .boxed()
+    Body::full(bytes)
 }
 
 #[cfg(test)]
@@ -42,7 +39,11 @@ mod tests {
 
     #[test]
     fn every_code_renders_valid_json() {
-        for code in RejectCode::ALL {
+        let rules = crate::error::Ambiguity::ALL
+            .map(RejectCode::AmbiguousRequest)
+            .into_iter()
+            .chain(crate::error::PathFault::ALL.map(RejectCode::BadPath));
+        for code in RejectCode::ALL.into_iter().chain(rules) {
             let body = format!(
                 r#"{{"error":{{"code":"{}","message":"{}"}}}}"#,
                 code.as_str(),

@@ -67,12 +67,18 @@ impl Router {
     }
 }
 
-/// `path` minus `prefix`, if the prefix matches on a segment boundary.
+/// `path` minus `prefix`, if the prefix matches on a segment boundary. ASCII case is ignored:
+/// servers that route case-insensitively (express by default, IIS) would otherwise read
+/// `/TRACK` as the policed `/track` while a catch-all route forwarded it unpoliced.
 fn strip_prefix<'p>(path: &'p str, prefix: &str) -> Option<&'p str> {
     if prefix == "/" {
         return Some(path);
     }
-    let rest = path.strip_prefix(prefix)?;
+    let head = path.get(..prefix.len())?;
+    if !head.eq_ignore_ascii_case(prefix) {
+        return None;
+    }
+    let rest = &path[prefix.len()..];
     if rest.is_empty() {
         Some("/")
     } else if rest.starts_with('/') {
@@ -83,17 +89,29 @@ fn strip_prefix<'p>(path: &'p str, prefix: &str) -> Option<&'p str> {
 }
 
 /// The request's host, lower-cased, without port: the URI authority (HTTP/2, absolute-form)
-/// or else the `Host` header.
-pub fn request_host<B>(req: &http::Request<B>) -> Option<String> {
-    let raw = match req.uri().authority() {
-        Some(a) => a.host().to_owned(),
+/// or else the `Host` header, which must parse as an authority.
+pub fn request_host<B>(req: &http::Request<B>) -> Option<Host> {
+    let host =
+        |a: &http::uri::Authority| Host(super::slab::lowercase(a.host().trim_end_matches('.')));
+    match req.uri().authority() {
+        Some(a) => Some(host(a)),
         None => {
-            let h = req.headers().get(http::header::HOST)?.to_str().ok()?;
-            let a: http::uri::Authority = h.parse().ok()?;
-            a.host().to_owned()
+            let raw = req.headers().get(http::header::HOST)?.as_bytes();
+            let a = http::uri::Authority::from_maybe_shared(super::slab::copy(raw)).ok()?;
+            Some(host(&a))
         }
-    };
-    Some(raw.trim_end_matches('.').to_ascii_lowercase())
+    }
+}
+
+/// A request's host as [`request_host`] found it (cut from the thread's slab: no allocation).
+#[derive(Debug, Clone)]
+pub struct Host(bytes::Bytes);
+
+impl Host {
+    /// The host name (ASCII: an authority holds nothing else).
+    pub fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.0).unwrap_or_default()
+    }
 }
 
 #[cfg(test)]
@@ -109,6 +127,8 @@ mod tests {
         ("/", "/anything", Some("/anything")),
         ("/a/b", "/a/b/c", Some("/c")),
         ("/a/b", "/a", None),
+        // Case-insensitive, as the most permissive recipient routes.
+        ("/segment", "/SEGMENT/v1", Some("/v1")),
     ];
 
     #[test]

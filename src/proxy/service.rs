@@ -7,21 +7,22 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use http::{Method, Request, Response, header};
-use http_body_util::{BodyExt, Limited};
+use http_body_util::Limited;
 use hyper::body::Incoming;
 
 use super::body;
 use super::police;
 use super::respond::{full, reject};
-use super::upstream::{prepare, strip_hop_by_hop, upstream_uri};
+use super::upstream::{UpstreamError, prepare, strip_hop_by_hop, upstream_path};
 use super::{Body, Generation};
+use crate::canon;
 use crate::config::{OptOut, Route};
 use crate::crypto::{OsNonces, with_thread_nonces};
 use crate::error::RejectCode;
 use crate::policy::action::ActionCounts;
 use crate::policy::subject::SubjectScopes;
 use crate::policy::{ApplyCx, DisclosureTally, FieldTally};
-use crate::rewrite::subject::{Scope, find_scopes};
+use crate::rewrite::subject::find_payload_scopes;
 use crate::store::{DisclosureKey, Label, SubjectKey};
 use crate::telemetry::events::RequestDone;
 use crate::telemetry::request_id::RequestId;
@@ -60,6 +61,7 @@ pub(super) async fn handle(
 ) -> Response<Body> {
     let started = Instant::now();
     let request_id = RequestId::next();
+    let trace = crate::telemetry::trace::TraceParent::from_headers(req.headers());
     let method = req.method().clone();
     let mut tally = Tally::default();
     let (mut resp, code) = match forward(&generation, req, &mode, &mut tally).await {
@@ -68,8 +70,10 @@ pub(super) async fn handle(
     };
     // The client correlates its call with piigate's log line; a header of that name from the
     // upstream is replaced, never trusted.
-    resp.headers_mut()
-        .insert(RequestId::HEADER, request_id.header_value());
+    resp.headers_mut().insert(
+        RequestId::HEADER_NAME,
+        super::slab::header_value(&request_id.hex()),
+    );
     let m = tally
         .index
         .and_then(|i| generation.metrics.get(i))
@@ -84,6 +88,7 @@ pub(super) async fn handle(
     }
     RequestDone {
         request_id,
+        trace,
         route: tally.route.as_ref().map(|r| r.name.as_str()),
         method: &method,
         status: resp.status().as_u16(),
@@ -114,12 +119,18 @@ async fn forward(
     if !only_chunked(req.headers()) {
         return Err(RejectCode::UnsupportedTransferCoding);
     }
+    canon::headers::check_authority(&req)?;
     let host = super::router::request_host(&req);
-    let path = req.uri().path().to_owned();
+    let host = host.as_ref().map(super::router::Host::as_str);
+    // One path for routing and forwarding, on every route (docs/BOUNDARY.md). The URI's clone
+    // shares its bytes: the path borrows from it without a copy while `req` moves on.
+    let uri = req.uri().clone();
+    let normal = canon::path::normalize(uri.path()).map_err(RejectCode::BadPath)?;
+    let path: &str = &normal.path;
     let found = match mode {
-        Mode::Reverse => g.router.find(host.as_deref(), &path),
-        Mode::Forward(tunnel) => match tunnel.as_deref().or(host.as_deref()) {
-            Some(h) if g.router.knows_host(h) => g.router.find_forward(h, &path),
+        Mode::Reverse => g.router.find(host, path),
+        Mode::Forward(tunnel) => match tunnel.as_deref().or(host) {
+            Some(h) if g.router.knows_host(h) => g.router.find_forward(h, path),
             _ => return Err(RejectCode::TargetNotAllowed),
         },
     };
@@ -127,6 +138,9 @@ async fn forward(
     let route = Arc::clone(&g.config.routes[index]);
     tally.route = Some(Arc::clone(&route));
     tally.index = Some(index);
+    normal
+        .check_prefix(&route.path_prefix)
+        .map_err(RejectCode::BadPath)?;
     let metrics = &g.metrics[index];
     // Beyond the route's concurrency limit: 503 + Retry-After, before reading the body.
     let Ok(_permit) = Arc::clone(&g.permits[index]).try_acquire_owned() else {
@@ -134,9 +148,14 @@ async fn forward(
     };
     metrics.in_flight.inc();
     let _in_flight = InFlight(&metrics.in_flight);
-    let client = &g.clients[index];
+    let upstream = &g.upstreams[index];
     let limits = &g.config.limits;
     let (mut parts, incoming) = req.into_parts();
+    canon::headers::join_cookies(&mut parts.headers);
+    if route.polices() {
+        canon::headers::check_spellings(&parts.headers)?;
+        canon::content::canonicalize(&mut parts.headers)?;
+    }
     let opted_out = opt_out_signal(&parts.headers);
     if opted_out && route.opt_out == OptOut::Block {
         // Nothing leaves; the ledger keeps the count of honoured signals.
@@ -162,8 +181,8 @@ async fn forward(
         }
         _ => None,
     };
-    // Set when a streamed (unpoliced) body breaks on the client's side.
-    let client_broke = body::Broke::default();
+    // For a streamed (unpoliced) body: set when it breaks on the client's side.
+    let mut client_broke = None;
     // Policing is synchronous: everything below runs to completion before a byte goes out.
     let policing = Instant::now();
     let upstream_req = with_thread_nonces(|nonces| -> Result<_, RejectCode> {
@@ -174,25 +193,37 @@ async fn forward(
         }
         let new_query = police::query(policy, parts.uri.query(), limits, &mut cx)?;
         let query = new_query.as_deref().or(parts.uri.query());
-        let uri = upstream_uri(&route, rest, query).map_err(|_| RejectCode::NoRoute)?;
+        let target = upstream_path(&route, rest, query).map_err(|_| RejectCode::NoRoute)?;
         police::headers(policy, &mut parts.headers, &mut cx)?;
+        // First-party hygiene, every route: only named cookies leave, and the page's URL
+        // leaves as its origin (README, "First-party proxy hygiene").
+        police::cookies(policy, &mut parts.headers, limits, &mut cx)?;
+        police::referrer(policy, &mut parts.headers);
         let req = match raw {
             Ok(decoded) => {
+                if !decoded.plain().is_empty() && !parts.headers.contains_key(header::CONTENT_TYPE)
+                {
+                    // Policed as beacon text: say so, or Rack reads an unlabelled body as a form.
+                    parts
+                        .headers
+                        .insert(header::CONTENT_TYPE, police::BEACON_TYPE);
+                }
                 let rewritten =
                     police::body(policy, &parts.headers, decoded.plain(), limits, &mut cx)?;
                 let to_send = decoded.finish(rewritten)?;
                 tally.bytes_out = to_send.len();
                 let len = to_send.len() as u64;
-                prepare(parts, uri, full(to_send), Some(len))
+                prepare(parts, target, full(to_send), Some(len))
             }
             Err(incoming) => {
                 let declared = parts
                     .headers
                     .get(header::CONTENT_LENGTH)
                     .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
-                let watched = body::Watched::new(incoming, &client_broke, limits.request_timeout);
-                let streamed = Limited::new(watched, route.max_body_bytes).boxed();
-                prepare(parts, uri, streamed, declared)
+                let broke = client_broke.insert(body::Broke::default());
+                let watched = body::Watched::new(incoming, broke, limits.request_timeout);
+                let streamed = Body::Streamed(Limited::new(watched, route.max_body_bytes));
+                prepare(parts, target, streamed, declared)
             }
         };
         tally.counts = cx.counts;
@@ -210,7 +241,7 @@ async fn forward(
         .observe(policing.elapsed().as_secs_f64());
     let upstream_started = Instant::now();
 
-    let sent = tokio::time::timeout(limits.upstream_timeout, client.request(upstream_req)).await;
+    let sent = tokio::time::timeout(limits.upstream_timeout, upstream.send(upstream_req)).await;
     metrics
         .upstream_seconds
         .observe(upstream_started.elapsed().as_secs_f64());
@@ -225,19 +256,18 @@ async fn forward(
         // it: not the upstream's fault.
         Ok(Err(e)) => {
             return Err(client_broke
-                .get()
+                .as_ref()
+                .and_then(body::Broke::get)
                 .unwrap_or_else(|| classify_upstream_error(&e)));
         }
         Ok(Ok(resp)) => resp,
     };
     let (mut parts, incoming) = resp.into_parts();
     strip_hop_by_hop(&mut parts.headers);
+    police::set_cookies(&route, &mut parts.headers);
     if route.response_plan.is_empty() || !police::is_json(&parts.headers) {
         // Streamed back as it comes: status, headers and body exactly as the upstream sent them.
-        return Ok(Response::from_parts(
-            parts,
-            incoming.map_err(Into::into).boxed(),
-        ));
+        return Ok(Response::from_parts(parts, Body::Upstream(incoming)));
     }
     // A response too slow to arrive is the upstream's timeout; one too large or broken is
     // its failure.
@@ -260,9 +290,10 @@ async fn forward(
         .iter_mut()
         .zip(cx.counts.0)
         .for_each(|(a, b)| *a += b);
-    parts
-        .headers
-        .insert(header::CONTENT_LENGTH, body.len().into());
+    parts.headers.insert(
+        header::CONTENT_LENGTH,
+        super::slab::decimal(body.len() as u64),
+    );
     Ok(Response::from_parts(parts, full(body)))
 }
 
@@ -373,30 +404,14 @@ async fn subjects(
     path: &crate::policy::JsonPath,
     bases: &crate::policy::subject::SubjectBases,
 ) -> Result<Option<Subjects>, RejectCode> {
-    let Some(ndjson) = police::is_json_body(headers) else {
-        // Forms carry no JSON subject: their values use the route's keys.
+    // Forms carry no JSON subject: their values use the route's keys.
+    let Ok(format) = police::format(headers) else {
         return Ok(None);
     };
     if plain.is_empty() {
         return Ok(None);
     }
-    let mut found = Vec::new();
-    if ndjson {
-        let mut start = 0;
-        for line in plain.split(|b| *b == b'\n') {
-            if !line.iter().all(u8::is_ascii_whitespace) {
-                let scopes = find_scopes(line, path).map_err(|_| RejectCode::MalformedBody)?;
-                found.extend(scopes.into_iter().map(|s| Scope {
-                    start: s.start + start,
-                    end: s.end + start,
-                    subject: s.subject,
-                }));
-            }
-            start += line.len() + 1;
-        }
-    } else {
-        found = find_scopes(plain, path).map_err(|_| RejectCode::MalformedBody)?;
-    }
+    let found = find_payload_scopes(format, plain, path).map_err(|_| RejectCode::MalformedBody)?;
     if found.is_empty() {
         return Ok(None);
     }
@@ -466,7 +481,7 @@ impl Drop for InFlight<'_> {
     }
 }
 
-fn classify_upstream_error(e: &hyper_util::client::legacy::Error) -> RejectCode {
+fn classify_upstream_error(e: &UpstreamError) -> RejectCode {
     if cause_is::<http_body_util::LengthLimitError>(e) {
         return RejectCode::BodyTooLarge;
     }

@@ -7,6 +7,20 @@
 //! decoded and rewritten; every other byte is copied as it came. A dropped pair takes one `&`
 //! with it.
 //!
+//! The grammar is the one every common server reads the same way (docs/BOUNDARY.md), so the
+//! pairs piigate polices are the pairs the recipient sees. Refused as ambiguous:
+//! - a raw `;` anywhere: Rack 2 splits query strings on it, older Django and Werkzeug split
+//!   forms on it, everyone else reads it as text;
+//! - a name with leading or trailing whitespace (`+email`, `email%20`: PHP and Rack strip
+//!   leading spaces, PHP turns trailing ones into `_`), a control character (PHP cuts names
+//!   at NUL), or a `%` left after decoding (`%2565mail` is `email` to a server that decodes
+//!   twice);
+//! - brackets outside `name[key]…[key]` (`[email]` is `email` to Rack and `qs`, `a]` and
+//!   `a[b` are renamed differently by PHP, Rack and `qs`).
+//!
+//! Names are matched as the most permissive server folds them ([`FieldPlan::find`]): case,
+//! `.` and space as `_`, dotted children.
+//!
 //! Pairs no rule names follow the plan's [`Unselected`](crate::policy::Unselected) policy:
 //! with detection, the value is classified with the field name's hint and counted under
 //! `form:NAME` / `query:NAME` (bracket indices as `[*]`), then forwarded (`observe`) or
@@ -14,8 +28,9 @@
 
 use super::json::rewrite_json;
 use super::{Limits, Outcome, RewriteError};
-use crate::policy::unselected::{HintCache, push_field_name};
-use crate::policy::{Applied, ApplyCx, FieldPlan, FieldTarget, Leaf, LeafKind, Treatment};
+use crate::error::Ambiguity;
+use crate::policy::names::{HintCache, push_field_name};
+use crate::policy::{Applied, ApplyCx, FieldPlan, FieldTarget, Leaf, LeafKind};
 
 /// Rewrites the pairs `plan` selects, appending the result to `out`.
 ///
@@ -51,6 +66,9 @@ fn run(
     let mut text = Vec::new();
     let mut path = String::new();
     let unselected = &plan.unselected;
+    if memchr::memchr(b';', input).is_some() {
+        return Err(RewriteError::Ambiguous(Ambiguity::FieldSeparator));
+    }
     let mut changed = false;
     // Output is the kept and replaced pairs joined by `&`; with nothing dropped or replaced
     // that is exactly the input, so the copy only starts at the first change.
@@ -68,6 +86,9 @@ fn run(
         decode(raw_name, start, &mut name)?;
         let name_text = std::str::from_utf8(&name)
             .map_err(|_| malformed(start, "form field name is not UTF-8"))?;
+        if !is_plain_name(name_text) {
+            return Err(RewriteError::Ambiguous(Ambiguity::FieldName));
+        }
         let edit = match plan.find(name_text).filter(|_| !pair.is_empty()) {
             None if pair.is_empty() || !unselected.active() => {
                 validate(raw_value.unwrap_or_default(), value_at)?;
@@ -77,7 +98,7 @@ fn run(
                 None => {
                     // Allow-list mode without detection: gone unread (but still validated).
                     validate(raw_value.unwrap_or_default(), value_at)?;
-                    cx.disclosed.bump(None, Treatment::Dropped);
+                    cx.withhold(None);
                     Edit::Drop
                 }
                 Some(detect) => {
@@ -100,11 +121,11 @@ fn run(
                             cx.detected.record(&path, class);
                             match detect.action(class) {
                                 _ if unselected.drop => {
-                                    cx.disclosed.bump(Some(class), Treatment::Dropped);
+                                    cx.withhold(Some(class));
                                     Edit::Drop
                                 }
                                 None => {
-                                    cx.disclosed.bump(Some(class), Treatment::Clear);
+                                    cx.observe(class);
                                     Edit::Keep
                                 }
                                 Some(action) => {
@@ -114,15 +135,7 @@ fn run(
                                         kind: LeafKind::String,
                                         field: name_text,
                                     };
-                                    let applied = action.apply(&leaf, cx, &mut text)?;
-                                    if let Some(t) = Treatment::of(action.kind(), applied) {
-                                        cx.disclosed.bump(Some(class), t);
-                                    }
-                                    match applied {
-                                        Applied::Kept => Edit::Keep,
-                                        Applied::Dropped => Edit::Drop,
-                                        Applied::Replaced => Edit::Replace,
-                                    }
+                                    Edit::from(cx.treat(action, Some(class), &leaf, &mut text)?)
                                 }
                             }
                         }
@@ -135,26 +148,13 @@ fn run(
                     .map_err(|_| malformed(value_at, "form value is not UTF-8"))?;
                 text.clear();
                 match &rule.target {
-                    FieldTarget::Whole(action) if action.is_drop() => {
-                        cx.counts.bump(action.kind());
-                        cx.disclosed.bump(rule.class, Treatment::Dropped);
-                        Edit::Drop
-                    }
                     FieldTarget::Whole(action) => {
                         let leaf = Leaf {
                             text: value_text,
                             kind: LeafKind::String,
                             field: name_text,
                         };
-                        let applied = action.apply(&leaf, cx, &mut text)?;
-                        if let Some(t) = Treatment::of(action.kind(), applied) {
-                            cx.disclosed.bump(rule.class, t);
-                        }
-                        match applied {
-                            Applied::Kept => Edit::Keep,
-                            Applied::Dropped => Edit::Drop,
-                            Applied::Replaced => Edit::Replace,
-                        }
+                        Edit::from(cx.treat(action, rule.class, &leaf, &mut text)?)
                     }
                     FieldTarget::Json(sub) => {
                         match rewrite_json(value_text.as_bytes(), sub, limits, cx, &mut text)
@@ -204,6 +204,41 @@ fn run(
     Ok(Outcome::Rewritten)
 }
 
+/// Whether every common server reads `name` as written: no whitespace at its ends, no
+/// control character, no `%`, and brackets only as `base[key]…[key]` with a non-empty base.
+pub fn is_plain_name(name: &str) -> bool {
+    if name.is_empty() {
+        return true;
+    }
+    if name.starts_with(char::is_whitespace) || name.ends_with(char::is_whitespace) {
+        return false;
+    }
+    if name.chars().any(|c| c.is_control() || c == '%') {
+        return false;
+    }
+    let Some(open) = name.find(['[', ']']) else {
+        return true;
+    };
+    if open == 0 || name.as_bytes()[open] == b']' {
+        return false;
+    }
+    // `[key]` groups to the end, keys without brackets.
+    let mut rest = &name[open..];
+    while !rest.is_empty() {
+        let Some(inner) = rest.strip_prefix('[') else {
+            return false;
+        };
+        let Some(close) = inner.find(']') else {
+            return false;
+        };
+        if inner[..close].contains('[') {
+            return false;
+        }
+        rest = &inner[close + 1..];
+    }
+    true
+}
+
 fn emit(out: &mut Vec<u8>, bytes: &[u8], emitted_any: &mut bool) {
     if *emitted_any {
         out.push(b'&');
@@ -216,6 +251,16 @@ enum Edit {
     Drop,
     Keep,
     Replace,
+}
+
+impl From<Applied> for Edit {
+    fn from(applied: Applied) -> Self {
+        match applied {
+            Applied::Kept => Self::Keep,
+            Applied::Dropped => Self::Drop,
+            Applied::Replaced => Self::Replace,
+        }
+    }
 }
 
 fn malformed(offset: usize, reason: &'static str) -> RewriteError {
@@ -314,7 +359,7 @@ mod tests {
                     class: None,
                 })
                 .collect(),
-            unselected: Default::default(),
+            ..FieldPlan::default()
         }
     }
 
@@ -382,6 +427,45 @@ mod tests {
                 matches!(run(bad, &p), Err(RewriteError::Malformed { .. })),
                 "{bad}"
             );
+        }
+    }
+
+    #[test]
+    fn names_servers_read_differently_are_refused() {
+        let p = plan(vec![("email", FieldTarget::Whole(redact()))]);
+        let refused = |input: &str| run(input, &p);
+        for (input, why) in [
+            ("a=1;email=x", Ambiguity::FieldSeparator),
+            ("email=x;", Ambiguity::FieldSeparator),
+            ("+email=x", Ambiguity::FieldName),
+            ("email+=x", Ambiguity::FieldName),
+            ("%20email=x", Ambiguity::FieldName),
+            ("email%09=x", Ambiguity::FieldName),
+            ("email%00x=x", Ambiguity::FieldName),
+            ("%2565mail=x", Ambiguity::FieldName),
+            ("[email]=x", Ambiguity::FieldName),
+            ("email]=x", Ambiguity::FieldName),
+            ("email[=x", Ambiguity::FieldName),
+            ("e[m]ail=x", Ambiguity::FieldName),
+            ("a[b[c]]=x", Ambiguity::FieldName),
+        ] {
+            assert_eq!(refused(input), Err(RewriteError::Ambiguous(why)), "{input}");
+        }
+        // Folded spellings are policed, not refused.
+        for input in [
+            "EMAIL=x",
+            "Email=x",
+            "e%6Dail=x",
+            "email[]=x",
+            "email[a][]=x",
+            "email.x=x",
+        ] {
+            let out = run(input, &p).expect("accepted");
+            assert!(out.ends_with("=%5BR%5D"), "{input} -> {out}");
+        }
+        // Ordinary names pass as they are.
+        for input in ["ep.page=1", "a[b][0]=1", "=empty", "first+name=x", "x="] {
+            assert_eq!(run(input, &p).as_deref(), Ok(input), "{input}");
         }
     }
 

@@ -1,11 +1,65 @@
 //! Sans-io payload rewriting: bytes in, bytes out. No tokio, no hyper, no clock.
+//!
+//! [`Format`] names how a payload is read and [`rewrite_payload`] polices a payload of any
+//! format with the plan for it: the proxy (bodies and query strings), the admin preview and the
+//! offline `preview`/`reveal` all go through it, so they cannot disagree on a format.
 
 pub mod form;
+pub mod format;
 pub mod json;
 pub mod ndjson;
+pub mod request;
 pub mod subject;
 
+pub use format::{Format, UnsupportedType};
+
 use crate::policy::action::ActionError;
+use crate::policy::{ApplyCx, FieldPlans, Plan};
+
+/// The plans one request is policed with: the JSON plan for JSON and NDJSON bodies, the field
+/// plans for forms and query strings.
+#[derive(Debug, Clone, Copy)]
+pub struct Plans<'a> {
+    /// Policy for JSON and NDJSON bodies.
+    pub json: &'a Plan,
+    /// Policy for form fields, query parameters and headers.
+    pub fields: &'a FieldPlans,
+}
+
+impl Plans<'_> {
+    /// Whether these plans do anything to a payload of `format`: rules, detection or allow-list
+    /// mode. A body of a format the plans do not police must not be waved past them.
+    pub fn polices(&self, format: Format) -> bool {
+        match format {
+            Format::Json | Format::Ndjson | Format::SniffedJson => self.json.polices(),
+            Format::Form => self.fields.form.polices(),
+            Format::Query => self.fields.query.polices(),
+        }
+    }
+}
+
+/// Rewrites a payload of `format` with the plan for that format, appending the result to `out`
+/// ([`Outcome::Unchanged`] leaves `out` alone).
+///
+/// # Errors
+/// The format's [`RewriteError`]: malformed input, nesting past `limits`, or a failed action.
+pub fn rewrite_payload(
+    format: Format,
+    input: &[u8],
+    plans: Plans<'_>,
+    limits: &Limits,
+    cx: &mut ApplyCx<'_>,
+    out: &mut Vec<u8>,
+) -> Result<Outcome, RewriteError> {
+    match format {
+        Format::Json | Format::SniffedJson => {
+            json::rewrite_json(input, plans.json, limits, cx, out)
+        }
+        Format::Ndjson => ndjson::rewrite_ndjson(input, plans.json, limits, cx, out),
+        Format::Form => form::rewrite_form(input, &plans.fields.form, limits, cx, out),
+        Format::Query => form::rewrite_form(input, &plans.fields.query, limits, cx, out),
+    }
+}
 
 /// Limits the rewriter enforces while scanning.
 #[derive(Debug, Clone, Copy)]
@@ -40,6 +94,9 @@ pub enum RewriteError {
         /// The configured limit.
         limit: usize,
     },
+    /// The payload has more than one plausible reading (docs/BOUNDARY.md).
+    #[error("ambiguous payload: {}", .0.as_str())]
+    Ambiguous(crate::error::Ambiguity),
     /// An action failed.
     #[error("action failed: {0}")]
     Action(#[from] ActionError),

@@ -16,7 +16,7 @@ use std::fmt;
 use serde::de::{Deserializer, MapAccess, Visitor};
 use serde_json::value::RawValue;
 
-use super::RewriteError;
+use super::{Format, RewriteError};
 use crate::policy::selector::{Axis, JsonPath, Test};
 
 /// One person's part of a payload.
@@ -37,6 +37,39 @@ pub fn is_subject_path(path: &JsonPath) -> bool {
             .steps
             .iter()
             .all(|s| s.axis == Axis::Child && s.tests.len() == 1)
+}
+
+/// The scopes of every subject in a payload of `format`: each line of an NDJSON body is a
+/// document of its own (offsets stay those of the whole body); forms and query strings carry
+/// no JSON subject, so their values use the route's keys.
+///
+/// # Errors
+/// [`RewriteError::Malformed`] when a JSON document (or line) is not JSON.
+pub fn find_payload_scopes(
+    format: Format,
+    input: &[u8],
+    path: &JsonPath,
+) -> Result<Vec<Scope>, RewriteError> {
+    match format.json_lines() {
+        None => Ok(Vec::new()),
+        Some(false) => find_scopes(input, path),
+        Some(true) => {
+            let mut found = Vec::new();
+            let mut start = 0;
+            for line in input.split(|b| *b == b'\n') {
+                if !line.iter().all(u8::is_ascii_whitespace) {
+                    let scopes = find_scopes(line, path)?;
+                    found.extend(scopes.into_iter().map(|s| Scope {
+                        start: s.start + start,
+                        end: s.end + start,
+                        subject: s.subject,
+                    }));
+                }
+                start += line.len() + 1;
+            }
+            Ok(found)
+        }
+    }
 }
 
 /// The scopes of every subject in `input` (valid JSON; the rewriter validates it anyway).

@@ -1,4 +1,5 @@
-//! TLS for the PostgreSQL connection, on the rustls (ring) stack the gateway already uses.
+//! TLS for the PostgreSQL connection: tokio-postgres' connector traits over a client
+//! configuration from [`crate::tls::client_config`], the gateway's one rustls client builder.
 //!
 //! tokio-postgres decides *whether* to use TLS from the URL's `sslmode` (`disable`, `prefer` —
 //! the default — or `require`); this connector decides *how*: rustls, certificates verified
@@ -29,23 +30,6 @@ pub(crate) struct RustlsConnect {
 }
 
 pub(crate) struct RustlsStream(tokio_rustls::client::TlsStream<Socket>);
-
-/// The default client configuration: ring provider, TLS 1.2+, the webpki (Mozilla) roots.
-pub(crate) fn default_config() -> Arc<rustls::ClientConfig> {
-    config_with_roots(rustls::RootCertStore {
-        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
-    })
-}
-
-pub(crate) fn config_with_roots(roots: rustls::RootCertStore) -> Arc<rustls::ClientConfig> {
-    let cfg = rustls::ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .map(|b| b.with_root_certificates(roots).with_no_client_auth())
-    .expect("the ring provider supports the default protocol versions");
-    Arc::new(cfg)
-}
 
 impl MakeTlsConnect<Socket> for MakeRustls {
     type Stream = RustlsStream;

@@ -43,15 +43,13 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime};
 
-use rustls::pki_types::CertificateDer;
-use rustls::pki_types::pem::PemObject;
 use tokio::sync::{Semaphore, SemaphorePermit};
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{Client, Statement};
 use zeroize::Zeroizing;
 
 use super::ledger::{self, Day, DisclosureRow, FieldRow, LedgerDelta};
-use super::pg_tls::{self, MakeRustls};
+use super::pg_tls::MakeRustls;
 use super::{StoreError, SubjectKey, SubjectRow};
 
 /// Connection settings for the `postgres` backend. `Debug` redacts the password.
@@ -251,7 +249,7 @@ impl PostgresConfig {
         }
         Ok(Self {
             pg,
-            tls: pg_tls::default_config(),
+            tls: crate::tls::default_client_config(),
             schema: None,
             max_connections: 8,
             acquire_timeout: Duration::from_secs(5),
@@ -291,20 +289,8 @@ impl PostgresConfig {
     /// [`StoreError::InvalidCa`] if `pem` holds no certificate or one that cannot be a trust
     /// anchor.
     pub fn with_ca_pem(mut self, pem: &[u8]) -> Result<Self, StoreError> {
-        let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(pem)
-            .collect::<Result<_, _>>()
-            .map_err(|_| StoreError::InvalidCa)?;
-        if certs.is_empty() {
-            return Err(StoreError::InvalidCa);
-        }
-        let mut roots = rustls::RootCertStore {
-            roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
-        };
-        let (_, bad) = roots.add_parsable_certificates(certs);
-        if bad > 0 {
-            return Err(StoreError::InvalidCa);
-        }
-        self.tls = pg_tls::config_with_roots(roots);
+        let certs = crate::tls::certs_from_pem(pem).map_err(|_| StoreError::InvalidCa)?;
+        self.tls = crate::tls::client_config(certs).map_err(|_| StoreError::InvalidCa)?;
         Ok(self)
     }
 

@@ -5,13 +5,15 @@ use std::time::Duration;
 use tracing::{info, warn};
 
 use crate::error::RejectCode;
-use crate::policy::action::{ActionCounts, ActionKind};
+use crate::policy::action::{ActionCounts, ActionKind, with_action_kinds};
 
 /// A request finished (forwarded or rejected).
 #[derive(Debug)]
 pub struct RequestDone<'a> {
     /// The id minted for this request (also sent as `x-piigate-request-id`).
     pub request_id: super::request_id::RequestId,
+    /// The client's W3C `traceparent`: its trace id is logged, a malformed one as `invalid`.
+    pub trace: super::trace::TraceParent,
     /// Route name, when one matched.
     pub route: Option<&'a str>,
     /// HTTP method.
@@ -26,7 +28,7 @@ pub struct RequestDone<'a> {
     pub bytes_in: usize,
     /// Request body bytes forwarded (policed routes).
     pub bytes_out: usize,
-    /// Actions applied.
+    /// Actions applied, logged per kind (every kind, zeros included).
     pub counts: &'a ActionCounts,
     /// Unselected values detection classified.
     pub detected: u64,
@@ -34,15 +36,41 @@ pub struct RequestDone<'a> {
     pub reveal_failures: u32,
 }
 
+/// The access-log line of a forwarded request, with one count field per action kind (from
+/// [`with_action_kinds!`]: a new kind is logged without touching this file).
+macro_rules! log_forwarded {
+    (
+        $done:ident, $counts:ident, $route:ident, $latency_us:ident, $trace_id:ident;
+        $($variant:ident $name:ident),*
+    ) => {
+        info!(
+            request_id = %$done.request_id,
+            trace_id = $trace_id,
+            route = $route,
+            method = %$done.method,
+            status = $done.status,
+            latency_us = $latency_us,
+            bytes_in = $done.bytes_in,
+            bytes_out = $done.bytes_out,
+            $($name = $counts.get(ActionKind::$variant),)*
+            detected = $done.detected,
+            reveal_failures = $done.reveal_failures,
+            "Request forwarded."
+        )
+    };
+}
+
 impl RequestDone<'_> {
     /// Writes the access-log line.
     pub fn emit(self) {
-        let c = self.counts;
+        let counts = self.counts;
         let latency_us = u64::try_from(self.latency.as_micros()).unwrap_or(u64::MAX);
         let route = self.route.unwrap_or("-");
+        let trace_id = self.trace.log_value().map(tracing::field::display);
         match self.code {
             Some(code) => warn!(
                 request_id = %self.request_id,
+                trace_id,
                 route,
                 method = %self.method,
                 status = self.status,
@@ -50,25 +78,10 @@ impl RequestDone<'_> {
                 latency_us,
                 "Request rejected."
             ),
-            None => info!(
-                request_id = %self.request_id,
-                route,
-                method = %self.method,
-                status = self.status,
-                latency_us,
-                bytes_in = self.bytes_in,
-                bytes_out = self.bytes_out,
-                tokenize = c.get(ActionKind::Tokenize),
-                encrypt = c.get(ActionKind::Encrypt),
-                mask = c.get(ActionKind::Mask),
-                redact = c.get(ActionKind::Redact),
-                drop = c.get(ActionKind::Drop),
-                reveal = c.get(ActionKind::Reveal),
-                keep = c.get(ActionKind::Keep),
-                detected = self.detected,
-                reveal_failures = self.reveal_failures,
-                "Request forwarded."
-            ),
+            None => {
+                let done = &self;
+                with_action_kinds!(log_forwarded!(done, counts, route, latency_us, trace_id))
+            }
         }
     }
 }
@@ -120,5 +133,65 @@ impl StoreFailed<'_> {
             code = self.code,
             "Store unavailable; request refused."
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use super::*;
+
+    /// A `MakeWriter` into a shared buffer.
+    #[derive(Clone, Default)]
+    struct Captured(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Captured {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().expect("lock").extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_forwarded_line_counts_every_action_kind() {
+        let out = Captured::default();
+        let writer = out.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .json()
+            .flatten_event(true)
+            .with_writer(move || writer.clone())
+            .finish();
+        let mut counts = ActionCounts::default();
+        for (n, kind) in (1..).zip(ActionKind::ALL) {
+            for _ in 0..n {
+                counts.bump(kind);
+            }
+        }
+        tracing::subscriber::with_default(subscriber, || {
+            RequestDone {
+                request_id: super::super::request_id::RequestId::next(),
+                trace: super::super::trace::TraceParent::from_headers(&http::HeaderMap::new()),
+                route: Some("r"),
+                method: &http::Method::POST,
+                status: 200,
+                code: None,
+                latency: Duration::from_micros(5),
+                bytes_in: 1,
+                bytes_out: 1,
+                counts: &counts,
+                detected: 0,
+                reveal_failures: 0,
+            }
+            .emit();
+        });
+        let line = out.0.lock().expect("lock").clone();
+        let v: serde_json::Value = serde_json::from_slice(&line).expect("one JSON line");
+        for (n, kind) in (1..).zip(ActionKind::ALL) {
+            assert_eq!(v[kind.as_str()], n, "{}", kind.as_str());
+        }
     }
 }

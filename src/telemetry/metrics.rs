@@ -64,9 +64,16 @@ fn latency_histogram() -> Histogram {
     ))
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct BuildLabel {
+    version: &'static str,
+}
+
 /// The process-wide metrics registry and families.
 pub struct Metrics {
     registry: Registry,
+    /// Unprefixed: the standard `process_*` metrics every Prometheus client exports.
+    process: Registry,
     requests: Family<RouteClass, Counter>,
     rejections: Family<RouteCode, Counter>,
     actions: Family<RouteAction, Counter>,
@@ -78,6 +85,7 @@ pub struct Metrics {
     overloaded: Family<RouteLabel, Counter>,
     reloads: Family<ResultLabel, Counter>,
     keys: Family<KeyLabel, Gauge>,
+    example_keys: Gauge,
     detections: Family<RouteClass, Counter>,
     /// Open client connections (all listeners).
     pub open_connections: Gauge,
@@ -85,11 +93,23 @@ pub struct Metrics {
     pub generation: Gauge,
 }
 
+/// What a route can do, which decides the series it exports.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RouteShape {
+    /// `detect` is on.
+    pub detect: bool,
+    /// `on_opt_out = "block"`.
+    pub blocks_opt_out: bool,
+    /// The route names a `subject` (store lookups on the request path).
+    pub subject: bool,
+}
+
 /// Handles for one route, resolved when a configuration generation is built.
 #[derive(Clone)]
 pub struct RouteMetrics {
     class: [Counter; 5],
-    rejected: Vec<Counter>,
+    /// Only the codes that can occur where these handles count (see [`RouteShape`]).
+    rejected: Vec<(RejectCode, Counter)>,
     actions: Vec<Counter>,
     bytes_in: Counter,
     bytes_out: Counter,
@@ -199,12 +219,27 @@ impl Metrics {
             "Keys in the loaded keyring (1 per key id and status)",
             keys.clone(),
         );
+        let example_keys = Gauge::default();
+        registry.register(
+            "example_keys",
+            "Keys in the loaded keyring that are the public keys.example material (must be 0)",
+            example_keys.clone(),
+        );
         let detections = Family::<RouteClass, Counter>::default();
         registry.register(
             "detections",
             "Values no rule selected that detection classified, by route and PII class",
             detections.clone(),
         );
+        let build = Family::<BuildLabel, Gauge>::default();
+        build
+            .get_or_create(&BuildLabel {
+                version: env!("CARGO_PKG_VERSION"),
+            })
+            .set(1);
+        registry.register("build_info", "piigate's version (the value is 1)", build);
+        let mut process = Registry::default();
+        process.register_collector(Box::new(super::process::ProcessCollector));
         let open_connections = Gauge::default();
         registry.register(
             "open_connections",
@@ -219,6 +254,7 @@ impl Metrics {
         );
         Self {
             registry,
+            process,
             requests,
             rejections,
             actions,
@@ -230,17 +266,34 @@ impl Metrics {
             overloaded,
             reloads,
             keys,
+            example_keys,
             detections,
             open_connections,
             generation,
         }
     }
 
-    /// Resolves the handles of `route`, with per-class detection counters when the route
-    /// detects (so routes without detection add no series).
+    /// Resolves the handles of `route`, exporting only series that can occur on it: per-class
+    /// detection counters when it detects, `opt_out_blocked` when it blocks on opt-out,
+    /// `store_unavailable` when it keys subjects, never a code decided before routing.
     pub fn route_detecting(&self, route: &str, detect: bool) -> RouteMetrics {
-        let mut m = self.route(route);
-        if detect {
+        self.route_shaped(
+            route,
+            &RouteShape {
+                detect,
+                ..RouteShape::default()
+            },
+        )
+    }
+
+    /// As [`Self::route_detecting`], from the route's shape.
+    pub fn route_shaped(&self, route: &str, shape: &RouteShape) -> RouteMetrics {
+        let mut m = self.handles(route, |code| match code {
+            RejectCode::OptOutBlocked => shape.blocks_opt_out,
+            RejectCode::StoreUnavailable => shape.subject,
+            c => !c.before_routing_only(),
+        });
+        if shape.detect {
             m.detections = crate::detect::Class::ALL
                 .iter()
                 .map(|c| {
@@ -254,8 +307,17 @@ impl Metrics {
         m
     }
 
-    /// Resolves the handles of `route`.
+    /// The handles for requests no route took (route label `-`): no code that needs a route.
+    pub fn unrouted(&self) -> RouteMetrics {
+        self.handles("-", |c| !c.needs_route())
+    }
+
+    /// Resolves the handles of `route` with every rejection code (tests, benches).
     pub fn route(&self, route: &str) -> RouteMetrics {
+        self.handles(route, |_| true)
+    }
+
+    fn handles(&self, route: &str, codes: impl Fn(RejectCode) -> bool) -> RouteMetrics {
         let r = || route.to_owned();
         let class = ["1xx", "2xx", "3xx", "4xx", "5xx"].map(|class| {
             self.requests
@@ -265,11 +327,13 @@ impl Metrics {
             class,
             rejected: RejectCode::ALL
                 .iter()
+                .filter(|c| codes(**c))
                 .map(|c| {
-                    self.rejections.get_or_create_owned(&RouteCode {
+                    let counter = self.rejections.get_or_create_owned(&RouteCode {
                         route: r(),
                         code: c.as_str(),
-                    })
+                    });
+                    (*c, counter)
                 })
                 .collect(),
             actions: ActionKind::ALL
@@ -317,8 +381,11 @@ impl Metrics {
             .inc();
     }
 
-    /// Replaces the keyring gauge with the keys of the serving generation.
-    pub fn set_keys(&self, keys: &[(String, &'static str)]) {
+    /// Replaces the keyring gauges with the keys of the serving generation; `example` counts
+    /// the keys that are public example material.
+    pub fn set_keys(&self, keys: &[(String, &'static str)], example: usize) {
+        self.example_keys
+            .set(i64::try_from(example).unwrap_or(i64::MAX));
         self.keys.clear();
         for (id, status) in keys {
             self.keys
@@ -334,7 +401,10 @@ impl Metrics {
     pub fn encode(&self) -> String {
         let mut out = String::new();
         // Writing into a String cannot fail.
-        let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
+        use prometheus_client::encoding::text::{encode_eof, encode_registry};
+        let _ = encode_registry(&mut out, &self.registry);
+        let _ = encode_registry(&mut out, &self.process);
+        let _ = encode_eof(&mut out);
         out
     }
 }
@@ -345,9 +415,9 @@ impl RouteMetrics {
         let i = usize::from(status / 100).clamp(1, 5) - 1;
         self.class[i].inc();
         if let Some(code) = code
-            && let Some(pos) = RejectCode::ALL.iter().position(|c| *c == code)
+            && let Some((_, counter)) = self.rejected.iter().find(|(c, _)| c.slot() == code.slot())
         {
-            self.rejected[pos].inc();
+            counter.inc();
         }
     }
 

@@ -6,7 +6,9 @@
 
 pub mod events;
 pub mod metrics;
+pub mod process;
 pub mod request_id;
+pub mod trace;
 
 use tracing_subscriber::EnvFilter;
 

@@ -26,6 +26,8 @@ static NEXT: AtomicU64 = AtomicU64::new(0);
 impl RequestId {
     /// Header name the id is sent under.
     pub const HEADER: &'static str = "x-piigate-request-id";
+    /// [`Self::HEADER`] as a header name (a constant: inserting it allocates nothing).
+    pub const HEADER_NAME: http::HeaderName = http::HeaderName::from_static(Self::HEADER);
 
     /// Mints the next id of this process.
     pub fn next() -> Self {
@@ -43,10 +45,16 @@ impl RequestId {
 
     /// The id as a header value.
     pub fn header_value(self) -> http::HeaderValue {
+        // Hex digits are always a valid header value.
+        http::HeaderValue::from_bytes(&self.hex())
+            .unwrap_or_else(|_| unreachable!("hex is visible ASCII"))
+    }
+
+    /// The id's 24 lowercase hex digits.
+    pub fn hex(self) -> [u8; 24] {
         let mut buf = [0u8; 24];
         self.write_hex(&mut buf);
-        // Hex digits are always a valid header value.
-        http::HeaderValue::from_bytes(&buf).unwrap_or_else(|_| unreachable!("hex is visible ASCII"))
+        buf
     }
 
     fn write_hex(self, out: &mut [u8; 24]) {

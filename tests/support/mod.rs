@@ -173,6 +173,8 @@ pub enum Reply {
     Echo,
     /// A fixed status and body.
     Fixed(u16, &'static str),
+    /// 200 `{"ok":true}` with these `Set-Cookie` lines.
+    SetCookies(&'static [&'static str]),
     /// Never answer.
     Stall,
     /// 200 `{"ok":true}` after this delay (keeps requests in flight).
@@ -352,6 +354,14 @@ async fn serve_upstream<S>(
                     r
                 }
                 Reply::Fixed(s, b) => json_response(s, Bytes::from_static(b.as_bytes())),
+                Reply::SetCookies(lines) => {
+                    let mut r = json_response(200, Bytes::from_static(br#"{"ok":true}"#));
+                    for l in lines {
+                        r.headers_mut()
+                            .append(http::header::SET_COOKIE, l.parse().expect("set-cookie"));
+                    }
+                    r
+                }
                 Reply::Stall => {
                     tokio::time::sleep(Duration::from_secs(3600)).await;
                     json_response(200, Bytes::new())
@@ -649,10 +659,18 @@ impl Drop for TestGateway {
 }
 
 /// Writes `config` (with `{dir}` replaced by the temp dir) and `keys.example` to a temp dir.
+/// Unless the config names one, the temp dir is also its `[state] dir`, so tests never share
+/// a store or an audit log (in process, or a `piigate` child reading the same file).
 pub fn write_config(config: &str) -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().expect("tempdir");
     std::fs::write(dir.path().join("keys.toml"), KEYS).expect("write keys");
-    let text = config.replace("{dir}", &dir.path().display().to_string());
+    let mut text = config.replace("{dir}", &dir.path().display().to_string());
+    if !text.contains("[state]") {
+        text.push_str(&format!(
+            "\n[state]\ndir = {:?}\n",
+            dir.path().display().to_string()
+        ));
+    }
     let path = dir.path().join("proxy.toml");
     std::fs::write(&path, text).expect("write config");
     (dir, path)
@@ -883,6 +901,11 @@ impl Process {
             .env("RUST_LOG", "info")
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::piped());
+        // State beside the config unless the test says otherwise (its own files may not name
+        // a `[state] dir`); never the developer's home.
+        if let Some(dir) = config.parent() {
+            cmd.env("PIIGATE_STATE_DIR", dir);
+        }
         for (k, v) in envs {
             cmd.env(k, v);
         }

@@ -102,14 +102,14 @@ pub struct FpeCipher {
 // === impl FpeAlphabet ===
 
 impl FpeAlphabet {
+    /// Every alphabet.
+    pub const ALL: [Self; 3] = [Self::Digits, Self::Alphanumeric, Self::AlphanumericCased];
+    /// The config spellings, in [`Self::ALL`] order.
+    pub const NAMES: [&'static str; 3] = super::config_names!(3);
+
     /// Parses the config spelling.
     pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "digits" => Some(Self::Digits),
-            "alphanumeric" => Some(Self::Alphanumeric),
-            "alphanumeric_cased" => Some(Self::AlphanumericCased),
-            _ => None,
-        }
+        Self::ALL.into_iter().find(|a| a.as_str() == s)
     }
 
     /// The config spelling.

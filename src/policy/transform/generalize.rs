@@ -45,6 +45,8 @@ impl GeneralizeTo {
         Self::Ip48,
         Self::Postcode3,
     ];
+    /// The config spellings, in [`Self::ALL`] order.
+    pub const NAMES: [&'static str; 6] = super::config_names!(6);
 
     /// Parses the config spelling.
     pub fn parse(s: &str) -> Option<Self> {

@@ -13,6 +13,7 @@
 //! | email | trim, lower-case | trim, remove all whitespace, lower-case; for gmail.com / googlemail.com drop `.` and `+suffix` from the local part |
 //! | phone | digits only with country code, no `+`, no leading zeros | E.164 `+<digits>` |
 //! | first/last name | NFC, lower-case, letters and digits only | NFC, trim, lower-case |
+//! | street | not a Meta field (config error) | NFC, lower-case, symbols removed (letters, digits and spaces kept), trimmed |
 //! | city | NFC, lower-case, letters only | not hashed by Google (config error) |
 //! | state | lower-case letters; US state names → 2-letter code | not hashed (config error) |
 //! | zip | lower-case, no spaces/dashes; US ZIP+4 → first 5 | not hashed (config error) |
@@ -20,6 +21,10 @@
 //! | gender | `f` / `m` (from f/m/female/male) | not used (config error) |
 //! | date of birth | `YYYYMMDD` | not used (config error) |
 //! | external id | trim (case kept) | not used (config error) |
+//!
+//! A value that is already a SHA-256 in hex (64 hex digits: the app hashed it, as both
+//! destinations allow) is forwarded lower-cased, not hashed again: a hash of a hash matches
+//! nothing, and the value reveals no more than the hash piigate would compute.
 //!
 //! A value that does not normalise (not an email, a phone with letters or too few digits, an
 //! impossible date, …) is *dropped*, never hashed: a hash of garbage still identifies the
@@ -66,6 +71,8 @@ pub enum HashField {
     Phone,
     /// `state` (Meta `st`).
     State,
+    /// `street` (Google `sha256_street`; not a Meta field).
+    Street,
     /// `zip` (Meta `zp`).
     Zip,
 }
@@ -91,6 +98,12 @@ pub enum HashConfigError {
          drop for this field"
     )]
     NotHashedByGoogle(&'static str),
+    /// Meta has no such customer-information parameter.
+    #[error(
+        "preset \"meta\" has no `{0}` parameter (Meta hashes em, ph, fn, ln, ge, db, ct, st, zp, \
+         country and external_id)"
+    )]
+    NotAMetaField(&'static str),
     /// `default_country_code` is not a valid calling code.
     #[error("`default_country_code` must be 1 to 999 (an ITU calling code)")]
     CountryCode,
@@ -99,13 +112,14 @@ pub enum HashConfigError {
 // === impl HashPreset ===
 
 impl HashPreset {
+    /// Every preset.
+    pub const ALL: [Self; 2] = [Self::Meta, Self::Google];
+    /// The config spellings, in [`Self::ALL`] order.
+    pub const NAMES: [&'static str; 2] = super::config_names!(2);
+
     /// Parses the config spelling.
     pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "google" => Some(Self::Google),
-            "meta" => Some(Self::Meta),
-            _ => None,
-        }
+        Self::ALL.into_iter().find(|p| p.as_str() == s)
     }
 
     /// The config spelling.
@@ -120,6 +134,24 @@ impl HashPreset {
 // === impl HashField ===
 
 impl HashField {
+    /// Every field kind, in the order the config reference lists them.
+    pub const ALL: [Self; 12] = [
+        Self::Email,
+        Self::Phone,
+        Self::FirstName,
+        Self::LastName,
+        Self::Street,
+        Self::City,
+        Self::State,
+        Self::Zip,
+        Self::Country,
+        Self::Gender,
+        Self::DateOfBirth,
+        Self::ExternalId,
+    ];
+    /// The config spellings, in [`Self::ALL`] order.
+    pub const NAMES: [&'static str; 12] = super::config_names!(12);
+
     /// Parses the config spelling; Meta's parameter names (`em`, `ph`, `fn`, …) are accepted too.
     pub fn parse(s: &str) -> Option<Self> {
         Some(match s {
@@ -133,6 +165,7 @@ impl HashField {
             "last_name" | "ln" => Self::LastName,
             "phone" | "ph" => Self::Phone,
             "state" | "st" => Self::State,
+            "street" => Self::Street,
             "zip" | "zp" => Self::Zip,
             _ => return None,
         })
@@ -151,6 +184,7 @@ impl HashField {
             Self::LastName => "last_name",
             Self::Phone => "phone",
             Self::State => "state",
+            Self::Street => "street",
             Self::Zip => "zip",
         }
     }
@@ -171,10 +205,17 @@ impl HashSpec {
             return Err(HashConfigError::CountryCode);
         }
         match (self.preset, self.field) {
+            (HashPreset::Meta, HashField::Street) => {
+                Err(HashConfigError::NotAMetaField(HashField::Street.as_str()))
+            }
             (HashPreset::Meta, _)
             | (
                 HashPreset::Google,
-                HashField::Email | HashField::Phone | HashField::FirstName | HashField::LastName,
+                HashField::Email
+                | HashField::Phone
+                | HashField::FirstName
+                | HashField::LastName
+                | HashField::Street,
             ) => Ok(()),
             (HashPreset::Google, f) => Err(HashConfigError::NotHashedByGoogle(f.as_str())),
         }
@@ -194,6 +235,7 @@ impl HashSpec {
                 folded_trimmed(text, buf)
             }
             (_, HashField::City) => folded(text, buf, char::is_alphabetic),
+            (_, HashField::Street) => street(text, buf),
             (_, HashField::State) => state(text, buf),
             (_, HashField::Zip) => zip(text, buf),
             (_, HashField::Country) => country(text, buf),
@@ -217,11 +259,11 @@ impl HashSpec {
 
 /// Appends the lowercase hex SHA-256 of `data` to `out` (64 bytes, no allocation).
 pub fn sha256_hex(data: &[u8], out: &mut Vec<u8>) {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
     let digest = ring::digest::digest(&ring::digest::SHA256, data);
-    for b in digest.as_ref() {
-        out.push(HEX[usize::from(b >> 4)]);
-        out.push(HEX[usize::from(b & 0x0f)]);
+    let mut text = [0u8; 64];
+    // 32 bytes always fit 64 hex digits.
+    if hex::encode_to_slice(digest.as_ref(), &mut text).is_ok() {
+        out.extend_from_slice(&text);
     }
 }
 
@@ -341,6 +383,35 @@ fn folded(text: &str, buf: &mut Vec<u8>, keep: fn(char) -> bool) -> bool {
         text.nfc().for_each(&mut push);
     }
     !buf.is_empty()
+}
+
+/// NFC, lower-case, letters, digits and single spaces only, trimmed (Google streets:
+/// "remove symbol characters, lower-case, remove leading and trailing whitespace").
+fn street(text: &str, buf: &mut Vec<u8>) -> bool {
+    let mut push = |c: char| {
+        if c.is_whitespace() {
+            if !buf.is_empty() && buf.last() != Some(&b' ') {
+                buf.push(b' ');
+            }
+        } else if c.is_alphanumeric() {
+            push_lower(c, buf);
+        }
+    };
+    let t = text.trim();
+    if is_nfc_quick(t.chars()) == IsNormalized::Yes {
+        t.chars().for_each(&mut push);
+    } else {
+        t.nfc().for_each(&mut push);
+    }
+    while buf.last() == Some(&b' ') {
+        buf.pop();
+    }
+    !buf.is_empty()
+}
+
+/// Whether `text` is already a SHA-256 in hex (64 hex digits, either case).
+pub fn is_sha256_hex(text: &str) -> bool {
+    text.len() == 64 && text.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
 /// NFC, trim, lower-case (Google names).

@@ -76,10 +76,9 @@ use scan::{KindStack, Scan, malformed, ws};
 
 use super::{Limits, Outcome, RewriteError};
 use crate::detect::{Class, KeyHint};
-use crate::policy::unselected::{HintCache, push_member};
+use crate::policy::names::{HintCache, push_member};
 use crate::policy::{
-    Action, ActionKind, Applied, ApplyCx, DetectPolicy, Leaf, LeafKind, Plan, RuleId, StateId,
-    Treatment,
+    Action, ActionKind, Applied, ApplyCx, DetectPolicy, Leaf, LeafKind, Plan, Rule, RuleId, StateId,
 };
 
 const BOM: &[u8] = b"\xEF\xBB\xBF";
@@ -221,11 +220,11 @@ enum Seg {
 }
 
 /// What to do with a child, once its label is known.
-enum Child {
+enum Child<'p> {
     /// Nothing can match: validate and move on (or scan, or drop: see [`Dead`]).
     Dead,
-    /// A `drop` rule of this class selects it.
-    Drop(Option<Class>),
+    /// This `drop` rule selects it.
+    Drop(&'p Rule),
     /// Descend (or apply, for a scalar) in this mode.
     Enter(Mode),
 }
@@ -327,7 +326,7 @@ impl<'p> Walker<'_, 'p, '_, '_, '_> {
         let start = automaton.start();
         let mut mode = match automaton.accepting(start) {
             Some(rule) if plan.rule(rule).action.is_drop() => {
-                return self.drop_root(root, plan.rule(rule).class, true);
+                return self.drop_root(root, Some(plan.rule(rule)));
             }
             Some(rule) => Mode::Selected(rule),
             None => Mode::Live(start),
@@ -348,7 +347,7 @@ impl<'p> Walker<'_, 'p, '_, '_, '_> {
             match self.dead {
                 Dead::Skip => {}
                 Dead::Scan => mode = Mode::Scan,
-                Dead::Drop => return self.drop_root(root, None, false),
+                Dead::Drop => return self.drop_root(root, None),
                 Dead::DropScan => {
                     mode = Mode::Dropped;
                     drop_root_at_end = true;
@@ -556,9 +555,7 @@ impl<'p> Walker<'_, 'p, '_, '_, '_> {
             (Mode::Dropped, _) => Child::Enter(Mode::Dropped),
             (Mode::Live(_), Some(t)) if automaton.is_dead(t) => Child::Dead,
             (Mode::Live(_), Some(t)) => match automaton.accepting(t) {
-                Some(rule) if plan.rule(rule).action.is_drop() => {
-                    Child::Drop(plan.rule(rule).class)
-                }
+                Some(rule) if plan.rule(rule).action.is_drop() => Child::Drop(plan.rule(rule)),
                 Some(rule) => Child::Enter(Mode::Selected(rule)),
                 // Allow-list mode: a scalar where selectors only reach deeper is unselected.
                 None if matches!(dead, Dead::Drop | Dead::DropScan)
@@ -607,7 +604,7 @@ impl<'p> Walker<'_, 'p, '_, '_, '_> {
                 Dead::Scan => Ok(Next::Value(value_at, Mode::Scan, field)),
                 Dead::Drop => {
                     frame.dropping = true;
-                    self.cx.disclosed.bump(None, Treatment::Dropped);
+                    self.cx.withhold(None);
                     let end =
                         scan::skip_value(input, value_at, depth, self.max_depth, &mut self.kinds)?;
                     Ok(Next::Skipped(end))
@@ -617,10 +614,9 @@ impl<'p> Walker<'_, 'p, '_, '_, '_> {
                     Ok(Next::Value(value_at, Mode::Dropped, field))
                 }
             },
-            Child::Drop(class) => {
+            Child::Drop(rule) => {
                 frame.dropping = true;
-                self.cx.counts.bump(ActionKind::Drop);
-                self.cx.disclosed.bump(class, Treatment::Dropped);
+                self.cx.treat_unread(&rule.action, rule.class);
                 let end =
                     scan::skip_value(input, value_at, depth, self.max_depth, &mut self.kinds)?;
                 Ok(Next::Skipped(end))
@@ -662,12 +658,6 @@ impl<'p> Walker<'_, 'p, '_, '_, '_> {
         field: Option<Key>,
     ) -> Result<(), RewriteError> {
         let rule = self.plan.rule(rule);
-        if rule.action.is_keep() {
-            // Nothing to read or write: only counted.
-            self.cx.counts.bump(ActionKind::Keep);
-            self.cx.disclosed.bump(rule.class, Treatment::Clear);
-            return Ok(());
-        }
         self.apply_at(&rule.action, rule.class, kind, start, end, escaped, field)
     }
 
@@ -722,17 +712,12 @@ impl<'p> Walker<'_, 'p, '_, '_, '_> {
         };
         self.record_path(detect, field, class)?;
         if dropped {
-            self.cx.disclosed.bump(Some(class), Treatment::Dropped);
+            self.cx.withhold(Some(class));
             return Ok(());
         }
         match detect.action(class) {
             None => {
-                self.cx.disclosed.bump(Some(class), Treatment::Clear);
-                Ok(())
-            }
-            Some(action) if action.is_keep() => {
-                self.cx.counts.bump(ActionKind::Keep);
-                self.cx.disclosed.bump(Some(class), Treatment::Clear);
+                self.cx.observe(class);
                 Ok(())
             }
             Some(action) => self.apply_at(action, Some(class), kind, start, end, escaped, field),
@@ -778,8 +763,8 @@ impl<'p> Walker<'_, 'p, '_, '_, '_> {
         Ok(())
     }
 
-    /// Applies `action` (for values of `class`) to the scalar at `start..end`, writes the
-    /// result and counts it.
+    /// Takes the per-value step ([`ApplyCx::treat`]) with `action`, for a value of `class`, on
+    /// the scalar at `start..end`, and writes the result.
     #[allow(clippy::too_many_arguments)]
     fn apply_at(
         &mut self,
@@ -791,6 +776,28 @@ impl<'p> Walker<'_, 'p, '_, '_, '_> {
         escaped: bool,
         field: Option<Key>,
     ) -> Result<(), RewriteError> {
+        // `keep` (and `drop`, which never gets here) need not read the value.
+        let applied = match self.cx.treat_unread(action, class) {
+            Some(applied) => applied,
+            None => self.apply_read(action, class, kind, start, end, escaped, field)?,
+        };
+        self.write(applied, action, start, end);
+        Ok(())
+    }
+
+    /// Decodes the scalar at `start..end` (and its member name) and applies `action` to it; the
+    /// replacement is left in `bufs.repl`.
+    #[allow(clippy::too_many_arguments)]
+    fn apply_read(
+        &mut self,
+        action: &Action,
+        class: Option<Class>,
+        kind: LeafKind,
+        start: usize,
+        end: usize,
+        escaped: bool,
+        field: Option<Key>,
+    ) -> Result<Applied, RewriteError> {
         let input = self.input;
         let Bufs {
             text: text_buf,
@@ -826,10 +833,11 @@ impl<'p> Walker<'_, 'p, '_, '_, '_> {
         let leaf = Leaf { text, kind, field };
         // Subject-scoped routes pick the person's keys by where the leaf sits.
         self.cx.at_offset(start);
-        let applied = action.apply(&leaf, self.cx, repl)?;
-        if let Some(t) = Treatment::of(action.kind(), applied) {
-            self.cx.disclosed.bump(class, t);
-        }
+        Ok(self.cx.treat(action, class, &leaf, repl)?)
+    }
+
+    /// Writes what the per-value step did to the scalar at `start..end`.
+    fn write(&mut self, applied: Applied, action: &Action, start: usize, end: usize) {
         match applied {
             Applied::Kept => {}
             Applied::Replaced => {
@@ -851,23 +859,19 @@ impl<'p> Walker<'_, 'p, '_, '_, '_> {
             Applied::Dropped if self.depth > 0 => self.top.dropping = true,
             Applied::Dropped => self.splice(start, end, b"null"),
         }
-        Ok(())
     }
 
-    /// `drop` on `$` (by a rule, or allow-list mode): validate, then replace the root by an
-    /// empty value of its kind. Counted once, as a dropped value of `class`.
-    fn drop_root(
-        &mut self,
-        root: usize,
-        class: Option<Class>,
-        by_rule: bool,
-    ) -> Result<Outcome, RewriteError> {
+    /// `drop` on `$` (by `rule`, or allow-list mode): validate, then replace the root by an
+    /// empty value of its kind. Counted once, as one dropped value.
+    fn drop_root(&mut self, root: usize, rule: Option<&Rule>) -> Result<Outcome, RewriteError> {
         let end = scan::skip_value(self.input, root, 0, self.max_depth, &mut self.kinds)?;
         trailing(self.input, end)?;
-        if by_rule {
-            self.cx.counts.bump(ActionKind::Drop);
+        match rule {
+            Some(rule) => {
+                self.cx.treat_unread(&rule.action, rule.class);
+            }
+            None => self.cx.withhold(None),
         }
-        self.cx.disclosed.bump(class, Treatment::Dropped);
         self.splice(root, end, empty_of(self.input.get(root)));
         Ok(self.finish())
     }

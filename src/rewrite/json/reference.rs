@@ -512,14 +512,12 @@ pub fn differential(
 ) -> Result<Option<Agreed>, String> {
     use crate::rewrite::{Outcome, json::rewrite_json};
 
-    plan.forget_cached_keys();
     let mut engine_nonces = nonces();
     let mut out = Vec::new();
     let engine = {
         let mut cx = ApplyCx::new(engine_nonces.as_mut());
         rewrite_json(input, plan, limits, &mut cx, &mut out)
     };
-    plan.forget_cached_keys();
     let mut ref_nonces = nonces();
     let reference = {
         let mut cx = ApplyCx::new(ref_nonces.as_mut());

@@ -7,7 +7,7 @@ use crate::crypto::OsNonces;
 use crate::detect::Detector;
 use crate::policy::action::{MaskAction, RedactAction};
 use crate::policy::selector::parse;
-use crate::policy::{Automaton, DetectMode, DetectPolicy, Rule, Unselected};
+use crate::policy::{Automaton, DetectMode, DetectPolicy, Treatment, Unselected};
 
 const LIMITS: Limits = Limits { max_depth: 64 };
 

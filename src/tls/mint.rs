@@ -66,7 +66,7 @@ impl Minter {
         {
             return Ok(Arc::clone(cfg));
         }
-        let cfg = Arc::new(self.mint(host, now)?);
+        let cfg = self.mint(host, now)?;
         self.cache
             .lock()
             .map_err(|_| "mint cache poisoned")?
@@ -74,7 +74,7 @@ impl Minter {
         Ok(cfg)
     }
 
-    fn mint(&self, host: &str, now: SystemTime) -> Result<rustls::ServerConfig, String> {
+    fn mint(&self, host: &str, now: SystemTime) -> Result<Arc<rustls::ServerConfig>, String> {
         let mut params =
             CertificateParams::new(vec![host.to_owned()]).map_err(|e| e.to_string())?;
         params.distinguished_name.push(DnType::CommonName, host);
@@ -86,16 +86,8 @@ impl Minter {
             .signed_by(&self.leaf_key, &self.issuer)
             .map_err(|e| e.to_string())?;
         let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(self.leaf_key.serialize_der()));
-        let mut cfg = rustls::ServerConfig::builder_with_provider(Arc::new(
-            rustls::crypto::ring::default_provider(),
-        ))
-        .with_protocol_versions(&[&rustls::version::TLS13])
-        .map_err(|e| e.to_string())?
-        .with_no_client_auth()
-        .with_single_cert(vec![leaf.der().clone(), self.ca_der.clone()], key)
-        .map_err(|e| e.to_string())?;
-        cfg.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
-        cfg.max_early_data_size = 0;
+        let cfg = super::server_config(vec![leaf.der().clone(), self.ca_der.clone()], key, None)
+            .map_err(|e| e.to_string())?;
         Ok(cfg)
     }
 }

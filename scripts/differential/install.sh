@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs the real parsers of the differential suite: Debian's php-cli, ruby + ruby-rack +
+# ruby-webrick and golang-go; Flask/Werkzeug and Django from PyPI into a venv under target/;
+# express, body-parser and qs from npm (package-lock.json). Idempotent: a second run is quick.
+set -euo pipefail
+cd "$(dirname "$0")"
+need=()
+command -v php >/dev/null 2>&1 || need+=(php-cli)
+command -v ruby >/dev/null 2>&1 || need+=(ruby)
+ruby -e 'require "rack"' >/dev/null 2>&1 || need+=(ruby-rack)
+ruby -e 'require "webrick"' >/dev/null 2>&1 || need+=(ruby-webrick)
+command -v go >/dev/null 2>&1 || need+=(golang-go)
+if [ "${#need[@]}" -gt 0 ]; then
+    echo "differential: apt-get install ${need[*]}"
+    SUDO=""
+    [ "$(id -u)" = 0 ] || SUDO="sudo"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+VENV=../../target/differential/venv
+if [ ! -x "$VENV/bin/python" ] || ! "$VENV/bin/pip" freeze | grep -qx 'Django==5.2.19'; then
+    python3 -m venv "$VENV"
+    "$VENV/bin/pip" install -q --disable-pip-version-check -r requirements.txt
+fi
+if [ ! -d node/node_modules/express ]; then
+    (cd node && npm ci --no-audit --no-fund --silent)
+fi
+mkdir -p ../../target/differential
+GOCACHE="$(cd ../../target/differential && pwd)/gocache" GO111MODULE=off \
+    go build -o ../../target/differential/go-echo go/echo.go
+echo "differential: parsers installed ($(php -r 'echo PHP_VERSION;') php, rack $(ruby -e 'require "rack"; print Rack.release'), $(go version | cut -d' ' -f3), node $(node --version))"

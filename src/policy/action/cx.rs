@@ -1,0 +1,127 @@
+//! Per-request state for applying actions: randomness, scratch space, the person a leaf
+//! belongs to, and what the request's actions did (counts, disclosures, detections).
+
+use super::kind::ActionKind;
+use crate::crypto::NonceSource;
+use crate::policy::disclosure::{DisclosureTally, FieldTally};
+use crate::policy::names::HintCache;
+use crate::policy::subject::{SubjectKeys, SubjectScopes};
+
+/// Per-request state for applying actions: randomness, scratch space and counts.
+pub struct ApplyCx<'a> {
+    /// Source of nonces for `encrypt`.
+    pub nonces: &'a mut dyn NonceSource,
+    /// Reused working space so actions do not allocate per value.
+    pub scratch: Vec<u8>,
+    /// Second reused buffer (normalised input).
+    pub norm: Vec<u8>,
+    /// How many values each action kind changed.
+    pub counts: ActionCounts,
+    /// What left, per (category, treatment), for the disclosure ledger.
+    pub disclosed: DisclosureTally,
+    /// Fields detection found, per normalised path and class.
+    pub detected: FieldTally,
+    /// Member names analysed for detection in this request (built on first use).
+    pub(crate) hints: Option<HintCache>,
+    /// Envelopes (and `fpe` values) that failed to open on the response path or in a reveal
+    /// (left as they were).
+    pub reveal_failures: u32,
+    /// The member names they sat in (distinct, at most [`ApplyCx::FAILED_FIELDS`]), so a reveal
+    /// can say which fields did not open. Names only, never values; callers that show them
+    /// pass them through `policy::names` first (a name may itself be data).
+    pub reveal_failed_fields: Vec<Box<str>>,
+    /// Per-person keys and the payload ranges they cover (routes with a `subject`).
+    pub subjects: Option<&'a SubjectScopes>,
+    /// Added to leaf offsets (NDJSON: the line's start in the whole body).
+    pub offset_base: usize,
+    /// The request's time (Unix seconds), for period-rotated tokens. Set by the caller: the
+    /// rewriter reads no clock.
+    pub now_unix: u64,
+    leaf_offset: usize,
+    /// Deterministic results of this request, for repeats.
+    pub(super) memo: super::memo::Memo,
+}
+
+/// Per-request tally of applied actions, emitted once per request.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct ActionCounts(pub [u32; ActionKind::COUNT]);
+
+// === impl ActionCounts ===
+
+impl ActionCounts {
+    /// Records one application.
+    pub fn bump(&mut self, kind: ActionKind) {
+        self.0[kind.index()] += 1;
+    }
+
+    /// Count for one kind.
+    pub fn get(&self, kind: ActionKind) -> u32 {
+        self.0[kind.index()]
+    }
+
+    /// Total over all kinds.
+    pub fn total(&self) -> u32 {
+        self.0.iter().sum()
+    }
+}
+
+// === impl ApplyCx ===
+
+impl<'a> ApplyCx<'a> {
+    /// Fresh per-request state.
+    pub fn new(nonces: &'a mut dyn NonceSource) -> Self {
+        Self {
+            nonces,
+            scratch: Vec::new(),
+            norm: Vec::new(),
+            counts: ActionCounts::default(),
+            disclosed: DisclosureTally::default(),
+            detected: FieldTally::default(),
+            hints: None,
+            reveal_failures: 0,
+            reveal_failed_fields: Vec::new(),
+            subjects: None,
+            offset_base: 0,
+            now_unix: 0,
+            leaf_offset: 0,
+            memo: super::memo::Memo::default(),
+        }
+    }
+
+    /// Turns the memo of deterministic results off for this request: every value is computed.
+    /// Outputs are the same either way; this exists to show it (tests, benches).
+    pub fn without_memo(mut self) -> Self {
+        self.memo = super::memo::Memo::disabled();
+        self
+    }
+
+    /// How many distinct failed field names a request remembers.
+    pub const FAILED_FIELDS: usize = 32;
+
+    /// Counts a value that did not open, remembering the name of its field.
+    pub fn reveal_failed(&mut self, field: &str) {
+        self.reveal_failures += 1;
+        if self.reveal_failed_fields.len() < Self::FAILED_FIELDS
+            && !self.reveal_failed_fields.iter().any(|f| **f == *field)
+        {
+            self.reveal_failed_fields.push(field.into());
+        }
+    }
+
+    /// Uses per-person keys for values inside these scopes.
+    pub fn with_subjects(mut self, subjects: &'a SubjectScopes) -> Self {
+        self.subjects = Some(subjects);
+        self
+    }
+
+    /// Tells the actions where the next leaf starts (the rewriter calls this before each
+    /// `apply`), relative to the document being rewritten.
+    pub fn at_offset(&mut self, offset: usize) {
+        self.leaf_offset = self.offset_base + offset;
+    }
+
+    /// The person the current leaf belongs to, if any.
+    pub(super) fn subject(&self) -> Option<&'a SubjectKeys> {
+        self.subjects.and_then(|s| s.at(self.leaf_offset))
+    }
+}

@@ -1,0 +1,153 @@
+//! Opening an upstream connection: DNS, TCP, TLS with ALPN, the HTTP handshake, and the task
+//! that drives the connection on the current worker's runtime.
+
+use std::io;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hyper::client::conn::{http1, http2};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpStream;
+
+use super::pool::Usage;
+use crate::proxy::Body;
+
+/// A fresh connection, after the handshake the upstream's ALPN answer asked for.
+pub(super) enum Fresh {
+    H1(http1::SendRequest<Body>, Arc<Usage>),
+    H2(http2::SendRequest<Body>, Arc<Usage>),
+}
+
+/// Where and how to connect, fixed per route.
+pub(super) struct Dialer {
+    /// Host name or IP literal (no brackets), as DNS or the socket API take it.
+    pub(super) host: String,
+    pub(super) port: u16,
+    /// TLS, for `https` upstreams: the connector (ALPN h2 + http/1.1, session resumption from
+    /// the route's client config) and the name the certificate must carry.
+    pub(super) tls: Option<(
+        tokio_rustls::TlsConnector,
+        rustls::pki_types::ServerName<'static>,
+    )>,
+    /// How long an unused connection stays open.
+    pub(super) idle_timeout: Duration,
+}
+
+impl Dialer {
+    /// Connects, handshakes and spawns the connection's driver on the current runtime.
+    ///
+    /// # Errors
+    /// Anything that fails before a request could be written: resolution, TCP, TLS, the
+    /// HTTP/2 preface.
+    pub(super) async fn open(&self) -> io::Result<Fresh> {
+        let tcp = self.tcp().await?;
+        let _ = tcp.set_nodelay(true);
+        match &self.tls {
+            None => self.http1(tcp).await,
+            Some((connector, name)) => {
+                let tls = connector.connect(name.clone(), tcp).await?;
+                if tls.get_ref().1.alpn_protocol() == Some(b"h2") {
+                    self.http2(tls).await
+                } else {
+                    self.http1(tls).await
+                }
+            }
+        }
+    }
+
+    /// The first address that accepts, in resolver order.
+    async fn tcp(&self) -> io::Result<TcpStream> {
+        let mut last = None;
+        for addr in tokio::net::lookup_host((self.host.as_str(), self.port)).await? {
+            match TcpStream::connect(addr).await {
+                Ok(s) => return Ok(s),
+                Err(e) => last = Some(e),
+            }
+        }
+        Err(last.unwrap_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::NotFound,
+                "the upstream host resolved to no address",
+            )
+        }))
+    }
+
+    async fn http1<T>(&self, io: T) -> io::Result<Fresh>
+    where
+        T: AsyncRead + AsyncWrite + Send + Unpin + 'static,
+    {
+        let (tx, conn) = http1::Builder::new()
+            .handshake::<_, Body>(TokioIo::new(io))
+            .await
+            .map_err(io::Error::other)?;
+        let usage = Arc::new(Usage::default());
+        tokio::spawn(drive(conn, Arc::clone(&usage), self.idle_timeout));
+        Ok(Fresh::H1(tx, usage))
+    }
+
+    async fn http2<T>(&self, io: T) -> io::Result<Fresh>
+    where
+        T: AsyncRead + AsyncWrite + Send + Unpin + 'static,
+    {
+        let (tx, conn) = http2::Builder::new(TokioExecutor::new())
+            .timer(TokioTimer::new())
+            .handshake::<_, Body>(TokioIo::new(io))
+            .await
+            .map_err(io::Error::other)?;
+        let usage = Arc::new(Usage::default());
+        tokio::spawn(drive(conn, Arc::clone(&usage), self.idle_timeout));
+        Ok(Fresh::H2(tx, usage))
+    }
+}
+
+/// Runs a connection until it ends or stays unused for a whole `idle_timeout` (checked once
+/// per period, so an idle connection closes after one to two periods). Closing drops the
+/// socket; the pool notices through the sender's `is_closed`.
+async fn drive<C, E>(conn: C, usage: Arc<Usage>, idle_timeout: Duration)
+where
+    C: Future<Output = Result<(), E>>,
+    E: std::fmt::Display,
+{
+    let reap = async {
+        let mut last = u64::MAX;
+        loop {
+            tokio::time::sleep(idle_timeout).await;
+            if usage.idle_since_last(&mut last) {
+                return;
+            }
+        }
+    };
+    tokio::select! {
+        biased;
+        r = conn => {
+            if let Err(e) = r {
+                tracing::debug!(error = %e, "Upstream connection ended with an error.");
+            }
+        }
+        () = reap => tracing::debug!("Idle upstream connection closed."),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A connection nobody uses is closed after one to two idle periods; one in use is not.
+    #[tokio::test(start_paused = true)]
+    async fn unused_connections_are_closed_after_the_idle_timeout() {
+        let period = Duration::from_secs(90);
+        let never = std::future::pending::<Result<(), std::io::Error>>();
+        let started = tokio::time::Instant::now();
+        drive(never, Arc::new(Usage::default()), period).await;
+        let took = started.elapsed();
+        assert!(took >= period && took <= 2 * period, "{took:?}");
+
+        let busy = Arc::new(Usage::default());
+        let lease = super::super::pool::Lease::h2(Arc::clone(&busy));
+        let never = std::future::pending::<Result<(), std::io::Error>>();
+        let ran = tokio::time::timeout(10 * period, drive(never, busy, period)).await;
+        assert!(ran.is_err(), "a connection in use stays open");
+        drop(lease);
+    }
+}

@@ -1,0 +1,350 @@
+//! Upstream connections and request forwarding.
+//!
+//! Each route's [`Upstream`] keeps its connections per worker thread ([`pool`]): HTTP/1.1
+//! connections (and HTTP/2 where the upstream picks it by ALPN) made with
+//! `hyper::client::conn` and driven by a task on the worker's own runtime ([`connect`]). A
+//! request checks a connection out of its worker's set without a lock, writes to it, and
+//! returns it when the response body has been read; no request crosses to another thread.
+//! Routes may trust different extra CAs, so each has its own TLS client configuration, whose
+//! session cache lets reconnects resume.
+
+mod connect;
+mod pool;
+
+use std::sync::Arc;
+use std::task::{Context, Poll, ready};
+use std::time::Duration;
+
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use http::uri::{PathAndQuery, Scheme};
+use http::{Request, Response, Uri};
+use hyper::body::Incoming;
+
+use super::Body;
+use crate::config::Route;
+pub(crate) use pool::Lease;
+use pool::{Checkout, WorkerPools};
+
+/// How long an upstream connection may stay unused before piigate closes it.
+const IDLE_TIMEOUT: Duration = Duration::from_secs(90);
+
+/// One route's upstream: where it is, how to reach it, and each worker's open connections.
+pub struct Upstream {
+    scheme: Scheme,
+    authority: http::uri::Authority,
+    /// `Host` for HTTP/1.1: the authority without a default port.
+    host_header: HeaderValue,
+    dialer: connect::Dialer,
+    pools: Arc<WorkerPools>,
+}
+
+impl std::fmt::Debug for Upstream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Upstream")
+            .field("scheme", &self.scheme)
+            .field("authority", &self.authority)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Why an exchange with the upstream failed.
+#[derive(Debug, thiserror::Error)]
+pub enum UpstreamError {
+    /// No connection could be opened; nothing was sent.
+    #[error("cannot connect to the upstream")]
+    Connect(#[source] std::io::Error),
+    /// The request may have been (partly) sent; the exchange failed after that.
+    #[error("the exchange with the upstream failed")]
+    Exchange(#[source] hyper::Error),
+}
+
+impl UpstreamError {
+    /// Whether the failure happened before anything was sent.
+    pub fn is_connect(&self) -> bool {
+        matches!(self, Self::Connect(_))
+    }
+}
+
+impl Upstream {
+    /// The upstream of `route`. The deadline for connecting and answering (`upstream_timeout`)
+    /// is the caller's, around [`Upstream::send`].
+    pub fn new(route: &Route) -> Self {
+        let u = &route.upstream;
+        let https = u.scheme == Scheme::HTTPS;
+        let default_port = if https { 443 } else { 80 };
+        let port = u.authority.port_u16().unwrap_or(default_port);
+        let host = u.authority.host();
+        let host_header = if u.authority.port_u16() == Some(default_port) {
+            HeaderValue::from_str(host)
+        } else {
+            HeaderValue::from_str(u.authority.as_str())
+        }
+        .unwrap_or_else(|_| unreachable!("an authority is a valid header value"));
+        let bare = host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_owned();
+        let tls = https.then(|| {
+            let mut cfg = (*route.upstream_tls).clone();
+            cfg.alpn_protocols = crate::tls::HTTP_ALPN.iter().map(|p| p.to_vec()).collect();
+            let name = rustls::pki_types::ServerName::try_from(bare.clone())
+                .unwrap_or_else(|_| unreachable!("config accepted the upstream host"));
+            (tokio_rustls::TlsConnector::from(Arc::new(cfg)), name)
+        });
+        Self {
+            scheme: u.scheme.clone(),
+            authority: u.authority.clone(),
+            host_header,
+            dialer: connect::Dialer {
+                host: bare,
+                port,
+                tls,
+                idle_timeout: IDLE_TIMEOUT,
+            },
+            pools: Arc::new(WorkerPools::default()),
+        }
+    }
+
+    /// Sends `req` (origin-form URI, as [`prepare`] leaves it) on one of this worker's
+    /// connections, opening one if it has none free. A request that never left (its idle
+    /// connection had closed) is sent again on a fresh connection; one that may have left is
+    /// never retried.
+    ///
+    /// # Errors
+    /// [`UpstreamError::Connect`] when no connection could be opened (nothing was sent),
+    /// [`UpstreamError::Exchange`] when the exchange failed.
+    pub async fn send(
+        &self,
+        mut req: Request<Body>,
+    ) -> Result<Response<UpstreamBody>, UpstreamError> {
+        let reused = self.pools.local().checkout(&self.pools);
+        if let Some(checkout) = reused {
+            match checkout {
+                Checkout::H1(mut lease) => {
+                    self.shape(&mut req, false);
+                    let tx = lease
+                        .h1_sender()
+                        .unwrap_or_else(|| unreachable!("an h1 lease"));
+                    match tx.try_send_request(req).await {
+                        Ok(resp) => return Ok(UpstreamBody::wrap(resp, lease)),
+                        Err(mut e) => match e.take_message() {
+                            // Never written: the connection was gone. Try a fresh one.
+                            Some(back) => req = back,
+                            None => return Err(UpstreamError::Exchange(e.into_error())),
+                        },
+                    }
+                }
+                Checkout::H2(mut tx, lease) => {
+                    self.shape(&mut req, true);
+                    match tx.try_send_request(req).await {
+                        Ok(resp) => return Ok(UpstreamBody::wrap(resp, lease)),
+                        Err(mut e) => match e.take_message() {
+                            Some(back) => req = back,
+                            None => return Err(UpstreamError::Exchange(e.into_error())),
+                        },
+                    }
+                }
+            }
+        }
+        match self.dialer.open().await.map_err(UpstreamError::Connect)? {
+            connect::Fresh::H1(tx, usage) => {
+                self.shape(&mut req, false);
+                let mut lease = Lease::h1(tx, usage, Arc::clone(&self.pools));
+                let tx = lease
+                    .h1_sender()
+                    .unwrap_or_else(|| unreachable!("an h1 lease"));
+                let resp = tx
+                    .send_request(req)
+                    .await
+                    .map_err(UpstreamError::Exchange)?;
+                Ok(UpstreamBody::wrap(resp, lease))
+            }
+            connect::Fresh::H2(mut tx, usage) => {
+                self.pools.local().offer_h2(&tx, &usage);
+                self.shape(&mut req, true);
+                let lease = Lease::h2(usage);
+                let resp = tx
+                    .send_request(req)
+                    .await
+                    .map_err(UpstreamError::Exchange)?;
+                Ok(UpstreamBody::wrap(resp, lease))
+            }
+        }
+    }
+
+    /// HTTP/1.1 takes an origin-form target and a `Host` header; HTTP/2 an absolute URI, from
+    /// which hyper writes `:scheme` and `:authority`.
+    fn shape(&self, req: &mut Request<Body>, h2: bool) {
+        if h2 {
+            req.headers_mut().remove(header::HOST);
+            let pq = req.uri().path_and_query().cloned();
+            let mut parts = http::uri::Parts::default();
+            parts.scheme = Some(self.scheme.clone());
+            parts.authority = Some(self.authority.clone());
+            parts.path_and_query = pq;
+            if let Ok(uri) = Uri::from_parts(parts) {
+                *req.uri_mut() = uri;
+            }
+        } else {
+            req.headers_mut()
+                .insert(header::HOST, self.host_header.clone());
+            if req.uri().scheme().is_some() {
+                let pq = req.uri().path_and_query().cloned();
+                if let Some(pq) = pq {
+                    *req.uri_mut() = Uri::from(pq);
+                }
+            }
+        }
+    }
+}
+
+/// An upstream response body; the connection it came on is released when it ends (back to
+/// the worker's idle set) or is dropped (closed, if HTTP/1.1 and unfinished).
+pub struct UpstreamBody {
+    inner: Incoming,
+    lease: Option<Lease>,
+}
+
+impl UpstreamBody {
+    fn wrap(resp: Response<Incoming>, lease: Lease) -> Response<Self> {
+        resp.map(|inner| {
+            let mut body = Self {
+                inner,
+                lease: Some(lease),
+            };
+            if http_body::Body::is_end_stream(&body.inner) {
+                body.finish();
+            }
+            body
+        })
+    }
+
+    fn finish(&mut self) {
+        if let Some(lease) = self.lease.take() {
+            lease.finish();
+        }
+    }
+}
+
+impl std::fmt::Debug for UpstreamBody {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UpstreamBody").finish_non_exhaustive()
+    }
+}
+
+impl http_body::Body for UpstreamBody {
+    type Data = bytes::Bytes;
+    type Error = hyper::Error;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
+        let frame = ready!(std::pin::Pin::new(&mut self.inner).poll_frame(cx));
+        match &frame {
+            None => self.finish(),
+            Some(Ok(_)) if self.inner.is_end_stream() => self.finish(),
+            // A broken body leaves the connection unusable: dropping the lease closes it.
+            Some(Err(_)) => self.lease = None,
+            Some(Ok(_)) => {}
+        }
+        Poll::Ready(frame)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+/// Hop-by-hop headers (RFC 9110 §7.6.1) and headers the gateway recomputes.
+const STRIPPED: [HeaderName; 10] = [
+    header::CONNECTION,
+    HeaderName::from_static("keep-alive"),
+    HeaderName::from_static("proxy-connection"),
+    header::PROXY_AUTHENTICATE,
+    header::PROXY_AUTHORIZATION,
+    header::TE,
+    header::TRAILER,
+    header::TRANSFER_ENCODING,
+    header::UPGRADE,
+    header::CONTENT_LENGTH,
+];
+
+/// Removes hop-by-hop headers, including any the `Connection` header names.
+pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
+    let named: Vec<HeaderName> = headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|n| HeaderName::from_bytes(n.trim().as_bytes()).ok())
+        .collect();
+    for n in named {
+        headers.remove(n);
+    }
+    for n in &STRIPPED {
+        headers.remove(n);
+    }
+}
+
+/// The upstream request target: the upstream's base path, the path left after the route
+/// prefix, and the original query. [`Upstream::send`] adds the scheme and authority where the
+/// protocol wants them.
+pub fn upstream_path(
+    route: &Route,
+    rest: &str,
+    query: Option<&str>,
+) -> Result<PathAndQuery, http::uri::InvalidUri> {
+    let base = route.upstream.base_path.as_str();
+    match query {
+        Some(q) => super::slab::path_and_query(&[base, rest, "?", q]),
+        None => super::slab::path_and_query(&[base, rest]),
+    }
+}
+
+/// Turns a client request into the upstream request: the upstream target, no client `Host`
+/// ([`Upstream::send`] writes the upstream's), hop-by-hop headers gone, `Content-Length` set
+/// from the body we send, and no `X-Forwarded-For` (it would disclose the user's IP to the
+/// recipient).
+pub fn prepare(
+    parts: http::request::Parts,
+    target: PathAndQuery,
+    body: Body,
+    content_length: Option<u64>,
+) -> Request<Body> {
+    let mut req = Request::from_parts(parts, body);
+    *req.uri_mut() = Uri::from(target);
+    *req.version_mut() = http::Version::HTTP_11;
+    let h = req.headers_mut();
+    strip_hop_by_hop(h);
+    h.remove(header::HOST);
+    h.remove(header::EXPECT);
+    if let Some(n) = content_length {
+        h.insert(header::CONTENT_LENGTH, super::slab::decimal(n));
+    }
+    req
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strips_connection_named_headers() {
+        let mut h = HeaderMap::new();
+        h.insert(
+            header::CONNECTION,
+            "keep-alive, x-secret-hop".parse().expect("valid"),
+        );
+        h.insert("x-secret-hop", "1".parse().expect("valid"));
+        h.insert(header::TRANSFER_ENCODING, "chunked".parse().expect("valid"));
+        h.insert("x-keep", "1".parse().expect("valid"));
+        strip_hop_by_hop(&mut h);
+        assert_eq!(h.len(), 1);
+        assert!(h.contains_key("x-keep"));
+    }
+}

@@ -1,0 +1,141 @@
+//! Payload formats: how a content type is read, and which rewriter and plan police it.
+//!
+//! This is the one place a payload format is named. The proxy, the admin preview and the
+//! offline `preview`/`reveal` all decide the format here and police through
+//! [`rewrite_payload`](super::rewrite_payload), so a new format is a variant, its content types
+//! and its rewriter — nothing outside `rewrite` matches on it.
+
+/// How a payload is parsed and which of a route's plans polices it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// `application/x-www-form-urlencoded`, policed by the route's `form:` rules.
+    Form,
+    /// `application/json`, `application/*+json`.
+    Json,
+    /// `application/x-ndjson`, `application/ndjson`, `application/jsonl`,
+    /// `application/x-jsonlines`, `application/json-lines`, `application/jsonlines`.
+    Ndjson,
+    /// A URI query string (`name=value&…`), policed by the route's `query:` rules. No content
+    /// type names it: the proxy polices the request URI's query as this format.
+    Query,
+    /// `text/plain` or no content type: browsers' `sendBeacon` and `fetch` defaults. The body
+    /// is policed as JSON and rejected if it is not.
+    SniffedJson,
+}
+
+/// A content type piigate cannot police: another media type, or a charset other than UTF-8.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("unsupported content type: piigate polices JSON, NDJSON and form bodies in UTF-8")]
+pub struct UnsupportedType;
+
+impl Format {
+    /// The format of a body with this `Content-Type` value (`None`: the header is absent).
+    ///
+    /// # Errors
+    /// [`UnsupportedType`] for a type piigate cannot police, a value that is not text, or a
+    /// charset other than UTF-8 (transcoding would be guessing).
+    pub fn from_content_type(value: Option<&[u8]>) -> Result<Self, UnsupportedType> {
+        let Some(value) = value else {
+            return Ok(Self::SniffedJson);
+        };
+        // Header text is visible ASCII (and tabs); anything else is not a type we can read.
+        if !value
+            .iter()
+            .all(|&b| b == b'\t' || (0x20..0x7f).contains(&b))
+        {
+            return Err(UnsupportedType);
+        }
+        let ct = std::str::from_utf8(value).map_err(|_| UnsupportedType)?;
+        let mut parts = ct.split(';');
+        // Compared without case instead of lower-cased: no allocation per request.
+        let essence = parts.next().unwrap_or("").trim();
+        for p in parts {
+            if let Some((k, v)) = p.split_once('=')
+                && k.trim().eq_ignore_ascii_case("charset")
+            {
+                let v = v.trim().trim_matches('"');
+                if !v.eq_ignore_ascii_case("utf-8") && !v.eq_ignore_ascii_case("utf8") {
+                    return Err(UnsupportedType);
+                }
+            }
+        }
+        let (ty, sub) = essence.split_once('/').unwrap_or((essence, ""));
+        let is = |a: &str, b: &str| a.eq_ignore_ascii_case(b);
+        if is(ty, "application") {
+            let suffix = sub.len().checked_sub(5).and_then(|i| sub.get(i..));
+            if is(sub, "json") || suffix.is_some_and(|s| is(s, "+json")) {
+                return Ok(Self::Json);
+            }
+            const NDJSON: [&str; 6] = [
+                "x-ndjson",
+                "ndjson",
+                "jsonl",
+                "x-jsonlines",
+                "json-lines",
+                "jsonlines",
+            ];
+            if NDJSON.iter().any(|n| is(sub, n)) {
+                return Ok(Self::Ndjson);
+            }
+            if is(sub, "x-www-form-urlencoded") {
+                return Ok(Self::Form);
+            }
+        } else if is(ty, "text") && is(sub, "plain") {
+            return Ok(Self::SniffedJson);
+        }
+        Err(UnsupportedType)
+    }
+
+    /// Whether the payload is a JSON document (the formats response rules and a route's
+    /// `subject` read), and if so whether it is one document per line.
+    pub const fn json_lines(self) -> Option<bool> {
+        match self {
+            Self::Json | Self::SniffedJson => Some(false),
+            Self::Ndjson => Some(true),
+            Self::Form | Self::Query => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// (content-type, expected)
+    type Case = (Option<&'static str>, Result<Format, UnsupportedType>);
+
+    const CASES: &[Case] = &[
+        (Some("application/json"), Ok(Format::Json)),
+        (Some("Application/JSON; charset=UTF-8"), Ok(Format::Json)),
+        (Some("application/vnd.api+json"), Ok(Format::Json)),
+        (Some("application/x-ndjson"), Ok(Format::Ndjson)),
+        (
+            Some("application/x-www-form-urlencoded; charset=utf-8"),
+            Ok(Format::Form),
+        ),
+        // Browsers' beacon default; still policed as JSON.
+        (Some("text/plain;charset=UTF-8"), Ok(Format::SniffedJson)),
+        (None, Ok(Format::SniffedJson)),
+        // A charset we would have to transcode: refuse rather than guess.
+        (
+            Some("application/json; charset=latin1"),
+            Err(UnsupportedType),
+        ),
+        (
+            Some("multipart/form-data; boundary=x"),
+            Err(UnsupportedType),
+        ),
+        (Some("application/octet-stream"), Err(UnsupportedType)),
+    ];
+
+    #[test]
+    fn classifies_content_types() {
+        for (ct, want) in CASES {
+            assert_eq!(
+                Format::from_content_type(ct.map(str::as_bytes)),
+                *want,
+                "{ct:?}"
+            );
+        }
+    }
+}

@@ -1,0 +1,263 @@
+//! Idempotence of the boundary: what piigate forwards, piigate reads again unchanged.
+//!
+//! Requests are generated from the grammar's hard cases (dot and encoded segments, `;`,
+//! backslashes, folded and padded names, duplicated and listed content types, `_` header
+//! spellings). Whatever [`reread`] accepts must be accepted again and come out byte for byte
+//! the same: no dot segment or escape left to normalise, no content header left to
+//! canonicalise, and no pair that a rule would select only on the second reading.
+
+use http::header::{HeaderMap, HeaderName, HeaderValue};
+use proptest::prelude::*;
+use proptest::strategy::ValueTree;
+
+use super::*;
+use crate::crypto::OsNonces;
+use crate::policy::action::RedactAction;
+use crate::policy::{Action, FieldPlan, FieldRule, FieldTarget};
+
+fn plan() -> FieldPlan {
+    let rule = |name: &str, target| FieldRule {
+        name: name.into(),
+        target,
+        class: None,
+    };
+    let redact = || {
+        FieldTarget::Whole(Action::Redact(RedactAction {
+            replacement: "[R]".into(),
+        }))
+    };
+    FieldPlan {
+        rules: vec![
+            rule("email", redact()),
+            rule("user_email", redact()),
+            rule("ip", FieldTarget::Whole(Action::Drop)),
+        ],
+        ..FieldPlan::default()
+    }
+}
+
+fn plans() -> FieldPlans {
+    FieldPlans {
+        form: plan(),
+        query: plan(),
+        header: FieldPlan::default(),
+        cookie: FieldPlan::default(),
+    }
+}
+
+/// Path atoms the grammar normalises (most) or refuses (the second list).
+const SEGMENTS: &[&str] = &[
+    "a", "B", ".", "..", "", "%41", "%7e", "%7E", "%C3%A9", "é", "{x}", "x%3a", "~", "a.b",
+];
+const HARD_SEGMENTS: &[&str] = &[
+    "%2e", "%2E%2e", ".%2e", "%2f", "%5C", "\\", ";x", "%3b", "%00", "%25", "%u002e", "%c0%ae",
+];
+/// Field names the rules match after folding (most) or the grammar refuses (the second list).
+const NAMES: &[&str] = &[
+    "email",
+    "EMAIL",
+    "Email",
+    "user.email",
+    "user+email",
+    "%65mail",
+    "email[]",
+    "email[a]",
+    "ema%C4%B1l",
+    "plan",
+    "a",
+    "",
+    "ip",
+    "IP",
+    "user_email",
+    "items[0][sku]",
+];
+const HARD_NAMES: &[&str] = &[
+    "+email",
+    "[email]",
+    "email]",
+    "email%00",
+    "email%20",
+    "%2565mail",
+];
+const VALUES: &[&str] = &[
+    "x",
+    "a+b",
+    "%40",
+    "",
+    "%zz",
+    "%7B%7D",
+    "%5BR%5D",
+    "caf%C3%A9",
+    "1",
+    "x%20y",
+];
+const SEPARATORS: &[&str] = &["&", "&", "&", "&", "&", "&", "&&", ";"];
+const CONTENT_TYPES: &[&[&str]] = &[
+    &[],
+    &["application/x-www-form-urlencoded"],
+    &["Application/X-WWW-Form-Urlencoded;charset=UTF-8"],
+    &["application/x-www-form-urlencoded ; charset=\"utf-8\""],
+    &["application/x-www-form-urlencoded, application/json"],
+    &["application/x-www-form-urlencoded", "application/json"],
+    &["application/json"],
+    &["text/plain;;charset=utf-8;"],
+    &["application/x-www-form-urlencoded; charset*=utf-8''utf-7"],
+];
+const HEADERS: &[(&str, &str)] = &[
+    ("x-user-email", "a"),
+    ("x_user_email", "b"),
+    ("content_type", "text/plain"),
+    ("cookie", "a=1"),
+    ("cookie", "b=2"),
+    ("content-encoding", "identity"),
+    ("content-encoding", "GZIP , identity"),
+    ("accept", "*/*"),
+];
+
+fn pairs() -> impl Strategy<Value = String> {
+    prop::collection::vec(
+        (
+            prop_oneof![8 => prop::sample::select(NAMES), 1 => prop::sample::select(HARD_NAMES)],
+            prop::option::of(prop::sample::select(VALUES)),
+            prop::sample::select(SEPARATORS),
+        ),
+        0..6,
+    )
+    .prop_map(|ps| {
+        let mut s = String::new();
+        for (i, (n, v, sep)) in ps.into_iter().enumerate() {
+            if i > 0 {
+                s.push_str(sep);
+            }
+            s.push_str(n);
+            if let Some(v) = v {
+                s.push('=');
+                s.push_str(v);
+            }
+        }
+        s
+    })
+}
+
+fn request() -> impl Strategy<Value = (String, HeaderMap, Vec<u8>)> {
+    (
+        prop::collection::vec(
+            prop::collection::vec(
+                prop_oneof![
+                    12 => prop::sample::select(SEGMENTS),
+                    1 => prop::sample::select(HARD_SEGMENTS),
+                ],
+                1..3,
+            ),
+            0..5,
+        ),
+        prop::option::of(pairs()),
+        prop_oneof![
+            3 => prop::sample::select(&CONTENT_TYPES[..4]),
+            1 => prop::sample::select(CONTENT_TYPES),
+        ],
+        prop::collection::vec(prop::sample::select(HEADERS), 0..2),
+        prop_oneof![
+            pairs().prop_map(String::into_bytes),
+            Just(b"{\"email\":\"x\"}".to_vec())
+        ],
+    )
+        .prop_map(|(segments, query, types, extra, body)| {
+            let mut target = String::new();
+            for seg in segments {
+                target.push('/');
+                target.extend(seg);
+            }
+            if target.is_empty() {
+                target.push('/');
+            }
+            if let Some(q) = query {
+                target.push('?');
+                target.push_str(&q);
+            }
+            let mut headers = HeaderMap::new();
+            for t in types {
+                headers.append(http::header::CONTENT_TYPE, HeaderValue::from_static(t));
+            }
+            for (n, v) in extra {
+                headers.append(HeaderName::from_static(n), HeaderValue::from_static(v));
+            }
+            (target, headers, body)
+        })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2000))]
+
+    #[test]
+    fn what_went_out_reads_the_same_again((target, headers, body) in request()) {
+        let plans = plans();
+        let limits = Limits { max_depth: 32 };
+        let mut nonces = OsNonces::new();
+        let mut cx = ApplyCx::new(&mut nonces);
+        if let Ok(once) = reread(&target, &headers, &body, &plans, &limits, &mut cx) {
+            let twice = reread(&once.target, &once.headers, &once.body, &plans, &limits, &mut cx);
+            prop_assert_eq!(twice.as_ref(), Ok(&once), "{} {:?}", target, headers);
+        }
+    }
+}
+
+#[test]
+fn the_generator_reaches_both_outcomes() {
+    // A property that only ever sees refusals (or only acceptances) proves little.
+    let plans = plans();
+    let limits = Limits { max_depth: 32 };
+    let mut nonces = OsNonces::new();
+    let mut cx = ApplyCx::new(&mut nonces);
+    let mut runner = proptest::test_runner::TestRunner::deterministic();
+    let (mut ok, mut refused, mut rewritten) = (0, 0, 0);
+    for _ in 0..500 {
+        let (target, headers, body) = request().new_tree(&mut runner).expect("tree").current();
+        match reread(&target, &headers, &body, &plans, &limits, &mut cx) {
+            Ok(f) => {
+                ok += 1;
+                if f.target != target || f.body != body {
+                    rewritten += 1;
+                }
+            }
+            Err(_) => refused += 1,
+        }
+    }
+    assert!(
+        ok > 50 && refused > 50 && rewritten > 20,
+        "{ok} {refused} {rewritten}"
+    );
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(3000))]
+
+    /// The fuzz target's invariant on arbitrary text: any target the HTTP parser accepts, any
+    /// header values, any body.
+    #[test]
+    fn arbitrary_requests_are_refused_or_read_the_same_again(
+        target in "(/|\\?)[ -~\\u{80}-\\u{10FFFF}]{0,40}",
+        ct in "[ -~]{0,40}",
+        extra in prop::collection::vec(("[a-z_-]{1,12}", "[ -~]{0,20}"), 0..3),
+        body in prop::collection::vec(any::<u8>(), 0..60),
+    ) {
+        let Ok(pq) = target.parse::<http::uri::PathAndQuery>() else { return Ok(()) };
+        let mut headers = HeaderMap::new();
+        if let Ok(v) = HeaderValue::from_str(&ct) {
+            headers.append(http::header::CONTENT_TYPE, v);
+        }
+        for (n, v) in extra {
+            if let (Ok(n), Ok(v)) = (HeaderName::from_bytes(n.as_bytes()), HeaderValue::from_str(&v)) {
+                headers.append(n, v);
+            }
+        }
+        let plans = plans();
+        let limits = Limits { max_depth: 32 };
+        let mut nonces = OsNonces::new();
+        let mut cx = ApplyCx::new(&mut nonces);
+        if let Ok(once) = reread(pq.as_str(), &headers, &body, &plans, &limits, &mut cx) {
+            let twice = reread(&once.target, &once.headers, &once.body, &plans, &limits, &mut cx);
+            prop_assert_eq!(twice.as_ref(), Ok(&once));
+        }
+    }
+}

@@ -1,0 +1,102 @@
+//! What the operator sees: the access log ties a request to the client's trace, and `/metrics`
+//! carries build and process information and no series that cannot occur.
+
+use http::Method;
+
+use crate::support::{Client, Process, Proto, Reply, Upstream, write_config};
+
+const TRACE: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+
+#[tokio::test]
+async fn access_log_carries_the_trace_id_and_metrics_export_only_possible_series() {
+    let up = Upstream::start(None, Reply::Ok).await;
+    let (_dir, path) = write_config(&format!(
+        "[server]\nlisten = \"127.0.0.1:0\"\n[admin]\nlisten = \"127.0.0.1:0\"\n\
+         [keys]\nfile = \"keys.toml\"\n\
+         [[routes]]\nname = \"seg\"\npath_prefix = \"/seg\"\nupstream = \"http://{}\"\n\
+         [[routes.rules]]\nselect = \"$.email\"\naction = \"tokenize\"\n",
+        up.addr
+    ));
+    let gw = Process::spawn(&path, &[]);
+    let client = Client::new(gw.proxy, None, Proto::H1);
+    let body = r#"{"email":"ann@example.com"}"#.to_owned();
+    let ct = ("content-type", "application/json");
+    let r = client
+        .send(
+            Method::POST,
+            "/seg/t",
+            &[ct, ("traceparent", TRACE)],
+            body.clone(),
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    // A malformed header (here carrying an email) is logged as `invalid`, never as its text.
+    let r = client
+        .send(
+            Method::POST,
+            "/seg/t",
+            &[ct, ("traceparent", "00-bob@example.com-trace")],
+            body,
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    let r = client.send(Method::GET, "/nowhere", &[], "").await;
+    assert_eq!(r.status, 404);
+
+    let admin = Client::new(gw.admin.expect("admin"), None, Proto::H1);
+    let metrics = admin.send(Method::GET, "/metrics", &[], "").await;
+    let metrics = String::from_utf8_lossy(&metrics.body).into_owned();
+    assert!(
+        metrics.contains(&format!(
+            "piigate_build_info{{version=\"{}\"}} 1",
+            env!("CARGO_PKG_VERSION")
+        )),
+        "{metrics}"
+    );
+    for process in [
+        "process_cpu_seconds_total ",
+        "process_resident_memory_bytes ",
+        "process_open_fds ",
+        "process_max_fds ",
+        "process_start_time_seconds ",
+    ] {
+        assert!(
+            metrics.contains(&format!("\n{process}")),
+            "{process}: {metrics}"
+        );
+    }
+    assert!(metrics.ends_with("# EOF\n"));
+    assert_eq!(metrics.matches("# EOF").count(), 1);
+    // Codes decided before routing exist only under route `-`; codes that need a route never
+    // there. (`no_route` exists on a route too: a path that cannot be joined to its upstream.)
+    assert!(
+        metrics.contains(r#"piigate_rejections_total{route="-",code="no_route"} 1"#),
+        "{metrics}"
+    );
+    assert!(!metrics.contains(r#"{route="seg",code="method_not_allowed"}"#));
+    assert!(
+        !metrics.contains(r#"{route="seg",code="opt_out_blocked"}"#),
+        "no opt-out blocking here"
+    );
+    assert!(
+        !metrics.contains(r#"{route="seg",code="store_unavailable"}"#),
+        "no subject here"
+    );
+    assert!(metrics.contains(r#"{route="seg",code="upstream_timeout"} 0"#));
+    assert!(!metrics.contains(r#"{route="-",code="upstream_timeout"}"#));
+
+    let log = std::sync::Arc::clone(&gw.log);
+    assert!(gw.stop());
+    let log = log.lock().expect("log").clone();
+    let lines: Vec<serde_json::Value> = log
+        .lines()
+        .filter(|l| l.contains("Request forwarded.") || l.contains("Request rejected."))
+        .map(|l| serde_json::from_str(l).expect("json"))
+        .collect();
+    assert_eq!(lines.len(), 3, "{log}");
+    assert_eq!(lines[0]["trace_id"], "4bf92f3577b34da6a3ce929d0e0e4736");
+    assert!(lines[0]["request_id"].is_string());
+    assert_eq!(lines[1]["trace_id"], "invalid");
+    assert!(lines[2].get("trace_id").is_none(), "no header, no field");
+    assert!(!log.contains("bob@example.com") && !log.contains("ann@example.com"));
+}
