@@ -57,7 +57,13 @@ fn replacement(origin: Origin) -> &'static [u8] {
     }
 }
 
-fn scrub(s: &SpanScanner, text: &str, kind: TextKind, echo: Option<&Echo>, out: &mut Vec<u8>) -> usize {
+fn scrub(
+    s: &SpanScanner,
+    text: &str,
+    kind: TextKind,
+    echo: Option<&Echo>,
+    out: &mut Vec<u8>,
+) -> usize {
     out.clear();
     let done = s
         .scrub(
@@ -263,7 +269,11 @@ fn rows<'a>(
         ),
         (
             "spans_find",
-            Box::new(move || scanner.find(black_box(text), kind, None, |sp| { black_box(sp); })),
+            Box::new(move || {
+                scanner.find(black_box(text), kind, None, |sp| {
+                    black_box(sp);
+                })
+            }),
         ),
         (
             "spans_scrub",
@@ -289,10 +299,7 @@ fn rows<'a>(
             "echo_only_64",
             Box::new(move || scrub(echo_only, black_box(text), kind, Some(&echoes[1]), &mut o6)),
         ),
-        (
-            "echo_build_64",
-            Box::new(|| echo_set(64).needles()),
-        ),
+        ("echo_build_64", Box::new(|| echo_set(64).needles())),
         ("echo_build_4", Box::new(|| echo_set(4).needles())),
     ]
 }
@@ -307,7 +314,9 @@ fn bench(c: &mut Criterion) {
         let mut g = c.benchmark_group(format!("spans/{}", corpus.label));
         g.throughput(Throughput::Bytes(corpus.text.len() as u64));
         for (name, mut f) in rows(&corpus, &scanner, &echo_only, &echoes, &mut re) {
-            g.bench_function(BenchmarkId::new(name, corpus.text.len()), |b| b.iter(&mut f));
+            g.bench_function(BenchmarkId::new(name, corpus.text.len()), |b| {
+                b.iter(&mut f)
+            });
         }
         g.finish();
     }
@@ -377,7 +386,10 @@ fn profile(which: &str) {
                     black_box(f());
                     n += 1;
                 }
-                println!("{which}: {n} runs, {:.2} us each", t.elapsed().as_secs_f64() * 1e6 / n as f64);
+                println!(
+                    "{which}: {n} runs, {:.2} us each",
+                    t.elapsed().as_secs_f64() * 1e6 / n as f64
+                );
             }
         }
     }

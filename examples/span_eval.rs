@@ -52,7 +52,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut misses: Vec<_> = s.misses.iter().collect();
     misses.sort_by(|a, b| (&a.class, a.what, &a.r#gen).cmp(&(&b.class, b.what, &b.r#gen)));
     for m in misses.iter().take(show) {
-        println!("  {:14} {:14} {:24} {}", m.class, m.what, m.r#gen, m.context);
+        println!(
+            "  {:14} {:14} {:24} {}",
+            m.class, m.what, m.r#gen, m.context
+        );
     }
     Ok(())
 }

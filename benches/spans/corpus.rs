@@ -60,10 +60,25 @@ const DOMAINS: &[&str] = &[
     "example.de",
 ];
 const STREETS: &[&str] = &[
-    "Maple", "Oak", "Elm", "Cedar", "Washington", "Lake", "Hill", "Park", "Sunset", "Highland",
+    "Maple",
+    "Oak",
+    "Elm",
+    "Cedar",
+    "Washington",
+    "Lake",
+    "Hill",
+    "Park",
+    "Sunset",
+    "Highland",
 ];
 const SUFFIXES: &[&str] = &["Street", "Avenue", "Road", "Lane", "Drive", "Court"];
-const CITIES: &[&str] = &["Springfield", "Riverton", "Fairview", "Madison", "Georgetown"];
+const CITIES: &[&str] = &[
+    "Springfield",
+    "Riverton",
+    "Fairview",
+    "Madison",
+    "Georgetown",
+];
 const PRODUCTS: &[&str] = &[
     "Wireless Mouse",
     "USB-C Cable (2 m)",
@@ -185,7 +200,11 @@ fn ipv4(r: &mut Rng) -> String {
 }
 
 fn ipv6(r: &mut Rng) -> String {
-    format!("2001:db8:{:x}::{:x}", 1 + r.below(0xfffe), 1 + r.below(0xfffe))
+    format!(
+        "2001:db8:{:x}::{:x}",
+        1 + r.below(0xfffe),
+        1 + r.below(0xfffe)
+    )
 }
 
 fn ssn(r: &mut Rng) -> String {
@@ -198,7 +217,13 @@ fn ssn(r: &mut Rng) -> String {
 }
 
 fn cnic(r: &mut Rng) -> String {
-    format!("{}{}-{}-{}", 1 + r.below(7), r.digits(4), r.digits(7), r.digits(1))
+    format!(
+        "{}{}-{}-{}",
+        1 + r.below(7),
+        r.digits(4),
+        r.digits(7),
+        r.digits(1)
+    )
 }
 
 fn dob(r: &mut Rng) -> String {
@@ -370,7 +395,10 @@ pub(crate) fn prose(seed: u64, bytes: usize) -> String {
     let mut out = String::with_capacity(bytes + 512);
     while out.len() < bytes {
         let p = Person::new(&mut r);
-        out.push_str(&format!("Subject: Problem with order {}\n\n", order(&mut r)));
+        out.push_str(&format!(
+            "Subject: Problem with order {}\n\n",
+            order(&mut r)
+        ));
         for _ in 0..4 + r.below(6) {
             out.push_str(&sentence(&mut r, &p));
             out.push(' ');

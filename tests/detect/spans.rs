@@ -23,7 +23,11 @@ const FLOORS: &[(&str, f64, f64)] = &[
 #[test]
 fn free_text_corpus_meets_per_class_floors() {
     let scores = span_score::score(CORPUS, &SpanScanner::default());
-    assert!(scores.records > 5_000, "corpus too small: {}", scores.records);
+    assert!(
+        scores.records > 5_000,
+        "corpus too small: {}",
+        scores.records
+    );
     let mut failures = Vec::new();
     for &(class, min_p, min_r) in FLOORS {
         let c = scores.classes.get(class).copied().unwrap_or_default();

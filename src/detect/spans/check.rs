@@ -17,12 +17,20 @@ const NASTY: &str = "<x a=\"b\" c='d'>&amp; e=f `g` ?h#i/j</x>-->]]>";
 /// Panics with a description when an invariant does not hold for `text`.
 pub fn invariants(scanner: &SpanScanner, text: &str, kind: TextKind, echo: Option<&Echo>) {
     let mut spans = Vec::new();
-    let n = scanner.find(text, kind, echo, |sp| spans.push((sp.start, sp.end, sp.origin)));
+    let n = scanner.find(text, kind, echo, |sp| {
+        spans.push((sp.start, sp.end, sp.origin))
+    });
     assert_eq!(n, spans.len());
     let mut at = 0;
     for &(s, e, _) in &spans {
-        assert!(at <= s && s < e && e <= text.len(), "span {s}..{e} after {at}");
-        assert!(text.is_char_boundary(s) && text.is_char_boundary(e), "span {s}..{e}");
+        assert!(
+            at <= s && s < e && e <= text.len(),
+            "span {s}..{e} after {at}"
+        );
+        assert!(
+            text.is_char_boundary(s) && text.is_char_boundary(e),
+            "span {s}..{e}"
+        );
         at = e;
     }
 
@@ -50,13 +58,23 @@ pub fn invariants(scanner: &SpanScanner, text: &str, kind: TextKind, echo: Optio
         let delims = |s: &str| s.bytes().filter(|b| b"&=?#/".contains(b)).count();
         let inside: usize = spans.iter().map(|&(s, e, _)| delims(&text[s..e])).sum();
         assert_eq!(inside, 0, "a span took a URL delimiter");
-        assert_eq!(delims(&out), delims(text), "a replacement added a URL delimiter");
+        assert_eq!(
+            delims(&out),
+            delims(text),
+            "a replacement added a URL delimiter"
+        );
     }
 
     // 4. Keep writes nothing.
     let mut buf = Vec::new();
     let done = scanner
-        .scrub(text, kind, echo, |_, _| Ok::<_, ()>(Replacement::Keep), &mut buf)
+        .scrub(
+            text,
+            kind,
+            echo,
+            |_, _| Ok::<_, ()>(Replacement::Keep),
+            &mut buf,
+        )
         .unwrap_or_default();
     assert!(buf.is_empty() && done.replaced == 0);
 }

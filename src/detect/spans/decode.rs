@@ -52,7 +52,10 @@ static PLAIN: [bool; 256] = {
     let mut t = [false; 256];
     let mut b = 1;
     while b < 0x80 {
-        t[b] = !matches!(b as u8, b'&' | b'%' | b'+' | b'=' | b'?' | b'#' | b'/' | b';');
+        t[b] = !matches!(
+            b as u8,
+            b'&' | b'%' | b'+' | b'=' | b'?' | b'#' | b'/' | b';'
+        );
         b += 1;
     }
     t
@@ -259,7 +262,12 @@ pub(crate) fn entity(s: &[u8]) -> Option<(char, usize)> {
                 i += 1;
             }
             // Browsers map NUL, surrogates and out-of-range values to U+FFFD.
-            Some((char::from_u32(v).filter(|&c| c != '\0').unwrap_or('\u{fffd}'), i))
+            Some((
+                char::from_u32(v)
+                    .filter(|&c| c != '\0')
+                    .unwrap_or('\u{fffd}'),
+                i,
+            ))
         }
         _ => {
             let name_end = s[1..]
@@ -557,7 +565,13 @@ pub(crate) fn next_escape(raw: &[u8], from: usize, m: Mode) -> Option<usize> {
 /// Decodes the unit at `raw[i]` (`i < end`) into `out`: the number of bytes written (one to
 /// four) and the raw bytes taken. Multi-byte characters written as they are come one byte per
 /// unit, so every decoded byte maps back to an exact raw offset.
-pub(crate) fn decode_unit(raw: &[u8], i: usize, end: usize, m: Mode, out: &mut [u8; 4]) -> (usize, usize) {
+pub(crate) fn decode_unit(
+    raw: &[u8],
+    i: usize,
+    end: usize,
+    m: Mode,
+    out: &mut [u8; 4],
+) -> (usize, usize) {
     let b = raw[i];
     match b {
         b'&' if m.has(Mode::ENT) => {
@@ -644,12 +658,24 @@ mod tests {
     #[test]
     fn references() {
         let html = Mode::ENT.with(Mode::PCT);
-        assert_eq!(decoded("a&#64;b&#x40;c&commat;d&#X40;e&#64x", html), "a@b@c@d@e@x");
-        assert_eq!(decoded("J&uuml;rgen &amp; M&Uuml;LLER", html), "Jürgen & MÜLLER");
+        assert_eq!(
+            decoded("a&#64;b&#x40;c&commat;d&#X40;e&#64x", html),
+            "a@b@c@d@e@x"
+        );
+        assert_eq!(
+            decoded("J&uuml;rgen &amp; M&Uuml;LLER", html),
+            "Jürgen & MÜLLER"
+        );
         // Legacy names without `;`, but not before `=` (a query string in an attribute).
-        assert_eq!(decoded("a&amp b &ampx=1 &nbspc &nbsp;", html), "a& b &ampx=1 &nbspc \u{a0}");
+        assert_eq!(
+            decoded("a&amp b &ampx=1 &nbspc &nbsp;", html),
+            "a& b &ampx=1 &nbspc \u{a0}"
+        );
         // Unknown names, bare `&`, overlong numbers stay literal.
-        assert_eq!(decoded("AT&T &bogus; &# &#123456789012;", html), "AT&T &bogus; &# &#123456789012;");
+        assert_eq!(
+            decoded("AT&T &bogus; &# &#123456789012;", html),
+            "AT&T &bogus; &# &#123456789012;"
+        );
         assert_eq!(decoded("&#0;&#xD800;", html), "\u{fffd}\u{fffd}");
         assert_eq!(decoded("a%40b.com%2", html), "a@b.com%2");
         assert_eq!(decoded("a+b", Mode::PCT.with(Mode::PLUS)), "a b");
@@ -677,6 +703,9 @@ mod tests {
         bw.reverse();
         assert_eq!(fw, bw);
         let scan: Vec<u8> = fw.iter().map(|u| u.1).collect();
-        assert_eq!(scan, [b'x', b'@', b'@', b'@', b' ', HIGH, STOP, STOP, b'+', b'y']);
+        assert_eq!(
+            scan,
+            [b'x', b'@', b'@', b'@', b' ', HIGH, STOP, STOP, b'+', b'y']
+        );
     }
 }

@@ -111,15 +111,103 @@ struct Needle {
 
 /// Given names that are also common English words: matched only capitalised. Sorted.
 const COMMON_WORDS: &[&str] = &[
-    "april", "art", "august", "autumn", "bill", "bob", "brook", "buck", "cash", "chance", "chase",
-    "christian", "clay", "cliff", "crystal", "dale", "dawn", "dean", "destiny", "don", "drew",
-    "faith", "fay", "ford", "frank", "gay", "gene", "glen", "grace", "grant", "guy", "hall",
-    "harmony", "hazel", "heath", "holly", "hope", "hunter", "iris", "ivy", "jack", "jade", "jay",
-    "jewel", "joy", "june", "king", "lane", "lee", "lily", "long", "major", "mark", "marsh",
-    "mason", "may", "miles", "mint", "misty", "nick", "noble", "olive", "page", "pat", "pearl",
-    "penny", "price", "ray", "reed", "rich", "river", "robin", "rock", "rose", "ruby", "rush",
-    "sage", "sandy", "scott", "shadow", "sky", "sterling", "stone", "storm", "sue", "summer",
-    "sunny", "the", "tim", "trinity", "violet", "wade", "ward", "white", "will", "winter", "wood",
+    "april",
+    "art",
+    "august",
+    "autumn",
+    "bill",
+    "bob",
+    "brook",
+    "buck",
+    "cash",
+    "chance",
+    "chase",
+    "christian",
+    "clay",
+    "cliff",
+    "crystal",
+    "dale",
+    "dawn",
+    "dean",
+    "destiny",
+    "don",
+    "drew",
+    "faith",
+    "fay",
+    "ford",
+    "frank",
+    "gay",
+    "gene",
+    "glen",
+    "grace",
+    "grant",
+    "guy",
+    "hall",
+    "harmony",
+    "hazel",
+    "heath",
+    "holly",
+    "hope",
+    "hunter",
+    "iris",
+    "ivy",
+    "jack",
+    "jade",
+    "jay",
+    "jewel",
+    "joy",
+    "june",
+    "king",
+    "lane",
+    "lee",
+    "lily",
+    "long",
+    "major",
+    "mark",
+    "marsh",
+    "mason",
+    "may",
+    "miles",
+    "mint",
+    "misty",
+    "nick",
+    "noble",
+    "olive",
+    "page",
+    "pat",
+    "pearl",
+    "penny",
+    "price",
+    "ray",
+    "reed",
+    "rich",
+    "river",
+    "robin",
+    "rock",
+    "rose",
+    "ruby",
+    "rush",
+    "sage",
+    "sandy",
+    "scott",
+    "shadow",
+    "sky",
+    "sterling",
+    "stone",
+    "storm",
+    "sue",
+    "summer",
+    "sunny",
+    "the",
+    "tim",
+    "trinity",
+    "violet",
+    "wade",
+    "ward",
+    "white",
+    "will",
+    "winter",
+    "wood",
     "young",
 ];
 
@@ -216,7 +304,11 @@ impl EchoBuilder {
                 let k = n.len().min(8);
                 let mut b = [0u8; 8];
                 b[..k].copy_from_slice(&n[..k]);
-                let mask = if k == 8 { u64::MAX } else { (1u64 << (8 * k)) - 1 };
+                let mask = if k == 8 {
+                    u64::MAX
+                } else {
+                    (1u64 << (8 * k)) - 1
+                };
                 (fold(u64::from_le_bytes(b)) & mask, mask)
             })
             .collect();
@@ -246,7 +338,10 @@ fn common(s: &str) -> bool {
 /// Whether a match in a URL would take a literal delimiter with it: a value never spans one,
 /// and its replacement must not remove one.
 fn crosses(m: Mode, raw: &[u8]) -> bool {
-    m.has(Mode::URL) && raw.iter().any(|b| matches!(b, b'&' | b'=' | b'?' | b'#' | b'/'))
+    m.has(Mode::URL)
+        && raw
+            .iter()
+            .any(|b| matches!(b, b'&' | b'=' | b'?' | b'#' | b'/'))
 }
 
 /// Sets bit 5 of every byte: folds ASCII upper case onto lower case (and maps a few
@@ -332,7 +427,9 @@ impl Echo {
                     },
                     |h| fold(u64::from_le_bytes(h.try_into().unwrap_or_default())),
                 );
-                for ((n, info), &(key, mask)) in self.needles[range.clone()].iter().zip(&self.keys[range]) {
+                for ((n, info), &(key, mask)) in
+                    self.needles[range.clone()].iter().zip(&self.keys[range])
+                {
                     let end = i + n.len();
                     if head & mask == key
                         && end <= hay.len()

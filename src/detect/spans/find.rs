@@ -7,7 +7,9 @@
 
 use super::decode::{HIGH, Mode, STOP, Unit, bwd, fwd};
 use super::{Hit, Origin, Seg};
-use crate::detect::{Class, ClassSet, address, card, date, email, iban, ip, national, phone, secret};
+use crate::detect::{
+    Class, ClassSet, address, card, date, email, iban, ip, national, phone, secret,
+};
 
 /// Window size in units: the longest candidate read through the decoding (an email address is
 /// at most 64 + 1 + 255).
@@ -311,9 +313,7 @@ impl Finder {
             // `RF90 0655 7196 3023`: after a space that follows a code mixing letters and
             // digits, the digits continue the code (a purely numeric token would have started
             // this run itself).
-            Some(p) if p.b == b' ' && i - p.len > *floor && continues_code(c, i - p.len) => {
-                false
-            }
+            Some(p) if p.b == b' ' && i - p.len > *floor && continues_code(c, i - p.len) => false,
             Some(p) => opens(p.b),
         };
         if !opener {
@@ -329,7 +329,9 @@ impl Finder {
         }
         let slow = j < c.seg.end
             && j - start <= MAX_RUN
-            && (matches!(raw[j], b'&' | b'%') || raw[j] >= 0x80 || (raw[j] == b'+' && m.has(Mode::PLUS)));
+            && (matches!(raw[j], b'&' | b'%')
+                || raw[j] >= 0x80
+                || (raw[j] == b'+' && m.has(Mode::PLUS)));
         let slash_in_url = m.has(Mode::URL) && raw[start..j].contains(&b'/');
         // In a query a `+` is a space: `card=4242+4242+4242+4242` reads through the window.
         let slow = slow || (m.has(Mode::PLUS) && raw[start..j].contains(&b'+'));
@@ -426,10 +428,7 @@ impl Finder {
         if digits == 9 && self.on(Class::Ssn) && national::is_ssn(run, false) {
             return Some(Class::Ssn);
         }
-        if (12..=19).contains(&digits)
-            && self.on(Class::PaymentCard)
-            && card::is_card(run, false)
-        {
+        if (12..=19).contains(&digits) && self.on(Class::PaymentCard) && card::is_card(run, false) {
             return Some(Class::PaymentCard);
         }
         if self.on(Class::Phone) && phone::is_phone(run, false) {
@@ -493,7 +492,8 @@ impl Finder {
                 .count();
             // Separators alone (` - `) are skipped; a short number after a value too
             // (`0300-1234567 24/7`), never before the first one.
-            if (chunk_digits == 0 || (chunk_digits <= 4 && reach[a] == 2)) && reach[a + 1] < reach[a]
+            if (chunk_digits == 0 || (chunk_digits <= 4 && reach[a] == 2))
+                && reach[a + 1] < reach[a]
             {
                 reach[a + 1] = reach[a];
                 from[a + 1] = None;
@@ -574,7 +574,10 @@ impl Finder {
             }
             let t = trim_end(w, b".-");
             // The first letters of the documented key prefixes (`sk_`, `AKIA`, `ghp_`, `SG.`, …).
-            let prefix = matches!(t[0], b'A' | b'S' | b'g' | b'k' | b'n' | b'p' | b'r' | b's' | b'w' | b'x');
+            let prefix = matches!(
+                t[0],
+                b'A' | b'S' | b'g' | b'k' | b'n' | b'p' | b'r' | b's' | b'w' | b'x'
+            );
             if prefix && self.on(Class::ApiKey) && secret::is_api_key(t) {
                 Self::emit(c, floor, hits, s, s + t.len(), Class::ApiKey);
                 return e;
@@ -700,8 +703,7 @@ impl Finder {
         let e = self.win.end();
         // `git@github.com:org/repo.git`, `user@host/path`: a remote or URL, not a mailbox.
         let raw = c.raw;
-        if e + 1 < c.seg.end && matches!(raw[e], b':' | b'/') && !raw[e + 1].is_ascii_whitespace()
-        {
+        if e + 1 < c.seg.end && matches!(raw[e], b':' | b'/') && !raw[e + 1].is_ascii_whitespace() {
             return e.max(resume);
         }
         if email::is_email(self.win.bytes()) {
@@ -740,7 +742,9 @@ impl Finder {
             s -= u.len;
             n += 1;
         }
-        if c.before(s).is_some_and(|u| u.b.is_ascii_alphanumeric() || u.b == b'_') {
+        if c.before(s)
+            .is_some_and(|u| u.b.is_ascii_alphanumeric() || u.b == b'_')
+        {
             return resume;
         }
         let j = self.win.fill(c, s, 46, hexish);
@@ -748,7 +752,9 @@ impl Finder {
             self.win.len -= 1;
         }
         let e = self.win.end();
-        if c.at(e).is_some_and(|u| u.b.is_ascii_alphanumeric() || u.b == b'_') {
+        if c.at(e)
+            .is_some_and(|u| u.b.is_ascii_alphanumeric() || u.b == b'_')
+        {
             return j;
         }
         if ip::is_ipv6(self.win.bytes()) {
@@ -833,7 +839,8 @@ impl Finder {
         }
         if j < end && raw[j].is_ascii_alphabetic() {
             j += 1;
-        } else if j + 1 < end && matches!(raw[j], b'/' | b'-') && raw[j + 1].is_ascii_alphanumeric() {
+        } else if j + 1 < end && matches!(raw[j], b'/' | b'-') && raw[j + 1].is_ascii_alphanumeric()
+        {
             j += 1;
             while j < end && raw[j].is_ascii_alphanumeric() && j - i < 12 {
                 j += 1;
@@ -898,7 +905,10 @@ impl Finder {
             return None;
         }
         let mut end = None;
-        if LEADING.iter().any(|t| t.eq_ignore_ascii_case(trim_end(w1, b","))) {
+        if LEADING
+            .iter()
+            .any(|t| t.eq_ignore_ascii_case(trim_end(w1, b",")))
+        {
             // `12 rue de la Paix`: particles and capitalised names after the street type.
             let mut last = None;
             for (s, word) in words.by_ref().take(6) {
@@ -921,8 +931,7 @@ impl Finder {
                     end = Some(s + bare.len() + usize::from(keep_dot));
                     break;
                 }
-                if names == 6 || !(capitalised(bare) || ordinal(bare)) || word.ends_with(b",")
-                {
+                if names == 6 || !(capitalised(bare) || ordinal(bare)) || word.ends_with(b",") {
                     return None;
                 }
                 names += 1;
@@ -934,13 +943,17 @@ impl Finder {
             rest.skip_to(e);
             let mut next = rest.next();
             if let Some((s, word)) = next
-                && DIRECTIONS.iter().any(|d| d.eq_ignore_ascii_case(trim_end(word, b".,")))
+                && DIRECTIONS
+                    .iter()
+                    .any(|d| d.eq_ignore_ascii_case(trim_end(word, b".,")))
             {
                 e = s + trim_end(word, b",").len();
                 next = rest.next();
             }
             if let Some((_, word)) = next
-                && UNITS.iter().any(|u| u.eq_ignore_ascii_case(trim_end(word, b".")))
+                && UNITS
+                    .iter()
+                    .any(|u| u.eq_ignore_ascii_case(trim_end(word, b".")))
                 && let Some((s, n)) = rest.next()
                 && n.iter().any(u8::is_ascii_digit)
             {
@@ -974,7 +987,9 @@ impl Finder {
         let mut n = 0;
         let mut j = i - sp.len;
         while n < tail.len() {
-            let Some(u) = c.before(j).filter(|u| u.b.is_ascii_alphabetic() || u.b == HIGH || u.b == b'.')
+            let Some(u) = c
+                .before(j)
+                .filter(|u| u.b.is_ascii_alphabetic() || u.b == HIGH || u.b == b'.')
             else {
                 break;
             };
@@ -989,15 +1004,19 @@ impl Finder {
         let mut s = i - sp.len;
         let mut n = 0;
         while s > floor && n < 40 {
-            let Some(u) = c.before(s).filter(|u| {
-                u.b.is_ascii_alphabetic() || u.b == HIGH || u.b == b'-' || u.b == b'.'
-            }) else {
+            let Some(u) = c
+                .before(s)
+                .filter(|u| u.b.is_ascii_alphabetic() || u.b == HIGH || u.b == b'-' || u.b == b'.')
+            else {
                 break;
             };
             s -= u.len;
             n += 1;
         }
-        if n < 4 || c.before(s).is_some_and(|u| u.b.is_ascii_alphanumeric() || u.b == HIGH) {
+        if n < 4
+            || c.before(s)
+                .is_some_and(|u| u.b.is_ascii_alphanumeric() || u.b == HIGH)
+        {
             return None;
         }
         self.win.fill(c, s, 60, |b| {
@@ -1070,13 +1089,18 @@ fn trim_end<'a>(w: &'a [u8], chars: &[u8]) -> &'a [u8] {
 }
 
 fn capitalised(w: &[u8]) -> bool {
-    w.first().is_some_and(|&b| b.is_ascii_uppercase() || b == HIGH)
+    w.first()
+        .is_some_and(|&b| b.is_ascii_uppercase() || b == HIGH)
 }
 
 /// `w` ends with `suffix`, compared byte by byte (these are a few bytes long: a `memcmp` call
 /// costs more than the comparison).
 fn ends_with(w: &[u8], suffix: &[u8]) -> bool {
-    w.len() >= suffix.len() && w[w.len() - suffix.len()..].iter().zip(suffix).all(|(a, b)| a == b)
+    w.len() >= suffix.len()
+        && w[w.len() - suffix.len()..]
+            .iter()
+            .zip(suffix)
+            .all(|(a, b)| a == b)
 }
 
 /// `5th`, `42nd`.
@@ -1114,7 +1138,11 @@ const fn pack(w: &[u8]) -> u128 {
     let mut v = 0u128;
     let mut i = 0;
     while i < 16 {
-        let b = if i < w.len() { w[i].to_ascii_lowercase() } else { 0 };
+        let b = if i < w.len() {
+            w[i].to_ascii_lowercase()
+        } else {
+            0
+        };
         v = v << 8 | b as u128;
         i += 1;
     }
@@ -1163,8 +1191,8 @@ const UNITS: &[&[u8]] = &[
 ];
 
 const FUNCTION_WORDS: &[&[u8]] = &[
-    b"to", b"for", b"you", b"your", b"that", b"the", b"of", b"with", b"we",
-    b"i", b"it", b"is", b"are", b"can", b"will", b"from", b"this", b"every", b"per",
+    b"to", b"for", b"you", b"your", b"that", b"the", b"of", b"with", b"we", b"i", b"it", b"is",
+    b"are", b"can", b"will", b"from", b"this", b"every", b"per",
 ];
 
 /// German street-name endings in window bytes (`ß` is one non-ASCII unit).
@@ -1333,7 +1361,10 @@ fn continues_code(c: Cur<'_>, i: usize) -> bool {
 /// quad after it a version, not an address (`rv:1.9.6.20`).
 fn version_before(c: Cur<'_>, i: usize) -> bool {
     let mut j = i;
-    while let Some(u) = c.before(j).filter(|u| matches!(u.b, b' ' | b':' | b'=' | b'/')) {
+    while let Some(u) = c
+        .before(j)
+        .filter(|u| matches!(u.b, b' ' | b':' | b'=' | b'/'))
+    {
         j -= u.len;
     }
     let mut word = [0u8; 8];
@@ -1349,7 +1380,8 @@ fn version_before(c: Cur<'_>, i: usize) -> bool {
     word[..n].reverse();
     matches!(
         &word[..n],
-        b"rv" | b"v"
+        b"rv"
+            | b"v"
             | b"ver"
             | b"version"
             | b"build"

@@ -363,7 +363,11 @@ mod tests {
     #[test]
     fn what_is_not_a_tag_is_text() {
         // An address in angle brackets, a comparison, an unclosed tag at the end.
-        for doc in ["Alice <alice@example.com>", "1 < 2 and 3 > 2", "x <a href='y"] {
+        for doc in [
+            "Alice <alice@example.com>",
+            "1 < 2 and 3 > 2",
+            "x <a href='y",
+        ] {
             let got = segs(doc, TextKind::Html);
             assert_eq!(got.len(), 1, "{doc}: {got:?}");
             assert_eq!(got[0].0, doc);

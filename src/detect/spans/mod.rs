@@ -357,8 +357,8 @@ fn merge(found: Vec<Hit>, echoed: Vec<Hit>) -> Vec<Hit> {
         let Some(h) = next else { break };
         match out.last_mut() {
             Some(last) if h.start < last.end => {
-                let echo_wins = matches!(h.origin, Origin::Echo(_))
-                    && !matches!(last.origin, Origin::Echo(_));
+                let echo_wins =
+                    matches!(h.origin, Origin::Echo(_)) && !matches!(last.origin, Origin::Echo(_));
                 let (hl, ll) = (h.end - h.start, last.end - last.start);
                 if hl > ll || (hl == ll && echo_wins) {
                     last.origin = h.origin;

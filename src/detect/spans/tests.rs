@@ -8,28 +8,47 @@ const CASES: &[Case] = &[
     (
         "Please call me at 0300-1234567 tomorrow or +44 20 7946 0958.",
         TextKind::Plain,
-        &[(Class::Phone, "0300-1234567"), (Class::Phone, "+44 20 7946 0958")],
+        &[
+            (Class::Phone, "0300-1234567"),
+            (Class::Phone, "+44 20 7946 0958"),
+        ],
     ),
     (
         "Call (415) 555-0100 after 5pm, ext 415-555-0100x123 works too",
         TextKind::Plain,
-        &[(Class::Phone, "(415) 555-0100"), (Class::Phone, "415-555-0100x123")],
+        &[
+            (Class::Phone, "(415) 555-0100"),
+            (Class::Phone, "415-555-0100x123"),
+        ],
     ),
     (
         "reach me: alice@example.com, or 'bob.o'brien@example.ie'",
         TextKind::Plain,
-        &[(Class::Email, "alice@example.com"), (Class::Email, "bob.o'brien@example.ie")],
+        &[
+            (Class::Email, "alice@example.com"),
+            (Class::Email, "bob.o'brien@example.ie"),
+        ],
     ),
-    ("clone git@github.com:org/repo.git and logo@2x.png", TextKind::Plain, &[]),
+    (
+        "clone git@github.com:org/repo.git and logo@2x.png",
+        TextKind::Plain,
+        &[],
+    ),
     (
         "card 4111 1111 1111 1111 declined, then 5555555555554444 worked",
         TextKind::Plain,
-        &[(Class::PaymentCard, "4111 1111 1111 1111"), (Class::PaymentCard, "5555555555554444")],
+        &[
+            (Class::PaymentCard, "4111 1111 1111 1111"),
+            (Class::PaymentCard, "5555555555554444"),
+        ],
     ),
     (
         "CNIC 35202-1234567-1 and SSN 536-22-8726 attached",
         TextKind::Plain,
-        &[(Class::Cnic, "35202-1234567-1"), (Class::Ssn, "536-22-8726")],
+        &[
+            (Class::Cnic, "35202-1234567-1"),
+            (Class::Ssn, "536-22-8726"),
+        ],
     ),
     (
         "login from 203.0.113.9:443 and 2001:db8::1, also [::ffff:192.0.2.1]",
@@ -43,12 +62,18 @@ const CASES: &[Case] = &[
     (
         "pay to DE89 3704 0044 0532 0130 00 or GB82WEST12345698765432.",
         TextKind::Plain,
-        &[(Class::Iban, "DE89 3704 0044 0532 0130 00"), (Class::Iban, "GB82WEST12345698765432")],
+        &[
+            (Class::Iban, "DE89 3704 0044 0532 0130 00"),
+            (Class::Iban, "GB82WEST12345698765432"),
+        ],
     ),
     (
         "leaked AKIAIOSFODNN7EXAMPLE and sk_live_4eC39HqLyjWDarjtT1zdp7dc here",
         TextKind::Plain,
-        &[(Class::ApiKey, "AKIAIOSFODNN7EXAMPLE"), (Class::ApiKey, "sk_live_4eC39HqLyjWDarjtT1zdp7dc")],
+        &[
+            (Class::ApiKey, "AKIAIOSFODNN7EXAMPLE"),
+            (Class::ApiKey, "sk_live_4eC39HqLyjWDarjtT1zdp7dc"),
+        ],
     ),
     (
         "token eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c.",
@@ -132,12 +157,18 @@ const CASES: &[Case] = &[
     (
         r#"<img alt="card 4111111111111111" src="https://t.example/o.gif?email=bob%40example.org&amp;id=42"><td width="600">x</td>"#,
         TextKind::Html,
-        &[(Class::PaymentCard, "4111111111111111"), (Class::Email, "bob@example.org")],
+        &[
+            (Class::PaymentCard, "4111111111111111"),
+            (Class::Email, "bob@example.org"),
+        ],
     ),
     (
         "Alice Smith <alice@example.com> wrote: <!-- 203.0.113.9 -->",
         TextKind::Html,
-        &[(Class::Email, "alice@example.com"), (Class::IpAddress, "203.0.113.9")],
+        &[
+            (Class::Email, "alice@example.com"),
+            (Class::IpAddress, "203.0.113.9"),
+        ],
     ),
     // A whole URL: query values, `+` as space.
     (
@@ -157,9 +188,16 @@ const CASES: &[Case] = &[
     ),
 ];
 
-fn spans(s: &SpanScanner, text: &str, kind: TextKind, echo: Option<&Echo>) -> Vec<(Origin, String)> {
+fn spans(
+    s: &SpanScanner,
+    text: &str,
+    kind: TextKind,
+    echo: Option<&Echo>,
+) -> Vec<(Origin, String)> {
     let mut v = Vec::new();
-    s.find(text, kind, echo, |sp| v.push((sp.origin, sp.value.to_owned())));
+    s.find(text, kind, echo, |sp| {
+        v.push((sp.origin, sp.value.to_owned()))
+    });
     v
 }
 
@@ -189,10 +227,13 @@ fn redact(text: &str, kind: TextKind, echo: Option<&Echo>) -> String {
             kind,
             echo,
             |sp, buf| {
-                buf.extend_from_slice(match sp.origin {
-                    Origin::Class(c) => format!("[{c}]").into_bytes(),
-                    Origin::Echo(t) => format!("[echo {}]", t.0).into_bytes(),
-                }.as_slice());
+                buf.extend_from_slice(
+                    match sp.origin {
+                        Origin::Class(c) => format!("[{c}]").into_bytes(),
+                        Origin::Echo(t) => format!("[echo {}]", t.0).into_bytes(),
+                    }
+                    .as_slice(),
+                );
                 Ok::<_, ()>(Replacement::Replaced)
             },
             &mut out,
@@ -216,7 +257,11 @@ fn scrub_encodes_for_the_context() {
         r#"<a href="mailto:%5Bemail%5D">[email]</a>"#
     );
     assert_eq!(
-        redact("https://t.example/?e=alice%40example.com&x=1", TextKind::Url, None),
+        redact(
+            "https://t.example/?e=alice%40example.com&x=1",
+            TextKind::Url,
+            None
+        ),
         "https://t.example/?e=%5Bemail%5D&x=1"
     );
     assert_eq!(
@@ -224,7 +269,11 @@ fn scrub_encodes_for_the_context() {
         "mail %5Bemail%5D now"
     );
     assert_eq!(
-        redact("<script>var e='alice@example.com'</script>", TextKind::Html, None),
+        redact(
+            "<script>var e='alice@example.com'</script>",
+            TextKind::Html,
+            None
+        ),
         "<script>var e='[email]'</script>"
     );
     assert_eq!(redact("no pii here", TextKind::Plain, None), "no pii here");
@@ -249,8 +298,14 @@ fn keep_leaves_the_text_unchanged() {
 
 #[test]
 fn auto_sniffs_the_kind() {
-    assert_eq!(sniff(b"https://a.example/?q=1", TextKind::Auto), TextKind::Url);
-    assert_eq!(sniff(b"see https://a.example/ now", TextKind::Auto), TextKind::Plain);
+    assert_eq!(
+        sniff(b"https://a.example/?q=1", TextKind::Auto),
+        TextKind::Url
+    );
+    assert_eq!(
+        sniff(b"see https://a.example/ now", TextKind::Auto),
+        TextKind::Plain
+    );
     assert_eq!(sniff(b"<p>hi</p>", TextKind::Auto), TextKind::Html);
     assert_eq!(sniff(b"a < b", TextKind::Auto), TextKind::Plain);
 }
@@ -284,16 +339,27 @@ fn echoes_whole_words_in_every_encoding() {
         "Dear [echo 0], [echo 0], Smithson, [echo 1] u_482130, %5Becho%202%5D, \
          you will see [echo 3], [echo 2]"
     );
-    let got = redact("https://x.example/?to=Alice+Smith&n=smith", TextKind::Url, Some(&e));
+    let got = redact(
+        "https://x.example/?to=Alice+Smith&n=smith",
+        TextKind::Url,
+        Some(&e),
+    );
     assert_eq!(got, "https://x.example/?to=%5Becho+0%5D&n=%5Becho+0%5D");
 }
 
 #[test]
 fn echo_and_detected_spans_merge() {
-    let e = echo(&[("alice@example.com", EchoKind::Value), ("Smith", EchoKind::PersonName)]);
+    let e = echo(&[
+        ("alice@example.com", EchoKind::Value),
+        ("Smith", EchoKind::PersonName),
+    ]);
     // The echo wins a tie; a detected span covering an echo keeps the longer attribution.
     assert_eq!(
-        redact("to alice@example.com and smith@example.com", TextKind::Plain, Some(&e)),
+        redact(
+            "to alice@example.com and smith@example.com",
+            TextKind::Plain,
+            Some(&e)
+        ),
         "to [echo 0] and [email]"
     );
 }
@@ -304,8 +370,14 @@ fn echo_bounds() {
         max_values: 2,
         ..EchoLimits::default()
     });
-    assert!(!b.add("abc", EchoKind::Value, EchoTag(0)), "shorter than min_len");
-    assert!(!b.add("Al", EchoKind::PersonName, EchoTag(0)), "fewer than 3 letters");
+    assert!(
+        !b.add("abc", EchoKind::Value, EchoTag(0)),
+        "shorter than min_len"
+    );
+    assert!(
+        !b.add("Al", EchoKind::PersonName, EchoTag(0)),
+        "fewer than 3 letters"
+    );
     assert!(b.add("abcd", EchoKind::Value, EchoTag(0)));
     assert!(b.add("Bob Lee", EchoKind::PersonName, EchoTag(1)));
     assert!(!b.add("efgh", EchoKind::Value, EchoTag(2)), "max_values");
@@ -319,7 +391,10 @@ fn echo_across_decoded_chunks() {
     for pad in [2030usize, 2040, 2045, 1790, 1800, 4000] {
         let text = format!("{}&amp; Alice Smith &amp;", "x ".repeat(pad / 2));
         let got = redact(&text, TextKind::Html, Some(&e));
-        assert!(got.contains("[echo 0]") && !got.contains("Alice"), "pad {pad}");
+        assert!(
+            got.contains("[echo 0]") && !got.contains("Alice"),
+            "pad {pad}"
+        );
     }
 }
 
@@ -350,9 +425,41 @@ mod properties {
 
     /// Everything around it, including the bytes that trigger candidates.
     const FILLER: &[&str] = &[
-        "the", "order", "Hello", "123", "v1.2.3", "$19.99", "2024-01-15", "#4521", ",", ".", " ",
-        "\n", "-", "_", ":", "&amp;", "&", "%", "+", "é", "ß", "x", "@", "(", ")", "=", "?",
-        "/", "'", "\"", "<", ">", "9", "Street", "born",
+        "the",
+        "order",
+        "Hello",
+        "123",
+        "v1.2.3",
+        "$19.99",
+        "2024-01-15",
+        "#4521",
+        ",",
+        ".",
+        " ",
+        "\n",
+        "-",
+        "_",
+        ":",
+        "&amp;",
+        "&",
+        "%",
+        "+",
+        "é",
+        "ß",
+        "x",
+        "@",
+        "(",
+        ")",
+        "=",
+        "?",
+        "/",
+        "'",
+        "\"",
+        "<",
+        ">",
+        "9",
+        "Street",
+        "born",
     ];
 
     const TAGS: &[&str] = &[
@@ -396,19 +503,28 @@ mod properties {
     fn url() -> impl Strategy<Value = String> {
         let value = prop_oneof![
             prop::sample::select(PII).prop_map(|p| p.replace(' ', "+").replace('@', "%40")),
-            prop::sample::select(FILLER).prop_map(|f| {
-                f.replace(['&', '=', '?', '#', ' ', '\n', '"', '<', '>'], "")
-            }),
+            prop::sample::select(FILLER)
+                .prop_map(|f| { f.replace(['&', '=', '?', '#', ' ', '\n', '"', '<', '>'], "") }),
         ];
-        prop::collection::vec((prop::sample::select(&["e", "q", "to", "ip"][..]), value), 0..6)
-            .prop_map(|kv| {
-                let q: Vec<_> = kv.iter().map(|(k, v)| format!("{k}={v}")).collect();
-                format!("https://t.example/p/a@b?{}#top", q.join("&"))
-            })
+        prop::collection::vec(
+            (prop::sample::select(&["e", "q", "to", "ip"][..]), value),
+            0..6,
+        )
+        .prop_map(|kv| {
+            let q: Vec<_> = kv.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            format!("https://t.example/p/a@b?{}#top", q.join("&"))
+        })
     }
 
     fn kind() -> impl Strategy<Value = TextKind> {
-        prop::sample::select(&[TextKind::Auto, TextKind::Html, TextKind::Plain, TextKind::Url][..])
+        prop::sample::select(
+            &[
+                TextKind::Auto,
+                TextKind::Html,
+                TextKind::Plain,
+                TextKind::Url,
+            ][..],
+        )
     }
 
     /// Scrubs with a fixed replacement; the output, and the spans as found.
@@ -416,7 +532,10 @@ mod properties {
         let s = SpanScanner::default();
         let mut spans = Vec::new();
         s.find(text, kind, None, |sp| spans.push((sp.start, sp.end)));
-        (check::scrub_with(&s, text, kind, None, with, spans.len()), spans)
+        (
+            check::scrub_with(&s, text, kind, None, with, spans.len()),
+            spans,
+        )
     }
 
     fn names() -> Echo {
