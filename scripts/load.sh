@@ -7,6 +7,10 @@
 #   scripts/load.sh                                   # the full matrix, ~25 min
 #   RUNS=1 DURATION=5 WRITE_DOCS=0 scripts/load.sh    # a quick look, docs untouched
 #   scripts/load.sh scaling                           # one vs two workers on both cores
+#   PROFILE=dev RUNS=1 DURATION=1 WARMUP=1 SIZES=1k WRITE_DOCS=0 scripts/load.sh
+#                                                     # CI's smoke: the script works, debug build
+#
+# Needs nginx, wrk and h2load: scripts/load/install.sh installs them (apt-get) when missing.
 #
 # What runs, all on loopback:
 #   upstream   nginx, 1 worker, answers every request with {"ok":true}
@@ -33,8 +37,8 @@
 # NICE. `scaling` instead lets every process use both cores.
 #
 # Knobs (environment): LOAD_CPU SERVER_CPU NICE DURATION WARMUP RUNS CONNS SIZES TRANSPORTS
-# SERVERS SCALING_SERVERS RUNTIME WORKERS LOG WRITE_DOCS PIIGATE_BIN BASE_BIN PAYLOADS (a directory with the
-# bodies already written, to skip building them).
+# SERVERS SCALING_SERVERS RUNTIME WORKERS LOG WRITE_DOCS PROFILE PIIGATE_BIN BASE_BIN PAYLOADS (a
+# directory with the bodies already written, to skip building them).
 #   SERVERS   space-separated, from: direct nginx shell policy (default: all four). A piigate
 #             server may carry a runtime suffix (shell-ws, policy-pc) to compare shapes, and
 #             `-base` to run BASE_BIN instead of PIIGATE_BIN (an A/B of two builds).
@@ -61,7 +65,12 @@ WORKERS=${WORKERS:-1}
 LOG=${LOG:-warn}
 WRITE_DOCS=${WRITE_DOCS:-1}
 NICE=${NICE:--20}
-PIIGATE_BIN=${PIIGATE_BIN:-target/release/piigate}
+# PROFILE=dev: the debug build (a smoke of the script itself, e.g. after `cargo test` built it;
+# its numbers mean nothing).
+PROFILE=${PROFILE:-release}
+PROFILE_DIR=$PROFILE
+[[ $PROFILE == dev ]] && PROFILE_DIR=debug
+PIIGATE_BIN=${PIIGATE_BIN:-target/$PROFILE_DIR/piigate}
 
 UPSTREAM_PORT=18080
 NGINX_PORT=18081
@@ -69,12 +78,8 @@ NGINX_TLS_PORT=18444
 PIIGATE_PORT=18091
 ADMIN_PORT=19901
 
-for tool in nginx wrk h2load taskset openssl curl python3; do
-    if ! command -v "$tool" >/dev/null; then
-        echo "load.sh: $tool not found; on Debian: apt-get install -y nginx wrk nghttp2-client util-linux openssl curl" >&2
-        exit 2
-    fi
-done
+# nginx, wrk, h2load, taskset, openssl, curl: installed with apt-get when missing.
+bash scripts/load/install.sh
 
 RUN=$(mktemp -d /tmp/piigate-load.XXXXXX)
 mkdir -p "$RUN/nginx-tmp"
@@ -123,13 +128,13 @@ render() { # template output [nginx workers]: fills the @…@ placeholders
         -e "s|@KEYS@|$ROOT/keys.example|g" "$1" >"$2"
 }
 
-if [[ $PIIGATE_BIN == target/release/piigate ]]; then
-    log "building piigate (release)"
-    cargo build --release --locked --quiet --bin piigate
+if [[ $PIIGATE_BIN == "target/$PROFILE_DIR/piigate" ]]; then
+    log "building piigate ($PROFILE)"
+    cargo build --profile "$PROFILE" --locked --quiet --bin piigate
 fi
 PAYLOADS=${PAYLOADS:-$RUN/payloads}
 if [[ ! -f $PAYLOADS/person-16k.json ]]; then
-    cargo run --release --locked --quiet --example load_payloads -- "$PAYLOADS" >&2
+    cargo run --profile "$PROFILE" --locked --quiet --example load_payloads -- "$PAYLOADS" >&2
 fi
 declare -A BODY=([1k]="$PAYLOADS/track-1k.json" [16k]="$PAYLOADS/batch-16k.json"
     [16kp]="$PAYLOADS/person-16k.json")

@@ -34,12 +34,8 @@ UPSTREAM_PORT=18180
 PIIGATE_PORT=18191
 ADMIN_PORT=19991
 
-for tool in nginx wrk taskset curl python3; do
-    if ! command -v "$tool" >/dev/null; then
-        echo "soak.sh: $tool not found; on Debian: apt-get install -y nginx wrk util-linux curl" >&2
-        exit 2
-    fi
-done
+# nginx, wrk, taskset, curl: installed with apt-get when missing.
+bash scripts/load/install.sh
 
 RUN=$(mktemp -d /tmp/piigate-soak.XXXXXX)
 mkdir -p "$RUN/nginx-tmp"

@@ -5,6 +5,13 @@
 //! with the same coding afterwards. Decoding is capped: output past `max` stops with
 //! [`CodecError::TooLarge`] before it is materialised, so a decompression bomb costs at most
 //! `max` bytes of memory. Sans-io: bytes in, bytes out.
+//!
+//! Decoders disagree about what surrounds a stream's data: gzip names, comments and extra
+//! fields, members after the first (Ruby's `GzipReader` and PHP's `gzdecode` stop there, Go,
+//! Python and Node read on), bytes after a zlib stream, zstd skippable frames, brotli
+//! metadata, and a recipient that ignores `Content-Encoding` reads the raw bytes as they are.
+//! So the proxy never forwards a coded body it polices as it came: it forwards what it
+//! decoded, encoded again by [`encode_all`] (data only).
 
 use std::io::{Read, Write};
 

@@ -27,6 +27,9 @@ pub enum RejectCode {
     MalformedBody,
     /// The query string (or a policed header) could not be parsed for policing.
     MalformedQuery,
+    /// A value a selector chain reads as a document of its own (base64 JSON, JSON text in a
+    /// string, a URL) does not decode as the chain says (see [`WrapFault`]).
+    MalformedWrapped(WrapFault),
     /// A request method the route cannot forward.
     MethodNotAllowed,
     /// JSON nesting exceeds `max_json_depth` (a nesting bomb); nothing was forwarded.
@@ -64,7 +67,7 @@ impl RejectCode {
     ///
     /// Codes that carry the rule they broke appear once, with a representative rule: metrics
     /// count per code ([`Self::slot`]), the access log names the rule.
-    pub const ALL: [Self; 21] = [
+    pub const ALL: [Self; 22] = [
         Self::AmbiguousRequest(Ambiguity::ContentTypeRepeated),
         Self::BadPath(PathFault::InvalidEscape),
         Self::BadRequest,
@@ -72,6 +75,7 @@ impl RejectCode {
         Self::Internal,
         Self::MalformedBody,
         Self::MalformedQuery,
+        Self::MalformedWrapped(WrapFault::Base64),
         Self::MethodNotAllowed,
         Self::NestingTooDeep,
         Self::NoRoute,
@@ -135,6 +139,7 @@ impl RejectCode {
         match self {
             Self::AmbiguousRequest(a) => Some(a.as_str()),
             Self::BadPath(p) => Some(p.as_str()),
+            Self::MalformedWrapped(w) => Some(w.as_str()),
             _ => None,
         }
     }
@@ -149,6 +154,7 @@ impl RejectCode {
             Self::Internal => "internal_error",
             Self::MalformedBody => "malformed_body",
             Self::MalformedQuery => "malformed_query",
+            Self::MalformedWrapped(_) => "malformed_wrapped_value",
             Self::MethodNotAllowed => "method_not_allowed",
             Self::NestingTooDeep => "nesting_too_deep",
             Self::NoRoute => "no_route",
@@ -175,6 +181,7 @@ impl RejectCode {
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
             Self::MalformedBody => StatusCode::BAD_REQUEST,
             Self::MalformedQuery => StatusCode::BAD_REQUEST,
+            Self::MalformedWrapped(_) => StatusCode::BAD_REQUEST,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::NestingTooDeep => StatusCode::BAD_REQUEST,
             Self::NoRoute => StatusCode::NOT_FOUND,
@@ -206,6 +213,7 @@ impl RejectCode {
             Self::MalformedQuery => {
                 "the query string or a policed header could not be parsed; nothing was forwarded"
             }
+            Self::MalformedWrapped(w) => w.message(),
             Self::MethodNotAllowed => "method not allowed on this route",
             Self::NestingTooDeep => {
                 "request body nests deeper than the gateway's limit; nothing was forwarded"
@@ -251,6 +259,9 @@ pub enum Ambiguity {
     /// The body reads as another type than its label (JSON sent as a form, a form hidden in
     /// JSON-labelled text).
     BodyTypeMismatch,
+    /// The query parameter naming the body's coding (`[routes.body_coding]`) appears more
+    /// than once, or in a spelling only some servers fold to its name.
+    BodyCodingParam,
     /// Two `Content-Encoding` header lines.
     ContentEncodingRepeated,
     /// `Content-Type` does not parse as one media type with parameters.
@@ -271,12 +282,21 @@ pub enum Ambiguity {
     /// A header spelled with `_` that servers fold into a header the gateway reads or that
     /// is present with `-`.
     HeaderSpelling,
+    /// A base64 value with characters of both alphabets (`+/` and `-_`): decoders that accept
+    /// both, drop the foreign ones or refuse read it three ways.
+    WrappedBase64Alphabet,
+    /// Whitespace inside a base64 value: skipped by lenient decoders, refused by strict ones.
+    WrappedBase64Whitespace,
+    /// An encoded `?` (`%3F`) before a URL's query: a doubly-encoded URL, whose query only a
+    /// reader that decodes it first sees.
+    WrappedUrlEncodedQuery,
 }
 
 impl Ambiguity {
     /// Every rule.
-    pub const ALL: [Self; 10] = [
+    pub const ALL: [Self; 14] = [
         Self::AuthorityMismatch,
+        Self::BodyCodingParam,
         Self::BodyTypeMismatch,
         Self::ContentEncodingRepeated,
         Self::ContentTypeMalformed,
@@ -286,12 +306,16 @@ impl Ambiguity {
         Self::FieldName,
         Self::FieldSeparator,
         Self::HeaderSpelling,
+        Self::WrappedBase64Alphabet,
+        Self::WrappedBase64Whitespace,
+        Self::WrappedUrlEncodedQuery,
     ];
 
     /// The rule's stable name (the access log's `rule` field).
     pub const fn as_str(self) -> &'static str {
         match self {
             Self::AuthorityMismatch => "authority_mismatch",
+            Self::BodyCodingParam => "body_coding_param",
             Self::BodyTypeMismatch => "body_type_mismatch",
             Self::ContentEncodingRepeated => "content_encoding_repeated",
             Self::ContentTypeMalformed => "content_type_malformed",
@@ -301,6 +325,9 @@ impl Ambiguity {
             Self::FieldName => "field_name",
             Self::FieldSeparator => "field_separator",
             Self::HeaderSpelling => "header_spelling",
+            Self::WrappedBase64Alphabet => "wrapped_base64_alphabet",
+            Self::WrappedBase64Whitespace => "wrapped_base64_whitespace",
+            Self::WrappedUrlEncodedQuery => "wrapped_url_encoded_query",
         }
     }
 
@@ -309,6 +336,9 @@ impl Ambiguity {
         match self {
             Self::AuthorityMismatch => {
                 "the request's authority and its Host header name different hosts; nothing was forwarded"
+            }
+            Self::BodyCodingParam => {
+                "the query parameter naming the body's coding is repeated or spelled in a way servers read differently; nothing was forwarded"
             }
             Self::BodyTypeMismatch => {
                 "the body reads as another type than its Content-Type says; nothing was forwarded"
@@ -337,6 +367,76 @@ impl Ambiguity {
             Self::HeaderSpelling => {
                 "a header name with '_' collides with a header spelled with '-'; nothing was forwarded"
             }
+            Self::WrappedBase64Alphabet => {
+                "a base64 value mixes the standard and URL-safe alphabets; nothing was forwarded"
+            }
+            Self::WrappedBase64Whitespace => {
+                "a base64 value contains whitespace, which decoders skip or refuse; nothing was forwarded"
+            }
+            Self::WrappedUrlEncodedQuery => {
+                "a URL has an encoded '?' before its query (doubly encoded); nothing was forwarded"
+            }
+        }
+    }
+}
+
+/// Why a value a selector chain reads as a document of its own could not be read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum WrapFault {
+    /// Not base64: a character outside the alphabet, a length no encoding has, or padding
+    /// that is not the value's last one or two characters in the right number.
+    Base64,
+    /// The value is an object or an array where the chain expects text.
+    NotText,
+    /// The decoded document is not valid JSON.
+    NotJson,
+    /// The decoded bytes are not UTF-8.
+    NotUtf8,
+    /// The query string inside the value does not parse (an invalid escape, a name that is
+    /// not UTF-8).
+    Query,
+    /// The URL does not parse: control characters, surrounding spaces, an invalid scheme.
+    Url,
+}
+
+impl WrapFault {
+    /// Every fault.
+    pub const ALL: [Self; 6] = [
+        Self::Base64,
+        Self::NotText,
+        Self::NotJson,
+        Self::NotUtf8,
+        Self::Query,
+        Self::Url,
+    ];
+
+    /// The fault's stable name (the access log's `rule` field).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Base64 => "wrapped_base64",
+            Self::NotText => "wrapped_not_text",
+            Self::NotJson => "wrapped_not_json",
+            Self::NotUtf8 => "wrapped_not_utf8",
+            Self::Query => "wrapped_query",
+            Self::Url => "wrapped_url",
+        }
+    }
+
+    /// A fixed text naming the fault; never request data.
+    pub const fn message(self) -> &'static str {
+        match self {
+            Self::Base64 => {
+                "a wrapped value is not valid base64 (characters, length or padding); nothing was forwarded"
+            }
+            Self::NotText => {
+                "a value a rule reads as an encoded document is an object or array; nothing was forwarded"
+            }
+            Self::NotJson => "a wrapped value is not valid JSON; nothing was forwarded",
+            Self::NotUtf8 => "a wrapped value does not decode to UTF-8 text; nothing was forwarded",
+            Self::Query => {
+                "the query string inside a wrapped value cannot be parsed; nothing was forwarded"
+            }
+            Self::Url => "a URL a rule reads does not parse; nothing was forwarded",
         }
     }
 }
@@ -364,11 +464,14 @@ pub enum PathFault {
     NotUtf8,
     /// A `;`: a path parameter to Tomcat, Jetty and Spring, text to other servers.
     Semicolon,
+    /// The normalised target, joined to the upstream's base path, is longer than a request
+    /// target may be (percent-encoding and the base path lengthen what the client sent).
+    TooLong,
 }
 
 impl PathFault {
     /// Every rule.
-    pub const ALL: [Self; 10] = [
+    pub const ALL: [Self; 11] = [
         Self::Backslash,
         Self::ClimbsOut,
         Self::EncodedDotSegment,
@@ -379,6 +482,7 @@ impl PathFault {
         Self::NotOriginForm,
         Self::NotUtf8,
         Self::Semicolon,
+        Self::TooLong,
     ];
 
     /// The rule's stable name (the access log's `rule` field).
@@ -394,6 +498,7 @@ impl PathFault {
             Self::NotOriginForm => "path_not_origin_form",
             Self::NotUtf8 => "path_not_utf8",
             Self::Semicolon => "path_semicolon",
+            Self::TooLong => "path_too_long",
         }
     }
 
@@ -423,6 +528,9 @@ impl PathFault {
             Self::NotUtf8 => "the path does not decode to UTF-8; nothing was forwarded",
             Self::Semicolon => {
                 "the path contains ';', a path parameter to some servers and text to others; nothing was forwarded"
+            }
+            Self::TooLong => {
+                "the normalised request target is longer than an upstream request target may be; nothing was forwarded"
             }
         }
     }

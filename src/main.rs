@@ -492,13 +492,34 @@ fn check(path: &Path, expand: &[String]) -> ExitCode {
 
 /// One line per route for `check`: where it matches, where it sends, and what it does.
 fn route_summary(r: &config::Route) -> String {
-    use piigate::policy::{FieldTarget, Plan};
+    use piigate::policy::{Action, FieldPlan, FieldTarget, Inner, Plan};
+    fn add(a: &Action, into: &mut Vec<&'static str>) {
+        let k = a.kind().as_str();
+        if !into.contains(&k) {
+            into.push(k);
+        }
+    }
+    // Every action of a plan, also inside the documents its chains read.
     fn kinds(plan: &Plan, into: &mut Vec<&'static str>) {
         for rule in &plan.rules {
-            let k = rule.action.kind().as_str();
-            if !into.contains(&k) {
-                into.push(k);
+            add(&rule.action, into);
+        }
+        for w in &plan.wraps {
+            inner(&w.inner, into);
+        }
+    }
+    fn field_kinds(plan: &FieldPlan, into: &mut Vec<&'static str>) {
+        for rule in &plan.rules {
+            match &rule.target {
+                FieldTarget::Wrapped(w) => inner(&w.inner, into),
+                FieldTarget::Whole(a) => add(a, into),
             }
+        }
+    }
+    fn inner(i: &Inner, into: &mut Vec<&'static str>) {
+        match i {
+            Inner::Json(p) => kinds(p, into),
+            Inner::Query(f) | Inner::Url(f) => field_kinds(f, into),
         }
     }
     let mut actions = Vec::new();
@@ -509,17 +530,7 @@ fn route_summary(r: &config::Route) -> String {
         &r.fields.header,
         &r.fields.cookie,
     ] {
-        for rule in &field.rules {
-            match &rule.target {
-                FieldTarget::Json(plan) => kinds(plan, &mut actions),
-                FieldTarget::Whole(a) => {
-                    let k = a.kind().as_str();
-                    if !actions.contains(&k) {
-                        actions.push(k);
-                    }
-                }
-            }
-        }
+        field_kinds(field, &mut actions);
     }
     let mut extra = Vec::new();
     if let Some(p) = r.preset {
@@ -635,7 +646,7 @@ fn serve(path: &Path, log: LogArg) -> anyhow::Result<ExitCode> {
     );
     let rt = rt.build().context("cannot start the async runtime")?;
     rt.block_on(async move {
-        let source = piigate::reload::ReloadSource {
+        let source = piigate::proxy::reload::ReloadSource {
             path: path.to_path_buf(),
             env: Arc::new(ProcessEnv),
         };
@@ -656,7 +667,7 @@ fn serve(path: &Path, log: LogArg) -> anyhow::Result<ExitCode> {
 }
 
 /// SIGHUP re-reads the config and keyring; a bad file keeps the old generation serving.
-async fn reload_on_sighup(reloader: Arc<piigate::reload::Reloader>) {
+async fn reload_on_sighup(reloader: Arc<piigate::proxy::reload::Reloader>) {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};

@@ -32,6 +32,24 @@ select = ["$..email", "form:email", "form:user_email", "query:email", "header:x-
 action = "redact"
 
 [[routes]]
+name = "query_only"
+path_prefix = "/query_only"
+upstream = "http://{up}/query_only"
+
+[[routes.rules]]
+select = ["query:email"]
+action = "redact"
+
+[[routes]]
+name = "json_only"
+path_prefix = "/json_only"
+upstream = "http://{up}/json_only"
+
+[[routes.rules]]
+select = ["$.email", "$.user.email"]
+action = "redact"
+
+[[routes]]
 name = "pass"
 path_prefix = "/pass"
 upstream = "http://{up}/pass"
@@ -186,6 +204,17 @@ fn refused_cases() -> Vec<(&'static str, Vec<u8>, u16, &'static str)> {
             400,
             "path_climbs_out",
         ),
+        (
+            // 30 000 bytes as sent, 90 000 once `{` is percent-encoded: no upstream target.
+            "normalised_path_too_long",
+            format!(
+                "GET /pass/{} HTTP/1.1\r\nhost: gw\r\nconnection: close\r\n\r\n",
+                "{".repeat(30_000)
+            )
+            .into_bytes(),
+            400,
+            "path_too_long",
+        ),
     ]
 }
 
@@ -292,6 +321,144 @@ async fn folded_spellings_are_policed() {
             assert!(!all.contains(CANARY), "policed: {all}");
             assert!(all.contains("plan=pro"), "the rest arrives as sent: {all}");
         }
+    })
+    .await;
+}
+
+/// PHP's `$_REQUEST`, Flask's `values`, Rack's and Rails' `params`, Laravel's `input()` and
+/// express's `req.param()` read a parameter from whichever source has it.
+#[tokio::test]
+async fn parameter_rules_police_every_source_a_framework_merges() {
+    bounded(30, async {
+        let up = Upstream::start(None, Reply::Ok).await;
+        let gw = TestGateway::start(&config(up.addr)).await;
+        let form = "content-type: application/x-www-form-urlencoded\r\n";
+        let json = "content-type: application/json\r\n";
+        let get = |p: &str| {
+            format!("GET {p} HTTP/1.1\r\nhost: gw\r\nconnection: close\r\n\r\n").into_bytes()
+        };
+        let policed = [
+            // A `query:` rule on a form body and on a JSON body's top-level member.
+            post("/query_only/x", form, &format!("Email={CANARY}&plan=pro")),
+            post("/query_only/x", json, &format!(r#"{{"EMAIL":"{CANARY}","plan":"pro"}}"#)),
+            post(
+                "/query_only/x",
+                "content-type: application/jsonl\r\n",
+                &format!(r#"{{"email":"{CANARY}","plan":"pro"}}"#),
+            ),
+            // JSON selectors on query and form pairs read as nesting.
+            get(&format!("/json_only/x?user[email]={CANARY}&plan=pro")),
+            get(&format!("/json_only/x?EMAIL={CANARY}&plan=pro")),
+            post("/json_only/x", form, &format!("user.email={CANARY}&plan=pro")),
+            // A member name case-insensitive binders fold into the selected one.
+            post("/json_only/x", json, &format!(r#"{{"User":{{"eMail":"{CANARY}"}},"plan":"pro"}}"#)),
+        ];
+        for bytes in &policed {
+            let (responses, _) = exchange(gw.addr, bytes).await;
+            assert_eq!(responses.first().map(|r| r.status), Some(200), "{}", String::from_utf8_lossy(bytes));
+            let r = up.requests().pop().expect("forwarded");
+            let all = format!("{} {}", r.uri, String::from_utf8_lossy(&r.body));
+            assert!(!all.contains(CANARY), "policed: {all}");
+            assert!(all.contains("plan=pro") || all.contains(r#""plan":"pro""#), "the rest as sent: {all}");
+        }
+        // Bodies that carry parameters piigate cannot read are refused on a `query:` route.
+        for (head, body) in [
+            ("content-type: multipart/form-data; boundary=b\r\n", format!("--b\r\ncontent-disposition: form-data; name=\"email\"\r\n\r\n{CANARY}\r\n--b--\r\n")),
+            ("content-type: text/json\r\n", format!(r#"{{"email":"{CANARY}"}}"#)),
+            ("content-type: application/x-www-form-urlencoded; charset=iso-8859-1\r\n", format!("email={CANARY}")),
+        ] {
+            let before = up.requests().len();
+            let (responses, _) = exchange(gw.addr, &post("/query_only/x", head, &body)).await;
+            assert_eq!(responses.first().map(|r| r.status), Some(415), "{head}");
+            assert_eq!(up.requests().len(), before, "nothing forwarded: {head}");
+        }
+        // Other bodies stream through unread; an unlabelled one is labelled as unread bytes,
+        // which no framework reads as a form (Rack and Rails read an unlabelled POST as one).
+        for (head, label) in [
+            ("content-type: text/plain\r\n", "text/plain"),
+            ("content-type: application/octet-stream\r\n", "application/octet-stream"),
+            ("", "application/octet-stream"),
+        ] {
+            let body = format!("email={CANARY}");
+            let (responses, _) = exchange(gw.addr, &post("/query_only/x", head, &body)).await;
+            assert_eq!(responses.first().map(|r| r.status), Some(200), "{head}");
+            let r = up.requests().pop().expect("forwarded");
+            assert_eq!(&r.body[..], body.as_bytes(), "{head}");
+            assert_eq!(r.headers["content-type"], label, "{head}");
+        }
+    })
+    .await;
+}
+
+/// Ruby's `GzipReader` and PHP's `gzdecode` stop after the first gzip member, Go, Python and
+/// Node read them all; a zlib decoder ignores what follows its stream or fails on it; and a
+/// recipient that ignores `Content-Encoding` reads a gzip comment or trailing bytes as form
+/// pairs. A policed coded body is forwarded as piigate decoded it, encoded again.
+#[tokio::test]
+async fn coded_bodies_are_forwarded_as_decoded_and_encoded_again() {
+    use std::io::{Read, Write};
+    let gz = |b: &[u8]| {
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        e.write_all(b).expect("gzip");
+        e.finish().expect("gzip")
+    };
+    let zlib = |b: &[u8]| {
+        let mut e = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::fast());
+        e.write_all(b).expect("zlib");
+        e.finish().expect("zlib")
+    };
+    bounded(30, async {
+        let up = Upstream::start(None, Reply::Ok).await;
+        let gw = TestGateway::start(&config(up.addr)).await;
+        let send = |coding: &str, body: Vec<u8>| {
+            let mut bytes = format!(
+                "POST /policed/x HTTP/1.1\r\nhost: gw\r\ncontent-type: application/x-www-form-urlencoded\r\ncontent-encoding: {coding}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+                body.len()
+            )
+            .into_bytes();
+            bytes.extend_from_slice(&body);
+            bytes
+        };
+        // Nothing selected in either member: forwarded unchanged in meaning, as one member.
+        let mut two = gz(b"plan=pro&");
+        two.extend(gz(b"keep=1"));
+        // The second member holds the policed field: redacted, and still one member.
+        let mut hidden = gz(b"plan=pro&");
+        hidden.extend(gz(format!("email={CANARY}").as_bytes()));
+        // A comment that reads as a pair to a recipient that does not decode.
+        let mut commented = flate2::GzBuilder::new()
+            .comment(format!("&email={CANARY}&").into_bytes())
+            .write(Vec::new(), flate2::Compression::fast());
+        commented.write_all(b"plan=pro").expect("gzip");
+        let commented = commented.finish().expect("gzip");
+        for (body, expected) in [
+            (two, "plan=pro&keep=1"),
+            (hidden, "plan=pro&email="),
+            (commented, "plan=pro"),
+        ] {
+            let (responses, _) = exchange(gw.addr, &send("gzip", body)).await;
+            assert_eq!(responses.first().map(|r| r.status), Some(200));
+            let r = up.requests().pop().expect("forwarded");
+            // A first-member-only decoder reads the whole policed body, and nothing follows.
+            let mut first = flate2::bufread::GzDecoder::new(&r.body[..]);
+            let mut text = String::new();
+            first.read_to_string(&mut text).expect("one gzip member");
+            assert!(first.into_inner().is_empty(), "one member only");
+            assert!(text.starts_with(expected), "{text}");
+            assert!(!text.contains(CANARY), "{text}");
+            assert!(!String::from_utf8_lossy(&r.body).contains(CANARY), "raw bytes");
+        }
+        // Bytes after a zlib stream are dropped: the recipient reads what piigate read.
+        let mut trailing = zlib(b"plan=pro");
+        trailing.extend_from_slice(format!("&email={CANARY}").as_bytes());
+        let (responses, _) = exchange(gw.addr, &send("deflate", trailing)).await;
+        assert_eq!(responses.first().map(|r| r.status), Some(200));
+        let r = up.requests().pop().expect("forwarded");
+        let mut d = flate2::bufread::ZlibDecoder::new(&r.body[..]);
+        let mut text = String::new();
+        d.read_to_string(&mut text).expect("one zlib stream");
+        assert!(d.into_inner().is_empty(), "nothing after the stream");
+        assert_eq!(text, "plan=pro");
     })
     .await;
 }

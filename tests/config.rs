@@ -189,9 +189,18 @@ fn detection_options_are_validated_like_rules() {
     assert_eq!(kind(Class::Email), Some("tokenize"));
     assert_eq!(kind(Class::Phone), Some("mask"));
     assert_eq!(kind(Class::Ssn), Some("drop"));
-    // One compiled rule per class the selectors name, so the ledger tells them apart.
+    // One compiled rule per class the selectors name, so the ledger tells them apart; then
+    // the `form:` rule once more, for the top-level JSON member of that name.
     let classes: Vec<_> = r.plan.rules.iter().map(|r| r.class).collect();
-    assert_eq!(classes, vec![Some(Class::Email), Some(Class::Phone), None]);
+    assert_eq!(
+        classes,
+        vec![
+            Some(Class::Email),
+            Some(Class::Phone),
+            None,
+            Some(Class::Phone)
+        ]
+    );
     assert_eq!(r.fields.form.rules[0].class, Some(Class::Phone));
     assert_eq!(&*r.fields.form.unselected.root, "form:");
 }
@@ -205,7 +214,7 @@ fn server_runtime_is_work_stealing_or_per_core() {
         format!("[server]\nlisten = \"127.0.0.1:0\"\n{line}\n[keys]\nfile = \"keys.toml\"\n")
     };
     for (line, want) in [
-        ("", config::Runtime::WorkStealing),
+        ("", config::Runtime::PerCore),
         ("runtime = \"work_stealing\"", config::Runtime::WorkStealing),
         ("runtime = \"per_core\"", config::Runtime::PerCore),
     ] {
@@ -271,4 +280,85 @@ fn the_readme_action_table_matches_the_declared_options() {
             kind.as_str()
         );
     }
+}
+
+/// `[routes.body_coding]`: every mistake located; a table that loads names its layers.
+#[test]
+fn body_codings_are_validated_and_located() {
+    let route = "[keys]\nfile = \"keys.toml\"\n[[routes]]\nname = \"r\"\npath_prefix = \"/r\"\nupstream = \"http://127.0.0.1:9\"\n";
+    let rules = "[[routes.rules]]\nselect = \"$..email\"\naction = \"redact\"\n";
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("keys.toml"), crate::support::KEYS).expect("write");
+    let load = |extra: &str| {
+        config::from_toml(
+            &format!("{route}{extra}{rules}"),
+            "p.toml",
+            dir.path(),
+            &NoEnv,
+        )
+    };
+    let bad = [
+        (
+            "[routes.body_coding]\nparam = \"compression\"\n",
+            "p.toml:8:9: error[missing_key]: `param` names the coding by its values",
+        ),
+        (
+            "[routes.body_coding]\nvalues = { gzip = \"gzip\" }\n",
+            "error[missing_key]: `values` are values of a query parameter",
+        ),
+        (
+            "[routes.body_coding]\nparam = \"compression\"\nvalues = { lz64 = \"lz-string\" }\n",
+            "p.toml:9:19: error[bad_value]: `lz-string` is not a body coding",
+        ),
+        (
+            "[routes.body_coding]\nparam = \"compression\"\nvalues = { b = \"form:data=>url\" }\n",
+            "error[bad_value]: `form:data=>url` is not a body coding",
+        ),
+        (
+            "[routes.body_coding]\nparam = \"compression\"\nvalues = { b = \"query:data=>base64\" }\n",
+            "error[bad_value]: `query:data=>base64` is not a body coding",
+        ),
+        (
+            "[routes.body_coding]\nsniff = \"zstd\"\n",
+            "p.toml:8:9: error[bad_value]: `sniff` recognises \"gzip\"",
+        ),
+        (
+            "[routes.body_coding]\nparam = \" c\"\nvalues = { gzip = \"gzip\" }\n",
+            "error[bad_value]: `param` must be a plain query parameter name",
+        ),
+        (
+            "[routes.body_coding]\nsnif = \"gzip\"\n",
+            "did you mean `sniff`?",
+        ),
+    ];
+    for (extra, want) in bad {
+        let d = load(extra).expect_err(extra);
+        let rendered = d.to_string();
+        assert!(rendered.contains(want), "{extra}\n{rendered}");
+    }
+    let loaded = load(
+        "on_opt_out = \"strict\"\n[routes.body_coding]\nparam = \"compression\"\nvalues = { \"gzip-js\" = \"gzip\", base64 = \"form:data=>base64\", none = \"identity\" }\nsniff = \"gzip\"\n",
+    )
+    .unwrap_or_else(|d| panic!("{d}"));
+    let coding = loaded.config.routes[0]
+        .body_coding
+        .as_ref()
+        .expect("compiled");
+    assert_eq!(coding.param.as_deref(), Some("compression"));
+    assert!(coding.sniff_gzip);
+    assert!(matches!(
+        coding.layer("gzip-js"),
+        Some(piigate::policy::BodyLayer::Gzip)
+    ));
+    assert!(matches!(
+        coding.layer("none"),
+        Some(piigate::policy::BodyLayer::Identity)
+    ));
+    let Some(piigate::policy::BodyLayer::Form(doc)) = coding.layer("base64") else {
+        panic!("a form layer");
+    };
+    // The document's plan is the route's own, under the opt-out too.
+    assert_eq!(&*doc.plans.form.rules[0].name, "data");
+    assert!(doc.strict.is_some());
+    assert!(coding.layer("lz64").is_none());
 }

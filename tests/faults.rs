@@ -13,8 +13,8 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use crate::support::{
-    Ended, RawConn, Reply, TestGateway, Upstream, assert_absent, bounded, exchange, metric,
-    metrics_text, refused_addr,
+    Ended, RawConn, Reply, TestGateway, Upstream, assert_absent, bounded, connections_drop_to_zero,
+    exchange, metric, metrics_text, refused_addr,
 };
 
 const TOKEN: &str = "faults-admin-token-91b2";
@@ -335,8 +335,7 @@ async fn client_aborts_mid_upload() {
         );
         assert_policed(&ok);
         still_serves(gw.addr, &ok).await;
-        let text = metrics_text(&gw);
-        assert_eq!(metric(&text, "piigate_open_connections"), 0.0, "{text}");
+        connections_drop_to_zero(&gw).await;
     })
     .await;
 }

@@ -7,7 +7,8 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use crate::support::{
-    Ended, Pki, RawConn, Reply, TestGateway, Upstream, bounded, exchange, metric, metrics_text,
+    Ended, Pki, RawConn, Reply, TestGateway, Upstream, bounded, connections_drop_to_zero, exchange,
+    metric, metrics_text,
 };
 
 fn config(up: SocketAddr, limits: &str, extra_route: &str) -> String {
@@ -41,19 +42,6 @@ max_body_bytes = 1024
 }
 
 const OK: &[u8] = b"POST /ok/x HTTP/1.1\r\nhost: gw\r\ncontent-type: application/json\r\ncontent-length: 7\r\nconnection: close\r\n\r\n{\"a\":1}";
-
-/// Waits until the gateway reports no open client connection.
-async fn connections_drop_to_zero(gw: &TestGateway) {
-    let mut text = String::new();
-    for _ in 0..100 {
-        text = metrics_text(gw);
-        if metric(&text, "piigate_open_connections") == 0.0 {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    panic!("connections still open:\n{text}");
-}
 
 /// Sends `bytes` one at a time, `gap` apart, until the peer closes; returns when it closed.
 async fn dribble(c: &mut RawConn, bytes: &[u8], gap: Duration) -> Option<Duration> {

@@ -413,7 +413,10 @@ async fn rejections_forward_nothing() {
         ),
         (
             "/segment/v1/batch",
-            vec![("content-type", "application/x-www-form-urlencoded")],
+            vec![(
+                "content-type",
+                "application/x-www-form-urlencoded; charset=utf-7",
+            )],
             b"userId=user-8812".to_vec(),
             415,
             "unsupported_media_type",

@@ -4,6 +4,7 @@
 #![allow(unreachable_pub)]
 
 mod audit;
+mod body_coding;
 mod boundary;
 mod canaries;
 mod cli;
@@ -14,6 +15,7 @@ mod faults;
 mod first_party;
 mod forward;
 mod hsm;
+mod layers;
 mod lifecycle;
 mod limits;
 mod payloads;
@@ -21,6 +23,7 @@ mod presets;
 mod proxy;
 mod replicas;
 mod report;
+mod shipped_presets;
 mod signals;
 mod smuggling;
 mod startup;
@@ -31,3 +34,4 @@ mod telemetry;
 mod tls;
 mod upstream;
 mod vectors;
+mod wrapped;

@@ -51,7 +51,10 @@ async fn post(gw: SocketAddr) -> u16 {
 async fn http1_upstream_connections_are_reused() {
     bounded(30, async {
         let up = Upstream::start(None, Reply::Ok).await;
-        let gw = TestGateway::start(&config(&format!("http://{}", up.addr), "", "")).await;
+        // One worker: what is proved is that worker's reuse (the default runs one per CPU,
+        // each with its own connections; see the `per_core` test below).
+        let gw =
+            TestGateway::start(&config(&format!("http://{}", up.addr), "", "workers = 1")).await;
         for _ in 0..20 {
             assert_eq!(post(gw.addr).await, 200);
         }
@@ -104,7 +107,7 @@ async fn http2_upstream_carries_concurrent_requests_on_one_connection() {
         let gw = TestGateway::start(&config(
             &format!("https://localhost:{}", up.addr.port()),
             &format!("upstream_ca = \"{ca}\""),
-            "",
+            "workers = 1",
         ))
         .await;
         // The first request opens the connection and learns that the upstream speaks h2.

@@ -1,5 +1,7 @@
-//! Fuzzing the request boundary: path normalisation, content headers, header spellings and
-//! the form/query grammar, composed as the proxy composes them (`rewrite::request::reread`).
+//! Fuzzing the request boundary: path normalisation, content headers, header spellings, the
+//! form/query grammar and bodies policed with every parameter rule (form rules on the query,
+//! JSON selectors on pairs read as nesting, folded JSON member names), composed as the proxy
+//! composes them (`rewrite::request::reread`).
 //!
 //! Input: a request target, header lines and a body separated by `\n\n`-style markers (see
 //! `split`). Invariants: no panic; whatever is accepted is accepted again and re-serialises to
@@ -12,8 +14,11 @@ use http::header::{HeaderMap, HeaderName, HeaderValue};
 use libfuzzer_sys::fuzz_target;
 use piigate::crypto::OsNonces;
 use piigate::policy::action::RedactAction;
-use piigate::policy::{Action, ApplyCx, FieldPlan, FieldPlans, FieldRule, FieldTarget};
-use piigate::rewrite::Limits;
+use piigate::policy::selector::parse;
+use piigate::policy::{
+    Action, ApplyCx, Automaton, FieldPlan, FieldPlans, FieldRule, FieldTarget, Plan, Rule,
+};
+use piigate::rewrite::{Limits, Plans};
 use piigate::rewrite::request::reread;
 
 fn plan() -> FieldPlan {
@@ -26,6 +31,16 @@ fn plan() -> FieldPlan {
         ],
         ..FieldPlan::default()
     }
+}
+
+/// JSON selectors as a route compiles them: its own and one per parameter rule.
+fn json() -> Plan {
+    let redact = || Rule::new(Action::Redact(RedactAction { replacement: "R".into() }));
+    let paths: Vec<_> = [("$.user.email", 0), ("$..phone", 0), ("$.email", 0), ("$.ip", 1)]
+        .iter()
+        .map(|&(p, r)| (parse(p).expect("selector"), r))
+        .collect();
+    Plan::new(Automaton::build(&paths).expect("automaton"), vec![redact(), Rule::new(Action::Drop)])
 }
 
 /// `target \0 name: value \0 name: value … \0\0 body`
@@ -50,12 +65,19 @@ fn split(data: &[u8]) -> Option<(String, HeaderMap, &[u8])> {
 
 fuzz_target!(|data: &[u8]| {
     let Some((target, headers, body)) = split(data) else { return };
-    let plans = FieldPlans { form: plan(), query: plan(), header: FieldPlan::default() };
+    let fields = FieldPlans {
+        form: plan(),
+        query: FieldPlan::default(),
+        header: FieldPlan::default(),
+        cookie: FieldPlan::default(),
+    };
+    let json = json();
+    let plans = Plans { json: &json, fields: &fields };
     let limits = Limits { max_depth: 32 };
     let mut nonces = OsNonces::new();
     let mut cx = ApplyCx::new(&mut nonces);
-    let Ok(once) = reread(&target, &headers, body, &plans, &limits, &mut cx) else { return };
-    let twice = reread(&once.target, &once.headers, &once.body, &plans, &limits, &mut cx)
+    let Ok(once) = reread(&target, &headers, body, plans, &limits, &mut cx) else { return };
+    let twice = reread(&once.target, &once.headers, &once.body, plans, &limits, &mut cx)
         .expect("what piigate forwards, piigate accepts again");
     assert_eq!(twice, once, "the canonical form is a fixpoint");
     assert!(once.target.starts_with('/'), "an origin-form target");

@@ -10,7 +10,10 @@ use libfuzzer_sys::fuzz_target;
 use piigate::crypto::OsNonces;
 use piigate::policy::action::RedactAction;
 use piigate::policy::selector::parse;
-use piigate::policy::{Action, ApplyCx, Automaton, FieldPlan, FieldRule, FieldTarget, Plan, Rule};
+use piigate::policy::params::Params;
+use piigate::policy::{
+    Action, ApplyCx, Automaton, FieldPlan, FieldRule, FieldTarget, Inner, Plan, Rule, Wrap,
+};
 use piigate::rewrite::form::rewrite_form;
 use piigate::rewrite::{Limits, Outcome};
 
@@ -30,7 +33,11 @@ fn plan(byte: u8) -> FieldPlan {
             FieldRule { name: "a".into(), target: FieldTarget::Whole(Action::Drop), class: None },
             FieldRule { name: "b".into(), target: FieldTarget::Whole(redact()), class: None },
         ],
-        _ => vec![FieldRule { name: "c".into(), target: FieldTarget::Json(json()), class: None }],
+        _ => vec![FieldRule {
+            name: "c".into(),
+            target: FieldTarget::Wrapped(Box::new(Wrap { codings: Box::new([]), inner: Inner::Json(json()) })),
+            class: None,
+        }],
     };
     FieldPlan { rules, ..FieldPlan::default() }
 }
@@ -42,16 +49,16 @@ fuzz_target!(|data: &[u8]| {
     let mut cx = ApplyCx::new(&mut nonces);
     let empty = FieldPlan::default();
     let mut out = Vec::new();
-    let baseline = rewrite_form(input, &empty, &limits, &mut cx, &mut out);
+    let baseline = rewrite_form(input, Params::only(&empty), &limits, &mut cx, &mut out);
     assert!(!matches!(baseline, Ok(Outcome::Rewritten)), "an empty plan never rewrites");
     let p = plan(selector);
     let mut out = Vec::new();
-    match rewrite_form(input, &p, &limits, &mut cx, &mut out) {
+    match rewrite_form(input, Params::only(&p), &limits, &mut cx, &mut out) {
         Ok(Outcome::Unchanged) => assert!(out.is_empty()),
         Ok(Outcome::Rewritten) => {
             assert!(baseline.is_ok(), "a plan never makes an invalid payload valid");
             let mut again = Vec::new();
-            assert!(rewrite_form(&out, &empty, &limits, &mut cx, &mut again).is_ok(), "output is valid url-encoded text");
+            assert!(rewrite_form(&out, Params::only(&empty), &limits, &mut cx, &mut again).is_ok(), "output is valid url-encoded text");
         }
         // A selected `=>` field that is not JSON may fail where the empty plan passed.
         Err(_) => {}

@@ -24,6 +24,7 @@ const SELECTOR_SETS: &[&[&str]] = &[
     &["$[0]", "$..[1]"],
     &["$.*.a", "$['a b']"],
     &["$..email", "$.a[*]"],
+    &["$.A", "$..K"],
 ];
 
 struct Counter(u64);

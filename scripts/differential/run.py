@@ -57,7 +57,20 @@ TARGET = ROOT / "target" / "differential"
 CANARY = "zq7canaryx4"
 NAMED_FIELDS = {"email", "user_email"}
 NAMED_HEADER = "x-user-email"
-PARSERS = ["flask", "django", "express", "php", "rack", "go"]
+PARSERS = ["flask", "django", "express", "php", "phpn", "laravel", "rack", "rails", "go", "gostruct"]
+# The selectors of each policed route, as paths of member names a parser may read the canary
+# under (`None`: `email` and `user_email` at any depth). Every route redacts.
+ROUTE_RULES = {
+    "policed": None,
+    "query": [("email",), ("user_email",)],
+    "form": [("email",), ("user_email",)],
+    "json": [("email",), ("user_email",), ("user", "email")],
+}
+# Where a parser reports what it read: form and query fields, merged parameters (PHP's
+# $_REQUEST, Flask's values, Rack/Rails params, Laravel's input(), express's req.param), a
+# JSON body, the fields a Go struct bound, and a compressed body as an application inflating
+# it with the first-stream idiom reads it (Flask's echo).
+PARTS = ("form", "query", "params", "json", "bound", "inflated")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -74,7 +87,7 @@ class Shape:
     body: bytes = b""
     h1: bool = True
     h2: bool = True
-    control: str | None = None  # "policed" or "open": must be forwarded and parsed as sent
+    control: str | None = None  # "policed", "open" or "forwarded": must pass as sent
     raw_h1: bytes | None = None  # exact HTTP/1.1 bytes (with {P}); overrides the above
     authority: str | None = None  # h2 :authority when it must differ from the default
 
@@ -415,6 +428,176 @@ def corpus() -> list[Shape]:
         Shape("control", "cookie_kept", "GET", "{P}/policed/x?plan=pro",
               [(b"cookie", ("site_session=" + C + "; sp=ok; last_login=" + C).encode())], control="policed"),
     ]
+
+    # Parameter sources that frameworks merge: a rule on one source, the canary in another,
+    # on routes whose only rules are `query:`, `form:` or JSON selectors (and the route with all).
+    boundary = "XyZ"
+    multipart = ("--XyZ\r\nContent-Disposition: form-data; name=\"email\"\r\n\r\n" + C
+                 + "\r\n--XyZ--\r\n").encode()
+    J = lambda v: json.dumps(v, ensure_ascii=False).encode()  # noqa: E731
+    sources = [
+        ("query", "GET", "?email=" + C + "&plan=pro", [], b""),
+        ("query_upper", "GET", "?EMAIL=" + C, [], b""),
+        ("query_dotted", "GET", "?user.email=" + C, [], b""),
+        ("query_nested", "GET", "?user[email]=" + C, [], b""),
+        ("query_nested_upper", "GET", "?User[EMAIL]=" + C, [], b""),
+        ("form", "POST", "", [FORM], ("email=" + C + "&plan=pro").encode()),
+        ("form_upper", "POST", "", [FORM], ("EMAIL=" + C).encode()),
+        ("form_dotted", "POST", "", [FORM], ("user.email=" + C).encode()),
+        ("form_nested", "POST", "", [FORM], ("user[email]=" + C).encode()),
+        ("form_on_get", "GET", "", [FORM], ("email=" + C).encode()),
+        ("form_and_query", "POST", "?email=safe", [FORM], ("email=" + C).encode()),
+        ("json", "POST", "", [JSON_CT], J({"email": C, "plan": "pro"})),
+        ("json_upper", "POST", "", [JSON_CT], J({"EMAIL": C})),
+        ("json_title", "POST", "", [JSON_CT], J({"Email": C})),
+        ("json_dotless_i", "POST", "", [JSON_CT], J({"emaıl": C})),
+        ("json_long_s", "POST", "", [JSON_CT], J({"u\u017fer_email": C})),
+        ("json_dup_case", "POST", "", [JSON_CT], b'{"email":"safe","EMAIL":"' + C.encode() + b'"}'),
+        ("json_nested", "POST", "", [JSON_CT], J({"user": {"email": C}})),
+        ("json_nested_upper", "POST", "", [JSON_CT], J({"USER": {"EMAIL": C}})),
+        ("json_vnd", "POST", "", [(b"content-type", b"application/vnd.api+json")], J({"email": C})),
+        ("json_text_json", "POST", "", [(b"content-type", b"text/json")], J({"email": C})),
+        ("json_text_x_json", "POST", "", [(b"content-type", b"text/x-json")], J({"email": C})),
+        ("json_jsonrequest", "POST", "", [(b"content-type", b"application/jsonrequest")], J({"email": C})),
+        ("jsonl_one_line", "POST", "", [(b"content-type", b"application/jsonl")], J({"email": C})),
+        ("json_latin1", "POST", "", [(b"content-type", b"application/json; charset=iso-8859-1")], J({"email": C})),
+        ("json_on_get", "GET", "", [JSON_CT], J({"email": C})),
+        ("json_and_query", "POST", "?email=safe", [JSON_CT], J({"email": C})),
+        ("multipart", "POST", "", [(b"content-type", ("multipart/form-data; boundary=" + boundary).encode())], multipart),
+        ("multipart_upper", "POST", "", [(b"content-type", ("Multipart/Form-Data; boundary=" + boundary).encode())], multipart),
+        ("form_latin1", "POST", "", [(b"content-type", b"application/x-www-form-urlencoded; charset=iso-8859-1")],
+         ("email=" + C).encode()),
+        ("unlabelled_form", "POST", "", [], ("email=" + C).encode()),
+        ("text_plain_form", "POST", "", [(b"content-type", b"text/plain")], ("email=" + C).encode()),
+        ("octet_stream_json", "POST", "", [(b"content-type", b"application/octet-stream")], J({"email": C})),
+        # PHP without php.ini ($_REQUEST with variables_order EGPCS) and ASP.NET read cookies.
+        ("cookie", "GET", "?plan=pro", [(b"cookie", ("email=" + C).encode())], b""),
+        ("cookie_upper", "GET", "", [(b"cookie", ("sid=1; EMAIL=" + C).encode())], b""),
+        ("cookie_dotted", "GET", "", [(b"cookie", ("user.email=" + C).encode())], b""),
+        ("cookie_nested", "GET", "", [(b"cookie", ("user[email]=" + C).encode())], b""),
+        ("cookie_escaped", "GET", "", [(b"cookie", ("e%6Dail=" + C).encode())], b""),
+        ("cookie_comma", "GET", "", [(b"cookie", ("sid=1,email=" + C).encode())], b""),
+        ("cookie_padded", "GET", "", [(b"cookie", ("sid=1;   email=" + C).encode())], b""),
+        ("cookie_and_query", "GET", "?email=safe", [(b"cookie", ("email=" + C).encode())], b""),
+    ]
+    for route in ("query", "form", "json", "policed"):
+        for label, method, q, hs, body in sources:
+            shapes.append(Shape("merge", f"{route}/{label}", method, "{P}/" + route + "/x" + q, hs, body))
+
+    # Shapes beyond the classes above: codings whose streams decoders end differently, JSON
+    # keys escaped and cased at once, deep and conflicting brackets, framing variants.
+    def gzm(b: bytes) -> bytes:
+        return gzip.compress(b)
+
+    def zlm(b: bytes) -> bytes:
+        return zlib.compress(b)
+
+    def gz_header(flag: int, field: bytes, data: bytes) -> bytes:
+        """A gzip member with a name, comment or extra field (RFC 1952 §2.3)."""
+        deflated = zlib.compressobj(6, zlib.DEFLATED, -15)
+        body = deflated.compress(data) + deflated.flush()
+        head = b"\x1f\x8b\x08" + bytes([flag]) + b"\x00\x00\x00\x00\x00\xff"
+        if flag == 4:
+            head += len(field).to_bytes(2, "little") + field
+        else:
+            head += field + b"\x00"
+        tail = zlib.crc32(data).to_bytes(4, "little") + len(data).to_bytes(4, "little")
+        return head + body + tail
+
+    ec = ("email=" + C).encode()
+    more = [
+        # What surrounds the coded data, read as pairs by a recipient that does not decode.
+        ("gzip_comment_pairs", "policed", [FORM, (b"content-encoding", b"gzip")],
+         gz_header(16, b"&" + ec + b"&", b"plan=pro")),
+        ("gzip_name_pairs", "policed", [FORM, (b"content-encoding", b"gzip")],
+         gz_header(8, b"&" + ec + b"&", b"plan=pro")),
+        ("gzip_extra_pairs", "policed", [FORM, (b"content-encoding", b"gzip")],
+         gz_header(4, b"&" + ec + b"&", b"plan=pro")),
+        ("gzip_stored_block", "query", [FORM, (b"content-encoding", b"gzip")],
+         gzip.compress(b"plan=pro&" + ec, compresslevel=0)),
+        # Content codings read to a different end by different decoders.
+        ("two_members_hidden_first", "policed", [FORM, (b"content-encoding", b"gzip")],
+         gzm(ec + b"&") + gzm(b"plan=pro")),
+        ("two_members_json", "json", [JSON_CT, (b"content-encoding", b"gzip")],
+         gzm(b'{"plan":"pro",') + gzm(('"email":"' + C + '"}').encode())),
+        ("zlib_trailing_pairs", "policed", [FORM, (b"content-encoding", b"deflate")],
+         zlm(b"plan=pro") + b"&" + ec),
+        ("zlib_then_gzip", "policed", [FORM, (b"content-encoding", b"deflate")], zlm(b"plan=pro&") + gzm(ec)),
+        ("gzip_then_garbage", "policed", [FORM, (b"content-encoding", b"gzip")], gzm(b"plan=pro&") + ec),
+        ("gzip_twice_labelled_once", "policed", [FORM, (b"content-encoding", b"gzip")], gzm(gzm(ec))),
+        ("gzip_listed_twice", "policed", [FORM, (b"content-encoding", b"gzip, gzip")], gzm(gzm(ec))),
+        ("gzip_form_query_route", "query", [FORM, (b"content-encoding", b"gzip")], gzm(ec + b"&plan=pro")),
+        ("gzip_json_query_route", "query", [JSON_CT, (b"content-encoding", b"gzip")],
+         gzm(json.dumps({"email": C}).encode())),
+        ("deflate_json_form_route", "form", [JSON_CT, (b"content-encoding", b"deflate")],
+         zlm(json.dumps({"EMAIL": C}).encode())),
+        # JSON keys escaped and cased at once, and under descendants.
+        ("json_escaped_upper", "json", [JSON_CT], ('{"E\\u004dAIL":"' + C + '"}').encode()),
+        ("json_escaped_dotless_i", "json", [JSON_CT], ('{"ema\\u0131l":"' + C + '"}').encode()),
+        ("json_escaped_long_s", "json", [JSON_CT], ('{"u\\u017Fer_email":"' + C + '"}').encode()),
+        ("json_nested_title", "json", [JSON_CT], J({"User": {"Email": C}})),
+        ("json_deep_upper", "policed", [JSON_CT], J({"a": [{"b": {"EMAIL": C}}]})),
+        ("ndjson_upper", "json", [(b"content-type", b"application/x-ndjson")],
+         (json.dumps({"plan": "pro"}) + "\n" + json.dumps({"EMAIL": C}) + "\n").encode()),
+        ("json_merge_patch", "json", [(b"content-type", b"application/merge-patch+json")], J({"email": C})),
+        ("json_problem_type", "json", [(b"content-type", b"application/problem+json; charset=utf-8")],
+         J({"Email": C})),
+        # Brackets past qs's depth and array limits, scalar/array conflicts, encoded brackets.
+        ("deep_brackets", "policed", [FORM], ("a[b][c][d][e][f][g][email]=" + C).encode()),
+        ("index_past_array_limit", "policed", [FORM], ("email[25]=" + C).encode()),
+        ("scalar_then_array", "policed", [FORM], ("email=safe&email[]=" + C).encode()),
+        ("array_then_scalar", "policed", [FORM], ("email[]=safe&email=" + C).encode()),
+        ("nested_encoded_brackets", "json", [FORM], ("user%5Bemail%5D=" + C).encode()),
+        ("nested_upper_dotted", "json", [FORM], ("USER.EMAIL=" + C).encode()),
+        ("nested_append", "json", [FORM], ("user[email][]=" + C).encode()),
+        ("query_nested_index", "policed", [], b""),
+        # Cookies in other spellings on the routes with parameter rules.
+        ("cookie_quoted", "query", [(b"cookie", ('email="' + C + '"').encode())], b""),
+        ("cookie_dollar_version", "query", [(b"cookie", ('$Version=1; email=' + C).encode())], b""),
+        ("cookie_on_json_route", "json", [(b"cookie", ("user[email]=" + C).encode())], b""),
+        ("cookie_two_headers", "form", [(b"cookie", b"sid=1"), (b"cookie", ("email=" + C).encode())], b""),
+    ]
+    for label, route, hs, body in more:
+        method = "POST" if body else "GET"
+        target = "{P}/" + route + "/x"
+        if label == "query_nested_index":
+            target += "?a[0][email]=" + C + "&a[1][EMAIL]=" + C
+        shapes.append(Shape("beyond", label, method, target, hs, body))
+    # Framing variants over HTTP/1.1.
+    b = "email=" + C + "&plan=pro"
+    framing = [
+        ("chunked_form", "POST {P}/policed/x HTTP/1.1\r\nhost: gw\r\ncontent-type: application/x-www-form-urlencoded\r\ntransfer-encoding: chunked\r\nconnection: close\r\n\r\n{X}\r\n{B}\r\n0\r\n\r\n"),
+        ("chunk_extension", "POST {P}/policed/x HTTP/1.1\r\nhost: gw\r\ncontent-type: application/x-www-form-urlencoded\r\ntransfer-encoding: chunked\r\nconnection: close\r\n\r\n{X};ext=1\r\n{B}\r\n0\r\n\r\n"),
+        ("chunked_trailer_header", "POST {P}/policed/x HTTP/1.1\r\nhost: gw\r\ncontent-type: application/x-www-form-urlencoded\r\ntransfer-encoding: chunked\r\nconnection: close\r\n\r\n{X}\r\n{B}\r\n0\r\nx-user-email: " + C + "\r\n\r\n"),
+        ("transfer_coding_gzip", "POST {P}/policed/x HTTP/1.1\r\nhost: gw\r\ncontent-type: application/x-www-form-urlencoded\r\ntransfer-encoding: gzip, chunked\r\nconnection: close\r\n\r\n{X}\r\n{B}\r\n0\r\n\r\n"),
+        ("content_length_plus", "POST {P}/policed/x HTTP/1.1\r\nhost: gw\r\ncontent-type: application/x-www-form-urlencoded\r\ncontent-length: +{L}\r\nconnection: close\r\n\r\n{B}"),
+        ("content_length_zeros", "POST {P}/policed/x HTTP/1.1\r\nhost: gw\r\ncontent-type: application/x-www-form-urlencoded\r\ncontent-length: 00{L}\r\nconnection: close\r\n\r\n{B}"),
+        ("space_before_colon", "POST {P}/policed/x HTTP/1.1\r\nhost: gw\r\ncontent-type : text/plain\r\ncontent-type: application/x-www-form-urlencoded\r\ncontent-length: {L}\r\nconnection: close\r\n\r\n{B}"),
+        ("expect_continue", "POST {P}/policed/x HTTP/1.1\r\nhost: gw\r\ncontent-type: application/x-www-form-urlencoded\r\nexpect: 100-continue\r\ncontent-length: {L}\r\nconnection: close\r\n\r\n{B}"),
+        ("query_route_chunked_form", "POST {P}/query/x HTTP/1.1\r\nhost: gw\r\ncontent-type: application/x-www-form-urlencoded\r\ntransfer-encoding: chunked\r\nconnection: close\r\n\r\n{X}\r\n{B}\r\n0\r\n\r\n"),
+        ("open_climb_fullwidth_slash", "GET {P}/open/..%EF%BC%8Fpoliced/x?email=" + C + " HTTP/1.1\r\nhost: gw\r\nconnection: close\r\n\r\n"),
+        ("open_climb_mixed_dots", "GET {P}/open/%2e./policed/x?email=" + C + " HTTP/1.1\r\nhost: gw\r\nconnection: close\r\n\r\n"),
+    ]
+    for label, tpl in framing:
+        raw_bytes = tpl.replace("{L}", str(len(b))).replace("{X}", format(len(b), "x")).replace("{B}", b)
+        shapes.append(Shape("beyond", label, "", "", h2=False, raw_h1=raw_bytes.encode()))
+
+    # The routes with one kind of rule still forward ordinary requests as sent.
+    for route in ("query", "form", "json"):
+        shapes += [
+            Shape("control", route + "_route_query", "GET", "{P}/" + route + "/x?email=" + C + "&plan=pro",
+                  control="policed"),
+            Shape("control", route + "_route_form", "POST", "{P}/" + route + "/x", [FORM], fbody, control="policed"),
+            Shape("control", route + "_route_json", "POST", "{P}/" + route + "/x", [JSON_CT], jbody,
+                  control="policed"),
+        ]
+    shapes += [
+        Shape("control", "query_route_text", "POST", "{P}/query/x", [(b"content-type", b"text/plain")],
+              b"hello", control="forwarded"),
+        Shape("control", "query_route_octets", "POST", "{P}/query/x",
+              [(b"content-type", b"application/octet-stream")], bytes(range(256)), control="forwarded"),
+        Shape("control", "query_route_unlabelled", "POST", "{P}/query/x", [], b"hello", control="forwarded"),
+    ]
     return shapes
 
 
@@ -616,37 +799,73 @@ def contains_canary(v) -> bool:
     return CANARY in json.dumps(v, ensure_ascii=False).lower()
 
 
-def named_leak(parsed: dict) -> str | None:
-    """Where the parser read the canary under a name a rule names, if anywhere."""
-    for part in ("form", "query"):
-        v = parsed.get(part) or {}
-        if isinstance(v, dict):
-            for k, val in v.items():
-                if str(k).lower() in NAMED_FIELDS and contains_canary(val):
-                    return f"{part}:{k}"
+def fold(name) -> str:
+    """A name as the most permissive recipient compares it (case, and the non-ASCII letters
+    case-insensitive binders fold into `i`, `s` and `k`)."""
+    text = str(name)
+    for alias, letter in (("İ", "i"), ("ı", "i"), ("ſ", "s"), ("\u212a", "k")):
+        text = text.replace(alias, letter)
+    return text.lower()
 
-    def walk(node, trail):
+
+def named_leak(parsed: dict, route: str) -> str | None:
+    """Where the parser read the canary under a name the route's rules name, if anywhere."""
+    rules = ROUTE_RULES[route]
+
+    def anywhere(node, trail):
         if isinstance(node, dict):
             for k, val in node.items():
-                if k in NAMED_FIELDS and contains_canary(val):
-                    return trail + "." + k
-                found = walk(val, trail + "." + str(k))
+                if fold(k) in NAMED_FIELDS and contains_canary(val):
+                    return f"{trail}.{k}"
+                found = anywhere(val, f"{trail}.{k}")
                 if found:
                     return found
         elif isinstance(node, list):
             for i, val in enumerate(node):
-                found = walk(val, f"{trail}[{i}]")
+                found = anywhere(val, f"{trail}[{i}]")
                 if found:
                     return found
         return None
 
-    found = walk(parsed.get("json"), "json")
-    if found:
-        return found
-    for k, val in (parsed.get("headers") or {}).items():
-        if str(k).lower().replace("_", "-") == NAMED_HEADER and CANARY in str(val).lower():
-            return "header:" + k
+    def along(node, path, trail):
+        if not path:
+            return trail if contains_canary(node) else None
+        if isinstance(node, list):  # PHP and Rack arrays of duplicates
+            for i, val in enumerate(node):
+                found = along(val, path, f"{trail}[{i}]")
+                if found:
+                    return found
+        if isinstance(node, dict):
+            for k, val in node.items():
+                if fold(k) == path[0]:
+                    found = along(val, path[1:], f"{trail}.{k}")
+                    if found:
+                        return found
+        return None
+
+    for part in PARTS:
+        if part == "bound" and route not in ("policed", "json"):
+            continue  # a Go struct decodes any body; only JSON selectors speak for it
+        node = parsed.get(part)
+        if rules is None:
+            found = anywhere(node, part)
+        else:
+            found = next((f for p in rules if (f := along(node, p, part))), None)
+        if found:
+            return found
+    if route == "policed":
+        for k, val in (parsed.get("headers") or {}).items():
+            if str(k).lower().replace("_", "-") == NAMED_HEADER and CANARY in str(val).lower():
+                return "header:" + k
     return None
+
+
+def route_of(shape: Shape) -> str:
+    """The route a shape is addressed to (`{P}/ROUTE/...`), as sent."""
+    target = shape.target if shape.raw_h1 is None else shape.raw_h1.split(b" ")[1].decode("latin-1")
+    rest = target.split("{P}", 1)[-1]
+    first = rest.lstrip("/").split("/", 1)[0].split("?", 1)[0]
+    return first if first in ROUTE_RULES else ""
 
 
 def cookie_leak(parsed: dict) -> str | None:
@@ -679,7 +898,7 @@ def verdict(shape: Shape, status: int, body: bytes) -> tuple[str, str]:
             return "failed", f"control not parsed (status {status})"
         return "held", f"recipient answered {status} without a parse"
     if shape.control == "policed":
-        if contains_canary({k: doc.get(k) for k in ("form", "query", "json", "headers", "cookies")}):
+        if contains_canary({k: doc.get(k) for k in (*PARTS, "headers", "cookies")}):
             return "failed", "control: policed value arrived in clear"
         if shape.name == "cookie_kept" and (doc.get("cookies") or {}).get("sp") not in ("ok", ["ok"]):
             return "failed", "control: the kept cookie was not parsed as sent"
@@ -690,7 +909,10 @@ def verdict(shape: Shape, status: int, body: bytes) -> tuple[str, str]:
         if not contains_canary(doc):
             return "failed", "control: open-route value not parsed as sent"
         return "held", "control"
-    where = named_leak(doc) or cookie_leak(doc)
+    if shape.control == "forwarded":
+        return "held", "control"
+    route = route_of(shape)
+    where = (named_leak(doc, route) if route else None) or cookie_leak(doc)
     if where:
         return "leaked", where
     # Path shapes: a request piigate did not route to the policed route must not be read as
@@ -706,7 +928,7 @@ def verdict(shape: Shape, status: int, body: bytes) -> tuple[str, str]:
 
 
 def contains_plan(doc) -> bool:
-    text = json.dumps({k: doc.get(k) for k in ("form", "query", "json")})
+    text = json.dumps({k: doc.get(k) for k in PARTS})
     return '"plan": ["pro"]' in text or '"plan": "pro"' in text
 
 
@@ -721,8 +943,12 @@ def start_parsers(venv_python: str) -> tuple[dict[str, int], list[subprocess.Pop
         "django": [venv_python, str(HERE / "python/django_echo.py"), str(ports["django"])],
         "express": ["node", str(HERE / "node/express_echo.js"), str(ports["express"])],
         "php": ["php", "-S", f"127.0.0.1:{ports['php']}", str(HERE / "php/echo.php")],
+        "phpn": ["php", "-n", "-S", f"127.0.0.1:{ports['phpn']}", str(HERE / "php/echo.php")],
+        "laravel": ["php", "-S", f"127.0.0.1:{ports['laravel']}", str(HERE / "php/laravel.php")],
         "rack": ["ruby", str(HERE / "ruby/serve.rb"), str(ports["rack"])],
+        "rails": ["ruby", str(HERE / "ruby/rails.rb"), str(ports["rails"])],
         "go": [str(TARGET / "go-echo"), str(ports["go"])],
+        "gostruct": [str(TARGET / "go-struct"), str(ports["gostruct"])],
     }
     procs = []
     for name in PARSERS:
@@ -768,6 +994,33 @@ action = "redact"
 [[routes.rules]]
 select = "cookie:sp"
 action = "keep"
+
+[[routes]]
+name = "{name}_query"
+path_prefix = "/{name}/query"
+upstream = "{up}/query"
+
+[[routes.rules]]
+select = ["query:email", "query:user_email"]
+action = "redact"
+
+[[routes]]
+name = "{name}_form"
+path_prefix = "/{name}/form"
+upstream = "{up}/form"
+
+[[routes.rules]]
+select = ["form:email", "form:user_email"]
+action = "redact"
+
+[[routes]]
+name = "{name}_json"
+path_prefix = "/{name}/json"
+upstream = "{up}/json"
+
+[[routes.rules]]
+select = ["$.email", "$.user_email", "$.user.email"]
+action = "redact"
 
 [[routes]]
 name = "{name}_open"

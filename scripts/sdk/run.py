@@ -142,9 +142,13 @@ def main():
     ap.add_argument("--fail-on-loss", action="store_true",
                     help="exit 1 if a request was refused, lost or arrived unparseable")
     ap.add_argument("--binary", default=os.path.join(ROOT, "target", "release", "piigate"))
+    ap.add_argument("--expect", help="JSON file: per client, the values a policy hands over in "
+                    "clear on purpose and the refusals it makes on purpose, each with its reason")
     a = ap.parse_args()
 
     mode = "via" if a.via else a.mode
+    if mode == "piigate" and not os.path.isfile(a.binary):
+        sys.exit(f"run.py: no piigate binary at {a.binary} (cargo build, or cargo test for target/debug)")
     out = a.out or os.path.join(SDK, "runs", mode)
     shutil.rmtree(out, ignore_errors=True)
     os.makedirs(out)
@@ -250,9 +254,35 @@ def main():
 
     leak = print_table(mode, runs)
     print(f"\nrecordings: {rec_file}\nresults:    {os.path.join(out, 'results.json')}")
-    lost = [r["client"] for r in runs
-            if r["recorded"] < r["sent"] or r["parseable"] < r["recorded"] or r["refused"]
-            or r["sent"] == 0 or r["driver"].get("sdk_errors")]
+    expect = json.load(open(a.expect)) if a.expect else {}
+    lost = []
+    for r in runs:
+        e = expect.get(r["client"], {})
+        allowed = e.get("refused", {})
+        refusals = [x.split(" ", 1)[-1] for x in r["refused"]]
+        unexpected = [x for x in refusals if x not in allowed]
+        if (unexpected or r["recorded"] < r["sent"] - len(refusals)
+                or r["parseable"] < r["recorded"] or r["sent"] == 0
+                or (r["driver"].get("sdk_errors") and not refusals)):
+            lost.append(r["client"])
+    if expect:
+        # What the policy hands over on purpose (a processor's declared fields) or cannot
+        # police yet (free text) is listed with its reason; anything else is a leak.
+        leak = False
+        for r in runs:
+            clear = expect.get(r["client"], {}).get("clear", {})
+            extra = sorted({h["kind"] for h in r["hits"]} - set(clear))
+            if extra:
+                print(f"run: {r['client']}: {', '.join(extra)} in clear, not expected",
+                      file=sys.stderr)
+                leak = True
+        for client, e in expect.items():
+            if client.startswith("_"):
+                continue
+            for kind, why in e.get("clear", {}).items():
+                print(f"expected in clear: {client}: {kind} — {why}")
+            for code, why in e.get("refused", {}).items():
+                print(f"expected refusal: {client}: {code} — {why}")
     # Direct, every client sends the person in clear: a client with no finding means the
     # analyzer went blind to its format, and a clean run through piigate would prove nothing.
     blind = [r["client"] for r in runs if not r["hits"]] if mode == "direct" else []

@@ -14,8 +14,10 @@
 #     bash scripts/sdk/run.sh --fail-on-leak      # exit 1 if any person value arrives in clear
 #     bash scripts/sdk/run.sh --fail-on-loss      # exit 1 if a request was refused, did not
 #                                                 # arrive, or arrived unparseable
-#     bash scripts/sdk/run.sh --debug             # the debug binary (`cargo build`; what CI
-#                                                 # has after `cargo test`) instead of release
+#     bash scripts/sdk/run.sh --debug             # the debug binary (`cargo build`) instead
+#                                                 # of release
+#     bash scripts/sdk/run.sh --prebuilt          # target/debug/piigate as it is, no build:
+#                                                 # the binary `cargo test` left (CI)
 #     bash scripts/sdk/run.sh --only posthog-js,segment-node
 #     bash scripts/sdk/run.sh --direct --save-fixtures tests/data/sdk
 #
@@ -38,6 +40,7 @@ for a in "$@"; do
         --direct) build=0; args+=(--mode direct) ;;
         --via) build=0; args+=("$a") ;;
         --debug) profile=debug; args+=(--binary target/debug/piigate) ;;
+        --prebuilt) build=0; args+=(--binary target/debug/piigate) ;;
         --presets) args+=(--config scripts/sdk/presets.toml.in) ;;
         *) args+=("$a") ;;
     esac

@@ -6,6 +6,7 @@
 //! working keys for every route's domain and builds each route's [`crate::policy::Plan`].
 //! `piigate check`, `serve` and reload all go through [`load`], so they can never disagree.
 
+mod chains;
 mod compile;
 pub mod diag;
 pub mod preset;
@@ -98,11 +99,11 @@ impl Server {
 pub enum Runtime {
     /// One multi-thread tokio runtime with `workers` threads and one listener; idle workers steal
     /// tasks from busy ones.
-    #[default]
     WorkStealing,
-    /// `workers` threads, each running its own single-thread runtime and accepting on its own
+    /// The default (measured: docs/BENCHMARKS.md, ARCHITECTURE.md 2026-12-06). `workers` threads, each running its own single-thread runtime and accepting on its own
     /// `SO_REUSEPORT` socket bound to the same address: the kernel spreads connections, and a
     /// connection never leaves its thread (no task migration, no cross-thread wake-ups).
+    #[default]
     PerCore,
 }
 
@@ -229,10 +230,30 @@ pub struct Route {
     pub inverse_plan: Plan,
     /// The inverse for form fields, query parameters and headers.
     pub inverse_fields: crate::policy::FieldPlans,
+    /// Which request bodies the route reads.
+    pub bodies: Bodies,
     /// Largest request body for this route.
     pub max_body_bytes: usize,
     /// Requests of this route in flight at once.
     pub max_concurrent_requests: usize,
+    /// Codings of the body the vendor signals outside `Content-Encoding`
+    /// (`[routes.body_coding]`).
+    pub body_coding: Option<crate::policy::BodyCoding>,
+}
+
+/// Which request bodies a route reads (docs/BOUNDARY.md, "Parameter sources").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Bodies {
+    /// No rule reaches a body: bodies stream through unread.
+    Unread,
+    /// Only `query:` rules reach a body, because frameworks merge a form or JSON body's
+    /// parameters with the query's: such bodies are read and policed with them, a multipart
+    /// body and a JSON-like type piigate cannot read are refused, every other body streams
+    /// through unread (an unlabelled one labelled `application/octet-stream`, which no
+    /// framework reads as parameters).
+    Parameters,
+    /// Rules for bodies, detection or allow-list mode: every body is read and policed.
+    All,
 }
 
 /// What an opt-out signal (`Sec-GPC: 1`, `DNT: 1`) does on a route.
@@ -310,9 +331,10 @@ impl Route {
         }
     }
 
-    /// Whether the route reads request bodies: rules for them, detection or allow-list mode.
+    /// Whether the route reads every request body: rules for them, detection or allow-list
+    /// mode. (A route with [`Bodies::Parameters`] reads only the bodies that carry parameters.)
     pub fn polices_body(&self) -> bool {
-        self.plan.polices() || self.fields.form.polices()
+        self.bodies == Bodies::All
     }
 
     /// Whether the route changes anything in a request: rules of any kind, allow-list mode
@@ -320,7 +342,7 @@ impl Route {
     /// and refuses what has two readings (docs/BOUNDARY.md); the others only normalise paths.
     pub fn polices(&self) -> bool {
         !self.observes_only()
-            && (self.polices_body()
+            && (self.bodies != Bodies::Unread
                 || self.fields.query.polices()
                 || !self.fields.header.is_empty()
                 || !self.fields.cookie.is_empty())

@@ -31,7 +31,8 @@ use toml::de::DeTable;
 use super::diag::{Diagnostics, Source, did_you_mean};
 use super::reader::{At, TableReader};
 use super::spec::{
-    DetectActionsSpec, OptionValue, RouteSpec, RuleSpec, read_detect_actions, read_rules,
+    BodyCodingSpec, DetectActionsSpec, OptionValue, RouteSpec, RuleSpec, read_body_coding,
+    read_detect_actions, read_rules,
 };
 
 /// One embedded preset file.
@@ -101,6 +102,8 @@ pub struct PresetSpec {
     pub detect: Option<At<String>>,
     /// `[detect_actions]`.
     pub detect_actions: Option<DetectActionsSpec>,
+    /// `[body_coding]`: how the vendor's SDK codes bodies outside `Content-Encoding`.
+    pub body_coding: Option<BodyCodingSpec>,
     /// `[[rules]]`, each with its `origin` set to the preset.
     pub rules: Vec<RuleSpec>,
 }
@@ -113,6 +116,7 @@ const TOP: &[&str] = &[
     "purpose",
     "detect",
     "detect_actions",
+    "body_coding",
     "rules",
 ];
 
@@ -128,6 +132,7 @@ pub fn read(p: &'static Preset, d: &mut Diagnostics) -> PresetSpec {
         purpose: None,
         detect: None,
         detect_actions: None,
+        body_coding: None,
         rules: Vec::new(),
     };
     for e in &errors {
@@ -150,6 +155,10 @@ pub fn read(p: &'static Preset, d: &mut Diagnostics) -> PresetSpec {
     spec.purpose = top.string(d, "purpose");
     spec.detect = top.string(d, "detect");
     spec.detect_actions = read_detect_actions(&top, d);
+    spec.body_coding = read_body_coding(&top, d, "[body_coding]").map(|mut b| {
+        b.origin = Some(src);
+        b
+    });
     spec.rules = read_rules(&top, d, "rules", "[[rules]]");
 
     if let Some(n) = &spec.name
@@ -274,6 +283,10 @@ pub fn expand(r: &RouteSpec, src: Source<'_>, d: &mut Diagnostics) -> Expansion 
     if route.detect.is_none() && spec.detect.is_some() {
         route.detect.clone_from(&spec.detect);
         out.detect_from_preset = true;
+    }
+    // The route's own table replaces the preset's whole: its values are one vendor's protocol.
+    if route.body_coding.is_none() && spec.body_coding.is_some() {
+        route.body_coding.clone_from(&spec.body_coding);
     }
     let enforced = route.detect.as_ref().is_some_and(|v| v.value == "enforce");
     if let (true, Some(preset_actions)) = (enforced, &spec.detect_actions) {
@@ -430,6 +443,23 @@ impl Expansion {
                 );
             }
         }
+        if let Some(b) = &r.body_coding {
+            let _ = writeln!(s, "\n[routes.body_coding]  # {}", origin(&b.span, b.origin));
+            if let Some(p) = &b.param {
+                let _ = writeln!(s, "param = {}", quote(&p.value));
+            }
+            if !b.values.is_empty() {
+                let v: Vec<String> = b
+                    .values
+                    .iter()
+                    .map(|(k, v)| format!("{} = {}", quote(&k.value), quote(&v.value)))
+                    .collect();
+                let _ = writeln!(s, "values = {{ {} }}", v.join(", "));
+            }
+            if let Some(x) = &b.sniff {
+                let _ = writeln!(s, "sniff = {}", quote(&x.value));
+            }
+        }
         for (i, rule) in r.rules.iter().enumerate() {
             let _ = writeln!(
                 s,
@@ -513,6 +543,25 @@ pub fn reference(p: &'static Preset) -> String {
             s,
             "\nDefaults (the route's own keys win): {}.",
             defaults.join(", ")
+        );
+    }
+    if let Some(b) = &spec.body_coding {
+        let param = b.param.as_ref().map_or("", |p| p.value.as_str());
+        let mut how: Vec<String> = b
+            .values
+            .iter()
+            .map(|(k, v)| format!("`{param}={}` → `{}`", k.value, v.value))
+            .collect();
+        if let Some(x) = &b.sniff {
+            how.push(format!(
+                "no `{param}` and a text body starting with gzip's magic bytes → `{}`",
+                x.value
+            ));
+        }
+        let _ = writeln!(
+            s,
+            "\nBody coding outside `Content-Encoding` (`[body_coding]`; a route's own table replaces it): {}.",
+            how.join("; ")
         );
     }
     let _ = writeln!(s, "\n| selects | treatment | why |\n| --- | --- | --- |");

@@ -222,6 +222,46 @@ impl<'a, 'i> TableReader<'a, 'i> {
         }
     }
 
+    /// A table whose keys are data, not names (`{ "gzip-js" = "gzip", … }`): every entry
+    /// as (key, string value), in file order.
+    pub(crate) fn string_map(
+        &self,
+        d: &mut Diagnostics,
+        key: &str,
+    ) -> Option<Vec<(At<String>, At<String>)>> {
+        let v = self.get(key)?;
+        let DeValue::Table(t) = v.get_ref() else {
+            self.type_error(d, key, v, "a table of strings");
+            return None;
+        };
+        let mut out = Vec::new();
+        for (k, item) in t.iter() {
+            let name = At {
+                value: k.get_ref().to_string(),
+                span: k.span(),
+            };
+            match item.get_ref() {
+                DeValue::String(s) => out.push((
+                    name,
+                    At {
+                        value: s.to_string(),
+                        span: item.span(),
+                    },
+                )),
+                _ => {
+                    d.error(
+                        self.src,
+                        item.span(),
+                        "wrong_type",
+                        format!("every entry of `{key}` in {} must be a string", self.what),
+                    );
+                }
+            }
+        }
+        out.sort_by_key(|(k, _)| k.span.start);
+        Some(out)
+    }
+
     /// An array of tables (`[[key]]`); absent means empty.
     pub(crate) fn tables(
         &self,

@@ -46,8 +46,8 @@ pub struct ServerSpec {
     pub tls: Option<TlsSpec>,
     /// `workers`: runtime worker threads, default: one per CPU.
     pub workers: Option<At<u64>>,
-    /// `runtime`: `"work_stealing"` (default: one multi-thread tokio runtime) or `"per_core"`
-    /// (one single-thread runtime per worker, each with its own `SO_REUSEPORT` listener).
+    /// `runtime`: `"per_core"` (default: one single-thread runtime per worker, each with its own
+    /// `SO_REUSEPORT` listener) or `"work_stealing"` (one multi-thread tokio runtime).
     pub runtime: Option<At<String>>,
 }
 
@@ -188,6 +188,9 @@ pub struct RouteSpec {
     /// `[routes.detect_actions]`: per class (`email`, `phone`, … or `default` for every class
     /// not listed) an action name or an inline table `{ action = "…", <rule options> }`.
     pub detect_actions: Option<DetectActionsSpec>,
+    /// `[routes.body_coding]`: how the body is coded when the vendor says so outside
+    /// `Content-Encoding` (a query parameter, or nothing but the bytes).
+    pub body_coding: Option<BodyCodingSpec>,
     /// `unknown_fields`: `allow` (default) | `drop` (allow-list mode: only members, elements
     /// and form/query fields a rule selects are forwarded).
     pub unknown_fields: Option<At<String>>,
@@ -205,6 +208,23 @@ pub struct RouteSpec {
     pub rules: Vec<RuleSpec>,
     /// `[[routes.response_rules]]`: response rewriting (reveal).
     pub response_rules: Vec<RuleSpec>,
+}
+
+/// `[routes.body_coding]` (`[body_coding]` in a preset).
+#[derive(Debug, Clone)]
+pub struct BodyCodingSpec {
+    /// Span of the table.
+    pub span: Range<usize>,
+    /// `param`: the query parameter naming the coding (`compression`).
+    pub param: Option<At<String>>,
+    /// `values`: each value of `param` and what it means (`"gzip"`, `"identity"`, or the
+    /// form field holding the document: `"form:data=>base64"`), in file order.
+    pub values: Vec<(At<String>, At<String>)>,
+    /// `sniff`: `"gzip"` — with no `param` in the query, a text body starting with gzip's
+    /// magic bytes is a gzip stream.
+    pub sniff: Option<At<String>>,
+    /// The preset file the table was written in (spans refer to it), else the config file.
+    pub origin: Option<Source<'static>>,
 }
 
 /// `[routes.detect_actions]`.
@@ -360,6 +380,7 @@ const ROUTE: &[&str] = &[
     "subject",
     "detect",
     "detect_actions",
+    "body_coding",
     "unknown_fields",
     "on_opt_out",
     "purpose",
@@ -513,6 +534,7 @@ pub fn read(src: Source<'_>, d: &mut Diagnostics) -> ConfigSpec {
             subject: r.string(d, "subject"),
             detect: r.string(d, "detect"),
             detect_actions: read_detect_actions(&r, d),
+            body_coding: read_body_coding(&r, d, "[routes.body_coding]"),
             unknown_fields: r.string(d, "unknown_fields"),
             on_opt_out: r.string(d, "on_opt_out"),
             purpose: r.string(d, "purpose"),
@@ -562,6 +584,27 @@ pub(super) fn read_rules(
             rule
         })
         .collect()
+}
+
+/// Keys of `[routes.body_coding]`.
+const BODY_CODING: &[&str] = &["param", "values", "sniff"];
+
+/// Reads `[routes.body_coding]` (`[body_coding]` in a preset, named `what`) from `parent`.
+pub(super) fn read_body_coding(
+    parent: &TableReader<'_, '_>,
+    d: &mut Diagnostics,
+    what: &str,
+) -> Option<BodyCodingSpec> {
+    let t = parent.table(d, "body_coding", what, BODY_CODING)?;
+    let spec = BodyCodingSpec {
+        span: t.span.clone(),
+        param: t.string(d, "param"),
+        values: t.string_map(d, "values").unwrap_or_default(),
+        sniff: t.string(d, "sniff"),
+        origin: None,
+    };
+    t.finish(d);
+    Some(spec)
 }
 
 /// Reads `[routes.detect_actions]` (`[detect_actions]` in a preset) from `parent`.

@@ -11,6 +11,7 @@ pub mod ff1;
 pub mod nonce;
 pub mod siv;
 pub mod token;
+mod wire;
 pub mod xaes;
 
 pub use envelope::{Aad, EnvelopeKind, EnvelopeOpener, EnvelopeSealer};

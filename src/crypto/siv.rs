@@ -28,11 +28,9 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 use super::CryptoError;
-use super::envelope::{Aad, write_aad};
+pub use super::wire::DET_PREFIX;
+use super::wire::{Aad, SUBJECT_DET_PREFIX, push_b64, subject_label, write_aad};
 use crate::keys::{KeyId, SecretKey};
-
-/// Envelope prefix for the deterministic format 1.
-pub const DET_PREFIX: &str = "pgd1.";
 
 /// Tag length in bytes.
 pub const TAG_LEN: usize = 16;
@@ -138,9 +136,9 @@ impl DetSealer {
     /// [`super::EnvelopeSealer::subject`].
     pub fn subject(kid: KeyId, generation: u64, working: &SecretKey) -> Self {
         Self {
-            label: super::envelope::subject_label(&kid, generation).into(),
+            label: subject_label(&kid, generation).into(),
             kid,
-            prefix: super::envelope::SUBJECT_DET_PREFIX,
+            prefix: SUBJECT_DET_PREFIX,
             key: SivKey::new(working),
         }
     }
@@ -162,7 +160,7 @@ impl DetSealer {
         out.extend_from_slice(self.prefix.as_bytes());
         out.extend_from_slice(self.label.as_bytes());
         out.push(b'.');
-        super::envelope::push_b64(&scratch[aad_len..], out);
+        push_b64(&scratch[aad_len..], out);
     }
 }
 

@@ -38,8 +38,9 @@ use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 use zeroize::Zeroize;
 
-use super::SecretKey;
+use super::location::line_col;
 use super::pkcs11::{HsmSpec, Pin, Unwrap};
+use super::secret::SecretKey;
 
 /// A master key's identifier, `[a-z0-9]{1,16}`. Public: it appears in tokens and envelopes so
 /// that rotation is visible and decryption can pick the right key.
@@ -555,19 +556,6 @@ fn decode_secret(text: &str) -> Option<SecretKey> {
         .map(SecretKey::from_bytes);
     buf.zeroize();
     key
-}
-
-/// 1-based line and column (in characters) of byte offset `at`.
-pub(crate) fn line_col(text: &str, at: usize) -> (usize, usize) {
-    // `str::floor_char_boundary` is newer than our MSRV (1.85); walk back by hand.
-    let mut at = at.min(text.len());
-    while !text.is_char_boundary(at) {
-        at -= 1;
-    }
-    let before = &text[..at];
-    let line = before.matches('\n').count() + 1;
-    let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
-    (line, col)
 }
 
 /// A keyring entry holding a wrapped master key (see [`super::pkcs11::wrap_new_key`]).

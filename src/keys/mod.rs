@@ -6,12 +6,15 @@
 
 pub mod derive;
 mod keyring;
+mod location;
 pub mod pkcs11;
 mod secret;
+mod subject;
 
 pub use derive::Purpose;
-pub(crate) use keyring::line_col;
 pub use keyring::{
     KeyId, KeyStatus, Keyring, KeyringError, KeyringFile, MasterKey, generate_entry, wrapped_entry,
 };
+pub(crate) use location::line_col;
 pub use secret::SecretKey;
+pub use subject::SubjectSecret;

@@ -28,7 +28,7 @@ use toml::de::DeValue;
 use zeroize::{Zeroize, Zeroizing};
 
 use super::SecretKey;
-use super::keyring::line_col;
+use super::location::line_col;
 
 /// Length of a wrapped 32-byte master key: RFC 5649 adds one 8-byte block.
 pub const WRAPPED_LEN: usize = 40;

@@ -17,6 +17,12 @@
 //!    every other index like one "other index" label. A state's row therefore has
 //!    `names + 1 + indexes + 1` columns.
 //!
+//! Member names are compared folded ([`crate::policy::fold`]): a selector's name matches every
+//! spelling a case-insensitive binder (Go's `encoding/json`, .NET, Jackson) reads as that name,
+//! so `$.email` selects `EMAIL`, `Email` and `emaıl` too. Columns stand for folded names; a key is
+//! folded before it is looked up (ASCII keys of up to 16 bytes without copying: their
+//! fingerprint is lower-cased in registers).
+//!
 //! A state that contains a final position *accepts* and names a rule: the lowest [`RuleId`]
 //! among the selectors that end there (earlier rules win). Accepting states are not expanded:
 //! the outermost selected node decides its whole subtree, so the rewriter never asks what lies
@@ -24,6 +30,7 @@
 
 use std::collections::HashMap;
 
+use super::fold;
 use super::selector::{Axis, JsonPath, Test};
 
 /// Index of a rule in [`super::Plan::rules`].
@@ -44,7 +51,7 @@ const MAX_CELLS: usize = 1 << 22;
 #[derive(Debug, Clone)]
 pub struct Automaton {
     start: StateId,
-    /// Distinct names from the selectors, sorted by (length, bytes); column = position.
+    /// Distinct folded names from the selectors, sorted by (length, bytes); column = position.
     names: Vec<Box<[u8]>>,
     /// [`fingerprint`] of each name: for names up to 16 bytes, equal fingerprints (at equal
     /// length) mean equal names, so a lookup is two integer compares instead of a `memcmp`.
@@ -58,11 +65,15 @@ pub struct Automaton {
     table: Vec<StateId>,
     /// Per state: the rule it accepts with, if any.
     accept: Vec<Option<RuleId>>,
+    /// Accepting states where more than one selector ends, with every rule id that ends
+    /// there (ascending). Plans whose overlapping selectors must be combined rather than
+    /// ranked (wrapped documents) read this at build time.
+    overlaps: Vec<(StateId, Box<[RuleId]>)>,
     /// The largest rule id any state accepts with.
     max_rule: Option<RuleId>,
-    /// Per state: bit `min(len, 63)` is set when some spelled name of that length leads
-    /// somewhere other than "other name". Zero means names do not matter in the state; a key
-    /// whose length bit is clear goes to "other name" without being compared.
+    /// Per state: bit `min(len, 63)` is set when some key of that length may fold to a spelled
+    /// name that leads somewhere other than "other name". Zero means names do not matter in the
+    /// state; a key whose length bit is clear goes to "other name" without being compared.
     name_lens: Vec<u64>,
     /// Per state: whether any specific index leads somewhere other than "other index".
     index_sensitive: Vec<bool>,
@@ -110,6 +121,7 @@ impl Automaton {
             cols: 2,
             table: vec![DEAD, DEAD],
             accept: vec![None],
+            overlaps: Vec::new(),
             max_rule: None,
             name_lens: vec![0],
             index_sensitive: vec![false],
@@ -126,6 +138,12 @@ impl Automaton {
         if paths.is_empty() {
             return Ok(Self::empty());
         }
+        // Names are compared folded: fold the selectors' names once, then build as usual.
+        let folded: Vec<(JsonPath, RuleId)> = paths
+            .iter()
+            .map(|(path, rule)| (fold_path(path), *rule))
+            .collect();
+        let paths = folded.as_slice();
         let mut names: Vec<&str> = Vec::new();
         let mut indexes: Vec<u32> = Vec::new();
         for (path, _) in paths {
@@ -170,17 +188,24 @@ impl Automaton {
 
         let mut table: Vec<StateId> = Vec::new();
         let mut accept: Vec<Option<RuleId>> = Vec::new();
+        let mut overlaps = Vec::new();
         let mut next = 0usize;
         while next < sets.len() {
             let set = sets[next].clone();
-            let rule = set
+            let mut ending: Vec<RuleId> = set
                 .iter()
                 .filter_map(|&p| {
                     let pos = positions[p as usize];
                     let (path, rule) = &paths[pos.sel];
                     (pos.done == path.steps.len()).then_some(*rule)
                 })
-                .min();
+                .collect();
+            ending.sort_unstable();
+            ending.dedup();
+            let rule = ending.first().copied();
+            if ending.len() > 1 {
+                overlaps.push((next as StateId, ending.into_boxed_slice()));
+            }
             accept.push(rule);
             for class in &classes {
                 // Accepting states are never left: the whole subtree belongs to the rule.
@@ -221,7 +246,7 @@ impl Automaton {
                     .iter()
                     .zip(&names)
                     .filter(|&(&t, _)| t != row[other_name])
-                    .fold(0u64, |m, (_, n)| m | len_bit(n.len())),
+                    .fold(0u64, |m, (_, n)| m | spelling_lens(n)),
             );
             index_sensitive.push(
                 row[other_name + 1..other_index]
@@ -261,6 +286,7 @@ impl Automaton {
             cols,
             table,
             accept,
+            overlaps,
             max_rule,
             name_lens,
             index_sensitive,
@@ -304,6 +330,21 @@ impl Automaton {
     #[inline(always)]
     pub fn accepting(&self, s: StateId) -> Option<RuleId> {
         self.accept.get(s as usize).copied().flatten()
+    }
+
+    /// Accepting states where several selectors end, with all their rule ids (ascending; the
+    /// state accepts with the first unless [`Self::set_accepting`] changed it).
+    pub fn overlaps(&self) -> &[(StateId, Box<[RuleId]>)] {
+        &self.overlaps
+    }
+
+    /// Makes the accepting state `s` select with `rule` instead (a rule combining the
+    /// overlapping ones). Build time only; a state that does not accept is left alone.
+    pub fn set_accepting(&mut self, s: StateId, rule: RuleId) {
+        if let Some(slot @ Some(_)) = self.accept.get_mut(s as usize) {
+            *slot = Some(rule);
+            self.max_rule = self.max_rule.max(Some(rule));
+        }
     }
 
     /// Whether the member name matters in state `s`. When it does not,
@@ -363,28 +404,103 @@ impl Automaton {
         self.cell(s, col)
     }
 
+    /// The states of an array element whose index is not known (a parameter's `[]`): the
+    /// state of every spelled index and of any other.
+    pub fn on_any_index(&self, s: StateId) -> impl Iterator<Item = StateId> + '_ {
+        let base = self.names.len() + 1;
+        (base..self.cols).map(move |col| self.cell(s, col))
+    }
+
     /// The state of an array element whose index no selector spells.
     #[inline(always)]
     pub fn on_other_index(&self, s: StateId) -> StateId {
         self.cell(s, self.cols - 1)
     }
 
-    /// Column of a name spelled in some selector. Bucketed by length first: most keys of a
-    /// payload are rejected by one table load and no comparison.
+    /// Column of the name a key folds to, if some selector spells it. Bucketed by length
+    /// first: most keys of a payload are rejected by one table load and no comparison. An
+    /// ASCII key folds to its lower case (same length); others are folded into a buffer.
     #[inline(always)]
     fn name_column(&self, name: &[u8]) -> Option<usize> {
+        if !name.is_ascii() {
+            return self.folded_column(name);
+        }
         let &(lo, hi) = self.by_len.get(name.len())?;
         if lo == hi {
             return None;
         }
         let (lo, hi) = (lo as usize, hi as usize);
         if name.len() <= 16 {
-            let print = fingerprint(name);
+            let print = lower_print(fingerprint(name));
             (lo..hi).find(|&i| self.prints.get(i) == Some(&print))
         } else {
-            (lo..hi).find(|&i| &*self.names[i] == name)
+            (lo..hi).find(|&i| self.names[i].eq_ignore_ascii_case(name))
         }
     }
+
+    /// [`Self::name_column`] for a key with non-ASCII characters (rare): folded, then compared.
+    #[cold]
+    fn folded_column(&self, name: &[u8]) -> Option<usize> {
+        let text = std::str::from_utf8(name).ok()?;
+        let mut stack = [0u8; 64];
+        let mut heap = Vec::new();
+        let folded: &[u8] = if text.len() <= stack.len() / 2 {
+            // A fold is at most as long as the name, except for a few characters that grow
+            // by a byte (`Ⱥ` → `ⱥ`); twice the length is always enough.
+            let mut n = 0;
+            for c in text.chars() {
+                n += fold::member_char(c).encode_utf8(&mut stack[n..]).len();
+            }
+            &stack[..n]
+        } else {
+            fold::push_member(text, &mut heap);
+            &heap
+        };
+        let &(lo, hi) = self.by_len.get(folded.len())?;
+        (lo as usize..hi as usize).find(|&i| *self.names[i] == *folded)
+    }
+}
+
+/// `path` with every name folded ([`fold::member`]).
+fn fold_path(path: &JsonPath) -> JsonPath {
+    let mut out = path.clone();
+    for step in &mut out.steps {
+        for test in &mut step.tests {
+            if let Test::Name(n) = test
+                && let std::borrow::Cow::Owned(f) = fold::member(n)
+            {
+                *n = f.into();
+            }
+        }
+    }
+    out
+}
+
+/// The length bits of every key that can fold to `folded`: an ASCII name is spelled in as
+/// many bytes as it has, or more where an `i`, `s` or `k` is spelled with a non-ASCII alias;
+/// a name with other non-ASCII characters may be spelled in any length.
+fn spelling_lens(folded: &str) -> u64 {
+    if !folded.is_ascii() {
+        return u64::MAX;
+    }
+    let from = folded.len();
+    (from..=from + fold::max_alias_growth(folded)).fold(0, |m, l| m | len_bit(l))
+}
+
+/// A [`fingerprint`] of ASCII bytes with their upper-case letters lowered, lane by lane: the
+/// fingerprint of the lower-cased string.
+#[inline(always)]
+fn lower_print((a, b): (u64, u64)) -> (u64, u64) {
+    #[inline(always)]
+    fn lower(w: u64) -> u64 {
+        const LANES: u64 = 0x0101_0101_0101_0101;
+        // ASCII lanes (< 0x80): adding never carries into the next lane.
+        let ge_a = w + LANES * (0x80 - u64::from(b'A'));
+        let gt_z = w + LANES * (0x80 - u64::from(b'Z') - 1);
+        let upper = ge_a & !gt_z & (LANES * 0x80);
+        w | upper >> 2
+    }
+    (lower(a), lower(b))
 }
 
 /// The length-mask bit for a name of `len` bytes (63 stands for 63 and longer).

@@ -2,7 +2,8 @@
 //!
 //! Where JSON has paths, these payloads have flat names. A rule names a field (`form:email`,
 //! `query:uid`, `header:x-user-id`) and either applies an action to its whole value or, with
-//! `=>`, treats the value as a JSON document with its own [`Plan`] (Mixpanel's `data` field).
+//! `=>`, reads the value as a document of its own — JSON, base64 JSON, a URL's query — with
+//! its own plan ([`Wrap`]: Mixpanel's `data` field, Snowplow's `cx`, GA's `dl`).
 //! A name also covers its bracket children, so `form:address` reaches `address[line1]` and
 //! `address[city]` the way a JSON rule on an object reaches every leaf beneath it.
 //!
@@ -16,15 +17,15 @@
 //! (they are case-sensitive) or by a pattern with `*`; a cookie no rule names is removed, so
 //! a spelling that misses a rule can only lose the cookie, never carry it past the rule.
 
-use super::{Action, Plan, Unselected};
+use super::{Action, Unselected, Wrap};
 
 /// What happens to a selected field.
 // Built once per rule at config load and only borrowed afterwards (see `Action`).
 #[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub enum FieldTarget {
-    /// The value is one JSON document rewritten by this plan.
-    Json(Plan),
+    /// The value is a document of its own, decoded and policed by the wrap's plan.
+    Wrapped(Box<Wrap>),
     /// The value as a whole goes through the action.
     Whole(Action),
 }
@@ -94,10 +95,12 @@ impl FieldPlan {
     /// servers fold names, followed by nothing, a `[` bracket child or a `.` child), else the
     /// rule for every other field.
     pub fn find(&self, name: &str) -> Option<&FieldRule> {
-        self.rules
-            .iter()
-            .find(|r| covers(&r.name, name))
-            .or(self.others.as_ref())
+        self.find_named(name).or(self.others.as_ref())
+    }
+
+    /// [`Self::find`] without the rule for every other field.
+    pub fn find_named(&self, name: &str) -> Option<&FieldRule> {
+        self.rules.iter().find(|r| covers(&r.name, name))
     }
 
     /// The first rule naming cookie `name` (exactly, or by a `*` pattern).
@@ -147,19 +150,11 @@ const fn fold_header(b: u8) -> u8 {
     }
 }
 
-/// A character of a form or query name as the most permissive server compares it.
-fn fold_field(c: char) -> char {
-    match c {
-        '.' | ' ' => '_',
-        // Their upper or lower case is ASCII: `ToUpperInvariant('ı') == 'I'`.
-        'ı' => 'i',
-        'ſ' => 's',
-        '\u{212A}' => 'k',
-        _ => c.to_ascii_lowercase(),
-    }
-}
+use super::fold::field_char as fold_field;
 
-fn covers(rule: &str, name: &str) -> bool {
+/// Whether a server may read the form or query field `name` as `rule` (or a child of it):
+/// equal, or equal as the most permissive server folds names, or `rule[…]` / `rule.…`.
+pub fn covers(rule: &str, name: &str) -> bool {
     // Fast path: most names share no first character with any rule.
     let mut r = rule.chars();
     let mut n = name.char_indices();

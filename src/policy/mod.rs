@@ -8,20 +8,24 @@ pub mod action;
 pub mod automaton;
 pub mod disclosure;
 pub mod fields;
+pub mod fold;
 pub mod names;
+pub mod params;
 pub mod selector;
 pub mod subject;
 pub mod transform;
 pub mod unselected;
+pub mod wrap;
 
 pub use action::{
     Action, ActionKind, ActionOption, Applied, ApplyCx, Leaf, LeafKind, OptionDefault, OptionType,
 };
 pub use automaton::{Automaton, RuleId, StateId};
 pub use disclosure::{DisclosureTally, FieldTally, Treatment};
-pub use fields::{FieldPlan, FieldPlans, FieldRule, FieldTarget};
+pub use fields::{FieldPlan, FieldPlans, FieldRule, FieldTarget, covers as field_covers};
 pub use selector::{JsonPath, SelectorError};
 pub use unselected::{DetectMode, DetectPolicy, Unselected};
+pub use wrap::{BodyCoding, BodyLayer, Coding, FormDocument, Inner, Wrap};
 
 use crate::detect::Class;
 
@@ -60,6 +64,10 @@ pub struct Plan {
     pub rules: Vec<Rule>,
     /// What happens to values no rule selects (detection, allow-list mode).
     pub unselected: Unselected,
+    /// Values that are documents of their own (selector chains): accepting ids from
+    /// `rules.len()` on name these, in order. An action on a value always wins over reaching
+    /// inside it, the way a rule on a parent covers its subtree.
+    pub wraps: Vec<Wrap>,
 }
 
 impl Plan {
@@ -74,22 +82,36 @@ impl Plan {
             automaton,
             rules,
             unselected: Unselected::default(),
+            wraps: Vec::new(),
         }
     }
 
     /// Whether no selector can ever match.
     pub fn is_empty(&self) -> bool {
-        self.rules.is_empty()
+        self.rules.is_empty() && self.wraps.is_empty()
     }
 
     /// Whether the plan does anything to a payload: rules, detection or allow-list mode. A
     /// plan that does nothing lets any body through unparsed.
     pub fn polices(&self) -> bool {
-        !self.rules.is_empty() || self.unselected.active()
+        !self.is_empty() || self.unselected.active()
     }
 
-    /// The rule an accepting state names.
+    /// The rule an accepting state names (an id below `rules.len()`; see [`Self::wrap`]).
     pub fn rule(&self, id: RuleId) -> &Rule {
         &self.rules[usize::from(id)]
+    }
+
+    /// The wrapped document an accepting state names, if the id is one of [`Self::wraps`].
+    #[inline]
+    pub fn wrap(&self, id: RuleId) -> Option<&Wrap> {
+        usize::from(id)
+            .checked_sub(self.rules.len())
+            .and_then(|i| self.wraps.get(i))
+    }
+
+    /// Number of ids accepting states may name: rules, then wraps.
+    pub fn ids(&self) -> usize {
+        self.rules.len() + self.wraps.len()
     }
 }

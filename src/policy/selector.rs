@@ -15,6 +15,10 @@
 
 use std::fmt;
 
+pub mod chain;
+
+pub use chain::{Chain, ChainStep, Place, parse_chain};
+
 /// A parsed JSONPath: a sequence of segments from the root. `$` alone has no steps.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct JsonPath {

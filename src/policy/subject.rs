@@ -13,9 +13,9 @@
 
 use crate::crypto::siv::DetSealer;
 use crate::crypto::{EnvelopeOpener, EnvelopeSealer, TokenKey};
+use crate::keys::SubjectSecret;
 use crate::keys::derive::derive;
 use crate::keys::{KeyId, Keyring, Purpose, SecretKey};
-use crate::store::SubjectSecret;
 
 /// The route's working keys that subject keys are derived from (primary key, route domain).
 #[derive(Debug)]

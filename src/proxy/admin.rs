@@ -23,13 +23,13 @@ use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, watch};
 
+use super::reload::Reloader;
 use super::respond::full;
 use super::{Body, Current, police};
 use crate::audit::{AuditEvent, AuditKind, Outcome as AuditOutcome};
 use crate::crypto::OsNonces;
 use crate::policy::ApplyCx;
 use crate::policy::subject::SubjectScopes;
-use crate::reload::Reloader;
 use crate::services::Services;
 
 /// The OpenAPI document of this API (served without a token: it holds no secrets).
@@ -394,8 +394,10 @@ async fn v1(
                 let mut nonces = OsNonces::new();
                 let mut cx = ApplyCx::new(&mut nonces);
                 // Preview uses the route's keys: it never creates subject secrets in the store.
-                let policy = police::Active::of(&route, false);
-                let result = police::decode(policy, &parts.headers, raw, &limits).and_then(|d| {
+                // The admin URI carries no vendor query: a route's `sniff` still applies.
+                let result = police::layer(&route, false, None).and_then(|layer| {
+                    let policy = police::Active::of(&route, false).for_body(layer);
+                    let d = police::decode(policy, layer, &parts.headers, raw, &limits)?;
                     let rewritten =
                         police::body(policy, &parts.headers, d.plain(), &limits, &mut cx)?;
                     d.finish(rewritten)

@@ -16,9 +16,9 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, watch};
 use tracing::{debug, info, warn};
 
+use super::reload::{ReloadSource, Reloader};
 use super::{Current, Generation, service};
 use crate::config::{Config, Runtime};
-use crate::reload::{ReloadSource, Reloader};
 use crate::services::{Services, StartError};
 use crate::telemetry::events::Listening;
 
@@ -317,11 +317,11 @@ impl Acceptor {
             if *stop.borrow_and_update() {
                 break;
             }
-            let permit = tokio::select! {
-                () = &mut signal => break,
-                _ = stop.changed() => break,
-                p = Arc::clone(&self.permits).acquire_owned() => p.expect("semaphore is never closed"),
-            };
+            // Accept, then wait for a slot. Under `per_core` each loop has its own socket and
+            // the kernel decides which one a connection queues on: a loop that took a slot
+            // before accepting could sit on it over an empty queue while a connection waits in
+            // another loop's queue for a slot that never comes. So a loop holds at most one
+            // accepted connection beyond `max_connections`, unserved until a slot frees.
             let (stream, _peer) = tokio::select! {
                 () = &mut signal => break,
                 _ = stop.changed() => break,
@@ -334,6 +334,11 @@ impl Acceptor {
                         continue;
                     }
                 },
+            };
+            let permit = tokio::select! {
+                () = &mut signal => break,
+                _ = stop.changed() => break,
+                p = Arc::clone(&self.permits).acquire_owned() => p.expect("semaphore is never closed"),
             };
             let _ = stream.set_nodelay(true);
             let current = Arc::clone(&self.current);

@@ -9,10 +9,11 @@ use super::body;
 use crate::canon::{self, cookies};
 use crate::codec;
 use crate::config::{Limits, Route};
-use crate::error::{Ambiguity, RejectCode};
+use crate::error::{Ambiguity, RejectCode, WrapFault};
 use crate::policy::action::ActionError;
-use crate::policy::{Applied, ApplyCx, FieldTarget, Leaf, LeafKind};
+use crate::policy::{Applied, ApplyCx, BodyLayer, FieldTarget, Leaf, LeafKind};
 use crate::rewrite::json::rewrite_json;
+use crate::rewrite::wrap::rewrite_wrapped;
 use crate::rewrite::{Format, Limits as RewriteLimits, Outcome, Plans, RewriteError};
 use crate::rewrite::{UnsupportedType, rewrite_payload};
 
@@ -58,6 +59,7 @@ fn body_error(e: &RewriteError) -> RejectCode {
     match e {
         RewriteError::Malformed { .. } => RejectCode::MalformedBody,
         RewriteError::Ambiguous(a) => RejectCode::AmbiguousRequest(*a),
+        RewriteError::Wrapped(w) => RejectCode::MalformedWrapped(*w),
         RewriteError::TooDeep { .. } => RejectCode::NestingTooDeep,
         // A value the policy cannot transform (FPE on a too-short or off-alphabet value):
         // the payload is valid but cannot be policed as configured.
@@ -96,7 +98,9 @@ pub(super) fn query(
             .map(Some)
             .map_err(|_| RejectCode::Internal),
         Err(_) if policy.observe_only => Ok(None),
-        Err(e @ (RewriteError::Action(_) | RewriteError::Ambiguous(_))) => Err(body_error(&e)),
+        Err(
+            e @ (RewriteError::Action(_) | RewriteError::Ambiguous(_) | RewriteError::Wrapped(_)),
+        ) => Err(body_error(&e)),
         Err(_) => Err(RejectCode::MalformedQuery),
     }
 }
@@ -109,6 +113,7 @@ pub(super) fn query(
 pub(super) fn headers(
     policy: Active<'_>,
     headers: &mut HeaderMap,
+    limits: &Limits,
     cx: &mut ApplyCx<'_>,
 ) -> Result<(), RejectCode> {
     let plan = &policy.plans.fields.header;
@@ -121,10 +126,29 @@ pub(super) fn headers(
         let Some(rule) = plan.find_header(name.as_str()) else {
             continue;
         };
-        let FieldTarget::Whole(action) = &rule.target else {
-            continue;
-        };
         let values: Vec<HeaderValue> = headers.get_all(&name).iter().cloned().collect();
+        let action = match &rule.target {
+            FieldTarget::Whole(action) => action,
+            FieldTarget::Wrapped(wrap) => {
+                // A document inside the header (a URL's query, base64 JSON): policed in
+                // place, each line on its own.
+                headers.remove(&name);
+                for v in values {
+                    let value = v.to_str().map_err(|_| RejectCode::MalformedQuery)?;
+                    text.clear();
+                    match rewrite_wrapped(value, wrap, &rewrite_limits(limits), cx, &mut text) {
+                        Ok(Outcome::Unchanged) => headers.append(&name, v),
+                        Ok(Outcome::Rewritten) => {
+                            let nv =
+                                HeaderValue::from_bytes(&text).map_err(|_| RejectCode::Internal)?;
+                            headers.append(&name, nv)
+                        }
+                        Err(e) => return Err(body_error(&e)),
+                    };
+                }
+                continue;
+            }
+        };
         headers.remove(&name);
         for v in values {
             // A dropped value is removed unread, whatever bytes it holds.
@@ -155,6 +179,30 @@ pub(super) fn headers(
         }
     }
     Ok(())
+}
+
+/// Removes the cookies a framework that merges cookies into request parameters would read as
+/// a parameter the route polices ([`crate::policy::params::cookies_without_parameters`]).
+pub(super) fn parameter_cookies(policy: Active<'_>, headers: &mut HeaderMap) {
+    let params = policy.plans.params(Format::Query);
+    if policy.observe_only || !params.polices() {
+        return;
+    }
+    let Some(cookie) = headers.get(header::COOKIE) else {
+        return;
+    };
+    let Some(kept) = crate::policy::params::cookies_without_parameters(cookie.as_bytes(), params)
+    else {
+        return;
+    };
+    match HeaderValue::from_bytes(&kept) {
+        Ok(v) if !kept.is_empty() => {
+            headers.insert(header::COOKIE, v);
+        }
+        _ => {
+            headers.remove(header::COOKIE);
+        }
+    }
 }
 
 /// Forwards only the cookies the route names, each through its rule: a whole-value action,
@@ -217,17 +265,17 @@ pub(super) fn cookies(
                     Applied::Replaced => cookies::push_encoded(&scratch, &mut out),
                 }
             }
-            FieldTarget::Json(doc) => {
+            FieldTarget::Wrapped(wrap) => {
+                // The value a framework reads: percent-decoded, then the chain's codings.
                 let decoded =
                     cookies::percent_decode(pair.value).ok_or(RejectCode::MalformedQuery)?;
+                let decoded = String::from_utf8(decoded)
+                    .map_err(|_| RejectCode::MalformedWrapped(WrapFault::NotUtf8))?;
                 scratch.clear();
-                match rewrite_json(&decoded, doc, &rewrite_limits(limits), cx, &mut scratch) {
+                match rewrite_wrapped(&decoded, wrap, &rewrite_limits(limits), cx, &mut scratch) {
                     Ok(Outcome::Unchanged) => out.extend_from_slice(pair.value.as_bytes()),
                     Ok(Outcome::Rewritten) => cookies::push_encoded(&scratch, &mut out),
-                    Err(e @ (RewriteError::Action(_) | RewriteError::Ambiguous(_))) => {
-                        return Err(body_error(&e));
-                    }
-                    Err(_) => return Err(RejectCode::MalformedQuery),
+                    Err(e) => return Err(body_error(&e)),
                 }
             }
         }
@@ -348,6 +396,52 @@ pub(super) fn body(
     })
 }
 
+/// On a route whose only body rules are `query:` rules ([`Bodies::Parameters`]): whether
+/// this body carries parameters a merging framework would read with the query's, and so must
+/// be read and policed. An unlabelled body is labelled `application/octet-stream` instead
+/// (Rack and Rails read an unlabelled POST body as a form; nothing reads octet-stream as one).
+///
+/// # Errors
+/// [`RejectCode::UnsupportedMediaType`] for a multipart body, a form in another charset, and
+/// a JSON-like type piigate does not read (Laravel reads any type containing `/json` as
+/// JSON, Rails `text/x-json`): each carries parameters piigate cannot police.
+///
+/// [`Bodies::Parameters`]: crate::config::Bodies::Parameters
+pub(super) fn parameter_body(
+    headers: &mut HeaderMap,
+    may_have_body: bool,
+) -> Result<bool, RejectCode> {
+    let Some(ct) = headers.get(header::CONTENT_TYPE) else {
+        if may_have_body {
+            headers.insert(header::CONTENT_TYPE, UNREAD_TYPE);
+        }
+        return Ok(false);
+    };
+    match Format::from_content_type(Some(ct.as_bytes())) {
+        Ok(Format::Form | Format::Json | Format::Ndjson) => Ok(true),
+        Ok(Format::SniffedJson | Format::Query) => Ok(false),
+        Err(UnsupportedType) => {
+            let essence = ct
+                .as_bytes()
+                .split(|&b| b == b';')
+                .next()
+                .unwrap_or_default();
+            let essence = essence.trim_ascii().to_ascii_lowercase();
+            let carries_parameters = essence.starts_with(b"multipart/")
+                || essence == b"application/x-www-form-urlencoded"
+                || memchr::memmem::find(&essence, b"json").is_some();
+            if carries_parameters {
+                Err(RejectCode::UnsupportedMediaType)
+            } else {
+                Ok(false)
+            }
+        }
+    }
+}
+
+/// The label of an unread body that came without one (see [`parameter_body`]).
+const UNREAD_TYPE: HeaderValue = HeaderValue::from_static("application/octet-stream");
+
 /// The label of a policed body that came without one: what browsers send with a text beacon.
 pub(super) const BEACON_TYPE: HeaderValue = HeaderValue::from_static("text/plain; charset=utf-8");
 
@@ -358,6 +452,79 @@ fn looks_like_json(plain: &[u8]) -> bool {
         && serde_json::from_slice::<serde::de::IgnoredAny>(plain).is_ok()
 }
 
+/// How this request's body is coded beyond its `Content-Encoding`, by the route's
+/// `[routes.body_coding]` and the request's query.
+#[derive(Clone, Copy)]
+pub(super) enum Layer<'a> {
+    /// As its `Content-Type` says.
+    AsLabelled,
+    /// A gzip stream (named by the query parameter).
+    Gzip,
+    /// A gzip stream if a text body starts with gzip's magic bytes (no parameter, `sniff`).
+    SniffGzip,
+    /// A form whose field holds the document: police the body with these plans.
+    Form(&'a crate::policy::FieldPlans),
+}
+
+/// Reads the coding the query names (or leaves it to sniffing).
+///
+/// # Errors
+/// [`RejectCode::UnsupportedMediaType`] for a value the route does not list;
+/// [`Ambiguity::BodyCodingParam`] for a parameter given twice or spelled two ways;
+/// [`RejectCode::MalformedQuery`] for a query that does not parse.
+pub(super) fn layer<'a>(
+    route: &'a Route,
+    opted_out: bool,
+    query: Option<&str>,
+) -> Result<Layer<'a>, RejectCode> {
+    let Some(coding) = &route.body_coding else {
+        return Ok(Layer::AsLabelled);
+    };
+    let named = match (&coding.param, query) {
+        (Some(param), Some(q)) => {
+            crate::rewrite::form::values_named(q.as_bytes(), param).map_err(|e| match e {
+                RewriteError::Ambiguous(a) => RejectCode::AmbiguousRequest(a),
+                _ => RejectCode::MalformedQuery,
+            })?
+        }
+        _ => Vec::new(),
+    };
+    let value = match named.as_slice() {
+        [] if coding.sniff_gzip => return Ok(Layer::SniffGzip),
+        [] => return Ok(Layer::AsLabelled),
+        [(true, v)] => v,
+        _ => return Err(RejectCode::AmbiguousRequest(Ambiguity::BodyCodingParam)),
+    };
+    Ok(match coding.layer(value) {
+        None => return Err(RejectCode::UnsupportedMediaType),
+        Some(BodyLayer::Identity) => Layer::AsLabelled,
+        Some(BodyLayer::Gzip) => Layer::Gzip,
+        Some(BodyLayer::Form(doc)) => Layer::Form(match (&doc.strict, opted_out) {
+            (Some(strict), true) if route.opt_out == crate::config::OptOut::Strict => strict,
+            _ => &doc.plans,
+        }),
+    })
+}
+
+impl<'a> Active<'a> {
+    /// The policy for the body under `layer`: a form layer's own plans, else this one.
+    pub(super) fn for_body(self, layer: Layer<'a>) -> Self {
+        match layer {
+            Layer::Form(fields) => Self {
+                plans: Plans {
+                    json: self.plans.json,
+                    fields,
+                },
+                ..self
+            },
+            Layer::AsLabelled | Layer::Gzip | Layer::SniffGzip => self,
+        }
+    }
+}
+
+/// gzip's magic bytes (RFC 1952 §2.3.1).
+const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
+
 /// A collected request body made ready for policing: its content codings removed (capped).
 pub(super) struct Decoded {
     /// The bytes as they arrived.
@@ -366,6 +533,10 @@ pub(super) struct Decoded {
     decoded: Option<Vec<u8>>,
     /// The codings as they actually were, to re-apply.
     codings: Vec<codec::Coding>,
+    /// Whether `raw` may be forwarded when nothing changed: not when it is coded on a route
+    /// that polices, since decoders (and recipients that do not decode) read different things
+    /// from what surrounds the coded data (`crate::codec`).
+    raw_ok: bool,
 }
 
 impl Decoded {
@@ -379,6 +550,10 @@ impl Decoded {
     /// # Errors
     /// [`RejectCode::Internal`] if re-encoding fails.
     pub(super) fn finish(self, rewritten: Option<Vec<u8>>) -> Result<Bytes, RejectCode> {
+        let rewritten = match (rewritten, self.raw_ok) {
+            (None, false) => self.decoded,
+            (r, _) => r,
+        };
         match rewritten {
             None => Ok(self.raw),
             Some(out) if self.codings.is_empty() => Ok(Bytes::from(out)),
@@ -395,6 +570,7 @@ impl Decoded {
 /// 413/415/400-class codes; nothing is forwarded on error.
 pub(super) fn decode(
     policy: Active<'_>,
+    layer: Layer<'_>,
     headers: &HeaderMap,
     raw: Bytes,
     limits: &Limits,
@@ -403,6 +579,7 @@ pub(super) fn decode(
         raw,
         decoded: None,
         codings: Vec::new(),
+        raw_ok: true,
     };
     if raw.is_empty() {
         return Ok(unread(raw));
@@ -418,27 +595,47 @@ pub(super) fn decode(
     if !policy.plans.polices(format) {
         return Err(RejectCode::UnsupportedMediaType);
     }
-    if codings.is_empty() {
-        return Ok(Decoded {
-            raw,
-            decoded: None,
-            codings,
-        });
+    // A form layer's document is in a form field: a body labelled otherwise is not that.
+    if matches!(layer, Layer::Form(_)) && format != Format::Form {
+        return Err(RejectCode::UnsupportedMediaType);
     }
-    let (d, actual) = match codec::decode_all(&codings, &raw, limits.max_decoded_bytes) {
-        Ok(x) => x,
-        Err(_) if policy.observe_only => return Ok(unread(raw)),
-        Err(e) => {
-            return Err(match e {
-                codec::CodecError::TooLarge => RejectCode::BodyTooLarge,
-                codec::CodecError::Corrupt => RejectCode::MalformedBody,
-                codec::CodecError::Unsupported => RejectCode::UnsupportedMediaType,
-            });
+    let codec_error = |e| match e {
+        codec::CodecError::TooLarge => RejectCode::BodyTooLarge,
+        codec::CodecError::Corrupt => RejectCode::MalformedBody,
+        codec::CodecError::Unsupported => RejectCode::UnsupportedMediaType,
+    };
+    let (mut decoded, mut actual) = if codings.is_empty() {
+        (None, codings)
+    } else {
+        match codec::decode_all(&codings, &raw, limits.max_decoded_bytes) {
+            Ok((d, actual)) => (Some(d), actual),
+            Err(_) if policy.observe_only => return Ok(unread(raw)),
+            Err(e) => return Err(codec_error(e)),
         }
     };
+    // The vendor's own gzip is inside every `Content-Encoding`: undone last, redone first.
+    let plain = decoded.as_deref().unwrap_or(&raw);
+    let gzip = match layer {
+        Layer::Gzip => true,
+        Layer::SniffGzip => format == Format::SniffedJson && plain.starts_with(&GZIP_MAGIC),
+        Layer::AsLabelled | Layer::Form(_) => false,
+    };
+    if gzip {
+        match codec::Coding::Gzip.decode(plain, limits.max_decoded_bytes) {
+            Ok((d, seen)) => {
+                decoded = Some(d);
+                actual.insert(0, seen);
+            }
+            Err(_) if policy.observe_only => return Ok(unread(raw)),
+            Err(e) => return Err(codec_error(e)),
+        }
+    }
     Ok(Decoded {
         raw,
-        decoded: Some(d),
+        // Observe-only routes change nothing, not even the coding; a body without codings is
+        // its own plain text.
+        raw_ok: policy.observe_only || decoded.is_none(),
+        decoded,
         codings: actual,
     })
 }

@@ -42,7 +42,8 @@ mod tests {
         let rules = crate::error::Ambiguity::ALL
             .map(RejectCode::AmbiguousRequest)
             .into_iter()
-            .chain(crate::error::PathFault::ALL.map(RejectCode::BadPath));
+            .chain(crate::error::PathFault::ALL.map(RejectCode::BadPath))
+            .chain(crate::error::WrapFault::ALL.map(RejectCode::MalformedWrapped));
         for code in RejectCode::ALL.into_iter().chain(rules) {
             let body = format!(
                 r#"{{"error":{{"code":"{}","message":"{}"}}}}"#,

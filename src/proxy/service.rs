@@ -13,12 +13,12 @@ use hyper::body::Incoming;
 use super::body;
 use super::police;
 use super::respond::{full, reject};
-use super::upstream::{UpstreamError, prepare, strip_hop_by_hop, upstream_path};
+use super::upstream::{MAX_TARGET_LEN, UpstreamError, prepare, strip_hop_by_hop, upstream_path};
 use super::{Body, Generation};
 use crate::canon;
-use crate::config::{OptOut, Route};
+use crate::config::{Bodies, OptOut, Route};
 use crate::crypto::{OsNonces, with_thread_nonces};
-use crate::error::RejectCode;
+use crate::error::{PathFault, RejectCode};
 use crate::policy::action::ActionCounts;
 use crate::policy::subject::SubjectScopes;
 use crate::policy::{ApplyCx, DisclosureTally, FieldTally};
@@ -164,11 +164,29 @@ async fn forward(
         return Err(RejectCode::OptOutBlocked);
     }
     let policy = police::Active::of(&route, opted_out);
-    let raw = if route.polices_body() {
+    let reads_body = match route.bodies {
+        Bodies::All => true,
+        Bodies::Parameters => {
+            let may_have_body = !http_body::Body::is_end_stream(&incoming);
+            police::parameter_body(&mut parts.headers, may_have_body)?
+        }
+        Bodies::Unread => false,
+    };
+    let raw = if reads_body {
         body::check_declared_length(&parts.headers, route.max_body_bytes)?;
         let raw = body::collect(incoming, route.max_body_bytes, limits.request_timeout).await?;
         tally.bytes_in = raw.len();
-        Ok(police::decode(policy, &parts.headers, raw, limits)?)
+        let layer = match police::layer(&route, opted_out, parts.uri.query()) {
+            Ok(l) => l,
+            // An observing route forwards what it cannot read as it came.
+            Err(_) if policy.observe_only => police::Layer::AsLabelled,
+            Err(e) => return Err(e),
+        };
+        let policy = policy.for_body(layer);
+        Ok((
+            police::decode(policy, layer, &parts.headers, raw, limits)?,
+            policy,
+        ))
     } else {
         body::check_declared_length(&parts.headers, route.max_body_bytes)?;
         Err(incoming)
@@ -176,7 +194,7 @@ async fn forward(
     // The people this request is about: their secrets come from the store (async) before the
     // synchronous policing below.
     let subjects = match (&raw, &route.subject, &route.subject_bases) {
-        (Ok(decoded), Some(path), Some(bases)) => {
+        (Ok((decoded, _)), Some(path), Some(bases)) => {
             subjects(g, &route, &parts.headers, decoded.plain(), path, bases).await?
         }
         _ => None,
@@ -193,14 +211,26 @@ async fn forward(
         }
         let new_query = police::query(policy, parts.uri.query(), limits, &mut cx)?;
         let query = new_query.as_deref().or(parts.uri.query());
-        let target = upstream_path(&route, rest, query).map_err(|_| RejectCode::NoRoute)?;
-        police::headers(policy, &mut parts.headers, &mut cx)?;
+        // The route matched, so a target that does not join is too long once normalised
+        // (escapes, the base path and policed values lengthen it); any other failure is ours.
+        let target = upstream_path(&route, rest, query).map_err(|_| {
+            let len =
+                route.upstream.base_path.len() + rest.len() + query.map_or(0, |q| q.len() + 1);
+            if len > MAX_TARGET_LEN {
+                RejectCode::BadPath(PathFault::TooLong)
+            } else {
+                RejectCode::Internal
+            }
+        })?;
+        police::headers(policy, &mut parts.headers, limits, &mut cx)?;
         // First-party hygiene, every route: only named cookies leave, and the page's URL
         // leaves as its origin (README, "First-party proxy hygiene").
         police::cookies(policy, &mut parts.headers, limits, &mut cx)?;
+        // Of those, none named like a policed parameter: PHP's `$_REQUEST` reads cookies too.
+        police::parameter_cookies(policy, &mut parts.headers);
         police::referrer(policy, &mut parts.headers);
         let req = match raw {
-            Ok(decoded) => {
+            Ok((decoded, body_policy)) => {
                 if !decoded.plain().is_empty() && !parts.headers.contains_key(header::CONTENT_TYPE)
                 {
                     // Policed as beacon text: say so, or Rack reads an unlabelled body as a form.
@@ -208,8 +238,13 @@ async fn forward(
                         .headers
                         .insert(header::CONTENT_TYPE, police::BEACON_TYPE);
                 }
-                let rewritten =
-                    police::body(policy, &parts.headers, decoded.plain(), limits, &mut cx)?;
+                let rewritten = police::body(
+                    body_policy,
+                    &parts.headers,
+                    decoded.plain(),
+                    limits,
+                    &mut cx,
+                )?;
                 let to_send = decoded.finish(rewritten)?;
                 tally.bytes_out = to_send.len();
                 let len = to_send.len() as u64;

@@ -18,21 +18,26 @@
 //! - brackets outside `name[key]…[key]` (`[email]` is `email` to Rack and `qs`, `a]` and
 //!   `a[b` are renamed differently by PHP, Rack and `qs`).
 //!
-//! Names are matched as the most permissive server folds them ([`FieldPlan::find`]): case,
-//! `.` and space as `_`, dotted children.
+//! Names are matched as the most permissive server folds them
+//! ([`FieldPlan::find`](crate::policy::FieldPlan::find)): case, `.` and space as `_`, dotted
+//! children; and a pair is looked up wherever a framework that merges parameter sources
+//! would find its rule ([`Params`]): its own source's rules, the other source's, the route's
+//! JSON selectors.
 //!
 //! Pairs no rule names follow the plan's [`Unselected`](crate::policy::Unselected) policy:
 //! with detection, the value is classified with the field name's hint and counted under
 //! `form:NAME` / `query:NAME` (bracket indices as `[*]`), then forwarded (`observe`) or
 //! treated with the class's action (`enforce`); in allow-list mode the pair is dropped.
 
-use super::json::rewrite_json;
+use super::wrap::rewrite_wrapped;
 use super::{Limits, Outcome, RewriteError};
 use crate::error::Ambiguity;
 use crate::policy::names::{HintCache, push_field_name};
-use crate::policy::{Applied, ApplyCx, FieldPlan, FieldTarget, Leaf, LeafKind};
+use crate::policy::params::{Params, Selected};
+use crate::policy::wrap::Wrap;
+use crate::policy::{Action, Applied, ApplyCx, FieldTarget, Leaf, LeafKind};
 
-/// Rewrites the pairs `plan` selects, appending the result to `out`.
+/// Rewrites the pairs `params` selects, appending the result to `out`.
 ///
 /// Returns [`Outcome::Unchanged`] (and leaves `out` alone) when nothing changed.
 ///
@@ -41,22 +46,65 @@ use crate::policy::{Applied, ApplyCx, FieldPlan, FieldTarget, Leaf, LeafKind};
 /// from a `=>` field, or an action failure.
 pub fn rewrite_form(
     input: &[u8],
-    plan: &FieldPlan,
+    params: Params<'_>,
     limits: &Limits,
     cx: &mut ApplyCx<'_>,
     out: &mut Vec<u8>,
 ) -> Result<Outcome, RewriteError> {
     let base = out.len();
-    let result = run(input, plan, limits, cx, out);
+    let result = run(input, params, limits, cx, out);
     if !matches!(result, Ok(Outcome::Rewritten)) {
         out.truncate(base);
     }
     result
 }
 
+/// The decoded values of the pairs whose name a server may read as `name` (equal, or folded
+/// as the most permissive server folds names, or a child `name[…]` / `name.…`), each with
+/// whether its name is exactly `name`. The whole input is checked in the form grammar.
+///
+/// # Errors
+/// [`RewriteError::Ambiguous`] and [`RewriteError::Malformed`] as [`rewrite_form`] refuses.
+pub fn values_named(input: &[u8], name: &str) -> Result<Vec<(bool, String)>, RewriteError> {
+    if memchr::memchr(b';', input).is_some() {
+        return Err(RewriteError::Ambiguous(Ambiguity::FieldSeparator));
+    }
+    let mut out = Vec::new();
+    let mut raw_name = Vec::new();
+    let mut value = Vec::new();
+    let mut start = 0;
+    while start <= input.len() {
+        let end = memchr::memchr(b'&', &input[start..]).map_or(input.len(), |i| start + i);
+        let pair = &input[start..end];
+        let (n, v) = match memchr::memchr(b'=', pair) {
+            Some(eq) => (&pair[..eq], &pair[eq + 1..]),
+            None => (pair, &pair[pair.len()..]),
+        };
+        if !pair.is_empty() {
+            decode(n, start, &mut raw_name)?;
+            let text = std::str::from_utf8(&raw_name)
+                .map_err(|_| malformed(start, "form field name is not UTF-8"))?;
+            if !is_plain_name(text) {
+                return Err(RewriteError::Ambiguous(Ambiguity::FieldName));
+            }
+            let value_at = start + n.len() + 1;
+            if crate::policy::field_covers(name, text) {
+                decode(v, value_at, &mut value)?;
+                let v = String::from_utf8(value.clone())
+                    .map_err(|_| malformed(value_at, "form value is not UTF-8"))?;
+                out.push((text == name, v));
+            } else {
+                validate(v, value_at)?;
+            }
+        }
+        start = end + 1;
+    }
+    Ok(out)
+}
+
 fn run(
     input: &[u8],
-    plan: &FieldPlan,
+    params: Params<'_>,
     limits: &Limits,
     cx: &mut ApplyCx<'_>,
     out: &mut Vec<u8>,
@@ -64,8 +112,9 @@ fn run(
     let mut name = Vec::new();
     let mut value = Vec::new();
     let mut text = Vec::new();
+    let mut wrapped = Vec::new();
     let mut path = String::new();
-    let unselected = &plan.unselected;
+    let unselected = &params.own().unselected;
     if memchr::memchr(b';', input).is_some() {
         return Err(RewriteError::Ambiguous(Ambiguity::FieldSeparator));
     }
@@ -89,7 +138,7 @@ fn run(
         if !is_plain_name(name_text) {
             return Err(RewriteError::Ambiguous(Ambiguity::FieldName));
         }
-        let edit = match plan.find(name_text).filter(|_| !pair.is_empty()) {
+        let edit = match params.find(name_text).filter(|_| !pair.is_empty()) {
             None if pair.is_empty() || !unselected.active() => {
                 validate(raw_value.unwrap_or_default(), value_at)?;
                 Edit::Keep
@@ -142,26 +191,35 @@ fn run(
                     }
                 }
             },
-            Some(rule) => {
+            Some(selected) => {
                 decode(raw_value.unwrap_or_default(), value_at, &mut value)?;
                 let value_text = std::str::from_utf8(&value)
                     .map_err(|_| malformed(value_at, "form value is not UTF-8"))?;
                 text.clear();
-                match &rule.target {
-                    FieldTarget::Whole(action) => {
+                match target(selected) {
+                    Target::Whole(action, class) => {
                         let leaf = Leaf {
                             text: value_text,
                             kind: LeafKind::String,
                             field: name_text,
                         };
-                        Edit::from(cx.treat(action, rule.class, &leaf, &mut text)?)
+                        Edit::from(cx.treat(action, class, &leaf, &mut text)?)
                     }
-                    FieldTarget::Json(sub) => {
-                        match rewrite_json(value_text.as_bytes(), sub, limits, cx, &mut text)
-                            .map_err(|e| shift(e, value_at))?
-                        {
+                    Target::Wrapped(wrap) => {
+                        match rewrite_wrapped(value_text, wrap, limits, cx, &mut text)? {
                             Outcome::Unchanged => Edit::Keep,
-                            Outcome::Rewritten => Edit::Replace,
+                            Outcome::Rewritten => {
+                                // The value comes back percent-encoded as it was where it
+                                // did not change.
+                                wrapped.clear();
+                                encode_like(
+                                    raw_value.unwrap_or_default(),
+                                    &value,
+                                    &text,
+                                    &mut wrapped,
+                                );
+                                Edit::ReplaceEncoded
+                            }
                         }
                     }
                 }
@@ -169,7 +227,7 @@ fn run(
         };
         match edit {
             Edit::Keep => {}
-            Edit::Drop | Edit::Replace => {
+            Edit::Drop | Edit::Replace | Edit::ReplaceEncoded => {
                 if !changed {
                     out.reserve(input.len() + text.len());
                     changed = true;
@@ -178,13 +236,17 @@ fn run(
                 if pending_from < start {
                     emit(out, &input[pending_from..start - 1], &mut emitted_any);
                 }
-                if matches!(edit, Edit::Replace) {
+                if matches!(edit, Edit::Replace | Edit::ReplaceEncoded) {
                     if emitted_any {
                         out.push(b'&');
                     }
                     out.extend_from_slice(raw_name);
                     out.push(b'=');
-                    encode(&text, out);
+                    if matches!(edit, Edit::Replace) {
+                        encode(&text, out);
+                    } else {
+                        out.extend_from_slice(&wrapped);
+                    }
                     emitted_any = true;
                 }
                 pending_from = end + 1;
@@ -239,6 +301,22 @@ pub fn is_plain_name(name: &str) -> bool {
     true
 }
 
+/// What a selected pair's value goes through.
+enum Target<'a> {
+    Whole(&'a Action, Option<crate::detect::Class>),
+    Wrapped(&'a Wrap),
+}
+
+fn target(selected: Selected<'_>) -> Target<'_> {
+    match selected {
+        Selected::Field(rule) => match &rule.target {
+            FieldTarget::Whole(action) => Target::Whole(action, rule.class),
+            FieldTarget::Wrapped(wrap) => Target::Wrapped(wrap),
+        },
+        Selected::Json(rule) => Target::Whole(&rule.action, rule.class),
+    }
+}
+
 fn emit(out: &mut Vec<u8>, bytes: &[u8], emitted_any: &mut bool) {
     if *emitted_any {
         out.push(b'&');
@@ -250,7 +328,10 @@ fn emit(out: &mut Vec<u8>, bytes: &[u8], emitted_any: &mut bool) {
 enum Edit {
     Drop,
     Keep,
+    /// Replace the value with `text`, percent-encoded.
     Replace,
+    /// Replace the value with bytes already encoded for the form.
+    ReplaceEncoded,
 }
 
 impl From<Applied> for Edit {
@@ -265,14 +346,6 @@ impl From<Applied> for Edit {
 
 fn malformed(offset: usize, reason: &'static str) -> RewriteError {
     RewriteError::Malformed { offset, reason }
-}
-
-/// Moves a JSON error's offset from the decoded value to (roughly) the pair's position.
-fn shift(e: RewriteError, at: usize) -> RewriteError {
-    match e {
-        RewriteError::Malformed { reason, .. } => RewriteError::Malformed { offset: at, reason },
-        other => other,
-    }
 }
 
 fn hex(b: u8) -> Option<u8> {
@@ -323,6 +396,33 @@ fn decode(raw: &[u8], at: usize, out: &mut Vec<u8>) -> Result<(), RewriteError> 
     Ok(())
 }
 
+/// Appends the encoded value for `new`, the rewritten text of a value whose raw (encoded)
+/// bytes were `raw` (decoded: `old`): the raw bytes before the first and after the last
+/// difference are kept (each decoded byte is one raw unit: `%XX`, `+` or itself), only the
+/// middle goes through [`encode`]. A wrapped document keeps its spelling where it did not
+/// change.
+fn encode_like(raw: &[u8], old: &[u8], new: &[u8], out: &mut Vec<u8>) {
+    let prefix = old.iter().zip(new).take_while(|(a, b)| a == b).count();
+    let suffix = old[prefix..]
+        .iter()
+        .rev()
+        .zip(new[prefix..].iter().rev())
+        .take_while(|(a, b)| a == b)
+        .count();
+    let unit = |at: usize| if raw[at] == b'%' { 3 } else { 1 };
+    let mut head = 0;
+    for _ in 0..prefix {
+        head += unit(head);
+    }
+    let mut tail = head;
+    for _ in prefix..old.len() - suffix {
+        tail += unit(tail);
+    }
+    out.extend_from_slice(&raw[..head]);
+    encode(&new[prefix..new.len() - suffix], out);
+    out.extend_from_slice(&raw[tail..]);
+}
+
 /// The form serializer (WHATWG URL §5.2): unreserved bytes stay, space becomes `+`, the rest
 /// is `%XX`.
 fn encode(text: &[u8], out: &mut Vec<u8>) {
@@ -341,7 +441,7 @@ mod tests {
     use super::*;
     use crate::crypto::OsNonces;
     use crate::policy::action::RedactAction;
-    use crate::policy::{Action, Automaton, FieldRule, Plan, Rule, selector};
+    use crate::policy::{Automaton, FieldPlan, FieldRule, Plan, Rule, selector};
 
     fn redact() -> Action {
         Action::Redact(RedactAction {
@@ -376,7 +476,13 @@ mod tests {
         let mut cx = ApplyCx::new(&mut nonces);
         let mut out = Vec::new();
         let limits = Limits { max_depth: 64 };
-        match rewrite_form(input.as_bytes(), plan, &limits, &mut cx, &mut out)? {
+        match rewrite_form(
+            input.as_bytes(),
+            Params::only(plan),
+            &limits,
+            &mut cx,
+            &mut out,
+        )? {
             Outcome::Unchanged => {
                 assert!(out.is_empty());
                 Ok(input.to_owned())
@@ -473,7 +579,10 @@ mod tests {
     fn json_inside_a_field() {
         let p = plan(vec![(
             "data",
-            FieldTarget::Json(json_plan("$..['$email']")),
+            FieldTarget::Wrapped(Box::new(crate::policy::Wrap {
+                codings: Box::new([]),
+                inner: crate::policy::Inner::Json(json_plan("$..['$email']")),
+            })),
         )]);
         let input = "data=%7B%22event%22%3A%22x%22%2C%22properties%22%3A%7B%22%24email%22%3A%22a%40b.c%22%7D%7D&verbose=1";
         let out = run(input, &p).expect("rewritten");
@@ -487,9 +596,9 @@ mod tests {
             String::from_utf8(decoded).expect("utf8"),
             r#"{"event":"x","properties":{"$email":"[R]"}}"#
         );
-        assert!(matches!(
+        assert_eq!(
             run("data=not+json", &p),
-            Err(RewriteError::Malformed { .. })
-        ));
+            Err(RewriteError::Wrapped(crate::error::WrapFault::NotJson))
+        );
     }
 }

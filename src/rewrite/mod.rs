@@ -10,10 +10,12 @@ pub mod json;
 pub mod ndjson;
 pub mod request;
 pub mod subject;
+pub mod wrap;
 
 pub use format::{Format, UnsupportedType};
 
 use crate::policy::action::ActionError;
+use crate::policy::params::Params;
 use crate::policy::{ApplyCx, FieldPlans, Plan};
 
 /// The plans one request is policed with: the JSON plan for JSON and NDJSON bodies, the field
@@ -26,14 +28,28 @@ pub struct Plans<'a> {
     pub fields: &'a FieldPlans,
 }
 
-impl Plans<'_> {
+impl<'a> Plans<'a> {
     /// Whether these plans do anything to a payload of `format`: rules, detection or allow-list
     /// mode. A body of a format the plans do not police must not be waved past them.
     pub fn polices(&self, format: Format) -> bool {
         match format {
             Format::Json | Format::Ndjson | Format::SniffedJson => self.json.polices(),
-            Format::Form => self.fields.form.polices(),
-            Format::Query => self.fields.query.polices(),
+            Format::Form | Format::Query => self.params(format).polices(),
+        }
+    }
+
+    /// Where the rules for the pairs of a form body ([`Format::Form`]) or the query string
+    /// ([`Format::Query`]) are looked up: every parameter rule of the route
+    /// ([`crate::policy::params`]).
+    pub fn params(&self, format: Format) -> Params<'a> {
+        let (own, other) = match format {
+            Format::Query => (&self.fields.query, &self.fields.form),
+            _ => (&self.fields.form, &self.fields.query),
+        };
+        Params {
+            own,
+            other: Some(other),
+            json: Some(self.json),
         }
     }
 }
@@ -56,8 +72,9 @@ pub fn rewrite_payload(
             json::rewrite_json(input, plans.json, limits, cx, out)
         }
         Format::Ndjson => ndjson::rewrite_ndjson(input, plans.json, limits, cx, out),
-        Format::Form => form::rewrite_form(input, &plans.fields.form, limits, cx, out),
-        Format::Query => form::rewrite_form(input, &plans.fields.query, limits, cx, out),
+        Format::Form | Format::Query => {
+            form::rewrite_form(input, plans.params(format), limits, cx, out)
+        }
     }
 }
 
@@ -97,6 +114,9 @@ pub enum RewriteError {
     /// The payload has more than one plausible reading (docs/BOUNDARY.md).
     #[error("ambiguous payload: {}", .0.as_str())]
     Ambiguous(crate::error::Ambiguity),
+    /// A value a selector chain reads as a document of its own does not decode.
+    #[error("wrapped value: {}", .0.as_str())]
+    Wrapped(crate::error::WrapFault),
     /// An action failed.
     #[error("action failed: {0}")]
     Action(#[from] ActionError),

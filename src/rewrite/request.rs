@@ -1,5 +1,5 @@
 //! A request as piigate forwards it: the canonical head ([`crate::canon`]) and the policed
-//! query string and form body, composed without I/O.
+//! query string and body, composed without I/O.
 //!
 //! The proxy runs the same steps with routing, bodies and upstreams around them; this
 //! composition exists so the boundary can be checked as a whole by property tests and the
@@ -8,11 +8,11 @@
 
 use http::header::{self, HeaderMap};
 
-use super::form::rewrite_form;
-use super::{Limits, Outcome, RewriteError};
+use super::{Format, Limits, Outcome, Plans, RewriteError, rewrite_payload};
 use crate::canon;
 use crate::error::{Ambiguity, RejectCode};
-use crate::policy::{ApplyCx, FieldPlans};
+use crate::policy::ApplyCx;
+use crate::policy::params::cookies_without_parameters;
 
 /// The parts of a forwarded request the boundary decides.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,12 +21,13 @@ pub struct Forwarded {
     pub target: String,
     /// Headers after the content and spelling rules.
     pub headers: HeaderMap,
-    /// The body, its form pairs policed when it is a form.
+    /// The body, policed in the format its `Content-Type` names.
     pub body: Vec<u8>,
 }
 
 /// Reads `target`, `headers` and `body` the way a policing route does and returns what it
-/// would forward.
+/// would forward: the query and a form or JSON body policed with every parameter rule of the
+/// route ([`crate::policy::params`]).
 ///
 /// # Errors
 /// The [`RejectCode`] the proxy would answer with.
@@ -34,7 +35,7 @@ pub fn reread(
     target: &str,
     headers: &HeaderMap,
     body: &[u8],
-    plans: &FieldPlans,
+    plans: Plans<'_>,
     limits: &Limits,
     cx: &mut ApplyCx<'_>,
 ) -> Result<Forwarded, RejectCode> {
@@ -47,14 +48,31 @@ pub fn reread(
     canon::headers::join_cookies(&mut headers);
     canon::headers::check_spellings(&headers)?;
     canon::content::canonicalize(&mut headers)?;
+    let params = plans.params(Format::Query);
+    if params.polices()
+        && let Some(cookie) = headers.get(header::COOKIE)
+        && let Some(kept) = cookies_without_parameters(cookie.as_bytes(), params)
+    {
+        match http::HeaderValue::from_bytes(&kept) {
+            Ok(v) if !kept.is_empty() => headers.insert(header::COOKIE, v),
+            _ => headers.remove(header::COOKIE),
+        };
+    }
     let mut out = String::with_capacity(target.len());
     out.push_str(&normal.path);
     if let Some(q) = query {
         out.push('?');
         let mut rewritten = Vec::new();
-        if plans.query.polices() {
-            match rewrite_form(q.as_bytes(), &plans.query, limits, cx, &mut rewritten)
-                .map_err(|e| reject(&e, RejectCode::MalformedQuery))?
+        if plans.polices(Format::Query) {
+            match rewrite_payload(
+                Format::Query,
+                q.as_bytes(),
+                plans,
+                limits,
+                cx,
+                &mut rewritten,
+            )
+            .map_err(|e| reject(&e, RejectCode::MalformedQuery))?
             {
                 Outcome::Rewritten => {
                     out.push_str(std::str::from_utf8(&rewritten).map_err(|_| RejectCode::Internal)?)
@@ -65,19 +83,21 @@ pub fn reread(
             out.push_str(q);
         }
     }
-    let is_form = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.split(';').next() == Some("application/x-www-form-urlencoded"));
     let mut body_out = body.to_vec();
-    if is_form && plans.form.polices() && !body.is_empty() {
-        if matches!(body.trim_ascii_start().first(), Some(b'{' | b'['))
+    if !body.is_empty() {
+        let ct = headers.get(header::CONTENT_TYPE).map(|v| v.as_bytes());
+        let format = Format::from_content_type(ct).map_err(|_| RejectCode::UnsupportedMediaType)?;
+        if !plans.polices(format) {
+            return Err(RejectCode::UnsupportedMediaType);
+        }
+        if format == Format::Form
+            && matches!(body.trim_ascii_start().first(), Some(b'{' | b'['))
             && serde_json::from_slice::<serde::de::IgnoredAny>(body).is_ok()
         {
             return Err(RejectCode::AmbiguousRequest(Ambiguity::BodyTypeMismatch));
         }
         let mut rewritten = Vec::new();
-        if rewrite_form(body, &plans.form, limits, cx, &mut rewritten)
+        if rewrite_payload(format, body, plans, limits, cx, &mut rewritten)
             .map_err(|e| reject(&e, RejectCode::MalformedBody))?
             == Outcome::Rewritten
         {
@@ -94,6 +114,7 @@ pub fn reread(
 fn reject(e: &RewriteError, malformed: RejectCode) -> RejectCode {
     match e {
         RewriteError::Ambiguous(a) => RejectCode::AmbiguousRequest(*a),
+        RewriteError::Wrapped(w) => RejectCode::MalformedWrapped(*w),
         RewriteError::Action(_) => RejectCode::Internal,
         RewriteError::Malformed { .. } | RewriteError::TooDeep { .. } => malformed,
     }

@@ -1,7 +1,8 @@
 //! Differential property tests: generated documents and policies, streaming engine against the
 //! serde_json reference (`piigate::rewrite::json::reference`).
 //!
-//! Documents mix the key vocabulary selectors use (spelled raw or `\u`-escaped), duplicate
+//! Documents mix the key vocabulary selectors use (spelled raw or `\u`-escaped, in other cases
+//! and with the non-ASCII aliases case-insensitive binders fold), duplicate
 //! keys, unicode, every number spelling and unique PII canaries at random paths. Each case
 //! checks, through `reference::differential`: same acceptance, same tree, bytes outside selected
 //! values unchanged; and here: no canary of a selected value survives in any spelling, and every
@@ -19,7 +20,7 @@ use super::support::{ActionSpec, DOMAIN, build, counter_nonces, opener};
 
 const KEYS: &[&str] = &[
     "email", "phone", "name", "ip", "userId", "a", "b", "é", "a b", "q\"t", "", "traits", "batch",
-    "日本",
+    "日本", "EMAIL", "Email", "emaıl", "PHONE", "É", "USERID",
 ];
 const STRINGS: &[&str] = &[
     "x",
@@ -72,6 +73,8 @@ const SELECTORS: &[&str] = &[
     "$['a','email']",
     "$..['\\u0065mail']",
     "$.日本",
+    "$.Name",
+    "$..USERID",
 ];
 const WS: &[&str] = &["", "", "", " ", "\n  ", "\t", "\r\n"];
 

@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod recipient;
+
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -696,7 +698,7 @@ impl TestGateway {
             Ok(l) => l,
             Err(d) => panic!("test config does not load:\n{d}"),
         };
-        let source = piigate::reload::ReloadSource {
+        let source = piigate::proxy::reload::ReloadSource {
             path: path.clone(),
             env,
         };
@@ -1224,6 +1226,20 @@ pub fn metric(text: &str, series: &str) -> f64 {
             (k == series).then(|| v.parse().ok())?
         })
         .unwrap_or(0.0)
+}
+
+/// Waits until the gateway reports no open client connection (a worker thread notices a
+/// closed connection on its own time).
+pub async fn connections_drop_to_zero(gw: &TestGateway) {
+    let mut text = String::new();
+    for _ in 0..100 {
+        text = metrics_text(gw);
+        if metric(&text, "piigate_open_connections") == 0.0 {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("connections still open:\n{text}");
 }
 
 /// The real `piigate serve` binary, with its JSON log captured line by line.

@@ -11,8 +11,15 @@ app.use(bodyParser.json());
 app.all('*', (req, res) => {
   const isForm = req.is('application/x-www-form-urlencoded');
   const isJson = req.is('application/json');
+  // req.param(name): route params, then the body, then the query (express 4).
+  const params = {};
+  const bodyKeys = req.body && typeof req.body === 'object' ? Object.keys(req.body) : [];
+  for (const k of [...bodyKeys, ...Object.keys(req.query)]) {
+    params[k] = req.param(k);
+  }
   res.json({
     parser: 'express',
+    params,
     path: req.path,
     query: req.query,
     form: isForm ? req.body : {},

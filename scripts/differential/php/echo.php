@@ -1,5 +1,8 @@
 <?php
-// php -S router: answers with what PHP parsed ($_GET, $_POST, $_SERVER).
+// php -S router: answers with what PHP parsed ($_GET, $_POST, $_REQUEST, $_COOKIE, $_SERVER).
+// Run twice: with Debian's php.ini (request_order = "GP") and with none (`php -n`, as in the
+// official container images), where $_REQUEST follows variables_order "EGPCS" and so also
+// holds the cookies.
 $headers = [];
 foreach ($_SERVER as $k => $v) {
     if (strncmp($k, 'HTTP_', 5) === 0) {
@@ -20,6 +23,8 @@ echo json_encode([
     'path' => parse_url($_SERVER['REQUEST_URI'], PHP_URL_PATH),
     'query' => $_GET,
     'form' => $_POST,
+    'params' => $_REQUEST,
+    'cookies' => $_COOKIE,
     'json' => $json,
     'headers' => $headers,
     'cookies' => $_COOKIE,

@@ -46,6 +46,7 @@ def echo(request):
                 "path": request.path,
                 "query": {k: v for k, v in request.GET.lists()},
                 "form": form,
+                "cookies": dict(request.COOKIES),
                 "json": parsed_json,
                 "headers": headers,
                 "cookies": dict(request.COOKIES),

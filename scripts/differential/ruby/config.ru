@@ -1,4 +1,5 @@
-# Rack echo upstream: answers with what Rack::Request parsed (GET, POST, env HTTP_*).
+# Rack echo upstream: answers with what Rack::Request parsed (GET, POST, params, cookies, env
+# HTTP_*).
 require 'json'
 require 'rack'
 
@@ -8,6 +9,8 @@ app = lambda do |env|
   begin
     out['query'] = req.GET
     out['form'] = req.POST
+    out['params'] = req.params # GET and POST merged
+    out['cookies'] = req.cookies
   rescue StandardError => e # Rack refuses what it cannot parse
     out['error'] = e.class.name
     out['query'] ||= {}

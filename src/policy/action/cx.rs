@@ -38,6 +38,8 @@ pub struct ApplyCx<'a> {
     /// rewriter reads no clock.
     pub now_unix: u64,
     leaf_offset: usize,
+    /// Leaves of a wrapped document all sit at the offset of the value that holds it.
+    pinned: bool,
     /// Deterministic results of this request, for repeats.
     pub(super) memo: super::memo::Memo,
 }
@@ -84,6 +86,7 @@ impl<'a> ApplyCx<'a> {
             offset_base: 0,
             now_unix: 0,
             leaf_offset: 0,
+            pinned: false,
             memo: super::memo::Memo::default(),
         }
     }
@@ -117,7 +120,21 @@ impl<'a> ApplyCx<'a> {
     /// Tells the actions where the next leaf starts (the rewriter calls this before each
     /// `apply`), relative to the document being rewritten.
     pub fn at_offset(&mut self, offset: usize) {
-        self.leaf_offset = self.offset_base + offset;
+        if !self.pinned {
+            self.leaf_offset = self.offset_base + offset;
+        }
+    }
+
+    /// Keeps the current leaf offset until [`Self::unpin`]: the rewriter is inside a wrapped
+    /// document, whose own offsets mean nothing in the payload, and every value in it belongs
+    /// to whoever the wrapping value belongs to. Returns the previous state for `unpin`.
+    pub fn pin_offset(&mut self) -> bool {
+        std::mem::replace(&mut self.pinned, true)
+    }
+
+    /// Ends a [`Self::pin_offset`], restoring `previous`.
+    pub fn unpin(&mut self, previous: bool) {
+        self.pinned = previous;
     }
 
     /// The person the current leaf belongs to, if any.

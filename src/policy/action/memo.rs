@@ -258,11 +258,11 @@ mod tests {
     use super::*;
     use crate::config::{Env, Route};
     use crate::crypto::nonce::DangerCounterNonces;
+    use crate::keys::SubjectSecret;
     use crate::policy::action::{ActionCounts, ApplyCx};
     use crate::policy::subject::{SubjectKeys, SubjectScopes};
     use crate::rewrite::Limits;
     use crate::rewrite::json::rewrite_json;
-    use crate::store::SubjectSecret;
 
     struct Keyring;
 

@@ -73,9 +73,33 @@ const CASES: &[Case] = &[
     (&[("$.user.email", 0)], &[N("user")], Live),
     (&[("$.user.email", 0)], &[N("user"), N("email")], Accept(0)),
     (&[("$.user.email", 0)], &[N("account")], Dead),
-    // Names are compared exactly: same length, different bytes; prefix of a name.
-    (&[("$.email", 0)], &[N("Email")], Dead),
+    // Names are compared folded, as case-insensitive binders (Go, .NET, Jackson) read them:
+    // case and the non-ASCII aliases of `i`, `s` and `k`; not `_` for `-`, not a prefix.
+    (&[("$.email", 0)], &[N("Email")], Accept(0)),
+    (&[("$.email", 0)], &[N("EMAIL")], Accept(0)),
+    (&[("$.email", 0)], &[N("emaıl")], Accept(0)),
+    (&[("$.email", 0)], &[N("EMAİL")], Accept(0)),
+    (&[("$.Email", 0)], &[N("email")], Accept(0)),
+    (&[("$.sk", 0)], &[N("ſ\u{212A}")], Accept(0)),
+    (&[("$.e_mail", 0)], &[N("e-mail")], Dead),
     (&[("$.email", 0)], &[N("emai")], Dead),
+    (&[("$['user-email']", 0)], &[N("USER-EMAIL")], Accept(0)),
+    (
+        &[("$['abcdefghijklmnopqr']", 0)],
+        &[N("ABCDEFGHIJKLMNOPQR")],
+        Accept(0),
+    ),
+    (
+        &[("$['abcdefghijklmnopqr']", 0)],
+        &[N("ABCDEFGHIJKLMNOPQS")],
+        Dead,
+    ),
+    (&[("$['straße']", 0)], &[N("STRAßE")], Accept(0)),
+    (&[("$['σας']", 0)], &[N("ΣΑΣ")], Accept(0)),
+    // Two selectors whose names fold alike select the same members; the first rule wins.
+    (&[("$.email", 2), ("$.EMAIL", 1)], &[N("Email")], Accept(1)),
+    // Under a `..name` search the folded spellings exit too.
+    (&[("$..email", 0)], &[N("a"), N("EMAIL")], Accept(0)),
     // A name selector never matches an array index, and an index never matches a name.
     (&[("$.a[0]", 0)], &[N("a"), N("0")], Dead),
     (&[("$.a[0]", 0)], &[N("a"), I(0)], Accept(0)),
@@ -138,7 +162,7 @@ const CASES: &[Case] = &[
         &[N("abcdefghijklmnopqr")],
         Accept(0),
     ),
-    // Non-ASCII and empty names are plain bytes to the automaton.
+    // Non-ASCII and empty names.
     (&[("$['é']", 0)], &[N("é")], Accept(0)),
     (&[("$['']", 0)], &[N("")], Accept(0)),
     // A descendant and a child selector on different rules, nested: the first to accept wins.
@@ -162,6 +186,52 @@ fn walks() {
             walk(&a, labels),
             expect,
             "case {n}: {selectors:?} {labels:?}"
+        );
+    }
+}
+
+#[test]
+fn lowered_fingerprints_equal_fingerprints_of_lowered_names() {
+    let names = [
+        "a",
+        "AB",
+        "aBc",
+        "EMAIL",
+        "e@Z[`{",
+        "AbCdEfGh",
+        "ABCDEFGHIJKLMNOP",
+        "_-.~09",
+    ];
+    for n in names {
+        let lowered = n.to_ascii_lowercase();
+        assert_eq!(
+            lower_print(fingerprint(n.as_bytes())),
+            fingerprint(lowered.as_bytes()),
+            "{n}"
+        );
+    }
+    // Every ASCII byte in every lane.
+    for b in 0u8..0x80 {
+        let w = [b; 16];
+        let lowered = w.to_ascii_lowercase();
+        assert_eq!(
+            lower_print(fingerprint(&w)),
+            fingerprint(&lowered),
+            "{b:#x}"
+        );
+    }
+}
+
+#[test]
+fn length_masks_admit_every_spelling() {
+    let a = build(&[("$.kiss", 0)]);
+    let s = a.start();
+    for spelled in ["kiss", "KISS", "\u{212A}iss", "\u{212A}ıſſ", "kıss", "KİSS"] {
+        assert!(a.name_may_matter(s, spelled.len()), "{spelled}");
+        assert_eq!(
+            a.accepting(a.on_name(s, spelled.as_bytes())),
+            Some(0),
+            "{spelled}"
         );
     }
 }

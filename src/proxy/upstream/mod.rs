@@ -291,6 +291,10 @@ pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
     }
 }
 
+/// The longest request target the `http` crate builds (`u16::MAX - 1` bytes): hyper refuses
+/// longer incoming targets, but the normalised one can outgrow the client's.
+pub const MAX_TARGET_LEN: usize = u16::MAX as usize - 1;
+
 /// The upstream request target: the upstream's base path, the path left after the route
 /// prefix, and the original query. [`Upstream::send`] adds the scheme and authority where the
 /// protocol wants them.

@@ -74,8 +74,10 @@ mod unselected_tests;
 
 use scan::{KindStack, Scan, malformed, ws};
 
+use super::wrap::rewrite_wrapped;
 use super::{Limits, Outcome, RewriteError};
 use crate::detect::{Class, KeyHint};
+use crate::error::WrapFault;
 use crate::policy::names::{HintCache, push_member};
 use crate::policy::{
     Action, ActionKind, Applied, ApplyCx, DetectPolicy, Leaf, LeafKind, Plan, Rule, RuleId, StateId,
@@ -135,7 +137,7 @@ pub fn rewrite_json(
     // check per value. A plan built otherwise is a bug in its builder: fail closed.
     if automaton
         .max_rule()
-        .is_some_and(|r| usize::from(r) >= plan.rules.len())
+        .is_some_and(|r| usize::from(r) >= plan.ids())
     {
         return Err(malformed(0, "policy names a rule it does not have"));
     }
@@ -188,6 +190,9 @@ enum Mode {
     Live(StateId),
     /// Selected by a value-rewriting rule: every scalar leaf below goes to it.
     Selected(RuleId),
+    /// Selected by a selector chain: the value is a document of its own (a string), decoded
+    /// and policed by the plan's wrap with this id.
+    Wrapped(RuleId),
     /// Unreachable by any selector, on a route with detection: every leaf is classified.
     Scan,
     /// Inside a subtree allow-list mode drops, on a route with detection: leaves are
@@ -325,6 +330,7 @@ impl<'p> Walker<'_, 'p, '_, '_, '_> {
         let automaton = &plan.automaton;
         let start = automaton.start();
         let mut mode = match automaton.accepting(start) {
+            Some(rule) if plan.wrap(rule).is_some() => Mode::Wrapped(rule),
             Some(rule) if plan.rule(rule).action.is_drop() => {
                 return self.drop_root(root, Some(plan.rule(rule)));
             }
@@ -377,6 +383,9 @@ impl<'p> Walker<'_, 'p, '_, '_, '_> {
             // `i` is at a value (whitespace skipped) to be handled in `mode`.
             let at = i;
             match input.get(i) {
+                Some(b'{' | b'[') if matches!(mode, Mode::Wrapped(_)) => {
+                    return Err(RewriteError::Wrapped(WrapFault::NotText));
+                }
                 Some(&open @ (b'{' | b'[')) => {
                     let object = open == b'{';
                     if self.depth >= self.max_depth {
@@ -422,6 +431,7 @@ impl<'p> Walker<'_, 'p, '_, '_, '_> {
                         Mode::Selected(rule) => {
                             self.leaf(rule, LeafKind::String, at, end, escaped, field)?;
                         }
+                        Mode::Wrapped(id) => self.wrapped_leaf(id, at, end, escaped)?,
                         Mode::Live(_) | Mode::Scan | Mode::Dropped if self.detect.is_some() => {
                             let dropped = matches!(mode, Mode::Dropped);
                             self.scan_leaf(LeafKind::String, at, end, escaped, field, dropped)?;
@@ -524,7 +534,7 @@ impl<'p> Walker<'_, 'p, '_, '_, '_> {
             };
             let value_at = scan::colon(input, end)?;
             let state = match frame.mode {
-                Mode::Selected(_) | Mode::Scan | Mode::Dropped => None,
+                Mode::Selected(_) | Mode::Wrapped(_) | Mode::Scan | Mode::Dropped => None,
                 // The key's length rules most keys out before any comparison. Escapes only
                 // shorten a key, so an escaped one is decoded whenever names matter at all.
                 Mode::Live(s) if !escaped && !automaton.name_may_matter(s, key.end - key.start) => {
@@ -543,7 +553,7 @@ impl<'p> Walker<'_, 'p, '_, '_, '_> {
             let index = frame.index;
             frame.index += 1;
             let state = match frame.mode {
-                Mode::Selected(_) | Mode::Scan | Mode::Dropped => None,
+                Mode::Selected(_) | Mode::Wrapped(_) | Mode::Scan | Mode::Dropped => None,
                 Mode::Live(s) if automaton.index_sensitive(s) => Some(automaton.on_index(s, index)),
                 Mode::Live(s) => Some(automaton.on_other_index(s)),
             };
@@ -551,10 +561,13 @@ impl<'p> Walker<'_, 'p, '_, '_, '_> {
         };
         let child = match (frame.mode, state) {
             (Mode::Selected(rule), _) => Child::Enter(Mode::Selected(rule)),
+            // Never a frame's mode: a wrapped container is refused before it is entered.
+            (Mode::Wrapped(id), _) => Child::Enter(Mode::Wrapped(id)),
             (Mode::Scan, _) => Child::Enter(Mode::Scan),
             (Mode::Dropped, _) => Child::Enter(Mode::Dropped),
             (Mode::Live(_), Some(t)) if automaton.is_dead(t) => Child::Dead,
             (Mode::Live(_), Some(t)) => match automaton.accepting(t) {
+                Some(rule) if plan.wrap(rule).is_some() => Child::Enter(Mode::Wrapped(rule)),
                 Some(rule) if plan.rule(rule).action.is_drop() => Child::Drop(plan.rule(rule)),
                 Some(rule) => Child::Enter(Mode::Selected(rule)),
                 // Allow-list mode: a scalar where selectors only reach deeper is unselected.
@@ -659,6 +672,45 @@ impl<'p> Walker<'_, 'p, '_, '_, '_> {
     ) -> Result<(), RewriteError> {
         let rule = self.plan.rule(rule);
         self.apply_at(&rule.action, rule.class, kind, start, end, escaped, field)
+    }
+
+    /// A string selected by a chain: decoded, its document policed by the wrap's plan, and
+    /// written back (escaped as the original was, where it did not change) if anything inside
+    /// changed. Every value inside belongs to the person this string's offset belongs to.
+    fn wrapped_leaf(
+        &mut self,
+        id: RuleId,
+        start: usize,
+        end: usize,
+        escaped: bool,
+    ) -> Result<(), RewriteError> {
+        let Some(wrap) = self.plan.wrap(id) else {
+            return Err(malformed(start, "policy names a rule it does not have"));
+        };
+        let input = self.input;
+        let raw = &input[start + 1..end - 1];
+        let mut text_buf = std::mem::take(&mut self.bufs.text);
+        let mut new = std::mem::take(&mut self.bufs.repl);
+        new.clear();
+        let limits = Limits {
+            max_depth: self.max_depth,
+        };
+        self.cx.at_offset(start);
+        let pinned = self.cx.pin_offset();
+        let result = match decoded(raw, escaped, &mut text_buf) {
+            None => Err(malformed(start, "invalid UTF-8")),
+            Some(text) => rewrite_wrapped(text, wrap, &limits, self.cx, &mut new).map(|o| {
+                if o == Outcome::Rewritten {
+                    self.flush_to(start);
+                    escape::encode_string_like(raw, text.as_bytes(), &new, self.out);
+                    self.copied = end;
+                }
+            }),
+        };
+        self.cx.unpin(pinned);
+        self.bufs.text = text_buf;
+        self.bufs.repl = new;
+        result
     }
 
     /// An unselected scalar on a plan with detection: classified with its member name's hint;

@@ -168,7 +168,7 @@ fn path_matches(steps: &[crate::policy::selector::Step], labels: &[Label]) -> bo
     let test = |l: &Label| {
         step.tests.iter().any(|t| match (t, l) {
             (Test::Wildcard, _) => true,
-            (Test::Name(n), Label::Name(x)) => **n == *x.as_str(),
+            (Test::Name(n), Label::Name(x)) => crate::policy::fold::members_equal(n, x),
             (Test::Index(i), Label::Index(x)) => *i as usize == *x,
             _ => false,
         })

@@ -13,7 +13,8 @@ use proptest::strategy::ValueTree;
 use super::*;
 use crate::crypto::OsNonces;
 use crate::policy::action::RedactAction;
-use crate::policy::{Action, FieldPlan, FieldRule, FieldTarget};
+use crate::policy::selector::parse;
+use crate::policy::{Action, Automaton, FieldPlan, FieldPlans, FieldRule, FieldTarget, Plan, Rule};
 
 fn plan() -> FieldPlan {
     let rule = |name: &str, target| FieldRule {
@@ -36,13 +37,47 @@ fn plan() -> FieldPlan {
     }
 }
 
-fn plans() -> FieldPlans {
+fn fields() -> FieldPlans {
     FieldPlans {
         form: plan(),
-        query: plan(),
+        query: FieldPlan::default(),
         header: FieldPlan::default(),
         cookie: FieldPlan::default(),
     }
+}
+
+/// JSON selectors, as a route compiles them: its own, then one per parameter rule.
+fn json() -> Plan {
+    let redact = || {
+        Rule::new(Action::Redact(RedactAction {
+            replacement: "[R]".into(),
+        }))
+    };
+    let selectors = [
+        ("$.user.email", 0),
+        ("$..phone", 1),
+        ("$.email", 0),
+        ("$.user_email", 0),
+        ("$.ip", 2),
+    ];
+    let paths: Vec<_> = selectors
+        .iter()
+        .map(|&(p, r)| (parse(p).expect("selector"), r))
+        .collect();
+    Plan::new(
+        Automaton::build(&paths).expect("automaton"),
+        vec![redact(), redact(), Rule::new(Action::Drop)],
+    )
+}
+
+/// Form rules only, so the query is policed by them and by the JSON selectors as a merging
+/// framework reads parameters.
+fn with_plans<T>(f: impl FnOnce(Plans<'_>) -> T) -> T {
+    let (json, fields) = (json(), fields());
+    f(Plans {
+        json: &json,
+        fields: &fields,
+    })
 }
 
 /// Path atoms the grammar normalises (most) or refuses (the second list).
@@ -70,6 +105,10 @@ const NAMES: &[&str] = &[
     "IP",
     "user_email",
     "items[0][sku]",
+    "user[email]",
+    "USER[Email]",
+    "a[phone]",
+    "Phone",
 ];
 const HARD_NAMES: &[&str] = &[
     "+email",
@@ -109,6 +148,8 @@ const HEADERS: &[(&str, &str)] = &[
     ("content_type", "text/plain"),
     ("cookie", "a=1"),
     ("cookie", "b=2"),
+    ("cookie", "email=x; a=1"),
+    ("cookie", "User.Email=y"),
     ("content-encoding", "identity"),
     ("content-encoding", "GZIP , identity"),
     ("accept", "*/*"),
@@ -159,7 +200,8 @@ fn request() -> impl Strategy<Value = (String, HeaderMap, Vec<u8>)> {
         prop::collection::vec(prop::sample::select(HEADERS), 0..2),
         prop_oneof![
             pairs().prop_map(String::into_bytes),
-            Just(b"{\"email\":\"x\"}".to_vec())
+            Just(b"{\"email\":\"x\"}".to_vec()),
+            Just(b"{\"EMAIL\":\"x\",\"user\":{\"Email\":1},\"a\":[{\"phone\":\"x\"}]}".to_vec()),
         ],
     )
         .prop_map(|(segments, query, types, extra, body)| {
@@ -191,21 +233,27 @@ proptest! {
 
     #[test]
     fn what_went_out_reads_the_same_again((target, headers, body) in request()) {
-        let plans = plans();
-        let limits = Limits { max_depth: 32 };
-        let mut nonces = OsNonces::new();
-        let mut cx = ApplyCx::new(&mut nonces);
-        if let Ok(once) = reread(&target, &headers, &body, &plans, &limits, &mut cx) {
-            let twice = reread(&once.target, &once.headers, &once.body, &plans, &limits, &mut cx);
-            prop_assert_eq!(twice.as_ref(), Ok(&once), "{} {:?}", target, headers);
-        }
+        with_plans(|plans| {
+            let limits = Limits { max_depth: 32 };
+            let mut nonces = OsNonces::new();
+            let mut cx = ApplyCx::new(&mut nonces);
+            if let Ok(once) = reread(&target, &headers, &body, plans, &limits, &mut cx) {
+                let twice = reread(&once.target, &once.headers, &once.body, plans, &limits, &mut cx);
+                prop_assert_eq!(twice.as_ref(), Ok(&once), "{} {:?}", target, headers);
+            }
+            Ok(())
+        })?;
     }
 }
 
 #[test]
 fn the_generator_reaches_both_outcomes() {
     // A property that only ever sees refusals (or only acceptances) proves little.
-    let plans = plans();
+    let (json, fields) = (json(), fields());
+    let plans = Plans {
+        json: &json,
+        fields: &fields,
+    };
     let limits = Limits { max_depth: 32 };
     let mut nonces = OsNonces::new();
     let mut cx = ApplyCx::new(&mut nonces);
@@ -213,7 +261,7 @@ fn the_generator_reaches_both_outcomes() {
     let (mut ok, mut refused, mut rewritten) = (0, 0, 0);
     for _ in 0..500 {
         let (target, headers, body) = request().new_tree(&mut runner).expect("tree").current();
-        match reread(&target, &headers, &body, &plans, &limits, &mut cx) {
+        match reread(&target, &headers, &body, plans, &limits, &mut cx) {
             Ok(f) => {
                 ok += 1;
                 if f.target != target || f.body != body {
@@ -251,13 +299,67 @@ proptest! {
                 headers.append(n, v);
             }
         }
-        let plans = plans();
-        let limits = Limits { max_depth: 32 };
-        let mut nonces = OsNonces::new();
-        let mut cx = ApplyCx::new(&mut nonces);
-        if let Ok(once) = reread(pq.as_str(), &headers, &body, &plans, &limits, &mut cx) {
-            let twice = reread(&once.target, &once.headers, &once.body, &plans, &limits, &mut cx);
-            prop_assert_eq!(twice.as_ref(), Ok(&once));
-        }
+        with_plans(|plans| {
+            let limits = Limits { max_depth: 32 };
+            let mut nonces = OsNonces::new();
+            let mut cx = ApplyCx::new(&mut nonces);
+            if let Ok(once) = reread(pq.as_str(), &headers, &body, plans, &limits, &mut cx) {
+                let twice = reread(&once.target, &once.headers, &once.body, plans, &limits, &mut cx);
+                prop_assert_eq!(twice.as_ref(), Ok(&once));
+            }
+            Ok(())
+        })?;
     }
+}
+
+#[test]
+fn every_parameter_rule_polices_every_parameter_source() {
+    let (json, fields) = (json(), fields());
+    let plans = Plans {
+        json: &json,
+        fields: &fields,
+    };
+    let limits = Limits { max_depth: 32 };
+    let mut nonces = OsNonces::new();
+    let mut cx = ApplyCx::new(&mut nonces);
+    let form = |ct: &'static str| {
+        let mut h = HeaderMap::new();
+        h.insert(http::header::CONTENT_TYPE, HeaderValue::from_static(ct));
+        h
+    };
+    // A `form:` rule on the query; JSON selectors on query and form pairs read as nesting.
+    let out = reread(
+        "/x?email=c1&user[email]=c2&a[b][phone]=c3&keep=1",
+        &HeaderMap::new(),
+        b"",
+        plans,
+        &limits,
+        &mut cx,
+    )
+    .expect("accepted");
+    assert_eq!(
+        out.target,
+        "/x?email=%5BR%5D&user[email]=%5BR%5D&a[b][phone]=%5BR%5D&keep=1"
+    );
+    let out = reread(
+        "/x",
+        &form("application/x-www-form-urlencoded"),
+        b"USER.email=c1&user[EMAIL]=c2&ip=1&keep=1",
+        plans,
+        &limits,
+        &mut cx,
+    )
+    .expect("accepted");
+    assert_eq!(out.body, b"USER.email=%5BR%5D&user[EMAIL]=%5BR%5D&keep=1");
+    // Folded member names in JSON.
+    let out = reread(
+        "/x",
+        &form("application/json"),
+        br#"{"EMAIL":"c1","User":{"eMail":"c2"},"Ip":"1","k":1}"#,
+        plans,
+        &limits,
+        &mut cx,
+    )
+    .expect("accepted");
+    assert_eq!(out.body, br#"{"EMAIL":"[R]","User":{"eMail":"[R]"},"k":1}"#);
 }

@@ -10,8 +10,8 @@ use tracing::{error, info, warn};
 
 use crate::audit::{AuditEvent, AuditKind, Outcome};
 
+use super::generation::{Current, Generation};
 use crate::config::{self, Diagnostics, Env};
-use crate::proxy::{Current, Generation};
 use crate::services::Services;
 
 /// Where a gateway's configuration comes from, so it can be read again.

@@ -1,0 +1,96 @@
+//! One configuration generation and what is built from it (router, upstream clients, metric
+//! handles, concurrency permits), swapped whole on reload.
+
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+
+use super::{router, upstream};
+use crate::config::Config;
+use crate::services::Services;
+use crate::telemetry::metrics::RouteMetrics;
+
+/// One configuration generation with what was built from it.
+pub struct Generation {
+    /// 1 for the configuration loaded at start, +1 per successful reload.
+    pub number: u64,
+    /// The compiled config.
+    pub config: Config,
+    /// Routes of this config.
+    pub router: router::Router,
+    /// One upstream (with each worker's connections) per route, same order as `config.routes`.
+    pub upstreams: Vec<upstream::Upstream>,
+    /// Metric handles per route, same order.
+    pub metrics: Vec<RouteMetrics>,
+    /// Metric handles for requests that match no route.
+    pub unrouted: RouteMetrics,
+    /// Concurrency limit per route, same order.
+    pub permits: Vec<Arc<tokio::sync::Semaphore>>,
+    /// Route names as the disclosure ledger keys them, same order.
+    pub ledger_names: Vec<Arc<str>>,
+    /// Process-wide services (metrics, store, audit log, ledger); they survive reloads.
+    pub services: Arc<Services>,
+}
+
+impl Generation {
+    /// Builds routers, clients and metric handles for `config`.
+    pub fn new(config: Config, number: u64, services: Arc<Services>) -> Self {
+        let registry = &services.metrics;
+        let router = router::Router::new(config.routes.clone());
+        let upstreams = config
+            .routes
+            .iter()
+            .map(|r| upstream::Upstream::new(r))
+            .collect();
+        let metrics = config
+            .routes
+            .iter()
+            .map(|r| {
+                registry.route_shaped(
+                    &r.name,
+                    &crate::telemetry::metrics::RouteShape {
+                        detect: r.detect.is_some(),
+                        blocks_opt_out: r.opt_out == crate::config::OptOut::Block,
+                        subject: r.subject.is_some(),
+                    },
+                )
+            })
+            .collect();
+        let ledger_names = config
+            .routes
+            .iter()
+            .map(|r| Arc::from(r.name.as_str()))
+            .collect();
+        let permits = config
+            .routes
+            .iter()
+            .map(|r| Arc::new(tokio::sync::Semaphore::new(r.max_concurrent_requests)))
+            .collect();
+        registry.set_keys(&config.key_ids, config.example_keys.len());
+        let gen_number = i64::try_from(number).unwrap_or(i64::MAX);
+        registry.generation.set(gen_number);
+        Self {
+            number,
+            unrouted: registry.unrouted(),
+            config,
+            router,
+            upstreams,
+            metrics,
+            permits,
+            ledger_names,
+            services,
+        }
+    }
+}
+
+impl std::fmt::Debug for Generation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Generation")
+            .field("number", &self.number)
+            .field("routes", &self.config.routes.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// The swappable current generation.
+pub type Current = Arc<ArcSwap<Generation>>;

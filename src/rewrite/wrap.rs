@@ -1,0 +1,275 @@
+//! Wrapped documents: decode a selected value, police the document inside it, encode it back.
+//!
+//! A [`Wrap`] (compiled from a selector chain such as `form:data=>base64=>$..email`) says which
+//! codings to remove and what the decoded text is. [`rewrite_wrapped`] works on the value's
+//! text — the caller has already removed its container's escaping (JSON string escapes, form
+//! percent-encoding) and puts the result back in it. Nothing changed inside: the caller
+//! forwards the value byte for byte. Something changed: the new document is encoded with the
+//! codings it came in, in the same alphabet and with the same padding.
+//!
+//! # One reading (docs/BOUNDARY.md)
+//!
+//! Every value is read the way its recipient reads it, or refused:
+//!
+//! - **base64**: only the alphabet the chain names (`base64`: `A–Z a–z 0–9 + /`, `base64url`:
+//!   `… - _`). A value with characters of the other alphabet is ambiguous — Node and Apache
+//!   Commons decode both, Python's default decoder drops them, strict decoders refuse — and
+//!   so is whitespace inside it (skipped by lenient decoders, refused by strict ones). Padding
+//!   is either complete (`=` or `==` making the length a multiple of 4) or absent; `=`
+//!   anywhere else, the wrong number of `=`, or a length of 4n+1 is not base64. Unused low
+//!   bits in the last character are ignored (every lenient decoder does; no encoder sets
+//!   them). A rewritten value keeps the padding it came with; one whose length needed none
+//!   says nothing, and gets the alphabet's convention: padded for `base64` (Python's
+//!   `b64decode`, which Mixpanel-era servers use, refuses a missing pad), unpadded for
+//!   `base64url` (Snowplow and JWT-style producers strip it, and its readers accept both).
+//! - **`base64?`**: a value starting with `{` or `[` is JSON text (no base64 string starts
+//!   with either); anything else is base64.
+//! - **URLs**: the query is the text after the first `?` up to the first `#`, which every URL
+//!   parser agrees on. Refused: control characters anywhere and spaces at either end (WHATWG
+//!   parsers strip them, others keep them), a `:` before the first `/`, `?` or `#` that does
+//!   not end a valid scheme, and an encoded `?` (`%3F`) before the query — a doubly-encoded
+//!   URL, whose query only a reader that decodes it first would see. Parameters a
+//!   single-page app keeps in the fragment (`#/signup?email=…`) are not in the query.
+//! - **query strings** are read in the form grammar (`rewrite::form`), with one leading `?`
+//!   skipped (`URLSearchParams` does the same), so the same pairs are refused as ambiguous.
+//! - **decoded bytes** must be UTF-8, and a JSON document must be RFC 8259 JSON.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
+use base64::engine::{DecodePaddingMode, general_purpose};
+
+use super::form::rewrite_form;
+use super::json::rewrite_json;
+use super::{Limits, Outcome, RewriteError};
+use crate::error::{Ambiguity, WrapFault};
+use crate::policy::params::Params;
+use crate::policy::{ApplyCx, Coding, FieldPlan, Inner, Wrap};
+
+/// Polices the document inside `text` (a selected value, its container's escaping removed)
+/// with `wrap`. On [`Outcome::Rewritten`] the new value's text, encoded as it came, has been
+/// appended to `out`; on [`Outcome::Unchanged`] `out` is untouched and the value stays as it
+/// was, byte for byte.
+///
+/// # Errors
+/// [`RewriteError::Wrapped`] when the value does not decode as the chain says,
+/// [`RewriteError::Ambiguous`] when it decodes more than one way, and whatever the inner
+/// document's rewriter refuses.
+pub fn rewrite_wrapped(
+    text: &str,
+    wrap: &Wrap,
+    limits: &Limits,
+    cx: &mut ApplyCx<'_>,
+    out: &mut Vec<u8>,
+) -> Result<Outcome, RewriteError> {
+    let base = out.len();
+    let result = decode_then(text, &wrap.codings, &wrap.inner, limits, cx, out);
+    if !matches!(result, Ok(Outcome::Rewritten)) {
+        out.truncate(base);
+    }
+    result
+}
+
+fn decode_then(
+    text: &str,
+    codings: &[Coding],
+    inner: &Inner,
+    limits: &Limits,
+    cx: &mut ApplyCx<'_>,
+    out: &mut Vec<u8>,
+) -> Result<Outcome, RewriteError> {
+    let Some((&Coding::Base64 { url_safe, or_json }, rest)) = codings.split_first() else {
+        return police(text, inner, limits, cx, out);
+    };
+    if or_json && matches!(text.as_bytes().first(), Some(b'{' | b'[')) {
+        return decode_then(text, rest, inner, limits, cx, out);
+    }
+    let padding = check_base64(text.as_bytes(), url_safe)?;
+    let bytes = decoder(url_safe)
+        .decode(text)
+        .map_err(|_| RewriteError::Wrapped(WrapFault::Base64))?;
+    let decoded =
+        std::str::from_utf8(&bytes).map_err(|_| RewriteError::Wrapped(WrapFault::NotUtf8))?;
+    let mut plain = Vec::new();
+    match decode_then(decoded, rest, inner, limits, cx, &mut plain)? {
+        Outcome::Unchanged => Ok(Outcome::Unchanged),
+        Outcome::Rewritten => {
+            let padded = match padding {
+                Padding::Padded => true,
+                Padding::Unpadded => false,
+                Padding::Unknown => !url_safe,
+            };
+            let mut encoded = String::new();
+            encoder(url_safe, padded).encode_string(&plain, &mut encoded);
+            out.extend_from_slice(encoded.as_bytes());
+            Ok(Outcome::Rewritten)
+        }
+    }
+}
+
+/// The document itself: JSON, a query string, or the query of a URL.
+fn police(
+    text: &str,
+    inner: &Inner,
+    limits: &Limits,
+    cx: &mut ApplyCx<'_>,
+    out: &mut Vec<u8>,
+) -> Result<Outcome, RewriteError> {
+    match inner {
+        Inner::Json(plan) => {
+            rewrite_json(text.as_bytes(), plan, limits, cx, out).map_err(|e| match e {
+                RewriteError::Malformed { .. } => RewriteError::Wrapped(WrapFault::NotJson),
+                other => other,
+            })
+        }
+        Inner::Query(fields) => {
+            let query = text.strip_prefix('?');
+            let prefix = usize::from(query.is_some());
+            splice_query(text, prefix, text.len(), fields, limits, cx, out)
+        }
+        Inner::Url(fields) => match url_query(text)? {
+            None => Ok(Outcome::Unchanged),
+            Some((from, to)) => splice_query(text, from, to, fields, limits, cx, out),
+        },
+    }
+}
+
+/// Rewrites the query string at `text[from..to]`, keeping what surrounds it.
+fn splice_query(
+    text: &str,
+    from: usize,
+    to: usize,
+    fields: &FieldPlan,
+    limits: &Limits,
+    cx: &mut ApplyCx<'_>,
+    out: &mut Vec<u8>,
+) -> Result<Outcome, RewriteError> {
+    let base = out.len();
+    out.extend_from_slice(&text.as_bytes()[..from]);
+    let query = &text.as_bytes()[from..to];
+    let outcome = rewrite_form(query, Params::only(fields), limits, cx, out).map_err(|e| match e {
+        RewriteError::Malformed { .. } => RewriteError::Wrapped(WrapFault::Query),
+        other => other,
+    });
+    match outcome {
+        Ok(Outcome::Rewritten) => {
+            out.extend_from_slice(&text.as_bytes()[to..]);
+            Ok(Outcome::Rewritten)
+        }
+        other => {
+            out.truncate(base);
+            other
+        }
+    }
+}
+
+/// Where a URL's query is: the bytes after the first `?` and before the first `#` (`None`
+/// without a `?` before any `#`). Refuses what URL parsers read differently (module docs).
+///
+/// # Errors
+/// [`WrapFault::Url`] or [`Ambiguity::WrappedUrlEncodedQuery`].
+pub fn url_query(text: &str) -> Result<Option<(usize, usize)>, RewriteError> {
+    let b = text.as_bytes();
+    let bad = || RewriteError::Wrapped(WrapFault::Url);
+    if b.iter().any(|&c| c < 0x20 || c == 0x7f)
+        || b.first() == Some(&b' ')
+        || b.last() == Some(&b' ')
+    {
+        return Err(bad());
+    }
+    let first_delim = b
+        .iter()
+        .position(|&c| matches!(c, b'/' | b'?' | b'#'))
+        .unwrap_or(b.len());
+    if let Some(colon) = memchr::memchr(b':', &b[..first_delim]) {
+        let scheme = &b[..colon];
+        let valid = scheme.first().is_some_and(u8::is_ascii_alphabetic)
+            && scheme
+                .iter()
+                .all(|&c| c.is_ascii_alphanumeric() || matches!(c, b'+' | b'-' | b'.'));
+        if !valid {
+            return Err(bad());
+        }
+    }
+    let hash = memchr::memchr(b'#', b).unwrap_or(b.len());
+    let question = memchr::memchr(b'?', &b[..hash]);
+    let before = &b[..question.unwrap_or(hash)];
+    if before
+        .windows(3)
+        .any(|w| w[0] == b'%' && w[1] == b'3' && (w[2] == b'F' || w[2] == b'f'))
+    {
+        return Err(RewriteError::Ambiguous(Ambiguity::WrappedUrlEncodedQuery));
+    }
+    Ok(question.map(|q| (q + 1, hash)))
+}
+
+// === base64 ===
+
+/// How a base64 value was padded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Padding {
+    /// It ended in `=` or `==`.
+    Padded,
+    /// Its length needed padding and it had none.
+    Unpadded,
+    /// Its length is a multiple of 4: no evidence either way.
+    Unknown,
+}
+
+const DECODE: GeneralPurposeConfig = GeneralPurposeConfig::new()
+    .with_decode_padding_mode(DecodePaddingMode::Indifferent)
+    .with_decode_allow_trailing_bits(true);
+const STANDARD_DECODER: GeneralPurpose = GeneralPurpose::new(&base64::alphabet::STANDARD, DECODE);
+const URL_SAFE_DECODER: GeneralPurpose = GeneralPurpose::new(&base64::alphabet::URL_SAFE, DECODE);
+
+fn decoder(url_safe: bool) -> &'static GeneralPurpose {
+    if url_safe {
+        &URL_SAFE_DECODER
+    } else {
+        &STANDARD_DECODER
+    }
+}
+
+fn encoder(url_safe: bool, padded: bool) -> &'static GeneralPurpose {
+    match (url_safe, padded) {
+        (false, true) => &general_purpose::STANDARD,
+        (false, false) => &general_purpose::STANDARD_NO_PAD,
+        (true, true) => &general_purpose::URL_SAFE,
+        (true, false) => &general_purpose::URL_SAFE_NO_PAD,
+    }
+}
+
+/// Checks `value` against the one reading described in the module docs and says how it was
+/// padded.
+fn check_base64(value: &[u8], url_safe: bool) -> Result<Padding, RewriteError> {
+    let (own, foreign) = if url_safe {
+        ([b'-', b'_'], [b'+', b'/'])
+    } else {
+        ([b'+', b'/'], [b'-', b'_'])
+    };
+    let pad = value.iter().rev().take_while(|&&c| c == b'=').count();
+    let body = &value[..value.len() - pad];
+    for &c in body {
+        if c.is_ascii_alphanumeric() || own.contains(&c) {
+            continue;
+        }
+        return Err(if foreign.contains(&c) {
+            RewriteError::Ambiguous(Ambiguity::WrappedBase64Alphabet)
+        } else if matches!(c, b' ' | b'\t' | b'\r' | b'\n' | b'\x0c') {
+            RewriteError::Ambiguous(Ambiguity::WrappedBase64Whitespace)
+        } else {
+            // `=` inside the value, or anything outside both alphabets.
+            RewriteError::Wrapped(WrapFault::Base64)
+        });
+    }
+    let rem = body.len() % 4;
+    match (pad, rem) {
+        (_, 1) => Err(RewriteError::Wrapped(WrapFault::Base64)),
+        (0, 0) => Ok(Padding::Unknown),
+        (0, _) => Ok(Padding::Unpadded),
+        (2, 2) | (1, 3) => Ok(Padding::Padded),
+        _ => Err(RewriteError::Wrapped(WrapFault::Base64)),
+    }
+}
+
+#[cfg(test)]
+mod tests;
