@@ -35,8 +35,8 @@ use std::hint::black_box;
 use criterion::{Criterion, Throughput, criterion_group};
 use piigate::crypto::{OsNonces, with_thread_nonces};
 use piigate::policy::{Action, ApplyCx, FieldPlans, Leaf, LeafKind, Plan, RuleId};
-use piigate::rewrite::{Format, Limits, Plans, rewrite_payload};
 use piigate::rewrite::json::{reference, rewrite_json};
+use piigate::rewrite::{Format, Limits, Plans, rewrite_payload};
 use serde::de::IgnoredAny;
 use serde_json::Value;
 
@@ -412,8 +412,15 @@ fn profile(which: &str) {
         bytes += with_thread_nonces(|nonces| {
             let mut cx = ApplyCx::new(nonces);
             let mut out = Vec::new();
-            rewrite_payload(Format::Json, black_box(&input), plans, &LIMITS, &mut cx, &mut out)
-                .expect("valid payload");
+            rewrite_payload(
+                Format::Json,
+                black_box(&input),
+                plans,
+                &LIMITS,
+                &mut cx,
+                &mut out,
+            )
+            .expect("valid payload");
             out.len()
         });
     }
