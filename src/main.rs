@@ -563,6 +563,18 @@ fn route_summary(r: &config::Route) -> String {
     if !r.response_plan.rules.is_empty() {
         extra.push("response reveal".to_owned());
     }
+    if let Some(c) = &r.body_coding {
+        // `body coding compression=gzip-js|base64, sniff gzip`
+        let mut parts = Vec::new();
+        if let Some(p) = &c.param {
+            let values: Vec<&str> = c.values.iter().map(|(v, _)| v.as_str()).collect();
+            parts.push(format!("{p}={}", values.join("|")));
+        }
+        if c.sniff_gzip {
+            parts.push("sniff gzip".to_owned());
+        }
+        extra.push(format!("body coding {}", parts.join(", ")));
+    }
     let host = r.host.as_deref().map_or(String::new(), |h| format!("{h} "));
     format!(
         "route {}: {host}{} -> {}://{}{} ({}; domain {}): {}{}",
