@@ -506,7 +506,7 @@ mod tests {
             c.help("bad_action"),
             Some(
                 "expected one of: drop, encrypt, encrypt_deterministic, fpe, generalize, hash, \
-                 keep, mask, redact, reveal, tokenize"
+                 keep, mask, redact, reveal, scrub, tokenize"
             )
         );
     }
