@@ -1,7 +1,6 @@
 //! One rule's action, built against its kind's declaration ([`crate::policy::ActionKind`]): the
 //! options it accepts with their defaults, the side it belongs to, the keys it needs.
 
-use super::detect::class_normalize;
 use super::keys::{KeySource, NO_KEYRING_HELP, NOT_CONFIGURED};
 use crate::config::diag::{Diagnostics, Source};
 use crate::config::spec::{OptionValue, RuleSpec};
@@ -341,10 +340,7 @@ pub(super) fn compile_action(
                     "mask" => Action::Mask(MaskAction { keep_last: 4 }),
                     "tokenize" => {
                         let ring = ring(d)?;
-                        let normalize = class
-                            .and_then(|c| class_normalize(c, "tokenize"))
-                            .and_then(Normalize::parse)
-                            .unwrap_or(Normalize::None);
+                        let normalize = span_normalize(class);
                         let made = TokenizeAction::new(ring, domain, normalize, "tok_", None);
                         let made = match cx.rotation {
                             Some(p) => made.and_then(|t| t.rotating(ring, domain, None, p)),
@@ -382,6 +378,16 @@ fn text_kind(s: &str) -> Option<TextKind> {
         "url" => TextKind::Url,
         _ => return None,
     })
+}
+
+/// How a span's `tokenize` normalises its value: emails and phones as such (as
+/// `detect_actions` does), so a token in the text equals the token of the same value in a field.
+fn span_normalize(class: Option<Class>) -> Normalize {
+    match class {
+        Some(Class::Email) => Normalize::Email,
+        Some(Class::Phone) => Normalize::Phone,
+        _ => Normalize::None,
+    }
 }
 
 fn span_treatment(s: &str) -> Option<&'static str> {
