@@ -29,13 +29,11 @@
 #![allow(missing_docs)]
 
 use std::hint::black_box;
-use std::sync::Arc;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group};
 use piigate::crypto::{OsNonces, with_thread_nonces};
-use piigate::detect::{Class, Detector};
-use piigate::policy::action::RedactAction;
-use piigate::policy::{Action, ApplyCx, DetectMode, DetectPolicy, Plan, Unselected};
+use piigate::detect::Detector;
+use piigate::policy::{ApplyCx, DetectMode, Plan};
 use piigate::rewrite::Limits;
 use piigate::rewrite::json::rewrite_json;
 use serde_json::Value;
@@ -64,31 +62,6 @@ fn classify_dom(d: &Detector, v: &Value, key: Option<&str>, hits: &mut usize) {
     }
 }
 
-/// `plan` with detection in `mode` (enforce: the default `redact` with `[REDACTED:<class>]`).
-fn detecting(mut plan: Plan, mode: DetectMode) -> Plan {
-    let actions = match mode {
-        DetectMode::Observe => Vec::new(),
-        DetectMode::Enforce => Class::ALL
-            .iter()
-            .map(|c| {
-                Action::Redact(RedactAction {
-                    replacement: format!("[REDACTED:{}]", c.as_str()).into(),
-                })
-            })
-            .collect(),
-    };
-    plan.unselected = Unselected {
-        detect: Some(Arc::new(DetectPolicy {
-            mode,
-            detector: Detector::default(),
-            actions,
-        })),
-        drop: false,
-        root: "$".into(),
-    };
-    plan
-}
-
 /// One rewrite of `input` with a fresh per-request context and nonces from the per-thread
 /// batch, as the proxy does it.
 fn rewrite(input: &[u8], plan: &Plan, out: &mut Vec<u8>) -> usize {
@@ -106,11 +79,17 @@ fn rewrite_plans() -> Vec<(&'static str, Plan)> {
     vec![
         ("engine_no_rules", Plan::empty()),
         ("policy", typical()),
-        ("policy_observe", detecting(typical(), DetectMode::Observe)),
-        ("policy_enforce", detecting(typical(), DetectMode::Enforce)),
+        (
+            "policy_observe",
+            support::detecting(typical(), DetectMode::Observe),
+        ),
+        (
+            "policy_enforce",
+            support::detecting(typical(), DetectMode::Enforce),
+        ),
         (
             "no_rules_observe",
-            detecting(Plan::empty(), DetectMode::Observe),
+            support::detecting(Plan::empty(), DetectMode::Observe),
         ),
     ]
 }

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Soak: steady load against piigate for SOAK_SECONDS (default 600) while sampling its resident
 # memory every INTERVAL seconds from /proc; writes the series and a verdict (flat / growing) to
-# docs/BENCHMARKS.md ("Soak" section). Issue 8, item 5.
+# docs/BENCHMARKS.md ("Soak" section).
 #
 #   scripts/soak.sh                          # 10 minutes
 #   SOAK_SECONDS=60 WRITE_DOCS=0 scripts/soak.sh   # a quick look, docs untouched

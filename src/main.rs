@@ -559,6 +559,18 @@ fn route_summary(r: &config::Route) -> String {
     if !r.response_plan.rules.is_empty() {
         extra.push("response reveal".to_owned());
     }
+    if let Some(c) = &r.body_coding {
+        // `body coding compression=gzip-js|base64, sniff gzip`
+        let mut parts = Vec::new();
+        if let Some(p) = &c.param {
+            let values: Vec<&str> = c.values.iter().map(|(v, _)| v.as_str()).collect();
+            parts.push(format!("{p}={}", values.join("|")));
+        }
+        if c.sniff_gzip {
+            parts.push("sniff gzip".to_owned());
+        }
+        extra.push(format!("body coding {}", parts.join(", ")));
+    }
     let host = r.host.as_deref().map_or(String::new(), |h| format!("{h} "));
     format!(
         "route {}: {host}{} -> {}://{}{} ({}; domain {}): {}{}",
@@ -731,19 +743,11 @@ fn write_output(out: &[u8]) -> anyhow::Result<()> {
 
 /// Today as YYYYMMDD (UTC), from the system clock, for default key ids.
 fn today_compact() -> String {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    let days = i64::try_from(secs / 86_400).unwrap_or(0);
-    // Civil-from-days (proleptic Gregorian), valid for any date after 1970.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}{m:02}{d:02}")
+    let today = time::OffsetDateTime::now_utc().date();
+    format!(
+        "{:04}{:02}{:02}",
+        today.year(),
+        u8::from(today.month()),
+        today.day()
+    )
 }

@@ -512,20 +512,18 @@ pub fn parse_day(s: &str) -> Result<Day, RangeError> {
         part.parse().map_err(|_| RangeError::BadDate)
     };
     let (y, m, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
-    let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-    let days_in = match m {
-        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
-        4 | 6 | 9 | 11 => 30,
-        2 if leap => 29,
-        2 => 28,
-        _ => return Err(RangeError::BadDate),
-    };
-    if d == 0 || d > days_in {
-        return Err(RangeError::BadDate);
-    }
-    let y = i64::from(y);
+    // `time` refuses month 0 or 13 and a day the month does not have (2023-02-29).
+    let month = u8::try_from(m)
+        .ok()
+        .and_then(|m| time::Month::try_from(m).ok())
+        .ok_or(RangeError::BadDate)?;
+    let date = i32::try_from(y)
+        .ok()
+        .zip(u8::try_from(d).ok())
+        .and_then(|(y, d)| time::Date::from_calendar_date(y, month, d).ok())
+        .ok_or(RangeError::BadDate)?;
     Ok(Day::from_days_since_epoch(
-        i32::try_from(days_from_civil(y, m, d)).map_err(|_| RangeError::BadDate)?,
+        date.to_julian_day() - UNIX_EPOCH_JULIAN_DAY,
     ))
 }
 
@@ -540,49 +538,32 @@ pub fn range(from: Option<&str>, to: Option<&str>, today: Day) -> Result<(Day, D
     Ok((from, to))
 }
 
+/// The Julian day number of 1970-01-01, where [`Day`] counts from.
+const UNIX_EPOCH_JULIAN_DAY: i32 = 2_440_588;
+
 /// `YYYY-MM-DD` of a day.
 pub fn date(day: Day) -> String {
-    let (y, m, d) = civil_from_days(i64::from(day.days_since_epoch()));
-    format!("{y:04}-{m:02}-{d:02}")
+    match time::Date::from_julian_day(day.days_since_epoch() + UNIX_EPOCH_JULIAN_DAY) {
+        Ok(d) => format!("{:04}-{:02}-{:02}", d.year(), u8::from(d.month()), d.day()),
+        // Beyond ±9999 years: no day the ledger records or a range can name.
+        Err(_) => format!("day {}", day.days_since_epoch()),
+    }
 }
 
 /// `YYYY-MM-DD HH:MM:SS` (UTC) of Unix seconds.
 pub fn datetime(secs: i64) -> String {
-    let days = secs.div_euclid(86_400);
-    let s = secs.rem_euclid(86_400);
-    let (y, m, d) = civil_from_days(days);
-    format!(
-        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}",
-        s / 3600,
-        s % 3600 / 60,
-        s % 60
-    )
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant, "chrono-Compatible
-/// Low-Level Date Algorithms").
-fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let m = i64::from(m);
-    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(d) - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-/// The inverse of [`days_from_civil`].
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (if m <= 2 { y + 1 } else { y }, m, d)
+    match time::OffsetDateTime::from_unix_timestamp(secs) {
+        Ok(t) => format!(
+            "{:04}-{:02}-{:02} {:02}:{:02}:{:02}",
+            t.year(),
+            u8::from(t.month()),
+            t.day(),
+            t.hour(),
+            t.minute(),
+            t.second()
+        ),
+        Err(_) => format!("{secs} s since 1970"),
+    }
 }
 
 #[cfg(test)]

@@ -16,11 +16,8 @@
 use std::alloc::System;
 
 use piigate::crypto::OsNonces;
-use std::sync::Arc;
 
-use piigate::detect::{Class, Detector};
-use piigate::policy::action::RedactAction;
-use piigate::policy::{Action, ApplyCx, DetectMode, DetectPolicy, Plan, Unselected};
+use piigate::policy::{ApplyCx, DetectMode, Plan};
 use piigate::rewrite::json::rewrite_json;
 use piigate::rewrite::{Limits, Outcome};
 use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
@@ -49,31 +46,6 @@ fn allocations(input: &[u8], plan: &Plan, expect: Outcome) -> usize {
     drop(cx);
     let stats = region.change();
     stats.allocations + stats.reallocations
-}
-
-/// `plan` with detection in `mode` (enforce: `redact` per class, as the default config).
-fn detecting(mut plan: Plan, mode: DetectMode) -> Plan {
-    let actions = match mode {
-        DetectMode::Observe => Vec::new(),
-        DetectMode::Enforce => Class::ALL
-            .iter()
-            .map(|c| {
-                Action::Redact(RedactAction {
-                    replacement: format!("[REDACTED:{}]", c.as_str()).into(),
-                })
-            })
-            .collect(),
-    };
-    plan.unselected = Unselected {
-        detect: Some(Arc::new(DetectPolicy {
-            mode,
-            detector: Detector::default(),
-            actions,
-        })),
-        drop: false,
-        root: "$".into(),
-    };
-    plan
 }
 
 fn main() {
@@ -115,11 +87,11 @@ fn main() {
 
     // Detection (observe and enforce) on top of the typical policy: the hint cache, the path
     // buffers and one allocation per distinct field path — the same for 64× the leaves.
-    let observe = detecting(
+    let observe = support::detecting(
         support::plan(support::TYPICAL, no_norm).1,
         DetectMode::Observe,
     );
-    let enforce = detecting(
+    let enforce = support::detecting(
         support::plan(support::TYPICAL, no_norm).1,
         DetectMode::Enforce,
     );

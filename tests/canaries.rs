@@ -1,4 +1,4 @@
-//! Leak canaries (issue 8, item 5): unique PII canaries through every path of the real
+//! Leak canaries: unique PII canaries through every path of the real
 //! binary — forwarded, every rejection, every upstream failure, overload, timeouts, framing
 //! errors hyper answers itself, HTTP/2, and the admin API's errors — with `RUST_LOG=trace`
 //! and JSON logs. None may appear in the log (stdout and stderr, so panic output too), the

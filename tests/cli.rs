@@ -59,6 +59,27 @@ fn check_accepts_the_shipped_config() {
     assert!(stdout.contains("route segment: /segment -> https://api.segment.io (analytics; domain segment): tokenize, encrypt, generalize, redact, drop, keep; preset segment, detect enforce"), "{stdout}");
 }
 
+/// `check` says how a route reads bodies its vendor codes outside `Content-Encoding`.
+#[test]
+fn check_names_a_routes_body_coding() {
+    let (_dir, path) = write_config(
+        "[keys]\nfile = \"keys.toml\"\n[[routes]]\nname = \"ph\"\npath_prefix = \"/ph\"\nupstream = \"http://127.0.0.1:9\"\n\
+         [routes.body_coding]\nparam = \"compression\"\nvalues = { \"gzip-js\" = \"gzip\", base64 = \"form:data=>base64\" }\nsniff = \"gzip\"\n\
+         [[routes.rules]]\nselect = \"$..distinct_id\"\naction = \"tokenize\"\n",
+    );
+    let out = piigate()
+        .args(["check", "--config"])
+        .arg(&path)
+        .output()
+        .expect("run");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    assert!(
+        stdout.contains("tokenize; body coding compression=gzip-js|base64, sniff gzip"),
+        "{stdout}"
+    );
+}
+
 #[test]
 fn check_reports_problems_and_exits_1() {
     let (dir, path) = write_config(

@@ -1,4 +1,4 @@
-//! Fault injection (issue 8, item 5): the upstream refuses, stalls, resets mid-response, sends
+//! Fault injection: the upstream refuses, stalls, resets mid-response, sends
 //! garbage or closes without answering; the client aborts mid-upload; the keyring disappears
 //! before a reload.
 //!

@@ -434,3 +434,62 @@ async fn detection_reaches_the_json_inside_a_named_cookie() {
     assert_eq!(doc["plan"], "pro");
     assert_absent(&up.raw_bytes(), &[EMAIL, UID, SESSION]);
 }
+
+/// Mixpanel's cookie persists the landing page's referrer; through the mixpanel preset its
+/// `email` and `uid` parameters are tokenized inside the URL inside the JSON inside the cookie,
+/// and the cookie is still the percent-encoded JSON mixpanel-browser reads back.
+#[tokio::test]
+async fn a_url_inside_a_vendor_cookie_loses_the_persons_parameters() {
+    let up = Upstream::start(None, Reply::Ok).await;
+    let gw = TestGateway::start(&format!(
+        "[server]\nlisten = \"127.0.0.1:0\"\n[keys]\nfile = \"keys.toml\"\n\
+         [[routes]]\nname = \"mixpanel\"\npath_prefix = \"/mixpanel\"\nupstream = \"http://{}\"\npreset = \"mixpanel\"\n",
+        up.addr
+    ))
+    .await;
+    let client = Client::new(gw.addr, None, Proto::H1);
+    let doc = serde_json::json!({
+        "distinct_id": "$device:5c1",
+        "$initial_referrer": format!("https://mail.example.net/inbox?email=ottilie.brandvold%40example.org&uid={UID}&tab=1"),
+        "plan": "pro",
+    });
+    let value: String = doc
+        .to_string()
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                char::from(b).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect();
+    let got = client
+        .send(
+            Method::POST,
+            "/mixpanel/track/",
+            &[
+                ("cookie", &format!("mp_tok_mixpanel={value}")),
+                ("content-type", "application/x-www-form-urlencoded"),
+            ],
+            "data=e30%3D",
+        )
+        .await;
+    assert_eq!(got.status, 200, "{:?}", got.body);
+    let seen = up.requests();
+    let cookie = header(&seen[0].headers, "cookie");
+    let v = cookie[0]
+        .strip_prefix("mp_tok_mixpanel=")
+        .expect("the cookie");
+    let out: serde_json::Value = serde_json::from_str(&percent_decode(v)).expect("JSON");
+    let url = out["$initial_referrer"].as_str().expect("URL");
+    assert!(
+        url.starts_with("https://mail.example.net/inbox?email=tok_"),
+        "{url}"
+    );
+    assert!(
+        url.contains("&uid=tok_") && url.ends_with("&tab=1"),
+        "{url}"
+    );
+    assert_eq!(out["plan"], "pro");
+    assert_absent(&up.raw_bytes(), &[EMAIL, UID]);
+}

@@ -1,4 +1,4 @@
-//! Issue 4 through the running proxy: every action on a Segment batch, reveal on the response
+//! Key and action lifecycle through the running proxy: every action on a Segment batch, reveal on the response
 //! path and through the admin API, key rotation by reload, retired keys refused.
 
 use std::net::SocketAddr;

@@ -1,4 +1,4 @@
-//! Limits and overload (issue 8, items 4 and 5): slowloris, slow bodies, connection and
+//! Limits and overload: slowloris, slow bodies, connection and
 //! concurrency limits, oversized heads and bodies. Each case asserts behaviour on real
 //! sockets: what the client sees, that the connection is let go (no resources held), and that
 //! nothing reaches the upstream that should not.

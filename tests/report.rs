@@ -1,4 +1,4 @@
-//! Issue 6 through the real stack: detection (`observe`, `enforce`), allow-list mode, the
+//! Detection and disclosure through the real stack: detection (`observe`, `enforce`), allow-list mode, the
 //! disclosure ledger and its report, restarts of the real binary, and canaries in the store.
 
 use std::net::SocketAddr;

@@ -1,4 +1,4 @@
-//! Signals under load with the real binary (issue 8, items 2 and 3): SIGHUP with a changed
+//! Signals under load with the real binary: SIGHUP with a changed
 //! policy, SIGHUP with a broken file, SIGTERM with requests in flight.
 //!
 //! Load is a few HTTP/1.1 keep-alive clients in a loop, each writing exact bytes and reading

@@ -1,4 +1,4 @@
-//! HTTP/1.1 framing and request smuggling over raw sockets (issue 8, item 5; RFC 9112 §6).
+//! HTTP/1.1 framing and request smuggling over raw sockets (RFC 9112 §6).
 //!
 //! Each case writes exact bytes to the gateway and reads exact bytes back, against two routes
 //! that share one recording upstream: `/policed` (JSON rules: the body is collected, policed

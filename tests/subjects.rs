@@ -1,4 +1,4 @@
-//! Issue 7 through the real stack: subject-scoped keys, erasure by crypto-shredding, opt-out
+//! Data subjects through the real stack: subject-scoped keys, erasure by crypto-shredding, opt-out
 //! signals, the audit trail.
 
 use std::net::SocketAddr;

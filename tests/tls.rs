@@ -1,4 +1,4 @@
-//! The TLS listener (issue 8, item 5), with rustls clients: TLS 1.3 only, no 0-RTT, ALPN,
+//! The TLS listener, with rustls clients: TLS 1.3 only, no 0-RTT, ALPN,
 //! and mTLS with `client_ca`. `scripts/tls-scan.sh` runs an external scanner (sslyze) against
 //! the same kind of listener; its last results are in docs/PROOF.md.
 

@@ -10,12 +10,16 @@
 #![allow(dead_code, unreachable_pub, missing_docs)]
 
 use std::fmt::Write as _;
+use std::sync::Arc;
 
 use piigate::crypto::{EnvelopeSealer, TokenKey};
+use piigate::detect::{Class, Detector};
 use piigate::keys::{KeyId, SecretKey};
 use piigate::policy::action::{EncryptAction, MaskAction, Normalize, RedactAction, TokenizeAction};
 use piigate::policy::selector::parse;
-use piigate::policy::{Action, Automaton, JsonPath, Plan, Rule, RuleId};
+use piigate::policy::{
+    Action, Automaton, DetectMode, DetectPolicy, JsonPath, Plan, Rule, RuleId, Unselected,
+};
 
 const FIRST: &[&str] = &[
     "Jane", "José", "Amira", "Wei", "Olu", "Priya", "Lars", "Zoë",
@@ -300,4 +304,30 @@ pub fn cheap(kind: Kind) -> Kind {
     } else {
         Kind::Redact
     }
+}
+
+/// `plan` with detection in `mode` (enforce: the default config's `redact` with
+/// `[REDACTED:<class>]` per class).
+pub fn detecting(mut plan: Plan, mode: DetectMode) -> Plan {
+    let actions = match mode {
+        DetectMode::Observe => Vec::new(),
+        DetectMode::Enforce => Class::ALL
+            .iter()
+            .map(|c| {
+                Action::Redact(RedactAction {
+                    replacement: format!("[REDACTED:{}]", c.as_str()).into(),
+                })
+            })
+            .collect(),
+    };
+    plan.unselected = Unselected {
+        detect: Some(Arc::new(DetectPolicy {
+            mode,
+            detector: Detector::default(),
+            actions,
+        })),
+        drop: false,
+        root: "$".into(),
+    };
+    plan
 }

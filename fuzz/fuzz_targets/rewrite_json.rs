@@ -7,7 +7,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use piigate::crypto::{CryptoError, EnvelopeSealer, NonceSource, TokenKey};
+use piigate::crypto::{DangerCounterNonces, EnvelopeSealer, NonceSource, TokenKey};
 use piigate::keys::{KeyId, SecretKey};
 use piigate::policy::action::{
     EncryptAction, MaskAction, Normalize, RedactAction, TokenizeAction,
@@ -26,19 +26,6 @@ const SELECTOR_SETS: &[&[&str]] = &[
     &["$..email", "$.a[*]"],
     &["$.A", "$..K"],
 ];
-
-struct Counter(u64);
-
-impl NonceSource for Counter {
-    fn fill(&mut self, out: &mut [u8]) -> Result<(), CryptoError> {
-        self.0 += 1;
-        out.fill(0);
-        let n = self.0.to_be_bytes();
-        let take = n.len().min(out.len());
-        out[..take].copy_from_slice(&n[n.len() - take..]);
-        Ok(())
-    }
-}
 
 fn action(which: u8) -> Action {
     let kid = || KeyId::new("k1").expect("key id");
@@ -75,7 +62,7 @@ fuzz_target!(|data: &[u8]| {
         vec![Rule::new(action(pick & 0x0F))],
     );
     let limits = Limits { max_depth: 64 };
-    let mut nonces = || -> Box<dyn NonceSource> { Box::new(Counter(0)) };
+    let mut nonces = || -> Box<dyn NonceSource> { Box::new(DangerCounterNonces(0)) };
     if let Err(e) = reference::differential(doc, &paths, &plan, &limits, &mut nonces) {
         panic!("engine and reference disagree: {e}");
     }

@@ -247,27 +247,21 @@ struct Head {
     hash: String,
 }
 
-/// `YYYY-MM-DDTHH:MM:SS.mmmZ` (UTC) without a date crate: days to civil date after
-/// H. Hinnant's `civil_from_days`.
+/// `YYYY-MM-DDTHH:MM:SS.mmmZ` (UTC); a clock before 1970 reads as 1970-01-01.
 fn rfc3339(t: SystemTime) -> String {
-    let ms = t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis());
-    let secs = i64::try_from(ms / 1000).unwrap_or(i64::MAX);
-    let (days, sod) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
+    let since = t.duration_since(UNIX_EPOCH).unwrap_or_default();
+    let secs = i64::try_from(since.as_secs()).unwrap_or(i64::MAX);
+    let t =
+        time::OffsetDateTime::from_unix_timestamp(secs).unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
     format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
-        sod / 3600,
-        sod % 3600 / 60,
-        sod % 60,
-        ms % 1000
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second(),
+        since.subsec_millis()
     )
 }
 

@@ -16,6 +16,8 @@ pub mod xaes;
 
 pub use envelope::{Aad, EnvelopeKind, EnvelopeOpener, EnvelopeSealer};
 pub use ff1::{Ff1Error, Ff1Key};
+#[cfg(any(test, feature = "danger-test-nonces"))]
+pub use nonce::DangerCounterNonces;
 pub use nonce::{NonceSource, OsNonces, with_thread_nonces};
 pub use siv::{DetSealer, SivKey};
 pub use token::TokenKey;

@@ -69,11 +69,13 @@ impl NonceSource for OsNonces {
     }
 }
 
-/// A counter-based source for tests: deterministic, never use outside tests.
-#[cfg(test)]
+/// Nonces from a counter, so two runs seal identically: for tests, benches and fuzzing only
+/// (the `danger-test-nonces` feature), never in a gateway, where a repeated nonce would break
+/// the envelopes' confidentiality.
+#[cfg(any(test, feature = "danger-test-nonces"))]
 pub struct DangerCounterNonces(pub u64);
 
-#[cfg(test)]
+#[cfg(any(test, feature = "danger-test-nonces"))]
 impl NonceSource for DangerCounterNonces {
     fn fill(&mut self, out: &mut [u8]) -> Result<(), CryptoError> {
         self.0 += 1;

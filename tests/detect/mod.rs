@@ -11,7 +11,7 @@ use piigate::detect::Detector;
 const CORPUS: &str = include_str!("../../eval/detect/corpus.jsonl");
 
 /// (class, minimum precision, minimum recall). The first five and phone recall are the
-/// product targets (issue 6); the rest are floors just under today's measurement so a
+/// product targets (docs/DETECTION.md); the rest are floors just under today's measurement so a
 /// regression shows up.
 const FLOORS: &[(&str, f64, f64)] = &[
     ("email", 0.99, 0.995),

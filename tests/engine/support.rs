@@ -1,6 +1,6 @@
 //! Plans, keys and deterministic nonces for engine tests.
 
-use piigate::crypto::{CryptoError, EnvelopeOpener, EnvelopeSealer, NonceSource, TokenKey};
+use piigate::crypto::{DangerCounterNonces, EnvelopeOpener, EnvelopeSealer, NonceSource, TokenKey};
 use piigate::keys::{KeyId, SecretKey};
 use piigate::policy::action::{EncryptAction, MaskAction, Normalize, RedactAction, TokenizeAction};
 use piigate::policy::selector::parse;
@@ -9,23 +9,9 @@ use piigate::policy::{Action, Automaton, JsonPath, Plan, Rule, RuleId};
 /// The domain every test envelope is bound to.
 pub(crate) const DOMAIN: &str = "test-domain";
 
-/// Nonces from a counter: deterministic, so two runs seal identically. Tests only.
-pub(crate) struct CounterNonces(u64);
-
-impl NonceSource for CounterNonces {
-    fn fill(&mut self, out: &mut [u8]) -> Result<(), CryptoError> {
-        self.0 += 1;
-        out.fill(0);
-        let n = self.0.to_be_bytes();
-        let take = n.len().min(out.len());
-        out[..take].copy_from_slice(&n[n.len() - take..]);
-        Ok(())
-    }
-}
-
 /// A factory of fresh counter sources, for `reference::differential`.
 pub(crate) fn counter_nonces() -> impl FnMut() -> Box<dyn NonceSource> {
-    || Box::new(CounterNonces(0))
+    || Box::new(DangerCounterNonces(0))
 }
 
 fn kid() -> KeyId {

@@ -257,7 +257,7 @@ mod tests {
 
     use super::*;
     use crate::config::{Env, Route};
-    use crate::crypto::nonce::DangerCounterNonces;
+    use crate::crypto::DangerCounterNonces;
     use crate::keys::SubjectSecret;
     use crate::policy::action::{ActionCounts, ApplyCx};
     use crate::policy::subject::{SubjectKeys, SubjectScopes};
