@@ -306,3 +306,64 @@ async fn bodies_that_do_not_decode_as_the_vendor_says_are_refused() {
     }
     assert!(up.requests().is_empty(), "nothing reached the upstream");
 }
+
+#[tokio::test]
+async fn an_opted_out_persons_base64_beacon_gets_the_strict_policy_inside() {
+    let up = Upstream::start(None, Reply::Ok).await;
+    let gw = TestGateway::start(&format!(
+        r#"
+[server]
+listen = "127.0.0.1:0"
+[keys]
+file = "keys.toml"
+
+[[routes]]
+name = "ph"
+path_prefix = "/ph"
+upstream = "http://{}"
+on_opt_out = "strict"
+
+[routes.body_coding]
+param = "compression"
+values = {{ base64 = "form:data=>base64" }}
+
+[[routes.rules]]
+select = "$..distinct_id"
+action = "tokenize"
+"#,
+        up.addr
+    ))
+    .await;
+    let client = Client::new(gw.addr, None, Proto::H1);
+    let doc = r#"{"api_key":"k","batch":[{"event":"e","distinct_id":"user-7f3a9c2e"}]}"#;
+    let body = format!(
+        "data={}",
+        STANDARD
+            .encode(doc)
+            .replace('+', "%2B")
+            .replace('/', "%2F")
+            .replace('=', "%3D")
+    );
+    let form = ("content-type", "application/x-www-form-urlencoded");
+    for headers in [vec![form], vec![form, ("sec-gpc", "1")]] {
+        let got = client
+            .send(
+                Method::POST,
+                "/ph/e/?compression=base64",
+                &headers,
+                body.clone(),
+            )
+            .await;
+        assert_eq!(got.status, 200, "{:?}", String::from_utf8_lossy(&got.body));
+    }
+    let got = up.requests();
+    let read = |i: usize| vendor_reads(&got[i].uri, &got[i].body);
+    let (normal, strict) = (read(0), read(1));
+    let id = normal["batch"][0]["distinct_id"].as_str().expect("an id");
+    assert!(id.starts_with("tok_"), "{normal}");
+    assert!(
+        strict["batch"][0].get("distinct_id").is_none(),
+        "a linkable id is dropped under the opt-out: {strict}"
+    );
+    assert_eq!(strict["batch"][0]["event"], "e");
+}

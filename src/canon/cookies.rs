@@ -13,6 +13,8 @@
 //! that is forwarded: its value must be RFC 6265 `cookie-octet`s, optionally inside one pair
 //! of quotes. Anything else in a forwarded cookie is refused as ambiguous.
 
+use super::percent::{self, Plus};
+
 /// One `name=value` pair of a `Cookie` header, borrowed from it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Pair<'a> {
@@ -109,23 +111,7 @@ pub fn percent_decode(value: &str) -> Option<Vec<u8>> {
     if value.starts_with('"') {
         return None;
     }
-    let b = value.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%' {
-            let hex = |c: u8| (c as char).to_digit(16);
-            let hi = hex(*b.get(i + 1)?)?;
-            let lo = hex(*b.get(i + 2)?)?;
-            out.push(u8::try_from(hi * 16 + lo).ok()?);
-            i += 3;
-        } else {
-            out.push(b[i]);
-            i += 1;
-        }
-    }
-    std::str::from_utf8(&out).ok()?;
-    Some(out)
+    percent::decode_utf8(value, Plus::Literal).map(String::into_bytes)
 }
 
 #[cfg(test)]

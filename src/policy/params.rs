@@ -132,33 +132,17 @@ fn trim(b: &[u8]) -> &[u8] {
     b.trim_ascii()
 }
 
-/// `text` with `%XX` escapes decoded, if it has any and they decode to UTF-8.
+/// `text` with `%XX` escapes decoded, if it has any and they decode to UTF-8. Lenient, as
+/// PHP's `urldecode` is: a `%` without two hex digits stays as it is, which is the
+/// `percent-encoding` crate's reading too.
 fn percent_decode(text: &str) -> Option<String> {
     if !text.contains('%') {
         return None;
     }
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = |b: u8| char::from(b).to_digit(16);
-        match (
-            bytes[i],
-            bytes.get(i + 1).copied(),
-            bytes.get(i + 2).copied(),
-        ) {
-            (b'%', Some(h), Some(l)) if hex(h).is_some() && hex(l).is_some() => {
-                let v = hex(h).unwrap_or(0) << 4 | hex(l).unwrap_or(0);
-                out.push(u8::try_from(v).unwrap_or(0));
-                i += 3;
-            }
-            (b, _, _) => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8(out).ok()
+    percent_encoding::percent_decode_str(text)
+        .decode_utf8()
+        .ok()
+        .map(std::borrow::Cow::into_owned)
 }
 
 /// The JSON selector a `query:`/`form:` rule's `name` stands for in a JSON body, where Rails
