@@ -17,6 +17,7 @@ use serde::de::{Deserializer, MapAccess, Visitor};
 use serde_json::value::RawValue;
 
 use super::{Format, RewriteError};
+use crate::policy::fold::members_equal;
 use crate::policy::selector::{Axis, JsonPath, Test};
 
 /// One person's part of a payload.
@@ -105,7 +106,9 @@ pub(crate) fn find_scopes(input: &[u8], path: &JsonPath) -> Result<Vec<Scope>, R
                     next.extend(
                         entries
                             .into_iter()
-                            .filter(|(k, _)| k == &**name)
+                            // Folded, as the rewriter selects members: a recipient that
+                            // binds `USERID` to `userId` reads the same person.
+                            .filter(|(k, _)| members_equal(k, name))
                             .map(|(_, v)| (v, scope)),
                     );
                 }
@@ -212,6 +215,9 @@ mod tests {
         assert_eq!(scopes(doc, "$.userId"), [(doc.to_owned(), "u1".to_owned())]);
         assert!(scopes(r#"{"userId":null}"#, "$.userId").is_empty());
         assert!(scopes(r#"{"userId":""}"#, "$.userId").is_empty());
+        // Member names fold as the rewriter folds them; the first spelling names the scope.
+        let doc = r#"{"USERID":"u2","userId":"u3"}"#;
+        assert_eq!(scopes(doc, "$.userId"), [(doc.to_owned(), "u2".to_owned())]);
     }
 
     #[test]
