@@ -41,7 +41,7 @@ impl Normal<'_> {
     ///
     /// # Errors
     /// [`PathFault::ClimbsOut`].
-    pub fn check_prefix(&self, prefix: &str) -> Result<(), PathFault> {
+    pub(crate) fn check_prefix(&self, prefix: &str) -> Result<(), PathFault> {
         let depth = prefix.split('/').filter(|s| !s.is_empty()).count();
         if self.floor < depth {
             return Err(PathFault::ClimbsOut);

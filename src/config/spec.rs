@@ -274,7 +274,7 @@ pub enum OptionValue {
 
 impl OptionValue {
     /// Where the value is in the file.
-    pub fn span(&self) -> Range<usize> {
+    pub(crate) fn span(&self) -> Range<usize> {
         match self {
             Self::Bool(v) => v.span.clone(),
             Self::Text(v) => v.span.clone(),
@@ -301,7 +301,7 @@ impl RuleSpec {
     }
 
     /// An integer option, if set.
-    pub fn uint(&self, name: &str) -> Option<&At<u64>> {
+    pub(crate) fn uint(&self, name: &str) -> Option<&At<u64>> {
         match self.option(name)? {
             OptionValue::Uint(v) => Some(v),
             OptionValue::Bool(_) | OptionValue::Text(_) => None,
@@ -309,7 +309,7 @@ impl RuleSpec {
     }
 
     /// A boolean option, if set.
-    pub fn flag(&self, name: &str) -> Option<&At<bool>> {
+    pub(crate) fn flag(&self, name: &str) -> Option<&At<bool>> {
         match self.option(name)? {
             OptionValue::Bool(v) => Some(v),
             OptionValue::Text(_) | OptionValue::Uint(_) => None,

@@ -50,7 +50,7 @@ impl Rule {
     }
 
     /// A rule whose values are of `class`.
-    pub fn with_class(action: Action, class: Option<Class>) -> Self {
+    pub(crate) fn with_class(action: Action, class: Option<Class>) -> Self {
         Self { action, class }
     }
 }

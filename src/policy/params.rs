@@ -95,7 +95,7 @@ impl<'a> Params<'a> {
 /// `;`-separated pairs or in `,`-separated ones (ASP.NET and RFC 2965 parsers). Such a cookie
 /// is removed whole: until a route names the cookies it forwards, none may carry a policed
 /// parameter past its rule.
-pub fn cookies_without_parameters(header: &[u8], params: Params<'_>) -> Option<Vec<u8>> {
+pub(crate) fn cookies_without_parameters(header: &[u8], params: Params<'_>) -> Option<Vec<u8>> {
     let is_parameter = |piece: &[u8]| {
         piece.split(|&b| b == b',').any(|pair| {
             let name = pair.splitn(2, |&b| b == b'=').next().unwrap_or_default();
@@ -148,7 +148,7 @@ fn percent_decode(text: &str) -> Option<String> {
 /// The JSON selector a `query:`/`form:` rule's `name` stands for in a JSON body, where Rails
 /// and Laravel read top-level members as parameters: `user[email]` is `$['user']['email']`,
 /// a digit key also an index, `[]` any element. `None` for a name whose brackets do not nest.
-pub fn json_path(name: &str) -> Option<JsonPath> {
+pub(crate) fn json_path(name: &str) -> Option<JsonPath> {
     let (base, brackets) = match name.find('[') {
         Some(at) => name.split_at(at),
         None => (name, ""),
@@ -188,7 +188,7 @@ fn child(tests: Vec<Test>) -> Step {
 
 /// Whether some selector of `plan` can select a parameter: it selects something, and not only
 /// the whole document.
-pub fn reaches_parameters(plan: &Plan) -> bool {
+pub(crate) fn reaches_parameters(plan: &Plan) -> bool {
     let a = &plan.automaton;
     !a.is_dead(a.start()) && a.accepting(a.start()).is_none()
 }

@@ -72,7 +72,7 @@ impl Unselected {
     }
 
     /// The same policy with another path root.
-    pub fn rooted(&self, root: &str) -> Self {
+    pub(crate) fn rooted(&self, root: &str) -> Self {
         Self {
             detect: self.detect.clone(),
             drop: self.drop,

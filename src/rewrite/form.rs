@@ -269,7 +269,7 @@ fn run(
 
 /// Whether every common server reads `name` as written: no whitespace at its ends, no
 /// control character, no `%`, and brackets only as `base[key]…[key]` with a non-empty base.
-pub fn is_plain_name(name: &str) -> bool {
+pub(crate) fn is_plain_name(name: &str) -> bool {
     if name.is_empty() {
         return true;
     }

@@ -32,7 +32,7 @@ pub struct Scope {
 }
 
 /// Whether `path` can name a subject (child steps only, one test each).
-pub fn is_subject_path(path: &JsonPath) -> bool {
+pub(crate) fn is_subject_path(path: &JsonPath) -> bool {
     !path.steps.is_empty()
         && path
             .steps
@@ -46,7 +46,7 @@ pub fn is_subject_path(path: &JsonPath) -> bool {
 ///
 /// # Errors
 /// [`RewriteError::Malformed`] when a JSON document (or line) is not JSON.
-pub fn find_payload_scopes(
+pub(crate) fn find_payload_scopes(
     format: Format,
     input: &[u8],
     path: &JsonPath,
@@ -79,7 +79,7 @@ pub fn find_payload_scopes(
 ///
 /// # Errors
 /// [`RewriteError::Malformed`] when the payload is not JSON.
-pub fn find_scopes(input: &[u8], path: &JsonPath) -> Result<Vec<Scope>, RewriteError> {
+pub(crate) fn find_scopes(input: &[u8], path: &JsonPath) -> Result<Vec<Scope>, RewriteError> {
     let bad = |_| RewriteError::Malformed {
         offset: 0,
         reason: "invalid JSON",

@@ -52,7 +52,7 @@ pub struct ActionCounts(pub [u32; ActionKind::COUNT]);
 
 impl ActionCounts {
     /// Records one application.
-    pub fn bump(&mut self, kind: ActionKind) {
+    pub(crate) fn bump(&mut self, kind: ActionKind) {
         self.0[kind.index()] += 1;
     }
 
@@ -112,14 +112,14 @@ impl<'a> ApplyCx<'a> {
     }
 
     /// Uses per-person keys for values inside these scopes.
-    pub fn with_subjects(mut self, subjects: &'a SubjectScopes) -> Self {
+    pub(crate) fn with_subjects(mut self, subjects: &'a SubjectScopes) -> Self {
         self.subjects = Some(subjects);
         self
     }
 
     /// Tells the actions where the next leaf starts (the rewriter calls this before each
     /// `apply`), relative to the document being rewritten.
-    pub fn at_offset(&mut self, offset: usize) {
+    pub(crate) fn at_offset(&mut self, offset: usize) {
         if !self.pinned {
             self.leaf_offset = self.offset_base + offset;
         }
@@ -128,12 +128,12 @@ impl<'a> ApplyCx<'a> {
     /// Keeps the current leaf offset until [`Self::unpin`]: the rewriter is inside a wrapped
     /// document, whose own offsets mean nothing in the payload, and every value in it belongs
     /// to whoever the wrapping value belongs to. Returns the previous state for `unpin`.
-    pub fn pin_offset(&mut self) -> bool {
+    pub(crate) fn pin_offset(&mut self) -> bool {
         std::mem::replace(&mut self.pinned, true)
     }
 
     /// Ends a [`Self::pin_offset`], restoring `previous`.
-    pub fn unpin(&mut self, previous: bool) {
+    pub(crate) fn unpin(&mut self, previous: bool) {
         self.pinned = previous;
     }
 

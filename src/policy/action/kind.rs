@@ -278,7 +278,7 @@ impl ActionKind {
     }
 
     /// Index into [`ActionCounts`](super::ActionCounts).
-    pub const fn index(self) -> usize {
+    pub(crate) const fn index(self) -> usize {
         self as usize
     }
 

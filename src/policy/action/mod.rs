@@ -98,7 +98,7 @@ impl TokenRotation {
     }
 
     /// The period number of a Unix time.
-    pub fn period(&self, now_unix: u64) -> u64 {
+    pub(crate) fn period(&self, now_unix: u64) -> u64 {
         now_unix / self.period_secs
     }
 
@@ -275,12 +275,12 @@ impl Action {
 
     /// Whether the action removes whole members (containers included) rather than rewriting
     /// scalar leaves.
-    pub fn is_drop(&self) -> bool {
+    pub(crate) fn is_drop(&self) -> bool {
         matches!(self, Self::Drop)
     }
 
     /// Whether the action forwards values unchanged (`keep`).
-    pub fn is_keep(&self) -> bool {
+    pub(crate) fn is_keep(&self) -> bool {
         matches!(self, Self::Keep)
     }
 
@@ -492,7 +492,11 @@ impl ApplyCx<'_> {
     /// member or field whole, containers included) and `keep` — so the rewriter need not decode
     /// it. `None`: the action reads the value; call [`Self::treat`].
     #[inline]
-    pub fn treat_unread(&mut self, action: &Action, class: Option<Class>) -> Option<Applied> {
+    pub(crate) fn treat_unread(
+        &mut self,
+        action: &Action,
+        class: Option<Class>,
+    ) -> Option<Applied> {
         let applied = match action {
             Action::Drop => Applied::Dropped,
             Action::Keep => Applied::Kept,
@@ -505,7 +509,7 @@ impl ApplyCx<'_> {
     /// A value no rule selected that allow-list mode withholds (or that lies inside a subtree
     /// it removes): no action ran, and the ledger counts the value `dropped`.
     #[inline]
-    pub fn withhold(&mut self, class: Option<Class>) {
+    pub(crate) fn withhold(&mut self, class: Option<Class>) {
         self.disclosed.bump(class, Treatment::Dropped);
     }
 
