@@ -397,9 +397,11 @@ static RULE: LazyLock<Vec<&'static str>> = LazyLock::new(|| {
         .chain(option_keys().map(|(name, _)| name))
         .collect()
 });
-/// Keys of `[routes.detect_actions]`: every class name, and `default`.
+/// Keys of `[routes.detect_actions]`: `default`, a class, or `text` (leaves whose data was
+/// found inside free text).
 static DETECT_ACTIONS: LazyLock<Vec<&'static str>> = LazyLock::new(|| {
-    std::iter::once("default")
+    ["default", "text"]
+        .into_iter()
         .chain(Class::ALL.iter().map(|c| c.as_str()))
         .collect()
 });

@@ -91,6 +91,20 @@ impl FieldPlan {
         !self.is_empty() || self.unselected.active()
     }
 
+    /// Whether a `scrub` of this plan (or of a JSON document inside a field) looks for the
+    /// values the other rules select: then the rewriter collects them in a first pass.
+    pub fn echoes(&self) -> bool {
+        self.rules
+            .iter()
+            .chain(&self.others)
+            .any(|r| match &r.target {
+                FieldTarget::Whole(Action::Scrub(s)) => s.echoes(),
+                FieldTarget::Whole(_) => false,
+                FieldTarget::Wrapped(wrap) => wrap.echoes(),
+            })
+            || self.unselected.detect.as_ref().is_some_and(|d| d.echoes())
+    }
+
     /// The first rule covering the form or query field `name` (the rule's name, folded as
     /// servers fold names, followed by nothing, a `[` bracket child or a `.` child), else the
     /// rule for every other field.

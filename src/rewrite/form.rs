@@ -161,6 +161,8 @@ fn run(
                         .hint(&detect.detector, name_text.as_bytes())
                         .unwrap_or_default();
                     match detect.detector.classify_hinted(hint, value_text) {
+                        // The first pass of a scrubbing route collects what rules select.
+                        Some(_) if cx.collecting() => Edit::Keep,
                         None if unselected.drop => Edit::Drop,
                         None => Edit::Keep,
                         Some(hit) => {
@@ -169,7 +171,7 @@ fn run(
                             path.push_str(&unselected.root);
                             push_field_name(&mut path, &detect.detector, name_text);
                             cx.detected.record(&path, class);
-                            match detect.action(class) {
+                            match detect.action_for(hit) {
                                 _ if unselected.drop => {
                                     cx.withhold(Some(class));
                                     Edit::Drop
@@ -185,7 +187,18 @@ fn run(
                                         kind: LeafKind::String,
                                         field: name_text,
                                     };
-                                    Edit::from(cx.treat(action, Some(class), &leaf, &mut text)?)
+                                    let mut applied =
+                                        cx.treat(action, Some(class), &leaf, &mut text)?;
+                                    // A `scrub` that found none of what the detector saw must
+                                    // not forward it: the class's action takes the whole value.
+                                    if applied == Applied::Kept
+                                        && matches!(action, Action::Scrub(_))
+                                        && let Some(whole) = detect.action(class)
+                                    {
+                                        text.clear();
+                                        applied = cx.treat(whole, Some(class), &leaf, &mut text)?;
+                                    }
+                                    Edit::from(applied)
                                 }
                             }
                         }
