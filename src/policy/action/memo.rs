@@ -203,12 +203,7 @@ impl Memo {
             return;
         }
         if self.entries.len() >= MAX_ENTRIES {
-            // Full: from here on a lookup can only hit what is already remembered. Keep paying
-            // for lookups only while most of them hit (a batch of one person's events); a
-            // batch of many people would otherwise pay a miss for every later value.
-            if self.hits < self.lookups / 2 {
-                self.off = true;
-            }
+            self.full();
             return;
         }
         if self.entries.len() as u32 >= TRIAL && self.hits < MIN_HITS {
@@ -229,6 +224,7 @@ impl Memo {
             .map(|i| (hash as usize + i) & mask)
             .find(|&p| self.slots[p] == 0)
         else {
+            self.full();
             return;
         };
         let (field, text) = (key.leaf.field.as_bytes(), key.leaf.text.as_bytes());
@@ -250,6 +246,18 @@ impl Memo {
         });
         // At most MAX_ENTRIES (192) entries: the index fits a u16 slot.
         self.slots[pos] = self.entries.len() as u16;
+    }
+}
+
+impl Memo {
+    /// A value could not be remembered (no entry or no slot within the probe left): from here
+    /// on lookups mostly hit only what is already remembered. Keep paying for them only while
+    /// most of them hit (a batch of one person's events); a batch of many people would
+    /// otherwise pay a miss for every later value.
+    fn full(&mut self) {
+        if self.hits < self.lookups / 2 {
+            self.off = true;
+        }
     }
 }
 
