@@ -34,9 +34,9 @@ use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group};
 use piigate::crypto::{OsNonces, with_thread_nonces};
-use piigate::policy::{Action, ApplyCx, Leaf, LeafKind, Plan, RuleId};
-use piigate::rewrite::Limits;
+use piigate::policy::{Action, ApplyCx, FieldPlans, Leaf, LeafKind, Plan, RuleId};
 use piigate::rewrite::json::{reference, rewrite_json};
+use piigate::rewrite::{Format, Limits, Plans, rewrite_payload};
 use serde::de::IgnoredAny;
 use serde_json::Value;
 
@@ -379,7 +379,62 @@ criterion_group! {
     targets = benches
 }
 
+/// Exactly `N` runs of one policy through `rewrite_payload` (the proxy's entry point, which
+/// also decides whether a first pass is needed), for `perf stat -e instructions`: a count of
+/// instructions holds on a loaded machine, so two builds compare where timings would not.
+/// `PIIGATE_BENCH_PROFILE=16k_batch/engine_policy@2000 target/release/deps/rewrite-…`, with a
+/// size of `1k_event`, `16k_batch`, `1m_batch` and a policy of `engine_no_rules`,
+/// `engine_policy` or `engine_policy_cheap`.
+fn profile(which: &str) {
+    let (which, runs) = which.split_once('@').expect("SIZE/POLICY@RUNS");
+    let runs: u64 = runs.parse().expect("a number of runs");
+    let (size, policy) = which.split_once('/').expect("SIZE/POLICY");
+    let input = match size {
+        "1k_event" => support::track_event(),
+        "16k_batch" => support::batch(16 * 1024),
+        "1m_batch" => support::batch(1024 * 1024),
+        _ => panic!("unknown size {size}"),
+    };
+    let plan = match policy {
+        "engine_no_rules" => Plan::empty(),
+        "engine_policy" => support::plan(TYPICAL, |k| k).1,
+        "engine_policy_cheap" => support::plan(TYPICAL, support::cheap).1,
+        _ => panic!("unknown policy {policy}"),
+    };
+    let fields = FieldPlans::default();
+    let plans = Plans {
+        json: &plan,
+        fields: &fields,
+    };
+    let start = std::time::Instant::now();
+    let mut bytes = 0;
+    for _ in 0..runs {
+        bytes += with_thread_nonces(|nonces| {
+            let mut cx = ApplyCx::new(nonces);
+            let mut out = Vec::new();
+            rewrite_payload(
+                Format::Json,
+                black_box(&input),
+                plans,
+                &LIMITS,
+                &mut cx,
+                &mut out,
+            )
+            .expect("valid payload");
+            out.len()
+        });
+    }
+    println!(
+        "{which}: {runs} runs, {:.2} us each ({bytes} bytes out)",
+        start.elapsed().as_secs_f64() * 1e6 / runs as f64
+    );
+}
+
 fn main() {
+    if let Some(which) = std::env::var_os("PIIGATE_BENCH_PROFILE") {
+        profile(&which.to_string_lossy());
+        return;
+    }
     if std::env::var_os("PIIGATE_BENCH_RATIOS").is_some() {
         ratios("1k_event", &support::track_event());
         ratios("16k_batch", &support::batch(16 * 1024));

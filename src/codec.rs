@@ -180,7 +180,7 @@ pub fn decode_all(
 ///
 /// # Errors
 /// See [`Coding::encode`].
-pub fn encode_all(codings: &[Coding], input: Vec<u8>) -> Result<Vec<u8>, CodecError> {
+pub(crate) fn encode_all(codings: &[Coding], input: Vec<u8>) -> Result<Vec<u8>, CodecError> {
     let mut buf = input;
     for c in codings {
         buf = c.encode(&buf)?;

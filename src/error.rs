@@ -94,7 +94,7 @@ impl RejectCode {
 
     /// Whether the code can only be decided before a route is chosen (the request's head and
     /// framing, routing itself): such refusals are counted under route `-`, never a route's.
-    pub const fn before_routing_only(self) -> bool {
+    pub(crate) const fn before_routing_only(self) -> bool {
         matches!(
             self,
             Self::BadRequest
@@ -106,7 +106,7 @@ impl RejectCode {
 
     /// Whether the code can only arise once a route was chosen (its body, its limits, its
     /// upstream): never counted under route `-`.
-    pub const fn needs_route(self) -> bool {
+    pub(crate) const fn needs_route(self) -> bool {
         matches!(
             self,
             Self::BodyTooLarge

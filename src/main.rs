@@ -232,26 +232,12 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             config,
             route,
             payload,
-        } => {
-            let loaded = load_or_report(&config)?;
-            let (format, input) = payload.read()?;
-            let route = piigate::ops::route(&loaded, &route)?;
-            let out = piigate::ops::preview(&loaded, route, format, &input)?;
-            write_output(&out)?;
-            Ok(ExitCode::SUCCESS)
-        }
+        } => offline(&config, &route, &payload, piigate::ops::preview),
         Cmd::Reveal {
             config,
             route,
             payload,
-        } => {
-            let loaded = load_or_report(&config)?;
-            let (format, input) = payload.read()?;
-            let route = piigate::ops::route(&loaded, &route)?;
-            let out = piigate::ops::reveal(&loaded, route, format, &input)?;
-            write_output(&out)?;
-            Ok(ExitCode::SUCCESS)
-        }
+        } => offline(&config, &route, &payload, piigate::ops::reveal),
         Cmd::Audit {
             cmd: AuditCmd::Verify { config },
         } => {
@@ -419,6 +405,24 @@ fn append_private(path: &Path, exists: bool, text: &str) -> anyhow::Result<()> {
 }
 
 /// Loads a config; on errors prints every diagnostic and fails.
+/// An offline operation on one payload under one route (`ops::preview`, `ops::reveal`).
+type OfflineOp =
+    fn(&config::Config, &config::Route, Format, &[u8]) -> Result<Vec<u8>, piigate::ops::OpsError>;
+
+/// `preview` or `reveal`: one payload through one route of the config, written to stdout.
+fn offline(
+    config: &Path,
+    route: &str,
+    payload: &PayloadArgs,
+    op: OfflineOp,
+) -> anyhow::Result<ExitCode> {
+    let loaded = load_or_report(config)?;
+    let (format, input) = payload.read()?;
+    let route = piigate::ops::route(&loaded, route)?;
+    write_output(&op(&loaded, route, format, &input)?)?;
+    Ok(ExitCode::SUCCESS)
+}
+
 fn load_or_report(path: &Path) -> anyhow::Result<config::Config> {
     match config::load(path, &ProcessEnv) {
         Ok(l) => {

@@ -99,7 +99,7 @@ pub fn reveal(
 ///
 /// # Errors
 /// As [`reveal`].
-pub fn reveal_for(
+pub(crate) fn reveal_for(
     config: &Config,
     route: &Route,
     format: Format,

@@ -237,7 +237,7 @@ impl Report {
 
     /// The report as one self-contained HTML page: no scripts, no external assets, every
     /// dynamic string escaped.
-    pub fn to_html(&self) -> String {
+    pub(crate) fn to_html(&self) -> String {
         let mut h = String::with_capacity(16 * 1024);
         let _ = writeln!(
             h,
@@ -450,7 +450,7 @@ fn yes_no(recipients: &[String]) -> String {
 }
 
 /// HTML-escapes text for element content and quoted attribute values.
-pub fn esc(s: &str) -> String {
+pub(crate) fn esc(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {
@@ -499,7 +499,7 @@ footer{margin-top:36px;border-top:1px solid var(--line);padding-top:8px;font-siz
 ///
 /// # Errors
 /// [`RangeError::BadDate`].
-pub fn parse_day(s: &str) -> Result<Day, RangeError> {
+pub(crate) fn parse_day(s: &str) -> Result<Day, RangeError> {
     let b = s.as_bytes();
     if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
         return Err(RangeError::BadDate);
@@ -551,7 +551,7 @@ pub fn date(day: Day) -> String {
 }
 
 /// `YYYY-MM-DD HH:MM:SS` (UTC) of Unix seconds.
-pub fn datetime(secs: i64) -> String {
+pub(crate) fn datetime(secs: i64) -> String {
     match time::OffsetDateTime::from_unix_timestamp(secs) {
         Ok(t) => format!(
             "{:04}-{:02}-{:02} {:02}:{:02}:{:02}",

@@ -23,6 +23,7 @@ mod presets;
 mod proxy;
 mod replicas;
 mod report;
+mod scrub;
 mod shipped_presets;
 mod signals;
 mod smuggling;

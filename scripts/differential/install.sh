@@ -21,7 +21,8 @@ if [ "${#need[@]}" -gt 0 ]; then
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
 VENV=../../target/differential/venv
-if [ ! -x "$VENV/bin/python" ] || ! "$VENV/bin/pip" freeze | grep -qx 'Django==5.2.19'; then
+# `grep -q` would stop reading early and break pip's pipe (a noisy traceback): read it all.
+if [ ! -x "$VENV/bin/python" ] || ! "$VENV/bin/pip" freeze 2>/dev/null | grep -x 'Django==5.2.19' >/dev/null; then
     python3 -m venv "$VENV"
     "$VENV/bin/pip" install -q --disable-pip-version-check -r requirements.txt
 fi

@@ -276,13 +276,19 @@ def main():
                 print(f"run: {r['client']}: {', '.join(extra)} in clear, not expected",
                       file=sys.stderr)
                 leak = True
+        seen = {r["client"]: r for r in runs}
         for client, e in expect.items():
             if client.startswith("_"):
                 continue
+            r = seen.get(client)
+            kinds = {h["kind"] for h in r["hits"]} if r else set()
+            codes = {x.split(" ", 1)[-1] for x in r["refused"]} if r else set()
             for kind, why in e.get("clear", {}).items():
-                print(f"expected in clear: {client}: {kind} — {why}")
+                state = "" if kind in kinds or not r else " (not seen this run: update the file?)"
+                print(f"expected in clear: {client}: {kind} — {why}{state}")
             for code, why in e.get("refused", {}).items():
-                print(f"expected refusal: {client}: {code} — {why}")
+                state = "" if code in codes or not r else " (not seen this run: update the file?)"
+                print(f"expected refusal: {client}: {code} — {why}{state}")
     # Direct, every client sends the person in clear: a client with no finding means the
     # analyzer went blind to its format, and a clean run through piigate would prove nothing.
     blind = [r["client"] for r in runs if not r["hits"]] if mode == "direct" else []

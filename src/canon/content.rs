@@ -131,7 +131,7 @@ fn token(v: &[u8], i: usize) -> usize {
 /// # Errors
 /// A list (`,` outside a quoted string), a repeated or `name*=` parameter, anything else
 /// that is not the grammar.
-pub fn canonical_media_type(v: &[u8]) -> Result<String, Ambiguity> {
+pub(crate) fn canonical_media_type(v: &[u8]) -> Result<String, Ambiguity> {
     let malformed = Ambiguity::ContentTypeMalformed;
     let mut out = String::with_capacity(v.len());
     let mut i = ows(v, 0);

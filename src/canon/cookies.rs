@@ -13,6 +13,8 @@
 //! that is forwarded: its value must be RFC 6265 `cookie-octet`s, optionally inside one pair
 //! of quotes. Anything else in a forwarded cookie is refused as ambiguous.
 
+use super::percent::{self, Plus};
+
 /// One `name=value` pair of a `Cookie` header, borrowed from it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Pair<'a> {
@@ -47,7 +49,7 @@ pub fn pairs(header: &str) -> impl Iterator<Item = Pair<'_>> {
 
 /// Whether `value` has one reading as a cookie value: RFC 6265 `cookie-octet`s (no control
 /// characters, whitespace, `"`, `,`, `;` or `\`), optionally wrapped in one pair of `"`.
-pub fn value_is_unambiguous(value: &str) -> bool {
+pub(crate) fn value_is_unambiguous(value: &str) -> bool {
     let inner = match value.strip_prefix('"') {
         Some(rest) => match rest.strip_suffix('"') {
             Some(inner) => inner,
@@ -59,7 +61,7 @@ pub fn value_is_unambiguous(value: &str) -> bool {
 }
 
 /// Whether `name` can be forwarded as a cookie name: an RFC 9110 token.
-pub fn name_is_token(name: &str) -> bool {
+pub(crate) fn name_is_token(name: &str) -> bool {
     !name.is_empty()
         && name.bytes().all(|b| {
             b.is_ascii_alphanumeric()
@@ -84,14 +86,14 @@ pub fn name_is_token(name: &str) -> bool {
 }
 
 /// RFC 6265 §4.1.1 `cookie-octet`.
-pub const fn is_cookie_octet(b: u8) -> bool {
+pub(crate) const fn is_cookie_octet(b: u8) -> bool {
     matches!(b, 0x21 | 0x23..=0x2B | 0x2D..=0x3A | 0x3C..=0x5B | 0x5D..=0x7E)
 }
 
 /// Appends `text` to `out` with every byte that is not a `cookie-octet`, and `%` itself,
 /// percent-encoded: what a rule wrote into a cookie value stays one value to every server
 /// (and decodes back with `decodeURIComponent`, as the vendors' scripts read their cookies).
-pub fn push_encoded(text: &[u8], out: &mut Vec<u8>) {
+pub(crate) fn push_encoded(text: &[u8], out: &mut Vec<u8>) {
     const HEX: &[u8; 16] = b"0123456789ABCDEF";
     for &b in text {
         if is_cookie_octet(b) && b != b'%' {
@@ -109,23 +111,7 @@ pub fn percent_decode(value: &str) -> Option<Vec<u8>> {
     if value.starts_with('"') {
         return None;
     }
-    let b = value.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%' {
-            let hex = |c: u8| (c as char).to_digit(16);
-            let hi = hex(*b.get(i + 1)?)?;
-            let lo = hex(*b.get(i + 2)?)?;
-            out.push(u8::try_from(hi * 16 + lo).ok()?);
-            i += 3;
-        } else {
-            out.push(b[i]);
-            i += 1;
-        }
-    }
-    std::str::from_utf8(&out).ok()?;
-    Some(out)
+    percent::decode_utf8(value, Plus::Literal).map(String::into_bytes)
 }
 
 #[cfg(test)]

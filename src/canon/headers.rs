@@ -45,7 +45,7 @@ pub const fn fold_header_byte(b: u8) -> u8 {
 }
 
 /// `name` with `_` read as `-` (header names are lower case already).
-pub fn fold_header_name(name: &str) -> std::borrow::Cow<'_, str> {
+pub(crate) fn fold_header_name(name: &str) -> std::borrow::Cow<'_, str> {
     if name.contains('_') {
         std::borrow::Cow::Owned(name.replace('_', "-"))
     } else {
@@ -104,7 +104,7 @@ pub fn join_cookies(headers: &mut HeaderMap) {
 /// `Referer` carries the page's full URL (its path and query often hold an email, a reset
 /// token, an order number) and `Origin` should carry only an origin; a route forwards either
 /// reduced to this unless a `header:` rule names it (README, "First-party proxy hygiene").
-pub fn origin_of(value: &[u8]) -> Option<String> {
+pub(crate) fn origin_of(value: &[u8]) -> Option<String> {
     let uri = Uri::try_from(value).ok()?;
     let scheme = match uri.scheme_str()? {
         s if s.eq_ignore_ascii_case("https") => "https",
@@ -134,7 +134,7 @@ pub fn origin_of(value: &[u8]) -> Option<String> {
 ///
 /// # Errors
 /// [`Ambiguity::AuthorityMismatch`].
-pub fn check_authority<B>(req: &Request<B>) -> Result<(), RejectCode> {
+pub(crate) fn check_authority<B>(req: &Request<B>) -> Result<(), RejectCode> {
     let refuse = Err(RejectCode::AmbiguousRequest(Ambiguity::AuthorityMismatch));
     let Some(authority) = req.uri().authority() else {
         return Ok(());

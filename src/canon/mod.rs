@@ -24,3 +24,4 @@ pub mod content;
 pub mod cookies;
 pub mod headers;
 pub mod path;
+pub mod percent;

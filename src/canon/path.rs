@@ -22,6 +22,7 @@
 
 use std::borrow::Cow;
 
+use super::percent::escape_at;
 use crate::error::PathFault;
 
 /// A normalised path.
@@ -40,7 +41,7 @@ impl Normal<'_> {
     ///
     /// # Errors
     /// [`PathFault::ClimbsOut`].
-    pub fn check_prefix(&self, prefix: &str) -> Result<(), PathFault> {
+    pub(crate) fn check_prefix(&self, prefix: &str) -> Result<(), PathFault> {
         let depth = prefix.split('/').filter(|s| !s.is_empty()).count();
         if self.floor < depth {
             return Err(PathFault::ClimbsOut);
@@ -101,15 +102,6 @@ fn is_dot_or_empty(seg: &[u8]) -> bool {
     matches!(seg, b"" | b"." | b"..")
 }
 
-fn hex(b: u8) -> Option<u8> {
-    match b {
-        b'0'..=b'9' => Some(b - b'0'),
-        b'a'..=b'f' => Some(b - b'a' + 10),
-        b'A'..=b'F' => Some(b - b'A' + 10),
-        _ => None,
-    }
-}
-
 fn push_escaped(out: &mut String, b: u8) {
     const HEX: &[u8; 16] = b"0123456789ABCDEF";
     out.push('%');
@@ -138,13 +130,9 @@ fn slow(path: &str) -> Result<Normal<'_>, PathFault> {
             let b = raw[i];
             match b {
                 b'%' => {
-                    let (Some(h), Some(l)) = (
-                        raw.get(i + 1).copied().and_then(hex),
-                        raw.get(i + 2).copied().and_then(hex),
-                    ) else {
+                    let Some(v) = escape_at(raw, i) else {
                         return Err(PathFault::InvalidEscape);
                     };
-                    let v = h << 4 | l;
                     match v {
                         b'/' | b'\\' => return Err(PathFault::EncodedSeparator),
                         b'%' => return Err(PathFault::EncodedPercent),

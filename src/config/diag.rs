@@ -80,7 +80,7 @@ impl Diagnostics {
     }
 
     /// Records an error with no location in a file (a missing file, an unset variable).
-    pub fn error_at_file(
+    pub(crate) fn error_at_file(
         &mut self,
         file: &str,
         code: &'static str,
@@ -99,7 +99,7 @@ impl Diagnostics {
     }
 
     /// Adds an already-built diagnostic.
-    pub fn push_diag(&mut self, d: Diagnostic) {
+    pub(crate) fn push_diag(&mut self, d: Diagnostic) {
         self.items.push(d);
     }
 
@@ -125,7 +125,7 @@ impl Diagnostics {
     }
 
     /// Whether any diagnostic is an error.
-    pub fn has_errors(&self) -> bool {
+    pub(crate) fn has_errors(&self) -> bool {
         self.items.iter().any(|d| d.severity == Severity::Error)
     }
 

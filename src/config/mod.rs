@@ -316,7 +316,7 @@ impl Route {
     /// The route's inverse (offline and admin reveal, run before [`Self::reveal_plans`]): at
     /// the selectors of its request rules, envelopes open and `fpe` values decrypt with the
     /// rule's options; what cannot be reversed is left as it is.
-    pub fn inverse_plans(&self) -> Plans<'_> {
+    pub(crate) fn inverse_plans(&self) -> Plans<'_> {
         Plans {
             json: &self.inverse_plan,
             fields: &self.inverse_fields,
@@ -324,7 +324,7 @@ impl Route {
     }
 
     /// The plans that open every envelope of the route's domain (offline and admin reveal).
-    pub fn reveal_plans(&self) -> Plans<'_> {
+    pub(crate) fn reveal_plans(&self) -> Plans<'_> {
         Plans {
             json: &self.reveal_plan,
             fields: &self.reveal_fields,
@@ -351,7 +351,7 @@ impl Route {
     /// Whether the route only observes (`detect = "observe"`, no rules, no allow-list): it
     /// changes nothing, so a body or query it cannot read is forwarded as it came instead of
     /// refused — an observation mode must not break traffic.
-    pub fn observes_only(&self) -> bool {
+    pub(crate) fn observes_only(&self) -> bool {
         self.detect == Some(crate::policy::DetectMode::Observe)
             && !self.allow_list
             && self.plan.is_empty()

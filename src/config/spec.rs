@@ -274,7 +274,7 @@ pub enum OptionValue {
 
 impl OptionValue {
     /// Where the value is in the file.
-    pub fn span(&self) -> Range<usize> {
+    pub(crate) fn span(&self) -> Range<usize> {
         match self {
             Self::Bool(v) => v.span.clone(),
             Self::Text(v) => v.span.clone(),
@@ -301,7 +301,7 @@ impl RuleSpec {
     }
 
     /// An integer option, if set.
-    pub fn uint(&self, name: &str) -> Option<&At<u64>> {
+    pub(crate) fn uint(&self, name: &str) -> Option<&At<u64>> {
         match self.option(name)? {
             OptionValue::Uint(v) => Some(v),
             OptionValue::Bool(_) | OptionValue::Text(_) => None,
@@ -309,7 +309,7 @@ impl RuleSpec {
     }
 
     /// A boolean option, if set.
-    pub fn flag(&self, name: &str) -> Option<&At<bool>> {
+    pub(crate) fn flag(&self, name: &str) -> Option<&At<bool>> {
         match self.option(name)? {
             OptionValue::Bool(v) => Some(v),
             OptionValue::Text(_) | OptionValue::Uint(_) => None,
@@ -397,9 +397,11 @@ static RULE: LazyLock<Vec<&'static str>> = LazyLock::new(|| {
         .chain(option_keys().map(|(name, _)| name))
         .collect()
 });
-/// Keys of `[routes.detect_actions]`: every class name, and `default`.
+/// Keys of `[routes.detect_actions]`: `default`, a class, or `text` (leaves whose data was
+/// found inside free text).
 static DETECT_ACTIONS: LazyLock<Vec<&'static str>> = LazyLock::new(|| {
-    std::iter::once("default")
+    ["default", "text"]
+        .into_iter()
         .chain(Class::ALL.iter().map(|c| c.as_str()))
         .collect()
 });

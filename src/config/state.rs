@@ -67,7 +67,7 @@ impl fmt::Display for StateOrigin {
 impl StateDir {
     /// Resolves the state directory. `configured` is `[state] dir`, already resolved against
     /// the config's folder.
-    pub fn resolve(configured: Option<PathBuf>, env: &dyn Env) -> Self {
+    pub(crate) fn resolve(configured: Option<PathBuf>, env: &dyn Env) -> Self {
         let var = |name: &str| env.var(name).filter(|v| !v.trim().is_empty());
         let (path, origin) = if let Some(p) = configured {
             (p, StateOrigin::Config)
@@ -93,7 +93,7 @@ impl StateDir {
     /// Whether piigate may create the directory itself: the defaults may be created; a
     /// directory an operator or systemd named must already exist (a typo should not silently
     /// start an empty store somewhere new).
-    pub fn may_create(&self) -> bool {
+    pub(crate) fn may_create(&self) -> bool {
         matches!(self.origin, StateOrigin::User | StateOrigin::Default)
     }
 }

@@ -130,7 +130,7 @@ impl EnvelopeOpener {
 
     /// An opener for every non-retired key of `keyring` in `domain`, for both envelope kinds.
     /// Derives the working keys now (config time), never per value.
-    pub fn for_domain(keyring: &Keyring, domain: &str) -> Self {
+    pub(crate) fn for_domain(keyring: &Keyring, domain: &str) -> Self {
         let mut opener = Self::new();
         for k in keyring.decrypting() {
             opener.add(
@@ -151,13 +151,19 @@ impl EnvelopeOpener {
     }
 
     /// Adds a key (the `siv` working key) that may open `pgd1` envelopes naming `kid`.
-    pub fn add_deterministic(&mut self, kid: KeyId, working: &SecretKey) {
+    pub(crate) fn add_deterministic(&mut self, kid: KeyId, working: &SecretKey) {
         self.det.push((kid, SivKey::new(working)));
     }
 
     /// Adds a data subject's keys (subject-scoped `aead` and `siv` working keys of
     /// `generation`) so its `pgs1`/`pgsd1` envelopes open.
-    pub fn add_subject(&mut self, kid: &KeyId, generation: u64, aead: &SecretKey, siv: &SecretKey) {
+    pub(crate) fn add_subject(
+        &mut self,
+        kid: &KeyId,
+        generation: u64,
+        aead: &SecretKey,
+        siv: &SecretKey,
+    ) {
         self.subject.push((
             subject_label(kid, generation).into(),
             XaesKey::new(aead),
@@ -166,7 +172,7 @@ impl EnvelopeOpener {
     }
 
     /// Whether `text` has an envelope shape of either kind (cheap check before [`Self::open`]).
-    pub fn looks_like_envelope(text: &[u8]) -> bool {
+    pub(crate) fn looks_like_envelope(text: &[u8]) -> bool {
         Self::kind(text).is_some()
     }
 

@@ -85,7 +85,7 @@ impl std::fmt::Debug for Ff1Key {
 }
 
 /// Whether `radix^len` reaches the Rev. 1 minimum domain of 10^6.
-pub fn domain_ok(radix: u32, len: usize) -> bool {
+pub(crate) fn domain_ok(radix: u32, len: usize) -> bool {
     let mut domain: u128 = 1;
     for _ in 0..len {
         domain = domain.saturating_mul(u128::from(radix));

@@ -35,7 +35,7 @@ impl TokenKey {
     }
 
     /// The full 32-byte MAC of `value`.
-    pub fn mac(&self, value: &[u8]) -> [u8; 32] {
+    pub(crate) fn mac(&self, value: &[u8]) -> [u8; 32] {
         let tag = hmac::sign(&self.key, value);
         let mut out = [0u8; 32];
         out.copy_from_slice(tag.as_ref());
@@ -44,7 +44,7 @@ impl TokenKey {
 
     /// Appends `prefix ‖ kid ‖ "_" ‖ base64url(mac[..16])` to `out`. ASCII only, so it needs
     /// no JSON escaping.
-    pub fn write_token(&self, prefix: &str, value: &[u8], out: &mut Vec<u8>) {
+    pub(crate) fn write_token(&self, prefix: &str, value: &[u8], out: &mut Vec<u8>) {
         let mac = self.mac(value);
         out.extend_from_slice(prefix.as_bytes());
         out.extend_from_slice(self.kid.as_str().as_bytes());

@@ -18,7 +18,7 @@
 
 /// Street-type words, lower case, sorted by bytes for binary search: USPS Publication 28
 /// Appendix C1 suffixes and abbreviations, and British, French and Indian street words.
-const STREET_WORDS: &[&str] = &[
+pub(crate) const STREET_WORDS: &[&str] = &[
     "allee",
     "alley",
     "allée",
@@ -276,7 +276,7 @@ const STREET_WORDS: &[&str] = &[
 ];
 
 /// French street types that open an address line.
-const LEADING_TYPES: &[&str] = &[
+pub(crate) const LEADING_TYPES: &[&str] = &[
     "rue",
     "boulevard",
     "bd",
@@ -345,7 +345,7 @@ fn clean(w: &str) -> &str {
     w.trim_matches(|c: char| c == ',' || c == '.' || c == ';')
 }
 
-fn house_number(w: &str) -> bool {
+pub(crate) fn house_number(w: &str) -> bool {
     let w = clean(w);
     let digits = w.bytes().take_while(u8::is_ascii_digit).count();
     if digits == 0 || digits > 6 {
@@ -360,7 +360,7 @@ fn house_number(w: &str) -> bool {
             && rest[1..].bytes().all(|b| b.is_ascii_alphanumeric()))
 }
 
-fn is_street_word(w: &str) -> bool {
+pub(crate) fn is_street_word(w: &str) -> bool {
     let w = clean(w).as_bytes();
     let mut buf = [0u8; 16];
     if w.len() < 2 || w.len() > buf.len() {

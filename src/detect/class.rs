@@ -178,7 +178,7 @@ impl Class {
     }
 
     /// Dense index in `0..Class::COUNT`, for per-class counter arrays.
-    pub const fn index(self) -> usize {
+    pub(crate) const fn index(self) -> usize {
         self as usize
     }
 
@@ -221,7 +221,7 @@ impl Class {
     /// access code (ae)(1)(B) pairs them with, because a payload rarely shows whether one
     /// travels alongside. Coordinates count as precise geolocation because a value's precision
     /// cannot be judged from its key.
-    pub const fn sensitivity(self) -> Sensitivity {
+    pub(crate) const fn sensitivity(self) -> Sensitivity {
         match self {
             Self::ApiKey
             | Self::Cnic

@@ -118,7 +118,7 @@ fn strip_ordinal(d: &[u8]) -> &[u8] {
 }
 
 /// A full English month name or its first three letters (`Sept` too).
-fn month_of(t: &[u8]) -> Option<u32> {
+pub(crate) fn month_of(t: &[u8]) -> Option<u32> {
     if t.len() < 3 || !t.iter().all(u8::is_ascii_alphabetic) {
         return None;
     }

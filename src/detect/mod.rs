@@ -47,6 +47,7 @@ mod national;
 mod phone;
 mod secret;
 mod shape;
+pub mod spans;
 mod text;
 
 pub use class::{Category, Class, ClassSet, Sensitivity, UnknownClass};

@@ -49,7 +49,11 @@ pub fn derive(master: &SecretKey, purpose: Purpose, domain: &str) -> SecretKey {
 
 /// As [`derive()`], with arbitrary bytes as the context (used for per-period token keys, where
 /// the context is `domain ‖ 0x00 ‖ period`).
-pub fn derive_with_context(master: &SecretKey, purpose: Purpose, context: &[u8]) -> SecretKey {
+pub(crate) fn derive_with_context(
+    master: &SecretKey,
+    purpose: Purpose,
+    context: &[u8],
+) -> SecretKey {
     let hk = Hkdf::<Sha256>::new(Some(SALT), master.expose());
     let mut out = [0u8; 32];
     // 32 bytes is far below HKDF-SHA256's 255 * 32 byte output limit, so expand cannot fail.

@@ -156,7 +156,7 @@ impl MasterKey {
     /// Whether this is public example material (`keys.example`, whose secrets are the ASCII
     /// text `EXAMPLE-KEY-DO-NOT-USE-…`): anyone can open envelopes and link tokens made with
     /// it, so `check` and `serve` warn and `/metrics` exposes it.
-    pub fn is_public_example(&self) -> bool {
+    pub(crate) fn is_public_example(&self) -> bool {
         use subtle::ConstantTimeEq as _;
         const MARK: &[u8] = b"EXAMPLE-KEY-DO-NOT-USE-";
         self.secret.expose()[..MARK.len()].ct_eq(MARK).into()
@@ -197,7 +197,7 @@ impl Keyring {
 
     /// Ids of the keys that are public example material (see
     /// [`MasterKey::is_public_example`]).
-    pub fn public_example_ids(&self) -> Vec<String> {
+    pub(crate) fn public_example_ids(&self) -> Vec<String> {
         self.keys
             .iter()
             .filter(|k| k.is_public_example())
@@ -206,7 +206,7 @@ impl Keyring {
     }
 
     /// Keys that may decrypt: primary and active, not retired.
-    pub fn decrypting(&self) -> impl Iterator<Item = &MasterKey> {
+    pub(crate) fn decrypting(&self) -> impl Iterator<Item = &MasterKey> {
         self.keys.iter().filter(|k| k.status != KeyStatus::Retired)
     }
 }

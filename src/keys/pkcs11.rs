@@ -515,7 +515,7 @@ impl<'a> Token<'a> {
 ///
 /// # Errors
 /// The first [`HsmError`]; nothing is returned for the others.
-pub fn unwrap_all(
+pub(crate) fn unwrap_all(
     spec: &HsmSpec,
     pin: &Pin,
     entries: &[Unwrap<'_>],

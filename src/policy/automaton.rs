@@ -302,7 +302,7 @@ impl Automaton {
 
     /// The largest rule id a node can be selected with (`None` if nothing can be selected).
     /// A [`super::Plan`] must have a rule for every id up to it.
-    pub fn max_rule(&self) -> Option<RuleId> {
+    pub(crate) fn max_rule(&self) -> Option<RuleId> {
         self.max_rule
     }
 
@@ -313,7 +313,7 @@ impl Automaton {
 
     /// Whether nothing at or below a node in state `s` can be selected.
     #[inline(always)]
-    pub fn is_dead(&self, s: StateId) -> bool {
+    pub(crate) fn is_dead(&self, s: StateId) -> bool {
         s == DEAD
     }
 
@@ -322,7 +322,7 @@ impl Automaton {
     /// appears, so the rewriter can validate the subtree with the dead skipper while watching
     /// member names, and only walk it properly if an exit shows up.
     #[inline(always)]
-    pub fn is_uniform(&self, s: StateId) -> bool {
+    pub(crate) fn is_uniform(&self, s: StateId) -> bool {
         self.uniform.get(s as usize).copied().unwrap_or(false)
     }
 
@@ -334,13 +334,13 @@ impl Automaton {
 
     /// Accepting states where several selectors end, with all their rule ids (ascending; the
     /// state accepts with the first unless [`Self::set_accepting`] changed it).
-    pub fn overlaps(&self) -> &[(StateId, Box<[RuleId]>)] {
+    pub(crate) fn overlaps(&self) -> &[(StateId, Box<[RuleId]>)] {
         &self.overlaps
     }
 
     /// Makes the accepting state `s` select with `rule` instead (a rule combining the
     /// overlapping ones). Build time only; a state that does not accept is left alone.
-    pub fn set_accepting(&mut self, s: StateId, rule: RuleId) {
+    pub(crate) fn set_accepting(&mut self, s: StateId, rule: RuleId) {
         if let Some(slot @ Some(_)) = self.accept.get_mut(s as usize) {
             *slot = Some(rule);
             self.max_rule = self.max_rule.max(Some(rule));
@@ -350,14 +350,14 @@ impl Automaton {
     /// Whether the member name matters in state `s`. When it does not,
     /// [`Self::on_other_name`] gives the child state without looking at the key.
     #[inline(always)]
-    pub fn name_sensitive(&self, s: StateId) -> bool {
+    pub(crate) fn name_sensitive(&self, s: StateId) -> bool {
         self.name_lens.get(s as usize).is_some_and(|&m| m != 0)
     }
 
     /// Whether a member name of `len` bytes could lead anywhere but [`Self::on_other_name`] in
     /// state `s`. False for most keys of a payload: one load and one bit test.
     #[inline(always)]
-    pub fn name_may_matter(&self, s: StateId, len: usize) -> bool {
+    pub(crate) fn name_may_matter(&self, s: StateId, len: usize) -> bool {
         self.name_lens
             .get(s as usize)
             .is_some_and(|&m| m & len_bit(len) != 0)
@@ -365,7 +365,7 @@ impl Automaton {
 
     /// Whether the array index matters in state `s`.
     #[inline(always)]
-    pub fn index_sensitive(&self, s: StateId) -> bool {
+    pub(crate) fn index_sensitive(&self, s: StateId) -> bool {
         self.index_sensitive
             .get(s as usize)
             .copied()
@@ -382,20 +382,20 @@ impl Automaton {
 
     /// The state of a member named `name` (decoded UTF-8 bytes) of a node in state `s`.
     #[inline(always)]
-    pub fn on_name(&self, s: StateId, name: &[u8]) -> StateId {
+    pub(crate) fn on_name(&self, s: StateId, name: &[u8]) -> StateId {
         let col = self.name_column(name).unwrap_or(self.names.len());
         self.cell(s, col)
     }
 
     /// The state of a member whose name no selector spells.
     #[inline(always)]
-    pub fn on_other_name(&self, s: StateId) -> StateId {
+    pub(crate) fn on_other_name(&self, s: StateId) -> StateId {
         self.cell(s, self.names.len())
     }
 
     /// The state of element `index` of an array in state `s`.
     #[inline(always)]
-    pub fn on_index(&self, s: StateId, index: u64) -> StateId {
+    pub(crate) fn on_index(&self, s: StateId, index: u64) -> StateId {
         let base = self.names.len() + 1;
         let col = u32::try_from(index)
             .ok()
@@ -406,14 +406,14 @@ impl Automaton {
 
     /// The states of an array element whose index is not known (a parameter's `[]`): the
     /// state of every spelled index and of any other.
-    pub fn on_any_index(&self, s: StateId) -> impl Iterator<Item = StateId> + '_ {
+    pub(crate) fn on_any_index(&self, s: StateId) -> impl Iterator<Item = StateId> + '_ {
         let base = self.names.len() + 1;
         (base..self.cols).map(move |col| self.cell(s, col))
     }
 
     /// The state of an array element whose index no selector spells.
     #[inline(always)]
-    pub fn on_other_index(&self, s: StateId) -> StateId {
+    pub(crate) fn on_other_index(&self, s: StateId) -> StateId {
         self.cell(s, self.cols - 1)
     }
 

@@ -102,7 +102,7 @@ impl Treatment {
     /// Whether the value reached the recipient in some form (redacted and dropped values did
     /// not). Pseudonymised, encrypted, masked and generalised values still count: they remain
     /// personal information of the person for the report.
-    pub const fn discloses(self) -> bool {
+    pub(crate) const fn discloses(self) -> bool {
         !matches!(self, Self::Redacted | Self::Dropped)
     }
 
@@ -128,7 +128,7 @@ impl Default for DisclosureTally {
 impl DisclosureTally {
     /// Counts one value of `class` (`None`: unclassified) treated as `t`.
     #[inline]
-    pub fn bump(&mut self, class: Option<Class>, t: Treatment) {
+    pub(crate) fn bump(&mut self, class: Option<Class>, t: Treatment) {
         self.add(class, t, 1);
     }
 
@@ -198,7 +198,7 @@ impl FieldTally {
     }
 
     /// Detections per class, indexed by [`Class::index`].
-    pub fn per_class(&self) -> &[u32; Class::COUNT] {
+    pub(crate) fn per_class(&self) -> &[u32; Class::COUNT] {
         &self.per_class
     }
 

@@ -91,6 +91,20 @@ impl FieldPlan {
         !self.is_empty() || self.unselected.active()
     }
 
+    /// Whether a `scrub` of this plan (or of a JSON document inside a field) looks for the
+    /// values the other rules select: then the rewriter collects them in a first pass.
+    pub fn echoes(&self) -> bool {
+        self.rules
+            .iter()
+            .chain(&self.others)
+            .any(|r| match &r.target {
+                FieldTarget::Whole(Action::Scrub(s)) => s.echoes(),
+                FieldTarget::Whole(_) => false,
+                FieldTarget::Wrapped(wrap) => wrap.echoes(),
+            })
+            || self.unselected.detect.as_ref().is_some_and(|d| d.echoes())
+    }
+
     /// The first rule covering the form or query field `name` (the rule's name, folded as
     /// servers fold names, followed by nothing, a `[` bracket child or a `.` child), else the
     /// rule for every other field.
@@ -99,19 +113,19 @@ impl FieldPlan {
     }
 
     /// [`Self::find`] without the rule for every other field.
-    pub fn find_named(&self, name: &str) -> Option<&FieldRule> {
+    pub(crate) fn find_named(&self, name: &str) -> Option<&FieldRule> {
         self.rules.iter().find(|r| covers(&r.name, name))
     }
 
     /// The first rule naming cookie `name` (exactly, or by a `*` pattern).
-    pub fn find_cookie(&self, name: &str) -> Option<&FieldRule> {
+    pub(crate) fn find_cookie(&self, name: &str) -> Option<&FieldRule> {
         self.rules
             .iter()
             .find(|r| cookie_name_matches(&r.name, name))
     }
 
     /// The first rule naming header `name`, ignoring case and reading `_` as `-`.
-    pub fn find_header(&self, name: &str) -> Option<&FieldRule> {
+    pub(crate) fn find_header(&self, name: &str) -> Option<&FieldRule> {
         self.rules.iter().find(|r| {
             r.name.len() == name.len()
                 && r.name
@@ -125,7 +139,7 @@ impl FieldPlan {
 /// Whether cookie `name` is covered by a rule's name: equal bytes (cookie names are
 /// case-sensitive), or a pattern where each `*` stands for any run of characters
 /// (`mp_*_mixpanel`, `_sp_id.*`).
-pub fn cookie_name_matches(pattern: &str, name: &str) -> bool {
+pub(crate) fn cookie_name_matches(pattern: &str, name: &str) -> bool {
     let Some((first, rest)) = pattern.split_once('*') else {
         return pattern == name;
     };

@@ -26,7 +26,7 @@ pub const ASCII_ALIASES: [(char, char); 4] =
 
 /// A character of a JSON member name as the most permissive binder compares it.
 #[inline]
-pub fn member_char(c: char) -> char {
+pub(crate) fn member_char(c: char) -> char {
     if c.is_ascii() {
         return c.to_ascii_lowercase();
     }
@@ -40,7 +40,7 @@ pub fn member_char(c: char) -> char {
 
 /// A character of a form or query name as the most permissive server compares it.
 #[inline]
-pub fn field_char(c: char) -> char {
+pub(crate) fn field_char(c: char) -> char {
     match c {
         '.' | ' ' => '_',
         _ => member_char(c),
@@ -70,7 +70,7 @@ pub fn member(name: &str) -> Cow<'_, str> {
 }
 
 /// Appends `name` folded with [`member_char`] to `out`.
-pub fn push_member(name: &str, out: &mut Vec<u8>) {
+pub(crate) fn push_member(name: &str, out: &mut Vec<u8>) {
     let mut buf = [0u8; 4];
     for c in name.chars() {
         out.extend_from_slice(member_char(c).encode_utf8(&mut buf).as_bytes());
@@ -78,13 +78,13 @@ pub fn push_member(name: &str, out: &mut Vec<u8>) {
 }
 
 /// Whether two JSON member names are the same to the most permissive binder.
-pub fn members_equal(a: &str, b: &str) -> bool {
+pub(crate) fn members_equal(a: &str, b: &str) -> bool {
     a.chars().map(member_char).eq(b.chars().map(member_char))
 }
 
 /// How many bytes longer than its fold a spelling of the ASCII name `folded` can be: each
 /// `i` or `s` may be spelled with a two-byte alias, each `k` with the three-byte Kelvin sign.
-pub fn max_alias_growth(folded: &str) -> usize {
+pub(crate) fn max_alias_growth(folded: &str) -> usize {
     folded
         .bytes()
         .map(|b| match b {

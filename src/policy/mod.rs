@@ -50,7 +50,7 @@ impl Rule {
     }
 
     /// A rule whose values are of `class`.
-    pub fn with_class(action: Action, class: Option<Class>) -> Self {
+    pub(crate) fn with_class(action: Action, class: Option<Class>) -> Self {
         Self { action, class }
     }
 }
@@ -95,6 +95,16 @@ impl Plan {
     /// plan that does nothing lets any body through unparsed.
     pub fn polices(&self) -> bool {
         !self.is_empty() || self.unselected.active()
+    }
+
+    /// Whether a `scrub` of this plan (or of a document wrapped inside it) looks for the values
+    /// the other rules select: then the rewriter collects them in a first pass.
+    pub fn echoes(&self) -> bool {
+        self.rules
+            .iter()
+            .any(|r| matches!(&r.action, Action::Scrub(s) if s.echoes()))
+            || self.wraps.iter().any(Wrap::echoes)
+            || self.unselected.detect.as_ref().is_some_and(|d| d.echoes())
     }
 
     /// The rule an accepting state names (an id below `rules.len()`; see [`Self::wrap`]).

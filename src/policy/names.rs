@@ -95,7 +95,7 @@ impl HintCache {
 
     /// [`key_is_name`], remembered per name: only names under which something was detected
     /// are ever asked, so most names never pay for it.
-    pub fn is_name(&mut self, detector: &Detector, key: &str) -> bool {
+    pub(crate) fn is_name(&mut self, detector: &Detector, key: &str) -> bool {
         let b = key.as_bytes();
         if b.len() > Self::MAX_KEY {
             return key_is_name(detector, key);
@@ -187,7 +187,7 @@ fn words(b: &[u8]) -> (u64, u64) {
 ///
 /// Names of people used as keys (`{"Alice Smith": …}`) pass this test: no rule can tell them
 /// from field names. Maps keyed by person names should be dropped or selected by a rule.
-pub fn key_is_name(detector: &Detector, key: &str) -> bool {
+pub(crate) fn key_is_name(detector: &Detector, key: &str) -> bool {
     let b = key.as_bytes();
     if b.is_empty() || b.len() > 40 {
         return false;
@@ -212,7 +212,7 @@ pub fn key_is_name(detector: &Detector, key: &str) -> bool {
 
 /// Appends a member segment to `path`: `.name`, `['a b']` for names that need quoting, `.*` for
 /// names that may be data.
-pub fn push_member(path: &mut String, key: &str, is_name: bool) {
+pub(crate) fn push_member(path: &mut String, key: &str, is_name: bool) {
     if !is_name {
         path.push_str(".*");
     } else if key
@@ -231,7 +231,7 @@ pub fn push_member(path: &mut String, key: &str, is_name: bool) {
 
 /// The report path of a form or query field name: `items[0][email]` → `items[*][email]`; a
 /// base name or bracket part that may be data becomes `*`.
-pub fn push_field_name(path: &mut String, detector: &Detector, name: &str) {
+pub(crate) fn push_field_name(path: &mut String, detector: &Detector, name: &str) {
     let (base, mut rest) = match name.find('[') {
         Some(i) => (&name[..i], &name[i..]),
         None => (name, ""),

@@ -101,7 +101,7 @@ impl<'a> Params<'a> {
 /// `;`-separated pairs or in `,`-separated ones (ASP.NET and RFC 2965 parsers). Such a cookie
 /// is removed whole: until a route names the cookies it forwards, none may carry a policed
 /// parameter past its rule.
-pub fn cookies_without_parameters(header: &[u8], params: Params<'_>) -> Option<Vec<u8>> {
+pub(crate) fn cookies_without_parameters(header: &[u8], params: Params<'_>) -> Option<Vec<u8>> {
     let is_parameter = |piece: &[u8]| {
         piece.split(|&b| b == b',').any(|pair| {
             let name = pair.splitn(2, |&b| b == b'=').next().unwrap_or_default();
@@ -138,39 +138,23 @@ fn trim(b: &[u8]) -> &[u8] {
     b.trim_ascii()
 }
 
-/// `text` with `%XX` escapes decoded, if it has any and they decode to UTF-8.
+/// `text` with `%XX` escapes decoded, if it has any and they decode to UTF-8. Lenient, as
+/// PHP's `urldecode` is: a `%` without two hex digits stays as it is, which is the
+/// `percent-encoding` crate's reading too.
 fn percent_decode(text: &str) -> Option<String> {
     if !text.contains('%') {
         return None;
     }
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = |b: u8| char::from(b).to_digit(16);
-        match (
-            bytes[i],
-            bytes.get(i + 1).copied(),
-            bytes.get(i + 2).copied(),
-        ) {
-            (b'%', Some(h), Some(l)) if hex(h).is_some() && hex(l).is_some() => {
-                let v = hex(h).unwrap_or(0) << 4 | hex(l).unwrap_or(0);
-                out.push(u8::try_from(v).unwrap_or(0));
-                i += 3;
-            }
-            (b, _, _) => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8(out).ok()
+    percent_encoding::percent_decode_str(text)
+        .decode_utf8()
+        .ok()
+        .map(std::borrow::Cow::into_owned)
 }
 
 /// The JSON selector a `query:`/`form:` rule's `name` stands for in a JSON body, where Rails
 /// and Laravel read top-level members as parameters: `user[email]` is `$['user']['email']`,
 /// a digit key also an index, `[]` any element. `None` for a name whose brackets do not nest.
-pub fn json_path(name: &str) -> Option<JsonPath> {
+pub(crate) fn json_path(name: &str) -> Option<JsonPath> {
     let (base, brackets) = match name.find('[') {
         Some(at) => name.split_at(at),
         None => (name, ""),
@@ -210,7 +194,7 @@ fn child(tests: Vec<Test>) -> Step {
 
 /// Whether some selector of `plan` can select a parameter: it selects something, and not only
 /// the whole document.
-pub fn reaches_parameters(plan: &Plan) -> bool {
+pub(crate) fn reaches_parameters(plan: &Plan) -> bool {
     let a = &plan.automaton;
     !a.is_dead(a.start()) && a.accepting(a.start()).is_none()
 }

@@ -9,7 +9,9 @@
 //!   ([`crate::detect::Detector`]); what is found is counted per normalised field path and
 //!   class, and forwarded unchanged;
 //! - **enforce**: a classified leaf gets the route's action for its class (default
-//!   `redact` with `[REDACTED:<class>]`);
+//!   `redact` with `[REDACTED:<class>]`) — or, for a leaf where the detector found the data
+//!   inside free text, the route's `text` action when it names one (`scrub`: only the spans
+//!   are replaced, the rest of the text stays);
 //! - **allow-list** (`drop`): members and elements no selector reaches are removed; with
 //!   detection on, what they held is still classified, so the report shows which undeclared
 //!   fields arrived (treatment `dropped`).
@@ -19,7 +21,7 @@
 
 use std::sync::Arc;
 
-use crate::detect::{Class, Detector};
+use crate::detect::{Class, Detection, Detector, Source};
 
 use super::action::Action;
 
@@ -39,7 +41,9 @@ pub struct DetectPolicy {
     pub mode: DetectMode,
     /// The detector (classes enabled, free-text scanning).
     pub detector: Detector,
-    /// `enforce`: the action for each class, indexed by [`Class::index`]. Empty in `observe`.
+    /// `enforce`: the action for each class, indexed by [`Class::index`]; one more entry, when
+    /// present, is the action for leaves whose data was found inside free text
+    /// (`detect_actions.text`). Empty in `observe`.
     pub actions: Vec<Action>,
 }
 
@@ -72,7 +76,7 @@ impl Unselected {
     }
 
     /// The same policy with another path root.
-    pub fn rooted(&self, root: &str) -> Self {
+    pub(crate) fn rooted(&self, root: &str) -> Self {
         Self {
             detect: self.detect.clone(),
             drop: self.drop,
@@ -88,5 +92,23 @@ impl DetectPolicy {
             DetectMode::Observe => None,
             DetectMode::Enforce => self.actions.get(class.index()),
         }
+    }
+
+    /// The enforce-mode action for what detection found: the free-text action for data found
+    /// inside a longer text, when the route names one, else the class's.
+    pub fn action_for(&self, found: Detection) -> Option<&Action> {
+        match (self.mode, found.source) {
+            (DetectMode::Observe, _) => None,
+            (DetectMode::Enforce, Source::Text) => self
+                .actions
+                .get(Class::COUNT)
+                .or_else(|| self.actions.get(found.class.index())),
+            (DetectMode::Enforce, _) => self.actions.get(found.class.index()),
+        }
+    }
+
+    /// Whether a `scrub` on free text looks for the request's selected values.
+    pub fn echoes(&self) -> bool {
+        matches!(self.actions.get(Class::COUNT), Some(Action::Scrub(s)) if s.echoes())
     }
 }

@@ -65,6 +65,16 @@ impl Coding {
     }
 }
 
+impl Wrap {
+    /// Whether a `scrub` inside the wrapped document looks for the values the rules select.
+    pub fn echoes(&self) -> bool {
+        match &self.inner {
+            Inner::Json(plan) => plan.echoes(),
+            Inner::Query(fields) | Inner::Url(fields) => fields.echoes(),
+        }
+    }
+}
+
 impl Inner {
     /// The kind of document, for comparing two chains that reach the same value.
     pub const fn kind(&self) -> &'static str {

@@ -27,6 +27,7 @@ use super::reload::Reloader;
 use super::respond::full;
 use super::{Body, Current, police};
 use crate::audit::{AuditEvent, AuditKind, Outcome as AuditOutcome};
+use crate::canon::percent::{self, Plus};
 use crate::crypto::OsNonces;
 use crate::policy::ApplyCx;
 use crate::policy::subject::SubjectScopes;
@@ -630,22 +631,10 @@ async fn subject_scopes(
     Ok((scopes, key))
 }
 
-/// Decodes `%XX` escapes of a path segment; `None` for bad escapes or non-UTF-8.
+/// Decodes `%XX` escapes of a path segment or query value strictly (an erasure must name
+/// exactly one subject); `None` for bad escapes, non-UTF-8 or an empty id.
 fn percent_decode(s: &str) -> Option<String> {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%' {
-            let hex = std::str::from_utf8(b.get(i + 1..i + 3)?).ok()?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(b[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).ok().filter(|s| !s.is_empty())
+    percent::decode_utf8(s, Plus::Literal).filter(|s| !s.is_empty())
 }
 
 fn json(status: StatusCode, body: String) -> Response<Body> {

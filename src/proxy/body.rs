@@ -87,7 +87,7 @@ pub fn codings(headers: &HeaderMap) -> Result<Vec<crate::codec::Coding>, RejectC
 ///
 /// # Errors
 /// [`RejectCode::BodyTooLarge`].
-pub fn check_declared_length(headers: &HeaderMap, max: usize) -> Result<(), RejectCode> {
+pub(crate) fn check_declared_length(headers: &HeaderMap, max: usize) -> Result<(), RejectCode> {
     let declared = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())

@@ -44,7 +44,7 @@ impl Router {
     /// Forward-proxy matching: the route whose `host` is `host`. When several routes share the
     /// host, the longest `path_prefix` that matches wins, else the first in file order. The
     /// path is not stripped: a proxied client sends the upstream's own paths.
-    pub fn find_forward<'p>(&self, host: &str, path: &'p str) -> Option<(usize, &'p str)> {
+    pub(crate) fn find_forward<'p>(&self, host: &str, path: &'p str) -> Option<(usize, &'p str)> {
         let mut first = None;
         let mut best: Option<(usize, usize)> = None;
         for (i, r) in self.routes.iter().enumerate() {
@@ -62,7 +62,7 @@ impl Router {
     }
 
     /// Whether any route names `host` (forward-proxy CONNECT admission).
-    pub fn knows_host(&self, host: &str) -> bool {
+    pub(crate) fn knows_host(&self, host: &str) -> bool {
         self.routes.iter().any(|r| r.host.as_deref() == Some(host))
     }
 }
@@ -90,7 +90,7 @@ fn strip_prefix<'p>(path: &'p str, prefix: &str) -> Option<&'p str> {
 
 /// The request's host, lower-cased, without port: the URI authority (HTTP/2, absolute-form)
 /// or else the `Host` header, which must parse as an authority.
-pub fn request_host<B>(req: &http::Request<B>) -> Option<Host> {
+pub(crate) fn request_host<B>(req: &http::Request<B>) -> Option<Host> {
     let host =
         |a: &http::uri::Authority| Host(super::slab::lowercase(a.host().trim_end_matches('.')));
     match req.uri().authority() {

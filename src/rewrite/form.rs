@@ -31,6 +31,7 @@
 
 use super::wrap::rewrite_wrapped;
 use super::{Limits, Outcome, RewriteError};
+use crate::canon::percent::{self, Plus};
 use crate::error::Ambiguity;
 use crate::policy::names::{HintCache, push_field_name};
 use crate::policy::params::{Params, Selected};
@@ -160,6 +161,8 @@ fn run(
                         .hint(&detect.detector, name_text.as_bytes())
                         .unwrap_or_default();
                     match detect.detector.classify_hinted(hint, value_text) {
+                        // The first pass of a scrubbing route collects what rules select.
+                        Some(_) if cx.collecting() => Edit::Keep,
                         None if unselected.drop => Edit::Drop,
                         None => Edit::Keep,
                         Some(hit) => {
@@ -168,7 +171,7 @@ fn run(
                             path.push_str(&unselected.root);
                             push_field_name(&mut path, &detect.detector, name_text);
                             cx.detected.record(&path, class);
-                            match detect.action(class) {
+                            match detect.action_for(hit) {
                                 _ if unselected.drop => {
                                     cx.withhold(Some(class));
                                     Edit::Drop
@@ -184,7 +187,18 @@ fn run(
                                         kind: LeafKind::String,
                                         field: name_text,
                                     };
-                                    Edit::from(cx.treat(action, Some(class), &leaf, &mut text)?)
+                                    let mut applied =
+                                        cx.treat(action, Some(class), &leaf, &mut text)?;
+                                    // A `scrub` that found none of what the detector saw must
+                                    // not forward it: the class's action takes the whole value.
+                                    if applied == Applied::Kept
+                                        && matches!(action, Action::Scrub(_))
+                                        && let Some(whole) = detect.action(class)
+                                    {
+                                        text.clear();
+                                        applied = cx.treat(whole, Some(class), &leaf, &mut text)?;
+                                    }
+                                    Edit::from(applied)
                                 }
                             }
                         }
@@ -268,7 +282,7 @@ fn run(
 
 /// Whether every common server reads `name` as written: no whitespace at its ends, no
 /// control character, no `%`, and brackets only as `base[key]…[key]` with a non-empty base.
-pub fn is_plain_name(name: &str) -> bool {
+pub(crate) fn is_plain_name(name: &str) -> bool {
     if name.is_empty() {
         return true;
     }
@@ -349,52 +363,15 @@ fn malformed(offset: usize, reason: &'static str) -> RewriteError {
     RewriteError::Malformed { offset, reason }
 }
 
-fn hex(b: u8) -> Option<u8> {
-    match b {
-        b'0'..=b'9' => Some(b - b'0'),
-        b'a'..=b'f' => Some(b - b'a' + 10),
-        b'A'..=b'F' => Some(b - b'A' + 10),
-        _ => None,
-    }
-}
-
 /// Checks percent-escapes without decoding.
 fn validate(raw: &[u8], at: usize) -> Result<(), RewriteError> {
-    let mut i = 0;
-    while let Some(p) = memchr::memchr(b'%', &raw[i..]) {
-        let p = i + p;
-        let ok = raw.get(p + 1).and_then(|&b| hex(b)).is_some()
-            && raw.get(p + 2).and_then(|&b| hex(b)).is_some();
-        if !ok {
-            return Err(malformed(at + p, "invalid percent-escape"));
-        }
-        i = p + 3;
-    }
-    Ok(())
+    percent::validate(raw).map_err(|p| malformed(at + p, "invalid percent-escape"))
 }
 
 /// Percent-decodes `raw` (with `+` as space) into `out`.
 fn decode(raw: &[u8], at: usize, out: &mut Vec<u8>) -> Result<(), RewriteError> {
-    out.clear();
-    let mut i = 0;
-    while i < raw.len() {
-        match raw[i] {
-            b'+' => out.push(b' '),
-            b'%' => {
-                let (Some(h), Some(l)) = (
-                    raw.get(i + 1).and_then(|&b| hex(b)),
-                    raw.get(i + 2).and_then(|&b| hex(b)),
-                ) else {
-                    return Err(malformed(at + i, "invalid percent-escape"));
-                };
-                out.push(h << 4 | l);
-                i += 2;
-            }
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    Ok(())
+    percent::decode_into(raw, Plus::Space, out)
+        .map_err(|p| malformed(at + p, "invalid percent-escape"))
 }
 
 /// Appends the encoded value for `new`, the rewritten text of a value whose raw (encoded)

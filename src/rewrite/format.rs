@@ -88,7 +88,7 @@ impl Format {
 
     /// Whether the payload is a JSON document (the formats response rules and a route's
     /// `subject` read), and if so whether it is one document per line.
-    pub const fn json_lines(self) -> Option<bool> {
+    pub(crate) const fn json_lines(self) -> Option<bool> {
         match self {
             Self::Json | Self::SniffedJson => Some(false),
             Self::Ndjson => Some(true),

@@ -29,6 +29,12 @@ pub struct Plans<'a> {
 }
 
 impl<'a> Plans<'a> {
+    /// Whether a `scrub` of these plans looks for the values the other rules select (any
+    /// format: a form's pairs may find their rule among the query's or the JSON rules).
+    pub fn echoes(&self) -> bool {
+        self.json.echoes() || self.fields.form.echoes() || self.fields.query.echoes()
+    }
+
     /// Whether these plans do anything to a payload of `format`: rules, detection or allow-list
     /// mode. A body of a format the plans do not police must not be waved past them.
     pub fn polices(&self, format: Format) -> bool {
@@ -60,6 +66,30 @@ impl<'a> Plans<'a> {
 /// # Errors
 /// The format's [`RewriteError`]: malformed input, nesting past `limits`, or a failed action.
 pub fn rewrite_payload(
+    format: Format,
+    input: &[u8],
+    plans: Plans<'_>,
+    limits: &Limits,
+    cx: &mut ApplyCx<'_>,
+    out: &mut Vec<u8>,
+) -> Result<Outcome, RewriteError> {
+    // A `scrub` that looks for the values the other rules select needs them all before it
+    // reads any text (a name may come after the body that repeats it): a first pass over the
+    // document collects them and changes nothing. Only routes with such a rule pay for it.
+    if plans.echoes()
+        && let Some(saved) = cx.begin_collect()
+    {
+        let mut discard = Vec::new();
+        let first = rewrite_once(format, input, plans, limits, cx, &mut discard);
+        cx.end_collect(saved);
+        let second = first.and_then(|_| rewrite_once(format, input, plans, limits, cx, out));
+        cx.clear_echo();
+        return second;
+    }
+    rewrite_once(format, input, plans, limits, cx, out)
+}
+
+fn rewrite_once(
     format: Format,
     input: &[u8],
     plans: Plans<'_>,

@@ -12,7 +12,7 @@ use crate::policy::{ApplyCx, Plan};
 ///
 /// # Errors
 /// The first line's [`RewriteError`], with its offset moved to the whole payload.
-pub fn rewrite_ndjson(
+pub(crate) fn rewrite_ndjson(
     input: &[u8],
     plan: &Plan,
     limits: &Limits,

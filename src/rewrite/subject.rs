@@ -17,6 +17,7 @@ use serde::de::{Deserializer, MapAccess, Visitor};
 use serde_json::value::RawValue;
 
 use super::{Format, RewriteError};
+use crate::policy::fold::members_equal;
 use crate::policy::selector::{Axis, JsonPath, Test};
 
 /// One person's part of a payload.
@@ -31,7 +32,7 @@ pub struct Scope {
 }
 
 /// Whether `path` can name a subject (child steps only, one test each).
-pub fn is_subject_path(path: &JsonPath) -> bool {
+pub(crate) fn is_subject_path(path: &JsonPath) -> bool {
     !path.steps.is_empty()
         && path
             .steps
@@ -45,7 +46,7 @@ pub fn is_subject_path(path: &JsonPath) -> bool {
 ///
 /// # Errors
 /// [`RewriteError::Malformed`] when a JSON document (or line) is not JSON.
-pub fn find_payload_scopes(
+pub(crate) fn find_payload_scopes(
     format: Format,
     input: &[u8],
     path: &JsonPath,
@@ -78,7 +79,7 @@ pub fn find_payload_scopes(
 ///
 /// # Errors
 /// [`RewriteError::Malformed`] when the payload is not JSON.
-pub fn find_scopes(input: &[u8], path: &JsonPath) -> Result<Vec<Scope>, RewriteError> {
+pub(crate) fn find_scopes(input: &[u8], path: &JsonPath) -> Result<Vec<Scope>, RewriteError> {
     let bad = |_| RewriteError::Malformed {
         offset: 0,
         reason: "invalid JSON",
@@ -105,7 +106,9 @@ pub fn find_scopes(input: &[u8], path: &JsonPath) -> Result<Vec<Scope>, RewriteE
                     next.extend(
                         entries
                             .into_iter()
-                            .filter(|(k, _)| k == &**name)
+                            // Folded, as the rewriter selects members: a recipient that
+                            // binds `USERID` to `userId` reads the same person.
+                            .filter(|(k, _)| members_equal(k, name))
                             .map(|(_, v)| (v, scope)),
                     );
                 }
@@ -212,6 +215,9 @@ mod tests {
         assert_eq!(scopes(doc, "$.userId"), [(doc.to_owned(), "u1".to_owned())]);
         assert!(scopes(r#"{"userId":null}"#, "$.userId").is_empty());
         assert!(scopes(r#"{"userId":""}"#, "$.userId").is_empty());
+        // Member names fold as the rewriter folds them; the first spelling names the scope.
+        let doc = r#"{"USERID":"u2","userId":"u3"}"#;
+        assert_eq!(scopes(doc, "$.userId"), [(doc.to_owned(), "u2".to_owned())]);
     }
 
     #[test]

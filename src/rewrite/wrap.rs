@@ -54,7 +54,7 @@ use crate::policy::{ApplyCx, Coding, FieldPlan, Inner, Wrap};
 /// [`RewriteError::Wrapped`] when the value does not decode as the chain says,
 /// [`RewriteError::Ambiguous`] when it decodes more than one way, and whatever the inner
 /// document's rewriter refuses.
-pub fn rewrite_wrapped(
+pub(crate) fn rewrite_wrapped(
     text: &str,
     wrap: &Wrap,
     limits: &Limits,
@@ -167,7 +167,7 @@ fn splice_query(
 ///
 /// # Errors
 /// [`WrapFault::Url`] or [`Ambiguity::WrappedUrlEncodedQuery`].
-pub fn url_query(text: &str) -> Result<Option<(usize, usize)>, RewriteError> {
+pub(crate) fn url_query(text: &str) -> Result<Option<(usize, usize)>, RewriteError> {
     let b = text.as_bytes();
     let bad = || RewriteError::Wrapped(WrapFault::Url);
     if b.iter().any(|&c| c < 0x20 || c == 0x7f)

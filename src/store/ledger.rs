@@ -197,7 +197,7 @@ impl Day {
     }
 
     /// Days since 1970-01-01.
-    pub const fn days_since_epoch(self) -> i32 {
+    pub(crate) const fn days_since_epoch(self) -> i32 {
         self.0
     }
 
@@ -297,7 +297,7 @@ impl Ledger {
     }
 
     /// An empty ledger that records at most `cap` distinct field paths per route and UTC day.
-    pub fn with_field_cap(cap: usize) -> Self {
+    pub(crate) fn with_field_cap(cap: usize) -> Self {
         Self {
             inner: Mutex::new(Inner::default()),
             field_cap: cap,
@@ -312,7 +312,7 @@ impl Ledger {
     }
 
     /// Starts recording one request's counts at time `at`: one lock for all of them.
-    pub fn batch_at(&self, at: SystemTime) -> LedgerBatch<'_> {
+    pub(crate) fn batch_at(&self, at: SystemTime) -> LedgerBatch<'_> {
         LedgerBatch {
             inner: self.lock(),
             cap: self.field_cap,

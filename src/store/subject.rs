@@ -107,7 +107,7 @@ impl SubjectKeyer {
     }
 
     /// As [`SubjectKeyer::new`], from a [`SecretKey`].
-    pub fn from_secret(key: &SecretKey) -> Self {
+    pub(crate) fn from_secret(key: &SecretKey) -> Self {
         Self::new(key.expose())
     }
 

@@ -62,7 +62,7 @@ macro_rules! log_forwarded {
 
 impl RequestDone<'_> {
     /// Writes the access-log line.
-    pub fn emit(self) {
+    pub(crate) fn emit(self) {
         let counts = self.counts;
         let latency_us = u64::try_from(self.latency.as_micros()).unwrap_or(u64::MAX);
         let route = self.route.unwrap_or("-");
@@ -99,7 +99,7 @@ pub struct Listening<'a> {
 
 impl Listening<'_> {
     /// Writes the lifecycle line.
-    pub fn emit(self) {
+    pub(crate) fn emit(self) {
         info!(listener = self.what, addr = %self.addr, tls = self.tls, "Listening.");
     }
 }
@@ -111,7 +111,7 @@ pub struct TunnelRefused;
 impl TunnelRefused {
     /// Writes the line. The target host is not logged: a host can itself identify a person's
     /// activity, and the count is what operators need.
-    pub fn emit(self) {
+    pub(crate) fn emit(self) {
         tracing::warn!(code = "target_not_allowed", "Forward-proxy target refused.");
     }
 }
@@ -127,7 +127,7 @@ pub struct StoreFailed<'a> {
 
 impl StoreFailed<'_> {
     /// Writes the line: operator action is needed.
-    pub fn emit(self) {
+    pub(crate) fn emit(self) {
         tracing::error!(
             route = self.route,
             code = self.code,

@@ -287,7 +287,7 @@ impl Metrics {
     }
 
     /// As [`Self::route_detecting`], from the route's shape.
-    pub fn route_shaped(&self, route: &str, shape: &RouteShape) -> RouteMetrics {
+    pub(crate) fn route_shaped(&self, route: &str, shape: &RouteShape) -> RouteMetrics {
         let mut m = self.handles(route, |code| match code {
             RejectCode::OptOutBlocked => shape.blocks_opt_out,
             RejectCode::StoreUnavailable => shape.subject,
@@ -308,7 +308,7 @@ impl Metrics {
     }
 
     /// The handles for requests no route took (route label `-`): no code that needs a route.
-    pub fn unrouted(&self) -> RouteMetrics {
+    pub(crate) fn unrouted(&self) -> RouteMetrics {
         self.handles("-", |c| !c.needs_route())
     }
 
@@ -383,7 +383,7 @@ impl Metrics {
 
     /// Replaces the keyring gauges with the keys of the serving generation; `example` counts
     /// the keys that are public example material.
-    pub fn set_keys(&self, keys: &[(String, &'static str)], example: usize) {
+    pub(crate) fn set_keys(&self, keys: &[(String, &'static str)], example: usize) {
         self.example_keys
             .set(i64::try_from(example).unwrap_or(i64::MAX));
         self.keys.clear();

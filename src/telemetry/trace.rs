@@ -25,7 +25,7 @@ pub struct TraceId([u8; 16]);
 
 impl TraceParent {
     /// Reads the request's `traceparent`.
-    pub fn from_headers(headers: &http::HeaderMap) -> Self {
+    pub(crate) fn from_headers(headers: &http::HeaderMap) -> Self {
         let mut values = headers.get_all("traceparent").iter();
         match (values.next(), values.next()) {
             (None, _) => Self::Absent,
@@ -36,7 +36,7 @@ impl TraceParent {
     }
 
     /// The log field: the trace id's hex, `invalid`, or nothing.
-    pub fn log_value(&self) -> Option<LogValue> {
+    pub(crate) fn log_value(&self) -> Option<LogValue> {
         match self {
             Self::Absent => None,
             Self::Trace(id) => Some(LogValue::Id(*id)),

@@ -51,7 +51,7 @@ fn provider() -> Arc<rustls::crypto::CryptoProvider> {
 /// # Errors
 /// [`TlsError::Pem`] when the file cannot be read or parsed, [`TlsError::NoCertificate`] when
 /// it holds none.
-pub fn certs_from_file(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {
+pub(crate) fn certs_from_file(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {
     let certs = CertificateDer::pem_file_iter(path)
         .map_err(|e| TlsError::Pem(e.to_string()))?
         .collect::<Result<Vec<_>, _>>()
@@ -63,7 +63,7 @@ pub fn certs_from_file(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsE
 ///
 /// # Errors
 /// As [`certs_from_file`].
-pub fn certs_from_pem(pem: &[u8]) -> Result<Vec<CertificateDer<'static>>, TlsError> {
+pub(crate) fn certs_from_pem(pem: &[u8]) -> Result<Vec<CertificateDer<'static>>, TlsError> {
     let certs = CertificateDer::pem_slice_iter(pem)
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| TlsError::Pem(e.to_string()))?;
@@ -83,7 +83,7 @@ fn non_empty(
 ///
 /// # Errors
 /// [`TlsError::Pem`], naming the problem, not the file's contents.
-pub fn key_from_file(path: &Path) -> Result<PrivateKeyDer<'static>, TlsError> {
+pub(crate) fn key_from_file(path: &Path) -> Result<PrivateKeyDer<'static>, TlsError> {
     PrivateKeyDer::from_pem_file(path).map_err(|e| TlsError::Pem(e.to_string()))
 }
 
@@ -106,7 +106,7 @@ pub fn client_config(
 }
 
 /// [`client_config`] with the webpki roots alone.
-pub fn default_client_config() -> Arc<ClientConfig> {
+pub(crate) fn default_client_config() -> Arc<ClientConfig> {
     client_config_with(webpki_roots())
 }
 

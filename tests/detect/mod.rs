@@ -5,6 +5,8 @@
 //! below its floor, this fails with the class, the numbers and a few of the misses.
 
 mod score;
+mod span_score;
+mod spans;
 
 use piigate::detect::Detector;
 

@@ -4,12 +4,14 @@
 use super::keys::{KeySource, NO_KEYRING_HELP, NOT_CONFIGURED};
 use crate::config::diag::{Diagnostics, Source};
 use crate::config::spec::{OptionValue, RuleSpec};
+use crate::detect::Class;
+use crate::detect::spans::TextKind;
 use crate::keys::Keyring;
 use crate::policy::Action;
 use crate::policy::action::{
-    ActionKind, BuildError, EncryptAction, EncryptDeterministicAction, FpeAction, FpeMode,
-    GeneralizeAction, HashAction, MaskAction, Normalize, OptionDefault, RedactAction, RevealAction,
-    Side, TokenizeAction,
+    ActionKind, BuildError, ECHO_TREATMENTS, EncryptAction, EncryptDeterministicAction, FpeAction,
+    FpeMode, GeneralizeAction, HashAction, MaskAction, Normalize, OptionDefault, RedactAction,
+    RevealAction, SCRUB_CLASSES, SPAN_TREATMENTS, ScrubAction, Side, TokenizeAction,
 };
 use crate::policy::transform::fpe::{FpeAlphabet, FpeSpec};
 use crate::policy::transform::generalize::GeneralizeTo;
@@ -319,7 +321,81 @@ pub(super) fn compile_action(
         ActionKind::Redact => Action::Redact(RedactAction {
             replacement: opts.text("replacement").unwrap_or_default().into(),
         }),
+        ActionKind::Scrub => {
+            let text = opts.choice("text", text_kind, d)??;
+            // A span's treatment: an ordinary action built like a rule's, with what the class
+            // implies (a card masked to its last four, an email tokenized as an email).
+            let treatment = |d: &mut Diagnostics, choice: &str, class: Option<Class>| {
+                // Under an opt-out nothing linkable or clear leaves: such spans are redacted.
+                let choice = match choice {
+                    "tokenize" | "keep" if cx.strict => "redact",
+                    c => c,
+                };
+                Some(match choice {
+                    "encrypt" => {
+                        let ring = ring(d)?;
+                        built(d, EncryptAction::new(ring, domain).map(Action::Encrypt))?
+                    }
+                    "keep" => Action::Keep,
+                    "mask" => Action::Mask(MaskAction { keep_last: 4 }),
+                    "tokenize" => {
+                        let ring = ring(d)?;
+                        let normalize = span_normalize(class);
+                        let made = TokenizeAction::new(ring, domain, normalize, "tok_", None);
+                        let made = match cx.rotation {
+                            Some(p) => made.and_then(|t| t.rotating(ring, domain, None, p)),
+                            None => made,
+                        };
+                        built(d, made.map(Action::Tokenize))?
+                    }
+                    _ => Action::Redact(RedactAction {
+                        replacement: match class {
+                            Some(c) => format!("[REDACTED:{}]", c.as_str()).into(),
+                            None => "[REDACTED]".into(),
+                        },
+                    }),
+                })
+            };
+            let mut treatments = Vec::with_capacity(SCRUB_CLASSES.len());
+            for class in SCRUB_CLASSES {
+                let choice = opts.choice(class.as_str(), span_treatment, d)??;
+                treatments.push((class, treatment(d, choice, Some(class))?));
+            }
+            let echo = match opts.choice("echo", echo_treatment, d)?? {
+                "off" => None,
+                choice => Some(treatment(d, choice, None)?),
+            };
+            Action::Scrub(ScrubAction::new(text, treatments, echo))
+        }
     })
+}
+
+fn text_kind(s: &str) -> Option<TextKind> {
+    Some(match s {
+        "auto" => TextKind::Auto,
+        "html" => TextKind::Html,
+        "plain" => TextKind::Plain,
+        "url" => TextKind::Url,
+        _ => return None,
+    })
+}
+
+/// How a span's `tokenize` normalises its value: emails and phones as such (as
+/// `detect_actions` does), so a token in the text equals the token of the same value in a field.
+fn span_normalize(class: Option<Class>) -> Normalize {
+    match class {
+        Some(Class::Email) => Normalize::Email,
+        Some(Class::Phone) => Normalize::Phone,
+        _ => Normalize::None,
+    }
+}
+
+fn span_treatment(s: &str) -> Option<&'static str> {
+    SPAN_TREATMENTS.iter().find(|t| **t == s).copied()
+}
+
+fn echo_treatment(s: &str) -> Option<&'static str> {
+    ECHO_TREATMENTS.iter().find(|t| **t == s).copied()
 }
 
 /// A rule's options read against its action kind's declaration: a value set on the rule, else
@@ -436,7 +512,7 @@ mod tests {
             c.help("bad_action"),
             Some(
                 "expected one of: drop, encrypt, encrypt_deterministic, fpe, generalize, hash, \
-                 keep, mask, redact, reveal, tokenize"
+                 keep, mask, redact, reveal, scrub, tokenize"
             )
         );
     }

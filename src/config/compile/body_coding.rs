@@ -168,3 +168,80 @@ fn form_layer(text: &str, route: &mut Route<'_>) -> Result<Option<FormDocument>,
         strict,
     }))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing::{ROUTE, compile, diagnose};
+
+    fn coding(table: &str) -> String {
+        format!(
+            "{ROUTE}[[routes.rules]]\nselect = [\"$.email\"]\naction = \"drop\"\n[routes.body_coding]\n{table}"
+        )
+    }
+
+    #[test]
+    fn param_and_values_come_together() {
+        assert_eq!(
+            diagnose(&coding("param = \"compression\"\n")),
+            ["9:9 error[missing_key]: `param` names the coding by its values: add `values`"]
+        );
+        assert_eq!(
+            diagnose(&coding("values = { gzip = \"gzip\" }\n")),
+            [
+                "8:1 error[missing_key]: `values` are values of a query parameter: add `param`",
+                "8:1 error[missing_key]: `[routes.body_coding]` needs `param` and `values`, or \
+                 `sniff`",
+            ]
+        );
+        assert_eq!(
+            diagnose(&coding("")),
+            [
+                "8:1 error[missing_key]: `[routes.body_coding]` needs `param` and `values`, or \
+              `sniff`"
+            ]
+        );
+        assert_eq!(
+            diagnose(&coding("param = \"a%20b\"\nvalues = { gzip = \"gzip\" }\n")),
+            ["9:9 error[bad_value]: `param` must be a plain query parameter name"]
+        );
+    }
+
+    #[test]
+    fn each_value_names_a_layer_piigate_can_undo() {
+        let c = compile(&coding(
+            "param = \"compression\"\nvalues = { lz = \"lz-string\", b = \"form:data=>$.x\" }\n",
+        ));
+        assert_eq!(
+            c.lines(),
+            [
+                "10:17 error[bad_value]: `lz-string` is not a body coding",
+                "10:34 error[bad_value]: `form:data=>$.x` is not a body coding",
+            ]
+        );
+        assert!(
+            c.help("bad_value")
+                .is_some_and(|h| h.contains("\"form:NAME=>base64\""))
+        );
+        assert_eq!(
+            diagnose(&coding("sniff = \"zstd\"\n")),
+            [
+                "9:9 error[bad_value]: `sniff` recognises \"gzip\" (a text body starting with gzip's \
+              magic bytes)"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_table_that_loads_keeps_its_layers_in_order() {
+        let c = compile(&coding(
+            "param = \"compression\"\nvalues = { \"gzip-js\" = \"gzip\", base64 = \"form:data=>base64\", none = \"identity\" }\nsniff = \"gzip\"\n",
+        ));
+        assert_eq!(c.lines(), Vec::<String>::new());
+        let config = c.config.expect("compiles");
+        let coding = config.routes[0].body_coding.as_ref().expect("body coding");
+        let values: Vec<&str> = coding.values.iter().map(|(v, _)| v.as_str()).collect();
+        assert_eq!(values, ["gzip-js", "base64", "none"]);
+        assert_eq!(coding.param.as_deref(), Some("compression"));
+        assert!(coding.sniff_gzip);
+    }
+}

@@ -92,6 +92,16 @@ pub(super) fn detect_policy(
         };
         actions.push(action);
     }
+    // `text`: what a leaf gets when the detector found the data inside free text (`scrub`:
+    // only the spans). Without it, the class's action replaces the whole leaf.
+    if let Some(spec) = entry("text") {
+        let a = compile_action(&detect_spec(spec, None), cx, src, &mut Diagnostics::new())?;
+        actions.push(if cx.strict && a.is_keep() {
+            Action::Drop
+        } else {
+            a
+        });
+    }
     Some(DetectPolicy {
         mode,
         detector,

@@ -7,9 +7,23 @@ use crate::config::diag::{Diagnostics, Source};
 use crate::config::reader::At;
 use crate::config::spec::ConfigSpec;
 
-pub(super) fn limits(spec: &ConfigSpec, src: Source<'_>, d: &mut Diagnostics) -> Limits {
-    let l = &spec.limits;
-    let mut get = |v: &Option<At<u64>>, default: u64, min: u64, max: u64, key: &str| -> u64 {
+/// A bounded number setting: its value when set and within `min..=max`, else `default` (with
+/// an error at the value when it is out of bounds).
+pub(super) struct Bounded<'k> {
+    pub(super) key: &'k str,
+    pub(super) default: u64,
+    pub(super) min: u64,
+    pub(super) max: u64,
+}
+
+impl Bounded<'_> {
+    pub(super) fn read(&self, v: Option<&At<u64>>, src: Source<'_>, d: &mut Diagnostics) -> u64 {
+        let Self {
+            key,
+            default,
+            min,
+            max,
+        } = *self;
         match v {
             Some(At { value, span }) if *value < min || *value > max => {
                 d.error(
@@ -23,6 +37,19 @@ pub(super) fn limits(spec: &ConfigSpec, src: Source<'_>, d: &mut Diagnostics) ->
             Some(At { value, .. }) => *value,
             None => default,
         }
+    }
+}
+
+pub(super) fn limits(spec: &ConfigSpec, src: Source<'_>, d: &mut Diagnostics) -> Limits {
+    let l = &spec.limits;
+    let mut get = |v: &Option<At<u64>>, default: u64, min: u64, max: u64, key: &str| -> u64 {
+        Bounded {
+            key,
+            default,
+            min,
+            max,
+        }
+        .read(v.as_ref(), src, d)
     };
     const GIB: u64 = 1 << 30;
     let max_body = get(&l.max_body_bytes, 10 << 20, 1, GIB, "max_body_bytes");

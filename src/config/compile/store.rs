@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::keys::KeySource;
+use super::limits::Bounded;
 use crate::config::diag::{Diagnostics, Source};
 use crate::config::reader::At;
 use crate::config::spec::{ConfigSpec, StoreSpec};
@@ -25,19 +26,13 @@ pub(super) fn store_settings(
     let get = |f: fn(&StoreSpec) -> &Option<At<u64>>| s.and_then(|s| f(s).as_ref());
     let bounded =
         |v: Option<&At<u64>>, default: u64, min: u64, max: u64, key: &str, d: &mut Diagnostics| {
-            match v {
-                Some(At { value, span }) if *value < min || *value > max => {
-                    d.error(
-                        src,
-                        span.clone(),
-                        "bad_value",
-                        format!("`{key}` must be between {min} and {max}"),
-                    );
-                    default
-                }
-                Some(At { value, .. }) => *value,
-                None => default,
+            Bounded {
+                key,
+                default,
+                min,
+                max,
             }
+            .read(v, src, d)
         };
     let capacity = bounded(
         get(|s| &s.cache_capacity),

@@ -81,7 +81,7 @@ impl TokenizeAction {
     ///
     /// # Errors
     /// As [`Self::new`].
-    pub fn rotating(
+    pub(crate) fn rotating(
         mut self,
         keyring: &Keyring,
         domain: &str,

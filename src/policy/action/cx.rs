@@ -3,6 +3,7 @@
 
 use super::kind::ActionKind;
 use crate::crypto::NonceSource;
+use crate::detect::spans::{Echo, EchoBuilder, EchoLimits};
 use crate::policy::disclosure::{DisclosureTally, FieldTally};
 use crate::policy::names::HintCache;
 use crate::policy::subject::{SubjectKeys, SubjectScopes};
@@ -42,6 +43,18 @@ pub struct ApplyCx<'a> {
     pinned: bool,
     /// Deterministic results of this request, for repeats.
     pub(super) memo: super::memo::Memo,
+    /// The values this request's rules select, searched for in scrubbed text.
+    pub(super) echo: Option<Echo>,
+    /// Set during the first pass that collects them: actions change and count nothing.
+    pub(super) collect: Option<EchoBuilder>,
+}
+
+/// What a collecting pass must not leave behind: the tallies as they were before it.
+#[derive(Debug)]
+pub struct Collecting {
+    counts: ActionCounts,
+    disclosed: DisclosureTally,
+    detected: FieldTally,
 }
 
 /// Per-request tally of applied actions, emitted once per request.
@@ -52,7 +65,7 @@ pub struct ActionCounts(pub [u32; ActionKind::COUNT]);
 
 impl ActionCounts {
     /// Records one application.
-    pub fn bump(&mut self, kind: ActionKind) {
+    pub(crate) fn bump(&mut self, kind: ActionKind) {
         self.0[kind.index()] += 1;
     }
 
@@ -88,7 +101,49 @@ impl<'a> ApplyCx<'a> {
             leaf_offset: 0,
             pinned: false,
             memo: super::memo::Memo::default(),
+            echo: None,
+            collect: None,
         }
+    }
+
+    /// Starts the first of two passes over a document whose text a `scrub` rule searches for
+    /// the values the other rules select: until [`Self::end_collect`], every action only
+    /// records the value it would treat, and nothing is changed or counted. Bounded by
+    /// [`EchoLimits`]. `None` if a collection is already under way.
+    pub fn begin_collect(&mut self) -> Option<Collecting> {
+        if self.collect.is_some() {
+            return None;
+        }
+        self.collect = Some(EchoBuilder::new(EchoLimits::default()));
+        Some(Collecting {
+            counts: self.counts,
+            disclosed: self.disclosed,
+            detected: self.detected.clone(),
+        })
+    }
+
+    /// Ends the collecting pass: the values collected are searched for by the `scrub` rules of
+    /// the second pass, and the tallies are as they were before the first.
+    pub fn end_collect(&mut self, saved: Collecting) {
+        self.echo = self
+            .collect
+            .take()
+            .map(EchoBuilder::build)
+            .filter(|e| !e.is_empty());
+        self.counts = saved.counts;
+        self.disclosed = saved.disclosed;
+        self.detected = saved.detected;
+    }
+
+    /// Whether this is the first pass that collects the values rules select. Detection feeds
+    /// nothing into it: only what a rule selects is a value "the payload gives away".
+    pub fn collecting(&self) -> bool {
+        self.collect.is_some()
+    }
+
+    /// Forgets the collected values (the document they came from is done).
+    pub fn clear_echo(&mut self) {
+        self.echo = None;
     }
 
     /// Turns the memo of deterministic results off for this request: every value is computed.
@@ -112,14 +167,14 @@ impl<'a> ApplyCx<'a> {
     }
 
     /// Uses per-person keys for values inside these scopes.
-    pub fn with_subjects(mut self, subjects: &'a SubjectScopes) -> Self {
+    pub(crate) fn with_subjects(mut self, subjects: &'a SubjectScopes) -> Self {
         self.subjects = Some(subjects);
         self
     }
 
     /// Tells the actions where the next leaf starts (the rewriter calls this before each
     /// `apply`), relative to the document being rewritten.
-    pub fn at_offset(&mut self, offset: usize) {
+    pub(crate) fn at_offset(&mut self, offset: usize) {
         if !self.pinned {
             self.leaf_offset = self.offset_base + offset;
         }
@@ -128,12 +183,12 @@ impl<'a> ApplyCx<'a> {
     /// Keeps the current leaf offset until [`Self::unpin`]: the rewriter is inside a wrapped
     /// document, whose own offsets mean nothing in the payload, and every value in it belongs
     /// to whoever the wrapping value belongs to. Returns the previous state for `unpin`.
-    pub fn pin_offset(&mut self) -> bool {
+    pub(crate) fn pin_offset(&mut self) -> bool {
         std::mem::replace(&mut self.pinned, true)
     }
 
     /// Ends a [`Self::pin_offset`], restoring `previous`.
-    pub fn unpin(&mut self, previous: bool) {
+    pub(crate) fn unpin(&mut self, previous: bool) {
         self.pinned = previous;
     }
 

@@ -9,6 +9,8 @@
 //! its options in [`ActionKind::options`], its side, linkability and treatment below, and its
 //! constructor in the config compiler — the exhaustive matches point to each place.
 
+use super::scrub::{ECHO_TREATMENTS, SPAN_TREATMENTS, TEXT_KINDS, default_treatment};
+use crate::detect::Class;
 use crate::policy::disclosure::Treatment;
 use crate::policy::transform::fpe::FpeAlphabet;
 use crate::policy::transform::generalize::GeneralizeTo;
@@ -32,6 +34,7 @@ macro_rules! with_action_kinds {
             Mask mask,
             Redact redact,
             Reveal reveal,
+            Scrub scrub,
             Tokenize tokenize
         }
     };
@@ -198,6 +201,58 @@ const REDACT_OPTIONS: &[ActionOption] = &[option(
     OptionDefault::Text("[REDACTED]"),
 )];
 
+/// `scrub`'s options: how to read the text, what echoes of selected values get, and a
+/// treatment per span class (named as the class), in the order of [`SCRUB_CLASSES`].
+const SCRUB_OPTIONS: &[ActionOption] = &[
+    option(
+        "text",
+        OptionType::Text,
+        TEXT_KINDS,
+        OptionDefault::Text("auto"),
+    ),
+    option(
+        "echo",
+        OptionType::Text,
+        ECHO_TREATMENTS,
+        OptionDefault::Text("redact"),
+    ),
+    span_option(Class::ApiKey),
+    span_option(Class::Cnic),
+    span_option(Class::DateOfBirth),
+    span_option(Class::Email),
+    span_option(Class::Iban),
+    span_option(Class::IpAddress),
+    span_option(Class::Jwt),
+    span_option(Class::PaymentCard),
+    span_option(Class::Phone),
+    span_option(Class::Ssn),
+    span_option(Class::StreetAddress),
+];
+
+/// The span classes `scrub` takes a treatment for, each an option named as the class.
+pub const SCRUB_CLASSES: [Class; 11] = [
+    Class::ApiKey,
+    Class::Cnic,
+    Class::DateOfBirth,
+    Class::Email,
+    Class::Iban,
+    Class::IpAddress,
+    Class::Jwt,
+    Class::PaymentCard,
+    Class::Phone,
+    Class::Ssn,
+    Class::StreetAddress,
+];
+
+const fn span_option(class: Class) -> ActionOption {
+    option(
+        class.as_str(),
+        OptionType::Text,
+        SPAN_TREATMENTS,
+        OptionDefault::Text(default_treatment(class)),
+    )
+}
+
 const TOKENIZE_OPTIONS: &[ActionOption] = &[
     option(
         "normalize",
@@ -235,6 +290,7 @@ impl ActionKind {
             Self::Hash => HASH_OPTIONS,
             Self::Mask => MASK_OPTIONS,
             Self::Redact => REDACT_OPTIONS,
+            Self::Scrub => SCRUB_OPTIONS,
             Self::Tokenize => TOKENIZE_OPTIONS,
         }
     }
@@ -257,13 +313,15 @@ impl ActionKind {
             | Self::Keep
             | Self::Mask
             | Self::Redact
+            | Self::Scrub
             | Self::Tokenize => Side::Request,
         }
     }
 
     /// Whether equal inputs give equal outputs a recipient can join on (tokens, hashes,
     /// deterministic envelopes, FPE). Under an opt-out (`on_opt_out = "strict"`) such a rule
-    /// drops its values instead: "sharing" under CCPA is about linkability.
+    /// drops its values instead: "sharing" under CCPA is about linkability. (`scrub` is not:
+    /// under an opt-out its linkable span treatments become `redact`.)
     pub const fn linkable(self) -> bool {
         match self {
             Self::EncryptDeterministic | Self::Fpe | Self::Hash | Self::Tokenize => true,
@@ -273,28 +331,30 @@ impl ActionKind {
             | Self::Keep
             | Self::Mask
             | Self::Redact
-            | Self::Reveal => false,
+            | Self::Reveal
+            | Self::Scrub => false,
         }
     }
 
     /// Index into [`ActionCounts`](super::ActionCounts).
-    pub const fn index(self) -> usize {
+    pub(crate) const fn index(self) -> usize {
         self as usize
     }
 
     /// Whether an application with result `applied` counts as an applied action (access log,
     /// metrics): every one does, except a `reveal` that opened nothing (the value was no
-    /// envelope, or did not open) — it changed nothing.
+    /// envelope, or did not open) and a `scrub` that replaced nothing — they changed nothing.
     pub const fn counts(self, applied: Applied) -> bool {
-        !matches!((self, applied), (Self::Reveal, Applied::Kept))
+        !matches!((self, applied), (Self::Reveal | Self::Scrub, Applied::Kept))
     }
 
     /// What an application of this kind with result `applied` did to the value, as the
     /// disclosure ledger records it; `None` for the response path (`reveal`), which discloses
-    /// nothing.
+    /// nothing, and for `scrub`, whose spans are recorded one by one under their own class and
+    /// treatment (the rest of the text is no value of a class).
     pub const fn treatment(self, applied: Applied) -> Option<Treatment> {
         match (self, applied) {
-            (Self::Reveal, _) => None,
+            (Self::Reveal | Self::Scrub, _) => None,
             (_, Applied::Dropped) | (Self::Drop, _) => Some(Treatment::Dropped),
             (Self::Keep, _) | (_, Applied::Kept) => Some(Treatment::Clear),
             (Self::Tokenize, Applied::Replaced) => Some(Treatment::Tokenized),
@@ -348,6 +408,18 @@ mod tests {
             }
         }
         assert!(ActionKind::Tokenize.linkable() && !ActionKind::Encrypt.linkable());
+        // `scrub` names one option per span class, after the class.
+        for class in SCRUB_CLASSES {
+            let o = ActionKind::Scrub
+                .option(class.as_str())
+                .expect("a treatment option");
+            assert_eq!(o.values, SPAN_TREATMENTS);
+        }
+        assert_eq!(
+            ActionKind::Scrub.options().len(),
+            SCRUB_CLASSES.len() + 2,
+            "text, echo and one per class"
+        );
     }
 
     #[test]
@@ -367,6 +439,7 @@ mod tests {
             (K::Drop, A::Dropped, Some(Treatment::Dropped)),
             (K::Keep, A::Kept, Some(Treatment::Clear)),
             (K::Reveal, A::Replaced, None),
+            (K::Scrub, A::Replaced, None),
         ];
         for (k, a, want) in cases {
             assert_eq!(k.treatment(a), want, "{k:?} {a:?}");

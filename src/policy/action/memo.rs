@@ -49,7 +49,8 @@ pub(super) fn memoisable(action: &Action) -> bool {
         | Action::Keep
         | Action::Mask(_)
         | Action::Redact(_)
-        | Action::Reveal(_) => false,
+        | Action::Reveal(_)
+        | Action::Scrub(_) => false,
     }
 }
 

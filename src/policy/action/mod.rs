@@ -12,15 +12,20 @@ mod build;
 mod cx;
 mod kind;
 mod memo;
+mod scrub;
 
 pub use build::BuildError;
 pub use cx::{ActionCounts, ApplyCx};
 pub(crate) use kind::with_action_kinds;
-pub use kind::{ActionKind, ActionOption, Applied, OptionDefault, OptionType, Side, option_keys};
+pub use kind::{
+    ActionKind, ActionOption, Applied, OptionDefault, OptionType, SCRUB_CLASSES, Side, option_keys,
+};
+pub use scrub::{ECHO_TREATMENTS, SPAN_TREATMENTS, ScrubAction, TEXT_KINDS, default_treatment};
 
 use crate::crypto::EnvelopeKind;
 use crate::crypto::{Aad, CryptoError, DetSealer, EnvelopeOpener, EnvelopeSealer, TokenKey};
 use crate::detect::Class;
+use crate::detect::spans::EchoKind;
 use crate::keys::{Purpose, derive};
 use crate::policy::disclosure::Treatment;
 use crate::policy::transform::fpe::{FpeCipher, FpeError};
@@ -52,6 +57,8 @@ pub enum Action {
     Redact(RedactAction),
     /// Response path: open piigate envelopes back into cleartext.
     Reveal(RevealAction),
+    /// Find personal data inside a text and treat each span by its class.
+    Scrub(ScrubAction),
     /// Forward the value unchanged. Declares a field: allow-list mode lets it through,
     /// detection leaves it alone, and the disclosure ledger counts it as `clear`.
     Keep,
@@ -98,7 +105,7 @@ impl TokenRotation {
     }
 
     /// The period number of a Unix time.
-    pub fn period(&self, now_unix: u64) -> u64 {
+    pub(crate) fn period(&self, now_unix: u64) -> u64 {
         now_unix / self.period_secs
     }
 
@@ -269,18 +276,19 @@ impl Action {
             Self::Mask(_) => ActionKind::Mask,
             Self::Redact(_) => ActionKind::Redact,
             Self::Reveal(_) => ActionKind::Reveal,
+            Self::Scrub(_) => ActionKind::Scrub,
             Self::Tokenize(_) => ActionKind::Tokenize,
         }
     }
 
     /// Whether the action removes whole members (containers included) rather than rewriting
     /// scalar leaves.
-    pub fn is_drop(&self) -> bool {
+    pub(crate) fn is_drop(&self) -> bool {
         matches!(self, Self::Drop)
     }
 
     /// Whether the action forwards values unchanged (`keep`).
-    pub fn is_keep(&self) -> bool {
+    pub(crate) fn is_keep(&self) -> bool {
         matches!(self, Self::Keep)
     }
 
@@ -424,6 +432,7 @@ impl Action {
                     }
                 }
             }
+            Self::Scrub(a) => a.apply(leaf, cx, out)?,
             Self::Tokenize(a) => {
                 let subject = cx.subject();
                 let now = cx.now_unix;
@@ -465,6 +474,19 @@ impl ApplyCx<'_> {
         leaf: &Leaf<'_>,
         out: &mut Vec<u8>,
     ) -> Result<Applied, ActionError> {
+        if let Some(echo) = self.collect.as_mut() {
+            // The first pass of a request whose text is scrubbed: remember what the rules
+            // select, change nothing, count nothing.
+            if scrub::echo_source(action.kind()) {
+                let kind = if class == Some(Class::PersonName) {
+                    EchoKind::PersonName
+                } else {
+                    EchoKind::Value
+                };
+                echo.add(leaf.text, kind, scrub::echo_tag(class));
+            }
+            return Ok(Applied::Kept);
+        }
         self.size_buffers(action, out);
         let applied = if memo::memoisable(action) && self.memo.engaged() {
             let key = memo::Key {
@@ -492,7 +514,11 @@ impl ApplyCx<'_> {
     /// member or field whole, containers included) and `keep` — so the rewriter need not decode
     /// it. `None`: the action reads the value; call [`Self::treat`].
     #[inline]
-    pub fn treat_unread(&mut self, action: &Action, class: Option<Class>) -> Option<Applied> {
+    pub(crate) fn treat_unread(
+        &mut self,
+        action: &Action,
+        class: Option<Class>,
+    ) -> Option<Applied> {
         let applied = match action {
             Action::Drop => Applied::Dropped,
             Action::Keep => Applied::Kept,
@@ -505,14 +531,18 @@ impl ApplyCx<'_> {
     /// A value no rule selected that allow-list mode withholds (or that lies inside a subtree
     /// it removes): no action ran, and the ledger counts the value `dropped`.
     #[inline]
-    pub fn withhold(&mut self, class: Option<Class>) {
-        self.disclosed.bump(class, Treatment::Dropped);
+    pub(crate) fn withhold(&mut self, class: Option<Class>) {
+        if self.collect.is_none() {
+            self.disclosed.bump(class, Treatment::Dropped);
+        }
     }
 
     /// A value detection found and forwards as it came (`observe`): counted `clear`.
     #[inline]
     pub fn observe(&mut self, class: Class) {
-        self.disclosed.bump(Some(class), Treatment::Clear);
+        if self.collect.is_none() {
+            self.disclosed.bump(Some(class), Treatment::Clear);
+        }
     }
 
     /// Gives the working buffers room for a typical value the first time they are needed,
@@ -542,6 +572,9 @@ impl ApplyCx<'_> {
     }
 
     fn record(&mut self, kind: ActionKind, class: Option<Class>, applied: Applied) {
+        if self.collect.is_some() {
+            return;
+        }
         if kind.counts(applied) {
             self.counts.bump(kind);
         }

@@ -131,7 +131,7 @@ impl FpeAlphabet {
     }
 
     /// The smallest numeral count with `radix^n >= 10^6`.
-    pub fn min_numerals(self) -> usize {
+    pub(crate) fn min_numerals(self) -> usize {
         (1..=MAX_NUMERALS)
             .find(|&n| domain_ok(self.radix(), n))
             .unwrap_or(MAX_NUMERALS)
@@ -361,7 +361,7 @@ fn luhn_sum(digits: &[u8]) -> u32 {
 }
 
 /// Whether `digits` passes the Luhn (mod 10) check.
-pub fn luhn_valid(digits: &[u8]) -> bool {
+pub(crate) fn luhn_valid(digits: &[u8]) -> bool {
     !digits.is_empty() && luhn_sum(digits) == 0
 }
 

@@ -410,7 +410,7 @@ fn street(text: &str, buf: &mut Vec<u8>) -> bool {
 }
 
 /// Whether `text` is already a SHA-256 in hex (64 hex digits, either case).
-pub fn is_sha256_hex(text: &str) -> bool {
+pub(crate) fn is_sha256_hex(text: &str) -> bool {
     text.len() == 64 && text.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
@@ -488,7 +488,7 @@ fn gender(text: &str, buf: &mut Vec<u8>) -> bool {
 /// Parses a calendar date: `YYYY-MM-DD`, `YYYY/MM/DD`, `YYYY.MM.DD` or `YYYYMMDD`, optionally
 /// followed by `T…` or ` …` (a time, ignored); or `M/D/YYYY` / `D/M/YYYY` when unambiguous (one
 /// of the first two parts is above 12, or both are equal). Ambiguous dates are refused.
-pub fn parse_date(text: &str) -> Option<(u16, u8, u8)> {
+pub(crate) fn parse_date(text: &str) -> Option<(u16, u8, u8)> {
     let t = text.trim();
     let date = t.split(['T', ' ']).next().unwrap_or(t);
     let b = date.as_bytes();

@@ -60,7 +60,7 @@ pub enum UpstreamError {
 
 impl UpstreamError {
     /// Whether the failure happened before anything was sent.
-    pub fn is_connect(&self) -> bool {
+    pub(crate) fn is_connect(&self) -> bool {
         matches!(self, Self::Connect(_))
     }
 }
@@ -275,7 +275,7 @@ const STRIPPED: [HeaderName; 10] = [
 ];
 
 /// Removes hop-by-hop headers, including any the `Connection` header names.
-pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
+pub(crate) fn strip_hop_by_hop(headers: &mut HeaderMap) {
     let named: Vec<HeaderName> = headers
         .get_all(header::CONNECTION)
         .iter()
@@ -298,7 +298,7 @@ pub const MAX_TARGET_LEN: usize = u16::MAX as usize - 1;
 /// The upstream request target: the upstream's base path, the path left after the route
 /// prefix, and the original query. [`Upstream::send`] adds the scheme and authority where the
 /// protocol wants them.
-pub fn upstream_path(
+pub(crate) fn upstream_path(
     route: &Route,
     rest: &str,
     query: Option<&str>,
@@ -314,7 +314,7 @@ pub fn upstream_path(
 /// ([`Upstream::send`] writes the upstream's), hop-by-hop headers gone, `Content-Length` set
 /// from the body we send, and no `X-Forwarded-For` (it would disclose the user's IP to the
 /// recipient).
-pub fn prepare(
+pub(crate) fn prepare(
     parts: http::request::Parts,
     target: PathAndQuery,
     body: Body,

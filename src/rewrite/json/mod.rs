@@ -731,7 +731,7 @@ impl<'p> Walker<'_, 'p, '_, '_, '_> {
         };
         let input = self.input;
         let (ts, te) = text_span(kind, start, end);
-        let class = {
+        let found = {
             let Bufs {
                 text: text_buf,
                 field: field_buf,
@@ -758,21 +758,45 @@ impl<'p> Walker<'_, 'p, '_, '_, '_> {
                 }
             };
             match detect.detector.classify_hinted(hint, text) {
-                Some(d) => d.class,
+                Some(d) => d,
                 None => return Ok(()),
             }
         };
+        // The first pass of a scrubbing route collects what rules select, not what detection
+        // finds.
+        if self.cx.collecting() {
+            return Ok(());
+        }
+        let class = found.class;
         self.record_path(detect, field, class)?;
         if dropped {
             self.cx.withhold(Some(class));
             return Ok(());
         }
-        match detect.action(class) {
+        match detect.action_for(found) {
             None => {
                 self.cx.observe(class);
                 Ok(())
             }
-            Some(action) => self.apply_at(action, Some(class), kind, start, end, escaped, field),
+            Some(action) => {
+                let applied = match self.cx.treat_unread(action, Some(class)) {
+                    Some(applied) => applied,
+                    None => {
+                        self.apply_read(action, Some(class), kind, start, end, escaped, field)?
+                    }
+                };
+                // A `scrub` that found none of what the detector saw in the text must not
+                // forward it: the class's action takes the whole leaf, as without a `text`
+                // action.
+                if applied == Applied::Kept
+                    && matches!(action, Action::Scrub(_))
+                    && let Some(whole) = detect.action(class)
+                {
+                    return self.apply_at(whole, Some(class), kind, start, end, escaped, field);
+                }
+                self.write(applied, action, start, end);
+                Ok(())
+            }
         }
     }
 

@@ -427,7 +427,7 @@ impl Node {
     }
 
     /// Compact JSON text (serde_json's string escaping; numbers as spelled).
-    pub fn to_json(&self) -> String {
+    pub(crate) fn to_json(&self) -> String {
         let mut out = String::new();
         self.write_json(&mut out);
         out

@@ -1,0 +1,1405 @@
+//! The scanning loop and its candidate handlers (see the module doc of `spans` for the shape).
+//!
+//! Every handler reads units through the segment's decoding ([`Cur`]), copies the candidate's
+//! scan bytes into the stack [`Win`]dow with the raw offset of each, runs a value detector on
+//! the window and maps a match back to raw offsets. A handler returns where the main loop
+//! resumes; a span never starts before the end of the previous one (`floor`).
+
+use super::decode::{HIGH, Mode, STOP, Unit, bwd, fwd};
+use super::{Hit, Origin, Seg};
+use crate::detect::{
+    Class, ClassSet, address, card, date, email, iban, ip, national, phone, secret,
+};
+
+/// Window size in units: the longest candidate read through the decoding (an email address is
+/// at most 64 + 1 + 255).
+const W: usize = 512;
+/// Longest numeric run tried; longer ones are tables of numbers, skipped whole.
+const MAX_RUN: usize = 128;
+
+/// Bytes that start a candidate: digits, `@`, `_`, `-`, `:`, the escapes that may decode to one
+/// of them (`&`, `%`), and `A` (key prefixes). Everything else is skipped with one lookup.
+static TRIGGER: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut b = b'0';
+    while b <= b'9' {
+        t[b as usize] = true;
+        b += 1;
+    }
+    t[b'@' as usize] = true;
+    t[b'_' as usize] = true;
+    t[b'-' as usize] = true;
+    t[b':' as usize] = true;
+    t[b'&' as usize] = true;
+    t[b'%' as usize] = true;
+    // AWS access key ids (`AKIA`, `ASIA`; base32, so one in 28 has no digit) and Google API
+    // keys (`AIza`) need not contain a digit, `_` or `-`.
+    t[b'A' as usize] = true;
+    t
+};
+
+/// Per-call scanning state: the enabled classes and the candidate window.
+pub(crate) struct Finder {
+    classes: ClassSet,
+    win: Win,
+}
+
+/// A candidate's scan bytes and where each came from: `map[k]` is the raw offset (from `base`)
+/// where unit `k` starts, `map[len]` where the last one ends.
+struct Win {
+    buf: [u8; W],
+    map: [u16; W + 1],
+    base: usize,
+    len: usize,
+}
+
+/// A segment being read.
+#[derive(Clone, Copy)]
+struct Cur<'a> {
+    raw: &'a [u8],
+    seg: Seg,
+}
+
+impl<'a> Cur<'a> {
+    #[inline]
+    fn at(&self, i: usize) -> Option<Unit> {
+        (i < self.seg.end).then(|| fwd(self.raw, i, self.seg.end, self.seg.kind.mode))
+    }
+
+    #[inline]
+    fn before(&self, i: usize) -> Option<Unit> {
+        (i > self.seg.start).then(|| bwd(self.raw, i, self.seg.start, self.seg.kind.mode))
+    }
+}
+
+impl Win {
+    fn reset(&mut self, base: usize) {
+        self.base = base;
+        self.len = 0;
+        self.map[0] = 0;
+    }
+
+    /// Appends one unit ending at raw offset `raw_end`; `false` when full. A unit takes at most
+    /// 20 raw bytes (`&NonBreakingSpace;`), so a full window spans less than `u16::MAX`.
+    #[inline(always)]
+    fn push(&mut self, b: u8, raw_end: usize) -> bool {
+        if self.len == W {
+            return false;
+        }
+        let off = raw_end - self.base;
+        debug_assert!(off <= usize::from(u16::MAX));
+        self.buf[self.len] = b;
+        self.len += 1;
+        self.map[self.len] = off as u16;
+        true
+    }
+
+    /// Raw offset where unit `k` starts (`k == len`: where the window ends).
+    fn raw(&self, k: usize) -> usize {
+        self.base + usize::from(self.map[k])
+    }
+
+    fn bytes(&self) -> &[u8] {
+        &self.buf[..self.len]
+    }
+
+    /// Raw offset where the window ends.
+    fn end(&self) -> usize {
+        self.raw(self.len)
+    }
+
+    /// Reads units from `i` while `keep` holds, at most `max`; returns the raw end.
+    fn fill(&mut self, c: Cur<'_>, i: usize, max: usize, keep: impl Fn(u8) -> bool) -> usize {
+        self.reset(i);
+        let mut j = i;
+        while self.len < max {
+            let Some(u) = c.at(j) else { break };
+            if !keep(u.b) || !self.push(u.b, j + u.len) {
+                break;
+            }
+            j += u.len;
+        }
+        j
+    }
+}
+
+/// Whether a numeric run may start after this unit.
+fn opens(b: u8) -> bool {
+    b.is_ascii_whitespace()
+        || matches!(
+            b,
+            STOP | b'(' | b'[' | b'<' | b'>' | b'"' | b'\'' | b',' | b';' | b':' | b'=' | b'|'
+        )
+}
+
+/// Whether a numeric run may end before this unit.
+fn closes(b: u8) -> bool {
+    b.is_ascii_whitespace()
+        || matches!(
+            b,
+            STOP | b')'
+                | b']'
+                | b'<'
+                | b'>'
+                | b'"'
+                | b'\''
+                | b','
+                | b';'
+                | b':'
+                | b'.'
+                | b'!'
+                | b'?'
+                | b'|'
+                | b'&'
+        )
+}
+
+/// Run bytes as written: digits and `space - . / ( ) +` (a `+` or `/` that the segment's
+/// mode reads otherwise is checked by the caller).
+static RUN_RAW: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut b = b'0';
+    while b <= b'9' {
+        t[b as usize] = true;
+        b += 1;
+    }
+    t[b' ' as usize] = true;
+    t[b'-' as usize] = true;
+    t[b'.' as usize] = true;
+    t[b'/' as usize] = true;
+    t[b'(' as usize] = true;
+    t[b')' as usize] = true;
+    t[b'+' as usize] = true;
+    t
+};
+
+fn run_byte(b: u8) -> bool {
+    b.is_ascii_digit() || matches!(b, b' ' | b'-' | b'.' | b'/' | b'(' | b')' | b'+')
+}
+
+fn local_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric()
+        || b == HIGH
+        || matches!(
+            b,
+            b'.' | b'!'
+                | b'#'
+                | b'$'
+                | b'*'
+                | b'+'
+                | b'-'
+                | b'^'
+                | b'_'
+                | b'`'
+                | b'{'
+                | b'|'
+                | b'}'
+                | b'~'
+                | b'\''
+        )
+}
+
+fn domain_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == HIGH || b == b'-' || b == b'.'
+}
+
+fn word_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.')
+}
+
+fn hexish(b: u8) -> bool {
+    b.is_ascii_hexdigit() || b == b':' || b == b'.'
+}
+
+impl Finder {
+    pub(crate) fn new(classes: ClassSet) -> Self {
+        Self {
+            classes,
+            win: Win {
+                buf: [0; W],
+                map: [0; W + 1],
+                base: 0,
+                len: 0,
+            },
+        }
+    }
+
+    fn on(&self, class: Class) -> bool {
+        self.classes.contains(class)
+    }
+
+    /// Appends the spans of one segment to `hits`.
+    pub(crate) fn scan(&mut self, raw: &[u8], seg: Seg, hits: &mut Vec<Hit>) {
+        if self.classes.is_empty() {
+            return;
+        }
+        let c = Cur { raw, seg };
+        let mut floor = seg.start;
+        let mut i = seg.start;
+        while i < seg.end {
+            match raw[i..seg.end]
+                .iter()
+                .position(|&b| TRIGGER[usize::from(b)])
+            {
+                Some(p) => i += p,
+                None => break,
+            }
+            let u = fwd(raw, i, seg.end, seg.kind.mode);
+            let next = match u.b {
+                b'0'..=b'9' => self.digit(c, i, &mut floor, hits),
+                b'@' => self.email(c, i, u.len, &mut floor, hits),
+                b'_' | b'-' => self.word(c, i, &mut floor, hits),
+                b':' => self.ipv6(c, i, u.len, &mut floor, hits),
+                b'A' if matches!(raw.get(i + 1..i + 4), Some(b"KIA" | b"SIA" | b"Iza"))
+                    && (i == seg.start || !word_byte(raw[i - 1])) =>
+                {
+                    self.word(c, i, &mut floor, hits)
+                }
+                _ => i + u.len,
+            };
+            i = next.max(i + u.len);
+        }
+    }
+
+    fn emit(
+        c: Cur<'_>,
+        floor: &mut usize,
+        hits: &mut Vec<Hit>,
+        start: usize,
+        end: usize,
+        class: Class,
+    ) {
+        debug_assert!(*floor <= start && start < end && end <= c.seg.end);
+        hits.push(Hit {
+            start,
+            end,
+            origin: Origin::Class(class),
+            seg: c.seg.kind,
+        });
+        *floor = end;
+    }
+
+    // --- digits ------------------------------------------------------------------------
+
+    /// A digit: a numeric run if a word boundary opens it, else the word it is glued into.
+    fn digit(&mut self, c: Cur<'_>, i: usize, floor: &mut usize, hits: &mut Vec<Hit>) -> usize {
+        // Quantities with a unit glued on (`14px`, `2em`, `10am`, `3rd`, `100%`): nothing any
+        // class starts with. Inline CSS is full of them.
+        let raw = c.raw;
+        let mut d = i;
+        while d < c.seg.end && d < i + 4 && raw[d].is_ascii_digit() {
+            d += 1;
+        }
+        if d < i + 4
+            && d < c.seg.end
+            && (raw[d] == b'%'
+                || (d + 1 < c.seg.end
+                    && raw[d].is_ascii_lowercase()
+                    && raw[d + 1].is_ascii_lowercase()))
+        {
+            return d;
+        }
+        let mut start = i;
+        let opener = match c.before(i) {
+            None => true,
+            Some(p) if matches!(p.b, b'+' | b'(') => {
+                let j = i - p.len;
+                let ok = c.before(j).is_none_or(|q| opens(q.b));
+                if ok && j >= *floor {
+                    start = j;
+                }
+                ok
+            }
+            // `RF90 0655 7196 3023`: after a space that follows a code mixing letters and
+            // digits, the digits continue the code (a purely numeric token would have started
+            // this run itself).
+            Some(p) if p.b == b' ' && i - p.len > *floor && continues_code(c, i - p.len) => false,
+            Some(p) => opens(p.b),
+        };
+        if !opener {
+            return self.word(c, i, floor, hits);
+        }
+        // The run: digits and the separators people type between groups. Usually written
+        // as is: then the raw bytes are the run (no copy); an escape or a no-break space in
+        // it sends it through the window.
+        let m = c.seg.kind.mode;
+        let mut j = start;
+        while j < c.seg.end && j - start <= MAX_RUN && RUN_RAW[usize::from(raw[j])] {
+            j += 1;
+        }
+        let slow = j < c.seg.end
+            && j - start <= MAX_RUN
+            && (matches!(raw[j], b'&' | b'%')
+                || raw[j] >= 0x80
+                || (raw[j] == b'+' && m.has(Mode::PLUS)));
+        let slash_in_url = m.has(Mode::URL) && raw[start..j].contains(&b'/');
+        // In a query a `+` is a space: `card=4242+4242+4242+4242` reads through the window.
+        let slow = slow || (m.has(Mode::PLUS) && raw[start..j].contains(&b'+'));
+        let fast = !slow && !slash_in_url;
+        if fast {
+            if j - start > MAX_RUN {
+                while j < c.seg.end && RUN_RAW[usize::from(raw[j])] {
+                    j += 1;
+                }
+                return j;
+            }
+        } else {
+            j = self.win.fill(c, start, MAX_RUN + 1, run_byte);
+            if self.win.len > MAX_RUN {
+                while let Some(u) = c.at(j).filter(|u| run_byte(u.b)) {
+                    j += u.len;
+                }
+                return j;
+            }
+        }
+        // A phone extension glued on: `415-555-0100x123` (read as written).
+        let mut ext_end = j;
+        if j > start
+            && raw[j - 1].is_ascii_digit()
+            && raw.get(j) == Some(&b'x')
+            && j + 1 < c.seg.end
+            && raw[j + 1].is_ascii_digit()
+        {
+            ext_end = j + 1;
+            while ext_end < c.seg.end && raw[ext_end].is_ascii_digit() {
+                ext_end += 1;
+            }
+        }
+        let j = if fast { ext_end } else { j };
+        let (run, base): (&[u8], usize) = if fast {
+            (&raw[start..j], start)
+        } else {
+            (self.win.bytes(), 0)
+        };
+        let to_raw = |k: usize| if fast { base + k } else { self.win.raw(k) };
+        let bounded = c.at(j).is_none_or(|u| closes(u.b)) || run.last() == Some(&b' ');
+        let mut k = run.len();
+        while k > 0 && matches!(run[k - 1], b' ' | b'-' | b'.' | b'/' | b'(' | b'+') {
+            k -= 1;
+        }
+        if k > 0 && run[k - 1] == b')' && !run[..k].contains(&b'(') {
+            k -= 1;
+        }
+        let run = &run[..k];
+        let digits = run.iter().filter(|b| b.is_ascii_digit()).count();
+        if bounded && digits >= 4 {
+            if let Some(class) = self.numeric(c, start, run, digits) {
+                let end = to_raw(k);
+                Self::emit(c, floor, hits, start, end, class);
+                return end;
+            }
+            if digits >= 8 && self.partition(c, run, &to_raw, floor, hits) {
+                // A short chunk left over may start something else (`… 742 Evergreen`).
+                return *floor;
+            }
+        }
+        // A date has a four-digit year or six digits in all; the run holding them looks back.
+        if digits >= 4
+            && self.on(Class::DateOfBirth)
+            && let Some((s, e)) = self.birth(c, i, *floor)
+        {
+            Self::emit(c, floor, hits, s, e, Class::DateOfBirth);
+            return e;
+        }
+        if self.on(Class::StreetAddress)
+            && let Some((s, e)) = self.street(c, i, *floor)
+        {
+            Self::emit(c, floor, hits, s, e, Class::StreetAddress);
+            return e;
+        }
+        j
+    }
+
+    /// The class of a whole numeric run.
+    fn numeric(&self, c: Cur<'_>, start: usize, run: &[u8], digits: usize) -> Option<Class> {
+        if self.on(Class::IpAddress) && ip::is_ipv4(run) && !version_before(c, start) {
+            return Some(Class::IpAddress);
+        }
+        self.numeric_strict(run, digits)
+    }
+
+    fn numeric_strict(&self, run: &[u8], digits: usize) -> Option<Class> {
+        if digits < 7 {
+            return None;
+        }
+        if digits == 13 && self.on(Class::Cnic) && national::is_cnic(run, false) {
+            return Some(Class::Cnic);
+        }
+        if digits == 9 && self.on(Class::Ssn) && national::is_ssn(run, false) {
+            return Some(Class::Ssn);
+        }
+        if (12..=19).contains(&digits) && self.on(Class::PaymentCard) && card::is_card(run, false) {
+            return Some(Class::PaymentCard);
+        }
+        if self.on(Class::Phone) && phone::is_phone(run, false) {
+            return Some(Class::Phone);
+        }
+        None
+    }
+
+    /// A run of several values separated by spaces (`0300 1234567 0301 7654321`, two cards in
+    /// a row): spaced chunks split into consecutive pieces that are each a value, covering the
+    /// run except for chunks without digits (` - `) and numbers of up to four digits after a
+    /// value (`… 24/7`). Requiring a cover from the first chunk keeps a long tracking number
+    /// from yielding a card found somewhere inside it. `true` when spans were emitted;
+    /// `to_raw` maps run offsets to raw ones.
+    fn partition(
+        &self,
+        c: Cur<'_>,
+        run: &[u8],
+        to_raw: &impl Fn(usize) -> usize,
+        floor: &mut usize,
+        hits: &mut Vec<Hit>,
+    ) -> bool {
+        const MAX_CHUNKS: usize = 12;
+        let k = run.len();
+        // Chunk starts and ends (window indices).
+        let mut chunks = [(0usize, 0usize); MAX_CHUNKS];
+        let mut n = 0;
+        let mut i = 0;
+        while i < k {
+            while i < k && run[i] == b' ' {
+                i += 1;
+            }
+            if i == k {
+                break;
+            }
+            let s = i;
+            while i < k && run[i] != b' ' {
+                i += 1;
+            }
+            if n == MAX_CHUNKS {
+                return false;
+            }
+            chunks[n] = (s, i);
+            n += 1;
+        }
+        if n < 2 {
+            return false;
+        }
+        // reach[j]: chunks[..j] are covered, 1 without a value yet, 2 with one; from[j]: the
+        // piece (start chunk, class) ending there, None where chunk j - 1 was skipped.
+        let mut from: [Option<(usize, Class)>; MAX_CHUNKS + 1] = [None; MAX_CHUNKS + 1];
+        let mut reach = [0u8; MAX_CHUNKS + 1];
+        reach[0] = 1;
+        for a in 0..n {
+            if reach[a] == 0 {
+                continue;
+            }
+            let chunk_digits = run[chunks[a].0..chunks[a].1]
+                .iter()
+                .filter(|b| b.is_ascii_digit())
+                .count();
+            // Separators alone (` - `) are skipped; a short number after a value too
+            // (`0300-1234567 24/7`), never before the first one.
+            if (chunk_digits == 0 || (chunk_digits <= 4 && reach[a] == 2))
+                && reach[a + 1] < reach[a]
+            {
+                reach[a + 1] = reach[a];
+                from[a + 1] = None;
+            }
+            for b in a + 1..=n {
+                if b - a == n {
+                    continue; // the whole run was already tried
+                }
+                let piece = &run[chunks[a].0..chunks[b - 1].1];
+                let digits = piece.iter().filter(|x| x.is_ascii_digit()).count();
+                let ip = self.on(Class::IpAddress) && ip::is_ipv4(piece);
+                let class = if ip {
+                    Some(Class::IpAddress)
+                } else {
+                    self.numeric_strict(piece, digits)
+                };
+                if let Some(class) = class
+                    && reach[b] < 2
+                {
+                    reach[b] = 2;
+                    from[b] = Some((a, class));
+                }
+            }
+        }
+        if reach[n] != 2 {
+            return false;
+        }
+        let mut pieces = [(0usize, 0usize, Class::Phone); MAX_CHUNKS];
+        let mut m = 0;
+        let mut b = n;
+        while b > 0 {
+            let Some((a, class)) = from[b] else {
+                b -= 1; // a skipped chunk
+                continue;
+            };
+            pieces[m] = (chunks[a].0, chunks[b - 1].1, class);
+            m += 1;
+            b = a;
+        }
+        if m == 0 {
+            return false;
+        }
+        for &(s, e, class) in pieces[..m].iter().rev() {
+            let (s, e) = (to_raw(s), to_raw(e));
+            Self::emit(c, floor, hits, s, e, class);
+        }
+        true
+    }
+
+    // --- words -------------------------------------------------------------------------
+
+    /// The word around `i` (`[A-Za-z0-9_.-]`, written as is): a JWT, an API key, or the start
+    /// of an IBAN. Resumes after the word.
+    fn word(&mut self, c: Cur<'_>, i: usize, floor: &mut usize, hits: &mut Vec<Hit>) -> usize {
+        let raw = c.raw;
+        let lo = (*floor).max(c.seg.start);
+        let mut s = i;
+        while s > lo && word_byte(raw[s - 1]) {
+            s -= 1;
+        }
+        let mut e = i;
+        while e < c.seg.end && word_byte(raw[e]) {
+            e += 1;
+        }
+        while s < e && matches!(raw[s], b'.' | b'-') {
+            s += 1;
+        }
+        let w = &raw[s..e];
+        if w.len() >= 20 {
+            let trimmed = trim_end(w, b".");
+            if self.on(Class::Jwt) && w.starts_with(b"eyJ") {
+                for t in [w, trimmed] {
+                    if secret::is_jwt(t) {
+                        Self::emit(c, floor, hits, s, s + t.len(), Class::Jwt);
+                        return e;
+                    }
+                }
+            }
+            let t = trim_end(w, b".-");
+            // The first letters of the documented key prefixes (`sk_`, `AKIA`, `ghp_`, `SG.`, …).
+            let prefix = matches!(
+                t[0],
+                b'A' | b'S' | b'g' | b'k' | b'n' | b'p' | b'r' | b's' | b'w' | b'x'
+            );
+            if prefix && self.on(Class::ApiKey) && secret::is_api_key(t) {
+                Self::emit(c, floor, hits, s, s + t.len(), Class::ApiKey);
+                return e;
+            }
+        }
+        if self.on(Class::Iban)
+            && w.len() >= 4
+            // Lower case too: people paste `de89 3704 …` as they read it; mod 97 and the
+            // country's length keep the false positives down.
+            && w[0].is_ascii_alphabetic()
+            && w[1].is_ascii_alphabetic()
+            && w[2].is_ascii_digit()
+            && w[3].is_ascii_digit()
+            && let Some(end) = self.iban(c, s)
+        {
+            Self::emit(c, floor, hits, s, end, Class::Iban);
+            return end.max(e);
+        }
+        e
+    }
+
+    /// An IBAN starting at `s`, compact or in groups of four separated by single spaces.
+    fn iban(&mut self, c: Cur<'_>, s: usize) -> Option<usize> {
+        self.win
+            .fill(c, s, 34 + 9, |b| b.is_ascii_alphanumeric() || b == b' ');
+        let w = self.win.bytes();
+        // Ends of the groups, in order.
+        let mut ends = [0usize; 10];
+        let mut n = 0;
+        let mut i = 0;
+        while i < w.len() && n < ends.len() {
+            let g = i;
+            while i < w.len() && w[i] != b' ' {
+                i += 1;
+            }
+            if i == g {
+                break; // a double space
+            }
+            ends[n] = i;
+            n += 1;
+            if i - g != 4 || i == w.len() {
+                break;
+            }
+            i += 1;
+        }
+        let after = |k: usize| c.at(self.win.raw(k));
+        ends[..n]
+            .iter()
+            .rev()
+            .find(|&&e| {
+                iban::is_iban(&w[..e])
+                    && after(e).is_none_or(|u| !u.b.is_ascii_alphanumeric() && u.b != HIGH)
+            })
+            .map(|&e| self.win.raw(e))
+    }
+
+    // --- email -------------------------------------------------------------------------
+
+    /// The longest email address around the `@` unit at `at`.
+    fn email(
+        &mut self,
+        c: Cur<'_>,
+        at: usize,
+        at_len: usize,
+        floor: &mut usize,
+        hits: &mut Vec<Hit>,
+    ) -> usize {
+        let resume = at + at_len;
+        if !self.on(Class::Email) {
+            return resume;
+        }
+        // The local part, backwards. A literal `+` is kept even where it means a space: an
+        // unencoded `alice+tag@…` in a query string is still Alice's address.
+        let mut s = at;
+        let mut n = 0;
+        while s > *floor && n < 64 {
+            let Some(u) = c.before(s) else { break };
+            let plus = u.len == 1 && c.raw[s - 1] == b'+';
+            if !(local_byte(u.b) || plus) {
+                break;
+            }
+            s -= u.len;
+            n += 1;
+        }
+        // It starts with a letter, digit or `_` (not a quote, a bullet or a dot).
+        while s < at {
+            let Some(u) = c.at(s) else { break };
+            if u.b.is_ascii_alphanumeric() || u.b == HIGH || u.b == b'_' {
+                break;
+            }
+            s += u.len;
+        }
+        if s >= at {
+            return resume;
+        }
+        self.win.reset(s);
+        let mut j = s;
+        while j < at {
+            let Some(u) = c.at(j) else { break };
+            let b = if u.len == 1 && c.raw[j] == b'+' {
+                b'+'
+            } else {
+                u.b
+            };
+            if !self.win.push(b, j + u.len) {
+                return resume;
+            }
+            j += u.len;
+        }
+        if !self.win.push(b'@', resume) {
+            return resume;
+        }
+        let mut e = resume;
+        while let Some(u) = c.at(e).filter(|u| domain_byte(u.b)) {
+            if !self.win.push(u.b, e + u.len) {
+                return resume;
+            }
+            e += u.len;
+        }
+        while matches!(self.win.buf[self.win.len - 1], b'.' | b'-') {
+            self.win.len -= 1;
+        }
+        let e = self.win.end();
+        // `git@github.com:org/repo.git`, `user@host/path`: a remote or URL, not a mailbox.
+        let raw = c.raw;
+        if e + 1 < c.seg.end && matches!(raw[e], b':' | b'/') && !raw[e + 1].is_ascii_whitespace() {
+            return e.max(resume);
+        }
+        if email::is_email(self.win.bytes()) {
+            Self::emit(c, floor, hits, s, e, Class::Email);
+            return e;
+        }
+        resume
+    }
+
+    // --- IPv6 --------------------------------------------------------------------------
+
+    fn ipv6(
+        &mut self,
+        c: Cur<'_>,
+        i: usize,
+        len: usize,
+        floor: &mut usize,
+        hits: &mut Vec<Hit>,
+    ) -> usize {
+        let resume = i + len;
+        if !self.on(Class::IpAddress) {
+            return resume;
+        }
+        let prev = c.before(i).map(|u| u.b);
+        let next = c.at(resume).map(|u| u.b);
+        let hx = |b: Option<u8>| b.is_some_and(|b| b.is_ascii_hexdigit() || b == b':');
+        if !(hx(next) && (hx(prev) || next == Some(b':'))) {
+            return resume;
+        }
+        let mut s = i;
+        let mut n = 0;
+        while s > *floor && n < 45 {
+            let Some(u) = c.before(s).filter(|u| hexish(u.b)) else {
+                break;
+            };
+            s -= u.len;
+            n += 1;
+        }
+        if c.before(s)
+            .is_some_and(|u| u.b.is_ascii_alphanumeric() || u.b == b'_')
+        {
+            return resume;
+        }
+        let j = self.win.fill(c, s, 46, hexish);
+        while self.win.len > 0 && self.win.buf[self.win.len - 1] == b'.' {
+            self.win.len -= 1;
+        }
+        let e = self.win.end();
+        if c.at(e)
+            .is_some_and(|u| u.b.is_ascii_alphanumeric() || u.b == b'_')
+        {
+            return j;
+        }
+        if ip::is_ipv6(self.win.bytes()) {
+            Self::emit(c, floor, hits, s, e, Class::IpAddress);
+            return e;
+        }
+        j.max(resume)
+    }
+
+    // --- dates of birth ----------------------------------------------------------------
+
+    /// A date after a birth keyword, covering the digit at `i`.
+    fn birth(&mut self, c: Cur<'_>, i: usize, floor: usize) -> Option<(usize, usize)> {
+        let kw_end = keyword_before(c, i, floor)?;
+        // Skip separators and filler words to the date.
+        let mut d = kw_end;
+        loop {
+            let u = c.at(d)?;
+            if u.b.is_ascii_alphanumeric() {
+                let end = word_end(c, d);
+                let mut word = [0u8; 8];
+                if end - d <= word.len() && d < i {
+                    for (k, b) in c.raw[d..end].iter().enumerate() {
+                        word[k] = b.to_ascii_lowercase();
+                    }
+                    if filler(&word[..end - d]) {
+                        d = end;
+                        continue;
+                    }
+                }
+                break;
+            }
+            if matches!(u.b, STOP | b'<' | b'\n') {
+                return None;
+            }
+            d += u.len;
+        }
+        if d > i {
+            return None;
+        }
+        self.win.fill(c, d, 40, |b| {
+            !matches!(b, STOP | b'\n' | b'\r' | b'<' | b';' | b'(' | b')')
+        });
+        let w = self.win.bytes();
+        // Token ends, longest candidate first.
+        let mut ends = [0usize; 5];
+        let mut n = 0;
+        for k in 1..=w.len() {
+            if n < ends.len() && w[k - 1] != b' ' && (k == w.len() || w[k] == b' ') {
+                ends[n] = k;
+                n += 1;
+            }
+        }
+        for &e in ends[..n].iter().rev() {
+            let mut e = e;
+            while e > 0 && matches!(w[e - 1], b',' | b'.') {
+                e -= 1;
+            }
+            let end = self.win.raw(e);
+            if end > i && date::is_date(&w[..e]) {
+                return Some((d, end));
+            }
+        }
+        None
+    }
+
+    // --- street addresses --------------------------------------------------------------
+
+    /// A street address whose house number starts at the digit `i` (`742 Evergreen Terrace`,
+    /// `12 rue de la Paix`) or ends a German street name (`Hauptstraße 5`).
+    fn street(&mut self, c: Cur<'_>, i: usize, floor: usize) -> Option<(usize, usize)> {
+        // Gate on the house number as written: digits, then a letter or `/14`, `-14`, then a
+        // space or comma (a street name follows) or the end of the phrase (a German street
+        // name came before). Times, prices, dates and sizes stop here.
+        let (raw, end) = (c.raw, c.seg.end);
+        let mut j = i;
+        while j < end && raw[j].is_ascii_digit() {
+            j += 1;
+            if j - i > 6 {
+                return None;
+            }
+        }
+        if j < end && raw[j].is_ascii_alphabetic() {
+            j += 1;
+        } else if j + 1 < end && matches!(raw[j], b'/' | b'-') && raw[j + 1].is_ascii_alphanumeric()
+        {
+            j += 1;
+            while j < end && raw[j].is_ascii_alphanumeric() && j - i < 12 {
+                j += 1;
+            }
+        }
+        match raw.get(j).copied() {
+            Some(b' ' | b',') => {
+                if let Some(e) = self.number_first(c, i) {
+                    return Some((i, e));
+                }
+                self.german(c, i, floor)
+            }
+            None | Some(b'\n' | b'\r' | b'.' | b';' | b')' | b'<' | b'"' | b'\'') => {
+                self.german(c, i, floor)
+            }
+            _ => None,
+        }
+    }
+
+    fn number_first(&mut self, c: Cur<'_>, i: usize) -> Option<usize> {
+        // Cheap gate: a house number, a space, then a capital or a lower-case street type.
+        let mut j = i;
+        let mut digits = 0;
+        while let Some(u) = c.at(j).filter(|u| u.b.is_ascii_digit()) {
+            j += u.len;
+            digits += 1;
+        }
+        if digits > 6 {
+            return None;
+        }
+        // `12B`, `97/14`, `12-14` and a comma may follow the digits.
+        for _ in 0..4 {
+            match c.at(j) {
+                Some(u) if u.b.is_ascii_alphanumeric() || matches!(u.b, b'/' | b'-') => j += u.len,
+                _ => break,
+            }
+        }
+        if c.at(j).is_some_and(|u| u.b == b',') {
+            j += 1;
+        }
+        let sp = c.at(j).filter(|u| u.b == b' ')?;
+        let next = c.at(j + sp.len)?;
+        // A capital (a street name), or the first letter of a French street type.
+        if !(next.b.is_ascii_uppercase()
+            || next.b == HIGH
+            || matches!(next.b, b'a' | b'b' | b'c' | b'i' | b'p' | b'q' | b'r'))
+        {
+            return None;
+        }
+        self.win.fill(c, i, 120, |b| {
+            !matches!(b, STOP | b'\n' | b'\r' | b'<' | b'>' | b'"' | b'|')
+        });
+        let w = self.win.bytes();
+        let mut words = Words::new(w);
+        let (_, h) = words.next()?;
+        if !house_number(trim_end(h, b",")) {
+            return None;
+        }
+        let (s1, w1) = words.next()?;
+        let first = *w1.first()?;
+        if !(first.is_ascii_uppercase() || first == HIGH || first.is_ascii_lowercase()) {
+            return None;
+        }
+        let mut end = None;
+        if LEADING
+            .iter()
+            .any(|t| t.eq_ignore_ascii_case(trim_end(w1, b",")))
+        {
+            // `12 rue de la Paix`: particles and capitalised names after the street type.
+            let mut last = None;
+            for (s, word) in words.by_ref().take(6) {
+                let word = trim_end(word, b",.");
+                if capitalised(word) {
+                    last = Some(s + word.len());
+                } else if !PARTICLES.iter().any(|p| p.eq_ignore_ascii_case(word)) {
+                    break;
+                }
+            }
+            end = last;
+        } else {
+            // `742 Evergreen Terrace`: capitalised names, then a street word.
+            let mut names = 0;
+            let mut cur = Some((s1, w1));
+            while let Some((s, word)) = cur {
+                let bare = trim_end(word, b",.");
+                if names > 0 && capitalised(bare) && street_word(bare) {
+                    let keep_dot = bare.len() <= 4 && word.get(bare.len()) == Some(&b'.');
+                    end = Some(s + bare.len() + usize::from(keep_dot));
+                    break;
+                }
+                if names == 6 || !(capitalised(bare) || ordinal(bare)) || word.ends_with(b",") {
+                    return None;
+                }
+                names += 1;
+                cur = words.next();
+            }
+            let mut e = end?;
+            // A direction, then a unit: `Suite 508`, `Apt. 4B`, `#12`.
+            let mut rest = Words::new(w);
+            rest.skip_to(e);
+            let mut next = rest.next();
+            if let Some((s, word)) = next
+                && DIRECTIONS
+                    .iter()
+                    .any(|d| d.eq_ignore_ascii_case(trim_end(word, b".,")))
+            {
+                e = s + trim_end(word, b",").len();
+                next = rest.next();
+            }
+            if let Some((_, word)) = next
+                && UNITS
+                    .iter()
+                    .any(|u| u.eq_ignore_ascii_case(trim_end(word, b".")))
+                && let Some((s, n)) = rest.next()
+                && n.iter().any(u8::is_ascii_digit)
+            {
+                e = s + trim_end(n, b",.").len();
+                next = rest.next();
+            } else if let Some((s, word)) = next
+                && word.first() == Some(&b'#')
+                && word.iter().any(u8::is_ascii_digit)
+            {
+                e = s + trim_end(word, b",.").len();
+                next = rest.next();
+            }
+            // `5 Simple Ways to save`: a heading, not an address.
+            if let Some((_, word)) = next
+                && FUNCTION_WORDS.contains(&word)
+            {
+                return None;
+            }
+            end = Some(e);
+        }
+        end.map(|e| self.win.raw(e))
+    }
+
+    /// `Hauptstraße 5`, `Pieperring 97/14`: a capitalised word ending in a German street
+    /// suffix, a space, the house number at `i`.
+    fn german(&mut self, c: Cur<'_>, i: usize, floor: usize) -> Option<(usize, usize)> {
+        let sp = c.before(i).filter(|u| u.b == b' ')?;
+        // The word's last letters first: most numbers follow a word that ends in none of the
+        // suffixes (`order 5`, `SSN 123`).
+        let mut tail = [0u8; 8];
+        let mut n = 0;
+        let mut j = i - sp.len;
+        while n < tail.len() {
+            let Some(u) = c
+                .before(j)
+                .filter(|u| u.b.is_ascii_alphabetic() || u.b == HIGH || u.b == b'.')
+            else {
+                break;
+            };
+            tail[tail.len() - 1 - n] = u.b.to_ascii_lowercase();
+            n += 1;
+            j -= u.len;
+        }
+        let tail = &tail[tail.len() - n..];
+        if !DE_SUFFIXES.iter().any(|suf| ends_with(tail, suf)) {
+            return None;
+        }
+        let mut s = i - sp.len;
+        let mut n = 0;
+        while s > floor && n < 40 {
+            let Some(u) = c
+                .before(s)
+                .filter(|u| u.b.is_ascii_alphabetic() || u.b == HIGH || u.b == b'-' || u.b == b'.')
+            else {
+                break;
+            };
+            s -= u.len;
+            n += 1;
+        }
+        if n < 4
+            || c.before(s)
+                .is_some_and(|u| u.b.is_ascii_alphanumeric() || u.b == HIGH)
+        {
+            return None;
+        }
+        self.win.fill(c, s, 60, |b| {
+            b.is_ascii_alphanumeric() || matches!(b, HIGH | b'-' | b'.' | b'/' | b' ')
+        });
+        let w = self.win.bytes();
+        let mut words = Words::new(w);
+        let (_, name) = words.next()?;
+        let (ns, number) = words.next()?;
+        let first = name[0];
+        if !(first.is_ascii_uppercase() || first == HIGH) {
+            return None;
+        }
+        let suffix = DE_SUFFIXES.iter().any(|suf| {
+            name.len() > suf.len()
+                && name[name.len() - suf.len()..]
+                    .iter()
+                    .zip(*suf)
+                    .all(|(&a, &b)| a.to_ascii_lowercase() == b)
+        });
+        let number = trim_end(number, b".");
+        if !suffix || !house_number(number) {
+            return None;
+        }
+        Some((s, self.win.raw(ns + number.len())))
+    }
+}
+
+/// Whitespace-separated words of a window with their start index.
+struct Words<'w> {
+    w: &'w [u8],
+    i: usize,
+}
+
+impl<'w> Words<'w> {
+    fn new(w: &'w [u8]) -> Self {
+        Self { w, i: 0 }
+    }
+
+    fn skip_to(&mut self, i: usize) {
+        self.i = i;
+    }
+}
+
+impl<'w> Iterator for Words<'w> {
+    type Item = (usize, &'w [u8]);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let w = self.w;
+        while self.i < w.len() && w[self.i] == b' ' {
+            self.i += 1;
+        }
+        if self.i == w.len() {
+            return None;
+        }
+        let s = self.i;
+        while self.i < w.len() && w[self.i] != b' ' {
+            self.i += 1;
+        }
+        Some((s, &w[s..self.i]))
+    }
+}
+
+fn trim_end<'a>(w: &'a [u8], chars: &[u8]) -> &'a [u8] {
+    let mut e = w.len();
+    while e > 0 && chars.contains(&w[e - 1]) {
+        e -= 1;
+    }
+    &w[..e]
+}
+
+fn capitalised(w: &[u8]) -> bool {
+    w.first()
+        .is_some_and(|&b| b.is_ascii_uppercase() || b == HIGH)
+}
+
+/// `w` ends with `suffix`, compared byte by byte (these are a few bytes long: a `memcmp` call
+/// costs more than the comparison).
+fn ends_with(w: &[u8], suffix: &[u8]) -> bool {
+    w.len() >= suffix.len()
+        && w[w.len() - suffix.len()..]
+            .iter()
+            .zip(suffix)
+            .all(|(a, b)| a == b)
+}
+
+/// `5th`, `42nd`.
+fn ordinal(w: &[u8]) -> bool {
+    let d = w.iter().take_while(|b| b.is_ascii_digit()).count();
+    d > 0
+        && w.len() == d + 2
+        && [b"st", b"nd", b"rd", b"th"]
+            .iter()
+            .any(|s| w[d..].eq_ignore_ascii_case(*s))
+}
+
+/// `12`, `12B`, `97/14`, `12-14`, `97/14a`.
+fn house_number(w: &[u8]) -> bool {
+    std::str::from_utf8(w).is_ok_and(address::house_number)
+}
+
+/// Street words packed big-endian into `u128`s (zero-padded, so the order is the byte order
+/// of the sorted list): the lookup compares integers, not strings.
+static STREET_PACKED: [u128; address::STREET_WORDS.len()] = {
+    let mut t = [0u128; address::STREET_WORDS.len()];
+    let mut i = 0;
+    while i < t.len() {
+        t[i] = pack(address::STREET_WORDS[i].as_bytes());
+        i += 1;
+    }
+    t
+};
+
+/// `w`, lower-cased, big-endian in a `u128` (at most 16 bytes; longer words pack to 0).
+const fn pack(w: &[u8]) -> u128 {
+    if w.len() > 16 {
+        return 0;
+    }
+    let mut v = 0u128;
+    let mut i = 0;
+    while i < 16 {
+        let b = if i < w.len() {
+            w[i].to_ascii_lowercase()
+        } else {
+            0
+        };
+        v = v << 8 | b as u128;
+        i += 1;
+    }
+    v
+}
+
+fn street_word(w: &[u8]) -> bool {
+    w.len() >= 2 && w.len() <= 16 && STREET_PACKED.binary_search(&pack(w)).is_ok()
+}
+
+/// French street types that follow the house number (`12 rue de la Paix`).
+const LEADING: &[&[u8]] = &[
+    b"rue",
+    b"boulevard",
+    b"bd",
+    b"avenue",
+    b"chemin",
+    b"impasse",
+    b"all\x80e",
+    b"allee",
+    b"quai",
+    b"cours",
+    b"place",
+    b"route",
+];
+
+const PARTICLES: &[&[u8]] = &[
+    b"de", b"du", b"des", b"la", b"le", b"les", b"l'", b"d'", b"aux", b"au", b"et",
+];
+
+const DIRECTIONS: &[&[u8]] = &[
+    b"n", b"s", b"e", b"w", b"ne", b"nw", b"se", b"sw", b"north", b"south", b"east", b"west",
+];
+
+const UNITS: &[&[u8]] = &[
+    b"apt",
+    b"apartment",
+    b"suite",
+    b"ste",
+    b"unit",
+    b"fl",
+    b"floor",
+    b"rm",
+    b"room",
+    b"flat",
+];
+
+const FUNCTION_WORDS: &[&[u8]] = &[
+    b"to", b"for", b"you", b"your", b"that", b"the", b"of", b"with", b"we", b"i", b"it", b"is",
+    b"are", b"can", b"will", b"from", b"this", b"every", b"per",
+];
+
+/// German street-name endings in window bytes (`ß` is one non-ASCII unit).
+const DE_SUFFIXES: &[&[u8]] = &[
+    b"stra\x80e",
+    b"strasse",
+    b"str.",
+    b"weg",
+    b"allee",
+    b"platz",
+    b"gasse",
+    b"ring",
+    b"damm",
+    b"ufer",
+    b"chaussee",
+    b"steig",
+    b"pfad",
+    b"markt",
+    b"graben",
+    b"stieg",
+    b"wall",
+];
+
+/// Whether a word says a date of birth follows (lower case, dots removed, one non-ASCII
+/// letter as `\x80`): English, German, French, Spanish, Italian, Portuguese, Dutch, Nordic,
+/// Polish.
+fn birth_word(w: &[u8]) -> bool {
+    matches!(
+        w,
+        b"born"
+            | b"birth"
+            | b"birthday"
+            | b"birthdate"
+            | b"dob"
+            | b"geburtsdatum"
+            | b"geburtstag"
+            | b"geboren"
+            | b"geb"
+            | b"gebdat"
+            | b"naissance"
+            | b"n\x80"
+            | b"n\x80e"
+            | b"nacimiento"
+            | b"nascita"
+            | b"nato"
+            | b"nata"
+            | b"nascimento"
+            | b"geboortedatum"
+            | b"f\x80dselsdato"
+            | b"f\x80delsedatum"
+            | b"urodzenia"
+            | b"urodzony"
+            | b"urodzona"
+    )
+}
+
+/// Words allowed between a birth keyword and the date.
+fn filler(w: &[u8]) -> bool {
+    matches!(
+        w,
+        b"on"
+            | b"am"
+            | b"the"
+            | b"is"
+            | b"was"
+            | b"le"
+            | b"el"
+            | b"il"
+            | b"de"
+            | b"en"
+            | b"at"
+            | b"date"
+            | b"of"
+            | b"den"
+            | b"der"
+            | b"my"
+            | b"his"
+            | b"her"
+            | b"their"
+            | b"its"
+            | b"i"
+            | b"a"
+            | b"dia"
+    )
+}
+
+/// End of the word (`[A-Za-z0-9]`) starting at `i`, read raw.
+fn word_end(c: Cur<'_>, mut i: usize) -> usize {
+    while i < c.seg.end && c.raw[i].is_ascii_alphanumeric() {
+        i += 1;
+    }
+    i
+}
+
+/// Reads words backwards from `i` (at most 48 units, not below `floor`) and returns where a
+/// birth keyword ends, skipping fillers, month names and numbers (`born on 3 March 1985`).
+fn keyword_before(c: Cur<'_>, i: usize, floor: usize) -> Option<usize> {
+    let mut word = [0u8; 16];
+    let mut n = 0; // letters of the current word, reversed
+    let mut word_end = i;
+    let mut j = i;
+    let mut units = 0;
+    loop {
+        let u = if j > floor && units < 48 {
+            c.before(j)
+        } else {
+            None
+        };
+        let letter = u.is_some_and(|u| u.b.is_ascii_alphanumeric() || u.b == HIGH || u.b == b'.');
+        if letter {
+            let u = u?;
+            if u.b != b'.' {
+                if n == word.len() {
+                    return None;
+                }
+                word[n] = u.b.to_ascii_lowercase();
+                n += 1;
+            }
+            j -= u.len;
+            units += 1;
+            continue;
+        }
+        if n > 0 {
+            word[..n].reverse();
+            let w = &word[..n];
+            if birth_word(w) {
+                return Some(word_end);
+            }
+            let skip = filler(w)
+                || date::month_of(w).is_some()
+                || (w.len() <= 4 && w.iter().all(u8::is_ascii_digit))
+                || ordinal(w);
+            if !skip {
+                return None;
+            }
+            n = 0;
+        }
+        let u = u?;
+        if matches!(u.b, STOP | b'<' | b'>' | b'"') {
+            return None;
+        }
+        j -= u.len;
+        units += 1;
+        word_end = j;
+    }
+}
+
+/// Whether the token ending at `i` mixes letters and digits (`RF90`, `DE89`). The caller
+/// makes sure it is not the end of a span already found.
+fn continues_code(c: Cur<'_>, i: usize) -> bool {
+    if !c.before(i).is_some_and(|u| u.b.is_ascii_digit()) {
+        return false;
+    }
+    let mut j = i;
+    for _ in 0..34 {
+        match c.before(j) {
+            Some(u) if u.b.is_ascii_alphabetic() => return true,
+            Some(u) if u.b.is_ascii_digit() => j -= u.len,
+            _ => return false,
+        }
+    }
+    false
+}
+
+/// Whether the word before `i` (skipping `space : = /`) names a version, which makes a dotted
+/// quad after it a version, not an address (`rv:1.9.6.20`).
+fn version_before(c: Cur<'_>, i: usize) -> bool {
+    let mut j = i;
+    while let Some(u) = c
+        .before(j)
+        .filter(|u| matches!(u.b, b' ' | b':' | b'=' | b'/'))
+    {
+        j -= u.len;
+    }
+    let mut word = [0u8; 8];
+    let mut n = 0;
+    while let Some(u) = c.before(j).filter(|u| u.b.is_ascii_alphabetic()) {
+        if n == word.len() {
+            return false;
+        }
+        word[n] = u.b.to_ascii_lowercase();
+        n += 1;
+        j -= u.len;
+    }
+    word[..n].reverse();
+    matches!(
+        &word[..n],
+        b"rv"
+            | b"v"
+            | b"ver"
+            | b"version"
+            | b"build"
+            | b"release"
+            | b"firmware"
+            | b"fw"
+            | b"sdk"
+            | b"os"
+            | b"kernel"
+            | b"chrome"
+            | b"firefox"
+            | b"safari"
+            | b"edge"
+            | b"android"
+            | b"ios"
+            | b"app"
+            | b"update"
+            | b"patch"
+            | b"bios"
+    )
+}

@@ -1,0 +1,403 @@
+//! Splitting a text into segments the scanner reads: the text nodes and attribute values of
+//! HTML, the components of a URL, or the whole of a plain text.
+//!
+//! The HTML reading follows the WHATWG tokenizer where it decides what is text, with one
+//! deliberate difference: a `<` starts a tag only when a tag name (`[A-Za-z][A-Za-z0-9:-]*`)
+//! follows and ends at whitespace, `/` or `>`, and the tag is closed by a `>`. So
+//! `Alice <alice@example.com>` in a mail body is text, as its author meant, and an unclosed tag
+//! at the end of a fragment is read as text rather than dropped: when in doubt, a byte is read,
+//! never skipped.
+
+use super::decode::Mode;
+use super::{Ctx, Seg, SegKind, TextKind};
+
+/// Whether an attribute's value is a URL (`href`, `src`, `action`, …).
+fn url_attribute(name: &[u8]) -> bool {
+    let mut buf = [0u8; 10];
+    let Some(lower) = buf.get_mut(..name.len()) else {
+        return false;
+    };
+    lower.copy_from_slice(name);
+    lower.make_ascii_lowercase();
+    matches!(
+        &*lower,
+        b"action"
+            | b"background"
+            | b"cite"
+            | b"codebase"
+            | b"data"
+            | b"formaction"
+            | b"href"
+            | b"icon"
+            | b"longdesc"
+            | b"manifest"
+            | b"ping"
+            | b"poster"
+            | b"src"
+            | b"usemap"
+            | b"xlink:href"
+    )
+}
+
+/// Calls `f` for every segment of `raw`, in order. `kind` is resolved (not `Auto`).
+pub(crate) fn segments(raw: &[u8], kind: TextKind, f: &mut impl FnMut(Seg)) {
+    match kind {
+        TextKind::Html => html(raw, f),
+        TextKind::Url => url(raw, 0, raw.len(), Mode::default(), Ctx::Url, f),
+        TextKind::Plain | TextKind::Auto => {
+            if !raw.is_empty() {
+                f(Seg {
+                    start: 0,
+                    end: raw.len(),
+                    kind: SegKind {
+                        mode: Mode::PCT,
+                        ctx: Ctx::Plain,
+                    },
+                });
+            }
+        }
+    }
+}
+
+/// A URL in `raw[start..end]`: up to `?` the path (and scheme, authority), then the query
+/// where `+` is a space, then the fragment. `base` adds HTML decoding inside attributes.
+fn url(raw: &[u8], start: usize, end: usize, base: Mode, ctx: Ctx, f: &mut impl FnMut(Seg)) {
+    let mode = base.with(Mode::PCT).with(Mode::URL);
+    let s = &raw[start..end];
+    let q = memchr::memchr(b'?', s).map_or(end, |i| start + i);
+    let h = memchr::memchr(b'#', &raw[q..end]).map_or(end, |i| q + i);
+    let mut emit = |a: usize, b: usize, mode: Mode| {
+        if a < b {
+            f(Seg {
+                start: a,
+                end: b,
+                kind: SegKind { mode, ctx },
+            });
+        }
+    };
+    emit(start, q, mode);
+    emit(q, h, mode.with(Mode::PLUS));
+    emit(h, end, mode);
+}
+
+fn text(start: usize, end: usize, mode: Mode, ctx: Ctx, f: &mut impl FnMut(Seg)) {
+    if start < end {
+        f(Seg {
+            start,
+            end,
+            kind: SegKind { mode, ctx },
+        });
+    }
+}
+
+const TEXT: Mode = Mode::ENT.with(Mode::PCT);
+
+fn html(raw: &[u8], f: &mut impl FnMut(Seg)) {
+    let n = raw.len();
+    let mut text_start = 0;
+    let mut i = 0;
+    let mut attrs = Attrs {
+        list: [Attr::default(); MAX_ATTRS],
+        n: 0,
+    };
+    while let Some(lt) = memchr::memchr(b'<', &raw[i..]).map(|p| i + p) {
+        let Some(markup) = markup_at(raw, lt, &mut attrs) else {
+            i = lt + 1;
+            continue;
+        };
+        text(text_start, lt, TEXT, Ctx::Text, f);
+        i = match markup {
+            Markup::Comment => {
+                let body = lt + 4;
+                let close = memchr::memmem::find(&raw[body..], b"-->").map_or(n, |p| body + p);
+                text(body, close, Mode::PCT, Ctx::Raw, f);
+                (close + 3).min(n)
+            }
+            Markup::Cdata => {
+                let body = lt + 9;
+                let close = memchr::memmem::find(&raw[body..], b"]]>").map_or(n, |p| body + p);
+                text(body, close, Mode::PCT, Ctx::Raw, f);
+                (close + 3).min(n)
+            }
+            Markup::Other(gt) => gt + 1,
+            Markup::Tag { name, gt } => {
+                for a in &attrs.list[..attrs.n] {
+                    attribute(raw, a, f);
+                }
+                let after = gt + 1;
+                let tag = &raw[name.0..name.1];
+                match element_content(tag) {
+                    Some((ctx, mode)) => {
+                        let close = closing_tag(raw, after, tag);
+                        text(after, close, mode, ctx, f);
+                        close
+                    }
+                    None => after,
+                }
+            }
+        };
+        text_start = i;
+    }
+    text(text_start, n, TEXT, Ctx::Text, f);
+}
+
+enum Markup {
+    /// `<!--`: the body runs to `-->`.
+    Comment,
+    /// `<![CDATA[`: the body runs to `]]>`.
+    Cdata,
+    /// An end tag, a declaration or a processing instruction, closed at this `>`.
+    Other(usize),
+    /// A start tag: the name's range and the closing `>` (its attribute values are in the
+    /// caller's [`Attrs`]).
+    Tag { name: (usize, usize), gt: usize },
+}
+
+/// Attribute values of a start tag.
+struct Attrs {
+    list: [Attr; MAX_ATTRS],
+    n: usize,
+}
+
+/// Tags with more attributes than this are read as text (a real one has a handful).
+const MAX_ATTRS: usize = 32;
+
+#[derive(Clone, Copy, Default)]
+struct Attr {
+    /// The value's range, without quotes.
+    start: usize,
+    end: usize,
+    /// The quote byte, `0` when unquoted.
+    quote: u8,
+    /// Whether the attribute holds a URL.
+    url: bool,
+}
+
+/// What the `<` at `lt` opens, if it opens markup at all. A start tag's attribute values go to
+/// `attrs`.
+fn markup_at(raw: &[u8], lt: usize, attrs: &mut Attrs) -> Option<Markup> {
+    let rest = &raw[lt + 1..];
+    let gt = |from: usize| tag_end(raw, from);
+    match rest.first()? {
+        b'!' if rest.starts_with(b"!--") => Some(Markup::Comment),
+        b'!' if rest.starts_with(b"![CDATA[") => Some(Markup::Cdata),
+        b'!' | b'?' => memchr::memchr(b'>', rest).map(|p| Markup::Other(lt + 1 + p)),
+        b'/' => {
+            let name_end = tag_name_end(raw, lt + 2)?;
+            gt(name_end).map(Markup::Other)
+        }
+        _ => {
+            let name_end = tag_name_end(raw, lt + 1)?;
+            let gt = start_tag(raw, name_end, attrs)?;
+            Some(Markup::Tag {
+                name: (lt + 1, name_end),
+                gt,
+            })
+        }
+    }
+}
+
+/// End of a tag name starting at `i`, if one does and is followed by whitespace, `/` or `>`.
+fn tag_name_end(raw: &[u8], i: usize) -> Option<usize> {
+    if !raw.get(i)?.is_ascii_alphabetic() {
+        return None;
+    }
+    let end = raw[i..]
+        .iter()
+        .position(|&b| !(b.is_ascii_alphanumeric() || b == b'-' || b == b':'))
+        .map_or(raw.len(), |p| i + p);
+    match raw.get(end) {
+        Some(b) if b.is_ascii_whitespace() || *b == b'/' || *b == b'>' => Some(end),
+        _ => None,
+    }
+}
+
+/// The `>` closing a tag whose attributes start at `i`, skipping quoted values.
+fn tag_end(raw: &[u8], mut i: usize) -> Option<usize> {
+    while i < raw.len() {
+        match raw[i] {
+            b'>' => return Some(i),
+            b'=' => {
+                i += 1;
+                while i < raw.len() && raw[i].is_ascii_whitespace() {
+                    i += 1;
+                }
+                if let Some(&q @ (b'"' | b'\'')) = raw.get(i) {
+                    i = i + 1 + memchr::memchr(q, &raw[i + 1..])?;
+                }
+                i += 1;
+            }
+            _ => i += 1,
+        }
+    }
+    None
+}
+
+/// Reads a start tag's attributes from `i` to its closing `>` in one pass: the `>` and the
+/// values. `None` when the tag is not closed (or has more than [`MAX_ATTRS`] values): then
+/// it is read as text.
+fn start_tag(raw: &[u8], mut i: usize, attrs: &mut Attrs) -> Option<usize> {
+    let n = raw.len();
+    attrs.n = 0;
+    loop {
+        while i < n && (raw[i].is_ascii_whitespace() || raw[i] == b'/') {
+            i += 1;
+        }
+        if *raw.get(i)? == b'>' {
+            return Some(i);
+        }
+        let name_start = i;
+        while i < n && !matches!(raw[i], b'=' | b'/' | b'>') && !raw[i].is_ascii_whitespace() {
+            i += 1;
+        }
+        let name = &raw[name_start..i];
+        while i < n && raw[i].is_ascii_whitespace() {
+            i += 1;
+        }
+        if raw.get(i) != Some(&b'=') {
+            continue;
+        }
+        i += 1;
+        while i < n && raw[i].is_ascii_whitespace() {
+            i += 1;
+        }
+        let (start, end, quote) = match raw.get(i)? {
+            &q @ (b'"' | b'\'') => {
+                let end = i + 1 + memchr::memchr(q, &raw[i + 1..])?;
+                (i + 1, end, q)
+            }
+            _ => {
+                let end = raw[i..]
+                    .iter()
+                    .position(|&b| b.is_ascii_whitespace() || b == b'>')
+                    .map_or(n, |p| i + p);
+                (i, end, 0)
+            }
+        };
+        if attrs.n == MAX_ATTRS {
+            return None;
+        }
+        attrs.list[attrs.n] = Attr {
+            start,
+            end,
+            quote,
+            url: url_attribute(name),
+        };
+        attrs.n += 1;
+        i = end + usize::from(quote != 0);
+    }
+}
+
+/// Emits one attribute value.
+fn attribute(raw: &[u8], a: &Attr, f: &mut impl FnMut(Seg)) {
+    if a.url {
+        url(raw, a.start, a.end, Mode::ENT, Ctx::Attr(a.quote), f);
+    } else {
+        text(a.start, a.end, TEXT, Ctx::Attr(a.quote), f);
+    }
+}
+
+/// How an element's content reads, when it is not ordinary markup: `script` and `style` are
+/// raw text (no references), `title` and `textarea` are text without tags.
+fn element_content(tag: &[u8]) -> Option<(Ctx, Mode)> {
+    if !matches!(tag.len(), 5 | 6 | 8) {
+        return None;
+    }
+    if tag.eq_ignore_ascii_case(b"script") || tag.eq_ignore_ascii_case(b"style") {
+        Some((Ctx::Raw, Mode::PCT))
+    } else if tag.eq_ignore_ascii_case(b"title") || tag.eq_ignore_ascii_case(b"textarea") {
+        Some((Ctx::Text, TEXT))
+    } else {
+        None
+    }
+}
+
+/// Where `</tag` (any case) starts at or after `from`, or the end.
+fn closing_tag(raw: &[u8], from: usize, tag: &[u8]) -> usize {
+    let mut i = from;
+    while let Some(p) = memchr::memmem::find(&raw[i..], b"</") {
+        let at = i + p;
+        let name = &raw[at + 2..];
+        if name.len() >= tag.len() && name[..tag.len()].eq_ignore_ascii_case(tag) {
+            return at;
+        }
+        i = at + 2;
+    }
+    raw.len()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn segs(s: &str, kind: TextKind) -> Vec<(&str, Ctx, Mode)> {
+        let mut v = Vec::new();
+        segments(s.as_bytes(), kind, &mut |seg| {
+            v.push((&s[seg.start..seg.end], seg.kind.ctx, seg.kind.mode))
+        });
+        v
+    }
+
+    #[test]
+    fn html_text_nodes_and_attribute_values() {
+        let doc = r#"<p class="x">Hi <b>Al</b>, mail <a href='mailto:a@b.co?subject=Hi+there'>a@b.co</a><br/>ok"#;
+        let got: Vec<_> = segs(doc, TextKind::Html)
+            .into_iter()
+            .map(|(s, c, _)| (s, c))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("x", Ctx::Attr(b'"')),
+                ("Hi ", Ctx::Text),
+                ("Al", Ctx::Text),
+                (", mail ", Ctx::Text),
+                ("mailto:a@b.co", Ctx::Attr(b'\'')),
+                ("?subject=Hi+there", Ctx::Attr(b'\'')),
+                ("a@b.co", Ctx::Text),
+                ("ok", Ctx::Text),
+            ]
+        );
+    }
+
+    #[test]
+    fn what_is_not_a_tag_is_text() {
+        // An address in angle brackets, a comparison, an unclosed tag at the end.
+        for doc in [
+            "Alice <alice@example.com>",
+            "1 < 2 and 3 > 2",
+            "x <a href='y",
+        ] {
+            let got = segs(doc, TextKind::Html);
+            assert_eq!(got.len(), 1, "{doc}: {got:?}");
+            assert_eq!(got[0].0, doc);
+        }
+    }
+
+    #[test]
+    fn raw_text_elements_comments_and_declarations() {
+        let doc = "<!DOCTYPE html><!-- a@b.co --><script>var e='<b>x</b>';</script><STYLE>p{}</style ><title>T&amp;C</title>";
+        let got: Vec<_> = segs(doc, TextKind::Html)
+            .into_iter()
+            .map(|(s, c, _)| (s, c))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (" a@b.co ", Ctx::Raw),
+                ("var e='<b>x</b>';", Ctx::Raw),
+                ("p{}", Ctx::Raw),
+                ("T&amp;C", Ctx::Text),
+            ]
+        );
+    }
+
+    #[test]
+    fn url_components() {
+        let got = segs("https://x.co/p?q=a+b&e=c%40d.co#frag", TextKind::Url);
+        assert_eq!(got.len(), 3);
+        assert_eq!(got[1].0, "?q=a+b&e=c%40d.co");
+        assert!(got[1].2.has(Mode::PLUS) && !got[0].2.has(Mode::PLUS));
+        assert!(got.iter().all(|s| s.1 == Ctx::Url && s.2.has(Mode::URL)));
+    }
+}

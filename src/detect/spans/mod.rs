@@ -1,0 +1,375 @@
+//! Personal data *inside* text: the spans of a support ticket, a mail body or a URL that hold an
+//! email address, a phone number, a card, an IBAN, an IP address, an SSN or CNIC, a JWT or API
+//! key, a date of birth or a street address — found, and handed one by one to a caller that
+//! replaces them, while every other byte is copied as it came.
+//!
+//! [`Detector`](super::Detector) answers "what is this leaf?"; a [`SpanScanner`] answers "where
+//! in this text is personal data?". It reuses the value detectors as validators (Luhn, mod-97,
+//! octet ranges, SSA ranges, the JWT header) on *candidates* only.
+//!
+//! # How it finds spans
+//!
+//! One pass per segment of text, driven by a 256-entry byte table: bytes that cannot start or
+//! anchor a candidate (letters, spaces, most punctuation) cost a table lookup. Anchors:
+//!
+//! - a digit: a *numeric run* (digits with `space - . / ( ) +` between them, opened by a word
+//!   boundary) tried as IPv4, CNIC, SSN, card and phone — or, split at spaces, as several of
+//!   them; failing that, a date after a birth keyword found by looking back a few words
+//!   (`born`, `DOB`, `date of birth`, `Geburtsdatum`, `né le`, …), or a house number starting a
+//!   street address (`742 Evergreen Terrace`, `Hauptstraße 5`, `12 rue de la Paix`);
+//! - a digit glued to a word, `_` or `-`: the word, tried as JWT, API key and IBAN;
+//! - `@` (also written `&#64;`, `&#x40;`, `&commat;` or `%40`): the longest address around it;
+//! - `:` between hex digits: an IPv6 address.
+//!
+//! Each candidate is read through the segment's decoding into a small stack window (so
+//! `alice&#64;example.com`, `alice%40example.com` and `0300&nbsp;1234567` are found), validated,
+//! and mapped back to raw offsets. Nothing is allocated unless something is found.
+//!
+//! # Knowing the text it sits in
+//!
+//! A [`TextKind`] says how to read the text ([`TextKind::Auto`] sniffs it):
+//!
+//! - **Plain** text: percent escapes are decoded (a URL pasted into a ticket).
+//! - **HTML**: only text nodes and attribute values are read; tag and attribute names, comments'
+//!   delimiters and declarations are not text. Character references are decoded. `href`, `src`
+//!   and the other URL attributes are read as URLs (`mailto:` included). `script`, `style` and
+//!   comments are read as raw text.
+//! - **URL**: percent escapes are decoded, `+` is a space in the query, and literal `& = ? # /`
+//!   are delimiters a value never crosses.
+//!
+//! A replacement is *plain text*; the scanner encodes it for where the span sat: percent-encoded
+//! in a URL (or where the span itself was percent-encoded), HTML-escaped in a text node or an
+//! attribute value (quotes included), with `<` and `>` escaped in raw text so it can never end
+//! a `script` or a comment. The output stays the same kind of document.
+//!
+//! # Names the payload gives away
+//!
+//! An [`Echo`] holds values a request's rules selected (a name, an email, a user id): they are
+//! found wherever they recur, case-insensitively and in their escaped forms, and merged with
+//! the detectors' spans (see `echo.rs`).
+
+pub mod check;
+mod decode;
+mod echo;
+mod escape;
+mod find;
+mod html;
+
+use super::{Class, ClassSet};
+use decode::{Fixed, Mode};
+
+pub use echo::{Echo, EchoBuilder, EchoKind, EchoLimits, EchoTag};
+
+/// The classes a [`SpanScanner`] can find inside text.
+pub const SPAN_CLASSES: ClassSet = ClassSet::empty()
+    .with(Class::ApiKey)
+    .with(Class::Cnic)
+    .with(Class::DateOfBirth)
+    .with(Class::Email)
+    .with(Class::Iban)
+    .with(Class::IpAddress)
+    .with(Class::Jwt)
+    .with(Class::PaymentCard)
+    .with(Class::Phone)
+    .with(Class::Ssn)
+    .with(Class::StreetAddress);
+
+/// Finds personal data inside text. Built once (per route, at config compile time); `&self`
+/// only, `Send + Sync`.
+#[derive(Debug, Clone)]
+pub struct SpanScanner {
+    classes: ClassSet,
+}
+
+/// How to read a text. Variants in alphabetical order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TextKind {
+    /// Sniff: a URL if the whole text is one `http(s):` or `mailto:` URL, HTML if it has a tag,
+    /// else plain text.
+    Auto,
+    /// An HTML document or fragment.
+    Html,
+    /// Free text.
+    Plain,
+    /// One URL.
+    Url,
+}
+
+/// Where a span came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    /// A detector found a value of this class.
+    Class(Class),
+    /// A value from the request's [`Echo`] set recurs here.
+    Echo(EchoTag),
+}
+
+/// One span of personal data, as handed to the replacement.
+#[derive(Debug, Clone, Copy)]
+pub struct Span<'t> {
+    /// Byte offset of the span in the text, as written (escapes included).
+    pub start: usize,
+    /// End of the span (exclusive).
+    pub end: usize,
+    /// What it is.
+    pub origin: Origin,
+    /// The span's text decoded (`alice@example.com` for `alice&#64;example.com`), or the raw
+    /// text when the decoding is not UTF-8 or longer than 1 KiB.
+    pub value: &'t str,
+}
+
+/// What the replacement did with a span. Variants in alphabetical order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Replacement {
+    /// Keep the span's original bytes.
+    Keep,
+    /// Replace the span with the plain text written to the buffer (empty: remove it).
+    Replaced,
+}
+
+/// What [`SpanScanner::scrub`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Scrubbed {
+    /// Spans found.
+    pub spans: usize,
+    /// Spans replaced. When 0, nothing was written to the output.
+    pub replaced: usize,
+}
+
+/// A span before it is handed out: raw range, origin, and how its segment reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Hit {
+    pub(crate) start: usize,
+    pub(crate) end: usize,
+    pub(crate) origin: Origin,
+    pub(crate) seg: SegKind,
+}
+
+/// A stretch of the text read one way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Seg {
+    pub(crate) start: usize,
+    pub(crate) end: usize,
+    pub(crate) kind: SegKind,
+}
+
+/// How a segment decodes and how a replacement inside it is encoded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct SegKind {
+    pub(crate) mode: Mode,
+    pub(crate) ctx: Ctx,
+}
+
+/// Where a segment sits. Variants in alphabetical order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Ctx {
+    /// An HTML attribute value, quoted with this byte (`0`: unquoted).
+    Attr(u8),
+    /// Free text.
+    Plain,
+    /// `script`, `style`, a comment, CDATA: text the HTML parser does not decode.
+    Raw,
+    /// An HTML text node (or `title`/`textarea`).
+    Text,
+    /// A URL (the whole text).
+    Url,
+}
+
+// === impl SpanScanner ===
+
+impl Default for SpanScanner {
+    /// Every span class.
+    fn default() -> Self {
+        Self::new(SPAN_CLASSES)
+    }
+}
+
+impl SpanScanner {
+    /// A scanner for `classes` (those outside [`SPAN_CLASSES`] are ignored).
+    pub fn new(classes: ClassSet) -> Self {
+        let classes = classes
+            .iter()
+            .filter(|c| SPAN_CLASSES.contains(*c))
+            .collect();
+        Self { classes }
+    }
+
+    /// The classes this scanner finds.
+    pub fn classes(&self) -> ClassSet {
+        self.classes
+    }
+
+    /// Calls `f` for every span in `text`, in order, non-overlapping. With `echo`, the echo
+    /// set's values are found as well; where an echo and a detected span overlap they become
+    /// one span, attributed to the longer (the echo on a tie). Allocates only when something
+    /// is found.
+    pub fn find(
+        &self,
+        text: &str,
+        kind: TextKind,
+        echo: Option<&Echo>,
+        mut f: impl FnMut(&Span<'_>),
+    ) -> usize {
+        let hits = self.hits(text, kind, echo);
+        for h in &hits {
+            with_value(text, h, |value| {
+                f(&Span {
+                    start: h.start,
+                    end: h.end,
+                    origin: h.origin,
+                    value,
+                })
+            });
+        }
+        hits.len()
+    }
+
+    /// Rewrites `text` into `out` with every span replaced by what `replace` writes (plain
+    /// text, which is encoded for the span's context; see the module doc). Bytes outside spans
+    /// are copied unchanged. When nothing is replaced, `out` is left untouched and the caller
+    /// forwards the original.
+    ///
+    /// The buffer `replace` writes into is cleared before each call.
+    ///
+    /// # Errors
+    /// The first error `replace` returns; `out` may then hold a partial result and must be
+    /// discarded.
+    pub fn scrub<E>(
+        &self,
+        text: &str,
+        kind: TextKind,
+        echo: Option<&Echo>,
+        mut replace: impl FnMut(&Span<'_>, &mut Vec<u8>) -> Result<Replacement, E>,
+        out: &mut Vec<u8>,
+    ) -> Result<Scrubbed, E> {
+        let hits = self.hits(text, kind, echo);
+        let mut done = Scrubbed {
+            spans: hits.len(),
+            replaced: 0,
+        };
+        if hits.is_empty() {
+            return Ok(done);
+        }
+        let raw = text.as_bytes();
+        let mut plain = Vec::new();
+        let mut copied = 0;
+        let mark = out.len();
+        for h in &hits {
+            plain.clear();
+            let what = with_value(text, h, |value| {
+                replace(
+                    &Span {
+                        start: h.start,
+                        end: h.end,
+                        origin: h.origin,
+                        value,
+                    },
+                    &mut plain,
+                )
+            })?;
+            if what == Replacement::Keep {
+                continue;
+            }
+            out.extend_from_slice(&raw[copied..h.start]);
+            escape::write(&plain, h.seg, &raw[h.start..h.end], out);
+            copied = h.end;
+            done.replaced += 1;
+        }
+        if done.replaced == 0 {
+            out.truncate(mark);
+        } else {
+            out.extend_from_slice(&raw[copied..]);
+        }
+        Ok(done)
+    }
+
+    /// Every span, merged with the echoes. Empty (no allocation) when there are none.
+    fn hits(&self, text: &str, kind: TextKind, echo: Option<&Echo>) -> Vec<Hit> {
+        let raw = text.as_bytes();
+        let mut found = Vec::new();
+        let mut echoed = Vec::new();
+        let echo = echo.filter(|e| !e.is_empty());
+        if self.classes.is_empty() && echo.is_none() {
+            return found;
+        }
+        let mut finder = find::Finder::new(self.classes);
+        html::segments(raw, sniff(raw, kind), &mut |seg| {
+            finder.scan(raw, seg, &mut found);
+            if let Some(e) = echo {
+                e.scan(raw, seg, &mut echoed);
+            }
+        });
+        if echoed.is_empty() {
+            found
+        } else {
+            merge(found, echoed)
+        }
+    }
+}
+
+/// Resolves [`TextKind::Auto`].
+fn sniff(raw: &[u8], kind: TextKind) -> TextKind {
+    if kind != TextKind::Auto {
+        return kind;
+    }
+    let t = raw.trim_ascii();
+    let starts = |p: &[u8]| t.len() > p.len() && t[..p.len()].eq_ignore_ascii_case(p);
+    if (starts(b"https://") || starts(b"http://") || starts(b"mailto:"))
+        && !t.iter().any(u8::is_ascii_whitespace)
+    {
+        return TextKind::Url;
+    }
+    let tag = memchr::memchr_iter(b'<', t).any(|i| {
+        t.get(i + 1)
+            .is_some_and(|&b| b.is_ascii_alphabetic() || b == b'/' || b == b'!')
+    });
+    if tag && memchr::memchr(b'>', t).is_some() {
+        TextKind::Html
+    } else {
+        TextKind::Plain
+    }
+}
+
+/// Calls `f` with the decoded text of a hit.
+fn with_value<R>(text: &str, h: &Hit, f: impl FnOnce(&str) -> R) -> R {
+    let raw = &text.as_bytes()[h.start..h.end];
+    let mut buf = Fixed::<1024>::new();
+    decode::decode_into(raw, h.seg.mode, &mut buf);
+    match std::str::from_utf8(buf.bytes()) {
+        Ok(s) if !buf.overflow => f(s),
+        _ => f(&text[h.start..h.end]),
+    }
+}
+
+/// Merges two sorted lists of non-overlapping hits. Overlapping hits become one covering both,
+/// attributed to the longer (the echo on a tie): a partial overlap must not leave the rest of
+/// either value in clear.
+fn merge(found: Vec<Hit>, echoed: Vec<Hit>) -> Vec<Hit> {
+    let mut out: Vec<Hit> = Vec::with_capacity(found.len() + echoed.len());
+    let (mut a, mut b) = (found.into_iter().peekable(), echoed.into_iter().peekable());
+    loop {
+        let next = match (a.peek(), b.peek()) {
+            (Some(x), Some(y)) if y.start <= x.start => b.next(),
+            (Some(_), _) => a.next(),
+            (None, Some(_)) => b.next(),
+            (None, None) => break,
+        };
+        let Some(h) = next else { break };
+        match out.last_mut() {
+            Some(last) if h.start < last.end => {
+                let echo_wins =
+                    matches!(h.origin, Origin::Echo(_)) && !matches!(last.origin, Origin::Echo(_));
+                let (hl, ll) = (h.end - h.start, last.end - last.start);
+                if hl > ll || (hl == ll && echo_wins) {
+                    last.origin = h.origin;
+                }
+                last.end = last.end.max(h.end);
+            }
+            _ => out.push(h),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,592 @@
+use super::*;
+
+/// `(text, kind, expected spans as (class, decoded value))`
+type Case = (&'static str, TextKind, &'static [(Class, &'static str)]);
+
+const CASES: &[Case] = &[
+    // Plain text: every class, and the hard negatives next to them.
+    (
+        "Please call me at 0300-1234567 tomorrow or +44 20 7946 0958.",
+        TextKind::Plain,
+        &[
+            (Class::Phone, "0300-1234567"),
+            (Class::Phone, "+44 20 7946 0958"),
+        ],
+    ),
+    (
+        "Call (415) 555-0100 after 5pm, ext 415-555-0100x123 works too",
+        TextKind::Plain,
+        &[
+            (Class::Phone, "(415) 555-0100"),
+            (Class::Phone, "415-555-0100x123"),
+        ],
+    ),
+    (
+        "reach me: alice@example.com, or 'bob.o'brien@example.ie'",
+        TextKind::Plain,
+        &[
+            (Class::Email, "alice@example.com"),
+            (Class::Email, "bob.o'brien@example.ie"),
+        ],
+    ),
+    (
+        "clone git@github.com:org/repo.git and logo@2x.png",
+        TextKind::Plain,
+        &[],
+    ),
+    (
+        "card 4111 1111 1111 1111 declined, then 5555555555554444 worked",
+        TextKind::Plain,
+        &[
+            (Class::PaymentCard, "4111 1111 1111 1111"),
+            (Class::PaymentCard, "5555555555554444"),
+        ],
+    ),
+    (
+        "CNIC 35202-1234567-1 and SSN 536-22-8726 attached",
+        TextKind::Plain,
+        &[
+            (Class::Cnic, "35202-1234567-1"),
+            (Class::Ssn, "536-22-8726"),
+        ],
+    ),
+    (
+        "login from 203.0.113.9:443 and 2001:db8::1, also [::ffff:192.0.2.1]",
+        TextKind::Plain,
+        &[
+            (Class::IpAddress, "203.0.113.9"),
+            (Class::IpAddress, "2001:db8::1"),
+            (Class::IpAddress, "::ffff:192.0.2.1"),
+        ],
+    ),
+    (
+        "pay to DE89 3704 0044 0532 0130 00 or GB82WEST12345698765432.",
+        TextKind::Plain,
+        &[
+            (Class::Iban, "DE89 3704 0044 0532 0130 00"),
+            (Class::Iban, "GB82WEST12345698765432"),
+        ],
+    ),
+    (
+        "leaked AKIAIOSFODNN7EXAMPLE and sk_live_4eC39HqLyjWDarjtT1zdp7dc here",
+        TextKind::Plain,
+        &[
+            (Class::ApiKey, "AKIAIOSFODNN7EXAMPLE"),
+            (Class::ApiKey, "sk_live_4eC39HqLyjWDarjtT1zdp7dc"),
+        ],
+    ),
+    (
+        "token eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c.",
+        TextKind::Plain,
+        &[(
+            Class::Jwt,
+            "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c",
+        )],
+    ),
+    (
+        "DOB: 15/03/1985. I was born on March 3, 1990; Geburtsdatum 01.02.1970, né le 4 May 1977",
+        TextKind::Plain,
+        &[
+            (Class::DateOfBirth, "15/03/1985"),
+            (Class::DateOfBirth, "March 3, 1990"),
+            (Class::DateOfBirth, "01.02.1970"),
+            (Class::DateOfBirth, "4 May 1977"),
+        ],
+    ),
+    (
+        "Ship to 742 Evergreen Terrace, Springfield or 12B Baker St. London; Hauptstraße 5 in Berlin; 12 rue de la Paix",
+        TextKind::Plain,
+        &[
+            (Class::StreetAddress, "742 Evergreen Terrace"),
+            (Class::StreetAddress, "12B Baker St."),
+            (Class::StreetAddress, "Hauptstraße 5"),
+            (Class::StreetAddress, "12 rue de la Paix"),
+        ],
+    ),
+    (
+        "838 Washington Knolls Suite 508 and 1600 Pennsylvania Avenue NW",
+        TextKind::Plain,
+        &[
+            (Class::StreetAddress, "838 Washington Knolls Suite 508"),
+            (Class::StreetAddress, "1600 Pennsylvania Avenue NW"),
+        ],
+    ),
+    // Hard negatives.
+    (
+        "Order 123456789 total $1,234.56 on 2024-01-15 at 10:30, v1.2.3 build 10.0.0.1.5, \
+         version 1.2.3.4, tracking 1Z999AA10123456784 and 9400 1234 5678 9012 3456 78, \
+         ISBN 978-3-16-148410-0, uuid 550e8400-e29b-41d4-a716-446655440000, \
+         sha 9f86d081884c7d659a2feaa0c55ad015, ts 1700000000123, 2024-03-15T10:30:00Z, \
+         Ref RF90 0655 7196 3023, 3 items in cart, 5 Simple Ways to save, born in 1985",
+        TextKind::Plain,
+        &[],
+    ),
+    (
+        "Mozilla/5.0 (X11; Linux x86_64; rv:1.9.6.20) Gecko/20100101 Firefox/3.8 Chrome/120.0.0.0",
+        TextKind::Plain,
+        &[],
+    ),
+    // Two values in one run.
+    (
+        "numbers 0300 1234567 0301 7654321 and 4111 1111 1111 1111 5555 5555 5555 4444",
+        TextKind::Plain,
+        &[
+            (Class::Phone, "0300 1234567"),
+            (Class::Phone, "0301 7654321"),
+            (Class::PaymentCard, "4111 1111 1111 1111"),
+            (Class::PaymentCard, "5555 5555 5555 4444"),
+        ],
+    ),
+    // Percent-encoded in plain text (a URL pasted into a ticket).
+    (
+        "see https://x.example/unsub?e=alice%40example.com&u=1",
+        TextKind::Plain,
+        &[(Class::Email, "alice@example.com")],
+    ),
+    // HTML: references, mailto, attributes, and markup that is not text.
+    (
+        r#"<p style="font-size:14px">Hi, write to <a href="mailto:alice@example.com?subject=Hi">alice&#64;example.com</a> or bob&commat;example.org, call 0300&nbsp;1234567</p>"#,
+        TextKind::Html,
+        &[
+            (Class::Email, "alice@example.com"),
+            (Class::Email, "alice@example.com"),
+            (Class::Email, "bob@example.org"),
+            (Class::Phone, "0300\u{a0}1234567"),
+        ],
+    ),
+    (
+        r#"<img alt="card 4111111111111111" src="https://t.example/o.gif?email=bob%40example.org&amp;id=42"><td width="600">x</td>"#,
+        TextKind::Html,
+        &[
+            (Class::PaymentCard, "4111111111111111"),
+            (Class::Email, "bob@example.org"),
+        ],
+    ),
+    (
+        "Alice Smith <alice@example.com> wrote: <!-- 203.0.113.9 -->",
+        TextKind::Html,
+        &[
+            (Class::Email, "alice@example.com"),
+            (Class::IpAddress, "203.0.113.9"),
+        ],
+    ),
+    // A whole URL: query values, `+` as space.
+    (
+        "https://t.example/track?phone=%2B44+20+7946+0958&email=alice%40example.com&ip=203.0.113.9",
+        TextKind::Url,
+        &[
+            (Class::Phone, "+44 20 7946 0958"),
+            (Class::Email, "alice@example.com"),
+            (Class::IpAddress, "203.0.113.9"),
+        ],
+    ),
+    // In a URL a literal `&` or `=` is a delimiter, never part of a local part.
+    (
+        "https://t.example/?a=1&email=alice@example.com",
+        TextKind::Url,
+        &[(Class::Email, "alice@example.com")],
+    ),
+];
+
+fn spans(
+    s: &SpanScanner,
+    text: &str,
+    kind: TextKind,
+    echo: Option<&Echo>,
+) -> Vec<(Origin, String)> {
+    let mut v = Vec::new();
+    s.find(text, kind, echo, |sp| {
+        v.push((sp.origin, sp.value.to_owned()))
+    });
+    v
+}
+
+#[test]
+fn table() {
+    let s = SpanScanner::default();
+    let mut failures = Vec::new();
+    for &(text, kind, want) in CASES {
+        let got = spans(&s, text, kind, None);
+        let want: Vec<_> = want
+            .iter()
+            .map(|&(c, v)| (Origin::Class(c), v.to_owned()))
+            .collect();
+        if got != want {
+            failures.push(format!("{text}\n  got  {got:?}\n  want {want:?}"));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+fn redact(text: &str, kind: TextKind, echo: Option<&Echo>) -> String {
+    let s = SpanScanner::default();
+    let mut out = Vec::new();
+    let done = s
+        .scrub(
+            text,
+            kind,
+            echo,
+            |sp, buf| {
+                buf.extend_from_slice(
+                    match sp.origin {
+                        Origin::Class(c) => format!("[{c}]").into_bytes(),
+                        Origin::Echo(t) => format!("[echo {}]", t.0).into_bytes(),
+                    }
+                    .as_slice(),
+                );
+                Ok::<_, ()>(Replacement::Replaced)
+            },
+            &mut out,
+        )
+        .expect("infallible");
+    if done.replaced == 0 {
+        assert!(out.is_empty());
+        return text.to_owned();
+    }
+    String::from_utf8(out).expect("utf-8")
+}
+
+#[test]
+fn scrub_encodes_for_the_context() {
+    assert_eq!(
+        redact(
+            r#"<a href="mailto:alice@example.com">alice&#64;example.com</a>"#,
+            TextKind::Html,
+            None
+        ),
+        r#"<a href="mailto:%5Bemail%5D">[email]</a>"#
+    );
+    assert_eq!(
+        redact(
+            "https://t.example/?e=alice%40example.com&x=1",
+            TextKind::Url,
+            None
+        ),
+        "https://t.example/?e=%5Bemail%5D&x=1"
+    );
+    assert_eq!(
+        redact("mail alice%40example.com now", TextKind::Plain, None),
+        "mail %5Bemail%5D now"
+    );
+    assert_eq!(
+        redact(
+            "<script>var e='alice@example.com'</script>",
+            TextKind::Html,
+            None
+        ),
+        "<script>var e='[email]'</script>"
+    );
+    assert_eq!(redact("no pii here", TextKind::Plain, None), "no pii here");
+}
+
+#[test]
+fn keep_leaves_the_text_unchanged() {
+    let s = SpanScanner::default();
+    let mut out = Vec::new();
+    let done = s
+        .scrub(
+            "alice@example.com",
+            TextKind::Plain,
+            None,
+            |_, _| Ok::<_, ()>(Replacement::Keep),
+            &mut out,
+        )
+        .expect("infallible");
+    assert_eq!((done.spans, done.replaced), (1, 0));
+    assert!(out.is_empty());
+}
+
+#[test]
+fn auto_sniffs_the_kind() {
+    assert_eq!(
+        sniff(b"https://a.example/?q=1", TextKind::Auto),
+        TextKind::Url
+    );
+    assert_eq!(
+        sniff(b"see https://a.example/ now", TextKind::Auto),
+        TextKind::Plain
+    );
+    assert_eq!(sniff(b"<p>hi</p>", TextKind::Auto), TextKind::Html);
+    assert_eq!(sniff(b"a < b", TextKind::Auto), TextKind::Plain);
+}
+
+fn echo(values: &[(&str, EchoKind)]) -> Echo {
+    let mut b = EchoBuilder::new(EchoLimits::default());
+    for (i, &(v, k)) in values.iter().enumerate() {
+        assert!(b.add(v, k, EchoTag(i as u32)), "{v}");
+    }
+    b.build()
+}
+
+#[test]
+fn echoes_whole_words_in_every_encoding() {
+    let e = echo(&[
+        ("Alice Smith", EchoKind::PersonName),
+        ("u_48213", EchoKind::Value),
+        ("Jürgen Müller", EchoKind::PersonName),
+        ("Will Stone", EchoKind::PersonName),
+    ]);
+    let got = redact(
+        "Dear ALICE SMITH, alice, Smithson, u_48213 u_482130, J&uuml;rgen M%C3%BCLLER, \
+         you will see Will, JÜRGEN",
+        TextKind::Html,
+        Some(&e),
+    );
+    assert_eq!(
+        got,
+        // The full name matched across the reference and the percent escapes; the span was
+        // partly percent-encoded, so its replacement is too.
+        "Dear [echo 0], [echo 0], Smithson, [echo 1] u_482130, %5Becho%202%5D, \
+         you will see [echo 3], [echo 2]"
+    );
+    let got = redact(
+        "https://x.example/?to=Alice+Smith&n=smith",
+        TextKind::Url,
+        Some(&e),
+    );
+    assert_eq!(got, "https://x.example/?to=%5Becho+0%5D&n=%5Becho+0%5D");
+}
+
+#[test]
+fn echo_and_detected_spans_merge() {
+    let e = echo(&[
+        ("alice@example.com", EchoKind::Value),
+        ("Smith", EchoKind::PersonName),
+    ]);
+    // The echo wins a tie; a detected span covering an echo keeps the longer attribution.
+    assert_eq!(
+        redact(
+            "to alice@example.com and smith@example.com",
+            TextKind::Plain,
+            Some(&e)
+        ),
+        "to [echo 0] and [email]"
+    );
+}
+
+#[test]
+fn echo_bounds() {
+    let mut b = EchoBuilder::new(EchoLimits {
+        max_values: 2,
+        ..EchoLimits::default()
+    });
+    assert!(
+        !b.add("abc", EchoKind::Value, EchoTag(0)),
+        "shorter than min_len"
+    );
+    assert!(
+        !b.add("Al", EchoKind::PersonName, EchoTag(0)),
+        "fewer than 3 letters"
+    );
+    assert!(b.add("abcd", EchoKind::Value, EchoTag(0)));
+    assert!(b.add("Bob Lee", EchoKind::PersonName, EchoTag(1)));
+    assert!(!b.add("efgh", EchoKind::Value, EchoTag(2)), "max_values");
+    assert_eq!(b.build().needles(), 4);
+}
+
+/// An echo far into a long segment with escapes crosses decoded-chunk edges.
+#[test]
+fn echo_across_decoded_chunks() {
+    let e = echo(&[("Alice Smith", EchoKind::PersonName)]);
+    for pad in [2030usize, 2040, 2045, 1790, 1800, 4000] {
+        let text = format!("{}&amp; Alice Smith &amp;", "x ".repeat(pad / 2));
+        let got = redact(&text, TextKind::Html, Some(&e));
+        assert!(
+            got.contains("[echo 0]") && !got.contains("Alice"),
+            "pad {pad}"
+        );
+    }
+}
+
+mod properties {
+    use proptest::prelude::*;
+
+    use super::super::*;
+
+    /// Personal data in the shapes the detectors claim, some written escaped.
+    const PII: &[&str] = &[
+        "alice@example.com",
+        "0300-1234567",
+        "+44 20 7946 0958",
+        "4111 1111 1111 1111",
+        "DE89 3704 0044 0532 0130 00",
+        "203.0.113.9",
+        "2001:db8::1",
+        "536-22-8726",
+        "35202-1234567-1",
+        "AKIAIOSFODNN7EXAMPLE",
+        "742 Evergreen Terrace",
+        "DOB: 15/03/1985",
+        "alice&#64;example.com",
+        "bob%40example.org",
+        "0300&nbsp;1234567",
+        "Alice Smith",
+    ];
+
+    /// Everything around it, including the bytes that trigger candidates.
+    const FILLER: &[&str] = &[
+        "the",
+        "order",
+        "Hello",
+        "123",
+        "v1.2.3",
+        "$19.99",
+        "2024-01-15",
+        "#4521",
+        ",",
+        ".",
+        " ",
+        "\n",
+        "-",
+        "_",
+        ":",
+        "&amp;",
+        "&",
+        "%",
+        "+",
+        "é",
+        "ß",
+        "x",
+        "@",
+        "(",
+        ")",
+        "=",
+        "?",
+        "/",
+        "'",
+        "\"",
+        "<",
+        ">",
+        "9",
+        "Street",
+        "born",
+    ];
+
+    const TAGS: &[&str] = &[
+        "<p>",
+        "</p>",
+        "<br/>",
+        "<td width=600>",
+        "<a href=\"https://t.example/c?e=bob%40example.org&amp;u=7\">",
+        "<a href='mailto:alice@example.com'>",
+        "</a>",
+        "<img alt=\"Alice Smith 0300-1234567\" src=x.png>",
+        "<!-- 203.0.113.9 -->",
+        "<script>var e='alice@example.com';</script>",
+        "<style>p{font-size:14px}</style>",
+        "<input value=alice@example.com>",
+    ];
+
+    fn text() -> impl Strategy<Value = String> {
+        prop::collection::vec(
+            prop_oneof![
+                3 => prop::sample::select(FILLER),
+                1 => prop::sample::select(PII).prop_map(|p| &*format!(" {p} ").leak()),
+            ],
+            0..40,
+        )
+        .prop_map(|v| v.join(""))
+    }
+
+    fn html() -> impl Strategy<Value = String> {
+        prop::collection::vec(
+            prop_oneof![
+                3 => prop::sample::select(FILLER).prop_map(str::to_owned),
+                1 => prop::sample::select(PII).prop_map(|p| format!(" {p} ")),
+                2 => prop::sample::select(TAGS).prop_map(str::to_owned),
+            ],
+            0..40,
+        )
+        .prop_map(|v| v.join(""))
+    }
+
+    fn url() -> impl Strategy<Value = String> {
+        let value = prop_oneof![
+            prop::sample::select(PII).prop_map(|p| p.replace(' ', "+").replace('@', "%40")),
+            prop::sample::select(FILLER)
+                .prop_map(|f| { f.replace(['&', '=', '?', '#', ' ', '\n', '"', '<', '>'], "") }),
+        ];
+        prop::collection::vec(
+            (prop::sample::select(&["e", "q", "to", "ip"][..]), value),
+            0..6,
+        )
+        .prop_map(|kv| {
+            let q: Vec<_> = kv.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            format!("https://t.example/p/a@b?{}#top", q.join("&"))
+        })
+    }
+
+    fn kind() -> impl Strategy<Value = TextKind> {
+        prop::sample::select(
+            &[
+                TextKind::Auto,
+                TextKind::Html,
+                TextKind::Plain,
+                TextKind::Url,
+            ][..],
+        )
+    }
+
+    /// Scrubs with a fixed replacement; the output, and the spans as found.
+    fn scrubbed(text: &str, kind: TextKind, with: &str) -> (String, Vec<(usize, usize)>) {
+        let s = SpanScanner::default();
+        let mut spans = Vec::new();
+        s.find(text, kind, None, |sp| spans.push((sp.start, sp.end)));
+        (
+            check::scrub_with(&s, text, kind, None, with, spans.len()),
+            spans,
+        )
+    }
+
+    fn names() -> Echo {
+        let mut b = EchoBuilder::new(EchoLimits::default());
+        b.add("Alice Smith", EchoKind::PersonName, EchoTag(0));
+        b.add("u_48213", EchoKind::Value, EchoTag(1));
+        b.add("bob@example.org", EchoKind::Value, EchoTag(2));
+        b.build()
+    }
+
+    proptest! {
+        // 512 cases in CI; `PROPTEST_CASES=100000` for a longer hunt.
+        #![proptest_config(ProptestConfig::with_cases(
+            std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(512)
+        ))]
+
+        /// Any text, read as any kind: the invariants of `check` (spans well formed, bytes
+        /// outside them unchanged, structure kept whatever the replacement).
+        #[test]
+        fn invariants_hold_on_any_text(text in ".{0,200}", kind in kind(), with_echo: bool) {
+            let e = names();
+            check::invariants(&SpanScanner::default(), &text, kind, with_echo.then_some(&e));
+        }
+
+        /// Same, on text made of personal data and the bytes that trigger candidates.
+        #[test]
+        fn invariants_hold_on_dense_text(text in text(), doc in html(), u in url(), kind in kind()) {
+            let e = names();
+            let s = SpanScanner::default();
+            for t in [&text, &doc, &u] {
+                check::invariants(&s, t, kind, None);
+                check::invariants(&s, t, kind, Some(&e));
+            }
+        }
+
+        /// In a URL, the replacement adds no byte a URL may not hold.
+        #[test]
+        fn url_replacements_are_url_safe(u in url()) {
+            let (out, _) = scrubbed(&u, TextKind::Url, "a b&c=d?e#f/g\"<>");
+            prop_assert!(out.bytes().all(|b| b >= 0x80 || (b.is_ascii_graphic() && !b"\"<>".contains(&b))), "{}", out);
+        }
+
+        /// Redaction is idempotent: what it leaves holds nothing the scanner finds.
+        #[test]
+        fn redaction_is_idempotent(text in text(), doc in html(), u in url()) {
+            for (t, kind) in [(&text, TextKind::Plain), (&doc, TextKind::Html), (&u, TextKind::Url)] {
+                let (once, _) = scrubbed(t, kind, "[REDACTED]");
+                let (twice, spans) = scrubbed(&once, kind, "[REDACTED]");
+                prop_assert!(spans.is_empty(), "{:?} left {:?} in {:?}", t, spans, once);
+                prop_assert_eq!(&twice, &once);
+            }
+        }
+    }
+}

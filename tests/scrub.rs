@@ -1,0 +1,392 @@
+//! `scrub`: personal data inside text values, found and treated span by span, through the
+//! compiled config and the rewriter, and through the real stack (gateway and recording
+//! upstream) with a SendGrid mail and a Stripe charge.
+
+use std::path::Path;
+
+use http::Method;
+use piigate::config::{self, Route};
+use piigate::crypto::OsNonces;
+use piigate::detect::Class;
+use piigate::policy::{ActionKind, ApplyCx, Treatment};
+use piigate::rewrite::{Format, Limits, Outcome, rewrite_payload};
+use serde_json::Value;
+
+use crate::support::{Client, KEYS, NoEnv, Proto, Reply, TestGateway, Upstream, assert_absent};
+
+const NAME: &str = "Ottilie Brandvold";
+const EMAIL: &str = "ottilie.brandvold@example.org";
+const PHONE: &str = "+44 20 7946 0958";
+const CARD: &str = "4111 1111 1111 1111";
+
+const ROUTES: &str = r#"
+[[routes]]
+name = "sendgrid"
+path_prefix = "/sendgrid"
+upstream = "http://{up}"
+
+[[routes.rules]]
+select = "$.personalizations[*].to[*].name"
+action = "tokenize"
+class = "person_name"
+
+[[routes.rules]]
+select = "$.personalizations[*].to[*].email"
+action = "tokenize"
+normalize = "email"
+
+[[routes.rules]]
+select = ["$.subject", "$.content[*].value"]
+action = "scrub"
+email = "tokenize"
+
+[[routes]]
+name = "stripe"
+path_prefix = "/stripe"
+upstream = "http://{up}"
+
+[[routes.rules]]
+select = "form:description"
+action = "scrub"
+text = "plain"
+echo = "off"
+
+[[routes.rules]]
+select = "form:receipt_email"
+action = "tokenize"
+normalize = "email"
+
+[[routes]]
+name = "tickets"
+path_prefix = "/tickets"
+upstream = "http://{up}"
+detect = "enforce"
+
+[routes.detect_actions]
+text = "scrub"
+
+[[routes]]
+name = "whole"
+path_prefix = "/whole"
+upstream = "http://{up}"
+detect = "enforce"
+"#;
+
+fn config(up: &str) -> String {
+    format!(
+        "[server]\nlisten = \"127.0.0.1:0\"\n[keys]\nfile = \"keys.toml\"\n{}",
+        ROUTES.replace("{up}", up)
+    )
+}
+
+fn routes() -> Vec<std::sync::Arc<Route>> {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("keys.toml"), KEYS).expect("write");
+    let loaded = config::from_toml(&config("127.0.0.1:9"), "p.toml", dir.path(), &NoEnv)
+        .unwrap_or_else(|d| panic!("{d}"));
+    loaded.config.routes
+}
+
+fn route(routes: &[std::sync::Arc<Route>], name: &str) -> std::sync::Arc<Route> {
+    routes
+        .iter()
+        .find(|r| r.name == name)
+        .cloned()
+        .expect("route")
+}
+
+/// A SendGrid v3 mail whose HTML body greets the recipient, repeats their email (as an HTML
+/// reference), phone and card, and links to a `mailto:`. The body comes *before* the
+/// personalizations that name the person.
+fn mail() -> String {
+    let html = format!(
+        "<html><body><p>Dear Ottilie,</p><p>Your order has shipped. Questions? Write to \
+         <a href=\"mailto:ottilie.brandvold%40example.org\">ottilie.brandvold&#64;example.org</a> \
+         or we call {PHONE}.</p><p>Charged to {CARD}, Brandvold household.</p></body></html>"
+    );
+    serde_json::json!({
+        "from": {"email": "shop@example.com"},
+        "subject": format!("Your order, {NAME}"),
+        "content": [{"type": "text/html", "value": html}],
+        "personalizations": [{"to": [{"email": EMAIL, "name": NAME}]}],
+    })
+    .to_string()
+}
+
+fn rewrite(route: &Route, format: Format, input: &str) -> (String, ApplyCx<'static>) {
+    let nonces: &'static mut OsNonces = Box::leak(Box::new(OsNonces::new()));
+    let mut cx = ApplyCx::new(nonces);
+    let mut out = Vec::new();
+    let limits = Limits { max_depth: 64 };
+    let got = rewrite_payload(
+        format,
+        input.as_bytes(),
+        route.plans(),
+        &limits,
+        &mut cx,
+        &mut out,
+    )
+    .expect("rewrite");
+    let text = match got {
+        Outcome::Unchanged => input.to_owned(),
+        Outcome::Rewritten => String::from_utf8(out).expect("utf8"),
+    };
+    (text, cx)
+}
+
+#[test]
+fn scrub_replaces_the_spans_and_keeps_the_rest_of_the_mail() {
+    let routes = routes();
+    let (out, cx) = rewrite(&route(&routes, "sendgrid"), Format::Json, &mail());
+    let doc: Value = serde_json::from_str(&out).expect("still JSON");
+    let html = doc["content"][0]["value"].as_str().expect("html");
+    // Everything around the spans is as it came, markup included.
+    assert!(html.starts_with("<html><body><p>Dear "), "{html}");
+    assert!(
+        html.contains("Your order has shipped. Questions? Write to"),
+        "{html}"
+    );
+    assert!(
+        html.contains("</a> or we call [REDACTED:phone].</p>"),
+        "{html}"
+    );
+    // Cards are masked to their last four by default.
+    assert!(html.contains("Charged to **** **** **** 1111, "), "{html}");
+    // The email (in the link, percent-encoded, and in the text, as `&#64;`) is tokenized as
+    // an email: both spellings give the same token.
+    let tokens: Vec<&str> = html
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '-'))
+        .filter(|w| w.starts_with("tok_"))
+        .collect();
+    assert_eq!(tokens.len(), 2, "{html}");
+    assert_eq!(tokens[0], tokens[1], "one token for both spellings");
+    // The name the personalizations give is found in the body and the subject although it
+    // comes after them in the document, whole and by its parts.
+    assert_absent(
+        out.as_bytes(),
+        &[NAME, "Ottilie", "Brandvold", EMAIL, PHONE, CARD],
+    );
+    assert!(html.contains("<p>Dear [REDACTED],</p>"), "{html}");
+    assert_eq!(doc["subject"], "Your order, [REDACTED]");
+    assert!(
+        doc["personalizations"][0]["to"][0]["name"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("tok_"))
+    );
+
+    // The ledger counts each span under its class's category and its treatment, as it
+    // counts fields; the access log counts each span's action, and `scrub` once per text it
+    // changed.
+    let d = &cx.disclosed;
+    let cells: Vec<_> = d.cells().collect();
+    // Identifiers: the email and name fields, and the two spellings of the email in the body
+    // (tokenized); the echoes of the name, "Ottilie" and "Brandvold" in the body and the full
+    // name in the subject (redacted).
+    assert_eq!(
+        d.get(Some(Class::Email), Treatment::Tokenized),
+        2 + 2,
+        "{cells:?}"
+    );
+    assert_eq!(
+        d.get(Some(Class::PersonName), Treatment::Redacted),
+        3,
+        "{cells:?}"
+    );
+    // Customer records: the card (masked) and the phone (redacted).
+    assert_eq!(
+        d.get(Some(Class::PaymentCard), Treatment::Masked),
+        1,
+        "{cells:?}"
+    );
+    assert_eq!(
+        d.get(Some(Class::Phone), Treatment::Redacted),
+        1,
+        "{cells:?}"
+    );
+    assert_eq!(d.total(), 4 + 3 + 1 + 1, "{cells:?}");
+    assert_eq!(cx.counts.get(ActionKind::Scrub), 2);
+    assert_eq!(cx.counts.get(ActionKind::Redact), 4);
+    assert_eq!(cx.counts.get(ActionKind::Mask), 1);
+}
+
+#[test]
+fn text_without_personal_data_is_forwarded_untouched() {
+    let routes = routes();
+    let input = r#"{"subject":"Your order has shipped","content":[{"type":"text/plain","value":"Order 4471-2298 ships on 2026-12-08, v2.4.1, total $1,299.00."}]}"#;
+    let (out, cx) = rewrite(&route(&routes, "sendgrid"), Format::Json, input);
+    assert_eq!(out, input);
+    assert_eq!(cx.counts.total(), 0);
+    assert_eq!(cx.disclosed.total(), 0);
+}
+
+#[test]
+fn form_fields_are_scrubbed_in_their_decoded_form() {
+    let routes = routes();
+    let input = "amount=2000&currency=usd&description=Refund+for+ottilie.brandvold%40example.org%2C+card+4111-1111-1111-1111&receipt_email=ottilie.brandvold%40example.org";
+    let (out, _) = rewrite(&route(&routes, "stripe"), Format::Form, input);
+    assert!(
+        out.starts_with("amount=2000&currency=usd&description=Refund"),
+        "{out}"
+    );
+    let description = out
+        .split('&')
+        .find_map(|p| p.strip_prefix("description="))
+        .expect("description");
+    let decoded = percent_decode(description);
+    assert_eq!(
+        decoded,
+        "Refund for [REDACTED:email], card ****-****-****-1111"
+    );
+    assert_absent(out.as_bytes(), &[EMAIL, "4111-1111"]);
+}
+
+#[test]
+fn detection_can_scrub_free_text_instead_of_replacing_the_leaf() {
+    let routes = routes();
+    let input = r#"{"ticket":{"body":"Hi, I am locked out. Mail me at ottilie.brandvold@example.org please.","status":"open"}}"#;
+    let tickets = route(&routes, "tickets");
+    let detect = tickets
+        .plans()
+        .json
+        .unselected
+        .detect
+        .clone()
+        .expect("detect");
+    assert_eq!(detect.actions.len(), Class::COUNT + 1, "the text action");
+    let text = "Hi, I am locked out. Mail me at ottilie.brandvold@example.org please.";
+    let found = detect.detector.classify(Some("body"), text).expect("found");
+    assert_eq!(found.source, piigate::detect::Source::Text, "{found:?}");
+    let scanner = piigate::detect::spans::SpanScanner::default();
+    let n = scanner.find(text, piigate::detect::spans::TextKind::Auto, None, |_| {});
+    assert_eq!(n, 1);
+    let (scrubbed, cx) = rewrite(&tickets, Format::Json, input);
+    let doc: Value = serde_json::from_str(&scrubbed).expect("JSON");
+    assert_eq!(
+        doc["ticket"]["body"],
+        "Hi, I am locked out. Mail me at [REDACTED:email] please."
+    );
+    assert_eq!(doc["ticket"]["status"], "open");
+    assert_eq!(cx.disclosed.get(Some(Class::Email), Treatment::Redacted), 1);
+    // Without `detect_actions.text` the whole leaf goes.
+    let (whole, _) = rewrite(&route(&routes, "whole"), Format::Json, input);
+    let doc: Value = serde_json::from_str(&whole).expect("JSON");
+    assert_eq!(doc["ticket"]["body"], "[REDACTED:email]");
+}
+
+#[test]
+fn scrub_options_are_checked_against_the_declaration() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("keys.toml"), KEYS).expect("write");
+    let route = "[keys]\nfile = \"keys.toml\"\n[[routes]]\nname = \"r\"\npath_prefix = \"/r\"\nupstream = \"http://127.0.0.1:9\"\n[[routes.rules]]\nselect = \"$.text\"\naction = \"scrub\"\n";
+    for (extra, want) in [
+        (
+            "email = \"shred\"\n",
+            "`email = \"shred\"` is not a value `scrub` takes",
+        ),
+        (
+            "text = \"pdf\"\n",
+            "`text = \"pdf\"` is not a value `scrub` takes",
+        ),
+        (
+            "echo = \"hash\"\n",
+            "`echo = \"hash\"` is not a value `scrub` takes",
+        ),
+    ] {
+        let d = config::from_toml(&format!("{route}{extra}"), "p.toml", dir.path(), &NoEnv)
+            .expect_err(extra);
+        assert!(d.to_string().contains(want), "{d}");
+    }
+    // Defaults need no keyring: only `tokenize` and `encrypt` treatments do.
+    let no_keys = "[[routes]]\nname = \"r\"\npath_prefix = \"/r\"\nupstream = \"http://127.0.0.1:9\"\n[[routes.rules]]\nselect = \"$.text\"\naction = \"scrub\"\n";
+    let ok = config::from_toml(no_keys, "p.toml", Path::new("."), &NoEnv);
+    assert!(ok.is_ok(), "{:?}", ok.err().map(|d| d.to_string()));
+}
+
+fn percent_decode(s: &str) -> String {
+    let s = s.replace('+', " ");
+    let b = s.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' && i + 2 < b.len() {
+            let hex = std::str::from_utf8(&b[i + 1..i + 3]).expect("ascii");
+            out.push(u8::from_str_radix(hex, 16).expect("hex"));
+            i += 3;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).expect("utf8")
+}
+
+// === through the real stack ===
+
+async fn stack() -> (Upstream, TestGateway) {
+    let up = Upstream::start(None, Reply::Ok).await;
+    let gw = TestGateway::start(&config(&up.addr.to_string())).await;
+    (up, gw)
+}
+
+#[tokio::test]
+async fn a_sendgrid_mail_leaves_with_its_body_scrubbed() {
+    let (up, gw) = stack().await;
+    let client = Client::new(gw.addr, None, Proto::H1);
+    let got = client
+        .send(
+            Method::POST,
+            "/sendgrid/v3/mail/send",
+            &[("content-type", "application/json")],
+            mail(),
+        )
+        .await;
+    assert_eq!(got.status, 200);
+    let seen = up.requests();
+    assert_eq!(seen.len(), 1);
+    let doc: Value = serde_json::from_slice(&seen[0].body).expect("the upstream parses it");
+    let html = doc["content"][0]["value"].as_str().expect("html");
+    assert!(html.contains("Your order has shipped."), "{html}");
+    assert!(html.contains("**** **** **** 1111"), "{html}");
+    assert_absent(
+        &up.raw_bytes(),
+        &[NAME, "Ottilie", "Brandvold", EMAIL, PHONE, CARD],
+    );
+}
+
+#[tokio::test]
+async fn a_stripe_description_leaves_scrubbed_and_bad_text_is_refused() {
+    let (up, gw) = stack().await;
+    let client = Client::new(gw.addr, None, Proto::H1);
+    let form = [("content-type", "application/x-www-form-urlencoded")];
+    let got = client
+        .send(
+            Method::POST,
+            "/stripe/v1/charges",
+            &form,
+            "amount=2000&currency=usd&description=Refund+for+ottilie.brandvold%40example.org",
+        )
+        .await;
+    assert_eq!(got.status, 200);
+    let seen = up.requests();
+    assert_eq!(seen.len(), 1);
+    let body = String::from_utf8(seen[0].body.to_vec()).expect("form");
+    let description = body
+        .strip_prefix("amount=2000&currency=usd&description=")
+        .expect("the other fields as they came");
+    assert_eq!(percent_decode(description), "Refund for [REDACTED:email]");
+
+    // A description that is not UTF-8 cannot be searched: refused, nothing forwarded.
+    let got = client
+        .send(
+            Method::POST,
+            "/stripe/v1/charges",
+            &form,
+            "amount=2000&description=Refund+%FF%FE+ottilie",
+        )
+        .await;
+    assert_eq!(got.status, 400);
+    let err: Value = serde_json::from_slice(&got.body).expect("a JSON error");
+    assert!(err["error"]["code"].is_string(), "{err}");
+    assert!(!String::from_utf8_lossy(&got.body).contains("ottilie"));
+    assert_eq!(up.requests().len(), 1, "nothing more forwarded");
+}
