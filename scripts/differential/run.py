@@ -35,6 +35,7 @@ import argparse
 import gzip
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -936,6 +937,14 @@ def contains_plan(doc) -> bool:
 # Processes
 
 
+def stop_group(p: subprocess.Popen, sig: int) -> None:
+    """Signals the process group a parser was started in (see `start_parsers`)."""
+    try:
+        os.killpg(p.pid, sig)
+    except ProcessLookupError:
+        pass
+
+
 def start_parsers(venv_python: str) -> tuple[dict[str, int], list[subprocess.Popen]]:
     ports = dict(zip(PARSERS, free_ports(len(PARSERS))))
     cmds = {
@@ -953,7 +962,9 @@ def start_parsers(venv_python: str) -> tuple[dict[str, int], list[subprocess.Pop
     procs = []
     for name in PARSERS:
         env = dict(os.environ, PHP_CLI_SERVER_WORKERS="2")
-        procs.append(subprocess.Popen(cmds[name], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env))
+        # Each parser in its own process group: `php -S` forks workers that outlive their parent.
+        procs.append(subprocess.Popen(cmds[name], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
+                                      start_new_session=True))
     deadline = time.time() + 60
     for name in PARSERS:
         while True:
@@ -1099,12 +1110,14 @@ def main() -> int:
     finally:
         gw.terminate()
         for p in procs:
-            p.terminate()
+            stop_group(p, signal.SIGTERM)
         for p in [gw, *procs]:
             try:
                 p.wait(5)
             except subprocess.TimeoutExpired:
                 p.kill()
+        for p in procs:
+            stop_group(p, signal.SIGKILL)  # workers left behind by their parent
 
     elapsed = time.time() - started
     table: dict[str, dict[str, list[int]]] = defaultdict(lambda: {p: [0, 0, 0] for p in PARSERS})

@@ -129,6 +129,8 @@ struct Entry {
 pub(crate) struct Memo {
     /// Deterministic values applied this request (until the memo engages).
     seen: u32,
+    /// Lookups made since the memo engaged, and how many of them hit.
+    lookups: u32,
     hits: u32,
     off: bool,
     seed: u64,
@@ -164,6 +166,7 @@ impl Memo {
         if self.slots.is_empty() || !key.fits() {
             return None;
         }
+        self.lookups += 1;
         let hash = key.hash(self.seed);
         let mask = SLOTS - 1;
         for i in 0..MAX_PROBE {
@@ -200,6 +203,12 @@ impl Memo {
             return;
         }
         if self.entries.len() >= MAX_ENTRIES {
+            // Full: from here on a lookup can only hit what is already remembered. Keep paying
+            // for lookups only while most of them hit (a batch of one person's events); a
+            // batch of many people would otherwise pay a miss for every later value.
+            if self.hits < self.lookups / 2 {
+                self.off = true;
+            }
             return;
         }
         if self.entries.len() as u32 >= TRIAL && self.hits < MIN_HITS {
@@ -583,6 +592,45 @@ action = "encrypt"
         }
         assert!(memo.off);
         assert_eq!(remembered, TRIAL as usize);
+    }
+
+    /// A full memo whose lookups mostly miss stops looking values up; one whose lookups
+    /// mostly hit keeps serving them.
+    #[test]
+    fn a_full_memo_stays_on_only_while_its_lookups_hit() {
+        // The first values repeat (the trial passes), then only the second case keeps
+        // repeating: the first fills the memo with values that never come back.
+        for (later_repeats, stays_on) in [(0, false), (3, true)] {
+            let mut memo = Memo {
+                seen: ENGAGE_AFTER,
+                ..Memo::default()
+            };
+            let mut out = Vec::new();
+            for i in 0..MAX_ENTRIES + 8 {
+                let text = format!("value-{i}");
+                let repeats = if i < 2 * TRIAL as usize {
+                    3
+                } else {
+                    later_repeats
+                };
+                for _ in 0..=repeats {
+                    let leaf = Leaf {
+                        text: &text,
+                        kind: crate::policy::LeafKind::String,
+                        field: "f",
+                    };
+                    let key = Key {
+                        action: 1,
+                        subject: 0,
+                        leaf: &leaf,
+                    };
+                    if memo.engaged() && memo.get(&key, &mut out).is_none() {
+                        memo.put(&key, Applied::Replaced, b"x");
+                    }
+                }
+            }
+            assert_eq!(memo.off, !stays_on, "later repeats {later_repeats}");
+        }
     }
 
     /// Every key component separates entries: action, person, kind, field and text.
