@@ -23,7 +23,7 @@
 use super::automaton::{Automaton, RuleId, StateId};
 use super::fields::{FieldPlan, FieldRule};
 use super::selector::{Axis, JsonPath, Step, Test};
-use super::{Plan, Rule};
+use super::{Plan, Rule, Wrap};
 
 /// Where the rule for a form or query pair is looked up.
 #[derive(Debug, Clone, Copy)]
@@ -43,6 +43,8 @@ pub enum Selected<'a> {
     Field(&'a FieldRule),
     /// A JSON selector's rule.
     Json(&'a Rule),
+    /// A JSON selector's chain: the pair's value is a document, read as the chain says.
+    Wrapped(&'a Wrap),
 }
 
 impl<'a> Params<'a> {
@@ -78,7 +80,11 @@ impl<'a> Params<'a> {
         if let Some(plan) = self.json
             && let Some(id) = json_rule(&plan.automaton, name)
         {
-            return Some(Selected::Json(plan.rule(id)));
+            // A chain's accepting id names a wrap, not a rule (`Plan::wrap`).
+            return Some(match plan.wrap(id) {
+                Some(w) => Selected::Wrapped(w),
+                None => Selected::Json(plan.rule(id)),
+            });
         }
         self.own.others.as_ref().map(Selected::Field)
     }

@@ -328,6 +328,7 @@ fn target(selected: Selected<'_>) -> Target<'_> {
             FieldTarget::Wrapped(wrap) => Target::Wrapped(wrap),
         },
         Selected::Json(rule) => Target::Whole(&rule.action, rule.class),
+        Selected::Wrapped(wrap) => Target::Wrapped(wrap),
     }
 }
 

@@ -604,3 +604,15 @@ proptest! {
         prop_assert_eq!(run(&out), out);
     }
 }
+
+/// A query or form pair named like a JSON chain's place (`u` for `$..u=>url=>…`) is read as
+/// that chain reads it, as merging frameworks (`$_REQUEST`, Rack `params`) would hand it to
+/// the app; found by fuzzing (the chain's accepting id was taken for a rule's).
+#[test]
+fn a_parameter_named_by_a_json_chain_is_read_through_the_chain() {
+    let r = route(&redact("$..u=>url=>query:e"));
+    let out = police(&r, Format::Query, "u=h~Opa%2Fsa%3Fe%3Dx&k=1").expect("policed");
+    let u = percent_decode(form_value(&out, "u"));
+    assert!(u.ends_with("e=R"), "{out}");
+    assert!(out.ends_with("&k=1"), "{out}");
+}
