@@ -742,8 +742,13 @@ impl Finder {
             s -= u.len;
             n += 1;
         }
-        if c.before(s)
-            .is_some_and(|u| u.b.is_ascii_alphanumeric() || u.b == b'_')
+        // Glued to the span just found (`…4567 9::123`, a phone then an address): that span is
+        // replaced, so what follows it must be judged as the replacement will leave it, or a
+        // second pass would find what the first left (`[REDACTED]::123`).
+        let glued = hits.last().is_some_and(|h| h.end == s);
+        if !glued
+            && c.before(s)
+                .is_some_and(|u| u.b.is_ascii_alphanumeric() || u.b == b'_')
         {
             return resume;
         }
