@@ -324,7 +324,14 @@ impl Finder {
         // it sends it through the window.
         let m = c.seg.kind.mode;
         let mut j = start;
+        let mut run_digits = 0;
         while j < c.seg.end && j - start <= MAX_RUN && RUN_RAW[usize::from(raw[j])] {
+            // `ending 4242 (4242 4242 4242 4242)`: a parenthesis after a space and a number of
+            // four digits or more opens another value (a country code, `1 (415) …`, is shorter).
+            if raw[j] == b'(' && run_digits >= 4 && raw[j - 1] == b' ' {
+                break;
+            }
+            run_digits += usize::from(raw[j].is_ascii_digit());
             j += 1;
         }
         let slow = j < c.seg.end
@@ -387,6 +394,14 @@ impl Finder {
                 let end = to_raw(k);
                 Self::emit(c, floor, hits, start, end, class);
                 return end;
+            }
+            // `(4242 4242 4242 4242)`: a value in parentheses, which are not part of it.
+            if let [b'(', inner @ .., b')'] = run
+                && !inner.iter().any(|&b| matches!(b, b'(' | b')'))
+                && let Some(class) = self.numeric_strict(inner, digits)
+            {
+                Self::emit(c, floor, hits, to_raw(1), to_raw(k - 1), class);
+                return to_raw(k);
             }
             if digits >= 8 && self.partition(c, run, &to_raw, floor, hits) {
                 // A short chunk left over may start something else (`… 742 Evergreen`).

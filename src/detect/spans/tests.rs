@@ -590,3 +590,26 @@ mod properties {
         }
     }
 }
+
+#[test]
+fn a_value_in_parentheses_after_a_short_number_is_found_without_them() {
+    let s = SpanScanner::default();
+    for (t, want) in [
+        (
+            "Card ending 4242 (4242 4242 4242 4242) was charged.",
+            "4242 4242 4242 4242",
+        ),
+        (
+            "Card (4242 4242 4242 4242) was charged.",
+            "4242 4242 4242 4242",
+        ),
+        ("Call 1 (415) 555-0199 today", "1 (415) 555-0199"),
+        ("Call (415) 555-0199 today", "(415) 555-0199"),
+    ] {
+        let mut found = Vec::new();
+        s.find(t, TextKind::Plain, None, |sp| {
+            found.push(&t[sp.start..sp.end])
+        });
+        assert_eq!(found, [want], "{t}");
+    }
+}
