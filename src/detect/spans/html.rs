@@ -102,6 +102,17 @@ fn html(raw: &[u8], f: &mut impl FnMut(Seg)) {
     };
     while let Some(lt) = memchr::memchr(b'<', &raw[i..]).map(|p| i + p) {
         let Some(markup) = markup_at(raw, lt, &mut attrs) else {
+            if raw.get(lt + 1).is_some_and(u8::is_ascii_alphabetic)
+                && tag_name_end(raw, lt + 1).is_some()
+            {
+                // A start tag that never ends (a quote left open, no `>`): to a browser the
+                // rest of the document is inside that tag. Spans there are still found, and
+                // written as an unquoted attribute value is, every delimiter escaped, so no
+                // replacement can close the tag or its quote.
+                text(text_start, lt, TEXT, Ctx::Text, f);
+                text(lt, n, TEXT, Ctx::Attr(0), f);
+                return;
+            }
             i = lt + 1;
             continue;
         };
@@ -362,16 +373,24 @@ mod tests {
 
     #[test]
     fn what_is_not_a_tag_is_text() {
-        // An address in angle brackets, a comparison, an unclosed tag at the end.
-        for doc in [
-            "Alice <alice@example.com>",
-            "1 < 2 and 3 > 2",
-            "x <a href='y",
-        ] {
+        // An address in angle brackets, a comparison.
+        for doc in ["Alice <alice@example.com>", "1 < 2 and 3 > 2"] {
             let got = segs(doc, TextKind::Html);
             assert_eq!(got.len(), 1, "{doc}: {got:?}");
             assert_eq!(got[0].0, doc);
         }
+    }
+
+    #[test]
+    fn a_start_tag_that_never_ends_holds_the_rest_as_an_unquoted_value() {
+        let got: Vec<_> = segs("x <a href='y a@b.co</a>", TextKind::Html)
+            .into_iter()
+            .map(|(s, c, _)| (s, c))
+            .collect();
+        assert_eq!(
+            got,
+            [("x ", Ctx::Text), ("<a href='y a@b.co</a>", Ctx::Attr(0))]
+        );
     }
 
     #[test]

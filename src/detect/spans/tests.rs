@@ -613,3 +613,10 @@ fn a_value_in_parentheses_after_a_short_number_is_found_without_them() {
         assert_eq!(found, [want], "{t}");
     }
 }
+
+#[test]
+fn a_replacement_inside_a_tag_left_open_keeps_the_structure() {
+    // Found by the `spans` fuzz target: a mail whose link quote never closes.
+    let text = "<p>Write to <a href=\u{22}mailt\u{fffd}\u{15e}\u{fffd}\u{fffd}\u{fffd}\u{fffd}\u{fffd}40exampleapril>alice&#64;exampne.com</a>, card 4111 1111 1111 1111</p>";
+    check::invariants(&SpanScanner::default(), text, TextKind::Html, None);
+}
