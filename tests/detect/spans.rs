@@ -18,6 +18,13 @@ const FLOORS: &[(&str, f64, f64)] = &[
     ("payment_card", 0.99, 0.97),
     ("iban", 0.99, 0.97),
     ("ip_address", 0.99, 0.97),
+    ("phone", 0.98, 0.93),
+    ("street_address", 0.99, 0.70),
+    ("api_key", 0.99, 0.99),
+    ("ssn", 0.99, 0.99),
+    ("cnic", 0.99, 0.99),
+    ("jwt", 0.99, 0.99),
+    ("date_of_birth", 0.99, 0.99),
 ];
 
 #[test]
