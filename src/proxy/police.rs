@@ -76,6 +76,39 @@ fn body_error(e: &RewriteError) -> RejectCode {
     }
 }
 
+/// Whether a `scrub` anywhere in this request's policy (query, headers, cookies, or the body
+/// under `body`'s policy) looks for the values the rules select.
+pub(super) fn echoes(policy: Active<'_>, body: Option<Active<'_>>) -> bool {
+    let fields = policy.plans.fields;
+    policy.plans.echoes()
+        || fields.header.echoes()
+        || fields.cookie.echoes()
+        || body.is_some_and(|b| b.plans.echoes())
+}
+
+/// The collecting pass over a whole request ([`ApplyCx::collect_request`]): the same steps
+/// as the policing that follows, on copies, with every action only recording its value.
+///
+/// # Errors
+/// What the policing would refuse the request with.
+pub(super) fn collect(
+    policy: Active<'_>,
+    query_text: Option<&str>,
+    headers: &HeaderMap,
+    body: Option<(Active<'_>, &[u8])>,
+    limits: &Limits,
+    cx: &mut ApplyCx<'_>,
+) -> Result<(), RejectCode> {
+    query(policy, query_text, limits, cx)?;
+    let mut copy = headers.clone();
+    self::headers(policy, &mut copy, limits, cx)?;
+    cookies(policy, &mut copy, limits, cx)?;
+    if let Some((body_policy, plain)) = body {
+        self::body(body_policy, headers, plain, limits, cx)?;
+    }
+    Ok(())
+}
+
 /// Rewrites the query string with the route's `query:` rules. `Ok(None)` means unchanged.
 ///
 /// # Errors

@@ -77,7 +77,10 @@ pub fn rewrite_payload(
     // A `scrub` that looks for the values the other rules select needs them all before it
     // reads any text (a name may come after the body that repeats it): a first pass over the
     // document collects them and changes nothing. Only routes with such a rule pay for it.
+    // The proxy collects over the whole request instead (`ApplyCx::collect_request`): then
+    // the values are already there, from every document.
     if plans.echoes()
+        && !cx.echo_collected()
         && let Some(saved) = cx.begin_collect()
     {
         let mut discard = Vec::new();
