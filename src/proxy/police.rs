@@ -23,6 +23,8 @@ pub(super) struct Active<'a> {
     pub(super) plans: Plans<'a>,
     /// The route only observes ([`Route::observes_only`]): what it cannot read passes as is.
     pub(super) observe_only: bool,
+    /// How the route's bodies are coded by the vendor's convention (what a text body holds).
+    pub(super) coding: Option<&'a crate::policy::BodyCoding>,
 }
 
 impl<'a> Active<'a> {
@@ -36,17 +38,21 @@ impl<'a> Active<'a> {
         Self {
             plans,
             observe_only,
+            coding: route.body_coding.as_ref(),
         }
     }
 }
 
-/// The format of a body, from its `Content-Type`.
+/// The format of a body, from its `Content-Type` and the route's body coding.
 ///
 /// # Errors
 /// [`RejectCode::UnsupportedMediaType`] for a type no rewriter reads.
-pub(super) fn format(headers: &HeaderMap) -> Result<Format, RejectCode> {
+pub(super) fn format(
+    headers: &HeaderMap,
+    coding: Option<&crate::policy::BodyCoding>,
+) -> Result<Format, RejectCode> {
     let ct = headers.get(header::CONTENT_TYPE).map(HeaderValue::as_bytes);
-    Format::from_content_type(ct).map_err(|UnsupportedType| RejectCode::UnsupportedMediaType)
+    Format::of_body(ct, coding).map_err(|UnsupportedType| RejectCode::UnsupportedMediaType)
 }
 
 fn rewrite_limits(limits: &Limits) -> RewriteLimits {
@@ -413,12 +419,15 @@ pub(super) fn body(
     if plain.is_empty() {
         return Ok(None);
     }
-    let format = match format(headers) {
+    let format = match format(headers, policy.coding) {
         Ok(f) => f,
         Err(_) if policy.observe_only => return Ok(None),
         Err(e) => return Err(e),
     };
-    if format == Format::Form && !policy.observe_only && looks_like_json(plain) {
+    if matches!(format, Format::Form | Format::FormLines)
+        && !policy.observe_only
+        && looks_like_json(plain)
+    {
         // No form starts with `{` or `[`; a server that sniffs would read JSON fields the
         // form rules never saw.
         return Err(RejectCode::AmbiguousRequest(Ambiguity::BodyTypeMismatch));
@@ -461,7 +470,7 @@ pub(super) fn parameter_body(
     };
     match Format::from_content_type(Some(ct.as_bytes())) {
         Ok(Format::Form | Format::Json | Format::Ndjson) => Ok(true),
-        Ok(Format::SniffedJson | Format::Query) => Ok(false),
+        Ok(Format::SniffedJson | Format::Query | Format::FormLines) => Ok(false),
         Err(UnsupportedType) => {
             let essence = ct
                 .as_bytes()
@@ -626,7 +635,7 @@ pub(super) fn decode(
     if raw.is_empty() {
         return Ok(unread(raw));
     }
-    let (format, codings) = match (format(headers), body::codings(headers)) {
+    let (format, codings) = match (format(headers, policy.coding), body::codings(headers)) {
         (Ok(f), Ok(c)) => (f, c),
         (Err(e), _) | (_, Err(e)) if !policy.observe_only => return Err(e),
         // Forwarded as it came; `body` sees the content type again and leaves it alone.
@@ -659,7 +668,7 @@ pub(super) fn decode(
     let plain = decoded.as_deref().unwrap_or(&raw);
     let gzip = match layer {
         Layer::Gzip => true,
-        Layer::SniffGzip => format == Format::SniffedJson && plain.starts_with(&GZIP_MAGIC),
+        Layer::SniffGzip => format.is_text() && plain.starts_with(&GZIP_MAGIC),
         Layer::AsLabelled | Layer::Form(_) => false,
     };
     if gzip {
@@ -719,5 +728,5 @@ pub(super) fn response(
 
 /// Whether a response's content type is one response rules apply to.
 pub(super) fn is_json(headers: &HeaderMap) -> bool {
-    matches!(format(headers), Ok(Format::Json))
+    matches!(format(headers, None), Ok(Format::Json))
 }

@@ -461,7 +461,7 @@ async fn subjects(
     bases: &crate::policy::subject::SubjectBases,
 ) -> Result<Option<Subjects>, RejectCode> {
     // Forms carry no JSON subject: their values use the route's keys.
-    let Ok(format) = police::format(headers) else {
+    let Ok(format) = police::format(headers, route.body_coding.as_ref()) else {
         return Ok(None);
     };
     if plain.is_empty() {

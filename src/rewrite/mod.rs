@@ -5,6 +5,7 @@
 //! offline `preview`/`reveal` all go through it, so they cannot disagree on a format.
 
 pub mod form;
+pub mod form_lines;
 pub mod format;
 pub mod json;
 pub mod ndjson;
@@ -48,12 +49,12 @@ impl<'a> Plans<'a> {
     pub fn polices(&self, format: Format) -> bool {
         match format {
             Format::Json | Format::Ndjson | Format::SniffedJson => self.json.polices(),
-            Format::Form | Format::Query => self.params(format).polices(),
+            Format::Form | Format::Query | Format::FormLines => self.params(format).polices(),
         }
     }
 
-    /// Where the rules for the pairs of a form body ([`Format::Form`]) or the query string
-    /// ([`Format::Query`]) are looked up: every parameter rule of the route
+    /// Where the rules for the pairs of a form body ([`Format::Form`], each line of
+    /// [`Format::FormLines`]) or the query string ([`Format::Query`]) are looked up: every parameter rule of the route
     /// ([`crate::policy::params`]).
     pub fn params(&self, format: Format) -> Params<'a> {
         let (own, other) = match format {
@@ -115,6 +116,9 @@ fn rewrite_once(
         Format::Ndjson => ndjson::rewrite_ndjson(input, plans.json, limits, cx, out),
         Format::Form | Format::Query => {
             form::rewrite_form(input, plans.params(format), limits, cx, out)
+        }
+        Format::FormLines => {
+            form_lines::rewrite_form_lines(input, plans.params(format), limits, cx, out)
         }
     }
 }
