@@ -102,7 +102,8 @@ mod tests {
 
     #[test]
     fn counts_wrap_without_disturbing_the_in_use_half() {
-        let u = Usage(AtomicU64::new(u64::MAX & !IN_USE));
+        // The ended half at its largest, nothing in use.
+        let u = Usage(AtomicU64::new(!IN_USE));
         let mut last = u.reading();
         u.acquire();
         u.release();
