@@ -80,10 +80,19 @@ fn body_error(e: &RewriteError) -> RejectCode {
 /// under `body`'s policy) looks for the values the rules select.
 pub(super) fn echoes(policy: Active<'_>, body: Option<Active<'_>>) -> bool {
     let fields = policy.plans.fields;
-    policy.plans.echoes()
+    let body_plans = body.map(|b| b.plans);
+    let looks = policy.plans.json.echoes()
+        || fields.form.echoes()
+        || fields.query.echoes()
         || fields.header.echoes()
         || fields.cookie.echoes()
-        || body.is_some_and(|b| b.plans.echoes())
+        || body_plans.is_some_and(|p| p.fields.form.echoes());
+    // Something to look for must be selected somewhere, or the first pass finds nothing.
+    looks
+        && (policy.plans.echo_sources()
+            || fields.header.echo_sources()
+            || fields.cookie.echo_sources()
+            || body_plans.is_some_and(|p| p.echo_sources()))
 }
 
 /// The collecting pass over a whole request ([`ApplyCx::collect_request`]): the same steps
