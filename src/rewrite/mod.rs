@@ -4,6 +4,7 @@
 //! format with the plan for it: the proxy (bodies and query strings), the admin preview and the
 //! offline `preview`/`reveal` all go through it, so they cannot disagree on a format.
 
+pub mod body;
 pub mod form;
 pub mod form_lines;
 pub mod format;
