@@ -20,6 +20,10 @@
 //!   `engine_no_rules + actions_only`;
 //! - `engine_policy_no_memo`: the typical policy with the request's memo of deterministic
 //!   results turned off (every token computed, however often its value repeats).
+//! - `engine_policy_scrub`, `engine_policy_scrub_echo` (ratios mode): the typical policy plus
+//!   a `scrub` of each page title and product name, without and with looking for the selected
+//!   values there, through `rewrite_payload`: the difference is what echo recognition costs a
+//!   request (the collecting first pass over the document, and the search).
 //!
 //! Run: `cargo bench --bench rewrite`; CI smoke: `cargo test --benches`.
 //!
@@ -63,6 +67,55 @@ fn engine_memo(input: &[u8], plan: &Plan, memo: bool) -> Vec<u8> {
         rewrite_json(input, plan, &LIMITS, &mut cx, &mut out).expect("valid payload");
         out
     })
+}
+
+/// `plan` through `rewrite_payload`, which runs the collecting first pass when a `scrub` of
+/// the plan looks for selected values.
+fn payload(input: &[u8], plan: &Plan) -> Vec<u8> {
+    let fields = FieldPlans::default();
+    let plans = Plans {
+        json: plan,
+        fields: &fields,
+    };
+    with_thread_nonces(|nonces| {
+        let mut cx = ApplyCx::new(nonces);
+        let mut out = Vec::new();
+        rewrite_payload(Format::Json, input, plans, &LIMITS, &mut cx, &mut out)
+            .expect("valid payload");
+        out
+    })
+}
+
+/// The typical policy plus a `scrub` of the free text of each event (page title, product
+/// names), looking for the selected values there when `echo`.
+fn scrub_plan(echo: bool) -> Plan {
+    use piigate::detect::spans::{SPAN_CLASSES, TextKind};
+    use piigate::policy::action::{RedactAction, ScrubAction};
+    use piigate::policy::selector::parse;
+    use piigate::policy::{Automaton, Rule};
+    let (mut paths, plan) = support::plan(TYPICAL, |k| k);
+    let id = plan.rules.len() as RuleId;
+    for s in [
+        "$.context.page.title",
+        "$.batch[*].context.page.title",
+        "$.properties.products[*].name",
+        "$.batch[*].properties.products[*].name",
+    ] {
+        paths.push((parse(s).expect("selector"), id));
+    }
+    let redact = || {
+        Action::Redact(RedactAction {
+            replacement: "[REDACTED]".into(),
+        })
+    };
+    let scrub = ScrubAction::new(
+        TextKind::Auto,
+        SPAN_CLASSES.iter().map(|c| (c, redact())),
+        echo.then(redact),
+    );
+    let mut rules = plan.rules;
+    rules.push(Rule::new(Action::Scrub(scrub)));
+    Plan::new(Automaton::build(&paths).expect("automaton"), rules)
 }
 
 /// The typical policy written against serde_json's DOM, using the same actions.
@@ -278,6 +331,7 @@ fn ratios(name: &str, input: &[u8]) {
         mask: support::action(Kind::Mask),
         redact: support::action(Kind::Redact),
     };
+    let (scrub, scrub_echo) = (scrub_plan(false), scrub_plan(true));
     let leaves = touched(input);
     let actions = || actions_only(&policy, &leaves);
     let variants: Vec<Variant<'_>> = vec![
@@ -313,6 +367,14 @@ fn ratios(name: &str, input: &[u8]) {
             "engine_policy_no_memo",
             Box::new(|| engine_memo(black_box(input), &policy, false).len()),
         ),
+        (
+            "engine_policy_scrub",
+            Box::new(|| payload(black_box(input), &scrub).len()),
+        ),
+        (
+            "engine_policy_scrub_echo",
+            Box::new(|| payload(black_box(input), &scrub_echo).len()),
+        ),
     ];
     // Iterations per sample so that the slowest variant takes about 2 ms.
     let probe = std::time::Instant::now();
@@ -337,7 +399,19 @@ fn ratios(name: &str, input: &[u8]) {
     for ((label, _), t) in variants.iter().zip(&best) {
         println!("  {label:22} {:>10.2} us {:>9.0} MB/s", t * 1e6, mbps(*t));
     }
-    let [ignored, dom_t, none, pol, _cheap, act, explicit_t, no_memo] = best[..] else {
+    let [
+        ignored,
+        dom_t,
+        none,
+        pol,
+        _cheap,
+        act,
+        explicit_t,
+        no_memo,
+        scrub_t,
+        echo_t,
+    ] = best[..]
+    else {
         return;
     };
     println!(
@@ -360,6 +434,11 @@ fn ratios(name: &str, input: &[u8]) {
     println!(
         "  memo: engine_policy / engine_policy_no_memo:  {:.3}",
         pol / no_memo
+    );
+    println!(
+        "  echo: scrub_echo / scrub: {:.3}, +{:.2} us per KB",
+        echo_t / scrub_t,
+        (echo_t - scrub_t) * 1e6 / (input.len() as f64 / 1024.0)
     );
 }
 

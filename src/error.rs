@@ -282,6 +282,10 @@ pub enum Ambiguity {
     /// A header spelled with `_` that servers fold into a header the gateway reads or that
     /// is present with `-`.
     HeaderSpelling,
+    /// A line of a body read one form per line holds a byte some line splitters break at and
+    /// others keep: a lone CR, another control character, raw non-ASCII text (U+0085, U+2028
+    /// and U+2029 are line breaks to Python's `str.splitlines` and JavaScript's `/^$/m`).
+    LineBreak,
     /// A base64 value with characters of both alphabets (`+/` and `-_`): decoders that accept
     /// both, drop the foreign ones or refuse read it three ways.
     WrappedBase64Alphabet,
@@ -294,7 +298,7 @@ pub enum Ambiguity {
 
 impl Ambiguity {
     /// Every rule.
-    pub const ALL: [Self; 14] = [
+    pub const ALL: [Self; 15] = [
         Self::AuthorityMismatch,
         Self::BodyCodingParam,
         Self::BodyTypeMismatch,
@@ -306,6 +310,7 @@ impl Ambiguity {
         Self::FieldName,
         Self::FieldSeparator,
         Self::HeaderSpelling,
+        Self::LineBreak,
         Self::WrappedBase64Alphabet,
         Self::WrappedBase64Whitespace,
         Self::WrappedUrlEncodedQuery,
@@ -325,6 +330,7 @@ impl Ambiguity {
             Self::FieldName => "field_name",
             Self::FieldSeparator => "field_separator",
             Self::HeaderSpelling => "header_spelling",
+            Self::LineBreak => "line_break",
             Self::WrappedBase64Alphabet => "wrapped_base64_alphabet",
             Self::WrappedBase64Whitespace => "wrapped_base64_whitespace",
             Self::WrappedUrlEncodedQuery => "wrapped_url_encoded_query",
@@ -366,6 +372,9 @@ impl Ambiguity {
             }
             Self::HeaderSpelling => {
                 "a header name with '_' collides with a header spelled with '-'; nothing was forwarded"
+            }
+            Self::LineBreak => {
+                "a body line holds a character line splitters treat differently (a lone CR, a control character, raw non-ASCII text); nothing was forwarded"
             }
             Self::WrappedBase64Alphabet => {
                 "a base64 value mixes the standard and URL-safe alphabets; nothing was forwarded"

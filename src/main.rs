@@ -573,6 +573,9 @@ fn route_summary(r: &config::Route) -> String {
         if c.sniff_gzip {
             parts.push("sniff gzip".to_owned());
         }
+        if c.text == piigate::policy::TextBody::FormLines {
+            parts.push("text form_lines".to_owned());
+        }
         extra.push(format!("body coding {}", parts.join(", ")));
     }
     let host = r.host.as_deref().map_or(String::new(), |h| format!("{h} "));

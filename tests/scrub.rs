@@ -66,6 +66,36 @@ detect = "enforce"
 text = "scrub"
 
 [[routes]]
+name = "across"
+path_prefix = "/across"
+upstream = "http://{up}"
+
+[[routes.rules]]
+select = "query:q"
+action = "scrub"
+
+[[routes.rules]]
+select = "query:uid"
+action = "tokenize"
+
+[[routes.rules]]
+select = "header:x-account"
+action = "tokenize"
+
+[[routes.rules]]
+select = "cookie:crm"
+action = "tokenize"
+
+[[routes.rules]]
+select = "$.note"
+action = "scrub"
+
+[[routes.rules]]
+select = "$.user.name"
+action = "tokenize"
+class = "person_name"
+
+[[routes]]
 name = "whole"
 path_prefix = "/whole"
 upstream = "http://{up}"
@@ -389,4 +419,64 @@ async fn a_stripe_description_leaves_scrubbed_and_bad_text_is_refused() {
     assert!(err["error"]["code"].is_string(), "{err}");
     assert!(!String::from_utf8_lossy(&got.body).contains("ottilie"));
     assert_eq!(up.requests().len(), 1, "nothing more forwarded");
+}
+
+/// Values selected in one document of a request (query, header, cookie, body) recur in the
+/// text another document scrubs, before or after the value in the order the gateway reads
+/// them: every one is found, and the rest of each text is as it came.
+#[tokio::test]
+async fn values_selected_anywhere_in_a_request_are_found_in_all_its_scrubbed_text() {
+    let (up, gw) = stack().await;
+    let client = Client::new(gw.addr, None, Proto::H1);
+    const UID: &str = "cust-88412-kq";
+    const ACCOUNT: &str = "ACCT-5573-ZX";
+    const CRM: &str = "crm77fd91e";
+    // The query's text names the person the body selects and the account the header
+    // selects; the body's note repeats the query's user id and the cookie's CRM id.
+    let target = format!("/across/track?q=looking+for+Ottilie+Brandvold+{ACCOUNT}&uid={UID}");
+    let body = serde_json::json!({
+        "note": format!("{UID} asked about {CRM}; Brandvold called twice."),
+        "user": {"name": NAME},
+    })
+    .to_string();
+    let got = client
+        .send(
+            Method::POST,
+            &target,
+            &[
+                ("content-type", "application/json"),
+                ("x-account", ACCOUNT),
+                ("cookie", &format!("crm={CRM}; session=s3cr3t")),
+            ],
+            body,
+        )
+        .await;
+    assert_eq!(got.status, 200, "{}", String::from_utf8_lossy(&got.body));
+    let seen = up.requests();
+    assert_eq!(seen.len(), 1);
+    let uri = &seen[0].uri;
+    let q = uri
+        .split_once("?q=")
+        .and_then(|(_, rest)| rest.split('&').next())
+        .expect("q");
+    // The full name is one span; the header's account id another.
+    assert_eq!(
+        percent_decode(q),
+        "looking for [REDACTED] [REDACTED]",
+        "{uri}"
+    );
+    let doc: Value = serde_json::from_slice(&seen[0].body).expect("JSON");
+    assert_eq!(
+        doc["note"],
+        "[REDACTED] asked about [REDACTED]; [REDACTED] called twice."
+    );
+    assert!(
+        doc["user"]["name"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("tok_"))
+    );
+    assert_absent(
+        &up.raw_bytes(),
+        &[NAME, "Ottilie", "Brandvold", UID, ACCOUNT, CRM],
+    );
 }

@@ -443,7 +443,7 @@ async fn v1(
                         Err(resp) => return resp,
                     }
                 }
-                let format = match police::format(&parts.headers) {
+                let format = match police::format(&parts.headers, route.body_coding.as_ref()) {
                     Ok(f) => f,
                     Err(code) => return error(code.status(), code.as_str(), code.message()),
                 };

@@ -23,6 +23,8 @@ pub(super) struct Active<'a> {
     pub(super) plans: Plans<'a>,
     /// The route only observes ([`Route::observes_only`]): what it cannot read passes as is.
     pub(super) observe_only: bool,
+    /// How the route's bodies are coded by the vendor's convention (what a text body holds).
+    pub(super) coding: Option<&'a crate::policy::BodyCoding>,
 }
 
 impl<'a> Active<'a> {
@@ -36,17 +38,21 @@ impl<'a> Active<'a> {
         Self {
             plans,
             observe_only,
+            coding: route.body_coding.as_ref(),
         }
     }
 }
 
-/// The format of a body, from its `Content-Type`.
+/// The format of a body, from its `Content-Type` and the route's body coding.
 ///
 /// # Errors
 /// [`RejectCode::UnsupportedMediaType`] for a type no rewriter reads.
-pub(super) fn format(headers: &HeaderMap) -> Result<Format, RejectCode> {
+pub(super) fn format(
+    headers: &HeaderMap,
+    coding: Option<&crate::policy::BodyCoding>,
+) -> Result<Format, RejectCode> {
     let ct = headers.get(header::CONTENT_TYPE).map(HeaderValue::as_bytes);
-    Format::from_content_type(ct).map_err(|UnsupportedType| RejectCode::UnsupportedMediaType)
+    Format::of_body(ct, coding).map_err(|UnsupportedType| RejectCode::UnsupportedMediaType)
 }
 
 fn rewrite_limits(limits: &Limits) -> RewriteLimits {
@@ -68,6 +74,39 @@ fn body_error(e: &RewriteError) -> RejectCode {
         }
         RewriteError::Action(ActionError::Crypto(_)) => RejectCode::Internal,
     }
+}
+
+/// Whether a `scrub` anywhere in this request's policy (query, headers, cookies, or the body
+/// under `body`'s policy) looks for the values the rules select.
+pub(super) fn echoes(policy: Active<'_>, body: Option<Active<'_>>) -> bool {
+    let fields = policy.plans.fields;
+    policy.plans.echoes()
+        || fields.header.echoes()
+        || fields.cookie.echoes()
+        || body.is_some_and(|b| b.plans.echoes())
+}
+
+/// The collecting pass over a whole request ([`ApplyCx::collect_request`]): the same steps
+/// as the policing that follows, on copies, with every action only recording its value.
+///
+/// # Errors
+/// What the policing would refuse the request with.
+pub(super) fn collect(
+    policy: Active<'_>,
+    query_text: Option<&str>,
+    headers: &HeaderMap,
+    body: Option<(Active<'_>, &[u8])>,
+    limits: &Limits,
+    cx: &mut ApplyCx<'_>,
+) -> Result<(), RejectCode> {
+    query(policy, query_text, limits, cx)?;
+    let mut copy = headers.clone();
+    self::headers(policy, &mut copy, limits, cx)?;
+    cookies(policy, &mut copy, limits, cx)?;
+    if let Some((body_policy, plain)) = body {
+        self::body(body_policy, headers, plain, limits, cx)?;
+    }
+    Ok(())
 }
 
 /// Rewrites the query string with the route's `query:` rules. `Ok(None)` means unchanged.
@@ -371,12 +410,15 @@ pub(super) fn body(
     if plain.is_empty() {
         return Ok(None);
     }
-    let format = match format(headers) {
+    let format = match format(headers, policy.coding) {
         Ok(f) => f,
         Err(_) if policy.observe_only => return Ok(None),
         Err(e) => return Err(e),
     };
-    if format == Format::Form && !policy.observe_only && looks_like_json(plain) {
+    if matches!(format, Format::Form | Format::FormLines)
+        && !policy.observe_only
+        && looks_like_json(plain)
+    {
         // No form starts with `{` or `[`; a server that sniffs would read JSON fields the
         // form rules never saw.
         return Err(RejectCode::AmbiguousRequest(Ambiguity::BodyTypeMismatch));
@@ -419,7 +461,7 @@ pub(super) fn parameter_body(
     };
     match Format::from_content_type(Some(ct.as_bytes())) {
         Ok(Format::Form | Format::Json | Format::Ndjson) => Ok(true),
-        Ok(Format::SniffedJson | Format::Query) => Ok(false),
+        Ok(Format::SniffedJson | Format::Query | Format::FormLines) => Ok(false),
         Err(UnsupportedType) => {
             let essence = ct
                 .as_bytes()
@@ -584,7 +626,7 @@ pub(super) fn decode(
     if raw.is_empty() {
         return Ok(unread(raw));
     }
-    let (format, codings) = match (format(headers), body::codings(headers)) {
+    let (format, codings) = match (format(headers, policy.coding), body::codings(headers)) {
         (Ok(f), Ok(c)) => (f, c),
         (Err(e), _) | (_, Err(e)) if !policy.observe_only => return Err(e),
         // Forwarded as it came; `body` sees the content type again and leaves it alone.
@@ -617,7 +659,7 @@ pub(super) fn decode(
     let plain = decoded.as_deref().unwrap_or(&raw);
     let gzip = match layer {
         Layer::Gzip => true,
-        Layer::SniffGzip => format == Format::SniffedJson && plain.starts_with(&GZIP_MAGIC),
+        Layer::SniffGzip => format.is_text() && plain.starts_with(&GZIP_MAGIC),
         Layer::AsLabelled | Layer::Form(_) => false,
     };
     if gzip {
@@ -677,5 +719,5 @@ pub(super) fn response(
 
 /// Whether a response's content type is one response rules apply to.
 pub(super) fn is_json(headers: &HeaderMap) -> bool {
-    matches!(format(headers), Ok(Format::Json))
+    matches!(format(headers, None), Ok(Format::Json))
 }

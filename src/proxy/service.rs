@@ -209,6 +209,34 @@ async fn forward(
         if let Some(s) = &subjects {
             cx = cx.with_subjects(s);
         }
+        let body_in = match &raw {
+            Ok((decoded, body_policy)) => {
+                if !decoded.plain().is_empty() && !parts.headers.contains_key(header::CONTENT_TYPE)
+                {
+                    // Policed as beacon text: say so, or Rack reads an unlabelled body as a form.
+                    parts
+                        .headers
+                        .insert(header::CONTENT_TYPE, police::BEACON_TYPE);
+                }
+                Some((*body_policy, decoded.plain()))
+            }
+            Err(_) => None,
+        };
+        // Values a rule selects anywhere in the request are searched for in every text it
+        // scrubs: collected first, over every document (README, "Names the payload gives
+        // away").
+        if police::echoes(policy, body_in.map(|(p, _)| p)) {
+            cx.collect_request(|cx| {
+                police::collect(
+                    policy,
+                    parts.uri.query(),
+                    &parts.headers,
+                    body_in,
+                    limits,
+                    cx,
+                )
+            })?;
+        }
         let new_query = police::query(policy, parts.uri.query(), limits, &mut cx)?;
         let query = new_query.as_deref().or(parts.uri.query());
         // The route matched, so a target that does not join is too long once normalised
@@ -231,13 +259,6 @@ async fn forward(
         police::referrer(policy, &mut parts.headers);
         let req = match raw {
             Ok((decoded, body_policy)) => {
-                if !decoded.plain().is_empty() && !parts.headers.contains_key(header::CONTENT_TYPE)
-                {
-                    // Policed as beacon text: say so, or Rack reads an unlabelled body as a form.
-                    parts
-                        .headers
-                        .insert(header::CONTENT_TYPE, police::BEACON_TYPE);
-                }
                 let rewritten = police::body(
                     body_policy,
                     &parts.headers,
@@ -440,7 +461,7 @@ async fn subjects(
     bases: &crate::policy::subject::SubjectBases,
 ) -> Result<Option<Subjects>, RejectCode> {
     // Forms carry no JSON subject: their values use the route's keys.
-    let Ok(format) = police::format(headers) else {
+    let Ok(format) = police::format(headers, route.body_coding.as_ref()) else {
         return Ok(None);
     };
     if plain.is_empty() {

@@ -145,6 +145,11 @@ fn run(
                 Edit::Keep
             }
             None => match &unselected.detect {
+                // The first pass of a scrubbing route collects what rules select.
+                _ if cx.collecting() => {
+                    validate(raw_value.unwrap_or_default(), value_at)?;
+                    Edit::Keep
+                }
                 None => {
                     // Allow-list mode without detection: gone unread (but still validated).
                     validate(raw_value.unwrap_or_default(), value_at)?;
@@ -161,8 +166,6 @@ fn run(
                         .hint(&detect.detector, name_text.as_bytes())
                         .unwrap_or_default();
                     match detect.detector.classify_hinted(hint, value_text) {
-                        // The first pass of a scrubbing route collects what rules select.
-                        Some(_) if cx.collecting() => Edit::Keep,
                         None if unselected.drop => Edit::Drop,
                         None => Edit::Keep,
                         Some(hit) => {

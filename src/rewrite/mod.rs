@@ -5,6 +5,7 @@
 //! offline `preview`/`reveal` all go through it, so they cannot disagree on a format.
 
 pub mod form;
+pub mod form_lines;
 pub mod format;
 pub mod json;
 pub mod ndjson;
@@ -40,12 +41,12 @@ impl<'a> Plans<'a> {
     pub fn polices(&self, format: Format) -> bool {
         match format {
             Format::Json | Format::Ndjson | Format::SniffedJson => self.json.polices(),
-            Format::Form | Format::Query => self.params(format).polices(),
+            Format::Form | Format::Query | Format::FormLines => self.params(format).polices(),
         }
     }
 
-    /// Where the rules for the pairs of a form body ([`Format::Form`]) or the query string
-    /// ([`Format::Query`]) are looked up: every parameter rule of the route
+    /// Where the rules for the pairs of a form body ([`Format::Form`], each line of
+    /// [`Format::FormLines`]) or the query string ([`Format::Query`]) are looked up: every parameter rule of the route
     /// ([`crate::policy::params`]).
     pub fn params(&self, format: Format) -> Params<'a> {
         let (own, other) = match format {
@@ -76,7 +77,10 @@ pub fn rewrite_payload(
     // A `scrub` that looks for the values the other rules select needs them all before it
     // reads any text (a name may come after the body that repeats it): a first pass over the
     // document collects them and changes nothing. Only routes with such a rule pay for it.
+    // The proxy collects over the whole request instead (`ApplyCx::collect_request`): then
+    // the values are already there, from every document.
     if plans.echoes()
+        && !cx.echo_collected()
         && let Some(saved) = cx.begin_collect()
     {
         let mut discard = Vec::new();
@@ -104,6 +108,9 @@ fn rewrite_once(
         Format::Ndjson => ndjson::rewrite_ndjson(input, plans.json, limits, cx, out),
         Format::Form | Format::Query => {
             form::rewrite_form(input, plans.params(format), limits, cx, out)
+        }
+        Format::FormLines => {
+            form_lines::rewrite_form_lines(input, plans.params(format), limits, cx, out)
         }
     }
 }

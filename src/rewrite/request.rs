@@ -58,57 +58,97 @@ pub fn reread(
             _ => headers.remove(header::COOKIE),
         };
     }
+    // Checked after the query is policed, as the proxy does; the error is kept until then.
+    let body_format = body_format(&headers, body, plans);
+    // As the proxy does: values selected in the query are searched for in the body's text
+    // and the other way round.
+    if plans.echoes() {
+        cx.collect_request(|cx| police(query, body, body_format, plans, limits, cx).map(drop))?;
+    }
+    let (new_query, new_body) = police(query, body, body_format, plans, limits, cx)?;
     let mut out = String::with_capacity(target.len());
     out.push_str(&normal.path);
     if let Some(q) = query {
         out.push('?');
-        let mut rewritten = Vec::new();
-        if plans.polices(Format::Query) {
-            match rewrite_payload(
-                Format::Query,
-                q.as_bytes(),
-                plans,
-                limits,
-                cx,
-                &mut rewritten,
-            )
-            .map_err(|e| reject(&e, RejectCode::MalformedQuery))?
-            {
-                Outcome::Rewritten => {
-                    out.push_str(std::str::from_utf8(&rewritten).map_err(|_| RejectCode::Internal)?)
-                }
-                Outcome::Unchanged => out.push_str(q),
+        match &new_query {
+            Some(rewritten) => {
+                out.push_str(std::str::from_utf8(rewritten).map_err(|_| RejectCode::Internal)?)
             }
-        } else {
-            out.push_str(q);
-        }
-    }
-    let mut body_out = body.to_vec();
-    if !body.is_empty() {
-        let ct = headers.get(header::CONTENT_TYPE).map(|v| v.as_bytes());
-        let format = Format::from_content_type(ct).map_err(|_| RejectCode::UnsupportedMediaType)?;
-        if !plans.polices(format) {
-            return Err(RejectCode::UnsupportedMediaType);
-        }
-        if format == Format::Form
-            && matches!(body.trim_ascii_start().first(), Some(b'{' | b'['))
-            && serde_json::from_slice::<serde::de::IgnoredAny>(body).is_ok()
-        {
-            return Err(RejectCode::AmbiguousRequest(Ambiguity::BodyTypeMismatch));
-        }
-        let mut rewritten = Vec::new();
-        if rewrite_payload(format, body, plans, limits, cx, &mut rewritten)
-            .map_err(|e| reject(&e, RejectCode::MalformedBody))?
-            == Outcome::Rewritten
-        {
-            body_out = rewritten;
+            None => out.push_str(q),
         }
     }
     Ok(Forwarded {
         target: out,
         headers,
-        body: body_out,
+        body: new_body.unwrap_or_else(|| body.to_vec()),
     })
+}
+
+/// The format the body is policed in (`None`: no body).
+fn body_format(
+    headers: &HeaderMap,
+    body: &[u8],
+    plans: Plans<'_>,
+) -> Result<Option<Format>, RejectCode> {
+    if body.is_empty() {
+        return Ok(None);
+    }
+    let ct = headers.get(header::CONTENT_TYPE).map(|v| v.as_bytes());
+    let format = Format::from_content_type(ct).map_err(|_| RejectCode::UnsupportedMediaType)?;
+    if !plans.polices(format) {
+        return Err(RejectCode::UnsupportedMediaType);
+    }
+    if format == Format::Form
+        && matches!(body.trim_ascii_start().first(), Some(b'{' | b'['))
+        && serde_json::from_slice::<serde::de::IgnoredAny>(body).is_ok()
+    {
+        return Err(RejectCode::AmbiguousRequest(Ambiguity::BodyTypeMismatch));
+    }
+    Ok(Some(format))
+}
+
+/// A policed query and body (`None`: unchanged).
+type Policed = (Option<Vec<u8>>, Option<Vec<u8>>);
+
+/// The policed query and body.
+fn police(
+    query: Option<&str>,
+    body: &[u8],
+    body_format: Result<Option<Format>, RejectCode>,
+    plans: Plans<'_>,
+    limits: &Limits,
+    cx: &mut ApplyCx<'_>,
+) -> Result<Policed, RejectCode> {
+    let mut new_query = None;
+    if let Some(q) = query
+        && plans.polices(Format::Query)
+    {
+        let mut rewritten = Vec::new();
+        if rewrite_payload(
+            Format::Query,
+            q.as_bytes(),
+            plans,
+            limits,
+            cx,
+            &mut rewritten,
+        )
+        .map_err(|e| reject(&e, RejectCode::MalformedQuery))?
+            == Outcome::Rewritten
+        {
+            new_query = Some(rewritten);
+        }
+    }
+    let mut new_body = None;
+    if let Some(format) = body_format? {
+        let mut rewritten = Vec::new();
+        if rewrite_payload(format, body, plans, limits, cx, &mut rewritten)
+            .map_err(|e| reject(&e, RejectCode::MalformedBody))?
+            == Outcome::Rewritten
+        {
+            new_body = Some(rewritten);
+        }
+    }
+    Ok((new_query, new_body))
 }
 
 fn reject(e: &RewriteError, malformed: RejectCode) -> RejectCode {

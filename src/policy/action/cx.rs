@@ -47,6 +47,9 @@ pub struct ApplyCx<'a> {
     pub(super) echo: Option<Echo>,
     /// Set during the first pass that collects them: actions change and count nothing.
     pub(super) collect: Option<EchoBuilder>,
+    /// The values were collected over the whole request ([`Self::collect_request`]): each
+    /// document's rewriter searches for them instead of collecting its own.
+    request_echo: bool,
 }
 
 /// What a collecting pass must not leave behind: the tallies as they were before it.
@@ -103,6 +106,7 @@ impl<'a> ApplyCx<'a> {
             memo: super::memo::Memo::default(),
             echo: None,
             collect: None,
+            request_echo: false,
         }
     }
 
@@ -133,6 +137,39 @@ impl<'a> ApplyCx<'a> {
         self.counts = saved.counts;
         self.disclosed = saved.disclosed;
         self.detected = saved.detected;
+    }
+
+    /// Runs `pass` as the collecting pass of a whole request: every document of it (query,
+    /// headers, cookies, body, the documents wrapped in them) is read once by `pass` with
+    /// actions only recording what they would treat, and the values collected are then
+    /// searched for in every document's text, whichever document selected them and whatever
+    /// the order. Nothing `pass` does is counted. Does nothing if a collection is under way.
+    ///
+    /// # Errors
+    /// What `pass` returns; the values collected until then are kept (the caller refuses the
+    /// request anyway).
+    pub fn collect_request<E>(
+        &mut self,
+        pass: impl FnOnce(&mut Self) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let Some(saved) = self.begin_collect() else {
+            return Ok(());
+        };
+        let done = pass(self);
+        self.end_collect(saved);
+        self.request_echo = true;
+        done
+    }
+
+    /// Whether the values were collected for the whole request ([`Self::collect_request`]):
+    /// a document's rewriter must then neither collect its own nor forget them.
+    pub fn echo_collected(&self) -> bool {
+        self.request_echo
+    }
+
+    /// Whether the request has selected values to search for (collected and not empty).
+    pub fn has_echo(&self) -> bool {
+        self.echo.is_some()
     }
 
     /// Whether this is the first pass that collects the values rules select. Detection feeds

@@ -142,7 +142,9 @@ pub fn rewrite_json(
         return Err(malformed(0, "policy names a rule it does not have"));
     }
     let base = out.len();
-    let detect = unselected.detect.as_deref();
+    // The first pass of a scrubbing route reads only what rules select: dead subtrees are
+    // skipped as without detection.
+    let detect = unselected.detect.as_deref().filter(|_| !cx.collecting());
     let walker_dead = match (detect.is_some(), unselected.drop) {
         (false, false) => Dead::Skip,
         (true, false) => Dead::Scan,
@@ -729,6 +731,11 @@ impl<'p> Walker<'_, 'p, '_, '_, '_> {
         let Some(detect) = self.detect else {
             return Ok(());
         };
+        // The first pass of a scrubbing route collects what rules select, not what detection
+        // finds: nothing to classify.
+        if self.cx.collecting() {
+            return Ok(());
+        }
         let input = self.input;
         let (ts, te) = text_span(kind, start, end);
         let found = {
@@ -762,11 +769,6 @@ impl<'p> Walker<'_, 'p, '_, '_, '_> {
                 None => return Ok(()),
             }
         };
-        // The first pass of a scrubbing route collects what rules select, not what detection
-        // finds.
-        if self.cx.collecting() {
-            return Ok(());
-        }
         let class = found.class;
         self.record_path(detect, field, class)?;
         if dropped {
