@@ -40,8 +40,11 @@ fn load(text: &str) -> Result<Loaded, config::Diagnostics> {
 
 fn preview(loaded: &Loaded, format: Format, input: &str) -> serde_json::Value {
     let route = piigate::ops::route(&loaded.config, "r").expect("route");
-    let out =
-        piigate::ops::preview(&loaded.config, route, format, input.as_bytes()).expect("preview");
+    let payload = match format {
+        Format::Query => piigate::ops::Payload::query(input.as_bytes()),
+        _ => piigate::ops::Payload::typed("application/json", input.as_bytes()).expect("type"),
+    };
+    let out = piigate::ops::preview(&loaded.config, route, &payload).expect("preview");
     serde_json::from_slice(&out).unwrap_or_else(|_| {
         serde_json::Value::String(String::from_utf8(out).expect("utf-8 output"))
     })

@@ -75,6 +75,16 @@ impl Wrap {
     }
 }
 
+impl Wrap {
+    /// Whether a rule inside the wrapped document selects values a `scrub` would look for.
+    pub fn echo_sources(&self) -> bool {
+        match &self.inner {
+            Inner::Json(plan) => plan.echo_sources(),
+            Inner::Query(fields) | Inner::Url(fields) => fields.echo_sources(),
+        }
+    }
+}
+
 impl Inner {
     /// The kind of document, for comparing two chains that reach the same value.
     pub const fn kind(&self) -> &'static str {

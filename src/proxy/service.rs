@@ -22,6 +22,7 @@ use crate::error::{PathFault, RejectCode};
 use crate::policy::action::ActionCounts;
 use crate::policy::subject::SubjectScopes;
 use crate::policy::{ApplyCx, DisclosureTally, FieldTally};
+use crate::rewrite::body as coded;
 use crate::rewrite::subject::find_payload_scopes;
 use crate::store::{DisclosureKey, Label, SubjectKey};
 use crate::telemetry::events::RequestDone;
@@ -163,7 +164,7 @@ async fn forward(
         batch.disclosure(&opt_out_key(g, index, &route, OptOut::Block), 1);
         return Err(RejectCode::OptOutBlocked);
     }
-    let policy = police::Active::of(&route, opted_out);
+    let policy = route.body_policy(opted_out);
     let reads_body = match route.bodies {
         Bodies::All => true,
         Bodies::Parameters => {
@@ -176,15 +177,15 @@ async fn forward(
         body::check_declared_length(&parts.headers, route.max_body_bytes)?;
         let raw = body::collect(incoming, route.max_body_bytes, limits.request_timeout).await?;
         tally.bytes_in = raw.len();
-        let layer = match police::layer(&route, opted_out, parts.uri.query()) {
+        let layer = match route.body_layer(opted_out, parts.uri.query()) {
             Ok(l) => l,
             // An observing route forwards what it cannot read as it came.
-            Err(_) if policy.observe_only => police::Layer::AsLabelled,
+            Err(_) if policy.observe_only => coded::Layer::AsLabelled,
             Err(e) => return Err(e),
         };
         let policy = policy.for_body(layer);
         Ok((
-            police::decode(policy, layer, &parts.headers, raw, limits)?,
+            coded::decode(policy, layer, &parts.headers, raw, limits.max_decoded_bytes)?,
             policy,
         ))
     } else {
@@ -259,11 +260,11 @@ async fn forward(
         police::referrer(policy, &mut parts.headers);
         let req = match raw {
             Ok((decoded, body_policy)) => {
-                let rewritten = police::body(
+                let rewritten = coded::police(
                     body_policy,
                     &parts.headers,
                     decoded.plain(),
-                    limits,
+                    &police::rewrite_limits(limits),
                     &mut cx,
                 )?;
                 let to_send = decoded.finish(rewritten)?;
@@ -461,7 +462,7 @@ async fn subjects(
     bases: &crate::policy::subject::SubjectBases,
 ) -> Result<Option<Subjects>, RejectCode> {
     // Forms carry no JSON subject: their values use the route's keys.
-    let Ok(format) = police::format(headers, route.body_coding.as_ref()) else {
+    let Ok(format) = coded::format(headers, route.body_coding.as_ref()) else {
         return Ok(None);
     };
     if plain.is_empty() {

@@ -4,6 +4,7 @@
 //! format with the plan for it: the proxy (bodies and query strings), the admin preview and the
 //! offline `preview`/`reveal` all go through it, so they cannot disagree on a format.
 
+pub mod body;
 pub mod form;
 pub mod form_lines;
 pub mod format;
@@ -33,7 +34,15 @@ impl<'a> Plans<'a> {
     /// Whether a `scrub` of these plans looks for the values the other rules select (any
     /// format: a form's pairs may find their rule among the query's or the JSON rules).
     pub fn echoes(&self) -> bool {
-        self.json.echoes() || self.fields.form.echoes() || self.fields.query.echoes()
+        (self.json.echoes() || self.fields.form.echoes() || self.fields.query.echoes())
+            && self.echo_sources()
+    }
+
+    /// Whether a rule of these plans selects values a `scrub` or detection would look for.
+    pub fn echo_sources(&self) -> bool {
+        self.json.echo_sources()
+            || self.fields.form.echo_sources()
+            || self.fields.query.echo_sources()
     }
 
     /// Whether these plans do anything to a payload of `format`: rules, detection or allow-list

@@ -4,6 +4,49 @@ use super::*;
 type Case = (&'static str, TextKind, &'static [(Class, &'static str)]);
 
 const CASES: &[Case] = &[
+    // Bare numbers the words before them name, and the same digits after words that say
+    // they are something else.
+    (
+        "Please call me at 6395254361 tomorrow; my new number is 7630310486.",
+        TextKind::Plain,
+        &[(Class::Phone, "6395254361"), (Class::Phone, "7630310486")],
+    ),
+    (
+        "reach me at alice@example.com or 6395254361. Merci de me rappeler au 0494098690.",
+        TextKind::Plain,
+        &[
+            (Class::Email, "alice@example.com"),
+            (Class::Phone, "6395254361"),
+            (Class::Phone, "0494098690"),
+        ],
+    ),
+    (
+        "The card 566954923975 was declined; die Karte 676305539287 auch.",
+        TextKind::Plain,
+        &[
+            (Class::PaymentCard, "566954923975"),
+            (Class::PaymentCard, "676305539287"),
+        ],
+    ),
+    (
+        "Order number 6395254361, PO 0485835879, tracking 566954923975, invoice 7630310486. \
+         Total 266436683751, card 566954923976.",
+        TextKind::Plain,
+        &[],
+    ),
+    (
+        "Tel. 0465356908. Kosten insgesamt 266436683751.",
+        TextKind::Plain,
+        &[(Class::Phone, "0465356908")],
+    ),
+    (
+        "https://t.example.com/p?ts=1551602803&phone=6395254361&card=566954923975&ref=7630310486",
+        TextKind::Url,
+        &[
+            (Class::Phone, "6395254361"),
+            (Class::PaymentCard, "566954923975"),
+        ],
+    ),
     // Plain text: every class, and the hard negatives next to them.
     (
         "Please call me at 0300-1234567 tomorrow or +44 20 7946 0958.",
