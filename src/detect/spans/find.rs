@@ -895,15 +895,14 @@ impl Finder {
             }
         }
         match raw.get(j).copied() {
-            Some(b' ' | b',') => {
+            // `Flat 59Y\nBrett Mountains`, `H.No. 252\nDar Road`: the street on the next line.
+            Some(b' ' | b',' | b'\n' | b'\r') => {
                 if let Some(e) = self.number_first(c, i) {
-                    return Some((i, e));
+                    return Some((unit_before(c, i, floor), e));
                 }
                 self.german(c, i, floor)
             }
-            None | Some(b'\n' | b'\r' | b'.' | b';' | b')' | b'<' | b'"' | b'\'') => {
-                self.german(c, i, floor)
-            }
+            None | Some(b'.' | b';' | b')' | b'<' | b'"' | b'\'') => self.german(c, i, floor),
             _ => None,
         }
     }
@@ -929,8 +928,15 @@ impl Finder {
         if c.at(j).is_some_and(|u| u.b == b',') {
             j += 1;
         }
-        let sp = c.at(j).filter(|u| u.b == b' ')?;
-        let next = c.at(j + sp.len)?;
+        // The separator: a space, or one line break (`\r\n` included).
+        let number_end = j;
+        let mut sep = c.at(j).filter(|u| matches!(u.b, b' ' | b'\n' | b'\r'))?;
+        let mut after = j + sep.len;
+        if sep.b == b'\r' {
+            sep = c.at(after).filter(|u| u.b == b'\n')?;
+            after += sep.len;
+        }
+        let next = c.at(after)?;
         // A capital (a street name), or the first letter of a French street type.
         if !(next.b.is_ascii_uppercase()
             || next.b == HIGH
@@ -938,9 +944,22 @@ impl Finder {
         {
             return None;
         }
-        self.win.fill(c, i, 120, |b| {
-            !matches!(b, STOP | b'\n' | b'\r' | b'<' | b'>' | b'"' | b'|')
-        });
+        let line = |b: u8| !matches!(b, STOP | b'\n' | b'\r' | b'<' | b'>' | b'"' | b'|');
+        let stop = self.win.fill(c, i, 120, line);
+        if stop == number_end && after > number_end {
+            // The line break reads as a space; the street's line follows.
+            self.win.push(b' ', after);
+            let mut k = after;
+            while self.win.len < 120 {
+                let Some(u) = c.at(k).filter(|u| line(u.b)) else {
+                    break;
+                };
+                if !self.win.push(u.b, k + u.len) {
+                    break;
+                }
+                k += u.len;
+            }
+        }
         let w = self.win.bytes();
         let mut words = Words::new(w);
         let (_, h) = words.next()?;
@@ -979,7 +998,12 @@ impl Finder {
                     end = Some(s + bare.len() + usize::from(keep_dot));
                     break;
                 }
-                if names == 6 || !(capitalised(bare) || ordinal(bare)) || word.ends_with(b",") {
+                // A name never ends a clause (`5\nWorking Days. Flat`); initials and `St.` may.
+                if names == 6
+                    || !(capitalised(bare) || ordinal(bare))
+                    || word.ends_with(b",")
+                    || (word.ends_with(b".") && bare.len() > 2)
+                {
                     return None;
                 }
                 names += 1;
@@ -1386,6 +1410,44 @@ fn keyword_before(c: Cur<'_>, i: usize, floor: usize) -> Option<usize> {
         units += 1;
         word_end = j;
     }
+}
+
+/// Where an address whose house number starts at `i` starts: at the unit word before the
+/// number (`Flat 59Y`, `Studio 5`, `H.No. 89`, `Apt 4`), else at `i`.
+fn unit_before(c: Cur<'_>, i: usize, floor: usize) -> usize {
+    let Some(sp) = c.before(i).filter(|u| u.b == b' ') else {
+        return i;
+    };
+    let mut word = [0u8; 12];
+    let mut n = 0;
+    let mut j = i - sp.len;
+    while j > floor {
+        let Some(u) = c
+            .before(j)
+            .filter(|u| u.b.is_ascii_alphabetic() || u.b == b'.')
+        else {
+            break;
+        };
+        if n == word.len() {
+            return i;
+        }
+        word[n] = u.b.to_ascii_lowercase();
+        n += 1;
+        j -= u.len;
+    }
+    // A word, not the end of a longer token (`x.flat 5`).
+    if n == 0
+        || c.before(j)
+            .is_some_and(|u| u.b.is_ascii_alphanumeric() || u.b == HIGH)
+    {
+        return i;
+    }
+    word[..n].reverse();
+    let unit = matches!(
+        trim_end(&word[..n], b"."),
+        b"flat" | b"studio" | b"apartment" | b"apt" | b"unit" | b"suite" | b"h.no" | b"hno"
+    );
+    if unit { j } else { i }
 }
 
 /// What the words just before a number say it is.

@@ -34,6 +34,28 @@ const CASES: &[Case] = &[
         TextKind::Plain,
         &[],
     ),
+    // Addresses over two lines, with the unit word before the number.
+    (
+        "Ship it to Flat 59Y\nBrett Mountains, West Paula, or Studio 3\r\nShaun Avenue.",
+        TextKind::Plain,
+        &[
+            (Class::StreetAddress, "Flat 59Y\nBrett Mountains"),
+            (Class::StreetAddress, "Studio 3\r\nShaun Avenue"),
+        ],
+    ),
+    (
+        "Delivery to H.No. 89, Mitra Marg, Rajkot, or 94/729\nMorar Road, Pune.",
+        TextKind::Plain,
+        &[
+            (Class::StreetAddress, "H.No. 89, Mitra Marg"),
+            (Class::StreetAddress, "94/729\nMorar Road"),
+        ],
+    ),
+    (
+        "Order 512047601 ships in 5\nWorking Days. Flat 5 fee, see Table 4\nSummary.",
+        TextKind::Plain,
+        &[],
+    ),
     (
         "Tel. 0465356908. Kosten insgesamt 266436683751.",
         TextKind::Plain,
