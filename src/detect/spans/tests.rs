@@ -695,3 +695,31 @@ fn a_replacement_inside_a_tag_left_open_keeps_the_structure() {
     let text = "<p>Write to <a href=\u{22}mailt\u{fffd}\u{15e}\u{fffd}\u{fffd}\u{fffd}\u{fffd}\u{fffd}40exampleapril>alice&#64;exampne.com</a>, card 4111 1111 1111 1111</p>";
     check::invariants(&SpanScanner::default(), text, TextKind::Html, None);
 }
+
+#[test]
+fn echoes_of_a_tag_left_open_never_cover_its_syntax() {
+    // Found by the `spans` fuzz target: the words of a mail whose link quote never closes,
+    // echoed back (`<a`, `href="mailto:…`), once covered the tag's own syntax.
+    let text = "Write to <a href=\"mailto:alice@example.com?subject=Hi Alice</a>, +44 20 7946 0958";
+    let mut b = EchoBuilder::new(EchoLimits::default());
+    for (i, w) in text.split_whitespace().enumerate() {
+        let k = if i % 2 == 0 {
+            EchoKind::PersonName
+        } else {
+            EchoKind::Value
+        };
+        b.add(w, k, EchoTag(i as u32));
+    }
+    let e = b.build();
+    check::invariants(&SpanScanner::default(), text, TextKind::Html, Some(&e));
+    let out = check::scrub_with(
+        &SpanScanner::default(),
+        text,
+        TextKind::Html,
+        Some(&e),
+        "R",
+        spans(&SpanScanner::default(), text, TextKind::Html, Some(&e)).len(),
+    );
+    assert!(out.contains("<a href=\""), "{out}");
+    assert!(!out.contains("alice@example.com"), "{out}");
+}
