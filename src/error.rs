@@ -262,6 +262,10 @@ pub enum Ambiguity {
     /// The query parameter naming the body's coding (`[routes.body_coding]`) appears more
     /// than once, or in a spelling only some servers fold to its name.
     BodyCodingParam,
+    /// On a route that finds the people a body is about, the form field holding the body's
+    /// document (`[routes.body_coding]`, `form:NAME`) appears more than once or in a spelling
+    /// servers fold to its name: whose document the recipient reads is a guess.
+    BodyCodingField,
     /// Two `Content-Encoding` header lines.
     ContentEncodingRepeated,
     /// `Content-Type` does not parse as one media type with parameters.
@@ -282,6 +286,10 @@ pub enum Ambiguity {
     /// A header spelled with `_` that servers fold into a header the gateway reads or that
     /// is present with `-`.
     HeaderSpelling,
+    /// A line of a body read one form per line holds a byte some line splitters break at and
+    /// others keep: a lone CR, another control character, raw non-ASCII text (U+0085, U+2028
+    /// and U+2029 are line breaks to Python's `str.splitlines` and JavaScript's `/^$/m`).
+    LineBreak,
     /// A base64 value with characters of both alphabets (`+/` and `-_`): decoders that accept
     /// both, drop the foreign ones or refuse read it three ways.
     WrappedBase64Alphabet,
@@ -294,8 +302,9 @@ pub enum Ambiguity {
 
 impl Ambiguity {
     /// Every rule.
-    pub const ALL: [Self; 14] = [
+    pub const ALL: [Self; 16] = [
         Self::AuthorityMismatch,
+        Self::BodyCodingField,
         Self::BodyCodingParam,
         Self::BodyTypeMismatch,
         Self::ContentEncodingRepeated,
@@ -306,6 +315,7 @@ impl Ambiguity {
         Self::FieldName,
         Self::FieldSeparator,
         Self::HeaderSpelling,
+        Self::LineBreak,
         Self::WrappedBase64Alphabet,
         Self::WrappedBase64Whitespace,
         Self::WrappedUrlEncodedQuery,
@@ -315,6 +325,7 @@ impl Ambiguity {
     pub const fn as_str(self) -> &'static str {
         match self {
             Self::AuthorityMismatch => "authority_mismatch",
+            Self::BodyCodingField => "body_coding_field",
             Self::BodyCodingParam => "body_coding_param",
             Self::BodyTypeMismatch => "body_type_mismatch",
             Self::ContentEncodingRepeated => "content_encoding_repeated",
@@ -325,6 +336,7 @@ impl Ambiguity {
             Self::FieldName => "field_name",
             Self::FieldSeparator => "field_separator",
             Self::HeaderSpelling => "header_spelling",
+            Self::LineBreak => "line_break",
             Self::WrappedBase64Alphabet => "wrapped_base64_alphabet",
             Self::WrappedBase64Whitespace => "wrapped_base64_whitespace",
             Self::WrappedUrlEncodedQuery => "wrapped_url_encoded_query",
@@ -336,6 +348,9 @@ impl Ambiguity {
         match self {
             Self::AuthorityMismatch => {
                 "the request's authority and its Host header name different hosts; nothing was forwarded"
+            }
+            Self::BodyCodingField => {
+                "the form field holding the body's document is repeated or spelled in a way servers read differently; nothing was forwarded"
             }
             Self::BodyCodingParam => {
                 "the query parameter naming the body's coding is repeated or spelled in a way servers read differently; nothing was forwarded"
@@ -366,6 +381,9 @@ impl Ambiguity {
             }
             Self::HeaderSpelling => {
                 "a header name with '_' collides with a header spelled with '-'; nothing was forwarded"
+            }
+            Self::LineBreak => {
+                "a body line holds a character line splitters treat differently (a lone CR, a control character, raw non-ASCII text); nothing was forwarded"
             }
             Self::WrappedBase64Alphabet => {
                 "a base64 value mixes the standard and URL-safe alphabets; nothing was forwarded"

@@ -145,9 +145,18 @@ enum HsmCmd {
 /// The payload `preview` and `reveal` read, and how to read it.
 #[derive(clap::Args)]
 struct PayloadArgs {
-    /// Content type of the payload, as the app would send it: JSON, NDJSON or a form.
+    /// Content type of the payload, as the app would send it: JSON, NDJSON, a form, or text
+    /// (`text/plain`: read as the route reads text bodies).
     #[arg(long, default_value = "application/json", conflicts_with = "query")]
     content_type: String,
+    /// Content-Encoding of the payload as it would arrive (`gzip`, `br`, …): decoded, policed
+    /// and encoded again, as the gateway does.
+    #[arg(long, conflicts_with = "query")]
+    content_encoding: Option<String>,
+    /// The query string of the request the body came with (without `?`): on a route with
+    /// `[routes.body_coding]`, it may name the body's coding (`compression=gzip-js`).
+    #[arg(long, conflicts_with = "query")]
+    request_query: Option<String>,
     /// The payload is a URI query string (without `?`), policed with the route's `query:` rules.
     #[arg(long)]
     query: bool,
@@ -156,23 +165,42 @@ struct PayloadArgs {
     file: PathBuf,
 }
 
+/// How a body arrives: the headers that say what it is, and the request's query.
+type Arrival<'a> = (http::HeaderMap, Option<&'a str>);
+
 impl PayloadArgs {
-    /// The payload's format and bytes.
-    fn read(&self) -> anyhow::Result<(Format, Vec<u8>)> {
-        let format = if self.query {
-            Format::Query
-        } else {
-            Format::from_content_type(Some(self.content_type.as_bytes()))
-                .with_context(|| format!("content type `{}`", self.content_type))?
-        };
+    /// The payload's bytes, and how it arrives (`None`: it is a query string).
+    fn read(&self) -> anyhow::Result<(Vec<u8>, Option<Arrival<'_>>)> {
         let mut input = read_input(&self.file)?;
-        if format == Format::Query {
+        if self.query {
             // A query string read from a file or a terminal ends with the line's newline.
             while input.last().is_some_and(|b| matches!(b, b'\n' | b'\r')) {
                 input.pop();
             }
+            return Ok((input, None));
         }
-        Ok((format, input))
+        // A type no rewriter reads is the operator's mistake here, not a refusal to preview.
+        Format::from_content_type(Some(self.content_type.as_bytes()))
+            .with_context(|| format!("content type `{}`", self.content_type))?;
+        let mut headers = http::HeaderMap::new();
+        let value = |v: &str, what: &str| {
+            http::HeaderValue::from_str(v).with_context(|| format!("{what} `{v}`"))
+        };
+        headers.insert(
+            http::header::CONTENT_TYPE,
+            value(&self.content_type, "content type")?,
+        );
+        if let Some(ce) = &self.content_encoding {
+            headers.insert(
+                http::header::CONTENT_ENCODING,
+                value(ce, "content encoding")?,
+            );
+        }
+        let query = self
+            .request_query
+            .as_deref()
+            .map(|q| q.trim_start_matches('?'));
+        Ok((input, Some((headers, query))))
     }
 }
 
@@ -406,8 +434,11 @@ fn append_private(path: &Path, exists: bool, text: &str) -> anyhow::Result<()> {
 
 /// Loads a config; on errors prints every diagnostic and fails.
 /// An offline operation on one payload under one route (`ops::preview`, `ops::reveal`).
-type OfflineOp =
-    fn(&config::Config, &config::Route, Format, &[u8]) -> Result<Vec<u8>, piigate::ops::OpsError>;
+type OfflineOp = fn(
+    &config::Config,
+    &config::Route,
+    &piigate::ops::Payload<'_>,
+) -> Result<Vec<u8>, piigate::ops::OpsError>;
 
 /// `preview` or `reveal`: one payload through one route of the config, written to stdout.
 fn offline(
@@ -417,9 +448,13 @@ fn offline(
     op: OfflineOp,
 ) -> anyhow::Result<ExitCode> {
     let loaded = load_or_report(config)?;
-    let (format, input) = payload.read()?;
+    let (input, body) = payload.read()?;
+    let payload = match body {
+        None => piigate::ops::Payload::query(&input),
+        Some((headers, query)) => piigate::ops::Payload::body(headers, query, &input),
+    };
     let route = piigate::ops::route(&loaded, route)?;
-    write_output(&op(&loaded, route, format, &input)?)?;
+    write_output(&op(&loaded, route, &payload)?)?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -572,6 +607,9 @@ fn route_summary(r: &config::Route) -> String {
         }
         if c.sniff_gzip {
             parts.push("sniff gzip".to_owned());
+        }
+        if c.text == piigate::policy::TextBody::FormLines {
+            parts.push("text form_lines".to_owned());
         }
         extra.push(format!("body coding {}", parts.join(", ")));
     }
@@ -739,7 +777,8 @@ fn read_input(file: &Path) -> anyhow::Result<Vec<u8>> {
 fn write_output(out: &[u8]) -> anyhow::Result<()> {
     let mut stdout = std::io::stdout().lock();
     stdout.write_all(out)?;
-    if !out.ends_with(b"\n") {
+    // A newline ends text for the terminal; coded output (a gzip body) goes byte for byte.
+    if !out.ends_with(b"\n") && std::str::from_utf8(out).is_ok() {
         stdout.write_all(b"\n")?;
     }
     Ok(())

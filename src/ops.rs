@@ -1,14 +1,75 @@
 //! Offline operations shared by the CLI and the admin API: preview a route's rewrite, reveal
 //! envelopes. Nothing here touches the network.
 //!
-//! Both police the payload through [`rewrite_payload`], the gateway's own entry point, so a
-//! preview is byte for byte what the gateway would forward, in every format it polices.
+//! A body goes through [`crate::rewrite::body`], the gateway's own path (its content codings,
+//! the coding its vendor signals outside them, the format the route reads it as, policed and
+//! coded back), and a query string through [`rewrite_payload`], so a preview is byte for byte
+//! what the gateway would forward, in every format and coding it polices.
+
+use bytes::Bytes;
+use http::header::{self, HeaderMap, HeaderValue};
 
 use crate::config::{Config, Route};
 use crate::crypto::OsNonces;
+use crate::error::RejectCode;
 use crate::policy::ApplyCx;
 use crate::policy::subject::SubjectScopes;
+use crate::rewrite::body::{self as coded, Layer, Policy};
 use crate::rewrite::{Format, Limits, Outcome, Plans, RewriteError, rewrite_payload};
+
+/// A payload as the gateway receives it.
+#[derive(Debug, Clone)]
+pub struct Payload<'a> {
+    /// What the bytes are.
+    kind: Kind,
+    /// The query string, or the body as it arrives (coded, if it was).
+    bytes: &'a [u8],
+}
+
+#[derive(Debug, Clone)]
+enum Kind {
+    Query,
+    Body {
+        /// `Content-Type` and `Content-Encoding`, as the request's.
+        headers: HeaderMap,
+        /// The request's query, which may name the vendor's coding (`?compression=gzip-js`).
+        query: Option<String>,
+    },
+}
+
+impl<'a> Payload<'a> {
+    /// A request's query string (without `?`), policed with the route's parameter rules.
+    pub fn query(bytes: &'a [u8]) -> Self {
+        Self {
+            kind: Kind::Query,
+            bytes,
+        }
+    }
+
+    /// A request body with the headers that say what it is (`Content-Type`,
+    /// `Content-Encoding`; others are ignored) and the query of the request it came with.
+    pub fn body(headers: HeaderMap, query: Option<&str>, bytes: &'a [u8]) -> Self {
+        Self {
+            kind: Kind::Body {
+                headers,
+                query: query.map(str::to_owned),
+            },
+            bytes,
+        }
+    }
+
+    /// A body of this `Content-Type`, uncoded, sent without a query.
+    ///
+    /// # Errors
+    /// [`OpsError::Refused`] (415) for a content type that is not a header value.
+    pub fn typed(content_type: &str, bytes: &'a [u8]) -> Result<Self, OpsError> {
+        let mut headers = HeaderMap::new();
+        let v = HeaderValue::from_str(content_type)
+            .map_err(|_| OpsError::Refused(RejectCode::UnsupportedMediaType))?;
+        headers.insert(header::CONTENT_TYPE, v);
+        Ok(Self::body(headers, None, bytes))
+    }
+}
 
 /// Why an offline operation failed. Never carries payload content.
 #[derive(Debug, thiserror::Error)]
@@ -19,9 +80,17 @@ pub enum OpsError {
     /// The payload could not be processed.
     #[error("{0}")]
     Rewrite(#[from] RewriteError),
-    /// The route has no rules for payloads of this format: the gateway refuses such a body.
-    #[error("route `{0}` has no rules for this format; the gateway would refuse it (415)")]
-    NotPoliced(String),
+    /// The gateway would refuse the request: the body's type, coding or content is not one
+    /// the route can police.
+    #[error("the gateway would refuse it: {} {}: {}", .0.status().as_u16(), .0.as_str(), .0.message())]
+    Refused(RejectCode),
+    /// Reveal cannot read a body whose document sits in a form field by the vendor's
+    /// convention (`[routes.body_coding]` `form:NAME=>…`).
+    #[error(
+        "reveal reads a body coded as a form field (`{0}`) only once it is decoded: pass the \
+         document itself"
+    )]
+    RevealFormLayer(String),
     /// Some values did not open: envelopes tampered, from another domain or field, or under an
     /// unknown or retired key; `fpe` fields holding no value of the route's alphabet and length.
     #[error(
@@ -55,43 +124,48 @@ pub fn route<'c>(config: &'c Config, name: &str) -> Result<&'c Route, OpsError> 
         .ok_or_else(|| OpsError::NoSuchRoute(name.to_owned()))
 }
 
-/// Rewrites `input`, a payload of `format`, as the route would before forwarding it.
+/// Rewrites `payload` as the route would before forwarding it: a body decoded, policed and
+/// coded again as the gateway does, a query string policed.
 ///
 /// # Errors
-/// [`OpsError::NotPoliced`] for a body format the route has no rules for;
-/// [`OpsError::Rewrite`] when the payload is malformed for its format or too deep.
-pub fn preview(
-    config: &Config,
-    route: &Route,
-    format: Format,
-    input: &[u8],
-) -> Result<Vec<u8>, OpsError> {
-    let plans = route.plans();
-    // What the gateway does with a payload no rule reads: a query string is forwarded as it
-    // came, a body is refused.
-    match (plans.polices(format), format) {
-        (true, _) => {}
-        (false, Format::Query) => return Ok(input.to_vec()),
-        (false, _) => return Err(OpsError::NotPoliced(route.name.clone())),
-    }
-    run(plans, config, format, input, None).map(|(out, _)| out)
+/// [`OpsError::Refused`] for what the gateway refuses (a body format the route has no rules
+/// for, a coding it does not list or that does not decode, an ambiguous body);
+/// [`OpsError::Rewrite`] when a query string is malformed or too deep.
+pub fn preview(config: &Config, route: &Route, payload: &Payload<'_>) -> Result<Vec<u8>, OpsError> {
+    let Kind::Body { headers, query } = &payload.kind else {
+        // What the gateway does with a query no rule reads: forwarded as it came.
+        if !route.plans().polices(Format::Query) {
+            return Ok(payload.bytes.to_vec());
+        }
+        return run(route.plans(), config, Format::Query, payload.bytes, None).map(|(out, _)| out);
+    };
+    let limits = config_limits(config);
+    let layer = route.body_layer(false, query.as_deref())?;
+    let policy = route.body_policy(false).for_body(layer);
+    let decoded = coded::decode(
+        policy,
+        layer,
+        headers,
+        Bytes::copy_from_slice(payload.bytes),
+        config.limits.max_decoded_bytes,
+    )?;
+    let mut nonces = OsNonces::new();
+    let mut cx = ApplyCx::new(&mut nonces);
+    let rewritten = coded::police(policy, headers, decoded.plain(), &limits, &mut cx)?;
+    Ok(decoded.finish(rewritten)?.to_vec())
 }
 
-/// The inverse of the route on `input`, a payload of `format`: at the selectors of the
-/// route's rules, `encrypt` and `encrypt_deterministic` envelopes open and `fpe` values
-/// decrypt with the rule's options and key; then every other envelope of the route's domain
-/// opens wherever it is.
+/// The inverse of the route on `payload`: at the selectors of the route's rules, `encrypt`
+/// and `encrypt_deterministic` envelopes open and `fpe` values decrypt with the rule's options
+/// and key; then every other envelope of the route's domain opens wherever it is. A body is
+/// read as the gateway reads it (content codings, the vendor's gzip, the route's text format)
+/// and coded back the same way.
 ///
 /// # Errors
 /// [`OpsError::RevealFailed`] (with the fields) if any value did not open; no partial output is
 /// returned, so a partial reveal cannot be mistaken for a full one.
-pub fn reveal(
-    config: &Config,
-    route: &Route,
-    format: Format,
-    input: &[u8],
-) -> Result<Vec<u8>, OpsError> {
-    reveal_for(config, route, format, input, None)
+pub fn reveal(config: &Config, route: &Route, payload: &Payload<'_>) -> Result<Vec<u8>, OpsError> {
+    reveal_for(config, route, payload, None)
 }
 
 /// As [`reveal`], also opening the subject-scoped envelopes (`pgs1`, `pgsd1`) of the people in
@@ -102,13 +176,49 @@ pub fn reveal(
 pub(crate) fn reveal_for(
     config: &Config,
     route: &Route,
-    format: Format,
-    input: &[u8],
+    payload: &Payload<'_>,
     subjects: Option<&SubjectScopes>,
 ) -> Result<Vec<u8>, OpsError> {
     if route.reveal_plan.is_empty() {
         return Err(OpsError::NoKeys(route.name.clone()));
     }
+    let Kind::Body { headers, query } = &payload.kind else {
+        return reveal_plain(config, route, Format::Query, payload.bytes, subjects);
+    };
+    let layer = route.body_layer(false, query.as_deref())?;
+    if let Layer::Form(fields) = layer {
+        let spelling = fields.form.rules.first().map_or("", |r| &*r.name);
+        return Err(OpsError::RevealFormLayer(format!("form:{spelling}")));
+    }
+    // Read with the plans that open every envelope: what the route's request plans did not
+    // police (a form on a JSON route) may still hold envelopes placed by detection.
+    let policy = Policy {
+        plans: route.reveal_plans(),
+        observe_only: false,
+        coding: route.body_coding.as_ref(),
+    };
+    let decoded = coded::decode(
+        policy,
+        layer,
+        headers,
+        Bytes::copy_from_slice(payload.bytes),
+        config.limits.max_decoded_bytes,
+    )?;
+    let format = coded::format(headers, policy.coding)?;
+    if decoded.plain().is_empty() {
+        return Ok(payload.bytes.to_vec());
+    }
+    let out = reveal_plain(config, route, format, decoded.plain(), subjects)?;
+    Ok(decoded.finish(Some(out))?.to_vec())
+}
+
+fn reveal_plain(
+    config: &Config,
+    route: &Route,
+    format: Format,
+    input: &[u8],
+    subjects: Option<&SubjectScopes>,
+) -> Result<Vec<u8>, OpsError> {
     let (inverted, mut failed) = run(route.inverse_plans(), config, format, input, subjects)?;
     let (out, rest) = run(route.reveal_plans(), config, format, &inverted, subjects)?;
     failed.0 += rest.0;
@@ -137,6 +247,12 @@ pub(crate) fn reveal_for(
     Ok(out)
 }
 
+fn config_limits(config: &Config) -> Limits {
+    Limits {
+        max_depth: config.limits.max_json_depth,
+    }
+}
+
 /// What did not open: how many values, and the (raw) names of their fields.
 type Failed = (u32, Vec<Box<str>>);
 
@@ -153,10 +269,14 @@ fn run(
         cx = cx.with_subjects(s);
     }
     let mut out = Vec::with_capacity(input.len());
-    let limits = Limits {
-        max_depth: config.limits.max_json_depth,
-    };
-    let outcome = rewrite_payload(format, input, plans, &limits, &mut cx, &mut out)?;
+    let outcome = rewrite_payload(
+        format,
+        input,
+        plans,
+        &config_limits(config),
+        &mut cx,
+        &mut out,
+    )?;
     let failed = (
         cx.reveal_failures,
         std::mem::take(&mut cx.reveal_failed_fields),
@@ -164,5 +284,11 @@ fn run(
     match outcome {
         Outcome::Unchanged => Ok((input.to_vec(), failed)),
         Outcome::Rewritten => Ok((out, failed)),
+    }
+}
+
+impl From<RejectCode> for OpsError {
+    fn from(code: RejectCode) -> Self {
+        Self::Refused(code)
     }
 }

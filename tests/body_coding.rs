@@ -367,3 +367,206 @@ action = "tokenize"
     );
     assert_eq!(strict["batch"][0]["event"], "e");
 }
+
+/// Name-value pairs in order, as a parser returns them.
+type Pairs = Vec<(String, String)>;
+
+/// Each line of a body as Python's `urllib.parse` reads it (`str.splitlines`, then
+/// `parse_qsl` with strict parsing, blank values kept): one list of pairs per line, and the
+/// query string likewise. The recipient side of gtag.js's batch, by a real parser.
+fn python_reads(query: &str, body: &[u8]) -> (Pairs, Vec<Pairs>) {
+    use std::io::Write as _;
+    const SCRIPT: &str = r#"
+import json, sys, urllib.parse
+def pairs(text):
+    return urllib.parse.parse_qsl(text, keep_blank_values=True, strict_parsing=True,
+                                  encoding="utf-8", errors="strict")
+query = sys.argv[1]
+body = sys.stdin.buffer.read().decode("utf-8")
+print(json.dumps({"query": pairs(query), "lines": [pairs(l) for l in body.splitlines() if l]}))
+"#;
+    let mut child = std::process::Command::new("python3")
+        .args(["-c", SCRIPT, query])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("python3 (the project's toolchain has it)");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(body)
+        .expect("write");
+    let out = child.wait_with_output().expect("python3 ran");
+    assert!(
+        out.status.success(),
+        "Python cannot parse it: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let list = |v: &Value| -> Pairs {
+        v.as_array()
+            .expect("pairs")
+            .iter()
+            .map(|p| {
+                (
+                    p[0].as_str().expect("name").to_owned(),
+                    p[1].as_str().expect("value").to_owned(),
+                )
+            })
+            .collect()
+    };
+    (
+        list(&v["query"]),
+        v["lines"]
+            .as_array()
+            .expect("lines")
+            .iter()
+            .map(list)
+            .collect(),
+    )
+}
+
+fn ga4_config(up: SocketAddr) -> String {
+    format!(
+        r#"
+[server]
+listen = "127.0.0.1:0"
+[keys]
+file = "keys.toml"
+
+[[routes]]
+name = "ga4"
+path_prefix = "/ga4"
+upstream = "http://{up}"
+preset = "ga4"
+"#
+    )
+}
+
+#[tokio::test]
+async fn gtag_batches_are_policed_line_by_line_and_read_by_python_as_sent() {
+    let up = Upstream::start(None, Reply::Ok).await;
+    let gw = TestGateway::start(&ga4_config(up.addr)).await;
+    let client = Client::new(gw.addr, None, Proto::H1);
+    let sent = sdk_requests("ga4/gtag-collect-hand.jsonl")
+        .into_iter()
+        .find(|r| r.method == Method::POST)
+        .expect("the recording has gtag.js's batch");
+    assert!(
+        sent.body.windows(2).any(|w| w == b"\r\n"),
+        "CRLF-joined hits"
+    );
+    let got = replay(&client, &sent, &sent.target).await;
+    assert_eq!(got.status, 200, "{:?}", String::from_utf8_lossy(&got.body));
+    let seen = up.requests();
+    assert_eq!(seen.len(), 1, "forwarded once");
+    let r = &seen[0];
+    let (_, sent_query) = sent.target.split_once('?').expect("query");
+    let (_, got_query) = r.uri.split_once('?').expect("query");
+    let (_, before) = python_reads(sent_query, &sent.body);
+    let (query, lines) = python_reads(got_query, &r.body);
+    // The hits arrive as hits: same lines, same line ends, each a form Python reads strictly.
+    assert_eq!(lines.len(), before.len(), "one hit per line");
+    assert_eq!(
+        r.body.iter().filter(|&&b| b == b'\n').count(),
+        sent.body.iter().filter(|&&b| b == b'\n').count()
+    );
+    assert!(r.body.windows(2).any(|w| w == b"\r\n"), "CRLF kept");
+    let get = |pairs: &[(String, String)], name: &str| -> Option<String> {
+        pairs
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+    };
+    for (line, was) in lines.iter().zip(&before) {
+        // The event name and every parameter the policy keeps arrive as sent.
+        assert_eq!(get(line, "en"), get(was, "en"));
+        assert_eq!(get(line, "epn.value"), get(was, "epn.value"));
+        assert_eq!(
+            get(line, "ep.transaction_id"),
+            get(was, "ep.transaction_id")
+        );
+        assert_eq!(get(line, "_et"), get(was, "_et"));
+    }
+    // Line 1: the email inside the event parameter is gone, the rest of the value stays.
+    let email = get(&lines[0], "ep.customer_email").expect("the parameter stays");
+    assert!(!email.contains('@'), "{email}");
+    // Line 2: the postal address the preset drops is gone.
+    assert_eq!(get(&lines[1], "ep.address"), None);
+    // The shared parameters: the user id tokenized, the random client id kept.
+    assert!(get(&query, "uid").is_some_and(|u| u.starts_with("tok_")));
+    let (sent_shared, _) = python_reads(sent_query, b"");
+    assert_eq!(get(&query, "cid"), get(&sent_shared, "cid"));
+    assert_eq!(get(&query, "tid"), get(&sent_shared, "tid"));
+    // Nowhere any value of the person, in any form GA could decode, but the page title's
+    // name: free text with nothing in the hit naming the person (docs/PRESETS.md).
+    let mut without_title = r.clone();
+    let kept: Vec<&str> = got_query
+        .split('&')
+        .filter(|p| !p.starts_with("dt="))
+        .collect();
+    without_title.uri = format!("/ga4/g/collect?{}", kept.join("&"));
+    assert_none_in_clear("gtag batch", &without_title, &person_values());
+}
+
+#[tokio::test]
+async fn gtag_batch_lines_that_line_splitters_read_differently_are_refused() {
+    let up = Upstream::start(None, Reply::Ok).await;
+    let gw = TestGateway::start(&ga4_config(up.addr)).await;
+    let client = Client::new(gw.addr, None, Proto::H1);
+    let secret = "ottilie.brandvold%40example.org";
+    let cases: Vec<(Vec<u8>, u16, &str)> = vec![
+        // A lone CR: a line break to `splitlines`, text to a CRLF splitter.
+        (
+            format!("en=a\ruid={secret}").into_bytes(),
+            400,
+            "ambiguous_request",
+        ),
+        // U+2028 raw: a line break to Python's `str.splitlines`.
+        (
+            format!("en=a&ep.x=1\u{2028}uid={secret}").into_bytes(),
+            400,
+            "ambiguous_request",
+        ),
+        // A line whose escape does not decode.
+        (
+            format!("en=a\r\nuid={secret}&ep.y=%zz").into_bytes(),
+            400,
+            "malformed_body",
+        ),
+        // A raw `;`: a pair separator to some servers.
+        (
+            format!("en=a;uid={secret}").into_bytes(),
+            400,
+            "ambiguous_request",
+        ),
+        // JSON labelled as the batch's text: not what the route reads text as.
+        (
+            format!(r#"{{"uid":"{secret}"}}"#).into_bytes(),
+            400,
+            "ambiguous_request",
+        ),
+    ];
+    for (body, status, code) in cases {
+        let got = client
+            .send(
+                Method::POST,
+                "/ga4/g/collect?v=2&tid=G-TEST12345",
+                &[("content-type", "text/plain;charset=UTF-8")],
+                body.clone(),
+            )
+            .await;
+        let label = String::from_utf8_lossy(&body).into_owned();
+        assert_eq!(
+            got.status,
+            status,
+            "{label}: {:?}",
+            String::from_utf8_lossy(&got.body)
+        );
+        assert_eq!(got.error_code(), code, "{label}");
+        assert!(!String::from_utf8_lossy(&got.body).contains("ottilie"));
+    }
+    assert!(up.requests().is_empty(), "nothing reached the upstream");
+}

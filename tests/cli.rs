@@ -288,6 +288,219 @@ async fn preview_and_reveal_agree_with_the_gateway_on_forms_ndjson_and_queries()
     assert!(revealed.contains("phone=%2B1+415+555+0100"), "{revealed}");
 }
 
+/// Routes whose vendors code bodies outside `Content-Encoding` (posthog-js: gzip sniffed or
+/// named by `?compression=`, a base64 form beacon; gtag.js: one form per text line), with
+/// deterministic actions only, so the CLI's preview must equal the gateway's forward byte for
+/// byte.
+fn coded_config(up: std::net::SocketAddr) -> String {
+    format!(
+        r#"
+[server]
+listen = "127.0.0.1:0"
+[keys]
+file = "keys.toml"
+
+[[routes]]
+name = "ph"
+path_prefix = "/ph"
+upstream = "http://{up}"
+
+[routes.body_coding]
+param = "compression"
+values = {{ "gzip-js" = "gzip", base64 = "form:data=>base64" }}
+sniff = "gzip"
+
+[[routes.rules]]
+select = "$..distinct_id"
+action = "tokenize"
+
+[[routes.rules]]
+select = "$..email"
+action = "encrypt_deterministic"
+
+[[routes]]
+name = "ga"
+path_prefix = "/ga"
+upstream = "http://{up}"
+
+[routes.body_coding]
+text = "form_lines"
+
+[[routes.rules]]
+select = "query:uid"
+action = "tokenize"
+
+[[routes.rules]]
+select = "query:ep.email"
+action = "encrypt_deterministic"
+"#
+    )
+}
+
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    e.write_all(bytes).expect("gzip");
+    e.finish().expect("gzip")
+}
+
+fn gunzip(bytes: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    std::io::Read::read_to_end(&mut flate2::read::MultiGzDecoder::new(bytes), &mut out)
+        .expect("gunzip");
+    out
+}
+
+#[tokio::test]
+async fn preview_and_reveal_read_vendor_body_codings_as_the_gateway_does() {
+    use base64::Engine as _;
+    let up = Upstream::start(None, Reply::Ok).await;
+    let gw = TestGateway::start(&coded_config(up.addr)).await;
+    let client = Client::new(gw.addr, None, Proto::H1);
+    let config = gw.config_path().display().to_string();
+    const EMAIL: &str = "eve@example.com";
+    let doc = format!(
+        r#"{{"api_key":"k","batch":[{{"distinct_id":"User-1","properties":{{"email":"{EMAIL}"}}}}]}}"#
+    );
+    let beacon = format!(
+        "data={}",
+        base64::engine::general_purpose::STANDARD
+            .encode(&doc)
+            .replace('+', "%2B")
+            .replace('/', "%2F")
+            .replace('=', "%3D")
+    );
+    let lines = "en=purchase&ep.email=eve%40example.com&uid=User-1\r\nen=x&uid=User-1\r\n";
+    // (route, request query, content type, content encoding, body, reveal opens it)
+    type Case<'a> = (&'a str, &'a str, &'a str, Option<&'a str>, Vec<u8>, bool);
+    let cases: Vec<Case<'_>> = vec![
+        // posthog-js today: gzip labelled text, no signal but the magic bytes.
+        ("ph", "", "text/plain", None, gzip(doc.as_bytes()), true),
+        // Older posthog-js: the coding named in the query.
+        (
+            "ph",
+            "compression=gzip-js",
+            "text/plain",
+            None,
+            gzip(doc.as_bytes()),
+            true,
+        ),
+        // The sendBeacon fallback: a form whose `data` is base64 of the batch.
+        (
+            "ph",
+            "compression=base64",
+            "application/x-www-form-urlencoded",
+            None,
+            beacon.clone().into_bytes(),
+            false,
+        ),
+        // posthog-node: JSON with Content-Encoding.
+        (
+            "ph",
+            "",
+            "application/json",
+            Some("gzip"),
+            gzip(doc.as_bytes()),
+            true,
+        ),
+        // gtag.js's batch: one hit per text line.
+        (
+            "ga",
+            "",
+            "text/plain;charset=UTF-8",
+            None,
+            lines.as_bytes().to_vec(),
+            true,
+        ),
+    ];
+    for (i, (route, query, content_type, encoding, body, reveals)) in cases.into_iter().enumerate()
+    {
+        let label = format!("{route} ?{query} {content_type} {encoding:?}");
+        let target = format!("/{route}/e/?{query}");
+        let mut headers = vec![("content-type", content_type)];
+        if let Some(e) = encoding {
+            headers.push(("content-encoding", e));
+        }
+        let got = client
+            .send(Method::POST, &target, &headers, body.clone())
+            .await;
+        assert_eq!(
+            got.status,
+            200,
+            "{label}: {:?}",
+            String::from_utf8_lossy(&got.body)
+        );
+        let forwarded = up.requests()[i].body.to_vec();
+        let mut args = vec![
+            "--config",
+            &config,
+            "--route",
+            route,
+            "--content-type",
+            content_type,
+        ];
+        if let Some(e) = encoding {
+            args.extend(["--content-encoding", e]);
+        }
+        if !query.is_empty() {
+            args.extend(["--request-query", query]);
+        }
+        let mut preview = vec!["preview"];
+        preview.extend(&args);
+        let out = run_with_stdin(&preview, &body);
+        assert!(
+            out.status.success(),
+            "{label}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let mut previewed = out.stdout;
+        // Text gets a newline for the terminal; coded bytes come as they are.
+        if !forwarded.ends_with(b"\n") && std::str::from_utf8(&forwarded).is_ok() {
+            assert_eq!(previewed.pop(), Some(b'\n'), "{label}");
+        }
+        assert_eq!(
+            previewed, forwarded,
+            "{label}: preview is byte for byte what the gateway forwarded"
+        );
+        let plain = if forwarded.starts_with(&[0x1f, 0x8b]) {
+            gunzip(&forwarded)
+        } else {
+            forwarded.clone()
+        };
+        assert_absent(&plain, &[EMAIL, "eve%40example.com", "User-1"]);
+        let mut reveal = vec!["reveal"];
+        reveal.extend(&args);
+        let out = run_with_stdin(&reveal, &forwarded);
+        if !reveals {
+            // The document inside a form field is not where reveal reads: said, not guessed.
+            assert!(!out.status.success(), "{label}");
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert!(err.contains("form:data"), "{label}: {err}");
+            continue;
+        }
+        assert!(
+            out.status.success(),
+            "{label}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        // Coded back as it came, with the envelope open inside.
+        assert_eq!(
+            out.stdout.starts_with(&[0x1f, 0x8b]),
+            forwarded.starts_with(&[0x1f, 0x8b]),
+            "{label}"
+        );
+        let opened = if out.stdout.starts_with(&[0x1f, 0x8b]) {
+            gunzip(&out.stdout)
+        } else {
+            out.stdout.clone()
+        };
+        let text = String::from_utf8(opened).expect("utf8");
+        assert!(
+            text.contains(EMAIL) || text.contains("eve%40example.com"),
+            "{label}: {text}"
+        );
+    }
+}
+
 #[test]
 fn keygen_prints_a_usable_entry() {
     let out = piigate()

@@ -40,8 +40,11 @@ fn load(text: &str) -> Result<Loaded, config::Diagnostics> {
 
 fn preview(loaded: &Loaded, format: Format, input: &str) -> serde_json::Value {
     let route = piigate::ops::route(&loaded.config, "r").expect("route");
-    let out =
-        piigate::ops::preview(&loaded.config, route, format, input.as_bytes()).expect("preview");
+    let payload = match format {
+        Format::Query => piigate::ops::Payload::query(input.as_bytes()),
+        _ => piigate::ops::Payload::typed("application/json", input.as_bytes()).expect("type"),
+    };
+    let out = piigate::ops::preview(&loaded.config, route, &payload).expect("preview");
     serde_json::from_slice(&out).unwrap_or_else(|_| {
         serde_json::Value::String(String::from_utf8(out).expect("utf-8 output"))
     })
@@ -140,6 +143,33 @@ fn a_route_rule_wins_where_it_meets_a_preset_rule() {
             .starts_with("tok_"),
         "{out}"
     );
+}
+
+/// The analytics presets scrub free text an app puts in a property instead of replacing it
+/// whole: the words stay, the email inside gets the email fields' token, a card its last four,
+/// and the name a rule of the same request selects is found where the text repeats it.
+#[test]
+fn analytics_presets_scrub_free_text_and_keep_its_words() {
+    for vendor in ["segment", "rudderstack"] {
+        let loaded = load(&route_with(&format!("preset = \"{vendor}\"\n"))).expect("loads");
+        let out = preview(
+            &loaded,
+            Format::Json,
+            r#"{"batch":[{"type":"identify","userId":"u-1","traits":{"email":"alice.smith@example.com","name":"Alice Smith","note":"Alice asked: refund card 4111 1111 1111 1111 to alice.smith@example.com please"}}]}"#,
+        );
+        let traits = &out["batch"][0]["traits"];
+        let note = traits["note"].as_str().expect("note stays a string");
+        let token = traits["email"].as_str().expect("email token");
+        assert!(token.starts_with("tok_"), "{vendor}: {out}");
+        assert!(note.contains(" asked: refund card "), "{vendor}: {note}");
+        assert!(
+            note.ends_with(&format!("1111 to {token} please")),
+            "{vendor}: {note}"
+        );
+        for gone in ["Alice", "4111 1111 1111 1111", "alice.smith@example.com"] {
+            assert!(!note.contains(gone), "{vendor}: {gone} in {note}");
+        }
+    }
 }
 
 /// `purpose` and `detect` of the route beat the preset's; `detect_actions` merge per class.

@@ -4,7 +4,6 @@ use std::net::SocketAddr;
 
 use http::Method;
 use piigate::config::ProcessEnv;
-use piigate::rewrite::Format;
 use serde_json::Value;
 
 use crate::support::{Client, Pki, Proto, Reply, TestGateway, Upstream, assert_absent};
@@ -261,8 +260,12 @@ async fn segment_batch_is_rewritten_over_tls_h1_and_h2() {
     // The owner can reveal what was encrypted, with the route's domain keys.
     let loaded = piigate::config::load(&e.gw.config_path(), &ProcessEnv).expect("config");
     let route = piigate::ops::route(&loaded.config, "segment").expect("route");
-    let revealed =
-        piigate::ops::reveal(&loaded.config, route, Format::Json, &seen[0].body).expect("reveal");
+    let revealed = piigate::ops::reveal(
+        &loaded.config,
+        route,
+        &piigate::ops::Payload::typed("application/json", &seen[0].body).expect("type"),
+    )
+    .expect("reveal");
     let rv: Value = serde_json::from_slice(&revealed).expect("json");
     assert_eq!(rv["batch"][0]["traits"]["phone"], "+1 415 555 0100");
 }

@@ -96,6 +96,64 @@ action = "tokenize"
 class = "person_name"
 
 [[routes]]
+name = "crm"
+path_prefix = "/crm"
+upstream = "http://{up}"
+detect = "enforce"
+
+[[routes.rules]]
+select = "$.user.name"
+action = "tokenize"
+class = "person_name"
+
+[[routes.rules]]
+select = ["$.user.id", "query:uid"]
+action = "tokenize"
+
+[[routes]]
+name = "crm_observe"
+path_prefix = "/crm-observe"
+upstream = "http://{up}"
+detect = "observe"
+
+[[routes.rules]]
+select = "$.user.name"
+action = "tokenize"
+class = "person_name"
+
+[[routes.rules]]
+select = "$.user.id"
+action = "tokenize"
+
+[[routes]]
+name = "crm_echo_off"
+path_prefix = "/crm-echo-off"
+upstream = "http://{up}"
+detect = "enforce"
+
+[routes.detect_actions]
+echo = "off"
+
+[[routes.rules]]
+select = "$.user.name"
+action = "tokenize"
+class = "person_name"
+
+[[routes]]
+name = "crm_echo_mask"
+path_prefix = "/crm-echo-mask"
+upstream = "http://{up}"
+detect = "enforce"
+
+[routes.detect_actions]
+echo = "mask"
+
+[[routes.rules]]
+select = "$.user.name"
+action = "tokenize"
+class = "person_name"
+
+[[routes]]
 name = "whole"
 path_prefix = "/whole"
 upstream = "http://{up}"
@@ -478,5 +536,155 @@ async fn values_selected_anywhere_in_a_request_are_found_in_all_its_scrubbed_tex
     assert_absent(
         &up.raw_bytes(),
         &[NAME, "Ottilie", "Brandvold", UID, ACCOUNT, CRM],
+    );
+}
+
+// === echoes in the leaves no rule selects ===
+
+const UID: &str = "cust-88412-kq";
+
+/// A CRM event whose free-text fields, before the fields that name the person, repeat the
+/// person's name and id; one more leaf is an email detection finds whole.
+fn crm_event() -> String {
+    serde_json::json!({
+        "properties": {
+            "note": format!("Ottilie Brandvold asked for a call back (ref {UID})."),
+            "summary": "Brandvold household, second contact",
+            "plan": "premium",
+            "contact": EMAIL,
+        },
+        "user": {"name": NAME, "id": UID},
+    })
+    .to_string()
+}
+
+/// With `detect = "enforce"`, a value a rule selects is replaced where it recurs in a leaf no
+/// rule selects and the detector found nothing in: the span gets the route's action for the
+/// value's class (`[REDACTED:person_name]` by default), a value whose rule names no class
+/// `[REDACTED]`; the rest of the text stays. Whole-leaf detection is unchanged.
+#[tokio::test]
+async fn enforced_detection_replaces_selected_values_where_unselected_text_repeats_them() {
+    let (up, gw) = stack().await;
+    let client = Client::new(gw.addr, None, Proto::H1);
+    let got = client
+        .send(
+            Method::POST,
+            "/crm/v1/events",
+            &[("content-type", "application/json")],
+            crm_event(),
+        )
+        .await;
+    assert_eq!(got.status, 200, "{}", String::from_utf8_lossy(&got.body));
+    let seen = up.requests();
+    assert_eq!(seen.len(), 1);
+    let doc: Value = serde_json::from_slice(&seen[0].body).expect("JSON");
+    let props = &doc["properties"];
+    assert_eq!(
+        props["note"],
+        "[REDACTED:person_name] asked for a call back (ref [REDACTED])."
+    );
+    assert_eq!(
+        props["summary"],
+        "[REDACTED:person_name] household, second contact"
+    );
+    assert_eq!(props["plan"], "premium");
+    assert_eq!(props["contact"], "[REDACTED:email]");
+    assert_absent(&up.raw_bytes(), &[NAME, "Ottilie", "Brandvold", UID, EMAIL]);
+
+    // A form body on the same route: the query selects the id, an unselected form field
+    // repeats it.
+    let got = client
+        .send(
+            Method::POST,
+            &format!("/crm/v1/forms?uid={UID}"),
+            &[("content-type", "application/x-www-form-urlencoded")],
+            format!("topic=billing&memo=callback+for+{UID}+today"),
+        )
+        .await;
+    assert_eq!(got.status, 200, "{}", String::from_utf8_lossy(&got.body));
+    let seen = up.requests();
+    let body = String::from_utf8(seen[1].body.to_vec()).expect("form");
+    let memo = body
+        .strip_prefix("topic=billing&memo=")
+        .expect("the other field as it came");
+    assert_eq!(percent_decode(memo), "callback for [REDACTED] today");
+    assert!(!seen[1].uri.contains(UID), "{}", seen[1].uri);
+}
+
+/// With `detect = "observe"` the same leaves leave byte for byte as they came; each echo is
+/// counted as disclosed in clear under the value's class, and the leaf's path is reported.
+#[test]
+fn observed_detection_counts_echoes_and_changes_nothing() {
+    let routes = routes();
+    let input = crm_event();
+    let (out, cx) = rewrite(&route(&routes, "crm_observe"), Format::Json, &input);
+    let doc: Value = serde_json::from_str(&out).expect("JSON");
+    let sent: Value = serde_json::from_str(&input).expect("JSON");
+    assert_eq!(
+        doc["properties"], sent["properties"],
+        "unselected leaves unchanged"
+    );
+    assert!(
+        doc["user"]["name"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("tok_")),
+        "rules still apply"
+    );
+    let d = &cx.disclosed;
+    let cells: Vec<_> = d.cells().collect();
+    // Identifiers: "Ottilie Brandvold" in the note and "Brandvold" in the summary, and the
+    // email detected whole; unclassified: the id in the note.
+    assert_eq!(
+        d.get(Some(Class::PersonName), Treatment::Clear),
+        3,
+        "{cells:?}"
+    );
+    assert_eq!(d.get(None, Treatment::Clear), 1, "{cells:?}");
+    let paths: Vec<(String, Class)> = cx
+        .detected
+        .entries()
+        .map(|(p, c, _)| (p.to_owned(), c))
+        .collect();
+    assert!(
+        paths.contains(&("$.properties.note".to_owned(), Class::PersonName)),
+        "{paths:?}"
+    );
+    assert!(
+        paths.contains(&("$.properties.summary".to_owned(), Class::PersonName)),
+        "{paths:?}"
+    );
+    assert_eq!(cx.counts.get(ActionKind::Scrub), 0);
+}
+
+/// `detect_actions.echo` overrides what echoes in unselected leaves get: `off` leaves them as
+/// they came, a treatment applies to every one; any other value is refused where it is
+/// written.
+#[test]
+fn detect_actions_echo_turns_leaf_echoes_off_or_picks_their_treatment() {
+    let routes = routes();
+    let input = crm_event();
+    let (off, _) = rewrite(&route(&routes, "crm_echo_off"), Format::Json, &input);
+    let doc: Value = serde_json::from_str(&off).expect("JSON");
+    assert_eq!(
+        doc["properties"]["note"],
+        format!("Ottilie Brandvold asked for a call back (ref {UID}).")
+    );
+    // Detection of whole values is unaffected.
+    assert_eq!(doc["properties"]["contact"], "[REDACTED:email]");
+    let (masked, _) = rewrite(&route(&routes, "crm_echo_mask"), Format::Json, &input);
+    let doc: Value = serde_json::from_str(&masked).expect("JSON");
+    assert_eq!(
+        doc["properties"]["note"],
+        format!("******* *****vold asked for a call back (ref {UID}).")
+    );
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let bad = "[[routes]]\nname = \"r\"\npath_prefix = \"/r\"\nupstream = \"http://127.0.0.1:9\"\ndetect = \"enforce\"\n[routes.detect_actions]\necho = \"hash\"\n";
+    let d = config::from_toml(bad, "p.toml", dir.path(), &NoEnv).expect_err("refused");
+    assert!(
+        d.to_string().contains(
+            "`echo` in `detect_actions` takes one of encrypt, keep, mask, off, redact, tokenize"
+        ),
+        "{d}"
     );
 }

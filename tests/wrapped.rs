@@ -9,7 +9,6 @@ use std::net::SocketAddr;
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use http::Method;
-use piigate::rewrite::Format;
 use serde_json::Value;
 
 use crate::support::recipient::{
@@ -483,8 +482,12 @@ async fn the_owner_reveals_envelopes_inside_json_text_and_base64url() {
         .iter()
         .find(|r| r.method == Method::POST)
         .expect("the tp2 POST");
-    let revealed =
-        piigate::ops::reveal(&loaded.config, route, Format::Json, &post.body).expect("reveal");
+    let revealed = piigate::ops::reveal(
+        &loaded.config,
+        route,
+        &piigate::ops::Payload::typed("application/json", &post.body).expect("type"),
+    )
+    .expect("reveal");
     let body: Value = serde_json::from_slice(&revealed).expect("JSON");
     let co: Value = serde_json::from_str(body["data"][0]["co"].as_str().expect("co text"))
         .expect("co is still JSON text");
@@ -495,8 +498,12 @@ async fn the_owner_reveals_envelopes_inside_json_text_and_base64url() {
         .find(|r| r.method == Method::GET && r.uri.contains("cx="))
         .expect("a GET with cx");
     let query = get.uri.split_once('?').map_or("", |(_, q)| q);
-    let revealed = piigate::ops::reveal(&loaded.config, route, Format::Query, query.as_bytes())
-        .expect("reveal");
+    let revealed = piigate::ops::reveal(
+        &loaded.config,
+        route,
+        &piigate::ops::Payload::query(query.as_bytes()),
+    )
+    .expect("reveal");
     let cx = field(&pairs(std::str::from_utf8(&revealed).expect("text")), "cx")
         .map(|v| base64_json(v, true))
         .expect("cx");

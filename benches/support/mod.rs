@@ -322,6 +322,7 @@ pub fn detecting(mut plan: Plan, mode: DetectMode) -> Plan {
     };
     plan.unselected = Unselected {
         detect: Some(Arc::new(DetectPolicy {
+            echo: None,
             mode,
             detector: Detector::default(),
             actions,

@@ -294,7 +294,10 @@ def analyze(rec, person):
             elif "json" in ctype or "text/plain" in ctype or not ctype:
                 if text.strip():
                     if "\n" in text.strip() and vendor == "ga4":
-                        pass  # gtag batches: one query string per line
+                        # gtag batches: one query string per line, each as GA reads it.
+                        for line in text.splitlines():
+                            urllib.parse.parse_qsl(line, keep_blank_values=True,
+                                                   strict_parsing=bool(line), errors="strict")
                     else:
                         doc = json.loads(text)
                         for ev in (doc.get("data") or []) if isinstance(doc, dict) else []:

@@ -313,6 +313,37 @@ impl Route {
         }
     }
 
+    /// The policy a request body of this route is policed with: the route's plans, or its
+    /// strict variant when the person `opted_out` and the route says so.
+    pub fn body_policy(&self, opted_out: bool) -> crate::rewrite::body::Policy<'_> {
+        let plans = match (&self.strict, opted_out) {
+            (Some((plan, fields)), true) => Plans { json: plan, fields },
+            _ => self.plans(),
+        };
+        crate::rewrite::body::Policy {
+            plans,
+            observe_only: self.observes_only(),
+            coding: self.body_coding.as_ref(),
+        }
+    }
+
+    /// How this request's body is coded by the vendor's convention, from the request's
+    /// `query` ([`crate::rewrite::body::layer`]).
+    ///
+    /// # Errors
+    /// As [`crate::rewrite::body::layer`].
+    pub fn body_layer(
+        &self,
+        opted_out: bool,
+        query: Option<&str>,
+    ) -> Result<crate::rewrite::body::Layer<'_>, crate::error::RejectCode> {
+        crate::rewrite::body::layer(
+            self.body_coding.as_ref(),
+            opted_out && self.opt_out == OptOut::Strict,
+            query,
+        )
+    }
+
     /// The route's inverse (offline and admin reveal, run before [`Self::reveal_plans`]): at
     /// the selectors of its request rules, envelopes open and `fpe` values decrypt with the
     /// rule's options; what cannot be reversed is left as it is.

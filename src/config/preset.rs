@@ -459,6 +459,9 @@ impl Expansion {
             if let Some(x) = &b.sniff {
                 let _ = writeln!(s, "sniff = {}", quote(&x.value));
             }
+            if let Some(x) = &b.text {
+                let _ = writeln!(s, "text = {}", quote(&x.value));
+            }
         }
         for (i, rule) in r.rules.iter().enumerate() {
             let _ = writeln!(
@@ -555,6 +558,12 @@ pub fn reference(p: &'static Preset) -> String {
         if let Some(x) = &b.sniff {
             how.push(format!(
                 "no `{param}` and a text body starting with gzip's magic bytes → `{}`",
+                x.value
+            ));
+        }
+        if let Some(x) = &b.text {
+            how.push(format!(
+                "a text body (`text/plain` or unlabelled) → `{}`",
                 x.value
             ));
         }

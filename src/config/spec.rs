@@ -223,6 +223,8 @@ pub struct BodyCodingSpec {
     /// `sniff`: `"gzip"` — with no `param` in the query, a text body starting with gzip's
     /// magic bytes is a gzip stream.
     pub sniff: Option<At<String>>,
+    /// `text`: `"json"` (default) | `"form_lines"` — what a text body holds once decoded.
+    pub text: Option<At<String>>,
     /// The preset file the table was written in (spans refer to it), else the config file.
     pub origin: Option<Source<'static>>,
 }
@@ -397,10 +399,10 @@ static RULE: LazyLock<Vec<&'static str>> = LazyLock::new(|| {
         .chain(option_keys().map(|(name, _)| name))
         .collect()
 });
-/// Keys of `[routes.detect_actions]`: `default`, a class, or `text` (leaves whose data was
-/// found inside free text).
+/// Keys of `[routes.detect_actions]`: `default`, a class, `text` (leaves whose data was
+/// found inside free text) or `echo` (selected values recurring in unselected leaves).
 static DETECT_ACTIONS: LazyLock<Vec<&'static str>> = LazyLock::new(|| {
-    ["default", "text"]
+    ["default", "echo", "text"]
         .into_iter()
         .chain(Class::ALL.iter().map(|c| c.as_str()))
         .collect()
@@ -589,7 +591,7 @@ pub(super) fn read_rules(
 }
 
 /// Keys of `[routes.body_coding]`.
-const BODY_CODING: &[&str] = &["param", "values", "sniff"];
+const BODY_CODING: &[&str] = &["param", "values", "sniff", "text"];
 
 /// Reads `[routes.body_coding]` (`[body_coding]` in a preset, named `what`) from `parent`.
 pub(super) fn read_body_coding(
@@ -603,6 +605,7 @@ pub(super) fn read_body_coding(
         param: t.string(d, "param"),
         values: t.string_map(d, "values").unwrap_or_default(),
         sniff: t.string(d, "sniff"),
+        text: t.string(d, "text"),
         origin: None,
     };
     t.finish(d);

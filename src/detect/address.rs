@@ -273,6 +273,7 @@ pub(crate) const STREET_WORDS: &[&str] = &[
     "wharf",
     "wynd",
     "yard",
+    "zila",
 ];
 
 /// French street types that open an address line.

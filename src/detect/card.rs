@@ -47,6 +47,17 @@ const MAX: usize = 19;
 
 /// Whether `s` is one card number.
 pub(crate) fn is_card(s: &[u8], hint: bool) -> bool {
+    check(s, hint, false)
+}
+
+/// Whether `s` is one card number where the text names a card just before it (`card
+/// 566954923975`, `Karte …`): twelve bare digits count at any Maestro IIN, still with Luhn and
+/// the issuer table.
+pub(crate) fn is_card_named(s: &[u8]) -> bool {
+    check(s, false, true)
+}
+
+fn check(s: &[u8], hint: bool, named: bool) -> bool {
     let mut digits = [0u8; MAX];
     let mut n = 0;
     let mut sep: Option<u8> = None;
@@ -79,7 +90,8 @@ pub(crate) fn is_card(s: &[u8], hint: bool) -> bool {
     // Twelve bare digits are an order or tracking number far more often than a Maestro
     // card; grouped `4-4-4`, or under one of Maestro's best-known BINs, they are a card.
     let len_ok = (13..=19).contains(&n)
-        || (n == 12 && (hint || sep.is_some() || MAESTRO_12.iter().any(|b| s.starts_with(b))));
+        || (n == 12
+            && (hint || named || sep.is_some() || MAESTRO_12.iter().any(|b| s.starts_with(b))));
     len_ok && luhn(d) && (hint || iin_ok(d))
 }
 

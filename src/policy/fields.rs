@@ -105,6 +105,18 @@ impl FieldPlan {
             || self.unselected.detect.as_ref().is_some_and(|d| d.echoes())
     }
 
+    /// Whether a rule of this plan (or of a document inside a field) selects values a `scrub`
+    /// or detection would look for elsewhere.
+    pub fn echo_sources(&self) -> bool {
+        self.rules
+            .iter()
+            .chain(&self.others)
+            .any(|r| match &r.target {
+                FieldTarget::Whole(action) => action.echo_source(),
+                FieldTarget::Wrapped(wrap) => wrap.echo_sources(),
+            })
+    }
+
     /// The first rule covering the form or query field `name` (the rule's name, folded as
     /// servers fold names, followed by nothing, a `[` bracket child or a `.` child), else the
     /// rule for every other field.

@@ -24,8 +24,8 @@ pub use automaton::{Automaton, RuleId, StateId};
 pub use disclosure::{DisclosureTally, FieldTally, Treatment};
 pub use fields::{FieldPlan, FieldPlans, FieldRule, FieldTarget, covers as field_covers};
 pub use selector::{JsonPath, SelectorError};
-pub use unselected::{DetectMode, DetectPolicy, Unselected};
-pub use wrap::{BodyCoding, BodyLayer, Coding, FormDocument, Inner, Wrap};
+pub use unselected::{DetectMode, DetectPolicy, EchoCounts, Unselected};
+pub use wrap::{BodyCoding, BodyLayer, Coding, FormDocument, Inner, TextBody, Wrap};
 
 use crate::detect::Class;
 
@@ -105,6 +105,14 @@ impl Plan {
             .any(|r| matches!(&r.action, Action::Scrub(s) if s.echoes()))
             || self.wraps.iter().any(Wrap::echoes)
             || self.unselected.detect.as_ref().is_some_and(|d| d.echoes())
+    }
+
+    /// Whether a rule of this plan (or of a document wrapped inside it) selects values a
+    /// `scrub` or detection would look for elsewhere: without one anywhere in a request,
+    /// there is nothing to collect.
+    pub fn echo_sources(&self) -> bool {
+        self.rules.iter().any(|r| r.action.echo_source())
+            || self.wraps.iter().any(Wrap::echo_sources)
     }
 
     /// The rule an accepting state names (an id below `rules.len()`; see [`Self::wrap`]).

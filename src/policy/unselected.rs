@@ -12,6 +12,10 @@
 //!   `redact` with `[REDACTED:<class>]`) — or, for a leaf where the detector found the data
 //!   inside free text, the route's `text` action when it names one (`scrub`: only the spans
 //!   are replaced, the rest of the text stays);
+//! - **echoes**, both modes: a string leaf the detector found nothing in is searched for the
+//!   values the request's rules selected (a name from `$.user.name` in `$.properties.note`);
+//!   `observe` counts each such span (`clear`) under the leaf's path and the value's class,
+//!   `enforce` replaces it as `scrub` would;
 //! - **allow-list** (`drop`): members and elements no selector reaches are removed; with
 //!   detection on, what they held is still classified, so the report shows which undeclared
 //!   fields arrived (treatment `dropped`).
@@ -23,7 +27,7 @@ use std::sync::Arc;
 
 use crate::detect::{Class, Detection, Detector, Source};
 
-use super::action::Action;
+use super::action::{Action, ApplyCx};
 
 /// Detection mode of a route. Variants in alphabetical order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,7 +49,17 @@ pub struct DetectPolicy {
     /// present, is the action for leaves whose data was found inside free text
     /// (`detect_actions.text`). Empty in `observe`.
     pub actions: Vec<Action>,
+    /// What an unselected string leaf the detector found nothing in gets where a value the
+    /// request's rules selected recurs in it: an echo-only `scrub`
+    /// ([`super::action::ScrubAction::echoes_only`]). `observe` counts those spans with it and changes
+    /// nothing; `enforce` applies it. `None`: such leaves are not searched.
+    pub echo: Option<Action>,
 }
+
+/// The spans of one leaf that echo selected values, per class of the rule that selected each
+/// (the last slot: rules without a class).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EchoCounts(pub [u32; Class::COUNT + 1]);
 
 /// The policy for unselected values of one plan. `Default`: untouched, unexamined.
 #[derive(Debug, Clone)]
@@ -107,8 +121,52 @@ impl DetectPolicy {
         }
     }
 
-    /// Whether a `scrub` on free text looks for the request's selected values.
+    /// Whether this policy looks for the request's selected values: in unselected leaves, or
+    /// with a `scrub` on free text.
     pub fn echoes(&self) -> bool {
-        matches!(self.actions.get(Class::COUNT), Some(Action::Scrub(s)) if s.echoes())
+        self.echo.is_some()
+            || matches!(self.actions.get(Class::COUNT), Some(Action::Scrub(s)) if s.echoes())
+    }
+
+    /// The spans of `text` (an unselected leaf the detector found nothing in) that echo a
+    /// value the request's rules selected, counted per class; `None` when there are none or
+    /// they are not looked for. Changes and counts nothing.
+    pub fn echoes_in(&self, text: &str, cx: &ApplyCx<'_>) -> Option<EchoCounts> {
+        let Some(Action::Scrub(scrub)) = &self.echo else {
+            return None;
+        };
+        if !cx.has_echo() {
+            return None;
+        }
+        let mut counts = EchoCounts([0; Class::COUNT + 1]);
+        let n = scrub.find_echoes(text, cx, |class| {
+            counts.0[class.map_or(Class::COUNT, Class::index)] += 1;
+        });
+        (n > 0).then_some(counts)
+    }
+
+    /// The action for a leaf [`Self::echoes_in`] found echoes in: `None` in observe mode
+    /// (the spans are counted as forwarded in clear).
+    pub fn echo_action(&self) -> Option<&Action> {
+        match self.mode {
+            DetectMode::Observe => None,
+            DetectMode::Enforce => self.echo.as_ref(),
+        }
+    }
+}
+
+impl EchoCounts {
+    /// The classes with at least one span (rules without a class are not among them).
+    pub fn classes(&self) -> impl Iterator<Item = Class> + '_ {
+        Class::ALL.iter().copied().filter(|c| self.0[c.index()] > 0)
+    }
+
+    /// Every span's class, one entry per span (`None`: the rule named no class).
+    pub fn spans(&self) -> impl Iterator<Item = Option<Class>> + '_ {
+        Class::ALL
+            .iter()
+            .map(|&c| (Some(c), self.0[c.index()]))
+            .chain(std::iter::once((None, self.0[Class::COUNT])))
+            .flat_map(|(c, n)| std::iter::repeat_n(c, n as usize))
     }
 }

@@ -75,6 +75,16 @@ impl Wrap {
     }
 }
 
+impl Wrap {
+    /// Whether a rule inside the wrapped document selects values a `scrub` would look for.
+    pub fn echo_sources(&self) -> bool {
+        match &self.inner {
+            Inner::Json(plan) => plan.echo_sources(),
+            Inner::Query(fields) | Inner::Url(fields) => fields.echo_sources(),
+        }
+    }
+}
+
 impl Inner {
     /// The kind of document, for comparing two chains that reach the same value.
     pub const fn kind(&self) -> &'static str {
@@ -98,6 +108,20 @@ pub struct BodyCoding {
     /// With no `param` in the query, a text body (`text/plain` or unlabelled) that starts
     /// with gzip's magic bytes is a gzip stream.
     pub sniff_gzip: bool,
+    /// What a text body (`text/plain` or unlabelled) holds once decoded.
+    pub text: TextBody,
+}
+
+/// What a route's text bodies (`text/plain` or unlabelled) hold: browsers label beacons and
+/// no-preflight `fetch` calls so whatever the SDK put inside.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum TextBody {
+    /// A JSON document (posthog-js, analytics-next): the default.
+    #[default]
+    Json,
+    /// One URL-encoded form per line (gtag.js's batched hits), policed by the route's
+    /// parameter rules.
+    FormLines,
 }
 
 /// One way a vendor codes its body.

@@ -25,11 +25,9 @@ use tokio::sync::{Semaphore, watch};
 
 use super::reload::Reloader;
 use super::respond::full;
-use super::{Body, Current, police};
+use super::{Body, Current};
 use crate::audit::{AuditEvent, AuditKind, Outcome as AuditOutcome};
 use crate::canon::percent::{self, Plus};
-use crate::crypto::OsNonces;
-use crate::policy::ApplyCx;
 use crate::policy::subject::SubjectScopes;
 use crate::services::Services;
 
@@ -391,26 +389,19 @@ async fn v1(
                     Ok(b) => b,
                     Err(code) => return error(code.status(), code.as_str(), code.message()),
                 };
+            // The admin URI carries no vendor query: a route's `sniff` and `text` still apply.
+            let payload = crate::ops::Payload::body(parts.headers.clone(), None, &raw);
             if op == "preview" {
-                let mut nonces = OsNonces::new();
-                let mut cx = ApplyCx::new(&mut nonces);
                 // Preview uses the route's keys: it never creates subject secrets in the store.
-                // The admin URI carries no vendor query: a route's `sniff` still applies.
-                let result = police::layer(&route, false, None).and_then(|layer| {
-                    let policy = police::Active::of(&route, false).for_body(layer);
-                    let d = police::decode(policy, layer, &parts.headers, raw, &limits)?;
-                    let rewritten =
-                        police::body(policy, &parts.headers, d.plain(), &limits, &mut cx)?;
-                    d.finish(rewritten)
-                });
+                let result = crate::ops::preview(&generation.config, &route, &payload);
                 match result {
                     Ok(out) if out.is_empty() => {
-                        let mut r = Response::new(full(out));
+                        let mut r = Response::new(full(Bytes::from(out)));
                         *r.status_mut() = StatusCode::NO_CONTENT;
                         r
                     }
                     Ok(out) => {
-                        let mut r = Response::new(full(out));
+                        let mut r = Response::new(full(Bytes::from(out)));
                         // The body keeps the request's type (bodies without one are policed as JSON).
                         let ct = parts
                             .headers
@@ -423,7 +414,19 @@ async fn v1(
                         }
                         r
                     }
-                    Err(code) => error(code.status(), code.as_str(), code.message()),
+                    Err(crate::ops::OpsError::Refused(code)) => {
+                        error(code.status(), code.as_str(), code.message())
+                    }
+                    Err(crate::ops::OpsError::Rewrite(_)) => error(
+                        StatusCode::BAD_REQUEST,
+                        "malformed_body",
+                        "the payload is not valid for its content type",
+                    ),
+                    Err(_) => error(
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        "internal",
+                        "the preview failed",
+                    ),
                 }
             } else {
                 // `?subject=<id>`: an access request; that person's envelopes open too.
@@ -443,17 +446,8 @@ async fn v1(
                         Err(resp) => return resp,
                     }
                 }
-                let format = match police::format(&parts.headers) {
-                    Ok(f) => f,
-                    Err(code) => return error(code.status(), code.as_str(), code.message()),
-                };
-                let result = crate::ops::reveal_for(
-                    &generation.config,
-                    &route,
-                    format,
-                    &raw,
-                    scopes.as_ref(),
-                );
+                let result =
+                    crate::ops::reveal_for(&generation.config, &route, &payload, scopes.as_ref());
                 let outcome = if result.is_ok() {
                     AuditOutcome::Succeeded
                 } else {
@@ -471,18 +465,34 @@ async fn v1(
                         detail: None,
                     })
                     .await;
+                let is_json = matches!(
+                    crate::rewrite::body::format(&parts.headers, route.body_coding.as_ref()),
+                    Ok(f) if f.json_lines().is_some()
+                );
+                let coded = parts.headers.contains_key(header::CONTENT_ENCODING);
                 match result {
-                    Ok(out) if format.json_lines().is_some() => {
+                    // A vendor's gzip (sniffed or named) comes back gzipped: not JSON text.
+                    Ok(out) if is_json && !coded && !out.starts_with(&[0x1f, 0x8b]) => {
                         json(StatusCode::OK, String::from_utf8_lossy(&out).into_owned())
                     }
                     Ok(out) => {
-                        // A form comes back as a form.
+                        // A form comes back as a form, a coded body coded as it came.
                         let mut r = json(StatusCode::OK, String::new());
                         *r.body_mut() = full(Bytes::from(out));
-                        if let Some(ct) = parts.headers.get(header::CONTENT_TYPE) {
-                            r.headers_mut().insert(header::CONTENT_TYPE, ct.clone());
+                        for name in [header::CONTENT_TYPE, header::CONTENT_ENCODING] {
+                            match parts.headers.get(&name) {
+                                Some(v) => {
+                                    r.headers_mut().insert(name, v.clone());
+                                }
+                                None => {
+                                    r.headers_mut().remove(name);
+                                }
+                            }
                         }
                         r
+                    }
+                    Err(crate::ops::OpsError::Refused(code)) => {
+                        error(code.status(), code.as_str(), code.message())
                     }
                     // The message names the fields (as report paths write them), never a value.
                     Err(e @ crate::ops::OpsError::RevealFailed { .. }) => error(

@@ -1,4 +1,4 @@
-//! Request body intake: content codings, bounded collection.
+//! Request body intake: bounded collection (codings are `rewrite::body`'s).
 //!
 //! hyper puts no limit on bodies; this module is where the gateway's limits live. Bodies are
 //! collected only up to the route's `max_body_bytes` and only within `request_timeout`.
@@ -68,19 +68,6 @@ impl http_body::Body for Body {
             Self::Streamed(b) => b.size_hint(),
         }
     }
-}
-
-/// The content codings of a body, in the order they were applied.
-///
-/// # Errors
-/// [`RejectCode::UnsupportedMediaType`] for a coding piigate cannot decode.
-pub fn codings(headers: &HeaderMap) -> Result<Vec<crate::codec::Coding>, RejectCode> {
-    let mut all = Vec::new();
-    for v in headers.get_all(header::CONTENT_ENCODING) {
-        let v = v.to_str().map_err(|_| RejectCode::UnsupportedMediaType)?;
-        all.extend(crate::codec::parse(v).map_err(|_| RejectCode::UnsupportedMediaType)?);
-    }
-    Ok(all)
 }
 
 /// Rejects early when the declared length is already over the limit.
@@ -210,25 +197,5 @@ impl http_body::Body for Watched {
 
     fn size_hint(&self) -> http_body::SizeHint {
         self.inner.size_hint()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn h(ce: &str) -> HeaderMap {
-        let mut m = HeaderMap::new();
-        m.insert(header::CONTENT_ENCODING, ce.parse().expect("valid"));
-        m
-    }
-
-    #[test]
-    fn parses_content_codings() {
-        assert_eq!(codings(&h("gzip, br")).map(|c| c.len()), Ok(2));
-        assert_eq!(
-            codings(&h("compress")),
-            Err(RejectCode::UnsupportedMediaType)
-        );
     }
 }

@@ -17,6 +17,7 @@ use tokio::sync::{Semaphore, watch};
 use tracing::{debug, info, warn};
 
 use super::reload::{ReloadSource, Reloader};
+use super::usage::Usage;
 use super::{Current, Generation, service};
 use crate::config::{Config, Runtime};
 use crate::services::{Services, StartError};
@@ -389,6 +390,12 @@ impl<T: AsyncRead + AsyncWrite + Unpin + Send> ClientIo for T {}
 /// the auto builder and HTTP/2 have none. After one idle period the connection is shut down
 /// gracefully (HTTP/2 GOAWAY); after a second one it is dropped, so a peer that never
 /// acknowledges the GOAWAY cannot hold its connection slot either.
+///
+/// Idleness is looked at once per period, not timed from each request's end (requests only
+/// count themselves in [`Usage`]): a connection that never had a request is idle exactly one
+/// period after it was accepted (or its TLS handshake ended), one that had requests between
+/// one and two periods after the last one ended; while draining, likewise with
+/// [`DRAIN_IDLE`] counted from the signal.
 async fn serve_connection(stream: TcpStream, current: Current, mut stop: watch::Receiver<bool>) {
     let g = current.load_full();
     let limits = g.config.limits.clone();
@@ -427,22 +434,19 @@ async fn serve_connection(stream: TcpStream, current: Current, mut stop: watch::
         .timer(TokioTimer::new())
         .max_concurrent_streams(256)
         .max_header_list_size(u32::try_from(MAX_HEAD_BYTES).unwrap_or(u32::MAX));
-    let (activity, mut idle) = watch::channel(0_usize);
-    let activity = Arc::new(activity);
     let state = Arc::new(ConnState::default());
     let svc_state = Arc::clone(&state);
     let svc = service_fn(move |req: http::Request<hyper::body::Incoming>| {
         // Each request takes the generation current at its arrival and keeps it to the end.
         let generation = current.load_full();
-        let active = Active::new(&activity);
-        let state = Arc::clone(&svc_state);
+        let active = Active::new(&svc_state);
         let http1 = req.version() < http::Version::HTTP_2;
         if !http1 {
-            state.http2.store(true, Ordering::Relaxed);
+            active.0.http2.store(true, Ordering::Relaxed);
         }
         async move {
             let mut resp = service::handle(generation, req, service::Mode::Reverse).await;
-            if http1 && state.draining.load(Ordering::Relaxed) {
+            if http1 && active.0.draining.load(Ordering::Relaxed) {
                 // hyper closes the connection after this response; the client will not send
                 // another request on it (RFC 9112 §9.6).
                 resp.headers_mut().insert(
@@ -461,13 +465,20 @@ async fn serve_connection(stream: TcpStream, current: Current, mut stop: watch::
     // Accepted just as the gateway stopped: drain from the start.
     let mut draining = *stop.borrow_and_update();
     state.draining.store(draining, Ordering::Relaxed);
-    let mut idle_strikes = 0;
-    let result = loop {
-        let idle_period = if draining {
+    let period = |draining: bool| {
+        if draining {
             idle_after.min(DRAIN_IDLE)
         } else {
             idle_after
-        };
+        }
+    };
+    // One timer for the connection's whole life, looked at and re-armed once per period;
+    // requests only touch `state.usage` (see `proxy::usage`).
+    let look = tokio::time::sleep(period(draining));
+    tokio::pin!(look);
+    let mut last = Usage::NEVER_USED;
+    let mut idle_strikes = 0;
+    let result = loop {
         tokio::select! {
             r = conn.as_mut() => break r,
             _ = stop.changed(), if !draining => {
@@ -479,14 +490,20 @@ async fn serve_connection(stream: TcpStream, current: Current, mut stop: watch::
                 if state.http2.load(Ordering::Relaxed) {
                     conn.as_mut().graceful_shutdown();
                 }
+                // Idle from here on: a whole drain period without a request since the signal.
+                last = state.usage.reading();
+                look.as_mut().reset(tokio::time::Instant::now() + period(true));
             }
-            () = idle_for(&mut idle, idle_period) => {
-                idle_strikes += 1;
-                if idle_strikes > 1 {
-                    debug!("Idle connection dropped.");
-                    break Ok(());
+            () = look.as_mut() => {
+                look.as_mut().reset(tokio::time::Instant::now() + period(draining));
+                if state.usage.idle_since_last(&mut last) {
+                    idle_strikes += 1;
+                    if idle_strikes > 1 {
+                        debug!("Idle connection dropped.");
+                        break Ok(());
+                    }
+                    conn.as_mut().graceful_shutdown();
                 }
-                conn.as_mut().graceful_shutdown();
             }
         }
     };
@@ -502,43 +519,24 @@ struct ConnState {
     draining: AtomicBool,
     /// The connection speaks HTTP/2.
     http2: AtomicBool,
-}
-
-/// Resolves once no request has been in flight for `period` (activity restarts the period).
-async fn idle_for(activity: &mut watch::Receiver<usize>, period: Duration) {
-    loop {
-        if activity.wait_for(|n| *n == 0).await.is_err() {
-            return std::future::pending().await;
-        }
-        tokio::select! {
-            () = tokio::time::sleep(period) => {
-                if *activity.borrow() == 0 {
-                    return;
-                }
-            }
-            r = activity.changed() => {
-                if r.is_err() {
-                    return std::future::pending().await;
-                }
-            }
-        }
-    }
+    /// Requests in flight and ended, read by the driver once per idle period.
+    usage: Usage,
 }
 
 /// Counts one request in flight on its connection, from arrival until its response body has
 /// been sent or dropped.
-struct Active(Arc<watch::Sender<usize>>);
+struct Active(Arc<ConnState>);
 
 impl Active {
-    fn new(activity: &Arc<watch::Sender<usize>>) -> Self {
-        activity.send_modify(|n| *n += 1);
-        Self(Arc::clone(activity))
+    fn new(state: &Arc<ConnState>) -> Self {
+        state.usage.acquire();
+        Self(Arc::clone(state))
     }
 }
 
 impl Drop for Active {
     fn drop(&mut self) {
-        self.0.send_modify(|n| *n = n.saturating_sub(1));
+        self.0.usage.release();
     }
 }
 

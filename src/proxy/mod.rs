@@ -21,6 +21,7 @@ pub mod router;
 mod service;
 mod slab;
 pub mod upstream;
+mod usage;
 
 pub use generation::{Current, Generation};
 pub use listener::{Gateway, ShutdownHandle};

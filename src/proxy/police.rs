@@ -5,79 +5,40 @@
 use bytes::Bytes;
 use http::header::{self, HeaderMap, HeaderValue};
 
-use super::body;
 use crate::canon::{self, cookies};
 use crate::codec;
 use crate::config::{Limits, Route};
 use crate::error::{Ambiguity, RejectCode, WrapFault};
-use crate::policy::action::ActionError;
-use crate::policy::{Applied, ApplyCx, BodyLayer, FieldTarget, Leaf, LeafKind};
+use crate::policy::{Applied, ApplyCx, FieldTarget, Leaf, LeafKind};
+use crate::rewrite::body::{self as coded, Policy};
 use crate::rewrite::json::rewrite_json;
 use crate::rewrite::wrap::rewrite_wrapped;
-use crate::rewrite::{Format, Limits as RewriteLimits, Outcome, Plans, RewriteError};
+use crate::rewrite::{Format, Limits as RewriteLimits, Outcome, RewriteError};
 use crate::rewrite::{UnsupportedType, rewrite_payload};
 
-/// The request policy in force for one request: the route's, or its strict opt-out variant.
-#[derive(Clone, Copy)]
-pub(super) struct Active<'a> {
-    pub(super) plans: Plans<'a>,
-    /// The route only observes ([`Route::observes_only`]): what it cannot read passes as is.
-    pub(super) observe_only: bool,
-}
-
-impl<'a> Active<'a> {
-    /// The route's policy, or its strict variant when the user opted out and the route says so.
-    pub(super) fn of(route: &'a Route, opted_out: bool) -> Self {
-        let observe_only = route.observes_only();
-        let plans = match (&route.strict, opted_out) {
-            (Some((plan, fields)), true) => Plans { json: plan, fields },
-            _ => route.plans(),
-        };
-        Self {
-            plans,
-            observe_only,
-        }
-    }
-}
-
-/// The format of a body, from its `Content-Type`.
-///
-/// # Errors
-/// [`RejectCode::UnsupportedMediaType`] for a type no rewriter reads.
-pub(super) fn format(headers: &HeaderMap) -> Result<Format, RejectCode> {
-    let ct = headers.get(header::CONTENT_TYPE).map(HeaderValue::as_bytes);
-    Format::from_content_type(ct).map_err(|UnsupportedType| RejectCode::UnsupportedMediaType)
-}
-
-fn rewrite_limits(limits: &Limits) -> RewriteLimits {
+pub(super) fn rewrite_limits(limits: &Limits) -> RewriteLimits {
     RewriteLimits {
         max_depth: limits.max_json_depth,
     }
 }
 
-fn body_error(e: &RewriteError) -> RejectCode {
-    match e {
-        RewriteError::Malformed { .. } => RejectCode::MalformedBody,
-        RewriteError::Ambiguous(a) => RejectCode::AmbiguousRequest(*a),
-        RewriteError::Wrapped(w) => RejectCode::MalformedWrapped(*w),
-        RewriteError::TooDeep { .. } => RejectCode::NestingTooDeep,
-        // A value the policy cannot transform (FPE on a too-short or off-alphabet value):
-        // the payload is valid but cannot be policed as configured.
-        RewriteError::Action(ActionError::FpeTooShort | ActionError::FpeInvalidValue) => {
-            RejectCode::PolicyViolation
-        }
-        RewriteError::Action(ActionError::Crypto(_)) => RejectCode::Internal,
-    }
-}
-
 /// Whether a `scrub` anywhere in this request's policy (query, headers, cookies, or the body
 /// under `body`'s policy) looks for the values the rules select.
-pub(super) fn echoes(policy: Active<'_>, body: Option<Active<'_>>) -> bool {
+pub(super) fn echoes(policy: Policy<'_>, body: Option<Policy<'_>>) -> bool {
     let fields = policy.plans.fields;
-    policy.plans.echoes()
+    let body_plans = body.map(|b| b.plans);
+    let looks = policy.plans.json.echoes()
+        || fields.form.echoes()
+        || fields.query.echoes()
         || fields.header.echoes()
         || fields.cookie.echoes()
-        || body.is_some_and(|b| b.plans.echoes())
+        || body_plans.is_some_and(|p| p.fields.form.echoes());
+    // Something to look for must be selected somewhere, or the first pass finds nothing.
+    looks
+        && (policy.plans.echo_sources()
+            || fields.header.echo_sources()
+            || fields.cookie.echo_sources()
+            || body_plans.is_some_and(|p| p.echo_sources()))
 }
 
 /// The collecting pass over a whole request ([`ApplyCx::collect_request`]): the same steps
@@ -86,10 +47,10 @@ pub(super) fn echoes(policy: Active<'_>, body: Option<Active<'_>>) -> bool {
 /// # Errors
 /// What the policing would refuse the request with.
 pub(super) fn collect(
-    policy: Active<'_>,
+    policy: Policy<'_>,
     query_text: Option<&str>,
     headers: &HeaderMap,
-    body: Option<(Active<'_>, &[u8])>,
+    body: Option<(Policy<'_>, &[u8])>,
     limits: &Limits,
     cx: &mut ApplyCx<'_>,
 ) -> Result<(), RejectCode> {
@@ -98,7 +59,7 @@ pub(super) fn collect(
     self::headers(policy, &mut copy, limits, cx)?;
     cookies(policy, &mut copy, limits, cx)?;
     if let Some((body_policy, plain)) = body {
-        self::body(body_policy, headers, plain, limits, cx)?;
+        coded::police(body_policy, headers, plain, &rewrite_limits(limits), cx)?;
     }
     Ok(())
 }
@@ -108,7 +69,7 @@ pub(super) fn collect(
 /// # Errors
 /// [`RejectCode::MalformedQuery`] when the query cannot be parsed.
 pub(super) fn query(
-    policy: Active<'_>,
+    policy: Policy<'_>,
     query: Option<&str>,
     limits: &Limits,
     cx: &mut ApplyCx<'_>,
@@ -133,7 +94,7 @@ pub(super) fn query(
         Err(_) if policy.observe_only => Ok(None),
         Err(
             e @ (RewriteError::Action(_) | RewriteError::Ambiguous(_) | RewriteError::Wrapped(_)),
-        ) => Err(body_error(&e)),
+        ) => Err(coded::error(&e)),
         Err(_) => Err(RejectCode::MalformedQuery),
     }
 }
@@ -144,7 +105,7 @@ pub(super) fn query(
 /// [`RejectCode::MalformedQuery`] for a selected header that is not text;
 /// [`RejectCode::Internal`] if an action fails or produces an invalid header value.
 pub(super) fn headers(
-    policy: Active<'_>,
+    policy: Policy<'_>,
     headers: &mut HeaderMap,
     limits: &Limits,
     cx: &mut ApplyCx<'_>,
@@ -176,7 +137,7 @@ pub(super) fn headers(
                                 HeaderValue::from_bytes(&text).map_err(|_| RejectCode::Internal)?;
                             headers.append(&name, nv)
                         }
-                        Err(e) => return Err(body_error(&e)),
+                        Err(e) => return Err(coded::error(&e)),
                     };
                 }
                 continue;
@@ -216,7 +177,7 @@ pub(super) fn headers(
 
 /// Removes the cookies a framework that merges cookies into request parameters would read as
 /// a parameter the route polices ([`crate::policy::params::cookies_without_parameters`]).
-pub(super) fn parameter_cookies(policy: Active<'_>, headers: &mut HeaderMap) {
+pub(super) fn parameter_cookies(policy: Policy<'_>, headers: &mut HeaderMap) {
     let params = policy.plans.params(Format::Query);
     if policy.observe_only || !params.polices() {
         return;
@@ -247,7 +208,7 @@ pub(super) fn parameter_cookies(policy: Active<'_>, headers: &mut HeaderMap) {
 /// [`RejectCode::MalformedQuery`] when a cookie a JSON rule reads is not percent-encoded
 /// UTF-8 JSON; [`RejectCode::Internal`] if an action fails.
 pub(super) fn cookies(
-    policy: Active<'_>,
+    policy: Policy<'_>,
     headers: &mut HeaderMap,
     limits: &Limits,
     cx: &mut ApplyCx<'_>,
@@ -289,7 +250,7 @@ pub(super) fn cookies(
                             field: pair.name,
                         };
                         cx.treat(action, rule.class, &leaf, &mut scratch)
-                            .map_err(|e| body_error(&RewriteError::Action(e)))?
+                            .map_err(|e| coded::error(&RewriteError::Action(e)))?
                     }
                 };
                 match applied {
@@ -308,7 +269,7 @@ pub(super) fn cookies(
                 match rewrite_wrapped(&decoded, wrap, &rewrite_limits(limits), cx, &mut scratch) {
                     Ok(Outcome::Unchanged) => out.extend_from_slice(pair.value.as_bytes()),
                     Ok(Outcome::Rewritten) => cookies::push_encoded(&scratch, &mut out),
-                    Err(e) => return Err(body_error(&e)),
+                    Err(e) => return Err(coded::error(&e)),
                 }
             }
         }
@@ -326,7 +287,7 @@ pub(super) fn cookies(
 /// reduced to the page's origin, `Origin` to a serialised origin, unless a `header:` rule
 /// names the header; a value with no origin (a relative or non-http URL) is removed. Runs on
 /// every route.
-pub(super) fn referrer(policy: Active<'_>, headers: &mut HeaderMap) {
+pub(super) fn referrer(policy: Policy<'_>, headers: &mut HeaderMap) {
     let rules = &policy.plans.fields.header;
     for (name, trailing_slash) in [("referer", true), ("referrer", true), ("origin", false)] {
         if rules.find_header(name).is_some() {
@@ -390,45 +351,6 @@ pub(super) fn set_cookies(route: &Route, headers: &mut HeaderMap) {
     }
 }
 
-/// Rewrites a plain (decoded) request body by content type. `Ok(None)`: nothing changed.
-///
-/// # Errors
-/// 400/422-class codes; never forwards what it could not police.
-pub(super) fn body(
-    policy: Active<'_>,
-    headers: &HeaderMap,
-    plain: &[u8],
-    limits: &Limits,
-    cx: &mut ApplyCx<'_>,
-) -> Result<Option<Vec<u8>>, RejectCode> {
-    if plain.is_empty() {
-        return Ok(None);
-    }
-    let format = match format(headers) {
-        Ok(f) => f,
-        Err(_) if policy.observe_only => return Ok(None),
-        Err(e) => return Err(e),
-    };
-    if format == Format::Form && !policy.observe_only && looks_like_json(plain) {
-        // No form starts with `{` or `[`; a server that sniffs would read JSON fields the
-        // form rules never saw.
-        return Err(RejectCode::AmbiguousRequest(Ambiguity::BodyTypeMismatch));
-    }
-    let mut out = Vec::with_capacity(plain.len() + plain.len() / 4);
-    let rl = rewrite_limits(limits);
-    let outcome = match rewrite_payload(format, plain, policy.plans, &rl, cx, &mut out) {
-        Ok(o) => o,
-        // An observing route changes nothing, so what it cannot read goes as it came (what
-        // was counted before the problem did leave, and stays counted).
-        Err(_) if policy.observe_only => return Ok(None),
-        Err(e) => return Err(body_error(&e)),
-    };
-    Ok(match outcome {
-        Outcome::Unchanged => None,
-        Outcome::Rewritten => Some(out),
-    })
-}
-
 /// On a route whose only body rules are `query:` rules ([`Bodies::Parameters`]): whether
 /// this body carries parameters a merging framework would read with the query's, and so must
 /// be read and policed. An unlabelled body is labelled `application/octet-stream` instead
@@ -452,7 +374,7 @@ pub(super) fn parameter_body(
     };
     match Format::from_content_type(Some(ct.as_bytes())) {
         Ok(Format::Form | Format::Json | Format::Ndjson) => Ok(true),
-        Ok(Format::SniffedJson | Format::Query) => Ok(false),
+        Ok(Format::SniffedJson | Format::Query | Format::FormLines) => Ok(false),
         Err(UnsupportedType) => {
             let essence = ct
                 .as_bytes()
@@ -478,201 +400,6 @@ const UNREAD_TYPE: HeaderValue = HeaderValue::from_static("application/octet-str
 /// The label of a policed body that came without one: what browsers send with a text beacon.
 pub(super) const BEACON_TYPE: HeaderValue = HeaderValue::from_static("text/plain; charset=utf-8");
 
-/// Whether a form body is in fact a JSON object or array (no form starts with `{`, and one
-/// starting with `[` is refused by the form grammar anyway unless it is JSON).
-fn looks_like_json(plain: &[u8]) -> bool {
-    matches!(plain.trim_ascii_start().first(), Some(b'{' | b'['))
-        && serde_json::from_slice::<serde::de::IgnoredAny>(plain).is_ok()
-}
-
-/// How this request's body is coded beyond its `Content-Encoding`, by the route's
-/// `[routes.body_coding]` and the request's query.
-#[derive(Clone, Copy)]
-pub(super) enum Layer<'a> {
-    /// As its `Content-Type` says.
-    AsLabelled,
-    /// A gzip stream (named by the query parameter).
-    Gzip,
-    /// A gzip stream if a text body starts with gzip's magic bytes (no parameter, `sniff`).
-    SniffGzip,
-    /// A form whose field holds the document: police the body with these plans.
-    Form(&'a crate::policy::FieldPlans),
-}
-
-/// Reads the coding the query names (or leaves it to sniffing).
-///
-/// # Errors
-/// [`RejectCode::UnsupportedMediaType`] for a value the route does not list;
-/// [`Ambiguity::BodyCodingParam`] for a parameter given twice or spelled two ways;
-/// [`RejectCode::MalformedQuery`] for a query that does not parse.
-pub(super) fn layer<'a>(
-    route: &'a Route,
-    opted_out: bool,
-    query: Option<&str>,
-) -> Result<Layer<'a>, RejectCode> {
-    let Some(coding) = &route.body_coding else {
-        return Ok(Layer::AsLabelled);
-    };
-    let named = match (&coding.param, query) {
-        (Some(param), Some(q)) => {
-            crate::rewrite::form::values_named(q.as_bytes(), param).map_err(|e| match e {
-                RewriteError::Ambiguous(a) => RejectCode::AmbiguousRequest(a),
-                _ => RejectCode::MalformedQuery,
-            })?
-        }
-        _ => Vec::new(),
-    };
-    let value = match named.as_slice() {
-        [] if coding.sniff_gzip => return Ok(Layer::SniffGzip),
-        [] => return Ok(Layer::AsLabelled),
-        [(true, v)] => v,
-        _ => return Err(RejectCode::AmbiguousRequest(Ambiguity::BodyCodingParam)),
-    };
-    Ok(match coding.layer(value) {
-        None => return Err(RejectCode::UnsupportedMediaType),
-        Some(BodyLayer::Identity) => Layer::AsLabelled,
-        Some(BodyLayer::Gzip) => Layer::Gzip,
-        Some(BodyLayer::Form(doc)) => Layer::Form(match (&doc.strict, opted_out) {
-            (Some(strict), true) if route.opt_out == crate::config::OptOut::Strict => strict,
-            _ => &doc.plans,
-        }),
-    })
-}
-
-impl<'a> Active<'a> {
-    /// The policy for the body under `layer`: a form layer's own plans, else this one.
-    pub(super) fn for_body(self, layer: Layer<'a>) -> Self {
-        match layer {
-            Layer::Form(fields) => Self {
-                plans: Plans {
-                    json: self.plans.json,
-                    fields,
-                },
-                ..self
-            },
-            Layer::AsLabelled | Layer::Gzip | Layer::SniffGzip => self,
-        }
-    }
-}
-
-/// gzip's magic bytes (RFC 1952 §2.3.1).
-const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
-
-/// A collected request body made ready for policing: its content codings removed (capped).
-pub(super) struct Decoded {
-    /// The bytes as they arrived.
-    pub(super) raw: Bytes,
-    /// The decoded bytes, when the body had content codings.
-    decoded: Option<Vec<u8>>,
-    /// The codings as they actually were, to re-apply.
-    codings: Vec<codec::Coding>,
-    /// Whether `raw` may be forwarded when nothing changed: not when it is coded on a route
-    /// that polices, since decoders (and recipients that do not decode) read different things
-    /// from what surrounds the coded data (`crate::codec`).
-    raw_ok: bool,
-}
-
-impl Decoded {
-    /// The plain bytes to police.
-    pub(super) fn plain(&self) -> &[u8] {
-        self.decoded.as_deref().unwrap_or(&self.raw)
-    }
-
-    /// The bytes to forward: the original when nothing changed, else `rewritten` re-encoded.
-    ///
-    /// # Errors
-    /// [`RejectCode::Internal`] if re-encoding fails.
-    pub(super) fn finish(self, rewritten: Option<Vec<u8>>) -> Result<Bytes, RejectCode> {
-        let rewritten = match (rewritten, self.raw_ok) {
-            (None, false) => self.decoded,
-            (r, _) => r,
-        };
-        match rewritten {
-            None => Ok(self.raw),
-            Some(out) if self.codings.is_empty() => Ok(Bytes::from(out)),
-            Some(out) => codec::encode_all(&self.codings, out)
-                .map(Bytes::from)
-                .map_err(|_| RejectCode::Internal),
-        }
-    }
-}
-
-/// Checks that the route can police this body and removes its content codings.
-///
-/// # Errors
-/// 413/415/400-class codes; nothing is forwarded on error.
-pub(super) fn decode(
-    policy: Active<'_>,
-    layer: Layer<'_>,
-    headers: &HeaderMap,
-    raw: Bytes,
-    limits: &Limits,
-) -> Result<Decoded, RejectCode> {
-    let unread = |raw| Decoded {
-        raw,
-        decoded: None,
-        codings: Vec::new(),
-        raw_ok: true,
-    };
-    if raw.is_empty() {
-        return Ok(unread(raw));
-    }
-    let (format, codings) = match (format(headers), body::codings(headers)) {
-        (Ok(f), Ok(c)) => (f, c),
-        (Err(e), _) | (_, Err(e)) if !policy.observe_only => return Err(e),
-        // Forwarded as it came; `body` sees the content type again and leaves it alone.
-        _ => return Ok(unread(raw)),
-    };
-    // A body of a kind the route has no rules for is not policed by them: refuse it rather
-    // than forward a form past JSON rules (or JSON past form rules).
-    if !policy.plans.polices(format) {
-        return Err(RejectCode::UnsupportedMediaType);
-    }
-    // A form layer's document is in a form field: a body labelled otherwise is not that.
-    if matches!(layer, Layer::Form(_)) && format != Format::Form {
-        return Err(RejectCode::UnsupportedMediaType);
-    }
-    let codec_error = |e| match e {
-        codec::CodecError::TooLarge => RejectCode::BodyTooLarge,
-        codec::CodecError::Corrupt => RejectCode::MalformedBody,
-        codec::CodecError::Unsupported => RejectCode::UnsupportedMediaType,
-    };
-    let (mut decoded, mut actual) = if codings.is_empty() {
-        (None, codings)
-    } else {
-        match codec::decode_all(&codings, &raw, limits.max_decoded_bytes) {
-            Ok((d, actual)) => (Some(d), actual),
-            Err(_) if policy.observe_only => return Ok(unread(raw)),
-            Err(e) => return Err(codec_error(e)),
-        }
-    };
-    // The vendor's own gzip is inside every `Content-Encoding`: undone last, redone first.
-    let plain = decoded.as_deref().unwrap_or(&raw);
-    let gzip = match layer {
-        Layer::Gzip => true,
-        Layer::SniffGzip => format == Format::SniffedJson && plain.starts_with(&GZIP_MAGIC),
-        Layer::AsLabelled | Layer::Form(_) => false,
-    };
-    if gzip {
-        match codec::Coding::Gzip.decode(plain, limits.max_decoded_bytes) {
-            Ok((d, seen)) => {
-                decoded = Some(d);
-                actual.insert(0, seen);
-            }
-            Err(_) if policy.observe_only => return Ok(unread(raw)),
-            Err(e) => return Err(codec_error(e)),
-        }
-    }
-    Ok(Decoded {
-        raw,
-        // Observe-only routes change nothing, not even the coding; a body without codings is
-        // its own plain text.
-        raw_ok: policy.observe_only || decoded.is_none(),
-        decoded,
-        codings: actual,
-    })
-}
-
 /// Applies response rules (reveal) to a collected JSON response, decoding and re-encoding its
 /// content codings. Anything that cannot be processed is returned unchanged: reveal only adds
 /// cleartext for our own app, so leaving ciphertext in place leaks nothing.
@@ -683,7 +410,7 @@ pub(super) fn response(
     limits: &Limits,
     cx: &mut ApplyCx<'_>,
 ) -> Bytes {
-    let Ok(codings) = body::codings(headers) else {
+    let Ok(codings) = coded::codings(headers) else {
         return raw;
     };
     let decoded = match codec::decode_all(&codings, &raw, limits.max_decoded_bytes) {
@@ -710,5 +437,5 @@ pub(super) fn response(
 
 /// Whether a response's content type is one response rules apply to.
 pub(super) fn is_json(headers: &HeaderMap) -> bool {
-    matches!(format(headers), Ok(Format::Json))
+    matches!(coded::format(headers, None), Ok(Format::Json))
 }

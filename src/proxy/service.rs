@@ -22,7 +22,7 @@ use crate::error::{PathFault, RejectCode};
 use crate::policy::action::ActionCounts;
 use crate::policy::subject::SubjectScopes;
 use crate::policy::{ApplyCx, DisclosureTally, FieldTally};
-use crate::rewrite::subject::find_payload_scopes;
+use crate::rewrite::body as coded;
 use crate::store::{DisclosureKey, Label, SubjectKey};
 use crate::telemetry::events::RequestDone;
 use crate::telemetry::request_id::RequestId;
@@ -163,7 +163,7 @@ async fn forward(
         batch.disclosure(&opt_out_key(g, index, &route, OptOut::Block), 1);
         return Err(RejectCode::OptOutBlocked);
     }
-    let policy = police::Active::of(&route, opted_out);
+    let policy = route.body_policy(opted_out);
     let reads_body = match route.bodies {
         Bodies::All => true,
         Bodies::Parameters => {
@@ -172,31 +172,37 @@ async fn forward(
         }
         Bodies::Unread => false,
     };
+    let mut found_scopes = Vec::new();
     let raw = if reads_body {
         body::check_declared_length(&parts.headers, route.max_body_bytes)?;
         let raw = body::collect(incoming, route.max_body_bytes, limits.request_timeout).await?;
         tally.bytes_in = raw.len();
-        let layer = match police::layer(&route, opted_out, parts.uri.query()) {
+        let layer = match route.body_layer(opted_out, parts.uri.query()) {
             Ok(l) => l,
             // An observing route forwards what it cannot read as it came.
-            Err(_) if policy.observe_only => police::Layer::AsLabelled,
+            Err(_) if policy.observe_only => coded::Layer::AsLabelled,
             Err(e) => return Err(e),
         };
         let policy = policy.for_body(layer);
-        Ok((
-            police::decode(policy, layer, &parts.headers, raw, limits)?,
-            policy,
-        ))
+        let decoded = coded::decode(policy, layer, &parts.headers, raw, limits.max_decoded_bytes)?;
+        // The people it is about, read where the rewrite reads them (a form layer's document
+        // included).
+        let found = match &route.subject {
+            Some(path) => {
+                coded::subject_scopes(policy, layer, &parts.headers, decoded.plain(), path)?
+            }
+            None => Vec::new(),
+        };
+        found_scopes = found;
+        Ok((decoded, policy))
     } else {
         body::check_declared_length(&parts.headers, route.max_body_bytes)?;
         Err(incoming)
     };
     // The people this request is about: their secrets come from the store (async) before the
     // synchronous policing below.
-    let subjects = match (&raw, &route.subject, &route.subject_bases) {
-        (Ok((decoded, _)), Some(path), Some(bases)) => {
-            subjects(g, &route, &parts.headers, decoded.plain(), path, bases).await?
-        }
+    let subjects = match (&route.subject_bases, found_scopes.is_empty()) {
+        (Some(bases), false) => subjects(g, &route, found_scopes, bases).await?,
         _ => None,
     };
     // For a streamed (unpoliced) body: set when it breaks on the client's side.
@@ -259,11 +265,11 @@ async fn forward(
         police::referrer(policy, &mut parts.headers);
         let req = match raw {
             Ok((decoded, body_policy)) => {
-                let rewritten = police::body(
+                let rewritten = coded::police(
                     body_policy,
                     &parts.headers,
                     decoded.plain(),
-                    limits,
+                    &police::rewrite_limits(limits),
                     &mut cx,
                 )?;
                 let to_send = decoded.finish(rewritten)?;
@@ -451,26 +457,14 @@ impl std::ops::Deref for Subjects {
     }
 }
 
-/// Finds the subjects of a JSON or NDJSON body and fetches (or creates) their secrets.
+/// Fetches (or creates) the secrets of the people a body is about (`found`, from
+/// [`coded::subject_scopes`]).
 async fn subjects(
     g: &Generation,
     route: &Route,
-    headers: &http::HeaderMap,
-    plain: &[u8],
-    path: &crate::policy::JsonPath,
+    found: Vec<crate::rewrite::subject::Scope>,
     bases: &crate::policy::subject::SubjectBases,
 ) -> Result<Option<Subjects>, RejectCode> {
-    // Forms carry no JSON subject: their values use the route's keys.
-    let Ok(format) = police::format(headers) else {
-        return Ok(None);
-    };
-    if plain.is_empty() {
-        return Ok(None);
-    }
-    let found = find_payload_scopes(format, plain, path).map_err(|_| RejectCode::MalformedBody)?;
-    if found.is_empty() {
-        return Ok(None);
-    }
     let Some(keyer) = &g.services.keyer else {
         return Err(RejectCode::Internal);
     };

@@ -167,7 +167,33 @@ fn run(
                         .unwrap_or_default();
                     match detect.detector.classify_hinted(hint, value_text) {
                         None if unselected.drop => Edit::Drop,
-                        None => Edit::Keep,
+                        // Nothing of a class: perhaps values the request's rules selected.
+                        None => match detect.echoes_in(value_text, cx) {
+                            None => Edit::Keep,
+                            Some(counts) => {
+                                for class in counts.classes() {
+                                    path.clear();
+                                    path.push_str(&unselected.root);
+                                    push_field_name(&mut path, &detect.detector, name_text);
+                                    cx.detected.record(&path, class);
+                                }
+                                match detect.echo_action() {
+                                    None => {
+                                        counts.spans().for_each(|c| cx.observe_value(c));
+                                        Edit::Keep
+                                    }
+                                    Some(action) => {
+                                        text.clear();
+                                        let leaf = Leaf {
+                                            text: value_text,
+                                            kind: LeafKind::String,
+                                            field: name_text,
+                                        };
+                                        Edit::from(cx.treat(action, None, &leaf, &mut text)?)
+                                    }
+                                }
+                            }
+                        },
                         Some(hit) => {
                             let class = hit.class;
                             path.clear();

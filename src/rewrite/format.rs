@@ -5,6 +5,8 @@
 //! [`rewrite_payload`](super::rewrite_payload), so a new format is a variant, its content types
 //! and its rewriter — nothing outside `rewrite` matches on it.
 
+use crate::policy::{BodyCoding, TextBody};
+
 /// How a payload is parsed and which of a route's plans polices it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
@@ -21,6 +23,10 @@ pub enum Format {
     /// `text/plain` or no content type: browsers' `sendBeacon` and `fetch` defaults. The body
     /// is policed as JSON and rejected if it is not.
     SniffedJson,
+    /// `text/plain` or no content type on a route whose text bodies are one URL-encoded form
+    /// per line (`[routes.body_coding] text = "form_lines"`: gtag.js's batched hits), policed
+    /// line by line with the route's parameter rules.
+    FormLines,
 }
 
 /// A content type piigate cannot police: another media type, or a charset other than UTF-8.
@@ -86,13 +92,35 @@ impl Format {
         Err(UnsupportedType)
     }
 
+    /// The format of a body with this `Content-Type` on a route with this body coding: a text
+    /// body is read as the route declares ([`TextBody`]), any other as its type says.
+    ///
+    /// # Errors
+    /// As [`Format::from_content_type`].
+    pub fn of_body(
+        content_type: Option<&[u8]>,
+        coding: Option<&BodyCoding>,
+    ) -> Result<Self, UnsupportedType> {
+        Ok(match Self::from_content_type(content_type)? {
+            Self::SniffedJson if coding.is_some_and(|c| c.text == TextBody::FormLines) => {
+                Self::FormLines
+            }
+            other => other,
+        })
+    }
+
+    /// Whether this is a `text/plain` (or unlabelled) body, whatever the route reads it as.
+    pub const fn is_text(self) -> bool {
+        matches!(self, Self::SniffedJson | Self::FormLines)
+    }
+
     /// Whether the payload is a JSON document (the formats response rules and a route's
     /// `subject` read), and if so whether it is one document per line.
     pub(crate) const fn json_lines(self) -> Option<bool> {
         match self {
             Self::Json | Self::SniffedJson => Some(false),
             Self::Ndjson => Some(true),
-            Self::Form | Self::Query => None,
+            Self::Form | Self::Query | Self::FormLines => None,
         }
     }
 }

@@ -4,7 +4,9 @@
 //! format with the plan for it: the proxy (bodies and query strings), the admin preview and the
 //! offline `preview`/`reveal` all go through it, so they cannot disagree on a format.
 
+pub mod body;
 pub mod form;
+pub mod form_lines;
 pub mod format;
 pub mod json;
 pub mod ndjson;
@@ -32,7 +34,15 @@ impl<'a> Plans<'a> {
     /// Whether a `scrub` of these plans looks for the values the other rules select (any
     /// format: a form's pairs may find their rule among the query's or the JSON rules).
     pub fn echoes(&self) -> bool {
-        self.json.echoes() || self.fields.form.echoes() || self.fields.query.echoes()
+        (self.json.echoes() || self.fields.form.echoes() || self.fields.query.echoes())
+            && self.echo_sources()
+    }
+
+    /// Whether a rule of these plans selects values a `scrub` or detection would look for.
+    pub fn echo_sources(&self) -> bool {
+        self.json.echo_sources()
+            || self.fields.form.echo_sources()
+            || self.fields.query.echo_sources()
     }
 
     /// Whether these plans do anything to a payload of `format`: rules, detection or allow-list
@@ -40,12 +50,12 @@ impl<'a> Plans<'a> {
     pub fn polices(&self, format: Format) -> bool {
         match format {
             Format::Json | Format::Ndjson | Format::SniffedJson => self.json.polices(),
-            Format::Form | Format::Query => self.params(format).polices(),
+            Format::Form | Format::Query | Format::FormLines => self.params(format).polices(),
         }
     }
 
-    /// Where the rules for the pairs of a form body ([`Format::Form`]) or the query string
-    /// ([`Format::Query`]) are looked up: every parameter rule of the route
+    /// Where the rules for the pairs of a form body ([`Format::Form`], each line of
+    /// [`Format::FormLines`]) or the query string ([`Format::Query`]) are looked up: every parameter rule of the route
     /// ([`crate::policy::params`]).
     pub fn params(&self, format: Format) -> Params<'a> {
         let (own, other) = match format {
@@ -107,6 +117,9 @@ fn rewrite_once(
         Format::Ndjson => ndjson::rewrite_ndjson(input, plans.json, limits, cx, out),
         Format::Form | Format::Query => {
             form::rewrite_form(input, plans.params(format), limits, cx, out)
+        }
+        Format::FormLines => {
+            form_lines::rewrite_form_lines(input, plans.params(format), limits, cx, out)
         }
     }
 }

@@ -13,7 +13,7 @@ use crate::config::spec::BodyCodingSpec;
 use crate::policy::selector::{ChainStep, Place, parse_chain};
 use crate::policy::{
     BodyCoding, BodyLayer, Coding, FieldPlan, FieldPlans, FieldRule, FieldTarget, FormDocument,
-    Inner, Plan, Unselected, Wrap,
+    Inner, Plan, TextBody, Unselected, Wrap,
 };
 use crate::rewrite::form::is_plain_name;
 
@@ -104,12 +104,25 @@ pub(super) fn compile(
             );
         }
     }
-    if spec.param.is_none() && spec.sniff.is_none() {
+    match &spec.text {
+        None => {}
+        Some(t) if t.value == "json" => out.text = TextBody::Json,
+        Some(t) if t.value == "form_lines" => out.text = TextBody::FormLines,
+        Some(t) => {
+            d.error(
+                src,
+                t.span.clone(),
+                "bad_value",
+                "`text` is \"json\" (the default) or \"form_lines\" (one URL-encoded form per line)",
+            );
+        }
+    }
+    if spec.param.is_none() && spec.sniff.is_none() && spec.text.is_none() {
         d.error(
             src,
             spec.span.clone(),
             "missing_key",
-            "`[routes.body_coding]` needs `param` and `values`, or `sniff`",
+            "`[routes.body_coding]` needs `param` and `values`, `sniff` or `text`",
         );
     }
     (d.error_count() == errors).then_some(out)
@@ -189,15 +202,15 @@ mod tests {
             diagnose(&coding("values = { gzip = \"gzip\" }\n")),
             [
                 "8:1 error[missing_key]: `values` are values of a query parameter: add `param`",
-                "8:1 error[missing_key]: `[routes.body_coding]` needs `param` and `values`, or \
-                 `sniff`",
+                "8:1 error[missing_key]: `[routes.body_coding]` needs `param` and `values`, \
+                 `sniff` or `text`",
             ]
         );
         assert_eq!(
             diagnose(&coding("")),
             [
-                "8:1 error[missing_key]: `[routes.body_coding]` needs `param` and `values`, or \
-              `sniff`"
+                "8:1 error[missing_key]: `[routes.body_coding]` needs `param` and `values`, \
+              `sniff` or `text`"
             ]
         );
         assert_eq!(
@@ -243,5 +256,23 @@ mod tests {
         assert_eq!(values, ["gzip-js", "base64", "none"]);
         assert_eq!(coding.param.as_deref(), Some("compression"));
         assert!(coding.sniff_gzip);
+        assert_eq!(coding.text, crate::policy::TextBody::Json);
+    }
+
+    #[test]
+    fn text_alone_declares_what_a_text_body_holds() {
+        let c = compile(&coding("text = \"form_lines\"\n"));
+        assert_eq!(c.lines(), Vec::<String>::new());
+        let config = c.config.expect("compiles");
+        let compiled = config.routes[0].body_coding.as_ref().expect("body coding");
+        assert_eq!(compiled.text, crate::policy::TextBody::FormLines);
+        assert!(compiled.param.is_none() && !compiled.sniff_gzip);
+        assert_eq!(
+            diagnose(&coding("text = \"lines\"\n")),
+            [
+                "9:8 error[bad_value]: `text` is \"json\" (the default) or \"form_lines\" (one \
+              URL-encoded form per line)"
+            ]
+        );
     }
 }

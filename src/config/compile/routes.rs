@@ -310,10 +310,17 @@ pub(super) fn compile_route(
         let t = sel.value.trim_start();
         t.starts_with('$') || t.starts_with("form:")
     });
+    // A declared body coding says the vendor's bodies carry what the rules select in a form
+    // only the declaration reveals (gtag.js's hits as `text/plain` lines, a gzip stream
+    // labelled text): those are read too, not only the bodies frameworks merge from.
     let bodies = if body_rules || request_unselected.active() {
         Bodies::All
     } else if request.0.polices() || request.1.form.polices() {
-        Bodies::Parameters
+        if r.body_coding.is_some() {
+            Bodies::All
+        } else {
+            Bodies::Parameters
+        }
     } else {
         Bodies::Unread
     };

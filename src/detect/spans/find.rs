@@ -330,9 +330,16 @@ impl Finder {
         while d < c.seg.end && d < i + 4 && raw[d].is_ascii_digit() {
             d += 1;
         }
+        // A `%` that starts an escape (`%2B49%280%29…` in a query) is not a percent sign.
+        let escape = |d: usize| {
+            c.seg.kind.mode.has(Mode::PCT)
+                && raw
+                    .get(d + 1..d + 3)
+                    .is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit))
+        };
         if d < i + 4
             && d < c.seg.end
-            && (raw[d] == b'%'
+            && ((raw[d] == b'%' && !escape(d))
                 || (d + 1 < c.seg.end
                     && raw[d].is_ascii_lowercase()
                     && raw[d + 1].is_ascii_lowercase()))
@@ -398,6 +405,21 @@ impl Finder {
                 }
                 return j;
             }
+            // A phone extension glued on, read through the decoding like the run.
+            if self.win.bytes().last().is_some_and(u8::is_ascii_digit)
+                && let Some(x) = c.at(j).filter(|u| u.b == b'x')
+                && c.at(j + x.len).is_some_and(|u| u.b.is_ascii_digit())
+            {
+                let mut k = j + x.len;
+                let mut pushed = self.win.push(b'x', k);
+                while pushed && let Some(u) = c.at(k).filter(|u| u.b.is_ascii_digit()) {
+                    pushed = self.win.push(u.b, k + u.len);
+                    k += u.len;
+                }
+                if pushed {
+                    j = k;
+                }
+            }
         }
         // A phone extension glued on: `415-555-0100x123` (read as written).
         let mut ext_end = j;
@@ -430,7 +452,19 @@ impl Finder {
         let run = &run[..k];
         let digits = run.iter().filter(|b| b.is_ascii_digit()).count();
         if bounded && digits >= 4 {
-            if let Some(class) = self.numeric(c, start, run, digits) {
+            // The words before a number can make it one (`call me at 6395254361`, `card
+            // 566954923975`) or unmake a bare one (`PO 0485835879`).
+            let class = match self.numeric(c, start, run, digits) {
+                Some(Class::Phone)
+                    if run.iter().all(u8::is_ascii_digit)
+                        && cue_before(c, start) == Some(Cue::Other) =>
+                {
+                    None
+                }
+                Some(class) => Some(class),
+                None => self.named(c, start, run, digits),
+            };
+            if let Some(class) = class {
                 let end = to_raw(k);
                 Self::emit(c, floor, hits, start, end, class);
                 return end;
@@ -471,6 +505,22 @@ impl Finder {
             return Some(Class::IpAddress);
         }
         self.numeric_strict(run, digits)
+    }
+
+    /// A number only the words before it make a value: a bare national phone number after
+    /// `call me at`, `Nummer`, `rappeler au`, `phone=`; twelve bare digits at a Maestro IIN
+    /// after `card`, `Karte`.
+    fn named(&self, c: Cur<'_>, start: usize, run: &[u8], digits: usize) -> Option<Class> {
+        let phone = self.on(Class::Phone) && (9..=13).contains(&digits);
+        let card = self.on(Class::PaymentCard) && (12..=19).contains(&digits);
+        if !phone && !card {
+            return None;
+        }
+        match cue_before(c, start)? {
+            Cue::Phone if phone && phone::is_phone(run, true) => Some(Class::Phone),
+            Cue::Card if card && card::is_card_named(run) => Some(Class::PaymentCard),
+            _ => None,
+        }
     }
 
     fn numeric_strict(&self, run: &[u8], digits: usize) -> Option<Class> {
@@ -907,15 +957,14 @@ impl Finder {
             }
         }
         match raw.get(j).copied() {
-            Some(b' ' | b',') => {
+            // `Flat 59Y\nBrett Mountains`, `H.No. 252\nDar Road`: the street on the next line.
+            Some(b' ' | b',' | b'\n' | b'\r') => {
                 if let Some(e) = self.number_first(c, i) {
-                    return Some((i, e));
+                    return Some((unit_before(c, i, floor), e));
                 }
                 self.german(c, i, floor)
             }
-            None | Some(b'\n' | b'\r' | b'.' | b';' | b')' | b'<' | b'"' | b'\'') => {
-                self.german(c, i, floor)
-            }
+            None | Some(b'.' | b';' | b')' | b'<' | b'"' | b'\'') => self.german(c, i, floor),
             _ => None,
         }
     }
@@ -941,8 +990,15 @@ impl Finder {
         if c.at(j).is_some_and(|u| u.b == b',') {
             j += 1;
         }
-        let sp = c.at(j).filter(|u| u.b == b' ')?;
-        let next = c.at(j + sp.len)?;
+        // The separator: a space, or one line break (`\r\n` included).
+        let number_end = j;
+        let mut sep = c.at(j).filter(|u| matches!(u.b, b' ' | b'\n' | b'\r'))?;
+        let mut after = j + sep.len;
+        if sep.b == b'\r' {
+            sep = c.at(after).filter(|u| u.b == b'\n')?;
+            after += sep.len;
+        }
+        let next = c.at(after)?;
         // A capital (a street name), or the first letter of a French street type.
         if !(next.b.is_ascii_uppercase()
             || next.b == HIGH
@@ -955,7 +1011,7 @@ impl Finder {
         if next.b.is_ascii_lowercase() {
             let mut word = [0u8; 10];
             let mut n = 0;
-            let mut k = j + sp.len;
+            let mut k = after;
             while let Some(u) = c.at(k).filter(|u| u.b.is_ascii_alphabetic() || u.b == HIGH) {
                 if n == word.len() {
                     return None;
@@ -968,9 +1024,22 @@ impl Finder {
                 return None;
             }
         }
-        self.win.fill(c, i, 120, |b| {
-            !matches!(b, STOP | b'\n' | b'\r' | b'<' | b'>' | b'"' | b'|')
-        });
+        let line = |b: u8| !matches!(b, STOP | b'\n' | b'\r' | b'<' | b'>' | b'"' | b'|');
+        let stop = self.win.fill(c, i, 120, line);
+        if stop == number_end && after > number_end {
+            // The line break reads as a space; the street's line follows.
+            self.win.push(b' ', after);
+            let mut k = after;
+            while self.win.len < 120 {
+                let Some(u) = c.at(k).filter(|u| line(u.b)) else {
+                    break;
+                };
+                if !self.win.push(u.b, k + u.len) {
+                    break;
+                }
+                k += u.len;
+            }
+        }
         let w = self.win.bytes();
         let mut words = Words::new(w);
         let (_, h) = words.next()?;
@@ -1009,7 +1078,12 @@ impl Finder {
                     end = Some(s + bare.len() + usize::from(keep_dot));
                     break;
                 }
-                if names == 6 || !(capitalised(bare) || ordinal(bare)) || word.ends_with(b",") {
+                // A name never ends a clause (`5\nWorking Days. Flat`); initials and `St.` may.
+                if names == 6
+                    || !(capitalised(bare) || ordinal(bare))
+                    || word.ends_with(b",")
+                    || (word.ends_with(b".") && bare.len() > 2)
+                {
                     return None;
                 }
                 names += 1;
@@ -1430,6 +1504,190 @@ fn keyword_before(c: Cur<'_>, i: usize, floor: usize) -> Option<usize> {
         units += 1;
         word_end = j;
     }
+}
+
+/// Where an address whose house number starts at `i` starts: at the unit word before the
+/// number (`Flat 59Y`, `Studio 5`, `H.No. 89`, `Apt 4`), else at `i`.
+fn unit_before(c: Cur<'_>, i: usize, floor: usize) -> usize {
+    let Some(sp) = c.before(i).filter(|u| u.b == b' ') else {
+        return i;
+    };
+    let mut word = [0u8; 12];
+    let mut n = 0;
+    let mut j = i - sp.len;
+    while j > floor {
+        let Some(u) = c
+            .before(j)
+            .filter(|u| u.b.is_ascii_alphabetic() || u.b == b'.')
+        else {
+            break;
+        };
+        if n == word.len() {
+            return i;
+        }
+        word[n] = u.b.to_ascii_lowercase();
+        n += 1;
+        j -= u.len;
+    }
+    // A word, not the end of a longer token (`x.flat 5`).
+    if n == 0
+        || c.before(j)
+            .is_some_and(|u| u.b.is_ascii_alphanumeric() || u.b == HIGH)
+    {
+        return i;
+    }
+    word[..n].reverse();
+    let unit = matches!(
+        trim_end(&word[..n], b"."),
+        b"flat" | b"studio" | b"apartment" | b"apt" | b"unit" | b"suite" | b"h.no" | b"hno"
+    );
+    if unit { j } else { i }
+}
+
+/// What the words just before a number say it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Cue {
+    /// `card`, `Karte`, `carte`, `card=`.
+    Card,
+    /// An order, invoice, tracking or reference number: not a phone.
+    Other,
+    /// `phone`, `call me at`, `Tel.`, `rappeler au`, `my new number is`.
+    Phone,
+}
+
+/// A word of [`cue_before`]'s vocabulary.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum CueWord {
+    Card,
+    Other,
+    Phone,
+    /// `number`, `Nummer`, `numéro`: a phone unless the word before says otherwise
+    /// (`order number`).
+    Weak,
+}
+
+/// Reads back from the number at `i`, at most six words and 64 units and never past the end
+/// of a clause (a line, a tag, `;`, `!`, `?`, or in a URL the `&` before the parameter), for
+/// the nearest word that says what the number is. Words are letters, digits and `. _ - @ ' +`
+/// (an email address is one word). Reading is allowed over spans already found: `reach me at
+/// alice@example.com or 6395254361`.
+fn cue_before(c: Cur<'_>, i: usize) -> Option<Cue> {
+    const WORDS: usize = 6;
+    let mut word = [0u8; 16];
+    let mut n = 0; // bytes of the current word, reversed
+    let mut long = false;
+    let mut weak = false;
+    let mut words = 0;
+    let mut units = 0;
+    let mut j = i;
+    let fallback = |weak: bool| weak.then_some(Cue::Phone);
+    loop {
+        let u = if units < 64 { c.before(j) } else { None };
+        if let Some(u) = u.filter(|u| {
+            u.b.is_ascii_alphanumeric()
+                || u.b == HIGH
+                || matches!(u.b, b'.' | b'_' | b'-' | b'@' | b'\'' | b'+')
+        }) {
+            if n < word.len() {
+                word[n] = u.b.to_ascii_lowercase();
+                n += 1;
+            } else {
+                long = true;
+            }
+            j -= u.len;
+            units += 1;
+            continue;
+        }
+        if n > 0 {
+            word[..n].reverse();
+            let w = trim_both(&word[..n], b".-_'+");
+            match (!long).then(|| cue_word(w)).flatten() {
+                Some(CueWord::Card) => return Some(Cue::Card),
+                Some(CueWord::Other) => return Some(Cue::Other),
+                Some(CueWord::Phone) => return Some(Cue::Phone),
+                Some(CueWord::Weak) => weak = true,
+                None if weak => return Some(Cue::Phone),
+                // A word ending a sentence (`… 0465356908. Total 266436683751`): what came
+                // before it is about something else.
+                None if word[n - 1] == b'.' => return None,
+                None => {}
+            }
+            words += 1;
+            if words == WORDS {
+                return fallback(weak);
+            }
+            n = 0;
+            long = false;
+        }
+        let Some(u) = u else {
+            return fallback(weak);
+        };
+        // A query value: its parameter's name is the word before (`phone=6395254361`).
+        if u.b == STOP && words == 0 && n == 0 && j == i && c.raw[j - 1] == b'=' {
+            j -= 1;
+            units += 1;
+            continue;
+        }
+        if matches!(
+            u.b,
+            STOP | b'<'
+                | b'>'
+                | b'"'
+                | b'\n'
+                | b'\r'
+                | b'&'
+                | b'?'
+                | b'#'
+                | b'/'
+                | b';'
+                | b'!'
+                | b'|'
+        ) {
+            return fallback(weak);
+        }
+        j -= u.len;
+        units += 1;
+    }
+}
+
+fn trim_both<'w>(mut w: &'w [u8], set: &[u8]) -> &'w [u8] {
+    while let [first, rest @ ..] = w
+        && set.contains(first)
+    {
+        w = rest;
+    }
+    while let [rest @ .., last] = w
+        && set.contains(last)
+    {
+        w = rest;
+    }
+    w
+}
+
+/// The cue words, lower case (`\x80` stands for any non-ASCII letter: `tél` is `t\x80l`).
+fn cue_word(w: &[u8]) -> Option<CueWord> {
+    Some(match w {
+        b"phone" | b"phones" | b"telephone" | b"tel" | b"t\x80l" | b"t\x80l\x80phone"
+        | b"mobile" | b"mob" | b"cell" | b"cellphone" | b"call" | b"ring" | b"reach" | b"dial"
+        | b"whatsapp" | b"sms" | b"fax" | b"msisdn" | b"phone_number" | b"phonenumber"
+        | b"mobile_number" | b"telefon" | b"telefonnummer" | b"handy" | b"handynummer"
+        | b"mobil" | b"mobilnummer" | b"rufnummer" | b"rufen" | b"anrufen" | b"erreichen"
+        | b"erreichbar" | b"rappeler" | b"appeler" | b"appelez" | b"joindre" | b"portable" => {
+            CueWord::Phone
+        }
+        b"number" | b"nummer" | b"num\x80ro" => CueWord::Weak,
+        b"card" | b"cards" | b"carte" | b"karte" | b"kreditkarte" | b"debitkarte"
+        | b"kartennummer" | b"maestro" | b"visa" | b"mastercard" | b"amex" | b"debit"
+        | b"credit" | b"cc" | b"pan" | b"cardnumber" | b"card_number" => CueWord::Card,
+        b"order" | b"orders" | b"po" | b"invoice" | b"inv" | b"tracking" | b"track"
+        | b"shipment" | b"parcel" | b"ticket" | b"case" | b"ref" | b"reference" | b"sku"
+        | b"id" | b"booking" | b"confirmation" | b"transaction" | b"txn" | b"account" | b"acct"
+        | b"iban" | b"isbn" | b"serial" | b"version" | b"build" | b"bestellung"
+        | b"bestellnummer" | b"auftrag" | b"auftragsnummer" | b"rechnung" | b"rechnungsnummer"
+        | b"kundennummer" | b"sendung" | b"sendungsnummer" | b"referenz" | b"commande"
+        | b"facture" | b"r\x80f\x80rence" | b"dossier" => CueWord::Other,
+        _ => return None,
+    })
 }
 
 /// Whether the token ending at `i` mixes letters and digits (`RF90`, `DE89`). The caller

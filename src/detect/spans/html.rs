@@ -4,12 +4,12 @@
 //! The HTML reading follows the WHATWG tokenizer where it decides where markup starts and
 //! ends (comments close at `-->`, `--!>`, or at once for `<!-->`; a CDATA section outside SVG
 //! at the first `>`), so a replacement is always encoded for the context a browser reads it
-//! in. The attribute values of ordinary start tags are read one by one. Tags the tokenizer
+//! in. The attribute values of ordinary start tags are read one by one. A tag the tokenizer
 //! accepts but no element has (`<alice@example.com>` in `Alice <alice@example.com>`,
-//! `<p.note title="…">`), start tags with more attributes than we list, and a tag that never
-//! ends are read whole, as one unquoted attribute value: every delimiter in a replacement is
-//! escaped there, and the address a mail's author put in angle brackets is still found. When
-//! in doubt, a byte is read, never skipped.
+//! `<p.note title="…">`), and a start tag that never ends (a browser drops it with the rest
+//! of the document), still have their name, attribute names and values read, each on its own
+//! and escaped as an attribute value: the address a mail's author put in angle brackets is
+//! found, and no replacement can end the tag. When in doubt, a byte is read, never skipped.
 
 use super::decode::Mode;
 use super::{Ctx, Seg, SegKind, TextKind};
@@ -117,24 +117,30 @@ fn html(raw: &[u8], f: &mut impl FnMut(Seg)) {
         let Some(markup) = markup_at(raw, lt, &mut attrs) else {
             let name = lt + 1 + usize::from(raw.get(lt + 1) == Some(&b'/'));
             if raw.get(name).is_some_and(u8::is_ascii_alphabetic) {
-                // To a browser this is a tag, whatever its name holds (`<alice@example.com>`,
-                // `<p.note title="…">`) and however many attributes it has; one that never
-                // ends (a quote left open, no `>`) holds the rest of the document. Spans in it
-                // are still found, and written as an unquoted attribute value is, every
-                // delimiter escaped, so no replacement can end the tag or a quoted value.
+                // A tag to a browser that `markup_at` does not read: a start tag `start_tag`
+                // gave up on (a quote left open or no `>`, so to a browser the rest of the
+                // document is inside the tag; or too many attributes), or a name no element
+                // has, start or end tag (`<alice@example.com>`, `<p.note title="…">`). Its odd
+                // name, attribute names and values are still read, each on its own, so a span
+                // never covers the tag's syntax (`<a`, `=`, a quote) and no replacement can end
+                // the tag or its quote.
                 text(text_start, lt, TEXT, Ctx::Text, f);
-                let name_end = raw[name..]
-                    .iter()
-                    .position(|&b| b.is_ascii_whitespace() || b == b'/' || b == b'>')
-                    .map_or(n, |p| name + p);
-                let Some(gt) = tag_end(raw, name_end) else {
-                    text(lt, n, TEXT, Ctx::Attr(0), f);
-                    return;
-                };
-                text(lt, gt + 1, TEXT, Ctx::Attr(0), f);
-                i = gt + 1;
-                text_start = i;
-                continue;
+                let name_end = tag_name_end(raw, name).unwrap_or_else(|| {
+                    let end = raw[name..]
+                        .iter()
+                        .position(|&b| b.is_ascii_whitespace() || b == b'/' || b == b'>')
+                        .map_or(n, |p| name + p);
+                    text(name, end, TEXT, Ctx::Attr(0), f);
+                    end
+                });
+                match loose_tag(raw, name_end, f) {
+                    Some(gt) => {
+                        i = gt + 1;
+                        text_start = i;
+                        continue;
+                    }
+                    None => return,
+                }
             }
             i = lt + 1;
             continue;
@@ -354,6 +360,53 @@ fn start_tag(raw: &[u8], mut i: usize, attrs: &mut Attrs) -> Option<usize> {
     }
 }
 
+/// Reads a start tag `start_tag` refused, from the end of its name: every attribute name and
+/// value is a segment of its own (names as unquoted values: all of their delimiters are
+/// escaped in a replacement). Returns the `>` closing the tag, `None` when the document ends
+/// inside it.
+fn loose_tag(raw: &[u8], mut i: usize, f: &mut impl FnMut(Seg)) -> Option<usize> {
+    let n = raw.len();
+    let boundary = |b: u8| b.is_ascii_whitespace() || matches!(b, b'=' | b'/' | b'>');
+    loop {
+        while i < n && (raw[i].is_ascii_whitespace() || raw[i] == b'/') {
+            i += 1;
+        }
+        if *raw.get(i)? == b'>' {
+            return Some(i);
+        }
+        let name_start = i;
+        while i < n && !boundary(raw[i]) {
+            i += 1;
+        }
+        text(name_start, i, TEXT, Ctx::Attr(0), f);
+        while i < n && raw[i].is_ascii_whitespace() {
+            i += 1;
+        }
+        if raw.get(i) != Some(&b'=') {
+            continue;
+        }
+        i += 1;
+        while i < n && raw[i].is_ascii_whitespace() {
+            i += 1;
+        }
+        let (start, end, quote) = match raw.get(i)? {
+            &q @ (b'"' | b'\'') => {
+                let end = memchr::memchr(q, &raw[i + 1..]).map_or(n, |p| i + 1 + p);
+                (i + 1, end, q)
+            }
+            _ => {
+                let end = raw[i..]
+                    .iter()
+                    .position(|&b| b.is_ascii_whitespace() || b == b'>')
+                    .map_or(n, |p| i + p);
+                (i, end, 0)
+            }
+        };
+        text(start, end, TEXT, Ctx::Attr(quote), f);
+        i = (end + usize::from(quote != 0)).min(n);
+    }
+}
+
 /// Emits one attribute value.
 fn attribute(raw: &[u8], a: &Attr, f: &mut impl FnMut(Seg)) {
     if a.url {
@@ -439,16 +492,31 @@ mod tests {
     fn a_tag_with_a_name_no_element_has_is_read_as_an_unquoted_value() {
         // A browser reads `<alice@example.com>` as a start tag, and `title` below as an
         // attribute of `p.note`: a replacement there must not be able to end either.
-        for (doc, tag) in [
-            ("Alice <alice@example.com>, hi", "<alice@example.com>"),
-            ("<p.note title=\"a@b.co\">x", "<p.note title=\"a@b.co\">"),
-            ("</p.note title=\"a@b.co\">x", "</p.note title=\"a@b.co\">"),
-        ] {
-            let got: Vec<_> = segs(doc, TextKind::Html)
+        let got = |doc: &'static str| -> Vec<(&'static str, Ctx)> {
+            segs(doc, TextKind::Html)
                 .into_iter()
                 .map(|(s, c, _)| (s, c))
-                .collect();
-            assert!(got.contains(&(tag, Ctx::Attr(0))), "{doc}: {got:?}");
+                .collect()
+        };
+        assert_eq!(
+            got("Alice <alice@example.com>, hi"),
+            [
+                ("Alice ", Ctx::Text),
+                ("alice@example.com", Ctx::Attr(0)),
+                (", hi", Ctx::Text)
+            ]
+        );
+        for doc in ["<p.note title=\"a@b.co\">x", "</p.note title=\"a@b.co\">x"] {
+            assert_eq!(
+                got(doc),
+                [
+                    ("p.note", Ctx::Attr(0)),
+                    ("title", Ctx::Attr(0)),
+                    ("a@b.co", Ctx::Attr(b'"')),
+                    ("x", Ctx::Text)
+                ],
+                "{doc}"
+            );
         }
     }
 
@@ -475,15 +543,48 @@ mod tests {
     }
 
     #[test]
-    fn a_start_tag_that_never_ends_holds_the_rest_as_an_unquoted_value() {
+    fn a_start_tag_that_never_ends_holds_the_rest_as_its_open_value() {
         let got: Vec<_> = segs("x <a href='y a@b.co</a>", TextKind::Html)
             .into_iter()
             .map(|(s, c, _)| (s, c))
             .collect();
         assert_eq!(
             got,
-            [("x ", Ctx::Text), ("<a href='y a@b.co</a>", Ctx::Attr(0))]
+            [
+                ("x ", Ctx::Text),
+                ("href", Ctx::Attr(0)),
+                ("y a@b.co</a>", Ctx::Attr(b'\''))
+            ]
         );
+        // No quote open, no `>`: names and values to the end, the syntax between them left out.
+        let got: Vec<_> = segs("<p id=7 a@b.co title=\"Al\" x", TextKind::Html)
+            .into_iter()
+            .map(|(s, c, _)| (s, c))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("id", Ctx::Attr(0)),
+                ("7", Ctx::Attr(0)),
+                ("a@b.co", Ctx::Attr(0)),
+                ("title", Ctx::Attr(0)),
+                ("Al", Ctx::Attr(b'"')),
+                ("x", Ctx::Attr(0)),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_tag_with_too_many_attributes_is_still_a_tag() {
+        let mut doc = String::from("<p");
+        for k in 0..=MAX_ATTRS {
+            doc.push_str(&format!(" a{k}=v"));
+        }
+        doc.push_str(">Al <b>x</b>");
+        let got = segs(&doc, TextKind::Html);
+        assert_eq!(got.len(), 2 * (MAX_ATTRS + 1) + 2, "{got:?}");
+        assert_eq!(got[got.len() - 2].0, "Al ");
+        assert_eq!(got[got.len() - 1].0, "x");
     }
 
     #[test]

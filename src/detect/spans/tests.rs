@@ -4,6 +4,81 @@ use super::*;
 type Case = (&'static str, TextKind, &'static [(Class, &'static str)]);
 
 const CASES: &[Case] = &[
+    // Bare numbers the words before them name, and the same digits after words that say
+    // they are something else.
+    (
+        "Please call me at 6395254361 tomorrow; my new number is 7630310486.",
+        TextKind::Plain,
+        &[(Class::Phone, "6395254361"), (Class::Phone, "7630310486")],
+    ),
+    (
+        "reach me at alice@example.com or 6395254361. Merci de me rappeler au 0494098690.",
+        TextKind::Plain,
+        &[
+            (Class::Email, "alice@example.com"),
+            (Class::Phone, "6395254361"),
+            (Class::Phone, "0494098690"),
+        ],
+    ),
+    (
+        "The card 566954923975 was declined; die Karte 676305539287 auch.",
+        TextKind::Plain,
+        &[
+            (Class::PaymentCard, "566954923975"),
+            (Class::PaymentCard, "676305539287"),
+        ],
+    ),
+    (
+        "Order number 6395254361, PO 0485835879, tracking 566954923975, invoice 7630310486. \
+         Total 266436683751, card 566954923976.",
+        TextKind::Plain,
+        &[],
+    ),
+    // Percent-encoded phones in a query: `%2B49` is not `49%`, and an extension is read
+    // through the decoding too.
+    (
+        "https://t.example/p?phone=%2B49%280%292323+490539&alt=%28335%29821-7940x464&off=15%",
+        TextKind::Url,
+        &[
+            (Class::Phone, "+49(0)2323 490539"),
+            (Class::Phone, "(335)821-7940x464"),
+        ],
+    ),
+    // Addresses over two lines, with the unit word before the number.
+    (
+        "Ship it to Flat 59Y\nBrett Mountains, West Paula, or Studio 3\r\nShaun Avenue.",
+        TextKind::Plain,
+        &[
+            (Class::StreetAddress, "Flat 59Y\nBrett Mountains"),
+            (Class::StreetAddress, "Studio 3\r\nShaun Avenue"),
+        ],
+    ),
+    (
+        "Delivery to H.No. 89, Mitra Marg, Rajkot, or 94/729\nMorar Road, Pune.",
+        TextKind::Plain,
+        &[
+            (Class::StreetAddress, "H.No. 89, Mitra Marg"),
+            (Class::StreetAddress, "94/729\nMorar Road"),
+        ],
+    ),
+    (
+        "Order 512047601 ships in 5\nWorking Days. Flat 5 fee, see Table 4\nSummary.",
+        TextKind::Plain,
+        &[],
+    ),
+    (
+        "Tel. 0465356908. Kosten insgesamt 266436683751.",
+        TextKind::Plain,
+        &[(Class::Phone, "0465356908")],
+    ),
+    (
+        "https://t.example.com/p?ts=1551602803&phone=6395254361&card=566954923975&ref=7630310486",
+        TextKind::Url,
+        &[
+            (Class::Phone, "6395254361"),
+            (Class::PaymentCard, "566954923975"),
+        ],
+    ),
     // Plain text: every class, and the hard negatives next to them.
     (
         "Please call me at 0300-1234567 tomorrow or +44 20 7946 0958.",
@@ -619,4 +694,32 @@ fn a_replacement_inside_a_tag_left_open_keeps_the_structure() {
     // Found by the `spans` fuzz target: a mail whose link quote never closes.
     let text = "<p>Write to <a href=\u{22}mailt\u{fffd}\u{15e}\u{fffd}\u{fffd}\u{fffd}\u{fffd}\u{fffd}40exampleapril>alice&#64;exampne.com</a>, card 4111 1111 1111 1111</p>";
     check::invariants(&SpanScanner::default(), text, TextKind::Html, None);
+}
+
+#[test]
+fn echoes_of_a_tag_left_open_never_cover_its_syntax() {
+    // Found by the `spans` fuzz target: the words of a mail whose link quote never closes,
+    // echoed back (`<a`, `href="mailto:…`), once covered the tag's own syntax.
+    let text = "Write to <a href=\"mailto:alice@example.com?subject=Hi Alice</a>, +44 20 7946 0958";
+    let mut b = EchoBuilder::new(EchoLimits::default());
+    for (i, w) in text.split_whitespace().enumerate() {
+        let k = if i % 2 == 0 {
+            EchoKind::PersonName
+        } else {
+            EchoKind::Value
+        };
+        b.add(w, k, EchoTag(i as u32));
+    }
+    let e = b.build();
+    check::invariants(&SpanScanner::default(), text, TextKind::Html, Some(&e));
+    let out = check::scrub_with(
+        &SpanScanner::default(),
+        text,
+        TextKind::Html,
+        Some(&e),
+        "R",
+        spans(&SpanScanner::default(), text, TextKind::Html, Some(&e)).len(),
+    );
+    assert!(out.contains("<a href=\""), "{out}");
+    assert!(!out.contains("alice@example.com"), "{out}");
 }

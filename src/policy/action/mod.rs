@@ -452,6 +452,14 @@ impl Action {
     }
 }
 
+impl Action {
+    /// Whether a value this action treats is looked for where it recurs in the request's
+    /// scrubbed text and unselected leaves: actions that protect a value are.
+    pub fn echo_source(&self) -> bool {
+        scrub::echo_source(self.kind())
+    }
+}
+
 // === the per-value step ===
 
 /// Every rewriter (JSON, NDJSON, forms, query strings, headers) treats a selected or detected
@@ -540,8 +548,15 @@ impl ApplyCx<'_> {
     /// A value detection found and forwards as it came (`observe`): counted `clear`.
     #[inline]
     pub fn observe(&mut self, class: Class) {
+        self.observe_value(Some(class));
+    }
+
+    /// [`Self::observe`] for a value that may have no class: a span echoing a value a rule
+    /// without a class selected.
+    #[inline]
+    pub fn observe_value(&mut self, class: Option<Class>) {
         if self.collect.is_none() {
-            self.disclosed.bump(Some(class), Treatment::Clear);
+            self.disclosed.bump(class, Treatment::Clear);
         }
     }
 

@@ -76,9 +76,61 @@ impl ScrubAction {
         }
     }
 
+    /// A scrub of the request's selected values only: no class is looked for, and an echo
+    /// of a value whose rule has a class gets that class's entry of `treatments` (any class,
+    /// span class or not), every other echo `echo`. What a detecting route does with the
+    /// unselected leaves the detector found nothing in
+    /// ([`crate::policy::DetectPolicy::echo`]).
+    pub fn echoes_only(
+        treatments: impl IntoIterator<Item = (Class, Action)>,
+        echo: Action,
+    ) -> Self {
+        let mut by_class: Vec<Option<Action>> = (0..Class::COUNT).map(|_| None).collect();
+        for (class, action) in treatments {
+            by_class[class.index()] = Some(action);
+        }
+        Self {
+            scanner: SpanScanner::new(ClassSet::empty()),
+            text: TextKind::Auto,
+            treatments: by_class,
+            echo: Some(Box::new(echo)),
+        }
+    }
+
+    /// The same scrub looking for the request's selected values only (its treatments and
+    /// `echo` kept), or `None` when it does not look for them.
+    pub fn into_echoes_only(self) -> Option<Self> {
+        self.echo.is_some().then(|| Self {
+            scanner: SpanScanner::new(ClassSet::empty()),
+            ..self
+        })
+    }
+
     /// Whether selected values are looked for in the text.
     pub fn echoes(&self) -> bool {
         self.echo.is_some()
+    }
+
+    /// Calls `f` with the class (of the rule that selected it) of every span of `text` that
+    /// echoes a value this request's rules selected, and returns how many there are. Changes
+    /// and counts nothing; 0 when the request selected nothing.
+    pub fn find_echoes(
+        &self,
+        text: &str,
+        cx: &ApplyCx<'_>,
+        mut f: impl FnMut(Option<Class>),
+    ) -> usize {
+        let Some(echo) = cx.echo.as_ref().filter(|_| self.echoes()) else {
+            return 0;
+        };
+        let mut n = 0;
+        self.scanner.find(text, self.text, Some(echo), |span| {
+            if let Origin::Echo(tag) = span.origin {
+                n += 1;
+                f(echo_class(tag));
+            }
+        });
+        n
     }
 
     /// The action spans of `class` get, if the class is scanned.
@@ -110,7 +162,7 @@ impl ScrubAction {
                     // class's span; the echo treatment is for the rest (names, ids).
                     Origin::Echo(tag) => {
                         let class = echo_class(tag);
-                        let own = class.and_then(|c| self.treatment(c));
+                        let own = class.and_then(|c| self.treatments.get(c.index())?.as_ref());
                         (own.or(self.echo.as_deref()), class)
                     }
                 };

@@ -10,8 +10,8 @@ use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 
-use super::pool::Usage;
 use crate::proxy::Body;
+use crate::proxy::usage::Usage;
 
 /// A fresh connection, after the handshake the upstream's ALPN answer asked for.
 pub(super) enum Fresh {
@@ -110,7 +110,8 @@ where
     E: std::fmt::Display,
 {
     let reap = async {
-        let mut last = u64::MAX;
+        // Made for a request about to use it: the first look never finds it idle.
+        let mut last = Usage::NO_READING;
         loop {
             tokio::time::sleep(idle_timeout).await;
             if usage.idle_since_last(&mut last) {

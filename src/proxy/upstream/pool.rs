@@ -14,47 +14,16 @@
 use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use hyper::client::conn::{http1, http2};
 use thread_local::ThreadLocal;
 
 use crate::proxy::Body;
+use crate::proxy::usage::Usage;
 
 /// Idle HTTP/1.1 connections kept per worker and upstream; more are closed when returned. The
 /// route's concurrency limit bounds how many are open at once.
 pub(super) const MAX_IDLE: usize = 128;
-
-/// What a connection's driver task and its users share: how many exchanges use it right now
-/// and how many have finished, packed in one word so that checking out and releasing are one
-/// atomic add each. The driver reads it to close a connection nobody used for a whole idle
-/// period (see [`Usage::idle_since_last`]).
-#[derive(Debug, Default)]
-pub(super) struct Usage(AtomicU64);
-
-/// The finished-exchanges counter lives in the high 32 bits, in-use in the low 32.
-const FINISHED: u64 = 1 << 32;
-
-impl Usage {
-    fn acquire(&self) {
-        self.0.fetch_add(1, Ordering::Relaxed);
-    }
-
-    fn release(&self) {
-        // +1 finished, −1 in use (in use is ≥ 1 here, so the low half never borrows).
-        self.0.fetch_add(FINISHED - 1, Ordering::Relaxed);
-    }
-
-    /// Whether the connection stayed unused since `last` (the value read one idle period ago),
-    /// and the value to compare against next time. Unused means nothing in flight now and no
-    /// exchange finished in between, so nothing started either.
-    pub(super) fn idle_since_last(&self, last: &mut u64) -> bool {
-        let now = self.0.load(Ordering::Relaxed);
-        let idle = now == *last && now & (FINISHED - 1) == 0;
-        *last = now;
-        idle
-    }
-}
 
 /// A checked-out connection: the sender to use now and the bookkeeping to do when the
 /// exchange ends (the release is in `Drop`, so an abandoned exchange is counted too).
@@ -190,33 +159,5 @@ impl WorkerPools {
 impl std::fmt::Debug for WorkerPools {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("WorkerPools")
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_connection_is_idle_only_after_a_whole_unused_period() {
-        let u = Usage::default();
-        let mut last = u64::MAX;
-        // First look: no previous reading to compare with.
-        assert!(!u.idle_since_last(&mut last));
-        // Nothing happened for a period: idle.
-        assert!(u.idle_since_last(&mut last));
-        // In use across the tick: not idle, however long.
-        u.acquire();
-        assert!(!u.idle_since_last(&mut last));
-        assert!(!u.idle_since_last(&mut last));
-        // Released during the period: busy in it, not idle yet.
-        u.release();
-        assert!(!u.idle_since_last(&mut last));
-        assert!(u.idle_since_last(&mut last));
-        // A whole exchange between two ticks (checked out and back) counts as use.
-        u.acquire();
-        u.release();
-        assert!(!u.idle_since_last(&mut last));
-        assert!(u.idle_since_last(&mut last));
     }
 }

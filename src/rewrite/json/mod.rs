@@ -80,7 +80,8 @@ use crate::detect::{Class, KeyHint};
 use crate::error::WrapFault;
 use crate::policy::names::{HintCache, push_member};
 use crate::policy::{
-    Action, ActionKind, Applied, ApplyCx, DetectPolicy, Leaf, LeafKind, Plan, Rule, RuleId, StateId,
+    Action, ActionKind, Applied, ApplyCx, DetectPolicy, EchoCounts, Leaf, LeafKind, Plan, Rule,
+    RuleId, StateId,
 };
 
 const BOM: &[u8] = b"\xEF\xBB\xBF";
@@ -766,6 +767,15 @@ impl<'p> Walker<'_, 'p, '_, '_, '_> {
             };
             match detect.detector.classify_hinted(hint, text) {
                 Some(d) => d,
+                // Nothing of a class: perhaps a value the request's rules selected.
+                None if kind == LeafKind::String && !dropped => {
+                    match detect.echoes_in(text, self.cx) {
+                        Some(counts) => {
+                            return self.echoed(detect, counts, kind, start, end, escaped, field);
+                        }
+                        None => return Ok(()),
+                    }
+                }
                 None => return Ok(()),
             }
         };
@@ -799,6 +809,32 @@ impl<'p> Walker<'_, 'p, '_, '_, '_> {
                 self.write(applied, action, start, end);
                 Ok(())
             }
+        }
+    }
+
+    /// An unselected string leaf in which values the request's rules selected recur: its
+    /// path is counted under each value's class, then each span is counted as forwarded in
+    /// clear (`observe`) or the leaf is scrubbed of them (`enforce`).
+    #[allow(clippy::too_many_arguments)]
+    fn echoed(
+        &mut self,
+        detect: &DetectPolicy,
+        counts: EchoCounts,
+        kind: LeafKind,
+        start: usize,
+        end: usize,
+        escaped: bool,
+        field: Option<Key>,
+    ) -> Result<(), RewriteError> {
+        for class in counts.classes() {
+            self.record_path(detect, field, class)?;
+        }
+        match detect.echo_action() {
+            None => {
+                counts.spans().for_each(|c| self.cx.observe_value(c));
+                Ok(())
+            }
+            Some(action) => self.apply_at(action, None, kind, start, end, escaped, field),
         }
     }
 

@@ -31,6 +31,7 @@ fn detect(mode: DetectMode) -> Arc<DetectPolicy> {
             .collect(),
     };
     Arc::new(DetectPolicy {
+        echo: None,
         mode,
         detector: Detector::default(),
         actions,
