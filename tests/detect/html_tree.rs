@@ -407,7 +407,10 @@ const PII: &[&str] = &[
     "0300&nbsp;1234567",
 ];
 
-/// Text around them, including the bytes that matter to a tokenizer.
+/// Text around them, including the bytes that matter to a tokenizer. A `<` is never followed
+/// by a letter here: a browser reads `<alice@example.com>` as a tag named by the address, and
+/// replacing the address renames the tag (that is the point); the comparison stays exact by
+/// keeping names out of the way (the segmenter's unit tests cover that reading).
 const FILLER: &[&str] = &[
     "Hello",
     " ",
@@ -415,7 +418,7 @@ const FILLER: &[&str] = &[
     "the order",
     "&amp;",
     "&",
-    "<",
+    "< ",
     ">",
     "\"",
     "'",

@@ -434,6 +434,18 @@ impl Finder {
                 ext_end += 1;
             }
         }
+        // Fewer than four digits as written (`0;`, `600`, `2 items`: most numbers in inline
+        // CSS and prose): no class but a street address starts with so few, and a date of
+        // birth is only tried from its year.
+        if fast && ext_end == j && run_digits < 4 {
+            if self.on(Class::StreetAddress)
+                && let Some((s, e)) = self.street(c, i, *floor)
+            {
+                Self::emit(c, floor, hits, s, e, Class::StreetAddress);
+                return e;
+            }
+            return j;
+        }
         let j = if fast { ext_end } else { j };
         let (run, base): (&[u8], usize) = if fast {
             (&raw[start..j], start)
