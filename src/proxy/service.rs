@@ -196,7 +196,18 @@ async fn forward(
     // synchronous policing below.
     let subjects = match (&raw, &route.subject, &route.subject_bases) {
         (Ok((decoded, _)), Some(path), Some(bases)) => {
-            subjects(g, &route, &parts.headers, decoded.plain(), path, bases).await?
+            // Boxed, as is `record_recipients` below: store calls are large futures, and
+            // inline they would enlarge every request's future (copied at each move), not
+            // only this route's.
+            Box::pin(subjects(
+                g,
+                &route,
+                &parts.headers,
+                decoded.plain(),
+                path,
+                bases,
+            ))
+            .await?
         }
         _ => None,
     };
@@ -291,7 +302,7 @@ async fn forward(
     tally.opted_out = opted_out;
     if let Some(s) = &subjects {
         // The Art. 19 list: this recipient now holds data of these people.
-        record_recipients(g, &route, s).await?;
+        Box::pin(record_recipients(g, &route, s)).await?;
     }
     metrics
         .rewrite_seconds
