@@ -262,6 +262,10 @@ pub enum Ambiguity {
     /// The query parameter naming the body's coding (`[routes.body_coding]`) appears more
     /// than once, or in a spelling only some servers fold to its name.
     BodyCodingParam,
+    /// On a route that finds the people a body is about, the form field holding the body's
+    /// document (`[routes.body_coding]`, `form:NAME`) appears more than once or in a spelling
+    /// servers fold to its name: whose document the recipient reads is a guess.
+    BodyCodingField,
     /// Two `Content-Encoding` header lines.
     ContentEncodingRepeated,
     /// `Content-Type` does not parse as one media type with parameters.
@@ -298,8 +302,9 @@ pub enum Ambiguity {
 
 impl Ambiguity {
     /// Every rule.
-    pub const ALL: [Self; 15] = [
+    pub const ALL: [Self; 16] = [
         Self::AuthorityMismatch,
+        Self::BodyCodingField,
         Self::BodyCodingParam,
         Self::BodyTypeMismatch,
         Self::ContentEncodingRepeated,
@@ -320,6 +325,7 @@ impl Ambiguity {
     pub const fn as_str(self) -> &'static str {
         match self {
             Self::AuthorityMismatch => "authority_mismatch",
+            Self::BodyCodingField => "body_coding_field",
             Self::BodyCodingParam => "body_coding_param",
             Self::BodyTypeMismatch => "body_type_mismatch",
             Self::ContentEncodingRepeated => "content_encoding_repeated",
@@ -342,6 +348,9 @@ impl Ambiguity {
         match self {
             Self::AuthorityMismatch => {
                 "the request's authority and its Host header name different hosts; nothing was forwarded"
+            }
+            Self::BodyCodingField => {
+                "the form field holding the body's document is repeated or spelled in a way servers read differently; nothing was forwarded"
             }
             Self::BodyCodingParam => {
                 "the query parameter naming the body's coding is repeated or spelled in a way servers read differently; nothing was forwarded"

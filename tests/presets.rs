@@ -145,6 +145,33 @@ fn a_route_rule_wins_where_it_meets_a_preset_rule() {
     );
 }
 
+/// The analytics presets scrub free text an app puts in a property instead of replacing it
+/// whole: the words stay, the email inside gets the email fields' token, a card its last four,
+/// and the name a rule of the same request selects is found where the text repeats it.
+#[test]
+fn analytics_presets_scrub_free_text_and_keep_its_words() {
+    for vendor in ["segment", "rudderstack"] {
+        let loaded = load(&route_with(&format!("preset = \"{vendor}\"\n"))).expect("loads");
+        let out = preview(
+            &loaded,
+            Format::Json,
+            r#"{"batch":[{"type":"identify","userId":"u-1","traits":{"email":"alice.smith@example.com","name":"Alice Smith","note":"Alice asked: refund card 4111 1111 1111 1111 to alice.smith@example.com please"}}]}"#,
+        );
+        let traits = &out["batch"][0]["traits"];
+        let note = traits["note"].as_str().expect("note stays a string");
+        let token = traits["email"].as_str().expect("email token");
+        assert!(token.starts_with("tok_"), "{vendor}: {out}");
+        assert!(note.contains(" asked: refund card "), "{vendor}: {note}");
+        assert!(
+            note.ends_with(&format!("1111 to {token} please")),
+            "{vendor}: {note}"
+        );
+        for gone in ["Alice", "4111 1111 1111 1111", "alice.smith@example.com"] {
+            assert!(!note.contains(gone), "{vendor}: {gone} in {note}");
+        }
+    }
+}
+
 /// `purpose` and `detect` of the route beat the preset's; `detect_actions` merge per class.
 #[test]
 fn route_keys_beat_preset_keys_and_detect_actions_merge_per_class() {

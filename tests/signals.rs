@@ -288,9 +288,11 @@ async fn sighup_with_a_broken_file_under_load() {
 /// SIGTERM under load, twice: with every client's request in flight at the signal (slow
 /// upstream), and with clients sending back to back on keep-alive connections (so some have
 /// just written a request the gateway has not read yet). Every request written before the
-/// signal completes; in fact no request fails at all: connections in use are closed with
-/// `Connection: close` after their answer and new connections are refused, so a client
-/// never writes into a connection the gateway is dropping. Exit code 0.
+/// signal completes: connections in use are closed with `Connection: close` after their
+/// answer and new connections are refused. A request written after the signal into a
+/// keep-alive connection the gateway found idle and closed meets a closed connection, never
+/// an error status or half an answer: the race every HTTP/1.1 server has, which clients
+/// settle by retrying on a new connection (RFC 9112 §9.3.1). Exit code 0.
 #[tokio::test]
 async fn sigterm_completes_every_request_sent_before_it() {
     bounded(60, async {
@@ -319,12 +321,17 @@ async fn sigterm_completes_every_request_sent_before_it() {
             let before = outcomes.iter().filter(|o| o.written_before_signal).count();
             let failed: Vec<_> = outcomes
                 .iter()
-                .filter(|o| !matches!(o.result, Ok((200, _))))
+                .filter(|o| match &o.result {
+                    Ok((200, _)) => false,
+                    Err(e) if !o.written_before_signal => {
+                        e != "connection closed without an answer" && e != "write failed"
+                    }
+                    _ => true,
+                })
                 .collect();
             assert!(
                 failed.is_empty(),
-                "no request fails because of SIGTERM ({} written before it): {failed:#?}",
-                before
+                "no request fails because of SIGTERM ({before} written before it): {failed:#?}"
             );
             assert!(before >= warm_up);
             assert!(

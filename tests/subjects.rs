@@ -324,3 +324,141 @@ async fn audit_log_records_and_verifies() {
         String::from_utf8_lossy(&bad.stdout)
     );
 }
+
+/// posthog-js's `sendBeacon` fallback: the batch as base64 in a form's `data` field
+/// (`?compression=base64`). The people in it are found inside the field, as the rewrite reads
+/// it, so they get their own keys exactly as in the same batch sent as JSON.
+fn beacon_config(up: SocketAddr) -> String {
+    format!(
+        r#"
+[server]
+listen = "127.0.0.1:0"
+[keys]
+file = "keys.toml"
+[store]
+subject_key_id = "k2"
+
+[[routes]]
+name = "ph"
+path_prefix = "/ph"
+upstream = "http://{up}"
+subject = "$.batch[*].distinct_id"
+
+[routes.body_coding]
+param = "compression"
+values = {{ base64 = "form:data=>base64" }}
+
+[[routes.rules]]
+select = ["$.batch[*].distinct_id", "$..email"]
+action = "tokenize"
+
+[[routes.rules]]
+select = "$..phone"
+action = "encrypt"
+"#
+    )
+}
+
+fn beacon_batch() -> String {
+    let event = |id: &str| {
+        format!(
+            r#"{{"event":"$pageview","distinct_id":"{id}","properties":{{"email":"same@example.com","phone":"+1 555 0100"}}}}"#
+        )
+    };
+    format!(r#"{{"batch":[{},{}]}}"#, event("alice-01"), event("bob-02"))
+}
+
+fn beacon_form(doc: &str) -> String {
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::STANDARD.encode(doc);
+    format!(
+        "data={}&ver=1.449.2",
+        b64.replace('+', "%2B")
+            .replace('/', "%2F")
+            .replace('=', "%3D")
+    )
+}
+
+fn beacon_document(form: &[u8]) -> Value {
+    use base64::Engine as _;
+    let text = std::str::from_utf8(form).expect("form");
+    let data = text
+        .split('&')
+        .find_map(|p| p.strip_prefix("data="))
+        .expect("data");
+    let b64 = data
+        .replace("%2B", "+")
+        .replace("%2F", "/")
+        .replace("%3D", "=");
+    let doc = base64::engine::general_purpose::STANDARD
+        .decode(b64)
+        .expect("base64");
+    serde_json::from_slice(&doc).expect("JSON")
+}
+
+#[tokio::test]
+async fn people_inside_a_base64_beacon_form_get_their_own_keys_as_in_json() {
+    let up = Upstream::start(None, Reply::Ok).await;
+    let gw = TestGateway::start(&beacon_config(up.addr)).await;
+    let client = Client::new(gw.addr, None, Proto::H1);
+    let doc = beacon_batch();
+    assert_eq!(client.post_json("/ph/e/", &doc).await.status, 200);
+    let form = "application/x-www-form-urlencoded";
+    let got = client
+        .send(
+            Method::POST,
+            "/ph/e/?compression=base64",
+            &[("content-type", form)],
+            beacon_form(&doc),
+        )
+        .await;
+    assert_eq!(got.status, 200, "{:?}", String::from_utf8_lossy(&got.body));
+    let seen = up.requests();
+    let json: Value = serde_json::from_slice(&seen[0].body).expect("JSON");
+    let beacon = beacon_document(&seen[1].body);
+    for i in 0..2 {
+        let (a, b) = (&json["batch"][i], &beacon["batch"][i]);
+        // The same person, the same secret: the same pseudonyms whichever way the batch came.
+        assert_eq!(a["distinct_id"], b["distinct_id"], "event {i}");
+        assert_eq!(
+            a["properties"]["email"], b["properties"]["email"],
+            "event {i}"
+        );
+        // A subject-scoped envelope, not one under the route's key.
+        let phone = b["properties"]["phone"].as_str().expect("phone");
+        assert!(phone.starts_with("pgs1.k2."), "event {i}: {phone}");
+    }
+    assert_ne!(
+        beacon["batch"][0]["properties"]["email"], beacon["batch"][1]["properties"]["email"],
+        "per-person keys inside the form: the same email does not link two people"
+    );
+    assert_absent(
+        &seen[1].body,
+        &["alice-01", "bob-02", "same@example.com", "+1 555 0100"],
+    );
+
+    // Whose document is it, when the field comes twice? Refused, nothing forwarded.
+    let twice = format!("{}&{}", beacon_form(&doc), beacon_form(&doc));
+    let got = client
+        .send(
+            Method::POST,
+            "/ph/e/?compression=base64",
+            &[("content-type", form)],
+            twice,
+        )
+        .await;
+    assert_eq!(got.status, 400);
+    assert_eq!(got.error_code(), "ambiguous_request");
+    // A field that does not decode: refused before any secret is fetched.
+    let got = client
+        .send(
+            Method::POST,
+            "/ph/e/?compression=base64",
+            &[("content-type", form)],
+            "data=%7Bnot-json".to_owned(),
+        )
+        .await;
+    assert_eq!(got.status, 400, "{:?}", String::from_utf8_lossy(&got.body));
+    assert_eq!(got.error_code(), "malformed_wrapped_value");
+    assert_eq!(up.requests().len(), 2, "nothing more was forwarded");
+}

@@ -23,7 +23,6 @@ use crate::policy::action::ActionCounts;
 use crate::policy::subject::SubjectScopes;
 use crate::policy::{ApplyCx, DisclosureTally, FieldTally};
 use crate::rewrite::body as coded;
-use crate::rewrite::subject::find_payload_scopes;
 use crate::store::{DisclosureKey, Label, SubjectKey};
 use crate::telemetry::events::RequestDone;
 use crate::telemetry::request_id::RequestId;
@@ -173,6 +172,7 @@ async fn forward(
         }
         Bodies::Unread => false,
     };
+    let mut found_scopes = Vec::new();
     let raw = if reads_body {
         body::check_declared_length(&parts.headers, route.max_body_bytes)?;
         let raw = body::collect(incoming, route.max_body_bytes, limits.request_timeout).await?;
@@ -184,31 +184,28 @@ async fn forward(
             Err(e) => return Err(e),
         };
         let policy = policy.for_body(layer);
-        Ok((
-            coded::decode(policy, layer, &parts.headers, raw, limits.max_decoded_bytes)?,
-            policy,
-        ))
+        let decoded = coded::decode(policy, layer, &parts.headers, raw, limits.max_decoded_bytes)?;
+        // The people it is about, read where the rewrite reads them (a form layer's document
+        // included).
+        let found = match &route.subject {
+            Some(path) => {
+                coded::subject_scopes(policy, layer, &parts.headers, decoded.plain(), path)?
+            }
+            None => Vec::new(),
+        };
+        found_scopes = found;
+        Ok((decoded, policy))
     } else {
         body::check_declared_length(&parts.headers, route.max_body_bytes)?;
         Err(incoming)
     };
     // The people this request is about: their secrets come from the store (async) before the
     // synchronous policing below.
-    let subjects = match (&raw, &route.subject, &route.subject_bases) {
-        (Ok((decoded, _)), Some(path), Some(bases)) => {
-            // Boxed, as is `record_recipients` below: store calls are large futures, and
-            // inline they would enlarge every request's future (copied at each move), not
-            // only this route's.
-            Box::pin(subjects(
-                g,
-                &route,
-                &parts.headers,
-                decoded.plain(),
-                path,
-                bases,
-            ))
-            .await?
-        }
+    let subjects = match (&route.subject_bases, found_scopes.is_empty()) {
+        // Boxed, as is `record_recipients` below: store calls are large futures, and inline
+        // they would enlarge every request's future (copied at each move), not only this
+        // route's.
+        (Some(bases), false) => Box::pin(subjects(g, &route, found_scopes, bases)).await?,
         _ => None,
     };
     // For a streamed (unpoliced) body: set when it breaks on the client's side.
@@ -463,26 +460,14 @@ impl std::ops::Deref for Subjects {
     }
 }
 
-/// Finds the subjects of a JSON or NDJSON body and fetches (or creates) their secrets.
+/// Fetches (or creates) the secrets of the people a body is about (`found`, from
+/// [`coded::subject_scopes`]).
 async fn subjects(
     g: &Generation,
     route: &Route,
-    headers: &http::HeaderMap,
-    plain: &[u8],
-    path: &crate::policy::JsonPath,
+    found: Vec<crate::rewrite::subject::Scope>,
     bases: &crate::policy::subject::SubjectBases,
 ) -> Result<Option<Subjects>, RejectCode> {
-    // Forms carry no JSON subject: their values use the route's keys.
-    let Ok(format) = coded::format(headers, route.body_coding.as_ref()) else {
-        return Ok(None);
-    };
-    if plain.is_empty() {
-        return Ok(None);
-    }
-    let found = find_payload_scopes(format, plain, path).map_err(|_| RejectCode::MalformedBody)?;
-    if found.is_empty() {
-        return Ok(None);
-    }
     let Some(keyer) = &g.services.keyer else {
         return Err(RejectCode::Internal);
     };

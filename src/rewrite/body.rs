@@ -5,16 +5,20 @@
 //!
 //! One path for every reader: the gateway, the admin preview and the offline `preview` and
 //! `reveal` call these functions in the same order ([`layer`], [`decode`], [`police`],
-//! [`Decoded::finish`]), so a body the gateway forwards one way cannot preview another.
+//! [`Decoded::finish`]), so a body the gateway forwards one way cannot preview another. The
+//! subject pre-pass reads the same decoded body through the same layer ([`subject_scopes`]).
 
 use bytes::Bytes;
 use http::header::{self, HeaderMap, HeaderValue};
 
+use super::subject::{Scope, find_payload_scopes, find_scopes};
+use super::wrap::unwrap_text;
 use super::{Format, Limits, Outcome, Plans, RewriteError, UnsupportedType, rewrite_payload};
 use crate::codec;
-use crate::error::{Ambiguity, RejectCode};
+use crate::error::{Ambiguity, RejectCode, WrapFault};
 use crate::policy::action::ActionError;
-use crate::policy::{ApplyCx, BodyCoding, BodyLayer, FieldPlans};
+use crate::policy::selector::JsonPath;
+use crate::policy::{ApplyCx, BodyCoding, BodyLayer, FieldPlans, FieldTarget};
 
 /// The request policy in force for one body: the route's plans (or its strict opt-out
 /// variant), whether it only observes, and how its vendor codes bodies.
@@ -299,6 +303,48 @@ pub fn police(
         Outcome::Unchanged => None,
         Outcome::Rewritten => Some(out),
     })
+}
+
+/// The people a decoded body is about (a route's `subject`), read where the rewrite will read
+/// them: the JSON or NDJSON body itself, or — a form layer — the document inside its field,
+/// decoded exactly as the layer's chain hands it to the JSON rewriter, so each scope's offsets
+/// are the ones the rewriter gives that document's values. A body with no JSON document (a
+/// form, lines of forms) has no subjects: its values use the route's keys.
+///
+/// # Errors
+/// [`RejectCode::MalformedBody`] for a JSON body that is not JSON; for a form layer,
+/// [`Ambiguity::BodyCodingField`] when the field is repeated or only a folded spelling is
+/// present, and [`RejectCode::MalformedWrapped`] when its value does not decode to JSON.
+pub fn subject_scopes(
+    policy: Policy<'_>,
+    layer: Layer<'_>,
+    headers: &HeaderMap,
+    plain: &[u8],
+    path: &JsonPath,
+) -> Result<Vec<Scope>, RejectCode> {
+    if plain.is_empty() {
+        return Ok(Vec::new());
+    }
+    let Layer::Form(fields) = layer else {
+        let Ok(format) = format(headers, policy.coding) else {
+            return Ok(Vec::new());
+        };
+        return find_payload_scopes(format, plain, path).map_err(|_| RejectCode::MalformedBody);
+    };
+    let Some(rule) = fields.form.rules.first() else {
+        return Ok(Vec::new());
+    };
+    let FieldTarget::Wrapped(wrap) = &rule.target else {
+        return Ok(Vec::new());
+    };
+    let named = super::form::values_named(plain, &rule.name).map_err(|e| error(&e))?;
+    let value = match named.as_slice() {
+        [] => return Ok(Vec::new()),
+        [(true, v)] => v,
+        _ => return Err(RejectCode::AmbiguousRequest(Ambiguity::BodyCodingField)),
+    };
+    let doc = unwrap_text(value, &wrap.codings).map_err(|e| error(&e))?;
+    find_scopes(doc.as_bytes(), path).map_err(|_| RejectCode::MalformedWrapped(WrapFault::NotJson))
 }
 
 /// Whether a form body is in fact a JSON object or array (no form starts with `{`, and one

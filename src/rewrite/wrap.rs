@@ -83,14 +83,9 @@ fn decode_then(
     if or_json && matches!(text.as_bytes().first(), Some(b'{' | b'[')) {
         return decode_then(text, rest, inner, limits, cx, out);
     }
-    let padding = check_base64(text.as_bytes(), url_safe)?;
-    let bytes = decoder(url_safe)
-        .decode(text)
-        .map_err(|_| RewriteError::Wrapped(WrapFault::Base64))?;
-    let decoded =
-        std::str::from_utf8(&bytes).map_err(|_| RewriteError::Wrapped(WrapFault::NotUtf8))?;
+    let (decoded, padding) = decode_base64(text, url_safe)?;
     let mut plain = Vec::new();
-    match decode_then(decoded, rest, inner, limits, cx, &mut plain)? {
+    match decode_then(&decoded, rest, inner, limits, cx, &mut plain)? {
         Outcome::Unchanged => Ok(Outcome::Unchanged),
         Outcome::Rewritten => {
             let padded = match padding {
@@ -104,6 +99,34 @@ fn decode_then(
             Ok(Outcome::Rewritten)
         }
     }
+}
+
+/// The text of one base64 layer, read as the module docs say, and the padding it came with.
+fn decode_base64(text: &str, url_safe: bool) -> Result<(String, Padding), RewriteError> {
+    let padding = check_base64(text.as_bytes(), url_safe)?;
+    let bytes = decoder(url_safe)
+        .decode(text)
+        .map_err(|_| RewriteError::Wrapped(WrapFault::Base64))?;
+    let decoded =
+        String::from_utf8(bytes).map_err(|_| RewriteError::Wrapped(WrapFault::NotUtf8))?;
+    Ok((decoded, padding))
+}
+
+/// The document inside `text` (a value, its container's escaping removed) after `codings`,
+/// exactly as [`rewrite_wrapped`] hands it to the inner rewriter: what a pre-pass reads
+/// (the subjects of a body a form field holds) is what the rewrite polices, offsets included.
+///
+/// # Errors
+/// As [`rewrite_wrapped`] refuses a value that does not decode.
+pub(crate) fn unwrap_text(text: &str, codings: &[Coding]) -> Result<String, RewriteError> {
+    let mut text = text.to_owned();
+    for &Coding::Base64 { url_safe, or_json } in codings {
+        if or_json && matches!(text.as_bytes().first(), Some(b'{' | b'[')) {
+            continue;
+        }
+        text = decode_base64(&text, url_safe)?.0;
+    }
+    Ok(text)
 }
 
 /// The document itself: JSON, a query string, or the query of a URL.

@@ -7,9 +7,9 @@
 //!    outside the unreserved set (`A-Z a-z 0-9 - . _ ~`) is percent-encoded; a space is `+` in a
 //!    query. A replacement can then never add a delimiter (`&`, `=`, `#`) to a URL.
 //! 2. **HTML**: in a text node `& < >` become references; in an attribute value `"` and `'` as
-//!    well, and in an unquoted one whitespace, `=` and `` ` ``. In raw text (`script`, `style`,
-//!    comments) references are not decoded, so only `<` and `>` are replaced, which keeps a
-//!    replacement from closing the element or the comment.
+//!    well, and in an unquoted one (or an attribute name) whitespace, `=`, `/` and `` ` ``.
+//!    In raw text (`script`, `style`, comments) references are not decoded, so only `<` and
+//!    `>` are replaced, which keeps a replacement from closing the element or the comment.
 
 use super::decode::Mode;
 use super::{Ctx, SegKind};
@@ -52,7 +52,7 @@ fn html(s: &[u8], ctx: Ctx, out: &mut Vec<u8>) {
         Ctx::Text => matches!(b, b'&' | b'<' | b'>'),
         Ctx::Attr(q) => {
             matches!(b, b'&' | b'<' | b'>' | b'"' | b'\'')
-                || (q == 0 && (b.is_ascii_whitespace() || b == b'=' || b == b'`'))
+                || (q == 0 && (b.is_ascii_whitespace() || matches!(b, b'=' | b'`' | b'/')))
         }
     };
     let mut from = 0;

@@ -3,10 +3,10 @@
 //!
 //! The HTML reading follows the WHATWG tokenizer where it decides what is text, with one
 //! deliberate difference: a `<` starts a tag only when a tag name (`[A-Za-z][A-Za-z0-9:-]*`)
-//! follows and ends at whitespace, `/` or `>`, and the tag is closed by a `>`. So
-//! `Alice <alice@example.com>` in a mail body is text, as its author meant, and an unclosed tag
-//! at the end of a fragment is read as text rather than dropped: when in doubt, a byte is read,
-//! never skipped.
+//! follows and ends at whitespace, `/` or `>`. So `Alice <alice@example.com>` in a mail body is
+//! text, as its author meant. A start tag that never ends (a browser drops it with the rest of
+//! the document) still has its attribute names and values read rather than dropped: when in
+//! doubt, a byte is read, never skipped.
 
 use super::decode::Mode;
 use super::{Ctx, Seg, SegKind, TextKind};
@@ -102,16 +102,25 @@ fn html(raw: &[u8], f: &mut impl FnMut(Seg)) {
     };
     while let Some(lt) = memchr::memchr(b'<', &raw[i..]).map(|p| i + p) {
         let Some(markup) = markup_at(raw, lt, &mut attrs) else {
-            if raw.get(lt + 1).is_some_and(u8::is_ascii_alphabetic)
-                && tag_name_end(raw, lt + 1).is_some()
+            if let Some(name_end) = raw
+                .get(lt + 1)
+                .filter(|b| b.is_ascii_alphabetic())
+                .and_then(|_| tag_name_end(raw, lt + 1))
             {
-                // A start tag that never ends (a quote left open, no `>`): to a browser the
-                // rest of the document is inside that tag. Spans there are still found, and
-                // written as an unquoted attribute value is, every delimiter escaped, so no
-                // replacement can close the tag or its quote.
+                // A start tag `start_tag` gave up on: a quote left open or no `>` (to a
+                // browser the rest of the document is inside the tag), or too many
+                // attributes. Its names and values are still read, each on its own, so a
+                // span never covers the tag's syntax (`<a`, `=`, a quote) and no replacement
+                // can end the tag or its quote.
                 text(text_start, lt, TEXT, Ctx::Text, f);
-                text(lt, n, TEXT, Ctx::Attr(0), f);
-                return;
+                match loose_tag(raw, name_end, f) {
+                    Some(gt) => {
+                        i = gt + 1;
+                        text_start = i;
+                        continue;
+                    }
+                    None => return,
+                }
             }
             i = lt + 1;
             continue;
@@ -299,6 +308,53 @@ fn start_tag(raw: &[u8], mut i: usize, attrs: &mut Attrs) -> Option<usize> {
     }
 }
 
+/// Reads a start tag `start_tag` refused, from the end of its name: every attribute name and
+/// value is a segment of its own (names as unquoted values: all of their delimiters are
+/// escaped in a replacement). Returns the `>` closing the tag, `None` when the document ends
+/// inside it.
+fn loose_tag(raw: &[u8], mut i: usize, f: &mut impl FnMut(Seg)) -> Option<usize> {
+    let n = raw.len();
+    let boundary = |b: u8| b.is_ascii_whitespace() || matches!(b, b'=' | b'/' | b'>');
+    loop {
+        while i < n && (raw[i].is_ascii_whitespace() || raw[i] == b'/') {
+            i += 1;
+        }
+        if *raw.get(i)? == b'>' {
+            return Some(i);
+        }
+        let name_start = i;
+        while i < n && !boundary(raw[i]) {
+            i += 1;
+        }
+        text(name_start, i, TEXT, Ctx::Attr(0), f);
+        while i < n && raw[i].is_ascii_whitespace() {
+            i += 1;
+        }
+        if raw.get(i) != Some(&b'=') {
+            continue;
+        }
+        i += 1;
+        while i < n && raw[i].is_ascii_whitespace() {
+            i += 1;
+        }
+        let (start, end, quote) = match raw.get(i)? {
+            &q @ (b'"' | b'\'') => {
+                let end = memchr::memchr(q, &raw[i + 1..]).map_or(n, |p| i + 1 + p);
+                (i + 1, end, q)
+            }
+            _ => {
+                let end = raw[i..]
+                    .iter()
+                    .position(|&b| b.is_ascii_whitespace() || b == b'>')
+                    .map_or(n, |p| i + p);
+                (i, end, 0)
+            }
+        };
+        text(start, end, TEXT, Ctx::Attr(quote), f);
+        i = (end + usize::from(quote != 0)).min(n);
+    }
+}
+
 /// Emits one attribute value.
 fn attribute(raw: &[u8], a: &Attr, f: &mut impl FnMut(Seg)) {
     if a.url {
@@ -382,15 +438,48 @@ mod tests {
     }
 
     #[test]
-    fn a_start_tag_that_never_ends_holds_the_rest_as_an_unquoted_value() {
+    fn a_start_tag_that_never_ends_holds_the_rest_as_its_open_value() {
         let got: Vec<_> = segs("x <a href='y a@b.co</a>", TextKind::Html)
             .into_iter()
             .map(|(s, c, _)| (s, c))
             .collect();
         assert_eq!(
             got,
-            [("x ", Ctx::Text), ("<a href='y a@b.co</a>", Ctx::Attr(0))]
+            [
+                ("x ", Ctx::Text),
+                ("href", Ctx::Attr(0)),
+                ("y a@b.co</a>", Ctx::Attr(b'\''))
+            ]
         );
+        // No quote open, no `>`: names and values to the end, the syntax between them left out.
+        let got: Vec<_> = segs("<p id=7 a@b.co title=\"Al\" x", TextKind::Html)
+            .into_iter()
+            .map(|(s, c, _)| (s, c))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("id", Ctx::Attr(0)),
+                ("7", Ctx::Attr(0)),
+                ("a@b.co", Ctx::Attr(0)),
+                ("title", Ctx::Attr(0)),
+                ("Al", Ctx::Attr(b'"')),
+                ("x", Ctx::Attr(0)),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_tag_with_too_many_attributes_is_still_a_tag() {
+        let mut doc = String::from("<p");
+        for k in 0..=MAX_ATTRS {
+            doc.push_str(&format!(" a{k}=v"));
+        }
+        doc.push_str(">Al <b>x</b>");
+        let got = segs(&doc, TextKind::Html);
+        assert_eq!(got.len(), 2 * (MAX_ATTRS + 1) + 2, "{got:?}");
+        assert_eq!(got[got.len() - 2].0, "Al ");
+        assert_eq!(got[got.len() - 1].0, "x");
     }
 
     #[test]

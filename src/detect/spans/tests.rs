@@ -34,6 +34,16 @@ const CASES: &[Case] = &[
         TextKind::Plain,
         &[],
     ),
+    // Percent-encoded phones in a query: `%2B49` is not `49%`, and an extension is read
+    // through the decoding too.
+    (
+        "https://t.example/p?phone=%2B49%280%292323+490539&alt=%28335%29821-7940x464&off=15%",
+        TextKind::Url,
+        &[
+            (Class::Phone, "+49(0)2323 490539"),
+            (Class::Phone, "(335)821-7940x464"),
+        ],
+    ),
     // Addresses over two lines, with the unit word before the number.
     (
         "Ship it to Flat 59Y\nBrett Mountains, West Paula, or Studio 3\r\nShaun Avenue.",
@@ -684,4 +694,32 @@ fn a_replacement_inside_a_tag_left_open_keeps_the_structure() {
     // Found by the `spans` fuzz target: a mail whose link quote never closes.
     let text = "<p>Write to <a href=\u{22}mailt\u{fffd}\u{15e}\u{fffd}\u{fffd}\u{fffd}\u{fffd}\u{fffd}40exampleapril>alice&#64;exampne.com</a>, card 4111 1111 1111 1111</p>";
     check::invariants(&SpanScanner::default(), text, TextKind::Html, None);
+}
+
+#[test]
+fn echoes_of_a_tag_left_open_never_cover_its_syntax() {
+    // Found by the `spans` fuzz target: the words of a mail whose link quote never closes,
+    // echoed back (`<a`, `href="mailto:…`), once covered the tag's own syntax.
+    let text = "Write to <a href=\"mailto:alice@example.com?subject=Hi Alice</a>, +44 20 7946 0958";
+    let mut b = EchoBuilder::new(EchoLimits::default());
+    for (i, w) in text.split_whitespace().enumerate() {
+        let k = if i % 2 == 0 {
+            EchoKind::PersonName
+        } else {
+            EchoKind::Value
+        };
+        b.add(w, k, EchoTag(i as u32));
+    }
+    let e = b.build();
+    check::invariants(&SpanScanner::default(), text, TextKind::Html, Some(&e));
+    let out = check::scrub_with(
+        &SpanScanner::default(),
+        text,
+        TextKind::Html,
+        Some(&e),
+        "R",
+        spans(&SpanScanner::default(), text, TextKind::Html, Some(&e)).len(),
+    );
+    assert!(out.contains("<a href=\""), "{out}");
+    assert!(!out.contains("alice@example.com"), "{out}");
 }
