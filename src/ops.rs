@@ -291,7 +291,7 @@ fn run(
     if let Some(s) = subjects {
         cx = cx.with_subjects(s);
     }
-    let mut out = Vec::with_capacity(input.len());
+    let mut out = Vec::new();
     let outcome = rewrite_payload(
         format,
         input,
