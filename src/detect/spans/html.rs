@@ -102,16 +102,13 @@ fn html(raw: &[u8], f: &mut impl FnMut(Seg)) {
     };
     while let Some(lt) = memchr::memchr(b'<', &raw[i..]).map(|p| i + p) {
         let Some(markup) = markup_at(raw, lt, &mut attrs) else {
-            if let Some(name_end) = raw
-                .get(lt + 1)
-                .filter(|b| b.is_ascii_alphabetic())
-                .and_then(|_| tag_name_end(raw, lt + 1))
-            {
-                // A start tag `start_tag` gave up on: a quote left open or no `>` (to a
-                // browser the rest of the document is inside the tag), or too many
+            let name = usize::from(raw.get(lt + 1) == Some(&b'/')) + lt + 1;
+            if let Some(name_end) = tag_name_end(raw, name) {
+                // A start or end tag the fast path gave up on: a quote left open or no `>`
+                // (to a browser the rest of the document is inside the tag), or too many
                 // attributes. Its names and values are still read, each on its own, so a
                 // span never covers the tag's syntax (`<a`, `=`, a quote) and no replacement
-                // can end the tag or its quote.
+                // can end the tag or its quote (or, by taking a quote away, end it early).
                 text(text_start, lt, TEXT, Ctx::Text, f);
                 match loose_tag(raw, name_end, f) {
                     Some(gt) => {
@@ -308,7 +305,7 @@ fn start_tag(raw: &[u8], mut i: usize, attrs: &mut Attrs) -> Option<usize> {
     }
 }
 
-/// Reads a start tag `start_tag` refused, from the end of its name: every attribute name and
+/// Reads a tag the fast path refused, from the end of its name: every attribute name and
 /// value is a segment of its own (names as unquoted values: all of their delimiters are
 /// escaped in a replacement). Returns the `>` closing the tag, `None` when the document ends
 /// inside it.
@@ -465,6 +462,22 @@ mod tests {
                 ("title", Ctx::Attr(0)),
                 ("Al", Ctx::Attr(b'"')),
                 ("x", Ctx::Attr(0)),
+            ]
+        );
+    }
+
+    #[test]
+    fn an_end_tag_that_never_ends_is_read_like_a_start_tag() {
+        let got: Vec<_> = segs("a</b c=\"d e", TextKind::Html)
+            .into_iter()
+            .map(|(s, c, _)| (s, c))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("a", Ctx::Text),
+                ("c", Ctx::Attr(0)),
+                ("d e", Ctx::Attr(b'"'))
             ]
         );
     }
