@@ -84,13 +84,6 @@ pub enum OpsError {
     /// the route can police.
     #[error("the gateway would refuse it: {} {}: {}", .0.status().as_u16(), .0.as_str(), .0.message())]
     Refused(RejectCode),
-    /// Reveal cannot read a body whose document sits in a form field by the vendor's
-    /// convention (`[routes.body_coding]` `form:NAME=>…`).
-    #[error(
-        "reveal reads a body coded as a form field (`{0}`) only once it is decoded: pass the \
-         document itself"
-    )]
-    RevealFormLayer(String),
     /// Some values did not open: envelopes tampered, from another domain or field, or under an
     /// unknown or retired key; `fpe` fields holding no value of the route's alphabet and length.
     #[error(
@@ -186,14 +179,29 @@ pub(crate) fn reveal_for(
         return reveal_plain(config, route, Format::Query, payload.bytes, subjects);
     };
     let layer = route.body_layer(false, query.as_deref())?;
-    if let Layer::Form(fields) = layer {
-        let spelling = fields.form.rules.first().map_or("", |r| &*r.name);
-        return Err(OpsError::RevealFormLayer(format!("form:{spelling}")));
-    }
     // Read with the plans that open every envelope: what the route's request plans did not
-    // police (a form on a JSON route) may still hold envelopes placed by detection.
+    // police (a form on a JSON route) may still hold envelopes placed by detection. A form
+    // layer's document is revealed in its field, as it was policed.
+    let (inverse, reveal) = match layer {
+        Layer::Form { doc, .. } => {
+            let Some(r) = &doc.reveal else {
+                return Err(OpsError::NoKeys(route.name.clone()));
+            };
+            (
+                Plans {
+                    json: &route.inverse_plan,
+                    fields: &r.inverse,
+                },
+                Plans {
+                    json: &route.reveal_plan,
+                    fields: &r.reveal,
+                },
+            )
+        }
+        _ => (route.inverse_plans(), route.reveal_plans()),
+    };
     let policy = Policy {
-        plans: route.reveal_plans(),
+        plans: reveal,
         observe_only: false,
         coding: route.body_coding.as_ref(),
     };
@@ -208,7 +216,7 @@ pub(crate) fn reveal_for(
     if decoded.plain().is_empty() {
         return Ok(payload.bytes.to_vec());
     }
-    let out = reveal_plain(config, route, format, decoded.plain(), subjects)?;
+    let out = reveal_with((inverse, reveal), config, format, decoded.plain(), subjects)?;
     Ok(decoded.finish(Some(out))?.to_vec())
 }
 
@@ -219,8 +227,25 @@ fn reveal_plain(
     input: &[u8],
     subjects: Option<&SubjectScopes>,
 ) -> Result<Vec<u8>, OpsError> {
-    let (inverted, mut failed) = run(route.inverse_plans(), config, format, input, subjects)?;
-    let (out, rest) = run(route.reveal_plans(), config, format, &inverted, subjects)?;
+    reveal_with(
+        (route.inverse_plans(), route.reveal_plans()),
+        config,
+        format,
+        input,
+        subjects,
+    )
+}
+
+/// The inverse, then every envelope opened, with these plans.
+fn reveal_with(
+    (inverse, reveal): (Plans<'_>, Plans<'_>),
+    config: &Config,
+    format: Format,
+    input: &[u8],
+    subjects: Option<&SubjectScopes>,
+) -> Result<Vec<u8>, OpsError> {
+    let (inverted, mut failed) = run(inverse, config, format, input, subjects)?;
+    let (out, rest) = run(reveal, config, format, &inverted, subjects)?;
     failed.0 += rest.0;
     for f in rest.1 {
         if !failed.1.contains(&f) {

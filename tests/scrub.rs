@@ -126,6 +126,34 @@ select = "$.user.id"
 action = "tokenize"
 
 [[routes]]
+name = "crm_echo_off"
+path_prefix = "/crm-echo-off"
+upstream = "http://{up}"
+detect = "enforce"
+
+[routes.detect_actions]
+echo = "off"
+
+[[routes.rules]]
+select = "$.user.name"
+action = "tokenize"
+class = "person_name"
+
+[[routes]]
+name = "crm_echo_mask"
+path_prefix = "/crm-echo-mask"
+upstream = "http://{up}"
+detect = "enforce"
+
+[routes.detect_actions]
+echo = "mask"
+
+[[routes.rules]]
+select = "$.user.name"
+action = "tokenize"
+class = "person_name"
+
+[[routes]]
 name = "whole"
 path_prefix = "/whole"
 upstream = "http://{up}"
@@ -626,4 +654,37 @@ fn observed_detection_counts_echoes_and_changes_nothing() {
         "{paths:?}"
     );
     assert_eq!(cx.counts.get(ActionKind::Scrub), 0);
+}
+
+/// `detect_actions.echo` overrides what echoes in unselected leaves get: `off` leaves them as
+/// they came, a treatment applies to every one; any other value is refused where it is
+/// written.
+#[test]
+fn detect_actions_echo_turns_leaf_echoes_off_or_picks_their_treatment() {
+    let routes = routes();
+    let input = crm_event();
+    let (off, _) = rewrite(&route(&routes, "crm_echo_off"), Format::Json, &input);
+    let doc: Value = serde_json::from_str(&off).expect("JSON");
+    assert_eq!(
+        doc["properties"]["note"],
+        format!("Ottilie Brandvold asked for a call back (ref {UID}).")
+    );
+    // Detection of whole values is unaffected.
+    assert_eq!(doc["properties"]["contact"], "[REDACTED:email]");
+    let (masked, _) = rewrite(&route(&routes, "crm_echo_mask"), Format::Json, &input);
+    let doc: Value = serde_json::from_str(&masked).expect("JSON");
+    assert_eq!(
+        doc["properties"]["note"],
+        format!("******* *****vold asked for a call back (ref {UID}).")
+    );
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let bad = "[[routes]]\nname = \"r\"\npath_prefix = \"/r\"\nupstream = \"http://127.0.0.1:9\"\ndetect = \"enforce\"\n[routes.detect_actions]\necho = \"hash\"\n";
+    let d = config::from_toml(bad, "p.toml", dir.path(), &NoEnv).expect_err("refused");
+    assert!(
+        d.to_string().contains(
+            "`echo` in `detect_actions` takes one of encrypt, keep, mask, off, redact, tokenize"
+        ),
+        "{d}"
+    );
 }

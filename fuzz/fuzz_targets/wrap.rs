@@ -7,6 +7,9 @@
 //! re-encoded wrapping decodes exactly as the first pass read it); a payload that is not
 //! valid for its format without any rule is never made valid by the rules.
 //!
+//! Form payloads are also read as a text body of one form per line (`Format::FormLines`), so
+//! every chain is fuzzed inside batch lines too, with their line-break refusals.
+//!
 //! The last route has a vendor body coding (`[routes.body_coding]`): a form whose `data`
 //! field is base64 of the document its `$` rules police (posthog-js `sendBeacon`), policed
 //! with the form layer's plans; and the query parameter naming a coding is read on every
@@ -85,7 +88,9 @@ fuzz_target!(|data: &[u8]| {
     let format = match pick & 3 {
         0 => Format::Form,
         1 => Format::Query,
-        _ => Format::Json,
+        2 => Format::Json,
+        // gtag.js's batch: one form per line, each with the route's parameter rules.
+        _ => Format::FormLines,
     };
     let empty_plan = Plan::empty();
     let empty_fields = FieldPlans::default();

@@ -399,10 +399,10 @@ static RULE: LazyLock<Vec<&'static str>> = LazyLock::new(|| {
         .chain(option_keys().map(|(name, _)| name))
         .collect()
 });
-/// Keys of `[routes.detect_actions]`: `default`, a class, or `text` (leaves whose data was
-/// found inside free text).
+/// Keys of `[routes.detect_actions]`: `default`, a class, `text` (leaves whose data was
+/// found inside free text) or `echo` (selected values recurring in unselected leaves).
 static DETECT_ACTIONS: LazyLock<Vec<&'static str>> = LazyLock::new(|| {
-    ["default", "text"]
+    ["default", "echo", "text"]
         .into_iter()
         .chain(Class::ALL.iter().map(|c| c.as_str()))
         .collect()

@@ -146,6 +146,19 @@ pub struct FormDocument {
     pub plans: FieldPlans,
     /// The same under the route's opt-out (`on_opt_out = "strict"`) policy.
     pub strict: Option<FieldPlans>,
+    /// What `reveal` reads such a body with (a route with a keyring): the field's document
+    /// under the route's inverse, then with every envelope of its domain opened.
+    pub reveal: Option<FormReveal>,
+}
+
+/// The reveal plans of a [`FormDocument`]: the same field, the same codings, the route's
+/// inverse and reveal plans inside.
+#[derive(Debug)]
+pub struct FormReveal {
+    /// The field's document under the route's inverse (`form` holds the one rule).
+    pub inverse: FieldPlans,
+    /// Every envelope of the route's domain opened, in the field's document and elsewhere.
+    pub reveal: FieldPlans,
 }
 
 impl BodyCoding {

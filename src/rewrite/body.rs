@@ -18,7 +18,7 @@ use crate::codec;
 use crate::error::{Ambiguity, RejectCode, WrapFault};
 use crate::policy::action::ActionError;
 use crate::policy::selector::JsonPath;
-use crate::policy::{ApplyCx, BodyCoding, BodyLayer, FieldPlans, FieldTarget};
+use crate::policy::{ApplyCx, BodyCoding, BodyLayer, FieldPlans, FieldTarget, FormDocument};
 
 /// The request policy in force for one body: the route's plans (or its strict opt-out
 /// variant), whether it only observes, and how its vendor codes bodies.
@@ -37,10 +37,10 @@ impl<'a> Policy<'a> {
     #[must_use]
     pub fn for_body(self, layer: Layer<'a>) -> Self {
         match layer {
-            Layer::Form(fields) => Self {
+            Layer::Form { plans, .. } => Self {
                 plans: Plans {
                     json: self.plans.json,
-                    fields,
+                    fields: plans,
                 },
                 ..self
             },
@@ -59,9 +59,14 @@ pub enum Layer<'a> {
     Gzip,
     /// A gzip stream if a text body starts with gzip's magic bytes (no parameter, `sniff`).
     SniffGzip,
-    /// A form whose field holds the document: police the body with these plans (the one
-    /// `form` rule names the field and wraps the route's body plan).
-    Form(&'a FieldPlans),
+    /// A form whose field holds the document: police the body with `plans` (the one `form`
+    /// rule names the field and wraps the route's body plan, or its opt-out variant).
+    Form {
+        /// The plans in force for this request.
+        plans: &'a FieldPlans,
+        /// The layer as compiled (its reveal plans).
+        doc: &'a FormDocument,
+    },
 }
 
 /// Reads the coding the query names (or leaves it to sniffing). `strict`: the request gets
@@ -98,10 +103,13 @@ pub fn layer<'a>(
         None => return Err(RejectCode::UnsupportedMediaType),
         Some(BodyLayer::Identity) => Layer::AsLabelled,
         Some(BodyLayer::Gzip) => Layer::Gzip,
-        Some(BodyLayer::Form(doc)) => Layer::Form(match (&doc.strict, strict) {
-            (Some(strict), true) => strict,
-            _ => &doc.plans,
-        }),
+        Some(BodyLayer::Form(doc)) => Layer::Form {
+            plans: match (&doc.strict, strict) {
+                (Some(strict), true) => strict,
+                _ => &doc.plans,
+            },
+            doc,
+        },
     })
 }
 
@@ -219,7 +227,7 @@ pub fn decode(
         return Err(RejectCode::UnsupportedMediaType);
     }
     // A form layer's document is in a form field: a body labelled otherwise is not that.
-    if matches!(layer, Layer::Form(_)) && format != Format::Form {
+    if matches!(layer, Layer::Form { .. }) && format != Format::Form {
         return Err(RejectCode::UnsupportedMediaType);
     }
     let codec_error = |e| match e {
@@ -241,7 +249,7 @@ pub fn decode(
     let gzip = match layer {
         Layer::Gzip => true,
         Layer::SniffGzip => format.is_text() && plain.starts_with(&GZIP_MAGIC),
-        Layer::AsLabelled | Layer::Form(_) => false,
+        Layer::AsLabelled | Layer::Form { .. } => false,
     };
     if gzip {
         match codec::Coding::Gzip.decode(plain, max_decoded) {
@@ -324,7 +332,7 @@ pub fn subject_scopes(
     if plain.is_empty() {
         return Ok(Vec::new());
     }
-    let Layer::Form(fields) = layer else {
+    let Layer::Form { plans: fields, .. } = layer else {
         let Ok(format) = format(headers, policy.coding) else {
             return Ok(Vec::new());
         };

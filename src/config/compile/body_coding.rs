@@ -179,6 +179,7 @@ fn form_layer(text: &str, route: &mut Route<'_>) -> Result<Option<FormDocument>,
         spelling: text.to_owned(),
         plans: normal,
         strict,
+        reveal: None,
     }))
 }
 

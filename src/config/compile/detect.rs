@@ -6,7 +6,7 @@ use crate::config::diag::{Diagnostics, Source};
 use crate::config::reader::At;
 use crate::config::spec::{RouteSpec, RuleSpec};
 use crate::detect::{Class, Detector};
-use crate::policy::action::{RedactAction, ScrubAction};
+use crate::policy::action::{ECHO_TREATMENTS, RedactAction, ScrubAction};
 use crate::policy::{Action, DetectMode, DetectPolicy};
 
 /// The natural normalisation of a class for `tokenize` and `hash` when a `detect_actions`
@@ -56,6 +56,10 @@ pub(super) fn detect_policy(
     let errors_before = d.error_count();
     // Report each entry's problems once: compile every entry loudly first.
     for (key, spec) in entries {
+        if key.value == "echo" {
+            check_echo(spec, cx, src, d);
+            continue;
+        }
         let class = key.value.parse::<Class>().ok();
         let spec = detect_spec(spec, class);
         if let Some(a) = spec.action.as_ref()
@@ -97,6 +101,7 @@ pub(super) fn detect_policy(
     // `text`: what a leaf gets when the detector found the data inside free text (`scrub`:
     // only the spans). Without it, the class's action replaces the whole leaf.
     let mut echo = None;
+    let echo_entry = entry("echo");
     if let Some(spec) = entry("text") {
         let a = compile_action(&detect_spec(spec, None), cx, src, &mut Diagnostics::new())?;
         // Echoes in the leaves the detector found nothing in get that scrub's treatments
@@ -115,12 +120,66 @@ pub(super) fn detect_policy(
     } else {
         echo = Some(Action::Scrub(echo_scrub(entries, cx, src)?));
     }
+    // `echo`: one treatment for every echo in those leaves, or `off`.
+    if let Some(spec) = echo_entry {
+        echo = match spec.action.as_ref().map(|a| a.value.as_str()) {
+            Some("off") => None,
+            _ => Some(Action::Scrub(echo_scrub_with(spec, cx, src)?)),
+        };
+    }
     Some(DetectPolicy {
         mode,
         detector,
         actions,
         echo,
     })
+}
+
+/// `detect_actions.echo`: `off`, or one of `scrub`'s echo treatments (a table may add that
+/// action's options). Reported once, here.
+fn check_echo(spec: &RuleSpec, cx: &RuleCtx<'_>, src: Source<'_>, d: &mut Diagnostics) {
+    let Some(action) = spec.action.as_ref() else {
+        return;
+    };
+    if !ECHO_TREATMENTS.contains(&action.value.as_str()) {
+        d.error(
+            src,
+            action.span.clone(),
+            "bad_action",
+            format!(
+                "`echo` in `detect_actions` takes one of {}",
+                ECHO_TREATMENTS.join(", ")
+            ),
+        );
+        return;
+    }
+    if action.value != "off" {
+        let _ = compile_action(&detect_spec(spec, None), cx, src, d);
+    }
+}
+
+/// `detect_actions.echo = "<treatment>"`: every echo in a leaf the detector found nothing in
+/// gets that treatment, made concrete for the class of the rule that selected the value.
+fn echo_scrub_with(spec: &RuleSpec, cx: &RuleCtx<'_>, src: Source<'_>) -> Option<ScrubAction> {
+    let build = |class: Option<Class>| -> Option<Action> {
+        let a = compile_action(&detect_spec(spec, class), cx, src, &mut Diagnostics::new())?;
+        Some(match a {
+            Action::Keep if cx.strict => Action::Redact(RedactAction {
+                replacement: class
+                    .map_or_else(
+                        || "[REDACTED]".to_owned(),
+                        |c| format!("[REDACTED:{}]", c.as_str()),
+                    )
+                    .into(),
+            }),
+            a => a,
+        })
+    };
+    let mut treatments = Vec::with_capacity(Class::COUNT);
+    for class in Class::ALL {
+        treatments.push((class, build(Some(class))?));
+    }
+    Some(ScrubAction::echoes_only(treatments, build(None)?))
 }
 
 /// Without a `text` scrub, an echo of a selected value in a leaf the detector found nothing

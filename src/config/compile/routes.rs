@@ -354,21 +354,59 @@ pub(super) fn compile_route(
     let (reveal_plan, reveal_fields) = reveal_everything(&domain, keys, &request.1);
     // The route's inverse: its own selectors, each reversible action reversed with its
     // options. Diagnostics were reported by the request compile above.
-    let inverse = if keys.ring.is_some() {
-        compile_rules(
-            &r.rules,
-            &RuleCtx {
-                inverse: true,
-                ..rcx(Side::Request, false)
+    let compile_inverse = || {
+        if keys.ring.is_some() {
+            compile_rules(
+                &r.rules,
+                &RuleCtx {
+                    inverse: true,
+                    ..rcx(Side::Request, false)
+                },
+                &Unselected::default(),
+                src,
+                &mut Diagnostics::new(),
+            )
+        } else {
+            None
+        }
+    };
+    let inverse = compile_inverse().unwrap_or_else(|| (Plan::empty(), FieldPlans::default()));
+    // A form layer's document is revealed as it is policed: in its field, decoded by the same
+    // codings, with a copy of the inverse and then every envelope opened.
+    let mut body_coding = body_coding;
+    for (_, layer) in body_coding.iter_mut().flat_map(|c| c.values.iter_mut()) {
+        let crate::policy::BodyLayer::Form(doc) = layer else {
+            continue;
+        };
+        let Some(rule) = doc.plans.form.rules.first() else {
+            continue;
+        };
+        let FieldTarget::Wrapped(wrap) = &rule.target else {
+            continue;
+        };
+        let Some((inverse_plan, _)) = compile_inverse() else {
+            continue;
+        };
+        let inverse_fields = FieldPlans {
+            form: FieldPlan {
+                rules: vec![FieldRule {
+                    name: rule.name.clone(),
+                    target: FieldTarget::Wrapped(Box::new(Wrap {
+                        codings: wrap.codings.clone(),
+                        inner: Inner::Json(inverse_plan),
+                    })),
+                    class: None,
+                }],
+                ..FieldPlan::default()
             },
-            &Unselected::default(),
-            src,
-            &mut Diagnostics::new(),
-        )
-    } else {
-        None
+            ..FieldPlans::default()
+        };
+        let (_, reveal) = reveal_everything(&domain, keys, &doc.plans);
+        doc.reveal = Some(crate::policy::FormReveal {
+            inverse: inverse_fields,
+            reveal,
+        });
     }
-    .unwrap_or_else(|| (Plan::empty(), FieldPlans::default()));
     Some(Route {
         name: name.value.clone(),
         path_prefix: path_prefix?,

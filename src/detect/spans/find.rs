@@ -290,9 +290,16 @@ impl Finder {
         while d < c.seg.end && d < i + 4 && raw[d].is_ascii_digit() {
             d += 1;
         }
+        // A `%` that starts an escape (`%2B49%280%29…` in a query) is not a percent sign.
+        let escape = |d: usize| {
+            c.seg.kind.mode.has(Mode::PCT)
+                && raw
+                    .get(d + 1..d + 3)
+                    .is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit))
+        };
         if d < i + 4
             && d < c.seg.end
-            && (raw[d] == b'%'
+            && ((raw[d] == b'%' && !escape(d))
                 || (d + 1 < c.seg.end
                     && raw[d].is_ascii_lowercase()
                     && raw[d + 1].is_ascii_lowercase()))
@@ -357,6 +364,21 @@ impl Finder {
                     j += u.len;
                 }
                 return j;
+            }
+            // A phone extension glued on, read through the decoding like the run.
+            if self.win.bytes().last().is_some_and(u8::is_ascii_digit)
+                && let Some(x) = c.at(j).filter(|u| u.b == b'x')
+                && c.at(j + x.len).is_some_and(|u| u.b.is_ascii_digit())
+            {
+                let mut k = j + x.len;
+                let mut pushed = self.win.push(b'x', k);
+                while pushed && let Some(u) = c.at(k).filter(|u| u.b.is_ascii_digit()) {
+                    pushed = self.win.push(u.b, k + u.len);
+                    k += u.len;
+                }
+                if pushed {
+                    j = k;
+                }
             }
         }
         // A phone extension glued on: `415-555-0100x123` (read as written).

@@ -34,6 +34,16 @@ const CASES: &[Case] = &[
         TextKind::Plain,
         &[],
     ),
+    // Percent-encoded phones in a query: `%2B49` is not `49%`, and an extension is read
+    // through the decoding too.
+    (
+        "https://t.example/p?phone=%2B49%280%292323+490539&alt=%28335%29821-7940x464&off=15%",
+        TextKind::Url,
+        &[
+            (Class::Phone, "+49(0)2323 490539"),
+            (Class::Phone, "(335)821-7940x464"),
+        ],
+    ),
     // Addresses over two lines, with the unit word before the number.
     (
         "Ship it to Flat 59Y\nBrett Mountains, West Paula, or Studio 3\r\nShaun Avenue.",
