@@ -77,7 +77,7 @@ pub(super) fn query(
     let (Some(q), true) = (query, policy.plans.polices(Format::Query)) else {
         return Ok(None);
     };
-    let mut out = Vec::with_capacity(q.len());
+    let mut out = Vec::new();
     match rewrite_payload(
         Format::Query,
         q.as_bytes(),

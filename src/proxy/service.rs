@@ -202,7 +202,10 @@ async fn forward(
     // The people this request is about: their secrets come from the store (async) before the
     // synchronous policing below.
     let subjects = match (&route.subject_bases, found_scopes.is_empty()) {
-        (Some(bases), false) => subjects(g, &route, found_scopes, bases).await?,
+        // Boxed, as is `record_recipients` below: store calls are large futures, and inline
+        // they would enlarge every request's future (copied at each move), not only this
+        // route's.
+        (Some(bases), false) => Box::pin(subjects(g, &route, found_scopes, bases)).await?,
         _ => None,
     };
     // For a streamed (unpoliced) body: set when it breaks on the client's side.
@@ -296,7 +299,7 @@ async fn forward(
     tally.opted_out = opted_out;
     if let Some(s) = &subjects {
         // The Art. 19 list: this recipient now holds data of these people.
-        record_recipients(g, &route, s).await?;
+        Box::pin(record_recipients(g, &route, s)).await?;
     }
     metrics
         .rewrite_seconds

@@ -298,7 +298,8 @@ pub fn police(
         // form rules never saw.
         return Err(RejectCode::AmbiguousRequest(Ambiguity::BodyTypeMismatch));
     }
-    let mut out = Vec::with_capacity(plain.len() + plain.len() / 4);
+    // Sized by the rewriter at its first change; nothing when nothing changes.
+    let mut out = Vec::new();
     let outcome = match rewrite_payload(format, plain, policy.plans, limits, cx, &mut out) {
         Ok(o) => o,
         // An observing route changes nothing, so what it cannot read goes as it came (what

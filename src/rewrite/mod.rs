@@ -73,6 +73,11 @@ impl<'a> Plans<'a> {
 /// Rewrites a payload of `format` with the plan for that format, appending the result to `out`
 /// ([`Outcome::Unchanged`] leaves `out` alone).
 ///
+/// Every rewriter reserves room in `out` once, at its first change, sized from `input` with
+/// slack for longer replacements: pass an empty `Vec`. Capacity given up front is not counted
+/// on (the reservation is on top of `out`'s length), so it would only be reallocated — and
+/// copied — at the first change, and an unchanged payload would still have paid for it.
+///
 /// # Errors
 /// The format's [`RewriteError`]: malformed input, nesting past `limits`, or a failed action.
 pub fn rewrite_payload(

@@ -30,9 +30,9 @@ struct Budget {
 const BUDGET: Budget = Budget {
     shell_1k: 9.0,
     shell_16k: 9.0,
-    policy_1k: 15.0,
-    policy_16k: 24.0,
-    policy_person_16k: 24.0,
+    policy_1k: 14.0,
+    policy_16k: 23.0,
+    policy_person_16k: 21.0,
 };
 
 struct NoEnv;

@@ -603,41 +603,52 @@ action = "encrypt"
     }
 
     /// A full memo whose lookups mostly miss stops looking values up; one whose lookups
-    /// mostly hit keeps serving them.
+    /// mostly hit keeps serving them. Which values collide depends on the memo's seed (random
+    /// per request), and so does when the table first refuses a value; the outcome must not.
+    /// The seeds are fixed here, so the test is deterministic, and many, so it covers tables
+    /// that fill up early through probe runs as well as ones that reach `MAX_ENTRIES`.
     #[test]
     fn a_full_memo_stays_on_only_while_its_lookups_hit() {
-        // The first values repeat (the trial passes), then only the second case keeps
-        // repeating: the first fills the memo with values that never come back.
-        for (later_repeats, stays_on) in [(0, false), (3, true)] {
-            let mut memo = Memo {
-                seen: ENGAGE_AFTER,
-                ..Memo::default()
-            };
-            let mut out = Vec::new();
-            for i in 0..MAX_ENTRIES + 8 {
-                let text = format!("value-{i}");
-                let repeats = if i < 2 * TRIAL as usize {
-                    3
-                } else {
-                    later_repeats
+        for n in 0..64_u64 {
+            let seed = n.wrapping_mul(Mix::K) ^ 0x5eed;
+            // The first values repeat (the trial passes), then only the second case keeps
+            // repeating: the first fills the memo with values that never come back.
+            for (later_repeats, stays_on) in [(0, false), (3, true)] {
+                let mut memo = Memo {
+                    seen: ENGAGE_AFTER,
+                    slots: vec![0; SLOTS],
+                    seed,
+                    ..Memo::default()
                 };
-                for _ in 0..=repeats {
-                    let leaf = Leaf {
-                        text: &text,
-                        kind: crate::policy::LeafKind::String,
-                        field: "f",
+                let mut out = Vec::new();
+                for i in 0..MAX_ENTRIES + 8 {
+                    let text = format!("value-{i}");
+                    let repeats = if i < 2 * TRIAL as usize {
+                        3
+                    } else {
+                        later_repeats
                     };
-                    let key = Key {
-                        action: 1,
-                        subject: 0,
-                        leaf: &leaf,
-                    };
-                    if memo.engaged() && memo.get(&key, &mut out).is_none() {
-                        memo.put(&key, Applied::Replaced, b"x");
+                    for _ in 0..=repeats {
+                        let leaf = Leaf {
+                            text: &text,
+                            kind: crate::policy::LeafKind::String,
+                            field: "f",
+                        };
+                        let key = Key {
+                            action: 1,
+                            subject: 0,
+                            leaf: &leaf,
+                        };
+                        if memo.engaged() && memo.get(&key, &mut out).is_none() {
+                            memo.put(&key, Applied::Replaced, b"x");
+                        }
                     }
                 }
+                assert_eq!(
+                    memo.off, !stays_on,
+                    "seed {seed:#x}, later repeats {later_repeats}"
+                );
             }
-            assert_eq!(memo.off, !stays_on, "later repeats {later_repeats}");
         }
     }
 

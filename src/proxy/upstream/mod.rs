@@ -146,7 +146,12 @@ impl Upstream {
                 }
             }
         }
-        match self.dialer.open().await.map_err(UpstreamError::Connect)? {
+        // Boxed: opening a connection (DNS, TCP, TLS, the HTTP handshake) is a ~8 KB future.
+        // Inline, every request's future would carry that room and copy it at each move (into
+        // the timeout, into hyper's in-flight slot); boxed, only a dial pays, with one
+        // allocation.
+        let fresh = Box::pin(self.dialer.open()).await;
+        match fresh.map_err(UpstreamError::Connect)? {
             connect::Fresh::H1(tx, usage) => {
                 self.shape(&mut req, false);
                 let mut lease = Lease::h1(tx, usage, Arc::clone(&self.pools));
