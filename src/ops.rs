@@ -213,9 +213,7 @@ pub(crate) fn reveal_for(
         config.limits.max_decoded_bytes,
     )?;
     let format = coded::format(headers, policy.coding)?;
-    if decoded.plain().is_empty() {
-        return Ok(payload.bytes.to_vec());
-    }
+    // An empty body is read like any other (no JSON document: refused as malformed).
     let out = reveal_with((inverse, reveal), config, format, decoded.plain(), subjects)?;
     Ok(decoded.finish(Some(out))?.to_vec())
 }

@@ -218,6 +218,15 @@ async fn response_reveal_uses_the_requests_people() {
 }
 
 #[tokio::test]
+async fn the_admin_reveal_refuses_a_missing_document() {
+    let (_up, _gw, _client, admin) = env(Reply::Ok).await;
+    // No body, so no document to open: a client error in JSON, never an empty 200.
+    let (status, err) = admin.call(Method::POST, "/v1/reveal/seg", "").await;
+    assert_eq!(status, 400, "{err}");
+    assert_eq!(err["error"]["code"], "malformed_body");
+}
+
+#[tokio::test]
 async fn opt_out_signals() {
     let (up, _gw, client, _admin) = env(Reply::Ok).await;
     // `block`: 451, nothing recorded upstream.

@@ -38,6 +38,49 @@ static TRIGGER: [bool; 256] = {
     t
 };
 
+/// Index of the first trigger byte in `raw[i..end]`, or `end`. Most bytes of a text are not
+/// triggers, so this is the loop every byte goes through: sixteen at a time with SSE2 (part
+/// of the x86_64 baseline), the table for the rest.
+#[inline(always)]
+fn next_trigger(raw: &[u8], mut i: usize, end: usize) -> usize {
+    #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+    while let Some(chunk) = raw.get(i..end).and_then(|s| s.first_chunk::<16>()) {
+        let m = triggers16(chunk);
+        if m != 0 {
+            return i + m.trailing_zeros() as usize;
+        }
+        i += 16;
+    }
+    match raw[i..end].iter().position(|&b| TRIGGER[usize::from(b)]) {
+        Some(p) => i + p,
+        None => end,
+    }
+}
+
+/// The trigger bytes of `chunk`, bit `k` for `chunk[k]`: the same set as [`TRIGGER`] (a test
+/// compares them on every byte). The set is three ranges and two single bytes; a range
+/// `lo..=hi` is one add that moves it to the bottom of the signed bytes and one compare.
+#[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+#[inline(always)]
+fn triggers16(chunk: &[u8; 16]) -> u32 {
+    use safe_arch::{
+        add_i8_m128i, bitor_m128i, cmp_eq_mask_i8_m128i, cmp_lt_mask_i8_m128i,
+        load_unaligned_m128i, move_mask_i8_m128i, set_splat_i8_m128i,
+    };
+    let v = load_unaligned_m128i(chunk);
+    let range = |lo: u8, hi: u8| {
+        let shifted = add_i8_m128i(v, set_splat_i8_m128i(0x80u8.wrapping_sub(lo) as i8));
+        cmp_lt_mask_i8_m128i(shifted, set_splat_i8_m128i((hi - lo) as i8 - 127))
+    };
+    let eq = |b: u8| cmp_eq_mask_i8_m128i(v, set_splat_i8_m128i(b as i8));
+    // `%&`, digits and `:`, `@A`, then `-` and `_`.
+    let m = bitor_m128i(
+        bitor_m128i(range(b'%', b'&'), range(b'0', b':')),
+        bitor_m128i(range(b'@', b'A'), bitor_m128i(eq(b'-'), eq(b'_'))),
+    );
+    move_mask_i8_m128i(m) as u32
+}
+
 /// Per-call scanning state: the enabled classes and the candidate window.
 pub(crate) struct Finder {
     classes: ClassSet,
@@ -237,12 +280,9 @@ impl Finder {
         let mut floor = seg.start;
         let mut i = seg.start;
         while i < seg.end {
-            match raw[i..seg.end]
-                .iter()
-                .position(|&b| TRIGGER[usize::from(b)])
-            {
-                Some(p) => i += p,
-                None => break,
+            i = next_trigger(raw, i, seg.end);
+            if i == seg.end {
+                break;
             }
             let u = fwd(raw, i, seg.end, seg.kind.mode);
             let next = match u.b {
@@ -393,6 +433,18 @@ impl Finder {
             while ext_end < c.seg.end && raw[ext_end].is_ascii_digit() {
                 ext_end += 1;
             }
+        }
+        // Fewer than four digits as written (`0;`, `600`, `2 items`: most numbers in inline
+        // CSS and prose): no class but a street address starts with so few, and a date of
+        // birth is only tried from its year.
+        if fast && ext_end == j && run_digits < 4 {
+            if self.on(Class::StreetAddress)
+                && let Some((s, e)) = self.street(c, i, *floor)
+            {
+                Self::emit(c, floor, hits, s, e, Class::StreetAddress);
+                return e;
+            }
+            return j;
         }
         let j = if fast { ext_end } else { j };
         let (run, base): (&[u8], usize) = if fast {
@@ -966,6 +1018,24 @@ impl Finder {
         {
             return None;
         }
+        // A lower-case word must be a French street type (`rue`, `avenue`): checked here, not
+        // after reading a window (`9 am`, `500 after`, `2 items` are common).
+        if next.b.is_ascii_lowercase() {
+            let mut word = [0u8; 10];
+            let mut n = 0;
+            let mut k = after;
+            while let Some(u) = c.at(k).filter(|u| u.b.is_ascii_alphabetic() || u.b == HIGH) {
+                if n == word.len() {
+                    return None;
+                }
+                word[n] = u.b.to_ascii_lowercase();
+                n += 1;
+                k += u.len;
+            }
+            if !LEADING.contains(&&word[..n]) {
+                return None;
+            }
+        }
         let line = |b: u8| !matches!(b, STOP | b'\n' | b'\r' | b'<' | b'>' | b'"' | b'|');
         let stop = self.win.fill(c, i, 120, line);
         if stop == number_end && after > number_end {
@@ -1092,7 +1162,9 @@ impl Finder {
             j -= u.len;
         }
         let tail = &tail[tail.len() - n..];
-        if !DE_SUFFIXES.iter().any(|suf| ends_with(tail, suf)) {
+        if !tail.last().is_some_and(|&b| DE_SUFFIX_LAST[usize::from(b)])
+            || !DE_SUFFIXES.iter().any(|suf| ends_with(tail, suf))
+        {
             return None;
         }
         let mut s = i - sp.len;
@@ -1309,6 +1381,18 @@ const DE_SUFFIXES: &[&[u8]] = &[
     b"stieg",
     b"wall",
 ];
+
+/// The last bytes of [`DE_SUFFIXES`]: most words before a number end in none of them.
+static DE_SUFFIX_LAST: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < DE_SUFFIXES.len() {
+        let s = DE_SUFFIXES[i];
+        t[s[s.len() - 1] as usize] = true;
+        i += 1;
+    }
+    t
+};
 
 /// Whether a word says a date of birth follows (lower case, dots removed, one non-ASCII
 /// letter as `\x80`): English, German, French, Spanish, Italian, Portuguese, Dutch, Nordic,
@@ -1680,4 +1764,26 @@ fn version_before(c: Cur<'_>, i: usize) -> bool {
             | b"patch"
             | b"bios"
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_vector_trigger_search_finds_what_the_table_finds() {
+        // Every byte value at every position of a chunk, and each run to the end of a slice
+        // shorter than a chunk.
+        for b in 0..=255u8 {
+            for at in 0..40 {
+                let mut raw = [b'x'; 40];
+                raw[at] = b;
+                let want = if TRIGGER[usize::from(b)] { at } else { 40 };
+                assert_eq!(next_trigger(&raw, 0, 40), want, "byte {b:#04x} at {at}");
+                let from = at.saturating_sub(3);
+                assert_eq!(next_trigger(&raw, from, 40), want, "byte {b:#04x} at {at}");
+                assert_eq!(next_trigger(&raw, 0, at), at, "end {at}");
+            }
+        }
+    }
 }

@@ -1,42 +1,55 @@
 //! Splitting a text into segments the scanner reads: the text nodes and attribute values of
 //! HTML, the components of a URL, or the whole of a plain text.
 //!
-//! The HTML reading follows the WHATWG tokenizer where it decides what is text, with one
-//! deliberate difference: a `<` starts a tag only when a tag name (`[A-Za-z][A-Za-z0-9:-]*`)
-//! follows and ends at whitespace, `/` or `>`. So `Alice <alice@example.com>` in a mail body is
-//! text, as its author meant. A start tag that never ends (a browser drops it with the rest of
-//! the document) still has its attribute names and values read rather than dropped: when in
-//! doubt, a byte is read, never skipped.
+//! The HTML reading follows the WHATWG tokenizer where it decides where markup starts and
+//! ends (comments close at `-->`, `--!>`, or at once for `<!-->`; a CDATA section outside SVG
+//! at the first `>`), so a replacement is always encoded for the context a browser reads it
+//! in. The attribute values of ordinary start tags are read one by one. A tag the tokenizer
+//! accepts but no element has (`<alice@example.com>` in `Alice <alice@example.com>`,
+//! `<p.note title="…">`), and a start tag that never ends (a browser drops it with the rest
+//! of the document), still have their name, attribute names and values read, each on its own
+//! and escaped as an attribute value: the address a mail's author put in angle brackets is
+//! found, and no replacement can end the tag. When in doubt, a byte is read, never skipped.
 
 use super::decode::Mode;
 use super::{Ctx, Seg, SegKind, TextKind};
 
+/// Attributes whose value is a URL.
+const URL_ATTRIBUTES: &[&[u8]] = &[
+    b"action",
+    b"background",
+    b"cite",
+    b"codebase",
+    b"data",
+    b"formaction",
+    b"href",
+    b"icon",
+    b"longdesc",
+    b"manifest",
+    b"ping",
+    b"poster",
+    b"src",
+    b"usemap",
+    b"xlink:href",
+];
+
+/// Bit `n` set when a name in [`URL_ATTRIBUTES`] is `n` bytes long: `style`, `class` and
+/// `width`, the bulk of a mail's attributes, are ruled out by their length.
+const URL_ATTRIBUTE_LENGTHS: u32 = {
+    let mut bits = 0;
+    let mut i = 0;
+    while i < URL_ATTRIBUTES.len() {
+        bits |= 1 << URL_ATTRIBUTES[i].len();
+        i += 1;
+    }
+    bits
+};
+
 /// Whether an attribute's value is a URL (`href`, `src`, `action`, …).
 fn url_attribute(name: &[u8]) -> bool {
-    let mut buf = [0u8; 10];
-    let Some(lower) = buf.get_mut(..name.len()) else {
-        return false;
-    };
-    lower.copy_from_slice(name);
-    lower.make_ascii_lowercase();
-    matches!(
-        &*lower,
-        b"action"
-            | b"background"
-            | b"cite"
-            | b"codebase"
-            | b"data"
-            | b"formaction"
-            | b"href"
-            | b"icon"
-            | b"longdesc"
-            | b"manifest"
-            | b"ping"
-            | b"poster"
-            | b"src"
-            | b"usemap"
-            | b"xlink:href"
-    )
+    name.len() < 32
+        && URL_ATTRIBUTE_LENGTHS & (1 << name.len()) != 0
+        && URL_ATTRIBUTES.iter().any(|a| a.eq_ignore_ascii_case(name))
 }
 
 /// Calls `f` for every segment of `raw`, in order. `kind` is resolved (not `Auto`).
@@ -102,17 +115,24 @@ fn html(raw: &[u8], f: &mut impl FnMut(Seg)) {
     };
     while let Some(lt) = memchr::memchr(b'<', &raw[i..]).map(|p| i + p) {
         let Some(markup) = markup_at(raw, lt, &mut attrs) else {
-            if let Some(name_end) = raw
-                .get(lt + 1)
-                .filter(|b| b.is_ascii_alphabetic())
-                .and_then(|_| tag_name_end(raw, lt + 1))
-            {
-                // A start tag `start_tag` gave up on: a quote left open or no `>` (to a
-                // browser the rest of the document is inside the tag), or too many
-                // attributes. Its names and values are still read, each on its own, so a
-                // span never covers the tag's syntax (`<a`, `=`, a quote) and no replacement
-                // can end the tag or its quote.
+            let name = lt + 1 + usize::from(raw.get(lt + 1) == Some(&b'/'));
+            if raw.get(name).is_some_and(u8::is_ascii_alphabetic) {
+                // A tag to a browser that `markup_at` does not read: a start tag `start_tag`
+                // gave up on (a quote left open or no `>`, so to a browser the rest of the
+                // document is inside the tag; or too many attributes), or a name no element
+                // has, start or end tag (`<alice@example.com>`, `<p.note title="…">`). Its odd
+                // name, attribute names and values are still read, each on its own, so a span
+                // never covers the tag's syntax (`<a`, `=`, a quote) and no replacement can end
+                // the tag or its quote.
                 text(text_start, lt, TEXT, Ctx::Text, f);
+                let name_end = tag_name_end(raw, name).unwrap_or_else(|| {
+                    let end = raw[name..]
+                        .iter()
+                        .position(|&b| b.is_ascii_whitespace() || b == b'/' || b == b'>')
+                        .map_or(n, |p| name + p);
+                    text(name, end, TEXT, Ctx::Attr(0), f);
+                    end
+                });
                 match loose_tag(raw, name_end, f) {
                     Some(gt) => {
                         i = gt + 1;
@@ -129,15 +149,24 @@ fn html(raw: &[u8], f: &mut impl FnMut(Seg)) {
         i = match markup {
             Markup::Comment => {
                 let body = lt + 4;
-                let close = memchr::memmem::find(&raw[body..], b"-->").map_or(n, |p| body + p);
+                let (close, after) = comment_end(raw, body);
                 text(body, close, Mode::PCT, Ctx::Raw, f);
-                (close + 3).min(n)
+                after
             }
             Markup::Cdata => {
+                // Outside SVG and MathML a CDATA section is a bogus comment that the first `>`
+                // closes; inside them it runs to `]]>`. Ending at the first `>` is right for
+                // the first and safe for the second: what follows is read as text, whose
+                // encoding escapes more than raw text's.
                 let body = lt + 9;
-                let close = memchr::memmem::find(&raw[body..], b"]]>").map_or(n, |p| body + p);
+                let gt = memchr::memchr(b'>', &raw[body..]).map_or(n, |p| body + p);
+                let close = if gt >= body + 2 && raw[gt - 2..gt] == *b"]]" {
+                    gt - 2
+                } else {
+                    gt
+                };
                 text(body, close, Mode::PCT, Ctx::Raw, f);
-                (close + 3).min(n)
+                (gt + 1).min(n)
             }
             Markup::Other(gt) => gt + 1,
             Markup::Tag { name, gt } => {
@@ -215,6 +244,29 @@ fn markup_at(raw: &[u8], lt: usize, attrs: &mut Attrs) -> Option<Markup> {
             })
         }
     }
+}
+
+/// Where a comment whose body starts at `body` (after `<!--`) ends, as the WHATWG tokenizer
+/// reads it: the end of the body and where markup resumes. `<!-->` and `<!--->` are whole
+/// comments; otherwise the first `-->` or `--!>` closes it; unclosed, it runs to the end.
+fn comment_end(raw: &[u8], body: usize) -> (usize, usize) {
+    let rest = &raw[body..];
+    if rest.starts_with(b">") {
+        return (body, body + 1);
+    }
+    if rest.starts_with(b"->") {
+        return (body, body + 2);
+    }
+    let mut from = 0;
+    while let Some(p) = memchr::memmem::find(&rest[from..], b"--") {
+        let at = body + from + p;
+        match raw.get(at + 2) {
+            Some(b'>') => return (at, at + 3),
+            Some(b'!') if raw.get(at + 3) == Some(&b'>') => return (at, at + 4),
+            _ => from += p + 1,
+        }
+    }
+    (raw.len(), raw.len())
 }
 
 /// End of a tag name starting at `i`, if one does and is followed by whitespace, `/` or `>`.
@@ -429,11 +481,64 @@ mod tests {
 
     #[test]
     fn what_is_not_a_tag_is_text() {
-        // An address in angle brackets, a comparison.
-        for doc in ["Alice <alice@example.com>", "1 < 2 and 3 > 2"] {
+        for doc in ["1 < 2 and 3 > 2", "a <3 b", "x </> y"] {
             let got = segs(doc, TextKind::Html);
             assert_eq!(got.len(), 1, "{doc}: {got:?}");
             assert_eq!(got[0].0, doc);
+        }
+    }
+
+    #[test]
+    fn a_tag_with_a_name_no_element_has_is_read_as_an_unquoted_value() {
+        // A browser reads `<alice@example.com>` as a start tag, and `title` below as an
+        // attribute of `p.note`: a replacement there must not be able to end either.
+        let got = |doc: &'static str| -> Vec<(&'static str, Ctx)> {
+            segs(doc, TextKind::Html)
+                .into_iter()
+                .map(|(s, c, _)| (s, c))
+                .collect()
+        };
+        assert_eq!(
+            got("Alice <alice@example.com>, hi"),
+            [
+                ("Alice ", Ctx::Text),
+                ("alice@example.com", Ctx::Attr(0)),
+                (", hi", Ctx::Text)
+            ]
+        );
+        for doc in ["<p.note title=\"a@b.co\">x", "</p.note title=\"a@b.co\">x"] {
+            assert_eq!(
+                got(doc),
+                [
+                    ("p.note", Ctx::Attr(0)),
+                    ("title", Ctx::Attr(0)),
+                    ("a@b.co", Ctx::Attr(b'"')),
+                    ("x", Ctx::Text)
+                ],
+                "{doc}"
+            );
+        }
+    }
+
+    #[test]
+    fn comments_end_where_a_browser_ends_them() {
+        for (doc, body) in [
+            ("<!-->a@b.co", ""),
+            ("<!--->a@b.co", ""),
+            ("<!---->a@b.co", ""),
+            ("<!-- x --!>a@b.co", " x "),
+            ("<!-- x -- y -->a@b.co", " x -- y "),
+            ("<![CDATA[ x ]]>a@b.co", " x "),
+            ("<![CDATA[ x > y ]]>a@b.co", " x "),
+        ] {
+            let got = segs(doc, TextKind::Html);
+            let raw: Vec<_> = got.iter().filter(|s| s.1 == Ctx::Raw).collect();
+            assert!(raw.iter().all(|s| s.0 == body), "{doc}: {got:?}");
+            assert!(
+                got.iter()
+                    .any(|s| s.1 == Ctx::Text && s.0.ends_with("a@b.co")),
+                "{doc}: {got:?}"
+            );
         }
     }
 
@@ -465,6 +570,22 @@ mod tests {
                 ("title", Ctx::Attr(0)),
                 ("Al", Ctx::Attr(b'"')),
                 ("x", Ctx::Attr(0)),
+            ]
+        );
+    }
+
+    #[test]
+    fn an_end_tag_that_never_ends_is_read_like_a_start_tag() {
+        let got: Vec<_> = segs("a</b c=\"d e", TextKind::Html)
+            .into_iter()
+            .map(|(s, c, _)| (s, c))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("a", Ctx::Text),
+                ("c", Ctx::Attr(0)),
+                ("d e", Ctx::Attr(b'"'))
             ]
         );
     }
