@@ -15,11 +15,14 @@
 //!   cost when the rewriter reuses the analysis per distinct member name;
 //! - `dom_classify`: `serde_json::Value` parse plus a recursive walk plus detection, an
 //!   end-to-end upper bound for a DOM-based integration;
-//! - the rewrite path itself, `rewrite_json` on the same payload with the rewrite bench's
+//! - the rewrite path itself, `rewrite_payload` on the same payload with the rewrite bench's
 //!   typical policy: `policy` (no detection, the floor for the three that follow),
 //!   `policy_observe` (`detect = "observe"`: every unselected string and number classified,
 //!   counted per path), `policy_enforce` (`detect = "enforce"`, default `redact` per class),
-//!   and `no_rules_observe` (detection on a route without rules).
+//!   and `no_rules_observe` (detection on a route without rules); `policy_observe_echo` and
+//!   `policy_enforce_echo` add the search for the request's selected values in the unselected
+//!   leaves detection found nothing in (the collecting first pass and the echo search). Every
+//!   row goes through `rewrite_payload`, the proxy's entry point.
 //!
 //! Throughput is payload bytes. Run: `cargo bench --bench detect`; docs/BENCHMARKS.md
 //! ("Detection") records the numbers. On a shared machine,
@@ -33,9 +36,9 @@ use std::hint::black_box;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group};
 use piigate::crypto::{OsNonces, with_thread_nonces};
 use piigate::detect::Detector;
-use piigate::policy::{ApplyCx, DetectMode, Plan};
-use piigate::rewrite::Limits;
+use piigate::policy::{ApplyCx, DetectMode, FieldPlans, Plan};
 use piigate::rewrite::json::rewrite_json;
+use piigate::rewrite::{Format, Limits, Plans, rewrite_payload};
 use serde_json::Value;
 
 // Shared with benches/rewrite.rs (it allows its own dead code); this bench uses the payloads.
@@ -68,7 +71,20 @@ fn rewrite(input: &[u8], plan: &Plan, out: &mut Vec<u8>) -> usize {
     with_thread_nonces(|nonces| {
         let mut cx = ApplyCx::new(nonces);
         out.clear();
-        rewrite_json(input, plan, &Limits { max_depth: 128 }, &mut cx, out).expect("valid payload");
+        let fields = FieldPlans::default();
+        let plans = Plans {
+            json: plan,
+            fields: &fields,
+        };
+        rewrite_payload(
+            Format::Json,
+            input,
+            plans,
+            &Limits { max_depth: 128 },
+            &mut cx,
+            out,
+        )
+        .expect("valid payload");
         out.len() + cx.detected.total() as usize
     })
 }
@@ -90,6 +106,14 @@ fn rewrite_plans() -> Vec<(&'static str, Plan)> {
         (
             "no_rules_observe",
             support::detecting(Plan::empty(), DetectMode::Observe),
+        ),
+        (
+            "policy_observe_echo",
+            support::detecting_echo(typical(), DetectMode::Observe, true),
+        ),
+        (
+            "policy_enforce_echo",
+            support::detecting_echo(typical(), DetectMode::Enforce, true),
         ),
     ]
 }

@@ -570,3 +570,77 @@ async fn gtag_batch_lines_that_line_splitters_read_differently_are_refused() {
     }
     assert!(up.requests().is_empty(), "nothing reached the upstream");
 }
+
+#[tokio::test]
+async fn the_admin_preview_reads_the_coding_its_request_query_names() {
+    let up = Upstream::start(None, Reply::Ok).await;
+    let config = format!(
+        r#"
+[server]
+listen = "127.0.0.1:0"
+[admin]
+listen = "127.0.0.1:0"
+token_env = "ADMIN_TOKEN"
+[keys]
+file = "keys.toml"
+
+[[routes]]
+name = "ph"
+path_prefix = "/ph"
+upstream = "http://{}"
+
+[routes.body_coding]
+param = "compression"
+values = {{ base64 = "form:data=>base64" }}
+
+[[routes.rules]]
+select = "$..distinct_id"
+action = "tokenize"
+"#,
+        up.addr
+    );
+    let gw = TestGateway::start_with_env(&config, &[("ADMIN_TOKEN", "t0ken")]).await;
+    let admin = Client::new(gw.admin.expect("admin listener"), None, Proto::H1);
+    let doc = r#"{"batch":[{"event":"$pageview","distinct_id":"ottilie-7f3a"}]}"#;
+    let form = format!(
+        "data={}",
+        STANDARD
+            .encode(doc)
+            .replace('+', "%2B")
+            .replace('/', "%2F")
+            .replace('=', "%3D")
+    );
+    let headers = [
+        ("authorization", "Bearer t0ken"),
+        ("content-type", "application/x-www-form-urlencoded"),
+    ];
+    let got = admin
+        .send(
+            Method::POST,
+            "/v1/preview/ph?request_query=compression%3Dbase64",
+            &headers,
+            form.clone(),
+        )
+        .await;
+    assert_eq!(got.status, 200, "{:?}", String::from_utf8_lossy(&got.body));
+    let previewed = vendor_reads("/e/?compression=base64", &got.body);
+    let id = previewed["batch"][0]["distinct_id"].as_str().expect("id");
+    assert!(id.starts_with("tok_"), "{previewed}");
+    // The gateway forwards the same bytes for the same request.
+    let sent = Client::new(gw.addr, None, Proto::H1)
+        .send(
+            Method::POST,
+            "/ph/e/?compression=base64",
+            &headers[1..],
+            form.clone(),
+        )
+        .await;
+    assert_eq!(sent.status, 200);
+    assert_eq!(up.requests()[0].body, got.body, "preview == forward");
+    // Without the query the body is a plain form whose `data` no rule reads.
+    let got = admin
+        .send(Method::POST, "/v1/preview/ph", &headers, form.clone())
+        .await;
+    assert_eq!(got.status, 200);
+    assert_eq!(got.body, form.as_bytes());
+}

@@ -307,6 +307,34 @@ pub fn cheap(kind: Kind) -> Kind {
 }
 
 /// `plan` with detection in `mode` (enforce: the default config's `redact` with
+/// `[REDACTED:<class>]` per class), and with the request's selected values searched for in
+/// the unselected leaves detection found nothing in (each echo redacted as its class) when
+/// `echo`.
+pub fn detecting_echo(plan: Plan, mode: DetectMode, echo: bool) -> Plan {
+    let mut plan = detecting(plan, mode);
+    if echo && let Some(detect) = plan.unselected.detect.take() {
+        let redact = |c: Option<Class>| {
+            Action::Redact(RedactAction {
+                replacement: c
+                    .map_or_else(
+                        || "[REDACTED]".to_owned(),
+                        |c| format!("[REDACTED:{}]", c.as_str()),
+                    )
+                    .into(),
+            })
+        };
+        let scrub = piigate::policy::action::ScrubAction::echoes_only(
+            Class::ALL.iter().map(|&c| (c, redact(Some(c)))),
+            redact(None),
+        );
+        let mut policy = Arc::try_unwrap(detect).expect("one owner");
+        policy.echo = Some(Action::Scrub(scrub));
+        plan.unselected.detect = Some(Arc::new(policy));
+    }
+    plan
+}
+
+/// The plan with detection on in `mode` (enforce: the default action,
 /// `[REDACTED:<class>]` per class).
 pub fn detecting(mut plan: Plan, mode: DetectMode) -> Plan {
     let actions = match mode {

@@ -389,8 +389,15 @@ async fn v1(
                     Ok(b) => b,
                     Err(code) => return error(code.status(), code.as_str(), code.message()),
                 };
-            // The admin URI carries no vendor query: a route's `sniff` and `text` still apply.
-            let payload = crate::ops::Payload::body(parts.headers.clone(), None, &raw);
+            // `?request_query=…`: the (percent-encoded) query the body's request came with,
+            // which may name the vendor's coding (`compression%3Dbase64`).
+            let request_query = parts.uri.query().and_then(|q| {
+                q.split('&')
+                    .find_map(|p| p.strip_prefix("request_query="))
+                    .and_then(percent_decode)
+            });
+            let payload =
+                crate::ops::Payload::body(parts.headers.clone(), request_query.as_deref(), &raw);
             if op == "preview" {
                 // Preview uses the route's keys: it never creates subject secrets in the store.
                 let result = crate::ops::preview(&generation.config, &route, &payload);

@@ -1,6 +1,7 @@
-//! Applying a route's policy to one request (and its response): query string, headers and
-//! body, with content-coding and content-type dispatch. No network I/O here; the service
-//! collects bytes and hands them over.
+//! Applying a route's policy to one request (and its response): the query string, headers,
+//! cookies and referrers here; the body through `rewrite::body` (its codings, format and
+//! rewrite, the same path the CLI and the admin preview take). No network I/O here; the
+//! service collects bytes and hands them over.
 
 use bytes::Bytes;
 use http::header::{self, HeaderMap, HeaderValue};
@@ -16,6 +17,7 @@ use crate::rewrite::wrap::rewrite_wrapped;
 use crate::rewrite::{Format, Limits as RewriteLimits, Outcome, RewriteError};
 use crate::rewrite::{UnsupportedType, rewrite_payload};
 
+/// The rewriter's limits from the configured ones.
 pub(super) fn rewrite_limits(limits: &Limits) -> RewriteLimits {
     RewriteLimits {
         max_depth: limits.max_json_depth,

@@ -575,6 +575,22 @@ mod tests {
     }
 
     #[test]
+    fn an_end_tag_that_never_ends_is_read_like_a_start_tag() {
+        let got: Vec<_> = segs("a</b c=\"d e", TextKind::Html)
+            .into_iter()
+            .map(|(s, c, _)| (s, c))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("a", Ctx::Text),
+                ("c", Ctx::Attr(0)),
+                ("d e", Ctx::Attr(b'"'))
+            ]
+        );
+    }
+
+    #[test]
     fn a_tag_with_too_many_attributes_is_still_a_tag() {
         let mut doc = String::from("<p");
         for k in 0..=MAX_ATTRS {

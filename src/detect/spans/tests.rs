@@ -723,3 +723,13 @@ fn echoes_of_a_tag_left_open_never_cover_its_syntax() {
     assert!(out.contains("<a href=\""), "{out}");
     assert!(!out.contains("alice@example.com"), "{out}");
 }
+
+#[test]
+fn a_replacement_after_an_end_tag_left_open_cannot_close_it() {
+    // Found by the `spans` fuzz target: an end tag whose quote never closes was read as text,
+    // and a replacement holding a quote and a `>` closed it into a tag.
+    let text = "<p>Wrim\">alple.c\u{fffd}~om</aard 4111 href=\"ZZAAAAAAAAAA\u{fffd}::>";
+    check::invariants(&SpanScanner::default(), text, TextKind::Html, None);
+    let text = "x </a y=\"1 z=\"2 w=\"3 mail a@b.co >";
+    check::invariants(&SpanScanner::default(), text, TextKind::Html, None);
+}
