@@ -688,3 +688,36 @@ fn detect_actions_echo_turns_leaf_echoes_off_or_picks_their_treatment() {
         "{d}"
     );
 }
+
+/// Detection saw a value in the text (a bare number read as a phone) where the span scanner
+/// finds none (`PO` before a bare number unmakes a phone): the text is not forwarded as it
+/// came; the class's action takes the whole leaf, as without a `text` action.
+#[test]
+fn text_detection_found_but_scrub_did_not_replaces_the_whole_leaf() {
+    let routes = routes();
+    let text = "PO 0485835879 was shipped";
+    let tickets = route(&routes, "tickets");
+    let detect = tickets
+        .plans()
+        .json
+        .unselected
+        .detect
+        .clone()
+        .expect("detect");
+    let found = detect.detector.classify(Some("body"), text).expect("found");
+    assert_eq!(
+        (found.class, found.source),
+        (Class::Phone, piigate::detect::Source::Text)
+    );
+    let scanner = piigate::detect::spans::SpanScanner::default();
+    let n = scanner.find(text, piigate::detect::spans::TextKind::Auto, None, |_| {});
+    assert_eq!(n, 0, "the scanner finds nothing here");
+    let input = format!(r#"{{"ticket":{{"body":"{text}","status":"open"}}}}"#);
+    let (out, _) = rewrite(&tickets, Format::Json, &input);
+    let doc: Value = serde_json::from_str(&out).expect("JSON");
+    let (whole, _) = rewrite(&route(&routes, "whole"), Format::Json, &input);
+    let whole: Value = serde_json::from_str(&whole).expect("JSON");
+    assert_ne!(doc["ticket"]["body"], text, "forwarded in clear");
+    assert_eq!(doc["ticket"]["body"], whole["ticket"]["body"]);
+    assert_eq!(doc["ticket"]["status"], "open");
+}

@@ -790,25 +790,18 @@ impl<'p> Walker<'_, 'p, '_, '_, '_> {
                 self.cx.observe(class);
                 Ok(())
             }
-            Some(action) => {
-                let applied = match self.cx.treat_unread(action, Some(class)) {
-                    Some(applied) => applied,
-                    None => {
-                        self.apply_read(action, Some(class), kind, start, end, escaped, field)?
-                    }
-                };
-                // A `scrub` that found none of what the detector saw in the text must not
-                // forward it: the class's action takes the whole leaf, as without a `text`
-                // action.
-                if applied == Applied::Kept
-                    && matches!(action, Action::Scrub(_))
-                    && let Some(whole) = detect.action(class)
-                {
-                    return self.apply_at(whole, Some(class), kind, start, end, escaped, field);
-                }
-                self.write(applied, action, start, end);
-                Ok(())
-            }
+            // A `scrub` that found none of what the detector saw in the text must not forward
+            // it: the class's action takes the whole leaf, as without a `text` action.
+            Some(action) => self.apply_or(
+                action,
+                detect.action(class),
+                Some(class),
+                kind,
+                start,
+                end,
+                escaped,
+                field,
+            ),
         }
     }
 
@@ -890,11 +883,36 @@ impl<'p> Walker<'_, 'p, '_, '_, '_> {
         escaped: bool,
         field: Option<Key>,
     ) -> Result<(), RewriteError> {
+        self.apply_or(action, None, class, kind, start, end, escaped, field)
+    }
+
+    /// [`Self::apply_at`], with the action that takes the whole leaf when `action` is a
+    /// `scrub` that found nothing to replace (`whole`). Every leaf goes through here, so the
+    /// reading and writing below have this one caller and are inlined into it: routes without
+    /// a `scrub` pay one comparison for it.
+    #[allow(clippy::too_many_arguments)]
+    fn apply_or(
+        &mut self,
+        action: &Action,
+        whole: Option<&Action>,
+        class: Option<Class>,
+        kind: LeafKind,
+        start: usize,
+        end: usize,
+        escaped: bool,
+        field: Option<Key>,
+    ) -> Result<(), RewriteError> {
         // `keep` (and `drop`, which never gets here) need not read the value.
         let applied = match self.cx.treat_unread(action, class) {
             Some(applied) => applied,
             None => self.apply_read(action, class, kind, start, end, escaped, field)?,
         };
+        if applied == Applied::Kept
+            && let Some(whole) = whole
+            && matches!(action, Action::Scrub(_))
+        {
+            return self.apply_or(whole, None, class, kind, start, end, escaped, field);
+        }
         self.write(applied, action, start, end);
         Ok(())
     }
