@@ -16,6 +16,10 @@ use super::{Ctx, SegKind};
 
 /// Appends `plain` encoded for a span of `seg` whose original bytes were `raw`.
 pub(crate) fn write(plain: &[u8], seg: SegKind, raw: &[u8], out: &mut Vec<u8>) {
+    if seg.ctx == Ctx::Name && !plain.first().is_some_and(u8::is_ascii_alphabetic) {
+        // The span may start the name: a tag name begins with a letter.
+        out.push(b'x');
+    }
     let url =
         seg.mode.has(Mode::URL) || (seg.mode.has(Mode::PCT) && memchr::memchr(b'%', raw).is_some());
     if !url {
@@ -53,6 +57,10 @@ fn html(s: &[u8], ctx: Ctx, out: &mut Vec<u8>) {
         Ctx::Attr(q) => {
             matches!(b, b'&' | b'<' | b'>' | b'"' | b'\'')
                 || (q == 0 && (b.is_ascii_whitespace() || matches!(b, b'=' | b'`' | b'/')))
+        }
+        Ctx::Name => {
+            matches!(b, b'&' | b'<' | b'>' | b'"' | b'\'' | b'=' | b'`' | b'/')
+                || b.is_ascii_whitespace()
         }
     };
     let mut from = 0;

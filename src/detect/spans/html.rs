@@ -130,7 +130,7 @@ fn html(raw: &[u8], f: &mut impl FnMut(Seg)) {
                         .iter()
                         .position(|&b| b.is_ascii_whitespace() || b == b'/' || b == b'>')
                         .map_or(n, |p| name + p);
-                    text(name, end, TEXT, Ctx::Attr(0), f);
+                    text(name, end, TEXT, Ctx::Name, f);
                     end
                 });
                 match loose_tag(raw, name_end, f) {
@@ -502,7 +502,7 @@ mod tests {
             got("Alice <alice@example.com>, hi"),
             [
                 ("Alice ", Ctx::Text),
-                ("alice@example.com", Ctx::Attr(0)),
+                ("alice@example.com", Ctx::Name),
                 (", hi", Ctx::Text)
             ]
         );
@@ -510,7 +510,7 @@ mod tests {
             assert_eq!(
                 got(doc),
                 [
-                    ("p.note", Ctx::Attr(0)),
+                    ("p.note", Ctx::Name),
                     ("title", Ctx::Attr(0)),
                     ("a@b.co", Ctx::Attr(b'"')),
                     ("x", Ctx::Text)

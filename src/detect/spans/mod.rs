@@ -165,6 +165,10 @@ pub(crate) struct SegKind {
 pub(crate) enum Ctx {
     /// An HTML attribute value, quoted with this byte (`0`: unquoted).
     Attr(u8),
+    /// The name of a tag the fast path does not read (`<alice@example.com>`): written as an
+    /// unquoted value is, and a replacement always starts with a letter, so the `<` before it
+    /// still opens a tag.
+    Name,
     /// Free text.
     Plain,
     /// `script`, `style`, a comment, CDATA: text the HTML parser does not decode.

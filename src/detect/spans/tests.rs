@@ -733,3 +733,24 @@ fn a_replacement_after_an_end_tag_left_open_cannot_close_it() {
     let text = "x </a y=\"1 z=\"2 w=\"3 mail a@b.co >";
     check::invariants(&SpanScanner::default(), text, TextKind::Html, None);
 }
+
+#[test]
+fn a_span_covering_an_odd_tag_name_keeps_the_tag() {
+    // Found by the `spans` fuzz target: an email covering the whole name of a tag no element
+    // has; its replacement began with a non-letter and the tag became text.
+    for text in [
+        "<p>Write to <a\u{fffd}\u{fffd}ailt\u{fffd}lice&#64;exampne.comi/a>, cr 4ad1p>",
+        "Alice <alice@example.com> wrote",
+    ] {
+        check::invariants(&SpanScanner::default(), text, TextKind::Html, None);
+        let out = check::scrub_with(
+            &SpanScanner::default(),
+            text,
+            TextKind::Html,
+            None,
+            "[R]",
+            spans(&SpanScanner::default(), text, TextKind::Html, None).len(),
+        );
+        assert!(!out.contains("example"), "{out}");
+    }
+}
