@@ -22,13 +22,6 @@ for target in rewrite_json form codec config selector boundary wrap spans; do
     cargo fuzz run -O "$target" -- -max_total_time="$SECONDS_PER_TARGET" -print_final_stats=1 2>&1 \
         | grep -E '^(Done|stat::number_of_executed_units|==[0-9]+== ERROR|SUMMARY)' || true
     if [ -n "$(ls -A "artifacts/$target" 2>/dev/null)" ]; then
-        # Known open defect (docs/DETECTION.md, "Known defects"): a span that covers the whole
-        # name of a tag with an odd name (`<a…@….com/a>`) turns the tag into text. Reported
-        # loudly, not fatal, until it is fixed; every other target stays fatal.
-        if [ "$target" = spans ]; then
-            echo "!! fuzz: spans found an input breaking its structure invariant (known open defect): fuzz/artifacts/spans/" >&2
-            continue
-        fi
         echo "fuzz: $target found a crash: fuzz/artifacts/$target/" >&2
         exit 1
     fi
