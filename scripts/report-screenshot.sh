@@ -134,10 +134,29 @@ TOML
 export REPORT_ADMIN_TOKEN="report-$(python3 -c 'import secrets; print(secrets.token_hex(16))')"
 (cd "$WORK" && exec "$ROOT/target/debug/piigate" serve --config proxy.toml 2>"$WORK/log") &
 PIDS+=($!)
-for _ in $(seq 100); do curl -sf "http://127.0.0.1:$ADMIN/healthz" >/dev/null && break; sleep 0.1; done
+# Both must be listening before traffic: a request that reaches piigate before the upstream
+# listens gets a 502, and the run would fail on a race rather than on the report.
+wait_for() {
+    for _ in $(seq 300); do curl -s -o /dev/null "$1" && return 0; sleep 0.1; done
+    echo "FAIL: nothing answered at $1 within 30 s" >&2
+    tail -n 20 "$WORK/log" >&2 || true
+    exit 1
+}
+wait_for "http://127.0.0.1:$UP/"
+wait_for "http://127.0.0.1:$ADMIN/healthz"
 
 echo "== sending traffic"
-post() { curl -sf -o /dev/null -X POST -H 'content-type: application/json' "$@"; }
+# On a non-2xx answer, say which request failed and what piigate said (its errors and log
+# lines carry no request values), instead of a bare curl exit code.
+post() {
+    local code
+    code=$(curl -s -o "$WORK/answer" -w '%{http_code}' -X POST -H 'content-type: application/json' "$@")
+    if [ "${code:0:1}" != 2 ]; then
+        echo "FAIL: POST $1 answered $code: $(head -c 400 "$WORK/answer")" >&2
+        tail -n 20 "$WORK/log" >&2 || true
+        exit 1
+    fi
+}
 for i in 1 2 3; do
     post "http://127.0.0.1:$PROXY/segment/v1/batch" --data "{\"batch\":[{\"type\":\"identify\",\"userId\":\"u$i\",\"traits\":{\"email\":\"ann$i@example.com\",\"phone\":\"+1 415 555 01$i$i\"},\"context\":{\"ip\":\"203.0.113.$i\",\"userAgent\":\"Mozilla/5.0 (X11; Linux x86_64)\"}},{\"type\":\"track\",\"userId\":\"u$i\",\"event\":\"Signed Up\",\"properties\":{\"contact_email\":\"billing$i@example.org\",\"plan\":\"pro\"}}]}"
     post "http://127.0.0.1:$PROXY/zendesk/api/v2/tickets" --data "{\"ticket\":{\"requester\":{\"email\":\"ann$i@example.com\",\"name\":\"Ann Lee\"},\"subject\":\"Call me back on +92 300 123456$i\",\"custom\":{\"card\":\"4111 1111 1111 1111\"}}}"
