@@ -12,7 +12,7 @@ use piigate::policy::{ActionKind, ApplyCx, Treatment};
 use piigate::rewrite::{Format, Limits, Outcome, rewrite_payload};
 use serde_json::Value;
 
-use crate::support::{KEYS, NoEnv, Reply, Stack, assert_absent, gateway_config};
+use crate::support::{Client, KEYS, NoEnv, Proto, Reply, Stack, assert_absent, gateway_config};
 
 const NAME: &str = "Ottilie Brandvold";
 const EMAIL: &str = "ottilie.brandvold@example.org";
@@ -729,17 +729,11 @@ fn text_detection_found_but_scrub_did_not_replaces_the_whole_leaf() {
 // === past the bounds of echo recognition ===
 
 /// A route whose request names more people than echo recognition searches for (64 distinct
-/// values per request).
-fn crowd_config(up: &str) -> String {
-    format!(
-        r#"
-[server]
-listen = "127.0.0.1:0"
+/// values per request), with the admin listener for `/metrics`.
+const CROWD: &str = r#"
 [admin]
 listen = "127.0.0.1:0"
 token_env = "PIIGATE_TEST_UNSET_TOKEN"
-[keys]
-file = "keys.toml"
 
 [[routes]]
 name = "crowd"
@@ -755,9 +749,7 @@ class = "person_name"
 [[routes.rules]]
 select = "$.note"
 action = "scrub"
-"#
-    )
-}
+"#;
 
 /// The `i`th person of the crowd: one capitalised word, distinct per `i`.
 fn crowd_name(i: usize) -> String {
@@ -771,9 +763,7 @@ fn crowd_name(i: usize) -> String {
 /// `/metrics`, under the route's name and no value.
 #[tokio::test]
 async fn values_past_the_echo_bounds_are_forwarded_unsearched_and_counted() {
-    let up = Upstream::start(None, Reply::Ok).await;
-    let gw = TestGateway::start(&crowd_config(&up.addr.to_string())).await;
-    let client = Client::new(gw.addr, None, Proto::H1);
+    let Stack { up, gw, client } = Stack::start(Reply::Ok, CROWD).await;
     let names: Vec<String> = (0..70).map(crowd_name).collect();
     let (first, last) = (&names[0], &names[69]);
     let body = serde_json::json!({
