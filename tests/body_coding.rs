@@ -7,7 +7,6 @@
 //! says is refused and nothing is forwarded.
 
 use std::io::Read;
-use std::net::SocketAddr;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
@@ -17,18 +16,11 @@ use serde_json::Value;
 use crate::support::recipient::{
     SdkRequest, assert_none_in_clear, percent_decode, person_values, sdk_requests,
 };
-use crate::support::{Client, Got, Proto, Reply, TestGateway, Upstream};
+use crate::support::{Client, Got, Proto, Reply, Stack};
 
 /// The posthog preset, the vendor's codings, and (`sniff`) the unsignalled gzip of current
 /// posthog-js releases. A second route without `sniff` shows it is opt-in.
-fn config(up: SocketAddr) -> String {
-    format!(
-        r#"
-[server]
-listen = "127.0.0.1:0"
-[keys]
-file = "keys.toml"
-
+const POSTHOG: &str = r#"
 [[routes]]
 name = "posthog"
 path_prefix = "/posthog"
@@ -37,7 +29,7 @@ preset = "posthog"
 
 [routes.body_coding]
 param = "compression"
-values = {{ "gzip-js" = "gzip", gzip = "gzip", base64 = "form:data=>base64" }}
+values = { "gzip-js" = "gzip", gzip = "gzip", base64 = "form:data=>base64" }
 sniff = "gzip"
 
 # The page URLs posthog-js reports carry the site's own query (the preset leaves URLs to
@@ -71,10 +63,8 @@ preset = "posthog"
 
 [routes.body_coding]
 param = "compression"
-values = {{ "gzip-js" = "gzip" }}
-"#
-    )
-}
+values = { "gzip-js" = "gzip" }
+"#;
 
 async fn replay(client: &Client, r: &SdkRequest, target: &str) -> Got {
     let headers: Vec<(&str, &str)> = r
@@ -137,9 +127,11 @@ fn distinct_ids(v: &Value, out: &mut Vec<String>) {
 
 #[tokio::test]
 async fn posthog_js_gzip_and_base64_bodies_are_policed_and_arrive_coded_as_sent() {
-    let up = Upstream::start(None, Reply::Ok).await;
-    let gw = TestGateway::start(&config(up.addr)).await;
-    let client = Client::new(gw.addr, None, Proto::H1);
+    let Stack {
+        up,
+        gw: _gw,
+        client,
+    } = Stack::start(Reply::Ok, POSTHOG).await;
     let recorded = sdk_requests("posthog/posthog-js.jsonl");
     // As recorded, then each unsignalled gzip body again as older releases send it, named
     // by `?compression=gzip-js` (the other parameters kept).
@@ -213,9 +205,11 @@ async fn posthog_js_gzip_and_base64_bodies_are_policed_and_arrive_coded_as_sent(
 
 #[tokio::test]
 async fn bodies_that_do_not_decode_as_the_vendor_says_are_refused() {
-    let up = Upstream::start(None, Reply::Ok).await;
-    let gw = TestGateway::start(&config(up.addr)).await;
-    let client = Client::new(gw.addr, None, Proto::H1);
+    let Stack {
+        up,
+        gw: _gw,
+        client,
+    } = Stack::start(Reply::Ok, POSTHOG).await;
     let secret = "ottilie.brandvold@example.org";
     let doc = format!(r#"{{"api_key":"k","batch":[{{"distinct_id":"{secret}"}}]}}"#);
     let gz = {
@@ -307,21 +301,16 @@ async fn bodies_that_do_not_decode_as_the_vendor_says_are_refused() {
     assert!(up.requests().is_empty(), "nothing reached the upstream");
 }
 
-#[tokio::test]
-async fn an_opted_out_persons_base64_beacon_gets_the_strict_policy_inside() {
-    let up = Upstream::start(None, Reply::Ok).await;
-    let gw = TestGateway::start(&format!(
+/// A route `ph` whose form field `data` is base64 JSON when `?compression=base64` says so, with
+/// its `distinct_id`s tokenized; `keys` are more keys of the route.
+fn ph_base64(keys: &str) -> String {
+    format!(
         r#"
-[server]
-listen = "127.0.0.1:0"
-[keys]
-file = "keys.toml"
-
 [[routes]]
 name = "ph"
 path_prefix = "/ph"
-upstream = "http://{}"
-on_opt_out = "strict"
+upstream = "http://{{up}}"
+{keys}
 
 [routes.body_coding]
 param = "compression"
@@ -330,11 +319,18 @@ values = {{ base64 = "form:data=>base64" }}
 [[routes.rules]]
 select = "$..distinct_id"
 action = "tokenize"
-"#,
-        up.addr
-    ))
-    .await;
-    let client = Client::new(gw.addr, None, Proto::H1);
+"#
+    )
+}
+
+#[tokio::test]
+async fn an_opted_out_persons_base64_beacon_gets_the_strict_policy_inside() {
+    let routes = ph_base64("on_opt_out = \"strict\"");
+    let Stack {
+        up,
+        gw: _gw,
+        client,
+    } = Stack::start(Reply::Ok, &routes).await;
     let doc = r#"{"api_key":"k","batch":[{"event":"e","distinct_id":"user-7f3a9c2e"}]}"#;
     let body = format!(
         "data={}",
@@ -428,28 +424,21 @@ print(json.dumps({"query": pairs(query), "lines": [pairs(l) for l in body.splitl
     )
 }
 
-fn ga4_config(up: SocketAddr) -> String {
-    format!(
-        r#"
-[server]
-listen = "127.0.0.1:0"
-[keys]
-file = "keys.toml"
-
+const GA4: &str = r#"
 [[routes]]
 name = "ga4"
 path_prefix = "/ga4"
 upstream = "http://{up}"
 preset = "ga4"
-"#
-    )
-}
+"#;
 
 #[tokio::test]
 async fn gtag_batches_are_policed_line_by_line_and_read_by_python_as_sent() {
-    let up = Upstream::start(None, Reply::Ok).await;
-    let gw = TestGateway::start(&ga4_config(up.addr)).await;
-    let client = Client::new(gw.addr, None, Proto::H1);
+    let Stack {
+        up,
+        gw: _gw,
+        client,
+    } = Stack::start(Reply::Ok, GA4).await;
     let sent = sdk_requests("ga4/gtag-collect-hand.jsonl")
         .into_iter()
         .find(|r| r.method == Method::POST)
@@ -513,9 +502,11 @@ async fn gtag_batches_are_policed_line_by_line_and_read_by_python_as_sent() {
 
 #[tokio::test]
 async fn gtag_batch_lines_that_line_splitters_read_differently_are_refused() {
-    let up = Upstream::start(None, Reply::Ok).await;
-    let gw = TestGateway::start(&ga4_config(up.addr)).await;
-    let client = Client::new(gw.addr, None, Proto::H1);
+    let Stack {
+        up,
+        gw: _gw,
+        client,
+    } = Stack::start(Reply::Ok, GA4).await;
     let secret = "ottilie.brandvold%40example.org";
     let cases: Vec<(Vec<u8>, u16, &str)> = vec![
         // A lone CR: a line break to `splitlines`, text to a CRLF splitter.
@@ -573,33 +564,12 @@ async fn gtag_batch_lines_that_line_splitters_read_differently_are_refused() {
 
 #[tokio::test]
 async fn the_admin_preview_reads_the_coding_its_request_query_names() {
-    let up = Upstream::start(None, Reply::Ok).await;
-    let config = format!(
-        r#"
-[server]
-listen = "127.0.0.1:0"
-[admin]
-listen = "127.0.0.1:0"
-token_env = "ADMIN_TOKEN"
-[keys]
-file = "keys.toml"
-
-[[routes]]
-name = "ph"
-path_prefix = "/ph"
-upstream = "http://{}"
-
-[routes.body_coding]
-param = "compression"
-values = {{ base64 = "form:data=>base64" }}
-
-[[routes.rules]]
-select = "$..distinct_id"
-action = "tokenize"
-"#,
-        up.addr
+    let routes = format!(
+        "[admin]\nlisten = \"127.0.0.1:0\"\ntoken_env = \"ADMIN_TOKEN\"\n{}",
+        ph_base64("")
     );
-    let gw = TestGateway::start_with_env(&config, &[("ADMIN_TOKEN", "t0ken")]).await;
+    let Stack { up, gw, client } =
+        Stack::start_with_env(Reply::Ok, &routes, &[("ADMIN_TOKEN", "t0ken")]).await;
     let admin = Client::new(gw.admin.expect("admin listener"), None, Proto::H1);
     let doc = r#"{"batch":[{"event":"$pageview","distinct_id":"ottilie-7f3a"}]}"#;
     let form = format!(
@@ -627,7 +597,7 @@ action = "tokenize"
     let id = previewed["batch"][0]["distinct_id"].as_str().expect("id");
     assert!(id.starts_with("tok_"), "{previewed}");
     // The gateway forwards the same bytes for the same request.
-    let sent = Client::new(gw.addr, None, Proto::H1)
+    let sent = client
         .send(
             Method::POST,
             "/ph/e/?compression=base64",

@@ -6,21 +6,13 @@
 //! are policed; paths are normalised on every route. docs/BOUNDARY.md has the grammar; the
 //! differential suite (`scripts/differential/`) runs the same shapes through real parsers.
 
-use std::net::SocketAddr;
-
 use piigate::error::{Ambiguity, PathFault, RejectCode};
 
-use crate::support::{Reply, TestGateway, Upstream, bounded, exchange, metric, metrics_text};
+use crate::support::{Reply, Stack, bounded, exchange, metric, metrics_text};
 
 const CANARY: &str = "canary7e1d";
 
-fn config(up: SocketAddr) -> String {
-    format!(
-        r#"
-[server]
-listen = "127.0.0.1:0"
-[keys]
-file = "keys.toml"
+const ROUTES: &str = r#"
 
 [[routes]]
 name = "policed"
@@ -53,9 +45,7 @@ action = "redact"
 name = "pass"
 path_prefix = "/pass"
 upstream = "http://{up}/pass"
-"#
-    )
-}
+"#;
 
 fn post(path: &str, head: &str, body: &str) -> Vec<u8> {
     format!(
@@ -221,8 +211,7 @@ fn refused_cases() -> Vec<(&'static str, Vec<u8>, u16, &'static str)> {
 #[tokio::test]
 async fn ambiguous_requests_are_refused_naming_the_rule() {
     bounded(30, async {
-        let up = Upstream::start(None, Reply::Ok).await;
-        let gw = TestGateway::start(&config(up.addr)).await;
+        let Stack { up, gw, .. } = Stack::start(Reply::Ok, ROUTES).await;
         for (name, bytes, status, rule) in refused_cases() {
             let (responses, _) = exchange(gw.addr, &bytes).await;
             let r = responses
@@ -296,8 +285,7 @@ fn the_rule_is_named_in_the_message_not_a_value() {
 #[tokio::test]
 async fn folded_spellings_are_policed() {
     bounded(30, async {
-        let up = Upstream::start(None, Reply::Ok).await;
-        let gw = TestGateway::start(&config(up.addr)).await;
+        let Stack { up, gw, .. } = Stack::start(Reply::Ok, ROUTES).await;
         let form = "content-type: application/x-www-form-urlencoded\r\n";
         let cases = [
             post("/policed/x", form, &format!("EMAIL={CANARY}&plan=pro")),
@@ -330,8 +318,7 @@ async fn folded_spellings_are_policed() {
 #[tokio::test]
 async fn parameter_rules_police_every_source_a_framework_merges() {
     bounded(30, async {
-        let up = Upstream::start(None, Reply::Ok).await;
-        let gw = TestGateway::start(&config(up.addr)).await;
+        let Stack { up, gw, .. } = Stack::start(Reply::Ok, ROUTES).await;
         let form = "content-type: application/x-www-form-urlencoded\r\n";
         let json = "content-type: application/json\r\n";
         let get = |p: &str| {
@@ -408,8 +395,7 @@ async fn coded_bodies_are_forwarded_as_decoded_and_encoded_again() {
         e.finish().expect("zlib")
     };
     bounded(30, async {
-        let up = Upstream::start(None, Reply::Ok).await;
-        let gw = TestGateway::start(&config(up.addr)).await;
+        let Stack { up, gw, .. } = Stack::start(Reply::Ok, ROUTES).await;
         let send = |coding: &str, body: Vec<u8>| {
             let mut bytes = format!(
                 "POST /policed/x HTTP/1.1\r\nhost: gw\r\ncontent-type: application/x-www-form-urlencoded\r\ncontent-encoding: {coding}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
@@ -466,8 +452,7 @@ async fn coded_bodies_are_forwarded_as_decoded_and_encoded_again() {
 #[tokio::test]
 async fn paths_are_normalised_on_every_route() {
     bounded(30, async {
-        let up = Upstream::start(None, Reply::Ok).await;
-        let gw = TestGateway::start(&config(up.addr)).await;
+        let Stack { up, gw, .. } = Stack::start(Reply::Ok, ROUTES).await;
         let get = |p: &str| {
             format!("GET {p} HTTP/1.1\r\nhost: gw\r\nconnection: close\r\n\r\n").into_bytes()
         };
@@ -490,8 +475,7 @@ async fn paths_are_normalised_on_every_route() {
 #[tokio::test]
 async fn unlabelled_policed_bodies_are_labelled_as_read() {
     bounded(30, async {
-        let up = Upstream::start(None, Reply::Ok).await;
-        let gw = TestGateway::start(&config(up.addr)).await;
+        let Stack { up, gw, .. } = Stack::start(Reply::Ok, ROUTES).await;
         // Rack reads a POST without Content-Type as a form: `email` would arrive in clear.
         let (responses, _) = exchange(
             gw.addr,
@@ -513,8 +497,8 @@ async fn unlabelled_policed_bodies_are_labelled_as_read() {
 async fn a_client_that_half_closes_still_gets_its_answer() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     bounded(30, async {
-        let up = Upstream::start(None, Reply::Delay(std::time::Duration::from_millis(200))).await;
-        let gw = TestGateway::start(&config(up.addr)).await;
+        let Stack { up: _up, gw, .. } =
+            Stack::start(Reply::Delay(std::time::Duration::from_millis(200)), ROUTES).await;
         for bytes in [
             // Forwarded: the answer comes after the upstream's delay, long after the EOF.
             post(
@@ -611,12 +595,11 @@ async fn h2_upload(
 #[tokio::test]
 async fn http2_uploads_over_the_limit_get_the_413_every_time() {
     bounded(60, async {
-        let up = Upstream::start(None, Reply::Ok).await;
-        let config = config(up.addr).replace(
+        let routes = ROUTES.replace(
             "upstream = \"http://",
             "max_body_bytes = 4096\nupstream = \"http://",
         );
-        let gw = TestGateway::start(&config).await;
+        let Stack { up, gw, .. } = Stack::start(Reply::Ok, &routes).await;
         // (route, bytes, declared length, gap between pieces)
         let cases = [
             (
@@ -681,12 +664,11 @@ async fn http2_uploads_over_the_limit_get_the_413_every_time() {
 async fn http1_uploads_over_the_limit_get_the_413_and_a_clean_close() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     bounded(60, async {
-        let up = Upstream::start(None, Reply::Ok).await;
-        let config = config(up.addr).replace(
+        let routes = ROUTES.replace(
             "upstream = \"http://",
             "max_body_bytes = 4096\nupstream = \"http://",
         );
-        let gw = TestGateway::start(&config).await;
+        let Stack { up, gw, .. } = Stack::start(Reply::Ok, &routes).await;
         for (path, chunked) in [("/policed/x", false), ("/pass/x", false), ("/policed/x", true)] {
             for i in 0..10 {
                 let s = tokio::net::TcpStream::connect(gw.addr).await.expect("connect");

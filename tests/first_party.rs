@@ -5,7 +5,7 @@
 
 use http::Method;
 
-use crate::support::{Client, Proto, Reply, TestGateway, Upstream, assert_absent};
+use crate::support::{Client, Proto, Reply, Stack, TestGateway, Upstream, assert_absent};
 
 const EMAIL: &str = "ottilie.brandvold@example.org";
 const SESSION: &str = "sess-7Hq2LmZ9xK4";
@@ -34,14 +34,7 @@ fn browser_headers() -> Vec<(&'static str, String)> {
     ]
 }
 
-fn config(up: std::net::SocketAddr) -> String {
-    format!(
-        r#"
-[server]
-listen = "127.0.0.1:0"
-[keys]
-file = "keys.toml"
-
+const ROUTES: &str = r#"
 # A route without a single rule: still no cookie and no full URL leaves.
 [[routes]]
 name = "plain"
@@ -78,13 +71,10 @@ action = "keep"
 [[routes.rules]]
 select = "cookie:*"
 action = "keep"
-"#
-    )
-}
+"#;
 
 async fn setup(reply: Reply) -> (Upstream, TestGateway) {
-    let up = Upstream::start(None, reply).await;
-    let gw = TestGateway::start(&config(up.addr)).await;
+    let Stack { up, gw, .. } = Stack::start(reply, ROUTES).await;
     (up, gw)
 }
 
@@ -316,22 +306,22 @@ fn percent_decode(s: &str) -> String {
 /// test person is in any header the upstream gets, percent-decoded or not.
 #[tokio::test]
 async fn recorded_browser_cookies_leave_only_as_their_vendors_preset_polices_them() {
-    let up = Upstream::start(None, Reply::Ok).await;
-    let mut cfg =
-        String::from("[server]\nlisten = \"127.0.0.1:0\"\n[keys]\nfile = \"keys.toml\"\n");
+    let mut routes = String::new();
     for (vendor, preset) in [
         ("mixpanel", "mixpanel"),
         ("posthog", "posthog"),
         ("segment", "segment"),
         ("snowplow", "snowplow"),
     ] {
-        cfg.push_str(&format!(
-            "[[routes]]\nname = \"{vendor}\"\npath_prefix = \"/{vendor}\"\nupstream = \"http://{}\"\npreset = \"{preset}\"\n",
-            up.addr
+        routes.push_str(&format!(
+            "[[routes]]\nname = \"{vendor}\"\npath_prefix = \"/{vendor}\"\nupstream = \"http://{{up}}\"\npreset = \"{preset}\"\n",
         ));
     }
-    let gw = TestGateway::start(&cfg).await;
-    let client = Client::new(gw.addr, None, Proto::H1);
+    let Stack {
+        up,
+        gw: _gw,
+        client,
+    } = Stack::start(Reply::Ok, &routes).await;
     let cases: [(&str, &str, &[&str]); 4] = [
         (
             "mixpanel/mixpanel-browser.jsonl",
@@ -401,15 +391,14 @@ async fn recorded_browser_cookies_leave_only_as_their_vendors_preset_polices_the
 /// by its class before the cookie leaves.
 #[tokio::test]
 async fn detection_reaches_the_json_inside_a_named_cookie() {
-    let up = Upstream::start(None, Reply::Ok).await;
-    let gw = TestGateway::start(&format!(
-        "[server]\nlisten = \"127.0.0.1:0\"\n[keys]\nfile = \"keys.toml\"\n\
-         [[routes]]\nname = \"v\"\npath_prefix = \"/v\"\nupstream = \"http://{}\"\ndetect = \"enforce\"\n\
-         [[routes.rules]]\nselect = \"cookie:state=>$.id\"\naction = \"tokenize\"\n",
-        up.addr
-    ))
-    .await;
-    let client = Client::new(gw.addr, None, Proto::H1);
+    let routes = "[[routes]]\nname = \"v\"\npath_prefix = \"/v\"\nupstream = \"http://{up}\"\n\
+                  detect = \"enforce\"\n\
+                  [[routes.rules]]\nselect = \"cookie:state=>$.id\"\naction = \"tokenize\"\n";
+    let Stack {
+        up,
+        gw: _gw,
+        client,
+    } = Stack::start(Reply::Ok, routes).await;
     let state = "%7B%22id%22%3A%22user-7f3a9c2e%22%2C%22contact%22%3A%22ottilie.brandvold%40example.org%22%2C%22plan%22%3A%22pro%22%7D";
     let got = client
         .send(
@@ -440,14 +429,13 @@ async fn detection_reaches_the_json_inside_a_named_cookie() {
 /// and the cookie is still the percent-encoded JSON mixpanel-browser reads back.
 #[tokio::test]
 async fn a_url_inside_a_vendor_cookie_loses_the_persons_parameters() {
-    let up = Upstream::start(None, Reply::Ok).await;
-    let gw = TestGateway::start(&format!(
-        "[server]\nlisten = \"127.0.0.1:0\"\n[keys]\nfile = \"keys.toml\"\n\
-         [[routes]]\nname = \"mixpanel\"\npath_prefix = \"/mixpanel\"\nupstream = \"http://{}\"\npreset = \"mixpanel\"\n",
-        up.addr
-    ))
-    .await;
-    let client = Client::new(gw.addr, None, Proto::H1);
+    let routes = "[[routes]]\nname = \"mixpanel\"\npath_prefix = \"/mixpanel\"\n\
+                  upstream = \"http://{up}\"\npreset = \"mixpanel\"\n";
+    let Stack {
+        up,
+        gw: _gw,
+        client,
+    } = Stack::start(Reply::Ok, routes).await;
     let doc = serde_json::json!({
         "distinct_id": "$device:5c1",
         "$initial_referrer": format!("https://mail.example.net/inbox?email=ottilie.brandvold%40example.org&uid={UID}&tab=1"),

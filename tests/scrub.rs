@@ -12,7 +12,7 @@ use piigate::policy::{ActionKind, ApplyCx, Treatment};
 use piigate::rewrite::{Format, Limits, Outcome, rewrite_payload};
 use serde_json::Value;
 
-use crate::support::{Client, KEYS, NoEnv, Proto, Reply, TestGateway, Upstream, assert_absent};
+use crate::support::{KEYS, NoEnv, Reply, Stack, assert_absent, gateway_config};
 
 const NAME: &str = "Ottilie Brandvold";
 const EMAIL: &str = "ottilie.brandvold@example.org";
@@ -160,18 +160,16 @@ upstream = "http://{up}"
 detect = "enforce"
 "#;
 
-fn config(up: &str) -> String {
-    format!(
-        "[server]\nlisten = \"127.0.0.1:0\"\n[keys]\nfile = \"keys.toml\"\n{}",
-        ROUTES.replace("{up}", up)
-    )
-}
-
 fn routes() -> Vec<std::sync::Arc<Route>> {
     let dir = tempfile::tempdir().expect("tempdir");
     std::fs::write(dir.path().join("keys.toml"), KEYS).expect("write");
-    let loaded = config::from_toml(&config("127.0.0.1:9"), "p.toml", dir.path(), &NoEnv)
-        .unwrap_or_else(|d| panic!("{d}"));
+    let loaded = config::from_toml(
+        &gateway_config(([127, 0, 0, 1], 9).into(), ROUTES),
+        "p.toml",
+        dir.path(),
+        &NoEnv,
+    )
+    .unwrap_or_else(|d| panic!("{d}"));
     loaded.config.routes
 }
 
@@ -410,16 +408,13 @@ fn percent_decode(s: &str) -> String {
 
 // === through the real stack ===
 
-async fn stack() -> (Upstream, TestGateway) {
-    let up = Upstream::start(None, Reply::Ok).await;
-    let gw = TestGateway::start(&config(&up.addr.to_string())).await;
-    (up, gw)
-}
-
 #[tokio::test]
 async fn a_sendgrid_mail_leaves_with_its_body_scrubbed() {
-    let (up, gw) = stack().await;
-    let client = Client::new(gw.addr, None, Proto::H1);
+    let Stack {
+        up,
+        gw: _gw,
+        client,
+    } = Stack::start(Reply::Ok, ROUTES).await;
     let got = client
         .send(
             Method::POST,
@@ -443,8 +438,11 @@ async fn a_sendgrid_mail_leaves_with_its_body_scrubbed() {
 
 #[tokio::test]
 async fn a_stripe_description_leaves_scrubbed_and_bad_text_is_refused() {
-    let (up, gw) = stack().await;
-    let client = Client::new(gw.addr, None, Proto::H1);
+    let Stack {
+        up,
+        gw: _gw,
+        client,
+    } = Stack::start(Reply::Ok, ROUTES).await;
     let form = [("content-type", "application/x-www-form-urlencoded")];
     let got = client
         .send(
@@ -484,8 +482,11 @@ async fn a_stripe_description_leaves_scrubbed_and_bad_text_is_refused() {
 /// them: every one is found, and the rest of each text is as it came.
 #[tokio::test]
 async fn values_selected_anywhere_in_a_request_are_found_in_all_its_scrubbed_text() {
-    let (up, gw) = stack().await;
-    let client = Client::new(gw.addr, None, Proto::H1);
+    let Stack {
+        up,
+        gw: _gw,
+        client,
+    } = Stack::start(Reply::Ok, ROUTES).await;
     const UID: &str = "cust-88412-kq";
     const ACCOUNT: &str = "ACCT-5573-ZX";
     const CRM: &str = "crm77fd91e";
@@ -564,8 +565,11 @@ fn crm_event() -> String {
 /// `[REDACTED]`; the rest of the text stays. Whole-leaf detection is unchanged.
 #[tokio::test]
 async fn enforced_detection_replaces_selected_values_where_unselected_text_repeats_them() {
-    let (up, gw) = stack().await;
-    let client = Client::new(gw.addr, None, Proto::H1);
+    let Stack {
+        up,
+        gw: _gw,
+        client,
+    } = Stack::start(Reply::Ok, ROUTES).await;
     let got = client
         .send(
             Method::POST,

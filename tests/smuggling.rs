@@ -15,7 +15,7 @@
 
 use std::time::Duration;
 
-use crate::support::{Ended, RawConn, Reply, TestGateway, Upstream, bounded};
+use crate::support::{Ended, RawConn, Reply, Stack, TestGateway, Upstream, bounded};
 
 /// What the gateway must do with a case.
 #[derive(Debug, Clone, Copy)]
@@ -297,13 +297,7 @@ const CASES: &[(&str, &str, Expect)] = &[
     ),
 ];
 
-fn config(up: std::net::SocketAddr) -> String {
-    format!(
-        r#"
-[server]
-listen = "127.0.0.1:0"
-[keys]
-file = "keys.toml"
+const ROUTES: &str = r#"
 [limits]
 request_timeout_ms = 1000
 upstream_timeout_ms = 2000
@@ -321,9 +315,7 @@ action = "tokenize"
 name = "pass"
 path_prefix = "/pass"
 upstream = "http://{up}"
-"#
-    )
-}
+"#;
 
 const FOLLOW_UP: &str =
     "POST {p}/next HTTP/1.1\r\nHost: gw\r\nContent-Length: 7\r\nConnection: close\r\n\r\n{\"b\":2}";
@@ -431,8 +423,7 @@ async fn run_case(
 #[tokio::test]
 async fn framing_and_smuggling_cases() {
     bounded(120, async {
-        let up = Upstream::start(None, Reply::Ok).await;
-        let gw = TestGateway::start(&config(up.addr)).await;
+        let Stack { up, gw, .. } = Stack::start(Reply::Ok, ROUTES).await;
         for (name, template, expect) in CASES {
             for prefix in ["/policed", "/pass"] {
                 run_case(&gw, &up, name, template, *expect, prefix).await;
@@ -454,8 +445,7 @@ async fn framing_and_smuggling_cases() {
 #[tokio::test]
 async fn request_smuggled_in_a_body_stays_a_body() {
     bounded(30, async {
-        let up = Upstream::start(None, Reply::Ok).await;
-        let gw = TestGateway::start(&config(up.addr)).await;
+        let Stack { up, gw, .. } = Stack::start(Reply::Ok, ROUTES).await;
         let inner = "GET /pass/INBODY HTTP/1.1\r\nHost: gw\r\n\r\n";
         for (prefix, status) in [("/pass", 200), ("/policed", 400)] {
             let req = format!(
@@ -479,8 +469,7 @@ async fn request_smuggled_in_a_body_stays_a_body() {
 #[tokio::test]
 async fn oversized_chunk_lines() {
     bounded(30, async {
-        let up = Upstream::start(None, Reply::Ok).await;
-        let gw = TestGateway::start(&config(up.addr)).await;
+        let Stack { up, gw, .. } = Stack::start(Reply::Ok, ROUTES).await;
         for prefix in ["/policed", "/pass"] {
             // 20 KiB of extension: past hyper's 16 KiB budget for chunk extensions.
             let ext = format!(
@@ -516,8 +505,7 @@ async fn oversized_chunk_lines() {
 async fn gzip_transfer_coding_fails_closed() {
     use std::io::Write;
     bounded(30, async {
-        let up = Upstream::start(None, Reply::Ok).await;
-        let gw = TestGateway::start(&config(up.addr)).await;
+        let Stack { up, gw, .. } = Stack::start(Reply::Ok, ROUTES).await;
         let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
         e.write_all(br#"{"email":"te.canary@leak.example"}"#)
             .expect("gzip");

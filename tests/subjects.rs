@@ -6,20 +6,14 @@ use std::net::SocketAddr;
 use http::Method;
 use serde_json::Value;
 
-use crate::support::{Client, Proto, Reply, TestGateway, Upstream, assert_absent};
+use crate::support::{Client, Proto, Reply, Stack, TestGateway, Upstream, assert_absent};
 
 const TOKEN: &str = "subjects-admin-token";
 
-fn config(up: SocketAddr) -> String {
-    format!(
-        r#"
-[server]
-listen = "127.0.0.1:0"
+const ROUTES: &str = r#"
 [admin]
 listen = "127.0.0.1:0"
 token_env = "ADMIN_TOKEN"
-[keys]
-file = "keys.toml"
 [store]
 subject_key_id = "k2"
 
@@ -52,14 +46,11 @@ on_opt_out = "block"
 [[routes.rules]]
 select = "$.user_id"
 action = "tokenize"
-"#
-    )
-}
+"#;
 
 async fn env(reply: Reply) -> (Upstream, TestGateway, Client, Admin) {
-    let up = Upstream::start(None, reply).await;
-    let gw = TestGateway::start_with_env(&config(up.addr), &[("ADMIN_TOKEN", TOKEN)]).await;
-    let client = Client::new(gw.addr, None, Proto::H1);
+    let Stack { up, gw, client } =
+        Stack::start_with_env(reply, ROUTES, &[("ADMIN_TOKEN", TOKEN)]).await;
     let admin = Admin {
         addr: gw.admin.expect("admin listener"),
     };
@@ -337,13 +328,7 @@ async fn audit_log_records_and_verifies() {
 /// posthog-js's `sendBeacon` fallback: the batch as base64 in a form's `data` field
 /// (`?compression=base64`). The people in it are found inside the field, as the rewrite reads
 /// it, so they get their own keys exactly as in the same batch sent as JSON.
-fn beacon_config(up: SocketAddr) -> String {
-    format!(
-        r#"
-[server]
-listen = "127.0.0.1:0"
-[keys]
-file = "keys.toml"
+const BEACON: &str = r#"
 [store]
 subject_key_id = "k2"
 
@@ -355,7 +340,7 @@ subject = "$.batch[*].distinct_id"
 
 [routes.body_coding]
 param = "compression"
-values = {{ base64 = "form:data=>base64" }}
+values = { base64 = "form:data=>base64" }
 
 [[routes.rules]]
 select = ["$.batch[*].distinct_id", "$..email"]
@@ -364,9 +349,7 @@ action = "tokenize"
 [[routes.rules]]
 select = "$..phone"
 action = "encrypt"
-"#
-    )
-}
+"#;
 
 fn beacon_batch() -> String {
     let event = |id: &str| {
@@ -407,9 +390,11 @@ fn beacon_document(form: &[u8]) -> Value {
 
 #[tokio::test]
 async fn people_inside_a_base64_beacon_form_get_their_own_keys_as_in_json() {
-    let up = Upstream::start(None, Reply::Ok).await;
-    let gw = TestGateway::start(&beacon_config(up.addr)).await;
-    let client = Client::new(gw.addr, None, Proto::H1);
+    let Stack {
+        up,
+        gw: _gw,
+        client,
+    } = Stack::start(Reply::Ok, BEACON).await;
     let doc = beacon_batch();
     assert_eq!(client.post_json("/ph/e/", &doc).await.status, 200);
     let form = "application/x-www-form-urlencoded";

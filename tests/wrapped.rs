@@ -4,8 +4,6 @@
 //! value of the test person reaches the upstream in any form it would decode, and the upstream
 //! can still decode everything it got, in the encoding it came in.
 
-use std::net::SocketAddr;
-
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use http::Method;
@@ -14,12 +12,12 @@ use serde_json::Value;
 use crate::support::recipient::{
     SdkRequest, assert_none_in_clear, percent_decode, person_values, sdk_requests,
 };
-use crate::support::{Client, Got, Proto, Recorded, Reply, TestGateway, Upstream};
+use crate::support::{Client, Got, Recorded, Reply, Stack};
 
 /// Rules a user writes with chains for what these vendors send. Every selector below reaches
 /// into a wrapped value; plain fields are there only where the recordings carry the person
 /// next to the wrapped values.
-fn config(up: SocketAddr) -> String {
+fn routes() -> String {
     let headers = r#"
 [[routes.rules]]
 select = "header:cookie"
@@ -31,15 +29,10 @@ action = "tokenize"
 "#;
     format!(
         r#"
-[server]
-listen = "127.0.0.1:0"
-[keys]
-file = "keys.toml"
-
 [[routes]]
 name = "mixpanel"
 path_prefix = "/mixpanel"
-upstream = "http://{up}"
+upstream = "http://{{up}}"
 {headers}
 # The browser SDK sends base64 in a form; the Python SDK plain JSON; a pixel base64 in the query.
 [[routes.rules]]
@@ -87,7 +80,7 @@ action = "drop"
 [[routes]]
 name = "segment"
 path_prefix = "/segment"
-upstream = "http://{up}"
+upstream = "http://{{up}}"
 {headers}
 [[routes.rules]]
 select = ["query:data=>base64=>$.userId", "query:data=>base64=>$.context.page.url=>url=>query:uid"]
@@ -116,7 +109,7 @@ action = "drop"
 [[routes]]
 name = "snowplow"
 path_prefix = "/snowplow"
-upstream = "http://{up}"
+upstream = "http://{{up}}"
 {headers}
 [[routes.rules]]
 select = [
@@ -231,9 +224,11 @@ fn vendor_reads(vendor: &str, r: &Recorded) -> Vec<Value> {
 /// The upstream got exactly the requests sent, every one 200, none with the person in clear,
 /// each one decodable by its vendor; returns what the vendor read.
 async fn deliver(files: &[&str]) -> Vec<(Recorded, Vec<Value>)> {
-    let up = Upstream::start(None, Reply::Ok).await;
-    let gw = TestGateway::start(&config(up.addr)).await;
-    let client = Client::new(gw.addr, None, Proto::H1);
+    let Stack {
+        up,
+        gw: _gw,
+        client,
+    } = Stack::start(Reply::Ok, &routes()).await;
     let mut sent = 0;
     for file in files {
         for r in sdk_requests(file) {
@@ -380,9 +375,11 @@ async fn snowplow_contexts_are_policed_in_base64url_and_in_json_text() {
 
 #[tokio::test]
 async fn wrapped_values_that_do_not_decode_are_refused_with_a_fixed_error() {
-    let up = Upstream::start(None, Reply::Ok).await;
-    let gw = TestGateway::start(&config(up.addr)).await;
-    let client = Client::new(gw.addr, None, Proto::H1);
+    let Stack {
+        up,
+        gw: _gw,
+        client,
+    } = Stack::start(Reply::Ok, &routes()).await;
     let secret = "ottilie.brandvold@example.org";
     let b64 = STANDARD.encode(format!(r#"{{"properties":{{"$email":"{secret}"}}}}"#));
     let cases: Vec<(Method, String, &str, String, &str)> = vec![
@@ -464,9 +461,7 @@ async fn wrapped_values_that_do_not_decode_are_refused_with_a_fixed_error() {
 
 #[tokio::test]
 async fn the_owner_reveals_envelopes_inside_json_text_and_base64url() {
-    let up = Upstream::start(None, Reply::Ok).await;
-    let gw = TestGateway::start(&config(up.addr)).await;
-    let client = Client::new(gw.addr, None, Proto::H1);
+    let Stack { up, gw, client } = Stack::start(Reply::Ok, &routes()).await;
     for r in sdk_requests("snowplow/snowplow-browser.jsonl")
         .iter()
         .chain(&sdk_requests("snowplow/snowplow-get-hand.jsonl"))

@@ -1,5 +1,6 @@
-//! The gateway under test: in process (`TestGateway`), or the real binary (`Process` for
-//! `piigate serve`, `Piigate` for its CLI), with its metrics.
+//! The gateway under test: in process (`TestGateway`; `Stack` puts one in front of a recording
+//! upstream with a client and builds its config), or the real binary (`Process` for `piigate
+//! serve`, `Piigate` for its CLI), with its metrics.
 
 #![allow(dead_code)]
 
@@ -96,6 +97,40 @@ impl TestGateway {
 
     pub fn config_path(&self) -> PathBuf {
         self.dir.path().join("proxy.toml")
+    }
+}
+
+/// The `[server]` and `[keys]` every in-process stack shares (the proxy on an ephemeral port,
+/// the example keyring), then `rest` (routes, `[admin]`, `[store]`…) with each `{up}`
+/// replaced by the upstream's address.
+pub fn gateway_config(up: SocketAddr, rest: &str) -> String {
+    format!(
+        "[server]\nlisten = \"127.0.0.1:0\"\n[keys]\nfile = \"keys.toml\"\n{}",
+        rest.replace("{up}", &up.to_string())
+    )
+}
+
+/// A gateway in process on real sockets in front of one recording upstream (plain HTTP), and an
+/// HTTP/1.1 client to the gateway. Bind the gateway when destructuring (`gw: _gw`, not `gw: _`):
+/// dropping it shuts it down.
+pub struct Stack {
+    pub up: Upstream,
+    pub gw: TestGateway,
+    pub client: Client,
+}
+
+impl Stack {
+    /// The upstream answering with `reply`, the gateway serving [`gateway_config`]`(up, rest)`.
+    pub async fn start(reply: Reply, rest: &str) -> Self {
+        Self::start_with_env(reply, rest, &[]).await
+    }
+
+    /// Like [`Self::start`], with these environment variables visible to the config loader.
+    pub async fn start_with_env(reply: Reply, rest: &str, vars: &[(&str, &str)]) -> Self {
+        let up = Upstream::start(None, reply).await;
+        let gw = TestGateway::start_with_env(&gateway_config(up.addr, rest), vars).await;
+        let client = Client::new(gw.addr, None, Proto::H1);
+        Self { up, gw, client }
     }
 }
 
