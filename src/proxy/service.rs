@@ -37,6 +37,8 @@ struct Tally {
     bytes_in: usize,
     bytes_out: usize,
     reveal_failures: u32,
+    /// Selected values echo recognition did not search for (past its bounds).
+    echo_skipped: u32,
     /// What the forwarded request disclosed, per (category, treatment).
     disclosed: DisclosureTally,
     /// Fields detection found.
@@ -82,6 +84,7 @@ pub(super) async fn handle(
     m.applied(&tally.counts);
     m.bytes(tally.bytes_in, tally.bytes_out);
     m.reveal_failed(tally.reveal_failures);
+    m.echo_skipped(tally.echo_skipped);
     m.detected(tally.detected.per_class());
     if code == Some(RejectCode::Overloaded) {
         m.overloaded();
@@ -99,6 +102,7 @@ pub(super) async fn handle(
         counts: &tally.counts,
         detected: tally.detected.total(),
         reveal_failures: tally.reveal_failures,
+        echo_skipped: tally.echo_skipped,
     }
     .emit();
     resp
@@ -292,6 +296,7 @@ async fn forward(
             }
         };
         tally.counts = cx.counts;
+        tally.echo_skipped = cx.echo_skipped;
         tally.disclosed = cx.disclosed;
         tally.detected = std::mem::take(&mut cx.detected);
         Ok(req)

@@ -48,7 +48,7 @@ pub(crate) struct Unit {
 
 /// Bytes that are their own unit in every mode: not an escape start, not a delimiter, not
 /// NUL, ASCII.
-static PLAIN: [bool; 256] = {
+pub(crate) static PLAIN: [bool; 256] = {
     let mut t = [false; 256];
     let mut b = 1;
     while b < 0x80 {

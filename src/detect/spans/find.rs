@@ -5,7 +5,7 @@
 //! the window and maps a match back to raw offsets. A handler returns where the main loop
 //! resumes; a span never starts before the end of the previous one (`floor`).
 
-use super::decode::{HIGH, Mode, STOP, Unit, bwd, fwd};
+use super::decode::{HIGH, Mode, PLAIN, STOP, Unit, bwd, fwd};
 use super::{Hit, Origin, Seg};
 use crate::detect::{
     Class, ClassSet, address, card, date, email, iban, ip, national, phone, secret,
@@ -41,15 +41,32 @@ static TRIGGER: [bool; 256] = {
 /// Index of the first trigger byte in `raw[i..end]`, or `end`. Most bytes of a text are not
 /// triggers, so this is the loop every byte goes through: sixteen at a time with SSE2 (part
 /// of the x86_64 baseline), the table for the rest.
+///
+/// HTML's segments are short (an attribute value, the text between two tags), so most end
+/// inside a chunk: while sixteen bytes of `raw` remain, the last chunk of a segment is read
+/// whole and the bits past `end` are masked off, and only the end of `raw` goes byte by byte.
 #[inline(always)]
 fn next_trigger(raw: &[u8], mut i: usize, end: usize) -> usize {
     #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
-    while let Some(chunk) = raw.get(i..end).and_then(|s| s.first_chunk::<16>()) {
-        let m = triggers16(chunk);
+    while i < end
+        && let Some(chunk) = raw.get(i..).and_then(|s| s.first_chunk::<16>())
+    {
+        let mut m = triggers16(chunk);
+        if end - i < 16 {
+            m &= (1u32 << (end - i)) - 1;
+            return if m != 0 {
+                i + m.trailing_zeros() as usize
+            } else {
+                end
+            };
+        }
         if m != 0 {
             return i + m.trailing_zeros() as usize;
         }
         i += 16;
+    }
+    if i >= end {
+        return end;
     }
     match raw[i..end].iter().position(|&b| TRIGGER[usize::from(b)]) {
         Some(p) => i + p,
@@ -89,11 +106,16 @@ pub(crate) struct Finder {
 
 /// A candidate's scan bytes and where each came from: `map[k]` is the raw offset (from `base`)
 /// where unit `k` starts, `map[len]` where the last one ends.
+///
+/// A candidate is mostly written as is: [`Win::fill`] copies the leading units that are one
+/// plain byte each in one go, and their offsets are implied (`direct`: for `k <= direct`, unit
+/// `k` starts at `base + k`) instead of written to `map`.
 struct Win {
     buf: [u8; W],
     map: [u16; W + 1],
     base: usize,
     len: usize,
+    direct: usize,
 }
 
 /// A segment being read.
@@ -119,6 +141,7 @@ impl Win {
     fn reset(&mut self, base: usize) {
         self.base = base;
         self.len = 0;
+        self.direct = 0;
         self.map[0] = 0;
     }
 
@@ -129,6 +152,8 @@ impl Win {
         if self.len == W {
             return false;
         }
+        // After a caller shortened the window, the implied offsets end where it now does.
+        self.direct = self.direct.min(self.len);
         let off = raw_end - self.base;
         debug_assert!(off <= usize::from(u16::MAX));
         self.buf[self.len] = b;
@@ -139,7 +164,11 @@ impl Win {
 
     /// Raw offset where unit `k` starts (`k == len`: where the window ends).
     fn raw(&self, k: usize) -> usize {
-        self.base + usize::from(self.map[k])
+        if k <= self.direct {
+            self.base + k
+        } else {
+            self.base + usize::from(self.map[k])
+        }
     }
 
     fn bytes(&self) -> &[u8] {
@@ -154,7 +183,16 @@ impl Win {
     /// Reads units from `i` while `keep` holds, at most `max`; returns the raw end.
     fn fill(&mut self, c: Cur<'_>, i: usize, max: usize, keep: impl Fn(u8) -> bool) -> usize {
         self.reset(i);
+        // Bytes that are their own unit in every mode, copied as they are.
+        let lim = c.seg.end.min(i + max.min(W));
         let mut j = i;
+        while j < lim && PLAIN[usize::from(c.raw[j])] && keep(c.raw[j]) {
+            j += 1;
+        }
+        let n = j - i;
+        self.buf[..n].copy_from_slice(&c.raw[i..j]);
+        self.len = n;
+        self.direct = n;
         while self.len < max {
             let Some(u) = c.at(j) else { break };
             if !keep(u.b) || !self.push(u.b, j + u.len) {
@@ -246,8 +284,20 @@ fn domain_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b == HIGH || b == b'-' || b == b'.'
 }
 
+/// Word bytes as written: `[A-Za-z0-9_.-]`.
+static WORD: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        t[b] = (b as u8).is_ascii_alphanumeric() || matches!(b as u8, b'_' | b'-' | b'.');
+        b += 1;
+    }
+    t
+};
+
+#[inline(always)]
 fn word_byte(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.')
+    WORD[usize::from(b)]
 }
 
 fn hexish(b: u8) -> bool {
@@ -263,6 +313,7 @@ impl Finder {
                 map: [0; W + 1],
                 base: 0,
                 len: 0,
+                direct: 0,
             },
         }
     }
@@ -346,6 +397,29 @@ impl Finder {
         {
             return d;
         }
+        // A hex colour (`#333333`, `#0066cc`, `#e0e0e0`): a digit in it has a letter or `#`
+        // before it, so it is read as part of a word, and that word is too short for a key
+        // and no IBAN. Outside URLs, where `#` starts a fragment.
+        if !c.seg.kind.mode.has(Mode::URL) {
+            let mut h = i;
+            while h > c.seg.start && i - h < 20 && raw[h - 1].is_ascii_hexdigit() {
+                h -= 1;
+            }
+            if h > c.seg.start && raw[h - 1] == b'#' && h >= *floor {
+                let mut e = i;
+                while e < c.seg.end && e - h < 20 && raw[e].is_ascii_hexdigit() {
+                    e += 1;
+                }
+                let iban = e - h >= 4
+                    && raw[h].is_ascii_alphabetic()
+                    && raw[h + 1].is_ascii_alphabetic()
+                    && raw[h + 2].is_ascii_digit()
+                    && raw[h + 3].is_ascii_digit();
+                if e - h < 20 && !iban && (e == c.seg.end || !WORD[usize::from(raw[e])]) {
+                    return e;
+                }
+            }
+        }
         let mut start = i;
         let opener = match c.before(i) {
             None => true,
@@ -365,6 +439,23 @@ impl Finder {
         };
         if !opener {
             return self.word(c, i, floor, hits);
+        }
+        // Fewer than four digits ended by a byte that neither continues a run nor is an
+        // escape (`0;`, `"600"`, `=1"`: most numbers of inline CSS and attributes): no class
+        // but a street address starts with so few (the run below would come to the same).
+        if d < i + 4
+            && (d == c.seg.end || {
+                let b = raw[d];
+                !RUN_RAW[usize::from(b)] && b < 0x80 && !matches!(b, b'x' | b'&' | b'%' | b'+')
+            })
+        {
+            if self.on(Class::StreetAddress)
+                && let Some((s, e)) = self.street(c, i, *floor)
+            {
+                Self::emit(c, floor, hits, s, e, Class::StreetAddress);
+                return e;
+            }
+            return d;
         }
         // The run: digits and the separators people type between groups. Usually written
         // as is: then the raw bytes are the run (no copy); an escape or a no-break space in

@@ -305,12 +305,25 @@ fn tag_end(raw: &[u8], mut i: usize) -> Option<usize> {
     None
 }
 
-/// Reads a start tag's attributes from `i` to its closing `>` in one pass: the `>` and the
-/// values. `None` when the tag is not closed (or has more than [`MAX_ATTRS`] values): then
-/// it is read as text.
-fn start_tag(raw: &[u8], mut i: usize, attrs: &mut Attrs) -> Option<usize> {
+/// What [`read_tag`] meets in a tag, in order: an attribute's name, then its value if it has
+/// one (the range without quotes, and the quote byte, `0` when unquoted).
+enum Part {
+    Name(usize, usize),
+    Value { start: usize, end: usize, quote: u8 },
+}
+
+/// Reads a tag's attributes from `i` (the end of its name) to the `>` that closes it, giving
+/// each name and value to `each` in order. Returns that `>`; `None` when `each` says stop,
+/// when the input ends inside the tag, or, unless `open_to_end`, at a quote that is never
+/// closed. With `open_to_end` such a value runs to the end of the input, as a browser reads
+/// it (the rest of the document is inside the tag), and is still given to `each`.
+fn read_tag(
+    raw: &[u8],
+    mut i: usize,
+    open_to_end: bool,
+    each: &mut impl FnMut(Part) -> bool,
+) -> Option<usize> {
     let n = raw.len();
-    attrs.n = 0;
     loop {
         while i < n && (raw[i].is_ascii_whitespace() || raw[i] == b'/') {
             i += 1;
@@ -322,7 +335,9 @@ fn start_tag(raw: &[u8], mut i: usize, attrs: &mut Attrs) -> Option<usize> {
         while i < n && !matches!(raw[i], b'=' | b'/' | b'>') && !raw[i].is_ascii_whitespace() {
             i += 1;
         }
-        let name = &raw[name_start..i];
+        if !each(Part::Name(name_start, i)) {
+            return None;
+        }
         while i < n && raw[i].is_ascii_whitespace() {
             i += 1;
         }
@@ -335,7 +350,11 @@ fn start_tag(raw: &[u8], mut i: usize, attrs: &mut Attrs) -> Option<usize> {
         }
         let (start, end, quote) = match raw.get(i)? {
             &q @ (b'"' | b'\'') => {
-                let end = i + 1 + memchr::memchr(q, &raw[i + 1..])?;
+                let end = match memchr::memchr(q, &raw[i + 1..]) {
+                    Some(p) => i + 1 + p,
+                    None if open_to_end => n,
+                    None => return None,
+                };
                 (i + 1, end, q)
             }
             _ => {
@@ -346,65 +365,51 @@ fn start_tag(raw: &[u8], mut i: usize, attrs: &mut Attrs) -> Option<usize> {
                 (i, end, 0)
             }
         };
-        if attrs.n == MAX_ATTRS {
+        if !each(Part::Value { start, end, quote }) {
             return None;
         }
-        attrs.list[attrs.n] = Attr {
-            start,
-            end,
-            quote,
-            url: url_attribute(name),
-        };
-        attrs.n += 1;
-        i = end + usize::from(quote != 0);
+        i = (end + usize::from(quote != 0)).min(n);
     }
+}
+
+/// Reads a start tag's attributes in one pass: the `>` and the values. `None` when the tag is
+/// not closed (or has more than [`MAX_ATTRS`] values): then it is read as text.
+fn start_tag(raw: &[u8], i: usize, attrs: &mut Attrs) -> Option<usize> {
+    attrs.n = 0;
+    let mut name = (0, 0);
+    read_tag(raw, i, false, &mut |part| match part {
+        Part::Name(s, e) => {
+            name = (s, e);
+            true
+        }
+        Part::Value { start, end, quote } => {
+            if attrs.n == MAX_ATTRS {
+                return false;
+            }
+            attrs.list[attrs.n] = Attr {
+                start,
+                end,
+                quote,
+                url: url_attribute(&raw[name.0..name.1]),
+            };
+            attrs.n += 1;
+            true
+        }
+    })
 }
 
 /// Reads a start tag `start_tag` refused, from the end of its name: every attribute name and
 /// value is a segment of its own (names as unquoted values: all of their delimiters are
 /// escaped in a replacement). Returns the `>` closing the tag, `None` when the document ends
 /// inside it.
-fn loose_tag(raw: &[u8], mut i: usize, f: &mut impl FnMut(Seg)) -> Option<usize> {
-    let n = raw.len();
-    let boundary = |b: u8| b.is_ascii_whitespace() || matches!(b, b'=' | b'/' | b'>');
-    loop {
-        while i < n && (raw[i].is_ascii_whitespace() || raw[i] == b'/') {
-            i += 1;
+fn loose_tag(raw: &[u8], i: usize, f: &mut impl FnMut(Seg)) -> Option<usize> {
+    read_tag(raw, i, true, &mut |part| {
+        match part {
+            Part::Name(s, e) => text(s, e, TEXT, Ctx::Attr(0), f),
+            Part::Value { start, end, quote } => text(start, end, TEXT, Ctx::Attr(quote), f),
         }
-        if *raw.get(i)? == b'>' {
-            return Some(i);
-        }
-        let name_start = i;
-        while i < n && !boundary(raw[i]) {
-            i += 1;
-        }
-        text(name_start, i, TEXT, Ctx::Attr(0), f);
-        while i < n && raw[i].is_ascii_whitespace() {
-            i += 1;
-        }
-        if raw.get(i) != Some(&b'=') {
-            continue;
-        }
-        i += 1;
-        while i < n && raw[i].is_ascii_whitespace() {
-            i += 1;
-        }
-        let (start, end, quote) = match raw.get(i)? {
-            &q @ (b'"' | b'\'') => {
-                let end = memchr::memchr(q, &raw[i + 1..]).map_or(n, |p| i + 1 + p);
-                (i + 1, end, q)
-            }
-            _ => {
-                let end = raw[i..]
-                    .iter()
-                    .position(|&b| b.is_ascii_whitespace() || b == b'>')
-                    .map_or(n, |p| i + p);
-                (i, end, 0)
-            }
-        };
-        text(start, end, TEXT, Ctx::Attr(quote), f);
-        i = (end + usize::from(quote != 0)).min(n);
-    }
+        true
+    })
 }
 
 /// Emits one attribute value.
