@@ -133,6 +133,8 @@ struct Needle {
     tag: EchoTag,
     /// Match only where the text capitalises it (a name part that is a common word).
     capitalised: bool,
+    /// A whole person name (its parts were collected with it).
+    name: bool,
 }
 
 /// Given names that are also common English words: matched only capitalised. Sorted.
@@ -271,12 +273,24 @@ impl EchoBuilder {
         match kind {
             EchoKind::Value => {
                 any = true;
-                self.needle(value, tag, false, full, &mut fresh, &mut dropped);
+                self.needle(value, tag, false, false, full, &mut fresh, &mut dropped);
             }
             EchoKind::PersonName => {
                 if letters(value) >= 3 {
                     any = true;
-                    self.needle(value, tag, common(value), full, &mut fresh, &mut dropped);
+                    let capitalised = common(value);
+                    if self.needle(
+                        value,
+                        tag,
+                        capitalised,
+                        true,
+                        full,
+                        &mut fresh,
+                        &mut dropped,
+                    ) {
+                        // This whole name was collected before, its parts with it.
+                        return true;
+                    }
                 }
                 for part in value.split(|c: char| c.is_whitespace() || c == ',' || c == '-') {
                     let part = part.trim_matches('.');
@@ -284,7 +298,15 @@ impl EchoBuilder {
                         continue;
                     }
                     any = true;
-                    self.needle(part, tag, common(part), full, &mut fresh, &mut dropped);
+                    self.needle(
+                        part,
+                        tag,
+                        common(part),
+                        false,
+                        full,
+                        &mut fresh,
+                        &mut dropped,
+                    );
                 }
             }
         }
@@ -296,23 +318,31 @@ impl EchoBuilder {
     }
 
     /// One needle and its case variants, unless already there. `full`: no new value may be
-    /// added; a needle that is not already there then only sets `dropped`.
+    /// added; a needle that is not already there then only sets `dropped`. `name`: the needle
+    /// is a whole person name. Returns whether it is a whole name collected before.
+    #[allow(clippy::too_many_arguments)]
     fn needle(
         &mut self,
         s: &str,
         tag: EchoTag,
         capitalised: bool,
+        name: bool,
         full: bool,
         fresh: &mut bool,
         dropped: &mut bool,
-    ) {
-        let info = Needle { tag, capitalised };
+    ) -> bool {
+        let info = Needle {
+            tag,
+            capitalised,
+            name,
+        };
         // ASCII lower case, so the first byte names its bucket (`JÜRGEN` → `jÜRGEN`); the
         // comparison folds ASCII only, so a non-ASCII value also needs its upper-case variant.
         let at = self.bytes.len();
         if s.is_ascii() {
-            self.bytes.extend(s.bytes().map(|b| b.to_ascii_lowercase()));
-            self.keep(at, info, full, fresh, dropped);
+            self.bytes.extend_from_slice(s.as_bytes());
+            self.bytes[at..].make_ascii_lowercase();
+            self.keep(at, info, full, fresh, dropped)
         } else {
             let mut utf8 = [0u8; 4];
             for c in s.chars().flat_map(char::to_lowercase) {
@@ -320,7 +350,7 @@ impl EchoBuilder {
                 self.bytes
                     .extend_from_slice(c.encode_utf8(&mut utf8).as_bytes());
             }
-            self.keep(at, info, full, fresh, dropped);
+            let seen = self.keep(at, info, full, fresh, dropped);
             let at = self.bytes.len();
             for c in s.chars().flat_map(char::to_uppercase) {
                 let c = c.to_ascii_lowercase();
@@ -328,15 +358,24 @@ impl EchoBuilder {
                     .extend_from_slice(c.encode_utf8(&mut utf8).as_bytes());
             }
             self.keep(at, info, full, fresh, dropped);
+            seen
         }
     }
 
     /// Keeps the needle written at `bytes[at..]` if it is new and within the bounds; else
     /// takes it back out of the arena.
-    fn keep(&mut self, at: usize, info: Needle, full: bool, fresh: &mut bool, dropped: &mut bool) {
+    /// Returns whether the needle was there already as a whole person name (`info.name`).
+    fn keep(
+        &mut self,
+        at: usize,
+        info: Needle,
+        full: bool,
+        fresh: &mut bool,
+        dropped: &mut bool,
+    ) -> bool {
         let new = &self.bytes[at..];
         if new.is_empty() {
-            return;
+            return false;
         }
         if self.index.is_empty() {
             self.index = vec![0; (2 * self.limits.max_needles).next_power_of_two().max(2)];
@@ -347,7 +386,7 @@ impl EchoBuilder {
             let n = self.needles[n];
             if n.len as usize == new.len() && self.bytes[n.at as usize..][..new.len()] == *new {
                 self.bytes.truncate(at);
-                return;
+                return n.info.name && info.name;
             }
             slot = (slot + 1) & mask;
         }
@@ -355,7 +394,7 @@ impl EchoBuilder {
         {
             *dropped = true;
             self.bytes.truncate(at);
-            return;
+            return false;
         }
         // At most `max_needles` entries in twice as many slots: the probe above always ends.
         self.index[slot] = u16::try_from(self.needles.len() + 1).unwrap_or(u16::MAX);
@@ -366,6 +405,7 @@ impl EchoBuilder {
             info,
         });
         *fresh = true;
+        false
     }
 
     /// The search structure.

@@ -486,6 +486,7 @@ fn repeated_values_take_no_room() {
     assert!(b.add("Zoe Quill", EchoKind::PersonName, EchoTag(1)));
     let e = b.build();
     assert_eq!(e.skipped(), 0);
+    assert_eq!(e.needles(), 7, "each name whole and by part, the id, once");
     assert_eq!(
         redact("Zoe met Ann (u_48213)", TextKind::Plain, Some(&e)),
         "[echo 1] met [echo 1] ([echo 0])"
