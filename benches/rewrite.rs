@@ -462,8 +462,9 @@ criterion_group! {
 /// also decides whether a first pass is needed), for `perf stat -e instructions`: a count of
 /// instructions holds on a loaded machine, so two builds compare where timings would not.
 /// `PIIGATE_BENCH_PROFILE=16k_batch/engine_policy@2000 target/release/deps/rewrite-…`, with a
-/// size of `1k_event`, `16k_batch`, `1m_batch` and a policy of `engine_no_rules`,
-/// `engine_policy` or `engine_policy_cheap`.
+/// size of `1k_event`, `16k_batch`, `1m_batch`, `16k_person_batch` and a policy of
+/// `engine_no_rules`, `engine_policy`, `engine_policy_cheap`, `engine_policy_scrub` or
+/// `engine_policy_scrub_echo`.
 fn profile(which: &str) {
     let (which, runs) = which.split_once('@').expect("SIZE/POLICY@RUNS");
     let runs: u64 = runs.parse().expect("a number of runs");
@@ -472,12 +473,15 @@ fn profile(which: &str) {
         "1k_event" => support::track_event(),
         "16k_batch" => support::batch(16 * 1024),
         "1m_batch" => support::batch(1024 * 1024),
+        "16k_person_batch" => support::person_batch(16 * 1024),
         _ => panic!("unknown size {size}"),
     };
     let plan = match policy {
         "engine_no_rules" => Plan::empty(),
         "engine_policy" => support::plan(TYPICAL, |k| k).1,
         "engine_policy_cheap" => support::plan(TYPICAL, support::cheap).1,
+        "engine_policy_scrub" => scrub_plan(false),
+        "engine_policy_scrub_echo" => scrub_plan(true),
         _ => panic!("unknown policy {policy}"),
     };
     let fields = FieldPlans::default();

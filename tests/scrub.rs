@@ -12,7 +12,7 @@ use piigate::policy::{ActionKind, ApplyCx, Treatment};
 use piigate::rewrite::{Format, Limits, Outcome, rewrite_payload};
 use serde_json::Value;
 
-use crate::support::{KEYS, NoEnv, Reply, Stack, assert_absent, gateway_config};
+use crate::support::{Client, KEYS, NoEnv, Proto, Reply, Stack, assert_absent, gateway_config};
 
 const NAME: &str = "Ottilie Brandvold";
 const EMAIL: &str = "ottilie.brandvold@example.org";
@@ -724,4 +724,101 @@ fn text_detection_found_but_scrub_did_not_replaces_the_whole_leaf() {
     assert_ne!(doc["ticket"]["body"], text, "forwarded in clear");
     assert_eq!(doc["ticket"]["body"], whole["ticket"]["body"]);
     assert_eq!(doc["ticket"]["status"], "open");
+}
+
+// === past the bounds of echo recognition ===
+
+/// A route whose request names more people than echo recognition searches for (64 distinct
+/// values per request), with the admin listener for `/metrics`.
+const CROWD: &str = r#"
+[admin]
+listen = "127.0.0.1:0"
+token_env = "PIIGATE_TEST_UNSET_TOKEN"
+
+[[routes]]
+name = "crowd"
+path_prefix = "/crowd"
+upstream = "http://{up}"
+detect = "enforce"
+
+[[routes.rules]]
+select = "$.people[*].name"
+action = "tokenize"
+class = "person_name"
+
+[[routes.rules]]
+select = "$.note"
+action = "scrub"
+"#;
+
+/// The `i`th person of the crowd: one capitalised word, distinct per `i`.
+fn crowd_name(i: usize) -> String {
+    let letter = |n: usize| char::from(b'a' + u8::try_from(n % 26).expect("letter"));
+    format!("Quillon{}{}", letter(i / 26), letter(i))
+}
+
+/// Past the bounds the request is still forwarded (fail-open for the search only): every
+/// selected value gets its rule's treatment, values within the bounds are found where they
+/// recur, those past them are not searched for — and the operator sees how many on
+/// `/metrics`, under the route's name and no value.
+#[tokio::test]
+async fn values_past_the_echo_bounds_are_forwarded_unsearched_and_counted() {
+    let Stack { up, gw, client } = Stack::start(Reply::Ok, CROWD).await;
+    let names: Vec<String> = (0..70).map(crowd_name).collect();
+    let (first, last) = (&names[0], &names[69]);
+    let body = serde_json::json!({
+        "note": format!("Ask {first} about {last}."),
+        "memo": format!("{first} and {last} called"),
+        // The first person again: a repeated value takes no room.
+        "people": names
+            .iter()
+            .chain([first])
+            .map(|n| serde_json::json!({"name": n}))
+            .collect::<Vec<_>>(),
+    })
+    .to_string();
+    let ct = [("content-type", "application/json")];
+    let got = client.send(Method::POST, "/crowd/e", &ct, body).await;
+    assert_eq!(got.status, 200, "{}", String::from_utf8_lossy(&got.body));
+    let seen = up.requests();
+    assert_eq!(seen.len(), 1);
+    let doc: Value = serde_json::from_slice(&seen[0].body).expect("JSON");
+    assert_eq!(doc["note"], format!("Ask [REDACTED] about {last}."));
+    assert_eq!(
+        doc["memo"],
+        format!("[REDACTED:person_name] and {last} called")
+    );
+    let people = doc["people"].as_array().expect("people");
+    assert_eq!(people.len(), 71);
+    assert!(
+        people
+            .iter()
+            .all(|p| p["name"].as_str().is_some_and(|t| t.starts_with("tok_"))),
+        "every selected name is treated, within the bounds or not"
+    );
+
+    let admin = Client::new(gw.admin.expect("admin"), None, Proto::H1);
+    let metrics = admin.send(Method::GET, "/metrics", &[], "").await;
+    let metrics = String::from_utf8_lossy(&metrics.body).into_owned();
+    assert!(
+        metrics.contains(r#"piigate_echo_values_skipped_total{route="crowd"} 6"#),
+        "{metrics}"
+    );
+    assert_absent(metrics.as_bytes(), &[first, last, "Quillon"]);
+
+    // A request within the bounds adds nothing.
+    let small = serde_json::json!({
+        "note": format!("Ask {last}."),
+        "people": [{"name": last}],
+    })
+    .to_string();
+    let got = client.send(Method::POST, "/crowd/e", &ct, small).await;
+    assert_eq!(got.status, 200);
+    let doc: Value = serde_json::from_slice(&up.requests()[1].body).expect("JSON");
+    assert_eq!(doc["note"], "Ask [REDACTED].");
+    let metrics = admin.send(Method::GET, "/metrics", &[], "").await;
+    assert!(
+        String::from_utf8_lossy(&metrics.body)
+            .contains(r#"piigate_echo_values_skipped_total{route="crowd"} 6"#)
+    );
 }

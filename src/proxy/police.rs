@@ -290,15 +290,20 @@ pub(super) fn cookies(
 /// names the header; a value with no origin (a relative or non-http URL) is removed. Runs on
 /// every route.
 pub(super) fn referrer(policy: Policy<'_>, headers: &mut HeaderMap) {
+    static NAMES: [(header::HeaderName, bool); 3] = [
+        (header::REFERER, true),
+        (header::HeaderName::from_static("referrer"), true),
+        (header::ORIGIN, false),
+    ];
     let rules = &policy.plans.fields.header;
-    for (name, trailing_slash) in [("referer", true), ("referrer", true), ("origin", false)] {
-        if rules.find_header(name).is_some() {
+    for (name, trailing_slash) in &NAMES {
+        let trailing_slash = *trailing_slash;
+        // The map first: most requests carry none of these, and the lookup by a built name
+        // is cheaper than the rules' search.
+        if !headers.contains_key(name) || rules.find_header(name.as_str()).is_some() {
             continue;
         }
         let values: Vec<HeaderValue> = headers.get_all(name).iter().cloned().collect();
-        if values.is_empty() {
-            continue;
-        }
         headers.remove(name);
         for v in values {
             let reduced = if !trailing_slash && v.as_bytes() == b"null" {
@@ -312,14 +317,7 @@ pub(super) fn referrer(policy: Policy<'_>, headers: &mut HeaderMap) {
                 })
             };
             if let Some(r) = reduced.and_then(|r| HeaderValue::from_str(&r).ok()) {
-                headers.append(
-                    header::HeaderName::from_static(match name {
-                        "referer" => "referer",
-                        "referrer" => "referrer",
-                        _ => "origin",
-                    }),
-                    r,
-                );
+                headers.append(name.clone(), r);
             }
         }
     }

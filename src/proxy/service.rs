@@ -37,6 +37,8 @@ struct Tally {
     bytes_in: usize,
     bytes_out: usize,
     reveal_failures: u32,
+    /// Selected values echo recognition did not search for (past its bounds).
+    echo_skipped: u32,
     /// What the forwarded request disclosed, per (category, treatment).
     disclosed: DisclosureTally,
     /// Fields detection found.
@@ -82,6 +84,7 @@ pub(super) async fn handle(
     m.applied(&tally.counts);
     m.bytes(tally.bytes_in, tally.bytes_out);
     m.reveal_failed(tally.reveal_failures);
+    m.echo_skipped(tally.echo_skipped);
     m.detected(tally.detected.per_class());
     if code == Some(RejectCode::Overloaded) {
         m.overloaded();
@@ -99,6 +102,7 @@ pub(super) async fn handle(
         counts: &tally.counts,
         detected: tally.detected.total(),
         reveal_failures: tally.reveal_failures,
+        echo_skipped: tally.echo_skipped,
     }
     .emit();
     resp
@@ -292,6 +296,7 @@ async fn forward(
             }
         };
         tally.counts = cx.counts;
+        tally.echo_skipped = cx.echo_skipped;
         tally.disclosed = cx.disclosed;
         tally.detected = std::mem::take(&mut cx.detected);
         Ok(req)
@@ -301,10 +306,10 @@ async fn forward(
         // The Art. 19 list: this recipient now holds data of these people.
         Box::pin(record_recipients(g, &route, s)).await?;
     }
+    let upstream_started = Instant::now();
     metrics
         .rewrite_seconds
-        .observe(policing.elapsed().as_secs_f64());
-    let upstream_started = Instant::now();
+        .observe((upstream_started - policing).as_secs_f64());
 
     let sent = tokio::time::timeout(limits.upstream_timeout, upstream.send(upstream_req)).await;
     metrics
@@ -433,12 +438,16 @@ fn only_chunked(headers: &http::HeaderMap) -> bool {
 /// Whether the request carries an opt-out signal: Global Privacy Control (`Sec-GPC: 1`, which
 /// California requires honouring as an opt-out of sale/sharing) or Do Not Track (`DNT: 1`).
 fn opt_out_signal(headers: &http::HeaderMap) -> bool {
-    let on = |name: &str| {
+    // Built once (statics: a lookup by `&str` parses the name on every call, and a const
+    // header name is built and dropped at every use).
+    static SEC_GPC: header::HeaderName = header::HeaderName::from_static("sec-gpc");
+    static DNT: header::HeaderName = header::HeaderName::from_static("dnt");
+    let on = |name: &header::HeaderName| {
         headers
             .get(name)
             .is_some_and(|v| v.as_bytes().trim_ascii() == b"1")
     };
-    on("sec-gpc") || on("dnt")
+    on(&SEC_GPC) || on(&DNT)
 }
 
 fn unix_now() -> u64 {

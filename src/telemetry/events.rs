@@ -34,6 +34,8 @@ pub struct RequestDone<'a> {
     pub detected: u64,
     /// Envelopes on the response path that did not open.
     pub reveal_failures: u32,
+    /// Selected values not searched for in the request's text: past the echo bounds.
+    pub echo_skipped: u32,
 }
 
 /// The access-log line of a forwarded request, with one count field per action kind (from
@@ -55,6 +57,7 @@ macro_rules! log_forwarded {
             $($name = $counts.get(ActionKind::$variant),)*
             detected = $done.detected,
             reveal_failures = $done.reveal_failures,
+            echo_skipped = $done.echo_skipped,
             "Request forwarded."
         )
     };
@@ -185,6 +188,7 @@ mod tests {
                 counts: &counts,
                 detected: 0,
                 reveal_failures: 0,
+                echo_skipped: 3,
             }
             .emit();
         });
@@ -193,5 +197,6 @@ mod tests {
         for (n, kind) in (1..).zip(ActionKind::ALL) {
             assert_eq!(v[kind.as_str()], n, "{}", kind.as_str());
         }
+        assert_eq!(v["echo_skipped"], 3);
     }
 }

@@ -81,6 +81,7 @@ pub struct Metrics {
     upstream_seconds: Family<RouteLabel, Histogram, fn() -> Histogram>,
     rewrite_seconds: Family<RouteLabel, Histogram, fn() -> Histogram>,
     reveal_failures: Family<RouteLabel, Counter>,
+    echo_skipped: Family<RouteLabel, Counter>,
     in_flight: Family<RouteLabel, Gauge>,
     overloaded: Family<RouteLabel, Counter>,
     reloads: Family<ResultLabel, Counter>,
@@ -118,6 +119,7 @@ pub struct RouteMetrics {
     /// Time spent policing (decode, rewrite, re-encode).
     pub rewrite_seconds: Histogram,
     reveal_failures: Counter,
+    echo_skipped: Counter,
     /// Requests of this route now in flight.
     pub in_flight: Gauge,
     overloaded: Counter,
@@ -195,6 +197,13 @@ impl Metrics {
             "Envelopes in responses that did not open",
             reveal_failures.clone(),
         );
+        let echo_skipped = Family::<RouteLabel, Counter>::default();
+        registry.register(
+            "echo_values_skipped",
+            "Selected values not searched for where they recur in a request's text, because \
+             the request passed the bounds of echo recognition (the request is still policed)",
+            echo_skipped.clone(),
+        );
         let in_flight = Family::<RouteLabel, Gauge>::default();
         registry.register(
             "in_flight_requests",
@@ -262,6 +271,7 @@ impl Metrics {
             upstream_seconds,
             rewrite_seconds,
             reveal_failures,
+            echo_skipped,
             in_flight,
             overloaded,
             reloads,
@@ -362,6 +372,9 @@ impl Metrics {
             reveal_failures: self
                 .reveal_failures
                 .get_or_create_owned(&RouteLabel { route: r() }),
+            echo_skipped: self
+                .echo_skipped
+                .get_or_create_owned(&RouteLabel { route: r() }),
             in_flight: self
                 .in_flight
                 .get_or_create_owned(&RouteLabel { route: r() }),
@@ -441,6 +454,13 @@ impl RouteMetrics {
     pub fn reveal_failed(&self, n: u32) {
         if n > 0 {
             self.reveal_failures.inc_by(u64::from(n));
+        }
+    }
+
+    /// Adds a request's selected values that echo recognition did not search for (its bounds).
+    pub fn echo_skipped(&self, n: u32) {
+        if n > 0 {
+            self.echo_skipped.inc_by(u64::from(n));
         }
     }
 

@@ -26,7 +26,8 @@ pub struct TraceId([u8; 16]);
 impl TraceParent {
     /// Reads the request's `traceparent`.
     pub(crate) fn from_headers(headers: &http::HeaderMap) -> Self {
-        let mut values = headers.get_all("traceparent").iter();
+        static TRACEPARENT: http::HeaderName = http::HeaderName::from_static("traceparent");
+        let mut values = headers.get_all(&TRACEPARENT).iter();
         match (values.next(), values.next()) {
             (None, _) => Self::Absent,
             (Some(v), None) => parse(v.as_bytes()).map_or(Self::Invalid, Self::Trace),

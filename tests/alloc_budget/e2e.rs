@@ -43,9 +43,9 @@ impl Env for NoEnv {
     }
 }
 
-/// The response every upstream exchange gets.
-const ANSWER: &[u8] =
-    b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 11\r\n\r\n{\"ok\":true}";
+/// The response every upstream exchange gets, with the `Connection: keep-alive` nginx and
+/// most servers send (a hop-by-hop header the gateway strips from every response).
+const ANSWER: &[u8] = b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\nconnection: keep-alive\r\ncontent-length: 11\r\n\r\n{\"ok\":true}";
 
 /// Length of the first complete HTTP/1.1 message (head + `content-length` body) in `buf`.
 fn message_len(buf: &[u8]) -> Option<usize> {

@@ -79,27 +79,50 @@ impl Default for EchoLimits {
 }
 
 /// Collects one request's selected values.
+///
+/// Needles live in one byte arena, ASCII-folded as they are added: collecting allocates only
+/// when the arena or the needle list grows, never per value. A value already collected (the
+/// same name in every event of a batch) is taken again without counting against the bounds.
 #[derive(Debug)]
 pub struct EchoBuilder {
     limits: EchoLimits,
     values: usize,
-    needles: Vec<Vec<u8>>,
-    info: Vec<Needle>,
+    /// Values (or their name parts) not searched for because a bound was reached.
+    skipped: u32,
+    bytes: Vec<u8>,
+    needles: Vec<Slot>,
 }
 
 /// The values of one request, ready to search for.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Echo {
-    /// Needles, ASCII lower case, sorted by first byte then longest first.
-    needles: Vec<(Vec<u8>, Needle)>,
+    /// The needles' bytes, ASCII lower case.
+    bytes: Vec<u8>,
+    /// Needles sorted by first byte then longest first.
+    needles: Vec<Slot>,
     /// Per needle, its first eight bytes (fewer: zero-padded) with ASCII letters folded by
     /// setting bit 5, and the mask of its length: one comparison rules most needles out.
     keys: Vec<(u64, u64)>,
     /// `start[b]..start[b + 1]`: the needles whose first byte folds to `b`.
-    start: Vec<u16>,
-    /// Whether a byte (either case) starts a needle.
-    first: Vec<bool>,
+    start: [u16; 257],
+    /// Per byte: [`WORD`] if it continues a word, [`FIRST`] if (either case) it starts a needle.
+    table: [u8; 256],
     max_len: usize,
+    min_len: usize,
+    skipped: u32,
+}
+
+/// A byte that belongs to a word: a match never starts or ends next to one.
+const WORD: u8 = 1;
+/// A byte that starts a needle.
+const FIRST: u8 = 2;
+
+/// One needle: its bytes in the arena and what a match means.
+#[derive(Debug, Clone, Copy)]
+struct Slot {
+    at: u32,
+    len: u32,
+    info: Needle,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -219,88 +242,159 @@ impl EchoBuilder {
         Self {
             limits,
             values: 0,
+            skipped: 0,
+            bytes: Vec::new(),
             needles: Vec::new(),
-            info: Vec::new(),
         }
     }
 
     /// Adds a selected value. `false` when it was not added: too short, too long, or a bound
-    /// reached (the caller may count those; nothing is logged here).
+    /// reached (counted in [`Echo::skipped`] unless merely too short; nothing is logged here).
+    /// A value already in the set is `true` and takes no room.
     pub fn add(&mut self, value: &str, kind: EchoKind, tag: EchoTag) -> bool {
         let value = value.trim();
-        if self.values == self.limits.max_values || value.len() > self.limits.max_len {
+        if value.len() > self.limits.max_len {
+            self.skipped += 1;
             return false;
         }
-        let before = self.needles.len();
+        if kind == EchoKind::Value && value.len() < self.limits.min_len {
+            return false;
+        }
+        let full = self.values == self.limits.max_values;
+        let mut fresh = false;
+        let mut dropped = false;
+        let mut any = false;
         match kind {
             EchoKind::Value => {
-                if value.len() < self.limits.min_len {
-                    return false;
-                }
-                self.needle(value, tag, false);
+                any = true;
+                self.needle(value, tag, false, full, &mut fresh, &mut dropped);
             }
             EchoKind::PersonName => {
                 if letters(value) >= 3 {
-                    self.needle(value, tag, common(value));
+                    any = true;
+                    self.needle(value, tag, common(value), full, &mut fresh, &mut dropped);
                 }
                 for part in value.split(|c: char| c.is_whitespace() || c == ',' || c == '-') {
                     let part = part.trim_matches('.');
                     if letters(part) < 3 || part.len() == value.len() {
                         continue;
                     }
-                    self.needle(part, tag, common(part));
+                    any = true;
+                    self.needle(part, tag, common(part), full, &mut fresh, &mut dropped);
                 }
             }
         }
-        let added = self.needles.len() > before;
-        self.values += usize::from(added);
-        added
+        if dropped {
+            self.skipped += 1;
+        }
+        self.values += usize::from(fresh);
+        any && !dropped
     }
 
-    /// One needle and its case variants, deduplicated.
-    fn needle(&mut self, s: &str, tag: EchoTag, capitalised: bool) {
-        let lower = s.to_lowercase();
-        let mut variants = [Some(lower), None];
-        if !s.is_ascii() {
-            // The comparison folds ASCII only: `JÜRGEN` needs its own needle.
-            variants[1] = Some(s.to_uppercase());
-        }
-        for v in variants.into_iter().flatten() {
-            if self.needles.len() == self.limits.max_needles || v.len() > self.limits.max_len {
-                continue;
+    /// One needle and its case variants, unless already there. `full`: no new value may be
+    /// added; a needle that is not already there then only sets `dropped`.
+    fn needle(
+        &mut self,
+        s: &str,
+        tag: EchoTag,
+        capitalised: bool,
+        full: bool,
+        fresh: &mut bool,
+        dropped: &mut bool,
+    ) {
+        let info = Needle { tag, capitalised };
+        // ASCII lower case, so the first byte names its bucket (`JÜRGEN` → `jÜRGEN`); the
+        // comparison folds ASCII only, so a non-ASCII value also needs its upper-case variant.
+        let at = self.bytes.len();
+        if s.is_ascii() {
+            self.bytes.extend(s.bytes().map(|b| b.to_ascii_lowercase()));
+            self.keep(at, info, full, fresh, dropped);
+        } else {
+            let mut utf8 = [0u8; 4];
+            for c in s.chars().flat_map(char::to_lowercase) {
+                let c = c.to_ascii_lowercase();
+                self.bytes
+                    .extend_from_slice(c.encode_utf8(&mut utf8).as_bytes());
             }
-            // ASCII lower case, so the first byte names its bucket (`JÜRGEN` → `jÜRGEN`).
-            self.needles.push(v.to_ascii_lowercase().into_bytes());
-            self.info.push(Needle { tag, capitalised });
+            self.keep(at, info, full, fresh, dropped);
+            let at = self.bytes.len();
+            for c in s.chars().flat_map(char::to_uppercase) {
+                let c = c.to_ascii_lowercase();
+                self.bytes
+                    .extend_from_slice(c.encode_utf8(&mut utf8).as_bytes());
+            }
+            self.keep(at, info, full, fresh, dropped);
         }
+    }
+
+    /// Keeps the needle written at `bytes[at..]` if it is new and within the bounds; else
+    /// takes it back out of the arena.
+    fn keep(&mut self, at: usize, info: Needle, full: bool, fresh: &mut bool, dropped: &mut bool) {
+        let new = &self.bytes[at..];
+        if new.is_empty() {
+            return;
+        }
+        let known = self.needles.iter().any(|n| {
+            n.len as usize == new.len() && self.bytes[n.at as usize..][..new.len()] == *new
+        });
+        if known {
+            self.bytes.truncate(at);
+            return;
+        }
+        if full || self.needles.len() == self.limits.max_needles || new.len() > self.limits.max_len
+        {
+            *dropped = true;
+            self.bytes.truncate(at);
+            return;
+        }
+        // Both fit in u32: the arena holds at most `max_needles * max_len` bytes.
+        self.needles.push(Slot {
+            at: at as u32,
+            len: new.len() as u32,
+            info,
+        });
+        *fresh = true;
     }
 
     /// The search structure.
     pub fn build(self) -> Echo {
-        let mut needles: Vec<(Vec<u8>, Needle)> = self.needles.into_iter().zip(self.info).collect();
-        // First byte, then longest first (leftmost-longest), then the bytes; a stable sort
-        // keeps the first value's tag for a duplicate, which `dedup` then drops.
-        needles.sort_by(|(a, _), (b, _)| {
-            a[0].cmp(&b[0])
-                .then(b.len().cmp(&a.len()))
-                .then_with(|| a.cmp(b))
+        let Self {
+            bytes,
+            mut needles,
+            skipped,
+            ..
+        } = self;
+        let text = |n: &Slot| &bytes[n.at as usize..][..n.len as usize];
+        // First byte, then longest first (leftmost-longest), then the bytes. Needles are
+        // distinct (`keep` takes each once, with the first value's tag).
+        needles.sort_unstable_by(|a, b| {
+            let (x, y) = (text(a), text(b));
+            x[0].cmp(&y[0])
+                .then(y.len().cmp(&x.len()))
+                .then_with(|| x.cmp(y))
         });
-        needles.dedup_by(|(a, _), (b, _)| a == b);
-        let mut start = vec![0u16; 257];
-        let mut first = vec![false; 256];
-        for (n, _) in &needles {
-            let b = n[0];
+        let mut start = [0u16; 257];
+        let mut table = [0u8; 256];
+        for (b, t) in table.iter_mut().enumerate() {
+            if is_word(b as u8) {
+                *t = WORD;
+            }
+        }
+        for n in &needles {
+            let b = text(n)[0];
             start[usize::from(b) + 1] += 1;
-            first[usize::from(b)] = true;
-            first[usize::from(b.to_ascii_uppercase())] = true;
+            table[usize::from(b)] |= FIRST;
+            table[usize::from(b.to_ascii_uppercase())] |= FIRST;
         }
         for b in 0..256 {
             start[b + 1] += start[b];
         }
-        let max_len = needles.iter().map(|(n, _)| n.len()).max().unwrap_or(0);
+        let max_len = needles.iter().map(|n| n.len as usize).max().unwrap_or(0);
+        let min_len = needles.iter().map(|n| n.len as usize).min().unwrap_or(0);
         let keys = needles
             .iter()
-            .map(|(n, _)| {
+            .map(|n| {
+                let n = text(n);
                 let k = n.len().min(8);
                 let mut b = [0u8; 8];
                 b[..k].copy_from_slice(&n[..k]);
@@ -313,11 +407,14 @@ impl EchoBuilder {
             })
             .collect();
         Echo {
+            bytes,
             needles,
             keys,
             start,
-            first,
+            table,
             max_len,
+            min_len,
+            skipped,
         }
     }
 }
@@ -350,14 +447,21 @@ fn fold(x: u64) -> u64 {
     x | 0x2020_2020_2020_2020
 }
 
+/// Whether a byte continues a word (a match must not start or end next to one).
+fn is_word(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_' || b >= 0x80
+}
+
 fn letters(s: &str) -> usize {
     s.chars().filter(|c| c.is_alphabetic()).count()
 }
 
 // === impl Echo ===
 
-/// Decoded chunk size for segments with escapes.
-const CHUNK: usize = 2048;
+/// Decoded chunk size for segments with escapes (the map has one more entry).
+const CHUNK: usize = 2049;
+/// The buffer tried first: a segment that decodes into it is searched in one chunk.
+const SMALL: usize = 257;
 
 impl Echo {
     /// Whether there is nothing to search for.
@@ -370,15 +474,31 @@ impl Echo {
         self.needles.len()
     }
 
+    /// Selected values (or name parts of them) that are not searched for because the request
+    /// reached a bound of [`EchoLimits`] (more distinct values or needles than it allows, or a
+    /// value longer than a needle may be). Occurrences, not distinct values.
+    pub fn skipped(&self) -> u32 {
+        self.skipped
+    }
+
+    fn text(&self, n: &Slot) -> &[u8] {
+        &self.bytes[n.at as usize..][..n.len as usize]
+    }
+
     /// Appends the echoes in one segment to `hits`.
     pub(crate) fn scan(&self, raw: &[u8], seg: Seg, hits: &mut Vec<Hit>) {
-        if self.is_empty() {
+        // Decoding never lengthens text, so a segment shorter than every needle holds none.
+        if self.is_empty() || seg.end - seg.start < self.min_len {
             return;
         }
         let m = seg.kind.mode;
         let s = &raw[seg.start..seg.end];
         if decode::next_escape(s, 0, m).is_some() {
-            self.scan_decoded(raw, seg, hits);
+            // Most segments with escapes are short: decode them in a small buffer (whose
+            // set-up is cheap) and fall back to the large one for the rest.
+            if !self.scan_decoded::<SMALL>(raw, seg, hits) {
+                self.scan_decoded::<CHUNK>(raw, seg, hits);
+            }
             return;
         }
         self.search(s, 0, s.len(), true, |a, b, tag| {
@@ -398,6 +518,9 @@ impl Echo {
     /// Leftmost-longest whole-word matches starting in `hay[from..to]` (the haystack goes on
     /// after `to` for the match and its boundary). `edge`: `hay[0]` starts the segment. `emit`
     /// returns whether it took the match; if not, the search goes on from the next byte.
+    ///
+    /// One table lookup per byte: a byte is tried only where it starts a word and a needle;
+    /// the rest of a word is passed over with the same lookup.
     fn search(
         &self,
         hay: &[u8],
@@ -406,58 +529,70 @@ impl Echo {
         edge: bool,
         mut emit: impl FnMut(usize, usize, EchoTag) -> bool,
     ) {
-        let word = |x: u8| x.is_ascii_alphanumeric() || x == b'_' || x >= 0x80;
+        let mut prev_word = if from == 0 {
+            !edge
+        } else {
+            is_word(hay[from - 1])
+        };
         let mut i = from;
         while i < to {
-            match hay[i..to].iter().position(|&b| self.first[usize::from(b)]) {
-                Some(p) => i += p,
-                None => return,
+            let t = self.table[usize::from(hay[i])];
+            if !prev_word
+                && t & FIRST != 0
+                && let Some(end) = self.try_at(hay, i, &mut emit)
+            {
+                i = end;
+                prev_word = is_word(hay[end - 1]);
+                continue;
             }
-            let at_start = if i == 0 { edge } else { !word(hay[i - 1]) };
-            let lower = hay[i].to_ascii_lowercase();
-            let mut taken = false;
-            if at_start {
-                let range = usize::from(self.start[usize::from(lower)])
-                    ..usize::from(self.start[usize::from(lower) + 1]);
-                let head = hay.get(i..i + 8).map_or_else(
-                    || {
-                        let mut b = [0u8; 8];
-                        b[..hay.len() - i].copy_from_slice(&hay[i..]);
-                        fold(u64::from_le_bytes(b))
-                    },
-                    |h| fold(u64::from_le_bytes(h.try_into().unwrap_or_default())),
-                );
-                for ((n, info), &(key, mask)) in
-                    self.needles[range.clone()].iter().zip(&self.keys[range])
-                {
-                    let end = i + n.len();
-                    if head & mask == key
-                        && end <= hay.len()
-                        && hay[i..end].eq_ignore_ascii_case(n)
-                        && (end == hay.len() || !word(hay[end]))
-                        && (!info.capitalised || hay[i].is_ascii_uppercase() || hay[i] >= 0x80)
-                        && emit(i, end, info.tag)
-                    {
-                        i = end;
-                        taken = true;
-                        break;
-                    }
-                }
-            }
-            if !taken {
-                i += 1;
+            prev_word = t & WORD != 0;
+            i += 1;
+        }
+    }
+
+    /// The longest needle at word start `i` that `emit` takes: where it ends.
+    fn try_at(
+        &self,
+        hay: &[u8],
+        i: usize,
+        emit: &mut impl FnMut(usize, usize, EchoTag) -> bool,
+    ) -> Option<usize> {
+        let lower = usize::from(hay[i].to_ascii_lowercase());
+        let range = usize::from(self.start[lower])..usize::from(self.start[lower + 1]);
+        let head = hay.get(i..i + 8).map_or_else(
+            || {
+                let mut b = [0u8; 8];
+                b[..hay.len() - i].copy_from_slice(&hay[i..]);
+                fold(u64::from_le_bytes(b))
+            },
+            |h| fold(u64::from_le_bytes(h.try_into().unwrap_or_default())),
+        );
+        for (n, &(key, mask)) in self.needles[range.clone()].iter().zip(&self.keys[range]) {
+            let end = i + n.len as usize;
+            if head & mask == key
+                && end <= hay.len()
+                && hay[i..end].eq_ignore_ascii_case(self.text(n))
+                && (end == hay.len() || !is_word(hay[end]))
+                && (!n.info.capitalised || hay[i].is_ascii_uppercase() || hay[i] >= 0x80)
+                && emit(i, end, n.info.tag)
+            {
+                return Some(end);
             }
         }
+        None
     }
 
     /// The search over a segment decoded in chunks: `buf` holds decoded bytes and `map` the
     /// raw offset of the unit each came from. Consecutive chunks overlap by the longest needle
     /// plus one character, so a match across a chunk edge is found whole in the next one.
-    fn scan_decoded(&self, raw: &[u8], seg: Seg, hits: &mut Vec<Hit>) {
+    ///
+    /// `false` (nothing searched) when `N` is too small for the segment: it must then fit in
+    /// one chunk, since chunks overlap by more than a small buffer holds.
+    fn scan_decoded<const N: usize>(&self, raw: &[u8], seg: Seg, hits: &mut Vec<Hit>) -> bool {
         let m = seg.kind.mode;
         let overlap = self.max_len + 4;
-        let mut buf = [0u8; CHUNK];
-        let mut map = [0usize; CHUNK + 1];
+        let mut buf = [0u8; N];
+        let mut map = [0usize; N];
         let mut pos = seg.start;
         // Matches must start at or after this raw offset (the previous chunk took the rest).
         let mut min_start = seg.start;
@@ -466,10 +601,10 @@ impl Echo {
             let chunk_start = pos;
             let mut len = 0;
             let mut esc = decode::next_escape(&raw[..seg.end], pos, m).unwrap_or(seg.end);
-            while pos < seg.end && len + 4 <= CHUNK {
+            while pos < seg.end && len + 5 <= N {
                 if esc > pos {
                     // Literal bytes up to the next escape, copied in bulk.
-                    let n = (esc - pos).min(CHUNK - len);
+                    let n = (esc - pos).min(N - 1 - len);
                     buf[len..len + n].copy_from_slice(&raw[pos..pos + n]);
                     for (k, slot) in map[len..len + n].iter_mut().enumerate() {
                         *slot = pos + k;
@@ -490,6 +625,9 @@ impl Echo {
             }
             map[len] = pos;
             let last = pos >= seg.end;
+            if !last && N < CHUNK {
+                return false;
+            }
             let limit = if last { len } else { len - overlap };
             let hay = &buf[..len];
             self.search(hay, 0, limit, first, |a, b, tag| {
@@ -515,5 +653,6 @@ impl Echo {
             pos = map[limit - 1].max(chunk_start + 1);
             first = false;
         }
+        true
     }
 }

@@ -456,7 +456,55 @@ fn echo_bounds() {
     assert!(b.add("abcd", EchoKind::Value, EchoTag(0)));
     assert!(b.add("Bob Lee", EchoKind::PersonName, EchoTag(1)));
     assert!(!b.add("efgh", EchoKind::Value, EchoTag(2)), "max_values");
-    assert_eq!(b.build().needles(), 4);
+    // A value already collected (in any case) takes no room, past the bound or not.
+    assert!(b.add("ABCD", EchoKind::Value, EchoTag(0)));
+    assert!(b.add("Bob Lee", EchoKind::PersonName, EchoTag(1)));
+    // A new part of a known name is a new needle: past the bound, it is skipped.
+    assert!(!b.add("Bob Fox", EchoKind::PersonName, EchoTag(1)));
+    assert!(
+        !b.add(&"x".repeat(300), EchoKind::Value, EchoTag(2)),
+        "max_len"
+    );
+    let e = b.build();
+    assert_eq!(e.needles(), 4);
+    assert_eq!(
+        e.skipped(),
+        3,
+        "efgh, Bob Fox, the long value; not the short ones"
+    );
+}
+
+/// Many copies of a few values (a batch of one person's events) never reach the bounds, so
+/// values collected after them are still searched for.
+#[test]
+fn repeated_values_take_no_room() {
+    let mut b = EchoBuilder::new(EchoLimits::default());
+    for _ in 0..500 {
+        assert!(b.add("Ann Ray", EchoKind::PersonName, EchoTag(1)));
+        assert!(b.add("u_48213", EchoKind::Value, EchoTag(0)));
+    }
+    assert!(b.add("Zoe Quill", EchoKind::PersonName, EchoTag(1)));
+    let e = b.build();
+    assert_eq!(e.skipped(), 0);
+    assert_eq!(
+        redact("Zoe met Ann (u_48213)", TextKind::Plain, Some(&e)),
+        "[echo 1] met [echo 1] ([echo 0])"
+    );
+}
+
+/// Segments with escapes decode in a small buffer when they fit and in chunks when they do
+/// not: an echo is found the same on either side of that size.
+#[test]
+fn echo_in_escaped_segments_of_any_length() {
+    let e = echo(&[("Alice Smith", EchoKind::PersonName)]);
+    for pad in (200..320).step_by(3) {
+        let text = format!("{}&amp; Alice Smith &amp;", "x ".repeat(pad / 2));
+        let got = redact(&text, TextKind::Html, Some(&e));
+        assert!(
+            got.contains("[echo 0]") && !got.contains("Alice"),
+            "pad {pad}: {got}"
+        );
+    }
 }
 
 /// An echo far into a long segment with escapes crosses decoded-chunk edges.

@@ -31,6 +31,10 @@ pub struct ApplyCx<'a> {
     /// can say which fields did not open. Names only, never values; callers that show them
     /// pass them through `policy::names` first (a name may itself be data).
     pub reveal_failed_fields: Vec<Box<str>>,
+    /// Selected values of this request not searched for in its text because it passed the
+    /// bounds of echo recognition ([`EchoLimits`]): the request is policed all the same
+    /// (those values get their own rules' treatment), and this is logged and counted per route.
+    pub echo_skipped: u32,
     /// Per-person keys and the payload ranges they cover (routes with a `subject`).
     pub subjects: Option<&'a SubjectScopes>,
     /// Added to leaf offsets (NDJSON: the line's start in the whole body).
@@ -98,6 +102,7 @@ impl<'a> ApplyCx<'a> {
             hints: None,
             reveal_failures: 0,
             reveal_failed_fields: Vec::new(),
+            echo_skipped: 0,
             subjects: None,
             offset_base: 0,
             now_unix: 0,
@@ -129,11 +134,10 @@ impl<'a> ApplyCx<'a> {
     /// Ends the collecting pass: the values collected are searched for by the `scrub` rules of
     /// the second pass, and the tallies are as they were before the first.
     pub fn end_collect(&mut self, saved: Collecting) {
-        self.echo = self
-            .collect
-            .take()
-            .map(EchoBuilder::build)
-            .filter(|e| !e.is_empty());
+        self.echo = self.collect.take().map(EchoBuilder::build).filter(|e| {
+            self.echo_skipped += e.skipped();
+            !e.is_empty()
+        });
         self.counts = saved.counts;
         self.disclosed = saved.disclosed;
         self.detected = saved.detected;

@@ -265,8 +265,11 @@ impl http_body::Body for UpstreamBody {
     }
 }
 
-/// Hop-by-hop headers (RFC 9110 §7.6.1) and headers the gateway recomputes.
-const STRIPPED: [HeaderName; 10] = [
+/// Hop-by-hop headers (RFC 9110 §7.6.1) and headers the gateway recomputes, then the client's
+/// `Host` and `Expect`, which only a request going upstream loses. A name's place here is its
+/// bit in [`bit_of`]. (A static, not a const: a const array of header names is built and
+/// dropped at every use.)
+static STRIPPED: [HeaderName; 12] = [
     header::CONNECTION,
     HeaderName::from_static("keep-alive"),
     HeaderName::from_static("proxy-connection"),
@@ -277,22 +280,76 @@ const STRIPPED: [HeaderName; 10] = [
     header::TRANSFER_ENCODING,
     header::UPGRADE,
     header::CONTENT_LENGTH,
+    header::HOST,
+    header::EXPECT,
 ];
+
+/// [`STRIPPED`] from every message.
+const HOP_BY_HOP: u16 = (1 << 10) - 1;
+/// [`STRIPPED`] from a request going upstream.
+const UPSTREAM_REQUEST: u16 = (1 << 12) - 1;
+
+/// `name`'s bit in [`STRIPPED`] (names are lower case), or 0.
+fn bit_of(name: &str) -> u16 {
+    match name {
+        "connection" => 1,
+        "keep-alive" => 1 << 1,
+        "proxy-connection" => 1 << 2,
+        "proxy-authenticate" => 1 << 3,
+        "proxy-authorization" => 1 << 4,
+        "te" => 1 << 5,
+        "trailer" => 1 << 6,
+        "transfer-encoding" => 1 << 7,
+        "upgrade" => 1 << 8,
+        "content-length" => 1 << 9,
+        "host" => 1 << 10,
+        "expect" => 1 << 11,
+        _ => 0,
+    }
+}
 
 /// Removes hop-by-hop headers, including any the `Connection` header names.
 pub(crate) fn strip_hop_by_hop(headers: &mut HeaderMap) {
-    let named: Vec<HeaderName> = headers
-        .get_all(header::CONNECTION)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .filter_map(|n| HeaderName::from_bytes(n.trim().as_bytes()).ok())
-        .collect();
-    for n in named {
-        headers.remove(n);
+    strip(headers, HOP_BY_HOP);
+}
+
+/// Removes the [`STRIPPED`] names in `mask` and whatever `Connection` names.
+///
+/// One look at each name the map holds, then a removal only for those present: a message
+/// carries a handful of headers and one or two of these, and a hashed removal per listed name
+/// (found or not) was the largest piece of piigate's own work per request without rules.
+fn strip(headers: &mut HeaderMap, mask: u16) {
+    let found = headers
+        .keys()
+        .fold(0, |found, k| found | bit_of(k.as_str()))
+        & mask;
+    if found == 0 {
+        return;
     }
-    for n in &STRIPPED {
-        headers.remove(n);
+    if found & 1 != 0 {
+        // Values are cheap to clone (shared bytes); a second `Connection` line is rare, so
+        // the common case allocates nothing. Names are looked up without building them.
+        let mut lines = headers.get_all(header::CONNECTION).iter();
+        let first = lines.next().cloned();
+        let more: Vec<HeaderValue> = lines.cloned().collect();
+        for line in first.iter().chain(&more) {
+            let Ok(line) = line.to_str() else { continue };
+            for name in line.split(',').map(str::trim) {
+                // `keep-alive` (the usual one) goes below with the rest.
+                let listed = STRIPPED
+                    .iter()
+                    .enumerate()
+                    .any(|(i, n)| mask & (1 << i) != 0 && n.as_str().eq_ignore_ascii_case(name));
+                if !listed {
+                    headers.remove(name);
+                }
+            }
+        }
+    }
+    for (i, n) in STRIPPED.iter().enumerate() {
+        if found & (1 << i) != 0 {
+            headers.remove(n);
+        }
     }
 }
 
@@ -329,9 +386,7 @@ pub(crate) fn prepare(
     *req.uri_mut() = Uri::from(target);
     *req.version_mut() = http::Version::HTTP_11;
     let h = req.headers_mut();
-    strip_hop_by_hop(h);
-    h.remove(header::HOST);
-    h.remove(header::EXPECT);
+    strip(h, UPSTREAM_REQUEST);
     if let Some(n) = content_length {
         h.insert(header::CONTENT_LENGTH, super::slab::decimal(n));
     }
@@ -341,6 +396,16 @@ pub(crate) fn prepare(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_stripped_name_has_its_own_bit() {
+        for (i, n) in STRIPPED.iter().enumerate() {
+            assert_eq!(bit_of(n.as_str()), 1 << i, "{n}");
+        }
+        assert_eq!(bit_of("content-type"), 0);
+        assert_eq!(STRIPPED.len(), 12);
+        assert_eq!(UPSTREAM_REQUEST.count_ones() as usize, STRIPPED.len());
+    }
 
     #[test]
     fn strips_connection_named_headers() {
@@ -355,5 +420,40 @@ mod tests {
         strip_hop_by_hop(&mut h);
         assert_eq!(h.len(), 1);
         assert!(h.contains_key("x-keep"));
+    }
+
+    #[test]
+    fn a_request_going_upstream_loses_host_expect_and_every_connection_line_s_names() {
+        let mut h = HeaderMap::new();
+        h.append(
+            header::CONNECTION,
+            "Keep-Alive, X-One".parse().expect("valid"),
+        );
+        h.append(header::CONNECTION, "x-two ,TE".parse().expect("valid"));
+        for name in [
+            "x-one",
+            "x-two",
+            "keep-alive",
+            "te",
+            "host",
+            "expect",
+            "x-keep",
+        ] {
+            h.insert(HeaderName::from_static(name), "1".parse().expect("valid"));
+        }
+        h.insert(header::CONTENT_LENGTH, "1".parse().expect("valid"));
+        let parts = {
+            let (mut parts, ()) = Request::new(()).into_parts();
+            parts.headers = h;
+            parts
+        };
+        let req = prepare(
+            parts,
+            PathAndQuery::from_static("/x"),
+            Body::full(bytes::Bytes::new()),
+            None,
+        );
+        let left: Vec<&str> = req.headers().keys().map(HeaderName::as_str).collect();
+        assert_eq!(left, ["x-keep"]);
     }
 }
