@@ -25,6 +25,12 @@
 //!   values there, through `rewrite_payload`: the difference is what echo recognition costs a
 //!   request (the collecting first pass over the document, and the search).
 //!
+//!
+//! The line and pair formats have groups of their own (`1k_form`: a URL-encoded form body;
+//! `16k_form_lines`: a gtag.js batch, one form a line; `16k_ndjson`): `memcpy`, then
+//! `engine_no_rules`, `engine_policy` (user id and email tokenized, phone encrypted; NDJSON
+//! the typical policy) and `engine_policy_cheap`, each through `rewrite_payload`.
+//!
 //! Run: `cargo bench --bench rewrite`; CI smoke: `cargo test --benches`.
 //!
 //! On a shared machine, sequential criterion samples drift with the load. With
@@ -442,7 +448,70 @@ fn ratios(name: &str, input: &[u8]) {
     );
 }
 
+/// One line-or-pair format through `rewrite_payload` with the bench's rules ([`forms_case`]).
+fn format_payload(format: Format, input: &[u8], json: &Plan, fields: &FieldPlans) -> Vec<u8> {
+    let plans = Plans { json, fields };
+    with_thread_nonces(|nonces| {
+        let mut cx = ApplyCx::new(nonces);
+        let mut out = Vec::new();
+        rewrite_payload(format, input, plans, &LIMITS, &mut cx, &mut out).expect("valid payload");
+        out
+    })
+}
+
+/// The form and line formats' cases: (row, format, payload). The policies are
+/// [`support::field_plans`] for the forms and [`TYPICAL`] for NDJSON.
+fn forms_cases() -> Vec<(&'static str, Format, Vec<u8>)> {
+    vec![
+        ("1k_form", Format::Form, support::form_body()),
+        (
+            "16k_form_lines",
+            Format::FormLines,
+            support::form_lines(16 * 1024),
+        ),
+        ("16k_ndjson", Format::Ndjson, support::ndjson(16 * 1024)),
+    ]
+}
+
+/// A case's plans: `policy` is `engine_policy`, `engine_policy_cheap` or `engine_no_rules`.
+fn forms_plans(policy: &str) -> (Plan, FieldPlans) {
+    match policy {
+        "engine_no_rules" => (Plan::empty(), FieldPlans::default()),
+        "engine_policy" => (support::plan(TYPICAL, |k| k).1, support::field_plans(|k| k)),
+        "engine_policy_cheap" => (
+            support::plan(TYPICAL, support::cheap).1,
+            support::field_plans(support::cheap),
+        ),
+        _ => panic!("unknown policy {policy}"),
+    }
+}
+
+/// Form bodies, gtag.js batches (one form a line) and NDJSON, each with no rules, its typical
+/// rules and the same rules with constant actions.
+fn forms(c: &mut Criterion) {
+    let policies = ["engine_no_rules", "engine_policy", "engine_policy_cheap"];
+    let plans: Vec<(Plan, FieldPlans)> = policies.iter().map(|p| forms_plans(p)).collect();
+    for (name, format, input) in forms_cases() {
+        // The rows are only meaningful if the rules find what they select.
+        let out = format_payload(format, &input, &plans[1].0, &plans[1].1);
+        assert!(
+            out != input && !String::from_utf8_lossy(&out).contains("%40example.com"),
+            "{name}: the policy rewrites the selected values"
+        );
+        let mut g = c.benchmark_group(format!("rewrite/{name}"));
+        g.throughput(Throughput::Bytes(input.len() as u64));
+        g.bench_function("memcpy", |b| b.iter(|| black_box(&input[..]).to_vec()));
+        for (policy, (json, fields)) in policies.iter().zip(&plans) {
+            g.bench_function(*policy, |b| {
+                b.iter(|| format_payload(format, black_box(&input), json, fields))
+            });
+        }
+        g.finish();
+    }
+}
+
 fn benches(c: &mut Criterion) {
+    forms(c);
     group(c, "1k_event", &support::track_event());
     group(c, "16k_batch", &support::batch(16 * 1024));
     group(c, "1m_batch", &support::batch(1024 * 1024));
@@ -464,11 +533,25 @@ criterion_group! {
 /// `PIIGATE_BENCH_PROFILE=16k_batch/engine_policy@2000 target/release/deps/rewrite-…`, with a
 /// size of `1k_event`, `16k_batch`, `1m_batch`, `16k_person_batch` and a policy of
 /// `engine_no_rules`, `engine_policy`, `engine_policy_cheap`, `engine_policy_scrub` or
-/// `engine_policy_scrub_echo`.
+/// `engine_policy_scrub_echo`; or a format case (`1k_form`, `16k_form_lines`, `16k_ndjson`)
+/// with `engine_no_rules`, `engine_policy` or `engine_policy_cheap`.
 fn profile(which: &str) {
     let (which, runs) = which.split_once('@').expect("SIZE/POLICY@RUNS");
     let runs: u64 = runs.parse().expect("a number of runs");
     let (size, policy) = which.split_once('/').expect("SIZE/POLICY");
+    if let Some((_, format, input)) = forms_cases().into_iter().find(|(n, ..)| *n == size) {
+        let (json, fields) = forms_plans(policy);
+        let start = std::time::Instant::now();
+        let mut bytes = 0;
+        for _ in 0..runs {
+            bytes += format_payload(format, black_box(&input), &json, &fields).len();
+        }
+        println!(
+            "{which}: {runs} runs, {:.2} us each ({bytes} bytes out)",
+            start.elapsed().as_secs_f64() * 1e6 / runs as f64
+        );
+        return;
+    }
     let input = match size {
         "1k_event" => support::track_event(),
         "16k_batch" => support::batch(16 * 1024),

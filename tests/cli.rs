@@ -8,9 +8,7 @@ use serde_json::Value;
 
 use http::Method;
 
-use crate::support::{
-    Client, Proto, Reply, TestGateway, Upstream, assert_absent, repo, write_config,
-};
+use crate::support::{Reply, Stack, Upstream, assert_absent, repo, write_config};
 
 fn piigate() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_piigate"));
@@ -155,14 +153,7 @@ fn preview_then_reveal_round_trips() {
 
 /// A route with deterministic actions only (the CLI's preview must equal what the gateway
 /// forwards byte for byte) on every format: form fields, query parameters and NDJSON lines.
-fn parity_config(up: std::net::SocketAddr) -> String {
-    format!(
-        r#"
-[server]
-listen = "127.0.0.1:0"
-[keys]
-file = "keys.toml"
-
+const PARITY: &str = r#"
 [[routes]]
 name = "app"
 path_prefix = "/app"
@@ -184,9 +175,7 @@ action = "mask"
 [[routes.rules]]
 select = ["form:ip", "query:ip", "$.context.ip"]
 action = "drop"
-"#
-    )
-}
+"#;
 
 /// Runs `piigate ARGS... -` on `stdin` and returns stdout without the newline `write_output`
 /// adds to a payload that does not end with one.
@@ -206,9 +195,7 @@ fn cli_payload(args: &[&str], stdin: &[u8]) -> Vec<u8> {
 
 #[tokio::test]
 async fn preview_and_reveal_agree_with_the_gateway_on_forms_ndjson_and_queries() {
-    let up = Upstream::start(None, Reply::Ok).await;
-    let gw = TestGateway::start(&parity_config(up.addr)).await;
-    let client = Client::new(gw.addr, None, Proto::H1);
+    let Stack { up, gw, client } = Stack::start(Reply::Ok, PARITY).await;
     let config = gw.config_path().display().to_string();
     const PHONE: &str = "+1 415 555 0100";
     let form = "email=Eve%40Example.com&phone=%2B1+415+555+0100&card[number]=4111+1111+1111+1234&ip=198.51.100.4&plan=pro";
@@ -292,14 +279,7 @@ async fn preview_and_reveal_agree_with_the_gateway_on_forms_ndjson_and_queries()
 /// named by `?compression=`, a base64 form beacon; gtag.js: one form per text line), with
 /// deterministic actions only, so the CLI's preview must equal the gateway's forward byte for
 /// byte.
-fn coded_config(up: std::net::SocketAddr) -> String {
-    format!(
-        r#"
-[server]
-listen = "127.0.0.1:0"
-[keys]
-file = "keys.toml"
-
+const CODED: &str = r#"
 [[routes]]
 name = "ph"
 path_prefix = "/ph"
@@ -307,7 +287,7 @@ upstream = "http://{up}"
 
 [routes.body_coding]
 param = "compression"
-values = {{ "gzip-js" = "gzip", base64 = "form:data=>base64" }}
+values = { "gzip-js" = "gzip", base64 = "form:data=>base64" }
 sniff = "gzip"
 
 [[routes.rules]]
@@ -333,9 +313,7 @@ action = "tokenize"
 [[routes.rules]]
 select = "query:ep.email"
 action = "encrypt_deterministic"
-"#
-    )
-}
+"#;
 
 fn gzip(bytes: &[u8]) -> Vec<u8> {
     let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
@@ -353,9 +331,7 @@ fn gunzip(bytes: &[u8]) -> Vec<u8> {
 #[tokio::test]
 async fn preview_and_reveal_read_vendor_body_codings_as_the_gateway_does() {
     use base64::Engine as _;
-    let up = Upstream::start(None, Reply::Ok).await;
-    let gw = TestGateway::start(&coded_config(up.addr)).await;
-    let client = Client::new(gw.addr, None, Proto::H1);
+    let Stack { up, gw, client } = Stack::start(Reply::Ok, CODED).await;
     let config = gw.config_path().display().to_string();
     const EMAIL: &str = "eve@example.com";
     let doc = format!(

@@ -6,25 +6,22 @@ use std::net::SocketAddr;
 use http::Method;
 use serde_json::Value;
 
-use crate::support::{Client, Proto, Reply, TestGateway, Upstream, assert_absent};
+use crate::support::{Client, Proto, Reply, Stack, assert_absent};
 
 const TOKEN: &str = "test-admin-token-5d1c";
 
-fn config(up: SocketAddr, admin_token_env: &str) -> String {
+/// Every action on one route; the admin API's token comes from `admin_token_env`.
+fn routes(admin_token_env: &str) -> String {
     format!(
         r#"
-[server]
-listen = "127.0.0.1:0"
 [admin]
 listen = "127.0.0.1:0"
 token_env = "{admin_token_env}"
-[keys]
-file = "keys.toml"
 
 [[routes]]
 name = "crypto"
 path_prefix = "/seg"
-upstream = "http://{up}"
+upstream = "http://{{up}}"
 
 [[routes.rules]]
 select = "$.batch[*].userId"
@@ -151,10 +148,12 @@ impl Admin {
 
 #[tokio::test]
 async fn every_action_through_the_proxy_and_reveal_for_the_app() {
-    let up = Upstream::start(None, Reply::Echo).await;
-    let gw =
-        TestGateway::start_with_env(&config(up.addr, "ADMIN_TOKEN"), &[("ADMIN_TOKEN", TOKEN)])
-            .await;
+    let Stack { up, gw, .. } = Stack::start_with_env(
+        Reply::Echo,
+        &routes("ADMIN_TOKEN"),
+        &[("ADMIN_TOKEN", TOKEN)],
+    )
+    .await;
     let client = Client::new(gw.addr, None, Proto::H2);
     let got = client.post_json("/seg/v1/batch", BATCH).await;
     assert_eq!(got.status, 200, "{:?}", got.body);
@@ -215,11 +214,8 @@ fn hex_sha256(s: &str) -> String {
 
 #[tokio::test]
 async fn admin_reveal_needs_the_token() {
-    let up = Upstream::start(None, Reply::Ok).await;
-    let gw =
-        TestGateway::start_with_env(&config(up.addr, "ADMIN_TOKEN"), &[("ADMIN_TOKEN", TOKEN)])
-            .await;
-    let client = Client::new(gw.addr, None, Proto::H1);
+    let Stack { up, gw, client } =
+        Stack::start_with_env(Reply::Ok, &routes("ADMIN_TOKEN"), &[("ADMIN_TOKEN", TOKEN)]).await;
     assert_eq!(client.post_json("/seg/v1/batch", BATCH).await.status, 200);
     let sent = String::from_utf8(up.requests()[0].body.to_vec()).expect("utf8");
     let admin = Admin {
@@ -299,11 +295,8 @@ async fn admin_reveal_needs_the_token() {
 
 #[tokio::test]
 async fn rotation_by_reload_keeps_old_envelopes_and_refuses_retired_keys() {
-    let up = Upstream::start(None, Reply::Ok).await;
-    let gw =
-        TestGateway::start_with_env(&config(up.addr, "ADMIN_TOKEN"), &[("ADMIN_TOKEN", TOKEN)])
-            .await;
-    let client = Client::new(gw.addr, None, Proto::H1);
+    let Stack { up, gw, client } =
+        Stack::start_with_env(Reply::Ok, &routes("ADMIN_TOKEN"), &[("ADMIN_TOKEN", TOKEN)]).await;
     let admin = Admin {
         addr: gw.admin.expect("admin"),
     };
@@ -408,8 +401,7 @@ async fn rotation_by_reload_keeps_old_envelopes_and_refuses_retired_keys() {
 
 #[tokio::test]
 async fn without_a_token_the_v1_api_is_disabled() {
-    let up = Upstream::start(None, Reply::Ok).await;
-    let gw = TestGateway::start_with_env(&config(up.addr, "UNSET_TOKEN_VAR"), &[]).await;
+    let Stack { up: _up, gw, .. } = Stack::start(Reply::Ok, &routes("UNSET_TOKEN_VAR")).await;
     let admin = Admin {
         addr: gw.admin.expect("admin"),
     };

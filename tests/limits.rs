@@ -3,28 +3,25 @@
 //! sockets: what the client sees, that the connection is let go (no resources held), and that
 //! nothing reaches the upstream that should not.
 
-use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use crate::support::{
-    Ended, Pki, RawConn, Reply, TestGateway, Upstream, bounded, connections_drop_to_zero, exchange,
+    Ended, Pki, RawConn, Reply, Stack, Upstream, bounded, connections_drop_to_zero, exchange,
     metric, metrics_text,
 };
 
-fn config(up: SocketAddr, limits: &str, extra_route: &str) -> String {
+/// The routes under test after `[limits]` with `limits` in it (more tables may follow), then
+/// `extra_route`.
+fn routes(limits: &str, extra_route: &str) -> String {
     format!(
         r#"
-[server]
-listen = "127.0.0.1:0"
-[keys]
-file = "keys.toml"
 [limits]
 {limits}
 
 [[routes]]
 name = "ok"
 path_prefix = "/ok"
-upstream = "http://{up}"
+upstream = "http://{{up}}"
 max_body_bytes = 1024
 
 [[routes.rules]]
@@ -34,7 +31,7 @@ action = "tokenize"
 [[routes]]
 name = "pass"
 path_prefix = "/pass"
-upstream = "http://{up}"
+upstream = "http://{{up}}"
 max_body_bytes = 1024
 {extra_route}
 "#
@@ -63,8 +60,7 @@ async fn dribble(c: &mut RawConn, bytes: &[u8], gap: Duration) -> Option<Duratio
 #[tokio::test]
 async fn slowloris_headers_are_cut_off() {
     bounded(30, async {
-        let up = Upstream::start(None, Reply::Ok).await;
-        let gw = TestGateway::start(&config(up.addr, "header_read_timeout_ms = 300", "")).await;
+        let Stack { up, gw, .. } = Stack::start(Reply::Ok, &routes("header_read_timeout_ms = 300", "")).await;
         let mut c = RawConn::connect(gw.addr).await;
         // A head that never ends: one byte every 50 ms.
         let closed = dribble(
@@ -93,8 +89,7 @@ async fn slowloris_headers_are_cut_off() {
 #[tokio::test]
 async fn idle_and_half_open_connections_are_closed() {
     bounded(30, async {
-        let up = Upstream::start(None, Reply::Ok).await;
-        let gw = TestGateway::start(&config(up.addr, "header_read_timeout_ms = 300", "")).await;
+        let Stack { up: _up, gw, .. } = Stack::start(Reply::Ok, &routes("header_read_timeout_ms = 300", "")).await;
         // (what the client sends before going quiet, why it is interesting)
         let cases: &[(&[u8], &str)] = &[
             (b"", "no byte at all"),
@@ -128,8 +123,8 @@ async fn idle_and_half_open_connections_are_closed() {
 #[tokio::test]
 async fn idle_http2_connections_are_closed() {
     bounded(30, async {
-        let up = Upstream::start(None, Reply::Ok).await;
-        let gw = TestGateway::start(&config(up.addr, "header_read_timeout_ms = 300", "")).await;
+        let Stack { up: _up, gw, .. } =
+            Stack::start(Reply::Ok, &routes("header_read_timeout_ms = 300", "")).await;
         let mut c = RawConn::connect(gw.addr).await;
         // Preface + an empty SETTINGS frame.
         c.send(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x04\x00\x00\x00\x00\x00")
@@ -146,16 +141,13 @@ async fn idle_http2_connections_are_closed() {
 async fn tls_handshake_stalls_are_cut_off() {
     bounded(30, async {
         let pki = Pki::new();
-        let up = Upstream::start(None, Reply::Ok).await;
-        let cfg = config(up.addr, "header_read_timeout_ms = 300", "").replace(
-            "[keys]",
-            &format!(
-                "[server.tls]\ncert = \"{}\"\nkey = \"{}\"\n[keys]",
-                pki.path("server.crt").display(),
-                pki.path("server.key").display()
-            ),
+        let tls_routes = format!(
+            "[server.tls]\ncert = \"{}\"\nkey = \"{}\"\n{}",
+            pki.path("server.crt").display(),
+            pki.path("server.key").display(),
+            routes("header_read_timeout_ms = 300", "")
         );
-        let gw = TestGateway::start(&cfg).await;
+        let Stack { up: _up, gw, .. } = Stack::start(Reply::Ok, &tls_routes).await;
         // Nothing; then the first bytes of a ClientHello record.
         for sent in [
             &b""[..],
@@ -175,8 +167,7 @@ async fn tls_handshake_stalls_are_cut_off() {
 /// gateway must answer 408 within `request_timeout_ms` (300), close the connection and let it
 /// go. Returns what the upstream recorded.
 async fn trickled_body_gets_408(path: &str, limits: &str) -> Vec<crate::support::Recorded> {
-    let up = Upstream::start(None, Reply::Ok).await;
-    let gw = TestGateway::start(&config(up.addr, limits, "")).await;
+    let Stack { up, gw, .. } = Stack::start(Reply::Ok, &routes(limits, "")).await;
     let mut c = RawConn::connect(gw.addr).await;
     let head = format!(
         "POST {path} HTTP/1.1\r\nhost: gw\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{{\"email\":\""
@@ -242,12 +233,10 @@ async fn slow_streamed_bodies_get_408() {
 #[tokio::test]
 async fn max_connections_is_honoured() {
     bounded(30, async {
-        let up = Upstream::start(None, Reply::Ok).await;
-        let gw = TestGateway::start(&config(
-            up.addr,
-            "max_connections = 2\nheader_read_timeout_ms = 10000",
-            "",
-        ))
+        let Stack { up: _up, gw, .. } = Stack::start(
+            Reply::Ok,
+            &routes("max_connections = 2\nheader_read_timeout_ms = 10000", ""),
+        )
         .await;
         // Two connections hold the two slots (each mid-head).
         let mut a = RawConn::connect(gw.addr).await;
@@ -280,12 +269,10 @@ async fn max_connections_is_honoured() {
 #[tokio::test]
 async fn admin_listener_has_its_own_connection_limit() {
     bounded(30, async {
-        let up = Upstream::start(None, Reply::Ok).await;
-        let gw = TestGateway::start(&config(
-            up.addr,
-            "[admin]\nlisten = \"127.0.0.1:0\"\nmax_connections = 2",
-            "",
-        ))
+        let Stack { up: _up, gw, .. } = Stack::start(
+            Reply::Ok,
+            &routes("[admin]\nlisten = \"127.0.0.1:0\"\nmax_connections = 2", ""),
+        )
         .await;
         let admin = gw.admin.expect("admin listener");
         const HEALTHZ: &[u8] = b"GET /healthz HTTP/1.1\r\nhost: admin\r\nconnection: close\r\n\r\n";
@@ -317,12 +304,11 @@ async fn admin_listener_has_its_own_connection_limit() {
 async fn route_concurrency_limit_gives_503_with_retry_after() {
     bounded(30, async {
         let slow = Upstream::start(None, Reply::Delay(Duration::from_millis(800))).await;
-        let up = Upstream::start(None, Reply::Ok).await;
         let extra = format!(
             "\n[[routes]]\nname = \"narrow\"\npath_prefix = \"/narrow\"\nupstream = \"http://{}\"\nmax_concurrent_requests = 1\n",
             slow.addr
         );
-        let gw = TestGateway::start(&config(up.addr, "", &extra)).await;
+        let Stack { up: _up, gw, .. } = Stack::start(Reply::Ok, &routes("", &extra)).await;
         let addr = gw.addr;
         let first = tokio::spawn(async move {
             exchange(
@@ -371,8 +357,7 @@ async fn route_concurrency_limit_gives_503_with_retry_after() {
 #[tokio::test]
 async fn oversized_heads_are_refused() {
     bounded(30, async {
-        let up = Upstream::start(None, Reply::Ok).await;
-        let gw = TestGateway::start(&config(up.addr, "", "")).await;
+        let Stack { up, gw, .. } = Stack::start(Reply::Ok, &routes("", "")).await;
         let big_header = format!(
             "POST /ok/x HTTP/1.1\r\nhost: gw\r\nx-big: {}\r\ncontent-length: 2\r\n\r\n{{}}",
             "a".repeat(70 * 1024)
@@ -410,8 +395,7 @@ async fn oversized_heads_are_refused() {
 #[tokio::test]
 async fn oversized_bodies_get_413() {
     bounded(30, async {
-        let up = Upstream::start(None, Reply::Ok).await;
-        let gw = TestGateway::start(&config(up.addr, "max_decoded_bytes = 65536", "")).await;
+        let Stack { up, gw, .. } = Stack::start(Reply::Ok, &routes("max_decoded_bytes = 65536", "")).await;
         let big = format!("{{\"email\":\"{}\"}}", "a".repeat(2000));
         let chunk = |body: &str| format!("{:x}\r\n{body}\r\n0\r\n\r\n", body.len());
         // 1 MiB of zeros, gzip-compressed to ~1 KiB: a decompression bomb.
@@ -477,15 +461,12 @@ async fn oversized_bodies_get_413() {
 #[tokio::test]
 async fn long_responses_outlive_the_idle_timeout() {
     bounded(30, async {
-        let slow = Upstream::start(
-            None,
-            Reply::SlowBody {
-                pieces: 8,
-                gap: Duration::from_millis(150),
-            },
-        )
-        .await;
-        let gw = TestGateway::start(&config(slow.addr, "header_read_timeout_ms = 300", "")).await;
+        let slow = Reply::SlowBody {
+            pieces: 8,
+            gap: Duration::from_millis(150),
+        };
+        let Stack { up: _slow, gw, .. } =
+            Stack::start(slow, &routes("header_read_timeout_ms = 300", "")).await;
         for proto in [crate::support::Proto::H1, crate::support::Proto::H2] {
             let client = crate::support::Client::new(gw.addr, None, proto);
             let started = Instant::now();
@@ -504,8 +485,8 @@ async fn long_responses_outlive_the_idle_timeout() {
 async fn http2_header_dribble_is_cut_off() {
     use crate::support::{h2_frame, hpack_literal};
     bounded(30, async {
-        let up = Upstream::start(None, Reply::Ok).await;
-        let gw = TestGateway::start(&config(up.addr, "header_read_timeout_ms = 300", "")).await;
+        let Stack { up, gw, .. } =
+            Stack::start(Reply::Ok, &routes("header_read_timeout_ms = 300", "")).await;
         let mut c = RawConn::connect(gw.addr).await;
         let mut start = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_vec();
         start.extend_from_slice(&h2_frame(4, 0, 0, &[]));
@@ -537,12 +518,10 @@ async fn http2_header_dribble_is_cut_off() {
 async fn http2_slow_body_gets_408() {
     use crate::support::{h2_frame, hpack_literal};
     bounded(30, async {
-        let up = Upstream::start(None, Reply::Ok).await;
-        let gw = TestGateway::start(&config(
-            up.addr,
-            "header_read_timeout_ms = 200\nrequest_timeout_ms = 600",
-            "",
-        ))
+        let Stack { up, gw, .. } = Stack::start(
+            Reply::Ok,
+            &routes("header_read_timeout_ms = 200\nrequest_timeout_ms = 600", ""),
+        )
         .await;
         let mut c = RawConn::connect(gw.addr).await;
         let mut block = Vec::new();

@@ -3,20 +3,13 @@
 //! header rules — and the rejections when a payload cannot be policed.
 
 use std::io::{Read, Write};
-use std::net::SocketAddr;
 
 use http::Method;
 use serde_json::Value;
 
-use crate::support::{Client, Proto, Reply, TestGateway, Upstream, assert_absent};
+use crate::support::{Client, Reply, Stack, TestGateway, Upstream, assert_absent};
 
-fn config(up: SocketAddr) -> String {
-    format!(
-        r#"
-[server]
-listen = "127.0.0.1:0"
-[keys]
-file = "keys.toml"
+const ROUTES: &str = r#"
 [limits]
 max_decoded_bytes = 1048576
 
@@ -95,14 +88,10 @@ action = "tokenize"
 [[routes.rules]]
 select = "header:x-debug-email"
 action = "drop"
-"#
-    )
-}
+"#;
 
 async fn env() -> (Upstream, TestGateway, Client) {
-    let up = Upstream::start(None, Reply::Ok).await;
-    let gw = TestGateway::start(&config(up.addr)).await;
-    let client = Client::new(gw.addr, None, Proto::H1);
+    let Stack { up, gw, client } = Stack::start(Reply::Ok, ROUTES).await;
     (up, gw, client)
 }
 

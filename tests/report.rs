@@ -8,7 +8,8 @@ use http::Method;
 use serde_json::Value;
 
 use crate::support::{
-    Client, Piigate, Proto, Reply, TestGateway, Upstream, assert_absent, postgres_url, write_config,
+    Client, Piigate, Proto, Reply, Stack, TestGateway, Upstream, assert_absent, gateway_config,
+    postgres_url, write_config,
 };
 
 const TOKEN: &str = "report-admin-token";
@@ -18,9 +19,7 @@ const EMAIL: &str = "canary.contact@report-test.example";
 const PHONE: &str = "+92 300 7654321";
 const CARD: &str = "4111 1111 1111 1111";
 
-fn routes(up: SocketAddr) -> String {
-    format!(
-        r#"
+const ROUTES: &str = r#"
 [[routes]]
 name = "seg"
 path_prefix = "/seg"
@@ -40,7 +39,7 @@ purpose = "processor"
 detect = "enforce"
 
 [routes.detect_actions]
-phone = {{ action = "mask", keep_last = 3 }}
+phone = { action = "mask", keep_last = 3 }
 
 [[routes.rules]]
 select = "$.userId"
@@ -73,25 +72,18 @@ path_prefix = "/collect"
 upstream = "http://{up}"
 purpose = "marketing"
 detect = "enforce"
-"#
-    )
+"#;
+
+/// Everything but the shared header ([`gateway_config`]): the admin API, `store`, the routes.
+fn rest(store: &str) -> String {
+    format!("[admin]\nlisten = \"127.0.0.1:0\"\ntoken_env = \"ADMIN_TOKEN\"\n{store}\n{ROUTES}")
 }
 
 fn config(up: SocketAddr, store: &str) -> String {
-    format!(
-        r#"
-[server]
-listen = "127.0.0.1:0"
-[admin]
-listen = "127.0.0.1:0"
-token_env = "ADMIN_TOKEN"
-[keys]
-file = "keys.toml"
-{store}
-{}"#,
-        routes(up)
-    )
+    gateway_config(up, &rest(store))
 }
+
+const FILE_STORE: &str = "[store]\npath = \"{dir}/store.db\"";
 
 fn batch() -> String {
     format!(
@@ -132,13 +124,8 @@ fn cell(report: &Value, route: &str, category: &str, treatment: &str) -> u64 {
 
 #[tokio::test]
 async fn observe_forwards_unchanged_and_the_report_names_path_and_class() {
-    let up = Upstream::start(None, Reply::Ok).await;
-    let gw = TestGateway::start_with_env(
-        &config(up.addr, "[store]\npath = \"{dir}/store.db\""),
-        &[("ADMIN_TOKEN", TOKEN)],
-    )
-    .await;
-    let client = Client::new(gw.addr, None, Proto::H1);
+    let Stack { up, gw, client } =
+        Stack::start_with_env(Reply::Ok, &rest(FILE_STORE), &[("ADMIN_TOKEN", TOKEN)]).await;
     let body = batch();
     let got = client.post_json("/seg/v1/batch", &body).await;
     assert_eq!(got.status, 200);
@@ -175,13 +162,8 @@ async fn observe_forwards_unchanged_and_the_report_names_path_and_class() {
 
 #[tokio::test]
 async fn enforce_redacts_detected_values_and_applies_configured_class_actions() {
-    let up = Upstream::start(None, Reply::Ok).await;
-    let gw = TestGateway::start_with_env(
-        &config(up.addr, "[store]\npath = \"{dir}/store.db\""),
-        &[("ADMIN_TOKEN", TOKEN)],
-    )
-    .await;
-    let client = Client::new(gw.addr, None, Proto::H1);
+    let Stack { up, gw, client } =
+        Stack::start_with_env(Reply::Ok, &rest(FILE_STORE), &[("ADMIN_TOKEN", TOKEN)]).await;
     let body = format!(
         r#"{{"userId":"u-77","ticket":{{"requester":"{EMAIL}","callback":"{PHONE}","card":"{CARD}","body":"hello"}}}}"#
     );
@@ -254,13 +236,8 @@ async fn enforce_redacts_detected_values_and_applies_configured_class_actions() 
 
 #[tokio::test]
 async fn allow_list_forwards_only_named_fields_and_opt_outs_are_recorded() {
-    let up = Upstream::start(None, Reply::Ok).await;
-    let gw = TestGateway::start_with_env(
-        &config(up.addr, "[store]\npath = \"{dir}/store.db\""),
-        &[("ADMIN_TOKEN", TOKEN)],
-    )
-    .await;
-    let client = Client::new(gw.addr, None, Proto::H1);
+    let Stack { up, gw, client } =
+        Stack::start_with_env(Reply::Ok, &rest(FILE_STORE), &[("ADMIN_TOKEN", TOKEN)]).await;
     let body = format!(
         r#"{{"event":"Purchase","email":"{EMAIL}","properties":{{"value":42,"coupon":"X1","buyer_phone":"{PHONE}"}},"context":{{"ip":"203.0.113.9"}}}}"#
     );
@@ -316,12 +293,8 @@ async fn allow_list_forwards_only_named_fields_and_opt_outs_are_recorded() {
 
 #[tokio::test]
 async fn report_endpoints_need_the_token_and_validate_dates() {
-    let up = Upstream::start(None, Reply::Ok).await;
-    let gw = TestGateway::start_with_env(
-        &config(up.addr, "[store]\npath = \"{dir}/store.db\""),
-        &[("ADMIN_TOKEN", TOKEN)],
-    )
-    .await;
+    let Stack { up: _up, gw, .. } =
+        Stack::start_with_env(Reply::Ok, &rest(FILE_STORE), &[("ADMIN_TOKEN", TOKEN)]).await;
     let addr = gw.admin.expect("admin");
     let client = Client::new(addr, None, Proto::H1);
     let plain = client.send(Method::GET, "/report", &[], "").await;

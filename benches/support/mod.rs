@@ -18,7 +18,8 @@ use piigate::keys::{KeyId, SecretKey};
 use piigate::policy::action::{EncryptAction, MaskAction, Normalize, RedactAction, TokenizeAction};
 use piigate::policy::selector::parse;
 use piigate::policy::{
-    Action, Automaton, DetectMode, DetectPolicy, JsonPath, Plan, Rule, RuleId, Unselected,
+    Action, Automaton, DetectMode, DetectPolicy, FieldPlan, FieldPlans, FieldRule, FieldTarget,
+    JsonPath, Plan, Rule, RuleId, Unselected,
 };
 
 const FIRST: &[&str] = &[
@@ -359,4 +360,110 @@ pub fn detecting(mut plan: Plan, mode: DetectMode) -> Plan {
         root: "$".into(),
     };
     plan
+}
+
+/// Percent-encodes `value` as a form serialiser does (unreserved bytes kept, space as `+`).
+fn form_encode(value: &str, out: &mut String) {
+    for b in value.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                out.push(b as char);
+            }
+            b' ' => out.push('+'),
+            _ => {
+                let _ = write!(out, "%{b:02X}");
+            }
+        }
+    }
+}
+
+/// One hit as gtag.js puts it on a line of its `/g/collect` batch (or a form body): event
+/// name, the user's id, email and phone as event parameters, the page, and a few numbers.
+fn hit(r: &mut Rng, s: &mut String) {
+    let (first, last) = (r.pick(FIRST), r.pick(LAST));
+    let _ = write!(s, "en={}&uid=", r.pick(EVENTS).replace(' ', "+"));
+    form_encode(&format!("user-{:08x}", r.next() as u32), s);
+    s.push_str("&ep.email=");
+    form_encode(
+        &format!(
+            "{}.{}@example.com",
+            first.to_lowercase(),
+            last.to_lowercase()
+        ),
+        s,
+    );
+    s.push_str("&ep.phone=");
+    form_encode(&format!("+1 555 {:04}", r.below(10_000)), s);
+    s.push_str("&dl=");
+    form_encode(
+        &format!("https://shop.example.com/p/{}?ref=mail", r.below(100_000)),
+        s,
+    );
+    let _ = write!(
+        s,
+        "&_et={}&epn.value={}.{:02}&ep.currency=EUR&_s={}",
+        r.below(5000),
+        r.below(500),
+        r.below(100),
+        r.below(40)
+    );
+}
+
+/// A URL-encoded form body of about 1 KB: hits joined by `&` into one form (a Stripe or
+/// Mixpanel-style POST carries about this many pairs).
+pub fn form_body() -> Vec<u8> {
+    let mut r = Rng(0x9E37_79B9_7F4A_7C15);
+    let mut s = String::new();
+    while s.len() < 900 {
+        if !s.is_empty() {
+            s.push('&');
+        }
+        hit(&mut r, &mut s);
+    }
+    s.into_bytes()
+}
+
+/// A gtag.js batch of at least `target` bytes: one hit a line, lines joined by CRLF.
+pub fn form_lines(target: usize) -> Vec<u8> {
+    let mut r = Rng(0xD1B5_4A32_D192_ED03);
+    let mut s = String::with_capacity(target + 512);
+    while s.len() < target {
+        if !s.is_empty() {
+            s.push_str("\r\n");
+        }
+        hit(&mut r, &mut s);
+    }
+    s.into_bytes()
+}
+
+/// NDJSON of at least `target` bytes: one track event a line.
+pub fn ndjson(target: usize) -> Vec<u8> {
+    let mut r = Rng(0xD1B5_4A32_D192_ED03);
+    let mut s = String::with_capacity(target + 2048);
+    while s.len() < target {
+        event(&mut r, &mut s);
+        s.push('\n');
+    }
+    s.into_bytes()
+}
+
+/// Form rules for [`form_body`] and [`form_lines`]: the user id tokenized, the email tokenized
+/// as an email, the phone encrypted; each kind mapped through `map` as in [`plan`].
+pub fn field_plans(map: impl Fn(Kind) -> Kind) -> FieldPlans {
+    let rule = |name: &str, kind: Kind| FieldRule {
+        name: name.into(),
+        target: FieldTarget::Whole(action(map(kind))),
+        class: None,
+    };
+    FieldPlans {
+        form: FieldPlan {
+            rules: vec![
+                rule("uid", Kind::Tokenize),
+                rule("ep.email", Kind::TokenizeEmail),
+                rule("ep.phone", Kind::Encrypt),
+            ],
+            ..FieldPlan::default()
+        },
+        ..FieldPlans::default()
+    }
 }

@@ -147,20 +147,30 @@ impl std::error::Error for BodyDeadline {}
 /// ends with an error when the body is still arriving at the request's deadline: a policed
 /// body is collected within `request_timeout`, and a streamed one may take no longer, even
 /// after the upstream has answered.
+///
+/// The deadline's timer is armed only when the body first makes the upstream connection wait:
+/// a small body has usually been read with the request's head by the time it is forwarded,
+/// and then no timer is allocated, registered or cancelled for it.
 #[derive(Debug)]
 pub struct Watched {
     inner: Incoming,
     broke: Broke,
-    deadline: std::pin::Pin<Box<tokio::time::Sleep>>,
+    deadline: tokio::time::Instant,
+    timer: Option<std::pin::Pin<Box<tokio::time::Sleep>>>,
 }
 
 impl Watched {
     /// Watches `inner` until `timeout` from now, reporting into `broke`.
     pub fn new(inner: Incoming, broke: &Broke, timeout: std::time::Duration) -> Self {
+        let now = tokio::time::Instant::now();
         Self {
             inner,
             broke: broke.clone(),
-            deadline: Box::pin(tokio::time::sleep(timeout)),
+            // A timeout too large to add is as good as none (tokio's `sleep` does the same).
+            deadline: now
+                .checked_add(timeout)
+                .unwrap_or_else(|| now + std::time::Duration::from_secs(86_400 * 365 * 30)),
+            timer: None,
         }
     }
 }
@@ -182,7 +192,11 @@ impl http_body::Body for Watched {
             }
             Poll::Ready(other) => Poll::Ready(other.map(|r| r.map_err(Into::into))),
             Poll::Pending => {
-                if self.deadline.as_mut().poll(cx).is_ready() {
+                let deadline = self.deadline;
+                let timer = self
+                    .timer
+                    .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
+                if timer.as_mut().poll(cx).is_ready() {
                     self.broke.set(TOO_SLOW);
                     return Poll::Ready(Some(Err(Box::new(BodyDeadline))));
                 }

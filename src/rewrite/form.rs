@@ -52,12 +52,7 @@ pub fn rewrite_form(
     cx: &mut ApplyCx<'_>,
     out: &mut Vec<u8>,
 ) -> Result<Outcome, RewriteError> {
-    let base = out.len();
-    let result = run(input, params, limits, cx, out);
-    if !matches!(result, Ok(Outcome::Rewritten)) {
-        out.truncate(base);
-    }
-    result
+    super::appending(out, |out| run(input, params, limits, cx, out))
 }
 
 /// The decoded values of the pairs whose name a server may read as `name` (equal, or folded
@@ -71,36 +66,102 @@ pub fn values_named(input: &[u8], name: &str) -> Result<Vec<(bool, String)>, Rew
         return Err(RewriteError::Ambiguous(Ambiguity::FieldSeparator));
     }
     let mut out = Vec::new();
-    let mut raw_name = Vec::new();
+    let mut name_buf = Vec::new();
     let mut value = Vec::new();
-    let mut start = 0;
-    while start <= input.len() {
+    for pair in Pairs::new(input) {
+        if pair.is_empty() {
+            continue;
+        }
+        let text = pair.read_name(&mut name_buf)?;
+        if crate::policy::field_covers(name, text) {
+            out.push((text == name, pair.read_value(&mut value)?.to_owned()));
+        } else {
+            pair.validate_value()?;
+        }
+    }
+    Ok(out)
+}
+
+/// The `&`-separated pairs of a form in order, as they came: empty ones included, so a form
+/// of `n` `&`s has `n + 1` pairs.
+struct Pairs<'a> {
+    input: &'a [u8],
+    /// Where the next pair starts; past the end when all are read.
+    start: usize,
+}
+
+impl<'a> Pairs<'a> {
+    fn new(input: &'a [u8]) -> Self {
+        Self { input, start: 0 }
+    }
+}
+
+impl<'a> Iterator for Pairs<'a> {
+    type Item = Pair<'a>;
+
+    fn next(&mut self) -> Option<Pair<'a>> {
+        let (input, start) = (self.input, self.start);
+        if start > input.len() {
+            return None;
+        }
         let end = memchr::memchr(b'&', &input[start..]).map_or(input.len(), |i| start + i);
+        self.start = end + 1;
         let pair = &input[start..end];
-        let (n, v) = match memchr::memchr(b'=', pair) {
+        let (name, value) = match memchr::memchr(b'=', pair) {
             Some(eq) => (&pair[..eq], &pair[eq + 1..]),
             None => (pair, &pair[pair.len()..]),
         };
-        if !pair.is_empty() {
-            decode(n, start, &mut raw_name)?;
-            let text = std::str::from_utf8(&raw_name)
-                .map_err(|_| malformed(start, "form field name is not UTF-8"))?;
-            if !is_plain_name(text) {
-                return Err(RewriteError::Ambiguous(Ambiguity::FieldName));
-            }
-            let value_at = start + n.len() + 1;
-            if crate::policy::field_covers(name, text) {
-                decode(v, value_at, &mut value)?;
-                let v = String::from_utf8(value.clone())
-                    .map_err(|_| malformed(value_at, "form value is not UTF-8"))?;
-                out.push((text == name, v));
-            } else {
-                validate(v, value_at)?;
-            }
-        }
-        start = end + 1;
+        Some(Pair {
+            start,
+            end,
+            name,
+            value,
+        })
     }
-    Ok(out)
+}
+
+/// One pair of a form: `input[start..end]`, its raw name and (after the first `=`, else
+/// empty) its raw value.
+#[derive(Clone, Copy)]
+struct Pair<'a> {
+    start: usize,
+    end: usize,
+    name: &'a [u8],
+    value: &'a [u8],
+}
+
+impl Pair<'_> {
+    fn is_empty(&self) -> bool {
+        self.start == self.end
+    }
+
+    /// Where the value starts in the input (for error offsets).
+    fn value_at(&self) -> usize {
+        self.start + self.name.len() + 1
+    }
+
+    /// The decoded name, in `buf`: UTF-8 that every common server reads as written.
+    fn read_name<'b>(&self, buf: &'b mut Vec<u8>) -> Result<&'b str, RewriteError> {
+        decode(self.name, self.start, buf)?;
+        let text = std::str::from_utf8(buf)
+            .map_err(|_| malformed(self.start, "form field name is not UTF-8"))?;
+        if !is_plain_name(text) {
+            return Err(RewriteError::Ambiguous(Ambiguity::FieldName));
+        }
+        Ok(text)
+    }
+
+    /// The decoded value, in `buf`, as UTF-8 text.
+    fn read_value<'b>(&self, buf: &'b mut Vec<u8>) -> Result<&'b str, RewriteError> {
+        let at = self.value_at();
+        decode(self.value, at, buf)?;
+        std::str::from_utf8(buf).map_err(|_| malformed(at, "form value is not UTF-8"))
+    }
+
+    /// Checks the value's percent-escapes without decoding it.
+    fn validate_value(&self) -> Result<(), RewriteError> {
+        validate(self.value, self.value_at())
+    }
 }
 
 fn run(
@@ -123,43 +184,29 @@ fn run(
     // Output is the kept and replaced pairs joined by `&`; with nothing dropped or replaced
     // that is exactly the input, so the copy only starts at the first change.
     let mut emitted_any = false;
-    let mut start = 0;
     let mut pending_from = 0; // input offset from which unchanged pairs are not yet emitted
-    loop {
-        let end = memchr::memchr(b'&', &input[start..]).map_or(input.len(), |i| start + i);
-        let pair = &input[start..end];
-        let (raw_name, raw_value) = match memchr::memchr(b'=', pair) {
-            Some(eq) => (&pair[..eq], Some(&pair[eq + 1..])),
-            None => (pair, None),
-        };
-        let value_at = start + raw_name.len() + 1;
-        decode(raw_name, start, &mut name)?;
-        let name_text = std::str::from_utf8(&name)
-            .map_err(|_| malformed(start, "form field name is not UTF-8"))?;
-        if !is_plain_name(name_text) {
-            return Err(RewriteError::Ambiguous(Ambiguity::FieldName));
-        }
+    for pair in Pairs::new(input) {
+        let Pair { start, end, .. } = pair;
+        let name_text = pair.read_name(&mut name)?;
         let edit = match params.find(name_text).filter(|_| !pair.is_empty()) {
             None if pair.is_empty() || !unselected.active() => {
-                validate(raw_value.unwrap_or_default(), value_at)?;
+                pair.validate_value()?;
                 Edit::Keep
             }
             None => match &unselected.detect {
                 // The first pass of a scrubbing route collects what rules select.
                 _ if cx.collecting() => {
-                    validate(raw_value.unwrap_or_default(), value_at)?;
+                    pair.validate_value()?;
                     Edit::Keep
                 }
                 None => {
                     // Allow-list mode without detection: gone unread (but still validated).
-                    validate(raw_value.unwrap_or_default(), value_at)?;
+                    pair.validate_value()?;
                     cx.withhold(None);
                     Edit::Drop
                 }
                 Some(detect) => {
-                    decode(raw_value.unwrap_or_default(), value_at, &mut value)?;
-                    let value_text = std::str::from_utf8(&value)
-                        .map_err(|_| malformed(value_at, "form value is not UTF-8"))?;
+                    let value_text = pair.read_value(&mut value)?;
                     let hint = cx
                         .hints
                         .get_or_insert_with(HintCache::new)
@@ -235,9 +282,7 @@ fn run(
                 }
             },
             Some(selected) => {
-                decode(raw_value.unwrap_or_default(), value_at, &mut value)?;
-                let value_text = std::str::from_utf8(&value)
-                    .map_err(|_| malformed(value_at, "form value is not UTF-8"))?;
+                let value_text = pair.read_value(&mut value)?;
                 text.clear();
                 match target(selected) {
                     Target::Whole(action, class) => {
@@ -255,12 +300,7 @@ fn run(
                                 // The value comes back percent-encoded as it was where it
                                 // did not change.
                                 wrapped.clear();
-                                encode_like(
-                                    raw_value.unwrap_or_default(),
-                                    &value,
-                                    &text,
-                                    &mut wrapped,
-                                );
+                                encode_like(pair.value, &value, &text, &mut wrapped);
                                 Edit::ReplaceEncoded
                             }
                         }
@@ -283,7 +323,7 @@ fn run(
                     if emitted_any {
                         out.push(b'&');
                     }
-                    out.extend_from_slice(raw_name);
+                    out.extend_from_slice(pair.name);
                     out.push(b'=');
                     if matches!(edit, Edit::Replace) {
                         encode(&text, out);
@@ -295,10 +335,6 @@ fn run(
                 pending_from = end + 1;
             }
         }
-        if end == input.len() {
-            break;
-        }
-        start = end + 1;
     }
     if !changed {
         return Ok(Outcome::Unchanged);

@@ -15,6 +15,7 @@
 //! fewer names, never a pair it did not see.
 
 use super::form::rewrite_form;
+use super::lines::rewrite_lines;
 use super::{Limits, Outcome, RewriteError};
 use crate::error::Ambiguity;
 use crate::policy::ApplyCx;
@@ -33,21 +34,6 @@ pub(crate) fn rewrite_form_lines(
     cx: &mut ApplyCx<'_>,
     out: &mut Vec<u8>,
 ) -> Result<Outcome, RewriteError> {
-    let base = out.len();
-    let result = run(input, params, limits, cx, out);
-    if !matches!(result, Ok(Outcome::Rewritten)) {
-        out.truncate(base);
-    }
-    result
-}
-
-fn run(
-    input: &[u8],
-    params: Params<'_>,
-    limits: &Limits,
-    cx: &mut ApplyCx<'_>,
-    out: &mut Vec<u8>,
-) -> Result<Outcome, RewriteError> {
     // Checked whole before any line is policed: a refusal must not depend on what came first.
     for (i, &b) in input.iter().enumerate() {
         let line_end = b == b'\n' || (b == b'\r' && input.get(i + 1) == Some(&b'\n'));
@@ -55,45 +41,13 @@ fn run(
             return Err(RewriteError::Ambiguous(Ambiguity::LineBreak));
         }
     }
-    let mut copied = 0;
-    let mut changed = false;
-    let mut line_buf = Vec::new();
-    let mut start = 0;
-    while start < input.len() {
-        let nl = memchr::memchr(b'\n', &input[start..]).map_or(input.len(), |i| start + i);
-        let end = if nl > start && input[nl - 1] == b'\r' {
-            nl - 1
-        } else {
-            nl
-        };
-        let line = &input[start..end];
-        if !line.is_empty() {
-            line_buf.clear();
-            let result =
-                rewrite_form(line, params, limits, cx, &mut line_buf).map_err(|e| match e {
-                    RewriteError::Malformed { offset, reason } => RewriteError::Malformed {
-                        offset: start + offset,
-                        reason,
-                    },
-                    other => other,
-                })?;
-            if result == Outcome::Rewritten {
-                if !changed {
-                    out.reserve(input.len());
-                    changed = true;
-                }
-                out.extend_from_slice(&input[copied..start]);
-                out.extend_from_slice(&line_buf);
-                copied = end;
-            }
-        }
-        start = nl + 1;
-    }
-    if !changed {
-        return Ok(Outcome::Unchanged);
-    }
-    out.extend_from_slice(&input[copied..]);
-    Ok(Outcome::Rewritten)
+    rewrite_lines(
+        input,
+        input.len(),
+        <[u8]>::is_empty,
+        |line, _, line_out| rewrite_form(line, params, limits, cx, line_out),
+        out,
+    )
 }
 
 #[cfg(test)]

@@ -9,6 +9,7 @@ pub mod form;
 pub mod form_lines;
 pub mod format;
 pub mod json;
+mod lines;
 pub mod ndjson;
 pub mod request;
 pub mod subject;
@@ -127,6 +128,21 @@ fn rewrite_once(
             form_lines::rewrite_form_lines(input, plans.params(format), limits, cx, out)
         }
     }
+}
+
+/// Runs `rewrite`, which appends to `out`, and keeps what it appended only when it returns
+/// [`Outcome::Rewritten`]: an unchanged payload or a refusal leaves `out` as it was, as every
+/// rewriter promises its caller.
+fn appending(
+    out: &mut Vec<u8>,
+    rewrite: impl FnOnce(&mut Vec<u8>) -> Result<Outcome, RewriteError>,
+) -> Result<Outcome, RewriteError> {
+    let base = out.len();
+    let result = rewrite(out);
+    if !matches!(result, Ok(Outcome::Rewritten)) {
+        out.truncate(base);
+    }
+    result
 }
 
 /// Limits the rewriter enforces while scanning.

@@ -4,6 +4,7 @@
 //! line endings (`\n` or `\r\n`) and blank lines are kept as they came.
 
 use super::json::rewrite_json;
+use super::lines::rewrite_lines;
 use super::{Limits, Outcome, RewriteError};
 use crate::policy::{ApplyCx, Plan};
 
@@ -19,52 +20,16 @@ pub(crate) fn rewrite_ndjson(
     cx: &mut ApplyCx<'_>,
     out: &mut Vec<u8>,
 ) -> Result<Outcome, RewriteError> {
-    let base = out.len();
-    let mut copied = 0;
-    let mut changed = false;
-    let mut line_buf = Vec::new();
-    let mut start = 0;
-    while start < input.len() {
-        let nl = memchr::memchr(b'\n', &input[start..]).map_or(input.len(), |i| start + i);
-        let mut end = nl;
-        if end > start && input[end - 1] == b'\r' {
-            end -= 1;
-        }
-        let line = &input[start..end];
-        if !line.iter().all(|b| matches!(b, b' ' | b'\t')) {
-            line_buf.clear();
+    rewrite_lines(
+        input,
+        input.len() + input.len() / 4,
+        |line| line.iter().all(|b| matches!(b, b' ' | b'\t')),
+        |line, start, line_out| {
             cx.offset_base = start;
-            let result = rewrite_json(line, plan, limits, cx, &mut line_buf).map_err(|e| match e {
-                RewriteError::Malformed { offset, reason } => RewriteError::Malformed {
-                    offset: start + offset,
-                    reason,
-                },
-                other => other,
-            });
-            match result {
-                Err(e) => {
-                    out.truncate(base);
-                    return Err(e);
-                }
-                Ok(Outcome::Unchanged) => {}
-                Ok(Outcome::Rewritten) => {
-                    if !changed {
-                        out.reserve(input.len() + input.len() / 4);
-                        changed = true;
-                    }
-                    out.extend_from_slice(&input[copied..start]);
-                    out.extend_from_slice(&line_buf);
-                    copied = end;
-                }
-            }
-        }
-        start = nl + 1;
-    }
-    if !changed {
-        return Ok(Outcome::Unchanged);
-    }
-    out.extend_from_slice(&input[copied..]);
-    Ok(Outcome::Rewritten)
+            rewrite_json(line, plan, limits, cx, line_out)
+        },
+        out,
+    )
 }
 
 #[cfg(test)]

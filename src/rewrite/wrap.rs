@@ -61,12 +61,9 @@ pub(crate) fn rewrite_wrapped(
     cx: &mut ApplyCx<'_>,
     out: &mut Vec<u8>,
 ) -> Result<Outcome, RewriteError> {
-    let base = out.len();
-    let result = decode_then(text, &wrap.codings, &wrap.inner, limits, cx, out);
-    if !matches!(result, Ok(Outcome::Rewritten)) {
-        out.truncate(base);
-    }
-    result
+    super::appending(out, |out| {
+        decode_then(text, &wrap.codings, &wrap.inner, limits, cx, out)
+    })
 }
 
 fn decode_then(

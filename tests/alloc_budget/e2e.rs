@@ -17,8 +17,9 @@ const COUNTED: usize = 2_000;
 /// Allocations per request the gateway may make: what it makes today plus one for the odd
 /// amortised growth (a slab chunk, a channel block), so a change that adds one fails here.
 /// The shell's are hyper's own (on each side of the proxy: the body channel, the read buffer
-/// and its sharing, the header timer or the response callback) and the streamed body's
-/// watch.
+/// and its sharing, the header timer or the response callback); the streamed body's deadline
+/// timer is allocated only when the body keeps the upstream connection waiting, which a body
+/// sent with its head does not.
 struct Budget {
     shell_1k: f64,
     shell_16k: f64,
@@ -28,8 +29,8 @@ struct Budget {
 }
 
 const BUDGET: Budget = Budget {
-    shell_1k: 9.0,
-    shell_16k: 9.0,
+    shell_1k: 8.0,
+    shell_16k: 8.0,
     policy_1k: 14.0,
     policy_16k: 23.0,
     policy_person_16k: 21.0,
