@@ -36,7 +36,7 @@ use std::hint::black_box;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group};
 use piigate::crypto::{OsNonces, with_thread_nonces};
 use piigate::detect::Detector;
-use piigate::policy::{ApplyCx, DetectMode, FieldPlans, Plan};
+use piigate::policy::{ActionKind, ApplyCx, DetectMode, FieldPlans, Plan};
 use piigate::rewrite::json::rewrite_json;
 use piigate::rewrite::{Format, Limits, Plans, rewrite_payload};
 use serde_json::Value;
@@ -86,6 +86,33 @@ fn rewrite(input: &[u8], plan: &Plan, out: &mut Vec<u8>) -> usize {
         )
         .expect("valid payload");
         out.len() + cx.detected.total() as usize
+    })
+}
+
+/// How many values `plan` treats in `input` but drops (on the plain `policy`: the values echo
+/// recognition looks for), and how many values were past the echo bounds.
+fn echo_values(input: &[u8], plan: &Plan) -> (u32, u32) {
+    with_thread_nonces(|nonces| {
+        let mut cx = ApplyCx::new(nonces);
+        let fields = FieldPlans::default();
+        let plans = Plans {
+            json: plan,
+            fields: &fields,
+        };
+        let mut out = Vec::new();
+        rewrite_payload(
+            Format::Json,
+            input,
+            plans,
+            &Limits { max_depth: 128 },
+            &mut cx,
+            &mut out,
+        )
+        .expect("valid payload");
+        (
+            cx.counts.total() - cx.counts.get(ActionKind::Drop),
+            cx.echo_skipped,
+        )
     })
 }
 
@@ -244,6 +271,19 @@ fn ratios(name: &str, input: &[u8]) {
             t * 1e6,
             input.len() as f64 / t / 1e6,
             t / policy
+        );
+    }
+    // What echo recognition adds to each mode: per KB of payload and per selected value.
+    let (values, _) = echo_values(input, &plans[1].1);
+    let (_, skipped) = echo_values(input, &plans[5].1);
+    let kb = input.len() as f64 / 1024.0;
+    for (mode, plain, echo) in [("observe", 2, 5), ("enforce", 3, 6)] {
+        let extra = (best[echo] - best[plain]) * 1e6;
+        println!(
+            "  echo in {mode}: +{extra:.2} us, {:.2} us per KB, {:.3} us per selected value \
+             ({values} values, {skipped} past the bounds)",
+            extra / kb,
+            extra / f64::from(values.max(1)),
         );
     }
 }

@@ -91,6 +91,9 @@ pub struct EchoBuilder {
     skipped: u32,
     bytes: Vec<u8>,
     needles: Vec<Slot>,
+    /// Open-addressed set of the needles (index + 1; 0 is empty), twice as many slots as
+    /// needles may be: a repeated value is found with a hash and a comparison or two.
+    index: Vec<u16>,
 }
 
 /// The values of one request, ready to search for.
@@ -245,6 +248,7 @@ impl EchoBuilder {
             skipped: 0,
             bytes: Vec::new(),
             needles: Vec::new(),
+            index: Vec::new(),
         }
     }
 
@@ -334,12 +338,18 @@ impl EchoBuilder {
         if new.is_empty() {
             return;
         }
-        let known = self.needles.iter().any(|n| {
-            n.len as usize == new.len() && self.bytes[n.at as usize..][..new.len()] == *new
-        });
-        if known {
-            self.bytes.truncate(at);
-            return;
+        if self.index.is_empty() {
+            self.index = vec![0; (2 * self.limits.max_needles).next_power_of_two().max(2)];
+        }
+        let mask = self.index.len() - 1;
+        let mut slot = hash(new) as usize & mask;
+        while let Some(n) = usize::from(self.index[slot]).checked_sub(1) {
+            let n = self.needles[n];
+            if n.len as usize == new.len() && self.bytes[n.at as usize..][..new.len()] == *new {
+                self.bytes.truncate(at);
+                return;
+            }
+            slot = (slot + 1) & mask;
         }
         if full || self.needles.len() == self.limits.max_needles || new.len() > self.limits.max_len
         {
@@ -347,6 +357,8 @@ impl EchoBuilder {
             self.bytes.truncate(at);
             return;
         }
+        // At most `max_needles` entries in twice as many slots: the probe above always ends.
+        self.index[slot] = u16::try_from(self.needles.len() + 1).unwrap_or(u16::MAX);
         // Both fit in u32: the arena holds at most `max_needles * max_len` bytes.
         self.needles.push(Slot {
             at: at as u32,
@@ -445,6 +457,14 @@ fn crosses(m: Mode, raw: &[u8]) -> bool {
 /// punctuation pairs together, which only makes the prefilter let more through).
 fn fold(x: u64) -> u64 {
     x | 0x2020_2020_2020_2020
+}
+
+/// FNV-1a: needles are short. A collision costs a comparison, never a wrong answer; crafted
+/// ones cost at most a probe over the set's needles, what every add cost before the index.
+fn hash(b: &[u8]) -> u64 {
+    b.iter().fold(0xcbf2_9ce4_8422_2325, |h, &x| {
+        (h ^ u64::from(x)).wrapping_mul(0x0100_0000_01b3)
+    })
 }
 
 /// Whether a byte continues a word (a match must not start or end next to one).
