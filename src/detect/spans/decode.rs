@@ -117,9 +117,9 @@ fn fwd_slow(raw: &[u8], i: usize, end: usize, m: Mode) -> Unit {
 #[inline(always)]
 pub(crate) fn bwd(raw: &[u8], i: usize, start: usize, m: Mode) -> Unit {
     let b = raw[i - 1];
-    // An escape ends in `;` (a reference) or a hex digit (`%40`); other plain bytes stand
-    // alone.
-    if PLAIN[usize::from(b)] && !b.is_ascii_hexdigit() {
+    // An escape ends in `;` (a reference) or a hex digit two bytes after a `%` (`%40`); other
+    // plain bytes stand alone.
+    if PLAIN[usize::from(b)] && (!b.is_ascii_hexdigit() || i < start + 3 || raw[i - 3] != b'%') {
         return Unit { b, len: 1 };
     }
     bwd_slow(raw, i, start, m)

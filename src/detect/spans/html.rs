@@ -52,6 +52,29 @@ fn url_attribute(name: &[u8]) -> bool {
         && URL_ATTRIBUTES.iter().any(|a| a.eq_ignore_ascii_case(name))
 }
 
+/// Where the first `b` in `hay` is. Markup's delimiters are close together (the next tag, the
+/// quote closing a value), so the first 32 bytes are compared inline, sixteen at a time
+/// (SSE2, part of the x86_64 baseline), and only a longer search pays for `memchr`'s set-up.
+#[inline(always)]
+fn find_byte(b: u8, hay: &[u8]) -> Option<usize> {
+    let mut at = 0;
+    #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+    while at < 32
+        && let Some(chunk) = hay.get(at..).and_then(|s| s.first_chunk::<16>())
+    {
+        use safe_arch::{
+            cmp_eq_mask_i8_m128i, load_unaligned_m128i, move_mask_i8_m128i, set_splat_i8_m128i,
+        };
+        let eq = cmp_eq_mask_i8_m128i(load_unaligned_m128i(chunk), set_splat_i8_m128i(b as i8));
+        let m = move_mask_i8_m128i(eq);
+        if m != 0 {
+            return Some(at + m.trailing_zeros() as usize);
+        }
+        at += 16;
+    }
+    memchr::memchr(b, &hay[at..]).map(|p| at + p)
+}
+
 /// Calls `f` for every segment of `raw`, in order. `kind` is resolved (not `Auto`).
 pub(crate) fn segments(raw: &[u8], kind: TextKind, f: &mut impl FnMut(Seg)) {
     match kind {
@@ -113,7 +136,7 @@ fn html(raw: &[u8], f: &mut impl FnMut(Seg)) {
         list: [Attr::default(); MAX_ATTRS],
         n: 0,
     };
-    while let Some(lt) = memchr::memchr(b'<', &raw[i..]).map(|p| i + p) {
+    while let Some(lt) = find_byte(b'<', &raw[i..]).map(|p| i + p) {
         let Some(markup) = markup_at(raw, lt, &mut attrs) else {
             let name = lt + 1 + usize::from(raw.get(lt + 1) == Some(&b'/'));
             if raw.get(name).is_some_and(u8::is_ascii_alphabetic) {
@@ -159,7 +182,7 @@ fn html(raw: &[u8], f: &mut impl FnMut(Seg)) {
                 // the first and safe for the second: what follows is read as text, whose
                 // encoding escapes more than raw text's.
                 let body = lt + 9;
-                let gt = memchr::memchr(b'>', &raw[body..]).map_or(n, |p| body + p);
+                let gt = find_byte(b'>', &raw[body..]).map_or(n, |p| body + p);
                 let close = if gt >= body + 2 && raw[gt - 2..gt] == *b"]]" {
                     gt - 2
                 } else {
@@ -230,7 +253,7 @@ fn markup_at(raw: &[u8], lt: usize, attrs: &mut Attrs) -> Option<Markup> {
     match rest.first()? {
         b'!' if rest.starts_with(b"!--") => Some(Markup::Comment),
         b'!' if rest.starts_with(b"![CDATA[") => Some(Markup::Cdata),
-        b'!' | b'?' => memchr::memchr(b'>', rest).map(|p| Markup::Other(lt + 1 + p)),
+        b'!' | b'?' => find_byte(b'>', rest).map(|p| Markup::Other(lt + 1 + p)),
         b'/' => {
             let name_end = tag_name_end(raw, lt + 2)?;
             gt(name_end).map(Markup::Other)
@@ -295,7 +318,7 @@ fn tag_end(raw: &[u8], mut i: usize) -> Option<usize> {
                     i += 1;
                 }
                 if let Some(&q @ (b'"' | b'\'')) = raw.get(i) {
-                    i = i + 1 + memchr::memchr(q, &raw[i + 1..])?;
+                    i = i + 1 + find_byte(q, &raw[i + 1..])?;
                 }
                 i += 1;
             }
@@ -305,23 +328,24 @@ fn tag_end(raw: &[u8], mut i: usize) -> Option<usize> {
     None
 }
 
-/// What [`read_tag`] meets in a tag, in order: an attribute's name, then its value if it has
-/// one (the range without quotes, and the quote byte, `0` when unquoted).
-enum Part {
-    Name(usize, usize),
-    Value { start: usize, end: usize, quote: u8 },
+/// What a caller of [`read_tag`] does with a tag's attributes, in document order: each name,
+/// then its value if it has one (the range without quotes, and the quote byte, `0` when
+/// unquoted). `false` stops the reading.
+trait TagParts {
+    fn name(&mut self, start: usize, end: usize) -> bool;
+    fn value(&mut self, start: usize, end: usize, quote: u8) -> bool;
 }
 
 /// Reads a tag's attributes from `i` (the end of its name) to the `>` that closes it, giving
-/// each name and value to `each` in order. Returns that `>`; `None` when `each` says stop,
-/// when the input ends inside the tag, or, unless `open_to_end`, at a quote that is never
-/// closed. With `open_to_end` such a value runs to the end of the input, as a browser reads
-/// it (the rest of the document is inside the tag), and is still given to `each`.
+/// each name and value to `parts`. Returns that `>`; `None` when `parts` says stop, when the
+/// input ends inside the tag, or, unless `open_to_end`, at a quote that is never closed.
+/// With `open_to_end` such a value runs to the end of the input, as a browser reads it (the
+/// rest of the document is inside the tag), and is still given to `parts`.
 fn read_tag(
     raw: &[u8],
     mut i: usize,
     open_to_end: bool,
-    each: &mut impl FnMut(Part) -> bool,
+    parts: &mut impl TagParts,
 ) -> Option<usize> {
     let n = raw.len();
     loop {
@@ -335,7 +359,7 @@ fn read_tag(
         while i < n && !matches!(raw[i], b'=' | b'/' | b'>') && !raw[i].is_ascii_whitespace() {
             i += 1;
         }
-        if !each(Part::Name(name_start, i)) {
+        if !parts.name(name_start, i) {
             return None;
         }
         while i < n && raw[i].is_ascii_whitespace() {
@@ -350,7 +374,7 @@ fn read_tag(
         }
         let (start, end, quote) = match raw.get(i)? {
             &q @ (b'"' | b'\'') => {
-                let end = match memchr::memchr(q, &raw[i + 1..]) {
+                let end = match find_byte(q, &raw[i + 1..]) {
                     Some(p) => i + 1 + p,
                     None if open_to_end => n,
                     None => return None,
@@ -365,10 +389,42 @@ fn read_tag(
                 (i, end, 0)
             }
         };
-        if !each(Part::Value { start, end, quote }) {
+        if !parts.value(start, end, quote) {
             return None;
         }
         i = (end + usize::from(quote != 0)).min(n);
+    }
+}
+
+/// A start tag's values, collected (with whether each attribute holds a URL) until the tag is
+/// known to close.
+struct StartTag<'a> {
+    raw: &'a [u8],
+    attrs: &'a mut Attrs,
+    name: (usize, usize),
+}
+
+impl TagParts for StartTag<'_> {
+    #[inline(always)]
+    fn name(&mut self, start: usize, end: usize) -> bool {
+        self.name = (start, end);
+        true
+    }
+
+    #[inline(always)]
+    fn value(&mut self, start: usize, end: usize, quote: u8) -> bool {
+        let attrs = &mut *self.attrs;
+        if attrs.n == MAX_ATTRS {
+            return false;
+        }
+        attrs.list[attrs.n] = Attr {
+            start,
+            end,
+            quote,
+            url: url_attribute(&self.raw[self.name.0..self.name.1]),
+        };
+        attrs.n += 1;
+        true
     }
 }
 
@@ -376,26 +432,33 @@ fn read_tag(
 /// not closed (or has more than [`MAX_ATTRS`] values): then it is read as text.
 fn start_tag(raw: &[u8], i: usize, attrs: &mut Attrs) -> Option<usize> {
     attrs.n = 0;
-    let mut name = (0, 0);
-    read_tag(raw, i, false, &mut |part| match part {
-        Part::Name(s, e) => {
-            name = (s, e);
-            true
-        }
-        Part::Value { start, end, quote } => {
-            if attrs.n == MAX_ATTRS {
-                return false;
-            }
-            attrs.list[attrs.n] = Attr {
-                start,
-                end,
-                quote,
-                url: url_attribute(&raw[name.0..name.1]),
-            };
-            attrs.n += 1;
-            true
-        }
-    })
+    read_tag(
+        raw,
+        i,
+        false,
+        &mut StartTag {
+            raw,
+            attrs,
+            name: (0, 0),
+        },
+    )
+}
+
+/// The names and values of a tag read loosely, each emitted as a segment of its own.
+struct LooseTag<'f, F>(&'f mut F);
+
+impl<F: FnMut(Seg)> TagParts for LooseTag<'_, F> {
+    #[inline(always)]
+    fn name(&mut self, start: usize, end: usize) -> bool {
+        text(start, end, TEXT, Ctx::Attr(0), self.0);
+        true
+    }
+
+    #[inline(always)]
+    fn value(&mut self, start: usize, end: usize, quote: u8) -> bool {
+        text(start, end, TEXT, Ctx::Attr(quote), self.0);
+        true
+    }
 }
 
 /// Reads a start tag `start_tag` refused, from the end of its name: every attribute name and
@@ -403,13 +466,7 @@ fn start_tag(raw: &[u8], i: usize, attrs: &mut Attrs) -> Option<usize> {
 /// escaped in a replacement). Returns the `>` closing the tag, `None` when the document ends
 /// inside it.
 fn loose_tag(raw: &[u8], i: usize, f: &mut impl FnMut(Seg)) -> Option<usize> {
-    read_tag(raw, i, true, &mut |part| {
-        match part {
-            Part::Name(s, e) => text(s, e, TEXT, Ctx::Attr(0), f),
-            Part::Value { start, end, quote } => text(start, end, TEXT, Ctx::Attr(quote), f),
-        }
-        true
-    })
+    read_tag(raw, i, true, &mut LooseTag(f))
 }
 
 /// Emits one attribute value.
@@ -460,6 +517,30 @@ mod tests {
             v.push((&s[seg.start..seg.end], seg.kind.ctx, seg.kind.mode))
         });
         v
+    }
+
+    #[test]
+    fn the_inline_byte_search_finds_what_memchr_finds() {
+        for len in 0..80 {
+            for at in 0..=len {
+                let mut hay = vec![b'x'; len];
+                if at < len {
+                    hay[at] = b'<';
+                }
+                let want = memchr::memchr(b'<', &hay);
+                assert_eq!(find_byte(b'<', &hay), want, "len {len}, at {at}");
+                for from in [1, 15, 16, 17, 33] {
+                    if from <= len {
+                        let want = memchr::memchr(b'<', &hay[from..]);
+                        assert_eq!(
+                            find_byte(b'<', &hay[from..]),
+                            want,
+                            "len {len}, at {at}, from {from}"
+                        );
+                    }
+                }
+            }
+        }
     }
 
     #[test]
