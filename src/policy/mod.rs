@@ -107,6 +107,14 @@ impl Plan {
             || self.unselected.detect.as_ref().is_some_and(|d| d.echoes())
     }
 
+    /// Whether every text this plan searches for the request's selected values is a leaf a
+    /// rule of its own selects (no detection and no wrapped document searches any, and no
+    /// detection runs to treat values that are not selected): what the one pass of a JSON
+    /// document can fill in after it ([`ApplyCx::begin_one_pass`]).
+    pub fn echoes_in_own_leaves(&self) -> bool {
+        self.unselected.detect.is_none() && self.wraps.iter().all(|w| !w.echoes() && !w.detects())
+    }
+
     /// Whether a rule of this plan (or of a document wrapped inside it) selects values a
     /// `scrub` or detection would look for elsewhere: without one anywhere in a request,
     /// there is nothing to collect.

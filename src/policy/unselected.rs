@@ -131,10 +131,12 @@ impl DetectPolicy {
     /// The spans of `text` (an unselected leaf the detector found nothing in) that echo a
     /// value the request's rules selected, counted per class; `None` when there are none or
     /// they are not looked for. Changes and counts nothing.
-    pub fn echoes_in(&self, text: &str, cx: &ApplyCx<'_>) -> Option<EchoCounts> {
+    pub fn echoes_in(&self, text: &str, cx: &mut ApplyCx<'_>) -> Option<EchoCounts> {
         let Some(Action::Scrub(scrub)) = &self.echo else {
             return None;
         };
+        // During a one pass the values are not all known yet: the pass is redone.
+        cx.searching();
         if !cx.has_echo() {
             return None;
         }

@@ -63,6 +63,7 @@
 //!   `null` for a scalar document. Whitespace around the root is kept.
 //! - **Duplicate keys** are each matched and handled; nothing is deduplicated.
 
+mod deferred;
 mod escape;
 #[doc(hidden)]
 pub mod reference;
@@ -122,6 +123,8 @@ pub fn rewrite_json(
     cx: &mut ApplyCx<'_>,
     out: &mut Vec<u8>,
 ) -> Result<Outcome, RewriteError> {
+    // The one pass of an echoing route: this document's echoing texts are filled in after it.
+    let defer = cx.take_deferral();
     if input.starts_with(BOM) {
         return Err(malformed(0, "byte order mark"));
     }
@@ -168,8 +171,9 @@ pub fn rewrite_json(
         detect,
         dead: walker_dead,
         segs: Vec::new(),
+        deferred: defer.then(Vec::new),
     };
-    let result = walker.run(root);
+    let result = walker.run(root).and_then(|o| walker.fill_deferred(o, base));
     if result.is_err() {
         walker.out.truncate(base);
     }
@@ -324,6 +328,9 @@ struct Walker<'i, 'p, 'o, 'c, 'x> {
     dead: Dead,
     /// How each open frame was entered, outermost first (only with detection).
     segs: Vec<Seg>,
+    /// The one pass of an echoing route: the texts to search once every selected value is
+    /// known (`deferred`).
+    deferred: Option<Vec<deferred::Deferred<'p>>>,
 }
 
 impl<'p> Walker<'_, 'p, '_, '_, '_> {
@@ -811,7 +818,7 @@ impl<'p> Walker<'_, 'p, '_, '_, '_> {
     #[allow(clippy::too_many_arguments)]
     fn echoed(
         &mut self,
-        detect: &DetectPolicy,
+        detect: &'p DetectPolicy,
         counts: EchoCounts,
         kind: LeafKind,
         start: usize,
@@ -875,7 +882,7 @@ impl<'p> Walker<'_, 'p, '_, '_, '_> {
     #[allow(clippy::too_many_arguments)]
     fn apply_at(
         &mut self,
-        action: &Action,
+        action: &'p Action,
         class: Option<Class>,
         kind: LeafKind,
         start: usize,
@@ -893,8 +900,8 @@ impl<'p> Walker<'_, 'p, '_, '_, '_> {
     #[allow(clippy::too_many_arguments)]
     fn apply_or(
         &mut self,
-        action: &Action,
-        whole: Option<&Action>,
+        action: &'p Action,
+        whole: Option<&'p Action>,
         class: Option<Class>,
         kind: LeafKind,
         start: usize,
@@ -902,6 +909,24 @@ impl<'p> Walker<'_, 'p, '_, '_, '_> {
         escaped: bool,
         field: Option<Key>,
     ) -> Result<(), RewriteError> {
+        if let Some(later) = self.deferred.as_mut()
+            && let Action::Scrub(scrub) = action
+            && scrub.echoes()
+            && whole.is_none()
+        {
+            later.push(deferred::Deferred::new(
+                action,
+                class,
+                kind,
+                start,
+                end,
+                escaped,
+                field,
+                self.out.len(),
+                self.copied,
+            ));
+            return Ok(());
+        }
         // `keep` (and `drop`, which never gets here) need not read the value.
         let applied = match self.cx.treat_unread(action, class) {
             Some(applied) => applied,
