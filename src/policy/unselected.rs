@@ -128,6 +128,18 @@ impl DetectPolicy {
             || matches!(self.actions.get(Class::COUNT), Some(Action::Scrub(s)) if s.echoes())
     }
 
+    /// Whether unselected leaves the detector finds nothing in are searched for the
+    /// request's selected values.
+    pub fn echoes_in_leaves(&self) -> bool {
+        matches!(&self.echo, Some(Action::Scrub(s)) if s.echoes())
+    }
+
+    /// Whether the free-text action (`detect_actions.text`) is a `scrub` that looks for the
+    /// request's selected values.
+    pub fn text_echoes(&self) -> bool {
+        matches!(self.actions.get(Class::COUNT), Some(Action::Scrub(s)) if s.echoes())
+    }
+
     /// The spans of `text` (an unselected leaf the detector found nothing in) that echo a
     /// value the request's rules selected, counted per class; `None` when there are none or
     /// they are not looked for. Changes and counts nothing.

@@ -171,7 +171,7 @@ pub fn rewrite_json(
         detect,
         dead: walker_dead,
         segs: Vec::new(),
-        deferred: defer.then(Vec::new),
+        deferred: defer.then(deferred::Later::default),
     };
     let result = walker.run(root).and_then(|o| walker.fill_deferred(o, base));
     if result.is_err() {
@@ -330,7 +330,7 @@ struct Walker<'i, 'p, 'o, 'c, 'x> {
     segs: Vec<Seg>,
     /// The one pass of an echoing route: the texts to search once every selected value is
     /// known (`deferred`).
-    deferred: Option<Vec<deferred::Deferred<'p>>>,
+    deferred: Option<deferred::Later<'p>>,
 }
 
 impl<'p> Walker<'_, 'p, '_, '_, '_> {
@@ -744,6 +744,25 @@ impl<'p> Walker<'_, 'p, '_, '_, '_> {
         if self.cx.collecting() {
             return Ok(());
         }
+        // Nor does the one pass record what detection treats.
+        let paused = self.cx.pause_feed();
+        let done = self.classify_leaf(detect, kind, start, end, escaped, field, dropped);
+        self.cx.resume_feed(paused);
+        done
+    }
+
+    /// [`Self::scan_leaf`] once it is known to classify.
+    #[allow(clippy::too_many_arguments)]
+    fn classify_leaf(
+        &mut self,
+        detect: &'p DetectPolicy,
+        kind: LeafKind,
+        start: usize,
+        end: usize,
+        escaped: bool,
+        field: Option<Key>,
+        dropped: bool,
+    ) -> Result<(), RewriteError> {
         let input = self.input;
         let (ts, te) = text_span(kind, start, end);
         let found = {
@@ -776,6 +795,24 @@ impl<'p> Walker<'_, 'p, '_, '_, '_> {
                 Some(d) => d,
                 // Nothing of a class: perhaps a value the request's rules selected.
                 None if kind == LeafKind::String && !dropped => {
+                    // The one pass searches once every selected value is known.
+                    if let Some(later) = self.deferred.as_mut()
+                        && detect.echoes_in_leaves()
+                    {
+                        let own = own_seg(self.depth, self.top.object, field);
+                        let segs = later.path(&self.segs, own);
+                        later.texts.push(deferred::Deferred::new(
+                            deferred::Search::Echo(detect, segs),
+                            kind,
+                            start,
+                            end,
+                            escaped,
+                            field,
+                            self.out.len(),
+                            self.copied,
+                        ));
+                        return Ok(());
+                    }
                     match detect.echoes_in(text, self.cx) {
                         Some(counts) => {
                             return self.echoed(detect, counts, kind, start, end, escaped, field);
@@ -847,18 +884,29 @@ impl<'p> Walker<'_, 'p, '_, '_, '_> {
         field: Option<Key>,
         class: Class,
     ) -> Result<(), RewriteError> {
+        let own = own_seg(self.depth, self.top.object, field);
+        let segs = std::mem::take(&mut self.segs);
+        let done = self.record_segs(detect, &segs, own, class);
+        self.segs = segs;
+        done
+    }
+
+    /// [`Self::record_path`] for the leaf whose frames were entered as `segs` and that is
+    /// itself `own`.
+    fn record_segs(
+        &mut self,
+        detect: &DetectPolicy,
+        segs: &[Seg],
+        own: Option<Seg>,
+        class: Class,
+    ) -> Result<(), RewriteError> {
         use crate::policy::disclosure::MAX_PATH_BYTES;
         let input = self.input;
         let Bufs { seg, path, .. } = &mut self.bufs;
         let hints = self.cx.hints.get_or_insert_with(HintCache::new);
         path.clear();
         path.push_str(&self.plan.unselected.root);
-        let own = match (self.depth, field) {
-            (0, _) => None,
-            (_, Some(k)) if self.top.object => Some(Seg::Key(k)),
-            _ => Some(Seg::Index),
-        };
-        for s in self.segs.iter().copied().chain(own) {
+        for s in segs.iter().copied().chain(own) {
             if path.len() > MAX_PATH_BYTES {
                 break; // counted under the overflow path
             }
@@ -914,9 +962,8 @@ impl<'p> Walker<'_, 'p, '_, '_, '_> {
             && scrub.echoes()
             && whole.is_none()
         {
-            later.push(deferred::Deferred::new(
-                action,
-                class,
+            later.texts.push(deferred::Deferred::new(
+                deferred::Search::Rule(action, class),
                 kind,
                 start,
                 end,
@@ -1088,6 +1135,16 @@ impl<'p> Walker<'_, 'p, '_, '_, '_> {
         } else {
             Outcome::Unchanged
         }
+    }
+}
+
+/// How a leaf is entered from its frame, for its field path: none at the top level, its
+/// member name in an object, `[*]` in an array.
+fn own_seg(depth: usize, object: bool, field: Option<Key>) -> Option<Seg> {
+    match (depth, field) {
+        (0, _) => None,
+        (_, Some(k)) if object => Some(Seg::Key(k)),
+        _ => Some(Seg::Index),
     }
 }
 
