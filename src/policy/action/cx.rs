@@ -62,6 +62,11 @@ pub struct ApplyCx<'a> {
     /// A text was to be searched for the values during the one pass, before they were all
     /// known, by a rewriter that could not leave it for later: the pass must be redone as two.
     missed: bool,
+    /// The next document of a request-wide collection is its last, and may be policed in
+    /// the collection's one pass ([`Self::last_in_one_pass`]).
+    last_next: bool,
+    /// It was: the collection's result for it is the policed document.
+    last_policed: bool,
     /// The values were collected over the whole request ([`Self::collect_request`]): each
     /// document's rewriter searches for them instead of collecting its own.
     request_echo: bool,
@@ -138,6 +143,8 @@ impl<'a> ApplyCx<'a> {
             feed: Feed::Only,
             defer_next: false,
             missed: false,
+            last_next: false,
+            last_policed: false,
             request_echo: false,
         }
     }
@@ -260,6 +267,14 @@ impl<'a> ApplyCx<'a> {
     /// Ends the collecting pass: the values collected are searched for by the `scrub` rules of
     /// the second pass, and the tallies are as they were before the first.
     pub fn end_collect(&mut self, saved: Collecting) {
+        self.last_next = false;
+        if self.collect.is_none() {
+            // The last document was policed in the one pass ([`Self::last_in_one_pass`]),
+            // which built the set; what it counted stands (the documents before it, only
+            // collected, counted nothing).
+            return;
+        }
+        self.feed = Feed::Only;
         self.echo = self.collect.take().map(EchoBuilder::build).filter(|e| {
             self.echo_skipped += e.skipped();
             !e.is_empty()
@@ -267,6 +282,49 @@ impl<'a> ApplyCx<'a> {
         self.counts = saved.counts;
         self.disclosed = saved.disclosed;
         self.detected = saved.detected;
+    }
+
+    /// Inside [`Self::collect_request`], before the request's last document: it may be
+    /// policed there and then, in one pass that collects its values with the others'
+    /// and fills its echoing texts in once all are known, instead of being collected now
+    /// and policed after. Whether it was is [`Self::take_last_policed`].
+    pub fn last_in_one_pass(&mut self) {
+        self.last_next = self.collect.is_some() && self.feed == Feed::Only;
+    }
+
+    /// Whether the rewriter starting now may police the collection's last document in one
+    /// pass (true once per [`Self::last_in_one_pass`]); if it does, it calls
+    /// [`Self::police_last`] around that pass.
+    pub(crate) fn take_last(&mut self) -> bool {
+        std::mem::take(&mut self.last_next)
+    }
+
+    /// Runs `pass`, which polices the collection's last document with deferral, in the one
+    /// pass: values recorded as they are treated, the set built at its end from every
+    /// document's values. Should a search have needed the values before then, what `pass`
+    /// counted is undone and its result is not used: the document is policed again after the
+    /// collection, with the set complete. Returns whether `pass`'s result stands.
+    pub(crate) fn police_last<T>(&mut self, pass: impl FnOnce(&mut Self) -> T) -> (T, bool) {
+        let saved = self.saved();
+        self.feed = Feed::Along;
+        self.defer_next = true;
+        self.missed = false;
+        let done = pass(self);
+        self.complete_one_pass();
+        self.defer_next = false;
+        if std::mem::take(&mut self.missed) {
+            let skipped = self.echo_skipped;
+            self.abandon_one_pass(saved);
+            self.echo_skipped = skipped;
+            return (done, false);
+        }
+        self.last_policed = true;
+        (done, true)
+    }
+
+    /// Whether the collection's last document was policed in its one pass (once).
+    pub fn take_last_policed(&mut self) -> bool {
+        std::mem::take(&mut self.last_policed)
     }
 
     /// Runs `pass` as the collecting pass of a whole request: every document of it (query,
