@@ -66,8 +66,8 @@ fn classify_dom(d: &Detector, v: &Value, key: Option<&str>, hits: &mut usize) {
 }
 
 /// One rewrite of `input` with a fresh per-request context and nonces from the per-thread
-/// batch, as the proxy does it.
-fn rewrite(input: &[u8], plan: &Plan, out: &mut Vec<u8>) -> usize {
+/// batch, as the proxy does it; `read` looks at the context the rewrite left.
+fn run<R>(input: &[u8], plan: &Plan, out: &mut Vec<u8>, read: impl FnOnce(&ApplyCx<'_>) -> R) -> R {
     with_thread_nonces(|nonces| {
         let mut cx = ApplyCx::new(nonces);
         out.clear();
@@ -85,30 +85,19 @@ fn rewrite(input: &[u8], plan: &Plan, out: &mut Vec<u8>) -> usize {
             out,
         )
         .expect("valid payload");
-        out.len() + cx.detected.total() as usize
+        read(&cx)
     })
+}
+
+/// A timed rewrite: its output length plus what detection counted, so neither is optimised out.
+fn rewrite(input: &[u8], plan: &Plan, out: &mut Vec<u8>) -> usize {
+    run(input, plan, out, |cx| cx.detected.total() as usize) + out.len()
 }
 
 /// How many values `plan` treats in `input` but drops (on the plain `policy`: the values echo
 /// recognition looks for), and how many values were past the echo bounds.
 fn echo_values(input: &[u8], plan: &Plan) -> (u32, u32) {
-    with_thread_nonces(|nonces| {
-        let mut cx = ApplyCx::new(nonces);
-        let fields = FieldPlans::default();
-        let plans = Plans {
-            json: plan,
-            fields: &fields,
-        };
-        let mut out = Vec::new();
-        rewrite_payload(
-            Format::Json,
-            input,
-            plans,
-            &Limits { max_depth: 128 },
-            &mut cx,
-            &mut out,
-        )
-        .expect("valid payload");
+    run(input, plan, &mut Vec::new(), |cx| {
         (
             cx.counts.total() - cx.counts.get(ActionKind::Drop),
             cx.echo_skipped,

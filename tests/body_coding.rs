@@ -16,7 +16,7 @@ use serde_json::Value;
 use crate::support::recipient::{
     SdkRequest, assert_none_in_clear, percent_decode, person_values, sdk_requests,
 };
-use crate::support::{Client, Got, Proto, Reply, Stack};
+use crate::support::{Client, Got, Proto, Reply, Stack, beacon_form};
 
 /// The posthog preset, the vendor's codings, and (`sniff`) the unsignalled gzip of current
 /// posthog-js releases. A second route without `sniff` shows it is opt-in.
@@ -323,6 +323,21 @@ action = "tokenize"
     )
 }
 
+/// POSTs `form` as `application/x-www-form-urlencoded` with `headers` added (to the gateway or
+/// the admin listener) and expects a 200.
+async fn post_form(client: &Client, path: &str, headers: &[(&str, &str)], form: &str) -> Got {
+    let mut all = vec![("content-type", "application/x-www-form-urlencoded")];
+    all.extend_from_slice(headers);
+    let got = client.send(Method::POST, path, &all, form.to_owned()).await;
+    assert_eq!(
+        got.status,
+        200,
+        "{path}: {:?}",
+        String::from_utf8_lossy(&got.body)
+    );
+    got
+}
+
 #[tokio::test]
 async fn an_opted_out_persons_base64_beacon_gets_the_strict_policy_inside() {
     let routes = ph_base64("on_opt_out = \"strict\"");
@@ -332,25 +347,9 @@ async fn an_opted_out_persons_base64_beacon_gets_the_strict_policy_inside() {
         client,
     } = Stack::start(Reply::Ok, &routes).await;
     let doc = r#"{"api_key":"k","batch":[{"event":"e","distinct_id":"user-7f3a9c2e"}]}"#;
-    let body = format!(
-        "data={}",
-        STANDARD
-            .encode(doc)
-            .replace('+', "%2B")
-            .replace('/', "%2F")
-            .replace('=', "%3D")
-    );
-    let form = ("content-type", "application/x-www-form-urlencoded");
-    for headers in [vec![form], vec![form, ("sec-gpc", "1")]] {
-        let got = client
-            .send(
-                Method::POST,
-                "/ph/e/?compression=base64",
-                &headers,
-                body.clone(),
-            )
-            .await;
-        assert_eq!(got.status, 200, "{:?}", String::from_utf8_lossy(&got.body));
+    let body = beacon_form(doc);
+    for headers in [&[][..], &[("sec-gpc", "1")]] {
+        post_form(&client, "/ph/e/?compression=base64", headers, &body).await;
     }
     let got = up.requests();
     let read = |i: usize| vendor_reads(&got[i].uri, &got[i].body);
@@ -572,45 +571,17 @@ async fn the_admin_preview_reads_the_coding_its_request_query_names() {
         Stack::start_with_env(Reply::Ok, &routes, &[("ADMIN_TOKEN", "t0ken")]).await;
     let admin = Client::new(gw.admin.expect("admin listener"), None, Proto::H1);
     let doc = r#"{"batch":[{"event":"$pageview","distinct_id":"ottilie-7f3a"}]}"#;
-    let form = format!(
-        "data={}",
-        STANDARD
-            .encode(doc)
-            .replace('+', "%2B")
-            .replace('/', "%2F")
-            .replace('=', "%3D")
-    );
-    let headers = [
-        ("authorization", "Bearer t0ken"),
-        ("content-type", "application/x-www-form-urlencoded"),
-    ];
-    let got = admin
-        .send(
-            Method::POST,
-            "/v1/preview/ph?request_query=compression%3Dbase64",
-            &headers,
-            form.clone(),
-        )
-        .await;
-    assert_eq!(got.status, 200, "{:?}", String::from_utf8_lossy(&got.body));
+    let form = beacon_form(doc);
+    let token = [("authorization", "Bearer t0ken")];
+    let preview = "/v1/preview/ph?request_query=compression%3Dbase64";
+    let got = post_form(&admin, preview, &token, &form).await;
     let previewed = vendor_reads("/e/?compression=base64", &got.body);
     let id = previewed["batch"][0]["distinct_id"].as_str().expect("id");
     assert!(id.starts_with("tok_"), "{previewed}");
     // The gateway forwards the same bytes for the same request.
-    let sent = client
-        .send(
-            Method::POST,
-            "/ph/e/?compression=base64",
-            &headers[1..],
-            form.clone(),
-        )
-        .await;
-    assert_eq!(sent.status, 200);
+    post_form(&client, "/ph/e/?compression=base64", &[], &form).await;
     assert_eq!(up.requests()[0].body, got.body, "preview == forward");
     // Without the query the body is a plain form whose `data` no rule reads.
-    let got = admin
-        .send(Method::POST, "/v1/preview/ph", &headers, form.clone())
-        .await;
-    assert_eq!(got.status, 200);
+    let got = post_form(&admin, "/v1/preview/ph", &token, &form).await;
     assert_eq!(got.body, form.as_bytes());
 }

@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use http::Method;
 
-use crate::support::{Reply, Stack, Upstream, assert_absent, repo, write_config};
+use crate::support::{Reply, Stack, Upstream, assert_absent, beacon_form, repo, write_config};
 
 fn piigate() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_piigate"));
@@ -337,14 +337,7 @@ async fn preview_and_reveal_read_vendor_body_codings_as_the_gateway_does() {
     let doc = format!(
         r#"{{"api_key":"k","batch":[{{"distinct_id":"User-1","properties":{{"email":"{EMAIL}"}}}}]}}"#
     );
-    let beacon = format!(
-        "data={}",
-        base64::engine::general_purpose::STANDARD
-            .encode(&doc)
-            .replace('+', "%2B")
-            .replace('/', "%2F")
-            .replace('=', "%3D")
-    );
+    let beacon = beacon_form(&doc);
     let lines = "en=purchase&ep.email=eve%40example.com&uid=User-1\r\nen=x&uid=User-1\r\n";
     // (route, request query, content type, content encoding, body, the document is base64 in
     // the form's `data`)

@@ -3,12 +3,13 @@
 //! upstream) with a SendGrid mail and a Stripe charge.
 
 use std::path::Path;
+use std::sync::Arc;
 
 use http::Method;
 use piigate::config::{self, Route};
 use piigate::crypto::OsNonces;
 use piigate::detect::Class;
-use piigate::policy::{ActionKind, ApplyCx, Treatment};
+use piigate::policy::{ActionKind, ApplyCx, DetectPolicy, Treatment};
 use piigate::rewrite::{Format, Limits, Outcome, rewrite_payload};
 use serde_json::Value;
 
@@ -160,7 +161,7 @@ upstream = "http://{up}"
 detect = "enforce"
 "#;
 
-fn routes() -> Vec<std::sync::Arc<Route>> {
+fn routes() -> Vec<Arc<Route>> {
     let dir = tempfile::tempdir().expect("tempdir");
     std::fs::write(dir.path().join("keys.toml"), KEYS).expect("write");
     let loaded = config::from_toml(
@@ -173,12 +174,19 @@ fn routes() -> Vec<std::sync::Arc<Route>> {
     loaded.config.routes
 }
 
-fn route(routes: &[std::sync::Arc<Route>], name: &str) -> std::sync::Arc<Route> {
+fn route(routes: &[Arc<Route>], name: &str) -> Arc<Route> {
     routes
         .iter()
         .find(|r| r.name == name)
         .cloned()
         .expect("route")
+}
+
+/// The `tickets` route and the detection its unselected JSON leaves get.
+fn tickets_detect(routes: &[Arc<Route>]) -> (Arc<Route>, Arc<DetectPolicy>) {
+    let tickets = route(routes, "tickets");
+    let detect = tickets.plans().json.unselected.detect.clone();
+    (tickets, detect.expect("the tickets route detects"))
 }
 
 /// A SendGrid v3 mail whose HTML body greets the recipient, repeats their email (as an HTML
@@ -330,14 +338,7 @@ fn form_fields_are_scrubbed_in_their_decoded_form() {
 fn detection_can_scrub_free_text_instead_of_replacing_the_leaf() {
     let routes = routes();
     let input = r#"{"ticket":{"body":"Hi, I am locked out. Mail me at ottilie.brandvold@example.org please.","status":"open"}}"#;
-    let tickets = route(&routes, "tickets");
-    let detect = tickets
-        .plans()
-        .json
-        .unselected
-        .detect
-        .clone()
-        .expect("detect");
+    let (tickets, detect) = tickets_detect(&routes);
     assert_eq!(detect.actions.len(), Class::COUNT + 1, "the text action");
     let text = "Hi, I am locked out. Mail me at ottilie.brandvold@example.org please.";
     let found = detect.detector.classify(Some("body"), text).expect("found");
@@ -700,14 +701,7 @@ fn detect_actions_echo_turns_leaf_echoes_off_or_picks_their_treatment() {
 fn text_detection_found_but_scrub_did_not_replaces_the_whole_leaf() {
     let routes = routes();
     let text = "PO 0485835879 was shipped";
-    let tickets = route(&routes, "tickets");
-    let detect = tickets
-        .plans()
-        .json
-        .unselected
-        .detect
-        .clone()
-        .expect("detect");
+    let (tickets, detect) = tickets_detect(&routes);
     let found = detect.detector.classify(Some("body"), text).expect("found");
     assert_eq!(
         (found.class, found.source),

@@ -6,7 +6,9 @@ use std::net::SocketAddr;
 use http::Method;
 use serde_json::Value;
 
-use crate::support::{Client, Proto, Reply, Stack, TestGateway, Upstream, assert_absent};
+use crate::support::{
+    Client, Proto, Reply, Stack, TestGateway, Upstream, assert_absent, beacon_form,
+};
 
 const TOKEN: &str = "subjects-admin-token";
 
@@ -360,15 +362,9 @@ fn beacon_batch() -> String {
     format!(r#"{{"batch":[{},{}]}}"#, event("alice-01"), event("bob-02"))
 }
 
-fn beacon_form(doc: &str) -> String {
-    use base64::Engine as _;
-    let b64 = base64::engine::general_purpose::STANDARD.encode(doc);
-    format!(
-        "data={}&ver=1.449.2",
-        b64.replace('+', "%2B")
-            .replace('/', "%2F")
-            .replace('=', "%3D")
-    )
+/// The beacon as posthog-js sends it, with the library version the SDK appends.
+fn versioned_beacon(doc: &str) -> String {
+    format!("{}&ver=1.449.2", beacon_form(doc))
 }
 
 fn beacon_document(form: &[u8]) -> Value {
@@ -403,7 +399,7 @@ async fn people_inside_a_base64_beacon_form_get_their_own_keys_as_in_json() {
             Method::POST,
             "/ph/e/?compression=base64",
             &[("content-type", form)],
-            beacon_form(&doc),
+            versioned_beacon(&doc),
         )
         .await;
     assert_eq!(got.status, 200, "{:?}", String::from_utf8_lossy(&got.body));
@@ -432,7 +428,7 @@ async fn people_inside_a_base64_beacon_form_get_their_own_keys_as_in_json() {
     );
 
     // Whose document is it, when the field comes twice? Refused, nothing forwarded.
-    let twice = format!("{}&{}", beacon_form(&doc), beacon_form(&doc));
+    let twice = format!("{}&{}", versioned_beacon(&doc), versioned_beacon(&doc));
     let got = client
         .send(
             Method::POST,

@@ -107,6 +107,19 @@ impl Plan {
             || self.unselected.detect.as_ref().is_some_and(|d| d.echoes())
     }
 
+    /// Whether every text this plan searches for the request's selected values is one of its
+    /// own leaves that a rule selects or detection leaves unclassified (no wrapped document
+    /// searches or detects, and no free-text `scrub` of detection, which may fall back to
+    /// the class's action for the whole leaf, searches): what the one pass of a JSON document
+    /// can fill in after it ([`ApplyCx::begin_one_pass`]).
+    pub fn echoes_in_own_leaves(&self) -> bool {
+        self.unselected
+            .detect
+            .as_ref()
+            .is_none_or(|d| !d.text_echoes())
+            && self.wraps.iter().all(|w| !w.echoes() && !w.detects())
+    }
+
     /// Whether a rule of this plan (or of a document wrapped inside it) selects values a
     /// `scrub` or detection would look for elsewhere: without one anywhere in a request,
     /// there is nothing to collect.

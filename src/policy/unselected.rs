@@ -128,13 +128,27 @@ impl DetectPolicy {
             || matches!(self.actions.get(Class::COUNT), Some(Action::Scrub(s)) if s.echoes())
     }
 
+    /// Whether unselected leaves the detector finds nothing in are searched for the
+    /// request's selected values.
+    pub fn echoes_in_leaves(&self) -> bool {
+        matches!(&self.echo, Some(Action::Scrub(s)) if s.echoes())
+    }
+
+    /// Whether the free-text action (`detect_actions.text`) is a `scrub` that looks for the
+    /// request's selected values.
+    pub fn text_echoes(&self) -> bool {
+        matches!(self.actions.get(Class::COUNT), Some(Action::Scrub(s)) if s.echoes())
+    }
+
     /// The spans of `text` (an unselected leaf the detector found nothing in) that echo a
     /// value the request's rules selected, counted per class; `None` when there are none or
     /// they are not looked for. Changes and counts nothing.
-    pub fn echoes_in(&self, text: &str, cx: &ApplyCx<'_>) -> Option<EchoCounts> {
+    pub fn echoes_in(&self, text: &str, cx: &mut ApplyCx<'_>) -> Option<EchoCounts> {
         let Some(Action::Scrub(scrub)) = &self.echo else {
             return None;
         };
+        // During a one pass the values are not all known yet: the pass is redone.
+        cx.searching();
         if !cx.has_echo() {
             return None;
         }

@@ -76,6 +76,19 @@ impl Wrap {
 }
 
 impl Wrap {
+    /// Whether detection runs anywhere inside the wrapped document.
+    pub fn detects(&self) -> bool {
+        match &self.inner {
+            Inner::Json(plan) => {
+                plan.unselected.detect.is_some() || plan.wraps.iter().any(Self::detects)
+            }
+            Inner::Query(fields) | Inner::Url(fields) => fields.unselected.detect.is_some()
+                || fields.rules.iter().chain(&fields.others).any(
+                    |r| matches!(&r.target, crate::policy::FieldTarget::Wrapped(w) if w.detects()),
+                ),
+        }
+    }
+
     /// Whether a rule inside the wrapped document selects values a `scrub` would look for.
     pub fn echo_sources(&self) -> bool {
         match &self.inner {

@@ -44,7 +44,10 @@ pub(super) fn echoes(policy: Policy<'_>, body: Option<Policy<'_>>) -> bool {
 }
 
 /// The collecting pass over a whole request ([`ApplyCx::collect_request`]): the same steps
-/// as the policing that follows, on copies, with every action only recording its value.
+/// as the policing that follows, on copies, with every action only recording its value. The
+/// body comes last, so where its rewriter can ([`ApplyCx::last_in_one_pass`]) it is policed
+/// here, in one pass with its collection: then its policed form is returned (`Some`, as
+/// [`coded::police`] returns it) and must not be policed again.
 ///
 /// # Errors
 /// What the policing would refuse the request with.
@@ -55,15 +58,27 @@ pub(super) fn collect(
     body: Option<(Policy<'_>, &[u8])>,
     limits: &Limits,
     cx: &mut ApplyCx<'_>,
-) -> Result<(), RejectCode> {
+) -> Result<Option<Option<Vec<u8>>>, RejectCode> {
     query(policy, query_text, limits, cx)?;
     let mut copy = headers.clone();
     self::headers(policy, &mut copy, limits, cx)?;
     cookies(policy, &mut copy, limits, cx)?;
-    if let Some((body_policy, plain)) = body {
-        coded::police(body_policy, headers, plain, &rewrite_limits(limits), cx)?;
+    let Some((body_policy, plain)) = body else {
+        return Ok(None);
+    };
+    // The body is read as the headers say before they are policed; a rule on the header that
+    // says what it is would read it otherwise after, so such a route collects it only.
+    if policy
+        .plans
+        .fields
+        .header
+        .find_header(header::CONTENT_TYPE.as_str())
+        .is_none()
+    {
+        cx.last_in_one_pass();
     }
-    Ok(())
+    let policed = coded::police(body_policy, headers, plain, &rewrite_limits(limits), cx)?;
+    Ok(cx.take_last_policed().then_some(policed))
 }
 
 /// Rewrites the query string with the route's `query:` rules. `Ok(None)` means unchanged.

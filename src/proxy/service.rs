@@ -238,16 +238,19 @@ async fn forward(
         // Values a rule selects anywhere in the request are searched for in every text it
         // scrubs: collected first, over every document (README, "Names the payload gives
         // away").
+        // The body, when the collection could police it in the same pass.
+        let mut policed_body = None;
         if police::echoes(policy, body_in.map(|(p, _)| p)) {
             cx.collect_request(|cx| {
-                police::collect(
+                policed_body = police::collect(
                     policy,
                     parts.uri.query(),
                     &parts.headers,
                     body_in,
                     limits,
                     cx,
-                )
+                )?;
+                Ok::<_, RejectCode>(())
             })?;
         }
         let new_query = police::query(policy, parts.uri.query(), limits, &mut cx)?;
@@ -272,13 +275,16 @@ async fn forward(
         police::referrer(policy, &mut parts.headers);
         let req = match raw {
             Ok((decoded, body_policy)) => {
-                let rewritten = coded::police(
-                    body_policy,
-                    &parts.headers,
-                    decoded.plain(),
-                    &police::rewrite_limits(limits),
-                    &mut cx,
-                )?;
+                let rewritten = match policed_body.take() {
+                    Some(policed) => policed,
+                    None => coded::police(
+                        body_policy,
+                        &parts.headers,
+                        decoded.plain(),
+                        &police::rewrite_limits(limits),
+                        &mut cx,
+                    )?,
+                };
                 let to_send = decoded.finish(rewritten)?;
                 tally.bytes_out = to_send.len();
                 let len = to_send.len() as u64;

@@ -5,6 +5,8 @@
 //! offline `preview`/`reveal` all go through it, so they cannot disagree on a format.
 
 pub mod body;
+#[cfg(test)]
+mod echo_tests;
 pub mod form;
 pub mod form_lines;
 pub mod format;
@@ -94,10 +96,37 @@ pub fn rewrite_payload(
     // document collects them and changes nothing. Only routes with such a rule pay for it.
     // The proxy collects over the whole request instead (`ApplyCx::collect_request`): then
     // the values are already there, from every document.
-    if plans.echoes()
-        && !cx.echo_collected()
-        && let Some(saved) = cx.begin_collect()
-    {
+    let one_pass =
+        matches!(format, Format::Json | Format::SniffedJson) && plans.json.echoes_in_own_leaves();
+    // The last document of a request-wide collection: policed now, in the collection's one
+    // pass, rather than collected now and policed again after.
+    if cx.take_last() && one_pass {
+        let base = out.len();
+        let (once, stands) =
+            cx.police_last(|cx| rewrite_once(format, input, plans, limits, cx, out));
+        if !stands {
+            out.truncate(base);
+            return once.map(|_| Outcome::Unchanged);
+        }
+        return once;
+    }
+    if plans.echoes() && !cx.echo_collected() {
+        // One pass where the rewriter can leave the texts to search for a fill-in after it
+        // (a JSON document whose echoing texts are its own leaves): it polices and collects
+        // at once. Should a search need the values before they are all known after all, the
+        // document is redone in the two passes below.
+        if one_pass && let Some(saved) = cx.begin_one_pass() {
+            let base = out.len();
+            let once = rewrite_once(format, input, plans, limits, cx, out);
+            if cx.end_one_pass() {
+                return once;
+            }
+            out.truncate(base);
+            cx.abandon_one_pass(saved);
+        }
+        let Some(saved) = cx.begin_collect() else {
+            return rewrite_once(format, input, plans, limits, cx, out);
+        };
         let mut discard = Vec::new();
         let first = rewrite_once(format, input, plans, limits, cx, &mut discard);
         cx.end_collect(saved);

@@ -23,6 +23,18 @@ use piigate::config::Env;
 /// The example keyring shipped with the repo.
 pub const KEYS: &str = include_str!("../../keys.example");
 
+/// `doc` as posthog-js's `sendBeacon` sends it under `?compression=base64`: a form whose `data`
+/// is the standard padded base64 of `doc`, percent-encoded.
+pub fn beacon_form(doc: &str) -> String {
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::STANDARD.encode(doc);
+    let escaped = b64
+        .replace('+', "%2B")
+        .replace('/', "%2F")
+        .replace('=', "%3D");
+    format!("data={escaped}")
+}
+
 /// An environment with nothing set (tests must not depend on the developer's shell).
 pub struct NoEnv;
 

@@ -49,8 +49,24 @@ pub struct ApplyCx<'a> {
     pub(super) memo: super::memo::Memo,
     /// The values this request's rules select, searched for in scrubbed text.
     pub(super) echo: Option<Echo>,
-    /// Set during the first pass that collects them: actions change and count nothing.
+    /// Where the values are collected: during the first pass that only collects them
+    /// ([`Feed::Only`]: actions change and count nothing), or along the one pass that also
+    /// polices ([`Self::begin_one_pass`]).
     pub(super) collect: Option<EchoBuilder>,
+    /// How `collect` is fed (meaningless while it is `None`).
+    feed: Feed,
+    /// Set by the one pass for the first document rewriter that starts, which leaves the
+    /// text to search for a fill-in after it ([`Self::take_deferral`]); the documents
+    /// wrapped inside it cannot (their text is re-encoded with them).
+    defer_next: bool,
+    /// A text was to be searched for the values during the one pass, before they were all
+    /// known, by a rewriter that could not leave it for later: the pass must be redone as two.
+    missed: bool,
+    /// The next document of a request-wide collection is its last, and may be policed in
+    /// the collection's one pass ([`Self::last_in_one_pass`]).
+    last_next: bool,
+    /// It was: the collection's result for it is the policed document.
+    last_policed: bool,
     /// The values were collected over the whole request ([`Self::collect_request`]): each
     /// document's rewriter searches for them instead of collecting its own.
     request_echo: bool,
@@ -62,6 +78,19 @@ pub struct Collecting {
     counts: ActionCounts,
     disclosed: DisclosureTally,
     detected: FieldTally,
+    echo_skipped: u32,
+}
+
+/// How the values rules select reach the echo builder while one is open.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Feed {
+    /// The collecting first pass: each action records its value and does nothing else.
+    Only,
+    /// The one pass: each action records its value and is applied as usual.
+    Along,
+    /// Inside the one pass, a value no rule selected (a span of a scrubbed text): applied,
+    /// not recorded.
+    Paused,
 }
 
 /// Per-request tally of applied actions, emitted once per request.
@@ -111,6 +140,11 @@ impl<'a> ApplyCx<'a> {
             memo: super::memo::Memo::default(),
             echo: None,
             collect: None,
+            feed: Feed::Only,
+            defer_next: false,
+            missed: false,
+            last_next: false,
+            last_policed: false,
             request_echo: false,
         }
     }
@@ -124,16 +158,123 @@ impl<'a> ApplyCx<'a> {
             return None;
         }
         self.collect = Some(EchoBuilder::new(EchoLimits::default()));
-        Some(Collecting {
+        self.feed = Feed::Only;
+        Some(self.saved())
+    }
+
+    fn saved(&self) -> Collecting {
+        Collecting {
             counts: self.counts,
             disclosed: self.disclosed,
             detected: self.detected.clone(),
-        })
+            echo_skipped: self.echo_skipped,
+        }
+    }
+
+    /// Starts the one pass over a document that polices it and collects the values its rules
+    /// select at the same time: the document rewriter leaves the texts an echoing `scrub`
+    /// searches in place and, once the document is read and the values all known, fills them
+    /// in ([`Self::take_deferral`], [`Self::complete_one_pass`]); only it can, so a search
+    /// anywhere else during the pass makes [`Self::end_one_pass`] say to redo the document
+    /// in two passes. The returned tallies are for [`Self::abandon_one_pass`]. `None` if a
+    /// collection is already under way.
+    pub fn begin_one_pass(&mut self) -> Option<Collecting> {
+        if self.collect.is_some() {
+            return None;
+        }
+        let saved = self.saved();
+        self.collect = Some(EchoBuilder::new(EchoLimits::default()));
+        self.feed = Feed::Along;
+        self.defer_next = true;
+        self.missed = false;
+        Some(saved)
+    }
+
+    /// Whether the rewriter starting now is the one pass's document rewriter, which leaves
+    /// echoing texts for its fill-in. True once per [`Self::begin_one_pass`].
+    pub(crate) fn take_deferral(&mut self) -> bool {
+        std::mem::take(&mut self.defer_next)
+    }
+
+    /// The one pass's values are all collected: they become the set its fill-in searches
+    /// for. Does nothing outside a one pass or once done.
+    pub(crate) fn complete_one_pass(&mut self) {
+        if self.collect.is_some() && self.feed != Feed::Only {
+            self.feed = Feed::Only;
+            self.echo = self.collect.take().map(EchoBuilder::build).filter(|e| {
+                self.echo_skipped += e.skipped();
+                !e.is_empty()
+            });
+        }
+    }
+
+    /// Ends the one pass: whether it searched every text it had to with all the values
+    /// (else the caller redoes the document, [`Self::abandon_one_pass`]). The values are
+    /// forgotten either way.
+    pub fn end_one_pass(&mut self) -> bool {
+        self.complete_one_pass();
+        self.defer_next = false;
+        self.echo = None;
+        !std::mem::take(&mut self.missed)
+    }
+
+    /// Undoes the counting of a one pass that [`Self::end_one_pass`] said must be redone.
+    pub fn abandon_one_pass(&mut self, saved: Collecting) {
+        self.counts = saved.counts;
+        self.disclosed = saved.disclosed;
+        self.detected = saved.detected;
+        self.echo_skipped = saved.echo_skipped;
+    }
+
+    /// A text is about to be searched for the selected values: during a one pass they are
+    /// not all known yet, and the pass must be redone as two. Called by the searches
+    /// themselves, so no rewriter can forget it.
+    pub(crate) fn searching(&mut self) {
+        if self.collect.is_some() && self.feed != Feed::Only {
+            self.missed = true;
+        }
+    }
+
+    /// Stops recording treated values as selected ones (a span of a scrubbed text is not a
+    /// value a rule selected) until [`Self::resume_feed`] with what this returns.
+    pub(crate) fn pause_feed(&mut self) -> bool {
+        let along = self.collect.is_some() && self.feed == Feed::Along;
+        if along {
+            self.feed = Feed::Paused;
+        }
+        along
+    }
+
+    /// Ends a [`Self::pause_feed`].
+    pub(crate) fn resume_feed(&mut self, paused: bool) {
+        if paused {
+            self.feed = Feed::Along;
+        }
+    }
+
+    /// Whether a treated value is recorded as one the rules select, and whether the action
+    /// is then applied: `(record, apply)`.
+    #[inline]
+    pub(super) fn feeding(&self) -> (bool, bool) {
+        match (&self.collect, self.feed) {
+            (None, _) => (false, true),
+            (Some(_), Feed::Only) => (true, false),
+            (Some(_), Feed::Along) => (true, true),
+            (Some(_), Feed::Paused) => (false, true),
+        }
     }
 
     /// Ends the collecting pass: the values collected are searched for by the `scrub` rules of
     /// the second pass, and the tallies are as they were before the first.
     pub fn end_collect(&mut self, saved: Collecting) {
+        self.last_next = false;
+        if self.collect.is_none() {
+            // The last document was policed in the one pass ([`Self::last_in_one_pass`]),
+            // which built the set; what it counted stands (the documents before it, only
+            // collected, counted nothing).
+            return;
+        }
+        self.feed = Feed::Only;
         self.echo = self.collect.take().map(EchoBuilder::build).filter(|e| {
             self.echo_skipped += e.skipped();
             !e.is_empty()
@@ -141,6 +282,49 @@ impl<'a> ApplyCx<'a> {
         self.counts = saved.counts;
         self.disclosed = saved.disclosed;
         self.detected = saved.detected;
+    }
+
+    /// Inside [`Self::collect_request`], before the request's last document: it may be
+    /// policed there and then, in one pass that collects its values with the others'
+    /// and fills its echoing texts in once all are known, instead of being collected now
+    /// and policed after. Whether it was is [`Self::take_last_policed`].
+    pub fn last_in_one_pass(&mut self) {
+        self.last_next = self.collect.is_some() && self.feed == Feed::Only;
+    }
+
+    /// Whether the rewriter starting now may police the collection's last document in one
+    /// pass (true once per [`Self::last_in_one_pass`]); if it does, it calls
+    /// [`Self::police_last`] around that pass.
+    pub(crate) fn take_last(&mut self) -> bool {
+        std::mem::take(&mut self.last_next)
+    }
+
+    /// Runs `pass`, which polices the collection's last document with deferral, in the one
+    /// pass: values recorded as they are treated, the set built at its end from every
+    /// document's values. Should a search have needed the values before then, what `pass`
+    /// counted is undone and its result is not used: the document is policed again after the
+    /// collection, with the set complete. Returns whether `pass`'s result stands.
+    pub(crate) fn police_last<T>(&mut self, pass: impl FnOnce(&mut Self) -> T) -> (T, bool) {
+        let saved = self.saved();
+        self.feed = Feed::Along;
+        self.defer_next = true;
+        self.missed = false;
+        let done = pass(self);
+        self.complete_one_pass();
+        self.defer_next = false;
+        if std::mem::take(&mut self.missed) {
+            let skipped = self.echo_skipped;
+            self.abandon_one_pass(saved);
+            self.echo_skipped = skipped;
+            return (done, false);
+        }
+        self.last_policed = true;
+        (done, true)
+    }
+
+    /// Whether the collection's last document was policed in its one pass (once).
+    pub fn take_last_policed(&mut self) -> bool {
+        std::mem::take(&mut self.last_policed)
     }
 
     /// Runs `pass` as the collecting pass of a whole request: every document of it (query,
@@ -179,7 +363,7 @@ impl<'a> ApplyCx<'a> {
     /// Whether this is the first pass that collects the values rules select. Detection feeds
     /// nothing into it: only what a rule selects is a value "the payload gives away".
     pub fn collecting(&self) -> bool {
-        self.collect.is_some()
+        self.collect.is_some() && self.feed == Feed::Only
     }
 
     /// Forgets the collected values (the document they came from is done).

@@ -602,6 +602,26 @@ action = "encrypt"
         assert_eq!(ev(6)["traits"]["email"], ev(8)["traits"]["email"]);
     }
 
+    /// Offers `text` (a string in field `f`, action 1, no person) to `memo` as the rewriter
+    /// does: looked up while the memo is engaged, handed to `put` on a miss. True on a miss.
+    fn offer(memo: &mut Memo, text: &str, out: &mut Vec<u8>) -> bool {
+        let leaf = Leaf {
+            text,
+            kind: crate::policy::LeafKind::String,
+            field: "f",
+        };
+        let key = Key {
+            action: 1,
+            subject: 0,
+            leaf: &leaf,
+        };
+        let missed = memo.engaged() && memo.get(&key, out).is_none();
+        if missed {
+            memo.put(&key, Applied::Replaced, b"x");
+        }
+        missed
+    }
+
     /// Values that never repeat switch the memo off after a short trial.
     #[test]
     fn values_that_do_not_repeat_turn_the_memo_off() {
@@ -610,18 +630,7 @@ action = "encrypt"
         let mut out = Vec::new();
         let mut remembered = 0;
         for t in &texts {
-            let leaf = Leaf {
-                text: t,
-                kind: crate::policy::LeafKind::String,
-                field: "f",
-            };
-            let key = Key {
-                action: 1,
-                subject: 0,
-                leaf: &leaf,
-            };
-            if memo.engaged() && memo.get(&key, &mut out).is_none() {
-                memo.put(&key, Applied::Replaced, b"x");
+            if offer(&mut memo, t, &mut out) {
                 remembered = memo.entries.len();
             }
         }
@@ -656,19 +665,7 @@ action = "encrypt"
                         later_repeats
                     };
                     for _ in 0..=repeats {
-                        let leaf = Leaf {
-                            text: &text,
-                            kind: crate::policy::LeafKind::String,
-                            field: "f",
-                        };
-                        let key = Key {
-                            action: 1,
-                            subject: 0,
-                            leaf: &leaf,
-                        };
-                        if memo.engaged() && memo.get(&key, &mut out).is_none() {
-                            memo.put(&key, Applied::Replaced, b"x");
-                        }
+                        offer(&mut memo, &text, &mut out);
                     }
                 }
                 assert_eq!(

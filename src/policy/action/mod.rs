@@ -482,10 +482,14 @@ impl ApplyCx<'_> {
         leaf: &Leaf<'_>,
         out: &mut Vec<u8>,
     ) -> Result<Applied, ActionError> {
-        if let Some(echo) = self.collect.as_mut() {
-            // The first pass of a request whose text is scrubbed: remember what the rules
-            // select, change nothing, count nothing.
-            if scrub::echo_source(action.kind()) {
+        if self.collect.is_some() {
+            // A request whose text is scrubbed: remember what the rules select; in the first
+            // of two passes, change nothing and count nothing.
+            let (record, apply) = self.feeding();
+            if record
+                && scrub::echo_source(action.kind())
+                && let Some(echo) = self.collect.as_mut()
+            {
                 let kind = if class == Some(Class::PersonName) {
                     EchoKind::PersonName
                 } else {
@@ -493,7 +497,9 @@ impl ApplyCx<'_> {
                 };
                 echo.add(leaf.text, kind, scrub::echo_tag(class));
             }
-            return Ok(Applied::Kept);
+            if !apply {
+                return Ok(Applied::Kept);
+            }
         }
         self.size_buffers(action, out);
         let applied = if memo::memoisable(action) && self.memo.engaged() {
@@ -540,7 +546,7 @@ impl ApplyCx<'_> {
     /// it removes): no action ran, and the ledger counts the value `dropped`.
     #[inline]
     pub(crate) fn withhold(&mut self, class: Option<Class>) {
-        if self.collect.is_none() {
+        if !self.collecting() {
             self.disclosed.bump(class, Treatment::Dropped);
         }
     }
@@ -555,7 +561,7 @@ impl ApplyCx<'_> {
     /// without a class selected.
     #[inline]
     pub fn observe_value(&mut self, class: Option<Class>) {
-        if self.collect.is_none() {
+        if !self.collecting() {
             self.disclosed.bump(class, Treatment::Clear);
         }
     }
@@ -587,7 +593,7 @@ impl ApplyCx<'_> {
     }
 
     fn record(&mut self, kind: ActionKind, class: Option<Class>, applied: Applied) {
-        if self.collect.is_some() {
+        if self.collecting() {
             return;
         }
         if kind.counts(applied) {

@@ -117,9 +117,12 @@ impl ScrubAction {
     pub fn find_echoes(
         &self,
         text: &str,
-        cx: &ApplyCx<'_>,
+        cx: &mut ApplyCx<'_>,
         mut f: impl FnMut(Option<Class>),
     ) -> usize {
+        if self.echoes() {
+            cx.searching();
+        }
         let Some(echo) = cx.echo.as_ref().filter(|_| self.echoes()) else {
             return 0;
         };
@@ -149,8 +152,13 @@ impl ScrubAction {
         if leaf.kind == LeafKind::Bool {
             return Ok(Applied::Kept);
         }
-        // The echo set lives in `cx`; the spans' treatments need `cx` too.
+        if self.echoes() {
+            cx.searching();
+        }
+        // The echo set lives in `cx`; the spans' treatments need `cx` too. A span is no
+        // value a rule selected.
         let echo = cx.echo.take();
+        let paused = cx.pause_feed();
         let scrubbed: Result<_, ActionError> = self.scanner.scrub(
             leaf.text,
             self.text,
@@ -182,6 +190,7 @@ impl ScrubAction {
             },
             out,
         );
+        cx.resume_feed(paused);
         cx.echo = echo;
         Ok(if scrubbed?.replaced == 0 {
             Applied::Kept

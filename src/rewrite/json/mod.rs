@@ -63,6 +63,7 @@
 //!   `null` for a scalar document. Whitespace around the root is kept.
 //! - **Duplicate keys** are each matched and handled; nothing is deduplicated.
 
+mod deferred;
 mod escape;
 #[doc(hidden)]
 pub mod reference;
@@ -122,6 +123,8 @@ pub fn rewrite_json(
     cx: &mut ApplyCx<'_>,
     out: &mut Vec<u8>,
 ) -> Result<Outcome, RewriteError> {
+    // The one pass of an echoing route: this document's echoing texts are filled in after it.
+    let defer = cx.take_deferral();
     if input.starts_with(BOM) {
         return Err(malformed(0, "byte order mark"));
     }
@@ -168,8 +171,9 @@ pub fn rewrite_json(
         detect,
         dead: walker_dead,
         segs: Vec::new(),
+        deferred: defer.then(deferred::Later::default),
     };
-    let result = walker.run(root);
+    let result = walker.run(root).and_then(|o| walker.fill_deferred(o, base));
     if result.is_err() {
         walker.out.truncate(base);
     }
@@ -324,6 +328,9 @@ struct Walker<'i, 'p, 'o, 'c, 'x> {
     dead: Dead,
     /// How each open frame was entered, outermost first (only with detection).
     segs: Vec<Seg>,
+    /// The one pass of an echoing route: the texts to search once every selected value is
+    /// known (`deferred`).
+    deferred: Option<deferred::Later<'p>>,
 }
 
 impl<'p> Walker<'_, 'p, '_, '_, '_> {
@@ -737,6 +744,25 @@ impl<'p> Walker<'_, 'p, '_, '_, '_> {
         if self.cx.collecting() {
             return Ok(());
         }
+        // Nor does the one pass record what detection treats.
+        let paused = self.cx.pause_feed();
+        let done = self.classify_leaf(detect, kind, start, end, escaped, field, dropped);
+        self.cx.resume_feed(paused);
+        done
+    }
+
+    /// [`Self::scan_leaf`] once it is known to classify.
+    #[allow(clippy::too_many_arguments)]
+    fn classify_leaf(
+        &mut self,
+        detect: &'p DetectPolicy,
+        kind: LeafKind,
+        start: usize,
+        end: usize,
+        escaped: bool,
+        field: Option<Key>,
+        dropped: bool,
+    ) -> Result<(), RewriteError> {
         let input = self.input;
         let (ts, te) = text_span(kind, start, end);
         let found = {
@@ -769,6 +795,24 @@ impl<'p> Walker<'_, 'p, '_, '_, '_> {
                 Some(d) => d,
                 // Nothing of a class: perhaps a value the request's rules selected.
                 None if kind == LeafKind::String && !dropped => {
+                    // The one pass searches once every selected value is known.
+                    if let Some(later) = self.deferred.as_mut()
+                        && detect.echoes_in_leaves()
+                    {
+                        let own = own_seg(self.depth, self.top.object, field);
+                        let segs = later.path(&self.segs, own);
+                        later.texts.push(deferred::Deferred::new(
+                            deferred::Search::Echo(detect, segs),
+                            kind,
+                            start,
+                            end,
+                            escaped,
+                            field,
+                            self.out.len(),
+                            self.copied,
+                        ));
+                        return Ok(());
+                    }
                     match detect.echoes_in(text, self.cx) {
                         Some(counts) => {
                             return self.echoed(detect, counts, kind, start, end, escaped, field);
@@ -811,7 +855,7 @@ impl<'p> Walker<'_, 'p, '_, '_, '_> {
     #[allow(clippy::too_many_arguments)]
     fn echoed(
         &mut self,
-        detect: &DetectPolicy,
+        detect: &'p DetectPolicy,
         counts: EchoCounts,
         kind: LeafKind,
         start: usize,
@@ -840,18 +884,29 @@ impl<'p> Walker<'_, 'p, '_, '_, '_> {
         field: Option<Key>,
         class: Class,
     ) -> Result<(), RewriteError> {
+        let own = own_seg(self.depth, self.top.object, field);
+        let segs = std::mem::take(&mut self.segs);
+        let done = self.record_segs(detect, &segs, own, class);
+        self.segs = segs;
+        done
+    }
+
+    /// [`Self::record_path`] for the leaf whose frames were entered as `segs` and that is
+    /// itself `own`.
+    fn record_segs(
+        &mut self,
+        detect: &DetectPolicy,
+        segs: &[Seg],
+        own: Option<Seg>,
+        class: Class,
+    ) -> Result<(), RewriteError> {
         use crate::policy::disclosure::MAX_PATH_BYTES;
         let input = self.input;
         let Bufs { seg, path, .. } = &mut self.bufs;
         let hints = self.cx.hints.get_or_insert_with(HintCache::new);
         path.clear();
         path.push_str(&self.plan.unselected.root);
-        let own = match (self.depth, field) {
-            (0, _) => None,
-            (_, Some(k)) if self.top.object => Some(Seg::Key(k)),
-            _ => Some(Seg::Index),
-        };
-        for s in self.segs.iter().copied().chain(own) {
+        for s in segs.iter().copied().chain(own) {
             if path.len() > MAX_PATH_BYTES {
                 break; // counted under the overflow path
             }
@@ -875,7 +930,7 @@ impl<'p> Walker<'_, 'p, '_, '_, '_> {
     #[allow(clippy::too_many_arguments)]
     fn apply_at(
         &mut self,
-        action: &Action,
+        action: &'p Action,
         class: Option<Class>,
         kind: LeafKind,
         start: usize,
@@ -893,8 +948,8 @@ impl<'p> Walker<'_, 'p, '_, '_, '_> {
     #[allow(clippy::too_many_arguments)]
     fn apply_or(
         &mut self,
-        action: &Action,
-        whole: Option<&Action>,
+        action: &'p Action,
+        whole: Option<&'p Action>,
         class: Option<Class>,
         kind: LeafKind,
         start: usize,
@@ -902,6 +957,23 @@ impl<'p> Walker<'_, 'p, '_, '_, '_> {
         escaped: bool,
         field: Option<Key>,
     ) -> Result<(), RewriteError> {
+        if let Some(later) = self.deferred.as_mut()
+            && let Action::Scrub(scrub) = action
+            && scrub.echoes()
+            && whole.is_none()
+        {
+            later.texts.push(deferred::Deferred::new(
+                deferred::Search::Rule(action, class),
+                kind,
+                start,
+                end,
+                escaped,
+                field,
+                self.out.len(),
+                self.copied,
+            ));
+            return Ok(());
+        }
         // `keep` (and `drop`, which never gets here) need not read the value.
         let applied = match self.cx.treat_unread(action, class) {
             Some(applied) => applied,
@@ -1063,6 +1135,16 @@ impl<'p> Walker<'_, 'p, '_, '_, '_> {
         } else {
             Outcome::Unchanged
         }
+    }
+}
+
+/// How a leaf is entered from its frame, for its field path: none at the top level, its
+/// member name in an object, `[*]` in an array.
+fn own_seg(depth: usize, object: bool, field: Option<Key>) -> Option<Seg> {
+    match (depth, field) {
+        (0, _) => None,
+        (_, Some(k)) if object => Some(Seg::Key(k)),
+        _ => Some(Seg::Index),
     }
 }
 
