@@ -84,6 +84,12 @@ async fn access_log_carries_the_trace_id_and_metrics_export_only_possible_series
     );
     assert!(metrics.contains(r#"{route="seg",code="upstream_timeout"} 0"#));
     assert!(!metrics.contains(r#"{route="-",code="upstream_timeout"}"#));
+    // No `scrub` on `seg` searches for echoes, and a request no route took has none: no
+    // series that would suggest echo recognition runs there.
+    assert!(
+        !metrics.contains("piigate_echo_values_skipped_total{"),
+        "{metrics}"
+    );
 
     let log = std::sync::Arc::clone(&gw.log);
     assert!(gw.stop());

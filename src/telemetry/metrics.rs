@@ -103,6 +103,9 @@ pub struct RouteShape {
     pub blocks_opt_out: bool,
     /// The route names a `subject` (store lookups on the request path).
     pub subject: bool,
+    /// A `scrub` (or detection) of the route searches for the values its rules select, so a
+    /// request can pass the bounds of echo recognition.
+    pub echoes: bool,
 }
 
 /// Handles for one route, resolved when a configuration generation is built.
@@ -119,7 +122,8 @@ pub struct RouteMetrics {
     /// Time spent policing (decode, rewrite, re-encode).
     pub rewrite_seconds: Histogram,
     reveal_failures: Counter,
-    echo_skipped: Counter,
+    /// Routes that search for echoes only (see [`RouteShape`]).
+    echo_skipped: Option<Counter>,
     /// Requests of this route now in flight.
     pub in_flight: Gauge,
     overloaded: Counter,
@@ -285,7 +289,8 @@ impl Metrics {
 
     /// Resolves the handles of `route`, exporting only series that can occur on it: per-class
     /// detection counters when it detects, `opt_out_blocked` when it blocks on opt-out,
-    /// `store_unavailable` when it keys subjects, never a code decided before routing.
+    /// `store_unavailable` when it keys subjects, values skipped by echo recognition when it
+    /// searches for echoes, never a code decided before routing.
     pub fn route_detecting(&self, route: &str, detect: bool) -> RouteMetrics {
         self.route_shaped(
             route,
@@ -303,6 +308,9 @@ impl Metrics {
             RejectCode::StoreUnavailable => shape.subject,
             c => !c.before_routing_only(),
         });
+        if shape.echoes {
+            m.echo_skipped = Some(self.echo_counter(route));
+        }
         if shape.detect {
             m.detections = crate::detect::Class::ALL
                 .iter()
@@ -322,9 +330,18 @@ impl Metrics {
         self.handles("-", |c| !c.needs_route())
     }
 
-    /// Resolves the handles of `route` with every rejection code (tests, benches).
+    /// Resolves the handles of `route` with every rejection code and the echo counter (tests,
+    /// benches).
     pub fn route(&self, route: &str) -> RouteMetrics {
-        self.handles(route, |_| true)
+        let mut m = self.handles(route, |_| true);
+        m.echo_skipped = Some(self.echo_counter(route));
+        m
+    }
+
+    fn echo_counter(&self, route: &str) -> Counter {
+        self.echo_skipped.get_or_create_owned(&RouteLabel {
+            route: route.to_owned(),
+        })
     }
 
     fn handles(&self, route: &str, codes: impl Fn(RejectCode) -> bool) -> RouteMetrics {
@@ -372,9 +389,7 @@ impl Metrics {
             reveal_failures: self
                 .reveal_failures
                 .get_or_create_owned(&RouteLabel { route: r() }),
-            echo_skipped: self
-                .echo_skipped
-                .get_or_create_owned(&RouteLabel { route: r() }),
+            echo_skipped: None,
             in_flight: self
                 .in_flight
                 .get_or_create_owned(&RouteLabel { route: r() }),
@@ -459,8 +474,10 @@ impl RouteMetrics {
 
     /// Adds a request's selected values that echo recognition did not search for (its bounds).
     pub fn echo_skipped(&self, n: u32) {
-        if n > 0 {
-            self.echo_skipped.inc_by(u64::from(n));
+        if n > 0
+            && let Some(counter) = &self.echo_skipped
+        {
+            counter.inc_by(u64::from(n));
         }
     }
 
