@@ -90,6 +90,16 @@ async fn access_log_carries_the_trace_id_and_metrics_export_only_possible_series
         !metrics.contains("piigate_echo_values_skipped_total{"),
         "{metrics}"
     );
+    // A request no route took is answered and perhaps refused; nothing else happens to it
+    // (no body read, no rule, no upstream), so route `-` has no other series.
+    for line in metrics.lines().filter(|l| l.contains(r#"route="-""#)) {
+        assert!(
+            line.starts_with("piigate_requests_total{")
+                || line.starts_with("piigate_rejections_total{"),
+            "{line}"
+        );
+    }
+    assert!(metrics.contains(r#"piigate_requests_total{route="-",class="4xx"} 1"#));
 
     let log = std::sync::Arc::clone(&gw.log);
     assert!(gw.stop());

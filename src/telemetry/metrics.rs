@@ -325,9 +325,26 @@ impl Metrics {
         m
     }
 
-    /// The handles for requests no route took (route label `-`): no code that needs a route.
+    /// The handles for requests no route took (route label `-`): their answers, by status class
+    /// and by the codes that need no route. Nothing else can happen to such a request (no body
+    /// is read, no rule applied, no upstream called), so the other handles are detached: never
+    /// exported, and nothing counts on them.
     pub(crate) fn unrouted(&self) -> RouteMetrics {
-        self.handles("-", |c| !c.needs_route())
+        let (class, rejected) = self.answers("-", |c| !c.needs_route());
+        RouteMetrics {
+            class,
+            rejected,
+            actions: Vec::new(),
+            bytes_in: Counter::default(),
+            bytes_out: Counter::default(),
+            upstream_seconds: latency_histogram(),
+            rewrite_seconds: latency_histogram(),
+            reveal_failures: Counter::default(),
+            echo_skipped: None,
+            in_flight: Gauge::default(),
+            overloaded: Counter::default(),
+            detections: Vec::new(),
+        }
     }
 
     /// Resolves the handles of `route` with every rejection code and the echo counter (tests,
@@ -344,25 +361,37 @@ impl Metrics {
         })
     }
 
-    fn handles(&self, route: &str, codes: impl Fn(RejectCode) -> bool) -> RouteMetrics {
+    /// `route`'s answer counters: per status class, and per rejection code that `codes` keeps.
+    fn answers(
+        &self,
+        route: &str,
+        codes: impl Fn(RejectCode) -> bool,
+    ) -> ([Counter; 5], Vec<(RejectCode, Counter)>) {
         let r = || route.to_owned();
         let class = ["1xx", "2xx", "3xx", "4xx", "5xx"].map(|class| {
             self.requests
                 .get_or_create_owned(&RouteClass { route: r(), class })
         });
+        let rejected = RejectCode::ALL
+            .iter()
+            .filter(|c| codes(**c))
+            .map(|c| {
+                let counter = self.rejections.get_or_create_owned(&RouteCode {
+                    route: r(),
+                    code: c.as_str(),
+                });
+                (*c, counter)
+            })
+            .collect();
+        (class, rejected)
+    }
+
+    fn handles(&self, route: &str, codes: impl Fn(RejectCode) -> bool) -> RouteMetrics {
+        let r = || route.to_owned();
+        let (class, rejected) = self.answers(route, codes);
         RouteMetrics {
             class,
-            rejected: RejectCode::ALL
-                .iter()
-                .filter(|c| codes(**c))
-                .map(|c| {
-                    let counter = self.rejections.get_or_create_owned(&RouteCode {
-                        route: r(),
-                        code: c.as_str(),
-                    });
-                    (*c, counter)
-                })
-                .collect(),
+            rejected,
             actions: ActionKind::ALL
                 .iter()
                 .map(|a| {
