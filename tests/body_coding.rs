@@ -499,6 +499,63 @@ async fn gtag_batches_are_policed_line_by_line_and_read_by_python_as_sent() {
     assert_none_in_clear("gtag batch", &without_title, &person_values());
 }
 
+/// A gtag.js page title that names the person, on the shipped ga4 preset: where the hit also
+/// gives the name as a user property (in its query, or in a line of a batch), the property is
+/// dropped and the title loses the name, whole and by part, and the email and phone inside it;
+/// the rest of the title and of the hit arrive as sent, read by Python's strict parser.
+#[tokio::test]
+async fn a_page_title_loses_the_name_the_hit_gives_as_a_property_and_still_parses() {
+    let Stack {
+        up,
+        gw: _gw,
+        client,
+    } = Stack::start(Reply::Ok, GA4).await;
+    let shared = "v=2&tid=G-TEST12345&cid=1183956261.1764997200&uid=user-7f3a9c2e";
+    // "Order confirmed – Ottilie Brandvold (ottilie.brandvold@example.org, +1 415 555 0199)",
+    // then the surname alone, as a title may repeat it.
+    let title = "dt=Order+confirmed+%E2%80%93+Ottilie+Brandvold+\
+                 (ottilie.brandvold%40example.org%2C+%2B1+415+555+0199)+%C2%B7+Brandvold+household";
+    let name = "up.first_name=Ottilie&up.last_name=Brandvold";
+    let text = [("content-type", "text/plain;charset=UTF-8")];
+    // A single hit in the query; a batch whose first line gives the name for the shared title.
+    let hit = format!("/ga4/g/collect?{shared}&en=purchase&{name}&ep.item=Blue+mug&{title}");
+    let got = client.send(Method::GET, &hit, &[], "").await;
+    assert_eq!(got.status, 200, "{:?}", String::from_utf8_lossy(&got.body));
+    let batch = format!("/ga4/g/collect?{shared}&{title}");
+    let lines = format!("en=purchase&{name}&ep.item=Blue+mug\r\nen=user_engagement&_et=1200");
+    let got = client.send(Method::POST, &batch, &text, lines).await;
+    assert_eq!(got.status, 200, "{:?}", String::from_utf8_lossy(&got.body));
+
+    let seen = up.requests();
+    assert_eq!(seen.len(), 2);
+    let get = |pairs: &[(String, String)], name: &str| -> Option<String> {
+        pairs
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+    };
+    for (label, r) in ["query", "batch"].iter().zip(&seen) {
+        let (_, query) = r.uri.split_once('?').expect("query");
+        let (query, lines) = python_reads(query, &r.body);
+        let dt = get(&query, "dt").expect("the title stays");
+        assert!(dt.starts_with("Order confirmed \u{2013} "), "{label}: {dt}");
+        assert!(dt.ends_with(" household"), "{label}: {dt}");
+        for gone in ["Ottilie", "Brandvold", "@", "415"] {
+            assert!(!dt.contains(gone), "{label}: {gone} in {dt}");
+        }
+        assert!(get(&query, "uid").is_some_and(|u| u.starts_with("tok_")));
+        assert_eq!(get(&query, "tid").as_deref(), Some("G-TEST12345"));
+        assert_eq!(get(&query, "cid").as_deref(), Some("1183956261.1764997200"));
+        let hit = if lines.is_empty() { &query } else { &lines[0] };
+        assert_eq!(get(hit, "en").as_deref(), Some("purchase"), "{label}");
+        assert_eq!(get(hit, "ep.item").as_deref(), Some("Blue mug"), "{label}");
+        assert_eq!(get(hit, "up.first_name"), None, "{label}");
+        assert_eq!(get(hit, "up.last_name"), None, "{label}");
+        assert_none_in_clear(label, r, &["Ottilie".to_owned(), "Brandvold".to_owned()]);
+    }
+    assert_eq!(python_reads("", &seen[1].body).1.len(), 2, "two hits");
+}
+
 #[tokio::test]
 async fn gtag_batch_lines_that_line_splitters_read_differently_are_refused() {
     let Stack {

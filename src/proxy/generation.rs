@@ -52,6 +52,14 @@ impl Generation {
                         detect: r.detect.is_some(),
                         blocks_opt_out: r.opt_out == crate::config::OptOut::Block,
                         subject: r.subject.is_some(),
+                        // Whether a request could search for echoes, as the service decides
+                        // it per request, for both the route's policy and its opt-out variant.
+                        echoes: [false, true].into_iter().any(|opted_out| {
+                            let policy = r.body_policy(opted_out);
+                            super::police::echoes(policy, Some(policy))
+                        }),
+                        // As the service decides whether a response is policed.
+                        reveals: !r.response_plan.is_empty(),
                     },
                 )
             })
