@@ -118,7 +118,9 @@ pub fn rewrite_payload(
         // (a JSON document whose echoing texts are its own leaves): it polices and collects
         // at once. Should a search need the values before they are all known after all, the
         // document is redone in the two passes below.
-        if one_pass() && let Some(saved) = cx.begin_one_pass() {
+        if one_pass()
+            && let Some(saved) = cx.begin_one_pass()
+        {
             let base = out.len();
             let once = rewrite_once(format, input, plans, limits, cx, out);
             if cx.end_one_pass() {
