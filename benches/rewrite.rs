@@ -564,10 +564,10 @@ criterion_group! {
 /// instructions holds on a loaded machine, so two builds compare where timings would not.
 /// `PIIGATE_BENCH_PROFILE=16k_batch/engine_policy@2000 target/release/deps/rewrite-…`, with a
 /// size of `1k_event`, `16k_batch`, `1m_batch`, `16k_person_batch` and a policy of
-/// `engine_no_rules`, `engine_policy`, `engine_policy_cheap`, `engine_policy_scrub` or
-/// `engine_policy_scrub_echo`; or a format case (`1k_form`, `16k_form_lines`, `16k_ndjson`)
-/// with `engine_no_rules`, `engine_policy`, `engine_policy_cheap` or (forms only, no criterion
-/// row) `engine_policy_detect_echo`.
+/// `engine_no_rules`, `engine_policy`, `engine_policy_no_memo`, `engine_policy_cheap`,
+/// `engine_policy_scrub` or `engine_policy_scrub_echo`; or a format case (`1k_form`,
+/// `16k_form_lines`, `16k_ndjson`) with `engine_no_rules`, `engine_policy`,
+/// `engine_policy_cheap` or (forms only, no criterion row) `engine_policy_detect_echo`.
 fn profile(which: &str) {
     let (which, runs) = which.split_once('@').expect("SIZE/POLICY@RUNS");
     let runs: u64 = runs.parse().expect("a number of runs");
@@ -594,12 +594,13 @@ fn profile(which: &str) {
     };
     let plan = match policy {
         "engine_no_rules" => Plan::empty(),
-        "engine_policy" => support::plan(TYPICAL, |k| k).1,
+        "engine_policy" | "engine_policy_no_memo" => support::plan(TYPICAL, |k| k).1,
         "engine_policy_cheap" => support::plan(TYPICAL, support::cheap).1,
         "engine_policy_scrub" => scrub_plan(false),
         "engine_policy_scrub_echo" => scrub_plan(true),
         _ => panic!("unknown policy {policy}"),
     };
+    let memo_off = policy == "engine_policy_no_memo";
     let fields = FieldPlans::default();
     let plans = Plans {
         json: &plan,
@@ -610,6 +611,9 @@ fn profile(which: &str) {
     for _ in 0..runs {
         bytes += with_thread_nonces(|nonces| {
             let mut cx = ApplyCx::new(nonces);
+            if memo_off {
+                cx = cx.without_memo();
+            }
             let mut out = Vec::new();
             rewrite_payload(
                 Format::Json,

@@ -106,6 +106,8 @@ pub struct RouteShape {
     /// A `scrub` (or detection) of the route searches for the values its rules select, so a
     /// request can pass the bounds of echo recognition.
     pub echoes: bool,
+    /// The route has response rules, so an envelope in a response can fail to open.
+    pub reveals: bool,
 }
 
 /// Handles for one route, resolved when a configuration generation is built.
@@ -121,7 +123,8 @@ pub struct RouteMetrics {
     pub upstream_seconds: Histogram,
     /// Time spent policing (decode, rewrite, re-encode).
     pub rewrite_seconds: Histogram,
-    reveal_failures: Counter,
+    /// Routes with response rules only (see [`RouteShape`]).
+    reveal_failures: Option<Counter>,
     /// Routes that search for echoes only (see [`RouteShape`]).
     echo_skipped: Option<Counter>,
     /// Requests of this route now in flight.
@@ -290,7 +293,8 @@ impl Metrics {
     /// Resolves the handles of `route`, exporting only series that can occur on it: per-class
     /// detection counters when it detects, `opt_out_blocked` when it blocks on opt-out,
     /// `store_unavailable` when it keys subjects, values skipped by echo recognition when it
-    /// searches for echoes, never a code decided before routing.
+    /// searches for echoes, envelopes that did not open when it has response rules, never a
+    /// code decided before routing.
     pub fn route_detecting(&self, route: &str, detect: bool) -> RouteMetrics {
         self.route_shaped(
             route,
@@ -311,6 +315,9 @@ impl Metrics {
         if shape.echoes {
             m.echo_skipped = Some(self.echo_counter(route));
         }
+        if shape.reveals {
+            m.reveal_failures = Some(self.reveal_counter(route));
+        }
         if shape.detect {
             m.detections = crate::detect::Class::ALL
                 .iter()
@@ -325,17 +332,41 @@ impl Metrics {
         m
     }
 
-    /// The handles for requests no route took (route label `-`): no code that needs a route.
+    /// The handles for requests no route took (route label `-`): their answers, by status class
+    /// and by the codes that need no route. Nothing else can happen to such a request (no body
+    /// is read, no rule applied, no upstream called), so the other handles are detached: never
+    /// exported, and nothing counts on them.
     pub(crate) fn unrouted(&self) -> RouteMetrics {
-        self.handles("-", |c| !c.needs_route())
+        let (class, rejected) = self.answers("-", |c| !c.needs_route());
+        RouteMetrics {
+            class,
+            rejected,
+            actions: Vec::new(),
+            bytes_in: Counter::default(),
+            bytes_out: Counter::default(),
+            upstream_seconds: latency_histogram(),
+            rewrite_seconds: latency_histogram(),
+            reveal_failures: None,
+            echo_skipped: None,
+            in_flight: Gauge::default(),
+            overloaded: Counter::default(),
+            detections: Vec::new(),
+        }
     }
 
-    /// Resolves the handles of `route` with every rejection code and the echo counter (tests,
-    /// benches).
+    /// Resolves the handles of `route` with every rejection code, the echo and the reveal
+    /// counters (tests, benches).
     pub fn route(&self, route: &str) -> RouteMetrics {
         let mut m = self.handles(route, |_| true);
         m.echo_skipped = Some(self.echo_counter(route));
+        m.reveal_failures = Some(self.reveal_counter(route));
         m
+    }
+
+    fn reveal_counter(&self, route: &str) -> Counter {
+        self.reveal_failures.get_or_create_owned(&RouteLabel {
+            route: route.to_owned(),
+        })
     }
 
     fn echo_counter(&self, route: &str) -> Counter {
@@ -344,25 +375,37 @@ impl Metrics {
         })
     }
 
-    fn handles(&self, route: &str, codes: impl Fn(RejectCode) -> bool) -> RouteMetrics {
+    /// `route`'s answer counters: per status class, and per rejection code that `codes` keeps.
+    fn answers(
+        &self,
+        route: &str,
+        codes: impl Fn(RejectCode) -> bool,
+    ) -> ([Counter; 5], Vec<(RejectCode, Counter)>) {
         let r = || route.to_owned();
         let class = ["1xx", "2xx", "3xx", "4xx", "5xx"].map(|class| {
             self.requests
                 .get_or_create_owned(&RouteClass { route: r(), class })
         });
+        let rejected = RejectCode::ALL
+            .iter()
+            .filter(|c| codes(**c))
+            .map(|c| {
+                let counter = self.rejections.get_or_create_owned(&RouteCode {
+                    route: r(),
+                    code: c.as_str(),
+                });
+                (*c, counter)
+            })
+            .collect();
+        (class, rejected)
+    }
+
+    fn handles(&self, route: &str, codes: impl Fn(RejectCode) -> bool) -> RouteMetrics {
+        let r = || route.to_owned();
+        let (class, rejected) = self.answers(route, codes);
         RouteMetrics {
             class,
-            rejected: RejectCode::ALL
-                .iter()
-                .filter(|c| codes(**c))
-                .map(|c| {
-                    let counter = self.rejections.get_or_create_owned(&RouteCode {
-                        route: r(),
-                        code: c.as_str(),
-                    });
-                    (*c, counter)
-                })
-                .collect(),
+            rejected,
             actions: ActionKind::ALL
                 .iter()
                 .map(|a| {
@@ -386,9 +429,7 @@ impl Metrics {
             rewrite_seconds: self
                 .rewrite_seconds
                 .get_or_create_owned(&RouteLabel { route: r() }),
-            reveal_failures: self
-                .reveal_failures
-                .get_or_create_owned(&RouteLabel { route: r() }),
+            reveal_failures: None,
             echo_skipped: None,
             in_flight: self
                 .in_flight
@@ -467,8 +508,10 @@ impl RouteMetrics {
 
     /// Counts envelopes that did not open on the response path.
     pub fn reveal_failed(&self, n: u32) {
-        if n > 0 {
-            self.reveal_failures.inc_by(u64::from(n));
+        if n > 0
+            && let Some(counter) = &self.reveal_failures
+        {
+            counter.inc_by(u64::from(n));
         }
     }
 

@@ -32,8 +32,8 @@ const BUDGET: Budget = Budget {
     shell_1k: 8.0,
     shell_16k: 8.0,
     policy_1k: 14.0,
-    policy_16k: 23.0,
-    policy_person_16k: 21.0,
+    policy_16k: 17.0,
+    policy_person_16k: 17.0,
 };
 
 struct NoEnv;

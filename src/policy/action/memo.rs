@@ -15,7 +15,8 @@
 //!
 //! Cost control: the memo stays off for the first [`ENGAGE_AFTER`] deterministic values of a
 //! request (a single event has a couple and would only pay for it), and switches itself off
-//! when values do not repeat. A probe looks at [`MAX_PROBE`] slots at most, so even values
+//! when values do not repeat: after a trial of [`TRIAL`] remembered values, and later whenever
+//! a window of [`WINDOW`] lookups mostly misses. A probe looks at [`MAX_PROBE`] slots at most, so even values
 //! crafted to collide cost a bounded number of comparisons.
 
 use super::kind::Applied;
@@ -27,6 +28,11 @@ const ENGAGE_AFTER: u32 = 4;
 const TRIAL: u32 = 16;
 /// See [`TRIAL`].
 const MIN_HITS: u32 = 4;
+/// After the trial, the hit rate is checked over every run of this many lookups: a run with
+/// fewer than a quarter of them hitting turns the memo off (a batch whose first events
+/// repeated values and whose later ones do not). At a quarter, the misses' hashing, probing
+/// and remembering about cost what the hits save on the cheapest memoised action (an HMAC).
+const WINDOW: u32 = 32;
 /// Slots in the table (a power of two).
 const SLOTS: usize = 256;
 /// Entries kept at most (three quarters of the slots).
@@ -132,6 +138,9 @@ pub(crate) struct Memo {
     /// Lookups made since the memo engaged, and how many of them hit.
     lookups: u32,
     hits: u32,
+    /// The same, for the current [`WINDOW`] after the trial.
+    window_lookups: u32,
+    window_hits: u32,
     off: bool,
     seed: u64,
     /// `0` empty, else an index into `entries` plus one.
@@ -172,17 +181,35 @@ impl Memo {
         for i in 0..MAX_PROBE {
             let slot = self.slots[(hash as usize + i) & mask];
             if slot == 0 {
-                return None;
+                break;
             }
             let e = self.entries[usize::from(slot) - 1];
             if e.hash == hash && self.same(&e, key) {
                 let from = (e.start + e.field_len + e.text_len) as usize;
                 out.extend_from_slice(&self.arena[from..from + e.out_len as usize]);
                 self.hits += 1;
+                self.count_window(true);
                 return Some(e.applied);
             }
         }
+        self.count_window(false);
         None
+    }
+
+    /// The running hit rate once the trial has passed: see [`WINDOW`].
+    fn count_window(&mut self, hit: bool) {
+        if self.entries.len() < TRIAL as usize {
+            return;
+        }
+        self.window_lookups += 1;
+        self.window_hits += u32::from(hit);
+        if self.window_lookups == WINDOW {
+            if self.window_hits < WINDOW / 4 {
+                self.off = true;
+            }
+            self.window_lookups = 0;
+            self.window_hits = 0;
+        }
     }
 
     fn same(&self, e: &Entry, key: &Key<'_, '_>) -> bool {
@@ -645,6 +672,48 @@ action = "encrypt"
                     memo.off, !stays_on,
                     "seed {seed:#x}, later repeats {later_repeats}"
                 );
+            }
+        }
+    }
+
+    /// A memo whose trial passed (the batch's first values repeated) turns off as soon as a
+    /// window of lookups mostly misses, long before it fills; one whose values keep
+    /// repeating at a quarter or more stays on.
+    #[test]
+    fn values_that_stop_repeating_after_the_trial_turn_the_memo_off() {
+        for (later_repeats, stays_on) in [(0, false), (1, true)] {
+            let mut memo = Memo {
+                seen: ENGAGE_AFTER,
+                ..Memo::default()
+            };
+            let mut out = Vec::new();
+            let mut remembered_at_off = None;
+            for i in 0..MAX_ENTRIES {
+                let text = format!("value-{i}");
+                let repeats = if i < TRIAL as usize { 3 } else { later_repeats };
+                for _ in 0..=repeats {
+                    let leaf = Leaf {
+                        text: &text,
+                        kind: crate::policy::LeafKind::String,
+                        field: "f",
+                    };
+                    let key = Key {
+                        action: 1,
+                        subject: 0,
+                        leaf: &leaf,
+                    };
+                    if memo.engaged() && memo.get(&key, &mut out).is_none() {
+                        memo.put(&key, Applied::Replaced, b"x");
+                    }
+                    if memo.off && remembered_at_off.is_none() {
+                        remembered_at_off = Some(memo.entries.len());
+                    }
+                }
+            }
+            assert_eq!(memo.off, !stays_on, "later repeats {later_repeats}");
+            if let Some(n) = remembered_at_off {
+                // Off within one window of lookups after the values stopped repeating.
+                assert!(n <= TRIAL as usize + WINDOW as usize, "off at {n} entries");
             }
         }
     }
