@@ -3,7 +3,7 @@
 
 use http::Method;
 
-use crate::support::{Client, Process, Proto, Reply, Upstream, write_config};
+use crate::support::{Client, Process, Proto, Reply, Stack, Upstream, write_config};
 
 const TRACE: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
 
@@ -115,4 +115,59 @@ async fn access_log_carries_the_trace_id_and_metrics_export_only_possible_series
     assert_eq!(lines[1]["trace_id"], "invalid");
     assert!(lines[2].get("trace_id").is_none(), "no header, no field");
     assert!(!log.contains("bob@example.com") && !log.contains("ann@example.com"));
+}
+
+/// A response value a `reveal` rule cannot open is counted on its route; a route without
+/// response rules never reveals, so it has no such series.
+#[tokio::test]
+async fn envelopes_that_do_not_open_are_counted_only_on_routes_that_reveal() {
+    const ROUTES: &str = r#"
+[admin]
+listen = "127.0.0.1:0"
+
+[[routes]]
+name = "vault"
+path_prefix = "/vault"
+upstream = "http://{up}"
+
+[[routes.rules]]
+select = "$.phone"
+action = "encrypt"
+
+[[routes.response_rules]]
+select = "$.phone"
+action = "reveal"
+
+[[routes]]
+name = "plain"
+path_prefix = "/plain"
+upstream = "http://{up}"
+
+[[routes.rules]]
+select = "$.phone"
+action = "encrypt"
+"#;
+    let answer = r#"{"phone":"pge1.k1.not-an-envelope"}"#;
+    let Stack { up, gw, client } = Stack::start(Reply::Fixed(200, answer), ROUTES).await;
+    for path in ["/vault/e", "/plain/e"] {
+        let got = client
+            .post_json(path, r#"{"phone":"+1 415 555 0199"}"#)
+            .await;
+        assert_eq!(got.status, 200, "{path}");
+        // Left as it came: the ciphertext it claims to be, never an error that loses the rest.
+        assert_eq!(got.json()["phone"], "pge1.k1.not-an-envelope", "{path}");
+    }
+    assert_eq!(up.requests().len(), 2);
+    let admin = Client::new(gw.admin.expect("admin"), None, Proto::H1);
+    let metrics = admin.send(Method::GET, "/metrics", &[], "").await;
+    let metrics = String::from_utf8_lossy(&metrics.body).into_owned();
+    assert!(
+        metrics.contains(r#"piigate_reveal_failures_total{route="vault"} 1"#),
+        "{metrics}"
+    );
+    assert!(
+        !metrics.contains(r#"piigate_reveal_failures_total{route="plain"}"#),
+        "{metrics}"
+    );
+    assert!(!metrics.contains(r#"piigate_reveal_failures_total{route="-"}"#));
 }

@@ -58,6 +58,8 @@ impl Generation {
                             let policy = r.body_policy(opted_out);
                             super::police::echoes(policy, Some(policy))
                         }),
+                        // As the service decides whether a response is policed.
+                        reveals: !r.response_plan.is_empty(),
                     },
                 )
             })

@@ -106,6 +106,8 @@ pub struct RouteShape {
     /// A `scrub` (or detection) of the route searches for the values its rules select, so a
     /// request can pass the bounds of echo recognition.
     pub echoes: bool,
+    /// The route has response rules, so an envelope in a response can fail to open.
+    pub reveals: bool,
 }
 
 /// Handles for one route, resolved when a configuration generation is built.
@@ -121,7 +123,8 @@ pub struct RouteMetrics {
     pub upstream_seconds: Histogram,
     /// Time spent policing (decode, rewrite, re-encode).
     pub rewrite_seconds: Histogram,
-    reveal_failures: Counter,
+    /// Routes with response rules only (see [`RouteShape`]).
+    reveal_failures: Option<Counter>,
     /// Routes that search for echoes only (see [`RouteShape`]).
     echo_skipped: Option<Counter>,
     /// Requests of this route now in flight.
@@ -290,7 +293,8 @@ impl Metrics {
     /// Resolves the handles of `route`, exporting only series that can occur on it: per-class
     /// detection counters when it detects, `opt_out_blocked` when it blocks on opt-out,
     /// `store_unavailable` when it keys subjects, values skipped by echo recognition when it
-    /// searches for echoes, never a code decided before routing.
+    /// searches for echoes, envelopes that did not open when it has response rules, never a
+    /// code decided before routing.
     pub fn route_detecting(&self, route: &str, detect: bool) -> RouteMetrics {
         self.route_shaped(
             route,
@@ -310,6 +314,9 @@ impl Metrics {
         });
         if shape.echoes {
             m.echo_skipped = Some(self.echo_counter(route));
+        }
+        if shape.reveals {
+            m.reveal_failures = Some(self.reveal_counter(route));
         }
         if shape.detect {
             m.detections = crate::detect::Class::ALL
@@ -339,7 +346,7 @@ impl Metrics {
             bytes_out: Counter::default(),
             upstream_seconds: latency_histogram(),
             rewrite_seconds: latency_histogram(),
-            reveal_failures: Counter::default(),
+            reveal_failures: None,
             echo_skipped: None,
             in_flight: Gauge::default(),
             overloaded: Counter::default(),
@@ -347,12 +354,19 @@ impl Metrics {
         }
     }
 
-    /// Resolves the handles of `route` with every rejection code and the echo counter (tests,
-    /// benches).
+    /// Resolves the handles of `route` with every rejection code, the echo and the reveal
+    /// counters (tests, benches).
     pub fn route(&self, route: &str) -> RouteMetrics {
         let mut m = self.handles(route, |_| true);
         m.echo_skipped = Some(self.echo_counter(route));
+        m.reveal_failures = Some(self.reveal_counter(route));
         m
+    }
+
+    fn reveal_counter(&self, route: &str) -> Counter {
+        self.reveal_failures.get_or_create_owned(&RouteLabel {
+            route: route.to_owned(),
+        })
     }
 
     fn echo_counter(&self, route: &str) -> Counter {
@@ -415,9 +429,7 @@ impl Metrics {
             rewrite_seconds: self
                 .rewrite_seconds
                 .get_or_create_owned(&RouteLabel { route: r() }),
-            reveal_failures: self
-                .reveal_failures
-                .get_or_create_owned(&RouteLabel { route: r() }),
+            reveal_failures: None,
             echo_skipped: None,
             in_flight: self
                 .in_flight
@@ -496,8 +508,10 @@ impl RouteMetrics {
 
     /// Counts envelopes that did not open on the response path.
     pub fn reveal_failed(&self, n: u32) {
-        if n > 0 {
-            self.reveal_failures.inc_by(u64::from(n));
+        if n > 0
+            && let Some(counter) = &self.reveal_failures
+        {
+            counter.inc_by(u64::from(n));
         }
     }
 
