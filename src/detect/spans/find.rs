@@ -204,6 +204,37 @@ impl Win {
     }
 }
 
+/// Where the digits written from `i` end, reading at most four.
+#[inline(always)]
+fn digits4(c: Cur<'_>, i: usize) -> usize {
+    let raw = c.raw;
+    let mut d = i;
+    while d < c.seg.end && d < i + 4 && raw[d].is_ascii_digit() {
+        d += 1;
+    }
+    d
+}
+
+/// Whether the number at `i`, its digits ending at `d` ([`digits4`]), is a quantity with a
+/// unit glued on (`14px`, `2em`, `10am`, `3rd`, `100%`): nothing any class starts with.
+#[inline(always)]
+fn quantity(c: Cur<'_>, i: usize, d: usize) -> bool {
+    let raw = c.raw;
+    // A `%` that starts an escape (`%2B49%280%29…` in a query) is not a percent sign.
+    let escape = |d: usize| {
+        c.seg.kind.mode.has(Mode::PCT)
+            && raw
+                .get(d + 1..d + 3)
+                .is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit))
+    };
+    d < i + 4
+        && d < c.seg.end
+        && ((raw[d] == b'%' && !escape(d))
+            || (d + 1 < c.seg.end
+                && raw[d].is_ascii_lowercase()
+                && raw[d + 1].is_ascii_lowercase()))
+}
+
 /// Whether a numeric run may start after this unit.
 fn opens(b: u8) -> bool {
     b.is_ascii_whitespace()
@@ -258,30 +289,56 @@ fn run_byte(b: u8) -> bool {
     b.is_ascii_digit() || matches!(b, b' ' | b'-' | b'.' | b'/' | b'(' | b')' | b'+')
 }
 
+/// Bytes of an address's local part (scan bytes: [`HIGH`] for a non-ASCII letter).
+static LOCAL: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        t[b] = c.is_ascii_alphanumeric()
+            || c == HIGH
+            || matches!(
+                c,
+                b'.' | b'!'
+                    | b'#'
+                    | b'$'
+                    | b'*'
+                    | b'+'
+                    | b'-'
+                    | b'^'
+                    | b'_'
+                    | b'`'
+                    | b'{'
+                    | b'|'
+                    | b'}'
+                    | b'~'
+                    | b'\''
+            );
+        b += 1;
+    }
+    t
+};
+
+/// Bytes of an address's domain (scan bytes).
+static DOMAIN: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        t[b] = c.is_ascii_alphanumeric() || c == HIGH || c == b'-' || c == b'.';
+        b += 1;
+    }
+    t
+};
+
+#[inline(always)]
 fn local_byte(b: u8) -> bool {
-    b.is_ascii_alphanumeric()
-        || b == HIGH
-        || matches!(
-            b,
-            b'.' | b'!'
-                | b'#'
-                | b'$'
-                | b'*'
-                | b'+'
-                | b'-'
-                | b'^'
-                | b'_'
-                | b'`'
-                | b'{'
-                | b'|'
-                | b'}'
-                | b'~'
-                | b'\''
-        )
+    LOCAL[usize::from(b)]
 }
 
+#[inline(always)]
 fn domain_byte(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b == HIGH || b == b'-' || b == b'.'
+    DOMAIN[usize::from(b)]
 }
 
 /// Word bytes as written: `[A-Za-z0-9_.-]`.
@@ -298,6 +355,80 @@ static WORD: [bool; 256] = {
 #[inline(always)]
 fn word_byte(b: u8) -> bool {
     WORD[usize::from(b)]
+}
+
+/// The bytes of `chunk` that are *not* [`WORD`] bytes, bit `k` for `chunk[k]` (a test compares
+/// them with the table on every byte).
+#[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+#[inline(always)]
+fn non_words16(chunk: &[u8; 16]) -> u32 {
+    use safe_arch::{
+        add_i8_m128i, bitor_m128i, cmp_eq_mask_i8_m128i, cmp_lt_mask_i8_m128i,
+        load_unaligned_m128i, move_mask_i8_m128i, set_splat_i8_m128i,
+    };
+    let v = load_unaligned_m128i(chunk);
+    let range = |lo: u8, hi: u8| {
+        let shifted = add_i8_m128i(v, set_splat_i8_m128i(0x80u8.wrapping_sub(lo) as i8));
+        cmp_lt_mask_i8_m128i(shifted, set_splat_i8_m128i((hi - lo) as i8 - 127))
+    };
+    // `-.`, digits, capitals, lower case, `_`.
+    let m = bitor_m128i(
+        bitor_m128i(range(b'-', b'.'), range(b'0', b'9')),
+        bitor_m128i(
+            bitor_m128i(range(b'A', b'Z'), range(b'a', b'z')),
+            cmp_eq_mask_i8_m128i(v, set_splat_i8_m128i(b'_' as i8)),
+        ),
+    );
+    !(move_mask_i8_m128i(m) as u32) & 0xFFFF
+}
+
+/// Where the run of word bytes starting at `i` ends, at most `end`. CSS names and query
+/// parameters (`font-family`, `utm_source`) are what it mostly reads: sixteen bytes at a
+/// time while `raw` has them.
+#[inline(always)]
+fn word_fwd(raw: &[u8], mut i: usize, end: usize) -> usize {
+    if i >= end {
+        return i;
+    }
+    #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+    while i < end
+        && let Some(chunk) = raw.get(i..).and_then(|s| s.first_chunk::<16>())
+    {
+        let m = non_words16(chunk);
+        if m != 0 {
+            return (i + m.trailing_zeros() as usize).min(end);
+        }
+        i += 16;
+    }
+    while i < end && word_byte(raw[i]) {
+        i += 1;
+    }
+    i.min(end)
+}
+
+/// Where the run of word bytes ending at `i` starts, at least `lo`.
+#[inline(always)]
+fn word_bwd(raw: &[u8], mut i: usize, lo: usize) -> usize {
+    if i <= lo {
+        return i;
+    }
+    #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+    while i > lo
+        && let Some(chunk) = i
+            .checked_sub(16)
+            .and_then(|from| raw[from..i].first_chunk::<16>())
+    {
+        let m = non_words16(chunk);
+        if m != 0 {
+            // The last byte that is not a word byte; the run starts after it.
+            return (i - 16 + (32 - m.leading_zeros()) as usize).max(lo);
+        }
+        i -= 16;
+    }
+    while i > lo && word_byte(raw[i - 1]) {
+        i -= 1;
+    }
+    i.max(lo)
 }
 
 fn hexish(b: u8) -> bool {
@@ -335,9 +466,28 @@ impl Finder {
             if i == seg.end {
                 break;
             }
+            // `&amp;`, the commonest reference in markup (every second parameter of a link
+            // in a mail): it decodes to `&` (or a URL delimiter), which starts nothing.
+            if raw[i] == b'&'
+                && seg.kind.mode.has(Mode::ENT)
+                && raw.get(i + 1..i + 5) == Some(b"amp;")
+                && i + 5 <= seg.end
+            {
+                i += 5;
+                continue;
+            }
             let u = fwd(raw, i, seg.end, seg.kind.mode);
             let next = match u.b {
-                b'0'..=b'9' => self.digit(c, i, &mut floor, hits),
+                // Quantities (`14px`, `100%`) leave before the call: inline CSS is full of
+                // them.
+                b'0'..=b'9' => {
+                    let d = digits4(c, i);
+                    if quantity(c, i, d) {
+                        d
+                    } else {
+                        self.digit(c, i, d, &mut floor, hits)
+                    }
+                }
                 b'@' => self.email(c, i, u.len, &mut floor, hits),
                 b'_' | b'-' => self.word(c, i, &mut floor, hits),
                 b':' => self.ipv6(c, i, u.len, &mut floor, hits),
@@ -373,30 +523,17 @@ impl Finder {
     // --- digits ------------------------------------------------------------------------
 
     /// A digit: a numeric run if a word boundary opens it, else the word it is glued into.
-    fn digit(&mut self, c: Cur<'_>, i: usize, floor: &mut usize, hits: &mut Vec<Hit>) -> usize {
-        // Quantities with a unit glued on (`14px`, `2em`, `10am`, `3rd`, `100%`): nothing any
-        // class starts with. Inline CSS is full of them.
+    ///
+    /// `d` is where the digits written from `i` end, at most four of them ([`digits4`]).
+    fn digit(
+        &mut self,
+        c: Cur<'_>,
+        i: usize,
+        d: usize,
+        floor: &mut usize,
+        hits: &mut Vec<Hit>,
+    ) -> usize {
         let raw = c.raw;
-        let mut d = i;
-        while d < c.seg.end && d < i + 4 && raw[d].is_ascii_digit() {
-            d += 1;
-        }
-        // A `%` that starts an escape (`%2B49%280%29…` in a query) is not a percent sign.
-        let escape = |d: usize| {
-            c.seg.kind.mode.has(Mode::PCT)
-                && raw
-                    .get(d + 1..d + 3)
-                    .is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit))
-        };
-        if d < i + 4
-            && d < c.seg.end
-            && ((raw[d] == b'%' && !escape(d))
-                || (d + 1 < c.seg.end
-                    && raw[d].is_ascii_lowercase()
-                    && raw[d + 1].is_ascii_lowercase()))
-        {
-            return d;
-        }
         // A hex colour (`#333333`, `#0066cc`, `#e0e0e0`): a digit in it has a letter or `#`
         // before it, so it is read as part of a word, and that word is too short for a key
         // and no IBAN. Outside URLs, where `#` starts a fragment.
@@ -758,14 +895,8 @@ impl Finder {
     fn word(&mut self, c: Cur<'_>, i: usize, floor: &mut usize, hits: &mut Vec<Hit>) -> usize {
         let raw = c.raw;
         let lo = (*floor).max(c.seg.start);
-        let mut s = i;
-        while s > lo && word_byte(raw[s - 1]) {
-            s -= 1;
-        }
-        let mut e = i;
-        while e < c.seg.end && word_byte(raw[e]) {
-            e += 1;
-        }
+        let mut s = word_bwd(raw, i, lo);
+        let e = word_fwd(raw, i, c.seg.end);
         while s < e && matches!(raw[s], b'.' | b'-') {
             s += 1;
         }
@@ -935,6 +1066,17 @@ impl Finder {
         if !self.on(Class::IpAddress) {
             return resume;
         }
+        // A `:` written as is, then a byte that decodes to no hex digit and no `:` (`://`,
+        // `color:#333`, `a: b`): what the unit after it says, read without decoding it (only
+        // `&` and `%` can decode to something else than themselves or a space or delimiter).
+        if len == 1
+            && (resume >= c.seg.end || {
+                let b = c.raw[resume];
+                !(b.is_ascii_hexdigit() || matches!(b, b':' | b'&' | b'%'))
+            })
+        {
+            return resume;
+        }
         let prev = c.before(i).map(|u| u.b);
         let next = c.at(resume).map(|u| u.b);
         let hx = |b: Option<u8>| b.is_some_and(|b| b.is_ascii_hexdigit() || b == b':');
@@ -1038,6 +1180,9 @@ impl Finder {
 
     /// A street address whose house number starts at the digit `i` (`742 Evergreen Terrace`,
     /// `12 rue de la Paix`) or ends a German street name (`Hauptstraße 5`).
+    ///
+    /// The gate is inline in `digit` (most numbers stop at it); the window is out of line.
+    #[inline(always)]
     fn street(&mut self, c: Cur<'_>, i: usize, floor: usize) -> Option<(usize, usize)> {
         // Gate on the house number as written: digits, then a letter or `/14`, `-14`, then a
         // space or comma (a street name follows) or the end of the phrase (a German street
@@ -1072,6 +1217,7 @@ impl Finder {
         }
     }
 
+    #[inline(never)]
     fn number_first(&mut self, c: Cur<'_>, i: usize) -> Option<usize> {
         // Cheap gate: a house number, a space, then a capital or a lower-case street type.
         let mut j = i;
@@ -1123,7 +1269,7 @@ impl Finder {
                 n += 1;
                 k += u.len;
             }
-            if !LEADING.contains(&&word[..n]) {
+            if !leading(&word[..n]) {
                 return None;
             }
         }
@@ -1155,17 +1301,14 @@ impl Finder {
             return None;
         }
         let mut end = None;
-        if LEADING
-            .iter()
-            .any(|t| t.eq_ignore_ascii_case(trim_end(w1, b",")))
-        {
+        if in_list(trim_end(w1, b","), leading) {
             // `12 rue de la Paix`: particles and capitalised names after the street type.
             let mut last = None;
             for (s, word) in words.by_ref().take(6) {
                 let word = trim_end(word, b",.");
                 if capitalised(word) {
                     last = Some(s + word.len());
-                } else if !PARTICLES.iter().any(|p| p.eq_ignore_ascii_case(word)) {
+                } else if !in_list(word, particle) {
                     break;
                 }
             }
@@ -1198,17 +1341,13 @@ impl Finder {
             rest.skip_to(e);
             let mut next = rest.next();
             if let Some((s, word)) = next
-                && DIRECTIONS
-                    .iter()
-                    .any(|d| d.eq_ignore_ascii_case(trim_end(word, b".,")))
+                && in_list(trim_end(word, b".,"), direction)
             {
                 e = s + trim_end(word, b",").len();
                 next = rest.next();
             }
             if let Some((_, word)) = next
-                && UNITS
-                    .iter()
-                    .any(|u| u.eq_ignore_ascii_case(trim_end(word, b".")))
+                && in_list(trim_end(word, b"."), unit_word)
                 && let Some((s, n)) = rest.next()
                 && n.iter().any(u8::is_ascii_digit)
             {
@@ -1223,7 +1362,7 @@ impl Finder {
             }
             // `5 Simple Ways to save`: a heading, not an address.
             if let Some((_, word)) = next
-                && FUNCTION_WORDS.contains(&word)
+                && function_word(word)
             {
                 return None;
             }
@@ -1234,8 +1373,30 @@ impl Finder {
 
     /// `Hauptstraße 5`, `Pieperring 97/14`: a capitalised word ending in a German street
     /// suffix, a space, the house number at `i`.
+    ///
+    /// Most numbers have no space before them, or a word before the space whose last letter
+    /// ends no suffix (`order 5`, `8px 0`): that is looked at inline, the rest out of line.
+    #[inline(always)]
     fn german(&mut self, c: Cur<'_>, i: usize, floor: usize) -> Option<(usize, usize)> {
         let sp = c.before(i).filter(|u| u.b == b' ')?;
+        // The unit `german_tail` reads first, as it reads it.
+        let last = c
+            .before(i - sp.len)
+            .filter(|u| u.b.is_ascii_alphabetic() || u.b == HIGH || u.b == b'.')?;
+        if !DE_SUFFIX_LAST[usize::from(last.b.to_ascii_lowercase())] {
+            return None;
+        }
+        self.german_tail(c, i, sp, floor)
+    }
+
+    #[inline(never)]
+    fn german_tail(
+        &mut self,
+        c: Cur<'_>,
+        i: usize,
+        sp: Unit,
+        floor: usize,
+    ) -> Option<(usize, usize)> {
         // The word's last letters first: most numbers follow a word that ends in none of the
         // suffixes (`order 5`, `SSN 123`).
         let mut tail = [0u8; 8];
@@ -1321,6 +1482,7 @@ impl<'w> Words<'w> {
 impl<'w> Iterator for Words<'w> {
     type Item = (usize, &'w [u8]);
 
+    #[inline]
     fn next(&mut self) -> Option<Self::Item> {
         let w = self.w;
         while self.i < w.len() && w[self.i] == b' ' {
@@ -1337,6 +1499,7 @@ impl<'w> Iterator for Words<'w> {
     }
 }
 
+#[inline]
 fn trim_end<'a>(w: &'a [u8], chars: &[u8]) -> &'a [u8] {
     let mut e = w.len();
     while e > 0 && chars.contains(&w[e - 1]) {
@@ -1392,65 +1555,124 @@ const fn pack(w: &[u8]) -> u128 {
     if w.len() > 16 {
         return 0;
     }
-    let mut v = 0u128;
+    let mut b = [0u8; 16];
     let mut i = 0;
-    while i < 16 {
-        let b = if i < w.len() {
-            w[i].to_ascii_lowercase()
-        } else {
-            0
-        };
-        v = v << 8 | b as u128;
+    while i < w.len() {
+        b[i] = w[i].to_ascii_lowercase();
         i += 1;
     }
-    v
+    u128::from_be_bytes(b)
 }
 
 fn street_word(w: &[u8]) -> bool {
     w.len() >= 2 && w.len() <= 16 && STREET_PACKED.binary_search(&pack(w)).is_ok()
 }
 
-/// French street types that follow the house number (`12 rue de la Paix`).
-const LEADING: &[&[u8]] = &[
-    b"rue",
-    b"boulevard",
-    b"bd",
-    b"avenue",
-    b"chemin",
-    b"impasse",
-    b"all\x80e",
-    b"allee",
-    b"quai",
-    b"cours",
-    b"place",
-    b"route",
-];
+/// `w` lower-cased into a buffer, if it is at most 16 bytes long. The word lists below are
+/// `match`es on it: one length switch and a comparison or two, where a case-insensitive
+/// comparison with every entry cost a few hundred instructions per address.
+#[inline(always)]
+fn lower16(w: &[u8]) -> Option<([u8; 16], usize)> {
+    if w.len() > 16 {
+        return None;
+    }
+    let mut b = [0u8; 16];
+    for (d, s) in b.iter_mut().zip(w) {
+        *d = s.to_ascii_lowercase();
+    }
+    Some((b, w.len()))
+}
 
-const PARTICLES: &[&[u8]] = &[
-    b"de", b"du", b"des", b"la", b"le", b"les", b"l'", b"d'", b"aux", b"au", b"et",
-];
+/// Whether `w`, ignoring ASCII case, is in a word list (`list` takes lower case).
+#[inline(always)]
+fn in_list(w: &[u8], list: impl Fn(&[u8]) -> bool) -> bool {
+    lower16(w).is_some_and(|(b, n)| list(&b[..n]))
+}
 
-const DIRECTIONS: &[&[u8]] = &[
-    b"n", b"s", b"e", b"w", b"ne", b"nw", b"se", b"sw", b"north", b"south", b"east", b"west",
-];
+/// French street types that follow the house number (`12 rue de la Paix`), lower case.
+fn leading(w: &[u8]) -> bool {
+    matches!(
+        w,
+        b"rue"
+            | b"boulevard"
+            | b"bd"
+            | b"avenue"
+            | b"chemin"
+            | b"impasse"
+            | b"all\x80e"
+            | b"allee"
+            | b"quai"
+            | b"cours"
+            | b"place"
+            | b"route"
+    )
+}
 
-const UNITS: &[&[u8]] = &[
-    b"apt",
-    b"apartment",
-    b"suite",
-    b"ste",
-    b"unit",
-    b"fl",
-    b"floor",
-    b"rm",
-    b"room",
-    b"flat",
-];
+fn particle(w: &[u8]) -> bool {
+    matches!(
+        w,
+        b"de" | b"du" | b"des" | b"la" | b"le" | b"les" | b"l'" | b"d'" | b"aux" | b"au" | b"et"
+    )
+}
 
-const FUNCTION_WORDS: &[&[u8]] = &[
-    b"to", b"for", b"you", b"your", b"that", b"the", b"of", b"with", b"we", b"i", b"it", b"is",
-    b"are", b"can", b"will", b"from", b"this", b"every", b"per",
-];
+fn direction(w: &[u8]) -> bool {
+    matches!(
+        w,
+        b"n" | b"s"
+            | b"e"
+            | b"w"
+            | b"ne"
+            | b"nw"
+            | b"se"
+            | b"sw"
+            | b"north"
+            | b"south"
+            | b"east"
+            | b"west"
+    )
+}
+
+fn unit_word(w: &[u8]) -> bool {
+    matches!(
+        w,
+        b"apt"
+            | b"apartment"
+            | b"suite"
+            | b"ste"
+            | b"unit"
+            | b"fl"
+            | b"floor"
+            | b"rm"
+            | b"room"
+            | b"flat"
+    )
+}
+
+/// Words after a would-be address that make it a heading (case as written).
+fn function_word(w: &[u8]) -> bool {
+    matches!(
+        w,
+        b"to"
+            | b"for"
+            | b"you"
+            | b"your"
+            | b"that"
+            | b"the"
+            | b"of"
+            | b"with"
+            | b"we"
+            | b"i"
+            | b"it"
+            | b"is"
+            | b"are"
+            | b"can"
+            | b"will"
+            | b"from"
+            | b"this"
+            | b"every"
+            | b"per"
+    )
+}
 
 /// German street-name endings in window bytes (`ß` is one non-ASCII unit).
 const DE_SUFFIXES: &[&[u8]] = &[
@@ -1876,5 +2098,58 @@ mod tests {
                 assert_eq!(next_trigger(&raw, 0, at), at, "end {at}");
             }
         }
+    }
+
+    #[test]
+    fn the_vector_word_search_finds_what_the_byte_loops_find() {
+        let fwd = |raw: &[u8], mut i: usize, end: usize| {
+            while i < end && word_byte(raw[i]) {
+                i += 1;
+            }
+            i
+        };
+        let bwd = |raw: &[u8], mut i: usize, lo: usize| {
+            while i > lo && word_byte(raw[i - 1]) {
+                i -= 1;
+            }
+            i
+        };
+        // Every byte value at every position of a 40-byte word, searched from both ends and
+        // from the middle, with bounds inside, at and outside the word.
+        for b in 0..=255u8 {
+            for at in 0..40 {
+                let mut raw = [b'w'; 40];
+                raw[at] = b;
+                for from in [0, 1, at.saturating_sub(1), at, (at + 1).min(40), 20, 39, 40] {
+                    for bound in [0, 3, at, 17, 33, 40] {
+                        let end = bound.max(from);
+                        assert_eq!(
+                            word_fwd(&raw, from, end),
+                            fwd(&raw, from, end),
+                            "{b:#04x} {at} {from} {end}"
+                        );
+                        let lo = bound.min(from);
+                        assert_eq!(
+                            word_bwd(&raw, from, lo),
+                            bwd(&raw, from, lo),
+                            "{b:#04x} {at} {from} {lo}"
+                        );
+                    }
+                    // A bound the other side of the start: nothing is read.
+                    assert_eq!(word_fwd(&raw, from, from.saturating_sub(1)), from);
+                    assert_eq!(word_bwd(&raw, from, (from + 1).min(40)), from);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_packed_street_words_are_sorted_and_found() {
+        assert!(STREET_PACKED.windows(2).all(|w| w[0] < w[1]));
+        for w in address::STREET_WORDS {
+            assert!(street_word(w.as_bytes()), "{w}");
+            assert!(street_word(w.to_ascii_uppercase().as_bytes()), "{w}");
+        }
+        assert!(!street_word(b"Evergreen"));
     }
 }

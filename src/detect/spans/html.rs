@@ -45,11 +45,16 @@ const URL_ATTRIBUTE_LENGTHS: u32 = {
     bits
 };
 
-/// Whether an attribute's value is a URL (`href`, `src`, `action`, …).
+/// Whether an attribute's value is a URL (`href`, `src`, `action`, …). The length test is
+/// inline: it is all most attributes of a mail pay.
+#[inline(always)]
 fn url_attribute(name: &[u8]) -> bool {
-    name.len() < 32
-        && URL_ATTRIBUTE_LENGTHS & (1 << name.len()) != 0
-        && URL_ATTRIBUTES.iter().any(|a| a.eq_ignore_ascii_case(name))
+    name.len() < 32 && URL_ATTRIBUTE_LENGTHS & (1 << name.len()) != 0 && url_attribute_named(name)
+}
+
+#[inline(never)]
+fn url_attribute_named(name: &[u8]) -> bool {
+    URL_ATTRIBUTES.iter().any(|a| a.eq_ignore_ascii_case(name))
 }
 
 /// Where the first `b` in `hay` is. Markup's delimiters are close together (the next tag, the
@@ -292,6 +297,30 @@ fn comment_end(raw: &[u8], body: usize) -> (usize, usize) {
     (raw.len(), raw.len())
 }
 
+/// Bytes of a tag name: ASCII letters and digits, `-`, `:`.
+static TAG_NAME: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        t[b] = c.is_ascii_alphanumeric() || c == b'-' || c == b':';
+        b += 1;
+    }
+    t
+};
+
+/// Bytes that end an attribute name: `=`, `/`, `>` and ASCII whitespace.
+static ENDS_NAME: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        t[b] = matches!(c, b'=' | b'/' | b'>') || c.is_ascii_whitespace();
+        b += 1;
+    }
+    t
+};
+
 /// End of a tag name starting at `i`, if one does and is followed by whitespace, `/` or `>`.
 fn tag_name_end(raw: &[u8], i: usize) -> Option<usize> {
     if !raw.get(i)?.is_ascii_alphabetic() {
@@ -299,7 +328,7 @@ fn tag_name_end(raw: &[u8], i: usize) -> Option<usize> {
     }
     let end = raw[i..]
         .iter()
-        .position(|&b| !(b.is_ascii_alphanumeric() || b == b'-' || b == b':'))
+        .position(|&b| !TAG_NAME[usize::from(b)])
         .map_or(raw.len(), |p| i + p);
     match raw.get(end) {
         Some(b) if b.is_ascii_whitespace() || *b == b'/' || *b == b'>' => Some(end),
@@ -356,7 +385,7 @@ fn read_tag(
             return Some(i);
         }
         let name_start = i;
-        while i < n && !matches!(raw[i], b'=' | b'/' | b'>') && !raw[i].is_ascii_whitespace() {
+        while i < n && !ENDS_NAME[usize::from(raw[i])] {
             i += 1;
         }
         if !parts.name(name_start, i) {
