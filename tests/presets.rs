@@ -172,6 +172,29 @@ fn analytics_presets_scrub_free_text_and_keep_its_words() {
     }
 }
 
+/// The ga4 preset drops a Measurement Protocol user property or event parameter that names
+/// the person: detection reads a property's `value` under the member name `value`, which says
+/// nothing, so only a rule on the property's own name catches it. Other properties stay.
+#[test]
+fn ga4_drops_measurement_protocol_properties_that_name_the_person() {
+    let loaded = load(&route_with("preset = \"ga4\"\n")).expect("loads");
+    let out = preview(
+        &loaded,
+        Format::Json,
+        r#"{"client_id":"1.2","user_properties":{"first_name":{"value":"Ottilie"},"last_name":{"value":"Brandvold"},"customer_tier":{"value":"gold"}},"events":[{"name":"purchase","params":{"full_name":"Ottilie Brandvold","currency":"EUR"}}]}"#,
+    );
+    assert_eq!(
+        out["user_properties"],
+        serde_json::json!({"customer_tier": {"value": "gold"}}),
+        "{out}"
+    );
+    assert_eq!(
+        out["events"][0]["params"],
+        serde_json::json!({"currency": "EUR"}),
+        "{out}"
+    );
+}
+
 /// `purpose` and `detect` of the route beat the preset's; `detect_actions` merge per class.
 #[test]
 fn route_keys_beat_preset_keys_and_detect_actions_merge_per_class() {
