@@ -347,6 +347,22 @@ fn a_name_after_the_text_that_repeats_it_is_found_in_one_pass() {
 }
 
 #[test]
+fn a_dropped_value_is_searched_for_where_a_text_repeats_it() {
+    // `drop` removes a value unread; it is still one the rules select, found before and
+    // after the texts, from its escaped spelling, and as a number.
+    let plan = plan();
+    let doc = br#"{"note":"ask Kestrel-Nine, ref 918273","gone":"Kestrel\u002dNine","t":{"gone":918273},"tags":["kestrel-nine"]}"#;
+    let one = rewrite(doc, &plan, false);
+    let out =
+        String::from_utf8(one.doc.clone().expect("rewritten").expect("changed")).expect("utf-8");
+    assert_eq!(
+        out,
+        r#"{"note":"ask [ECHO], ref [ECHO]","t":{},"tags":["[ECHO]"]}"#
+    );
+    assert_eq!(one, rewrite(doc, &plan, true));
+}
+
+#[test]
 fn texts_with_nothing_else_changed_are_filled_into_the_input() {
     // Only the scrubbed text changes: the one pass copies the input once around it.
     let plan = plan();

@@ -360,6 +360,13 @@ impl<'a> ApplyCx<'a> {
         self.echo.is_some()
     }
 
+    /// Whether values the rules select are being collected for this request's echo search
+    /// (in either mode: a first pass of two, or the one pass).
+    #[inline]
+    pub(crate) fn has_collect(&self) -> bool {
+        self.collect.is_some()
+    }
+
     /// Whether this is the first pass that collects the values rules select. Detection feeds
     /// nothing into it: only what a rule selects is a value "the payload gives away".
     pub fn collecting(&self) -> bool {

@@ -486,16 +486,8 @@ impl ApplyCx<'_> {
             // A request whose text is scrubbed: remember what the rules select; in the first
             // of two passes, change nothing and count nothing.
             let (record, apply) = self.feeding();
-            if record
-                && scrub::echo_source(action.kind())
-                && let Some(echo) = self.collect.as_mut()
-            {
-                let kind = if class == Some(Class::PersonName) {
-                    EchoKind::PersonName
-                } else {
-                    EchoKind::Value
-                };
-                echo.add(leaf.text, kind, scrub::echo_tag(class));
+            if record {
+                self.remember(action, class, leaf.text);
             }
             if !apply {
                 return Ok(Applied::Kept);
@@ -540,6 +532,29 @@ impl ApplyCx<'_> {
         };
         self.record(action.kind(), class, applied);
         Some(applied)
+    }
+
+    /// A value that `drop` removes unread, offered as one the rules select while this
+    /// request's text is searched for echoes: a dropped name must not stay in clear where a
+    /// scrubbed text repeats it. Counting stays with [`Self::treat_unread`].
+    #[inline]
+    pub(crate) fn echo_unread(&mut self, action: &Action, class: Option<Class>, text: &str) {
+        if self.feeding().0 {
+            self.remember(action, class, text);
+        }
+    }
+
+    fn remember(&mut self, action: &Action, class: Option<Class>, text: &str) {
+        if scrub::echo_source(action.kind())
+            && let Some(echo) = self.collect.as_mut()
+        {
+            let kind = if class == Some(Class::PersonName) {
+                EchoKind::PersonName
+            } else {
+                EchoKind::Value
+            };
+            echo.add(text, kind, scrub::echo_tag(class));
+        }
     }
 
     /// A value no rule selected that allow-list mode withholds (or that lies inside a subtree

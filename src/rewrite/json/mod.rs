@@ -642,6 +642,9 @@ impl<'p> Walker<'_, 'p, '_, '_, '_> {
                 self.cx.treat_unread(&rule.action, rule.class);
                 let end =
                     scan::skip_value(input, value_at, depth, self.max_depth, &mut self.kinds)?;
+                if self.cx.has_collect() {
+                    self.echo_dropped(rule, value_at, end);
+                }
                 Ok(Next::Skipped(end))
             }
         }
@@ -668,6 +671,29 @@ impl<'p> Walker<'_, 'p, '_, '_, '_> {
             (frame.member_start, next.unwrap_or(value_end))
         };
         self.splice(from, to, b"");
+    }
+
+    /// Offers a dropped scalar (a string's decoded text or a number's spelling) at
+    /// `start..end` to the request's echo search. A dropped object or array is not read: its
+    /// leaves are not echo sources (docs/DETECTION.md), nor is a string that is not UTF-8.
+    #[cold]
+    fn echo_dropped(&mut self, rule: &Rule, start: usize, end: usize) {
+        let raw = &self.input[start..end];
+        let text = match raw.first() {
+            Some(b'"') if raw.len() >= 2 => {
+                let body = &raw[1..raw.len() - 1];
+                decoded(
+                    body,
+                    memchr::memchr(b'\\', body).is_some(),
+                    &mut self.bufs.text,
+                )
+            }
+            Some(b'-' | b'0'..=b'9') => std::str::from_utf8(raw).ok(),
+            _ => None,
+        };
+        if let Some(text) = text {
+            self.cx.echo_unread(&rule.action, rule.class, text);
+        }
     }
 
     /// Applies `rule` to the scalar at `start..end` and records the result.
