@@ -92,15 +92,18 @@ pub fn rewrite_payload(
     out: &mut Vec<u8>,
 ) -> Result<Outcome, RewriteError> {
     // A `scrub` that looks for the values the other rules select needs them all before it
-    // reads any text (a name may come after the body that repeats it): a first pass over the
-    // document collects them and changes nothing. Only routes with such a rule pay for it.
-    // The proxy collects over the whole request instead (`ApplyCx::collect_request`): then
-    // the values are already there, from every document.
-    let one_pass =
-        matches!(format, Format::Json | Format::SniffedJson) && plans.json.echoes_in_own_leaves();
+    // reads any text (a name may come after the body that repeats it). A JSON document is
+    // policed in one pass that collects them as it goes and fills the texts to search in
+    // after it; other documents take a first pass that only collects. Only routes with such
+    // a rule pay for either. The proxy collects over the whole request instead
+    // (`ApplyCx::collect_request`): then the values are already there, from every document,
+    // or, for the body, its last, collected in the pass that polices it.
+    let one_pass = || {
+        matches!(format, Format::Json | Format::SniffedJson) && plans.json.echoes_in_own_leaves()
+    };
     // The last document of a request-wide collection: policed now, in the collection's one
     // pass, rather than collected now and policed again after.
-    if cx.take_last() && one_pass {
+    if cx.take_last() && one_pass() {
         let base = out.len();
         let (once, stands) =
             cx.police_last(|cx| rewrite_once(format, input, plans, limits, cx, out));
@@ -115,7 +118,9 @@ pub fn rewrite_payload(
         // (a JSON document whose echoing texts are its own leaves): it polices and collects
         // at once. Should a search need the values before they are all known after all, the
         // document is redone in the two passes below.
-        if one_pass && let Some(saved) = cx.begin_one_pass() {
+        if one_pass()
+            && let Some(saved) = cx.begin_one_pass()
+        {
             let base = out.len();
             let once = rewrite_once(format, input, plans, limits, cx, out);
             if cx.end_one_pass() {

@@ -25,9 +25,9 @@ use super::{Action, FpeMode, Leaf};
 /// Deterministic values a request applies before the memo starts remembering.
 const ENGAGE_AFTER: u32 = 4;
 /// After this many remembered values, a memo that served fewer than [`MIN_HITS`] turns off.
-const TRIAL: u32 = 16;
+const TRIAL: u32 = 8;
 /// See [`TRIAL`].
-const MIN_HITS: u32 = 4;
+const MIN_HITS: u32 = 2;
 /// After the trial, the hit rate is checked over every run of this many lookups: a run with
 /// fewer than a quarter of them hitting turns the memo off (a batch whose first events
 /// repeated values and whose later ones do not). At a quarter, the misses' hashing, probing
