@@ -18,7 +18,9 @@ pub const TOKEN_MAC_BYTES: usize = 16;
 /// states after the padded key, so a value costs two compressions. RustCrypto's `hmac` rather
 /// than ring's: cloning its state per value copies ~150 bytes where ring's `hmac::sign` copies
 /// its larger contexts several times, and a token measured 310 ns against ring's 455 ns on the
-/// same machine (docs/BENCHMARKS.md, 2026-12-06) — 28 tokens in a 16 KB batch.
+/// same machine (docs/BENCHMARKS.md, 2026-12-06) — 28 tokens in a 16 KB batch. The state is
+/// key material: built with `sha2`'s `zeroize` feature, it (and each per-value clone) is wiped
+/// on drop, which ring's `hmac::Key` did not do.
 pub struct TokenKey {
     kid: KeyId,
     key: Hmac<Sha256>,
@@ -29,7 +31,7 @@ impl TokenKey {
     pub fn new(kid: KeyId, working: &SecretKey) -> Self {
         Self {
             kid,
-            key: <Hmac<Sha256> as hmac::Mac>::new_from_slice(working.expose())
+            key: <Hmac<Sha256> as hmac::KeyInit>::new_from_slice(working.expose())
                 .expect("HMAC takes a key of any length"),
         }
     }
@@ -90,10 +92,19 @@ mod tests {
         }
     }
 
+    /// The pre-keyed state is key material: `Hmac<Sha256>` keeps it as two SHA-256 block
+    /// states (after the inner and the outer padded key), and with `sha2`'s `zeroize` feature
+    /// that state type wipes itself on drop, in the token key and in each per-value clone.
+    #[test]
+    fn the_pre_keyed_state_is_wiped_on_drop() {
+        fn wiped_on_drop<T: zeroize::ZeroizeOnDrop>() {}
+        wiped_on_drop::<sha2::block_api::Sha256VarCore>();
+    }
+
     /// RFC 4231 test case 2 ("Jefe"), through the same `Hmac` type the token key holds.
     #[test]
     fn hmac_sha256_matches_rfc_4231() {
-        let mut mac = <Hmac<Sha256> as hmac::Mac>::new_from_slice(b"Jefe").expect("any length");
+        let mut mac = <Hmac<Sha256> as hmac::KeyInit>::new_from_slice(b"Jefe").expect("any length");
         mac.update(b"what do ya want for nothing?");
         let tag: [u8; 32] = mac.finalize().into_bytes().into();
         let hex: String = tag.iter().map(|b| format!("{b:02x}")).collect();
