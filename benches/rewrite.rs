@@ -75,9 +75,9 @@ fn engine_memo(input: &[u8], plan: &Plan, memo: bool) -> Vec<u8> {
     })
 }
 
-/// `plan` through `rewrite_payload`, which runs the collecting first pass when a `scrub` of
-/// the plan looks for selected values.
-fn payload(input: &[u8], plan: &Plan) -> Vec<u8> {
+/// `plan` through `rewrite_payload` (which runs the collecting first pass when a `scrub` of
+/// the plan looks for selected values); `read` takes what the request counted and its output.
+fn run<R>(input: &[u8], plan: &Plan, read: impl FnOnce(&ApplyCx<'_>, Vec<u8>) -> R) -> R {
     let fields = FieldPlans::default();
     let plans = Plans {
         json: plan,
@@ -88,8 +88,13 @@ fn payload(input: &[u8], plan: &Plan) -> Vec<u8> {
         let mut out = Vec::new();
         rewrite_payload(Format::Json, input, plans, &LIMITS, &mut cx, &mut out)
             .expect("valid payload");
-        out
+        read(&cx, out)
     })
+}
+
+/// The output of `plan` on `input` through `rewrite_payload`.
+fn payload(input: &[u8], plan: &Plan) -> Vec<u8> {
+    run(input, plan, |_, out| out)
 }
 
 /// The typical policy plus a `scrub` of the free text of each event (page title, product
@@ -128,16 +133,7 @@ fn scrub_plan(echo: bool) -> Plan {
 /// echo recognition looks for), and how many values were past the echo bounds.
 fn echo_values(input: &[u8], plan: &Plan) -> (u32, u32) {
     use piigate::policy::ActionKind;
-    let fields = FieldPlans::default();
-    let plans = Plans {
-        json: plan,
-        fields: &fields,
-    };
-    with_thread_nonces(|nonces| {
-        let mut cx = ApplyCx::new(nonces);
-        let mut out = Vec::new();
-        rewrite_payload(Format::Json, input, plans, &LIMITS, &mut cx, &mut out)
-            .expect("valid payload");
+    run(input, plan, |cx, _| {
         let c = cx.counts;
         (c.total() - c.get(ActionKind::Drop), cx.echo_skipped)
     })

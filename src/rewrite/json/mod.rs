@@ -673,6 +673,26 @@ impl<'p> Walker<'_, 'p, '_, '_, '_> {
         self.splice(from, to, b"");
     }
 
+    /// Leaves the scalar at `start..end` for the one pass's fill-in, noting where it lands in
+    /// the output. Inlined: its two callers are on the per-leaf path.
+    #[inline(always)]
+    fn defer(
+        &mut self,
+        search: deferred::Search<'p>,
+        kind: LeafKind,
+        start: usize,
+        end: usize,
+        escaped: bool,
+        field: Option<Key>,
+    ) {
+        let (out_len, copied) = (self.out.len(), self.copied);
+        if let Some(later) = self.deferred.as_mut() {
+            later.texts.push(deferred::Deferred::new(
+                search, kind, start, end, escaped, field, out_len, copied,
+            ));
+        }
+    }
+
     /// Offers a dropped scalar (a string's decoded text or a number's spelling) at
     /// `start..end` to the request's echo search. A dropped object or array is not read: its
     /// leaves are not echo sources (docs/DETECTION.md), nor is a string that is not UTF-8.
@@ -827,16 +847,14 @@ impl<'p> Walker<'_, 'p, '_, '_, '_> {
                     {
                         let own = own_seg(self.depth, self.top.object, field);
                         let segs = later.path(&self.segs, own);
-                        later.texts.push(deferred::Deferred::new(
+                        self.defer(
                             deferred::Search::Echo(detect, segs),
                             kind,
                             start,
                             end,
                             escaped,
                             field,
-                            self.out.len(),
-                            self.copied,
-                        ));
+                        );
                         return Ok(());
                     }
                     match detect.echoes_in(text, self.cx) {
@@ -983,21 +1001,19 @@ impl<'p> Walker<'_, 'p, '_, '_, '_> {
         escaped: bool,
         field: Option<Key>,
     ) -> Result<(), RewriteError> {
-        if let Some(later) = self.deferred.as_mut()
+        if self.deferred.is_some()
             && let Action::Scrub(scrub) = action
             && scrub.echoes()
             && whole.is_none()
         {
-            later.texts.push(deferred::Deferred::new(
+            self.defer(
                 deferred::Search::Rule(action, class),
                 kind,
                 start,
                 end,
                 escaped,
                 field,
-                self.out.len(),
-                self.copied,
-            ));
+            );
             return Ok(());
         }
         // `keep` (and `drop`, which never gets here) need not read the value.
