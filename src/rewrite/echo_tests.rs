@@ -363,6 +363,21 @@ fn a_dropped_value_is_searched_for_where_a_text_repeats_it() {
 }
 
 #[test]
+fn the_strings_inside_a_dropped_object_are_searched_for_but_not_its_names() {
+    // A Measurement Protocol user property: `{"value": "…"}` under the dropped name.
+    let plan = plan();
+    let doc = br#"{"note":"thanks Marguerite, value noted","user":{"gone":{"value":"Marguerite","list":["Quillfeather"]}},"tags":["quillfeather"]}"#;
+    let one = rewrite(doc, &plan, false);
+    let out =
+        String::from_utf8(one.doc.clone().expect("rewritten").expect("changed")).expect("utf-8");
+    assert_eq!(
+        out,
+        r#"{"note":"thanks [ECHO], value noted","user":{},"tags":["[ECHO]"]}"#
+    );
+    assert_eq!(one, rewrite(doc, &plan, true));
+}
+
+#[test]
 fn texts_with_nothing_else_changed_are_filled_into_the_input() {
     // Only the scrubbed text changes: the one pass copies the input once around it.
     let plan = plan();

@@ -693,26 +693,54 @@ impl<'p> Walker<'_, 'p, '_, '_, '_> {
         }
     }
 
-    /// Offers a dropped scalar (a string's decoded text or a number's spelling) at
-    /// `start..end` to the request's echo search. A dropped object or array is not read: its
-    /// leaves are not echo sources (docs/DETECTION.md), nor is a string that is not UTF-8.
+    /// Offers a dropped value at `start..end` to the request's echo search: a scalar (a
+    /// string's decoded text or a number's spelling), or every string value inside a dropped
+    /// object or array (a Measurement Protocol property is `{"value": "…"}`). The bytes were
+    /// validated by the skip that found `end`; a string that is not UTF-8 is not offered.
     #[cold]
     fn echo_dropped(&mut self, rule: &Rule, start: usize, end: usize) {
-        let raw = &self.input[start..end];
-        let text = match raw.first() {
+        let input = self.input;
+        let raw = &input[start..end];
+        match raw.first() {
             Some(b'"') if raw.len() >= 2 => {
                 let body = &raw[1..raw.len() - 1];
-                decoded(
-                    body,
-                    memchr::memchr(b'\\', body).is_some(),
-                    &mut self.bufs.text,
-                )
+                let escaped = memchr::memchr(b'\\', body).is_some();
+                if let Some(text) = decoded(body, escaped, &mut self.bufs.text) {
+                    self.cx.echo_unread(&rule.action, rule.class, text);
+                }
             }
-            Some(b'-' | b'0'..=b'9') => std::str::from_utf8(raw).ok(),
-            _ => None,
-        };
-        if let Some(text) = text {
-            self.cx.echo_unread(&rule.action, rule.class, text);
+            Some(b'-' | b'0'..=b'9') => {
+                if let Ok(text) = std::str::from_utf8(raw) {
+                    self.cx.echo_unread(&rule.action, rule.class, text);
+                }
+            }
+            Some(b'{' | b'[') => {
+                let mut at = 0;
+                while let Some(q) = memchr::memchr(b'"', &raw[at..]) {
+                    let open = at + q;
+                    // A validated string ends at the first quote no backslash escapes.
+                    let (mut close, mut escaped) = (open + 1, false);
+                    while let Some(&b) = raw.get(close) {
+                        match b {
+                            b'"' => break,
+                            b'\\' => {
+                                escaped = true;
+                                close += 2;
+                            }
+                            _ => close += 1,
+                        }
+                    }
+                    at = (close + 1).min(raw.len());
+                    let key = raw[at..].iter().find(|b| !b.is_ascii_whitespace()) == Some(&b':');
+                    if !key
+                        && let Some(body) = raw.get(open + 1..close)
+                        && let Some(text) = decoded(body, escaped, &mut self.bufs.text)
+                    {
+                        self.cx.echo_unread(&rule.action, rule.class, text);
+                    }
+                }
+            }
+            _ => {}
         }
     }
 
