@@ -195,6 +195,27 @@ fn ga4_drops_measurement_protocol_properties_that_name_the_person() {
     );
 }
 
+/// A page title that repeats the name only a dropped Measurement Protocol user property gives
+/// (`{"value": "…"}`) loses it: the dropped property's value is still one the rules select.
+#[test]
+fn ga4_page_title_loses_the_name_a_dropped_user_property_gives() {
+    let loaded = load(&route_with("preset = \"ga4\"\n")).expect("loads");
+    let out = preview(
+        &loaded,
+        Format::Json,
+        r#"{"client_id":"1.2","events":[{"name":"page_view","params":{"page_title":"Welcome back, Ottilie Brandvold · Orders","currency":"EUR"}}],"user_properties":{"first_name":{"value":"Ottilie"},"last_name":{"value":"Brandvold"}}}"#,
+    );
+    let title = out["events"][0]["params"]["page_title"]
+        .as_str()
+        .expect("the title stays a string");
+    assert!(title.starts_with("Welcome back, "), "{out}");
+    assert!(title.ends_with(" · Orders"), "{out}");
+    for gone in ["Ottilie", "Brandvold"] {
+        assert!(!title.contains(gone), "{gone} in {title}");
+    }
+    assert_eq!(out["user_properties"], serde_json::json!({}), "{out}");
+}
+
 /// `purpose` and `detect` of the route beat the preset's; `detect_actions` merge per class.
 #[test]
 fn route_keys_beat_preset_keys_and_detect_actions_merge_per_class() {
