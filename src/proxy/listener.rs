@@ -17,7 +17,7 @@ use tokio::sync::{Semaphore, watch};
 use tracing::{debug, info, warn};
 
 use super::reload::{ReloadSource, Reloader};
-use super::usage::Usage;
+use super::usage::{Lookout, Usage};
 use super::{Current, Generation, service};
 use crate::config::{Config, Runtime};
 use crate::services::{Services, StartError};
@@ -474,8 +474,7 @@ async fn serve_connection(stream: TcpStream, current: Current, mut stop: watch::
     };
     // One timer for the connection's whole life, looked at and re-armed once per period;
     // requests only touch `state.usage` (see `proxy::usage`).
-    let look = tokio::time::sleep(period(draining));
-    tokio::pin!(look);
+    let mut look = Lookout::after(period(draining));
     let mut last = Usage::NEVER_USED;
     let mut idle_strikes = 0;
     let result = loop {
@@ -492,10 +491,10 @@ async fn serve_connection(stream: TcpStream, current: Current, mut stop: watch::
                 }
                 // Idle from here on: a whole drain period without a request since the signal.
                 last = state.usage.reading();
-                look.as_mut().reset(tokio::time::Instant::now() + period(true));
+                look.reset(tokio::time::Instant::now() + period(true));
             }
-            () = look.as_mut() => {
-                look.as_mut().reset(tokio::time::Instant::now() + period(draining));
+            () = look.due() => {
+                look.reset(tokio::time::Instant::now() + period(draining));
                 if state.usage.idle_since_last(&mut last) {
                     idle_strikes += 1;
                     if idle_strikes > 1 {
