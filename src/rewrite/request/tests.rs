@@ -370,3 +370,74 @@ fn every_parameter_rule_polices_every_parameter_source() {
     .expect("accepted");
     assert_eq!(out.body, br#"{"EMAIL":"[R]","User":{"eMail":"[R]"},"k":1}"#);
 }
+
+/// The JSON plan with a `scrub` of `$.note` that searches for the values the rules select.
+fn json_with_echo() -> Plan {
+    use crate::detect::spans::{SPAN_CLASSES, TextKind};
+    use crate::policy::action::ScrubAction;
+    let redact = || {
+        Action::Redact(RedactAction {
+            replacement: "[R]".into(),
+        })
+    };
+    let scrub = ScrubAction::new(
+        TextKind::Auto,
+        SPAN_CLASSES.iter().map(|c| (c, redact())),
+        Some(redact()),
+    );
+    let paths: Vec<_> = [("$.email", 0), ("$.ip", 1), ("$.note", 2)]
+        .iter()
+        .map(|&(p, r)| (parse(p).expect("selector"), r))
+        .collect();
+    Plan::new(
+        Automaton::build(&paths).expect("automaton"),
+        vec![
+            Rule::new(redact()),
+            Rule::new(Action::Drop),
+            Rule::new(Action::Scrub(scrub)),
+        ],
+    )
+}
+
+#[test]
+fn values_the_query_selects_are_found_in_the_body_text_either_way() {
+    let (json, fields) = (json_with_echo(), fields());
+    let plans = Plans {
+        json: &json,
+        fields: &fields,
+    };
+    assert!(plans.echoes());
+    let limits = Limits { max_depth: 32 };
+    let mut nonces = OsNonces::new();
+    let mut cx = ApplyCx::new(&mut nonces);
+    let mut headers = HeaderMap::new();
+    headers.insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    // The dropped `ip` and the redacted `email` of the query, and the body's own `email`,
+    // each repeated in the note (the body's before the member that selects it).
+    let body = br#"{"note":"Ottilie, 10.1.2.3; ask Brandvold or kai_w","email":"kai_w"}"#;
+    let out = reread(
+        "/x?ip=Ottilie&email=Brandvold",
+        &headers,
+        body,
+        plans,
+        &limits,
+        &mut cx,
+    )
+    .expect("accepted");
+    assert_eq!(out.target, "/x?email=%5BR%5D");
+    let policed: serde_json::Value = serde_json::from_slice(&out.body).expect("JSON");
+    assert_eq!(policed["note"], "[R], [R]; ask [R] or [R]");
+    assert_eq!(policed["email"], "[R]");
+    let twice = reread(
+        &out.target,
+        &out.headers,
+        &out.body,
+        plans,
+        &limits,
+        &mut cx,
+    );
+    assert_eq!(twice.as_ref(), Ok(&out));
+}
