@@ -75,26 +75,34 @@ fn engine_memo(input: &[u8], plan: &Plan, memo: bool) -> Vec<u8> {
     })
 }
 
-/// `plan` through `rewrite_payload` (which runs the collecting first pass when a `scrub` of
-/// the plan looks for selected values); `read` takes what the request counted and its output.
-fn run<R>(input: &[u8], plan: &Plan, read: impl FnOnce(&ApplyCx<'_>, Vec<u8>) -> R) -> R {
-    let fields = FieldPlans::default();
-    let plans = Plans {
-        json: plan,
-        fields: &fields,
-    };
+/// `input` in `format` through `rewrite_payload` with `json` and `fields` (which runs the
+/// collecting first pass when a `scrub` of the plans looks for selected values); `read` takes
+/// what the request counted and its output.
+fn run<R>(
+    format: Format,
+    input: &[u8],
+    json: &Plan,
+    fields: &FieldPlans,
+    read: impl FnOnce(&ApplyCx<'_>, Vec<u8>) -> R,
+) -> R {
+    let plans = Plans { json, fields };
     with_thread_nonces(|nonces| {
         let mut cx = ApplyCx::new(nonces);
         let mut out = Vec::new();
-        rewrite_payload(Format::Json, input, plans, &LIMITS, &mut cx, &mut out)
-            .expect("valid payload");
+        rewrite_payload(format, input, plans, &LIMITS, &mut cx, &mut out).expect("valid payload");
         read(&cx, out)
     })
 }
 
 /// The output of `plan` on `input` through `rewrite_payload`.
 fn payload(input: &[u8], plan: &Plan) -> Vec<u8> {
-    run(input, plan, |_, out| out)
+    run(
+        Format::Json,
+        input,
+        plan,
+        &FieldPlans::default(),
+        |_, out| out,
+    )
 }
 
 /// The typical policy plus a `scrub` of the free text of each event (page title, product
@@ -133,10 +141,16 @@ fn scrub_plan(echo: bool) -> Plan {
 /// echo recognition looks for), and how many values were past the echo bounds.
 fn echo_values(input: &[u8], plan: &Plan) -> (u32, u32) {
     use piigate::policy::ActionKind;
-    run(input, plan, |cx, _| {
-        let c = cx.counts;
-        (c.total() - c.get(ActionKind::Drop), cx.echo_skipped)
-    })
+    run(
+        Format::Json,
+        input,
+        plan,
+        &FieldPlans::default(),
+        |cx, _| {
+            let c = cx.counts;
+            (c.total() - c.get(ActionKind::Drop), cx.echo_skipped)
+        },
+    )
 }
 
 /// The typical policy written against serde_json's DOM, using the same actions.
@@ -469,13 +483,7 @@ fn ratios(name: &str, input: &[u8]) {
 
 /// One line-or-pair format through `rewrite_payload` with the bench's rules ([`forms_case`]).
 fn format_payload(format: Format, input: &[u8], json: &Plan, fields: &FieldPlans) -> Vec<u8> {
-    let plans = Plans { json, fields };
-    with_thread_nonces(|nonces| {
-        let mut cx = ApplyCx::new(nonces);
-        let mut out = Vec::new();
-        rewrite_payload(format, input, plans, &LIMITS, &mut cx, &mut out).expect("valid payload");
-        out
-    })
+    run(format, input, json, fields, |_, out| out)
 }
 
 /// The form and line formats' cases: (row, format, payload). The policies are

@@ -61,11 +61,25 @@ pub fn reread(
     // Checked after the query is policed, as the proxy does; the error is kept until then.
     let body_format = body_format(&headers, body, plans);
     // As the proxy does: values selected in the query are searched for in the body's text
-    // and the other way round.
+    // and the other way round, and the body, the collection's last document, is policed in
+    // the collecting pass itself where its rewriter can.
+    let mut body_done = None;
     if plans.echoes() {
-        cx.collect_request(|cx| police(query, body, body_format, plans, limits, cx).map(drop))?;
+        cx.collect_request(|cx| {
+            police_query(query, plans, limits, cx)?;
+            cx.last_in_one_pass();
+            let policed = police_body(body, body_format, plans, limits, cx)?;
+            if cx.take_last_policed() {
+                body_done = Some(policed);
+            }
+            Ok::<_, RejectCode>(())
+        })?;
     }
-    let (new_query, new_body) = police(query, body, body_format, plans, limits, cx)?;
+    let new_query = police_query(query, plans, limits, cx)?;
+    let new_body = match body_done {
+        Some(policed) => policed,
+        None => police_body(body, body_format, plans, limits, cx)?,
+    };
     let mut out = String::with_capacity(target.len());
     out.push_str(&normal.path);
     if let Some(q) = query {
@@ -107,48 +121,45 @@ fn body_format(
     Ok(Some(format))
 }
 
-/// A policed query and body (`None`: unchanged).
-type Policed = (Option<Vec<u8>>, Option<Vec<u8>>);
-
-/// The policed query and body.
-fn police(
+/// The policed query (`None`: unchanged).
+fn police_query(
     query: Option<&str>,
+    plans: Plans<'_>,
+    limits: &Limits,
+    cx: &mut ApplyCx<'_>,
+) -> Result<Option<Vec<u8>>, RejectCode> {
+    let Some(q) = query.filter(|_| plans.polices(Format::Query)) else {
+        return Ok(None);
+    };
+    let mut rewritten = Vec::new();
+    let outcome = rewrite_payload(
+        Format::Query,
+        q.as_bytes(),
+        plans,
+        limits,
+        cx,
+        &mut rewritten,
+    )
+    .map_err(|e| reject(&e, RejectCode::MalformedQuery))?;
+    Ok((outcome == Outcome::Rewritten).then_some(rewritten))
+}
+
+/// The policed body (`None`: unchanged). Its format's error is returned only here, after the
+/// query was policed, as the proxy orders them.
+fn police_body(
     body: &[u8],
     body_format: Result<Option<Format>, RejectCode>,
     plans: Plans<'_>,
     limits: &Limits,
     cx: &mut ApplyCx<'_>,
-) -> Result<Policed, RejectCode> {
-    let mut new_query = None;
-    if let Some(q) = query
-        && plans.polices(Format::Query)
-    {
-        let mut rewritten = Vec::new();
-        if rewrite_payload(
-            Format::Query,
-            q.as_bytes(),
-            plans,
-            limits,
-            cx,
-            &mut rewritten,
-        )
-        .map_err(|e| reject(&e, RejectCode::MalformedQuery))?
-            == Outcome::Rewritten
-        {
-            new_query = Some(rewritten);
-        }
-    }
-    let mut new_body = None;
-    if let Some(format) = body_format? {
-        let mut rewritten = Vec::new();
-        if rewrite_payload(format, body, plans, limits, cx, &mut rewritten)
-            .map_err(|e| reject(&e, RejectCode::MalformedBody))?
-            == Outcome::Rewritten
-        {
-            new_body = Some(rewritten);
-        }
-    }
-    Ok((new_query, new_body))
+) -> Result<Option<Vec<u8>>, RejectCode> {
+    let Some(format) = body_format? else {
+        return Ok(None);
+    };
+    let mut rewritten = Vec::new();
+    let outcome = rewrite_payload(format, body, plans, limits, cx, &mut rewritten)
+        .map_err(|e| reject(&e, RejectCode::MalformedBody))?;
+    Ok((outcome == Outcome::Rewritten).then_some(rewritten))
 }
 
 fn reject(e: &RewriteError, malformed: RejectCode) -> RejectCode {

@@ -123,25 +123,20 @@ fn different_domains_share_no_token() {
             rng.wrapping_mul(0x2545_f491_4f6c_dd1d)
         ));
     }
+    let leaf = |text| Leaf {
+        text,
+        kind: LeafKind::String,
+        field: "userId",
+    };
     for id in &ids {
         out.clear();
-        let leaf = Leaf {
-            text: id,
-            kind: LeafKind::String,
-            field: "userId",
-        };
-        a.apply(&leaf, &mut cx, &mut out).expect("tokenize");
+        a.apply(&leaf(id), &mut cx, &mut out).expect("tokenize");
         seen.insert(out.clone());
     }
     assert_eq!(seen.len(), ids.len(), "tokens are distinct within a domain");
     for id in &ids {
         out.clear();
-        let leaf = Leaf {
-            text: id,
-            kind: LeafKind::String,
-            field: "userId",
-        };
-        b.apply(&leaf, &mut cx, &mut out).expect("tokenize");
+        b.apply(&leaf(id), &mut cx, &mut out).expect("tokenize");
         assert!(!seen.contains(&out), "a token appeared in both domains");
     }
 }

@@ -228,21 +228,37 @@ fn request() -> impl Strategy<Value = (String, HeaderMap, Vec<u8>)> {
         })
 }
 
+/// The boundary's invariant: whatever [`reread`] accepts, it accepts again unchanged.
+fn reads_the_same_again(
+    target: &str,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<(), proptest::test_runner::TestCaseError> {
+    with_plans(|plans| {
+        let limits = Limits { max_depth: 32 };
+        let mut nonces = OsNonces::new();
+        let mut cx = ApplyCx::new(&mut nonces);
+        if let Ok(once) = reread(target, headers, body, plans, &limits, &mut cx) {
+            let twice = reread(
+                &once.target,
+                &once.headers,
+                &once.body,
+                plans,
+                &limits,
+                &mut cx,
+            );
+            prop_assert_eq!(twice.as_ref(), Ok(&once), "{} {:?}", target, headers);
+        }
+        Ok(())
+    })
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(2000))]
 
     #[test]
     fn what_went_out_reads_the_same_again((target, headers, body) in request()) {
-        with_plans(|plans| {
-            let limits = Limits { max_depth: 32 };
-            let mut nonces = OsNonces::new();
-            let mut cx = ApplyCx::new(&mut nonces);
-            if let Ok(once) = reread(&target, &headers, &body, plans, &limits, &mut cx) {
-                let twice = reread(&once.target, &once.headers, &once.body, plans, &limits, &mut cx);
-                prop_assert_eq!(twice.as_ref(), Ok(&once), "{} {:?}", target, headers);
-            }
-            Ok(())
-        })?;
+        reads_the_same_again(&target, &headers, &body)?;
     }
 }
 
@@ -299,16 +315,7 @@ proptest! {
                 headers.append(n, v);
             }
         }
-        with_plans(|plans| {
-            let limits = Limits { max_depth: 32 };
-            let mut nonces = OsNonces::new();
-            let mut cx = ApplyCx::new(&mut nonces);
-            if let Ok(once) = reread(pq.as_str(), &headers, &body, plans, &limits, &mut cx) {
-                let twice = reread(&once.target, &once.headers, &once.body, plans, &limits, &mut cx);
-                prop_assert_eq!(twice.as_ref(), Ok(&once));
-            }
-            Ok(())
-        })?;
+        reads_the_same_again(pq.as_str(), &headers, &body)?;
     }
 }
 
@@ -362,4 +369,75 @@ fn every_parameter_rule_polices_every_parameter_source() {
     )
     .expect("accepted");
     assert_eq!(out.body, br#"{"EMAIL":"[R]","User":{"eMail":"[R]"},"k":1}"#);
+}
+
+/// The JSON plan with a `scrub` of `$.note` that searches for the values the rules select.
+fn json_with_echo() -> Plan {
+    use crate::detect::spans::{SPAN_CLASSES, TextKind};
+    use crate::policy::action::ScrubAction;
+    let redact = || {
+        Action::Redact(RedactAction {
+            replacement: "[R]".into(),
+        })
+    };
+    let scrub = ScrubAction::new(
+        TextKind::Auto,
+        SPAN_CLASSES.iter().map(|c| (c, redact())),
+        Some(redact()),
+    );
+    let paths: Vec<_> = [("$.email", 0), ("$.ip", 1), ("$.note", 2)]
+        .iter()
+        .map(|&(p, r)| (parse(p).expect("selector"), r))
+        .collect();
+    Plan::new(
+        Automaton::build(&paths).expect("automaton"),
+        vec![
+            Rule::new(redact()),
+            Rule::new(Action::Drop),
+            Rule::new(Action::Scrub(scrub)),
+        ],
+    )
+}
+
+#[test]
+fn values_the_query_selects_are_found_in_the_body_text_either_way() {
+    let (json, fields) = (json_with_echo(), fields());
+    let plans = Plans {
+        json: &json,
+        fields: &fields,
+    };
+    assert!(plans.echoes());
+    let limits = Limits { max_depth: 32 };
+    let mut nonces = OsNonces::new();
+    let mut cx = ApplyCx::new(&mut nonces);
+    let mut headers = HeaderMap::new();
+    headers.insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    // The dropped `ip` and the redacted `email` of the query, and the body's own `email`,
+    // each repeated in the note (the body's before the member that selects it).
+    let body = br#"{"note":"Ottilie, 10.1.2.3; ask Brandvold or kai_w","email":"kai_w"}"#;
+    let out = reread(
+        "/x?ip=Ottilie&email=Brandvold",
+        &headers,
+        body,
+        plans,
+        &limits,
+        &mut cx,
+    )
+    .expect("accepted");
+    assert_eq!(out.target, "/x?email=%5BR%5D");
+    let policed: serde_json::Value = serde_json::from_slice(&out.body).expect("JSON");
+    assert_eq!(policed["note"], "[R], [R]; ask [R] or [R]");
+    assert_eq!(policed["email"], "[R]");
+    let twice = reread(
+        &out.target,
+        &out.headers,
+        &out.body,
+        plans,
+        &limits,
+        &mut cx,
+    );
+    assert_eq!(twice.as_ref(), Ok(&out));
 }
