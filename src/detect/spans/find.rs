@@ -702,7 +702,7 @@ impl Finder {
                     None
                 }
                 Some(class) => Some(class),
-                None => self.named(c, start, run, digits),
+                None => self.named(c, start, || to_raw(k), run, digits),
             };
             if let Some(class) = class {
                 let end = to_raw(k);
@@ -749,16 +749,28 @@ impl Finder {
 
     /// A number only the words before it make a value: a bare national phone number after
     /// `call me at`, `Nummer`, `rappeler au`, `phone=`; twelve bare digits at a Maestro IIN
-    /// after `card`, `Karte`.
-    fn named(&self, c: Cur<'_>, start: usize, run: &[u8], digits: usize) -> Option<Class> {
+    /// after `card`, `Karte`. Or only the lines before it: a number alone on the line under a
+    /// signature is the writer's phone (see [`signature_line`]). `start..end()` is the run as
+    /// written.
+    fn named(
+        &self,
+        c: Cur<'_>,
+        start: usize,
+        end: impl FnOnce() -> usize,
+        run: &[u8],
+        digits: usize,
+    ) -> Option<Class> {
         let phone = self.on(Class::Phone) && (9..=13).contains(&digits);
         let card = self.on(Class::PaymentCard) && (12..=19).contains(&digits);
         if !phone && !card {
             return None;
         }
-        match cue_before(c, start)? {
-            Cue::Phone if phone && phone::is_phone(run, true) => Some(Class::Phone),
-            Cue::Card if card && card::is_card_named(run) => Some(Class::PaymentCard),
+        match cue_before(c, start) {
+            Some(Cue::Phone) if phone && phone::is_phone(run, true) => Some(Class::Phone),
+            Some(Cue::Card) if card && card::is_card_named(run) => Some(Class::PaymentCard),
+            None if phone && signature_line(c, start, end()) && phone::is_phone(run, true) => {
+                Some(Class::Phone)
+            }
             _ => None,
         }
     }
@@ -1867,6 +1879,133 @@ fn unit_before(c: Cur<'_>, i: usize, floor: usize) -> usize {
         b"flat" | b"studio" | b"apartment" | b"apt" | b"unit" | b"suite" | b"h.no" | b"hno"
     );
     if unit { j } else { i }
+}
+
+/// Whether the number written at `start..end` stands alone on its line under a signature:
+/// the line above is a closing (`Thanks,`, `Viele Grüße`, `Cordialement,`), or a name
+/// (capitalised words: `Vihaan Chopra`, `Ing. Marie-Luise Rudolph B.Sc.`) under a closing.
+/// An order or tracking number has a line of its own after a label (`Order number:`), not
+/// under a greeting.
+fn signature_line(c: Cur<'_>, start: usize, end: usize) -> bool {
+    let mut j = end;
+    while let Some(u) = c.at(j).filter(|u| matches!(u.b, b' ' | b'\t')) {
+        j += u.len;
+    }
+    if c.at(j).is_some_and(|u| !matches!(u.b, b'\n' | b'\r')) {
+        return false;
+    }
+    let mut j = start;
+    while let Some(u) = c.before(j).filter(|u| matches!(u.b, b' ' | b'\t')) {
+        j -= u.len;
+    }
+    let mut buf = [0u8; 48];
+    let Some((above, n)) = line_before(c, j, &mut buf) else {
+        return false;
+    };
+    if closing(&buf[..n]) {
+        return true;
+    }
+    if !name_line(&buf[..n]) {
+        return false;
+    }
+    line_before(c, above, &mut buf).is_some_and(|(_, n)| closing(&buf[..n]))
+}
+
+/// The line above the one starting at `j` (just after a line break): where it starts and its
+/// scan bytes, trimmed of spaces, in `buf` (`None` when it is longer or there is none).
+fn line_before(c: Cur<'_>, j: usize, buf: &mut [u8; 48]) -> Option<(usize, usize)> {
+    let mut j = j - c.before(j).filter(|u| u.b == b'\n')?.len;
+    if let Some(u) = c.before(j).filter(|u| u.b == b'\r') {
+        j -= u.len;
+    }
+    let end = j;
+    let mut n = 0;
+    while let Some(u) = c.before(j).filter(|u| u.b != b'\n') {
+        if n == buf.len() {
+            return None;
+        }
+        buf[n] = u.b;
+        n += 1;
+        j -= u.len;
+    }
+    if j == end {
+        return None;
+    }
+    buf[..n].reverse();
+    let lead = buf[..n]
+        .iter()
+        .take_while(|b| b.is_ascii_whitespace())
+        .count();
+    let trail = buf[lead..n]
+        .iter()
+        .rev()
+        .take_while(|b| b.is_ascii_whitespace())
+        .count();
+    buf.copy_within(lead..n - trail, 0);
+    Some((j, n - lead - trail))
+}
+
+/// A line of names: one to six words, each capitalised letters (`-`, `.`, `'` inside:
+/// `Marie-Luise`, `B.Sc.`, `O'Brien`) or a lower-case particle (`de la`, `van der`).
+fn name_line(line: &[u8]) -> bool {
+    let mut words = 0;
+    for w in line.split(|&b| b == b' ') {
+        let letters = !w.is_empty()
+            && w.iter()
+                .all(|&b| b.is_ascii_alphabetic() || b == HIGH || matches!(b, b'-' | b'.' | b'\''));
+        let particle = matches!(
+            w,
+            b"de" | b"la" | b"du" | b"des" | b"le" | b"van" | b"von" | b"der" | b"den" | b"da"
+        );
+        if !letters || !(capitalised(w) || (words > 0 && particle)) {
+            return false;
+        }
+        words += 1;
+    }
+    (1..=6).contains(&words)
+}
+
+/// A closing line: at most four words of letters, one of them a closing word (`Thanks,`,
+/// `Best regards`, `Viele Grüße`, `Cordialement,`), a `,` or `!` after the last.
+fn closing(line: &[u8]) -> bool {
+    let line = trim_end(line, b",!");
+    let mut words = 0;
+    let mut any = false;
+    for w in line.split(|&b| b == b' ') {
+        if w.is_empty() || !w.iter().all(|&b| b.is_ascii_alphabetic() || b == HIGH) {
+            return false;
+        }
+        words += 1;
+        any |= in_list(w, |w| {
+            matches!(
+                w,
+                b"thanks"
+                    | b"thank"
+                    | b"thx"
+                    | b"regards"
+                    | b"best"
+                    | b"cheers"
+                    | b"sincerely"
+                    | b"yours"
+                    | b"greetings"
+                    | b"cordialement"
+                    | b"amicalement"
+                    | b"salutations"
+                    | b"merci"
+                    | b"gr\x80\x80e"
+                    | b"gr\x80sse"
+                    | b"gr\x80\x80en"
+                    | b"gr\x80ssen"
+                    | b"gru\x80"
+                    | b"gruss"
+                    | b"danke"
+                    | b"lg"
+                    | b"vg"
+                    | b"mfg"
+            )
+        });
+    }
+    any && words <= 4
 }
 
 /// What the words just before a number say it is.

@@ -803,3 +803,57 @@ fn a_span_covering_an_odd_tag_name_keeps_the_tag() {
         assert!(!out.contains("example"), "{out}");
     }
 }
+
+/// Each span found in `text`, as written, with its class.
+fn found(text: &str, kind: TextKind) -> Vec<(Origin, &str)> {
+    let mut v = Vec::new();
+    SpanScanner::default().find(text, kind, None, |sp| {
+        v.push((sp.origin, &text[sp.start..sp.end]))
+    });
+    v
+}
+
+#[test]
+fn a_number_alone_on_the_line_under_a_signature_is_a_phone() {
+    let phone = |v: &'static str| vec![(Origin::Class(Class::Phone), v)];
+    for (text, want) in [
+        ("Thanks,\nVihaan Chopra\n7979865097\n", phone("7979865097")),
+        (
+            "It works now.\r\n\r\nBest regards,\r\nNicole Smith\r\n4517554797  \r\n\r\n> On 09.12.2025",
+            phone("4517554797"),
+        ),
+        (
+            "Viele Grüße\nIng. Marie-Luise Rudolph B.Sc.\n1712345678",
+            phone("1712345678"),
+        ),
+        (
+            "Cordialement,\nEmmanuelle de la Michaud\n6175356642\n",
+            phone("6175356642"),
+        ),
+        ("Cheers!\n5119161779", phone("5119161779")),
+    ] {
+        assert_eq!(found(text, TextKind::Plain), want, "{text:?}");
+    }
+}
+
+#[test]
+fn a_number_on_a_line_of_its_own_without_a_signature_above_is_not_a_phone() {
+    for text in [
+        // A label, not a name, above the number.
+        "Order number:\n7979865097\n",
+        "Hi team,\nTracking\n7979865097\n",
+        // Not alone on its line.
+        "Thanks,\nVihaan Chopra\nOrder 7979865097\n",
+        "Thanks,\nVihaan Chopra\n7979865097 is the order\n",
+        // A blank line between the signature and the number.
+        "Thanks,\nVihaan Chopra\n\n7979865097\n",
+        // A sentence that thanks, then a name-like line.
+        "Thanks for the update.\nInvoice Total\n7979865097\n",
+        // Too short or too long for a phone; a date.
+        "Thanks,\nVihaan Chopra\n79798650\n",
+        "Thanks,\nVihaan Chopra\n79798650977979865\n",
+        "Thanks,\nVihaan Chopra\n2019-02-10\n",
+    ] {
+        assert_eq!(found(text, TextKind::Plain), [], "{text:?}");
+    }
+}
