@@ -19,7 +19,7 @@ const FLOORS: &[(&str, f64, f64)] = &[
     ("iban", 0.99, 0.97),
     ("ip_address", 0.99, 0.97),
     ("phone", 0.99, 0.995),
-    ("street_address", 0.99, 0.90),
+    ("street_address", 0.99, 0.93),
     ("api_key", 0.99, 0.99),
     ("ssn", 0.99, 0.99),
     ("cnic", 0.99, 0.99),

@@ -6,7 +6,7 @@
 //! resumes; a span never starts before the end of the previous one (`floor`).
 
 use super::decode::{HIGH, Mode, PLAIN, STOP, Unit, bwd, fwd};
-use super::{Hit, Origin, Seg};
+use super::{Ctx, Hit, Origin, Seg};
 use crate::detect::{
     Class, ClassSet, address, card, date, email, iban, ip, national, phone, secret,
 };
@@ -98,10 +98,14 @@ fn triggers16(chunk: &[u8; 16]) -> u32 {
     move_mask_i8_m128i(m) as u32
 }
 
-/// Per-call scanning state: the enabled classes and the candidate window.
+/// Per-call scanning state: the enabled classes, the candidate window, and where the next
+/// segment's scan may start.
 pub(crate) struct Finder {
     classes: ClassSet,
     win: Win,
+    /// The end of a span that one segment emitted into the next (a street read across a
+    /// `<br>`): the next segment is scanned from there.
+    carry: usize,
 }
 
 /// A candidate's scan bytes and where each came from: `map[k]` is the raw offset (from `base`)
@@ -446,6 +450,7 @@ impl Finder {
                 len: 0,
                 direct: 0,
             },
+            carry: 0,
         }
     }
 
@@ -459,8 +464,8 @@ impl Finder {
             return;
         }
         let c = Cur { raw, seg };
-        let mut floor = seg.start;
-        let mut i = seg.start;
+        let mut floor = seg.start.max(self.carry);
+        let mut i = floor;
         while i < seg.end {
             i = next_trigger(raw, i, seg.end);
             if i == seg.end {
@@ -518,6 +523,32 @@ impl Finder {
             seg: c.seg.kind,
         });
         *floor = end;
+    }
+
+    /// A street address from `street`. One that ends past the segment was read across a
+    /// `<br>` (`Flat 76E<br>Smith Walk`): it is two spans, one in each text node, so that no
+    /// span covers the tag, and the next segment is scanned from its end.
+    fn emit_street(
+        &mut self,
+        c: Cur<'_>,
+        floor: &mut usize,
+        hits: &mut Vec<Hit>,
+        start: usize,
+        end: usize,
+    ) -> usize {
+        if end <= c.seg.end {
+            Self::emit(c, floor, hits, start, end, Class::StreetAddress);
+            return end;
+        }
+        let Some(next) = line_after_br(c) else {
+            debug_assert!(false, "a street past its segment without a <br>");
+            return c.seg.end;
+        };
+        debug_assert!(next.seg.start < end && end <= next.seg.end);
+        Self::emit(c, floor, hits, start, c.seg.end, Class::StreetAddress);
+        Self::emit(next, floor, hits, next.seg.start, end, Class::StreetAddress);
+        self.carry = end;
+        end
     }
 
     // --- digits ------------------------------------------------------------------------
@@ -589,8 +620,7 @@ impl Finder {
             if self.on(Class::StreetAddress)
                 && let Some((s, e)) = self.street(c, i, *floor)
             {
-                Self::emit(c, floor, hits, s, e, Class::StreetAddress);
-                return e;
+                return self.emit_street(c, floor, hits, s, e);
             }
             return d;
         }
@@ -669,8 +699,7 @@ impl Finder {
             if self.on(Class::StreetAddress)
                 && let Some((s, e)) = self.street(c, i, *floor)
             {
-                Self::emit(c, floor, hits, s, e, Class::StreetAddress);
-                return e;
+                return self.emit_street(c, floor, hits, s, e);
             }
             return j;
         }
@@ -733,8 +762,7 @@ impl Finder {
         if self.on(Class::StreetAddress)
             && let Some((s, e)) = self.street(c, i, *floor)
         {
-            Self::emit(c, floor, hits, s, e, Class::StreetAddress);
-            return e;
+            return self.emit_street(c, floor, hits, s, e);
         }
         j
     }
@@ -1224,6 +1252,17 @@ impl Finder {
                 }
                 self.german(c, i, floor)
             }
+            // `Flat 76E<br>Smith Walk`: the street in the next text node. Most numbers before a
+            // tag (`<td>12</td>`) stop at the `b` and `r`.
+            Some(b'<')
+                if j == end
+                    && matches!(raw.get(j + 1..j + 3), Some([b'b' | b'B', b'r' | b'R'])) =>
+            {
+                self.german(c, i, floor).or_else(|| {
+                    let e = self.number_first(c, i)?;
+                    Some((unit_before(c, i, floor), e))
+                })
+            }
             None | Some(b'.' | b';' | b')' | b'<' | b'"' | b'\'') => self.german(c, i, floor),
             _ => None,
         }
@@ -1251,15 +1290,22 @@ impl Finder {
         if c.at(j).is_some_and(|u| u.b == b',') {
             j += 1;
         }
-        // The separator: a space, or one line break (`\r\n` included).
+        // The separator: a space, one line break (`\r\n` included), or the `<br>` that ends
+        // this text node; `lc` reads the line after it.
         let number_end = j;
-        let mut sep = c.at(j).filter(|u| matches!(u.b, b' ' | b'\n' | b'\r'))?;
-        let mut after = j + sep.len;
-        if sep.b == b'\r' {
-            sep = c.at(after).filter(|u| u.b == b'\n')?;
-            after += sep.len;
-        }
-        let next = c.at(after)?;
+        let (lc, after) = if j == c.seg.end {
+            let next = line_after_br(c)?;
+            (next, next.seg.start)
+        } else {
+            let mut sep = c.at(j).filter(|u| matches!(u.b, b' ' | b'\n' | b'\r'))?;
+            let mut after = j + sep.len;
+            if sep.b == b'\r' {
+                sep = c.at(after).filter(|u| u.b == b'\n')?;
+                after += sep.len;
+            }
+            (c, after)
+        };
+        let next = lc.at(after)?;
         // A capital (a street name), or the first letter of a French street type.
         if !(next.b.is_ascii_uppercase()
             || next.b == HIGH
@@ -1273,7 +1319,10 @@ impl Finder {
             let mut word = [0u8; 10];
             let mut n = 0;
             let mut k = after;
-            while let Some(u) = c.at(k).filter(|u| u.b.is_ascii_alphabetic() || u.b == HIGH) {
+            while let Some(u) = lc
+                .at(k)
+                .filter(|u| u.b.is_ascii_alphabetic() || u.b == HIGH)
+            {
                 if n == word.len() {
                     return None;
                 }
@@ -1292,7 +1341,7 @@ impl Finder {
             self.win.push(b' ', after);
             let mut k = after;
             while self.win.len < 120 {
-                let Some(u) = c.at(k).filter(|u| line(u.b)) else {
+                let Some(u) = lc.at(k).filter(|u| line(u.b)) else {
                     break;
                 };
                 if !self.win.push(u.b, k + u.len) {
@@ -1879,6 +1928,43 @@ fn unit_before(c: Cur<'_>, i: usize, floor: usize) -> usize {
         b"flat" | b"studio" | b"apartment" | b"apt" | b"unit" | b"suite" | b"h.no" | b"hno"
     );
     if unit { j } else { i }
+}
+
+/// The text node after the `<br>` (or `<br/>`, `<br />`) that ends this one, from its first
+/// byte that is not white space to the next `<`: the line an HTML mail writes after a break.
+fn line_after_br(c: Cur<'_>) -> Option<Cur<'_>> {
+    let raw = c.raw;
+    let at = c.seg.end;
+    if c.seg.kind.ctx != Ctx::Text
+        || !raw
+            .get(at..at + 3)
+            .is_some_and(|t| t.eq_ignore_ascii_case(b"<br"))
+    {
+        return None;
+    }
+    let mut j = at + 3;
+    while raw.get(j) == Some(&b' ') {
+        j += 1;
+    }
+    if raw.get(j) == Some(&b'/') {
+        j += 1;
+    }
+    if raw.get(j) != Some(&b'>') {
+        return None;
+    }
+    j += 1;
+    while raw.get(j).is_some_and(u8::is_ascii_whitespace) {
+        j += 1;
+    }
+    let end = memchr::memchr(b'<', &raw[j..]).map_or(raw.len(), |p| j + p);
+    (j < end).then_some(Cur {
+        raw,
+        seg: Seg {
+            start: j,
+            end,
+            kind: c.seg.kind,
+        },
+    })
 }
 
 /// Whether the number written at `start..end` stands alone on its line under a signature:

@@ -857,3 +857,68 @@ fn a_number_on_a_line_of_its_own_without_a_signature_above_is_not_a_phone() {
         assert_eq!(found(text, TextKind::Plain), [], "{text:?}");
     }
 }
+
+#[test]
+fn an_address_broken_by_a_br_is_found_in_both_text_nodes_and_the_tag_kept() {
+    let street = Origin::Class(Class::StreetAddress);
+    for (text, first, second) in [
+        (
+            "<p>Delivery to Flat 76E<br>Smith Walk, Robertshire.</p>",
+            "Flat 76E",
+            "Smith Walk",
+        ),
+        (
+            "<p>Delivery to H.No. 285<br/>Mann Path, Satna.</p>",
+            "H.No. 285",
+            "Mann Path",
+        ),
+        (
+            "<p>Delivery to 80/05<BR />\n  Sarraf Ganj, Madurai.</p>",
+            "80/05",
+            "Sarraf Ganj",
+        ),
+    ] {
+        assert_eq!(
+            found(text, TextKind::Html),
+            [(street, first), (street, second)],
+            "{text}"
+        );
+        check::invariants(&SpanScanner::default(), text, TextKind::Html, None);
+        let out = redact(text, TextKind::Html, None);
+        let (from, to) = (
+            text.find(first).expect("first part") + first.len(),
+            text.find(second).expect("second part"),
+        );
+        let br = &text[from..to];
+        assert!(
+            out.contains(&format!("[street_address]{br}[street_address]")),
+            "{out}"
+        );
+    }
+    // The scan of the second text node resumes after the street.
+    assert_eq!(
+        found(
+            "<p>Flat 76E<br>Smith Walk, call 0300 1234567</p>",
+            TextKind::Html
+        ),
+        [
+            (street, "Flat 76E"),
+            (street, "Smith Walk"),
+            (Origin::Class(Class::Phone), "0300 1234567")
+        ]
+    );
+}
+
+#[test]
+fn a_number_before_another_tag_than_br_is_not_joined_to_the_next_text() {
+    for text in [
+        "<td>Flat 76E</td><td>Smith Walk</td>",
+        "<p>Flat 76E<span>Smith Walk</span></p>",
+        "<p>Flat 76E<br class=\"x\">Smith Walk</p>",
+        "<p>Flat 76E<br><br>Smith Walk</p>",
+        "<p>Qty 5<br>Total, incl. VAT</p>",
+        "<p>Qty 5<br></p>",
+    ] {
+        assert_eq!(found(text, TextKind::Html), [], "{text}");
+    }
+}
