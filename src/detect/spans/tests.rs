@@ -423,6 +423,36 @@ fn echoes_whole_words_in_every_encoding() {
 }
 
 #[test]
+fn echoes_after_and_before_non_ascii_spaces_and_punctuation() {
+    let e = echo(&[
+        ("Ottilie Brandvold", EchoKind::PersonName),
+        ("Émile Zola", EchoKind::PersonName),
+    ]);
+    // No-break spaces (written, and as references), a thin and an ideographic space,
+    // typographic quotes and dashes separate words.
+    let got = redact(
+        "<p>Hi&nbsp;Ottilie&#160;Brandvold, \u{a0}Ottilie\u{2009}Brandvold\u{3000}\
+         \u{201c}Ottilie\u{201d}\u{2014}Brandvold\u{a0}Émile</p>",
+        TextKind::Html,
+        Some(&e),
+    );
+    // (The full name is one needle with an ASCII space; across another space each part is
+    // found on its own.)
+    assert_eq!(
+        got,
+        "<p>Hi&nbsp;[echo 0]&#160;[echo 0], \u{a0}[echo 0]\u{2009}[echo 0]\u{3000}\
+         \u{201c}[echo 0]\u{201d}\u{2014}[echo 0]\u{a0}[echo 1]</p>"
+    );
+    // Letters do not: a name inside a longer word, written in any script, is not the name.
+    let got = redact(
+        "ÉOttilie Ottilieé Brandvoldß émile Zolaé",
+        TextKind::Plain,
+        Some(&e),
+    );
+    assert_eq!(got, "ÉOttilie Ottilieé Brandvoldß [echo 1] Zolaé");
+}
+
+#[test]
 fn echo_and_detected_spans_merge() {
     let e = echo(&[
         ("alice@example.com", EchoKind::Value),
