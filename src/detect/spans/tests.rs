@@ -355,6 +355,21 @@ fn scrub_encodes_for_the_context() {
 }
 
 #[test]
+fn references_in_text_without_tags_are_read_as_html_would_show_them() {
+    // A mail part or a note a dashboard renders as HTML shows `&#64;` as `@`.
+    let got = redact(
+        "write to kai&#64;example.org, KAI&#X40;example.org or kai&commat;example.org; \
+         R&D, AT&amp;T and a&b;c stay",
+        TextKind::Auto,
+        None,
+    );
+    assert_eq!(
+        got,
+        "write to [email], [email] or [email]; R&D, AT&amp;T and a&b;c stay"
+    );
+}
+
+#[test]
 fn keep_leaves_the_text_unchanged() {
     let s = SpanScanner::default();
     let mut out = Vec::new();
