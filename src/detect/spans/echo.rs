@@ -532,7 +532,10 @@ fn word_before(hay: &[u8], i: usize) -> bool {
         return is_word(b);
     }
     let from = i.saturating_sub(4);
-    let lead = (from..i).rev().find(|&k| hay[k] & 0xC0 != 0x80).unwrap_or(from);
+    let lead = (from..i)
+        .rev()
+        .find(|&k| hay[k] & 0xC0 != 0x80)
+        .unwrap_or(from);
     word_char(&hay[lead..i])
 }
 
