@@ -159,6 +159,24 @@ name = "whole"
 path_prefix = "/whole"
 upstream = "http://{up}"
 detect = "enforce"
+
+[[routes]]
+name = "dropped"
+path_prefix = "/dropped"
+upstream = "http://{up}"
+
+[[routes.rules]]
+select = ["$.title", "$.messages[*].text"]
+action = "scrub"
+
+[[routes.rules]]
+select = "$.profile.nickname"
+action = "drop"
+
+[[routes.rules]]
+select = "$.profile.full_name"
+action = "drop"
+class = "person_name"
 "#;
 
 fn routes() -> Vec<Arc<Route>> {
@@ -538,6 +556,50 @@ async fn values_selected_anywhere_in_a_request_are_found_in_all_its_scrubbed_tex
     assert_absent(
         &up.raw_bytes(),
         &[NAME, "Ottilie", "Brandvold", UID, ACCOUNT, CRM],
+    );
+}
+
+/// A value a `drop` rule removes is never forwarded, and neither is its echo: the texts of the
+/// same request that repeat it (before and after it in the document, by a part of the name,
+/// in another case, from its escaped spelling) are scrubbed of it, and what leaves parses.
+#[tokio::test]
+async fn a_dropped_value_leaves_neither_in_its_field_nor_where_a_scrubbed_text_repeats_it() {
+    let Stack {
+        up,
+        gw: _gw,
+        client,
+    } = Stack::start(Reply::Ok, ROUTES).await;
+    // The title comes before the profile that names the person, the messages after it; the
+    // nickname is written with its `-` escaped.
+    let body = r#"{"title":"Welcome back, Ottilie \u00b7 Orders","profile":{"nickname":"Kestrel\u002dNine","full_name":"Ottilie Brandvold","plan":"pro"},"messages":[{"text":"KESTREL-NINE asked for a call back"},{"text":"the Brandvold household, second contact"}]}"#;
+    let got = client
+        .send(
+            Method::POST,
+            "/dropped/v1/events",
+            &[("content-type", "application/json")],
+            body,
+        )
+        .await;
+    assert_eq!(got.status, 200, "{}", String::from_utf8_lossy(&got.body));
+    let seen = up.requests();
+    assert_eq!(seen.len(), 1);
+    let doc: Value = serde_json::from_slice(&seen[0].body).expect("the upstream parses it");
+    assert_eq!(doc["profile"], serde_json::json!({"plan": "pro"}), "{doc}");
+    assert_eq!(
+        doc["title"], "Welcome back, [REDACTED] \u{b7} Orders",
+        "{doc}"
+    );
+    assert_eq!(
+        doc["messages"],
+        serde_json::json!([
+            {"text": "[REDACTED] asked for a call back"},
+            {"text": "the [REDACTED] household, second contact"},
+        ]),
+        "{doc}"
+    );
+    assert_absent(
+        &up.raw_bytes(),
+        &["Ottilie", "Brandvold", "Kestrel", "KESTREL", "Nine", "NINE"],
     );
 }
 

@@ -17,7 +17,7 @@ use tokio::sync::{Semaphore, watch};
 use tracing::{debug, info, warn};
 
 use super::reload::{ReloadSource, Reloader};
-use super::usage::Usage;
+use super::usage::{Lookout, Usage};
 use super::{Current, Generation, service};
 use crate::config::{Config, Runtime};
 use crate::services::{Services, StartError};
@@ -464,6 +464,7 @@ async fn serve_connection(stream: TcpStream, current: Current, mut stop: watch::
     tokio::pin!(conn);
     // Accepted just as the gateway stopped: drain from the start.
     let mut draining = *stop.borrow_and_update();
+    let peek = stop.clone();
     state.draining.store(draining, Ordering::Relaxed);
     let period = |draining: bool| {
         if draining {
@@ -474,14 +475,13 @@ async fn serve_connection(stream: TcpStream, current: Current, mut stop: watch::
     };
     // One timer for the connection's whole life, looked at and re-armed once per period;
     // requests only touch `state.usage` (see `proxy::usage`).
-    let look = tokio::time::sleep(period(draining));
-    tokio::pin!(look);
+    let mut look = Lookout::after(period(draining));
     let mut last = Usage::NEVER_USED;
     let mut idle_strikes = 0;
     let result = loop {
         tokio::select! {
             r = conn.as_mut() => break r,
-            _ = stop.changed(), if !draining => {
+            () = stopping(&mut stop, &peek), if !draining => {
                 // HTTP/2: GOAWAY now (the protocol settles which streams still run).
                 // HTTP/1.1: answer what comes with `Connection: close`, and close once idle:
                 // a request written just before the signal is served, not cut off.
@@ -492,10 +492,10 @@ async fn serve_connection(stream: TcpStream, current: Current, mut stop: watch::
                 }
                 // Idle from here on: a whole drain period without a request since the signal.
                 last = state.usage.reading();
-                look.as_mut().reset(tokio::time::Instant::now() + period(true));
+                look.reset(tokio::time::Instant::now() + period(true));
             }
-            () = look.as_mut() => {
-                look.as_mut().reset(tokio::time::Instant::now() + period(draining));
+            () = look.due() => {
+                look.reset(tokio::time::Instant::now() + period(draining));
                 if state.usage.idle_since_last(&mut last) {
                     idle_strikes += 1;
                     if idle_strikes > 1 {
@@ -510,6 +510,29 @@ async fn serve_connection(stream: TcpStream, current: Current, mut stop: watch::
     if let Err(e) = result {
         debug!(error = %e, "Connection ended with an error.");
     }
+}
+
+/// `stop.changed()`, polled for real only once `peek` (a clone of `stop`) sees a change.
+///
+/// The connection's task wakes three times per request and a `select!` polls every branch at
+/// each wake-up, but a receiver waiting on a watch takes the channel's lock at every poll, for
+/// a signal that comes once. After the first poll the channel holds the task's waker (the
+/// same for the task's whole life), so the change still wakes the task, and from then on a
+/// wake-up only reads the version.
+fn stopping<'a>(
+    stop: &'a mut watch::Receiver<bool>,
+    peek: &'a watch::Receiver<bool>,
+) -> impl Future<Output = ()> + 'a {
+    let mut changed = Box::pin(stop.changed());
+    let mut waiting = false;
+    std::future::poll_fn(move |cx| {
+        // `Err`: the sender is gone, which `changed` reports at once.
+        if waiting && matches!(peek.has_changed(), Ok(false)) {
+            return std::task::Poll::Pending;
+        }
+        waiting = true;
+        changed.as_mut().poll(cx).map(drop)
+    })
 }
 
 /// What the request path tells the connection driver, and back.

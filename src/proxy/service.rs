@@ -17,7 +17,7 @@ use super::upstream::{MAX_TARGET_LEN, UpstreamError, prepare, strip_hop_by_hop, 
 use super::{Body, Generation};
 use crate::canon;
 use crate::config::{Bodies, OptOut, Route};
-use crate::crypto::{OsNonces, with_thread_nonces};
+use crate::crypto::with_thread_nonces;
 use crate::error::{PathFault, RejectCode};
 use crate::policy::action::ActionCounts;
 use crate::policy::subject::SubjectScopes;
@@ -353,19 +353,23 @@ async fn forward(
             RejectCode::RequestTimeout => RejectCode::UpstreamTimeout,
             _ => RejectCode::UpstreamFailed,
         })?;
-    let mut nonces = OsNonces::new();
-    let mut cx = ApplyCx::new(&mut nonces);
-    if let Some(s) = &subjects {
-        cx = cx.with_subjects(&s.scopes);
-    }
-    let body = police::response(&route, &parts.headers, raw, limits, &mut cx);
-    tally.reveal_failures = cx.reveal_failures;
-    tally
-        .counts
-        .0
-        .iter_mut()
-        .zip(cx.counts.0)
-        .for_each(|(a, b)| *a += b);
+    // The worker's batched nonces, as for the request: a source of its own per response
+    // would draw a fresh batch from the OS for every policed response.
+    let body = with_thread_nonces(|nonces| {
+        let mut cx = ApplyCx::new(nonces);
+        if let Some(s) = &subjects {
+            cx = cx.with_subjects(&s.scopes);
+        }
+        let body = police::response(&route, &parts.headers, raw, limits, &mut cx);
+        tally.reveal_failures = cx.reveal_failures;
+        tally
+            .counts
+            .0
+            .iter_mut()
+            .zip(cx.counts.0)
+            .for_each(|(a, b)| *a += b);
+        body
+    });
     parts.headers.insert(
         header::CONTENT_LENGTH,
         super::slab::decimal(body.len() as u64),

@@ -11,7 +11,13 @@
 //! period" becomes "idle for one to two periods", except for a connection never used at all,
 //! which is idle at the first look after one period (see [`Usage::idle_since_last`]).
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use tokio::time::{Instant, Sleep};
 
 /// In-use count in the low 32 bits, ended-uses count in the high 32 bits (wrapping).
 #[derive(Debug, Default)]
@@ -58,6 +64,51 @@ impl Usage {
     }
 }
 
+/// When to look next: the idle check's timer, polled for real only when it may have fired.
+///
+/// The task that owns it wakes for its connection's work (a client connection's task and an
+/// upstream connection's each wake three times per request), and a `select!` polls every
+/// branch at each wake-up; a `Sleep`'s poll does its registration work every time (~120
+/// instructions: the cooperative budget, the entry's state, the waker). But a polled sleep
+/// keeps the waker it was given until it fires, and a task's waker is the same for the task's
+/// whole life: after the first poll a wake-up only has to ask whether the sleep fired, one
+/// atomic load. Hence the rule: poll it from one task only, the one that owns it.
+pub(super) struct Lookout {
+    sleep: Pin<Box<Sleep>>,
+    /// Polled since (re)armed: the timer holds the task's waker.
+    registered: bool,
+}
+
+impl Lookout {
+    /// A lookout one `period` from now.
+    pub(super) fn after(period: Duration) -> Self {
+        Self {
+            sleep: Box::pin(tokio::time::sleep(period)),
+            registered: false,
+        }
+    }
+
+    /// Re-arms for `at`.
+    pub(super) fn reset(&mut self, at: Instant) {
+        self.sleep.as_mut().reset(at);
+        self.registered = false;
+    }
+
+    /// Ready once the deadline has passed.
+    pub(super) fn poll_due(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        if self.registered && !self.sleep.is_elapsed() {
+            return Poll::Pending;
+        }
+        self.registered = true;
+        self.sleep.as_mut().poll(cx)
+    }
+
+    /// [`Lookout::poll_due`] as a future, for a `select!` branch.
+    pub(super) fn due(&mut self) -> impl Future<Output = ()> + '_ {
+        std::future::poll_fn(|cx| self.poll_due(cx))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -98,6 +149,32 @@ mod tests {
         u.release();
         assert!(!u.idle_since_last(&mut last));
         assert!(u.idle_since_last(&mut last));
+    }
+
+    /// The lookout fires at its deadline although, after its first poll, a wake-up only
+    /// looks at it; re-armed, it fires again at the new deadline, not before.
+    #[tokio::test(start_paused = true)]
+    async fn a_lookout_fires_at_each_deadline_it_is_armed_for() {
+        let period = Duration::from_secs(30);
+        let start = Instant::now();
+        let mut look = Lookout::after(period);
+        // Other work wakes the task often: the lookout is polled at every wake-up.
+        let mut ticks = tokio::time::interval(Duration::from_secs(7));
+        let mut fired = Vec::new();
+        while fired.len() < 2 {
+            tokio::select! {
+                () = look.due() => {
+                    fired.push(start.elapsed());
+                    look.reset(Instant::now() + period);
+                }
+                _ = ticks.tick() => {}
+            }
+        }
+        assert_eq!(fired, [period, 2 * period]);
+        // Re-armed earlier than it would have fired: the new deadline holds.
+        look.reset(Instant::now() + Duration::from_secs(5));
+        look.due().await;
+        assert_eq!(start.elapsed(), 2 * period + Duration::from_secs(5));
     }
 
     #[test]

@@ -51,7 +51,10 @@ pub(crate) type FieldGroup = (Day, Arc<str>, Label);
 /// Counts not yet written to the store. Built by [`Ledger`]; taken whole by a flush.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct LedgerDelta {
-    pub(crate) disclosures: HashMap<(Day, DisclosureKey), u64>,
+    /// Hashed with foldhash, not SipHash: its keys are route names and labels from the
+    /// config's vocabulary, so there is no attacker to flood it, and each request updates a
+    /// few cells. (Field paths, which payloads name, keep SipHash.)
+    pub(crate) disclosures: HashMap<(Day, DisclosureKey), u64, foldhash::fast::RandomState>,
     /// (day, route, class) → field path → stats. Two levels so the request path can look a
     /// path up by `&str` and allocate only for a path not seen since the last flush.
     pub(crate) fields: HashMap<FieldGroup, HashMap<Box<str>, FieldStats>>,

@@ -5,7 +5,9 @@
 //!
 //! Per class:
 //! - a **labelled** span is *recalled* when spans found with its class cover every byte of it
-//!   (trailing `.`/`,` aside): a value half replaced is half leaked;
+//!   (trailing `.`/`,` aside; in HTML, a tag inside the label is markup, not value: `Flat
+//!   76E<br>Smith Walk` is two text nodes, covered by one span in each): a value half replaced
+//!   is half leaked;
 //! - a **found** span is *correct* when it overlaps a labelled span of its class; otherwise it
 //!   is a false positive (a hard negative, or a value read as the wrong class);
 //! - *exact* counts found spans with exactly a label's boundaries.
@@ -109,6 +111,19 @@ fn context(text: &str, s: usize, e: usize) -> String {
     format!("{:?} in …{:?}…", &text[s..e], &text[a..b])
 }
 
+/// Where the tags written from `at` end (`<br>`, `<br/>`), not past `end`: `at` itself when
+/// none starts there.
+fn past_tags(text: &str, mut at: usize, end: usize) -> usize {
+    let t = text.as_bytes();
+    while at < end
+        && t[at] == b'<'
+        && let Some(gt) = t[at..end].iter().position(|&b| b == b'>')
+    {
+        at += gt + 1;
+    }
+    at
+}
+
 /// Parses JSON lines and scores `scanner` against the labels.
 ///
 /// # Panics
@@ -139,6 +154,9 @@ pub fn score(corpus: &str, scanner: &SpanScanner) -> Scores {
             // Covered: walk the found spans of the class in order.
             let mut at = ls;
             for &(fs, fe, fc) in &found {
+                if r.kind == "html" {
+                    at = past_tags(&r.text, at, le);
+                }
                 if fc == class && fs <= at && fe > at {
                     at = fe;
                 }

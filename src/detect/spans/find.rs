@@ -6,7 +6,7 @@
 //! resumes; a span never starts before the end of the previous one (`floor`).
 
 use super::decode::{HIGH, Mode, PLAIN, STOP, Unit, bwd, fwd};
-use super::{Hit, Origin, Seg};
+use super::{Ctx, Hit, Origin, Seg};
 use crate::detect::{
     Class, ClassSet, address, card, date, email, iban, ip, national, phone, secret,
 };
@@ -98,10 +98,14 @@ fn triggers16(chunk: &[u8; 16]) -> u32 {
     move_mask_i8_m128i(m) as u32
 }
 
-/// Per-call scanning state: the enabled classes and the candidate window.
+/// Per-call scanning state: the enabled classes, the candidate window, and where the next
+/// segment's scan may start.
 pub(crate) struct Finder {
     classes: ClassSet,
     win: Win,
+    /// The end of a span that one segment emitted into the next (a street read across a
+    /// `<br>`): the next segment is scanned from there.
+    carry: usize,
 }
 
 /// A candidate's scan bytes and where each came from: `map[k]` is the raw offset (from `base`)
@@ -446,6 +450,7 @@ impl Finder {
                 len: 0,
                 direct: 0,
             },
+            carry: 0,
         }
     }
 
@@ -459,8 +464,8 @@ impl Finder {
             return;
         }
         let c = Cur { raw, seg };
-        let mut floor = seg.start;
-        let mut i = seg.start;
+        let mut floor = seg.start.max(self.carry);
+        let mut i = floor;
         while i < seg.end {
             i = next_trigger(raw, i, seg.end);
             if i == seg.end {
@@ -518,6 +523,32 @@ impl Finder {
             seg: c.seg.kind,
         });
         *floor = end;
+    }
+
+    /// A street address from `street`. One that ends past the segment was read across a
+    /// `<br>` (`Flat 76E<br>Smith Walk`): it is two spans, one in each text node, so that no
+    /// span covers the tag, and the next segment is scanned from its end.
+    fn emit_street(
+        &mut self,
+        c: Cur<'_>,
+        floor: &mut usize,
+        hits: &mut Vec<Hit>,
+        start: usize,
+        end: usize,
+    ) -> usize {
+        if end <= c.seg.end {
+            Self::emit(c, floor, hits, start, end, Class::StreetAddress);
+            return end;
+        }
+        let Some(next) = line_after_br(c) else {
+            debug_assert!(false, "a street past its segment without a <br>");
+            return c.seg.end;
+        };
+        debug_assert!(next.seg.start < end && end <= next.seg.end);
+        Self::emit(c, floor, hits, start, c.seg.end, Class::StreetAddress);
+        Self::emit(next, floor, hits, next.seg.start, end, Class::StreetAddress);
+        self.carry = end;
+        end
     }
 
     // --- digits ------------------------------------------------------------------------
@@ -589,8 +620,7 @@ impl Finder {
             if self.on(Class::StreetAddress)
                 && let Some((s, e)) = self.street(c, i, *floor)
             {
-                Self::emit(c, floor, hits, s, e, Class::StreetAddress);
-                return e;
+                return self.emit_street(c, floor, hits, s, e);
             }
             return d;
         }
@@ -669,8 +699,7 @@ impl Finder {
             if self.on(Class::StreetAddress)
                 && let Some((s, e)) = self.street(c, i, *floor)
             {
-                Self::emit(c, floor, hits, s, e, Class::StreetAddress);
-                return e;
+                return self.emit_street(c, floor, hits, s, e);
             }
             return j;
         }
@@ -702,7 +731,7 @@ impl Finder {
                     None
                 }
                 Some(class) => Some(class),
-                None => self.named(c, start, run, digits),
+                None => self.named(c, start, || to_raw(k), run, digits),
             };
             if let Some(class) = class {
                 let end = to_raw(k);
@@ -733,8 +762,7 @@ impl Finder {
         if self.on(Class::StreetAddress)
             && let Some((s, e)) = self.street(c, i, *floor)
         {
-            Self::emit(c, floor, hits, s, e, Class::StreetAddress);
-            return e;
+            return self.emit_street(c, floor, hits, s, e);
         }
         j
     }
@@ -749,16 +777,28 @@ impl Finder {
 
     /// A number only the words before it make a value: a bare national phone number after
     /// `call me at`, `Nummer`, `rappeler au`, `phone=`; twelve bare digits at a Maestro IIN
-    /// after `card`, `Karte`.
-    fn named(&self, c: Cur<'_>, start: usize, run: &[u8], digits: usize) -> Option<Class> {
+    /// after `card`, `Karte`. Or only the lines before it: a number alone on the line under a
+    /// signature is the writer's phone (see [`signature_line`]). `start..end()` is the run as
+    /// written.
+    fn named(
+        &self,
+        c: Cur<'_>,
+        start: usize,
+        end: impl FnOnce() -> usize,
+        run: &[u8],
+        digits: usize,
+    ) -> Option<Class> {
         let phone = self.on(Class::Phone) && (9..=13).contains(&digits);
         let card = self.on(Class::PaymentCard) && (12..=19).contains(&digits);
         if !phone && !card {
             return None;
         }
-        match cue_before(c, start)? {
-            Cue::Phone if phone && phone::is_phone(run, true) => Some(Class::Phone),
-            Cue::Card if card && card::is_card_named(run) => Some(Class::PaymentCard),
+        match cue_before(c, start) {
+            Some(Cue::Phone) if phone && phone::is_phone(run, true) => Some(Class::Phone),
+            Some(Cue::Card) if card && card::is_card_named(run) => Some(Class::PaymentCard),
+            None if phone && signature_line(c, start, end()) && phone::is_phone(run, true) => {
+                Some(Class::Phone)
+            }
             _ => None,
         }
     }
@@ -1212,6 +1252,17 @@ impl Finder {
                 }
                 self.german(c, i, floor)
             }
+            // `Flat 76E<br>Smith Walk`: the street in the next text node. Most numbers before a
+            // tag (`<td>12</td>`) stop at the `b` and `r`.
+            Some(b'<')
+                if j == end
+                    && matches!(raw.get(j + 1..j + 3), Some([b'b' | b'B', b'r' | b'R'])) =>
+            {
+                self.german(c, i, floor).or_else(|| {
+                    let e = self.number_first(c, i)?;
+                    Some((unit_before(c, i, floor), e))
+                })
+            }
             None | Some(b'.' | b';' | b')' | b'<' | b'"' | b'\'') => self.german(c, i, floor),
             _ => None,
         }
@@ -1239,15 +1290,22 @@ impl Finder {
         if c.at(j).is_some_and(|u| u.b == b',') {
             j += 1;
         }
-        // The separator: a space, or one line break (`\r\n` included).
+        // The separator: a space, one line break (`\r\n` included), or the `<br>` that ends
+        // this text node; `lc` reads the line after it.
         let number_end = j;
-        let mut sep = c.at(j).filter(|u| matches!(u.b, b' ' | b'\n' | b'\r'))?;
-        let mut after = j + sep.len;
-        if sep.b == b'\r' {
-            sep = c.at(after).filter(|u| u.b == b'\n')?;
-            after += sep.len;
-        }
-        let next = c.at(after)?;
+        let (lc, after) = if j == c.seg.end {
+            let next = line_after_br(c)?;
+            (next, next.seg.start)
+        } else {
+            let mut sep = c.at(j).filter(|u| matches!(u.b, b' ' | b'\n' | b'\r'))?;
+            let mut after = j + sep.len;
+            if sep.b == b'\r' {
+                sep = c.at(after).filter(|u| u.b == b'\n')?;
+                after += sep.len;
+            }
+            (c, after)
+        };
+        let next = lc.at(after)?;
         // A capital (a street name), or the first letter of a French street type.
         if !(next.b.is_ascii_uppercase()
             || next.b == HIGH
@@ -1261,7 +1319,10 @@ impl Finder {
             let mut word = [0u8; 10];
             let mut n = 0;
             let mut k = after;
-            while let Some(u) = c.at(k).filter(|u| u.b.is_ascii_alphabetic() || u.b == HIGH) {
+            while let Some(u) = lc
+                .at(k)
+                .filter(|u| u.b.is_ascii_alphabetic() || u.b == HIGH)
+            {
                 if n == word.len() {
                     return None;
                 }
@@ -1280,7 +1341,7 @@ impl Finder {
             self.win.push(b' ', after);
             let mut k = after;
             while self.win.len < 120 {
-                let Some(u) = c.at(k).filter(|u| line(u.b)) else {
+                let Some(u) = lc.at(k).filter(|u| line(u.b)) else {
                     break;
                 };
                 if !self.win.push(u.b, k + u.len) {
@@ -1867,6 +1928,170 @@ fn unit_before(c: Cur<'_>, i: usize, floor: usize) -> usize {
         b"flat" | b"studio" | b"apartment" | b"apt" | b"unit" | b"suite" | b"h.no" | b"hno"
     );
     if unit { j } else { i }
+}
+
+/// The text node after the `<br>` (or `<br/>`, `<br />`) that ends this one, from its first
+/// byte that is not white space to the next `<`: the line an HTML mail writes after a break.
+fn line_after_br(c: Cur<'_>) -> Option<Cur<'_>> {
+    let raw = c.raw;
+    let at = c.seg.end;
+    if c.seg.kind.ctx != Ctx::Text
+        || !raw
+            .get(at..at + 3)
+            .is_some_and(|t| t.eq_ignore_ascii_case(b"<br"))
+    {
+        return None;
+    }
+    let mut j = at + 3;
+    while raw.get(j) == Some(&b' ') {
+        j += 1;
+    }
+    if raw.get(j) == Some(&b'/') {
+        j += 1;
+    }
+    if raw.get(j) != Some(&b'>') {
+        return None;
+    }
+    j += 1;
+    while raw.get(j).is_some_and(u8::is_ascii_whitespace) {
+        j += 1;
+    }
+    let end = memchr::memchr(b'<', &raw[j..]).map_or(raw.len(), |p| j + p);
+    (j < end).then_some(Cur {
+        raw,
+        seg: Seg {
+            start: j,
+            end,
+            kind: c.seg.kind,
+        },
+    })
+}
+
+/// Whether the number written at `start..end` stands alone on its line under a signature:
+/// the line above is a closing (`Thanks,`, `Viele Grüße`, `Cordialement,`), or a name
+/// (capitalised words: `Vihaan Chopra`, `Ing. Marie-Luise Rudolph B.Sc.`) under a closing.
+/// An order or tracking number has a line of its own after a label (`Order number:`), not
+/// under a greeting.
+fn signature_line(c: Cur<'_>, start: usize, end: usize) -> bool {
+    let mut j = end;
+    while let Some(u) = c.at(j).filter(|u| matches!(u.b, b' ' | b'\t')) {
+        j += u.len;
+    }
+    if c.at(j).is_some_and(|u| !matches!(u.b, b'\n' | b'\r')) {
+        return false;
+    }
+    let mut j = start;
+    while let Some(u) = c.before(j).filter(|u| matches!(u.b, b' ' | b'\t')) {
+        j -= u.len;
+    }
+    let mut buf = [0u8; 48];
+    let Some((above, n)) = line_before(c, j, &mut buf) else {
+        return false;
+    };
+    if closing(&buf[..n]) {
+        return true;
+    }
+    if !name_line(&buf[..n]) {
+        return false;
+    }
+    line_before(c, above, &mut buf).is_some_and(|(_, n)| closing(&buf[..n]))
+}
+
+/// The line above the one starting at `j` (just after a line break): where it starts and its
+/// scan bytes, trimmed of spaces, in `buf` (`None` when it is longer or there is none).
+fn line_before(c: Cur<'_>, j: usize, buf: &mut [u8; 48]) -> Option<(usize, usize)> {
+    let mut j = j - c.before(j).filter(|u| u.b == b'\n')?.len;
+    if let Some(u) = c.before(j).filter(|u| u.b == b'\r') {
+        j -= u.len;
+    }
+    let end = j;
+    let mut n = 0;
+    while let Some(u) = c.before(j).filter(|u| u.b != b'\n') {
+        if n == buf.len() {
+            return None;
+        }
+        buf[n] = u.b;
+        n += 1;
+        j -= u.len;
+    }
+    if j == end {
+        return None;
+    }
+    buf[..n].reverse();
+    let lead = buf[..n]
+        .iter()
+        .take_while(|b| b.is_ascii_whitespace())
+        .count();
+    let trail = buf[lead..n]
+        .iter()
+        .rev()
+        .take_while(|b| b.is_ascii_whitespace())
+        .count();
+    buf.copy_within(lead..n - trail, 0);
+    Some((j, n - lead - trail))
+}
+
+/// A line of names: one to six words, each capitalised letters (`-`, `.`, `'` inside:
+/// `Marie-Luise`, `B.Sc.`, `O'Brien`) or a lower-case particle (`de la`, `van der`).
+fn name_line(line: &[u8]) -> bool {
+    let mut words = 0;
+    for w in line.split(|&b| b == b' ') {
+        let letters = !w.is_empty()
+            && w.iter()
+                .all(|&b| b.is_ascii_alphabetic() || b == HIGH || matches!(b, b'-' | b'.' | b'\''));
+        let particle = matches!(
+            w,
+            b"de" | b"la" | b"du" | b"des" | b"le" | b"van" | b"von" | b"der" | b"den" | b"da"
+        );
+        if !letters || !(capitalised(w) || (words > 0 && particle)) {
+            return false;
+        }
+        words += 1;
+    }
+    (1..=6).contains(&words)
+}
+
+/// A closing line: at most four words of letters, one of them a closing word (`Thanks,`,
+/// `Best regards`, `Viele Grüße`, `Cordialement,`), a `,` or `!` after the last.
+fn closing(line: &[u8]) -> bool {
+    let line = trim_end(line, b",!");
+    let mut words = 0;
+    let mut any = false;
+    for w in line.split(|&b| b == b' ') {
+        if w.is_empty() || !w.iter().all(|&b| b.is_ascii_alphabetic() || b == HIGH) {
+            return false;
+        }
+        words += 1;
+        any |= in_list(w, |w| {
+            matches!(
+                w,
+                b"thanks"
+                    | b"thank"
+                    | b"thx"
+                    | b"regards"
+                    | b"best"
+                    | b"cheers"
+                    | b"sincerely"
+                    | b"yours"
+                    | b"greetings"
+                    | b"cordialement"
+                    | b"amicalement"
+                    | b"salutations"
+                    | b"merci"
+                    | b"gr\x80\x80e"
+                    | b"gr\x80sse"
+                    | b"gr\x80\x80en"
+                    | b"gr\x80ssen"
+                    | b"gru\x80"
+                    | b"gruss"
+                    | b"danke"
+                    | b"lg"
+                    | b"vg"
+                    | b"mfg"
+            )
+        });
+    }
+    any && words <= 4
 }
 
 /// What the words just before a number say it is.

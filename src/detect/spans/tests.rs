@@ -848,3 +848,122 @@ fn a_span_covering_an_odd_tag_name_keeps_the_tag() {
         assert!(!out.contains("example"), "{out}");
     }
 }
+
+/// Each span found in `text`, as written, with its class.
+fn found(text: &str, kind: TextKind) -> Vec<(Origin, &str)> {
+    let mut v = Vec::new();
+    SpanScanner::default().find(text, kind, None, |sp| {
+        v.push((sp.origin, &text[sp.start..sp.end]))
+    });
+    v
+}
+
+#[test]
+fn a_number_alone_on_the_line_under_a_signature_is_a_phone() {
+    let phone = |v: &'static str| vec![(Origin::Class(Class::Phone), v)];
+    for (text, want) in [
+        ("Thanks,\nVihaan Chopra\n7979865097\n", phone("7979865097")),
+        (
+            "It works now.\r\n\r\nBest regards,\r\nNicole Smith\r\n4517554797  \r\n\r\n> On 09.12.2025",
+            phone("4517554797"),
+        ),
+        (
+            "Viele Grüße\nIng. Marie-Luise Rudolph B.Sc.\n1712345678",
+            phone("1712345678"),
+        ),
+        (
+            "Cordialement,\nEmmanuelle de la Michaud\n6175356642\n",
+            phone("6175356642"),
+        ),
+        ("Cheers!\n5119161779", phone("5119161779")),
+    ] {
+        assert_eq!(found(text, TextKind::Plain), want, "{text:?}");
+    }
+}
+
+#[test]
+fn a_number_on_a_line_of_its_own_without_a_signature_above_is_not_a_phone() {
+    for text in [
+        // A label, not a name, above the number.
+        "Order number:\n7979865097\n",
+        "Hi team,\nTracking\n7979865097\n",
+        // Not alone on its line.
+        "Thanks,\nVihaan Chopra\nOrder 7979865097\n",
+        "Thanks,\nVihaan Chopra\n7979865097 is the order\n",
+        // A blank line between the signature and the number.
+        "Thanks,\nVihaan Chopra\n\n7979865097\n",
+        // A sentence that thanks, then a name-like line.
+        "Thanks for the update.\nInvoice Total\n7979865097\n",
+        // Too short or too long for a phone; a date.
+        "Thanks,\nVihaan Chopra\n79798650\n",
+        "Thanks,\nVihaan Chopra\n79798650977979865\n",
+        "Thanks,\nVihaan Chopra\n2019-02-10\n",
+    ] {
+        assert_eq!(found(text, TextKind::Plain), [], "{text:?}");
+    }
+}
+
+#[test]
+fn an_address_broken_by_a_br_is_found_in_both_text_nodes_and_the_tag_kept() {
+    let street = Origin::Class(Class::StreetAddress);
+    for (text, first, second) in [
+        (
+            "<p>Delivery to Flat 76E<br>Smith Walk, Robertshire.</p>",
+            "Flat 76E",
+            "Smith Walk",
+        ),
+        (
+            "<p>Delivery to H.No. 285<br/>Mann Path, Satna.</p>",
+            "H.No. 285",
+            "Mann Path",
+        ),
+        (
+            "<p>Delivery to 80/05<BR />\n  Sarraf Ganj, Madurai.</p>",
+            "80/05",
+            "Sarraf Ganj",
+        ),
+    ] {
+        assert_eq!(
+            found(text, TextKind::Html),
+            [(street, first), (street, second)],
+            "{text}"
+        );
+        check::invariants(&SpanScanner::default(), text, TextKind::Html, None);
+        let out = redact(text, TextKind::Html, None);
+        let (from, to) = (
+            text.find(first).expect("first part") + first.len(),
+            text.find(second).expect("second part"),
+        );
+        let br = &text[from..to];
+        assert!(
+            out.contains(&format!("[street_address]{br}[street_address]")),
+            "{out}"
+        );
+    }
+    // The scan of the second text node resumes after the street.
+    assert_eq!(
+        found(
+            "<p>Flat 76E<br>Smith Walk, call 0300 1234567</p>",
+            TextKind::Html
+        ),
+        [
+            (street, "Flat 76E"),
+            (street, "Smith Walk"),
+            (Origin::Class(Class::Phone), "0300 1234567")
+        ]
+    );
+}
+
+#[test]
+fn a_number_before_another_tag_than_br_is_not_joined_to_the_next_text() {
+    for text in [
+        "<td>Flat 76E</td><td>Smith Walk</td>",
+        "<p>Flat 76E<span>Smith Walk</span></p>",
+        "<p>Flat 76E<br class=\"x\">Smith Walk</p>",
+        "<p>Flat 76E<br><br>Smith Walk</p>",
+        "<p>Qty 5<br>Total, incl. VAT</p>",
+        "<p>Qty 5<br></p>",
+    ] {
+        assert_eq!(found(text, TextKind::Html), [], "{text}");
+    }
+}

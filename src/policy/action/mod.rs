@@ -501,11 +501,11 @@ impl ApplyCx<'_> {
                 leaf,
             };
             match self.memo.get(&key, out) {
-                Some(applied) => applied,
-                None => {
+                Ok(applied) => applied,
+                Err(miss) => {
                     let start = out.len();
                     let applied = action.apply(leaf, self, out)?;
-                    self.memo.put(&key, applied, &out[start..]);
+                    self.memo.put(&key, miss, applied, &out[start..]);
                     applied
                 }
             }

@@ -3,6 +3,7 @@
 
 use std::io;
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::Duration;
 
 use hyper::client::conn::{http1, http2};
@@ -11,7 +12,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 
 use crate::proxy::Body;
-use crate::proxy::usage::Usage;
+use crate::proxy::usage::{Lookout, Usage};
 
 /// A fresh connection, after the handshake the upstream's ALPN answer asked for.
 pub(super) enum Fresh {
@@ -109,24 +110,27 @@ where
     C: Future<Output = Result<(), E>>,
     E: std::fmt::Display,
 {
-    let reap = async {
-        // Made for a request about to use it: the first look never finds it idle.
-        let mut last = Usage::NO_READING;
-        loop {
-            tokio::time::sleep(idle_timeout).await;
+    // Made for a request about to use it: the first look never finds it idle.
+    let mut last = Usage::NO_READING;
+    let mut look = Lookout::after(idle_timeout);
+    let mut conn = std::pin::pin!(conn);
+    let ended = std::future::poll_fn(|cx| {
+        if let Poll::Ready(r) = conn.as_mut().poll(cx) {
+            return Poll::Ready(Some(r));
+        }
+        while look.poll_due(cx).is_ready() {
             if usage.idle_since_last(&mut last) {
-                return;
+                return Poll::Ready(None);
             }
+            look.reset(tokio::time::Instant::now() + idle_timeout);
         }
-    };
-    tokio::select! {
-        biased;
-        r = conn => {
-            if let Err(e) = r {
-                tracing::debug!(error = %e, "Upstream connection ended with an error.");
-            }
-        }
-        () = reap => tracing::debug!("Idle upstream connection closed."),
+        Poll::Pending
+    })
+    .await;
+    match ended {
+        Some(Err(e)) => tracing::debug!(error = %e, "Upstream connection ended with an error."),
+        Some(Ok(())) => {}
+        None => tracing::debug!("Idle upstream connection closed."),
     }
 }
 
