@@ -6,14 +6,59 @@
 //! and the local part (RFC 6531 addresses). The caller's prefilter has already counted exactly
 //! one `@`, so this runs only on candidates.
 
-/// File extensions that look like top-level domains after an `@` in asset names
-/// (`logo@2x.png`). None of them is a delegated TLD.
-const FILE_EXTENSIONS: &[&[u8]] = &[
-    b"png", b"jpg", b"jpeg", b"gif", b"svg", b"webp", b"avif", b"ico", b"bmp", b"tif", b"tiff",
-    b"heic", b"mp4", b"mov", b"webm", b"pdf", b"css", b"js", b"json", b"html", b"txt",
-];
+/// Bytes of a local part: letters, digits, the specials of RFC 5322's `atext`, `.` (checked
+/// for place separately) and non-ASCII bytes.
+static LOCAL: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        t[b] = c.is_ascii_alphanumeric()
+            || c >= 0x80
+            || matches!(
+                c,
+                b'.' | b'!'
+                    | b'#'
+                    | b'$'
+                    | b'%'
+                    | b'&'
+                    | b'\''
+                    | b'*'
+                    | b'+'
+                    | b'-'
+                    | b'/'
+                    | b'='
+                    | b'?'
+                    | b'^'
+                    | b'_'
+                    | b'`'
+                    | b'{'
+                    | b'|'
+                    | b'}'
+                    | b'~'
+            );
+        b += 1;
+    }
+    t
+};
+
+/// Bytes of a domain label: letters, digits, `-` and non-ASCII bytes.
+static LABEL: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        t[b] = c.is_ascii_alphanumeric() || c == b'-' || c >= 0x80;
+        b += 1;
+    }
+    t
+};
 
 /// Whether `s` is exactly one email address.
+///
+/// Each part is read once, by table: the span scanner calls this for every address-shaped
+/// candidate of a mail (links, footers), and the whole-value detector for every leaf with an
+/// `@`.
 pub(crate) fn is_email(s: &[u8]) -> bool {
     let Some(at) = memchr::memchr(b'@', s) else {
         return false;
@@ -22,60 +67,90 @@ pub(crate) fn is_email(s: &[u8]) -> bool {
     local_part(local) && domain_part(domain)
 }
 
+/// A dot-atom: no dot at either end, none doubled.
 fn local_part(l: &[u8]) -> bool {
     if l.is_empty() || l.len() > 64 || l[0] == b'.' || l[l.len() - 1] == b'.' {
         return false;
     }
     let mut prev_dot = false;
     for &b in l {
-        let ok = match b {
-            b'.' => !prev_dot,
-            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' => true,
-            b'!' | b'#' | b'$' | b'%' | b'&' | b'\'' | b'*' | b'+' | b'-' | b'/' | b'=' | b'?'
-            | b'^' | b'_' | b'`' | b'{' | b'|' | b'}' | b'~' => true,
-            0x80..=0xff => true,
-            _ => false,
-        };
-        if !ok {
+        let dot = b == b'.';
+        if !LOCAL[usize::from(b)] || (dot && prev_dot) {
             return false;
         }
-        prev_dot = b == b'.';
+        prev_dot = dot;
     }
     true
 }
 
+/// At least two labels of 1 to 63 bytes that neither start nor end with `-`; the last one
+/// alphabetic (or an `xn--` IDN label) and no file extension.
 fn domain_part(d: &[u8]) -> bool {
     if d.len() < 4 || d.len() > 253 {
         return false;
     }
     let mut labels = 0;
-    let mut last: &[u8] = &[];
-    for label in d.split(|&b| b == b'.') {
-        if label.is_empty()
-            || label.len() > 63
-            || label[0] == b'-'
-            || label[label.len() - 1] == b'-'
-        {
+    let mut start = 0;
+    for (i, &b) in d.iter().enumerate() {
+        if b == b'.' {
+            if !label(&d[start..i]) {
+                return false;
+            }
+            labels += 1;
+            start = i + 1;
+        } else if !LABEL[usize::from(b)] {
             return false;
         }
-        if !label
-            .iter()
-            .all(|&b| b.is_ascii_alphanumeric() || b == b'-' || b >= 0x80)
-        {
-            return false;
-        }
-        labels += 1;
-        last = label;
     }
-    if labels < 2 || last.len() < 2 {
+    let last = &d[start..];
+    if labels < 1 || !label(last) || last.len() < 2 {
         return false;
     }
     let tld_ok = last.iter().all(|&b| b.is_ascii_alphabetic() || b >= 0x80)
         || (last.len() > 4 && last[..4].eq_ignore_ascii_case(b"xn--"));
-    tld_ok
-        && !FILE_EXTENSIONS
-            .iter()
-            .any(|ext| ext.eq_ignore_ascii_case(last))
+    tld_ok && !file_extension(last)
+}
+
+/// A label's length and ends (its bytes are checked by the caller).
+#[inline(always)]
+fn label(l: &[u8]) -> bool {
+    !l.is_empty() && l.len() <= 63 && l[0] != b'-' && l[l.len() - 1] != b'-'
+}
+
+/// File extensions that look like top-level domains after an `@` in asset names
+/// (`logo@2x.png`), ignoring ASCII case. None of them is a delegated TLD.
+fn file_extension(last: &[u8]) -> bool {
+    if !(2..=4).contains(&last.len()) {
+        return false;
+    }
+    let mut b = [0u8; 4];
+    for (d, s) in b.iter_mut().zip(last) {
+        *d = s.to_ascii_lowercase();
+    }
+    matches!(
+        &b[..last.len()],
+        b"png"
+            | b"jpg"
+            | b"jpeg"
+            | b"gif"
+            | b"svg"
+            | b"webp"
+            | b"avif"
+            | b"ico"
+            | b"bmp"
+            | b"tif"
+            | b"tiff"
+            | b"heic"
+            | b"mp4"
+            | b"mov"
+            | b"webm"
+            | b"pdf"
+            | b"css"
+            | b"js"
+            | b"json"
+            | b"html"
+            | b"txt"
+    )
 }
 
 #[cfg(test)]
@@ -115,10 +190,58 @@ mod tests {
         ("@example.com", false),
     ];
 
+    /// The rules written out plainly, one check at a time: the table-driven reader must agree.
+    fn plain_reading(s: &[u8]) -> bool {
+        const EXTENSIONS: &[&[u8]] = &[
+            b"png", b"jpg", b"jpeg", b"gif", b"svg", b"webp", b"avif", b"ico", b"bmp", b"tif",
+            b"tiff", b"heic", b"mp4", b"mov", b"webm", b"pdf", b"css", b"js", b"json", b"html",
+            b"txt",
+        ];
+        let Some(at) = s.iter().position(|&b| b == b'@') else {
+            return false;
+        };
+        let (l, d) = (&s[..at], &s[at + 1..]);
+        let atext =
+            |b: u8| b.is_ascii_alphanumeric() || b >= 0x80 || b"!#$%&'*+-/=?^_`{|}~".contains(&b);
+        let local = !l.is_empty()
+            && l.len() <= 64
+            && l.split(|&b| b == b'.')
+                .all(|a| !a.is_empty() && a.iter().all(|&b| atext(b)));
+        let labels: Vec<&[u8]> = d.split(|&b| b == b'.').collect();
+        let last = labels[labels.len() - 1];
+        let domain = (4..=253).contains(&d.len())
+            && labels.len() >= 2
+            && labels.iter().all(|l| {
+                !l.is_empty()
+                    && l.len() <= 63
+                    && !l.starts_with(b"-")
+                    && !l.ends_with(b"-")
+                    && l.iter()
+                        .all(|&b| b.is_ascii_alphanumeric() || b == b'-' || b >= 0x80)
+            })
+            && last.len() >= 2
+            && (last.iter().all(|&b| b.is_ascii_alphabetic() || b >= 0x80)
+                || (last.len() > 4 && last[..4].eq_ignore_ascii_case(b"xn--")))
+            && !EXTENSIONS.iter().any(|e| e.eq_ignore_ascii_case(last));
+        local && domain
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn the_table_reader_agrees_with_the_plain_reading(
+            s in "[a-z0-9.'+@-]{0,6}@[a-zA-Z0-9-]{0,4}(\\.[a-zA-Z0-9-]{0,5}){0,3}(\\.(xn--[a-z]{0,3}|PnG|jS|cOm|c0m|a))?",
+            raw in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..40),
+        ) {
+            proptest::prop_assert_eq!(is_email(s.as_bytes()), plain_reading(s.as_bytes()), "{}", s);
+            proptest::prop_assert_eq!(is_email(&raw), plain_reading(&raw));
+        }
+    }
+
     #[test]
     fn table() {
         for &(s, want) in CASES {
             assert_eq!(is_email(s.as_bytes()), want, "{s}");
+            assert_eq!(plain_reading(s.as_bytes()), want, "{s}");
         }
     }
 }

@@ -36,6 +36,20 @@ struct Parsed {
 
 /// Whether `s` is one telephone number. `hint`: the key names a phone.
 pub(crate) fn is_phone(s: &[u8], hint: bool) -> bool {
+    // The shapes a document is full of, answered as the grammar below answers them without
+    // building its parse: bare digits (order numbers, timestamps) are one group, and
+    // `2024-01-15` is a date.
+    if !s.is_empty() && s.iter().all(u8::is_ascii_digit) {
+        return bare(s, hint);
+    }
+    if year_first_date(s) {
+        return false;
+    }
+    grammar(s, hint)
+}
+
+/// [`is_phone`] by the grammar and the numbering plans.
+fn grammar(s: &[u8], hint: bool) -> bool {
     let main = strip_extension(s);
     let Some(p) = parse(main) else {
         return false;
@@ -67,6 +81,30 @@ pub(crate) fn is_phone(s: &[u8], hint: bool) -> bool {
     }
     // Indian mobile written 98765 43210.
     groups == [5, 5] && (b'6'..=b'9').contains(&d[0])
+}
+
+/// [`is_phone`] of one group of digits: no extension (its digits would be all of it), no
+/// date or ZIP+4 shape, not formatted, not international.
+fn bare(d: &[u8], hint: bool) -> bool {
+    if d.len() > MAX_DIGITS {
+        return false;
+    }
+    if hint && (7..=15).contains(&d.len()) {
+        return true;
+    }
+    d.len() >= 2 && d[0] == b'0' && d[1] != b'0' && (10..=11).contains(&d.len())
+}
+
+/// `2024-01-15`, `2024.01.15`, `2024/01/15` exactly: [`date_like`] (the extension check finds
+/// no marker before the last two digits: a separator stands there).
+fn year_first_date(s: &[u8]) -> bool {
+    let digits = |r: std::ops::Range<usize>| s[r].iter().all(u8::is_ascii_digit);
+    s.len() == 10
+        && matches!(s[4], b'-' | b'.' | b'/')
+        && s[7] == s[4]
+        && digits(0..4)
+        && digits(5..7)
+        && digits(8..10)
 }
 
 /// `15/01/2024 10`, `2024.01.15`: a date (perhaps with the hour after it), not a number.
@@ -333,6 +371,16 @@ mod tests {
         ("01/15/2024 10", false, false),
         ("2024.01.15 10", true, false),
     ];
+
+    proptest::proptest! {
+        #[test]
+        fn the_shortcuts_answer_what_the_grammar_answers(
+            s in "[0-9]{1,20}|0[0-9]{6,12}|[0-9]{4}[-./ ][0-9]{2}[-./][0-9]{2}|0[0-9]{3}[-./][0-9]{2}[-./][0-9]{2}",
+            hint in proptest::prelude::any::<bool>(),
+        ) {
+            proptest::prop_assert_eq!(is_phone(s.as_bytes(), hint), grammar(s.as_bytes(), hint), "{}", s);
+        }
+    }
 
     #[test]
     fn table() {

@@ -52,9 +52,35 @@ fn url_attribute(name: &[u8]) -> bool {
     name.len() < 32 && URL_ATTRIBUTE_LENGTHS & (1 << name.len()) != 0 && url_attribute_named(name)
 }
 
+/// Whether a name of one of [`URL_ATTRIBUTES`]' lengths is one of them, ignoring ASCII case:
+/// lower-cased once and matched (`border`, `name` and `href` itself come here).
 #[inline(never)]
 fn url_attribute_named(name: &[u8]) -> bool {
-    URL_ATTRIBUTES.iter().any(|a| a.eq_ignore_ascii_case(name))
+    let mut b = [0u8; 16];
+    let Some(lower) = b.get_mut(..name.len()) else {
+        return false;
+    };
+    for (d, s) in lower.iter_mut().zip(name) {
+        *d = s.to_ascii_lowercase();
+    }
+    matches!(
+        &*lower,
+        b"action"
+            | b"background"
+            | b"cite"
+            | b"codebase"
+            | b"data"
+            | b"formaction"
+            | b"href"
+            | b"icon"
+            | b"longdesc"
+            | b"manifest"
+            | b"ping"
+            | b"poster"
+            | b"src"
+            | b"usemap"
+            | b"xlink:href"
+    )
 }
 
 /// Where the first `b` in `hay` is. Markup's delimiters are close together (the next tag, the
@@ -91,7 +117,9 @@ pub(crate) fn segments(raw: &[u8], kind: TextKind, f: &mut impl FnMut(Seg)) {
                     start: 0,
                     end: raw.len(),
                     kind: SegKind {
-                        mode: Mode::PCT,
+                        // References too: a text without tags may still be shown as HTML
+                        // (a mail part, a note rendered in a dashboard), where `&#64;` is `@`.
+                        mode: Mode::PCT.with(Mode::ENT),
                         ctx: Ctx::Plain,
                     },
                 });
@@ -522,16 +550,19 @@ fn element_content(tag: &[u8]) -> Option<(Ctx, Mode)> {
     }
 }
 
-/// Where `</tag` (any case) starts at or after `from`, or the end.
+/// Where `</tag` (any case) starts at or after `from`, or the end. A `title`'s or a `style`'s
+/// end is mostly the first `<` after it: a byte search, not a substring searcher's set-up.
 fn closing_tag(raw: &[u8], from: usize, tag: &[u8]) -> usize {
     let mut i = from;
-    while let Some(p) = memchr::memmem::find(&raw[i..], b"</") {
+    while let Some(p) = find_byte(b'<', &raw[i..]) {
         let at = i + p;
-        let name = &raw[at + 2..];
-        if name.len() >= tag.len() && name[..tag.len()].eq_ignore_ascii_case(tag) {
-            return at;
+        if raw.get(at + 1) == Some(&b'/') {
+            let name = &raw[at + 2..];
+            if name.len() >= tag.len() && name[..tag.len()].eq_ignore_ascii_case(tag) {
+                return at;
+            }
         }
-        i = at + 2;
+        i = at + 1;
     }
     raw.len()
 }
@@ -569,6 +600,28 @@ mod tests {
                     }
                 }
             }
+        }
+    }
+
+    #[test]
+    fn url_attributes_are_known_by_name_in_any_case() {
+        for a in URL_ATTRIBUTES {
+            let name = std::str::from_utf8(a).expect("ASCII names");
+            for n in [name.to_owned(), name.to_ascii_uppercase()] {
+                assert!(url_attribute(n.as_bytes()), "{n}");
+            }
+        }
+        for n in [
+            "border",
+            "name",
+            "style",
+            "hre",
+            "hrefs",
+            "srcset",
+            "xlink:hre",
+            "",
+        ] {
+            assert!(!url_attribute(n.as_bytes()), "{n}");
         }
     }
 

@@ -29,7 +29,8 @@
 //!
 //! A [`TextKind`] says how to read the text ([`TextKind::Auto`] sniffs it):
 //!
-//! - **Plain** text: percent escapes are decoded (a URL pasted into a ticket).
+//! - **Plain** text: percent escapes (a URL pasted into a ticket) and character references
+//!   (a fragment that a recipient shows as HTML) are decoded.
 //! - **HTML**: only text nodes and attribute values are read; tag and attribute names, comments'
 //!   delimiters and declarations are not text. Character references are decoded. `href`, `src`
 //!   and the other URL attributes are read as URLs (`mailto:` included). `script`, `style` and
@@ -298,7 +299,9 @@ impl SpanScanner {
         }
         let mut finder = find::Finder::new(self.classes);
         html::segments(raw, sniff(raw, kind), &mut |seg| {
-            finder.scan(raw, seg, &mut found);
+            if let Some(seen) = find::first_look(raw, seg) {
+                finder.scan(raw, seg, seen, &mut found);
+            }
             if let Some(e) = echo {
                 e.scan(raw, seg, &mut echoed);
             }
@@ -337,6 +340,11 @@ fn sniff(raw: &[u8], kind: TextKind) -> TextKind {
 /// Calls `f` with the decoded text of a hit.
 fn with_value<R>(text: &str, h: &Hit, f: impl FnOnce(&str) -> R) -> R {
     let raw = &text.as_bytes()[h.start..h.end];
+    // Only `&`, `%` and `+` start anything the decoding changes: without them a span is its
+    // own decoding (most are: an address or a number written as is).
+    if memchr::memchr3(b'&', b'%', b'+', raw).is_none() {
+        return f(&text[h.start..h.end]);
+    }
     let mut buf = Fixed::<1024>::new();
     decode::decode_into(raw, h.seg.mode, &mut buf);
     match std::str::from_utf8(buf.bytes()) {
