@@ -394,3 +394,41 @@ async fn every_recorded_sdk_request_leaves_the_shipped_presets_without_the_perso
     // 42 recorded requests, every one forwarded (gtag.js's batch read one hit per line).
     assert_eq!((forwarded, refused), (42, 0));
 }
+
+/// Hand-written Segment events whose free text names the person the ways a recipient still
+/// reads: an address with its `@` escaped in a link, a `mailto:` or an HTML fragment, and the
+/// name after a no-break space, under property names no preset knows. Through the real
+/// gateway on the shipped config; every view the recipient could decode (percent escapes,
+/// HTML references, JSON strings) is searched for the person.
+#[tokio::test]
+async fn escaped_addresses_and_names_in_free_text_leave_the_shipped_segment_preset_without_the_person()
+ {
+    let up = Upstream::start(None, Reply::Ok).await;
+    let gw = TestGateway::start_with_env(
+        &shipped(up.addr),
+        &[("PIIGATE_ADMIN_TOKEN", "t0ken-for-tests")],
+    )
+    .await;
+    let client = Client::new(gw.addr, None, Proto::H1);
+    let events = [
+        // The address alone, escaped, under neutral names: detection must see it.
+        r#"{"userId":"u1","event":"Link Clicked","properties":{"href":"mailto:ottilie.brandvold%40example.org","link":"https://shop.example/r?e=ottilie.brandvold%40example.org&n=1","note":"write to ottilie.brandvold&#64;example.org","body":"<p>Contact: ottilie.brandvold&#x40;example.org</p>"}}"#,
+        // The name the payload gives, after a no-break space, in a scrubbed text.
+        r#"{"userId":"u1","event":"Viewed","traits":{"firstName":"Ottilie","lastName":"Brandvold"},"properties":{"greeting":"<p>Hello&nbsp;Ottilie&nbsp;Brandvold,</p>","title":"Hi\u00a0Ottilie, your order"},"context":{"page":{"title":"Welcome&#160;Brandvold"}}}"#,
+    ];
+    let values = values_except(&[]);
+    for (i, body) in events.iter().enumerate() {
+        let before = up.requests().len();
+        let got = client.post_json("/segment/v1/track", body).await;
+        assert!(got.status.is_success(), "event {i}: {}", got.status);
+        let seen = up.requests();
+        assert_eq!(seen.len(), before + 1, "event {i}: forwarded once");
+        let r = &seen[before];
+        let doc: Value = serde_json::from_slice(&r.body).expect("the upstream parses JSON");
+        assert_eq!(
+            doc["event"],
+            serde_json::from_str::<Value>(body).expect("sent")["event"]
+        );
+        crate::support::recipient::assert_none_in_clear(&format!("event {i}"), r, &values);
+    }
+}

@@ -312,10 +312,17 @@ impl Detector {
     }
 
     fn free_text(&self, t: &[u8], sh: &Shape) -> Option<Class> {
-        if self.text == TextScan::Off || !(sh.spaced() || sh.at > 0) {
+        if self.text == TextScan::Off {
             return None;
         }
-        text::scan(t, sh, self.classes)
+        if (sh.spaced() || sh.at > 0)
+            && let Some(class) = text::scan(t, sh, self.classes)
+        {
+            return Some(class);
+        }
+        // `mailto:alice%40example.com`, a tracking link's `?e=alice%40example.com`, an HTML
+        // fragment's `alice&#64;example.com`: the recipient reads an address there.
+        (sh.escape > 0 && self.on(Class::Email) && text::escaped_email(t)).then_some(Class::Email)
     }
 }
 

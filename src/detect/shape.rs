@@ -26,6 +26,8 @@ pub(crate) struct Shape {
     pub(crate) slash: u32,
     /// Bytes >= 0x80 (parts of non-ASCII characters).
     pub(crate) high: u32,
+    /// `%` and `&`, which start the escapes a recipient may decode (`%40`, `&#64;`).
+    pub(crate) escape: u32,
 }
 
 const DIGIT: u8 = 0;
@@ -41,9 +43,10 @@ const PLUS: u8 = 9;
 const PAREN: u8 = 10;
 const SLASH: u8 = 11;
 const HIGH: u8 = 12;
-/// Any other byte (`_ , ; ! ? = &`, controls): counted, never asked about.
-const OTHER: u8 = 13;
-const KINDS: usize = 14;
+const ESCAPE: u8 = 13;
+/// Any other byte (`_ , ; ! ? =`, controls): counted, never asked about.
+const OTHER: u8 = 14;
+const KINDS: usize = 15;
 
 static TABLE: [u8; 256] = {
     let mut t = [OTHER; 256];
@@ -64,6 +67,7 @@ static TABLE: [u8; 256] = {
             b'(' | b')' => PAREN,
             b'/' => SLASH,
             0x80..=0xff => HIGH,
+            b'%' | b'&' => ESCAPE,
             _ => OTHER,
         };
         i += 1;
@@ -93,6 +97,7 @@ impl Shape {
             paren: c[usize::from(PAREN)],
             slash: c[usize::from(SLASH)],
             high: c[usize::from(HIGH)],
+            escape: c[usize::from(ESCAPE)],
         }
     }
 
@@ -131,13 +136,14 @@ mod tests {
 
     #[test]
     fn counts() {
-        let s = Shape::of("+92 (300) 123-4567 x1 a@b.c_d:é,\n!".as_bytes());
+        let s = Shape::of("+92 (300) 123-4567 x1 a@b.c_d:é,\n!%&".as_bytes());
         assert_eq!(s.digit, 13);
         assert_eq!(
             (s.plus, s.paren, s.dash, s.space, s.at, s.dot),
             (1, 2, 1, 4, 1, 1)
         );
         assert_eq!((s.lower, s.colon, s.high, s.newline), (5, 1, 2, 1));
+        assert_eq!(s.escape, 2);
         assert!(!s.numeric());
         assert!(Shape::of(b"0300-1234567").numeric());
         assert!(Shape::of(b"415.555.0100 ext 12").numeric());

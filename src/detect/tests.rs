@@ -125,6 +125,35 @@ const CASES: &[(Option<&str>, &str, Expect)] = &[
         "my email is bob@example.org!",
         Some((Class::Email, Source::Text)),
     ),
+    // An address whose `@` is escaped as its reader decodes it.
+    (
+        Some("link"),
+        "mailto:bob%40example.org",
+        Some((Class::Email, Source::Text)),
+    ),
+    (
+        Some("href"),
+        "https://t.example/c?e=bob%40example.org&a=1",
+        Some((Class::Email, Source::Text)),
+    ),
+    (
+        Some("note"),
+        "write to bob&#64;example.org",
+        Some((Class::Email, Source::Text)),
+    ),
+    (
+        Some("body"),
+        "<p>bob&#x40;example.org</p>",
+        Some((Class::Email, Source::Text)),
+    ),
+    (
+        Some("ref"),
+        "bob%40example.org",
+        Some((Class::Email, Source::Text)),
+    ),
+    (Some("discount"), "40%40off", None),
+    (Some("q"), "a%40b&c=1", None),
+    (Some("title"), "R&D &#64; night", None),
     // Hard negatives.
     (
         Some("anonymousId"),

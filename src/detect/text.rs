@@ -14,6 +14,7 @@
 //! opening bracket or quote, or `, ; : =`.
 
 use super::shape::Shape;
+use super::spans::{SpanScanner, TextKind};
 use super::{Class, ClassSet, card, email, iban, ip, national, phone, secret};
 
 /// Whether a candidate may start after `b`.
@@ -74,6 +75,31 @@ pub(crate) fn scan(s: &[u8], sh: &Shape, on: ClassSet) -> Option<Class> {
         return tokens(s, on);
     }
     None
+}
+
+/// Whether `s` holds an email whose `@` is written as an escape its reader decodes: `%40` (a
+/// URL, a `mailto:` link, a pasted link) or a character reference (`&#64;`, `&#x40;`,
+/// `&commat;`). The span scanner, which reads a text the way its kind is read (URL, HTML or
+/// plain text with both decodings), decides; it runs only on a text with such an escape in it,
+/// and allocates only when it finds one.
+pub(crate) fn escaped_email(s: &[u8]) -> bool {
+    let escaped_at = memchr::memchr2_iter(b'%', b'&', s).any(|i| {
+        let r = &s[i + 1..];
+        r.starts_with(b"40")
+            || r.first() == Some(&b'#')
+            || r.get(..7)
+                .is_some_and(|w| w.eq_ignore_ascii_case(b"commat;"))
+    });
+    let Ok(text) = std::str::from_utf8(s) else {
+        return false;
+    };
+    escaped_at
+        && SpanScanner::new(ClassSet::empty().with(Class::Email)).find(
+            text,
+            TextKind::Auto,
+            None,
+            |_| {},
+        ) > 0
 }
 
 fn emails(s: &[u8]) -> bool {

@@ -87,7 +87,8 @@ const STD: GeneralPurpose = GeneralPurpose::new(&base64::alphabet::STANDARD, LEN
 const URL: GeneralPurpose = GeneralPurpose::new(&base64::alphabet::URL_SAFE, LENIENT);
 
 /// Every text a recipient could decode out of `bytes`: the bytes themselves, and recursively
-/// what gzip, percent-decoding, JSON strings and base64 runs (either alphabet) decode to.
+/// what gzip, percent-decoding, HTML character references, JSON strings and base64 runs
+/// (either alphabet) decode to.
 pub fn views(bytes: &[u8]) -> Vec<String> {
     let mut out = Vec::new();
     expand(bytes, 0, &mut out);
@@ -117,6 +118,12 @@ fn expand(bytes: &[u8], depth: usize, out: &mut Vec<String>) {
         let decoded = percent_decode(&text);
         if decoded != text.as_bytes() {
             expand(&decoded, depth + 1, out);
+        }
+    }
+    if text.contains('&') {
+        let decoded = html_unescape(&text);
+        if decoded != text {
+            expand(decoded.as_bytes(), depth + 1, out);
         }
     }
     if let Ok(v) = serde_json::from_str::<serde_json::Value>(&text) {
@@ -154,6 +161,54 @@ fn base64_runs(text: &str) -> Vec<&str> {
     text.split(|c: char| !is_b64(c))
         .filter(|r| r.len() >= 12)
         .collect()
+}
+
+/// What a browser shows for HTML character references: decimal and hex references and the
+/// named ones mail templates and SDKs write; anything else stays as written.
+pub fn html_unescape(text: &str) -> String {
+    const NAMED: &[(&str, char)] = &[
+        ("amp", '&'),
+        ("lt", '<'),
+        ("gt", '>'),
+        ("quot", '"'),
+        ("apos", '\''),
+        ("nbsp", '\u{a0}'),
+        ("commat", '@'),
+        ("period", '.'),
+        ("ensp", '\u{2002}'),
+        ("emsp", '\u{2003}'),
+        ("thinsp", '\u{2009}'),
+    ];
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find('&') {
+        out.push_str(&rest[..at]);
+        rest = &rest[at..];
+        let decoded = rest[1..].split_once(';').and_then(|(name, _)| {
+            let c = if let Some(num) = name.strip_prefix('#') {
+                match num.strip_prefix(['x', 'X']) {
+                    Some(hex) => u32::from_str_radix(hex, 16).ok(),
+                    None => num.parse().ok(),
+                }
+                .and_then(char::from_u32)
+            } else {
+                NAMED.iter().find(|(n, _)| *n == name).map(|&(_, c)| c)
+            }?;
+            Some((c, name.len() + 2))
+        });
+        match decoded {
+            Some((c, len)) => {
+                out.push(c);
+                rest = &rest[len..];
+            }
+            None => {
+                out.push('&');
+                rest = &rest[1..];
+            }
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 /// Form-style percent-decoding (`+` is a space); invalid escapes stay as they are.

@@ -507,9 +507,51 @@ fn hash(b: &[u8]) -> u64 {
     })
 }
 
-/// Whether a byte continues a word (a match must not start or end next to one).
+/// Whether a byte continues a word (a match must not start or end next to one). A byte of a
+/// non-ASCII character counts as one here; [`word_before`] and [`word_at`] look at the
+/// character where that matters.
 fn is_word(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b == b'_' || b >= 0x80
+}
+
+/// Whether a non-ASCII character continues a word: letters and digits do; a no-break or thin
+/// space (`&nbsp;` in a mail template), an ideographic space, a typographic quote or dash does
+/// not, so `Hi&nbsp;Alice` holds the word `Alice`. Bytes that are not UTF-8 do not either: a
+/// value is found next to them rather than missed.
+fn word_char(s: &[u8]) -> bool {
+    std::str::from_utf8(s)
+        .ok()
+        .and_then(|s| s.chars().next())
+        .is_some_and(char::is_alphanumeric)
+}
+
+/// Whether the character that ends at `hay[i]` (`i > 0`) continues a word.
+fn word_before(hay: &[u8], i: usize) -> bool {
+    let b = hay[i - 1];
+    if b < 0x80 {
+        return is_word(b);
+    }
+    let from = i.saturating_sub(4);
+    let lead = (from..i)
+        .rev()
+        .find(|&k| hay[k] & 0xC0 != 0x80)
+        .unwrap_or(from);
+    word_char(&hay[lead..i])
+}
+
+/// Whether the character that starts at `hay[i]` continues a word (`false` past the end).
+fn word_at(hay: &[u8], i: usize) -> bool {
+    let Some(&b) = hay.get(i) else {
+        return false;
+    };
+    let n = match b {
+        0..=0x7f => return is_word(b),
+        0xc0..=0xdf => 2,
+        0xe0..=0xef => 3,
+        0xf0..=0xf7 => 4,
+        _ => return false,
+    };
+    hay.get(i..i + n).is_some_and(word_char)
 }
 
 fn letters(s: &str) -> usize {
@@ -597,8 +639,8 @@ impl Echo {
         let mut i = from;
         while i < to {
             let t = self.table[usize::from(hay[i])];
-            if !prev_word
-                && t & FIRST != 0
+            if t & FIRST != 0
+                && (!prev_word || (i > 0 && hay[i - 1] >= 0x80 && !word_before(hay, i)))
                 && let Some(end) = self.try_at(hay, i, &mut emit)
             {
                 i = end;
@@ -632,7 +674,7 @@ impl Echo {
             if head & mask == key
                 && end <= hay.len()
                 && hay[i..end].eq_ignore_ascii_case(self.text(n))
-                && (end == hay.len() || !is_word(hay[end]))
+                && !word_at(hay, end)
                 && (!n.info.capitalised || hay[i].is_ascii_uppercase() || hay[i] >= 0x80)
                 && emit(i, end, n.info.tag)
             {

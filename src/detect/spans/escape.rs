@@ -50,6 +50,10 @@ fn unreserved(b: u8) -> bool {
 }
 
 fn html(s: &[u8], ctx: Ctx, out: &mut Vec<u8>) {
+    if matches!(ctx, Ctx::Plain | Ctx::Url) {
+        out.extend_from_slice(s);
+        return;
+    }
     let special = |b: u8| match ctx {
         Ctx::Plain | Ctx::Url => false,
         Ctx::Raw => matches!(b, b'<' | b'>'),

@@ -1339,20 +1339,27 @@ impl Finder {
                 }
                 self.german(c, i, floor)
             }
-            // `Flat 76E<br>Smith Walk`: the street in the next text node. Most numbers before a
-            // tag (`<td>12</td>`) stop at the `b` and `r`.
-            Some(b'<')
-                if j == end
-                    && matches!(raw.get(j + 1..j + 3), Some([b'b' | b'B', b'r' | b'R'])) =>
-            {
-                self.german(c, i, floor).or_else(|| {
-                    let e = self.number_first(c, i)?;
-                    Some((unit_before(c, i, floor), e))
-                })
+            None | Some(b'.' | b';' | b')' | b'<' | b'"' | b'\'') => {
+                let german = self.german(c, i, floor);
+                // `Flat 76E<br>Smith Walk`: the street in the next text node. Most numbers
+                // before a tag (`<td>12</td>`) stop at the `b` and `r`.
+                if german.is_none()
+                    && j == end
+                    && matches!(raw.get(j..j + 3), Some([b'<', b'b' | b'B', b'r' | b'R']))
+                {
+                    return self.street_after_br(c, i, floor);
+                }
+                german
             }
-            None | Some(b'.' | b';' | b')' | b'<' | b'"' | b'\'') => self.german(c, i, floor),
             _ => None,
         }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn street_after_br(&mut self, c: Cur<'_>, i: usize, floor: usize) -> Option<(usize, usize)> {
+        let e = self.number_first(c, i)?;
+        Some((unit_before(c, i, floor), e))
     }
 
     #[inline(never)]
@@ -2059,6 +2066,8 @@ fn line_after_br(c: Cur<'_>) -> Option<Cur<'_>> {
 /// (capitalised words: `Vihaan Chopra`, `Ing. Marie-Luise Rudolph B.Sc.`) under a closing.
 /// An order or tracking number has a line of its own after a label (`Order number:`), not
 /// under a greeting.
+#[cold]
+#[inline(never)]
 fn signature_line(c: Cur<'_>, start: usize, end: usize) -> bool {
     let mut j = end;
     while let Some(u) = c.at(j).filter(|u| matches!(u.b, b' ' | b'\t')) {

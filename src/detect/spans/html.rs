@@ -117,7 +117,9 @@ pub(crate) fn segments(raw: &[u8], kind: TextKind, f: &mut impl FnMut(Seg)) {
                     start: 0,
                     end: raw.len(),
                     kind: SegKind {
-                        mode: Mode::PCT,
+                        // References too: a text without tags may still be shown as HTML
+                        // (a mail part, a note rendered in a dashboard), where `&#64;` is `@`.
+                        mode: Mode::PCT.with(Mode::ENT),
                         ctx: Ctx::Plain,
                     },
                 });

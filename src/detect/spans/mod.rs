@@ -29,7 +29,8 @@
 //!
 //! A [`TextKind`] says how to read the text ([`TextKind::Auto`] sniffs it):
 //!
-//! - **Plain** text: percent escapes are decoded (a URL pasted into a ticket).
+//! - **Plain** text: percent escapes (a URL pasted into a ticket) and character references
+//!   (a fragment that a recipient shows as HTML) are decoded.
 //! - **HTML**: only text nodes and attribute values are read; tag and attribute names, comments'
 //!   delimiters and declarations are not text. Character references are decoded. `href`, `src`
 //!   and the other URL attributes are read as URLs (`mailto:` included). `script`, `style` and

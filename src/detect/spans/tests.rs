@@ -355,6 +355,21 @@ fn scrub_encodes_for_the_context() {
 }
 
 #[test]
+fn references_in_text_without_tags_are_read_as_html_would_show_them() {
+    // A mail part or a note a dashboard renders as HTML shows `&#64;` as `@`.
+    let got = redact(
+        "write to kai&#64;example.org, KAI&#X40;example.org or kai&commat;example.org; \
+         R&D, AT&amp;T and a&b;c stay",
+        TextKind::Auto,
+        None,
+    );
+    assert_eq!(
+        got,
+        "write to [email], [email] or [email]; R&D, AT&amp;T and a&b;c stay"
+    );
+}
+
+#[test]
 fn keep_leaves_the_text_unchanged() {
     let s = SpanScanner::default();
     let mut out = Vec::new();
@@ -420,6 +435,36 @@ fn echoes_whole_words_in_every_encoding() {
         Some(&e),
     );
     assert_eq!(got, "https://x.example/?to=%5Becho+0%5D&n=%5Becho+0%5D");
+}
+
+#[test]
+fn echoes_after_and_before_non_ascii_spaces_and_punctuation() {
+    let e = echo(&[
+        ("Ottilie Brandvold", EchoKind::PersonName),
+        ("Émile Zola", EchoKind::PersonName),
+    ]);
+    // No-break spaces (written, and as references), a thin and an ideographic space,
+    // typographic quotes and dashes separate words.
+    let got = redact(
+        "<p>Hi&nbsp;Ottilie&#160;Brandvold, \u{a0}Ottilie\u{2009}Brandvold\u{3000}\
+         \u{201c}Ottilie\u{201d}\u{2014}Brandvold\u{a0}Émile</p>",
+        TextKind::Html,
+        Some(&e),
+    );
+    // (The full name is one needle with an ASCII space; across another space each part is
+    // found on its own.)
+    assert_eq!(
+        got,
+        "<p>Hi&nbsp;[echo 0]&#160;[echo 0], \u{a0}[echo 0]\u{2009}[echo 0]\u{3000}\
+         \u{201c}[echo 0]\u{201d}\u{2014}[echo 0]\u{a0}[echo 1]</p>"
+    );
+    // Letters do not: a name inside a longer word, written in any script, is not the name.
+    let got = redact(
+        "ÉOttilie Ottilieé Brandvoldß émile Zolaé",
+        TextKind::Plain,
+        Some(&e),
+    );
+    assert_eq!(got, "ÉOttilie Ottilieé Brandvoldß [echo 1] Zolaé");
 }
 
 #[test]
