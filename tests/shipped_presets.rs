@@ -286,8 +286,8 @@ fn without_free_text(vendor: &str, r: &mut Recorded) {
     }
 }
 
-#[tokio::test]
-async fn every_recorded_sdk_request_leaves_the_shipped_presets_without_the_person_and_parseable() {
+/// The gateway on the shipped config, its recording upstream, and a client of it.
+async fn start_shipped() -> (Upstream, TestGateway, Client) {
     let up = Upstream::start(None, Reply::Ok).await;
     let gw = TestGateway::start_with_env(
         &shipped(up.addr),
@@ -295,6 +295,12 @@ async fn every_recorded_sdk_request_leaves_the_shipped_presets_without_the_perso
     )
     .await;
     let client = Client::new(gw.addr, None, Proto::H1);
+    (up, gw, client)
+}
+
+#[tokio::test]
+async fn every_recorded_sdk_request_leaves_the_shipped_presets_without_the_person_and_parseable() {
+    let (up, _gw, client) = start_shipped().await;
     let mut files: Vec<String> = Vec::new();
     for dir in std::fs::read_dir(repo("tests/data/sdk")).expect("fixtures") {
         let dir = dir.expect("entry").path();
@@ -403,13 +409,7 @@ async fn every_recorded_sdk_request_leaves_the_shipped_presets_without_the_perso
 #[tokio::test]
 async fn escaped_addresses_and_names_in_free_text_leave_the_shipped_segment_preset_without_the_person()
  {
-    let up = Upstream::start(None, Reply::Ok).await;
-    let gw = TestGateway::start_with_env(
-        &shipped(up.addr),
-        &[("PIIGATE_ADMIN_TOKEN", "t0ken-for-tests")],
-    )
-    .await;
-    let client = Client::new(gw.addr, None, Proto::H1);
+    let (up, _gw, client) = start_shipped().await;
     let events = [
         // The address alone, escaped, under neutral names: detection must see it.
         r#"{"userId":"u1","event":"Link Clicked","properties":{"href":"mailto:ottilie.brandvold%40example.org","link":"https://shop.example/r?e=ottilie.brandvold%40example.org&n=1","note":"write to ottilie.brandvold&#64;example.org","body":"<p>Contact: ottilie.brandvold&#x40;example.org</p>"}}"#,
