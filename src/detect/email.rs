@@ -54,6 +54,11 @@ static LABEL: [bool; 256] = {
     t
 };
 
+/// Whether `b` may stand in a local part (a `.` also has its place checked).
+pub(crate) fn local_byte(b: u8) -> bool {
+    LOCAL[usize::from(b)]
+}
+
 /// Whether `s` is exactly one email address.
 ///
 /// Each part is read once, by table: the span scanner calls this for every address-shaped
@@ -75,7 +80,7 @@ fn local_part(l: &[u8]) -> bool {
     let mut prev_dot = false;
     for &b in l {
         let dot = b == b'.';
-        if !LOCAL[usize::from(b)] || (dot && prev_dot) {
+        if !local_byte(b) || (dot && prev_dot) {
             return false;
         }
         prev_dot = dot;

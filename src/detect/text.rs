@@ -35,30 +35,10 @@ fn closes(b: u8) -> bool {
         )
 }
 
+/// A byte an address's local part may start from, read backwards from its `@`: the local
+/// part's alphabet without `'`, which in prose is a quote around the address, not part of it.
 fn email_byte(b: u8) -> bool {
-    b.is_ascii_alphanumeric()
-        || b >= 0x80
-        || matches!(
-            b,
-            b'.' | b'!'
-                | b'#'
-                | b'$'
-                | b'%'
-                | b'&'
-                | b'*'
-                | b'+'
-                | b'-'
-                | b'/'
-                | b'='
-                | b'?'
-                | b'^'
-                | b'_'
-                | b'`'
-                | b'{'
-                | b'|'
-                | b'}'
-                | b'~'
-        )
+    email::local_byte(b) && b != b'\''
 }
 
 /// First class found inside `s`, if any.
