@@ -718,23 +718,15 @@ impl<'p> Walker<'_, 'p, '_, '_, '_> {
                 let mut at = 0;
                 while let Some(q) = memchr::memchr(b'"', &raw[at..]) {
                     let open = at + q;
-                    // A validated string ends at the first quote no backslash escapes.
-                    let (mut close, mut escaped) = (open + 1, false);
-                    while let Some(&b) = raw.get(close) {
-                        match b {
-                            b'"' => break,
-                            b'\\' => {
-                                escaped = true;
-                                close += 2;
-                            }
-                            _ => close += 1,
-                        }
-                    }
-                    at = (close + 1).min(raw.len());
-                    let key = raw[at..].iter().find(|b| !b.is_ascii_whitespace()) == Some(&b':');
+                    // Validated already: the string scanner cannot fail here.
+                    let Ok((after, escaped)) = scan::string(raw, open) else {
+                        break;
+                    };
+                    at = after;
+                    let key = raw.get(ws(raw, at)) == Some(&b':');
                     if !key
-                        && let Some(body) = raw.get(open + 1..close)
-                        && let Some(text) = decoded(body, escaped, &mut self.bufs.text)
+                        && let Some(text) =
+                            decoded(&raw[open + 1..after - 1], escaped, &mut self.bufs.text)
                     {
                         self.cx.echo_unread(&rule.action, rule.class, text);
                     }
