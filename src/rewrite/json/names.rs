@@ -22,6 +22,7 @@ use crate::policy::{ActionKind, DetectMode, DetectPolicy, EchoCounts};
 use crate::rewrite::RewriteError;
 
 /// What a member name turned out to be.
+#[derive(Clone, Copy)]
 enum Verdict {
     /// A value of this class.
     Class(Class),
@@ -103,8 +104,8 @@ impl<'p> Walker<'_, 'p, '_, '_, '_> {
     ) -> Result<Option<Next>, RewriteError> {
         let own = own_seg(self.depth, true, Some(key));
         let segs = std::mem::take(&mut self.segs);
-        let recorded = match &verdict {
-            Verdict::Class(class) => self.record_segs(detect, &segs, own, *class),
+        let recorded = match verdict {
+            Verdict::Class(class) => self.record_segs(detect, &segs, own, class),
             Verdict::Echo(counts) => counts
                 .classes()
                 .try_for_each(|class| self.record_segs(detect, &segs, own, class)),
@@ -112,8 +113,8 @@ impl<'p> Walker<'_, 'p, '_, '_, '_> {
         self.segs = segs;
         recorded?;
         // The value's class, for the ledger; an echo of a rule without one has none.
-        let class = match &verdict {
-            Verdict::Class(class) => Some(*class),
+        let class = match verdict {
+            Verdict::Class(class) => Some(class),
             Verdict::Echo(counts) => counts.spans().next().flatten(),
         };
         if detect.mode == DetectMode::Observe {
