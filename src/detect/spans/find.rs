@@ -400,6 +400,52 @@ fn digits4(c: Cur<'_>, i: usize) -> usize {
     d
 }
 
+/// Whether the number at `i`, its digits ending at `d` ([`digits4`]), is one that
+/// [`Finder::digit`] would step over having found nothing, told from the bytes around it (a
+/// property test holds the two to the same spans): fewer than four digits, ended by a byte
+/// that starts neither a run nor a street (`"600"`, `0;`, `>2<`), after a byte that opens a
+/// number and is no part of a hex colour or an escape, or after a space that follows a word
+/// no German street name ends like (`8px 0;`). Inline CSS and attributes are full of these,
+/// so they leave before the call.
+#[inline(always)]
+fn bare_short(c: Cur<'_>, i: usize, d: usize) -> bool {
+    let raw = c.raw;
+    if d >= i + 4 {
+        return false;
+    }
+    let ends = if d < c.seg.end {
+        matches!(raw[d], b';' | b'"' | b'\'' | b'<')
+    } else {
+        // Past the segment, what `street` looks at: not a line break or `<br>` the street
+        // could continue after.
+        match raw.get(d) {
+            None | Some(b'"' | b'\'') => true,
+            Some(b'<') => !matches!(raw.get(d + 1..d + 3), Some([b'b' | b'B', b'r' | b'R'])),
+            Some(_) => false,
+        }
+    };
+    if !ends {
+        return false;
+    }
+    if i == c.seg.start {
+        return true;
+    }
+    match raw[i - 1] {
+        b'\t' | b'\n' | 0x0C | b'\r' | b'[' | b'<' | b'>' | b'"' | b'\'' | b',' | b':' | b'|' => {
+            true
+        }
+        b' ' => {
+            i >= c.seg.start + 2 && {
+                let w = raw[i - 2];
+                w.is_ascii_alphabetic()
+                    && !w.is_ascii_hexdigit()
+                    && !DE_SUFFIX_LAST[usize::from(w.to_ascii_lowercase())]
+            }
+        }
+        _ => false,
+    }
+}
+
 /// Whether the number at `i`, its digits ending at `d` ([`digits4`]), is a quantity with a
 /// unit glued on (`14px`, `2em`, `10am`, `3rd`, `100%`): nothing any class starts with.
 #[inline(always)]
@@ -665,11 +711,11 @@ impl Finder {
             }
             let u = fwd(raw, i, seg.end, seg.kind.mode);
             let next = match u.b {
-                // Quantities (`14px`, `100%`) leave before the call: inline CSS is full of
-                // them.
+                // Quantities (`14px`, `100%`) and short bare numbers (`"600"`, `0;`) leave
+                // before the call: inline CSS is full of them.
                 b'0'..=b'9' => {
                     let d = digits4(c, i);
-                    if quantity(c, i, d) {
+                    if quantity(c, i, d) || bare_short(c, i, d) {
                         d
                     } else {
                         self.digit(c, i, d, &mut floor, hits)
@@ -2660,6 +2706,55 @@ mod tests {
             proptest::prop_assert_eq!(a.win.bytes(), b.win.bytes());
             for k in 0..=a.win.len {
                 proptest::prop_assert_eq!(a.win.raw(k), b.win.raw(k), "unit {}", k);
+            }
+        }
+    }
+
+    proptest::proptest! {
+        /// A number the scan steps over before the call is one `digit` steps over to the same
+        /// place having found nothing, wherever the segment starts and ends and whatever mode
+        /// it reads in.
+        #[test]
+        fn a_number_skipped_before_the_call_is_one_the_handler_skips(
+            pieces in proptest::collection::vec(proptest::sample::select(&[
+                "0", "12", "600", "4242", " ", ";", "\"", "'", "<", "<br>", "<BR>", "</td>", ">",
+                ":", "px", "8px 0", "Hauptstra\u{df}e ", "Weg ", "ring ", "#", "#e0e0e0", "ab",
+                "&amp;", "&nbsp;", "%20", "+", "(", ",", "\n", "\t", "[", "|", "=", "x", ".",
+                "Evergreen Terrace", "Flat ", "\u{e9}", "-", "/",
+            ][..]), 0..24),
+            bits in 0u8..16,
+            cut in (0usize..200, 0usize..200),
+        ) {
+            let text = pieces.concat();
+            let raw = text.as_bytes();
+            let (a, b) = (cut.0.min(raw.len()), cut.1.min(raw.len()));
+            let (start, end) = (a.min(b), a.max(b));
+            let mode = [Mode::ENT, Mode::PCT, Mode::PLUS, Mode::URL]
+                .into_iter()
+                .enumerate()
+                .filter(|(k, _)| bits & (1 << k) != 0)
+                .fold(Mode::default(), |m, (_, b)| m.with(b));
+            let seg = Seg {
+                start,
+                end,
+                kind: super::super::SegKind { mode, ctx: super::super::Ctx::Text },
+            };
+            let c = Cur { raw, seg };
+            let digits = (start..end).filter(|&i| raw[i].is_ascii_digit());
+            for i in digits {
+                let d = digits4(c, i);
+                if !bare_short(c, i, d) {
+                    continue;
+                }
+                for floor in [start, i] {
+                    let mut f = Finder::new(crate::detect::spans::SPAN_CLASSES);
+                    let mut hits = Vec::new();
+                    let mut fl = floor;
+                    let next = f.digit(c, i, d, &mut fl, &mut hits);
+                    proptest::prop_assert_eq!(next, d, "{:?} at {} in {}..{}", text, i, start, end);
+                    proptest::prop_assert!(hits.is_empty());
+                    proptest::prop_assert_eq!(fl, floor);
+                }
             }
         }
     }
