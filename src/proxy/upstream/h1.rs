@@ -71,9 +71,10 @@ pub(super) async fn exchange(
     written?;
     let mut interim = 0;
     let head = loop {
-        // Parsed only when something arrived: the buffer is empty after a request is written.
-        if conn.read.is_empty() {
-        } else if let Some(head) = wire::parse_head(&mut conn.read, head_request)? {
+        // Parsed only once something arrived: the buffer is empty right after a request.
+        if !conn.read.is_empty()
+            && let Some(head) = wire::parse_head(&mut conn.read, head_request)?
+        {
             if !head.interim {
                 break head;
             }
@@ -135,7 +136,8 @@ async fn stream_body(
     // Not yet written: goes with the first piece.
     let mut head = head;
     let mut sent = 0u64;
-    let mut line = Vec::with_capacity(20);
+    // A chunk's size line; allocated at the first chunk (a body with a length has none).
+    let mut line = Vec::new();
     loop {
         let next = if framing == Framing::Empty || body.is_end_stream() {
             None
