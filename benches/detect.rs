@@ -27,7 +27,8 @@
 //! Throughput is payload bytes. Run: `cargo bench --bench detect`; docs/BENCHMARKS.md
 //! ("Detection") records the numbers. On a shared machine,
 //! `PIIGATE_BENCH_RATIOS=1 cargo bench --bench detect` runs the rewrite-path rows interleaved
-//! (fastest of 40 rounds each) and prints MB/s and the ratios to the plain rewrite.
+//! (fastest of 40 rounds each) and prints MB/s and the ratios to the plain rewrite;
+//! `PIIGATE_BENCH_PROFILE=SIZE/ROW@N` runs one of them `N` times, for instruction counts.
 
 #![allow(missing_docs)]
 
@@ -279,7 +280,38 @@ fn ratios(name: &str, input: &[u8]) {
 
 criterion_group!(benches, bench);
 
+/// Exactly `N` runs of one rewrite-path row, for instruction counts (`valgrind --tool=callgrind`
+/// or `perf stat -e instructions`), which hold on a loaded machine where timings do not:
+/// `PIIGATE_BENCH_PROFILE=16k_batch/policy_enforce@200 target/release/deps/detect-…`, with a
+/// size of `1k_event`, `16k_batch` or `1m_batch` and a row of [`rewrite_plans`]. The cost of
+/// a row is `(Ir@N - Ir@0) / N`: the difference takes out building the payload and the plans.
+fn profile(which: &str) {
+    let (which, runs) = which.split_once('@').expect("SIZE/ROW@RUNS");
+    let runs: u64 = runs.parse().expect("a number of runs");
+    let (size, row) = which.split_once('/').expect("SIZE/ROW");
+    let input = match size {
+        "1k_event" => support::track_event(),
+        "16k_batch" => support::batch(16 * 1024),
+        "1m_batch" => support::batch(1024 * 1024),
+        _ => panic!("unknown size {size}"),
+    };
+    let (_, plan) = rewrite_plans()
+        .into_iter()
+        .find(|(label, _)| *label == row)
+        .unwrap_or_else(|| panic!("unknown row {row}"));
+    let mut out = Vec::with_capacity(input.len() * 2);
+    let mut total = 0;
+    for _ in 0..runs {
+        total += rewrite(black_box(&input), &plan, &mut out);
+    }
+    println!("{which}: {runs} runs ({total})");
+}
+
 fn main() {
+    if let Some(which) = std::env::var_os("PIIGATE_BENCH_PROFILE") {
+        profile(&which.to_string_lossy());
+        return;
+    }
     if std::env::var_os("PIIGATE_BENCH_RATIOS").is_some() {
         ratios("1k_event", &support::track_event());
         ratios("16k_batch", &support::batch(16 * 1024));

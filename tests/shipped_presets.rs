@@ -432,3 +432,62 @@ async fn escaped_addresses_and_names_in_free_text_leave_the_shipped_segment_pres
         crate::support::recipient::assert_none_in_clear(&format!("event {i}"), r, &values);
     }
 }
+
+/// Maps keyed by the person, hand-written through the shipped detect routes: the member
+/// names are the email, the phone, the card, an IBAN, and the user id a rule selects
+/// elsewhere in the same event. Detection reads values; these names must not leave in clear
+/// either, and the recipient must still parse the event with its other members.
+#[tokio::test]
+async fn members_named_by_the_person_leave_the_shipped_detect_routes_without_the_person() {
+    let (up, _gw, client) = start_shipped().await;
+    let iban = "DE89370400440532013000";
+    let maps = format!(
+        r#"{{"by_email":{{"ottilie.brandvold@example.org":3,"team":1}},"by_phone":{{"+1 415 555 0199":2,"team":1}},"cards":{{"4242 4242 4242 4242":"visa","team":1}},"ibans":{{"{iban}":1,"team":1}},"scores":{{"user-7f3a9c2e":9,"team":1}}}}"#
+    );
+    let events = [
+        (
+            "/segment/v1/track",
+            format!(r#"{{"userId":"user-7f3a9c2e","event":"Report","properties":{maps}}}"#),
+        ),
+        (
+            "/rudderstack/v1/track",
+            format!(r#"{{"userId":"user-7f3a9c2e","event":"Report","properties":{maps}}}"#),
+        ),
+        (
+            "/posthog/i/v0/e/",
+            format!(
+                r#"{{"api_key":"phc_test","event":"report","distinct_id":"user-7f3a9c2e","properties":{maps}}}"#
+            ),
+        ),
+        (
+            "/amplitude/2/httpapi",
+            format!(
+                r#"{{"api_key":"k","events":[{{"user_id":"user-7f3a9c2e","event_type":"report","event_properties":{maps}}}]}}"#
+            ),
+        ),
+    ];
+    let mut values = values_except(&[]);
+    values.push(iban.to_owned());
+    for (path, body) in &events {
+        let before = up.requests().len();
+        let got = client.post_json(path, body).await;
+        assert!(got.status.is_success(), "{path}: {}", got.status);
+        let seen = up.requests();
+        assert_eq!(seen.len(), before + 1, "{path}: forwarded once");
+        let r = &seen[before];
+        let doc: Value = serde_json::from_slice(&r.body).expect("the upstream parses JSON");
+        let props = doc
+            .pointer("/properties")
+            .or_else(|| doc.pointer("/events/0/event_properties"))
+            .expect("the properties arrive");
+        for map in ["by_email", "by_phone", "cards", "ibans", "scores"] {
+            let members = props[map].as_object().expect("each map stays an object");
+            assert_eq!(
+                members.keys().collect::<Vec<_>>(),
+                ["team"],
+                "{path}: {map}"
+            );
+        }
+        crate::support::recipient::assert_none_in_clear(path, r, &values);
+    }
+}

@@ -6,7 +6,7 @@
 //! allow-list of name characters and the digit limit are deliberately strict: a lost name costs
 //! a less specific report line, a kept value would be a leak.
 
-use crate::detect::{Detector, KeyHint};
+use crate::detect::{Class, Detector, KeyHint};
 
 /// Member names analysed once per request: a direct-mapped cache keyed by the name's bytes.
 ///
@@ -33,11 +33,18 @@ struct Slot {
     hint: KeyHint,
     /// Whether the name may appear in a field path ([`key_is_name`]), once asked.
     name: u8,
+    /// What the detector makes of the name read as a value ([`HintCache::name_class`]), once
+    /// asked: [`VALUE_UNKNOWN`], [`VALUE_NONE`], or [`VALUE_CLASS`] plus the class's index.
+    value: u8,
 }
 
 const NAME_UNKNOWN: u8 = 0;
 const NAME_YES: u8 = 1;
 const NAME_NO: u8 = 2;
+
+const VALUE_UNKNOWN: u8 = 0;
+const VALUE_NONE: u8 = 1;
+const VALUE_CLASS: u8 = 2;
 
 const EMPTY: Slot = Slot {
     len: 0,
@@ -46,6 +53,7 @@ const EMPTY: Slot = Slot {
     key: [0; HintCache::MAX_KEY],
     hint: KeyHint::NONE,
     name: NAME_UNKNOWN,
+    value: VALUE_UNKNOWN,
 };
 
 impl std::fmt::Debug for HintCache {
@@ -119,6 +127,38 @@ impl HintCache {
         slot.name == NAME_YES
     }
 
+    /// The class of personal data a member name is when read as a value
+    /// (`{"alice@example.com": 3}`, a map keyed by phone number), remembered per name: a batch
+    /// repeats the same few field names, so each distinct name is classified once per request.
+    /// `None` for bytes that are not UTF-8 (the JSON scanner has already refused those).
+    #[inline]
+    pub fn name_class(&mut self, detector: &Detector, b: &[u8]) -> Option<Option<Class>> {
+        if b.len() > Self::MAX_KEY {
+            return Some(detector.classify_value(None, std::str::from_utf8(b).ok()?));
+        }
+        let (first, w0, w1) = locate(b);
+        let i = match self.find(first, b, w0, w1) {
+            Some(i) => i,
+            None => {
+                let key = std::str::from_utf8(b).ok()?;
+                self.insert(first, b, w0, w1, detector.hint(key));
+                first
+            }
+        };
+        let slot = &mut self.slots[i];
+        if slot.value == VALUE_UNKNOWN {
+            let key = std::str::from_utf8(b).ok()?;
+            slot.value = match detector.classify_value(None, key) {
+                None => VALUE_NONE,
+                Some(c) => VALUE_CLASS + c.index() as u8,
+            };
+        }
+        match slot.value {
+            VALUE_NONE => Some(None),
+            v => Some(Class::ALL.get(usize::from(v - VALUE_CLASS)).copied()),
+        }
+    }
+
     /// The slot holding `b`, if any (two-way: a name may sit in either slot of its pair, so
     /// two names that hash alike do not evict each other on every event of a batch).
     #[inline]
@@ -146,6 +186,7 @@ impl HintCache {
         }
         slot.hint = hint;
         slot.name = NAME_UNKNOWN;
+        slot.value = VALUE_UNKNOWN;
     }
 }
 

@@ -415,3 +415,53 @@ fn a_search_the_one_pass_could_not_leave_for_later_undoes_it() {
     assert_eq!(cx.echo_skipped, 2);
     assert!(!cx.collecting() && !cx.has_echo());
 }
+
+#[test]
+fn a_member_named_by_a_selected_value_goes_wherever_the_value_is_selected() {
+    // Scores keyed by the user id a rule selects, before and after the rule's own member;
+    // the id escaped in the name. Detection finds no class in `u0001x`: only the echo can.
+    let plan = plan_with(2);
+    for doc in [
+        &br#"{"scores":{"u0001x":3,"team":1},"uid":"u0001x"}"#[..],
+        br#"{"uid":"u0001x","scores":{"team":1,"\u0075\u0030001x":3}}"#,
+        br#"{"name":"Ottilie Brandt","by_name":{"Ottilie Brandt":2,"team":1}}"#,
+    ] {
+        let one = rewrite(doc, &plan, false);
+        let out = String::from_utf8(one.doc.clone().expect("rewritten").expect("changed"))
+            .expect("utf-8");
+        let v: serde_json::Value = serde_json::from_str(&out).expect("JSON");
+        let scores = v
+            .get("scores")
+            .or_else(|| v.get("by_name"))
+            .and_then(|s| s.as_object())
+            .expect("the map stays");
+        assert_eq!(
+            scores.keys().collect::<Vec<_>>(),
+            ["team"],
+            "{}",
+            String::from_utf8_lossy(doc)
+        );
+        assert!(!out.contains("u0001x") && !out.contains("Ottilie"), "{out}");
+        // The redone two passes count what the proxy's two passes count.
+        assert_eq!(
+            one,
+            rewrite(doc, &plan, true),
+            "{}",
+            String::from_utf8_lossy(doc)
+        );
+    }
+}
+
+#[test]
+fn a_member_named_by_a_selected_value_is_only_counted_under_observe() {
+    let plan = plan_with(1);
+    let doc = br#"{"scores":{"u0001x":3},"uid":"u0001x"}"#;
+    let one = rewrite(doc, &plan, false);
+    let out =
+        String::from_utf8(one.doc.clone().expect("rewritten").expect("changed")).expect("utf-8");
+    assert_eq!(out, r#"{"scores":{"u0001x":3},"uid":"[ID]"}"#);
+    // The name's echo is counted: one more value forwarded in clear than without the map.
+    let without = rewrite(br#"{"uid":"u0001x"}"#, &plan, false);
+    assert_ne!(one.disclosed, without.disclosed);
+    assert_eq!(one, rewrite(doc, &plan, true));
+}

@@ -235,6 +235,12 @@ impl<'a> ApplyCx<'a> {
         }
     }
 
+    /// The one pass's fill-in found something only the two passes can police (a member
+    /// whose name echoes a selected value must go whole): the document is redone as two.
+    pub(crate) fn redo_in_two_passes(&mut self) {
+        self.missed = true;
+    }
+
     /// Stops recording treated values as selected ones (a span of a scrubbed text is not a
     /// value a rule selected) until [`Self::resume_feed`] with what this returns.
     pub(crate) fn pause_feed(&mut self) -> bool {

@@ -22,6 +22,8 @@ pub(super) struct Later<'p> {
     pub(super) texts: Vec<Deferred<'p>>,
     /// The field paths of unselected leaves (detection), each a range of this.
     segs: Vec<Seg>,
+    /// Member names to look up in the selected values once they are all known (detection).
+    pub(super) names: Vec<Key>,
 }
 
 impl Later<'_> {
@@ -93,6 +95,14 @@ impl<'p> Walker<'_, 'p, '_, '_, '_> {
             return Ok(outcome);
         };
         self.cx.complete_one_pass();
+        // A member whose name echoes a selected value goes, which a fill-in of texts cannot
+        // do: the document is redone in two passes.
+        if let Some(detect) = self.detect
+            && self.names_echo(detect, &later.names)?
+        {
+            self.cx.redo_in_two_passes();
+            return Ok(outcome);
+        }
         let mut filled: Option<Vec<u8>> = None;
         // Where the output up to which `filled` holds the document.
         let mut cursor = 0;

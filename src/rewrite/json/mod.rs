@@ -65,6 +65,7 @@
 
 mod deferred;
 mod escape;
+mod names;
 #[doc(hidden)]
 pub mod reference;
 mod scan;
@@ -531,8 +532,7 @@ impl<'p> Walker<'_, 'p, '_, '_, '_> {
         let automaton = &plan.automaton;
         let depth = self.depth;
         let dead = self.dead;
-        let frame = &mut self.top;
-        let (value_at, field, state) = if frame.object {
+        let (value_at, field, state) = if self.top.object {
             if input.get(at) != Some(&b'"') {
                 return Err(malformed(at, "expected a member name"));
             }
@@ -543,6 +543,12 @@ impl<'p> Walker<'_, 'p, '_, '_, '_> {
                 escaped,
             };
             let value_at = scan::colon(input, end)?;
+            if let Some(detect) = self.detect
+                && let Some(next) = self.police_name(detect, key, value_at)?
+            {
+                return Ok(next);
+            }
+            let frame = &mut self.top;
             let state = match frame.mode {
                 Mode::Selected(_) | Mode::Wrapped(_) | Mode::Scan | Mode::Dropped => None,
                 // The key's length rules most keys out before any comparison. Escapes only
@@ -560,6 +566,7 @@ impl<'p> Walker<'_, 'p, '_, '_, '_> {
             };
             (value_at, Some(key), state)
         } else {
+            let frame = &mut self.top;
             let index = frame.index;
             frame.index += 1;
             let state = match frame.mode {
@@ -569,6 +576,7 @@ impl<'p> Walker<'_, 'p, '_, '_, '_> {
             };
             (at, frame.field, state)
         };
+        let frame = &mut self.top;
         let child = match (frame.mode, state) {
             (Mode::Selected(rule), _) => Child::Enter(Mode::Selected(rule)),
             // Never a frame's mode: a wrapped container is refused before it is entered.

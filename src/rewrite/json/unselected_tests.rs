@@ -236,6 +236,8 @@ fn paths_never_carry_values() {
     assert_eq!(
         r.fields,
         vec![
+            // The email that names a member, counted where it was: the name is written `*`.
+            ("$.users.*".to_owned(), Class::Email, 1),
             ("$.users.*.email".to_owned(), Class::Email, 1),
             ("$.users.*.phone".to_owned(), Class::Phone, 1),
             ("$['Plan Type'].contact_email".to_owned(), Class::Email, 1),
@@ -290,4 +292,109 @@ fn detection_does_not_change_rule_outputs() {
             );
         }
     }
+}
+
+#[test]
+fn a_member_named_by_personal_data_goes_with_its_value_under_enforce() {
+    // Maps keyed by the person: the names are the data, whatever the values are.
+    let p = plan(
+        vec![(&["$.properties.tokens"], redact("R"), None)],
+        with(Some(detect(DetectMode::Enforce)), false),
+    );
+    let input = r#"{"event":"Report","properties":{"by_email":{"kai@example.org":3,"pro":1},"by_phone":{"+44 20 7946 0958":{"calls":2}},"cards":{"4242 4242 4242 4242":"visa","plan":"gold"},"ibans":{"DE89370400440532013000":1},"by_ip":{"203.0.113.77":[1,2]},"escaped":{"kai\u0040example.org":4},"tokens":{"ada@example.org":"x","kept":"y"}}}"#;
+    let r = run(&p, input);
+    assert_eq!(
+        r.out.as_deref(),
+        Some(
+            r#"{"event":"Report","properties":{"by_email":{"pro":1},"by_phone":{},"cards":{"plan":"gold"},"ibans":{},"by_ip":{},"escaped":{},"tokens":{"kept":"R"}}}"#
+        )
+    );
+    let out: serde_json::Value =
+        serde_json::from_str(r.out.as_deref().expect("rewritten")).expect("what leaves is JSON");
+    assert_eq!(out["properties"]["by_email"]["pro"], 1);
+    // Seven values dropped (counted per CCPA category), one redacted by the rule.
+    let dropped: u32 = [
+        Class::Email,
+        Class::Phone,
+        Class::PaymentCard,
+        Class::Iban,
+        Class::IpAddress,
+    ]
+    .iter()
+    .map(|c| c.category())
+    .collect::<std::collections::BTreeSet<_>>()
+    .into_iter()
+    .map(|cat| {
+        let class = Class::ALL.iter().find(|c| c.category() == cat).copied();
+        r.disclosed.get(class, Treatment::Dropped)
+    })
+    .sum();
+    assert_eq!(dropped, 7);
+    // Reported where they were, the names themselves written `*`.
+    assert!(
+        r.fields
+            .contains(&("$.properties.by_email.*".to_owned(), Class::Email, 1)),
+        "{:?}",
+        r.fields
+    );
+    assert!(
+        r.fields
+            .contains(&("$.properties.tokens.*".to_owned(), Class::Email, 1)),
+        "{:?}",
+        r.fields
+    );
+}
+
+#[test]
+fn a_member_named_by_personal_data_is_counted_clear_under_observe() {
+    let p = plan(Vec::new(), with(Some(detect(DetectMode::Observe)), false));
+    let input = r#"{"by_email":{"kai@example.org":3},"plain":{"pro":1}}"#;
+    let r = run(&p, input);
+    assert_eq!(r.out, None, "observe forwards the original bytes");
+    assert_eq!(r.disclosed.get(Some(Class::Email), Treatment::Clear), 1);
+    assert_eq!(r.fields, vec![("$.by_email.*".to_owned(), Class::Email, 1)]);
+}
+
+#[test]
+fn member_names_that_only_look_like_data_stay() {
+    // Order numbers, versions, hashes, prices, dates, ids and ordinary field names.
+    let p = plan(Vec::new(), with(Some(detect(DetectMode::Enforce)), false));
+    let names = [
+        "order_12345",
+        "ORD-2024-000123",
+        "v1.2.3",
+        "1.2.3.4.5",
+        "sha256",
+        "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+        "19.99",
+        "$19.99",
+        "2024-01-31",
+        "550e8400-e29b-41d4-a716-446655440000",
+        "sku_8842",
+        "12345",
+        "email",
+        "phone_number",
+        "$email",
+        "address_line1",
+        "ip",
+        "Plan Type",
+    ];
+    for name in names {
+        // A boolean: no value for detection to find, so only the name can count.
+        let input = format!(r#"{{"m":{{"{name}":true}}}}"#);
+        let r = run(&p, &input);
+        assert_eq!(r.out, None, "{name} stays");
+        assert_eq!(r.disclosed.get(None, Treatment::Dropped), 0, "{name}");
+    }
+}
+
+#[test]
+fn a_member_under_a_keep_rule_keeps_its_name() {
+    // `keep` declares what it selects: names included.
+    let p = plan(
+        vec![(&["$.declared"], Action::Keep, None)],
+        with(Some(detect(DetectMode::Enforce)), false),
+    );
+    let r = run(&p, r#"{"declared":{"kai@example.org":1}}"#);
+    assert_eq!(r.out, None);
 }
