@@ -25,28 +25,47 @@ enum Outcome {
     },
 }
 
+/// The connection's side: `input` arriving `step` bytes per read.
+struct Wire<'a> {
+    input: &'a [u8],
+    fed: usize,
+    step: usize,
+}
+
+impl Wire<'_> {
+    /// One read into `buf`; false at the end of the input.
+    fn read(&mut self, buf: &mut BytesMut) -> bool {
+        let n = self.step.min(self.left());
+        buf.extend_from_slice(&self.input[self.fed..self.fed + n]);
+        self.fed += n;
+        n > 0
+    }
+
+    fn left(&self) -> usize {
+        self.input.len() - self.fed
+    }
+}
+
 fn read(input: &[u8], head_request: bool, step: usize) -> Outcome {
     let mut buf = BytesMut::new();
-    let mut fed = 0;
-    let mut feed = |buf: &mut BytesMut| {
-        let n = step.min(input.len() - fed);
-        buf.extend_from_slice(&input[fed..fed + n]);
-        fed += n;
-        n > 0
+    let mut wire = Wire {
+        input,
+        fed: 0,
+        step,
     };
     let head = loop {
         match parse_head(&mut buf, head_request) {
             Ok(Some(h)) if h.interim => {}
             Ok(Some(h)) => break h,
             Ok(None) => {
-                if !feed(&mut buf) {
+                if !wire.read(&mut buf) {
                     return Outcome::Incomplete;
                 }
             }
             Err(_) => return Outcome::Refused,
         }
     };
-    let after_head = buf.len() + (input.len() - fed);
+    let after_head = buf.len() + wire.left();
     let mut d = Decoder::new(head.framing);
     let mut body = Vec::new();
     let ended = loop {
@@ -57,7 +76,7 @@ fn read(input: &[u8], head_request: bool, step: usize) -> Outcome {
             }
             Ok(Decoded::Done) => break true,
             Ok(Decoded::More) => {
-                if !feed(&mut buf) {
+                if !wire.read(&mut buf) {
                     match d.eof() {
                         Ok(()) => continue,
                         Err(_) => break false,
@@ -76,7 +95,7 @@ fn read(input: &[u8], head_request: bool, step: usize) -> Outcome {
         framing: head.framing,
         body,
         ended,
-        left: buf.len() + (input.len() - fed),
+        left: buf.len() + wire.left(),
     }
 }
 
