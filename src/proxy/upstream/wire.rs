@@ -62,9 +62,11 @@ pub enum Framing {
 /// A parsed response head.
 #[derive(Debug)]
 pub struct Head {
-    /// Status, version and fields, less the framing ones (`Content-Length`,
-    /// `Transfer-Encoding`): they describe this hop only, and [`Head::framing`] says what
-    /// they said. The body's size hint carries a length on.
+    /// Status, version and fields, less those that describe this hop only and are read here:
+    /// the framing ones (`Content-Length`, `Transfer-Encoding`: [`Head::framing`] says what
+    /// they said, and the body's size hint carries a length on), `Keep-Alive`, and a
+    /// `Connection` that lists only `close` or `keep-alive` ([`Head::keep_alive`]). A
+    /// `Connection` naming other fields stays, so the caller strips those too.
     pub parts: http::response::Parts,
     /// How the body that follows is delimited.
     pub framing: Framing,
@@ -233,13 +235,25 @@ pub fn parse_head(buf: &mut BytesMut, head_request: bool) -> Result<Option<Head>
             }
             length = Some(content_length(value.as_bytes())?);
             continue;
-        } else if name == header::CONNECTION
-            && value
+        } else if name == header::CONNECTION {
+            // Kept only when it names other fields, which the caller must then strip too.
+            let mut names_others = false;
+            for token in value
                 .as_bytes()
                 .split(|&b| b == b',')
-                .any(|t| t.trim_ascii().eq_ignore_ascii_case(b"close"))
-        {
-            close = true;
+                .map(<[u8]>::trim_ascii)
+            {
+                if token.eq_ignore_ascii_case(b"close") {
+                    close = true;
+                } else if !token.is_empty() && !token.eq_ignore_ascii_case(b"keep-alive") {
+                    names_others = true;
+                }
+            }
+            if !names_others {
+                continue;
+            }
+        } else if name.as_str() == "keep-alive" {
+            continue;
         }
         headers.append(name, value);
     }
@@ -518,6 +532,26 @@ mod tests {
         assert!(
             !h.parts.headers.contains_key("content-length"),
             "framing is ours"
+        );
+        let h = head(b"HTTP/1.1 200 OK\r\nconnection: Keep-Alive\r\nkeep-alive: timeout=5\r\nx-a: 1\r\ncontent-length: 0\r\n\r\n")
+            .expect("valid")
+            .expect("whole");
+        assert!(h.keep_alive);
+        let names: Vec<&str> = h.parts.headers.keys().map(HeaderName::as_str).collect();
+        assert_eq!(
+            names,
+            ["x-a"],
+            "this hop's connection fields are read, not passed on"
+        );
+        let h = head(
+            b"HTTP/1.1 200 OK\r\nconnection: close, x-a\r\nx-a: 1\r\ncontent-length: 0\r\n\r\n",
+        )
+        .expect("valid")
+        .expect("whole");
+        assert!(!h.keep_alive);
+        assert!(
+            h.parts.headers.contains_key("connection"),
+            "a Connection naming other fields stays for the caller to strip them"
         );
         assert_eq!(&buf[..], b"hello");
         assert!(
