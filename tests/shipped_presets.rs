@@ -606,3 +606,61 @@ async fn values_written_in_forms_a_recipient_decodes_leave_the_shipped_segment_p
         leaks.join("\n")
     );
 }
+
+/// A SendGrid mail whose HTML body carries a card grouped by dots and an IBAN grouped by
+/// dashes or dots, through the shipped `sendgrid` preset's `scrub` of the body: the body
+/// arrives as HTML with those spans replaced and everything else in place.
+#[tokio::test]
+async fn a_mail_body_with_cards_and_ibans_grouped_otherwise_leaves_the_shipped_sendgrid_preset_scrubbed()
+ {
+    let (up, _gw, client) = start_shipped().await;
+    let html = "<p>Dear customer, card 4242.4242.4242.4242 was charged; refunds go to IBAN DE89-3704-0044-0532-0130-00 or GB82.WEST.1234.5698.7654.32.</p><p>Order ORD-2024-000123, v1.2.3, total 19.99 EUR.</p>";
+    let body = serde_json::json!({
+        "personalizations": [{
+            "to": [{"email": "ottilie.brandvold@example.org"}],
+            "dynamic_template_data": {
+                "first_name": "Ottilie",
+                "refund_note": "card 4242 4242 4242 4242, call +1 415 555 0199",
+                "bank": {"iban": "DE89 3704 0044 0532 0130 00", "order": "ORD-2024-000123"},
+            },
+        }],
+        "from": {"email": "shop@example.com"},
+        "subject": "Your refund",
+        "content": [{"type": "text/html", "value": html}],
+    })
+    .to_string();
+    let got = client.post_json("/sendgrid/v3/mail/send", &body).await;
+    assert!(got.status.is_success(), "{}", got.status);
+    let seen = up.requests();
+    let r = seen.last().expect("forwarded");
+    let doc: Value = serde_json::from_slice(&r.body).expect("the upstream parses JSON");
+    let value = doc["content"][0]["value"]
+        .as_str()
+        .expect("the body arrives");
+    for gone in [
+        "4242.4242.4242.4242",
+        "DE89-3704",
+        "GB82.WEST",
+        "0532-0130",
+        "5698.7654",
+    ] {
+        assert!(!value.contains(gone), "{gone} in {value}");
+    }
+    for kept in [
+        "Dear customer, card",
+        "ORD-2024-000123",
+        "v1.2.3",
+        "19.99 EUR",
+        "</p><p>",
+    ] {
+        assert!(value.contains(kept), "{kept} lost from {value}");
+    }
+    // Template variables no rule names are scrubbed like the body; the declared name stays.
+    let data = &doc["personalizations"][0]["dynamic_template_data"];
+    assert_eq!(data["first_name"], "Ottilie");
+    assert_eq!(data["bank"]["order"], "ORD-2024-000123");
+    let data = data.to_string();
+    for gone in ["4242 4242 4242 4242", "415 555 0199", "3704 0044"] {
+        assert!(!data.contains(gone), "{gone} in {data}");
+    }
+}

@@ -65,24 +65,56 @@ fn base64_of(t: &[u8]) -> Option<Encoded<'_>> {
         .strip_suffix(b"==")
         .or_else(|| t.strip_suffix(b"="))
         .unwrap_or(t);
-    let (mut std, mut url) = (false, false);
-    for &b in body {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' => {}
-            b'+' | b'/' => std = true,
-            b'-' | b'_' => url = true,
-            _ => return None,
-        }
-    }
-    if body.len() % 4 == 1 || (std && url) {
+    if body.len() % 4 == 1 {
         return None;
     }
-    Some(if url {
-        Encoded::Base64Url(body)
+    let mut kinds = 0;
+    for &b in body {
+        kinds |= ALPHABET[usize::from(b)];
+    }
+    let e = match kinds {
+        k if (k & BAD) != 0 || (k & (STD | URL)) == (STD | URL) => return None,
+        k if (k & URL) != 0 => Encoded::Base64Url(body),
+        _ => Encoded::Base64(body),
+    };
+    // Most values of the alphabet are ids and hashes: their first bytes already decode to
+    // something that is not text, which the first quads show without decoding the rest.
+    let probe = &body[..body.len().min(16) & !3];
+    let mut buf = [0u8; 12];
+    let engine = if matches!(e, Encoded::Base64Url(_)) {
+        &URL_SAFE
     } else {
-        Encoded::Base64(body)
-    })
+        &STANDARD
+    };
+    let n = engine.decode_slice(probe, &mut buf).ok()?;
+    match std::str::from_utf8(&buf[..n]) {
+        Ok(text) if !text.bytes().any(|b| b < 0x09 || b == 0x7f) => Some(e),
+        // A character cut by the probe's end.
+        Err(err) if err.error_len().is_none() && probe.len() < body.len() => Some(e),
+        _ => None,
+    }
 }
+
+const STD: u8 = 1;
+const URL: u8 = 2;
+const BAD: u8 = 4;
+
+/// Per byte: 0 for a letter or digit, [`STD`] for `+ /`, [`URL`] for `- _`, [`BAD`] else.
+static ALPHABET: [u8; 256] = {
+    let mut t = [BAD; 256];
+    let mut c = 0;
+    while c < 256 {
+        let b = c as u8;
+        t[c] = match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' => 0,
+            b'+' | b'/' => STD,
+            b'-' | b'_' => URL,
+            _ => BAD,
+        };
+        c += 1;
+    }
+    t
+};
 
 /// Calls `read` with the decoded text of each window of `e` (UTF-8 checked, a character cut
 /// at a window's end left out), until it returns `Some`. A window that is not text ends the
