@@ -491,3 +491,176 @@ async fn members_named_by_the_person_leave_the_shipped_detect_routes_without_the
         crate::support::recipient::assert_none_in_clear(path, r, &values);
     }
 }
+
+/// What a recipient reads in `view` after the folding its text handling applies: Unicode
+/// compatibility normalisation (NFKC: fullwidth `＠` is `@`, a no-break space a space), the
+/// invisible format characters dropped (a soft hyphen, zero-width spaces and joiners), and
+/// for numbers, every separator between the digits and letters gone (a card or an IBAN is
+/// read by its characters, however they are grouped).
+fn folded_views(view: &str) -> [String; 2] {
+    use unicode_normalization::UnicodeNormalization as _;
+    let nfkc: String = view
+        .nfkc()
+        .filter(|c| {
+            !matches!(
+                c,
+                '\u{ad}' | '\u{200b}'..='\u{200d}' | '\u{2060}' | '\u{feff}'
+            )
+        })
+        .collect();
+    let bare = nfkc.chars().filter(|c| c.is_alphanumeric()).collect();
+    [nfkc, bare]
+}
+
+/// Hand-written Segment events that name the person the ways a recipient still reads without
+/// any key: look-alike characters NFKC folds, cards and IBANs grouped by other separators,
+/// and base64 or `data:` URLs of text, under property names no preset knows. Through the real
+/// gateway on the shipped config; every view the recipient could decode is searched, folded.
+#[tokio::test]
+async fn values_written_in_forms_a_recipient_decodes_leave_the_shipped_segment_preset_without_the_person()
+ {
+    use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+    let (up, _gw, client) = start_shipped().await;
+    let email = "ottilie.brandvold@example.org";
+    let iban = "DE89370400440532013000";
+    let b64 = |s: &str| STANDARD.encode(s);
+    let props: Vec<(&str, String)> = vec![
+        ("fullwidth", "ottilie.brandvold＠example．org".to_owned()),
+        ("fullwidth_in_text", "mail ottilie.brandvold＠example.org today".to_owned()),
+        ("card_dots", "card 4242.4242.4242.4242 exp 12/29".to_owned()),
+        ("card_dots_alone", "4242.4242.4242.4242".to_owned()),
+        ("card_slashes", "card 4242/4242/4242/4242".to_owned()),
+        ("card_nbsp", "card 4242\u{a0}4242\u{a0}4242\u{a0}4242".to_owned()),
+        ("card_thin", "card 4242\u{2009}4242\u{2009}4242\u{2009}4242".to_owned()),
+        ("card_fullwidth", "card ４２４２ ４２４２ ４２４２ ４２４２".to_owned()),
+        ("iban_dashes", "IBAN DE89-3704-0044-0532-0130-00 thanks".to_owned()),
+        ("iban_dots_alone", "DE89.3704.0044.0532.0130.00".to_owned()),
+        ("iban_nbsp", "IBAN DE89\u{a0}3704\u{a0}0044\u{a0}0532\u{a0}0130\u{a0}00".to_owned()),
+        ("phone_fullwidth", "call ＋１ ４１５ ５５５ ０１９９".to_owned()),
+        ("base64", b64(email)),
+        ("base64_json", b64(&format!(r#"{{"email":"{email}"}}"#))),
+        ("base64url_json", URL_SAFE_NO_PAD.encode(format!(r#"{{"email":"{email}"}}"#))),
+        (
+            "base64_form",
+            b64("a=1&email=ottilie.brandvold%40example.org"),
+        ),
+        (
+            "data_url",
+            format!("data:text/plain;base64,{}", b64(&format!("email={email}"))),
+        ),
+        (
+            "data_url_json",
+            format!(
+                "data:application/json;base64,{}",
+                b64(&format!(r#"{{"email":"{email}"}}"#))
+            ),
+        ),
+        (
+            "data_url_plain",
+            "data:text/plain,ottilie.brandvold%40example.org".to_owned(),
+        ),
+        (
+            "redirect_in_link",
+            "https://x.example/r?u=https%3A%2F%2Fy.example%2F%3Femail%3Dottilie.brandvold%2540example.org".to_owned(),
+        ),
+    ];
+    let mut values = values_except(&[]);
+    values.push(iban.to_owned());
+    let mut leaks = Vec::new();
+    for (name, value) in &props {
+        let body = serde_json::json!({
+            "userId": "u1",
+            "event": "Note Saved",
+            "properties": { *name: value, "plan": "pro", "order": "ORD-2024-000123" },
+        })
+        .to_string();
+        let before = up.requests().len();
+        let got = client.post_json("/segment/v1/track", &body).await;
+        assert!(got.status.is_success(), "{name}: {}", got.status);
+        let seen = up.requests();
+        assert_eq!(seen.len(), before + 1, "{name}: forwarded once");
+        let r = &seen[before];
+        let doc: Value = serde_json::from_slice(&r.body).expect("the upstream parses JSON");
+        // Hard negatives beside it arrive as sent.
+        assert_eq!(doc["properties"]["plan"], "pro", "{name}");
+        assert_eq!(doc["properties"]["order"], "ORD-2024-000123", "{name}");
+        'views: for view in crate::support::recipient::request_views(r) {
+            for folded in folded_views(&view) {
+                let lower = folded.to_lowercase();
+                for v in &values {
+                    let bare: String = v.chars().filter(|c| c.is_alphanumeric()).collect();
+                    if lower.contains(&v.to_lowercase())
+                        || (bare.len() >= 12 && lower.contains(&bare.to_lowercase()))
+                    {
+                        leaks.push(format!("{name}: {v:?} in {folded}"));
+                        break 'views;
+                    }
+                }
+            }
+        }
+    }
+    assert!(
+        leaks.is_empty(),
+        "{} leaks:\n{}",
+        leaks.len(),
+        leaks.join("\n")
+    );
+}
+
+/// A SendGrid mail whose HTML body carries a card grouped by dots and an IBAN grouped by
+/// dashes or dots, through the shipped `sendgrid` preset's `scrub` of the body: the body
+/// arrives as HTML with those spans replaced and everything else in place.
+#[tokio::test]
+async fn a_mail_body_with_cards_and_ibans_grouped_otherwise_leaves_the_shipped_sendgrid_preset_scrubbed()
+ {
+    let (up, _gw, client) = start_shipped().await;
+    let html = "<p>Dear customer, card 4242.4242.4242.4242 was charged; refunds go to IBAN DE89-3704-0044-0532-0130-00 or GB82.WEST.1234.5698.7654.32.</p><p>Order ORD-2024-000123, v1.2.3, total 19.99 EUR.</p>";
+    let body = serde_json::json!({
+        "personalizations": [{
+            "to": [{"email": "ottilie.brandvold@example.org"}],
+            "dynamic_template_data": {
+                "first_name": "Ottilie",
+                "refund_note": "card 4242 4242 4242 4242, call +1 415 555 0199",
+                "bank": {"iban": "DE89 3704 0044 0532 0130 00", "order": "ORD-2024-000123"},
+            },
+        }],
+        "from": {"email": "shop@example.com"},
+        "subject": "Your refund",
+        "content": [{"type": "text/html", "value": html}],
+    })
+    .to_string();
+    let got = client.post_json("/sendgrid/v3/mail/send", &body).await;
+    assert!(got.status.is_success(), "{}", got.status);
+    let seen = up.requests();
+    let r = seen.last().expect("forwarded");
+    let doc: Value = serde_json::from_slice(&r.body).expect("the upstream parses JSON");
+    let value = doc["content"][0]["value"]
+        .as_str()
+        .expect("the body arrives");
+    for gone in [
+        "4242.4242.4242.4242",
+        "DE89-3704",
+        "GB82.WEST",
+        "0532-0130",
+        "5698.7654",
+    ] {
+        assert!(!value.contains(gone), "{gone} in {value}");
+    }
+    for kept in [
+        "Dear customer, card",
+        "ORD-2024-000123",
+        "v1.2.3",
+        "19.99 EUR",
+        "</p><p>",
+    ] {
+        assert!(value.contains(kept), "{kept} lost from {value}");
+    }
+    // Template variables no rule names are scrubbed like the body; the declared name stays.
+    let data = &doc["personalizations"][0]["dynamic_template_data"];
+    assert_eq!(data["first_name"], "Ottilie");
+    assert_eq!(data["bank"]["order"], "ORD-2024-000123");
+    let data = data.to_string();
+    for gone in ["4242 4242 4242 4242", "415 555 0199", "3704 0044"] {
+        assert!(!data.contains(gone), "{gone} in {data}");
+    }
+}

@@ -34,5 +34,6 @@ mod support;
 mod telemetry;
 mod tls;
 mod upstream;
+mod upstream_framing;
 mod vectors;
 mod wrapped;

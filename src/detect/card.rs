@@ -1,10 +1,11 @@
 //! Payment card numbers (PANs).
 //!
 //! 13–19 digits, bare or grouped by single spaces or dashes (`4111 1111 1111 1111`,
-//! `3782-822463-10005`), passing the Luhn check and falling in an issuer (IIN) range that is
-//! issued at that length. Luhn alone would accept one random digit run in ten; the IIN table
-//! removes most of the rest (no scheme issues numbers starting `1`, so millisecond timestamps
-//! never match). Under a key that says card (`hint`), any Luhn-valid 12–19 digit run counts.
+//! `3782-822463-10005`) or by dots or slashes between groups of four, passing the Luhn
+//! check and falling in an issuer (IIN) range that is issued at that length. Luhn alone
+//! would accept one random digit run in ten; the IIN table removes most of the rest (no
+//! scheme issues numbers starting `1`, so millisecond timestamps never match). Under a key
+//! that says card (`hint`), any Luhn-valid 12–19 digit run counts.
 
 /// `(low, high, lengths)` over the leading digits: `low..=high` compares the first
 /// `digits(low)` digits; `lengths` are the PAN lengths issued in that range. From the schemes'
@@ -62,6 +63,7 @@ fn check(s: &[u8], hint: bool, named: bool) -> bool {
     let mut n = 0;
     let mut sep: Option<u8> = None;
     let mut prev_digit = false;
+    let mut group = 0;
     for &b in s {
         match b {
             b'0'..=b'9' => {
@@ -70,20 +72,27 @@ fn check(s: &[u8], hint: bool, named: bool) -> bool {
                 }
                 digits[n] = b - b'0';
                 n += 1;
+                group += 1;
                 prev_digit = true;
             }
-            b' ' | b'-' => {
-                // One separator kind, single, between digits.
-                if !prev_digit || sep.is_some_and(|s| s != b) {
+            b' ' | b'-' | b'.' | b'/' => {
+                // One separator kind, single, between digits. Dots and slashes (how some
+                // people and forms group a card) also separate dates, versions and ids, so
+                // they only count between groups of four: `4242.4242.4242.4242`.
+                if !prev_digit
+                    || sep.is_some_and(|s| s != b)
+                    || (matches!(b, b'.' | b'/') && group != 4)
+                {
                     return false;
                 }
                 sep = Some(b);
+                group = 0;
                 prev_digit = false;
             }
             _ => return false,
         }
     }
-    if !prev_digit {
+    if !prev_digit || (matches!(sep, Some(b'.' | b'/')) && group > 4) {
         return false;
     }
     let d = &digits[..n];
@@ -171,6 +180,11 @@ mod tests {
         // Under a card key the issuer range is not required.
         ("1234567812345670", true, true),
         ("1234567812345670", false, false),
+        // Dots and slashes between groups of four; elsewhere they separate other things.
+        ("4242.4242.4242.4242", false, true),
+        ("4242/4242/4242/4242", false, true),
+        ("3782.822463.10005", false, false),
+        ("4111.111111111111", false, false),
         // Mixed or doubled separators, letters, too short/long.
         ("4111 1111-1111 1111", false, false),
         ("4111  1111 1111 1111", false, false),

@@ -108,6 +108,10 @@ const LENGTHS: &[(&[u8; 2], u8)] = &[
 const MAX: usize = 34;
 
 /// Whether `s` is one IBAN, compact or grouped by fours. Letters may be lower case.
+///
+/// The groups are separated by single spaces (the print form) or, as people also write it
+/// and every bank form reads it, by single dashes or dots — one kind throughout: the
+/// country's length and the mod-97 check still decide.
 pub(crate) fn is_iban(s: &[u8]) -> bool {
     if s.len() < 15 || s.len() > MAX + MAX / 4 {
         return false;
@@ -116,12 +120,14 @@ pub(crate) fn is_iban(s: &[u8]) -> bool {
     let mut n = 0;
     let mut since_space = 0;
     let mut spaced = false;
+    let mut separator = None;
     for &b in s {
-        if b == b' ' {
-            // Print form: groups of exactly four, single spaces.
-            if since_space != 4 {
+        if matches!(b, b' ' | b'-' | b'.') {
+            // Groups of exactly four, single separators of one kind.
+            if since_space != 4 || separator.is_some_and(|x| x != b) {
                 return false;
             }
+            separator = Some(b);
             spaced = true;
             since_space = 0;
             continue;
@@ -192,7 +198,12 @@ mod tests {
         ("DE89 3704 0044 0532 0130 00 ", false),
         // A hex id and a SHA-1 prefix.
         ("9f86d081884c7d659a2feaa0c55ad015", false),
-        ("DE89-3704-0044-0532-0130-00", false),
+        // Dashes and dots between the groups, one kind throughout.
+        ("DE89-3704-0044-0532-0130-00", true),
+        ("DE89.3704.0044.0532.0130.00", true),
+        ("DE89-3704 0044-0532-0130-00", false),
+        ("DE89--3704-0044-0532-0130-00", false),
+        ("DE89-37040044-0532-0130-00", false),
     ];
 
     #[test]

@@ -40,6 +40,8 @@ mod card;
 mod class;
 mod date;
 mod email;
+mod encoded;
+mod fold;
 mod iban;
 mod ip;
 mod key;
@@ -186,6 +188,8 @@ impl Detector {
         let sh = Shape::of(t);
         self.whole(&info, value.trim_ascii(), &sh)
             .or_else(|| self.free_text(t, &sh))
+            .or_else(|| self.folded(&info, value, &sh).map(|d| d.class))
+            .or_else(|| self.decoded(t, &sh))
     }
 
     /// The leaf's class with its evidence: the value first, then the key, then free text (see
@@ -215,10 +219,101 @@ impl Detector {
             }
             return None;
         }
-        self.free_text(t, &sh).map(|class| Detection {
-            class,
-            source: Source::Text,
+        self.free_text(t, &sh)
+            .map(|class| Detection {
+                class,
+                source: Source::Text,
+            })
+            .or_else(|| self.folded(&info, value, &sh))
+            .or_else(|| {
+                self.decoded(t, &sh).map(|class| Detection {
+                    class,
+                    source: Source::Text,
+                })
+            })
+    }
+
+    /// A value that is entirely base64 of text or a `data:` URL (`encoded.rs`), classified by
+    /// the text it decodes to. Only a value of one encoding's alphabet, without spaces, pays.
+    fn decoded(&self, t: &[u8], sh: &Shape) -> Option<Class> {
+        if self.text == TextScan::Off {
+            return None;
+        }
+        // A URL inside a URL's parameter (a redirect target) escapes its own escapes:
+        // `%2540` is `%40` once the outer URL is read, and `@` once the inner one is.
+        if sh.escape > 0
+            && memchr::memmem::find(t, b"%25").is_some()
+            && let Some(class) = self.read_decoded(&encoded::Encoded::Percent(t))
+        {
+            return Some(class);
+        }
+        if sh.spaced() || sh.high > 0 {
+            return None;
+        }
+        let e = encoded::encoding(t)?;
+        self.read_decoded(&e)
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn read_decoded(&self, e: &encoded::Encoded<'_>) -> Option<Class> {
+        encoded::windows(e, |text| {
+            let s = text.trim_ascii();
+            let t = s.as_bytes();
+            let sh = Shape::of(t);
+            self.whole(&KeyInfo::default(), s, &sh)
+                .or_else(|| self.free_text(t, &sh))
+                .or_else(|| self.folded(&KeyInfo::default(), s, &sh).map(|d| d.class))
         })
+    }
+
+    /// The value read again with the characters a reader folds folded (`fold.rs`): only a
+    /// value holding one of them pays. A whole value is read whole; a longer one in windows.
+    fn folded(&self, info: &KeyInfo, value: &str, sh: &Shape) -> Option<Detection> {
+        if sh.high == 0 || !fold::foldable(value.as_bytes()) {
+            return None;
+        }
+        self.folded_windows(info, value)
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn folded_windows(&self, info: &KeyInfo, value: &str) -> Option<Detection> {
+        let mut buf = [0u8; fold::WINDOW];
+        let mut from = 0;
+        loop {
+            let (n, reach, changed) = fold::fold(value, from, &mut buf);
+            if changed {
+                let f = buf[..n].trim_ascii();
+                let sh = Shape::of(f);
+                let whole = from == 0 && reach == value.len();
+                if whole
+                    && let Ok(text) = std::str::from_utf8(f)
+                    && let Some(class) = self.whole(info, text, &sh)
+                {
+                    return Some(Detection {
+                        class,
+                        source: Source::Value,
+                    });
+                }
+                if let Some(class) = self.free_text(f, &sh) {
+                    return Some(Detection {
+                        class,
+                        source: Source::Text,
+                    });
+                }
+            }
+            if reach >= value.len() {
+                return None;
+            }
+            // The next window starts `OVERLAP` bytes back, at a character boundary; a full
+            // window read more input than that, so it always moves on.
+            let mut next = reach.saturating_sub(fold::OVERLAP).max(from + 1);
+            while !value.is_char_boundary(next) {
+                next += 1;
+            }
+            from = next;
+        }
     }
 
     fn on(&self, class: Class) -> bool {

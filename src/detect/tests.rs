@@ -266,3 +266,70 @@ proptest! {
         let _ = d.classify(Some("note"), &format!("see {v} here"));
     }
 }
+
+#[test]
+fn values_a_reader_decodes_or_folds_are_read_as_the_reader_reads_them() {
+    let d = Detector::default();
+    let found = [
+        ("ottilie.brandvold＠example．org", Class::Email),
+        ("write to ottilie＠example.org today", Class::Email),
+        ("﹫ and ottilie﹫example.org", Class::Email),
+        ("4242\u{a0}4242\u{a0}4242\u{a0}4242", Class::PaymentCard),
+        (
+            "card 4242\u{2009}4242\u{2009}4242\u{2009}4242",
+            Class::PaymentCard,
+        ),
+        (
+            "card ４２４２ ４２４２ ４２４２ ４２４２",
+            Class::PaymentCard,
+        ),
+        ("card 4242.4242.4242.4242 exp 12/29", Class::PaymentCard),
+        ("4242/4242/4242/4242", Class::PaymentCard),
+        ("IBAN DE89-3704-0044-0532-0130-00 thanks", Class::Iban),
+        ("DE89.3704.0044.0532.0130.00", Class::Iban),
+        (
+            "IBAN DE89\u{a0}3704\u{a0}0044\u{a0}0532\u{a0}0130\u{a0}00",
+            Class::Iban,
+        ),
+        ("call ＋１ ４１５ ５５５ ０１９９", Class::Phone),
+        ("b3R0aWxpZS5icmFuZHZvbGRAZXhhbXBsZS5vcmc=", Class::Email),
+        ("eyJlbWFpbCI6Im90dGlsaWVAZXhhbXBsZS5vcmcifQ", Class::Email),
+        (
+            "data:text/plain;base64,ZW1haWw9b3R0aWxpZUBleGFtcGxlLm9yZw==",
+            Class::Email,
+        ),
+        ("data:text/plain,ottilie%40example.org", Class::Email),
+        (
+            "https://x.example/r?u=https%3A%2F%2Fy.example%2F%3Femail%3Dottilie%2540example.org",
+            Class::Email,
+        ),
+    ];
+    for (value, class) in found {
+        assert_eq!(
+            d.classify(Some("note"), value).map(|f| f.class),
+            Some(class),
+            "{value}"
+        );
+    }
+    // Hard negatives in the same shapes: versions, dates, prices, ids, hashes, base64 of
+    // binary, and text with look-alikes but nothing personal.
+    for value in [
+        "v4.2.4.2",
+        "2024.01.31",
+        "12/29/2024",
+        "1.2.3.4.5.6.7.8",
+        "ORD-2024-000123",
+        "１２３ items for ＄19.99",
+        "Tromsø\u{a0}— 9008 visitors",
+        "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+        "550e8400-e29b-41d4-a716-446655440000",
+        "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
+        "SGVsbG8gd29ybGQsIG5vdGhpbmcgaGVyZQ==",
+        "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk",
+        "https://x.example/r?u=https%3A%2F%2Fy.example%2F%3Fq%3D100%2525",
+        "4111.1111.1111.1112",
+        "DE89-3704-0044-0532-0130-01",
+    ] {
+        assert_eq!(d.classify(Some("note"), value), None, "{value}");
+    }
+}

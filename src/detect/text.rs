@@ -229,7 +229,7 @@ fn tokens(s: &[u8], on: ClassSet) -> Option<Class> {
             && t[1].is_ascii_uppercase()
             && t[2].is_ascii_digit()
             && t[3].is_ascii_digit()
-            && spaced_iban(&s[here..])
+            && (spaced_iban(&s[here..]) || iban::is_iban(t))
         {
             return Some(Class::Iban);
         }

@@ -17,6 +17,8 @@ use crate::detect::{Class, Detector, KeyHint};
 /// (one allocation of about 10 KB), only on routes with detection.
 pub struct HintCache {
     slots: Box<[Slot; SLOTS]>,
+    /// The walk [`HintCache::seen_in_walk`] answers for (0: none yet).
+    walk: u32,
 }
 
 const SLOTS: usize = 256;
@@ -36,6 +38,10 @@ struct Slot {
     /// What the detector makes of the name read as a value ([`HintCache::name_class`]), once
     /// asked: [`VALUE_UNKNOWN`], [`VALUE_NONE`], or [`VALUE_CLASS`] plus the class's index.
     value: u8,
+    /// The walk in which the name was last met ([`HintCache::seen_in_walk`]), and whether it
+    /// echoed a selected value there (once [`HintCache::echoed_in_walk`] said so).
+    walk: u32,
+    echoed: bool,
 }
 
 const NAME_UNKNOWN: u8 = 0;
@@ -54,6 +60,8 @@ const EMPTY: Slot = Slot {
     hint: KeyHint::NONE,
     name: NAME_UNKNOWN,
     value: VALUE_UNKNOWN,
+    walk: 0,
+    echoed: false,
 };
 
 impl std::fmt::Debug for HintCache {
@@ -76,6 +84,49 @@ impl HintCache {
     pub fn new() -> Self {
         Self {
             slots: Box::new([EMPTY; SLOTS]),
+            walk: 0,
+        }
+    }
+
+    /// Starts a document walk: names are met for the first time again
+    /// ([`HintCache::seen_in_walk`]). The echo set a walk searches is fixed while it runs, so
+    /// what a name echoes is asked once per walk, however often a batch repeats it.
+    pub(crate) fn begin_walk(&mut self) {
+        self.walk = self.walk.wrapping_add(1).max(1);
+    }
+
+    /// Whether `b` was met before in this walk: `None` the first time (now it has been) or
+    /// when the name is too long to remember, else whether it echoed.
+    pub(crate) fn seen_in_walk(&mut self, detector: &Detector, b: &[u8]) -> Option<bool> {
+        if b.len() > Self::MAX_KEY {
+            return None;
+        }
+        let (first, w0, w1) = locate(b);
+        let i = match self.find(first, b, w0, w1) {
+            Some(i) => i,
+            None => {
+                let key = std::str::from_utf8(b).ok()?;
+                self.insert(first, b, w0, w1, detector.hint(key));
+                first
+            }
+        };
+        let slot = &mut self.slots[i];
+        if slot.walk == self.walk {
+            return Some(slot.echoed);
+        }
+        slot.walk = self.walk;
+        slot.echoed = false;
+        None
+    }
+
+    /// Records that `b`, met in this walk, echoes a selected value.
+    pub(crate) fn echoed_in_walk(&mut self, b: &[u8]) {
+        if b.len() > Self::MAX_KEY {
+            return;
+        }
+        let (first, w0, w1) = locate(b);
+        if let Some(i) = self.find(first, b, w0, w1) {
+            self.slots[i].echoed = true;
         }
     }
 
@@ -133,6 +184,9 @@ impl HintCache {
     /// `None` for bytes that are not UTF-8 (the JSON scanner has already refused those).
     #[inline]
     pub fn name_class(&mut self, detector: &Detector, b: &[u8]) -> Option<Option<Class>> {
+        if plain_field_name(b) {
+            return Some(None);
+        }
         if b.len() > Self::MAX_KEY {
             return Some(detector.classify_value(None, std::str::from_utf8(b).ok()?));
         }
@@ -187,8 +241,31 @@ impl HintCache {
         slot.hint = hint;
         slot.name = NAME_UNKNOWN;
         slot.value = VALUE_UNKNOWN;
+        slot.walk = 0;
+        slot.echoed = false;
     }
 }
+
+/// A name no detector can read as a value, decided without a lookup: up to 15 bytes of ASCII
+/// letters, `_`, `$`, `-` and `.` (`event`, `properties`, `$set`, `page.url`). Every value
+/// class needs a digit, an `@`, a `:`, whitespace, an escape, a non-ASCII character or at
+/// least 16 bytes (a token, or base64 of text), so most field names stop here.
+#[inline]
+fn plain_field_name(b: &[u8]) -> bool {
+    b.len() <= 15 && b.iter().all(|&c| PLAIN[usize::from(c)])
+}
+
+/// The bytes of [`plain_field_name`], as a table: one load per byte on the per-member path.
+static PLAIN: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut c = 0;
+    while c < 256 {
+        let b = c as u8;
+        t[c] = b.is_ascii_alphabetic() || matches!(b, b'_' | b'$' | b'-' | b'.');
+        c += 1;
+    }
+    t
+};
 
 /// The first slot of a name's pair, and its two words. Words are read straight from the name
 /// (a copy followed by word loads stalls on store forwarding).

@@ -44,9 +44,7 @@ impl http_body::Body for Body {
         use std::task::Poll;
         match self.get_mut() {
             Self::Full(b) => Poll::Ready(b.take().map(|b| Ok(http_body::Frame::data(b)))),
-            Self::Upstream(b) => std::pin::Pin::new(b)
-                .poll_frame(cx)
-                .map(|f| f.map(|r| r.map_err(Into::into))),
+            Self::Upstream(b) => std::pin::Pin::new(b).poll_frame(cx),
             Self::Streamed(b) => std::pin::Pin::new(b).poll_frame(cx),
         }
     }

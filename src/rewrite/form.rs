@@ -27,16 +27,21 @@
 //! Pairs no rule names follow the plan's [`Unselected`](crate::policy::Unselected) policy:
 //! with detection, the value is classified with the field name's hint and counted under
 //! `form:NAME` / `query:NAME` (bracket indices as `[*]`), then forwarded (`observe`) or
-//! treated with the class's action (`enforce`); in allow-list mode the pair is dropped.
+//! treated with the class's action (`enforce`); in allow-list mode the pair is dropped. A
+//! name that is itself data (a part of it the detector classifies, or a selected value
+//! recurring in it) takes its pair with it in `enforce`, as a JSON member's does.
 
 use super::wrap::rewrite_wrapped;
 use super::{Limits, Outcome, RewriteError};
 use crate::canon::percent::{self, Plus};
+use crate::detect::Class;
 use crate::error::Ambiguity;
 use crate::policy::names::{HintCache, push_field_name};
 use crate::policy::params::{Params, Selected};
 use crate::policy::wrap::Wrap;
-use crate::policy::{Action, Applied, ApplyCx, FieldTarget, Leaf, LeafKind};
+use crate::policy::{
+    Action, Applied, ApplyCx, DetectMode, DetectPolicy, FieldTarget, Leaf, LeafKind,
+};
 
 /// Rewrites the pairs `params` selects, appending the result to `out`.
 ///
@@ -188,12 +193,39 @@ fn run(
     for pair in Pairs::new(input) {
         let Pair { start, end, .. } = pair;
         let name_text = pair.read_name(&mut name)?;
-        let edit = match params.find(name_text).filter(|_| !pair.is_empty()) {
-            None if pair.is_empty() || !unselected.active() => {
+        let selected = params.find(name_text).filter(|_| !pair.is_empty());
+        // A name that is data (`metadata[alice@example.com]=vip`) goes with its value, or is
+        // counted in clear (`observe`), whatever the value holds.
+        let name_data = match (&unselected.detect, &selected) {
+            (Some(detect), None) if !cx.collecting() => {
+                name_finding(detect, cx, name_text).map(|found| (&**detect, found))
+            }
+            _ => None,
+        };
+        let edit = match (selected, name_data) {
+            (None, Some((detect, (class, path_class)))) => {
+                pair.validate_value()?;
+                path.clear();
+                path.push_str(&unselected.root);
+                push_field_name(&mut path, &detect.detector, name_text);
+                if let Some(c) = path_class {
+                    cx.detected.record(&path, c);
+                }
+                if detect.mode == DetectMode::Observe {
+                    cx.observe_value(class);
+                    Edit::Keep
+                } else {
+                    cx.withhold(class);
+                    Edit::Drop
+                }
+            }
+            (None, None)
+                if !unselected.active() || (pair.is_empty() && unselected.detect.is_none()) =>
+            {
                 pair.validate_value()?;
                 Edit::Keep
             }
-            None => match &unselected.detect {
+            (None, None) => match &unselected.detect {
                 // The first pass of a scrubbing route collects what rules select.
                 _ if cx.collecting() => {
                     pair.validate_value()?;
@@ -204,6 +236,10 @@ fn run(
                     pair.validate_value()?;
                     cx.withhold(None);
                     Edit::Drop
+                }
+                Some(_) if pair.is_empty() => {
+                    pair.validate_value()?;
+                    Edit::Keep
                 }
                 Some(detect) => {
                     let value_text = pair.read_value(&mut value)?;
@@ -281,7 +317,7 @@ fn run(
                     }
                 }
             },
-            Some(selected) => {
+            (Some(selected), _) => {
                 let value_text = pair.read_value(&mut value)?;
                 text.clear();
                 match target(selected) {
@@ -343,6 +379,26 @@ fn run(
         emit(out, &input[pending_from..], &mut emitted_any);
     }
     Ok(Outcome::Rewritten)
+}
+
+/// What a field name is when it is data, on a route with detection: a part of it (the base,
+/// or a bracket key: `metadata[4242 4242 4242 4242]`) the detector classifies as a value, or
+/// a value the request's rules select, recurring in it. `(class for the ledger, class for the
+/// report)`; the report needs one, an echo of a rule without a class has none.
+fn name_finding(
+    detect: &DetectPolicy,
+    cx: &mut ApplyCx<'_>,
+    name: &str,
+) -> Option<(Option<Class>, Option<Class>)> {
+    let hints = cx.hints.get_or_insert_with(HintCache::new);
+    for part in name.split(['[', ']']).filter(|p| !p.is_empty()) {
+        if let Some(Some(class)) = hints.name_class(&detect.detector, part.as_bytes()) {
+            return Some((Some(class), Some(class)));
+        }
+    }
+    let counts = detect.echoes_in(name, cx)?;
+    let class = counts.spans().next().flatten();
+    Some((class, counts.classes().next()))
 }
 
 /// Whether every common server reads `name` as written: no whitespace at its ends, no
@@ -707,5 +763,68 @@ mod tests {
             run("data=not+json", &p),
             Err(RewriteError::Wrapped(crate::error::WrapFault::NotJson))
         );
+    }
+
+    #[test]
+    fn a_field_named_by_personal_data_goes_on_a_detect_route() {
+        use crate::detect::Detector;
+        use crate::policy::{DetectPolicy, Treatment, Unselected};
+        let detect = |mode| {
+            let actions = match mode {
+                DetectMode::Observe => Vec::new(),
+                DetectMode::Enforce => Class::ALL.iter().map(|_| redact()).collect(),
+            };
+            std::sync::Arc::new(DetectPolicy {
+                mode,
+                detector: Detector::default(),
+                actions,
+                echo: None,
+            })
+        };
+        let mut p = plan(Vec::new());
+        p.unselected = Unselected {
+            detect: Some(detect(DetectMode::Enforce)),
+            drop: false,
+            root: "form:".into(),
+        };
+        let input = "amount=1000&metadata[ottilie%40example.org]=vip&metadata[4242+4242+4242+4242]=&metadata%5Bplan%5D=gold&DE89370400440532013000=1&order[ORD-2024-000123]=2";
+        let mut nonces = OsNonces::new();
+        let mut cx = ApplyCx::new(&mut nonces);
+        let mut out = Vec::new();
+        let limits = Limits { max_depth: 64 };
+        rewrite_form(
+            input.as_bytes(),
+            Params::only(&p),
+            &limits,
+            &mut cx,
+            &mut out,
+        )
+        .expect("policed");
+        assert_eq!(
+            String::from_utf8(out).expect("ascii"),
+            "amount=1000&metadata%5Bplan%5D=gold&order[ORD-2024-000123]=2"
+        );
+        // Three values withheld, nothing else treated.
+        assert_eq!(cx.disclosed.total(), 3);
+        // The card and the IBAN: one category (customer records).
+        assert_eq!(
+            cx.disclosed
+                .get(Some(Class::PaymentCard), Treatment::Dropped),
+            2
+        );
+        let paths: Vec<String> = cx
+            .detected
+            .entries()
+            .map(|(p, _, _)| p.to_owned())
+            .collect();
+        assert!(
+            paths
+                .iter()
+                .all(|p| !p.contains("4242") && !p.contains('@')),
+            "{paths:?}"
+        );
+        // Observe forwards it and counts it.
+        p.unselected.detect = Some(detect(DetectMode::Observe));
+        assert_eq!(run(input, &p).expect("forwarded"), input);
     }
 }

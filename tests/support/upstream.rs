@@ -55,6 +55,9 @@ pub enum Reply {
     Garbage(&'static [u8]),
     /// Reads the request, then closes without a byte of answer.
     CloseWithoutAnswer,
+    /// Answers every request with these bytes (meant as one response, however malformed) and
+    /// keeps the connection open for the next one.
+    Framed(&'static [u8]),
 }
 
 impl Reply {
@@ -62,7 +65,7 @@ impl Reply {
     fn is_raw(&self) -> bool {
         matches!(
             self,
-            Self::ResetMidResponse | Self::Garbage(_) | Self::CloseWithoutAnswer
+            Self::ResetMidResponse | Self::Garbage(_) | Self::CloseWithoutAnswer | Self::Framed(_)
         )
     }
 }
@@ -242,7 +245,10 @@ async fn serve_upstream<S>(
                     *r.body_mut() = SlowBody::new(pieces, gap).boxed();
                     r
                 }
-                Reply::ResetMidResponse | Reply::Garbage(_) | Reply::CloseWithoutAnswer => {
+                Reply::ResetMidResponse
+                | Reply::Garbage(_)
+                | Reply::CloseWithoutAnswer
+                | Reply::Framed(_) => {
                     unreachable!("raw replies never reach hyper")
                 }
             };
@@ -263,6 +269,15 @@ async fn serve_raw<S>(
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
 {
     use tokio::io::AsyncWriteExt;
+    if let Reply::Framed(bytes) = reply {
+        while let Some(rec) = read_raw_request(&mut io).await {
+            seen.lock().expect("lock").push(rec);
+            if io.write_all(bytes).await.is_err() || io.flush().await.is_err() {
+                return;
+            }
+        }
+        return;
+    }
     let Some(rec) = read_raw_request(&mut io).await else {
         return;
     };

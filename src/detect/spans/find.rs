@@ -1206,18 +1206,30 @@ impl Finder {
         e
     }
 
-    /// An IBAN starting at `s`, compact or in groups of four separated by single spaces.
+    /// An IBAN starting at `s`, compact or in groups of four separated by single spaces,
+    /// dashes or dots (one kind: the first one met).
     fn iban(&mut self, c: Cur<'_>, s: usize) -> Option<usize> {
-        self.win
-            .fill(c, s, 34 + 9, |b| b.is_ascii_alphanumeric() || b == b' ');
+        self.win.fill(c, s, 34 + 9, |b| {
+            b.is_ascii_alphanumeric() || matches!(b, b' ' | b'-' | b'.')
+        });
         let w = self.win.bytes();
+        let sep = w
+            .iter()
+            .copied()
+            .find(|b| !b.is_ascii_alphanumeric())
+            .unwrap_or(b' ');
+        // A sentence's full stop after a spaced IBAN is not part of it.
+        let w = &w[..w
+            .iter()
+            .position(|&b| !b.is_ascii_alphanumeric() && b != sep)
+            .unwrap_or(w.len())];
         // Ends of the groups, in order.
         let mut ends = [0usize; 10];
         let mut n = 0;
         let mut i = 0;
         while i < w.len() && n < ends.len() {
             let g = i;
-            while i < w.len() && w[i] != b' ' {
+            while i < w.len() && w[i] != sep {
                 i += 1;
             }
             if i == g {

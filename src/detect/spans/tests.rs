@@ -143,6 +143,14 @@ const CASES: &[Case] = &[
         ],
     ),
     (
+        "IBAN DE89-3704-0044-0532-0130-00; or GB82.WEST.1234.5698.7654.32. Not DE89-3704-0044.",
+        TextKind::Plain,
+        &[
+            (Class::Iban, "DE89-3704-0044-0532-0130-00"),
+            (Class::Iban, "GB82.WEST.1234.5698.7654.32"),
+        ],
+    ),
+    (
         "leaked AKIAIOSFODNN7EXAMPLE and sk_live_4eC39HqLyjWDarjtT1zdp7dc here",
         TextKind::Plain,
         &[

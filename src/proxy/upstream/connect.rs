@@ -1,22 +1,24 @@
-//! Opening an upstream connection: DNS, TCP, TLS with ALPN, the HTTP handshake, and the task
-//! that drives the connection on the current worker's runtime.
+//! Opening an upstream connection: DNS, TCP, TLS with ALPN, and for HTTP/2 the handshake and
+//! the task that drives the connection on the current worker's runtime. An HTTP/1.1
+//! connection needs neither: its exchanges run in the requests' own tasks ([`super::h1`]).
 
 use std::io;
 use std::sync::Arc;
 use std::task::Poll;
 use std::time::Duration;
 
-use hyper::client::conn::{http1, http2};
+use hyper::client::conn::http2;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 
+use super::conn::{Conn, Io};
 use crate::proxy::Body;
 use crate::proxy::usage::{Lookout, Usage};
 
 /// A fresh connection, after the handshake the upstream's ALPN answer asked for.
 pub(super) enum Fresh {
-    H1(http1::SendRequest<Body>, Arc<Usage>),
+    H1(Box<Conn>),
     H2(http2::SendRequest<Body>, Arc<Usage>),
 }
 
@@ -36,7 +38,8 @@ pub(super) struct Dialer {
 }
 
 impl Dialer {
-    /// Connects, handshakes and spawns the connection's driver on the current runtime.
+    /// Connects; for HTTP/2 also handshakes and spawns the connection's driver on the current
+    /// runtime.
     ///
     /// # Errors
     /// Anything that fails before a request could be written: resolution, TCP, TLS, the
@@ -45,13 +48,13 @@ impl Dialer {
         let tcp = self.tcp().await?;
         let _ = tcp.set_nodelay(true);
         match &self.tls {
-            None => self.http1(tcp).await,
+            None => Ok(Fresh::H1(Conn::new(Io::Plain(tcp)))),
             Some((connector, name)) => {
                 let tls = connector.connect(name.clone(), tcp).await?;
                 if tls.get_ref().1.alpn_protocol() == Some(b"h2") {
                     self.http2(tls).await
                 } else {
-                    self.http1(tls).await
+                    Ok(Fresh::H1(Conn::new(Io::Tls(Box::new(tls)))))
                 }
             }
         }
@@ -72,19 +75,6 @@ impl Dialer {
                 "the upstream host resolved to no address",
             )
         }))
-    }
-
-    async fn http1<T>(&self, io: T) -> io::Result<Fresh>
-    where
-        T: AsyncRead + AsyncWrite + Send + Unpin + 'static,
-    {
-        let (tx, conn) = http1::Builder::new()
-            .handshake::<_, Body>(TokioIo::new(io))
-            .await
-            .map_err(io::Error::other)?;
-        let usage = Arc::new(Usage::default());
-        tokio::spawn(drive(conn, Arc::clone(&usage), self.idle_timeout));
-        Ok(Fresh::H1(tx, usage))
     }
 
     async fn http2<T>(&self, io: T) -> io::Result<Fresh>

@@ -1,15 +1,19 @@
 //! Upstream connections and request forwarding.
 //!
-//! Each route's [`Upstream`] keeps its connections per worker thread ([`pool`]): HTTP/1.1
-//! connections (and HTTP/2 where the upstream picks it by ALPN) made with
-//! `hyper::client::conn` and driven by a task on the worker's own runtime ([`connect`]). A
-//! request checks a connection out of its worker's set without a lock, writes to it, and
-//! returns it when the response body has been read; no request crosses to another thread.
+//! Each route's [`Upstream`] keeps its connections per worker thread ([`pool`]). An HTTP/1.1
+//! exchange is piigate's own and runs in the request's task ([`h1`], framing in [`wire`]): the
+//! request checks a connection out of its worker's set, writes to it, reads the response
+//! and returns the connection when the response body has been read to its clean end; no
+//! other task and no other thread takes part. HTTP/2 (where the upstream picks it by ALPN)
+//! is `hyper::client::conn`'s, driven by a task on the worker's runtime ([`connect`]).
 //! Routes may trust different extra CAs, so each has its own TLS client configuration, whose
 //! session cache lets reconnects resume.
 
+mod conn;
 mod connect;
+mod h1;
 mod pool;
+pub mod wire;
 
 use std::sync::Arc;
 use std::task::{Context, Poll, ready};
@@ -21,9 +25,10 @@ use http::{Request, Response, Uri};
 use hyper::body::Incoming;
 
 use super::Body;
+use super::BoxError;
 use crate::config::Route;
 pub(crate) use pool::Lease;
-use pool::{Checkout, WorkerPools};
+use pool::WorkerPools;
 
 /// How long an upstream connection may stay unused before piigate closes it.
 const IDLE_TIMEOUT: Duration = Duration::from_secs(90);
@@ -55,7 +60,7 @@ pub enum UpstreamError {
     Connect(#[source] std::io::Error),
     /// The request may have been (partly) sent; the exchange failed after that.
     #[error("the exchange with the upstream failed")]
-    Exchange(#[source] hyper::Error),
+    Exchange(#[source] BoxError),
 }
 
 impl UpstreamError {
@@ -117,32 +122,30 @@ impl Upstream {
         &self,
         mut req: Request<Body>,
     ) -> Result<Response<UpstreamBody>, UpstreamError> {
-        let reused = self.pools.local().checkout(&self.pools);
-        if let Some(checkout) = reused {
-            match checkout {
-                Checkout::H1(mut lease) => {
-                    self.shape(&mut req, false);
-                    let tx = lease
-                        .h1_sender()
-                        .unwrap_or_else(|| unreachable!("an h1 lease"));
-                    match tx.try_send_request(req).await {
-                        Ok(resp) => return Ok(UpstreamBody::wrap(resp, lease)),
-                        Err(mut e) => match e.take_message() {
-                            // Never written: the connection was gone. Try a fresh one.
-                            Some(back) => req = back,
-                            None => return Err(UpstreamError::Exchange(e.into_error())),
-                        },
-                    }
-                }
-                Checkout::H2(mut tx, lease) => {
-                    self.shape(&mut req, true);
-                    match tx.try_send_request(req).await {
-                        Ok(resp) => return Ok(UpstreamBody::wrap(resp, lease)),
-                        Err(mut e) => match e.take_message() {
-                            Some(back) => req = back,
-                            None => return Err(UpstreamError::Exchange(e.into_error())),
-                        },
-                    }
+        let reused = {
+            let mut pool = self.pools.local();
+            match pool.checkout_h2() {
+                Some(h2) => Err(h2),
+                None => Ok(pool.checkout_h1()),
+            }
+        };
+        match reused {
+            // A connection found closed at checkout was dropped there: this one is open, and
+            // the request is committed to it.
+            Ok(Some(conn)) => {
+                self.shape(&mut req, false);
+                return self.h1(conn, req).await;
+            }
+            Ok(None) => {}
+            Err((mut tx, lease)) => {
+                self.shape(&mut req, true);
+                match tx.try_send_request(req).await {
+                    Ok(resp) => return Ok(UpstreamBody::h2(resp, lease)),
+                    Err(mut e) => match e.take_message() {
+                        // Never written: the connection was gone. Try a fresh one.
+                        Some(back) => req = back,
+                        None => return Err(UpstreamError::Exchange(e.into_error().into())),
+                    },
                 }
             }
         }
@@ -151,18 +154,12 @@ impl Upstream {
         // the timeout, into hyper's in-flight slot); boxed, only a dial pays, with one
         // allocation.
         let fresh = Box::pin(self.dialer.open()).await;
-        match fresh.map_err(UpstreamError::Connect)? {
-            connect::Fresh::H1(tx, usage) => {
+        let fresh = fresh.map_err(UpstreamError::Connect)?;
+        self.pools.sweep_every(IDLE_TIMEOUT);
+        match fresh {
+            connect::Fresh::H1(conn) => {
                 self.shape(&mut req, false);
-                let mut lease = Lease::h1(tx, usage, Arc::clone(&self.pools));
-                let tx = lease
-                    .h1_sender()
-                    .unwrap_or_else(|| unreachable!("an h1 lease"));
-                let resp = tx
-                    .send_request(req)
-                    .await
-                    .map_err(UpstreamError::Exchange)?;
-                Ok(UpstreamBody::wrap(resp, lease))
+                self.h1(conn, req).await
             }
             connect::Fresh::H2(mut tx, usage) => {
                 self.pools.local().offer_h2(&tx, &usage);
@@ -171,9 +168,22 @@ impl Upstream {
                 let resp = tx
                     .send_request(req)
                     .await
-                    .map_err(UpstreamError::Exchange)?;
-                Ok(UpstreamBody::wrap(resp, lease))
+                    .map_err(|e| UpstreamError::Exchange(e.into()))?;
+                Ok(UpstreamBody::h2(resp, lease))
             }
+        }
+    }
+
+    async fn h1(
+        &self,
+        conn: Box<conn::Conn>,
+        req: Request<Body>,
+    ) -> Result<Response<UpstreamBody>, UpstreamError> {
+        match h1::exchange(conn, req, &self.pools).await {
+            Ok(resp) => Ok(resp.map(|b| UpstreamBody(Inner::H1(b)))),
+            // The request body's own failure, as itself: its cause decides the answer.
+            Err(h1::ExchangeError::Body(e)) => Err(UpstreamError::Exchange(e)),
+            Err(e) => Err(UpstreamError::Exchange(e.into())),
         }
     }
 
@@ -203,31 +213,25 @@ impl Upstream {
     }
 }
 
-/// An upstream response body; the connection it came on is released when it ends (back to
-/// the worker's idle set) or is dropped (closed, if HTTP/1.1 and unfinished).
-pub struct UpstreamBody {
-    inner: Incoming,
-    lease: Option<Lease>,
+/// An upstream response body. HTTP/1.1: read from the connection as the client takes it, the
+/// connection returned to the worker's idle set at its clean end and closed otherwise. HTTP/2:
+/// hyper's stream, the connection's use released when it ends or is dropped.
+pub struct UpstreamBody(Inner);
+
+enum Inner {
+    H1(h1::ResponseBody),
+    H2 {
+        inner: Incoming,
+        lease: Option<Lease>,
+    },
 }
 
 impl UpstreamBody {
-    fn wrap(resp: Response<Incoming>, lease: Lease) -> Response<Self> {
+    fn h2(resp: Response<Incoming>, lease: Lease) -> Response<Self> {
         resp.map(|inner| {
-            let mut body = Self {
-                inner,
-                lease: Some(lease),
-            };
-            if http_body::Body::is_end_stream(&body.inner) {
-                body.finish();
-            }
-            body
+            let lease = (!http_body::Body::is_end_stream(&inner)).then_some(lease);
+            Self(Inner::H2 { inner, lease })
         })
-    }
-
-    fn finish(&mut self) {
-        if let Some(lease) = self.lease.take() {
-            lease.finish();
-        }
     }
 }
 
@@ -239,29 +243,36 @@ impl std::fmt::Debug for UpstreamBody {
 
 impl http_body::Body for UpstreamBody {
     type Data = bytes::Bytes;
-    type Error = hyper::Error;
+    type Error = BoxError;
 
     fn poll_frame(
-        mut self: std::pin::Pin<&mut Self>,
+        self: std::pin::Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
-        let frame = ready!(std::pin::Pin::new(&mut self.inner).poll_frame(cx));
-        match &frame {
-            None => self.finish(),
-            Some(Ok(_)) if self.inner.is_end_stream() => self.finish(),
-            // A broken body leaves the connection unusable: dropping the lease closes it.
-            Some(Err(_)) => self.lease = None,
-            Some(Ok(_)) => {}
+        match &mut self.get_mut().0 {
+            Inner::H1(b) => std::pin::Pin::new(b).poll_frame(cx),
+            Inner::H2 { inner, lease } => {
+                let frame = ready!(std::pin::Pin::new(&mut *inner).poll_frame(cx));
+                if frame.is_none() || inner.is_end_stream() {
+                    *lease = None;
+                }
+                Poll::Ready(frame.map(|f| f.map_err(Into::into)))
+            }
         }
-        Poll::Ready(frame)
     }
 
     fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
+        match &self.0 {
+            Inner::H1(b) => b.is_end_stream(),
+            Inner::H2 { inner, .. } => inner.is_end_stream(),
+        }
     }
 
     fn size_hint(&self) -> http_body::SizeHint {
-        self.inner.size_hint()
+        match &self.0 {
+            Inner::H1(b) => b.size_hint(),
+            Inner::H2 { inner, .. } => inner.size_hint(),
+        }
     }
 }
 

@@ -1,23 +1,28 @@
 //! Idle upstream connections, one set per worker thread.
 //!
-//! A worker checks a connection out of its own set and puts it back there: a `RefCell` behind
-//! a per-thread slot (`thread_local::ThreadLocal`, one per upstream object), so the request
-//! path takes no lock and touches no other thread's memory. Under `per_core` a request, its
-//! upstream connection and the task driving that connection all stay on one thread; under
-//! `work_stealing` a task may migrate, and a connection is simply returned to whichever
-//! worker finishes with it.
+//! A worker checks a connection out of its own set and puts it back there: a `Mutex` behind a
+//! per-thread slot (`thread_local::ThreadLocal`, one per upstream object), taken only by its
+//! own worker on the request path, so it is never contended there (an uncontended lock is
+//! two atomic operations). Under `per_core` a request and its upstream connection stay on one
+//! thread; under `work_stealing` a task may migrate, and a connection is simply returned to
+//! whichever worker finishes with it.
 //!
 //! HTTP/1.1 connections are exclusive: checked out, used for one exchange, returned when the
-//! response body has been read to its end (never earlier: the connection is busy until then).
-//! An HTTP/2 connection is shared: the worker keeps one and clones its sender per request.
+//! response body has been read to its clean end (never earlier: the connection is busy until
+//! then). Between exchanges nothing polls them; a sweeper task per upstream looks at every
+//! worker's idle set once per idle period and closes connections unused since its last look
+//! (so after one to two periods) or closed by the upstream. An HTTP/2 connection is shared:
+//! the worker keeps one and clones its sender per request.
 
-use std::cell::RefCell;
 use std::collections::VecDeque;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
+use std::time::Duration;
 
-use hyper::client::conn::{http1, http2};
+use hyper::client::conn::http2;
 use thread_local::ThreadLocal;
 
+use super::conn::Conn;
 use crate::proxy::Body;
 use crate::proxy::usage::Usage;
 
@@ -25,45 +30,16 @@ use crate::proxy::usage::Usage;
 /// route's concurrency limit bounds how many are open at once.
 pub(super) const MAX_IDLE: usize = 128;
 
-/// A checked-out connection: the sender to use now and the bookkeeping to do when the
-/// exchange ends (the release is in `Drop`, so an abandoned exchange is counted too).
+/// A checked-out HTTP/2 stream's bookkeeping: the connection's use ends in `Drop`, so an
+/// abandoned exchange is counted too.
 pub(crate) struct Lease {
     usage: Arc<Usage>,
-    /// HTTP/1.1: the sender goes back to the pool when the exchange completed cleanly.
-    h1: Option<(http1::SendRequest<Body>, Arc<WorkerPools>)>,
 }
 
 impl Lease {
-    pub(super) fn h1(
-        tx: http1::SendRequest<Body>,
-        usage: Arc<Usage>,
-        home: Arc<WorkerPools>,
-    ) -> Self {
-        usage.acquire();
-        Self {
-            usage,
-            h1: Some((tx, home)),
-        }
-    }
-
     pub(super) fn h2(usage: Arc<Usage>) -> Self {
         usage.acquire();
-        Self { usage, h1: None }
-    }
-
-    /// The HTTP/1.1 sender, while the lease holds one.
-    pub(super) fn h1_sender(&mut self) -> Option<&mut http1::SendRequest<Body>> {
-        self.h1.as_mut().map(|(tx, _)| tx)
-    }
-
-    /// The exchange is over and the response was read to its end: an HTTP/1.1 connection that
-    /// can take another request goes back to the current worker's idle set.
-    pub(crate) fn finish(mut self) {
-        if let Some((tx, home)) = self.h1.take()
-            && tx.is_ready()
-        {
-            home.local().checkin(tx, Arc::clone(&self.usage));
-        }
+        Self { usage }
     }
 }
 
@@ -75,16 +51,15 @@ impl Drop for Lease {
 
 impl std::fmt::Debug for Lease {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Lease")
-            .field("h1", &self.h1.is_some())
-            .finish_non_exhaustive()
+        f.debug_struct("Lease").finish_non_exhaustive()
     }
 }
 
 /// An idle HTTP/1.1 connection.
 struct Idle {
-    tx: http1::SendRequest<Body>,
-    usage: Arc<Usage>,
+    conn: Box<Conn>,
+    /// The sweeper has seen it idle once: idle still at its next look, it is closed.
+    looked: bool,
 }
 
 /// One worker's connections to one upstream.
@@ -98,37 +73,36 @@ pub(super) struct Pool {
 }
 
 impl Pool {
-    /// A connection ready for a request, if this worker has one.
-    pub(super) fn checkout(&mut self, home: &Arc<WorkerPools>) -> Option<Checkout> {
-        if let Some((tx, usage)) = &self.h2 {
-            if !tx.is_closed() {
-                return Some(Checkout::H2(tx.clone(), Lease::h2(Arc::clone(usage))));
-            }
+    /// This worker's HTTP/2 connection, if it has a live one.
+    pub(super) fn checkout_h2(&mut self) -> Option<(http2::SendRequest<Body>, Lease)> {
+        let (tx, usage) = self.h2.as_ref()?;
+        if tx.is_closed() {
             self.h2 = None;
+            return None;
         }
-        while let Some(idle) = self.idle.pop_back() {
-            // A connection the upstream (or our idle timeout) closed, or one still finishing
-            // its last exchange, is dropped.
-            if idle.tx.is_ready() {
-                return Some(Checkout::H1(Lease::h1(
-                    idle.tx,
-                    idle.usage,
-                    Arc::clone(home),
-                )));
+        Some((tx.clone(), Lease::h2(Arc::clone(usage))))
+    }
+
+    /// An idle HTTP/1.1 connection ready for a request, if this worker has one. Those the
+    /// upstream closed (or that received bytes nobody asked for) are dropped on the way.
+    pub(super) fn checkout_h1(&mut self) -> Option<Box<Conn>> {
+        while let Some(mut idle) = self.idle.pop_back() {
+            if idle.conn.is_fresh() {
+                return Some(idle.conn);
             }
         }
         None
     }
 
-    fn checkin(&mut self, tx: http1::SendRequest<Body>, usage: Arc<Usage>) {
-        // Connections closed while idle are found here as well as at checkout.
-        while self.idle.front().is_some_and(|i| i.tx.is_closed()) {
-            self.idle.pop_front();
-        }
+    /// Returns a connection after a clean exchange.
+    pub(super) fn checkin(&mut self, conn: Box<Conn>) {
         if self.idle.len() >= MAX_IDLE {
             self.idle.pop_front();
         }
-        self.idle.push_back(Idle { tx, usage });
+        self.idle.push_back(Idle {
+            conn,
+            looked: false,
+        });
     }
 
     /// Keeps `tx` as this worker's HTTP/2 connection unless it already has a live one.
@@ -137,22 +111,51 @@ impl Pool {
             self.h2 = Some((tx.clone(), Arc::clone(usage)));
         }
     }
-}
 
-/// A connection taken for one exchange.
-pub(super) enum Checkout {
-    H1(Lease),
-    H2(http2::SendRequest<Body>, Lease),
+    /// The sweeper's look: closes connections idle since the last look, or no longer fresh.
+    fn sweep(&mut self) {
+        self.idle.retain_mut(|i| {
+            let keep = !i.looked && i.conn.is_fresh();
+            i.looked = true;
+            keep
+        });
+    }
 }
 
 /// Every worker's [`Pool`] for one upstream.
 #[derive(Default)]
-pub(crate) struct WorkerPools(ThreadLocal<RefCell<Pool>>);
+pub(crate) struct WorkerPools {
+    pools: ThreadLocal<Mutex<Pool>>,
+    /// The sweeper task runs (started at the first connection).
+    swept: AtomicBool,
+}
 
 impl WorkerPools {
-    /// This thread's pool. Borrows never span an `.await`, so the `RefCell` is never contended.
-    pub(super) fn local(&self) -> std::cell::RefMut<'_, Pool> {
-        self.0.get_or_default().borrow_mut()
+    /// This thread's pool. Held only for a checkout or a checkin, never across an `.await`.
+    pub(super) fn local(&self) -> MutexGuard<'_, Pool> {
+        self.pools
+            .get_or_default()
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Starts the sweeper on the current runtime, once: it looks every `period` and ends
+    /// once the upstream is gone (a reload dropped it).
+    pub(super) fn sweep_every(self: &Arc<Self>, period: Duration) {
+        if self.swept.swap(true, Ordering::Relaxed) {
+            return;
+        }
+        tokio::spawn(sweeper(Arc::downgrade(self), period));
+    }
+}
+
+async fn sweeper(pools: Weak<WorkerPools>, period: Duration) {
+    loop {
+        tokio::time::sleep(period).await;
+        let Some(pools) = pools.upgrade() else { return };
+        for pool in pools.pools.iter() {
+            pool.lock().unwrap_or_else(PoisonError::into_inner).sweep();
+        }
     }
 }
 

@@ -150,6 +150,9 @@ pub fn rewrite_json(
     // The first pass of a scrubbing route reads only what rules select: dead subtrees are
     // skipped as without detection.
     let detect = unselected.detect.as_deref().filter(|_| !cx.collecting());
+    if detect.is_some_and(DetectPolicy::echoes_in_leaves) {
+        cx.hints.get_or_insert_with(HintCache::new).begin_walk();
+    }
     let walker_dead = match (detect.is_some(), unselected.drop) {
         (false, false) => Dead::Skip,
         (true, false) => Dead::Scan,

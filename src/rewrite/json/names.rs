@@ -83,13 +83,27 @@ impl<'p> Walker<'_, 'p, '_, '_, '_> {
         if !detect.echoes_in_leaves() {
             return Ok(None);
         }
+        // Each distinct name once per walk: the selected values do not change during it.
+        let hints = self.cx.hints.get_or_insert_with(HintCache::new);
+        let seen = hints.seen_in_walk(&detect.detector, name);
         if let Some(later) = self.deferred.as_mut() {
-            later.names.push(key);
+            if seen.is_none() {
+                later.names.push(key);
+            }
+            return Ok(None);
+        }
+        if seen == Some(false) {
             return Ok(None);
         }
         // Checked by `name_class` above.
-        let name = std::str::from_utf8(name).map_err(|_| malformed(key.start, "invalid UTF-8"))?;
-        Ok(detect.echoes_in(name, self.cx).map(Verdict::Echo))
+        let text = std::str::from_utf8(name).map_err(|_| malformed(key.start, "invalid UTF-8"))?;
+        let counts = detect.echoes_in(text, self.cx);
+        if counts.is_some()
+            && let Some(hints) = self.cx.hints.as_mut()
+        {
+            hints.echoed_in_walk(name);
+        }
+        Ok(counts.map(Verdict::Echo))
     }
 
     /// Counts the member whose name is data under its path and, in `enforce`, drops it.
