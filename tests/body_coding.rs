@@ -556,6 +556,55 @@ async fn a_page_title_loses_the_name_the_hit_gives_as_a_property_and_still_parse
     assert_eq!(python_reads("", &seen[1].body).1.len(), 2, "two hits");
 }
 
+/// The name after `ep.`/`up.` is the site's own and the rule on `ep`/`up` treats the value:
+/// a name that is the person's address or card (`ep.ottilie.brandvold@example.org=1`) goes
+/// with its pair, in the query hit and in a batch line, and the rest arrives as sent.
+#[tokio::test]
+async fn event_parameters_named_by_the_person_leave_the_ga4_preset_without_the_person() {
+    let Stack {
+        up,
+        gw: _gw,
+        client,
+    } = Stack::start(Reply::Ok, GA4).await;
+    let shared = "v=2&tid=G-TEST12345&cid=1183956261.1764997200";
+    let named = "ep.ottilie.brandvold%40example.org=1&up.4242+4242+4242+4242=visa&ep.item=Blue+mug";
+    let text = [("content-type", "text/plain;charset=UTF-8")];
+    let hit = format!("/ga4/g/collect?{shared}&en=purchase&{named}");
+    let got = client.send(Method::GET, &hit, &[], "").await;
+    assert_eq!(got.status, 200, "{:?}", String::from_utf8_lossy(&got.body));
+    let batch = format!("/ga4/g/collect?{shared}");
+    let lines = format!("en=purchase&{named}\r\nen=user_engagement&_et=1200");
+    let got = client.send(Method::POST, &batch, &text, lines).await;
+    assert_eq!(got.status, 200, "{:?}", String::from_utf8_lossy(&got.body));
+
+    let seen = up.requests();
+    assert_eq!(seen.len(), 2);
+    for (label, r) in ["query", "batch"].iter().zip(&seen) {
+        let (_, query) = r.uri.split_once('?').expect("query");
+        let (query, lines) = python_reads(query, &r.body);
+        let hit = if lines.is_empty() { &query } else { &lines[0] };
+        let params: Vec<(&str, &str)> = hit
+            .iter()
+            .filter(|(k, _)| k.starts_with("ep.") || k.starts_with("up."))
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        assert_eq!(params, [("ep.item", "Blue mug")], "{label}");
+        assert!(
+            hit.iter().any(|(k, v)| k == "en" && v == "purchase"),
+            "{label}"
+        );
+        assert_none_in_clear(
+            label,
+            r,
+            &[
+                "ottilie.brandvold@example.org".to_owned(),
+                "4242 4242 4242 4242".to_owned(),
+                "4242424242424242".to_owned(),
+            ],
+        );
+    }
+}
+
 #[tokio::test]
 async fn gtag_batch_lines_that_line_splitters_read_differently_are_refused() {
     let Stack {

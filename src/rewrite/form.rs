@@ -195,15 +195,17 @@ fn run(
         let name_text = pair.read_name(&mut name)?;
         let selected = params.find(name_text).filter(|_| !pair.is_empty());
         // A name that is data (`metadata[alice@example.com]=vip`) goes with its value, or is
-        // counted in clear (`observe`), whatever the value holds.
-        let name_data = match (&unselected.detect, &selected) {
-            (Some(detect), None) if !cx.collecting() => {
+        // counted in clear (`observe`), whatever the value holds. That holds for a pair a rule
+        // selects too (a rule on `ep.*` treats the value, not the name a site wrote after the
+        // dot), unless the rule is `keep`, which declares the pair whole.
+        let name_data = match (&unselected.detect, selected) {
+            (Some(detect), sel) if !cx.collecting() && !sel.is_some_and(keeps) => {
                 name_finding(detect, cx, name_text).map(|found| (&**detect, found))
             }
             _ => None,
         };
         let edit = match (selected, name_data) {
-            (None, Some((detect, (class, path_class)))) => {
+            (_, Some((detect, (class, path_class)))) => {
                 pair.validate_value()?;
                 path.clear();
                 path.push_str(&unselected.root);
@@ -382,7 +384,8 @@ fn run(
 }
 
 /// What a field name is when it is data, on a route with detection: a part of it (the base,
-/// or a bracket key: `metadata[4242 4242 4242 4242]`) the detector classifies as a value, or
+/// or a bracket key: `metadata[4242 4242 4242 4242]`, each also after its first dot:
+/// `ep.4242 4242 4242 4242`) the detector classifies as a value, or
 /// a value the request's rules select, recurring in it. `(class for the ledger, class for the
 /// report)`; the report needs one, an echo of a rule without a class has none.
 fn name_finding(
@@ -392,8 +395,12 @@ fn name_finding(
 ) -> Option<(Option<Class>, Option<Class>)> {
     let hints = cx.hints.get_or_insert_with(HintCache::new);
     for part in name.split(['[', ']']).filter(|p| !p.is_empty()) {
-        if let Some(Some(class)) = hints.name_class(&detect.detector, part.as_bytes()) {
-            return Some((Some(class), Some(class)));
+        // A dotted name is also read after its first dot: GA4's `ep.<name>`, `up.<name>`.
+        let after_dot = part.split_once('.').map(|(_, rest)| rest);
+        for text in std::iter::once(part).chain(after_dot.filter(|r| !r.is_empty())) {
+            if let Some(Some(class)) = hints.name_class(&detect.detector, text.as_bytes()) {
+                return Some((Some(class), Some(class)));
+            }
         }
     }
     let counts = detect.echoes_in(name, cx)?;
@@ -470,6 +477,11 @@ fn target(selected: Selected<'_>) -> Target<'_> {
         Selected::Json(rule) => Target::Whole(&rule.action, rule.class),
         Selected::Wrapped(wrap) => Target::Wrapped(wrap),
     }
+}
+
+/// Whether the rule a pair falls under forwards it as it came (`keep`).
+fn keeps(selected: Selected<'_>) -> bool {
+    matches!(target(selected), Target::Whole(action, _) if action.is_keep())
 }
 
 fn emit(out: &mut Vec<u8>, bytes: &[u8], emitted_any: &mut bool) {
@@ -762,6 +774,34 @@ mod tests {
         assert_eq!(
             run("data=not+json", &p),
             Err(RewriteError::Wrapped(crate::error::WrapFault::NotJson))
+        );
+    }
+
+    #[test]
+    fn a_selected_field_named_by_personal_data_goes_unless_its_rule_keeps_it() {
+        use crate::detect::Detector;
+        use crate::policy::{DetectPolicy, Unselected};
+        // `ep.<name>` is the event parameter a rule on `ep` treats; the name after the dot is
+        // the site's, and a recipient reads it as written.
+        let mut p = plan(vec![
+            ("ep", FieldTarget::Whole(redact())),
+            ("address", FieldTarget::Whole(Action::Keep)),
+        ]);
+        p.unselected = Unselected {
+            detect: Some(std::sync::Arc::new(DetectPolicy {
+                mode: DetectMode::Enforce,
+                detector: Detector::default(),
+                actions: Class::ALL.iter().map(|_| redact()).collect(),
+                echo: None,
+            })),
+            drop: false,
+            root: "query:".into(),
+        };
+        let input = "en=page_view&ep.ottilie%40example.org=1&ep.plan=gold&ep.4242+4242+4242+4242=x&address[ottilie%40example.org]=1";
+        let out = run(input, &p).expect("policed");
+        assert_eq!(
+            out,
+            "en=page_view&ep.plan=%5BR%5D&address[ottilie%40example.org]=1"
         );
     }
 
