@@ -251,7 +251,7 @@ impl HintCache {
 /// class needs a digit, an `@`, a `:`, whitespace, an escape, a non-ASCII character or at
 /// least 16 bytes (a token, or base64 of text), so most field names stop here.
 #[inline]
-fn plain_field_name(b: &[u8]) -> bool {
+pub(crate) fn plain_field_name(b: &[u8]) -> bool {
     b.len() <= 15 && b.iter().all(|&c| PLAIN[usize::from(c)])
 }
 

@@ -80,7 +80,7 @@ use super::wrap::rewrite_wrapped;
 use super::{Limits, Outcome, RewriteError};
 use crate::detect::{Class, KeyHint};
 use crate::error::WrapFault;
-use crate::policy::names::{HintCache, push_member};
+use crate::policy::names::{HintCache, plain_field_name, push_member};
 use crate::policy::{
     Action, ActionKind, Applied, ApplyCx, DetectPolicy, EchoCounts, Leaf, LeafKind, Plan, Rule,
     RuleId, StateId,
@@ -546,7 +546,12 @@ impl<'p> Walker<'_, 'p, '_, '_, '_> {
                 escaped,
             };
             let value_at = scan::colon(input, end)?;
+            // Most names are plain field names (`event`, `properties`): where echoes are not
+            // looked for, nothing more is asked of them, and the check is not even called.
             if let Some(detect) = self.detect
+                && (escaped
+                    || detect.echoes_in_leaves()
+                    || !plain_field_name(&input[key.start..key.end]))
                 && let Some(next) = self.police_name(detect, key, value_at)?
             {
                 return Ok(next);
