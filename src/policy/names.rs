@@ -101,15 +101,7 @@ impl HintCache {
         if b.len() > Self::MAX_KEY {
             return None;
         }
-        let (first, w0, w1) = locate(b);
-        let i = match self.find(first, b, w0, w1) {
-            Some(i) => i,
-            None => {
-                let key = std::str::from_utf8(b).ok()?;
-                self.insert(first, b, w0, w1, detector.hint(key));
-                first
-            }
-        };
+        let i = self.slot(detector, b)?;
         let slot = &mut self.slots[i];
         if slot.walk == self.walk {
             return Some(slot.echoed);
@@ -117,6 +109,19 @@ impl HintCache {
         slot.walk = self.walk;
         slot.echoed = false;
         None
+    }
+
+    /// The slot remembering `b` (at most [`HintCache::MAX_KEY`] bytes), made with the
+    /// detector's hint the first time `b` is met. `None` for bytes that are not UTF-8.
+    #[inline]
+    fn slot(&mut self, detector: &Detector, b: &[u8]) -> Option<usize> {
+        let (first, w0, w1) = locate(b);
+        if let Some(i) = self.find(first, b, w0, w1) {
+            return Some(i);
+        }
+        let key = std::str::from_utf8(b).ok()?;
+        self.insert(first, b, w0, w1, detector.hint(key));
+        Some(first)
     }
 
     /// Records that `b`, met in this walk, echoes a selected value.
@@ -159,13 +164,8 @@ impl HintCache {
         if b.len() > Self::MAX_KEY {
             return key_is_name(detector, key);
         }
-        let (first, w0, w1) = locate(b);
-        let i = match self.find(first, b, w0, w1) {
-            Some(i) => i,
-            None => {
-                self.insert(first, b, w0, w1, detector.hint(key));
-                first
-            }
+        let Some(i) = self.slot(detector, b) else {
+            return key_is_name(detector, key);
         };
         let slot = &mut self.slots[i];
         if slot.name == NAME_UNKNOWN {
@@ -190,15 +190,7 @@ impl HintCache {
         if b.len() > Self::MAX_KEY {
             return Some(detector.classify_value(None, std::str::from_utf8(b).ok()?));
         }
-        let (first, w0, w1) = locate(b);
-        let i = match self.find(first, b, w0, w1) {
-            Some(i) => i,
-            None => {
-                let key = std::str::from_utf8(b).ok()?;
-                self.insert(first, b, w0, w1, detector.hint(key));
-                first
-            }
-        };
+        let i = self.slot(detector, b)?;
         let slot = &mut self.slots[i];
         if slot.value == VALUE_UNKNOWN {
             let key = std::str::from_utf8(b).ok()?;
