@@ -6,6 +6,8 @@
 //! resumes; a span never starts before the end of the previous one (`floor`).
 
 use super::decode::{HIGH, Mode, PLAIN, STOP, Unit, bwd, fwd};
+#[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+use super::lanes::Lanes;
 use super::{Ctx, Hit, Origin, Seg};
 use crate::detect::{
     Class, ClassSet, address, card, date, email, iban, ip, national, phone, secret,
@@ -136,22 +138,11 @@ fn next_trigger(raw: &[u8], mut i: usize, end: usize, seen: &mut Seen) -> usize 
 #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
 #[inline(always)]
 fn triggers16(chunk: &[u8; 16]) -> u32 {
-    use safe_arch::{
-        add_i8_m128i, bitor_m128i, cmp_eq_mask_i8_m128i, cmp_lt_mask_i8_m128i,
-        load_unaligned_m128i, move_mask_i8_m128i, set_splat_i8_m128i,
-    };
-    let v = load_unaligned_m128i(chunk);
-    let range = |lo: u8, hi: u8| {
-        let shifted = add_i8_m128i(v, set_splat_i8_m128i(0x80u8.wrapping_sub(lo) as i8));
-        cmp_lt_mask_i8_m128i(shifted, set_splat_i8_m128i((hi - lo) as i8 - 127))
-    };
-    let eq = |b: u8| cmp_eq_mask_i8_m128i(v, set_splat_i8_m128i(b as i8));
+    let v = Lanes::load(chunk);
     // `%&`, digits and `:`, `@A`, then `-` and `_`.
-    let m = bitor_m128i(
-        bitor_m128i(range(b'%', b'&'), range(b'0', b':')),
-        bitor_m128i(range(b'@', b'A'), bitor_m128i(eq(b'-'), eq(b'_'))),
-    );
-    move_mask_i8_m128i(m) as u32
+    ((v.range(b'%', b'&') | v.range(b'0', b':'))
+        | (v.range(b'@', b'A') | (v.eq(b'-') | v.eq(b'_'))))
+    .bits()
 }
 
 /// Per-call scanning state: the enabled classes, the candidate window, and where the next
@@ -362,31 +353,11 @@ fn plain_line_end(raw: &[u8], mut i: usize, lim: usize) -> usize {
 #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
 #[inline(always)]
 fn line_stops16(chunk: &[u8; 16]) -> u32 {
-    use safe_arch::{
-        add_i8_m128i, bitor_m128i, cmp_eq_mask_i8_m128i, cmp_lt_mask_i8_m128i,
-        load_unaligned_m128i, move_mask_i8_m128i, set_splat_i8_m128i,
-    };
-    let v = load_unaligned_m128i(chunk);
-    let range = |lo: u8, hi: u8| {
-        let shifted = add_i8_m128i(v, set_splat_i8_m128i(0x80u8.wrapping_sub(lo) as i8));
-        cmp_lt_mask_i8_m128i(shifted, set_splat_i8_m128i((hi - lo) as i8 - 127))
-    };
-    let eq = |b: u8| cmp_eq_mask_i8_m128i(v, set_splat_i8_m128i(b as i8));
-    // As signed bytes, NUL and everything from 0x80 are below 1.
-    let m = bitor_m128i(
-        bitor_m128i(
-            cmp_lt_mask_i8_m128i(v, set_splat_i8_m128i(1)),
-            bitor_m128i(eq(b'\n'), eq(b'\r')),
-        ),
-        bitor_m128i(
-            bitor_m128i(range(b'"', b'#'), range(b'%', b'&')),
-            bitor_m128i(
-                bitor_m128i(eq(b'+'), eq(b'/')),
-                bitor_m128i(range(b';', b'?'), eq(b'|')),
-            ),
-        ),
-    );
-    move_mask_i8_m128i(m) as u32
+    let v = Lanes::load(chunk);
+    ((v.nul_or_high() | (v.eq(b'\n') | v.eq(b'\r')))
+        | ((v.range(b'"', b'#') | v.range(b'%', b'&'))
+            | ((v.eq(b'+') | v.eq(b'/')) | (v.range(b';', b'?') | v.eq(b'|')))))
+    .bits()
 }
 
 /// Where the digits written from `i` end, reading at most four.
@@ -593,24 +564,11 @@ fn word_byte(b: u8) -> bool {
 #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
 #[inline(always)]
 fn non_words16(chunk: &[u8; 16]) -> u32 {
-    use safe_arch::{
-        add_i8_m128i, bitor_m128i, cmp_eq_mask_i8_m128i, cmp_lt_mask_i8_m128i,
-        load_unaligned_m128i, move_mask_i8_m128i, set_splat_i8_m128i,
-    };
-    let v = load_unaligned_m128i(chunk);
-    let range = |lo: u8, hi: u8| {
-        let shifted = add_i8_m128i(v, set_splat_i8_m128i(0x80u8.wrapping_sub(lo) as i8));
-        cmp_lt_mask_i8_m128i(shifted, set_splat_i8_m128i((hi - lo) as i8 - 127))
-    };
+    let v = Lanes::load(chunk);
     // `-.`, digits, capitals, lower case, `_`.
-    let m = bitor_m128i(
-        bitor_m128i(range(b'-', b'.'), range(b'0', b'9')),
-        bitor_m128i(
-            bitor_m128i(range(b'A', b'Z'), range(b'a', b'z')),
-            cmp_eq_mask_i8_m128i(v, set_splat_i8_m128i(b'_' as i8)),
-        ),
-    );
-    !(move_mask_i8_m128i(m) as u32) & 0xFFFF
+    let words = (v.range(b'-', b'.') | v.range(b'0', b'9'))
+        | ((v.range(b'A', b'Z') | v.range(b'a', b'z')) | v.eq(b'_'));
+    !words.bits() & 0xFFFF
 }
 
 /// Where the run of word bytes starting at `i` ends, at most `end`. CSS names and query

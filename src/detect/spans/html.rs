@@ -12,6 +12,8 @@
 //! found, and no replacement can end the tag. When in doubt, a byte is read, never skipped.
 
 use super::decode::Mode;
+#[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+use super::lanes::Lanes;
 use super::{Ctx, Seg, SegKind, TextKind};
 
 /// Attributes whose value is a URL.
@@ -373,21 +375,10 @@ fn name_end(raw: &[u8], mut i: usize) -> usize {
 #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
 #[inline(always)]
 fn name_ends16(chunk: &[u8; 16]) -> u32 {
-    use safe_arch::{
-        add_i8_m128i, bitor_m128i, cmp_eq_mask_i8_m128i, cmp_lt_mask_i8_m128i,
-        load_unaligned_m128i, move_mask_i8_m128i, set_splat_i8_m128i,
-    };
-    let v = load_unaligned_m128i(chunk);
-    let range = |lo: u8, hi: u8| {
-        let shifted = add_i8_m128i(v, set_splat_i8_m128i(0x80u8.wrapping_sub(lo) as i8));
-        cmp_lt_mask_i8_m128i(shifted, set_splat_i8_m128i((hi - lo) as i8 - 127))
-    };
-    let eq = |b: u8| cmp_eq_mask_i8_m128i(v, set_splat_i8_m128i(b as i8));
-    let m = bitor_m128i(
-        bitor_m128i(range(b'\t', b'\n'), range(0x0C, b'\r')),
-        bitor_m128i(bitor_m128i(eq(b' '), eq(b'/')), range(b'=', b'>')),
-    );
-    move_mask_i8_m128i(m) as u32
+    let v = Lanes::load(chunk);
+    ((v.range(b'\t', b'\n') | v.range(0x0C, b'\r'))
+        | ((v.eq(b' ') | v.eq(b'/')) | v.range(b'=', b'>')))
+    .bits()
 }
 
 /// End of a tag name starting at `i`, if one does and is followed by whitespace, `/` or `>`.

@@ -1,0 +1,66 @@
+//! Sixteen bytes classified at once (SSE2, part of the x86_64 baseline), for the scanners'
+//! byte sets. Each set is a few ranges and single bytes, so a set costs a handful of adds and
+//! compares and one move mask; every set built from these has a test that compares it with
+//! its byte table on every byte at every position.
+
+use std::ops::BitOr;
+
+use safe_arch::{
+    add_i8_m128i, bitor_m128i, cmp_eq_mask_i8_m128i, cmp_lt_mask_i8_m128i, load_unaligned_m128i,
+    m128i, move_mask_i8_m128i, set_splat_i8_m128i,
+};
+
+/// A 16-byte chunk, loaded for classification.
+#[derive(Clone, Copy)]
+pub(super) struct Lanes(m128i);
+
+/// The lanes a test picked out; `|` joins two picks.
+#[derive(Clone, Copy)]
+pub(super) struct Picked(m128i);
+
+impl Lanes {
+    #[inline(always)]
+    pub(super) fn load(chunk: &[u8; 16]) -> Self {
+        Self(load_unaligned_m128i(chunk))
+    }
+
+    /// Lanes holding a byte in `lo..=hi`: one add moves the range to the bottom of the signed
+    /// bytes, one compare finds it.
+    #[inline(always)]
+    pub(super) fn range(self, lo: u8, hi: u8) -> Picked {
+        let shifted = add_i8_m128i(self.0, set_splat_i8_m128i(0x80u8.wrapping_sub(lo) as i8));
+        Picked(cmp_lt_mask_i8_m128i(
+            shifted,
+            set_splat_i8_m128i((hi - lo) as i8 - 127),
+        ))
+    }
+
+    /// Lanes holding `b`.
+    #[inline(always)]
+    pub(super) fn eq(self, b: u8) -> Picked {
+        Picked(cmp_eq_mask_i8_m128i(self.0, set_splat_i8_m128i(b as i8)))
+    }
+
+    /// Lanes holding NUL or a byte from 0x80: as signed bytes, those below 1.
+    #[inline(always)]
+    pub(super) fn nul_or_high(self) -> Picked {
+        Picked(cmp_lt_mask_i8_m128i(self.0, set_splat_i8_m128i(1)))
+    }
+}
+
+impl Picked {
+    /// Bit `k` set for each picked lane `k`.
+    #[inline(always)]
+    pub(super) fn bits(self) -> u32 {
+        move_mask_i8_m128i(self.0) as u32
+    }
+}
+
+impl BitOr for Picked {
+    type Output = Self;
+
+    #[inline(always)]
+    fn bitor(self, other: Self) -> Self {
+        Self(bitor_m128i(self.0, other.0))
+    }
+}
