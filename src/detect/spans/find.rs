@@ -8,6 +8,7 @@
 use super::decode::{HIGH, Mode, PLAIN, STOP, Unit, bwd, fwd};
 #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
 use super::lanes::Lanes;
+use super::lanes::{Stops, run_end};
 use super::{Ctx, Hit, Origin, Seg};
 use crate::detect::{
     Class, ClassSet, address, card, date, email, iban, ip, national, phone, secret,
@@ -288,7 +289,7 @@ impl Win {
     fn fill_line(&mut self, c: Cur<'_>, i: usize, max: usize) -> usize {
         self.reset(i);
         let max = max.min(W);
-        let mut j = plain_line_end(c.raw, i, c.seg.end.min(i + max));
+        let mut j = run_end::<LineStops>(c.raw, i, c.seg.end.min(i + max));
         let n = j - i;
         self.buf[..n].copy_from_slice(&c.raw[i..j]);
         self.len = n;
@@ -300,7 +301,7 @@ impl Win {
             }
             j += u.len;
             // The plain bytes after the escape: one unit each, their offsets written.
-            let e = plain_line_end(c.raw, j, c.seg.end.min(j + (max - self.len)));
+            let e = run_end::<LineStops>(c.raw, j, c.seg.end.min(j + (max - self.len)));
             let k = e - j;
             self.buf[self.len..self.len + k].copy_from_slice(&c.raw[j..e]);
             let off = j - self.base;
@@ -325,26 +326,20 @@ fn line_byte(b: u8) -> bool {
     !matches!(b, STOP | b'\n' | b'\r' | b'<' | b'>' | b'"' | b'|')
 }
 
-/// Where the bytes from `i` that are [`PLAIN`] and [`line_byte`]s end, at most `lim`.
-#[inline(always)]
-fn plain_line_end(raw: &[u8], mut i: usize, lim: usize) -> usize {
-    if i >= lim {
-        return i;
+/// A street line's stops ([`Finder::number_first`]): the bytes that are not both [`PLAIN`]
+/// and a [`line_byte`].
+struct LineStops;
+
+impl Stops for LineStops {
+    #[inline(always)]
+    fn stop(b: u8) -> bool {
+        !(PLAIN[usize::from(b)] && line_byte(b))
     }
     #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
-    while i < lim
-        && let Some(chunk) = raw.get(i..).and_then(|s| s.first_chunk::<16>())
-    {
-        let m = line_stops16(chunk);
-        if m != 0 {
-            return (i + m.trailing_zeros() as usize).min(lim);
-        }
-        i += 16;
+    #[inline(always)]
+    fn stops16(chunk: &[u8; 16]) -> u32 {
+        line_stops16(chunk)
     }
-    while i < lim && PLAIN[usize::from(raw[i])] && line_byte(raw[i]) {
-        i += 1;
-    }
-    i.min(lim)
 }
 
 /// The bytes of `chunk` that are not both [`PLAIN`] and a [`line_byte`], bit `k` for
@@ -571,28 +566,20 @@ fn non_words16(chunk: &[u8; 16]) -> u32 {
     !words.bits() & 0xFFFF
 }
 
-/// Where the run of word bytes starting at `i` ends, at most `end`. CSS names and query
-/// parameters (`font-family`, `utm_source`) are what it mostly reads: sixteen bytes at a
-/// time while `raw` has them.
-#[inline(always)]
-fn word_fwd(raw: &[u8], mut i: usize, end: usize) -> usize {
-    if i >= end {
-        return i;
+/// What ends a run of word bytes ([`WORD`]). CSS names and query parameters (`font-family`,
+/// `utm_source`) are what such runs mostly are.
+struct NonWord;
+
+impl Stops for NonWord {
+    #[inline(always)]
+    fn stop(b: u8) -> bool {
+        !word_byte(b)
     }
     #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
-    while i < end
-        && let Some(chunk) = raw.get(i..).and_then(|s| s.first_chunk::<16>())
-    {
-        let m = non_words16(chunk);
-        if m != 0 {
-            return (i + m.trailing_zeros() as usize).min(end);
-        }
-        i += 16;
+    #[inline(always)]
+    fn stops16(chunk: &[u8; 16]) -> u32 {
+        non_words16(chunk)
     }
-    while i < end && word_byte(raw[i]) {
-        i += 1;
-    }
-    i.min(end)
 }
 
 /// Where the run of word bytes ending at `i` starts, at least `lo`.
@@ -1122,7 +1109,7 @@ impl Finder {
         let raw = c.raw;
         let lo = (*floor).max(c.seg.start);
         let mut s = word_bwd(raw, i, lo);
-        let e = word_fwd(raw, i, c.seg.end);
+        let e = run_end::<NonWord>(raw, i, c.seg.end);
         while s < e && matches!(raw[s], b'.' | b'-') {
             s += 1;
         }
@@ -2589,7 +2576,7 @@ mod tests {
                     for bound in [0, 3, at, 17, 33, 40] {
                         let end = bound.max(from);
                         assert_eq!(
-                            word_fwd(&raw, from, end),
+                            run_end::<NonWord>(&raw, from, end),
                             fwd(&raw, from, end),
                             "{b:#04x} {at} {from} {end}"
                         );
@@ -2601,7 +2588,7 @@ mod tests {
                         );
                     }
                     // A bound the other side of the start: nothing is read.
-                    assert_eq!(word_fwd(&raw, from, from.saturating_sub(1)), from);
+                    assert_eq!(run_end::<NonWord>(&raw, from, from.saturating_sub(1)), from);
                     assert_eq!(word_bwd(&raw, from, (from + 1).min(40)), from);
                 }
             }
@@ -2630,7 +2617,7 @@ mod tests {
                             want += 1;
                         }
                         assert_eq!(
-                            plain_line_end(&raw, from, lim),
+                            run_end::<LineStops>(&raw, from, lim),
                             want,
                             "{b:#04x} {at} {from} {lim}"
                         );

@@ -14,6 +14,7 @@
 use super::decode::Mode;
 #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
 use super::lanes::Lanes;
+use super::lanes::{Stops, run_end};
 use super::{Ctx, Seg, SegKind, TextKind};
 
 /// Attributes whose value is a URL.
@@ -351,23 +352,20 @@ static ENDS_NAME: [bool; 256] = {
     t
 };
 
-/// Where the attribute name starting at `i` ends: the first [`ENDS_NAME`] byte, or the end of
-/// `raw`. Every attribute of every tag is read through here (`class`, `style`, `href`, …):
-/// sixteen bytes at a time while `raw` has them.
-#[inline(always)]
-fn name_end(raw: &[u8], mut i: usize) -> usize {
+/// What ends an attribute name: the [`ENDS_NAME`] bytes. Every attribute of every tag is read
+/// up to one (`class`, `style`, `href`, …).
+struct NameEnds;
+
+impl Stops for NameEnds {
+    #[inline(always)]
+    fn stop(b: u8) -> bool {
+        ENDS_NAME[usize::from(b)]
+    }
     #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
-    while let Some(chunk) = raw.get(i..).and_then(|s| s.first_chunk::<16>()) {
-        let m = name_ends16(chunk);
-        if m != 0 {
-            return i + m.trailing_zeros() as usize;
-        }
-        i += 16;
+    #[inline(always)]
+    fn stops16(chunk: &[u8; 16]) -> u32 {
+        name_ends16(chunk)
     }
-    while i < raw.len() && !ENDS_NAME[usize::from(raw[i])] {
-        i += 1;
-    }
-    i
 }
 
 /// The [`ENDS_NAME`] bytes of `chunk`, bit `k` for `chunk[k]` (a test compares them with the
@@ -445,7 +443,7 @@ fn read_tag(
             return Some(i);
         }
         let name_start = i;
-        i = name_end(raw, i);
+        i = run_end::<NameEnds>(raw, i, raw.len());
         if !parts.name(name_start, i) {
             return None;
         }
@@ -614,7 +612,11 @@ mod tests {
                     while want < raw.len() && !ENDS_NAME[usize::from(raw[want])] {
                         want += 1;
                     }
-                    assert_eq!(name_end(&raw, from), want, "{b:#04x} {at} {from}");
+                    assert_eq!(
+                        run_end::<NameEnds>(&raw, from, raw.len()),
+                        want,
+                        "{b:#04x} {at} {from}"
+                    );
                 }
             }
         }

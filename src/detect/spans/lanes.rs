@@ -1,23 +1,29 @@
 //! Sixteen bytes classified at once (SSE2, part of the x86_64 baseline), for the scanners'
 //! byte sets. Each set is a few ranges and single bytes, so a set costs a handful of adds and
 //! compares and one move mask; every set built from these has a test that compares it with
-//! its byte table on every byte at every position.
+//! its byte table on every byte at every position. [`run_end`] reads a run up to such a set,
+//! with the set's byte table where SSE2 is not there.
 
+#[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
 use std::ops::BitOr;
 
+#[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
 use safe_arch::{
     add_i8_m128i, bitor_m128i, cmp_eq_mask_i8_m128i, cmp_lt_mask_i8_m128i, load_unaligned_m128i,
     m128i, move_mask_i8_m128i, set_splat_i8_m128i,
 };
 
 /// A 16-byte chunk, loaded for classification.
+#[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
 #[derive(Clone, Copy)]
 pub(super) struct Lanes(m128i);
 
 /// The lanes a test picked out; `|` joins two picks.
+#[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
 #[derive(Clone, Copy)]
 pub(super) struct Picked(m128i);
 
+#[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
 impl Lanes {
     #[inline(always)]
     pub(super) fn load(chunk: &[u8; 16]) -> Self {
@@ -48,6 +54,7 @@ impl Lanes {
     }
 }
 
+#[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
 impl Picked {
     /// Bit `k` set for each picked lane `k`.
     #[inline(always)]
@@ -56,6 +63,7 @@ impl Picked {
     }
 }
 
+#[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
 impl BitOr for Picked {
     type Output = Self;
 
@@ -63,4 +71,35 @@ impl BitOr for Picked {
     fn bitor(self, other: Self) -> Self {
         Self(bitor_m128i(self.0, other.0))
     }
+}
+
+/// A byte set a run of text is read up to: the test for one byte, and the same test on
+/// sixteen bytes at once (bit `k` for `chunk[k]`).
+pub(super) trait Stops {
+    fn stop(b: u8) -> bool;
+    #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+    fn stops16(chunk: &[u8; 16]) -> u32;
+}
+
+/// Where the run from `i` of bytes that are not `S` stops ends, at most `lim` (`lim` is at
+/// most `raw.len()`): sixteen bytes at a time while `raw` has them, then byte by byte.
+#[inline(always)]
+pub(super) fn run_end<S: Stops>(raw: &[u8], mut i: usize, lim: usize) -> usize {
+    if i >= lim {
+        return i;
+    }
+    #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+    while i < lim
+        && let Some(chunk) = raw.get(i..).and_then(|s| s.first_chunk::<16>())
+    {
+        let m = S::stops16(chunk);
+        if m != 0 {
+            return (i + m.trailing_zeros() as usize).min(lim);
+        }
+        i += 16;
+    }
+    while i < lim && !S::stop(raw[i]) {
+        i += 1;
+    }
+    i.min(lim)
 }

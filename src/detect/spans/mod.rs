@@ -55,7 +55,6 @@ mod echo;
 mod escape;
 mod find;
 mod html;
-#[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
 mod lanes;
 
 use super::{Class, ClassSet};
