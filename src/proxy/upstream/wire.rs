@@ -681,6 +681,32 @@ mod tests {
     }
 
     #[test]
+    fn leading_zeros_of_a_chunk_size_count_against_no_limit() {
+        let zeros = "0".repeat(3 * MAX_CHUNK_LINE);
+        let wire = format!("{zeros}5\r\nhello\r\n{zeros}\r\n\r\n");
+        assert_eq!(
+            body(Framing::Chunked, wire.as_bytes()).as_deref(),
+            Ok(&b"hello"[..])
+        );
+        // Fed a byte at a time, too.
+        let mut d = Decoder::new(Framing::Chunked);
+        let mut buf = BytesMut::new();
+        let mut out = Vec::new();
+        for &b in wire.as_bytes() {
+            buf.extend_from_slice(&[b]);
+            loop {
+                match d.decode(&mut buf) {
+                    Ok(Decoded::Data(b)) => out.extend_from_slice(&b),
+                    Ok(Decoded::More | Decoded::Done) => break,
+                    Err(e) => panic!("{e}"),
+                }
+            }
+        }
+        assert!(d.is_done());
+        assert_eq!(out, b"hello");
+    }
+
+    #[test]
     fn chunked_bodies_are_read_strictly() {
         assert_eq!(
             body(
