@@ -91,7 +91,7 @@ impl Reading {
         let mut out = String::with_capacity(text.len());
         let mut map = Vec::with_capacity(text.len() + 1);
         let mut at = 0;
-        let mut piece = |from: usize, to: usize, out: &mut String, map: &mut Vec<usize>| {
+        let piece = |from: usize, to: usize, out: &mut String, map: &mut Vec<usize>| {
             let s = &text[from..to];
             if !fold || s.is_ascii() {
                 out.push_str(s);
