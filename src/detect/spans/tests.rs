@@ -977,11 +977,14 @@ fn a_number_before_another_tag_than_br_is_not_joined_to_the_next_text() {
     }
 }
 
+/// The spans a text should yield, with their decoded values.
+type Found = &'static [(Origin, &'static str)];
+
 #[test]
 fn look_alike_characters_are_read_as_a_reader_folds_them() {
     // Fullwidth forms, a fullwidth phone, an address split by invisible characters: found in
     // every kind of text, and the value handed out is the folded one.
-    let cases: &[(&str, TextKind, &[(Origin, &str)])] = &[
+    let cases: &[(&str, TextKind, Found)] = &[
         (
             "Write to ottilie\u{ff20}example\u{ff0e}org today.",
             TextKind::Plain,
