@@ -664,3 +664,88 @@ async fn a_mail_body_with_cards_and_ibans_grouped_otherwise_leaves_the_shipped_s
         assert!(!data.contains(gone), "{gone} in {data}");
     }
 }
+
+/// A SendGrid mail that names the person in characters a reader folds — a fullwidth `＠` and
+/// `．`, a phone in fullwidth digits, an address split by zero-width and soft-hyphen
+/// characters, in text, in a `mailto:` link and in the plain-text part — through the shipped
+/// `sendgrid` preset's `scrub`: the mail client's reading of the body (html5ever's document,
+/// NFKC-folded, invisible characters dropped, URLs percent-decoded) holds none of them, and
+/// the rest of the mail is as it was.
+#[tokio::test]
+async fn look_alike_addresses_and_phones_in_a_mail_body_leave_the_shipped_sendgrid_preset_scrubbed()
+{
+    let (up, _gw, client) = start_shipped().await;
+    let html = "<p>Hi, we will write to ottilie.brandvold\u{ff20}example\u{ff0e}org or call \
+                \u{ff0b}\u{ff11} \u{ff14}\u{ff11}\u{ff15} \u{ff15}\u{ff15}\u{ff15} \u{ff10}\u{ff11}\u{ff19}\u{ff19}.</p>\
+                <p><a href=\"mailto:ottilie.brand\u{200b}vold@exam\u{ad}ple.org\">write</a> \
+                (otti\u{2060}lie.brandvold@example\u{fe52}org)</p><p>Order ORD-2024-000123, 19.99 EUR.</p>";
+    let plain = "Reply to ottilie.brandvold\u{ff20}example.org, \
+                 phone \u{ff0b}1 415 555 0199. Order ORD-2024-000123.";
+    let body = serde_json::json!({
+        "personalizations": [{"to": [{"email": "shop-customer@example.net"}]}],
+        "from": {"email": "shop@example.com"},
+        "subject": "Your order",
+        "content": [
+            {"type": "text/plain", "value": plain},
+            {"type": "text/html", "value": html},
+        ],
+    })
+    .to_string();
+    let got = client.post_json("/sendgrid/v3/mail/send", &body).await;
+    assert!(got.status.is_success(), "{}", got.status);
+    let seen = up.requests();
+    let r = seen.last().expect("forwarded");
+    let doc: Value = serde_json::from_slice(&r.body).expect("the upstream parses JSON");
+    let text = doc["content"][0]["value"].as_str().expect("text part");
+    let html = doc["content"][1]["value"].as_str().expect("html part");
+    let mut readings = crate::detect::html_tree::readings(html);
+    readings.push(text.to_owned());
+    let person = ["ottilie.brandvold@example.org", "4155550199"];
+    for reading in &readings {
+        let decoded = percent_decoded(reading);
+        for view in [reading.as_str(), decoded.as_str()] {
+            for folded in folded_views(view) {
+                for v in person {
+                    assert!(
+                        !folded.to_lowercase().contains(v),
+                        "{v} reaches SendGrid in {reading:?}"
+                    );
+                }
+            }
+        }
+    }
+    for kept in [
+        "ORD-2024-000123",
+        "19.99 EUR",
+        "Hi, we will write to",
+        "write</a>",
+    ] {
+        assert!(html.contains(kept), "{kept} lost from {html}");
+    }
+    assert!(text.contains("Order ORD-2024-000123."), "{text}");
+}
+
+/// `s` percent-decoded once, as a URL's reader decodes it (invalid escapes kept).
+fn percent_decoded(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let hex = |c: u8| (c as char).to_digit(16);
+        match (
+            b[i],
+            b.get(i + 1).copied().and_then(hex),
+            b.get(i + 2).copied().and_then(hex),
+        ) {
+            (b'%', Some(h), Some(l)) => {
+                out.push((h * 16 + l) as u8);
+                i += 3;
+            }
+            (c, _, _) => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}

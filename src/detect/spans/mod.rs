@@ -56,8 +56,9 @@ mod escape;
 mod find;
 mod html;
 mod lanes;
+mod reread;
 
-use super::{Class, ClassSet};
+use super::{Class, ClassSet, fold};
 use decode::{Fixed, Mode};
 
 pub use echo::{Echo, EchoBuilder, EchoKind, EchoLimits, EchoTag};
@@ -216,9 +217,9 @@ impl SpanScanner {
         echo: Option<&Echo>,
         mut f: impl FnMut(&Span<'_>),
     ) -> usize {
-        let hits = self.hits(text, kind, echo);
-        for h in &hits {
-            with_value(text, h, |value| {
+        let found = self.hits(text, kind, echo);
+        for h in &found.hits {
+            with_value(text, h, found.gaps_in(h), |value| {
                 f(&Span {
                     start: h.start,
                     end: h.end,
@@ -227,7 +228,7 @@ impl SpanScanner {
                 })
             });
         }
-        hits.len()
+        found.hits.len()
     }
 
     /// Rewrites `text` into `out` with every span replaced by what `replace` writes (plain
@@ -248,7 +249,8 @@ impl SpanScanner {
         mut replace: impl FnMut(&Span<'_>, &mut Vec<u8>) -> Result<Replacement, E>,
         out: &mut Vec<u8>,
     ) -> Result<Scrubbed, E> {
-        let hits = self.hits(text, kind, echo);
+        let found = self.hits(text, kind, echo);
+        let hits = &found.hits;
         let mut done = Scrubbed {
             spans: hits.len(),
             replaced: 0,
@@ -260,9 +262,10 @@ impl SpanScanner {
         let mut plain = Vec::new();
         let mut copied = 0;
         let mark = out.len();
-        for h in &hits {
+        for h in hits {
             plain.clear();
-            let what = with_value(text, h, |value| {
+            let gaps = found.gaps_in(h);
+            let what = with_value(text, h, gaps, |value| {
                 replace(
                     &Span {
                         start: h.start,
@@ -278,6 +281,9 @@ impl SpanScanner {
             }
             out.extend_from_slice(&raw[copied..h.start]);
             escape::write(&plain, h.seg, &raw[h.start..h.end], out);
+            for &(a, b) in gaps {
+                out.extend_from_slice(&raw[a..b]);
+            }
             copied = h.end;
             done.replaced += 1;
         }
@@ -289,17 +295,76 @@ impl SpanScanner {
         Ok(done)
     }
 
-    /// Every span, merged with the echoes. Empty (no allocation) when there are none.
-    fn hits(&self, text: &str, kind: TextKind, echo: Option<&Echo>) -> Vec<Hit> {
+    /// Every span, merged with the echoes, and the markup a span may cover (see
+    /// [`Found::gaps`]). Empty (no allocation) when there are none.
+    ///
+    /// A text with characters a reader folds (`ottilie＠example．org`, a phone in fullwidth
+    /// digits, an address split by a zero-width space) or a word split by inline markup
+    /// (`ottilie<wbr>@example.org`) is read a second time as its reader reads it (see
+    /// `reread.rs`), and what that reading finds is mapped back onto the original's bytes and
+    /// merged. Any other text pays one `is_ascii` pass and a compare per HTML text node.
+    fn hits(&self, text: &str, kind: TextKind, echo: Option<&Echo>) -> Found {
         let raw = text.as_bytes();
-        let mut found = Vec::new();
-        let mut echoed = Vec::new();
         let echo = echo.filter(|e| !e.is_empty());
         if self.classes.is_empty() && echo.is_none() {
-            return found;
+            return Found::default();
         }
+        let kind = sniff(raw, kind);
+        let mut gaps = Vec::new();
+        let found = self.scan(raw, kind, echo, Some(&mut gaps));
+        let fold = !raw.is_ascii() && fold::foldable(raw);
+        if !fold && gaps.is_empty() {
+            return Found { hits: found, gaps };
+        }
+        let reading = reread::Reading::new(text, &gaps, fold);
+        if gaps.is_empty() && reading.text.len() == text.len() && reading.text == text {
+            return Found { hits: found, gaps };
+        }
+        let again: Vec<Hit> = self
+            .scan(reading.text.as_bytes(), kind, echo, None)
+            .into_iter()
+            .map(|h| Hit {
+                start: reading.map[h.start],
+                end: reading.map[h.end],
+                ..h
+            })
+            .collect();
+        let hits = if again.is_empty() {
+            found
+        } else {
+            merge(found, again)
+        };
+        Found { hits, gaps }
+    }
+
+    /// The spans and echoes of one reading of a text (`kind` resolved). With `gaps`, the
+    /// inline markup that splits a word between two HTML text nodes is noted there.
+    fn scan(
+        &self,
+        raw: &[u8],
+        kind: TextKind,
+        echo: Option<&Echo>,
+        mut gaps: Option<&mut Vec<(usize, usize)>>,
+    ) -> Vec<Hit> {
+        let mut found = Vec::new();
+        let mut echoed = Vec::new();
         let mut finder = find::Finder::new(self.classes);
-        html::segments(raw, sniff(raw, kind), &mut |seg| {
+        let mut last_text = usize::MAX;
+        html::segments(raw, kind, &mut |seg| {
+            if let Some(gaps) = gaps.as_deref_mut()
+                && seg.kind.ctx == Ctx::Text
+            {
+                // Two text nodes with only markup between them, a word on both sides: a
+                // word written across inline tags (rare; checked only then).
+                if last_text < seg.start
+                    && reread::ends_word(raw[last_text - 1])
+                    && reread::starts_word(raw[seg.start])
+                    && reread::inline_markup(&raw[last_text..seg.start])
+                {
+                    gaps.push((last_text, seg.start));
+                }
+                last_text = seg.end;
+            }
             if let Some(seen) = find::first_look(raw, seg) {
                 finder.scan(raw, seg, seen, &mut found);
             }
@@ -312,6 +377,25 @@ impl SpanScanner {
         } else {
             merge(found, echoed)
         }
+    }
+}
+
+/// What [`SpanScanner::hits`] found.
+#[derive(Default)]
+struct Found {
+    /// The spans, in order, non-overlapping, with raw offsets.
+    hits: Vec<Hit>,
+    /// Inline markup splitting a word (raw ranges, in order): a span covering one is written
+    /// as its replacement followed by the markup, so the element tree stays as it was.
+    gaps: Vec<(usize, usize)>,
+}
+
+impl Found {
+    /// The gaps inside `h`.
+    fn gaps_in(&self, h: &Hit) -> &[(usize, usize)] {
+        let from = self.gaps.partition_point(|g| g.0 < h.start);
+        let to = self.gaps.partition_point(|g| g.1 <= h.end);
+        &self.gaps[from..to.max(from)]
     }
 }
 
@@ -338,9 +422,25 @@ fn sniff(raw: &[u8], kind: TextKind) -> TextKind {
     }
 }
 
-/// Calls `f` with the decoded text of a hit.
-fn with_value<R>(text: &str, h: &Hit, f: impl FnOnce(&str) -> R) -> R {
+/// Calls `f` with the decoded text of a hit: as its reader reads it (the value of
+/// `ottilie＠example．org` or `ottilie<wbr>@example.org` is `ottilie@example.org`, so a token
+/// of it is the address's token: `gaps` are the markup inside it) and with its escapes
+/// decoded.
+fn with_value<R>(text: &str, h: &Hit, gaps: &[(usize, usize)], f: impl FnOnce(&str) -> R) -> R {
     let raw = &text.as_bytes()[h.start..h.end];
+    if !gaps.is_empty() || (!raw.is_ascii() && fold::foldable(raw)) {
+        let inside: Vec<_> = gaps
+            .iter()
+            .map(|&(a, b)| (a - h.start, b - h.start))
+            .collect();
+        let read = reread::Reading::new(&text[h.start..h.end], &inside, true);
+        let mut buf = Fixed::<1024>::new();
+        decode::decode_into(read.text.as_bytes(), h.seg.mode, &mut buf);
+        return match std::str::from_utf8(buf.bytes()) {
+            Ok(s) if !buf.overflow => f(s),
+            _ => f(&read.text),
+        };
+    }
     // Only `&`, `%` and `+` start anything the decoding changes: without them a span is its
     // own decoding (most are: an address or a number written as is).
     if memchr::memchr3(b'&', b'%', b'+', raw).is_none() {
