@@ -47,8 +47,11 @@ pub(crate) trait ClientIo: AsyncRead + AsyncWrite + Unpin + Send {}
 
 impl<T: AsyncRead + AsyncWrite + Unpin + Send> ClientIo for T {}
 
-/// Free room kept in the read buffer before each read.
+/// Free room made in the read buffer before a read, at first: doubled after each read that
+/// fills it, up to [`MAX_READ_ROOM`], so that a request arriving in one piece is read in one
+/// call and its body decoded as one piece (as hyper's adaptive read buffer did).
 const READ_ROOM: usize = 8 * 1024;
+const MAX_READ_ROOM: usize = 64 * 1024;
 /// Write the answer out once this much of it is buffered.
 const WRITE_HIGH: usize = 64 * 1024;
 /// After closing our side, how long and how much the client's late bytes are read and
@@ -70,16 +73,21 @@ struct Shared {
     continue_left: usize,
     /// The client closed its sending side.
     eof: bool,
+    /// The room to make before the next read.
+    room: usize,
 }
 
 impl Shared {
     fn poll_fill(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
-        if self.read.capacity() - self.read.len() < READ_ROOM / 2 {
-            self.read.reserve(READ_ROOM);
+        if self.read.capacity() - self.read.len() < self.room / 2 {
+            self.read.reserve(self.room);
         }
+        let spare = self.read.capacity() - self.read.len();
         let polled = std::pin::pin!(self.io.read_buf(&mut self.read)).poll(cx);
-        if let Poll::Ready(Ok(0)) = polled {
-            self.eof = true;
+        match polled {
+            Poll::Ready(Ok(0)) => self.eof = true,
+            Poll::Ready(Ok(n)) if n == spare && self.room < MAX_READ_ROOM => self.room *= 2,
+            _ => {}
         }
         polled
     }
@@ -226,6 +234,7 @@ pub(crate) async fn serve(
         decoder: Decoder::new(Framing::Empty),
         continue_left: 0,
         eof: false,
+        room: READ_ROOM,
     }));
     let mut draining = *stop.borrow_and_update();
     let peek = stop.clone();
