@@ -219,7 +219,7 @@ impl SpanScanner {
     ) -> usize {
         let found = self.hits(text, kind, echo);
         for h in &found.hits {
-            with_value(text, h, found.gaps_in(h), |value| {
+            with_value(text, found.value_range(h), h, |value| {
                 f(&Span {
                     start: h.start,
                     end: h.end,
@@ -264,8 +264,7 @@ impl SpanScanner {
         let mark = out.len();
         for h in hits {
             plain.clear();
-            let gaps = found.gaps_in(h);
-            let what = with_value(text, h, gaps, |value| {
+            let what = with_value(text, found.value_range(h), h, |value| {
                 replace(
                     &Span {
                         start: h.start,
@@ -281,9 +280,6 @@ impl SpanScanner {
             }
             out.extend_from_slice(&raw[copied..h.start]);
             escape::write(&plain, h.seg, &raw[h.start..h.end], out);
-            for &(a, b) in gaps {
-                out.extend_from_slice(&raw[a..b]);
-            }
             copied = h.end;
             done.replaced += 1;
         }
@@ -295,8 +291,7 @@ impl SpanScanner {
         Ok(done)
     }
 
-    /// Every span, merged with the echoes, and the markup a span may cover (see
-    /// [`Found::gaps`]). Empty (no allocation) when there are none.
+    /// Every span, merged with the echoes. Empty (no allocation) when there are none.
     ///
     /// A text with characters a reader folds (`ottilie＠example．org`, a phone in fullwidth
     /// digits, an address split by a zero-width space) or a word split by inline markup
@@ -314,27 +309,54 @@ impl SpanScanner {
         let found = self.scan(raw, kind, echo, Some(&mut gaps));
         let fold = !raw.is_ascii() && fold::foldable(raw);
         if !fold && gaps.is_empty() {
-            return Found { hits: found, gaps };
+            return Found {
+                hits: found,
+                ..Found::default()
+            };
         }
         let reading = reread::Reading::new(text, &gaps, fold);
         if gaps.is_empty() && reading.text.len() == text.len() && reading.text == text {
-            return Found { hits: found, gaps };
+            return Found {
+                hits: found,
+                ..Found::default()
+            };
         }
-        let again: Vec<Hit> = self
-            .scan(reading.text.as_bytes(), kind, echo, None)
-            .into_iter()
-            .map(|h| Hit {
-                start: reading.map[h.start],
-                end: reading.map[h.end],
-                ..h
-            })
-            .collect();
+        // A span of the reading maps back to the original; one over a word split by inline
+        // markup becomes one span per piece of text around the markup (the markup, and what
+        // the first reading found in its attributes, stays between them), each handed the
+        // whole value.
+        let mut again = Vec::new();
+        let mut joined = Vec::new();
+        for h in self.scan(reading.text.as_bytes(), kind, echo, None) {
+            let (start, end) = (reading.map[h.start], reading.map[h.end]);
+            let inside = gaps_within(&gaps, start, end);
+            if inside.is_empty() {
+                again.push(Hit { start, end, ..h });
+                continue;
+            }
+            let mut from = start;
+            for &(a, b) in inside.iter().chain([&(end, end)]) {
+                if from < a {
+                    again.push(Hit {
+                        start: from,
+                        end: a,
+                        ..h
+                    });
+                    joined.push(Joined {
+                        piece: from,
+                        start,
+                        end,
+                    });
+                }
+                from = b;
+            }
+        }
         let hits = if again.is_empty() {
             found
         } else {
             merge(found, again)
         };
-        Found { hits, gaps }
+        Found { hits, gaps, joined }
     }
 
     /// The spans and echoes of one reading of a text (`kind` resolved). With `gaps`, the
@@ -385,17 +407,39 @@ impl SpanScanner {
 struct Found {
     /// The spans, in order, non-overlapping, with raw offsets.
     hits: Vec<Hit>,
-    /// Inline markup splitting a word (raw ranges, in order): a span covering one is written
-    /// as its replacement followed by the markup, so the element tree stays as it was.
+    /// Inline markup splitting a word between two HTML text nodes (raw ranges, in order).
     gaps: Vec<(usize, usize)>,
+    /// The pieces of spans over such words.
+    joined: Vec<Joined>,
+}
+
+/// A piece of a span over a word split by inline markup: the piece starting at `piece` is
+/// part of the value `start..end` (markup included).
+struct Joined {
+    piece: usize,
+    start: usize,
+    end: usize,
+}
+
+/// The gaps inside `start..end`.
+fn gaps_within(gaps: &[(usize, usize)], start: usize, end: usize) -> &[(usize, usize)] {
+    let from = gaps.partition_point(|g| g.0 < start);
+    let to = gaps.partition_point(|g| g.1 <= end);
+    &gaps[from..to.max(from)]
 }
 
 impl Found {
-    /// The gaps inside `h`.
-    fn gaps_in(&self, h: &Hit) -> &[(usize, usize)] {
-        let from = self.gaps.partition_point(|g| g.0 < h.start);
-        let to = self.gaps.partition_point(|g| g.1 <= h.end);
-        &self.gaps[from..to.max(from)]
+    /// The raw range whose reading is the value of `h` (the whole word for a piece of a
+    /// split one), and the markup inside it.
+    fn value_range(&self, h: &Hit) -> (usize, usize, &[(usize, usize)]) {
+        match self
+            .joined
+            .iter()
+            .find(|j| j.piece == h.start && h.end <= j.end)
+        {
+            Some(j) => (j.start, j.end, gaps_within(&self.gaps, j.start, j.end)),
+            None => (h.start, h.end, &[]),
+        }
     }
 }
 
@@ -423,17 +467,19 @@ fn sniff(raw: &[u8], kind: TextKind) -> TextKind {
 }
 
 /// Calls `f` with the decoded text of a hit: as its reader reads it (the value of
-/// `ottilie＠example．org` or `ottilie<wbr>@example.org` is `ottilie@example.org`, so a token
-/// of it is the address's token: `gaps` are the markup inside it) and with its escapes
-/// decoded.
-fn with_value<R>(text: &str, h: &Hit, gaps: &[(usize, usize)], f: impl FnOnce(&str) -> R) -> R {
-    let raw = &text.as_bytes()[h.start..h.end];
+/// `ottilie＠example．org` or of either piece of `ottilie<wbr>@example.org` is
+/// `ottilie@example.org`, so a token of it is the address's token) and with its escapes
+/// decoded. `(start, end, gaps)` is the range read for the value and the markup inside it.
+fn with_value<R>(
+    text: &str,
+    (start, end, gaps): (usize, usize, &[(usize, usize)]),
+    h: &Hit,
+    f: impl FnOnce(&str) -> R,
+) -> R {
+    let raw = &text.as_bytes()[start..end];
     if !gaps.is_empty() || (!raw.is_ascii() && fold::foldable(raw)) {
-        let inside: Vec<_> = gaps
-            .iter()
-            .map(|&(a, b)| (a - h.start, b - h.start))
-            .collect();
-        let read = reread::Reading::new(&text[h.start..h.end], &inside, true);
+        let inside: Vec<_> = gaps.iter().map(|&(a, b)| (a - start, b - start)).collect();
+        let read = reread::Reading::new(&text[start..end], &inside, true);
         let mut buf = Fixed::<1024>::new();
         decode::decode_into(read.text.as_bytes(), h.seg.mode, &mut buf);
         return match std::str::from_utf8(buf.bytes()) {

@@ -6,8 +6,10 @@
 //!
 //! The scanner reads the text once as written; only a text with something to fold or a word
 //! split by inline markup is read again ([`Reading`]), and what that reading finds is mapped
-//! back to the original's bytes. A replacement covering a split word keeps the markup inside
-//! it (written after the replacement), so the document keeps its element tree.
+//! back to the original's bytes. A span over a split word becomes one span per piece of text
+//! around the markup, each handed the whole value: the markup (and what the first reading
+//! found in its attribute values) stays between them, so the document keeps its element tree
+//! and every other byte.
 
 use crate::detect::fold;
 
