@@ -361,7 +361,6 @@ impl SpanScanner {
         };
         Found {
             hits,
-            gaps,
             removed,
             joined,
         }
@@ -427,8 +426,6 @@ struct Notes {
 struct Found {
     /// The spans, in order, non-overlapping, with raw offsets.
     hits: Vec<Hit>,
-    /// Inline markup splitting a word between two HTML text nodes (raw ranges, in order).
-    gaps: Vec<(usize, usize)>,
     /// What the second reading left out: the gaps and the inner `25` of `%2540`.
     removed: Vec<(usize, usize)>,
     /// The pieces of spans over such words.
