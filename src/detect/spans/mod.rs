@@ -219,7 +219,7 @@ impl SpanScanner {
     ) -> usize {
         let found = self.hits(text, kind, echo);
         for h in &found.hits {
-            with_value(text, h, found.gaps_in(h), |value| {
+            with_value(text, found.value_range(h), h, |value| {
                 f(&Span {
                     start: h.start,
                     end: h.end,
@@ -264,8 +264,7 @@ impl SpanScanner {
         let mark = out.len();
         for h in hits {
             plain.clear();
-            let gaps = found.gaps_in(h);
-            let what = with_value(text, h, gaps, |value| {
+            let what = with_value(text, found.value_range(h), h, |value| {
                 replace(
                     &Span {
                         start: h.start,
@@ -281,9 +280,6 @@ impl SpanScanner {
             }
             out.extend_from_slice(&raw[copied..h.start]);
             escape::write(&plain, h.seg, &raw[h.start..h.end], out);
-            for &(a, b) in gaps {
-                out.extend_from_slice(&raw[a..b]);
-            }
             copied = h.end;
             done.replaced += 1;
         }
@@ -295,8 +291,7 @@ impl SpanScanner {
         Ok(done)
     }
 
-    /// Every span, merged with the echoes, and the markup a span may cover (see
-    /// [`Found::gaps`]). Empty (no allocation) when there are none.
+    /// Every span, merged with the echoes. Empty (no allocation) when there are none.
     ///
     /// A text with characters a reader folds (`ottilie＠example．org`, a phone in fullwidth
     /// digits, an address split by a zero-width space) or a word split by inline markup
@@ -310,60 +305,97 @@ impl SpanScanner {
             return Found::default();
         }
         let kind = sniff(raw, kind);
-        let mut gaps = Vec::new();
-        let found = self.scan(raw, kind, echo, Some(&mut gaps));
+        let mut notes = Notes::default();
+        let found = self.scan(raw, kind, echo, Some(&mut notes));
         let fold = !raw.is_ascii() && fold::foldable(raw);
-        if !fold && gaps.is_empty() {
-            return Found { hits: found, gaps };
+        let Notes { gaps, twice } = notes;
+        if !fold && gaps.is_empty() && twice.is_empty() {
+            return Found {
+                hits: found,
+                ..Found::default()
+            };
         }
-        let reading = reread::Reading::new(text, &gaps, fold);
-        if gaps.is_empty() && reading.text.len() == text.len() && reading.text == text {
-            return Found { hits: found, gaps };
+        let mut removed = [gaps.as_slice(), twice.as_slice()].concat();
+        removed.sort_unstable();
+        let reading = reread::Reading::new(text, &removed, fold);
+        if removed.is_empty() && reading.text.len() == text.len() && reading.text == text {
+            return Found {
+                hits: found,
+                ..Found::default()
+            };
         }
-        let again: Vec<Hit> = self
-            .scan(reading.text.as_bytes(), kind, echo, None)
-            .into_iter()
-            .map(|h| Hit {
-                start: reading.map[h.start],
-                end: reading.map[h.end],
-                ..h
-            })
-            .collect();
+        // A span of the reading maps back to the original; one over a word split by inline
+        // markup becomes one span per piece of text around the markup (the markup, and what
+        // the first reading found in its attributes, stays between them), each handed the
+        // whole value.
+        let mut again = Vec::new();
+        let mut joined = Vec::new();
+        for h in self.scan(reading.text.as_bytes(), kind, echo, None) {
+            let (start, end) = (reading.map[h.start], reading.map[h.end]);
+            let inside = gaps_within(&gaps, start, end);
+            if inside.is_empty() {
+                again.push(Hit { start, end, ..h });
+                continue;
+            }
+            let mut from = start;
+            for &(a, b) in inside.iter().chain([&(end, end)]) {
+                if from < a {
+                    again.push(Hit {
+                        start: from,
+                        end: a,
+                        ..h
+                    });
+                    joined.push(Joined {
+                        piece: from,
+                        start,
+                        end,
+                    });
+                }
+                from = b;
+            }
+        }
         let hits = if again.is_empty() {
             found
         } else {
             merge(found, again)
         };
-        Found { hits, gaps }
+        Found {
+            hits,
+            removed,
+            joined,
+        }
     }
 
-    /// The spans and echoes of one reading of a text (`kind` resolved). With `gaps`, the
-    /// inline markup that splits a word between two HTML text nodes is noted there.
+    /// The spans and echoes of one reading of a text (`kind` resolved). With `notes`, what
+    /// a second reading would read otherwise is noted there.
     fn scan(
         &self,
         raw: &[u8],
         kind: TextKind,
         echo: Option<&Echo>,
-        mut gaps: Option<&mut Vec<(usize, usize)>>,
+        mut notes: Option<&mut Notes>,
     ) -> Vec<Hit> {
         let mut found = Vec::new();
         let mut echoed = Vec::new();
         let mut finder = find::Finder::new(self.classes);
         let mut last_text = usize::MAX;
         html::segments(raw, kind, &mut |seg| {
-            if let Some(gaps) = gaps.as_deref_mut()
-                && seg.kind.ctx == Ctx::Text
-            {
-                // Two text nodes with only markup between them, a word on both sides: a
-                // word written across inline tags (rare; checked only then).
-                if last_text < seg.start
-                    && reread::ends_word(raw[last_text - 1])
-                    && reread::starts_word(raw[seg.start])
-                    && reread::inline_markup(&raw[last_text..seg.start])
-                {
-                    gaps.push((last_text, seg.start));
+            if let Some(notes) = notes.as_deref_mut() {
+                if seg.kind.ctx == Ctx::Text {
+                    // Two text nodes with only markup between them, a word on both sides: a
+                    // word written across inline tags (rare; checked only then).
+                    if last_text < seg.start
+                        && reread::ends_word(raw[last_text - 1])
+                        && reread::starts_word(raw[seg.start])
+                        && reread::inline_markup(&raw[last_text..seg.start])
+                    {
+                        notes.gaps.push((last_text, seg.start));
+                    }
+                    last_text = seg.end;
                 }
-                last_text = seg.end;
+                if seg.kind.mode.has(Mode::URL) {
+                    reread::escaped_twice(raw, seg.start, seg.end, &mut notes.twice);
+                }
             }
             if let Some(seen) = find::first_look(raw, seg) {
                 finder.scan(raw, seg, seen, &mut found);
@@ -380,22 +412,54 @@ impl SpanScanner {
     }
 }
 
+/// What the first reading of a text noted for the second (raw ranges, in order).
+#[derive(Default)]
+struct Notes {
+    /// Inline markup splitting a word between two HTML text nodes.
+    gaps: Vec<(usize, usize)>,
+    /// The `25` of `%25` before two hex digits in a URL: an escape escaped once more.
+    twice: Vec<(usize, usize)>,
+}
+
 /// What [`SpanScanner::hits`] found.
 #[derive(Default)]
 struct Found {
     /// The spans, in order, non-overlapping, with raw offsets.
     hits: Vec<Hit>,
-    /// Inline markup splitting a word (raw ranges, in order): a span covering one is written
-    /// as its replacement followed by the markup, so the element tree stays as it was.
-    gaps: Vec<(usize, usize)>,
+    /// What the second reading left out: the gaps and the inner `25` of `%2540`.
+    removed: Vec<(usize, usize)>,
+    /// The pieces of spans over such words.
+    joined: Vec<Joined>,
+}
+
+/// A piece of a span over a word split by inline markup: the piece starting at `piece` is
+/// part of the value `start..end` (markup included).
+struct Joined {
+    piece: usize,
+    start: usize,
+    end: usize,
+}
+
+/// The gaps inside `start..end`.
+fn gaps_within(gaps: &[(usize, usize)], start: usize, end: usize) -> &[(usize, usize)] {
+    let from = gaps.partition_point(|g| g.0 < start);
+    let to = gaps.partition_point(|g| g.1 <= end);
+    &gaps[from..to.max(from)]
 }
 
 impl Found {
-    /// The gaps inside `h`.
-    fn gaps_in(&self, h: &Hit) -> &[(usize, usize)] {
-        let from = self.gaps.partition_point(|g| g.0 < h.start);
-        let to = self.gaps.partition_point(|g| g.1 <= h.end);
-        &self.gaps[from..to.max(from)]
+    /// The raw range whose reading is the value of `h` (the whole word for a piece of a
+    /// split one), and what the reading leaves out inside it.
+    fn value_range(&self, h: &Hit) -> (usize, usize, &[(usize, usize)]) {
+        let (start, end) = match self
+            .joined
+            .iter()
+            .find(|j| j.piece == h.start && h.end <= j.end)
+        {
+            Some(j) => (j.start, j.end),
+            None => (h.start, h.end),
+        };
+        (start, end, gaps_within(&self.removed, start, end))
     }
 }
 
@@ -423,17 +487,19 @@ fn sniff(raw: &[u8], kind: TextKind) -> TextKind {
 }
 
 /// Calls `f` with the decoded text of a hit: as its reader reads it (the value of
-/// `ottilie＠example．org` or `ottilie<wbr>@example.org` is `ottilie@example.org`, so a token
-/// of it is the address's token: `gaps` are the markup inside it) and with its escapes
-/// decoded.
-fn with_value<R>(text: &str, h: &Hit, gaps: &[(usize, usize)], f: impl FnOnce(&str) -> R) -> R {
-    let raw = &text.as_bytes()[h.start..h.end];
+/// `ottilie＠example．org` or of either piece of `ottilie<wbr>@example.org` is
+/// `ottilie@example.org`, so a token of it is the address's token) and with its escapes
+/// decoded. `(start, end, gaps)` is the range read for the value and the markup inside it.
+fn with_value<R>(
+    text: &str,
+    (start, end, gaps): (usize, usize, &[(usize, usize)]),
+    h: &Hit,
+    f: impl FnOnce(&str) -> R,
+) -> R {
+    let raw = &text.as_bytes()[start..end];
     if !gaps.is_empty() || (!raw.is_ascii() && fold::foldable(raw)) {
-        let inside: Vec<_> = gaps
-            .iter()
-            .map(|&(a, b)| (a - h.start, b - h.start))
-            .collect();
-        let read = reread::Reading::new(&text[h.start..h.end], &inside, true);
+        let inside: Vec<_> = gaps.iter().map(|&(a, b)| (a - start, b - start)).collect();
+        let read = reread::Reading::new(&text[start..end], &inside, true);
         let mut buf = Fixed::<1024>::new();
         decode::decode_into(read.text.as_bytes(), h.seg.mode, &mut buf);
         return match std::str::from_utf8(buf.bytes()) {

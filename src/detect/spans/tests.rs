@@ -109,6 +109,21 @@ const CASES: &[Case] = &[
         TextKind::Plain,
         &[],
     ),
+    // An address that is a whole segment of a path is one; a URL's user or a remote is not.
+    (
+        "see https://shop.example/users/kai@example.org/settings, ssh://git@host.example/r \
+         and /u/kai%40example.org/x; not https://cdn.example/npm/react@18.2.0/umd",
+        TextKind::Plain,
+        &[
+            (Class::Email, "kai@example.org"),
+            (Class::Email, "kai@example.org"),
+        ],
+    ),
+    (
+        "https://shop.example/users/kai@example.org/settings?tab=2",
+        TextKind::Url,
+        &[(Class::Email, "kai@example.org")],
+    ),
     (
         "card 4111 1111 1111 1111 declined, then 5555555555554444 worked",
         TextKind::Plain,
@@ -1046,19 +1061,19 @@ fn a_folded_reading_never_changes_the_markup() {
 }
 
 #[test]
-fn a_word_split_by_inline_markup_is_read_whole_and_the_markup_kept() {
+fn a_word_split_by_inline_markup_is_read_whole_and_each_piece_replaced() {
     for (text, want) in [
         (
             "<p>Mail ottilie<wbr>@example.org now</p>",
-            "<p>Mail [email]<wbr> now</p>",
+            "<p>Mail [email]<wbr>[email] now</p>",
         ),
         (
             "<p>ottilie<span style=\"color:red\">@</span>example.org</p>",
-            "<p>[email]<span style=\"color:red\"></span></p>",
+            "<p>[email]<span style=\"color:red\">[email]</span>[email]</p>",
         ),
         (
             "<p>call me at 639<!-- x -->525<b>4361</b> today</p>",
-            "<p>call me at [phone]<!-- x --><b></b> today</p>",
+            "<p>call me at [phone]<!-- x -->[phone]<b>[phone]</b> today</p>",
         ),
         // Block markup and line breaks separate words: nothing joins across them.
         (
@@ -1073,5 +1088,39 @@ fn a_word_split_by_inline_markup_is_read_whole_and_the_markup_kept() {
     SpanScanner::default().find(text, TextKind::Html, None, |sp| {
         got.push(sp.value.to_owned())
     });
-    assert_eq!(got, ["ottilie@example.org"]);
+    // Each piece of the split word is a span handed the whole value.
+    assert_eq!(got, ["ottilie@example.org", "ottilie@example.org"]);
+}
+
+#[test]
+fn data_in_the_markup_splitting_a_word_is_still_found_on_its_own() {
+    // The link's address is the first reading's span; the word around the tag is the
+    // second reading's, in two pieces: nothing of either stays.
+    let t = "<p>#4521<a href=\"https://t.example/c?e=bob%40example.org&amp;u=7\">the</a></p>";
+    let out = redact(t, TextKind::Html, None);
+    assert!(!out.contains("bob"), "{out}");
+    assert_eq!(redact(&out, TextKind::Html, None), out, "idempotent");
+}
+
+#[test]
+fn an_escape_escaped_twice_in_a_url_is_read_as_the_inner_url_reads_it() {
+    // A redirect target in a link's parameter: `%2540` is `@` to the page it leads to.
+    let t = "<a href=\"https://t.example/c?redirect=https%3A%2F%2Fshop.example%2Fu%3Femail%3Dottilie%2540example.org%26n%3D1\">x</a>";
+    let mut got = Vec::new();
+    SpanScanner::default().find(t, TextKind::Html, None, |sp| {
+        got.push((sp.origin, sp.value.to_owned()))
+    });
+    assert_eq!(
+        got,
+        [(
+            Origin::Class(Class::Email),
+            "ottilie@example.org".to_owned()
+        )]
+    );
+    let out = redact(t, TextKind::Html, None);
+    assert!(!out.contains("ottilie"), "{out}");
+    assert!(out.contains("%26n%3D1\">x</a>"), "{out}");
+    // A percent sign escaped once (`100%25`) stays as it is.
+    let t = "https://t.example/p?d=100%25+off&n=1";
+    assert_eq!(redact(t, TextKind::Url, None), t);
 }
