@@ -305,17 +305,20 @@ impl SpanScanner {
             return Found::default();
         }
         let kind = sniff(raw, kind);
-        let mut gaps = Vec::new();
-        let found = self.scan(raw, kind, echo, Some(&mut gaps));
+        let mut notes = Notes::default();
+        let found = self.scan(raw, kind, echo, Some(&mut notes));
         let fold = !raw.is_ascii() && fold::foldable(raw);
-        if !fold && gaps.is_empty() {
+        let Notes { gaps, twice } = notes;
+        if !fold && gaps.is_empty() && twice.is_empty() {
             return Found {
                 hits: found,
                 ..Found::default()
             };
         }
-        let reading = reread::Reading::new(text, &gaps, fold);
-        if gaps.is_empty() && reading.text.len() == text.len() && reading.text == text {
+        let mut removed = [gaps.as_slice(), twice.as_slice()].concat();
+        removed.sort_unstable();
+        let reading = reread::Reading::new(text, &removed, fold);
+        if removed.is_empty() && reading.text.len() == text.len() && reading.text == text {
             return Found {
                 hits: found,
                 ..Found::default()
@@ -356,36 +359,43 @@ impl SpanScanner {
         } else {
             merge(found, again)
         };
-        Found { hits, gaps, joined }
+        Found {
+            hits,
+            removed,
+            joined,
+        }
     }
 
-    /// The spans and echoes of one reading of a text (`kind` resolved). With `gaps`, the
-    /// inline markup that splits a word between two HTML text nodes is noted there.
+    /// The spans and echoes of one reading of a text (`kind` resolved). With `notes`, what
+    /// a second reading would read otherwise is noted there.
     fn scan(
         &self,
         raw: &[u8],
         kind: TextKind,
         echo: Option<&Echo>,
-        mut gaps: Option<&mut Vec<(usize, usize)>>,
+        mut notes: Option<&mut Notes>,
     ) -> Vec<Hit> {
         let mut found = Vec::new();
         let mut echoed = Vec::new();
         let mut finder = find::Finder::new(self.classes);
         let mut last_text = usize::MAX;
         html::segments(raw, kind, &mut |seg| {
-            if let Some(gaps) = gaps.as_deref_mut()
-                && seg.kind.ctx == Ctx::Text
-            {
-                // Two text nodes with only markup between them, a word on both sides: a
-                // word written across inline tags (rare; checked only then).
-                if last_text < seg.start
-                    && reread::ends_word(raw[last_text - 1])
-                    && reread::starts_word(raw[seg.start])
-                    && reread::inline_markup(&raw[last_text..seg.start])
-                {
-                    gaps.push((last_text, seg.start));
+            if let Some(notes) = notes.as_deref_mut() {
+                if seg.kind.ctx == Ctx::Text {
+                    // Two text nodes with only markup between them, a word on both sides: a
+                    // word written across inline tags (rare; checked only then).
+                    if last_text < seg.start
+                        && reread::ends_word(raw[last_text - 1])
+                        && reread::starts_word(raw[seg.start])
+                        && reread::inline_markup(&raw[last_text..seg.start])
+                    {
+                        notes.gaps.push((last_text, seg.start));
+                    }
+                    last_text = seg.end;
                 }
-                last_text = seg.end;
+                if seg.kind.mode.has(Mode::URL) {
+                    reread::escaped_twice(raw, seg.start, seg.end, &mut notes.twice);
+                }
             }
             if let Some(seen) = find::first_look(raw, seg) {
                 finder.scan(raw, seg, seen, &mut found);
@@ -402,13 +412,22 @@ impl SpanScanner {
     }
 }
 
+/// What the first reading of a text noted for the second (raw ranges, in order).
+#[derive(Default)]
+struct Notes {
+    /// Inline markup splitting a word between two HTML text nodes.
+    gaps: Vec<(usize, usize)>,
+    /// The `25` of `%25` before two hex digits in a URL: an escape escaped once more.
+    twice: Vec<(usize, usize)>,
+}
+
 /// What [`SpanScanner::hits`] found.
 #[derive(Default)]
 struct Found {
     /// The spans, in order, non-overlapping, with raw offsets.
     hits: Vec<Hit>,
-    /// Inline markup splitting a word between two HTML text nodes (raw ranges, in order).
-    gaps: Vec<(usize, usize)>,
+    /// What the second reading left out: the gaps and the inner `25` of `%2540`.
+    removed: Vec<(usize, usize)>,
     /// The pieces of spans over such words.
     joined: Vec<Joined>,
 }
@@ -430,16 +449,17 @@ fn gaps_within(gaps: &[(usize, usize)], start: usize, end: usize) -> &[(usize, u
 
 impl Found {
     /// The raw range whose reading is the value of `h` (the whole word for a piece of a
-    /// split one), and the markup inside it.
+    /// split one), and what the reading leaves out inside it.
     fn value_range(&self, h: &Hit) -> (usize, usize, &[(usize, usize)]) {
-        match self
+        let (start, end) = match self
             .joined
             .iter()
             .find(|j| j.piece == h.start && h.end <= j.end)
         {
-            Some(j) => (j.start, j.end, gaps_within(&self.gaps, j.start, j.end)),
-            None => (h.start, h.end, &[]),
-        }
+            Some(j) => (j.start, j.end),
+            None => (h.start, h.end),
+        };
+        (start, end, gaps_within(&self.removed, start, end))
     }
 }
 

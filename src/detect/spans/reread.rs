@@ -1,8 +1,9 @@
 //! A second reading of a text, as its reader sees it: characters folded the way a reader
 //! folds them (`ottilie＠example．org`, a phone in fullwidth digits, an address split by a
-//! zero-width space; see `detect::fold`), and in HTML the inline markup inside a word left
-//! out (`ottilie<wbr>@example.org`, `ottilie<span>@</span>example.org`, `4242<!-- -->4242`):
-//! a mail client renders both as the person's address or number.
+//! zero-width space; see `detect::fold`), in HTML the inline markup inside a word left out
+//! (`ottilie<wbr>@example.org`, `ottilie<span>@</span>example.org`, `4242<!-- -->4242`): a
+//! mail client renders both as the person's address or number; and in a URL an escape
+//! escaped twice read once (`%2540` in a redirect target is `@` to the page it leads to).
 //!
 //! The scanner reads the text once as written; only a text with something to fold or a word
 //! split by inline markup is read again ([`Reading`]), and what that reading finds is mapped
@@ -76,6 +77,21 @@ pub(super) fn inline_markup(gap: &[u8]) -> bool {
         i = j + 1;
     }
     true
+}
+
+/// Notes in `out` the `25` of each `%25` in `raw[start..end]` (a URL) that two hex digits
+/// follow: `%2540` is what a URL inside a URL's parameter (a redirect target) makes of `@`,
+/// `%40` once the outer URL is read and `@` once the inner one is. The reading without those
+/// two bytes is the inner URL's.
+pub(super) fn escaped_twice(raw: &[u8], start: usize, end: usize, out: &mut Vec<(usize, usize)>) {
+    let s = &raw[start..end];
+    for p in memchr::memmem::find_iter(s, b"%25") {
+        if s.get(p + 3..p + 5)
+            .is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit))
+        {
+            out.push((start + p + 1, start + p + 3));
+        }
+    }
 }
 
 /// A text read as its reader reads it, with the way back: `map[k]` is the byte offset in the

@@ -1101,3 +1101,26 @@ fn data_in_the_markup_splitting_a_word_is_still_found_on_its_own() {
     assert!(!out.contains("bob"), "{out}");
     assert_eq!(redact(&out, TextKind::Html, None), out, "idempotent");
 }
+
+#[test]
+fn an_escape_escaped_twice_in_a_url_is_read_as_the_inner_url_reads_it() {
+    // A redirect target in a link's parameter: `%2540` is `@` to the page it leads to.
+    let t = "<a href=\"https://t.example/c?redirect=https%3A%2F%2Fshop.example%2Fu%3Femail%3Dottilie%2540example.org%26n%3D1\">x</a>";
+    let mut got = Vec::new();
+    SpanScanner::default().find(t, TextKind::Html, None, |sp| {
+        got.push((sp.origin, sp.value.to_owned()))
+    });
+    assert_eq!(
+        got,
+        [(
+            Origin::Class(Class::Email),
+            "ottilie@example.org".to_owned()
+        )]
+    );
+    let out = redact(t, TextKind::Html, None);
+    assert!(!out.contains("ottilie"), "{out}");
+    assert!(out.contains("%26n%3D1\">x</a>"), "{out}");
+    // A percent sign escaped once (`100%25`) stays as it is.
+    let t = "https://t.example/p?d=100%25+off&n=1";
+    assert_eq!(redact(t, TextKind::Url, None), t);
+}
