@@ -372,11 +372,8 @@ impl Automaton {
     #[inline(always)]
     pub(crate) fn name_may_matter(&self, s: StateId, name: &[u8]) -> bool {
         let s = s as usize;
-        if !self
-            .name_lens
-            .get(s)
-            .is_some_and(|&m| m & len_bit(name.len()) != 0)
-        {
+        let len_bit = len_bit(name.len());
+        if self.name_lens.get(s).is_none_or(|&m| m & len_bit == 0) {
             return false;
         }
         match name.first() {
