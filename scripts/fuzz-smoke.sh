@@ -15,7 +15,7 @@ if ! command -v cargo-fuzz >/dev/null 2>&1; then
 fi
 export RUSTC_BOOTSTRAP=1
 cargo fuzz build -O
-for target in rewrite_json form codec config selector boundary wrap spans upstream_response; do
+for target in rewrite_json form codec config selector boundary wrap spans upstream_response request_head; do
     mkdir -p "corpus/$target"
     cp -n seeds/"$target"/* "corpus/$target/" 2>/dev/null || true
     echo "== fuzz $target (${SECONDS_PER_TARGET}s)"

@@ -664,3 +664,227 @@ async fn a_mail_body_with_cards_and_ibans_grouped_otherwise_leaves_the_shipped_s
         assert!(!data.contains(gone), "{gone} in {data}");
     }
 }
+
+/// A SendGrid mail that names the person in characters a reader folds — a fullwidth `＠` and
+/// `．`, a phone in fullwidth digits, an address split by zero-width and soft-hyphen
+/// characters, in text, in a `mailto:` link and in the plain-text part — through the shipped
+/// `sendgrid` preset's `scrub`: the mail client's reading of the body (html5ever's document,
+/// NFKC-folded, invisible characters dropped, URLs percent-decoded) holds none of them, and
+/// the rest of the mail is as it was.
+#[tokio::test]
+async fn look_alike_addresses_and_phones_in_a_mail_body_leave_the_shipped_sendgrid_preset_scrubbed()
+{
+    let (up, _gw, client) = start_shipped().await;
+    let html = "<p>Hi, we will write to ottilie.brandvold\u{ff20}example\u{ff0e}org or call \
+                \u{ff0b}\u{ff11} \u{ff14}\u{ff11}\u{ff15} \u{ff15}\u{ff15}\u{ff15} \u{ff10}\u{ff11}\u{ff19}\u{ff19}.</p>\
+                <p><a href=\"mailto:ottilie.brand\u{200b}vold@exam\u{ad}ple.org\">write</a> \
+                (otti\u{2060}lie.brandvold@example\u{fe52}org)</p><p>Order ORD-2024-000123, 19.99 EUR.</p>";
+    let plain = "Reply to ottilie.brandvold\u{ff20}example.org, \
+                 phone \u{ff0b}1 415 555 0199. Order ORD-2024-000123.";
+    let body = serde_json::json!({
+        "personalizations": [{"to": [{"email": "shop-customer@example.net"}]}],
+        "from": {"email": "shop@example.com"},
+        "subject": "Your order",
+        "content": [
+            {"type": "text/plain", "value": plain},
+            {"type": "text/html", "value": html},
+        ],
+    })
+    .to_string();
+    let got = client.post_json("/sendgrid/v3/mail/send", &body).await;
+    assert!(got.status.is_success(), "{}", got.status);
+    let seen = up.requests();
+    let r = seen.last().expect("forwarded");
+    let doc: Value = serde_json::from_slice(&r.body).expect("the upstream parses JSON");
+    let text = doc["content"][0]["value"].as_str().expect("text part");
+    let html = doc["content"][1]["value"].as_str().expect("html part");
+    let mut readings = crate::detect::html_tree::readings(html);
+    readings.push(text.to_owned());
+    let person = ["ottilie.brandvold@example.org", "4155550199"];
+    for reading in &readings {
+        let decoded = String::from_utf8_lossy(&crate::support::recipient::percent_decode(reading))
+            .into_owned();
+        for view in [reading.as_str(), decoded.as_str()] {
+            for folded in folded_views(view) {
+                for v in person {
+                    assert!(
+                        !folded.to_lowercase().contains(v),
+                        "{v} reaches SendGrid in {reading:?}"
+                    );
+                }
+            }
+        }
+    }
+    for kept in [
+        "ORD-2024-000123",
+        "19.99 EUR",
+        "Hi, we will write to",
+        "write</a>",
+    ] {
+        assert!(html.contains(kept), "{kept} lost from {html}");
+    }
+    assert!(text.contains("Order ORD-2024-000123."), "{text}");
+}
+
+/// Page URLs and referrers as browsers report them, with the person in the URL's *path*
+/// (`/users/<email>/settings`, written as is or with `%40`) or its *fragment* (a single-page
+/// app's `#/account?email=…`), in the fields each analytics preset reads as a URL: through the
+/// real gateway on the shipped config, no view the upstream could decode holds the address,
+/// the upstream still parses the payload, and the URL keeps its origin.
+#[tokio::test]
+async fn addresses_in_the_path_or_fragment_of_page_urls_leave_the_shipped_analytics_presets_without_the_person()
+ {
+    use base64::engine::general_purpose::STANDARD;
+    let (up, _gw, client) = start_shipped().await;
+    let email = "ottilie.brandvold@example.org";
+    let path = format!("https://shop.example/users/{email}/settings?tab=2");
+    let encoded = "https://shop.example/users/ottilie.brandvold%40example.org/settings";
+    let fragment = "https://shop.example/app#/account?email=ottilie.brandvold%40example.org";
+    let relative = format!("/users/{email}/settings");
+    let json = |route: &str, doc: Value| (format!("/{route}"), doc.to_string(), "application/json");
+    let requests = [
+        json(
+            "segment/v1/page",
+            serde_json::json!({"userId": "u1", "type": "page", "context": {"page": {
+                "url": path, "referrer": fragment, "path": relative}},
+                "properties": {"url": encoded}}),
+        ),
+        json(
+            "rudderstack/v1/page",
+            serde_json::json!({"userId": "u1", "type": "page", "context": {"page": {
+                "url": encoded, "referrer": fragment}}}),
+        ),
+        json(
+            "ga4/mp/collect?measurement_id=G-1&api_secret=s",
+            serde_json::json!({"client_id": "1.2", "events": [{"name": "page_view", "params": {
+                "page_location": path, "page_referrer": fragment}}]}),
+        ),
+        json(
+            "snowplow/com.snowplowanalytics.snowplow/tp2",
+            serde_json::json!({"schema": "iglu:com.snowplowanalytics.snowplow/payload_data/jsonschema/1-0-4",
+                "data": [{"e": "pv", "p": "web", "tv": "js-4", "url": path, "refr": fragment}]}),
+        ),
+        json(
+            "amplitude/2/httpapi",
+            serde_json::json!({"api_key": "k", "events": [{"event_type": "view", "user_id": "u1",
+                "event_properties": {"page_url": encoded, "referrer": fragment}}]}),
+        ),
+        json(
+            "meta/v21.0/123/events",
+            serde_json::json!({"data": [{"event_name": "PageView", "event_time": 1,
+                "action_source": "website", "event_source_url": path,
+                "user_data": {"client_user_agent": "Mozilla/5.0"}}]}),
+        ),
+        json(
+            "posthog/e/",
+            serde_json::json!({"api_key": "phc_x", "event": "$pageview", "distinct_id": "d1",
+                "properties": {"$current_url": path, "$referrer": fragment}}),
+        ),
+        (
+            "/mixpanel/track".to_owned(),
+            format!(
+                "data={}",
+                url_encode(
+                    &STANDARD.encode(
+                        serde_json::json!([{"event": "view", "properties": {"token": "t",
+                        "distinct_id": "d1", "$current_url": path, "$referrer": fragment}}])
+                        .to_string()
+                    )
+                )
+            ),
+            "application/x-www-form-urlencoded",
+        ),
+    ];
+    let values = [email.to_owned()];
+    for (target, body, content_type) in &requests {
+        let before = up.requests().len();
+        let got = client
+            .send(
+                http::Method::POST,
+                target,
+                &[("content-type", content_type)],
+                body.clone(),
+            )
+            .await;
+        assert!(got.status.is_success(), "{target}: {}", got.status);
+        let seen = up.requests();
+        assert_eq!(seen.len(), before + 1, "{target}: forwarded once");
+        let r = &seen[before];
+        crate::support::recipient::assert_none_in_clear(target, r, &values);
+        let text = String::from_utf8_lossy(&r.body).into_owned();
+        let text = if *content_type == "application/json" {
+            serde_json::from_str::<Value>(&text).expect("the upstream parses JSON");
+            text
+        } else {
+            // Mixpanel's form: `data` is base64 of the JSON events.
+            let (_, data) = pairs(&text)
+                .into_iter()
+                .find(|(k, _)| k == "data")
+                .expect("data");
+            let json = STANDARD.decode(data).expect("base64");
+            serde_json::from_slice::<Value>(&json).expect("the upstream parses the events");
+            String::from_utf8(json).expect("UTF-8")
+        };
+        // The origin is not personal data: it arrives.
+        assert!(text.contains("https://shop.example/"), "{target}: {text}");
+    }
+}
+
+/// Form-style percent-encoding of a value.
+fn url_encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                char::from(b).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+/// A SendGrid mail whose tracking link carries a redirect target with the person's address in
+/// its own query (`%2540`: `%40` to the tracker, `@` to the page it redirects to), through the
+/// shipped `sendgrid` preset: the link, read as a browser parses it and decoded as the tracker
+/// and then the target page decode it, no longer holds the address; the rest of the link and
+/// the mail arrive as sent.
+#[tokio::test]
+async fn an_address_in_a_redirect_target_of_a_mail_link_leaves_the_shipped_sendgrid_preset_scrubbed()
+ {
+    let (up, _gw, client) = start_shipped().await;
+    let link = "https://t.example/c?redirect=https%3A%2F%2Fshop.example%2Faccount%3Femail%3Dottilie.brandvold%2540example.org%26step%3D2&sig=abc123";
+    let html = format!("<p>Confirm your account: <a href=\"{link}\">confirm</a>.</p>");
+    let body = serde_json::json!({
+        "personalizations": [{"to": [{"email": "shop-customer@example.net"}]}],
+        "from": {"email": "shop@example.com"},
+        "subject": "Confirm",
+        "content": [{"type": "text/html", "value": html}],
+    })
+    .to_string();
+    let got = client.post_json("/sendgrid/v3/mail/send", &body).await;
+    assert!(got.status.is_success(), "{}", got.status);
+    let seen = up.requests();
+    let r = seen.last().expect("forwarded");
+    let doc: Value = serde_json::from_slice(&r.body).expect("the upstream parses JSON");
+    let html = doc["content"][0]["value"].as_str().expect("html part");
+    let decode = |s: &str| {
+        String::from_utf8_lossy(&crate::support::recipient::percent_decode(s)).into_owned()
+    };
+    for reading in crate::detect::html_tree::readings(html) {
+        let once = decode(&reading);
+        let twice = decode(&once);
+        for view in [&reading, &once, &twice] {
+            assert!(
+                !view.to_lowercase().contains("ottilie.brandvold"),
+                "the address reaches SendGrid in {view:?}"
+            );
+        }
+    }
+    for kept in [
+        "https://t.example/c?redirect=",
+        "%26step%3D2&sig=abc123",
+        ">confirm</a>",
+    ] {
+        assert!(html.contains(kept), "{kept} lost from {html}");
+    }
+}

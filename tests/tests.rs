@@ -15,6 +15,7 @@ mod faults;
 mod first_party;
 mod forward;
 mod hsm;
+mod http1;
 mod layers;
 mod lifecycle;
 mod limits;

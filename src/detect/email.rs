@@ -59,6 +59,14 @@ pub(crate) fn local_byte(b: u8) -> bool {
     LOCAL[usize::from(b)]
 }
 
+/// Whether an address whose local part starts at `start` of `s` is a whole segment of a URL's
+/// path (`/users/kai@example.org/settings`): after a single `/`, not after the `//` that opens
+/// an authority (`ssh://git@host/…`, where it is a user name). Such an address followed by
+/// `/` is still an address, where `user@host/path` is not.
+pub(crate) fn path_segment(s: &[u8], start: usize) -> bool {
+    start >= 1 && s[start - 1] == b'/' && (start < 2 || s[start - 2] != b'/')
+}
+
 /// Whether `s` is exactly one email address.
 ///
 /// Each part is read once, by table: the span scanner calls this for every address-shaped

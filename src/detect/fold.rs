@@ -51,6 +51,19 @@ fn folded(c: char) -> Option<Option<u8>> {
     })
 }
 
+/// What the span scanner folds inside a text: [`folded`] restricted to characters whose reading
+/// cannot change the text's structure. A fullwidth `＜`, `＆`, `％` or `＝` stays as it is
+/// (folded, it would open a tag, an entity, an escape or a URL parameter that is not there);
+/// letters, digits, the spaces, the invisible characters and the punctuation of an address
+/// or a number fold.
+pub(crate) fn folded_in_text(c: char) -> Option<Option<u8>> {
+    match folded(c)? {
+        Some(b) if b.is_ascii_alphanumeric() || b" @.-_+(),:".contains(&b) => Some(Some(b)),
+        Some(_) => None,
+        None => Some(None),
+    }
+}
+
 /// Folds `s` from byte `from` into `out` until `out` is full or `s` ends. Returns how many
 /// bytes of `out` hold folded text, how far into `s` it reached, and whether any character
 /// was folded. `from` must be at a character boundary; the reach always is one.
@@ -106,6 +119,26 @@ mod tests {
             "ottilie@example.org"
         );
         assert_eq!(all("Tromsø — 9008"), "Tromsø — 9008");
+    }
+
+    #[test]
+    fn text_folding_leaves_markup_escapes_and_delimiters_alone() {
+        for c in [
+            '＜', '＞', '＆', '％', '＝', '＂', '＇', '＃', '／', '？', '；',
+        ] {
+            assert_eq!(folded_in_text(c), None, "{c}");
+        }
+        for (c, b) in [
+            ('＠', b'@'),
+            ('．', b'.'),
+            ('７', b'7'),
+            ('ｋ', b'k'),
+            ('＋', b'+'),
+        ] {
+            assert_eq!(folded_in_text(c), Some(Some(b)), "{c}");
+        }
+        assert_eq!(folded_in_text('\u{200b}'), Some(None));
+        assert_eq!(folded_in_text('é'), None);
     }
 
     #[test]

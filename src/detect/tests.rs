@@ -179,6 +179,24 @@ const CASES: &[(Option<&str>, &str, Expect)] = &[
         None,
     ),
     (Some("tracking"), "1Z999AA10123456784", None),
+    // An address as a whole segment of a path; a URL's user, a remote and a package are not.
+    (
+        Some("path"),
+        "/users/kai@example.org/settings",
+        Some((Class::Email, Source::Text)),
+    ),
+    (
+        Some("page"),
+        "https://shop.example/u/kai%40example.org/x",
+        Some((Class::Email, Source::Text)),
+    ),
+    (Some("repo"), "ssh://git@host.example/org/repo", None),
+    (Some("remote"), "git@github.com:org/repo.git", None),
+    (
+        Some("src"),
+        "https://cdn.example/npm/react@18.2.0/umd",
+        None,
+    ),
 ];
 
 #[test]

@@ -88,6 +88,10 @@ fn emails(s: &[u8]) -> bool {
         while start > 0 && email_byte(s[start - 1]) {
             start -= 1;
         }
+        // `/` may stand in a local part, but before an `@` in a path it ends a segment.
+        if let Some(p) = memchr::memrchr(b'/', &s[start..at]) {
+            start += p + 1;
+        }
         let mut end = at + 1;
         while end < s.len()
             && (s[end].is_ascii_alphanumeric()
@@ -103,9 +107,12 @@ fn emails(s: &[u8]) -> bool {
         while start < at && s[start] == b'.' {
             start += 1;
         }
-        // `git@github.com:org/repo.git`, `user@host/path`: a remote or URL, not a mailbox.
-        let continues =
-            end + 1 < s.len() && matches!(s[end], b':' | b'/') && !s[end + 1].is_ascii_whitespace();
+        // `git@github.com:org/repo.git`, `user@host/path`: a remote or URL, not a mailbox;
+        // but a whole segment of a path (`/users/kai@example.org/settings`) is an address.
+        let continues = end + 1 < s.len()
+            && matches!(s[end], b':' | b'/')
+            && !s[end + 1].is_ascii_whitespace()
+            && !email::path_segment(s, start);
         !continues && email::is_email(&s[start..end])
     })
 }

@@ -68,6 +68,56 @@ impl http_body::Body for Body {
     }
 }
 
+/// A request body as a client connection delivers it: piigate's own HTTP/1.1 server's, or
+/// hyper's (HTTP/2, and the forward proxy's connections). One type, so every request shares the
+/// request path whichever server read it.
+#[derive(Debug)]
+pub enum ClientBody {
+    /// Read by [`super::server`] from an HTTP/1.1 connection.
+    Own(super::server::RequestBody),
+    /// Read by hyper.
+    Hyper(Incoming),
+}
+
+impl From<super::server::RequestBody> for ClientBody {
+    fn from(body: super::server::RequestBody) -> Self {
+        Self::Own(body)
+    }
+}
+
+impl http_body::Body for ClientBody {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Bytes>, BoxError>>> {
+        match self.get_mut() {
+            Self::Own(b) => std::pin::Pin::new(b)
+                .poll_frame(cx)
+                .map(|f| f.map(|r| r.map_err(Into::into))),
+            Self::Hyper(b) => std::pin::Pin::new(b)
+                .poll_frame(cx)
+                .map(|f| f.map(|r| r.map_err(Into::into))),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        match self {
+            Self::Own(b) => b.is_end_stream(),
+            Self::Hyper(b) => b.is_end_stream(),
+        }
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        match self {
+            Self::Own(b) => b.size_hint(),
+            Self::Hyper(b) => b.size_hint(),
+        }
+    }
+}
+
 /// Rejects early when the declared length is already over the limit.
 ///
 /// # Errors
@@ -151,7 +201,7 @@ impl std::error::Error for BodyDeadline {}
 /// and then no timer is allocated, registered or cancelled for it.
 #[derive(Debug)]
 pub struct Watched {
-    inner: Incoming,
+    inner: ClientBody,
     broke: Broke,
     deadline: tokio::time::Instant,
     timer: Option<std::pin::Pin<Box<tokio::time::Sleep>>>,
@@ -159,7 +209,7 @@ pub struct Watched {
 
 impl Watched {
     /// Watches `inner` until `timeout` from now, reporting into `broke`.
-    pub fn new(inner: Incoming, broke: &Broke, timeout: std::time::Duration) -> Self {
+    pub fn new(inner: ClientBody, broke: &Broke, timeout: std::time::Duration) -> Self {
         let now = tokio::time::Instant::now();
         Self {
             inner,
@@ -186,9 +236,9 @@ impl http_body::Body for Watched {
         match polled {
             Poll::Ready(Some(Err(e))) => {
                 self.broke.set(BROKEN);
-                Poll::Ready(Some(Err(e.into())))
+                Poll::Ready(Some(Err(e)))
             }
-            Poll::Ready(other) => Poll::Ready(other.map(|r| r.map_err(Into::into))),
+            Poll::Ready(other) => Poll::Ready(other),
             Poll::Pending => {
                 let deadline = self.deadline;
                 let timer = self

@@ -18,6 +18,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tracing::debug;
 
+use super::body::ClientBody;
 use super::respond::{full, reject};
 use super::service::{self, Mode};
 use super::{Body, Current};
@@ -76,7 +77,12 @@ pub(crate) async fn serve(
 async fn entry(current: Current, req: Request<Incoming>) -> Response<Body> {
     if req.method() != Method::CONNECT {
         if req.uri().authority().is_some() {
-            return service::handle(current.load_full(), req, Mode::Forward(None)).await;
+            return service::handle(
+                current.load_full(),
+                req.map(ClientBody::Hyper),
+                Mode::Forward(None),
+            )
+            .await;
         }
         return reject(RejectCode::NoRoute);
     }
@@ -123,7 +129,11 @@ async fn entry(current: Current, req: Request<Incoming>) -> Response<Body> {
         let svc = service_fn(move |req| {
             let generation = current.load_full();
             let mode = Mode::Forward(Some(host.clone()));
-            async move { Ok::<_, Infallible>(service::handle(generation, req, mode).await) }
+            async move {
+                Ok::<_, Infallible>(
+                    service::handle(generation, req.map(ClientBody::Hyper), mode).await,
+                )
+            }
         });
         let mut builder = auto::Builder::new(TokioExecutor::new());
         builder

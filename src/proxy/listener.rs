@@ -4,20 +4,19 @@ use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use hyper_util::server::conn::auto;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, watch};
 use tracing::{debug, info, warn};
 
 use super::reload::{ReloadSource, Reloader};
-use super::usage::{Lookout, Usage};
+use super::server::{self, ClientIo};
+use super::usage::{Lookout, Usage, stopping};
 use super::{Current, Generation, service};
 use crate::config::{Config, Runtime};
 use crate::services::{Services, StartError};
@@ -374,44 +373,26 @@ fn bind_reuseport(addr: SocketAddr) -> std::io::Result<TcpListener> {
     socket.listen(1024)
 }
 
-/// A client connection's byte stream, plain or TLS.
-trait ClientIo: AsyncRead + AsyncWrite + Unpin + Send {}
-
-impl<T: AsyncRead + AsyncWrite + Unpin + Send> ClientIo for T {}
-
 /// Serves one client connection until it ends, the gateway stops (graceful: in-flight
 /// requests finish), or it stays idle too long.
 ///
-/// Stopping: an HTTP/2 connection gets a GOAWAY at once. An HTTP/1.1 connection keeps being
-/// served, every response now with `Connection: close`, and is closed once idle for
-/// [`DRAIN_IDLE`]: closing an idle keep-alive connection at the signal would drop a request
-/// the client had just written but hyper had not read yet.
-///
-/// Idle means no request in flight — none being handled and no response body still being
-/// sent — for `header_read_timeout`: a connection that never sends a byte, stops inside the
-/// HTTP/2 preface, or keeps an HTTP/1.1 or HTTP/2 connection open without requests. hyper's
-/// own header timeout covers only HTTP/1.1 heads that have started; the protocol sniffing of
-/// the auto builder and HTTP/2 have none. After one idle period the connection is shut down
-/// gracefully (HTTP/2 GOAWAY); after a second one it is dropped, so a peer that never
-/// acknowledges the GOAWAY cannot hold its connection slot either.
-///
-/// Idleness is looked at once per period, not timed from each request's end (requests only
-/// count themselves in [`Usage`]): a connection that never had a request is idle exactly one
-/// period after it was accepted (or its TLS handshake ended), one that had requests between
-/// one and two periods after the last one ended; while draining, likewise with
-/// [`DRAIN_IDLE`] counted from the signal.
-async fn serve_connection(stream: TcpStream, current: Current, mut stop: watch::Receiver<bool>) {
+/// HTTP/1.1 is piigate's own server ([`server`]); HTTP/2 — negotiated by ALPN, or announced
+/// by its preface on a connection without ALPN — is hyper's ([`serve_h2`]).
+async fn serve_connection(stream: TcpStream, current: Current, stop: watch::Receiver<bool>) {
     let g = current.load_full();
     let limits = g.config.limits.clone();
     let tls = g.config.server.tls.clone();
     drop(g);
     let idle_after = limits.header_read_timeout;
-    let io: Box<dyn ClientIo> = match tls {
+    let (io, alpn_h2): (Box<dyn ClientIo>, bool) = match tls {
         Some(cfg) => {
             let acceptor = tokio_rustls::TlsAcceptor::from(cfg);
             let stream = tokio::io::BufReader::with_capacity(TLS_READ_BYTES, stream);
             match tokio::time::timeout(idle_after, acceptor.accept(stream)).await {
-                Ok(Ok(s)) => Box::new(s),
+                Ok(Ok(s)) => {
+                    let h2 = s.get_ref().1.alpn_protocol() == Some(b"h2");
+                    (Box::new(s), h2)
+                }
                 Ok(Err(e)) => {
                     // TLS 1.2 clients, scanners, bad certificates: not actionable per event.
                     debug!(error = %e, "TLS handshake failed.");
@@ -423,19 +404,104 @@ async fn serve_connection(stream: TcpStream, current: Current, mut stop: watch::
                 }
             }
         }
-        None => Box::new(stream),
+        None => (Box::new(stream), false),
     };
-    let mut builder = auto::Builder::new(TokioExecutor::new());
+    if alpn_h2 {
+        return serve_h2(io, current, stop, idle_after).await;
+    }
+    let settings = server::Settings {
+        idle_after,
+        drain_idle: DRAIN_IDLE,
+        max_head: MAX_HEAD_BYTES,
+    };
+    if let Some((io, read)) = server::serve(io, Arc::clone(&current), stop.clone(), settings).await
+    {
+        let io = Rewind {
+            prefix: read.freeze(),
+            io,
+        };
+        serve_h2(Box::new(io), current, stop, idle_after).await;
+    }
+}
+
+/// A stream whose first bytes were already read: they are read again first.
+struct Rewind {
+    prefix: bytes::Bytes,
+    io: Box<dyn ClientIo>,
+}
+
+impl AsyncRead for Rewind {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        if !self.prefix.is_empty() {
+            let n = self.prefix.len().min(buf.remaining());
+            buf.put_slice(&self.prefix.split_to(n));
+            return std::task::Poll::Ready(Ok(()));
+        }
+        std::pin::Pin::new(&mut self.io).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for Rewind {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        std::pin::Pin::new(&mut self.io).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        std::pin::Pin::new(&mut self.io).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.io.is_write_vectored()
+    }
+
+    fn poll_flush(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.io).poll_flush(cx)
+    }
+
+    fn poll_shutdown(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.io).poll_shutdown(cx)
+    }
+}
+
+/// Serves HTTP/2 with hyper until the connection ends, the gateway stops (GOAWAY at once; the
+/// protocol settles which streams still run), or it stays idle too long.
+///
+/// Idle means no request in flight — none being handled and no response body still being
+/// sent — for `header_read_timeout`: a connection that completes the preface and sends no
+/// request, or keeps a connection open without requests. hyper's HTTP/2 has no such timer.
+/// After one idle period the connection is shut down gracefully (GOAWAY); after a second one
+/// it is dropped, so a peer that never acknowledges the GOAWAY cannot hold its connection slot
+/// either.
+///
+/// Idleness is looked at once per period, not timed from each request's end (requests only
+/// count themselves in [`Usage`]): idle between one and two periods after the last request
+/// ended; while draining, likewise with [`DRAIN_IDLE`] counted from the signal.
+async fn serve_h2(
+    io: Box<dyn ClientIo>,
+    current: Current,
+    mut stop: watch::Receiver<bool>,
+    idle_after: Duration,
+) {
+    let mut builder = hyper::server::conn::http2::Builder::new(TokioExecutor::new());
     builder
-        .http1()
-        .timer(TokioTimer::new())
-        .header_read_timeout(limits.header_read_timeout)
-        // A client may shut down its sending side once the request is written and wait for
-        // the answer; without this hyper reads the EOF as an abort and drops the response.
-        .half_close(true)
-        .max_buf_size(MAX_HEAD_BYTES);
-    builder
-        .http2()
         .timer(TokioTimer::new())
         .max_concurrent_streams(256)
         .max_header_list_size(u32::try_from(MAX_HEAD_BYTES).unwrap_or(u32::MAX));
@@ -445,20 +511,9 @@ async fn serve_connection(stream: TcpStream, current: Current, mut stop: watch::
         // Each request takes the generation current at its arrival and keeps it to the end.
         let generation = current.load_full();
         let active = Active::new(&svc_state);
-        let http1 = req.version() < http::Version::HTTP_2;
-        if !http1 {
-            active.0.http2.store(true, Ordering::Relaxed);
-        }
         async move {
-            let mut resp = service::handle(generation, req, service::Mode::Reverse).await;
-            if http1 && active.0.draining.load(Ordering::Relaxed) {
-                // hyper closes the connection after this response; the client will not send
-                // another request on it (RFC 9112 §9.6).
-                resp.headers_mut().insert(
-                    http::header::CONNECTION,
-                    http::HeaderValue::from_static("close"),
-                );
-            }
+            let req = req.map(super::body::ClientBody::Hyper);
+            let resp = service::handle(generation, req, service::Mode::Reverse).await;
             Ok::<_, Infallible>(resp.map(|body| Tracked {
                 body,
                 _active: active,
@@ -467,10 +522,11 @@ async fn serve_connection(stream: TcpStream, current: Current, mut stop: watch::
     });
     let conn = builder.serve_connection(TokioIo::new(io), svc);
     tokio::pin!(conn);
-    // Accepted just as the gateway stopped: drain from the start.
     let mut draining = *stop.borrow_and_update();
+    if draining {
+        conn.as_mut().graceful_shutdown();
+    }
     let peek = stop.clone();
-    state.draining.store(draining, Ordering::Relaxed);
     let period = |draining: bool| {
         if draining {
             idle_after.min(DRAIN_IDLE)
@@ -487,14 +543,8 @@ async fn serve_connection(stream: TcpStream, current: Current, mut stop: watch::
         tokio::select! {
             r = conn.as_mut() => break r,
             () = stopping(&mut stop, &peek), if !draining => {
-                // HTTP/2: GOAWAY now (the protocol settles which streams still run).
-                // HTTP/1.1: answer what comes with `Connection: close`, and close once idle:
-                // a request written just before the signal is served, not cut off.
                 draining = true;
-                state.draining.store(true, Ordering::Relaxed);
-                if state.http2.load(Ordering::Relaxed) {
-                    conn.as_mut().graceful_shutdown();
-                }
+                conn.as_mut().graceful_shutdown();
                 // Idle from here on: a whole drain period without a request since the signal.
                 last = state.usage.reading();
                 look.reset(tokio::time::Instant::now() + period(true));
@@ -517,36 +567,9 @@ async fn serve_connection(stream: TcpStream, current: Current, mut stop: watch::
     }
 }
 
-/// `stop.changed()`, polled for real only once `peek` (a clone of `stop`) sees a change.
-///
-/// The connection's task wakes three times per request and a `select!` polls every branch at
-/// each wake-up, but a receiver waiting on a watch takes the channel's lock at every poll, for
-/// a signal that comes once. After the first poll the channel holds the task's waker (the
-/// same for the task's whole life), so the change still wakes the task, and from then on a
-/// wake-up only reads the version.
-fn stopping<'a>(
-    stop: &'a mut watch::Receiver<bool>,
-    peek: &'a watch::Receiver<bool>,
-) -> impl Future<Output = ()> + 'a {
-    let mut changed = Box::pin(stop.changed());
-    let mut waiting = false;
-    std::future::poll_fn(move |cx| {
-        // `Err`: the sender is gone, which `changed` reports at once.
-        if waiting && matches!(peek.has_changed(), Ok(false)) {
-            return std::task::Poll::Pending;
-        }
-        waiting = true;
-        changed.as_mut().poll(cx).map(drop)
-    })
-}
-
-/// What the request path tells the connection driver, and back.
+/// What an HTTP/2 connection's requests tell its driver.
 #[derive(Default)]
 struct ConnState {
-    /// The gateway is stopping: HTTP/1.1 responses carry `Connection: close`.
-    draining: AtomicBool,
-    /// The connection speaks HTTP/2.
-    http2: AtomicBool,
     /// Requests in flight and ended, read by the driver once per idle period.
     usage: Usage,
 }

@@ -18,6 +18,7 @@ mod police;
 pub mod reload;
 pub mod respond;
 pub mod router;
+pub mod server;
 mod service;
 mod slab;
 pub mod upstream;

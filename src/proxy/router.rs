@@ -91,8 +91,7 @@ fn strip_prefix<'p>(path: &'p str, prefix: &str) -> Option<&'p str> {
 /// The request's host, lower-cased, without port: the URI authority (HTTP/2, absolute-form)
 /// or else the `Host` header, which must parse as an authority.
 pub(crate) fn request_host<B>(req: &http::Request<B>) -> Option<Host> {
-    let host =
-        |a: &http::uri::Authority| Host(super::slab::lowercase(a.host().trim_end_matches('.')));
+    let host = |a: &http::uri::Authority| Host(super::slab::lowercase(host_of(a.as_str())));
     match req.uri().authority() {
         Some(a) => Some(host(a)),
         None => {
@@ -101,6 +100,26 @@ pub(crate) fn request_host<B>(req: &http::Request<B>) -> Option<Host> {
             Some(host(&a))
         }
     }
+}
+
+/// The host of a parsed authority without its trailing dots: what `Authority::host` returns
+/// (after the last `@`; a bracketed IPv6 literal whole; else up to the first `:`), found with
+/// byte searches (an authority is ASCII) rather than its generic character searches.
+fn host_of(authority: &str) -> &str {
+    let b = authority.as_bytes();
+    let start = memchr::memrchr(b'@', b).map_or(0, |at| at + 1);
+    let rest = &b[start..];
+    let end = if rest.first() == Some(&b'[') {
+        memchr::memchr(b']', rest).map_or(rest.len(), |at| at + 1)
+    } else {
+        memchr::memchr(b':', rest).unwrap_or(rest.len())
+    };
+    let mut host = &rest[..end];
+    while let [before @ .., b'.'] = host {
+        host = before;
+    }
+    // Cut at ASCII bytes of an ASCII string: always a character boundary.
+    std::str::from_utf8(host).unwrap_or_default()
 }
 
 /// A request's host as [`request_host`] found it (cut from the thread's slab: no allocation).
@@ -130,6 +149,24 @@ mod tests {
         // Case-insensitive, as the most permissive recipient routes.
         ("/segment", "/SEGMENT/v1", Some("/v1")),
     ];
+
+    #[test]
+    fn the_host_is_read_as_the_authority_reads_it() {
+        for raw in [
+            "gw",
+            "GW.example.",
+            "gw:8080",
+            "user@gw:1",
+            "a@b@gw",
+            "[::1]:443",
+            "[::1]",
+            "gw..",
+            "1.2.3.4:80",
+        ] {
+            let a: http::uri::Authority = raw.parse().expect("an authority");
+            assert_eq!(host_of(a.as_str()), a.host().trim_end_matches('.'), "{raw}");
+        }
+    }
 
     #[test]
     fn prefix_matching_respects_segments() {

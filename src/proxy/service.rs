@@ -8,9 +8,8 @@ use std::time::Instant;
 
 use http::{Method, Request, Response, header};
 use http_body_util::Limited;
-use hyper::body::Incoming;
 
-use super::body;
+use super::body::{self, ClientBody};
 use super::police;
 use super::respond::{full, reject};
 use super::upstream::{MAX_TARGET_LEN, UpstreamError, prepare, strip_hop_by_hop, upstream_path};
@@ -58,7 +57,7 @@ pub(super) enum Mode {
 /// Handles one request on one configuration generation.
 pub(super) async fn handle(
     generation: Arc<Generation>,
-    req: Request<Incoming>,
+    req: Request<ClientBody>,
     mode: Mode,
 ) -> Response<Body> {
     let started = Instant::now();
@@ -110,7 +109,7 @@ pub(super) async fn handle(
 
 async fn forward(
     g: &Generation,
-    req: Request<Incoming>,
+    req: Request<ClientBody>,
     mode: &Mode,
     tally: &mut Tally,
 ) -> Result<Response<Body>, RejectCode> {

@@ -17,6 +17,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use tokio::sync::watch;
 use tokio::time::{Instant, Sleep};
 
 /// In-use count in the low 32 bits, ended-uses count in the high 32 bits (wrapping).
@@ -107,6 +108,29 @@ impl Lookout {
     pub(super) fn due(&mut self) -> impl Future<Output = ()> + '_ {
         std::future::poll_fn(|cx| self.poll_due(cx))
     }
+}
+
+/// `stop.changed()`, polled for real only once `peek` (a clone of `stop`) sees a change.
+///
+/// The connection's task wakes three times per request and a `select!` polls every branch at
+/// each wake-up, but a receiver waiting on a watch takes the channel's lock at every poll, for
+/// a signal that comes once. After the first poll the channel holds the task's waker (the
+/// same for the task's whole life), so the change still wakes the task, and from then on a
+/// wake-up only reads the version.
+pub(super) fn stopping<'a>(
+    stop: &'a mut watch::Receiver<bool>,
+    peek: &'a watch::Receiver<bool>,
+) -> impl Future<Output = ()> + 'a {
+    let mut changed = Box::pin(stop.changed());
+    let mut waiting = false;
+    std::future::poll_fn(move |cx| {
+        // `Err`: the sender is gone, which `changed` reports at once.
+        if waiting && matches!(peek.has_changed(), Ok(false)) {
+            return std::task::Poll::Pending;
+        }
+        waiting = true;
+        changed.as_mut().poll(cx).map(drop)
+    })
 }
 
 #[cfg(test)]

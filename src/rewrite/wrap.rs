@@ -41,9 +41,11 @@ use base64::engine::{DecodePaddingMode, general_purpose};
 use super::form::rewrite_form;
 use super::json::rewrite_json;
 use super::{Limits, Outcome, RewriteError};
+use crate::detect::KeyHint;
 use crate::error::{Ambiguity, WrapFault};
+use crate::policy::action::{Action, Applied, Leaf, LeafKind};
 use crate::policy::params::Params;
-use crate::policy::{ApplyCx, Coding, FieldPlan, Inner, Wrap};
+use crate::policy::{ApplyCx, Coding, DetectPolicy, FieldPlan, Inner, Wrap};
 
 /// Polices the document inside `text` (a selected value, its container's escaping removed)
 /// with `wrap`. On [`Outcome::Rewritten`] the new value's text, encoded as it came, has been
@@ -146,11 +148,144 @@ fn police(
             let prefix = usize::from(query.is_some());
             splice_query(text, prefix, text.len(), fields, limits, cx, out)
         }
-        Inner::Url(fields) => match url_query(text)? {
-            None => Ok(Outcome::Unchanged),
-            Some((from, to)) => splice_query(text, from, to, fields, limits, cx, out),
-        },
+        Inner::Url(fields) => {
+            let mut spliced = Vec::new();
+            let text = match url_query(text)? {
+                Some((from, to))
+                    if splice_query(text, from, to, fields, limits, cx, &mut spliced)?
+                        == Outcome::Rewritten =>
+                {
+                    // The query was rewritten from UTF-8 text into UTF-8 text.
+                    std::str::from_utf8(&spliced)
+                        .map_err(|_| RewriteError::Wrapped(WrapFault::NotUtf8))?
+                }
+                _ => text,
+            };
+            let outside = police_outside_query(text, fields, cx, out)?;
+            if outside == Outcome::Unchanged && !spliced.is_empty() {
+                out.extend_from_slice(&spliced);
+                return Ok(Outcome::Rewritten);
+            }
+            Ok(outside)
+        }
     }
+}
+
+/// The path and the fragment of a URL a chain selects, on a route with detection: read by
+/// the detector like any unselected value, since they carry the person as often as the query
+/// does (`/users/kai@example.org/settings`, a single-page app's `#/signup?email=…`). A part
+/// found to hold personal data gets the route's action for what was found: the `text` scrub
+/// replaces only the spans; any other action replaces the whole part (the origin and the
+/// query stay). Replacements are percent-encoded where a URL needs it. On
+/// [`Outcome::Rewritten`] the whole URL has been appended to `out`.
+fn police_outside_query(
+    text: &str,
+    fields: &FieldPlan,
+    cx: &mut ApplyCx<'_>,
+    out: &mut Vec<u8>,
+) -> Result<Outcome, RewriteError> {
+    let Some(detect) = fields.unselected.detect.as_deref() else {
+        return Ok(Outcome::Unchanged);
+    };
+    if cx.collecting() {
+        return Ok(Outcome::Unchanged);
+    }
+    let b = text.as_bytes();
+    let hash = memchr::memchr(b'#', b).unwrap_or(b.len());
+    let path_end = memchr::memchr(b'?', &b[..hash]).unwrap_or(hash);
+    // After `scheme://authority`, or from the start of a relative reference.
+    let path_start = match memchr::memmem::find(&b[..path_end], b"://") {
+        Some(p) => b[p + 3..path_end]
+            .iter()
+            .position(|&c| c == b'/')
+            .map_or(path_end, |i| p + 3 + i),
+        None => 0,
+    };
+    let path = police_url_part(&text[path_start..path_end], "(path)", detect, fields, cx)?;
+    let fragment = match text.get(hash + 1..) {
+        Some(f) if !f.is_empty() => police_url_part(f, "(fragment)", detect, fields, cx)?,
+        _ => None,
+    };
+    if path.is_none() && fragment.is_none() {
+        return Ok(Outcome::Unchanged);
+    }
+    out.extend_from_slice(&b[..path_start]);
+    match &path {
+        Some(p) => out.extend_from_slice(p),
+        None => out.extend_from_slice(&b[path_start..path_end]),
+    }
+    out.extend_from_slice(&b[path_end..hash]);
+    match &fragment {
+        Some(f) if f.is_empty() => {}
+        Some(f) => {
+            out.push(b'#');
+            out.extend_from_slice(f);
+        }
+        None => out.extend_from_slice(&b[hash..]),
+    }
+    Ok(Outcome::Rewritten)
+}
+
+/// One part of a URL (its path or its fragment) as an unselected value: `None` when it stays
+/// as it is, else its replacement, encoded for a URL (a path keeps its leading `/`).
+fn police_url_part(
+    part: &str,
+    name: &str,
+    detect: &DetectPolicy,
+    fields: &FieldPlan,
+    cx: &mut ApplyCx<'_>,
+) -> Result<Option<Vec<u8>>, RewriteError> {
+    let Some(hit) = detect.detector.classify_hinted(KeyHint::default(), part) else {
+        return Ok(None);
+    };
+    let class = hit.class;
+    let mut path = String::with_capacity(fields.unselected.root.len() + name.len());
+    path.push_str(&fields.unselected.root);
+    path.push_str(name);
+    cx.detected.record(&path, class);
+    if fields.unselected.drop {
+        cx.withhold(Some(class));
+        return Ok(Some(Vec::new()));
+    }
+    let Some(action) = detect.action_for(hit) else {
+        cx.observe(class);
+        return Ok(None);
+    };
+    let leaf = Leaf {
+        text: part,
+        kind: LeafKind::String,
+        field: name,
+    };
+    let mut plain = Vec::new();
+    let mut applied = cx.treat(action, Some(class), &leaf, &mut plain)?;
+    let mut whole = !matches!(action, Action::Scrub(_));
+    // A `scrub` that found none of what the detector saw must not forward it: the class's
+    // action takes the whole part.
+    if applied == Applied::Kept
+        && matches!(action, Action::Scrub(_))
+        && let Some(action) = detect.action(class)
+    {
+        plain.clear();
+        applied = cx.treat(action, Some(class), &leaf, &mut plain)?;
+        whole = true;
+    }
+    if applied == Applied::Kept {
+        return Ok(None);
+    }
+    let mut encoded = Vec::with_capacity(plain.len() + 1);
+    if whole && part.starts_with('/') {
+        encoded.push(b'/');
+    }
+    for &c in &plain {
+        // What a URL's path and fragment carry as they are (RFC 3986 pchar, `/`, `?`, and
+        // `%` of the escapes a scrub kept); everything else percent-encoded.
+        if c.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:@/?%".contains(&c) {
+            encoded.push(c);
+        } else {
+            encoded.extend_from_slice(format!("%{c:02X}").as_bytes());
+        }
+    }
+    Ok(Some(encoded))
 }
 
 /// Rewrites the query string at `text[from..to]`, keeping what surrounds it.

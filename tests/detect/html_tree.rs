@@ -294,6 +294,38 @@ fn tree(html: &str, values: bool) -> Vec<String> {
         .render(values)
 }
 
+/// What a reader of `html` reads, as a browser parses it: the document's text (every text
+/// node in document order, so words split by inline markup such as `<wbr>` or `<b>` read
+/// whole), each attribute value and each comment.
+pub(crate) fn readings(html: &str) -> Vec<String> {
+    let arena = parse_document(Arena::new(), Default::default()).one(html);
+    let nodes = arena.nodes.borrow();
+    let mut text = String::new();
+    let mut out = Vec::new();
+    for node in nodes.iter() {
+        match &node.data {
+            Data::Element { attrs, .. } => out.extend(attrs.iter().map(|a| a.value.to_string())),
+            Data::Comment(t) => out.push(t.clone()),
+            _ => {}
+        }
+    }
+    let mut stack = vec![0];
+    while let Some(n) = stack.pop() {
+        if let Data::Text(t) = &nodes[n].data {
+            text.push_str(t);
+        }
+        if let Data::Element {
+            contents: Some(c), ..
+        } = &nodes[n].data
+        {
+            stack.push(*c);
+        }
+        stack.extend(nodes[n].children.iter().rev());
+    }
+    out.push(text);
+    out
+}
+
 /// `html` with every span replaced by [`NASTY`]; `None` when nothing was found.
 fn scrubbed(scanner: &SpanScanner, html: &str) -> Option<String> {
     let mut out = Vec::new();

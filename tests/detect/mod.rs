@@ -4,7 +4,7 @@
 //! fixed seed and committed, so this runs offline in CI. If a detector change lowers a class
 //! below its floor, this fails with the class, the numbers and a few of the misses.
 
-mod html_tree;
+pub(crate) mod html_tree;
 mod score;
 mod span_score;
 mod spans;

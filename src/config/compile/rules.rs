@@ -10,7 +10,8 @@ use crate::detect::{Class, Detector};
 use crate::policy::action::Side;
 use crate::policy::selector::{Chain, ChainStep, Place, Test, parse_chain};
 use crate::policy::{
-    Action, Automaton, FieldPlans, FieldRule, FieldTarget, JsonPath, Plan, Rule, RuleId, Unselected,
+    Action, Automaton, FieldPlan, FieldPlans, FieldRule, FieldTarget, JsonPath, Plan, Rule, RuleId,
+    Unselected,
 };
 
 /// Which named-field kind a selector addresses.
@@ -20,6 +21,18 @@ pub(super) enum FieldKind {
     Form,
     Header,
     Query,
+}
+
+impl FieldKind {
+    /// The route's plan for fields of this kind.
+    fn plan(self, fields: &mut FieldPlans) -> &mut FieldPlan {
+        match self {
+            Self::Cookie => &mut fields.cookie,
+            Self::Form => &mut fields.form,
+            Self::Header => &mut fields.header,
+            Self::Query => &mut fields.query,
+        }
+    }
 }
 
 /// A parsed selector.
@@ -167,13 +180,7 @@ pub(super) fn compile_rules(
                     {
                         as_members.push((path, copy(class)?, class));
                     }
-                    let plan = match kind {
-                        FieldKind::Cookie => &mut fields.cookie,
-                        FieldKind::Form => &mut fields.form,
-                        FieldKind::Header => &mut fields.header,
-                        FieldKind::Query => &mut fields.query,
-                    };
-                    plan.rules.push(FieldRule {
+                    kind.plan(&mut fields).rules.push(FieldRule {
                         name: name.into(),
                         target: FieldTarget::Whole(copy(class)?),
                         class,
@@ -197,18 +204,13 @@ pub(super) fn compile_rules(
                                 Some(at) => at,
                                 None => {
                                     // Reserve the field's place in declaration order.
-                                    let plan = match kind {
-                                        FieldKind::Cookie => &mut fields.cookie,
-                                        FieldKind::Form => &mut fields.form,
-                                        FieldKind::Header => &mut fields.header,
-                                        FieldKind::Query => &mut fields.query,
-                                    };
-                                    plan.rules.push(FieldRule {
+                                    let rules = &mut kind.plan(&mut fields).rules;
+                                    rules.push(FieldRule {
                                         name: name.clone().into(),
                                         target: FieldTarget::Whole(Action::Keep),
                                         class: None,
                                     });
-                                    let slot = plan.rules.len() - 1;
+                                    let slot = rules.len() - 1;
                                     field_chains.push((kind, name, slot, Vec::new()));
                                     field_chains.len() - 1
                                 }
@@ -312,13 +314,7 @@ pub(super) fn compile_rules(
         // and allow-list mode reach its unselected leaves (a vendor's cookie holds the super
         // properties an app registered, under names no rule can know).
         let wrap = chains::build_wrap(&items, &place, &mut ccx)?;
-        let list = match kind {
-            FieldKind::Cookie => &mut fields.cookie,
-            FieldKind::Form => &mut fields.form,
-            FieldKind::Header => &mut fields.header,
-            FieldKind::Query => &mut fields.query,
-        };
-        list.rules[*slot].target = FieldTarget::Wrapped(Box::new(wrap));
+        kind.plan(&mut fields).rules[*slot].target = FieldTarget::Wrapped(Box::new(wrap));
     }
     Some((body, fields))
 }

@@ -1341,9 +1341,14 @@ impl Finder {
             self.win.len -= 1;
         }
         let e = self.win.end();
-        // `git@github.com:org/repo.git`, `user@host/path`: a remote or URL, not a mailbox.
+        // `git@github.com:org/repo.git`, `user@host/path`: a remote or URL, not a mailbox;
+        // but a whole segment of a path (`/users/kai@example.org/settings`) is an address.
         let raw = c.raw;
-        if e + 1 < c.seg.end && matches!(raw[e], b':' | b'/') && !raw[e + 1].is_ascii_whitespace() {
+        if e + 1 < c.seg.end
+            && matches!(raw[e], b':' | b'/')
+            && !raw[e + 1].is_ascii_whitespace()
+            && !email::path_segment(raw, s)
+        {
             return e.max(resume);
         }
         if email::is_email(self.win.bytes()) {

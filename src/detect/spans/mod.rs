@@ -56,8 +56,9 @@ mod escape;
 mod find;
 mod html;
 mod lanes;
+mod reread;
 
-use super::{Class, ClassSet};
+use super::{Class, ClassSet, fold};
 use decode::{Fixed, Mode};
 
 pub use echo::{Echo, EchoBuilder, EchoKind, EchoLimits, EchoTag};
@@ -216,9 +217,9 @@ impl SpanScanner {
         echo: Option<&Echo>,
         mut f: impl FnMut(&Span<'_>),
     ) -> usize {
-        let hits = self.hits(text, kind, echo);
-        for h in &hits {
-            with_value(text, h, |value| {
+        let found = self.hits(text, kind, echo);
+        for h in &found.hits {
+            with_value(text, found.value_range(h), h, |value| {
                 f(&Span {
                     start: h.start,
                     end: h.end,
@@ -227,7 +228,7 @@ impl SpanScanner {
                 })
             });
         }
-        hits.len()
+        found.hits.len()
     }
 
     /// Rewrites `text` into `out` with every span replaced by what `replace` writes (plain
@@ -248,7 +249,8 @@ impl SpanScanner {
         mut replace: impl FnMut(&Span<'_>, &mut Vec<u8>) -> Result<Replacement, E>,
         out: &mut Vec<u8>,
     ) -> Result<Scrubbed, E> {
-        let hits = self.hits(text, kind, echo);
+        let found = self.hits(text, kind, echo);
+        let hits = &found.hits;
         let mut done = Scrubbed {
             spans: hits.len(),
             replaced: 0,
@@ -260,9 +262,9 @@ impl SpanScanner {
         let mut plain = Vec::new();
         let mut copied = 0;
         let mark = out.len();
-        for h in &hits {
+        for h in hits {
             plain.clear();
-            let what = with_value(text, h, |value| {
+            let what = with_value(text, found.value_range(h), h, |value| {
                 replace(
                     &Span {
                         start: h.start,
@@ -290,16 +292,111 @@ impl SpanScanner {
     }
 
     /// Every span, merged with the echoes. Empty (no allocation) when there are none.
-    fn hits(&self, text: &str, kind: TextKind, echo: Option<&Echo>) -> Vec<Hit> {
+    ///
+    /// A text with characters a reader folds (`ottilie＠example．org`, a phone in fullwidth
+    /// digits, an address split by a zero-width space) or a word split by inline markup
+    /// (`ottilie<wbr>@example.org`) is read a second time as its reader reads it (see
+    /// `reread.rs`), and what that reading finds is mapped back onto the original's bytes and
+    /// merged. Any other text pays one `is_ascii` pass and a compare per HTML text node.
+    fn hits(&self, text: &str, kind: TextKind, echo: Option<&Echo>) -> Found {
         let raw = text.as_bytes();
-        let mut found = Vec::new();
-        let mut echoed = Vec::new();
         let echo = echo.filter(|e| !e.is_empty());
         if self.classes.is_empty() && echo.is_none() {
-            return found;
+            return Found::default();
         }
+        let kind = sniff(raw, kind);
+        let mut notes = Notes::default();
+        let found = self.scan(raw, kind, echo, Some(&mut notes));
+        let fold = !raw.is_ascii() && fold::foldable(raw);
+        let Notes { gaps, twice } = notes;
+        if !fold && gaps.is_empty() && twice.is_empty() {
+            return Found {
+                hits: found,
+                ..Found::default()
+            };
+        }
+        let mut removed = [gaps.as_slice(), twice.as_slice()].concat();
+        removed.sort_unstable();
+        let reading = reread::Reading::new(text, &removed, fold);
+        if removed.is_empty() && reading.text.len() == text.len() && reading.text == text {
+            return Found {
+                hits: found,
+                ..Found::default()
+            };
+        }
+        // A span of the reading maps back to the original; one over a word split by inline
+        // markup becomes one span per piece of text around the markup (the markup, and what
+        // the first reading found in its attributes, stays between them), each handed the
+        // whole value.
+        let mut again = Vec::new();
+        let mut joined = Vec::new();
+        for h in self.scan(reading.text.as_bytes(), kind, echo, None) {
+            let (start, end) = (reading.map[h.start], reading.map[h.end]);
+            let inside = gaps_within(&gaps, start, end);
+            if inside.is_empty() {
+                again.push(Hit { start, end, ..h });
+                continue;
+            }
+            let mut from = start;
+            for &(a, b) in inside.iter().chain([&(end, end)]) {
+                if from < a {
+                    again.push(Hit {
+                        start: from,
+                        end: a,
+                        ..h
+                    });
+                    joined.push(Joined {
+                        piece: from,
+                        start,
+                        end,
+                    });
+                }
+                from = b;
+            }
+        }
+        let hits = if again.is_empty() {
+            found
+        } else {
+            merge(found, again)
+        };
+        Found {
+            hits,
+            removed,
+            joined,
+        }
+    }
+
+    /// The spans and echoes of one reading of a text (`kind` resolved). With `notes`, what
+    /// a second reading would read otherwise is noted there.
+    fn scan(
+        &self,
+        raw: &[u8],
+        kind: TextKind,
+        echo: Option<&Echo>,
+        mut notes: Option<&mut Notes>,
+    ) -> Vec<Hit> {
+        let mut found = Vec::new();
+        let mut echoed = Vec::new();
         let mut finder = find::Finder::new(self.classes);
-        html::segments(raw, sniff(raw, kind), &mut |seg| {
+        let mut last_text = usize::MAX;
+        html::segments(raw, kind, &mut |seg| {
+            if let Some(notes) = notes.as_deref_mut() {
+                if seg.kind.ctx == Ctx::Text {
+                    // Two text nodes with only markup between them, a word on both sides: a
+                    // word written across inline tags (rare; checked only then).
+                    if last_text < seg.start
+                        && reread::ends_word(raw[last_text - 1])
+                        && reread::starts_word(raw[seg.start])
+                        && reread::inline_markup(&raw[last_text..seg.start])
+                    {
+                        notes.gaps.push((last_text, seg.start));
+                    }
+                    last_text = seg.end;
+                }
+                if seg.kind.mode.has(Mode::URL) {
+                    reread::escaped_twice(raw, seg.start, seg.end, &mut notes.twice);
+                }
+            }
             if let Some(seen) = find::first_look(raw, seg) {
                 finder.scan(raw, seg, seen, &mut found);
             }
@@ -312,6 +409,57 @@ impl SpanScanner {
         } else {
             merge(found, echoed)
         }
+    }
+}
+
+/// What the first reading of a text noted for the second (raw ranges, in order).
+#[derive(Default)]
+struct Notes {
+    /// Inline markup splitting a word between two HTML text nodes.
+    gaps: Vec<(usize, usize)>,
+    /// The `25` of `%25` before two hex digits in a URL: an escape escaped once more.
+    twice: Vec<(usize, usize)>,
+}
+
+/// What [`SpanScanner::hits`] found.
+#[derive(Default)]
+struct Found {
+    /// The spans, in order, non-overlapping, with raw offsets.
+    hits: Vec<Hit>,
+    /// What the second reading left out: the gaps and the inner `25` of `%2540`.
+    removed: Vec<(usize, usize)>,
+    /// The pieces of spans over such words.
+    joined: Vec<Joined>,
+}
+
+/// A piece of a span over a word split by inline markup: the piece starting at `piece` is
+/// part of the value `start..end` (markup included).
+struct Joined {
+    piece: usize,
+    start: usize,
+    end: usize,
+}
+
+/// The gaps inside `start..end`.
+fn gaps_within(gaps: &[(usize, usize)], start: usize, end: usize) -> &[(usize, usize)] {
+    let from = gaps.partition_point(|g| g.0 < start);
+    let to = gaps.partition_point(|g| g.1 <= end);
+    &gaps[from..to.max(from)]
+}
+
+impl Found {
+    /// The raw range whose reading is the value of `h` (the whole word for a piece of a
+    /// split one), and what the reading leaves out inside it.
+    fn value_range(&self, h: &Hit) -> (usize, usize, &[(usize, usize)]) {
+        let (start, end) = match self
+            .joined
+            .iter()
+            .find(|j| j.piece == h.start && h.end <= j.end)
+        {
+            Some(j) => (j.start, j.end),
+            None => (h.start, h.end),
+        };
+        (start, end, gaps_within(&self.removed, start, end))
     }
 }
 
@@ -338,9 +486,27 @@ fn sniff(raw: &[u8], kind: TextKind) -> TextKind {
     }
 }
 
-/// Calls `f` with the decoded text of a hit.
-fn with_value<R>(text: &str, h: &Hit, f: impl FnOnce(&str) -> R) -> R {
-    let raw = &text.as_bytes()[h.start..h.end];
+/// Calls `f` with the decoded text of a hit: as its reader reads it (the value of
+/// `ottilie＠example．org` or of either piece of `ottilie<wbr>@example.org` is
+/// `ottilie@example.org`, so a token of it is the address's token) and with its escapes
+/// decoded. `(start, end, gaps)` is the range read for the value and the markup inside it.
+fn with_value<R>(
+    text: &str,
+    (start, end, gaps): (usize, usize, &[(usize, usize)]),
+    h: &Hit,
+    f: impl FnOnce(&str) -> R,
+) -> R {
+    let raw = &text.as_bytes()[start..end];
+    if !gaps.is_empty() || (!raw.is_ascii() && fold::foldable(raw)) {
+        let inside: Vec<_> = gaps.iter().map(|&(a, b)| (a - start, b - start)).collect();
+        let read = reread::Reading::new(&text[start..end], &inside, true);
+        let mut buf = Fixed::<1024>::new();
+        decode::decode_into(read.text.as_bytes(), h.seg.mode, &mut buf);
+        return match std::str::from_utf8(buf.bytes()) {
+            Ok(s) if !buf.overflow => f(s),
+            _ => f(&read.text),
+        };
+    }
     // Only `&`, `%` and `+` start anything the decoding changes: without them a span is its
     // own decoding (most are: an address or a number written as is).
     if memchr::memchr3(b'&', b'%', b'+', raw).is_none() {

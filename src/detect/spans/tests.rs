@@ -109,6 +109,21 @@ const CASES: &[Case] = &[
         TextKind::Plain,
         &[],
     ),
+    // An address that is a whole segment of a path is one; a URL's user or a remote is not.
+    (
+        "see https://shop.example/users/kai@example.org/settings, ssh://git@host.example/r \
+         and /u/kai%40example.org/x; not https://cdn.example/npm/react@18.2.0/umd",
+        TextKind::Plain,
+        &[
+            (Class::Email, "kai@example.org"),
+            (Class::Email, "kai@example.org"),
+        ],
+    ),
+    (
+        "https://shop.example/users/kai@example.org/settings?tab=2",
+        TextKind::Url,
+        &[(Class::Email, "kai@example.org")],
+    ),
     (
         "card 4111 1111 1111 1111 declined, then 5555555555554444 worked",
         TextKind::Plain,
@@ -460,10 +475,11 @@ fn echoes_after_and_before_non_ascii_spaces_and_punctuation() {
         Some(&e),
     );
     // (The full name is one needle with an ASCII space; across another space each part is
-    // found on its own.)
+    // found on its own, and across a space a reader folds to one, as the full name: the
+    // thin space.)
     assert_eq!(
         got,
-        "<p>Hi&nbsp;[echo 0]&#160;[echo 0], \u{a0}[echo 0]\u{2009}[echo 0]\u{3000}\
+        "<p>Hi&nbsp;[echo 0]&#160;[echo 0], \u{a0}[echo 0]\u{3000}\
          \u{201c}[echo 0]\u{201d}\u{2014}[echo 0]\u{a0}[echo 1]</p>"
     );
     // Letters do not: a name inside a longer word, written in any script, is not the name.
@@ -974,4 +990,137 @@ fn a_number_before_another_tag_than_br_is_not_joined_to_the_next_text() {
     ] {
         assert_eq!(found(text, TextKind::Html), [], "{text}");
     }
+}
+
+/// The spans a text should yield, with their decoded values.
+type Found = &'static [(Origin, &'static str)];
+
+#[test]
+fn look_alike_characters_are_read_as_a_reader_folds_them() {
+    // Fullwidth forms, a fullwidth phone, an address split by invisible characters: found in
+    // every kind of text, and the value handed out is the folded one.
+    let cases: &[(&str, TextKind, Found)] = &[
+        (
+            "Write to ottilie\u{ff20}example\u{ff0e}org today.",
+            TextKind::Plain,
+            &[(Origin::Class(Class::Email), "ottilie@example.org")],
+        ),
+        (
+            "<p>Please call me at \u{ff16}\u{ff13}\u{ff19}\u{ff15}\u{ff12}\u{ff15}\u{ff14}\u{ff13}\u{ff16}\u{ff11} tomorrow</p>",
+            TextKind::Html,
+            &[(Origin::Class(Class::Phone), "6395254361")],
+        ),
+        (
+            "<a href=\"mailto:otti\u{200b}lie@exam\u{ad}ple.org\">otti\u{2060}lie@example.org</a>",
+            TextKind::Html,
+            &[
+                (Origin::Class(Class::Email), "ottilie@example.org"),
+                (Origin::Class(Class::Email), "ottilie@example.org"),
+            ],
+        ),
+        (
+            "https://shop.example/u?email=ottilie\u{fe6b}example.org",
+            TextKind::Url,
+            &[(Origin::Class(Class::Email), "ottilie@example.org")],
+        ),
+    ];
+    for (text, kind, want) in cases {
+        let mut got = Vec::new();
+        SpanScanner::default().find(text, *kind, None, |sp| {
+            got.push((sp.origin, sp.value.to_owned()))
+        });
+        let want: Vec<_> = want.iter().map(|(o, v)| (*o, v.to_string())).collect();
+        assert_eq!(got, want, "{text:?}");
+    }
+    // The replacement covers the look-alikes (the invisible characters inside the span too)
+    // and nothing around them.
+    assert_eq!(
+        redact(
+            "<p>Mail \u{200b}otti\u{200b}lie\u{ff20}example\u{ff0e}org\u{200b}.</p>",
+            TextKind::Html,
+            None
+        ),
+        "<p>Mail \u{200b}[email].</p>"
+    );
+}
+
+#[test]
+fn a_folded_reading_never_changes_the_markup() {
+    // `＜` and `＆` are not `<` and `&` to an HTML parser: a folded `＜b＞` is no tag and the
+    // replacement sits where the address was, in the same text node.
+    let t = "<p>\u{ff1c}b\u{ff1e} ottilie\u{ff20}example.org \u{ff06}amp;</p>";
+    assert_eq!(
+        redact(t, TextKind::Html, None),
+        "<p>\u{ff1c}b\u{ff1e} [email] \u{ff06}amp;</p>"
+    );
+    // Text without anything to fold is read once, as before.
+    assert_eq!(
+        redact("Tromsø — Ottilie, 9008", TextKind::Plain, None),
+        "Tromsø — Ottilie, 9008"
+    );
+}
+
+#[test]
+fn a_word_split_by_inline_markup_is_read_whole_and_each_piece_replaced() {
+    for (text, want) in [
+        (
+            "<p>Mail ottilie<wbr>@example.org now</p>",
+            "<p>Mail [email]<wbr>[email] now</p>",
+        ),
+        (
+            "<p>ottilie<span style=\"color:red\">@</span>example.org</p>",
+            "<p>[email]<span style=\"color:red\">[email]</span>[email]</p>",
+        ),
+        (
+            "<p>call me at 639<!-- x -->525<b>4361</b> today</p>",
+            "<p>call me at [phone]<!-- x -->[phone]<b>[phone]</b> today</p>",
+        ),
+        // Block markup and line breaks separate words: nothing joins across them.
+        (
+            "<td>639</td><td>5254361</td><p>ottilie</p><p>@example.org</p>",
+            "<td>639</td><td>5254361</td><p>ottilie</p><p>@example.org</p>",
+        ),
+    ] {
+        assert_eq!(redact(text, TextKind::Html, None), want, "{text}");
+    }
+    let text = "<p>ottilie<wbr>@example.org</p>";
+    let mut got = Vec::new();
+    SpanScanner::default().find(text, TextKind::Html, None, |sp| {
+        got.push(sp.value.to_owned())
+    });
+    // Each piece of the split word is a span handed the whole value.
+    assert_eq!(got, ["ottilie@example.org", "ottilie@example.org"]);
+}
+
+#[test]
+fn data_in_the_markup_splitting_a_word_is_still_found_on_its_own() {
+    // The link's address is the first reading's span; the word around the tag is the
+    // second reading's, in two pieces: nothing of either stays.
+    let t = "<p>#4521<a href=\"https://t.example/c?e=bob%40example.org&amp;u=7\">the</a></p>";
+    let out = redact(t, TextKind::Html, None);
+    assert!(!out.contains("bob"), "{out}");
+    assert_eq!(redact(&out, TextKind::Html, None), out, "idempotent");
+}
+
+#[test]
+fn an_escape_escaped_twice_in_a_url_is_read_as_the_inner_url_reads_it() {
+    // A redirect target in a link's parameter: `%2540` is `@` to the page it leads to.
+    let t = "<a href=\"https://t.example/c?redirect=https%3A%2F%2Fshop.example%2Fu%3Femail%3Dottilie%2540example.org%26n%3D1\">x</a>";
+    let mut got = Vec::new();
+    SpanScanner::default().find(t, TextKind::Html, None, |sp| {
+        got.push((sp.origin, sp.value.to_owned()))
+    });
+    assert_eq!(
+        got,
+        [(
+            Origin::Class(Class::Email),
+            "ottilie@example.org".to_owned()
+        )]
+    );
+    let out = redact(t, TextKind::Html, None);
+    assert!(!out.contains("ottilie"), "{out}");
+    assert!(out.contains("%26n%3D1\">x</a>"), "{out}");
+    // A percent sign escaped once (`100%25`) stays as it is.
+    let t = "https://t.example/p?d=100%25+off&n=1";
+    assert_eq!(redact(t, TextKind::Url, None), t);
 }

@@ -213,48 +213,48 @@ pub fn parse_head(buf: &mut BytesMut, head_request: bool) -> Result<Option<Head>
     let mut close = version == Version::HTTP_10;
     for &(ns, nl, vs, vl) in &spans[..count] {
         let (ns, nl, vs, vl) = (ns as usize, nl as usize, vs as usize, vl as usize);
-        let name = HeaderName::from_bytes(&head[ns..ns + nl]).map_err(|_| WireError::Head)?;
-        let value =
-            HeaderValue::from_maybe_shared(head.slice(vs..vs + vl)).map_err(|_| WireError::Head)?;
-        if name == header::TRANSFER_ENCODING {
-            // Exactly one field, exactly `chunked`: anything else is a coding piigate would
-            // have to guess the end of.
-            if chunked
-                || !value
-                    .as_bytes()
-                    .trim_ascii()
-                    .eq_ignore_ascii_case(b"chunked")
-            {
-                return Err(WireError::Framing);
-            }
-            chunked = true;
-            continue;
-        } else if name == header::CONTENT_LENGTH {
-            if length.is_some() {
-                return Err(WireError::Framing);
-            }
-            length = Some(content_length(value.as_bytes())?);
-            continue;
-        } else if name == header::CONNECTION {
-            // Kept only when it names other fields, which the caller must then strip too.
-            let mut names_others = false;
-            for token in value
-                .as_bytes()
-                .split(|&b| b == b',')
-                .map(<[u8]>::trim_ascii)
-            {
-                if token.eq_ignore_ascii_case(b"close") {
-                    close = true;
-                } else if !token.is_empty() && !token.eq_ignore_ascii_case(b"keep-alive") {
-                    names_others = true;
+        let raw_name = &head[ns..ns + nl];
+        let raw_value = &head[vs..vs + vl];
+        // The fields read here are recognised on their raw bytes (httparse has checked them
+        // as a token and a field value): most heads are mostly such fields, and a name and a
+        // value built only to be dropped cost more than the rest of the head.
+        match hop_field(raw_name) {
+            Some(Hop::TransferEncoding) => {
+                // Exactly one field, exactly `chunked`: anything else is a coding piigate
+                // would have to guess the end of.
+                if chunked || !raw_value.trim_ascii().eq_ignore_ascii_case(b"chunked") {
+                    return Err(WireError::Framing);
                 }
-            }
-            if !names_others {
+                chunked = true;
                 continue;
             }
-        } else if name.as_str() == "keep-alive" {
-            continue;
+            Some(Hop::ContentLength) => {
+                if length.is_some() {
+                    return Err(WireError::Framing);
+                }
+                length = Some(content_length(raw_value)?);
+                continue;
+            }
+            Some(Hop::Connection) => {
+                // Kept only when it names other fields, which the caller must then strip too.
+                let mut names_others = false;
+                for token in raw_value.split(|&b| b == b',').map(<[u8]>::trim_ascii) {
+                    if token.eq_ignore_ascii_case(b"close") {
+                        close = true;
+                    } else if !token.is_empty() && !token.eq_ignore_ascii_case(b"keep-alive") {
+                        names_others = true;
+                    }
+                }
+                if !names_others {
+                    continue;
+                }
+            }
+            Some(Hop::KeepAlive) => continue,
+            None => {}
         }
+        let name = HeaderName::from_bytes(raw_name).map_err(|_| WireError::Head)?;
+        let value =
+            HeaderValue::from_maybe_shared(head.slice(vs..vs + vl)).map_err(|_| WireError::Head)?;
         headers.append(name, value);
     }
     if chunked && (length.is_some() || version == Version::HTTP_10) {
@@ -287,6 +287,27 @@ pub fn parse_head(buf: &mut BytesMut, head_request: bool) -> Result<Option<Head>
         keep_alive: !close && framing != Framing::Close,
         interim,
     }))
+}
+
+/// The response fields [`parse_head`] reads itself rather than passes on.
+#[derive(Clone, Copy)]
+enum Hop {
+    TransferEncoding,
+    ContentLength,
+    Connection,
+    KeepAlive,
+}
+
+/// Which of the fields [`parse_head`] reads `name` is, ASCII case ignored.
+fn hop_field(name: &[u8]) -> Option<Hop> {
+    let is = |want: &[u8]| name.eq_ignore_ascii_case(want);
+    match name.len() {
+        17 if is(b"transfer-encoding") => Some(Hop::TransferEncoding),
+        14 if is(b"content-length") => Some(Hop::ContentLength),
+        10 if is(b"connection") => Some(Hop::Connection),
+        10 if is(b"keep-alive") => Some(Hop::KeepAlive),
+        _ => None,
+    }
 }
 
 /// `Content-Length`: one to nineteen digits, nothing else (no sign, no list, no spaces
@@ -384,6 +405,13 @@ impl Decoder {
                     return Ok(Decoded::Data(buf.split().freeze()));
                 }
                 State::ChunkSize => {
+                    // Leading zeros are digits of the size (`1*HEXDIG`), as many as come: they
+                    // are dropped as they arrive, one kept, so they count against no limit
+                    // and the line is bounded by what follows them.
+                    let zeros = buf.iter().take_while(|&&b| b == b'0').count();
+                    if zeros > 1 {
+                        let _ = buf.split_to(zeros - 1);
+                    }
                     let window = &buf[..buf.len().min(MAX_CHUNK_LINE)];
                     let Some(lf) = memchr::memchr(b'\n', window) else {
                         if buf.len() >= MAX_CHUNK_LINE {
@@ -650,6 +678,32 @@ mod tests {
             .expect("valid")
             .expect("whole");
         assert!(!h.keep_alive, "HTTP/1.0 connections are not reused");
+    }
+
+    #[test]
+    fn leading_zeros_of_a_chunk_size_count_against_no_limit() {
+        let zeros = "0".repeat(3 * MAX_CHUNK_LINE);
+        let wire = format!("{zeros}5\r\nhello\r\n{zeros}\r\n\r\n");
+        assert_eq!(
+            body(Framing::Chunked, wire.as_bytes()).as_deref(),
+            Ok(&b"hello"[..])
+        );
+        // Fed a byte at a time, too.
+        let mut d = Decoder::new(Framing::Chunked);
+        let mut buf = BytesMut::new();
+        let mut out = Vec::new();
+        for &b in wire.as_bytes() {
+            buf.extend_from_slice(&[b]);
+            loop {
+                match d.decode(&mut buf) {
+                    Ok(Decoded::Data(b)) => out.extend_from_slice(&b),
+                    Ok(Decoded::More | Decoded::Done) => break,
+                    Err(e) => panic!("{e}"),
+                }
+            }
+        }
+        assert!(d.is_done());
+        assert_eq!(out, b"hello");
     }
 
     #[test]

@@ -1,0 +1,570 @@
+//! HTTP/1.1 from a client, without I/O: the request head piigate reads and the response head
+//! it writes (RFC 9112).
+//!
+//! The request grammar is the one docs/BOUNDARY.md promises and tests/smuggling.rs pins: the
+//! head is read by httparse with its default (strict) configuration — no obs-fold, no bare CR,
+//! no whitespace before a colon, single spaces in the request line; bare LF line endings are
+//! accepted (RFC 9112 §2.2 allows it, and the head is re-written with CRLF upstream).
+//! Framing is read once, here:
+//! - `Transfer-Encoding` on HTTP/1.0 is refused; on HTTP/1.1 the last coding of the last line
+//!   must be `chunked` (RFC 9112 §6.3 item 4), and codings before it are left in the fields
+//!   for the service to refuse (501): they are never decoded nor guessed.
+//! - `Content-Length` is digits only; several lines must agree; a list in one line is
+//!   refused. With `Transfer-Encoding` it is dropped from the fields and the connection closes
+//!   after the answer (RFC 9112 §6.3 item 3).
+
+use bytes::BytesMut;
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use http::{Method, StatusCode, Uri, Version};
+
+pub use crate::proxy::upstream::wire::{Decoded, Decoder, Framing};
+
+/// The most header fields a request head may carry.
+pub const MAX_HEADERS: usize = 100;
+/// The longest request target accepted.
+const MAX_TARGET: usize = 65_534;
+
+/// Why a request head was refused before it reached the service: the status it is answered
+/// with, after which the connection closes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HeadError {
+    /// Not an HTTP/1.x request head, or its framing can be read more than one way (400).
+    Malformed,
+    /// A head past the size limit or [`MAX_HEADERS`] fields (431).
+    TooLarge,
+    /// A request target past [`MAX_TARGET`] bytes (414).
+    TargetTooLong,
+}
+
+impl HeadError {
+    /// The status the refusal is answered with.
+    pub fn status(self) -> StatusCode {
+        match self {
+            Self::Malformed => StatusCode::BAD_REQUEST,
+            Self::TooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            Self::TargetTooLong => StatusCode::URI_TOO_LONG,
+        }
+    }
+}
+
+/// A parsed request head.
+#[derive(Debug)]
+pub struct RequestHead {
+    /// Method, target, version and fields (as the client sent them, less a `Content-Length`
+    /// that `Transfer-Encoding` overrides).
+    pub parts: http::request::Parts,
+    /// How the body that follows is delimited (never [`Framing::Close`]: a request has no
+    /// read-until-close body).
+    pub framing: Framing,
+    /// Whether the connection may carry another request after this one.
+    pub keep_alive: bool,
+    /// `Expect: 100-continue`: the client waits for a `100 Continue` before sending the body.
+    pub expect_continue: bool,
+}
+
+/// Parses one request head from the front of `buf` and removes it from `buf`; `Ok(None)` when
+/// `buf` does not yet hold a whole head (nothing is removed). `max_head`: the largest head
+/// accepted, counted in the bytes already buffered.
+///
+/// # Errors
+/// [`HeadError`] for anything but one well-formed, unambiguously framed head.
+pub fn parse_request_head(
+    buf: &mut BytesMut,
+    max_head: usize,
+) -> Result<Option<RequestHead>, HeadError> {
+    // Where each field's name and value lie in `buf`, so the head can be frozen once and its
+    // values shared rather than copied.
+    let mut spans = [(0u32, 0u32, 0u32, 0u32); MAX_HEADERS];
+    let (len, method, target, version, count) = {
+        let mut fields = [const { std::mem::MaybeUninit::uninit() }; MAX_HEADERS];
+        let mut req = httparse::Request::new(&mut []);
+        // Only the first `max_head` bytes are looked at: whether a head is refused as too
+        // large or as malformed must not depend on how much of it has arrived.
+        let window = &buf[..buf.len().min(max_head)];
+        let parsed = httparse::ParserConfig::default().parse_request_with_uninit_headers(
+            &mut req,
+            window,
+            &mut fields,
+        );
+        let len = match parsed {
+            Ok(httparse::Status::Complete(n)) => n,
+            Ok(httparse::Status::Partial) if buf.len() >= max_head => {
+                return Err(HeadError::TooLarge);
+            }
+            Ok(httparse::Status::Partial) => return Ok(None),
+            Err(httparse::Error::TooManyHeaders) => return Err(HeadError::TooLarge),
+            Err(_) => return Err(HeadError::Malformed),
+        };
+        let base = buf.as_ptr() as usize;
+        let at = |s: &[u8]| (s.as_ptr() as usize - base) as u32;
+        let count = req.headers.len();
+        for (span, h) in spans.iter_mut().zip(req.headers.iter()) {
+            let name = h.name.as_bytes();
+            *span = (
+                at(name),
+                name.len() as u32,
+                at(h.value),
+                h.value.len() as u32,
+            );
+        }
+        let path = req.path.ok_or(HeadError::Malformed)?;
+        if path.len() > MAX_TARGET {
+            return Err(HeadError::TargetTooLong);
+        }
+        let method = req.method.ok_or(HeadError::Malformed)?;
+        let method = Method::from_bytes(method.as_bytes()).map_err(|_| HeadError::Malformed)?;
+        let target = (at(path.as_bytes()) as usize, path.len());
+        let version = match req.version {
+            Some(1) => Version::HTTP_11,
+            Some(0) => Version::HTTP_10,
+            _ => return Err(HeadError::Malformed),
+        };
+        (len, method, target, version, count)
+    };
+    let head = buf.split_to(len).freeze();
+    let uri = Uri::from_maybe_shared(head.slice(target.0..target.0 + target.1))
+        .map_err(|_| HeadError::Malformed)?;
+    let http11 = version == Version::HTTP_11;
+    let mut headers = HeaderMap::with_capacity(count);
+    let mut keep_alive = http11;
+    let mut saw_close = false;
+    let mut expect_continue = false;
+    let mut length: Option<u64> = None;
+    let mut te = false;
+    let mut te_chunked = false;
+    let mut saw_length = false;
+    for &(ns, nl, vs, vl) in &spans[..count] {
+        let (ns, nl, vs, vl) = (ns as usize, nl as usize, vs as usize, vl as usize);
+        let raw_name = &head[ns..ns + nl];
+        let raw_value = &head[vs..vs + vl];
+        let name = HeaderName::from_bytes(raw_name).map_err(|_| HeadError::Malformed)?;
+        match field(raw_name) {
+            Some(Field::TransferEncoding) => {
+                if !http11 {
+                    return Err(HeadError::Malformed);
+                }
+                if !te && length.take().is_some() {
+                    headers.remove(header::CONTENT_LENGTH);
+                }
+                te = true;
+                // The last line decides: its last coding must be `chunked`.
+                te_chunked = last_coding_is_chunked(raw_value);
+            }
+            Some(Field::ContentLength) => {
+                saw_length = true;
+                if te {
+                    // Overridden by the transfer coding: never passed on.
+                    continue;
+                }
+                let n = content_length(raw_value).ok_or(HeadError::Malformed)?;
+                match length {
+                    Some(prev) if prev != n => return Err(HeadError::Malformed),
+                    // The same length again: one field is enough.
+                    Some(_) => continue,
+                    None => length = Some(n),
+                }
+            }
+            Some(Field::Connection) => {
+                if saw_close || has_token(raw_value, b"close") {
+                    saw_close = true;
+                    keep_alive = false;
+                } else if !http11 && !keep_alive {
+                    keep_alive = has_token(raw_value, b"keep-alive");
+                }
+            }
+            Some(Field::Expect) => {
+                expect_continue = raw_value.eq_ignore_ascii_case(b"100-continue");
+            }
+            None => {}
+        }
+        let value = HeaderValue::from_maybe_shared(head.slice(vs..vs + vl))
+            .map_err(|_| HeadError::Malformed)?;
+        headers.append(name, value);
+    }
+    if te && !te_chunked {
+        return Err(HeadError::Malformed);
+    }
+    let framing = if te {
+        Framing::Chunked
+    } else {
+        match length {
+            None | Some(0) => Framing::Empty,
+            Some(n) => Framing::Length(n),
+        }
+    };
+    // Content-Length next to Transfer-Encoding: answered, then closed (RFC 9112 §6.3 item 3).
+    if (te && saw_length) || method == Method::CONNECT {
+        keep_alive = false;
+    }
+    let (mut parts, ()) = http::Request::new(()).into_parts();
+    parts.method = method;
+    parts.uri = uri;
+    parts.version = version;
+    parts.headers = headers;
+    Ok(Some(RequestHead {
+        parts,
+        framing,
+        keep_alive,
+        expect_continue: expect_continue && framing != Framing::Empty,
+    }))
+}
+
+/// The request fields [`parse_request_head`] reads.
+#[derive(Clone, Copy)]
+enum Field {
+    TransferEncoding,
+    ContentLength,
+    Connection,
+    Expect,
+}
+
+/// Which of the fields [`parse_request_head`] reads `name` is, ASCII case ignored.
+fn field(name: &[u8]) -> Option<Field> {
+    let is = |want: &[u8]| name.eq_ignore_ascii_case(want);
+    match name.len() {
+        17 if is(b"transfer-encoding") => Some(Field::TransferEncoding),
+        14 if is(b"content-length") => Some(Field::ContentLength),
+        10 if is(b"connection") => Some(Field::Connection),
+        6 if is(b"expect") => Some(Field::Expect),
+        _ => None,
+    }
+}
+
+/// Whether the last comma-separated coding of `value` is `chunked`.
+fn last_coding_is_chunked(value: &[u8]) -> bool {
+    value
+        .rsplit(|&b| b == b',')
+        .next()
+        .is_some_and(|last| last.trim_ascii().eq_ignore_ascii_case(b"chunked"))
+}
+
+/// Whether `value`, a comma-separated list, holds `token` (ASCII case ignored).
+fn has_token(value: &[u8], token: &[u8]) -> bool {
+    value
+        .split(|&b| b == b',')
+        .any(|t| t.trim_ascii().eq_ignore_ascii_case(token))
+}
+
+/// `Content-Length`: digits only (no sign, no list, no spaces inside), within 64 bits.
+fn content_length(value: &[u8]) -> Option<u64> {
+    if value.is_empty() {
+        return None;
+    }
+    value.iter().try_fold(0u64, |n, &d| {
+        if d.is_ascii_digit() {
+            n.checked_mul(10)?.checked_add(u64::from(d - b'0'))
+        } else {
+            None
+        }
+    })
+}
+
+/// How a response body goes out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum BodyOut {
+    /// No body bytes at all (`HEAD`, 204, 304).
+    None,
+    /// Exactly this many bytes.
+    Length(u64),
+    /// Chunked (HTTP/1.1, length unknown).
+    Chunked,
+    /// Until the connection closes (HTTP/1.0, length unknown).
+    Close,
+}
+
+/// Writes a response head: the status line in the request's `version`, the fields of
+/// `headers` except the framing ones, then the framing `body` says and `Connection` when it
+/// differs from the version's default. The framing is decided here only, from what is sent.
+pub(crate) fn encode_response_head(
+    status: StatusCode,
+    version: Version,
+    headers: &HeaderMap,
+    body: BodyOut,
+    keep_alive: bool,
+    out: &mut Vec<u8>,
+) {
+    out.extend_from_slice(if version == Version::HTTP_10 {
+        b"HTTP/1.0 "
+    } else {
+        b"HTTP/1.1 "
+    });
+    out.extend_from_slice(status.as_str().as_bytes());
+    out.push(b' ');
+    out.extend_from_slice(status.canonical_reason().unwrap_or("").as_bytes());
+    out.extend_from_slice(b"\r\n");
+    let mut has_connection = false;
+    let mut has_date = false;
+    for (name, value) in headers {
+        if name == header::CONTENT_LENGTH || name == header::TRANSFER_ENCODING {
+            continue;
+        }
+        if name == header::CONNECTION {
+            if !keep_alive {
+                // Replaced by the `close` below.
+                continue;
+            }
+            has_connection = true;
+        }
+        has_date |= name == header::DATE;
+        out.extend_from_slice(name.as_str().as_bytes());
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(value.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    if !has_date {
+        out.extend_from_slice(b"date: ");
+        date::with(|d| out.extend_from_slice(d));
+        out.extend_from_slice(b"\r\n");
+    }
+    match body {
+        BodyOut::None | BodyOut::Close => {}
+        BodyOut::Length(n) => {
+            out.extend_from_slice(b"content-length: ");
+            out.extend_from_slice(itoa(n).as_slice());
+            out.extend_from_slice(b"\r\n");
+        }
+        BodyOut::Chunked => out.extend_from_slice(b"transfer-encoding: chunked\r\n"),
+    }
+    if !keep_alive {
+        out.extend_from_slice(b"connection: close\r\n");
+    } else if version == Version::HTTP_10 && !has_connection {
+        out.extend_from_slice(b"connection: keep-alive\r\n");
+    }
+    out.extend_from_slice(b"\r\n");
+}
+
+/// A small decimal rendering without allocation.
+struct Digits {
+    buf: [u8; 20],
+    at: usize,
+}
+
+impl Digits {
+    fn as_slice(&self) -> &[u8] {
+        &self.buf[self.at..]
+    }
+}
+
+fn itoa(mut n: u64) -> Digits {
+    let mut d = Digits {
+        buf: [0; 20],
+        at: 20,
+    };
+    loop {
+        d.at -= 1;
+        d.buf[d.at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            return d;
+        }
+    }
+}
+
+/// The `Date` field's value, rendered once per second per thread.
+mod date {
+    use std::cell::RefCell;
+    use std::time::{SystemTime, UNIX_EPOCH};
+
+    thread_local! {
+        static CACHED: RefCell<(u64, [u8; 29])> = const { RefCell::new((u64::MAX, [0; 29])) };
+    }
+
+    /// Calls `f` with the current `Date` value (IMF-fixdate, 29 bytes).
+    pub(super) fn with(f: impl FnOnce(&[u8])) {
+        let now = SystemTime::now();
+        let secs = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        CACHED.with(|c| {
+            let mut c = c.borrow_mut();
+            if c.0 != secs {
+                let text = httpdate::fmt_http_date(now);
+                if text.len() == 29 {
+                    c.1.copy_from_slice(text.as_bytes());
+                    c.0 = secs;
+                }
+            }
+            f(&c.1);
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(bytes: &str) -> Result<Option<RequestHead>, HeadError> {
+        parse_request_head(&mut BytesMut::from(bytes.as_bytes()), 64 * 1024)
+    }
+
+    fn whole(bytes: &str) -> RequestHead {
+        parse(bytes).expect("valid").expect("whole")
+    }
+
+    #[test]
+    fn a_sized_request_is_read_with_its_framing_and_the_body_left_behind() {
+        let mut buf = BytesMut::from(
+            &b"POST /a?b=1 HTTP/1.1\r\nHost: gw\r\nContent-Length: 7\r\n\r\n{\"a\":1}"[..],
+        );
+        let h = parse_request_head(&mut buf, 1024)
+            .expect("valid")
+            .expect("whole");
+        assert_eq!(h.parts.method, Method::POST);
+        assert_eq!(h.parts.uri, "/a?b=1");
+        assert_eq!(h.framing, Framing::Length(7));
+        assert!(h.keep_alive && !h.expect_continue);
+        assert_eq!(h.parts.headers["host"], "gw");
+        assert_eq!(h.parts.headers["content-length"], "7");
+        assert_eq!(&buf[..], b"{\"a\":1}");
+    }
+
+    #[test]
+    fn partial_heads_wait_and_oversized_ones_are_refused() {
+        assert!(
+            parse("POST /a HTTP/1.1\r\nHost: gw\r\n")
+                .expect("ok")
+                .is_none()
+        );
+        let long = format!("GET /a HTTP/1.1\r\nx: {}", "a".repeat(100));
+        assert_eq!(
+            parse_request_head(&mut BytesMut::from(long.as_bytes()), 64).err(),
+            Some(HeadError::TooLarge)
+        );
+        let many: String = (0..101).map(|i| format!("x-{i}: v\r\n")).collect();
+        assert_eq!(
+            parse(&format!("GET /a HTTP/1.1\r\n{many}\r\n")).err(),
+            Some(HeadError::TooLarge)
+        );
+    }
+
+    #[test]
+    fn transfer_encoding_must_end_in_chunked_and_overrides_the_length() {
+        let h =
+            whole("POST /a HTTP/1.1\r\nContent-Length: 6\r\nTransfer-Encoding: chunked\r\n\r\n");
+        assert_eq!(h.framing, Framing::Chunked);
+        assert!(!h.parts.headers.contains_key("content-length"));
+        assert!(!h.keep_alive, "closed after the answer");
+        let h =
+            whole("POST /a HTTP/1.1\r\nTransfer-Encoding: chunked\r\nContent-Length: 60\r\n\r\n");
+        assert_eq!(h.framing, Framing::Chunked);
+        assert!(!h.parts.headers.contains_key("content-length") && !h.keep_alive);
+        let h = whole("POST /a HTTP/1.1\r\nTransfer-Encoding: gzip, CHUNKED\r\n\r\n");
+        assert_eq!(h.framing, Framing::Chunked, "the service refuses gzip");
+        assert!(h.keep_alive);
+        for bad in [
+            "chunked, identity",
+            "xchunked",
+            "chunkedx",
+            "identity",
+            "chunked\r\nTransfer-Encoding: identity",
+        ] {
+            let req = format!("POST /a HTTP/1.1\r\nTransfer-Encoding: {bad}\r\n\r\n");
+            assert_eq!(parse(&req).err(), Some(HeadError::Malformed), "{bad}");
+        }
+        assert_eq!(
+            parse("POST /a HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n").err(),
+            Some(HeadError::Malformed)
+        );
+    }
+
+    #[test]
+    fn content_length_is_digits_and_agrees_with_itself() {
+        for (value, want) in [("7", Some(7)), ("0007", Some(7)), ("0", Some(0))] {
+            let h = whole(&format!(
+                "POST /a HTTP/1.1\r\nContent-Length: {value}\r\n\r\n"
+            ));
+            let got = match h.framing {
+                Framing::Length(n) => Some(n),
+                Framing::Empty => Some(0),
+                _ => None,
+            };
+            assert_eq!(got, want, "{value}");
+        }
+        for bad in [
+            "+7",
+            "-7",
+            "0x7",
+            "1 0",
+            "7, 7",
+            "",
+            "184467440737095516160",
+        ] {
+            let req = format!("POST /a HTTP/1.1\r\nContent-Length: {bad}\r\n\r\n");
+            assert_eq!(parse(&req).err(), Some(HeadError::Malformed), "{bad:?}");
+        }
+        let h = whole("POST /a HTTP/1.1\r\nContent-Length: 7\r\nContent-Length: 7\r\n\r\n");
+        assert_eq!(h.framing, Framing::Length(7));
+        assert_eq!(h.parts.headers.get_all("content-length").iter().count(), 1);
+        assert_eq!(
+            parse("POST /a HTTP/1.1\r\nContent-Length: 7\r\nContent-Length: 40\r\n\r\n").err(),
+            Some(HeadError::Malformed)
+        );
+    }
+
+    #[test]
+    fn head_syntax_is_strict_but_bare_lf_is_a_line_end() {
+        for bad in [
+            "POST /a HTTP/1.1\r\nX: a\r\n b\r\n\r\n",
+            "POST /a HTTP/1.1\r\nHost: gw\rX: 1\r\n\r\n",
+            "POST /a HTTP/1.1\r\nX: a\0b\r\n\r\n",
+            "POST /a HTTP/1.1\r\nContent-Length 7\r\n\r\n",
+            "POST  /a HTTP/1.1\r\n\r\n",
+            "POST /a HTTP/1.1\r\nTransfer-Encoding : chunked\r\n\r\n",
+            "POST /a HTTP/2.0\r\n\r\n",
+        ] {
+            assert_eq!(parse(bad).err(), Some(HeadError::Malformed), "{bad:?}");
+        }
+        let h = whole("POST /a HTTP/1.1\nHost: gw\nContent-Length: 7\n\n");
+        assert_eq!(h.framing, Framing::Length(7));
+    }
+
+    #[test]
+    fn keep_alive_follows_version_and_connection() {
+        assert!(!whole("GET /a HTTP/1.1\r\nConnection: keep-alive, Close\r\n\r\n").keep_alive);
+        assert!(
+            !whole("GET /a HTTP/1.1\r\nConnection: close\r\nConnection: keep-alive\r\n\r\n")
+                .keep_alive
+        );
+        assert!(!whole("GET /a HTTP/1.0\r\n\r\n").keep_alive);
+        assert!(whole("GET /a HTTP/1.0\r\nConnection: keep-alive\r\n\r\n").keep_alive);
+        assert!(!whole("CONNECT gw:443 HTTP/1.1\r\nHost: gw:443\r\n\r\n").keep_alive);
+        let h = whole("POST /a HTTP/1.1\r\nExpect: 100-Continue\r\nContent-Length: 2\r\n\r\n");
+        assert!(h.expect_continue);
+        let h = whole("POST /a HTTP/1.1\r\nExpect: 100-continue\r\n\r\n");
+        assert!(!h.expect_continue, "no body, nothing to wait for");
+    }
+
+    #[test]
+    fn response_heads_carry_our_framing_only() {
+        let mut h = HeaderMap::new();
+        h.insert("content-type", HeaderValue::from_static("application/json"));
+        h.insert("content-length", HeaderValue::from_static("999"));
+        h.insert("date", HeaderValue::from_static("x"));
+        let mut out = Vec::new();
+        encode_response_head(
+            StatusCode::OK,
+            Version::HTTP_11,
+            &h,
+            BodyOut::Length(5),
+            true,
+            &mut out,
+        );
+        assert_eq!(
+            String::from_utf8_lossy(&out),
+            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ndate: x\r\ncontent-length: 5\r\n\r\n"
+        );
+        out.clear();
+        encode_response_head(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            Version::HTTP_10,
+            &HeaderMap::new(),
+            BodyOut::Close,
+            false,
+            &mut out,
+        );
+        let text = String::from_utf8_lossy(&out);
+        assert!(
+            text.starts_with("HTTP/1.0 413 Payload Too Large\r\ndate: "),
+            "{text}"
+        );
+        assert!(text.ends_with("GMT\r\nconnection: close\r\n\r\n"), "{text}");
+    }
+}

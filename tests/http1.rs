@@ -1,0 +1,166 @@
+//! piigate's own HTTP/1.1 server, on real sockets: what hyper's server did for us and the
+//! framing suites (smuggling, limits, boundary) do not exercise — pipelined requests answered
+//! in order, `Expect: 100-continue`, refused heads answered with the JSON error, and HTTP/2
+//! with prior knowledge on the same port.
+
+use std::time::Duration;
+
+use crate::support::{Ended, RawConn, Reply, Stack, bounded, exchange};
+
+const ROUTES: &str = r#"
+[[routes]]
+name = "policed"
+path_prefix = "/policed"
+upstream = "http://{up}"
+
+[[routes.rules]]
+select = "$..email"
+action = "tokenize"
+
+[[routes]]
+name = "pass"
+path_prefix = "/pass"
+upstream = "http://{up}"
+"#;
+
+#[tokio::test]
+async fn pipelined_requests_are_answered_in_order_on_one_connection() {
+    bounded(30, async {
+        let Stack { up, gw, .. } = Stack::start(Reply::Ok, ROUTES).await;
+        for prefix in ["/policed", "/pass"] {
+            let before = up.requests().len();
+            let mut c = RawConn::connect(gw.addr).await;
+            // Three requests in one write: sized, chunked, and one without a body.
+            let wire = format!(
+                "POST {prefix}/one HTTP/1.1\r\nHost: gw\r\nContent-Type: application/json\r\nContent-Length: 7\r\n\r\n{{\"a\":1}}\
+                 POST {prefix}/two HTTP/1.1\r\nHost: gw\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n7\r\n{{\"b\":2}}\r\n0\r\n\r\n\
+                 GET {prefix}/three HTTP/1.1\r\nHost: gw\r\n\r\n"
+            );
+            c.send(wire.as_bytes()).await.expect("send");
+            for _ in 0..3 {
+                let r = c.response(Duration::from_secs(5)).await.expect("an answer");
+                assert_eq!(r.status, 200, "{prefix}: {r:#?}");
+            }
+            let seen: Vec<_> = up.requests()[before..].to_vec();
+            let uris: Vec<&str> = seen.iter().map(|r| r.uri.as_str()).collect();
+            assert_eq!(uris, ["/one", "/two", "/three"], "{prefix}");
+            assert_eq!(&seen[0].body[..], b"{\"a\":1}");
+            assert_eq!(&seen[1].body[..], b"{\"b\":2}");
+            assert!(seen[2].body.is_empty());
+            // Still open and in sync.
+            c.send(format!("GET {prefix}/four HTTP/1.1\r\nHost: gw\r\nConnection: close\r\n\r\n").as_bytes())
+                .await
+                .expect("send");
+            let r = c.response(Duration::from_secs(5)).await.expect("an answer");
+            assert_eq!(r.status, 200);
+            assert_ne!(c.read_until_close(Duration::from_secs(3)).await, Ended::Open);
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_client_that_expects_100_continue_gets_it_before_sending_its_body() {
+    bounded(30, async {
+        let Stack { up, gw, .. } = Stack::start(Reply::Ok, ROUTES).await;
+        for prefix in ["/policed", "/pass"] {
+            let before = up.requests().len();
+            let mut c = RawConn::connect(gw.addr).await;
+            c.send(
+                format!(
+                    "POST {prefix}/a HTTP/1.1\r\nHost: gw\r\nContent-Type: application/json\r\nContent-Length: 7\r\nExpect: 100-continue\r\n\r\n"
+                )
+                .as_bytes(),
+            )
+            .await
+            .expect("send");
+            // The interim answer, and nothing else yet: the request is waiting for its body.
+            assert_eq!(
+                c.read_until_close(Duration::from_millis(500)).await,
+                Ended::Open
+            );
+            assert_eq!(
+                String::from_utf8_lossy(c.received()),
+                "HTTP/1.1 100 Continue\r\n\r\n",
+                "{prefix}"
+            );
+            let _ = c.take_responses();
+            c.send(b"{\"a\":1}").await.expect("send the body");
+            let r = c.response(Duration::from_secs(5)).await.expect("an answer");
+            assert_eq!(r.status, 200, "{prefix}: {r:#?}");
+            let seen = up.requests();
+            assert_eq!(seen.len(), before + 1);
+            assert_eq!(&seen[before].body[..], b"{\"a\":1}");
+        }
+        // Refused on its head: no 100, the answer, and the body is never waited for.
+        let mut c = RawConn::connect(gw.addr).await;
+        c.send(b"POST /nowhere HTTP/1.1\r\nHost: gw\r\nContent-Length: 7\r\nExpect: 100-continue\r\n\r\n")
+            .await
+            .expect("send");
+        let r = c.response(Duration::from_secs(5)).await.expect("an answer");
+        assert_eq!((r.status, r.error_code().as_str()), (404, "no_route"));
+        assert_ne!(c.read_until_close(Duration::from_secs(3)).await, Ended::Open);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn refused_heads_are_answered_with_the_json_error_and_closed() {
+    bounded(30, async {
+        let Stack { up, gw, .. } = Stack::start(Reply::Ok, ROUTES).await;
+        let many: String = (0..200).map(|i| format!("x-h{i}: v\r\n")).collect();
+        let cases = [
+            (
+                "POST /pass/a HTTP/1.1\r\nHost: gw\r\nContent-Length: +7\r\n\r\n{\"a\":1}"
+                    .to_owned(),
+                400,
+                "bad_request",
+            ),
+            (
+                format!("GET /pass/a HTTP/1.1\r\nHost: gw\r\n{many}\r\n"),
+                431,
+                "header_too_large",
+            ),
+        ];
+        for (req, status, code) in cases {
+            let (r, ended) = exchange(gw.addr, req.as_bytes()).await;
+            assert_eq!(r.len(), 1, "{r:#?}");
+            assert_eq!((r[0].status, r[0].error_code().as_str()), (status, code));
+            assert_eq!(
+                r[0].header("content-type").as_deref(),
+                Some("application/json")
+            );
+            assert_ne!(ended, Ended::Open);
+        }
+        assert!(up.requests().is_empty());
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn http2_with_prior_knowledge_is_served_on_the_same_port() {
+    bounded(30, async {
+        let Stack { up, gw, .. } = Stack::start(Reply::Ok, ROUTES).await;
+        let stream = tokio::net::TcpStream::connect(gw.addr)
+            .await
+            .expect("connect");
+        let (mut send, conn) = hyper::client::conn::http2::handshake(
+            hyper_util::rt::TokioExecutor::new(),
+            hyper_util::rt::TokioIo::new(stream),
+        )
+        .await
+        .expect("h2 handshake");
+        tokio::spawn(conn);
+        let req = http::Request::post(format!("http://{}/pass/a", gw.addr))
+            .header("content-type", "application/json")
+            .body(http_body_util::Full::new(bytes::Bytes::from_static(
+                b"{\"a\":1}",
+            )))
+            .expect("request");
+        let resp = send.send_request(req).await.expect("answer");
+        assert_eq!(resp.status(), 200);
+        assert_eq!(resp.version(), http::Version::HTTP_2);
+        assert_eq!(&up.requests()[0].body[..], b"{\"a\":1}");
+    })
+    .await;
+}
