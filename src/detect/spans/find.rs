@@ -2849,7 +2849,7 @@ mod tests {
         let at = |needle: &[u8]| {
             text.windows(needle.len())
                 .position(|w| w == needle)
-                .unwrap()
+                .expect("in the text")
         };
         let seg = Seg {
             start: 0,
