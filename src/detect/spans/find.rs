@@ -638,8 +638,8 @@ fn hex_colour(c: Cur<'_>, i: usize, floor: usize) -> Option<usize> {
 }
 
 /// Where [`Finder::word`] resumes, having found nothing, for the `-` or `_` at `i`, when the
-/// word around it is told from the sixteen bytes on each side: ASCII letters, `-` and `_` only
-/// (no digit, so no IBAN), ended on both sides by a byte that is no word byte (or by the
+/// word around it is told from the sixteen bytes on each side: lower-case letters, `-` and `_`
+/// only (no digit, so no IBAN), ended on both sides by a byte that is no word byte (or by the
 /// segment, or by `floor`), and shorter than a key. CSS names and query parameters
 /// (`font-family`, `utm_source`) are the bulk of these triggers in a mail; a property test holds
 /// this to `word`.
@@ -686,12 +686,12 @@ fn short_name(_: Cur<'_>, _: usize, _: usize) -> Option<usize> {
     None
 }
 
-/// The bytes of `chunk` that are ASCII letters, `-` or `_`, bit `k` for `chunk[k]`.
+/// The bytes of `chunk` that are lower-case letters, `-` or `_`, bit `k` for `chunk[k]`.
 #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
 #[inline(always)]
 fn name_bytes16(chunk: &[u8; 16]) -> u32 {
     let v = Lanes::load(chunk);
-    ((v.range(b'a', b'z') | v.range(b'A', b'Z')) | (v.eq(b'-') | v.eq(b'_'))).bits()
+    (v.range(b'a', b'z') | (v.eq(b'-') | v.eq(b'_'))).bits()
 }
 
 fn hexish(b: u8) -> bool {

@@ -379,40 +379,15 @@ fn name_ends16(chunk: &[u8; 16]) -> u32 {
     .bits()
 }
 
-/// What ends a tag name: a byte that is not a [`TAG_NAME`] byte. Every tag is read up to one
-/// (`td`, `table`, `span`): sixteen bytes at once find it without a loop whose length varies
-/// from tag to tag.
-struct TagNameEnds;
-
-impl Stops for TagNameEnds {
-    #[inline(always)]
-    fn stop(b: u8) -> bool {
-        !TAG_NAME[usize::from(b)]
-    }
-    #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
-    #[inline(always)]
-    fn stops16(chunk: &[u8; 16]) -> u32 {
-        tag_name_ends16(chunk)
-    }
-}
-
-/// The bytes of `chunk` that are not [`TAG_NAME`] bytes, bit `k` for `chunk[k]` (a test
-/// compares them with the table on every byte).
-#[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
-#[inline(always)]
-fn tag_name_ends16(chunk: &[u8; 16]) -> u32 {
-    let v = Lanes::load(chunk);
-    // `-`, digits and `:`, capitals, lower case.
-    let name = (v.eq(b'-') | v.range(b'0', b':')) | (v.range(b'A', b'Z') | v.range(b'a', b'z'));
-    !name.bits() & 0xFFFF
-}
-
 /// End of a tag name starting at `i`, if one does and is followed by whitespace, `/` or `>`.
 fn tag_name_end(raw: &[u8], i: usize) -> Option<usize> {
     if !raw.get(i)?.is_ascii_alphabetic() {
         return None;
     }
-    let end = run_end::<TagNameEnds>(raw, i, raw.len());
+    let end = raw[i..]
+        .iter()
+        .position(|&b| !TAG_NAME[usize::from(b)])
+        .map_or(raw.len(), |p| i + p);
     match raw.get(end) {
         Some(b) if b.is_ascii_whitespace() || *b == b'/' || *b == b'>' => Some(end),
         _ => None,
@@ -639,29 +614,6 @@ mod tests {
                     }
                     assert_eq!(
                         run_end::<NameEnds>(&raw, from, raw.len()),
-                        want,
-                        "{b:#04x} {at} {from}"
-                    );
-                }
-            }
-        }
-    }
-
-    #[test]
-    fn the_vector_tag_name_search_finds_what_the_table_finds() {
-        // Every byte value at every position of a 40-byte name, from a few starts (the last
-        // chunk is shorter than sixteen bytes and read byte by byte).
-        for b in 0..=255u8 {
-            for at in 0..40 {
-                let mut raw = [b'n'; 40];
-                raw[at] = b;
-                for from in [0, at.saturating_sub(1), at, 30, 40] {
-                    let mut want = from;
-                    while want < raw.len() && TAG_NAME[usize::from(raw[want])] {
-                        want += 1;
-                    }
-                    assert_eq!(
-                        run_end::<TagNameEnds>(&raw, from, raw.len()),
                         want,
                         "{b:#04x} {at} {from}"
                     );
