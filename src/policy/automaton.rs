@@ -75,6 +75,13 @@ pub struct Automaton {
     /// name that leads somewhere other than "other name". Zero means names do not matter in the
     /// state; a key whose length bit is clear goes to "other name" without being compared.
     name_lens: Vec<u64>,
+    /// Per state: bit `b` is set when some key whose first byte is the ASCII byte `b` may fold
+    /// to a spelled name that leads somewhere other than "other name" (both cases of a letter).
+    /// A key starting with a non-ASCII byte may fold to anything (`K` is also the Kelvin sign)
+    /// and is never ruled out by this; nor is the empty key. With [`Self::name_lens`] it rules
+    /// out, in one more bit test, most keys of the right length: inside `..email`, `title`,
+    /// `total` and `price` go to "other name" without a comparison.
+    name_firsts: Vec<u128>,
     /// Per state: whether any specific index leads somewhere other than "other index".
     index_sensitive: Vec<bool>,
     /// Per state: live, and every unspelled name and every index lead back to the state itself
@@ -124,6 +131,7 @@ impl Automaton {
             overlaps: Vec::new(),
             max_rule: None,
             name_lens: vec![0],
+            name_firsts: vec![0],
             index_sensitive: vec![false],
             uniform: vec![false],
         }
@@ -238,16 +246,19 @@ impl Automaton {
         let other_name = names.len();
         let other_index = cols - 1;
         let mut name_lens = Vec::with_capacity(states);
+        let mut name_firsts = Vec::with_capacity(states);
         let mut index_sensitive = Vec::with_capacity(states);
         for s in 0..states {
             let row = &table[s * cols..(s + 1) * cols];
-            name_lens.push(
+            let exits = || {
                 row[..other_name]
                     .iter()
                     .zip(&names)
                     .filter(|&(&t, _)| t != row[other_name])
-                    .fold(0u64, |m, (_, n)| m | spelling_lens(n)),
-            );
+                    .map(|(_, n)| n)
+            };
+            name_lens.push(exits().fold(0u64, |m, n| m | spelling_lens(n)));
+            name_firsts.push(exits().fold(0u128, |m, n| m | spelling_firsts(n)));
             index_sensitive.push(
                 row[other_name + 1..other_index]
                     .iter()
@@ -289,6 +300,7 @@ impl Automaton {
             overlaps,
             max_rule,
             name_lens,
+            name_firsts,
             index_sensitive,
             uniform,
         })
@@ -354,13 +366,20 @@ impl Automaton {
         self.name_lens.get(s as usize).is_some_and(|&m| m != 0)
     }
 
-    /// Whether a member name of `len` bytes could lead anywhere but [`Self::on_other_name`] in
-    /// state `s`. False for most keys of a payload: one load and one bit test.
+    /// Whether the member name `name` (raw, unescaped bytes) could lead anywhere but
+    /// [`Self::on_other_name`] in state `s`. False for most keys of a payload, by their length
+    /// and first byte: two loads and two bit tests, no comparison.
     #[inline(always)]
-    pub(crate) fn name_may_matter(&self, s: StateId, len: usize) -> bool {
-        self.name_lens
-            .get(s as usize)
-            .is_some_and(|&m| m & len_bit(len) != 0)
+    pub(crate) fn name_may_matter(&self, s: StateId, name: &[u8]) -> bool {
+        let s = s as usize;
+        let len_bit = len_bit(name.len());
+        if self.name_lens.get(s).is_none_or(|&m| m & len_bit == 0) {
+            return false;
+        }
+        match name.first() {
+            Some(&b) if b < 0x80 => self.name_firsts.get(s).is_some_and(|&m| m >> b & 1 != 0),
+            _ => true,
+        }
     }
 
     /// Whether the array index matters in state `s`.
@@ -485,6 +504,20 @@ fn spelling_lens(folded: &str) -> u64 {
     }
     let from = folded.len();
     (from..=from + fold::max_alias_growth(folded)).fold(0, |m, l| m | len_bit(l))
+}
+
+/// The first-byte bits of every key that can fold to `folded` and starts with an ASCII byte:
+/// a folded ASCII letter is spelled in either case (its non-ASCII aliases start with a
+/// non-ASCII byte, which [`Automaton::name_may_matter`] never rules out); a name starting
+/// with a non-ASCII character is only spelled starting with a non-ASCII byte, since ASCII
+/// characters fold to ASCII.
+fn spelling_firsts(folded: &str) -> u128 {
+    match folded.as_bytes().first() {
+        Some(&b) if b.is_ascii() => {
+            1u128 << b.to_ascii_lowercase() | 1u128 << b.to_ascii_uppercase()
+        }
+        _ => 0,
+    }
 }
 
 /// A [`fingerprint`] of ASCII bytes with their upper-case letters lowered, lane by lane: the

@@ -39,6 +39,9 @@ fn walk(a: &Automaton, labels: &[L]) -> Expect {
         s = match *l {
             N(n) => {
                 let by_name = a.on_name(s, n.as_bytes());
+                if !a.name_may_matter(s, n.as_bytes()) {
+                    assert_eq!(by_name, a.on_other_name(s), "{n}: ruled out, yet an exit");
+                }
                 if !a.name_sensitive(s) {
                     assert_eq!(
                         by_name,
@@ -227,7 +230,7 @@ fn length_masks_admit_every_spelling() {
     let a = build(&[("$.kiss", 0)]);
     let s = a.start();
     for spelled in ["kiss", "KISS", "\u{212A}iss", "\u{212A}ıſſ", "kıss", "KİSS"] {
-        assert!(a.name_may_matter(s, spelled.len()), "{spelled}");
+        assert!(a.name_may_matter(s, spelled.as_bytes()), "{spelled}");
         assert_eq!(
             a.accepting(a.on_name(s, spelled.as_bytes())),
             Some(0),
@@ -269,5 +272,90 @@ fn pathological_policies_are_refused_not_exploded() {
     match Automaton::build(&paths) {
         Ok(a) => assert!(a.state_count() <= MAX_STATES),
         Err(e) => assert!(e.to_string().contains("automaton states")),
+    }
+}
+
+/// Spellings of `name` a client may send that fold to it: each character in either case, and
+/// `i`, `s`, `k` sometimes as their non-ASCII aliases.
+fn respell(name: &str, picks: &[u8]) -> String {
+    name.chars()
+        .zip(picks.iter().cycle())
+        .map(|(c, &p)| match (c, p % 4) {
+            ('i', 3) => 'ı',
+            ('i', 2) => 'İ',
+            ('s', 3) => 'ſ',
+            ('k', 3) => '\u{212A}',
+            (c, 1) => c.to_ascii_uppercase(),
+            (c, _) => c,
+        })
+        .collect()
+}
+
+const NAME_POOL: &[&str] = &[
+    "email",
+    "title",
+    "total",
+    "Email",
+    "kiss",
+    "sku",
+    "id",
+    "ip",
+    "",
+    "$email",
+    "_k",
+    "9lives",
+    "élan",
+    "ſtop",
+    "İd",
+    "\u{212A}ey",
+    "émail",
+    "price",
+    "e",
+    "ema",
+];
+
+proptest::proptest! {
+    /// The length and first-byte filter never rules out a key that leads anywhere but "other
+    /// name", in any state, for any spelling: what it skips, a comparison would have skipped.
+    #[test]
+    fn name_filter_never_rules_out_an_exit(
+        picks in proptest::collection::vec(0usize..NAME_POOL.len(), 1..4),
+        descendant in proptest::collection::vec(proptest::bool::ANY, 4),
+        keys in proptest::collection::vec(
+            (0usize..NAME_POOL.len(), proptest::collection::vec(proptest::num::u8::ANY, 1..8)),
+            1..24,
+        ),
+        junk in proptest::collection::vec("[a-zA-Z0-9_$ıİſ\u{212A}é]{0,7}", 0..8),
+    ) {
+        let selectors: Vec<String> = picks
+            .iter()
+            .zip(descendant.iter().cycle())
+            .map(|(&p, &d)| {
+                let name = NAME_POOL[p];
+                if d { format!("$..['{name}']") } else { format!("$.a['{name}']") }
+            })
+            .collect();
+        let paths: Vec<_> = selectors
+            .iter()
+            .enumerate()
+            .map(|(r, s)| (parse(s).expect("parses"), r as RuleId))
+            .collect();
+        let a = Automaton::build(&paths).expect("builds");
+        let spellings: Vec<String> = keys
+            .iter()
+            .map(|(n, p)| respell(NAME_POOL[*n], p))
+            .chain(junk)
+            .collect();
+        for s in 0..a.state_count() as StateId {
+            for key in &spellings {
+                if !a.name_may_matter(s, key.as_bytes()) {
+                    proptest::prop_assert_eq!(
+                        a.on_name(s, key.as_bytes()),
+                        a.on_other_name(s),
+                        "state {} key {:?} selectors {:?}", s, key, selectors
+                    );
+                }
+            }
+        }
     }
 }

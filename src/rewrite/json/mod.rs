@@ -82,8 +82,8 @@ use crate::detect::{Class, KeyHint};
 use crate::error::WrapFault;
 use crate::policy::names::{HintCache, plain_field_name, push_member};
 use crate::policy::{
-    Action, ActionKind, Applied, ApplyCx, DetectPolicy, EchoCounts, Leaf, LeafKind, Plan, Rule,
-    RuleId, StateId,
+    Action, ActionKind, Applied, ApplyCx, Automaton, DetectPolicy, EchoCounts, Leaf, LeafKind,
+    Plan, Rule, RuleId, StateId,
 };
 
 const BOM: &[u8] = b"\xEF\xBB\xBF";
@@ -382,12 +382,14 @@ impl<'p> Walker<'_, 'p, '_, '_, '_> {
             && matches!(input.get(i), Some(b'{' | b'['))
         {
             // A policy of `..name` selectors only: most documents contain none of the names.
-            let watch = |name: &[u8], escaped: bool| {
-                escaped
-                    || (automaton.name_may_matter(s, name.len()) && automaton.on_name(s, name) != s)
-            };
-            let skipped =
-                scan::skip_value_watching(input, i, 0, self.max_depth, &mut self.kinds, watch)?;
+            let skipped = scan::skip_value_watching(
+                input,
+                i,
+                0,
+                self.max_depth,
+                &mut self.kinds,
+                exits(automaton, s),
+            )?;
             if let Some(end) = skipped {
                 trailing(input, end)?;
                 return Ok(Outcome::Unchanged);
@@ -559,9 +561,12 @@ impl<'p> Walker<'_, 'p, '_, '_, '_> {
             let frame = &mut self.top;
             let state = match frame.mode {
                 Mode::Selected(_) | Mode::Wrapped(_) | Mode::Scan | Mode::Dropped => None,
-                // The key's length rules most keys out before any comparison. Escapes only
-                // shorten a key, so an escaped one is decoded whenever names matter at all.
-                Mode::Live(s) if !escaped && !automaton.name_may_matter(s, key.end - key.start) => {
+                // The key's length and first byte rule most keys out before any comparison.
+                // An escaped key is decoded whenever names matter at all: its raw bytes are
+                // not what it names.
+                Mode::Live(s)
+                    if !escaped && !automaton.name_may_matter(s, &input[key.start..key.end]) =>
+                {
                     Some(automaton.on_other_name(s))
                 }
                 Mode::Live(s) if !automaton.name_sensitive(s) => Some(automaton.on_other_name(s)),
@@ -616,18 +621,13 @@ impl<'p> Walker<'_, 'p, '_, '_, '_> {
                 // names for an exit. Nothing is written while skipping, so if an exit (or an
                 // escaped name, which would need decoding) shows up, walking the subtree
                 // properly from its start is still exact.
-                let watch = |name: &[u8], escaped: bool| {
-                    escaped
-                        || (automaton.name_may_matter(t, name.len())
-                            && automaton.on_name(t, name) != t)
-                };
                 match scan::skip_value_watching(
                     input,
                     value_at,
                     depth,
                     self.max_depth,
                     &mut self.kinds,
-                    watch,
+                    exits(automaton, t),
                 )? {
                     Some(end) => Ok(Next::Skipped(end)),
                     None => Ok(Next::Value(value_at, Mode::Live(t), field)),
@@ -1217,6 +1217,22 @@ impl<'p> Walker<'_, 'p, '_, '_, '_> {
         } else {
             Outcome::Unchanged
         }
+    }
+}
+
+/// The skipper's watch inside the uniform state `s` (a `..name` search): whether a member name
+/// (raw bytes, and whether it has escapes) may leave the state. An escaped name is decoded by
+/// the walk, so it stops the skip too. The closure is small enough to be inlined into the
+/// skipper, where it runs for every member name; the comparison most names never reach is
+/// outlined.
+#[inline(always)]
+fn exits(automaton: &Automaton, s: StateId) -> impl FnMut(&[u8], bool) -> bool + '_ {
+    #[inline(never)]
+    fn leaves(automaton: &Automaton, s: StateId, name: &[u8]) -> bool {
+        automaton.on_name(s, name) != s
+    }
+    move |name: &[u8], escaped: bool| {
+        escaped || (automaton.name_may_matter(s, name) && leaves(automaton, s, name))
     }
 }
 
