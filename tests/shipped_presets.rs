@@ -539,6 +539,11 @@ async fn values_written_in_forms_a_recipient_decodes_leave_the_shipped_segment_p
         ("phone_fullwidth", "call ＋１ ４１５ ５５５ ０１９９".to_owned()),
         ("base64", b64(email)),
         ("base64_json", b64(&format!(r#"{{"email":"{email}"}}"#))),
+        ("base64_of_base64", b64(&b64(email))),
+        (
+            "base64_of_base64_json",
+            b64(&b64(&format!(r#"{{"user":{{"email":"{email}"}}}}"#))),
+        ),
         ("base64url_json", URL_SAFE_NO_PAD.encode(format!(r#"{{"email":"{email}"}}"#))),
         (
             "base64_form",
@@ -887,4 +892,70 @@ async fn an_address_in_a_redirect_target_of_a_mail_link_leaves_the_shipped_sendg
     ] {
         assert!(html.contains(kept), "{kept} lost from {html}");
     }
+}
+
+/// Every other text field of SendGrid's v3 mail send that the mail carries or SendGrid keeps —
+/// a recipient's own `subject`, mail `headers`, legacy `substitutions` and `sections`,
+/// `categories`, attachment file names, the footer and unsubscribe text — with the person's
+/// phone, card and address in it, through the shipped `sendgrid` preset: none arrives in
+/// clear, and the mail's structure and the text around them do.
+#[tokio::test]
+async fn the_person_in_the_other_text_fields_of_a_mail_leaves_the_shipped_sendgrid_preset_scrubbed()
+{
+    let (up, _gw, client) = start_shipped().await;
+    let say = "Ottilie: call +1 415 555 0199, card 4242 4242 4242 4242, mail ottilie.brandvold@example.org";
+    let body = serde_json::json!({
+        "personalizations": [{
+            "to": [{"email": "shop-customer@example.net"}],
+            "subject": say,
+            "headers": {"X-Customer": say},
+            "substitutions": {"-note-": say},
+        }],
+        "from": {"email": "shop@example.com", "name": "Shop"},
+        "subject": "Your order",
+        "headers": {"X-Note": say},
+        "sections": {"-sig-": say},
+        "categories": [say],
+        "content": [{"type": "text/plain", "value": "Hello"}],
+        "attachments": [{"content": "SGVsbG8=", "filename": "Statement - call +1 415 555 0199 - card 4242 4242 4242 4242 - June.txt", "type": "text/plain"}],
+        "tracking_settings": {
+            "footer": {"enable": true, "text": say, "html": format!("<p>{say}</p>")},
+            "subscription_tracking": {"enable": true, "text": say, "html": format!("<p>{say}</p>")},
+        },
+    })
+    .to_string();
+    let got = client.post_json("/sendgrid/v3/mail/send", &body).await;
+    assert!(got.status.is_success(), "{}", got.status);
+    let seen = up.requests();
+    let r = seen.last().expect("forwarded");
+    let doc: Value = serde_json::from_slice(&r.body).expect("the upstream parses JSON");
+    crate::support::recipient::assert_none_in_clear(
+        "sendgrid text fields",
+        r,
+        &[
+            "415 555 0199".to_owned(),
+            "4242 4242 4242 4242".to_owned(),
+            "ottilie.brandvold@example.org".to_owned(),
+        ],
+    );
+    let p = &doc["personalizations"][0];
+    for text in [
+        &p["subject"],
+        &p["headers"]["X-Customer"],
+        &p["substitutions"]["-note-"],
+        &doc["headers"]["X-Note"],
+        &doc["sections"]["-sig-"],
+        &doc["categories"][0],
+        &doc["tracking_settings"]["footer"]["text"],
+        &doc["tracking_settings"]["subscription_tracking"]["html"],
+    ] {
+        let text = text.as_str().expect("the field arrives as text");
+        assert!(text.contains("Ottilie: call "), "{text}");
+    }
+    assert_eq!(doc["attachments"][0]["content"], "SGVsbG8=");
+    assert_eq!(doc["tracking_settings"]["footer"]["enable"], true);
+    assert_eq!(
+        doc["personalizations"][0]["to"][0]["email"],
+        "shop-customer@example.net"
+    );
 }

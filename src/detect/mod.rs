@@ -243,7 +243,7 @@ impl Detector {
         // `%2540` is `%40` once the outer URL is read, and `@` once the inner one is.
         if sh.escape > 0
             && memchr::memmem::find(t, b"%25").is_some()
-            && let Some(class) = self.read_decoded(&encoded::Encoded::Percent(t))
+            && let Some(class) = self.read_decoded(&encoded::Encoded::Percent(t), false)
         {
             return Some(class);
         }
@@ -251,12 +251,12 @@ impl Detector {
             return None;
         }
         let e = encoded::encoding(t)?;
-        self.read_decoded(&e)
+        self.read_decoded(&e, false)
     }
 
     #[cold]
     #[inline(never)]
-    fn read_decoded(&self, e: &encoded::Encoded<'_>) -> Option<Class> {
+    fn read_decoded(&self, e: &encoded::Encoded<'_>, inner: bool) -> Option<Class> {
         encoded::windows(e, |text| {
             let s = text.trim_ascii();
             let t = s.as_bytes();
@@ -264,6 +264,15 @@ impl Detector {
             self.whole(&KeyInfo::default(), s, &sh)
                 .or_else(|| self.free_text(t, &sh))
                 .or_else(|| self.folded(&KeyInfo::default(), s, &sh).map(|d| d.class))
+                // Base64 of base64 (a wrapper wrapped again) is decoded once more, not
+                // further: each layer is one more decoder call for the recipient, and a
+                // bound keeps the cost of a leaf at two decodings.
+                .or_else(|| {
+                    if inner || sh.spaced() || sh.high > 0 {
+                        return None;
+                    }
+                    self.read_decoded(&encoded::encoding(t)?, true)
+                })
         })
     }
 

@@ -317,6 +317,11 @@ fn values_a_reader_decodes_or_folds_are_read_as_the_reader_reads_them() {
             Class::Email,
         ),
         ("data:text/plain,ottilie%40example.org", Class::Email),
+        // Base64 of base64 (a wrapper wrapped again): decoded twice.
+        (
+            "YjNSMGFXeHBaUzVpY21GdVpIWnZiR1JBWlhoaGJYQnNaUzV2Y21jPQ==",
+            Class::Email,
+        ),
         (
             "https://x.example/r?u=https%3A%2F%2Fy.example%2F%3Femail%3Dottilie%2540example.org",
             Class::Email,
@@ -343,6 +348,7 @@ fn values_a_reader_decodes_or_folds_are_read_as_the_reader_reads_them() {
         "550e8400-e29b-41d4-a716-446655440000",
         "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
         "SGVsbG8gd29ybGQsIG5vdGhpbmcgaGVyZQ==",
+        "U0dWc2JHOGdkMjl5YkdRc0lHNXZkR2hwYm1jZ2FHVnlaUT09",
         "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk",
         "https://x.example/r?u=https%3A%2F%2Fy.example%2F%3Fq%3D100%2525",
         "4111.1111.1111.1112",

@@ -104,22 +104,25 @@ pub(crate) fn request_host<B>(req: &http::Request<B>) -> Option<Host> {
 
 /// The host of a parsed authority without its trailing dots: what `Authority::host` returns
 /// (after the last `@`; a bracketed IPv6 literal whole; else up to the first `:`), found with
-/// byte searches (an authority is ASCII) rather than its generic character searches.
+/// plain byte loops (an authority is ASCII and a few bytes long: `memchr`'s set-up and
+/// `str`'s generic character searches each cost more than the whole scan).
 fn host_of(authority: &str) -> &str {
     let b = authority.as_bytes();
-    let start = memchr::memrchr(b'@', b).map_or(0, |at| at + 1);
+    let start = b.iter().rposition(|&c| c == b'@').map_or(0, |at| at + 1);
     let rest = &b[start..];
-    let end = if rest.first() == Some(&b'[') {
-        memchr::memchr(b']', rest).map_or(rest.len(), |at| at + 1)
+    let len = if rest.first() == Some(&b'[') {
+        rest.iter()
+            .position(|&c| c == b']')
+            .map_or(rest.len(), |at| at + 1)
     } else {
-        memchr::memchr(b':', rest).unwrap_or(rest.len())
+        rest.iter().position(|&c| c == b':').unwrap_or(rest.len())
     };
-    let mut host = &rest[..end];
-    while let [before @ .., b'.'] = host {
-        host = before;
+    let mut end = start + len;
+    while end > start && b[end - 1] == b'.' {
+        end -= 1;
     }
     // Cut at ASCII bytes of an ASCII string: always a character boundary.
-    std::str::from_utf8(host).unwrap_or_default()
+    authority.get(start..end).unwrap_or_default()
 }
 
 /// A request's host as [`request_host`] found it (cut from the thread's slab: no allocation).
