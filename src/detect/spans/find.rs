@@ -607,6 +607,93 @@ fn word_bwd(raw: &[u8], mut i: usize, lo: usize) -> usize {
     i.max(lo)
 }
 
+/// Where the hex colour (`#333333`, `#0066cc`, `#e0e0e0`) holding the digit at `i` ends, if it
+/// is one: a digit in it has a letter or `#` before it, so [`Finder::word`] would read it as
+/// part of a word, and that word is too short for a key and no IBAN. Outside URLs, where `#`
+/// starts a fragment. Inline CSS has a few in every mail; the scan steps over them before the
+/// digit handler's call.
+#[inline(always)]
+fn hex_colour(c: Cur<'_>, i: usize, floor: usize) -> Option<usize> {
+    let raw = c.raw;
+    if c.seg.kind.mode.has(Mode::URL) {
+        return None;
+    }
+    let mut h = i;
+    while h > c.seg.start && i - h < 20 && raw[h - 1].is_ascii_hexdigit() {
+        h -= 1;
+    }
+    if !(h > c.seg.start && raw[h - 1] == b'#' && h >= floor) {
+        return None;
+    }
+    let mut e = i;
+    while e < c.seg.end && e - h < 20 && raw[e].is_ascii_hexdigit() {
+        e += 1;
+    }
+    let iban = e - h >= 4
+        && raw[h].is_ascii_alphabetic()
+        && raw[h + 1].is_ascii_alphabetic()
+        && raw[h + 2].is_ascii_digit()
+        && raw[h + 3].is_ascii_digit();
+    (e - h < 20 && !iban && (e == c.seg.end || !WORD[usize::from(raw[e])])).then_some(e)
+}
+
+/// Where [`Finder::word`] resumes, having found nothing, for the `-` or `_` at `i`, when the
+/// word around it is told from the sixteen bytes on each side: lower-case letters, `-` and `_`
+/// only (no digit, so no IBAN), ended on both sides by a byte that is no word byte (or by the
+/// segment, or by `floor`), and shorter than a key. CSS names and query parameters
+/// (`font-family`, `utm_source`) are the bulk of these triggers in a mail; a property test holds
+/// this to `word`.
+#[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+#[inline(always)]
+fn short_name(c: Cur<'_>, i: usize, floor: usize) -> Option<usize> {
+    let raw = c.raw;
+    let after = raw.get(i..).and_then(|s| s.first_chunk::<16>())?;
+    let before = raw.get(i.checked_sub(16)?..i)?.first_chunk::<16>()?;
+    // Forward: the first byte that is not a name byte ends the word if it is no word byte;
+    // past the segment's end the word ends there.
+    let m = !name_bytes16(after) & 0xFFFF;
+    if m == 0 {
+        return None;
+    }
+    let e = i + m.trailing_zeros() as usize;
+    if e < c.seg.end && word_byte(raw[e]) {
+        return None;
+    }
+    let e = e.min(c.seg.end);
+    // Backward, as `word_bwd` reads: down to the last byte that is no word byte, at least
+    // `lo` (`i` itself when `i` is below it).
+    let lo = floor.max(c.seg.start).min(i);
+    let m = !name_bytes16(before) & 0xFFFF;
+    let mut s = if m == 0 {
+        i - 16
+    } else {
+        i - 16 + (32 - m.leading_zeros()) as usize
+    };
+    if s <= lo {
+        s = lo;
+    } else if m == 0 || word_byte(raw[s - 1]) {
+        return None;
+    }
+    while s < e && raw[s] == b'-' {
+        s += 1;
+    }
+    (e - s < 20).then_some(e)
+}
+
+#[cfg(not(all(target_arch = "x86_64", target_feature = "sse2")))]
+#[inline(always)]
+fn short_name(_: Cur<'_>, _: usize, _: usize) -> Option<usize> {
+    None
+}
+
+/// The bytes of `chunk` that are lower-case letters, `-` or `_`, bit `k` for `chunk[k]`.
+#[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+#[inline(always)]
+fn name_bytes16(chunk: &[u8; 16]) -> u32 {
+    let v = Lanes::load(chunk);
+    (v.range(b'a', b'z') | (v.eq(b'-') | v.eq(b'_'))).bits()
+}
+
 fn hexish(b: u8) -> bool {
     b.is_ascii_hexdigit() || b == b':' || b == b'.'
 }
@@ -662,12 +749,19 @@ impl Finder {
                     let d = digits4(c, i);
                     if quantity(c, i, d) || bare_short(c, i, d) {
                         d
+                    } else if let Some(e) = hex_colour(c, i, floor) {
+                        e
                     } else {
                         self.digit(c, i, d, &mut floor, hits)
                     }
                 }
                 b'@' => self.email(c, i, u.len, &mut floor, hits),
-                b'_' | b'-' => self.word(c, i, &mut floor, hits),
+                // CSS names and query parameters (`font-family`, `utm_source`) leave before
+                // the call.
+                b'_' | b'-' => match short_name(c, i, floor) {
+                    Some(e) => e,
+                    None => self.word(c, i, &mut floor, hits),
+                },
                 b':' => self.ipv6(c, i, u.len, &mut floor, hits),
                 b'A' if matches!(raw.get(i + 1..i + 4), Some(b"KIA" | b"SIA" | b"Iza"))
                     && (i == seg.start || !word_byte(raw[i - 1])) =>
@@ -728,7 +822,8 @@ impl Finder {
 
     /// A digit: a numeric run if a word boundary opens it, else the word it is glued into.
     ///
-    /// `d` is where the digits written from `i` end, at most four of them ([`digits4`]).
+    /// `d` is where the digits written from `i` end, at most four of them ([`digits4`]). A digit
+    /// of a hex colour ([`hex_colour`]) does not come here: the scan steps over the colour.
     fn digit(
         &mut self,
         c: Cur<'_>,
@@ -738,29 +833,6 @@ impl Finder {
         hits: &mut Vec<Hit>,
     ) -> usize {
         let raw = c.raw;
-        // A hex colour (`#333333`, `#0066cc`, `#e0e0e0`): a digit in it has a letter or `#`
-        // before it, so it is read as part of a word, and that word is too short for a key
-        // and no IBAN. Outside URLs, where `#` starts a fragment.
-        if !c.seg.kind.mode.has(Mode::URL) {
-            let mut h = i;
-            while h > c.seg.start && i - h < 20 && raw[h - 1].is_ascii_hexdigit() {
-                h -= 1;
-            }
-            if h > c.seg.start && raw[h - 1] == b'#' && h >= *floor {
-                let mut e = i;
-                while e < c.seg.end && e - h < 20 && raw[e].is_ascii_hexdigit() {
-                    e += 1;
-                }
-                let iban = e - h >= 4
-                    && raw[h].is_ascii_alphabetic()
-                    && raw[h + 1].is_ascii_alphabetic()
-                    && raw[h + 2].is_ascii_digit()
-                    && raw[h + 3].is_ascii_digit();
-                if e - h < 20 && !iban && (e == c.seg.end || !WORD[usize::from(raw[e])]) {
-                    return e;
-                }
-            }
-        }
         let mut start = i;
         let opener = match c.before(i) {
             None => true,
@@ -2719,6 +2791,112 @@ mod tests {
                 }
             }
         }
+    }
+
+    proptest::proptest! {
+        /// A word the scan steps over before the call is one `word` steps over to the same
+        /// place having found nothing (no key, JWT or IBAN, the floor unchanged), wherever the
+        /// segment starts and ends and wherever the floor is.
+        #[test]
+        fn a_name_skipped_before_the_call_is_one_the_word_reader_skips(
+            pieces in proptest::collection::vec(proptest::sample::select(&[
+                "font-family", "utm_source", "-", "_", "--", "a", "ab", "x-y", ".", ";", ":",
+                " ", "\"", "=", "9", "12px", "A", "Z", "de", "DE89", "89", "&#45;", "%2D",
+                "border-bottom-left-radius", "sk_live_", "eyJ", "AKIA", "\u{e9}", "#",
+                "abcdefghijklmnopqrs", "-webkit-", "_x_", " glpat-abcdefgh", "_ijklmnopqrs",
+                " xoxb-abcdefghij", "-klmnopqrst",
+            ][..]), 0..24),
+            cut in (0usize..240, 0usize..240),
+            lift in 0usize..40,
+        ) {
+            let text = pieces.concat();
+            let raw = text.as_bytes();
+            let (a, b) = (cut.0.min(raw.len()), cut.1.min(raw.len()));
+            // A random segment, and the whole text.
+            for (start, end) in [(a.min(b), a.max(b)), (0, raw.len())] {
+            let seg = Seg {
+                start,
+                end,
+                kind: super::super::SegKind {
+                    mode: Mode::ENT.with(Mode::PCT),
+                    ctx: super::super::Ctx::Text,
+                },
+            };
+            let c = Cur { raw, seg };
+            for i in start..end {
+                for floor in [start, i, (start + lift).min(i), i + 1] {
+                    let Some(next) = short_name(c, i, floor) else {
+                        continue;
+                    };
+                    let mut f = Finder::new(crate::detect::spans::SPAN_CLASSES);
+                    let mut hits = Vec::new();
+                    let mut fl = floor;
+                    let want = f.word(c, i, &mut fl, &mut hits);
+                    proptest::prop_assert_eq!(next, want, "{:?} at {} in {}..{}, floor {}", text, i, start, end, floor);
+                    proptest::prop_assert!(hits.is_empty());
+                    proptest::prop_assert_eq!(fl, floor);
+                }
+            }
+            }
+        }
+    }
+
+    #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+    #[test]
+    fn css_names_leave_before_the_call_and_keys_do_not() {
+        let text = b"<td style=\"padding:0;font-family:Arial;border-bottom-left-radius:4px\">\
+                     key sk_live_abcdefghijklmnopqrstuvwx and IBAN de89-3704-0044-0532-0130-00 ok";
+        let at = |needle: &[u8]| {
+            text.windows(needle.len())
+                .position(|w| w == needle)
+                .expect("in the text")
+        };
+        let seg = Seg {
+            start: 0,
+            end: text.len(),
+            kind: super::super::SegKind {
+                mode: Mode::ENT.with(Mode::PCT),
+                ctx: super::super::Ctx::Text,
+            },
+        };
+        let c = Cur { raw: text, seg };
+        let family = at(b"-family");
+        assert_eq!(short_name(c, family, 0), Some(family + 7));
+        let radius = at(b"-left");
+        assert_eq!(
+            short_name(c, radius, 0),
+            None,
+            "a name of 25 bytes is read by `word`"
+        );
+        assert_eq!(
+            short_name(c, radius, radius - 6),
+            Some(at(b":4px")),
+            "from the floor"
+        );
+        assert_eq!(short_name(c, at(b"_live"), 0), None);
+        assert_eq!(short_name(c, at(b"-3704"), 0), None);
+        // A key of lower-case letters with its `_` within sixteen bytes of both ends.
+        let key = b"a GitLab token glpat-abcdefgh_ijklmnopqrs here";
+        let c = Cur {
+            raw: key,
+            seg: Seg {
+                end: key.len(),
+                ..seg
+            },
+        };
+        assert_eq!(short_name(c, 28, 0), None);
+        let mut f = Finder::new(crate::detect::spans::SPAN_CLASSES);
+        let (mut floor, mut hits) = (0, Vec::new());
+        assert_eq!(f.word(c, 28, &mut floor, &mut hits), 41);
+        assert!(matches!(
+            hits[..],
+            [Hit {
+                start: 15,
+                end: 41,
+                origin: Origin::Class(Class::ApiKey),
+                ..
+            }]
+        ));
     }
 
     #[test]
