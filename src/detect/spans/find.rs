@@ -838,8 +838,26 @@ impl Finder {
             None => true,
             Some(p) if matches!(p.b, b'+' | b'(') => {
                 let j = i - p.len;
-                let ok = c.before(j).is_none_or(|q| opens(q.b));
-                if ok && j >= *floor {
+                // `[label](4242 …)`, `[REDACTED](…)`: a parenthesis right after a closing
+                // bracket opens a value as after a space, so what a replacement leaves reads
+                // like the text it replaced.
+                let ok = c.before(j).is_none_or(|q| opens(q.b) || q.b == b']');
+                // `(415) 555-0199`, `(03995) 218177`: the parenthesis is the phone's when it
+                // closes after an area code (up to seven digits); an unclosed one
+                // (`(536-22-8726`) is text before the value. Read through escapes
+                // (`%28335%29`) like the run itself.
+                let (mut k, mut closed) = (i, false);
+                for _ in 0..8 {
+                    match c.at(k) {
+                        Some(u) if u.b.is_ascii_digit() => k += u.len,
+                        Some(u) => {
+                            closed = u.b == b')';
+                            break;
+                        }
+                        None => break,
+                    }
+                }
+                if ok && j >= *floor && (p.b == b'+' || closed) {
                     start = j;
                 }
                 ok

@@ -1144,3 +1144,45 @@ fn the_end_of_a_sentence_after_a_link_is_not_a_word_going_on() {
         assert_eq!(found(t, TextKind::Html).len(), 2, "{t}");
     }
 }
+
+#[test]
+fn a_value_after_an_unclosed_parenthesis_or_a_bracket_is_found() {
+    let s = SpanScanner::default();
+    for (t, want) in [
+        ("x (536-22-8726 ", &["536-22-8726"][..]),
+        ("::(536-22-8726 ", &["::", "536-22-8726"]),
+        ("[REDACTED](536-22-8726 ", &["536-22-8726"]),
+        ("[label](4242 4242 4242 4242)", &["4242 4242 4242 4242"]),
+        ("(4242 4242 4242 4242", &["4242 4242 4242 4242"]),
+        ("Call (415) 555-0199 today", &["(415) 555-0199"]),
+    ] {
+        for kind in [TextKind::Plain, TextKind::Html] {
+            let mut found = Vec::new();
+            s.find(t, kind, None, |sp| found.push(&t[sp.start..sp.end]));
+            assert_eq!(found, want, "{t} ({kind:?})");
+        }
+    }
+}
+
+/// Found by `redaction_is_idempotent`: the `[REDACTED]` left for `::` made the digits after
+/// it read as a value the first pass had not found.
+#[test]
+fn what_a_replacement_leaves_reads_like_the_text_it_replaced() {
+    let s = SpanScanner::default();
+    let t = "::(9 536-22-8726 ";
+    let mut spans = Vec::new();
+    s.find(t, TextKind::Html, None, |sp| spans.push((sp.start, sp.end)));
+    let mut once = String::new();
+    let mut at = 0;
+    for (a, b) in spans {
+        once.push_str(&t[at..a]);
+        once.push_str("[REDACTED]");
+        at = b;
+    }
+    once.push_str(&t[at..]);
+    let mut again = Vec::new();
+    s.find(&once, TextKind::Html, None, |sp| {
+        again.push(sp.value.to_owned())
+    });
+    assert!(again.is_empty(), "{once:?} still holds {again:?}");
+}
