@@ -15,12 +15,15 @@ pub enum RejectCode {
     /// ways, a form pair some servers split differently…); which rule it broke is carried so
     /// the message can name it.
     AmbiguousRequest(Ambiguity),
-    /// The request's head is invalid (an HTTP/1.1 request without `Host`, or two `Host`s).
+    /// The request's head is invalid: not HTTP/1.x, framing that reads more than one way, an
+    /// HTTP/1.1 request without `Host`, or two `Host`s.
     BadRequest,
     /// The request path cannot be reduced to one normalised path (see [`PathFault`]).
     BadPath(PathFault),
     /// The request body exceeded `max_body_bytes` (or decoded past `max_decoded_bytes`).
     BodyTooLarge,
+    /// The request head is past the head size limit or its field count (431).
+    HeaderTooLarge,
     /// The gateway itself failed; nothing was forwarded.
     Internal,
     /// The body is not valid for its content type (malformed JSON, bad encoding).
@@ -49,6 +52,8 @@ pub enum RejectCode {
     StoreUnavailable,
     /// A forward-proxy target no route names: piigate never tunnels blindly.
     TargetNotAllowed,
+    /// The request target is longer than any upstream could be sent (414).
+    TargetTooLong,
     /// The upstream answered with something that is not HTTP, or the connection broke.
     UpstreamFailed,
     /// The upstream did not answer within `upstream_timeout_ms`.
@@ -67,11 +72,12 @@ impl RejectCode {
     ///
     /// Codes that carry the rule they broke appear once, with a representative rule: metrics
     /// count per code ([`Self::slot`]), the access log names the rule.
-    pub const ALL: [Self; 22] = [
+    pub const ALL: [Self; 24] = [
         Self::AmbiguousRequest(Ambiguity::ContentTypeRepeated),
         Self::BadPath(PathFault::InvalidEscape),
         Self::BadRequest,
         Self::BodyTooLarge,
+        Self::HeaderTooLarge,
         Self::Internal,
         Self::MalformedBody,
         Self::MalformedQuery,
@@ -85,6 +91,7 @@ impl RejectCode {
         Self::RequestTimeout,
         Self::StoreUnavailable,
         Self::TargetNotAllowed,
+        Self::TargetTooLong,
         Self::UpstreamFailed,
         Self::UpstreamTimeout,
         Self::UpstreamUnreachable,
@@ -98,8 +105,10 @@ impl RejectCode {
         matches!(
             self,
             Self::BadRequest
+                | Self::HeaderTooLarge
                 | Self::MethodNotAllowed
                 | Self::TargetNotAllowed
+                | Self::TargetTooLong
                 | Self::UnsupportedTransferCoding
         )
     }
@@ -151,6 +160,7 @@ impl RejectCode {
             Self::BadPath(_) => "bad_path",
             Self::BadRequest => "bad_request",
             Self::BodyTooLarge => "body_too_large",
+            Self::HeaderTooLarge => "header_too_large",
             Self::Internal => "internal_error",
             Self::MalformedBody => "malformed_body",
             Self::MalformedQuery => "malformed_query",
@@ -164,6 +174,7 @@ impl RejectCode {
             Self::RequestTimeout => "request_timeout",
             Self::StoreUnavailable => "store_unavailable",
             Self::TargetNotAllowed => "target_not_allowed",
+            Self::TargetTooLong => "target_too_long",
             Self::UpstreamFailed => "upstream_failed",
             Self::UpstreamTimeout => "upstream_timeout",
             Self::UpstreamUnreachable => "upstream_unreachable",
@@ -178,6 +189,7 @@ impl RejectCode {
             Self::AmbiguousRequest(_) | Self::BadPath(_) => StatusCode::BAD_REQUEST,
             Self::BadRequest => StatusCode::BAD_REQUEST,
             Self::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::HeaderTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
             Self::MalformedBody => StatusCode::BAD_REQUEST,
             Self::MalformedQuery => StatusCode::BAD_REQUEST,
@@ -191,6 +203,7 @@ impl RejectCode {
             Self::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             Self::StoreUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::TargetNotAllowed => StatusCode::FORBIDDEN,
+            Self::TargetTooLong => StatusCode::URI_TOO_LONG,
             Self::UpstreamFailed => StatusCode::BAD_GATEWAY,
             Self::UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
             Self::UpstreamUnreachable => StatusCode::BAD_GATEWAY,
@@ -204,8 +217,11 @@ impl RejectCode {
         match self {
             Self::AmbiguousRequest(a) => a.message(),
             Self::BadPath(p) => p.message(),
-            Self::BadRequest => "the request head is invalid (missing or repeated Host)",
+            Self::BadRequest => {
+                "the request head is invalid (malformed, ambiguous framing, or a missing or repeated Host)"
+            }
             Self::BodyTooLarge => "request body exceeds the route's size limit",
+            Self::HeaderTooLarge => "the request head exceeds the gateway's size or field limit",
             Self::Internal => "the gateway failed to process the request; nothing was forwarded",
             Self::MalformedBody => {
                 "request body could not be parsed for its content type; nothing was forwarded"
@@ -231,6 +247,7 @@ impl RejectCode {
                 "the subject store is unavailable, so subject-scoped values cannot be keyed; nothing was forwarded"
             }
             Self::TargetNotAllowed => "the forward proxy only connects to hosts a route names",
+            Self::TargetTooLong => "the request target exceeds the gateway's length limit",
             Self::UpstreamFailed => "the upstream connection failed or answered with invalid HTTP",
             Self::UpstreamTimeout => "the upstream did not answer in time",
             Self::UpstreamUnreachable => "the upstream could not be reached",

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use crate::support::{Ended, RawConn, Reply, Stack, bounded, exchange};
+use crate::support::{Ended, RawConn, Reply, Stack, bounded, exchange, metric, metrics_text};
 
 const ROUTES: &str = r#"
 [[routes]]
@@ -105,10 +105,11 @@ async fn a_client_that_expects_100_continue_gets_it_before_sending_its_body() {
 }
 
 #[tokio::test]
-async fn refused_heads_are_answered_with_the_json_error_and_closed() {
+async fn refused_heads_are_answered_with_the_json_error_counted_and_closed() {
     bounded(30, async {
         let Stack { up, gw, .. } = Stack::start(Reply::Ok, ROUTES).await;
         let many: String = (0..200).map(|i| format!("x-h{i}: v\r\n")).collect();
+        let long = "a".repeat(70_000);
         let cases = [
             (
                 "POST /pass/a HTTP/1.1\r\nHost: gw\r\nContent-Length: +7\r\n\r\n{\"a\":1}"
@@ -121,11 +122,17 @@ async fn refused_heads_are_answered_with_the_json_error_and_closed() {
                 431,
                 "header_too_large",
             ),
+            (
+                // Past the head limit before the target limit: a head too large.
+                format!("GET /pass/{long} HTTP/1.1\r\nHost: gw\r\n\r\n"),
+                431,
+                "header_too_large",
+            ),
         ];
-        for (req, status, code) in cases {
+        for (req, status, code) in &cases {
             let (r, ended) = exchange(gw.addr, req.as_bytes()).await;
             assert_eq!(r.len(), 1, "{r:#?}");
-            assert_eq!((r[0].status, r[0].error_code().as_str()), (status, code));
+            assert_eq!((r[0].status, r[0].error_code().as_str()), (*status, *code));
             assert_eq!(
                 r[0].header("content-type").as_deref(),
                 Some("application/json")
@@ -133,6 +140,18 @@ async fn refused_heads_are_answered_with_the_json_error_and_closed() {
             assert_ne!(ended, Ended::Open);
         }
         assert!(up.requests().is_empty());
+        // Refused before any route was chosen: counted under route `-`, one each.
+        let text = metrics_text(&gw);
+        for (_, status, code) in &cases {
+            let series = format!(r#"piigate_rejections_total{{route="-",code="{code}"}}"#);
+            let times = cases.iter().filter(|c| c.2 == *code).count();
+            assert_eq!(metric(&text, &series), times as f64, "{series}");
+            let class = format!(
+                r#"piigate_requests_total{{route="-",class="{}xx"}}"#,
+                status / 100
+            );
+            assert!(metric(&text, &class) >= 1.0, "{class}");
+        }
     })
     .await;
 }

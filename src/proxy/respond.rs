@@ -9,12 +9,7 @@ use crate::error::RejectCode;
 /// `{"error":{"code":"…","message":"…"}}` with the code's status. The message is the code's
 /// fixed text, so no request data can reach it.
 pub fn reject(code: RejectCode) -> Response<Body> {
-    let body = format!(
-        r#"{{"error":{{"code":"{}","message":"{}"}}}}"#,
-        code.as_str(),
-        code.message()
-    );
-    let mut resp = Response::new(full(Bytes::from(body)));
+    let mut resp = Response::new(full(Bytes::from(error_body(code))));
     *resp.status_mut() = code.status();
     let h = resp.headers_mut();
     h.insert(
@@ -26,6 +21,15 @@ pub fn reject(code: RejectCode) -> Response<Body> {
         h.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
     }
     resp
+}
+
+/// The JSON error of `code`: `{"error":{"code":"…","message":"…"}}`.
+pub fn error_body(code: RejectCode) -> String {
+    format!(
+        r#"{{"error":{{"code":"{}","message":"{}"}}}}"#,
+        code.as_str(),
+        code.message()
+    )
 }
 
 /// A complete in-memory body.
@@ -45,12 +49,7 @@ mod tests {
             .chain(crate::error::PathFault::ALL.map(RejectCode::BadPath))
             .chain(crate::error::WrapFault::ALL.map(RejectCode::MalformedWrapped));
         for code in RejectCode::ALL.into_iter().chain(rules) {
-            let body = format!(
-                r#"{{"error":{{"code":"{}","message":"{}"}}}}"#,
-                code.as_str(),
-                code.message()
-            );
-            let v: serde_json::Value = serde_json::from_str(&body).expect("valid JSON");
+            let v: serde_json::Value = serde_json::from_str(&error_body(code)).expect("valid JSON");
             assert_eq!(v["error"]["code"], code.as_str());
             assert!(code.status().is_client_error() || code.status().is_server_error());
         }

@@ -386,7 +386,7 @@ impl SpanScanner {
                     // word written across inline tags (rare; checked only then).
                     if last_text < seg.start
                         && reread::ends_word(raw[last_text - 1])
-                        && reread::starts_word(raw[seg.start])
+                        && reread::starts_word(&raw[seg.start..seg.end])
                         && reread::inline_markup(&raw[last_text..seg.start])
                     {
                         notes.gaps.push((last_text, seg.start));

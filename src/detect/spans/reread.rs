@@ -24,17 +24,26 @@ const INLINE: &[&[u8]] = &[
 ];
 
 /// Whether `b` may end the text before a split inside a word: a letter, a digit, a byte of a
-/// non-ASCII character, the punctuation of an address or a number, or the `;` ending a
-/// character reference.
+/// non-ASCII character or the punctuation of an address or a number.
 #[inline(always)]
 pub(super) fn ends_word(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b >= 0x80 || matches!(b, b'@' | b'.' | b'-' | b'_' | b';')
+    b.is_ascii_alphanumeric() || b >= 0x80 || matches!(b, b'@' | b'.' | b'-' | b'_')
 }
 
-/// Whether `b` may start the text after a split inside a word (`&` opens a reference).
+/// Whether the text `after` a split may continue a word: it starts with a letter, a digit, a
+/// non-ASCII character, `@`, `-` or `_`, or with `.` or a numeric reference (`&#64;`) that a
+/// letter or digit follows. The end of a sentence after a link (`</a>.`, `</b>. Next`) is
+/// not a word going on: a text read a second time is scanned twice, so the test is strict.
 #[inline(always)]
-pub(super) fn starts_word(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b >= 0x80 || matches!(b, b'@' | b'.' | b'-' | b'_' | b'&')
+pub(super) fn starts_word(after: &[u8]) -> bool {
+    match after {
+        [b, ..] if b.is_ascii_alphanumeric() || *b >= 0x80 || matches!(b, b'@' | b'-' | b'_') => {
+            true
+        }
+        [b'.', c, ..] => c.is_ascii_alphanumeric(),
+        [b'&', b'#', c, ..] => c.is_ascii_alphanumeric(),
+        _ => false,
+    }
 }
 
 /// Whether `gap` is nothing but inline tags and comments (the markup between two text nodes
@@ -84,11 +93,12 @@ pub(super) fn inline_markup(gap: &[u8]) -> bool {
 /// `%40` once the outer URL is read and `@` once the inner one is. The reading without those
 /// two bytes is the inner URL's.
 pub(super) fn escaped_twice(raw: &[u8], start: usize, end: usize, out: &mut Vec<(usize, usize)>) {
+    // `memchr` for `%` (a link has a few): no searcher to build per segment.
     let s = &raw[start..end];
-    for p in memchr::memmem::find_iter(s, b"%25") {
-        if s.get(p + 3..p + 5)
-            .is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit))
-        {
+    for p in memchr::memchr_iter(b'%', s) {
+        if s.get(p + 1..p + 5).is_some_and(|w| {
+            w[0] == b'2' && w[1] == b'5' && w[2].is_ascii_hexdigit() && w[3].is_ascii_hexdigit()
+        }) {
             out.push((start + p + 1, start + p + 3));
         }
     }

@@ -1124,3 +1124,23 @@ fn an_escape_escaped_twice_in_a_url_is_read_as_the_inner_url_reads_it() {
     let t = "https://t.example/p?d=100%25+off&n=1";
     assert_eq!(redact(t, TextKind::Url, None), t);
 }
+
+#[test]
+fn the_end_of_a_sentence_after_a_link_is_not_a_word_going_on() {
+    // A second reading scans the whole text again: a mail's `</a>.` or `</b>. Next` must not
+    // ask for one.
+    let s = SpanScanner::default();
+    for t in [
+        "<p>Mail <a href=\"mailto:a@b.example\">ottilie@example.org</a>.</p>",
+        "<p>Your order <b>ORD-1</b>. Thanks, <b>Shop</b>&nbsp;team</p>",
+    ] {
+        assert!(s.hits(t, TextKind::Html, None).removed.is_empty(), "{t}");
+    }
+    for t in [
+        "<p>ottilie@example<b>.org</b></p>",
+        "<p>ottilie<b>&#64;example.org</b></p>",
+    ] {
+        assert!(!s.hits(t, TextKind::Html, None).removed.is_empty(), "{t}");
+        assert_eq!(found(t, TextKind::Html).len(), 2, "{t}");
+    }
+}

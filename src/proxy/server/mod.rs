@@ -41,6 +41,7 @@ use tracing::debug;
 use self::wire::{BodyOut, Decoded, Decoder, Framing, HeadError};
 use super::usage::Lookout;
 use super::{Current, service};
+use crate::error::RejectCode;
 
 /// A client connection's byte stream, plain or TLS.
 pub(crate) trait ClientIo: AsyncRead + AsyncWrite + Unpin + Send {}
@@ -303,8 +304,15 @@ pub(crate) async fn serve(
                 return None;
             }
             Next::Refuse(e) => {
+                let code = e.code();
+                debug!(code = code.as_str(), "Request head refused.");
+                // Counted under route `-` like every refusal decided before routing.
+                current
+                    .load()
+                    .unrouted
+                    .answered(code.status().as_u16(), Some(code));
                 out.clear();
-                refusal(e, &mut out);
+                refusal(code, &mut out);
                 if write_all(&link, &out).await.is_ok() {
                     close(&link, true).await;
                 }
@@ -531,16 +539,8 @@ async fn close(link: &Link, linger: bool) {
 }
 
 /// The answer to a refused head: its status and the JSON error, then the connection closes.
-fn refusal(e: HeadError, out: &mut Vec<u8>) {
-    let (code, message) = match e {
-        HeadError::Malformed => (
-            crate::error::RejectCode::BadRequest.as_str(),
-            crate::error::RejectCode::BadRequest.message(),
-        ),
-        HeadError::TooLarge => ("header_too_large", "The request head is too large."),
-        HeadError::TargetTooLong => ("target_too_long", "The request target is too long."),
-    };
-    let body = format!(r#"{{"error":{{"code":"{code}","message":"{message}"}}}}"#);
+fn refusal(code: RejectCode, out: &mut Vec<u8>) {
+    let body = super::respond::error_body(code);
     let mut headers = http::HeaderMap::new();
     headers.insert(
         http::header::CONTENT_TYPE,
@@ -551,7 +551,7 @@ fn refusal(e: HeadError, out: &mut Vec<u8>) {
         http::HeaderValue::from_static("no-store"),
     );
     wire::encode_response_head(
-        e.status(),
+        code.status(),
         Version::HTTP_11,
         &headers,
         BodyOut::Length(body.len() as u64),

@@ -13,6 +13,7 @@
 //!   refused. With `Transfer-Encoding` it is dropped from the fields and the connection closes
 //!   after the answer (RFC 9112 §6.3 item 3).
 
+use crate::error::RejectCode;
 use bytes::BytesMut;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::{Method, StatusCode, Uri, Version};
@@ -37,12 +38,12 @@ pub enum HeadError {
 }
 
 impl HeadError {
-    /// The status the refusal is answered with.
-    pub fn status(self) -> StatusCode {
+    /// The rejection the refusal is answered and counted as.
+    pub fn code(self) -> RejectCode {
         match self {
-            Self::Malformed => StatusCode::BAD_REQUEST,
-            Self::TooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
-            Self::TargetTooLong => StatusCode::URI_TOO_LONG,
+            Self::Malformed => RejectCode::BadRequest,
+            Self::TooLarge => RejectCode::HeaderTooLarge,
+            Self::TargetTooLong => RejectCode::TargetTooLong,
         }
     }
 }
