@@ -18,6 +18,7 @@ use bytes::BytesMut;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::{Method, StatusCode, Uri, Version};
 
+use crate::proxy::upstream::wire::decimal;
 pub use crate::proxy::upstream::wire::{Decoded, Decoder, Framing};
 
 /// The most header fields a request head may carry.
@@ -321,7 +322,7 @@ pub(crate) fn encode_response_head(
         BodyOut::None | BodyOut::Close => {}
         BodyOut::Length(n) => {
             out.extend_from_slice(b"content-length: ");
-            out.extend_from_slice(itoa(n).as_slice());
+            out.extend_from_slice(decimal(n, &mut [0; 20]));
             out.extend_from_slice(b"\r\n");
         }
         BodyOut::Chunked => out.extend_from_slice(b"transfer-encoding: chunked\r\n"),
@@ -332,33 +333,6 @@ pub(crate) fn encode_response_head(
         out.extend_from_slice(b"connection: keep-alive\r\n");
     }
     out.extend_from_slice(b"\r\n");
-}
-
-/// A small decimal rendering without allocation.
-struct Digits {
-    buf: [u8; 20],
-    at: usize,
-}
-
-impl Digits {
-    fn as_slice(&self) -> &[u8] {
-        &self.buf[self.at..]
-    }
-}
-
-fn itoa(mut n: u64) -> Digits {
-    let mut d = Digits {
-        buf: [0; 20],
-        at: 20,
-    };
-    loop {
-        d.at -= 1;
-        d.buf[d.at] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            return d;
-        }
-    }
 }
 
 /// The `Date` field's value, rendered once per second per thread.
