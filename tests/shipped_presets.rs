@@ -1062,7 +1062,12 @@ async fn addresses_in_the_userinfo_of_page_urls_leave_the_shipped_segment_preset
         "properties": {"url": plain, "referrer": encoded}});
     let got = segment_call(&client, &up, "/segment/v1/page", &event).await;
     let leaks = read_in_clear("segment", &got.to_string(), &[OTTILIE]);
-    assert!(leaks.is_empty(), "{} leaks:\n{}", leaks.len(), leaks.join("\n"));
+    assert!(
+        leaks.is_empty(),
+        "{} leaks:\n{}",
+        leaks.len(),
+        leaks.join("\n")
+    );
     for at in [&got["context"]["page"]["url"], &got["properties"]["url"]] {
         let u = url::Url::parse(at.as_str().expect("a URL arrives")).expect("it parses");
         assert_eq!(u.host_str(), Some("shop.example"), "{at}");

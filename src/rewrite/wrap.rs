@@ -205,9 +205,8 @@ fn police_outside_query(
     };
     // The userinfo runs to the authority's *last* `@`, as URL parsers read it:
     // `https://kai@example.org@host/` is the user `kai@example.org` at `host`.
-    let userinfo = authority.and_then(|a| {
-        memchr::memrchr(b'@', &b[a..path_start]).map(|at| (a, a + at))
-    });
+    let userinfo =
+        authority.and_then(|a| memchr::memrchr(b'@', &b[a..path_start]).map(|at| (a, a + at)));
     let user = match userinfo {
         Some((from, to)) if from < to => police_userinfo(&text[from..to], detect, fields, cx)?,
         _ => None,
@@ -369,7 +368,10 @@ fn police_credential(
 fn userinfo_encoded(part: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(part.len());
     for &c in part {
-        if matches!(c, b'@' | b':' | b'/' | b'?' | b'#' | b'\\' | b'[' | b']' | b'^' | b'|' | b' ') {
+        if matches!(
+            c,
+            b'@' | b':' | b'/' | b'?' | b'#' | b'\\' | b'[' | b']' | b'^' | b'|' | b' '
+        ) {
             out.extend_from_slice(format!("%{c:02X}").as_bytes());
         } else {
             out.push(c);
