@@ -1034,6 +1034,26 @@ fn read_in_clear(label: &str, text: &str, values: &[&str]) -> Vec<String> {
     leaks
 }
 
+/// A SendGrid mail with an HTML part and a text part, through the shipped config; the body
+/// SendGrid receives, parsed.
+async fn sendgrid_mail(client: &Client, up: &Upstream, html: &str, text: &str) -> Value {
+    let body = serde_json::json!({
+        "personalizations": [{"to": [{"email": "shop-customer@example.net"}]}],
+        "from": {"email": "shop@example.com"},
+        "subject": "Your order",
+        "content": [
+            {"type": "text/plain", "value": text},
+            {"type": "text/html", "value": html},
+        ],
+    })
+    .to_string();
+    let got = client.post_json("/sendgrid/v3/mail/send", &body).await;
+    assert!(got.status.is_success(), "{}", got.status);
+    let seen = up.requests();
+    serde_json::from_slice(&seen.last().expect("forwarded").body).expect("SendGrid parses JSON")
+}
+
+
 /// A Segment call through the shipped config; what Segment receives, parsed.
 async fn segment_call(client: &Client, up: &Upstream, path: &str, doc: &Value) -> Value {
     let before = up.requests().len();
@@ -1045,6 +1065,138 @@ async fn segment_call(client: &Client, up: &Upstream, path: &str, doc: &Value) -
 }
 
 const OTTILIE: &str = "ottilie.brandvold@example.org";
+
+/// The person's address with its `@` (and `.`) written as fullwidth look-alikes and then
+/// percent-encoded as UTF-8 (`%EF%BC%A0`), in a mail's links, in its text part and in the
+/// URL-valued and free-text fields of a Segment event: a browser decodes the escape and a
+/// reader folds the look-alike, so the address must not arrive in any form.
+#[tokio::test]
+async fn percent_encoded_look_alike_addresses_leave_the_shipped_presets_without_the_person() {
+    let (up, _gw, client) = start_shipped().await;
+    let link = "https://shop.example/account?contact=ottilie.brandvold%EF%BC%A0example.org&step=2";
+    let lower = "https://shop.example/account?contact=ottilie.brandvold%ef%bc%a0example%ef%bc%8eorg";
+    let html = format!(
+        "<p>Your <a href=\"{}\">account</a>, <a href=\"mailto:ottilie.brandvold%EF%BC%A0example.org\">write</a>, <a href=\"{lower}\">again</a>.</p><p>Order ORD-2024-000123.</p>",
+        link.replace('&', "&amp;")
+    );
+    let text = format!("Your account: {link} (order ORD-2024-000123)");
+    let doc = sendgrid_mail(&client, &up, &html, &text).await;
+    let mut leaks = Vec::new();
+    for (i, label) in [(0, "text part"), (1, "html part")] {
+        let got = doc["content"][i]["value"].as_str().expect("part arrives");
+        leaks.extend(read_in_clear(label, got, &[OTTILIE]));
+        assert!(got.contains("https://shop.example/account?contact="), "{got}");
+        assert!(got.contains("ORD-2024-000123"), "{got}");
+    }
+    let event = serde_json::json!({"userId": "u1", "type": "page", "name": "Account",
+        "context": {"page": {"url": link, "referrer": lower}},
+        "properties": {"link": link, "note": format!("came from {link}")}});
+    let got = segment_call(&client, &up, "/segment/v1/page", &event).await;
+    leaks.extend(read_in_clear("segment", &got.to_string(), &[OTTILIE]));
+    let page = got["context"]["page"]["url"].as_str().expect("url arrives");
+    assert!(page.starts_with("https://shop.example/account?"), "{page}");
+    assert!(leaks.is_empty(), "{} leaks:\n{}", leaks.len(), leaks.join("\n"));
+}
+
+
+/// JSON-LD in a mail's HTML (`<script type="application/ld+json">`) naming the person with
+/// JSON escapes (`\u0040` for `@`, `\u002e` for `.`), and a JSON text with such escapes in a
+/// Segment property: the recipient's JSON parser unescapes them, so the address must not
+/// arrive; the block still parses as JSON and keeps its order number.
+#[tokio::test]
+async fn json_escaped_addresses_in_json_ld_and_json_text_leave_the_shipped_presets_without_the_person()
+ {
+    let (up, _gw, client) = start_shipped().await;
+    let ld = r#"{"@context":"https://schema.org","@type":"Order","orderNumber":"ORD-2024-000123","customer":{"@type":"Person","email":"ottilie.brandvold\u0040example.org","alt":"ottilie\u002Ebrandvold\u0040example\u002eorg","mailto":"mailto:ottilie.brandvold\u0040example.org"}}"#;
+    let html = format!(
+        "<p>Thanks for your order.</p><script type=\"application/ld+json\">{ld}</script>"
+    );
+    let text = format!("Order data: {ld}");
+    let doc = sendgrid_mail(&client, &up, &html, &text).await;
+    let mut leaks = Vec::new();
+    for (i, label) in [(0, "text part"), (1, "html part")] {
+        let got = doc["content"][i]["value"].as_str().expect("part arrives");
+        leaks.extend(read_in_clear(label, got, &[OTTILIE]));
+    }
+    let got = doc["content"][1]["value"].as_str().expect("html part");
+    let script = crate::detect::html_tree::text_nodes(got)
+        .into_iter()
+        .find(|t| t.contains("schema.org"))
+        .expect("the JSON-LD block arrives");
+    let block: Value = serde_json::from_str(&script).expect("the JSON-LD block still parses");
+    assert_eq!(block["orderNumber"], "ORD-2024-000123", "{script}");
+    let event = serde_json::json!({"userId": "u1", "event": "Order Completed",
+        "properties": {"payload": r#"{"customer":{"contact":"ottilie.brandvold\u0040example.org"}}"#,
+        "plan": "pro"}});
+    let got = segment_call(&client, &up, "/segment/v1/track", &event).await;
+    leaks.extend(read_in_clear("segment", &got.to_string(), &[OTTILIE]));
+    assert_eq!(got["properties"]["plan"], "pro");
+    assert!(leaks.is_empty(), "{} leaks:\n{}", leaks.len(), leaks.join("\n"));
+}
+
+
+/// An iframe whose `srcdoc` holds an HTML document escaped for the attribute, with the
+/// person's address escaped once more inside it (`&amp;#64;`): the browser decodes the
+/// attribute and parses the result as HTML again, which decodes `&#64;`. The address must not
+/// arrive; the iframe and its document's other text do.
+#[tokio::test]
+async fn addresses_in_a_double_escaped_iframe_srcdoc_leave_the_shipped_sendgrid_preset_scrubbed()
+{
+    let (up, _gw, client) = start_shipped().await;
+    let html = "<p>Your receipt:</p><iframe title=\"receipt\" srcdoc=\"&lt;p&gt;Receipt for ottilie.brandvold&amp;#64;example.org&lt;/p&gt;&lt;p&gt;&lt;a href=&quot;mailto:ottilie.brandvold&amp;commat;example.org&quot;&gt;write&lt;/a&gt; or ottilie.brandvold&amp;#x40;example&amp;period;org&lt;/p&gt;\"></iframe><p>Order ORD-2024-000123.</p>";
+    let doc = sendgrid_mail(&client, &up, html, "Your receipt is attached.").await;
+    let got = doc["content"][1]["value"].as_str().expect("html part");
+    let leaks = read_in_clear("html part", got, &[OTTILIE]);
+    assert!(leaks.is_empty(), "{} leaks:\n{}", leaks.len(), leaks.join("\n"));
+    let srcdoc = crate::detect::html_tree::readings(got)
+        .into_iter()
+        .find(|a| a.contains("Receipt for"))
+        .expect("the srcdoc document arrives");
+    let inner = crate::detect::html_tree::readings(&srcdoc);
+    assert!(
+        inner.iter().any(|t| t.contains("Receipt for ") && t.contains("write")),
+        "{inner:?}"
+    );
+    assert!(got.contains("ORD-2024-000123"), "{got}");
+}
+
+
+/// The person's address as base64 (either alphabet, padded or not) in a link's query
+/// parameter — in a mail's HTML and text parts and in Segment's URL-valued and free-text
+/// fields: a tracker decodes the parameter, so the address must not arrive. Ordinary values
+/// beside it (a signature, an id, base64 of text without personal data) arrive as sent.
+#[tokio::test]
+async fn base64_addresses_in_link_parameters_leave_the_shipped_presets_without_the_person() {
+    use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+    let (up, _gw, client) = start_shipped().await;
+    let std = STANDARD.encode(OTTILIE);
+    let url = URL_SAFE_NO_PAD.encode(format!("to={OTTILIE}&list=news"));
+    let hello = STANDARD.encode("hello world, campaign 7");
+    let link = format!("https://t.example/c?u={std}&sig=abc123XYZ&m={hello}");
+    let link2 = format!("https://t.example/c?d={url}&id=9f86d081884c7d65");
+    let html = format!(
+        "<p><a href=\"{}\">open</a> <a href=\"{link2}\">unsubscribe</a></p>",
+        link.replace('&', "&amp;")
+    );
+    let text = format!("Open {link} or unsubscribe {link2}");
+    let doc = sendgrid_mail(&client, &up, &html, &text).await;
+    let mut leaks = Vec::new();
+    for (i, label) in [(0, "text part"), (1, "html part")] {
+        let got = doc["content"][i]["value"].as_str().expect("part arrives");
+        leaks.extend(read_in_clear(label, got, &[OTTILIE]));
+        for kept in ["sig=abc123XYZ", &format!("m={hello}"), "id=9f86d081884c7d65"] {
+            assert!(got.contains(kept), "{kept} lost from {got}");
+        }
+    }
+    let event = serde_json::json!({"userId": "u1", "type": "page", "name": "Landing",
+        "context": {"page": {"url": link, "referrer": link2}},
+        "properties": {"link": link, "note": format!("from {link2}")}});
+    let got = segment_call(&client, &up, "/segment/v1/page", &event).await;
+    leaks.extend(read_in_clear("segment", &got.to_string(), &[OTTILIE]));
+    let page = got["context"]["page"]["url"].as_str().expect("url arrives");
+    assert!(page.contains("sig=abc123XYZ"), "{page}");
+    assert!(leaks.is_empty(), "{} leaks:\n{}", leaks.len(), leaks.join("\n"));
+}
 
 /// Page URLs with the person's address as the URL's user name (`https://user:pw@host/`):
 /// percent-encoded (`ottilie.brandvold%40example.org:pw@`) or written with its `@`

@@ -26,7 +26,8 @@ pub(crate) struct Shape {
     pub(crate) slash: u32,
     /// Bytes >= 0x80 (parts of non-ASCII characters).
     pub(crate) high: u32,
-    /// `%` and `&`, which start the escapes a recipient may decode (`%40`, `&#64;`).
+    /// `%`, `&` and `\`, which start the escapes a recipient may decode (`%40`, `&#64;`,
+    /// `\u0040`), and `=`, which starts a parameter's value (base64 of text, in a link).
     pub(crate) escape: u32,
 }
 
@@ -44,7 +45,7 @@ const PAREN: u8 = 10;
 const SLASH: u8 = 11;
 const HIGH: u8 = 12;
 const ESCAPE: u8 = 13;
-/// Any other byte (`_ , ; ! ? =`, controls): counted, never asked about.
+/// Any other byte (`_ , ; ! ?`, controls): counted, never asked about.
 const OTHER: u8 = 14;
 const KINDS: usize = 15;
 
@@ -67,7 +68,7 @@ static TABLE: [u8; 256] = {
             b'(' | b')' => PAREN,
             b'/' => SLASH,
             0x80..=0xff => HIGH,
-            b'%' | b'&' => ESCAPE,
+            b'%' | b'&' | b'\\' | b'=' => ESCAPE,
             _ => OTHER,
         };
         i += 1;

@@ -14,7 +14,7 @@
 //! opening bracket or quote, or `, ; : =`.
 
 use super::shape::Shape;
-use super::spans::{SpanScanner, TextKind};
+use super::spans::{self, SpanScanner, TextKind};
 use super::{Class, ClassSet, card, email, iban, ip, national, phone, secret};
 
 /// Whether a candidate may start after `b`.
@@ -59,17 +59,28 @@ pub(crate) fn scan(s: &[u8], sh: &Shape, on: ClassSet) -> Option<Class> {
 
 /// Whether `s` holds an email whose `@` is written as an escape its reader decodes: `%40` (a
 /// URL, a `mailto:` link, a pasted link) or a character reference (`&#64;`, `&#x40;`,
-/// `&commat;`). The span scanner, which reads a text the way its kind is read (URL, HTML or
-/// plain text with both decodings), decides; it runs only on a text with such an escape in it,
-/// and allocates only when it finds one.
+/// `&commat;`), or that the span scanner's second reading decodes: a look-alike escaped
+/// (`%EF%BC%A0`, `&#xFF20;`), a reference escaped twice (`&amp;#64;`), a string escape
+/// (`\u0040`), a link's parameter that is base64 of text. The span scanner, which reads a
+/// text the way its kind is read (URL, HTML or plain text with both decodings), decides; it
+/// runs only on a text with such an escape in it, and allocates only when it finds one.
 pub(crate) fn escaped_email(s: &[u8]) -> bool {
-    let escaped_at = memchr::memchr2_iter(b'%', b'&', s).any(|i| {
+    let escaped_at = memchr::memchr3_iter(b'%', b'&', b'\\', s).any(|i| {
         let r = &s[i + 1..];
-        r.starts_with(b"40")
-            || r.first() == Some(&b'#')
-            || r.get(..7)
-                .is_some_and(|w| w.eq_ignore_ascii_case(b"commat;"))
-    });
+        match s[i] {
+            b'%' => {
+                r.starts_with(b"40")
+                    || matches!(r, [b'8'..=b'9' | b'a'..=b'f' | b'A'..=b'F', l, ..] if l.is_ascii_hexdigit())
+            }
+            b'&' => {
+                let r = r.strip_prefix(b"amp;").unwrap_or(r);
+                r.first() == Some(&b'#')
+                    || r.get(..7)
+                        .is_some_and(|w| w.eq_ignore_ascii_case(b"commat;"))
+            }
+            _ => r.first() == Some(&b'u'),
+        }
+    }) || spans::encoded_text_param(s);
     let Ok(text) = std::str::from_utf8(s) else {
         return false;
     };

@@ -22,9 +22,16 @@ impl Mode {
     pub(crate) const PLUS: Self = Self(4);
     /// Literal `& = ? # /` are URL delimiters.
     pub(crate) const URL: Self = Self(8);
+    /// Not a decoding: a span read through a reference escaped twice (`&amp;#64;`, an
+    /// iframe's `srcdoc`), whose replacement is HTML-escaped twice as well.
+    pub(crate) const TWICE: Self = Self(16);
 
     pub(crate) const fn with(self, other: Self) -> Self {
         Self(self.0 | other.0)
+    }
+
+    pub(crate) const fn without(self, other: Self) -> Self {
+        Self(self.0 & !other.0)
     }
 
     pub(crate) const fn has(self, other: Self) -> bool {

@@ -154,6 +154,9 @@ pub(crate) struct Finder {
     /// The end of a span that one segment emitted into the next (a street read across a
     /// `<br>`): the next segment is scanned from there.
     carry: usize,
+    /// Escapes this reading decoded to something it does not read further (see
+    /// `escaped::Seen`): a second reading decodes them as their reader does.
+    pub(crate) seen: u8,
 }
 
 /// A candidate's scan bytes and where each came from: `map[k]` is the raw offset (from `base`)
@@ -710,6 +713,7 @@ impl Finder {
                 direct: 0,
             },
             carry: 0,
+            seen: 0,
         }
     }
 
@@ -738,6 +742,11 @@ impl Finder {
                 && raw.get(i + 1..i + 5) == Some(b"amp;")
                 && i + 5 <= seg.end
             {
+                // Unless a reference follows (`&amp;#64;`): an escape escaped once more, which
+                // a document parsed twice (an iframe's `srcdoc`) reads as `@`.
+                if matches!(raw.get(i + 5), Some(b'#' | b'c' | b'p')) {
+                    self.seen |= super::escaped::seen_amp(&raw[i + 5..seg.end]);
+                }
                 i += 5;
                 continue;
             }
@@ -763,6 +772,12 @@ impl Finder {
                     None => self.word(c, i, &mut floor, hits),
                 },
                 b':' => self.ipv6(c, i, u.len, &mut floor, hits),
+                // An escape of a non-ASCII character (`%EF%BC%A0`, `&#xFF20;`): it may be a
+                // look-alike a reader folds (`＠`), read again by the second reading.
+                HIGH => {
+                    self.seen |= super::escaped::HIGH;
+                    i + u.len
+                }
                 b'A' if matches!(raw.get(i + 1..i + 4), Some(b"KIA" | b"SIA" | b"Iza"))
                     && (i == seg.start || !word_byte(raw[i - 1])) =>
                 {

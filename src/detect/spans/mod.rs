@@ -53,6 +53,7 @@ pub mod check;
 mod decode;
 mod echo;
 mod escape;
+mod escaped;
 mod find;
 mod html;
 mod lanes;
@@ -219,7 +220,7 @@ impl SpanScanner {
     ) -> usize {
         let found = self.hits(text, kind, echo);
         for h in &found.hits {
-            with_value(text, found.value_range(h), h, |value| {
+            found.with_value(text, h, |value| {
                 f(&Span {
                     start: h.start,
                     end: h.end,
@@ -264,7 +265,7 @@ impl SpanScanner {
         let mark = out.len();
         for h in hits {
             plain.clear();
-            let what = with_value(text, found.value_range(h), h, |value| {
+            let what = found.with_value(text, h, |value| {
                 replace(
                     &Span {
                         start: h.start,
@@ -294,10 +295,13 @@ impl SpanScanner {
     /// Every span, merged with the echoes. Empty (no allocation) when there are none.
     ///
     /// A text with characters a reader folds (`ottilie＠example．org`, a phone in fullwidth
-    /// digits, an address split by a zero-width space) or a word split by inline markup
-    /// (`ottilie<wbr>@example.org`) is read a second time as its reader reads it (see
-    /// `reread.rs`), and what that reading finds is mapped back onto the original's bytes and
-    /// merged. Any other text pays one `is_ascii` pass and a compare per HTML text node.
+    /// digits, an address split by a zero-width space), a word split by inline markup
+    /// (`ottilie<wbr>@example.org`) or an escape its reader decodes and the first reading
+    /// does not (`%EF%BC%A0`, `&amp;#64;`, `\u0040`; see `escaped.rs`) is read a second time
+    /// as its reader reads it (see `reread.rs`), and what that reading finds is mapped back
+    /// onto the original's bytes and merged. A link's parameter that is base64 of text is
+    /// read as a text of its own. Any other text pays one `is_ascii` pass and a compare per
+    /// HTML text node.
     fn hits(&self, text: &str, kind: TextKind, echo: Option<&Echo>) -> Found {
         let raw = text.as_bytes();
         let echo = echo.filter(|e| !e.is_empty());
@@ -307,18 +311,46 @@ impl SpanScanner {
         let kind = sniff(raw, kind);
         let mut notes = Notes::default();
         let found = self.scan(raw, kind, echo, Some(&mut notes));
+        let params = std::mem::take(&mut notes.params);
+        let mut found = self.reread(text, kind, echo, found, notes);
+        if !params.is_empty() {
+            let encoded = self.encoded(text, echo, &params, &mut found.decoded);
+            if !encoded.is_empty() {
+                found.hits = merge(std::mem::take(&mut found.hits), encoded);
+            }
+        }
+        found
+    }
+
+    /// The second reading (see [`Self::hits`]) of a text whose first reading found `found`
+    /// and noted `notes`.
+    fn reread(
+        &self,
+        text: &str,
+        kind: TextKind,
+        echo: Option<&Echo>,
+        found: Vec<Hit>,
+        notes: Notes,
+    ) -> Found {
+        let raw = text.as_bytes();
         let fold = !raw.is_ascii() && fold::foldable(raw);
-        let Notes { gaps, twice } = notes;
-        if !fold && gaps.is_empty() && twice.is_empty() {
+        let Notes {
+            gaps, twice, seen, ..
+        } = notes;
+        let mut edits = Vec::new();
+        if seen != 0 {
+            escaped::edits(raw, seen, &mut edits);
+        }
+        if !fold && gaps.is_empty() && twice.is_empty() && edits.is_empty() {
             return Found {
                 hits: found,
                 ..Found::default()
             };
         }
-        let mut removed = [gaps.as_slice(), twice.as_slice()].concat();
-        removed.sort_unstable();
-        let reading = reread::Reading::new(text, &removed, fold);
-        if removed.is_empty() && reading.text.len() == text.len() && reading.text == text {
+        edits.extend(gaps.iter().chain(&twice).copied().map(escaped::Edit::gap));
+        edits.sort_unstable();
+        let reading = reread::Reading::new(text, &edits, fold);
+        if edits.is_empty() && reading.text.len() == text.len() && reading.text == text {
             return Found {
                 hits: found,
                 ..Found::default()
@@ -330,8 +362,14 @@ impl SpanScanner {
         // whole value.
         let mut again = Vec::new();
         let mut joined = Vec::new();
-        for h in self.scan(reading.text.as_bytes(), kind, echo, None) {
+        for mut h in self.scan(reading.text.as_bytes(), kind, echo, None) {
             let (start, end) = (reading.map[h.start], reading.map[h.end]);
+            if edits_within(&edits, start, end)
+                .iter()
+                .any(|e| e.with == 0 && raw[e.start..e.end] == *b"amp;")
+            {
+                h.seg.mode = h.seg.mode.with(Mode::TWICE);
+            }
             let inside = gaps_within(&gaps, start, end);
             if inside.is_empty() {
                 again.push(Hit { start, end, ..h });
@@ -361,9 +399,41 @@ impl SpanScanner {
         };
         Found {
             hits,
-            removed,
+            removed: edits,
             joined,
+            decoded: Vec::new(),
         }
+    }
+
+    /// Spans for the link parameters `params` (raw ranges, in order) that are base64 of text
+    /// holding personal data: the whole value, of the class of the first span in its text,
+    /// whose decoded text goes to `decoded` as the span's value. The text is read as any text
+    /// is (so a value that is base64 of base64 is read again, each level shorter).
+    fn encoded(
+        &self,
+        text: &str,
+        echo: Option<&Echo>,
+        params: &[(usize, usize, SegKind)],
+        decoded: &mut Vec<(usize, String)>,
+    ) -> Vec<Hit> {
+        let mut hits = Vec::new();
+        for &(start, end, seg) in params {
+            let Some(plain) = escaped::base64_text(&text.as_bytes()[start..end]) else {
+                continue;
+            };
+            let inner = self.hits(&plain, TextKind::Auto, echo);
+            let Some(first) = inner.hits.first() else {
+                continue;
+            };
+            hits.push(Hit {
+                start,
+                end,
+                origin: first.origin,
+                seg,
+            });
+            decoded.push((start, plain));
+        }
+        hits
     }
 
     /// The spans and echoes of one reading of a text (`kind` resolved). With `notes`, what
@@ -395,6 +465,27 @@ impl SpanScanner {
                 }
                 if seg.kind.mode.has(Mode::URL) {
                     reread::escaped_twice(raw, seg.start, seg.end, &mut notes.twice);
+                    if seg.kind.mode.has(Mode::PLUS) {
+                        let params = &mut notes.params;
+                        escaped::encoded_params(raw, seg.start, seg.end, &mut |a, b| {
+                            params.push((a, b, seg.kind));
+                        });
+                    }
+                }
+                if matches!(seg.kind.ctx, Ctx::Raw | Ctx::Plain) {
+                    // A string escape (`\u0040`) in a script or a JSON text.
+                    if memchr::memchr(b'\\', &raw[seg.start..seg.end]).is_some() {
+                        notes.seen |= escaped::BACKSLASH;
+                    }
+                    // Links written in plain text have parameters too.
+                    if seg.kind.ctx == Ctx::Plain {
+                        let params = &mut notes.params;
+                        escaped::queries_in_text(raw, seg.start, seg.end, &mut |q, h| {
+                            escaped::encoded_params(raw, q, h, &mut |a, b| {
+                                params.push((a, b, seg.kind));
+                            });
+                        });
+                    }
                 }
             }
             if let Some(seen) = find::first_look(raw, seg) {
@@ -404,6 +495,9 @@ impl SpanScanner {
                 e.scan(raw, seg, &mut echoed);
             }
         });
+        if let Some(notes) = notes {
+            notes.seen |= finder.seen;
+        }
         if echoed.is_empty() {
             found
         } else {
@@ -419,6 +513,10 @@ struct Notes {
     gaps: Vec<(usize, usize)>,
     /// The `25` of `%25` before two hex digits in a URL: an escape escaped once more.
     twice: Vec<(usize, usize)>,
+    /// Escapes the first reading met and did not read further (`escaped::Seen`).
+    seen: escaped::Seen,
+    /// Link parameters that may be base64 of text, with their segment's kind.
+    params: Vec<(usize, usize, SegKind)>,
 }
 
 /// What [`SpanScanner::hits`] found.
@@ -426,10 +524,13 @@ struct Notes {
 struct Found {
     /// The spans, in order, non-overlapping, with raw offsets.
     hits: Vec<Hit>,
-    /// What the second reading left out: the gaps and the inner `25` of `%2540`.
-    removed: Vec<(usize, usize)>,
+    /// What the second reading read otherwise: the gaps and the inner `25` of `%2540` left
+    /// out, escapes read as what they stand for.
+    removed: Vec<escaped::Edit>,
     /// The pieces of spans over such words.
     joined: Vec<Joined>,
+    /// The decoded text of spans over base64 parameters, by the span's start.
+    decoded: Vec<(usize, String)>,
 }
 
 /// A piece of a span over a word split by inline markup: the piece starting at `piece` is
@@ -447,10 +548,26 @@ fn gaps_within(gaps: &[(usize, usize)], start: usize, end: usize) -> &[(usize, u
     &gaps[from..to.max(from)]
 }
 
+/// The edits inside `start..end`.
+fn edits_within(edits: &[escaped::Edit], start: usize, end: usize) -> &[escaped::Edit] {
+    let from = edits.partition_point(|e| e.start < start);
+    let to = edits.partition_point(|e| e.end <= end);
+    &edits[from..to.max(from)]
+}
+
 impl Found {
+    /// Calls `f` with the value of `h`: the decoded text of a base64 parameter, else as
+    /// [`with_value`] reads it.
+    fn with_value<R>(&self, text: &str, h: &Hit, f: impl FnOnce(&str) -> R) -> R {
+        if let Some((_, v)) = self.decoded.iter().find(|(s, _)| *s == h.start) {
+            return f(v);
+        }
+        with_value(text, self.value_range(h), h, f)
+    }
+
     /// The raw range whose reading is the value of `h` (the whole word for a piece of a
-    /// split one), and what the reading leaves out inside it.
-    fn value_range(&self, h: &Hit) -> (usize, usize, &[(usize, usize)]) {
+    /// split one), and what the reading reads otherwise inside it.
+    fn value_range(&self, h: &Hit) -> (usize, usize, &[escaped::Edit]) {
         let (start, end) = match self
             .joined
             .iter()
@@ -459,8 +576,23 @@ impl Found {
             Some(j) => (j.start, j.end),
             None => (h.start, h.end),
         };
-        (start, end, gaps_within(&self.removed, start, end))
+        (start, end, edits_within(&self.removed, start, end))
     }
+}
+
+/// Whether `raw` holds a link whose parameter is base64 of text (which the scanner reads as a
+/// text of its own): the detector's gate before it asks the scanner.
+pub(crate) fn encoded_text_param(raw: &[u8]) -> bool {
+    if memchr::memchr(b'=', raw).is_none() {
+        return false;
+    }
+    let mut found = false;
+    escaped::queries_in_text(raw, 0, raw.len(), &mut |q, h| {
+        escaped::encoded_params(raw, q, h, &mut |a, b| {
+            found = found || escaped::base64_text(&raw[a..b]).is_some();
+        });
+    });
+    found
 }
 
 /// Resolves [`TextKind::Auto`].
@@ -492,13 +624,20 @@ fn sniff(raw: &[u8], kind: TextKind) -> TextKind {
 /// decoded. `(start, end, gaps)` is the range read for the value and the markup inside it.
 fn with_value<R>(
     text: &str,
-    (start, end, gaps): (usize, usize, &[(usize, usize)]),
+    (start, end, gaps): (usize, usize, &[escaped::Edit]),
     h: &Hit,
     f: impl FnOnce(&str) -> R,
 ) -> R {
     let raw = &text.as_bytes()[start..end];
     if !gaps.is_empty() || (!raw.is_ascii() && fold::foldable(raw)) {
-        let inside: Vec<_> = gaps.iter().map(|&(a, b)| (a - start, b - start)).collect();
+        let inside: Vec<_> = gaps
+            .iter()
+            .map(|e| escaped::Edit {
+                start: e.start - start,
+                end: e.end - start,
+                with: e.with,
+            })
+            .collect();
         let read = reread::Reading::new(&text[start..end], &inside, true);
         let mut buf = Fixed::<1024>::new();
         decode::decode_into(read.text.as_bytes(), h.seg.mode, &mut buf);

@@ -12,6 +12,7 @@
 //! found in its attribute values) stays between them, so the document keeps its element tree
 //! and every other byte.
 
+use super::escaped::Edit;
 use crate::detect::fold;
 
 /// Inline elements a browser renders inside a word without breaking it: a word written across
@@ -113,9 +114,10 @@ pub(super) struct Reading {
 }
 
 impl Reading {
-    /// `text` without the byte ranges `gaps` (sorted, disjoint, at character boundaries) and,
-    /// with `fold`, with its characters folded by [`fold::folded_in_text`].
-    pub(super) fn new(text: &str, gaps: &[(usize, usize)], fold: bool) -> Self {
+    /// `text` with the `edits` made (sorted, disjoint, at character boundaries: a range left
+    /// out, or read as one ASCII byte) and, with `fold`, with its characters folded by
+    /// [`fold::folded_in_text`].
+    pub(super) fn new(text: &str, edits: &[Edit], fold: bool) -> Self {
         let mut out = String::with_capacity(text.len());
         let mut map = Vec::with_capacity(text.len() + 1);
         let mut at = 0;
@@ -141,9 +143,13 @@ impl Reading {
                 }
             }
         };
-        for &(a, b) in gaps {
-            piece(at, a, &mut out, &mut map);
-            at = b;
+        for e in edits {
+            piece(at, e.start, &mut out, &mut map);
+            if e.with != 0 {
+                out.push(char::from(e.with));
+                map.push(e.start);
+            }
+            at = e.end;
         }
         piece(at, text.len(), &mut out, &mut map);
         map.push(text.len());
@@ -189,7 +195,7 @@ mod tests {
             s.find("<wbr>").expect("wbr"),
             s.find("\u{ff20}").expect("at"),
         );
-        let r = Reading::new(s, &[gap], true);
+        let r = Reading::new(s, &[Edit::gap(gap)], true);
         assert_eq!(
             r.text,
             "<p>ottilie@example.org \u{ff1c}b\u{ff1e} \u{ff06}amp;</p>"
