@@ -1053,7 +1053,6 @@ async fn sendgrid_mail(client: &Client, up: &Upstream, html: &str, text: &str) -
     serde_json::from_slice(&seen.last().expect("forwarded").body).expect("SendGrid parses JSON")
 }
 
-
 /// A Segment call through the shipped config; what Segment receives, parsed.
 async fn segment_call(client: &Client, up: &Upstream, path: &str, doc: &Value) -> Value {
     let before = up.requests().len();
@@ -1074,7 +1073,8 @@ const OTTILIE: &str = "ottilie.brandvold@example.org";
 async fn percent_encoded_look_alike_addresses_leave_the_shipped_presets_without_the_person() {
     let (up, _gw, client) = start_shipped().await;
     let link = "https://shop.example/account?contact=ottilie.brandvold%EF%BC%A0example.org&step=2";
-    let lower = "https://shop.example/account?contact=ottilie.brandvold%ef%bc%a0example%ef%bc%8eorg";
+    let lower =
+        "https://shop.example/account?contact=ottilie.brandvold%ef%bc%a0example%ef%bc%8eorg";
     let html = format!(
         "<p>Your <a href=\"{}\">account</a>, <a href=\"mailto:ottilie.brandvold%EF%BC%A0example.org\">write</a>, <a href=\"{lower}\">again</a>.</p><p>Order ORD-2024-000123.</p>",
         link.replace('&', "&amp;")
@@ -1085,7 +1085,10 @@ async fn percent_encoded_look_alike_addresses_leave_the_shipped_presets_without_
     for (i, label) in [(0, "text part"), (1, "html part")] {
         let got = doc["content"][i]["value"].as_str().expect("part arrives");
         leaks.extend(read_in_clear(label, got, &[OTTILIE]));
-        assert!(got.contains("https://shop.example/account?contact="), "{got}");
+        assert!(
+            got.contains("https://shop.example/account?contact="),
+            "{got}"
+        );
         assert!(got.contains("ORD-2024-000123"), "{got}");
     }
     let event = serde_json::json!({"userId": "u1", "type": "page", "name": "Account",
@@ -1095,9 +1098,13 @@ async fn percent_encoded_look_alike_addresses_leave_the_shipped_presets_without_
     leaks.extend(read_in_clear("segment", &got.to_string(), &[OTTILIE]));
     let page = got["context"]["page"]["url"].as_str().expect("url arrives");
     assert!(page.starts_with("https://shop.example/account?"), "{page}");
-    assert!(leaks.is_empty(), "{} leaks:\n{}", leaks.len(), leaks.join("\n"));
+    assert!(
+        leaks.is_empty(),
+        "{} leaks:\n{}",
+        leaks.len(),
+        leaks.join("\n")
+    );
 }
-
 
 /// JSON-LD in a mail's HTML (`<script type="application/ld+json">`) naming the person with
 /// JSON escapes (`\u0040` for `@`, `\u002e` for `.`), and a JSON text with such escapes in a
@@ -1108,9 +1115,8 @@ async fn json_escaped_addresses_in_json_ld_and_json_text_leave_the_shipped_prese
  {
     let (up, _gw, client) = start_shipped().await;
     let ld = r#"{"@context":"https://schema.org","@type":"Order","orderNumber":"ORD-2024-000123","customer":{"@type":"Person","email":"ottilie.brandvold\u0040example.org","alt":"ottilie\u002Ebrandvold\u0040example\u002eorg","mailto":"mailto:ottilie.brandvold\u0040example.org"}}"#;
-    let html = format!(
-        "<p>Thanks for your order.</p><script type=\"application/ld+json\">{ld}</script>"
-    );
+    let html =
+        format!("<p>Thanks for your order.</p><script type=\"application/ld+json\">{ld}</script>");
     let text = format!("Order data: {ld}");
     let doc = sendgrid_mail(&client, &up, &html, &text).await;
     let mut leaks = Vec::new();
@@ -1131,35 +1137,44 @@ async fn json_escaped_addresses_in_json_ld_and_json_text_leave_the_shipped_prese
     let got = segment_call(&client, &up, "/segment/v1/track", &event).await;
     leaks.extend(read_in_clear("segment", &got.to_string(), &[OTTILIE]));
     assert_eq!(got["properties"]["plan"], "pro");
-    assert!(leaks.is_empty(), "{} leaks:\n{}", leaks.len(), leaks.join("\n"));
+    assert!(
+        leaks.is_empty(),
+        "{} leaks:\n{}",
+        leaks.len(),
+        leaks.join("\n")
+    );
 }
-
 
 /// An iframe whose `srcdoc` holds an HTML document escaped for the attribute, with the
 /// person's address escaped once more inside it (`&amp;#64;`): the browser decodes the
 /// attribute and parses the result as HTML again, which decodes `&#64;`. The address must not
 /// arrive; the iframe and its document's other text do.
 #[tokio::test]
-async fn addresses_in_a_double_escaped_iframe_srcdoc_leave_the_shipped_sendgrid_preset_scrubbed()
-{
+async fn addresses_in_a_double_escaped_iframe_srcdoc_leave_the_shipped_sendgrid_preset_scrubbed() {
     let (up, _gw, client) = start_shipped().await;
     let html = "<p>Your receipt:</p><iframe title=\"receipt\" srcdoc=\"&lt;p&gt;Receipt for ottilie.brandvold&amp;#64;example.org&lt;/p&gt;&lt;p&gt;&lt;a href=&quot;mailto:ottilie.brandvold&amp;commat;example.org&quot;&gt;write&lt;/a&gt; or ottilie.brandvold&amp;#x40;example&amp;period;org&lt;/p&gt;\"></iframe><p>Order ORD-2024-000123.</p>";
     let doc = sendgrid_mail(&client, &up, html, "Your receipt is attached.").await;
     let got = doc["content"][1]["value"].as_str().expect("html part");
     let leaks = read_in_clear("html part", got, &[OTTILIE]);
-    assert!(leaks.is_empty(), "{} leaks:\n{}", leaks.len(), leaks.join("\n"));
+    assert!(
+        leaks.is_empty(),
+        "{} leaks:\n{}",
+        leaks.len(),
+        leaks.join("\n")
+    );
     let srcdoc = crate::detect::html_tree::readings(got)
         .into_iter()
         .find(|a| a.contains("Receipt for"))
         .expect("the srcdoc document arrives");
     let inner = crate::detect::html_tree::readings(&srcdoc);
     assert!(
-        inner.iter().any(|t| t.contains("Receipt for ") && t.contains("write")),
+        inner
+            .iter()
+            .any(|t| t.contains("Receipt for ") && t.contains("write")),
         "{inner:?}"
     );
     assert!(got.contains("ORD-2024-000123"), "{got}");
 }
-
 
 /// The person's address as base64 (either alphabet, padded or not) in a link's query
 /// parameter — in a mail's HTML and text parts and in Segment's URL-valued and free-text
@@ -1184,7 +1199,11 @@ async fn base64_addresses_in_link_parameters_leave_the_shipped_presets_without_t
     for (i, label) in [(0, "text part"), (1, "html part")] {
         let got = doc["content"][i]["value"].as_str().expect("part arrives");
         leaks.extend(read_in_clear(label, got, &[OTTILIE]));
-        for kept in ["sig=abc123XYZ", &format!("m={hello}"), "id=9f86d081884c7d65"] {
+        for kept in [
+            "sig=abc123XYZ",
+            &format!("m={hello}"),
+            "id=9f86d081884c7d65",
+        ] {
             assert!(got.contains(kept), "{kept} lost from {got}");
         }
     }
@@ -1195,7 +1214,12 @@ async fn base64_addresses_in_link_parameters_leave_the_shipped_presets_without_t
     leaks.extend(read_in_clear("segment", &got.to_string(), &[OTTILIE]));
     let page = got["context"]["page"]["url"].as_str().expect("url arrives");
     assert!(page.contains("sig=abc123XYZ"), "{page}");
-    assert!(leaks.is_empty(), "{} leaks:\n{}", leaks.len(), leaks.join("\n"));
+    assert!(
+        leaks.is_empty(),
+        "{} leaks:\n{}",
+        leaks.len(),
+        leaks.join("\n")
+    );
 }
 
 /// Page URLs with the person's address as the URL's user name (`https://user:pw@host/`):

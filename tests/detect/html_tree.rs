@@ -381,6 +381,32 @@ fn same_tree(scanner: &SpanScanner, html: &str) -> bool {
     true
 }
 
+/// An iframe's `srcdoc` is a document of its own, parsed after the attribute is decoded: with
+/// the address in it escaped once more (`&amp;#64;`), scrubbing replaces it, and both the outer
+/// document and the one inside keep their element trees whatever the replacement holds.
+#[test]
+fn a_srcdoc_document_keeps_its_element_tree_when_scrubbed() {
+    let scanner = SpanScanner::default();
+    for html in [
+        "<iframe srcdoc=\"&lt;p&gt;Hi alice&amp;#64;example.com&lt;/p&gt;&lt;p title=&quot;alice&amp;commat;example.com&quot;&gt;x&lt;/p&gt;\"></iframe>",
+        "<iframe srcdoc='&lt;a href=\"mailto:alice&amp;#x40;example.com\"&gt;mail&lt;/a&gt;'></iframe><p>after</p>",
+    ] {
+        assert!(same_tree(&scanner, html), "{html}");
+        let out = scrubbed(&scanner, html).expect("scrubbed");
+        let inner = |doc: &str| {
+            readings(doc)
+                .into_iter()
+                .find(|a| a.contains('<'))
+                .expect("the srcdoc document")
+        };
+        let (before, after) = (inner(html), inner(&out));
+        let read = |doc: &str| readings(doc).join("\n");
+        assert!(read(&before).contains("alice@example.com"), "{before}");
+        assert!(!read(&after).contains("alice"), "{after}");
+        assert_eq!(tree(&before, false), tree(&after, false), "{out}");
+    }
+}
+
 #[test]
 fn html_mails_of_the_span_corpus_keep_their_element_tree() {
     let scanner = SpanScanner::default();
@@ -435,6 +461,9 @@ const MARKUP: &[&str] = &[
     "</ x>",
     "<a title=x'y>",
     "<span class=a\"b>",
+    "<iframe srcdoc=\"&lt;p&gt;alice&amp;#64;example.com &lt;b&gt;x&lt;/b&gt;&lt;/p&gt;\"></iframe>",
+    "<script type=\"application/ld+json\">{\"email\":\"alice\\u0040example.com\"}</script>",
+    "<a href=\"https://t.example/c?u=YWxpY2VAZXhhbXBsZS5jb20%3D&amp;n=1\">",
 ];
 
 /// Personal data, some written escaped.

@@ -24,9 +24,14 @@ pub(crate) fn write(plain: &[u8], seg: SegKind, raw: &[u8], out: &mut Vec<u8>) {
         seg.mode.has(Mode::URL) || (seg.mode.has(Mode::PCT) && memchr::memchr(b'%', raw).is_some());
     if seg.mode.has(Mode::TWICE) && matches!(seg.ctx, Ctx::Text | Ctx::Attr(_)) {
         // Read through a reference escaped twice: the document inside (an iframe's `srcdoc`)
-        // is parsed again, so the replacement is escaped for it first.
+        // is parsed again, so the replacement is escaped for it first, for the strictest
+        // place it may sit there (a text node or any attribute value, quoted or not).
         let mut inner = Vec::with_capacity(plain.len());
-        write(plain, SegKind { mode: seg.mode.without(Mode::TWICE), ctx: Ctx::Text }, raw, &mut inner);
+        let inner_seg = SegKind {
+            mode: seg.mode.without(Mode::TWICE),
+            ctx: Ctx::Attr(0),
+        };
+        write(plain, inner_seg, raw, &mut inner);
         html(&inner, seg.ctx, out);
         return;
     }

@@ -183,7 +183,9 @@ fn string_escapes(raw: &[u8], out: &mut Vec<Edit>) {
         if p > 0 && raw[p - 1] == b'\\' && (p < 2 || raw[p - 2] != b'\\') {
             continue;
         }
-        let Some([b'u', a, b, c, d]) = raw.get(p + 1..p + 6).map(|w| [w[0], w[1], w[2], w[3], w[4]])
+        let Some([b'u', a, b, c, d]) = raw
+            .get(p + 1..p + 6)
+            .map(|w| [w[0], w[1], w[2], w[3], w[4]])
         else {
             continue;
         };
@@ -223,7 +225,12 @@ static B64: [bool; 256] = {
 /// Notes in `out` each parameter value in the query `raw[start..end]` that may be base64 of
 /// text: after a `=`, [`B64_MIN`] to [`B64_MAX`] bytes of the alphabets, then optional
 /// padding (`=` or `%3D`), then the end of the value (`&`, `#`, `;` or the end).
-pub(crate) fn encoded_params(raw: &[u8], start: usize, end: usize, out: &mut impl FnMut(usize, usize)) {
+pub(crate) fn encoded_params(
+    raw: &[u8],
+    start: usize,
+    end: usize,
+    out: &mut impl FnMut(usize, usize),
+) {
     let s = &raw[start..end];
     let mut from = 0;
     while let Some(p) = memchr::memchr(b'=', &s[from..]).map(|p| from + p) {
@@ -239,7 +246,10 @@ pub(crate) fn encoded_params(raw: &[u8], start: usize, end: usize, out: &mut imp
         for _ in 0..2 {
             if s.get(e) == Some(&b'=') {
                 e += 1;
-            } else if s.get(e..e + 3).is_some_and(|w| w.eq_ignore_ascii_case(b"%3D")) {
+            } else if s
+                .get(e..e + 3)
+                .is_some_and(|w| w.eq_ignore_ascii_case(b"%3D"))
+            {
                 e += 3;
             }
         }
@@ -252,7 +262,12 @@ pub(crate) fn encoded_params(raw: &[u8], start: usize, end: usize, out: &mut imp
 
 /// The queries of the URLs written in plain text `raw[start..end]` (`https://…?…` up to a
 /// space, a quote or an angle bracket), each handed to `f` as a range.
-pub(crate) fn queries_in_text(raw: &[u8], start: usize, end: usize, f: &mut impl FnMut(usize, usize)) {
+pub(crate) fn queries_in_text(
+    raw: &[u8],
+    start: usize,
+    end: usize,
+    f: &mut impl FnMut(usize, usize),
+) {
     let s = &raw[start..end];
     for p in memchr::memmem::find_iter(s, b"://") {
         let e = s[p..]
@@ -283,7 +298,10 @@ pub(crate) fn base64_text(value: &[u8]) -> Option<String> {
         .or_else(|| value.strip_suffix(b"%3D"))
         .or_else(|| value.strip_suffix(b"%3d"))
         .unwrap_or(value);
-    let body = body.strip_suffix(b"==").or_else(|| body.strip_suffix(b"=")).unwrap_or(body);
+    let body = body
+        .strip_suffix(b"==")
+        .or_else(|| body.strip_suffix(b"="))
+        .unwrap_or(body);
     let std = body.iter().any(|&b| b == b'+' || b == b'/');
     let url = body.iter().any(|&b| b == b'-' || b == b'_');
     let engine = match (std, url) {
@@ -328,7 +346,10 @@ mod tests {
             ("4242%C2%A04242", "4242 4242"),
             ("ot%E2%80%8Btilie", "ottilie"),
             // Not look-alikes, or not whole: as written.
-            ("caf%C3%A9 %E2%82%AC %EF%BC%9C %EF%BC", "caf%C3%A9 %E2%82%AC %EF%BC%9C %EF%BC"),
+            (
+                "caf%C3%A9 %E2%82%AC %EF%BC%9C %EF%BC",
+                "caf%C3%A9 %E2%82%AC %EF%BC%9C %EF%BC",
+            ),
             ("%C0%80 %ED%A0%80", "%C0%80 %ED%A0%80"),
         ] {
             assert_eq!(edited(raw, HIGH), want, "{raw}");
@@ -338,7 +359,10 @@ mod tests {
     #[test]
     fn references_escaped_twice_read_once() {
         for (raw, want) in [
-            ("a&amp;#64;b&amp;#x40;c&amp;commat;d&amp;period;e", "a&#64;b&#x40;c&commat;d&period;e"),
+            (
+                "a&amp;#64;b&amp;#x40;c&amp;commat;d&amp;period;e",
+                "a&#64;b&#x40;c&commat;d&period;e",
+            ),
             ("?a=1&amp;b=2&amp;c&amp;#;", "?a=1&amp;b=2&amp;c&amp;#;"),
         ] {
             assert_eq!(edited(raw, AMP), want, "{raw}");
@@ -350,7 +374,10 @@ mod tests {
         for (raw, want) in [
             (r#""a\u0040b\u002Ec""#, r#""a@b.c""#),
             (r#""a\uff20b""#, r#""a@b""#),
-            (r#""\u003cb\u003e \u0022 \u0026 \\u0040 \ud83d""#, r#""\u003cb\u003e \u0022 \u0026 \\u0040 \ud83d""#),
+            (
+                r#""\u003cb\u003e \u0022 \u0026 \\u0040 \ud83d""#,
+                r#""\u003cb\u003e \u0022 \u0026 \\u0040 \ud83d""#,
+            ),
             (r#"\\\u0040"#, r#"\\@"#),
         ] {
             assert_eq!(edited(raw, BACKSLASH), want, "{raw}");

@@ -406,8 +406,8 @@ impl SpanScanner {
     }
 
     /// Spans for the link parameters `params` (raw ranges, in order) that are base64 of text
-    /// holding personal data: the whole value, of the class of the first span in its text,
-    /// whose decoded text goes to `decoded` as the span's value. The text is read as any text
+    /// holding personal data: the whole value (but its padding), of the class of the first
+    /// span in its text, whose decoded text goes to `decoded` as the span's value. The text is read as any text
     /// is (so a value that is base64 of base64 is read again, each level shorter).
     fn encoded(
         &self,
@@ -425,13 +425,29 @@ impl SpanScanner {
             let Some(first) = inner.hits.first() else {
                 continue;
             };
-            hits.push(Hit {
-                start,
-                end,
-                origin: first.origin,
-                seg,
-            });
-            decoded.push((start, plain));
+            // Spans never take a literal URL delimiter: the padding stays, and a `/` of the
+            // standard alphabet stays between the pieces around it (each replaced).
+            let raw = text.as_bytes();
+            let mut body = end;
+            while body > start && raw[body - 1] == b'=' {
+                body -= 1;
+            }
+            let mut from = start;
+            for cut in memchr::memchr_iter(b'/', &raw[start..body])
+                .map(|p| start + p)
+                .chain([body])
+            {
+                if from < cut {
+                    hits.push(Hit {
+                        start: from,
+                        end: cut,
+                        origin: first.origin,
+                        seg,
+                    });
+                    decoded.push((from, plain.clone()));
+                }
+                from = cut + 1;
+            }
         }
         hits
     }

@@ -614,6 +614,10 @@ mod properties {
         "bob%40example.org",
         "0300&nbsp;1234567",
         "Alice Smith",
+        "alice%EF%BC%A0example.com",
+        "alice&amp;#64;example.com",
+        "alice\\u0040example.com",
+        "?u=YWxpY2VAZXhhbXBsZS5jb20=",
     ];
 
     /// Everything around it, including the bytes that trigger candidates.
@@ -650,6 +654,9 @@ mod properties {
         "\"",
         "<",
         ">",
+        "\\",
+        "u0040",
+        "%EF%BC%A0",
         "9",
         "Street",
         "born",
@@ -668,6 +675,9 @@ mod properties {
         "<script>var e='alice@example.com';</script>",
         "<style>p{font-size:14px}</style>",
         "<input value=alice@example.com>",
+        "<iframe srcdoc=\"&lt;p&gt;alice&amp;#64;example.com&lt;/p&gt;\">",
+        "<script type=\"application/ld+json\">{\"email\":\"alice\\u0040example.com\"}</script>",
+        "<a href=\"https://t.example/c?u=YWxpY2VAZXhhbXBsZS5jb20%3D&amp;s=1\">",
     ];
 
     fn text() -> impl Strategy<Value = String> {
@@ -1185,4 +1195,111 @@ fn what_a_replacement_leaves_reads_like_the_text_it_replaced() {
         again.push(sp.value.to_owned())
     });
     assert!(again.is_empty(), "{once:?} still holds {again:?}");
+}
+
+#[test]
+fn escapes_a_recipient_decodes_are_read_as_it_decodes_them() {
+    let email = |v: &'static str| vec![(Origin::Class(Class::Email), v.to_owned())];
+    let at = "ottilie@example.org";
+    let cases: Vec<(&str, TextKind, Vec<(Origin, String)>)> = vec![
+        // A look-alike, percent-encoded or as a numeric reference.
+        (
+            "https://shop.example/a?c=ottilie%EF%BC%A0example%ef%bc%8eorg&n=1",
+            TextKind::Url,
+            email(at),
+        ),
+        (
+            "<a href=\"mailto:ottilie%EF%BC%A0example.org\">write</a>",
+            TextKind::Html,
+            email(at),
+        ),
+        (
+            "mail ottilie&#xFF20;example.org",
+            TextKind::Plain,
+            email(at),
+        ),
+        // JSON-LD, and a JSON text, with string escapes.
+        (
+            "<script type=\"application/ld+json\">{\"email\":\"ottilie\\u0040example\\u002Eorg\"}</script>",
+            TextKind::Html,
+            email(at),
+        ),
+        (
+            "{\"email\":\"ottilie\\u0040example.org\"}",
+            TextKind::Plain,
+            email(at),
+        ),
+        // A reference escaped twice, as an iframe's `srcdoc` holds a document.
+        (
+            "<iframe srcdoc=\"&lt;p&gt;ottilie&amp;#64;example.org&lt;/p&gt;\"></iframe>",
+            TextKind::Html,
+            email(at),
+        ),
+        // A link's parameter that is base64 of text: the value handed out is the text.
+        (
+            "<a href=\"https://t.example/c?u=b3R0aWxpZUBleGFtcGxlLm9yZw%3D%3D&amp;s=1\">x</a>",
+            TextKind::Html,
+            email(at),
+        ),
+        (
+            "open https://t.example/c?d=dG89b3R0aWxpZUBleGFtcGxlLm9yZyZsPW4 now",
+            TextKind::Plain,
+            email("to=ottilie@example.org&l=n"),
+        ),
+    ];
+    for (text, kind, want) in cases {
+        let mut got = Vec::new();
+        SpanScanner::default().find(text, kind, None, |sp| {
+            got.push((sp.origin, sp.value.to_owned()))
+        });
+        assert_eq!(got, want, "{text:?}");
+        let out = redact(text, kind, None);
+        assert!(!out.contains("ottilie") && !out.contains("b3R0"), "{out}");
+    }
+    // What needs none of it is read once, as before: other escapes of non-ASCII, `&amp;`
+    // before a parameter, a `\u` of markup, ids and base64 of text without personal data.
+    for (text, kind) in [
+        (
+            "https://shop.example/caf%C3%A9?q=%E2%82%AC&amp;n=1",
+            TextKind::Url,
+        ),
+        (
+            "<a href=\"/a?x=1&amp;utm_source=mail&amp;c=2\">x</a>",
+            TextKind::Html,
+        ),
+        (
+            "<script>var s = \"\\u003cb\\u003e \\u00e9\";</script>",
+            TextKind::Html,
+        ),
+        (
+            "https://t.example/c?id=9f86d081884c7d65&m=aGVsbG8gd29ybGQsIGNhbXBhaWduIDc%3D&sig=q83vEjRWeJq83vEj",
+            TextKind::Url,
+        ),
+    ] {
+        assert_eq!(redact(text, kind, None), text, "{text}");
+    }
+}
+
+#[test]
+fn a_replacement_inside_a_document_escaped_twice_is_escaped_twice() {
+    // The `srcdoc` attribute is decoded, then parsed as HTML: a replacement with markup in it
+    // must reach the inner document as text.
+    let t = "<iframe srcdoc=\"&lt;p&gt;ottilie&amp;#64;example.org&lt;/p&gt;\"></iframe>";
+    let s = SpanScanner::default();
+    let mut out = Vec::new();
+    s.scrub(
+        t,
+        TextKind::Html,
+        None,
+        |_, buf| {
+            buf.extend_from_slice(b"<b>&\"");
+            Ok::<_, ()>(Replacement::Replaced)
+        },
+        &mut out,
+    )
+    .expect("infallible");
+    assert_eq!(
+        String::from_utf8(out).expect("UTF-8"),
+        "<iframe srcdoc=\"&lt;p&gt;&amp;lt;b&amp;gt;&amp;amp;&amp;quot;&lt;/p&gt;\"></iframe>"
+    );
 }
