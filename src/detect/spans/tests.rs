@@ -1199,9 +1199,10 @@ fn what_a_replacement_leaves_reads_like_the_text_it_replaced() {
 
 #[test]
 fn escapes_a_recipient_decodes_are_read_as_it_decodes_them() {
+    type Want = Vec<(Origin, String)>;
     let email = |v: &'static str| vec![(Origin::Class(Class::Email), v.to_owned())];
     let at = "ottilie@example.org";
-    let cases: Vec<(&str, TextKind, Vec<(Origin, String)>)> = vec![
+    let cases: Vec<(&str, TextKind, Want)> = vec![
         // A look-alike, percent-encoded or as a numeric reference.
         (
             "https://shop.example/a?c=ottilie%EF%BC%A0example%ef%bc%8eorg&n=1",
