@@ -1048,3 +1048,118 @@ async fn files_named_after_the_person_leave_the_shipped_presets_without_the_pers
         }
     }
 }
+
+/// Everything a recipient can read out of `text` with its own parsers, recursively (a few
+/// levels): HTML as a browser parses it (html5ever: attribute values, comments, the text, and
+/// each text node on its own, so a `<script>` block is read as its script reads it), each of
+/// those again as HTML (an iframe's `srcdoc` is an HTML document), JSON as serde_json unescapes
+/// it (a JSON-LD block's `\u0040`), every URL as the WHATWG parser reads it (the `url` crate:
+/// its user name and password and its decoded query values), and what
+/// [`views`](crate::support::recipient::views) decodes: percent escapes, character references
+/// and base64 runs in either alphabet.
+fn recipient_reads(text: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let mut work = vec![(text.to_owned(), 0)];
+    while let Some((s, depth)) = work.pop() {
+        if out.contains(&s) {
+            continue;
+        }
+        out.push(s.clone());
+        if depth >= 5 {
+            continue;
+        }
+        let mut next = crate::support::recipient::views(s.as_bytes());
+        if s.contains('<') {
+            next.extend(crate::detect::html_tree::readings(&s));
+            next.extend(crate::detect::html_tree::text_nodes(&s));
+        }
+        if let Ok(v) = serde_json::from_str::<Value>(s.trim()) {
+            let mut strings = Vec::new();
+            json_texts(&v, &mut strings);
+            next.extend(strings);
+        }
+        let words = s.split(|c: char| c.is_whitespace() || matches!(c, '"' | '\'' | '<' | '>'));
+        for word in words {
+            if let Ok(u) = url::Url::parse(word)
+                && u.has_host()
+            {
+                next.push(u.username().to_owned());
+                next.extend(u.password().map(str::to_owned));
+                next.extend(u.query_pairs().map(|(_, v)| v.into_owned()));
+                next.extend(u.fragment().map(str::to_owned));
+            }
+        }
+        work.extend(next.into_iter().map(|n| (n, depth + 1)));
+    }
+    out
+}
+
+/// The strings and member names of a JSON document.
+fn json_texts(v: &Value, out: &mut Vec<String>) {
+    match v {
+        Value::String(s) => out.push(s.clone()),
+        Value::Array(a) => a.iter().for_each(|x| json_texts(x, out)),
+        Value::Object(o) => o.iter().for_each(|(k, x)| {
+            out.push(k.clone());
+            json_texts(x, out);
+        }),
+        _ => {}
+    }
+}
+
+/// The leaks of `values` in what a recipient reads out of `text` ([`recipient_reads`]), each
+/// reading folded as its reader folds it ([`folded_views`]).
+fn read_in_clear(label: &str, text: &str, values: &[&str]) -> Vec<String> {
+    let mut leaks = Vec::new();
+    for reading in recipient_reads(text) {
+        let [nfkc, _] = folded_views(&reading);
+        let lower = nfkc.to_lowercase();
+        for v in values {
+            if lower.contains(&v.to_lowercase()) {
+                leaks.push(format!("{label}: {v:?} read in {reading:?}"));
+            }
+        }
+    }
+    leaks
+}
+
+/// A Segment call through the shipped config; what Segment receives, parsed.
+async fn segment_call(client: &Client, up: &Upstream, path: &str, doc: &Value) -> Value {
+    let before = up.requests().len();
+    let got = client.post_json(path, &doc.to_string()).await;
+    assert!(got.status.is_success(), "{path}: {}", got.status);
+    let seen = up.requests();
+    assert_eq!(seen.len(), before + 1, "{path}: forwarded once");
+    serde_json::from_slice(&seen[before].body).expect("Segment parses JSON")
+}
+
+const OTTILIE: &str = "ottilie.brandvold@example.org";
+
+/// Page URLs with the person's address as the URL's user name (`https://user:pw@host/`):
+/// percent-encoded (`ottilie.brandvold%40example.org:pw@`) or written with its `@`
+/// (`ottilie.brandvold@example.org@shop.example`, whose last `@` ends the userinfo), in the
+/// fields the shipped Segment preset reads through a `=>url=>` rule: the WHATWG parser's user
+/// name must not hold the address; the host and path arrive.
+#[tokio::test]
+async fn addresses_in_the_userinfo_of_page_urls_leave_the_shipped_segment_preset_without_the_person()
+ {
+    let (up, _gw, client) = start_shipped().await;
+    let encoded = "https://ottilie.brandvold%40example.org:pw@shop.example/cart?step=2";
+    let plain = "https://ottilie.brandvold@example.org@shop.example/cart";
+    let event = serde_json::json!({"userId": "u1", "type": "page", "name": "Cart",
+        "context": {"page": {"url": encoded, "referrer": plain}},
+        "properties": {"url": plain, "referrer": encoded}});
+    let got = segment_call(&client, &up, "/segment/v1/page", &event).await;
+    let leaks = read_in_clear("segment", &got.to_string(), &[OTTILIE]);
+    assert!(
+        leaks.is_empty(),
+        "{} leaks:\n{}",
+        leaks.len(),
+        leaks.join("\n")
+    );
+    for at in [&got["context"]["page"]["url"], &got["properties"]["url"]] {
+        let u = url::Url::parse(at.as_str().expect("a URL arrives")).expect("it parses");
+        assert_eq!(u.host_str(), Some("shop.example"), "{at}");
+        assert_eq!(u.path(), "/cart", "{at}");
+    }
+}

@@ -616,3 +616,34 @@ fn a_parameter_named_by_a_json_chain_is_read_through_the_chain() {
     assert!(u.ends_with("e=R"), "{out}");
     assert!(out.ends_with("&k=1"), "{out}");
 }
+
+/// The userinfo of a URL a chain selects is read by the route's detector like its path: an
+/// address as the user name, percent-encoded or written with its `@` before the authority's
+/// last `@`, or twice percent-encoded, is replaced; the host, path and query stay, and a user
+/// name or password that is not personal data is forwarded as it came.
+#[test]
+fn an_address_as_the_user_name_of_a_selected_url_is_policed_and_the_host_stays() {
+    let r = route(&format!(
+        "detect = \"enforce\"\n{}",
+        redact("$.u=>url=>query:email")
+    ));
+    for url in [
+        "https://kai%40example.org:pw@host.example/p?x=1",
+        "https://deploy:kai%40example.org@host.example/p?x=1",
+        "https://kai@example.org@host.example/p?x=1",
+        "https://kai%2540example.org@host.example/p?x=1",
+    ] {
+        let doc = format!(r#"{{"u":"{url}"}}"#);
+        let got = police(&r, Format::Json, &doc).expect("policed");
+        let v: serde_json::Value = serde_json::from_str(&got).expect("JSON");
+        let u = url::Url::parse(v["u"].as_str().expect("a URL")).expect("it parses");
+        assert_eq!(u.host_str(), Some("host.example"), "{url} -> {u}");
+        assert_eq!((u.path(), u.query()), ("/p", Some("x=1")), "{url} -> {u}");
+        let user = percent_decode(&percent_decode(u.username()));
+        let password = percent_decode(&percent_decode(u.password().unwrap_or_default()));
+        assert!(!user.contains("kai@example.org"), "{url} -> {u}");
+        assert!(!password.contains("kai@example.org"), "{url} -> {u}");
+    }
+    let plain = r#"{"u":"https://deploy:pw@host.example/p?x=1"}"#;
+    assert_eq!(police(&r, Format::Json, plain).expect("policed"), plain);
+}
