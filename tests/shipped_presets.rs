@@ -960,6 +960,95 @@ async fn the_person_in_the_other_text_fields_of_a_mail_leaves_the_shipped_sendgr
     );
 }
 
+/// Files named after the person — an export named by the recipient's address
+/// (`report-<email>.csv`, `<email>.pdf`, also as a link's path), a call recording named by the
+/// number (`<phone>.txt`, `call-<digits>.pdf`) — in free text of the shipped presets that read
+/// it: a Segment property (detection), a Stripe charge's description (`scrub` of a form
+/// field) and a SendGrid mail body (HTML, as a mail client parses it). Through the real
+/// gateway; no view the recipient could decode holds the address or the number, and the
+/// extensions, the words around them and a file name that names no one arrive as sent.
+#[tokio::test]
+async fn files_named_after_the_person_leave_the_shipped_presets_without_the_person() {
+    let (up, _gw, client) = start_shipped().await;
+    let text = "see report-ottilie.brandvold@example.org.csv and ottilie.brandvold@example.org.pdf, \
+                the recording +1 415 555 0199.txt, call-4155550199.pdf, rec_415-555-0199.mp3; \
+                also ORD-2024-000123.pdf and logo@2x.png";
+    let link = "https://files.example/dl/ottilie.brandvold@example.org.pdf?x=1";
+    let segment = serde_json::json!({
+        "userId": "u1", "event": "Export",
+        "properties": {"note": text, "file": "ottilie.brandvold@example.org.pdf", "link": link},
+    })
+    .to_string();
+    let stripe = format!("amount=100&currency=eur&description={}", url_encode(text));
+    let sendgrid = serde_json::json!({
+        "personalizations": [{"to": [{"email": "shop-customer@example.net"}]}],
+        "from": {"email": "shop@example.com"},
+        "subject": "Your export",
+        "content": [{"type": "text/html", "value": format!("<p>{text}</p><p><a href=\"{link}\">download</a></p>")}],
+    })
+    .to_string();
+    let requests = [
+        ("/segment/v1/track", segment, "application/json"),
+        (
+            "/stripe/v1/charges",
+            stripe,
+            "application/x-www-form-urlencoded",
+        ),
+        ("/sendgrid/v3/mail/send", sendgrid, "application/json"),
+    ];
+    let person = [
+        "ottilie.brandvold@example.org".to_owned(),
+        "415 555 0199".to_owned(),
+        "4155550199".to_owned(),
+        "415-555-0199".to_owned(),
+    ];
+    for (target, body, content_type) in &requests {
+        let before = up.requests().len();
+        let got = client
+            .send(
+                http::Method::POST,
+                target,
+                &[("content-type", content_type)],
+                body.clone(),
+            )
+            .await;
+        assert!(got.status.is_success(), "{target}: {}", got.status);
+        let seen = up.requests();
+        assert_eq!(seen.len(), before + 1, "{target}: forwarded once");
+        let r = &seen[before];
+        crate::support::recipient::assert_none_in_clear(target, r, &person);
+        // What the recipient reads as text: the JSON member or the form field, and for the
+        // mail what a mail client's HTML parser shows.
+        let readings: Vec<String> = if *content_type == "application/json" {
+            let doc: Value = serde_json::from_slice(&r.body).expect("the upstream parses JSON");
+            match doc.pointer("/content/0/value").and_then(Value::as_str) {
+                Some(html) => crate::detect::html_tree::readings(html),
+                None => vec![doc["properties"]["note"].as_str().expect("note").to_owned()],
+            }
+        } else {
+            let text = String::from_utf8_lossy(&r.body).into_owned();
+            let (_, description) = pairs(&text)
+                .into_iter()
+                .find(|(k, _)| k == "description")
+                .expect("the description arrives");
+            vec![description]
+        };
+        let all = readings.join("\n");
+        for v in &person {
+            assert!(!all.contains(v.as_str()), "{target}: {v} in {all}");
+        }
+        for kept in [
+            "see ",
+            ".csv and ",
+            ".pdf, the recording ",
+            ".txt, call-",
+            ".mp3; also ORD-2024-000123.pdf and logo@2x.png",
+        ] {
+            assert!(all.contains(kept), "{target}: {kept} lost from {all}");
+        }
+    }
+}
+
 /// Everything a recipient can read out of `text` with its own parsers, recursively (a few
 /// levels): HTML as a browser parses it (html5ever: attribute values, comments, the text, and
 /// each text node on its own, so a `<script>` block is read as its script reads it), each of
