@@ -309,11 +309,13 @@ pub(crate) fn base64_text(value: &[u8]) -> Option<String> {
         (_, true) => &URL_SAFE,
         _ => &STANDARD,
     };
-    let bytes = engine.decode(body).ok()?;
-    let text = String::from_utf8(bytes).ok()?;
+    // On the stack: most candidates (ids, signatures) are not text, and cost no allocation.
+    let mut buf = [0u8; B64_MAX / 4 * 3 + 3];
+    let n = engine.decode_slice(body, &mut buf).ok()?;
+    let text = std::str::from_utf8(&buf[..n]).ok()?;
     text.chars()
         .all(|c| !c.is_control() || matches!(c, '\t' | '\n' | '\r'))
-        .then_some(text)
+        .then(|| text.to_owned())
 }
 
 #[cfg(test)]
