@@ -780,10 +780,13 @@ impl Finder {
                     None => self.word(c, i, &mut floor, hits),
                 },
                 b':' => self.ipv6(c, i, u.len, &mut floor, hits),
-                // An escape of a non-ASCII character (`%EF%BC%A0`, `&#xFF20;`): it may be a
-                // look-alike a reader folds (`＠`), read again by the second reading.
+                // A percent escape or numeric reference of a non-ASCII character (`%EF%BC%A0`,
+                // `&#xFF20;`): it may be a look-alike a reader folds (`＠`), read again by the
+                // second reading. Named references (`&middot;`, in every mail footer) are not.
                 HIGH => {
-                    self.seen |= super::escaped::HIGH;
+                    if raw[i] == b'%' || raw.get(i + 1) == Some(&b'#') {
+                        self.seen |= super::escaped::HIGH;
+                    }
                     i + u.len
                 }
                 b'A' if matches!(raw.get(i + 1..i + 4), Some(b"KIA" | b"SIA" | b"Iza"))
