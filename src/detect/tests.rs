@@ -190,6 +190,12 @@ const CASES: &[(Option<&str>, &str, Expect)] = &[
         "https://shop.example/u/kai%40example.org/x",
         Some((Class::Email, Source::Text)),
     ),
+    // A substitution tag made of an address.
+    (
+        None,
+        "-jane.doe@example.org-",
+        Some((Class::Email, Source::Text)),
+    ),
     // Files named after the person.
     (
         Some("file"),

@@ -101,7 +101,9 @@ fn emails(s: &[u8]) -> bool {
         {
             end += 1;
         }
-        while end > at + 1 && s[end - 1] == b'.' {
+        // No domain ends in `.` or `-`: a sentence's full stop, a tag's dashes
+        // (`-kai@example.org-`, a mail's substitution tag).
+        while end > at + 1 && matches!(s[end - 1], b'.' | b'-') {
             end -= 1;
         }
         while start < at && s[start] == b'.' {
