@@ -137,6 +137,22 @@ fn police(
     out: &mut Vec<u8>,
 ) -> Result<Outcome, RewriteError> {
     match inner {
+        Inner::Text(rule) => {
+            let leaf = Leaf {
+                text,
+                kind: LeafKind::String,
+                field: "",
+            };
+            let start = out.len();
+            match cx.treat(&rule.action, rule.class, &leaf, out)? {
+                Applied::Kept => {
+                    out.truncate(start);
+                    Ok(Outcome::Unchanged)
+                }
+                // Dropped: nothing is left of the text, and its coding of nothing is empty.
+                _ => Ok(Outcome::Rewritten),
+            }
+        }
         Inner::Json(plan) => {
             rewrite_json(text.as_bytes(), plan, limits, cx, out).map_err(|e| match e {
                 RewriteError::Malformed { .. } => RewriteError::Wrapped(WrapFault::NotJson),

@@ -305,6 +305,33 @@ const CASES: &[Case] = &[
             (Class::Email, "jane.doe@example.org"),
         ],
     ),
+    // French streets written without a house number, found by the postcode and the town.
+    (
+        "Livraison rue de la Paix, 75002 Paris demain, ou avenue des Champs-Élysées 75008 Paris. \
+         Siège : Rue de l'Église, 69001 Lyon.",
+        TextKind::Plain,
+        &[
+            (Class::StreetAddress, "rue de la Paix, 75002 Paris"),
+            (
+                Class::StreetAddress,
+                "avenue des Champs-Élysées 75008 Paris",
+            ),
+            (Class::StreetAddress, "Rue de l'Église, 69001 Lyon"),
+        ],
+    ),
+    (
+        "<p>Livraison&nbsp;: place Vendôme 75001 Paris</p>",
+        TextKind::Html,
+        &[(Class::StreetAddress, "place Vendôme 75001 Paris")],
+    ),
+    // A postcode and a town without a street, a lesson, a street type with no name, a town in
+    // lower case: no address.
+    (
+        "Réf. 75002 Paris, cours de Python 75001 Paris, la rue 75002 Paris, \
+         rue de la paix 75002 paris, envoyé de mon iPhone 75002 Paris, Order 12345 Shipped.",
+        TextKind::Plain,
+        &[],
+    ),
     // File names that hold no person: asset names, codes, versions, and an invoice number
     // the word before it names.
     (

@@ -130,6 +130,67 @@ fn mixpanel_browser_form_data_is_base64_json_reencoded_as_it_came() {
     );
 }
 
+/// A chain ending on `base64`: the decoded text is the value a `scrub` treats, re-encoded in
+/// the alphabet and with the padding it came with; a text with nothing to replace stays byte
+/// for byte; bytes that are not UTF-8 text are refused.
+#[test]
+fn base64_text_is_the_value_its_rule_treats() {
+    let r = route(
+        "[[routes.rules]]\nselect = \"$.attachments[*].content=>base64\"\naction = \"scrub\"\n\
+         [[routes.rules]]\nselect = \"$.u=>base64url\"\naction = \"scrub\"\n",
+    );
+    // A length that needs padding, so an unpadded value says it has none.
+    let csv = "id,email\n1,kai@example.org\n2,ORD-2024-000123 \n";
+    assert!(!csv.len().is_multiple_of(3));
+    let doc = |a: &str, u: &str| {
+        format!(r#"{{"attachments":[{{"content":"{a}","type":"text/csv"}}],"u":"{u}"}}"#)
+    };
+    for (a, u) in [
+        (STANDARD.encode(csv), URL_SAFE_NO_PAD.encode(csv)),
+        (STANDARD_NO_PAD.encode(csv), URL_SAFE.encode(csv)),
+    ] {
+        let out = police(&r, Format::Json, &doc(&a, &u)).expect("policed");
+        let v: serde_json::Value = serde_json::from_str(&out).expect("JSON");
+        let (a2, u2) = (
+            v["attachments"][0]["content"].as_str().expect("content"),
+            v["u"].as_str().expect("u"),
+        );
+        assert_eq!(a2.ends_with('='), a.ends_with('='), "{a2}");
+        assert_eq!(u2.ends_with('='), u.ends_with('='), "{u2}");
+        let a_engine = if a.ends_with('=') {
+            STANDARD
+        } else {
+            STANDARD_NO_PAD
+        };
+        let u_engine = if u.ends_with('=') {
+            URL_SAFE
+        } else {
+            URL_SAFE_NO_PAD
+        };
+        for text in [
+            a_engine.decode(a2).expect("base64"),
+            u_engine.decode(u2).expect("base64url"),
+        ] {
+            let text = String::from_utf8(text).expect("UTF-8");
+            assert!(!text.contains("kai@example.org"), "{text}");
+            assert!(
+                text.starts_with("id,email\n1,") && text.ends_with("\n2,ORD-2024-000123 \n"),
+                "{text}"
+            );
+        }
+    }
+    let clean = doc(
+        &STANDARD.encode("id\n2\n"),
+        &URL_SAFE_NO_PAD.encode("no one"),
+    );
+    assert_eq!(police(&r, Format::Json, &clean).expect("ok"), clean);
+    let binary = doc(&STANDARD.encode(b"%PDF-1.4\n\xe2\xe3\xcf\xd3"), "");
+    assert!(matches!(
+        police(&r, Format::Json, &binary),
+        Err(RewriteError::Wrapped(WrapFault::NotUtf8))
+    ));
+}
+
 #[test]
 fn unchanged_wrapped_values_are_forwarded_byte_for_byte() {
     let r = route(&redact("form:data=>base64=>$[*].properties.phone"));
