@@ -41,6 +41,8 @@ pub(crate) const HIGH: Seen = 1;
 pub(crate) const AMP: Seen = 2;
 /// A `\` in raw text (`script`, `style`) or plain text.
 pub(crate) const BACKSLASH: Seen = 4;
+/// A `://` (a link written in a text).
+pub(crate) const LINK: Seen = 8;
 
 /// One change the second reading makes: the original's bytes `start..end` read as `with`, or
 /// as nothing when `with` is 0.

@@ -338,7 +338,7 @@ impl SpanScanner {
             gaps, twice, seen, ..
         } = notes;
         let mut edits = Vec::new();
-        if seen != 0 {
+        if seen & (escaped::HIGH | escaped::AMP | escaped::BACKSLASH) != 0 {
             escaped::edits(raw, seen, &mut edits);
         }
         if !fold && gaps.is_empty() && twice.is_empty() && edits.is_empty() {
@@ -465,6 +465,7 @@ impl SpanScanner {
         let mut echoed = Vec::new();
         let mut finder = find::Finder::new(self.classes);
         let mut last_text = usize::MAX;
+        let mut plain = None;
         html::segments(raw, kind, &mut |seg| {
             if let Some(notes) = notes.as_deref_mut() {
                 if seg.kind.ctx == Ctx::Text {
@@ -493,14 +494,10 @@ impl SpanScanner {
                     if memchr::memchr(b'\\', &raw[seg.start..seg.end]).is_some() {
                         notes.seen |= escaped::BACKSLASH;
                     }
-                    // Links written in plain text have parameters too.
+                    // Links written in plain text have parameters too (where the finder met
+                    // a `://`).
                     if seg.kind.ctx == Ctx::Plain {
-                        let params = &mut notes.params;
-                        escaped::queries_in_text(raw, seg.start, seg.end, &mut |q, h| {
-                            escaped::encoded_params(raw, q, h, &mut |a, b| {
-                                params.push((a, b, seg.kind));
-                            });
-                        });
+                        plain = Some(seg);
                     }
                 }
             }
@@ -513,6 +510,14 @@ impl SpanScanner {
         });
         if let Some(notes) = notes {
             notes.seen |= finder.seen;
+            if let Some(seg) = plain.filter(|_| finder.seen & escaped::LINK != 0) {
+                let params = &mut notes.params;
+                escaped::queries_in_text(raw, seg.start, seg.end, &mut |q, h| {
+                    escaped::encoded_params(raw, q, h, &mut |a, b| {
+                        params.push((a, b, seg.kind));
+                    });
+                });
+            }
         }
         if echoed.is_empty() {
             found
