@@ -41,8 +41,6 @@ pub(crate) const HIGH: Seen = 1;
 pub(crate) const AMP: Seen = 2;
 /// A `\` in raw text (`script`, `style`) or plain text.
 pub(crate) const BACKSLASH: Seen = 4;
-/// A `://` (a link written in a text).
-pub(crate) const LINK: Seen = 8;
 
 /// One change the second reading makes: the original's bytes `start..end` read as `with`, or
 /// as nothing when `with` is 0.
@@ -209,7 +207,7 @@ fn string_escapes(raw: &[u8], out: &mut Vec<Edit>) {
 
 /// Bytes of a base64 value a link's parameter may hold and be read: shorter ones hold no
 /// address (`a@b.co` is 8), longer ones are documents, not parameters, and bound the cost.
-const B64_MIN: usize = 12;
+const B64_MIN: usize = 16;
 const B64_MAX: usize = 4096;
 
 /// The base64 alphabets' bytes (both), without padding.
@@ -242,7 +240,13 @@ pub(crate) fn encoded_params(
             e += 1;
         }
         from = e.max(v);
-        if e - v < B64_MIN || e - v > B64_MAX {
+        // Base64 of text has both cases; a word (`transactional`) or a hex id has one.
+        let w = &s[v..e];
+        if e - v < B64_MIN
+            || e - v > B64_MAX
+            || !w.iter().any(u8::is_ascii_uppercase)
+            || !w.iter().any(u8::is_ascii_lowercase)
+        {
             continue;
         }
         for _ in 0..2 {
@@ -311,9 +315,17 @@ pub(crate) fn base64_text(value: &[u8]) -> Option<String> {
         (_, true) => &URL_SAFE,
         _ => &STANDARD,
     };
-    // On the stack: most candidates (ids, signatures) are not text, and cost no allocation.
-    let mut buf = [0u8; B64_MAX / 4 * 3 + 3];
-    let n = engine.decode_slice(body, &mut buf).ok()?;
+    // On the stack for the usual lengths: most candidates (ids, signatures) are not text, and
+    // cost no allocation.
+    let mut small = [0u8; 384];
+    let mut large = Vec::new();
+    let buf: &mut [u8] = if body.len() <= 512 {
+        &mut small
+    } else {
+        large.resize(body.len() / 4 * 3 + 3, 0);
+        &mut large
+    };
+    let n = engine.decode_slice(body, buf).ok()?;
     let text = std::str::from_utf8(&buf[..n]).ok()?;
     text.chars()
         .all(|c| !c.is_control() || matches!(c, '\t' | '\n' | '\r'))

@@ -779,14 +779,7 @@ impl Finder {
                     None if glued(c, i + 1) => i + 1,
                     None => self.word(c, i, &mut floor, hits),
                 },
-                b':' => {
-                    // `://`: a link written in the text, whose parameters may be base64 of
-                    // text (looked for after the scan, only then).
-                    if raw.get(i + 1..i + 3) == Some(b"//") {
-                        self.seen |= super::escaped::LINK;
-                    }
-                    self.ipv6(c, i, u.len, &mut floor, hits)
-                }
+                b':' => self.ipv6(c, i, u.len, &mut floor, hits),
                 // A percent escape or numeric reference of a non-ASCII character (`%EF%BC%A0`,
                 // `&#xFF20;`): it may be a look-alike a reader folds (`＠`), read again by the
                 // second reading. Named references (`&middot;`, in every mail footer) are not.

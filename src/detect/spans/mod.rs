@@ -465,7 +465,6 @@ impl SpanScanner {
         let mut echoed = Vec::new();
         let mut finder = find::Finder::new(self.classes);
         let mut last_text = usize::MAX;
-        let mut plain = None;
         html::segments(raw, kind, &mut |seg| {
             if let Some(notes) = notes.as_deref_mut() {
                 if seg.kind.ctx == Ctx::Text {
@@ -482,7 +481,9 @@ impl SpanScanner {
                 }
                 if seg.kind.mode.has(Mode::URL) {
                     reread::escaped_twice(raw, seg.start, seg.end, &mut notes.twice);
-                    if seg.kind.mode.has(Mode::PLUS) {
+                    // Base64 parameters in a URL-valued text only: looking in every link of a
+                    // mail costs the scan of HTML more than its budget (see DETECTION.md).
+                    if seg.kind.ctx == Ctx::Url && seg.kind.mode.has(Mode::PLUS) {
                         let params = &mut notes.params;
                         escaped::encoded_params(raw, seg.start, seg.end, &mut |a, b| {
                             params.push((a, b, seg.kind));
@@ -493,11 +494,6 @@ impl SpanScanner {
                     // A string escape (`\u0040`) in a script or a JSON text.
                     if memchr::memchr(b'\\', &raw[seg.start..seg.end]).is_some() {
                         notes.seen |= escaped::BACKSLASH;
-                    }
-                    // Links written in plain text have parameters too (where the finder met
-                    // a `://`).
-                    if seg.kind.ctx == Ctx::Plain {
-                        plain = Some(seg);
                     }
                 }
             }
@@ -510,14 +506,6 @@ impl SpanScanner {
         });
         if let Some(notes) = notes {
             notes.seen |= finder.seen;
-            if let Some(seg) = plain.filter(|_| finder.seen & escaped::LINK != 0) {
-                let params = &mut notes.params;
-                escaped::queries_in_text(raw, seg.start, seg.end, &mut |q, h| {
-                    escaped::encoded_params(raw, q, h, &mut |a, b| {
-                        params.push((a, b, seg.kind));
-                    });
-                });
-            }
         }
         if echoed.is_empty() {
             found
