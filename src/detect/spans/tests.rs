@@ -1292,15 +1292,15 @@ fn escapes_a_recipient_decodes_are_read_as_it_decodes_them() {
             TextKind::Html,
             email(at),
         ),
-        // A link's parameter that is base64 of text: the value handed out is the text.
+        // A URL's parameter that is base64 of text: the value handed out is the text.
         (
-            "<a href=\"https://t.example/c?u=b3R0aWxpZUBleGFtcGxlLm9yZw%3D%3D&amp;s=1\">x</a>",
-            TextKind::Html,
+            "https://t.example/c?u=b3R0aWxpZUBleGFtcGxlLm9yZw%3D%3D&s=1",
+            TextKind::Url,
             email(at),
         ),
         (
-            "open https://t.example/c?d=dG89b3R0aWxpZUBleGFtcGxlLm9yZyZsPW4 now",
-            TextKind::Plain,
+            "https://t.example/c?d=dG89b3R0aWxpZUBleGFtcGxlLm9yZyZsPW4",
+            TextKind::Url,
             email("to=ottilie@example.org&l=n"),
         ),
     ];
