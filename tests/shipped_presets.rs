@@ -1287,7 +1287,11 @@ async fn base64_addresses_in_url_parameters_leave_the_shipped_presets_without_th
     leaks.extend(read_in_clear("segment", &got.to_string(), &[OTTILIE]));
     for at in [&got["context"]["page"]["url"], &got["properties"]["link"]] {
         let at = at.as_str().expect("url arrives");
-        for kept in ["https://t.example/c?u=", "sig=abc123XYZ", &format!("m={hello}")] {
+        for kept in [
+            "https://t.example/c?u=",
+            "sig=abc123XYZ",
+            &format!("m={hello}"),
+        ] {
             assert!(at.contains(kept), "{kept} lost from {at}");
         }
     }
@@ -1308,7 +1312,12 @@ async fn base64_addresses_in_url_parameters_leave_the_shipped_presets_without_th
     leaks.extend(read_in_clear("sendgrid", &data.to_string(), &[OTTILIE]));
     let unsubscribe = data["unsubscribe_url"].as_str().expect("url arrives");
     assert!(unsubscribe.contains("id=9f86d081884c7d65"), "{unsubscribe}");
-    assert!(leaks.is_empty(), "{} leaks:\n{}", leaks.len(), leaks.join("\n"));
+    assert!(
+        leaks.is_empty(),
+        "{} leaks:\n{}",
+        leaks.len(),
+        leaks.join("\n")
+    );
 }
 
 /// Page URLs with the person's address as the URL's user name (`https://user:pw@host/`):
