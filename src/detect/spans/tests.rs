@@ -1242,3 +1242,38 @@ fn what_a_replacement_leaves_reads_like_the_text_it_replaced() {
     });
     assert!(again.is_empty(), "{once:?} still holds {again:?}");
 }
+
+proptest::proptest! {
+    /// A file named by an address or a number, in any of the ways people name files, with
+    /// any known extension: exactly the address or the number is found, the extension and the
+    /// word before it stay outside the span.
+    #[test]
+    fn a_file_extension_ends_the_value_it_follows(
+        value in proptest::sample::select(&[
+            ("jane.doe@example.org", Class::Email),
+            ("kai_01@mail.example.co.uk", Class::Email),
+            ("+44 20 7946 0958", Class::Phone),
+            ("+442079460958", Class::Phone),
+            ("020 7946 0958", Class::Phone),
+            ("(415) 555-0199", Class::Phone),
+        ][..]),
+        ext in proptest::sample::select(&[
+            "pdf", "PDF", "csv", "txt", "docx", "xlsx", "json", "png", "mp3", "vcf", "eml",
+        ][..]),
+        glue in proptest::sample::select(&["", " ", "call-", "rec_", "see "][..]),
+        tail in proptest::sample::select(&["", " today", ", thanks", "\"", ")"][..]),
+    ) {
+        let (v, class) = value;
+        // `-` and `_` glue only a number that starts with a digit or `+`, and an address
+        // takes them into its local part: those combinations are other cases.
+        proptest::prop_assume!(
+            !(glue.ends_with(['-', '_']) && (class == Class::Email || v.starts_with('(')))
+        );
+        let text = format!("{glue}{v}.{ext}{tail}");
+        let mut found = Vec::new();
+        SpanScanner::default().find(&text, TextKind::Plain, None, |sp| {
+            found.push((sp.origin, text[sp.start..sp.end].to_owned()));
+        });
+        proptest::prop_assert_eq!(found, vec![(Origin::Class(class), v.to_owned())], "{}", text);
+    }
+}
