@@ -10,6 +10,7 @@ use http::{Method, Request, Response, header};
 use http_body_util::Limited;
 
 use super::body::{self, ClientBody};
+use super::deadline::ExchangeTimer;
 use super::police;
 use super::respond::{full, reject};
 use super::upstream::{MAX_TARGET_LEN, UpstreamError, prepare, strip_hop_by_hop, upstream_path};
@@ -54,18 +55,20 @@ pub(super) enum Mode {
     Forward(Option<String>),
 }
 
-/// Handles one request on one configuration generation.
+/// Handles one request on one configuration generation. `timer`: the client connection's
+/// timer for upstream exchanges, where it keeps one (else each exchange makes its own).
 pub(super) async fn handle(
     generation: Arc<Generation>,
     req: Request<ClientBody>,
     mode: Mode,
+    timer: Option<&mut ExchangeTimer>,
 ) -> Response<Body> {
     let started = Instant::now();
     let request_id = RequestId::next();
     let trace = crate::telemetry::trace::TraceParent::from_headers(req.headers());
     let method = req.method().clone();
     let mut tally = Tally::default();
-    let (mut resp, code) = match forward(&generation, req, &mode, &mut tally).await {
+    let (mut resp, code) = match forward(&generation, req, &mode, timer, &mut tally).await {
         Ok(resp) => (resp, None),
         Err(code) => (reject(code), Some(code)),
     };
@@ -111,6 +114,7 @@ async fn forward(
     g: &Generation,
     req: Request<ClientBody>,
     mode: &Mode,
+    timer: Option<&mut ExchangeTimer>,
     tally: &mut Tally,
 ) -> Result<Response<Body>, RejectCode> {
     if req.method() == Method::CONNECT {
@@ -316,26 +320,32 @@ async fn forward(
         .rewrite_seconds
         .observe((upstream_started - policing).as_secs_f64());
 
-    let sent = tokio::time::timeout(limits.upstream_timeout, upstream.send(upstream_req)).await;
+    let send = std::pin::pin!(upstream.send(upstream_req));
+    let sent = match timer {
+        Some(timer) => timer.within(limits.upstream_timeout, send).await.ok(),
+        None => tokio::time::timeout(limits.upstream_timeout, send)
+            .await
+            .ok(),
+    };
     metrics
         .upstream_seconds
         .observe(upstream_started.elapsed().as_secs_f64());
     // Whatever reached the upstream was disclosed, whether or not it answered in time; only a
     // connection that never opened sent nothing.
-    if !matches!(&sent, Ok(Err(e)) if e.is_connect()) {
+    if !matches!(&sent, Some(Err(e)) if e.is_connect()) {
         record_disclosures(g, index, &route, opted_out, tally);
     }
     let resp = match sent {
-        Err(_) => return Err(RejectCode::UpstreamTimeout),
+        None => return Err(RejectCode::UpstreamTimeout),
         // The client broke its body (bad chunk framing, aborted upload) or was too slow to send
         // it: not the upstream's fault.
-        Ok(Err(e)) => {
+        Some(Err(e)) => {
             return Err(client_broke
                 .as_ref()
                 .and_then(body::Broke::get)
                 .unwrap_or_else(|| classify_upstream_error(&e)));
         }
-        Ok(Ok(resp)) => resp,
+        Some(Ok(resp)) => resp,
     };
     let (mut parts, incoming) = resp.into_parts();
     strip_hop_by_hop(&mut parts.headers);
