@@ -52,15 +52,10 @@ pub(crate) fn header_value(visible: &[u8]) -> HeaderValue {
     HeaderValue::from_maybe_shared(bytes).unwrap_or_else(|_| HeaderValue::from_static("invalid"))
 }
 
-/// A copy of `bytes`.
-pub(crate) fn copy(bytes: &[u8]) -> Bytes {
-    cut(bytes.len(), |b| b.put_slice(bytes))
-}
-
 /// `s` with ASCII letters lower-cased.
-pub(crate) fn lowercase(s: &str) -> Bytes {
+pub(crate) fn lowercase(s: &[u8]) -> Bytes {
     cut(s.len(), |b| {
-        for c in s.bytes() {
+        for c in s {
             b.put_u8(c.to_ascii_lowercase());
         }
     })
