@@ -15,7 +15,7 @@
 
 use super::shape::Shape;
 use super::spans::{SpanScanner, TextKind};
-use super::{Class, ClassSet, card, email, iban, ip, national, phone, secret};
+use super::{Class, ClassSet, card, email, file_name, iban, ip, national, phone, secret};
 
 /// Whether a candidate may start after `b`.
 fn opens(b: u8) -> bool {
@@ -101,7 +101,9 @@ fn emails(s: &[u8]) -> bool {
         {
             end += 1;
         }
-        while end > at + 1 && s[end - 1] == b'.' {
+        // No domain ends in `.` or `-`: a sentence's full stop, a tag's dashes
+        // (`-kai@example.org-`, a mail's substitution tag).
+        while end > at + 1 && matches!(s[end - 1], b'.' | b'-') {
             end -= 1;
         }
         while start < at && s[start] == b'.' {
@@ -113,7 +115,9 @@ fn emails(s: &[u8]) -> bool {
             && matches!(s[end], b':' | b'/')
             && !s[end + 1].is_ascii_whitespace()
             && !email::path_segment(s, start);
-        !continues && email::is_email(&s[start..end])
+        !continues
+            && (email::is_email(&s[start..end])
+                || email::before_file_extension(&s[start..end]).is_some())
     })
 }
 
@@ -130,7 +134,7 @@ fn numeric_runs(s: &[u8], on: ClassSet) -> Option<Class> {
         // continues an alphanumeric code (a purely numeric token would have started the run).
         let continues_code = i >= 2 && s[i - 1] == b' ' && s[i - 2].is_ascii_digit();
         if !(b.is_ascii_digit() || b == b'+' || b == b'(')
-            || (i > 0 && !opens(s[i - 1]))
+            || (i > 0 && !opens(s[i - 1]) && !file_name::glued_run(s, i, run_byte))
             || continues_code
         {
             i += 1;
@@ -151,7 +155,13 @@ fn numeric_runs(s: &[u8], on: ClassSet) -> Option<Class> {
             }
         }
         // The run must end at a boundary: `0300-1234567 tomorrow` yes, `2024-01-15T10` no.
-        if digits >= 4 && (j == n || closes(s[j]) || s[j - 1] == b' ') {
+        // `+44 20 7946 0958.txt`: a file extension after the run's final `.` ends it too.
+        if digits >= 4
+            && (j == n
+                || closes(s[j])
+                || s[j - 1] == b' '
+                || (s[j - 1] == b'.' && file_name::extension_at(&s[j..]).is_some()))
+        {
             let mut end = j;
             while end > start && matches!(s[end - 1], b' ' | b'-' | b'.' | b'/' | b'(' | b'+') {
                 end -= 1;

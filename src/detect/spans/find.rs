@@ -11,7 +11,7 @@ use super::lanes::Lanes;
 use super::lanes::{Stops, run_end};
 use super::{Ctx, Hit, Origin, Seg};
 use crate::detect::{
-    Class, ClassSet, address, card, date, email, iban, ip, national, phone, secret,
+    Class, ClassSet, address, card, date, email, file_name, iban, ip, national, phone, secret,
 };
 
 /// Window size in units: the longest candidate read through the decoding (an email address is
@@ -482,6 +482,12 @@ static RUN_RAW: [bool; 256] = {
     t
 };
 
+/// A run at `i` glued into a file name by `-` or `_` (`call-02079460958.pdf`), read as
+/// written: see [`file_name::glued_run`].
+fn glued(c: Cur<'_>, i: usize) -> bool {
+    file_name::glued_run(&c.raw[..c.seg.end], i, |b| RUN_RAW[usize::from(b)])
+}
+
 fn run_byte(b: u8) -> bool {
     b.is_ascii_digit() || matches!(b, b' ' | b'-' | b'.' | b'/' | b'(' | b')' | b'+')
 }
@@ -760,6 +766,8 @@ impl Finder {
                 // the call.
                 b'_' | b'-' => match short_name(c, i, floor) {
                     Some(e) => e,
+                    // `call-02079460958.pdf`: the number after it is read on its own.
+                    None if glued(c, i + 1) => i + 1,
                     None => self.word(c, i, &mut floor, hits),
                 },
                 b':' => self.ipv6(c, i, u.len, &mut floor, hits),
@@ -841,7 +849,7 @@ impl Finder {
                 // `[label](4242 …)`, `[REDACTED](…)`: a parenthesis right after a closing
                 // bracket opens a value as after a space, so what a replacement leaves reads
                 // like the text it replaced.
-                let ok = c.before(j).is_none_or(|q| opens(q.b) || q.b == b']');
+                let ok = c.before(j).is_none_or(|q| opens(q.b) || q.b == b']') || glued(c, j);
                 // `(415) 555-0199`, `(03995) 218177`: the parenthesis is the phone's when it
                 // closes after an area code (up to seven digits); an unclosed one
                 // (`(536-22-8726`) is text before the value. Read through escapes
@@ -866,7 +874,7 @@ impl Finder {
             // digits, the digits continue the code (a purely numeric token would have started
             // this run itself).
             Some(p) if p.b == b' ' && i - p.len > *floor && continues_code(c, i - p.len) => false,
-            Some(p) => opens(p.b),
+            Some(p) => opens(p.b) || glued(c, i),
         };
         if !opener {
             return self.word(c, i, floor, hits);
@@ -973,7 +981,10 @@ impl Finder {
             (self.win.bytes(), 0)
         };
         let to_raw = |k: usize| if fast { base + k } else { self.win.raw(k) };
-        let bounded = c.at(j).is_none_or(|u| closes(u.b)) || run.last() == Some(&b' ');
+        // `+44 20 7946 0958.txt`: a file extension after the run's final `.` ends it too.
+        let bounded = c.at(j).is_none_or(|u| closes(u.b))
+            || run.last() == Some(&b' ')
+            || (run.last() == Some(&b'.') && file_name::extension_at(&raw[j..c.seg.end]).is_some());
         let mut k = run.len();
         while k > 0 && matches!(run[k - 1], b' ' | b'-' | b'.' | b'/' | b'(' | b'+') {
             k -= 1;
@@ -1370,6 +1381,13 @@ impl Finder {
             return e.max(resume);
         }
         if email::is_email(self.win.bytes()) {
+            Self::emit(c, floor, hits, s, e, Class::Email);
+            return e;
+        }
+        // A file named after the address (`jane@example.org.pdf`): the address without the
+        // extension, which stays.
+        if let Some(k) = email::before_file_extension(self.win.bytes()) {
+            let e = self.win.raw(k);
             Self::emit(c, floor, hits, s, e, Class::Email);
             return e;
         }

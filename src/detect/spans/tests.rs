@@ -284,6 +284,35 @@ const CASES: &[Case] = &[
         TextKind::Url,
         &[(Class::Email, "alice@example.com")],
     ),
+    // Files named after the person: the extension ends the address or the number and stays.
+    (
+        "see report-jane.doe@example.org.csv and jane.doe@example.org.pdf, \
+         +44 20 7946 0958.txt, call-02079460958.pdf or rec_+442079460958.TXT",
+        TextKind::Plain,
+        &[
+            (Class::Email, "report-jane.doe@example.org"),
+            (Class::Email, "jane.doe@example.org"),
+            (Class::Phone, "+44 20 7946 0958"),
+            (Class::Phone, "02079460958"),
+            (Class::Phone, "+442079460958"),
+        ],
+    ),
+    (
+        "<a href=\"https://files.example/dl/jane.doe@example.org.pdf?x=1\">jane.doe@example.org.pdf</a>",
+        TextKind::Html,
+        &[
+            (Class::Email, "jane.doe@example.org"),
+            (Class::Email, "jane.doe@example.org"),
+        ],
+    ),
+    // File names that hold no person: asset names, codes, versions, and an invoice number
+    // the word before it names.
+    (
+        "logo@2x.png, icon@3x.webp, ORD-2024-000123.pdf, invoice-02079460958.pdf, \
+         IMG_20240115_1234.jpg, v1.2.3.tar, release-2.4.1.tgz, report-2024.csv",
+        TextKind::Plain,
+        &[],
+    ),
 ];
 
 fn spans(
