@@ -102,7 +102,7 @@ pub(crate) fn request_host<B>(req: &http::Request<B>) -> Option<Host> {
             let a = http::uri::Authority::from_maybe_shared(lower.clone()).ok()?;
             let host = host_of(a.as_str());
             let at = (host.as_ptr() as usize).wrapping_sub(a.as_str().as_ptr() as usize);
-            let end = at.checked_add(host.len()).unwrap_or(usize::MAX);
+            let end = at.saturating_add(host.len());
             Some(Host(match lower.get(at..end) {
                 Some(cut) if cut == host.as_bytes() => lower.slice(at..end),
                 _ => super::slab::lowercase(host.as_bytes()),
