@@ -1351,3 +1351,86 @@ async fn members_named_by_the_person_and_unnamed_fields_leave_the_shipped_sendgr
         "the recipient's address is kept"
     );
 }
+
+/// French streets written without a house number (`rue de la Paix, 75002 Paris`), and a
+/// numbered street in a sentence, in the free text of the shipped presets that scrub it: a
+/// Segment property (detection finds the address in the text, the scrub replaces it), a
+/// Stripe charge's description and a GA4 page title (`scrub` rules). Through the real
+/// gateway; no view the recipient could decode holds a street, and the words around it, the
+/// town of a text that names no street and an order number arrive as sent.
+#[tokio::test]
+async fn french_streets_without_a_number_leave_the_shipped_presets_without_the_street() {
+    let (up, _gw, client) = start_shipped().await;
+    let text = "Livraison rue de la Paix, 75002 Paris demain; retour avenue des Champs-Élysées 75008 Paris \
+                ou Rue de l'Église, 69001 Lyon. Ship to 742 Evergreen Terrace today. \
+                Commande ORD-2024-000123, bureau de 75002 Paris.";
+    let streets = [
+        "rue de la Paix".to_owned(),
+        "Champs-Élysées".to_owned(),
+        "Champs-%C3%89lys%C3%A9es".to_owned(),
+        "Église".to_owned(),
+        "Evergreen Terrace".to_owned(),
+    ];
+    let segment = serde_json::json!({
+        "userId": "u1", "event": "Delivery", "properties": {"note": text, "plan": "pro"},
+    })
+    .to_string();
+    let requests = [
+        ("/segment/v1/track".to_owned(), segment, "application/json"),
+        (
+            "/stripe/v1/charges".to_owned(),
+            format!("amount=100&currency=eur&description={}", url_encode(text)),
+            "application/x-www-form-urlencoded",
+        ),
+        (
+            format!(
+                "/ga4/g/collect?v=2&tid=G-1&cid=1.2&en=page_view&dt={}",
+                url_encode(text)
+            ),
+            String::new(),
+            "text/plain",
+        ),
+    ];
+    for (target, body, content_type) in &requests {
+        let before = up.requests().len();
+        let got = client
+            .send(
+                http::Method::POST,
+                target,
+                &[("content-type", content_type)],
+                body.clone(),
+            )
+            .await;
+        assert!(got.status.is_success(), "{target}: {}", got.status);
+        let seen = up.requests();
+        assert_eq!(seen.len(), before + 1, "{target}: forwarded once");
+        let r = &seen[before];
+        crate::support::recipient::assert_none_in_clear(target, r, &streets);
+        // The text as the recipient reads it: the JSON member, the form field, the query
+        // parameter.
+        let read = if *content_type == "application/json" {
+            let doc: Value = serde_json::from_slice(&r.body).expect("the upstream parses JSON");
+            assert_eq!(doc["properties"]["plan"], "pro");
+            doc["properties"]["note"].as_str().expect("note").to_owned()
+        } else {
+            let (_, q) = r.uri.split_once('?').unwrap_or(("", ""));
+            let fields = pairs(&String::from_utf8_lossy(&r.body))
+                .into_iter()
+                .chain(pairs(q))
+                .collect::<Vec<_>>();
+            fields
+                .into_iter()
+                .find(|(k, _)| k == "description" || k == "dt")
+                .map(|(_, v)| v)
+                .expect("the text arrives")
+        };
+        for kept in [
+            "Livraison ",
+            " demain; retour ",
+            "Ship to ",
+            " today. Commande ORD-2024-000123, bureau de 75002 Paris.",
+        ] {
+            assert!(read.contains(kept), "{target}: {kept} lost from {read}");
+        }
+    }
+}

@@ -190,6 +190,20 @@ const CASES: &[(Option<&str>, &str, Expect)] = &[
         "https://shop.example/u/kai%40example.org/x",
         Some((Class::Email, Source::Text)),
     ),
+    // A street address inside free text, numbered or named by its postcode and town.
+    (
+        Some("note"),
+        "Ship to 742 Evergreen Terrace today",
+        Some((Class::StreetAddress, Source::Text)),
+    ),
+    (
+        Some("note"),
+        "Livraison rue de la Paix, 75002 Paris demain",
+        Some((Class::StreetAddress, Source::Text)),
+    ),
+    (Some("note"), "Order 12345 shipped in 2 boxes", None),
+    (Some("note"), "bureau de 75002 Paris", None),
+    (Some("title"), "Version 1.2.3 released", None),
     // A substitution tag made of an address.
     (
         None,

@@ -51,10 +51,51 @@ pub(crate) fn scan(s: &[u8], sh: &Shape, on: ClassSet) -> Option<Class> {
     {
         return Some(c);
     }
-    if sh.spaced() && sh.len >= 16 {
-        return tokens(s, on);
+    if sh.spaced()
+        && sh.len >= 16
+        && let Some(c) = tokens(s, on)
+    {
+        return Some(c);
+    }
+    if sh.digit > 0 && sh.spaced() && on.contains(Class::StreetAddress) && street(s) {
+        return Some(Class::StreetAddress);
     }
     None
+}
+
+/// Whether a street address stands in `s` (`Ship to 742 Evergreen Terrace today`, `Livraison
+/// rue de la Paix, 75002 Paris`), found as the `scrub` that treats the leaf will find it: by
+/// the span scanner itself, for street addresses only, so the two cannot disagree. Most texts
+/// leave at the gate: every address the scanner reads starts from a number that follows a
+/// space (or the start) and is followed by a space, a comma or a line break, or ends the
+/// text or a clause (`Hauptstraße 5.`); an order number glued to letters (`ORD-123`) or a
+/// price (`19.99`) is no such number.
+fn street(s: &[u8]) -> bool {
+    let number = s.iter().enumerate().any(|(i, &b)| {
+        b.is_ascii_digit() && (i == 0 || matches!(s[i - 1], b' ' | b'\n' | b',')) && {
+            let rest = &s[i..];
+            let d = rest.iter().take_while(|b| b.is_ascii_digit()).count();
+            d <= 6 && {
+                // `12B`, `97/14`, `12-14`: the house number's tail.
+                let t = rest[d..]
+                    .iter()
+                    .take_while(|b| b.is_ascii_alphanumeric() || matches!(b, b'/' | b'-'))
+                    .count();
+                rest.get(d + t)
+                    .is_none_or(|b| matches!(b, b' ' | b',' | b'\n' | b'\r' | b'.' | b';' | b'<'))
+            }
+        }
+    });
+    let Ok(text) = std::str::from_utf8(s) else {
+        return false;
+    };
+    number
+        && SpanScanner::new(ClassSet::empty().with(Class::StreetAddress)).find(
+            text,
+            TextKind::Auto,
+            None,
+            |_| {},
+        ) > 0
 }
 
 /// Whether `s` holds an email whose `@` is written as an escape its reader decodes: `%40` (a

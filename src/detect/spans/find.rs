@@ -1552,7 +1552,17 @@ impl Finder {
                 if let Some(e) = self.number_first(c, i) {
                     return Some((unit_before(c, i, floor), e));
                 }
-                self.german(c, i, floor)
+                let german = self.german(c, i, floor);
+                // `rue de la Paix, 75002 Paris`: a five-digit postcode and a capitalised town.
+                if german.is_none()
+                    && j - i == 5
+                    && raw[j] == b' '
+                    && j + 1 < end
+                    && (raw[j + 1].is_ascii_uppercase() || raw[j + 1] >= 0x80)
+                {
+                    return street_before_postcode(c, i, j, floor);
+                }
+                german
             }
             None | Some(b'.' | b';' | b')' | b'<' | b'"' | b'\'') => {
                 let german = self.german(c, i, floor);
@@ -1975,6 +1985,82 @@ fn leading(w: &[u8]) -> bool {
             | b"place"
             | b"route"
     )
+}
+
+/// `rue de la Paix, 75002 Paris`, `avenue des Champs-Élysées 75008 Paris`: a French street
+/// written without a house number, found from its postcode (the five digits `i..j`, a space
+/// at `j`) and the town after it. Read back from the postcode on the same line, word by word
+/// (one space between them, a comma allowed before the postcode): capitalised names and
+/// particles only, at least one name, up to a street type (`cours`, a lesson as often as a
+/// street, is left out). The span runs from the street type to the end of the town.
+#[cold]
+#[inline(never)]
+fn street_before_postcode(c: Cur<'_>, i: usize, j: usize, floor: usize) -> Option<(usize, usize)> {
+    let word_unit =
+        |u: &Unit| u.b.is_ascii_alphabetic() || u.b == HIGH || matches!(u.b, b'-' | b'\'');
+    // The town: one word, hyphens inside (`Saint-Denis`, `Boulogne-Billancourt`).
+    let mut e = j + 1;
+    while let Some(u) = c.at(e).filter(word_unit) {
+        e += u.len;
+    }
+    while e > j + 1 && matches!(c.raw[e - 1], b'-' | b'\'') {
+        e -= 1;
+    }
+    let mut k = i;
+    k -= c.before(k).filter(|u| u.b == b' ')?.len;
+    if let Some(u) = c.before(k).filter(|u| u.b == b',') {
+        k -= u.len;
+    }
+    let mut names = 0;
+    for _ in 0..8 {
+        // One word, read backwards into `word` (lower case, reversed back below).
+        let mut word = [0u8; 16];
+        let mut n = 0;
+        let mut first = 0;
+        while k > floor {
+            let Some(u) = c.before(k).filter(word_unit) else {
+                break;
+            };
+            if n == word.len() {
+                return None;
+            }
+            word[n] = u.b.to_ascii_lowercase();
+            first = u.b;
+            n += 1;
+            k -= u.len;
+        }
+        if n == 0 {
+            return None;
+        }
+        word[..n].reverse();
+        let w = &word[..n];
+        if leading(w) && w != b"cours" {
+            return (names > 0).then_some((k, e));
+        }
+        // `l'Église`, `d'Alsace`: the name after the elided particle.
+        let name = match w {
+            [b'l' | b'd', b'\'', ..] => {
+                n > 2
+                    && c.at(k)
+                        .and_then(|a| c.at(k + a.len).map(|q| k + a.len + q.len))
+                        .is_some_and(|at| word_capital(c, at))
+            }
+            _ => first.is_ascii_uppercase() || first == HIGH,
+        };
+        if name {
+            names += 1;
+        } else if !particle(w) {
+            return None;
+        }
+        k -= c.before(k).filter(|u| u.b == b' ')?.len;
+    }
+    None
+}
+
+/// Whether the unit at `k` is a capital letter (a non-ASCII letter counts: `Église`).
+fn word_capital(c: Cur<'_>, k: usize) -> bool {
+    c.at(k)
+        .is_some_and(|u| u.b.is_ascii_uppercase() || u.b == HIGH)
 }
 
 fn particle(w: &[u8]) -> bool {
