@@ -18,8 +18,8 @@ use bytes::BytesMut;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::{Method, StatusCode, Uri, Version};
 
-use crate::proxy::upstream::wire::decimal;
 pub use crate::proxy::upstream::wire::{Decoded, Decoder, Framing};
+use crate::proxy::upstream::wire::{common_name, decimal};
 
 /// The most header fields a request head may carry.
 pub const MAX_HEADERS: usize = 100;
@@ -139,7 +139,10 @@ pub fn parse_request_head(
         let (ns, nl, vs, vl) = (ns as usize, nl as usize, vs as usize, vl as usize);
         let raw_name = &head[ns..ns + nl];
         let raw_value = &head[vs..vs + vl];
-        let name = HeaderName::from_bytes(raw_name).map_err(|_| HeadError::Malformed)?;
+        let name = match common_name(raw_name) {
+            Some(name) => name,
+            None => HeaderName::from_bytes(raw_name).map_err(|_| HeadError::Malformed)?,
+        };
         match field(raw_name) {
             Some(Field::TransferEncoding) => {
                 if !http11 {

@@ -265,7 +265,10 @@ pub fn parse_head(buf: &mut BytesMut, head_request: bool) -> Result<Option<Head>
             Some(Hop::KeepAlive) => continue,
             None => {}
         }
-        let name = HeaderName::from_bytes(raw_name).map_err(|_| WireError::Head)?;
+        let name = match common_name(raw_name) {
+            Some(name) => name,
+            None => HeaderName::from_bytes(raw_name).map_err(|_| WireError::Head)?,
+        };
         let value =
             HeaderValue::from_maybe_shared(head.slice(vs..vs + vl)).map_err(|_| WireError::Head)?;
         headers.append(name, value);
@@ -300,6 +303,26 @@ pub fn parse_head(buf: &mut BytesMut, head_request: bool) -> Result<Option<Head>
         keep_alive: !close && framing != Framing::Close,
         interim,
     }))
+}
+
+/// The standard field names most heads carry, found by length and a case-blind compare.
+///
+/// `HeaderName::from_bytes` lower-cases every name into a scratch buffer and then searches
+/// the whole standard table: for the few names nearly every request and response carries,
+/// that was most of building their fields. The result is the same name it would return.
+pub(crate) fn common_name(raw: &[u8]) -> Option<HeaderName> {
+    let is = |name: &[u8]| raw.eq_ignore_ascii_case(name);
+    Some(match raw.len() {
+        4 if is(b"host") => header::HOST,
+        4 if is(b"date") => header::DATE,
+        6 if is(b"server") => header::SERVER,
+        6 if is(b"accept") => header::ACCEPT,
+        10 if is(b"user-agent") => header::USER_AGENT,
+        12 if is(b"content-type") => header::CONTENT_TYPE,
+        13 if is(b"cache-control") => header::CACHE_CONTROL,
+        14 if is(b"content-length") => header::CONTENT_LENGTH,
+        _ => return None,
+    })
 }
 
 /// The response fields [`parse_head`] reads itself rather than passes on.
@@ -619,6 +642,26 @@ mod tests {
             "HTTP/1.1 204 No Content\r\ntransfer-encoding: chunked\r\n\r\n",
         ] {
             assert_eq!(framing(bad).map(|_| ()), Err(WireError::Framing), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_common_name_is_the_name_the_general_parse_gives() {
+        for raw in [
+            "Host",
+            "DATE",
+            "server",
+            "Accept",
+            "User-Agent",
+            "content-TYPE",
+            "Cache-Control",
+            "Content-Length",
+        ] {
+            let general = HeaderName::from_bytes(raw.as_bytes()).expect("a name");
+            assert_eq!(common_name(raw.as_bytes()), Some(general), "{raw}");
+        }
+        for raw in ["hosts", "dat", "x-server", "accept-encoding", "content-typ"] {
+            assert_eq!(common_name(raw.as_bytes()), None, "{raw}");
         }
     }
 
