@@ -19,7 +19,7 @@ use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::{Method, StatusCode, Uri, Version};
 
 pub use crate::proxy::upstream::wire::{Decoded, Decoder, Framing};
-use crate::proxy::upstream::wire::{common_name, decimal};
+use crate::proxy::upstream::wire::{common_name, content_length, decimal};
 
 /// The most header fields a request head may carry.
 pub const MAX_HEADERS: usize = 100;
@@ -248,20 +248,6 @@ fn has_token(value: &[u8], token: &[u8]) -> bool {
     value
         .split(|&b| b == b',')
         .any(|t| t.trim_ascii().eq_ignore_ascii_case(token))
-}
-
-/// `Content-Length`: digits only (no sign, no list, no spaces inside), within 64 bits.
-fn content_length(value: &[u8]) -> Option<u64> {
-    if value.is_empty() {
-        return None;
-    }
-    value.iter().try_fold(0u64, |n, &d| {
-        if d.is_ascii_digit() {
-            n.checked_mul(10)?.checked_add(u64::from(d - b'0'))
-        } else {
-            None
-        }
-    })
 }
 
 /// How a response body goes out.
