@@ -305,6 +305,28 @@ const CASES: &[Case] = &[
             (Class::Email, "jane.doe@example.org"),
         ],
     ),
+    // A list of numbers longer than one value's groups: each value in it.
+    (
+        "Phones: +44 20 7946 0958   +44 20 7946 0959   +44 20 7946 0960 / 0300 1234567 0301 7654321 0302 1111111",
+        TextKind::Plain,
+        &[
+            (Class::Phone, "+44 20 7946 0958"),
+            (Class::Phone, "+44 20 7946 0959"),
+            (Class::Phone, "+44 20 7946 0960"),
+            (Class::Phone, "0300 1234567"),
+            (Class::Phone, "0301 7654321"),
+            (Class::Phone, "0302 1111111"),
+        ],
+    ),
+    (
+        "Cards 4242 4242 4242 4242 5555 5555 5555 4444 4000 0566 5566 5556, ref 1 2 3 4 5 6 7 8 9 10 11 12 13 14",
+        TextKind::Plain,
+        &[
+            (Class::PaymentCard, "4242 4242 4242 4242"),
+            (Class::PaymentCard, "5555 5555 5555 4444"),
+            (Class::PaymentCard, "4000 0566 5566 5556"),
+        ],
+    ),
     // French streets written without a house number, found by the postcode and the town.
     (
         "Livraison rue de la Paix, 75002 Paris demain, ou avenue des Champs-Élysées 75008 Paris. \
@@ -1359,4 +1381,39 @@ fn a_replacement_inside_a_document_escaped_twice_is_escaped_twice() {
         String::from_utf8(out).expect("UTF-8"),
         "<iframe srcdoc=\"&lt;p&gt;&amp;lt;b&amp;gt;&amp;amp;&amp;quot;&lt;/p&gt;\"></iframe>"
     );
+}
+
+proptest::proptest! {
+    /// A file named by an address or a number, in any of the ways people name files, with
+    /// any known extension: exactly the address or the number is found, the extension and the
+    /// word before it stay outside the span.
+    #[test]
+    fn a_file_extension_ends_the_value_it_follows(
+        value in proptest::sample::select(&[
+            ("jane.doe@example.org", Class::Email),
+            ("kai_01@mail.example.co.uk", Class::Email),
+            ("+44 20 7946 0958", Class::Phone),
+            ("+442079460958", Class::Phone),
+            ("020 7946 0958", Class::Phone),
+            ("(415) 555-0199", Class::Phone),
+        ][..]),
+        ext in proptest::sample::select(&[
+            "pdf", "PDF", "csv", "txt", "docx", "xlsx", "json", "png", "mp3", "vcf", "eml",
+        ][..]),
+        glue in proptest::sample::select(&["", " ", "call-", "rec_", "see "][..]),
+        tail in proptest::sample::select(&["", " today", ", thanks", "\"", ")"][..]),
+    ) {
+        let (v, class) = value;
+        // `-` and `_` glue only a number that starts with a digit or `+`, and an address
+        // takes them into its local part: those combinations are other cases.
+        proptest::prop_assume!(
+            !(glue.ends_with(['-', '_']) && (class == Class::Email || v.starts_with('(')))
+        );
+        let text = format!("{glue}{v}.{ext}{tail}");
+        let mut found = Vec::new();
+        SpanScanner::default().find(&text, TextKind::Plain, None, |sp| {
+            found.push((sp.origin, text[sp.start..sp.end].to_owned()));
+        });
+        proptest::prop_assert_eq!(found, vec![(Origin::Class(class), v.to_owned())], "{}", text);
+    }
 }
