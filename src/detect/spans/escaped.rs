@@ -74,6 +74,28 @@ pub(crate) fn seen_amp(after: &[u8]) -> Seen {
     }
 }
 
+/// Whether `raw[start..end]` is the content of a `<script>` element (raw text right after a
+/// start tag named `script`) or, when `plain`, a JSON text (it starts with `{` or `[`): where
+/// string escapes are read. A comment, a style sheet or prose is neither.
+#[inline]
+pub(crate) fn script_or_json(raw: &[u8], start: usize, end: usize, plain: bool) -> bool {
+    if plain {
+        return matches!(
+            raw[start..end].trim_ascii_start().first(),
+            Some(b'{' | b'[')
+        );
+    }
+    if start == 0 || raw[start - 1] != b'>' {
+        return false;
+    }
+    let from = start.saturating_sub(256);
+    let Some(lt) = memchr::memrchr(b'<', &raw[from..start]).map(|p| from + p) else {
+        return false;
+    };
+    raw.get(lt + 1..lt + 7)
+        .is_some_and(|n| n.eq_ignore_ascii_case(b"script"))
+}
+
 /// What the second reading reads for `c`, an escaped character: itself when it is ASCII that
 /// cannot change the text's structure, its folding when a reader folds it, else `None` (the
 /// escape stays as it is).

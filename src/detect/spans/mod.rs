@@ -490,11 +490,13 @@ impl SpanScanner {
                         });
                     }
                 }
-                if matches!(seg.kind.ctx, Ctx::Raw | Ctx::Plain) {
-                    // A string escape (`\u0040`) in a script or a JSON text.
-                    if memchr::memchr(b'\\', &raw[seg.start..seg.end]).is_some() {
-                        notes.seen |= escaped::BACKSLASH;
-                    }
+                // A string escape (`\u0040`) in a script or a JSON text: only these are
+                // searched for a `\` (a comment, a style sheet or prose is not).
+                if matches!(seg.kind.ctx, Ctx::Raw | Ctx::Plain)
+                    && escaped::script_or_json(raw, seg.start, seg.end, seg.kind.ctx == Ctx::Plain)
+                    && memchr::memchr(b'\\', &raw[seg.start..seg.end]).is_some()
+                {
+                    notes.seen |= escaped::BACKSLASH;
                 }
             }
             if let Some(seen) = find::first_look(raw, seg) {
