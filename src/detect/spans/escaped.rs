@@ -75,15 +75,19 @@ pub(crate) fn seen_amp(after: &[u8]) -> Seen {
 }
 
 /// Whether `raw[start..end]` is the content of a `<script>` element (raw text right after a
-/// start tag named `script`) or, when `plain`, a JSON text (it starts with `{` or `[`): where
+/// start tag named `script`) or, when `plain`, a JSON text (an object, or an array of objects,
+/// arrays or strings; `[REDACTED]` is not): where
 /// string escapes are read. A comment, a style sheet or prose is neither.
 #[inline]
 pub(crate) fn script_or_json(raw: &[u8], start: usize, end: usize, plain: bool) -> bool {
     if plain {
-        return matches!(
-            raw[start..end].trim_ascii_start().first(),
-            Some(b'{' | b'[')
-        );
+        return match raw[start..end].trim_ascii_start() {
+            [b'{', ..] => true,
+            [b'[', rest @ ..] => {
+                matches!(rest.trim_ascii_start().first(), Some(b'{' | b'[' | b'"'))
+            }
+            _ => false,
+        };
     }
     if start == 0 || raw[start - 1] != b'>' {
         return false;
