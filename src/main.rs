@@ -559,6 +559,7 @@ fn route_summary(r: &config::Route) -> String {
         match i {
             Inner::Json(p) => kinds(p, into),
             Inner::Query(f) | Inner::Url(f) => field_kinds(f, into),
+            Inner::Text(rule) => add(&rule.action, into),
         }
     }
     let mut actions = Vec::new();

@@ -14,7 +14,7 @@ use crate::detect::Class;
 use crate::policy::selector::{ChainStep, JsonPath};
 use crate::policy::{
     Action, Automaton, Coding, FieldPlan, FieldRule, FieldTarget, Inner, Plan, Rule, RuleId,
-    Unselected, Wrap,
+    TextRule, Unselected, Wrap,
 };
 
 /// One chain, from some point on: the steps still to read, and the rule it came from.
@@ -57,6 +57,8 @@ enum Doc {
     Json,
     Query,
     Url,
+    /// The decoded text is the value (a chain ending on a coding).
+    Text,
 }
 
 /// An item's reading and its remaining chain from the inner document's place on.
@@ -64,7 +66,16 @@ fn reading<'a>(item: &Item<'a>) -> Option<(Reading, Inside<'a>)> {
     let mut codings = Vec::new();
     let mut rest = item.rest;
     loop {
-        let ((step, _), tail) = rest.split_first()?;
+        let Some(((step, _), tail)) = rest.split_first() else {
+            // `…=>base64` last: the decoded text is the value the rule's action treats.
+            return (!codings.is_empty()).then_some((
+                Reading {
+                    codings,
+                    doc: Doc::Text,
+                },
+                Inside::Value,
+            ));
+        };
         match step {
             ChainStep::Base64 { url_safe, or_json } => {
                 codings.push(Coding::Base64 {
@@ -112,6 +123,8 @@ fn reading<'a>(item: &Item<'a>) -> Option<(Reading, Inside<'a>)> {
 enum Inside<'a> {
     Json(&'a JsonPath, &'a [(ChainStep, usize)]),
     Field(&'a str, &'a [(ChainStep, usize)]),
+    /// The decoded text itself.
+    Value,
 }
 
 impl Reading {
@@ -125,6 +138,7 @@ impl Reading {
             Doc::Json => "JSON",
             Doc::Query => "a query string",
             Doc::Url => "a URL",
+            Doc::Text => "text",
         });
         s
     }
@@ -139,6 +153,7 @@ impl Reading {
             Doc::Json => "=>$",
             Doc::Query => "=>query:",
             Doc::Url => "=>url=>query:",
+            Doc::Text => "",
         });
         s
     }
@@ -151,6 +166,7 @@ pub(super) fn build_wrap(items: &[Item<'_>], place: &str, cx: &mut Cx<'_, '_, '_
     let (want, _) = reading(first)?;
     let mut json: Vec<(&JsonPath, Item<'_>)> = Vec::new();
     let mut fields: Vec<(&str, Item<'_>)> = Vec::new();
+    let mut text: Option<Item<'_>> = None;
     for item in items {
         let (got, inside) = reading(item)?;
         if got != want {
@@ -174,6 +190,10 @@ pub(super) fn build_wrap(items: &[Item<'_>], place: &str, cx: &mut Cx<'_, '_, '_
         match inside {
             Inside::Json(path, rest) => json.push((path, Item { rest, ..*item })),
             Inside::Field(name, rest) => fields.push((name, Item { rest, ..*item })),
+            // The first rule that reaches the text treats it, as for any value.
+            Inside::Value => {
+                text.get_or_insert(*item);
+            }
         }
     }
     let root = want.root(place);
@@ -181,6 +201,13 @@ pub(super) fn build_wrap(items: &[Item<'_>], place: &str, cx: &mut Cx<'_, '_, '_
         Doc::Json => Inner::Json(json_plan(json, &root, cx)?),
         Doc::Query => Inner::Query(field_plan(fields, &root, cx)?),
         Doc::Url => Inner::Url(field_plan(fields, &root, cx)?),
+        Doc::Text => {
+            let item = text?;
+            Inner::Text(Box::new(TextRule {
+                action: (cx.make)(item.spec, item.class)?,
+                class: item.class,
+            }))
+        }
     };
     Some(Wrap {
         codings: want.codings.into_boxed_slice(),

@@ -339,8 +339,48 @@ pub(crate) fn is_street_address(s: &str) -> bool {
 }
 
 fn line(l: &str) -> bool {
-    number_first(l) || german(l) || french_type_first(l)
+    number_first(l) || german(l) || french_type_first(l) || french_postcode(l)
 }
+
+/// `Rue de la Paix, 75002 Paris`, `Avenue des Champs-Élysées 75008 Paris`: a street type in
+/// either case (the postcode and the town make a capital safe: `Place Vendôme 75001 Paris`
+/// is an address, `Place order` is not), names and particles, a five-digit postcode and a
+/// capitalised town.
+fn french_postcode(l: &str) -> bool {
+    let mut words = l.split_whitespace();
+    if !words.next().is_some_and(|w| {
+        LEADING_TYPES
+            .iter()
+            .chain(&["place", "route"])
+            .any(|t| t.eq_ignore_ascii_case(w))
+    }) {
+        return false;
+    }
+    let mut names = 0;
+    for w in words.by_ref().take(7) {
+        let bare = clean(w);
+        if bare.len() == 5 && bare.bytes().all(|b| b.is_ascii_digit()) {
+            return names > 0
+                && words
+                    .next()
+                    .is_some_and(|t| t.chars().next().is_some_and(char::is_uppercase));
+        }
+        // `l'Église`, `d'Alsace`: the name after the elided particle.
+        let name = bare
+            .strip_prefix("l'")
+            .or_else(|| bare.strip_prefix("d'"))
+            .unwrap_or(bare);
+        if name.chars().next().is_some_and(char::is_uppercase) {
+            names += 1;
+        } else if !FR_PARTICLES.contains(&bare) {
+            return false;
+        }
+    }
+    false
+}
+
+/// Words between a French street type and the name (`rue de la Paix`), lower case.
+const FR_PARTICLES: &[&str] = &["de", "du", "des", "la", "le", "les", "aux", "au", "et"];
 
 fn clean(w: &str) -> &str {
     w.trim_matches(|c: char| c == ',' || c == '.' || c == ';')
@@ -479,6 +519,15 @@ mod tests {
         ("804\nPau Ganj", true),
         ("57/005\nDara Ganj", true),
         ("rue Vincent", true),
+        // A street named without a house number, found by its postcode and town.
+        ("Rue de la Paix, 75002 Paris", true),
+        ("Avenue des Champs-Élysées 75008 Paris", true),
+        ("Place Vendôme 75001 Paris", true),
+        ("Rue de l'Église, 69001 Lyon", true),
+        ("Place order 75001 Paris", false),
+        ("Avenue 75008 Paris", false),
+        ("Rue de la Paix, 75002 paris", false),
+        ("Réf. 75002 Paris", false),
         ("123 Main St\nSpringfield, IL 62701", true),
         // No word between the number and the street word.
         ("2 way radio", false),

@@ -6,6 +6,8 @@
 //! and the local part (RFC 6531 addresses). The caller's prefilter has already counted exactly
 //! one `@`, so this runs only on candidates.
 
+use super::file_name;
+
 /// Bytes of a local part: letters, digits, the specials of RFC 5322's `atext`, `.` (checked
 /// for place separately) and non-ASCII bytes.
 static LOCAL: [bool; 256] = {
@@ -121,7 +123,7 @@ fn domain_part(d: &[u8]) -> bool {
     }
     let tld_ok = last.iter().all(|&b| b.is_ascii_alphabetic() || b >= 0x80)
         || (last.len() > 4 && last[..4].eq_ignore_ascii_case(b"xn--"));
-    tld_ok && !file_extension(last)
+    tld_ok && !file_name::is_extension(last)
 }
 
 /// A label's length and ends (its bytes are checked by the caller).
@@ -130,40 +132,14 @@ fn label(l: &[u8]) -> bool {
     !l.is_empty() && l.len() <= 63 && l[0] != b'-' && l[l.len() - 1] != b'-'
 }
 
-/// File extensions that look like top-level domains after an `@` in asset names
-/// (`logo@2x.png`), ignoring ASCII case. None of them is a delegated TLD.
-fn file_extension(last: &[u8]) -> bool {
-    if !(2..=4).contains(&last.len()) {
-        return false;
-    }
-    let mut b = [0u8; 4];
-    for (d, s) in b.iter_mut().zip(last) {
-        *d = s.to_ascii_lowercase();
-    }
-    matches!(
-        &b[..last.len()],
-        b"png"
-            | b"jpg"
-            | b"jpeg"
-            | b"gif"
-            | b"svg"
-            | b"webp"
-            | b"avif"
-            | b"ico"
-            | b"bmp"
-            | b"tif"
-            | b"tiff"
-            | b"heic"
-            | b"mp4"
-            | b"mov"
-            | b"webm"
-            | b"pdf"
-            | b"css"
-            | b"js"
-            | b"json"
-            | b"html"
-            | b"txt"
-    )
+/// The length of `s` without a file extension glued to an address (`jane@example.org.pdf`,
+/// `report-jane@example.org.csv`: a file named after its recipient), when `s` is no address
+/// as a whole but the part before the extension is one. The caller tries this only after
+/// [`is_email`] failed, so ordinary addresses pay nothing.
+pub(crate) fn before_file_extension(s: &[u8]) -> Option<usize> {
+    let dot = memchr::memrchr(b'.', s)?;
+    let ext = &s[dot + 1..];
+    (file_name::is_extension(ext) && is_email(&s[..dot])).then_some(dot)
 }
 
 #[cfg(test)]
@@ -201,15 +177,13 @@ mod tests {
         ("a b@example.com", false),
         ("a@", false),
         ("@example.com", false),
+        // A file named after its recipient is not itself an address.
+        ("jane.doe@example.org.pdf", false),
+        ("jane.doe@example.org.csv", false),
     ];
 
     /// The rules written out plainly, one check at a time: the table-driven reader must agree.
     fn plain_reading(s: &[u8]) -> bool {
-        const EXTENSIONS: &[&[u8]] = &[
-            b"png", b"jpg", b"jpeg", b"gif", b"svg", b"webp", b"avif", b"ico", b"bmp", b"tif",
-            b"tiff", b"heic", b"mp4", b"mov", b"webm", b"pdf", b"css", b"js", b"json", b"html",
-            b"txt",
-        ];
         let Some(at) = s.iter().position(|&b| b == b'@') else {
             return false;
         };
@@ -235,7 +209,7 @@ mod tests {
             && last.len() >= 2
             && (last.iter().all(|&b| b.is_ascii_alphabetic() || b >= 0x80)
                 || (last.len() > 4 && last[..4].eq_ignore_ascii_case(b"xn--")))
-            && !EXTENSIONS.iter().any(|e| e.eq_ignore_ascii_case(last));
+            && !file_name::is_extension(last);
         local && domain
     }
 
@@ -247,6 +221,46 @@ mod tests {
         ) {
             proptest::prop_assert_eq!(is_email(s.as_bytes()), plain_reading(s.as_bytes()), "{}", s);
             proptest::prop_assert_eq!(is_email(&raw), plain_reading(&raw));
+        }
+    }
+
+    #[test]
+    fn a_file_extension_after_an_address_ends_it() {
+        for (s, want) in [
+            ("jane.doe@example.org.pdf", Some("jane.doe@example.org")),
+            (
+                "report-jane.doe@example.org.CSV",
+                Some("report-jane.doe@example.org"),
+            ),
+            ("a.b@example.co.uk.txt", Some("a.b@example.co.uk")),
+            ("jane@example.org.docx", Some("jane@example.org")),
+            // What is left is no address: an asset name, a host without a dot.
+            ("logo@2x.png", None),
+            ("icon@3x.webp", None),
+            ("root@localhost.txt", None),
+            // Not a file extension, or an address already.
+            ("jane@example.org.uk", None),
+            ("jane@example.org", None),
+            ("jane@example.zip", None),
+        ] {
+            let got = before_file_extension(s.as_bytes()).map(|k| &s[..k]);
+            assert_eq!(got, want, "{s}");
+        }
+    }
+
+    proptest::proptest! {
+        /// An address and one extension: cut exactly there; an address alone: no cut.
+        #[test]
+        fn the_cut_is_the_address_and_nothing_else(
+            local in "[a-z][a-z0-9.+-]{0,8}[a-z0-9]",
+            domain in "[a-z][a-z0-9-]{0,6}[a-z0-9](\\.[a-z]{2,6}){1,2}",
+            ext in "(pdf|csv|txt|png|docx|xlsx|json|PDF)",
+        ) {
+            let addr = format!("{local}@{domain}");
+            proptest::prop_assume!(is_email(addr.as_bytes()) && !local.contains(".."));
+            let file = format!("{addr}.{ext}");
+            proptest::prop_assert_eq!(before_file_extension(file.as_bytes()), Some(addr.len()));
+            proptest::prop_assert_eq!(before_file_extension(addr.as_bytes()), None);
         }
     }
 

@@ -41,6 +41,7 @@ mod class;
 mod date;
 mod email;
 mod encoded;
+mod file_name;
 mod fold;
 mod iban;
 mod ip;

@@ -190,6 +190,45 @@ const CASES: &[(Option<&str>, &str, Expect)] = &[
         "https://shop.example/u/kai%40example.org/x",
         Some((Class::Email, Source::Text)),
     ),
+    // A street address inside free text, numbered or named by its postcode and town.
+    (
+        Some("note"),
+        "Ship to 742 Evergreen Terrace today",
+        Some((Class::StreetAddress, Source::Text)),
+    ),
+    (
+        Some("note"),
+        "Livraison rue de la Paix, 75002 Paris demain",
+        Some((Class::StreetAddress, Source::Text)),
+    ),
+    (Some("note"), "Order 12345 shipped in 2 boxes", None),
+    (Some("note"), "bureau de 75002 Paris", None),
+    (Some("title"), "Version 1.2.3 released", None),
+    // A substitution tag made of an address.
+    (
+        None,
+        "-jane.doe@example.org-",
+        Some((Class::Email, Source::Text)),
+    ),
+    // Files named after the person.
+    (
+        Some("file"),
+        "jane.doe@example.org.pdf",
+        Some((Class::Email, Source::Text)),
+    ),
+    (
+        Some("note"),
+        "sent +44 20 7946 0958.txt today",
+        Some((Class::Phone, Source::Text)),
+    ),
+    (
+        Some("note"),
+        "file call-02079460958.pdf",
+        Some((Class::Phone, Source::Text)),
+    ),
+    (Some("asset"), "logo@2x.png", None),
+    (Some("file"), "ORD-2024-000123.pdf", None),
+    (Some("file"), "release-2.4.1.tgz", None),
     (Some("repo"), "ssh://git@host.example/org/repo", None),
     (Some("remote"), "git@github.com:org/repo.git", None),
     (

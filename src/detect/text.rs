@@ -15,7 +15,7 @@
 
 use super::shape::Shape;
 use super::spans::{SpanScanner, TextKind};
-use super::{Class, ClassSet, card, email, iban, ip, national, phone, secret};
+use super::{Class, ClassSet, card, email, file_name, iban, ip, national, phone, secret};
 
 /// Whether a candidate may start after `b`.
 fn opens(b: u8) -> bool {
@@ -51,10 +51,51 @@ pub(crate) fn scan(s: &[u8], sh: &Shape, on: ClassSet) -> Option<Class> {
     {
         return Some(c);
     }
-    if sh.spaced() && sh.len >= 16 {
-        return tokens(s, on);
+    if sh.spaced()
+        && sh.len >= 16
+        && let Some(c) = tokens(s, on)
+    {
+        return Some(c);
+    }
+    if sh.digit > 0 && sh.spaced() && on.contains(Class::StreetAddress) && street(s) {
+        return Some(Class::StreetAddress);
     }
     None
+}
+
+/// Whether a street address stands in `s` (`Ship to 742 Evergreen Terrace today`, `Livraison
+/// rue de la Paix, 75002 Paris`), found as the `scrub` that treats the leaf will find it: by
+/// the span scanner itself, for street addresses only, so the two cannot disagree. Most texts
+/// leave at the gate: every address the scanner reads starts from a number that follows a
+/// space (or the start) and is followed by a space, a comma or a line break, or ends the
+/// text or a clause (`Hauptstraße 5.`); an order number glued to letters (`ORD-123`) or a
+/// price (`19.99`) is no such number.
+fn street(s: &[u8]) -> bool {
+    let number = s.iter().enumerate().any(|(i, &b)| {
+        b.is_ascii_digit() && (i == 0 || matches!(s[i - 1], b' ' | b'\n' | b',')) && {
+            let rest = &s[i..];
+            let d = rest.iter().take_while(|b| b.is_ascii_digit()).count();
+            d <= 6 && {
+                // `12B`, `97/14`, `12-14`: the house number's tail.
+                let t = rest[d..]
+                    .iter()
+                    .take_while(|b| b.is_ascii_alphanumeric() || matches!(b, b'/' | b'-'))
+                    .count();
+                rest.get(d + t)
+                    .is_none_or(|b| matches!(b, b' ' | b',' | b'\n' | b'\r' | b'.' | b';' | b'<'))
+            }
+        }
+    });
+    let Ok(text) = std::str::from_utf8(s) else {
+        return false;
+    };
+    number
+        && SpanScanner::new(ClassSet::empty().with(Class::StreetAddress)).find(
+            text,
+            TextKind::Auto,
+            None,
+            |_| {},
+        ) > 0
 }
 
 /// Whether `s` holds an email whose `@` is written as an escape its reader decodes: `%40` (a
@@ -101,7 +142,9 @@ fn emails(s: &[u8]) -> bool {
         {
             end += 1;
         }
-        while end > at + 1 && s[end - 1] == b'.' {
+        // No domain ends in `.` or `-`: a sentence's full stop, a tag's dashes
+        // (`-kai@example.org-`, a mail's substitution tag).
+        while end > at + 1 && matches!(s[end - 1], b'.' | b'-') {
             end -= 1;
         }
         while start < at && s[start] == b'.' {
@@ -113,7 +156,9 @@ fn emails(s: &[u8]) -> bool {
             && matches!(s[end], b':' | b'/')
             && !s[end + 1].is_ascii_whitespace()
             && !email::path_segment(s, start);
-        !continues && email::is_email(&s[start..end])
+        !continues
+            && (email::is_email(&s[start..end])
+                || email::before_file_extension(&s[start..end]).is_some())
     })
 }
 
@@ -130,7 +175,7 @@ fn numeric_runs(s: &[u8], on: ClassSet) -> Option<Class> {
         // continues an alphanumeric code (a purely numeric token would have started the run).
         let continues_code = i >= 2 && s[i - 1] == b' ' && s[i - 2].is_ascii_digit();
         if !(b.is_ascii_digit() || b == b'+' || b == b'(')
-            || (i > 0 && !opens(s[i - 1]))
+            || (i > 0 && !opens(s[i - 1]) && !file_name::glued_run(s, i, run_byte))
             || continues_code
         {
             i += 1;
@@ -151,7 +196,13 @@ fn numeric_runs(s: &[u8], on: ClassSet) -> Option<Class> {
             }
         }
         // The run must end at a boundary: `0300-1234567 tomorrow` yes, `2024-01-15T10` no.
-        if digits >= 4 && (j == n || closes(s[j]) || s[j - 1] == b' ') {
+        // `+44 20 7946 0958.txt`: a file extension after the run's final `.` ends it too.
+        if digits >= 4
+            && (j == n
+                || closes(s[j])
+                || s[j - 1] == b' '
+                || (s[j - 1] == b'.' && file_name::extension_at(&s[j..]).is_some()))
+        {
             let mut end = j;
             while end > start && matches!(s[end - 1], b' ' | b'-' | b'.' | b'/' | b'(' | b'+') {
                 end -= 1;

@@ -25,7 +25,9 @@ pub use disclosure::{DisclosureTally, FieldTally, Treatment};
 pub use fields::{FieldPlan, FieldPlans, FieldRule, FieldTarget, covers as field_covers};
 pub use selector::{JsonPath, SelectorError};
 pub use unselected::{DetectMode, DetectPolicy, EchoCounts, Unselected};
-pub use wrap::{BodyCoding, BodyLayer, Coding, FormDocument, FormReveal, Inner, TextBody, Wrap};
+pub use wrap::{
+    BodyCoding, BodyLayer, Coding, FormDocument, FormReveal, Inner, TextBody, TextRule, Wrap,
+};
 
 use crate::detect::Class;
 

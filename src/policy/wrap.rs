@@ -7,7 +7,8 @@
 //! (`rewrite::wrap`) decodes, polices with the inner plan and, when something changed, encodes
 //! the result back with the same codings, alphabet and padding the value came with.
 
-use super::{FieldPlan, FieldPlans, Plan};
+use super::{Action, FieldPlan, FieldPlans, Plan};
+use crate::detect::Class;
 
 /// How a selected value is read, and the policy for what is inside it.
 #[derive(Debug)]
@@ -39,6 +40,18 @@ pub enum Inner {
     Query(FieldPlan),
     /// A URL (absolute or relative) whose query component is read in the form grammar.
     Url(FieldPlan),
+    /// A text that is the value itself (a chain ending on a coding: a mail attachment's
+    /// base64 content), treated by one rule's action.
+    Text(Box<TextRule>),
+}
+
+/// The rule that treats a wrapped text as one value.
+#[derive(Debug)]
+pub struct TextRule {
+    /// The rule's action, applied to the decoded text.
+    pub action: Action,
+    /// The class of the text's values, for the ledger.
+    pub class: Option<Class>,
 }
 
 impl Coding {
@@ -71,6 +84,7 @@ impl Wrap {
         match &self.inner {
             Inner::Json(plan) => plan.echoes(),
             Inner::Query(fields) | Inner::Url(fields) => fields.echoes(),
+            Inner::Text(rule) => matches!(&rule.action, Action::Scrub(s) if s.echoes()),
         }
     }
 }
@@ -86,6 +100,7 @@ impl Wrap {
                 || fields.rules.iter().chain(&fields.others).any(
                     |r| matches!(&r.target, crate::policy::FieldTarget::Wrapped(w) if w.detects()),
                 ),
+            Inner::Text(_) => false,
         }
     }
 
@@ -94,6 +109,7 @@ impl Wrap {
         match &self.inner {
             Inner::Json(plan) => plan.echo_sources(),
             Inner::Query(fields) | Inner::Url(fields) => fields.echo_sources(),
+            Inner::Text(rule) => rule.action.echo_source(),
         }
     }
 }
@@ -105,6 +121,7 @@ impl Inner {
             Self::Json(_) => "JSON",
             Self::Query(_) => "a query string",
             Self::Url(_) => "a URL",
+            Self::Text(_) => "text",
         }
     }
 }

@@ -81,6 +81,7 @@ async fn entry(current: Current, req: Request<Incoming>) -> Response<Body> {
                 current.load_full(),
                 req.map(ClientBody::Hyper),
                 Mode::Forward(None),
+                None,
             )
             .await;
         }
@@ -131,7 +132,7 @@ async fn entry(current: Current, req: Request<Incoming>) -> Response<Body> {
             let mode = Mode::Forward(Some(host.clone()));
             async move {
                 Ok::<_, Infallible>(
-                    service::handle(generation, req.map(ClientBody::Hyper), mode).await,
+                    service::handle(generation, req.map(ClientBody::Hyper), mode, None).await,
                 )
             }
         });

@@ -513,7 +513,7 @@ async fn serve_h2(
         let active = Active::new(&svc_state);
         async move {
             let req = req.map(super::body::ClientBody::Hyper);
-            let resp = service::handle(generation, req, service::Mode::Reverse).await;
+            let resp = service::handle(generation, req, service::Mode::Reverse, None).await;
             Ok::<_, Infallible>(resp.map(|body| Tracked {
                 body,
                 _active: active,

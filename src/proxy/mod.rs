@@ -11,6 +11,7 @@
 //! request.
 
 pub mod body;
+mod deadline;
 mod forward;
 mod generation;
 mod listener;

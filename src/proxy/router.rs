@@ -91,13 +91,22 @@ fn strip_prefix<'p>(path: &'p str, prefix: &str) -> Option<&'p str> {
 /// The request's host, lower-cased, without port: the URI authority (HTTP/2, absolute-form)
 /// or else the `Host` header, which must parse as an authority.
 pub(crate) fn request_host<B>(req: &http::Request<B>) -> Option<Host> {
-    let host = |a: &http::uri::Authority| Host(super::slab::lowercase(host_of(a.as_str())));
     match req.uri().authority() {
-        Some(a) => Some(host(a)),
+        Some(a) => Some(Host(super::slab::lowercase(host_of(a.as_str()).as_bytes()))),
         None => {
+            // Lower-cased as it is copied, then parsed: case changes neither whether an
+            // authority parses nor where its host lies, and the host is then a slice of the
+            // same copy (one copy per request, not two).
             let raw = req.headers().get(http::header::HOST)?.as_bytes();
-            let a = http::uri::Authority::from_maybe_shared(super::slab::copy(raw)).ok()?;
-            Some(host(&a))
+            let lower = super::slab::lowercase(raw);
+            let a = http::uri::Authority::from_maybe_shared(lower.clone()).ok()?;
+            let host = host_of(a.as_str());
+            let at = (host.as_ptr() as usize).wrapping_sub(a.as_str().as_ptr() as usize);
+            let end = at.saturating_add(host.len());
+            Some(Host(match lower.get(at..end) {
+                Some(cut) if cut == host.as_bytes() => lower.slice(at..end),
+                _ => super::slab::lowercase(host.as_bytes()),
+            }))
         }
     }
 }
@@ -169,6 +178,34 @@ mod tests {
             let a: http::uri::Authority = raw.parse().expect("an authority");
             assert_eq!(host_of(a.as_str()), a.host().trim_end_matches('.'), "{raw}");
         }
+    }
+
+    #[test]
+    fn a_host_header_is_read_lower_cased_without_port_or_trailing_dots() {
+        let host = |value: &str| {
+            let req = http::Request::builder()
+                .uri("/x")
+                .header(http::header::HOST, value)
+                .body(())
+                .expect("a request");
+            request_host(&req).map(|h| h.as_str().to_owned())
+        };
+        assert_eq!(host("GW.Example.:8080").as_deref(), Some("gw.example"));
+        assert_eq!(host("User@GW:1").as_deref(), Some("gw"));
+        assert_eq!(host("[::1]:443").as_deref(), Some("[::1]"));
+        assert_eq!(host("gw..").as_deref(), Some("gw"));
+        // Not an authority: no host, as before.
+        assert_eq!(host("gw/path"), None);
+        let absolute = http::Request::builder()
+            .uri("http://API.Example:81/x")
+            .body(())
+            .expect("a request");
+        assert_eq!(
+            request_host(&absolute)
+                .map(|h| h.as_str().to_owned())
+                .as_deref(),
+            Some("api.example")
+        );
     }
 
     #[test]

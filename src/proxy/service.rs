@@ -10,6 +10,7 @@ use http::{Method, Request, Response, header};
 use http_body_util::Limited;
 
 use super::body::{self, ClientBody};
+use super::deadline::ExchangeTimer;
 use super::police;
 use super::respond::{full, reject};
 use super::upstream::{MAX_TARGET_LEN, UpstreamError, prepare, strip_hop_by_hop, upstream_path};
@@ -54,18 +55,26 @@ pub(super) enum Mode {
     Forward(Option<String>),
 }
 
-/// Handles one request on one configuration generation.
+/// Handles one request on one configuration generation. `timer`: the client connection's
+/// timer for upstream exchanges, where it keeps one (else each exchange makes its own).
 pub(super) async fn handle(
     generation: Arc<Generation>,
     req: Request<ClientBody>,
     mode: Mode,
+    timer: Option<&mut ExchangeTimer>,
 ) -> Response<Body> {
     let started = Instant::now();
     let request_id = RequestId::next();
-    let trace = crate::telemetry::trace::TraceParent::from_headers(req.headers());
+    let present = Present::of(req.headers());
+    let trace = if present.has(Present::TRACEPARENT) {
+        crate::telemetry::trace::TraceParent::from_headers(req.headers())
+    } else {
+        crate::telemetry::trace::TraceParent::Absent
+    };
     let method = req.method().clone();
     let mut tally = Tally::default();
-    let (mut resp, code) = match forward(&generation, req, &mode, &mut tally).await {
+    let (mut resp, code) = match forward(&generation, req, &mode, present, timer, &mut tally).await
+    {
         Ok(resp) => (resp, None),
         Err(code) => (reject(code), Some(code)),
     };
@@ -111,6 +120,8 @@ async fn forward(
     g: &Generation,
     req: Request<ClientBody>,
     mode: &Mode,
+    present: Present,
+    timer: Option<&mut ExchangeTimer>,
     tally: &mut Tally,
 ) -> Result<Response<Body>, RejectCode> {
     if req.method() == Method::CONNECT {
@@ -119,7 +130,7 @@ async fn forward(
     if !host_is_well_formed(&req) {
         return Err(RejectCode::BadRequest);
     }
-    if !only_chunked(req.headers()) {
+    if present.has(Present::TRANSFER_ENCODING) && !only_chunked(req.headers()) {
         return Err(RejectCode::UnsupportedTransferCoding);
     }
     canon::headers::check_authority(&req)?;
@@ -154,12 +165,14 @@ async fn forward(
     let upstream = &g.upstreams[index];
     let limits = &g.config.limits;
     let (mut parts, incoming) = req.into_parts();
-    canon::headers::join_cookies(&mut parts.headers);
+    if present.has(Present::COOKIE) {
+        canon::headers::join_cookies(&mut parts.headers);
+    }
     if route.polices() {
         canon::headers::check_spellings(&parts.headers)?;
         canon::content::canonicalize(&mut parts.headers)?;
     }
-    let opted_out = opt_out_signal(&parts.headers);
+    let opted_out = present.has(Present::OPT_OUT) && opt_out_signal(&parts.headers);
     if opted_out && route.opt_out == OptOut::Block {
         // Nothing leaves; the ledger keeps the count of honoured signals.
         let mut batch = g.services.ledger.batch();
@@ -267,11 +280,17 @@ async fn forward(
         })?;
         police::headers(policy, &mut parts.headers, limits, &mut cx)?;
         // First-party hygiene, every route: only named cookies leave, and the page's URL
-        // leaves as its origin (README, "First-party proxy hygiene").
-        police::cookies(policy, &mut parts.headers, limits, &mut cx)?;
-        // Of those, none named like a policed parameter: PHP's `$_REQUEST` reads cookies too.
-        police::parameter_cookies(policy, &mut parts.headers);
-        police::referrer(policy, &mut parts.headers);
+        // leaves as its origin (README, "First-party proxy hygiene"). (Header rules rewrite
+        // the fields a request has and add none, so a field absent at the start still is.)
+        if present.has(Present::COOKIE) {
+            police::cookies(policy, &mut parts.headers, limits, &mut cx)?;
+            // Of those, none named like a policed parameter: PHP's `$_REQUEST` reads cookies
+            // too.
+            police::parameter_cookies(policy, &mut parts.headers);
+        }
+        if present.has(Present::REFERRERS) {
+            police::referrer(policy, &mut parts.headers);
+        }
         let req = match raw {
             Ok((decoded, body_policy)) => {
                 let rewritten = match policed_body.take() {
@@ -316,26 +335,32 @@ async fn forward(
         .rewrite_seconds
         .observe((upstream_started - policing).as_secs_f64());
 
-    let sent = tokio::time::timeout(limits.upstream_timeout, upstream.send(upstream_req)).await;
+    let send = std::pin::pin!(upstream.send(upstream_req));
+    let sent = match timer {
+        Some(timer) => timer.within(limits.upstream_timeout, send).await.ok(),
+        None => tokio::time::timeout(limits.upstream_timeout, send)
+            .await
+            .ok(),
+    };
     metrics
         .upstream_seconds
         .observe(upstream_started.elapsed().as_secs_f64());
     // Whatever reached the upstream was disclosed, whether or not it answered in time; only a
     // connection that never opened sent nothing.
-    if !matches!(&sent, Ok(Err(e)) if e.is_connect()) {
+    if !matches!(&sent, Some(Err(e)) if e.is_connect()) {
         record_disclosures(g, index, &route, opted_out, tally);
     }
     let resp = match sent {
-        Err(_) => return Err(RejectCode::UpstreamTimeout),
+        None => return Err(RejectCode::UpstreamTimeout),
         // The client broke its body (bad chunk framing, aborted upload) or was too slow to send
         // it: not the upstream's fault.
-        Ok(Err(e)) => {
+        Some(Err(e)) => {
             return Err(client_broke
                 .as_ref()
                 .and_then(body::Broke::get)
                 .unwrap_or_else(|| classify_upstream_error(&e)));
         }
-        Ok(Ok(resp)) => resp,
+        Some(Ok(resp)) => resp,
     };
     let (mut parts, incoming) = resp.into_parts();
     strip_hop_by_hop(&mut parts.headers);
@@ -417,6 +442,42 @@ fn opt_out_key(g: &Generation, index: usize, route: &Route, what: OptOut) -> Dis
         crate::report::OPT_OUT_CATEGORY,
         treatment,
     )
+}
+
+/// Which of the fields the request path looks up a request carries, from one look at each
+/// of its names. A hashed lookup costs as much for a field that is absent as for one that is
+/// there, and most requests carry none of these: the checks and the hygiene steps for them
+/// are skipped when the field is not there at all. Taken before anything changes the fields;
+/// valid for fields nothing on the request path adds.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Present(u8);
+
+impl Present {
+    const TRACEPARENT: u8 = 1;
+    const TRANSFER_ENCODING: u8 = 1 << 1;
+    const COOKIE: u8 = 1 << 2;
+    /// `Sec-GPC` or `DNT`.
+    const OPT_OUT: u8 = 1 << 3;
+    /// `Referer`, `Referrer` or `Origin`.
+    const REFERRERS: u8 = 1 << 4;
+
+    fn of(headers: &http::HeaderMap) -> Self {
+        Self(headers.keys().fold(0, |found, name| {
+            found
+                | match name.as_str() {
+                    "traceparent" => Self::TRACEPARENT,
+                    "transfer-encoding" => Self::TRANSFER_ENCODING,
+                    "cookie" => Self::COOKIE,
+                    "sec-gpc" | "dnt" => Self::OPT_OUT,
+                    "referer" | "referrer" | "origin" => Self::REFERRERS,
+                    _ => 0,
+                }
+        }))
+    }
+
+    fn has(self, field: u8) -> bool {
+        self.0 & field != 0
+    }
 }
 
 /// RFC 9112 §3.2: an HTTP/1.1 request has exactly one `Host`; no version may carry two. (HTTP/2
@@ -573,4 +634,34 @@ fn cause_is<T: std::error::Error + 'static>(e: &(dyn std::error::Error + 'static
         cur = err.source();
     }
     false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_field_looked_up_by_name_is_seen_present_whatever_its_spelling() {
+        let cases = [
+            ("traceparent", Present::TRACEPARENT),
+            ("Transfer-Encoding", Present::TRANSFER_ENCODING),
+            ("COOKIE", Present::COOKIE),
+            ("sec-gpc", Present::OPT_OUT),
+            ("DNT", Present::OPT_OUT),
+            ("Referer", Present::REFERRERS),
+            ("referrer", Present::REFERRERS),
+            ("Origin", Present::REFERRERS),
+        ];
+        for (name, bit) in cases {
+            let mut headers = http::HeaderMap::new();
+            headers.insert("content-type", "text/plain".parse().expect("valid"));
+            let name = http::HeaderName::from_bytes(name.as_bytes()).expect("a name");
+            headers.append(name.clone(), "1".parse().expect("valid"));
+            let present = Present::of(&headers);
+            assert!(present.has(bit), "{name}");
+            assert_eq!(present.0.count_ones(), 1, "{name}");
+        }
+        let plain = Present::of(&http::HeaderMap::new());
+        assert_eq!(plain.0, 0);
+    }
 }

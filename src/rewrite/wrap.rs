@@ -137,6 +137,22 @@ fn police(
     out: &mut Vec<u8>,
 ) -> Result<Outcome, RewriteError> {
     match inner {
+        Inner::Text(rule) => {
+            let leaf = Leaf {
+                text,
+                kind: LeafKind::String,
+                field: "",
+            };
+            let start = out.len();
+            match cx.treat(&rule.action, rule.class, &leaf, out)? {
+                Applied::Kept => {
+                    out.truncate(start);
+                    Ok(Outcome::Unchanged)
+                }
+                // Dropped: nothing is left of the text, and its coding of nothing is empty.
+                _ => Ok(Outcome::Rewritten),
+            }
+        }
         Inner::Json(plan) => {
             rewrite_json(text.as_bytes(), plan, limits, cx, out).map_err(|e| match e {
                 RewriteError::Malformed { .. } => RewriteError::Wrapped(WrapFault::NotJson),
@@ -171,12 +187,13 @@ fn police(
     }
 }
 
-/// The path and the fragment of a URL a chain selects, on a route with detection: read by
-/// the detector like any unselected value, since they carry the person as often as the query
-/// does (`/users/kai@example.org/settings`, a single-page app's `#/signup?email=…`). A part
+/// The userinfo, the path and the fragment of a URL a chain selects, on a route with
+/// detection: read by the detector like any unselected value, since they carry the person as
+/// often as the query does (`/users/kai@example.org/settings`, a single-page app's
+/// `#/signup?email=…`, `https://kai%40example.org:pw@host/`). A part
 /// found to hold personal data gets the route's action for what was found: the `text` scrub
-/// replaces only the spans; any other action replaces the whole part (the origin and the
-/// query stay). Replacements are percent-encoded where a URL needs it. On
+/// replaces only the spans; any other action replaces the whole part (the scheme, the host
+/// and the query stay; a userinfo replaced by nothing takes its `@` with it). Replacements are percent-encoded where a URL needs it. On
 /// [`Outcome::Rewritten`] the whole URL has been appended to `out`.
 fn police_outside_query(
     text: &str,
@@ -194,22 +211,42 @@ fn police_outside_query(
     let hash = memchr::memchr(b'#', b).unwrap_or(b.len());
     let path_end = memchr::memchr(b'?', &b[..hash]).unwrap_or(hash);
     // After `scheme://authority`, or from the start of a relative reference.
-    let path_start = match memchr::memmem::find(&b[..path_end], b"://") {
-        Some(p) => b[p + 3..path_end]
+    let authority = memchr::memmem::find(&b[..path_end], b"://").map(|p| p + 3);
+    let path_start = match authority {
+        Some(a) => b[a..path_end]
             .iter()
             .position(|&c| c == b'/')
-            .map_or(path_end, |i| p + 3 + i),
+            .map_or(path_end, |i| a + i),
         None => 0,
+    };
+    // The userinfo runs to the authority's *last* `@`, as URL parsers read it:
+    // `https://kai@example.org@host/` is the user `kai@example.org` at `host`.
+    let userinfo =
+        authority.and_then(|a| memchr::memrchr(b'@', &b[a..path_start]).map(|at| (a, a + at)));
+    let user = match userinfo {
+        Some((from, to)) if from < to => police_userinfo(&text[from..to], detect, fields, cx)?,
+        _ => None,
     };
     let path = police_url_part(&text[path_start..path_end], "(path)", detect, fields, cx)?;
     let fragment = match text.get(hash + 1..) {
         Some(f) if !f.is_empty() => police_url_part(f, "(fragment)", detect, fields, cx)?,
         _ => None,
     };
-    if path.is_none() && fragment.is_none() {
+    if user.is_none() && path.is_none() && fragment.is_none() {
         return Ok(Outcome::Unchanged);
     }
-    out.extend_from_slice(&b[..path_start]);
+    match (userinfo, &user) {
+        (Some((from, to)), Some(u)) => {
+            out.extend_from_slice(&b[..from]);
+            // Nothing left of the userinfo: its `@` goes with it.
+            if !u.is_empty() {
+                out.extend_from_slice(u);
+                out.push(b'@');
+            }
+            out.extend_from_slice(&b[to + 1..path_start]);
+        }
+        _ => out.extend_from_slice(&b[..path_start]),
+    }
     match &path {
         Some(p) => out.extend_from_slice(p),
         None => out.extend_from_slice(&b[path_start..path_end]),
@@ -286,6 +323,77 @@ fn police_url_part(
         }
     }
     Ok(Some(encoded))
+}
+
+/// A URL's userinfo (`user:password`), its user name and password read apart as URL parsers
+/// hand them over (`kai@example.org:pw` is no address followed by a port: the detector reads
+/// `user@host:repo` as a git remote). `None` when it stays as it came, else its replacement
+/// encoded for the authority.
+fn police_userinfo(
+    raw: &str,
+    detect: &DetectPolicy,
+    fields: &FieldPlan,
+    cx: &mut ApplyCx<'_>,
+) -> Result<Option<Vec<u8>>, RewriteError> {
+    let (user, password) = match raw.split_once(':') {
+        Some((u, p)) => (u, Some(p)),
+        None => (raw, None),
+    };
+    let u = police_credential(user, detect, fields, cx)?;
+    let p = match password {
+        Some(p) => police_credential(p, detect, fields, cx)?,
+        None => None,
+    };
+    if u.is_none() && p.is_none() {
+        return Ok(None);
+    }
+    let mut out = u.unwrap_or_else(|| user.as_bytes().to_vec());
+    if let Some(password) = password {
+        out.push(b':');
+        out.extend(p.unwrap_or_else(|| password.as_bytes().to_vec()));
+    }
+    Ok(Some(out))
+}
+
+/// A user name or password as its reader reads it: percent-decoded, once more when that
+/// leaves escapes (`kai%2540example.org` is `kai%40…` to the URL parser and `kai@…` to
+/// whoever reads the name again); `None` when it stays, else its replacement encoded.
+fn police_credential(
+    raw: &str,
+    detect: &DetectPolicy,
+    fields: &FieldPlan,
+    cx: &mut ApplyCx<'_>,
+) -> Result<Option<Vec<u8>>, RewriteError> {
+    use crate::canon::percent::{Plus, decode_utf8};
+    if raw.is_empty() {
+        return Ok(None);
+    }
+    let mut read = std::borrow::Cow::Borrowed(raw);
+    for _ in 0..2 {
+        match decode_utf8(&read, Plus::Literal) {
+            Some(d) if d != *read => read = std::borrow::Cow::Owned(d),
+            _ => break,
+        }
+    }
+    Ok(police_url_part(&read, "(userinfo)", detect, fields, cx)?.map(|u| userinfo_encoded(&u)))
+}
+
+/// A replaced userinfo as a URL's authority carries it: what would end the userinfo or the
+/// authority (`@`, `:`, `/`, `?`, `#`, `\\`, which a browser reads as `/`) and what URL parsers
+/// escape there themselves (`[ ] ^ |`, spaces) percent-encoded, so the host stays the host.
+fn userinfo_encoded(part: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(part.len());
+    for &c in part {
+        if matches!(
+            c,
+            b'@' | b':' | b'/' | b'?' | b'#' | b'\\' | b'[' | b']' | b'^' | b'|' | b' '
+        ) {
+            out.extend_from_slice(format!("%{c:02X}").as_bytes());
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// Rewrites the query string at `text[from..to]`, keeping what surrounds it.

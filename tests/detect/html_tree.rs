@@ -326,6 +326,20 @@ pub(crate) fn readings(html: &str) -> Vec<String> {
     out
 }
 
+/// The text of each text node of `html` on its own, as a browser parses it: what a script
+/// reads out of a `<script>` element (a JSON-LD block is parsed from exactly this).
+pub(crate) fn text_nodes(html: &str) -> Vec<String> {
+    let arena = parse_document(Arena::new(), Default::default()).one(html);
+    let nodes = arena.nodes.borrow();
+    nodes
+        .iter()
+        .filter_map(|n| match &n.data {
+            Data::Text(t) => Some(t.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
 /// `html` with every span replaced by [`NASTY`]; `None` when nothing was found.
 fn scrubbed(scanner: &SpanScanner, html: &str) -> Option<String> {
     let mut out = Vec::new();

@@ -18,7 +18,7 @@ use crate::config::{Bodies, Limits, OptOut, Purpose, Route, Upstream};
 use crate::policy::action::{RevealAction, Side};
 use crate::policy::{
     Action, Automaton, DetectMode, FieldPlan, FieldPlans, FieldRule, FieldTarget, Inner, Plan,
-    Rule, Unselected, Wrap, selector,
+    Rule, TextRule, Unselected, Wrap, selector,
 };
 
 pub(super) fn valid_name(s: &str) -> bool {
@@ -535,6 +535,10 @@ pub(super) fn reveal_everything(
                             Inner::Json(_) => Inner::Json(document()),
                             Inner::Query(_) => Inner::Query(every_field()),
                             Inner::Url(_) => Inner::Url(every_field()),
+                            Inner::Text(_) => Inner::Text(Box::new(TextRule {
+                                action: Action::Reveal(RevealAction::new(ring, domain)),
+                                class: None,
+                            })),
                         },
                     })),
                     class: None,

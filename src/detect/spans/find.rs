@@ -11,7 +11,7 @@ use super::lanes::Lanes;
 use super::lanes::{Stops, run_end};
 use super::{Ctx, Hit, Origin, Seg};
 use crate::detect::{
-    Class, ClassSet, address, card, date, email, iban, ip, national, phone, secret,
+    Class, ClassSet, address, card, date, email, file_name, iban, ip, national, phone, secret,
 };
 
 /// Window size in units: the longest candidate read through the decoding (an email address is
@@ -482,6 +482,12 @@ static RUN_RAW: [bool; 256] = {
     t
 };
 
+/// A run at `i` glued into a file name by `-` or `_` (`call-02079460958.pdf`), read as
+/// written: see [`file_name::glued_run`].
+fn glued(c: Cur<'_>, i: usize) -> bool {
+    file_name::glued_run(&c.raw[..c.seg.end], i, |b| RUN_RAW[usize::from(b)])
+}
+
 fn run_byte(b: u8) -> bool {
     b.is_ascii_digit() || matches!(b, b' ' | b'-' | b'.' | b'/' | b'(' | b')' | b'+')
 }
@@ -760,6 +766,8 @@ impl Finder {
                 // the call.
                 b'_' | b'-' => match short_name(c, i, floor) {
                     Some(e) => e,
+                    // `call-02079460958.pdf`: the number after it is read on its own.
+                    None if glued(c, i + 1) => i + 1,
                     None => self.word(c, i, &mut floor, hits),
                 },
                 b':' => self.ipv6(c, i, u.len, &mut floor, hits),
@@ -841,7 +849,7 @@ impl Finder {
                 // `[label](4242 …)`, `[REDACTED](…)`: a parenthesis right after a closing
                 // bracket opens a value as after a space, so what a replacement leaves reads
                 // like the text it replaced.
-                let ok = c.before(j).is_none_or(|q| opens(q.b) || q.b == b']');
+                let ok = c.before(j).is_none_or(|q| opens(q.b) || q.b == b']') || glued(c, j);
                 // `(415) 555-0199`, `(03995) 218177`: the parenthesis is the phone's when it
                 // closes after an area code (up to seven digits); an unclosed one
                 // (`(536-22-8726`) is text before the value. Read through escapes
@@ -866,7 +874,7 @@ impl Finder {
             // digits, the digits continue the code (a purely numeric token would have started
             // this run itself).
             Some(p) if p.b == b' ' && i - p.len > *floor && continues_code(c, i - p.len) => false,
-            Some(p) => opens(p.b),
+            Some(p) => opens(p.b) || glued(c, i),
         };
         if !opener {
             return self.word(c, i, floor, hits);
@@ -973,7 +981,10 @@ impl Finder {
             (self.win.bytes(), 0)
         };
         let to_raw = |k: usize| if fast { base + k } else { self.win.raw(k) };
-        let bounded = c.at(j).is_none_or(|u| closes(u.b)) || run.last() == Some(&b' ');
+        // `+44 20 7946 0958.txt`: a file extension after the run's final `.` ends it too.
+        let bounded = c.at(j).is_none_or(|u| closes(u.b))
+            || run.last() == Some(&b' ')
+            || (run.last() == Some(&b'.') && file_name::extension_at(&raw[j..c.seg.end]).is_some());
         let mut k = run.len();
         while k > 0 && matches!(run[k - 1], b' ' | b'-' | b'.' | b'/' | b'(' | b'+') {
             k -= 1;
@@ -1373,6 +1384,13 @@ impl Finder {
             Self::emit(c, floor, hits, s, e, Class::Email);
             return e;
         }
+        // A file named after the address (`jane@example.org.pdf`): the address without the
+        // extension, which stays.
+        if let Some(k) = email::before_file_extension(self.win.bytes()) {
+            let e = self.win.raw(k);
+            Self::emit(c, floor, hits, s, e, Class::Email);
+            return e;
+        }
         resume
     }
 
@@ -1534,7 +1552,17 @@ impl Finder {
                 if let Some(e) = self.number_first(c, i) {
                     return Some((unit_before(c, i, floor), e));
                 }
-                self.german(c, i, floor)
+                let german = self.german(c, i, floor);
+                // `rue de la Paix, 75002 Paris`: a five-digit postcode and a capitalised town.
+                if german.is_none()
+                    && j - i == 5
+                    && raw[j] == b' '
+                    && j + 1 < end
+                    && (raw[j + 1].is_ascii_uppercase() || raw[j + 1] >= 0x80)
+                {
+                    return street_before_postcode(c, i, j, floor);
+                }
+                german
             }
             None | Some(b'.' | b';' | b')' | b'<' | b'"' | b'\'') => {
                 let german = self.german(c, i, floor);
@@ -1957,6 +1985,82 @@ fn leading(w: &[u8]) -> bool {
             | b"place"
             | b"route"
     )
+}
+
+/// `rue de la Paix, 75002 Paris`, `avenue des Champs-Élysées 75008 Paris`: a French street
+/// written without a house number, found from its postcode (the five digits `i..j`, a space
+/// at `j`) and the town after it. Read back from the postcode on the same line, word by word
+/// (one space between them, a comma allowed before the postcode): capitalised names and
+/// particles only, at least one name, up to a street type (`cours`, a lesson as often as a
+/// street, is left out). The span runs from the street type to the end of the town.
+#[cold]
+#[inline(never)]
+fn street_before_postcode(c: Cur<'_>, i: usize, j: usize, floor: usize) -> Option<(usize, usize)> {
+    let word_unit =
+        |u: &Unit| u.b.is_ascii_alphabetic() || u.b == HIGH || matches!(u.b, b'-' | b'\'');
+    // The town: one word, hyphens inside (`Saint-Denis`, `Boulogne-Billancourt`).
+    let mut e = j + 1;
+    while let Some(u) = c.at(e).filter(word_unit) {
+        e += u.len;
+    }
+    while e > j + 1 && matches!(c.raw[e - 1], b'-' | b'\'') {
+        e -= 1;
+    }
+    let mut k = i;
+    k -= c.before(k).filter(|u| u.b == b' ')?.len;
+    if let Some(u) = c.before(k).filter(|u| u.b == b',') {
+        k -= u.len;
+    }
+    let mut names = 0;
+    for _ in 0..8 {
+        // One word, read backwards into `word` (lower case, reversed back below).
+        let mut word = [0u8; 16];
+        let mut n = 0;
+        let mut first = 0;
+        while k > floor {
+            let Some(u) = c.before(k).filter(word_unit) else {
+                break;
+            };
+            if n == word.len() {
+                return None;
+            }
+            word[n] = u.b.to_ascii_lowercase();
+            first = u.b;
+            n += 1;
+            k -= u.len;
+        }
+        if n == 0 {
+            return None;
+        }
+        word[..n].reverse();
+        let w = &word[..n];
+        if leading(w) && w != b"cours" {
+            return (names > 0).then_some((k, e));
+        }
+        // `l'Église`, `d'Alsace`: the name after the elided particle.
+        let name = match w {
+            [b'l' | b'd', b'\'', ..] => {
+                n > 2
+                    && c.at(k)
+                        .and_then(|a| c.at(k + a.len).map(|q| k + a.len + q.len))
+                        .is_some_and(|at| word_capital(c, at))
+            }
+            _ => first.is_ascii_uppercase() || first == HIGH,
+        };
+        if name {
+            names += 1;
+        } else if !particle(w) {
+            return None;
+        }
+        k -= c.before(k).filter(|u| u.b == b' ')?.len;
+    }
+    None
+}
+
+/// Whether the unit at `k` is a capital letter (a non-ASCII letter counts: `Église`).
+fn word_capital(c: Cur<'_>, k: usize) -> bool {
+    c.at(k)
+        .is_some_and(|u| u.b.is_ascii_uppercase() || u.b == HIGH)
 }
 
 fn particle(w: &[u8]) -> bool {

@@ -284,6 +284,62 @@ const CASES: &[Case] = &[
         TextKind::Url,
         &[(Class::Email, "alice@example.com")],
     ),
+    // Files named after the person: the extension ends the address or the number and stays.
+    (
+        "see report-jane.doe@example.org.csv and jane.doe@example.org.pdf, \
+         +44 20 7946 0958.txt, call-02079460958.pdf or rec_+442079460958.TXT",
+        TextKind::Plain,
+        &[
+            (Class::Email, "report-jane.doe@example.org"),
+            (Class::Email, "jane.doe@example.org"),
+            (Class::Phone, "+44 20 7946 0958"),
+            (Class::Phone, "02079460958"),
+            (Class::Phone, "+442079460958"),
+        ],
+    ),
+    (
+        "<a href=\"https://files.example/dl/jane.doe@example.org.pdf?x=1\">jane.doe@example.org.pdf</a>",
+        TextKind::Html,
+        &[
+            (Class::Email, "jane.doe@example.org"),
+            (Class::Email, "jane.doe@example.org"),
+        ],
+    ),
+    // French streets written without a house number, found by the postcode and the town.
+    (
+        "Livraison rue de la Paix, 75002 Paris demain, ou avenue des Champs-Élysées 75008 Paris. \
+         Siège : Rue de l'Église, 69001 Lyon.",
+        TextKind::Plain,
+        &[
+            (Class::StreetAddress, "rue de la Paix, 75002 Paris"),
+            (
+                Class::StreetAddress,
+                "avenue des Champs-Élysées 75008 Paris",
+            ),
+            (Class::StreetAddress, "Rue de l'Église, 69001 Lyon"),
+        ],
+    ),
+    (
+        "<p>Livraison&nbsp;: place Vendôme 75001 Paris</p>",
+        TextKind::Html,
+        &[(Class::StreetAddress, "place Vendôme 75001 Paris")],
+    ),
+    // A postcode and a town without a street, a lesson, a street type with no name, a town in
+    // lower case: no address.
+    (
+        "Réf. 75002 Paris, cours de Python 75001 Paris, la rue 75002 Paris, \
+         rue de la paix 75002 paris, envoyé de mon iPhone 75002 Paris, Order 12345 Shipped.",
+        TextKind::Plain,
+        &[],
+    ),
+    // File names that hold no person: asset names, codes, versions, and an invoice number
+    // the word before it names.
+    (
+        "logo@2x.png, icon@3x.webp, ORD-2024-000123.pdf, invoice-02079460958.pdf, \
+         IMG_20240115_1234.jpg, v1.2.3.tar, release-2.4.1.tgz, report-2024.csv",
+        TextKind::Plain,
+        &[],
+    ),
 ];
 
 fn spans(
@@ -1185,4 +1241,39 @@ fn what_a_replacement_leaves_reads_like_the_text_it_replaced() {
         again.push(sp.value.to_owned())
     });
     assert!(again.is_empty(), "{once:?} still holds {again:?}");
+}
+
+proptest::proptest! {
+    /// A file named by an address or a number, in any of the ways people name files, with
+    /// any known extension: exactly the address or the number is found, the extension and the
+    /// word before it stay outside the span.
+    #[test]
+    fn a_file_extension_ends_the_value_it_follows(
+        value in proptest::sample::select(&[
+            ("jane.doe@example.org", Class::Email),
+            ("kai_01@mail.example.co.uk", Class::Email),
+            ("+44 20 7946 0958", Class::Phone),
+            ("+442079460958", Class::Phone),
+            ("020 7946 0958", Class::Phone),
+            ("(415) 555-0199", Class::Phone),
+        ][..]),
+        ext in proptest::sample::select(&[
+            "pdf", "PDF", "csv", "txt", "docx", "xlsx", "json", "png", "mp3", "vcf", "eml",
+        ][..]),
+        glue in proptest::sample::select(&["", " ", "call-", "rec_", "see "][..]),
+        tail in proptest::sample::select(&["", " today", ", thanks", "\"", ")"][..]),
+    ) {
+        let (v, class) = value;
+        // `-` and `_` glue only a number that starts with a digit or `+`, and an address
+        // takes them into its local part: those combinations are other cases.
+        proptest::prop_assume!(
+            !(glue.ends_with(['-', '_']) && (class == Class::Email || v.starts_with('(')))
+        );
+        let text = format!("{glue}{v}.{ext}{tail}");
+        let mut found = Vec::new();
+        SpanScanner::default().find(&text, TextKind::Plain, None, |sp| {
+            found.push((sp.origin, text[sp.start..sp.end].to_owned()));
+        });
+        proptest::prop_assert_eq!(found, vec![(Origin::Class(class), v.to_owned())], "{}", text);
+    }
 }

@@ -20,6 +20,9 @@
 //! - `base64?` / `base64url?` then `$…` — JSON text as it is when it starts with `{` or `[`,
 //!   else base64 of it (Mixpanel reads `data` both ways: its browser SDK sends base64, its
 //!   Python SDK plain JSON).
+//! - `base64` / `base64url` last — the text is base64 of a text (a mail attachment's
+//!   content): the rule's action applies to the decoded text as one value
+//!   (`$.attachments[*].content=>base64` with `scrub`).
 //!
 //! Codings nest (`base64=>base64=>$…`) and documents chain (`$.co=>$.url=>url=>query:email`).
 //! Parsing is purely syntactic; whether a place suits the side (request or response) is the
@@ -298,12 +301,7 @@ fn check_order(steps: &[(ChainStep, usize)], end: usize) -> Result<(), SelectorE
                     );
                 }
             },
-            ChainStep::Base64 { .. } if next.is_none() => {
-                return fail(
-                    *at,
-                    "a chain cannot end with a coding; select inside the decoded value, e.g. `=>base64=>$.email`",
-                );
-            }
+            // A chain ending on `base64`: the decoded text is the value.
             ChainStep::Base64 { .. } | ChainStep::Json(_) | ChainStep::Query(_) => {}
         }
     }
@@ -436,11 +434,29 @@ mod tests {
     }
 
     #[test]
+    fn a_chain_may_end_on_base64_whose_text_is_the_value() {
+        for text in ["$.attachments[*].content=>base64", "form:f=>base64url"] {
+            let chain = parse_chain(text).expect(text);
+            assert!(matches!(
+                chain.steps.last(),
+                Some((ChainStep::Base64 { or_json: false, .. }, _))
+            ));
+            let again = parse_chain(&chain.to_string()).expect("its spelling parses");
+            assert_eq!(again.place, chain.place);
+            assert_eq!(
+                again.steps.iter().map(|(s, _)| s).collect::<Vec<_>>(),
+                chain.steps.iter().map(|(s, _)| s).collect::<Vec<_>>()
+            );
+        }
+        // `base64?` means JSON or base64 of JSON: it still needs the JSONPath.
+        assert!(parse_chain("form:d=>base64?").is_err());
+    }
+
+    #[test]
     fn misordered_chains_are_refused_where_they_go_wrong() {
         for (text, at, needle) in [
             ("base64=>$.a", 0, "start with the place"),
             ("form:data=>", 11, "empty step"),
-            ("form:data=>base64", 11, "cannot end with a coding"),
             ("$.u=>url", 5, "`url` must be followed"),
             ("$.u=>url=>$.a", 10, "after `url`"),
             (

@@ -39,6 +39,7 @@ use tokio::sync::watch;
 use tracing::debug;
 
 use self::wire::{BodyOut, Decoded, Decoder, Framing, HeadError};
+use super::deadline::ExchangeTimer;
 use super::usage::Lookout;
 use super::{Current, service};
 use crate::error::RejectCode;
@@ -252,6 +253,7 @@ pub(crate) async fn serve(
     let mut started: u64 = 0;
     let mut at_last_look: u64 = 0;
     let mut out: Vec<u8> = Vec::with_capacity(1024);
+    let mut exchange_timer = ExchangeTimer::default();
     loop {
         // The next request head, or the end of the connection. Parsed only when bytes arrived
         // since the last try (a wake-up for nothing new costs no parse).
@@ -350,7 +352,13 @@ pub(crate) async fn serve(
         };
         let req = Request::from_parts(parts, body.into());
         let generation = current.load_full();
-        let resp = service::handle(generation, req, service::Mode::Reverse).await;
+        let resp = service::handle(
+            generation,
+            req,
+            service::Mode::Reverse,
+            Some(&mut exchange_timer),
+        )
+        .await;
         if !draining && !matches!(peek.has_changed(), Ok(false)) {
             draining = true;
             at_last_look = started;

@@ -299,6 +299,8 @@ static STRIPPED: [HeaderName; 12] = [
 const HOP_BY_HOP: u16 = (1 << 10) - 1;
 /// [`STRIPPED`] from a request going upstream.
 const UPSTREAM_REQUEST: u16 = (1 << 12) - 1;
+/// `Content-Length`'s bit.
+const CONTENT_LENGTH_BIT: u16 = 1 << 9;
 
 /// `name`'s bit in [`STRIPPED`] (names are lower case), or 0.
 fn bit_of(name: &str) -> u16 {
@@ -397,9 +399,13 @@ pub(crate) fn prepare(
     *req.uri_mut() = Uri::from(target);
     *req.version_mut() = http::Version::HTTP_11;
     let h = req.headers_mut();
-    strip(h, UPSTREAM_REQUEST);
-    if let Some(n) = content_length {
-        h.insert(header::CONTENT_LENGTH, super::slab::decimal(n));
+    match content_length {
+        // Inserting replaces every value the client sent: not removed first.
+        Some(n) => {
+            strip(h, UPSTREAM_REQUEST & !CONTENT_LENGTH_BIT);
+            h.insert(header::CONTENT_LENGTH, super::slab::decimal(n));
+        }
+        None => strip(h, UPSTREAM_REQUEST),
     }
     req
 }
@@ -416,6 +422,7 @@ mod tests {
         assert_eq!(bit_of("content-type"), 0);
         assert_eq!(STRIPPED.len(), 12);
         assert_eq!(UPSTREAM_REQUEST.count_ones() as usize, STRIPPED.len());
+        assert_eq!(bit_of("content-length"), CONTENT_LENGTH_BIT);
     }
 
     #[test]
@@ -466,5 +473,33 @@ mod tests {
         );
         let left: Vec<&str> = req.headers().keys().map(HeaderName::as_str).collect();
         assert_eq!(left, ["x-keep"]);
+    }
+
+    #[test]
+    fn the_length_of_what_is_sent_replaces_every_length_the_client_declared() {
+        let (mut parts, ()) = Request::new(()).into_parts();
+        parts
+            .headers
+            .append(header::CONTENT_LENGTH, "5".parse().expect("valid"));
+        parts
+            .headers
+            .append(header::CONTENT_LENGTH, "0005".parse().expect("valid"));
+        parts
+            .headers
+            .append(header::CONNECTION, "content-length".parse().expect("valid"));
+        let req = prepare(
+            parts,
+            PathAndQuery::from_static("/x"),
+            Body::full(bytes::Bytes::from_static(b"abc")),
+            Some(3),
+        );
+        let lengths: Vec<&[u8]> = req
+            .headers()
+            .get_all(header::CONTENT_LENGTH)
+            .iter()
+            .map(HeaderValue::as_bytes)
+            .collect();
+        assert_eq!(lengths, [b"3".as_slice()]);
+        assert!(!req.headers().contains_key(header::CONNECTION));
     }
 }

@@ -144,8 +144,21 @@ pub fn encode_chunk_line(len: usize, out: &mut Vec<u8>) {
 }
 
 /// Whether every LF in `bytes` ends a CRLF.
+///
+/// One pass over every byte pair without an early exit, which the compiler turns into wide
+/// compares: a head is a few hundred bytes with a LF every few dozen, and a `memchr` per LF
+/// cost several times the whole pass.
 fn crlf_only(bytes: &[u8]) -> bool {
-    memchr::memchr_iter(b'\n', bytes).all(|i| i > 0 && bytes[i - 1] == b'\r')
+    let Some(&first) = bytes.first() else {
+        return true;
+    };
+    let bare = bytes
+        .iter()
+        .zip(&bytes[1..])
+        .fold(first == b'\n', |bare, (&before, &at)| {
+            bare | ((at == b'\n') & (before != b'\r'))
+        });
+    !bare
 }
 
 /// Parses one response head from the front of `buf` and removes it from `buf`; `Ok(None)`
@@ -606,6 +619,27 @@ mod tests {
             "HTTP/1.1 204 No Content\r\ntransfer-encoding: chunked\r\n\r\n",
         ] {
             assert_eq!(framing(bad).map(|_| ()), Err(WireError::Framing), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_line_feed_counts_only_at_the_end_of_a_crlf() {
+        for (bytes, want) in [
+            (&b""[..], true),
+            (b"\n", false),
+            (b"\r\n", true),
+            (b"a\r\nb\r\n\r\n", true),
+            (b"a\r\nb\n\r\n", false),
+            (b"\r\r\n\n", false),
+            (b"abc", true),
+            (b"\r", true),
+        ] {
+            assert_eq!(crlf_only(bytes), want, "{bytes:?}");
+            let reference = bytes
+                .iter()
+                .enumerate()
+                .all(|(i, &b)| b != b'\n' || (i > 0 && bytes[i - 1] == b'\r'));
+            assert_eq!(crlf_only(bytes), reference, "{bytes:?}");
         }
     }
 

@@ -130,6 +130,67 @@ fn mixpanel_browser_form_data_is_base64_json_reencoded_as_it_came() {
     );
 }
 
+/// A chain ending on `base64`: the decoded text is the value a `scrub` treats, re-encoded in
+/// the alphabet and with the padding it came with; a text with nothing to replace stays byte
+/// for byte; bytes that are not UTF-8 text are refused.
+#[test]
+fn base64_text_is_the_value_its_rule_treats() {
+    let r = route(
+        "[[routes.rules]]\nselect = \"$.attachments[*].content=>base64\"\naction = \"scrub\"\n\
+         [[routes.rules]]\nselect = \"$.u=>base64url\"\naction = \"scrub\"\n",
+    );
+    // A length that needs padding, so an unpadded value says it has none.
+    let csv = "id,email\n1,kai@example.org\n2,ORD-2024-000123 \n";
+    assert!(!csv.len().is_multiple_of(3));
+    let doc = |a: &str, u: &str| {
+        format!(r#"{{"attachments":[{{"content":"{a}","type":"text/csv"}}],"u":"{u}"}}"#)
+    };
+    for (a, u) in [
+        (STANDARD.encode(csv), URL_SAFE_NO_PAD.encode(csv)),
+        (STANDARD_NO_PAD.encode(csv), URL_SAFE.encode(csv)),
+    ] {
+        let out = police(&r, Format::Json, &doc(&a, &u)).expect("policed");
+        let v: serde_json::Value = serde_json::from_str(&out).expect("JSON");
+        let (a2, u2) = (
+            v["attachments"][0]["content"].as_str().expect("content"),
+            v["u"].as_str().expect("u"),
+        );
+        assert_eq!(a2.ends_with('='), a.ends_with('='), "{a2}");
+        assert_eq!(u2.ends_with('='), u.ends_with('='), "{u2}");
+        let a_engine = if a.ends_with('=') {
+            STANDARD
+        } else {
+            STANDARD_NO_PAD
+        };
+        let u_engine = if u.ends_with('=') {
+            URL_SAFE
+        } else {
+            URL_SAFE_NO_PAD
+        };
+        for text in [
+            a_engine.decode(a2).expect("base64"),
+            u_engine.decode(u2).expect("base64url"),
+        ] {
+            let text = String::from_utf8(text).expect("UTF-8");
+            assert!(!text.contains("kai@example.org"), "{text}");
+            assert!(
+                text.starts_with("id,email\n1,") && text.ends_with("\n2,ORD-2024-000123 \n"),
+                "{text}"
+            );
+        }
+    }
+    let clean = doc(
+        &STANDARD.encode("id\n2\n"),
+        &URL_SAFE_NO_PAD.encode("no one"),
+    );
+    assert_eq!(police(&r, Format::Json, &clean).expect("ok"), clean);
+    let binary = doc(&STANDARD.encode(b"%PDF-1.4\n\xe2\xe3\xcf\xd3"), "");
+    assert!(matches!(
+        police(&r, Format::Json, &binary),
+        Err(RewriteError::Wrapped(WrapFault::NotUtf8))
+    ));
+}
+
 #[test]
 fn unchanged_wrapped_values_are_forwarded_byte_for_byte() {
     let r = route(&redact("form:data=>base64=>$[*].properties.phone"));
@@ -615,4 +676,35 @@ fn a_parameter_named_by_a_json_chain_is_read_through_the_chain() {
     let u = percent_decode(form_value(&out, "u"));
     assert!(u.ends_with("e=R"), "{out}");
     assert!(out.ends_with("&k=1"), "{out}");
+}
+
+/// The userinfo of a URL a chain selects is read by the route's detector like its path: an
+/// address as the user name, percent-encoded or written with its `@` before the authority's
+/// last `@`, or twice percent-encoded, is replaced; the host, path and query stay, and a user
+/// name or password that is not personal data is forwarded as it came.
+#[test]
+fn an_address_as_the_user_name_of_a_selected_url_is_policed_and_the_host_stays() {
+    let r = route(&format!(
+        "detect = \"enforce\"\n{}",
+        redact("$.u=>url=>query:email")
+    ));
+    for url in [
+        "https://kai%40example.org:pw@host.example/p?x=1",
+        "https://deploy:kai%40example.org@host.example/p?x=1",
+        "https://kai@example.org@host.example/p?x=1",
+        "https://kai%2540example.org@host.example/p?x=1",
+    ] {
+        let doc = format!(r#"{{"u":"{url}"}}"#);
+        let got = police(&r, Format::Json, &doc).expect("policed");
+        let v: serde_json::Value = serde_json::from_str(&got).expect("JSON");
+        let u = url::Url::parse(v["u"].as_str().expect("a URL")).expect("it parses");
+        assert_eq!(u.host_str(), Some("host.example"), "{url} -> {u}");
+        assert_eq!((u.path(), u.query()), ("/p", Some("x=1")), "{url} -> {u}");
+        let user = percent_decode(&percent_decode(u.username()));
+        let password = percent_decode(&percent_decode(u.password().unwrap_or_default()));
+        assert!(!user.contains("kai@example.org"), "{url} -> {u}");
+        assert!(!password.contains("kai@example.org"), "{url} -> {u}");
+    }
+    let plain = r#"{"u":"https://deploy:pw@host.example/p?x=1"}"#;
+    assert_eq!(police(&r, Format::Json, plain).expect("policed"), plain);
 }
