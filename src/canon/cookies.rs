@@ -94,12 +94,11 @@ pub(crate) const fn is_cookie_octet(b: u8) -> bool {
 /// percent-encoded: what a rule wrote into a cookie value stays one value to every server
 /// (and decodes back with `decodeURIComponent`, as the vendors' scripts read their cookies).
 pub(crate) fn push_encoded(text: &[u8], out: &mut Vec<u8>) {
-    const HEX: &[u8; 16] = b"0123456789ABCDEF";
     for &b in text {
         if is_cookie_octet(b) && b != b'%' {
             out.push(b);
         } else {
-            out.extend_from_slice(&[b'%', HEX[usize::from(b >> 4)], HEX[usize::from(b & 15)]]);
+            out.extend_from_slice(&percent::encode_byte(b));
         }
     }
 }

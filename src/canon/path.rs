@@ -22,7 +22,7 @@
 
 use std::borrow::Cow;
 
-use super::percent::escape_at;
+use super::percent::{encode_byte, escape_at};
 use crate::error::PathFault;
 
 /// A normalised path.
@@ -103,10 +103,7 @@ fn is_dot_or_empty(seg: &[u8]) -> bool {
 }
 
 fn push_escaped(out: &mut String, b: u8) {
-    const HEX: &[u8; 16] = b"0123456789ABCDEF";
-    out.push('%');
-    out.push(char::from(HEX[usize::from(b >> 4)]));
-    out.push(char::from(HEX[usize::from(b & 15)]));
+    out.extend(encode_byte(b).map(char::from));
 }
 
 fn slow(path: &str) -> Result<Normal<'_>, PathFault> {

@@ -20,6 +20,13 @@ pub enum Plus {
     Literal,
 }
 
+/// One byte as the escape `%XX`, hex in upper case (RFC 3986 §2.1: what URL and form
+/// serializers write, so a re-encoded value reads like one the client encoded).
+pub const fn encode_byte(b: u8) -> [u8; 3] {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    [b'%', HEX[(b >> 4) as usize], HEX[(b & 15) as usize]]
+}
+
 /// The value of one hex digit.
 pub const fn hex_value(b: u8) -> Option<u8> {
     match b {

@@ -556,12 +556,11 @@ fn encode_like(raw: &[u8], old: &[u8], new: &[u8], out: &mut Vec<u8>) {
 /// The form serializer (WHATWG URL §5.2): unreserved bytes stay, space becomes `+`, the rest
 /// is `%XX`.
 fn encode(text: &[u8], out: &mut Vec<u8>) {
-    const HEX: &[u8; 16] = b"0123456789ABCDEF";
     for &b in text {
         match b {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'*' | b'-' | b'.' | b'_' => out.push(b),
             b' ' => out.push(b'+'),
-            _ => out.extend_from_slice(&[b'%', HEX[usize::from(b >> 4)], HEX[usize::from(b & 15)]]),
+            _ => out.extend_from_slice(&percent::encode_byte(b)),
         }
     }
 }

@@ -41,6 +41,7 @@ use base64::engine::{DecodePaddingMode, general_purpose};
 use super::form::rewrite_form;
 use super::json::rewrite_json;
 use super::{Limits, Outcome, RewriteError};
+use crate::canon::percent;
 use crate::detect::KeyHint;
 use crate::error::{Ambiguity, WrapFault};
 use crate::policy::action::{Action, Applied, Leaf, LeafKind};
@@ -319,7 +320,7 @@ fn police_url_part(
         if c.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:@/?%".contains(&c) {
             encoded.push(c);
         } else {
-            encoded.extend_from_slice(format!("%{c:02X}").as_bytes());
+            encoded.extend_from_slice(&percent::encode_byte(c));
         }
     }
     Ok(Some(encoded))
@@ -388,7 +389,7 @@ fn userinfo_encoded(part: &[u8]) -> Vec<u8> {
             c,
             b'@' | b':' | b'/' | b'?' | b'#' | b'\\' | b'[' | b']' | b'^' | b'|' | b' '
         ) {
-            out.extend_from_slice(format!("%{c:02X}").as_bytes());
+            out.extend_from_slice(&percent::encode_byte(c));
         } else {
             out.push(c);
         }

@@ -18,8 +18,8 @@ use bytes::BytesMut;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::{Method, StatusCode, Uri, Version};
 
-use crate::proxy::upstream::wire::decimal;
 pub use crate::proxy::upstream::wire::{Decoded, Decoder, Framing};
+use crate::proxy::upstream::wire::{common_name, content_length, decimal};
 
 /// The most header fields a request head may carry.
 pub const MAX_HEADERS: usize = 100;
@@ -139,7 +139,10 @@ pub fn parse_request_head(
         let (ns, nl, vs, vl) = (ns as usize, nl as usize, vs as usize, vl as usize);
         let raw_name = &head[ns..ns + nl];
         let raw_value = &head[vs..vs + vl];
-        let name = HeaderName::from_bytes(raw_name).map_err(|_| HeadError::Malformed)?;
+        let name = match common_name(raw_name) {
+            Some(name) => name,
+            None => HeaderName::from_bytes(raw_name).map_err(|_| HeadError::Malformed)?,
+        };
         match field(raw_name) {
             Some(Field::TransferEncoding) => {
                 if !http11 {
@@ -245,20 +248,6 @@ fn has_token(value: &[u8], token: &[u8]) -> bool {
     value
         .split(|&b| b == b',')
         .any(|t| t.trim_ascii().eq_ignore_ascii_case(token))
-}
-
-/// `Content-Length`: digits only (no sign, no list, no spaces inside), within 64 bits.
-fn content_length(value: &[u8]) -> Option<u64> {
-    if value.is_empty() {
-        return None;
-    }
-    value.iter().try_fold(0u64, |n, &d| {
-        if d.is_ascii_digit() {
-            n.checked_mul(10)?.checked_add(u64::from(d - b'0'))
-        } else {
-            None
-        }
-    })
 }
 
 /// How a response body goes out.

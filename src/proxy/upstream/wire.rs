@@ -245,7 +245,7 @@ pub fn parse_head(buf: &mut BytesMut, head_request: bool) -> Result<Option<Head>
                 if length.is_some() {
                     return Err(WireError::Framing);
                 }
-                length = Some(content_length(raw_value)?);
+                length = Some(content_length(raw_value).ok_or(WireError::Framing)?);
                 continue;
             }
             Some(Hop::Connection) => {
@@ -265,7 +265,10 @@ pub fn parse_head(buf: &mut BytesMut, head_request: bool) -> Result<Option<Head>
             Some(Hop::KeepAlive) => continue,
             None => {}
         }
-        let name = HeaderName::from_bytes(raw_name).map_err(|_| WireError::Head)?;
+        let name = match common_name(raw_name) {
+            Some(name) => name,
+            None => HeaderName::from_bytes(raw_name).map_err(|_| WireError::Head)?,
+        };
         let value =
             HeaderValue::from_maybe_shared(head.slice(vs..vs + vl)).map_err(|_| WireError::Head)?;
         headers.append(name, value);
@@ -302,6 +305,26 @@ pub fn parse_head(buf: &mut BytesMut, head_request: bool) -> Result<Option<Head>
     }))
 }
 
+/// The standard field names most heads carry, found by length and a case-blind compare.
+///
+/// `HeaderName::from_bytes` lower-cases every name into a scratch buffer and then searches
+/// the whole standard table: for the few names nearly every request and response carries,
+/// that was most of building their fields. The result is the same name it would return.
+pub(crate) fn common_name(raw: &[u8]) -> Option<HeaderName> {
+    let is = |name: &[u8]| raw.eq_ignore_ascii_case(name);
+    Some(match raw.len() {
+        4 if is(b"host") => header::HOST,
+        4 if is(b"date") => header::DATE,
+        6 if is(b"server") => header::SERVER,
+        6 if is(b"accept") => header::ACCEPT,
+        10 if is(b"user-agent") => header::USER_AGENT,
+        12 if is(b"content-type") => header::CONTENT_TYPE,
+        13 if is(b"cache-control") => header::CACHE_CONTROL,
+        14 if is(b"content-length") => header::CONTENT_LENGTH,
+        _ => return None,
+    })
+}
+
 /// The response fields [`parse_head`] reads itself rather than passes on.
 #[derive(Clone, Copy)]
 enum Hop {
@@ -323,16 +346,22 @@ fn hop_field(name: &[u8]) -> Option<Hop> {
     }
 }
 
-/// `Content-Length`: one to nineteen digits, nothing else (no sign, no list, no spaces
-/// inside).
-fn content_length(value: &[u8]) -> Result<u64, WireError> {
+/// A `Content-Length` value read the one way both sides of piigate read it: ASCII digits only
+/// (no sign, no list, no inner space), surrounding whitespace ignored, leading zeros allowed,
+/// and `None` past `u64`. A value another parser could read as a different length is refused
+/// rather than guessed.
+pub(crate) fn content_length(value: &[u8]) -> Option<u64> {
     let digits = value.trim_ascii();
-    if digits.is_empty() || digits.len() > 19 || !digits.iter().all(u8::is_ascii_digit) {
-        return Err(WireError::Framing);
+    if digits.is_empty() {
+        return None;
     }
-    Ok(digits
-        .iter()
-        .fold(0u64, |n, d| n * 10 + u64::from(d - b'0')))
+    digits.iter().try_fold(0u64, |n, &d| {
+        if d.is_ascii_digit() {
+            n.checked_mul(10)?.checked_add(u64::from(d - b'0'))
+        } else {
+            None
+        }
+    })
 }
 
 /// What [`Decoder::decode`] found.
@@ -619,6 +648,48 @@ mod tests {
             "HTTP/1.1 204 No Content\r\ntransfer-encoding: chunked\r\n\r\n",
         ] {
             assert_eq!(framing(bad).map(|_| ()), Err(WireError::Framing), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_length_is_digits_within_64_bits_read_alike_on_both_sides() {
+        for (value, want) in [
+            ("0", Some(0)),
+            ("7", Some(7)),
+            (" 7 ", Some(7)),
+            ("000000000000000000000007", Some(7)),
+            ("18446744073709551615", Some(u64::MAX)),
+            ("18446744073709551616", None),
+            ("", None),
+            ("  ", None),
+            ("+7", None),
+            ("-7", None),
+            ("0x7", None),
+            ("1 0", None),
+            ("7,7", None),
+            ("\u{663}", None),
+        ] {
+            assert_eq!(content_length(value.as_bytes()), want, "{value:?}");
+        }
+    }
+
+    #[test]
+    fn a_common_name_is_the_name_the_general_parse_gives() {
+        for raw in [
+            "Host",
+            "DATE",
+            "server",
+            "Accept",
+            "User-Agent",
+            "content-TYPE",
+            "Cache-Control",
+            "Content-Length",
+        ] {
+            let general = HeaderName::from_bytes(raw.as_bytes()).expect("a name");
+            assert_eq!(common_name(raw.as_bytes()), Some(general), "{raw}");
+        }
+        for raw in ["hosts", "dat", "x-server", "accept-encoding", "content-typ"] {
+            assert_eq!(common_name(raw.as_bytes()), None, "{raw}");
         }
     }
 
