@@ -1434,3 +1434,61 @@ async fn french_streets_without_a_number_leave_the_shipped_presets_without_the_s
         }
     }
 }
+
+/// A list of the person's numbers on one line — three phone numbers, a ` / `, three more, then
+/// cards in a row — longer than any one value's groups, in a SendGrid mail body and a Stripe
+/// charge's description: through the real gateway, none arrives in clear, the label and the
+/// separators do.
+#[tokio::test]
+async fn lists_of_numbers_on_one_line_leave_the_shipped_presets_without_the_numbers() {
+    let (up, _gw, client) = start_shipped().await;
+    let text = "Phones: +1 415 555 0199   +1 415 555 0198   +1 415 555 0197 / 0300 1234567 0301 7654321 0302 1111111. \
+                Cards: 4242 4242 4242 4242 5555 5555 5555 4444 4000 0566 5566 5556.";
+    let sendgrid = serde_json::json!({
+        "personalizations": [{"to": [{"email": "shop-customer@example.net"}]}],
+        "from": {"email": "shop@example.com"},
+        "subject": "Your numbers",
+        "content": [{"type": "text/plain", "value": text}],
+    })
+    .to_string();
+    let requests = [
+        ("/sendgrid/v3/mail/send", sendgrid, "application/json"),
+        (
+            "/stripe/v1/charges",
+            format!("amount=100&currency=eur&description={}", url_encode(text)),
+            "application/x-www-form-urlencoded",
+        ),
+    ];
+    let numbers: Vec<String> = [
+        "415 555 0199",
+        "415 555 0198",
+        "415 555 0197",
+        "0300 1234567",
+        "0301 7654321",
+        "0302 1111111",
+        "4242 4242 4242 4242",
+        "5555 5555 5555 4444",
+        "4000 0566 5566 5556",
+    ]
+    .map(str::to_owned)
+    .to_vec();
+    for (target, body, content_type) in &requests {
+        let before = up.requests().len();
+        let got = client
+            .send(
+                http::Method::POST,
+                target,
+                &[("content-type", content_type)],
+                body.clone(),
+            )
+            .await;
+        assert!(got.status.is_success(), "{target}: {}", got.status);
+        let seen = up.requests();
+        assert_eq!(seen.len(), before + 1, "{target}: forwarded once");
+        let r = &seen[before];
+        crate::support::recipient::assert_none_in_clear(target, r, &numbers);
+        let views = crate::support::recipient::request_views(r).join("\n");
+        assert!(views.contains("Phones: "), "{target}: {views}");
+        assert!(views.contains("Cards: "), "{target}: {views}");
+    }
+}

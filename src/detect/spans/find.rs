@@ -1110,7 +1110,9 @@ impl Finder {
         floor: &mut usize,
         hits: &mut Vec<Hit>,
     ) -> bool {
-        const MAX_CHUNKS: usize = 12;
+        // A list of numbers on one line (three phone numbers, a ` / `, three more) has more
+        // groups than one value: up to MAX_RUN bytes are read, so up to 32 groups are.
+        const MAX_CHUNKS: usize = 32;
         let k = run.len();
         // Chunk starts and ends (window indices).
         let mut chunks = [(0usize, 0usize); MAX_CHUNKS];
@@ -1163,6 +1165,10 @@ impl Finder {
                 }
                 let piece = &run[chunks[a].0..chunks[b - 1].1];
                 let digits = piece.iter().filter(|x| x.is_ascii_digit()).count();
+                // No value has more digits than a card: longer pieces from `a` cannot be one.
+                if digits > 19 {
+                    break;
+                }
                 let ip = self.on(Class::IpAddress) && ip::is_ipv4(piece);
                 let class = if ip {
                     Some(Class::IpAddress)

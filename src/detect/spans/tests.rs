@@ -305,6 +305,28 @@ const CASES: &[Case] = &[
             (Class::Email, "jane.doe@example.org"),
         ],
     ),
+    // A list of numbers longer than one value's groups: each value in it.
+    (
+        "Phones: +44 20 7946 0958   +44 20 7946 0959   +44 20 7946 0960 / 0300 1234567 0301 7654321 0302 1111111",
+        TextKind::Plain,
+        &[
+            (Class::Phone, "+44 20 7946 0958"),
+            (Class::Phone, "+44 20 7946 0959"),
+            (Class::Phone, "+44 20 7946 0960"),
+            (Class::Phone, "0300 1234567"),
+            (Class::Phone, "0301 7654321"),
+            (Class::Phone, "0302 1111111"),
+        ],
+    ),
+    (
+        "Cards 4242 4242 4242 4242 5555 5555 5555 4444 4000 0566 5566 5556, ref 1 2 3 4 5 6 7 8 9 10 11 12 13 14",
+        TextKind::Plain,
+        &[
+            (Class::PaymentCard, "4242 4242 4242 4242"),
+            (Class::PaymentCard, "5555 5555 5555 4444"),
+            (Class::PaymentCard, "4000 0566 5566 5556"),
+        ],
+    ),
     // French streets written without a house number, found by the postcode and the town.
     (
         "Livraison rue de la Paix, 75002 Paris demain, ou avenue des Champs-Élysées 75008 Paris. \
