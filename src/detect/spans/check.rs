@@ -117,7 +117,7 @@ fn structure(doc: &str, kind: TextKind) -> (Vec<u8>, Vec<super::Ctx>) {
     let mut m = Vec::new();
     let mut ctxs = Vec::new();
     let mut at = 0;
-    html::segments(raw, kind, &mut |seg| {
+    html::segments(raw, kind, None, &mut |seg: super::Seg| {
         m.extend_from_slice(&raw[at..seg.start]);
         m.push(0);
         ctxs.push(seg.kind.ctx);

@@ -925,9 +925,18 @@ impl Finder {
             if raw[j] == b'(' && run_digits >= 4 && raw[j - 1] == b' ' {
                 break;
             }
+            // Two spaces part values (a column, a list): no value holds them.
+            if raw[j] == b' ' && run_digits > 0 && raw.get(j + 1) == Some(&b' ') {
+                break;
+            }
             run_digits += usize::from(raw[j].is_ascii_digit());
             j += 1;
         }
+        // A run longer than any value (a table of numbers) is read a piece at a time: up to
+        // its last space within MAX_RUN; when that piece yields nothing, the scan resumes at
+        // its second group, so every group start is tried once, each try bounded by MAX_RUN
+        // bytes and `partition`'s 32 groups.
+        let mut slide = None;
         let slow = j < c.seg.end
             && j - start <= MAX_RUN
             && (matches!(raw[j], b'&' | b'%')
@@ -939,18 +948,51 @@ impl Finder {
         let fast = !slow && !slash_in_url;
         if fast {
             if j - start > MAX_RUN {
-                while j < c.seg.end && RUN_RAW[usize::from(raw[j])] {
-                    j += 1;
+                let piece = &raw[start..start + MAX_RUN];
+                match (
+                    piece.iter().rposition(|&b| b == b' '),
+                    piece.iter().position(|&b| b == b' '),
+                ) {
+                    (Some(last), Some(first)) if last > 0 => {
+                        slide = Some(start + first);
+                        j = start + last;
+                        run_digits = raw[start..j].iter().filter(|b| b.is_ascii_digit()).count();
+                    }
+                    _ => {
+                        while j < c.seg.end && RUN_RAW[usize::from(raw[j])] {
+                            j += 1;
+                        }
+                        return j;
+                    }
                 }
-                return j;
             }
         } else {
             j = self.win.fill(c, start, MAX_RUN + 1, run_byte);
+            // Two spaces (`&nbsp;&nbsp;`, a space and a no-break space) part values here too.
+            if let Some(k) = self.win.bytes().windows(2).position(|w| w == b"  ")
+                && k > 0
+            {
+                self.win.len = k;
+                j = self.win.raw(k);
+            }
             if self.win.len > MAX_RUN {
-                while let Some(u) = c.at(j).filter(|u| run_byte(u.b)) {
-                    j += u.len;
+                let w = &self.win.bytes()[..MAX_RUN];
+                match (
+                    w.iter().rposition(|&b| b == b' '),
+                    w.iter().position(|&b| b == b' '),
+                ) {
+                    (Some(last), Some(first)) if last > 0 => {
+                        slide = Some(self.win.raw(first));
+                        self.win.len = last;
+                        j = self.win.raw(last);
+                    }
+                    _ => {
+                        while let Some(u) = c.at(j).filter(|u| run_byte(u.b)) {
+                            j += u.len;
+                        }
+                        return j;
+                    }
                 }
-                return j;
             }
             // A phone extension glued on, read through the decoding like the run.
             if self.win.bytes().last().is_some_and(u8::is_ascii_digit)
@@ -1056,7 +1098,7 @@ impl Finder {
         {
             return self.emit_street(c, floor, hits, s, e);
         }
-        j
+        slide.unwrap_or(j)
     }
 
     /// The class of a whole numeric run.

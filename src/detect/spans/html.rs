@@ -15,7 +15,7 @@ use super::decode::Mode;
 #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
 use super::lanes::Lanes;
 use super::lanes::{Stops, run_end};
-use super::{Ctx, Seg, SegKind, TextKind};
+use super::{Ctx, Notes, Seg, SegKind, TextKind, escaped, reread};
 
 /// Attributes whose value is a URL.
 const URL_ATTRIBUTES: &[&[u8]] = &[
@@ -109,14 +109,36 @@ fn find_byte(b: u8, hay: &[u8]) -> Option<usize> {
     memchr::memchr(b, &hay[at..]).map(|p| at + p)
 }
 
-/// Calls `f` for every segment of `raw`, in order. `kind` is resolved (not `Auto`).
-pub(crate) fn segments(raw: &[u8], kind: TextKind, f: &mut impl FnMut(Seg)) {
+/// Where the segments go, one by one. The scanner's reader is called for every segment
+/// (~1,700 in 64 KB of mail) from a dozen places in the segmenter; as a closure LLVM stopped
+/// inlining it once the scanner's set-up grew, and a call per segment cost ~4% of an HTML
+/// scan. Its `seg` is inlined at each place. Any closure is one too.
+pub(crate) trait Segs {
+    /// One segment, in document order.
+    fn seg(&mut self, seg: Seg);
+}
+
+impl<F: FnMut(Seg)> Segs for F {
+    #[inline(always)]
+    fn seg(&mut self, seg: Seg) {
+        self(seg);
+    }
+}
+
+/// Calls `f` for every segment of `raw`, in order. `kind` is resolved (not `Auto`). With
+/// `notes`, what a second reading would read otherwise is noted there as the segments are
+/// found (see `reread.rs`): the segmenter knows where a text node's markup ends, and the
+/// callback, called for every segment, stays small enough to be inlined here.
+pub(crate) fn segments(raw: &[u8], kind: TextKind, notes: Option<&mut Notes>, f: &mut impl Segs) {
     match kind {
-        TextKind::Html => html(raw, f),
-        TextKind::Url => url(raw, 0, raw.len(), Mode::default(), Ctx::Url, f),
+        TextKind::Html => html(raw, notes, f),
+        TextKind::Url => url(raw, 0, raw.len(), Mode::default(), Ctx::Url, notes, f),
         TextKind::Plain | TextKind::Auto => {
+            if let Some(notes) = notes {
+                raw_text(raw, 0, raw.len(), true, notes);
+            }
             if !raw.is_empty() {
-                f(Seg {
+                f.seg(Seg {
                     start: 0,
                     end: raw.len(),
                     kind: SegKind {
@@ -132,15 +154,38 @@ pub(crate) fn segments(raw: &[u8], kind: TextKind, f: &mut impl FnMut(Seg)) {
 }
 
 /// A URL in `raw[start..end]`: up to `?` the path (and scheme, authority), then the query
-/// where `+` is a space, then the fragment. `base` adds HTML decoding inside attributes.
-fn url(raw: &[u8], start: usize, end: usize, base: Mode, ctx: Ctx, f: &mut impl FnMut(Seg)) {
+/// where `+` is a space, then the fragment. `base` adds HTML decoding inside attributes. With
+/// `notes`, each `%25` escaping an escape is noted there (for the whole URL at once: none
+/// crosses a `?` or `#`), and in a URL-valued text the query's values that may be base64.
+fn url(
+    raw: &[u8],
+    start: usize,
+    end: usize,
+    base: Mode,
+    ctx: Ctx,
+    notes: Option<&mut Notes>,
+    f: &mut impl Segs,
+) {
     let mode = base.with(Mode::PCT).with(Mode::URL);
     let s = &raw[start..end];
     let q = memchr::memchr(b'?', s).map_or(end, |i| start + i);
     let h = memchr::memchr(b'#', &raw[q..end]).map_or(end, |i| q + i);
+    if let Some(notes) = notes {
+        reread::escaped_twice(raw, start, end, &mut notes.twice);
+        // Base64 parameters in a URL-valued text only: looking in every link of a mail costs
+        // the scan of HTML more than its budget (see DETECTION.md).
+        if ctx == Ctx::Url && q < h {
+            let kind = SegKind {
+                mode: mode.with(Mode::PLUS),
+                ctx,
+            };
+            let params = &mut notes.params;
+            escaped::encoded_params(raw, q, h, &mut |a, b| params.push((a, b, kind)));
+        }
+    }
     let mut emit = |a: usize, b: usize, mode: Mode| {
         if a < b {
-            f(Seg {
+            f.seg(Seg {
                 start: a,
                 end: b,
                 kind: SegKind { mode, ctx },
@@ -152,9 +197,10 @@ fn url(raw: &[u8], start: usize, end: usize, base: Mode, ctx: Ctx, f: &mut impl 
     emit(h, end, mode);
 }
 
-fn text(start: usize, end: usize, mode: Mode, ctx: Ctx, f: &mut impl FnMut(Seg)) {
+#[inline(always)]
+fn text(start: usize, end: usize, mode: Mode, ctx: Ctx, f: &mut impl Segs) {
     if start < end {
-        f(Seg {
+        f.seg(Seg {
             start,
             end,
             kind: SegKind { mode, ctx },
@@ -162,10 +208,87 @@ fn text(start: usize, end: usize, mode: Mode, ctx: Ctx, f: &mut impl FnMut(Seg))
     }
 }
 
+/// What the HTML segmenter notes for a second reading, and the end of the last text node.
+struct Noting<'n> {
+    notes: Option<&'n mut Notes>,
+    last_text: usize,
+}
+
+impl Noting<'_> {
+    /// A text node `raw[start..end]` (not empty): two text nodes with only markup between
+    /// them and a word on both sides are a word written across inline tags (rare; the markup
+    /// is read only then).
+    #[inline(always)]
+    fn text_node(&mut self, raw: &[u8], start: usize, end: usize) {
+        if let Some(notes) = self.notes.as_deref_mut() {
+            let last = self.last_text;
+            if last < start
+                && reread::ends_word(raw[last - 1])
+                && reread::starts_word(&raw[start..end])
+                && reread::inline_markup(&raw[last..start])
+            {
+                notes.gaps.push((last, start));
+            }
+            self.last_text = end;
+        }
+    }
+
+    /// Where the notes of a URL attribute go.
+    #[inline(always)]
+    fn url(&mut self) -> Option<&mut Notes> {
+        self.notes.as_deref_mut()
+    }
+
+    /// Raw text (a script, a style sheet, a comment), noted if it holds string escapes.
+    #[inline(always)]
+    fn raw_text(&mut self, raw: &[u8], start: usize, end: usize) {
+        if let Some(notes) = self.notes.as_deref_mut() {
+            raw_text(raw, start, end, false, notes);
+        }
+    }
+}
+
+/// A string escape (`\u0040`) in a script or a JSON text: only these are searched for a `\`
+/// (a comment, a style sheet or prose is not). `plain`: a text that is not HTML.
+fn raw_text(raw: &[u8], start: usize, end: usize, plain: bool, notes: &mut Notes) {
+    if escaped::script_or_json(raw, start, end, plain)
+        && memchr::memchr(b'\\', &raw[start..end]).is_some()
+    {
+        notes.seen |= escaped::BACKSLASH;
+    }
+}
+
+/// A text node (`ctx` [`Ctx::Text`]; `title` and `textarea` too), noted for the second reading.
+#[inline(always)]
+fn text_node(
+    raw: &[u8],
+    start: usize,
+    end: usize,
+    mode: Mode,
+    noting: &mut Noting<'_>,
+    f: &mut impl Segs,
+) {
+    if start < end {
+        noting.text_node(raw, start, end);
+        f.seg(Seg {
+            start,
+            end,
+            kind: SegKind {
+                mode,
+                ctx: Ctx::Text,
+            },
+        });
+    }
+}
+
 const TEXT: Mode = Mode::ENT.with(Mode::PCT);
 
-fn html(raw: &[u8], f: &mut impl FnMut(Seg)) {
+fn html(raw: &[u8], notes: Option<&mut Notes>, f: &mut impl Segs) {
     let n = raw.len();
+    let mut noting = Noting {
+        notes,
+        last_text: usize::MAX,
+    };
     let mut text_start = 0;
     let mut i = 0;
     let mut attrs = Attrs {
@@ -183,7 +306,7 @@ fn html(raw: &[u8], f: &mut impl FnMut(Seg)) {
                 // name, attribute names and values are still read, each on its own, so a span
                 // never covers the tag's syntax (`<a`, `=`, a quote) and no replacement can end
                 // the tag or its quote.
-                text(text_start, lt, TEXT, Ctx::Text, f);
+                text_node(raw, text_start, lt, TEXT, &mut noting, f);
                 let name_end = tag_name_end(raw, name).unwrap_or_else(|| {
                     let end = raw[name..]
                         .iter()
@@ -204,11 +327,12 @@ fn html(raw: &[u8], f: &mut impl FnMut(Seg)) {
             i = lt + 1;
             continue;
         };
-        text(text_start, lt, TEXT, Ctx::Text, f);
+        text_node(raw, text_start, lt, TEXT, &mut noting, f);
         i = match markup {
             Markup::Comment => {
                 let body = lt + 4;
                 let (close, after) = comment_end(raw, body);
+                noting.raw_text(raw, body, close);
                 text(body, close, Mode::PCT, Ctx::Raw, f);
                 after
             }
@@ -224,20 +348,26 @@ fn html(raw: &[u8], f: &mut impl FnMut(Seg)) {
                 } else {
                     gt
                 };
+                noting.raw_text(raw, body, close);
                 text(body, close, Mode::PCT, Ctx::Raw, f);
                 (gt + 1).min(n)
             }
             Markup::Other(gt) => gt + 1,
             Markup::Tag { name, gt } => {
                 for a in &attrs.list[..attrs.n] {
-                    attribute(raw, a, f);
+                    attribute(raw, a, &mut noting, f);
                 }
                 let after = gt + 1;
                 let tag = &raw[name.0..name.1];
                 match element_content(tag) {
                     Some((ctx, mode)) => {
                         let close = closing_tag(raw, after, tag);
-                        text(after, close, mode, ctx, f);
+                        if ctx == Ctx::Text {
+                            text_node(raw, after, close, mode, &mut noting, f);
+                        } else {
+                            noting.raw_text(raw, after, close);
+                            text(after, close, mode, ctx, f);
+                        }
                         close
                     }
                     None => after,
@@ -246,7 +376,7 @@ fn html(raw: &[u8], f: &mut impl FnMut(Seg)) {
         };
         text_start = i;
     }
-    text(text_start, n, TEXT, Ctx::Text, f);
+    text_node(raw, text_start, n, TEXT, &mut noting, f);
 }
 
 enum Markup {
@@ -532,7 +662,7 @@ fn start_tag(raw: &[u8], i: usize, attrs: &mut Attrs) -> Option<usize> {
 /// The names and values of a tag read loosely, each emitted as a segment of its own.
 struct LooseTag<'f, F>(&'f mut F);
 
-impl<F: FnMut(Seg)> TagParts for LooseTag<'_, F> {
+impl<F: Segs> TagParts for LooseTag<'_, F> {
     #[inline(always)]
     fn name(&mut self, start: usize, end: usize) -> bool {
         text(start, end, TEXT, Ctx::Attr(0), self.0);
@@ -550,14 +680,16 @@ impl<F: FnMut(Seg)> TagParts for LooseTag<'_, F> {
 /// value is a segment of its own (names as unquoted values: all of their delimiters are
 /// escaped in a replacement). Returns the `>` closing the tag, `None` when the document ends
 /// inside it.
-fn loose_tag(raw: &[u8], i: usize, f: &mut impl FnMut(Seg)) -> Option<usize> {
+fn loose_tag(raw: &[u8], i: usize, f: &mut impl Segs) -> Option<usize> {
     read_tag(raw, i, true, &mut LooseTag(f))
 }
 
 /// Emits one attribute value.
-fn attribute(raw: &[u8], a: &Attr, f: &mut impl FnMut(Seg)) {
+#[inline(always)]
+fn attribute(raw: &[u8], a: &Attr, noting: &mut Noting<'_>, f: &mut impl Segs) {
     if a.url {
-        url(raw, a.start, a.end, Mode::ENT, Ctx::Attr(a.quote), f);
+        let notes = noting.url();
+        url(raw, a.start, a.end, Mode::ENT, Ctx::Attr(a.quote), notes, f);
     } else {
         text(a.start, a.end, TEXT, Ctx::Attr(a.quote), f);
     }
@@ -624,7 +756,7 @@ mod tests {
 
     fn segs(s: &str, kind: TextKind) -> Vec<(&str, Ctx, Mode)> {
         let mut v = Vec::new();
-        segments(s.as_bytes(), kind, &mut |seg| {
+        segments(s.as_bytes(), kind, None, &mut |seg: Seg| {
             v.push((&s[seg.start..seg.end], seg.kind.ctx, seg.kind.mode))
         });
         v

@@ -459,53 +459,23 @@ impl SpanScanner {
         raw: &[u8],
         kind: TextKind,
         echo: Option<&Echo>,
-        mut notes: Option<&mut Notes>,
+        notes: Option<&mut Notes>,
     ) -> Vec<Hit> {
-        let mut found = Vec::new();
-        let mut echoed = Vec::new();
-        let mut finder = find::Finder::new(self.classes);
-        let mut last_text = usize::MAX;
-        html::segments(raw, kind, &mut |seg| {
-            if let Some(notes) = notes.as_deref_mut() {
-                if seg.kind.ctx == Ctx::Text {
-                    // Two text nodes with only markup between them, a word on both sides: a
-                    // word written across inline tags (rare; checked only then).
-                    if last_text < seg.start
-                        && reread::ends_word(raw[last_text - 1])
-                        && reread::starts_word(&raw[seg.start..seg.end])
-                        && reread::inline_markup(&raw[last_text..seg.start])
-                    {
-                        notes.gaps.push((last_text, seg.start));
-                    }
-                    last_text = seg.end;
-                }
-                if seg.kind.mode.has(Mode::URL) {
-                    reread::escaped_twice(raw, seg.start, seg.end, &mut notes.twice);
-                    // Base64 parameters in a URL-valued text only: looking in every link of a
-                    // mail costs the scan of HTML more than its budget (see DETECTION.md).
-                    if seg.kind.ctx == Ctx::Url && seg.kind.mode.has(Mode::PLUS) {
-                        let params = &mut notes.params;
-                        escaped::encoded_params(raw, seg.start, seg.end, &mut |a, b| {
-                            params.push((a, b, seg.kind));
-                        });
-                    }
-                }
-                // A string escape (`\u0040`) in a script or a JSON text: only these are
-                // searched for a `\` (a comment, a style sheet or prose is not).
-                if matches!(seg.kind.ctx, Ctx::Raw | Ctx::Plain)
-                    && escaped::script_or_json(raw, seg.start, seg.end, seg.kind.ctx == Ctx::Plain)
-                    && memchr::memchr(b'\\', &raw[seg.start..seg.end]).is_some()
-                {
-                    notes.seen |= escaped::BACKSLASH;
-                }
-            }
-            if let Some(seen) = find::first_look(raw, seg) {
-                finder.scan(raw, seg, seen, &mut found);
-            }
-            if let Some(e) = echo {
-                e.scan(raw, seg, &mut echoed);
-            }
-        });
+        let mut reader = Reader {
+            raw,
+            finder: find::Finder::new(self.classes),
+            found: Vec::new(),
+            echo,
+            echoed: Vec::new(),
+        };
+        let mut notes = notes;
+        html::segments(raw, kind, notes.as_deref_mut(), &mut reader);
+        let Reader {
+            found,
+            echoed,
+            finder,
+            ..
+        } = reader;
         if let Some(notes) = notes {
             notes.seen |= finder.seen;
         }
@@ -513,6 +483,27 @@ impl SpanScanner {
             found
         } else {
             merge(found, echoed)
+        }
+    }
+}
+
+/// What reads each segment of one reading: the finder and the echo set.
+struct Reader<'a> {
+    raw: &'a [u8],
+    finder: find::Finder,
+    found: Vec<Hit>,
+    echo: Option<&'a Echo>,
+    echoed: Vec<Hit>,
+}
+
+impl html::Segs for Reader<'_> {
+    #[inline(always)]
+    fn seg(&mut self, seg: Seg) {
+        if let Some(seen) = find::first_look(self.raw, seg) {
+            self.finder.scan(self.raw, seg, seen, &mut self.found);
+        }
+        if let Some(e) = self.echo {
+            e.scan(self.raw, seg, &mut self.echoed);
         }
     }
 }

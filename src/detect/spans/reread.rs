@@ -15,14 +15,51 @@
 use super::escaped::Edit;
 use crate::detect::fold;
 
-/// Inline elements a browser renders inside a word without breaking it: a word written across
-/// them reads as one word. Block elements, `br`, `img` and table cells are not here: text on
-/// both sides of them is read apart.
-const INLINE: &[&[u8]] = &[
-    b"a", b"abbr", b"b", b"bdi", b"bdo", b"big", b"cite", b"code", b"data", b"del", b"dfn", b"em",
-    b"font", b"i", b"ins", b"kbd", b"mark", b"s", b"samp", b"small", b"span", b"strike", b"strong",
-    b"sub", b"sup", b"time", b"tt", b"u", b"var", b"wbr",
-];
+/// Whether `tag` names an inline element, one a browser renders inside a word without
+/// breaking it (any case): a word written across it reads as one word. Block elements, `br`,
+/// `img` and table cells are not: text on both sides of them is read apart. Lower-cased once
+/// and matched (most gaps a mail has, `</td><td>`, stop here).
+fn inline_tag(tag: &[u8]) -> bool {
+    let mut b = [0u8; 8];
+    let Some(lower) = b.get_mut(..tag.len()) else {
+        return false;
+    };
+    for (d, s) in lower.iter_mut().zip(tag) {
+        *d = s.to_ascii_lowercase();
+    }
+    matches!(
+        &*lower,
+        b"a" | b"abbr"
+            | b"b"
+            | b"bdi"
+            | b"bdo"
+            | b"big"
+            | b"cite"
+            | b"code"
+            | b"data"
+            | b"del"
+            | b"dfn"
+            | b"em"
+            | b"font"
+            | b"i"
+            | b"ins"
+            | b"kbd"
+            | b"mark"
+            | b"s"
+            | b"samp"
+            | b"small"
+            | b"span"
+            | b"strike"
+            | b"strong"
+            | b"sub"
+            | b"sup"
+            | b"time"
+            | b"tt"
+            | b"u"
+            | b"var"
+            | b"wbr"
+    )
+}
 
 /// Whether `b` may end the text before a split inside a word: a letter, a digit, a byte of a
 /// non-ASCII character or the punctuation of an address or a number.
@@ -68,7 +105,7 @@ pub(super) fn inline_markup(gap: &[u8]) -> bool {
             .position(|b| !b.is_ascii_alphanumeric())
             .map_or(gap.len(), |p| name + p);
         let tag = &gap[name..end];
-        if tag.is_empty() || !INLINE.iter().any(|t| t.eq_ignore_ascii_case(tag)) {
+        if !inline_tag(tag) {
             return false;
         }
         // To the tag's `>`, outside quoted attribute values.
@@ -185,6 +222,25 @@ mod tests {
             "<!-- ",
         ] {
             assert!(!inline_markup(gap.as_bytes()), "{gap}");
+        }
+    }
+
+    #[test]
+    fn inline_elements_are_known_by_name_in_any_case_and_no_other_name_is() {
+        let inline = [
+            "a", "abbr", "b", "bdi", "bdo", "big", "cite", "code", "data", "del", "dfn", "em",
+            "font", "i", "ins", "kbd", "mark", "s", "samp", "small", "span", "strike", "strong",
+            "sub", "sup", "time", "tt", "u", "var", "wbr",
+        ];
+        for name in inline {
+            for n in [name.to_owned(), name.to_ascii_uppercase()] {
+                assert!(inline_tag(n.as_bytes()), "{n}");
+            }
+        }
+        for n in [
+            "", "td", "p", "br", "img", "div", "spa", "spans", "strongly", "table", "x",
+        ] {
+            assert!(!inline_tag(n.as_bytes()), "{n}");
         }
     }
 

@@ -327,6 +327,35 @@ const CASES: &[Case] = &[
             (Class::PaymentCard, "4000 0566 5566 5556"),
         ],
     ),
+    // Values two spaces apart (a column), and a table of numbers longer than any value: each
+    // value is still found.
+    (
+        " +44 20 7946 0958  0300&nbsp;1234567  536-22-8726  +44 20 7946 0958 . 2001:db8::1 ",
+        TextKind::Html,
+        &[
+            (Class::Phone, "+44 20 7946 0958"),
+            (Class::Phone, "0300\u{a0}1234567"),
+            (Class::Ssn, "536-22-8726"),
+            (Class::Phone, "+44 20 7946 0958"),
+            (Class::IpAddress, "2001:db8::1"),
+        ],
+    ),
+    (
+        "+44 20 7946 0950 +44 20 7946 0951 +44 20 7946 0952 +44 20 7946 0953 +44 20 7946 0954 \
+         +44 20 7946 0955 +44 20 7946 0956 +44 20 7946 0957 +44 20 7946 0958",
+        TextKind::Plain,
+        &[
+            (Class::Phone, "+44 20 7946 0950"),
+            (Class::Phone, "+44 20 7946 0951"),
+            (Class::Phone, "+44 20 7946 0952"),
+            (Class::Phone, "+44 20 7946 0953"),
+            (Class::Phone, "+44 20 7946 0954"),
+            (Class::Phone, "+44 20 7946 0955"),
+            (Class::Phone, "+44 20 7946 0956"),
+            (Class::Phone, "+44 20 7946 0957"),
+            (Class::Phone, "+44 20 7946 0958"),
+        ],
+    ),
     // French streets written without a house number, found by the postcode and the town.
     (
         "Livraison rue de la Paix, 75002 Paris demain, ou avenue des Champs-Élysées 75008 Paris. \
