@@ -469,12 +469,15 @@ async fn members_named_by_the_person_leave_the_shipped_detect_routes_without_the
     let mut values = values_except(&[]);
     values.push(iban.to_owned());
     for (path, body) in &events {
-        let before = up.requests().len();
-        let got = client.post_json(path, body).await;
-        assert!(got.status.is_success(), "{path}: {}", got.status);
-        let seen = up.requests();
-        assert_eq!(seen.len(), before + 1, "{path}: forwarded once");
-        let r = &seen[before];
+        let r = &forwarded(
+            &client,
+            &up,
+            path,
+            path,
+            "application/json",
+            body.to_string(),
+        )
+        .await;
         let doc: Value = serde_json::from_slice(&r.body).expect("the upstream parses JSON");
         let props = doc
             .pointer("/properties")
@@ -579,12 +582,15 @@ async fn values_written_in_forms_a_recipient_decodes_leave_the_shipped_segment_p
             "properties": { *name: value, "plan": "pro", "order": "ORD-2024-000123" },
         })
         .to_string();
-        let before = up.requests().len();
-        let got = client.post_json("/segment/v1/track", &body).await;
-        assert!(got.status.is_success(), "{name}: {}", got.status);
-        let seen = up.requests();
-        assert_eq!(seen.len(), before + 1, "{name}: forwarded once");
-        let r = &seen[before];
+        let r = &forwarded(
+            &client,
+            &up,
+            name,
+            "/segment/v1/track",
+            "application/json",
+            body.to_string(),
+        )
+        .await;
         let doc: Value = serde_json::from_slice(&r.body).expect("the upstream parses JSON");
         // Hard negatives beside it arrive as sent.
         assert_eq!(doc["properties"]["plan"], "pro", "{name}");
@@ -802,19 +808,7 @@ async fn addresses_in_the_path_or_fragment_of_page_urls_leave_the_shipped_analyt
     ];
     let values = [email.to_owned()];
     for (target, body, content_type) in &requests {
-        let before = up.requests().len();
-        let got = client
-            .send(
-                http::Method::POST,
-                target,
-                &[("content-type", content_type)],
-                body.clone(),
-            )
-            .await;
-        assert!(got.status.is_success(), "{target}: {}", got.status);
-        let seen = up.requests();
-        assert_eq!(seen.len(), before + 1, "{target}: forwarded once");
-        let r = &seen[before];
+        let r = &forwarded(&client, &up, target, target, content_type, body.clone()).await;
         crate::support::recipient::assert_none_in_clear(target, r, &values);
         let text = String::from_utf8_lossy(&r.body).into_owned();
         let text = if *content_type == "application/json" {
@@ -1003,19 +997,7 @@ async fn files_named_after_the_person_leave_the_shipped_presets_without_the_pers
         "415-555-0199".to_owned(),
     ];
     for (target, body, content_type) in &requests {
-        let before = up.requests().len();
-        let got = client
-            .send(
-                http::Method::POST,
-                target,
-                &[("content-type", content_type)],
-                body.clone(),
-            )
-            .await;
-        assert!(got.status.is_success(), "{target}: {}", got.status);
-        let seen = up.requests();
-        assert_eq!(seen.len(), before + 1, "{target}: forwarded once");
-        let r = &seen[before];
+        let r = &forwarded(&client, &up, target, target, content_type, body.clone()).await;
         crate::support::recipient::assert_none_in_clear(target, r, &person);
         // What the recipient reads as text: the JSON member or the form field, and for the
         // mail what a mail client's HTML parser shows.
@@ -1142,14 +1124,35 @@ async fn sendgrid_mail(client: &Client, up: &Upstream, html: &str, text: &str) -
     serde_json::from_slice(&seen.last().expect("forwarded").body).expect("SendGrid parses JSON")
 }
 
+/// Posts `body` as `content_type` through the shipped gateway; the call succeeds and is
+/// forwarded exactly once, and what the upstream received is returned.
+async fn forwarded(
+    client: &Client,
+    up: &Upstream,
+    label: &str,
+    target: &str,
+    content_type: &str,
+    body: String,
+) -> Recorded {
+    let before = up.requests().len();
+    let got = client
+        .send(
+            http::Method::POST,
+            target,
+            &[("content-type", content_type)],
+            body,
+        )
+        .await;
+    assert!(got.status.is_success(), "{label}: {}", got.status);
+    let mut seen = up.requests();
+    assert_eq!(seen.len(), before + 1, "{label}: forwarded once");
+    seen.swap_remove(before)
+}
+
 /// A Segment call through the shipped config; what Segment receives, parsed.
 async fn segment_call(client: &Client, up: &Upstream, path: &str, doc: &Value) -> Value {
-    let before = up.requests().len();
-    let got = client.post_json(path, &doc.to_string()).await;
-    assert!(got.status.is_success(), "{path}: {}", got.status);
-    let seen = up.requests();
-    assert_eq!(seen.len(), before + 1, "{path}: forwarded once");
-    serde_json::from_slice(&seen[before].body).expect("Segment parses JSON")
+    let r = forwarded(client, up, path, path, "application/json", doc.to_string()).await;
+    serde_json::from_slice(&r.body).expect("Segment parses JSON")
 }
 
 const OTTILIE: &str = "ottilie.brandvold@example.org";
@@ -1577,19 +1580,7 @@ async fn french_streets_without_a_number_leave_the_shipped_presets_without_the_s
         ),
     ];
     for (target, body, content_type) in &requests {
-        let before = up.requests().len();
-        let got = client
-            .send(
-                http::Method::POST,
-                target,
-                &[("content-type", content_type)],
-                body.clone(),
-            )
-            .await;
-        assert!(got.status.is_success(), "{target}: {}", got.status);
-        let seen = up.requests();
-        assert_eq!(seen.len(), before + 1, "{target}: forwarded once");
-        let r = &seen[before];
+        let r = &forwarded(&client, &up, target, target, content_type, body.clone()).await;
         crate::support::recipient::assert_none_in_clear(target, r, &streets);
         // The text as the recipient reads it: the JSON member, the form field, the query
         // parameter.
@@ -1658,19 +1649,7 @@ async fn lists_of_numbers_on_one_line_leave_the_shipped_presets_without_the_numb
     .map(str::to_owned)
     .to_vec();
     for (target, body, content_type) in &requests {
-        let before = up.requests().len();
-        let got = client
-            .send(
-                http::Method::POST,
-                target,
-                &[("content-type", content_type)],
-                body.clone(),
-            )
-            .await;
-        assert!(got.status.is_success(), "{target}: {}", got.status);
-        let seen = up.requests();
-        assert_eq!(seen.len(), before + 1, "{target}: forwarded once");
-        let r = &seen[before];
+        let r = &forwarded(&client, &up, target, target, content_type, body.clone()).await;
         crate::support::recipient::assert_none_in_clear(target, r, &numbers);
         let views = crate::support::recipient::request_views(r).join("\n");
         assert!(views.contains("Phones: "), "{target}: {views}");
