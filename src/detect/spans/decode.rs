@@ -221,7 +221,8 @@ fn utf8_len(lead: u8) -> usize {
     }
 }
 
-fn hex(b: u8) -> Option<u8> {
+/// The value of one hex digit (escapes of URLs, references and string escapes alike).
+pub(super) fn hex(b: u8) -> Option<u8> {
     match b {
         b'0'..=b'9' => Some(b - b'0'),
         b'a'..=b'f' => Some(b - b'a' + 10),

@@ -167,7 +167,7 @@ fn look_alikes(raw: &[u8], out: &mut Vec<Edit>) {
 fn percent_char(s: &[u8]) -> Option<(char, usize)> {
     let byte = |k: usize| -> Option<u8> {
         match s.get(3 * k..3 * k + 3)? {
-            [b'%', h, l] => Some((hex(*h)? << 4) | hex(*l)?),
+            [b'%', h, l] => Some((decode::hex(*h)? << 4) | decode::hex(*l)?),
             _ => None,
         }
     };
@@ -184,10 +184,6 @@ fn percent_char(s: &[u8]) -> Option<(char, usize)> {
     }
     let c = std::str::from_utf8(&buf[..n]).ok()?.chars().next()?;
     Some((c, 3 * n))
-}
-
-fn hex(b: u8) -> Option<u8> {
-    char::from(b).to_digit(16).map(|d| d as u8)
 }
 
 /// The `amp;` of each `&amp;` before a reference: left out, `&amp;#64;` reads `&#64;`, which
@@ -217,7 +213,7 @@ fn string_escapes(raw: &[u8], out: &mut Vec<Edit>) {
         };
         let Some(code) = [a, b, c, d]
             .iter()
-            .try_fold(0u32, |n, &h| Some(n << 4 | u32::from(hex(h)?)))
+            .try_fold(0u32, |n, &h| Some(n << 4 | u32::from(decode::hex(h)?)))
         else {
             continue;
         };
