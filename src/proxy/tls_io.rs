@@ -32,9 +32,9 @@ use rustls::unbuffered::{
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 
-/// The incoming buffer: one whole record (16 KiB of data, its header and tag) and then some,
-/// so that a full record is read with one call.
-const INCOMING_BYTES: usize = 16 * 1024 + 512;
+/// The incoming buffer: two whole records (16 KiB of data each, with header and tag), so that a
+/// request a little over 16 KiB — a full record and the rest — is read with one call.
+const INCOMING_BYTES: usize = 32 * 1024 + 512;
 /// A handshake message may span records up to 64 KiB (rustls' own limit, for client
 /// certificate chains); beyond this the connection fails.
 const MAX_INCOMING_BYTES: usize = 0xffff + INCOMING_BYTES;
@@ -63,6 +63,8 @@ pub(crate) struct TlsStream {
     peer_closed: bool,
     /// Our `close_notify` is queued.
     shut: bool,
+    /// A socket error met after a read had already returned data: reported by the next read.
+    error: Option<io::Error>,
 }
 
 /// What processing the incoming records came to.
@@ -98,6 +100,7 @@ impl TlsStream {
             gather: Vec::new(),
             peer_closed: false,
             shut: false,
+            error: None,
         };
         std::future::poll_fn(|cx| s.poll_handshake(cx)).await?;
         if s.incoming.len() > INCOMING_BYTES && s.filled <= INCOMING_BYTES {
@@ -377,6 +380,9 @@ impl AsyncRead for TlsStream {
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         let this = self.get_mut();
+        if let Some(e) = this.error.take() {
+            return Poll::Ready(Err(e));
+        }
         if buf.remaining() == 0 {
             return Poll::Ready(Ok(()));
         }
@@ -400,18 +406,30 @@ impl AsyncRead for TlsStream {
                     return Poll::Ready(Ok(()));
                 }
                 Step::NeedInput | Step::Writable | Step::Wrote => {
-                    if buf.filled().len() > before {
-                        return Poll::Ready(Ok(()));
-                    }
                     // Queued handshake or alert bytes go out before we wait on the peer.
                     if let Poll::Ready(Err(e)) = this.poll_send(cx) {
                         return Poll::Ready(Err(e));
                     }
-                    if ready!(this.poll_fill(cx))? == 0 {
-                        return Poll::Ready(Err(io::Error::new(
-                            io::ErrorKind::UnexpectedEof,
-                            "peer closed connection without sending TLS close_notify",
-                        )));
+                    let got = buf.filled().len() > before;
+                    // With data in hand, the socket is still looked at once: the rest of a
+                    // message that spans records is often there already, and the reader gets
+                    // it in one piece.
+                    match this.poll_fill(cx) {
+                        Poll::Ready(Ok(n)) if n > 0 => {}
+                        Poll::Ready(Ok(_)) if got => return Poll::Ready(Ok(())),
+                        Poll::Ready(Ok(_)) => {
+                            return Poll::Ready(Err(io::Error::new(
+                                io::ErrorKind::UnexpectedEof,
+                                "peer closed connection without sending TLS close_notify",
+                            )));
+                        }
+                        Poll::Ready(Err(e)) if got => {
+                            this.error = Some(e);
+                            return Poll::Ready(Ok(()));
+                        }
+                        Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                        Poll::Pending if got => return Poll::Ready(Ok(())),
+                        Poll::Pending => return Poll::Pending,
                     }
                 }
             }
