@@ -164,12 +164,12 @@ impl TlsStream {
                         }
                     };
                     let mut data = data;
-                    if self.plain_at == self.plain.len() {
-                        if let Some(b) = buf.as_deref_mut() {
-                            let n = b.remaining().min(data.len());
-                            b.put_slice(&data[..n]);
-                            data = &data[n..];
-                        }
+                    if self.plain_at == self.plain.len()
+                        && let Some(b) = buf.as_deref_mut()
+                    {
+                        let n = b.remaining().min(data.len());
+                        b.put_slice(&data[..n]);
+                        data = &data[n..];
                     }
                     if !data.is_empty() {
                         if self.plain_at == self.plain.len() {
@@ -455,11 +455,11 @@ impl AsyncWrite for TlsStream {
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
-        if let Some(first) = bufs.iter().find(|b| !b.is_empty()) {
-            if first.len() >= GATHER_BYTES / 4 {
-                // Large enough for a record of its own: encrypted where it lies.
-                return this.poll_encrypt(cx, first);
-            }
+        if let Some(first) = bufs.iter().find(|b| !b.is_empty())
+            && first.len() >= GATHER_BYTES / 4
+        {
+            // Large enough for a record of its own: encrypted where it lies.
+            return this.poll_encrypt(cx, first);
         }
         // One record for several small pieces (HTTP/2 frame heads and their data), not one
         // record per piece.
