@@ -94,12 +94,13 @@ pub(super) fn inline_markup(gap: &[u8]) -> bool {
     let name = match gap {
         [b'<', b'!', ..] => return inline_markup_read(gap),
         [b'<', b'/', name @ ..] | [b'<', name @ ..] => name,
+        [] => return true,
         _ => return false,
     };
     // The first letters of the names `inline_tag` takes; of those starting with `t`, only
     // `time` and `tt`.
     let may = match name {
-        [t, n, ..] if t.to_ascii_lowercase() == b't' => {
+        [t, n, ..] if t.eq_ignore_ascii_case(&b't') => {
             matches!(n.to_ascii_lowercase(), b'i' | b't')
         }
         [f, ..] => matches!(
