@@ -352,7 +352,7 @@ pub(crate) async fn serve(
         };
         let req = Request::from_parts(parts, body.into());
         let generation = current.load_full();
-        let resp = service::handle(
+        let (resp, request_id) = service::handle_unlabelled(
             generation,
             req,
             service::Mode::Reverse,
@@ -410,6 +410,7 @@ pub(crate) async fn serve(
             version,
             &parts.headers,
             body.raw_fields(),
+            Some(&request_id.hex()),
             body_out,
             keep_alive,
             &mut out,
@@ -563,6 +564,7 @@ fn refusal(code: RejectCode, out: &mut Vec<u8>) {
         code.status(),
         Version::HTTP_11,
         &headers,
+        None,
         None,
         BodyOut::Length(body.len() as u64),
         false,
