@@ -276,3 +276,50 @@ async fn mtls_requires_a_certificate_from_the_client_ca() {
     })
     .await;
 }
+
+/// Requests whose bodies span several TLS records, written back to back in one go, arrive at
+/// the upstream whole and in order; the client's `close_notify` ends the connection cleanly
+/// once both are answered, and the gateway closes with its own.
+#[tokio::test]
+async fn pipelined_requests_spanning_records_arrive_whole_and_close_cleanly() {
+    bounded(30, async {
+        let pki = Pki::new();
+        let up = Upstream::start(None, Reply::Ok).await;
+        let gw = TestGateway::start(&config(&pki, up.addr, None)).await;
+        let tcp = tokio::net::TcpStream::connect(gw.addr).await.expect("tcp");
+        let mut s = connector(pki.client_config(&[&rustls::version::TLS13]))
+            .connect(localhost(), tcp)
+            .await
+            .expect("handshake");
+        // 40 KB and 17 KB: three records and two, neither ending on a record boundary.
+        let bodies = [
+            format!("{{\"pad\":\"{}\"}}", "a".repeat(40_000)),
+            format!("{{\"pad\":\"{}\"}}", "b".repeat(17_000)),
+        ];
+        let mut wire = Vec::new();
+        for body in &bodies {
+            wire.extend_from_slice(
+                format!(
+                    "POST /ok/x HTTP/1.1\r\nhost: localhost\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
+                    body.len()
+                )
+                .as_bytes(),
+            );
+            wire.extend_from_slice(body.as_bytes());
+        }
+        s.write_all(&wire).await.expect("write");
+        s.shutdown().await.expect("close_notify");
+        let mut out = Vec::new();
+        s.read_to_end(&mut out)
+            .await
+            .expect("the gateway ends the session with close_notify");
+        let statuses: Vec<u16> = parse_responses(&out).iter().map(|r| r.status).collect();
+        assert_eq!(statuses, [200, 200]);
+        let got: Vec<_> = up.requests().into_iter().map(|r| r.body).collect();
+        assert_eq!(got.len(), 2);
+        for (got, sent) in got.iter().zip(&bodies) {
+            assert_eq!(got.as_ref(), sent.as_bytes());
+        }
+    })
+    .await;
+}

@@ -16,6 +16,7 @@ use tracing::{debug, info, warn};
 
 use super::reload::{ReloadSource, Reloader};
 use super::server::{self, ClientIo};
+use super::tls_io::TlsStream;
 use super::usage::{Lookout, Usage, stopping};
 use super::{Current, Generation, service};
 use crate::config::{Config, Runtime};
@@ -29,10 +30,6 @@ const DRAIN_DEADLINE: Duration = Duration::from_secs(30);
 const DRAIN_IDLE: Duration = Duration::from_millis(500);
 /// Largest request head accepted on HTTP/1.1 (request line plus headers).
 const MAX_HEAD_BYTES: usize = 64 * 1024;
-/// The socket read under TLS: rustls asks for 4 KiB at a time, so a 16 KB request took five
-/// `recvfrom` calls; read into this buffer first, it takes two. Ciphertext only, one per TLS
-/// connection (a full record is 16 KiB plus its header).
-const TLS_READ_BYTES: usize = 16 * 1024 + 512;
 
 /// A bound gateway, ready to run.
 pub struct Gateway {
@@ -386,11 +383,9 @@ async fn serve_connection(stream: TcpStream, current: Current, stop: watch::Rece
     let idle_after = limits.header_read_timeout;
     let (io, alpn_h2): (Box<dyn ClientIo>, bool) = match tls {
         Some(cfg) => {
-            let acceptor = tokio_rustls::TlsAcceptor::from(cfg);
-            let stream = tokio::io::BufReader::with_capacity(TLS_READ_BYTES, stream);
-            match tokio::time::timeout(idle_after, acceptor.accept(stream)).await {
+            match tokio::time::timeout(idle_after, TlsStream::accept(cfg, stream)).await {
                 Ok(Ok(s)) => {
-                    let h2 = s.get_ref().1.alpn_protocol() == Some(b"h2");
+                    let h2 = s.alpn_protocol() == Some(b"h2");
                     (Box::new(s), h2)
                 }
                 Ok(Err(e)) => {

@@ -22,6 +22,7 @@ pub mod router;
 pub mod server;
 mod service;
 mod slab;
+mod tls_io;
 pub mod upstream;
 mod usage;
 
