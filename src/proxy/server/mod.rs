@@ -408,9 +408,11 @@ pub(crate) async fn serve(
         wire::encode_response_head(
             status,
             version,
-            &parts.headers,
-            body.raw_fields(),
-            Some(&request_id.hex()),
+            wire::AnswerFields {
+                headers: &parts.headers,
+                raw: body.raw_fields(),
+                request_id: Some(&request_id.hex()),
+            },
             body_out,
             keep_alive,
             &mut out,
@@ -563,9 +565,7 @@ fn refusal(code: RejectCode, out: &mut Vec<u8>) {
     wire::encode_response_head(
         code.status(),
         Version::HTTP_11,
-        &headers,
-        None,
-        None,
+        wire::AnswerFields::map(&headers),
         BodyOut::Length(body.len() as u64),
         false,
         out,

@@ -252,6 +252,27 @@ fn has_token(value: &[u8], token: &[u8]) -> bool {
         .any(|t| t.trim_ascii().eq_ignore_ascii_case(token))
 }
 
+/// The fields an answer's head carries (see [`encode_response_head`]).
+pub(crate) struct AnswerFields<'a> {
+    /// Those in the answer's map.
+    pub(crate) headers: &'a HeaderMap,
+    /// An upstream's, as they arrived.
+    pub(crate) raw: Option<&'a RawFields>,
+    /// The request's id, when the head carries it.
+    pub(crate) request_id: Option<&'a [u8]>,
+}
+
+impl<'a> AnswerFields<'a> {
+    /// Only those of `headers`.
+    pub(crate) fn map(headers: &'a HeaderMap) -> Self {
+        Self {
+            headers,
+            raw: None,
+            request_id: None,
+        }
+    }
+}
+
 /// How a response body goes out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum BodyOut {
@@ -273,9 +294,11 @@ pub(crate) enum BodyOut {
 pub(crate) fn encode_response_head(
     status: StatusCode,
     version: Version,
-    headers: &HeaderMap,
-    raw: Option<&RawFields>,
-    request_id: Option<&[u8]>,
+    AnswerFields {
+        headers,
+        raw,
+        request_id,
+    }: AnswerFields<'_>,
     body: BodyOut,
     keep_alive: bool,
     out: &mut Vec<u8>,
@@ -527,9 +550,11 @@ mod tests {
         encode_response_head(
             StatusCode::OK,
             Version::HTTP_11,
-            &h,
-            None,
-            Some(b"0123"),
+            AnswerFields {
+                headers: &h,
+                raw: None,
+                request_id: Some(b"0123"),
+            },
             BodyOut::Length(0),
             true,
             &mut out,
@@ -550,9 +575,7 @@ mod tests {
         encode_response_head(
             StatusCode::OK,
             Version::HTTP_11,
-            &h,
-            None,
-            None,
+            AnswerFields::map(&h),
             BodyOut::Length(5),
             true,
             &mut out,
@@ -565,9 +588,7 @@ mod tests {
         encode_response_head(
             StatusCode::PAYLOAD_TOO_LARGE,
             Version::HTTP_10,
-            &HeaderMap::new(),
-            None,
-            None,
+            AnswerFields::map(&HeaderMap::new()),
             BodyOut::Close,
             false,
             &mut out,
