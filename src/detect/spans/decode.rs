@@ -278,11 +278,14 @@ pub(crate) fn entity(s: &[u8]) -> Option<(char, usize)> {
             ))
         }
         _ => {
-            let name_end = s[1..]
-                .iter()
-                .take(NAME_MAX + 1)
-                .position(|b| !b.is_ascii_alphanumeric())
-                .map_or(s.len(), |p| p + 1);
+            // A name longer than NAME_MAX is none: reading stops one byte past it.
+            let mut name_end = 1;
+            while name_end < s.len()
+                && name_end <= NAME_MAX + 1
+                && s[name_end].is_ascii_alphanumeric()
+            {
+                name_end += 1;
+            }
             let name = &s[1..name_end];
             if name.is_empty() || name.len() > NAME_MAX {
                 return None;
@@ -685,6 +688,11 @@ mod tests {
             "AT&T &bogus; &# &#123456789012;"
         );
         assert_eq!(decoded("&#0;&#xD800;", html), "\u{fffd}\u{fffd}");
+        // The longest name is sixteen bytes; one byte more, ended or not, is no name.
+        assert_eq!(decoded("&NonBreakingSpace;x", html), "\u{a0}x");
+        assert_eq!(entity(b"&NonBreakingSpace"), None);
+        assert_eq!(entity(b"&NonBreakingSpaces;"), None);
+        assert_eq!(entity(b"&NonBreakingSpacesAndMore"), None);
         assert_eq!(decoded("a%40b.com%2", html), "a@b.com%2");
         assert_eq!(decoded("a+b", Mode::PCT.with(Mode::PLUS)), "a b");
         assert_eq!(decoded("a+b&#64;", Mode::PCT), "a+b&#64;");

@@ -362,6 +362,18 @@ fn line_stops16(chunk: &[u8; 16]) -> u32 {
 #[inline(always)]
 fn digits4(c: Cur<'_>, i: usize) -> usize {
     let raw = c.raw;
+    // Four bytes at once when the segment has them (a number of CSS or markup is mostly
+    // followed by more of the segment): a byte is a digit when it is `0x30 + k` with `k < 10`.
+    // Adding `0x76` sets a byte's top bit for `k >= 10`; a byte above `0x89` may carry into
+    // the next one, but only bytes after the first non-digit are wrong then, and they are not
+    // read.
+    if i + 4 <= c.seg.end
+        && let Some(four) = raw.get(i..i + 4).and_then(|s| s.first_chunk::<4>())
+    {
+        let t = u32::from_le_bytes(*four) ^ 0x3030_3030;
+        let non_digit = (t.wrapping_add(0x7676_7676) | t) & 0x8080_8080;
+        return i + (non_digit.trailing_zeros() / 8).min(4) as usize;
+    }
     let mut d = i;
     while d < c.seg.end && d < i + 4 && raw[d].is_ascii_digit() {
         d += 1;
@@ -736,27 +748,38 @@ impl Finder {
         let c = Cur { raw, seg };
         let mut floor = seg.start.max(self.carry);
         let mut i = floor;
+        // The escapes met (`escaped::Seen`), kept here and stored once: a store to `self` in
+        // the loop made LLVM keep less of the loop's state in registers.
+        let mut noted = 0;
         while i < seg.end {
             i = next_trigger(raw, i, seg.end, &mut seen);
             if i == seg.end {
                 break;
             }
-            // `&amp;`, the commonest reference in markup (every second parameter of a link
-            // in a mail): it decodes to `&` (or a URL delimiter), which starts nothing.
-            if raw[i] == b'&'
-                && seg.kind.mode.has(Mode::ENT)
-                && raw.get(i + 1..i + 5) == Some(b"amp;")
-                && i + 5 <= seg.end
-            {
-                // Unless a reference follows (`&amp;#64;`): an escape escaped once more, which
-                // a document parsed twice (an iframe's `srcdoc`) reads as `@`.
-                if matches!(raw.get(i + 5), Some(b'#' | b'c' | b'p')) {
-                    self.seen |= super::escaped::seen_amp(&raw[i + 5..seg.end]);
+            // Every trigger byte but `&` and `%` is plain: it is its own unit, read without
+            // decoding (digits, the bulk of the triggers, go straight to their handler).
+            let b = raw[i];
+            let u = if b == b'&' || b == b'%' {
+                // `&amp;`, the commonest reference in markup (every second parameter of a link
+                // in a mail): it decodes to `&` (or a URL delimiter), which starts nothing.
+                if b == b'&'
+                    && seg.kind.mode.has(Mode::ENT)
+                    && raw.get(i + 1..i + 5) == Some(b"amp;")
+                    && i + 5 <= seg.end
+                {
+                    // Unless a reference follows (`&amp;#64;`): an escape escaped once more,
+                    // which a document parsed twice (an iframe's `srcdoc`) reads as `@`.
+                    if matches!(raw.get(i + 5), Some(b'#' | b'c' | b'p')) {
+                        noted |= super::escaped::seen_amp(&raw[i + 5..seg.end]);
+                    }
+                    i += 5;
+                    continue;
                 }
-                i += 5;
-                continue;
-            }
-            let u = fwd(raw, i, seg.end, seg.kind.mode);
+                fwd(raw, i, seg.end, seg.kind.mode)
+            } else {
+                debug_assert!(PLAIN[usize::from(b)]);
+                Unit { b, len: 1 }
+            };
             let next = match u.b {
                 // Quantities (`14px`, `100%`) and short bare numbers (`"600"`, `0;`) leave
                 // before the call: inline CSS is full of them.
@@ -785,7 +808,7 @@ impl Finder {
                 // second reading. Named references (`&middot;`, in every mail footer) are not.
                 HIGH => {
                     if raw[i] == b'%' || raw.get(i + 1) == Some(&b'#') {
-                        self.seen |= super::escaped::HIGH;
+                        noted |= super::escaped::HIGH;
                     }
                     i + u.len
                 }
@@ -798,6 +821,7 @@ impl Finder {
             };
             i = next.max(i + u.len);
         }
+        self.seen |= noted;
     }
 
     fn emit(
@@ -919,17 +943,26 @@ impl Finder {
         let m = c.seg.kind.mode;
         let mut j = start;
         let mut run_digits = 0;
-        while j < c.seg.end && j - start <= MAX_RUN && RUN_RAW[usize::from(raw[j])] {
+        while j < c.seg.end && j - start <= MAX_RUN {
+            let b = raw[j];
+            // Digits first: most of a run, and none of the tests below is about them.
+            if b.is_ascii_digit() {
+                run_digits += 1;
+                j += 1;
+                continue;
+            }
+            if !RUN_RAW[usize::from(b)] {
+                break;
+            }
             // `ending 4242 (4242 4242 4242 4242)`: a parenthesis after a space and a number of
             // four digits or more opens another value (a country code, `1 (415) …`, is shorter).
-            if raw[j] == b'(' && run_digits >= 4 && raw[j - 1] == b' ' {
+            if b == b'(' && run_digits >= 4 && raw[j - 1] == b' ' {
                 break;
             }
             // Two spaces part values (a column, a list): no value holds them.
-            if raw[j] == b' ' && run_digits > 0 && raw.get(j + 1) == Some(&b' ') {
+            if b == b' ' && run_digits > 0 && raw.get(j + 1) == Some(&b' ') {
                 break;
             }
-            run_digits += usize::from(raw[j].is_ascii_digit());
             j += 1;
         }
         // A run longer than any value (a table of numbers) is read a piece at a time: up to
@@ -1034,6 +1067,9 @@ impl Finder {
             }
             return j;
         }
+        // The digits of a run read as written: those counted above and the extension's (what
+        // is trimmed below is no digit).
+        let written_digits = run_digits + (ext_end - j).saturating_sub(1);
         let j = if fast { ext_end } else { j };
         let (run, base): (&[u8], usize) = if fast {
             (&raw[start..j], start)
@@ -1053,7 +1089,12 @@ impl Finder {
             k -= 1;
         }
         let run = &run[..k];
-        let digits = run.iter().filter(|b| b.is_ascii_digit()).count();
+        let digits = if fast {
+            written_digits
+        } else {
+            run.iter().filter(|b| b.is_ascii_digit()).count()
+        };
+        debug_assert_eq!(digits, run.iter().filter(|b| b.is_ascii_digit()).count());
         if bounded && digits >= 4 {
             // The words before a number can make it one (`call me at 6395254361`, `card
             // 566954923975`) or unmake a bare one (`PO 0485835879`).
@@ -1384,6 +1425,19 @@ impl Finder {
         // unencoded `alice+tag@…` in a query string is still Alice's address.
         let mut s = at;
         let mut n = 0;
+        // Bytes written as is that end no percent escape: what `bwd` reads them as, without
+        // decoding (most local parts are plain).
+        let lo = (*floor).max(c.seg.start);
+        while s > lo && n < 64 {
+            let b = c.raw[s - 1];
+            if !(PLAIN[usize::from(b)] && local_byte(b))
+                || (b.is_ascii_hexdigit() && s >= c.seg.start + 3 && c.raw[s - 3] == b'%')
+            {
+                break;
+            }
+            s -= 1;
+            n += 1;
+        }
         while s > *floor && n < 64 {
             let Some(u) = c.before(s) else { break };
             let plus = u.len == 1 && c.raw[s - 1] == b'+';
@@ -2307,7 +2361,26 @@ fn keyword_before(c: Cur<'_>, i: usize, floor: usize) -> Option<usize> {
     let mut word_end = i;
     let mut j = i;
     let mut units = 0;
+    let raw = c.raw;
+    let lo = floor.max(c.seg.start);
     loop {
+        // The letters and digits of a word written as is, that end no percent escape (`%4A`):
+        // what `bwd` reads them as, without decoding (most words before a number are plain).
+        while j > lo && units < 48 {
+            let b = raw[j - 1];
+            if !b.is_ascii_alphanumeric()
+                || (b.is_ascii_hexdigit() && j >= c.seg.start + 3 && raw[j - 3] == b'%')
+            {
+                break;
+            }
+            if n == word.len() {
+                return None;
+            }
+            word[n] = b.to_ascii_lowercase();
+            n += 1;
+            j -= 1;
+            units += 1;
+        }
         let u = if j > floor && units < 48 {
             c.before(j)
         } else {
@@ -2965,6 +3038,12 @@ mod tests {
             let digits = (start..end).filter(|&i| raw[i].is_ascii_digit());
             for i in digits {
                 let d = digits4(c, i);
+                // The four-at-once read ends where the byte loop ends.
+                let mut want = i;
+                while want < end && want < i + 4 && raw[want].is_ascii_digit() {
+                    want += 1;
+                }
+                proptest::prop_assert_eq!(d, want, "{:?} at {} in {}..{}", text, i, start, end);
                 if !bare_short(c, i, d) {
                     continue;
                 }

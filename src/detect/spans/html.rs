@@ -48,11 +48,32 @@ const URL_ATTRIBUTE_LENGTHS: u32 = {
     bits
 };
 
-/// Whether an attribute's value is a URL (`href`, `src`, `action`, …). The length test is
-/// inline: it is all most attributes of a mail pay.
+/// For each length below 16, bit `k` set when a name in [`URL_ATTRIBUTES`] of that length
+/// starts with the `k`-th letter: `name` and `border`, of the lengths of `href` and `action`,
+/// are ruled out by their first letter.
+const URL_ATTRIBUTE_FIRSTS: [u32; 16] = {
+    let mut t = [0u32; 16];
+    let mut i = 0;
+    while i < URL_ATTRIBUTES.len() {
+        let a = URL_ATTRIBUTES[i];
+        t[a.len()] |= 1 << (a[0] - b'a');
+        i += 1;
+    }
+    t
+};
+
+/// Whether an attribute's value is a URL (`href`, `src`, `action`, …). The length and
+/// first-letter tests are inline: they are all most attributes of a mail pay.
 #[inline(always)]
 fn url_attribute(name: &[u8]) -> bool {
-    name.len() < 32 && URL_ATTRIBUTE_LENGTHS & (1 << name.len()) != 0 && url_attribute_named(name)
+    let len = name.len();
+    if len >= 32 || URL_ATTRIBUTE_LENGTHS & (1 << len) == 0 {
+        return false;
+    }
+    // Any byte that is no letter lands on a bit that is clear, or on one `url_attribute_named`
+    // rules out.
+    let k = (name[0] | 0x20).wrapping_sub(b'a');
+    k < 26 && URL_ATTRIBUTE_FIRSTS[len & 15] & (1 << k) != 0 && url_attribute_named(name)
 }
 
 /// Whether a name of one of [`URL_ATTRIBUTES`]' lengths is one of them, ignoring ASCII case:
@@ -698,7 +719,14 @@ fn attribute(raw: &[u8], a: &Attr, noting: &mut Noting<'_>, f: &mut impl Segs) {
 /// How an element's content reads, when it is not ordinary markup: `script` and `style` are
 /// raw text (no references), `title` and `textarea` are text without tags.
 fn element_content(tag: &[u8]) -> Option<(Ctx, Mode)> {
-    if !matches!(tag.len(), 5 | 6 | 8) {
+    // By length and the first two letters (`st`, `sc`, `ti`, `te`): `table`, `tbody` and the
+    // other start tags of a mail leave here.
+    if !matches!(tag.len(), 5 | 6 | 8)
+        || !matches!(
+            [tag[0] | 0x20, tag[1] | 0x20],
+            [b's', b't' | b'c'] | [b't', b'i' | b'e']
+        )
+    {
         return None;
     }
     if tag.eq_ignore_ascii_case(b"script") || tag.eq_ignore_ascii_case(b"style") {
@@ -805,6 +833,33 @@ mod tests {
             "",
         ] {
             assert!(!url_attribute(n.as_bytes()), "{n}");
+        }
+    }
+
+    #[test]
+    fn elements_with_their_own_content_are_known_by_name_in_any_case() {
+        for (n, ctx) in [
+            ("script", Ctx::Raw),
+            ("style", Ctx::Raw),
+            ("title", Ctx::Text),
+            ("textarea", Ctx::Text),
+        ] {
+            for n in [
+                n.to_owned(),
+                n.to_ascii_uppercase(),
+                n[..1].to_ascii_uppercase() + &n[1..],
+            ] {
+                assert_eq!(
+                    element_content(n.as_bytes()).map(|(c, _)| c),
+                    Some(ctx),
+                    "{n}"
+                );
+            }
+        }
+        for n in [
+            "table", "tbody", "thead", "stylo", "scripts", "titles", "textare", "strong",
+        ] {
+            assert_eq!(element_content(n.as_bytes()), None, "{n}");
         }
     }
 
