@@ -418,17 +418,17 @@ async fn forward(
 /// Writes one forwarded request's counts to the disclosure ledger, under one lock. The
 /// ledger's own maps allocate for a cell or path not yet pending; nothing else does.
 fn record_disclosures(g: &Generation, index: usize, route: &Route, opted_out: bool, t: &Tally) {
-    if t.disclosed.total() == 0 && t.detected.is_empty() && !opted_out {
+    if t.disclosed.is_empty() && t.detected.is_empty() && !opted_out {
         return;
     }
-    let Some(name) = g.ledger_names.get(index) else {
+    let (Some(name), Some(keys)) = (g.ledger_names.get(index), g.ledger_cells.get(index)) else {
         return;
     };
-    let purpose = route.purpose.as_str();
     let mut batch = g.services.ledger.batch();
-    for (category, treatment, n) in t.disclosed.cells() {
-        let key = DisclosureKey::new(Arc::clone(name), purpose, category, treatment.as_str());
-        batch.disclosure(&key, u64::from(n));
+    for (cell, n) in t.disclosed.counted() {
+        if let Some(key) = keys.get(cell) {
+            batch.disclosure(key, u64::from(n));
+        }
     }
     for (path, class, n) in t.detected.entries() {
         batch.field(name, path, &Label::Borrowed(class.as_str()), u64::from(n));
