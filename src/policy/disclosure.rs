@@ -55,7 +55,12 @@ pub enum Treatment {
 
 /// Per-request counts per (CCPA category or unclassified, treatment). No allocation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct DisclosureTally([[u32; Treatment::COUNT]; CATEGORY_SLOTS]);
+pub struct DisclosureTally {
+    counts: [[u32; Treatment::COUNT]; CATEGORY_SLOTS],
+    /// Bit [`DisclosureTally::cell`] set for every cell counted above zero: a request uses a
+    /// handful of the 96 cells, and the ledger visits only those.
+    used: u128,
+}
 
 /// Fields detection found in one request: normalised path → count per class.
 #[derive(Debug, Default, Clone)]
@@ -67,6 +72,9 @@ pub struct FieldTally {
 
 /// Category slots: the eleven CCPA categories, then "unclassified".
 const CATEGORY_SLOTS: usize = Category::ALL.len() + 1;
+
+// Every cell has its bit in `DisclosureTally::used`.
+const _: () = assert!(DisclosureTally::CELLS <= u128::BITS as usize);
 
 // === impl Treatment ===
 
@@ -121,11 +129,31 @@ pub fn category_label(class: Option<Class>) -> &'static str {
 
 impl Default for DisclosureTally {
     fn default() -> Self {
-        Self([[0; Treatment::COUNT]; CATEGORY_SLOTS])
+        Self {
+            counts: [[0; Treatment::COUNT]; CATEGORY_SLOTS],
+            used: 0,
+        }
     }
 }
 
 impl DisclosureTally {
+    /// Number of cells: every (category or unclassified, treatment) pair.
+    pub const CELLS: usize = CATEGORY_SLOTS * Treatment::COUNT;
+
+    /// The cell's index in `0..CELLS`: what [`DisclosureTally::counted`] yields and
+    /// [`DisclosureTally::cell_labels`] reads back.
+    const fn cell(slot: usize, t: Treatment) -> usize {
+        slot * Treatment::COUNT + t as usize
+    }
+
+    /// The (category label, treatment) of a cell index from [`DisclosureTally::counted`].
+    pub fn cell_labels(cell: usize) -> (&'static str, Treatment) {
+        let label = Category::ALL
+            .get(cell / Treatment::COUNT)
+            .map_or(UNCLASSIFIED, |c| c.as_str());
+        (label, Treatment::ALL[cell % Treatment::COUNT])
+    }
+
     /// Counts one value of `class` (`None`: unclassified) treated as `t`.
     #[inline]
     pub(crate) fn bump(&mut self, class: Option<Class>, t: Treatment) {
@@ -135,40 +163,62 @@ impl DisclosureTally {
     /// Counts `n` values.
     #[inline]
     pub fn add(&mut self, class: Option<Class>, t: Treatment, n: u32) {
+        if n == 0 {
+            return;
+        }
         let slot = class.map_or(CATEGORY_SLOTS - 1, |c| c.category() as usize);
-        let cell = &mut self.0[slot][t as usize];
+        let cell = &mut self.counts[slot][t as usize];
         *cell = cell.saturating_add(n);
+        self.used |= 1 << Self::cell(slot, t);
     }
 
     /// Adds another tally (NDJSON lines, query + body of one request).
     pub fn absorb(&mut self, other: &Self) {
-        for (mine, theirs) in self.0.iter_mut().zip(&other.0) {
+        for (mine, theirs) in self.counts.iter_mut().zip(&other.counts) {
             for (a, b) in mine.iter_mut().zip(theirs) {
                 *a = a.saturating_add(*b);
             }
         }
+        self.used |= other.used;
+    }
+
+    /// Whether nothing was counted.
+    pub fn is_empty(&self) -> bool {
+        self.used == 0
+    }
+
+    /// Non-zero cells as (cell index, count), in index order; see
+    /// [`DisclosureTally::cell_labels`].
+    pub fn counted(&self) -> impl Iterator<Item = (usize, u32)> + '_ {
+        let mut left = self.used;
+        std::iter::from_fn(move || {
+            if left == 0 {
+                return None;
+            }
+            let cell = left.trailing_zeros() as usize;
+            left &= left - 1;
+            let n = self.counts[cell / Treatment::COUNT][cell % Treatment::COUNT];
+            Some((cell, n))
+        })
     }
 
     /// Non-zero cells as (category label, treatment, count).
     pub fn cells(&self) -> impl Iterator<Item = (&'static str, Treatment, u32)> + '_ {
-        self.0.iter().enumerate().flat_map(|(slot, row)| {
-            let label = Category::ALL.get(slot).map_or(UNCLASSIFIED, |c| c.as_str());
-            row.iter()
-                .zip(Treatment::ALL)
-                .filter(|(n, _)| **n > 0)
-                .map(move |(n, t)| (label, t, *n))
+        self.counted().map(|(cell, n)| {
+            let (label, t) = Self::cell_labels(cell);
+            (label, t, n)
         })
     }
 
     /// Total values counted.
     pub fn total(&self) -> u64 {
-        self.0.iter().flatten().map(|n| u64::from(*n)).sum()
+        self.counts.iter().flatten().map(|n| u64::from(*n)).sum()
     }
 
     /// Count for one cell (tests and reports).
     pub fn get(&self, class: Option<Class>, t: Treatment) -> u32 {
         let slot = class.map_or(CATEGORY_SLOTS - 1, |c| c.category() as usize);
-        self.0[slot][t as usize]
+        self.counts[slot][t as usize]
     }
 }
 
@@ -268,6 +318,51 @@ mod tests {
             ]
         );
         assert_eq!(t.total(), 3);
+    }
+
+    /// The ledger reads only the cells `counted` yields: it must yield every non-zero cell,
+    /// once, with its count, after bumps, zero adds and absorbs alike.
+    #[test]
+    fn counted_cells_are_exactly_the_non_zero_ones() {
+        let classes: Vec<Option<Class>> = std::iter::once(None)
+            .chain(Class::ALL.iter().copied().map(Some))
+            .collect();
+        let mut seed = 0x9e37_79b9_u32;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 17;
+            seed ^= seed << 5;
+            seed as usize
+        };
+        for _ in 0..200 {
+            let (mut a, mut b) = (DisclosureTally::default(), DisclosureTally::default());
+            for _ in 0..next() % 12 {
+                let class = classes[next() % classes.len()];
+                let t = Treatment::ALL[next() % Treatment::COUNT];
+                let n = u32::try_from(next() % 3).unwrap_or(0);
+                if next() % 2 == 0 {
+                    a.add(class, t, n)
+                } else {
+                    b.add(class, t, n)
+                }
+            }
+            a.absorb(&b);
+            let mut full = Vec::new();
+            for (slot, row) in a.counts.iter().enumerate() {
+                for (t, n) in row.iter().enumerate() {
+                    if *n > 0 {
+                        full.push((slot * Treatment::COUNT + t, *n));
+                    }
+                }
+            }
+            assert_eq!(a.counted().collect::<Vec<_>>(), full);
+            assert_eq!(a.is_empty(), full.is_empty());
+            for (cell, n) in a.counted() {
+                let (label, t) = DisclosureTally::cell_labels(cell);
+                let class = classes.iter().find(|c| category_label(**c) == label);
+                assert_eq!(class.map(|c| a.get(*c, t)), Some(n));
+            }
+        }
     }
 
     #[test]

@@ -31,6 +31,15 @@ impl Body {
     pub fn full(bytes: Bytes) -> Self {
         Self::Full((!bytes.is_empty()).then_some(bytes))
     }
+
+    /// An upstream response's fields that are still the bytes they arrived in: the writer of
+    /// the answer's head passes them on ([`super::upstream::fields`]).
+    pub(crate) fn raw_fields(&self) -> Option<&super::upstream::fields::RawFields> {
+        match self {
+            Self::Upstream(b) => b.raw_fields(),
+            _ => None,
+        }
+    }
 }
 
 impl http_body::Body for Body {

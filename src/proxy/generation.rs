@@ -7,7 +7,9 @@ use arc_swap::ArcSwap;
 
 use super::{router, upstream};
 use crate::config::Config;
+use crate::policy::DisclosureTally;
 use crate::services::Services;
+use crate::store::ledger::DisclosureKey;
 use crate::telemetry::metrics::RouteMetrics;
 
 /// One configuration generation with what was built from it.
@@ -28,6 +30,10 @@ pub struct Generation {
     pub permits: Vec<Arc<tokio::sync::Semaphore>>,
     /// Route names as the disclosure ledger keys them, same order.
     pub ledger_names: Vec<Arc<str>>,
+    /// Per route (same order), the ledger key of every disclosure cell, indexed as
+    /// [`DisclosureTally::counted`] yields them: built once here, so a request adds its counts
+    /// without building or cloning a key.
+    pub ledger_cells: Vec<Box<[DisclosureKey]>>,
     /// Process-wide services (metrics, store, audit log, ledger); they survive reloads.
     pub services: Arc<Services>,
 }
@@ -69,6 +75,24 @@ impl Generation {
             .iter()
             .map(|r| Arc::from(r.name.as_str()))
             .collect();
+        let ledger_cells = config
+            .routes
+            .iter()
+            .zip(&ledger_names)
+            .map(|(r, name)| {
+                (0..DisclosureTally::CELLS)
+                    .map(|cell| {
+                        let (category, treatment) = DisclosureTally::cell_labels(cell);
+                        DisclosureKey::new(
+                            Arc::clone(name),
+                            r.purpose.as_str(),
+                            category,
+                            treatment.as_str(),
+                        )
+                    })
+                    .collect()
+            })
+            .collect();
         let permits = config
             .routes
             .iter()
@@ -86,6 +110,7 @@ impl Generation {
             metrics,
             permits,
             ledger_names,
+            ledger_cells,
             services,
         }
     }

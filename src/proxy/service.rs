@@ -56,7 +56,10 @@ pub(super) enum Mode {
 }
 
 /// Handles one request on one configuration generation. `timer`: the client connection's
-/// timer for upstream exchanges, where it keeps one (else each exchange makes its own).
+/// timer for upstream exchanges, where it keeps one (else each exchange makes its own); only
+/// piigate's own HTTP/1.1 server keeps one, and only it writes an answer's fields from the
+/// bytes they arrived in ([`Body::raw_fields`]): with `None` (hyper's servers) every field is
+/// in the answer's map.
 pub(super) async fn handle(
     generation: Arc<Generation>,
     req: Request<ClientBody>,
@@ -336,6 +339,7 @@ async fn forward(
         .observe((upstream_started - policing).as_secs_f64());
 
     let send = std::pin::pin!(upstream.send(upstream_req));
+    let writes_raw_fields = timer.is_some();
     let sent = match timer {
         Some(timer) => timer.within(limits.upstream_timeout, send).await.ok(),
         None => tokio::time::timeout(limits.upstream_timeout, send)
@@ -362,7 +366,17 @@ async fn forward(
         }
         Some(Ok(resp)) => resp,
     };
-    let (mut parts, incoming) = resp.into_parts();
+    let (mut parts, mut incoming) = resp.into_parts();
+    let as_they_came = route.response_plan.is_empty()
+        && incoming.raw_fields().is_some_and(|f| f.pass_as_they_are());
+    if writes_raw_fields && as_they_came {
+        // Nothing to read or rewrite in the fields: the client's writer passes them on from
+        // the bytes they arrived in, less this hop's (as `strip_hop_by_hop` below would).
+        return Ok(Response::from_parts(parts, Body::Upstream(incoming)));
+    }
+    incoming
+        .fields_into(&mut parts.headers)
+        .map_err(|_| RejectCode::UpstreamFailed)?;
     strip_hop_by_hop(&mut parts.headers);
     police::set_cookies(&route, &mut parts.headers);
     if route.response_plan.is_empty() || !police::is_json(&parts.headers) {
@@ -404,17 +418,17 @@ async fn forward(
 /// Writes one forwarded request's counts to the disclosure ledger, under one lock. The
 /// ledger's own maps allocate for a cell or path not yet pending; nothing else does.
 fn record_disclosures(g: &Generation, index: usize, route: &Route, opted_out: bool, t: &Tally) {
-    if t.disclosed.total() == 0 && t.detected.is_empty() && !opted_out {
+    if t.disclosed.is_empty() && t.detected.is_empty() && !opted_out {
         return;
     }
-    let Some(name) = g.ledger_names.get(index) else {
+    let (Some(name), Some(keys)) = (g.ledger_names.get(index), g.ledger_cells.get(index)) else {
         return;
     };
-    let purpose = route.purpose.as_str();
     let mut batch = g.services.ledger.batch();
-    for (category, treatment, n) in t.disclosed.cells() {
-        let key = DisclosureKey::new(Arc::clone(name), purpose, category, treatment.as_str());
-        batch.disclosure(&key, u64::from(n));
+    for (cell, n) in t.disclosed.counted() {
+        if let Some(key) = keys.get(cell) {
+            batch.disclosure(key, u64::from(n));
+        }
     }
     for (path, class, n) in t.detected.entries() {
         batch.field(name, path, &Label::Borrowed(class.as_str()), u64::from(n));

@@ -34,6 +34,17 @@ pub enum Format {
 #[error("unsupported content type: piigate polices JSON, NDJSON and form bodies in UTF-8")]
 pub struct UnsupportedType;
 
+/// `v` without the double quotes around it (all of them, as a quoted charset is read).
+fn trim_quotes(mut v: &[u8]) -> &[u8] {
+    while let [b'"', rest @ ..] = v {
+        v = rest;
+    }
+    while let [rest @ .., b'"'] = v {
+        v = rest;
+    }
+    v
+}
+
 impl Format {
     /// The format of a body with this `Content-Type` value (`None`: the header is absent).
     ///
@@ -44,6 +55,11 @@ impl Format {
         let Some(value) = value else {
             return Ok(Self::SniffedJson);
         };
+        // What nearly every JSON client sends, spelled exactly: one compare instead of the
+        // general reading below, which classifies it the same (a unit test holds them equal).
+        if value.eq_ignore_ascii_case(b"application/json") {
+            return Ok(Self::Json);
+        }
         // Header text is visible ASCII (and tabs); anything else is not a type we can read.
         if !value
             .iter()
@@ -51,22 +67,25 @@ impl Format {
         {
             return Err(UnsupportedType);
         }
-        let ct = std::str::from_utf8(value).map_err(|_| UnsupportedType)?;
-        let mut parts = ct.split(';');
-        // Compared without case instead of lower-cased: no allocation per request.
-        let essence = parts.next().unwrap_or("").trim();
+        // Read as bytes, compared without case: no allocation, no UTF-8 or char search per
+        // request (this runs on every policed body).
+        let mut parts = value.split(|&b| b == b';');
+        let essence = parts.next().unwrap_or_default().trim_ascii();
         for p in parts {
-            if let Some((k, v)) = p.split_once('=')
-                && k.trim().eq_ignore_ascii_case("charset")
+            if let Some(eq) = p.iter().position(|&b| b == b'=')
+                && p[..eq].trim_ascii().eq_ignore_ascii_case(b"charset")
             {
-                let v = v.trim().trim_matches('"');
-                if !v.eq_ignore_ascii_case("utf-8") && !v.eq_ignore_ascii_case("utf8") {
+                let v = trim_quotes(p[eq + 1..].trim_ascii());
+                if !v.eq_ignore_ascii_case(b"utf-8") && !v.eq_ignore_ascii_case(b"utf8") {
                     return Err(UnsupportedType);
                 }
             }
         }
-        let (ty, sub) = essence.split_once('/').unwrap_or((essence, ""));
-        let is = |a: &str, b: &str| a.eq_ignore_ascii_case(b);
+        let (ty, sub) = match essence.iter().position(|&b| b == b'/') {
+            Some(at) => (&essence[..at], &essence[at + 1..]),
+            None => (essence, &b""[..]),
+        };
+        let is = |a: &[u8], b: &str| a.eq_ignore_ascii_case(b.as_bytes());
         if is(ty, "application") {
             let suffix = sub.len().checked_sub(5).and_then(|i| sub.get(i..));
             if is(sub, "json") || suffix.is_some_and(|s| is(s, "+json")) {
@@ -155,6 +174,66 @@ mod tests {
         ),
         (Some("application/octet-stream"), Err(UnsupportedType)),
     ];
+
+    /// The reading as it was written on `str` (split, trim, case-blind compares): the byte
+    /// reading must agree with it on every header value.
+    fn by_str(ct: &str) -> Result<Format, UnsupportedType> {
+        if !ct.bytes().all(|b| b == b'\t' || (0x20..0x7f).contains(&b)) {
+            return Err(UnsupportedType);
+        }
+        let mut parts = ct.split(';');
+        let essence = parts.next().unwrap_or("").trim();
+        for p in parts {
+            if let Some((k, v)) = p.split_once('=')
+                && k.trim().eq_ignore_ascii_case("charset")
+            {
+                let v = v.trim().trim_matches('"');
+                if !v.eq_ignore_ascii_case("utf-8") && !v.eq_ignore_ascii_case("utf8") {
+                    return Err(UnsupportedType);
+                }
+            }
+        }
+        let (ty, sub) = essence.split_once('/').unwrap_or((essence, ""));
+        let is = |a: &str, b: &str| a.eq_ignore_ascii_case(b);
+        let ndjson = [
+            "x-ndjson",
+            "ndjson",
+            "jsonl",
+            "x-jsonlines",
+            "json-lines",
+            "jsonlines",
+        ];
+        if is(ty, "application") {
+            if is(sub, "json") || sub.len() >= 5 && is(&sub[sub.len() - 5..], "+json") {
+                return Ok(Format::Json);
+            }
+            if ndjson.iter().any(|n| is(sub, n)) {
+                return Ok(Format::Ndjson);
+            }
+            if is(sub, "x-www-form-urlencoded") {
+                return Ok(Format::Form);
+            }
+        } else if is(ty, "text") && is(sub, "plain") {
+            return Ok(Format::SniffedJson);
+        }
+        Err(UnsupportedType)
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn byte_reading_agrees_with_the_str_reading(
+            ct in "[ \t\"]{0,2}(application|Application|text|TEXT|x)?/?(json|JSON|vnd.a\\+json|x-ndjson|jsonl|plain|x-www-form-urlencoded|csv)?[ \t]{0,2}(;[ \t\"]{0,2}(charset|CharSet|q|x)?[ \t]{0,2}=?[ \t\"]{0,2}(utf-8|UTF8|latin1|\"utf-8\"|é)?[ \t\"]{0,2}){0,3}"
+        ) {
+            proptest::prop_assert_eq!(Format::from_content_type(Some(ct.as_bytes())), by_str(&ct));
+        }
+    }
+
+    #[test]
+    fn the_common_spelling_reads_as_the_general_reading_does() {
+        for ct in ["application/json", "APPLICATION/JSON", "Application/Json"] {
+            assert_eq!(Format::from_content_type(Some(ct.as_bytes())), by_str(ct));
+        }
+    }
 
     #[test]
     fn classifies_content_types() {

@@ -45,6 +45,9 @@ pub struct DisclosureKey {
     pub treatment: Label,
 }
 
+/// One day's disclosure counts per cell.
+pub(crate) type DisclosureCells = HashMap<DisclosureKey, u64, foldhash::fast::RandomState>;
+
 /// (day, route, class): the outer key of [`LedgerDelta`]'s field counts.
 pub(crate) type FieldGroup = (Day, Arc<str>, Label);
 
@@ -54,7 +57,9 @@ pub struct LedgerDelta {
     /// Hashed with foldhash, not SipHash: its keys are route names and labels from the
     /// config's vocabulary, so there is no attacker to flood it, and each request updates a
     /// few cells. (Field paths, which payloads name, keep SipHash.)
-    pub(crate) disclosures: HashMap<(Day, DisclosureKey), u64, foldhash::fast::RandomState>,
+    /// Per day, then per cell: the request path looks a cell up by reference and clones its
+    /// key only for a cell not pending yet.
+    pub(crate) disclosures: HashMap<Day, DisclosureCells, foldhash::fast::RandomState>,
     /// (day, route, class) → field path → stats. Two levels so the request path can look a
     /// path up by `&str` and allocate only for a path not seen since the last flush.
     pub(crate) fields: HashMap<FieldGroup, HashMap<Box<str>, FieldStats>>,
@@ -239,8 +244,11 @@ impl LedgerDelta {
     }
 
     fn merge(&mut self, other: Self) {
-        for (k, n) in other.disclosures {
-            *self.disclosures.entry(k).or_insert(0) += n;
+        for (day, cells) in other.disclosures {
+            let mine = self.disclosures.entry(day).or_default();
+            for (k, n) in cells {
+                *mine.entry(k).or_insert(0) += n;
+            }
         }
         for (k, paths) in other.fields {
             let mine = self.fields.entry(k).or_default();
@@ -252,7 +260,9 @@ impl LedgerDelta {
 
     /// Disclosure cells as flat rows: (day, key, count).
     pub(crate) fn disclosure_rows(&self) -> impl Iterator<Item = (Day, &DisclosureKey, u64)> {
-        self.disclosures.iter().map(|((d, k), n)| (*d, k, *n))
+        self.disclosures
+            .iter()
+            .flat_map(|(d, cells)| cells.iter().map(move |(k, n)| (*d, k, *n)))
     }
 
     /// Field rows as flat tuples: (day, route, path, class, stats).
@@ -266,7 +276,7 @@ impl LedgerDelta {
 
     pub(crate) fn stats(&self) -> FlushStats {
         FlushStats {
-            disclosure_rows: self.disclosures.len(),
+            disclosure_rows: self.disclosures.values().map(HashMap::len).sum(),
             field_rows: self.fields.values().map(HashMap::len).sum(),
         }
     }
@@ -403,13 +413,13 @@ impl LedgerBatch<'_> {
         if count == 0 {
             return;
         }
-        let cell = self
-            .inner
-            .pending
-            .disclosures
-            .entry((self.day, key.clone()))
-            .or_insert(0);
-        *cell = cell.saturating_add(count);
+        let cells = self.inner.pending.disclosures.entry(self.day).or_default();
+        match cells.get_mut(key) {
+            Some(cell) => *cell = cell.saturating_add(count),
+            None => {
+                cells.insert(key.clone(), count);
+            }
+        }
     }
 
     /// Adds `count` sightings of an undeclared field. `field_path` must not carry values
@@ -538,8 +548,8 @@ mod tests {
         l.record_field_at(at(5, 10), &route, "$.props.mail", &class, 4);
         let d = l.take();
         assert!(l.is_empty());
-        assert_eq!(d.disclosures[&(Day(5), k.clone())], 5);
-        assert_eq!(d.disclosures[&(Day(6), k)], 1);
+        assert_eq!(d.disclosures[&Day(5)][&k], 5);
+        assert_eq!(d.disclosures[&Day(6)][&k], 1);
         let f = d.fields[&(Day(5), route, class)]["$.props.mail"];
         assert_eq!(
             f,
@@ -586,6 +596,6 @@ mod tests {
         let taken = l.take();
         l.record_disclosure_at(at(1, 0), &k, 5);
         l.restore(taken);
-        assert_eq!(l.take().disclosures[&(Day(1), k)], 7);
+        assert_eq!(l.take().disclosures[&Day(1)][&k], 7);
     }
 }

@@ -18,6 +18,7 @@ use bytes::BytesMut;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::{Method, StatusCode, Uri, Version};
 
+use crate::proxy::upstream::fields::RawFields;
 pub use crate::proxy::upstream::wire::{Decoded, Decoder, Framing};
 use crate::proxy::upstream::wire::{common_name, content_length, decimal};
 
@@ -264,12 +265,14 @@ pub(crate) enum BodyOut {
 }
 
 /// Writes a response head: the status line in the request's `version`, the fields of
-/// `headers` except the framing ones, then the framing `body` says and `Connection` when it
-/// differs from the version's default. The framing is decided here only, from what is sent.
+/// `headers` except the framing ones, then those an upstream's `raw` fields pass on, then the framing `body` says and
+/// `Connection` when it differs from the version's default. The framing is decided here only,
+/// from what is sent.
 pub(crate) fn encode_response_head(
     status: StatusCode,
     version: Version,
     headers: &HeaderMap,
+    raw: Option<&RawFields>,
     body: BodyOut,
     keep_alive: bool,
     out: &mut Vec<u8>,
@@ -301,6 +304,12 @@ pub(crate) fn encode_response_head(
         out.extend_from_slice(b": ");
         out.extend_from_slice(value.as_bytes());
         out.extend_from_slice(b"\r\n");
+    }
+    if let Some(raw) = raw {
+        // On this path `headers` holds only fields the gateway sets (the request id), which
+        // the upstream's head never carries here: a head with one goes through a map.
+        out.extend_from_slice(raw.passed_on());
+        has_date |= raw.has_date();
     }
     if !has_date {
         out.extend_from_slice(b"date: ");
@@ -507,6 +516,7 @@ mod tests {
             StatusCode::OK,
             Version::HTTP_11,
             &h,
+            None,
             BodyOut::Length(5),
             true,
             &mut out,
@@ -520,6 +530,7 @@ mod tests {
             StatusCode::PAYLOAD_TOO_LARGE,
             Version::HTTP_10,
             &HeaderMap::new(),
+            None,
             BodyOut::Close,
             false,
             &mut out,

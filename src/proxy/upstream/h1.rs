@@ -90,6 +90,7 @@ pub(super) async fn exchange(
         }
     };
     let mut body = ResponseBody {
+        fields: Some(head.fields),
         conn: Some(conn),
         decoder: Decoder::new(head.framing),
         keep_alive: head.keep_alive,
@@ -210,6 +211,8 @@ async fn write_all_vectored(io: &mut Io, mut bufs: &mut [IoSlice<'_>]) -> io::Re
 /// At its clean end the connection returns to the worker's idle set; dropped early, or on
 /// any error, the connection is closed.
 pub(crate) struct ResponseBody {
+    /// The response's fields as they arrived, until the caller builds a map of them.
+    pub(super) fields: Option<wire::RawFields>,
     conn: Option<Box<Conn>>,
     decoder: Decoder,
     keep_alive: bool,

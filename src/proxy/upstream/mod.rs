@@ -11,6 +11,7 @@
 
 mod conn;
 mod connect;
+pub mod fields;
 mod h1;
 mod pool;
 pub mod wire;
@@ -227,6 +228,30 @@ enum Inner {
 }
 
 impl UpstreamBody {
+    /// The response's fields as they arrived, while no map has been built of them (an
+    /// HTTP/1.1 response: HTTP/2's arrive in the response's map).
+    pub(crate) fn raw_fields(&self) -> Option<&fields::RawFields> {
+        match &self.0 {
+            Inner::H1(b) => b.fields.as_ref(),
+            Inner::H2 { .. } => None,
+        }
+    }
+
+    /// Moves the fields that arrived as bytes into `headers` (as
+    /// [`fields::RawFields::append_to`]); afterwards `headers` alone holds them.
+    ///
+    /// # Errors
+    /// A field the `http` crate refuses.
+    pub(crate) fn fields_into(&mut self, headers: &mut HeaderMap) -> Result<(), http::Error> {
+        match &mut self.0 {
+            Inner::H1(b) => match b.fields.take() {
+                Some(f) => f.append_to(headers),
+                None => Ok(()),
+            },
+            Inner::H2 { .. } => Ok(()),
+        }
+    }
+
     fn h2(resp: Response<Incoming>, lease: Lease) -> Response<Self> {
         resp.map(|inner| {
             let lease = (!http_body::Body::is_end_stream(&inner)).then_some(lease);

@@ -8,8 +8,11 @@
 //! A proxy that guesses here is the one a response-splitting attack walks through.
 
 use bytes::{Bytes, BytesMut};
-use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use http::header::{self, HeaderMap};
 use http::{Method, StatusCode, Version};
+
+pub use super::fields::RawFields;
+pub(crate) use super::fields::common_name;
 
 /// The longest response head accepted (status line and fields).
 pub const MAX_HEAD: usize = 64 * 1024;
@@ -62,12 +65,14 @@ pub enum Framing {
 /// A parsed response head.
 #[derive(Debug)]
 pub struct Head {
-    /// Status, version and fields, less those that describe this hop only and are read here:
-    /// the framing ones (`Content-Length`, `Transfer-Encoding`: [`Head::framing`] says what
-    /// they said, and the body's size hint carries a length on), `Keep-Alive`, and a
-    /// `Connection` that lists only `close` or `keep-alive` ([`Head::keep_alive`]). A
-    /// `Connection` naming other fields stays, so the caller strips those too.
+    /// Status and version; no header fields (they are in [`Head::fields`]).
     pub parts: http::response::Parts,
+    /// The fields as they arrived. Those that describe this hop only are read here: the
+    /// framing ones (`Content-Length`, `Transfer-Encoding`: [`Head::framing`] says what they
+    /// said, and the body's size hint carries a length on), `Keep-Alive`, and `Connection`
+    /// ([`Head::keep_alive`]); [`RawFields::append_to`] leaves them out of a map, but for a
+    /// `Connection` naming other fields, which stays so the caller strips those too.
+    pub fields: RawFields,
     /// How the body that follows is delimited.
     pub framing: Framing,
     /// Whether the connection may carry another request once this body has ended.
@@ -215,22 +220,25 @@ pub fn parse_head(buf: &mut BytesMut, head_request: bool) -> Result<Option<Head>
         };
         (len, code, version, count)
     };
-    let head = buf.split_to(len).freeze();
+    let mut head = buf.split_to(len);
     if code == 101 {
         return Err(WireError::Upgrade);
     }
     let status = StatusCode::from_u16(code).map_err(|_| WireError::Head)?;
-    let mut headers = HeaderMap::with_capacity(count);
     let mut length: Option<u64> = None;
     let mut chunked = false;
     let mut close = version == Version::HTTP_10;
-    for &(ns, nl, vs, vl) in &spans[..count] {
+    let mut found = 0;
+    // Which fields are passed on (one bit per field: at most `MAX_HEADERS`), and a `Date`.
+    let mut passed = 0u128;
+    let mut date = false;
+    for (i, &(ns, nl, vs, vl)) in spans[..count].iter().enumerate() {
         let (ns, nl, vs, vl) = (ns as usize, nl as usize, vs as usize, vl as usize);
         let raw_name = &head[ns..ns + nl];
         let raw_value = &head[vs..vs + vl];
-        // The fields read here are recognised on their raw bytes (httparse has checked them
-        // as a token and a field value): most heads are mostly such fields, and a name and a
-        // value built only to be dropped cost more than the rest of the head.
+        // The fields are recognised on their raw bytes (httparse has checked them as a token
+        // and a field value) and kept as they came: no name, value or map is built for them
+        // here ([`RawFields`]).
         match hop_field(raw_name) {
             Some(Hop::TransferEncoding) => {
                 // Exactly one field, exactly `chunked`: anything else is a coding piigate
@@ -239,39 +247,32 @@ pub fn parse_head(buf: &mut BytesMut, head_request: bool) -> Result<Option<Head>
                     return Err(WireError::Framing);
                 }
                 chunked = true;
-                continue;
             }
             Some(Hop::ContentLength) => {
                 if length.is_some() {
                     return Err(WireError::Framing);
                 }
                 length = Some(content_length(raw_value).ok_or(WireError::Framing)?);
-                continue;
             }
             Some(Hop::Connection) => {
-                // Kept only when it names other fields, which the caller must then strip too.
-                let mut names_others = false;
                 for token in raw_value.split(|&b| b == b',').map(<[u8]>::trim_ascii) {
                     if token.eq_ignore_ascii_case(b"close") {
                         close = true;
-                    } else if !token.is_empty() && !token.eq_ignore_ascii_case(b"keep-alive") {
-                        names_others = true;
                     }
                 }
-                if !names_others {
-                    continue;
+                // The fields it names go too: a map is built to strip them.
+                if super::fields::names_others(raw_value) {
+                    found |= RawFields::CONNECTION_NAMES_OTHERS;
                 }
             }
-            Some(Hop::KeepAlive) => continue,
-            None => {}
+            Some(Hop::KeepAlive | Hop::Other) => {}
+            Some(Hop::SetCookie) => found |= RawFields::SET_COOKIE,
+            Some(Hop::RequestId) => found |= RawFields::REQUEST_ID,
+            None => {
+                passed |= 1 << i;
+                date |= nl == 4 && raw_name.eq_ignore_ascii_case(b"date");
+            }
         }
-        let name = match common_name(raw_name) {
-            Some(name) => name,
-            None => HeaderName::from_bytes(raw_name).map_err(|_| WireError::Head)?,
-        };
-        let value =
-            HeaderValue::from_maybe_shared(head.slice(vs..vs + vl)).map_err(|_| WireError::Head)?;
-        headers.append(name, value);
     }
     if chunked && (length.is_some() || version == Version::HTTP_10) {
         return Err(WireError::Framing);
@@ -296,45 +297,46 @@ pub fn parse_head(buf: &mut BytesMut, head_request: bool) -> Result<Option<Head>
     let (mut parts, ()) = http::Response::new(()).into_parts();
     parts.status = status;
     parts.version = version;
-    parts.headers = headers;
+    // The first field line starts after the status line's LF.
+    let start = memchr::memchr(b'\n', &head).map_or(head.len(), |at| at + 1);
+    // Fields that can go back as they came are gathered in one piece for the writer; the
+    // others stay as they arrived, for a map to be built.
+    let end = if found == 0 {
+        let passed = spans[..count]
+            .iter()
+            .enumerate()
+            .filter(|&(i, _)| passed & (1 << i) != 0)
+            .map(|(_, &(ns, nl, vs, vl))| (ns as usize, nl as usize, vs as usize, vl as usize));
+        super::fields::gather(&mut head, start, passed)
+    } else {
+        head.len()
+    };
     Ok(Some(Head {
         parts,
+        fields: RawFields::new(head.freeze(), start, end, found, date),
         framing,
         keep_alive: !close && framing != Framing::Close,
         interim,
     }))
 }
 
-/// The standard field names most heads carry, found by length and a case-blind compare.
-///
-/// `HeaderName::from_bytes` lower-cases every name into a scratch buffer and then searches
-/// the whole standard table: for the few names nearly every request and response carries,
-/// that was most of building their fields. The result is the same name it would return.
-pub(crate) fn common_name(raw: &[u8]) -> Option<HeaderName> {
-    let is = |name: &[u8]| raw.eq_ignore_ascii_case(name);
-    Some(match raw.len() {
-        4 if is(b"host") => header::HOST,
-        4 if is(b"date") => header::DATE,
-        6 if is(b"server") => header::SERVER,
-        6 if is(b"accept") => header::ACCEPT,
-        10 if is(b"user-agent") => header::USER_AGENT,
-        12 if is(b"content-type") => header::CONTENT_TYPE,
-        13 if is(b"cache-control") => header::CACHE_CONTROL,
-        14 if is(b"content-length") => header::CONTENT_LENGTH,
-        _ => return None,
-    })
-}
-
-/// The response fields [`parse_head`] reads itself rather than passes on.
+/// The response fields [`parse_head`] reads itself rather than passes on, and `Set-Cookie`,
+/// which the gateway polices.
 #[derive(Clone, Copy)]
 enum Hop {
     TransferEncoding,
     ContentLength,
     Connection,
     KeepAlive,
+    /// Another hop-by-hop field (RFC 9110 §7.6.1): never passed on.
+    Other,
+    SetCookie,
+    /// The gateway's own request id, which replaces the upstream's.
+    RequestId,
 }
 
-/// Which of the fields [`parse_head`] reads `name` is, ASCII case ignored.
+/// Which of the fields [`parse_head`] reads or holds back `name` is, ASCII case ignored;
+/// `None` for a field passed on as it is.
 fn hop_field(name: &[u8]) -> Option<Hop> {
     let is = |want: &[u8]| name.eq_ignore_ascii_case(want);
     match name.len() {
@@ -342,6 +344,9 @@ fn hop_field(name: &[u8]) -> Option<Hop> {
         14 if is(b"content-length") => Some(Hop::ContentLength),
         10 if is(b"connection") => Some(Hop::Connection),
         10 if is(b"keep-alive") => Some(Hop::KeepAlive),
+        10 if is(b"set-cookie") => Some(Hop::SetCookie),
+        20 if is(b"x-piigate-request-id") => Some(Hop::RequestId),
+        2 | 7 | 16 | 18 | 19 if super::fields::is_hop_by_hop(name) => Some(Hop::Other),
         _ => None,
     }
 }
@@ -563,10 +568,18 @@ fn trailer_section(buf: &[u8]) -> Result<Option<usize>, WireError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use http::{HeaderName, HeaderValue};
     use proptest::prelude::*;
 
     fn head(bytes: &[u8]) -> Result<Option<Head>, WireError> {
         parse_head(&mut BytesMut::from(bytes), false)
+    }
+
+    /// The fields a caller that reads them gets.
+    fn map(h: &Head) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        h.fields.append_to(&mut map).expect("valid");
+        map
     }
 
     fn framing(bytes: &str) -> Result<Framing, WireError> {
@@ -598,16 +611,14 @@ mod tests {
         assert_eq!(h.parts.status, 200);
         assert_eq!(h.framing, Framing::Length(5));
         assert!(h.keep_alive && !h.interim);
-        assert_eq!(h.parts.headers["content-type"], "text/plain");
-        assert!(
-            !h.parts.headers.contains_key("content-length"),
-            "framing is ours"
-        );
+        assert_eq!(map(&h)["content-type"], "text/plain");
+        assert!(!map(&h).contains_key("content-length"), "framing is ours");
         let h = head(b"HTTP/1.1 200 OK\r\nconnection: Keep-Alive\r\nkeep-alive: timeout=5\r\nx-a: 1\r\ncontent-length: 0\r\n\r\n")
             .expect("valid")
             .expect("whole");
         assert!(h.keep_alive);
-        let names: Vec<&str> = h.parts.headers.keys().map(HeaderName::as_str).collect();
+        let fields = map(&h);
+        let names: Vec<&str> = fields.keys().map(HeaderName::as_str).collect();
         assert_eq!(
             names,
             ["x-a"],
@@ -620,7 +631,7 @@ mod tests {
         .expect("whole");
         assert!(!h.keep_alive);
         assert!(
-            h.parts.headers.contains_key("connection"),
+            map(&h).contains_key("connection"),
             "a Connection naming other fields stays for the caller to strip them"
         );
         assert_eq!(&buf[..], b"hello");
