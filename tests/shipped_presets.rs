@@ -1656,3 +1656,209 @@ async fn lists_of_numbers_on_one_line_leave_the_shipped_presets_without_the_numb
         assert!(views.contains("Cards: "), "{target}: {views}");
     }
 }
+
+/// Every URL written in `text` (words split at whitespace, quotes and angle brackets; in HTML
+/// each attribute value and text node as the browser reads it), parsed by the WHATWG parser.
+fn urls_in(text: &str) -> Vec<url::Url> {
+    let mut out = Vec::new();
+    let readings = if text.contains('<') {
+        crate::detect::html_tree::readings(text)
+    } else {
+        vec![text.to_owned()]
+    };
+    for reading in readings {
+        for word in
+            reading.split(|c: char| c.is_whitespace() || matches!(c, '"' | '\'' | '<' | '>'))
+        {
+            if let Ok(u) = url::Url::parse(word)
+                && u.has_host()
+            {
+                out.push(u);
+            }
+        }
+    }
+    out
+}
+
+/// Links with a password in their userinfo (`https://deploy:s3cret@db.example.com/`), in a
+/// mail's `href`s and text part on the shipped `sendgrid` preset, and on the shipped
+/// `segment` preset in a page URL its `=>url=>` rules read, in an unselected URL property and
+/// in a free-text note: the recipient's URL parser finds no password it was sent, while the
+/// host, the user name and the rest of each URL arrive.
+#[tokio::test]
+async fn passwords_in_urls_leave_the_shipped_presets_redacted() {
+    let (up, _gw, client) = start_shipped().await;
+    let secrets = ["s3cret", "hunter2", "Tr0ub4dor"];
+    let html = "<p>Staging: <a href=\"https://deploy:s3cret@db.example.com/admin?x=1\">db</a>, \
+        <a href=\"https://admin:hunter2@10.0.0.5:8080/\">box</a>, \
+        <img src=\"ftp://u:Tr0ub4dor@files.example/p.png\"></p>";
+    let text = "Staging: https://deploy:s3cret@db.example.com/admin?x=1 or postgres://admin:hunter2@10.0.0.5:5432/app";
+    let doc = sendgrid_mail(&client, &up, html, text).await;
+    let mut leaks = Vec::new();
+    let mut urls = Vec::new();
+    for (i, label) in [(0, "text part"), (1, "html part")] {
+        let got = doc["content"][i]["value"].as_str().expect("part arrives");
+        leaks.extend(read_in_clear(label, got, &secrets));
+        urls.extend(urls_in(got));
+    }
+    let page = "https://deploy:s3cret@shop.example/cart?step=2";
+    let event = serde_json::json!({"userId": "u1", "type": "page", "name": "Cart",
+        "context": {"page": {"url": page, "referrer": page}},
+        "properties": {"url": page, "link": "https://admin:hunter2@10.0.0.5:8080/",
+            "note": "see https://deploy:s3cret@db.example.com/x ok", "plan": "pro"}});
+    let got = segment_call(&client, &up, "/segment/v1/page", &event).await;
+    leaks.extend(read_in_clear("segment", &got.to_string(), &secrets));
+    urls.extend(urls_in(&got.to_string()));
+    assert_eq!(got["properties"]["plan"], "pro");
+    let u = url::Url::parse(got["context"]["page"]["url"].as_str().expect("url")).expect("parses");
+    assert_eq!(
+        (u.host_str(), u.username(), u.path(), u.query()),
+        (Some("shop.example"), "deploy", "/cart", Some("step=2"))
+    );
+    let with_user: Vec<_> = urls.iter().filter(|u| !u.username().is_empty()).collect();
+    assert!(with_user.len() >= 6, "{with_user:?}");
+    for u in with_user {
+        let p = u.password().unwrap_or_default();
+        assert!(p.is_empty() || p.contains("REDACTED"), "{u}");
+        assert!(
+            u.host_str().is_some_and(|h| h == "db.example.com"
+                || h == "10.0.0.5"
+                || h == "files.example"
+                || h == "shop.example"),
+            "{u}"
+        );
+    }
+    assert!(
+        leaks.is_empty(),
+        "{} leaks:\n{}",
+        leaks.len(),
+        leaks.join("\n")
+    );
+}
+
+/// A link whose parameter is base64 of text holding the person, in a mail's `href` and in
+/// the same link written in its text part (shipped `sendgrid`), and in a Segment note and an
+/// unselected link property, with the person's address, phone, card and IBAN: the tracker
+/// decodes the parameter, so none of them may arrive. A parameter that is base64 of text
+/// without personal data, and a signature, arrive as sent.
+#[tokio::test]
+async fn base64_of_the_person_in_links_of_mails_and_texts_leaves_the_shipped_presets_scrubbed() {
+    use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+    let (up, _gw, client) = start_shipped().await;
+    let phone = "+44 20 7946 0958";
+    let card = "4242 4242 4242 4242";
+    let iban = "DE89 3704 0044 0532 0130 00";
+    let values = [
+        OTTILIE,
+        phone,
+        "442079460958",
+        card,
+        "4242424242424242",
+        iban,
+        "DE89370400440532013000",
+    ];
+    let e = STANDARD.encode(OTTILIE);
+    let p = URL_SAFE_NO_PAD.encode(format!("call {phone} today"));
+    let c = STANDARD.encode(format!("card {card}"));
+    let i = STANDARD.encode(format!("iban {iban}"));
+    let hello = STANDARD.encode("hello world, campaign 7");
+    let link = |k: &str, v: &str| format!("https://t.example/c?m={hello}&{k}={v}&sig=abc123XYZ");
+    let links = [link("u", &e), link("p", &p), link("c", &c), link("i", &i)];
+    let html = links
+        .iter()
+        .map(|l| format!("<a href=\"{}\">open</a>", l.replace('&', "&amp;")))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let text = format!("Open {} to confirm.", links.join(" or "));
+    let doc = sendgrid_mail(&client, &up, &html, &text).await;
+    let mut leaks = Vec::new();
+    for (k, label) in [(0, "text part"), (1, "html part")] {
+        let got = doc["content"][k]["value"].as_str().expect("part arrives");
+        leaks.extend(read_in_clear(label, got, &values));
+        for u in urls_in(got) {
+            let q: Vec<_> = u.query_pairs().collect();
+            assert!(q.iter().any(|(k, v)| k == "m" && *v == hello), "{u}");
+            assert!(q.iter().any(|(k, v)| k == "sig" && v == "abc123XYZ"), "{u}");
+        }
+    }
+    for (k, l) in links.iter().enumerate() {
+        let event = serde_json::json!({"userId": "u1", "event": "Shared",
+            "properties": {"note": format!("shared {l} today"), "share": l, "plan": "pro"}});
+        let got = segment_call(&client, &up, "/segment/v1/track", &event).await;
+        leaks.extend(read_in_clear(
+            &format!("segment {k}"),
+            &got.to_string(),
+            &values,
+        ));
+        assert_eq!(got["properties"]["plan"], "pro");
+    }
+    assert!(
+        leaks.is_empty(),
+        "{} leaks:\n{}",
+        leaks.len(),
+        leaks.join("\n")
+    );
+}
+
+/// The person's address with its `@` percent-encoded twice (`%2540`), or written as a
+/// fullwidth look-alike percent-encoded twice (`%25EF%25BC%25A0`), in a mail's text part, its
+/// HTML text and links (shipped `sendgrid`), and in a Segment note and referrer: whoever
+/// decodes the text twice (a redirect's target, a log viewer) reads the address, so it must not
+/// arrive in any reading.
+#[tokio::test]
+async fn addresses_percent_encoded_twice_leave_the_shipped_presets_without_the_person() {
+    let (up, _gw, client) = start_shipped().await;
+    let twice = "ottilie.brandvold%2540example.org";
+    let look = "ottilie.brandvold%25EF%25BC%25A0example.org";
+    let html = format!(
+        "<p>Contact {twice} or {look}.</p><p><a href=\"https://shop.example/?e={look}&amp;n=1\">account</a></p>"
+    );
+    let text = format!("Contact {twice} or {look}, or https://shop.example/?e={look}&n=1");
+    let doc = sendgrid_mail(&client, &up, &html, &text).await;
+    let mut leaks = Vec::new();
+    for (k, label) in [(0, "text part"), (1, "html part")] {
+        let got = doc["content"][k]["value"].as_str().expect("part arrives");
+        leaks.extend(read_in_clear(label, got, &[OTTILIE]));
+        assert!(got.contains("https://shop.example/?e="), "{got}");
+    }
+    let event = serde_json::json!({"userId": "u1", "type": "page", "name": "Account",
+        "context": {"page": {"referrer": format!("https://shop.example/?e={look}")}},
+        "properties": {"note": format!("from {twice} and {look}"), "plan": "pro"}});
+    let got = segment_call(&client, &up, "/segment/v1/page", &event).await;
+    leaks.extend(read_in_clear("segment", &got.to_string(), &[OTTILIE]));
+    assert_eq!(got["properties"]["plan"], "pro");
+    assert!(
+        leaks.is_empty(),
+        "{} leaks:\n{}",
+        leaks.len(),
+        leaks.join("\n")
+    );
+}
+
+/// A token of numbers longer than any value and without a space (ids joined by `-` and `/`,
+/// as an export or a log line writes them) holding a phone number and a card, in a mail's
+/// text part (shipped `sendgrid`) and a Segment note: each value inside it is found, so neither
+/// arrives; the numbers around them do.
+#[tokio::test]
+async fn values_inside_a_long_token_of_numbers_leave_the_shipped_presets_without_them() {
+    let (up, _gw, client) = start_shipped().await;
+    let filler = "1234-5678-".repeat(14);
+    let token = format!("{filler}+442079460958/4242424242424242/2024-01-01");
+    let values = ["+442079460958", "442079460958", "4242424242424242"];
+    let text = format!("Export ids {token} done.");
+    let doc = sendgrid_mail(&client, &up, "<p>Export attached.</p>", &text).await;
+    let got = doc["content"][0]["value"].as_str().expect("text part");
+    let mut leaks = read_in_clear("text part", got, &values);
+    assert!(got.contains(&filler), "{got}");
+    let event = serde_json::json!({"userId": "u1", "event": "Exported",
+        "properties": {"note": text, "plan": "pro"}});
+    let got = segment_call(&client, &up, "/segment/v1/track", &event).await;
+    leaks.extend(read_in_clear("segment", &got.to_string(), &values));
+    assert_eq!(got["properties"]["plan"], "pro");
+    assert!(
+        leaks.is_empty(),
+        "{} leaks:\n{}",
+        leaks.len(),
+        leaks.join("\n")
+    );
+}

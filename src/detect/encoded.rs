@@ -81,18 +81,59 @@ fn base64_of(t: &[u8]) -> Option<Encoded<'_>> {
     // something that is not text, which the first quads show without decoding the rest.
     let probe = &body[..body.len().min(16) & !3];
     let mut buf = [0u8; 12];
-    let engine = if matches!(e, Encoded::Base64Url(_)) {
-        &URL_SAFE
-    } else {
-        &STANDARD
-    };
-    let n = engine.decode_slice(probe, &mut buf).ok()?;
+    let n = engine(&e).decode_slice(probe, &mut buf).ok()?;
     match std::str::from_utf8(&buf[..n]) {
         Ok(text) if !text.bytes().any(|b| b < 0x09 || b == 0x7f) => Some(e),
         // A character cut by the probe's end.
         Err(err) if err.error_len().is_none() && probe.len() < body.len() => Some(e),
         _ => None,
     }
+}
+
+/// The engine that decodes `e`'s alphabet (the standard one for percent-encoded data, which
+/// never reaches it).
+fn engine(e: &Encoded<'_>) -> &'static GeneralPurpose {
+    match e {
+        Encoded::Base64Url(_) => &URL_SAFE,
+        _ => &STANDARD,
+    }
+}
+
+/// Whether `b` is a byte of either base64 alphabet (padding aside).
+#[inline]
+pub(crate) fn base64_byte(b: u8) -> bool {
+    ALPHABET[usize::from(b)] & BAD == 0
+}
+
+/// The text a value that is base64 in one alphabet decodes to, read whole: padding optional,
+/// written `=` or percent-encoded `%3D` (a link's parameter). `None` when it mixes the
+/// alphabets, does not decode, or decodes to bytes that are not UTF-8 text without control
+/// characters (a hash, a random id, a signature). Allocates only for text.
+pub(crate) fn base64_text(value: &[u8]) -> Option<String> {
+    let mut body = value;
+    for _ in 0..2 {
+        match body.len().checked_sub(3) {
+            Some(k) if body[k..].eq_ignore_ascii_case(b"%3D") => body = &body[..k],
+            _ => break,
+        }
+    }
+    let e = base64_of(body)?;
+    let (Encoded::Base64(data) | Encoded::Base64Url(data) | Encoded::Percent(data)) = e;
+    // On the stack for the usual lengths: most candidates (ids, signatures) are not text,
+    // and cost no allocation.
+    let mut small = [0u8; 384];
+    let mut large = Vec::new();
+    let buf: &mut [u8] = if data.len() <= 512 {
+        &mut small
+    } else {
+        large.resize(data.len() / 4 * 3 + 3, 0);
+        &mut large
+    };
+    let n = engine(&e).decode_slice(data, buf).ok()?;
+    let text = std::str::from_utf8(&buf[..n]).ok()?;
+    text.chars()
+        .all(|c| !c.is_control() || matches!(c, '\t' | '\n' | '\r'))
+        .then(|| text.to_owned())
 }
 
 const STD: u8 = 1;
@@ -129,13 +170,8 @@ pub(crate) fn windows<T>(e: &Encoded<'_>, mut read: impl FnMut(&str) -> Option<T
         let (n, reach) = match e {
             Encoded::Base64(_) | Encoded::Base64Url(_) => {
                 let reach = (from + WINDOW).min(data.len());
-                let engine = if matches!(e, Encoded::Base64(_)) {
-                    &STANDARD
-                } else {
-                    &URL_SAFE
-                };
                 (
-                    engine.decode_slice(&data[from..reach], &mut buf).ok()?,
+                    engine(e).decode_slice(&data[from..reach], &mut buf).ok()?,
                     reach,
                 )
             }

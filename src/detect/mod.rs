@@ -427,7 +427,14 @@ impl Detector {
         }
         // `mailto:alice%40example.com`, a tracking link's `?e=alice%40example.com`, an HTML
         // fragment's `alice&#64;example.com`: the recipient reads an address there.
-        (sh.escape > 0 && self.on(Class::Email) && text::escaped_email(t)).then_some(Class::Email)
+        if sh.escape > 0 && self.on(Class::Email) && text::escaped_email(t) {
+            return Some(Class::Email);
+        }
+        // A link whose parameter is base64 of text (`?p=…`), read for every class.
+        if sh.escape > 0 && sh.colon > 0 && sh.slash >= 2 {
+            return text::encoded_param(t, self.classes);
+        }
+        None
     }
 }
 

@@ -43,6 +43,12 @@ fn email_byte(b: u8) -> bool {
 
 /// First class found inside `s`, if any.
 pub(crate) fn scan(s: &[u8], sh: &Shape, on: ClassSet) -> Option<Class> {
+    // First: whatever else the text holds, the scrub that treats it then finds the password
+    // too, and a class whose action keeps the leaf (an email a processor needs) cannot
+    // forward it.
+    if sh.at > 0 && on.contains(Class::Password) && spans::url_password(s) {
+        return Some(Class::Password);
+    }
     if sh.at > 0 && on.contains(Class::Email) && emails(s) {
         return Some(Class::Email);
     }
@@ -102,7 +108,7 @@ fn street(s: &[u8]) -> bool {
 /// URL, a `mailto:` link, a pasted link) or a character reference (`&#64;`, `&#x40;`,
 /// `&commat;`), or that the span scanner's second reading decodes: a look-alike escaped
 /// (`%EF%BC%A0`, `&#xFF20;`), a reference escaped twice (`&amp;#64;`), a string escape
-/// (`\u0040`), a link's parameter that is base64 of text. The span scanner, which reads a
+/// (`\u0040`). The span scanner, which reads a
 /// text the way its kind is read (URL, HTML or plain text with both decodings), decides; it
 /// runs only on a text with such an escape in it, and allocates only when it finds one.
 pub(crate) fn escaped_email(s: &[u8]) -> bool {
@@ -121,7 +127,7 @@ pub(crate) fn escaped_email(s: &[u8]) -> bool {
             }
             _ => r.first() == Some(&b'u'),
         }
-    }) || spans::encoded_text_param(s);
+    });
     let Ok(text) = std::str::from_utf8(s) else {
         return false;
     };
@@ -132,6 +138,24 @@ pub(crate) fn escaped_email(s: &[u8]) -> bool {
             None,
             |_| {},
         ) > 0
+}
+
+/// The class of the first span in `s` when it holds a link whose parameter is base64 of text
+/// (`?p=Y2FsbCArNDQgMjAgNzk0NiAwOTU4`): the span scanner, which decodes such a parameter and
+/// reads the text inside for every class `on` names, decides, so the `scrub` that then treats
+/// the leaf finds what was found here. Runs only on a text with such a parameter in it.
+pub(crate) fn encoded_param(s: &[u8], on: ClassSet) -> Option<Class> {
+    if !spans::encoded_text_param(s) {
+        return None;
+    }
+    let text = std::str::from_utf8(s).ok()?;
+    let mut class = None;
+    SpanScanner::new(on).find(text, TextKind::Auto, None, |span| {
+        if let (None, spans::Origin::Class(c)) = (class, span.origin) {
+            class = Some(c);
+        }
+    });
+    class
 }
 
 fn emails(s: &[u8]) -> bool {
@@ -226,6 +250,21 @@ fn numeric_runs(s: &[u8], on: ClassSet) -> Option<Class> {
             let after_colon = start > 0 && s[start - 1] == b':';
             if let Some(c) = numeric(run, digits, on, after_colon) {
                 return Some(c);
+            }
+            // Longer than any value (numbers in a row, joined by spaces or `/`): the values
+            // inside it, as the span scanner that then scrubs the leaf reads them.
+            if run.len() > 128
+                && let Ok(text) = std::str::from_utf8(run)
+            {
+                let mut class = None;
+                SpanScanner::new(on).find(text, TextKind::Plain, None, |span| {
+                    if let (None, spans::Origin::Class(c)) = (class, span.origin) {
+                        class = Some(c);
+                    }
+                });
+                if class.is_some() {
+                    return class;
+                }
             }
         }
         i = j.max(i + 1);

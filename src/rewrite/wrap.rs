@@ -42,9 +42,9 @@ use super::form::rewrite_form;
 use super::json::rewrite_json;
 use super::{Limits, Outcome, RewriteError};
 use crate::canon::percent;
-use crate::detect::KeyHint;
+use crate::detect::{Class, KeyHint};
 use crate::error::{Ambiguity, WrapFault};
-use crate::policy::action::{Action, Applied, Leaf, LeafKind};
+use crate::policy::action::{Action, Applied, Leaf, LeafKind, password_treatment};
 use crate::policy::params::Params;
 use crate::policy::{ApplyCx, Coding, DetectPolicy, FieldPlan, Inner, Wrap};
 
@@ -342,8 +342,8 @@ fn police_userinfo(
     };
     let u = police_credential(user, detect, fields, cx)?;
     let p = match password {
-        Some(p) => police_credential(p, detect, fields, cx)?,
-        None => None,
+        Some(p) if !p.is_empty() => police_password(p, detect, fields, cx)?,
+        _ => None,
     };
     if u.is_none() && p.is_none() {
         return Ok(None);
@@ -365,10 +365,17 @@ fn police_credential(
     fields: &FieldPlan,
     cx: &mut ApplyCx<'_>,
 ) -> Result<Option<Vec<u8>>, RewriteError> {
-    use crate::canon::percent::{Plus, decode_utf8};
     if raw.is_empty() {
         return Ok(None);
     }
+    let read = credential_read(raw);
+    Ok(police_url_part(&read, "(userinfo)", detect, fields, cx)?.map(|u| userinfo_encoded(&u)))
+}
+
+/// A user name or password as whoever reads it reads it: percent-decoded, once more when that
+/// leaves escapes.
+fn credential_read(raw: &str) -> std::borrow::Cow<'_, str> {
+    use crate::canon::percent::{Plus, decode_utf8};
     let mut read = std::borrow::Cow::Borrowed(raw);
     for _ in 0..2 {
         match decode_utf8(&read, Plus::Literal) {
@@ -376,7 +383,53 @@ fn police_credential(
             _ => break,
         }
     }
-    Ok(police_url_part(&read, "(userinfo)", detect, fields, cx)?.map(|u| userinfo_encoded(&u)))
+    read
+}
+
+/// A URL's password (not empty) is a password whatever it looks like: recorded as one, and in
+/// `enforce` replaced by the route's action for passwords, never kept (an action that would
+/// keep it, or a `scrub`, which finds no span in a bare password, redacts it). `observe`
+/// counts it `clear` and changes nothing; allow-list mode drops it.
+fn police_password(
+    raw: &str,
+    detect: &DetectPolicy,
+    fields: &FieldPlan,
+    cx: &mut ApplyCx<'_>,
+) -> Result<Option<Vec<u8>>, RewriteError> {
+    let class = Class::Password;
+    let mut path = String::with_capacity(fields.unselected.root.len() + 10);
+    path.push_str(&fields.unselected.root);
+    path.push_str("(userinfo)");
+    cx.detected.record(&path, class);
+    if fields.unselected.drop {
+        cx.withhold(Some(class));
+        return Ok(Some(Vec::new()));
+    }
+    let Some(action) = detect.action(class) else {
+        cx.observe(class);
+        return Ok(None);
+    };
+    let read = credential_read(raw);
+    let leaf = Leaf {
+        text: &read,
+        kind: LeafKind::String,
+        field: "(userinfo)",
+    };
+    let redact = password_treatment();
+    let mut plain = Vec::new();
+    let keeps = matches!(action, Action::Keep | Action::Scrub(_));
+    let mut applied = cx.treat(
+        if keeps { &redact } else { action },
+        Some(class),
+        &leaf,
+        &mut plain,
+    )?;
+    if applied == Applied::Kept {
+        plain.clear();
+        applied = cx.treat(&redact, Some(class), &leaf, &mut plain)?;
+    }
+    debug_assert_ne!(applied, Applied::Kept);
+    Ok(Some(userinfo_encoded(&plain)))
 }
 
 /// A replaced userinfo as a URL's authority carries it: what would end the userinfo or the

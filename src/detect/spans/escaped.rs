@@ -19,18 +19,17 @@
 //! escape or a URL delimiter, so the second reading has the first one's structure.
 //!
 //! And a parameter of a link whose value is base64 of text ([`encoded_params`]): a tracker
-//! decodes it (`?u=YWxpY2VAZXhhbXBsZS5vcmc=`). A value of 12 to 4096 bytes of one base64
+//! decodes it (`?u=YWxpY2VAZXhhbXBsZS5vcmc=`). A value of 16 to 4096 bytes of one base64
 //! alphabet (padding optional) that decodes to UTF-8 text without control characters is
 //! scanned as a text of its own; if personal data is found in it, the whole value is a span.
 //! Ids, hashes and signatures that happen to be of the alphabet decode to bytes that are not
 //! text, or to text without personal data, and stay as they are.
 
-use base64::Engine as _;
-use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
-use base64::engine::{DecodePaddingMode, general_purpose};
-
 use super::decode;
-use crate::detect::fold;
+#[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+use super::lanes::Lanes;
+use super::lanes::{Stops, run_end};
+use crate::detect::{encoded, fold};
 
 /// What the first reading met, a bit each ([`Seen`] is a `u8` so the finder carries it
 /// cheaply).
@@ -41,6 +40,29 @@ pub(crate) const HIGH: Seen = 1;
 pub(crate) const AMP: Seen = 2;
 /// A `\` in raw text (`script`, `style`) or plain text.
 pub(crate) const BACKSLASH: Seen = 4;
+/// `://` outside a URL-valued segment: a link written in a text, whose parameters may be
+/// base64 of text ([`queries_in_text`]).
+pub(crate) const LINK: Seen = 8;
+/// `%25` before two hex digits: an escape escaped once more (`%2540`, `%25EF%25BC%25A0`),
+/// which a link's target, or whoever decodes a text twice, reads as the escape.
+pub(crate) const TWICE: Seen = 16;
+
+/// What the first reading notes at the `%` at `raw[0]` (read through the segment's
+/// decoding as `%`): [`TWICE`] for `%25` and two hex digits, and [`HIGH`] too when those
+/// escape a non-ASCII byte (`%25EF`).
+#[inline]
+pub(crate) fn seen_percent(raw: &[u8]) -> Seen {
+    match raw {
+        [b'%', b'2', b'5', h, l, ..] if h.is_ascii_hexdigit() && l.is_ascii_hexdigit() => {
+            if decode::hex(*h).is_some_and(|h| h >= 8) {
+                TWICE | HIGH
+            } else {
+                TWICE
+            }
+        }
+        _ => 0,
+    }
+}
 
 /// One change the second reading makes: the original's bytes `start..end` read as `with`, or
 /// as nothing when `with` is 0.
@@ -164,14 +186,27 @@ fn look_alikes(raw: &[u8], out: &mut Vec<Edit>) {
 
 /// The non-ASCII character that percent escapes starting `s` encode in UTF-8, and their
 /// length (`%EF%BC%A0`: `＠`, 9 bytes).
+/// Each escape may be escaped once more (`%25EF%25BC%25A0`, which a link's target decodes to
+/// `%EF%BC%A0`): the whole is then one edit, and the `25`s inside it are no gaps of their own.
 fn percent_char(s: &[u8]) -> Option<(char, usize)> {
-    let byte = |k: usize| -> Option<u8> {
-        match s.get(3 * k..3 * k + 3)? {
-            [b'%', h, l] => Some((decode::hex(*h)? << 4) | decode::hex(*l)?),
-            _ => None,
-        }
+    let hex2 = |k: usize| -> Option<u8> {
+        Some((decode::hex(*s.get(k)?)? << 4) | decode::hex(*s.get(k + 1)?)?)
     };
-    let lead = byte(0)?;
+    let mut at = 0;
+    let mut byte = || -> Option<u8> {
+        if s.get(at) != Some(&b'%') {
+            return None;
+        }
+        let k = if s.get(at + 1..at + 3) == Some(b"25") && hex2(at + 3).is_some() {
+            at + 3
+        } else {
+            at + 1
+        };
+        let v = hex2(k)?;
+        at = k + 2;
+        Some(v)
+    };
+    let lead = byte()?;
     let n = match lead {
         0xC2..=0xDF => 2,
         0xE0..=0xEF => 3,
@@ -179,11 +214,11 @@ fn percent_char(s: &[u8]) -> Option<(char, usize)> {
         _ => return None,
     };
     let mut buf = [lead, 0, 0, 0];
-    for (k, b) in buf.iter_mut().enumerate().take(n).skip(1) {
-        *b = byte(k)?;
+    for b in buf.iter_mut().take(n).skip(1) {
+        *b = byte()?;
     }
     let c = std::str::from_utf8(&buf[..n]).ok()?.chars().next()?;
-    Some((c, 3 * n))
+    Some((c, at))
 }
 
 /// The `amp;` of each `&amp;` before a reference: left out, `&amp;#64;` reads `&#64;`, which
@@ -232,17 +267,26 @@ fn string_escapes(raw: &[u8], out: &mut Vec<Edit>) {
 const B64_MIN: usize = 16;
 const B64_MAX: usize = 4096;
 
-/// The base64 alphabets' bytes (both), without padding.
-static B64: [bool; 256] = {
-    let mut t = [false; 256];
-    let mut b = 0;
-    while b < 256 {
-        let c = b as u8;
-        t[b] = c.is_ascii_alphanumeric() || matches!(c, b'+' | b'/' | b'-' | b'_');
-        b += 1;
+/// Bytes outside both base64 alphabets (padding included): where a value's run of the
+/// alphabets ends. Read sixteen at a time: the bytes of every query of every link in a mail
+/// pass here.
+struct NotBase64;
+
+impl Stops for NotBase64 {
+    fn stop(b: u8) -> bool {
+        !encoded::base64_byte(b)
     }
-    t
-};
+
+    #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+    #[inline(always)]
+    fn stops16(chunk: &[u8; 16]) -> u32 {
+        let v = Lanes::load(chunk);
+        let alphabet = (v.range(b'A', b'Z') | v.range(b'a', b'z'))
+            | (v.range(b'0', b'9') | (v.eq(b'+') | v.eq(b'/')))
+            | (v.eq(b'-') | v.eq(b'_'));
+        !alphabet.bits() & 0xFFFF
+    }
+}
 
 /// Notes in `out` each parameter value in the query `raw[start..end]` that may be base64 of
 /// text: after a `=`, [`B64_MIN`] to [`B64_MAX`] bytes of the alphabets, then optional
@@ -257,10 +301,7 @@ pub(crate) fn encoded_params(
     let mut from = 0;
     while let Some(p) = memchr::memchr(b'=', &s[from..]).map(|p| from + p) {
         let v = p + 1;
-        let mut e = v;
-        while e < s.len() && e - v <= B64_MAX && B64[usize::from(s[e])] {
-            e += 1;
-        }
+        let mut e = run_end::<NotBase64>(s, v, s.len().min(v + B64_MAX + 1));
         from = e.max(v);
         // Base64 of text has both cases; a word (`transactional`) or a hex id has one.
         let w = &s[v..e];
@@ -309,54 +350,12 @@ pub(crate) fn queries_in_text(
     }
 }
 
-/// Accepts what encoders write: padded or not, trailing bits set.
-const LENIENT: GeneralPurposeConfig = general_purpose::NO_PAD
-    .with_decode_padding_mode(DecodePaddingMode::Indifferent)
-    .with_decode_allow_trailing_bits(true);
-const STANDARD: GeneralPurpose = GeneralPurpose::new(&base64::alphabet::STANDARD, LENIENT);
-const URL_SAFE: GeneralPurpose = GeneralPurpose::new(&base64::alphabet::URL_SAFE, LENIENT);
-
-/// The text a base64 parameter value (as [`encoded_params`] found it) decodes to: `None` when
-/// it mixes the alphabets, does not decode, or decodes to bytes that are not UTF-8 text
-/// without control characters (a hash, a random id, a signature).
-pub(crate) fn base64_text(value: &[u8]) -> Option<String> {
-    let body = value
-        .strip_suffix(b"%3D%3D")
-        .or_else(|| value.strip_suffix(b"%3d%3d"))
-        .or_else(|| value.strip_suffix(b"%3D"))
-        .or_else(|| value.strip_suffix(b"%3d"))
-        .unwrap_or(value);
-    let body = body
-        .strip_suffix(b"==")
-        .or_else(|| body.strip_suffix(b"="))
-        .unwrap_or(body);
-    let std = body.iter().any(|&b| b == b'+' || b == b'/');
-    let url = body.iter().any(|&b| b == b'-' || b == b'_');
-    let engine = match (std, url) {
-        (true, true) => return None,
-        (_, true) => &URL_SAFE,
-        _ => &STANDARD,
-    };
-    // On the stack for the usual lengths: most candidates (ids, signatures) are not text, and
-    // cost no allocation.
-    let mut small = [0u8; 384];
-    let mut large = Vec::new();
-    let buf: &mut [u8] = if body.len() <= 512 {
-        &mut small
-    } else {
-        large.resize(body.len() / 4 * 3 + 3, 0);
-        &mut large
-    };
-    let n = engine.decode_slice(body, buf).ok()?;
-    let text = std::str::from_utf8(&buf[..n]).ok()?;
-    text.chars()
-        .all(|c| !c.is_control() || matches!(c, '\t' | '\n' | '\r'))
-        .then(|| text.to_owned())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::detect::encoded::base64_text;
+    use base64::Engine as _;
+    use base64::engine::general_purpose;
     use proptest::prelude::*;
 
     fn edited(raw: &str, seen: Seen) -> String {
@@ -443,6 +442,19 @@ mod tests {
         // Hex ids, random bytes and mixed alphabets are not text.
         for id in ["9f86d081884c7d65", "q83vEjRWeJq83vEj", "ab+cd-ef/gh_ijkl"] {
             assert_eq!(base64_text(id.as_bytes()), None, "{id}");
+        }
+    }
+
+    #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+    #[test]
+    fn the_vector_alphabet_test_finds_what_the_table_finds() {
+        for b in 0..=255u8 {
+            for k in 0..16 {
+                let mut chunk = [b'A'; 16];
+                chunk[k] = b;
+                let want = if NotBase64::stop(b) { 1 << k } else { 0 };
+                assert_eq!(NotBase64::stops16(&chunk), want, "{b:#04x} at {k}");
+            }
         }
     }
 

@@ -812,6 +812,11 @@ impl Finder {
                     }
                     i + u.len
                 }
+                // `%25` and two hex digits: an escape escaped once more (`%2540`).
+                b'%' => {
+                    self.seen |= super::escaped::seen_percent(&raw[i..seg.end]);
+                    i + u.len
+                }
                 b'A' if matches!(raw.get(i + 1..i + 4), Some(b"KIA" | b"SIA" | b"Iza"))
                     && (i == seg.start || !word_byte(raw[i - 1])) =>
                 {
@@ -991,11 +996,15 @@ impl Finder {
                         j = start + last;
                         run_digits = raw[start..j].iter().filter(|b| b.is_ascii_digit()).count();
                     }
+                    // No space to cut at: one token longer than a run, read value by value
+                    // up to its first space, from which the scan goes on.
                     _ => {
-                        while j < c.seg.end && RUN_RAW[usize::from(raw[j])] {
-                            j += 1;
+                        let mut e = start;
+                        while e < c.seg.end && RUN_RAW[usize::from(raw[e])] && raw[e] != b' ' {
+                            e += 1;
                         }
-                        return j;
+                        self.long_token(c, start, e, floor, hits);
+                        return e;
                     }
                 }
             }
@@ -1195,6 +1204,66 @@ impl Finder {
             return Some(Class::Phone);
         }
         None
+    }
+
+    /// The values inside `raw[start..end]`, a token of run bytes without a space longer than
+    /// a run (`4242424242424242/+442079460958/0300-1234567/…`, numbers joined by `/`, `-` or
+    /// `.`). From each group start (the token's start, or after a separator; a `+` before it
+    /// is the value's), the longest candidate ending at a group end with at most 19 digits
+    /// and 32 bytes that is a value of its own is emitted, and the search goes on after it.
+    /// Work is bounded: each group start tries at most 19 ends, each a check of at most 32
+    /// bytes.
+    fn long_token(
+        &mut self,
+        c: Cur<'_>,
+        start: usize,
+        end: usize,
+        floor: &mut usize,
+        hits: &mut Vec<Hit>,
+    ) {
+        const MAX_VALUE: usize = 32;
+        let raw = c.raw;
+        let mut g = start;
+        while g < end {
+            if !raw[g].is_ascii_digit() {
+                g += 1;
+                continue;
+            }
+            let from = if g > start && raw[g - 1] == b'+' {
+                g - 1
+            } else {
+                g
+            };
+            let mut best = None;
+            let mut k = g;
+            let mut digits = 0;
+            while k < end && k - from <= MAX_VALUE && digits <= 19 {
+                if raw[k].is_ascii_digit() {
+                    digits += 1;
+                    k += 1;
+                    if (k == end || !raw[k].is_ascii_digit())
+                        && digits >= 7
+                        && let Some(class) = self.numeric_strict(&raw[from..k], digits)
+                    {
+                        best = Some((k, class));
+                    }
+                } else {
+                    k += 1;
+                }
+            }
+            match best {
+                Some((e, class)) if from >= *floor => {
+                    Self::emit(c, floor, hits, from, e, class);
+                    g = e;
+                }
+                _ => {
+                    // The next group.
+                    while g < end && raw[g].is_ascii_digit() {
+                        g += 1;
+                    }
+                }
+            }
+        }
     }
 
     /// A run of several values separated by spaces (`0300 1234567 0301 7654321`, two cards in
@@ -1420,6 +1489,25 @@ impl Finder {
         hits: &mut Vec<Hit>,
     ) -> usize {
         let resume = at + at_len;
+        // `https://deploy:s3cret@host/`: the `@` ends a URL's userinfo, and what follows its
+        // first `:` is a password.
+        if c.raw[at] == b'@'
+            && self.on(Class::Password)
+            && let Some((s, e)) = super::userinfo::password(c.raw, *floor, c.seg.end, at)
+        {
+            // Encoded as in a URL wherever it is written: a replacement cannot end the
+            // userinfo or the authority.
+            let mut seg = c.seg.kind;
+            seg.mode = seg.mode.with(Mode::URL);
+            hits.push(Hit {
+                start: s,
+                end: e,
+                origin: Origin::Class(Class::Password),
+                seg,
+            });
+            *floor = e;
+            return resume;
+        }
         if !self.on(Class::Email) {
             return resume;
         }
@@ -1499,6 +1587,7 @@ impl Finder {
             && matches!(raw[e], b':' | b'/')
             && !raw[e + 1].is_ascii_whitespace()
             && !email::path_segment(raw, s)
+            && !super::userinfo::user_name(raw, s, e, c.seg.end)
         {
             return e.max(resume);
         }
@@ -1526,6 +1615,10 @@ impl Finder {
         floor: &mut usize,
         hits: &mut Vec<Hit>,
     ) -> usize {
+        // A link written in the text: its parameters may be base64 of text.
+        if c.raw.get(i + 1..i + 3) == Some(b"//") {
+            self.seen |= super::escaped::LINK;
+        }
         let resume = i + len;
         if !self.on(Class::IpAddress) {
             return resume;

@@ -177,7 +177,7 @@ pub(crate) fn segments(raw: &[u8], kind: TextKind, notes: Option<&mut Notes>, f:
 /// A URL in `raw[start..end]`: up to `?` the path (and scheme, authority), then the query
 /// where `+` is a space, then the fragment. `base` adds HTML decoding inside attributes. With
 /// `notes`, each `%25` escaping an escape is noted there (for the whole URL at once: none
-/// crosses a `?` or `#`), and in a URL-valued text the query's values that may be base64.
+/// crosses a `?` or `#`), and the query's values that may be base64.
 fn url(
     raw: &[u8],
     start: usize,
@@ -193,9 +193,7 @@ fn url(
     let h = memchr::memchr(b'#', &raw[q..end]).map_or(end, |i| q + i);
     if let Some(notes) = notes {
         reread::escaped_twice(raw, start, end, &mut notes.twice);
-        // Base64 parameters in a URL-valued text only: looking in every link of a mail costs
-        // the scan of HTML more than its budget (see DETECTION.md).
-        if ctx == Ctx::Url && q < h {
+        if q < h {
             let kind = SegKind {
                 mode: mode.with(Mode::PLUS),
                 ctx,

@@ -58,6 +58,7 @@ mod find;
 mod html;
 mod lanes;
 mod reread;
+mod userinfo;
 
 use super::{Class, ClassSet, fold};
 use decode::{Fixed, Mode};
@@ -73,6 +74,7 @@ pub const SPAN_CLASSES: ClassSet = ClassSet::empty()
     .with(Class::Iban)
     .with(Class::IpAddress)
     .with(Class::Jwt)
+    .with(Class::Password)
     .with(Class::PaymentCard)
     .with(Class::Phone)
     .with(Class::Ssn)
@@ -311,7 +313,17 @@ impl SpanScanner {
         let kind = sniff(raw, kind);
         let mut notes = Notes::default();
         let found = self.scan(raw, kind, echo, Some(&mut notes));
-        let params = std::mem::take(&mut notes.params);
+        let mut params = std::mem::take(&mut notes.params);
+        // Links written in plain text, which the finder saw (`://`): their parameters too.
+        if kind == TextKind::Plain && notes.seen & escaped::LINK != 0 {
+            let seg = SegKind {
+                mode: Mode::PCT.with(Mode::ENT).with(Mode::URL).with(Mode::PLUS),
+                ctx: Ctx::Plain,
+            };
+            escaped::queries_in_text(raw, 0, raw.len(), &mut |q, h| {
+                escaped::encoded_params(raw, q, h, &mut |a, b| params.push((a, b, seg)));
+            });
+        }
         let mut found = self.reread(text, kind, echo, found, notes);
         if !params.is_empty() {
             let encoded = self.encoded(text, echo, &params, &mut found.decoded);
@@ -335,11 +347,27 @@ impl SpanScanner {
         let raw = text.as_bytes();
         let fold = !raw.is_ascii() && fold::foldable(raw);
         let Notes {
-            gaps, twice, seen, ..
+            gaps,
+            mut twice,
+            seen,
+            ..
         } = notes;
+        // An escape escaped once more outside a link too (a text node, plain text, an
+        // attribute): the whole text is read for them once.
+        if seen & escaped::TWICE != 0 {
+            twice.clear();
+            reread::escaped_twice(raw, 0, raw.len(), &mut twice);
+        }
         let mut edits = Vec::new();
         if seen & (escaped::HIGH | escaped::AMP | escaped::BACKSLASH) != 0 {
             escaped::edits(raw, seen, &mut edits);
+        }
+        // A look-alike escaped twice (`%25EF%25BC%25A0`) is one edit: its `25`s are inside.
+        if !edits.is_empty() && !twice.is_empty() {
+            twice.retain(|&(a, b)| {
+                let k = edits.partition_point(|e| e.end <= a);
+                edits.get(k).is_none_or(|e| b <= e.start)
+            });
         }
         if !fold && gaps.is_empty() && twice.is_empty() && edits.is_empty() {
             return Found {
@@ -418,7 +446,7 @@ impl SpanScanner {
     ) -> Vec<Hit> {
         let mut hits = Vec::new();
         for &(start, end, seg) in params {
-            let Some(plain) = escaped::base64_text(&text.as_bytes()[start..end]) else {
+            let Some(plain) = super::encoded::base64_text(&text.as_bytes()[start..end]) else {
                 continue;
             };
             let inner = self.hits(&plain, TextKind::Auto, echo);
@@ -591,10 +619,16 @@ pub(crate) fn encoded_text_param(raw: &[u8]) -> bool {
     let mut found = false;
     escaped::queries_in_text(raw, 0, raw.len(), &mut |q, h| {
         escaped::encoded_params(raw, q, h, &mut |a, b| {
-            found = found || escaped::base64_text(&raw[a..b]).is_some();
+            found = found || super::encoded::base64_text(&raw[a..b]).is_some();
         });
     });
     found
+}
+
+/// Whether `raw` holds a URL with a password in its userinfo (which the scanner finds as a
+/// span of [`Class::Password`]): the detector's gate before it asks the scanner.
+pub(crate) fn url_password(raw: &[u8]) -> bool {
+    userinfo::any_password(raw)
 }
 
 /// Resolves [`TextKind::Auto`].

@@ -1354,6 +1354,33 @@ fn escapes_a_recipient_decodes_are_read_as_it_decodes_them() {
             TextKind::Url,
             email("to=ottilie@example.org&l=n"),
         ),
+        // The same parameter in a link's `href`, and in a link written in plain text.
+        (
+            "<p><a href=\"https://t.example/c?s=1&amp;u=b3R0aWxpZUBleGFtcGxlLm9yZw==\">x</a></p>",
+            TextKind::Html,
+            email(at),
+        ),
+        (
+            "Open https://t.example/c?u=b3R0aWxpZUBleGFtcGxlLm9yZw== to confirm.",
+            TextKind::Plain,
+            email(at),
+        ),
+        // Escapes escaped once more, in plain text and in a link: a look-alike and an `@`.
+        (
+            "contact ottilie%25EF%25BC%25A0example.org today",
+            TextKind::Plain,
+            email(at),
+        ),
+        (
+            "contact ottilie%2540example.org today",
+            TextKind::Plain,
+            email(at),
+        ),
+        (
+            "<a href=\"https://shop.example/?e=ottilie%25ef%25bc%25a0example.org\">x</a>",
+            TextKind::Html,
+            email(at),
+        ),
     ];
     for (text, kind, want) in cases {
         let mut got = Vec::new();
@@ -1382,6 +1409,14 @@ fn escapes_a_recipient_decodes_are_read_as_it_decodes_them() {
         (
             "https://t.example/c?id=9f86d081884c7d65&m=aGVsbG8gd29ybGQsIGNhbXBhaWduIDc%3D&sig=q83vEjRWeJq83vEj",
             TextKind::Url,
+        ),
+        (
+            "<a href=\"https://t.example/c?m=aGVsbG8gd29ybGQsIGNhbXBhaWduIDc%3D&amp;sig=q83vEjRWeJq83vEj\">x</a>",
+            TextKind::Html,
+        ),
+        (
+            "See https://t.example/c?m=aGVsbG8gd29ybGQsIGNhbXBhaWduIDc= and 100%25 of it.",
+            TextKind::Plain,
         ),
     ] {
         assert_eq!(redact(text, kind, None), text, "{text}");
@@ -1445,4 +1480,101 @@ proptest::proptest! {
         });
         proptest::prop_assert_eq!(found, vec![(Origin::Class(class), v.to_owned())], "{}", text);
     }
+}
+
+#[test]
+fn a_urls_password_is_a_span_wherever_the_url_is_written() {
+    let pw = |text: &str, kind: TextKind| {
+        let mut got = Vec::new();
+        SpanScanner::default().find(text, kind, None, |sp| {
+            got.push((sp.origin, text[sp.start..sp.end].to_owned()))
+        });
+        got
+    };
+    let password = |v: &str| (Origin::Class(Class::Password), v.to_owned());
+    for (text, kind, want) in [
+        (
+            "Use https://deploy:s3cret@db.example.com/x to log in.",
+            TextKind::Plain,
+            vec![password("s3cret")],
+        ),
+        (
+            "https://deploy:s3cret@db.example.com/x?step=2",
+            TextKind::Url,
+            vec![password("s3cret")],
+        ),
+        (
+            "<a href=\"https://admin:hunter2@10.0.0.5:8080/\">db</a>",
+            TextKind::Html,
+            vec![password("hunter2")],
+        ),
+        (
+            "<p>postgres://app:p%40ss@db.internal/app</p>",
+            TextKind::Html,
+            vec![password("p%40ss")],
+        ),
+        // The user name is an address: the address and the password.
+        (
+            "https://ottilie@example.org:pw@shop.example/",
+            TextKind::Plain,
+            vec![
+                (
+                    Origin::Class(Class::Email),
+                    "ottilie@example.org".to_owned(),
+                ),
+                password("pw"),
+            ],
+        ),
+    ] {
+        assert_eq!(pw(text, kind), want, "{text}");
+    }
+    // A replacement cannot end the userinfo: it is percent-encoded as in a URL.
+    let t = "Use https://deploy:s3cret@db.example.com/x now";
+    let mut out = Vec::new();
+    SpanScanner::default()
+        .scrub(
+            t,
+            TextKind::Plain,
+            None,
+            |_, buf| {
+                buf.extend_from_slice(b"[REDACTED:password]");
+                Ok::<_, ()>(Replacement::Replaced)
+            },
+            &mut out,
+        )
+        .expect("infallible");
+    let out = String::from_utf8(out).expect("UTF-8");
+    assert_eq!(
+        out,
+        "Use https://deploy:%5BREDACTED%3Apassword%5D@db.example.com/x now"
+    );
+    let u = url::Url::parse(out.split(' ').nth(1).expect("the URL")).expect("parses");
+    assert_eq!(u.host_str(), Some("db.example.com"));
+    assert_eq!(u.username(), "deploy");
+    assert_eq!(u.password(), Some("%5BREDACTED%3Apassword%5D"));
+}
+
+#[test]
+fn a_token_longer_than_a_run_without_a_space_yields_the_values_inside_it() {
+    let filler = "1234-5678-".repeat(14);
+    let text = format!("ids {filler}+442079460958/4242424242424242/2024-01-01 and 0300 1234567");
+    assert!(text.split(' ').nth(1).expect("token").len() > 128);
+    let mut got = Vec::new();
+    SpanScanner::default().find(&text, TextKind::Plain, None, |sp| {
+        got.push((sp.origin, text[sp.start..sp.end].to_owned()))
+    });
+    assert_eq!(
+        got,
+        [
+            (Origin::Class(Class::Phone), "+442079460958".to_owned()),
+            (
+                Origin::Class(Class::PaymentCard),
+                "4242424242424242".to_owned()
+            ),
+            (Origin::Class(Class::Phone), "0300 1234567".to_owned()),
+        ]
+    );
+    // Bounded: a token of a megabyte is read once through.
+    let long = "12-".repeat(350_000);
+    assert_eq!(redact(&long, TextKind::Plain, None), long);
 }

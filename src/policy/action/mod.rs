@@ -20,7 +20,10 @@ pub(crate) use kind::with_action_kinds;
 pub use kind::{
     ActionKind, ActionOption, Applied, OptionDefault, OptionType, SCRUB_CLASSES, Side, option_keys,
 };
-pub use scrub::{ECHO_TREATMENTS, SPAN_TREATMENTS, ScrubAction, TEXT_KINDS, default_treatment};
+pub use scrub::{
+    ECHO_TREATMENTS, SPAN_TREATMENTS, ScrubAction, TEXT_KINDS, default_treatment,
+    password_treatment,
+};
 
 use crate::crypto::EnvelopeKind;
 use crate::crypto::{Aad, CryptoError, DetSealer, EnvelopeOpener, EnvelopeSealer, TokenKey};

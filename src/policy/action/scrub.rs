@@ -68,6 +68,10 @@ impl ScrubAction {
                 by_class[class.index()] = Some(action);
             }
         }
+        // A URL's password gives whoever reads it the account: every scrub removes it,
+        // whatever the rule names (no treatment would leave it in clear).
+        by_class[Class::Password.index()] = Some(password_treatment());
+        classes = classes.with(Class::Password);
         Self {
             scanner: SpanScanner::new(classes),
             text,
@@ -198,6 +202,13 @@ impl ScrubAction {
             Applied::Replaced
         })
     }
+}
+
+/// What a URL's password gets wherever a `scrub` or detection finds it: `[REDACTED:password]`.
+pub fn password_treatment() -> Action {
+    Action::Redact(super::RedactAction {
+        replacement: "[REDACTED:password]".into(),
+    })
 }
 
 /// The tag an echoed value carries: its rule's class (`0`: unclassified).

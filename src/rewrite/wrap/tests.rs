@@ -681,7 +681,8 @@ fn a_parameter_named_by_a_json_chain_is_read_through_the_chain() {
 /// The userinfo of a URL a chain selects is read by the route's detector like its path: an
 /// address as the user name, percent-encoded or written with its `@` before the authority's
 /// last `@`, or twice percent-encoded, is replaced; the host, path and query stay, and a user
-/// name or password that is not personal data is forwarded as it came.
+/// name that is not personal data is forwarded as it came. A password is a password whatever
+/// it looks like: it never leaves as it came.
 #[test]
 fn an_address_as_the_user_name_of_a_selected_url_is_policed_and_the_host_stays() {
     let r = route(&format!(
@@ -705,6 +706,23 @@ fn an_address_as_the_user_name_of_a_selected_url_is_policed_and_the_host_stays()
         assert!(!user.contains("kai@example.org"), "{url} -> {u}");
         assert!(!password.contains("kai@example.org"), "{url} -> {u}");
     }
-    let plain = r#"{"u":"https://deploy:pw@host.example/p?x=1"}"#;
+    let plain = r#"{"u":"https://deploy@host.example/p?x=1"}"#;
     assert_eq!(police(&r, Format::Json, plain).expect("policed"), plain);
+    let got = police(
+        &r,
+        Format::Json,
+        r#"{"u":"https://deploy:pw@host.example/p?x=1"}"#,
+    )
+    .expect("policed");
+    let v: serde_json::Value = serde_json::from_str(&got).expect("JSON");
+    let u = url::Url::parse(v["u"].as_str().expect("a URL")).expect("it parses");
+    assert_eq!(
+        (u.username(), u.password(), u.host_str(), u.path()),
+        (
+            "deploy",
+            Some("%5BREDACTED%3Apassword%5D"),
+            Some("host.example"),
+            "/p"
+        )
+    );
 }
