@@ -428,7 +428,18 @@ pub(crate) fn prepare(
         // Inserting replaces every value the client sent: not removed first.
         Some(n) => {
             strip(h, UPSTREAM_REQUEST & !CONTENT_LENGTH_BIT);
-            h.insert(header::CONTENT_LENGTH, super::slab::decimal(n));
+            // A streamed body's length is usually the client's one field, already written as
+            // it is sent: kept rather than written again (a value built and a hashed insert).
+            let mut digits = [0u8; 20];
+            let want = wire::decimal(n, &mut digits);
+            let mut lines = h.get_all(header::CONTENT_LENGTH).iter();
+            let written = matches!(
+                (lines.next(), lines.next()),
+                (Some(v), None) if v.as_bytes() == want
+            );
+            if !written {
+                h.insert(header::CONTENT_LENGTH, super::slab::decimal(n));
+            }
         }
         None => strip(h, UPSTREAM_REQUEST),
     }
@@ -526,5 +537,25 @@ mod tests {
             .collect();
         assert_eq!(lengths, [b"3".as_slice()]);
         assert!(!req.headers().contains_key(header::CONNECTION));
+        // One field: kept when it is what would be written, rewritten otherwise.
+        for (sent, want) in [("3", "3"), ("0003", "3"), ("4", "3"), ("3 ", "3")] {
+            let (mut parts, ()) = Request::new(()).into_parts();
+            parts
+                .headers
+                .append(header::CONTENT_LENGTH, sent.parse().expect("valid"));
+            let req = prepare(
+                parts,
+                PathAndQuery::from_static("/x"),
+                Body::full(bytes::Bytes::from_static(b"abc")),
+                Some(3),
+            );
+            let lengths: Vec<&[u8]> = req
+                .headers()
+                .get_all(header::CONTENT_LENGTH)
+                .iter()
+                .map(HeaderValue::as_bytes)
+                .collect();
+            assert_eq!(lengths, [want.as_bytes()], "{sent:?}");
+        }
     }
 }
