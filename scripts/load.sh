@@ -360,9 +360,12 @@ else
         spec=$(piigate_spec "$s") || continue
         read -r rules runtime <<<"$spec"
         [[ $runtime == default ]] && runtime=""
-        start_piigate "$s" "$rules" "$runtime" "$WORKERS" plain "$k"
-        URL[$s/http]="http://127.0.0.1:$((PIIGATE_PORT + k))/segment/v1/track"
-        k=$((k + 1))
+        # Only the listeners a transport uses: an idle policy server fails the check below.
+        if [[ " $TRANSPORTS " == *" http "* ]]; then
+            start_piigate "$s" "$rules" "$runtime" "$WORKERS" plain "$k"
+            URL[$s/http]="http://127.0.0.1:$((PIIGATE_PORT + k))/segment/v1/track"
+            k=$((k + 1))
+        fi
         if [[ " $TRANSPORTS " == *" tls "* || " $TRANSPORTS " == *" h2 "* ]]; then
             start_piigate "$s-tls" "$rules" "$runtime" "$WORKERS" tls "$k"
             URL[$s-tls/tls]="https://127.0.0.1:$((PIIGATE_PORT + k))/segment/v1/track"

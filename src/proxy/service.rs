@@ -55,17 +55,39 @@ pub(super) enum Mode {
     Forward(Option<String>),
 }
 
-/// Handles one request on one configuration generation. `timer`: the client connection's
-/// timer for upstream exchanges, where it keeps one (else each exchange makes its own); only
-/// piigate's own HTTP/1.1 server keeps one, and only it writes an answer's fields from the
-/// bytes they arrived in ([`Body::raw_fields`]): with `None` (hyper's servers) every field is
-/// in the answer's map.
+/// Handles one request on one configuration generation, its answer labelled with the
+/// request's id (the `x-piigate-request-id` field). `timer`: see [`handle_unlabelled`].
 pub(super) async fn handle(
     generation: Arc<Generation>,
     req: Request<ClientBody>,
     mode: Mode,
     timer: Option<&mut ExchangeTimer>,
 ) -> Response<Body> {
+    let (mut resp, request_id) = handle_unlabelled(generation, req, mode, timer).await;
+    // The client correlates its call with piigate's log line; a header of that name from the
+    // upstream is replaced, never trusted.
+    resp.headers_mut().insert(
+        RequestId::HEADER_NAME,
+        super::slab::header_value(&request_id.hex()),
+    );
+    resp
+}
+
+/// Handles one request on one configuration generation; the answer's writer labels it with
+/// the returned id, and drops an `x-piigate-request-id` the answer's map may hold (an
+/// upstream's, never trusted). piigate's own HTTP/1.1 server writes the id with the head, so
+/// no map is built for it.
+///
+/// `timer`: the client connection's timer for upstream exchanges, where it keeps one (else
+/// each exchange makes its own); only piigate's own HTTP/1.1 server keeps one, and only it
+/// writes an answer's fields from the bytes they arrived in ([`Body::raw_fields`]): with
+/// `None` (hyper's servers) every field is in the answer's map.
+pub(super) async fn handle_unlabelled(
+    generation: Arc<Generation>,
+    req: Request<ClientBody>,
+    mode: Mode,
+    timer: Option<&mut ExchangeTimer>,
+) -> (Response<Body>, RequestId) {
     let started = Instant::now();
     let request_id = RequestId::next();
     let present = Present::of(req.headers());
@@ -76,17 +98,10 @@ pub(super) async fn handle(
     };
     let method = req.method().clone();
     let mut tally = Tally::default();
-    let (mut resp, code) = match forward(&generation, req, &mode, present, timer, &mut tally).await
-    {
+    let (resp, code) = match forward(&generation, req, &mode, present, timer, &mut tally).await {
         Ok(resp) => (resp, None),
         Err(code) => (reject(code), Some(code)),
     };
-    // The client correlates its call with piigate's log line; a header of that name from the
-    // upstream is replaced, never trusted.
-    resp.headers_mut().insert(
-        RequestId::HEADER_NAME,
-        super::slab::header_value(&request_id.hex()),
-    );
     let m = tally
         .index
         .and_then(|i| generation.metrics.get(i))
@@ -116,7 +131,7 @@ pub(super) async fn handle(
         echo_skipped: tally.echo_skipped,
     }
     .emit();
-    resp
+    (resp, request_id)
 }
 
 async fn forward(

@@ -65,6 +65,10 @@ pub(crate) struct TlsStream {
     shut: bool,
     /// A socket error met after a read had already returned data: reported by the next read.
     error: Option<io::Error>,
+    /// rustls said it has nothing to do until more ciphertext arrives: a read goes straight
+    /// to the socket instead of asking it again (each asking costs a few hundred instructions,
+    /// and a request used to ask five times).
+    settled: bool,
 }
 
 /// What processing the incoming records came to.
@@ -101,6 +105,7 @@ impl TlsStream {
             peer_closed: false,
             shut: false,
             error: None,
+            settled: false,
         };
         std::future::poll_fn(|cx| s.poll_handshake(cx)).await?;
         if s.incoming.len() > INCOMING_BYTES && s.filled <= INCOMING_BYTES {
@@ -227,6 +232,12 @@ impl TlsStream {
             )),
         };
         self.discard(discard);
+        // Encrypting may queue a key update; anything else that queues output said `Again`.
+        self.settled = match step {
+            Ok(Step::NeedInput | Step::Writable) => true,
+            Ok(Step::Wrote) => !self.conn.wants_write(),
+            _ => false,
+        };
         step.map_err(|e| self.fail(cx, e))
     }
 
@@ -299,6 +310,9 @@ impl TlsStream {
         ready!(Pin::new(&mut self.tcp).poll_read(cx, &mut rb))?;
         let n = rb.filled().len();
         self.filled += n;
+        if n > 0 {
+            self.settled = false;
+        }
         Poll::Ready(Ok(n))
     }
 
@@ -395,7 +409,12 @@ impl AsyncRead for TlsStream {
             if this.peer_closed {
                 return Poll::Ready(Ok(()));
             }
-            match this.step(cx, Some(buf), None)? {
+            let step = if this.settled {
+                Step::NeedInput
+            } else {
+                this.step(cx, Some(buf), None)?
+            };
+            match step {
                 Step::Again => {
                     if buf.remaining() == 0 || this.plain_at < this.plain.len() {
                         return Poll::Ready(Ok(()));

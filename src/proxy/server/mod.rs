@@ -352,7 +352,7 @@ pub(crate) async fn serve(
         };
         let req = Request::from_parts(parts, body.into());
         let generation = current.load_full();
-        let resp = service::handle(
+        let (resp, request_id) = service::handle_unlabelled(
             generation,
             req,
             service::Mode::Reverse,
@@ -408,8 +408,11 @@ pub(crate) async fn serve(
         wire::encode_response_head(
             status,
             version,
-            &parts.headers,
-            body.raw_fields(),
+            wire::AnswerFields {
+                headers: &parts.headers,
+                raw: body.raw_fields(),
+                request_id: Some(&request_id.hex()),
+            },
             body_out,
             keep_alive,
             &mut out,
@@ -562,8 +565,7 @@ fn refusal(code: RejectCode, out: &mut Vec<u8>) {
     wire::encode_response_head(
         code.status(),
         Version::HTTP_11,
-        &headers,
-        None,
+        wire::AnswerFields::map(&headers),
         BodyOut::Length(body.len() as u64),
         false,
         out,

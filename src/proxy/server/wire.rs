@@ -21,6 +21,7 @@ use http::{Method, StatusCode, Uri, Version};
 use crate::proxy::upstream::fields::RawFields;
 pub use crate::proxy::upstream::wire::{Decoded, Decoder, Framing};
 use crate::proxy::upstream::wire::{common_name, content_length, decimal};
+use crate::telemetry::request_id::RequestId;
 
 /// The most header fields a request head may carry.
 pub const MAX_HEADERS: usize = 100;
@@ -251,6 +252,27 @@ fn has_token(value: &[u8], token: &[u8]) -> bool {
         .any(|t| t.trim_ascii().eq_ignore_ascii_case(token))
 }
 
+/// The fields an answer's head carries (see [`encode_response_head`]).
+pub(crate) struct AnswerFields<'a> {
+    /// Those in the answer's map.
+    pub(crate) headers: &'a HeaderMap,
+    /// An upstream's, as they arrived.
+    pub(crate) raw: Option<&'a RawFields>,
+    /// The request's id, when the head carries it.
+    pub(crate) request_id: Option<&'a [u8]>,
+}
+
+impl<'a> AnswerFields<'a> {
+    /// Only those of `headers`.
+    pub(crate) fn map(headers: &'a HeaderMap) -> Self {
+        Self {
+            headers,
+            raw: None,
+            request_id: None,
+        }
+    }
+}
+
 /// How a response body goes out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum BodyOut {
@@ -265,14 +287,18 @@ pub(crate) enum BodyOut {
 }
 
 /// Writes a response head: the status line in the request's `version`, the fields of
-/// `headers` except the framing ones, then those an upstream's `raw` fields pass on, then the framing `body` says and
+/// `headers` except the framing ones, then those an upstream's `raw` fields pass on, then
+/// `x-piigate-request-id` with `request_id` (replacing any in `headers`), then the framing `body` says and
 /// `Connection` when it differs from the version's default. The framing is decided here only,
 /// from what is sent.
 pub(crate) fn encode_response_head(
     status: StatusCode,
     version: Version,
-    headers: &HeaderMap,
-    raw: Option<&RawFields>,
+    AnswerFields {
+        headers,
+        raw,
+        request_id,
+    }: AnswerFields<'_>,
     body: BodyOut,
     keep_alive: bool,
     out: &mut Vec<u8>,
@@ -300,6 +326,10 @@ pub(crate) fn encode_response_head(
             has_connection = true;
         }
         has_date |= name == header::DATE;
+        if request_id.is_some() && name == RequestId::HEADER_NAME {
+            // An upstream's, never trusted: replaced below.
+            continue;
+        }
         out.extend_from_slice(name.as_str().as_bytes());
         out.extend_from_slice(b": ");
         out.extend_from_slice(value.as_bytes());
@@ -310,6 +340,12 @@ pub(crate) fn encode_response_head(
         // the upstream's head never carries here: a head with one goes through a map.
         out.extend_from_slice(raw.passed_on());
         has_date |= raw.has_date();
+    }
+    if let Some(id) = request_id {
+        out.extend_from_slice(RequestId::HEADER.as_bytes());
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(id);
+        out.extend_from_slice(b"\r\n");
     }
     if !has_date {
         out.extend_from_slice(b"date: ");
@@ -506,6 +542,30 @@ mod tests {
     }
 
     #[test]
+    fn the_request_id_written_replaces_any_the_fields_carry() {
+        let mut h = HeaderMap::new();
+        h.insert("x-piigate-request-id", HeaderValue::from_static("upstream"));
+        h.insert("date", HeaderValue::from_static("x"));
+        let mut out = Vec::new();
+        encode_response_head(
+            StatusCode::OK,
+            Version::HTTP_11,
+            AnswerFields {
+                headers: &h,
+                raw: None,
+                request_id: Some(b"0123"),
+            },
+            BodyOut::Length(0),
+            true,
+            &mut out,
+        );
+        assert_eq!(
+            String::from_utf8_lossy(&out),
+            "HTTP/1.1 200 OK\r\ndate: x\r\nx-piigate-request-id: 0123\r\ncontent-length: 0\r\n\r\n"
+        );
+    }
+
+    #[test]
     fn response_heads_carry_our_framing_only() {
         let mut h = HeaderMap::new();
         h.insert("content-type", HeaderValue::from_static("application/json"));
@@ -515,8 +575,7 @@ mod tests {
         encode_response_head(
             StatusCode::OK,
             Version::HTTP_11,
-            &h,
-            None,
+            AnswerFields::map(&h),
             BodyOut::Length(5),
             true,
             &mut out,
@@ -529,8 +588,7 @@ mod tests {
         encode_response_head(
             StatusCode::PAYLOAD_TOO_LARGE,
             Version::HTTP_10,
-            &HeaderMap::new(),
-            None,
+            AnswerFields::map(&HeaderMap::new()),
             BodyOut::Close,
             false,
             &mut out,
