@@ -299,7 +299,8 @@ pub(crate) fn encoded_params(
 ) {
     let s = &raw[start..end];
     let mut from = 0;
-    while let Some(p) = memchr::memchr(b'=', &s[from..]).map(|p| from + p) {
+    // A link's `=`s are a few bytes apart: found inline, without `memchr`'s set-up each.
+    while let Some(p) = super::html::find_byte(b'=', &s[from..]).map(|p| from + p) {
         let v = p + 1;
         let mut e = run_end::<NotBase64>(s, v, s.len().min(v + B64_MAX + 1));
         from = e.max(v);

@@ -111,7 +111,7 @@ fn url_attribute_named(name: &[u8]) -> bool {
 /// quote closing a value), so the first 32 bytes are compared inline, sixteen at a time
 /// (SSE2, part of the x86_64 baseline), and only a longer search pays for `memchr`'s set-up.
 #[inline(always)]
-fn find_byte(b: u8, hay: &[u8]) -> Option<usize> {
+pub(super) fn find_byte(b: u8, hay: &[u8]) -> Option<usize> {
     let mut at = 0;
     #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
     while at < 32
