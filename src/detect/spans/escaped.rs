@@ -28,7 +28,7 @@
 use super::decode;
 #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
 use super::lanes::Lanes;
-use super::lanes::{Stops, run_end};
+use super::lanes::{Stops, find_byte, run_end};
 use crate::detect::{encoded, fold};
 
 /// What the first reading met, a bit each ([`Seen`] is a `u8` so the finder carries it
@@ -300,7 +300,7 @@ pub(crate) fn encoded_params(
     let s = &raw[start..end];
     let mut from = 0;
     // A link's `=`s are a few bytes apart: found inline, without `memchr`'s set-up each.
-    while let Some(p) = super::html::find_byte(b'=', &s[from..]).map(|p| from + p) {
+    while let Some(p) = find_byte(b'=', &s[from..]).map(|p| from + p) {
         let v = p + 1;
         let mut e = run_end::<NotBase64>(s, v, s.len().min(v + B64_MAX + 1));
         from = e.max(v);

@@ -14,7 +14,7 @@
 use super::decode::Mode;
 #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
 use super::lanes::Lanes;
-use super::lanes::{Stops, run_end};
+use super::lanes::{Stops, find_byte, run_end};
 use super::{Ctx, Notes, Seg, SegKind, TextKind, escaped, reread};
 
 /// Attributes whose value is a URL.
@@ -105,29 +105,6 @@ fn url_attribute_named(name: &[u8]) -> bool {
             | b"usemap"
             | b"xlink:href"
     )
-}
-
-/// Where the first `b` in `hay` is. Markup's delimiters are close together (the next tag, the
-/// quote closing a value), so the first 32 bytes are compared inline, sixteen at a time
-/// (SSE2, part of the x86_64 baseline), and only a longer search pays for `memchr`'s set-up.
-#[inline(always)]
-pub(super) fn find_byte(b: u8, hay: &[u8]) -> Option<usize> {
-    let mut at = 0;
-    #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
-    while at < 32
-        && let Some(chunk) = hay.get(at..).and_then(|s| s.first_chunk::<16>())
-    {
-        use safe_arch::{
-            cmp_eq_mask_i8_m128i, load_unaligned_m128i, move_mask_i8_m128i, set_splat_i8_m128i,
-        };
-        let eq = cmp_eq_mask_i8_m128i(load_unaligned_m128i(chunk), set_splat_i8_m128i(b as i8));
-        let m = move_mask_i8_m128i(eq);
-        if m != 0 {
-            return Some(at + m.trailing_zeros() as usize);
-        }
-        at += 16;
-    }
-    memchr::memchr(b, &hay[at..]).map(|p| at + p)
 }
 
 /// Where the segments go, one by one. The scanner's reader is called for every segment
@@ -786,30 +763,6 @@ mod tests {
             v.push((&s[seg.start..seg.end], seg.kind.ctx, seg.kind.mode))
         });
         v
-    }
-
-    #[test]
-    fn the_inline_byte_search_finds_what_memchr_finds() {
-        for len in 0..80 {
-            for at in 0..=len {
-                let mut hay = vec![b'x'; len];
-                if at < len {
-                    hay[at] = b'<';
-                }
-                let want = memchr::memchr(b'<', &hay);
-                assert_eq!(find_byte(b'<', &hay), want, "len {len}, at {at}");
-                for from in [1, 15, 16, 17, 33] {
-                    if from <= len {
-                        let want = memchr::memchr(b'<', &hay[from..]);
-                        assert_eq!(
-                            find_byte(b'<', &hay[from..]),
-                            want,
-                            "len {len}, at {at}, from {from}"
-                        );
-                    }
-                }
-            }
-        }
     }
 
     #[test]
