@@ -610,12 +610,7 @@ async fn values_written_in_forms_a_recipient_decodes_leave_the_shipped_segment_p
             }
         }
     }
-    assert!(
-        leaks.is_empty(),
-        "{} leaks:\n{}",
-        leaks.len(),
-        leaks.join("\n")
-    );
+    assert_no_leaks(&leaks);
 }
 
 /// A SendGrid mail whose HTML body carries a card grouped by dots and an IBAN grouped by
@@ -1089,6 +1084,16 @@ fn json_texts(v: &Value, out: &mut Vec<String>) {
     }
 }
 
+/// Fails with every leak found, one per line, so a run shows all of them at once.
+fn assert_no_leaks(leaks: &[String]) {
+    assert!(
+        leaks.is_empty(),
+        "{} leaks:\n{}",
+        leaks.len(),
+        leaks.join("\n")
+    );
+}
+
 /// The leaks of `values` in what a recipient reads out of `text` ([`recipient_reads`]), each
 /// reading folded as its reader folds it ([`folded_views`]).
 fn read_in_clear(label: &str, text: &str, values: &[&str]) -> Vec<String> {
@@ -1190,12 +1195,7 @@ async fn percent_encoded_look_alike_addresses_leave_the_shipped_presets_without_
     leaks.extend(read_in_clear("segment", &got.to_string(), &[OTTILIE]));
     let page = got["context"]["page"]["url"].as_str().expect("url arrives");
     assert!(page.starts_with("https://shop.example/account?"), "{page}");
-    assert!(
-        leaks.is_empty(),
-        "{} leaks:\n{}",
-        leaks.len(),
-        leaks.join("\n")
-    );
+    assert_no_leaks(&leaks);
 }
 
 /// JSON-LD in a mail's HTML (`<script type="application/ld+json">`) naming the person with
@@ -1229,12 +1229,7 @@ async fn json_escaped_addresses_in_json_ld_and_json_text_leave_the_shipped_prese
     let got = segment_call(&client, &up, "/segment/v1/track", &event).await;
     leaks.extend(read_in_clear("segment", &got.to_string(), &[OTTILIE]));
     assert_eq!(got["properties"]["plan"], "pro");
-    assert!(
-        leaks.is_empty(),
-        "{} leaks:\n{}",
-        leaks.len(),
-        leaks.join("\n")
-    );
+    assert_no_leaks(&leaks);
 }
 
 /// An iframe whose `srcdoc` holds an HTML document escaped for the attribute, with the
@@ -1248,12 +1243,7 @@ async fn addresses_in_a_double_escaped_iframe_srcdoc_leave_the_shipped_sendgrid_
     let doc = sendgrid_mail(&client, &up, html, "Your receipt is attached.").await;
     let got = doc["content"][1]["value"].as_str().expect("html part");
     let leaks = read_in_clear("html part", got, &[OTTILIE]);
-    assert!(
-        leaks.is_empty(),
-        "{} leaks:\n{}",
-        leaks.len(),
-        leaks.join("\n")
-    );
+    assert_no_leaks(&leaks);
     let srcdoc = crate::detect::html_tree::readings(got)
         .into_iter()
         .find(|a| a.contains("Receipt for"))
@@ -1315,12 +1305,7 @@ async fn base64_addresses_in_url_parameters_leave_the_shipped_presets_without_th
     leaks.extend(read_in_clear("sendgrid", &data.to_string(), &[OTTILIE]));
     let unsubscribe = data["unsubscribe_url"].as_str().expect("url arrives");
     assert!(unsubscribe.contains("id=9f86d081884c7d65"), "{unsubscribe}");
-    assert!(
-        leaks.is_empty(),
-        "{} leaks:\n{}",
-        leaks.len(),
-        leaks.join("\n")
-    );
+    assert_no_leaks(&leaks);
 }
 
 /// Page URLs with the person's address as the URL's user name (`https://user:pw@host/`):
@@ -1339,12 +1324,7 @@ async fn addresses_in_the_userinfo_of_page_urls_leave_the_shipped_segment_preset
         "properties": {"url": plain, "referrer": encoded}});
     let got = segment_call(&client, &up, "/segment/v1/page", &event).await;
     let leaks = read_in_clear("segment", &got.to_string(), &[OTTILIE]);
-    assert!(
-        leaks.is_empty(),
-        "{} leaks:\n{}",
-        leaks.len(),
-        leaks.join("\n")
-    );
+    assert_no_leaks(&leaks);
     for at in [&got["context"]["page"]["url"], &got["properties"]["url"]] {
         let u = url::Url::parse(at.as_str().expect("a URL arrives")).expect("it parses");
         assert_eq!(u.host_str(), Some("shop.example"), "{at}");
@@ -1728,12 +1708,7 @@ async fn passwords_in_urls_leave_the_shipped_presets_redacted() {
             "{u}"
         );
     }
-    assert!(
-        leaks.is_empty(),
-        "{} leaks:\n{}",
-        leaks.len(),
-        leaks.join("\n")
-    );
+    assert_no_leaks(&leaks);
 }
 
 /// A link whose parameter is base64 of text holding the person, in a mail's `href` and in
@@ -1792,12 +1767,7 @@ async fn base64_of_the_person_in_links_of_mails_and_texts_leaves_the_shipped_pre
         ));
         assert_eq!(got["properties"]["plan"], "pro");
     }
-    assert!(
-        leaks.is_empty(),
-        "{} leaks:\n{}",
-        leaks.len(),
-        leaks.join("\n")
-    );
+    assert_no_leaks(&leaks);
 }
 
 /// The person's address with its `@` percent-encoded twice (`%2540`), or written as a
@@ -1827,12 +1797,7 @@ async fn addresses_percent_encoded_twice_leave_the_shipped_presets_without_the_p
     let got = segment_call(&client, &up, "/segment/v1/page", &event).await;
     leaks.extend(read_in_clear("segment", &got.to_string(), &[OTTILIE]));
     assert_eq!(got["properties"]["plan"], "pro");
-    assert!(
-        leaks.is_empty(),
-        "{} leaks:\n{}",
-        leaks.len(),
-        leaks.join("\n")
-    );
+    assert_no_leaks(&leaks);
 }
 
 /// A token of numbers longer than any value and without a space (ids joined by `-` and `/`,
@@ -1855,10 +1820,5 @@ async fn values_inside_a_long_token_of_numbers_leave_the_shipped_presets_without
     let got = segment_call(&client, &up, "/segment/v1/track", &event).await;
     leaks.extend(read_in_clear("segment", &got.to_string(), &values));
     assert_eq!(got["properties"]["plan"], "pro");
-    assert!(
-        leaks.is_empty(),
-        "{} leaks:\n{}",
-        leaks.len(),
-        leaks.join("\n")
-    );
+    assert_no_leaks(&leaks);
 }
