@@ -1822,3 +1822,102 @@ async fn values_inside_a_long_token_of_numbers_leave_the_shipped_presets_without
     assert_eq!(got["properties"]["plan"], "pro");
     assert_no_leaks(&leaks);
 }
+
+/// Links whose userinfo ends in an `@` written as a character reference (`&#64;`, `&#x40;`,
+/// `&commat;`: html5ever hands the URL parser a literal `@`) or percent-encoded (`%40`: read
+/// as the `@` by whoever decodes the text, and by the URL parser where the whole URL is
+/// percent-encoded in another link's parameter), in a mail (shipped `sendgrid`) and Segment
+/// notes and URL properties: no password arrives in any reading, the hosts do.
+#[tokio::test]
+async fn passwords_before_an_escaped_at_leave_the_shipped_presets_redacted() {
+    let (up, _gw, client) = start_shipped().await;
+    let secrets = ["s3cret", "hunter2", "Tr0ub4dor", "pa55word"];
+    let html = "<p><a href=\"https://deploy:s3cret&#64;db.example.com/admin\">db</a> \
+        <a href=\"https://admin:hunter2&#x40;10.0.0.5:8080/\">box</a> \
+        <img src=\"ftp://u:Tr0ub4dor&commat;files.example/p.png\"> \
+        see https://deploy:pa55word&#64;db.example.com/x, https://deploy:pa55word%40db.example.com/x and \
+        <a href=\"https://t.example/r?next=https%3A%2F%2Fdeploy%3As3cret%40db.example.com%2F&amp;n=1\">go</a></p>";
+    let text = "Staging: https://deploy:s3cret%40db.example.com/admin or \
+        https://t.example/r?next=https%3A%2F%2Fadmin%3Ahunter2%40db.example.com%2F&n=1 or \
+        https://t.example/r?next=https%3A//u%3ATr0ub4dor@files.example/";
+    let doc = sendgrid_mail(&client, &up, html, text).await;
+    let mut leaks = Vec::new();
+    for (i, label) in [(0, "text part"), (1, "html part")] {
+        let got = doc["content"][i]["value"].as_str().expect("part arrives");
+        leaks.extend(read_in_clear(label, got, &secrets));
+        assert!(got.contains("db.example.com"), "{got}");
+    }
+    let html = doc["content"][1]["value"].as_str().expect("html part");
+    let hosts: Vec<_> = crate::detect::html_tree::readings(html)
+        .iter()
+        .filter_map(|r| url::Url::parse(r).ok())
+        .filter(|u| !u.username().is_empty())
+        .map(|u| u.host_str().unwrap_or_default().to_owned())
+        .collect();
+    assert!(hosts.iter().any(|h| h == "db.example.com"), "{hosts:?}");
+    let event = serde_json::json!({"userId": "u1", "event": "Opened",
+        "properties": {"note": "see https://deploy:s3cret%40db.example.com/x ok",
+            "link": "https://t.example/r?next=https%3A%2F%2Fadmin%3Ahunter2%40db.example.com%2F",
+            "html": "<a href=\"https://u:Tr0ub4dor&#64;files.example/\">f</a>", "plan": "pro"}});
+    let got = segment_call(&client, &up, "/segment/v1/track", &event).await;
+    leaks.extend(read_in_clear("segment", &got.to_string(), &secrets));
+    assert_eq!(got["properties"]["plan"], "pro");
+    assert_no_leaks(&leaks);
+}
+
+/// The person written the ways a mail client or a browser still shows them, in a mail's HTML
+/// and text parts (shipped `sendgrid`) and the text part as a Stripe description: dots as references
+/// (`&#46;`, `&period;`), the `@` of a `mailto:` percent-encoded with the local part, the
+/// phone split by `&nbsp;` and `&#8203;`, a soft hyphen inside the address, the address in
+/// `title` and `alt` attributes, and an address under an internationalised domain. No
+/// reading holds the person.
+#[tokio::test]
+async fn the_person_written_with_references_and_invisible_characters_leaves_the_shipped_presets_scrubbed()
+ {
+    let (up, _gw, client) = start_shipped().await;
+    let values = [
+        OTTILIE,
+        "442079460958",
+        "ottilie@bücher.example",
+        "ottilie@xn--bcher-kva.example",
+    ];
+    let html = "<p>Write ottilie&#46;brandvold&#64;example&period;org or \
+        <a href=\"mailto:%6Fttilie%2Ebrandvold%40example%2Eorg\">here</a>, \
+        call +44&nbsp;20&nbsp;7946&nbsp;0958 or +44&#8203;20&#8203;7946&#8203;0958, \
+        otti&shy;lie.brandvold@example.org. \
+        <a title=\"ottilie.brandvold@example.org\" href=\"/a\">me</a> \
+        <img alt=\"ottilie&#46;brandvold&#64;example.org\" src=\"/x.png\"> \
+        ottilie@bücher.example ottilie@xn--bcher-kva.example</p>";
+    let text = "Write mailto:ottilie%2Ebrandvold%40example%2Eorg or ottilie@bücher.example, \
+        ottilie@xn--bcher-kva.example, +44\u{a0}20\u{a0}7946\u{a0}0958, \
+        +44\u{200b}20\u{200b}7946\u{200b}0958, ottilie\u{ad}.brandvold@example.org";
+    let doc = sendgrid_mail(&client, &up, html, text).await;
+    let mut leaks = Vec::new();
+    for (i, label) in [(0, "text part"), (1, "html part")] {
+        let got = doc["content"][i]["value"].as_str().expect("part arrives");
+        leaks.extend(read_in_clear(label, got, &values));
+    }
+    assert!(
+        doc["content"][1]["value"]
+            .as_str()
+            .expect("html")
+            .contains("href=\"/a\"")
+    );
+    let form = format!("amount=100&currency=eur&description={}", url_encode(text));
+    let target = "/stripe/v1/charges";
+    let r = forwarded(
+        &client,
+        &up,
+        target,
+        target,
+        "application/x-www-form-urlencoded",
+        form,
+    )
+    .await;
+    let description = url::form_urlencoded::parse(&r.body)
+        .find(|(k, _)| k == "description")
+        .map(|(_, v)| v.into_owned())
+        .expect("description arrives");
+    leaks.extend(read_in_clear("stripe", &description, &values));
+    assert_no_leaks(&leaks);
+}

@@ -46,7 +46,8 @@ pub(crate) fn scan(s: &[u8], sh: &Shape, on: ClassSet) -> Option<Class> {
     // First: whatever else the text holds, the scrub that treats it then finds the password
     // too, and a class whose action keeps the leaf (an email a processor needs) cannot
     // forward it.
-    if sh.at > 0 && on.contains(Class::Password) && spans::url_password(s) {
+    // Its `@` may be escaped (`%40`, `&#64;`): an escape's `%` or `&` is then counted.
+    if (sh.at > 0 || sh.escape > 0) && on.contains(Class::Password) && spans::url_password(s) {
         return Some(Class::Password);
     }
     if sh.at > 0 && on.contains(Class::Email) && emails(s) {

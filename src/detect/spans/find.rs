@@ -1491,9 +1491,16 @@ impl Finder {
         let resume = at + at_len;
         // `https://deploy:s3cret@host/`: the `@` ends a URL's userinfo, and what follows its
         // first `:` is a password.
-        if c.raw[at] == b'@'
-            && self.on(Class::Password)
-            && let Some((s, e)) = super::userinfo::password(c.raw, *floor, c.seg.end, at)
+        if self.on(Class::Password)
+            && let Some((s, e)) = super::userinfo::password(
+                c.raw,
+                *floor,
+                c.seg.end,
+                at,
+                at_len,
+                c.seg.start,
+                c.seg.kind.mode,
+            )
         {
             // Encoded as in a URL wherever it is written: a replacement cannot end the
             // userinfo or the authority.
