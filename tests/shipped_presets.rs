@@ -1921,3 +1921,41 @@ async fn the_person_written_with_references_and_invisible_characters_leaves_the_
     leaks.extend(read_in_clear("stripe", &description, &values));
     assert_no_leaks(&leaks);
 }
+
+/// A link parameter that is padded base64 of the person's address (`=` or `%3D` padding), in
+/// a mail's `href` and text part (shipped `sendgrid`): the tracker's URL parser reads the
+/// parameter as the replacement alone, without a stray `=` left of the padding, and the
+/// link's other parameters arrive as sent.
+#[tokio::test]
+async fn a_padded_base64_parameter_is_replaced_whole_padding_included() {
+    use base64::engine::general_purpose::STANDARD;
+    let (up, _gw, client) = start_shipped().await;
+    let person = format!("mail {OTTILIE}");
+    let e = STANDARD.encode(&person);
+    assert!(e.ends_with('='), "{e}");
+    let pct = e.replace('=', "%3D");
+    let link = |v: &str| format!("https://t.example/c?u={v}&m=7&sig=abc123XYZ");
+    let html = format!(
+        "<a href=\"{}\">open</a> <a href=\"{}\">open</a>",
+        link(&e).replace('&', "&amp;"),
+        link(&pct).replace('&', "&amp;")
+    );
+    let text = format!("Open {} or {}", link(&e), link(&pct));
+    let doc = sendgrid_mail(&client, &up, &html, &text).await;
+    let mut leaks = Vec::new();
+    let mut seen = 0;
+    for (k, label) in [(0, "text part"), (1, "html part")] {
+        let got = doc["content"][k]["value"].as_str().expect("part arrives");
+        leaks.extend(read_in_clear(label, got, &[OTTILIE]));
+        for u in urls_in(got) {
+            let q: Vec<(String, String)> = u.query_pairs().into_owned().collect();
+            let v = &q.iter().find(|(k, _)| k == "u").expect("u arrives").1;
+            assert!(v.contains("REDACTED") && !v.contains('='), "{u}");
+            assert!(q.iter().any(|(k, v)| k == "m" && v == "7"), "{u}");
+            assert!(q.iter().any(|(k, v)| k == "sig" && v == "abc123XYZ"), "{u}");
+            seen += 1;
+        }
+    }
+    assert_eq!(seen, 4);
+    assert_no_leaks(&leaks);
+}

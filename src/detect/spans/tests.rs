@@ -1391,6 +1391,21 @@ fn escapes_a_recipient_decodes_are_read_as_it_decodes_them() {
         let out = redact(text, kind, None);
         assert!(!out.contains("ottilie") && !out.contains("b3R0"), "{out}");
     }
+    // A padded base64 parameter is replaced whole: no `=` of its padding is left behind.
+    for (text, kind, want) in [
+        (
+            "<p><a href=\"https://t.example/c?s=1&amp;u=b3R0aWxpZUBleGFtcGxlLm9yZw==\">x</a></p>",
+            TextKind::Html,
+            "<p><a href=\"https://t.example/c?s=1&amp;u=%5Bemail%5D\">x</a></p>",
+        ),
+        (
+            "Open https://t.example/c?u=b3R0aWxpZUBleGFtcGxlLm9yZw%3D%3D&s=1 now",
+            TextKind::Plain,
+            "Open https://t.example/c?u=%5Bemail%5D&s=1 now",
+        ),
+    ] {
+        assert_eq!(redact(text, kind, None), want, "{text:?}");
+    }
     // What needs none of it is read once, as before: other escapes of non-ASCII, `&amp;`
     // before a parameter, a `\u` of markup, ids and base64 of text without personal data.
     for (text, kind) in [
