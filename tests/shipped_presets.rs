@@ -1959,3 +1959,42 @@ async fn a_padded_base64_parameter_is_replaced_whole_padding_included() {
     assert_eq!(seen, 4);
     assert_no_leaks(&leaks);
 }
+
+/// A token of numbers longer than any value and without a space, written with escapes the
+/// recipient decodes (`&#45;` and `&#43;` in a mail's HTML, `%2D`, `%2B` and `%2F` in its
+/// text part and a Segment note; shipped presets): each value inside it is found through the
+/// decoding, so neither the phone nor the card arrives; the numbers around them do.
+#[tokio::test]
+async fn values_inside_a_long_escaped_token_leave_the_shipped_presets_without_them() {
+    let (up, _gw, client) = start_shipped().await;
+    let values = ["+442079460958", "442079460958", "4242424242424242"];
+    let token = format!(
+        "{}+442079460958/4242424242424242/2024-01-01",
+        "1234-5678-".repeat(14)
+    );
+    let pct = token
+        .replace('-', "%2D")
+        .replace('+', "%2B")
+        .replace('/', "%2F");
+    let ent = token.replace('-', "&#45;").replace('+', "&#43;");
+    let html = format!("<p>Export ids {ent} done.</p>");
+    let text = format!("Export ids {pct} done.");
+    let doc = sendgrid_mail(&client, &up, &html, &text).await;
+    let mut leaks = Vec::new();
+    for (k, label, kept) in [
+        (0, "text part", "1234%2D5678%2D"),
+        (1, "html part", "1234&#45;5678&#45;"),
+    ] {
+        let got = doc["content"][k]["value"].as_str().expect("part arrives");
+        leaks.extend(read_in_clear(label, got, &values));
+        assert!(got.contains(kept), "{got}");
+    }
+    // The same numbers alone, escaped, in free text a detect route reads.
+    let event = serde_json::json!({"userId": "u1", "event": "Exported",
+        "properties": {"note": text, "short": "call %2B442079460958 or card 4242%2D4242%2D4242%2D4242",
+            "entities": "call &#43;442079460958, card 4242&#45;4242&#45;4242&#45;4242", "plan": "pro"}});
+    let got = segment_call(&client, &up, "/segment/v1/track", &event).await;
+    leaks.extend(read_in_clear("segment", &got.to_string(), &values));
+    assert_eq!(got["properties"]["plan"], "pro");
+    assert_no_leaks(&leaks);
+}
