@@ -1919,6 +1919,14 @@ async fn the_person_written_with_references_and_invisible_characters_leaves_the_
         .map(|(_, v)| v.into_owned())
         .expect("description arrives");
     leaks.extend(read_in_clear("stripe", &description, &values));
+    // JSON text in a property holding HTML whose address is written `\u0040`: Segment's
+    // reader parses the string as JSON, then the HTML.
+    let inner = r#"{"html":"<p>Write <b>ottilie.brandvold\u0040example.org</b></p>"}"#;
+    let event = serde_json::json!({"userId": "u1", "event": "Mailed",
+        "properties": {"payload": inner, "plan": "pro"}});
+    let got = segment_call(&client, &up, "/segment/v1/track", &event).await;
+    leaks.extend(read_in_clear("segment", &got.to_string(), &values));
+    assert_eq!(got["properties"]["plan"], "pro");
     assert_no_leaks(&leaks);
 }
 

@@ -1688,3 +1688,17 @@ proptest::proptest! {
         proptest::prop_assert_eq!(values(&token), values(&escaped));
     }
 }
+
+#[test]
+fn string_escapes_in_a_json_text_holding_markup_are_read_in_its_text_nodes() {
+    let text = r#"{"html":"<p>Write <b>ottilie\u0040example.org</b> or call</p>"}"#;
+    for kind in [TextKind::Auto, TextKind::Html] {
+        assert_eq!(
+            found(text, kind),
+            [(Origin::Class(Class::Email), r"ottilie\u0040example.org")],
+            "{kind:?}"
+        );
+    }
+    // An HTML document's text nodes keep `\u0040` as written: its reader does not decode it.
+    assert!(found(r"<p>Write ottilie\u0040example.org</p>", TextKind::Html).is_empty());
+}

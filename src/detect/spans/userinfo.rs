@@ -47,9 +47,7 @@ pub(crate) fn password(
     // `mailto:` link: a space or a quote ends this look a few bytes back.
     let floor = at.saturating_sub(MAX_AUTHORITY).max(start);
     let mut p = at;
-    let mut escaped = at_len > 1;
     while p > floor && !ends_authority(raw[p - 1]) {
-        escaped |= matches!(raw[p - 1], b'%' | b'&');
         p -= 1;
     }
     if p >= 3 && raw[p - 3..p] == *b"://" && scheme_before(raw, p - 3) {
@@ -60,7 +58,17 @@ pub(crate) fn password(
         let from = (colon + 1).max(lo);
         return (from < at).then_some((from, at));
     }
-    if !escaped {
+    // A URL escaped whole has its scheme's `:` escaped, before the `//` the walk stopped at
+    // (`https%3A//u%3Apw@host`) or inside what it read (`https%3A%2F%2Fu%3Apw%40host`). Most
+    // `@`s, an address's, have neither and leave here.
+    let colon_escaped = |s: &[u8]| {
+        memchr::memchr_iter(b'%', s).any(|i| {
+            s.get(i + 1..i + 3)
+                .is_some_and(|h| h.eq_ignore_ascii_case(b"3a"))
+        })
+    };
+    let before_slashes = p >= 5 && raw[p - 2..p] == *b"//" && colon_escaped(&raw[p - 5..p - 2]);
+    if !m.has(Mode::PCT) || !(before_slashes || colon_escaped(&raw[p..at])) {
         return None;
     }
     decoded_password(raw, lo, hi, at, at_len, start, m)
