@@ -509,6 +509,8 @@ fn run_byte(b: u8) -> bool {
 
 /// The end of the token of run units without a space that goes on at `from` (read through
 /// the segment's decoding).
+#[cold]
+#[inline(never)]
 fn token_end(c: Cur<'_>, from: usize) -> usize {
     let mut e = from;
     while let Some(u) = c.at(e).filter(|u| run_byte(u.b) && u.b != b' ') {
@@ -1228,7 +1230,10 @@ impl Finder {
     /// value's), the longest candidate ending at a group end with at most 19 digits and 32
     /// units that is a value of its own is emitted, and the search goes on after it. Work is
     /// bounded: each group start reads at most 33 units, each candidate a check of at most 33
-    /// bytes.
+    /// bytes. Out of line and cold: few texts hold such a token, and the run reader that
+    /// calls it keeps its code tight without it.
+    #[cold]
+    #[inline(never)]
     fn long_token(
         &mut self,
         c: Cur<'_>,
