@@ -629,7 +629,7 @@ mod tests {
         let d = l.take();
         assert!(l.is_empty());
         assert_eq!(d.disclosures[&Day(5)][&LedgerCell::new(k.clone())], 5);
-        assert_eq!(d.disclosures[&Day(6)][&LedgerCell::new(k.clone())], 1);
+        assert_eq!(d.disclosures[&Day(6)][&LedgerCell::new(k)], 1);
         let f = d.fields[&(Day(5), route, class)]["$.props.mail"];
         assert_eq!(
             f,
