@@ -444,7 +444,7 @@ fn record_disclosures(g: &Generation, index: usize, route: &Route, opted_out: bo
     let mut batch = g.services.ledger.batch();
     for (cell, n) in t.disclosed.counted() {
         if let Some(key) = keys.get(cell) {
-            batch.disclosure(key, u64::from(n));
+            batch.cell(key, u64::from(n));
         }
     }
     for (path, class, n) in t.detected.entries() {
