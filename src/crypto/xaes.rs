@@ -53,25 +53,25 @@ impl XaesKey {
     }
 
     fn derive(&self, nonce: &[u8; NONCE_LEN]) -> Aes256GcmEnc {
-        let mut m = [GenericArray::from([0u8; 16]); 2];
-        m[0][..4].copy_from_slice(&[0, 1, b'X', 0]);
-        m[1][..4].copy_from_slice(&[0, 2, b'X', 0]);
-        for block in &mut m {
-            block[4..].copy_from_slice(&nonce[..12]);
-            for (b, k) in block.iter_mut().zip(&self.k1) {
-                *b ^= k;
-            }
+        let mut m1 = GenericArray::from([0u8; 16]);
+        let mut m2 = GenericArray::from([0u8; 16]);
+        m1[..4].copy_from_slice(&[0, 1, b'X', 0]);
+        m2[..4].copy_from_slice(&[0, 2, b'X', 0]);
+        m1[4..].copy_from_slice(&nonce[..12]);
+        m2[4..].copy_from_slice(&nonce[..12]);
+        for i in 0..16 {
+            m1[i] ^= self.k1[i];
+            m2[i] ^= self.k1[i];
         }
-        // Both halves of the key in one call: AES-NI runs independent blocks interleaved.
-        self.cipher.encrypt_blocks(&mut m);
+        self.cipher.encrypt_block(&mut m1);
+        self.cipher.encrypt_block(&mut m2);
         let mut kx = [0u8; 32];
-        kx[..16].copy_from_slice(&m[0]);
-        kx[16..].copy_from_slice(&m[1]);
+        kx[..16].copy_from_slice(&m1);
+        kx[16..].copy_from_slice(&m2);
         let gcm = Aes256GcmEnc::new(GenericArray::from_slice(&kx));
         kx.zeroize();
-        for block in &mut m {
-            block.zeroize();
-        }
+        m1.zeroize();
+        m2.zeroize();
         gcm
     }
 
