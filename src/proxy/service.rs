@@ -66,10 +66,12 @@ pub(super) async fn handle(
     let (mut resp, request_id) = handle_unlabelled(generation, req, mode, timer).await;
     // The client correlates its call with piigate's log line; a header of that name from the
     // upstream is replaced, never trusted.
-    resp.headers_mut().insert(
-        RequestId::HEADER_NAME,
-        super::slab::header_value(&request_id.hex()),
-    );
+    let mut id = super::slab::header_value(&request_id.hex());
+    // Unique to this answer: HTTP/2's HPACK would add each id to the connection's table (and
+    // compare the next answer's id with every one still there), so it goes as a literal never
+    // indexed. HTTP/1.1 ignores the flag.
+    id.set_sensitive(true);
+    resp.headers_mut().insert(RequestId::HEADER_NAME, id);
     resp
 }
 
