@@ -36,6 +36,9 @@ pub struct Generation {
     pub ledger_cells: Vec<Box<[DisclosureKey]>>,
     /// Process-wide services (metrics, store, audit log, ledger); they survive reloads.
     pub services: Arc<Services>,
+    /// Whether some route reads no request field: piigate's own HTTP/1.1 server then keeps a
+    /// plain request's fields as the bytes they arrived in (`server::wire::RequestFields`).
+    pub keeps_fields_plain: bool,
 }
 
 impl Generation {
@@ -101,6 +104,10 @@ impl Generation {
         registry.set_keys(&config.key_ids, config.example_keys.len());
         let gen_number = i64::try_from(number).unwrap_or(i64::MAX);
         registry.generation.set(gen_number);
+        let keeps_fields_plain = config
+            .routes
+            .iter()
+            .any(|r| !super::service::reads_request_fields(r));
         Self {
             number,
             unrouted: registry.unrouted(),
@@ -112,6 +119,7 @@ impl Generation {
             ledger_names,
             ledger_cells,
             services,
+            keeps_fields_plain,
         }
     }
 }

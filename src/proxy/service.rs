@@ -13,7 +13,9 @@ use super::body::{self, ClientBody};
 use super::deadline::ExchangeTimer;
 use super::police;
 use super::respond::{full, reject};
-use super::upstream::{MAX_TARGET_LEN, UpstreamError, prepare, strip_hop_by_hop, upstream_path};
+use super::upstream::{
+    MAX_TARGET_LEN, UpstreamError, prepare, prepare_plain, strip_hop_by_hop, upstream_path,
+};
 use super::{Body, Generation};
 use crate::canon;
 use crate::config::{Bodies, OptOut, Route};
@@ -90,7 +92,12 @@ pub(super) async fn handle_unlabelled(
 ) -> (Response<Body>, RequestId) {
     let started = Instant::now();
     let request_id = RequestId::next();
-    let present = Present::of(req.headers());
+    // A request whose fields were kept as they arrived carries none of those looked up here.
+    let present = if req.body().has_fields() {
+        Present(0)
+    } else {
+        Present::of(req.headers())
+    };
     let trace = if present.has(Present::TRACEPARENT) {
         crate::telemetry::trace::TraceParent::from_headers(req.headers())
     } else {
@@ -136,7 +143,7 @@ pub(super) async fn handle_unlabelled(
 
 async fn forward(
     g: &Generation,
-    req: Request<ClientBody>,
+    mut req: Request<ClientBody>,
     mode: &Mode,
     present: Present,
     timer: Option<&mut ExchangeTimer>,
@@ -145,14 +152,20 @@ async fn forward(
     if req.method() == Method::CONNECT {
         return Err(RejectCode::MethodNotAllowed);
     }
-    if !host_is_well_formed(&req) {
+    // A plain request's fields, as they arrived (its map is empty): it has one `Host`, an
+    // origin-form target and none of the fields looked up below (`server::wire`).
+    let mut plain = req.body_mut().take_fields();
+    if plain.is_none() && !host_is_well_formed(&req) {
         return Err(RejectCode::BadRequest);
     }
     if present.has(Present::TRANSFER_ENCODING) && !only_chunked(req.headers()) {
         return Err(RejectCode::UnsupportedTransferCoding);
     }
     canon::headers::check_authority(&req)?;
-    let host = super::router::request_host(&req);
+    let host = match &plain {
+        Some(fields) => super::router::host_field(fields.host()),
+        None => super::router::request_host(&req),
+    };
     let host = host.as_ref().map(super::router::Host::as_str);
     // One path for routing and forwarding, on every route (docs/BOUNDARY.md). The URI's clone
     // shares its bytes: the path borrows from it without a copy while `req` moves on.
@@ -183,6 +196,13 @@ async fn forward(
     let upstream = &g.upstreams[index];
     let limits = &g.config.limits;
     let (mut parts, incoming) = req.into_parts();
+    if plain.is_some() && reads_request_fields(&route) {
+        // This route reads fields by name: from here on they are in the map, as for any
+        // other request.
+        if let Some(fields) = plain.take() {
+            parts.headers = fields.to_map().map_err(|_| RejectCode::BadRequest)?;
+        }
+    }
     if present.has(Present::COOKIE) {
         canon::headers::join_cookies(&mut parts.headers);
     }
@@ -230,7 +250,13 @@ async fn forward(
         found_scopes = found;
         Ok((decoded, policy))
     } else {
-        body::check_declared_length(&parts.headers, route.max_body_bytes)?;
+        match &plain {
+            Some(fields) if fields.content_length() > Some(route.max_body_bytes as u64) => {
+                return Err(RejectCode::BodyTooLarge);
+            }
+            Some(_) => {}
+            None => body::check_declared_length(&parts.headers, route.max_body_bytes)?,
+        }
         Err(incoming)
     };
     // The people this request is about: their secrets come from the store (async) before the
@@ -327,14 +353,19 @@ async fn forward(
                 prepare(parts, target, full(to_send), Some(len))
             }
             Err(incoming) => {
-                let declared = parts
-                    .headers
-                    .get(header::CONTENT_LENGTH)
-                    .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
                 let broke = client_broke.insert(body::Broke::default());
                 let watched = body::Watched::new(incoming, broke, limits.request_timeout);
                 let streamed = Body::Streamed(Limited::new(watched, route.max_body_bytes));
-                prepare(parts, target, streamed, declared)
+                if plain.is_some() {
+                    // Nothing in the map: the fields and their length go with `plain`.
+                    prepare_plain(parts, target, streamed)
+                } else {
+                    let declared = parts
+                        .headers
+                        .get(header::CONTENT_LENGTH)
+                        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+                    prepare(parts, target, streamed, declared)
+                }
             }
         };
         tally.counts = cx.counts;
@@ -353,7 +384,7 @@ async fn forward(
         .rewrite_seconds
         .observe((upstream_started - policing).as_secs_f64());
 
-    let send = std::pin::pin!(upstream.send(upstream_req));
+    let send = std::pin::pin!(upstream.send(upstream_req, plain.as_ref()));
     let writes_raw_fields = timer.is_some();
     let sent = match timer {
         Some(timer) => timer.within(limits.upstream_timeout, send).await.ok(),
@@ -428,6 +459,19 @@ async fn forward(
         super::slab::decimal(body.len() as u64),
     );
     Ok(Response::from_parts(parts, full(body)))
+}
+
+/// Whether a request on `route` has its fields read by name anywhere on the request path:
+/// rules of any kind, a body read (its coding and type are fields), values searched for as
+/// echoes. Such a route gets the request's fields in a map; on the others, a plain request's
+/// go upstream as the bytes they arrived in.
+pub(super) fn reads_request_fields(route: &Route) -> bool {
+    route.polices()
+        || route.bodies != Bodies::Unread
+        || !route.fields.header.is_empty()
+        || !route.fields.cookie.is_empty()
+        || route.fields.query.polices()
+        || police::echoes(route.body_policy(false), None)
 }
 
 /// Writes one forwarded request's counts to the disclosure ledger, under one lock. The

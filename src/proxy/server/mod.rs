@@ -22,6 +22,7 @@
 //! - draining: every answer says `Connection: close`, and an idle connection closes after
 //!   `DRAIN_IDLE` (the listener's).
 
+mod fields;
 pub mod wire;
 
 use std::future::Future;
@@ -133,6 +134,8 @@ pub enum BodyError {
 /// A request body, read from the client connection as the service asks for it.
 pub struct RequestBody {
     link: Link,
+    /// The request's fields, while they are the bytes they arrived in ([`fields`]).
+    fields: Option<wire::RequestFields>,
     /// The end was reached (or the body was empty from the start).
     ended: bool,
     hint: SizeHint,
@@ -143,6 +146,19 @@ impl std::fmt::Debug for RequestBody {
         f.debug_struct("RequestBody")
             .field("ended", &self.ended)
             .finish_non_exhaustive()
+    }
+}
+
+impl RequestBody {
+    /// The request's fields as they arrived, when the parse kept them so (a plain request on
+    /// a gateway with a route that reads no fields): the request's map is empty then.
+    pub(crate) fn take_fields(&mut self) -> Option<wire::RequestFields> {
+        self.fields.take()
+    }
+
+    /// Whether [`RequestBody::take_fields`] has them.
+    pub(crate) fn has_fields(&self) -> bool {
+        self.fields.is_some()
     }
 }
 
@@ -273,7 +289,8 @@ pub(crate) async fn serve(
                         return Poll::Ready(Next::Http2);
                     }
                 } else if s.read.len() > tried {
-                    match wire::parse_request_head(&mut s.read, settings.max_head) {
+                    let plain = current.load().keeps_fields_plain;
+                    match wire::read_request_head(&mut s.read, settings.max_head, plain) {
                         Ok(Some(head)) => return Poll::Ready(Next::Head(head)),
                         Ok(None) => tried = s.read.len(),
                         Err(e) => return Poll::Ready(Next::Refuse(e)),
@@ -329,6 +346,7 @@ pub(crate) async fn serve(
         started = started.wrapping_add(1);
         let wire::RequestHead {
             parts,
+            fields,
             framing,
             mut keep_alive,
             expect_continue,
@@ -347,6 +365,7 @@ pub(crate) async fn serve(
         }
         let body = RequestBody {
             link: Arc::clone(&link),
+            fields,
             ended: framing == Framing::Empty,
             hint,
         };

@@ -135,7 +135,7 @@ pub(crate) fn common_name(raw: &[u8]) -> Option<HeaderName> {
 ///
 /// Done in place: each line moves only towards the front (what is left out is dropped, and a
 /// line never grows), so a writer then copies them out in one piece.
-pub(super) fn gather(
+pub(crate) fn gather(
     head: &mut [u8],
     start: usize,
     passed: impl Iterator<Item = (usize, usize, usize, usize)>,
@@ -168,7 +168,7 @@ fn read_by_the_parse(name: &[u8], value: &[u8]) -> bool {
 }
 
 /// Whether a `Connection` value names a field other than `close` and `keep-alive`.
-pub(super) fn names_others(value: &[u8]) -> bool {
+pub(crate) fn names_others(value: &[u8]) -> bool {
     value
         .split(|&b| b == b',')
         .map(<[u8]>::trim_ascii)
