@@ -88,22 +88,6 @@ pub enum ClientBody {
     Hyper(Incoming),
 }
 
-impl ClientBody {
-    /// The request's fields as they arrived, when piigate's own server kept them so (see
-    /// [`super::server::RequestBody::take_fields`]).
-    pub(crate) fn take_fields(&mut self) -> Option<super::server::wire::RequestFields> {
-        match self {
-            Self::Own(b) => b.take_fields(),
-            Self::Hyper(_) => None,
-        }
-    }
-
-    /// Whether [`ClientBody::take_fields`] has them.
-    pub(crate) fn has_fields(&self) -> bool {
-        matches!(self, Self::Own(b) if b.has_fields())
-    }
-}
-
 impl From<super::server::RequestBody> for ClientBody {
     fn from(body: super::server::RequestBody) -> Self {
         Self::Own(body)

@@ -9,12 +9,24 @@ use crate::config::Route;
 #[derive(Debug)]
 pub struct Router {
     routes: Vec<Arc<Route>>,
+    /// Whether any route names a host.
+    names_hosts: bool,
 }
 
 impl Router {
     /// Builds the router.
     pub fn new(routes: Vec<Arc<Route>>) -> Self {
-        Self { routes }
+        let names_hosts = routes.iter().any(|r| r.host.is_some());
+        Self {
+            routes,
+            names_hosts,
+        }
+    }
+
+    /// Whether any route names a host: if none does, [`Router::find`] never reads one, and
+    /// the request's is not looked for.
+    pub fn names_hosts(&self) -> bool {
+        self.names_hosts
     }
 
     /// The best route for `host` (lower-case, no port) and `path`, with the path left after the

@@ -13,6 +13,7 @@ use super::body::{self, ClientBody};
 use super::deadline::ExchangeTimer;
 use super::police;
 use super::respond::{full, reject};
+use super::server::fields::RequestFields;
 use super::upstream::{
     MAX_TARGET_LEN, UpstreamError, prepare, prepare_plain, strip_hop_by_hop, upstream_path,
 };
@@ -65,7 +66,7 @@ pub(super) async fn handle(
     mode: Mode,
     timer: Option<&mut ExchangeTimer>,
 ) -> Response<Body> {
-    let (mut resp, request_id) = handle_unlabelled(generation, req, mode, timer).await;
+    let (mut resp, request_id) = handle_unlabelled(generation, req, mode, timer, None).await;
     // The client correlates its call with piigate's log line; a header of that name from the
     // upstream is replaced, never trusted.
     resp.headers_mut().insert(
@@ -84,16 +85,20 @@ pub(super) async fn handle(
 /// each exchange makes its own); only piigate's own HTTP/1.1 server keeps one, and only it
 /// writes an answer's fields from the bytes they arrived in ([`Body::raw_fields`]): with
 /// `None` (hyper's servers) every field is in the answer's map.
+///
+/// `plain`: the request's fields as they arrived, when piigate's own HTTP/1.1 server kept them
+/// so (`req`'s map is empty then; see [`RequestFields`]).
 pub(super) async fn handle_unlabelled(
     generation: Arc<Generation>,
     req: Request<ClientBody>,
     mode: Mode,
     timer: Option<&mut ExchangeTimer>,
+    plain: Option<RequestFields>,
 ) -> (Response<Body>, RequestId) {
     let started = Instant::now();
     let request_id = RequestId::next();
     // A request whose fields were kept as they arrived carries none of those looked up here.
-    let present = if req.body().has_fields() {
+    let present = if plain.is_some() {
         Present(0)
     } else {
         Present::of(req.headers())
@@ -105,7 +110,8 @@ pub(super) async fn handle_unlabelled(
     };
     let method = req.method().clone();
     let mut tally = Tally::default();
-    let (resp, code) = match forward(&generation, req, &mode, present, timer, &mut tally).await {
+    let forwarded = forward(&generation, req, plain, &mode, present, timer, &mut tally).await;
+    let (resp, code) = match forwarded {
         Ok(resp) => (resp, None),
         Err(code) => (reject(code), Some(code)),
     };
@@ -143,7 +149,8 @@ pub(super) async fn handle_unlabelled(
 
 async fn forward(
     g: &Generation,
-    mut req: Request<ClientBody>,
+    req: Request<ClientBody>,
+    mut plain: Option<RequestFields>,
     mode: &Mode,
     present: Present,
     timer: Option<&mut ExchangeTimer>,
@@ -152,9 +159,8 @@ async fn forward(
     if req.method() == Method::CONNECT {
         return Err(RejectCode::MethodNotAllowed);
     }
-    // A plain request's fields, as they arrived (its map is empty): it has one `Host`, an
-    // origin-form target and none of the fields looked up below (`server::wire`).
-    let mut plain = req.body_mut().take_fields();
+    // A plain request (its fields in `plain`, its map empty) has one `Host`, an origin-form
+    // target and none of the fields looked up below.
     if plain.is_none() && !host_is_well_formed(&req) {
         return Err(RejectCode::BadRequest);
     }
@@ -162,9 +168,11 @@ async fn forward(
         return Err(RejectCode::UnsupportedTransferCoding);
     }
     canon::headers::check_authority(&req)?;
-    let host = match &plain {
-        Some(fields) => super::router::host_field(fields.host()),
-        None => super::router::request_host(&req),
+    // Only a route that names a host, or the forward proxy, routes on it.
+    let host = match (&plain, mode) {
+        (_, Mode::Reverse) if !g.router.names_hosts() => None,
+        (Some(fields), _) => super::router::host_field(fields.host()),
+        (None, _) => super::router::request_host(&req),
     };
     let host = host.as_ref().map(super::router::Host::as_str);
     // One path for routing and forwarding, on every route (docs/BOUNDARY.md). The URI's clone
@@ -196,7 +204,7 @@ async fn forward(
     let upstream = &g.upstreams[index];
     let limits = &g.config.limits;
     let (mut parts, incoming) = req.into_parts();
-    if plain.is_some() && reads_request_fields(&route) {
+    if plain.is_some() && g.reads_fields[index] {
         // This route reads fields by name: from here on they are in the map, as for any
         // other request.
         if let Some(fields) = plain.take() {

@@ -4,34 +4,33 @@
 //! the fields go upstream as the client sent them, less this hop's. A `HeaderName`, a checked
 //! `HeaderValue` and a hashed map entry built for each, only for the map to be looked up by
 //! name, stripped and walked once when the upstream head is written, were the largest piece
-//! of the shell's work per request left (docs/BENCHMARKS.md). [`RequestFields`] keeps them in
-//! the head's own buffer instead, as the response side's `upstream::fields` does: the fields
-//! to pass on gathered at the front at parse time, the ones only this hop reads after them.
-//! A header map is built from them ([`RequestFields::to_map`]) as soon as anything must read
-//! fields by name (a route with rules, a route that reads bodies).
+//! of the shell's work per request left (docs/BENCHMARKS.md). [`RequestFields`] keeps the head
+//! as it arrived instead, as the response side's `upstream::fields` does: the upstream
+//! request's writer copies the lines to pass on from it ([`RequestFields::write_passed_on`]),
+//! and a header map is built from it ([`RequestFields::to_map`]) as soon as anything must
+//! read fields by name (a route with rules, a route that reads bodies, HTTP/2 upstream).
 //!
-//! Only a plain request is kept this way ([`super::wire`] decides): one `Host`, origin-form,
-//! no `Transfer-Encoding`, one `Content-Length` at most, a `Connection` that names nothing but
-//! `close` and `keep-alive`, and none of the fields the request path looks up by name
-//! (`Cookie`, `traceparent`, `Sec-GPC`, `DNT`, `Referer`, `Referrer`, `Origin`). Its bytes
-//! passed httparse's strict grammar, and every line ends in CRLF right after its value.
+//! Only a plain request is kept this way ([`super::wire::read_request_head`] decides): one
+//! `Host`, origin-form, no `Transfer-Encoding`, one `Content-Length` at most, a `Connection`
+//! that names nothing but `close` and `keep-alive`, and none of the fields the request path
+//! looks up by name (`Cookie`, `traceparent`, `Sec-GPC`, `DNT`, `Referer`, `Referrer`,
+//! `Origin`). Its bytes passed httparse's strict grammar (every name a token, no whitespace
+//! before a colon, no folded line, no bare CR), and every field line ends in CRLF right after
+//! its value: the line walk below relies on both.
 
 use bytes::Bytes;
 use http::header::{HeaderMap, HeaderName, HeaderValue};
 
-use crate::proxy::upstream::fields::common_name;
+use crate::proxy::upstream::fields::{UPSTREAM_REQUEST, common_name, hop_bit};
 
 /// A plain request's fields, unparsed.
 #[derive(Debug, Clone)]
 pub struct RequestFields {
-    /// The whole head: request line, then the fields to pass on (names in lower case), then
-    /// this hop's own, each line ending in CRLF, then what is left of the original lines.
+    /// The whole head, as it arrived.
     head: Bytes,
     /// Where the first field line starts.
     start: u32,
-    /// Where the fields to pass on end and this hop's own start.
-    aside: u32,
-    /// Where this hop's own end.
+    /// Where the last field line ends (after its CRLF).
     end: u32,
     /// Where the `Host` value lies.
     host: (u32, u32),
@@ -40,30 +39,34 @@ pub struct RequestFields {
 }
 
 impl RequestFields {
-    /// The fields of `head`, laid out as [`RequestFields`] says.
+    /// The fields of `head` from `start` to `end`, its `Host` value at `host`.
     pub(super) fn new(
         head: Bytes,
-        (start, aside, end): (u32, u32, u32),
+        (start, end): (u32, u32),
         host: (u32, u32),
         length: Option<u64>,
     ) -> Self {
         Self {
             head,
             start,
-            aside,
             end,
             host,
             length,
         }
     }
 
-    /// The field lines a request going upstream carries, each ending in CRLF: all but the
-    /// hop-by-hop ones, `Host`, `Content-Length` and `Expect`, names in lower case, in the
-    /// order they came.
-    pub fn passed_on(&self) -> &[u8] {
-        self.head
-            .get(self.start as usize..self.aside as usize)
-            .unwrap_or_default()
+    /// Appends the field lines a request going upstream carries to `out`, each ending in
+    /// CRLF: all but the hop-by-hop ones, `Host`, `Content-Length` and `Expect`, names in
+    /// lower case, in the order they came.
+    pub fn write_passed_on(&self, out: &mut Vec<u8>) {
+        for (name, line) in lines(self.all()) {
+            if hop_bit(name) & UPSTREAM_REQUEST != 0 {
+                continue;
+            }
+            let at = out.len();
+            out.extend_from_slice(line);
+            out[at..at + name.len()].make_ascii_lowercase();
+        }
     }
 
     /// The `Host` value, as it arrived.
@@ -78,41 +81,46 @@ impl RequestFields {
     }
 
     /// Every field the request arrived with, in a map as the parse builds it for a request it
-    /// does not keep plain. Names are the same, values the same bytes; fields of different
-    /// names may come in another order.
+    /// does not keep plain.
     ///
     /// # Errors
     /// A name or value the `http` crate refuses (httparse's token and value grammar is the
     /// same, so never in practice).
     pub fn to_map(&self) -> Result<HeaderMap, http::Error> {
-        let all = self
-            .head
-            .get(self.start as usize..self.end as usize)
-            .unwrap_or_default();
+        let all = self.all();
         let mut headers = HeaderMap::with_capacity(all.iter().filter(|&&b| b == b'\n').count());
-        for (name, value) in lines(all) {
-            let name = match common_name(name) {
+        for (name, line) in lines(all) {
+            let name_ = match common_name(name) {
                 Some(name) => name,
                 None => HeaderName::from_bytes(name)?,
             };
+            // After the colon: whitespace, the value, CRLF.
+            let value = line[name.len() + 1..line.len() - 2].trim_ascii_start();
             headers.append(
-                name,
+                name_,
                 HeaderValue::from_maybe_shared(self.head.slice_ref(value))?,
             );
         }
         Ok(headers)
     }
+
+    fn all(&self) -> &[u8] {
+        self.head
+            .get(self.start as usize..self.end as usize)
+            .unwrap_or_default()
+    }
 }
 
-/// The name and value of each line of `fields` (lines as [`RequestFields`] lays them out).
+/// Each field line of `fields` (lines as [`RequestFields`] holds them): its name, and the
+/// whole line with its CRLF.
 fn lines(mut fields: &[u8]) -> impl Iterator<Item = (&[u8], &[u8])> {
     std::iter::from_fn(move || {
+        // Plain byte loops: a line is a few dozen bytes, shorter than `memchr`'s set-up pays
+        // for.
         let colon = fields.iter().position(|&b| b == b':')?;
         let lf = colon + fields[colon..].iter().position(|&b| b == b'\n')?;
-        let name = &fields[..colon];
-        // The line ends in CRLF right after the value; only whitespace precedes it.
-        let value = fields[colon + 1..lf - 1].trim_ascii_start();
-        fields = &fields[lf + 1..];
-        Some((name, value))
+        let (line, rest) = fields.split_at(lf + 1);
+        fields = rest;
+        Some((&line[..colon], line))
     })
 }

@@ -22,7 +22,7 @@
 //! - draining: every answer says `Connection: close`, and an idle connection closes after
 //!   `DRAIN_IDLE` (the listener's).
 
-mod fields;
+pub mod fields;
 pub mod wire;
 
 use std::future::Future;
@@ -134,8 +134,6 @@ pub enum BodyError {
 /// A request body, read from the client connection as the service asks for it.
 pub struct RequestBody {
     link: Link,
-    /// The request's fields, while they are the bytes they arrived in ([`fields`]).
-    fields: Option<wire::RequestFields>,
     /// The end was reached (or the body was empty from the start).
     ended: bool,
     hint: SizeHint,
@@ -146,19 +144,6 @@ impl std::fmt::Debug for RequestBody {
         f.debug_struct("RequestBody")
             .field("ended", &self.ended)
             .finish_non_exhaustive()
-    }
-}
-
-impl RequestBody {
-    /// The request's fields as they arrived, when the parse kept them so (a plain request on
-    /// a gateway with a route that reads no fields): the request's map is empty then.
-    pub(crate) fn take_fields(&mut self) -> Option<wire::RequestFields> {
-        self.fields.take()
-    }
-
-    /// Whether [`RequestBody::take_fields`] has them.
-    pub(crate) fn has_fields(&self) -> bool {
-        self.fields.is_some()
     }
 }
 
@@ -365,7 +350,6 @@ pub(crate) async fn serve(
         }
         let body = RequestBody {
             link: Arc::clone(&link),
-            fields,
             ended: framing == Framing::Empty,
             hint,
         };
@@ -376,6 +360,7 @@ pub(crate) async fn serve(
             req,
             service::Mode::Reverse,
             Some(&mut exchange_timer),
+            fields,
         )
         .await;
         if !draining && !matches!(peek.has_changed(), Ok(false)) {

@@ -18,7 +18,7 @@ use bytes::{Bytes, BytesMut};
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::{Method, StatusCode, Uri, Version};
 
-pub use super::fields::RequestFields;
+use super::fields::RequestFields;
 use crate::proxy::upstream::fields::RawFields;
 pub use crate::proxy::upstream::wire::{Decoded, Decoder, Framing};
 use crate::proxy::upstream::wire::{common_name, content_length, decimal};
@@ -26,7 +26,6 @@ use crate::telemetry::request_id::RequestId;
 
 /// The most header fields a request head may carry.
 pub const MAX_HEADERS: usize = 100;
-const _: () = assert!(MAX_HEADERS <= 128, "a field set aside is a bit of a u128");
 /// The longest request target accepted.
 const MAX_TARGET: usize = 65_534;
 
@@ -86,11 +85,6 @@ pub fn parse_request_head(
 
 /// The longest field name the `http` crate builds.
 const MAX_NAME: usize = (1 << 16) - 1;
-/// Room for the lines of a plain request that only this hop reads (`Host`, `Content-Length`,
-/// `Connection`, `Expect`, ...), set aside while the others are gathered; more, and the
-/// request's fields go into a map.
-const ASIDE: usize = 512;
-
 /// As [`parse_request_head`]; with `plain`, a plain request's fields are kept as the bytes
 /// they arrived in ([`RequestHead::fields`], [`RequestFields`]) rather than put in a map.
 /// Whether a head is accepted, and how it is framed, does not depend on `plain`.
@@ -164,7 +158,7 @@ pub fn read_request_head(
     // absolute-form target names a host `Host` must agree with: read through the map).
     let mut plain = plain && buf.get(target.0) == Some(&b'/') && method != Method::CONNECT;
     let mut hosts = 0;
-    let mut aside_len = 0;
+    let mut host = (0, 0);
     for &(ns, nl, vs, vl) in spans {
         let (ns, nl, vs, vl) = (ns as usize, nl as usize, vs as usize, vl as usize);
         if nl > MAX_NAME {
@@ -173,8 +167,7 @@ pub fn read_request_head(
         }
         let raw_name = &buf[ns..ns + nl];
         let raw_value = &buf[vs..vs + vl];
-        let kind = field(raw_name);
-        match kind {
+        match field(raw_name) {
             Some(Field::TransferEncoding) => {
                 if !http11 {
                     return Err(HeadError::Malformed);
@@ -212,18 +205,16 @@ pub fn read_request_head(
             Some(Field::Expect) => {
                 expect_continue = raw_value.eq_ignore_ascii_case(b"100-continue");
             }
-            Some(Field::Host) => hosts += 1,
+            Some(Field::Host) => {
+                hosts += 1;
+                host = (vs as u32, vl as u32);
+            }
             Some(Field::ReadByName) => plain = false,
             None => {}
         }
-        if plain {
-            // Every line ends right after its value, so a line gathered is never longer than
-            // it was.
-            plain = buf.get(vs + vl..vs + vl + 2) == Some(b"\r\n");
-            if stays_here(kind, raw_name) {
-                aside_len += vs + vl + 2 - ns;
-            }
-        }
+        // Every line ends in CRLF right after its value: what the line walk of
+        // `RequestFields` relies on.
+        plain &= buf.get(vs + vl..vs + vl + 2) == Some(b"\r\n");
     }
     if te && !te_chunked {
         return Err(HeadError::Malformed);
@@ -240,17 +231,20 @@ pub fn read_request_head(
     if (te && saw_length) || method == Method::CONNECT {
         keep_alive = false;
     }
-    let plain = plain && !te && hosts == 1 && aside_len <= ASIDE;
-    let layout = plain.then(|| set_aside(&mut buf[..len], spans));
+    let plain = plain && !te && hosts == 1;
     let head = buf.split_to(len).freeze();
     let uri = Uri::from_maybe_shared(head.slice(target.0..target.0 + target.1))
         .map_err(|_| HeadError::Malformed)?;
-    let (headers, fields) = match layout {
-        Some((bounds, host)) => (
-            HeaderMap::new(),
-            Some(RequestFields::new(head, bounds, host, length)),
-        ),
-        None => (map_of(&head, spans, te)?, None),
+    let (headers, fields) = match (plain, spans.first(), spans.last()) {
+        (true, Some(first), Some(last)) => {
+            // The field lines, from the first name to the CRLF after the last value.
+            let bounds = (first.0, last.2 + last.3 + 2);
+            (
+                HeaderMap::new(),
+                Some(RequestFields::new(head, bounds, host, length)),
+            )
+        }
+        _ => (map_of(&head, spans, te)?, None),
     };
     let (mut parts, ()) = http::Request::new(()).into_parts();
     parts.method = method;
@@ -289,57 +283,6 @@ fn map_of(head: &Bytes, spans: &[(u32, u32, u32, u32)], te: bool) -> Result<Head
         headers.append(name, value);
     }
     Ok(headers)
-}
-
-/// Whether a plain request's field stays with this hop rather than going upstream: the
-/// hop-by-hop ones, and `Host`, `Content-Length` and `Expect`, which the upstream request
-/// gets from the gateway.
-fn stays_here(kind: Option<Field>, name: &[u8]) -> bool {
-    match kind {
-        Some(_) => true,
-        None => crate::proxy::upstream::fields::is_hop_by_hop(name),
-    }
-}
-
-/// Lays a plain request's field lines out as [`RequestFields`] says, in place in `head` (the
-/// whole head, not yet frozen): those to pass on gathered from the first field line, names
-/// lower-cased, then this hop's own. Returns the bounds (first line, end of those passed on,
-/// end of all) and where the `Host` value now lies.
-fn set_aside(head: &mut [u8], spans: &[(u32, u32, u32, u32)]) -> ((u32, u32, u32), (u32, u32)) {
-    let mut aside = [0u8; ASIDE];
-    let mut aside_len = 0;
-    let mut host = (0, 0);
-    // Bit i: the field at `spans[i]` stays here (at most `MAX_HEADERS` fields).
-    let mut stays = 0u128;
-    let start = spans.first().map_or(0, |s| s.0 as usize);
-    for (i, &(ns, nl, vs, vl)) in spans.iter().enumerate() {
-        let (ns, nl, vs, vl) = (ns as usize, nl as usize, vs as usize, vl as usize);
-        let name = &head[ns..ns + nl];
-        let kind = field(name);
-        if !stays_here(kind, name) {
-            continue;
-        }
-        stays |= 1 << i;
-        if matches!(kind, Some(Field::Host)) {
-            host = (aside_len + (vs - ns), vl);
-        }
-        // Name to value, then the CRLF that follows it (the caller checked both are there).
-        let line = &head[ns..vs + vl + 2];
-        aside[aside_len..aside_len + line.len()].copy_from_slice(line);
-        aside_len += line.len();
-    }
-    let passed = spans
-        .iter()
-        .enumerate()
-        .filter(|&(i, _)| stays & (1 << i) == 0)
-        .map(|(_, &(ns, nl, vs, vl))| (ns as usize, nl as usize, vs as usize, vl as usize));
-    let to = crate::proxy::upstream::fields::gather(head, start, passed);
-    head[to..to + aside_len].copy_from_slice(&aside[..aside_len]);
-    let end = to + aside_len;
-    (
-        (start as u32, to as u32, end as u32),
-        ((to + host.0) as u32, host.1 as u32),
-    )
 }
 
 /// The request fields [`read_request_head`] reads, or whose presence it notes.
@@ -696,8 +639,10 @@ mod tests {
         assert_eq!(h.framing, Framing::Length(7));
         assert!(h.keep_alive && h.expect_continue);
         let f = h.fields.expect("plain");
+        let mut passed = Vec::new();
+        f.write_passed_on(&mut passed);
         assert_eq!(
-            String::from_utf8_lossy(f.passed_on()),
+            String::from_utf8_lossy(&passed),
             "content-type: application/json\r\nx-a:  b c\r\nx_b:\r\n"
         );
         assert_eq!(f.host(), b"GW:8080");
@@ -911,8 +856,9 @@ mod tests {
                     .filter(|(n, _)| !hop(n))
                     .flat_map(|(n, v)| [n.as_bytes(), b": ", v, b"\r\n"].concat())
                     .collect();
-                let got: Vec<u8> = fields
-                    .passed_on()
+                let mut passed = Vec::new();
+                fields.write_passed_on(&mut passed);
+                let got: Vec<u8> = passed
                     .split_inclusive(|&b| b == b'\n')
                     .flat_map(|line| {
                         let colon = line.iter().position(|&b| b == b':').expect("a colon");

@@ -19,7 +19,7 @@ use tokio::io::AsyncWriteExt;
 use super::conn::{Conn, Io};
 use super::pool::WorkerPools;
 use super::wire::{self, Decoded, Decoder, Framing, WireError};
-use crate::proxy::server::wire::RequestFields;
+use crate::proxy::server::fields::RequestFields;
 use crate::proxy::{Body, BoxError};
 
 /// Interim (1xx) responses skipped before the final one; more is a misbehaving upstream.
@@ -73,7 +73,7 @@ pub(super) async fn exchange(
     head.clear();
     let fields = wire::RequestFieldsOut {
         headers: &parts.headers,
-        raw: plain.map_or(&[][..], RequestFields::passed_on),
+        raw: plain,
         host,
     };
     wire::encode_request_head(&parts.method, target, fields, framing, &mut head);

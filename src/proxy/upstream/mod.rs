@@ -27,8 +27,9 @@ use hyper::body::Incoming;
 
 use super::Body;
 use super::BoxError;
-use super::server::wire::RequestFields;
+use super::server::fields::RequestFields;
 use crate::config::Route;
+use fields::{CONTENT_LENGTH_BIT, HOP_BY_HOP, UPSTREAM_REQUEST};
 pub(crate) use pool::Lease;
 use pool::WorkerPools;
 
@@ -319,7 +320,7 @@ impl http_body::Body for UpstreamBody {
 
 /// Hop-by-hop headers (RFC 9110 §7.6.1) and headers the gateway recomputes, then the client's
 /// `Host` and `Expect`, which only a request going upstream loses. A name's place here is its
-/// bit in [`bit_of`]. (A static, not a const: a const array of header names is built and
+/// bit in [`fields::hop_bit`]. (A static, not a const: a const array of header names is built and
 /// dropped at every use.)
 static STRIPPED: [HeaderName; 12] = [
     header::CONNECTION,
@@ -336,30 +337,10 @@ static STRIPPED: [HeaderName; 12] = [
     header::EXPECT,
 ];
 
-/// [`STRIPPED`] from every message.
-const HOP_BY_HOP: u16 = (1 << 10) - 1;
-/// [`STRIPPED`] from a request going upstream.
-const UPSTREAM_REQUEST: u16 = (1 << 12) - 1;
-/// `Content-Length`'s bit.
-const CONTENT_LENGTH_BIT: u16 = 1 << 9;
-
-/// `name`'s bit in [`STRIPPED`] (names are lower case), or 0.
+/// `name`'s bit in [`STRIPPED`], or 0 ([`fields::hop_bit`]: one table for names in a map and
+/// names as they arrived).
 fn bit_of(name: &str) -> u16 {
-    match name {
-        "connection" => 1,
-        "keep-alive" => 1 << 1,
-        "proxy-connection" => 1 << 2,
-        "proxy-authenticate" => 1 << 3,
-        "proxy-authorization" => 1 << 4,
-        "te" => 1 << 5,
-        "trailer" => 1 << 6,
-        "transfer-encoding" => 1 << 7,
-        "upgrade" => 1 << 8,
-        "content-length" => 1 << 9,
-        "host" => 1 << 10,
-        "expect" => 1 << 11,
-        _ => 0,
-    }
+    fields::hop_bit(name.as_bytes())
 }
 
 /// Removes hop-by-hop headers, including any the `Connection` header names.

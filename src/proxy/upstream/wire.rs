@@ -7,6 +7,7 @@
 //! an error: its connection is never reused and the client gets the upstream-error answer.
 //! A proxy that guesses here is the one a response-splitting attack walks through.
 
+use crate::proxy::server::fields::RequestFields;
 use bytes::{Bytes, BytesMut};
 use http::header::{self, HeaderMap};
 use http::{Method, StatusCode, Version};
@@ -85,9 +86,9 @@ pub struct Head {
 pub struct RequestFieldsOut<'a> {
     /// Those in the request's map.
     pub headers: &'a HeaderMap,
-    /// Field lines as a client sent them, each ending in CRLF, none of them hop-by-hop or
-    /// framing (`server::wire::RequestFields::passed_on`).
-    pub raw: &'a [u8],
+    /// A client's fields as they arrived, of which those a request going upstream carries
+    /// ([`RequestFields::write_passed_on`]).
+    pub raw: Option<&'a RequestFields>,
     /// The upstream's `Host`, when the map does not hold it.
     pub host: Option<&'a [u8]>,
 }
@@ -97,7 +98,7 @@ impl<'a> RequestFieldsOut<'a> {
     pub fn map(headers: &'a HeaderMap) -> Self {
         Self {
             headers,
-            raw: &[],
+            raw: None,
             host: None,
         }
     }
@@ -126,7 +127,9 @@ pub fn encode_request_head(
         out.extend_from_slice(value.as_bytes());
         out.extend_from_slice(b"\r\n");
     }
-    out.extend_from_slice(raw);
+    if let Some(raw) = raw {
+        raw.write_passed_on(out);
+    }
     if let Some(host) = host {
         out.extend_from_slice(b"host: ");
         out.extend_from_slice(host);
