@@ -21,7 +21,7 @@
 use bytes::Bytes;
 use http::header::{HeaderMap, HeaderName, HeaderValue};
 
-use crate::proxy::upstream::fields::{UPSTREAM_REQUEST, common_name, hop_bit};
+use crate::proxy::upstream::fields::common_name;
 
 /// A plain request's fields, unparsed.
 #[derive(Debug, Clone)]
@@ -32,6 +32,8 @@ pub struct RequestFields {
     start: u32,
     /// Where the last field line ends (after its CRLF).
     end: u32,
+    /// The lines between those that do not go upstream.
+    skips: Skips,
     /// Where the `Host` value lies.
     host: (u32, u32),
     /// The one `Content-Length`, read.
@@ -39,10 +41,12 @@ pub struct RequestFields {
 }
 
 impl RequestFields {
-    /// The fields of `head` from `start` to `end`, its `Host` value at `host`.
+    /// The fields of `head` from `start` to `end` (names in lower case), of which `skips`
+    /// do not go upstream; the `Host` value at `host`.
     pub(super) fn new(
         head: Bytes,
         (start, end): (u32, u32),
+        skips: Skips,
         host: (u32, u32),
         length: Option<u64>,
     ) -> Self {
@@ -50,6 +54,7 @@ impl RequestFields {
             head,
             start,
             end,
+            skips,
             host,
             length,
         }
@@ -59,14 +64,12 @@ impl RequestFields {
     /// CRLF: all but the hop-by-hop ones, `Host`, `Content-Length` and `Expect`, names in
     /// lower case, in the order they came.
     pub fn write_passed_on(&self, out: &mut Vec<u8>) {
-        for (name, line) in lines(self.all()) {
-            if hop_bit(name) & UPSTREAM_REQUEST != 0 {
-                continue;
-            }
-            let at = out.len();
-            out.extend_from_slice(line);
-            out[at..at + name.len()].make_ascii_lowercase();
+        let mut at = self.start as usize;
+        for &(from, to) in self.skips.all() {
+            out.extend_from_slice(self.head.get(at..from as usize).unwrap_or_default());
+            at = to as usize;
         }
+        out.extend_from_slice(self.head.get(at..self.end as usize).unwrap_or_default());
     }
 
     /// The `Host` value, as it arrived.
@@ -123,4 +126,38 @@ fn lines(mut fields: &[u8]) -> impl Iterator<Item = (&[u8], &[u8])> {
         fields = rest;
         Some((&line[..colon], line))
     })
+}
+
+/// The stretches of a plain request's field lines that do not go upstream (the hop-by-hop
+/// lines, `Host`, `Content-Length`, `Expect`), adjacent lines joined into one stretch: a
+/// request has one to three of them, so a few are kept inline, and a request with more is not
+/// kept plain.
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct Skips {
+    /// Start and end (after the CRLF) of each, in order.
+    at: [(u32, u32); Self::MAX],
+    len: u8,
+}
+
+impl Skips {
+    const MAX: usize = 4;
+
+    /// Adds the line from `from` to `to`, which comes after every line added before;
+    /// `false` when there is no room.
+    pub(super) fn push(&mut self, from: u32, to: u32) -> bool {
+        let n = self.len as usize;
+        match n.checked_sub(1).map(|last| &mut self.at[last]) {
+            Some(last) if last.1 == from => last.1 = to,
+            _ if n < Self::MAX => {
+                self.at[n] = (from, to);
+                self.len += 1;
+            }
+            _ => return false,
+        }
+        true
+    }
+
+    fn all(&self) -> &[(u32, u32)] {
+        &self.at[..self.len as usize]
+    }
 }

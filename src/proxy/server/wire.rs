@@ -18,8 +18,8 @@ use bytes::{Bytes, BytesMut};
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::{Method, StatusCode, Uri, Version};
 
-use super::fields::RequestFields;
-use crate::proxy::upstream::fields::RawFields;
+use super::fields::{RequestFields, Skips};
+use crate::proxy::upstream::fields::{RawFields, UPSTREAM_REQUEST, hop_bit};
 pub use crate::proxy::upstream::wire::{Decoded, Decoder, Framing};
 use crate::proxy::upstream::wire::{common_name, content_length, decimal};
 use crate::telemetry::request_id::RequestId;
@@ -159,6 +159,8 @@ pub fn read_request_head(
     let mut plain = plain && buf.get(target.0) == Some(&b'/') && method != Method::CONNECT;
     let mut hosts = 0;
     let mut host = (0, 0);
+    // The lines of a plain request's fields that do not go upstream, adjacent ones joined.
+    let mut skips = Skips::default();
     for &(ns, nl, vs, vl) in spans {
         let (ns, nl, vs, vl) = (ns as usize, nl as usize, vs as usize, vl as usize);
         if nl > MAX_NAME {
@@ -212,9 +214,14 @@ pub fn read_request_head(
             Some(Field::ReadByName) => plain = false,
             None => {}
         }
-        // Every line ends in CRLF right after its value: what the line walk of
-        // `RequestFields` relies on.
-        plain &= buf.get(vs + vl..vs + vl + 2) == Some(b"\r\n");
+        if plain {
+            // Every line ends in CRLF right after its value: what the line walk of
+            // `RequestFields::to_map` relies on.
+            let end = vs + vl + 2;
+            plain = buf.get(vs + vl..end) == Some(b"\r\n")
+                && (hop_bit(&buf[ns..ns + nl]) & UPSTREAM_REQUEST == 0
+                    || skips.push(ns as u32, end as u32));
+        }
     }
     if te && !te_chunked {
         return Err(HeadError::Malformed);
@@ -232,6 +239,12 @@ pub fn read_request_head(
         keep_alive = false;
     }
     let plain = plain && !te && hosts == 1;
+    if plain {
+        // Names go upstream in lower case, as a map writes them.
+        for &(ns, nl, _, _) in spans {
+            buf[ns as usize..(ns + nl) as usize].make_ascii_lowercase();
+        }
+    }
     let head = buf.split_to(len).freeze();
     let uri = Uri::from_maybe_shared(head.slice(target.0..target.0 + target.1))
         .map_err(|_| HeadError::Malformed)?;
@@ -241,7 +254,7 @@ pub fn read_request_head(
             let bounds = (first.0, last.2 + last.3 + 2);
             (
                 HeaderMap::new(),
-                Some(RequestFields::new(head, bounds, host, length)),
+                Some(RequestFields::new(head, bounds, skips, host, length)),
             )
         }
         _ => (map_of(&head, spans, te)?, None),
