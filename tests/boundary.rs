@@ -660,6 +660,77 @@ async fn http2_uploads_over_the_limit_get_the_413_every_time() {
     .await;
 }
 
+/// A body streamed through (a route without rules) reaches the HTTP/1.1 upstream whole and in
+/// order whether its DATA frames pile up at the gateway (and go upstream several to a write) or
+/// trickle in one by one, with a declared length and chunked.
+#[tokio::test]
+async fn http2_bodies_streamed_through_arrive_whole_however_their_frames_arrive() {
+    bounded(60, async {
+        let Stack { up, gw, .. } = Stack::start(Reply::Ok, ROUTES).await;
+        let stream = tokio::net::TcpStream::connect(gw.addr)
+            .await
+            .expect("connect");
+        let (mut send, driver) = hyper::client::conn::http2::handshake(
+            hyper_util::rt::TokioExecutor::new(),
+            hyper_util::rt::TokioIo::new(stream),
+        )
+        .await
+        .expect("h2 handshake");
+        tokio::spawn(driver);
+        // Pieces of different sizes and contents: one lost, repeated or reordered shows.
+        let pieces: Vec<bytes::Bytes> = (0..24u8)
+            .map(|i| {
+                let len = [16 * 1024, 1, 5000, 40_000][usize::from(i % 4)];
+                bytes::Bytes::from(vec![b'a' + i % 26; len])
+            })
+            .collect();
+        let whole = pieces.concat();
+        let cases = [
+            (true, std::time::Duration::ZERO),
+            (true, std::time::Duration::from_millis(2)),
+            (false, std::time::Duration::ZERO),
+            (false, std::time::Duration::from_millis(2)),
+        ];
+        for (declared, gap) in cases {
+            let (tx, rx) = tokio::sync::mpsc::channel(pieces.len());
+            let mut req = http::Request::post("http://gw/pass/x")
+                .header("content-type", "application/octet-stream");
+            if declared {
+                req = req.header("content-length", whole.len());
+            }
+            let req = req.body(Upload(rx)).expect("request");
+            let feed = pieces.clone();
+            let feeder = tokio::spawn(async move {
+                for piece in feed {
+                    if tx.send(piece).await.is_err() {
+                        return;
+                    }
+                    if !gap.is_zero() {
+                        tokio::time::sleep(gap).await;
+                    }
+                }
+            });
+            let resp = send.send_request(req).await.expect("a response");
+            assert_eq!(resp.status(), 200, "declared={declared} gap={gap:?}");
+            feeder.await.expect("feeder");
+        }
+        let seen = up.requests();
+        assert_eq!(seen.len(), cases.len());
+        for (r, (declared, gap)) in seen.iter().zip(cases) {
+            let what = format!("declared={declared} gap={gap:?}");
+            assert!(r.complete, "{what}");
+            assert_eq!(r.body.len(), whole.len(), "{what}");
+            assert!(r.body == whole, "{what}: the bytes differ");
+            let te = r
+                .headers
+                .get("transfer-encoding")
+                .and_then(|v| v.to_str().ok());
+            assert_eq!(te, (!declared).then_some("chunked"), "{what}");
+        }
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn http1_uploads_over_the_limit_get_the_413_and_a_clean_close() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};

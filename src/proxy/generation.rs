@@ -9,7 +9,7 @@ use super::{router, upstream};
 use crate::config::Config;
 use crate::policy::DisclosureTally;
 use crate::services::Services;
-use crate::store::ledger::DisclosureKey;
+use crate::store::ledger::{DisclosureKey, LedgerCell};
 use crate::telemetry::metrics::RouteMetrics;
 
 /// One configuration generation with what was built from it.
@@ -30,10 +30,10 @@ pub struct Generation {
     pub permits: Vec<Arc<tokio::sync::Semaphore>>,
     /// Route names as the disclosure ledger keys them, same order.
     pub ledger_names: Vec<Arc<str>>,
-    /// Per route (same order), the ledger key of every disclosure cell, indexed as
-    /// [`DisclosureTally::counted`] yields them: built once here, so a request adds its counts
-    /// without building or cloning a key.
-    pub ledger_cells: Vec<Box<[DisclosureKey]>>,
+    /// Per route (same order), the ledger key of every disclosure cell with its hash, indexed
+    /// as [`DisclosureTally::counted`] yields them: built once here, so a request adds its
+    /// counts without building, cloning or hashing a key.
+    pub ledger_cells: Vec<Box<[LedgerCell]>>,
     /// Process-wide services (metrics, store, audit log, ledger); they survive reloads.
     pub services: Arc<Services>,
     /// Per route (same order), whether a request's fields are read by name on it
@@ -89,12 +89,12 @@ impl Generation {
                 (0..DisclosureTally::CELLS)
                     .map(|cell| {
                         let (category, treatment) = DisclosureTally::cell_labels(cell);
-                        DisclosureKey::new(
+                        LedgerCell::new(DisclosureKey::new(
                             Arc::clone(name),
                             r.purpose.as_str(),
                             category,
                             treatment.as_str(),
-                        )
+                        ))
                     })
                     .collect()
             })

@@ -506,14 +506,16 @@ async fn serve_h2(
         // Each request takes the generation current at its arrival and keeps it to the end.
         let generation = current.load_full();
         let active = Active::new(&svc_state);
-        async move {
+        // Boxed: hyper moves each stream's future by value into the task it spawns for it
+        // (three copies of a future of a few KB per request, measured); a box moves as a pointer.
+        Box::pin(async move {
             let req = req.map(super::body::ClientBody::Hyper);
             let resp = service::handle(generation, req, service::Mode::Reverse, None).await;
             Ok::<_, Infallible>(resp.map(|body| Tracked {
                 body,
                 _active: active,
             }))
-        }
+        })
     });
     let conn = builder.serve_connection(TokioIo::new(io), svc);
     tokio::pin!(conn);

@@ -69,10 +69,12 @@ pub(super) async fn handle(
     let (mut resp, request_id) = handle_unlabelled(generation, req, mode, timer, None).await;
     // The client correlates its call with piigate's log line; a header of that name from the
     // upstream is replaced, never trusted.
-    resp.headers_mut().insert(
-        RequestId::HEADER_NAME,
-        super::slab::header_value(&request_id.hex()),
-    );
+    let mut id = super::slab::header_value(&request_id.hex());
+    // Unique to this answer: HTTP/2's HPACK would add each id to the connection's table (and
+    // compare the next answer's id with every one still there), so it goes as a literal never
+    // indexed. HTTP/1.1 ignores the flag.
+    id.set_sensitive(true);
+    resp.headers_mut().insert(RequestId::HEADER_NAME, id);
     resp
 }
 
@@ -494,7 +496,7 @@ fn record_disclosures(g: &Generation, index: usize, route: &Route, opted_out: bo
     let mut batch = g.services.ledger.batch();
     for (cell, n) in t.disclosed.counted() {
         if let Some(key) = keys.get(cell) {
-            batch.disclosure(key, u64::from(n));
+            batch.cell(key, u64::from(n));
         }
     }
     for (path, class, n) in t.detected.entries() {
