@@ -36,6 +36,12 @@ pub struct Generation {
     pub ledger_cells: Vec<Box<[LedgerCell]>>,
     /// Process-wide services (metrics, store, audit log, ledger); they survive reloads.
     pub services: Arc<Services>,
+    /// Per route (same order), whether a request's fields are read by name on it
+    /// (`service::reads_request_fields`).
+    pub reads_fields: Box<[bool]>,
+    /// Whether some route reads no request field: piigate's own HTTP/1.1 server then keeps a
+    /// plain request's fields as the bytes they arrived in (`server::fields::RequestFields`).
+    pub keeps_fields_plain: bool,
 }
 
 impl Generation {
@@ -101,6 +107,12 @@ impl Generation {
         registry.set_keys(&config.key_ids, config.example_keys.len());
         let gen_number = i64::try_from(number).unwrap_or(i64::MAX);
         registry.generation.set(gen_number);
+        let reads_fields: Box<[bool]> = config
+            .routes
+            .iter()
+            .map(|r| super::service::reads_request_fields(r))
+            .collect();
+        let keeps_fields_plain = reads_fields.iter().any(|reads| !reads);
         Self {
             number,
             unrouted: registry.unrouted(),
@@ -112,6 +124,8 @@ impl Generation {
             ledger_names,
             ledger_cells,
             services,
+            reads_fields,
+            keeps_fields_plain,
         }
     }
 }
