@@ -105,6 +105,56 @@ async fn a_client_that_expects_100_continue_gets_it_before_sending_its_body() {
 }
 
 #[tokio::test]
+async fn a_request_reaches_the_upstream_with_its_fields_less_this_hop_s_on_every_route() {
+    // `/pass` reads no field: a plain request's fields go upstream as the bytes they arrived
+    // in; `/policed` reads them through a map. The upstream sees the same fields from both.
+    bounded(30, async {
+        let Stack { up, gw, .. } = Stack::start(Reply::Ok, ROUTES).await;
+        let mut seen = Vec::new();
+        for prefix in ["/pass", "/policed"] {
+            let before = up.requests().len();
+            let raw_before = up.raw_bytes().len();
+            let req = format!(
+                "POST {prefix}/a?q=1 HTTP/1.1\r\nHost: GW.example:8080\r\nContent-Type: application/json\r\nX-App:  kept as sent\r\nConnection: keep-alive\r\nKeep-Alive: timeout=5\r\nTE: trailers\r\nUpgrade: h2c\r\nProxy-Authorization: Basic eA==\r\nProxy-Connection: keep-alive\r\nTrailer: x-t\r\nX_Under: u\r\nContent-Length: 7\r\nx-app: again\r\n\r\n{{\"a\":1}}"
+            );
+            let (r, _) = exchange(gw.addr, req.as_bytes()).await;
+            assert_eq!(r.len(), 1, "{prefix}: {r:#?}");
+            assert_eq!(r[0].status, 200, "{prefix}: {r:#?}");
+            let got = up.requests()[before].clone();
+            assert_eq!(got.uri, "/a?q=1", "{prefix}");
+            assert_eq!(&got.body[..], b"{\"a\":1}", "{prefix}");
+            assert_eq!(got.authority, format!("{}", up.addr), "{prefix}");
+            let mut fields: Vec<(String, String)> = got
+                .headers
+                .iter()
+                .map(|(n, v)| (n.to_string(), v.to_str().expect("text").to_owned()))
+                .collect();
+            fields.sort();
+            assert_eq!(
+                fields,
+                [
+                    ("content-length", "7"),
+                    ("content-type", "application/json"),
+                    ("host", up.addr.to_string().as_str()),
+                    ("x-app", "again"),
+                    ("x-app", "kept as sent"),
+                    ("x_under", "u"),
+                ]
+                .map(|(n, v)| (n.to_owned(), v.to_owned())),
+                "{prefix}"
+            );
+            // One `Host` line on the wire, the upstream's.
+            let raw = String::from_utf8_lossy(&up.raw_bytes()[raw_before..]).to_ascii_lowercase();
+            assert_eq!(raw.matches("\r\nhost:").count(), 1, "{prefix}: {raw}");
+            assert!(!raw.contains("gw.example"), "{prefix}: {raw}");
+            seen.push(fields);
+        }
+        assert_eq!(seen[0], seen[1]);
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn refused_heads_are_answered_with_the_json_error_counted_and_closed() {
     bounded(30, async {
         let Stack { up, gw, .. } = Stack::start(Reply::Ok, ROUTES).await;

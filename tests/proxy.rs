@@ -560,6 +560,35 @@ async fn large_batches_over_h2_respect_flow_control() {
     assert_absent(&r.body, &["user-0", "user-11999"]);
 }
 
+/// Each HTTP/2 answer on one connection carries its own request id (sent as a literal HPACK
+/// never indexes, so the client's decoder must not find it in its table).
+#[tokio::test]
+async fn http2_answers_on_one_connection_carry_their_own_request_ids() {
+    let e = env("", Reply::Ok).await;
+    let client = Client::new(e.gw.addr, Some(&e.pki), Proto::H2);
+    let mut ids = Vec::new();
+    for _ in 0..4 {
+        let got = client
+            .post_json("/segment/v1/track", r#"{"event":"x"}"#)
+            .await;
+        assert_eq!(got.status, 200);
+        assert_eq!(got.version, http::Version::HTTP_2);
+        let id = got
+            .headers
+            .get("x-piigate-request-id")
+            .and_then(|v| v.to_str().ok())
+            .expect("a request id")
+            .to_owned();
+        assert_eq!(id.len(), 24, "{id}");
+        assert!(id.bytes().all(|b| b.is_ascii_hexdigit()), "{id}");
+        ids.push(id);
+    }
+    let mut distinct = ids.clone();
+    distinct.sort();
+    distinct.dedup();
+    assert_eq!(distinct.len(), ids.len(), "{ids:?}");
+}
+
 #[tokio::test]
 async fn chunked_http1_bodies_and_keep_alive() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};

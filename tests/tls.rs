@@ -323,3 +323,43 @@ async fn pipelined_requests_spanning_records_arrive_whole_and_close_cleanly() {
     })
     .await;
 }
+
+/// Many small records arriving in one read, then a large request straddling reads: each
+/// record is processed where it lies and what is left of the read is moved only when the room
+/// runs short, so the requests must come out whole and in order.
+#[tokio::test]
+async fn many_small_records_in_one_read_arrive_whole_and_in_order() {
+    bounded(30, async {
+        let pki = Pki::new();
+        let up = Upstream::start(None, Reply::Ok).await;
+        let gw = TestGateway::start(&config(&pki, up.addr, None)).await;
+        let tcp = tokio::net::TcpStream::connect(gw.addr).await.expect("tcp");
+        let mut s = connector(pki.client_config(&[&rustls::version::TLS13]))
+            .connect(localhost(), tcp)
+            .await
+            .expect("handshake");
+        let mut bodies: Vec<String> = (0..60).map(|i| format!("{{\"n\":{i}}}")).collect();
+        bodies.push(format!("{{\"pad\":\"{}\"}}", "c".repeat(50_000)));
+        for body in &bodies {
+            let request = format!(
+                "POST /ok/x HTTP/1.1\r\nhost: localhost\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+                body.len()
+            );
+            // One write each: one record (or three for the last), all sent before any answer.
+            s.write_all(request.as_bytes()).await.expect("write");
+        }
+        s.shutdown().await.expect("close_notify");
+        let mut out = Vec::new();
+        s.read_to_end(&mut out)
+            .await
+            .expect("the gateway ends the session with close_notify");
+        let statuses: Vec<u16> = parse_responses(&out).iter().map(|r| r.status).collect();
+        assert_eq!(statuses, vec![200; bodies.len()]);
+        let got: Vec<_> = up.requests().into_iter().map(|r| r.body).collect();
+        assert_eq!(got.len(), bodies.len());
+        for (got, sent) in got.iter().zip(&bodies) {
+            assert_eq!(got.as_ref(), sent.as_bytes());
+        }
+    })
+    .await;
+}

@@ -441,20 +441,29 @@ impl Automaton {
     /// ASCII key folds to its lower case (same length); others are folded into a buffer.
     #[inline(always)]
     fn name_column(&self, name: &[u8]) -> Option<usize> {
+        if name.len() <= 16 {
+            // Every byte of a short name is in its fingerprint, so the fingerprint says
+            // whether the name is ASCII: no separate pass over the name.
+            let (a, b) = fingerprint(name);
+            if (a | b) & HIGH_BITS != 0 {
+                return self.folded_column(name);
+            }
+            let (lo, hi) = self.bucket(name.len())?;
+            let print = lower_print((a, b));
+            return (lo..hi).find(|&i| self.prints.get(i) == Some(&print));
+        }
         if !name.is_ascii() {
             return self.folded_column(name);
         }
-        let &(lo, hi) = self.by_len.get(name.len())?;
-        if lo == hi {
-            return None;
-        }
-        let (lo, hi) = (lo as usize, hi as usize);
-        if name.len() <= 16 {
-            let print = lower_print(fingerprint(name));
-            (lo..hi).find(|&i| self.prints.get(i) == Some(&print))
-        } else {
-            (lo..hi).find(|&i| self.names[i].eq_ignore_ascii_case(name))
-        }
+        let (lo, hi) = self.bucket(name.len())?;
+        (lo..hi).find(|&i| self.names[i].eq_ignore_ascii_case(name))
+    }
+
+    /// The columns of the spelled names `len` bytes long, if there are any.
+    #[inline(always)]
+    fn bucket(&self, len: usize) -> Option<(usize, usize)> {
+        let &(lo, hi) = self.by_len.get(len)?;
+        (lo != hi).then_some((lo as usize, hi as usize))
     }
 
     /// [`Self::name_column`] for a key with non-ASCII characters (rare): folded, then compared.
@@ -541,6 +550,10 @@ fn lower_print((a, b): (u64, u64)) -> (u64, u64) {
 fn len_bit(len: usize) -> u64 {
     1u64 << len.min(63)
 }
+
+/// The high bit of every byte of a word: set in a [`fingerprint`] of at most 16 bytes exactly
+/// when one of them is not ASCII.
+const HIGH_BITS: u64 = 0x8080_8080_8080_8080;
 
 /// Two words that identify a byte string of at most 16 bytes among strings of the same length:
 /// overlapping little-endian loads of its head and tail, so every byte is covered and nothing is

@@ -156,12 +156,44 @@ where
     B: http_body::Body<Data = Bytes>,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
-    match tokio::time::timeout(timeout, Limited::new(body, max).collect()).await {
+    match tokio::time::timeout(timeout, gather(Limited::new(body, max))).await {
         Err(_) => Err(RejectCode::RequestTimeout),
-        Ok(Ok(c)) => Ok(c.to_bytes()),
+        Ok(Ok(b)) => Ok(b),
         Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => Err(RejectCode::BodyTooLarge),
         Ok(Err(_)) => Err(RejectCode::MalformedBody),
     }
+}
+
+/// A body's data frames as one buffer; trailers are ignored. A body that arrives in one
+/// frame (a request read with its head, most of them) is that frame's buffer as it is: no
+/// list of frames is kept and nothing is copied. Only a body in several frames is copied,
+/// once, into a buffer of its own.
+async fn gather<B>(body: B) -> Result<Bytes, B::Error>
+where
+    B: http_body::Body<Data = Bytes>,
+{
+    let mut body = std::pin::pin!(body);
+    let mut first = Bytes::new();
+    let mut joined: Option<bytes::BytesMut> = None;
+    while let Some(frame) = body.frame().await {
+        let Ok(data) = frame?.into_data() else {
+            continue;
+        };
+        if data.is_empty() {
+            continue;
+        }
+        match &mut joined {
+            Some(all) => all.extend_from_slice(&data),
+            None if first.is_empty() => first = data,
+            None => {
+                let mut all = bytes::BytesMut::with_capacity(first.len() + data.len());
+                all.extend_from_slice(&first);
+                all.extend_from_slice(&data);
+                joined = Some(all);
+            }
+        }
+    }
+    Ok(joined.map_or(first, bytes::BytesMut::freeze))
 }
 
 /// Whether a [`Watched`] body failed on the client's side, and how.
@@ -268,5 +300,86 @@ impl http_body::Body for Watched {
 
     fn size_hint(&self) -> http_body::SizeHint {
         self.inner.size_hint()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::VecDeque;
+    use std::pin::Pin;
+    use std::task::{Context, Poll};
+    use std::time::Duration;
+
+    use hyper::body::Frame;
+
+    use super::*;
+
+    /// A body that hands out the frames it was given, one per poll.
+    struct Frames(VecDeque<Result<Frame<Bytes>, BoxError>>);
+
+    impl http_body::Body for Frames {
+        type Data = Bytes;
+        type Error = BoxError;
+
+        fn poll_frame(
+            self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+        ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+            Poll::Ready(self.get_mut().0.pop_front())
+        }
+    }
+
+    fn data(s: &'static str) -> Result<Frame<Bytes>, BoxError> {
+        Ok(Frame::data(Bytes::from_static(s.as_bytes())))
+    }
+
+    async fn collected(
+        frames: Vec<Result<Frame<Bytes>, BoxError>>,
+        max: usize,
+    ) -> Result<Bytes, RejectCode> {
+        collect(Frames(frames.into()), max, Duration::from_secs(5)).await
+    }
+
+    #[tokio::test]
+    async fn frames_are_joined_in_order_and_trailers_ignored() {
+        let mut trailers = HeaderMap::new();
+        trailers.insert("x-t", http::HeaderValue::from_static("1"));
+        let body = collected(
+            vec![
+                data("{\"a\""),
+                data(""),
+                data(":1,"),
+                data("\"b\":2}"),
+                Ok(Frame::trailers(trailers)),
+            ],
+            64,
+        )
+        .await;
+        assert_eq!(body, Ok(Bytes::from_static(b"{\"a\":1,\"b\":2}")));
+    }
+
+    #[tokio::test]
+    async fn one_frame_is_passed_on_without_a_copy() {
+        let frame = Bytes::from(b"{\"email\":\"x\"}".to_vec());
+        let at = frame.as_ptr();
+        let body = collected(vec![Ok(Frame::data(frame))], 64).await;
+        assert_eq!(body.map(|b| b.as_ptr()), Ok(at));
+        assert_eq!(collected(Vec::new(), 64).await, Ok(Bytes::new()));
+    }
+
+    #[tokio::test]
+    async fn a_body_past_the_cap_or_broken_is_refused() {
+        assert_eq!(
+            collected(vec![data("12345"), data("6789")], 8).await,
+            Err(RejectCode::BodyTooLarge)
+        );
+        assert_eq!(
+            collected(vec![data("12345678")], 8).await,
+            Ok(Bytes::from_static(b"12345678"))
+        );
+        assert_eq!(
+            collected(vec![data("1"), Err("connection reset".into())], 8).await,
+            Err(RejectCode::MalformedBody)
+        );
     }
 }

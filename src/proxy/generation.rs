@@ -9,7 +9,7 @@ use super::{router, upstream};
 use crate::config::Config;
 use crate::policy::DisclosureTally;
 use crate::services::Services;
-use crate::store::ledger::DisclosureKey;
+use crate::store::ledger::{DisclosureKey, LedgerCell};
 use crate::telemetry::metrics::RouteMetrics;
 
 /// One configuration generation with what was built from it.
@@ -30,12 +30,18 @@ pub struct Generation {
     pub permits: Vec<Arc<tokio::sync::Semaphore>>,
     /// Route names as the disclosure ledger keys them, same order.
     pub ledger_names: Vec<Arc<str>>,
-    /// Per route (same order), the ledger key of every disclosure cell, indexed as
-    /// [`DisclosureTally::counted`] yields them: built once here, so a request adds its counts
-    /// without building or cloning a key.
-    pub ledger_cells: Vec<Box<[DisclosureKey]>>,
+    /// Per route (same order), the ledger key of every disclosure cell with its hash, indexed
+    /// as [`DisclosureTally::counted`] yields them: built once here, so a request adds its
+    /// counts without building, cloning or hashing a key.
+    pub ledger_cells: Vec<Box<[LedgerCell]>>,
     /// Process-wide services (metrics, store, audit log, ledger); they survive reloads.
     pub services: Arc<Services>,
+    /// Per route (same order), whether a request's fields are read by name on it
+    /// (`service::reads_request_fields`).
+    pub reads_fields: Box<[bool]>,
+    /// Whether some route reads no request field: piigate's own HTTP/1.1 server then keeps a
+    /// plain request's fields as the bytes they arrived in (`server::fields::RequestFields`).
+    pub keeps_fields_plain: bool,
 }
 
 impl Generation {
@@ -83,12 +89,12 @@ impl Generation {
                 (0..DisclosureTally::CELLS)
                     .map(|cell| {
                         let (category, treatment) = DisclosureTally::cell_labels(cell);
-                        DisclosureKey::new(
+                        LedgerCell::new(DisclosureKey::new(
                             Arc::clone(name),
                             r.purpose.as_str(),
                             category,
                             treatment.as_str(),
-                        )
+                        ))
                     })
                     .collect()
             })
@@ -101,6 +107,12 @@ impl Generation {
         registry.set_keys(&config.key_ids, config.example_keys.len());
         let gen_number = i64::try_from(number).unwrap_or(i64::MAX);
         registry.generation.set(gen_number);
+        let reads_fields: Box<[bool]> = config
+            .routes
+            .iter()
+            .map(|r| super::service::reads_request_fields(r))
+            .collect();
+        let keeps_fields_plain = reads_fields.iter().any(|reads| !reads);
         Self {
             number,
             unrouted: registry.unrouted(),
@@ -112,6 +124,8 @@ impl Generation {
             ledger_names,
             ledger_cells,
             services,
+            reads_fields,
+            keeps_fields_plain,
         }
     }
 }

@@ -9,12 +9,24 @@ use crate::config::Route;
 #[derive(Debug)]
 pub struct Router {
     routes: Vec<Arc<Route>>,
+    /// Whether any route names a host.
+    names_hosts: bool,
 }
 
 impl Router {
     /// Builds the router.
     pub fn new(routes: Vec<Arc<Route>>) -> Self {
-        Self { routes }
+        let names_hosts = routes.iter().any(|r| r.host.is_some());
+        Self {
+            routes,
+            names_hosts,
+        }
+    }
+
+    /// Whether any route names a host: if none does, [`Router::find`] never reads one, and
+    /// the request's is not looked for.
+    pub fn names_hosts(&self) -> bool {
+        self.names_hosts
     }
 
     /// The best route for `host` (lower-case, no port) and `path`, with the path left after the
@@ -93,22 +105,25 @@ fn strip_prefix<'p>(path: &'p str, prefix: &str) -> Option<&'p str> {
 pub(crate) fn request_host<B>(req: &http::Request<B>) -> Option<Host> {
     match req.uri().authority() {
         Some(a) => Some(Host(super::slab::lowercase(host_of(a.as_str()).as_bytes()))),
-        None => {
-            // Lower-cased as it is copied, then parsed: case changes neither whether an
-            // authority parses nor where its host lies, and the host is then a slice of the
-            // same copy (one copy per request, not two).
-            let raw = req.headers().get(http::header::HOST)?.as_bytes();
-            let lower = super::slab::lowercase(raw);
-            let a = http::uri::Authority::from_maybe_shared(lower.clone()).ok()?;
-            let host = host_of(a.as_str());
-            let at = (host.as_ptr() as usize).wrapping_sub(a.as_str().as_ptr() as usize);
-            let end = at.saturating_add(host.len());
-            Some(Host(match lower.get(at..end) {
-                Some(cut) if cut == host.as_bytes() => lower.slice(at..end),
-                _ => super::slab::lowercase(host.as_bytes()),
-            }))
-        }
+        None => host_field(req.headers().get(http::header::HOST)?.as_bytes()),
     }
+}
+
+/// The host a `Host` field's `raw` value names, lower-cased, without port; `None` when it does
+/// not parse as an authority.
+pub(crate) fn host_field(raw: &[u8]) -> Option<Host> {
+    // Lower-cased as it is copied, then parsed: case changes neither whether an authority
+    // parses nor where its host lies, and the host is then a slice of the same copy (one copy
+    // per request, not two).
+    let lower = super::slab::lowercase(raw);
+    let a = http::uri::Authority::from_maybe_shared(lower.clone()).ok()?;
+    let host = host_of(a.as_str());
+    let at = (host.as_ptr() as usize).wrapping_sub(a.as_str().as_ptr() as usize);
+    let end = at.saturating_add(host.len());
+    Some(Host(match lower.get(at..end) {
+        Some(cut) if cut == host.as_bytes() => lower.slice(at..end),
+        _ => super::slab::lowercase(host.as_bytes()),
+    }))
 }
 
 /// The host of a parsed authority without its trailing dots: what `Authority::host` returns

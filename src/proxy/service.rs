@@ -13,7 +13,10 @@ use super::body::{self, ClientBody};
 use super::deadline::ExchangeTimer;
 use super::police;
 use super::respond::{full, reject};
-use super::upstream::{MAX_TARGET_LEN, UpstreamError, prepare, strip_hop_by_hop, upstream_path};
+use super::server::fields::RequestFields;
+use super::upstream::{
+    MAX_TARGET_LEN, UpstreamError, prepare, prepare_plain, strip_hop_by_hop, upstream_path,
+};
 use super::{Body, Generation};
 use crate::canon;
 use crate::config::{Bodies, OptOut, Route};
@@ -63,13 +66,15 @@ pub(super) async fn handle(
     mode: Mode,
     timer: Option<&mut ExchangeTimer>,
 ) -> Response<Body> {
-    let (mut resp, request_id) = handle_unlabelled(generation, req, mode, timer).await;
+    let (mut resp, request_id) = handle_unlabelled(generation, req, mode, timer, None).await;
     // The client correlates its call with piigate's log line; a header of that name from the
     // upstream is replaced, never trusted.
-    resp.headers_mut().insert(
-        RequestId::HEADER_NAME,
-        super::slab::header_value(&request_id.hex()),
-    );
+    let mut id = super::slab::header_value(&request_id.hex());
+    // Unique to this answer: HTTP/2's HPACK would add each id to the connection's table (and
+    // compare the next answer's id with every one still there), so it goes as a literal never
+    // indexed. HTTP/1.1 ignores the flag.
+    id.set_sensitive(true);
+    resp.headers_mut().insert(RequestId::HEADER_NAME, id);
     resp
 }
 
@@ -82,15 +87,24 @@ pub(super) async fn handle(
 /// each exchange makes its own); only piigate's own HTTP/1.1 server keeps one, and only it
 /// writes an answer's fields from the bytes they arrived in ([`Body::raw_fields`]): with
 /// `None` (hyper's servers) every field is in the answer's map.
+///
+/// `plain`: the request's fields as they arrived, when piigate's own HTTP/1.1 server kept them
+/// so (`req`'s map is empty then; see [`RequestFields`]).
 pub(super) async fn handle_unlabelled(
     generation: Arc<Generation>,
     req: Request<ClientBody>,
     mode: Mode,
     timer: Option<&mut ExchangeTimer>,
+    plain: Option<RequestFields>,
 ) -> (Response<Body>, RequestId) {
     let started = Instant::now();
     let request_id = RequestId::next();
-    let present = Present::of(req.headers());
+    // A request whose fields were kept as they arrived carries none of those looked up here.
+    let present = if plain.is_some() {
+        Present(0)
+    } else {
+        Present::of(req.headers())
+    };
     let trace = if present.has(Present::TRACEPARENT) {
         crate::telemetry::trace::TraceParent::from_headers(req.headers())
     } else {
@@ -98,7 +112,8 @@ pub(super) async fn handle_unlabelled(
     };
     let method = req.method().clone();
     let mut tally = Tally::default();
-    let (resp, code) = match forward(&generation, req, &mode, present, timer, &mut tally).await {
+    let forwarded = forward(&generation, req, plain, &mode, present, timer, &mut tally).await;
+    let (resp, code) = match forwarded {
         Ok(resp) => (resp, None),
         Err(code) => (reject(code), Some(code)),
     };
@@ -137,6 +152,7 @@ pub(super) async fn handle_unlabelled(
 async fn forward(
     g: &Generation,
     req: Request<ClientBody>,
+    mut plain: Option<RequestFields>,
     mode: &Mode,
     present: Present,
     timer: Option<&mut ExchangeTimer>,
@@ -145,14 +161,21 @@ async fn forward(
     if req.method() == Method::CONNECT {
         return Err(RejectCode::MethodNotAllowed);
     }
-    if !host_is_well_formed(&req) {
+    // A plain request (its fields in `plain`, its map empty) has one `Host`, an origin-form
+    // target and none of the fields looked up below.
+    if plain.is_none() && !host_is_well_formed(&req) {
         return Err(RejectCode::BadRequest);
     }
     if present.has(Present::TRANSFER_ENCODING) && !only_chunked(req.headers()) {
         return Err(RejectCode::UnsupportedTransferCoding);
     }
     canon::headers::check_authority(&req)?;
-    let host = super::router::request_host(&req);
+    // Only a route that names a host, or the forward proxy, routes on it.
+    let host = match (&plain, mode) {
+        (_, Mode::Reverse) if !g.router.names_hosts() => None,
+        (Some(fields), _) => super::router::host_field(fields.host()),
+        (None, _) => super::router::request_host(&req),
+    };
     let host = host.as_ref().map(super::router::Host::as_str);
     // One path for routing and forwarding, on every route (docs/BOUNDARY.md). The URI's clone
     // shares its bytes: the path borrows from it without a copy while `req` moves on.
@@ -183,6 +206,13 @@ async fn forward(
     let upstream = &g.upstreams[index];
     let limits = &g.config.limits;
     let (mut parts, incoming) = req.into_parts();
+    if plain.is_some() && g.reads_fields[index] {
+        // This route reads fields by name: from here on they are in the map, as for any
+        // other request.
+        if let Some(fields) = plain.take() {
+            parts.headers = fields.to_map().map_err(|_| RejectCode::BadRequest)?;
+        }
+    }
     if present.has(Present::COOKIE) {
         canon::headers::join_cookies(&mut parts.headers);
     }
@@ -230,7 +260,13 @@ async fn forward(
         found_scopes = found;
         Ok((decoded, policy))
     } else {
-        body::check_declared_length(&parts.headers, route.max_body_bytes)?;
+        match &plain {
+            Some(fields) if fields.content_length() > Some(route.max_body_bytes as u64) => {
+                return Err(RejectCode::BodyTooLarge);
+            }
+            Some(_) => {}
+            None => body::check_declared_length(&parts.headers, route.max_body_bytes)?,
+        }
         Err(incoming)
     };
     // The people this request is about: their secrets come from the store (async) before the
@@ -327,14 +363,19 @@ async fn forward(
                 prepare(parts, target, full(to_send), Some(len))
             }
             Err(incoming) => {
-                let declared = parts
-                    .headers
-                    .get(header::CONTENT_LENGTH)
-                    .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
                 let broke = client_broke.insert(body::Broke::default());
                 let watched = body::Watched::new(incoming, broke, limits.request_timeout);
                 let streamed = Body::Streamed(Limited::new(watched, route.max_body_bytes));
-                prepare(parts, target, streamed, declared)
+                if plain.is_some() {
+                    // Nothing in the map: the fields and their length go with `plain`.
+                    prepare_plain(parts, target, streamed)
+                } else {
+                    let declared = parts
+                        .headers
+                        .get(header::CONTENT_LENGTH)
+                        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+                    prepare(parts, target, streamed, declared)
+                }
             }
         };
         tally.counts = cx.counts;
@@ -353,7 +394,7 @@ async fn forward(
         .rewrite_seconds
         .observe((upstream_started - policing).as_secs_f64());
 
-    let send = std::pin::pin!(upstream.send(upstream_req));
+    let send = std::pin::pin!(upstream.send(upstream_req, plain.as_ref()));
     let writes_raw_fields = timer.is_some();
     let sent = match timer {
         Some(timer) => timer.within(limits.upstream_timeout, send).await.ok(),
@@ -430,6 +471,19 @@ async fn forward(
     Ok(Response::from_parts(parts, full(body)))
 }
 
+/// Whether a request on `route` has its fields read by name anywhere on the request path:
+/// rules of any kind, a body read (its coding and type are fields), values searched for as
+/// echoes. Such a route gets the request's fields in a map; on the others, a plain request's
+/// go upstream as the bytes they arrived in.
+pub(super) fn reads_request_fields(route: &Route) -> bool {
+    route.polices()
+        || route.bodies != Bodies::Unread
+        || !route.fields.header.is_empty()
+        || !route.fields.cookie.is_empty()
+        || route.fields.query.polices()
+        || police::echoes(route.body_policy(false), None)
+}
+
 /// Writes one forwarded request's counts to the disclosure ledger, under one lock. The
 /// ledger's own maps allocate for a cell or path not yet pending; nothing else does.
 fn record_disclosures(g: &Generation, index: usize, route: &Route, opted_out: bool, t: &Tally) {
@@ -442,11 +496,14 @@ fn record_disclosures(g: &Generation, index: usize, route: &Route, opted_out: bo
     let mut batch = g.services.ledger.batch();
     for (cell, n) in t.disclosed.counted() {
         if let Some(key) = keys.get(cell) {
-            batch.disclosure(key, u64::from(n));
+            batch.cell(key, u64::from(n));
         }
     }
-    for (path, class, n) in t.detected.entries() {
-        batch.field(name, path, &Label::Borrowed(class.as_str()), u64::from(n));
+    // Most requests detect nothing: the entries' walk over every class is skipped.
+    if !t.detected.is_empty() {
+        for (path, class, n) in t.detected.entries() {
+            batch.field(name, path, &Label::Borrowed(class.as_str()), u64::from(n));
+        }
     }
     if opted_out {
         batch.disclosure(&opt_out_key(g, index, route, route.opt_out), 1);

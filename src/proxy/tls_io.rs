@@ -38,6 +38,9 @@ const INCOMING_BYTES: usize = 32 * 1024 + 512;
 /// A handshake message may span records up to 64 KiB (rustls' own limit, for client
 /// certificate chains); beyond this the connection fails.
 const MAX_INCOMING_BYTES: usize = 0xffff + INCOMING_BYTES;
+/// Room after the unprocessed ciphertext below which it is moved to the front before a read:
+/// a whole record fits after it.
+const MIN_READ_ROOM: usize = 16 * 1024 + 256;
 /// Ciphertext waiting for the socket beyond which a write waits for it to drain.
 const OUTGOING_HIGH: usize = 64 * 1024;
 /// The outgoing buffer kept between writes: a full record and an answer's head.
@@ -49,8 +52,9 @@ const GATHER_BYTES: usize = 16 * 1024;
 pub(crate) struct TlsStream {
     tcp: TcpStream,
     conn: UnbufferedServerConnection,
-    /// Ciphertext read and not yet processed: `incoming[..filled]`.
+    /// Ciphertext read and not yet processed: `incoming[start..filled]`.
     incoming: Vec<u8>,
+    start: usize,
     filled: usize,
     /// Plaintext decrypted and not yet read: `plain[plain_at..]`.
     plain: Vec<u8>,
@@ -97,6 +101,7 @@ impl TlsStream {
             tcp,
             conn,
             incoming: vec![0; INCOMING_BYTES],
+            start: 0,
             filled: 0,
             plain: Vec::new(),
             plain_at: 0,
@@ -108,6 +113,7 @@ impl TlsStream {
             settled: false,
         };
         std::future::poll_fn(|cx| s.poll_handshake(cx)).await?;
+        s.compact();
         if s.incoming.len() > INCOMING_BYTES && s.filled <= INCOMING_BYTES {
             // A large handshake message grew the buffer; the records after it fit the usual one.
             s.incoming.truncate(INCOMING_BYTES);
@@ -154,7 +160,7 @@ impl TlsStream {
     ) -> io::Result<Step> {
         let status = self
             .conn
-            .process_tls_records(&mut self.incoming[..self.filled]);
+            .process_tls_records(&mut self.incoming[self.start..self.filled]);
         let discard = status.discard;
         let step = match status.state {
             Err(e) => Err(e),
@@ -241,10 +247,24 @@ impl TlsStream {
         step.map_err(|e| self.fail(cx, e))
     }
 
+    /// Drops `n` processed bytes. Nothing moves: a read brings several records, each step
+    /// processes one, and moving the rest to the front after each (as this did) copied the
+    /// buffer's tail again for every record in it; [`Self::compact`] moves what is left once,
+    /// when the room after it runs short.
     fn discard(&mut self, n: usize) {
-        if n > 0 {
-            self.incoming.copy_within(n..self.filled, 0);
-            self.filled -= n;
+        self.start += n;
+        if self.start == self.filled {
+            self.start = 0;
+            self.filled = 0;
+        }
+    }
+
+    /// Moves the unprocessed ciphertext to the front of the buffer.
+    fn compact(&mut self) {
+        if self.start > 0 {
+            self.incoming.copy_within(self.start..self.filled, 0);
+            self.filled -= self.start;
+            self.start = 0;
         }
     }
 
@@ -253,7 +273,7 @@ impl TlsStream {
         for _ in 0..4 {
             let status = self
                 .conn
-                .process_tls_records(&mut self.incoming[..self.filled]);
+                .process_tls_records(&mut self.incoming[self.start..self.filled]);
             let discard = status.discard;
             let more = match status.state {
                 Ok(ConnectionState::EncodeTlsData(mut encode)) => {
@@ -296,6 +316,9 @@ impl TlsStream {
 
     /// Reads ciphertext from the socket: the number of bytes, 0 at its end.
     fn poll_fill(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
+        if self.incoming.len() - self.filled < MIN_READ_ROOM {
+            self.compact();
+        }
         if self.filled == self.incoming.len() {
             if self.incoming.len() >= MAX_INCOMING_BYTES {
                 return Poll::Ready(Err(io::Error::new(
@@ -518,7 +541,7 @@ impl AsyncWrite for TlsStream {
                 tries += 1;
                 let status = this
                     .conn
-                    .process_tls_records(&mut this.incoming[..this.filled]);
+                    .process_tls_records(&mut this.incoming[this.start..this.filled]);
                 let discard = status.discard;
                 let done = match status.state {
                     Ok(ConnectionState::WriteTraffic(mut w)) => {

@@ -45,8 +45,49 @@ pub struct DisclosureKey {
     pub treatment: Label,
 }
 
+/// A [`DisclosureKey`] with its hash, made once (per configuration, for the cells a route can
+/// count) so that counting a request's cells hashes and compares no strings: the request path
+/// looks a cell up by its stored hash, and finds it by pointer when the pending map holds the
+/// same configuration's key (by content otherwise, e.g. across a reload).
+#[derive(Debug, Clone)]
+pub struct LedgerCell(Arc<HashedKey>);
+
+#[derive(Debug)]
+struct HashedKey {
+    hash: u64,
+    key: DisclosureKey,
+}
+
+/// Hashes every [`LedgerCell`] alike, whoever built it: a fixed seed, since a cell's hash is
+/// computed once and compared across cells built at different times. Its keys are route names
+/// and labels from the configuration's vocabulary, with no attacker to flood the map.
+const CELL_SEED: u64 = 0x5049_4947_4154_4531;
+
+/// The hasher of the pending cells: a cell's hash is already a foldhash of its key.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct StoredHash(u64);
+
+impl std::hash::Hasher for StoredHash {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        // Only `LedgerCell::hash` feeds this hasher, through `write_u64`; anything else is
+        // folded in rather than lost.
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
 /// One day's disclosure counts per cell.
-pub(crate) type DisclosureCells = HashMap<DisclosureKey, u64, foldhash::fast::RandomState>;
+pub(crate) type DisclosureCells =
+    HashMap<LedgerCell, u64, std::hash::BuildHasherDefault<StoredHash>>;
 
 /// (day, route, class): the outer key of [`LedgerDelta`]'s field counts.
 pub(crate) type FieldGroup = (Day, Arc<str>, Label);
@@ -235,6 +276,36 @@ impl DisclosureKey {
     }
 }
 
+// === impl LedgerCell ===
+
+impl LedgerCell {
+    /// `key` with its hash.
+    pub fn new(key: DisclosureKey) -> Self {
+        use std::hash::BuildHasher;
+        let hash = foldhash::fast::FixedState::with_seed(CELL_SEED).hash_one(&key);
+        Self(Arc::new(HashedKey { hash, key }))
+    }
+
+    /// The cell's key.
+    pub fn key(&self) -> &DisclosureKey {
+        &self.0.key
+    }
+}
+
+impl std::hash::Hash for LedgerCell {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        state.write_u64(self.0.hash);
+    }
+}
+
+impl PartialEq for LedgerCell {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0) || (self.0.hash == other.0.hash && self.0.key == other.0.key)
+    }
+}
+
+impl Eq for LedgerCell {}
+
 // === impl LedgerDelta ===
 
 impl LedgerDelta {
@@ -262,7 +333,7 @@ impl LedgerDelta {
     pub(crate) fn disclosure_rows(&self) -> impl Iterator<Item = (Day, &DisclosureKey, u64)> {
         self.disclosures
             .iter()
-            .flat_map(|(d, cells)| cells.iter().map(move |(k, n)| (*d, k, *n)))
+            .flat_map(|(d, cells)| cells.iter().map(move |(k, n)| (*d, k.key(), *n)))
     }
 
     /// Field rows as flat tuples: (day, route, path, class, stats).
@@ -413,11 +484,20 @@ impl LedgerBatch<'_> {
         if count == 0 {
             return;
         }
+        self.cell(&LedgerCell::new(key.clone()), count);
+    }
+
+    /// Adds `count` disclosures of `cell`: the request path's step, with the cell's hash made
+    /// beforehand; the cell is cloned (a reference count) only when not pending yet.
+    pub fn cell(&mut self, cell: &LedgerCell, count: u64) {
+        if count == 0 {
+            return;
+        }
         let cells = self.inner.pending.disclosures.entry(self.day).or_default();
-        match cells.get_mut(key) {
-            Some(cell) => *cell = cell.saturating_add(count),
+        match cells.get_mut(cell) {
+            Some(n) => *n = n.saturating_add(count),
             None => {
-                cells.insert(key.clone(), count);
+                cells.insert(cell.clone(), count);
             }
         }
     }
@@ -548,8 +628,8 @@ mod tests {
         l.record_field_at(at(5, 10), &route, "$.props.mail", &class, 4);
         let d = l.take();
         assert!(l.is_empty());
-        assert_eq!(d.disclosures[&Day(5)][&k], 5);
-        assert_eq!(d.disclosures[&Day(6)][&k], 1);
+        assert_eq!(d.disclosures[&Day(5)][&LedgerCell::new(k.clone())], 5);
+        assert_eq!(d.disclosures[&Day(6)][&LedgerCell::new(k)], 1);
         let f = d.fields[&(Day(5), route, class)]["$.props.mail"];
         assert_eq!(
             f,
@@ -596,6 +676,6 @@ mod tests {
         let taken = l.take();
         l.record_disclosure_at(at(1, 0), &k, 5);
         l.restore(taken);
-        assert_eq!(l.take().disclosures[&Day(1)][&k], 7);
+        assert_eq!(l.take().disclosures[&Day(1)][&LedgerCell::new(k)], 7);
     }
 }

@@ -54,7 +54,7 @@ use zeroize::Zeroizing;
 pub use cache::CacheConfig;
 pub use ledger::{
     Day, DisclosureKey, DisclosureRow, FieldRow, FieldStats, FlushStats, Label, Ledger,
-    LedgerBatch, LedgerDelta, LedgerFlusher, LedgerReport, OTHER_PATHS,
+    LedgerBatch, LedgerCell, LedgerDelta, LedgerFlusher, LedgerReport, OTHER_PATHS,
 };
 pub use postgres::PostgresConfig;
 pub use subject::{

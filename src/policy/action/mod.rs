@@ -625,19 +625,40 @@ impl ApplyCx<'_> {
 
 /// Stars every letter and digit except the last `keep_last`; punctuation and spaces stay, so
 /// `4111 1111 1111 1111` becomes `**** **** **** 1111` and an email keeps its shape.
+///
+/// One pass when nothing is kept (the default): the count of letters and digits, a second
+/// walk over the text with a Unicode table look-up per non-ASCII character, is only needed to
+/// find the last `keep_last`. ASCII text is starred byte by byte (for an ASCII character,
+/// `char::is_alphanumeric` is `u8::is_ascii_alphanumeric`).
 fn mask(text: &str, keep_last: usize, out: &mut Vec<u8>) {
-    let alnum = text.chars().filter(|c| c.is_alphanumeric()).count();
-    let keep = if alnum > keep_last { keep_last } else { 0 };
-    let mut seen = 0;
+    // How many letters and digits, from the first, become `*`.
+    let stars = if keep_last == 0 {
+        usize::MAX
+    } else {
+        let alnum = text.chars().filter(|c| c.is_alphanumeric()).count();
+        if alnum > keep_last {
+            alnum - keep_last
+        } else {
+            alnum
+        }
+    };
+    let mut starred = 0;
+    if text.is_ascii() {
+        out.extend(text.bytes().map(|b| {
+            if b.is_ascii_alphanumeric() && starred < stars {
+                starred += 1;
+                b'*'
+            } else {
+                b
+            }
+        }));
+        return;
+    }
     let mut buf = [0u8; 4];
     for c in text.chars() {
-        if c.is_alphanumeric() {
-            seen += 1;
-            if seen > alnum - keep {
-                out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
-            } else {
-                out.push(b'*');
-            }
+        if c.is_alphanumeric() && starred < stars {
+            starred += 1;
+            out.push(b'*');
         } else {
             out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
         }

@@ -284,3 +284,36 @@ fn kinds_are_consistent() {
         assert!(names.contains(n), "{n}");
     }
 }
+
+/// The mask as first written: count the letters and digits, then star all but the last
+/// `keep_last`, char by char. The one-pass and byte-wise paths must write what it writes.
+fn mask_by_count(text: &str, keep_last: usize) -> String {
+    let alnum = text.chars().filter(|c| c.is_alphanumeric()).count();
+    let keep = if alnum > keep_last { keep_last } else { 0 };
+    let mut seen = 0;
+    text.chars()
+        .map(|c| {
+            if c.is_alphanumeric() {
+                seen += 1;
+                if seen > alnum - keep { c } else { '*' }
+            } else {
+                c
+            }
+        })
+        .collect()
+}
+
+proptest! {
+    /// `mask` writes what counting first writes, for ASCII and non-ASCII text (letters and
+    /// digits of other scripts, combining marks, punctuation) and any `keep_last`.
+    #[test]
+    fn mask_stars_what_counting_first_stars(
+        text in "([a-zA-Z0-9 @._+-]|[éßİıſ\u{212A}٣४ж中]|\u{301}){0,24}",
+        keep_last in 0usize..6,
+    ) {
+        let (applied, out) =
+            apply(&Action::Mask(MaskAction { keep_last }), &text, "f").expect("mask");
+        prop_assert_eq!(applied, Applied::Replaced);
+        prop_assert_eq!(out, mask_by_count(&text, keep_last));
+    }
+}

@@ -225,6 +225,44 @@ fn lowered_fingerprints_equal_fingerprints_of_lowered_names() {
     }
 }
 
+/// `name_column` reads a short name's ASCII-ness off its fingerprint: one non-ASCII byte at
+/// any position of any length up to 16 must show in the high bits, and none may show for an
+/// ASCII name.
+#[test]
+fn fingerprints_show_every_non_ascii_byte_of_a_short_name() {
+    for len in 0..=16usize {
+        let ascii = vec![b'z'; len];
+        let (a, b) = fingerprint(&ascii);
+        assert_eq!((a | b) & HIGH_BITS, 0, "ASCII, {len} bytes");
+        for at in 0..len {
+            let mut name = ascii.clone();
+            name[at] = 0x80;
+            let (a, b) = fingerprint(&name);
+            assert_ne!((a | b) & HIGH_BITS, 0, "byte {at} of {len}");
+        }
+    }
+}
+
+/// Keys with a non-ASCII byte still fold before the lookup, at every length class of the
+/// fingerprint and past it: the Kelvin sign (three bytes) spells `k`, the long s spells `s`.
+#[test]
+fn non_ascii_spellings_of_short_names_reach_their_rule() {
+    for (selector, key, expect) in [
+        ("$.k", "\u{212A}", Accept(0)),
+        ("$.sku", "\u{212A}", Dead),
+        ("$.kind", "\u{212A}ind", Accept(0)),
+        ("$.tasks", "ta\u{17F}ks", Accept(0)),
+        ("$.userkey", "user\u{212A}ey", Accept(0)),
+        // 16 bytes as spelled, 14 folded.
+        ("$.abcdefghijklmk", "abcdefghijklm\u{212A}", Accept(0)),
+        // 17 bytes as spelled, 15 folded.
+        ("$.abcdefghijklmnk", "abcdefghijklmn\u{212A}", Accept(0)),
+        ("$.abcdefghijklmnk", "abcdefghijklmn\u{212A}x", Dead),
+    ] {
+        let a = build(&[(selector, 0)]);
+        assert_eq!(walk(&a, &[N(key)]), expect, "{selector} {key}");
+    }
+}
 #[test]
 fn length_masks_admit_every_spelling() {
     let a = build(&[("$.kiss", 0)]);

@@ -22,6 +22,7 @@
 //! - draining: every answer says `Connection: close`, and an idle connection closes after
 //!   `DRAIN_IDLE` (the listener's).
 
+pub mod fields;
 pub mod wire;
 
 use std::future::Future;
@@ -273,7 +274,8 @@ pub(crate) async fn serve(
                         return Poll::Ready(Next::Http2);
                     }
                 } else if s.read.len() > tried {
-                    match wire::parse_request_head(&mut s.read, settings.max_head) {
+                    let plain = current.load().keeps_fields_plain;
+                    match wire::read_request_head(&mut s.read, settings.max_head, plain) {
                         Ok(Some(head)) => return Poll::Ready(Next::Head(head)),
                         Ok(None) => tried = s.read.len(),
                         Err(e) => return Poll::Ready(Next::Refuse(e)),
@@ -329,6 +331,7 @@ pub(crate) async fn serve(
         started = started.wrapping_add(1);
         let wire::RequestHead {
             parts,
+            fields,
             framing,
             mut keep_alive,
             expect_continue,
@@ -357,6 +360,7 @@ pub(crate) async fn serve(
             req,
             service::Mode::Reverse,
             Some(&mut exchange_timer),
+            fields,
         )
         .await;
         if !draining && !matches!(peek.has_changed(), Ok(false)) {

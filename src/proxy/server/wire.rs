@@ -14,11 +14,12 @@
 //!   after the answer (RFC 9112 §6.3 item 3).
 
 use crate::error::RejectCode;
-use bytes::BytesMut;
+use bytes::{Bytes, BytesMut};
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::{Method, StatusCode, Uri, Version};
 
-use crate::proxy::upstream::fields::RawFields;
+use super::fields::{RequestFields, Skips};
+use crate::proxy::upstream::fields::{RawFields, UPSTREAM_REQUEST, hop_bit};
 pub use crate::proxy::upstream::wire::{Decoded, Decoder, Framing};
 use crate::proxy::upstream::wire::{common_name, content_length, decimal};
 use crate::telemetry::request_id::RequestId;
@@ -55,8 +56,11 @@ impl HeadError {
 #[derive(Debug)]
 pub struct RequestHead {
     /// Method, target, version and fields (as the client sent them, less a `Content-Length`
-    /// that `Transfer-Encoding` overrides).
+    /// that `Transfer-Encoding` overrides). No fields when they are kept in `fields`.
     pub parts: http::request::Parts,
+    /// A plain request's fields, as the bytes they arrived in ([`RequestFields`]); `None` when
+    /// they are in `parts`.
+    pub fields: Option<RequestFields>,
     /// How the body that follows is delimited (never [`Framing::Close`]: a request has no
     /// read-until-close body).
     pub framing: Framing,
@@ -68,13 +72,29 @@ pub struct RequestHead {
 
 /// Parses one request head from the front of `buf` and removes it from `buf`; `Ok(None)` when
 /// `buf` does not yet hold a whole head (nothing is removed). `max_head`: the largest head
-/// accepted, counted in the bytes already buffered.
+/// accepted, counted in the bytes already buffered. The fields are in the head's map.
 ///
 /// # Errors
 /// [`HeadError`] for anything but one well-formed, unambiguously framed head.
 pub fn parse_request_head(
     buf: &mut BytesMut,
     max_head: usize,
+) -> Result<Option<RequestHead>, HeadError> {
+    read_request_head(buf, max_head, false)
+}
+
+/// The longest field name the `http` crate builds.
+const MAX_NAME: usize = (1 << 16) - 1;
+/// As [`parse_request_head`]; with `plain`, a plain request's fields are kept as the bytes
+/// they arrived in ([`RequestHead::fields`], [`RequestFields`]) rather than put in a map.
+/// Whether a head is accepted, and how it is framed, does not depend on `plain`.
+///
+/// # Errors
+/// As [`parse_request_head`].
+pub fn read_request_head(
+    buf: &mut BytesMut,
+    max_head: usize,
+    plain: bool,
 ) -> Result<Option<RequestHead>, HeadError> {
     // Where each field's name and value lie in `buf`, so the head can be frozen once and its
     // values shared rather than copied.
@@ -125,11 +145,8 @@ pub fn parse_request_head(
         };
         (len, method, target, version, count)
     };
-    let head = buf.split_to(len).freeze();
-    let uri = Uri::from_maybe_shared(head.slice(target.0..target.0 + target.1))
-        .map_err(|_| HeadError::Malformed)?;
+    let spans = &spans[..count];
     let http11 = version == Version::HTTP_11;
-    let mut headers = HeaderMap::with_capacity(count);
     let mut keep_alive = http11;
     let mut saw_close = false;
     let mut expect_continue = false;
@@ -137,21 +154,29 @@ pub fn parse_request_head(
     let mut te = false;
     let mut te_chunked = false;
     let mut saw_length = false;
-    for &(ns, nl, vs, vl) in &spans[..count] {
+    // Whether the fields can stay as they arrived: see `fields`. Origin-form only (an
+    // absolute-form target names a host `Host` must agree with: read through the map).
+    let mut plain = plain && buf.get(target.0) == Some(&b'/') && method != Method::CONNECT;
+    let mut hosts = 0;
+    let mut host = (0, 0);
+    // The lines of a plain request's fields that do not go upstream, adjacent ones joined.
+    let mut skips = Skips::default();
+    for &(ns, nl, vs, vl) in spans {
         let (ns, nl, vs, vl) = (ns as usize, nl as usize, vs as usize, vl as usize);
-        let raw_name = &head[ns..ns + nl];
-        let raw_value = &head[vs..vs + vl];
-        let name = match common_name(raw_name) {
-            Some(name) => name,
-            None => HeaderName::from_bytes(raw_name).map_err(|_| HeadError::Malformed)?,
-        };
+        if nl > MAX_NAME {
+            // The `http` crate's limit: such a name cannot be read the same way downstream.
+            return Err(HeadError::Malformed);
+        }
+        let raw_name = &buf[ns..ns + nl];
+        let raw_value = &buf[vs..vs + vl];
         match field(raw_name) {
             Some(Field::TransferEncoding) => {
                 if !http11 {
                     return Err(HeadError::Malformed);
                 }
-                if !te && length.take().is_some() {
-                    headers.remove(header::CONTENT_LENGTH);
+                if !te {
+                    // A length before it is dropped from the fields (the map leaves it out).
+                    length = None;
                 }
                 te = true;
                 // The last line decides: its last coding must be `chunked`.
@@ -159,16 +184,14 @@ pub fn parse_request_head(
             }
             Some(Field::ContentLength) => {
                 saw_length = true;
-                if te {
-                    // Overridden by the transfer coding: never passed on.
-                    continue;
-                }
-                let n = content_length(raw_value).ok_or(HeadError::Malformed)?;
-                match length {
-                    Some(prev) if prev != n => return Err(HeadError::Malformed),
-                    // The same length again: one field is enough.
-                    Some(_) => continue,
-                    None => length = Some(n),
+                if !te {
+                    let n = content_length(raw_value).ok_or(HeadError::Malformed)?;
+                    match length {
+                        Some(prev) if prev != n => return Err(HeadError::Malformed),
+                        // The same length again: one field is enough (the map keeps one).
+                        Some(_) => plain = false,
+                        None => length = Some(n),
+                    }
                 }
             }
             Some(Field::Connection) => {
@@ -178,15 +201,27 @@ pub fn parse_request_head(
                 } else if !http11 && !keep_alive {
                     keep_alive = has_token(raw_value, b"keep-alive");
                 }
+                // Fields it names go too: read through the map.
+                plain &= !crate::proxy::upstream::fields::names_others(raw_value);
             }
             Some(Field::Expect) => {
                 expect_continue = raw_value.eq_ignore_ascii_case(b"100-continue");
             }
+            Some(Field::Host) => {
+                hosts += 1;
+                host = (vs as u32, vl as u32);
+            }
+            Some(Field::ReadByName) => plain = false,
             None => {}
         }
-        let value = HeaderValue::from_maybe_shared(head.slice(vs..vs + vl))
-            .map_err(|_| HeadError::Malformed)?;
-        headers.append(name, value);
+        if plain {
+            // Every line ends in CRLF right after its value: what the line walk of
+            // `RequestFields::to_map` relies on.
+            let end = vs + vl + 2;
+            plain = buf.get(vs + vl..end) == Some(b"\r\n")
+                && (hop_bit(&buf[ns..ns + nl]) & UPSTREAM_REQUEST == 0
+                    || skips.push(ns as u32, end as u32));
+        }
     }
     if te && !te_chunked {
         return Err(HeadError::Malformed);
@@ -203,6 +238,27 @@ pub fn parse_request_head(
     if (te && saw_length) || method == Method::CONNECT {
         keep_alive = false;
     }
+    let plain = plain && !te && hosts == 1;
+    if plain {
+        // Names go upstream in lower case, as a map writes them.
+        for &(ns, nl, _, _) in spans {
+            buf[ns as usize..(ns + nl) as usize].make_ascii_lowercase();
+        }
+    }
+    let head = buf.split_to(len).freeze();
+    let uri = Uri::from_maybe_shared(head.slice(target.0..target.0 + target.1))
+        .map_err(|_| HeadError::Malformed)?;
+    let (headers, fields) = match (plain, spans.first(), spans.last()) {
+        (true, Some(first), Some(last)) => {
+            // The field lines, from the first name to the CRLF after the last value.
+            let bounds = (first.0, last.2 + last.3 + 2);
+            (
+                HeaderMap::new(),
+                Some(RequestFields::new(head, bounds, skips, host, length)),
+            )
+        }
+        _ => (map_of(&head, spans, te)?, None),
+    };
     let (mut parts, ()) = http::Request::new(()).into_parts();
     parts.method = method;
     parts.uri = uri;
@@ -210,19 +266,49 @@ pub fn parse_request_head(
     parts.headers = headers;
     Ok(Some(RequestHead {
         parts,
+        fields,
         framing,
         keep_alive,
         expect_continue: expect_continue && framing != Framing::Empty,
     }))
 }
 
-/// The request fields [`parse_request_head`] reads.
+/// The fields of `head` (at `spans`) in a map: all but the `Content-Length` lines that
+/// `Transfer-Encoding` (`te`) overrides, and any `Content-Length` after the first.
+fn map_of(head: &Bytes, spans: &[(u32, u32, u32, u32)], te: bool) -> Result<HeaderMap, HeadError> {
+    let mut headers = HeaderMap::with_capacity(spans.len());
+    let mut saw_length = false;
+    for &(ns, nl, vs, vl) in spans {
+        let (ns, nl, vs, vl) = (ns as usize, nl as usize, vs as usize, vl as usize);
+        let raw_name = &head[ns..ns + nl];
+        let name = match common_name(raw_name) {
+            Some(name) => name,
+            None => HeaderName::from_bytes(raw_name).map_err(|_| HeadError::Malformed)?,
+        };
+        if name == header::CONTENT_LENGTH {
+            if te || saw_length {
+                continue;
+            }
+            saw_length = true;
+        }
+        let value = HeaderValue::from_maybe_shared(head.slice(vs..vs + vl))
+            .map_err(|_| HeadError::Malformed)?;
+        headers.append(name, value);
+    }
+    Ok(headers)
+}
+
+/// The request fields [`read_request_head`] reads, or whose presence it notes.
 #[derive(Clone, Copy)]
 enum Field {
     TransferEncoding,
     ContentLength,
     Connection,
     Expect,
+    Host,
+    /// One the request path looks up by name (`Cookie`, `traceparent`, `Sec-GPC`, `DNT`,
+    /// `Referer`, `Referrer`, `Origin`): a request with one is read through a map.
+    ReadByName,
 }
 
 /// Which of the fields [`parse_request_head`] reads `name` is, ASCII case ignored.
@@ -233,6 +319,12 @@ fn field(name: &[u8]) -> Option<Field> {
         14 if is(b"content-length") => Some(Field::ContentLength),
         10 if is(b"connection") => Some(Field::Connection),
         6 if is(b"expect") => Some(Field::Expect),
+        4 if is(b"host") => Some(Field::Host),
+        6 if is(b"cookie") || is(b"origin") => Some(Field::ReadByName),
+        11 if is(b"traceparent") => Some(Field::ReadByName),
+        7 if is(b"sec-gpc") || is(b"referer") => Some(Field::ReadByName),
+        8 if is(b"referrer") => Some(Field::ReadByName),
+        3 if is(b"dnt") => Some(Field::ReadByName),
         _ => None,
     }
 }
@@ -539,6 +631,265 @@ mod tests {
         assert!(h.expect_continue);
         let h = whole("POST /a HTTP/1.1\r\nExpect: 100-continue\r\n\r\n");
         assert!(!h.expect_continue, "no body, nothing to wait for");
+    }
+
+    fn read_plain(bytes: &str) -> RequestHead {
+        read_request_head(&mut BytesMut::from(bytes.as_bytes()), 64 * 1024, true)
+            .expect("valid")
+            .expect("whole")
+    }
+
+    #[test]
+    fn a_plain_request_keeps_its_fields_as_they_came_less_this_hop_s() {
+        let mut buf = BytesMut::from(
+            &b"POST /a HTTP/1.1\r\nHost: GW:8080\r\nContent-Type: application/json\r\nConnection: keep-alive\r\nKeep-Alive: timeout=5\r\nContent-Length: 7\r\nX-A:  b c\r\nExpect: 100-continue\r\nX_B:\r\n\r\n{\"a\":1}"[..],
+        );
+        let h = read_request_head(&mut buf, 1024, true)
+            .expect("valid")
+            .expect("whole");
+        assert_eq!(&buf[..], b"{\"a\":1}");
+        assert!(h.parts.headers.is_empty());
+        assert_eq!(h.framing, Framing::Length(7));
+        assert!(h.keep_alive && h.expect_continue);
+        let f = h.fields.expect("plain");
+        let mut passed = Vec::new();
+        f.write_passed_on(&mut passed);
+        assert_eq!(
+            String::from_utf8_lossy(&passed),
+            "content-type: application/json\r\nx-a:  b c\r\nx_b:\r\n"
+        );
+        assert_eq!(f.host(), b"GW:8080");
+        assert_eq!(f.content_length(), Some(7));
+        let map = f.to_map().expect("valid");
+        let old = whole(
+            "POST /a HTTP/1.1\r\nHost: GW:8080\r\nContent-Type: application/json\r\nConnection: keep-alive\r\nKeep-Alive: timeout=5\r\nContent-Length: 7\r\nX-A:  b c\r\nExpect: 100-continue\r\nX_B:\r\n\r\n",
+        );
+        assert_eq!(sorted(&map), sorted(&old.parts.headers));
+    }
+
+    #[test]
+    fn a_request_that_is_not_plain_is_read_into_the_map() {
+        for head in [
+            // Read by name on the request path.
+            "GET /a HTTP/1.1\r\nHost: gw\r\nCookie: a=1\r\n\r\n",
+            "GET /a HTTP/1.1\r\nHost: gw\r\ntraceparent: 00-x\r\n\r\n",
+            "GET /a HTTP/1.1\r\nHost: gw\r\nSec-GPC: 1\r\n\r\n",
+            "GET /a HTTP/1.1\r\nHost: gw\r\nDNT: 1\r\n\r\n",
+            "GET /a HTTP/1.1\r\nHost: gw\r\nReferer: https://x/\r\n\r\n",
+            "GET /a HTTP/1.1\r\nHost: gw\r\nOrigin: https://x\r\n\r\n",
+            // Framing or hop fields read more than one way, or naming other fields.
+            "POST /a HTTP/1.1\r\nHost: gw\r\nTransfer-Encoding: chunked\r\n\r\n",
+            "POST /a HTTP/1.1\r\nHost: gw\r\nContent-Length: 1\r\nContent-Length: 1\r\n\r\n",
+            "GET /a HTTP/1.1\r\nHost: gw\r\nConnection: x-a\r\nX-A: 1\r\n\r\n",
+            // No single Host, or a target naming its own.
+            "GET /a HTTP/1.1\r\n\r\n",
+            "GET /a HTTP/1.1\r\nHost: gw\r\nHost: gw\r\n\r\n",
+            "GET http://gw/a HTTP/1.1\r\nHost: gw\r\n\r\n",
+            // Lines that do not end right after their value.
+            "GET /a HTTP/1.1\nHost: gw\n\n",
+            "GET /a HTTP/1.1\r\nHost: gw \r\n\r\n",
+        ] {
+            let h = read_plain(head);
+            assert!(h.fields.is_none(), "{head:?}");
+            let old = whole(head);
+            assert_eq!(
+                sorted(&h.parts.headers),
+                sorted(&old.parts.headers),
+                "{head:?}"
+            );
+        }
+        let h = read_plain("GET /a HTTP/1.1\r\nHost: gw\r\n\r\n");
+        assert!(h.fields.is_some());
+        let h = parse("GET /a HTTP/1.1\r\nHost: gw\r\n\r\n")
+            .expect("valid")
+            .expect("whole");
+        assert!(h.fields.is_none(), "kept plain only when asked");
+    }
+
+    /// Each name's values in order, names sorted.
+    fn sorted(map: &HeaderMap) -> Vec<(String, Vec<Vec<u8>>)> {
+        let mut out: Vec<_> = map
+            .keys()
+            .map(|k| {
+                let values = map
+                    .get_all(k)
+                    .iter()
+                    .map(|v| v.as_bytes().to_vec())
+                    .collect();
+                (k.as_str().to_owned(), values)
+            })
+            .collect();
+        out.sort();
+        out
+    }
+
+    mod plain_against_the_map {
+        use super::*;
+        use proptest::prelude::*;
+
+        const NAMES: &[&str] = &[
+            "Host",
+            "host",
+            "HOST",
+            "Content-Length",
+            "content-length",
+            "Transfer-Encoding",
+            "Connection",
+            "Expect",
+            "Cookie",
+            "Origin",
+            "X-A",
+            "x_b",
+            "Keep-Alive",
+            "TE",
+            "Upgrade",
+            "Proxy-Connection",
+            "Proxy-Authorization",
+            "Content-Type",
+            "Trailer",
+            "DNT",
+            "traceparent",
+            "User-Agent",
+            "Bad Name",
+            "N\u{e4}",
+            "",
+        ];
+        const VALUES: &[&str] = &[
+            "gw",
+            "GW:8080",
+            "gw:x",
+            "7",
+            "0007",
+            "12",
+            "chunked",
+            "gzip, chunked",
+            "close",
+            "keep-alive",
+            "keep-alive, x-a",
+            "100-continue",
+            "a b",
+            "",
+            "v\u{7f}",
+            "\u{e9}",
+            "x,y",
+            "a\tb",
+        ];
+        const SEPS: &[&str] = &[": ", ":", ":\t", " : ", ":  "];
+        const EOLS: &[&str] = &["\r\n", "\r\n", "\r\n", "\n", " \r\n", "\t\r\n"];
+        const STARTS: &[&str] = &[
+            "POST /a HTTP/1.1",
+            "GET /a?b=c HTTP/1.1",
+            "GET /a HTTP/1.0",
+            "GET http://gw/a HTTP/1.1",
+            "OPTIONS * HTTP/1.1",
+            "CONNECT gw:443 HTTP/1.1",
+        ];
+
+        fn head() -> impl Strategy<Value = String> {
+            (
+                0..STARTS.len(),
+                proptest::collection::vec(
+                    (
+                        0..NAMES.len(),
+                        0..SEPS.len(),
+                        0..VALUES.len(),
+                        0..EOLS.len(),
+                    ),
+                    0..9,
+                ),
+                // Most heads get one well-formed `Host` somewhere, as a plain request has.
+                proptest::option::weighted(0.8, 0..9usize),
+            )
+                .prop_map(|(start, mut fields, host)| {
+                    if let Some(at) = host {
+                        fields.insert(at.min(fields.len()), (0, 0, 0, 0));
+                    }
+                    let mut h = format!("{}\r\n", STARTS[start]);
+                    for (n, sep, v, eol) in fields {
+                        h.push_str(NAMES[n]);
+                        h.push_str(SEPS[sep]);
+                        h.push_str(VALUES[v]);
+                        h.push_str(EOLS[eol]);
+                    }
+                    h.push_str("\r\nbody");
+                    h
+                })
+        }
+
+        /// The fields httparse reads in `head`, names lower-cased, in order.
+        fn httparse_fields(head: &str) -> Vec<(String, Vec<u8>)> {
+            let mut fields = [httparse::EMPTY_HEADER; MAX_HEADERS];
+            let mut req = httparse::Request::new(&mut fields);
+            req.parse(head.as_bytes()).expect("parsed before");
+            req.headers
+                .iter()
+                .map(|h| (h.name.to_ascii_lowercase(), h.value.to_vec()))
+                .collect()
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(2000))]
+            #[test]
+            fn a_plain_read_accepts_frames_and_carries_what_the_map_read_does(head in head()) {
+                let mut old_buf = BytesMut::from(head.as_bytes());
+                let mut new_buf = BytesMut::from(head.as_bytes());
+                let old = parse_request_head(&mut old_buf, 64 * 1024);
+                let new = read_request_head(&mut new_buf, 64 * 1024, true);
+                prop_assert_eq!(&old_buf[..], &new_buf[..]);
+                let (old, new) = match (old, new) {
+                    (Err(a), Err(b)) => {
+                        prop_assert_eq!(a, b);
+                        return Ok(());
+                    }
+                    (Ok(Some(old)), Ok(Some(new))) => (old, new),
+                    (old, new) => {
+                        return Err(TestCaseError::fail(format!("{old:?} against {new:?}")));
+                    }
+                };
+                prop_assert_eq!(old.framing, new.framing);
+                prop_assert_eq!(old.keep_alive, new.keep_alive);
+                prop_assert_eq!(old.expect_continue, new.expect_continue);
+                prop_assert_eq!(&old.parts.method, &new.parts.method);
+                prop_assert_eq!(&old.parts.uri, &new.parts.uri);
+                prop_assert_eq!(old.parts.version, new.parts.version);
+                let Some(fields) = new.fields else {
+                    prop_assert_eq!(sorted(&old.parts.headers), sorted(&new.parts.headers));
+                    return Ok(());
+                };
+                prop_assert!(new.parts.headers.is_empty());
+                prop_assert_eq!(sorted(&old.parts.headers), sorted(&fields.to_map().expect("valid")));
+                // What goes upstream: every field but this hop's, in order, names lower-cased.
+                let all = httparse_fields(&head);
+                let hop = |n: &str| {
+                    crate::proxy::upstream::fields::is_hop_by_hop(n.as_bytes())
+                        || ["host", "expect"].contains(&n)
+                };
+                let want: Vec<u8> = all
+                    .iter()
+                    .filter(|(n, _)| !hop(n))
+                    .flat_map(|(n, v)| [n.as_bytes(), b": ", v, b"\r\n"].concat())
+                    .collect();
+                let mut passed = Vec::new();
+                fields.write_passed_on(&mut passed);
+                let got: Vec<u8> = passed
+                    .split_inclusive(|&b| b == b'\n')
+                    .flat_map(|line| {
+                        let colon = line.iter().position(|&b| b == b':').expect("a colon");
+                        let value = line[colon + 1..line.len() - 2].trim_ascii_start();
+                        [&line[..colon], b": ", value, b"\r\n"].concat()
+                    })
+                    .collect();
+                prop_assert_eq!(String::from_utf8_lossy(&got), String::from_utf8_lossy(&want));
+                let host: Vec<_> = all.iter().filter(|(n, _)| n == "host").collect();
+                prop_assert_eq!(host.len(), 1);
+                prop_assert_eq!(fields.host(), &host[0].1[..]);
+                let length = match new.framing {
+                    Framing::Length(n) => Some(n),
+                    _ => None,
+                };
+                prop_assert!(fields.content_length() == length || fields.content_length() == Some(0));
+            }
+        }
     }
 
     #[test]

@@ -135,7 +135,7 @@ pub(crate) fn common_name(raw: &[u8]) -> Option<HeaderName> {
 ///
 /// Done in place: each line moves only towards the front (what is left out is dropped, and a
 /// line never grows), so a writer then copies them out in one piece.
-pub(super) fn gather(
+pub(crate) fn gather(
     head: &mut [u8],
     start: usize,
     passed: impl Iterator<Item = (usize, usize, usize, usize)>,
@@ -168,7 +168,7 @@ fn read_by_the_parse(name: &[u8], value: &[u8]) -> bool {
 }
 
 /// Whether a `Connection` value names a field other than `close` and `keep-alive`.
-pub(super) fn names_others(value: &[u8]) -> bool {
+pub(crate) fn names_others(value: &[u8]) -> bool {
     value
         .split(|&b| b == b',')
         .map(<[u8]>::trim_ascii)
@@ -183,17 +183,37 @@ pub(super) fn names_others(value: &[u8]) -> bool {
 /// or one the gateway recomputes (`Content-Length`): the names `strip_hop_by_hop` removes
 /// from a response, ASCII case ignored.
 pub fn is_hop_by_hop(name: &[u8]) -> bool {
+    hop_bit(name) & HOP_BY_HOP != 0
+}
+
+/// Every hop-by-hop field's bit in [`hop_bit`] (`Content-Length` included).
+pub(crate) const HOP_BY_HOP: u16 = (1 << 10) - 1;
+/// The fields a request going upstream never carries: [`HOP_BY_HOP`], and the client's
+/// `Host` and `Expect`.
+pub(crate) const UPSTREAM_REQUEST: u16 = (1 << 12) - 1;
+/// `Content-Length`'s bit.
+pub(crate) const CONTENT_LENGTH_BIT: u16 = 1 << 9;
+
+/// The one table of the fields a message loses at this hop: `name`'s bit (ASCII case
+/// ignored), or 0. The bits below [`HOP_BY_HOP`]'s end are the hop-by-hop fields; then
+/// `Host` and `Expect`, which only a request going upstream loses. `upstream::STRIPPED`
+/// holds the same names as header names, each at its bit's place.
+pub(crate) fn hop_bit(name: &[u8]) -> u16 {
     let is = |want: &[u8]| name.eq_ignore_ascii_case(want);
     match name.len() {
-        2 => is(b"te"),
-        7 => is(b"trailer") || is(b"upgrade"),
-        10 => is(b"connection") || is(b"keep-alive"),
-        14 => is(b"content-length"),
-        16 => is(b"proxy-connection"),
-        17 => is(b"transfer-encoding"),
-        18 => is(b"proxy-authenticate"),
-        19 => is(b"proxy-authorization"),
-        _ => false,
+        10 if is(b"connection") => 1,
+        10 if is(b"keep-alive") => 1 << 1,
+        16 if is(b"proxy-connection") => 1 << 2,
+        18 if is(b"proxy-authenticate") => 1 << 3,
+        19 if is(b"proxy-authorization") => 1 << 4,
+        2 if is(b"te") => 1 << 5,
+        7 if is(b"trailer") => 1 << 6,
+        17 if is(b"transfer-encoding") => 1 << 7,
+        7 if is(b"upgrade") => 1 << 8,
+        14 if is(b"content-length") => 1 << 9,
+        4 if is(b"host") => 1 << 10,
+        6 if is(b"expect") => 1 << 11,
+        _ => 0,
     }
 }
 

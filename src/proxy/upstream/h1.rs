@@ -19,6 +19,7 @@ use tokio::io::AsyncWriteExt;
 use super::conn::{Conn, Io};
 use super::pool::WorkerPools;
 use super::wire::{self, Decoded, Decoder, Framing, WireError};
+use crate::proxy::server::fields::RequestFields;
 use crate::proxy::{Body, BoxError};
 
 /// Interim (1xx) responses skipped before the final one; more is a misbehaving upstream.
@@ -38,7 +39,8 @@ pub(super) enum ExchangeError {
     BodyLength,
 }
 
-/// Writes `req` on `conn` and reads the response head. On success the response's body is
+/// Writes `req` on `conn` and reads the response head. `plain`: the client's fields as they
+/// arrived (the request's map is empty then), with the upstream's `host`. On success the response's body is
 /// read from the returned [`ResponseBody`], which returns `conn` to `home` at its clean end.
 ///
 /// # Errors
@@ -46,15 +48,20 @@ pub(super) enum ExchangeError {
 pub(super) async fn exchange(
     mut conn: Box<Conn>,
     req: Request<Body>,
+    plain: Option<&RequestFields>,
+    host: Option<&[u8]>,
     home: &Arc<WorkerPools>,
 ) -> Result<Response<ResponseBody>, ExchangeError> {
     let head_request = req.method() == Method::HEAD;
     let (parts, body) = req.into_parts();
     // `prepare` set the length of whatever has one; the rest is chunked, or nothing at all.
-    let declared = parts
-        .headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    let declared = match plain {
+        Some(fields) => fields.content_length(),
+        None => parts
+            .headers
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok()?.parse::<u64>().ok()),
+    };
     let framing = match (declared, &body) {
         (Some(n), _) => Framing::Length(n),
         (None, Body::Full(Some(b))) => Framing::Length(b.len() as u64),
@@ -64,7 +71,12 @@ pub(super) async fn exchange(
     let target = parts.uri.path_and_query().map_or("/", |pq| pq.as_str());
     let mut head = std::mem::take(&mut conn.head);
     head.clear();
-    wire::encode_request_head(&parts.method, target, &parts.headers, framing, &mut head);
+    let fields = wire::RequestFieldsOut {
+        headers: &parts.headers,
+        raw: plain,
+        host,
+    };
+    wire::encode_request_head(&parts.method, target, fields, framing, &mut head);
     drop(parts);
     let written = send(&mut conn.io, &head, body, framing).await;
     conn.head = head;

@@ -27,7 +27,9 @@ use hyper::body::Incoming;
 
 use super::Body;
 use super::BoxError;
+use super::server::fields::RequestFields;
 use crate::config::Route;
+use fields::{CONTENT_LENGTH_BIT, HOP_BY_HOP, UPSTREAM_REQUEST};
 pub(crate) use pool::Lease;
 use pool::WorkerPools;
 
@@ -119,9 +121,13 @@ impl Upstream {
     /// # Errors
     /// [`UpstreamError::Connect`] when no connection could be opened (nothing was sent),
     /// [`UpstreamError::Exchange`] when the exchange failed.
+    ///
+    /// `plain`: the client's fields as they arrived, for a request whose map is empty
+    /// ([`prepare_plain`]); written as they are on HTTP/1.1, put in the map for HTTP/2.
     pub async fn send(
         &self,
         mut req: Request<Body>,
+        mut plain: Option<&RequestFields>,
     ) -> Result<Response<UpstreamBody>, UpstreamError> {
         let reused = {
             let mut pool = self.pools.local();
@@ -134,12 +140,15 @@ impl Upstream {
             // A connection found closed at checkout was dropped there: this one is open, and
             // the request is committed to it.
             Ok(Some(conn)) => {
-                self.shape(&mut req, false);
-                return self.h1(conn, req).await;
+                self.shape(&mut req, plain.is_some(), false);
+                return self.h1(conn, req, plain).await;
             }
             Ok(None) => {}
             Err((mut tx, lease)) => {
-                self.shape(&mut req, true);
+                if let Some(fields) = plain.take() {
+                    into_map(fields, req.headers_mut())?;
+                }
+                self.shape(&mut req, false, true);
                 match tx.try_send_request(req).await {
                     Ok(resp) => return Ok(UpstreamBody::h2(resp, lease)),
                     Err(mut e) => match e.take_message() {
@@ -159,12 +168,15 @@ impl Upstream {
         self.pools.sweep_every(IDLE_TIMEOUT);
         match fresh {
             connect::Fresh::H1(conn) => {
-                self.shape(&mut req, false);
-                self.h1(conn, req).await
+                self.shape(&mut req, plain.is_some(), false);
+                self.h1(conn, req, plain).await
             }
             connect::Fresh::H2(mut tx, usage) => {
                 self.pools.local().offer_h2(&tx, &usage);
-                self.shape(&mut req, true);
+                if let Some(fields) = plain.take() {
+                    into_map(fields, req.headers_mut())?;
+                }
+                self.shape(&mut req, false, true);
                 let lease = Lease::h2(usage);
                 let resp = tx
                     .send_request(req)
@@ -179,8 +191,10 @@ impl Upstream {
         &self,
         conn: Box<conn::Conn>,
         req: Request<Body>,
+        plain: Option<&RequestFields>,
     ) -> Result<Response<UpstreamBody>, UpstreamError> {
-        match h1::exchange(conn, req, &self.pools).await {
+        let host = plain.map(|_| self.host_header.as_bytes());
+        match h1::exchange(conn, req, plain, host, &self.pools).await {
             Ok(resp) => Ok(resp.map(|b| UpstreamBody(Inner::H1(b)))),
             // The request body's own failure, as itself: its cause decides the answer.
             Err(h1::ExchangeError::Body(e)) => Err(UpstreamError::Exchange(e)),
@@ -188,9 +202,10 @@ impl Upstream {
         }
     }
 
-    /// HTTP/1.1 takes an origin-form target and a `Host` header; HTTP/2 an absolute URI, from
-    /// which hyper writes `:scheme` and `:authority`.
-    fn shape(&self, req: &mut Request<Body>, h2: bool) {
+    /// HTTP/1.1 takes an origin-form target and a `Host` header (written with the fields
+    /// when they are `plain`, else put in the map); HTTP/2 an absolute URI, from which hyper
+    /// writes `:scheme` and `:authority`.
+    fn shape(&self, req: &mut Request<Body>, plain: bool, h2: bool) {
         if h2 {
             req.headers_mut().remove(header::HOST);
             let pq = req.uri().path_and_query().cloned();
@@ -202,8 +217,10 @@ impl Upstream {
                 *req.uri_mut() = uri;
             }
         } else {
-            req.headers_mut()
-                .insert(header::HOST, self.host_header.clone());
+            if !plain {
+                req.headers_mut()
+                    .insert(header::HOST, self.host_header.clone());
+            }
             if req.uri().scheme().is_some() {
                 let pq = req.uri().path_and_query().cloned();
                 if let Some(pq) = pq {
@@ -303,7 +320,7 @@ impl http_body::Body for UpstreamBody {
 
 /// Hop-by-hop headers (RFC 9110 §7.6.1) and headers the gateway recomputes, then the client's
 /// `Host` and `Expect`, which only a request going upstream loses. A name's place here is its
-/// bit in [`bit_of`]. (A static, not a const: a const array of header names is built and
+/// bit in [`fields::hop_bit`]. (A static, not a const: a const array of header names is built and
 /// dropped at every use.)
 static STRIPPED: [HeaderName; 12] = [
     header::CONNECTION,
@@ -320,30 +337,10 @@ static STRIPPED: [HeaderName; 12] = [
     header::EXPECT,
 ];
 
-/// [`STRIPPED`] from every message.
-const HOP_BY_HOP: u16 = (1 << 10) - 1;
-/// [`STRIPPED`] from a request going upstream.
-const UPSTREAM_REQUEST: u16 = (1 << 12) - 1;
-/// `Content-Length`'s bit.
-const CONTENT_LENGTH_BIT: u16 = 1 << 9;
-
-/// `name`'s bit in [`STRIPPED`] (names are lower case), or 0.
+/// `name`'s bit in [`STRIPPED`], or 0 ([`fields::hop_bit`]: one table for names in a map and
+/// names as they arrived).
 fn bit_of(name: &str) -> u16 {
-    match name {
-        "connection" => 1,
-        "keep-alive" => 1 << 1,
-        "proxy-connection" => 1 << 2,
-        "proxy-authenticate" => 1 << 3,
-        "proxy-authorization" => 1 << 4,
-        "te" => 1 << 5,
-        "trailer" => 1 << 6,
-        "transfer-encoding" => 1 << 7,
-        "upgrade" => 1 << 8,
-        "content-length" => 1 << 9,
-        "host" => 1 << 10,
-        "expect" => 1 << 11,
-        _ => 0,
-    }
+    fields::hop_bit(name.as_bytes())
 }
 
 /// Removes hop-by-hop headers, including any the `Connection` header names.
@@ -408,6 +405,33 @@ pub(crate) fn upstream_path(
         Some(q) => super::slab::path_and_query(&[base, rest, "?", q]),
         None => super::slab::path_and_query(&[base, rest]),
     }
+}
+
+/// A plain request's fields (`plain`, their map empty) put in `headers` as [`prepare`] would
+/// have left them: those passed on, and the length of the body.
+fn into_map(plain: &RequestFields, headers: &mut HeaderMap) -> Result<(), UpstreamError> {
+    let fail = |e: http::Error| UpstreamError::Exchange(e.into());
+    let mut all = plain.to_map().map_err(fail)?;
+    strip(&mut all, UPSTREAM_REQUEST);
+    if let Some(n) = plain.content_length() {
+        all.insert(header::CONTENT_LENGTH, super::slab::decimal(n));
+    }
+    headers.extend(all);
+    Ok(())
+}
+
+/// As [`prepare`], for a request whose fields go upstream as they arrived (the map is
+/// empty; the fields and their `Content-Length` travel as [`RequestFields`], given to
+/// [`Upstream::send`]): only the target and version change.
+pub(crate) fn prepare_plain(
+    parts: http::request::Parts,
+    target: PathAndQuery,
+    body: Body,
+) -> Request<Body> {
+    let mut req = Request::from_parts(parts, body);
+    *req.uri_mut() = Uri::from(target);
+    *req.version_mut() = http::Version::HTTP_11;
+    req
 }
 
 /// Turns a client request into the upstream request: the upstream target, no client `Host`

@@ -7,6 +7,7 @@
 //! an error: its connection is never reused and the client gets the upstream-error answer.
 //! A proxy that guesses here is the one a response-splitting attack walks through.
 
+use crate::proxy::server::fields::RequestFields;
 use bytes::{Bytes, BytesMut};
 use http::header::{self, HeaderMap};
 use http::{Method, StatusCode, Version};
@@ -81,13 +82,35 @@ pub struct Head {
     pub interim: bool,
 }
 
-/// Writes a request head: `method target HTTP/1.1`, the fields of `headers` except the framing
-/// ones, then the framing `body` asks for. The framing is decided here only, from what is
-/// actually sent, whatever the map held.
+/// The fields a request head carries (see [`encode_request_head`]).
+pub struct RequestFieldsOut<'a> {
+    /// Those in the request's map.
+    pub headers: &'a HeaderMap,
+    /// A client's fields as they arrived, of which those a request going upstream carries
+    /// ([`RequestFields::write_passed_on`]).
+    pub raw: Option<&'a RequestFields>,
+    /// The upstream's `Host`, when the map does not hold it.
+    pub host: Option<&'a [u8]>,
+}
+
+impl<'a> RequestFieldsOut<'a> {
+    /// Only those of `headers`.
+    pub fn map(headers: &'a HeaderMap) -> Self {
+        Self {
+            headers,
+            raw: None,
+            host: None,
+        }
+    }
+}
+
+/// Writes a request head: `method target HTTP/1.1`, the fields of the map except the framing
+/// ones, then the raw lines and `Host`, then the framing `body` asks for. The framing is
+/// decided here only, from what is actually sent, whatever the map held.
 pub fn encode_request_head(
     method: &Method,
     target: &str,
-    headers: &HeaderMap,
+    RequestFieldsOut { headers, raw, host }: RequestFieldsOut<'_>,
     body: Framing,
     out: &mut Vec<u8>,
 ) {
@@ -102,6 +125,14 @@ pub fn encode_request_head(
         out.extend_from_slice(name.as_str().as_bytes());
         out.extend_from_slice(b": ");
         out.extend_from_slice(value.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    if let Some(raw) = raw {
+        raw.write_passed_on(out);
+    }
+    if let Some(host) = host {
+        out.extend_from_slice(b"host: ");
+        out.extend_from_slice(host);
         out.extend_from_slice(b"\r\n");
     }
     match body {
@@ -879,13 +910,25 @@ mod tests {
         h.insert(header::CONTENT_LENGTH, HeaderValue::from_static("999"));
         h.insert(header::TRANSFER_ENCODING, HeaderValue::from_static("gzip"));
         let mut out = Vec::new();
-        encode_request_head(&Method::POST, "/a?b=c", &h, Framing::Length(12), &mut out);
+        encode_request_head(
+            &Method::POST,
+            "/a?b=c",
+            RequestFieldsOut::map(&h),
+            Framing::Length(12),
+            &mut out,
+        );
         assert_eq!(
             out,
             b"POST /a?b=c HTTP/1.1\r\nhost: up.example\r\ncontent-length: 12\r\n\r\n"
         );
         out.clear();
-        encode_request_head(&Method::PUT, "/", &h, Framing::Chunked, &mut out);
+        encode_request_head(
+            &Method::PUT,
+            "/",
+            RequestFieldsOut::map(&h),
+            Framing::Chunked,
+            &mut out,
+        );
         assert_eq!(
             out,
             b"PUT / HTTP/1.1\r\nhost: up.example\r\ntransfer-encoding: chunked\r\n\r\n"
