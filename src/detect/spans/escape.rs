@@ -12,6 +12,7 @@
 //!    `>` are replaced, which keeps a replacement from closing the element or the comment.
 
 use super::decode::Mode;
+use super::lanes::holds_any;
 use super::{Ctx, SegKind};
 
 /// Appends `plain` encoded for a span of `seg` whose original bytes were `raw`.
@@ -20,8 +21,7 @@ pub(crate) fn write(plain: &[u8], seg: SegKind, raw: &[u8], out: &mut Vec<u8>) {
         // The span may start the name: a tag name begins with a letter.
         out.push(b'x');
     }
-    let url =
-        seg.mode.has(Mode::URL) || (seg.mode.has(Mode::PCT) && memchr::memchr(b'%', raw).is_some());
+    let url = seg.mode.has(Mode::URL) || (seg.mode.has(Mode::PCT) && holds_any(raw, [b'%']));
     if seg.mode.has(Mode::TWICE) && matches!(seg.ctx, Ctx::Text | Ctx::Attr(_)) {
         // Read through a reference escaped twice: the document inside (an iframe's `srcdoc`)
         // is parsed again, so the replacement is escaped for it first, for the strictest

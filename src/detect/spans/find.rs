@@ -63,7 +63,7 @@ impl Seen {
 /// has no trigger at all. The segmenter looks before calling: a third of a mail's segments
 /// (`center`, `Track your package`) have none, and skipping the call skips its set-up.
 #[inline(always)]
-pub(crate) fn first_look(raw: &[u8], seg: Seg) -> Option<Seen> {
+fn first_look(raw: &[u8], seg: Seg) -> Option<Seen> {
     #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
     if let Some(chunk) = raw.get(seg.start..).and_then(|s| s.first_chunk::<16>()) {
         let mut bits = triggers16(chunk);
@@ -254,6 +254,22 @@ impl Win {
         while e < lim && PLAIN[usize::from(raw[e])] && keep(raw[e]) {
             e += 1;
         }
+        let n = e - j;
+        self.buf[self.len..self.len + n].copy_from_slice(&raw[j..e]);
+        self.len += n;
+        self.direct = self.len;
+        e
+    }
+
+    /// [`extend_plain`](Self::extend_plain) for the bytes before a stop of `S`, found sixteen
+    /// at a time: `S` stops at every byte that is not plain or not kept.
+    #[inline(always)]
+    fn extend_run<S: Stops>(&mut self, raw: &[u8], j: usize, lim: usize) -> usize {
+        if self.len != self.direct || j != self.base + self.len {
+            return j;
+        }
+        let lim = lim.min(j + (W - self.len));
+        let e = run_end::<S>(raw, j, lim);
         let n = e - j;
         self.buf[self.len..self.len + n].copy_from_slice(&raw[j..e]);
         self.len += n;
@@ -615,6 +631,22 @@ impl Stops for NonWord {
     }
 }
 
+/// What ends an address's domain written as is: a byte that is not [`PLAIN`] or not a
+/// [`DOMAIN`] byte. Both are `[A-Za-z0-9.-]`: the word bytes without `_`.
+struct NotDomain;
+
+impl Stops for NotDomain {
+    #[inline(always)]
+    fn stop(b: u8) -> bool {
+        !(PLAIN[usize::from(b)] && domain_byte(b))
+    }
+    #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+    #[inline(always)]
+    fn stops16(chunk: &[u8; 16]) -> u32 {
+        non_words16(chunk) | Lanes::load(chunk).eq(b'_').bits()
+    }
+}
+
 /// Where the run of word bytes ending at `i` starts, at least `lo`.
 #[inline(always)]
 fn word_bwd(raw: &[u8], mut i: usize, lo: usize) -> usize {
@@ -749,6 +781,22 @@ impl Finder {
 
     fn on(&self, class: Class) -> bool {
         self.classes.contains(class)
+    }
+
+    /// [`first_look`], and `None` too for a segment that is a number of one to three digits
+    /// the scan would step over having found nothing ([`bare_short`]: `cellpadding="0"`,
+    /// `width="600"`, `<td>2</td>`): a mail has a few in every table, and the call cost more
+    /// than reading them.
+    #[inline(always)]
+    pub(crate) fn look(&self, raw: &[u8], seg: Seg) -> Option<Seen> {
+        let seen = first_look(raw, seg)?;
+        if seg.end - seg.start <= 3 && self.carry <= seg.start {
+            let c = Cur { raw, seg };
+            if digits4(c, seg.start) == seg.end && bare_short(c, seg.start, seg.end) {
+                return None;
+            }
+        }
+        Some(seen)
     }
 
     /// Appends the spans of one segment to `hits`. `seen`: its first chunk's trigger bits
@@ -1552,11 +1600,14 @@ impl Finder {
         }
         // The local part, backwards. A literal `+` is kept even where it means a space: an
         // unencoded `alice+tag@…` in a query string is still Alice's address.
-        let mut s = at;
-        let mut n = 0;
         // Bytes written as is that end no percent escape: what `bwd` reads them as, without
-        // decoding (most local parts are plain).
+        // decoding (most local parts are plain). Word bytes (`[A-Za-z0-9_.-]`, the bulk of
+        // a local part) are stepped over sixteen at a time first: a hex digit ending an
+        // escape among them has its `%` at most two bytes before them, so the byte loop
+        // reads the last two again.
         let lo = (*floor).max(c.seg.start);
+        let mut s = (word_bwd(c.raw, at, lo.max(at.saturating_sub(64))) + 2).min(at);
+        let mut n = at - s;
         while s > lo && n < 64 {
             let b = c.raw[s - 1];
             if !(PLAIN[usize::from(b)] && local_byte(b))
@@ -1608,7 +1659,7 @@ impl Finder {
         {
             return resume;
         }
-        let mut e = self.win.extend_plain(c.raw, resume, c.seg.end, domain_byte);
+        let mut e = self.win.extend_run::<NotDomain>(c.raw, resume, c.seg.end);
         while let Some(u) = c.at(e).filter(|u| domain_byte(u.b)) {
             if !self.win.push(u.b, e + u.len) {
                 return resume;
@@ -3096,6 +3147,30 @@ mod tests {
     }
 
     #[test]
+    fn the_vector_domain_search_finds_what_the_tables_find() {
+        for b in 0..=255u8 {
+            for at in 0..40 {
+                let mut raw = [b'd'; 40];
+                raw[at] = b;
+                for from in [0, at.saturating_sub(1), at, 20, 40] {
+                    let mut want = from;
+                    while want < raw.len()
+                        && PLAIN[usize::from(raw[want])]
+                        && domain_byte(raw[want])
+                    {
+                        want += 1;
+                    }
+                    assert_eq!(
+                        run_end::<NotDomain>(&raw, from, raw.len()),
+                        want,
+                        "{b:#04x} {at} {from}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
     fn the_vector_line_search_finds_what_the_tables_find() {
         let plain_line = |b: u8| PLAIN[usize::from(b)] && line_byte(b);
         for b in 0..=255u8 {
@@ -3218,6 +3293,53 @@ mod tests {
                     proptest::prop_assert!(hits.is_empty());
                     proptest::prop_assert_eq!(fl, floor);
                 }
+            }
+        }
+    }
+
+    proptest::proptest! {
+        /// A segment the look before the call leaves unread is one the scan finds nothing in,
+        /// in every mode and context, whatever surrounds it.
+        #[test]
+        fn a_segment_left_unread_is_one_the_scan_finds_nothing_in(
+            before in proptest::collection::vec(proptest::sample::select(&[
+                "", " ", "\"", "'", "=", "<td>", "Flat ", "Hauptstra\u{df}e ", "#", "x", "%", "&", "(",
+                "+", "-", ":", "\n",
+            ][..]), 0..3),
+            number in "[0-9]{1,3}",
+            after in proptest::collection::vec(proptest::sample::select(&[
+                "", " ", "\"", "'", ";", "<", "<br>", "<BR>Main Street", " Main Street", "</td>",
+                "\n12 Main Street", ">", "/", "=", "px", "%", "&amp;", ".", ",", "x",
+            ][..]), 0..3),
+            bits in 0u8..16,
+            ctx in 0usize..4,
+        ) {
+            let (before, after) = (before.concat(), after.concat());
+            let text = format!("{before}{number}{after}");
+            let raw = text.as_bytes();
+            let mode = [Mode::ENT, Mode::PCT, Mode::PLUS, Mode::URL]
+                .into_iter()
+                .enumerate()
+                .filter(|(k, _)| bits & (1 << k) != 0)
+                .fold(Mode::default(), |m, (_, b)| m.with(b));
+            let ctx = [
+                super::super::Ctx::Text,
+                super::super::Ctx::Attr(b'"'),
+                super::super::Ctx::Attr(0),
+                super::super::Ctx::Plain,
+            ][ctx];
+            let seg = Seg {
+                start: before.len(),
+                end: before.len() + number.len(),
+                kind: super::super::SegKind { mode, ctx },
+            };
+            let mut f = Finder::new(crate::detect::spans::SPAN_CLASSES);
+            if f.look(raw, seg).is_none() {
+                let mut hits = Vec::new();
+                f.scan(raw, seg, Seen::NONE, &mut hits);
+                proptest::prop_assert!(hits.is_empty(), "{:?}", text);
+                proptest::prop_assert_eq!(f.seen, 0);
+                proptest::prop_assert_eq!(f.carry, 0);
             }
         }
     }

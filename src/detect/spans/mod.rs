@@ -525,7 +525,7 @@ struct Reader<'a> {
 impl html::Segs for Reader<'_> {
     #[inline(always)]
     fn seg(&mut self, seg: Seg) {
-        if let Some(seen) = find::first_look(self.raw, seg) {
+        if let Some(seen) = self.finder.look(self.raw, seg) {
             self.finder.scan(self.raw, seg, seen, &mut self.found);
         }
         if let Some(e) = self.echo {
@@ -682,8 +682,19 @@ fn with_value<R>(
     }
     // Only `&`, `%` and `+` start anything the decoding changes: without them a span is its
     // own decoding (most are: an address or a number written as is).
-    if memchr::memchr3(b'&', b'%', b'+', raw).is_none() {
+    if !lanes::holds_any(raw, [b'&', b'%', b'+']) {
         return f(&text[h.start..h.end]);
+    }
+    // A span is mostly tens of bytes (an address written with `%40`): decoded into a small
+    // buffer first, as zeroing a KiB per span cost more than the decoding; the large one only
+    // when the small one overflows, so every value reads as before.
+    let mut small = Fixed::<128>::new();
+    decode::decode_into(raw, h.seg.mode, &mut small);
+    if !small.overflow {
+        return match std::str::from_utf8(small.bytes()) {
+            Ok(s) => f(s),
+            _ => f(&text[h.start..h.end]),
+        };
     }
     let mut buf = Fixed::<1024>::new();
     decode::decode_into(raw, h.seg.mode, &mut buf);
