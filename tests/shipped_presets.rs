@@ -1822,3 +1822,187 @@ async fn values_inside_a_long_token_of_numbers_leave_the_shipped_presets_without
     assert_eq!(got["properties"]["plan"], "pro");
     assert_no_leaks(&leaks);
 }
+
+/// Links whose userinfo ends in an `@` written as a character reference (`&#64;`, `&#x40;`,
+/// `&commat;`: html5ever hands the URL parser a literal `@`) or percent-encoded (`%40`: read
+/// as the `@` by whoever decodes the text, and by the URL parser where the whole URL is
+/// percent-encoded in another link's parameter), in a mail (shipped `sendgrid`) and Segment
+/// notes and URL properties: no password arrives in any reading, the hosts do.
+#[tokio::test]
+async fn passwords_before_an_escaped_at_leave_the_shipped_presets_redacted() {
+    let (up, _gw, client) = start_shipped().await;
+    let secrets = ["s3cret", "hunter2", "Tr0ub4dor", "pa55word"];
+    let html = "<p><a href=\"https://deploy:s3cret&#64;db.example.com/admin\">db</a> \
+        <a href=\"https://admin:hunter2&#x40;10.0.0.5:8080/\">box</a> \
+        <img src=\"ftp://u:Tr0ub4dor&commat;files.example/p.png\"> \
+        see https://deploy:pa55word&#64;db.example.com/x, https://deploy:pa55word%40db.example.com/x and \
+        <a href=\"https://t.example/r?next=https%3A%2F%2Fdeploy%3As3cret%40db.example.com%2F&amp;n=1\">go</a></p>";
+    let text = "Staging: https://deploy:s3cret%40db.example.com/admin or \
+        https://t.example/r?next=https%3A%2F%2Fadmin%3Ahunter2%40db.example.com%2F&n=1 or \
+        https://t.example/r?next=https%3A//u%3ATr0ub4dor@files.example/";
+    let doc = sendgrid_mail(&client, &up, html, text).await;
+    let mut leaks = Vec::new();
+    for (i, label) in [(0, "text part"), (1, "html part")] {
+        let got = doc["content"][i]["value"].as_str().expect("part arrives");
+        leaks.extend(read_in_clear(label, got, &secrets));
+        assert!(got.contains("db.example.com"), "{got}");
+    }
+    let html = doc["content"][1]["value"].as_str().expect("html part");
+    let hosts: Vec<_> = crate::detect::html_tree::readings(html)
+        .iter()
+        .filter_map(|r| url::Url::parse(r).ok())
+        .filter(|u| !u.username().is_empty())
+        .map(|u| u.host_str().unwrap_or_default().to_owned())
+        .collect();
+    assert!(hosts.iter().any(|h| h == "db.example.com"), "{hosts:?}");
+    let event = serde_json::json!({"userId": "u1", "event": "Opened",
+        "properties": {"note": "see https://deploy:s3cret%40db.example.com/x ok",
+            "link": "https://t.example/r?next=https%3A%2F%2Fadmin%3Ahunter2%40db.example.com%2F",
+            "html": "<a href=\"https://u:Tr0ub4dor&#64;files.example/\">f</a>", "plan": "pro"}});
+    let got = segment_call(&client, &up, "/segment/v1/track", &event).await;
+    leaks.extend(read_in_clear("segment", &got.to_string(), &secrets));
+    assert_eq!(got["properties"]["plan"], "pro");
+    assert_no_leaks(&leaks);
+}
+
+/// The person written the ways a mail client or a browser still shows them, in a mail's HTML
+/// and text parts (shipped `sendgrid`) and the text part as a Stripe description: dots as references
+/// (`&#46;`, `&period;`), the `@` of a `mailto:` percent-encoded with the local part, the
+/// phone split by `&nbsp;` and `&#8203;`, a soft hyphen inside the address, the address in
+/// `title` and `alt` attributes, and an address under an internationalised domain. No
+/// reading holds the person.
+#[tokio::test]
+async fn the_person_written_with_references_and_invisible_characters_leaves_the_shipped_presets_scrubbed()
+ {
+    let (up, _gw, client) = start_shipped().await;
+    let values = [
+        OTTILIE,
+        "442079460958",
+        "ottilie@bücher.example",
+        "ottilie@xn--bcher-kva.example",
+    ];
+    let html = "<p>Write ottilie&#46;brandvold&#64;example&period;org or \
+        <a href=\"mailto:%6Fttilie%2Ebrandvold%40example%2Eorg\">here</a>, \
+        call +44&nbsp;20&nbsp;7946&nbsp;0958 or +44&#8203;20&#8203;7946&#8203;0958, \
+        otti&shy;lie.brandvold@example.org. \
+        <a title=\"ottilie.brandvold@example.org\" href=\"/a\">me</a> \
+        <img alt=\"ottilie&#46;brandvold&#64;example.org\" src=\"/x.png\"> \
+        ottilie@bücher.example ottilie@xn--bcher-kva.example</p>";
+    let text = "Write mailto:ottilie%2Ebrandvold%40example%2Eorg or ottilie@bücher.example, \
+        ottilie@xn--bcher-kva.example, +44\u{a0}20\u{a0}7946\u{a0}0958, \
+        +44\u{200b}20\u{200b}7946\u{200b}0958, ottilie\u{ad}.brandvold@example.org";
+    let doc = sendgrid_mail(&client, &up, html, text).await;
+    let mut leaks = Vec::new();
+    for (i, label) in [(0, "text part"), (1, "html part")] {
+        let got = doc["content"][i]["value"].as_str().expect("part arrives");
+        leaks.extend(read_in_clear(label, got, &values));
+    }
+    assert!(
+        doc["content"][1]["value"]
+            .as_str()
+            .expect("html")
+            .contains("href=\"/a\"")
+    );
+    let form = format!("amount=100&currency=eur&description={}", url_encode(text));
+    let target = "/stripe/v1/charges";
+    let r = forwarded(
+        &client,
+        &up,
+        target,
+        target,
+        "application/x-www-form-urlencoded",
+        form,
+    )
+    .await;
+    let description = url::form_urlencoded::parse(&r.body)
+        .find(|(k, _)| k == "description")
+        .map(|(_, v)| v.into_owned())
+        .expect("description arrives");
+    leaks.extend(read_in_clear("stripe", &description, &values));
+    // JSON text in a property holding HTML whose address is written `\u0040`: Segment's
+    // reader parses the string as JSON, then the HTML.
+    let inner = r#"{"html":"<p>Write <b>ottilie.brandvold\u0040example.org</b></p>"}"#;
+    let event = serde_json::json!({"userId": "u1", "event": "Mailed",
+        "properties": {"payload": inner, "plan": "pro"}});
+    let got = segment_call(&client, &up, "/segment/v1/track", &event).await;
+    leaks.extend(read_in_clear("segment", &got.to_string(), &values));
+    assert_eq!(got["properties"]["plan"], "pro");
+    assert_no_leaks(&leaks);
+}
+
+/// A link parameter that is padded base64 of the person's address (`=` or `%3D` padding), in
+/// a mail's `href` and text part (shipped `sendgrid`): the tracker's URL parser reads the
+/// parameter as the replacement alone, without a stray `=` left of the padding, and the
+/// link's other parameters arrive as sent.
+#[tokio::test]
+async fn a_padded_base64_parameter_is_replaced_whole_padding_included() {
+    use base64::engine::general_purpose::STANDARD;
+    let (up, _gw, client) = start_shipped().await;
+    let person = format!("mail {OTTILIE}");
+    let e = STANDARD.encode(&person);
+    assert!(e.ends_with('='), "{e}");
+    let pct = e.replace('=', "%3D");
+    let link = |v: &str| format!("https://t.example/c?u={v}&m=7&sig=abc123XYZ");
+    let html = format!(
+        "<a href=\"{}\">open</a> <a href=\"{}\">open</a>",
+        link(&e).replace('&', "&amp;"),
+        link(&pct).replace('&', "&amp;")
+    );
+    let text = format!("Open {} or {}", link(&e), link(&pct));
+    let doc = sendgrid_mail(&client, &up, &html, &text).await;
+    let mut leaks = Vec::new();
+    let mut seen = 0;
+    for (k, label) in [(0, "text part"), (1, "html part")] {
+        let got = doc["content"][k]["value"].as_str().expect("part arrives");
+        leaks.extend(read_in_clear(label, got, &[OTTILIE]));
+        for u in urls_in(got) {
+            let q: Vec<(String, String)> = u.query_pairs().into_owned().collect();
+            let v = &q.iter().find(|(k, _)| k == "u").expect("u arrives").1;
+            assert!(v.contains("REDACTED") && !v.contains('='), "{u}");
+            assert!(q.iter().any(|(k, v)| k == "m" && v == "7"), "{u}");
+            assert!(q.iter().any(|(k, v)| k == "sig" && v == "abc123XYZ"), "{u}");
+            seen += 1;
+        }
+    }
+    assert_eq!(seen, 4);
+    assert_no_leaks(&leaks);
+}
+
+/// A token of numbers longer than any value and without a space, written with escapes the
+/// recipient decodes (`&#45;` and `&#43;` in a mail's HTML, `%2D`, `%2B` and `%2F` in its
+/// text part and a Segment note; shipped presets): each value inside it is found through the
+/// decoding, so neither the phone nor the card arrives; the numbers around them do.
+#[tokio::test]
+async fn values_inside_a_long_escaped_token_leave_the_shipped_presets_without_them() {
+    let (up, _gw, client) = start_shipped().await;
+    let values = ["+442079460958", "442079460958", "4242424242424242"];
+    let token = format!(
+        "{}+442079460958/4242424242424242/2024-01-01",
+        "1234-5678-".repeat(14)
+    );
+    let pct = token
+        .replace('-', "%2D")
+        .replace('+', "%2B")
+        .replace('/', "%2F");
+    let ent = token.replace('-', "&#45;").replace('+', "&#43;");
+    let html = format!("<p>Export ids {ent} done.</p>");
+    let text = format!("Export ids {pct} done.");
+    let doc = sendgrid_mail(&client, &up, &html, &text).await;
+    let mut leaks = Vec::new();
+    for (k, label, kept) in [
+        (0, "text part", "1234%2D5678%2D"),
+        (1, "html part", "1234&#45;5678&#45;"),
+    ] {
+        let got = doc["content"][k]["value"].as_str().expect("part arrives");
+        leaks.extend(read_in_clear(label, got, &values));
+        assert!(got.contains(kept), "{got}");
+    }
+    // The same numbers alone, escaped, in free text a detect route reads.
+    let event = serde_json::json!({"userId": "u1", "event": "Exported",
+        "properties": {"note": text, "short": "call %2B442079460958 or card 4242%2D4242%2D4242%2D4242",
+            "entities": "call &#43;442079460958, card 4242&#45;4242&#45;4242&#45;4242", "plan": "pro"}});
+    let got = segment_call(&client, &up, "/segment/v1/track", &event).await;
+    leaks.extend(read_in_clear("segment", &got.to_string(), &values));
+    assert_eq!(got["properties"]["plan"], "pro");
+    assert_no_leaks(&leaks);
+}

@@ -430,6 +430,13 @@ impl Detector {
         if sh.escape > 0 && self.on(Class::Email) && text::escaped_email(t) {
             return Some(Class::Email);
         }
+        // A number written with escapes (`%2B44…`, `4242&#45;4242…`): read through them.
+        if sh.escape > 0
+            && sh.digit >= 7
+            && let Some(class) = text::escaped_number(t, self.classes)
+        {
+            return Some(class);
+        }
         // A link whose parameter is base64 of text (`?p=…`), read for every class.
         if sh.escape > 0 && sh.colon > 0 && sh.slash >= 2 {
             return text::encoded_param(t, self.classes);

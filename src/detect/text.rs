@@ -46,7 +46,8 @@ pub(crate) fn scan(s: &[u8], sh: &Shape, on: ClassSet) -> Option<Class> {
     // First: whatever else the text holds, the scrub that treats it then finds the password
     // too, and a class whose action keeps the leaf (an email a processor needs) cannot
     // forward it.
-    if sh.at > 0 && on.contains(Class::Password) && spans::url_password(s) {
+    // Its `@` may be escaped (`%40`, `&#64;`): an escape's `%` or `&` is then counted.
+    if (sh.at > 0 || sh.escape > 0) && on.contains(Class::Password) && spans::url_password(s) {
         return Some(Class::Password);
     }
     if sh.at > 0 && on.contains(Class::Email) && emails(s) {
@@ -138,6 +139,35 @@ pub(crate) fn escaped_email(s: &[u8]) -> bool {
             None,
             |_| {},
         ) > 0
+}
+
+/// The class of the first value in `s` when a number in it is written with an escape its
+/// reader decodes next to a digit (`%2B442079460958`, `4242%2D4242%2D…`, `4242&#45;4242…`):
+/// the span scanner, which reads numbers through the decoding, decides, so the `scrub` that
+/// then treats the leaf finds what was found here. Runs only on a text with such an escape.
+pub(crate) fn escaped_number(s: &[u8], on: ClassSet) -> Option<Class> {
+    let digit = |i: usize| s.get(i).is_some_and(u8::is_ascii_digit);
+    let glued = memchr::memchr2_iter(b'%', b'&', s).any(|i| {
+        (i > 0 && digit(i - 1))
+            || match s[i] {
+                b'%' => digit(i + 3),
+                _ => s[i..s.len().min(i + 12)]
+                    .iter()
+                    .position(|&b| b == b';')
+                    .is_some_and(|k| digit(i + k + 1)),
+            }
+    });
+    if !glued {
+        return None;
+    }
+    let text = std::str::from_utf8(s).ok()?;
+    let mut class = None;
+    SpanScanner::new(on).find(text, TextKind::Auto, None, |span| {
+        if let (None, spans::Origin::Class(c)) = (class, span.origin) {
+            class = Some(c);
+        }
+    });
+    class
 }
 
 /// The class of the first span in `s` when it holds a link whose parameter is base64 of text
@@ -427,6 +457,26 @@ mod tests {
         for &(s, want) in CASES {
             let sh = Shape::of(s.as_bytes());
             assert_eq!(scan(s.as_bytes(), &sh, ClassSet::all()), want, "{s}");
+        }
+    }
+
+    #[test]
+    fn numbers_written_with_escapes_glued_to_a_digit_are_read_through_them() {
+        for (s, want) in [
+            ("call %2B442079460958 today", Some(Class::Phone)),
+            ("card 4242%2D4242%2D4242%2D4242", Some(Class::PaymentCard)),
+            (
+                "card 4242&#45;4242&#45;4242&#45;4242",
+                Some(Class::PaymentCard),
+            ),
+            ("call &#43;442079460958, thanks", Some(Class::Phone)),
+            // Escapes away from digits, and numbers that are no value, leave at the gate or
+            // find nothing.
+            ("50%25 off order 1234567 &amp; more", None),
+            ("order%2D2024%2D000123", None),
+            ("https://shop.example/p?id=12345678&amp;n=1", None),
+        ] {
+            assert_eq!(escaped_number(s.as_bytes(), ClassSet::all()), want, "{s}");
         }
     }
 }

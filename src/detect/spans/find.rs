@@ -523,6 +523,18 @@ fn run_byte(b: u8) -> bool {
     b.is_ascii_digit() || matches!(b, b' ' | b'-' | b'.' | b'/' | b'(' | b')' | b'+')
 }
 
+/// The end of the token of run units without a space that goes on at `from` (read through
+/// the segment's decoding).
+#[cold]
+#[inline(never)]
+fn token_end(c: Cur<'_>, from: usize) -> usize {
+    let mut e = from;
+    while let Some(u) = c.at(e).filter(|u| run_byte(u.b) && u.b != b' ') {
+        e += u.len;
+    }
+    e
+}
+
 /// Bytes of an address's local part (scan bytes: [`HIGH`] for a non-ASCII letter).
 static LOCAL: [bool; 256] = {
     let mut t = [false; 256];
@@ -1051,6 +1063,10 @@ impl Finder {
                         while e < c.seg.end && RUN_RAW[usize::from(raw[e])] && raw[e] != b' ' {
                             e += 1;
                         }
+                        // Escaped bytes of the same token (`%2B`, `&#45;`) go on with it.
+                        if e < c.seg.end && matches!(raw[e], b'&' | b'%') {
+                            e = token_end(c, e);
+                        }
                         self.long_token(c, start, e, floor, hits);
                         return e;
                     }
@@ -1076,11 +1092,12 @@ impl Finder {
                         self.win.len = last;
                         j = self.win.raw(last);
                     }
+                    // No space to cut at: read value by value through the decoding, as a
+                    // token of plain bytes is.
                     _ => {
-                        while let Some(u) = c.at(j).filter(|u| run_byte(u.b)) {
-                            j += u.len;
-                        }
-                        return j;
+                        let e = token_end(c, start);
+                        self.long_token(c, start, e, floor, hits);
+                        return e;
                     }
                 }
             }
@@ -1256,11 +1273,15 @@ impl Finder {
 
     /// The values inside `raw[start..end]`, a token of run bytes without a space longer than
     /// a run (`4242424242424242/+442079460958/0300-1234567/…`, numbers joined by `/`, `-` or
-    /// `.`). From each group start (the token's start, or after a separator; a `+` before it
-    /// is the value's), the longest candidate ending at a group end with at most 19 digits
-    /// and 32 bytes that is a value of its own is emitted, and the search goes on after it.
-    /// Work is bounded: each group start tries at most 19 ends, each a check of at most 32
-    /// bytes.
+    /// `.`), read unit by unit through the segment's decoding (`%2B44…`, `4242&#45;4242…`).
+    /// From each group start (the token's start, or after a separator; a `+` before it is the
+    /// value's), the longest candidate ending at a group end with at most 19 digits and 32
+    /// units that is a value of its own is emitted, and the search goes on after it. Work is
+    /// bounded: each group start reads at most 33 units, each candidate a check of at most 33
+    /// bytes. Out of line and cold: few texts hold such a token, and the run reader that
+    /// calls it keeps its code tight without it.
+    #[cold]
+    #[inline(never)]
     fn long_token(
         &mut self,
         c: Cur<'_>,
@@ -1270,33 +1291,44 @@ impl Finder {
         hits: &mut Vec<Hit>,
     ) {
         const MAX_VALUE: usize = 32;
-        let raw = c.raw;
+        let digit_at = |k: usize| k < end && c.at(k).is_some_and(|u| u.b.is_ascii_digit());
         let mut g = start;
         while g < end {
-            if !raw[g].is_ascii_digit() {
-                g += 1;
+            let Some(u) = c.at(g) else { break };
+            if !u.b.is_ascii_digit() {
+                g += u.len;
                 continue;
             }
-            let from = if g > start && raw[g - 1] == b'+' {
-                g - 1
-            } else {
-                g
-            };
+            // The candidate, decoded, and the raw end of each of its units.
+            let mut buf = [0u8; MAX_VALUE + 2];
+            let mut ends = [0usize; MAX_VALUE + 2];
+            let mut n = 0;
+            let mut from = g;
+            if g > start
+                && let Some(p) = c.before(g).filter(|p| p.b == b'+')
+            {
+                from = g - p.len;
+                buf[0] = b'+';
+                ends[0] = g;
+                n = 1;
+            }
             let mut best = None;
             let mut k = g;
             let mut digits = 0;
-            while k < end && k - from <= MAX_VALUE && digits <= 19 {
-                if raw[k].is_ascii_digit() {
+            while k < end && n <= MAX_VALUE && digits <= 19 {
+                let Some(u) = c.at(k) else { break };
+                k += u.len;
+                buf[n] = u.b;
+                ends[n] = k;
+                n += 1;
+                if u.b.is_ascii_digit() {
                     digits += 1;
-                    k += 1;
-                    if (k == end || !raw[k].is_ascii_digit())
-                        && digits >= 7
-                        && let Some(class) = self.numeric_strict(&raw[from..k], digits)
+                    if digits >= 7
+                        && !digit_at(k)
+                        && let Some(class) = self.numeric_strict(&buf[..n], digits)
                     {
                         best = Some((k, class));
                     }
-                } else {
-                    k += 1;
                 }
             }
             match best {
@@ -1306,8 +1338,8 @@ impl Finder {
                 }
                 _ => {
                     // The next group.
-                    while g < end && raw[g].is_ascii_digit() {
-                        g += 1;
+                    while digit_at(g) {
+                        g += c.at(g).map_or(1, |u| u.len);
                     }
                 }
             }
@@ -1539,9 +1571,16 @@ impl Finder {
         let resume = at + at_len;
         // `https://deploy:s3cret@host/`: the `@` ends a URL's userinfo, and what follows its
         // first `:` is a password.
-        if c.raw[at] == b'@'
-            && self.on(Class::Password)
-            && let Some((s, e)) = super::userinfo::password(c.raw, *floor, c.seg.end, at)
+        if self.on(Class::Password)
+            && let Some((s, e)) = super::userinfo::password(
+                c.raw,
+                *floor,
+                c.seg.end,
+                at,
+                at_len,
+                c.seg.start,
+                c.seg.kind.mode,
+            )
         {
             // Encoded as in a URL wherever it is written: a replacement cannot end the
             // userinfo or the authority.

@@ -331,6 +331,13 @@ const TEXT: Mode = Mode::ENT.with(Mode::PCT);
 
 fn html(raw: &[u8], notes: Option<&mut Notes>, f: &mut impl Segs) {
     let n = raw.len();
+    // A JSON text holding markup (`{"html":"<p>…\u0040…</p>"}`), sniffed as HTML: its reader
+    // parses the JSON first, so its string escapes are read everywhere, not only in scripts.
+    // A document that starts with `<` pays one look at its first byte.
+    let mut notes = notes;
+    if let Some(notes) = notes.as_deref_mut() {
+        raw_text(raw, 0, n, true, notes);
+    }
     let mut noting = Noting {
         notes,
         last_text: usize::MAX,

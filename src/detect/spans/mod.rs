@@ -453,19 +453,17 @@ impl SpanScanner {
             let Some(first) = inner.hits.first() else {
                 continue;
             };
-            // Spans never take a literal URL delimiter: the padding stays, and a `/` of the
-            // standard alphabet stays between the pieces around it (each replaced).
+            // A `/` of the standard alphabet stays between the pieces around it (each
+            // replaced): a span never takes a path's delimiter. The padding (`=`, `%3D`) goes
+            // with the last piece: a literal `=` at a value's end delimits nothing, and left
+            // after the replacement it would read as a stray one (`u=%5BREDACTED%3Aemail%5D=`).
             let raw = text.as_bytes();
-            let mut body = end;
-            while body > start && raw[body - 1] == b'=' {
-                body -= 1;
-            }
             let mut from = start;
-            for cut in memchr::memchr_iter(b'/', &raw[start..body])
+            for cut in memchr::memchr_iter(b'/', &raw[start..end])
                 .map(|p| start + p)
-                .chain([body])
+                .chain([end])
             {
-                if from < cut {
+                if from < cut && raw[from] != b'=' {
                     hits.push(Hit {
                         start: from,
                         end: cut,

@@ -1391,6 +1391,21 @@ fn escapes_a_recipient_decodes_are_read_as_it_decodes_them() {
         let out = redact(text, kind, None);
         assert!(!out.contains("ottilie") && !out.contains("b3R0"), "{out}");
     }
+    // A padded base64 parameter is replaced whole: no `=` of its padding is left behind.
+    for (text, kind, want) in [
+        (
+            "<p><a href=\"https://t.example/c?s=1&amp;u=b3R0aWxpZUBleGFtcGxlLm9yZw==\">x</a></p>",
+            TextKind::Html,
+            "<p><a href=\"https://t.example/c?s=1&amp;u=%5Bemail%5D\">x</a></p>",
+        ),
+        (
+            "Open https://t.example/c?u=b3R0aWxpZUBleGFtcGxlLm9yZw%3D%3D&s=1 now",
+            TextKind::Plain,
+            "Open https://t.example/c?u=%5Bemail%5D&s=1 now",
+        ),
+    ] {
+        assert_eq!(redact(text, kind, None), want, "{text:?}");
+    }
     // What needs none of it is read once, as before: other escapes of non-ASCII, `&amp;`
     // before a parameter, a `\u` of markup, ids and base64 of text without personal data.
     for (text, kind) in [
@@ -1577,4 +1592,113 @@ fn a_token_longer_than_a_run_without_a_space_yields_the_values_inside_it() {
     // Bounded: a token of a megabyte is read once through.
     let long = "12-".repeat(350_000);
     assert_eq!(redact(&long, TextKind::Plain, None), long);
+}
+
+#[test]
+fn a_long_token_written_with_escapes_yields_the_values_inside_it() {
+    let filler = "1234-5678-".repeat(14);
+    let mut missed = Vec::new();
+    for (text, kind) in [
+        (
+            format!("ids {filler}%2B442079460958/4242424242424242/1 ok"),
+            TextKind::Plain,
+        ),
+        (
+            format!(
+                "ids {}&#43;442079460958&#47;4242424242424242 ok",
+                filler.replace('-', "&#45;")
+            ),
+            TextKind::Plain,
+        ),
+        (
+            format!(
+                "ids {}%2B442079460958%2F4242424242424242 ok",
+                filler.replace('-', "%2D")
+            ),
+            TextKind::Plain,
+        ),
+        (
+            format!("<p>ids {filler}&#43;442079460958/4242&#45;4242&#45;4242&#45;4242</p>"),
+            TextKind::Html,
+        ),
+        (
+            format!(
+                "<p>ids {}&#43;442079460958/4242424242424242</p>",
+                filler.replace('-', "&#45;")
+            ),
+            TextKind::Html,
+        ),
+        (
+            format!(
+                "https://t.example/?ids={}%2B442079460958%2F4242424242424242",
+                filler.replace('-', "%2D")
+            ),
+            TextKind::Url,
+        ),
+        (
+            format!("https://t.example/?ids={filler}%2B442079460958-4242424242424242"),
+            TextKind::Url,
+        ),
+    ] {
+        let got: Vec<String> = spans(&SpanScanner::default(), &text, kind, None)
+            .into_iter()
+            .map(|(_, v)| v.chars().filter(char::is_ascii_digit).collect())
+            .collect();
+        if !(got.iter().any(|v| v == "442079460958") && got.iter().any(|v| v == "4242424242424242"))
+        {
+            missed.push(format!("{text}: {got:?}"));
+        }
+    }
+    assert!(missed.is_empty(), "{}", missed.join("\n"));
+    // Bounded: a token of a megabyte and more, written with escapes, is read once through.
+    for long in ["12&#45;".repeat(200_000), "12%2D".repeat(250_000)] {
+        assert_eq!(redact(&long, TextKind::Plain, None), long);
+    }
+}
+
+proptest::proptest! {
+    /// A long token read through escapes yields the values its plain spelling yields: each
+    /// `-` and `/` written `%2D` and `%2F`, or `&#45;` and `&#47;`.
+    #[test]
+    fn a_long_token_yields_the_same_values_plain_or_escaped(
+        groups in proptest::collection::vec(
+            proptest::prop_oneof!["[0-9]{2,5}", "4242424242424242", "\\+442079460958"], 30..50),
+        seps in proptest::collection::vec(proptest::prop_oneof!["-", "/"], 50),
+        entity in proptest::bool::ANY,
+    ) {
+        let mut token = String::new();
+        for (g, sep) in groups.iter().zip(&seps) {
+            if !token.is_empty() {
+                token.push_str(sep);
+            }
+            token.push_str(g);
+        }
+        proptest::prop_assume!(token.len() > 130);
+        let escaped = if entity {
+            token.replace('-', "&#45;").replace('/', "&#47;").replace('+', "&#43;")
+        } else {
+            token.replace('-', "%2D").replace('/', "%2F").replace('+', "%2B")
+        };
+        let values = |t: &str| -> Vec<String> {
+            spans(&SpanScanner::default(), &format!("ids {t} ok"), TextKind::Plain, None)
+                .into_iter()
+                .map(|(_, v)| v)
+                .collect()
+        };
+        proptest::prop_assert_eq!(values(&token), values(&escaped));
+    }
+}
+
+#[test]
+fn string_escapes_in_a_json_text_holding_markup_are_read_in_its_text_nodes() {
+    let text = r#"{"html":"<p>Write <b>ottilie\u0040example.org</b> or call</p>"}"#;
+    for kind in [TextKind::Auto, TextKind::Html] {
+        assert_eq!(
+            found(text, kind),
+            [(Origin::Class(Class::Email), r"ottilie\u0040example.org")],
+            "{kind:?}"
+        );
+    }
+    // An HTML document's text nodes keep `\u0040` as written: its reader does not decode it.
+    assert!(found(r"<p>Write ottilie\u0040example.org</p>", TextKind::Html).is_empty());
 }

@@ -13,46 +13,144 @@
 /// authority longer than this (no real one is) is not looked into.
 const MAX_AUTHORITY: usize = 512;
 
+use super::decode::{Mode, STOP, Unit, bwd, fwd};
+
 /// Whether `b` ends a URL's authority as written in a text: a path, query or fragment
 /// delimiter (`\` too, which browsers read as `/`), whitespace, a quote or an angle bracket.
 fn ends_authority(b: u8) -> bool {
     b.is_ascii_whitespace() || matches!(b, b'/' | b'?' | b'#' | b'\\' | b'"' | b'\'' | b'<' | b'>')
 }
 
-/// The password of the URL whose userinfo ends at the `@` at `at` (`raw[at] == b'@'`), as a
+/// The password of the URL whose userinfo ends at the `@` unit at `raw[at..at + at_len]`, as a
 /// range of `raw[lo..hi]` (not empty); `None` when that `@` ends no userinfo (an address,
 /// an `@` the userinfo holds before its last one) or the userinfo has no password. A
 /// password that starts before `lo` (part of it already taken by another span) is the part
-/// from `lo`.
-pub(crate) fn password(raw: &[u8], lo: usize, hi: usize, at: usize) -> Option<(usize, usize)> {
-    debug_assert_eq!(raw.get(at), Some(&b'@'));
+/// from `lo`. `start` is the segment's start and `m` its decoding.
+///
+/// The `@` may be written escaped (`&#64;`, `&commat;`, `%40`): an HTML parser hands the
+/// URL parser a literal `@` for a reference, and whoever decodes the text reads one for
+/// `%40`. A URL written whole inside another one's parameter
+/// (`?next=https%3A%2F%2Fu%3Apw%40host%2F`) is read through the decoding: its `://`, `:` and
+/// delimiters are escaped too, and the parameter's reader decodes them all.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn password(
+    raw: &[u8],
+    lo: usize,
+    hi: usize,
+    at: usize,
+    at_len: usize,
+    start: usize,
+    m: Mode,
+) -> Option<(usize, usize)> {
     // Back: the `//` after a scheme (`https:`, `ftp:`, `postgres:`), with nothing between it
     // and the `@` that ends an authority. Most `@`s are an address's, in a text or a
     // `mailto:` link: a space or a quote ends this look a few bytes back.
-    let floor = at.saturating_sub(MAX_AUTHORITY);
+    let floor = at.saturating_sub(MAX_AUTHORITY).max(start);
     let mut p = at;
     while p > floor && !ends_authority(raw[p - 1]) {
         p -= 1;
     }
-    if p < 3 || raw[p - 1] != b'/' || raw[p - 2] != b'/' || raw[p - 3] != b':' {
-        return None;
-    }
-    if !scheme_before(raw, p - 3) {
-        return None;
-    }
-    let colon = memchr::memchr(b':', &raw[p..at]).map(|k| p + k)?;
-    // Ahead: the authority's last `@` is its userinfo's end.
-    let ahead = &raw[at + 1..hi.min(at + 1 + MAX_AUTHORITY)];
-    for &b in ahead {
-        if ends_authority(b) {
-            break;
-        }
-        if b == b'@' {
+    if p >= 3 && raw[p - 3..p] == *b"://" && scheme_before(raw, p - 3) {
+        let colon = memchr::memchr(b':', &raw[p..at]).map(|k| p + k)?;
+        if later_at(raw, at + at_len, hi, m, |u, k| raw_char(raw, u, k)) {
             return None;
         }
+        let from = (colon + 1).max(lo);
+        return (from < at).then_some((from, at));
     }
-    let start = (colon + 1).max(lo);
-    (start < at).then_some((start, at))
+    // A URL escaped whole has its scheme's `:` escaped, before the `//` the walk stopped at
+    // (`https%3A//u%3Apw@host`) or inside what it read (`https%3A%2F%2Fu%3Apw%40host`). Most
+    // `@`s, an address's, have neither and leave here.
+    let colon_escaped = |s: &[u8]| {
+        memchr::memchr_iter(b'%', s).any(|i| {
+            s.get(i + 1..i + 3)
+                .is_some_and(|h| h.eq_ignore_ascii_case(b"3a"))
+        })
+    };
+    let before_slashes = p >= 5 && raw[p - 2..p] == *b"//" && colon_escaped(&raw[p - 5..p - 2]);
+    if !m.has(Mode::PCT) || !(before_slashes || colon_escaped(&raw[p..at])) {
+        return None;
+    }
+    decoded_password(raw, lo, hi, at, at_len, start, m)
+}
+
+/// [`password`] for a URL whose `://` is escaped: every unit read decoded.
+fn decoded_password(
+    raw: &[u8],
+    lo: usize,
+    hi: usize,
+    at: usize,
+    at_len: usize,
+    start: usize,
+    m: Mode,
+) -> Option<(usize, usize)> {
+    let floor = at.saturating_sub(MAX_AUTHORITY).max(start);
+    let mut p = at;
+    while p > floor {
+        let u = bwd(raw, p, start, m);
+        if ends_authority(u.b) || u.b == STOP {
+            break;
+        }
+        p -= u.len;
+    }
+    // `://`, each byte written as is or escaped.
+    let mut q = p;
+    for want in [b'/', b'/', b':'] {
+        if q <= start {
+            return None;
+        }
+        let u = bwd(raw, q, start, m);
+        if u.b != want && !(u.len == 1 && raw[q - 1] == want) {
+            return None;
+        }
+        q -= u.len;
+    }
+    if !scheme_before(raw, q) {
+        return None;
+    }
+    // The userinfo's first `:`.
+    let mut k = p;
+    let colon_end = loop {
+        if k >= at {
+            return None;
+        }
+        let u = fwd(raw, k, hi, m);
+        k += u.len;
+        if u.b == b':' {
+            break k;
+        }
+    };
+    if later_at(raw, at + at_len, hi, m, |u, _| u.b) {
+        return None;
+    }
+    let from = colon_end.max(lo);
+    (from < at).then_some((from, at))
+}
+
+/// What a unit at `raw[k]` reads as where delimiters are written literally: the byte itself
+/// when it stands alone (a literal `/` is a delimiter even where the scan reads it as a stop),
+/// else its decoding.
+fn raw_char(raw: &[u8], u: Unit, k: usize) -> u8 {
+    if u.len == 1 { raw[k] } else { u.b }
+}
+
+/// Whether an `@` unit follows `from` before the authority ends (`char` says what a unit
+/// reads as): the userinfo's end is its last `@`.
+fn later_at(raw: &[u8], from: usize, hi: usize, m: Mode, char: impl Fn(Unit, usize) -> u8) -> bool {
+    let end = hi.min(from + MAX_AUTHORITY);
+    let mut k = from;
+    while k < end {
+        let u = fwd(raw, k, end, m);
+        let b = char(u, k);
+        if ends_authority(b) || u.b == STOP {
+            return false;
+        }
+        if b == b'@' {
+            return true;
+        }
+        k += u.len;
+    }
+    false
 }
 
 /// Whether a URL scheme (a letter, then letters, digits, `+ - .`) ends at `colon`, after a
@@ -80,10 +178,15 @@ pub(crate) fn user_name(raw: &[u8], start: usize, end: usize, hi: usize) -> bool
         .any(|&b| b == b'@')
 }
 
-/// Whether `raw` holds a URL with a password anywhere: the detector's gate before it asks the
-/// scanner (which finds the same ones).
+/// Whether `raw` holds a URL with a password anywhere, its `@` written as is or escaped (read
+/// as free text is: references and percent escapes decoded): the detector's gate before it
+/// asks the scanner (which finds the same ones).
 pub(crate) fn any_password(raw: &[u8]) -> bool {
-    memchr::memchr_iter(b'@', raw).any(|at| password(raw, 0, raw.len(), at).is_some())
+    let m = Mode::ENT.with(Mode::PCT);
+    memchr::memchr3_iter(b'@', b'%', b'&', raw).any(|at| {
+        let u = fwd(raw, at, raw.len(), m);
+        u.b == b'@' && password(raw, 0, raw.len(), at, u.len, 0, m).is_some()
+    })
 }
 
 #[cfg(test)]
@@ -91,12 +194,61 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    fn found(s: &str) -> Vec<&str> {
+    /// The passwords before each `@` unit of `s`, read as free text (references and percent
+    /// escapes decoded) or, with `url`, as a URL (literal `/ ? # & =` are delimiters).
+    fn found_as(s: &str, url: bool) -> Vec<&str> {
         let raw = s.as_bytes();
-        memchr::memchr_iter(b'@', raw)
-            .filter_map(|at| password(raw, 0, raw.len(), at))
-            .map(|(a, b)| &s[a..b])
-            .collect()
+        let mut m = Mode::ENT.with(Mode::PCT);
+        if url {
+            m = m.with(Mode::URL).with(Mode::PLUS);
+        }
+        let mut out = Vec::new();
+        let mut i = 0;
+        while i < raw.len() {
+            let u = fwd(raw, i, raw.len(), m);
+            if u.b == b'@'
+                && let Some((a, b)) = password(raw, 0, raw.len(), i, u.len, 0, m)
+            {
+                out.push(&s[a..b]);
+            }
+            i += u.len;
+        }
+        out
+    }
+
+    fn found(s: &str) -> Vec<&str> {
+        found_as(s, false)
+    }
+
+    #[test]
+    fn an_escaped_at_ends_the_userinfo_and_a_url_escaped_whole_is_read_decoded() {
+        for url in [false, true] {
+            for (text, want) in [
+                ("https://deploy:s3cret%40db.example.com/x", vec!["s3cret"]),
+                ("https://deploy:s3cret&#64;db.example.com/x", vec!["s3cret"]),
+                (
+                    "ftp://u:Tr0ub4dor&commat;files.example/p.png",
+                    vec!["Tr0ub4dor"],
+                ),
+                ("https://admin:hunter2&#x40;10.0.0.5:8080/", vec!["hunter2"]),
+                // A literal `@` after an escaped one is the userinfo's end.
+                ("https://u:pa%40ss@host/", vec!["pa%40ss"]),
+                ("https://u:pa@ss%40host/", vec!["pa@ss"]),
+                (
+                    "https://t.example/r?next=https%3A%2F%2Fadmin%3Ahunter2%40db.example.com%2F&n=1",
+                    vec!["hunter2"],
+                ),
+                (
+                    "https://t.example/r?next=https%3A//u%3ATr0ub4dor@files.example/",
+                    vec!["Tr0ub4dor"],
+                ),
+                ("https://t.example/r?e=alice%40example.com&n=1", vec![]),
+                ("mailto:alice%40example.com", vec![]),
+                ("https://t.example/r?u=https%3A%2F%2Fkai%40host%2F", vec![]),
+            ] {
+                assert_eq!(found_as(text, url), want, "{text} (as a URL: {url})");
+            }
+        }
     }
 
     #[test]
@@ -143,7 +295,7 @@ mod tests {
         fn passwords_found_are_inside_one_authority(s in "([a-z:/@. ?#]|https://|u:p@){0,40}") {
             let raw = s.as_bytes();
             for at in memchr::memchr_iter(b'@', raw) {
-                if let Some((a, b)) = password(raw, 0, raw.len(), at) {
+                if let Some((a, b)) = password(raw, 0, raw.len(), at, 1, 0, Mode::PCT) {
                     prop_assert!(a < b && b == at);
                     prop_assert!(!raw[a..b].iter().any(|&c| ends_authority(c)));
                 }
