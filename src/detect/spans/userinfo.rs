@@ -61,17 +61,14 @@ pub(crate) fn password(
     // A URL escaped whole has its scheme's `:` escaped, before the `//` the walk stopped at
     // (`https%3A//u%3Apw@host`) or inside what it read (`https%3A%2F%2Fu%3Apw%40host`). Most
     // `@`s, an address's, have neither and leave here.
-    // Read byte by byte: the stretch is an address's local part, a few bytes, where a
-    // `memchr`'s set-up would cost more than the search.
     let colon_escaped = |s: &[u8]| {
-        s.windows(3)
-            .any(|w| w[0] == b'%' && w[1] == b'3' && (w[2] | 0x20) == b'a')
+        memchr::memchr_iter(b'%', s).any(|i| {
+            s.get(i + 1..i + 3)
+                .is_some_and(|h| h.eq_ignore_ascii_case(b"3a"))
+        })
     };
-    if !m.has(Mode::PCT) {
-        return None;
-    }
     let before_slashes = p >= 5 && raw[p - 2..p] == *b"//" && colon_escaped(&raw[p - 5..p - 2]);
-    if !(before_slashes || colon_escaped(&raw[p..at])) {
+    if !m.has(Mode::PCT) || !(before_slashes || colon_escaped(&raw[p..at])) {
         return None;
     }
     decoded_password(raw, lo, hi, at, at_len, start, m)
