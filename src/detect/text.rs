@@ -160,14 +160,7 @@ pub(crate) fn escaped_number(s: &[u8], on: ClassSet) -> Option<Class> {
     if !glued {
         return None;
     }
-    let text = std::str::from_utf8(s).ok()?;
-    let mut class = None;
-    SpanScanner::new(on).find(text, TextKind::Auto, None, |span| {
-        if let (None, spans::Origin::Class(c)) = (class, span.origin) {
-            class = Some(c);
-        }
-    });
-    class
+    first_class(s, on)
 }
 
 /// The class of the first span in `s` when it holds a link whose parameter is base64 of text
@@ -178,6 +171,12 @@ pub(crate) fn encoded_param(s: &[u8], on: ClassSet) -> Option<Class> {
     if !spans::encoded_text_param(s) {
         return None;
     }
+    first_class(s, on)
+}
+
+/// The class of the first span the span scanner finds in `s` (UTF-8 only) for the classes `on`
+/// names: the scanner that `scrub` then runs on the leaf decides, so both agree.
+fn first_class(s: &[u8], on: ClassSet) -> Option<Class> {
     let text = std::str::from_utf8(s).ok()?;
     let mut class = None;
     SpanScanner::new(on).find(text, TextKind::Auto, None, |span| {
