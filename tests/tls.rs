@@ -277,6 +277,40 @@ async fn mtls_requires_a_certificate_from_the_client_ca() {
     .await;
 }
 
+/// A TLS 1.3 session to the gateway, trusting the test CA.
+async fn tls13_client(
+    pki: &Pki,
+    addr: std::net::SocketAddr,
+) -> tokio_rustls::client::TlsStream<tokio::net::TcpStream> {
+    let tcp = tokio::net::TcpStream::connect(addr).await.expect("tcp");
+    connector(pki.client_config(&[&rustls::version::TLS13]))
+        .connect(localhost(), tcp)
+        .await
+        .expect("handshake")
+}
+
+/// Sends `close_notify` after requests carrying `bodies`, then holds the gateway to answering
+/// each with 200, closing with its own `close_notify`, and passing every body on whole and in
+/// order.
+async fn close_after_all_answered(
+    mut s: tokio_rustls::client::TlsStream<tokio::net::TcpStream>,
+    up: &Upstream,
+    bodies: &[String],
+) {
+    s.shutdown().await.expect("close_notify");
+    let mut out = Vec::new();
+    s.read_to_end(&mut out)
+        .await
+        .expect("the gateway ends the session with close_notify");
+    let statuses: Vec<u16> = parse_responses(&out).iter().map(|r| r.status).collect();
+    assert_eq!(statuses, vec![200; bodies.len()]);
+    let got: Vec<_> = up.requests().into_iter().map(|r| r.body).collect();
+    assert_eq!(got.len(), bodies.len());
+    for (got, sent) in got.iter().zip(bodies) {
+        assert_eq!(got.as_ref(), sent.as_bytes());
+    }
+}
+
 /// Requests whose bodies span several TLS records, written back to back in one go, arrive at
 /// the upstream whole and in order; the client's `close_notify` ends the connection cleanly
 /// once both are answered, and the gateway closes with its own.
@@ -286,11 +320,7 @@ async fn pipelined_requests_spanning_records_arrive_whole_and_close_cleanly() {
         let pki = Pki::new();
         let up = Upstream::start(None, Reply::Ok).await;
         let gw = TestGateway::start(&config(&pki, up.addr, None)).await;
-        let tcp = tokio::net::TcpStream::connect(gw.addr).await.expect("tcp");
-        let mut s = connector(pki.client_config(&[&rustls::version::TLS13]))
-            .connect(localhost(), tcp)
-            .await
-            .expect("handshake");
+        let mut s = tls13_client(&pki, gw.addr).await;
         // 40 KB and 17 KB: three records and two, neither ending on a record boundary.
         let bodies = [
             format!("{{\"pad\":\"{}\"}}", "a".repeat(40_000)),
@@ -308,18 +338,7 @@ async fn pipelined_requests_spanning_records_arrive_whole_and_close_cleanly() {
             wire.extend_from_slice(body.as_bytes());
         }
         s.write_all(&wire).await.expect("write");
-        s.shutdown().await.expect("close_notify");
-        let mut out = Vec::new();
-        s.read_to_end(&mut out)
-            .await
-            .expect("the gateway ends the session with close_notify");
-        let statuses: Vec<u16> = parse_responses(&out).iter().map(|r| r.status).collect();
-        assert_eq!(statuses, [200, 200]);
-        let got: Vec<_> = up.requests().into_iter().map(|r| r.body).collect();
-        assert_eq!(got.len(), 2);
-        for (got, sent) in got.iter().zip(&bodies) {
-            assert_eq!(got.as_ref(), sent.as_bytes());
-        }
+        close_after_all_answered(s, &up, &bodies).await;
     })
     .await;
 }
@@ -333,11 +352,7 @@ async fn many_small_records_in_one_read_arrive_whole_and_in_order() {
         let pki = Pki::new();
         let up = Upstream::start(None, Reply::Ok).await;
         let gw = TestGateway::start(&config(&pki, up.addr, None)).await;
-        let tcp = tokio::net::TcpStream::connect(gw.addr).await.expect("tcp");
-        let mut s = connector(pki.client_config(&[&rustls::version::TLS13]))
-            .connect(localhost(), tcp)
-            .await
-            .expect("handshake");
+        let mut s = tls13_client(&pki, gw.addr).await;
         let mut bodies: Vec<String> = (0..60).map(|i| format!("{{\"n\":{i}}}")).collect();
         bodies.push(format!("{{\"pad\":\"{}\"}}", "c".repeat(50_000)));
         for body in &bodies {
@@ -348,18 +363,7 @@ async fn many_small_records_in_one_read_arrive_whole_and_in_order() {
             // One write each: one record (or three for the last), all sent before any answer.
             s.write_all(request.as_bytes()).await.expect("write");
         }
-        s.shutdown().await.expect("close_notify");
-        let mut out = Vec::new();
-        s.read_to_end(&mut out)
-            .await
-            .expect("the gateway ends the session with close_notify");
-        let statuses: Vec<u16> = parse_responses(&out).iter().map(|r| r.status).collect();
-        assert_eq!(statuses, vec![200; bodies.len()]);
-        let got: Vec<_> = up.requests().into_iter().map(|r| r.body).collect();
-        assert_eq!(got.len(), bodies.len());
-        for (got, sent) in got.iter().zip(&bodies) {
-            assert_eq!(got.as_ref(), sent.as_bytes());
-        }
+        close_after_all_answered(s, &up, &bodies).await;
     })
     .await;
 }
