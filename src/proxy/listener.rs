@@ -651,8 +651,12 @@ mod tests {
         assert_eq!(Arc::strong_count(&held), 1);
 
         let captured = Arc::clone(&held);
-        let unpolled = boxed_in_place(move || async move { captured.as_ref().clone() });
+        let unpolled = boxed_in_place(move || async move { Arc::strong_count(&captured) });
         drop(unpolled);
-        assert_eq!(Arc::strong_count(&held), 1, "an unpolled future drops its capture");
+        assert_eq!(
+            Arc::strong_count(&held),
+            1,
+            "an unpolled future drops its capture"
+        );
     }
 }
