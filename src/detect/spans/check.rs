@@ -83,18 +83,26 @@ pub fn invariants(scanner: &SpanScanner, text: &str, kind: TextKind, echo: Optio
     assert!(buf.is_empty() && done.replaced == 0);
 }
 
-/// Which bytes of `url` its parser reads as delimiters: every `& ? # /`, and the first `=`
-/// of each parameter (a later one, as base64 padding, is part of the value).
+/// Which bytes of `url` its parser reads as delimiters: every `/ ? #`, and in the query and
+/// the fragment every `&` and the first `=` of each parameter (a later one, as base64 padding,
+/// is part of the value). Before the first `?` or `#` a URL parser reads `&` and `=` as any
+/// other byte: in the authority they may be part of a password.
 fn url_delimiters(url: &str) -> Vec<bool> {
+    let mut params = false;
     let mut named = false;
     url.bytes()
         .map(|b| match b {
-            b'&' | b'?' | b'#' => {
+            b'?' | b'#' => {
+                params = true;
+                named = false;
+                true
+            }
+            b'&' if params => {
                 named = false;
                 true
             }
             b'/' => true,
-            b'=' if !named => {
+            b'=' if params && !named => {
                 named = true;
                 true
             }

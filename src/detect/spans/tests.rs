@@ -1702,3 +1702,34 @@ fn string_escapes_in_a_json_text_holding_markup_are_read_in_its_text_nodes() {
     // An HTML document's text nodes keep `\u0040` as written: its reader does not decode it.
     assert!(found(r"<p>Write ottilie\u0040example.org</p>", TextKind::Html).is_empty());
 }
+
+#[test]
+fn a_urls_password_holding_ampersands_is_one_span_and_keeps_the_urls_delimiters() {
+    let s = SpanScanner::default();
+    for (text, want) in [
+        // In the authority a URL parser reads `&` and `=` as a password's bytes.
+        ("https://u:p&w=1@db.example.com/x", vec!["p&w=1"]),
+        // The last escaped `@` ends the userinfo, across a literal `&`.
+        ("https://u:a%40b&c%40db.example.com/x", vec!["a@b&c"]),
+        // A URL inside a parameter ends at the parameter's `&`.
+        (
+            "https://t.example/r?next=https://u:pw@db.example.com/&n=1",
+            vec!["pw"],
+        ),
+        // A NUL ends an authority: no host is read through one (found by the fuzz target).
+        (
+            "https://t.exame.comcocomcom:\0\0\0\0\0\0\0=alice%40exam---------------------\
+             ----------------ple.com&card=%40exam.7",
+            vec![],
+        ),
+    ] {
+        let got: Vec<String> = spans(&s, text, TextKind::Url, None)
+            .into_iter()
+            .filter(|(o, _)| *o == Origin::Class(Class::Password))
+            .map(|(_, v)| v)
+            .collect();
+        assert_eq!(got, want, "{text}");
+        check::invariants(&s, text, TextKind::Url, None);
+        check::invariants(&s, text, TextKind::Plain, None);
+    }
+}

@@ -13,12 +13,31 @@
 /// authority longer than this (no real one is) is not looked into.
 const MAX_AUTHORITY: usize = 512;
 
-use super::decode::{Mode, STOP, Unit, bwd, fwd};
+use super::decode::{Mode, Unit, bwd, fwd};
 
 /// Whether `b` ends a URL's authority as written in a text: a path, query or fragment
-/// delimiter (`\` too, which browsers read as `/`), whitespace, a quote or an angle bracket.
+/// delimiter (`\` too, which browsers read as `/`), whitespace, a quote, an angle bracket or a
+/// NUL (no URL parser reads a host through one; the scan reads it as a stop).
 fn ends_authority(b: u8) -> bool {
-    b.is_ascii_whitespace() || matches!(b, b'/' | b'?' | b'#' | b'\\' | b'"' | b'\'' | b'<' | b'>')
+    b.is_ascii_whitespace()
+        || matches!(
+            b,
+            0 | b'/' | b'?' | b'#' | b'\\' | b'"' | b'\'' | b'<' | b'>'
+        )
+}
+
+/// Whether a URL written at `raw[at]` of the segment starting at `start` sits in a parameter
+/// of the URL the segment is: read as a URL, with a `?` or `#` before it. There a literal `&`
+/// or `=` ends the parameter and with it the URL inside (`?next=https://u:pw@host/&n=1`);
+/// in the authority or the path of the segment's own URL a URL parser reads them as any other
+/// byte (`https://u:p&w=1@host/`), and they are part of a password.
+fn in_parameter(raw: &[u8], start: usize, at: usize, m: Mode) -> bool {
+    m.has(Mode::URL) && memchr::memchr2(b'?', b'#', &raw[start..at]).is_some()
+}
+
+/// A literal `&` or `=`: what ends a URL inside a parameter.
+fn ends_parameter(b: u8) -> bool {
+    matches!(b, b'&' | b'=')
 }
 
 /// The password of the URL whose userinfo ends at the `@` unit at `raw[at..at + at_len]`, as a
@@ -47,12 +66,23 @@ pub(crate) fn password(
     // `mailto:` link: a space or a quote ends this look a few bytes back.
     let floor = at.saturating_sub(MAX_AUTHORITY).max(start);
     let mut p = at;
-    while p > floor && !ends_authority(raw[p - 1]) {
+    // Asked once, when the walk meets an `&` or `=` (few authorities hold one).
+    let mut param = None;
+    let mut ends = |b: u8| {
+        ends_authority(b)
+            || (ends_parameter(b) && *param.get_or_insert_with(|| in_parameter(raw, start, at, m)))
+    };
+    while p > floor && !ends(raw[p - 1]) {
         p -= 1;
     }
     if p >= 3 && raw[p - 3..p] == *b"://" && scheme_before(raw, p - 3) {
         let colon = memchr::memchr(b':', &raw[p..at]).map(|k| p + k)?;
-        if later_at(raw, at + at_len, hi, m, |u, k| raw_char(raw, u, k)) {
+        // The same bytes end the authority ahead as behind: a literal `&` read as a stop by
+        // the scan is a password's byte here unless the URL sits in a parameter.
+        if later_at(raw, at + at_len, hi, m, |u, k| {
+            let b = raw_char(raw, u, k);
+            (b, ends(b))
+        }) {
             return None;
         }
         let from = (colon + 1).max(lo);
@@ -88,7 +118,7 @@ fn decoded_password(
     let mut p = at;
     while p > floor {
         let u = bwd(raw, p, start, m);
-        if ends_authority(u.b) || u.b == STOP {
+        if ends_authority(u.b) {
             break;
         }
         p -= u.len;
@@ -120,7 +150,7 @@ fn decoded_password(
             break k;
         }
     };
-    if later_at(raw, at + at_len, hi, m, |u, _| u.b) {
+    if later_at(raw, at + at_len, hi, m, |u, _| (u.b, ends_authority(u.b))) {
         return None;
     }
     let from = colon_end.max(lo);
@@ -135,14 +165,20 @@ fn raw_char(raw: &[u8], u: Unit, k: usize) -> u8 {
 }
 
 /// Whether an `@` unit follows `from` before the authority ends (`char` says what a unit
-/// reads as): the userinfo's end is its last `@`.
-fn later_at(raw: &[u8], from: usize, hi: usize, m: Mode, char: impl Fn(Unit, usize) -> u8) -> bool {
+/// reads as and whether it ends the authority): the userinfo's end is its last `@`.
+fn later_at(
+    raw: &[u8],
+    from: usize,
+    hi: usize,
+    m: Mode,
+    mut char: impl FnMut(Unit, usize) -> (u8, bool),
+) -> bool {
     let end = hi.min(from + MAX_AUTHORITY);
     let mut k = from;
     while k < end {
         let u = fwd(raw, k, end, m);
-        let b = char(u, k);
-        if ends_authority(b) || u.b == STOP {
+        let (b, ends) = char(u, k);
+        if ends {
             return false;
         }
         if b == b'@' {
@@ -249,6 +285,28 @@ mod tests {
                 assert_eq!(found_as(text, url), want, "{text} (as a URL: {url})");
             }
         }
+    }
+
+    #[test]
+    fn read_as_a_url_an_ampersand_ends_a_password_only_inside_a_parameter() {
+        for (text, want) in [
+            ("https://u:p&w=1@host/", vec!["p&w=1"]),
+            ("https://u:a%40b&c%40host/x", vec!["a%40b&c"]),
+            (
+                "https://t.example/r?next=https://u:pw@host/&n=1",
+                vec!["pw"],
+            ),
+            ("https://t.example/r?next=https://u:p&w@host/", vec![]),
+            ("https://t.example/#https://u:p=w@host/", vec![]),
+            ("https://h.example:\0=a%40b%40c", vec![]),
+        ] {
+            assert_eq!(found_as(text, true), want, "{text}");
+        }
+        // Read as free text, no `&` ends a parameter.
+        assert_eq!(
+            found("https://t.example/r?next=https://u:p&w@host/"),
+            ["p&w"]
+        );
     }
 
     #[test]
