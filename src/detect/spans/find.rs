@@ -519,6 +519,18 @@ fn glued(c: Cur<'_>, i: usize) -> bool {
     file_name::glued_run(&c.raw[..c.seg.end], i, |b| RUN_RAW[usize::from(b)])
 }
 
+/// A bit for each separator a token of numbers joins its groups with (0 for any other byte).
+fn sep_bit(b: u8) -> u8 {
+    match b {
+        b'-' => 1,
+        b'/' => 2,
+        b'.' => 4,
+        b'(' => 8,
+        b')' => 16,
+        _ => 0,
+    }
+}
+
 fn run_byte(b: u8) -> bool {
     b.is_ascii_digit() || matches!(b, b' ' | b'-' | b'.' | b'/' | b'(' | b')' | b'+')
 }
@@ -1312,6 +1324,16 @@ impl Finder {
                 ends[0] = g;
                 n = 1;
             }
+            // `…-7946-0958/4242-4242-4242-4242`: a candidate that holds the separator joining
+            // it to the group before it, or to the group after it, is a piece of a longer
+            // number written the same way (here the tail of `7946-0958` and the head of a
+            // card), not a value of its own. A `+` starts a value wherever it stands.
+            let joined_before = if n == 0 && g > start {
+                c.before(g).map_or(0, |p| sep_bit(p.b))
+            } else {
+                0
+            };
+            let mut inside = 0u8;
             let mut best = None;
             let mut k = g;
             let mut digits = 0;
@@ -1323,12 +1345,21 @@ impl Finder {
                 n += 1;
                 if u.b.is_ascii_digit() {
                     digits += 1;
+                    let joined = || {
+                        buf[0] != b'+' && {
+                            let after = c.at(k).filter(|_| k < end).map_or(0, |u| sep_bit(u.b));
+                            inside & (joined_before | after) != 0
+                        }
+                    };
                     if digits >= 7
                         && !digit_at(k)
                         && let Some(class) = self.numeric_strict(&buf[..n], digits)
+                        && !joined()
                     {
                         best = Some((k, class));
                     }
+                } else {
+                    inside |= sep_bit(u.b);
                 }
             }
             match best {
