@@ -363,6 +363,23 @@ class Corpus:
         doc.pii(urllib.parse.quote(email, safe=""), "email").add('&amp;t=').add(self.neg("hash", loc)).add('">Unsubscribe</a></p></td></tr></table></body></html>')
         return doc
 
+    def long_ids(self, n, seed):
+        """Export lines holding one token of numbers longer than the scanner's run (128 bytes):
+        groups joined by one separator, with a phone's shape (`0958/4242-4242`: a trunk `0`,
+        twelve digits) across a `/` inside. Hard negatives, appended after the shuffled
+        records with their own generator so that the records above stay as they were."""
+        r = random.Random(seed)
+        d = lambda k: "".join(r.choice("0123456789") for _ in range(k))
+        for _ in range(n):
+            join = r.choice(["-", "-", "."])
+            groups = [d(r.choice([3, 4, 4, 5])) for _ in range(r.randrange(30, 40))]
+            k = r.randrange(3, len(groups) - 3)
+            groups[k] = "0" + d(3) + "/" + d(4)
+            token = join.join(groups)
+            doc = Doc()
+            doc.add(r.choice(["Export ids ", "Batch ", "ref=", "Sync log: ids "])).add(token).add(r.choice([" done.", "\n", " (retry)"]))
+            self.records.append({"kind": "plain", "locale": "en_GB", "gen": "negatives/long_ids", "text": doc.text(), "spans": doc.spans})
+
     def urls(self, n):
         for _ in range(n):
             loc = self.rng.choice(LOCALES)
@@ -493,6 +510,7 @@ def main():
     c.mails(500)
     c.urls(800)
     c.rng.shuffle(c.records)
+    c.long_ids(60, args.seed + 2)
 
     with open(args.out, "w", encoding="utf-8") as out:
         for r in c.records:

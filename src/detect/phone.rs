@@ -54,7 +54,8 @@ fn grammar(s: &[u8], hint: bool) -> bool {
     let Some(p) = parse(main) else {
         return false;
     };
-    if date_like(&p) || zip_plus_four(&p) {
+    // A date never starts with `+`: `+44-20-7946-0958` has the groups of `15-01-2024 10`.
+    if (!p.plus && date_like(&p)) || zip_plus_four(&p) {
         return false;
     }
     if hint && (7..=15).contains(&p.nd) {
@@ -320,6 +321,9 @@ mod tests {
         ("+44 20 7946 0958", false, true),
         ("+44(0)20 7946 0958", false, true),
         ("+44(0)2074960074", false, true),
+        // Dashed groups that would read as a day, a month and a year without the `+`.
+        ("+44-20-7946-0958", false, true),
+        ("+33-12-1234-5678", false, false),
         ("020 7946 0958", false, true),
         ("(01632) 960391", false, true),
         ("07700 900123", false, true),

@@ -519,6 +519,39 @@ fn glued(c: Cur<'_>, i: usize) -> bool {
     file_name::glued_run(&c.raw[..c.seg.end], i, |b| RUN_RAW[usize::from(b)])
 }
 
+/// Whether the plain bytes `raw[s..]` up to an `@` (word bytes and the plain bytes of a local
+/// part: no `:`, `/`, `%`, `#`, `&` or `=` among them) end no URL userinfo, by what stands
+/// before them: a space, a quote or an angle bracket (which end any authority), or a
+/// `mailto:` after one or at the segment's `start` (with no `//` before it). Then
+/// [`super::userinfo::password`] would walk back to the same place, find no `://` and no
+/// escaped colon there, and return none: it need not be asked.
+#[inline(always)]
+fn no_userinfo_before(raw: &[u8], s: usize, start: usize) -> bool {
+    let ends = |b: u8| b.is_ascii_whitespace() || matches!(b, b'"' | b'\'' | b'<' | b'>');
+    s > 0
+        && (ends(raw[s - 1])
+            || (raw[s - 1] == b':'
+                && s >= start + 7
+                && raw[s - 7..s - 1].eq_ignore_ascii_case(b"mailto")
+                && if s - 7 > start {
+                    ends(raw[s - 8])
+                } else {
+                    start < 2 || raw[start - 2..start] != *b"//"
+                }))
+}
+
+/// A bit for each separator a token of numbers joins its groups with (0 for any other byte).
+fn sep_bit(b: u8) -> u8 {
+    match b {
+        b'-' => 1,
+        b'/' => 2,
+        b'.' => 4,
+        b'(' => 8,
+        b')' => 16,
+        _ => 0,
+    }
+}
+
 fn run_byte(b: u8) -> bool {
     b.is_ascii_digit() || matches!(b, b' ' | b'-' | b'.' | b'/' | b'(' | b')' | b'+')
 }
@@ -1312,6 +1345,16 @@ impl Finder {
                 ends[0] = g;
                 n = 1;
             }
+            // `…-7946-0958/4242-4242-4242-4242`: a candidate that holds the separator joining
+            // it to the group before it, or to the group after it, is a piece of a longer
+            // number written the same way (here the tail of `7946-0958` and the head of a
+            // card), not a value of its own. A `+` starts a value wherever it stands.
+            let joined_before = if n == 0 && g > start {
+                c.before(g).map_or(0, |p| sep_bit(p.b))
+            } else {
+                0
+            };
+            let mut inside = 0u8;
             let mut best = None;
             let mut k = g;
             let mut digits = 0;
@@ -1323,12 +1366,21 @@ impl Finder {
                 n += 1;
                 if u.b.is_ascii_digit() {
                     digits += 1;
+                    let joined = || {
+                        buf[0] != b'+' && {
+                            let after = c.at(k).filter(|_| k < end).map_or(0, |u| sep_bit(u.b));
+                            inside & (joined_before | after) != 0
+                        }
+                    };
                     if digits >= 7
                         && !digit_at(k)
                         && let Some(class) = self.numeric_strict(&buf[..n], digits)
+                        && !joined()
                     {
                         best = Some((k, class));
                     }
+                } else {
+                    inside |= sep_bit(u.b);
                 }
             }
             match best {
@@ -1569,9 +1621,33 @@ impl Finder {
         hits: &mut Vec<Hit>,
     ) -> usize {
         let resume = at + at_len;
+        // The local part, backwards. A literal `+` is kept even where it means a space: an
+        // unencoded `alice+tag@…` in a query string is still Alice's address.
+        // Bytes written as is that end no percent escape: what `bwd` reads them as, without
+        // decoding (most local parts are plain). Word bytes (`[A-Za-z0-9_.-]`, the bulk of
+        // a local part) are stepped over sixteen at a time first: a hex digit ending an
+        // escape among them has its `%` at most two bytes before them, so the byte loop
+        // reads the last two again.
+        let lo = (*floor).max(c.seg.start);
+        let mut s = (word_bwd(c.raw, at, lo.max(at.saturating_sub(64))) + 2).min(at);
+        let mut n = at - s;
+        while s > lo && n < 64 {
+            let b = c.raw[s - 1];
+            if !(PLAIN[usize::from(b)] && local_byte(b))
+                || (b.is_ascii_hexdigit() && s >= c.seg.start + 3 && c.raw[s - 3] == b'%')
+            {
+                break;
+            }
+            s -= 1;
+            n += 1;
+        }
         // `https://deploy:s3cret@host/`: the `@` ends a URL's userinfo, and what follows its
-        // first `:` is a password.
+        // first `:` is a password. Most `@`s are an address's, whose plain local part the
+        // walk above read back to a space, a quote or an angle bracket, or to a `mailto:`
+        // after one: the password reader's own walk would stop there too, with no `://`, `:`
+        // or `%` behind it, and find none.
         if self.on(Class::Password)
+            && !no_userinfo_before(c.raw, s, c.seg.start)
             && let Some((s, e)) = super::userinfo::password(
                 c.raw,
                 *floor,
@@ -1597,26 +1673,6 @@ impl Finder {
         }
         if !self.on(Class::Email) {
             return resume;
-        }
-        // The local part, backwards. A literal `+` is kept even where it means a space: an
-        // unencoded `alice+tag@…` in a query string is still Alice's address.
-        // Bytes written as is that end no percent escape: what `bwd` reads them as, without
-        // decoding (most local parts are plain). Word bytes (`[A-Za-z0-9_.-]`, the bulk of
-        // a local part) are stepped over sixteen at a time first: a hex digit ending an
-        // escape among them has its `%` at most two bytes before them, so the byte loop
-        // reads the last two again.
-        let lo = (*floor).max(c.seg.start);
-        let mut s = (word_bwd(c.raw, at, lo.max(at.saturating_sub(64))) + 2).min(at);
-        let mut n = at - s;
-        while s > lo && n < 64 {
-            let b = c.raw[s - 1];
-            if !(PLAIN[usize::from(b)] && local_byte(b))
-                || (b.is_ascii_hexdigit() && s >= c.seg.start + 3 && c.raw[s - 3] == b'%')
-            {
-                break;
-            }
-            s -= 1;
-            n += 1;
         }
         while s > *floor && n < 64 {
             let Some(u) = c.before(s) else { break };
@@ -3508,5 +3564,46 @@ mod tests {
             assert!(street_word(w.to_ascii_uppercase().as_bytes()), "{w}");
         }
         assert!(!street_word(b"Evergreen"));
+    }
+
+    proptest::proptest! {
+        /// Where the address reader's plain walk back from an `@` ends, [`no_userinfo_before`]
+        /// answers "no password" only where the password reader finds none, in every
+        /// decoding and wherever the segment starts.
+        #[test]
+        fn an_at_the_password_reader_is_not_asked_about_ends_no_userinfo(
+            pieces in proptest::collection::vec(proptest::sample::select(&[
+                "https://", "ftp://", "//", ":", "mailto:", "MAILTO:", "@", "%40", "%3A", "%3a",
+                "%2F", "&#64;", "&", "=", "?", "#", "/", " ", "\"", "'", "<", ">", "\n", "a",
+                "deploy", "s3cret", "x.y", "-", "_", "+", "%", "4", "mailt", "amailto:",
+            ][..]), 0..16),
+            cut in 0usize..120,
+        ) {
+            let text = pieces.concat();
+            let raw = text.as_bytes();
+            for start in [0, cut.min(raw.len())] {
+                for at in memchr::memchr_iter(b'@', &raw[start..]).map(|k| start + k) {
+                    // The walk `email` makes before it asks: plain local-part bytes that end
+                    // no percent escape.
+                    let mut s = at;
+                    while s > start {
+                        let b = raw[s - 1];
+                        if !(PLAIN[usize::from(b)] && local_byte(b))
+                            || (b.is_ascii_hexdigit() && s >= start + 3 && raw[s - 3] == b'%')
+                        {
+                            break;
+                        }
+                        s -= 1;
+                    }
+                    if !no_userinfo_before(raw, s, start) {
+                        continue;
+                    }
+                    for m in [Mode::PCT.with(Mode::URL), Mode::PCT.with(Mode::ENT), Mode::ENT, Mode::PCT] {
+                        let got = super::super::userinfo::password(raw, start, raw.len(), at, 1, start, m);
+                        proptest::prop_assert_eq!(got, None, "{:?} at {} from {} in {:?}", text, at, start, m);
+                    }
+                }
+            }
+        }
     }
 }

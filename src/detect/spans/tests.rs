@@ -1704,6 +1704,46 @@ fn string_escapes_in_a_json_text_holding_markup_are_read_in_its_text_nodes() {
 }
 
 #[test]
+fn a_piece_of_a_longer_number_inside_a_long_token_is_no_value() {
+    // A phone's shape (`0958/4242-4242`: a trunk `0`, twelve digits) joined by the same `-`
+    // to the groups around it is a piece of an id; the card after it, joined by a `/`, is a
+    // value of its own, as are values that hold no separator or start with `+`.
+    let filler = "1234-5678-".repeat(14);
+    for (text, want) in [
+        (format!("ids {filler}0958/4242-4242-77 ok"), vec![]),
+        (format!("ids {filler}0958/4242-4242 ok"), vec![]),
+        (format!("ids 0958/4242-4242-{filler}77 ok"), vec![]),
+        (
+            format!("ids {filler}7946-0958/4242-4242-4242-4242 ok"),
+            vec![(Origin::Class(Class::PaymentCard), "4242-4242-4242-4242")],
+        ),
+        (
+            format!("ids {filler}+44-20-7946-0958/4242-4242-4242-4242 ok"),
+            vec![
+                (Origin::Class(Class::Phone), "+44-20-7946-0958"),
+                (Origin::Class(Class::PaymentCard), "4242-4242-4242-4242"),
+            ],
+        ),
+        (
+            format!("ids {filler}02079460958/0300-1234567/4242424242424242 ok"),
+            vec![
+                (Origin::Class(Class::Phone), "02079460958"),
+                (Origin::Class(Class::Phone), "0300-1234567"),
+                (Origin::Class(Class::PaymentCard), "4242424242424242"),
+            ],
+        ),
+    ] {
+        assert!(text.split(' ').nth(1).expect("token").len() > 128);
+        assert_eq!(found(&text, TextKind::Plain), want, "{text}");
+    }
+    // Written alone, the same shape is a phone number (a German area code and extension).
+    assert_eq!(
+        found("Tel. 0958/4242-4242", TextKind::Plain),
+        [(Origin::Class(Class::Phone), "0958/4242-4242")]
+    );
+}
+
+#[test]
 fn a_urls_password_holding_ampersands_is_one_span_and_keeps_the_urls_delimiters() {
     let s = SpanScanner::default();
     for (text, want) in [
