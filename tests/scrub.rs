@@ -878,3 +878,72 @@ async fn values_past_the_echo_bounds_are_forwarded_unsearched_and_counted() {
             .contains(r#"piigate_echo_values_skipped_total{route="crowd"} 6"#)
     );
 }
+
+/// Whether a request searches its scrubbed texts for the selected values is derived once per
+/// configuration, not per request: a reload that adds a `scrub` of a text makes the next
+/// request find the selected value repeated in it, and one that removes it forwards the text
+/// as it came.
+#[tokio::test]
+async fn the_search_for_selected_values_follows_a_reload() {
+    const TOKEN: &str = "scrub-reload-admin-token-5d1e";
+    const UID: &str = "cust-30571-wp";
+    const ROUTE: &str = r#"
+[admin]
+listen = "127.0.0.1:0"
+token_env = "ADMIN_TOKEN"
+
+[[routes]]
+name = "notes"
+path_prefix = "/notes"
+upstream = "http://{up}"
+
+[[routes.rules]]
+select = "$.user.id"
+action = "tokenize"
+"#;
+    const SCRUB: &str = "\n[[routes.rules]]\nselect = \"$.note\"\naction = \"scrub\"\n";
+    let Stack { up, gw, client } =
+        Stack::start_with_env(Reply::Ok, ROUTE, &[("ADMIN_TOKEN", TOKEN)]).await;
+    let admin = Client::new(gw.admin.expect("admin"), None, Proto::H1);
+    let path = gw.config_path();
+    let first = std::fs::read_to_string(&path).expect("config");
+    let reload = |config: String| {
+        let (path, admin) = (&path, &admin);
+        async move {
+            std::fs::write(path, config).expect("write config");
+            let auth = format!("Bearer {TOKEN}");
+            let r = admin
+                .send(Method::POST, "/v1/reload", &[("authorization", &auth)], "")
+                .await;
+            assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+        }
+    };
+    let body = serde_json::json!({"note": format!("call {UID} back"), "user": {"id": UID}});
+    let note = || async {
+        let got = client
+            .send(
+                Method::POST,
+                "/notes/track",
+                &[("content-type", "application/json")],
+                body.to_string(),
+            )
+            .await;
+        assert_eq!(got.status, 200, "{}", String::from_utf8_lossy(&got.body));
+        let seen = up.requests();
+        let doc: Value = serde_json::from_slice(&seen[seen.len() - 1].body).expect("JSON");
+        assert!(
+            doc["user"]["id"]
+                .as_str()
+                .is_some_and(|t| t.starts_with("tok_"))
+        );
+        doc["note"].as_str().expect("note").to_owned()
+    };
+    // No scrub: the note is not searched and leaves as it came.
+    assert_eq!(note().await, format!("call {UID} back"));
+    reload(format!("{first}{SCRUB}")).await;
+    assert_eq!(gw.current.load().number, 2);
+    assert_eq!(note().await, "call [REDACTED] back");
+    reload(first.clone()).await;
+    assert_eq!(gw.current.load().number, 3);
+    assert_eq!(note().await, format!("call {UID} back"));
+}

@@ -98,9 +98,22 @@ fn content_encoding(headers: &HeaderMap) -> Result<Edit, RejectCode> {
 fn is_canonical(v: &[u8]) -> bool {
     let essence = v.strip_suffix(b"; charset=utf-8").unwrap_or(v);
     let mut parts = essence.splitn(2, |&b| b == b'/');
-    let plain = |t: &[u8]| !t.is_empty() && t.iter().all(|&b| tchar(b) && !b.is_ascii_uppercase());
+    // One table look-up per byte: the `tchar` match per byte cost ~25 instructions, on every
+    // policed request's type.
+    let plain = |t: &[u8]| !t.is_empty() && t.iter().all(|&b| CANONICAL_TOKEN[usize::from(b)]);
     matches!((parts.next(), parts.next()), (Some(t), Some(s)) if plain(t) && plain(s))
 }
+
+/// The bytes of a canonical type or subtype: `tchar`, less the upper-case letters.
+const CANONICAL_TOKEN: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        table[b] = tchar(b as u8) && !(b as u8).is_ascii_uppercase();
+        b += 1;
+    }
+    table
+};
 
 /// `token` characters (RFC 9110 §5.6.2).
 const fn tchar(b: u8) -> bool {
@@ -334,6 +347,30 @@ mod tests {
                     Ok(c),
                     "{input}"
                 );
+            }
+        }
+    }
+
+    /// The fast path's table says canonical exactly for the bytes of a canonical token, and
+    /// what it lets through is what the full reading would have left as it came.
+    #[test]
+    fn the_fast_path_passes_only_canonical_types() {
+        for b in 0..=255u8 {
+            let lower_tchar = tchar(b) && !b.is_ascii_uppercase();
+            assert_eq!(
+                CANONICAL_TOKEN[usize::from(b)],
+                lower_tchar,
+                "byte {b:#04x}"
+            );
+            for v in [
+                [b"text/a".as_slice(), &[b], b"b"].concat(),
+                [&[b][..], b"/json; charset=utf-8"].concat(),
+            ] {
+                assert_eq!(is_canonical(&v), lower_tchar, "{v:?}");
+                if lower_tchar {
+                    let canonical = canonical_media_type(&v).expect("canonical");
+                    assert_eq!(canonical.as_bytes(), v.as_slice());
+                }
             }
         }
     }

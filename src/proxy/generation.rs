@@ -36,6 +36,12 @@ pub struct Generation {
     pub ledger_cells: Vec<Box<[LedgerCell]>>,
     /// Process-wide services (metrics, store, audit log, ledger); they survive reloads.
     pub services: Arc<Services>,
+    /// Per route (same order), whether a request searches its scrubbed texts for the values
+    /// the rules select ([`super::police::echoes`]), with the route's policy (`[0]`) and its
+    /// opt-out variant (`[1]`): a function of the configuration, so derived here and not per
+    /// request. It holds for a body policed with the route's own plans; a body read through
+    /// a form layer has the layer's plans, and the service derives it for that request.
+    pub echoes: Box<[[bool; 2]]>,
     /// Per route (same order), whether a request's fields are read by name on it
     /// (`service::reads_request_fields`).
     pub reads_fields: Box<[bool]>,
@@ -49,6 +55,13 @@ impl Generation {
     pub fn new(config: Config, number: u64, services: Arc<Services>) -> Self {
         let registry = &services.metrics;
         let router = router::Router::new(config.routes.clone());
+        let echoes: Box<[[bool; 2]]> = config
+            .routes
+            .iter()
+            .map(|r| {
+                [false, true].map(|opted_out| super::police::echoes(r.body_policy(opted_out), None))
+            })
+            .collect();
         let upstreams = config
             .routes
             .iter()
@@ -57,19 +70,17 @@ impl Generation {
         let metrics = config
             .routes
             .iter()
-            .map(|r| {
+            .zip(&echoes)
+            .map(|(r, echoes)| {
                 registry.route_shaped(
                     &r.name,
                     &crate::telemetry::metrics::RouteShape {
                         detect: r.detect.is_some(),
                         blocks_opt_out: r.opt_out == crate::config::OptOut::Block,
                         subject: r.subject.is_some(),
-                        // Whether a request could search for echoes, as the service decides
-                        // it per request, for both the route's policy and its opt-out variant.
-                        echoes: [false, true].into_iter().any(|opted_out| {
-                            let policy = r.body_policy(opted_out);
-                            super::police::echoes(policy, Some(policy))
-                        }),
+                        // Whether a request could search for echoes, with the route's policy
+                        // or its opt-out variant.
+                        echoes: echoes.iter().any(|e| *e),
                         // As the service decides whether a response is policed.
                         reveals: !r.response_plan.is_empty(),
                     },
@@ -124,6 +135,7 @@ impl Generation {
             ledger_names,
             ledger_cells,
             services,
+            echoes,
             reads_fields,
             keeps_fields_plain,
         }

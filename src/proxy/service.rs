@@ -283,7 +283,7 @@ async fn forward(
     // Policing is synchronous: everything below runs to completion before a byte goes out.
     let policing = Instant::now();
     let upstream_req = with_thread_nonces(|nonces| -> Result<_, RejectCode> {
-        let mut cx = ApplyCx::new(nonces);
+        let mut cx = ApplyCx::for_worker(nonces);
         cx.now_unix = unix_now();
         if let Some(s) = &subjects {
             cx = cx.with_subjects(s);
@@ -306,7 +306,13 @@ async fn forward(
         // away").
         // The body, when the collection could police it in the same pass.
         let mut policed_body = None;
-        if police::echoes(policy, body_in.map(|(p, _)| p)) {
+        // Derived once per configuration for the route's own plans (no body, or a body
+        // policed with them); a form layer's plans are the request's.
+        let echoes = match body_in {
+            Some((p, _)) if !p.plans.same_as(policy.plans) => police::echoes(policy, Some(p)),
+            _ => g.echoes[index][usize::from(opted_out)],
+        };
+        if echoes {
             cx.collect_request(|cx| {
                 policed_body = police::collect(
                     policy,
@@ -450,7 +456,7 @@ async fn forward(
     // The worker's batched nonces, as for the request: a source of its own per response
     // would draw a fresh batch from the OS for every policed response.
     let body = with_thread_nonces(|nonces| {
-        let mut cx = ApplyCx::new(nonces);
+        let mut cx = ApplyCx::for_worker(nonces);
         if let Some(s) = &subjects {
             cx = cx.with_subjects(&s.scopes);
         }

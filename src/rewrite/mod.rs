@@ -41,6 +41,12 @@ impl<'a> Plans<'a> {
             && self.echo_sources()
     }
 
+    /// Whether these are the very same plans (by address: the compiled plans of one route
+    /// and variant), so what was derived from one holds for the other.
+    pub fn same_as(&self, other: Plans<'_>) -> bool {
+        std::ptr::eq(self.json, other.json) && std::ptr::eq(self.fields, other.fields)
+    }
+
     /// Whether a rule of these plans selects values a `scrub` or detection would look for.
     pub fn echo_sources(&self) -> bool {
         self.json.echo_sources()

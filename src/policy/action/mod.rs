@@ -15,7 +15,7 @@ mod memo;
 mod scrub;
 
 pub use build::BuildError;
-pub use cx::{ActionCounts, ApplyCx};
+pub use cx::{ActionCounts, ApplyCx, WorkBufs};
 pub(crate) use kind::with_action_kinds;
 pub use kind::{
     ActionKind, ActionOption, Applied, OptionDefault, OptionType, SCRUB_CLASSES, Side, option_keys,

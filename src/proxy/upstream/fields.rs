@@ -92,7 +92,10 @@ impl RawFields {
     /// A name or value the `http` crate refuses (httparse's token and value grammar is the
     /// same, so never in practice).
     pub fn append_to(&self, headers: &mut HeaderMap) -> Result<(), http::Error> {
-        headers.reserve(self.lines().count());
+        // Room for the two fields every answer gets after these: the request id, and the
+        // `Content-Length` the reader or hyper sets. Without it a typical response's map
+        // (three fields passed on) was full and grew, rehashing, for the request id.
+        headers.reserve(self.lines().count() + ADDED_AFTER);
         for (name, value) in self.lines() {
             if read_by_the_parse(name, value) {
                 continue;
@@ -107,6 +110,9 @@ impl RawFields {
         Ok(())
     }
 }
+
+/// Fields an answer gets after the upstream's: the request id and its `Content-Length`.
+const ADDED_AFTER: usize = 2;
 
 /// The standard field names most heads carry, found by length and a case-blind compare.
 ///
@@ -294,6 +300,24 @@ mod tests {
         let many: String = (0..90).map(|i| format!("x-{i}: v\r\n")).collect();
         let f = fields(&format!("HTTP/1.1 200 OK\r\n{many}\r\n"));
         assert_eq!(f.passed_on(), many.as_bytes());
+    }
+
+    #[test]
+    fn a_response_map_has_room_for_the_request_id_and_length_without_growing() {
+        let f = fields(
+            "HTTP/1.1 200 OK\r\nServer: s\r\nDate: d\r\nContent-Type: application/json\r\n\
+             Content-Length: 11\r\nConnection: keep-alive\r\n\r\n",
+        );
+        let mut map = HeaderMap::new();
+        f.append_to(&mut map).expect("valid");
+        assert_eq!(map.len(), 3);
+        // The request id and the length.
+        assert!(
+            map.capacity() >= map.len() + 2,
+            "capacity {} for {} fields and two more",
+            map.capacity(),
+            map.len()
+        );
     }
 
     #[test]

@@ -159,6 +159,8 @@ pub fn rewrite_json(
         (false, true) => Dead::Drop,
         (true, true) => Dead::DropScan,
     };
+    // The replacement buffer is the request's (a worker keeps it between requests, wiped).
+    let repl = cx.lend_repl();
     let mut walker = Walker {
         input,
         plan,
@@ -171,7 +173,10 @@ pub fn rewrite_json(
         depth: 0,
         frames: Vec::new(),
         kinds: KindStack::new(),
-        bufs: Bufs::default(),
+        bufs: Bufs {
+            repl,
+            ..Bufs::default()
+        },
         detect,
         dead: walker_dead,
         segs: Vec::new(),
@@ -181,6 +186,7 @@ pub fn rewrite_json(
     if result.is_err() {
         walker.out.truncate(base);
     }
+    walker.cx.return_repl(std::mem::take(&mut walker.bufs.repl));
     result
 }
 

@@ -452,3 +452,65 @@ fn inconsistent_plan_fails_closed() {
         Err(RewriteError::Malformed { offset: 0, .. })
     ));
 }
+
+#[test]
+fn a_workers_buffers_are_wiped_between_requests_and_reused() {
+    use crate::crypto::TokenKey;
+    use crate::policy::action::{TokenizeAction, WorkBufs};
+    use crate::policy::transform::normalize::Normalize;
+
+    let key = SecretKey::from_bytes([7; 32]);
+    let kid = KeyId::new("k1").expect("id");
+    let p = plan(vec![
+        (
+            &["$.email"],
+            Action::Tokenize(TokenizeAction {
+                key: TokenKey::new(kid.clone(), &key),
+                normalize: Normalize::Email,
+                prefix: "tok_".into(),
+                rotation: None,
+            }),
+        ),
+        (
+            &["$.phone"],
+            Action::Encrypt(EncryptAction {
+                sealer: EnvelopeSealer::new(kid, &key),
+                domain: "d".into(),
+            }),
+        ),
+        (&["$.name"], mask()),
+    ]);
+    let input = br#"{"email":"Ada.Lovelace@Example.ORG","phone":"+44 20 7946 0958","name":"Ada"}"#;
+    let request = |nonces: &mut OsNonces| {
+        let mut cx = ApplyCx::for_worker(nonces);
+        let mut out = Vec::new();
+        let r = rewrite_json(input, &p, &LIMITS, &mut cx, &mut out);
+        assert_eq!(r, Ok(Outcome::Rewritten));
+        // While the request runs, its buffers hold values in the clear: the normalised
+        // address is still in `norm`.
+        assert_eq!(cx.norm, b"ada.lovelace@example.org");
+        assert!(cx.scratch.capacity() > 0 && cx.repl.capacity() > 0);
+    };
+    let mut nonces = OsNonces::new();
+    // This test's thread starts with none kept.
+    drop(WorkBufs::take_kept());
+    request(&mut nonces);
+    let kept = WorkBufs::take_kept();
+    let first = kept.contents();
+    for (_, capacity, bytes) in first {
+        // Every byte of each buffer's capacity is zero: nothing of the request is left.
+        assert!(capacity > 0, "a worker's buffer was not kept");
+        assert_eq!(bytes.len(), capacity);
+        assert!(bytes.iter().all(|&b| b == 0), "a kept buffer was not wiped");
+    }
+    let starts = first.map(|(start, _, _)| start);
+    // Handed back, the next request reuses the same buffers.
+    kept.put_back();
+    request(&mut nonces);
+    let again = WorkBufs::take_kept();
+    assert_eq!(
+        again.contents().map(|(start, _, _)| start),
+        starts,
+        "not reused"
+    );
+}
