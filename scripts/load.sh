@@ -43,7 +43,9 @@
 #
 # Knobs (environment): LOAD_CPU SERVER_CPU NICE AUTOGROUP_NICE DURATION WARMUP RUNS CONNS SIZES TRANSPORTS
 # SERVERS SCALING_SERVERS RUNTIME WORKERS LOG WRITE_DOCS PROFILE PIIGATE_BIN BASE_BIN PAYLOADS (a
-# directory with the bodies already written, to skip building them).
+# directory with the bodies already written, to skip building them) PORT_BASE.
+#   PORT_BASE the first of the ports the run binds (default 18080; it uses PORT_BASE to
+#             PORT_BASE+1830): another value lets a second run share the machine
 #   SERVERS   space-separated, from: direct nginx shell policy (default: all four). A piigate
 #             server may carry a runtime suffix (shell-ws, policy-pc) to compare shapes, and
 #             `-base` to run BASE_BIN instead of PIIGATE_BIN (an A/B of two builds).
@@ -78,11 +80,13 @@ PROFILE_DIR=$PROFILE
 [[ $PROFILE == dev ]] && PROFILE_DIR=debug
 PIIGATE_BIN=${PIIGATE_BIN:-target/$PROFILE_DIR/piigate}
 
-UPSTREAM_PORT=18080
-NGINX_PORT=18081
-NGINX_TLS_PORT=18444
-PIIGATE_PORT=18091
-ADMIN_PORT=19901
+# Every port is an offset from PORT_BASE, so two runs on one machine can stay apart.
+PORT_BASE=${PORT_BASE:-18080}
+UPSTREAM_PORT=$PORT_BASE
+NGINX_PORT=$((PORT_BASE + 1))
+NGINX_TLS_PORT=$((PORT_BASE + 364))
+PIIGATE_PORT=$((PORT_BASE + 11))
+ADMIN_PORT=$((PORT_BASE + 1821))
 
 # nginx, wrk, h2load, taskset, openssl, curl: installed with apt-get when missing.
 bash scripts/load/install.sh

@@ -7,14 +7,14 @@
 //! sized body that ends has exactly its length; and the outcome does not depend on how the
 //! bytes were cut into reads (the whole input at once and the same input a few bytes at a time
 //! read the same requests, or both refuse). Pipelined requests are read one after the other.
+//! The reading that keeps a plain request's fields as the bytes they arrived in (the shell's
+//! path) reads the same requests, with the same fields, as the reading into a header map.
 
 #![no_main]
 
 use bytes::BytesMut;
 use libfuzzer_sys::fuzz_target;
-use piigate::proxy::server::wire::{
-    Decoded, Decoder, Framing, HeadError, parse_request_head,
-};
+use piigate::proxy::server::wire::{Decoded, Decoder, Framing, HeadError, read_request_head};
 
 /// The largest head, small so that the limit is reached.
 const MAX_HEAD: usize = 2048;
@@ -30,6 +30,7 @@ enum Request {
         target: String,
         framing: Framing,
         keep_alive: bool,
+        fields: Vec<(String, Vec<u8>)>,
         body: Vec<u8>,
     },
 }
@@ -54,9 +55,9 @@ impl Wire<'_> {
     }
 }
 
-fn read_one(buf: &mut BytesMut, wire: &mut Wire<'_>) -> Request {
+fn read_one(buf: &mut BytesMut, wire: &mut Wire<'_>, plain: bool) -> Request {
     let head = loop {
-        match parse_request_head(buf, MAX_HEAD) {
+        match read_request_head(buf, MAX_HEAD, plain) {
             Ok(Some(h)) => break h,
             Ok(None) => {
                 assert!(buf.len() < MAX_HEAD, "a partial head past the limit waits");
@@ -67,7 +68,15 @@ fn read_one(buf: &mut BytesMut, wire: &mut Wire<'_>) -> Request {
             Err(e) => return Request::Refused(e),
         }
     };
-    let fields = &head.parts.headers;
+    let map = match &head.fields {
+        Some(kept) => {
+            assert!(plain, "fields kept as bytes only when asked");
+            assert!(head.parts.headers.is_empty(), "kept fields are not in the map too");
+            kept.to_map().expect("a plain head's fields make a map")
+        }
+        None => head.parts.headers.clone(),
+    };
+    let fields = &map;
     let lengths: Vec<_> = fields.get_all("content-length").iter().collect();
     match head.framing {
         Framing::Chunked => {
@@ -113,13 +122,17 @@ fn read_one(buf: &mut BytesMut, wire: &mut Wire<'_>) -> Request {
         target: head.parts.uri.to_string(),
         framing: head.framing,
         keep_alive: head.keep_alive,
+        fields: map
+            .iter()
+            .map(|(n, v)| (n.as_str().to_owned(), v.as_bytes().to_vec()))
+            .collect(),
         body,
     }
 }
 
 /// Every request a connection reads from `input`, until one is refused, incomplete or asks
 /// to close.
-fn read_all(input: &[u8], step: usize) -> Vec<Request> {
+fn read_all(input: &[u8], step: usize, plain: bool) -> Vec<Request> {
     let mut buf = BytesMut::new();
     let mut wire = Wire {
         input,
@@ -128,7 +141,7 @@ fn read_all(input: &[u8], step: usize) -> Vec<Request> {
     };
     let mut out = Vec::new();
     loop {
-        let r = read_one(&mut buf, &mut wire);
+        let r = read_one(&mut buf, &mut wire, plain);
         let more = matches!(r, Request::Read { keep_alive: true, .. });
         out.push(r);
         if !more || out.len() >= 8 {
@@ -142,7 +155,11 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let step = usize::from(flags) % 16 + 1;
-    let whole = read_all(input, input.len().max(1));
-    let pieces = read_all(input, step);
-    assert_eq!(whole, pieces, "the outcome depends on read boundaries");
+    let plain = flags & 0x10 != 0;
+    let whole = read_all(input, input.len().max(1), false);
+    let pieces = read_all(input, step, plain);
+    assert_eq!(
+        whole, pieces,
+        "the outcome depends on read boundaries or on the plain reading"
+    );
 });

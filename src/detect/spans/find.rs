@@ -1843,7 +1843,9 @@ impl Finder {
         {
             return j;
         }
-        if ip::is_ipv6(self.win.bytes()) {
+        // A bare `::` parses (the unspecified address) but is nobody's: in a text it is a
+        // separator (`Shop :: Cart`, a page title an event carries).
+        if self.win.bytes() != b"::" && ip::is_ipv6(self.win.bytes()) {
             Self::emit(c, floor, hits, s, e, Class::IpAddress);
             return e;
         }

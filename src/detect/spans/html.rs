@@ -477,14 +477,15 @@ struct Attr {
 /// `attrs`.
 fn markup_at(raw: &[u8], lt: usize, attrs: &mut Attrs) -> Option<Markup> {
     let rest = &raw[lt + 1..];
-    let gt = |from: usize| tag_end(raw, from);
     match rest.first()? {
         b'!' if rest.starts_with(b"!--") => Some(Markup::Comment),
         b'!' if rest.starts_with(b"![CDATA[") => Some(Markup::Cdata),
         b'!' | b'?' => find_byte(b'>', rest).map(|p| Markup::Other(lt + 1 + p)),
         b'/' => {
+            // A browser reads an end tag's attributes as a start tag's, then drops them: its
+            // `>` is where that reading ends (`</p a=>` ends at its first `>`).
             let name_end = tag_name_end(raw, lt + 2)?;
-            gt(name_end).map(Markup::Other)
+            read_tag(raw, name_end, false, &mut Dropped).map(Markup::Other)
         }
         _ => {
             let name_end = tag_name_end(raw, lt + 1)?;
@@ -584,27 +585,6 @@ fn tag_name_end(raw: &[u8], i: usize) -> Option<usize> {
         Some(b) if b.is_ascii_whitespace() || *b == b'/' || *b == b'>' => Some(end),
         _ => None,
     }
-}
-
-/// The `>` closing a tag whose attributes start at `i`, skipping quoted values.
-fn tag_end(raw: &[u8], mut i: usize) -> Option<usize> {
-    while i < raw.len() {
-        match raw[i] {
-            b'>' => return Some(i),
-            b'=' => {
-                i += 1;
-                while i < raw.len() && raw[i].is_ascii_whitespace() {
-                    i += 1;
-                }
-                if let Some(&q @ (b'"' | b'\'')) = raw.get(i) {
-                    i = i + 1 + find_byte(q, &raw[i + 1..])?;
-                }
-                i += 1;
-            }
-            _ => i += 1,
-        }
-    }
-    None
 }
 
 /// What a caller of [`read_tag`] does with a tag's attributes, in document order: each name,
@@ -719,6 +699,19 @@ fn start_tag(raw: &[u8], i: usize, attrs: &mut Attrs) -> Option<usize> {
             name: (0, 0),
         },
     )
+}
+
+/// An end tag's attributes: read to find its end, then dropped.
+struct Dropped;
+
+impl TagParts for Dropped {
+    fn name(&mut self, _: usize, _: usize) -> bool {
+        true
+    }
+
+    fn value(&mut self, _: usize, _: usize, _: u8) -> bool {
+        true
+    }
 }
 
 /// The names and values of a tag read loosely, each emitted as a segment of its own.

@@ -376,7 +376,18 @@ impl SpanScanner {
             };
         }
         edits.extend(gaps.iter().chain(&twice).copied().map(escaped::Edit::gap));
-        edits.sort_unstable();
+        // Disjoint, as the reading needs them: a note inside markup the reading leaves out
+        // (a link's `%25` in a tag that splits a word) goes with the markup, the widest edit
+        // at a start first.
+        edits.sort_unstable_by_key(|e| (e.start, std::cmp::Reverse(e.end)));
+        let mut end = 0;
+        edits.retain(|e| {
+            let keep = e.start >= end;
+            if keep {
+                end = e.end;
+            }
+            keep
+        });
         let reading = reread::Reading::new(text, &edits, fold);
         if edits.is_empty() && reading.text.len() == text.len() && reading.text == text {
             return Found {
