@@ -301,40 +301,33 @@ pub(crate) fn encoded_params(
     let mut from = 0;
     // A link's `=`s are a few bytes apart: found inline, without `memchr`'s set-up each.
     while let Some(p) = find_byte(b'=', &s[from..]).map(|p| from + p) {
-        from = encoded_param(s, p, &mut |a, b| out(start + a, start + b));
-    }
-}
-
-/// [`encoded_params`] for the `=` at `s[p]`, where `s` ends with the query or goes on with
-/// a fragment after it (a value's run of the alphabets stops at its `#`). Returns where the
-/// next `=` may be looked for: the `=`s before it are the value's padding or inside it.
-#[inline]
-pub(crate) fn encoded_param(s: &[u8], p: usize, out: &mut impl FnMut(usize, usize)) -> usize {
-    let v = p + 1;
-    let mut e = run_end::<NotBase64>(s, v, s.len().min(v + B64_MAX + 1));
-    // Base64 of text has both cases; a word (`transactional`) or a hex id has one.
-    let w = &s[v..e];
-    if e - v < B64_MIN
-        || e - v > B64_MAX
-        || !w.iter().any(u8::is_ascii_uppercase)
-        || !w.iter().any(u8::is_ascii_lowercase)
-    {
-        return e.max(v);
-    }
-    for _ in 0..2 {
-        if s.get(e) == Some(&b'=') {
-            e += 1;
-        } else if s
-            .get(e..e + 3)
-            .is_some_and(|w| w.eq_ignore_ascii_case(b"%3D"))
+        let v = p + 1;
+        let mut e = run_end::<NotBase64>(s, v, s.len().min(v + B64_MAX + 1));
+        from = e.max(v);
+        // Base64 of text has both cases; a word (`transactional`) or a hex id has one.
+        let w = &s[v..e];
+        if e - v < B64_MIN
+            || e - v > B64_MAX
+            || !w.iter().any(u8::is_ascii_uppercase)
+            || !w.iter().any(u8::is_ascii_lowercase)
         {
-            e += 3;
+            continue;
         }
+        for _ in 0..2 {
+            if s.get(e) == Some(&b'=') {
+                e += 1;
+            } else if s
+                .get(e..e + 3)
+                .is_some_and(|w| w.eq_ignore_ascii_case(b"%3D"))
+            {
+                e += 3;
+            }
+        }
+        if e == s.len() || matches!(s[e], b'&' | b'#' | b';') {
+            out(start + v, start + e);
+        }
+        from = e;
     }
-    if e == s.len() || matches!(s[e], b'&' | b'#' | b';') {
-        out(v, e);
-    }
-    e
 }
 
 /// The queries of the URLs written in plain text `raw[start..end]` (`https://…?…` up to a
