@@ -362,3 +362,25 @@ fn body_codings_are_validated_and_located() {
     assert!(doc.strict.is_some());
     assert!(coding.layer("lz64").is_none());
 }
+
+/// No rule may name a field that says how the request is framed or read: the gateway reads the
+/// body's `Content-Type` once, before the header rules run, and polices the body as it said.
+#[test]
+fn header_rules_cannot_name_the_fields_that_frame_the_body() {
+    let route = "[keys]\nfile = \"keys.toml\"\n[[routes]]\nname = \"r\"\npath_prefix = \"/r\"\nupstream = \"http://127.0.0.1:9\"\n";
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("keys.toml"), crate::support::KEYS).expect("write");
+    for name in ["content-type", "Content-Type", "content-encoding"] {
+        for select in [format!("header:{name}"), format!("header:{name}=>base64")] {
+            let toml =
+                format!("{route}[[routes.rules]]\nselect = \"{select}\"\naction = \"redact\"\n");
+            let d = config::from_toml(&toml, "p.toml", dir.path(), &NoEnv)
+                .expect_err("a rule on a framing field");
+            let rendered = d.to_string();
+            assert!(
+                rendered.contains("error[bad_selector]") && rendered.contains("frames the request"),
+                "{select}: {rendered}"
+            );
+        }
+    }
+}

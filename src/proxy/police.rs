@@ -454,3 +454,32 @@ pub(super) fn response(
 pub(super) fn is_json(headers: &HeaderMap) -> bool {
     matches!(coded::format(headers, None), Ok(Format::Json))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::policy::{BodyCoding, TextBody};
+    use crate::rewrite::Format;
+
+    /// The service reads a body's format once, before it may give an unlabelled body the
+    /// beacon type, and polices the body with that reading: the beacon type must read as the
+    /// absent field does, whatever a route's text bodies hold.
+    #[test]
+    fn the_beacon_type_reads_as_an_absent_content_type() {
+        for text in [TextBody::Json, TextBody::FormLines] {
+            let coding = BodyCoding {
+                param: None,
+                values: Vec::new(),
+                sniff_gzip: false,
+                text,
+            };
+            for coding in [None, Some(&coding)] {
+                assert_eq!(
+                    Format::of_body(Some(BEACON_TYPE.as_bytes()), coding),
+                    Format::of_body(None, coding),
+                    "{coding:?}"
+                );
+            }
+        }
+    }
+}

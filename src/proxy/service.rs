@@ -353,13 +353,30 @@ async fn forward(
         }
         let req = match raw {
             Ok((decoded, body_policy)) => {
-                let rewritten = match policed_body.take() {
-                    Some(policed) => policed,
-                    None => coded::police(
+                // `decode` read the body's format from the same `Content-Type`: no header
+                // rule can have changed it since (the configuration refuses one that names
+                // it; checked again here), and the beacon type it may have been given reads
+                // as its absence did. One header-map look-up and reading fewer per request.
+                let known = decoded.format().filter(|_| {
+                    (policy.plans.fields.header)
+                        .find_header(header::CONTENT_TYPE.as_str())
+                        .is_none()
+                });
+                let rewrite_limits = &police::rewrite_limits(limits);
+                let rewritten = match (policed_body.take(), known) {
+                    (Some(policed), _) => policed,
+                    (None, Some(format)) => coded::police_as(
+                        body_policy,
+                        format,
+                        decoded.plain(),
+                        rewrite_limits,
+                        &mut cx,
+                    )?,
+                    (None, None) => coded::police(
                         body_policy,
                         &parts.headers,
                         decoded.plain(),
-                        &police::rewrite_limits(limits),
+                        rewrite_limits,
                         &mut cx,
                     )?,
                 };

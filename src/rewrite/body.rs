@@ -167,12 +167,21 @@ pub struct Decoded {
     /// that polices, since decoders (and recipients that do not decode) read different things
     /// from what surrounds the coded data (`crate::codec`).
     raw_ok: bool,
+    /// The format its `Content-Type` said when it was read ([`Decoded::format`]).
+    format: Option<Format>,
 }
 
 impl Decoded {
     /// The plain bytes to police.
     pub fn plain(&self) -> &[u8] {
         self.decoded.as_deref().unwrap_or(&self.raw)
+    }
+
+    /// The body's format as [`decode`] read it from the `Content-Type` it was given; `None`
+    /// when it did not read one (an empty body, or one an observing route forwards as it
+    /// came). Valid for [`police_as`] only while that field is unchanged.
+    pub fn format(&self) -> Option<Format> {
+        self.format
     }
 
     /// The bytes to forward: the original when nothing changed, else `rewritten` re-encoded.
@@ -211,6 +220,7 @@ pub fn decode(
         decoded: None,
         codings: Vec::new(),
         raw_ok: true,
+        format: None,
     };
     if raw.is_empty() {
         return Ok(unread(raw));
@@ -268,6 +278,7 @@ pub fn decode(
         raw_ok: policy.observe_only || decoded.is_none(),
         decoded,
         codings: actual,
+        format: Some(format),
     })
 }
 
@@ -290,6 +301,24 @@ pub fn police(
         Err(_) if policy.observe_only => return Ok(None),
         Err(e) => return Err(e),
     };
+    police_as(policy, format, plain, limits, cx)
+}
+
+/// [`police`] for a body whose format is already read from its `Content-Type`
+/// ([`Decoded::format`], when the field has not changed since).
+///
+/// # Errors
+/// As [`police`].
+pub fn police_as(
+    policy: Policy<'_>,
+    format: Format,
+    plain: &[u8],
+    limits: &Limits,
+    cx: &mut ApplyCx<'_>,
+) -> Result<Option<Vec<u8>>, RejectCode> {
+    if plain.is_empty() {
+        return Ok(None);
+    }
     if matches!(format, Format::Form | Format::FormLines)
         && !policy.observe_only
         && looks_like_json(plain)
