@@ -381,6 +381,19 @@ fn same_tree(scanner: &SpanScanner, html: &str) -> bool {
     true
 }
 
+/// An end tag whose attribute has no value (`</b a=>`) ends at its first `>` for a browser; what
+/// follows is text, so a replacement there that writes quotes cannot make the tag run on.
+#[test]
+fn an_end_tag_with_an_attribute_without_a_value_keeps_the_tree_when_scrubbed() {
+    let scanner = SpanScanner::default();
+    for html in [
+        "<p><b>x</b a=>call 10.0.0.5 or write alice@example.com</p><p title=\"t\">y</p>",
+        "<p>x</p q=>alice@example.com \"</p><i>z</i>",
+    ] {
+        assert!(same_tree(&scanner, html), "{html}");
+    }
+}
+
 /// An iframe's `srcdoc` is a document of its own, parsed after the attribute is decoded: with
 /// the address in it escaped once more (`&amp;#64;`), scrubbing replaces it, and both the outer
 /// document and the one inside keep their element trees whatever the replacement holds.

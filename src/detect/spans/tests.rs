@@ -1567,6 +1567,29 @@ fn a_urls_password_is_a_span_wherever_the_url_is_written() {
     assert_eq!(u.host_str(), Some("db.example.com"));
     assert_eq!(u.username(), "deploy");
     assert_eq!(u.password(), Some("%5BREDACTED%3Apassword%5D"));
+    // A password holding `&` and `=` is the URL parser's whole password (it hands `=` over
+    // escaped), and goes whole.
+    let t = "https://deploy:s3&cr=et@db.example.com/x?e=1";
+    assert_eq!(
+        url::Url::parse(t).expect("parses").password(),
+        Some("s3&cr%3Det")
+    );
+    let mut out = Vec::new();
+    SpanScanner::default()
+        .scrub(
+            t,
+            TextKind::Url,
+            None,
+            |_, buf| {
+                buf.extend_from_slice(b"[REDACTED:password]");
+                Ok::<_, ()>(Replacement::Replaced)
+            },
+            &mut out,
+        )
+        .expect("infallible");
+    let u = url::Url::parse(std::str::from_utf8(&out).expect("UTF-8")).expect("parses");
+    assert_eq!(u.password(), Some("%5BREDACTED%3Apassword%5D"));
+    assert_eq!(u.query(), Some("e=1"));
 }
 
 #[test]
