@@ -642,6 +642,16 @@ fn serve(path: &Path, log: LogArg) -> anyhow::Result<ExitCode> {
         LogArg::Text => LogFormat::Text,
         LogArg::Json => LogFormat::Json,
     });
+    // Where a panic happened, never its message: a slice's panic quotes the text it sliced,
+    // and in a request task that text is request data (no PII in a log line). The request
+    // itself is refused with a 500 (`proxy::service`).
+    std::panic::set_hook(Box::new(|info| {
+        let at = info.location().map_or_else(
+            || "unknown".to_owned(),
+            |l| format!("{}:{}", l.file(), l.line()),
+        );
+        tracing::error!(location = %at, "A panic (its message is not logged: it may quote request data).");
+    }));
     let loaded = match config::load(path, &ProcessEnv) {
         Ok(l) => l,
         Err(d) => {

@@ -20,7 +20,7 @@ use super::upstream::{
 use super::{Body, Generation};
 use crate::canon;
 use crate::config::{Bodies, OptOut, Route};
-use crate::crypto::with_thread_nonces;
+use crate::crypto::{OsNonces, with_thread_nonces};
 use crate::error::{PathFault, RejectCode};
 use crate::policy::action::ActionCounts;
 use crate::policy::subject::SubjectScopes;
@@ -282,7 +282,7 @@ async fn forward(
     let mut client_broke = None;
     // Policing is synchronous: everything below runs to completion before a byte goes out.
     let policing = Instant::now();
-    let upstream_req = with_thread_nonces(|nonces| -> Result<_, RejectCode> {
+    let police_request = |nonces: &mut OsNonces| -> Result<_, RejectCode> {
         let mut cx = ApplyCx::for_worker(nonces);
         cx.now_unix = unix_now();
         if let Some(s) = &subjects {
@@ -406,7 +406,8 @@ async fn forward(
         tally.disclosed = cx.disclosed;
         tally.detected = std::mem::take(&mut cx.detected);
         Ok(req)
-    })?;
+    };
+    let upstream_req = with_thread_nonces(|nonces| refuse_on_panic(|| police_request(nonces)))?;
     tally.opted_out = opted_out;
     if let Some(s) = &subjects {
         // The Art. 19 list: this recipient now holds data of these people.
@@ -745,9 +746,36 @@ fn cause_is<T: std::error::Error + 'static>(e: &(dyn std::error::Error + 'static
     false
 }
 
+/// Runs the synchronous policing of one request, a panic in it (a defect: no input should
+/// reach one) refused as [`RejectCode::Internal`]: the client still gets its JSON error and
+/// nothing is forwarded, where an unwinding task would have dropped the connection without an
+/// answer. Unwinding drops the request's state, whose kept buffers wipe themselves; the panic
+/// hook `serve` installs logs where it happened, never its message (a slice's panic quotes the
+/// text it sliced: request data).
+fn refuse_on_panic<T>(police: impl FnOnce() -> Result<T, RejectCode>) -> Result<T, RejectCode> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(police))
+        .unwrap_or(Err(RejectCode::Internal))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_panic_while_policing_is_refused_as_an_internal_error() {
+        let refused: Result<usize, RejectCode> = refuse_on_panic(|| {
+            let text = "write to alice@example.com";
+            // A slice out of bounds, as the span scanner's once was: its message quotes text.
+            let n = text.len() + usize::from(text.is_empty());
+            Ok(text[n..n + 1].len())
+        });
+        assert_eq!(refused, Err(RejectCode::Internal));
+        assert_eq!(refuse_on_panic(|| Ok::<_, RejectCode>(7)), Ok(7));
+        assert_eq!(
+            refuse_on_panic(|| Err::<(), _>(RejectCode::MalformedBody)),
+            Err(RejectCode::MalformedBody)
+        );
+    }
 
     #[test]
     fn every_field_looked_up_by_name_is_seen_present_whatever_its_spelling() {
