@@ -1544,21 +1544,18 @@ fn a_urls_password_is_a_span_wherever_the_url_is_written() {
         assert_eq!(pw(text, kind), want, "{text}");
     }
     // A replacement cannot end the userinfo: it is percent-encoded as in a URL.
-    let t = "Use https://deploy:s3cret@db.example.com/x now";
-    let mut out = Vec::new();
-    SpanScanner::default()
-        .scrub(
+    let redacted = |t: &str, kind: TextKind| {
+        check::scrub_with(
+            &SpanScanner::default(),
             t,
-            TextKind::Plain,
+            kind,
             None,
-            |_, buf| {
-                buf.extend_from_slice(b"[REDACTED:password]");
-                Ok::<_, ()>(Replacement::Replaced)
-            },
-            &mut out,
+            "[REDACTED:password]",
+            1,
         )
-        .expect("infallible");
-    let out = String::from_utf8(out).expect("UTF-8");
+    };
+    let t = "Use https://deploy:s3cret@db.example.com/x now";
+    let out = redacted(t, TextKind::Plain);
     assert_eq!(
         out,
         "Use https://deploy:%5BREDACTED%3Apassword%5D@db.example.com/x now"
@@ -1574,20 +1571,7 @@ fn a_urls_password_is_a_span_wherever_the_url_is_written() {
         url::Url::parse(t).expect("parses").password(),
         Some("s3&cr%3Det")
     );
-    let mut out = Vec::new();
-    SpanScanner::default()
-        .scrub(
-            t,
-            TextKind::Url,
-            None,
-            |_, buf| {
-                buf.extend_from_slice(b"[REDACTED:password]");
-                Ok::<_, ()>(Replacement::Replaced)
-            },
-            &mut out,
-        )
-        .expect("infallible");
-    let u = url::Url::parse(std::str::from_utf8(&out).expect("UTF-8")).expect("parses");
+    let u = url::Url::parse(&redacted(t, TextKind::Url)).expect("parses");
     assert_eq!(u.password(), Some("%5BREDACTED%3Apassword%5D"));
     assert_eq!(u.query(), Some("e=1"));
 }
