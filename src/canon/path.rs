@@ -42,6 +42,11 @@ impl Normal<'_> {
     /// # Errors
     /// [`PathFault::ClimbsOut`].
     pub(crate) fn check_prefix(&self, prefix: &str) -> Result<(), PathFault> {
+        // A prefix has at most one segment per byte, so a floor that high — every path without
+        // `..`, the common case on every request — is settled without counting them.
+        if self.floor >= prefix.len() {
+            return Ok(());
+        }
         let depth = prefix.split('/').filter(|s| !s.is_empty()).count();
         if self.floor < depth {
             return Err(PathFault::ClimbsOut);
@@ -274,6 +279,48 @@ mod tests {
         let n = normalize("/segment/v1/../v2").expect("normal");
         assert_eq!(n.check_prefix("/segment"), Ok(()));
         assert_eq!(n.check_prefix("/segment/v1"), Err(PathFault::ClimbsOut));
+    }
+
+    #[test]
+    fn a_prefix_is_climbed_out_of_exactly_when_the_floor_is_below_its_segment_count() {
+        let prefixes = [
+            "/",
+            "/a",
+            "/a/",
+            "/a/b",
+            "//a//b//",
+            "/segment/v1/x",
+            "/abc/d/e/f",
+        ];
+        let paths = [
+            "/a/b/c",
+            "/a/../a/b",
+            "/a/b/../../a/b/c",
+            "/a/b/c/../../../a/b/c",
+            "/a/b/c/d/e/../f",
+            "/segment/v1/x/y",
+        ];
+        for path in paths {
+            let n = normalize(path).expect("stays under the root");
+            for prefix in prefixes {
+                let depth = prefix.split('/').filter(|s| !s.is_empty()).count();
+                let want = if n.floor < depth {
+                    Err(PathFault::ClimbsOut)
+                } else {
+                    Ok(())
+                };
+                assert_eq!(n.check_prefix(prefix), want, "{path} under {prefix}");
+            }
+        }
+        // The counting itself still decides where a `..` left a floor below the prefix's
+        // length in bytes.
+        let n = normalize("/a/b/../../a/b/c").expect("normal");
+        assert_eq!(n.floor, 0);
+        assert_eq!(n.check_prefix("/a"), Err(PathFault::ClimbsOut));
+        let n = normalize("/a/b/c/d/e/../f").expect("normal");
+        assert_eq!(n.floor, 4);
+        assert_eq!(n.check_prefix("/a/b/c/d/e"), Err(PathFault::ClimbsOut));
+        assert_eq!(n.check_prefix("/a/b/c/d"), Ok(()));
     }
 
     #[test]
