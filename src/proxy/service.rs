@@ -206,7 +206,8 @@ async fn forward(
     let upstream = &g.upstreams[index];
     let limits = &g.config.limits;
     let (mut parts, incoming) = req.into_parts();
-    if plain.is_some() && g.reads_fields[index] {
+    let reads_fields = g.reads_fields[index];
+    if plain.is_some() && reads_fields {
         // This route reads fields by name: from here on they are in the map, as for any
         // other request.
         if let Some(fields) = plain.take() {
@@ -283,8 +284,15 @@ async fn forward(
     // Policing is synchronous: everything below runs to completion before a byte goes out.
     let policing = Instant::now();
     let police_request = |nonces: &mut OsNonces| -> Result<_, RejectCode> {
-        let mut cx = ApplyCx::for_worker(nonces);
-        cx.now_unix = unix_now();
+        // A route that reads no field by name (no rules, no body read) applies no action: its
+        // state neither takes and wipes the worker's buffers nor reads the clock for tokens.
+        let mut cx = if reads_fields {
+            let mut cx = ApplyCx::for_worker(nonces);
+            cx.now_unix = unix_now();
+            cx
+        } else {
+            ApplyCx::new(nonces)
+        };
         if let Some(s) = &subjects {
             cx = cx.with_subjects(s);
         }

@@ -144,6 +144,13 @@ fn wipe(buf: &mut Vec<u8>) {
 impl Drop for ApplyCx<'_> {
     fn drop(&mut self) {
         if !self.kept {
+            // Buffers of this request's own: wiped before they are freed, as a worker's are
+            // before they are kept (an unused one has no capacity and costs nothing).
+            for b in [&mut self.scratch, &mut self.norm, &mut self.repl] {
+                if b.capacity() != 0 {
+                    wipe(b);
+                }
+            }
             return;
         }
         let mut bufs = WorkBufs {
@@ -209,7 +216,8 @@ impl ActionCounts {
 // === impl ApplyCx ===
 
 impl<'a> ApplyCx<'a> {
-    /// Fresh per-request state.
+    /// Fresh per-request state with working buffers of its own, allocated on first use and
+    /// wiped when it is dropped.
     pub fn new(nonces: &'a mut dyn NonceSource) -> Self {
         Self::with_bufs(nonces, WorkBufs::default(), false)
     }
