@@ -371,14 +371,17 @@ impl Automaton {
     /// and first byte: two loads and two bit tests, no comparison.
     #[inline(always)]
     pub(crate) fn name_may_matter(&self, s: StateId, name: &[u8]) -> bool {
+        self.name_filter(s).may_matter(name)
+    }
+
+    /// The length and first-byte filter of [`Self::name_may_matter`] for state `s`, read once:
+    /// the skipper applies it to every member name of a subtree in the same state.
+    #[inline(always)]
+    pub(crate) fn name_filter(&self, s: StateId) -> NameFilter {
         let s = s as usize;
-        let len_bit = len_bit(name.len());
-        if self.name_lens.get(s).is_none_or(|&m| m & len_bit == 0) {
-            return false;
-        }
-        match name.first() {
-            Some(&b) if b < 0x80 => self.name_firsts.get(s).is_some_and(|&m| m >> b & 1 != 0),
-            _ => true,
+        NameFilter {
+            lens: self.name_lens.get(s).copied().unwrap_or(0),
+            firsts: self.name_firsts.get(s).copied().unwrap_or(0),
         }
     }
 
@@ -543,6 +546,29 @@ fn lower_print((a, b): (u64, u64)) -> (u64, u64) {
         w | upper >> 2
     }
     (lower(a), lower(b))
+}
+
+/// One state's filter of member names (see [`Automaton::name_may_matter`]): the lengths and
+/// the ASCII first bytes (both cases of a folded letter) of the names that lead elsewhere.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct NameFilter {
+    lens: u64,
+    firsts: u128,
+}
+
+impl NameFilter {
+    /// Whether `name` (raw bytes) could lead out of the state: false for most keys of a
+    /// payload, by two bit tests.
+    #[inline(always)]
+    pub(crate) fn may_matter(self, name: &[u8]) -> bool {
+        if self.lens & len_bit(name.len()) == 0 {
+            return false;
+        }
+        match name.first() {
+            Some(&b) if b < 0x80 => self.firsts >> b & 1 != 0,
+            _ => true,
+        }
+    }
 }
 
 /// The length-mask bit for a name of `len` bytes (63 stands for 63 and longer).

@@ -80,6 +80,7 @@ use super::wrap::rewrite_wrapped;
 use super::{Limits, Outcome, RewriteError};
 use crate::detect::{Class, KeyHint};
 use crate::error::WrapFault;
+use crate::policy::automaton::NameFilter;
 use crate::policy::names::{HintCache, plain_field_name, push_member};
 use crate::policy::{
     Action, ActionKind, Applied, ApplyCx, Automaton, DetectPolicy, EchoCounts, Leaf, LeafKind,
@@ -1228,17 +1229,30 @@ impl<'p> Walker<'_, 'p, '_, '_, '_> {
 
 /// The skipper's watch inside the uniform state `s` (a `..name` search): whether a member name
 /// (raw bytes, and whether it has escapes) may leave the state. An escaped name is decoded by
-/// the walk, so it stops the skip too. The closure is small enough to be inlined into the
-/// skipper, where it runs for every member name; the comparison most names never reach is
-/// outlined.
-#[inline(always)]
-fn exits(automaton: &Automaton, s: StateId) -> impl FnMut(&[u8], bool) -> bool + '_ {
-    #[inline(never)]
-    fn leaves(automaton: &Automaton, s: StateId, name: &[u8]) -> bool {
-        automaton.on_name(s, name) != s
+/// the walk, so it stops the skip too. The state's name filter is read once per skip; the
+/// comparison most names never reach is outlined.
+struct Exits<'a> {
+    automaton: &'a Automaton,
+    s: StateId,
+    filter: NameFilter,
+}
+
+fn exits(automaton: &Automaton, s: StateId) -> Exits<'_> {
+    Exits {
+        automaton,
+        s,
+        filter: automaton.name_filter(s),
     }
-    move |name: &[u8], escaped: bool| {
-        escaped || (automaton.name_may_matter(s, name) && leaves(automaton, s, name))
+}
+
+impl scan::Watch for Exits<'_> {
+    #[inline(always)]
+    fn stops(&mut self, name: &[u8], escaped: bool) -> bool {
+        #[inline(never)]
+        fn leaves(automaton: &Automaton, s: StateId, name: &[u8]) -> bool {
+            automaton.on_name(s, name) != s
+        }
+        escaped || (self.filter.may_matter(name) && leaves(self.automaton, self.s, name))
     }
 }
 
