@@ -4,6 +4,12 @@
 //! scan bytes into the stack [`Win`]dow with the raw offset of each, runs a value detector on
 //! the window and maps a match back to raw offsets. A handler returns where the main loop
 //! resumes; a span never starts before the end of the previous one (`floor`).
+//!
+//! Where a handler's own walk has read every byte of a candidate, it checks only what that
+//! walk did not (an address of word bytes and one run of domain bytes: where its dots and
+//! dashes stand, [`word_address`]), and exits the scan takes before a call conclude what the
+//! full reading would from bytes already looked at; each is held to the reading it skips by
+//! a property test.
 
 use super::decode::{HIGH, Mode, PLAIN, STOP, Unit, bwd, fwd};
 #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
@@ -261,19 +267,34 @@ impl Win {
         e
     }
 
-    /// [`extend_plain`](Self::extend_plain) for the bytes before a stop of `S`, found sixteen
-    /// at a time: `S` stops at every byte that is not plain or not kept.
+    /// Appends the bytes from raw offset `j` (where the window ends) up to `lim` that come
+    /// before a stop of `S`, found sixteen at a time, as [`push`](Self::push) would one by one:
+    /// `S` stops at every byte that is not plain or not kept. Their offsets are implied while
+    /// all the window's are, else written (an address's domain after an escaped `@`). Returns
+    /// where it stopped.
     #[inline(always)]
     fn extend_run<S: Stops>(&mut self, raw: &[u8], j: usize, lim: usize) -> usize {
-        if self.len != self.direct || j != self.base + self.len {
+        if j != self.end() {
             return j;
         }
         let lim = lim.min(j + (W - self.len));
         let e = run_end::<S>(raw, j, lim);
         let n = e - j;
         self.buf[self.len..self.len + n].copy_from_slice(&raw[j..e]);
+        if self.len == self.direct {
+            self.len += n;
+            self.direct = self.len;
+            return e;
+        }
+        let off = j - self.base;
+        debug_assert!(off + n <= usize::from(u16::MAX));
+        for (t, m) in self.map[self.len + 1..self.len + n + 1]
+            .iter_mut()
+            .enumerate()
+        {
+            *m = (off + t + 1) as u16;
+        }
         self.len += n;
-        self.direct = self.len;
         e
     }
 
@@ -522,11 +543,12 @@ fn glued(c: Cur<'_>, i: usize) -> bool {
 /// Whether the plain bytes `raw[s..]` up to an `@` (word bytes and the plain bytes of a local
 /// part: no `:`, `/`, `%`, `#`, `&` or `=` among them) end no URL userinfo, by what stands
 /// before them: a space, a quote or an angle bracket (which end any authority), or a
-/// `mailto:` after one or at the segment's `start` (with no `//` before it). Then
+/// `mailto:` after one or at the segment's `start` (with no `//` before it), or the `=` of a
+/// link's parameter (`?u=alice%40example.com`: the `@` at `at` read in mode `m`). Then
 /// [`super::userinfo::password`] would walk back to the same place, find no `://` and no
 /// escaped colon there, and return none: it need not be asked.
 #[inline(always)]
-fn no_userinfo_before(raw: &[u8], s: usize, start: usize) -> bool {
+fn no_userinfo_before(raw: &[u8], s: usize, start: usize, at: usize, m: Mode) -> bool {
     let ends = |b: u8| b.is_ascii_whitespace() || matches!(b, b'"' | b'\'' | b'<' | b'>');
     s > 0
         && (ends(raw[s - 1])
@@ -537,7 +559,8 @@ fn no_userinfo_before(raw: &[u8], s: usize, start: usize) -> bool {
                     ends(raw[s - 8])
                 } else {
                     start < 2 || raw[start - 2..start] != *b"//"
-                }))
+                })
+            || (raw[s - 1] == b'=' && super::userinfo::in_parameter(raw, start, at, m)))
 }
 
 /// A bit for each separator a token of numbers joins its groups with (0 for any other byte).
@@ -705,6 +728,73 @@ fn word_bwd(raw: &[u8], mut i: usize, lo: usize) -> usize {
     i.max(lo)
 }
 
+/// [`email::is_email`] of `w[..len]`, an address whose reader read every byte: `w[at]` is its
+/// `@`, the local part `w[..at]` holds word bytes only (`[A-Za-z0-9_.-]`) and starts with a
+/// letter, digit or `_`, the domain `w[at + 1..len]` holds `[A-Za-z0-9.-]` only and ends in
+/// neither `.` nor `-`. What is left is where the dots and dashes stand and the last label,
+/// read sixteen bytes at a time (the window has room past `len`; those lanes are masked off).
+/// `None` for a domain over 64 bytes, which the caller checks whole. A property test holds
+/// this to `is_email`.
+#[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+#[inline(always)]
+fn word_address(w: &[u8; W], at: usize, len: usize) -> Option<bool> {
+    // Bit `k` for each `.`, `-` and digit `k` of `w[from..from + n]`, `n` at most 64.
+    let masks = |from: usize, n: usize| -> [u64; 3] {
+        let mut m = [0u64; 3];
+        let mut k = 0;
+        while k < n {
+            let v = Lanes::load(
+                w[from + k..]
+                    .first_chunk::<16>()
+                    .expect("room in the window"),
+            );
+            m[0] |= u64::from(v.eq(b'.').bits()) << k;
+            m[1] |= u64::from(v.eq(b'-').bits()) << k;
+            m[2] |= u64::from(v.range(b'0', b'9').bits()) << k;
+            k += 16;
+        }
+        let keep = if n < 64 { (1u64 << n) - 1 } else { u64::MAX };
+        m.map(|x| x & keep)
+    };
+    let n = len - at - 1;
+    if n > 64 {
+        return None;
+    }
+    if at > 64 || w[at - 1] == b'.' || n < 4 {
+        return Some(false);
+    }
+    let [dots, ..] = masks(0, at);
+    if dots & (dots >> 1) != 0 {
+        return Some(false);
+    }
+    let d = at + 1;
+    let [dots, dashes, digits] = masks(d, n);
+    // One label at least before the last; none empty, none starting or ending with `-`.
+    if dots == 0
+        || matches!(w[d], b'.' | b'-')
+        || dots & (dots >> 1) != 0
+        || dots & (dashes >> 1) != 0
+        || dashes & (dots >> 1) != 0
+    {
+        return Some(false);
+    }
+    // Every label is shorter than 64 bytes: the domain is at most 64, with a dot.
+    let p = 63 - dots.leading_zeros() as usize;
+    let last = &w[d + p + 1..len];
+    if last.len() < 2 {
+        return Some(false);
+    }
+    let alphabetic = (digits | dashes) >> p == 0;
+    let tld = alphabetic || (last.len() > 4 && last[..4].eq_ignore_ascii_case(b"xn--"));
+    Some(tld && !file_name::is_extension(last))
+}
+
+#[cfg(not(all(target_arch = "x86_64", target_feature = "sse2")))]
+#[inline(always)]
+fn word_address(_: &[u8; W], _: usize, _: usize) -> Option<bool> {
+    None
+}
+
 /// Where the hex colour (`#333333`, `#0066cc`, `#e0e0e0`) holding the digit at `i` ends, if it
 /// is one: a digit in it has a letter or `#` before it, so [`Finder::word`] would read it as
 /// part of a word, and that word is too short for a key and no IBAN. Outside URLs, where `#`
@@ -723,8 +813,19 @@ fn hex_colour(c: Cur<'_>, i: usize, floor: usize) -> Option<usize> {
     if !(h > c.seg.start && raw[h - 1] == b'#' && h >= floor) {
         return None;
     }
+    let lim = c.seg.end.min(h + 20);
     let mut e = i;
-    while e < c.seg.end && e - h < 20 && raw[e].is_ascii_hexdigit() {
+    // The colour's digits sixteen at a time: it ends within the first chunk.
+    #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+    if let Some(chunk) = raw.get(i..).and_then(|s| s.first_chunk::<16>()) {
+        let v = Lanes::load(chunk);
+        let hex = (v.range(b'0', b'9') | v.range(b'a', b'f')) | v.range(b'A', b'F');
+        let m = !hex.bits() & 0xFFFF;
+        if m != 0 {
+            e = (i + m.trailing_zeros() as usize).min(lim);
+        }
+    }
+    while e < lim && raw[e].is_ascii_hexdigit() {
         e += 1;
     }
     let iban = e - h >= 4
@@ -1629,7 +1730,8 @@ impl Finder {
         // escape among them has its `%` at most two bytes before them, so the byte loop
         // reads the last two again.
         let lo = (*floor).max(c.seg.start);
-        let mut s = (word_bwd(c.raw, at, lo.max(at.saturating_sub(64))) + 2).min(at);
+        let words_from = word_bwd(c.raw, at, lo.max(at.saturating_sub(64)));
+        let mut s = (words_from + 2).min(at);
         let mut n = at - s;
         while s > lo && n < 64 {
             let b = c.raw[s - 1];
@@ -1647,7 +1749,7 @@ impl Finder {
         // after one: the password reader's own walk would stop there too, with no `://`, `:`
         // or `%` behind it, and find none.
         if self.on(Class::Password)
-            && !no_userinfo_before(c.raw, s, c.seg.start)
+            && !no_userinfo_before(c.raw, s, c.seg.start, at, c.seg.kind.mode)
             && let Some((s, e)) = super::userinfo::password(
                 c.raw,
                 *floor,
@@ -1695,9 +1797,19 @@ impl Finder {
             return resume;
         }
         // Mostly written as is: copied, the offsets implied (`extend_plain`), up to the first
-        // escape, from which on it is read unit by unit.
+        // escape, from which on it is read unit by unit. Most local parts are word bytes
+        // only, which the walk back has read: copied whole.
         self.win.reset(s);
-        let mut j = self.win.extend_plain(c.raw, s, at, |_| true);
+        let words = s >= words_from;
+        let mut j = if words {
+            let n = at - s;
+            self.win.buf[..n].copy_from_slice(&c.raw[s..at]);
+            self.win.len = n;
+            self.win.direct = n;
+            at
+        } else {
+            self.win.extend_plain(c.raw, s, at, |_| true)
+        };
         while j < at {
             let Some(u) = c.at(j) else { break };
             let b = if u.len == 1 && c.raw[j] == b'+' {
@@ -1710,17 +1822,21 @@ impl Finder {
             }
             j += u.len;
         }
+        let at_k = self.win.len;
         if self.win.extend_plain(c.raw, at, resume, |b| b == b'@') != resume
             && !self.win.push(b'@', resume)
         {
             return resume;
         }
         let mut e = self.win.extend_run::<NotDomain>(c.raw, resume, c.seg.end);
+        // Whether the domain is that run alone, as written (no escape continues it).
+        let mut domain_run = true;
         while let Some(u) = c.at(e).filter(|u| domain_byte(u.b)) {
             if !self.win.push(u.b, e + u.len) {
                 return resume;
             }
             e += u.len;
+            domain_run = false;
         }
         while matches!(self.win.buf[self.win.len - 1], b'.' | b'-') {
             self.win.len -= 1;
@@ -1737,7 +1853,14 @@ impl Finder {
         {
             return e.max(resume);
         }
-        if email::is_email(self.win.bytes()) {
+        // The walk has vouched for every byte of a local part of word bytes and of a domain
+        // read as one run: only where the dots and dashes stand is left to check.
+        let vouched = if words && domain_run {
+            word_address(&self.win.buf, at_k, self.win.len)
+        } else {
+            None
+        };
+        if vouched.unwrap_or_else(|| email::is_email(self.win.bytes())) {
             Self::emit(c, floor, hits, s, e, Class::Email);
             return e;
         }
@@ -1792,6 +1915,23 @@ impl Finder {
                 && n != b':'
             {
                 return resume;
+            }
+            // `font-size:16px`: before the `:` a hex digit written as is (ending no escape),
+            // and before that a letter or `_` that is no hex digit: the reading would walk
+            // back over the digit and leave, the address glued into a word, unless a span just
+            // found ends there.
+            if i >= c.seg.start + 2 {
+                let q = c.raw[i - 2];
+                if PLAIN[usize::from(p)]
+                    && p.is_ascii_hexdigit()
+                    && (i < c.seg.start + 3 || c.raw[i - 3] != b'%')
+                    && PLAIN[usize::from(q)]
+                    && (q.is_ascii_alphabetic() || q == b'_')
+                    && !q.is_ascii_hexdigit()
+                    && hits.last().is_none_or(|h| h.end + 1 < i)
+                {
+                    return resume;
+                }
             }
         }
         self.ipv6_around(c, i, resume, floor, hits)
@@ -3205,6 +3345,59 @@ mod tests {
     }
 
     #[test]
+    fn the_vector_colour_reader_ends_where_the_byte_loop_ends() {
+        // The byte loop `hex_colour` read the colour's digits with before.
+        let want = |c: Cur<'_>, i: usize, floor: usize| {
+            let raw = c.raw;
+            let mut h = i;
+            while h > c.seg.start && i - h < 20 && raw[h - 1].is_ascii_hexdigit() {
+                h -= 1;
+            }
+            if !(h > c.seg.start && raw[h - 1] == b'#' && h >= floor) {
+                return None;
+            }
+            let mut e = i;
+            while e < c.seg.end && e - h < 20 && raw[e].is_ascii_hexdigit() {
+                e += 1;
+            }
+            let iban = e - h >= 4
+                && raw[h].is_ascii_alphabetic()
+                && raw[h + 1].is_ascii_alphabetic()
+                && raw[h + 2].is_ascii_digit()
+                && raw[h + 3].is_ascii_digit();
+            (e - h < 20 && !iban && (e == c.seg.end || !WORD[usize::from(raw[e])])).then_some(e)
+        };
+        for len in 1..24 {
+            for b in 0..=255u8 {
+                for pad in [0, 1, 16, 30] {
+                    let mut raw = vec![b'#'];
+                    raw.extend((0..len).map(|k| b"0a9F3c"[k % 6]));
+                    raw.push(b);
+                    raw.extend(std::iter::repeat_n(b'e', pad));
+                    for end in [raw.len(), len + 1, len.min(3) + 1] {
+                        let seg = Seg {
+                            start: 0,
+                            end,
+                            kind: super::super::SegKind {
+                                mode: Mode::ENT,
+                                ctx: super::super::Ctx::Text,
+                            },
+                        };
+                        let c = Cur { raw: &raw, seg };
+                        for i in 1..end.min(len + 1) {
+                            assert_eq!(
+                                hex_colour(c, i, 0),
+                                want(c, i, 0),
+                                "{len} {b} {pad} {end} {i}"
+                            );
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
     fn the_vector_domain_search_finds_what_the_tables_find() {
         for b in 0..=255u8 {
             for at in 0..40 {
@@ -3575,14 +3768,17 @@ mod tests {
             pieces in proptest::collection::vec(proptest::sample::select(&[
                 "https://", "ftp://", "//", ":", "mailto:", "MAILTO:", "@", "%40", "%3A", "%3a",
                 "%2F", "&#64;", "&", "=", "?", "#", "/", " ", "\"", "'", "<", ">", "\n", "a",
-                "deploy", "s3cret", "x.y", "-", "_", "+", "%", "4", "mailt", "amailto:",
+                "deploy", "s3cret", "x.y", "-", "_", "+", "%", "4", "mailt", "amailto:", "?u=",
             ][..]), 0..16),
             cut in 0usize..120,
         ) {
             let text = pieces.concat();
             let raw = text.as_bytes();
             for start in [0, cut.min(raw.len())] {
-                for at in memchr::memchr_iter(b'@', &raw[start..]).map(|k| start + k) {
+                let ats = memchr::memchr_iter(b'@', &raw[start..])
+                    .map(|k| (start + k, 1))
+                    .chain(memchr::memmem::find_iter(&raw[start..], b"%40").map(|k| (start + k, 3)));
+                for (at, at_len) in ats {
                     // The walk `email` makes before it asks: plain local-part bytes that end
                     // no percent escape.
                     let mut s = at;
@@ -3595,15 +3791,51 @@ mod tests {
                         }
                         s -= 1;
                     }
-                    if !no_userinfo_before(raw, s, start) {
-                        continue;
-                    }
                     for m in [Mode::PCT.with(Mode::URL), Mode::PCT.with(Mode::ENT), Mode::ENT, Mode::PCT] {
-                        let got = super::super::userinfo::password(raw, start, raw.len(), at, 1, start, m);
+                        if !no_userinfo_before(raw, s, start, at, m) {
+                            continue;
+                        }
+                        let got = super::super::userinfo::password(raw, start, raw.len(), at, at_len, start, m);
                         proptest::prop_assert_eq!(got, None, "{:?} at {} from {} in {:?}", text, at, start, m);
                     }
                 }
             }
+        }
+    }
+
+    proptest::proptest! {
+        /// An address read as word bytes, an `@` and a run of domain bytes is told an address
+        /// by [`word_address`] exactly when `is_email` tells it one, with stale bytes in the
+        /// window past its end.
+        #[test]
+        fn the_vouched_address_check_answers_as_is_email(
+            first in proptest::sample::select(&[b'a', b'Z', b'0', b'_'][..]),
+            local in proptest::collection::vec(proptest::sample::select(&[
+                b'a', b'B', b'7', b'_', b'-', b'.',
+            ][..]), 0..70),
+            domain in proptest::collection::vec(proptest::sample::select(&[
+                b'a', b'B', b'7', b'-', b'.', b'x', b'n', b'p', b'd', b'f', b'o', b'r', b'g',
+            ][..]), 0..80),
+            tail in proptest::sample::select(&[
+                "", ".org", ".pdf", ".xn--mller-kva", ".c", ".co.uk", ".7z", ".PNG",
+            ][..]),
+            stale in proptest::sample::select(&[b'.', b'-', b'0', b'a'][..]),
+        ) {
+            let mut d = domain;
+            d.extend_from_slice(tail.as_bytes());
+            while matches!(d.last(), Some(b'.' | b'-')) {
+                d.pop();
+            }
+            let mut w = [stale; W];
+            w[0] = first;
+            w[1..=local.len()].copy_from_slice(&local);
+            let at = local.len() + 1;
+            w[at] = b'@';
+            w[at + 1..at + 1 + d.len()].copy_from_slice(&d);
+            let len = at + 1 + d.len();
+            let want = email::is_email(&w[..len]);
+            let got = word_address(&w, at, len).unwrap_or(want);
+            proptest::prop_assert_eq!(got, want, "{:?}", String::from_utf8_lossy(&w[..len]));
         }
     }
 }

@@ -31,7 +31,7 @@ fn ends_authority(b: u8) -> bool {
 /// or `=` ends the parameter and with it the URL inside (`?next=https://u:pw@host/&n=1`);
 /// in the authority or the path of the segment's own URL a URL parser reads them as any other
 /// byte (`https://u:p&w=1@host/`), and they are part of a password.
-fn in_parameter(raw: &[u8], start: usize, at: usize, m: Mode) -> bool {
+pub(super) fn in_parameter(raw: &[u8], start: usize, at: usize, m: Mode) -> bool {
     m.has(Mode::URL) && memchr::memchr2(b'?', b'#', &raw[start..at]).is_some()
 }
 
