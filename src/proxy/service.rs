@@ -4,7 +4,7 @@
 //! rejection is decided before a single byte goes upstream.
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Instant, SystemTime};
 
 use http::{Method, Request, Response, header};
 use http_body_util::Limited;
@@ -46,6 +46,11 @@ struct Tally {
     disclosed: DisclosureTally,
     /// Fields detection found.
     detected: FieldTally,
+    /// The wall clock as the request was policed: the tokens' period and the ledger's day.
+    policed_at: Option<SystemTime>,
+    /// When the answer was ready, where nothing was left to do for it but send it: the end of
+    /// the upstream exchange, read once for its own measure and the request's.
+    answered: Option<Instant>,
 }
 
 /// How the request reached the gateway, which decides how it is routed.
@@ -138,7 +143,9 @@ pub(super) async fn handle_unlabelled(
         method: &method,
         status: resp.status().as_u16(),
         code,
-        latency: started.elapsed(),
+        latency: tally
+            .answered
+            .map_or_else(|| started.elapsed(), |at| at - started),
         bytes_in: tally.bytes_in,
         bytes_out: tally.bytes_out,
         counts: &tally.counts,
@@ -302,18 +309,17 @@ async fn forward(
     let mut client_broke = None;
     // Policing is synchronous: everything below runs to completion before a byte goes out.
     let policing = Instant::now();
-    let police_request = |nonces: &mut OsNonces| -> Result<_, RejectCode> {
+    // The request to send, put here by the policing: returned instead, it was copied whole
+    // (~320 bytes) out of each layer around it (the panic guard, the worker's nonces).
+    let mut policed = None;
+    let police_request = |nonces: &mut OsNonces| -> Result<(), RejectCode> {
         // A route that reads no field by name (no rules, no body read) applies no action: its
         // state neither takes and wipes the worker's buffers nor reads the clock for tokens.
-        let mut cx = if reads_fields {
-            let mut cx = ApplyCx::for_worker(nonces);
-            cx.now_unix = unix_now();
-            cx
-        } else {
-            ApplyCx::new(nonces)
-        };
-        if let Some(s) = &subjects {
-            cx = cx.with_subjects(s);
+        let mut cx = ApplyCx::for_request(nonces, reads_fields, subjects.as_deref());
+        if reads_fields {
+            let now = SystemTime::now();
+            cx.now_unix = unix_secs(now);
+            tally.policed_at = Some(now);
         }
         let body_in = match &raw {
             Ok((decoded, body_policy)) => {
@@ -444,30 +450,41 @@ async fn forward(
         tally.echo_skipped = cx.echo_skipped;
         tally.disclosed = cx.disclosed;
         tally.detected = std::mem::take(&mut cx.detected);
-        Ok(req)
+        policed = Some(req);
+        Ok(())
     };
-    let upstream_req = with_thread_nonces(|nonces| refuse_on_panic(|| police_request(nonces)))?;
+    with_thread_nonces(|nonces| refuse_on_panic(|| police_request(nonces)))?;
+    // Policing that ended without an error put the request there.
+    let Some(upstream_req) = policed else {
+        return Err(RejectCode::Internal);
+    };
     tally.opted_out = opted_out;
     if let Some(s) = &subjects {
         // The Art. 19 list: this recipient now holds data of these people.
         Box::pin(record_recipients(g, &route, s)).await?;
     }
-    let upstream_started = Instant::now();
+    // The runtime's clock, whose reading is the standard one outside tests: one reading for
+    // the policing's measure and the exchange's deadline.
+    let upstream_started = tokio::time::Instant::now();
     metrics
         .rewrite_seconds
-        .observe((upstream_started - policing).as_secs_f64());
+        .observe((upstream_started.into_std() - policing).as_secs_f64());
 
     let send = std::pin::pin!(upstream.send(upstream_req, plain.as_ref()));
     let writes_raw_fields = timer.is_some();
     let sent = match timer {
-        Some(timer) => timer.within(limits.upstream_timeout, send).await.ok(),
+        Some(timer) => timer
+            .within(upstream_started, limits.upstream_timeout, send)
+            .await
+            .ok(),
         None => tokio::time::timeout(limits.upstream_timeout, send)
             .await
             .ok(),
     };
+    let exchanged = Instant::now();
     metrics
         .upstream_seconds
-        .observe(upstream_started.elapsed().as_secs_f64());
+        .observe((exchanged - upstream_started.into_std()).as_secs_f64());
     // Whatever reached the upstream was disclosed, whether or not it answered in time; only a
     // connection that never opened sent nothing.
     if !matches!(&sent, Some(Err(e)) if e.is_connect()) {
@@ -491,6 +508,7 @@ async fn forward(
     if writes_raw_fields && as_they_came {
         // Nothing to read or rewrite in the fields: the client's writer passes them on from
         // the bytes they arrived in, less this hop's (as `strip_hop_by_hop` below would).
+        tally.answered = Some(exchanged);
         return Ok(Response::from_parts(parts, Body::Upstream(incoming)));
     }
     incoming
@@ -500,6 +518,7 @@ async fn forward(
     police::set_cookies(&route, &mut parts.headers);
     if route.response_plan.is_empty() || !police::is_json(&parts.headers) {
         // Streamed back as it comes: status, headers and body exactly as the upstream sent them.
+        tally.answered = Some(exchanged);
         return Ok(Response::from_parts(parts, Body::Upstream(incoming)));
     }
     // A response too slow to arrive is the upstream's timeout; one too large or broken is
@@ -572,7 +591,11 @@ fn record_disclosures(g: &Generation, index: usize, route: &Route, opted_out: bo
     let (Some(name), Some(keys)) = (g.ledger_names.get(index), g.ledger_cells.get(index)) else {
         return;
     };
-    let mut batch = g.services.ledger.batch();
+    // Counted on the day the request was policed (one clock reading for both).
+    let mut batch = match t.policed_at {
+        Some(at) => g.services.ledger.batch_at(at),
+        None => g.services.ledger.batch(),
+    };
     for (cell, n) in t.disclosed.counted() {
         if let Some(key) = keys.get(cell) {
             batch.cell(key, u64::from(n));
@@ -685,9 +708,8 @@ fn opt_out_signal(headers: &http::HeaderMap) -> bool {
     on(&SEC_GPC) || on(&DNT)
 }
 
-fn unix_now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
+fn unix_secs(at: SystemTime) -> u64 {
+    at.duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())
 }
 
