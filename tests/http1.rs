@@ -154,6 +154,75 @@ async fn a_request_reaches_the_upstream_with_its_fields_less_this_hop_s_on_every
     .await;
 }
 
+/// Every route polices a body and reads no field by name: a plain request's fields stay the
+/// bytes they arrived in on it.
+const BODY_ONLY: &str = r#"
+[[routes]]
+name = "policed"
+path_prefix = "/policed"
+upstream = "http://{up}"
+
+[[routes.rules]]
+select = "$..email"
+action = "tokenize"
+"#;
+
+#[tokio::test]
+async fn a_policed_body_goes_upstream_with_its_own_length_and_the_fields_the_map_would_send() {
+    // On a route that reads only the body's type, a plain request's fields go upstream as
+    // they arrived; a field named with an underscore sends the same request through the map
+    // (`check_spellings` reads it), as does a type not in its canonical spelling. Either way
+    // the upstream gets the same fields, the policed body and that body's length.
+    bounded(30, async {
+        let Stack { up, gw, .. } = Stack::start(Reply::Ok, BODY_ONLY).await;
+        let body = r#"{"email":"alice@example.com","n":1}"#;
+        for content_type in ["application/json", "Application/JSON;charset=utf-8"] {
+            let mut seen = Vec::new();
+            for extra in ["", "X_Under: u\r\n"] {
+                let before = up.requests().len();
+                let req = format!(
+                    "POST /policed/a?q=1 HTTP/1.1\r\nHost: GW.example:8080\r\nContent-Type: {content_type}\r\nX-App:  kept as sent\r\nConnection: close\r\nTE: trailers\r\n{extra}Content-Length: {}\r\nx-app: again\r\n\r\n{body}",
+                    body.len()
+                );
+                let (r, _) = exchange(gw.addr, req.as_bytes()).await;
+                assert_eq!(r.len(), 1, "{content_type} {extra}: {r:#?}");
+                assert_eq!(r[0].status, 200, "{content_type} {extra}: {r:#?}");
+                let got = up.requests()[before].clone();
+                assert_eq!(got.uri, "/a?q=1");
+                let sent = std::str::from_utf8(&got.body).expect("text").to_owned();
+                assert!(!sent.contains("alice"), "{sent}");
+                assert_ne!(sent.len(), body.len(), "{sent}");
+                let mut fields: Vec<(String, String)> = got
+                    .headers
+                    .iter()
+                    .filter(|(n, _)| n.as_str() != "x_under")
+                    .map(|(n, v)| (n.to_string(), v.to_str().expect("text").to_owned()))
+                    .collect();
+                fields.sort();
+                let length = sent.len().to_string();
+                let host = up.addr.to_string();
+                // Forwarded in its canonical spelling.
+                let canonical = content_type.to_ascii_lowercase().replace(';', "; ");
+                assert_eq!(
+                    fields,
+                    [
+                        ("content-length", length.as_str()),
+                        ("content-type", canonical.as_str()),
+                        ("host", host.as_str()),
+                        ("x-app", "again"),
+                        ("x-app", "kept as sent"),
+                    ]
+                    .map(|(n, v)| (n.to_owned(), v.to_owned())),
+                    "{content_type} {extra}"
+                );
+                seen.push(fields);
+            }
+            assert_eq!(seen[0], seen[1], "{content_type}");
+        }
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn refused_heads_are_answered_with_the_json_error_counted_and_closed() {
     bounded(30, async {

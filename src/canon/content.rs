@@ -94,8 +94,9 @@ fn content_encoding(headers: &HeaderMap) -> Result<Edit, RejectCode> {
 }
 
 /// The common already-canonical spellings, recognised without allocating: a lower-case
-/// `type/subtype`, optionally followed by exactly `; charset=utf-8`.
-fn is_canonical(v: &[u8]) -> bool {
+/// `type/subtype`, optionally followed by exactly `; charset=utf-8`. A value it accepts is
+/// one [`canonicalize`] leaves as it is.
+pub(crate) fn is_canonical(v: &[u8]) -> bool {
     let essence = v.strip_suffix(b"; charset=utf-8").unwrap_or(v);
     let mut parts = essence.splitn(2, |&b| b == b'/');
     // One table look-up per byte: the `tchar` match per byte cost ~25 instructions, on every

@@ -45,8 +45,12 @@ pub struct Generation {
     /// Per route (same order), whether a request's fields are read by name on it
     /// (`service::reads_request_fields`).
     pub reads_fields: Box<[bool]>,
-    /// Whether some route reads no request field: piigate's own HTTP/1.1 server then keeps a
-    /// plain request's fields as the bytes they arrived in (`server::fields::RequestFields`).
+    /// Per route (same order), whether the only request field read by name on it is the
+    /// body's `Content-Type` (`service::reads_body_type_only`).
+    pub body_type_only: Box<[bool]>,
+    /// Whether some route reads no request field, or only the body's type: piigate's own
+    /// HTTP/1.1 server then keeps a plain request's fields as the bytes they arrived in
+    /// (`server::fields::RequestFields`).
     pub keeps_fields_plain: bool,
 }
 
@@ -123,7 +127,15 @@ impl Generation {
             .iter()
             .map(|r| super::service::reads_request_fields(r))
             .collect();
-        let keeps_fields_plain = reads_fields.iter().any(|reads| !reads);
+        let body_type_only: Box<[bool]> = config
+            .routes
+            .iter()
+            .map(|r| super::service::reads_body_type_only(r))
+            .collect();
+        let keeps_fields_plain = reads_fields
+            .iter()
+            .zip(&body_type_only)
+            .any(|(reads, type_only)| !reads || *type_only);
         Self {
             number,
             unrouted: registry.unrouted(),
@@ -137,6 +149,7 @@ impl Generation {
             services,
             echoes,
             reads_fields,
+            body_type_only,
             keeps_fields_plain,
         }
     }

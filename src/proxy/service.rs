@@ -89,7 +89,8 @@ pub(super) async fn handle(
 /// `None` (hyper's servers) every field is in the answer's map.
 ///
 /// `plain`: the request's fields as they arrived, when piigate's own HTTP/1.1 server kept them
-/// so (`req`'s map is empty then; see [`RequestFields`]).
+/// so (`req`'s map is empty then; see [`RequestFields`]). They stay so upstream on a route that
+/// reads none of them, or only the body's type ([`reads_body_type_only`]).
 pub(super) async fn handle_unlabelled(
     generation: Arc<Generation>,
     req: Request<ClientBody>,
@@ -207,17 +208,29 @@ async fn forward(
     let limits = &g.config.limits;
     let (mut parts, incoming) = req.into_parts();
     let reads_fields = g.reads_fields[index];
-    if plain.is_some() && reads_fields {
-        // This route reads fields by name: from here on they are in the map, as for any
-        // other request.
-        if let Some(fields) = plain.take() {
-            parts.headers = fields.to_map().map_err(|_| RejectCode::BadRequest)?;
+    // On a route that reads fields, a plain request's stay as they arrived when the route
+    // reads only its body's type and the request needs nothing else done to them by name:
+    // the map holds that type alone (`RequestFields::body_type_only`). Otherwise from here
+    // on they are all in the map, as for any other request.
+    let mut kept_type = false;
+    if reads_fields && let Some(fields) = &plain {
+        match g.body_type_only[index].then(|| fields.body_type_only()) {
+            Some(Some(map)) => {
+                kept_type = !map.is_empty();
+                parts.headers = map;
+            }
+            _ => {
+                parts.headers = fields.to_map().map_err(|_| RejectCode::BadRequest)?;
+                plain = None;
+            }
         }
     }
     if present.has(Present::COOKIE) {
         canon::headers::join_cookies(&mut parts.headers);
     }
-    if route.polices() {
+    // A plain request kept so has one canonical `Content-Type` at most, no `Content-Encoding`
+    // and no name with an underscore: neither step below would change or refuse it.
+    if route.polices() && plain.is_none() {
         canon::headers::check_spellings(&parts.headers)?;
         canon::content::canonicalize(&mut parts.headers)?;
     }
@@ -239,7 +252,13 @@ async fn forward(
     };
     let mut found_scopes = Vec::new();
     let raw = if reads_body {
-        body::check_declared_length(&parts.headers, route.max_body_bytes)?;
+        match &plain {
+            Some(fields) if fields.content_length() > Some(route.max_body_bytes as u64) => {
+                return Err(RejectCode::BodyTooLarge);
+            }
+            Some(_) => {}
+            None => body::check_declared_length(&parts.headers, route.max_body_bytes)?,
+        }
         let raw = body::collect(incoming, route.max_body_bytes, limits.request_timeout).await?;
         tally.bytes_in = raw.len();
         let layer = match route.body_layer(opted_out, parts.uri.query()) {
@@ -390,15 +409,27 @@ async fn forward(
                 };
                 let to_send = decoded.finish(rewritten)?;
                 tally.bytes_out = to_send.len();
-                let len = to_send.len() as u64;
-                prepare(parts, target, full(to_send), Some(len))
+                if plain.is_some() {
+                    // The fields go as they arrived, with the policed body's own length
+                    // (`Upstream::send`); the map keeps only a type the request was given.
+                    if kept_type {
+                        parts.headers.clear();
+                    }
+                    prepare_plain(parts, target, full(to_send))
+                } else {
+                    let len = to_send.len() as u64;
+                    prepare(parts, target, full(to_send), Some(len))
+                }
             }
             Err(incoming) => {
                 let broke = client_broke.insert(body::Broke::default());
                 let watched = body::Watched::new(incoming, broke, limits.request_timeout);
                 let streamed = Body::Streamed(Limited::new(watched, route.max_body_bytes));
                 if plain.is_some() {
-                    // Nothing in the map: the fields and their length go with `plain`.
+                    // The fields and their length go with `plain`: nothing from the map.
+                    if kept_type {
+                        parts.headers.clear();
+                    }
                     prepare_plain(parts, target, streamed)
                 } else {
                     let declared = parts
@@ -505,8 +536,9 @@ async fn forward(
 
 /// Whether a request on `route` has its fields read by name anywhere on the request path:
 /// rules of any kind, a body read (its coding and type are fields), values searched for as
-/// echoes. Such a route gets the request's fields in a map; on the others, a plain request's
-/// go upstream as the bytes they arrived in.
+/// echoes. Such a route gets the request's fields in a map (all of them, or only the body's
+/// type: [`reads_body_type_only`]); on the others, a plain request's go upstream as the bytes
+/// they arrived in.
 pub(super) fn reads_request_fields(route: &Route) -> bool {
     route.polices()
         || route.bodies != Bodies::Unread
@@ -514,6 +546,21 @@ pub(super) fn reads_request_fields(route: &Route) -> bool {
         || !route.fields.cookie.is_empty()
         || route.fields.query.polices()
         || police::echoes(route.body_policy(false), None)
+}
+
+/// Whether the only request field read by name on `route` is its body's `Content-Type`
+/// (with `Content-Encoding`, which must then be absent, and `Content-Length`, which plain
+/// fields carry read): a body policed by its rules, no field rules of any kind in either of
+/// its policies, no subject read. There a plain request's fields stay the bytes they arrived
+/// in ([`RequestFields::body_type_only`]); the first-party hygiene's fields (`Cookie`,
+/// `Referer`, `Origin`, the opt-out signals) keep a request from being plain.
+pub(super) fn reads_body_type_only(route: &Route) -> bool {
+    route.bodies == Bodies::All
+        && route.subject.is_none()
+        && [false, true].into_iter().all(|opted_out| {
+            let fields = route.body_policy(opted_out).plans.fields;
+            fields.header.is_empty() && fields.cookie.is_empty()
+        })
 }
 
 /// Writes one forwarded request's counts to the disclosure ledger, under one lock. The

@@ -1279,16 +1279,28 @@ impl Finder {
         // is trimmed below is no digit).
         let written_digits = run_digits + (ext_end - j).saturating_sub(1);
         let j = if fast { ext_end } else { j };
-        let (run, base): (&[u8], usize) = if fast {
+        let (mut run, base): (&[u8], usize) = if fast {
             (&raw[start..j], start)
         } else {
             (self.win.bytes(), 0)
         };
         let to_raw = |k: usize| if fast { base + k } else { self.win.raw(k) };
         // `+44 20 7946 0958.txt`: a file extension after the run's final `.` ends it too.
-        let bounded = c.at(j).is_none_or(|u| closes(u.b))
+        let mut bounded = c.at(j).is_none_or(|u| closes(u.b))
             || run.last() == Some(&b' ')
             || (run.last() == Some(&b'.') && file_name::extension_at(&raw[j..c.seg.end]).is_some());
+        // `0300-1234567 123@the.the`, `… 7946 0958 2nd floor`: the last group is glued to the
+        // token after it (an address's local part, a word), so it starts that token and the
+        // run ends at the space before it, as it would before a word standing apart.
+        let mut cut = false;
+        if !bounded
+            && let Some(p) = run.iter().rposition(|&b| b == b' ')
+            && p > 0
+        {
+            run = &run[..=p];
+            bounded = true;
+            cut = true;
+        }
         let mut k = run.len();
         while k > 0 && matches!(run[k - 1], b' ' | b'-' | b'.' | b'/' | b'(' | b'+') {
             k -= 1;
@@ -1297,7 +1309,7 @@ impl Finder {
             k -= 1;
         }
         let run = &run[..k];
-        let digits = if fast {
+        let digits = if fast && !cut {
             written_digits
         } else {
             run.iter().filter(|b| b.is_ascii_digit()).count()

@@ -1827,3 +1827,50 @@ fn a_twice_escaped_percent_inside_markup_that_splits_a_word_is_read_with_the_mar
     let text = "Write im<a title=x href=https://t.example/p?m=%2540>0 or 4242 4242 4242 4242";
     check::invariants(&SpanScanner::default(), text, TextKind::Html, None);
 }
+/// A number's run ends at a space, so a value whose next token starts with digits glued to
+/// something else (an address's local part, `2nd`) is still found, and so is that token.
+#[test]
+fn a_value_is_found_before_a_token_that_starts_with_digits() {
+    let cases: &[(&str, &[(&str, Class)])] = &[
+        (
+            " 0300-1234567 123@the.the",
+            &[
+                ("0300-1234567", Class::Phone),
+                ("123@the.the", Class::Email),
+            ],
+        ),
+        (
+            "call 0300-1234567 12@example.org",
+            &[
+                ("0300-1234567", Class::Phone),
+                ("12@example.org", Class::Email),
+            ],
+        ),
+        (
+            "ring +44 20 7946 0958 2nd floor",
+            &[("+44 20 7946 0958", Class::Phone)],
+        ),
+        (
+            "from 203.0.113.9 3rd attempt",
+            &[("203.0.113.9", Class::IpAddress)],
+        ),
+        (
+            "card 4111 1111 1111 1111 1st",
+            &[("4111 1111 1111 1111", Class::PaymentCard)],
+        ),
+    ];
+    for (text, want) in cases {
+        let mut found = Vec::new();
+        SpanScanner::default().find(text, TextKind::Plain, None, |sp| {
+            found.push((&text[sp.start..sp.end], sp.origin));
+        });
+        let want: Vec<_> = want.iter().map(|&(v, c)| (v, Origin::Class(c))).collect();
+        assert_eq!(found, want, "{text:?}");
+        // What redaction leaves holds nothing more.
+        let s = SpanScanner::default();
+        let once = check::scrub_with(&s, text, TextKind::Plain, None, "[REDACTED]", want.len());
+        let mut again = 0;
+        s.find(&once, TextKind::Plain, None, |_| again += 1);
+        assert_eq!(again, 0, "{once:?}");
+    }
+}

@@ -143,14 +143,12 @@ fn wipe(buf: &mut Vec<u8>) {
 
 impl Drop for ApplyCx<'_> {
     fn drop(&mut self) {
+        // Wiped whether they are freed (a request's own) or kept for the worker's next
+        // request; an unused buffer has no capacity and its wipe writes nothing.
+        for b in [&mut self.scratch, &mut self.norm, &mut self.repl] {
+            wipe(b);
+        }
         if !self.kept {
-            // Buffers of this request's own: wiped before they are freed, as a worker's are
-            // before they are kept (an unused one has no capacity and costs nothing).
-            for b in [&mut self.scratch, &mut self.norm, &mut self.repl] {
-                if b.capacity() != 0 {
-                    wipe(b);
-                }
-            }
             return;
         }
         let mut bufs = WorkBufs {
@@ -159,7 +157,6 @@ impl Drop for ApplyCx<'_> {
             repl: std::mem::take(&mut self.repl),
         };
         for b in [&mut bufs.scratch, &mut bufs.norm, &mut bufs.repl] {
-            wipe(b);
             if b.len() > WorkBufs::KEEP_MAX {
                 *b = Vec::new();
             }

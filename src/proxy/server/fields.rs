@@ -8,7 +8,10 @@
 //! as it arrived instead, as the response side's `upstream::fields` does: the upstream
 //! request's writer copies the lines to pass on from it ([`RequestFields::write_passed_on`]),
 //! and a header map is built from it ([`RequestFields::to_map`]) as soon as anything must
-//! read fields by name (a route with rules, a route that reads bodies, HTTP/2 upstream).
+//! read fields by name (a route with field rules, cookies or a subject to read, a request
+//! its route must canonicalise, HTTP/2 upstream). A route whose rules read only the body
+//! needs its `Content-Type` alone: [`RequestFields::body_type_only`] puts that in a map and
+//! leaves the others as they arrived.
 //!
 //! Only a plain request is kept this way ([`super::wire::read_request_head`] decides): one
 //! `Host`, origin-form, no `Transfer-Encoding`, one `Content-Length` at most, a `Connection`
@@ -38,6 +41,8 @@ pub struct RequestFields {
     host: (u32, u32),
     /// The one `Content-Length`, read.
     length: Option<u64>,
+    /// Where the body's type lies, as the parse saw it.
+    body_type: BodyType,
 }
 
 impl RequestFields {
@@ -49,6 +54,7 @@ impl RequestFields {
         skips: Skips,
         host: (u32, u32),
         length: Option<u64>,
+        body_type: BodyType,
     ) -> Self {
         Self {
             head,
@@ -57,6 +63,7 @@ impl RequestFields {
             skips,
             host,
             length,
+            body_type,
         }
     }
 
@@ -107,6 +114,41 @@ impl RequestFields {
         Ok(headers)
     }
 
+    /// The fields a route that reads none by name but its body's type needs, in a map, when
+    /// every other one may go upstream as it arrived: `None` when the request needs the whole
+    /// map's treatment instead. That is, when it has a `Content-Encoding` (decoded and
+    /// rewritten), a `Content-Type` more than once or not in its canonical spelling
+    /// (refused, or rewritten, by [`crate::canon::content::canonicalize`]), a name with an
+    /// underscore (read against the other names by [`crate::canon::headers::check_spellings`])
+    /// or a body but no `Content-Type` (given the beacon type). Otherwise the map holds the
+    /// `Content-Type`, if any: on such a request both checks leave the fields as they are.
+    pub fn body_type_only(&self) -> Option<HeaderMap> {
+        if self.body_type.others {
+            return None;
+        }
+        // An underscore anywhere in the lines (a value may hold one: an iPhone's
+        // `User-Agent` does) is looked for in the names, line by line.
+        let all = self.all();
+        if memchr::memchr(b'_', all).is_some() && lines(all).any(|(name, _)| name.contains(&b'_')) {
+            return None;
+        }
+        let mut map = HeaderMap::new();
+        match self.body_type.at {
+            Some((at, len)) => {
+                let (at, len) = (at as usize, len as usize);
+                let value = self.head.get(at..at + len)?;
+                if !crate::canon::content::is_canonical(value) {
+                    return None;
+                }
+                let value = HeaderValue::from_maybe_shared(self.head.slice(at..at + len)).ok()?;
+                map.insert(http::header::CONTENT_TYPE, value);
+            }
+            None if self.length.is_some_and(|n| n > 0) => return None,
+            None => {}
+        }
+        Some(map)
+    }
+
     fn all(&self) -> &[u8] {
         self.head
             .get(self.start as usize..self.end as usize)
@@ -126,6 +168,30 @@ fn lines(mut fields: &[u8]) -> impl Iterator<Item = (&[u8], &[u8])> {
         fields = rest;
         Some((&line[..colon], line))
     })
+}
+
+/// What the parse saw of the fields that say what a plain request's body is: where the first
+/// `Content-Type` value lies, and whether there are others (a second `Content-Type`, a
+/// `Content-Encoding`) that only the map's checks read.
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct BodyType {
+    at: Option<(u32, u32)>,
+    others: bool,
+}
+
+impl BodyType {
+    /// A `Content-Type` whose value is `len` bytes at `at`.
+    pub(super) fn saw_type(&mut self, at: u32, len: u32) {
+        match self.at {
+            None => self.at = Some((at, len)),
+            Some(_) => self.others = true,
+        }
+    }
+
+    /// A `Content-Encoding`.
+    pub(super) fn saw_encoding(&mut self) {
+        self.others = true;
+    }
 }
 
 /// The stretches of a plain request's field lines that do not go upstream (the hop-by-hop

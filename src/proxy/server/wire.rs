@@ -18,7 +18,7 @@ use bytes::{Bytes, BytesMut};
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::{Method, StatusCode, Uri, Version};
 
-use super::fields::{RequestFields, Skips};
+use super::fields::{BodyType, RequestFields, Skips};
 use crate::proxy::upstream::fields::{RawFields, UPSTREAM_REQUEST, hop_bit};
 pub use crate::proxy::upstream::wire::{Decoded, Decoder, Framing};
 use crate::proxy::upstream::wire::{common_name, content_length, decimal};
@@ -161,6 +161,7 @@ pub fn read_request_head(
     let mut host = (0, 0);
     // The lines of a plain request's fields that do not go upstream, adjacent ones joined.
     let mut skips = Skips::default();
+    let mut body_type = BodyType::default();
     for &(ns, nl, vs, vl) in spans {
         let (ns, nl, vs, vl) = (ns as usize, nl as usize, vs as usize, vl as usize);
         if nl > MAX_NAME {
@@ -211,6 +212,8 @@ pub fn read_request_head(
                 hosts += 1;
                 host = (vs as u32, vl as u32);
             }
+            Some(Field::ContentType) => body_type.saw_type(vs as u32, vl as u32),
+            Some(Field::ContentEncoding) => body_type.saw_encoding(),
             Some(Field::ReadByName) => plain = false,
             None => {}
         }
@@ -254,7 +257,9 @@ pub fn read_request_head(
             let bounds = (first.0, last.2 + last.3 + 2);
             (
                 HeaderMap::new(),
-                Some(RequestFields::new(head, bounds, skips, host, length)),
+                Some(RequestFields::new(
+                    head, bounds, skips, host, length, body_type,
+                )),
             )
         }
         _ => (map_of(&head, spans, te)?, None),
@@ -306,6 +311,10 @@ enum Field {
     Connection,
     Expect,
     Host,
+    /// Read for the body's type (`Content-Type`, `Content-Encoding`) where a route reads no
+    /// other field ([`RequestFields::body_type_only`]).
+    ContentType,
+    ContentEncoding,
     /// One the request path looks up by name (`Cookie`, `traceparent`, `Sec-GPC`, `DNT`,
     /// `Referer`, `Referrer`, `Origin`): a request with one is read through a map.
     ReadByName,
@@ -320,6 +329,8 @@ fn field(name: &[u8]) -> Option<Field> {
         10 if is(b"connection") => Some(Field::Connection),
         6 if is(b"expect") => Some(Field::Expect),
         4 if is(b"host") => Some(Field::Host),
+        12 if is(b"content-type") => Some(Field::ContentType),
+        16 if is(b"content-encoding") => Some(Field::ContentEncoding),
         6 if is(b"cookie") || is(b"origin") => Some(Field::ReadByName),
         11 if is(b"traceparent") => Some(Field::ReadByName),
         7 if is(b"sec-gpc") || is(b"referer") => Some(Field::ReadByName),
@@ -665,6 +676,41 @@ mod tests {
             "POST /a HTTP/1.1\r\nHost: GW:8080\r\nContent-Type: application/json\r\nConnection: keep-alive\r\nKeep-Alive: timeout=5\r\nContent-Length: 7\r\nX-A:  b c\r\nExpect: 100-continue\r\nX_B:\r\n\r\n",
         );
         assert_eq!(sorted(&map), sorted(&old.parts.headers));
+    }
+
+    #[test]
+    fn a_plain_request_whose_fields_need_nothing_by_name_but_the_body_type_is_kept_so() {
+        let kept = |head: &str| read_plain(head).fields.expect("plain").body_type_only();
+        let typed = kept(
+            "POST /a HTTP/1.1\r\nHost: gw\r\ncontent-type:application/json; charset=utf-8\r\nContent-Length: 2\r\nX-A: 1\r\n\r\n",
+        )
+        .expect("kept");
+        assert_eq!(typed.len(), 1);
+        assert_eq!(
+            typed[http::header::CONTENT_TYPE],
+            "application/json; charset=utf-8"
+        );
+        // No body, no type: nothing to read and nothing to add.
+        for head in [
+            "GET /a HTTP/1.1\r\nHost: gw\r\n\r\n",
+            "POST /a HTTP/1.1\r\nHost: gw\r\nContent-Length: 0\r\n\r\n",
+        ] {
+            assert!(kept(head).expect("kept").is_empty(), "{head:?}");
+        }
+        for head in [
+            // Rewritten into its canonical spelling, or refused, by the map's checks.
+            "POST /a HTTP/1.1\r\nHost: gw\r\nContent-Type: Application/JSON\r\n\r\n",
+            "POST /a HTTP/1.1\r\nHost: gw\r\nContent-Type: text/plain\r\nContent-Type: text/plain\r\n\r\n",
+            "POST /a HTTP/1.1\r\nHost: gw\r\nContent-Type: text/plain\r\nContent-Encoding: gzip\r\n\r\n",
+            "POST /a HTTP/1.1\r\nHost: gw\r\nContent-Encoding: identity\r\n\r\n",
+            // Read against the names the gateway reads.
+            "POST /a HTTP/1.1\r\nHost: gw\r\nContent_Type: text/html\r\n\r\n",
+            "GET /a HTTP/1.1\r\nHost: gw\r\nX_A: 1\r\n\r\n",
+            // A body without a type is given one.
+            "POST /a HTTP/1.1\r\nHost: gw\r\nContent-Length: 2\r\n\r\n",
+        ] {
+            assert!(kept(head).is_none(), "{head:?}");
+        }
     }
 
     #[test]

@@ -40,7 +40,7 @@ pub(super) enum ExchangeError {
 }
 
 /// Writes `req` on `conn` and reads the response head. `plain`: the client's fields as they
-/// arrived (the request's map is empty then), with the upstream's `host`. On success the response's body is
+/// arrived (the request's map holds none of them then), with the upstream's `host`. On success the response's body is
 /// read from the returned [`ResponseBody`], which returns `conn` to `home` at its clean end.
 ///
 /// # Errors
@@ -55,9 +55,11 @@ pub(super) async fn exchange(
     let head_request = req.method() == Method::HEAD;
     let (parts, body) = req.into_parts();
     // `prepare` set the length of whatever has one; the rest is chunked, or nothing at all.
-    let declared = match plain {
-        Some(fields) => fields.content_length(),
-        None => parts
+    // Plain fields carry the client's length, which a policed body (complete) replaces.
+    let declared = match (plain, &body) {
+        (Some(_), Body::Full(full)) => Some(full.as_ref().map_or(0, |b| b.len() as u64)),
+        (Some(fields), _) => fields.content_length(),
+        (None, _) => parts
             .headers
             .get(header::CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok()?.parse::<u64>().ok()),

@@ -146,7 +146,7 @@ impl Upstream {
             Ok(None) => {}
             Err((mut tx, lease)) => {
                 if let Some(fields) = plain.take() {
-                    into_map(fields, req.headers_mut())?;
+                    into_map(fields, &mut req)?;
                 }
                 self.shape(&mut req, false, true);
                 match tx.try_send_request(req).await {
@@ -174,7 +174,7 @@ impl Upstream {
             connect::Fresh::H2(mut tx, usage) => {
                 self.pools.local().offer_h2(&tx, &usage);
                 if let Some(fields) = plain.take() {
-                    into_map(fields, req.headers_mut())?;
+                    into_map(fields, &mut req)?;
                 }
                 self.shape(&mut req, false, true);
                 let lease = Lease::h2(usage);
@@ -407,13 +407,18 @@ pub(crate) fn upstream_path(
     }
 }
 
-/// A plain request's fields (`plain`, their map empty) put in `headers` as [`prepare`] would
-/// have left them: those passed on, and the length of the body.
-fn into_map(plain: &RequestFields, headers: &mut HeaderMap) -> Result<(), UpstreamError> {
+/// A plain request's fields (`plain`) put in `req`'s map as [`prepare`] would have left them:
+/// those passed on, and the length of the body (the client's, or a policed body's own).
+fn into_map(plain: &RequestFields, req: &mut Request<Body>) -> Result<(), UpstreamError> {
     let fail = |e: http::Error| UpstreamError::Exchange(e.into());
     let mut all = plain.to_map().map_err(fail)?;
     strip(&mut all, UPSTREAM_REQUEST);
-    if let Some(n) = plain.content_length() {
+    let length = match req.body() {
+        Body::Full(full) => Some(full.as_ref().map_or(0, |b| b.len() as u64)),
+        _ => plain.content_length(),
+    };
+    let headers = req.headers_mut();
+    if let Some(n) = length {
         all.insert(header::CONTENT_LENGTH, super::slab::decimal(n));
     }
     headers.extend(all);
@@ -422,7 +427,8 @@ fn into_map(plain: &RequestFields, headers: &mut HeaderMap) -> Result<(), Upstre
 
 /// As [`prepare`], for a request whose fields go upstream as they arrived (the map is
 /// empty; the fields and their `Content-Length` travel as [`RequestFields`], given to
-/// [`Upstream::send`]): only the target and version change.
+/// [`Upstream::send`], which sends a complete body, a policed one, with its own length):
+/// only the target and version change.
 pub(crate) fn prepare_plain(
     parts: http::request::Parts,
     target: PathAndQuery,
