@@ -6,6 +6,9 @@
 //! reused across fields, and an output buffer cleared per field. The difference between an
 //! action and the floor is our overhead (key setup, framing, encoding).
 //!
+//! `nonce/24B` is the XAES nonce source as the worker uses it, 24 bytes at a time, against
+//! the batches of 4 KiB drawn from `getrandom` it replaced on 2026-12-07 (ARCHITECTURE.md).
+//!
 //! Run: `cargo bench --bench crypto` (quick: `-- --quick`).
 
 use std::hint::black_box;
@@ -13,7 +16,7 @@ use std::time::Duration;
 
 use aes_gcm::aead::{AeadInPlace, KeyInit};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_main};
-use piigate::crypto::OsNonces;
+use piigate::crypto::{NonceSource, OsNonces};
 use piigate::keys::{KeyId, KeyStatus, Keyring, MasterKey, SecretKey};
 use piigate::policy::action::{
     Action, ApplyCx, EncryptAction, EncryptDeterministicAction, FpeAction, FpeMode,
@@ -23,6 +26,7 @@ use piigate::policy::action::{
 use piigate::policy::transform::fpe::FpeSpec;
 use piigate::policy::transform::generalize::GeneralizeTo;
 use piigate::policy::transform::hash::{HashField, HashPreset, HashSpec};
+use ring::rand::SecureRandom;
 
 const SIZES: [usize; 3] = [16, 32, 64];
 const DOMAIN: &str = "segment";
@@ -210,10 +214,59 @@ fn per_field(c: &mut Criterion) {
     }
 }
 
+/// The batches of 4 KiB straight from `getrandom` (ring's `SystemRandom`) that `OsNonces`
+/// handed out before 2026-12-07, for comparison.
+struct OsBatch {
+    rng: ring::rand::SystemRandom,
+    buf: [u8; 4096],
+    pos: usize,
+}
+
+impl OsBatch {
+    fn fill(&mut self, out: &mut [u8]) {
+        if self.buf.len() - self.pos < out.len() {
+            self.rng.fill(&mut self.buf).expect("getrandom");
+            self.pos = 0;
+        }
+        out.copy_from_slice(&self.buf[self.pos..self.pos + out.len()]);
+        self.buf[self.pos..self.pos + out.len()].fill(0);
+        self.pos += out.len();
+    }
+}
+
+/// One XAES nonce at a time; the refills (one per 170 nonces) are averaged in.
+fn nonces(c: &mut Criterion) {
+    let mut g = c.benchmark_group("nonce/24B");
+    g.throughput(Throughput::Bytes(24));
+    g.warm_up_time(Duration::from_millis(300));
+    g.measurement_time(Duration::from_secs(2));
+    let mut ours = OsNonces::new();
+    g.bench_function("os_nonces", |b| {
+        b.iter(|| {
+            let mut n = [0u8; 24];
+            ours.fill(&mut n).expect("nonce");
+            black_box(n)
+        })
+    });
+    let mut before = OsBatch {
+        rng: ring::rand::SystemRandom::new(),
+        buf: [0; 4096],
+        pos: 4096,
+    };
+    g.bench_function("getrandom_4k_batch", |b| {
+        b.iter(|| {
+            let mut n = [0u8; 24];
+            before.fill(&mut n);
+            black_box(n)
+        })
+    });
+    g.finish();
+}
+
 mod group {
     #![allow(missing_docs)]
-    use super::per_field;
-    criterion::criterion_group!(benches, per_field);
+    use super::{nonces, per_field};
+    criterion::criterion_group!(benches, per_field, nonces);
 }
 
 criterion_main!(group::benches);

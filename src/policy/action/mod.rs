@@ -626,43 +626,48 @@ impl ApplyCx<'_> {
 /// Stars every letter and digit except the last `keep_last`; punctuation and spaces stay, so
 /// `4111 1111 1111 1111` becomes `**** **** **** 1111` and an email keeps its shape.
 ///
-/// One pass when nothing is kept (the default): the count of letters and digits, a second
-/// walk over the text with a Unicode table look-up per non-ASCII character, is only needed to
-/// find the last `keep_last`. ASCII text is starred byte by byte (for an ASCII character,
+/// Where the starring ends is found from the back ([`star_end`]): only the kept tail is read
+/// twice, so a non-ASCII character pays one Unicode table look-up, not one to count and one
+/// to star. ASCII text is starred byte by byte (for an ASCII character,
 /// `char::is_alphanumeric` is `u8::is_ascii_alphanumeric`).
 fn mask(text: &str, keep_last: usize, out: &mut Vec<u8>) {
-    // How many letters and digits, from the first, become `*`.
-    let stars = if keep_last == 0 {
-        usize::MAX
+    let (starred, kept) = text.split_at(star_end(text, keep_last));
+    if starred.is_ascii() {
+        out.extend(
+            starred
+                .bytes()
+                .map(|b| if b.is_ascii_alphanumeric() { b'*' } else { b }),
+        );
     } else {
-        let alnum = text.chars().filter(|c| c.is_alphanumeric()).count();
-        if alnum > keep_last {
-            alnum - keep_last
-        } else {
-            alnum
-        }
-    };
-    let mut starred = 0;
-    if text.is_ascii() {
-        out.extend(text.bytes().map(|b| {
-            if b.is_ascii_alphanumeric() && starred < stars {
-                starred += 1;
-                b'*'
+        let mut buf = [0u8; 4];
+        for c in starred.chars() {
+            if c.is_alphanumeric() {
+                out.push(b'*');
             } else {
-                b
+                out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
             }
-        }));
-        return;
-    }
-    let mut buf = [0u8; 4];
-    for c in text.chars() {
-        if c.is_alphanumeric() && starred < stars {
-            starred += 1;
-            out.push(b'*');
-        } else {
-            out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
         }
     }
+    out.extend_from_slice(kept.as_bytes());
+}
+
+/// The end of what `mask` stars: just after the letter or digit before the last `keep_last`
+/// ones, or the whole text when it has no more than `keep_last` (a value that short is
+/// starred whole rather than shown whole).
+fn star_end(text: &str, keep_last: usize) -> usize {
+    if keep_last == 0 {
+        return text.len();
+    }
+    let mut seen = 0;
+    for (i, c) in text.char_indices().rev() {
+        if c.is_alphanumeric() {
+            if seen == keep_last {
+                return i + c.len_utf8();
+            }
+            seen += 1;
+        }
+    }
+    text.len()
 }
 
 #[cfg(test)]
