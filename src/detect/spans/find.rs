@@ -493,6 +493,12 @@ fn opens(b: u8) -> bool {
         )
 }
 
+/// A calendar date with separators (`2024-01-15`, `15/03/1985`, `15.03.1985`): a token of its
+/// own inside a run of numbers. Bare digits (`19850315`) may be part of a longer number.
+fn separated_date(chunk: &[u8]) -> bool {
+    chunk.iter().any(|b| matches!(b, b'-' | b'/' | b'.')) && date::is_date(chunk)
+}
+
 /// Whether a numeric run may end before this unit.
 fn closes(b: u8) -> bool {
     b.is_ascii_whitespace()
@@ -1346,6 +1352,14 @@ impl Finder {
                 return *floor;
             }
         }
+        // `2024-01-15 0300-1234567`: a date written with separators that starts the run is no
+        // value and holds none; unless it is a date of birth, what follows it is read as a run
+        // of its own.
+        let date_first = (digits >= 8)
+            .then(|| run.iter().position(|&b| b == b' '))
+            .flatten()
+            .filter(|&sp| separated_date(&run[..sp]))
+            .map(&to_raw);
         // A date has a four-digit year or six digits in all; the run holding them looks back.
         if digits >= 4
             && self.on(Class::DateOfBirth)
@@ -1359,7 +1373,7 @@ impl Finder {
         {
             return self.emit_street(c, floor, hits, s, e);
         }
-        slide.unwrap_or(j)
+        date_first.or(slide).unwrap_or(j)
     }
 
     /// The class of a whole numeric run.
@@ -1562,13 +1576,14 @@ impl Finder {
             if reach[a] == 0 {
                 continue;
             }
-            let chunk_digits = run[chunks[a].0..chunks[a].1]
-                .iter()
-                .filter(|b| b.is_ascii_digit())
-                .count();
-            // Separators alone (` - `) are skipped; a short number after a value too
-            // (`0300-1234567 24/7`), never before the first one.
-            if (chunk_digits == 0 || (chunk_digits <= 4 && reach[a] == 2))
+            let chunk = &run[chunks[a].0..chunks[a].1];
+            let chunk_digits = chunk.iter().filter(|b| b.is_ascii_digit()).count();
+            // Separators alone (` - `) are skipped; after a value, a short number
+            // (`0300-1234567 24/7`) or a date written with separators (`0300-1234567
+            // 2024-01-15`, read again from there for a date of birth) too, never before the
+            // first one.
+            if (chunk_digits == 0
+                || (reach[a] == 2 && (chunk_digits <= 4 || separated_date(chunk))))
                 && reach[a + 1] < reach[a]
             {
                 reach[a + 1] = reach[a];

@@ -1874,3 +1874,46 @@ fn a_value_is_found_before_a_token_that_starts_with_digits() {
         assert_eq!(again, 0, "{once:?}");
     }
 }
+/// A date written with separators beside a value in one run of numbers is a token of its own:
+/// the value is found whichever side the date is on, and a date of birth still is one.
+#[test]
+fn a_date_beside_a_value_in_a_run_of_numbers_does_not_hide_it() {
+    let cases: &[(&str, &[(&str, Class)])] = &[
+        (
+            " 0300-1234567 2024-01-15",
+            &[("0300-1234567", Class::Phone)],
+        ),
+        (
+            " 0300-1234567 15/03/1985 x",
+            &[("0300-1234567", Class::Phone)],
+        ),
+        (
+            " 2024-01-15 0300-1234567",
+            &[("0300-1234567", Class::Phone)],
+        ),
+        (
+            "born 15/03/1985 0300-1234567",
+            &[
+                ("15/03/1985", Class::DateOfBirth),
+                ("0300-1234567", Class::Phone),
+            ],
+        ),
+        (
+            " 0300-1234567 2024-01-15::",
+            &[("0300-1234567", Class::Phone), ("15::", Class::IpAddress)],
+        ),
+    ];
+    for (text, want) in cases {
+        let mut found = Vec::new();
+        SpanScanner::default().find(text, TextKind::Plain, None, |sp| {
+            found.push((&text[sp.start..sp.end], sp.origin));
+        });
+        let want: Vec<_> = want.iter().map(|&(v, c)| (v, Origin::Class(c))).collect();
+        assert_eq!(found, want, "{text:?}");
+        let s = SpanScanner::default();
+        let once = check::scrub_with(&s, text, TextKind::Plain, None, "[REDACTED]", want.len());
+        let mut again = 0;
+        s.find(&once, TextKind::Plain, None, |_| again += 1);
+        assert_eq!(again, 0, "{once:?}");
+    }
+}
