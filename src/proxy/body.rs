@@ -156,11 +156,24 @@ where
     B: http_body::Body<Data = Bytes>,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
-    match tokio::time::timeout(timeout, gather(Limited::new(body, max))).await {
-        Err(_) => Err(RejectCode::RequestTimeout),
-        Ok(Ok(b)) => Ok(b),
-        Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => Err(RejectCode::BodyTooLarge),
-        Ok(Err(_)) => Err(RejectCode::MalformedBody),
+    use std::future::Future as _;
+    use std::task::Poll;
+    let mut gathered = std::pin::pin!(gather(Limited::new(body, max)));
+    // A body read with its head (most are) is whole at the first poll, which the timeout
+    // would make first too: it gets no timer (no clock read, no handle on the runtime's
+    // wheel). A body still arriving gets `timeout` from here.
+    let first = std::future::poll_fn(|cx| Poll::Ready(gathered.as_mut().poll(cx))).await;
+    let gathered = match first {
+        Poll::Ready(out) => out,
+        Poll::Pending => match tokio::time::timeout(timeout, gathered).await {
+            Err(_) => return Err(RejectCode::RequestTimeout),
+            Ok(out) => out,
+        },
+    };
+    match gathered {
+        Ok(b) => Ok(b),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(RejectCode::BodyTooLarge),
+        Err(_) => Err(RejectCode::MalformedBody),
     }
 }
 
@@ -381,5 +394,41 @@ mod tests {
             collected(vec![data("1"), Err("connection reset".into())], 8).await,
             Err(RejectCode::MalformedBody)
         );
+    }
+
+    /// A body whose first frame is there and whose next one never comes.
+    struct Stalls(Option<Bytes>);
+
+    impl http_body::Body for Stalls {
+        type Data = Bytes;
+        type Error = BoxError;
+
+        fn poll_frame(
+            self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+        ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+            match self.get_mut().0.take() {
+                Some(b) => Poll::Ready(Some(Ok(Frame::data(b)))),
+                None => Poll::Pending,
+            }
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_body_whole_at_the_first_poll_needs_no_time_and_one_still_arriving_gets_the_timeout()
+    {
+        // Read whole without a timer: not even a timeout of nothing cuts it.
+        let whole = collect(Frames(vec![data("{}")].into()), 8, Duration::ZERO).await;
+        assert_eq!(whole, Ok(Bytes::from_static(b"{}")));
+        // Part of it here, the rest never: refused once the timeout has passed.
+        let start = tokio::time::Instant::now();
+        let stalled = collect(
+            Stalls(Some(Bytes::from_static(b"{"))),
+            8,
+            Duration::from_secs(30),
+        )
+        .await;
+        assert_eq!(stalled, Err(RejectCode::RequestTimeout));
+        assert_eq!(start.elapsed(), Duration::from_secs(30));
     }
 }

@@ -32,19 +32,21 @@ pub(crate) struct ExchangeTimer {
 }
 
 impl ExchangeTimer {
-    /// Runs `exchange` until it finishes or `after` has passed, as `tokio::time::timeout`
-    /// would. The exchange is pinned where its caller holds it: moved in by value, its large
-    /// future would be copied into this one and again wherever this one is awaited.
+    /// Runs `exchange` until it finishes or `after` has passed since `from` (when it starts,
+    /// as its caller read the clock: one reading serves the caller's measure and the
+    /// deadline), as `tokio::time::timeout` would. The exchange is pinned where its caller
+    /// holds it: moved in by value, its large future would be copied into this one and again
+    /// wherever this one is awaited.
     pub(crate) async fn within<F: Future>(
         &mut self,
+        from: Instant,
         after: Duration,
         mut exchange: Pin<&mut F>,
     ) -> Result<F::Output, Elapsed> {
         // A deadline too far to represent is 30 years away, as the runtime's own timeout has it.
-        let now = Instant::now();
-        let at = now
+        let at = from
             .checked_add(after)
-            .unwrap_or_else(|| now + Duration::from_secs(86_400 * 365 * 30));
+            .unwrap_or_else(|| from + Duration::from_secs(86_400 * 365 * 30));
         let sleep = match &mut self.sleep {
             Some(sleep) => {
                 sleep.as_mut().reset(at);
@@ -79,6 +81,7 @@ mod tests {
         let mut timer = ExchangeTimer::default();
         let slow = timer
             .within(
+                Instant::now(),
                 Duration::from_millis(50),
                 pin!(tokio::time::sleep(Duration::from_secs(5))),
             )
@@ -87,6 +90,7 @@ mod tests {
         // Re-armed from its own start: a fast exchange is not cut by the last deadline.
         let fast = timer
             .within(
+                Instant::now(),
                 Duration::from_millis(50),
                 pin!(async {
                     tokio::time::sleep(Duration::from_millis(10)).await;
@@ -98,16 +102,42 @@ mod tests {
         // And one that outlives the deadline after several quick ones still times out.
         for _ in 0..3 {
             let quick = timer
-                .within(Duration::from_millis(50), pin!(async { 1 }))
+                .within(Instant::now(), Duration::from_millis(50), pin!(async { 1 }))
                 .await;
             assert_eq!(quick, Ok(1));
         }
         let slow = timer
             .within(
+                Instant::now(),
                 Duration::from_millis(50),
                 pin!(std::future::pending::<()>()),
             )
             .await;
         assert_eq!(slow, Err(Elapsed));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_deadline_counts_from_the_start_its_caller_read() {
+        let mut timer = ExchangeTimer::default();
+        let started = Instant::now();
+        tokio::time::advance(Duration::from_secs(4)).await;
+        // Five seconds from a start four seconds ago: one is left, not five.
+        let late = timer
+            .within(
+                started,
+                Duration::from_secs(5),
+                pin!(tokio::time::sleep(Duration::from_secs(2))),
+            )
+            .await;
+        assert_eq!(late, Err(Elapsed));
+        assert_eq!(started.elapsed(), Duration::from_secs(5));
+        let fresh = timer
+            .within(
+                Instant::now(),
+                Duration::from_secs(5),
+                pin!(tokio::time::sleep(Duration::from_secs(2))),
+            )
+            .await;
+        assert_eq!(fresh, Ok(()));
     }
 }

@@ -4,7 +4,7 @@
 //! rejection is decided before a single byte goes upstream.
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Instant, SystemTime};
 
 use http::{Method, Request, Response, header};
 use http_body_util::Limited;
@@ -46,6 +46,11 @@ struct Tally {
     disclosed: DisclosureTally,
     /// Fields detection found.
     detected: FieldTally,
+    /// The wall clock as the request was policed: the tokens' period and the ledger's day.
+    policed_at: Option<SystemTime>,
+    /// When the answer was ready, where nothing was left to do for it but send it: the end of
+    /// the upstream exchange, read once for its own measure and the request's.
+    answered: Option<Instant>,
 }
 
 /// How the request reached the gateway, which decides how it is routed.
@@ -138,7 +143,9 @@ pub(super) async fn handle_unlabelled(
         method: &method,
         status: resp.status().as_u16(),
         code,
-        latency: started.elapsed(),
+        latency: tally
+            .answered
+            .map_or_else(|| started.elapsed(), |at| at - started),
         bytes_in: tally.bytes_in,
         bytes_out: tally.bytes_out,
         counts: &tally.counts,
@@ -209,22 +216,20 @@ async fn forward(
     let (mut parts, incoming) = req.into_parts();
     let reads_fields = g.reads_fields[index];
     // On a route that reads fields, a plain request's stay as they arrived when the route
-    // reads only its body's type and the request needs nothing else done to them by name:
-    // the map holds that type alone (`RequestFields::body_type_only`). Otherwise from here
-    // on they are all in the map, as for any other request.
-    let mut kept_type = false;
-    if reads_fields && let Some(fields) = &plain {
-        match g.body_type_only[index].then(|| fields.body_type_only()) {
-            Some(Some(map)) => {
-                kept_type = !map.is_empty();
-                parts.headers = map;
-            }
-            _ => {
-                parts.headers = fields.to_map().map_err(|_| RejectCode::BadRequest)?;
-                plain = None;
-            }
-        }
+    // reads only its body's type and the request needs nothing else done to them by name
+    // (`RequestFields::body_type_only`): the body is read by that type, and a reader that
+    // takes a map gets one holding the type alone. Otherwise from here on they are all in
+    // the map, as for any other request.
+    if reads_fields
+        && let Some(fields) = &plain
+        && !(g.body_type_only[index] && fields.body_type_only())
+    {
+        parts.headers = fields.to_map().map_err(|_| RejectCode::BadRequest)?;
+        plain = None;
     }
+    // Set when the map holds a kept plain request's type, which goes upstream with its
+    // fields.
+    let mut typed_map = false;
     if present.has(Present::COOKIE) {
         canon::headers::join_cookies(&mut parts.headers);
     }
@@ -268,11 +273,18 @@ async fn forward(
             Err(e) => return Err(e),
         };
         let policy = policy.for_body(layer);
-        let decoded = coded::decode(policy, layer, &parts.headers, raw, limits.max_decoded_bytes)?;
+        let max = limits.max_decoded_bytes;
+        let decoded = match &plain {
+            Some(fields) => coded::decode_typed(policy, layer, fields.content_type(), raw, max)?,
+            None => coded::decode(policy, layer, &parts.headers, raw, max)?,
+        };
         // The people it is about, read where the rewrite reads them (a form layer's document
         // included).
         let found = match &route.subject {
             Some(path) => {
+                if let Some(fields) = &plain {
+                    typed_map |= type_into(fields, &mut parts.headers)?;
+                }
                 coded::subject_scopes(policy, layer, &parts.headers, decoded.plain(), path)?
             }
             None => Vec::new(),
@@ -302,23 +314,25 @@ async fn forward(
     let mut client_broke = None;
     // Policing is synchronous: everything below runs to completion before a byte goes out.
     let policing = Instant::now();
-    let police_request = |nonces: &mut OsNonces| -> Result<_, RejectCode> {
+    // The request to send, put here by the policing: returned instead, it was copied whole
+    // (~320 bytes) out of each layer around it (the panic guard, the worker's nonces).
+    let mut policed = None;
+    let police_request = |nonces: &mut OsNonces| -> Result<(), RejectCode> {
         // A route that reads no field by name (no rules, no body read) applies no action: its
         // state neither takes and wipes the worker's buffers nor reads the clock for tokens.
-        let mut cx = if reads_fields {
-            let mut cx = ApplyCx::for_worker(nonces);
-            cx.now_unix = unix_now();
-            cx
-        } else {
-            ApplyCx::new(nonces)
-        };
-        if let Some(s) = &subjects {
-            cx = cx.with_subjects(s);
+        let mut cx = ApplyCx::for_request(nonces, reads_fields, subjects.as_deref());
+        if reads_fields {
+            let now = SystemTime::now();
+            cx.now_unix = unix_secs(now);
+            tally.policed_at = Some(now);
         }
         let body_in = match &raw {
             Ok((decoded, body_policy)) => {
-                if !decoded.plain().is_empty() && !parts.headers.contains_key(header::CONTENT_TYPE)
-                {
+                let typed = match &plain {
+                    Some(fields) => fields.content_type().is_some(),
+                    None => parts.headers.contains_key(header::CONTENT_TYPE),
+                };
+                if !decoded.plain().is_empty() && !typed {
                     // Policed as beacon text: say so, or Rack reads an unlabelled body as a form.
                     parts
                         .headers
@@ -340,6 +354,9 @@ async fn forward(
             _ => g.echoes[index][usize::from(opted_out)],
         };
         if echoes {
+            if let Some(fields) = &plain {
+                typed_map |= type_into(fields, &mut parts.headers)?;
+            }
             cx.collect_request(|cx| {
                 policed_body = police::collect(
                     policy,
@@ -399,20 +416,25 @@ async fn forward(
                         rewrite_limits,
                         &mut cx,
                     )?,
-                    (None, None) => coded::police(
-                        body_policy,
-                        &parts.headers,
-                        decoded.plain(),
-                        rewrite_limits,
-                        &mut cx,
-                    )?,
+                    (None, None) => {
+                        if let Some(fields) = &plain {
+                            typed_map |= type_into(fields, &mut parts.headers)?;
+                        }
+                        coded::police(
+                            body_policy,
+                            &parts.headers,
+                            decoded.plain(),
+                            rewrite_limits,
+                            &mut cx,
+                        )?
+                    }
                 };
                 let to_send = decoded.finish(rewritten)?;
                 tally.bytes_out = to_send.len();
                 if plain.is_some() {
                     // The fields go as they arrived, with the policed body's own length
                     // (`Upstream::send`); the map keeps only a type the request was given.
-                    if kept_type {
+                    if typed_map {
                         parts.headers.clear();
                     }
                     prepare_plain(parts, target, full(to_send))
@@ -427,7 +449,7 @@ async fn forward(
                 let streamed = Body::Streamed(Limited::new(watched, route.max_body_bytes));
                 if plain.is_some() {
                     // The fields and their length go with `plain`: nothing from the map.
-                    if kept_type {
+                    if typed_map {
                         parts.headers.clear();
                     }
                     prepare_plain(parts, target, streamed)
@@ -444,30 +466,41 @@ async fn forward(
         tally.echo_skipped = cx.echo_skipped;
         tally.disclosed = cx.disclosed;
         tally.detected = std::mem::take(&mut cx.detected);
-        Ok(req)
+        policed = Some(req);
+        Ok(())
     };
-    let upstream_req = with_thread_nonces(|nonces| refuse_on_panic(|| police_request(nonces)))?;
+    with_thread_nonces(|nonces| refuse_on_panic(|| police_request(nonces)))?;
+    // Policing that ended without an error put the request there.
+    let Some(upstream_req) = policed else {
+        return Err(RejectCode::Internal);
+    };
     tally.opted_out = opted_out;
     if let Some(s) = &subjects {
         // The Art. 19 list: this recipient now holds data of these people.
         Box::pin(record_recipients(g, &route, s)).await?;
     }
-    let upstream_started = Instant::now();
+    // The runtime's clock, whose reading is the standard one outside tests: one reading for
+    // the policing's measure and the exchange's deadline.
+    let upstream_started = tokio::time::Instant::now();
     metrics
         .rewrite_seconds
-        .observe((upstream_started - policing).as_secs_f64());
+        .observe((upstream_started.into_std() - policing).as_secs_f64());
 
     let send = std::pin::pin!(upstream.send(upstream_req, plain.as_ref()));
     let writes_raw_fields = timer.is_some();
     let sent = match timer {
-        Some(timer) => timer.within(limits.upstream_timeout, send).await.ok(),
+        Some(timer) => timer
+            .within(upstream_started, limits.upstream_timeout, send)
+            .await
+            .ok(),
         None => tokio::time::timeout(limits.upstream_timeout, send)
             .await
             .ok(),
     };
+    let exchanged = Instant::now();
     metrics
         .upstream_seconds
-        .observe(upstream_started.elapsed().as_secs_f64());
+        .observe((exchanged - upstream_started.into_std()).as_secs_f64());
     // Whatever reached the upstream was disclosed, whether or not it answered in time; only a
     // connection that never opened sent nothing.
     if !matches!(&sent, Some(Err(e)) if e.is_connect()) {
@@ -491,6 +524,7 @@ async fn forward(
     if writes_raw_fields && as_they_came {
         // Nothing to read or rewrite in the fields: the client's writer passes them on from
         // the bytes they arrived in, less this hop's (as `strip_hop_by_hop` below would).
+        tally.answered = Some(exchanged);
         return Ok(Response::from_parts(parts, Body::Upstream(incoming)));
     }
     incoming
@@ -500,6 +534,7 @@ async fn forward(
     police::set_cookies(&route, &mut parts.headers);
     if route.response_plan.is_empty() || !police::is_json(&parts.headers) {
         // Streamed back as it comes: status, headers and body exactly as the upstream sent them.
+        tally.answered = Some(exchanged);
         return Ok(Response::from_parts(parts, Body::Upstream(incoming)));
     }
     // A response too slow to arrive is the upstream's timeout; one too large or broken is
@@ -548,6 +583,14 @@ pub(super) fn reads_request_fields(route: &Route) -> bool {
         || police::echoes(route.body_policy(false), None)
 }
 
+/// Puts a kept plain request's `Content-Type` in `headers`, for a reader that takes a map
+/// ([`RequestFields::type_into`]).
+fn type_into(fields: &RequestFields, headers: &mut http::HeaderMap) -> Result<bool, RejectCode> {
+    fields
+        .type_into(headers)
+        .map_err(|_| RejectCode::BadRequest)
+}
+
 /// Whether the only request field read by name on `route` is its body's `Content-Type`
 /// (with `Content-Encoding`, which must then be absent, and `Content-Length`, which plain
 /// fields carry read): a body policed by its rules, no field rules of any kind in either of
@@ -572,7 +615,11 @@ fn record_disclosures(g: &Generation, index: usize, route: &Route, opted_out: bo
     let (Some(name), Some(keys)) = (g.ledger_names.get(index), g.ledger_cells.get(index)) else {
         return;
     };
-    let mut batch = g.services.ledger.batch();
+    // Counted on the day the request was policed (one clock reading for both).
+    let mut batch = match t.policed_at {
+        Some(at) => g.services.ledger.batch_at(at),
+        None => g.services.ledger.batch(),
+    };
     for (cell, n) in t.disclosed.counted() {
         if let Some(key) = keys.get(cell) {
             batch.cell(key, u64::from(n));
@@ -685,9 +732,8 @@ fn opt_out_signal(headers: &http::HeaderMap) -> bool {
     on(&SEC_GPC) || on(&DNT)
 }
 
-fn unix_now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
+fn unix_secs(at: SystemTime) -> u64 {
+    at.duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())
 }
 

@@ -259,11 +259,37 @@ impl<'a> ApplyCx<'a> {
     /// request's state is dropped, however the request ends ([`WorkBufs`]).
     #[inline]
     pub fn for_worker(nonces: &'a mut dyn NonceSource) -> Self {
+        Self::with_bufs(nonces, Self::kept_bufs(), true)
+    }
+
+    /// A gateway request's state: [`Self::for_worker`]'s when the request may apply actions
+    /// (`acts`), else [`Self::new`]'s, for `subjects`. One constructor, built in place in its
+    /// caller: a choice between the two constructors' results, or a [`Self::with_subjects`]
+    /// after either, copies the whole state (~2 KB) per request.
+    #[inline(always)]
+    pub fn for_request(
+        nonces: &'a mut dyn NonceSource,
+        acts: bool,
+        subjects: Option<&'a SubjectScopes>,
+    ) -> Self {
+        let bufs = if acts {
+            Self::kept_bufs()
+        } else {
+            WorkBufs::default()
+        };
+        let mut cx = Self::with_bufs(nonces, bufs, acts);
+        cx.subjects = subjects;
+        cx
+    }
+
+    /// The worker thread's kept buffers, emptied.
+    #[inline]
+    fn kept_bufs() -> WorkBufs {
         let mut bufs = KEPT.try_with(Cell::take).unwrap_or_default();
         for b in [&mut bufs.scratch, &mut bufs.norm, &mut bufs.repl] {
             b.clear();
         }
-        Self::with_bufs(nonces, bufs, true)
+        bufs
     }
 
     /// Lends the replacement buffer to a document's walk (empty, with the room it has).
