@@ -216,22 +216,20 @@ async fn forward(
     let (mut parts, incoming) = req.into_parts();
     let reads_fields = g.reads_fields[index];
     // On a route that reads fields, a plain request's stay as they arrived when the route
-    // reads only its body's type and the request needs nothing else done to them by name:
-    // the map holds that type alone (`RequestFields::body_type_only`). Otherwise from here
-    // on they are all in the map, as for any other request.
-    let mut kept_type = false;
-    if reads_fields && let Some(fields) = &plain {
-        match g.body_type_only[index].then(|| fields.body_type_only()) {
-            Some(Some(map)) => {
-                kept_type = !map.is_empty();
-                parts.headers = map;
-            }
-            _ => {
-                parts.headers = fields.to_map().map_err(|_| RejectCode::BadRequest)?;
-                plain = None;
-            }
-        }
+    // reads only its body's type and the request needs nothing else done to them by name
+    // (`RequestFields::body_type_only`): the body is read by that type, and a reader that
+    // takes a map gets one holding the type alone. Otherwise from here on they are all in
+    // the map, as for any other request.
+    if reads_fields
+        && let Some(fields) = &plain
+        && !(g.body_type_only[index] && fields.body_type_only())
+    {
+        parts.headers = fields.to_map().map_err(|_| RejectCode::BadRequest)?;
+        plain = None;
     }
+    // Set when the map holds a kept plain request's type, which goes upstream with its
+    // fields.
+    let mut typed_map = false;
     if present.has(Present::COOKIE) {
         canon::headers::join_cookies(&mut parts.headers);
     }
@@ -275,11 +273,18 @@ async fn forward(
             Err(e) => return Err(e),
         };
         let policy = policy.for_body(layer);
-        let decoded = coded::decode(policy, layer, &parts.headers, raw, limits.max_decoded_bytes)?;
+        let max = limits.max_decoded_bytes;
+        let decoded = match &plain {
+            Some(fields) => coded::decode_typed(policy, layer, fields.content_type(), raw, max)?,
+            None => coded::decode(policy, layer, &parts.headers, raw, max)?,
+        };
         // The people it is about, read where the rewrite reads them (a form layer's document
         // included).
         let found = match &route.subject {
             Some(path) => {
+                if let Some(fields) = &plain {
+                    typed_map |= type_into(fields, &mut parts.headers)?;
+                }
                 coded::subject_scopes(policy, layer, &parts.headers, decoded.plain(), path)?
             }
             None => Vec::new(),
@@ -323,8 +328,11 @@ async fn forward(
         }
         let body_in = match &raw {
             Ok((decoded, body_policy)) => {
-                if !decoded.plain().is_empty() && !parts.headers.contains_key(header::CONTENT_TYPE)
-                {
+                let typed = match &plain {
+                    Some(fields) => fields.content_type().is_some(),
+                    None => parts.headers.contains_key(header::CONTENT_TYPE),
+                };
+                if !decoded.plain().is_empty() && !typed {
                     // Policed as beacon text: say so, or Rack reads an unlabelled body as a form.
                     parts
                         .headers
@@ -346,6 +354,9 @@ async fn forward(
             _ => g.echoes[index][usize::from(opted_out)],
         };
         if echoes {
+            if let Some(fields) = &plain {
+                typed_map |= type_into(fields, &mut parts.headers)?;
+            }
             cx.collect_request(|cx| {
                 policed_body = police::collect(
                     policy,
@@ -405,20 +416,25 @@ async fn forward(
                         rewrite_limits,
                         &mut cx,
                     )?,
-                    (None, None) => coded::police(
-                        body_policy,
-                        &parts.headers,
-                        decoded.plain(),
-                        rewrite_limits,
-                        &mut cx,
-                    )?,
+                    (None, None) => {
+                        if let Some(fields) = &plain {
+                            typed_map |= type_into(fields, &mut parts.headers)?;
+                        }
+                        coded::police(
+                            body_policy,
+                            &parts.headers,
+                            decoded.plain(),
+                            rewrite_limits,
+                            &mut cx,
+                        )?
+                    }
                 };
                 let to_send = decoded.finish(rewritten)?;
                 tally.bytes_out = to_send.len();
                 if plain.is_some() {
                     // The fields go as they arrived, with the policed body's own length
                     // (`Upstream::send`); the map keeps only a type the request was given.
-                    if kept_type {
+                    if typed_map {
                         parts.headers.clear();
                     }
                     prepare_plain(parts, target, full(to_send))
@@ -433,7 +449,7 @@ async fn forward(
                 let streamed = Body::Streamed(Limited::new(watched, route.max_body_bytes));
                 if plain.is_some() {
                     // The fields and their length go with `plain`: nothing from the map.
-                    if kept_type {
+                    if typed_map {
                         parts.headers.clear();
                     }
                     prepare_plain(parts, target, streamed)
@@ -565,6 +581,14 @@ pub(super) fn reads_request_fields(route: &Route) -> bool {
         || !route.fields.cookie.is_empty()
         || route.fields.query.polices()
         || police::echoes(route.body_policy(false), None)
+}
+
+/// Puts a kept plain request's `Content-Type` in `headers`, for a reader that takes a map
+/// ([`RequestFields::type_into`]).
+fn type_into(fields: &RequestFields, headers: &mut http::HeaderMap) -> Result<bool, RejectCode> {
+    fields
+        .type_into(headers)
+        .map_err(|_| RejectCode::BadRequest)
 }
 
 /// Whether the only request field read by name on `route` is its body's `Content-Type`

@@ -215,6 +215,43 @@ pub fn decode(
     raw: Bytes,
     max_decoded: usize,
 ) -> Result<Decoded, RejectCode> {
+    decode_labelled(policy, layer, raw, max_decoded, || {
+        (format(headers, policy.coding), codings(headers))
+    })
+}
+
+/// As [`decode`], for a body labelled by `content_type` alone (its request has no
+/// `Content-Encoding`): a caller that holds the type without a map.
+///
+/// # Errors
+/// As [`decode`].
+pub fn decode_typed(
+    policy: Policy<'_>,
+    layer: Layer<'_>,
+    content_type: Option<&[u8]>,
+    raw: Bytes,
+    max_decoded: usize,
+) -> Result<Decoded, RejectCode> {
+    decode_labelled(policy, layer, raw, max_decoded, || {
+        let format = Format::of_body(content_type, policy.coding)
+            .map_err(|UnsupportedType| RejectCode::UnsupportedMediaType);
+        (format, Ok(Vec::new()))
+    })
+}
+
+/// [`decode`], the body's format and codings read by `labels` (only for a body that has
+/// bytes).
+#[inline]
+fn decode_labelled(
+    policy: Policy<'_>,
+    layer: Layer<'_>,
+    raw: Bytes,
+    max_decoded: usize,
+    labels: impl FnOnce() -> (
+        Result<Format, RejectCode>,
+        Result<Vec<codec::Coding>, RejectCode>,
+    ),
+) -> Result<Decoded, RejectCode> {
     let unread = |raw| Decoded {
         raw,
         decoded: None,
@@ -225,7 +262,7 @@ pub fn decode(
     if raw.is_empty() {
         return Ok(unread(raw));
     }
-    let (format, codings) = match (format(headers, policy.coding), codings(headers)) {
+    let (format, codings) = match labels() {
         (Ok(f), Ok(c)) => (f, c),
         (Err(e), _) | (_, Err(e)) if !policy.observe_only => return Err(e),
         // Forwarded as it came; `police` sees the content type again and leaves it alone.

@@ -10,8 +10,9 @@
 //! and a header map is built from it ([`RequestFields::to_map`]) as soon as anything must
 //! read fields by name (a route with field rules, cookies or a subject to read, a request
 //! its route must canonicalise, HTTP/2 upstream). A route whose rules read only the body
-//! needs its `Content-Type` alone: [`RequestFields::body_type_only`] puts that in a map and
-//! leaves the others as they arrived.
+//! needs its `Content-Type` alone: [`RequestFields::body_type_only`] says when the fields may
+//! all stay as they arrived, the body is read by [`RequestFields::content_type`], and a reader
+//! that takes a map gets the type alone in one ([`RequestFields::type_into`]).
 //!
 //! Only a plain request is kept this way ([`super::wire::read_request_head`] decides): one
 //! `Host`, origin-form, no `Transfer-Encoding`, one `Content-Length` at most, a `Connection`
@@ -114,39 +115,49 @@ impl RequestFields {
         Ok(headers)
     }
 
-    /// The fields a route that reads none by name but its body's type needs, in a map, when
-    /// every other one may go upstream as it arrived: `None` when the request needs the whole
-    /// map's treatment instead. That is, when it has a `Content-Encoding` (decoded and
-    /// rewritten), a `Content-Type` more than once or not in its canonical spelling
-    /// (refused, or rewritten, by [`crate::canon::content::canonicalize`]), a name with an
-    /// underscore (read against the other names by [`crate::canon::headers::check_spellings`])
-    /// or a body but no `Content-Type` (given the beacon type). Otherwise the map holds the
-    /// `Content-Type`, if any: on such a request both checks leave the fields as they are.
-    pub fn body_type_only(&self) -> Option<HeaderMap> {
+    /// Whether a route that reads no field by name but its body's type may leave every field
+    /// as it arrived: `false` when the request needs the whole map's treatment instead. That
+    /// is, when it has a `Content-Encoding` (decoded and rewritten), a `Content-Type` more
+    /// than once or not in its canonical spelling (refused, or rewritten, by
+    /// [`crate::canon::content::canonicalize`]), a name with an underscore (read against the
+    /// other names by [`crate::canon::headers::check_spellings`]) or a body but no
+    /// `Content-Type` (given the beacon type). On any other request both checks leave the
+    /// fields as they are, and its type is [`Self::content_type`].
+    pub fn body_type_only(&self) -> bool {
         if self.body_type.others {
-            return None;
+            return false;
         }
         // An underscore anywhere in the lines (a value may hold one: an iPhone's
         // `User-Agent` does) is looked for in the names, line by line.
         let all = self.all();
         if memchr::memchr(b'_', all).is_some() && lines(all).any(|(name, _)| name.contains(&b'_')) {
-            return None;
+            return false;
         }
-        let mut map = HeaderMap::new();
-        match self.body_type.at {
-            Some((at, len)) => {
-                let (at, len) = (at as usize, len as usize);
-                let value = self.head.get(at..at + len)?;
-                if !crate::canon::content::is_canonical(value) {
-                    return None;
-                }
-                let value = HeaderValue::from_maybe_shared(self.head.slice(at..at + len)).ok()?;
-                map.insert(http::header::CONTENT_TYPE, value);
-            }
-            None if self.length.is_some_and(|n| n > 0) => return None,
-            None => {}
+        match self.content_type() {
+            Some(value) => crate::canon::content::is_canonical(value),
+            None => self.length.is_none_or(|n| n == 0),
         }
-        Some(map)
+    }
+
+    /// The (first) `Content-Type` value, as it arrived.
+    pub fn content_type(&self) -> Option<&[u8]> {
+        let (at, len) = self.body_type.at?;
+        self.head.get(at as usize..(at + len) as usize)
+    }
+
+    /// Puts the `Content-Type` in `headers` (for a reader that takes a map); `Ok(false)` when
+    /// the request has none.
+    ///
+    /// # Errors
+    /// A value the `http` crate refuses (httparse's value grammar is the same, so never in
+    /// practice).
+    pub fn type_into(&self, headers: &mut HeaderMap) -> Result<bool, http::Error> {
+        let Some(value) = self.content_type() else {
+            return Ok(false);
+        };
+        let value = HeaderValue::from_maybe_shared(self.head.slice_ref(value))?;
+        headers.insert(http::header::CONTENT_TYPE, value);
+        Ok(true)
     }
 
     fn all(&self) -> &[u8] {
