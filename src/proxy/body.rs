@@ -32,6 +32,14 @@ impl Body {
         Self::Full((!bytes.is_empty()).then_some(bytes))
     }
 
+    /// The length of a complete body (`None` for one that streams).
+    pub(crate) fn full_len(&self) -> Option<u64> {
+        match self {
+            Self::Full(b) => Some(b.as_ref().map_or(0, |b| b.len() as u64)),
+            _ => None,
+        }
+    }
+
     /// An upstream response's fields that are still the bytes they arrived in: the writer of
     /// the answer's head passes them on ([`super::upstream::fields`]).
     pub(crate) fn raw_fields(&self) -> Option<&super::upstream::fields::RawFields> {
@@ -68,9 +76,7 @@ impl http_body::Body for Body {
 
     fn size_hint(&self) -> http_body::SizeHint {
         match self {
-            Self::Full(b) => {
-                http_body::SizeHint::with_exact(b.as_ref().map_or(0, |b| b.len() as u64))
-            }
+            Self::Full(_) => http_body::SizeHint::with_exact(self.full_len().unwrap_or(0)),
             Self::Upstream(b) => b.size_hint(),
             Self::Streamed(b) => b.size_hint(),
         }
@@ -127,15 +133,18 @@ impl http_body::Body for ClientBody {
     }
 }
 
+/// The `Content-Length` a map of fields declares, when it reads as a number.
+pub(crate) fn declared_length(headers: &HeaderMap) -> Option<u64> {
+    headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok())
+}
+
 /// Rejects early when the declared length is already over the limit.
 ///
 /// # Errors
 /// [`RejectCode::BodyTooLarge`].
-pub(crate) fn check_declared_length(headers: &HeaderMap, max: usize) -> Result<(), RejectCode> {
-    let declared = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
+pub(crate) fn check_declared_length(declared: Option<u64>, max: usize) -> Result<(), RejectCode> {
     match declared {
         Some(n) if n > max as u64 => Err(RejectCode::BodyTooLarge),
         _ => Ok(()),

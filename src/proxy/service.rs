@@ -227,9 +227,6 @@ async fn forward(
         parts.headers = fields.to_map().map_err(|_| RejectCode::BadRequest)?;
         plain = None;
     }
-    // Set when the map holds a kept plain request's type, which goes upstream with its
-    // fields.
-    let mut typed_map = false;
     if present.has(Present::COOKIE) {
         canon::headers::join_cookies(&mut parts.headers);
     }
@@ -255,15 +252,14 @@ async fn forward(
         }
         Bodies::Unread => false,
     };
+    // A body declared longer than the route takes is refused before a byte of it is read.
+    let declared = match &plain {
+        Some(fields) => fields.content_length(),
+        None => body::declared_length(&parts.headers),
+    };
+    body::check_declared_length(declared, route.max_body_bytes)?;
     let mut found_scopes = Vec::new();
     let raw = if reads_body {
-        match &plain {
-            Some(fields) if fields.content_length() > Some(route.max_body_bytes as u64) => {
-                return Err(RejectCode::BodyTooLarge);
-            }
-            Some(_) => {}
-            None => body::check_declared_length(&parts.headers, route.max_body_bytes)?,
-        }
         let raw = body::collect(incoming, route.max_body_bytes, limits.request_timeout).await?;
         tally.bytes_in = raw.len();
         let layer = match route.body_layer(opted_out, parts.uri.query()) {
@@ -283,7 +279,7 @@ async fn forward(
         let found = match &route.subject {
             Some(path) => {
                 if let Some(fields) = &plain {
-                    typed_map |= type_into(fields, &mut parts.headers)?;
+                    type_into(fields, &mut parts.headers)?;
                 }
                 coded::subject_scopes(policy, layer, &parts.headers, decoded.plain(), path)?
             }
@@ -292,13 +288,6 @@ async fn forward(
         found_scopes = found;
         Ok((decoded, policy))
     } else {
-        match &plain {
-            Some(fields) if fields.content_length() > Some(route.max_body_bytes as u64) => {
-                return Err(RejectCode::BodyTooLarge);
-            }
-            Some(_) => {}
-            None => body::check_declared_length(&parts.headers, route.max_body_bytes)?,
-        }
         Err(incoming)
     };
     // The people this request is about: their secrets come from the store (async) before the
@@ -355,7 +344,7 @@ async fn forward(
         };
         if echoes {
             if let Some(fields) = &plain {
-                typed_map |= type_into(fields, &mut parts.headers)?;
+                type_into(fields, &mut parts.headers)?;
             }
             cx.collect_request(|cx| {
                 policed_body = police::collect(
@@ -418,7 +407,7 @@ async fn forward(
                     )?,
                     (None, None) => {
                         if let Some(fields) = &plain {
-                            typed_map |= type_into(fields, &mut parts.headers)?;
+                            type_into(fields, &mut parts.headers)?;
                         }
                         coded::police(
                             body_policy,
@@ -433,10 +422,9 @@ async fn forward(
                 tally.bytes_out = to_send.len();
                 if plain.is_some() {
                     // The fields go as they arrived, with the policed body's own length
-                    // (`Upstream::send`); the map keeps only a type the request was given.
-                    if typed_map {
-                        parts.headers.clear();
-                    }
+                    // (`Upstream::send`); the map held nothing but the type a reader was
+                    // given (`type_into`).
+                    parts.headers.clear();
                     prepare_plain(parts, target, full(to_send))
                 } else {
                     let len = to_send.len() as u64;
@@ -449,15 +437,10 @@ async fn forward(
                 let streamed = Body::Streamed(Limited::new(watched, route.max_body_bytes));
                 if plain.is_some() {
                     // The fields and their length go with `plain`: nothing from the map.
-                    if typed_map {
-                        parts.headers.clear();
-                    }
+                    parts.headers.clear();
                     prepare_plain(parts, target, streamed)
                 } else {
-                    let declared = parts
-                        .headers
-                        .get(header::CONTENT_LENGTH)
-                        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+                    let declared = body::declared_length(&parts.headers);
                     prepare(parts, target, streamed, declared)
                 }
             }
@@ -584,10 +567,12 @@ pub(super) fn reads_request_fields(route: &Route) -> bool {
 }
 
 /// Puts a kept plain request's `Content-Type` in `headers`, for a reader that takes a map
-/// ([`RequestFields::type_into`]).
-fn type_into(fields: &RequestFields, headers: &mut http::HeaderMap) -> Result<bool, RejectCode> {
+/// ([`RequestFields::type_into`]); the map holds nothing else, and is cleared before the
+/// fields go upstream as they arrived.
+fn type_into(fields: &RequestFields, headers: &mut http::HeaderMap) -> Result<(), RejectCode> {
     fields
         .type_into(headers)
+        .map(drop)
         .map_err(|_| RejectCode::BadRequest)
 }
 

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 
 use bytes::{Bytes, BytesMut};
-use http::{Method, Request, Response, header};
+use http::{Method, Request, Response};
 use http_body::Body as _;
 use tokio::io::AsyncWriteExt;
 
@@ -56,13 +56,9 @@ pub(super) async fn exchange(
     let (parts, body) = req.into_parts();
     // `prepare` set the length of whatever has one; the rest is chunked, or nothing at all.
     // Plain fields carry the client's length, which a policed body (complete) replaces.
-    let declared = match (plain, &body) {
-        (Some(_), Body::Full(full)) => Some(full.as_ref().map_or(0, |b| b.len() as u64)),
-        (Some(fields), _) => fields.content_length(),
-        (None, _) => parts
-            .headers
-            .get(header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok()?.parse::<u64>().ok()),
+    let declared = match plain {
+        Some(fields) => body.full_len().or_else(|| fields.content_length()),
+        None => crate::proxy::body::declared_length(&parts.headers),
     };
     let framing = match (declared, &body) {
         (Some(n), _) => Framing::Length(n),

@@ -413,10 +413,7 @@ fn into_map(plain: &RequestFields, req: &mut Request<Body>) -> Result<(), Upstre
     let fail = |e: http::Error| UpstreamError::Exchange(e.into());
     let mut all = plain.to_map().map_err(fail)?;
     strip(&mut all, UPSTREAM_REQUEST);
-    let length = match req.body() {
-        Body::Full(full) => Some(full.as_ref().map_or(0, |b| b.len() as u64)),
-        _ => plain.content_length(),
-    };
+    let length = req.body().full_len().or_else(|| plain.content_length());
     let headers = req.headers_mut();
     if let Some(n) = length {
         all.insert(header::CONTENT_LENGTH, super::slab::decimal(n));
