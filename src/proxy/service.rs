@@ -531,10 +531,7 @@ async fn forward(
     // The worker's batched nonces, as for the request: a source of its own per response
     // would draw a fresh batch from the OS for every policed response.
     let body = with_thread_nonces(|nonces| {
-        let mut cx = ApplyCx::for_worker(nonces);
-        if let Some(s) = &subjects {
-            cx = cx.with_subjects(&s.scopes);
-        }
+        let mut cx = ApplyCx::for_request(nonces, true, subjects.as_ref().map(|s| &s.scopes));
         let body = police::response(&route, &parts.headers, raw, limits, &mut cx);
         tally.reveal_failures = cx.reveal_failures;
         tally
