@@ -28,9 +28,13 @@ WORKDIR /src
 COPY . .
 # The registry and target caches survive between builds (BuildKit); the binary is copied out of
 # the cached target directory because cache mounts are not part of the layer.
+# x86-64 builds require AES-NI and CLMUL (.cargo/config.toml); PORTABLE_CPU=1 builds without
+# them, for CPUs that lack them (an empty RUSTFLAGS replaces the config's flags).
+ARG PORTABLE_CPU=
 RUN --mount=type=cache,target=/usr/local/cargo/registry \
     --mount=type=cache,target=/src/target \
-    cargo build --release --locked --bin piigate \
+    if [ -n "$PORTABLE_CPU" ]; then export RUSTFLAGS=; fi \
+    && cargo build --release --locked --bin piigate \
     && install -D -m 0755 target/release/piigate /out/piigate \
     && install -d -m 0700 /out/state
 

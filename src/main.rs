@@ -228,6 +228,10 @@ enum StatusArg {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Err(e) = check_cpu() {
+        eprintln!("piigate: {e}");
+        return ExitCode::FAILURE;
+    }
     match run(cli) {
         Ok(code) => code,
         Err(e) => {
@@ -235,6 +239,37 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Refuses a CPU without the features this build was compiled to require, before any code that
+/// uses them runs (`piigate::crypto::cpu`).
+fn check_cpu() -> Result<(), String> {
+    let required = piigate::crypto::cpu::required();
+    if required.is_empty() {
+        return Ok(());
+    }
+    let cpuinfo = match std::fs::read_to_string("/proc/cpuinfo") {
+        Ok(text) => text,
+        // Not Linux: no file to read, and the CPUs such builds run on have these features.
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => {
+            eprintln!(
+                "piigate: warning: cannot read /proc/cpuinfo ({e}) to check that this CPU has {}",
+                required.join(", ")
+            );
+            return Ok(());
+        }
+    };
+    let missing = piigate::crypto::cpu::missing(&cpuinfo, &required);
+    if missing.is_empty() {
+        return Ok(());
+    }
+    Err(format!(
+        "this build requires CPU features this machine lacks: {} (it was compiled with {}, \
+         see .cargo/config.toml); build without them with `RUSTFLAGS= cargo build --release`",
+        missing.join(", "),
+        required.join(", ")
+    ))
 }
 
 /// The error and its causes, each said once: many errors already quote their cause in their

@@ -367,3 +367,96 @@ async fn many_small_records_in_one_read_arrive_whole_and_in_order() {
     })
     .await;
 }
+
+/// Reads one complete answer from `s` (the request before it sent alone); its status.
+async fn read_answer(s: &mut tokio_rustls::client::TlsStream<tokio::net::TcpStream>) -> u16 {
+    let mut out = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        if let [answer] = parse_responses(&out).as_slice()
+            && answer.complete
+        {
+            return answer.status;
+        }
+        let got = s.read(&mut chunk).await.expect("read");
+        assert!(got > 0, "the gateway closed before answering");
+        out.extend_from_slice(&chunk[..got]);
+    }
+}
+
+fn post(body: &str) -> String {
+    format!(
+        "POST /ok/x HTTP/1.1\r\nhost: localhost\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+        body.len()
+    )
+}
+
+/// A request whose head and first bytes of body come in one short record, and the rest of the
+/// body in a later write: the first record ends a write of the client's, so the gateway hands
+/// it on without looking at the socket again, and must still wait for the rest and pass the
+/// body on whole.
+#[tokio::test]
+async fn a_request_ended_by_a_later_write_is_waited_for_and_arrives_whole() {
+    bounded(30, async {
+        let pki = Pki::new();
+        let up = Upstream::start(None, Reply::Ok).await;
+        let gw = TestGateway::start(&config(&pki, up.addr, None)).await;
+        let mut s = tls13_client(&pki, gw.addr).await;
+        let body = format!(
+            "{{\"email\":\"a@b.example\",\"pad\":\"{}\"}}",
+            "d".repeat(300)
+        );
+        let wire = post(&body);
+        let split = wire.len() - 100;
+        s.write_all(&wire.as_bytes()[..split]).await.expect("write");
+        s.flush().await.expect("flush");
+        // Let the first record reach the gateway and be handed on alone.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        s.write_all(&wire.as_bytes()[split..]).await.expect("write");
+        s.flush().await.expect("flush");
+        assert_eq!(read_answer(&mut s).await, 200);
+        // The next request on the same session, in one write.
+        s.write_all(post(&body).as_bytes()).await.expect("write");
+        assert_eq!(read_answer(&mut s).await, 200);
+        let got: Vec<_> = up.requests().into_iter().map(|r| r.body).collect();
+        assert_eq!(got.len(), 2);
+        for b in &got {
+            let text = String::from_utf8_lossy(b);
+            assert!(!text.contains("a@b.example"), "the email was tokenized");
+            assert!(text.contains(&"d".repeat(300)), "the body arrived whole");
+        }
+    })
+    .await;
+}
+
+/// A client's `key_update` (asking for ours) sent in the same flight as a request: the
+/// gateway reads both in one go, answers with its own `key_update` before the answer it
+/// encrypts under the new key, and the session keeps serving in both directions.
+#[tokio::test]
+async fn a_key_update_in_the_same_flight_as_a_request_is_answered_and_the_session_serves_on() {
+    bounded(30, async {
+        let pki = Pki::new();
+        let up = Upstream::start(None, Reply::Ok).await;
+        let gw = TestGateway::start(&config(&pki, up.addr, None)).await;
+        let mut s = tls13_client(&pki, gw.addr).await;
+        let body = "{\"email\":\"a@b.example\"}";
+        s.write_all(post(body).as_bytes()).await.expect("write");
+        assert_eq!(read_answer(&mut s).await, 200);
+        // Queued in the client's buffer and flushed together with the next request.
+        s.get_mut().1.refresh_traffic_keys().expect("key update");
+        s.write_all(post(body).as_bytes()).await.expect("write");
+        s.flush().await.expect("flush");
+        assert_eq!(read_answer(&mut s).await, 200);
+        // Once more after the keys moved both ways.
+        s.write_all(post(body).as_bytes()).await.expect("write");
+        assert_eq!(read_answer(&mut s).await, 200);
+        assert_eq!(up.requests().len(), 3);
+        s.shutdown().await.expect("close_notify");
+        let mut rest = Vec::new();
+        s.read_to_end(&mut rest)
+            .await
+            .expect("the gateway ends the session with close_notify");
+        assert!(rest.is_empty());
+    })
+    .await;
+}

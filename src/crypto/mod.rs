@@ -6,6 +6,7 @@
 //! Public outputs (tokens, envelopes) are plain text that may leave the boundary; the keys that
 //! make them are private types built from [`crate::keys::SecretKey`].
 
+pub mod cpu;
 pub mod envelope;
 pub mod ff1;
 pub mod nonce;

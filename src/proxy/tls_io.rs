@@ -47,6 +47,9 @@ const OUTGOING_HIGH: usize = 64 * 1024;
 const OUTGOING_KEEP: usize = 20 * 1024;
 /// The largest piece of a vectored write gathered into one encryption.
 const GATHER_BYTES: usize = 16 * 1024;
+/// The most plaintext a TLS record carries (RFC 8446 §5.1): a record shorter than this ended
+/// one of the peer's writes.
+const MAX_RECORD_PLAIN: usize = 16 * 1024;
 
 /// A TLS 1.3 server session on a client's socket (see the module docs).
 pub(crate) struct TlsStream {
@@ -77,8 +80,11 @@ pub(crate) struct TlsStream {
 
 /// What processing the incoming records came to.
 enum Step {
-    /// Progress was made (plaintext moved, a message encoded): process again.
+    /// Progress was made (a message encoded or sent): process again.
     Again,
+    /// Application data was decrypted (to the reader's buffer, the rest to `plain`); `ended`:
+    /// the last record was shorter than a full one, so it ended one of the peer's writes.
+    Data { ended: bool },
     /// Nothing more without ciphertext from the peer.
     NeedInput,
     /// The handshake is done and nothing is pending: application data may be sent.
@@ -132,7 +138,7 @@ impl TlsStream {
     fn poll_handshake(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         loop {
             let done = match self.step(cx, None, None)? {
-                Step::Again | Step::Wrote => continue,
+                Step::Again | Step::Data { .. } | Step::Wrote => continue,
                 // Writable while handshaking: the window after our `Finished`, in which a
                 // server may send but the client is not yet authenticated.
                 Step::Writable => !self.conn.is_handshaking(),
@@ -165,6 +171,7 @@ impl TlsStream {
         let step = match status.state {
             Err(e) => Err(e),
             Ok(ConnectionState::ReadTraffic(mut records)) => {
+                let mut ended = false;
                 while let Some(record) = records.next_record() {
                     let data = match record {
                         Ok(r) => r.payload,
@@ -174,6 +181,7 @@ impl TlsStream {
                             return Err(self.fail(cx, e));
                         }
                     };
+                    ended = data.len() < MAX_RECORD_PLAIN;
                     let mut data = data;
                     if self.plain_at == self.plain.len()
                         && let Some(b) = buf.as_deref_mut()
@@ -190,7 +198,7 @@ impl TlsStream {
                         self.plain.extend_from_slice(data);
                     }
                 }
-                Ok(Step::Again)
+                Ok(Step::Data { ended })
             }
             Ok(ConnectionState::EncodeTlsData(mut encode)) => {
                 encode_into(&mut self.outgoing, &mut encode);
@@ -242,6 +250,11 @@ impl TlsStream {
         self.settled = match step {
             Ok(Step::NeedInput | Step::Writable) => true,
             Ok(Step::Wrote) => !self.conn.wants_write(),
+            // Every record read was processed and handed out, and nothing waits to be sent:
+            // asking again could only answer that it waits for ciphertext (or may write).
+            Ok(Step::Data { .. }) => {
+                self.start == self.filled && !self.conn.wants_write() && !self.conn.is_handshaking()
+            }
             _ => false,
         };
         step.map_err(|e| self.fail(cx, e))
@@ -357,7 +370,7 @@ impl TlsStream {
         loop {
             match self.step(cx, None, Some(data))? {
                 Step::Wrote => break,
-                Step::Again => {}
+                Step::Again | Step::Data { .. } => {}
                 Step::PeerClosed => self.peer_closed = true,
                 Step::NeedInput | Step::Writable => {
                     return Poll::Ready(Err(io::Error::other(
@@ -440,6 +453,22 @@ impl AsyncRead for TlsStream {
             match step {
                 Step::Again => {
                     if buf.remaining() == 0 || this.plain_at < this.plain.len() {
+                        return Poll::Ready(Ok(()));
+                    }
+                }
+                Step::Data { ended } => {
+                    if buf.remaining() == 0 || this.plain_at < this.plain.len() {
+                        return Poll::Ready(Ok(()));
+                    }
+                    // Everything read is handed out, nothing is queued to send, and the last
+                    // record ended one of the peer's writes: the reader has that write whole,
+                    // so neither rustls nor the socket is asked again (a 1 KB request over
+                    // TLS asked both once more, to hear that nothing had come).
+                    if ended
+                        && this.settled
+                        && this.outgoing.sent == this.outgoing.end
+                        && buf.filled().len() > before
+                    {
                         return Poll::Ready(Ok(()));
                     }
                 }
