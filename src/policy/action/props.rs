@@ -333,7 +333,7 @@ proptest! {
         replacement in "\\PC{0,16}",
         kind in proptest::sample::select(vec![LeafKind::String, LeafKind::Number, LeafKind::Bool]),
     ) {
-        let redact = Action::Redact(RedactAction { replacement: replacement.clone().into() });
+        let redact = Action::Redact(RedactAction { replacement: replacement.into() });
         let leaf = Leaf { text: &text, kind, field: &field };
         let (mut n1, mut n2, mut n3) = (OsNonces::new(), OsNonces::new(), OsNonces::new());
         let mut read = ApplyCx::new(&mut n1);
