@@ -537,6 +537,27 @@ impl ApplyCx<'_> {
         Some(applied)
     }
 
+    /// The same step for an action whose replacement does not depend on the value (`redact`):
+    /// counted as [`Self::treat`] counts it, and the replacement returned for the rewriter to
+    /// write, so the value need not be decoded (a batch's redacted address is four leaves an
+    /// event). `None` when the action reads the value, or while this request's selected values
+    /// are collected for echo recognition (the value is recorded then): call [`Self::treat`].
+    #[inline]
+    pub(crate) fn treat_constant<'r>(
+        &mut self,
+        action: &'r Action,
+        class: Option<Class>,
+    ) -> Option<&'r str> {
+        let Action::Redact(a) = action else {
+            return None;
+        };
+        if self.collect.is_some() {
+            return None;
+        }
+        self.record(ActionKind::Redact, class, Applied::Replaced);
+        Some(&a.replacement)
+    }
+
     /// A value that `drop` removes unread, offered as one the rules select while this
     /// request's text is searched for echoes: a dropped name must not stay in clear where a
     /// scrubbed text repeats it. Counting stays with [`Self::treat_unread`].

@@ -317,3 +317,42 @@ proptest! {
         prop_assert_eq!(out, mask_by_count(&text, keep_last));
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// `redact` taken without reading the value ([`ApplyCx::treat_constant`]) writes what the
+    /// step that reads it ([`ApplyCx::treat`]) writes, and counts and tallies it the same, for
+    /// any value, field, class and replacement; while values are collected for echo
+    /// recognition it leaves the value to `treat`. Other actions always go to `treat`.
+    #[test]
+    fn redact_unread_counts_and_writes_what_treat_does(
+        text in "\\PC{0,24}",
+        field in "\\PC{0,8}",
+        class in proptest::option::of(proptest::sample::select(Class::ALL.to_vec())),
+        replacement in "\\PC{0,16}",
+        kind in proptest::sample::select(vec![LeafKind::String, LeafKind::Number, LeafKind::Bool]),
+    ) {
+        let redact = Action::Redact(RedactAction { replacement: replacement.into() });
+        let leaf = Leaf { text: &text, kind, field: &field };
+        let (mut n1, mut n2, mut n3) = (OsNonces::new(), OsNonces::new(), OsNonces::new());
+        let mut read = ApplyCx::new(&mut n1);
+        let mut out = Vec::new();
+        let applied = read.treat(&redact, class, &leaf, &mut out).expect("redact never fails");
+        prop_assert_eq!(applied, Applied::Replaced);
+        let mut unread = ApplyCx::new(&mut n2);
+        let written = unread.treat_constant(&redact, class);
+        prop_assert_eq!(written.map(str::as_bytes), Some(&out[..]));
+        prop_assert_eq!(read.counts, unread.counts);
+        prop_assert_eq!(read.disclosed.cells().collect::<Vec<_>>(), unread.disclosed.cells().collect::<Vec<_>>());
+
+        let mut collecting = ApplyCx::new(&mut n3);
+        let saved = collecting.begin_collect();
+        prop_assert!(saved.is_some());
+        prop_assert_eq!(collecting.treat_constant(&redact, class), None);
+        prop_assert_eq!(collecting.counts, ActionCounts::default());
+        let mask = Action::Mask(MaskAction { keep_last: 2 });
+        prop_assert_eq!(unread.treat_constant(&mask, class), None);
+        prop_assert_eq!(unread.treat_constant(&Action::Keep, class), None);
+    }
+}

@@ -1059,10 +1059,20 @@ impl<'p> Walker<'_, 'p, '_, '_, '_> {
             );
             return Ok(());
         }
-        // `keep` (and `drop`, which never gets here) need not read the value.
+        // `keep` (and `drop`, which never gets here) need not read the value, nor does
+        // `redact`, whose replacement is fixed. (Reading it would only check its UTF-8 again:
+        // the scan that found its end has validated it.)
         let applied = match self.cx.treat_unread(action, class) {
             Some(applied) => applied,
-            None => self.apply_read(action, class, kind, start, end, escaped, field)?,
+            None => {
+                if let Some(text) = self.cx.treat_constant(action, class) {
+                    self.flush_to(start);
+                    escape::encode_string(text.as_bytes(), self.out);
+                    self.copied = end;
+                    return Ok(());
+                }
+                self.apply_read(action, class, kind, start, end, escaped, field)?
+            }
         };
         if applied == Applied::Kept
             && let Some(whole) = whole

@@ -514,3 +514,60 @@ fn a_workers_buffers_are_wiped_between_requests_and_reused() {
         "not reused"
     );
 }
+
+/// Member values of the documents below, as spelled in JSON: escapes, non-ASCII, numbers,
+/// literals and containers.
+const SPELLINGS: &[&str] = &[
+    r#""x""#,
+    r#""""#,
+    r#""q\"t\\""#,
+    r#""\u00e9t\u00e9 \ud83d\ude00""#,
+    r#""日本""#,
+    "12",
+    "-0.5e3",
+    "true",
+    "false",
+    "null",
+    r#"{"a":"in","z":[1,"two"]}"#,
+    r#"["a",{"a":null,"b":"bé"}]"#,
+];
+const NAMES: &[&str] = &["a", "b", "z", r"\u0061", "日本"];
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
+
+    /// `redact` writes its replacement without reading the value when no echo collection
+    /// is under way ([`ApplyCx::treat_constant`]); in the one pass, where every selected value
+    /// is read, recorded and treated by [`ApplyCx::treat`], the same document comes out with
+    /// the same bytes, action counts and ledger cells.
+    #[test]
+    fn redact_unread_and_redact_read_agree(
+        members in proptest::collection::vec(
+            (proptest::sample::select(NAMES), proptest::sample::select(SPELLINGS)),
+            0..8,
+        ),
+    ) {
+        let body: Vec<String> = members.iter().map(|(k, v)| format!(r#""{k}":{v}"#)).collect();
+        let input = format!("{{{}}}", body.join(","));
+        let p = plan(vec![
+            (&["$..a"], Action::Redact(RedactAction { replacement: "[gone \"é\"]".into() })),
+            (&["$..b"], mask()),
+            (&["$.z"], redact()),
+        ]);
+        let rewrite = |one_pass: bool| {
+            let mut nonces = OsNonces::new();
+            let mut cx = ApplyCx::new(&mut nonces);
+            let saved = one_pass.then(|| cx.begin_one_pass().expect("no collection yet"));
+            let mut out = Vec::new();
+            let outcome = rewrite_json(input.as_bytes(), &p, &LIMITS, &mut cx, &mut out);
+            if saved.is_some() {
+                proptest::prop_assert!(cx.end_one_pass(), "nothing to search");
+            }
+            let cells: Vec<_> = cx.disclosed.cells().collect();
+            Ok((outcome, out, cx.counts, cells))
+        };
+        let unread = rewrite(false)?;
+        let read = rewrite(true)?;
+        proptest::prop_assert_eq!(unread, read, "{}", input);
+    }
+}
