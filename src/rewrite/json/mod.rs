@@ -182,6 +182,7 @@ pub fn rewrite_json(
         dead: walker_dead,
         segs: Vec::new(),
         deferred: defer.then(deferred::Later::default),
+        spelled: Spelled::NONE,
     };
     let result = walker.run(root).and_then(|o| walker.fill_deferred(o, base));
     if result.is_err() {
@@ -314,6 +315,29 @@ struct Bufs {
     path: String,
 }
 
+/// The JSON string of the fixed replacement a walk last wrote (quoted and escaped), with
+/// where its text lives: a batch redacts the same leaves in every event (four an event for
+/// an address), and copying the spelling costs a fraction of encoding it again. A rule's
+/// action, and so its replacement text, is one object for the whole walk, so its address
+/// and length name it (the memo of deterministic actions keys them the same way).
+struct Spelled {
+    /// Address and length of the replacement text spelled; `(0, 0)` for none (a `&str`'s
+    /// address is never 0).
+    text: (usize, usize),
+    len: u8,
+    /// Room for a replacement of up to 46 bytes without escapes; a longer spelling is
+    /// encoded each time.
+    bytes: [u8; 48],
+}
+
+impl Spelled {
+    const NONE: Self = Self {
+        text: (0, 0),
+        len: 0,
+        bytes: [0; 48],
+    };
+}
+
 struct Walker<'i, 'p, 'o, 'c, 'x> {
     input: &'i [u8],
     plan: &'p Plan,
@@ -342,6 +366,8 @@ struct Walker<'i, 'p, 'o, 'c, 'x> {
     /// The one pass of an echoing route: the texts to search once every selected value is
     /// known (`deferred`).
     deferred: Option<deferred::Later<'p>>,
+    /// The last fixed replacement written, as JSON.
+    spelled: Spelled,
 }
 
 impl<'p> Walker<'_, 'p, '_, '_, '_> {
@@ -1067,7 +1093,7 @@ impl<'p> Walker<'_, 'p, '_, '_, '_> {
             None => {
                 if let Some(text) = self.cx.treat_constant(action, class) {
                     self.flush_to(start);
-                    escape::encode_string(text.as_bytes(), self.out);
+                    self.write_fixed(text);
                     self.copied = end;
                     return Ok(());
                 }
@@ -1217,6 +1243,30 @@ impl<'p> Walker<'_, 'p, '_, '_, '_> {
             self.out.extend_from_slice(span);
         }
         self.copied = upto;
+    }
+
+    /// Writes the JSON string of a fixed replacement (`redact`'s) to the output: copied from
+    /// [`Spelled`] when it is the one the walk last spelled, else encoded (and kept there).
+    #[inline]
+    fn write_fixed(&mut self, text: &str) {
+        let key = (text.as_ptr() as usize, text.len());
+        let spelled = &mut self.spelled;
+        if spelled.text == key {
+            // A fixed-size copy (no call), cut back to the spelling's length.
+            let end = self.out.len() + usize::from(spelled.len);
+            self.out.extend_from_slice(&spelled.bytes);
+            self.out.truncate(end);
+            return;
+        }
+        let at = self.out.len();
+        escape::encode_string(text.as_bytes(), self.out);
+        if let Some(written) = self.out.get(at..)
+            && let Some(room) = spelled.bytes.get_mut(..written.len())
+        {
+            room.copy_from_slice(written);
+            spelled.len = written.len() as u8;
+            spelled.text = key;
+        }
     }
 
     /// Replaces input `from..to` with `with` (raw bytes, already JSON).

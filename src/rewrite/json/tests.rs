@@ -537,9 +537,11 @@ proptest::proptest! {
     #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
 
     /// `redact` writes its replacement without reading the value when no echo collection
-    /// is under way ([`ApplyCx::treat_constant`]); in the one pass, where every selected value
-    /// is read, recorded and treated by [`ApplyCx::treat`], the same document comes out with
-    /// the same bytes, action counts and ledger cells.
+    /// is under way ([`ApplyCx::treat_constant`]), copying its JSON spelling from the last
+    /// leaf it replaced ([`Spelled`]; three replacements take turns here, one too long to
+    /// keep); in the one pass, where every selected value is read, recorded and treated by
+    /// [`ApplyCx::treat`], and its replacement encoded, the same document comes out with the
+    /// same bytes, action counts and ledger cells.
     #[test]
     fn redact_unread_and_redact_read_agree(
         members in proptest::collection::vec(
@@ -553,6 +555,12 @@ proptest::proptest! {
             (&["$..a"], Action::Redact(RedactAction { replacement: "[gone \"é\"]".into() })),
             (&["$..b"], mask()),
             (&["$.z"], redact()),
+            (
+                &["$..日本"],
+                Action::Redact(RedactAction {
+                    replacement: "a replacement too long to keep: \"quoted\", \\, é, \u{1}".into(),
+                }),
+            ),
         ]);
         let rewrite = |one_pass: bool| {
             let mut nonces = OsNonces::new();
