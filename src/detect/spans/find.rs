@@ -493,10 +493,21 @@ fn opens(b: u8) -> bool {
         )
 }
 
-/// A calendar date with separators (`2024-01-15`, `15/03/1985`, `15.03.1985`): a token of its
-/// own inside a run of numbers. Bare digits (`19850315`) may be part of a longer number.
+/// A calendar date with separators (`2024-01-15`, `15/03/1985`, `15.03.1985`), also with
+/// separators around it (`2024-01-15.` ending a sentence, `2024-01-15-`): a token of its own
+/// inside a run of numbers. Bare digits (`19850315`) may be part of a longer number.
 fn separated_date(chunk: &[u8]) -> bool {
-    chunk.iter().any(|b| matches!(b, b'-' | b'/' | b'.')) && date::is_date(chunk)
+    let separator = |b: &u8| matches!(b, b'-' | b'/' | b'.');
+    let start = chunk
+        .iter()
+        .position(|b| !separator(b))
+        .unwrap_or(chunk.len());
+    let end = chunk
+        .iter()
+        .rposition(|b| !separator(b))
+        .map_or(start, |i| i + 1);
+    let date = &chunk[start..end];
+    date.iter().any(separator) && date::is_date(date)
 }
 
 /// Whether a numeric run may end before this unit.

@@ -1889,6 +1889,28 @@ fn a_date_beside_a_value_in_a_run_of_numbers_does_not_hide_it() {
             " 0300-1234567 2024-01-15::",
             &[("0300-1234567", Class::Phone), ("15::", Class::IpAddress)],
         ),
+        (
+            " 0300-1234567 2024-01-15. 2001:db8::1 ",
+            &[
+                ("0300-1234567", Class::Phone),
+                ("2001:db8::1", Class::IpAddress),
+            ],
+        ),
+        (
+            " 2024-01-15. 0300-1234567",
+            &[("0300-1234567", Class::Phone)],
+        ),
+        (
+            " 0300-1234567 2024-01-15- 2001:db8::1 ",
+            &[
+                ("0300-1234567", Class::Phone),
+                ("2001:db8::1", Class::IpAddress),
+            ],
+        ),
+        (
+            " 0300-1234567 15.03.1985. 1",
+            &[("0300-1234567", Class::Phone)],
+        ),
     ];
     finds_exactly_and_leaves_nothing(cases);
 }
