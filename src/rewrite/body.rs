@@ -119,7 +119,16 @@ pub fn layer<'a>(
 /// [`RejectCode::UnsupportedMediaType`] for a type no rewriter reads.
 pub fn format(headers: &HeaderMap, coding: Option<&BodyCoding>) -> Result<Format, RejectCode> {
     let ct = headers.get(header::CONTENT_TYPE).map(HeaderValue::as_bytes);
-    Format::of_body(ct, coding).map_err(|UnsupportedType| RejectCode::UnsupportedMediaType)
+    format_typed(ct, coding)
+}
+
+/// As [`format`], from the `Content-Type` value itself.
+fn format_typed(
+    content_type: Option<&[u8]>,
+    coding: Option<&BodyCoding>,
+) -> Result<Format, RejectCode> {
+    Format::of_body(content_type, coding)
+        .map_err(|UnsupportedType| RejectCode::UnsupportedMediaType)
 }
 
 /// The content codings of a body, in the order they were applied.
@@ -233,9 +242,7 @@ pub fn decode_typed(
     max_decoded: usize,
 ) -> Result<Decoded, RejectCode> {
     decode_labelled(policy, layer, raw, max_decoded, || {
-        let format = Format::of_body(content_type, policy.coding)
-            .map_err(|UnsupportedType| RejectCode::UnsupportedMediaType);
-        (format, Ok(Vec::new()))
+        (format_typed(content_type, policy.coding), Ok(Vec::new()))
     })
 }
 
